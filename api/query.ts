@@ -1,0 +1,136 @@
+// Typed reads of query parameters with dockerd's parsing rules (httputils.BoolValue and
+// friends). fastify's query parser yields a string, or an array when a key repeats; like Go's
+// r.Form.Get, a single-valued read takes the first value.
+
+import type { FastifyRequest } from 'fastify';
+import { InvalidParameter } from '../daemon/errors';
+
+export type Query = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/** The request's parsed query string. */
+export function queryOf(request: FastifyRequest): Query {
+  return (request.query ?? {}) as Query;
+}
+
+/** First value of `key`, or undefined when absent (like r.Form.Get, but telling absent from ""). */
+export function queryString(query: Query, key: string): string | undefined {
+  const v = query[key];
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') return v;
+  return v.length > 0 ? v[0] : undefined;
+}
+
+/** Every value given for `key` (repeated keys), in order. */
+export function queryValues(query: Query, key: string): string[] {
+  const v = query[key];
+  if (v === undefined) return [];
+  return typeof v === 'string' ? [v] : [...v];
+}
+
+export function queryHas(query: Query, key: string): boolean {
+  return query[key] !== undefined;
+}
+
+/** httputils.BoolValue: "", "0", "no", "false", "none" (any case, trimmed) are false; anything else true. */
+export function parseBool(value: string | undefined): boolean {
+  switch ((value ?? '').trim().toLowerCase()) {
+    case '':
+    case '0':
+    case 'no':
+    case 'false':
+    case 'none':
+      return false;
+    default:
+      return true;
+  }
+}
+
+export function boolValue(query: Query, key: string): boolean {
+  return parseBool(queryString(query, key));
+}
+
+/** httputils.BoolValueOrDefault: the default only when the key is absent altogether. */
+export function boolValueOrDefault(query: Query, key: string, def: boolean): boolean {
+  return queryHas(query, key) ? boolValue(query, key) : def;
+}
+
+/** Go strconv.ParseBool (used by some handlers instead of BoolValue). */
+export function parseStrictBool(value: string): boolean | undefined {
+  switch (value) {
+    case '1':
+    case 't':
+    case 'T':
+    case 'true':
+    case 'TRUE':
+    case 'True':
+      return true;
+    case '0':
+    case 'f':
+    case 'F':
+    case 'false':
+    case 'FALSE':
+    case 'False':
+      return false;
+    default:
+      return undefined;
+  }
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * strconv.ParseInt(s, 10, 64) with Go's error text ("strconv.ParseInt: parsing "x": invalid
+ * syntax" / "value out of range"), thrown as InvalidParameter. Values beyond 2^53 lose precision
+ * in the returned number; use parseInt64BigInt when that matters.
+ */
+export function parseInt64(value: string): number {
+  return Number(parseInt64BigInt(value));
+}
+
+export function parseInt64BigInt(value: string): bigint {
+  if (!/^[+-]?[0-9]+$/.test(value)) {
+    throw new InvalidParameter(`strconv.ParseInt: parsing ${JSON.stringify(value)}: invalid syntax`);
+  }
+  const n = BigInt(value);
+  if (n < INT64_MIN || n > INT64_MAX) {
+    throw new InvalidParameter(`strconv.ParseInt: parsing ${JSON.stringify(value)}: value out of range`);
+  }
+  return n;
+}
+
+/** httputils.Int64ValueOrDefault: the default when absent or empty, 400 when not an integer. */
+export function int64ValueOrDefault(query: Query, key: string, def: number): number {
+  const v = queryString(query, key);
+  if (v === undefined || v === '') return def;
+  return parseInt64(v);
+}
+
+/** httputils.Int64ValueOrZero: 0 when absent, empty or not an integer. */
+export function int64ValueOrZero(query: Query, key: string): number {
+  const v = queryString(query, key);
+  if (v === undefined || v === '' || !/^[+-]?[0-9]+$/.test(v)) return 0;
+  const n = BigInt(v);
+  return n < INT64_MIN || n > INT64_MAX ? 0 : Number(n);
+}
+
+/**
+ * httputils.Uint32Value: a non-negative 32-bit integer; "invalid syntax" / "value out of range"
+ * (Go's bare strconv errors, as dockerd returns them) for anything else, including absent.
+ */
+export function uint32Value(query: Query, key: string): number {
+  const raw = queryString(query, key) ?? '';
+  const neg = raw.startsWith('-');
+  const v = neg ? raw.slice(1) : raw;
+  if (v === '' || !/^[0-9]+$/.test(v)) throw new InvalidParameter('invalid syntax');
+  const n = BigInt(v);
+  if (n > 0xffffffffn) throw new InvalidParameter('value out of range');
+  if (neg) throw new InvalidParameter('value out of range');
+  return Number(n);
+}
+
+/** A path parameter by name (fastify has already decoded it). */
+export function pathParam(request: FastifyRequest, name: string): string {
+  const params = (request.params ?? {}) as Record<string, string | undefined>;
+  return params[name] ?? '';
+}

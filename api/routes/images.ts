@@ -1,0 +1,172 @@
+// Image area: list, inspect, history, tag, delete, prune, load, save (get) and import (create
+// with fromSrc). Shapes answers for the client's API version; the rules live in the backend.
+import type { FastifyReply } from 'fastify';
+import type { Readable, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
+import type { ProgressSink } from '../../daemon/progress';
+import { InvalidParameter, NotImplemented } from '../../daemon/errors';
+import type { LabelPredicate } from '../../daemon/images/filtering';
+import type { ImageListOptions } from '../../daemon/images/service';
+import type { PruneOptions, RemoveOptions } from '../../daemon/images/remove';
+import type {
+  ImageDeleteItem,
+  ImageHistoryView,
+  ImageInspectView,
+  ImagePruneView,
+  ImageSummaryView,
+} from '../../daemon/images/views';
+import { bodyStream } from '../body';
+import { Filters, parseTimestamp } from '../filters';
+import { boolValue, boolValueOrDefault, pathParam, queryOf, queryString, queryValues } from '../query';
+import { sendJson } from '../reply';
+import { withJsonMessageStream } from '../streams';
+import { versionLessThan } from '../version';
+import type { Operations } from './operations';
+
+export interface ImportRequest {
+  repo: string;
+  tag: string;
+  message: string;
+  changes: string[];
+  platform: string;
+}
+
+export interface ImageBackend<SavePlan = unknown> {
+  list(opts: ImageListOptions): ImageSummaryView[];
+  inspect(name: string): Promise<ImageInspectView>;
+  history(name: string): ImageHistoryView[];
+  tag(source: string, repo: string, tag: string): void;
+  remove(name: string, opts: RemoveOptions): Promise<ImageDeleteItem[]>;
+  prune(opts: PruneOptions): Promise<ImagePruneView>;
+  load(body: Readable, opts: { quiet: boolean }, progress: ProgressSink): Promise<void>;
+  import(body: Readable, opts: ImportRequest, progress: ProgressSink): Promise<string>;
+  planSave(names: string[]): SavePlan;
+  save(plan: SavePlan, out: Writable): Promise<void>;
+}
+
+const LIST_FILTERS = ['dangling', 'label', 'before', 'since', 'reference', 'until'] as const;
+const PRUNE_FILTERS = ['dangling', 'label', 'label!', 'until'] as const;
+
+function untilSeconds(filters: Filters): number | undefined {
+  const values = filters.get('until');
+  if (values.length === 0) return undefined;
+  if (values.length > 1) throw new InvalidParameter(`more than one until filter specified`);
+  return parseTimestamp(values[0]).seconds;
+}
+
+function singleImageFilter(filters: Filters, key: string): string | undefined {
+  const values = filters.get(key);
+  return values.length > 0 ? values[values.length - 1] : undefined;
+}
+
+/** Inspect as an older client knows it: fields came and went over API versions. */
+export function inspectForVersion(view: ImageInspectView, version: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...view };
+  if (versionLessThan(version, '1.44')) out.VirtualSize = view.Size;
+  if (!versionLessThan(version, '1.52')) {
+    // Deprecated in 1.51 and gone from the 1.52 answer.
+    delete out.Parent;
+    delete out.DockerVersion;
+  }
+  return out;
+}
+
+async function sendArchive<P>(reply: FastifyReply, backend: ImageBackend<P>, names: string[]): Promise<FastifyReply> {
+  const plan = backend.planSave(names);
+  const body = new PassThrough();
+  reply.code(200).type('application/x-tar').send(body);
+  backend.save(plan, body).catch((err: unknown) => body.destroy(err instanceof Error ? err : new Error(String(err))));
+  return reply;
+}
+
+export function imageOperations<P>(backend: ImageBackend<P>): Operations {
+  return {
+    ImageList: async (request, reply) => {
+      const q = queryOf(request);
+      const filters = Filters.fromQuery(q);
+      filters.validate(LIST_FILTERS);
+      const labels: LabelPredicate = (l) => filters.matchKVList('label', l);
+      const list = backend.list({
+        all: boolValue(q, 'all'),
+        dangling: filters.has('dangling') ? filters.boolValue('dangling', false) : undefined,
+        labels,
+        references: filters.get('reference'),
+        before: singleImageFilter(filters, 'before'),
+        since: singleImageFilter(filters, 'since'),
+        until: untilSeconds(filters),
+        placeholders: versionLessThan(request.apiVersion, '1.43'),
+      });
+      if (versionLessThan(request.apiVersion, '1.44')) {
+        return sendJson(reply, list.map((i) => ({ ...i, VirtualSize: i.Size })));
+      }
+      return sendJson(reply, list);
+    },
+
+    ImageInspect: async (request, reply) => {
+      const view = await backend.inspect(pathParam(request, 'name'));
+      return sendJson(reply, inspectForVersion(view, request.apiVersion));
+    },
+
+    ImageHistory: async (request, reply) => sendJson(reply, backend.history(pathParam(request, 'name'))),
+
+    ImageTag: async (request, reply) => {
+      const q = queryOf(request);
+      backend.tag(pathParam(request, 'name'), queryString(q, 'repo') ?? '', queryString(q, 'tag') ?? '');
+      return reply.code(201).send();
+    },
+
+    ImageDelete: async (request, reply) => {
+      const q = queryOf(request);
+      const records = await backend.remove(pathParam(request, 'name'), {
+        force: boolValue(q, 'force'),
+        prune: !boolValue(q, 'noprune'),
+      });
+      return sendJson(reply, records);
+    },
+
+    ImagePrune: async (request, reply) => {
+      const filters = Filters.fromQuery(queryOf(request));
+      filters.validate(PRUNE_FILTERS);
+      const result = await backend.prune({
+        danglingOnly: filters.boolValue('dangling', true),
+        until: untilSeconds(filters),
+        labels: (l) => filters.matchLabels(l),
+      });
+      return sendJson(reply, result);
+    },
+
+    ImageLoad: async (request, reply) => {
+      const quiet = boolValueOrDefault(queryOf(request), 'quiet', true);
+      const body = bodyStream(request);
+      return withJsonMessageStream(reply, (out) => backend.load(body, { quiet }, (m) => out.write(m)));
+    },
+
+    ImageGet: async (request, reply) => sendArchive(reply, backend, [pathParam(request, 'name')]),
+
+    ImageGetAll: async (request, reply) => sendArchive(reply, backend, queryValues(queryOf(request), 'names')),
+
+    ImageCreate: async (request, reply) => {
+      const q = queryOf(request);
+      const fromSrc = queryString(q, 'fromSrc');
+      if (fromSrc === undefined || fromSrc === '') {
+        // Pulling needs a registry client, which comes with the registry issue.
+        throw new NotImplemented('ImageCreate from a registry (fromImage) is not implemented');
+      }
+      if (fromSrc !== '-') throw new NotImplemented('ImageCreate from a URL (fromSrc) is not implemented; send the archive as the body with fromSrc=-');
+      const body = bodyStream(request);
+      return withJsonMessageStream(reply, async (out) => {
+        await backend.import(
+          body,
+          {
+            repo: queryString(q, 'repo') ?? '',
+            tag: queryString(q, 'tag') ?? '',
+            message: queryString(q, 'message') ?? '',
+            changes: queryValues(q, 'changes'),
+            platform: queryString(q, 'platform') ?? '',
+          },
+          (m) => out.write(m),
+        );
+      });
+    },
+  };
+}

@@ -1,0 +1,126 @@
+// Side-by-side benchmarks: the same docker CLI commands against Berth and against the
+// reference dockerd, started here on their own sockets and roots, reported as ratios of medians.
+// Usage: npm run bench [-- --runs N]   (needs Debian's docker.io for /usr/sbin/dockerd)
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildBusyboxArchive } from '../test/fixtures/busybox-image';
+import { DOCKER, httpRequest, run, startBerth, destroyBerth, type Berth } from '../test/integration/harness';
+
+interface Engine {
+  name: string;
+  docker(args: string[], input?: Buffer): Promise<{ code: number; stdout: string; stderr: string }>;
+  stop(): Promise<void>;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function startReference(dir: string): Promise<Engine> {
+  const sock = path.join(dir, 'ref.sock');
+  const cfg = path.join(dir, 'ref-config');
+  fs.mkdirSync(cfg, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'ref.json'), '{}');
+  const log = fs.openSync(path.join(dir, 'ref.log'), 'a');
+  const child = spawn(
+    '/usr/sbin/dockerd',
+    ['-H', `unix://${sock}`, '--data-root', path.join(dir, 'ref-data'), '--exec-root', path.join(dir, 'ref-exec'),
+      '--pidfile', path.join(dir, 'ref.pid'), '--bridge=none', '--iptables=false', '--config-file', path.join(dir, 'ref.json')],
+    { stdio: ['ignore', log, log] },
+  );
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await httpRequest(sock, 'GET', '/_ping')).status === 200) break;
+    } catch {
+      if (Date.now() > deadline) throw new Error('reference dockerd did not start');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const env = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: cfg };
+  return {
+    name: 'dockerd',
+    docker: (args, input) => run(DOCKER, args, { env, input }),
+    stop: async () => {
+      const done = new Promise((r) => child.on('exit', r));
+      child.kill('SIGTERM');
+      await done;
+    },
+  };
+}
+
+function berthEngine(b: Berth): Engine {
+  return { name: 'berth', docker: (args, input) => b.docker(args, { input }), stop: () => destroyBerth(b) };
+}
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+async function must(p: Promise<{ code: number; stderr: string }>): Promise<void> {
+  const r = await p;
+  if (r.code !== 0) throw new Error(r.stderr);
+}
+
+type Case = { name: string; setup?: (e: Engine) => Promise<void>; step: (e: Engine) => Promise<void>; reset?: (e: Engine) => Promise<void> };
+
+async function main(): Promise<void> {
+  const runsArg = process.argv.indexOf('--runs');
+  const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 7;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
+  const big = await buildBusyboxArchive({ tags: ['bench/big:latest'], extraFiles: { 'data/blob.bin': randomBytes(100 * 1024 * 1024) } });
+  const bigTar = path.join(dir, 'big.tar');
+  fs.writeFileSync(bigTar, big);
+  const small = await buildBusyboxArchive({ tags: ['busybox:latest'] });
+
+  const engines = [berthEngine(await startBerth({ dir: path.join(dir, 'berth') })), await startReference(dir)];
+  const cases: Case[] = [
+    {
+      name: 'docker load (100 MB image)',
+      step: (e) => must(e.docker(['load', '-i', bigTar])),
+      reset: (e) => must(e.docker(['rmi', 'bench/big:latest'])),
+    },
+    {
+      name: 'docker images (200 tags)',
+      setup: async (e) => {
+        await must(e.docker(['load'], small));
+        for (let i = 0; i < 200; i++) await must(e.docker(['tag', 'busybox:latest', `bench/tagged:${i}`]));
+      },
+      step: (e) => must(e.docker(['images'])),
+    },
+  ];
+  const rows: string[] = [];
+  try {
+    for (const c of cases) {
+      const samples = new Map<string, number[]>(engines.map((e) => [e.name, []]));
+      for (const e of engines) await c.setup?.(e);
+      for (let i = 0; i < runs + 1; i++) {
+        for (const e of engines) {
+          const ms = await time(() => c.step(e));
+          if (i > 0) samples.get(e.name)?.push(ms); // first round warms up
+          await c.reset?.(e);
+        }
+      }
+      const b = median(samples.get('berth') ?? []);
+      const d = median(samples.get('dockerd') ?? []);
+      rows.push(`${c.name.padEnd(32)} berth ${b.toFixed(0).padStart(6)} ms  dockerd ${d.toFixed(0).padStart(6)} ms  ratio ${(b / d).toFixed(2)}`);
+    }
+  } finally {
+    for (const e of engines) await e.stop().catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`median of ${runs} runs each, interleaved; ratio = berth / dockerd (lower is better)`);
+  for (const r of rows) console.log(r);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

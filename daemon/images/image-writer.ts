@@ -1,0 +1,131 @@
+// Stores a new image: blobs into containerd's content store, layers unpacked into overlayfs
+// snapshots, a containerd image record as the GC root, then the metadata row in SQLite.
+// Everything before the SQLite commit happens under a lease, so a crash midway leaves only
+// content that containerd collects and a record that startup reconciliation removes.
+import { createHash } from 'node:crypto';
+import type { Containerd } from '../../runtime/containerd';
+import { writeBlob } from '../../runtime/content';
+import { withLease } from '../../runtime/leases';
+import { putImageRecord } from '../../runtime/image-records';
+import { snapshotUsage } from '../../runtime/snapshots';
+import { unpackLayers } from '../../runtime/unpack';
+import type { ImageLayerRow, ImageRepo } from '../../store/image-repo';
+import { MediaType } from './image-config';
+
+export const SNAPSHOTTER = 'overlayfs';
+
+export interface NewLayer {
+  /** File holding the blob exactly as it is to be stored. */
+  path: string;
+  digest: string;
+  size: number;
+  mediaType: string;
+  diffId: string;
+  uncompressedSize: number;
+}
+
+export interface NewImage {
+  config: Buffer;
+  layers: NewLayer[];
+  created: string;
+  parent?: string;
+}
+
+export interface StoredImage {
+  id: string;
+  /** False when an identical image was already stored. */
+  added: boolean;
+}
+
+export function sha256(data: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** The containerd image record that keeps an image's content and snapshots from GC. */
+export function gcRootName(imageId: string): string {
+  return `berth.local/image:${imageId.slice('sha256:'.length)}`;
+}
+
+export async function storeImage(
+  ctd: Containerd,
+  repo: ImageRepo,
+  img: NewImage,
+  onLayer?: (index: number, layer: NewLayer) => void,
+): Promise<StoredImage> {
+  const id = sha256(img.config);
+  if (repo.get(id)) return { id, added: false };
+
+  return withLease(ctd, async (lease) => {
+    img.layers.forEach((l, i) => onLayer?.(i, l));
+    for (const l of img.layers) {
+      await writeBlob(ctd, { path: l.path }, {
+        lease,
+        expected: l.digest,
+        size: l.size,
+        labels: { 'containerd.io/uncompressed': l.diffId },
+      });
+    }
+    const chainIds = await unpackLayers(
+      ctd,
+      img.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size, diffId: l.diffId })),
+      { lease, snapshotter: SNAPSHOTTER },
+    );
+    const configLabels: Record<string, string> = {};
+    if (chainIds.length > 0) configLabels[`containerd.io/gc.ref.snapshot.${SNAPSHOTTER}`] = chainIds[chainIds.length - 1];
+    await writeBlob(ctd, { data: img.config }, { lease, expected: id, size: img.config.length, labels: configLabels });
+
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciManifest,
+        config: { mediaType: MediaType.OciConfig, digest: id, size: img.config.length },
+        layers: img.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+      }),
+    );
+    const manifestDigest = sha256(manifest);
+    const manifestLabels: Record<string, string> = { 'containerd.io/gc.ref.content.config': id };
+    img.layers.forEach((l, i) => (manifestLabels[`containerd.io/gc.ref.content.l.${i}`] = l.digest));
+    await writeBlob(ctd, { data: manifest }, { lease, expected: manifestDigest, size: manifest.length, labels: manifestLabels });
+
+    const layerRows: ImageLayerRow[] = [];
+    let total = 0;
+    for (let i = 0; i < img.layers.length; i++) {
+      const l = img.layers[i];
+      const usage = await snapshotUsage(ctd, chainIds[i]);
+      total += usage.size;
+      layerRows.push({
+        idx: i,
+        diffId: l.diffId,
+        chainId: chainIds[i],
+        blobDigest: l.digest,
+        mediaType: l.mediaType,
+        blobSize: l.size,
+        uncompressedSize: l.uncompressedSize,
+        unpackedSize: usage.size,
+      });
+    }
+
+    await putImageRecord(
+      ctd,
+      gcRootName(id),
+      { mediaType: MediaType.OciManifest, digest: manifestDigest, size: manifest.length },
+      {},
+      lease,
+    );
+    const added = repo.insert(
+      {
+        id,
+        configJson: img.config.toString('utf8'),
+        manifestDigest,
+        manifestMediaType: MediaType.OciManifest,
+        manifestSize: manifest.length,
+        created: img.created,
+        size: total,
+        parent: img.parent ?? '',
+        addedAt: Date.now(),
+      },
+      layerRows,
+    );
+    return { id, added };
+  });
+}

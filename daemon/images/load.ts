@@ -1,0 +1,61 @@
+// `docker load`: every image of a docker-archive or OCI-layout tarball, stored and tagged.
+import type { Readable } from 'node:stream';
+import { InvalidParameter } from '../errors';
+import { progressBar, type ProgressSink } from '../progress';
+import { readImageArchive } from './archive-read';
+import { parseImageConfig } from './image-config';
+import { storeImage } from './image-writer';
+import { canonicalString, familiarString, parseNormalizedNamed } from './reference';
+import type { ImageService } from './service';
+
+export interface LoadOptions {
+  quiet: boolean;
+  tmpDir: string;
+}
+
+export async function loadImages(svc: ImageService, body: Readable, opts: LoadOptions, progress: ProgressSink): Promise<void> {
+  const archive = await readImageArchive(body, opts.tmpDir);
+  try {
+    // Validate every tag before storing anything, so a bad name loads nothing.
+    const plans = archive.images.map((img) => ({
+      img,
+      tags: img.repoTags.map((t) => {
+        const named = parseNormalizedNamed(t);
+        if (named.tag === undefined || named.digest !== undefined) throw new InvalidParameter(`invalid tag "${t}"`);
+        return named;
+      }),
+    }));
+    for (const { img, tags } of plans) {
+      const created = parseImageConfig(img.config).created ?? '';
+      const stored = await storeImage(
+        svc.ctd,
+        svc.repo,
+        { config: img.config, layers: img.layers, created },
+        (_i, layer) => {
+          if (opts.quiet) return;
+          progress({
+            status: 'Loading layer',
+            id: layer.diffId.replace(/^sha256:/, '').slice(0, 12),
+            progress: progressBar(layer.uncompressedSize, layer.uncompressedSize),
+            progressDetail: { current: layer.uncompressedSize, total: layer.uncompressedSize },
+          });
+        },
+      );
+      for (const named of tags) {
+        const name = familiarString(named);
+        const previous = svc.repo.resolveRef(canonicalString(named));
+        if (previous && previous.imageId !== stored.id) {
+          progress({
+            stream: `The image ${name} already exists, renaming the old one with ID ${previous.imageId} to empty string\n`,
+          });
+        }
+        svc.addTag(stored.id, named);
+      }
+      svc.publish(stored.id, 'load', stored.id);
+      if (tags.length === 0) progress({ stream: `Loaded image ID: ${stored.id}\n` });
+      for (const named of tags) progress({ stream: `Loaded image: ${familiarString(named)}\n` });
+    }
+  } finally {
+    await archive.cleanup();
+  }
+}

@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+// berthd: parses flags and daemon.json, takes ownership of its roots, starts (or connects to)
+// containerd, wires the domain services to the API, and serves until SIGTERM/SIGINT.
+import * as fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import pino, { type Logger } from 'pino';
+import { createApiServer, listen } from '../api/server';
+import { Containerd } from '../runtime/containerd';
+import { runcVersion, tiniVersion } from '../runtime/runc';
+import { openDatabase } from '../store/db';
+import { ImageRepo } from '../store/image-repo';
+import { MetaRepo } from '../store/meta-repo';
+import { ConfigError, parseDaemonConfig, usage, type DaemonConfig } from './config';
+import { ContainerdSupervisor } from './containerd-supervisor';
+import { EventBus } from './events';
+import { ImageService } from './images/service';
+import { acquireDaemonLocks } from './lock';
+import { SystemService } from './system/service';
+import { engineInfo } from './system/engine';
+
+interface Shutdown {
+  (): Promise<void>;
+}
+
+async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const shutdown: Shutdown = async () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.error({ err }, 'error during shutdown');
+      }
+    }
+  };
+  try {
+    fs.mkdirSync(config.dataRoot, { recursive: true, mode: 0o711 });
+    fs.mkdirSync(config.execRoot, { recursive: true, mode: 0o700 });
+    const locks = acquireDaemonLocks({ dataRoot: config.dataRoot, pidfile: config.pidfile });
+    cleanups.push(() => locks.release());
+
+    fs.rmSync(config.tmpDir, { recursive: true, force: true });
+    fs.mkdirSync(config.tmpDir, { recursive: true, mode: 0o700 });
+    const db = openDatabase(config.dataRoot);
+    cleanups.push(() => {
+      db.close();
+    });
+    const daemonId = new MetaRepo(db).getOrCreate('daemon-id', () => randomUUID());
+
+    let address = config.containerd;
+    if (!address) {
+      const supervisor = new ContainerdSupervisor({
+        dataRoot: config.dataRoot,
+        execRoot: config.execRoot,
+        logger: logger.child({ component: 'containerd' }),
+        debug: config.debug,
+      });
+      cleanups.push(() => supervisor.stop());
+      address = await supervisor.start();
+    }
+    const ctd = new Containerd({ address, namespace: config.containerdNamespace, logger: logger.child({ component: 'runtime' }) });
+    cleanups.push(() => ctd.close());
+    await ctd.waitReady(30_000);
+
+    const events = new EventBus();
+    const images = new ImageService({
+      ctd,
+      repo: new ImageRepo(db),
+      events,
+      logger: logger.child({ component: 'images' }),
+      tmpDir: config.tmpDir,
+    });
+    await images.reconcile();
+
+    const system = new SystemService({
+      dataRoot: config.dataRoot,
+      id: daemonId,
+      containerdVersion: () => ctd.version(),
+      runcVersion: async () => {
+        const v = await runcVersion();
+        return { version: v.version, commit: v.commit };
+      },
+      initVersion: async () => {
+        const v = await tiniVersion();
+        return v && { version: v.version, commit: v.commit };
+      },
+      counts: async () => ({ containers: { running: 0, paused: 0, stopped: 0 }, images: images.count() }),
+      debug: config.debug,
+      cgroupDriver: config.cgroupDriver,
+      labels: config.labels,
+      experimental: config.experimental,
+      liveRestore: config.liveRestore,
+      containerd: { Address: address, Namespaces: { Containers: config.containerdNamespace, Plugins: 'plugins.berth' } },
+      logger: logger.child({ component: 'system' }),
+    });
+
+    const server = createApiServer({
+      logger: logger.child({ component: 'api' }),
+      backends: { system, images },
+      experimental: config.experimental,
+    });
+    cleanups.push(() => server.close());
+    await listen(server, config.hosts, { group: config.group });
+    logger.info({ hosts: config.hosts, version: engineInfo().version, dataRoot: config.dataRoot }, 'API listening');
+    return shutdown;
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseDaemonConfig(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`berthd: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  if (parsed.action === 'help') {
+    process.stdout.write(usage());
+    return;
+  }
+  if (parsed.action === 'version') {
+    process.stdout.write(`Berth version ${engineInfo().version}, build ${engineInfo().gitCommit}\n`);
+    return;
+  }
+  const { config, warnings } = parsed;
+  const logger = pino({ level: config.logLevel === 'panic' ? 'fatal' : config.logLevel, base: { pid: process.pid } });
+  for (const w of warnings) logger.warn(w);
+  if (parsed.action === 'validate') {
+    process.stdout.write('configuration OK\n');
+    return;
+  }
+
+  let shutdown: Shutdown;
+  try {
+    shutdown = await start(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'failed to start daemon');
+    process.stderr.write(`berthd: failed to start daemon: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'forced exit');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    shutdown().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`berthd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

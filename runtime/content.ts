@@ -1,0 +1,345 @@
+// Blobs in containerd's content store: streamed writes through Content.Write's bidi protocol
+// (exactly one response per request), reads through Content.Read, and label upkeep.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { status, type ClientDuplexStream } from '@grpc/grpc-js';
+import { InvalidParameter, SystemError } from '../daemon/errors';
+import type { Containerd } from './containerd';
+import {
+  WriteAction,
+  type Info,
+  type ReadContentResponse,
+  type WriteContentRequest,
+  type WriteContentResponse,
+} from './gen/github.com/containerd/containerd/api/services/content/v1/content';
+import { fromGrpcError, isGrpcCode, isNotFound } from './grpc-errors';
+
+/** Largest data message; keeps every request far below the 16 MiB gRPC limit. */
+const CHUNK_BYTES = 1024 * 1024;
+/** Unanswered WRITE messages allowed in flight: hides the per-message round trip without buffering much. */
+const WRITE_WINDOW = 8;
+/** How long to wait for another writer of the same digest (its ref lock) before giving up. */
+const LOCK_WAIT_MS = 30 * 60 * 1000;
+const DIGEST_RE = /^(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/;
+
+export type BlobSource = { path: string } | { data: Buffer };
+
+export interface WriteBlobOptions {
+  lease: string;
+  /** Known digest (sha256:…): enables dedup on the first message and a per-digest ingest ref. */
+  expected?: string;
+  size?: number;
+  labels?: Record<string, string>;
+}
+
+export interface BlobInfo {
+  digest: string;
+  size: number;
+  labels: Record<string, string>;
+  createdAt?: Date;
+  updatedAt?: Date;
+}
+
+export function sha256Digest(data: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** Pairs each request with its response; Content.Write answers every message exactly once, in order. */
+class WriteSession {
+  private readonly stream: ClientDuplexStream<WriteContentRequest, WriteContentResponse>;
+  private sent = 0;
+  private received = 0;
+  private last: WriteContentResponse = {};
+  private failure: Error | undefined;
+  private ended = false;
+  private wake: (() => void) | undefined;
+
+  constructor(ctd: Containerd, lease: string) {
+    this.stream = ctd.clients.content.write(ctd.metadata({ lease }), ctd.callOptions());
+    this.stream.on('data', (res: WriteContentResponse) => {
+      this.received++;
+      this.last = res;
+      this.notify();
+    });
+    this.stream.on('error', (err: unknown) => {
+      this.failure ??= fromGrpcError(err);
+      this.notify();
+    });
+    this.stream.on('end', () => {
+      this.ended = true;
+      this.notify();
+    });
+  }
+
+  send(req: WriteContentRequest): void {
+    if (this.failure) throw this.failure;
+    this.stream.write(req);
+    this.sent++;
+  }
+
+  /** Waits until at most `inFlight` requests are unanswered; returns the latest response. */
+  async settle(inFlight = 0): Promise<WriteContentResponse> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.sent - this.received <= inFlight) return this.last;
+      if (this.ended) throw new SystemError('containerd closed the content write stream early');
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  /** Ends cleanly after a commit; cancelling otherwise releases the ref lock at once. */
+  close(ok: boolean): void {
+    if (ok) this.stream.end();
+    else this.stream.cancel();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
+async function* chunksOf(source: BlobSource, from: number): AsyncGenerator<Buffer> {
+  if ('data' in source) {
+    for (let i = from; i < source.data.length; i += CHUNK_BYTES) yield source.data.subarray(i, i + CHUNK_BYTES);
+    return;
+  }
+  // highWaterMark is the read size for file streams, so no chunk exceeds CHUNK_BYTES.
+  for await (const chunk of createReadStream(source.path, { start: from, highWaterMark: CHUNK_BYTES })) {
+    yield chunk as Buffer;
+  }
+}
+
+interface WriteAttempt {
+  ref: string;
+  source: BlobSource;
+  total: number;
+  expected: string | undefined;
+  labels: Record<string, string> | undefined;
+  lease: string;
+  allowResume: boolean;
+  /** Set by writeOnce when it continued a partial ingest. */
+  resumed: boolean;
+}
+interface WriteOutcome {
+  digest: string;
+  size: number;
+  existed: boolean;
+}
+
+async function writeOnce(ctd: Containerd, a: WriteAttempt): Promise<WriteOutcome> {
+  const session = new WriteSession(ctd, a.lease);
+  let ok = false;
+  try {
+    session.send({ action: WriteAction.STAT, ref: a.ref, total: a.total, expected: a.expected });
+    let stat: WriteContentResponse;
+    try {
+      stat = await session.settle();
+    } catch (err) {
+      // With an expected digest the server refuses the first message when the blob exists
+      // (and has already added it to our lease).
+      if (a.expected && isGrpcCode(err, status.ALREADY_EXISTS)) {
+        return { digest: a.expected, size: a.total, existed: true };
+      }
+      throw err;
+    }
+    // Resume a partial ingest of the same digest; otherwise offset 0 on the first WRITE truncates it.
+    const prior = stat.offset ?? 0;
+    const start = a.allowResume && a.expected && prior > 0 && prior <= a.total ? prior : 0;
+    a.resumed = start > 0;
+    const hash = a.expected ? undefined : createHash('sha256');
+    let pos = start;
+    for await (const chunk of chunksOf(a.source, start)) {
+      hash?.update(chunk);
+      session.send({ action: WriteAction.WRITE, ref: a.ref, offset: pos, data: chunk });
+      pos += chunk.length;
+      await session.settle(WRITE_WINDOW);
+    }
+    if (pos !== a.total) {
+      throw new InvalidParameter(`blob is ${pos} bytes, expected ${a.total}`);
+    }
+    const digest = a.expected ?? `sha256:${hash?.digest('hex') ?? ''}`;
+    session.send({
+      action: WriteAction.COMMIT,
+      ref: a.ref,
+      offset: pos,
+      total: a.total,
+      expected: digest,
+      labels: a.labels,
+    });
+    let committed: WriteContentResponse;
+    try {
+      committed = await session.settle();
+    } catch (err) {
+      // Digest learnt only now: the blob already existed.
+      if (isGrpcCode(err, status.ALREADY_EXISTS)) return { digest, size: pos, existed: true };
+      throw err;
+    }
+    if (committed.digest && committed.digest !== digest) {
+      throw new SystemError(`containerd committed ${committed.digest}, expected ${digest}`);
+    }
+    ok = true;
+    return { digest, size: pos, existed: false };
+  } finally {
+    session.close(ok);
+  }
+}
+
+/**
+ * A deduplicated write never reached containerd's digest check, so at least compare sizes, and
+ * apply the labels the server skipped.
+ */
+async function checkExisting(
+  ctd: Containerd,
+  out: WriteOutcome,
+  labels: Record<string, string> | undefined,
+): Promise<void> {
+  const stored = labels ? await setBlobLabels(ctd, out.digest, labels) : await blobInfo(ctd, out.digest);
+  if (stored && stored.size !== out.size) {
+    throw new InvalidParameter(`blob ${out.digest} is ${stored.size} bytes, not ${out.size}`);
+  }
+}
+
+function isRefLocked(err: unknown): boolean {
+  return isGrpcCode(err, status.UNAVAILABLE) && err instanceof Error && err.message.includes('locked');
+}
+
+/**
+ * Streams a blob into the content store under `lease`. An existing blob counts as written; its
+ * labels are then applied with Content.Update, because the server skips them in that case.
+ */
+export async function writeBlob(
+  ctd: Containerd,
+  source: BlobSource,
+  opts: WriteBlobOptions,
+): Promise<{ digest: string; size: number }> {
+  let expected = opts.expected;
+  if (expected !== undefined && !DIGEST_RE.test(expected)) throw new InvalidParameter(`invalid digest "${expected}"`);
+  let total: number;
+  if ('data' in source) {
+    total = source.data.length;
+    if (opts.size !== undefined && opts.size !== total) {
+      throw new InvalidParameter(`blob is ${total} bytes, expected ${opts.size}`);
+    }
+    // Hashing a buffer is cheap: it buys dedup and a stable ref, and catches a wrong expected
+    // digest that dedup would otherwise accept unseen.
+    const actual = sha256Digest(source.data);
+    if (expected !== undefined && expected.startsWith('sha256:') && expected !== actual) {
+      throw new InvalidParameter(`blob digest is ${actual}, expected ${expected}`);
+    }
+    expected ??= actual;
+  } else {
+    total = opts.size ?? (await fsp.stat(source.path)).size;
+  }
+  // One ref per digest: the ref is a lock, so concurrent writers of one blob serialise on it.
+  const ref = expected ? `berth-${expected}` : `berth-upload-${randomBytes(8).toString('hex')}`;
+  const labels = opts.labels && Object.keys(opts.labels).length > 0 ? opts.labels : undefined;
+  const attempt: WriteAttempt = {
+    ref,
+    source,
+    total,
+    expected,
+    labels,
+    lease: opts.lease,
+    allowResume: true,
+    resumed: false,
+  };
+  const lockDeadline = Date.now() + LOCK_WAIT_MS;
+  let backoff = 20;
+  for (;;) {
+    try {
+      const out = await writeOnce(ctd, attempt);
+      if (out.existed) await checkExisting(ctd, out, labels);
+      return { digest: out.digest, size: out.size };
+    } catch (err) {
+      if (isRefLocked(err) && Date.now() < lockDeadline) {
+        // Another writer holds this digest's ref; once it commits we will see ALREADY_EXISTS.
+        ctd.logger.debug({ ref, backoff }, 'content ref locked by another writer; waiting');
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 2_000);
+        continue;
+      }
+      if (attempt.resumed && attempt.allowResume) {
+        // A stale partial ingest may hold wrong bytes: drop it and write from scratch once.
+        attempt.allowResume = false;
+        ctd.logger.debug({ ref, err }, 'resumed content write failed; rewriting from scratch');
+        await ctd.content.abort({ ref }, { lease: opts.lease }).catch(() => undefined);
+        continue;
+      }
+      throw fromGrpcError(err);
+    }
+  }
+}
+
+async function* readChunks(
+  ctd: Containerd,
+  digest: string,
+  opts: { offset?: number; size?: number },
+): AsyncGenerator<Buffer> {
+  const call = ctd.serverStream(ctd.clients.content, 'read', { digest, offset: opts.offset, size: opts.size });
+  // An early stop cancels the call, which then emits CANCELLED after the iterator has detached.
+  call.on('error', () => undefined);
+  try {
+    for await (const raw of call) {
+      const data = (raw as ReadContentResponse).data;
+      if (data && data.length > 0) yield data;
+    }
+  } catch (err) {
+    throw fromGrpcError(err);
+  } finally {
+    call.cancel();
+  }
+}
+
+/** Streams a blob (or the byte range offset..offset+size; size 0/undefined reads to the end). */
+export function readBlob(ctd: Containerd, digest: string, opts: { offset?: number; size?: number } = {}): Readable {
+  return Readable.from(readChunks(ctd, digest, opts), { objectMode: false });
+}
+
+export async function readBlobBuffer(ctd: Containerd, digest: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of readChunks(ctd, digest, {})) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+export async function blobInfo(ctd: Containerd, digest: string): Promise<BlobInfo | undefined> {
+  try {
+    const { info } = await ctd.content.info({ digest });
+    return toBlobInfo(info, digest);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+function toBlobInfo(info: Info | undefined, digest: string): BlobInfo {
+  return {
+    digest: info?.digest ?? digest,
+    size: info?.size ?? 0,
+    labels: info?.labels ?? {},
+    createdAt: info?.createdAt,
+    updatedAt: info?.updatedAt,
+  };
+}
+
+/** Sets the given labels and leaves others alone; a null value removes that label. Returns the updated info. */
+export async function setBlobLabels(
+  ctd: Containerd,
+  digest: string,
+  labels: Readonly<Record<string, string | null>>,
+): Promise<BlobInfo | undefined> {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return blobInfo(ctd, digest);
+  const set: Record<string, string> = {};
+  for (const k of keys) {
+    const v = labels[k];
+    if (v !== null && v !== undefined) set[k] = v;
+  }
+  // A masked key absent from info.labels is deleted by containerd.
+  const res = await ctd.content.update({ info: { digest, labels: set }, updateMask: keys.map((k) => `labels.${k}`) });
+  return toBlobInfo(res.info, digest);
+}

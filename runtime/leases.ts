@@ -1,0 +1,40 @@
+// Leases protect what an operation writes (content, snapshots) from containerd's GC until the
+// operation has anchored it elsewhere (an image record, a container). The expiry label makes a
+// lease left behind by a crashed berthd collectable later.
+
+import { randomBytes } from 'node:crypto';
+import type { Containerd } from './containerd';
+
+/** containerd's own client default: long enough for any pull, bounded if we crash. */
+const DEFAULT_LEASE_TTL_MS = 24 * 60 * 60 * 1000;
+
+export interface LeaseOptions {
+  ttlMs?: number;
+  /** Run GC synchronously when the lease is deleted (slower; makes released data vanish at once). */
+  syncDelete?: boolean;
+}
+
+/** RFC 3339 without fractional seconds, the form containerd's label parser is documented for. */
+function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+export async function withLease<T>(
+  ctd: Containerd,
+  fn: (lease: string) => Promise<T>,
+  opts: LeaseOptions = {},
+): Promise<T> {
+  const id = `berth-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+  const expire = rfc3339(new Date(Date.now() + (opts.ttlMs ?? DEFAULT_LEASE_TTL_MS)));
+  await ctd.leases.create({ id, labels: { 'containerd.io/gc.expire': expire } });
+  try {
+    return await fn(id);
+  } finally {
+    try {
+      await ctd.leases.delete({ id, sync: opts.syncDelete ?? false });
+    } catch (err) {
+      // The work is done or already failed; a stale lease only delays GC until it expires.
+      ctd.logger.warn({ err, lease: id }, 'could not delete containerd lease');
+    }
+  }
+}

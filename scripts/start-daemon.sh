@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian machine to a running berthd: set-up, build, start.
+# Extra arguments go to berthd (default socket unix:///var/run/docker.sock).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npm run build --silent
+exec node dist/daemon/main.js "$@"

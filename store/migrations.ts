@@ -1,0 +1,54 @@
+// Numbered schema migrations. Append only: a released migration is never edited.
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+
+      -- One row per image (ID = digest of its config). The config JSON is cached here because it
+      -- is immutable for a given ID and listing 200 tags must not cost 200 content-store reads.
+      CREATE TABLE images (
+        id                  TEXT PRIMARY KEY,
+        config_json         TEXT NOT NULL,
+        manifest_digest     TEXT NOT NULL,
+        manifest_media_type TEXT NOT NULL,
+        manifest_size       INTEGER NOT NULL,
+        created             TEXT NOT NULL DEFAULT '',
+        size                INTEGER NOT NULL,
+        parent              TEXT NOT NULL DEFAULT '',
+        added_at            INTEGER NOT NULL
+      );
+
+      CREATE TABLE image_layers (
+        image_id          TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        idx               INTEGER NOT NULL,
+        diff_id           TEXT NOT NULL,
+        chain_id          TEXT NOT NULL,
+        blob_digest       TEXT NOT NULL,
+        media_type        TEXT NOT NULL,
+        blob_size         INTEGER NOT NULL,
+        uncompressed_size INTEGER NOT NULL,
+        unpacked_size     INTEGER NOT NULL,
+        PRIMARY KEY (image_id, idx)
+      );
+      CREATE INDEX image_layers_chain ON image_layers(chain_id);
+
+      -- Tags and digests, keyed by canonical reference (docker.io/library/busybox:latest).
+      CREATE TABLE image_refs (
+        ref       TEXT PRIMARY KEY,
+        image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        kind      TEXT NOT NULL CHECK (kind IN ('tag', 'digest')),
+        added_at  INTEGER NOT NULL
+      );
+      CREATE INDEX image_refs_image ON image_refs(image_id);
+    `,
+  },
+];
