@@ -83,7 +83,10 @@ export interface DaemonConfig {
   execRoot: string;
   /** null when `--pidfile ""` (no pidfile, as dockerd). */
   pidfile: string | null;
-  /** $DOCKER_TMPDIR, else `<data-root>/tmp`. */
+  /**
+   * `<data-root>/tmp`, berthd's own scratch directory (emptied at start). $DOCKER_TMPDIR is
+   * deliberately not honoured: dockerd never empties that directory, and main does.
+   */
   tmpDir: string;
   /** Address (socket path) of an existing containerd; null = berthd decides (runs its own). */
   containerd: string | null;
@@ -1040,7 +1043,7 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
     dataRoot,
     execRoot,
     pidfile,
-    tmpDir: ctx.env.DOCKER_TMPDIR ? path.resolve(ctx.env.DOCKER_TMPDIR) : path.join(dataRoot, 'tmp'),
+    tmpDir: path.join(dataRoot, 'tmp'),
     containerd: containerdAddr ? path.resolve(containerdAddr.replace(/^unix:\/\//, '')) : null,
     containerdNamespace: str('containerd-namespace') ? checkNamespace(str('containerd-namespace') as string) : containerdNamespaceFor(dataRoot),
     logLevel,

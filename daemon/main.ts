@@ -36,7 +36,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
   try {
     fs.mkdirSync(config.dataRoot, { recursive: true, mode: 0o711 });
     fs.mkdirSync(config.execRoot, { recursive: true, mode: 0o700 });
-    const locks = acquireDaemonLocks({ dataRoot: config.dataRoot, pidfile: config.pidfile });
+    const locks = acquireDaemonLocks({ dataRoot: config.dataRoot, execRoot: config.execRoot, pidfile: config.pidfile });
     cleanups.push(() => locks.release());
 
     fs.rmSync(config.tmpDir, { recursive: true, force: true });

@@ -51,4 +51,21 @@ export const migrations: Migration[] = [
       CREATE INDEX image_refs_image ON image_refs(image_id);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- One row per container. The configuration is written once at create (and on rename/update);
+      -- the state row changes at every transition, so it is kept apart.
+      CREATE TABLE containers (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        image_id    TEXT NOT NULL,
+        created     TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        record_json TEXT NOT NULL,
+        state_json  TEXT NOT NULL
+      );
+      CREATE INDEX containers_image ON containers(image_id);
+    `,
+  },
 ];

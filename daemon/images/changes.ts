@@ -12,6 +12,7 @@
 
 import { posix } from 'node:path';
 import { InvalidParameter } from '../errors';
+import { isValidSignal } from '../signals';
 import type { ContainerConfig, HealthConfig } from './image-config';
 import { envLookupFromList, goQuote, processWord, processWords, ShellLexError } from './shell-lex';
 
@@ -567,21 +568,6 @@ function parseGoInt32(s: string): number {
 
 // ---------------------------------------------------------------------------------------------
 // Dispatch (moby daemon/builder/dockerfile dispatchers)
-
-// moby/sys/signal SignalMap on Linux (names without "SIG").
-const SIGNAL_NAMES: ReadonlySet<string> = new Set([
-  'ABRT', 'ALRM', 'BUS', 'CHLD', 'CLD', 'CONT', 'FPE', 'HUP', 'ILL', 'INT', 'IO', 'IOT', 'KILL', 'PIPE',
-  'POLL', 'PROF', 'PWR', 'QUIT', 'SEGV', 'STKFLT', 'STOP', 'SYS', 'TERM', 'TRAP', 'TSTP', 'TTIN', 'TTOU',
-  'URG', 'USR1', 'USR2', 'VTALRM', 'WINCH', 'XCPU', 'XFSZ', 'RTMIN', 'RTMAX',
-  ...Array.from({ length: 15 }, (_, i) => `RTMIN+${i + 1}`),
-  ...Array.from({ length: 14 }, (_, i) => `RTMAX-${i + 1}`),
-]);
-
-/** signal.ParseSignal: a non-zero number or a known name, with or without "SIG". */
-export function isValidSignal(raw: string): boolean {
-  if (/^[+-]?[0-9]+$/.test(raw)) return Number(raw) !== 0;
-  return SIGNAL_NAMES.has(raw.toUpperCase().replace(/^SIG/, ''));
-}
 
 function parsePortNumber(s: string): boolean {
   return /^[0-9]+$/.test(s) && Number(s) <= 65535;

@@ -1,6 +1,6 @@
 // Starts a real berthd (embedded containerd) on a temporary socket and data root, and drives
 // it with the real docker CLI or raw HTTP. Every integration test goes through this.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -91,7 +91,7 @@ async function waitForPing(socket: string, child: ChildProcess, logFile: string,
   throw new Error(`berthd did not answer within ${timeoutMs} ms:\n${fs.readFileSync(logFile, 'utf8')}`);
 }
 
-export async function startBerth(opts: { args?: string[]; dir?: string } = {}): Promise<Berth> {
+export async function startBerth(opts: { args?: string[]; dir?: string; daemonJson?: string } = {}): Promise<Berth> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'berth-it-'));
   const socket = path.join(dir, 'berth.sock');
   const dataRoot = path.join(dir, 'data');
@@ -99,6 +99,9 @@ export async function startBerth(opts: { args?: string[]; dir?: string } = {}): 
   const logFile = path.join(dir, 'berthd.log');
   const dockerConfig = path.join(dir, 'docker-config');
   fs.mkdirSync(dockerConfig, { recursive: true });
+  // An explicit --config-file must exist (as with dockerd); a restart on the same dir keeps it.
+  const configFile = path.join(dir, 'daemon.json');
+  if (opts.daemonJson !== undefined || !fs.existsSync(configFile)) fs.writeFileSync(configFile, opts.daemonJson ?? '{}\n');
   const logFd = fs.openSync(logFile, 'a');
   const child = spawn(
     process.execPath,
@@ -113,7 +116,7 @@ export async function startBerth(opts: { args?: string[]; dir?: string } = {}): 
       '--pidfile',
       path.join(dir, 'berthd.pid'),
       '--config-file',
-      path.join(dir, 'daemon.json'),
+      configFile,
       ...(opts.args ?? []),
     ],
     { stdio: ['ignore', logFd, logFd] },
@@ -141,8 +144,57 @@ export async function startBerth(opts: { args?: string[]; dir?: string } = {}): 
   };
 }
 
-/** Stops berthd and removes its directory (containerd's state included). */
+/** The PID of the containerd berthd runs for `execRoot`, while that process is alive. */
+export function containerdPid(execRoot: string): number | undefined {
+  const stateDir = path.join(execRoot, 'containerd');
+  let pid: number;
+  try {
+    pid = Number.parseInt(fs.readFileSync(path.join(stateDir, 'containerd.pid'), 'utf8'), 10);
+  } catch {
+    return undefined;
+  }
+  try {
+    // Only ours: its command line names our config (a recycled PID is someone else's).
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return undefined;
+    return argv.includes(path.join(stateDir, 'config.toml')) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Stops berthd and removes its directory (containerd's state included). A containerd left
+ * behind by a berthd that was SIGKILLed is stopped too, and its mounts undone, so nothing
+ * outlives the test.
+ */
 export async function destroyBerth(b: Berth): Promise<void> {
   await b.stop();
+  const orphan = containerdPid(b.execRoot);
+  if (orphan !== undefined) {
+    process.kill(orphan, 'SIGTERM');
+    const deadline = Date.now() + 15_000;
+    while (containerdPid(b.execRoot) === orphan && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (containerdPid(b.execRoot) === orphan) process.kill(orphan, 'SIGKILL');
+  }
+  unmountUnder(b.dir);
   fs.rmSync(b.dir, { recursive: true, force: true });
+}
+
+/** Lazily unmounts whatever is still mounted below `dir` (deepest first). */
+function unmountUnder(dir: string): void {
+  let mounts: string[];
+  try {
+    mounts = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter((m): m is string => m !== undefined && (m === dir || m.startsWith(`${dir}/`)));
+  } catch {
+    return;
+  }
+  for (const m of mounts.sort((a, b) => b.length - a.length)) {
+    spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+  }
 }

@@ -172,7 +172,8 @@ test('paths are normalised; pidfile default follows the exec root', () => {
   assert.equal(defaultPidfileFor('/x'), '/x/berthd.pid');
   // --pidfile "" turns the pidfile off, as dockerd
   assert.equal(parse(['--pidfile=']).config.pidfile, null);
-  assert.equal(parse([], { ...NO_FILE, env: { DOCKER_TMPDIR: '/scratch' } }).config.tmpDir, '/scratch');
+  // $DOCKER_TMPDIR is not honoured: berthd empties its tmp dir at start
+  assert.equal(parse([], { ...NO_FILE, env: { DOCKER_TMPDIR: '/scratch' } }).config.tmpDir, '/var/lib/berth/tmp');
 });
 
 test('containerd namespace: "berth" for the default data root, a data-root hash otherwise, or as given', () => {

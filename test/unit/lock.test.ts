@@ -239,27 +239,50 @@ test('racing starters: exactly one of several processes gets the pidfile, even o
   const file = fresh('race.pid');
   fs.writeFileSync(file, String(deadPid()));
   const lockModule = path.join(__dirname, '..', '..', 'daemon', 'lock.js');
-  const startAt = Date.now() + 1500;
+  // Each child loads the module, says "ready", races on "go", reports, and holds its lock
+  // until its stdin closes, so no late starter can win after an early winner released.
   const script = `
     const { acquirePidfile } = require(${JSON.stringify(lockModule)});
-    while (Date.now() < ${startAt}) {}
-    try {
-      const l = acquirePidfile(${JSON.stringify(file)});
-      process.stdout.write('won');
-      setTimeout(() => { l.release(); }, 2500);
-    } catch (e) {
-      process.stdout.write('lost: ' + e.message);
-    }`;
-  const runs = Array.from({ length: 6 }, () => {
-    const c = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let lock = null;
+    process.stdout.write('ready\\n');
+    process.stdin.once('data', () => {
+      try {
+        lock = acquirePidfile(${JSON.stringify(file)});
+        process.stdout.write('won\\n');
+      } catch (e) {
+        process.stdout.write('lost: ' + e.message + '\\n');
+      }
+    });
+    process.stdin.on('end', () => { if (lock) lock.release(); process.exit(0); });`;
+  const racers = Array.from({ length: 6 }, () => {
+    const c = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(c);
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    return new Promise<string>((resolve) => c.on('close', () => resolve(out)));
+    const lines: string[] = [];
+    let buf = '';
+    const waiters: Array<() => void> = [];
+    c.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        lines.push(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        waiters.splice(0).forEach((w) => w());
+      }
+    });
+    const line = (i: number): Promise<string> =>
+      new Promise((resolve) => {
+        const check = (): void => (lines.length > i ? resolve(lines[i]) : void waiters.push(check));
+        check();
+      });
+    const closed = new Promise<void>((resolve) => c.on('close', () => resolve()));
+    return { c, line, closed };
   });
-  const outs = await Promise.all(runs);
-  const winners = outs.filter((o) => o === 'won');
-  assert.equal(winners.length, 1, outs.join('\n'));
+  assert.deepEqual(await Promise.all(racers.map((r) => r.line(0))), Array(6).fill('ready'));
+  for (const r of racers) r.c.stdin?.write('go\n');
+  const outs = await Promise.all(racers.map((r) => r.line(1)));
+  for (const r of racers) r.c.stdin?.end();
+  await Promise.all(racers.map((r) => r.closed));
+  assert.equal(outs.filter((o) => o === 'won').length, 1, outs.join('\n'));
   for (const o of outs.filter((x) => x !== 'won')) assert.match(o, /^lost: pid file found, ensure berthd is not running/);
   assert.equal(fs.existsSync(file), false, 'the winner released it');
 });

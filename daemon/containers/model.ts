@@ -1,0 +1,135 @@
+// What Berth keeps about a container: the record written at create (and on rename/update) and
+// the state that changes at every transition. Both persist in SQLite as JSON.
+import type { ContainerConfig, HostConfig, NetworkingConfig } from './api-types';
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export interface ContainerRecord {
+  id: string;
+  /** Without the leading slash the API shows. */
+  name: string;
+  created: string;
+  path: string;
+  args: string[];
+  /** Config as merged with the image's; `Image` is what the user asked for. */
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+  networkingConfig: NetworkingConfig | null;
+  imageId: string;
+  /** The image's top layer chain, parent of the container's snapshot. */
+  snapshotParent: string;
+  logPath: string;
+  resolvConfPath: string;
+  hostnamePath: string;
+  hostsPath: string;
+}
+
+export interface HealthState {
+  Status: 'none' | 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: { Start: string; End: string; ExitCode: number; Output: string }[];
+}
+
+export interface ContainerState {
+  running: boolean;
+  paused: boolean;
+  restarting: boolean;
+  oomKilled: boolean;
+  removalInProgress: boolean;
+  dead: boolean;
+  pid: number;
+  exitCode: number;
+  error: string;
+  startedAt: string;
+  finishedAt: string;
+  restartCount: number;
+  /** Set by `docker stop`/`kill`: unless-stopped and always must not bring it back. */
+  manuallyStopped: boolean;
+  health?: HealthState;
+}
+
+export function initialState(): ContainerState {
+  return {
+    running: false,
+    paused: false,
+    restarting: false,
+    oomKilled: false,
+    removalInProgress: false,
+    dead: false,
+    pid: 0,
+    exitCode: 0,
+    error: '',
+    startedAt: ZERO_TIME,
+    finishedAt: ZERO_TIME,
+    restartCount: 0,
+    manuallyStopped: false,
+  };
+}
+
+export type StatusName = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+/** The one-word status (dockerd's StateString), used by inspect, filters and events. */
+export function statusName(s: ContainerState): StatusName {
+  if (s.running) {
+    if (s.paused) return 'paused';
+    if (s.restarting) return 'restarting';
+    return 'running';
+  }
+  if (s.removalInProgress) return 'removing';
+  if (s.dead) return 'dead';
+  if (s.startedAt === ZERO_TIME) return 'created';
+  return 'exited';
+}
+
+/** go-units HumanDuration, as `docker ps` words ages. */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(ms / 3_600_000);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
+}
+
+const since = (time: string, now: number): string => humanDuration(now - Date.parse(time));
+
+/** The human status of `docker ps` (dockerd's State.String). */
+export function statusText(s: ContainerState, now = Date.now()): string {
+  if (s.running) {
+    if (s.paused) return `Up ${since(s.startedAt, now)} (Paused)`;
+    if (s.restarting) return `Restarting (${s.exitCode}) ${since(s.finishedAt, now)} ago`;
+    if (s.health && s.health.Status !== 'none') return `Up ${since(s.startedAt, now)} (${healthText(s.health.Status)})`;
+    return `Up ${since(s.startedAt, now)}`;
+  }
+  if (s.removalInProgress) return 'Removal In Progress';
+  if (s.dead) return 'Dead';
+  if (s.startedAt === ZERO_TIME) return 'Created';
+  if (s.finishedAt === ZERO_TIME) return '';
+  return `Exited (${s.exitCode}) ${since(s.finishedAt, now)} ago`;
+}
+
+function healthText(status: HealthState['Status']): string {
+  return status === 'starting' ? 'health: starting' : status;
+}
+
+/** RFC 3339 with nanoseconds, as Go's time.RFC3339Nano prints UTC times (trailing zeros trimmed). */
+export function rfc3339Nano(date: Date, extraNanos = 0): string {
+  const iso = date.toISOString(); // 2026-11-28T14:15:41.981Z
+  const ms = iso.slice(20, 23);
+  const frac = `${ms}${String(extraNanos).padStart(6, '0')}`.replace(/0+$/, '');
+  return `${iso.slice(0, 19)}${frac ? `.${frac}` : ''}Z`;
+}
+
+/** Now, with the sub-millisecond part from the monotonic clock so close events still order. */
+export function nowRfc3339Nano(): string {
+  const extra = Number(process.hrtime.bigint() % 1_000_000n);
+  return rfc3339Nano(new Date(), extra);
+}

@@ -1,0 +1,204 @@
+// Validation and defaulting of a create request, and the merge with the image config, following
+// dockerd (verifyContainerSettings, validateRestartPolicy, merge, getEntrypointAndArgs).
+import { InvalidParameter } from '../errors';
+import type { ContainerConfig as ImageRuntimeConfig } from '../images/image-config';
+import type { ContainerConfig, HostConfig, RestartPolicy } from './api-types';
+
+const MIN_MEMORY = 6 * 1024 * 1024;
+export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+export const DEFAULT_STOP_TIMEOUT = 10;
+
+export type RestartPolicyName = 'no' | 'always' | 'unless-stopped' | 'on-failure';
+
+export function restartPolicyName(p: RestartPolicy | undefined): RestartPolicyName {
+  const n = p?.Name ?? '';
+  return n === '' ? 'no' : (n as RestartPolicyName);
+}
+
+export function validateRestartPolicy(p: RestartPolicy | undefined): void {
+  const name = p?.Name ?? '';
+  const max = p?.MaximumRetryCount ?? 0;
+  switch (name) {
+    case 'always':
+    case 'unless-stopped':
+    case 'no':
+    case '':
+      if (max !== 0) throw new InvalidParameter(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+      return;
+    case 'on-failure':
+      if (max < 0) throw new InvalidParameter('invalid restart policy: maximum retry count cannot be negative');
+      return;
+    default:
+      throw new InvalidParameter(
+        `invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`,
+      );
+  }
+}
+
+/** Checks what dockerd checks before creating (or updating) a container; returns its warnings. */
+export function verifySettings(config: ContainerConfig, host: HostConfig): string[] {
+  const warnings: string[] = [];
+  if (config.WorkingDir && !config.WorkingDir.startsWith('/')) {
+    throw new InvalidParameter(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
+  }
+  const hc = config.Healthcheck;
+  if (hc) {
+    const min = 1_000_000; // 1ms, as dockerd's minimum
+    for (const [field, v] of [['Interval', hc.Interval], ['Timeout', hc.Timeout], ['StartPeriod', hc.StartPeriod]] as const) {
+      if (v !== undefined && v !== 0 && v < min) {
+        throw new InvalidParameter(`${field} in Healthcheck cannot be less than 1ms`);
+      }
+    }
+    if (hc.Retries !== undefined && hc.Retries < 0) throw new InvalidParameter('Retries in Healthcheck cannot be negative');
+  }
+  warnings.push(...verifyResources(host));
+  validateRestartPolicy(host.RestartPolicy);
+  if (host.AutoRemove && restartPolicyName(host.RestartPolicy) !== 'no') {
+    throw new InvalidParameter(`can't create 'AutoRemove' container with restart policy`);
+  }
+  for (const h of host.ExtraHosts ?? []) validateExtraHost(h);
+  if (host.ShmSize !== undefined && host.ShmSize < 0) throw new InvalidParameter('SHM size can not be less than 0');
+  if (host.OomScoreAdj !== undefined && (host.OomScoreAdj < -1000 || host.OomScoreAdj > 1000)) {
+    throw new InvalidParameter('Invalid value ' + host.OomScoreAdj + ', range for oom score adj is [-1000, 1000]');
+  }
+  for (const [port, bindings] of Object.entries(host.PortBindings ?? {})) {
+    if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/.test(port)) throw new InvalidParameter(`invalid port specification: "${port}"`);
+    for (const b of bindings ?? []) {
+      if (b.HostPort && !/^\d+(-\d+)?$/.test(b.HostPort)) throw new InvalidParameter(`invalid port specification: "${b.HostPort}"`);
+    }
+  }
+  return warnings;
+}
+
+/** dockerd's verifyPlatformContainerResources, for what this host can enforce. */
+export function verifyResources(r: HostConfig): string[] {
+  const warnings: string[] = [];
+  const memory = r.Memory ?? 0;
+  if (memory !== 0 && memory < MIN_MEMORY) throw new InvalidParameter('Minimum memory limit allowed is 6MB');
+  const swap = r.MemorySwap ?? 0;
+  if (memory > 0 && swap > 0 && swap < memory) {
+    throw new InvalidParameter('Minimum memoryswap limit should be larger than memory limit, see usage');
+  }
+  if (memory === 0 && swap > 0) {
+    throw new InvalidParameter('You should always set the Memory limit when using Memoryswap limit, see usage');
+  }
+  const swappiness = r.MemorySwappiness;
+  if (swappiness !== undefined && swappiness !== null && swappiness !== -1 && (swappiness < 0 || swappiness > 100)) {
+    throw new InvalidParameter(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
+  }
+  const reservation = r.MemoryReservation ?? 0;
+  if (reservation !== 0 && reservation < MIN_MEMORY) throw new InvalidParameter('Minimum memory reservation allowed is 6MB');
+  if (memory > 0 && reservation > 0 && memory < reservation) {
+    throw new InvalidParameter('Minimum memory limit can not be less than memory reservation limit, see usage');
+  }
+  if (r.OomKillDisable && memory === 0) {
+    warnings.push('OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.');
+  }
+  if ((r.CpuShares ?? 0) < 0) throw new InvalidParameter('shares: invalid argument');
+  const period = r.CpuPeriod ?? 0;
+  if (period !== 0 && (period < 1000 || period > 1_000_000)) {
+    throw new InvalidParameter('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
+  }
+  const quota = r.CpuQuota ?? 0;
+  if (quota > 0 && quota < 1000) throw new InvalidParameter('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+  const nano = r.NanoCpus ?? 0;
+  if (nano > 0 && (period > 0 || quota > 0)) {
+    throw new InvalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  }
+  if (nano < 0) throw new InvalidParameter('Range of CPUs is from 0.01 to the number of CPUs available');
+  if (r.BlkioWeight !== undefined && r.BlkioWeight !== 0 && (r.BlkioWeight < 10 || r.BlkioWeight > 1000)) {
+    throw new InvalidParameter('Range of blkio weight is from 10 to 1000');
+  }
+  if ((r.PidsLimit ?? 0) < -1) throw new InvalidParameter('invalid PIDs limit');
+  for (const c of [r.CpusetCpus, r.CpusetMems]) {
+    if (c && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(c)) throw new InvalidParameter(`Invalid value ${c} for cpuset cpus`);
+  }
+  return warnings;
+}
+
+function validateExtraHost(h: string): void {
+  // host:ip (or host=ip in newer clients); ip may be IPv6 or the special "host-gateway".
+  const sep = h.includes('=') ? h.indexOf('=') : h.indexOf(':');
+  if (sep <= 0) throw new InvalidParameter(`bad format for add-host: "${h}"`);
+  const ip = h.slice(sep + 1).replace(/^\[|\]$/g, '');
+  if (ip !== 'host-gateway' && !isIp(ip)) throw new InvalidParameter(`invalid IP address in add-host: "${ip}"`);
+}
+
+export function isIp(s: string): boolean {
+  if (/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(s)) return s.split('.').every((p) => Number(p) <= 255);
+  return /^[0-9a-fA-F:.]+$/.test(s) && s.includes(':');
+}
+
+const envKey = (e: string): string => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e);
+
+/** dockerd's merge: image values fill in what the user left unset. Mutates and returns `user`. */
+export function mergeWithImage(user: ContainerConfig, image: ImageRuntimeConfig | undefined): ContainerConfig {
+  if (!image) return user;
+  if (!user.User) user.User = image.User ?? '';
+  if (!user.ExposedPorts || Object.keys(user.ExposedPorts).length === 0) {
+    user.ExposedPorts = image.ExposedPorts ?? user.ExposedPorts;
+  } else if (image.ExposedPorts) {
+    for (const p of Object.keys(image.ExposedPorts)) user.ExposedPorts[p] ??= {};
+  }
+  if (!user.Env || user.Env.length === 0) {
+    user.Env = image.Env ?? [];
+  } else if (image.Env) {
+    const have = new Set(user.Env.map(envKey));
+    for (const e of image.Env) if (!have.has(envKey(e))) user.Env.push(e);
+  }
+  user.Labels ??= {};
+  for (const [k, v] of Object.entries(image.Labels ?? {})) if (!(k in user.Labels)) user.Labels[k] = v;
+  if (!user.Entrypoint || user.Entrypoint.length === 0) {
+    if (!user.Cmd || user.Cmd.length === 0) {
+      user.Cmd = image.Cmd ?? undefined;
+      if (image.ArgsEscaped !== undefined) user.ArgsEscaped = image.ArgsEscaped;
+    }
+    if (user.Entrypoint === undefined || user.Entrypoint === null) user.Entrypoint = image.Entrypoint ?? undefined;
+  }
+  if (image.Healthcheck) {
+    if (!user.Healthcheck) user.Healthcheck = { ...image.Healthcheck, Test: image.Healthcheck.Test ?? undefined };
+    else {
+      const u = user.Healthcheck;
+      const i = image.Healthcheck;
+      if (!u.Test || u.Test.length === 0) u.Test = i.Test ?? undefined;
+      if (!u.Interval) u.Interval = i.Interval;
+      if (!u.Timeout) u.Timeout = i.Timeout;
+      if (!u.StartPeriod) u.StartPeriod = i.StartPeriod;
+      if (!u.Retries) u.Retries = i.Retries;
+    }
+  }
+  if (!user.WorkingDir) user.WorkingDir = image.WorkingDir ?? '';
+  if (!user.Volumes || Object.keys(user.Volumes).length === 0) {
+    user.Volumes = image.Volumes ?? user.Volumes;
+  } else if (image.Volumes) {
+    for (const v of Object.keys(image.Volumes)) user.Volumes[v] ??= {};
+  }
+  if (!user.StopSignal) user.StopSignal = image.StopSignal ?? undefined;
+  if (!user.Shell || user.Shell.length === 0) user.Shell = image.Shell ?? undefined;
+  if (!user.OnBuild || user.OnBuild.length === 0) user.OnBuild = image.OnBuild ?? null;
+  return user;
+}
+
+/** The process to run: entrypoint then command (dockerd's getEntrypointAndArgs). */
+export function entrypointAndArgs(config: ContainerConfig): { path: string; args: string[] } {
+  const entrypoint = config.Entrypoint ?? [];
+  const cmd = config.Cmd ?? [];
+  if (entrypoint.length === 0) {
+    if (cmd.length === 0) throw new InvalidParameter('No command specified');
+    return { path: cmd[0], args: cmd.slice(1) };
+  }
+  return { path: entrypoint[0], args: [...entrypoint.slice(1), ...cmd] };
+}
+
+/** HostConfig with dockerd's defaults applied where the client left fields unset. */
+export function withHostDefaults(host: HostConfig, defaults: { shmSize: number; ipcMode: string; cgroupnsMode: 'host' | 'private' }): HostConfig {
+  const out: HostConfig = { ...host };
+  if (!out.NetworkMode) out.NetworkMode = 'default';
+  if (!out.ShmSize) out.ShmSize = defaults.shmSize;
+  if (!out.IpcMode) out.IpcMode = defaults.ipcMode;
+  if (!out.CgroupnsMode) out.CgroupnsMode = defaults.cgroupnsMode;
+  if (!out.LogConfig?.Type) out.LogConfig = { Type: 'json-file', Config: out.LogConfig?.Config ?? {} };
+  out.RestartPolicy = { Name: out.RestartPolicy?.Name || 'no', MaximumRetryCount: out.RestartPolicy?.MaximumRetryCount ?? 0 };
+  out.ConsoleSize ??= [0, 0];
+  return out;
+}

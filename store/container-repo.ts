@@ -1,0 +1,108 @@
+// Container metadata: the configuration record (JSON) and the state (JSON), keyed by ID with a
+// unique name. The domain layer owns the shapes; this layer only stores them.
+import type { Db } from './db';
+
+export interface ContainerRow {
+  id: string;
+  name: string;
+  imageId: string;
+  created: string;
+  seq: number;
+  recordJson: string;
+  stateJson: string;
+}
+
+interface SqlRow {
+  id: string;
+  name: string;
+  image_id: string;
+  created: string;
+  seq: number;
+  record_json: string;
+  state_json: string;
+}
+
+const toRow = (r: SqlRow): ContainerRow => ({
+  id: r.id,
+  name: r.name,
+  imageId: r.image_id,
+  created: r.created,
+  seq: r.seq,
+  recordJson: r.record_json,
+  stateJson: r.state_json,
+});
+
+export class NameTakenError extends Error {
+  constructor(
+    readonly taken: string,
+    readonly holder: string,
+  ) {
+    super(`name ${taken} is taken by ${holder}`);
+  }
+}
+
+export class ContainerRepo {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts a new container; throws NameTakenError when its name is in use. */
+  insert(row: Omit<ContainerRow, 'seq'>): number {
+    return this.db.transaction(() => {
+      const holder = this.db.prepare('SELECT id FROM containers WHERE name = ?').get(row.name) as { id: string } | undefined;
+      if (holder) throw new NameTakenError(row.name, holder.id);
+      const seq = ((this.db.prepare('SELECT MAX(seq) AS s FROM containers').get() as { s: number | null }).s ?? 0) + 1;
+      this.db
+        .prepare(
+          'INSERT INTO containers (id, name, image_id, created, seq, record_json, state_json) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(row.id, row.name, row.imageId, row.created, seq, row.recordJson, row.stateJson);
+      return seq;
+    })();
+  }
+
+  get(id: string): ContainerRow | undefined {
+    const r = this.db.prepare('SELECT * FROM containers WHERE id = ?').get(id) as SqlRow | undefined;
+    return r && toRow(r);
+  }
+
+  byName(name: string): ContainerRow | undefined {
+    const r = this.db.prepare('SELECT * FROM containers WHERE name = ?').get(name) as SqlRow | undefined;
+    return r && toRow(r);
+  }
+
+  /** IDs starting with a hex prefix (at most `limit`, to detect ambiguity cheaply). */
+  idsWithPrefix(prefix: string, limit = 2): string[] {
+    const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
+    return (
+      this.db.prepare(`SELECT id FROM containers WHERE id LIKE ? ESCAPE '\\' LIMIT ?`).all(`${escaped}%`, limit) as { id: string }[]
+    ).map((r) => r.id);
+  }
+
+  list(): ContainerRow[] {
+    return (this.db.prepare('SELECT * FROM containers ORDER BY seq').all() as SqlRow[]).map(toRow);
+  }
+
+  setState(id: string, stateJson: string): void {
+    this.db.prepare('UPDATE containers SET state_json = ? WHERE id = ?').run(stateJson, id);
+  }
+
+  setRecord(id: string, recordJson: string): void {
+    this.db.prepare('UPDATE containers SET record_json = ? WHERE id = ?').run(recordJson, id);
+  }
+
+  /** Renames; throws NameTakenError when the new name is in use. */
+  rename(id: string, name: string, recordJson: string): void {
+    this.db.transaction(() => {
+      const holder = this.db.prepare('SELECT id FROM containers WHERE name = ?').get(name) as { id: string } | undefined;
+      if (holder && holder.id !== id) throw new NameTakenError(name, holder.id);
+      this.db.prepare('UPDATE containers SET name = ?, record_json = ? WHERE id = ?').run(name, recordJson, id);
+    })();
+  }
+
+  delete(id: string): void {
+    this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+  }
+
+  countByImage(imageId: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM containers WHERE image_id = ?').get(imageId) as { n: number }).n;
+  }
+}
