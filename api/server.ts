@@ -11,11 +11,13 @@ import type { Logger } from 'pino';
 import { InvalidParameter, NotImplemented } from '../daemon/errors';
 import { engineInfo } from '../daemon/system/engine';
 import { JSON_BODY_LIMIT, registerBodyParsers } from './body';
+import { installUpgradeRouting } from './hijack';
 import './request';
 import { errorBody, toHttpError } from './errors';
 import { sendJson } from './reply';
 import type { ApiHandler, Operations } from './routes/operations';
 import { imageOperations, type ImageBackend } from './routes/images';
+import { containerOperations, type ContainerBackend } from './routes/containers';
 import { swarmOperations } from './routes/swarm';
 import { pingOperations, systemOperations, type SystemBackend } from './routes/system';
 import { hasGreedyParam, ROUTES, type OperationId, type RouteSpec } from './routes/table';
@@ -30,6 +32,7 @@ import { API_VERSION, PLAIN_TEXT_ERRORS_BELOW, negotiateVersion, parseVersionPre
 export interface ApiBackends {
   system?: SystemBackend;
   images?: ImageBackend;
+  containers?: ContainerBackend;
 }
 
 function operationsFor(backends: ApiBackends): Operations[] {
@@ -37,6 +40,7 @@ function operationsFor(backends: ApiBackends): Operations[] {
     backends.system ? systemOperations(backends.system) : pingOperations(),
     swarmOperations(),
     backends.images ? imageOperations(backends.images) : {},
+    backends.containers ? containerOperations(backends.containers) : {},
   ];
 }
 
@@ -141,6 +145,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
 
   app.decorateRequest('apiVersion', API_VERSION);
   registerBodyParsers(app);
+  installUpgradeRouting(app);
 
   // dockerd's middlewares, for matched routes only (its 404s carry none of these headers).
   app.addHook('onRequest', async (request, reply) => {
@@ -204,7 +209,9 @@ function closeListener(l: Listener): Promise<void> {
 /** A net.Server whose connections are served by the fastify instance's HTTP server. */
 function connectionForwarder(app: FastifyInstance, address: string): Listener {
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  // Half-open: an attached client shuts its write side when its stdin ends (StdinOnce), and
+  // must keep reading the container's output after that, as Go's hijacked connections allow.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     app.server.emit('connection', socket);

@@ -2,6 +2,7 @@
 // berthd: parses flags and daemon.json, takes ownership of its roots, starts (or connects to)
 // containerd, wires the domain services to the API, and serves until SIGTERM/SIGINT.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { createApiServer, listen } from '../api/server';
@@ -16,10 +17,32 @@ import { EventBus } from './events';
 import { ImageService } from './images/service';
 import { acquireDaemonLocks } from './lock';
 import { SystemService } from './system/service';
+import { cgroupVersion } from './system/host';
+import { ContainerService } from './containers/service';
+import { SpecFactory } from './containers/spec-factory';
+import { ContainerRuntime } from '../runtime/tasks';
+import { subscribeTaskEvents } from '../runtime/task-events';
+import { ContainerRepo } from '../store/container-repo';
 import { engineInfo } from './system/engine';
 
 interface Shutdown {
   (): Promise<void>;
+}
+
+/** The first of `names` found on PATH. */
+function findExecutable(names: string[]): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    for (const n of names) {
+      const p = path.join(dir, n);
+      try {
+        fs.accessSync(p, fs.constants.X_OK);
+        return p;
+      } catch {
+        // keep looking
+      }
+    }
+  }
+  return undefined;
 }
 
 async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
@@ -72,6 +95,58 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     });
     await images.reconcile();
 
+    const cgroupVer = cgroupVersion();
+    const specs = new SpecFactory(ctd, {
+      namespace: config.containerdNamespace,
+      cgroupParent: config.cgroupParent ?? (config.cgroupDriver === 'systemd' ? 'system.slice' : `/${config.containerdNamespace}`),
+      cgroupDriver: config.cgroupDriver,
+      cgroupVersion: cgroupVer,
+      initPath: config.initPath ?? findExecutable(['docker-init', 'tini-static', 'tini']),
+      initByDefault: config.init,
+      seccompProfile: config.seccompProfile,
+      defaultUlimits: Object.fromEntries(
+        Object.entries(config.defaultUlimits).map(([k, u]) => [k, { Name: u.name, Soft: u.soft, Hard: u.hard }]),
+      ),
+      shmSize: config.defaultShmSize,
+      noNewPrivileges: config.noNewPrivileges,
+    });
+    const runtime = new ContainerRuntime({
+      ctd,
+      fifoRoot: path.join(config.execRoot, 'fifo'),
+      logger: logger.child({ component: 'tasks' }),
+    });
+    cleanups.push(() => runtime.close());
+    const containers = new ContainerService({
+      repo: new ContainerRepo(db),
+      images,
+      runtime,
+      specs,
+      events,
+      logger: logger.child({ component: 'containers' }),
+      defaults: {
+        dataRoot: config.dataRoot,
+        execRoot: config.execRoot,
+        shmSize: config.defaultShmSize,
+        ipcMode: config.defaultIpcMode,
+        cgroupnsMode: config.defaultCgroupnsMode,
+        logDriver: config.logDriver,
+        logOpts: config.logOpts,
+        hostGatewayIp: config.hostGatewayIps[0] ?? '172.17.0.1',
+        dns: config.dns,
+        dnsSearch: config.dnsSearch,
+        dnsOpts: config.dnsOpts,
+        shutdownTimeoutSec: config.shutdownTimeout < 0 ? 3600 : config.shutdownTimeout,
+      },
+    });
+    images.users = containers;
+    const taskEvents = subscribeTaskEvents(ctd, config.containerdNamespace, (ev) => {
+      if (ev.kind === 'oom') containers.noteOom(ev.containerId);
+    });
+    cleanups.push(() => taskEvents.close());
+    await taskEvents.ready;
+    await containers.restore();
+    cleanups.push(() => containers.shutdown());
+
     const system = new SystemService({
       dataRoot: config.dataRoot,
       id: daemonId,
@@ -84,7 +159,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         const v = await tiniVersion();
         return v && { version: v.version, commit: v.commit };
       },
-      counts: async () => ({ containers: { running: 0, paused: 0, stopped: 0 }, images: images.count() }),
+      counts: async () => ({ containers: containers.counts(), images: images.count() }),
       debug: config.debug,
       cgroupDriver: config.cgroupDriver,
       labels: config.labels,
@@ -96,7 +171,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
 
     const server = createApiServer({
       logger: logger.child({ component: 'api' }),
-      backends: { system, images },
+      backends: { system, images, containers },
       experimental: config.experimental,
     });
     cleanups.push(() => server.close());

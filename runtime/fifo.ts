@@ -43,6 +43,11 @@ export interface TaskIO {
    * on a full pipe. Never rejects.
    */
   drained: Promise<void>;
+  /**
+   * Flushes and closes our stdin end. The process sees EOF only once the shim's own writer is
+   * closed too (Tasks.CloseIO): ContainerRuntime.closeStdin does both.
+   */
+  endStdin(): Promise<void>;
   /** Destroys our ends (closing the fds), unlinks the FIFOs and removes the directory if empty. */
   close(): Promise<void>;
 }
@@ -242,7 +247,13 @@ export async function createTaskIO(dir: string, opts: TaskIOOptions): Promise<Ta
         await Promise.all(files.map((f) => unlink(f).catch(() => undefined)));
         await removeDirIfEmpty(dir);
       })());
-    return { stdin, stdout, stderr, paths, drained, close };
+    const endStdin = (): Promise<void> =>
+      new Promise<void>((resolve) => {
+        if (!stdin || stdin.destroyed) return resolve();
+        stdin.once('close', () => resolve());
+        stdin.end();
+      });
+    return { stdin, stdout, stderr, paths, drained, endStdin, close };
   } catch (err) {
     for (const s of sockets) s.destroy();
     await Promise.all(files.map((f) => unlink(f).catch(() => undefined)));

@@ -19,6 +19,9 @@ function rfc3339(date: Date): string {
   return date.toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
+/** The IDs withLease gives its leases; nothing else in the namespace is named like this. */
+const TRANSIENT_LEASE_ID = /^berth-[0-9a-z]+-[0-9a-f]{12}$/;
+
 export async function withLease<T>(
   ctd: Containerd,
   fn: (lease: string) => Promise<T>,
@@ -37,4 +40,16 @@ export async function withLease<T>(
       ctd.logger.warn({ err, lease: id }, 'could not delete containerd lease');
     }
   }
+}
+
+/**
+ * Deletes the leases of operations a killed berthd never finished. Only for startup, before any
+ * operation runs: every withLease lease then belongs to a dead process, and until it expired it
+ * would keep that operation's partial content and snapshots from GC. Returns their IDs.
+ */
+export async function releaseLeftoverLeases(ctd: Containerd): Promise<string[]> {
+  const { leases } = await ctd.leases.list({ filters: [] });
+  const stale = (leases ?? []).map((l) => l.id ?? '').filter((id) => TRANSIENT_LEASE_ID.test(id));
+  for (const id of stale) await ctd.leases.delete({ id, sync: false });
+  return stale;
 }

@@ -184,14 +184,13 @@ export class ImageRepo {
     return r && toRef(r);
   }
 
+  /** An image's references in lexical order of the full name, as dockerd's reference store lists them. */
   refsOf(imageId: string): ImageRefRow[] {
-    return (
-      this.db.prepare('SELECT * FROM image_refs WHERE image_id = ? ORDER BY added_at, ref').all(imageId) as RefSqlRow[]
-    ).map(toRef);
+    return (this.db.prepare('SELECT * FROM image_refs WHERE image_id = ? ORDER BY ref').all(imageId) as RefSqlRow[]).map(toRef);
   }
 
   allRefs(): ImageRefRow[] {
-    return (this.db.prepare('SELECT * FROM image_refs ORDER BY added_at, ref').all() as RefSqlRow[]).map(toRef);
+    return (this.db.prepare('SELECT * FROM image_refs ORDER BY ref').all() as RefSqlRow[]).map(toRef);
   }
 
   /** Points ref at imageId; returns the image it pointed at before, if another. */

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Containerd } from '../../runtime/containerd';
 import { deleteImageRecord, listImageRecords } from '../../runtime/image-records';
+import { releaseLeftoverLeases } from '../../runtime/leases';
 import { overlayDirs } from '../../runtime/snapshots';
 import type { ImageRefRow, ImageRepo, ImageRow } from '../../store/image-repo';
 import { InvalidParameter } from '../errors';
@@ -81,8 +82,13 @@ export class ImageService {
     return parseImageConfig(Buffer.from(image.configJson, 'utf8'));
   }
 
-  /** Drops what a crash left half-done: GC roots without metadata and metadata without roots. */
+  /**
+   * Drops what a crash left half-done: leases of interrupted operations (startup only), GC roots
+   * without metadata and metadata without roots.
+   */
   async reconcile(): Promise<void> {
+    const released = await releaseLeftoverLeases(this.ctd);
+    if (released.length > 0) this.logger.warn({ leases: released }, 'released leases of operations interrupted by a crash');
     const prefix = gcRootName('sha256:');
     const records = await listImageRecords(this.ctd);
     const rooted = new Set<string>();

@@ -1,0 +1,71 @@
+// Connection hijacking for attach (and exec start): the client asks to `Upgrade: tcp`, the
+// answer is a 101 and the socket then carries raw or multiplexed bytes both ways, as dockerd
+// does. Node hands upgrade requests to the 'upgrade' event, detached from its HTTP parser; we
+// route them through fastify like any request, so version prefixes, headers and errors before
+// the hijack behave as everywhere else.
+import * as http from 'node:http';
+import type * as net from 'node:net';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MEDIA_TYPE_MULTIPLEXED_STREAM, MEDIA_TYPE_RAW_STREAM } from './streams';
+import { versionLessThan } from './version';
+
+const upgraded = new WeakSet<http.IncomingMessage>();
+
+export function installUpgradeRouting(app: FastifyInstance): void {
+  app.server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    upgraded.add(req);
+    if (head.length > 0) socket.unshift(head);
+    const res = new http.ServerResponse(req);
+    res.assignSocket(socket);
+    res.shouldKeepAlive = false;
+    res.on('finish', () => socket.end());
+    app.routing(req, res);
+  });
+}
+
+export function isUpgraded(request: FastifyRequest): boolean {
+  return upgraded.has(request.raw);
+}
+
+/** The media type of a hijacked stream: raw for a TTY, multiplexed otherwise (named since 1.42). */
+export function streamMediaType(tty: boolean, apiVersion: string): string {
+  if (tty || versionLessThan(apiVersion, '1.42')) return MEDIA_TYPE_RAW_STREAM;
+  return MEDIA_TYPE_MULTIPLEXED_STREAM;
+}
+
+/**
+ * Takes the connection over: writes the status line and headers (101 when the client asked to
+ * upgrade, else 200) and returns the socket, which the caller now owns.
+ */
+export function hijack(request: FastifyRequest, reply: FastifyReply, contentType: string): net.Socket {
+  reply.hijack();
+  const socket = request.raw.socket;
+  const lines = upgraded.has(request.raw)
+    ? ['HTTP/1.1 101 UPGRADED', `Content-Type: ${contentType}`, 'Connection: Upgrade', 'Upgrade: tcp']
+    : ['HTTP/1.1 200 OK', `Content-Type: ${contentType}`];
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value === undefined || /^content-type$/i.test(name)) continue;
+    lines.push(`${name}: ${Array.isArray(value) ? value.join(', ') : String(value)}`);
+  }
+  socket.setNoDelay(true);
+  socket.setTimeout(0);
+  socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+  return socket;
+}
+
+/**
+ * Takes the response over to stream a body whose headers must reach the client at once (wait,
+ * logs): fastify's headers plus the content type, flushed before any body byte exists.
+ */
+export function startRawResponse(reply: FastifyReply, contentType: string): http.ServerResponse {
+  reply.hijack();
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined && !/^content-type$/i.test(name)) headers[name] = value;
+  }
+  headers['Content-Type'] = contentType;
+  const res = reply.raw;
+  res.writeHead(200, headers);
+  res.flushHeaders();
+  return res;
+}

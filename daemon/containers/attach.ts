@@ -1,0 +1,94 @@
+// An attach session: what one attached client sees and sends. Output comes from the container's
+// hub (optionally after a replay of its logs); stdin goes through the detach-key scanner.
+import { InvalidParameter } from '../errors';
+import { DetachKeys, parseDetachKeys, type OutputStream } from './attach-hub';
+import type { ContainerService } from './service';
+
+export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
+
+export interface AttachOptions {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  stream: boolean;
+  logs: boolean;
+  detachKeys: string;
+}
+
+export interface AttachSink {
+  output(stream: OutputStream, chunk: Buffer): void;
+  /** The session is over (container stopped, or detached): close the connection. */
+  end(reason: 'exited' | 'detached' | 'done'): void;
+}
+
+export interface AttachSession {
+  readonly tty: boolean;
+  start(sink: AttachSink): Promise<void>;
+  stdin(chunk: Buffer): void;
+  stdinEnd(): void;
+  close(): void;
+}
+
+export function openAttach(svc: ContainerService, input: string, opts: AttachOptions): AttachSession {
+  const c = svc.get(input);
+  const id = c.record.id;
+  let keys: Buffer;
+  try {
+    keys = parseDetachKeys(opts.detachKeys || DEFAULT_DETACH_KEYS);
+  } catch (err) {
+    throw new InvalidParameter(`Invalid detach keys (${opts.detachKeys}) provided: ${(err as Error).message}`);
+  }
+  const tty = c.record.config.Tty === true;
+  const wantStdin = opts.stdin && c.record.config.OpenStdin === true;
+  const scanner = new DetachKeys(keys);
+  const hub = svc.hub(id);
+  let unsubscribe: (() => void) | undefined;
+  let sink: AttachSink | undefined;
+  let closed = false;
+
+  const finish = (reason: 'exited' | 'detached' | 'done'): void => {
+    if (closed) return;
+    closed = true;
+    unsubscribe?.();
+    sink?.end(reason);
+  };
+
+  return {
+    tty,
+    async start(s: AttachSink): Promise<void> {
+      sink = s;
+      const want = (stream: OutputStream): boolean => (stream === 'stdout' ? opts.stdout : opts.stderr);
+      if (opts.logs) {
+        for await (const entry of svc.readLogs(id, { stdout: opts.stdout, stderr: opts.stderr, follow: false, tail: -1 })) {
+          if (closed) return;
+          s.output(entry.stream, entry.line);
+        }
+      }
+      if (!opts.stream) return finish('done');
+      unsubscribe = hub.add({
+        onOutput: (stream, chunk) => {
+          if (want(stream)) s.output(stream, chunk);
+        },
+        onEnd: () => finish('exited'),
+      });
+    },
+    stdin(chunk: Buffer): void {
+      if (!wantStdin || closed) return;
+      const { forward, detach } = scanner.feed(chunk);
+      if (forward.length > 0) hub.writeStdin(forward);
+      if (detach) {
+        svc.publishDetach(id);
+        finish('detached');
+      }
+    },
+    stdinEnd(): void {
+      if (!wantStdin || closed) return;
+      // With StdinOnce the process sees EOF when its attached client closes stdin.
+      if (c.record.config.StdinOnce) hub.closeStdin();
+    },
+    close(): void {
+      closed = true;
+      unsubscribe?.();
+    },
+  };
+}

@@ -1,0 +1,1033 @@
+// The container area's domain service: create, the lifecycle, exits and restart policies, and
+// the queries. It persists through store/, runs through runtime/, and publishes every
+// transition on the event bus. Routes call it; it never sees HTTP.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Logger } from 'pino';
+import type { ContainerRuntime } from '../../runtime/tasks';
+import type { TaskIO } from '../../runtime/fifo';
+import type { ContainerRepo, ContainerRow } from '../../store/container-repo';
+import { NameTakenError } from '../../store/container-repo';
+import { Conflict, InvalidParameter, NotFound, NotImplemented, NotModified, BerthError, errorMessage } from '../errors';
+import { isStartFailure } from '../../runtime/start-errors';
+import { overlayDirs, snapshotUsage } from '../../runtime/snapshots';
+import { extraAttributes, type LogContainerInfo } from '../logs/attrs';
+import { formatLogEntry } from '../logs/format';
+import { readLogs } from '../logs/reader';
+import type { LogEntry, LogSink, LogTime } from '../logs/types';
+import { openAttach, type AttachOptions, type AttachSession } from './attach';
+import type { LogLine, LogsRequest } from './logs';
+import type { ContainerInspectResponse, ContainerSummary } from './api-types';
+import { filterContainers, inspectView, planList, summaryView, type ListOptions } from './views';
+import type { EventBus } from '../events';
+import type { ImageService } from '../images/service';
+import { resolveImage } from '../images/lookup';
+import { JsonFileLogger } from '../logs/json-file';
+import { LogCopier } from '../logs/copier';
+import { parseLogOpts, type LogConfig } from '../logs/format';
+import { parseSignal } from '../signals';
+import type { ContainerConfig, HostConfig, NetworkingConfig } from './api-types';
+import { AttachHub } from './attach-hub';
+import { writeEtcFiles } from './etc-files';
+import { initialState, nowRfc3339Nano, statusName, ZERO_TIME, type ContainerRecord, type ContainerState } from './model';
+import { generateName, validateName } from './names';
+import { RestartManager } from './restart-policy';
+import {
+  DEFAULT_STOP_TIMEOUT,
+  entrypointAndArgs,
+  mergeWithImage,
+  restartPolicyName,
+  verifySettings,
+  withHostDefaults,
+} from './settings';
+import { SpecFactory } from './spec-factory';
+import { runPs } from './top';
+
+export interface ContainerDefaults {
+  dataRoot: string;
+  execRoot: string;
+  shmSize: number;
+  ipcMode: string;
+  cgroupnsMode: 'host' | 'private';
+  logDriver: string;
+  logOpts: Record<string, string>;
+  hostGatewayIp: string;
+  dns: string[];
+  dnsSearch: string[];
+  dnsOpts: string[];
+  shutdownTimeoutSec: number;
+}
+
+export interface ContainerServiceDeps {
+  repo: ContainerRepo;
+  images: ImageService;
+  runtime: ContainerRuntime;
+  specs: SpecFactory;
+  events: EventBus;
+  logger: Logger;
+  defaults: ContainerDefaults;
+}
+
+/** A container as the service hands it around: the record and its current state. */
+export interface Container {
+  record: ContainerRecord;
+  state: ContainerState;
+}
+
+export interface CreateRequest {
+  name: string;
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+  networkingConfig: NetworkingConfig | null;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export interface WaitResult {
+  StatusCode: number;
+  Error: { Message: string } | null;
+}
+
+/** What a running task holds in the daemon's memory. */
+interface Live {
+  io: TaskIO;
+  copier: LogCopier;
+  logger?: JsonFileLogger;
+  startedMs: number;
+  exited: Promise<void>;
+}
+
+const shortId = (id: string): string => id.slice(0, 12);
+
+/** Where output goes for a container logging to `none`: nowhere, but it is still drained. */
+const NULL_SINK: LogSink = { log: () => undefined };
+
+export class ContainerService {
+  readonly repo: ContainerRepo;
+  private readonly images: ImageService;
+  private readonly runtime: ContainerRuntime;
+  private readonly specs: SpecFactory;
+  private readonly events: EventBus;
+  private readonly logger: Logger;
+  private readonly defaults: ContainerDefaults;
+
+  private readonly live = new Map<string, Live>();
+  private readonly hubs = new Map<string, AttachHub>();
+  private readonly restartManagers = new Map<string, RestartManager>();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private readonly exitWaiters = new Map<string, Set<(r: WaitResult) => void>>();
+  private readonly removeWaiters = new Map<string, Set<(r: WaitResult) => void>>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly oomSeen = new Set<string>();
+  private shuttingDown = false;
+
+  constructor(deps: ContainerServiceDeps) {
+    this.repo = deps.repo;
+    this.images = deps.images;
+    this.runtime = deps.runtime;
+    this.specs = deps.specs;
+    this.events = deps.events;
+    this.logger = deps.logger;
+    this.defaults = deps.defaults;
+  }
+
+  // ------------------------------------------------------------------ lookup and persistence
+
+  private decode(row: ContainerRow): Container {
+    return { record: JSON.parse(row.recordJson) as ContainerRecord, state: JSON.parse(row.stateJson) as ContainerState };
+  }
+
+  /** By full ID, name (with or without the slash), or unique ID prefix, as dockerd looks up. */
+  get(input: string): Container {
+    if (input === '') throw new NotFound('No such container: ');
+    const byId = this.repo.get(input);
+    if (byId) return this.decode(byId);
+    const byName = this.repo.byName(input.startsWith('/') ? input.slice(1) : input);
+    if (byName) return this.decode(byName);
+    if (/^[a-f0-9]+$/.test(input)) {
+      const ids = this.repo.idsWithPrefix(input);
+      if (ids.length > 1) throw new InvalidParameter(`multiple IDs found with provided prefix: ${input}`);
+      const row = ids.length === 1 ? this.repo.get(ids[0]) : undefined;
+      if (row) return this.decode(row);
+    }
+    throw new NotFound(`No such container: ${input}`);
+  }
+
+  tryGetById(id: string): Container | undefined {
+    const row = this.repo.get(id);
+    return row && this.decode(row);
+  }
+
+  all(): Container[] {
+    return this.repo.list().map((r) => this.decode(r));
+  }
+
+  private saveState(c: Container): void {
+    this.repo.setState(c.record.id, JSON.stringify(c.state));
+  }
+
+  private saveRecord(c: Container): void {
+    this.repo.setRecord(c.record.id, JSON.stringify(c.record));
+  }
+
+  /** Serialises lifecycle operations per container, as dockerd's per-container lock does. */
+  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(id, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    }
+  }
+
+  private publish(c: Container, action: string, extra: Record<string, string> = {}): void {
+    this.events.publish('container', action, c.record.id, {
+      ...(c.record.config.Labels ?? {}),
+      image: c.record.config.Image ?? '',
+      name: c.record.name,
+      ...extra,
+    });
+  }
+
+  containerDir(id: string): string {
+    return path.join(this.defaults.dataRoot, 'containers', id);
+  }
+
+  hub(id: string): AttachHub {
+    let hub = this.hubs.get(id);
+    if (!hub) {
+      hub = new AttachHub();
+      this.hubs.set(id, hub);
+    }
+    return hub;
+  }
+
+  isRunning(id: string): boolean {
+    return this.tryGetById(id)?.state.running ?? false;
+  }
+
+  /** Which containers use an image (for `docker rmi` conflicts). */
+  containersUsing(imageId: string): { id: string; running: boolean }[] {
+    return this.all()
+      .filter((c) => c.record.imageId === imageId)
+      .map((c) => ({ id: c.record.id, running: c.state.running }));
+  }
+
+  counts(): { running: number; paused: number; stopped: number } {
+    const out = { running: 0, paused: 0, stopped: 0 };
+    for (const c of this.all()) {
+      if (c.state.paused) out.paused++;
+      else if (c.state.running) out.running++;
+      else out.stopped++;
+    }
+    return out;
+  }
+
+  logConfig(c: Container): LogConfig {
+    return parseLogOpts(c.record.hostConfig.LogConfig?.Type ?? 'json-file', c.record.hostConfig.LogConfig?.Config ?? {});
+  }
+
+  // ------------------------------------------------------------------ create
+
+  async create(req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+    const config: ContainerConfig = { ...req.config };
+    if (config.Entrypoint && config.Entrypoint.length === 1 && config.Entrypoint[0] === '') config.Entrypoint = [];
+    const hostConfig = withHostDefaults(req.hostConfig, {
+      shmSize: this.defaults.shmSize,
+      ipcMode: this.defaults.ipcMode,
+      cgroupnsMode: this.defaults.cgroupnsMode,
+    });
+    if (!hostConfig.LogConfig?.Type || (req.hostConfig.LogConfig?.Type ?? '') === '') {
+      hostConfig.LogConfig = { Type: this.defaults.logDriver as 'json-file', Config: { ...this.defaults.logOpts, ...(req.hostConfig.LogConfig?.Config ?? {}) } };
+    }
+    const warnings = verifySettings(config, hostConfig);
+    parseLogOpts(hostConfig.LogConfig?.Type ?? 'json-file', hostConfig.LogConfig?.Config ?? {});
+    warnings.push(...this.specs.validate(config, hostConfig));
+
+    if (!config.Image) throw new InvalidParameter('Config.Image must be set'); // dockerd: no image given
+    const { image } = resolveImage(this.images.repo, config.Image);
+    const imageConfig = this.images.config(image);
+    mergeWithImage(config, imageConfig.config);
+    const { path: procPath, args } = entrypointAndArgs(config);
+
+    const id = randomBytes(32).toString('hex');
+    let name: string;
+    if (req.name) name = validateName(req.name);
+    else name = generateName((n) => this.repo.byName(n) !== undefined);
+    if (!config.Hostname) {
+      config.Hostname = hostConfig.NetworkMode === 'host' ? os.hostname() : id.slice(0, 12);
+    }
+    const netMode = hostConfig.NetworkMode ?? 'default';
+    if (netMode === 'default' || netMode === 'bridge') {
+      warnings.push('Berth has no bridge networking yet: the container gets a loopback interface only.');
+    } else if (netMode !== 'host' && netMode !== 'none' && !netMode.startsWith('container:')) {
+      throw new NotFound(`network ${netMode} not found`);
+    }
+
+    const dir = this.containerDir(id);
+    const layers = this.images.repo.layers(image.id);
+    const record: ContainerRecord = {
+      id,
+      name,
+      created: nowRfc3339Nano(),
+      path: procPath,
+      args,
+      config,
+      hostConfig,
+      networkingConfig: req.networkingConfig,
+      imageId: image.id,
+      snapshotParent: layers.length > 0 ? layers[layers.length - 1].chainId : '',
+      logPath: path.join(dir, `${id}-json.log`),
+      resolvConfPath: path.join(dir, 'resolv.conf'),
+      hostnamePath: path.join(dir, 'hostname'),
+      hostsPath: path.join(dir, 'hosts'),
+    };
+    if (hostConfig.LogConfig?.Type === 'none') record.logPath = '';
+    const c: Container = { record, state: initialState() };
+    try {
+      this.repo.insert({
+        id,
+        name,
+        imageId: image.id,
+        created: record.created,
+        recordJson: JSON.stringify(record),
+        stateJson: JSON.stringify(c.state),
+      });
+    } catch (err) {
+      if (err instanceof NameTakenError) {
+        throw new Conflict(
+          `Conflict. The container name "/${name}" is already in use by container "${err.holder}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
+      }
+      throw err;
+    }
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
+      this.writeEtc(c);
+      await this.runtime.createContainer(id, {
+        spec: await this.specs.placeholder(c),
+        imageName: config.Image,
+        snapshotParent: record.snapshotParent,
+        labels: { 'berth.name': name },
+      });
+    } catch (err) {
+      await this.runtime.deleteContainer(id).catch(() => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
+      this.repo.delete(id);
+      throw err;
+    }
+    this.publish(c, 'create');
+    return { Id: id, Warnings: warnings };
+  }
+
+  private writeEtc(c: Container): void {
+    const hc = c.record.hostConfig;
+    writeEtcFiles(this.containerDir(c.record.id), {
+      hostname: c.record.config.Hostname ?? '',
+      domainname: c.record.config.Domainname ?? '',
+      addresses: [],
+      extraHosts: hc.ExtraHosts ?? [],
+      hostGatewayIp: this.defaults.hostGatewayIp,
+      dns: hc.Dns?.length ? hc.Dns : this.defaults.dns,
+      dnsSearch: hc.DnsSearch?.length ? hc.DnsSearch : this.defaults.dnsSearch,
+      dnsOptions: hc.DnsOptions?.length ? hc.DnsOptions : this.defaults.dnsOpts,
+      hostNetwork: hc.NetworkMode === 'host',
+    });
+  }
+
+  // ------------------------------------------------------------------ start
+
+  async start(input: string): Promise<void> {
+    const id = this.get(input).record.id;
+    await this.locked(id, async () => {
+      const c = this.get(id);
+      if (c.state.paused) throw new Conflict('cannot start a paused container, try unpause instead');
+      if (c.state.running) throw new NotModified();
+      if (c.state.removalInProgress || c.state.dead) {
+        throw new Conflict('container is marked for removal and cannot be started');
+      }
+      this.restartManager(c).reset();
+      c.state.manuallyStopped = false;
+      await this.startTask(c);
+    });
+  }
+
+  private restartManager(c: Container): RestartManager {
+    const policy = restartPolicyName(c.record.hostConfig.RestartPolicy);
+    const max = c.record.hostConfig.RestartPolicy?.MaximumRetryCount ?? 0;
+    let rm = this.restartManagers.get(c.record.id);
+    if (!rm) {
+      rm = new RestartManager(policy, max);
+      this.restartManagers.set(c.record.id, rm);
+    } else rm.update(policy, max);
+    return rm;
+  }
+
+  /** Builds the spec, starts the task, and wires its output, exit and stdin. */
+  private async startTask(c: Container): Promise<void> {
+    const id = c.record.id;
+    const cfg = c.record.config;
+    let io: TaskIO | undefined;
+    try {
+      const spec = await this.specs.build(c, (other) => this.namespaceSource(other));
+      await this.runtime.updateSpec(id, spec);
+      const logCfg = this.logConfig(c);
+      const logger =
+        logCfg.driver === 'json-file'
+          ? new JsonFileLogger({
+              path: c.record.logPath,
+              maxSize: logCfg.maxSize > 0 ? logCfg.maxSize : undefined,
+              maxFile: logCfg.maxFile,
+              compress: logCfg.compress,
+              extraAttrs: extraAttributes(logCfg.opts, this.logInfo(c)),
+              onError: (err) => this.logger.warn({ err, container: id }, 'log write failed'),
+            })
+          : undefined;
+      const started = await this.runtime.startTask(id, { stdin: cfg.OpenStdin === true, terminal: cfg.Tty === true });
+      io = started.io;
+      const hub = this.hub(id);
+      const copier = new LogCopier({ stdout: started.io.stdout, stderr: started.io.stderr }, logger ?? NULL_SINK, {
+        mode: logCfg.mode,
+        maxBufferSize: logCfg.maxBufferSize,
+      });
+      copier.onData((stream, chunk) => hub.output(stream, chunk));
+      const stdin = started.io.stdin;
+      if (stdin) {
+        hub.connectStdin({
+          write: (chunk) => stdin.write(chunk),
+          close: () => void this.runtime.closeStdin(id).catch(() => undefined),
+        });
+      }
+      c.state = {
+        ...c.state,
+        running: true,
+        paused: false,
+        restarting: false,
+        oomKilled: false,
+        dead: false,
+        pid: started.pid,
+        exitCode: 0,
+        error: '',
+        startedAt: nowRfc3339Nano(),
+      };
+      this.oomSeen.delete(id);
+      this.saveState(c);
+      const live: Live = { io: started.io, copier, logger, startedMs: Date.now(), exited: Promise.resolve() };
+      live.exited = this.watchExit(c, live);
+      this.live.set(id, live);
+      this.publish(c, 'start');
+    } catch (err) {
+      await io?.close().catch(() => undefined);
+      await this.runtime.deleteTask(id).catch(() => undefined);
+      c.state.error = errorMessage(err);
+      c.state.exitCode = isStartFailure(err) ? err.exitCode : 128;
+      this.saveState(c);
+      throw err;
+    }
+  }
+
+  /** The /proc/<pid>/ns paths a container:<id> mode joins. */
+  private namespaceSource(input: string): { id: string; pid: number } {
+    const other = this.get(input);
+    if (!other.state.running) throw new Conflict(`cannot join namespace of a non running container ${other.record.id}`);
+    return { id: other.record.id, pid: other.state.pid };
+  }
+
+  private async watchExit(c: Container, live: Live): Promise<void> {
+    const id = c.record.id;
+    let status: number;
+    try {
+      status = (await this.runtime.waitTask(id)).exitStatus;
+    } catch (err) {
+      this.logger.error({ err, container: id }, 'waiting for the task failed');
+      status = 255;
+    }
+    // Output may still be in the pipes when the exit is reported: drain it before the state says exited.
+    await Promise.race([live.copier.done(), new Promise((r) => setTimeout(r, 2000))]);
+    await live.logger?.close();
+    await this.runtime.deleteTask(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'task delete failed'));
+    await live.io.close().catch(() => undefined);
+    this.live.delete(id);
+    await this.handleExit(id, status, Date.now() - live.startedMs);
+  }
+
+  private async handleExit(id: string, exitCode: number, ranMs: number): Promise<void> {
+    const c = this.tryGetById(id);
+    if (!c) return;
+    const oom = this.oomSeen.has(id);
+    c.state = {
+      ...c.state,
+      running: false,
+      paused: false,
+      restarting: false,
+      pid: 0,
+      exitCode,
+      oomKilled: oom,
+      finishedAt: nowRfc3339Nano(),
+    };
+    this.saveState(c);
+    if (oom) this.publish(c, 'oom');
+    this.publish(c, 'die', { exitCode: String(exitCode), execDuration: String(Math.floor(ranMs / 1000)) });
+    this.hub(id).end();
+    this.notify(this.exitWaiters, id, { StatusCode: exitCode, Error: null });
+
+    if (this.shuttingDown || c.state.removalInProgress) return;
+    const decision = this.restartManager(c).shouldRestart(exitCode, c.state.manuallyStopped, ranMs);
+    if (decision.restart) {
+      c.state = { ...c.state, running: true, restarting: true };
+      this.saveState(c);
+      const timer = setTimeout(() => {
+        this.restartTimers.delete(id);
+        void this.locked(id, async () => {
+          const cur = this.tryGetById(id);
+          if (!cur || !cur.state.restarting) return;
+          cur.state.restartCount = (cur.state.restartCount ?? 0) + 1;
+          cur.state.restarting = false;
+          cur.state.running = false;
+          try {
+            await this.startTask(cur);
+          } catch (err) {
+            this.logger.error({ err, container: id }, 'restart failed');
+            const after = this.tryGetById(id);
+            if (after) {
+              after.state.running = false;
+              after.state.restarting = false;
+              this.saveState(after);
+            }
+          }
+        });
+      }, decision.delayMs);
+      this.restartTimers.set(id, timer);
+      return;
+    }
+    if (c.record.hostConfig.AutoRemove) {
+      await this.remove(id, { force: true, volumes: true }).catch((err: unknown) =>
+        this.logger.warn({ err, container: id }, 'auto-remove failed'),
+      );
+    }
+  }
+
+  /** The task was OOM-killed (from containerd's events). */
+  noteOom(id: string): void {
+    this.oomSeen.add(id);
+  }
+
+  private notify(map: Map<string, Set<(r: WaitResult) => void>>, id: string, r: WaitResult): void {
+    const set = map.get(id);
+    if (!set) return;
+    map.delete(id);
+    for (const fn of set) fn(r);
+  }
+
+  // ------------------------------------------------------------------ stop, kill, restart
+
+  async stop(input: string, opts: { signal?: string; timeoutSec?: number }): Promise<void> {
+    const id = this.get(input).record.id;
+    await this.locked(id, () => this.stopLocked(id, opts));
+  }
+
+  private cancelRestart(c: Container): boolean {
+    const timer = this.restartTimers.get(c.record.id);
+    if (!timer && !c.state.restarting) return false;
+    if (timer) clearTimeout(timer);
+    this.restartTimers.delete(c.record.id);
+    c.state = { ...c.state, running: false, restarting: false };
+    this.saveState(c);
+    return true;
+  }
+
+  private async stopLocked(id: string, opts: { signal?: string; timeoutSec?: number }): Promise<void> {
+    const c = this.get(id);
+    c.state.manuallyStopped = true;
+    this.saveState(c);
+    if (this.cancelRestart(c)) {
+      this.publish(c, 'stop');
+      return;
+    }
+    if (!c.state.running) throw new NotModified();
+    const sig = parseSignal(opts.signal || c.record.config.StopSignal || 'SIGTERM');
+    const timeout = opts.timeoutSec ?? c.record.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
+    const live = this.live.get(id);
+    await this.signal(c, sig);
+    if (live) {
+      const exited = await waitOrTimeout(live.exited, timeout < 0 ? Infinity : timeout * 1000);
+      if (!exited) {
+        this.logger.info({ container: id, timeout }, 'container did not exit in time: killing it');
+        await this.signal(c, 9);
+        await live.exited;
+      }
+    }
+    this.publish(this.get(id), 'stop');
+  }
+
+  private async signal(c: Container, sig: number): Promise<void> {
+    const id = c.record.id;
+    // A paused task only takes SIGKILL after it is thawed.
+    if (c.state.paused && sig === 9) await this.runtime.resume(id).catch(() => undefined);
+    await this.runtime.kill(id, sig, { all: sig === 9 });
+    this.publish(c, 'kill', { signal: String(sig) });
+  }
+
+  async kill(input: string, signal: string | undefined): Promise<void> {
+    const sig = parseSignal(signal && signal !== '' ? signal : 'SIGKILL');
+    const id = this.get(input).record.id;
+    await this.locked(id, async () => {
+      const c = this.get(id);
+      if (!c.state.running || c.state.restarting) {
+        throw new Conflict(`Cannot kill container: ${input}: Container ${id} is not running`);
+      }
+      c.state.manuallyStopped = true;
+      this.saveState(c);
+      await this.signal(c, sig);
+      const live = this.live.get(id);
+      if (sig === 9 && live) await waitOrTimeout(live.exited, 10_000);
+    });
+  }
+
+  async restart(input: string, opts: { signal?: string; timeoutSec?: number }): Promise<void> {
+    const id = this.get(input).record.id;
+    await this.locked(id, async () => {
+      const c = this.get(id);
+      if (c.state.running && !c.state.restarting) {
+        try {
+          await this.stopLocked(id, opts);
+        } catch (err) {
+          if (!(err instanceof NotModified)) throw err;
+        }
+      } else this.cancelRestart(c);
+      const after = this.get(id);
+      after.state.manuallyStopped = false;
+      this.restartManager(after).reset();
+      await this.startTask(after);
+      this.publish(this.get(id), 'restart');
+    });
+  }
+
+  // ------------------------------------------------------------------ pause
+
+  async pause(input: string): Promise<void> {
+    const id = this.get(input).record.id;
+    await this.locked(id, async () => {
+      const c = this.get(id);
+      if (!c.state.running) throw new Conflict(`Container ${id} is not running`);
+      if (c.state.paused) throw new Conflict(`Container ${id} is already paused`);
+      if (c.state.restarting) throw new Conflict(`Container ${id} is restarting, wait until the container is running`);
+      await this.runtime.pause(id);
+      c.state.paused = true;
+      this.saveState(c);
+      this.publish(c, 'pause');
+    });
+  }
+
+  async unpause(input: string): Promise<void> {
+    const id = this.get(input).record.id;
+    await this.locked(id, async () => {
+      const c = this.get(id);
+      if (!c.state.paused) throw new Conflict(`Container ${id} is not paused`);
+      await this.runtime.resume(id);
+      c.state.paused = false;
+      this.saveState(c);
+      this.publish(c, 'unpause');
+    });
+  }
+
+  // ------------------------------------------------------------------ wait
+
+  /** Not async on purpose: an unknown container throws before the caller answers anything. */
+  wait(input: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult> {
+    const c = this.get(input);
+    const id = c.record.id;
+    if (condition === 'not-running' && !c.state.running) {
+      return Promise.resolve({ StatusCode: c.state.exitCode, Error: c.state.error ? { Message: c.state.error } : null });
+    }
+    const map = condition === 'removed' ? this.removeWaiters : this.exitWaiters;
+    return new Promise<WaitResult>((resolve, reject) => {
+      const set = map.get(id) ?? new Set();
+      const fn = (r: WaitResult): void => resolve(r);
+      set.add(fn);
+      map.set(id, set);
+      signal?.addEventListener('abort', () => {
+        set.delete(fn);
+        reject(new Error('client went away'));
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------ remove
+
+  async remove(input: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    const c0 = this.get(input);
+    const id = c0.record.id;
+    await this.locked(id, async () => {
+      const c = this.tryGetById(id);
+      if (!c) return;
+      if (c.state.removalInProgress) throw new Conflict(`removal of container ${id} is already in progress`);
+      if (c.state.running && !c.state.restarting) {
+        if (!opts.force) {
+          const what = c.state.paused ? 'paused' : 'running';
+          throw new Conflict(
+            `cannot remove container "/${c.record.name}": container is ${what}: stop the container before removing or force remove`,
+          );
+        }
+      }
+      this.cancelRestart(c);
+      c.state.removalInProgress = true;
+      this.saveState(c);
+      try {
+        const live = this.live.get(id);
+        if (live) {
+          await this.runtime.kill(id, 9, { all: true }).catch(() => undefined);
+          if (c.state.paused) await this.runtime.resume(id).catch(() => undefined);
+          await live.exited;
+        }
+        await this.runtime.deleteContainer(id);
+      } catch (err) {
+        const cur = this.tryGetById(id);
+        if (cur) {
+          cur.state.removalInProgress = false;
+          cur.state.dead = true;
+          this.saveState(cur);
+        }
+        throw err;
+      }
+      fs.rmSync(this.containerDir(id), { recursive: true, force: true });
+      this.repo.delete(id);
+      this.hubs.delete(id);
+      this.restartManagers.delete(id);
+      this.publish(c, 'destroy');
+      this.notify(this.removeWaiters, id, { StatusCode: c.state.exitCode, Error: null });
+      this.notify(this.exitWaiters, id, { StatusCode: c.state.exitCode, Error: null });
+    });
+  }
+
+  // ------------------------------------------------------------------ rename, update, resize, top
+
+  async rename(input: string, newName: string): Promise<void> {
+    if (newName === '') throw new InvalidParameter('Neither old nor new names may be empty');
+    const name = validateName(newName);
+    const id = this.get(input).record.id;
+    await this.locked(id, async () => {
+      const c = this.get(id);
+      const oldName = c.record.name;
+      if (oldName === name) throw new InvalidParameter('Renaming a container with the same name as its current name');
+      c.record.name = name;
+      try {
+        this.repo.rename(id, name, JSON.stringify(c.record));
+      } catch (err) {
+        if (err instanceof NameTakenError) {
+          throw new Conflict(
+            `Conflict. The container name "/${name}" is already in use by container "${err.holder}". You have to remove (or rename) that container to be able to reuse that name.`,
+          );
+        }
+        throw err;
+      }
+      this.publish(c, 'rename', { oldName: `/${oldName}` });
+    });
+  }
+
+  async update(input: string, changes: HostConfig): Promise<string[]> {
+    const id = this.get(input).record.id;
+    return this.locked(id, async () => {
+      const c = this.get(id);
+      if (c.state.removalInProgress || c.state.dead) {
+        throw new Conflict(`Cannot update container ${id}: container is marked for removal and cannot be "update"`);
+      }
+      const next: HostConfig = { ...c.record.hostConfig };
+      const resourceKeys = [
+        'CpuShares', 'Memory', 'CgroupParent', 'BlkioWeight', 'BlkioWeightDevice', 'BlkioDeviceReadBps',
+        'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuPeriod', 'CpuQuota',
+        'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetCpus', 'CpusetMems', 'Devices', 'DeviceCgroupRules',
+        'DeviceRequests', 'KernelMemory', 'KernelMemoryTCP', 'MemoryReservation', 'MemorySwap', 'MemorySwappiness',
+        'NanoCpus', 'OomKillDisable', 'PidsLimit', 'Ulimits', 'CpuCount', 'CpuPercent', 'IOMaximumIOps',
+        'IOMaximumBandwidth',
+      ] as const;
+      const n = next as Record<string, unknown>;
+      const ch = changes as Record<string, unknown>;
+      for (const k of resourceKeys) {
+        const v = ch[k];
+        if (v === undefined || v === null) continue;
+        if ((v === 0 || v === '') && k !== 'OomKillDisable') continue; // zero means "leave as is"
+        n[k] = v;
+      }
+      if ((changes.NanoCpus ?? 0) > 0) {
+        n.CpuPeriod = 0;
+        n.CpuQuota = 0;
+      }
+      if ((changes.CpuPeriod ?? 0) > 0 || (changes.CpuQuota ?? 0) > 0) n.NanoCpus = 0;
+      if (changes.RestartPolicy && changes.RestartPolicy.Name !== undefined && changes.RestartPolicy.Name !== '') {
+        if (c.record.hostConfig.AutoRemove && changes.RestartPolicy.Name !== 'no') {
+          throw new InvalidParameter(`Cannot update container ${id}: can't create 'AutoRemove' container with restart policy`);
+        }
+        next.RestartPolicy = changes.RestartPolicy;
+      }
+      let warnings: string[];
+      try {
+        warnings = verifySettings(c.record.config, next);
+      } catch (err) {
+        if (err instanceof BerthError) throw new InvalidParameter(`Cannot update container ${id}: ${err.message}`);
+        throw err;
+      }
+      if ((c.record.hostConfig.Memory ?? 0) > 0 && (changes.Memory ?? 0) > 0 && !changes.MemorySwap && (c.record.hostConfig.MemorySwap ?? 0) > 0) {
+        // A new memory limit above the old swap limit needs a new swap limit too, as dockerd says.
+        if ((changes.Memory ?? 0) > (c.record.hostConfig.MemorySwap ?? 0)) {
+          throw new InvalidParameter(
+            `Cannot update container ${id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`,
+          );
+        }
+      }
+      if (c.state.running) {
+        await this.runtime.updateResources(id, this.specs.resources(next));
+      }
+      c.record.hostConfig = next;
+      this.saveRecord(c);
+      this.restartManager(c);
+      this.publish(c, 'update');
+      return warnings;
+    });
+  }
+
+  async resize(input: string, height: number, width: number): Promise<void> {
+    const c = this.get(input);
+    if (!c.state.running) throw new Conflict(`Container ${c.record.id} is not running`);
+    await this.runtime.resizePty(c.record.id, width, height);
+  }
+
+  async top(input: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const c = this.get(input);
+    if (!c.state.running) throw new Conflict(`Container ${c.record.id} is not running`);
+    if (c.state.restarting) throw new Conflict(`Container ${c.record.id} is restarting, wait until the container is running`);
+    const pids = await this.runtime.pids(c.record.id);
+    return runPs(psArgs, pids);
+  }
+
+  // ------------------------------------------------------------------ daemon start and stop
+
+  /** Brings state in line with containerd after a start: nothing survives a berthd restart running. */
+  async restore(): Promise<void> {
+    const known = new Set<string>();
+    for (const c of this.all()) {
+      known.add(c.record.id);
+      if (c.state.removalInProgress) {
+        await this.runtime.deleteContainer(c.record.id).catch(() => undefined);
+        fs.rmSync(this.containerDir(c.record.id), { recursive: true, force: true });
+        this.repo.delete(c.record.id);
+        continue;
+      }
+      const wasRunning = c.state.running;
+      await this.runtime.deleteTask(c.record.id).catch(() => undefined);
+      if (wasRunning) {
+        c.state = { ...c.state, running: false, paused: false, restarting: false, pid: 0, exitCode: 255, finishedAt: nowRfc3339Nano() };
+        this.saveState(c);
+      }
+      const policy = restartPolicyName(c.record.hostConfig.RestartPolicy);
+      const autostart = policy === 'always' || (policy === 'unless-stopped' && !c.state.manuallyStopped) || (policy === 'on-failure' && wasRunning);
+      if (autostart && c.state.startedAt !== ZERO_TIME) {
+        await this.startTask(c).catch((err: unknown) => this.logger.warn({ err, container: c.record.id }, 'restart at daemon start failed'));
+      } else if (c.record.hostConfig.AutoRemove && wasRunning) {
+        await this.remove(c.record.id, { force: true, volumes: true }).catch(() => undefined);
+      }
+    }
+    // containerd containers Berth has no record of are leftovers of an interrupted create.
+    for (const id of await this.runtime.listContainers()) {
+      if (!known.has(id)) await this.runtime.deleteContainer(id).catch(() => undefined);
+    }
+  }
+
+  /** Stops every running container, in parallel, as dockerd does at shutdown. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    for (const t of this.restartTimers.values()) clearTimeout(t);
+    this.restartTimers.clear();
+    const running = this.all().filter((c) => c.state.running);
+    await Promise.all(
+      running.map(async (c) => {
+        try {
+          await this.locked(c.record.id, () => this.stopLocked(c.record.id, { timeoutSec: Math.min(c.record.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT, this.defaults.shutdownTimeoutSec) }));
+        } catch (err) {
+          if (!(err instanceof NotModified)) this.logger.warn({ err, container: c.record.id }, 'stop at shutdown failed');
+        }
+      }),
+    );
+  }
+
+  // ------------------------------------------------------------------ logs
+
+  private logInfo(c: Container): LogContainerInfo {
+    return {
+      id: c.record.id,
+      name: c.record.name,
+      imageId: c.record.imageId,
+      imageName: c.record.config.Image ?? '',
+      labels: c.record.config.Labels ?? {},
+      env: c.record.config.Env ?? [],
+      entrypoint: c.record.path,
+      args: c.record.args,
+      daemonName: 'berth',
+      logPath: c.record.logPath,
+    };
+  }
+
+  /** Entries of a container's json-file log; follow ends when the container stops. */
+  readLogs(
+    id: string,
+    opts: { stdout: boolean; stderr: boolean; follow: boolean; tail: number; since?: LogTime; until?: LogTime; details?: boolean; signal?: AbortSignal },
+  ): AsyncIterable<LogEntry> {
+    const c = this.get(id);
+    const cfg = this.logConfig(c);
+    if (cfg.driver !== 'json-file') {
+      throw new NotImplemented('configured logging driver does not support reading');
+    }
+    return readLogs({
+      path: c.record.logPath,
+      maxFile: cfg.maxFile,
+      compress: cfg.compress,
+      stdout: opts.stdout,
+      stderr: opts.stderr,
+      since: opts.since,
+      until: opts.until,
+      tail: opts.tail,
+      follow: opts.follow,
+      details: opts.details,
+      signal: opts.signal ?? new AbortController().signal,
+      isRunning: () => this.live.has(c.record.id),
+      notify: (wake) => this.live.get(c.record.id)?.logger?.subscribe(wake) ?? (() => undefined),
+    });
+  }
+
+  logs(input: string, req: LogsRequest): { tty: boolean; lines: AsyncIterable<LogLine> } {
+    const c = this.get(input);
+    const toLogTime = (t?: { seconds: number; nanos: number }): LogTime | undefined => t && { sec: t.seconds, nsec: t.nanos };
+    const entries = this.readLogs(c.record.id, {
+      stdout: req.stdout,
+      stderr: req.stderr,
+      follow: req.follow,
+      tail: req.tail,
+      since: toLogTime(req.since),
+      until: toLogTime(req.until),
+      details: req.details,
+      signal: req.signal,
+    });
+    const format = { timestamps: req.timestamps, details: req.details };
+    async function* lines(): AsyncGenerator<LogLine> {
+      for await (const e of entries) yield formatLogEntry(e, format);
+    }
+    return { tty: c.record.config.Tty === true, lines: lines() };
+  }
+
+  publishDetach(id: string): void {
+    const c = this.tryGetById(id);
+    if (c) this.publish(c, 'detach');
+  }
+
+  attach(input: string, opts: AttachOptions): AttachSession {
+    return openAttach(this, input, opts);
+  }
+
+  // ------------------------------------------------------------------ queries
+
+  async inspect(input: string, size: boolean): Promise<ContainerInspectResponse> {
+    const c = this.get(input);
+    let graph: Record<string, string> | null = null;
+    try {
+      graph = { ...(await overlayDirs(this.images.ctd, c.record.id)) };
+    } catch {
+      graph = null;
+    }
+    const sizes = size ? await this.sizes(c) : undefined;
+    return inspectView(c, { graphDriverData: graph, sizeRw: sizes?.rw, sizeRootFs: sizes?.rootFs });
+  }
+
+  private async sizes(c: Container): Promise<{ rw: number; rootFs: number }> {
+    const rw = await snapshotUsage(this.images.ctd, c.record.id).then((u) => u.size, () => 0);
+    const image = this.images.repo.get(c.record.imageId);
+    return { rw, rootFs: rw + (image?.size ?? 0) };
+  }
+
+  async list(req: ListOptions): Promise<ContainerSummary[]> {
+    const plan = planList(req, (input) => this.get(input).record.id);
+    const sorted = this.all().sort((a, b) => (a.record.created < b.record.created ? 1 : a.record.created > b.record.created ? -1 : 0));
+    const ancestors = req.filters.get('ancestor').map((a) => {
+      try {
+        return resolveImage(this.images.repo, a).image.id;
+      } catch {
+        return undefined;
+      }
+    });
+    const chosen = filterContainers(sorted, req, plan, (c) => ancestors.some((id) => id !== undefined && this.descendsFrom(c.record.imageId, id)));
+    const out: ContainerSummary[] = [];
+    for (const c of chosen) out.push(summaryView(c, this.imageShown(c), req.size ? await this.sizes(c) : undefined));
+    return out;
+  }
+
+  private descendsFrom(imageId: string, ancestor: string): boolean {
+    for (let cur = this.images.repo.get(imageId); cur; cur = cur.parent ? this.images.repo.get(cur.parent) : undefined) {
+      if (cur.id === ancestor) return true;
+    }
+    return false;
+  }
+
+  /** The Image column: what the user named, unless that name now means another image. */
+  private imageShown(c: Container): string {
+    const name = c.record.config.Image ?? '';
+    try {
+      if (resolveImage(this.images.repo, name).image.id === c.record.imageId) return name;
+    } catch {
+      // the name is gone
+    }
+    return c.record.imageId;
+  }
+
+  async prune(opts: { until?: number; labels: (l: Readonly<Record<string, string>>) => boolean }): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const c of this.all()) {
+      if (c.state.running || c.state.paused || c.state.restarting) continue;
+      if (opts.until !== undefined && Date.parse(c.record.created) / 1000 >= opts.until) continue;
+      if (!opts.labels(c.record.config.Labels ?? {})) continue;
+      const { rw } = await this.sizes(c);
+      try {
+        await this.remove(c.record.id, { force: false, volumes: false });
+        deleted.push(c.record.id);
+        reclaimed += rw;
+      } catch (err) {
+        this.logger.debug({ err, container: c.record.id }, 'prune skipped container');
+      }
+    }
+    this.events.publish('container', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
+  }
+
+  describeStatus(c: Container): string {
+    return statusName(c.state);
+  }
+
+  shortId(id: string): string {
+    return shortId(id);
+  }
+}
+
+function waitOrTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms === Infinity) return p.then(() => true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    p.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
+}
+

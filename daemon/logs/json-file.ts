@@ -1,0 +1,255 @@
+// The json-file log driver's writer: one JSON object per line in <id>-json.log, byte for byte as
+// dockerd writes it (moby daemon/logger/jsonfilelog and loggerutils/logfile.go), with rotation
+// by size into .1, .2, … and optional gzip of rotated files.
+//
+// log() encodes synchronously and queues; a single background pump appends queued entries in
+// order with writev on an O_APPEND fd, so the event loop never waits on the disk.
+import * as fs from 'node:fs';
+import { promisify } from 'node:util';
+import { withFilesExclusive } from './fsop-lock';
+import { compressRotatedFile } from './gzip-file';
+import { ByteWriter, marshalStringMap, writeJsonString } from './json-encode';
+import { formatRFC3339Nano, toLogTime } from './timestamp';
+import type { LogMessage, LogSink } from './types';
+
+const writev = promisify(fs.writev);
+const closeFd = promisify(fs.close);
+const openFd = promisify(fs.open);
+const fstat = promisify(fs.fstat);
+
+/** File mode of log files, as dockerd (before umask). */
+export const LOG_FILE_MODE = 0o640;
+/** Largest single writev; bounds how long one write keeps the pump busy. */
+const MAX_BATCH_BYTES = 1 << 20;
+
+export interface JsonFileLoggerOptions {
+  /** <data-root>/containers/<id>/<id>-json.log; its directory must exist. */
+  path: string;
+  /** Rotate once the file has reached this many bytes (log-opt max-size); unset = never. */
+  maxSize?: number;
+  /** Files kept including the current one (log-opt max-file); default 1. */
+  maxFile?: number;
+  /** Gzip rotated files (log-opt compress); needs maxFile >= 2 and maxSize. */
+  compress?: boolean;
+  /** Written as "attrs" on every entry (labels/env/tag log-opts). */
+  extraAttrs?: Record<string, string>;
+  /** Write, rotation and compression failures; the entry concerned is dropped, as dockerd does. */
+  onError?: (err: Error) => void;
+}
+
+interface Queued {
+  bytes: Buffer;
+  /** RFC 3339 time of the entry, kept for the gzip header of the file it ends up in. */
+  time: string;
+}
+
+const toError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+
+export class JsonFileLogger implements LogSink {
+  readonly path: string;
+  readonly maxSize: number;
+  readonly maxFile: number;
+  readonly compress: boolean;
+  private readonly attrs: Buffer | undefined;
+  private readonly onError: (err: Error) => void;
+  private readonly encoder = new ByteWriter(16 * 1024);
+
+  private fd: number;
+  private size: number;
+  private lastTime = '0001-01-01T00:00:00Z'; // Go's zero time, until an entry is written
+  private queue: Queued[] = [];
+  private queuedBytes = 0;
+  private pumping: Promise<void> | undefined;
+  private compressing: Promise<void> = Promise.resolve();
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(opts: JsonFileLoggerOptions) {
+    this.path = opts.path;
+    this.maxSize = opts.maxSize !== undefined && opts.maxSize > 0 ? opts.maxSize : -1;
+    this.maxFile = Math.max(1, opts.maxFile ?? 1);
+    this.compress = opts.compress === true && this.maxFile > 1 && this.maxSize > 0;
+    const attrs = opts.extraAttrs ?? {};
+    this.attrs = Object.keys(attrs).length > 0 ? marshalStringMap(attrs) : undefined;
+    this.onError = opts.onError ?? (() => undefined);
+    // One synchronous open at container start; everything after is asynchronous.
+    this.fd = fs.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, LOG_FILE_MODE);
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  /** The bytes dockerd writes for `msg`: one JSON object and a newline. */
+  encode(msg: LogMessage): Buffer {
+    return this.encodeWithTime(msg, formatRFC3339Nano(toLogTime(msg.time, msg.nsec)));
+  }
+
+  private encodeWithTime(msg: LogMessage, time: string): Buffer {
+    const w = this.encoder;
+    w.reset();
+    w.byte(0x7b); // {
+    const hasLog = msg.line.length > 0 || !msg.partial;
+    if (hasLog) {
+      w.ascii('"log":');
+      if (msg.partial) writeJsonString(w, msg.line);
+      else {
+        // The newline is part of the logged text: encode line + '\n' without copying the line.
+        writeJsonString(w, msg.line);
+        w.len--; // drop closing quote
+        w.ascii('\\n"');
+      }
+      w.byte(0x2c);
+    }
+    w.ascii(msg.stream === 'stderr' ? '"stream":"stderr"' : '"stream":"stdout"');
+    if (this.attrs) {
+      w.ascii(',"attrs":');
+      w.bytes(this.attrs);
+    }
+    w.ascii(`,"time":"${time}"}\n`);
+    return w.take();
+  }
+
+  log(msg: LogMessage): void {
+    if (this.closed) return;
+    const time = formatRFC3339Nano(toLogTime(msg.time, msg.nsec));
+    const bytes = this.encodeWithTime(msg, time);
+    this.queue.push({ bytes, time });
+    this.queuedBytes += bytes.length;
+    if (!this.pumping) this.pumping = this.pump().finally(() => (this.pumping = undefined));
+  }
+
+  backlog(): number {
+    return this.queuedBytes;
+  }
+
+  /** Resolves once every entry logged so far is in the file. */
+  async flush(): Promise<void> {
+    while (this.pumping) await this.pumping;
+  }
+
+  /** Called after entries reach the file, after each rotation, and on close (log followers use it). */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Writes what is queued, closes the file, waits for a running compression. Later log() calls are dropped. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      await this.flush();
+      await closeFd(this.fd).catch((err: unknown) => this.onError(toError(err)));
+      await this.compressing;
+      this.notify();
+    })();
+    return this.closing;
+  }
+
+  private notify(): void {
+    for (const l of this.listeners) {
+      try {
+        l();
+      } catch {
+        // a listener's failure is its own business
+      }
+    }
+  }
+
+  private async pump(): Promise<void> {
+    while (this.queue.length > 0) {
+      if (this.maxSize > 0 && this.size >= this.maxSize) {
+        try {
+          await this.rotate();
+        } catch (err) {
+          this.onError(new Error(`error rotating log file: ${toError(err).message}`));
+        }
+      }
+      // Entries go into this file while it is below max-size before each one, as dockerd checks.
+      let n = 0;
+      let bytes = 0;
+      while (
+        n < this.queue.length &&
+        (n === 0 || ((this.maxSize < 0 || this.size + bytes < this.maxSize) && bytes < MAX_BATCH_BYTES))
+      ) {
+        bytes += this.queue[n]!.bytes.length;
+        n++;
+      }
+      const batch = this.queue.splice(0, n);
+      try {
+        await this.writeAll(batch.map((q) => q.bytes));
+        this.size += bytes;
+        this.lastTime = batch[batch.length - 1]!.time;
+      } catch (err) {
+        this.onError(new Error(`error writing log entry: ${toError(err).message}`));
+        // Part of the batch may have reached the file: take its size from the file itself.
+        this.size = await fstat(this.fd).then((st) => st.size, () => this.size);
+      }
+      this.queuedBytes -= bytes;
+      this.notify();
+    }
+  }
+
+  private async writeAll(buffers: Buffer[]): Promise<void> {
+    let bufs = buffers;
+    while (bufs.length > 0) {
+      let written = await writev(this.fd, bufs).then((r) => r.bytesWritten);
+      if (written === 0) throw new Error('short write');
+      const rest: Buffer[] = [];
+      for (const b of bufs) {
+        if (written >= b.length) written -= b.length;
+        else {
+          rest.push(written > 0 ? b.subarray(written) : b);
+          written = 0;
+        }
+      }
+      bufs = rest;
+    }
+  }
+
+  /** moby LogFile.rotate: shift the old files, start an empty current file, gzip the newest old one. */
+  private async rotate(): Promise<void> {
+    // The previous compression must finish before its file is shifted again.
+    await this.compressing;
+    const name = this.path;
+    await closeFd(this.fd).catch(() => undefined);
+    const lastTime = this.lastTime;
+    const { fd, renamed } = await withFilesExclusive(name, async () => {
+      let moved = false;
+      try {
+        await shiftRotatedFiles(name, this.maxFile, this.compress);
+        if (this.maxFile < 2) await fs.promises.unlink(name).catch(ignoreNotFound);
+        else {
+          await fs.promises.rename(name, `${name}.1`).catch(ignoreNotFound);
+          moved = true;
+        }
+      } catch (err) {
+        this.onError(new Error(`error rotating log file, log data may have been lost: ${toError(err).message}`));
+      }
+      // Truncate anyway, in case the rotation did not work out.
+      const flags = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_TRUNC;
+      return { fd: await openFd(name, flags, LOG_FILE_MODE), renamed: moved };
+    });
+    this.fd = fd;
+    this.size = 0;
+    if (this.compress && renamed) {
+      this.compressing = compressRotatedFile(`${name}.1`, lastTime).catch((err: unknown) =>
+        this.onError(new Error(`error compressing log file after rotation: ${toError(err).message}`)),
+      );
+    }
+    this.notify();
+  }
+}
+
+function ignoreNotFound(err: unknown): void {
+  if (!isNotFound(err)) throw err;
+}
+
+/** moby's rotate(): drop the oldest file and move .i-1 to .i (the .gz names when compressing). */
+async function shiftRotatedFiles(name: string, maxFile: number, compress: boolean): Promise<void> {
+  if (maxFile < 2) return;
+  const ext = compress ? '.gz' : '';
+  await fs.promises.unlink(`${name}.${maxFile - 1}${ext}`).catch(ignoreNotFound);
+  for (let i = maxFile - 1; i > 1; i--) {
+    await fs.promises.rename(`${name}.${i - 1}${ext}`, `${name}.${i}${ext}`).catch(ignoreNotFound);
+  }
+}

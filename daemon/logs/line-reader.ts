@@ -1,0 +1,144 @@
+// Newline-delimited reading of log files with bounded memory: forward over a byte range, forward
+// through a gzip member, and backwards from the end to find where the last N lines start
+// (moby pkg/tailfile, with larger blocks).
+import type { FileHandle } from 'node:fs/promises';
+import { pipeline } from 'node:stream';
+import * as zlib from 'node:zlib';
+
+const BLOCK = 64 * 1024;
+/** A "line" longer than this is corrupt: dropped rather than buffered without bound. */
+export const MAX_LINE = 16 * 1024 * 1024;
+
+/** Accumulates chunks and hands out complete lines (without their '\n'). */
+export class LineSplitter {
+  private parts: Buffer[] = [];
+  private size = 0;
+  private overflow = false;
+
+  /** Complete lines in `chunk`, joined to what was carried over. */
+  push(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, start);
+      if (nl < 0) break;
+      if (this.overflow) this.overflow = false;
+      else if (this.size === 0) out.push(chunk.subarray(start, nl));
+      else {
+        this.parts.push(chunk.subarray(start, nl));
+        out.push(Buffer.concat(this.parts, this.size + nl - start));
+      }
+      this.parts = [];
+      this.size = 0;
+      start = nl + 1;
+    }
+    if (start < chunk.length && !this.overflow) {
+      this.parts.push(chunk.subarray(start));
+      this.size += chunk.length - start;
+      if (this.size > MAX_LINE) {
+        this.parts = [];
+        this.size = 0;
+        this.overflow = true;
+      }
+    }
+    return out;
+  }
+
+  /** Bytes after the last newline (an unterminated line), or undefined. */
+  rest(): Buffer | undefined {
+    return this.size > 0 ? Buffer.concat(this.parts, this.size) : undefined;
+  }
+
+  reset(): void {
+    this.parts = [];
+    this.size = 0;
+    this.overflow = false;
+  }
+}
+
+async function readAt(fh: FileHandle, length: number, position: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === length ? buf : buf.subarray(0, got);
+}
+
+/**
+ * Lines of fh in [start, end). A trailing piece without newline is yielded too (the caller's
+ * decoder decides whether it is a whole entry).
+ */
+export async function* rangeLines(fh: FileHandle, start: number, end: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const split = new LineSplitter();
+  let pos = start;
+  while (pos < end) {
+    if (signal?.aborted) return;
+    const chunk = await readAt(fh, Math.min(BLOCK, end - pos), pos);
+    if (chunk.length === 0) break;
+    pos += chunk.length;
+    yield* split.push(chunk);
+  }
+  const rest = split.rest();
+  if (rest) yield rest;
+}
+
+/** Where the last `n` (> 0) newline-terminated lines of fh[0, size) start and end, and how many there are. */
+export async function tailRange(fh: FileHandle, size: number, n: number): Promise<{ start: number; end: number; found: number }> {
+  let pos = size;
+  let end = -1;
+  let found = 0;
+  while (pos > 0) {
+    const len = Math.min(BLOCK, pos);
+    pos -= len;
+    const block = await readAt(fh, len, pos);
+    let i = block.length - 1;
+    while (i >= 0) {
+      const nl = block.lastIndexOf(0x0a, i);
+      if (nl < 0) break;
+      if (end < 0) {
+        end = pos + nl + 1;
+        found = 1;
+      } else if (found === n) {
+        return { start: pos + nl + 1, end, found };
+      } else found++;
+      i = nl - 1;
+    }
+  }
+  return end < 0 ? { start: 0, end: 0, found: 0 } : { start: 0, end, found };
+}
+
+/** Decompressed chunks of the gzip file behind fh (from its start; fh stays open). */
+function gunzipChunks(fh: FileHandle): AsyncIterable<Buffer> {
+  const raw = fh.createReadStream({ start: 0, autoClose: false, highWaterMark: BLOCK });
+  // pipeline: leaving the loop early (destroying gunzip) also stops the file stream.
+  return pipeline(raw, zlib.createGunzip(), () => undefined);
+}
+
+/** Number of newline-terminated lines in a gzip file, streamed. */
+export async function countGzipLines(fh: FileHandle, signal?: AbortSignal): Promise<number> {
+  let count = 0;
+  for await (const chunk of gunzipChunks(fh)) {
+    if (signal?.aborted) break;
+    for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) count++;
+  }
+  return count;
+}
+
+/** Lines of a gzip file after skipping the first `skip`; with `limit` >= 0 at most that many. */
+export async function* gzipLines(fh: FileHandle, skip = 0, limit = -1, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const split = new LineSplitter();
+  let index = 0;
+  for await (const chunk of gunzipChunks(fh)) {
+    if (signal?.aborted) return;
+    for (const line of split.push(chunk)) {
+      if (index++ < skip) continue;
+      if (limit >= 0 && index - skip > limit) return;
+      yield line;
+    }
+  }
+  const rest = split.rest();
+  if (rest && limit < 0) yield rest;
+}

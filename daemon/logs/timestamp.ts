@@ -1,0 +1,113 @@
+// Nanosecond timestamps as the json-file driver writes and dockerd's logs endpoint prints them.
+// Node's Date has milliseconds only, so times travel as { sec, nsec } (Go's time.Time precision).
+import type { LogTime } from './types';
+
+const NS_PER_MS = 1_000_000n;
+let baseWallNs = 0n;
+let baseHr = 0n;
+function resync(): void {
+  baseHr = process.hrtime.bigint();
+  baseWallNs = BigInt(Date.now()) * NS_PER_MS;
+}
+resync();
+
+/**
+ * The current wall-clock time with sub-millisecond digits: Date.now() anchored, advanced by the
+ * monotonic clock, and re-anchored when the two drift more than a millisecond apart (clock steps).
+ */
+export function preciseNow(): LogTime {
+  let ns = baseWallNs + (process.hrtime.bigint() - baseHr);
+  const drift = Number(ns / NS_PER_MS) - Date.now();
+  if (drift > 1 || drift < -1) {
+    resync();
+    ns = baseWallNs;
+  }
+  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
+}
+
+/** A Date (plus optional exact nanoseconds within its second) as a LogTime. */
+export function toLogTime(date: Date, nsec?: number): LogTime {
+  const ms = date.getTime();
+  const sec = Math.floor(ms / 1000);
+  return { sec, nsec: nsec ?? (ms - sec * 1000) * 1_000_000 };
+}
+
+/** The Date for a LogTime (sub-millisecond digits dropped). */
+export function toDate(t: LogTime): Date {
+  return new Date(t.sec * 1000 + Math.floor(t.nsec / 1_000_000));
+}
+
+export function compareLogTime(a: LogTime, b: LogTime): number {
+  return a.sec !== b.sec ? a.sec - b.sec : a.nsec - b.nsec;
+}
+
+const pad2 = (n: number): string => (n < 10 ? '0' : '') + n;
+function pad4(n: number): string {
+  const s = String(n);
+  return s.length >= 4 ? s : '0000'.slice(s.length) + s;
+}
+
+// Most timestamps in a burst share their second: keep the last one's text.
+let cachedSec = Number.NaN;
+let cachedPrefix = '';
+function secondsPrefix(sec: number): string {
+  if (sec !== cachedSec) {
+    const d = new Date(sec * 1000);
+    cachedPrefix =
+      `${pad4(d.getUTCFullYear())}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}` +
+      `T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+    cachedSec = sec;
+  }
+  return cachedPrefix;
+}
+
+function nanoDigits(nsec: number): string {
+  const s = String(nsec);
+  return '000000000'.slice(s.length) + s;
+}
+
+/** Go's time.RFC3339Nano in UTC: fraction with trailing zeros trimmed, none at all for whole seconds. */
+export function formatRFC3339Nano(t: LogTime): string {
+  if (t.nsec === 0) return secondsPrefix(t.sec) + 'Z';
+  let digits = nanoDigits(t.nsec);
+  let end = digits.length;
+  while (digits.charCodeAt(end - 1) === 0x30) end--;
+  digits = digits.slice(0, end);
+  return `${secondsPrefix(t.sec)}.${digits}Z`;
+}
+
+/** dockerd's rfc3339NanoFixed in UTC: always nine fractional digits. */
+export function formatRFC3339NanoFixed(t: LogTime): string {
+  return `${secondsPrefix(t.sec)}.${nanoDigits(t.nsec)}Z`;
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+let parsedPrefix = '';
+let parsedPrefixSec = 0;
+
+/** Parses an RFC 3339 timestamp with any number of fractional digits (beyond nine are dropped, as Go). */
+export function parseRFC3339Nano(s: string): LogTime | undefined {
+  const m = RFC3339.exec(s);
+  if (!m) return undefined;
+  let sec: number;
+  const prefix = s.slice(0, 19);
+  if (prefix === parsedPrefix) sec = parsedPrefixSec;
+  else {
+    const [y, mo, d, h, mi, se] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59) return undefined;
+    const date = new Date(0);
+    date.setUTCFullYear(y, mo - 1, d);
+    date.setUTCHours(h, mi, se, 0);
+    if (date.getUTCDate() !== d) return undefined;
+    sec = date.getTime() / 1000;
+    parsedPrefix = prefix;
+    parsedPrefixSec = sec;
+  }
+  if (m[9] !== undefined) {
+    const offset = (Number(m[10]) * 60 + Number(m[11])) * 60;
+    sec -= m[9] === '+' ? offset : -offset;
+  }
+  const frac = m[7];
+  const nsec = frac === undefined ? 0 : Number((frac.length > 9 ? frac.slice(0, 9) : frac + '000000000'.slice(frac.length)));
+  return { sec, nsec };
+}

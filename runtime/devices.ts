@@ -1,0 +1,181 @@
+// Host devices for containers: HostConfig.Devices mappings (a device node, or a directory of them)
+// and, for privileged containers, every device under /dev, as dockerd gathers them. Also the
+// major:minor of block devices named by the blkio throttle and weight settings.
+
+import type { Dirent, Stats } from 'node:fs';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DeviceMapping, HostConfig } from '../daemon/containers/api-types';
+import { InvalidParameter } from '../daemon/errors';
+
+/** A device to create in the container, with the cgroup access it gets. */
+export interface HostDevice {
+  /** Path inside the container. */
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  /** Permission bits of the host node (mode & 07777). */
+  fileMode: number;
+  uid: number;
+  gid: number;
+  /** Device cgroup access: some of "rwm". */
+  permissions: string;
+}
+
+export interface DeviceNumber {
+  major: number;
+  minor: number;
+}
+
+/** Linux's dev_t split (glibc gnu_dev_major/minor). */
+export function deviceNumber(rdev: number): DeviceNumber {
+  const dev = BigInt(rdev);
+  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
+  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+  return { major, minor };
+}
+
+type NodeKind = 'c' | 'b' | 'p';
+
+function nodeKind(st: Stats): NodeKind | undefined {
+  if (st.isCharacterDevice()) return 'c';
+  if (st.isBlockDevice()) return 'b';
+  if (st.isFIFO()) return 'p';
+  return undefined;
+}
+
+/** A device node at `path` (lstat, not following links), or undefined if it is not one. */
+async function deviceAt(path: string, containerPath: string, permissions: string): Promise<(Omit<HostDevice, 'type'> & { type: NodeKind }) | undefined> {
+  const st = await lstat(path);
+  const kind = nodeKind(st);
+  if (!kind) return undefined;
+  return { path: containerPath, type: kind, ...deviceNumber(st.rdev), fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid, permissions };
+}
+
+function errnoText(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const texts: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    ENOTDIR: 'not a directory',
+    ELOOP: 'too many levels of symbolic links',
+  };
+  return (code && texts[code]) ?? (err instanceof Error ? err.message : String(err));
+}
+
+async function walk(dir: string, visit: (path: string, entry: Dirent) => Promise<void>): Promise<void> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    await visit(p, e);
+    if (e.isDirectory()) await walk(p, visit);
+  }
+}
+
+/**
+ * The devices for one HostConfig.Devices entry (`/dev/fuse:/dev/fuse:rwm`): the node itself (a
+ * symlink on the host is followed), or every device node below a directory, mapped under
+ * PathInContainer. Errors as dockerd: `error gathering device information while adding custom
+ * device "/dev/x": no such file or directory`.
+ */
+export async function resolveDevice(mapping: DeviceMapping): Promise<HostDevice[]> {
+  const onHost = mapping.PathOnHost ?? '';
+  const inContainer = mapping.PathInContainer || onHost;
+  const permissions = mapping.CgroupPermissions || 'rwm';
+  const fail = (why: string): InvalidParameter =>
+    new InvalidParameter(`error gathering device information while adding custom device ${JSON.stringify(onHost)}: ${why}`);
+
+  let resolved = onHost;
+  try {
+    if ((await lstat(onHost)).isSymbolicLink()) resolved = await realpath(onHost);
+  } catch {
+    // Reported below by the lstat of the device itself.
+  }
+  let first: Awaited<ReturnType<typeof deviceAt>>;
+  try {
+    first = await deviceAt(resolved, inContainer, permissions);
+  } catch (err) {
+    throw fail(errnoText(err));
+  }
+  if (first) {
+    if (first.type === 'p') return [];
+    return [first as HostDevice];
+  }
+
+  const out: HostDevice[] = [];
+  const st = await stat(resolved).catch(() => undefined);
+  if (st?.isDirectory()) {
+    await walk(resolved, async (p) => {
+      const dev = await deviceAt(p, inContainer + p.slice(resolved.length), permissions).catch(() => undefined);
+      if (dev && dev.type !== 'p') out.push(dev as HostDevice);
+    });
+  }
+  if (out.length === 0) throw fail('not a device node');
+  return out;
+}
+
+/** Directories under /dev that privileged containers do not get copies of. */
+const SKIPPED_DEV_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
+
+/** Every character and block device under `root` (default /dev), for privileged containers. */
+export async function hostDevices(root = '/dev'): Promise<HostDevice[]> {
+  const out: HostDevice[] = [];
+  const visit = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (!SKIPPED_DEV_DIRS.has(e.name)) await visit(p);
+        continue;
+      }
+      if (e.name === 'console') continue;
+      const dev = await deviceAt(p, join('/dev', p.slice(root.length)), 'rwm').catch(() => undefined);
+      if (dev && dev.type !== 'p') out.push(dev as HostDevice);
+    }
+  };
+  await visit(root);
+  return out;
+}
+
+/**
+ * All devices a container gets: for privileged, every host device plus the mappings whose path
+ * differs inside (their permissions are ignored, as dockerd); otherwise the mappings.
+ */
+export async function resolveContainerDevices(hostConfig: Pick<HostConfig, 'Devices' | 'Privileged'>): Promise<HostDevice[]> {
+  const out: HostDevice[] = [];
+  if (hostConfig.Privileged) {
+    out.push(...(await hostDevices()));
+    for (const m of hostConfig.Devices ?? []) {
+      if (m.PathOnHost === (m.PathInContainer || m.PathOnHost)) continue;
+      out.push(...(await resolveDevice({ ...m, CgroupPermissions: 'rwm' })));
+    }
+    return out;
+  }
+  for (const m of hostConfig.Devices ?? []) out.push(...(await resolveDevice(m)));
+  return out;
+}
+
+/** major:minor of each block device named in the blkio settings, keyed by the path given. */
+export async function resolveBlkioDevices(
+  resources: Pick<HostConfig, 'BlkioWeightDevice' | 'BlkioDeviceReadBps' | 'BlkioDeviceWriteBps' | 'BlkioDeviceReadIOps' | 'BlkioDeviceWriteIOps'>,
+): Promise<Record<string, DeviceNumber>> {
+  const paths = new Set<string>();
+  for (const list of [resources.BlkioWeightDevice, resources.BlkioDeviceReadBps, resources.BlkioDeviceWriteBps, resources.BlkioDeviceReadIOps, resources.BlkioDeviceWriteIOps]) {
+    for (const d of list ?? []) if (d.Path) paths.add(d.Path);
+  }
+  const out: Record<string, DeviceNumber> = {};
+  for (const p of paths) {
+    try {
+      out[p] = deviceNumber((await stat(p)).rdev);
+    } catch (err) {
+      throw new InvalidParameter(`stat ${p}: ${errnoText(err)}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,605 @@
+// Containers and their tasks in containerd: the layer the container service drives. A container
+// is containerd's record (spec, snapshot key) plus an active overlayfs snapshot; a task is the
+// running instance (shim + runc) with FIFO stdio; execs are extra processes in a task.
+//
+// Orders that matter (measured; see the shared notes on driving containerd from Node):
+// * create: Containers.Create before Snapshots.Prepare, both under a lease, so GC never sees the
+//   new snapshot unreferenced;
+// * start: our FIFO ends open before Tasks.Create, Tasks.Wait issued before Tasks.Start;
+// * delete: Kill 9 → Wait → Tasks.Delete (no force option), Snapshots.Remove before
+//   Containers.Delete; NOT_FOUND tolerated throughout, so cleanup after a crash can rerun it.
+
+import { ociJson } from './oci-types';
+import { rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { Conflict, errorMessage, SystemError } from '../daemon/errors';
+import type { Containerd } from './containerd';
+import { createTaskIO, FifoPool, type TaskIO } from './fifo';
+import { Kind } from './gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots';
+import type { Mount } from './gen/github.com/containerd/containerd/api/types/mount';
+import type {
+  DeleteResponse,
+  MetricsResponse,
+} from './gen/github.com/containerd/containerd/api/services/tasks/v1/tasks';
+import { Status, type Process } from './gen/github.com/containerd/containerd/api/types/task/task';
+import { Metrics as V1Metrics } from './gen/metrics/github.com/containerd/cgroups/stats/v1/metrics';
+import { Metrics as V2Metrics } from './gen/metrics/github.com/containerd/cgroups/v2/stats/metrics';
+import { GrpcStatus, isAlreadyExists, isGrpcCode, isNotFound } from './grpc-errors';
+import { withLease } from './leases';
+import { classifyStartError, CREATE_TASK_PREFIX } from './start-errors';
+
+export type { TaskIO } from './fifo';
+export type { V1Metrics, V2Metrics };
+
+const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
+const PROCESS_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
+const RESOURCES_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources';
+const DEFAULT_RUNTIME = 'io.containerd.runc.v2';
+/** Covers Prepare + Create with a wide margin; bounded in case we crash holding it. */
+const CREATE_LEASE_TTL_MS = 10 * 60 * 1000;
+/** How long deleteTask waits for a SIGKILLed task to be reported exited before deleting anyway. */
+const KILL_WAIT_MS = 30_000;
+/** moby waits this long for a process's output to end after it exited (daemon/monitor.go). */
+const DEFAULT_IO_DRAIN_MS = 2_000;
+const WAIT_RETRY_MIN_MS = 100;
+const WAIT_RETRY_MAX_MS = 2_000;
+
+export type TaskStatus = 'created' | 'running' | 'stopped' | 'paused' | 'pausing' | 'unknown';
+
+export interface TaskState {
+  status: TaskStatus;
+  pid: number;
+  /** Set once the process has stopped. */
+  exitStatus?: number;
+  exitedAt?: Date;
+}
+
+export interface ExitStatus {
+  /** The process's exit code, or 128 + signal number when a signal killed it. */
+  exitStatus: number;
+  exitedAt: Date;
+}
+
+export type TaskMetrics = { cgroup: 'v1'; data: V1Metrics } | { cgroup: 'v2'; data: V2Metrics };
+
+export interface ContainerRuntimeOptions {
+  ctd: Containerd;
+  /** Directory for FIFOs, one subdirectory per container (`<exec-root>/fifo`). */
+  fifoRoot: string;
+  logger: Logger;
+  snapshotter?: 'overlayfs';
+  runtimeName?: 'io.containerd.runc.v2';
+  /** FIFOs kept ready to hide the mkfifo spawn from task starts; 0 disables the pool. */
+  fifoPoolSize?: number;
+}
+
+export interface CreateContainerOptions {
+  /** The OCI runtime spec as JSON-able object. */
+  spec: object;
+  imageName: string;
+  /** Chain ID of the image's top layer; '' for an image without layers. */
+  snapshotParent: string;
+  labels?: Record<string, string>;
+}
+
+export interface StartOptions {
+  stdin: boolean;
+  /** Must agree with the spec's process.terminal. */
+  terminal: boolean;
+}
+
+export interface ExecOptions extends StartOptions {
+  /** The OCI Process as JSON-able object; its `terminal` is set from `terminal`. */
+  process: object;
+}
+
+export interface Started {
+  pid: number;
+  io: TaskIO;
+}
+
+function statusName(s: Status | undefined): TaskStatus {
+  switch (s) {
+    case Status.CREATED:
+      return 'created';
+    case Status.RUNNING:
+      return 'running';
+    case Status.STOPPED:
+      return 'stopped';
+    case Status.PAUSED:
+      return 'paused';
+    case Status.PAUSING:
+      return 'pausing';
+    default:
+      return 'unknown';
+  }
+}
+
+/** Exported for tests: the Any for a JSON payload of the given OCI type. */
+export function jsonAny(typeUrl: string, value: object): { typeUrl: string; value: Buffer } {
+  // ociJson keeps 64-bit values (unlimited rlimits are 2^64-1) exact, which JSON.stringify cannot.
+  return { typeUrl, value: Buffer.from(ociJson(value)) };
+}
+
+/** Decodes a Tasks.Metrics payload by its type URL (either cgroup version). */
+export function decodeMetrics(data: { typeUrl?: string; value?: Buffer } | undefined): TaskMetrics | undefined {
+  if (!data?.value) return undefined;
+  const url = data.typeUrl ?? '';
+  const name = url.slice(url.lastIndexOf('/') + 1);
+  if (name === 'io.containerd.cgroups.v1.Metrics') return { cgroup: 'v1', data: V1Metrics.decode(data.value) };
+  if (name === 'io.containerd.cgroups.v2.Metrics') return { cgroup: 'v2', data: V2Metrics.decode(data.value) };
+  throw new SystemError(`unknown metrics type "${url}"`);
+}
+
+const waitKey = (id: string, execId?: string): string => `${id}\0${execId ?? ''}`;
+
+function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** Resolves true when `p` settles within `ms`, false otherwise; never rejects. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  const cancel = new AbortController();
+  const timeout = sleep(ms, false, { signal: cancel.signal }).catch(() => false);
+  try {
+    const settled = p.then(
+      () => true,
+      () => true,
+    );
+    return await Promise.race([settled, timeout]);
+  } finally {
+    cancel.abort();
+  }
+}
+
+export class ContainerRuntime {
+  readonly ctd: Containerd;
+  readonly fifoRoot: string;
+  private readonly logger: Logger;
+  private readonly snapshotter: string;
+  private readonly runtimeName: string;
+  private readonly pool: FifoPool | undefined;
+  /** Wait calls in flight, per process: issued before Start and shared by every waiter. */
+  private readonly waits = new Map<string, Promise<ExitStatus>>();
+  /** IO of the processes started here, for closeStdin; dropped when the process is deleted. */
+  private readonly ios = new Map<string, TaskIO>();
+
+  constructor(opts: ContainerRuntimeOptions) {
+    this.ctd = opts.ctd;
+    this.fifoRoot = path.resolve(opts.fifoRoot);
+    this.logger = opts.logger;
+    this.snapshotter = opts.snapshotter ?? 'overlayfs';
+    this.runtimeName = opts.runtimeName ?? DEFAULT_RUNTIME;
+    const poolSize = opts.fifoPoolSize ?? 12;
+    // Container ids cannot start with '.', so the pool never collides with a container's dir.
+    this.pool = poolSize > 0 ? new FifoPool(path.join(this.fifoRoot, '.pool'), poolSize) : undefined;
+  }
+
+  /** The FIFO directory of a container (shared by its task and execs). */
+  fifoDir(id: string): string {
+    return path.join(this.fifoRoot, id);
+  }
+
+  /** Releases the FIFO pool. Tasks keep running; they belong to their shims. */
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
+
+  // ---- containers ----------------------------------------------------------------------------
+
+  /**
+   * Creates the container record and its rw snapshot on top of `snapshotParent`. Safe to rerun
+   * after a crash halfway: an existing record is updated, an existing snapshot on the same parent
+   * is reused.
+   */
+  async createContainer(id: string, opts: CreateContainerOptions): Promise<void> {
+    const container = {
+      id,
+      image: opts.imageName,
+      labels: opts.labels ?? {},
+      runtime: { name: this.runtimeName },
+      spec: jsonAny(SPEC_TYPE, opts.spec),
+      snapshotter: this.snapshotter,
+      snapshotKey: id,
+    };
+    await withLease(
+      this.ctd,
+      async (lease) => {
+        // The record first: containerd accepts a snapshot key that does not exist yet, and the
+        // record then keeps the snapshot alive from the moment it is prepared.
+        try {
+          await this.ctd.containers.create({ container }, { lease });
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err;
+          this.logger.warn({ container: id }, 'reusing containerd container record left by an earlier attempt');
+          await this.ctd.containers.update(
+            { container, updateMask: ['spec', 'labels', 'image'] },
+            { lease },
+          );
+        }
+        try {
+          await this.ctd.snapshots.prepare(
+            { snapshotter: this.snapshotter, key: id, parent: opts.snapshotParent },
+            { lease },
+          );
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err;
+          const info = (await this.ctd.snapshots.stat({ snapshotter: this.snapshotter, key: id })).info;
+          if (info?.kind !== Kind.ACTIVE || (info.parent ?? '') !== opts.snapshotParent) {
+            throw new Conflict(`snapshot ${id} exists with another parent`);
+          }
+        }
+      },
+      { ttlMs: CREATE_LEASE_TTL_MS },
+    );
+  }
+
+  /** Replaces the stored spec (dockerd rebuilds it at every start). */
+  async updateSpec(id: string, spec: object): Promise<void> {
+    await this.ctd.containers.update({ container: { id, spec: jsonAny(SPEC_TYPE, spec) }, updateMask: ['spec'] });
+  }
+
+  /**
+   * Removes everything of a container: task (killed if running), snapshot, record, FIFO dir.
+   * Idempotent, for cleanup after crashes: whatever is already gone is skipped.
+   */
+  async deleteContainer(id: string): Promise<void> {
+    await this.deleteTask(id);
+    // Before the record: once the record is gone, GC may take the snapshot first (NOT_FOUND).
+    try {
+      await this.ctd.snapshots.remove({ snapshotter: this.snapshotter, key: id });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    try {
+      await this.ctd.containers.delete({ id });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    await rm(this.fifoDir(id), { recursive: true, force: true });
+    this.forget(id);
+  }
+
+  /** Ids of the containers in our namespace. */
+  async listContainers(): Promise<string[]> {
+    const res = await this.ctd.containers.list({});
+    return (res.containers ?? []).map((c) => c.id ?? '');
+  }
+
+  // ---- tasks ---------------------------------------------------------------------------------
+
+  /**
+   * Creates and starts the container's task. Consume `io.stdout`/`io.stderr` from now on: a full
+   * pipe blocks the container. On failure nothing is left behind (no task, no FIFOs), and runtime
+   * failures come back classified like moby does (InvalidStartConfig: 400 with exit code 126/127;
+   * StartFailed: 500 with 128; see start-errors).
+   */
+  async startTask(id: string, opts: StartOptions): Promise<Started> {
+    const mounts: Mount[] = (await this.ctd.snapshots.mounts({ snapshotter: this.snapshotter, key: id })).mounts ?? [];
+    const io = await createTaskIO(this.fifoDir(id), { ...opts, pool: this.pool });
+    let created = false;
+    try {
+      let pid: number;
+      try {
+        const res = await this.ctd.tasks.create({
+          containerId: id,
+          rootfs: mounts,
+          stdin: io.paths.stdin ?? '',
+          stdout: io.paths.stdout,
+          stderr: io.paths.stderr ?? '',
+          terminal: opts.terminal,
+        });
+        pid = res.pid ?? 0;
+      } catch (err) {
+        throw this.startError(err, CREATE_TASK_PREFIX);
+      }
+      created = true;
+      // Issued before Start, as containerd's own client does, and kept for waitTask.
+      this.trackWait(id);
+      try {
+        await this.ctd.tasks.start({ containerId: id });
+      } catch (err) {
+        throw this.startError(err, '');
+      }
+      this.ios.set(waitKey(id), io);
+      return { pid, io };
+    } catch (err) {
+      if (created) {
+        await this.deleteTask(id).catch((cleanupErr: unknown) =>
+          this.logger.warn({ err: cleanupErr, container: id }, 'could not remove task after failed start'),
+        );
+      }
+      this.forget(id);
+      await io.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Resolves when the process (the task's init, or exec `execId`) exits, also when it had already
+   * exited (until the task or process is deleted). Survives containerd restarts by re-issuing
+   * Wait. Rejects with NotFound if the process is unknown (deleted, or its shim died while
+   * containerd was down). `signal` abandons this waiter only.
+   */
+  waitTask(id: string, execId?: string, opts: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
+    return raceSignal(this.trackWait(id, execId), opts.signal);
+  }
+
+  /**
+   * waitTask, then up to `ioTimeoutMs` (default 2 s, as dockerd) for the output to end: stdout's
+   * EOF can arrive a few ms after the exit. Report the exit only after this, or the last lines of
+   * output get lost. `ioDrained` says whether the output ended in time; the streams must be
+   * consumed for it to happen.
+   */
+  async waitTaskAndIO(
+    id: string,
+    io: TaskIO,
+    opts: { execId?: string; ioTimeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<ExitStatus & { ioDrained: boolean }> {
+    const exit = await this.waitTask(id, opts.execId, { signal: opts.signal });
+    const ioDrained = await settlesWithin(io.drained, opts.ioTimeoutMs ?? DEFAULT_IO_DRAIN_MS);
+    return { ...exit, ioDrained };
+  }
+
+  /** Tasks.Kill. `all` signals every process of the task (init only). */
+  async kill(id: string, signal: number, opts: { all?: boolean; execId?: string } = {}): Promise<void> {
+    await this.ctd.tasks.kill({ containerId: id, execId: opts.execId ?? '', signal, all: opts.all ?? false });
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.ctd.tasks.pause({ containerId: id });
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.ctd.tasks.resume({ containerId: id });
+  }
+
+  /** The task's (or an exec's) state; undefined when there is no such task or process. */
+  async taskStatus(id: string, execId?: string): Promise<TaskState | undefined> {
+    let proc: Process | undefined;
+    try {
+      proc = (await this.ctd.tasks.get({ containerId: id, execId: execId ?? '' })).process;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    const status = statusName(proc?.status);
+    const state: TaskState = { status, pid: proc?.pid ?? 0 };
+    if (status === 'stopped') {
+      state.exitStatus = proc?.exitStatus ?? 0;
+      if (proc?.exitedAt) state.exitedAt = proc.exitedAt;
+    }
+    return state;
+  }
+
+  /** Host pids of the task's processes. */
+  async pids(id: string): Promise<number[]> {
+    const res = await this.ctd.tasks.listPids({ containerId: id });
+    return (res.processes ?? []).map((p) => p.pid ?? 0);
+  }
+
+  async resizePty(id: string, width: number, height: number, execId?: string): Promise<void> {
+    await this.ctd.tasks.resizePty({ containerId: id, execId: execId ?? '', width, height });
+  }
+
+  /**
+   * Delivers EOF on the process's stdin. The shim's copy sees EOF only when every writer of the
+   * FIFO is gone: ours (flushed first, so nothing written is lost) and the shim's own, which
+   * only Tasks.CloseIO closes.
+   */
+  async closeStdin(id: string, execId?: string): Promise<void> {
+    const io = this.ios.get(waitKey(id, execId));
+    if (io?.stdin && !io.stdin.destroyed) {
+      // A process that exits without reading would leave the flush pending forever.
+      const exited = this.trackWait(id, execId).then(
+        () => 'exited' as const,
+        () => 'exited' as const,
+      );
+      if ((await Promise.race([io.endStdin().then(() => 'flushed' as const), exited])) === 'exited') {
+        io.stdin.destroy();
+      }
+    }
+    await this.ctd.tasks.closeIo({ containerId: id, execId: execId ?? '', stdin: true });
+  }
+
+  /** Changes a running task's cgroup limits (`docker update`); `resources` is OCI LinuxResources. */
+  async updateResources(id: string, resources: object): Promise<void> {
+    await this.ctd.tasks.update({ containerId: id, resources: jsonAny(RESOURCES_TYPE, resources) });
+  }
+
+  /** The task's cgroup metrics (bigint counters); undefined when there is no such task. */
+  async metrics(id: string): Promise<TaskMetrics | undefined> {
+    let res: MetricsResponse;
+    try {
+      res = await this.ctd.tasks.metrics({ filters: [`id==${id}`] });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    const metric = (res.metrics ?? []).find((m) => m.id === id);
+    return decodeMetrics(metric?.data);
+  }
+
+  /**
+   * Deletes the task, first killing it (SIGKILL to all its processes) if it still runs. Returns
+   * its exit status, or undefined if there was no task.
+   */
+  async deleteTask(id: string): Promise<{ exitStatus: number; exitedAt?: Date } | undefined> {
+    const state = await this.taskStatus(id);
+    if (!state) {
+      this.forget(id);
+      return undefined;
+    }
+    if (state.status !== 'stopped') await this.killAndWait(id, state.status);
+    let res: DeleteResponse;
+    try {
+      res = await this.ctd.tasks.delete({ containerId: id });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      this.forget(id);
+      return undefined;
+    }
+    this.forget(id);
+    return { exitStatus: res.exitStatus ?? 0, ...(res.exitedAt ? { exitedAt: res.exitedAt } : {}) };
+  }
+
+  /** Tasks in our namespace (their init processes). */
+  async listTasks(): Promise<{ id: string; pid: number; status: TaskStatus }[]> {
+    const res = await this.ctd.tasks.list({});
+    return (res.tasks ?? []).map((t) => ({ id: t.containerId || t.id || '', pid: t.pid ?? 0, status: statusName(t.status) }));
+  }
+
+  // ---- exec ----------------------------------------------------------------------------------
+
+  /**
+   * Runs an extra process in the running task. Same IO, wait and error rules as startTask; an
+   * exec id in use is a Conflict. Delete it with deleteProcess once it has exited.
+   */
+  async exec(id: string, execId: string, opts: ExecOptions): Promise<Started> {
+    const io = await createTaskIO(this.fifoDir(id), {
+      stdin: opts.stdin,
+      terminal: opts.terminal,
+      name: execId,
+      pool: this.pool,
+    });
+    let added = false;
+    try {
+      try {
+        await this.ctd.tasks.exec({
+          containerId: id,
+          execId,
+          terminal: opts.terminal,
+          stdin: io.paths.stdin ?? '',
+          stdout: io.paths.stdout,
+          stderr: io.paths.stderr ?? '',
+          spec: jsonAny(PROCESS_TYPE, { ...opts.process, terminal: opts.terminal }),
+        });
+      } catch (err) {
+        if (isAlreadyExists(err)) throw new Conflict('id already in use');
+        throw this.startError(err, '');
+      }
+      added = true;
+      this.trackWait(id, execId);
+      let pid: number;
+      try {
+        pid = (await this.ctd.tasks.start({ containerId: id, execId })).pid ?? 0;
+      } catch (err) {
+        throw this.startError(err, '');
+      }
+      this.ios.set(waitKey(id, execId), io);
+      return { pid, io };
+    } catch (err) {
+      if (added) {
+        await this.deleteProcess(id, execId).catch((cleanupErr: unknown) =>
+          this.logger.warn({ err: cleanupErr, container: id, exec: execId }, 'could not remove exec after failed start'),
+        );
+      }
+      this.forget(id, execId);
+      await io.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Removes an exited (or never started) exec process; returns its exit status if containerd had one. */
+  async deleteProcess(id: string, execId: string): Promise<{ exitStatus: number; exitedAt?: Date } | undefined> {
+    try {
+      const res = await this.ctd.tasks.deleteProcess({ containerId: id, execId });
+      return { exitStatus: res.exitStatus ?? 0, ...(res.exitedAt ? { exitedAt: res.exitedAt } : {}) };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    } finally {
+      this.forget(id, execId);
+    }
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  /** Runtime (UNKNOWN) failures are classified; metadata errors (NotFound, Conflict, ...) pass. */
+  private startError(err: unknown, prefix: string): Error {
+    if (!isGrpcCode(err, GrpcStatus.UNKNOWN)) return err instanceof Error ? err : new SystemError(errorMessage(err));
+    const runtimeMessage = errorMessage(err);
+    return classifyStartError(prefix + runtimeMessage, runtimeMessage);
+  }
+
+  /** The shared Wait for a process, issuing it if none is in flight. */
+  private trackWait(id: string, execId?: string): Promise<ExitStatus> {
+    const key = waitKey(id, execId);
+    let p = this.waits.get(key);
+    if (!p) {
+      p = this.waitLoop(id, execId);
+      this.waits.set(key, p);
+      // A rejected wait nobody asked for must not become an unhandled rejection; and a failed
+      // one must not be served to later waiters.
+      p.catch(() => {
+        if (this.waits.get(key) === p) this.waits.delete(key);
+      });
+    }
+    return p;
+  }
+
+  private async waitLoop(id: string, execId?: string): Promise<ExitStatus> {
+    let delay = WAIT_RETRY_MIN_MS;
+    for (;;) {
+      try {
+        const res = await this.ctd.tasks.wait({ containerId: id, execId: execId ?? '' }, { timeoutMs: Infinity });
+        return { exitStatus: res.exitStatus ?? 0, exitedAt: res.exitedAt ?? new Date() };
+      } catch (err) {
+        // containerd went away mid-call ("Connection dropped"): the shim keeps the process, and a
+        // Wait re-issued once containerd is back returns the real status.
+        if (!isGrpcCode(err, GrpcStatus.UNAVAILABLE)) throw err;
+        this.logger.debug({ err, container: id, exec: execId }, 'Tasks.Wait interrupted; re-issuing');
+        await sleep(delay);
+        delay = Math.min(delay * 2, WAIT_RETRY_MAX_MS);
+      }
+    }
+  }
+
+  /** Drops what we track for a process, or for every process of the container without execId. */
+  private forget(id: string, execId?: string): void {
+    if (execId !== undefined) {
+      this.waits.delete(waitKey(id, execId));
+      this.ios.delete(waitKey(id, execId));
+      return;
+    }
+    const prefix = `${id}\0`;
+    for (const map of [this.waits, this.ios]) {
+      for (const key of map.keys()) if (key.startsWith(prefix)) map.delete(key);
+    }
+  }
+
+  /** Tasks.Delete refuses a live task and has no force flag: SIGKILL everything, then wait. */
+  private async killAndWait(id: string, status: TaskStatus): Promise<void> {
+    try {
+      await this.kill(id, 9, { all: true });
+    } catch (err) {
+      // NOT_FOUND: "process already finished".
+      if (!isNotFound(err)) throw err;
+    }
+    // A frozen cgroup holds the signal until thawed (moby unpauses after a SIGKILL as well).
+    if (status === 'paused' || status === 'pausing') {
+      await this.resume(id).catch((err: unknown) =>
+        this.logger.warn({ err, container: id }, 'could not resume paused task after SIGKILL'),
+      );
+    }
+    const exited = await settlesWithin(this.trackWait(id), KILL_WAIT_MS);
+    if (!exited) this.logger.warn({ container: id }, `task did not exit within ${KILL_WAIT_MS} ms of SIGKILL`);
+  }
+}
