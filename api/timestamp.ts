@@ -4,6 +4,7 @@
 // optional fraction ("1700000000.123456789").
 
 import { InvalidParameter } from '../daemon/errors';
+import { tryParseGoDuration } from '../daemon/go-duration';
 
 /** A point in time with nanosecond precision. */
 export class Timestamp {
@@ -34,42 +35,6 @@ export class Timestamp {
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
   return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
-}
-
-const UNIT_NANOS: Readonly<Record<string, bigint>> = {
-  ns: 1n,
-  us: 1_000n,
-  'µs': 1_000n, // U+00B5
-  'μs': 1_000n, // U+03BC
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  m: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-};
-
-/** Go's time.ParseDuration, in nanoseconds; undefined when `value` is not a duration. */
-export function parseGoDuration(value: string): bigint | undefined {
-  let s = value;
-  let neg = false;
-  if (s.startsWith('-') || s.startsWith('+')) {
-    neg = s[0] === '-';
-    s = s.slice(1);
-  }
-  if (s === '0') return 0n;
-  if (s === '') return undefined;
-  let total = 0n;
-  const seg = /^([0-9]*)(?:\.([0-9]*))?(ns|us|µs|μs|ms|s|m|h)/;
-  while (s !== '') {
-    const m = seg.exec(s);
-    if (!m) return undefined;
-    const [all, intPart, frac = ''] = m;
-    if (intPart === '' && frac === '') return undefined;
-    const unit = UNIT_NANOS[m[3]];
-    total += BigInt(intPart || '0') * unit;
-    if (frac !== '') total += (BigInt(frac) * unit) / 10n ** BigInt(frac.length);
-    s = s.slice(all.length);
-  }
-  return neg ? -total : total;
 }
 
 interface Layout {
@@ -149,7 +114,7 @@ function parseUnixSeconds(value: string): bigint {
 export function parseTimestamp(value: string, reference: Date = new Date()): Timestamp {
   if (value.trim() === '') throw new InvalidParameter('failed to parse value as time or duration: value is empty');
   if (value !== '0') {
-    const d = parseGoDuration(value);
+    const d = tryParseGoDuration(value);
     if (d !== undefined) return new Timestamp(BigInt(reference.getTime()) * 1_000_000n - d);
   }
   const parseInLocation = !/[zZ+]/.test(value) && value.split('-').length - 1 !== 3;

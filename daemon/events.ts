@@ -9,8 +9,10 @@ export interface BerthEvent {
   Action: string;
   Actor: { ID: string; Attributes: Record<string, string> };
   scope: 'local';
+  /** Unix seconds. */
   time: number;
-  timeNano: number;
+  /** Unix nanoseconds: a bigint, since a Number cannot hold them exactly. */
+  timeNano: bigint;
 }
 
 export type EventListener = (ev: BerthEvent) => void;
@@ -20,20 +22,39 @@ const BACKLOG = 256;
 export class EventBus {
   private readonly backlog: BerthEvent[] = [];
   private readonly listeners = new Set<EventListener>();
+  private lastNs = 0n;
+
+  constructor(private readonly onListenerError: (err: unknown) => void = () => undefined) {}
+
+  /** Wall-clock nanoseconds, strictly increasing so that replays keep the publishing order. */
+  private now(): bigint {
+    // Date.now() has millisecond resolution; hrtime fills in below the millisecond.
+    let ns = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+    if (ns <= this.lastNs) ns = this.lastNs + 1n;
+    this.lastNs = ns;
+    return ns;
+  }
 
   publish(type: EventType, action: string, id: string, attributes: Record<string, string> = {}): BerthEvent {
-    const nowNs = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+    const nowNs = this.now();
     const ev: BerthEvent = {
       Type: type,
       Action: action,
       Actor: { ID: id, Attributes: attributes },
       scope: 'local',
       time: Number(nowNs / 1_000_000_000n),
-      timeNano: Number(nowNs),
+      timeNano: nowNs,
     };
     this.backlog.push(ev);
     if (this.backlog.length > BACKLOG) this.backlog.shift();
-    for (const l of this.listeners) l(ev);
+    for (const l of this.listeners) {
+      // A failing subscriber must not break the transition that published the event.
+      try {
+        l(ev);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
     return ev;
   }
 
@@ -42,8 +63,21 @@ export class EventBus {
     return this.backlog;
   }
 
+  /**
+   * Calls `listener` for every event published from now on; returns the unsubscribe function.
+   * recent() then subscribe() in the same tick miss nothing and repeat nothing.
+   */
   subscribe(listener: EventListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    // A wrapper per call, so the same function subscribed twice counts (and unsubscribes) twice.
+    const entry: EventListener = (ev) => listener(ev);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
+  /** Current number of subscribers (docker info's NEventsListener). */
+  listenerCount(): number {
+    return this.listeners.size;
   }
 }

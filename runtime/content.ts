@@ -275,6 +275,116 @@ export async function writeBlob(
   }
 }
 
+/** A blob streamed into the content store as it arrives, for sources that cannot be read twice. */
+export interface BlobWriter {
+  /** The expected digest was already stored: writes are discarded and commit only checks the digest. */
+  readonly existed: boolean;
+  /** Appends bytes; resolves once the write window has room again. */
+  write(chunk: Buffer): Promise<void>;
+  /** Commits everything written as `digest` (containerd verifies it); ends the writer. */
+  commit(digest: string): Promise<void>;
+  /** Drops the partial ingest; safe to call at any time, also after commit. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Opens a streamed write under `lease`. With `expected`, an already stored blob is detected on
+ * the first message (and added to the lease) and nothing is sent. Each writer has its own ref,
+ * so concurrent writers of one digest never wait on each other: the later commit finds the blob
+ * stored and succeeds.
+ */
+export async function openBlobWriter(
+  ctd: Containerd,
+  opts: { lease: string; size?: number; expected?: string },
+): Promise<BlobWriter> {
+  if (opts.expected !== undefined && !DIGEST_RE.test(opts.expected)) throw new InvalidParameter(`invalid digest "${opts.expected}"`);
+  const ref = `berth-stream-${randomBytes(8).toString('hex')}`;
+  const session = new WriteSession(ctd, opts.lease);
+  let existed = false;
+  session.send({ action: WriteAction.STAT, ref, total: opts.size ?? 0, expected: opts.expected });
+  try {
+    await session.settle();
+  } catch (err) {
+    session.close(false);
+    if (opts.expected && isGrpcCode(err, status.ALREADY_EXISTS)) existed = true;
+    else throw fromGrpcError(err);
+  }
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let offset = 0;
+  let done = false;
+  let committed = false;
+
+  const flush = async (window: number): Promise<void> => {
+    if (pendingBytes > 0) {
+      const data = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      session.send({ action: WriteAction.WRITE, ref, offset, data });
+      offset += data.length;
+    }
+    await session.settle(window);
+  };
+
+  return {
+    existed,
+    async write(chunk: Buffer): Promise<void> {
+      if (done) throw new SystemError('write after the blob writer ended');
+      if (existed) {
+        offset += chunk.length;
+        return;
+      }
+      // Messages of about CHUNK_BYTES: containerd answers each one, so small ones cost round trips.
+      for (let i = 0; i < chunk.length; ) {
+        const part = chunk.subarray(i, i + (CHUNK_BYTES - pendingBytes));
+        pending.push(part);
+        pendingBytes += part.length;
+        i += part.length;
+        if (pendingBytes >= CHUNK_BYTES) await flush(WRITE_WINDOW);
+      }
+    },
+    async commit(digest: string): Promise<void> {
+      if (done) throw new SystemError('blob writer already ended');
+      done = true;
+      if (opts.size !== undefined && offset + pendingBytes !== opts.size) {
+        session.close(false);
+        throw new InvalidParameter(`blob is ${offset + pendingBytes} bytes, expected ${opts.size}`);
+      }
+      if (existed) {
+        if (digest !== opts.expected) throw new InvalidParameter(`blob digest is ${digest}, expected ${opts.expected ?? ''}`);
+        committed = true;
+        return;
+      }
+      let ok = false;
+      try {
+        await flush(0);
+        session.send({ action: WriteAction.COMMIT, ref, offset, total: offset, expected: digest });
+        try {
+          const committed = await session.settle();
+          if (committed.digest && committed.digest !== digest) {
+            throw new SystemError(`containerd committed ${committed.digest}, expected ${digest}`);
+          }
+        } catch (err) {
+          // Stored meanwhile by another writer: the content is the same.
+          if (!isGrpcCode(err, status.ALREADY_EXISTS)) throw err;
+        }
+        ok = true;
+        committed = true;
+      } catch (err) {
+        throw fromGrpcError(err);
+      } finally {
+        session.close(ok);
+      }
+    },
+    async abort(): Promise<void> {
+      done = true;
+      if (existed || committed) return;
+      session.close(false);
+      await ctd.content.abort({ ref }, { lease: opts.lease }).catch(() => undefined);
+    },
+  };
+}
+
 async function* readChunks(
   ctd: Containerd,
   digest: string,

@@ -9,7 +9,9 @@
 // compressed; layers may be plain or gzip tars (detected by magic bytes, never by name).
 //
 // Every regular file is streamed to a temp file with a generated name while its sha256 (and, for
-// compressed files, the sha256 of the decompressed bytes, the diff ID) is computed. Entry names are
+// compressed files, the sha256 of the decompressed bytes, the diff ID) is computed. With a blob
+// store (the load path), large files go straight into containerd's content store instead: layers
+// are then written once, while the archive is still arriving, rather than staged and copied. Entry names are
 // only keys in an in-memory map: nothing is ever written at a path taken from the archive, and
 // symlinks/hardlinks are resolved within the archive's own namespace.
 
@@ -37,8 +39,8 @@ import {
 } from './image-config';
 
 export interface ArchiveLayer {
-  /** Temp file holding the blob as stored in the archive. */
-  path: string;
+  /** Temp file holding the blob as stored in the archive; absent when it went into the blob store. */
+  path?: string;
   /** sha256 of the stored bytes. */
   digest: string;
   size: number;
@@ -63,9 +65,28 @@ export interface ImageArchive {
   cleanup(): Promise<void>;
 }
 
+/** One streamed write into a blob store (runtime/content's BlobWriter fits). */
+export interface BlobSink {
+  write(chunk: Buffer): Promise<void>;
+  /** Ends the write; the store checks the content against `digest`. */
+  commit(digest: string): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** Where large archive entries are streamed instead of temp files. */
+export interface BlobStore {
+  /** Entries of at least this many bytes go to the store. */
+  minSize: number;
+  /** `expected` is the digest the entry's name claims (blobs/sha256/<hex>), if any. */
+  open(opts: { size: number; expected?: string }): Promise<BlobSink>;
+  read(digest: string): Promise<Buffer>;
+}
+
 export interface ReadArchiveOptions {
   /** Platform to pick from multi-platform OCI indexes; defaults to linux/<host arch>. */
   platform?: { os: string; architecture: string; variant?: string };
+  /** Large entries are streamed here; without it every entry becomes a temp file. */
+  store?: BlobStore;
 }
 
 /** Bounds for hostile input. */
@@ -74,7 +95,9 @@ const MAX_JSON_BYTES = 32 * 1024 * 1024;
 const MAX_LINK_HOPS = 255;
 
 interface StoredFile {
-  path: string;
+  /** The temp file, or undefined when the content is in the blob store. */
+  path?: string;
+  read(): Promise<Buffer>;
   size: number;
   digest: string;
   compression: Compression;
@@ -110,9 +133,46 @@ function classify(err: unknown): Error {
   return invalid(errorMessage(err));
 }
 
-/** Writes one tar entry to `path`, hashing the stored and the decompressed bytes on the way. */
-async function storeEntry(entry: AsyncIterable<unknown>, path: string): Promise<StoredFile> {
+/** Where storeEntry puts an entry's bytes. */
+interface EntryTarget {
+  path?: string;
+  sink: BlobSink;
+  read(digest: string): Promise<Buffer>;
+}
+
+async function fileTarget(path: string): Promise<EntryTarget> {
   const fh = await open(path, 'wx', 0o600);
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await fh.close();
+  };
+  return {
+    path,
+    read: () => readFile(path),
+    sink: {
+      async write(chunk: Buffer): Promise<void> {
+        let offset = 0;
+        while (offset < chunk.length) {
+          const { bytesWritten } = await fh.write(chunk, offset, chunk.length - offset);
+          offset += bytesWritten;
+        }
+      },
+      commit: close,
+      abort: close,
+    },
+  };
+}
+
+async function storeTarget(store: BlobStore, size: number, key: string): Promise<EntryTarget> {
+  const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(key);
+  const sink = await store.open({ size, expected: m ? `sha256:${m[1]}` : undefined });
+  return { sink, read: (digest) => store.read(digest) };
+}
+
+/** Writes one tar entry to `target`, hashing the stored and the decompressed bytes on the way. */
+async function storeEntry(entry: AsyncIterable<unknown>, target: EntryTarget): Promise<StoredFile> {
   const hash = createHash('sha256');
   let size = 0;
   let head: Buffer[] = [];
@@ -154,16 +214,13 @@ async function storeEntry(entry: AsyncIterable<unknown>, path: string): Promise<
     }
   };
 
+  let digest: string;
   try {
     for await (const c of entry) {
       const chunk = c as Buffer;
       hash.update(chunk);
       size += chunk.length;
-      let offset = 0;
-      while (offset < chunk.length) {
-        const { bytesWritten } = await fh.write(chunk, offset, chunk.length - offset);
-        offset += bytesWritten;
-      }
+      await target.sink.write(chunk);
       if (compression === undefined) {
         head.push(chunk);
         headLen += chunk.length;
@@ -184,11 +241,14 @@ async function storeEntry(entry: AsyncIterable<unknown>, path: string): Promise<
       inner.end();
       await innerDone;
     }
-  } finally {
-    await fh.close();
+    digest = `sha256:${hash.digest('hex')}`;
+    await target.sink.commit(digest);
+  } catch (err) {
+    await target.sink.abort().catch(() => undefined);
+    throw err;
   }
-  const digest = `sha256:${hash.digest('hex')}`;
-  const file: StoredFile = { path, size, digest, compression: compression ?? 'none' };
+  const read = (): Promise<Buffer> => target.read(digest);
+  const file: StoredFile = { path: target.path, read, size, digest, compression: compression ?? 'none' };
   if (file.compression === 'none') {
     file.diffId = digest;
     file.uncompressedSize = size;
@@ -203,8 +263,8 @@ async function storeEntry(entry: AsyncIterable<unknown>, path: string): Promise<
 
 type TarEntryStream = tar.ExtractEvents['entry'][1];
 
-/** Extracts every entry of the tar stream into `dir`; returns the archive's namespace. */
-async function extractArchive(src: Readable, dir: string): Promise<Map<string, ArchiveEntry>> {
+/** Extracts every entry of the tar stream into `dir` (or `store`); returns the archive's namespace. */
+async function extractArchive(src: Readable, dir: string, store: BlobStore | undefined): Promise<Map<string, ArchiveEntry>> {
   const entries = new Map<string, ArchiveEntry>();
   const input = await decompressStream(src, 'archives');
   const ex = tar.extract();
@@ -247,7 +307,10 @@ async function extractArchive(src: Readable, dir: string): Promise<Map<string, A
     switch (header.type) {
       case 'file':
       case 'contiguous-file': {
-        const file = await storeEntry(stream, join(dir, `b${count}`));
+        const size = header.size ?? 0;
+        const target =
+          store !== undefined && size >= store.minSize ? await storeTarget(store, size, key) : await fileTarget(join(dir, `b${count}`));
+        const file = await storeEntry(stream, target);
         if (key !== '') entries.set(key, { kind: 'file', file });
         return;
       }
@@ -317,7 +380,7 @@ class Namespace {
 
 async function readSmall(f: StoredFile, name: string): Promise<Buffer> {
   if (f.size > MAX_JSON_BYTES) throw invalid(`${name} is too large (${f.size} bytes)`);
-  return readFile(f.path);
+  return f.read();
 }
 
 /** Parses JSON the way the docker loader reports failures. */
@@ -506,7 +569,7 @@ export async function readImageArchive(src: Readable, tmpDir: string, opts: Read
   try {
     let entries: Map<string, ArchiveEntry>;
     try {
-      entries = await extractArchive(src, dir);
+      entries = await extractArchive(src, dir, opts.store);
     } catch (err) {
       throw classify(err);
     }
@@ -521,7 +584,8 @@ export async function readImageArchive(src: Readable, tmpDir: string, opts: Read
     // Free disk early: only layer blobs are handed out.
     const keep = new Set(images.flatMap((i) => i.layers.map((l) => l.path)));
     for (const e of entries.values()) {
-      if (e.kind === 'file' && !keep.has(e.file.path)) await unlink(e.file.path).catch(() => undefined);
+      const p = e.kind === 'file' ? e.file.path : undefined;
+      if (p !== undefined && !keep.has(p)) await unlink(p).catch(() => undefined);
     }
     return { images, cleanup };
   } catch (err) {

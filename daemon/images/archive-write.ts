@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import * as tar from 'tar-stream';
+import { sha256Digest } from '../../runtime/content';
 import { InvalidParameter, SystemError } from '../errors';
 import { Annotation, MediaType, type Descriptor, type Index, type Manifest } from './image-config';
 import { canonicalString, familiarName, familiarString, parseNormalizedNamed, type Named } from './reference';
@@ -41,7 +42,6 @@ interface PlannedImage {
   manifestDigest: string;
 }
 
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const hexOf = (digest: string): string => digest.slice(digest.indexOf(':') + 1);
 const blobName = (digest: string): string => `blobs/sha256/${hexOf(digest)}`;
 
@@ -70,7 +70,7 @@ function plan(images: SaveImage[]): { blobs: Blob[]; files: Blob[] } {
   const merged = new Map<string, SaveImage & { tagList: Named[] }>();
   for (const img of images) {
     if (!/^sha256:[a-f0-9]{64}$/.test(img.configDigest)) throw new SystemError(`invalid config digest ${img.configDigest}`);
-    if (sha256(img.config) !== img.configDigest) throw new SystemError(`config of image ${img.configDigest} does not match its digest`);
+    if (sha256Digest(img.config) !== img.configDigest) throw new SystemError(`config of image ${img.configDigest} does not match its digest`);
     for (const l of img.layers) {
       if (!/^sha256:[a-f0-9]{64}$/.test(l.diffId)) throw new SystemError(`invalid layer diff ID ${l.diffId}`);
     }
@@ -106,7 +106,7 @@ function plan(images: SaveImage[]): { blobs: Blob[]; files: Blob[] } {
       layers: layerDescs,
     };
     const manifest = Buffer.from(JSON.stringify(m));
-    const manifestDigest = sha256(manifest);
+    const manifestDigest = sha256Digest(manifest);
     const mName = blobName(manifestDigest);
     if (!blobs.has(mName)) blobs.set(mName, { name: mName, mtime: EPOCH, data: manifest });
     planned.push({ configDigest: img.configDigest, tags: img.tagList, layers: img.layers, manifest, manifestDigest });

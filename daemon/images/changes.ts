@@ -13,6 +13,7 @@
 import { posix } from 'node:path';
 import { InvalidParameter } from '../errors';
 import { isValidSignal } from '../signals';
+import { DurationError, parseGoDuration } from '../go-duration';
 import type { ContainerConfig, HealthConfig } from './image-config';
 import { envLookupFromList, goQuote, processWord, processWords, ShellLexError } from './shell-lex';
 
@@ -508,55 +509,20 @@ function parseHealthcheck(n: Node): HealthConfig {
 
 function parseOptInterval(name: string, s: string): number {
   if (s === '') return 0;
-  const d = parseGoDuration(s);
+  const d = parseDuration(s);
   if (d === 0) return 0;
   if (d < 1_000_000) throw new ParseError(`Interval ${goQuote(name)} cannot be less than 1ms`);
   return d;
 }
 
-const DURATION_UNITS: ReadonlyMap<string, bigint> = new Map([
-  ['ns', 1n],
-  ['us', 1_000n],
-  ['\u00b5s', 1_000n],
-  ['\u03bcs', 1_000n],
-  ['ms', 1_000_000n],
-  ['s', 1_000_000_000n],
-  ['m', 60_000_000_000n],
-  ['h', 3_600_000_000_000n],
-]);
-
-/** Go's time.ParseDuration, in nanoseconds. */
-export function parseGoDuration(orig: string): number {
-  const invalid = (): ParseError => new ParseError(`time: invalid duration ${goQuote(orig)}`);
-  let s = orig;
-  let neg = false;
-  if (s !== '' && (s[0] === '-' || s[0] === '+')) {
-    neg = s[0] === '-';
-    s = s.slice(1);
+/** Go's time.ParseDuration, in nanoseconds, with its errors as parse errors. */
+export function parseDuration(s: string): number {
+  try {
+    return Number(parseGoDuration(s));
+  } catch (err) {
+    if (err instanceof DurationError) throw new ParseError(err.message);
+    throw err;
   }
-  if (s === '0') return 0;
-  if (s === '') throw invalid();
-  let total = 0n;
-  while (s !== '') {
-    const m = /^([0-9]*)(?:\.([0-9]*))?/.exec(s);
-    const intPart = m?.[1] ?? '';
-    const fracPart = m?.[2];
-    if (intPart === '' && (fracPart === undefined || fracPart === '')) throw invalid();
-    s = s.slice(m?.[0].length ?? 0);
-    const unitMatch = /^[^0-9.]*/.exec(s);
-    const unit = unitMatch ? unitMatch[0] : '';
-    if (unit === '') throw new ParseError(`time: missing unit in duration ${goQuote(orig)}`);
-    s = s.slice(unit.length);
-    const scale = DURATION_UNITS.get(unit);
-    if (scale === undefined) throw new ParseError(`time: unknown unit ${goQuote(unit)} in duration ${goQuote(orig)}`);
-    let v = BigInt(intPart === '' ? '0' : intPart) * scale;
-    if (fracPart !== undefined && fracPart !== '') {
-      v += (BigInt(fracPart) * scale) / 10n ** BigInt(fracPart.length);
-    }
-    total += v;
-    if (total > 9_223_372_036_854_775_807n) throw invalid();
-  }
-  return Number(neg ? -total : total);
 }
 
 function parseGoInt32(s: string): number {

@@ -2,9 +2,9 @@
 // snapshots, a containerd image record as the GC root, then the metadata row in SQLite.
 // Everything before the SQLite commit happens under a lease, so a crash midway leaves only
 // content that containerd collects and a record that startup reconciliation removes.
-import { createHash } from 'node:crypto';
 import type { Containerd } from '../../runtime/containerd';
-import { writeBlob } from '../../runtime/content';
+import { setBlobLabels, sha256Digest, writeBlob } from '../../runtime/content';
+import type { ArchiveLayer } from './archive-read';
 import { withLease } from '../../runtime/leases';
 import { putImageRecord } from '../../runtime/image-records';
 import { snapshotUsage } from '../../runtime/snapshots';
@@ -14,15 +14,8 @@ import { MediaType } from './image-config';
 
 export const SNAPSHOTTER = 'overlayfs';
 
-export interface NewLayer {
-  /** File holding the blob exactly as it is to be stored. */
-  path: string;
-  digest: string;
-  size: number;
-  mediaType: string;
-  diffId: string;
-  uncompressedSize: number;
-}
+/** A layer file ready to store: exactly what the archive reader produces. */
+export type NewLayer = ArchiveLayer;
 
 export interface NewImage {
   config: Buffer;
@@ -37,10 +30,6 @@ export interface StoredImage {
   added: boolean;
 }
 
-export function sha256(data: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
 /** The containerd image record that keeps an image's content and snapshots from GC. */
 export function gcRootName(imageId: string): string {
   return `berth.local/image:${imageId.slice('sha256:'.length)}`;
@@ -52,18 +41,17 @@ export async function storeImage(
   img: NewImage,
   onLayer?: (index: number, layer: NewLayer) => void,
 ): Promise<StoredImage> {
-  const id = sha256(img.config);
+  const id = sha256Digest(img.config);
   if (repo.get(id)) return { id, added: false };
 
   return withLease(ctd, async (lease) => {
     img.layers.forEach((l, i) => onLayer?.(i, l));
     for (const l of img.layers) {
-      await writeBlob(ctd, { path: l.path }, {
-        lease,
-        expected: l.digest,
-        size: l.size,
-        labels: { 'containerd.io/uncompressed': l.diffId },
-      });
+      const labels = { 'containerd.io/uncompressed': l.diffId };
+      // No path: the archive reader streamed the blob into the store already, under the
+      // caller's lease; only its label is missing.
+      if (l.path === undefined) await setBlobLabels(ctd, l.digest, labels);
+      else await writeBlob(ctd, { path: l.path }, { lease, expected: l.digest, size: l.size, labels });
     }
     const chainIds = await unpackLayers(
       ctd,
@@ -82,7 +70,7 @@ export async function storeImage(
         layers: img.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
       }),
     );
-    const manifestDigest = sha256(manifest);
+    const manifestDigest = sha256Digest(manifest);
     const manifestLabels: Record<string, string> = { 'containerd.io/gc.ref.content.config': id };
     img.layers.forEach((l, i) => (manifestLabels[`containerd.io/gc.ref.content.l.${i}`] = l.digest));
     await writeBlob(ctd, { data: manifest }, { lease, expected: manifestDigest, size: manifest.length, labels: manifestLabels });

@@ -2,7 +2,9 @@
 import type { Readable } from 'node:stream';
 import { InvalidParameter } from '../errors';
 import { progressBar, type ProgressSink } from '../progress';
-import { readImageArchive } from './archive-read';
+import { openBlobWriter, readBlobBuffer } from '../../runtime/content';
+import { withLease } from '../../runtime/leases';
+import { readImageArchive, type BlobStore, type ImageArchive } from './archive-read';
 import { parseImageConfig } from './image-config';
 import { storeImage } from './image-writer';
 import { canonicalString, familiarString, parseNormalizedNamed } from './reference';
@@ -13,8 +15,27 @@ export interface LoadOptions {
   tmpDir: string;
 }
 
+/**
+ * Archive entries from this size on are streamed into containerd as they arrive instead of being
+ * staged in a temp file and copied afterwards; smaller ones (configs, manifests) stay files.
+ */
+const STREAM_MIN_BYTES = 1024 * 1024;
+
 export async function loadImages(svc: ImageService, body: Readable, opts: LoadOptions, progress: ProgressSink): Promise<void> {
-  const archive = await readImageArchive(body, opts.tmpDir);
+  // One lease for the whole load keeps the streamed blobs until the images that use them are
+  // stored; after a failure (or a crash) they are left to containerd's GC.
+  await withLease(svc.ctd, async (lease) => {
+    const store: BlobStore = {
+      minSize: STREAM_MIN_BYTES,
+      open: (o) => openBlobWriter(svc.ctd, { lease, size: o.size, expected: o.expected }),
+      read: (digest) => readBlobBuffer(svc.ctd, digest),
+    };
+    const archive = await readImageArchive(body, opts.tmpDir, { store });
+    await storeArchive(svc, archive, opts, progress);
+  });
+}
+
+async function storeArchive(svc: ImageService, archive: ImageArchive, opts: LoadOptions, progress: ProgressSink): Promise<void> {
   try {
     // Validate every tag before storing anything, so a bad name loads nothing.
     const plans = archive.images.map((img) => ({

@@ -68,10 +68,10 @@ async function readAt(fh: FileHandle, length: number, position: number): Promise
 }
 
 /**
- * Lines of fh in [start, end). A trailing piece without newline is yielded too (the caller's
- * decoder decides whether it is a whole entry).
+ * Lines of fh in [start, end), in batches (one per block read: fewer promise round trips). A
+ * trailing piece without newline comes last (the caller's decoder decides whether it is whole).
  */
-export async function* rangeLines(fh: FileHandle, start: number, end: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+export async function* rangeLines(fh: FileHandle, start: number, end: number, signal?: AbortSignal): AsyncGenerator<Buffer[]> {
   const split = new LineSplitter();
   let pos = start;
   while (pos < end) {
@@ -79,10 +79,11 @@ export async function* rangeLines(fh: FileHandle, start: number, end: number, si
     const chunk = await readAt(fh, Math.min(BLOCK, end - pos), pos);
     if (chunk.length === 0) break;
     pos += chunk.length;
-    yield* split.push(chunk);
+    const lines = split.push(chunk);
+    if (lines.length > 0) yield lines;
   }
   const rest = split.rest();
-  if (rest) yield rest;
+  if (rest) yield [rest];
 }
 
 /** Where the last `n` (> 0) newline-terminated lines of fh[0, size) start and end, and how many there are. */
@@ -127,18 +128,25 @@ export async function countGzipLines(fh: FileHandle, signal?: AbortSignal): Prom
   return count;
 }
 
-/** Lines of a gzip file after skipping the first `skip`; with `limit` >= 0 at most that many. */
-export async function* gzipLines(fh: FileHandle, skip = 0, limit = -1, signal?: AbortSignal): AsyncGenerator<Buffer> {
+/** Lines of a gzip file after skipping the first `skip`; with `limit` >= 0 at most that many. In batches. */
+export async function* gzipLines(fh: FileHandle, skip = 0, limit = -1, signal?: AbortSignal): AsyncGenerator<Buffer[]> {
   const split = new LineSplitter();
-  let index = 0;
+  let index = 0; // lines seen so far
   for await (const chunk of gunzipChunks(fh)) {
     if (signal?.aborted) return;
-    for (const line of split.push(chunk)) {
-      if (index++ < skip) continue;
-      if (limit >= 0 && index - skip > limit) return;
-      yield line;
+    let lines = split.push(chunk);
+    const first = index;
+    index += lines.length;
+    if (index <= skip) continue;
+    if (first < skip) lines = lines.slice(skip - first);
+    if (limit >= 0 && index - skip >= limit) {
+      const over = index - skip - limit;
+      if (over > 0) lines = lines.slice(0, lines.length - over);
+      if (lines.length > 0) yield lines;
+      return;
     }
+    if (lines.length > 0) yield lines;
   }
   const rest = split.rest();
-  if (rest && limit < 0) yield rest;
+  if (rest && limit < 0) yield [rest];
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidParameter } from '../../daemon/errors';
 import { Filters, parseTimestamp, parseUnixTimestamp } from '../../api/filters';
-import { parseGoDuration } from '../../api/timestamp';
+import { tryParseGoDuration as parseGoDuration } from '../../daemon/go-duration';
 
 function invalid(fn: () => unknown, message: string): void {
   assert.throws(fn, (e: unknown) => {

@@ -14,6 +14,11 @@ import { buildBusyboxArchive } from '../fixtures/busybox-image';
 
 const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const hex = (d: string): string => d.slice('sha256:'.length);
+/** A layer's temp file (always there without a blob store). */
+const fileOf = (l: { path?: string }): string => {
+  assert.ok(l.path !== undefined, 'layer has no temp file');
+  return l.path;
+};
 
 const roots: string[] = [];
 function tmp(): string {
@@ -206,7 +211,7 @@ test('write then read round-trips images, tags and shared layers', async () => {
       b.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, size: l.size, u: l.uncompressedSize, mt: l.mediaType })),
       [base, top].map((l) => ({ digest: sha256(l), diffId: sha256(l), size: l.length, u: l.length, mt: 'application/vnd.oci.image.layer.v1.tar' })),
     );
-    assert.ok(readFileSync(b.layers[1].path).equals(top));
+    assert.ok(readFileSync(fileOf(b.layers[1])).equals(top));
   } finally {
     await read.cleanup();
   }
@@ -279,7 +284,7 @@ test('reads the dockerd 20.10 layout, with symlinked shared layers', async () =>
     assert.deepEqual(read.images.map((i) => i.repoTags), [['busybox:latest'], ['derived:1']]);
     assert.deepEqual(read.images.map((i) => i.configDigest), [sha256(cfgA), sha256(cfgB)]);
     assert.equal(read.images[0].layers[0].path, read.images[1].layers[0].path);
-    assert.ok(readFileSync(read.images[0].layers[0].path).equals(base));
+    assert.ok(readFileSync(fileOf(read.images[0].layers[0])).equals(base));
     assert.equal(read.images[1].layers[1].diffId, sha256(top));
   } finally {
     await read.cleanup();
@@ -316,7 +321,7 @@ test('the busybox fixture reads back the same in every layout', async () => {
       assert.equal(l.mediaType, v.gzipLayers ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar');
       assert.equal(l.digest === l.diffId, !v.gzipLayers);
       assert.ok(l.uncompressedSize > 1_000_000);
-      assert.equal(sha256(readFileSync(l.path)), l.digest);
+      assert.equal(sha256(readFileSync(fileOf(l))), l.digest);
     } finally {
       await read.cleanup();
     }
@@ -327,7 +332,7 @@ test('the fixture layer has busybox, applet links and the base files', async () 
   const buf = await buildBusyboxArchive({ tags: ['bb:1'], extraFiles: { 'srv/www/index.html': 'hi' } });
   const read = await load(buf);
   try {
-    const entries = await untar(readFileSync(read.images[0].layers[0].path));
+    const entries = await untar(readFileSync(fileOf(read.images[0].layers[0])));
     const by = new Map(entries.map((e) => [e.name, e]));
     assert.equal(by.get('bin/busybox')?.type, 'file');
     assert.equal(by.get('bin/sh')?.type, 'symlink');
@@ -504,7 +509,7 @@ test('hostile entry names never escape the temp directory', async () => {
   ]);
   const read = await readImageArchive(source(archive), dir);
   try {
-    assert.ok(readFileSync(read.images[0].layers[0].path).equals(l));
+    assert.ok(readFileSync(fileOf(read.images[0].layers[0])).equals(l));
     assert.equal(read.images[0].configDigest, sha256(cfg));
   } finally {
     await read.cleanup();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidParameter } from '../../daemon/errors';
-import { applyChanges, parseGoDuration } from '../../daemon/images/changes';
+import { applyChanges, parseDuration as parseGoDuration } from '../../daemon/images/changes';
 import { isValidSignal } from '../../daemon/signals';
 import type { ContainerConfig } from '../../daemon/images/image-config';
 import { processWord, processWords, envLookupFromList } from '../../daemon/images/shell-lex';
