@@ -18,6 +18,7 @@ import { sendJson } from './reply';
 import type { ApiHandler, Operations } from './routes/operations';
 import { imageOperations, type ImageBackend } from './routes/images';
 import { containerOperations, type ContainerBackend } from './routes/containers';
+import { eventsOperations, type EventsBackend } from './routes/events';
 import { swarmOperations } from './routes/swarm';
 import { pingOperations, systemOperations, type SystemBackend } from './routes/system';
 import { hasGreedyParam, ROUTES, type OperationId, type RouteSpec } from './routes/table';
@@ -33,6 +34,7 @@ export interface ApiBackends {
   system?: SystemBackend;
   images?: ImageBackend;
   containers?: ContainerBackend;
+  events?: EventsBackend;
 }
 
 function operationsFor(backends: ApiBackends): Operations[] {
@@ -41,6 +43,7 @@ function operationsFor(backends: ApiBackends): Operations[] {
     swarmOperations(),
     backends.images ? imageOperations(backends.images) : {},
     backends.containers ? containerOperations(backends.containers) : {},
+    backends.events ? eventsOperations(backends.events) : {},
   ];
 }
 

@@ -85,7 +85,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     cleanups.push(() => ctd.close());
     await ctd.waitReady(30_000);
 
-    const events = new EventBus();
+    const events = new EventBus((err) => logger.error({ err }, 'event subscriber failed'));
     const images = new ImageService({
       ctd,
       repo: new ImageRepo(db),
@@ -165,13 +165,14 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       labels: config.labels,
       experimental: config.experimental,
       liveRestore: config.liveRestore,
+      eventsListeners: () => events.listenerCount(),
       containerd: { Address: address, Namespaces: { Containers: config.containerdNamespace, Plugins: 'plugins.berth' } },
       logger: logger.child({ component: 'system' }),
     });
 
     const server = createApiServer({
       logger: logger.child({ component: 'api' }),
-      backends: { system, images, containers },
+      backends: { system, images, containers, events },
       experimental: config.experimental,
     });
     cleanups.push(() => server.close());

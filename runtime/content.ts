@@ -47,9 +47,48 @@ export function sha256Digest(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
+const WRITE_METHOD = '/containerd.services.content.v1.Content/Write';
+
+/** Requests are messages to encode, or WRITE messages already encoded by encodeWrite. */
+type WriteMessage = WriteContentRequest | Buffer;
+
+const serializeWrite = (m: WriteMessage): Buffer => (Buffer.isBuffer(m) ? m : Buffer.from(WriteContentRequest.encode(m).finish()));
+
+/** Room reserved in front of the data for a WRITE message's other fields (see encodeWrite). */
+const WRITE_HEADER_ROOM = 48;
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  let v = n;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return out;
+}
+
+/**
+ * A WRITE message (action = WRITE, ref, offset, data) around data already placed at
+ * `buf[WRITE_HEADER_ROOM ..]`: the fields are written just in front of it, so the data is copied
+ * once, into `buf`, instead of a copy per protobuf encoding step. `ref` must be short ASCII.
+ */
+function encodeWrite(buf: Buffer, dataLength: number, ref: string, offset: number): Buffer {
+  const head = [
+    0x08, WriteAction.WRITE, // 1: action
+    0x12, ...varint(ref.length), ...Buffer.from(ref, 'ascii'), // 2: ref
+    0x28, ...varint(offset), // 5: offset
+    0x32, ...varint(dataLength), // 6: data
+  ];
+  if (head.length > WRITE_HEADER_ROOM) throw new SystemError('content ref too long for a pre-encoded write');
+  const start = WRITE_HEADER_ROOM - head.length;
+  buf.set(head, start);
+  return buf.subarray(start, WRITE_HEADER_ROOM + dataLength);
+}
+
 /** Pairs each request with its response; Content.Write answers every message exactly once, in order. */
 class WriteSession {
-  private readonly stream: ClientDuplexStream<WriteContentRequest, WriteContentResponse>;
+  private readonly stream: ClientDuplexStream<WriteMessage, WriteContentResponse>;
   private sent = 0;
   private received = 0;
   private last: WriteContentResponse = {};
@@ -58,7 +97,14 @@ class WriteSession {
   private wake: (() => void) | undefined;
 
   constructor(ctd: Containerd, lease: string) {
-    this.stream = ctd.clients.content.write(ctd.metadata({ lease }), ctd.callOptions());
+    // The generated method's serializer, except that pre-encoded messages pass through.
+    this.stream = ctd.clients.content.makeBidiStreamRequest(
+      WRITE_METHOD,
+      serializeWrite,
+      (b: Buffer) => WriteContentResponse.decode(b),
+      ctd.metadata({ lease }),
+      ctd.callOptions(),
+    );
     this.stream.on('data', (res: WriteContentResponse) => {
       this.received++;
       this.last = res;
@@ -74,7 +120,7 @@ class WriteSession {
     });
   }
 
-  send(req: WriteContentRequest): void {
+  send(req: WriteMessage): void {
     if (this.failure) throw this.failure;
     this.stream.write(req);
     this.sent++;
@@ -309,19 +355,20 @@ export async function openBlobWriter(
     if (opts.expected && isGrpcCode(err, status.ALREADY_EXISTS)) existed = true;
     else throw fromGrpcError(err);
   }
-  let pending: Buffer[] = [];
+  // Incoming chunks are gathered into a buffer that becomes the next WRITE message as it is (a
+  // fresh one each time: grpc-js may still read the last one after send returns).
+  let buf: Buffer | undefined;
   let pendingBytes = 0;
   let offset = 0;
   let done = false;
   let committed = false;
 
   const flush = async (window: number): Promise<void> => {
-    if (pendingBytes > 0) {
-      const data = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
-      pending = [];
+    if (buf !== undefined && pendingBytes > 0) {
+      session.send(encodeWrite(buf, pendingBytes, ref, offset));
+      offset += pendingBytes;
+      buf = undefined;
       pendingBytes = 0;
-      session.send({ action: WriteAction.WRITE, ref, offset, data });
-      offset += data.length;
     }
     await session.settle(window);
   };
@@ -336,10 +383,10 @@ export async function openBlobWriter(
       }
       // Messages of about CHUNK_BYTES: containerd answers each one, so small ones cost round trips.
       for (let i = 0; i < chunk.length; ) {
-        const part = chunk.subarray(i, i + (CHUNK_BYTES - pendingBytes));
-        pending.push(part);
-        pendingBytes += part.length;
-        i += part.length;
+        buf ??= Buffer.allocUnsafe(WRITE_HEADER_ROOM + CHUNK_BYTES);
+        const n = chunk.copy(buf, WRITE_HEADER_ROOM + pendingBytes, i, Math.min(chunk.length, i + CHUNK_BYTES - pendingBytes));
+        pendingBytes += n;
+        i += n;
         if (pendingBytes >= CHUNK_BYTES) await flush(WRITE_WINDOW);
       }
     },

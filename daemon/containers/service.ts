@@ -26,7 +26,7 @@ import type { ImageService } from '../images/service';
 import { resolveImage } from '../images/lookup';
 import { JsonFileLogger } from '../logs/json-file';
 import { LogCopier } from '../logs/copier';
-import { parseLogOpts, type LogConfig } from '../logs/format';
+import { parseLogOpts, validateLogOpts, type LogConfig } from '../logs/format';
 import { parseSignal } from '../signals';
 import type { ContainerConfig, HostConfig, NetworkingConfig } from './api-types';
 import { AttachHub } from './attach-hub';
@@ -249,7 +249,7 @@ export class ContainerService {
       hostConfig.LogConfig = { Type: this.defaults.logDriver as 'json-file', Config: { ...this.defaults.logOpts, ...(req.hostConfig.LogConfig?.Config ?? {}) } };
     }
     const warnings = verifySettings(config, hostConfig);
-    parseLogOpts(hostConfig.LogConfig?.Type ?? 'json-file', hostConfig.LogConfig?.Config ?? {});
+    validateLogOpts(hostConfig.LogConfig?.Type ?? 'json-file', hostConfig.LogConfig?.Config ?? {});
     warnings.push(...this.specs.validate(config, hostConfig));
 
     if (!config.Image) throw new InvalidParameter('Config.Image must be set'); // dockerd: no image given

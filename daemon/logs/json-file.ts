@@ -115,7 +115,18 @@ export class JsonFileLogger implements LogSink {
     const bytes = this.encodeWithTime(msg, time);
     this.queue.push({ bytes, time });
     this.queuedBytes += bytes.length;
-    if (!this.pumping) this.pumping = this.pump().finally(() => (this.pumping = undefined));
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.pumping) return;
+    this.pumping = this.pump()
+      .catch((err: unknown) => this.onError(toError(err)))
+      .finally(() => {
+        this.pumping = undefined;
+        // An entry queued after the pump's last look but before this ran would otherwise wait.
+        if (this.queue.length > 0) this.kick();
+      });
   }
 
   backlog(): number {
@@ -138,7 +149,8 @@ export class JsonFileLogger implements LogSink {
     this.closing ??= (async () => {
       this.closed = true;
       await this.flush();
-      await closeFd(this.fd).catch((err: unknown) => this.onError(toError(err)));
+      if (this.fd >= 0) await closeFd(this.fd).catch((err: unknown) => this.onError(toError(err)));
+      this.fd = -1;
       await this.compressing;
       this.notify();
     })();
@@ -176,17 +188,24 @@ export class JsonFileLogger implements LogSink {
       }
       const batch = this.queue.splice(0, n);
       try {
+        if (this.fd < 0) await this.reopen();
         await this.writeAll(batch.map((q) => q.bytes));
         this.size += bytes;
         this.lastTime = batch[batch.length - 1]!.time;
       } catch (err) {
         this.onError(new Error(`error writing log entry: ${toError(err).message}`));
         // Part of the batch may have reached the file: take its size from the file itself.
-        this.size = await fstat(this.fd).then((st) => st.size, () => this.size);
+        if (this.fd >= 0) this.size = await fstat(this.fd).then((st) => st.size, () => this.size);
       }
       this.queuedBytes -= bytes;
       this.notify();
     }
+  }
+
+  /** After a failed rotation: append to whatever file is at the path now. */
+  private async reopen(): Promise<void> {
+    this.fd = await openFd(this.path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, LOG_FILE_MODE);
+    this.size = (await fstat(this.fd)).size;
   }
 
   private async writeAll(buffers: Buffer[]): Promise<void> {
@@ -211,7 +230,10 @@ export class JsonFileLogger implements LogSink {
     // The previous compression must finish before its file is shifted again.
     await this.compressing;
     const name = this.path;
-    await closeFd(this.fd).catch(() => undefined);
+    // -1 until reopened: a stale number could meanwhile belong to another file of this process.
+    const old = this.fd;
+    this.fd = -1;
+    await closeFd(old).catch(() => undefined);
     const lastTime = this.lastTime;
     const { fd, renamed } = await withFilesExclusive(name, async () => {
       let moved = false;

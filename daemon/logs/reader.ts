@@ -17,6 +17,7 @@ export interface ReadLogsOptions {
   /** The current log file, <id>-json.log; rotated files are path.1, path.2, … (or .N.gz). */
   path: string;
   maxFile: number;
+  /** The log-opt; informational: path.N is looked for first, then path.N.gz, as dockerd does. */
   compress: boolean;
   stdout: boolean;
   stderr: boolean;

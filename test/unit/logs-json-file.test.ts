@@ -96,6 +96,11 @@ test('a write failure is reported and the logger carries on', async () => {
   const logger = new JsonFileLogger({ path: file, maxSize: 200, maxFile: 2, onError: (e) => errors.push(e) });
   fs.rmSync(path.dirname(file), { recursive: true }); // rotation cannot recreate the file
   for (let i = 0; i < 10; i++) logger.log({ stream: 'stdout', line: Buffer.from(`x${i}`), time: at(i) });
-  await logger.close();
+  await logger.flush();
   assert.ok(errors.some((e) => /rotating|writing/.test(e.message)));
+  // Once the directory is back, entries land in a file at the path again.
+  fs.mkdirSync(path.dirname(file));
+  logger.log({ stream: 'stdout', line: Buffer.from('back'), time: at(11) });
+  await logger.close();
+  assert.deepEqual(logLines(fs.readFileSync(file, 'utf8')), ['back\n']);
 });
