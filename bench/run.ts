@@ -1,6 +1,8 @@
 // Side-by-side benchmarks: the same docker CLI commands against Berth and against the
 // reference dockerd, started here on their own sockets and roots, reported as ratios of medians.
-// Usage: npm run bench [-- --runs N]   (needs Debian's docker.io for /usr/sbin/dockerd)
+// Usage: npm run bench [-- --runs N] [-- --only REGEX]   (needs Debian's docker.io for /usr/sbin/dockerd)
+// Container cases run with `--network none` on both engines: dockerd here has no bridge
+// (--bridge=none) and Berth's default mode is loopback-only, so `none` is the like-for-like mode.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -38,7 +40,10 @@ async function startReference(dir: string): Promise<Engine> {
     try {
       if ((await httpRequest(sock, 'GET', '/_ping')).status === 200) break;
     } catch {
-      if (Date.now() > deadline) throw new Error('reference dockerd did not start');
+      if (Date.now() > deadline || child.exitCode !== null) {
+        child.kill('SIGKILL');
+        throw new Error(`reference dockerd did not start; see ${path.join(dir, 'ref.log')}`);
+      }
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -69,19 +74,43 @@ async function must(p: Promise<{ code: number; stderr: string }>): Promise<void>
   if (r.code !== 0) throw new Error(r.stderr);
 }
 
-type Case = { name: string; setup?: (e: Engine) => Promise<void>; step: (e: Engine) => Promise<void>; reset?: (e: Engine) => Promise<void> };
+type Case = {
+  name: string;
+  /** Measured rounds (after one warm-up round); the --runs default when unset. */
+  runs?: number;
+  setup?: (e: Engine) => Promise<void>;
+  step: (e: Engine) => Promise<void>;
+  reset?: (e: Engine) => Promise<void>;
+};
+
+/** Runs docker and returns its trimmed stdout, failing on a non-zero exit. */
+async function output(p: Promise<{ code: number; stdout: string; stderr: string }>): Promise<string> {
+  const r = await p;
+  if (r.code !== 0) throw new Error(r.stderr);
+  return r.stdout.trim();
+}
 
 async function main(): Promise<void> {
   const runsArg = process.argv.indexOf('--runs');
   const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 7;
+  const onlyArg = process.argv.indexOf('--only');
+  const only = onlyArg > 0 ? new RegExp(process.argv[onlyArg + 1]) : undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
   const big = await buildBusyboxArchive({ tags: ['bench/big:latest'], extraFiles: { 'data/blob.bin': randomBytes(100 * 1024 * 1024) } });
   const bigTar = path.join(dir, 'big.tar');
   fs.writeFileSync(bigTar, big);
   const small = await buildBusyboxArchive({ tags: ['busybox:latest'] });
 
-  const engines = [berthEngine(await startBerth({ dir: path.join(dir, 'berth') })), await startReference(dir)];
-  const cases: Case[] = [
+  const engines: Engine[] = [];
+  try {
+    engines.push(berthEngine(await startBerth({ dir: path.join(dir, 'berth') })));
+    engines.push(await startReference(dir));
+  } catch (err) {
+    for (const e of engines) await e.stop().catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const allCases: Case[] = [
     {
       name: 'docker load (100 MB image)',
       step: (e) => must(e.docker(['load', '-i', bigTar])),
@@ -95,13 +124,29 @@ async function main(): Promise<void> {
       },
       step: (e) => must(e.docker(['images'])),
     },
+    {
+      name: 'docker run --rm busybox true',
+      runs: 30,
+      setup: (e) => must(e.docker(['load'], small)),
+      step: (e) => must(e.docker(['run', '--rm', '--network', 'none', 'busybox', 'true'])),
+    },
+    {
+      name: 'docker create + docker rm',
+      runs: 30,
+      setup: (e) => must(e.docker(['load'], small)),
+      step: async (e) => {
+        const id = await output(e.docker(['create', '--network', 'none', 'busybox', 'true']));
+        await must(e.docker(['rm', id]));
+      },
+    },
   ];
+  const cases = allCases.filter((c) => !only || only.test(c.name));
   const rows: string[] = [];
   try {
     for (const c of cases) {
       const samples = new Map<string, number[]>(engines.map((e) => [e.name, []]));
       for (const e of engines) await c.setup?.(e);
-      for (let i = 0; i < runs + 1; i++) {
+      for (let i = 0; i < (c.runs ?? runs) + 1; i++) {
         for (const e of engines) {
           const ms = await time(() => c.step(e));
           if (i > 0) samples.get(e.name)?.push(ms); // first round warms up
@@ -110,13 +155,14 @@ async function main(): Promise<void> {
       }
       const b = median(samples.get('berth') ?? []);
       const d = median(samples.get('dockerd') ?? []);
-      rows.push(`${c.name.padEnd(32)} berth ${b.toFixed(0).padStart(6)} ms  dockerd ${d.toFixed(0).padStart(6)} ms  ratio ${(b / d).toFixed(2)}`);
+      rows.push(`${c.name.padEnd(32)} n=${String(c.runs ?? runs).padStart(2)}  berth ${b.toFixed(0).padStart(6)} ms  dockerd ${d.toFixed(0).padStart(6)} ms  ratio ${(b / d).toFixed(2)}`);
     }
   } finally {
     for (const e of engines) await e.stop().catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`median of ${runs} runs each, interleaved; ratio = berth / dockerd (lower is better)`);
+  console.log('median of n runs each (after one warm-up), interleaved; ratio = berth / dockerd (lower is better)');
+  console.log('container cases use --network none on both engines (dockerd runs with --bridge=none)');
   for (const r of rows) console.log(r);
 }
 

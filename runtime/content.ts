@@ -10,10 +10,10 @@ import { InvalidParameter, SystemError } from '../daemon/errors';
 import type { Containerd } from './containerd';
 import {
   WriteAction,
+  WriteContentRequest,
+  WriteContentResponse,
   type Info,
   type ReadContentResponse,
-  type WriteContentRequest,
-  type WriteContentResponse,
 } from './gen/github.com/containerd/containerd/api/services/content/v1/content';
 import { fromGrpcError, isGrpcCode, isNotFound } from './grpc-errors';
 
@@ -407,9 +407,9 @@ export async function openBlobWriter(
         await flush(0);
         session.send({ action: WriteAction.COMMIT, ref, offset, total: offset, expected: digest });
         try {
-          const committed = await session.settle();
-          if (committed.digest && committed.digest !== digest) {
-            throw new SystemError(`containerd committed ${committed.digest}, expected ${digest}`);
+          const res = await session.settle();
+          if (res.digest && res.digest !== digest) {
+            throw new SystemError(`containerd committed ${res.digest}, expected ${digest}`);
           }
         } catch (err) {
           // Stored meanwhile by another writer: the content is the same.

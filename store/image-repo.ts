@@ -193,11 +193,17 @@ export class ImageRepo {
     return (this.db.prepare('SELECT * FROM image_refs ORDER BY ref').all() as RefSqlRow[]).map(toRef);
   }
 
-  /** Points ref at imageId; returns the image it pointed at before, if another. */
+  /**
+   * Points ref at imageId; returns the image it pointed at before, if another. `now` is the tag
+   * time (0: none); re-pointing a ref at its own image only refreshes that time.
+   */
   setRef(ref: string, imageId: string, kind: RefKind, now: number): string | undefined {
     return this.transaction(() => {
       const prev = this.resolveRef(ref);
-      if (prev?.imageId === imageId) return undefined;
+      if (prev?.imageId === imageId) {
+        if (now > prev.addedAt) this.db.prepare('UPDATE image_refs SET added_at = ? WHERE ref = ?').run(now, ref);
+        return undefined;
+      }
       this.db
         .prepare(
           `INSERT INTO image_refs (ref, image_id, kind, added_at) VALUES (?, ?, ?, ?)

@@ -10,6 +10,7 @@ import { putImageRecord } from '../../runtime/image-records';
 import { snapshotUsage } from '../../runtime/snapshots';
 import { unpackLayers } from '../../runtime/unpack';
 import type { ImageLayerRow, ImageRepo } from '../../store/image-repo';
+import { errorMessage, InvalidParameter } from '../errors';
 import { MediaType } from './image-config';
 
 export const SNAPSHOTTER = 'overlayfs';
@@ -35,6 +36,17 @@ export function gcRootName(imageId: string): string {
   return `berth.local/image:${imageId.slice('sha256:'.length)}`;
 }
 
+/**
+ * containerd reports a layer whose bytes are no valid tar as a failed mount callback naming its
+ * temporary mount point. That is the client's bad data, not a daemon fault: say so as dockerd does,
+ * without the path.
+ */
+function layerDataError(err: unknown): InvalidParameter | undefined {
+  const m = /^mount callback failed on \S+: (.*)$/s.exec(errorMessage(err));
+  if (m === null || !/archive\/tar: |unexpected EOF|gzip: |zstd: |invalid tar header/.test(m[1])) return undefined;
+  return new InvalidParameter(`Error processing tar file: ${m[1]}`);
+}
+
 export async function storeImage(
   ctd: Containerd,
   repo: ImageRepo,
@@ -57,7 +69,9 @@ export async function storeImage(
       ctd,
       img.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size, diffId: l.diffId })),
       { lease, snapshotter: SNAPSHOTTER },
-    );
+    ).catch((err: unknown) => {
+      throw layerDataError(err) ?? err;
+    });
     const configLabels: Record<string, string> = {};
     if (chainIds.length > 0) configLabels[`containerd.io/gc.ref.snapshot.${SNAPSHOTTER}`] = chainIds[chainIds.length - 1];
     await writeBlob(ctd, { data: img.config }, { lease, expected: id, size: img.config.length, labels: configLabels });

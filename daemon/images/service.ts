@@ -281,8 +281,12 @@ export class ImageService {
     this.addTag(image.id, named);
   }
 
-  addTag(imageId: string, named: Named): void {
-    this.repo.setRef(canonicalString(named), imageId, named.digest ? 'digest' : 'tag', Date.now());
+  /**
+   * Points `named` at the image. `touch: false` leaves the image's LastTagTime alone, as dockerd's
+   * load does (only tag and import set it).
+   */
+  addTag(imageId: string, named: Named, opts: { touch?: boolean } = {}): void {
+    this.repo.setRef(canonicalString(named), imageId, named.digest ? 'digest' : 'tag', opts.touch === false ? 0 : Date.now());
     this.publish(imageId, 'tag', familiarString(named));
   }
 

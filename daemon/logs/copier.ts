@@ -152,6 +152,10 @@ export class LogCopier {
       src.once('end', () => finish());
       src.once('error', (err: Error) => finish(err));
       src.once('close', () => finish());
+      // A process that printed nothing and exited at once may have closed its FIFO before this
+      // copier existed: 'end'/'close' are then gone (an empty stream ends without a reader), and
+      // waiting for them would hold every exit up for the full drain timeout.
+      if (src.readableEnded || src.destroyed) finish();
     });
   }
 

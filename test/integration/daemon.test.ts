@@ -276,6 +276,10 @@ describe('SIGKILL during docker load', () => {
       const [gotId, size] = insp.stdout.trim().split(' ');
       assert.equal(gotId, id);
       assert.ok(Number(size) >= 60 * MB);
+      // And it runs, with every byte of the layer in place.
+      const wc = await again.docker(['run', '--rm', '--network', 'none', 'kill/big', 'wc', '-c', '/data/random.bin']);
+      assert.equal(wc.code, 0, wc.stderr);
+      assert.equal(wc.stdout.trim().split(/\s+/)[0], String(60 * MB));
       assert.equal(await again.stop(), 0);
     });
   }

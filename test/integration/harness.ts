@@ -123,7 +123,16 @@ export async function startBerth(opts: { args?: string[]; dir?: string; daemonJs
   );
   fs.closeSync(logFd);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitForPing(socket, child, logFile, 60_000);
+  try {
+    await waitForPing(socket, child, logFile, 60_000);
+  } catch (err) {
+    // Leave nothing running (the error carries the log); a directory we made goes too.
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await exited;
+    stopOrphanContainerd(execRoot);
+    if (opts.dir === undefined) fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: dockerConfig, DOCKER_CLI_HINTS: 'false' };
   return {
     socket,
@@ -171,15 +180,20 @@ export function containerdPid(execRoot: string): number | undefined {
  */
 export async function destroyBerth(b: Berth): Promise<void> {
   await b.stop();
-  const orphan = containerdPid(b.execRoot);
-  if (orphan !== undefined) {
-    process.kill(orphan, 'SIGTERM');
-    const deadline = Date.now() + 15_000;
-    while (containerdPid(b.execRoot) === orphan && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (containerdPid(b.execRoot) === orphan) process.kill(orphan, 'SIGKILL');
-  }
+  stopOrphanContainerd(b.execRoot);
   unmountUnder(b.dir);
   fs.rmSync(b.dir, { recursive: true, force: true });
+}
+
+/** Stops the containerd a dead berthd left running for `execRoot`, if any. */
+function stopOrphanContainerd(execRoot: string): void {
+  const orphan = containerdPid(execRoot);
+  if (orphan === undefined) return;
+  process.kill(orphan, 'SIGTERM');
+  const deadline = Date.now() + 15_000;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (containerdPid(execRoot) === orphan && Date.now() < deadline) Atomics.wait(pause, 0, 0, 50);
+  if (containerdPid(execRoot) === orphan) process.kill(orphan, 'SIGKILL');
 }
 
 /** Lazily unmounts whatever is still mounted below `dir` (deepest first). */

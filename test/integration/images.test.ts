@@ -63,6 +63,20 @@ async function fails(args: string[], message: string, input?: Buffer | string): 
 
 const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
 
+/**
+ * Asserts `rows` are the groups in order, each group in any order: the CLI sorts image rows by
+ * creation time with an unstable sort, so rows of one image (same time) come in any order.
+ */
+function assertGroups(rows: string[], groups: string[][]): void {
+  const got: string[][] = [];
+  let i = 0;
+  for (const g of groups) {
+    got.push(rows.slice(i, i + g.length).sort());
+    i += g.length;
+  }
+  assert.deepEqual({ groups: got, rest: rows.slice(i) }, { groups: groups.map((g) => [...g].sort()), rest: [] }, `rows: ${JSON.stringify(rows)}`);
+}
+
 interface Inspect {
   Id: string;
   RepoTags: string[];
@@ -74,6 +88,7 @@ interface Inspect {
   Os: string;
   Size: number;
   RootFS: { Type: string; Layers: string[] };
+  Metadata: { LastTagTime: string };
 }
 
 async function inspect(name: string): Promise<Inspect> {
@@ -187,6 +202,14 @@ describe('docker load', () => {
     });
   }
 
+  test('every loaded layout runs: its files are in the container', async () => {
+    for (const l of layouts) {
+      const variant = l.tag.split(':')[1];
+      const out = await ok(['run', '--rm', '--network', 'none', l.tag, 'cat', '/variant.txt']);
+      assert.equal(out, variant, l.name);
+    }
+  });
+
   test('loads `docker load -i FILE` and keeps the same ID on a second load', async () => {
     const file = path.join(b.dir, 'busybox.tar');
     fs.writeFileSync(file, busybox);
@@ -247,24 +270,30 @@ describe('docker images', () => {
   const row = (name: string, id: string): string => `${name} ${short(id)}`;
 
   test('lists newest first, one row per tag, dangling images as <none>', async () => {
-    assert.deepEqual(lines(await ok(['images', ...fmt])), [
-      row('<none>:<none>', none.id),
-      row('other/three:1', three.id),
-      row('list/two:1', two.id),
-      row('list/two:2', two.id),
-      row('list/one:1', one.id),
+    assertGroups(lines(await ok(['images', ...fmt])), [
+      [row('<none>:<none>', none.id)],
+      [row('other/three:1', three.id)],
+      [row('list/two:1', two.id), row('list/two:2', two.id)],
+      [row('list/one:1', one.id)],
+    ]);
+    // The API lists an image's tags in lexical order.
+    assert.deepEqual((await apiImages()).map((i) => [i.Id, i.RepoTags]), [
+      [none.id, []],
+      [three.id, ['other/three:1']],
+      [two.id, ['list/two:1', 'list/two:2']],
+      [one.id, ['list/one:1']],
     ]);
     const table = lines(await ok(['images']));
     assert.match(table[0], /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
     assert.match(table[2], new RegExp(`^other/three\\s+1\\s+${short(three.id)}\\s+\\d+ (months|years?) ago\\s+\\d+(\\.\\d+)?kB$`));
     // -a adds nothing here: none of these images is another's parent.
-    assert.deepEqual(lines(await ok(['images', '-a', ...fmt])), lines(await ok(['images', ...fmt])));
+    assert.deepEqual(lines(await ok(['images', '-a', ...fmt])).sort(), lines(await ok(['images', ...fmt])).sort());
   });
 
   test('-q prints short IDs, --no-trunc full ones, --format the template', async () => {
     assert.deepEqual(lines(await ok(['images', '-q'])), [none, three, two, two, one].map((i) => short(i.id)));
     assert.deepEqual(lines(await ok(['images', '-q', '--no-trunc', 'list/one'])), [one.id]);
-    assert.deepEqual(lines(await ok(['images', '--format', '{{.Repository}}:{{.Tag}}', 'list/two'])), ['list/two:1', 'list/two:2']);
+    assert.deepEqual(lines(await ok(['images', '--format', '{{.Repository}}:{{.Tag}}', 'list/two'])).sort(), ['list/two:1', 'list/two:2']);
   });
 
   test('--digests adds the DIGEST column (<none>: loaded images have no repository digest)', async () => {
@@ -278,7 +307,7 @@ describe('docker images', () => {
 
   test('--filter reference matches familiar names, globs and tags; the positional argument is the same filter', async () => {
     const ids = async (...args: string[]): Promise<string[]> => lines(await ok(['images', ...args, ...fmt]));
-    assert.deepEqual(await ids('--filter', 'reference=list/*'), [row('list/two:1', two.id), row('list/two:2', two.id), row('list/one:1', one.id)]);
+    assertGroups(await ids('--filter', 'reference=list/*'), [[row('list/two:1', two.id), row('list/two:2', two.id)], [row('list/one:1', one.id)]]);
     assert.deepEqual(await ids('--filter', 'reference=list/two:2'), [row('list/two:2', two.id)]);
     assert.deepEqual(await ids('--filter', 'reference=*/*:1'), [row('other/three:1', three.id), row('list/two:1', two.id), row('list/one:1', one.id)]);
     assert.deepEqual(await ids('--filter', 'reference=docker.io/list/one'), [row('list/one:1', one.id)]);
@@ -336,6 +365,8 @@ describe('docker image inspect and docker history', () => {
     assert.equal(img.Os, 'linux');
     // Unpacked size: at least the busybox binary itself.
     assert.ok(img.Size >= fs.statSync('/bin/busybox').size, `Size ${img.Size}`);
+    // As dockerd: tags that come with a load do not count as tagging.
+    assert.equal(img.Metadata.LastTagTime, '0001-01-01T00:00:00Z');
     // The same image by full ID, by ID without algorithm, by short ID, and by canonical name.
     for (const name of [BB_ID, hex(BB_ID), short(BB_ID), 'docker.io/library/busybox:latest']) {
       assert.equal((await inspect(name)).Id, BB_ID, name);
@@ -388,12 +419,15 @@ describe('docker tag', () => {
   });
 
   test('a new tag lists next to the old one, on the same ID; tags in lexical order of their full names', async () => {
+    const before = Date.now();
     assert.equal(await ok(['tag', 'busybox', 'tagged/repo:v1']), '');
+    const tagTime = Date.parse((await inspect('busybox')).Metadata.LastTagTime);
+    assert.ok(tagTime >= before - 1000 && tagTime <= Date.now() + 1000, `LastTagTime ${tagTime}`);
     await ok(['tag', short(BB_ID), 'localhost:5000/a/b:t']);
     await ok(['tag', BB_ID, 'aaa:1']);
     // As dockerd's reference store orders them (docker.io/library/aaa < … < localhost:5000/…), not by age.
     const expected = ['aaa:1', 'busybox:latest', 'tagged/repo:v1', 'localhost:5000/a/b:t'];
-    assert.deepEqual(lines(await ok(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])), expected.map((t) => `${t} ${short(BB_ID)}`));
+    assertGroups(lines(await ok(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])), [expected.map((t) => `${t} ${short(BB_ID)}`)]);
     assert.deepEqual((await inspect('tagged/repo:v1')).RepoTags, expected);
     assert.deepEqual(lines(await ok(['rmi', '-f', BB_ID])), [...expected.map((t) => `Untagged: ${t}`), `Deleted: ${BB_ID}`, `Deleted: ${BB_DIFF}`]);
     await ok(['load'], busybox);
@@ -542,6 +576,13 @@ describe('docker import', () => {
     assert.equal(String(files.get('bin/link')), '-> tool');
   });
 
+  test('an imported busybox root file system runs with the CMD and ENV given', async () => {
+    const layer = await buildBusyboxLayer({ extraFiles: { 'etc/greeting': 'hello from import\n' } });
+    const id = (await ok(['import', '-c', 'CMD ["sh", "-c", "cat /etc/greeting; echo $GREETING"]', '-c', 'ENV GREETING=hi', '-', 'imported/run:1'], gzipSync(layer))).trim();
+    assert.equal((await inspect('imported/run:1')).Id, id);
+    assert.equal(await ok(['run', '--rm', '--network', 'none', 'imported/run:1']), 'hello from import\nhi\n');
+  });
+
   test('a plain tar without a tag gives a dangling image with the default message', async () => {
     const id = (await ok(['import', '-'], rootfs)).trim();
     assert.match(id, /^sha256:[a-f0-9]{64}$/);
@@ -560,6 +601,12 @@ describe('docker import', () => {
     const id = (await ok(['import', file, 'fromfile'])).trim();
     fs.rmSync(file);
     assert.equal((await inspect('fromfile:latest')).Id, id);
+  });
+
+  test('data that is not a tar is refused as dockerd does, and stores nothing', async () => {
+    const before = (await apiImages()).length;
+    await fails(['import', '-'], 'Error response from daemon: Error processing tar file: unexpected EOF', 'garbage, not a tar');
+    assert.equal((await apiImages()).length, before);
   });
 
   test('a change that is not allowed is refused and stores nothing', async () => {
@@ -621,6 +668,30 @@ describe('docker rmi', () => {
     assert.equal((await inspect('busybox')).Id, BB_ID);
     assert.deepEqual(lines(await ok(['rmi', 'busybox'])), ['Untagged: busybox:latest', `Deleted: ${BB_ID}`, `Deleted: ${BB_DIFF}`]);
     assert.ok(!(await contentDigests(b)).includes(BB_DIFF));
+  });
+
+  test('an image a container uses: its last tag and the image are protected, forcing untags only', async () => {
+    await ok(['load'], busybox);
+    const cid = (await ok(['create', '--network', 'none', 'busybox', 'sleep', '60'])).trim();
+    const c12 = cid.slice(0, 12);
+    try {
+      const refMsg = `conflict: unable to remove repository reference "busybox" (must force) - container ${c12} is using its referenced image ${short(BB_ID)}`;
+      await fails(['rmi', 'busybox'], `Error response from daemon: ${refMsg}`);
+      const raw = await b.request('DELETE', '/images/busybox');
+      assert.equal(raw.status, 409);
+      assert.deepEqual(JSON.parse(raw.body), { message: refMsg });
+      await fails(['rmi', short(BB_ID)], `Error response from daemon: conflict: unable to delete ${short(BB_ID)} (must be forced) - image is being used by stopped container ${c12}`);
+      // prune -a leaves images in use alone.
+      assert.equal(await ok(['image', 'prune', '-a', '-f']), 'Total reclaimed space: 0B\n');
+      await ok(['start', cid]);
+      await fails(['rmi', '-f', BB_ID], `Error response from daemon: conflict: unable to delete ${short(BB_ID)} (cannot be forced) - image is being used by running container ${c12}`);
+      // Forcing the tag away untags; the image stays for its container.
+      assert.equal(await ok(['rmi', '-f', 'busybox']), 'Untagged: busybox:latest\n');
+      assert.deepEqual((await inspect(BB_ID)).RepoTags, []);
+    } finally {
+      await docker(['rm', '-f', cid]);
+    }
+    assert.deepEqual(lines(await ok(['rmi', short(BB_ID)])), [`Deleted: ${BB_ID}`, `Deleted: ${BB_DIFF}`]);
   });
 
   test('an unknown image: No such image', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -540,4 +540,60 @@ test('a failing request stream fails the read and removes temp files', async () 
   }
   await assert.rejects(readImageArchive(Readable.from(broken()), dir), /aborted/);
   assert.deepEqual(readdirSync(dir), []);
+});
+
+test('with a blob store, large entries stream into it (named blobs with their expected digest) and small ones stay files', async () => {
+  // Random hex: still large once gzipped.
+  const big = await layer({ 'big.bin': randomBytes(100_000).toString('hex') });
+  const small = await layer({ 's.txt': 's' });
+  const gz = gzipSync(big);
+  const config = configFor([sha256(big), sha256(small), sha256(big)]);
+  const manifest = [{ Config: `blobs/sha256/${hex(sha256(config))}`, RepoTags: ['stream:1'], Layers: [`blobs/sha256/${hex(sha256(big))}`, `blobs/sha256/${hex(sha256(small))}`, 'legacy/layer.tar.gz'] }];
+  const archive = await tarOf([
+    { name: `blobs/sha256/${hex(sha256(big))}`, data: big },
+    { name: `blobs/sha256/${hex(sha256(small))}`, data: small },
+    { name: 'legacy/layer.tar.gz', data: gz },
+    { name: `blobs/sha256/${hex(sha256(config))}`, data: config },
+    { name: 'manifest.json', data: JSON.stringify(manifest) },
+  ]);
+  const stored = new Map<string, Buffer>();
+  const opened: { size: number; expected?: string }[] = [];
+  const store = {
+    minSize: 10_000,
+    open: async (o: { size: number; expected?: string }) => {
+      opened.push(o);
+      const parts: Buffer[] = [];
+      return {
+        write: async (c: Buffer) => {
+          parts.push(Buffer.from(c));
+        },
+        commit: async (digest: string) => {
+          const data = Buffer.concat(parts);
+          assert.equal(sha256(data), digest, 'committed under another digest');
+          stored.set(digest, data);
+        },
+        abort: async () => undefined,
+      };
+    },
+    read: async (digest: string) => stored.get(digest) ?? assert.fail(`${digest} not stored`),
+  };
+  const read = await readImageArchive(source(archive), tmp(), { store });
+  try {
+    const [img] = read.images;
+    assert.deepEqual(img.repoTags, ['stream:1']);
+    assert.deepEqual(opened, [
+      { size: big.length, expected: sha256(big) },
+      { size: gz.length, expected: undefined },
+    ]);
+    // Streamed layers have no temp file; the small one has.
+    assert.equal(img.layers[0].path, undefined);
+    assert.ok(stored.get(img.layers[0].digest)?.equals(big));
+    assert.ok(readFileSync(fileOf(img.layers[1])).equals(small));
+    assert.equal(img.layers[2].path, undefined);
+    assert.equal(img.layers[2].digest, sha256(gz));
+    assert.equal(img.layers[2].diffId, sha256(big));
+    assert.ok(stored.get(sha256(gz))?.equals(gz));
+  } finally {
+    await read.cleanup();
+  }
 });

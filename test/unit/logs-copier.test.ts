@@ -181,3 +181,24 @@ test('a stream that fails counts as ended; its unterminated line is kept', async
   assert.deepEqual(sink.msgs.map((m) => [m.line.toString(), m.partial]), [['half', true]]);
   assert.equal(errors[0]?.message, 'boom');
 });
+
+test('a source that already ended (silent process, gone before the copier) finishes at once', async () => {
+  const ended = new PassThrough();
+  ended.end();
+  ended.resume();
+  await new Promise((r) => ended.once('end', r));
+  const destroyed = new PassThrough();
+  destroyed.destroy();
+  // Ended but not yet read: its data must still be copied.
+  const pending = new PassThrough();
+  pending.end('last words\n');
+  const sink = new Collect();
+  const copier = new LogCopier({ stdout: ended, stderr: destroyed }, sink);
+  const copier2 = new LogCopier({ stdout: pending }, sink);
+  const timeout = new Promise((r) => setTimeout(() => r('timeout'), 1000));
+  assert.equal(await Promise.race([Promise.all([copier.done(), copier2.done()]).then(() => 'done'), timeout]), 'done');
+  assert.deepEqual(
+    sink.msgs.map((m) => m.line.toString()),
+    ['last words'],
+  );
+});
