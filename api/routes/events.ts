@@ -185,12 +185,18 @@ async function streamEvents(backend: EventsBackend, request: FastifyRequest, rep
 
   await new Promise<void>((resolve) => {
     const cancelTimer = untilMs === undefined ? () => undefined : longTimer(untilMs, () => res.end());
-    res.once('close', () => {
+    const finish = (): void => {
       cancelTimer();
       unsubscribe();
       if (dropped > 0) request.log.warn({ dropped }, 'events subscriber missed events');
       resolve();
-    });
+    };
+    res.once('close', finish);
+    // A client already gone (its 'close' passed while the query was checked) would never leave.
+    if (res.destroyed) {
+      res.off('close', finish);
+      finish();
+    }
   });
 }
 
