@@ -451,14 +451,7 @@ export class ContainerService {
       status = 255;
     }
     // Output may still be in the pipes when the exit is reported: drain it before the state says exited.
-    const dbgT0 = Date.now();
-    const dbg = { out: -1, err: -1, drained: -1, done: -1 };
-    live.io.stdout.once('close', () => (dbg.out = Date.now() - dbgT0));
-    live.io.stderr?.once('close', () => (dbg.err = Date.now() - dbgT0));
-    live.io.drained.then(() => (dbg.drained = Date.now() - dbgT0));
-    live.copier.done().then(() => (dbg.done = Date.now() - dbgT0));
     await Promise.race([live.copier.done(), new Promise((r) => setTimeout(r, 2000))]);
-    this.logger.warn({ dbg, outEnded: live.io.stdout.readableEnded, outDestroyed: live.io.stdout.destroyed, errEnded: live.io.stderr?.readableEnded }, 'DBG drain');
     await live.logger?.close();
     await this.runtime.deleteTask(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'task delete failed'));
     await live.io.close().catch(() => undefined);

@@ -70,7 +70,7 @@ async function storeArchive(svc: ImageService, archive: ImageArchive, opts: Load
             stream: `The image ${name} already exists, renaming the old one with ID ${previous.imageId} to empty string\n`,
           });
         }
-        svc.addTag(stored.id, named, { touch: false });
+        svc.addTag(stored.id, named, { touch: false, event: false });
       }
       svc.publish(stored.id, 'load', stored.id);
       if (tags.length === 0) progress({ stream: `Loaded image ID: ${stored.id}\n` });

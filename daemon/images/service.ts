@@ -285,9 +285,10 @@ export class ImageService {
    * Points `named` at the image. `touch: false` leaves the image's LastTagTime alone, as dockerd's
    * load does (only tag and import set it).
    */
-  addTag(imageId: string, named: Named, opts: { touch?: boolean } = {}): void {
+  /** `touch: false` keeps LastTagTime (load); `event: false` tags silently (load emits only "load"). */
+  addTag(imageId: string, named: Named, opts: { touch?: boolean; event?: boolean } = {}): void {
     this.repo.setRef(canonicalString(named), imageId, named.digest ? 'digest' : 'tag', opts.touch === false ? 0 : Date.now());
-    this.publish(imageId, 'tag', familiarString(named));
+    if (opts.event !== false) this.publish(imageId, 'tag', familiarString(named));
   }
 
   publish(imageId: string, action: string, name: string): void {
