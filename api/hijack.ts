@@ -6,10 +6,15 @@
 import * as http from 'node:http';
 import type * as net from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { InvalidParameter } from '../daemon/errors';
+import { JSON_BODY_LIMIT, JsonBody } from './body';
+import { decodeGoJson, JsonSyntaxError, parseMediaType } from './json';
 import { MEDIA_TYPE_MULTIPLEXED_STREAM, MEDIA_TYPE_RAW_STREAM } from './streams';
 import { versionLessThan } from './version';
 
 const upgraded = new WeakSet<http.IncomingMessage>();
+/** Bodies of upgraded requests, read off the socket before routing. */
+const upgradedBodies = new WeakMap<http.IncomingMessage, Buffer>();
 
 export function installUpgradeRouting(app: FastifyInstance): void {
   app.server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
@@ -19,7 +24,63 @@ export function installUpgradeRouting(app: FastifyInstance): void {
     res.assignSocket(socket);
     res.shouldKeepAlive = false;
     res.on('finish', () => socket.end());
-    app.routing(req, res);
+    const route = (): void => app.routing(req, res);
+    const length = Number(req.headers['content-length'] ?? '0');
+    if (!(length > 0)) return route();
+    // Node detaches an upgraded request from its parser without reading a body (exec start
+    // sends JSON): read the Content-Length bytes here, and hide the length from fastify, whose
+    // parser would otherwise see an empty stream of a non-zero declared length.
+    readUpgradedBody(socket, Math.min(length, JSON_BODY_LIMIT)).then(
+      (body) => {
+        upgradedBodies.set(req, body);
+        delete req.headers['content-length'];
+        route();
+      },
+      () => socket.destroy(),
+    );
+  });
+  // Hands the body read above to the handler as the JSON parser would have.
+  app.addHook('preHandler', async (request) => {
+    const body = upgradedBodies.get(request.raw);
+    if (body === undefined) return;
+    const ct = parseMediaType(request.headers['content-type'] ?? '');
+    if ('error' in ct || ct.mediaType !== 'application/json') return;
+    try {
+      request.body = new JsonBody(body, decodeGoJson(body.toString('utf8')));
+    } catch (err) {
+      if (err instanceof JsonSyntaxError) throw new InvalidParameter(`invalid JSON: ${err.message}`);
+      throw err;
+    }
+  });
+}
+
+/** Reads exactly `length` bytes off a socket; whatever follows them is put back, paused. */
+function readUpgradedBody(socket: net.Socket, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const cleanup = (): void => {
+      socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+      socket.removeListener('error', onEnd);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      reject(new Error('connection closed before the request body was read'));
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      got += chunk.length;
+      if (got < length) return;
+      cleanup();
+      socket.pause();
+      const all = Buffer.concat(chunks);
+      if (all.length > length) socket.unshift(all.subarray(length));
+      resolve(all.subarray(0, length));
+    };
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('error', onEnd);
   });
 }
 

@@ -19,6 +19,9 @@ import type { ApiHandler, Operations } from './routes/operations';
 import { imageOperations, type ImageBackend } from './routes/images';
 import { containerOperations, type ContainerBackend } from './routes/containers';
 import { eventsOperations, type EventsBackend } from './routes/events';
+import { containerFileOperations, type ContainerFilesBackend } from './routes/container-files';
+import { execOperations, type ExecBackend } from './routes/exec';
+import { statsOperations, type StatsBackend } from './routes/stats';
 import { swarmOperations } from './routes/swarm';
 import { pingOperations, systemOperations, type SystemBackend } from './routes/system';
 import { hasGreedyParam, ROUTES, type OperationId, type RouteSpec } from './routes/table';
@@ -35,6 +38,9 @@ export interface ApiBackends {
   images?: ImageBackend;
   containers?: ContainerBackend;
   events?: EventsBackend;
+  stats?: StatsBackend;
+  exec?: ExecBackend;
+  containerFiles?: ContainerFilesBackend;
 }
 
 function operationsFor(backends: ApiBackends): Operations[] {
@@ -44,6 +50,9 @@ function operationsFor(backends: ApiBackends): Operations[] {
     backends.images ? imageOperations(backends.images) : {},
     backends.containers ? containerOperations(backends.containers) : {},
     backends.events ? eventsOperations(backends.events) : {},
+    backends.containerFiles ? containerFileOperations(backends.containerFiles) : {},
+    backends.exec ? execOperations(backends.exec) : {},
+    backends.stats ? statsOperations(backends.stats) : {},
   ];
 }
 

@@ -3,65 +3,19 @@
 // Usage: npm run bench [-- --runs N] [-- --only REGEX]   (needs Debian's docker.io for /usr/sbin/dockerd)
 // Container cases run with `--network none` on both engines: dockerd here has no bridge
 // (--bridge=none) and Berth's default mode is loopback-only, so `none` is the like-for-like mode.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildBusyboxArchive } from '../test/fixtures/busybox-image';
-import { DOCKER, httpRequest, run, startBerth, destroyBerth, type Berth } from '../test/integration/harness';
-
-interface Engine {
-  name: string;
-  docker(args: string[], input?: Buffer): Promise<{ code: number; stdout: string; stderr: string }>;
-  stop(): Promise<void>;
-}
+import { startBerth } from '../test/integration/harness';
+import { berthEngine, startReference, type Engine } from './engines';
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
-
-async function startReference(dir: string): Promise<Engine> {
-  const sock = path.join(dir, 'ref.sock');
-  const cfg = path.join(dir, 'ref-config');
-  fs.mkdirSync(cfg, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'ref.json'), '{}');
-  const log = fs.openSync(path.join(dir, 'ref.log'), 'a');
-  const child = spawn(
-    '/usr/sbin/dockerd',
-    ['-H', `unix://${sock}`, '--data-root', path.join(dir, 'ref-data'), '--exec-root', path.join(dir, 'ref-exec'),
-      '--pidfile', path.join(dir, 'ref.pid'), '--bridge=none', '--iptables=false', '--config-file', path.join(dir, 'ref.json')],
-    { stdio: ['ignore', log, log] },
-  );
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await httpRequest(sock, 'GET', '/_ping')).status === 200) break;
-    } catch {
-      if (Date.now() > deadline || child.exitCode !== null) {
-        child.kill('SIGKILL');
-        throw new Error(`reference dockerd did not start; see ${path.join(dir, 'ref.log')}`);
-      }
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const env = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: cfg };
-  return {
-    name: 'dockerd',
-    docker: (args, input) => run(DOCKER, args, { env, input }),
-    stop: async () => {
-      const done = new Promise((r) => child.on('exit', r));
-      child.kill('SIGTERM');
-      await done;
-    },
-  };
-}
-
-function berthEngine(b: Berth): Engine {
-  return { name: 'berth', docker: (args, input) => b.docker(args, { input }), stop: () => destroyBerth(b) };
-}
 
 async function time(fn: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint();

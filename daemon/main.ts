@@ -19,7 +19,11 @@ import { acquireDaemonLocks } from './lock';
 import { SystemService } from './system/service';
 import { cgroupVersion } from './system/host';
 import { ContainerService } from './containers/service';
+import { containerFilesBackend } from './containers/files-backend';
+import { ExecService } from './exec/service';
+import { withExecIds } from './exec/inspect-exec-ids';
 import { SpecFactory } from './containers/spec-factory';
+import { clockTicksPerSecond, hostMemoryBytes, StatsService, type StatsContainer } from './containers/stats';
 import { ContainerRuntime } from '../runtime/tasks';
 import { subscribeTaskEvents } from '../runtime/task-events';
 import { ContainerRepo } from '../store/container-repo';
@@ -147,6 +151,28 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     await containers.restore();
     cleanups.push(() => containers.shutdown());
 
+    const statsView = (c: { record: { id: string; name: string }; state: { running: boolean; restarting: boolean } }): StatsContainer => ({
+      id: c.record.id,
+      name: c.record.name,
+      running: c.state.running && !c.state.restarting,
+    });
+    const statsLogger = logger.child({ component: 'stats' });
+    const stats = new StatsService({
+      lookup: (input) => statsView(containers.get(input)),
+      byId: (id) => {
+        const c = containers.tryGetById(id);
+        return c && statsView(c);
+      },
+      metrics: (ids) => runtime.metricsOf(ids),
+      procStat: () => fs.promises.readFile('/proc/stat', 'utf8'),
+      machineMemory: hostMemoryBytes(),
+      clockTicksPerSecond: clockTicksPerSecond(),
+      onError: (err, id) => statsLogger.warn({ err, container: id }, 'collecting stats failed'),
+    });
+
+    const exec = new ExecService({ containers, runtime, ctd, events, logger: logger.child({ component: 'exec' }) });
+    cleanups.push(() => exec.close());
+
     const system = new SystemService({
       dataRoot: config.dataRoot,
       id: daemonId,
@@ -172,10 +198,12 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
 
     const server = createApiServer({
       logger: logger.child({ component: 'api' }),
-      backends: { system, images, containers, events },
+      backends: { system, images, containers: withExecIds(containers, exec), events, stats, exec, containerFiles: containerFilesBackend({ ctd, images, containers, events }) },
       experimental: config.experimental,
     });
     cleanups.push(() => server.close());
+    // Runs before server.close: ends the open stats streams so the server need not wait for them.
+    cleanups.push(() => stats.close());
     await listen(server, config.hosts, { group: config.group });
     logger.info({ hosts: config.hosts, version: engineInfo().version, dataRoot: config.dataRoot }, 'API listening');
     return shutdown;

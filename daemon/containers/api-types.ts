@@ -13,14 +13,14 @@ export interface ContainerConfig {
   Tty?: boolean;
   OpenStdin?: boolean;
   StdinOnce?: boolean;
-  Env?: string[];
-  Cmd?: string[];
+  Env?: string[] | null;
+  Cmd?: string[] | null;
   Healthcheck?: HealthConfig;
   ArgsEscaped?: boolean | null;
   Image?: string;
-  Volumes?: Record<string, Record<string, unknown>>;
+  Volumes?: Record<string, Record<string, unknown>> | null;
   WorkingDir?: string;
-  Entrypoint?: string[];
+  Entrypoint?: string[] | null;
   NetworkDisabled?: boolean | null;
   OnBuild?: string[] | null;
   Labels?: Record<string, string>;
@@ -70,8 +70,8 @@ export type HostConfig = Resources & {
   Sysctls?: Record<string, string> | null;
   Runtime?: string | null;
   Isolation?: "default" | "process" | "hyperv" | "";
-  MaskedPaths?: string[];
-  ReadonlyPaths?: string[];
+  MaskedPaths?: string[] | null;
+  ReadonlyPaths?: string[] | null;
 };
 
 export interface NetworkingConfig {
@@ -203,7 +203,7 @@ export interface Resources {
   DeviceRequests?: DeviceRequest[];
   MemoryReservation?: number;
   MemorySwap?: number;
-  MemorySwappiness?: number;
+  MemorySwappiness?: number | null;
   NanoCpus?: number;
   OomKillDisable?: boolean;
   Init?: boolean | null;

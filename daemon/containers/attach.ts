@@ -74,6 +74,11 @@ export function openAttach(svc: ContainerService, input: string, opts: AttachOpt
     },
     stdin(chunk: Buffer): void {
       if (!wantStdin || closed) return;
+      // As dockerd, detach keys are only looked for with a TTY: without one every byte is data.
+      if (!tty) {
+        hub.writeStdin(chunk);
+        return;
+      }
       const { forward, detach } = scanner.feed(chunk);
       if (forward.length > 0) hub.writeStdin(forward);
       if (detach) {
@@ -83,8 +88,11 @@ export function openAttach(svc: ContainerService, input: string, opts: AttachOpt
     },
     stdinEnd(): void {
       if (!wantStdin || closed) return;
-      // With StdinOnce the process sees EOF when its attached client closes stdin.
-      if (c.record.config.StdinOnce) hub.closeStdin();
+      // dockerd's CopyStreams: with StdinOnce and no TTY the process sees EOF when its attached
+      // client closes stdin; otherwise the client's EOF ends this attach and the process keeps
+      // its stdin open (a TTY session is left by detaching or by the process exiting).
+      if (c.record.config.StdinOnce && !tty) hub.closeStdin();
+      else finish('done');
     },
     close(): void {
       closed = true;

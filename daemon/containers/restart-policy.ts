@@ -14,6 +14,8 @@ export class RestartManager {
   private delayMs = 0;
   /** Restarts done by this manager (for on-failure's maximum). */
   private count = 0;
+  /** Set when the user stopped or killed the container: its next exit is final. */
+  private cancelled = false;
 
   constructor(
     private policy: RestartPolicyName,
@@ -27,7 +29,7 @@ export class RestartManager {
 
   /** Called at each exit; `ranMs` is how long that run lasted. */
   shouldRestart(exitCode: number, manuallyStopped: boolean, ranMs: number): RestartDecision {
-    if (this.policy === 'no') return { restart: false, delayMs: 0 };
+    if (this.policy === 'no' || this.cancelled) return { restart: false, delayMs: 0 };
     if (ranMs >= 10_000) this.delayMs = 0;
     this.delayMs = this.delayMs === 0 ? DEFAULT_DELAY_MS : Math.min(this.delayMs * 2, MAX_DELAY_MS);
     let restart = false;
@@ -47,9 +49,15 @@ export class RestartManager {
     return { restart: true, delayMs: this.delayMs };
   }
 
+  /** dockerd's ExitOnNext: whatever the policy, the coming exit does not restart. */
+  cancel(): void {
+    this.cancelled = true;
+  }
+
   /** A user start resets the back-off and the failure count, as a fresh manager would. */
   reset(): void {
     this.delayMs = 0;
     this.count = 0;
+    this.cancelled = false;
   }
 }

@@ -10,9 +10,10 @@ import type { ContainerRuntime } from '../../runtime/tasks';
 import type { TaskIO } from '../../runtime/fifo';
 import type { ContainerRepo, ContainerRow } from '../../store/container-repo';
 import { NameTakenError } from '../../store/container-repo';
-import { Conflict, InvalidParameter, NotFound, NotImplemented, NotModified, BerthError, errorMessage } from '../errors';
+import { Conflict, InvalidParameter, NotFound, NotImplemented, NotModified, BerthError, SystemError, errorMessage } from '../errors';
 import { isStartFailure } from '../../runtime/start-errors';
 import { overlayDirs, snapshotUsage } from '../../runtime/snapshots';
+import { DEFAULT_READONLY_PATHS, hostSpecFacts } from '../../runtime/spec-host';
 import { extraAttributes, type LogContainerInfo } from '../logs/attrs';
 import { formatLogEntry } from '../logs/format';
 import { readLogs } from '../logs/reader';
@@ -39,6 +40,8 @@ import {
   entrypointAndArgs,
   mergeWithImage,
   restartPolicyName,
+  validateRestartPolicy,
+  verifyResources,
   verifySettings,
   withHostDefaults,
 } from './settings';
@@ -239,14 +242,20 @@ export class ContainerService {
 
   async create(req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
     const config: ContainerConfig = { ...req.config };
-    if (config.Entrypoint && config.Entrypoint.length === 1 && config.Entrypoint[0] === '') config.Entrypoint = [];
     const hostConfig = withHostDefaults(req.hostConfig, {
       shmSize: this.defaults.shmSize,
       ipcMode: this.defaults.ipcMode,
       cgroupnsMode: this.defaults.cgroupnsMode,
+      maskedPaths: hostSpecFacts().maskedPaths,
+      readonlyPaths: DEFAULT_READONLY_PATHS,
     });
     if (!hostConfig.LogConfig?.Type || (req.hostConfig.LogConfig?.Type ?? '') === '') {
       hostConfig.LogConfig = { Type: this.defaults.logDriver as 'json-file', Config: { ...this.defaults.logOpts, ...(req.hostConfig.LogConfig?.Config ?? {}) } };
+    }
+    // Binds, volumes and mounts come with the volumes work; silently running without them would
+    // hide the user's data somewhere they do not expect.
+    for (const [field, v] of [['Binds', hostConfig.Binds], ['Mounts', hostConfig.Mounts], ['VolumesFrom', hostConfig.VolumesFrom]] as const) {
+      if (v && v.length > 0) throw new InvalidParameter(`Berth does not support volumes or bind mounts yet (HostConfig.${field})`);
     }
     const warnings = verifySettings(config, hostConfig);
     validateLogOpts(hostConfig.LogConfig?.Type ?? 'json-file', hostConfig.LogConfig?.Config ?? {});
@@ -347,17 +356,30 @@ export class ContainerService {
 
   async start(input: string): Promise<void> {
     const id = this.get(input).record.id;
-    await this.locked(id, async () => {
-      const c = this.get(id);
-      if (c.state.paused) throw new Conflict('cannot start a paused container, try unpause instead');
-      if (c.state.running) throw new NotModified();
-      if (c.state.removalInProgress || c.state.dead) {
-        throw new Conflict('container is marked for removal and cannot be started');
+    let autoRemove = false;
+    try {
+      await this.locked(id, async () => {
+        const c = this.get(id);
+        if (c.state.paused) throw new Conflict('cannot start a paused container, try unpause instead');
+        if (c.state.running) throw new NotModified();
+        if (c.state.removalInProgress || c.state.dead) {
+          throw new Conflict('container is marked for removal and cannot be started');
+        }
+        this.restartManager(c).reset();
+        c.state.manuallyStopped = false;
+        autoRemove = c.record.hostConfig.AutoRemove === true;
+        await this.startTask(c);
+      });
+    } catch (err) {
+      // As dockerd: an AutoRemove container that failed to start is removed (`docker run --rm`
+      // waits for that removal before it reports the error).
+      if (autoRemove) {
+        await this.remove(id, { force: true, volumes: true }).catch((rmErr: unknown) =>
+          this.logger.warn({ err: rmErr, container: id }, 'auto-remove after failed start failed'),
+        );
       }
-      this.restartManager(c).reset();
-      c.state.manuallyStopped = false;
-      await this.startTask(c);
-    });
+      throw err;
+    }
   }
 
   private restartManager(c: Container): RestartManager {
@@ -570,10 +592,23 @@ export class ContainerService {
 
   private async signal(c: Container, sig: number): Promise<void> {
     const id = c.record.id;
-    // A paused task only takes SIGKILL after it is thawed.
-    if (c.state.paused && sig === 9) await this.runtime.resume(id).catch(() => undefined);
+    // dockerd's killWithSignal: SIGKILL, the stop signal, or any signal when none is configured
+    // means the container is meant to end: no restart policy brings it back, and a paused
+    // container is thawed so that the signal is delivered.
+    const stopSignal = c.record.config.StopSignal;
+    const exitOnNext = !stopSignal || sig === 9 || parseSignal(stopSignal) === sig;
+    if (exitOnNext) this.restartManager(c).cancel();
     await this.runtime.kill(id, sig, { all: sig === 9 });
     this.publish(c, 'kill', { signal: String(sig) });
+    if (exitOnNext && c.state.paused) {
+      await this.runtime.resume(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'resume after kill failed'));
+      const cur = this.tryGetById(id);
+      if (cur?.state.paused) {
+        cur.state.paused = false;
+        this.saveState(cur);
+        this.publish(cur, 'unpause');
+      }
+    }
   }
 
   async kill(input: string, signal: string | undefined): Promise<void> {
@@ -740,51 +775,64 @@ export class ContainerService {
       if (c.state.removalInProgress || c.state.dead) {
         throw new Conflict(`Cannot update container ${id}: container is marked for removal and cannot be "update"`);
       }
-      const next: HostConfig = { ...c.record.hostConfig };
-      const resourceKeys = [
-        'CpuShares', 'Memory', 'CgroupParent', 'BlkioWeight', 'BlkioWeightDevice', 'BlkioDeviceReadBps',
-        'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuPeriod', 'CpuQuota',
-        'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetCpus', 'CpusetMems', 'Devices', 'DeviceCgroupRules',
-        'DeviceRequests', 'KernelMemory', 'KernelMemoryTCP', 'MemoryReservation', 'MemorySwap', 'MemorySwappiness',
-        'NanoCpus', 'OomKillDisable', 'PidsLimit', 'Ulimits', 'CpuCount', 'CpuPercent', 'IOMaximumIOps',
-        'IOMaximumBandwidth',
-      ] as const;
-      const n = next as Record<string, unknown>;
-      const ch = changes as Record<string, unknown>;
-      for (const k of resourceKeys) {
-        const v = ch[k];
-        if (v === undefined || v === null) continue;
-        if ((v === 0 || v === '') && k !== 'OomKillDisable') continue; // zero means "leave as is"
-        n[k] = v;
-      }
-      if ((changes.NanoCpus ?? 0) > 0) {
-        n.CpuPeriod = 0;
-        n.CpuQuota = 0;
-      }
-      if ((changes.CpuPeriod ?? 0) > 0 || (changes.CpuQuota ?? 0) > 0) n.NanoCpus = 0;
-      if (changes.RestartPolicy && changes.RestartPolicy.Name !== undefined && changes.RestartPolicy.Name !== '') {
-        if (c.record.hostConfig.AutoRemove && changes.RestartPolicy.Name !== 'no') {
-          throw new InvalidParameter(`Cannot update container ${id}: can't create 'AutoRemove' container with restart policy`);
-        }
-        next.RestartPolicy = changes.RestartPolicy;
-      }
+      const cur = c.record.hostConfig;
+      const fail = (msg: string): never => {
+        throw new InvalidParameter(`Cannot update container ${id}: ${msg}`);
+      };
       let warnings: string[];
       try {
-        warnings = verifySettings(c.record.config, next);
+        warnings = verifyResources(changes, { update: true });
+        if (changes.RestartPolicy?.Name) validateRestartPolicy(changes.RestartPolicy);
       } catch (err) {
-        if (err instanceof BerthError) throw new InvalidParameter(`Cannot update container ${id}: ${err.message}`);
+        if (err instanceof BerthError) fail(err.message);
         throw err;
       }
-      if ((c.record.hostConfig.Memory ?? 0) > 0 && (changes.Memory ?? 0) > 0 && !changes.MemorySwap && (c.record.hostConfig.MemorySwap ?? 0) > 0) {
-        // A new memory limit above the old swap limit needs a new swap limit too, as dockerd says.
-        if ((changes.Memory ?? 0) > (c.record.hostConfig.MemorySwap ?? 0)) {
-          throw new InvalidParameter(
-            `Cannot update container ${id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`,
-          );
+      // dockerd's Container.UpdateContainer: a zero value leaves the setting as it is, NanoCpus
+      // and CpuPeriod/CpuQuota exclude each other, and a memory limit above the current swap
+      // limit needs a new swap limit in the same update.
+      const nano = changes.NanoCpus ?? 0;
+      const period = changes.CpuPeriod ?? 0;
+      const quota = changes.CpuQuota ?? 0;
+      if (nano > 0 && (cur.CpuPeriod ?? 0) > 0) fail('Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set');
+      if (nano > 0 && (cur.CpuQuota ?? 0) > 0) fail('Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set');
+      if (period > 0 && (cur.NanoCpus ?? 0) > 0) fail('Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set');
+      if (quota > 0 && (cur.NanoCpus ?? 0) > 0) fail('Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set');
+      const next: HostConfig = { ...cur };
+      const setIf = <K extends keyof HostConfig>(k: K): void => {
+        const v = changes[k];
+        if (v !== undefined && v !== null && v !== 0 && v !== '') next[k] = v;
+      };
+      for (const k of ['BlkioWeight', 'CpuShares', 'NanoCpus', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems'] as const) setIf(k);
+      const memory = changes.Memory ?? 0;
+      if (memory !== 0) {
+        if (memory > (cur.MemorySwap ?? 0) && !changes.MemorySwap) {
+          fail('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
         }
+        next.Memory = memory;
       }
-      if (c.state.running) {
-        await this.runtime.updateResources(id, this.specs.resources(next));
+      for (const k of ['MemorySwap', 'MemoryReservation', 'CpuRealtimePeriod', 'CpuRealtimeRuntime'] as const) setIf(k);
+      if (changes.PidsLimit !== undefined && changes.PidsLimit !== null) next.PidsLimit = changes.PidsLimit > 0 ? changes.PidsLimit : null;
+      if (changes.RestartPolicy?.Name) {
+        if (cur.AutoRemove && changes.RestartPolicy.Name !== 'no') {
+          fail('Restart policy cannot be updated because AutoRemove is enabled for the container');
+        }
+        next.RestartPolicy = { Name: changes.RestartPolicy.Name, MaximumRetryCount: changes.RestartPolicy.MaximumRetryCount ?? 0 };
+      }
+      try {
+        verifyResources(next, { update: true });
+      } catch (err) {
+        if (err instanceof BerthError) fail(err.message);
+        throw err;
+      }
+      // A running (or paused) task takes the request's values at once; otherwise the next start
+      // applies the stored ones.
+      if (c.state.running && !c.state.restarting) {
+        try {
+          await this.runtime.updateResources(id, await this.specs.updateResources(changes));
+        } catch (err) {
+          if (err instanceof BerthError && !(err instanceof SystemError)) throw err;
+          fail(errorMessage(err));
+        }
       }
       c.record.hostConfig = next;
       this.saveRecord(c);
@@ -856,6 +904,7 @@ export class ContainerService {
         }
       }),
     );
+    this.specs.removeEmptyCgroupParent();
   }
 
   // ------------------------------------------------------------------ logs

@@ -70,8 +70,11 @@ export function verifySettings(config: ContainerConfig, host: HostConfig): strin
   return warnings;
 }
 
-/** dockerd's verifyPlatformContainerResources, for what this host can enforce. */
-export function verifyResources(r: HostConfig): string[] {
+/**
+ * dockerd's verifyPlatformContainerResources, for what this host can enforce. With `update` the
+ * request of `docker update` is checked, which may set a swap limit alone.
+ */
+export function verifyResources(r: HostConfig, opts: { update?: boolean } = {}): string[] {
   const warnings: string[] = [];
   const memory = r.Memory ?? 0;
   if (memory !== 0 && memory < MIN_MEMORY) throw new InvalidParameter('Minimum memory limit allowed is 6MB');
@@ -79,7 +82,7 @@ export function verifyResources(r: HostConfig): string[] {
   if (memory > 0 && swap > 0 && swap < memory) {
     throw new InvalidParameter('Minimum memoryswap limit should be larger than memory limit, see usage');
   }
-  if (memory === 0 && swap > 0) {
+  if (memory === 0 && swap > 0 && !opts.update) {
     throw new InvalidParameter('You should always set the Memory limit when using Memoryswap limit, see usage');
   }
   const swappiness = r.MemorySwappiness;
@@ -131,12 +134,21 @@ export function isIp(s: string): boolean {
 
 const envKey = (e: string): string => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e);
 
-/** dockerd's merge: image values fill in what the user left unset. Mutates and returns `user`. */
+/**
+ * dockerd's mergeAndVerifyConfig: image values fill in what the user left unset, then an
+ * Entrypoint of [""] (`--entrypoint ""`) is reset, so it neither takes the image's entrypoint
+ * nor its command. Mutates and returns `user`.
+ */
 export function mergeWithImage(user: ContainerConfig, image: ImageRuntimeConfig | undefined): ContainerConfig {
-  if (!image) return user;
+  if (image) mergeImageConfig(user, image);
+  if (user.Entrypoint?.length === 1 && user.Entrypoint[0] === '') user.Entrypoint = null;
+  return user;
+}
+
+function mergeImageConfig(user: ContainerConfig, image: ImageRuntimeConfig): void {
   if (!user.User) user.User = image.User ?? '';
   if (!user.ExposedPorts || Object.keys(user.ExposedPorts).length === 0) {
-    user.ExposedPorts = image.ExposedPorts ?? user.ExposedPorts;
+    user.ExposedPorts = image.ExposedPorts ?? null;
   } else if (image.ExposedPorts) {
     for (const p of Object.keys(image.ExposedPorts)) user.ExposedPorts[p] ??= {};
   }
@@ -150,10 +162,10 @@ export function mergeWithImage(user: ContainerConfig, image: ImageRuntimeConfig 
   for (const [k, v] of Object.entries(image.Labels ?? {})) if (!(k in user.Labels)) user.Labels[k] = v;
   if (!user.Entrypoint || user.Entrypoint.length === 0) {
     if (!user.Cmd || user.Cmd.length === 0) {
-      user.Cmd = image.Cmd ?? undefined;
+      user.Cmd = image.Cmd ?? null;
       if (image.ArgsEscaped !== undefined) user.ArgsEscaped = image.ArgsEscaped;
     }
-    if (user.Entrypoint === undefined || user.Entrypoint === null) user.Entrypoint = image.Entrypoint ?? undefined;
+    if (user.Entrypoint === undefined || user.Entrypoint === null) user.Entrypoint = image.Entrypoint ?? null;
   }
   if (image.Healthcheck) {
     if (!user.Healthcheck) user.Healthcheck = { ...image.Healthcheck, Test: image.Healthcheck.Test ?? undefined };
@@ -169,14 +181,13 @@ export function mergeWithImage(user: ContainerConfig, image: ImageRuntimeConfig 
   }
   if (!user.WorkingDir) user.WorkingDir = image.WorkingDir ?? '';
   if (!user.Volumes || Object.keys(user.Volumes).length === 0) {
-    user.Volumes = image.Volumes ?? user.Volumes;
+    user.Volumes = image.Volumes ?? null;
   } else if (image.Volumes) {
     for (const v of Object.keys(image.Volumes)) user.Volumes[v] ??= {};
   }
   if (!user.StopSignal) user.StopSignal = image.StopSignal ?? undefined;
   if (!user.Shell || user.Shell.length === 0) user.Shell = image.Shell ?? undefined;
   if (!user.OnBuild || user.OnBuild.length === 0) user.OnBuild = image.OnBuild ?? null;
-  return user;
 }
 
 /** The process to run: entrypoint then command (dockerd's getEntrypointAndArgs). */
@@ -184,14 +195,17 @@ export function entrypointAndArgs(config: ContainerConfig): { path: string; args
   const entrypoint = config.Entrypoint ?? [];
   const cmd = config.Cmd ?? [];
   if (entrypoint.length === 0) {
-    if (cmd.length === 0) throw new InvalidParameter('No command specified');
+    if (cmd.length === 0) throw new InvalidParameter('no command specified');
     return { path: cmd[0], args: cmd.slice(1) };
   }
   return { path: entrypoint[0], args: [...entrypoint.slice(1), ...cmd] };
 }
 
 /** HostConfig with dockerd's defaults applied where the client left fields unset. */
-export function withHostDefaults(host: HostConfig, defaults: { shmSize: number; ipcMode: string; cgroupnsMode: 'host' | 'private' }): HostConfig {
+export function withHostDefaults(
+  host: HostConfig,
+  defaults: { shmSize: number; ipcMode: string; cgroupnsMode: 'host' | 'private'; maskedPaths?: readonly string[]; readonlyPaths?: readonly string[] },
+): HostConfig {
   const out: HostConfig = { ...host };
   if (!out.NetworkMode) out.NetworkMode = 'default';
   if (!out.ShmSize) out.ShmSize = defaults.shmSize;
@@ -200,5 +214,21 @@ export function withHostDefaults(host: HostConfig, defaults: { shmSize: number; 
   if (!out.LogConfig?.Type) out.LogConfig = { Type: 'json-file', Config: out.LogConfig?.Config ?? {} };
   out.RestartPolicy = { Name: out.RestartPolicy?.Name || 'no', MaximumRetryCount: out.RestartPolicy?.MaximumRetryCount ?? 0 };
   out.ConsoleSize ??= [0, 0];
+  if (!out.Runtime) out.Runtime = 'runc';
+  // adaptContainerSettings: swap defaults to twice the memory limit, the OOM killer stays on.
+  if ((out.Memory ?? 0) > 0 && !out.MemorySwap) out.MemorySwap = (out.Memory ?? 0) * 2;
+  out.OomKillDisable ??= false;
+  // -1 and 0 are the clients' "not set"; dockerd stores no value (null) for them.
+  if (out.MemorySwappiness === -1) out.MemorySwappiness = null;
+  if (out.PidsLimit !== undefined && out.PidsLimit !== null && out.PidsLimit <= 0) out.PidsLimit = null;
+  if (!out.Privileged) {
+    if (out.MaskedPaths === undefined || out.MaskedPaths === null) out.MaskedPaths = defaults.maskedPaths ? [...defaults.maskedPaths] : out.MaskedPaths;
+    if (out.ReadonlyPaths === undefined || out.ReadonlyPaths === null) out.ReadonlyPaths = defaults.readonlyPaths ? [...defaults.readonlyPaths] : out.ReadonlyPaths;
+  }
+  // generateSecurityOpt: containers sharing the host's IPC or PID namespace, or privileged ones,
+  // get SELinux labelling disabled unless the client chose a label option itself.
+  if ((out.SecurityOpt === undefined || out.SecurityOpt === null) && (out.Privileged || out.IpcMode === 'host' || out.PidMode === 'host')) {
+    out.SecurityOpt = ['label=disable'];
+  }
   return out;
 }

@@ -1,6 +1,8 @@
 // Turns a container's record into the OCI spec runtime/spec.ts builds: resolves the user from
 // the container's own files, the devices, the namespaces of container:<id> modes, and the
 // daemon-wide defaults. Also the early checks dockerd makes at create.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Containerd } from '../../runtime/containerd';
 import { containerCapabilities, hostCapabilities, validateCapabilities } from '../../runtime/capabilities';
 import { resolveBlkioDevices, resolveContainerDevices } from '../../runtime/devices';
@@ -32,6 +34,24 @@ export class SpecFactory {
     private readonly defaults: SpecDefaults,
   ) {}
 
+  /**
+   * Removes the per-namespace parent cgroup (`/<namespace>`) that runc created for Berth's
+   * containers, in every hierarchy, when no container is left in it. Only the default parent
+   * Berth derives itself is touched, never a configured one. Best effort.
+   */
+  removeEmptyCgroupParent(root = '/sys/fs/cgroup'): void {
+    const parent = this.defaults.cgroupParent;
+    if (this.defaults.cgroupDriver !== 'cgroupfs' || parent !== `/${this.defaults.namespace}`) return;
+    const dirs = this.defaults.cgroupVersion === '2' ? [root] : listDirs(root);
+    for (const d of dirs) {
+      try {
+        fs.rmdirSync(path.join(d, parent));
+      } catch {
+        // absent, or still in use
+      }
+    }
+  }
+
   /** What dockerd refuses at create rather than at start. */
   validate(_config: ContainerConfig, host: HostConfig): string[] {
     validateCapabilities(host.CapAdd, host.CapDrop, hostCapabilities());
@@ -48,8 +68,9 @@ export class SpecFactory {
     return { ociVersion: '1.0.2', root: { path: 'rootfs' }, hostname: c.record.config.Hostname ?? '' };
   }
 
-  resources(host: HostConfig): LinuxResources {
-    return buildResources(host);
+  /** The LinuxResources of a `docker update` request: only what it sets (dockerd's toContainerdResources). */
+  async updateResources(changes: HostConfig): Promise<LinuxResources> {
+    return buildResources(changes, { mode: 'update', blkioDevices: await resolveBlkioDevices(changes) });
   }
 
   async build(c: Container, nsSource: (input: string) => { id: string; pid: number }): Promise<OciSpec> {
@@ -115,12 +136,44 @@ export class SpecFactory {
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** dockerd adds PATH when the image has none, and HOSTNAME, and TERM=xterm with a TTY. */
+/**
+ * The process environment, as dockerd's CreateDaemonEnvironment builds it: PATH, HOSTNAME and
+ * (with a TTY) TERM=xterm first, then the container's Env replacing or appending by key. An
+ * entry without "=" unsets that key and is itself left out (runc refuses it).
+ */
 export function withDefaultEnv(config: ContainerConfig): string[] {
-  const env = [...(config.Env ?? [])];
-  const has = (k: string): boolean => env.some((e) => e.startsWith(`${k}=`));
-  if (!has('PATH')) env.unshift(`PATH=${DEFAULT_PATH}`);
-  if (!has('HOSTNAME') && config.Hostname) env.splice(1, 0, `HOSTNAME=${config.Hostname}`);
-  if (config.Tty && !has('TERM')) env.push('TERM=xterm');
-  return env;
+  const env = [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${config.Hostname ?? ''}`];
+  if (config.Tty) env.push('TERM=xterm');
+  return replaceOrAppendEnv(env, config.Env ?? []);
+}
+
+/** moby's ReplaceOrAppendEnvValues. */
+export function replaceOrAppendEnv(defaults: string[], overrides: string[]): string[] {
+  const out: (string | undefined)[] = [...defaults];
+  const index = new Map<string, number>();
+  out.forEach((e, i) => index.set((e as string).split('=')[0], i));
+  for (const value of overrides) {
+    const eq = value.indexOf('=');
+    if (eq < 0) {
+      const i = index.get(value);
+      if (i !== undefined) out[i] = undefined;
+      continue;
+    }
+    // As in moby, only the defaults are looked up: a repeated override is appended again.
+    const i = index.get(value.slice(0, eq));
+    if (i !== undefined) out[i] = value;
+    else out.push(value);
+  }
+  return out.filter((e): e is string => e !== undefined);
+}
+
+function listDirs(root: string): string[] {
+  try {
+    return fs
+      .readdirSync(root, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => path.join(root, e.name));
+  } catch {
+    return [];
+  }
 }

@@ -1,7 +1,7 @@
 // What the container queries answer: inspect (ContainerInspectResponse), list (ContainerSummary)
 // and its filters, shaped from a container's record and state.
 import { InvalidParameter } from '../errors';
-import type { ContainerInspectResponse, ContainerSummary } from './api-types';
+import type { ContainerConfig, ContainerInspectResponse, ContainerSummary, HostConfig } from './api-types';
 import { statusName, statusText, type StatusName } from './model';
 import type { Container } from './service';
 
@@ -40,10 +40,10 @@ export function inspectView(c: Container, extra: { graphDriverData: Record<strin
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: r.hostConfig,
+    HostConfig: hostConfigView(r.hostConfig),
     GraphDriver: { Name: 'overlayfs', Data: extra.graphDriverData ?? {} },
     Mounts: [],
-    Config: r.config,
+    Config: configView(r.config),
     NetworkSettings: {
       SandboxID: '',
       SandboxKey: '',
@@ -54,6 +54,123 @@ export function inspectView(c: Container, extra: { graphDriverData: Record<strin
   if (extra.sizeRw !== undefined) view.SizeRw = extra.sizeRw;
   if (extra.sizeRootFs !== undefined) view.SizeRootFs = extra.sizeRootFs;
   return view;
+}
+
+/**
+ * Config with the fields dockerd always shows (Go struct fields without omitempty) present, and
+ * its omitempty ones left out when empty, whatever the client sent.
+ */
+export function configView(c: ContainerConfig): ContainerConfig {
+  const out: ContainerConfig = {
+    Hostname: c.Hostname ?? '',
+    Domainname: c.Domainname ?? '',
+    User: c.User ?? '',
+    AttachStdin: c.AttachStdin ?? false,
+    AttachStdout: c.AttachStdout ?? false,
+    AttachStderr: c.AttachStderr ?? false,
+  };
+  if (c.ExposedPorts && Object.keys(c.ExposedPorts).length > 0) out.ExposedPorts = c.ExposedPorts;
+  out.Tty = c.Tty ?? false;
+  out.OpenStdin = c.OpenStdin ?? false;
+  out.StdinOnce = c.StdinOnce ?? false;
+  out.Env = c.Env ?? null;
+  out.Cmd = c.Cmd ?? null;
+  if (c.Healthcheck) out.Healthcheck = c.Healthcheck;
+  if (c.ArgsEscaped) out.ArgsEscaped = true;
+  out.Image = c.Image ?? '';
+  out.Volumes = c.Volumes && Object.keys(c.Volumes).length > 0 ? c.Volumes : null;
+  out.WorkingDir = c.WorkingDir ?? '';
+  out.Entrypoint = c.Entrypoint && c.Entrypoint.length > 0 ? c.Entrypoint : null;
+  if (c.NetworkDisabled) out.NetworkDisabled = true;
+  out.OnBuild = c.OnBuild && c.OnBuild.length > 0 ? c.OnBuild : null;
+  out.Labels = c.Labels ?? {};
+  if (c.StopSignal) out.StopSignal = c.StopSignal;
+  if (c.StopTimeout !== undefined && c.StopTimeout !== null) out.StopTimeout = c.StopTimeout;
+  if (c.Shell && c.Shell.length > 0) out.Shell = c.Shell;
+  return out;
+}
+
+/** dockerd's HostConfig field set, in its order: unset slices and maps are null, numbers 0. */
+const HOST_CONFIG_TEMPLATE: Readonly<Record<string, unknown>> = {
+  Binds: null,
+  ContainerIDFile: '',
+  LogConfig: { Type: '', Config: {} },
+  NetworkMode: '',
+  PortBindings: null,
+  RestartPolicy: { Name: '', MaximumRetryCount: 0 },
+  AutoRemove: false,
+  VolumeDriver: '',
+  VolumesFrom: null,
+  ConsoleSize: [0, 0],
+  CapAdd: null,
+  CapDrop: null,
+  CgroupnsMode: '',
+  Dns: null,
+  DnsOptions: null,
+  DnsSearch: null,
+  ExtraHosts: null,
+  GroupAdd: null,
+  IpcMode: '',
+  Cgroup: '',
+  Links: null,
+  OomScoreAdj: 0,
+  PidMode: '',
+  Privileged: false,
+  PublishAllPorts: false,
+  ReadonlyRootfs: false,
+  SecurityOpt: null,
+  UTSMode: '',
+  UsernsMode: '',
+  ShmSize: 0,
+  Isolation: '',
+  CpuShares: 0,
+  Memory: 0,
+  NanoCpus: 0,
+  CgroupParent: '',
+  BlkioWeight: 0,
+  BlkioWeightDevice: null,
+  BlkioDeviceReadBps: null,
+  BlkioDeviceWriteBps: null,
+  BlkioDeviceReadIOps: null,
+  BlkioDeviceWriteIOps: null,
+  CpuPeriod: 0,
+  CpuQuota: 0,
+  CpuRealtimePeriod: 0,
+  CpuRealtimeRuntime: 0,
+  CpusetCpus: '',
+  CpusetMems: '',
+  Devices: null,
+  DeviceCgroupRules: null,
+  DeviceRequests: null,
+  MemoryReservation: 0,
+  MemorySwap: 0,
+  MemorySwappiness: null,
+  OomKillDisable: false,
+  PidsLimit: null,
+  Ulimits: null,
+  CpuCount: 0,
+  CpuPercent: 0,
+  IOMaximumIOps: 0,
+  IOMaximumBandwidth: 0,
+  MaskedPaths: null,
+  ReadonlyPaths: null,
+};
+
+/** Fields dockerd leaves out when empty (omitempty). */
+const HOST_CONFIG_OMITEMPTY = ['Init', 'Mounts', 'Annotations', 'StorageOpt', 'Tmpfs', 'Sysctls', 'Runtime'] as const;
+
+export function hostConfigView(hc: HostConfig): HostConfig {
+  const src = hc as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, def] of Object.entries(HOST_CONFIG_TEMPLATE)) out[k] = src[k] ?? def;
+  for (const k of HOST_CONFIG_OMITEMPTY) {
+    const v = src[k];
+    if (v === undefined || v === null || v === '' || (typeof v === 'object' && Object.keys(v).length === 0)) continue;
+    out[k] = v;
+  }
+  // Anything else the record holds (newer fields) is kept as it is.
+  for (const [k, v] of Object.entries(src)) if (!(k in out) && !(HOST_CONFIG_OMITEMPTY as readonly string[]).includes(k)) out[k] = v;
+  return out as HostConfig;
 }
 
 export function commandLine(c: Container): string {
@@ -184,7 +301,11 @@ export function filterContainers(
       continue;
     }
     if (f.has('expose')) {
-      const exposed = Object.keys(c.record.config.ExposedPorts ?? {});
+      // dockerd matches the ports the list shows, and a container without its own network
+      // stack (none, host, container:<id>) shows none.
+      const mode = c.record.hostConfig.NetworkMode ?? 'default';
+      const ownStack = mode !== 'none' && mode !== 'host' && !mode.startsWith('container:');
+      const exposed = ownStack ? Object.keys(c.record.config.ExposedPorts ?? {}) : [];
       const wanted = f.get('expose').map((p) => (p.includes('/') ? p : `${p}/tcp`));
       if (!wanted.some((w) => exposed.includes(w))) continue;
     }

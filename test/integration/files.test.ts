@@ -1,0 +1,334 @@
+// Files inside containers through the real docker CLI (and the raw API where the CLI cannot say
+// it): docker cp both ways on running and stopped containers, the stat header, dockerd's errors,
+// hostile archives and hostile symlinks (nothing outside the container's root is read or written:
+// host canaries stay untouched and unserved), docker export, docker diff and docker commit.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as tar from 'tar-stream';
+import { buildBusyboxArchive } from '../fixtures/busybox-image';
+import { destroyBerth, startBerth, type Berth, type RunResult } from './harness';
+
+interface RawResult {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+function raw(b: Berth, method: string, urlPath: string, body?: Buffer, contentType = 'application/x-tar'): Promise<RawResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: b.socket, method, path: urlPath, headers: body ? { 'Content-Type': contentType } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+interface Entry {
+  name: string;
+  type?: tar.Header['type'];
+  linkname?: string;
+  data?: string;
+  mode?: number;
+}
+
+async function makeTar(entries: Entry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const e of entries) {
+    const header = { name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: e.mode ?? (e.type === 'directory' ? 0o755 : 0o644), mtime: new Date('2024-01-01T00:00:00Z') };
+    await new Promise<void>((resolve, reject) => pack.entry(header, e.data ?? '', (err) => (err ? reject(err) : resolve())));
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function readTar(buf: Buffer): Promise<Map<string, { type: string; data: string; linkname: string | null }>> {
+  const out = new Map<string, { type: string; data: string; linkname: string | null }>();
+  const ex = tar.extract();
+  ex.end(buf);
+  for await (const entry of ex) {
+    const chunks: Buffer[] = [];
+    for await (const c of entry) chunks.push(c as Buffer);
+    out.set(entry.header.name, { type: entry.header.type ?? 'file', data: Buffer.concat(chunks).toString(), linkname: entry.header.linkname ?? null });
+  }
+  return out;
+}
+
+describe('container files', () => {
+  let b: Berth;
+  let host: string;
+  let canaryDir: string;
+  const CANARY = 'host canary, never served\n';
+
+  async function docker(args: string[], input?: Buffer | string): Promise<RunResult> {
+    return b.docker(args, { input, timeoutMs: 60_000 });
+  }
+  async function ok(args: string[], input?: Buffer | string): Promise<string> {
+    const r = await docker(args, input);
+    assert.equal(r.code, 0, `docker ${args.join(' ')} failed: ${r.stderr}\n${b.log().slice(-2000)}`);
+    return r.stdout;
+  }
+  function assertCanaryUntouched(): void {
+    assert.deepEqual(fs.readdirSync(canaryDir).sort(), ['canary.txt']);
+    assert.equal(fs.readFileSync(path.join(canaryDir, 'canary.txt'), 'utf8'), CANARY);
+  }
+
+  before(async () => {
+    b = await startBerth();
+    host = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-files-'));
+    canaryDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-canary-'));
+    fs.writeFileSync(path.join(canaryDir, 'canary.txt'), CANARY);
+    await ok(['load'], await buildBusyboxArchive({ tags: ['busybox:latest'] }));
+    await ok(['run', '-d', '--name', 'live', 'busybox', 'sleep', '1000']);
+    await ok(['create', '--name', 'cold', 'busybox', 'cat', '/etc/motd']);
+  });
+
+  after(async () => {
+    if (b) {
+      await docker(['rm', '-f', 'live', 'cold', 'dd', 'fromcommit']);
+      await destroyBerth(b);
+    }
+    fs.rmSync(host, { recursive: true, force: true });
+    fs.rmSync(canaryDir, { recursive: true, force: true });
+  });
+
+  test('docker cp a file into a running container and back', async () => {
+    fs.writeFileSync(path.join(host, 'hello.txt'), 'hello world\n');
+    await ok(['cp', path.join(host, 'hello.txt'), 'live:/tmp/hello.txt']);
+    const out = path.join(host, 'back.txt');
+    await ok(['cp', 'live:/tmp/hello.txt', out]);
+    assert.equal(fs.readFileSync(out, 'utf8'), 'hello world\n');
+  });
+
+  test('the stat header describes the path in Go FileMode bits', async () => {
+    const r = await raw(b, 'HEAD', '/containers/live/archive?path=/etc');
+    assert.equal(r.status, 200);
+    const stat = JSON.parse(Buffer.from(String(r.headers['x-docker-container-path-stat']), 'base64').toString()) as Record<string, unknown>;
+    assert.equal(stat.name, 'etc');
+    assert.equal(stat.mode, 2 ** 31 + 0o755);
+    assert.equal(stat.linkTarget, '');
+    assert.match(String(stat.mtime), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+  });
+
+  test('docker cp of directories: dir, dir/ and dir/.', async () => {
+    const src = path.join(host, 'src');
+    fs.mkdirSync(path.join(src, 'a'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'a', 'b.txt'), 'bee\n');
+    await ok(['cp', src, 'live:/tmp/d1']);
+    const out1 = path.join(host, 'out1');
+    await ok(['cp', 'live:/tmp/d1', out1]);
+    assert.equal(fs.readFileSync(path.join(out1, 'a', 'b.txt'), 'utf8'), 'bee\n');
+    // dir/. copies the content into an existing dir.
+    const out2 = path.join(host, 'out2');
+    fs.mkdirSync(out2);
+    await ok(['cp', 'live:/tmp/d1/.', out2]);
+    assert.equal(fs.readFileSync(path.join(out2, 'a', 'b.txt'), 'utf8'), 'bee\n');
+    // dir into an existing dir lands below it.
+    const out3 = path.join(host, 'out3');
+    fs.mkdirSync(out3);
+    await ok(['cp', 'live:/tmp/d1/', out3]);
+    assert.equal(fs.readFileSync(path.join(out3, 'd1', 'a', 'b.txt'), 'utf8'), 'bee\n');
+    // The archive's names follow the asked path.
+    const asDir = await readTar((await raw(b, 'GET', '/containers/live/archive?path=/tmp/d1/')).body);
+    assert.ok(asDir.has('d1/a/b.txt'), [...asDir.keys()].join(','));
+    const asContent = await readTar((await raw(b, 'GET', '/containers/live/archive?path=/tmp/d1/.')).body);
+    assert.ok(asContent.has('./a/b.txt'), [...asContent.keys()].join(','));
+  });
+
+  test('docker cp into a stopped container, then the container sees it', async () => {
+    fs.writeFileSync(path.join(host, 'motd'), 'welcome\n');
+    await ok(['cp', path.join(host, 'motd'), 'cold:/etc/motd']);
+    const out = await ok(['start', '-a', 'cold']);
+    assert.equal(out, 'welcome\n');
+    await ok(['cp', 'cold:/etc/motd', path.join(host, 'motd.back')]);
+    assert.equal(fs.readFileSync(path.join(host, 'motd.back'), 'utf8'), 'welcome\n');
+  });
+
+  test('docker cp to stdout writes a tar', async () => {
+    const r = await raw(b, 'GET', '/containers/live/archive?path=/etc/passwd');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-type'], 'application/x-tar');
+    const entries = await readTar(r.body);
+    assert.match(entries.get('passwd')?.data ?? '', /^root:/);
+    const cli = await ok(['cp', 'live:/etc/passwd', '-']);
+    assert.match(cli, /root:x:0:0/);
+  });
+
+  test('a missing path is a 404 with dockerd\'s message', async () => {
+    const r = await docker(['cp', 'live:/nope', path.join(host, 'x')]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Could not find the file \/nope in container live/);
+    const head = await raw(b, 'HEAD', '/containers/live/archive?path=/nope');
+    assert.equal(head.status, 404);
+    const put = await raw(b, 'PUT', '/containers/live/archive?path=/nope', await makeTar([{ name: 'f', data: 'x' }]));
+    assert.equal(put.status, 404);
+    assert.match(put.body.toString(), /Could not find the file \/nope in container live/);
+  });
+
+  test('a bad tar upload is a 400', async () => {
+    const r = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', Buffer.from('this is not a tar archive at all'.repeat(40)));
+    assert.equal(r.status, 400, r.body.toString());
+  });
+
+  test('noOverwriteDirNonDir refuses to replace a dir by a file', async () => {
+    const r = await raw(b, 'PUT', '/containers/live/archive?path=/&noOverwriteDirNonDir=true', await makeTar([{ name: 'tmp', data: 'x' }]));
+    assert.equal(r.status, 400, r.body.toString());
+    assert.match(r.body.toString(), /cannot overwrite directory/);
+  });
+
+  test('hostile archives cannot write outside the container', async () => {
+    const canaryRel = canaryDir.slice(1);
+    // `..` out of the extraction dir is refused (moby's breakout check)...
+    const breakout = await raw(b, 'PUT', '/containers/live/archive?path=/etc', await makeTar([{ name: `../../../../../..${canaryDir}/escape`, data: 'pwned' }]));
+    assert.equal(breakout.status, 400, breakout.body.toString());
+    assert.match(breakout.body.toString(), /is outside of/);
+    // ...and `..` that stays below it (clamped at the root, as filepath.Join does) is confined.
+    const clamped = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', await makeTar([{ name: `../../../../../..${canaryDir}/escape`, data: 'confined' }]));
+    assert.equal(clamped.status, 200, clamped.body.toString());
+    const clampedBack = await readTar((await raw(b, 'GET', `/containers/live/archive?path=${canaryDir}/escape`)).body);
+    assert.equal(clampedBack.get('escape')?.data, 'confined');
+    // An absolute name is taken below the extraction dir.
+    const abs = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', await makeTar([{ name: `${canaryDir}/abs`, data: 'confined' }]));
+    assert.equal(abs.status, 200, abs.body.toString());
+    const absBack = await readTar((await raw(b, 'GET', `/containers/live/archive?path=/tmp${canaryDir}/abs`)).body);
+    assert.equal(absBack.get('abs')?.data, 'confined');
+    // A link to / followed by a file under it: the link is the container's /, not the host's.
+    const viaLink = await raw(
+      b,
+      'PUT',
+      '/containers/live/archive?path=/tmp',
+      await makeTar([
+        { name: 'root', type: 'symlink', linkname: '/' },
+        { name: `root/${canaryRel}/pwned`, data: 'pwned' },
+      ]),
+    );
+    assert.equal(viaLink.status, 200, viaLink.body.toString());
+    const inside = await readTar((await raw(b, 'GET', `/containers/live/archive?path=${canaryDir}/pwned`)).body);
+    assert.equal(inside.get('pwned')?.data, 'pwned');
+    // Relative links and hard links that leave the extraction dir are refused.
+    const relLink = await raw(b, 'PUT', '/containers/live/archive?path=/etc', await makeTar([{ name: 'up', type: 'symlink', linkname: `../../../../..${canaryDir}` }]));
+    assert.equal(relLink.status, 400, relLink.body.toString());
+    const hard = await raw(b, 'PUT', '/containers/live/archive?path=/etc', await makeTar([{ name: 'hl', type: 'link', linkname: `../../../../..${canaryDir}/canary.txt` }]));
+    assert.equal(hard.status, 400, hard.body.toString());
+    // A hard link to a file inside works, and to the container's file.
+    const hardIn = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', await makeTar([{ name: 'pw', type: 'link', linkname: `../etc/passwd` }]));
+    assert.equal(hardIn.status, 400, 'a hard link out of the extraction dir is refused even inside the container');
+    const hardOk = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', await makeTar([{ name: 'orig', data: 'same inode' }, { name: 'copy', type: 'link', linkname: 'orig' }]));
+    assert.equal(hardOk.status, 200, hardOk.body.toString());
+    const hardBack = await readTar((await raw(b, 'GET', '/containers/live/archive?path=/tmp/copy')).body);
+    assert.equal(hardBack.get('copy')?.data, 'same inode');
+    assertCanaryUntouched();
+  });
+
+  test('hostile symlinks inside the container stay inside it', async () => {
+    const put = await raw(
+      b,
+      'PUT',
+      '/containers/cold/archive?path=/',
+      await makeTar([
+        { name: 'data', type: 'symlink', linkname: '/' },
+        { name: 'link', type: 'symlink', linkname: `../../../../../..${canaryDir}` },
+        { name: 'abslink', type: 'symlink', linkname: canaryDir },
+      ]),
+    );
+    assert.equal(put.status, 200, put.body.toString());
+    for (const c of ['cold', 'live']) {
+      if (c === 'live') {
+        await raw(b, 'PUT', '/containers/live/archive?path=/', await makeTar([
+          { name: 'data', type: 'symlink', linkname: '/' },
+          { name: 'link', type: 'symlink', linkname: `../../../../../..${canaryDir}` },
+          { name: 'abslink', type: 'symlink', linkname: canaryDir },
+        ]));
+      }
+      for (const p of ['/link/canary.txt', '/abslink/canary.txt', `/data${canaryDir}/canary.txt`, `/data/../../..${canaryDir}/canary.txt`]) {
+        const r = await raw(b, 'GET', `/containers/${c}/archive?path=${encodeURIComponent(p)}`);
+        assert.equal(r.status, 404, `${c}:${p} served: ${r.body.toString()}`);
+        assert.ok(!r.body.includes(CANARY));
+      }
+      // Following the links to a dir gives the container's dirs.
+      const stat = await raw(b, 'HEAD', `/containers/${c}/archive?path=/link`);
+      const st = JSON.parse(Buffer.from(String(stat.headers['x-docker-container-path-stat']), 'base64').toString()) as { linkTarget: string };
+      assert.equal(st.linkTarget, canaryDir);
+      const viaData = await readTar((await raw(b, 'GET', `/containers/${c}/archive?path=/data/etc/passwd`)).body);
+      assert.match(viaData.get('passwd')?.data ?? '', /^root:/);
+      // Writing through them lands in the container.
+      const w = await raw(b, 'PUT', `/containers/${c}/archive?path=/data/tmp`, await makeTar([{ name: 'through-data', data: 'in container' }]));
+      assert.equal(w.status, 200, w.body.toString());
+      const mk = await raw(b, 'PUT', `/containers/${c}/archive?path=/`, await makeTar([{ name: `${canaryDir.slice(1)}/`, type: 'directory' }]));
+      assert.equal(mk.status, 200, mk.body.toString());
+      const w2 = await raw(b, 'PUT', `/containers/${c}/archive?path=/abslink`, await makeTar([{ name: 'canary.txt', data: 'overwritten?' }]));
+      assert.equal(w2.status, 200, w2.body.toString());
+      const w3 = await raw(b, 'PUT', `/containers/${c}/archive?path=/link`, await makeTar([{ name: 'other.txt', data: 'overwritten?' }]));
+      assert.equal(w3.status, 200, w3.body.toString());
+      assertCanaryUntouched();
+    }
+    assert.ok(!fs.existsSync('/tmp/through-data'));
+    // docker cp through the CLI follows the link inside the container.
+    const r = await docker(['cp', 'live:/abslink/canary.txt', '-']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes(CANARY));
+    assert.ok(r.stdout.includes('overwritten?'));
+    assertCanaryUntouched();
+  });
+
+  test('docker export writes the whole filesystem', async () => {
+    const r = await raw(b, 'GET', '/containers/cold/export');
+    assert.equal(r.status, 200);
+    const entries = await readTar(r.body);
+    assert.ok(entries.has('bin/busybox'), [...entries.keys()].slice(0, 20).join(','));
+    assert.equal(entries.get('etc/motd')?.data, 'welcome\n');
+    assert.equal(entries.get('data')?.linkname, '/');
+    const cli = path.join(host, 'export.tar');
+    await ok(['export', '-o', cli, 'live']);
+    const live = await readTar(fs.readFileSync(cli));
+    assert.equal(live.get('tmp/hello.txt')?.data, 'hello world\n');
+    assert.ok(!live.has('proc/self'));
+  });
+
+  test('docker diff reports added, changed and deleted paths', async () => {
+    await ok(['run', '--name', 'dd', 'busybox', 'sh', '-c', 'rm /etc/group; echo new > /newfile; echo extra >> /etc/passwd; mkdir -p /opt/x']);
+    const out = await ok(['diff', 'dd']);
+    const lines = out.trim().split('\n');
+    for (const l of ['D /etc/group', 'A /newfile', 'C /etc/passwd', 'C /etc', 'A /opt', 'A /opt/x']) assert.ok(lines.includes(l), `${l} missing from:\n${out}`);
+    assert.ok(!lines.some((l) => / \/(proc|sys|dev|etc\/hosts|etc\/hostname|etc\/resolv\.conf)$/.test(l)), out);
+    const api = JSON.parse((await raw(b, 'GET', '/containers/dd/changes')).body.toString()) as { Path: string; Kind: number }[];
+    assert.deepEqual(api.find((c) => c.Path === '/etc/group'), { Path: '/etc/group', Kind: 2 });
+    assert.deepEqual(api.find((c) => c.Path === '/newfile'), { Path: '/newfile', Kind: 1 });
+    assert.deepEqual(api.find((c) => c.Path === '/etc/passwd'), { Path: '/etc/passwd', Kind: 0 });
+  });
+
+  test('docker commit makes an image that runs with the change', async () => {
+    const id = (await ok(['commit', '-m', 'my message', '-a', 'Jane <jane@example.com>', '--change', 'CMD ["cat", "/newfile"]', 'dd', 'committed:v1'])).trim();
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(await ok(['run', '--rm', 'committed:v1']), 'new\n');
+    const ls = await docker(['run', '--rm', 'committed:v1', 'ls', '/etc/group']);
+    assert.notEqual(ls.code, 0);
+    const inspect = JSON.parse(await ok(['image', 'inspect', 'committed:v1'])) as { Author: string; Comment: string; Config: { Cmd: string[] }; RootFS: { Layers: string[] }; Parent: string }[];
+    assert.equal(inspect[0].Author, 'Jane <jane@example.com>');
+    assert.equal(inspect[0].Comment, 'my message');
+    assert.deepEqual(inspect[0].Config.Cmd, ['cat', '/newfile']);
+    assert.equal(inspect[0].RootFS.Layers.length, 2);
+    const history = await ok(['history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Comment}}', 'committed:v1']);
+    assert.match(history.split('\n')[0], /^sh -c rm \/etc\/group.*\|my message$/);
+    // A running container is committed too (paused meanwhile) and keeps running.
+    await ok(['commit', 'live', 'committed:live']);
+    assert.equal((await ok(['inspect', '-f', '{{.State.Status}}', 'live'])).trim(), 'running');
+    assert.equal(await ok(['run', '--rm', '--name', 'fromcommit', 'committed:live', 'cat', '/tmp/hello.txt']), 'hello world\n');
+  });
+
+  test('commit of an unknown container is a 404', async () => {
+    const r = await docker(['commit', 'no-such-container']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /No such container: no-such-container/);
+    const api = await raw(b, 'POST', '/commit?container=no-such-container');
+    assert.equal(api.status, 404);
+  });
+});
