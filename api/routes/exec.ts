@@ -78,7 +78,11 @@ async function start(backend: ExecBackend, request: FastifyRequest, reply: Fasti
     request.log.error({ err, exec: id }, 'Error running exec in container');
     return;
   }
-  socket.on('data', (chunk: Buffer) => session.stdin(chunk));
+  socket.on('data', (chunk: Buffer) => {
+    if (session.stdin(chunk)) return;
+    socket.pause();
+    session.onStdinDrain(() => socket.resume());
+  });
   socket.on('end', () => session.stdinEnd());
   socket.on('close', () => session.close());
   socket.on('error', () => session.close());

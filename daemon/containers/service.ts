@@ -12,6 +12,7 @@ import type { ContainerRepo, ContainerRow } from '../../store/container-repo';
 import { NameTakenError } from '../../store/container-repo';
 import { Conflict, InvalidParameter, NotFound, NotImplemented, NotModified, BerthError, SystemError, errorMessage } from '../errors';
 import { isStartFailure } from '../../runtime/start-errors';
+import { isNotFound } from '../../runtime/grpc-errors';
 import { overlayDirs, snapshotUsage } from '../../runtime/snapshots';
 import { DEFAULT_READONLY_PATHS, hostSpecFacts } from '../../runtime/spec-host';
 import { extraAttributes, type LogContainerInfo } from '../logs/attrs';
@@ -124,6 +125,8 @@ export class ContainerService {
   private readonly removeWaiters = new Map<string, Set<(r: WaitResult) => void>>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly oomSeen = new Set<string>();
+  /** Containers inside `docker restart`: their exit is not the end, AutoRemove waits. */
+  private readonly manualRestarts = new Set<string>();
   private shuttingDown = false;
 
   constructor(deps: ContainerServiceDeps) {
@@ -530,8 +533,10 @@ export class ContainerService {
       this.restartTimers.set(id, timer);
       return;
     }
-    if (c.record.hostConfig.AutoRemove) {
-      await this.remove(id, { force: true, volumes: true }).catch((err: unknown) =>
+    if (c.record.hostConfig.AutoRemove && !this.manualRestarts.has(id)) {
+      // Not awaited: whoever waits for this exit (stop, kill, restart) holds the container's lock,
+      // which the removal needs; it runs once they let go.
+      void this.remove(id, { force: true, volumes: true }).catch((err: unknown) =>
         this.logger.warn({ err, container: id }, 'auto-remove failed'),
       );
     }
@@ -598,7 +603,15 @@ export class ContainerService {
     const stopSignal = c.record.config.StopSignal;
     const exitOnNext = !stopSignal || sig === 9 || parseSignal(stopSignal) === sig;
     if (exitOnNext) this.restartManager(c).cancel();
-    await this.runtime.kill(id, sig, { all: sig === 9 });
+    try {
+      await this.runtime.kill(id, sig, { all: sig === 9 });
+    } catch (err) {
+      // A process exiting right now has a shim that refuses signals ("process already finished",
+      // "ttrpc: closed"): if its exit follows shortly, the signal was not needed.
+      const live = this.live.get(id);
+      const exited = live === undefined || (await waitOrTimeout(live.exited, 2000));
+      if (!exited && !isNotFound(err)) throw err;
+    }
     this.publish(c, 'kill', { signal: String(sig) });
     if (exitOnNext && c.state.paused) {
       await this.runtime.resume(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'resume after kill failed'));
@@ -631,17 +644,22 @@ export class ContainerService {
     const id = this.get(input).record.id;
     await this.locked(id, async () => {
       const c = this.get(id);
-      if (c.state.running && !c.state.restarting) {
-        try {
-          await this.stopLocked(id, opts);
-        } catch (err) {
-          if (!(err instanceof NotModified)) throw err;
-        }
-      } else this.cancelRestart(c);
-      const after = this.get(id);
-      after.state.manuallyStopped = false;
-      this.restartManager(after).reset();
-      await this.startTask(after);
+      this.manualRestarts.add(id);
+      try {
+        if (c.state.running && !c.state.restarting) {
+          try {
+            await this.stopLocked(id, opts);
+          } catch (err) {
+            if (!(err instanceof NotModified)) throw err;
+          }
+        } else this.cancelRestart(c);
+        const after = this.get(id);
+        after.state.manuallyStopped = false;
+        this.restartManager(after).reset();
+        await this.startTask(after);
+      } finally {
+        this.manualRestarts.delete(id);
+      }
       this.publish(this.get(id), 'restart');
     });
   }
@@ -879,7 +897,9 @@ export class ContainerService {
       const autostart = policy === 'always' || (policy === 'unless-stopped' && !c.state.manuallyStopped) || (policy === 'on-failure' && wasRunning);
       if (autostart && c.state.startedAt !== ZERO_TIME) {
         await this.startTask(c).catch((err: unknown) => this.logger.warn({ err, container: c.record.id }, 'restart at daemon start failed'));
-      } else if (c.record.hostConfig.AutoRemove && wasRunning) {
+      } else if (c.record.hostConfig.AutoRemove && c.state.startedAt !== ZERO_TIME) {
+        // An AutoRemove container that ran and is not coming back was due for removal (its
+        // exit may have come while berthd was down).
         await this.remove(c.record.id, { force: true, volumes: true }).catch(() => undefined);
       }
     }

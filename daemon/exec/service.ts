@@ -73,7 +73,9 @@ export interface ExecSession {
   readonly detach: boolean;
   /** Starts the process. With detach, resolves once it runs; else once the session is over. */
   run(sink?: ExecSink): Promise<void>;
-  stdin(chunk: Buffer): void;
+  /** Returns false when the process's stdin is full: stop reading until `onStdinDrain`. */
+  stdin(chunk: Buffer): boolean;
+  onStdinDrain(cb: () => void): void;
   stdinEnd(): void;
   /** The client went away: stop sending it output (the process keeps running). */
   close(): void;
@@ -440,14 +442,28 @@ class Run implements ExecSession {
     this.finished?.();
   }
 
-  stdin(chunk: Buffer): void {
-    if (!this.rec.openStdin || this.ended) return;
+  stdin(chunk: Buffer): boolean {
+    if (!this.rec.openStdin || this.ended) return true;
     const { forward, detach } = this.scanner.feed(chunk);
+    let ok = true;
     if (forward.length > 0) {
-      if (this.io) this.io.stdin?.write(forward);
+      if (this.io?.stdin) ok = this.io.stdin.destroyed || this.io.stdin.write(forward);
       else this.pendingStdin.push(forward);
     }
     if (detach) this.finish('detached');
+    return ok;
+  }
+
+  onStdinDrain(cb: () => void): void {
+    const stdin = this.io?.stdin;
+    if (!stdin || stdin.destroyed) return cb();
+    const done = (): void => {
+      stdin.removeListener('drain', done);
+      stdin.removeListener('close', done);
+      cb();
+    };
+    stdin.once('drain', done);
+    stdin.once('close', done);
   }
 
   stdinEnd(): void {

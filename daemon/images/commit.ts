@@ -131,6 +131,7 @@ export async function commitContainer(deps: CommitDeps, req: CommitRequest): Pro
         ...(req.comment ? { comment: req.comment } : {}),
         config: newConfig,
         container: id,
+        container_config: containerConfig,
         rootfs: { type: 'layers', diff_ids: [...(parent?.rootfs.diff_ids ?? []), ...(emptyLayer ? [] : [layer.diffId])] },
         history,
       };

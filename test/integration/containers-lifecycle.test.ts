@@ -288,6 +288,23 @@ describe('rm and prune', () => {
     assert.deepEqual(k.leftovers(id), []);
   });
 
+  test('a --rm container goes away after stop and kill, and survives restart', async () => {
+    for (const [name, cmd] of [['rm-stopped', ['stop', '-t', '1']], ['rm-killed', ['kill']]] as const) {
+      await k.ok(['run', '-d', '--rm', '--name', name, 'busybox', 'sleep', '1000']);
+      const id = await k.id(name);
+      const r = await k.docker([...cmd, name], { timeoutMs: 20_000 });
+      assert.equal(r.code, 0, r.stderr);
+      await k.until(`${name} to be removed`, async () => (await k.docker(['container', 'inspect', name])).code !== 0);
+      assert.deepEqual(k.leftovers(id), []);
+    }
+    await k.ok(['run', '-d', '--rm', '--name', 'rm-restarted', 'busybox', 'sleep', '1000']);
+    await k.ok(['restart', '-t', '1', 'rm-restarted']);
+    await sleep(300);
+    assert.equal((await k.inspect('rm-restarted')).State.Status, 'running');
+    await k.ok(['stop', '-t', '1', 'rm-restarted']);
+    await k.until('rm-restarted to be removed', async () => (await k.docker(['container', 'inspect', 'rm-restarted'])).code !== 0);
+  });
+
   test('container prune removes stopped containers only, with label filters', async () => {
     await k.ok(['run', '--name', 'pr-a', '-l', 'keep=no', 'busybox', 'true']);
     await k.ok(['create', '--name', 'pr-b', 'busybox']);

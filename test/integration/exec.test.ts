@@ -131,6 +131,10 @@ test('docker exec prints the output of the command', async () => {
   assert.equal(r.code, 0);
   assert.equal(r.stdout, 'out\n');
   assert.equal(r.stderr, 'err\n');
+  // More output than any pipe holds arrives whole before the exit is reported.
+  const big = await docker(['exec', 'ex-run', 'head', '-c', '8000000', '/dev/zero']);
+  assert.equal(big.code, 0);
+  assert.equal(big.stdout.length, 8_000_000);
 });
 
 test('the exit code of the exec reaches the CLI', async () => {
@@ -152,6 +156,15 @@ test('-e, -w and -u shape the exec process; the container env is inherited', asy
   assert.equal(await ok(['exec', '-u', 'nobody', 'ex-run', 'id', '-u']), '65534');
   assert.equal(await ok(['exec', '-u', '1234:5678', 'ex-run', 'sh', '-c', 'echo $(id -u) $(id -g)']), '1234 5678');
   assert.equal(await ok(['exec', 'ex-run', 'sh', '-c', 'echo $PATH']), '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+});
+
+test('the exec inherits the container rlimits and working directory', async () => {
+  await ok(['run', '-d', '--name', 'ex-limits', '--network', 'none', '--ulimit', 'nofile=123:456', '-w', '/etc', 'busybox', 'sleep', '1000']);
+  try {
+    assert.equal(await ok(['exec', 'ex-limits', 'sh', '-c', 'echo $(ulimit -n) $(ulimit -Hn) $(pwd)']), '123 456 /etc');
+  } finally {
+    await ok(['rm', '-f', 'ex-limits']);
+  }
 });
 
 test('--privileged grants every capability; a plain exec has the container default set', async () => {

@@ -141,6 +141,8 @@ describe('container files', () => {
     assert.ok(asDir.has('d1/a/b.txt'), [...asDir.keys()].join(','));
     const asContent = await readTar((await raw(b, 'GET', '/containers/live/archive?path=/tmp/d1/.')).body);
     assert.ok(asContent.has('./a/b.txt'), [...asContent.keys()].join(','));
+    const root = await readTar((await raw(b, 'GET', '/containers/live/archive?path=/')).body);
+    assert.ok(root.has('/') && root.has('/bin/') && root.has('/tmp/d1/a/b.txt'), [...root.keys()].slice(0, 5).join(','));
   });
 
   test('docker cp into a stopped container, then the container sees it', async () => {
@@ -176,12 +178,34 @@ describe('container files', () => {
   test('a bad tar upload is a 400', async () => {
     const r = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', Buffer.from('this is not a tar archive at all'.repeat(40)));
     assert.equal(r.status, 400, r.body.toString());
+    assert.match(r.body.toString(), /Error processing tar file\(exit status 1\): archive\/tar: invalid tar header/);
+  });
+
+  test('a read-only rootfs and a non-dir target refuse uploads as dockerd does', async () => {
+    await ok(['create', '--read-only', '--name', 'rofs', 'busybox']);
+    fs.writeFileSync(path.join(host, 'ro.txt'), 'x');
+    const r = await docker(['cp', path.join(host, 'ro.txt'), 'rofs:/tmp/']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /container rootfs is marked read-only/);
+    const notDir = await raw(b, 'PUT', '/containers/live/archive?path=/etc/passwd', await makeTar([{ name: 'f', data: 'x' }]));
+    assert.equal(notDir.status, 500);
+    assert.match(notDir.body.toString(), /extraction point is not a directory/);
+    await ok(['rm', 'rofs']);
   });
 
   test('noOverwriteDirNonDir refuses to replace a dir by a file', async () => {
     const r = await raw(b, 'PUT', '/containers/live/archive?path=/&noOverwriteDirNonDir=true', await makeTar([{ name: 'tmp', data: 'x' }]));
     assert.equal(r.status, 400, r.body.toString());
-    assert.match(r.body.toString(), /cannot overwrite directory/);
+    assert.match(r.body.toString(), /cannot overwrite directory "\/tmp" with non-directory "\/"/);
+    const r2 = await raw(b, 'PUT', '/containers/live/archive?path=/&noOverwriteDirNonDir=true', await makeTar([{ name: 'etc/passwd', type: 'directory' }]));
+    assert.equal(r2.status, 400, r2.body.toString());
+    assert.match(r2.body.toString(), /cannot overwrite non-directory "\/etc\/passwd" with directory "\/"/);
+    // Without the flag, the file replaces the dir.
+    const r3 = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', await makeTar([{ name: 'dir-to-file', type: 'directory' }, { name: 'dir-to-file/x', data: 'x' }]));
+    assert.equal(r3.status, 200);
+    const r4 = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', await makeTar([{ name: 'dir-to-file', data: 'now a file' }]));
+    assert.equal(r4.status, 200);
+    assert.equal((await readTar((await raw(b, 'GET', '/containers/live/archive?path=/tmp/dir-to-file')).body)).get('dir-to-file')?.data, 'now a file');
   });
 
   test('hostile archives cannot write outside the container', async () => {
