@@ -75,6 +75,11 @@ export function goTime(st: fs.BigIntStats): string {
   return `${base}${frac ? `.${frac}` : ''}Z`;
 }
 
+/** The attributes dockerd puts on a container's events: its labels, image and name. */
+export function containerEventAttributes(record: ContainerRecord, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...(record.config.Labels ?? {}), image: record.config.Image ?? '', name: record.name, ...extra };
+}
+
 function isNotExist(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR';
@@ -95,7 +100,22 @@ function statResolved(r: ContainerRoot, p: string): { stat: ContainerPathStat; l
 }
 
 export class ContainerArchive {
+  /** Uploads into one container run one at a time: a stopped one gets one read-write mount. */
+  private readonly writers = new Map<string, Promise<void>>();
+
   constructor(private readonly deps: ArchiveDeps) {}
+
+  private async serialized(id: string, fn: () => Promise<void>): Promise<void> {
+    const prev = this.writers.get(id) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.writers.set(id, tail);
+    try {
+      await run;
+    } finally {
+      if (this.writers.get(id) === tail) this.writers.delete(id);
+    }
+  }
 
   async stat(input: string, p: string): Promise<ContainerPathStat> {
     const c = this.deps.containers.get(input);
@@ -128,7 +148,7 @@ export class ContainerArchive {
       // The root is named "/" and its entries "/bin", "/etc"... as moby's rebase does.
       const name = isDir && st.resolved.absPath.endsWith('/.') ? '.' : rebase;
       const pack = tarTree({ r, containerPath: st.resolved.containerPath, name }, release);
-      this.deps.events.publish('container', 'archive-path', c.record.id, { name: c.record.name, image: c.record.config.Image ?? '' });
+      this.deps.events.publish('container', 'archive-path', c.record.id, containerEventAttributes(c.record));
       return { stat: st.stat, tar: Readable.from(pack) };
     } catch (err) {
       await release();
@@ -137,7 +157,14 @@ export class ContainerArchive {
   }
 
   async extract(input: string, p: string, body: Readable, opts: { noOverwriteDirNonDir: boolean; copyUIDGID: boolean }): Promise<void> {
-    const c = this.deps.containers.get(input);
+    const found = this.deps.containers.get(input);
+    await this.serialized(found.record.id, () => this.extractInto(input, found.record.id, p, body, opts));
+    this.deps.events.publish('container', 'extract-to-dir', found.record.id, containerEventAttributes(found.record));
+  }
+
+  private async extractInto(input: string, id: string, p: string, body: Readable, opts: { noOverwriteDirNonDir: boolean; copyUIDGID: boolean }): Promise<void> {
+    // Looked up again: the container may have started or stopped while waiting for its turn.
+    const c = this.deps.containers.get(id);
     await withContainerRoot(this.deps.ctd, c, 'write', async (r) => {
       const dest = followInScope(r, path.posix.join('/', p));
       let st: fs.Stats;
@@ -164,7 +191,6 @@ export class ContainerArchive {
       }
       await untarInScope(r, dest, body, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, owner });
     });
-    this.deps.events.publish('container', 'extract-to-dir', c.record.id, { name: c.record.name, image: c.record.config.Image ?? '' });
   }
 }
 
@@ -206,11 +232,11 @@ async function drain(stream: AsyncIterable<unknown>): Promise<void> {
 
 async function writeEntryFile(stream: AsyncIterable<unknown>, file: string, mode: number, inPlace: boolean): Promise<void> {
   const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW | (inPlace ? 0 : fs.constants.O_EXCL);
-  const fd = fs.openSync(file, flags, mode);
+  const fh = await fs.promises.open(file, flags, mode);
   try {
-    for await (const chunk of stream) fs.writeSync(fd, chunk as Buffer);
+    for await (const chunk of stream) await fh.write(chunk as Buffer);
   } finally {
-    fs.closeSync(fd);
+    await fh.close();
   }
 }
 
@@ -248,6 +274,11 @@ export async function untarInScope(r: ContainerRoot, dest: string, body: Readabl
         if (!isNotExist(err)) throw err;
       }
       const mounted = r.mounts.has(cpath);
+      // A bind-mounted file only takes new content: replacing its source by a link or a dir would
+      // redirect what the next start mounts into the container. dockerd fails the same way.
+      if (mounted && h.type !== 'file' && h.type !== 'contiguous-file') {
+        throw new SystemError(`unlinkat ${cpath}: device or resource busy`);
+      }
       if (existing) {
         if (opts.noOverwriteDirNonDir && existing.isDirectory() && !isDir) {
           throw badArchive(`cannot overwrite directory ${JSON.stringify(cpath)} with non-directory ${JSON.stringify(dest)}`);
@@ -282,7 +313,8 @@ export async function untarInScope(r: ContainerRoot, dest: string, body: Readabl
           const lrel = path.posix.relative(dest, linkTarget);
           if (lrel === '..' || lrel.startsWith('../')) throw badArchive(`invalid hardlink ${JSON.stringify(target)} -> ${JSON.stringify(linkname)}`);
           const tdir = followInScope(r, path.posix.dirname(linkTarget));
-          fs.linkSync(hostPath(r, path.posix.join(tdir, path.posix.basename(linkTarget))), file);
+          // Linked within the root itself, never to a bind-mounted file's source.
+          fs.linkSync(path.join(r.root, tdir, path.posix.basename(linkTarget)), file);
           break;
         }
         case 'character-device':

@@ -3,7 +3,7 @@
 import { Readable } from 'node:stream';
 import type { Containerd } from '../../runtime/containerd';
 import type { EventBus } from '../events';
-import type { ContainerLookup } from './archive';
+import { containerEventAttributes, type ContainerLookup } from './archive';
 import { mountContainerSnapshotReadOnly } from './rootfs-access';
 import { tarTree } from './tar-tree';
 
@@ -11,6 +11,6 @@ export async function exportContainer(deps: { ctd: Containerd; containers: Conta
   const c = deps.containers.get(input);
   const m = await mountContainerSnapshotReadOnly(deps.ctd, c.record.id);
   const pack = tarTree({ r: { root: m.path, mounts: new Map() }, containerPath: '/', name: '', skipTop: true }, () => m.release());
-  deps.events.publish('container', 'export', c.record.id, { name: c.record.name, image: c.record.config.Image ?? '' });
+  deps.events.publish('container', 'export', c.record.id, containerEventAttributes(c.record));
   return Readable.from(pack);
 }

@@ -1,13 +1,14 @@
 // Getting at a container's filesystem from the host. A running (or paused) container is reached
-// through /proc/<pid>/root: its live view, bind mounts included. Otherwise its snapshot is
-// mounted on a temp dir for the operation: read-only as a merged overlay of its layers, or
-// read-write with the snapshot's own mounts; the bind-mounted files are mapped by hand.
+// through the shim's mount of its rootfs; otherwise its snapshot is mounted on a temp dir for the
+// operation: read-only as a merged overlay of its layers, or read-write with the snapshot's own
+// mounts. Files bind-mounted into the container are mapped to their sources by hand.
 import * as fs from 'node:fs';
 import type { Containerd } from '../../runtime/containerd';
 import { mountReadOnlyLayers, mountSnapshot, type TempMount } from '../../runtime/mount';
 import { overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
 import type { ContainerRecord, ContainerState } from './model';
 import type { ContainerRoot } from './rootfs-path';
+import { SystemError } from '../errors';
 
 export type RootMode = 'read' | 'write';
 
@@ -35,18 +36,48 @@ export async function mountContainerSnapshotReadOnly(ctd: Containerd, id: string
   return mountReadOnlyLayers([upper, ...lower]);
 }
 
-/** The container's filesystem reachable on the host, until `release`. */
+/** mountinfo's octal escapes (\040 for a space...). */
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/**
+ * Where the running container's rootfs overlay (upper dir `upper`) is mounted on the host: the
+ * shim's <bundle>/rootfs. It holds the container's live files and none of the mounts made inside
+ * the container (/proc, /sys, /dev...), which must never be reached from the host side.
+ */
+export function liveRootfsMount(upper: string, mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8')): string | undefined {
+  for (const line of mountinfo.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep === -1) continue;
+    const pre = line.slice(0, sep).split(' ');
+    const post = line.slice(sep + 3).split(' ');
+    if (post[0] !== 'overlay' || pre[3] !== '/') continue;
+    if (!(post[2] ?? '').split(',').includes(`upperdir=${upper}`)) continue;
+    return unescapeMountPath(pre[4]);
+  }
+  return undefined;
+}
+
+/**
+ * The container's filesystem reachable on the host, until `release`. A running container's is its
+ * live rootfs mount; otherwise the snapshot is mounted here (read-only for reads). The files Berth
+ * bind-mounts into the container are mapped to their sources either way.
+ */
 export async function openContainerRoot(
   ctd: Containerd,
   c: { record: ContainerRecord; state: ContainerState },
   mode: RootMode,
 ): Promise<{ r: ContainerRoot; release: () => Promise<void> }> {
-  if (c.state.running && c.state.pid > 0) {
-    const live = `/proc/${c.state.pid}/root`;
-    if (fs.existsSync(live)) return { r: { root: live, mounts: new Map() }, release: async () => undefined };
+  const mounts = containerFileMounts(c.record);
+  if (c.state.running) {
+    const { upper } = await containerLayerDirs(ctd, c.record.id);
+    const live = liveRootfsMount(upper);
+    if (live !== undefined) return { r: { root: live, mounts }, release: async () => undefined };
+    if (mode === 'write') throw new SystemError(`rootfs of running container ${c.record.id} is not mounted`);
   }
   const m = mode === 'read' ? await mountContainerSnapshotReadOnly(ctd, c.record.id) : await mountSnapshot(await snapshotMounts(ctd, c.record.id));
-  return { r: { root: m.path, mounts: containerFileMounts(c.record) }, release: () => m.release() };
+  return { r: { root: m.path, mounts }, release: () => m.release() };
 }
 
 /** Runs `fn` with the container's filesystem reachable on the host; cleans up after. */

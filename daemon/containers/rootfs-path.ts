@@ -99,6 +99,7 @@ export function resolvePath(r: ContainerRoot, p: string): ResolvedPath {
   const base = absPath.slice(cut + 1);
   const dirResolved = followInScope(r, dir);
   const containerPath = base === '' || base === '.' ? dirResolved : path.posix.join(dirResolved, base);
-  const host = base === '.' ? `${hostPath(r, dirResolved)}/.` : hostPath(r, containerPath);
+  // A trailing `/` or `/.` asks for a dir: kept on the host path, lstat fails for anything else.
+  const host = base === '.' ? `${hostPath(r, dirResolved)}/.` : base === '' && absPath !== '/' ? `${hostPath(r, dirResolved)}/` : hostPath(r, containerPath);
   return { absPath, containerPath, host };
 }

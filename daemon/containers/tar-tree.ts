@@ -2,7 +2,6 @@
 // does: lstat only (symlinks are stored as links, never followed), hard links detected by inode,
 // sockets skipped, regular files opened with O_NOFOLLOW so a swapped-in link is refused.
 import * as fs from 'node:fs';
-import { once } from 'node:events';
 import * as tar from 'tar-stream';
 import { hostPath, type ContainerRoot } from './rootfs-path';
 
@@ -55,33 +54,60 @@ function entryDone(cb: (done: (err?: Error | null) => void) => void): Promise<vo
   return new Promise((resolve, reject) => cb((err) => (err ? reject(err) : resolve())));
 }
 
-async function writeFileEntry(pack: tar.Pack, header: tar.Header, file: string): Promise<void> {
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+/** Waits for room in the entry; a reader gone away (the pack destroyed) ends the walk. */
+function drained(ws: NodeJS.WritableStream): Promise<void> {
+  const ee = ws as unknown as NodeJS.EventEmitter;
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new Error('tar stream closed'));
+    };
+    const cleanup = (): void => {
+      ee.off('drain', onDrain);
+      ee.off('close', onClose);
+    };
+    ee.on('drain', onDrain);
+    ee.on('close', onClose);
+  });
+}
+
+async function writeFileEntry(pack: tar.Pack, header: tar.Header, file: string, closed: Promise<never>): Promise<void> {
+  const fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
     const size = header.size ?? 0;
     let sink: ReturnType<tar.Pack['entry']> | undefined;
     const done = entryDone((cb) => {
       sink = pack.entry(header, cb);
     });
+    // Awaited on success; when the walk stops early the pack is destroyed and this is moot.
+    done.catch(() => undefined);
     const ws = sink as unknown as NodeJS.WritableStream;
     // The header's size is what counts: a file that changed meanwhile is cut or zero-padded.
-    const buf = Buffer.alloc(64 * 1024);
     let written = 0;
     while (written < size) {
-      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, size - written), null);
-      const chunk = n > 0 ? Buffer.from(buf.subarray(0, n)) : Buffer.alloc(Math.min(buf.length, size - written));
+      const want = Math.min(64 * 1024, size - written);
+      const { bytesRead, buffer } = await fh.read(Buffer.alloc(want), 0, want, null);
+      const chunk = bytesRead > 0 ? buffer.subarray(0, bytesRead) : Buffer.alloc(want);
       written += chunk.length;
-      if (!ws.write(chunk)) await once(ws as unknown as NodeJS.EventEmitter, 'drain');
+      if (!ws.write(chunk)) await Promise.race([drained(ws), closed]);
     }
     ws.end();
-    await done;
+    await Promise.race([done, closed]);
   } finally {
-    fs.closeSync(fd);
+    await fh.close();
   }
 }
 
 /** Writes the tree into `pack` (not finalized). */
 export async function writeTree(pack: tar.Pack, src: TreeSource): Promise<void> {
+  // The reader going away destroys the pack; whatever the walk awaits then must give up.
+  const closed = new Promise<never>((_resolve, reject) => pack.once('close', () => reject(new Error('tar stream closed'))));
+  closed.catch(() => undefined);
+  const entry = (header: tar.Header): Promise<void> => Promise.race([entryDone((cb) => pack.entry(header, cb)), closed]);
   const links = new Map<string, string>();
   const visit = async (containerPath: string, name: string, top: boolean): Promise<void> => {
     const file = hostPath(src.r, containerPath);
@@ -120,13 +146,13 @@ export async function writeTree(pack: tar.Pack, src: TreeSource): Promise<void> 
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1n ? links.get(key) : undefined;
         if (first !== undefined) {
-          await entryDone((cb) => pack.entry({ ...header, type: 'link', linkname: first }, cb));
+          await entry({ ...header, type: 'link', linkname: first });
         } else {
           if (st.nlink > 1n) links.set(key, name);
-          await writeFileEntry(pack, { ...header, size: Number(st.size) }, file);
+          await writeFileEntry(pack, { ...header, size: Number(st.size) }, file, closed);
         }
       } else {
-        await entryDone((cb) => pack.entry(header, cb));
+        await entry(header);
       }
     }
     if (type !== 'directory') return;
@@ -144,6 +170,6 @@ export function tarTree(src: TreeSource, done?: () => Promise<void>): tar.Pack {
   writeTree(pack, src).then(
     () => pack.finalize(),
     (err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))),
-  ).finally(() => void done?.());
+  ).finally(() => done?.().catch(() => undefined));
   return pack;
 }

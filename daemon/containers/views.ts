@@ -2,12 +2,13 @@
 // and its filters, shaped from a container's record and state.
 import { InvalidParameter } from '../errors';
 import type { ContainerConfig, ContainerInspectResponse, ContainerSummary, HostConfig } from './api-types';
-import { statusName, statusText, type StatusName } from './model';
+import { statusName, statusText, ZERO_TIME, type StatusName } from './model';
 import type { Container } from './service';
 
 export function inspectView(c: Container, extra: { graphDriverData: Record<string, string> | null; sizeRw?: number; sizeRootFs?: number }): ContainerInspectResponse {
   const r = c.record;
   const s = c.state;
+  const everStarted = s.startedAt !== ZERO_TIME || s.error !== '';
   const view: ContainerInspectResponse = {
     Id: r.id,
     Created: r.created,
@@ -28,10 +29,11 @@ export function inspectView(c: Container, extra: { graphDriverData: Record<strin
       ...(s.health ? { Health: s.health } : {}),
     },
     Image: r.imageId,
-    ResolvConfPath: r.resolvConfPath,
-    HostnamePath: r.hostnamePath,
-    HostsPath: r.hostsPath,
-    LogPath: r.logPath,
+    // dockerd sets these paths when it first starts the container.
+    ResolvConfPath: everStarted ? r.resolvConfPath : '',
+    HostnamePath: everStarted ? r.hostnamePath : '',
+    HostsPath: everStarted ? r.hostsPath : '',
+    LogPath: everStarted ? r.logPath : '',
     Name: `/${r.name}`,
     RestartCount: s.restartCount ?? 0,
     Driver: 'overlayfs',

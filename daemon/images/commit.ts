@@ -4,10 +4,13 @@
 // `changes` applied), the parent's history plus one entry, the parent's diff_ids plus the new one.
 import { randomBytes } from 'node:crypto';
 import type { Containerd } from '../../runtime/containerd';
-import { blobInfo } from '../../runtime/content';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { blobInfo, readBlob } from '../../runtime/content';
 import { withLease } from '../../runtime/leases';
 import { removeSnapshot, SNAPSHOTTER, snapshotMounts } from '../../runtime/snapshots';
 import type { ContainerConfig as ApiContainerConfig } from '../containers/api-types';
+import { containerEventAttributes } from '../containers/archive';
 import type { ContainerRecord, ContainerState } from '../containers/model';
 import type { EventBus } from '../events';
 import { SystemError } from '../errors';
@@ -76,6 +79,15 @@ export function mergeConfig(user: ContainerConfig, base: ContainerConfig): Conta
   return out as ContainerConfig;
 }
 
+/** Size of the layer's tar (docker save writes it uncompressed); containerd does not record it. */
+async function uncompressedSize(ctd: Containerd, digest: string): Promise<number> {
+  let size = 0;
+  await pipeline(readBlob(ctd, digest), createGunzip(), async (src: AsyncIterable<Buffer>) => {
+    for await (const chunk of src) size += chunk.length;
+  });
+  return size;
+}
+
 async function diffLayer(ctd: Containerd, record: ContainerRecord, lease: string): Promise<NewLayer> {
   const viewKey = `berth-commit-${randomBytes(6).toString('hex')}`;
   const left = record.snapshotParent
@@ -89,7 +101,13 @@ async function diffLayer(ctd: Containerd, record: ContainerRecord, lease: string
     const info = await blobInfo(ctd, d.digest);
     const diffId = info?.labels['containerd.io/uncompressed'];
     if (!diffId) throw new SystemError(`layer ${d.digest} has no uncompressed digest`);
-    return { digest: d.digest, size: d.size ?? info?.size ?? 0, mediaType: d.mediaType || MediaType.OciLayerGzip, diffId, uncompressedSize: 0 };
+    return {
+      digest: d.digest,
+      size: d.size ?? info?.size ?? 0,
+      mediaType: d.mediaType || MediaType.OciLayerGzip,
+      diffId,
+      uncompressedSize: await uncompressedSize(ctd, d.digest),
+    };
   } finally {
     if (record.snapshotParent) await removeSnapshot(ctd, viewKey);
   }
@@ -155,12 +173,11 @@ export async function commitContainer(deps: CommitDeps, req: CommitRequest): Pro
     if (pauseIt) await deps.containers.unpause(id).catch(() => undefined);
   }
   if (named) deps.images.addTag(imageId, named);
-  deps.events.publish('container', 'commit', id, {
-    comment: req.comment,
-    imageID: imageId,
-    imageRef: named ? familiarString(named) : '',
-    name: c.record.name,
-    image: c.record.config.Image ?? '',
-  });
+  deps.events.publish(
+    'container',
+    'commit',
+    id,
+    containerEventAttributes(c.record, { comment: req.comment, imageID: imageId, imageRef: named ? familiarString(named) : '' }),
+  );
   return imageId;
 }

@@ -186,6 +186,24 @@ describe('stop, restart, kill, pause, rename, wait', () => {
     await k.ok(['rm', 'waited']);
   });
 
+  test('attach follows the output and ends with the exit code', async () => {
+    await k.ok(['run', '-d', '--name', 'attached', 'busybox', 'sh', '-c', 'echo tick1; sleep 1; echo tick2; echo tock >&2; exit 5']);
+    await k.until('the first tick', async () => (await k.ok(['logs', 'attached'])).includes('tick1'));
+    const r = await k.docker(['attach', 'attached'], { timeoutMs: 20_000 });
+    assert.equal(r.code, 5, r.stderr);
+    assert.equal(r.stdout, 'tick2\n');
+    assert.equal(r.stderr, 'tock\n');
+    // Attaching to a stopped container is refused.
+    assert.match((await k.fails(['attach', 'attached'])).stderr, /You cannot attach to a stopped container, start it first/);
+    await k.ok(['rm', 'attached']);
+  });
+
+  test('logs of a container logging to none: dockerd\'s error', async () => {
+    assert.equal(await k.ok(['run', '--name', 'unlogged', '--log-driver', 'none', 'busybox', 'echo', 'hi']), 'hi\n');
+    assert.match((await k.fails(['logs', 'unlogged'])).stderr, /configured logging driver does not support reading/);
+    await k.ok(['rm', 'unlogged']);
+  });
+
   test('top lists the processes, with ps options', async () => {
     await k.ok(['run', '-d', '--name', 'topped', 'busybox', 'sleep', '1000']);
     const rows = lines(await k.ok(['top', 'topped']));

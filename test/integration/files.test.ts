@@ -62,7 +62,7 @@ async function readTar(buf: Buffer): Promise<Map<string, { type: string; data: s
   return out;
 }
 
-describe('container files', () => {
+describe('container files', { timeout: 300_000 }, () => {
   let b: Berth;
   let host: string;
   let canaryDir: string;
@@ -106,6 +106,41 @@ describe('container files', () => {
     const out = path.join(host, 'back.txt');
     await ok(['cp', 'live:/tmp/hello.txt', out]);
     assert.equal(fs.readFileSync(out, 'utf8'), 'hello world\n');
+  });
+
+  test('a large file streams both ways intact, also with concurrent uploads', async () => {
+    const big = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+    fs.writeFileSync(path.join(host, 'big.bin'), big);
+    await Promise.all([
+      ok(['cp', path.join(host, 'big.bin'), 'cold:/tmp/big1.bin']),
+      ok(['cp', path.join(host, 'big.bin'), 'cold:/tmp/big2.bin']),
+      ok(['cp', path.join(host, 'big.bin'), 'live:/tmp/big.bin']),
+    ]);
+    for (const [c, f] of [['cold', 'big1.bin'], ['cold', 'big2.bin'], ['live', 'big.bin']]) {
+      const back = path.join(host, `back-${c}-${f}`);
+      await ok(['cp', `${c}:/tmp/${f}`, back]);
+      assert.ok(fs.readFileSync(back).equals(big), `${c}:${f} differs`);
+    }
+  });
+
+  test('an aborted download releases the stopped container\'s mount', async () => {
+    const mounts = (): number => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('/berth-mnt-')).length;
+    const before = mounts();
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request({ socketPath: b.socket, method: 'GET', path: '/containers/cold/archive?path=/' }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => undefined);
+      req.on('close', () => resolve());
+      req.end();
+      setTimeout(() => reject(new Error('no data')), 10_000);
+    });
+    for (let i = 0; i < 50 && mounts() > before; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(mounts(), before);
   });
 
   test('the stat header describes the path in Go FileMode bits', async () => {
@@ -154,6 +189,31 @@ describe('container files', () => {
     assert.equal(fs.readFileSync(path.join(host, 'motd.back'), 'utf8'), 'welcome\n');
   });
 
+  test('copyUIDGID gives the files to the container\'s user', async () => {
+    await ok(['create', '--user', '1234:5678', '--name', 'usr', 'busybox']);
+    fs.writeFileSync(path.join(host, 'owned.txt'), 'mine');
+    await ok(['cp', '-a', path.join(host, 'owned.txt'), 'usr:/tmp/owned.txt']);
+    const r = await raw(b, 'GET', '/containers/usr/archive?path=/tmp/owned.txt');
+    const ex = tar.extract();
+    ex.end(r.body);
+    for await (const e of ex) {
+      assert.equal(e.header.uid, 1234);
+      assert.equal(e.header.gid, 5678);
+      e.resume();
+    }
+    await ok(['rm', 'usr']);
+  });
+
+  test('docker cp from stdin and into bind-mounted files, seen by the running container', async () => {
+    await ok(['cp', '-', 'live:/tmp'], await makeTar([{ name: 'from-stdin/x.txt', data: 'streamed' }]));
+    assert.equal(await ok(['exec', 'live', 'cat', '/tmp/from-stdin/x.txt']), 'streamed');
+    fs.writeFileSync(path.join(host, 'hosts'), '127.0.0.1 localhost\n10.1.2.3 copied-in\n');
+    await ok(['cp', path.join(host, 'hosts'), 'live:/etc/hosts']);
+    assert.match(await ok(['exec', 'live', 'cat', '/etc/hosts']), /10\.1\.2\.3 copied-in/);
+    const back = await readTar((await raw(b, 'GET', '/containers/live/archive?path=/etc/hosts')).body);
+    assert.match(back.get('hosts')?.data ?? '', /copied-in/);
+  });
+
   test('docker cp to stdout writes a tar', async () => {
     const r = await raw(b, 'GET', '/containers/live/archive?path=/etc/passwd');
     assert.equal(r.status, 200);
@@ -168,6 +228,8 @@ describe('container files', () => {
     const r = await docker(['cp', 'live:/nope', path.join(host, 'x')]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Could not find the file \/nope in container live/);
+    const fileAsDir = await raw(b, 'GET', '/containers/live/archive?path=/etc/passwd/');
+    assert.equal(fileAsDir.status, 404);
     const head = await raw(b, 'HEAD', '/containers/live/archive?path=/nope');
     assert.equal(head.status, 404);
     const put = await raw(b, 'PUT', '/containers/live/archive?path=/nope', await makeTar([{ name: 'f', data: 'x' }]));
@@ -196,10 +258,10 @@ describe('container files', () => {
   test('noOverwriteDirNonDir refuses to replace a dir by a file', async () => {
     const r = await raw(b, 'PUT', '/containers/live/archive?path=/&noOverwriteDirNonDir=true', await makeTar([{ name: 'tmp', data: 'x' }]));
     assert.equal(r.status, 400, r.body.toString());
-    assert.match(r.body.toString(), /cannot overwrite directory "\/tmp" with non-directory "\/"/);
+    assert.match((JSON.parse(r.body.toString()) as { message: string }).message, /cannot overwrite directory "\/tmp" with non-directory "\/"/);
     const r2 = await raw(b, 'PUT', '/containers/live/archive?path=/&noOverwriteDirNonDir=true', await makeTar([{ name: 'etc/passwd', type: 'directory' }]));
     assert.equal(r2.status, 400, r2.body.toString());
-    assert.match(r2.body.toString(), /cannot overwrite non-directory "\/etc\/passwd" with directory "\/"/);
+    assert.match((JSON.parse(r2.body.toString()) as { message: string }).message, /cannot overwrite non-directory "\/etc\/passwd" with directory "\/"/);
     // Without the flag, the file replaces the dir.
     const r3 = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', await makeTar([{ name: 'dir-to-file', type: 'directory' }, { name: 'dir-to-file/x', data: 'x' }]));
     assert.equal(r3.status, 200);
@@ -303,6 +365,20 @@ describe('container files', () => {
     assertCanaryUntouched();
   });
 
+  test('the mounts made inside a running container are not reachable', async () => {
+    const hostCore = fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8');
+    for (const p of ['/proc/sys/kernel/core_pattern', '/proc/1/environ', '/sys/kernel']) {
+      const r = await raw(b, 'GET', `/containers/live/archive?path=${p}`);
+      assert.equal(r.status, 404, `${p}: ${r.status}`);
+    }
+    const w = await raw(b, 'PUT', '/containers/live/archive?path=/proc/sys/kernel', await makeTar([{ name: 'core_pattern', data: '|/tmp/pwned' }]));
+    assert.equal(w.status, 404);
+    assert.equal(fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8'), hostCore);
+    // /etc/hosts is the container's bind-mounted file, read and written through.
+    const hosts = await readTar((await raw(b, 'GET', '/containers/live/archive?path=/etc/hosts')).body);
+    assert.match(hosts.get('hosts')?.data ?? '', /localhost/);
+  });
+
   test('docker export writes the whole filesystem', async () => {
     const r = await raw(b, 'GET', '/containers/cold/export');
     assert.equal(r.status, 200);
@@ -323,6 +399,13 @@ describe('container files', () => {
     const lines = out.trim().split('\n');
     for (const l of ['D /etc/group', 'A /newfile', 'C /etc/passwd', 'C /etc', 'A /opt', 'A /opt/x']) assert.ok(lines.includes(l), `${l} missing from:\n${out}`);
     assert.ok(!lines.some((l) => / \/(proc|sys|dev|etc\/hosts|etc\/hostname|etc\/resolv\.conf)$/.test(l)), out);
+    // A running container's changes are read the same way.
+    const live = (await ok(['diff', 'live'])).trim().split('\n');
+    assert.ok(live.includes('A /tmp/hello.txt') && live.includes('C /tmp'), live.join('\n'));
+    // A fresh container has no changes: runc's mount points are not reported.
+    await ok(['run', '-d', '--name', 'fresh', 'busybox', 'sleep', '100']);
+    assert.equal(await ok(['diff', 'fresh']), '');
+    await ok(['rm', '-f', 'fresh']);
     const api = JSON.parse((await raw(b, 'GET', '/containers/dd/changes')).body.toString()) as { Path: string; Kind: number }[];
     assert.deepEqual(api.find((c) => c.Path === '/etc/group'), { Path: '/etc/group', Kind: 2 });
     assert.deepEqual(api.find((c) => c.Path === '/newfile'), { Path: '/newfile', Kind: 1 });
@@ -340,12 +423,37 @@ describe('container files', () => {
     assert.equal(inspect[0].Comment, 'my message');
     assert.deepEqual(inspect[0].Config.Cmd, ['cat', '/newfile']);
     assert.equal(inspect[0].RootFS.Layers.length, 2);
+    // The new layer saves and loads back.
+    const saved = path.join(host, 'committed.tar');
+    await ok(['save', '-o', saved, 'committed:v1']);
+    await ok(['rmi', 'committed:v1']);
+    await ok(['load', '-i', saved]);
+    assert.equal(await ok(['run', '--rm', 'committed:v1']), 'new\n');
     const history = await ok(['history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Comment}}', 'committed:v1']);
     assert.match(history.split('\n')[0], /^sh -c rm \/etc\/group.*\|my message$/);
     // A running container is committed too (paused meanwhile) and keeps running.
+    const since = Math.floor(Date.now() / 1000) - 1;
     await ok(['commit', 'live', 'committed:live']);
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const events = await ok(['events', '--since', String(since), '--until', String(until), '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}']);
+    for (const e of ['container pause live', 'container unpause live', 'container commit live', 'image tag committed:live']) {
+      assert.ok(events.split('\n').includes(e), `${e} missing from:\n${events}`);
+    }
     assert.equal((await ok(['inspect', '-f', '{{.State.Status}}', 'live'])).trim(), 'running');
     assert.equal(await ok(['run', '--rm', '--name', 'fromcommit', 'committed:live', 'cat', '/tmp/hello.txt']), 'hello world\n');
+  });
+
+  test('commit takes a config from the body and merges the container\'s', async () => {
+    const r = await raw(b, 'POST', '/commit?container=dd&repo=withbody&changes=LABEL%20a%3Db', Buffer.from(JSON.stringify({ Env: ['EXTRA=1'], Cmd: ['cat', '/newfile'] })), 'application/json');
+    assert.equal(r.status, 201, r.body.toString());
+    const inspect = JSON.parse(await ok(['image', 'inspect', 'withbody:latest'])) as { Id: string; Config: { Env: string[]; Cmd: string[]; Labels: Record<string, string> } }[];
+    assert.equal((JSON.parse(r.body.toString()) as { Id: string }).Id, inspect[0].Id);
+    assert.ok(inspect[0].Config.Env.includes('EXTRA=1'));
+    assert.ok(inspect[0].Config.Env.some((e) => e.startsWith('PATH=')));
+    assert.deepEqual(inspect[0].Config.Cmd, ['cat', '/newfile']);
+    assert.equal(inspect[0].Config.Labels.a, 'b');
+    const bad = await raw(b, 'POST', '/commit?container=dd&changes=BOGUS%20x');
+    assert.equal(bad.status, 400);
   });
 
   test('commit of an unknown container is a 404', async () => {
