@@ -2,15 +2,21 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { cgroupFeatures, cgroupVersion, goArch, isContainerized, memTotal, readOsRelease } from '../../daemon/system/host';
 import { hostWarnings, maskCredentials, securityOptions } from '../../daemon/system/service';
 import { formatBuildTime, formatRfc3339Nano } from '../../daemon/system/format';
 import { readGitCommit } from '../../daemon/system/engine';
 import { parseInitVersion, parseRuntimeVersion } from '../../daemon/system/component-versions';
 
+const made: string[] = [];
+after(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 function tree(files: Record<string, string>): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-host-'));
+  made.push(root);
   for (const [p, content] of Object.entries(files)) {
     fs.mkdirSync(path.join(root, path.dirname(p)), { recursive: true });
     fs.writeFileSync(path.join(root, p), content);
