@@ -22,6 +22,7 @@ import { eventsOperations, type EventsBackend } from './routes/events';
 import { containerFileOperations, type ContainerFilesBackend } from './routes/container-files';
 import { execOperations, type ExecBackend } from './routes/exec';
 import { statsOperations, type StatsBackend } from './routes/stats';
+import { volumeOperations, type VolumeBackend } from './routes/volumes';
 import { swarmOperations } from './routes/swarm';
 import { pingOperations, systemOperations, type SystemBackend } from './routes/system';
 import { hasGreedyParam, ROUTES, type OperationId, type RouteSpec } from './routes/table';
@@ -41,6 +42,7 @@ export interface ApiBackends {
   stats?: StatsBackend;
   exec?: ExecBackend;
   containerFiles?: ContainerFilesBackend;
+  volumes?: VolumeBackend;
 }
 
 function operationsFor(backends: ApiBackends): Operations[] {
@@ -53,6 +55,7 @@ function operationsFor(backends: ApiBackends): Operations[] {
     backends.containerFiles ? containerFileOperations(backends.containerFiles) : {},
     backends.exec ? execOperations(backends.exec) : {},
     backends.stats ? statsOperations(backends.stats) : {},
+    backends.volumes ? volumeOperations(backends.volumes) : {},
   ];
 }
 

@@ -22,6 +22,7 @@ const BACKLOG = 256;
 export class EventBus {
   private readonly backlog: BerthEvent[] = [];
   private readonly listeners = new Set<EventListener>();
+  private readonly internal = new Set<EventListener>();
   private lastNs = 0n;
 
   constructor(private readonly onListenerError: (err: unknown) => void = () => undefined) {}
@@ -67,17 +68,19 @@ export class EventBus {
    * Calls `listener` for every event published from now on; returns the unsubscribe function.
    * recent() then subscribe() in the same tick miss nothing and repeat nothing.
    */
-  subscribe(listener: EventListener): () => void {
+  subscribe(listener: EventListener, opts: { internal?: boolean } = {}): () => void {
     // A wrapper per call, so the same function subscribed twice counts (and unsubscribes) twice.
     const entry: EventListener = (ev) => listener(ev);
     this.listeners.add(entry);
+    if (opts.internal) this.internal.add(entry);
     return () => {
       this.listeners.delete(entry);
+      this.internal.delete(entry);
     };
   }
 
-  /** Current number of subscribers (docker info's NEventsListener). */
+  /** Subscribers outside the daemon (docker info's NEventsListener); the daemon's own don't count. */
   listenerCount(): number {
-    return this.listeners.size;
+    return this.listeners.size - this.internal.size;
   }
 }

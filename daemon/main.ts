@@ -27,6 +27,8 @@ import { clockTicksPerSecond, hostMemoryBytes, StatsService, type StatsContainer
 import { ContainerRuntime } from '../runtime/tasks';
 import { subscribeTaskEvents } from '../runtime/task-events';
 import { ContainerRepo } from '../store/container-repo';
+import { VolumeRepo } from '../store/volume-repo';
+import { VolumeService } from './volumes/service';
 import { engineInfo } from './system/engine';
 
 interface Shutdown {
@@ -114,6 +116,8 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       shmSize: config.defaultShmSize,
       noNewPrivileges: config.noNewPrivileges,
     });
+    const volumes = new VolumeService({ repo: new VolumeRepo(db), events, logger: logger.child({ component: 'volumes' }), dataRoot: config.dataRoot });
+    specs.volumes = volumes;
     const runtime = new ContainerRuntime({
       ctd,
       fifoRoot: path.join(config.execRoot, 'fifo'),
@@ -126,6 +130,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       runtime,
       specs,
       events,
+      volumes,
       logger: logger.child({ component: 'containers' }),
       defaults: {
         dataRoot: config.dataRoot,
@@ -143,6 +148,8 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       },
     });
     images.users = containers;
+    volumes.users = (name) => containers.volumeUsers(name);
+    cleanups.push(() => volumes.close());
     const taskEvents = subscribeTaskEvents(ctd, config.containerdNamespace, (ev) => {
       if (ev.kind === 'oom') containers.noteOom(ev.containerId);
     });
@@ -198,7 +205,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
 
     const server = createApiServer({
       logger: logger.child({ component: 'api' }),
-      backends: { system, images, containers: withExecIds(containers, exec), events, stats, exec, containerFiles: containerFilesBackend({ ctd, images, containers, events }) },
+      backends: { system, images, containers: withExecIds(containers, exec), events, stats, exec, containerFiles: containerFilesBackend({ ctd, images, containers, events }), volumes },
       experimental: config.experimental,
     });
     cleanups.push(() => server.close());

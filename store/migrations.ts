@@ -68,4 +68,19 @@ export const migrations: Migration[] = [
       CREATE INDEX containers_image ON containers(image_id);
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- One row per volume. Its data lives under <data-root>/volumes/<name>/_data; the row holds
+      -- what inspect shows and whether it was created anonymously (prune's default scope).
+      CREATE TABLE volumes (
+        name         TEXT PRIMARY KEY,
+        driver       TEXT NOT NULL,
+        created      TEXT NOT NULL,
+        labels_json  TEXT NOT NULL,
+        options_json TEXT NOT NULL,
+        anonymous    INTEGER NOT NULL DEFAULT 0
+      );
+    `,
+  },
 ];

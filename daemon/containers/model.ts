@@ -1,6 +1,7 @@
 // What Berth keeps about a container: the record written at create (and on rename/update) and
 // the state that changes at every transition. Both persist in SQLite as JSON.
 import type { ContainerConfig, HostConfig, NetworkingConfig } from './api-types';
+import type { PlannedMount } from './mounts';
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -22,6 +23,8 @@ export interface ContainerRecord {
   resolvConfPath: string;
   hostnamePath: string;
   hostsPath: string;
+  /** The mount plan made at create (absent on records from before volumes existed). */
+  mounts?: PlannedMount[];
 }
 
 export interface HealthState {

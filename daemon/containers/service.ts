@@ -47,6 +47,9 @@ import {
   withHostDefaults,
 } from './settings';
 import { SpecFactory } from './spec-factory';
+import { mountPointView, planMounts, type PlannedMount } from './mounts';
+import type { MountPoint } from './api-types';
+import type { VolumeService } from '../volumes/service';
 import { runPs } from './top';
 
 export interface ContainerDefaults {
@@ -72,6 +75,7 @@ export interface ContainerServiceDeps {
   events: EventBus;
   logger: Logger;
   defaults: ContainerDefaults;
+  volumes?: VolumeService;
 }
 
 /** A container as the service hands it around: the record and its current state. */
@@ -116,6 +120,7 @@ export class ContainerService {
   private readonly events: EventBus;
   private readonly logger: Logger;
   private readonly defaults: ContainerDefaults;
+  private readonly volumes?: VolumeService;
 
   private readonly live = new Map<string, Live>();
   private readonly hubs = new Map<string, AttachHub>();
@@ -137,6 +142,7 @@ export class ContainerService {
     this.events = deps.events;
     this.logger = deps.logger;
     this.defaults = deps.defaults;
+    this.volumes = deps.volumes;
   }
 
   // ------------------------------------------------------------------ lookup and persistence
@@ -255,11 +261,6 @@ export class ContainerService {
     if (!hostConfig.LogConfig?.Type || (req.hostConfig.LogConfig?.Type ?? '') === '') {
       hostConfig.LogConfig = { Type: this.defaults.logDriver as 'json-file', Config: { ...this.defaults.logOpts, ...(req.hostConfig.LogConfig?.Config ?? {}) } };
     }
-    // Binds, volumes and mounts come with the volumes work; silently running without them would
-    // hide the user's data somewhere they do not expect.
-    for (const [field, v] of [['Binds', hostConfig.Binds], ['Mounts', hostConfig.Mounts], ['VolumesFrom', hostConfig.VolumesFrom]] as const) {
-      if (v && v.length > 0) throw new InvalidParameter(`Berth does not support volumes or bind mounts yet (HostConfig.${field})`);
-    }
     const warnings = verifySettings(config, hostConfig);
     validateLogOpts(hostConfig.LogConfig?.Type ?? 'json-file', hostConfig.LogConfig?.Config ?? {});
     warnings.push(...this.specs.validate(config, hostConfig));
@@ -269,6 +270,7 @@ export class ContainerService {
     const imageConfig = this.images.config(image);
     mergeWithImage(config, imageConfig.config);
     const { path: procPath, args } = entrypointAndArgs(config);
+    const plan = planMounts(hostConfig, Object.keys(config.Volumes ?? {}), (other) => this.get(other).record.mounts ?? []);
 
     const id = randomBytes(32).toString('hex');
     let name: string;
@@ -301,8 +303,10 @@ export class ContainerService {
       resolvConfPath: path.join(dir, 'resolv.conf'),
       hostnamePath: path.join(dir, 'hostname'),
       hostsPath: path.join(dir, 'hosts'),
+      mounts: plan,
     };
     if (hostConfig.LogConfig?.Type === 'none') record.logPath = '';
+    const madeVolumes = this.createVolumes(plan);
     const c: Container = { record, state: initialState() };
     try {
       this.repo.insert({
@@ -314,6 +318,7 @@ export class ContainerService {
         stateJson: JSON.stringify(c.state),
       });
     } catch (err) {
+      await this.dropVolumes(madeVolumes);
       if (err instanceof NameTakenError) {
         throw new Conflict(
           `Conflict. The container name "/${name}" is already in use by container "${err.holder}". You have to remove (or rename) that container to be able to reuse that name.`,
@@ -334,6 +339,7 @@ export class ContainerService {
       await this.runtime.deleteContainer(id).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
       this.repo.delete(id);
+      await this.dropVolumes(madeVolumes);
       throw err;
     }
     this.publish(c, 'create');
@@ -353,6 +359,52 @@ export class ContainerService {
       dnsOptions: hc.DnsOptions?.length ? hc.DnsOptions : this.defaults.dnsOpts,
       hostNetwork: hc.NetworkMode === 'host',
     });
+  }
+
+  /**
+   * Creates the volumes the plan names (named ones on first use, anonymous ones with a new name
+   * written into the plan); returns the names it created, to undo a failed create.
+   */
+  private createVolumes(plan: PlannedMount[]): string[] {
+    const made: string[] = [];
+    if (!this.volumes) {
+      if (plan.some((m) => m.type === 'volume')) throw new NotImplemented('volumes are not available');
+      return made;
+    }
+    try {
+      for (const m of plan) {
+        if (m.type !== 'volume') continue;
+        const existed = m.source !== '' && this.volumes.exists(m.source);
+        if (existed) continue;
+        const v = this.volumes.create(
+          { Name: m.source || undefined, Labels: m.volumeLabels, DriverOpts: m.volumeDriverOpts },
+          m.source === '',
+        );
+        m.source = v.Name;
+        made.push(v.Name);
+      }
+    } catch (err) {
+      void this.dropVolumes(made);
+      throw err;
+    }
+    return made;
+  }
+
+  private async dropVolumes(names: string[]): Promise<void> {
+    for (const n of names) await this.volumes?.remove(n, true).catch(() => undefined);
+  }
+
+  /** IDs of the containers whose mounts use the volume (for the volume's in-use checks). */
+  volumeUsers(name: string): string[] {
+    return this.all()
+      .filter((c) => (c.record.mounts ?? []).some((m) => m.type === 'volume' && m.source === name))
+      .map((c) => c.record.id);
+  }
+
+  /** The MountPoints of inspect and ps. */
+  mountPoints(c: Container): MountPoint[] {
+    const vols = this.volumes;
+    return (c.record.mounts ?? []).map((m) => mountPointView(m, (n) => (vols ? vols.mountpoint(n) : '')));
   }
 
   // ------------------------------------------------------------------ start
@@ -753,12 +805,25 @@ export class ContainerService {
       }
       fs.rmSync(this.containerDir(id), { recursive: true, force: true });
       this.repo.delete(id);
+      if (opts.volumes) await this.removeAnonymousVolumes(c);
       this.hubs.delete(id);
       this.restartManagers.delete(id);
       this.publish(c, 'destroy');
       this.notify(this.removeWaiters, id, { StatusCode: c.state.exitCode, Error: null });
       this.notify(this.exitWaiters, id, { StatusCode: c.state.exitCode, Error: null });
     });
+  }
+
+  /** `rm -v`: the container's anonymous volumes that no other container uses; named ones stay. */
+  private async removeAnonymousVolumes(c: Container): Promise<void> {
+    const vols = this.volumes;
+    if (!vols) return;
+    for (const m of c.record.mounts ?? []) {
+      if (m.type !== 'volume' || !vols.isAnonymous(m.source) || this.volumeUsers(m.source).length > 0) continue;
+      await vols.remove(m.source, false).catch((err: unknown) =>
+        this.logger.warn({ err, volume: m.source, container: c.record.id }, 'removing anonymous volume failed'),
+      );
+    }
   }
 
   // ------------------------------------------------------------------ rename, update, resize, top
@@ -1011,7 +1076,7 @@ export class ContainerService {
       graph = null;
     }
     const sizes = size ? await this.sizes(c) : undefined;
-    return inspectView(c, { graphDriverData: graph, sizeRw: sizes?.rw, sizeRootFs: sizes?.rootFs });
+    return inspectView(c, { graphDriverData: graph, sizeRw: sizes?.rw, sizeRootFs: sizes?.rootFs, mounts: this.mountPoints(c) });
   }
 
   private async sizes(c: Container): Promise<{ rw: number; rootFs: number }> {
@@ -1032,7 +1097,7 @@ export class ContainerService {
     });
     const chosen = filterContainers(sorted, req, plan, (c) => ancestors.some((id) => id !== undefined && this.descendsFrom(c.record.imageId, id)));
     const out: ContainerSummary[] = [];
-    for (const c of chosen) out.push(summaryView(c, this.imageShown(c), req.size ? await this.sizes(c) : undefined));
+    for (const c of chosen) out.push(summaryView(c, this.imageShown(c), req.size ? await this.sizes(c) : undefined, this.mountPoints(c)));
     return out;
   }
 

@@ -12,6 +12,7 @@ import { buildResources, buildSpec, parseDeviceCgroupRules, parseSecurityOpt, ty
 import { resolveUser } from '../../runtime/user';
 import { InvalidParameter } from '../errors';
 import type { ContainerConfig, HostConfig } from './api-types';
+import { ociMounts } from './mounts';
 import type { Container } from './service';
 
 export interface SpecDefaults {
@@ -29,6 +30,9 @@ export interface SpecDefaults {
 }
 
 export class SpecFactory {
+  /** Where volumes' data is (set in main once the volumes service exists). */
+  volumes?: { prepare(name: string): Promise<{ path: string }> };
+
   constructor(
     private readonly ctd: Containerd,
     private readonly defaults: SpecDefaults,
@@ -86,6 +90,14 @@ export class SpecFactory {
       { destination: '/etc/hostname', type: 'bind', source: r.hostnamePath, options: ['rbind', 'rprivate'] },
       { destination: '/etc/hosts', type: 'bind', source: r.hostsPath, options: ['rbind', 'rprivate'] },
     ];
+    const volumes = this.volumes;
+    const own = await ociMounts(r.mounts ?? [], {
+      volumePath: async (name) => {
+        if (!volumes) throw new InvalidParameter('volumes are not available');
+        return (await volumes.prepare(name)).path;
+      },
+      containerLayers: () => layers,
+    });
     const join: Partial<Record<'pid' | 'ipc' | 'uts', string>> = {};
     for (const [kind, mode] of [['pid', host.PidMode], ['ipc', host.IpcMode], ['uts', host.UTSMode]] as const) {
       if (mode?.startsWith('container:')) {
@@ -117,7 +129,7 @@ export class SpecFactory {
       },
       hostname: r.config.Hostname ?? '',
       domainname: r.config.Domainname ?? '',
-      mounts: etc,
+      mounts: [...etc, ...own],
       network,
       joinNamespaces: join,
       cgroupParent: this.defaults.cgroupParent,

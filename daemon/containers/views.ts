@@ -1,11 +1,14 @@
 // What the container queries answer: inspect (ContainerInspectResponse), list (ContainerSummary)
 // and its filters, shaped from a container's record and state.
 import { InvalidParameter } from '../errors';
-import type { ContainerConfig, ContainerInspectResponse, ContainerSummary, HostConfig } from './api-types';
+import type { ContainerConfig, ContainerInspectResponse, ContainerSummary, HostConfig, MountPoint } from './api-types';
 import { statusName, statusText, ZERO_TIME, type StatusName } from './model';
 import type { Container } from './service';
 
-export function inspectView(c: Container, extra: { graphDriverData: Record<string, string> | null; sizeRw?: number; sizeRootFs?: number }): ContainerInspectResponse {
+export function inspectView(
+  c: Container,
+  extra: { graphDriverData: Record<string, string> | null; sizeRw?: number; sizeRootFs?: number; mounts?: MountPoint[] },
+): ContainerInspectResponse {
   const r = c.record;
   const s = c.state;
   const everStarted = s.startedAt !== ZERO_TIME || s.error !== '';
@@ -44,7 +47,7 @@ export function inspectView(c: Container, extra: { graphDriverData: Record<strin
     ExecIDs: null,
     HostConfig: hostConfigView(r.hostConfig),
     GraphDriver: { Name: 'overlayfs', Data: extra.graphDriverData ?? {} },
-    Mounts: [],
+    Mounts: extra.mounts ?? [],
     Config: configView(r.config),
     NetworkSettings: {
       SandboxID: '',
@@ -180,7 +183,7 @@ export function commandLine(c: Container): string {
   return [c.record.path, ...args].join(' ');
 }
 
-export function summaryView(c: Container, imageShown: string, sizes?: { rw: number; rootFs: number }): ContainerSummary {
+export function summaryView(c: Container, imageShown: string, sizes?: { rw: number; rootFs: number }, mounts: MountPoint[] = []): ContainerSummary {
   const r = c.record;
   const v: ContainerSummary = {
     Id: r.id,
@@ -195,7 +198,7 @@ export function summaryView(c: Container, imageShown: string, sizes?: { rw: numb
     Status: statusText(c.state),
     HostConfig: { NetworkMode: r.hostConfig.NetworkMode ?? 'default' },
     NetworkSettings: { Networks: {} },
-    Mounts: [],
+    Mounts: mounts,
   };
   if (sizes) {
     v.SizeRw = sizes.rw;

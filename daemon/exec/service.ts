@@ -129,7 +129,7 @@ export class ExecService {
       if (ev.Type !== 'container') return;
       if (ev.Action === 'die') this.forgetContainer(ev.Actor.ID, (rec) => !rec.started);
       else if (ev.Action === 'destroy') this.forgetContainer(ev.Actor.ID, () => true);
-    });
+    }, { internal: true });
   }
 
   close(): void {

@@ -1,0 +1,264 @@
+// Volumes and mounts through the real docker CLI against a real berthd: the volume lifecycle,
+// list filters and prune, named and anonymous volumes on containers, copy-up of image content,
+// binds (read-only ones refusing writes), tmpfs size limits, --volumes-from, rm -v, and the
+// errors dockerd gives for bad mount input.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { buildBusyboxArchive } from '../fixtures/busybox-image';
+import { Kit, lines } from './container-kit';
+
+let k: Kit;
+let hostDir: string;
+
+before(async () => {
+  k = await Kit.start();
+  await k.ok(
+    ['load'],
+    await buildBusyboxArchive({
+      tags: ['withvol:latest'],
+      extraFiles: { 'seed/a.txt': 'from-image\n', 'seed/sub/b.txt': 'nested\n' },
+      config: { Volumes: { '/seed': {} } },
+    }),
+  );
+  hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-vol-test-'));
+});
+
+after(async () => {
+  if (k) await k.destroy();
+  if (hostDir) fs.rmSync(hostDir, { recursive: true, force: true });
+});
+
+interface VolumeInfo {
+  Name: string;
+  Driver: string;
+  Mountpoint: string;
+  Scope: string;
+  CreatedAt: string;
+  Labels: Record<string, string> | null;
+  Options: Record<string, string> | null;
+}
+
+interface MountPointInfo {
+  Type: string;
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+async function volInspect(name: string): Promise<VolumeInfo> {
+  return (JSON.parse(await k.ok(['volume', 'inspect', name])) as VolumeInfo[])[0];
+}
+
+async function mountsOf(name: string): Promise<MountPointInfo[]> {
+  return JSON.parse(await k.ok(['container', 'inspect', '-f', '{{json .Mounts}}', name])) as MountPointInfo[];
+}
+
+const volNames = async (args: string[] = []): Promise<string[]> => lines(await k.ok(['volume', 'ls', '-q', ...args])).sort();
+
+describe('docker volume', () => {
+  test('create, inspect, ls, rm', async () => {
+    assert.equal((await k.ok(['volume', 'create', '--label', 'team=a', 'v-one'])).trim(), 'v-one');
+    const v = await volInspect('v-one');
+    assert.equal(v.Driver, 'local');
+    assert.equal(v.Scope, 'local');
+    assert.equal(v.Mountpoint, path.join(k.b.dataRoot, 'volumes', 'v-one', '_data'));
+    assert.deepEqual(v.Labels, { team: 'a' });
+    assert.equal(v.Options, null);
+    assert.match(v.CreatedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.ok(fs.statSync(v.Mountpoint).isDirectory());
+    // Creating it again answers with the same volume.
+    assert.equal((await k.ok(['volume', 'create', 'v-one'])).trim(), 'v-one');
+
+    const anon = (await k.ok(['volume', 'create'])).trim();
+    assert.match(anon, /^[0-9a-f]{64}$/);
+    assert.ok((await volNames()).includes('v-one'));
+    assert.deepEqual(await volNames(['--filter', 'label=team=a']), ['v-one']);
+    assert.deepEqual(await volNames(['--filter', 'name=v-on']), ['v-one']);
+    assert.ok((await volNames(['--filter', 'driver=local'])).includes(anon));
+    assert.deepEqual(await volNames(['--filter', 'driver=other']), []);
+
+    await k.ok(['volume', 'rm', 'v-one', anon]);
+    assert.equal(fs.existsSync(v.Mountpoint), false);
+    const r = await k.fails(['volume', 'inspect', 'v-one']);
+    assert.match(r.stderr, /get v-one: no such volume/);
+  });
+
+  test('driver options are kept and mounted as the local driver does', async () => {
+    await k.ok(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m', 'v-tmp']);
+    const v = await volInspect('v-tmp');
+    assert.deepEqual(v.Options, { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' });
+    const out = await k.runOut(['-v', 'v-tmp:/d'], ['sh', '-c', 'df -k /d | tail -1']);
+    assert.match(out, /^tmpfs\s+1024\s/);
+    await k.ok(['volume', 'rm', 'v-tmp']);
+  });
+
+  test('bad names, options and unknown volumes', async () => {
+    let r = await k.fails(['volume', 'create', 'a!']);
+    assert.match(r.stderr, /create a!: "a!" includes invalid characters for a local volume name, only "\[a-zA-Z0-9\]\[a-zA-Z0-9_.-\]" are allowed/);
+    r = await k.fails(['volume', 'create', 'x']);
+    assert.match(r.stderr, /volume name is too short, names should be at least two alphanumeric characters/);
+    r = await k.fails(['volume', 'create', '-o', 'foo=1', 'xy']);
+    assert.match(r.stderr, /create xy: invalid option: "foo"/);
+    const del = await k.request('DELETE', '/volumes/nope');
+    assert.equal(del.status, 404);
+    assert.match(del.body.toString(), /get nope: no such volume/);
+    const put = await k.request('PUT', '/v1.43/volumes/nope', {});
+    assert.equal(put.status, 503);
+    assert.match(put.body.toString(), /volume update only valid for cluster volumes, but swarm is unavailable/);
+    r = await k.fails(['volume', 'ls', '--filter', 'bogus=1']);
+    assert.match(r.stderr, /invalid filter 'bogus'/);
+  });
+
+  test('a used volume is not removed; dangling filter; prune keeps named volumes', async () => {
+    await k.ok(['volume', 'create', 'v-used']);
+    await k.ok(['volume', 'create', '--label', 'keep=no', 'v-named']);
+    const anon = (await k.ok(['volume', 'create'])).trim();
+    await k.ok(['create', '--name', 'user1', '-v', 'v-used:/data', 'busybox', 'true']);
+    const id = await k.id('user1');
+    const r = await k.fails(['volume', 'rm', 'v-used']);
+    assert.match(r.stderr, new RegExp(`remove v-used: volume is in use - \\[${id}\\]`));
+    const dangling = await volNames(['--filter', 'dangling=true']);
+    assert.ok(dangling.includes('v-named') && dangling.includes(anon) && !dangling.includes('v-used'));
+    assert.deepEqual(await volNames(['--filter', 'dangling=false']), ['v-used']);
+
+    const pruned = await k.ok(['volume', 'prune', '-f']);
+    assert.match(pruned, new RegExp(anon));
+    let left = await volNames();
+    assert.ok(left.includes('v-named') && left.includes('v-used') && !left.includes(anon));
+    // --all with a label filter: only the matching unused named volume goes.
+    await k.ok(['volume', 'prune', '-f', '--all', '--filter', 'label=keep=no']);
+    left = await volNames();
+    assert.ok(!left.includes('v-named') && left.includes('v-used'));
+    await k.ok(['rm', 'user1']);
+    await k.ok(['volume', 'rm', 'v-used']);
+  });
+});
+
+describe('mounts on containers', () => {
+  test('a named volume keeps its data after the container is removed', async () => {
+    await k.runOut(['-v', 'keep-data:/data'], ['sh', '-c', 'echo persisted > /data/f']);
+    assert.equal(await k.runOut(['-v', 'keep-data:/data'], ['cat', '/data/f']), 'persisted\n');
+    const v = await volInspect('keep-data');
+    assert.equal(v.Labels, null); // created on first use as a named volume
+    await k.ok(['create', '--name', 'mp', '-v', 'keep-data:/data:ro', 'busybox', 'true']);
+    const m = await mountsOf('mp');
+    assert.deepEqual(m, [
+      { Type: 'volume', Name: 'keep-data', Source: v.Mountpoint, Destination: '/data', Driver: 'local', Mode: 'ro', RW: false, Propagation: '' },
+    ]);
+    const ps = JSON.parse(await k.ok(['ps', '-a', '--filter', 'name=mp', '--format', '{{json .Mounts}}'])) as string;
+    assert.equal(ps, 'keep-data');
+    await k.ok(['rm', '-v', 'mp']);
+    assert.ok((await volNames()).includes('keep-data'), 'rm -v must keep named volumes');
+    await k.ok(['volume', 'rm', 'keep-data']);
+  });
+
+  test('image VOLUMEs get anonymous volumes filled from the image, removed by rm -v', async () => {
+    await k.ok(['create', '--name', 'iv', 'withvol', 'sh', '-c', 'cat /seed/a.txt /seed/sub/b.txt; echo more > /seed/c']);
+    const m = await mountsOf('iv');
+    assert.equal(m.length, 1);
+    assert.equal(m[0].Type, 'volume');
+    assert.equal(m[0].Destination, '/seed');
+    assert.match(m[0].Name ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(m[0].Mode, '');
+    const out = await k.ok(['start', '-a', 'iv']);
+    assert.equal(out, 'from-image\nnested\n');
+    assert.equal(fs.readFileSync(path.join(m[0].Source, 'c'), 'utf8'), 'more\n');
+    const anon = await volInspect(m[0].Name ?? '');
+    assert.deepEqual(anon.Labels, { 'com.docker.volume.anonymous': '' });
+    await k.ok(['rm', '-v', 'iv']);
+    assert.ok(!(await volNames()).includes(m[0].Name ?? ''), 'rm -v removes the anonymous volume');
+  });
+
+  test('nocopy leaves the new volume empty; a named volume is filled too', async () => {
+    assert.equal(await k.runOut(['-v', 'nc-vol:/seed:nocopy'], ['ls', '-A', '/seed']).then((s) => s.replace('withvol', '')), '');
+    await k.ok(['volume', 'rm', 'nc-vol']);
+    assert.equal(await k.ok(['run', '--rm', '-v', 'cp-vol:/seed', 'withvol', 'cat', '/seed/a.txt']), 'from-image\n');
+    await k.ok(['volume', 'rm', 'cp-vol']);
+  });
+
+  test('--rm removes anonymous volumes only', async () => {
+    await k.ok(['run', '--rm', '-v', '/anon', '-v', 'named-rm:/n', 'busybox', 'true']);
+    const left = await volNames();
+    assert.deepEqual(left.filter((n) => /^[0-9a-f]{64}$/.test(n)), []);
+    assert.ok(left.includes('named-rm'));
+    await k.ok(['volume', 'rm', 'named-rm']);
+  });
+
+  test('binds: read-write, read-only refusing writes, missing source created for -v', async () => {
+    fs.writeFileSync(path.join(hostDir, 'host.txt'), 'from-host\n');
+    assert.equal(await k.runOut(['-v', `${hostDir}:/h`], ['sh', '-c', 'cat /h/host.txt; echo w > /h/new']), 'from-host\n');
+    assert.equal(fs.readFileSync(path.join(hostDir, 'new'), 'utf8'), 'w\n');
+    const r = await k.docker(['run', '--rm', '-v', `${hostDir}:/h:ro`, 'busybox', 'sh', '-c', 'echo x > /h/ro-write']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Read-only file system/);
+    assert.equal(fs.existsSync(path.join(hostDir, 'ro-write')), false);
+
+    const missing = path.join(hostDir, 'made', 'by', 'binds');
+    await k.runOut(['-v', `${missing}:/m`], ['true']);
+    assert.ok(fs.statSync(missing).isDirectory());
+
+    await k.ok(['create', '--name', 'bm', '--mount', `type=bind,src=${hostDir},dst=/b,readonly,bind-propagation=rslave`, 'busybox', 'true']);
+    assert.deepEqual(await mountsOf('bm'), [{ Type: 'bind', Source: hostDir, Destination: '/b', Mode: '', RW: false, Propagation: 'rslave' }]);
+    await k.ok(['rm', 'bm']);
+  });
+
+  test('tmpfs size limits are enforced (--tmpfs and --mount type=tmpfs)', async () => {
+    for (const flags of [['--tmpfs', '/t:size=1m'], ['--mount', 'type=tmpfs,dst=/t,tmpfs-size=1048576']]) {
+      const ok = await k.docker(['run', '--rm', ...flags, 'busybox', 'dd', 'if=/dev/zero', 'of=/t/small', 'bs=1k', 'count=512']);
+      assert.equal(ok.code, 0, ok.stderr);
+      const big = await k.docker(['run', '--rm', ...flags, 'busybox', 'dd', 'if=/dev/zero', 'of=/t/big', 'bs=1k', 'count=2048']);
+      assert.notEqual(big.code, 0, `dd beyond the size must fail with ${flags.join(' ')}`);
+      assert.match(big.stderr, /No space left on device/);
+    }
+    await k.ok(['create', '--name', 'tm', '--mount', 'type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770', 'busybox', 'true']);
+    assert.deepEqual(await mountsOf('tm'), [{ Type: 'tmpfs', Source: '', Destination: '/t', Mode: '', RW: true, Propagation: '' }]);
+    await k.ok(['rm', 'tm']);
+    assert.equal(await k.runOut(['--mount', 'type=tmpfs,dst=/t,tmpfs-mode=1770'], ['stat', '-c', '%a', '/t']), '1770\n');
+  });
+
+  test('--volumes-from shares the volumes, read-only with :ro', async () => {
+    await k.ok(['create', '--name', 'src-c', '-v', 'shared-vol:/shared', '-v', '/anon2', 'busybox', 'true']);
+    await k.runOut(['--volumes-from', 'src-c'], ['sh', '-c', 'echo via-from > /shared/f; test -d /anon2']);
+    assert.equal(await k.runOut(['-v', 'shared-vol:/x'], ['cat', '/x/f']), 'via-from\n');
+    const r = await k.docker(['run', '--rm', '--volumes-from', 'src-c:ro', 'busybox', 'sh', '-c', 'echo y > /shared/g']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Read-only file system/);
+    const anonName = (await mountsOf('src-c')).find((m) => m.Destination === '/anon2')?.Name ?? '';
+    // The anonymous volume of src-c survived the --rm of the containers that borrowed it.
+    assert.ok((await volNames()).includes(anonName));
+    const nf = await k.fails(['run', '--rm', '--volumes-from', 'no-such', 'busybox', 'true']);
+    assert.match(nf.stderr, /No such container: no-such/);
+    await k.ok(['rm', '-v', 'src-c']);
+    const left = await volNames();
+    assert.ok(!left.includes(anonName) && left.includes('shared-vol'));
+    await k.ok(['volume', 'rm', 'shared-vol']);
+  });
+
+  test('bad mount input is refused as dockerd refuses it', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--mount', 'type=bind,src=/no/such/dir,dst=/x'], /invalid mount config for type "bind": bind source path does not exist: \/no\/such\/dir/],
+      [['-v', 'data:rel'], /invalid mount config for type "volume": invalid mount path: 'rel' mount path must be absolute/],
+      [['-v', 'v1x:/x', '-v', 'v2x:/x'], /Duplicate mount point: \/x/],
+      [['--mount', 'type=volume,src=sp,dst=/x,volume-subpath=../up'], /subpath must be a relative path within the volume/],
+      [['-v', `${hostDir}:/x:bogus`], /invalid mode: bogus/],
+      [['-v', 'a!b:/x'], /includes invalid characters for a local volume name/],
+    ];
+    for (const [flags, re] of cases) {
+      const r = await k.fails(['create', ...flags, 'busybox', 'true']);
+      assert.match(r.stderr, re, flags.join(' '));
+    }
+    // Nothing was left behind by the refused creates.
+    assert.deepEqual(lines(await k.ok(['ps', '-aq'])), []);
+    assert.deepEqual(
+      (await volNames()).filter((n) => ['v1x', 'v2x', 'sp', 'data'].includes(n)),
+      [],
+    );
+  });
+});
