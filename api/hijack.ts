@@ -4,6 +4,7 @@
 // route them through fastify like any request, so version prefixes, headers and errors before
 // the hijack behave as everywhere else.
 import * as http from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type * as net from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidParameter } from '../daemon/errors';
@@ -129,4 +130,20 @@ export function startRawResponse(reply: FastifyReply, contentType: string): http
   res.writeHead(200, headers);
   res.flushHeaders();
   return res;
+}
+
+const websockets = new WebSocketServer({ noServer: true });
+
+/**
+ * Completes a websocket handshake on an upgraded request (attach/ws). Bytes that came with the
+ * headers were put back on the socket, so no head is passed on.
+ */
+export function acceptWebsocket(request: FastifyRequest, reply: FastifyReply): Promise<WebSocket> {
+  if (!upgraded.has(request.raw) || !/websocket/i.test(request.headers.upgrade ?? '')) {
+    return Promise.reject(new InvalidParameter('this endpoint needs a websocket upgrade request'));
+  }
+  reply.hijack();
+  return new Promise((resolve) => {
+    websockets.handleUpgrade(request.raw, request.raw.socket, Buffer.alloc(0), (ws) => resolve(ws));
+  });
 }

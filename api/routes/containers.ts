@@ -11,7 +11,8 @@ import type { ContainerInspectResponse, ContainerSummary } from '../../daemon/co
 import type { LogLine, LogsRequest } from '../../daemon/containers/logs';
 import { readJsonBody } from '../body';
 import { Filters, parseTimestamp } from '../filters';
-import { hijack, startRawResponse, streamMediaType } from '../hijack';
+import { acceptWebsocket, hijack, startRawResponse, streamMediaType } from '../hijack';
+import { versionLessThan } from '../version';
 import { boolValue, int64ValueOrDefault, pathParam, queryOf, queryString, type Query } from '../query';
 import { sendEmpty, sendJson } from '../reply';
 import { encodeFrame, STDERR, STDOUT } from '../streams';
@@ -270,8 +271,31 @@ export function containerOperations(backend: ContainerBackend): Operations {
       res.end();
     },
 
-    ContainerAttachWebsocket: async (_request, _reply) => {
-      throw new InvalidParameter('attach over websocket is not supported by Berth yet');
+    ContainerAttachWebsocket: async (request, reply) => {
+      const q = queryOf(request);
+      // dockerd's websocket attach: raw bytes both ways, no multiplexing; binary frames since 1.42.
+      const session = backend.attach(pathParam(request, 'id'), {
+        stdin: boolValue(q, 'stdin'),
+        stdout: boolValue(q, 'stdout'),
+        stderr: boolValue(q, 'stderr'),
+        stream: boolValue(q, 'stream'),
+        logs: boolValue(q, 'logs'),
+        detachKeys: queryString(q, 'detachKeys') ?? '',
+      });
+      const ws = await acceptWebsocket(request, reply);
+      const binary = !versionLessThan(request.apiVersion, '1.42');
+      ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+        const chunk = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+        session.stdin(chunk);
+      });
+      ws.on('close', () => session.close());
+      ws.on('error', () => session.close());
+      await session.start({
+        output: (_stream, chunk) => {
+          if (ws.readyState === ws.OPEN) ws.send(binary ? chunk : chunk.toString('utf8'), { binary });
+        },
+        end: () => ws.close(),
+      });
     },
   };
 }

@@ -394,6 +394,16 @@ export class ContainerService {
     for (const n of names) await this.volumes?.remove(n, true).catch(() => undefined);
   }
 
+  /** dockerd's volume mount/unmount events, one per volume the container uses. */
+  private publishVolumes(c: Container, action: 'mount' | 'unmount'): void {
+    for (const m of c.record.mounts ?? []) {
+      if (m.type !== 'volume') continue;
+      const attrs: Record<string, string> = { container: c.record.id, driver: 'local' };
+      if (action === 'mount') Object.assign(attrs, { destination: m.destination, 'read/write': String(m.rw), propagation: '' });
+      this.events.publish('volume', action, m.source, attrs);
+    }
+  }
+
   /** IDs of the containers whose mounts use the volume (for the volume's in-use checks). */
   volumeUsers(name: string): string[] {
     return this.all()
@@ -500,6 +510,7 @@ export class ContainerService {
       const live: Live = { io: started.io, copier, logger, startedMs: Date.now(), exited: Promise.resolve() };
       live.exited = this.watchExit(c, live);
       this.live.set(id, live);
+      this.publishVolumes(c, 'mount');
       this.publish(c, 'start');
     } catch (err) {
       await io?.close().catch(() => undefined);
@@ -553,6 +564,7 @@ export class ContainerService {
     this.saveState(c);
     if (oom) this.publish(c, 'oom');
     this.publish(c, 'die', { exitCode: String(exitCode), execDuration: String(Math.floor(ranMs / 1000)) });
+    this.publishVolumes(c, 'unmount');
     this.hub(id).end();
     this.notify(this.exitWaiters, id, { StatusCode: exitCode, Error: null });
 
