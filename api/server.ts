@@ -23,6 +23,7 @@ import { containerFileOperations, type ContainerFilesBackend } from './routes/co
 import { execOperations, type ExecBackend } from './routes/exec';
 import { statsOperations, type StatsBackend } from './routes/stats';
 import { volumeOperations, type VolumeBackend } from './routes/volumes';
+import { diskUsageOperations, type DiskUsageBackend } from './routes/disk-usage';
 import { swarmOperations } from './routes/swarm';
 import { pingOperations, systemOperations, type SystemBackend } from './routes/system';
 import { hasGreedyParam, ROUTES, type OperationId, type RouteSpec } from './routes/table';
@@ -43,6 +44,7 @@ export interface ApiBackends {
   exec?: ExecBackend;
   containerFiles?: ContainerFilesBackend;
   volumes?: VolumeBackend;
+  diskUsage?: DiskUsageBackend;
 }
 
 function operationsFor(backends: ApiBackends): Operations[] {
@@ -56,6 +58,7 @@ function operationsFor(backends: ApiBackends): Operations[] {
     backends.exec ? execOperations(backends.exec) : {},
     backends.stats ? statsOperations(backends.stats) : {},
     backends.volumes ? volumeOperations(backends.volumes) : {},
+    backends.diskUsage ? diskUsageOperations(backends.diskUsage) : {},
   ];
 }
 

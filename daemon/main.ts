@@ -29,6 +29,7 @@ import { subscribeTaskEvents } from '../runtime/task-events';
 import { ContainerRepo } from '../store/container-repo';
 import { VolumeRepo } from '../store/volume-repo';
 import { VolumeService } from './volumes/service';
+import { DiskUsageService } from './volumes/disk-usage';
 import { engineInfo } from './system/engine';
 
 interface Shutdown {
@@ -205,7 +206,10 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
 
     const server = createApiServer({
       logger: logger.child({ component: 'api' }),
-      backends: { system, images, containers: withExecIds(containers, exec), events, stats, exec, containerFiles: containerFilesBackend({ ctd, images, containers, events }), volumes },
+      backends: { system, images, containers: withExecIds(containers, exec), events, stats, exec, containerFiles: containerFilesBackend({ ctd, images, containers, events }),
+        volumes,
+        diskUsage: new DiskUsageService({ images, containers, volumes }),
+      },
       experimental: config.experimental,
     });
     cleanups.push(() => server.close());

@@ -78,16 +78,20 @@ function outputWriter(socket: net.Socket, tty: boolean): (stream: 'stdout' | 'st
   };
 }
 
-async function attach(backend: ContainerBackend, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const q = queryOf(request);
-  const session = backend.attach(pathParam(request, 'id'), {
+/** The attach query of both attach forms (hijacked and websocket). */
+function attachOptions(q: Query): AttachOptions {
+  return {
     stdin: boolValue(q, 'stdin'),
     stdout: boolValue(q, 'stdout'),
     stderr: boolValue(q, 'stderr'),
     stream: boolValue(q, 'stream'),
     logs: boolValue(q, 'logs'),
     detachKeys: queryString(q, 'detachKeys') ?? '',
-  });
+  };
+}
+
+async function attach(backend: ContainerBackend, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = backend.attach(pathParam(request, 'id'), attachOptions(queryOf(request)));
   const socket = hijack(request, reply, streamMediaType(session.tty, request.apiVersion));
   const write = outputWriter(socket, session.tty);
   socket.on('data', (chunk: Buffer) => session.stdin(chunk));
@@ -272,16 +276,8 @@ export function containerOperations(backend: ContainerBackend): Operations {
     },
 
     ContainerAttachWebsocket: async (request, reply) => {
-      const q = queryOf(request);
       // dockerd's websocket attach: raw bytes both ways, no multiplexing; binary frames since 1.42.
-      const session = backend.attach(pathParam(request, 'id'), {
-        stdin: boolValue(q, 'stdin'),
-        stdout: boolValue(q, 'stdout'),
-        stderr: boolValue(q, 'stderr'),
-        stream: boolValue(q, 'stream'),
-        logs: boolValue(q, 'logs'),
-        detachKeys: queryString(q, 'detachKeys') ?? '',
-      });
+      const session = backend.attach(pathParam(request, 'id'), attachOptions(queryOf(request)));
       const ws = await acceptWebsocket(request, reply);
       const binary = !versionLessThan(request.apiVersion, '1.42');
       ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {

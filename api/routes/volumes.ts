@@ -58,7 +58,7 @@ export function volumeOperations(backend: VolumeBackend): Operations {
       const filter: VolumeListFilter = {
         dangling: filters.has('dangling') ? filters.boolValue('dangling', false) : undefined,
         drivers: filters.get('driver'),
-        names: filters.get('name'),
+        name: (n) => filters.match('name', n),
         labels: (l) => filters.matchKVList('label', l),
       };
       return sendJson(reply, { Volumes: backend.list(filter), Warnings: null });

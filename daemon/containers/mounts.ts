@@ -35,6 +35,9 @@ export interface PlannedMount {
   tmpfsData?: string;
   /** Create a missing bind source at start (Binds do; Mounts only with CreateMountpoint). */
   createSource?: boolean;
+  /** Image mounts: the image's ID and top layer chain, resolved at create. */
+  imageId?: string;
+  imageChain?: string;
   /** Volume labels / driver options asked for by a Mounts entry (used when it is created). */
   volumeLabels?: Record<string, string>;
   volumeDriverOpts?: Record<string, string>;
@@ -42,6 +45,12 @@ export interface PlannedMount {
 
 const PROPAGATIONS = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
 const DEFAULT_PROPAGATION = 'rprivate';
+
+/** filepath.Clean for absolute paths. */
+const cleanPath = (p: string): string => {
+  const n = posix.normalize(p);
+  return n.length > 1 ? n.replace(/\/+$/, '') : n;
+};
 
 const specError = (raw: string): InvalidParameter => new InvalidParameter(`invalid volume specification: '${raw}'`);
 const mountConfigError = (type: string, msg: string): InvalidParameter =>
@@ -97,7 +106,7 @@ export function parseBind(raw: string): PlannedMount {
   return {
     type: 'bind',
     destination,
-    source: posix.normalize(src),
+    source: cleanPath(src),
     rw: m.rw,
     mode,
     propagation: m.propagation || DEFAULT_PROPAGATION,
@@ -129,7 +138,7 @@ export function parseMount(m: Mount): PlannedMount {
       return {
         type: 'bind',
         destination,
-        source: posix.normalize(m.Source),
+        source: cleanPath(m.Source),
         rw,
         mode: '',
         propagation: m.BindOptions?.Propagation || DEFAULT_PROPAGATION,
@@ -175,9 +184,11 @@ export function parseMount(m: Mount): PlannedMount {
       if (!rw) data.push('ro');
       return { type: 'tmpfs', destination, source: '', rw, mode: '', propagation: '', tmpfsData: data.join(',') };
     }
-    case 'image':
-      // Needs an image's filesystem held mounted for the container's life; not built yet.
-      throw new NotImplemented('mount type "image" is not supported by Berth yet');
+    case 'image': {
+      if (!m.Source) throw mountConfigError('image', 'field Source must not be empty');
+      if (m.ImageOptions?.Subpath) throw new NotImplemented('image mounts with a Subpath are not supported by Berth yet');
+      return { type: 'image', destination, source: m.Source, rw: false, mode: '', propagation: DEFAULT_PROPAGATION };
+    }
     case '':
       throw new InvalidParameter('invalid mount config: mount type unknown');
     default:
@@ -261,6 +272,8 @@ export function mountPointView(m: PlannedMount, volumePath: (name: string) => st
 export interface MountResolver {
   /** The volume's data directory, mounted when it has driver options. */
   volumePath(name: string): Promise<string>;
+  /** An image's layer dirs, top first, from its top chain ID. */
+  imageLayers(chainId: string): Promise<string[]>;
   /** The container's own layers, top first, for copy-up. */
   containerLayers(): string[];
 }
@@ -315,7 +328,14 @@ export async function ociMounts(plan: readonly PlannedMount[], resolve: MountRes
         throw new InvalidParameter(`cannot access path ${source}: no such file or directory`);
       }
     } else {
-      throw new NotImplemented('mount type "image" is not supported by Berth yet');
+      // The image's layers, read-only: one layer is bound, several are an overlay without upper.
+      const layers = m.imageChain ? await resolve.imageLayers(m.imageChain) : [];
+      if (layers.length === 0) throw new InvalidParameter(`image ${m.source} has no layers to mount`);
+      if (layers.length > 1) {
+        out.push({ destination: m.destination, type: 'overlay', source: 'overlay', options: ['ro', `lowerdir=${layers.join(':')}`] });
+        continue;
+      }
+      source = layers[0];
     }
     const options = [m.nonRecursive ? 'bind' : 'rbind'];
     if (!m.rw) options.push('ro');

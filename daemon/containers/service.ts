@@ -229,7 +229,7 @@ export class ContainerService {
   /** Which containers use an image (for `docker rmi` conflicts). */
   containersUsing(imageId: string): { id: string; running: boolean }[] {
     return this.all()
-      .filter((c) => c.record.imageId === imageId)
+      .filter((c) => c.record.imageId === imageId || (c.record.mounts ?? []).some((m) => m.type === 'image' && m.imageId === imageId))
       .map((c) => ({ id: c.record.id, running: c.state.running }));
   }
 
@@ -271,6 +271,13 @@ export class ContainerService {
     mergeWithImage(config, imageConfig.config);
     const { path: procPath, args } = entrypointAndArgs(config);
     const plan = planMounts(hostConfig, Object.keys(config.Volumes ?? {}), (other) => this.get(other).record.mounts ?? []);
+    for (const m of plan) {
+      if (m.type !== 'image') continue;
+      const img = resolveImage(this.images.repo, m.source).image;
+      const imgLayers = this.images.repo.layers(img.id);
+      m.imageId = img.id;
+      m.imageChain = imgLayers.length > 0 ? imgLayers[imgLayers.length - 1].chainId : '';
+    }
 
     const id = randomBytes(32).toString('hex');
     let name: string;

@@ -7,7 +7,7 @@ import type { Containerd } from '../../runtime/containerd';
 import { containerCapabilities, hostCapabilities, validateCapabilities } from '../../runtime/capabilities';
 import { resolveBlkioDevices, resolveContainerDevices } from '../../runtime/devices';
 import type { LinuxResources, OciMount, OciSpec } from '../../runtime/oci-types';
-import { overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
+import { overlayDirs, overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
 import { buildResources, buildSpec, parseDeviceCgroupRules, parseSecurityOpt, type Ulimit } from '../../runtime/spec';
 import { resolveUser } from '../../runtime/user';
 import { InvalidParameter } from '../errors';
@@ -97,6 +97,10 @@ export class SpecFactory {
         return (await volumes.prepare(name)).path;
       },
       containerLayers: () => layers,
+      imageLayers: async (chainId) => {
+        const d = await overlayDirs(this.ctd, chainId);
+        return [d.UpperDir, ...(d.LowerDir ? d.LowerDir.split(':') : [])];
+      },
     });
     const join: Partial<Record<'pid' | 'ipc' | 'uts', string>> = {};
     for (const [kind, mode] of [['pid', host.PidMode], ['ipc', host.IpcMode], ['uts', host.UTSMode]] as const) {

@@ -301,8 +301,13 @@ export function filterContainers(
       if (!f.exactMatch('health', h)) continue;
     }
     if (f.has('ancestor') && !ancestorMatch(c)) continue;
-    if (f.has('volume') || f.has('network') || f.has('publish')) {
-      // No volumes, networks or published ports exist yet: such filters match nothing.
+    if (f.has('volume')) {
+      // dockerd: a volume's name, a bind's source, or any mount's destination.
+      const keys = new Set((c.record.mounts ?? []).flatMap((m) => [m.source, m.destination]).filter((k) => k !== ''));
+      if (!f.get('volume').some((v) => keys.has(v))) continue;
+    }
+    if (f.has('network') || f.has('publish')) {
+      // No networks or published ports exist yet: such filters match nothing.
       continue;
     }
     if (f.has('expose')) {

@@ -40,7 +40,8 @@ export interface VolumeCreateOptions {
 export interface VolumeListFilter {
   dangling?: boolean;
   drivers: string[];
-  names: string[];
+  /** moby's filters.Match on the name: exact, or a regular expression found in it. */
+  name: (name: string) => boolean;
   labels: (labels: Record<string, string>) => boolean;
 }
 
@@ -152,7 +153,7 @@ export class VolumeService {
       .filter((r) => {
         if (filter.dangling !== undefined && (this.users(r.name).length === 0) !== filter.dangling) return false;
         if (filter.drivers.length > 0 && !filter.drivers.includes(r.driver)) return false;
-        if (filter.names.length > 0 && !filter.names.some((n) => r.name.includes(n))) return false;
+        if (!filter.name(r.name)) return false;
         return filter.labels(r.labels);
       })
       .map((r) => this.view(r));

@@ -138,9 +138,9 @@ test('raw HTTP: versions, ping headers, 404, 501, 503, malformed JSON', async ()
   assert.equal(missing.status, 404);
   assert.deepEqual(JSON.parse(missing.body), { message: 'page not found' });
 
-  const unimplemented = await httpRequest(sock, 'GET', '/v1.53/volumes');
+  const unimplemented = await httpRequest(sock, 'GET', '/v1.53/plugins');
   assert.equal(unimplemented.status, 501);
-  assert.deepEqual(JSON.parse(unimplemented.body), { message: 'VolumeList is not implemented' });
+  assert.deepEqual(JSON.parse(unimplemented.body), { message: 'PluginList is not implemented' });
 
   const swarm = await httpRequest(sock, 'GET', '/swarm');
   assert.equal(swarm.status, 503);

@@ -291,11 +291,6 @@ describe('bad input', () => {
     assert.match(w.body, /the working directory 'rel' is invalid, it needs to be an absolute path/);
   });
 
-  test('binds and mounts are refused until volumes exist, rather than ignored', async () => {
-    const r = await k.fails(['run', '--rm', '-v', '/tmp:/hosttmp', 'busybox', 'true']);
-    assert.match(r.stderr, /Berth does not support volumes or bind mounts yet \(HostConfig\.Binds\)/);
-  });
-
   test('update: conflicting CPU options and AutoRemove with a restart policy', async () => {
     await k.ok(['run', '-d', '--rm', '--name', 'q-upd', '--cpus', '1', 'busybox', 'sleep', '1000']);
     const id = await k.id('q-upd');

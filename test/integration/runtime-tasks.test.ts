@@ -23,26 +23,12 @@ import { subscribeTaskEvents, type TaskEvent, type TaskEventSubscription } from 
 import { ContainerRuntime, type TaskIO } from '../../runtime/tasks';
 import { unpackLayers } from '../../runtime/unpack';
 import { buildBusyboxLayer, PATH_ENV } from '../fixtures/busybox-image';
+import { DEFAULT_CAPABILITIES } from '../../runtime/capabilities';
 
 const logger = pino({ level: process.env.BERTH_TEST_LOG ?? 'silent' });
 const IMAGE = 'berth.test/busybox:latest';
 
-const CAPS = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FSETID',
-  'CAP_FOWNER',
-  'CAP_MKNOD',
-  'CAP_NET_RAW',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETFCAP',
-  'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT',
-  'CAP_KILL',
-  'CAP_AUDIT_WRITE',
-];
+const CAPS = [...DEFAULT_CAPABILITIES];
 
 interface SpecOpts {
   terminal?: boolean;

@@ -154,6 +154,8 @@ describe('mounts on containers', () => {
     ]);
     const ps = JSON.parse(await k.ok(['ps', '-a', '--filter', 'name=mp', '--format', '{{json .Mounts}}'])) as string;
     assert.equal(ps, 'keep-data');
+    for (const v of ['keep-data', '/data']) assert.deepEqual(lines(await k.ok(['ps', '-aq', '--filter', `volume=${v}`])).length, 1, v);
+    assert.deepEqual(lines(await k.ok(['ps', '-aq', '--filter', 'volume=other'])), []);
     await k.ok(['rm', '-v', 'mp']);
     assert.ok((await volNames()).includes('keep-data'), 'rm -v must keep named volumes');
     await k.ok(['volume', 'rm', 'keep-data']);
@@ -243,6 +245,16 @@ describe('mounts on containers', () => {
     await k.ok(['volume', 'rm', 'shared-vol']);
   });
 
+  test('--mount type=image shows the image read-only', async () => {
+    const out = await k.runOut(['--mount', 'type=image,source=withvol,target=/img'], ['sh', '-c', 'cat /img/seed/a.txt; touch /img/x 2>&1 || echo refused']);
+    assert.match(out, /^from-image\n.*Read-only file system\nrefused\n$/s);
+    await k.ok(['create', '--name', 'im', '--mount', 'type=image,source=withvol,target=/img', 'busybox', 'true']);
+    assert.deepEqual(await mountsOf('im'), [{ Type: 'image', Source: 'withvol', Destination: '/img', Mode: '', RW: false, Propagation: 'rprivate' }]);
+    const r = await k.fails(['rmi', 'withvol']);
+    assert.match(r.stderr, /conflict/);
+    await k.ok(['rm', 'im']);
+  });
+
   test('bad mount input is refused as dockerd refuses it', async () => {
     const cases: [string[], RegExp][] = [
       [['--mount', 'type=bind,src=/no/such/dir,dst=/x'], /invalid mount config for type "bind": bind source path does not exist: \/no\/such\/dir/],
@@ -262,5 +274,40 @@ describe('mounts on containers', () => {
       (await volNames()).filter((n) => ['v1x', 'v2x', 'sp', 'data'].includes(n)),
       [],
     );
+  });
+});
+
+describe('docker system df', () => {
+  test('reports images, containers and volumes, per API version and type', async () => {
+    await k.ok(['volume', 'create', 'df-vol']);
+    await k.runOut(['-v', 'df-vol:/d'], ['sh', '-c', 'dd if=/dev/zero of=/d/f bs=1k count=100 2>/dev/null']);
+    await k.ok(['create', '--name', 'df-c', '-v', 'df-vol:/d', 'busybox', 'true']);
+
+    const table = await k.ok(['system', 'df']);
+    assert.match(table, /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE/);
+    assert.match(table, /Images\s+2\s+1\s/);
+    assert.match(table, /Containers\s+1\s+0\s/);
+    assert.match(table, /Local Volumes\s+1\s+1\s+102\.4kB\s+0B/);
+    const verbose = await k.ok(['system', 'df', '-v']);
+    assert.match(verbose, /df-vol\s+1\s+102\.4kB/);
+
+    const legacy = JSON.parse((await k.request('GET', '/v1.41/system/df')).body.toString()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(legacy).sort(), ['BuildCache', 'Containers', 'Images', 'LayersSize', 'Volumes']);
+    const vols = legacy.Volumes as { Name: string; UsageData: { Size: number; RefCount: number } }[];
+    assert.deepEqual(vols.map((v) => [v.Name, v.UsageData]), [['df-vol', { Size: 102400, RefCount: 1 }]]);
+
+    const modern = JSON.parse((await k.request('GET', '/v1.53/system/df?type=volume')).body.toString()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(modern).sort(), ['Volumes', 'VolumesDiskUsage']);
+    assert.deepEqual(modern.VolumesDiskUsage, { ActiveCount: 1, TotalCount: 1, Reclaimable: 0, TotalSize: 102400 });
+    const v = JSON.parse((await k.request('GET', '/v1.53/system/df?type=image&verbose=1')).body.toString()) as Record<string, { Items: unknown[]; TotalCount: number }>;
+    assert.deepEqual(Object.keys(v), ['ImagesDiskUsage']);
+    assert.equal(v.ImagesDiskUsage.TotalCount, 2);
+    assert.equal(v.ImagesDiskUsage.Items.length, 2);
+    const bad = await k.request('GET', '/v1.53/system/df?type=bogus');
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.toString(), /unknown object type: bogus/);
+
+    await k.ok(['rm', 'df-c']);
+    await k.ok(['volume', 'rm', 'df-vol']);
   });
 });
