@@ -2,6 +2,7 @@
 // Config's) Volumes turned into one typed mount plan at create (dockerd's registerMountPoints),
 // and that plan turned into OCI mounts at each start, with the copy-up of image content into new
 // empty volumes, and into the MountPoint views of inspect and ps.
+import { followInScope, hostPath } from './rootfs-path';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
@@ -323,7 +324,9 @@ export async function ociMounts(plan: readonly PlannedMount[], resolve: MountRes
     } else if (m.type === 'volume') {
       const data = await resolve.volumePath(m.source);
       if (m.copyData) await copyUp(resolve.containerLayers(), m.destination, data);
-      source = m.subpath ? posix.join(data, m.subpath) : data;
+      // Symlinks inside the volume are followed within it, never out of it (as paths into a
+      // container's root are): a volume's owner cannot point a Subpath at the host.
+      source = m.subpath ? hostPath({ root: data, mounts: new Map() }, followInScope({ root: data, mounts: new Map() }, m.subpath)) : data;
       if (m.subpath && !fs.existsSync(source)) {
         throw new InvalidParameter(`cannot access path ${source}: no such file or directory`);
       }

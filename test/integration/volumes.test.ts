@@ -255,6 +255,28 @@ describe('mounts on containers', () => {
     await k.ok(['rm', 'im']);
   });
 
+  test('a volume Subpath follows symlinks inside the volume only, never to the host', async () => {
+    const canary = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-subpath-canary-'));
+    fs.writeFileSync(path.join(canary, 'secret'), 'host secret\n');
+    try {
+      // Inside the volume: a real dir, a link within it, and links aimed at the host.
+      await k.runOut(['-v', 'sp-links:/v'], [
+        'sh',
+        '-c',
+        `mkdir -p /v/real && echo inside > /v/real/f && ln -s real /v/ok && ln -s ${canary} /v/abs && ln -s ../../../../../../..${canary} /v/rel`,
+      ]);
+      assert.equal(await k.runOut(['--mount', 'type=volume,src=sp-links,dst=/m,volume-subpath=ok'], ['cat', '/m/f']), 'inside\n');
+      for (const sub of ['abs', 'rel']) {
+        const r = await k.docker(['run', '--rm', '--mount', `type=volume,src=sp-links,dst=/m,volume-subpath=${sub}`, 'busybox', 'cat', '/m/secret']);
+        assert.ok(!r.stdout.includes('host secret'), `${sub} reached the host: ${r.stdout}`);
+        assert.notEqual(r.code, 0, `${sub}: ${r.stdout}${r.stderr}`);
+      }
+    } finally {
+      fs.rmSync(canary, { recursive: true, force: true });
+      await k.docker(['volume', 'rm', 'sp-links']);
+    }
+  });
+
   test('bad mount input is refused as dockerd refuses it', async () => {
     const cases: [string[], RegExp][] = [
       [['--mount', 'type=bind,src=/no/such/dir,dst=/x'], /invalid mount config for type "bind": bind source path does not exist: \/no\/such\/dir/],
