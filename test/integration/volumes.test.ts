@@ -255,6 +255,19 @@ describe('mounts on containers', () => {
     await k.ok(['rm', 'im']);
   });
 
+  test('--mount type=image of a multi-layer image shows every layer, read-only', async () => {
+    await k.ok(['run', '--name', 'ml-src', 'busybox', 'sh', '-c', 'echo top-layer > /l2file']);
+    await k.ok(['commit', 'ml-src', 'multilayer:1']);
+    const out = await k.runOut(['--mount', 'type=image,source=multilayer:1,target=/img'], [
+      'sh',
+      '-c',
+      'cat /img/l2file; test -x /img/bin/busybox && echo base-layer; touch /img/x 2>/dev/null || echo refused',
+    ]);
+    assert.equal(out, 'top-layer\nbase-layer\nrefused\n');
+    await k.ok(['rm', 'ml-src']);
+    await k.ok(['rmi', 'multilayer:1']);
+  });
+
   test('a volume Subpath follows symlinks inside the volume only, never to the host', async () => {
     const canary = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-subpath-canary-'));
     fs.writeFileSync(path.join(canary, 'secret'), 'host secret\n');
