@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import type { OciMount } from '../../runtime/oci-types';
 import { mountReadOnlyLayers } from '../../runtime/mount';
 import { tmpfsMount } from '../../runtime/spec';
-import { InvalidParameter, NotFound, NotImplemented } from '../errors';
+import { InvalidParameter, NotFound } from '../errors';
 import type { HostConfig, Mount, MountPoint } from './api-types';
 
 const run = promisify(execFile);
@@ -187,8 +187,14 @@ export function parseMount(m: Mount): PlannedMount {
     }
     case 'image': {
       if (!m.Source) throw mountConfigError('image', 'field Source must not be empty');
-      if (m.ImageOptions?.Subpath) throw new NotImplemented('image mounts with a Subpath are not supported by Berth yet');
-      return { type: 'image', destination, source: m.Source, rw: false, mode: '', propagation: DEFAULT_PROPAGATION };
+      const sub = m.ImageOptions?.Subpath ?? '';
+      if (sub !== '') {
+        const clean = posix.normalize(sub);
+        if (posix.isAbsolute(sub) || clean === '..' || clean.startsWith('../')) {
+          throw mountConfigError('image', 'subpath must be a relative path within the image');
+        }
+      }
+      return { type: 'image', destination, source: m.Source, rw: false, mode: '', propagation: DEFAULT_PROPAGATION, subpath: sub || undefined };
     }
     case '':
       throw new InvalidParameter('invalid mount config: mount type unknown');
@@ -332,8 +338,9 @@ export async function ociMounts(plan: readonly PlannedMount[], resolve: MountRes
       }
     } else {
       // The image's layers, read-only: one layer is bound, several are an overlay without upper.
-      const layers = m.imageChain ? await resolve.imageLayers(m.imageChain) : [];
+      let layers = m.imageChain ? await resolve.imageLayers(m.imageChain) : [];
       if (layers.length === 0) throw new InvalidParameter(`image ${m.source} has no layers to mount`);
+      if (m.subpath) layers = imageSubpathLayers(layers, m.subpath, m.source);
       if (layers.length > 1) {
         out.push({ destination: m.destination, type: 'overlay', source: 'overlay', options: ['ro', `lowerdir=${layers.join(':')}`] });
         continue;
@@ -346,4 +353,30 @@ export async function ociMounts(plan: readonly PlannedMount[], resolve: MountRes
     out.push({ destination: m.destination, type: 'bind', source, options });
   }
   return out;
+}
+
+/**
+ * The layers' copies of an image mount's Subpath, top layer first, each resolved inside its own
+ * layer (symlinks never leave it). A file is taken from the top-most layer holding it; a
+ * directory is the overlay of every layer's copy, down to the first layer where it is a file.
+ */
+function imageSubpathLayers(layers: string[], subpath: string, image: string): string[] {
+  const found: string[] = [];
+  for (const layer of layers) {
+    const root = { root: layer, mounts: new Map<string, string>() };
+    const host = hostPath(root, followInScope(root, subpath));
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(host);
+    } catch {
+      continue;
+    }
+    if (!st.isDirectory()) {
+      if (found.length === 0) return [host];
+      break;
+    }
+    found.push(host);
+  }
+  if (found.length === 0) throw new InvalidParameter(`cannot access path ${subpath} in image ${image}: no such file or directory`);
+  return found;
 }

@@ -264,6 +264,14 @@ describe('mounts on containers', () => {
       'cat /img/l2file; test -x /img/bin/busybox && echo base-layer; touch /img/x 2>/dev/null || echo refused',
     ]);
     assert.equal(out, 'top-layer\nbase-layer\nrefused\n');
+    // image-subpath: a directory of the image, and a file, each resolved inside the layers.
+    assert.equal(
+      await k.runOut(['--mount', 'type=image,source=multilayer:1,target=/b,image-subpath=bin'], ['sh', '-c', 'test -x /b/busybox && echo ok']),
+      'ok\n',
+    );
+    assert.equal(await k.runOut(['--mount', 'type=image,source=multilayer:1,target=/f,image-subpath=l2file'], ['cat', '/f']), 'top-layer\n');
+    const bad = await k.fails(['run', '--rm', '--mount', 'type=image,source=multilayer:1,target=/b,image-subpath=../../etc', 'busybox', 'true']);
+    assert.match(bad.stderr, /subpath must be a relative path within the image/);
     await k.ok(['rm', 'ml-src']);
     await k.ok(['rmi', 'multilayer:1']);
   });
