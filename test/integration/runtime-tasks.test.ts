@@ -24,6 +24,7 @@ import { ContainerRuntime, type TaskIO } from '../../runtime/tasks';
 import { unpackLayers } from '../../runtime/unpack';
 import { buildBusyboxLayer, PATH_ENV } from '../fixtures/busybox-image';
 import { DEFAULT_CAPABILITIES } from '../../runtime/capabilities';
+import { withLease } from '../../runtime/leases';
 
 const logger = pino({ level: process.env.BERTH_TEST_LOG ?? 'silent' });
 const IMAGE = 'berth.test/busybox:latest';
@@ -390,7 +391,8 @@ test('pause/resume, pids, metrics, resource update, exec, delete of a live conta
 
 test('a memory-limited task is OOM-killed and the OOM event arrives', async () => {
   const limit = 16 * 1024 * 1024;
-  const { id, io } = await createAndStart(['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=128M', 'count=1'], {
+  // The pause lets containerd's OOM watch on the new cgroup be in place before the allocation.
+  const { id, io } = await createAndStart(['sh', '-c', 'sleep 1; dd if=/dev/zero of=/dev/null bs=128M count=1'], {
     resources: { memory: { limit, swap: limit } },
   });
   new Collector(io.stdout);
@@ -466,11 +468,14 @@ test('createContainer reruns after a crash halfway; deleteContainer cleans parti
   assert.ok(await snapshotExists(id));
   // A snapshot with another parent is not silently reused.
   const other = newId();
-  await ctd.snapshots.prepare({ snapshotter: 'overlayfs', key: other, parent: '' });
-  await assert.rejects(
-    rt.createContainer(other, { spec, imageName: IMAGE, snapshotParent: parent }),
-    (err: unknown) => err instanceof Conflict,
-  );
+  // Under a lease: an unreferenced active snapshot is fair game for containerd's GC otherwise.
+  await withLease(ctd, async (lease) => {
+    await ctd.snapshots.prepare({ snapshotter: 'overlayfs', key: other, parent: '' }, { lease });
+    await assert.rejects(
+      rt.createContainer(other, { spec, imageName: IMAGE, snapshotParent: parent }),
+      (err: unknown) => err instanceof Conflict,
+    );
+  });
   await rt.deleteContainer(id);
   await rt.deleteContainer(other);
   assert.ok(!(await snapshotExists(id)) && !(await snapshotExists(other)));
