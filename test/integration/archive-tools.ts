@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { containerdNamespaceFor } from '../../daemon/config';
-import { busyboxConfig } from '../fixtures/busybox-image';
+import { busyboxConfig, tarBuffer } from '../fixtures/busybox-image';
 import { run, type Berth } from './harness';
 
 export const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -28,34 +28,21 @@ const FIXED = new Date('2024-01-01T00:00:00Z');
 
 /** A tar of the given entries, in order. */
 export async function tarOf(entries: TarEntry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    pack.on('data', (c: unknown) => {
-      chunks.push(c as Buffer);
-    });
-    pack.on('end', () => resolve(Buffer.concat(chunks)));
-    pack.on('error', reject);
-  });
-  for (const e of entries) {
-    const type = e.type ?? (e.data !== undefined ? 'file' : 'directory');
-    const data = e.data === undefined ? undefined : Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data);
-    const header: Partial<tar.Header> & { name: string } = {
-      name: e.name,
-      type,
-      mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
-      mtime: e.mtime ?? FIXED,
-      ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
-      ...(data !== undefined ? { size: data.length } : {}),
-    };
-    await new Promise<void>((resolve, reject) => {
-      const cb = (err?: Error | null): void => (err ? reject(err) : resolve());
-      if (data !== undefined) pack.entry(header, data, cb);
-      else pack.entry(header, cb);
-    });
-  }
-  pack.finalize();
-  return done;
+  return tarBuffer(
+    entries.map((e) => {
+      const type = e.type ?? (e.data !== undefined ? 'file' : 'directory');
+      const data = e.data === undefined ? undefined : Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data);
+      const header: Partial<tar.Header> & { name: string } = {
+        name: e.name,
+        type,
+        mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
+        mtime: e.mtime ?? FIXED,
+        ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
+        ...(data !== undefined ? { size: data.length } : {}),
+      };
+      return { header, data };
+    }),
+  );
 }
 
 /** Every regular file of a (possibly gzipped) tar, by name as written. Links are listed with their target. */

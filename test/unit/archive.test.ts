@@ -7,6 +7,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
+import { tarBuffer } from '../fixtures/busybox-image';
 import { InvalidParameter } from '../../daemon/errors';
 import { readImageArchive, type ImageArchive } from '../../daemon/images/archive-read';
 import { writeImageArchive, type SaveImage } from '../../daemon/images/archive-write';
@@ -34,25 +35,12 @@ type TarEntry = { name: string; data?: Buffer | string; type?: 'file' | 'directo
 
 /** An archive built entry by entry (tar-stream writes the format). */
 async function tarOf(entries: TarEntry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    pack.on('data', (c: unknown) => {
-      chunks.push(c as Buffer);
-    });
-    pack.on('end', () => resolve(Buffer.concat(chunks)));
-    pack.on('error', reject);
-  });
-  for (const e of entries) {
-    await new Promise<void>((resolve, reject) => {
-      const cb = (err?: Error | null): void => (err ? reject(err) : resolve());
-      const header = { name: e.name, type: e.type ?? 'file', mtime: e.mtime ?? new Date(0), ...(e.linkname !== undefined ? { linkname: e.linkname } : {}) };
-      if (e.data !== undefined) pack.entry(header, Buffer.from(e.data), cb);
-      else pack.entry(header, cb);
-    });
-  }
-  pack.finalize();
-  return done;
+  return tarBuffer(
+    entries.map((e) => ({
+      header: { name: e.name, type: e.type ?? 'file', mtime: e.mtime ?? new Date(0), ...(e.linkname !== undefined ? { linkname: e.linkname } : {}) },
+      data: e.data !== undefined ? Buffer.from(e.data) : undefined,
+    })),
+  );
 }
 
 /** Entries of a tar, with content. */
