@@ -212,3 +212,16 @@ function unmountUnder(dir: string): void {
     spawnSync('umount', ['-l', m], { stdio: 'ignore' });
   }
 }
+
+/** `p`, or an error naming `what` when it takes longer than `ms`. */
+export async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

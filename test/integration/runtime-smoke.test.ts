@@ -2,6 +2,7 @@
 // buffer, new and existing), unpack, image records as GC roots, a containerd crash and restart,
 // GC after the record goes, and stop. Needs root and /usr/bin/containerd.
 
+import { within } from './harness';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -57,20 +58,6 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  const cancel = new AbortController();
-  const timeout = sleep(ms, undefined, { signal: cancel.signal }).then(
-    () => {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    },
-    () => new Promise<never>(() => undefined),
-  );
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    cancel.abort();
-  }
-}
 
 async function snapshotKeys(ctd: Containerd): Promise<string[]> {
   const keys: string[] = [];

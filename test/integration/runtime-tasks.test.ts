@@ -4,6 +4,7 @@
 // task, start failures, cleanup, and the create+start+wait+delete latency. Needs root, containerd
 // and runc. The spec here is a hand-written minimal one (the real builder lives elsewhere).
 
+import { within } from './harness';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, rmdir, stat } from 'node:fs/promises';
@@ -92,20 +93,6 @@ function testSpec(ns: string, id: string, args: string[], opts: SpecOpts = {}): 
   };
 }
 
-async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  const cancel = new AbortController();
-  const timeout = sleep(ms, undefined, { signal: cancel.signal }).then(
-    () => {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    },
-    () => new Promise<never>(() => undefined),
-  );
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    cancel.abort();
-  }
-}
 
 /** Accumulates a stream's text; `until` waits for a pattern in it. */
 class Collector {
