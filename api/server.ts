@@ -23,6 +23,7 @@ import { containerFileOperations, type ContainerFilesBackend } from './routes/co
 import { execOperations, type ExecBackend } from './routes/exec';
 import { statsOperations, type StatsBackend } from './routes/stats';
 import { volumeOperations, type VolumeBackend } from './routes/volumes';
+import { networkOperations, type NetworkBackend } from './routes/networks';
 import { diskUsageOperations, type DiskUsageBackend } from './routes/disk-usage';
 import { swarmOperations } from './routes/swarm';
 import { pingOperations, systemOperations, type SystemBackend } from './routes/system';
@@ -44,6 +45,7 @@ export interface ApiBackends {
   exec?: ExecBackend;
   containerFiles?: ContainerFilesBackend;
   volumes?: VolumeBackend;
+  networks?: NetworkBackend;
   diskUsage?: DiskUsageBackend;
 }
 
@@ -58,6 +60,7 @@ function operationsFor(backends: ApiBackends): Operations[] {
     backends.exec ? execOperations(backends.exec) : {},
     backends.stats ? statsOperations(backends.stats) : {},
     backends.volumes ? volumeOperations(backends.volumes) : {},
+    backends.networks ? networkOperations(backends.networks) : {},
     backends.diskUsage ? diskUsageOperations(backends.diskUsage) : {},
   ];
 }

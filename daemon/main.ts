@@ -31,6 +31,15 @@ import { VolumeRepo } from '../store/volume-repo';
 import { VolumeService } from './volumes/service';
 import { DiskUsageService } from './volumes/disk-usage';
 import { engineInfo } from './system/engine';
+import { NetworkRepo } from '../store/network-repo';
+import { NetworkService, networkTag } from './networks/service';
+import { Sandboxes } from './networks/sandboxes';
+import { Links } from '../network/links';
+import { Firewall } from '../network/firewall';
+import { DnsServer } from '../network/dns-server';
+import { PortAllocator } from '../network/port-allocator';
+import { PortProxy } from '../network/port-proxy';
+import { parseResolvConf, readHostResolvConf } from './containers/etc-files';
 
 interface Shutdown {
   (): Promise<void>;
@@ -50,6 +59,68 @@ function findExecutable(names: string[]): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The network layer: bridges, firewall, embedded DNS, port publishing. Leftovers of a crash
+ * (sandboxes, endpoints) are removed before anything starts; at stop, the DNS listeners,
+ * proxies, bridges and firewall chains go (containers are stopped by then).
+ */
+async function startNetworking(
+  config: DaemonConfig,
+  db: ReturnType<typeof openDatabase>,
+  events: EventBus,
+  logger: Logger,
+  cleanups: Array<() => Promise<void> | void>,
+): Promise<{ networks: NetworkService; sandboxes: Sandboxes }> {
+  const log = logger.child({ component: 'network' });
+  const tag = networkTag(config.containerdNamespace);
+  const links = new Links({ logger: log });
+  const firewall = new Firewall({ prefix: tag.chainPrefix, enabled: config.iptables, ipForward: config.ipForward, logger: log });
+  let sandboxesRef: Sandboxes | undefined;
+  const dns = new DnsServer({
+    lookup: (key, client, name) => sandboxesRef?.lookup(key, client, name) ?? null,
+    reverse: (key, client, ip) => sandboxesRef?.reverse(key, client, ip) ?? null,
+    upstreams: (key, client) => sandboxesRef?.upstreams(key, client) ?? [],
+    logger: log,
+  });
+  const networks = new NetworkService({
+    repo: new NetworkRepo(db),
+    links,
+    firewall,
+    dns,
+    events,
+    logger: log,
+    defaultBridgeName: tag.defaultBridge,
+    defaultBridge: {
+      bridge: config.bridge,
+      bip: config.bip,
+      fixedCidr: config.fixedCidr,
+      mtu: config.mtu,
+      icc: config.icc,
+      ipMasq: config.ipMasq,
+      hostIp: config.ip,
+    },
+    pools: config.defaultAddressPools,
+  });
+  const proxy = new PortProxy({ logger: log });
+  const sandboxes = new Sandboxes({
+    networks,
+    links,
+    ports: new PortAllocator(),
+    proxy,
+    userlandProxy: config.userlandProxy,
+    logger: log,
+    hostResolvers: () => parseResolvConf(readHostResolvConf()).nameservers,
+  });
+  sandboxesRef = sandboxes;
+  await sandboxes.cleanupAll();
+  await networks.init();
+  cleanups.push(async () => {
+    await sandboxes.shutdown();
+    await networks.shutdown();
+  });
+  return { networks, sandboxes };
 }
 
 async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
@@ -125,6 +196,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       logger: logger.child({ component: 'tasks' }),
     });
     cleanups.push(() => runtime.close());
+    const { networks, sandboxes } = await startNetworking(config, db, events, logger, cleanups);
     const containers = new ContainerService({
       repo: new ContainerRepo(db),
       images,
@@ -132,6 +204,8 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       specs,
       events,
       volumes,
+      networks,
+      sandboxes,
       logger: logger.child({ component: 'containers' }),
       defaults: {
         dataRoot: config.dataRoot,
@@ -149,6 +223,10 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       },
     });
     images.users = containers;
+    networks.containers = {
+      name: (id) => containers.tryGetById(id)?.record.name,
+      configuredOn: (id) => containers.configuredOn(id),
+    };
     volumes.users = (name) => containers.volumeUsers(name);
     cleanups.push(() => volumes.close());
     const taskEvents = subscribeTaskEvents(ctd, config.containerdNamespace, (ev) => {
@@ -208,6 +286,15 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       logger: logger.child({ component: 'api' }),
       backends: { system, images, containers: withExecIds(containers, exec), events, stats, exec, containerFiles: containerFilesBackend({ ctd, images, containers, events }),
         volumes,
+        networks: {
+          list: (f) => networks.list(f),
+          inspect: (id) => networks.inspect(id),
+          create: (req) => networks.create(req),
+          remove: (id) => networks.remove(id),
+          prune: (opts) => networks.prune(opts),
+          connect: (net, c, settings) => containers.connect(net, c, settings),
+          disconnect: (net, c, force) => containers.disconnect(net, c, force),
+        },
         diskUsage: new DiskUsageService({ images, containers, volumes }),
       },
       experimental: config.experimental,

@@ -83,4 +83,33 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- One row per network (the built-in bridge, host and none included, with stable IDs).
+      CREATE TABLE networks (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        created     TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        record_json TEXT NOT NULL
+      );
+      -- A running container's network namespace. Written before the namespace is made and
+      -- deleted after it is gone, so a crash in between leaves a row for the next start to clean.
+      CREATE TABLE sandboxes (
+        container_id TEXT PRIMARY KEY,
+        netns        TEXT NOT NULL
+      );
+      -- A running container's attachment to a network: its address, MAC, host-side veth and
+      -- published ports. Same write-ahead rule as sandboxes.
+      CREATE TABLE endpoints (
+        id           TEXT PRIMARY KEY,
+        network_id   TEXT NOT NULL,
+        container_id TEXT NOT NULL,
+        record_json  TEXT NOT NULL,
+        UNIQUE (network_id, container_id)
+      );
+      CREATE INDEX endpoints_container ON endpoints(container_id);
+    `,
+  },
 ];

@@ -27,7 +27,7 @@ export interface ContainerListRequest {
 
 export interface ContainerBackend {
   list(req: ContainerListRequest): Promise<ContainerSummary[]>;
-  inspect(id: string, size: boolean): Promise<ContainerInspectResponse>;
+  inspect(id: string, size: boolean, legacyNetworkFields?: boolean): Promise<ContainerInspectResponse>;
   create(req: { name: string; config: ContainerConfig; hostConfig: HostConfig; networkingConfig: NetworkingConfig | null }): Promise<{ Id: string; Warnings: string[] }>;
   start(id: string): Promise<void>;
   stop(id: string, opts: { signal?: string; timeoutSec?: number }): Promise<void>;
@@ -141,7 +141,7 @@ export function containerOperations(backend: ContainerBackend): Operations {
     },
 
     ContainerInspect: async (request, reply) =>
-      sendJson(reply, await backend.inspect(pathParam(request, 'id'), boolValue(queryOf(request), 'size'))),
+      sendJson(reply, await backend.inspect(pathParam(request, 'id'), boolValue(queryOf(request), 'size'), versionLessThan(request.apiVersion, '1.52'))),
 
     ContainerTop: async (request, reply) =>
       sendJson(reply, await backend.top(pathParam(request, 'id'), queryString(queryOf(request), 'ps_args') ?? '')),

@@ -7,8 +7,12 @@ import { InvalidParameter } from '../errors';
 export interface EtcInput {
   hostname: string;
   domainname: string;
-  /** The container's addresses on its networks (none until networking lands). */
+  /** The container's addresses on its networks. */
   addresses: string[];
+  /** The embedded DNS server's address (containers on user-defined networks), else null. */
+  embeddedDns?: string | null;
+  /** Legacy --link targets on the default bridge: their address and names. */
+  links?: { ip: string; names: string[] }[];
   /** HostConfig.ExtraHosts: "name:ip" or "name=ip"; ip may be host-gateway. */
   extraHosts: string[];
   hostGatewayIp: string;
@@ -51,6 +55,7 @@ export function extraHostLines(input: EtcInput): string[] {
 export function hostsFile(input: EtcInput, hostHosts: string): string {
   const lines: string[] = input.hostNetwork ? [hostHosts.replace(/\n+$/, '')] : [...DEFAULT_HOSTS];
   lines.push(...extraHostLines(input));
+  for (const l of input.links ?? []) lines.push(`${l.ip}\t${l.names.join(' ')}`);
   if (!input.hostNetwork) {
     const fqdn = input.domainname ? `${input.hostname}.${input.domainname} ${input.hostname}` : input.hostname;
     for (const ip of input.addresses) lines.push(`${ip}\t${fqdn}`);
@@ -88,8 +93,11 @@ export function resolvConfFile(input: EtcInput, hostResolv: string): string {
     nameservers = nameservers.filter((ns) => !isLoopback(ns));
     if (nameservers.length === 0) nameservers = FALLBACK_NAMESERVERS;
   }
+  // With the embedded DNS, the container asks it alone; it forwards to --dns or the host's servers.
+  if (input.embeddedDns) nameservers = [input.embeddedDns];
   const search = input.dnsSearch.length > 0 ? input.dnsSearch.filter((s) => s !== '.') : host.search;
-  const options = input.dnsOptions.length > 0 ? input.dnsOptions : host.options;
+  let options = input.dnsOptions.length > 0 ? input.dnsOptions : host.options;
+  if (input.embeddedDns && !options.some((o) => o.startsWith('ndots:'))) options = [...options, 'ndots:0'];
   const lines: string[] = [];
   if (search.length > 0) lines.push(`search ${search.join(' ')}`);
   for (const ns of nameservers) lines.push(`nameserver ${ns}`);

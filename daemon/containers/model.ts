@@ -2,6 +2,7 @@
 // the state that changes at every transition. Both persist in SQLite as JSON.
 import type { ContainerConfig, HostConfig, NetworkingConfig } from './api-types';
 import type { PlannedMount } from './mounts';
+import type { EndpointConfig } from '../networks/model';
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -25,6 +26,8 @@ export interface ContainerRecord {
   hostsPath: string;
   /** The mount plan made at create (absent on records from before volumes existed). */
   mounts?: PlannedMount[];
+  /** What the container asked of each network, first one from NetworkMode (changed by connect/disconnect). */
+  networks?: EndpointConfig[];
 }
 
 export interface HealthState {

@@ -10,7 +10,7 @@ import type { ContainerRuntime } from '../../runtime/tasks';
 import type { TaskIO } from '../../runtime/fifo';
 import type { ContainerRepo, ContainerRow } from '../../store/container-repo';
 import { NameTakenError } from '../../store/container-repo';
-import { Conflict, InvalidParameter, NotFound, NotImplemented, NotModified, BerthError, SystemError, errorMessage } from '../errors';
+import { Conflict, Forbidden, InvalidParameter, NotFound, NotImplemented, NotModified, BerthError, SystemError, errorMessage } from '../errors';
 import { isStartFailure } from '../../runtime/start-errors';
 import { isNotFound } from '../../runtime/grpc-errors';
 import { overlayDirs, snapshotUsage } from '../../runtime/snapshots';
@@ -51,6 +51,14 @@ import { mountPointView, planMounts, type PlannedMount } from './mounts';
 import type { MountPoint } from './api-types';
 import type { VolumeService } from '../volumes/service';
 import { runPs } from './top';
+import type { NetworkService } from '../networks/service';
+import type { Sandboxes } from '../networks/sandboxes';
+import { checkConnect, endpointConfig, ownsNetworkStack, planEndpoints } from '../networks/endpoint-plan';
+import { validatePortSpec, type PortSpec } from '../networks/port-bindings';
+import { networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../networks/settings-view';
+import type { EndpointSettings } from './api-types';
+import type { EndpointConfig } from '../networks/model';
+import { splitLink } from '../networks/sandboxes';
 
 export interface ContainerDefaults {
   dataRoot: string;
@@ -76,6 +84,8 @@ export interface ContainerServiceDeps {
   logger: Logger;
   defaults: ContainerDefaults;
   volumes?: VolumeService;
+  networks?: NetworkService;
+  sandboxes?: Sandboxes;
 }
 
 /** A container as the service hands it around: the record and its current state. */
@@ -121,6 +131,8 @@ export class ContainerService {
   private readonly logger: Logger;
   private readonly defaults: ContainerDefaults;
   private readonly volumes?: VolumeService;
+  private readonly networks?: NetworkService;
+  private readonly sandboxes?: Sandboxes;
 
   private readonly live = new Map<string, Live>();
   private readonly hubs = new Map<string, AttachHub>();
@@ -143,6 +155,8 @@ export class ContainerService {
     this.logger = deps.logger;
     this.defaults = deps.defaults;
     this.volumes = deps.volumes;
+    this.networks = deps.networks;
+    this.sandboxes = deps.sandboxes;
   }
 
   // ------------------------------------------------------------------ lookup and persistence
@@ -286,12 +300,14 @@ export class ContainerService {
     if (!config.Hostname) {
       config.Hostname = hostConfig.NetworkMode === 'host' ? os.hostname() : id.slice(0, 12);
     }
-    const netMode = hostConfig.NetworkMode ?? 'default';
-    if (netMode === 'default' || netMode === 'bridge') {
-      warnings.push('Berth has no bridge networking yet: the container gets a loopback interface only.');
-    } else if (netMode !== 'host' && netMode !== 'none' && !netMode.startsWith('container:')) {
-      throw new NotFound(`network ${netMode} not found`);
+    const netMode = hostConfig.NetworkMode || 'default';
+    const endpoints = this.networks ? planEndpoints(hostConfig, req.networkingConfig, this.networks, (config as { MacAddress?: string }).MacAddress ?? '') : [];
+    validatePortSpec(portSpecOf(config, hostConfig));
+    if (netMode === 'host' && Object.keys(hostConfig.PortBindings ?? {}).length > 0) {
+      warnings.push('Published ports are discarded when using host network mode');
+      hostConfig.PortBindings = {};
     }
+    if (netMode.startsWith('container:')) this.get(netMode.slice('container:'.length));
 
     const dir = this.containerDir(id);
     const layers = this.images.repo.layers(image.id);
@@ -311,6 +327,7 @@ export class ContainerService {
       hostnamePath: path.join(dir, 'hostname'),
       hostsPath: path.join(dir, 'hosts'),
       mounts: plan,
+      networks: endpoints,
     };
     if (hostConfig.LogConfig?.Type === 'none') record.logPath = '';
     const madeVolumes = this.createVolumes(plan);
@@ -353,12 +370,14 @@ export class ContainerService {
     return { Id: id, Warnings: warnings };
   }
 
-  private writeEtc(c: Container): void {
+  private writeEtc(c: Container, net: { addresses: string[]; nameserver: string | null } = { addresses: [], nameserver: null }): void {
     const hc = c.record.hostConfig;
     writeEtcFiles(this.containerDir(c.record.id), {
       hostname: c.record.config.Hostname ?? '',
       domainname: c.record.config.Domainname ?? '',
-      addresses: [],
+      addresses: net.addresses,
+      embeddedDns: net.nameserver,
+      links: this.legacyLinkHosts(c),
       extraHosts: hc.ExtraHosts ?? [],
       hostGatewayIp: this.defaults.hostGatewayIp,
       dns: hc.Dns?.length ? hc.Dns : this.defaults.dns,
@@ -471,7 +490,8 @@ export class ContainerService {
     const cfg = c.record.config;
     let io: TaskIO | undefined;
     try {
-      const spec = await this.specs.build(c, (other) => this.namespaceSource(other));
+      const netnsPath = await this.setUpNetwork(c);
+      const spec = await this.specs.build(c, (other) => this.namespaceSource(other), netnsPath);
       await this.runtime.updateSpec(id, spec);
       const logCfg = this.logConfig(c);
       const logger =
@@ -522,11 +542,152 @@ export class ContainerService {
     } catch (err) {
       await io?.close().catch(() => undefined);
       await this.runtime.deleteTask(id).catch(() => undefined);
+      await this.sandboxes?.tearDown(id);
       c.state.error = errorMessage(err);
       c.state.exitCode = isStartFailure(err) ? err.exitCode : 128;
       this.saveState(c);
       throw err;
     }
+  }
+
+  // ------------------------------------------------------------------ networks
+
+  /** The container's netns with its endpoints (own-stack modes with networks); etc files follow. */
+  private async setUpNetwork(c: Container): Promise<string | undefined> {
+    const endpoints = c.record.networks ?? [];
+    if (!this.sandboxes || endpoints.length === 0 || !ownsNetworkStack(c.record.hostConfig.NetworkMode)) {
+      this.writeEtc(c);
+      return undefined;
+    }
+    // A network removed since create is reported as dockerd reports it.
+    for (const e of endpoints) this.networks?.get(e.networkId);
+    const hc = c.record.hostConfig;
+    const info = await this.sandboxes.setUp({
+      id: c.record.id,
+      name: c.record.name,
+      hostname: c.record.config.Hostname ?? '',
+      endpoints,
+      ports: portSpecOf(c.record.config, hc),
+      dns: hc.Dns?.length ? hc.Dns : this.defaults.dns,
+    });
+    this.writeEtc(c, info);
+    return info.netnsPath;
+  }
+
+  /** /etc/hosts lines for --link targets on the default bridge (user networks resolve them by DNS). */
+  private legacyLinkHosts(c: Container): { ip: string; names: string[] }[] {
+    const out: { ip: string; names: string[] }[] = [];
+    if (!this.sandboxes || !this.networks) return out;
+    const bridge = this.networks.tryGet('bridge');
+    for (const link of c.record.hostConfig.Links ?? []) {
+      const [target, alias] = splitLink(link);
+      const other = this.tryGet(target);
+      if (!other || !bridge) continue;
+      const ep = this.sandboxes.endpointsOf(other.record.id).find((e) => e.networkId === bridge.id);
+      if (ep) out.push({ ip: ep.ip, names: [...new Set([alias, other.record.config.Hostname ?? '', other.record.name])].filter((n) => n !== '') });
+    }
+    return out;
+  }
+
+  private tryGet(input: string): Container | undefined {
+    try {
+      return this.get(input);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** `docker network connect`: recorded in the container, and made live when it runs. */
+  async connect(networkInput: string, containerInput: string, settings: EndpointSettings | undefined): Promise<void> {
+    const networks = this.requireNetworks();
+    const n = networks.get(networkInput);
+    const id = this.get(containerInput).record.id;
+    await this.locked(id, async () => {
+      const c = this.get(id);
+      const current = c.record.networks ?? [];
+      checkConnect(c.record.hostConfig.NetworkMode, current, n, c.record.name);
+      if (n.internal === false && n.name === 'bridge' && (settings?.Aliases ?? []).length > 0) {
+        throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
+      }
+      const cfg = endpointConfig(n, networkInput === n.id ? n.name : n.name, settings);
+      if (c.state.running && this.sandboxes) {
+        await this.sandboxes.attach(this.netInput(c, [...current, cfg]), cfg, false);
+        await this.networks?.syncFirewall();
+        this.writeEtc(c, this.sandboxes.etcFacts(id));
+      }
+      c.record.networks = [...current, cfg];
+      this.saveRecord(c);
+      networks.publishNetworkEvent('connect', n, id);
+    });
+  }
+
+  /** `docker network disconnect` (force: also when the network is gone or the endpoint is stale). */
+  async disconnect(networkInput: string, containerInput: string, force: boolean): Promise<void> {
+    const networks = this.requireNetworks();
+    const c0 = this.get(containerInput);
+    const id = c0.record.id;
+    const n = force ? networks.tryGet(networkInput) : networks.get(networkInput);
+    await this.locked(id, async () => {
+      const c = this.get(id);
+      const mode = c.record.hostConfig.NetworkMode || 'default';
+      if (n && n.driver === 'host') throw new InvalidParameter('container cannot be disconnected from host network or connected to host network');
+      const current = c.record.networks ?? [];
+      const cfg = current.find((e) => (n ? e.networkId === n.id : e.networkName === networkInput || e.networkId === networkInput));
+      if (!cfg) {
+        if (n && !ownsNetworkStack(mode) && mode === n.name) {
+          throw new InvalidParameter(`container ${id} is not connected to network ${n.name}`);
+        }
+        throw new Forbidden(`container ${id} is not connected to network ${n?.name ?? networkInput}`);
+      }
+      if (c.state.running && this.sandboxes) {
+        await this.sandboxes.detach(id, cfg.networkId);
+        this.writeEtc(c, this.sandboxes.etcFacts(id));
+      }
+      c.record.networks = current.filter((e) => e !== cfg);
+      this.saveRecord(c);
+      if (n) networks.publishNetworkEvent('disconnect', n, id);
+    });
+  }
+
+  private requireNetworks(): NetworkService {
+    if (!this.networks) throw new NotImplemented('networking is not available');
+    return this.networks;
+  }
+
+  private netInput(c: Container, endpoints: EndpointConfig[]): { id: string; name: string; hostname: string; endpoints: EndpointConfig[]; ports: PortSpec; dns: string[] } {
+    return {
+      id: c.record.id,
+      name: c.record.name,
+      hostname: c.record.config.Hostname ?? '',
+      endpoints,
+      ports: portSpecOf(c.record.config, c.record.hostConfig),
+      dns: c.record.hostConfig.Dns?.length ? c.record.hostConfig.Dns : this.defaults.dns,
+    };
+  }
+
+  /** IDs of containers configured on a network (for `network ls --filter dangling` and prune). */
+  configuredOn(networkId: string): string[] {
+    return this.all()
+      .filter((c) => (c.record.networks ?? []).some((e) => e.networkId === networkId))
+      .map((c) => c.record.id);
+  }
+
+  private netView(c: Container): ContainerNetView {
+    const id = c.record.id;
+    return {
+      id,
+      running: c.state.running && !c.state.restarting,
+      mode: c.record.hostConfig.NetworkMode || 'default',
+      configs: c.record.networks ?? [],
+      endpoints: this.sandboxes?.endpointsOf(id) ?? [],
+      ports: portSpecOf(c.record.config, c.record.hostConfig),
+      netnsPath: this.sandboxes?.netnsPath(id),
+    };
+  }
+
+  private networkLookups(): { lookup: (id: string) => ReturnType<NetworkService['tryGet']>; builtin: (name: string) => ReturnType<NetworkService['tryGet']> } {
+    const nets = this.networks;
+    return { lookup: (id) => nets?.tryGet(id), builtin: (name) => nets?.tryGet(name) };
   }
 
   /** The /proc/<pid>/ns paths a container:<id> mode joins. */
@@ -549,6 +710,7 @@ export class ContainerService {
     await Promise.race([live.copier.done(), new Promise((r) => setTimeout(r, 2000))]);
     await live.logger?.close();
     await this.runtime.deleteTask(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'task delete failed'));
+    await this.sandboxes?.tearDown(id);
     await live.io.close().catch(() => undefined);
     this.live.delete(id);
     await this.handleExit(id, status, Date.now() - live.startedMs);
@@ -813,6 +975,7 @@ export class ContainerService {
           await live.exited;
         }
         await this.runtime.deleteContainer(id);
+        await this.sandboxes?.tearDown(id);
       } catch (err) {
         const cur = this.tryGetById(id);
         if (cur) {
@@ -866,6 +1029,7 @@ export class ContainerService {
         }
         throw err;
       }
+      this.sandboxes?.renamed(id, oldName, name);
       this.publish(c, 'rename', { oldName: `/${oldName}` });
     });
   }
@@ -1086,7 +1250,8 @@ export class ContainerService {
 
   // ------------------------------------------------------------------ queries
 
-  async inspect(input: string, size: boolean): Promise<ContainerInspectResponse> {
+  /** legacyNetworkFields: API < 1.52 also has NetworkSettings' deprecated top-level fields. */
+  async inspect(input: string, size: boolean, legacyNetworkFields = false): Promise<ContainerInspectResponse> {
     const c = this.get(input);
     let graph: Record<string, string> | null = null;
     try {
@@ -1095,7 +1260,9 @@ export class ContainerService {
       graph = null;
     }
     const sizes = size ? await this.sizes(c) : undefined;
-    return inspectView(c, { graphDriverData: graph, sizeRw: sizes?.rw, sizeRootFs: sizes?.rootFs, mounts: this.mountPoints(c) });
+    const { lookup, builtin } = this.networkLookups();
+    const networkSettings = networkSettingsView(this.netView(c), lookup, builtin, legacyNetworkFields);
+    return inspectView(c, { graphDriverData: graph, sizeRw: sizes?.rw, sizeRootFs: sizes?.rootFs, mounts: this.mountPoints(c), networkSettings });
   }
 
   private async sizes(c: Container): Promise<{ rw: number; rootFs: number }> {
@@ -1114,9 +1281,33 @@ export class ContainerService {
         return undefined;
       }
     });
-    const chosen = filterContainers(sorted, req, plan, (c) => ancestors.some((id) => id !== undefined && this.descendsFrom(c.record.imageId, id)));
+    const chosen = filterContainers(sorted, req, plan, (c) => ancestors.some((id) => id !== undefined && this.descendsFrom(c.record.imageId, id)), {
+      networks: (c) => {
+        const names: string[] = [];
+        for (const e of c.record.networks ?? []) {
+          const n = this.networks?.tryGet(e.networkId);
+          names.push(e.networkId, n?.name ?? e.networkName);
+        }
+        const mode = c.record.hostConfig.NetworkMode || 'default';
+        if (mode === 'host' || mode === 'none') {
+          const n = this.networks?.tryGet(mode);
+          names.push(mode, ...(n ? [n.id] : []));
+        }
+        return names;
+      },
+      published: (c) => summaryPorts(this.netView(c)),
+    });
     const out: ContainerSummary[] = [];
-    for (const c of chosen) out.push(summaryView(c, this.imageShown(c), req.size ? await this.sizes(c) : undefined, this.mountPoints(c)));
+    const { lookup, builtin } = this.networkLookups();
+    for (const c of chosen) {
+      const v = this.netView(c);
+      out.push(
+        summaryView(c, this.imageShown(c), req.size ? await this.sizes(c) : undefined, this.mountPoints(c), {
+          ports: summaryPorts(v),
+          networks: networksView(v, lookup, builtin),
+        }),
+      );
+    }
     return out;
   }
 
@@ -1165,6 +1356,11 @@ export class ContainerService {
   shortId(id: string): string {
     return shortId(id);
   }
+}
+
+/** The ports a container exposes and publishes, as the network layer takes them. */
+function portSpecOf(config: ContainerConfig, host: HostConfig): PortSpec {
+  return { bindings: host.PortBindings ?? {}, exposed: Object.keys(config.ExposedPorts ?? {}), publishAll: host.PublishAllPorts === true };
 }
 
 function waitOrTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {

@@ -77,7 +77,8 @@ export class SpecFactory {
     return buildResources(changes, { mode: 'update', blkioDevices: await resolveBlkioDevices(changes) });
   }
 
-  async build(c: Container, nsSource: (input: string) => { id: string; pid: number }): Promise<OciSpec> {
+  /** netnsPath: the container's own network namespace, made by the network layer (else a fresh one from runc). */
+  async build(c: Container, nsSource: (input: string) => { id: string; pid: number }, netnsPath?: string): Promise<OciSpec> {
     const r = c.record;
     const host = r.hostConfig;
     const mounts = await snapshotMounts(this.ctd, r.id);
@@ -110,7 +111,7 @@ export class SpecFactory {
       }
     }
     const netMode = host.NetworkMode ?? 'default';
-    let network: { path: string } | 'host' | 'private' = 'private';
+    let network: { path: string } | 'host' | 'private' = netnsPath ? { path: netnsPath } : 'private';
     if (netMode === 'host') network = 'host';
     else if (netMode.startsWith('container:')) {
       const other = nsSource(netMode.slice('container:'.length));

@@ -1,13 +1,13 @@
 // What the container queries answer: inspect (ContainerInspectResponse), list (ContainerSummary)
 // and its filters, shaped from a container's record and state.
 import { InvalidParameter } from '../errors';
-import type { ContainerConfig, ContainerInspectResponse, ContainerSummary, HostConfig, MountPoint } from './api-types';
+import type { ContainerConfig, ContainerInspectResponse, ContainerSummary, EndpointSettings, HostConfig, MountPoint, NetworkSettings, PortSummary } from './api-types';
 import { statusName, statusText, ZERO_TIME, type StatusName } from './model';
 import type { Container } from './service';
 
 export function inspectView(
   c: Container,
-  extra: { graphDriverData: Record<string, string> | null; sizeRw?: number; sizeRootFs?: number; mounts?: MountPoint[] },
+  extra: { graphDriverData: Record<string, string> | null; sizeRw?: number; sizeRootFs?: number; mounts?: MountPoint[]; networkSettings?: NetworkSettings },
 ): ContainerInspectResponse {
   const r = c.record;
   const s = c.state;
@@ -49,12 +49,7 @@ export function inspectView(
     GraphDriver: { Name: 'overlayfs', Data: extra.graphDriverData ?? {} },
     Mounts: extra.mounts ?? [],
     Config: configView(r.config),
-    NetworkSettings: {
-      SandboxID: '',
-      SandboxKey: '',
-      Ports: {},
-      Networks: {},
-    },
+    NetworkSettings: extra.networkSettings ?? { SandboxID: '', SandboxKey: '', Ports: {}, Networks: {} },
   };
   if (extra.sizeRw !== undefined) view.SizeRw = extra.sizeRw;
   if (extra.sizeRootFs !== undefined) view.SizeRootFs = extra.sizeRootFs;
@@ -183,7 +178,13 @@ export function commandLine(c: Container): string {
   return [c.record.path, ...args].join(' ');
 }
 
-export function summaryView(c: Container, imageShown: string, sizes?: { rw: number; rootFs: number }, mounts: MountPoint[] = []): ContainerSummary {
+export function summaryView(
+  c: Container,
+  imageShown: string,
+  sizes?: { rw: number; rootFs: number },
+  mounts: MountPoint[] = [],
+  net: { ports: PortSummary[]; networks: Record<string, EndpointSettings> } = { ports: [], networks: {} },
+): ContainerSummary {
   const r = c.record;
   const v: ContainerSummary = {
     Id: r.id,
@@ -192,12 +193,12 @@ export function summaryView(c: Container, imageShown: string, sizes?: { rw: numb
     ImageID: r.imageId,
     Command: commandLine(c),
     Created: Math.floor(Date.parse(r.created) / 1000),
-    Ports: [],
+    Ports: net.ports,
     Labels: r.config.Labels ?? {},
     State: statusName(c.state),
     Status: statusText(c.state),
     HostConfig: { NetworkMode: r.hostConfig.NetworkMode ?? 'default' },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: net.networks },
     Mounts: mounts,
   };
   if (sizes) {
@@ -274,6 +275,7 @@ export function filterContainers(
   opts: ListOptions,
   plan: ListPlan,
   ancestorMatch: (c: Container) => boolean,
+  net?: { networks: (c: Container) => string[]; published: (c: Container) => PortSummary[] },
 ): Container[] {
   const f = opts.filters;
   const out: Container[] = [];
@@ -306,9 +308,14 @@ export function filterContainers(
       const keys = new Set((c.record.mounts ?? []).flatMap((m) => [m.source, m.destination]).filter((k) => k !== ''));
       if (!f.get('volume').some((v) => keys.has(v))) continue;
     }
-    if (f.has('network') || f.has('publish')) {
-      // No networks or published ports exist yet: such filters match nothing.
-      continue;
+    if (f.has('network') && net) {
+      // dockerd: a network's name or full ID, as the container is configured.
+      const names = new Set(net.networks(c));
+      if (!f.get('network').some((n) => names.has(n))) continue;
+    }
+    if (f.has('publish') && net) {
+      const published = net.published(c).filter((p) => p.PublicPort !== undefined);
+      if (!f.get('publish').some((want) => publishMatches(want, published))) continue;
     }
     if (f.has('expose')) {
       // dockerd matches the ports the list shows, and a container without its own network
@@ -322,4 +329,17 @@ export function filterContainers(
     out.push(c);
   }
   return out;
+}
+
+/**
+ * dockerd's `publish` filter: "80", "80/udp" or "8000-8080/tcp" against the container ports
+ * that are published (the private side of each mapping).
+ */
+export function publishMatches(want: string, published: PortSummary[]): boolean {
+  const [range, proto = 'tcp'] = want.split('/');
+  const m = /^([0-9]+)(?:-([0-9]+))?$/.exec(range);
+  if (!m) throw new InvalidParameter(`invalid port specification: "${want}"`);
+  const lo = Number(m[1]);
+  const hi = m[2] === undefined ? lo : Number(m[2]);
+  return published.some((p) => p.Type === proto && (p.PrivatePort ?? 0) >= lo && (p.PrivatePort ?? 0) <= hi);
 }

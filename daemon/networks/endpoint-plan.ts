@@ -1,0 +1,103 @@
+// What a container asks of each network, worked out and checked at create (and at connect) as
+// dockerd checks it: which networks, the aliases, a static address, a MAC.
+import type { EndpointSettings, HostConfig, NetworkingConfig } from '../containers/api-types';
+import { Conflict, InvalidParameter } from '../errors';
+import type { EndpointConfig, NetworkRecord } from './model';
+
+export interface NetworkLookup {
+  get(input: string): NetworkRecord;
+  tryGet(input: string): NetworkRecord | undefined;
+}
+
+/** The container has a network stack of its own (bridge-like modes) rather than none/host/another's. */
+export function ownsNetworkStack(mode: string | undefined): boolean {
+  const m = mode || 'default';
+  return m !== 'host' && m !== 'none' && !m.startsWith('container:');
+}
+
+const MAC_RE = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/;
+
+/** One endpoint's settings from the API, checked against the network it is for. */
+export function endpointConfig(n: NetworkRecord, networkName: string, s: EndpointSettings | undefined, fallbackMac = ''): EndpointConfig {
+  const userNet = n.name !== 'bridge';
+  const aliases = (s?.Aliases ?? []).filter((a) => a !== '');
+  const ipv4 = s?.IPAMConfig?.IPv4Address ?? '';
+  const links = s?.Links ?? [];
+  if (!userNet && aliases.length > 0) throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
+  if (ipv4 || s?.IPAMConfig?.IPv6Address) {
+    if (!userNet) throw new InvalidParameter('user specified IP address is supported on user defined networks only');
+    if (!n.ipamConfigured) throw new InvalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
+    if (s?.IPAMConfig?.IPv6Address) throw new InvalidParameter('IPv6 addresses are not supported by Berth');
+    if (!/^[0-9]{1,3}(\.[0-9]{1,3}){3}$/.test(ipv4)) throw new InvalidParameter(`invalid IPv4 address: ${ipv4}`);
+  }
+  const mac = s?.MacAddress || fallbackMac;
+  if (mac && !MAC_RE.test(mac)) throw new InvalidParameter(`invalid MAC address: ${mac}`);
+  return {
+    networkId: n.id,
+    networkName,
+    aliases,
+    links,
+    ipv4Address: ipv4,
+    macAddress: mac.toLowerCase(),
+    driverOpts: s?.DriverOpts ?? null,
+    gwPriority: s?.GwPriority ?? 0,
+  };
+}
+
+/**
+ * The endpoints a new container will have, in order (the first one, from NetworkMode, carries
+ * the published ports and the default route). [] for none/host/container: modes, and for the
+ * default mode when the daemon runs without a default bridge.
+ */
+export function planEndpoints(host: HostConfig, networking: NetworkingConfig | null, nets: NetworkLookup, legacyMac = ''): EndpointConfig[] {
+  const mode = host.NetworkMode || 'default';
+  const configs = networking?.EndpointsConfig ?? {};
+  if (!ownsNetworkStack(mode)) {
+    const extra = Object.keys(configs).filter((k) => k !== mode && !(mode === 'none' && k === 'none') && !(mode === 'host' && k === 'host'));
+    if (mode.startsWith('container:') && (extra.length > 0 || Object.values(configs).some((c) => (c.Aliases ?? []).length > 0))) {
+      throw new InvalidParameter('conflicting options: networking options cannot be used with a container network mode');
+    }
+    if (extra.length > 0) throw new InvalidParameter(`container cannot be connected to networks other than ${mode} when it uses network mode ${mode}`);
+    for (const c of Object.values(configs)) {
+      if ((c.Aliases ?? []).length > 0) throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
+      if (c.IPAMConfig?.IPv4Address) throw new InvalidParameter('user specified IP address is supported on user defined networks only');
+    }
+    return [];
+  }
+  const primaryName = mode === 'default' ? 'bridge' : mode;
+  const primary = mode === 'default' ? nets.tryGet('bridge') : nets.get(mode);
+  if (!primary) {
+    if (Object.keys(configs).length > 0) throw new InvalidParameter('networking options need a network: the daemon runs without a default bridge');
+    return [];
+  }
+  if (primary.driver === 'host' || primary.driver === 'null') {
+    // `--network <id of host>` and the like: the mode itself is what counts.
+    throw new InvalidParameter(`container cannot be connected to network ${primary.name} by ID; use --network ${primary.name}`);
+  }
+  const out: EndpointConfig[] = [];
+  const seen = new Set<string>();
+  // The CLI keys the default mode's settings "default".
+  const resolve = (k: string): NetworkRecord | undefined => nets.tryGet(k === 'default' ? 'bridge' : k);
+  const primaryKey = Object.keys(configs).find((k) => resolve(k)?.id === primary.id);
+  out.push(endpointConfig(primary, primaryName === primary.id ? primary.name : primaryName, primaryKey ? configs[primaryKey] : undefined, legacyMac));
+  seen.add(primary.id);
+  for (const [key, settings] of Object.entries(configs)) {
+    const n = resolve(key) ?? nets.get(key);
+    if (seen.has(n.id)) continue;
+    if (n.driver !== 'bridge') throw new InvalidParameter(`container cannot be connected to networks ${primary.name} and ${n.name} at the same time`);
+    seen.add(n.id);
+    out.push(endpointConfig(n, key === n.id ? n.name : key, settings));
+  }
+  return out;
+}
+
+/** `docker network connect` onto a container's configuration: the checks dockerd makes. */
+export function checkConnect(mode: string | undefined, current: EndpointConfig[], n: NetworkRecord, containerName: string): void {
+  if (n.driver === 'host' || n.driver === 'null' || !ownsNetworkStack(mode)) {
+    if (mode === 'host' || n.driver === 'host') throw new InvalidParameter('container cannot be disconnected from host network or connected to host network');
+    throw new InvalidParameter('container sharing network namespace with another container or host cannot be connected to any other network');
+  }
+  if (current.some((e) => e.networkId === n.id)) {
+    throw new Conflict(`endpoint with name ${containerName} already exists in network ${n.name}`);
+  }
+}

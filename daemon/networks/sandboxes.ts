@@ -1,0 +1,373 @@
+// Containers' network stacks: a netns per running container, an endpoint (veth, address, MAC,
+// route) per network, published ports, and what the embedded DNS answers. Every kernel object
+// is recorded in SQLite before it is made, so whatever a crash leaves is found and removed at the
+// next start.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { macForIp, parseCidr4, parseIpv4 } from '../../network/cidr';
+import type { DnsAnswer } from '../../network/dns-server';
+import type { FirewallModel } from '../../network/firewall';
+import { SubnetAllocator } from '../../network/ipam';
+import type { Links } from '../../network/links';
+import type { PortAllocator } from '../../network/port-allocator';
+import type { PortProxy } from '../../network/port-proxy';
+import { Conflict, InvalidParameter, SystemError, errorMessage } from '../errors';
+import type { EndpointConfig, EndpointRecord, NetworkRecord, PortMapping } from './model';
+import type { NetworkService } from './service';
+import { portRequests, type PortSpec } from './port-bindings';
+
+export interface SandboxesDeps {
+  networks: NetworkService;
+  links: Links;
+  ports: PortAllocator;
+  proxy: PortProxy;
+  userlandProxy: boolean;
+  logger: Logger;
+  /** The host's resolvers, for names the embedded DNS does not own. */
+  hostResolvers: () => string[];
+}
+
+/** What the network layer needs to know about a container. */
+export interface ContainerNet {
+  id: string;
+  name: string;
+  hostname: string;
+  endpoints: EndpointConfig[];
+  ports: PortSpec;
+  /** The container's own --dns servers (upstreams of the embedded DNS for it). */
+  dns: string[];
+}
+
+export interface SandboxInfo {
+  netnsPath: string;
+  /** The container's addresses, for /etc/hosts. */
+  addresses: string[];
+  /** The embedded DNS's address when the container is on a user network (resolv.conf). */
+  nameserver: string | null;
+}
+
+interface LiveProxy {
+  close(): Promise<void>;
+}
+
+const NETNS_PREFIX = 'berth-';
+
+export class Sandboxes {
+  private readonly networks: NetworkService;
+  private readonly links: Links;
+  private readonly logger: Logger;
+  private readonly allocators = new Map<string, SubnetAllocator>();
+  private readonly proxies = new Map<string, LiveProxy[]>();
+  private readonly upstreamsOf = new Map<string, string[]>();
+
+  constructor(private readonly deps: SandboxesDeps) {
+    this.networks = deps.networks;
+    this.links = deps.links;
+    this.logger = deps.logger;
+    deps.networks.portsForFirewall = () => this.firewallPorts();
+  }
+
+  netnsName(containerId: string): string {
+    return `${NETNS_PREFIX}${containerId.slice(0, 12)}`;
+  }
+
+  netnsPath(containerId: string): string | undefined {
+    const row = this.networks.repo.sandbox(containerId);
+    return row ? `/run/netns/${row.netns}` : undefined;
+  }
+
+  endpointsOf(containerId: string): EndpointRecord[] {
+    return this.networks.repo.endpointsOfContainer(containerId).map((r) => JSON.parse(r.recordJson) as EndpointRecord);
+  }
+
+  private saveEndpoint(ep: EndpointRecord): void {
+    this.networks.repo.putEndpoint({ id: ep.id, networkId: ep.networkId, containerId: ep.containerId, recordJson: JSON.stringify(ep) });
+  }
+
+  // ------------------------------------------------------------------ addresses
+
+  allocator(n: NetworkRecord): SubnetAllocator {
+    let a = this.allocators.get(n.id);
+    if (!a) {
+      const cfg = n.ipam[0];
+      const reserved = [cfg.Gateway, ...Object.values(cfg.AuxiliaryAddresses ?? {})];
+      a = new SubnetAllocator({ subnet: cfg.Subnet, ipRange: cfg.IPRange, reserved });
+      for (const ep of this.networks.endpoints(n.id)) if (ep.ip) a.claim(ep.ip);
+      this.allocators.set(n.id, a);
+    }
+    return a;
+  }
+
+  forgetNetwork(networkId: string): void {
+    this.allocators.delete(networkId);
+  }
+
+  // ------------------------------------------------------------------ start and stop
+
+  /** Makes the container's netns and its endpoints (the first one with the published ports). */
+  async setUp(c: ContainerNet): Promise<SandboxInfo> {
+    const netns = this.netnsName(c.id);
+    this.networks.repo.putSandbox({ containerId: c.id, netns });
+    this.upstreamsOf.set(c.id, c.dns);
+    try {
+      const netnsPath = await this.links.createNetns(netns);
+      let first = true;
+      for (const cfg of c.endpoints) {
+        await this.attach(c, cfg, first);
+        first = false;
+      }
+      await this.networks.syncFirewall();
+      return { netnsPath, ...this.etcFacts(c.id) };
+    } catch (err) {
+      await this.tearDown(c.id).catch((e: unknown) => this.logger.warn({ err: e, container: c.id }, 'network teardown after a failed setup failed'));
+      throw err;
+    }
+  }
+
+  /** Addresses for /etc/hosts and the nameserver for resolv.conf, from the live endpoints. */
+  etcFacts(containerId: string): { addresses: string[]; nameserver: string | null } {
+    const eps = this.endpointsOf(containerId);
+    let nameserver: string | null = null;
+    for (const ep of eps) {
+      const n = this.networks.tryGet(ep.networkId);
+      if (n && n.name !== 'bridge' && n.driver === 'bridge') {
+        nameserver = n.ipam[0]?.Gateway ?? null;
+        break;
+      }
+    }
+    return { addresses: eps.map((e) => e.ip).filter((ip) => ip !== ''), nameserver };
+  }
+
+  /** Connects a running container's sandbox to one more network (or the first at start). */
+  async attach(c: ContainerNet, cfg: EndpointConfig, withPorts: boolean): Promise<EndpointRecord> {
+    const n = this.networks.get(cfg.networkId);
+    if (n.driver !== 'bridge') throw new InvalidParameter(`container cannot be connected to network ${n.name}`);
+    const existing = this.endpointsOf(c.id);
+    if (existing.some((e) => e.networkId === n.id)) {
+      throw new Conflict(`endpoint with name ${c.name} already exists in network ${n.name}`);
+    }
+    const netns = this.networks.repo.sandbox(c.id)?.netns;
+    if (!netns) throw new Conflict(`container ${c.id} has no network namespace`);
+    const alloc = this.allocator(n);
+    let ip: string;
+    if (cfg.ipv4Address) {
+      alloc.claimOrThrow(cfg.ipv4Address);
+      ip = cfg.ipv4Address;
+    } else {
+      ip = alloc.allocate({ name: n.name, id: n.id });
+    }
+    const subnet = parseCidr4(n.ipam[0].Subnet);
+    const prefixLen = subnet?.prefix ?? 16;
+    const used = new Set(existing.map((e) => e.ifName));
+    let ifIndex = 0;
+    while (used.has(`eth${ifIndex}`)) ifIndex++;
+    const defaultRoute = !n.internal && !existing.some((e) => e.defaultRoute);
+    const shortId = c.id.slice(0, 12);
+    const userNet = n.name !== 'bridge';
+    const dnsNames = userNet ? unique([c.name, ...cfg.aliases, shortId, ...(c.hostname && c.hostname !== shortId ? [c.hostname] : [])]) : [];
+    const ep: EndpointRecord = {
+      id: randomBytes(32).toString('hex'),
+      networkId: n.id,
+      containerId: c.id,
+      ifName: `eth${ifIndex}`,
+      hostVeth: `veth${randomBytes(4).toString('hex').slice(0, 7)}`,
+      ip,
+      prefixLen,
+      gateway: n.ipam[0].Gateway,
+      mac: cfg.macAddress || macForIp(parseIpv4(ip) ?? 0),
+      aliases: cfg.aliases,
+      links: cfg.links,
+      dnsNames,
+      ports: [],
+      defaultRoute,
+    };
+    this.saveEndpoint(ep);
+    try {
+      await this.links.addEndpoint({
+        netns,
+        hostVeth: ep.hostVeth,
+        bridge: n.bridgeName as string,
+        ifName: ep.ifName,
+        mac: ep.mac,
+        addressCidr: `${ip}/${prefixLen}`,
+        gateway: defaultRoute ? ep.gateway : undefined,
+        mtu: n.mtu ?? 1500,
+      });
+      if (withPorts && !n.internal) await this.publish(c, n, ep);
+    } catch (err) {
+      await this.detachEndpoint(ep);
+      throw err;
+    }
+    return ep;
+  }
+
+  private async publish(c: ContainerNet, n: NetworkRecord, ep: EndpointRecord): Promise<void> {
+    const defaultIp = n.hostBindingIpv4 || '0.0.0.0';
+    const live: LiveProxy[] = [];
+    this.proxies.set(ep.id, live);
+    const fail = (err: unknown): never => {
+      throw new SystemError(`driver failed programming external connectivity on endpoint ${c.name} (${ep.id}): ${errorMessage(err)}`);
+    };
+    for (const req of portRequests(c.ports, defaultIp)) {
+      let hostPort: number;
+      try {
+        hostPort = this.deps.ports.allocate({ proto: req.proto, hostIp: req.hostIp, hostPortStart: req.hostPortStart, hostPortEnd: req.hostPortEnd });
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      const mapping: PortMapping = { proto: req.proto, containerPort: req.containerPort, hostIp: req.hostIp, hostPort };
+      ep.ports.push(mapping);
+      this.saveEndpoint(ep);
+      if (this.deps.userlandProxy && req.proto !== 'sctp') {
+        try {
+          live.push(await this.deps.proxy.open({ proto: req.proto, hostIp: req.hostIp, hostPort, containerIp: ep.ip, containerPort: req.containerPort }));
+        } catch (err) {
+          fail(err);
+        }
+      }
+    }
+  }
+
+  /** Removes one endpoint: proxies, ports, veth, address, row. Never throws. */
+  private async detachEndpoint(ep: EndpointRecord): Promise<void> {
+    for (const p of this.proxies.get(ep.id) ?? []) await p.close().catch(() => undefined);
+    this.proxies.delete(ep.id);
+    for (const m of ep.ports) this.deps.ports.release(m.proto, m.hostIp, m.hostPort);
+    await this.links.removeEndpoint(ep.hostVeth).catch((err: unknown) => this.logger.warn({ err, veth: ep.hostVeth }, 'veth removal failed'));
+    const n = this.networks.tryGet(ep.networkId);
+    if (n && ep.ip) this.allocators.get(n.id)?.release(ep.ip);
+    this.networks.repo.deleteEndpoint(ep.id);
+  }
+
+  /** Disconnects a running container from one network. */
+  async detach(containerId: string, networkId: string): Promise<void> {
+    const ep = this.endpointsOf(containerId).find((e) => e.networkId === networkId);
+    if (!ep) return;
+    await this.detachEndpoint(ep);
+    await this.networks.syncFirewall().catch((err: unknown) => this.logger.warn({ err }, 'firewall update failed'));
+  }
+
+  /** After the task exited: endpoints, netns and the rows go. Never throws. */
+  async tearDown(containerId: string): Promise<void> {
+    for (const ep of this.endpointsOf(containerId)) await this.detachEndpoint(ep);
+    const row = this.networks.repo.sandbox(containerId);
+    if (row) {
+      await this.links.deleteNetns(row.netns).catch((err: unknown) => this.logger.warn({ err, netns: row.netns }, 'netns removal failed'));
+      this.networks.repo.deleteSandbox(containerId);
+    }
+    this.upstreamsOf.delete(containerId);
+    await this.networks.syncFirewall().catch((err: unknown) => this.logger.warn({ err }, 'firewall update failed'));
+  }
+
+  /** Daemon start: nothing runs yet, so every recorded sandbox and endpoint is a leftover. */
+  async cleanupAll(): Promise<void> {
+    for (const row of this.networks.repo.endpoints()) {
+      const ep = JSON.parse(row.recordJson) as EndpointRecord;
+      await this.links.removeEndpoint(ep.hostVeth).catch(() => undefined);
+      this.networks.repo.deleteEndpoint(ep.id);
+    }
+    for (const sb of this.networks.repo.sandboxes()) {
+      await this.links.deleteNetns(sb.netns).catch(() => undefined);
+      this.networks.repo.deleteSandbox(sb.containerId);
+    }
+  }
+
+  /** Daemon stop: proxies close (containers are stopped by then). */
+  async shutdown(): Promise<void> {
+    for (const list of this.proxies.values()) for (const p of list) await p.close().catch(() => undefined);
+    this.proxies.clear();
+  }
+
+  private firewallPorts(): FirewallModel['ports'] {
+    const out: FirewallModel['ports'] = [];
+    for (const ep of this.networks.endpoints()) {
+      const n = this.networks.tryGet(ep.networkId);
+      if (!n?.bridgeName) continue;
+      for (const m of ep.ports) {
+        out.push({ proto: m.proto, hostIp: m.hostIp, hostPort: m.hostPort, containerIp: ep.ip, containerPort: m.containerPort, bridge: n.bridgeName });
+      }
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ embedded DNS
+
+  /** The user networks whose names a client sees: all of its container's, or just the one asked on. */
+  private scope(networkId: string, clientIp: string): { networks: NetworkRecord[]; client?: EndpointRecord } {
+    const client = this.networks.endpoints(networkId).find((e) => e.ip === clientIp);
+    if (!client) {
+      const n = this.networks.tryGet(networkId);
+      return { networks: n ? [n] : [] };
+    }
+    const mine = this.endpointsOf(client.containerId)
+      .map((e) => this.networks.tryGet(e.networkId))
+      .filter((n): n is NetworkRecord => n !== undefined && n.name !== 'bridge' && n.driver === 'bridge');
+    const asked = mine.find((n) => n.id === networkId);
+    const ordered = asked ? [asked, ...mine.filter((n) => n.id !== networkId)] : mine;
+    return { networks: ordered, client };
+  }
+
+  lookup(networkId: string, clientIp: string, rawName: string): DnsAnswer | null {
+    const name = rawName.toLowerCase();
+    const { networks, client } = this.scope(networkId, clientIp);
+    for (const n of networks) {
+      // `name.<network>` is the qualified form of a name on that network.
+      const suffix = `.${n.name.toLowerCase()}`;
+      const candidates = name.endsWith(suffix) ? [name.slice(0, -suffix.length), name] : [name];
+      const eps = this.networks.endpoints(n.id);
+      for (const want of candidates) {
+        // --link aliases: visible to the linking container only.
+        if (client) {
+          const own = eps.find((e) => e.containerId === client.containerId);
+          for (const link of own?.links ?? []) {
+            const [target, alias] = splitLink(link);
+            if (alias.toLowerCase() !== want) continue;
+            const hit = eps.find((e) => this.networks.containers?.name(e.containerId) === target || e.containerId.startsWith(target));
+            if (hit) return { addresses: [hit.ip] };
+          }
+        }
+        const ips = eps.filter((e) => e.dnsNames.some((d) => d.toLowerCase() === want)).map((e) => e.ip);
+        if (ips.length > 0) return { addresses: ips };
+      }
+    }
+    return null;
+  }
+
+  reverse(networkId: string, clientIp: string, ip: string): string[] | null {
+    const { networks } = this.scope(networkId, clientIp);
+    for (const n of networks) {
+      const ep = this.networks.endpoints(n.id).find((e) => e.ip === ip);
+      if (ep && ep.dnsNames.length > 0) return [`${ep.dnsNames[0]}.${n.name}`];
+    }
+    return null;
+  }
+
+  upstreams(networkId: string, clientIp: string): string[] {
+    const client = this.networks.endpoints(networkId).find((e) => e.ip === clientIp);
+    const own = client ? this.upstreamsOf.get(client.containerId) : undefined;
+    return own && own.length > 0 ? own : this.deps.hostResolvers();
+  }
+
+  /** A container was renamed: its DNS name follows. */
+  renamed(containerId: string, oldName: string, newName: string): void {
+    for (const ep of this.endpointsOf(containerId)) {
+      if (ep.dnsNames.length === 0) continue;
+      ep.dnsNames = unique(ep.dnsNames.map((d) => (d === oldName ? newName : d)));
+      this.saveEndpoint(ep);
+    }
+  }
+}
+
+function unique(xs: string[]): string[] {
+  return [...new Set(xs.filter((x) => x !== ''))];
+}
+
+/** "name:alias" (alias defaults to the name), names without their leading slash. */
+export function splitLink(link: string): [string, string] {
+  const i = link.indexOf(':');
+  const target = (i < 0 ? link : link.slice(0, i)).replace(/^\//, '');
+  const alias = i < 0 ? target : link.slice(i + 1).replace(/^.*\//, '');
+  return [target, alias];
+}
+

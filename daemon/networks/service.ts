@@ -1,0 +1,482 @@
+// The network area's domain service: the built-in networks, user-defined bridge networks
+// (create, list, inspect, remove, prune), their Linux bridges, embedded DNS listeners and the
+// firewall model. Containers' attachments are in sandboxes.ts. Routes call this; it never sees HTTP.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { cidrOverlaps, parseCidr4, formatIpv4, networkAddress } from '../../network/cidr';
+import type { DnsServer } from '../../network/dns-server';
+import type { Firewall, FirewallModel } from '../../network/firewall';
+import { DEFAULT_POOLS, checkPoolOverlap, gatewayFor, openSubnet, pickSubnet, validateIpamConfigs, type PoolSpec } from '../../network/ipam';
+import type { Links } from '../../network/links';
+import type { NetworkRepo } from '../../store/network-repo';
+import { NetworkNameTakenError } from '../../store/network-repo';
+import type { EventBus } from '../events';
+import { Conflict, Forbidden, InvalidParameter, NotFound, errorMessage } from '../errors';
+import { nowRfc3339Nano } from '../containers/model';
+import type { EndpointRecord, IpamConfigRecord, NetworkRecord } from './model';
+import { networkView, type NetworkView } from './views';
+
+export const BRIDGE_OPTS = {
+  name: 'com.docker.network.bridge.name',
+  icc: 'com.docker.network.bridge.enable_icc',
+  masquerade: 'com.docker.network.bridge.enable_ip_masquerade',
+  hostBinding: 'com.docker.network.bridge.host_binding_ipv4',
+  defaultBridge: 'com.docker.network.bridge.default_bridge',
+  mtu: 'com.docker.network.driver.mtu',
+} as const;
+
+export interface DefaultBridgeConfig {
+  /** null: Berth makes its own bridge (bridgeName); 'none': no default bridge network. */
+  bridge: string | null;
+  bip: string | null;
+  fixedCidr: string | null;
+  mtu: number;
+  icc: boolean;
+  ipMasq: boolean;
+  hostIp: string;
+}
+
+export interface NetworkServiceDeps {
+  repo: NetworkRepo;
+  links: Links;
+  firewall: Firewall;
+  dns: DnsServer;
+  events: EventBus;
+  logger: Logger;
+  /** Name of Berth's own default bridge (berth0, or berth-<hash> for another data root). */
+  defaultBridgeName: string;
+  defaultBridge: DefaultBridgeConfig;
+  pools: PoolSpec[];
+}
+
+export interface NetworkCreateRequest {
+  Name: string;
+  Driver?: string;
+  Scope?: string;
+  Internal?: boolean;
+  Attachable?: boolean;
+  Ingress?: boolean;
+  ConfigOnly?: boolean;
+  ConfigFrom?: { Network?: string } | null;
+  EnableIPv4?: boolean;
+  EnableIPv6?: boolean;
+  CheckDuplicate?: boolean;
+  IPAM?: { Driver?: string; Config?: { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }[] | null; Options?: Record<string, string> | null } | null;
+  Options?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+}
+
+export interface NetworkListFilter {
+  match(n: NetworkRecord, dangling: boolean): boolean;
+}
+
+/** Who uses a network: the endpoints of running containers and the names of containers. */
+export interface ContainerDirectory {
+  name(id: string): string | undefined;
+  /** IDs of containers (running or not) configured on the network. */
+  configuredOn(networkId: string): string[];
+}
+
+const TRUE_WORDS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const FALSE_WORDS = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+function parseBoolOption(key: string, v: string): boolean {
+  if (TRUE_WORDS.has(v)) return true;
+  if (FALSE_WORDS.has(v)) return false;
+  throw new InvalidParameter(`failed to parse ${key} value: strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax`);
+}
+
+/** Linux interface names: at most 15 bytes, no slash or whitespace. */
+function checkIfName(name: string): void {
+  if (name.length === 0 || name.length > 15 || /[\s/:]/.test(name)) throw new InvalidParameter(`invalid bridge name: ${JSON.stringify(name)}`);
+}
+
+export class NetworkService {
+  readonly repo: NetworkRepo;
+  private readonly links: Links;
+  private readonly firewall: Firewall;
+  readonly dns: DnsServer;
+  private readonly events: EventBus;
+  private readonly logger: Logger;
+  private readonly deps: NetworkServiceDeps;
+  /** Set in main once the container service exists. */
+  containers?: ContainerDirectory;
+  /** Published ports of running containers, for the firewall model (set by sandboxes.ts). */
+  portsForFirewall: () => FirewallModel['ports'] = () => [];
+
+  constructor(deps: NetworkServiceDeps) {
+    this.deps = deps;
+    this.repo = deps.repo;
+    this.links = deps.links;
+    this.firewall = deps.firewall;
+    this.dns = deps.dns;
+    this.events = deps.events;
+    this.logger = deps.logger;
+  }
+
+  // ------------------------------------------------------------------ lookup
+
+  private decode(recordJson: string): NetworkRecord {
+    return JSON.parse(recordJson) as NetworkRecord;
+  }
+
+  all(): NetworkRecord[] {
+    return this.repo.list().map((r) => this.decode(r.recordJson));
+  }
+
+  /** By full ID, exact name, or unique ID prefix, as dockerd's FindNetwork. */
+  get(input: string): NetworkRecord {
+    const byId = this.repo.get(input);
+    if (byId) return this.decode(byId.recordJson);
+    const byName = this.repo.byName(input);
+    if (byName) return this.decode(byName.recordJson);
+    if (/^[a-f0-9]+$/.test(input) && input.length > 0) {
+      const ids = this.repo.idsWithPrefix(input);
+      if (ids.length > 1) throw new InvalidParameter(`network ${input} is ambiguous (${ids.length} matches found on name)`);
+      if (ids.length === 1) return this.decode((this.repo.get(ids[0]) as { recordJson: string }).recordJson);
+    }
+    throw new NotFound(`network ${input} not found`);
+  }
+
+  tryGet(input: string): NetworkRecord | undefined {
+    try {
+      return this.get(input);
+    } catch {
+      return undefined;
+    }
+  }
+
+  endpoints(networkId?: string): EndpointRecord[] {
+    const rows = networkId ? this.repo.endpointsOfNetwork(networkId) : this.repo.endpoints();
+    return rows.map((r) => JSON.parse(r.recordJson) as EndpointRecord);
+  }
+
+  // ------------------------------------------------------------------ daemon start
+
+  /**
+   * Makes the built-in networks (stable IDs once stored), brings up the default bridge and
+   * the bridges and DNS listeners of user networks, and writes the firewall.
+   */
+  async init(): Promise<void> {
+    await this.firewall.setup();
+    this.ensureBuiltin('host', 'host');
+    this.ensureBuiltin('none', 'null');
+    if (this.deps.defaultBridge.bridge !== 'none') await this.ensureDefaultBridge();
+    else {
+      const old = this.repo.byName('bridge');
+      if (old) this.repo.delete(old.id);
+    }
+    for (const n of this.all()) {
+      if (n.driver !== 'bridge' || n.name === 'bridge') continue;
+      try {
+        await this.bringUp(n);
+      } catch (err) {
+        this.logger.error({ err, network: n.name }, 'bringing up the network failed');
+      }
+    }
+    await this.syncFirewall();
+  }
+
+  private ensureBuiltin(name: 'host' | 'none', driver: 'host' | 'null'): void {
+    if (this.repo.byName(name)) return;
+    const rec: NetworkRecord = {
+      id: randomBytes(32).toString('hex'),
+      name,
+      created: nowRfc3339Nano(),
+      driver,
+      internal: false,
+      attachable: false,
+      enableIPv6: false,
+      labels: {},
+      options: {},
+      ipamDriver: 'default',
+      ipamOptions: {},
+      ipamConfigured: false,
+      ipam: [],
+      builtin: true,
+    };
+    this.repo.insert({ id: rec.id, name, created: rec.created, recordJson: JSON.stringify(rec) });
+  }
+
+  private async ensureDefaultBridge(): Promise<void> {
+    const cfg = this.deps.defaultBridge;
+    const bridgeName = cfg.bridge ?? this.deps.defaultBridgeName;
+    const existing = this.repo.byName('bridge');
+    const prev = existing ? this.decode(existing.recordJson) : undefined;
+    let ipam: IpamConfigRecord;
+    if (cfg.bip) {
+      const c = parseCidr4(cfg.bip);
+      if (!c) throw new InvalidParameter(`invalid bip ${cfg.bip}`);
+      ipam = { Subnet: `${formatIpv4(networkAddress(c))}/${c.prefix}`, Gateway: formatIpv4(c.ip) };
+    } else if (prev && prev.ipam[0] && prev.bridgeName === bridgeName && !(await this.overlapsForeignRoute(prev.ipam[0].Subnet, bridgeName))) {
+      ipam = { Subnet: prev.ipam[0].Subnet, Gateway: prev.ipam[0].Gateway };
+    } else {
+      const subnet = await this.pickFreeSubnet(bridgeName);
+      ipam = { Subnet: subnet, Gateway: gatewayFor(subnet) };
+    }
+    if (cfg.fixedCidr) ipam.IPRange = cfg.fixedCidr;
+    const rec: NetworkRecord = {
+      id: prev?.id ?? randomBytes(32).toString('hex'),
+      name: 'bridge',
+      created: prev?.created ?? nowRfc3339Nano(),
+      driver: 'bridge',
+      internal: false,
+      attachable: false,
+      enableIPv6: false,
+      labels: {},
+      options: {
+        [BRIDGE_OPTS.defaultBridge]: 'true',
+        [BRIDGE_OPTS.icc]: String(cfg.icc),
+        [BRIDGE_OPTS.masquerade]: String(cfg.ipMasq),
+        [BRIDGE_OPTS.hostBinding]: cfg.hostIp,
+        [BRIDGE_OPTS.name]: bridgeName,
+        [BRIDGE_OPTS.mtu]: String(cfg.mtu),
+      },
+      ipamDriver: 'default',
+      ipamOptions: {},
+      ipamConfigured: false,
+      ipam: [ipam],
+      bridgeName,
+      mtu: cfg.mtu,
+      icc: cfg.icc,
+      masquerade: cfg.ipMasq,
+      hostBindingIpv4: cfg.hostIp,
+      builtin: true,
+    };
+    if (prev) this.repo.update(rec.id, JSON.stringify(rec));
+    else this.repo.insert({ id: rec.id, name: 'bridge', created: rec.created, recordJson: JSON.stringify(rec) });
+    await this.bringUp(rec);
+  }
+
+  /** Subnets in use: this daemon's networks and the host's routes (other daemons' bridges, the LAN). */
+  private async takenSubnets(exceptBridge?: string): Promise<string[]> {
+    const mine = this.all().flatMap((n) => n.ipam.map((c) => c.Subnet));
+    const routes = (await this.links.hostRoutes()).filter((r) => r.dev !== exceptBridge).map((r) => r.dst);
+    return [...mine, ...routes];
+  }
+
+  private async pickFreeSubnet(exceptBridge?: string): Promise<string> {
+    const subnet = pickSubnet(this.deps.pools.length > 0 ? this.deps.pools : DEFAULT_POOLS, await this.takenSubnets(exceptBridge));
+    if (!subnet) throw new Forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+    return subnet;
+  }
+
+  private async overlapsForeignRoute(subnet: string, ownBridge: string): Promise<boolean> {
+    const c = parseCidr4(subnet);
+    if (!c) return false;
+    for (const r of await this.links.hostRoutes()) {
+      const rc = parseCidr4(r.dst);
+      if (r.dev !== ownBridge && rc && cidrOverlaps(c, rc)) return true;
+    }
+    return false;
+  }
+
+  /** The Linux bridge with its gateway address, and the DNS listener of a user network. */
+  private async bringUp(n: NetworkRecord): Promise<void> {
+    if (n.driver !== 'bridge' || !n.bridgeName) return;
+    const cfg = n.ipam[0];
+    const c = parseCidr4(cfg.Subnet);
+    if (!c) throw new InvalidParameter(`invalid subnet ${cfg.Subnet}`);
+    await this.links.ensureBridge(n.bridgeName, `${cfg.Gateway}/${c.prefix}`, n.mtu ?? 1500);
+    if (n.name !== 'bridge') {
+      await this.dns.listen(n.id, cfg.Gateway).catch((err: unknown) =>
+        this.logger.warn({ err, network: n.name }, 'embedded DNS could not listen on the gateway address'),
+      );
+    }
+  }
+
+  /** Rewrites Berth's firewall chains from the current networks and published ports. */
+  async syncFirewall(): Promise<void> {
+    const bridges = this.all()
+      .filter((n) => n.driver === 'bridge' && n.bridgeName)
+      .map((n) => ({
+        name: n.bridgeName as string,
+        subnet: n.ipam[0]?.Subnet ?? '',
+        internal: n.internal,
+        icc: n.icc !== false,
+        masquerade: n.masquerade !== false,
+      }));
+    await this.firewall.apply({ bridges, ports: this.portsForFirewall() });
+  }
+
+  // ------------------------------------------------------------------ create
+
+  async create(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
+    const name = req.Name;
+    if (!name) throw new InvalidParameter('network name must not be empty'); // set by the route too
+    const driver = req.Driver || 'bridge';
+    if ((BUILTIN_NAME_SET.has(name) && driver !== 'bridge') || BUILTIN_NAME_SET.has(name)) {
+      throw new Forbidden(`${name} is a pre-defined network and cannot be created`);
+    }
+    if (driver === 'host' || driver === 'null') throw new Forbidden(`only one instance of "${driver}" network is allowed`);
+    if (driver !== 'bridge') throw new NotFound(`plugin "${driver}" not found`);
+    if (req.Scope && req.Scope !== 'local') throw new InvalidParameter(`cannot create a ${req.Scope}-scoped network with the bridge driver`);
+    if (req.Ingress) throw new Forbidden('ingress networks are only available with swarm');
+    if (req.ConfigOnly || (req.ConfigFrom && req.ConfigFrom.Network)) throw new InvalidParameter('config-only networks are not supported by Berth');
+    if (req.EnableIPv6) throw new InvalidParameter('IPv6 networks are not supported by Berth');
+    if (req.EnableIPv4 === false) throw new InvalidParameter('IPv4 cannot be disabled on a bridge network in Berth');
+    const ipamDriver = req.IPAM?.Driver || 'default';
+    if (ipamDriver !== 'default') throw new NotFound(`plugin "${ipamDriver}" not found`);
+    if (this.repo.byName(name)) throw new Conflict(`network with name ${name} already exists`);
+
+    const options = { ...(req.Options ?? {}) };
+    const icc = options[BRIDGE_OPTS.icc] !== undefined ? parseBoolOption(BRIDGE_OPTS.icc, options[BRIDGE_OPTS.icc]) : true;
+    const masquerade = options[BRIDGE_OPTS.masquerade] !== undefined ? parseBoolOption(BRIDGE_OPTS.masquerade, options[BRIDGE_OPTS.masquerade]) : true;
+    let mtu = this.deps.defaultBridge.mtu;
+    if (options[BRIDGE_OPTS.mtu] !== undefined) {
+      const m = Number(options[BRIDGE_OPTS.mtu]);
+      if (!/^[0-9]+$/.test(options[BRIDGE_OPTS.mtu]) || m < 68 || m > 65535) {
+        throw new InvalidParameter(`invalid MTU number: ${options[BRIDGE_OPTS.mtu]}`);
+      }
+      mtu = m;
+    }
+    const hostBinding = options[BRIDGE_OPTS.hostBinding] ?? '';
+    if (hostBinding && !parseCidr4(`${hostBinding}/32`)) throw new InvalidParameter(`failed to parse ${BRIDGE_OPTS.hostBinding} value: ${hostBinding}`);
+
+    const id = randomBytes(32).toString('hex');
+    const bridgeName = options[BRIDGE_OPTS.name] ?? `br-${id.slice(0, 12)}`;
+    checkIfName(bridgeName);
+    if (this.all().some((n) => n.bridgeName === bridgeName)) {
+      throw new Forbidden(`bridge name ${bridgeName} is already in use by another network`);
+    }
+
+    const given = validateIpamConfigs(req.IPAM?.Config ?? []);
+    if (given.length > 1) throw new Forbidden("bridge driver doesn't support multiple subnets");
+    let ipam: IpamConfigRecord;
+    if (given.length === 1 && given[0].Subnet) {
+      const subnet = given[0].Subnet;
+      checkPoolOverlap(
+        subnet,
+        given[0].IPRange,
+        this.all().flatMap((o) => o.ipam.map((c) => ({ subnet: c.Subnet, ipRange: c.IPRange }))),
+      );
+      // Checks the gateway and aux addresses as dockerd's IPAM does (taken, outside the pool).
+      const opened = openSubnet({ subnet, ipRange: given[0].IPRange, gateway: given[0].Gateway, auxAddresses: given[0].AuxiliaryAddresses });
+      ipam = { Subnet: subnet, Gateway: opened.gateway };
+      if (given[0].IPRange) ipam.IPRange = given[0].IPRange;
+      if (given[0].AuxiliaryAddresses && Object.keys(given[0].AuxiliaryAddresses).length > 0) ipam.AuxiliaryAddresses = given[0].AuxiliaryAddresses;
+    } else {
+      const subnet = await this.pickFreeSubnet();
+      ipam = { Subnet: subnet, Gateway: gatewayFor(subnet) };
+    }
+
+    const rec: NetworkRecord = {
+      id,
+      name,
+      created: nowRfc3339Nano(),
+      driver: 'bridge',
+      internal: req.Internal === true,
+      attachable: req.Attachable === true,
+      enableIPv6: false,
+      labels: { ...(req.Labels ?? {}) },
+      options,
+      ipamDriver: 'default',
+      ipamOptions: { ...(req.IPAM?.Options ?? {}) },
+      ipamConfigured: given.length > 0 && given[0].Subnet !== undefined,
+      ipam: [ipam],
+      bridgeName,
+      mtu,
+      icc,
+      masquerade,
+      hostBindingIpv4: hostBinding || undefined,
+      builtin: false,
+    };
+    try {
+      this.repo.insert({ id, name, created: rec.created, recordJson: JSON.stringify(rec) });
+    } catch (err) {
+      if (err instanceof NetworkNameTakenError) throw new Conflict(`network with name ${name} already exists`);
+      throw err;
+    }
+    try {
+      await this.bringUp(rec);
+      await this.syncFirewall();
+    } catch (err) {
+      this.repo.delete(id);
+      await this.dns.close(id).catch(() => undefined);
+      await this.links.deleteBridge(bridgeName).catch(() => undefined);
+      throw new Forbidden(`failed to create the network's bridge: ${errorMessage(err)}`);
+    }
+    this.events.publish('network', 'create', id, { name, type: 'bridge' });
+    return { Id: id, Warning: '' };
+  }
+
+  // ------------------------------------------------------------------ queries
+
+  inspect(input: string): NetworkView {
+    const n = this.get(input);
+    return networkView(n, this.endpoints(n.id), (id) => this.containers?.name(id) ?? '', true);
+  }
+
+  list(filter: NetworkListFilter): NetworkView[] {
+    const out: NetworkView[] = [];
+    for (const n of this.all()) {
+      const dangling = !n.builtin && (this.containers?.configuredOn(n.id).length ?? 0) === 0;
+      if (!filter.match(n, dangling)) continue;
+      out.push(networkView(n, this.endpoints(n.id), (id) => this.containers?.name(id) ?? '', false));
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ remove and prune
+
+  async remove(input: string): Promise<void> {
+    const n = this.get(input);
+    if (n.builtin) throw new Forbidden(`${n.name} is a pre-defined network and cannot be removed`);
+    const active = this.endpoints(n.id);
+    if (active.length > 0) {
+      throw new Forbidden(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+    }
+    this.repo.delete(n.id);
+    await this.dns.close(n.id).catch(() => undefined);
+    if (n.bridgeName) {
+      await this.links.deleteBridge(n.bridgeName).catch((err: unknown) => this.logger.warn({ err, network: n.name }, 'bridge removal failed'));
+    }
+    await this.syncFirewall().catch((err: unknown) => this.logger.warn({ err }, 'firewall update failed'));
+    this.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
+  }
+
+  async prune(opts: { until?: number; labels: (l: Readonly<Record<string, string>>) => boolean }): Promise<{ NetworksDeleted: string[] }> {
+    const deleted: string[] = [];
+    for (const n of this.all()) {
+      if (n.builtin) continue;
+      if (opts.until !== undefined && Date.parse(n.created) / 1000 >= opts.until) continue;
+      if (!opts.labels(n.labels)) continue;
+      if (this.endpoints(n.id).length > 0 || (this.containers?.configuredOn(n.id).length ?? 0) > 0) continue;
+      try {
+        await this.remove(n.id);
+        deleted.push(n.name);
+      } catch (err) {
+        this.logger.debug({ err, network: n.name }, 'prune skipped network');
+      }
+    }
+    this.events.publish('network', 'prune', '', { reclaimed: '0' });
+    return { NetworksDeleted: deleted };
+  }
+
+  /**
+   * Daemon stop (every container is stopped by then): the DNS listeners, the bridges and the
+   * firewall chains go, so a stopped daemon leaves nothing in the kernel; init makes them again.
+   */
+  async shutdown(): Promise<void> {
+    await this.dns.closeAll().catch(() => undefined);
+    for (const n of this.all()) {
+      if (n.bridgeName && (n.name !== 'bridge' || this.deps.defaultBridge.bridge === null)) {
+        await this.links.deleteBridge(n.bridgeName).catch((err: unknown) => this.logger.warn({ err, bridge: n.bridgeName }, 'bridge removal failed'));
+      }
+    }
+    await this.firewall.teardown().catch((err: unknown) => this.logger.warn({ err }, 'firewall teardown failed'));
+  }
+
+  publishNetworkEvent(action: 'connect' | 'disconnect', n: NetworkRecord, containerId: string): void {
+    this.events.publish('network', action, n.id, { container: containerId, name: n.name, type: n.driver });
+  }
+}
+
+const BUILTIN_NAME_SET = new Set<string>(['bridge', 'host', 'none']);
+
+/** The daemon's tag for its kernel objects: short and stable per containerd namespace. */
+export function networkTag(namespace: string): { defaultBridge: string; chainPrefix: string } {
+  if (namespace === 'berth') return { defaultBridge: 'berth0', chainPrefix: 'BERTH' };
+  const h = createHash('sha256').update(namespace).digest('hex').slice(0, 6);
+  return { defaultBridge: `berth-${h}`, chainPrefix: `BERTH-${h.toUpperCase()}` };
+}

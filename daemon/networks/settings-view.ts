@@ -1,0 +1,103 @@
+// A container's NetworkSettings (inspect) and its ports and networks in `docker ps`, from what
+// it asked for (its EndpointConfigs) and, while it runs, its live endpoints.
+import { createHash } from 'node:crypto';
+import type { EndpointSettings, NetworkSettings } from '../containers/api-types';
+import type { EndpointConfig, EndpointRecord, NetworkRecord } from './model';
+import { portMapView, portSummary, type PortSpec } from './port-bindings';
+
+export interface ContainerNetView {
+  id: string;
+  running: boolean;
+  mode: string;
+  configs: EndpointConfig[];
+  endpoints: EndpointRecord[];
+  ports: PortSpec;
+  netnsPath?: string;
+}
+
+function endpointSettings(cfg: EndpointConfig | undefined, n: NetworkRecord | undefined, ep: EndpointRecord | undefined, modern: boolean): EndpointSettings {
+  const out: EndpointSettings = {
+    IPAMConfig: cfg?.ipv4Address ? { IPv4Address: cfg.ipv4Address } : undefined,
+    Links: cfg && cfg.links.length > 0 ? cfg.links : undefined,
+    MacAddress: ep?.mac ?? (modern ? cfg?.macAddress ?? '' : ''),
+    Aliases: cfg && cfg.aliases.length > 0 ? cfg.aliases : undefined,
+    DriverOpts: cfg?.driverOpts ?? null,
+    GwPriority: cfg?.gwPriority ?? 0,
+    NetworkID: n?.id ?? cfg?.networkId ?? '',
+    EndpointID: ep?.id ?? '',
+    Gateway: ep?.gateway ?? '',
+    IPAddress: ep?.ip ?? '',
+    IPPrefixLen: ep?.prefixLen ?? 0,
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    DNSNames: ep && ep.dnsNames.length > 0 ? ep.dnsNames : null,
+  } as EndpointSettings;
+  // Go's encoder writes nil slices and pointers as null.
+  const loose = out as Record<string, unknown>;
+  for (const k of ['IPAMConfig', 'Links', 'Aliases']) if (loose[k] === undefined) loose[k] = null;
+  return out;
+}
+
+/** NetworkSettings.Networks: one entry per configured network, keyed as the container names it. */
+export function networksView(v: ContainerNetView, lookup: (id: string) => NetworkRecord | undefined, builtin: (name: string) => NetworkRecord | undefined, modern = true): Record<string, EndpointSettings> {
+  const out: Record<string, EndpointSettings> = {};
+  if (v.mode === 'host' || v.mode === 'none') {
+    out[v.mode] = endpointSettings(undefined, builtin(v.mode), undefined, modern);
+    return out;
+  }
+  for (const cfg of v.configs) {
+    const ep = v.running ? v.endpoints.find((e) => e.networkId === cfg.networkId) : undefined;
+    const n = lookup(cfg.networkId);
+    out[n?.name ?? cfg.networkName] = endpointSettings(cfg, n, ep, modern);
+  }
+  return out;
+}
+
+/**
+ * The whole NetworkSettings. API versions before 1.52 also carry the deprecated top-level
+ * fields, filled from the default bridge's endpoint as dockerd fills them.
+ */
+export function networkSettingsView(
+  v: ContainerNetView,
+  lookup: (id: string) => NetworkRecord | undefined,
+  builtin: (name: string) => NetworkRecord | undefined,
+  legacyFields: boolean,
+): NetworkSettings & Record<string, unknown> {
+  const first = v.running ? v.endpoints[0] : undefined;
+  const own = v.mode !== 'host' && v.mode !== 'none' && !v.mode.startsWith('container:');
+  const out: NetworkSettings & Record<string, unknown> = {
+    SandboxID: v.running && v.netnsPath ? createHash('sha256').update(`sandbox:${v.id}`).digest('hex') : '',
+    SandboxKey: v.running && v.netnsPath ? v.netnsPath : '',
+    Ports: v.running && own ? portMapView(v.ports, first?.ports ?? []) : {},
+    Networks: networksView(v, lookup, builtin),
+  };
+  if (legacyFields) {
+    const bridgeNet = builtin('bridge');
+    const ep = v.running && bridgeNet ? v.endpoints.find((e) => e.networkId === bridgeNet.id) : undefined;
+    Object.assign(out, {
+      Bridge: '',
+      HairpinMode: false,
+      LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0,
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+      EndpointID: ep?.id ?? '',
+      Gateway: ep?.gateway ?? '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      IPAddress: ep?.ip ?? '',
+      IPPrefixLen: ep?.prefixLen ?? 0,
+      IPv6Gateway: '',
+      MacAddress: ep?.mac ?? '',
+    });
+  }
+  return out;
+}
+
+/** `docker ps`'s Ports for a running container with its own stack; exposed ports otherwise. */
+export function summaryPorts(v: ContainerNetView): ReturnType<typeof portSummary> {
+  const own = v.mode !== 'host' && v.mode !== 'none' && !v.mode.startsWith('container:');
+  if (!own) return [];
+  return portSummary(v.ports, v.running ? v.endpoints[0]?.ports ?? [] : []);
+}

@@ -1,0 +1,552 @@
+// The embedded DNS server for user-defined networks: one UDP + one TCP listener per network on
+// the network's gateway address (Node cannot enter a container's netns, so no 127.0.0.11).
+// It mirrors dockerd's libnetwork resolver: A answers for our names (TTL 600, shuffled), empty
+// NOERROR for AAAA/MX of our names, PTR for our addresses, everything else forwarded verbatim
+// to the upstreams in order (same transport as the client, the client's query id kept, SERVFAIL
+// and REFUSED answers skipped), SERVFAIL when none answers (dockerd >= 25; 20.10 sends nothing
+// and lets the client time out). Deliberate difference (the plan's): a single-label name that is
+// not ours gets NXDOMAIN at once; dockerd 20.10 forwards it (measured), which costs the client
+// its full timeout when the upstreams are unreachable.
+
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import * as dnsPacket from 'dns-packet';
+
+export interface DnsAnswer {
+  addresses: string[]; // IPv4 A records
+}
+
+export interface DnsServerOptions {
+  /** Our answer for `name` (lower-cased, no trailing dot) asked by clientIp on the listener `key`;
+   *  null = not one of ours. */
+  lookup(key: string, clientIp: string, name: string): DnsAnswer | null;
+  /** Reverse lookup: the names for ip as seen by clientIp; null = not ours. */
+  reverse?(key: string, clientIp: string, ip: string): string[] | null;
+  /** The upstream servers (ip or ip:port) for clientIp's queries that are not ours. */
+  upstreams(key: string, clientIp: string): string[];
+  logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void };
+  upstreamTimeoutMs?: number; // default 2000 per server
+}
+
+/** dockerd's respTTL. */
+export const DNS_TTL = 600;
+/** dockerd's maxExtDNS: only the first three upstreams are ever tried. */
+export const MAX_UPSTREAMS = 3;
+/** dockerd's maxConcurrent forwarded queries; past it the client gets REFUSED. */
+const MAX_CONCURRENT_FORWARDS = 1024;
+/** miekg/dns's default TCP idle timeout (dockerd's server library). */
+const TCP_IDLE_MS = 8000;
+const MIN_UDP_SIZE = 512;
+const MAX_MSG_SIZE = 65535;
+
+const RCODE_NOERROR = 0;
+const RCODE_FORMERR = 1;
+const RCODE_SERVFAIL = 2;
+const RCODE_NXDOMAIN = 3;
+const RCODE_NOTIMP = 4;
+const RCODE_REFUSED = 5;
+
+const FLAG_QR = 0x8000;
+const FLAG_TC = 0x0200;
+const FLAG_RD = 0x0100;
+const FLAG_RA = 0x0080;
+const FLAG_CD = 0x0010;
+
+type Proto = 'udp' | 'tcp';
+
+export interface Upstream {
+  host: string;
+  port: number;
+}
+
+/** "ip", "ip:port", "[v6]" or "[v6]:port"; null if not one of those. */
+export function parseUpstream(s: string): Upstream | null {
+  const str = s.trim();
+  if (net.isIP(str)) return { host: str, port: 53 };
+  let host: string;
+  let portStr: string | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(str);
+  if (bracketed) {
+    host = bracketed[1];
+    portStr = bracketed[2];
+  } else {
+    const i = str.lastIndexOf(':');
+    if (i < 0) return null;
+    host = str.slice(0, i);
+    portStr = str.slice(i + 1);
+    if (!net.isIPv4(host)) return null;
+  }
+  if (!net.isIP(host)) return null;
+  if (portStr === undefined) return { host, port: 53 };
+  if (!/^\d{1,5}$/.test(portStr)) return null;
+  const port = Number(portStr);
+  if (port < 1 || port > 65535) return null;
+  return { host, port };
+}
+
+interface Listener {
+  key: string;
+  ip: string;
+  port: number;
+  udp: dgram.Socket;
+  tcp: net.Server;
+  conns: Set<net.Socket>;
+  /** Abort functions of the upstream exchanges under way, so close() does not wait for timeouts. */
+  cancels: Set<() => void>;
+  closed: boolean;
+}
+
+interface Query {
+  id: number;
+  flags: number;
+  /** The question section's raw bytes, echoed as they came (dns-packet would re-encode an unknown class as 0). */
+  rawQuestion: Buffer;
+  qname: string; // as the client wrote it, for the answers' owner name (dockerd keeps its case)
+  name: string; // lower-cased, no trailing dot
+  qtype: string;
+  udpSize: number; // EDNS0 payload size, or 512
+}
+
+const noopLogger = { debug(): void {}, warn(): void {} };
+
+export class DnsServer {
+  private readonly listeners = new Map<string, Listener>();
+  /** Per-key chain so a listen() and a close() of the same key never interleave. */
+  private readonly ops = new Map<string, Promise<void>>();
+  private readonly logger: { debug(o: object, m: string): void; warn(o: object, m: string): void };
+  private readonly timeoutMs: number;
+  private forwards = 0;
+
+  constructor(private readonly opts: DnsServerOptions) {
+    this.logger = opts.logger ?? noopLogger;
+    this.timeoutMs = opts.upstreamTimeoutMs ?? 2000;
+  }
+
+  /** UDP and TCP listeners on ip:port (port default 53) for the key (a network id).
+   *  Port 0 picks a free port shared by both (tests); see port(). Listening again on the same
+   *  address is a no-op; on another address, the old listeners are closed first. */
+  listen(key: string, ip: string, port = 53): Promise<void> {
+    return this.serial(key, async () => {
+      if (!net.isIP(ip)) throw new Error(`invalid DNS listen address: ${ip}`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid DNS listen port: ${port}`);
+      const old = this.listeners.get(key);
+      if (old && old.ip === ip && (port === 0 || old.port === port)) return;
+      if (old) await this.closeListener(old);
+      const l = await this.bind(key, ip, port);
+      this.listeners.set(key, l);
+      this.logger.debug({ key, ip, port: l.port }, 'dns: listening');
+    });
+  }
+
+  close(key: string): Promise<void> {
+    return this.serial(key, async () => {
+      const l = this.listeners.get(key);
+      if (l) await this.closeListener(l);
+    });
+  }
+
+  async closeAll(): Promise<void> {
+    const keys = new Set([...this.listeners.keys(), ...this.ops.keys()]);
+    await Promise.all([...keys].map((k) => this.close(k)));
+  }
+
+  /** The port the key's listeners are bound to (useful after listen(key, ip, 0)). */
+  port(key: string): number | undefined {
+    return this.listeners.get(key)?.port;
+  }
+
+  private serial(key: string, fn: () => Promise<void>): Promise<void> {
+    const prev = this.ops.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.ops.set(key, tail);
+    void tail.then(() => {
+      if (this.ops.get(key) === tail) this.ops.delete(key);
+    });
+    return next;
+  }
+
+  private async bind(key: string, ip: string, port: number): Promise<Listener> {
+    // Port 0: let the kernel pick the UDP port and take the same one for TCP, retrying if taken.
+    const attempts = port === 0 ? 16 : 1;
+    let lastErr: unknown;
+    for (let i = 0; i < attempts; i++) {
+      const udp = await bindUdp(ip, port);
+      const udpPort = udp.address().port;
+      let tcp: net.Server;
+      try {
+        tcp = await listenTcp(ip, udpPort);
+      } catch (err) {
+        await closeUdp(udp);
+        lastErr = err;
+        if (port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
+        throw err;
+      }
+      const l: Listener = { key, ip, port: udpPort, udp, tcp, conns: new Set(), cancels: new Set(), closed: false };
+      this.attach(l);
+      return l;
+    }
+    throw lastErr;
+  }
+
+  private attach(l: Listener): void {
+    l.udp.on('error', (err) => this.logger.warn({ key: l.key, err: err.message }, 'dns: udp socket error'));
+    l.udp.on('message', (msg, rinfo) => {
+      const clientIp = plainIp(rinfo.address);
+      this.handle(l, 'udp', clientIp, msg)
+        .then((reply) => {
+          if (!reply || l.closed) return;
+          l.udp.send(reply, rinfo.port, rinfo.address, (err) => {
+            if (err) this.logger.debug({ key: l.key, err: err.message }, 'dns: udp send failed');
+          });
+        })
+        .catch((err: unknown) => this.logger.warn({ key: l.key, err: String(err) }, 'dns: udp query failed'));
+    });
+    l.tcp.on('error', (err) => this.logger.warn({ key: l.key, err: err.message }, 'dns: tcp server error'));
+    l.tcp.on('connection', (sock) => this.serveTcp(l, sock));
+  }
+
+  private serveTcp(l: Listener, sock: net.Socket): void {
+    sock.on('error', (err) => this.logger.debug({ key: l.key, err: err.message }, 'dns: tcp connection error'));
+    if (l.closed) {
+      sock.destroy();
+      return;
+    }
+    l.conns.add(sock);
+    sock.on('close', () => l.conns.delete(sock));
+    sock.setNoDelay(true);
+    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
+    const clientIp = plainIp(sock.remoteAddress ?? '');
+    let buf: Buffer = Buffer.alloc(0);
+    sock.on('data', (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      while (buf.length >= 2) {
+        const len = buf.readUInt16BE(0);
+        if (buf.length < 2 + len) break;
+        const msg = Buffer.from(buf.subarray(2, 2 + len));
+        buf = buf.subarray(2 + len);
+        this.handle(l, 'tcp', clientIp, msg)
+          .then((reply) => {
+            if (!reply || sock.destroyed || !sock.writable) return;
+            const prefix = Buffer.alloc(2);
+            prefix.writeUInt16BE(reply.length, 0);
+            sock.write(Buffer.concat([prefix, reply]));
+          })
+          .catch((err: unknown) => this.logger.warn({ key: l.key, err: String(err) }, 'dns: tcp query failed'));
+      }
+    });
+  }
+
+  private async closeListener(l: Listener): Promise<void> {
+    if (this.listeners.get(l.key) === l) this.listeners.delete(l.key);
+    l.closed = true;
+    for (const cancel of [...l.cancels]) cancel();
+    for (const c of l.conns) c.destroy();
+    await Promise.all([closeUdp(l.udp), new Promise<void>((resolve) => l.tcp.close(() => resolve()))]);
+    this.logger.debug({ key: l.key, ip: l.ip, port: l.port }, 'dns: closed');
+  }
+
+  /** One query in, at most one reply out (null = drop). Never throws on bad input. */
+  private async handle(l: Listener, proto: Proto, clientIp: string, msg: Buffer): Promise<Buffer | null> {
+    // As miekg/dns (dockerd's server): shorter than a header → drop; a response → ignore;
+    // opcode other than QUERY → NOTIMP; not exactly one question, or odd section counts → FORMERR.
+    if (msg.length < 12) return null;
+    const flags = msg.readUInt16BE(2);
+    if (flags & FLAG_QR) return null;
+    const opcode = (flags >> 11) & 0xf;
+    if (opcode !== 0) return headerOnlyReply(msg, RCODE_NOTIMP);
+    if (msg.readUInt16BE(4) !== 1 || msg.readUInt16BE(6) > 1 || msg.readUInt16BE(8) > 1 || msg.readUInt16BE(10) > 2) {
+      return headerOnlyReply(msg, RCODE_FORMERR);
+    }
+    const q = parseQuery(msg);
+    if (!q) return headerOnlyReply(msg, RCODE_FORMERR);
+
+    const local = this.answerLocally(l, proto, clientIp, q);
+    if (local) return local;
+
+    return this.forward(l, proto, clientIp, msg, q);
+  }
+
+  private answerLocally(l: Listener, proto: Proto, clientIp: string, q: Query): Buffer | null {
+    let ours: DnsAnswer | null = null;
+    let answers: dnsPacket.Answer[] = [];
+    try {
+      ours = q.name === '' ? null : this.opts.lookup(l.key, clientIp, q.name);
+      if (q.qtype === 'A' && ours) {
+        const addrs = ours.addresses.filter((a) => net.isIPv4(a));
+        shuffle(addrs); // dockerd shuffles for a poor man's round robin
+        answers = addrs.map((a) => ({ type: 'A', name: q.qname, class: 'IN', ttl: DNS_TTL, data: a }));
+        return reply(q, RCODE_NOERROR, true, answers, proto);
+      }
+      // No IPv6 on Berth networks: a name of ours has no AAAA, and the answer is an empty NOERROR
+      // (never forwarded). MX likewise (dockerd: "implicit MX", RFC 5321 5.1).
+      if ((q.qtype === 'AAAA' || q.qtype === 'MX') && ours) return reply(q, RCODE_NOERROR, true, [], proto);
+      if (q.qtype === 'PTR' && this.opts.reverse) {
+        const ip = ptrToIpv4(q.name);
+        const names = ip ? this.opts.reverse(l.key, clientIp, ip) : null;
+        if (names && names.length > 0) {
+          answers = names.map((n) => ({ type: 'PTR', name: q.qname, class: 'IN', ttl: DNS_TTL, data: n.replace(/\.$/, '') }));
+          return reply(q, RCODE_NOERROR, true, answers, proto);
+        }
+      }
+    } catch (err) {
+      this.logger.warn({ key: l.key, name: q.name, type: q.qtype, err: String(err) }, 'dns: local lookup failed');
+      return reply(q, RCODE_SERVFAIL, false, [], proto);
+    }
+    // Single-label names are never sent upstream: ours (another type) → NODATA, else NXDOMAIN.
+    if (q.name !== '' && !q.name.includes('.')) {
+      return reply(q, ours ? RCODE_NOERROR : RCODE_NXDOMAIN, true, [], proto);
+    }
+    return null;
+  }
+
+  private async forward(l: Listener, proto: Proto, clientIp: string, msg: Buffer, q: Query): Promise<Buffer | null> {
+    let list: string[];
+    try {
+      list = this.opts.upstreams(l.key, clientIp);
+    } catch (err) {
+      this.logger.warn({ key: l.key, err: String(err) }, 'dns: upstreams lookup failed');
+      list = [];
+    }
+    const servers: Upstream[] = [];
+    for (const s of list) {
+      const u = parseUpstream(s);
+      if (u) servers.push(u);
+      else this.logger.warn({ key: l.key, upstream: s }, 'dns: ignoring invalid upstream');
+      if (servers.length === MAX_UPSTREAMS) break;
+    }
+    for (const server of servers) {
+      if (l.closed) return null;
+      if (this.forwards >= MAX_CONCURRENT_FORWARDS) {
+        this.logger.warn({ key: l.key }, `dns: more than ${MAX_CONCURRENT_FORWARDS} concurrent queries`);
+        return reply(q, RCODE_REFUSED, false, [], proto);
+      }
+      this.forwards++;
+      let resp: Buffer | null;
+      try {
+        resp = await this.exchange(l, proto, server, msg, q.id);
+      } finally {
+        this.forwards--;
+      }
+      if (!resp) continue;
+      const rcode = resp[3] & 0xf;
+      if (rcode === RCODE_SERVFAIL || rcode === RCODE_REFUSED) {
+        this.logger.debug({ key: l.key, name: q.name, upstream: server, rcode }, 'dns: upstream failed, trying next');
+        continue;
+      }
+      // Passed as it came (a truncated UDP answer included: the client retries over TCP).
+      return resp;
+    }
+    if (l.closed) return null;
+    this.logger.debug({ key: l.key, name: q.name, type: q.qtype }, 'dns: no upstream answered');
+    return reply(q, RCODE_SERVFAIL, false, [], proto);
+  }
+
+  private exchange(l: Listener, proto: Proto, server: Upstream, msg: Buffer, id: number): Promise<Buffer | null> {
+    return new Promise<Buffer | null>((resolve) => {
+      let done = false;
+      const cleanups: (() => void)[] = [];
+      const finish = (resp: Buffer | null, why?: string): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        l.cancels.delete(cancel);
+        for (const c of cleanups) {
+          try {
+            c();
+          } catch {
+            // already closed
+          }
+        }
+        if (!resp && why) this.logger.debug({ key: l.key, upstream: `${server.host}:${server.port}`, proto, why }, 'dns: upstream exchange failed');
+        resolve(resp);
+      };
+      const cancel = (): void => finish(null, 'listener closed');
+      l.cancels.add(cancel);
+      const timer = setTimeout(() => finish(null, 'timeout'), this.timeoutMs);
+      // A reply must be a response to this very query id (miekg/dns checks it too).
+      const accept = (resp: Buffer): void => {
+        if (resp.length >= 12 && resp.readUInt16BE(0) === id && resp[2] & 0x80) finish(resp);
+      };
+
+      if (proto === 'udp') {
+        const sock = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
+        cleanups.push(() => sock.close());
+        sock.on('error', (err) => finish(null, err.message));
+        sock.on('message', accept);
+        // connect() so the kernel only delivers datagrams from the upstream itself.
+        sock.connect(server.port, server.host, () => {
+          if (done) return;
+          sock.send(msg, (err) => {
+            if (err) finish(null, err.message);
+          });
+        });
+      } else {
+        const sock = net.connect({ host: server.host, port: server.port });
+        cleanups.push(() => sock.destroy());
+        sock.on('error', (err) => finish(null, err.message));
+        sock.on('close', () => finish(null, 'connection closed'));
+        sock.on('connect', () => {
+          const prefix = Buffer.alloc(2);
+          prefix.writeUInt16BE(msg.length, 0);
+          sock.write(Buffer.concat([prefix, msg]));
+        });
+        let buf: Buffer = Buffer.alloc(0);
+        sock.on('data', (chunk: Buffer) => {
+          buf = Buffer.concat([buf, chunk]);
+          while (buf.length >= 2 && !done) {
+            const len = buf.readUInt16BE(0);
+            if (buf.length < 2 + len) break;
+            const resp = Buffer.from(buf.subarray(2, 2 + len));
+            buf = buf.subarray(2 + len);
+            accept(resp);
+          }
+        });
+      }
+    });
+  }
+}
+
+function bindUdp(ip: string, port: number): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket({ type: net.isIPv6(ip) ? 'udp6' : 'udp4' });
+    const onError = (err: Error): void => {
+      try {
+        sock.close();
+      } catch {
+        // never bound
+      }
+      reject(err);
+    };
+    sock.once('error', onError);
+    sock.bind({ address: ip, port, exclusive: true }, () => {
+      sock.off('error', onError);
+      resolve(sock);
+    });
+  });
+}
+
+function listenTcp(ip: string, port: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    const onError = (err: Error): void => {
+      server.close();
+      reject(err);
+    };
+    server.once('error', onError);
+    server.listen({ host: ip, port, exclusive: true }, () => {
+      server.off('error', onError);
+      resolve(server);
+    });
+  });
+}
+
+function closeUdp(sock: dgram.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      sock.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}
+
+function plainIp(addr: string): string {
+  return addr.startsWith('::ffff:') && net.isIPv4(addr.slice(7)) ? addr.slice(7) : addr;
+}
+
+function shuffle<T>(a: T[]): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+}
+
+/** The end offset of the (single) question starting at 12, or -1. */
+function questionEnd(msg: Buffer): number {
+  let o = 12;
+  for (;;) {
+    if (o >= msg.length) return -1;
+    const len = msg[o];
+    if (len === 0) {
+      o += 1;
+      break;
+    }
+    if ((len & 0xc0) === 0xc0) {
+      o += 2;
+      break;
+    }
+    if ((len & 0xc0) !== 0) return -1;
+    o += len + 1;
+  }
+  o += 4;
+  return o <= msg.length ? o : -1;
+}
+
+function parseQuery(msg: Buffer): Query | null {
+  let decoded: dnsPacket.DecodedPacket;
+  try {
+    decoded = dnsPacket.decode(msg);
+  } catch {
+    return null;
+  }
+  const question = decoded.questions?.[0];
+  if (!question || typeof question.name !== 'string') return null;
+  const end = questionEnd(msg);
+  if (end < 0) return null;
+  let udpSize = MIN_UDP_SIZE;
+  for (const a of decoded.additionals ?? []) {
+    if (a.type === 'OPT' && a.udpPayloadSize > udpSize) udpSize = Math.min(a.udpPayloadSize, MAX_MSG_SIZE);
+  }
+  return {
+    id: msg.readUInt16BE(0),
+    flags: msg.readUInt16BE(2),
+    rawQuestion: Buffer.from(msg.subarray(12, end)),
+    qname: question.name,
+    name: question.name.toLowerCase().replace(/\.$/, ''),
+    qtype: String(question.type),
+    udpSize,
+  };
+}
+
+/** "4.3.2.1.in-addr.arpa" → "1.2.3.4"; null for anything else (ip6.arpa, partial names). */
+export function ptrToIpv4(name: string): string | null {
+  const suffix = '.in-addr.arpa';
+  if (!name.endsWith(suffix)) return null;
+  const parts = name.slice(0, -suffix.length).split('.');
+  if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255)) return null;
+  return parts.reverse().join('.');
+}
+
+/** miekg/dns's answer to a rejected message: the header echoed (same id), QR set, AA and Z
+ *  cleared, all counts zero. */
+function headerOnlyReply(msg: Buffer, rcode: number): Buffer {
+  const out = Buffer.alloc(12);
+  const flags = msg.readUInt16BE(2);
+  const opcode = rcode === RCODE_NOTIMP ? flags & 0x7800 : 0;
+  out.writeUInt16BE(msg.readUInt16BE(0), 0);
+  out.writeUInt16BE(FLAG_QR | opcode | (flags & (FLAG_TC | FLAG_RD | FLAG_RA | 0x0030)) | rcode, 2);
+  return out;
+}
+
+/** A reply as miekg's SetReply makes it (id, question, RD and CD copied; RA when `ra`, as
+ *  dockerd's createRespMsg), the answers trimmed to the client's size limit (TC over UDP). */
+function reply(q: Query, rcode: number, ra: boolean, answers: dnsPacket.Answer[], proto: Proto): Buffer {
+  const max = proto === 'tcp' ? MAX_MSG_SIZE : q.udpSize;
+  const base = 12 + q.rawQuestion.length;
+  let kept = answers;
+  let truncated = false;
+  const answersLength = (list: dnsPacket.Answer[]): number => dnsPacket.encodingLength({ answers: list }) - 12;
+  while (kept.length > 0 && base + answersLength(kept) > max) {
+    kept = kept.slice(0, -1);
+    truncated = true;
+  }
+  const flags = FLAG_QR | (q.flags & (FLAG_RD | FLAG_CD)) | (ra ? FLAG_RA : 0) | (truncated && proto === 'udp' ? FLAG_TC : 0) | rcode;
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(q.id, 0);
+  header.writeUInt16BE(flags, 2);
+  header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(kept.length, 6);
+  const body = kept.length > 0 ? dnsPacket.encode({ answers: kept }).subarray(12) : Buffer.alloc(0);
+  return Buffer.concat([header, q.rawQuestion, body]);
+}
