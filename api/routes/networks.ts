@@ -16,7 +16,7 @@ export interface NetworkBackend {
   inspect(id: string): NetworkView;
   create(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }>;
   remove(id: string): Promise<void>;
-  prune(opts: { until?: number; labels: (l: Readonly<Record<string, string>>) => boolean }): Promise<{ NetworksDeleted: string[] }>;
+  prune(opts: { until?: number; labels: (l: Readonly<Record<string, string>>) => boolean }): Promise<{ NetworksDeleted: string[] | null }>;
   connect(network: string, container: string, settings: EndpointSettings | undefined): Promise<void>;
   disconnect(network: string, container: string, force: boolean): Promise<void>;
 }
@@ -88,7 +88,6 @@ export function networkOperations(backend: NetworkBackend): Operations {
       if (!isObject(body)) throw new InvalidParameter('invalid JSON: body must be an object');
       const S = 'CreateRequest';
       const name = field<string>(body, 'Name', 'string', S) ?? '';
-      if (name === '') throw new InvalidParameter('network name must not be empty'); // TODO dockerd text
       const ipamRaw = field<Record<string, unknown>>(body, 'IPAM', 'object', S);
       let ipam: NetworkCreateRequest['IPAM'];
       if (ipamRaw) {

@@ -53,7 +53,7 @@ import type { VolumeService } from '../volumes/service';
 import { runPs } from './top';
 import type { NetworkService } from '../networks/service';
 import type { Sandboxes } from '../networks/sandboxes';
-import { checkConnect, endpointConfig, ownsNetworkStack, planEndpoints } from '../networks/endpoint-plan';
+import { checkConnect, checkNetworkModeConflicts, endpointConfig, ownsNetworkStack, planEndpoints } from '../networks/endpoint-plan';
 import { validatePortSpec, type PortSpec } from '../networks/port-bindings';
 import { networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../networks/settings-view';
 import type { EndpointSettings } from './api-types';
@@ -276,6 +276,7 @@ export class ContainerService {
       hostConfig.LogConfig = { Type: this.defaults.logDriver as 'json-file', Config: { ...this.defaults.logOpts, ...(req.hostConfig.LogConfig?.Config ?? {}) } };
     }
     const warnings = verifySettings(config, hostConfig);
+    checkNetworkModeConflicts(req.config, hostConfig);
     validateLogOpts(hostConfig.LogConfig?.Type ?? 'json-file', hostConfig.LogConfig?.Config ?? {});
     warnings.push(...this.specs.validate(config, hostConfig));
 
@@ -301,13 +302,17 @@ export class ContainerService {
       config.Hostname = hostConfig.NetworkMode === 'host' ? os.hostname() : id.slice(0, 12);
     }
     const netMode = hostConfig.NetworkMode || 'default';
+    if (netMode.startsWith('container:')) {
+      // Stored as the other container's full ID (an unknown one is reported at start, as dockerd does).
+      const other = this.tryGet(netMode.slice('container:'.length));
+      if (other) hostConfig.NetworkMode = `container:${other.record.id}`;
+    }
     const endpoints = this.networks ? planEndpoints(hostConfig, req.networkingConfig, this.networks, (config as { MacAddress?: string }).MacAddress ?? '') : [];
     validatePortSpec(portSpecOf(config, hostConfig));
     if (netMode === 'host' && Object.keys(hostConfig.PortBindings ?? {}).length > 0) {
       warnings.push('Published ports are discarded when using host network mode');
       hostConfig.PortBindings = {};
     }
-    if (netMode.startsWith('container:')) this.get(netMode.slice('container:'.length));
 
     const dir = this.containerDir(id);
     const layers = this.images.repo.layers(image.id);
@@ -554,13 +559,25 @@ export class ContainerService {
 
   /** The container's netns with its endpoints (own-stack modes with networks); etc files follow. */
   private async setUpNetwork(c: Container): Promise<string | undefined> {
-    const endpoints = c.record.networks ?? [];
-    if (!this.sandboxes || endpoints.length === 0 || !ownsNetworkStack(c.record.hostConfig.NetworkMode)) {
-      this.writeEtc(c);
+    const mode = c.record.hostConfig.NetworkMode || 'default';
+    if (mode.startsWith('container:')) {
+      // The other container's stack, hostname and resolver files, as dockerd shares them.
+      const other = this.get(mode.slice('container:'.length));
+      c.record.config.Hostname = other.record.config.Hostname;
+      c.record.hostnamePath = other.record.hostnamePath;
+      c.record.hostsPath = other.record.hostsPath;
+      c.record.resolvConfPath = other.record.resolvConfPath;
+      this.saveRecord(c);
       return undefined;
     }
-    // A network removed since create is reported as dockerd reports it.
-    for (const e of endpoints) this.networks?.get(e.networkId);
+    if (!this.sandboxes || !this.networks || !ownsNetworkStack(mode) || (c.record.networks ?? []).length === 0) {
+      this.writeEtc(c);
+      this.announceModeNetwork(c, 'connect');
+      return undefined;
+    }
+    // Networks named at create but unknown then (or removed since) are looked up now, and a
+    // missing one is reported as dockerd reports it.
+    const endpoints = this.resolveEndpoints(c, this.networks);
     const hc = c.record.hostConfig;
     const info = await this.sandboxes.setUp({
       id: c.record.id,
@@ -572,6 +589,31 @@ export class ContainerService {
     });
     this.writeEtc(c, info);
     return info.netnsPath;
+  }
+
+  private resolveEndpoints(c: Container, networks: NetworkService): EndpointConfig[] {
+    let changed = false;
+    const out = (c.record.networks ?? []).map((e) => {
+      if (e.networkId) {
+        networks.get(e.networkId);
+        return e;
+      }
+      const n = networks.get(e.networkName);
+      changed = true;
+      return endpointConfig(n, e.networkName, {
+        Aliases: e.aliases,
+        Links: e.links,
+        IPAMConfig: e.ipv4Address ? { IPv4Address: e.ipv4Address } : undefined,
+        MacAddress: e.macAddress,
+        DriverOpts: e.driverOpts,
+        GwPriority: e.gwPriority,
+      });
+    });
+    if (changed) {
+      c.record.networks = out;
+      this.saveRecord(c);
+    }
+    return out;
   }
 
   /** /etc/hosts lines for --link targets on the default bridge (user networks resolve them by DNS). */
@@ -617,7 +659,6 @@ export class ContainerService {
       }
       c.record.networks = [...current, cfg];
       this.saveRecord(c);
-      networks.publishNetworkEvent('connect', n, id);
     });
   }
 
@@ -637,7 +678,7 @@ export class ContainerService {
         if (n && !ownsNetworkStack(mode) && mode === n.name) {
           throw new InvalidParameter(`container ${id} is not connected to network ${n.name}`);
         }
-        throw new Forbidden(`container ${id} is not connected to network ${n?.name ?? networkInput}`);
+        throw new SystemError(`container ${id} is not connected to network ${n?.name ?? networkInput}`);
       }
       if (c.state.running && this.sandboxes) {
         await this.sandboxes.detach(id, cfg.networkId);
@@ -645,8 +686,15 @@ export class ContainerService {
       }
       c.record.networks = current.filter((e) => e !== cfg);
       this.saveRecord(c);
-      if (n) networks.publishNetworkEvent('disconnect', n, id);
     });
+  }
+
+  /** host and none modes have no endpoint, but dockerd still reports joining and leaving them. */
+  private announceModeNetwork(c: Container, action: 'connect' | 'disconnect'): void {
+    const mode = c.record.hostConfig.NetworkMode || 'default';
+    if (mode !== 'host' && mode !== 'none') return;
+    const n = this.networks?.tryGet(mode);
+    if (n) this.networks?.publishNetworkEvent(action, n, c.record.id);
   }
 
   private requireNetworks(): NetworkService {
@@ -711,6 +759,7 @@ export class ContainerService {
     await live.logger?.close();
     await this.runtime.deleteTask(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'task delete failed'));
     await this.sandboxes?.tearDown(id);
+    this.announceModeNetwork(c, 'disconnect');
     await live.io.close().catch(() => undefined);
     this.live.delete(id);
     await this.handleExit(id, status, Date.now() - live.startedMs);

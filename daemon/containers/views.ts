@@ -332,8 +332,8 @@ export function filterContainers(
 }
 
 /**
- * dockerd's `publish` filter: "80", "80/udp" or "8000-8080/tcp" against the container ports
- * that are published (the private side of each mapping).
+ * dockerd's `publish` filter: "80", "80/udp" or "8000-8080/tcp" against the published host
+ * ports (dockerd 20.10 matches the public side of each mapping).
  */
 export function publishMatches(want: string, published: PortSummary[]): boolean {
   const [range, proto = 'tcp'] = want.split('/');
@@ -341,5 +341,5 @@ export function publishMatches(want: string, published: PortSummary[]): boolean 
   if (!m) throw new InvalidParameter(`invalid port specification: "${want}"`);
   const lo = Number(m[1]);
   const hi = m[2] === undefined ? lo : Number(m[2]);
-  return published.some((p) => p.Type === proto && (p.PrivatePort ?? 0) >= lo && (p.PrivatePort ?? 0) <= hi);
+  return published.some((p) => p.Type === proto && (p.PublicPort ?? 0) >= lo && (p.PublicPort ?? 0) <= hi);
 }

@@ -1,12 +1,32 @@
 // What a container asks of each network, worked out and checked at create (and at connect) as
 // dockerd checks it: which networks, the aliases, a static address, a MAC.
-import type { EndpointSettings, HostConfig, NetworkingConfig } from '../containers/api-types';
-import { Conflict, InvalidParameter } from '../errors';
+import type { ContainerConfig, EndpointSettings, HostConfig, NetworkingConfig } from '../containers/api-types';
+import { Forbidden, InvalidParameter } from '../errors';
 import type { EndpointConfig, NetworkRecord } from './model';
 
 export interface NetworkLookup {
   get(input: string): NetworkRecord;
   tryGet(input: string): NetworkRecord | undefined;
+}
+
+/**
+ * moby's validateNetMode: settings that make no sense with another container's (or the
+ * host's) network stack. Checked on the request as sent, before the image's config is merged.
+ */
+export function checkNetworkModeConflicts(config: ContainerConfig, host: HostConfig): void {
+  const mode = host.NetworkMode || 'default';
+  const container = mode.startsWith('container:');
+  const fail = (what: string): never => {
+    throw new InvalidParameter(`conflicting options: ${what}`);
+  };
+  if (container && config.Hostname) fail('hostname and the network mode');
+  if (container && (host.Links ?? []).length > 0) fail("container type network can't be used with links. This would result in undefined behavior");
+  if (container && (host.Dns ?? []).length > 0) fail('dns and the network mode');
+  if (container && (host.ExtraHosts ?? []).length > 0) fail('custom host-to-IP mapping and the network mode');
+  if ((container || mode === 'host') && (config as { MacAddress?: string }).MacAddress) fail('mac-address and the network mode');
+  if (container && (Object.keys(host.PortBindings ?? {}).length > 0 || host.PublishAllPorts)) fail('port publishing and the container type network mode');
+  if (container && Object.keys(config.ExposedPorts ?? {}).length > 0) fail('port exposing and the container type network mode');
+  if (mode === 'host' && (host.Links ?? []).length > 0) fail("host type networking can't be used with links. This would result in undefined behavior");
 }
 
 /** The container has a network stack of its own (bridge-like modes) rather than none/host/another's. */
@@ -65,9 +85,14 @@ export function planEndpoints(host: HostConfig, networking: NetworkingConfig | n
     return [];
   }
   const primaryName = mode === 'default' ? 'bridge' : mode;
-  const primary = mode === 'default' ? nets.tryGet('bridge') : nets.get(mode);
+  const primary = nets.tryGet(primaryName);
   if (!primary) {
-    if (Object.keys(configs).length > 0) throw new InvalidParameter('networking options need a network: the daemon runs without a default bridge');
+    // As dockerd: an unknown network is reported when the container starts (a 404 from create
+    // would make the CLI look for the image instead).
+    if (mode !== 'default') return [unresolved(mode, configs[mode])];
+    if (Object.keys(configs).filter((k) => k !== 'default').length > 0) {
+      throw new InvalidParameter('networking options need a network: the daemon runs without a default bridge');
+    }
     return [];
   }
   if (primary.driver === 'host' || primary.driver === 'null') {
@@ -82,7 +107,11 @@ export function planEndpoints(host: HostConfig, networking: NetworkingConfig | n
   out.push(endpointConfig(primary, primaryName === primary.id ? primary.name : primaryName, primaryKey ? configs[primaryKey] : undefined, legacyMac));
   seen.add(primary.id);
   for (const [key, settings] of Object.entries(configs)) {
-    const n = resolve(key) ?? nets.get(key);
+    const n = resolve(key);
+    if (!n) {
+      out.push(unresolved(key, settings));
+      continue;
+    }
     if (seen.has(n.id)) continue;
     if (n.driver !== 'bridge') throw new InvalidParameter(`container cannot be connected to networks ${primary.name} and ${n.name} at the same time`);
     seen.add(n.id);
@@ -91,13 +120,31 @@ export function planEndpoints(host: HostConfig, networking: NetworkingConfig | n
   return out;
 }
 
+/** A network not found at create: kept by name, resolved (or reported missing) at start. */
+function unresolved(name: string, s: EndpointSettings | undefined): EndpointConfig {
+  return {
+    networkId: '',
+    networkName: name,
+    aliases: (s?.Aliases ?? []).filter((a) => a !== ''),
+    links: s?.Links ?? [],
+    ipv4Address: s?.IPAMConfig?.IPv4Address ?? '',
+    macAddress: (s?.MacAddress ?? '').toLowerCase(),
+    driverOpts: s?.DriverOpts ?? null,
+    gwPriority: s?.GwPriority ?? 0,
+  };
+}
+
 /** `docker network connect` onto a container's configuration: the checks dockerd makes. */
 export function checkConnect(mode: string | undefined, current: EndpointConfig[], n: NetworkRecord, containerName: string): void {
-  if (n.driver === 'host' || n.driver === 'null' || !ownsNetworkStack(mode)) {
-    if (mode === 'host' || n.driver === 'host') throw new InvalidParameter('container cannot be disconnected from host network or connected to host network');
+  const m = mode || 'default';
+  if (n.driver === 'host') throw new InvalidParameter('container cannot be disconnected from host network or connected to host network');
+  if (m === 'none' || n.driver === 'null') {
+    throw new InvalidParameter('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+  }
+  if (!ownsNetworkStack(m)) {
     throw new InvalidParameter('container sharing network namespace with another container or host cannot be connected to any other network');
   }
   if (current.some((e) => e.networkId === n.id)) {
-    throw new Conflict(`endpoint with name ${containerName} already exists in network ${n.name}`);
+    throw new Forbidden(`endpoint with name ${containerName} already exists in network ${n.name}`);
   }
 }

@@ -51,6 +51,8 @@ interface LiveProxy {
 }
 
 const NETNS_PREFIX = 'berth-';
+/** dockerd's maxAllocatePortAttempts. */
+const MAX_PORT_ATTEMPTS = 10;
 
 export class Sandboxes {
   private readonly networks: NetworkService;
@@ -195,9 +197,10 @@ export class Sandboxes {
       });
       if (withPorts && !n.internal) await this.publish(c, n, ep);
     } catch (err) {
-      await this.detachEndpoint(ep);
+      await this.detachEndpoint(ep, false);
       throw err;
     }
+    this.networks.publishNetworkEvent('connect', n, c.id);
     return ep;
   }
 
@@ -209,28 +212,40 @@ export class Sandboxes {
       throw new SystemError(`driver failed programming external connectivity on endpoint ${c.name} (${ep.id}): ${errorMessage(err)}`);
     };
     for (const req of portRequests(c.ports, defaultIp)) {
-      let hostPort: number;
-      try {
-        hostPort = this.deps.ports.allocate({ proto: req.proto, hostIp: req.hostIp, hostPortStart: req.hostPortStart, hostPortEnd: req.hostPortEnd });
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      const mapping: PortMapping = { proto: req.proto, containerPort: req.containerPort, hostIp: req.hostIp, hostPort };
-      ep.ports.push(mapping);
-      this.saveEndpoint(ep);
-      if (this.deps.userlandProxy && req.proto !== 'sctp') {
+      // A port another process (another daemon, say) holds is skipped when any port would do,
+      // as dockerd moves on through the range; a port the user named is an error at once.
+      const flexible = req.hostPortStart !== req.hostPortEnd || req.hostPortStart === 0;
+      for (let attempt = 0; ; attempt++) {
+        let hostPort: number;
         try {
-          live.push(await this.deps.proxy.open({ proto: req.proto, hostIp: req.hostIp, hostPort, containerIp: ep.ip, containerPort: req.containerPort }));
+          hostPort = this.deps.ports.allocate({ proto: req.proto, hostIp: req.hostIp, hostPortStart: req.hostPortStart, hostPortEnd: req.hostPortEnd });
         } catch (err) {
           fail(err);
+          return;
+        }
+        if (!this.deps.userlandProxy || req.proto === 'sctp') {
+          this.recordPort(ep, { proto: req.proto, containerPort: req.containerPort, hostIp: req.hostIp, hostPort });
+          break;
+        }
+        try {
+          live.push(await this.deps.proxy.open({ proto: req.proto, hostIp: req.hostIp, hostPort, containerIp: ep.ip, containerPort: req.containerPort }));
+          this.recordPort(ep, { proto: req.proto, containerPort: req.containerPort, hostIp: req.hostIp, hostPort });
+          break;
+        } catch (err) {
+          this.deps.ports.release(req.proto, req.hostIp, hostPort);
+          if (!flexible || attempt >= MAX_PORT_ATTEMPTS || (err as { code?: string }).code !== 'EADDRINUSE') fail(err);
         }
       }
     }
   }
 
+  private recordPort(ep: EndpointRecord, m: PortMapping): void {
+    ep.ports.push(m);
+    this.saveEndpoint(ep);
+  }
+
   /** Removes one endpoint: proxies, ports, veth, address, row. Never throws. */
-  private async detachEndpoint(ep: EndpointRecord): Promise<void> {
+  private async detachEndpoint(ep: EndpointRecord, announce = true): Promise<void> {
     for (const p of this.proxies.get(ep.id) ?? []) await p.close().catch(() => undefined);
     this.proxies.delete(ep.id);
     for (const m of ep.ports) this.deps.ports.release(m.proto, m.hostIp, m.hostPort);
@@ -238,6 +253,7 @@ export class Sandboxes {
     const n = this.networks.tryGet(ep.networkId);
     if (n && ep.ip) this.allocators.get(n.id)?.release(ep.ip);
     this.networks.repo.deleteEndpoint(ep.id);
+    if (n && announce) this.networks.publishNetworkEvent('disconnect', n, ep.containerId);
   }
 
   /** Disconnects a running container from one network. */

@@ -303,10 +303,11 @@ export class NetworkService {
 
   async create(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
     const name = req.Name;
-    if (!name) throw new InvalidParameter('network name must not be empty'); // set by the route too
+    if (!name) throw new InvalidParameter('invalid name: ');
     const driver = req.Driver || 'bridge';
-    if ((BUILTIN_NAME_SET.has(name) && driver !== 'bridge') || BUILTIN_NAME_SET.has(name)) {
-      throw new Forbidden(`${name} is a pre-defined network and cannot be created`);
+    if (BUILTIN_NAME_SET.has(name)) {
+      // dockerd's text, trailing space included.
+      throw new Forbidden(`operation is not permitted on predefined ${name} network `);
     }
     if (driver === 'host' || driver === 'null') throw new Forbidden(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw new NotFound(`plugin "${driver}" not found`);
@@ -435,7 +436,7 @@ export class NetworkService {
     this.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
   }
 
-  async prune(opts: { until?: number; labels: (l: Readonly<Record<string, string>>) => boolean }): Promise<{ NetworksDeleted: string[] }> {
+  async prune(opts: { until?: number; labels: (l: Readonly<Record<string, string>>) => boolean }): Promise<{ NetworksDeleted: string[] | null }> {
     const deleted: string[] = [];
     for (const n of this.all()) {
       if (n.builtin) continue;
@@ -450,7 +451,7 @@ export class NetworkService {
       }
     }
     this.events.publish('network', 'prune', '', { reclaimed: '0' });
-    return { NetworksDeleted: deleted };
+    return { NetworksDeleted: deleted.length > 0 ? deleted : null };
   }
 
   /**

@@ -95,9 +95,10 @@ export function networkSettingsView(
   return out;
 }
 
-/** `docker ps`'s Ports for a running container with its own stack; exposed ports otherwise. */
+/** `docker ps`'s Ports of a running container with its own stack: mappings, then exposed ports. */
 export function summaryPorts(v: ContainerNetView): ReturnType<typeof portSummary> {
   const own = v.mode !== 'host' && v.mode !== 'none' && !v.mode.startsWith('container:');
-  if (!own) return [];
-  return portSummary(v.ports, v.running ? v.endpoints[0]?.ports ?? [] : []);
+  // A stopped container shows none: dockerd lists what its NetworkSettings.Ports holds.
+  if (!own || !v.running) return [];
+  return portSummary(v.ports, v.endpoints[0]?.ports ?? []);
 }

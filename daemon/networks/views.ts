@@ -44,7 +44,7 @@ export function networkView(n: NetworkRecord, endpoints: EndpointRecord[], conta
     Driver: n.driver,
     EnableIPv4: n.driver === 'bridge',
     EnableIPv6: n.enableIPv6,
-    IPAM: { Driver: n.ipamDriver, Options: Object.keys(n.ipamOptions).length > 0 || n.ipamConfigured ? n.ipamOptions : null, Config: config },
+    IPAM: { Driver: n.ipamDriver, Options: n.builtin ? null : n.ipamOptions, Config: config },
     Internal: n.internal,
     Attachable: n.attachable,
     Ingress: false,

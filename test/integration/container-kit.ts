@@ -8,9 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { containerdNamespaceFor } from '../../daemon/config';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
-import { destroyBerth, startBerth, type Berth, type HttpResult, type RunResult } from './harness';
-
-export const NO_BRIDGE_WARNING = 'WARNING: Berth has no bridge networking yet: the container gets a loopback interface only.';
+import { DOCKER, destroyBerth, startBerth, type Berth, type HttpResult, type RunResult } from './harness';
+import { networkTag } from '../../daemon/networks/service';
 
 export class Kit {
   constructor(readonly b: Berth) {}
@@ -25,8 +24,30 @@ export class Kit {
   /** Stops berthd, removes its directories, and fails if its cgroup parent outlived it. */
   async destroy(): Promise<void> {
     const ns = this.namespace;
+    const bridges = this.bridges();
     await destroyBerth(this.b);
     assert.deepEqual(cgroupDirs(ns), [], `cgroups of ${ns} left behind`);
+    // A stopped berthd leaves no bridge, firewall chain or netns of its own.
+    const links = fs.readdirSync('/sys/class/net');
+    assert.deepEqual(bridges.filter((b) => links.includes(b)), [], 'bridges left behind');
+    const { chainPrefix } = networkTag(ns);
+    const rules = execFileSync('iptables-save', { encoding: 'utf8' }) as string;
+    assert.ok(!rules.includes(`${chainPrefix}-`), `firewall chains ${chainPrefix}-* left behind`);
+  }
+
+  /** The Linux bridges of this daemon's networks (from `docker network inspect`). */
+  bridges(): string[] {
+    const out = execFileSync(DOCKER, ['-H', `unix://${this.b.socket}`, 'network', 'ls', '-q', '--filter', 'driver=bridge', '--no-trunc'], { encoding: 'utf8' });
+    const ids = out.split('\n').filter((l) => l !== '');
+    if (ids.length === 0) return [];
+    const out2 = execFileSync(DOCKER, ['-H', `unix://${this.b.socket}`, 'network', 'inspect', '--format', '{{.Id}} {{index .Options "com.docker.network.bridge.name"}}', ...ids], { encoding: 'utf8' });
+    return out2
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => {
+        const [id, name] = l.split(' ');
+        return name && name !== '<no value>' ? name : `br-${id.slice(0, 12)}`;
+      });
   }
 
   get namespace(): string {

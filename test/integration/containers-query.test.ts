@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { Kit, lines, NO_BRIDGE_WARNING } from './container-kit';
+import { Kit, lines } from './container-kit';
 
 let k: Kit;
 /** Full IDs of the fixture containers, by name. */
@@ -49,7 +49,7 @@ describe('docker ps', () => {
     assert.match(rows[3], /^q-exited2 Exited \(2\) (Less than a second|1 second|\d+ seconds) ago$/);
     assert.equal(rows[4], 'q-created Created');
     const cols = lines(await k.ok(['ps', '--filter', 'name=q-running', '--format', '{{.ID}}|{{.Image}}|{{.Command}}|{{.Labels}}|{{.State}}|{{.Ports}}']));
-    assert.deepEqual(cols, [`${short('q-running')}|busybox|"sleep 1000"|app=a|running|`]);
+    assert.deepEqual(cols, [`${short('q-running')}|busybox|"sleep 1000"|app=a|running|80/tcp`]);
     const table = lines(await k.ok(['ps', '--filter', 'name=q-running']));
     assert.match(table[0], /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
     assert.match(table[1], new RegExp(`^${short('q-running')}\\s+busybox\\s+"sleep 1000"\\s+.* ago\\s+Up .*q-running$`));
@@ -176,7 +176,7 @@ describe('docker inspect', () => {
   test('a raw API create with only Image and Cmd shows every field dockerd shows', async () => {
     const r = await k.request('POST', '/containers/create?name=q-raw', { Image: 'busybox', Cmd: ['true'] });
     assert.equal(r.status, 201, r.body);
-    assert.deepEqual(JSON.parse(r.body).Warnings, [NO_BRIDGE_WARNING.replace('WARNING: ', '')]);
+    assert.deepEqual(JSON.parse(r.body).Warnings, []);
     const c = JSON.parse((await k.request('GET', '/containers/q-raw/json')).body) as { Config: Record<string, unknown>; HostConfig: Record<string, unknown> };
     assert.deepEqual(Object.keys(c.Config), [
       'Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'Tty', 'OpenStdin', 'StdinOnce',

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Kit, lines, NO_BRIDGE_WARNING } from './container-kit';
+import { Kit, lines } from './container-kit';
 
 let k: Kit;
 
@@ -30,15 +30,15 @@ describe('docker run', () => {
     const r = await k.docker(['run', '--rm', 'busybox', 'sh', '-c', 'echo hi; exit 3']);
     assert.equal(r.code, 3, r.stderr);
     assert.equal(r.stdout, 'hi\n');
-    // The create warning is all there is on stderr.
-    assert.equal(r.stderr, `${NO_BRIDGE_WARNING}\n`);
+    // Nothing else is on stderr (no create warning either).
+    assert.equal(r.stderr, '');
   });
 
   test('keeps stdout and stderr apart', async () => {
     const r = await k.docker(['run', '--rm', 'busybox', 'sh', '-c', 'echo out1; echo err1 >&2; echo out2; echo err2 >&2']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'out1\nout2\n');
-    assert.deepEqual(lines(r.stderr).filter((l) => l !== NO_BRIDGE_WARNING), ['err1', 'err2']);
+    assert.deepEqual(lines(r.stderr), ['err1', 'err2']);
   });
 
   test('-i passes piped stdin and its end to the process', async () => {
@@ -194,9 +194,9 @@ describe('run options, seen from inside the container', () => {
     assert.equal(await sh(['--network', 'none'], 'ls /sys/class/net'), 'lo\n');
     const host = fs.readdirSync('/sys/class/net').sort();
     assert.deepEqual(lines(await sh(['--network', 'host'], 'ls /sys/class/net')).sort(), host);
-    // The default mode is loopback only until bridge networking exists, and says so.
+    // The default mode is the default bridge: lo and eth0, without a warning.
     const r = await k.docker(['run', '--rm', 'busybox', 'ls', '/sys/class/net']);
-    assert.equal(r.stdout, 'lo\n');
-    assert.equal(r.stderr, `${NO_BRIDGE_WARNING}\n`);
+    assert.equal(r.stdout, 'eth0\nlo\n');
+    assert.equal(r.stderr, '');
   });
 });

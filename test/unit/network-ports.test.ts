@@ -185,6 +185,14 @@ function connect(port: number, host = '127.0.0.1'): Promise<net.Socket> {
   });
 }
 
+/** The proxy closed its side: EOF (our sockets allow half-open, so no 'close' by itself) or a reset. */
+function ended(c: net.Socket): Promise<void> {
+  return new Promise((r) => {
+    c.once('end', () => r());
+    c.once('close', () => r());
+  });
+}
+
 function readAll(c: net.Socket): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -217,6 +225,27 @@ describe('PortProxy tcp', () => {
     await handle.close();
   });
 
+  test('a container that half-closes first still receives what the client sends', async () => {
+    let received = '';
+    let backendEnded!: () => void;
+    const gotAll = new Promise<void>((r) => (backendEnded = r));
+    const s = net.createServer({ allowHalfOpen: true }, (c) => {
+      c.end('bye'); // the container's side is done at once
+      c.on('data', (d: Buffer) => (received += d.toString()));
+      c.on('end', () => backendEnded());
+      c.on('error', () => {});
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    servers.push(s);
+    const { port, handle } = await openTcp('127.0.0.1', (s.address() as net.AddressInfo).port);
+    const c = await connect(port);
+    assert.equal((await readAll(c)).toString(), 'bye');
+    c.end('still here');
+    await gotAll;
+    assert.equal(received, 'still here');
+    await handle.close();
+  });
+
   test('0.0.0.0 listens on every IPv4 address', async () => {
     const backend = await tcpBackend();
     const { port, handle } = await openTcp('0.0.0.0', backend);
@@ -233,7 +262,7 @@ describe('PortProxy tcp', () => {
     const dead = await freePort('tcp');
     const { port, handle } = await openTcp('127.0.0.1', dead);
     const c = await connect(port);
-    const closed = new Promise<void>((r) => c.once('close', () => r()));
+    const closed = ended(c);
     c.on('error', () => {});
     await closed;
     await handle.close();
@@ -246,7 +275,7 @@ describe('PortProxy tcp', () => {
     c.on('error', () => {});
     c.write('ping');
     await new Promise<void>((r) => c.once('data', () => r()));
-    const closed = new Promise<void>((r) => c.once('close', () => r()));
+    const closed = ended(c);
     await handle.close();
     await closed;
     await assert.rejects(connect(port), { code: 'ECONNREFUSED' });
@@ -260,7 +289,7 @@ describe('PortProxy tcp', () => {
     await p.open({ proto: 'tcp', hostIp: '127.0.0.1', hostPort: port, containerIp: '127.0.0.1', containerPort: backend });
     const c = await connect(port);
     c.on('error', () => {});
-    const closed = new Promise<void>((r) => c.once('close', () => r()));
+    const closed = ended(c);
     await p.closeAll();
     await closed;
     await assert.rejects(connect(port), { code: 'ECONNREFUSED' });
