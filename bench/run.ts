@@ -1,8 +1,10 @@
 // Side-by-side benchmarks: the same docker CLI commands against Berth and against the
 // reference dockerd, started here on their own sockets and roots, reported as ratios of medians.
 // Usage: npm run bench [-- --runs N] [-- --only REGEX]   (needs Debian's docker.io for /usr/sbin/dockerd)
-// Container cases run with `--network none` on both engines: dockerd here has no bridge
-// (--bridge=none) and Berth's default mode is loopback-only, so `none` is the like-for-like mode.
+// The plain container cases run with `--network none` on both engines (no network work at all);
+// the network cases use a user-defined bridge network made on each engine in setup, or the
+// default bridge with a published port. dockerd runs with --iptables=false (see engines.ts), so
+// its figures leave out the firewall rules that Berth writes.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -35,7 +37,13 @@ type Case = {
   setup?: (e: Engine) => Promise<void>;
   step: (e: Engine) => Promise<void>;
   reset?: (e: Engine) => Promise<void>;
+  /** After the last round, before the engines stop (untimed). */
+  teardown?: (e: Engine) => Promise<void>;
 };
+
+/** The user-defined bridge network of the network cases. */
+const NET = 'benchnet';
+const PARALLEL = 20;
 
 /** Runs docker and returns its trimmed stdout, failing on a non-zero exit. */
 async function output(p: Promise<{ code: number; stdout: string; stderr: string }>): Promise<string> {
@@ -94,29 +102,74 @@ async function main(): Promise<void> {
       },
     },
   ];
+  const network: Pick<Case, 'setup' | 'teardown'> = {
+    setup: async (e) => {
+      await must(e.docker(['load'], small));
+      await must(e.docker(['network', 'create', NET]));
+    },
+    teardown: (e) => must(e.docker(['network', 'rm', NET])),
+  };
+  const detached = new Map<string, string[]>();
+  allCases.push(
+    {
+      name: 'docker run --rm, user network',
+      runs: 30,
+      ...network,
+      step: (e) => must(e.docker(['run', '--rm', '--network', NET, 'busybox', 'true'])),
+    },
+    {
+      name: `docker run -d x${PARALLEL} parallel, user net`,
+      ...network,
+      step: async (e) => {
+        const runs = Array.from({ length: PARALLEL }, () => output(e.docker(['run', '-d', '--network', NET, 'busybox', 'sleep', '300'])));
+        const ids = await Promise.allSettled(runs);
+        detached.set(e.name, ids.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])));
+        const failed = ids.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      },
+      reset: async (e) => {
+        const ids = detached.get(e.name) ?? [];
+        detached.delete(e.name);
+        if (ids.length > 0) await must(e.docker(['rm', '-f', ...ids]));
+      },
+    },
+    {
+      name: 'docker run --rm -p 127.0.0.1::80',
+      runs: 30,
+      setup: (e) => must(e.docker(['load'], small)),
+      step: (e) => must(e.docker(['run', '--rm', '-p', '127.0.0.1::80', 'busybox', 'true'])),
+    },
+  );
   const cases = allCases.filter((c) => !only || only.test(c.name));
   const rows: string[] = [];
   try {
     for (const c of cases) {
       const samples = new Map<string, number[]>(engines.map((e) => [e.name, []]));
       for (const e of engines) await c.setup?.(e);
-      for (let i = 0; i < (c.runs ?? runs) + 1; i++) {
-        for (const e of engines) {
-          const ms = await time(() => c.step(e));
-          if (i > 0) samples.get(e.name)?.push(ms); // first round warms up
-          await c.reset?.(e);
+      try {
+        for (let i = 0; i < (c.runs ?? runs) + 1; i++) {
+          for (const e of engines) {
+            try {
+              const ms = await time(() => c.step(e));
+              if (i > 0) samples.get(e.name)?.push(ms); // first round warms up
+            } finally {
+              await c.reset?.(e);
+            }
+          }
         }
+      } finally {
+        for (const e of engines) await c.teardown?.(e);
       }
       const b = median(samples.get('berth') ?? []);
       const d = median(samples.get('dockerd') ?? []);
-      rows.push(`${c.name.padEnd(32)} n=${String(c.runs ?? runs).padStart(2)}  berth ${b.toFixed(0).padStart(6)} ms  dockerd ${d.toFixed(0).padStart(6)} ms  ratio ${(b / d).toFixed(2)}`);
+      rows.push(`${c.name.padEnd(38)} n=${String(c.runs ?? runs).padStart(2)}  berth ${b.toFixed(0).padStart(6)} ms  dockerd ${d.toFixed(0).padStart(6)} ms  ratio ${(b / d).toFixed(2)}`);
     }
   } finally {
     for (const e of engines) await e.stop().catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });
   }
   console.log('median of n runs each (after one warm-up), interleaved; ratio = berth / dockerd (lower is better)');
-  console.log('container cases use --network none on both engines (dockerd runs with --bridge=none)');
+  console.log('plain container cases use --network none on both engines; dockerd runs with --iptables=false');
   for (const r of rows) console.log(r);
 }
 

@@ -215,7 +215,8 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         cgroupnsMode: config.defaultCgroupnsMode,
         logDriver: config.logDriver,
         logOpts: config.logOpts,
-        hostGatewayIp: config.hostGatewayIps[0] ?? '172.17.0.1',
+        // As dockerd: the default bridge's gateway unless --host-gateway-ip says otherwise.
+        hostGatewayIp: config.hostGatewayIps[0] ?? networks.tryGet('bridge')?.ipam[0]?.Gateway ?? '',
         dns: config.dns,
         dnsSearch: config.dnsSearch,
         dnsOpts: config.dnsOpts,
@@ -251,6 +252,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       },
       metrics: (ids) => runtime.metricsOf(ids),
       procStat: () => fs.promises.readFile('/proc/stat', 'utf8'),
+      networks: (ids) => sandboxes.linkStats(ids),
       machineMemory: hostMemoryBytes(),
       clockTicksPerSecond: clockTicksPerSecond(),
       onError: (err, id) => statsLogger.warn({ err, container: id }, 'collecting stats failed'),

@@ -303,18 +303,19 @@ export class Links {
     const op = `list interfaces in netns ${netns}`;
     const r = await this.run(['-j', '-n', netns, 'addr', 'show']);
     if (r.code !== 0) throw new IpError(op, r.stderr, r.code);
-    return parseJsonArray(r.stdout, op).map((l) => {
-      const info = Array.isArray(l.addr_info) ? (l.addr_info as unknown[]) : [];
-      const addresses: string[] = [];
-      for (const a of info) {
-        if (typeof a !== 'object' || a === null) continue;
-        const rec = a as Record<string, unknown>;
-        if (rec.family === 'inet' && typeof rec.local === 'string' && typeof rec.prefixlen === 'number') {
-          addresses.push(`${rec.local}/${rec.prefixlen}`);
-        }
-      }
-      return { name: str(l, 'ifname'), mac: str(l, 'address'), addresses };
-    });
+    return parseInterfaces(r.stdout, op);
+  }
+
+  /** A host interface's IPv4 addresses (CIDR), or null when there is no such interface (`-b NAME`). */
+  async linkAddresses(name: string): Promise<string[] | null> {
+    checkLinkName(name);
+    const op = `show addresses of ${name}`;
+    const r = await this.run(['-j', 'addr', 'show', 'dev', name]);
+    if (r.code !== 0) {
+      if (NO_DEVICE.test(r.stderr)) return null;
+      throw new IpError(op, r.stderr, r.code);
+    }
+    return parseInterfaces(r.stdout, op)[0]?.addresses ?? [];
   }
 
   private async deleteLink(name: string, op: string): Promise<void> {
@@ -375,4 +376,20 @@ export class Links {
       child.stdin.end(input ?? '');
     });
   }
+}
+
+/** `ip -j addr show` output: each interface with its IPv4 addresses. */
+function parseInterfaces(stdout: string, op: string): InterfaceInfo[] {
+  return parseJsonArray(stdout, op).map((l) => {
+    const info = Array.isArray(l.addr_info) ? (l.addr_info as unknown[]) : [];
+    const addresses: string[] = [];
+    for (const a of info) {
+      if (typeof a !== 'object' || a === null) continue;
+      const rec = a as Record<string, unknown>;
+      if (rec.family === 'inet' && typeof rec.local === 'string' && typeof rec.prefixlen === 'number') {
+        addresses.push(`${rec.local}/${rec.prefixlen}`);
+      }
+    }
+    return { name: str(l, 'ifname'), mac: str(l, 'address'), addresses };
+  });
 }

@@ -86,6 +86,20 @@ export interface StatsSample {
   memory_stats: MemoryStats;
   pids_stats: PidsStats;
   blkio_stats: BlkioStats;
+  /** Per interface, for containers with their own network stack. */
+  networks?: Record<string, NetworkCounters>;
+}
+
+/** The API's per-interface network stats. */
+export interface NetworkCounters {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
 }
 
 export function emptyCpuStats(): CpuStats {
@@ -340,6 +354,8 @@ export interface StatsSources {
   metrics(ids: string[]): Promise<Map<string, TaskMetrics>>;
   /** /proc/stat's text. */
   procStat(): Promise<string>;
+  /** Interface counters of the given running containers (one read for all); absent: none. */
+  networks?(ids: string[]): Promise<Map<string, Record<string, NetworkCounters>>>;
   machineMemory: bigint;
   clockTicksPerSecond: number;
   onError(err: unknown, id?: string): void;
@@ -433,8 +449,16 @@ export class StatsCollector {
     }
     const runningIds = watched.filter((c) => c.running).map((c) => c.id);
     let metrics = new Map<string, TaskMetrics>();
+    let nets = new Map<string, Record<string, NetworkCounters>>();
     let host: HostCpu | undefined;
     if (runningIds.length > 0) {
+      if (this.sources.networks) {
+        try {
+          nets = await this.sources.networks(runningIds);
+        } catch (err) {
+          this.sources.onError(err);
+        }
+      }
       try {
         metrics = await this.sources.metrics(runningIds);
       } catch (err) {
@@ -459,6 +483,8 @@ export class StatsCollector {
           if (host.systemUsage !== 0n) sample.cpu_stats.system_cpu_usage = host.systemUsage;
           if (host.onlineCpus !== 0) sample.cpu_stats.online_cpus = host.onlineCpus;
         }
+        const n = nets.get(c.id);
+        if (n) sample.networks = n;
       }
       for (const e of [...(this.subscribers.get(c.id) ?? [])]) {
         try {
@@ -510,6 +536,7 @@ export class StatsService {
       memory_stats: s.memory_stats,
       pids_stats: s.pids_stats,
       blkio_stats: s.blkio_stats,
+      ...(s.networks ? { networks: s.networks } : {}),
       num_procs: 0,
       storage_stats: {},
       preread: pre.read,

@@ -3,12 +3,15 @@
 // is recorded in SQLite before it is made, so whatever a crash leaves is found and removed at the
 // next start.
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import type { Logger } from 'pino';
 import { macForIp, parseCidr4, parseIpv4 } from '../../network/cidr';
 import type { DnsAnswer } from '../../network/dns-server';
 import type { FirewallModel } from '../../network/firewall';
 import { SubnetAllocator } from '../../network/ipam';
 import type { Links } from '../../network/links';
+import { parseProcNetDev, peerCounters } from '../../network/link-stats';
+import type { NetworkCounters } from '../containers/stats';
 import type { PortAllocator } from '../../network/port-allocator';
 import type { PortProxy } from '../../network/port-proxy';
 import { Conflict, InvalidParameter, SystemError, errorMessage } from '../errors';
@@ -303,6 +306,33 @@ export class Sandboxes {
       for (const m of ep.ports) {
         out.push({ proto: m.proto, hostIp: m.hostIp, hostPort: m.hostPort, containerIp: ep.ip, containerPort: m.containerPort, bridge: n.bridgeName });
       }
+    }
+    return out;
+  }
+
+  /** `docker stats`' networks: each running container's interfaces, from one read of /proc/net/dev. */
+  async linkStats(ids: string[]): Promise<Map<string, Record<string, NetworkCounters>>> {
+    const out = new Map<string, Record<string, NetworkCounters>>();
+    const wanted = new Set(ids);
+    const eps = this.networks.endpoints().filter((e) => wanted.has(e.containerId));
+    if (eps.length === 0) return out;
+    const dev = parseProcNetDev(await fs.promises.readFile('/proc/net/dev', 'utf8'));
+    for (const ep of eps) {
+      const host = dev.get(ep.hostVeth);
+      if (!host) continue;
+      const c = peerCounters(host);
+      const entry = out.get(ep.containerId) ?? {};
+      entry[ep.ifName] = {
+        rx_bytes: c.rxBytes,
+        rx_packets: c.rxPackets,
+        rx_errors: c.rxErrors,
+        rx_dropped: c.rxDropped,
+        tx_bytes: c.txBytes,
+        tx_packets: c.txPackets,
+        tx_errors: c.txErrors,
+        tx_dropped: c.txDropped,
+      };
+      out.set(ep.containerId, entry);
     }
     return out;
   }

@@ -204,7 +204,13 @@ export class NetworkService {
     const existing = this.repo.byName('bridge');
     const prev = existing ? this.decode(existing.recordJson) : undefined;
     let ipam: IpamConfigRecord;
-    if (cfg.bip) {
+    const own = cfg.bridge !== null ? await this.links.linkAddresses(bridgeName) : null;
+    if (cfg.bridge !== null && own === null) throw new InvalidParameter(`bridge ${bridgeName} not found (-b names an existing bridge)`);
+    if (!cfg.bip && own && own.length > 0) {
+      // `-b NAME`: the user's bridge keeps its own address, as dockerd uses it.
+      const c = parseCidr4(own[0]) as { ip: number; prefix: number };
+      ipam = { Subnet: `${formatIpv4(networkAddress(c))}/${c.prefix}`, Gateway: formatIpv4(c.ip) };
+    } else if (cfg.bip) {
       const c = parseCidr4(cfg.bip);
       if (!c) throw new InvalidParameter(`invalid bip ${cfg.bip}`);
       ipam = { Subnet: `${formatIpv4(networkAddress(c))}/${c.prefix}`, Gateway: formatIpv4(c.ip) };

@@ -195,3 +195,48 @@ test('stats of an unknown container: 404', async () => {
   assert.notEqual(cli.code, 0);
   assert.match(cli.stderr, /No such container: nosuch/);
 });
+
+test('a container on a bridge network reports its interface counters; traffic shows on both sides', async () => {
+  await ok(['run', '-d', '--name', 'netted', 'busybox', 'sh', '-c', 'mkdir /www && head -c 100000 /dev/zero > /www/big && exec httpd -f -p 80 -h /www']);
+  try {
+    const ip = await ok(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', 'netted']);
+    const get = async (): Promise<{ rx_bytes: number; tx_bytes: number; rx_packets: number; tx_packets: number }> => {
+      const r = await b.request('GET', '/v1.53/containers/netted/stats?stream=false&one-shot=true');
+      assert.equal(r.status, 200, r.body);
+      const s = JSON.parse(r.body) as Sample;
+      const nets = s.networks as Record<string, { rx_bytes: number; tx_bytes: number; rx_packets: number; tx_packets: number }>;
+      assert.deepEqual(Object.keys(nets), ['eth0']);
+      return nets.eth0;
+    };
+    const before = await get();
+    // 100 kB through the container's httpd, fetched from the host.
+    const fetchOnce = (): Promise<number> =>
+      new Promise<number>((resolve, reject) => {
+        http.get(`http://${ip}/big`, (res) => {
+          let n = 0;
+          res.on('data', (d: Buffer) => (n += d.length));
+          res.on('end', () => resolve(n));
+        }).on('error', reject);
+      });
+    let body = 0;
+    for (let i = 0; ; i++) {
+      try {
+        body = await fetchOnce();
+        break;
+      } catch (err) {
+        if (i > 50) throw err; // httpd is still starting
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.equal(body, 100000);
+    const afterSample = await get();
+    assert.ok(afterSample.tx_bytes - before.tx_bytes >= body, `tx grew by ${afterSample.tx_bytes - before.tx_bytes}, served ${body}`);
+    assert.ok(afterSample.rx_packets > before.rx_packets);
+    // The CLI's NET I/O column reads the same counters.
+    const row = await ok(['stats', '--no-stream', '--format', '{{.NetIO}}', 'netted']);
+    assert.match(row, /^[0-9.]+[kMG]?B \/ [0-9.]+[kMG]?B$/);
+    assert.notEqual(row, '0B / 0B');
+  } finally {
+    await docker(['rm', '-f', 'netted']);
+  }
+});
