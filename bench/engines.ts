@@ -1,8 +1,11 @@
 // The two engines the benchmarks compare: Berth through the test harness, and the reference
-// dockerd started on its own socket and roots, with a bridge of its own (docker0 on REF_BIP, user
-// networks from REF_POOL, both outside Berth's 172.17-31/16) but --iptables=false, so it never
-// touches the host's firewall. The bridges it leaves behind are removed when it stops.
+// dockerd started on its own socket and roots, with bridges of its own outside Berth's
+// 172.17-31/16 but --iptables=false, so it never touches the host's firewall.
+// Its default bridge is one made here and handed over with -b, not docker0: any dockerd started
+// on the host with --bridge=none deletes docker0 (moby's removeDefaultBridgeInterface), which
+// other users of this machine do. The bridges are removed when it stops.
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DOCKER, httpRequest, run, destroyBerth, type Berth } from '../test/integration/harness';
@@ -16,8 +19,8 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
-/** dockerd's docker0 and its pool for user networks (one /24 each). */
-const REF_BIP = '10.123.0.1/24';
+/** The address of dockerd's default bridge, and its pool for user networks (one /24 each). */
+const REF_BRIDGE_CIDR = '10.123.0.1/24';
 const REF_POOL = { base: '10.124.0.0/16', size: 24 };
 
 interface LinkAddrs {
@@ -27,10 +30,6 @@ interface LinkAddrs {
 
 function bridges(): LinkAddrs[] {
   return JSON.parse(execFileSync('ip', ['-j', 'addr', 'show', 'type', 'bridge'], { encoding: 'utf8' }) || '[]') as LinkAddrs[];
-}
-
-function linkNames(): Set<string> {
-  return new Set((JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as LinkAddrs[]).map((l) => l.ifname));
 }
 
 function ipv4(s: string): number {
@@ -43,27 +42,36 @@ function inCidr(ip: string, cidr: string): boolean {
   return Math.floor(ipv4(ip) / size) === Math.floor(ipv4(base) / size);
 }
 
-/**
- * Deletes the bridges this dockerd made: docker0 and br-* links that did not exist before it
- * started and carry an address from its own ranges (other daemons on the host name theirs alike).
- */
-function removeReferenceBridges(before: Set<string>): string[] {
-  const removed: string[] = [];
-  for (const l of bridges()) {
-    if (before.has(l.ifname) || (l.ifname !== 'docker0' && !l.ifname.startsWith('br-'))) continue;
-    const v4 = (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => a.local);
-    const ours = v4.some((ip) => inCidr(ip, REF_BIP) || inCidr(ip, REF_POOL.base)) || (l.ifname === 'docker0' && v4.length === 0);
-    if (!ours) continue;
-    execFileSync('ip', ['link', 'delete', l.ifname]);
-    removed.push(l.ifname);
+/** Makes the bridge dockerd gets with -b (dockerd takes its address as the default subnet). */
+function makeReferenceBridge(): string {
+  const name = `bref-${randomBytes(3).toString('hex')}`;
+  execFileSync('ip', ['link', 'add', name, 'type', 'bridge']);
+  try {
+    execFileSync('ip', ['addr', 'add', REF_BRIDGE_CIDR, 'dev', name]);
+    execFileSync('ip', ['link', 'set', name, 'up']);
+  } catch (err) {
+    execFileSync('ip', ['link', 'delete', name]);
+    throw err;
   }
-  return removed;
+  return name;
+}
+
+/**
+ * Deletes the bridge made for dockerd, and the br-* bridges of its user networks that are still
+ * there (the cases remove their networks; this is for a run that failed): new since it started,
+ * and carrying an address from its pool, since other daemons on the host name theirs alike.
+ */
+function removeReferenceBridges(own: string, before: Set<string>): void {
+  for (const l of bridges()) {
+    const v4 = (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => a.local);
+    const dockerds = !before.has(l.ifname) && l.ifname.startsWith('br-') && v4.some((ip) => inCidr(ip, REF_POOL.base));
+    if (l.ifname === own || dockerds) execFileSync('ip', ['link', 'delete', l.ifname]);
+  }
 }
 
 export async function startReference(dir: string): Promise<Engine> {
-  const before = linkNames();
-  // docker0 is the one name dockerd insists on; someone else's must not be taken over.
-  if (before.has('docker0')) throw new Error('a docker0 bridge exists already; the reference dockerd needs its own');
+  const before = new Set(bridges().map((l) => l.ifname));
+  const bridge = makeReferenceBridge();
   const sock = path.join(dir, 'ref.sock');
   const cfg = path.join(dir, 'ref-config');
   fs.mkdirSync(cfg, { recursive: true });
@@ -73,7 +81,7 @@ export async function startReference(dir: string): Promise<Engine> {
     '/usr/sbin/dockerd',
     ['-H', `unix://${sock}`, '--data-root', path.join(dir, 'ref-data'), '--exec-root', path.join(dir, 'ref-exec'),
       '--pidfile', path.join(dir, 'ref.pid'), '--config-file', path.join(dir, 'ref.json'),
-      '--bip', REF_BIP, '--default-address-pool', `base=${REF_POOL.base},size=${REF_POOL.size}`,
+      '-b', bridge, '--default-address-pool', `base=${REF_POOL.base},size=${REF_POOL.size}`,
       // Never the host's firewall or sysctls (forwarding is not needed: nothing leaves the host).
       '--iptables=false', '--ip-forward=false'],
     { stdio: ['ignore', log, log] },
@@ -89,7 +97,7 @@ export async function startReference(dir: string): Promise<Engine> {
           child.kill('SIGKILL');
           await gone;
         }
-        removeReferenceBridges(before);
+        removeReferenceBridges(bridge, before);
         throw new Error(`reference dockerd did not start; see ${path.join(dir, 'ref.log')}`);
       }
     }
@@ -107,7 +115,7 @@ export async function startReference(dir: string): Promise<Engine> {
         child.kill('SIGTERM');
         await done;
       }
-      removeReferenceBridges(before);
+      removeReferenceBridges(bridge, before);
     },
   };
 }

@@ -42,6 +42,8 @@ export interface EndpointOptions {
   addressCidr: string;
   gateway?: string;
   mtu: number;
+  /** Make the netns (with lo up) in the same steps: a container's first endpoint. */
+  createNetns?: boolean;
 }
 
 interface IpResult {
@@ -184,11 +186,12 @@ export class Links {
 
   /** `ip netns add name` + lo up; returns /run/netns/name. An existing netns of that name is an
    *  error (its interfaces would clash with ours). */
-  async createNetns(name: string): Promise<string> {
+  async createNetns(name: string, opts: { loopbackUp: boolean } = { loopbackUp: true }): Promise<string> {
     checkNetnsName(name);
     const start = performance.now();
     const added = await this.run(['netns', 'add', name]);
     if (added.code !== 0) throw new IpError(`create netns ${name}`, added.stderr, added.code);
+    if (!opts.loopbackUp) return `${NETNS_DIR}/${name}`;
     const lo = await this.run(['-n', name, 'link', 'set', 'lo', 'up']);
     if (lo.code !== 0) {
       await this.run(['netns', 'del', name]);
@@ -220,25 +223,32 @@ export class Links {
     if (o.gateway !== undefined) check(isIpv4(o.gateway), 'gateway', o.gateway);
     checkMtu(o.mtu);
     // A missing netns makes ip exit on an argument error, which would hide whether line 1 ran.
-    try {
-      await access(`${NETNS_DIR}/${o.netns}`);
-    } catch {
-      throw new IpError(`add endpoint ${o.hostVeth}`, `netns ${o.netns} does not exist`, null);
+    if (!o.createNetns) {
+      try {
+        await access(`${NETNS_DIR}/${o.netns}`);
+      } catch {
+        throw new IpError(`add endpoint ${o.hostVeth}`, `netns ${o.netns} does not exist`, null);
+      }
     }
     const start = performance.now();
     // The netns may hold an eth0 already (second endpoint), and the peer is born inside it: give
     // it a unique temporary name and rename it in there.
     const tmp = `bt${randomBytes(5).toString('hex')}`;
+    const first = o.createNetns ? 2 : 1;
     const host = await this.batch([
+      ...(o.createNetns ? [`netns add ${o.netns}`] : []),
       `link add ${o.hostVeth} mtu ${o.mtu} type veth peer name ${tmp} netns ${o.netns}`,
       `link set ${o.hostVeth} master ${o.bridge} up`,
     ]);
     if (host.code !== 0) {
-      // Line 1 refused by the kernel means nothing was made, and the name may be someone else's.
-      if (failedLine(host.stderr) !== 1) await this.deleteLinkQuietly(o.hostVeth);
+      const failed = failedLine(host.stderr);
+      // The veth line refused by the kernel means no veth was made, and the name may be someone else's.
+      if (failed === null || failed > first) await this.deleteLinkQuietly(o.hostVeth);
+      if (o.createNetns && failed !== 1) await this.run(['netns', 'del', o.netns]);
       throw new IpError(`add endpoint ${o.hostVeth} to ${o.bridge}`, host.stderr, host.code);
     }
     const inside = [
+      ...(o.createNetns ? ['link set lo up'] : []),
       `link set ${tmp} name ${o.ifName}`,
       `link set ${o.ifName} address ${o.mac} mtu ${o.mtu}`,
       `addr add ${o.addressCidr} dev ${o.ifName}`,
@@ -248,12 +258,28 @@ export class Links {
     const ns = await this.batch(inside, o.netns);
     if (ns.code !== 0) {
       await this.deleteLinkQuietly(o.hostVeth);
+      if (o.createNetns) await this.run(['netns', 'del', o.netns]);
       throw new IpError(`configure ${o.ifName} in netns ${o.netns}`, ns.stderr, ns.code);
     }
     this.logger.debug(
       { netns: o.netns, hostVeth: o.hostVeth, ifName: o.ifName, ms: Math.round(performance.now() - start) },
       'endpoint added',
     );
+  }
+
+  /**
+   * A stopped container's sandbox in one process: its host veths, then the netns. Absent ones are
+   * fine (`-force` goes on past them); anything else is reported after all were tried.
+   */
+  async removeSandbox(netns: string, hostVeths: string[]): Promise<void> {
+    checkNetnsName(netns);
+    for (const v of hostVeths) checkLinkName(v, 'host veth name');
+    const r = await this.run(['-force', '-batch', '-'], [...hostVeths.map((v) => `link del dev ${v}`), `netns del ${netns}`].join('\n') + '\n');
+    if (r.code === 0) return;
+    const real = r.stderr
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !NO_DEVICE.test(l) && !/No such file or directory/.test(l) && !/^Command failed/.test(l));
+    if (real.length > 0) throw new IpError(`remove sandbox ${netns}`, real.join('\n'), r.code);
   }
 
   /** Deletes the host side veth (the peer goes with it). Absent is fine. */

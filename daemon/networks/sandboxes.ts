@@ -9,7 +9,7 @@ import { macForIp, parseCidr4, parseIpv4 } from '../../network/cidr';
 import type { DnsAnswer } from '../../network/dns-server';
 import type { FirewallModel } from '../../network/firewall';
 import { SubnetAllocator } from '../../network/ipam';
-import type { Links } from '../../network/links';
+import { NETNS_DIR, type Links } from '../../network/links';
 import { parseProcNetDev, peerCounters } from '../../network/link-stats';
 import type { NetworkCounters } from '../containers/stats';
 import type { PortAllocator } from '../../network/port-allocator';
@@ -78,7 +78,7 @@ export class Sandboxes {
 
   netnsPath(containerId: string): string | undefined {
     const row = this.networks.repo.sandbox(containerId);
-    return row ? `/run/netns/${row.netns}` : undefined;
+    return row ? `${NETNS_DIR}/${row.netns}` : undefined;
   }
 
   endpointsOf(containerId: string): EndpointRecord[] {
@@ -115,7 +115,8 @@ export class Sandboxes {
     this.networks.repo.putSandbox({ containerId: c.id, netns });
     this.upstreamsOf.set(c.id, c.dns);
     try {
-      const netnsPath = await this.links.createNetns(netns);
+      // The netns is made with the first endpoint, in the same ip processes.
+      const netnsPath = `${NETNS_DIR}/${netns}`;
       let first = true;
       for (const cfg of c.endpoints) {
         await this.attach(c, cfg, first);
@@ -197,6 +198,7 @@ export class Sandboxes {
         addressCidr: `${ip}/${prefixLen}`,
         gateway: defaultRoute ? ep.gateway : undefined,
         mtu: n.mtu ?? 1500,
+        createNetns: existing.length === 0,
       });
       if (withPorts && !n.internal) await this.publish(c, n, ep);
     } catch (err) {
@@ -247,12 +249,14 @@ export class Sandboxes {
     this.saveEndpoint(ep);
   }
 
-  /** Removes one endpoint: proxies, ports, veth, address, row. Never throws. */
-  private async detachEndpoint(ep: EndpointRecord, announce = true): Promise<void> {
+  /** Removes one endpoint: proxies, ports, veth (unless the caller removes it), address, row. Never throws. */
+  private async detachEndpoint(ep: EndpointRecord, announce = true, removeVeth = true): Promise<void> {
     for (const p of this.proxies.get(ep.id) ?? []) await p.close().catch(() => undefined);
     this.proxies.delete(ep.id);
     for (const m of ep.ports) this.deps.ports.release(m.proto, m.hostIp, m.hostPort);
-    await this.links.removeEndpoint(ep.hostVeth).catch((err: unknown) => this.logger.warn({ err, veth: ep.hostVeth }, 'veth removal failed'));
+    if (removeVeth) {
+      await this.links.removeEndpoint(ep.hostVeth).catch((err: unknown) => this.logger.warn({ err, veth: ep.hostVeth }, 'veth removal failed'));
+    }
     const n = this.networks.tryGet(ep.networkId);
     if (n && ep.ip) this.allocators.get(n.id)?.release(ep.ip);
     this.networks.repo.deleteEndpoint(ep.id);
@@ -269,12 +273,16 @@ export class Sandboxes {
 
   /** After the task exited: endpoints, netns and the rows go. Never throws. */
   async tearDown(containerId: string): Promise<void> {
-    for (const ep of this.endpointsOf(containerId)) await this.detachEndpoint(ep);
+    const eps = this.endpointsOf(containerId);
     const row = this.networks.repo.sandbox(containerId);
     if (row) {
-      await this.links.deleteNetns(row.netns).catch((err: unknown) => this.logger.warn({ err, netns: row.netns }, 'netns removal failed'));
-      this.networks.repo.deleteSandbox(containerId);
+      // Veths and netns go in one ip process; the rows after the kernel objects.
+      await this.links
+        .removeSandbox(row.netns, eps.map((e) => e.hostVeth))
+        .catch((err: unknown) => this.logger.warn({ err, netns: row.netns }, 'sandbox removal failed'));
     }
+    for (const ep of eps) await this.detachEndpoint(ep, true, row === undefined);
+    if (row) this.networks.repo.deleteSandbox(containerId);
     this.upstreamsOf.delete(containerId);
     await this.networks.syncFirewall().catch((err: unknown) => this.logger.warn({ err }, 'firewall update failed'));
   }

@@ -103,6 +103,7 @@ export class NetworkService {
   containers?: ContainerDirectory;
   /** Published ports of running containers, for the firewall model (set by sandboxes.ts). */
   portsForFirewall: () => FirewallModel['ports'] = () => [];
+  private lastFirewall = '';
 
   constructor(deps: NetworkServiceDeps) {
     this.deps = deps;
@@ -302,7 +303,18 @@ export class NetworkService {
         icc: n.icc !== false,
         masquerade: n.masquerade !== false,
       }));
-    await this.firewall.apply({ bridges, ports: this.portsForFirewall() });
+    const model = { bridges, ports: this.portsForFirewall() };
+    // Most starts and stops change no rule (no published port): no iptables run for those.
+    const key = JSON.stringify(model);
+    if (key === this.lastFirewall) return;
+    // The firewall writes the newest model it was given, so the latest call's key is what holds.
+    this.lastFirewall = key;
+    try {
+      await this.firewall.apply(model);
+    } catch (err) {
+      this.lastFirewall = '';
+      throw err;
+    }
   }
 
   // ------------------------------------------------------------------ create
