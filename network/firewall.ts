@@ -265,6 +265,7 @@ export class Firewall {
     if (!this.opts.enabled) return;
     await this.exclusive(async () => {
       if (this.opts.ipForward) await this.enableForwarding();
+      await this.enableBridgeFiltering();
       const saved = parseSaved(await this.exec('iptables-save', [], ''), this.ours);
       const body = renderRules(this.opts.prefix, this.model).split('\n');
       const out: string[] = [];
@@ -370,6 +371,27 @@ export class Firewall {
     await this.exec('iptables', ['-w', '-P', 'FORWARD', 'DROP'], '');
     await fs.writeFile(file, '1\n');
     this.opts.logger.info('enabled IPv4 forwarding (FORWARD policy set to DROP)');
+  }
+
+  /**
+   * As dockerd with iptables on: bridged traffic passes iptables (br_netfilter's
+   * bridge-nf-call-iptables), or icc=false and isolation inside one bridge would not hold. When
+   * br_netfilter is absent (no /proc/sys/net/bridge) a modprobe is tried once.
+   */
+  private async enableBridgeFiltering(): Promise<void> {
+    const file = '/proc/sys/net/bridge/bridge-nf-call-iptables';
+    try {
+      await fs.access(file);
+    } catch {
+      await this.exec('modprobe', ['br_netfilter'], '').catch((err: unknown) =>
+        this.opts.logger.warn({ err }, 'br_netfilter is not available: icc=false cannot be enforced inside a bridge'),
+      );
+    }
+    try {
+      if ((await fs.readFile(file, 'utf8')).trim() !== '1') await fs.writeFile(file, '1\n');
+    } catch (err) {
+      this.opts.logger.debug({ err }, 'bridge-nf-call-iptables not set');
+    }
   }
 
   private async restore(input: string): Promise<void> {

@@ -289,14 +289,17 @@ export class Sandboxes {
 
   /** Daemon start: nothing runs yet, so every recorded sandbox and endpoint is a leftover. */
   async cleanupAll(): Promise<void> {
-    for (const row of this.networks.repo.endpoints()) {
-      const ep = JSON.parse(row.recordJson) as EndpointRecord;
-      await this.links.removeEndpoint(ep.hostVeth).catch(() => undefined);
-      this.networks.repo.deleteEndpoint(ep.id);
-    }
-    for (const sb of this.networks.repo.sandboxes()) {
-      await this.links.deleteNetns(sb.netns).catch(() => undefined);
+    const eps = this.networks.repo.endpoints().map((r) => JSON.parse(r.recordJson) as EndpointRecord);
+    const sandboxes = this.networks.repo.sandboxes();
+    const withSandbox = new Set(sandboxes.map((sb) => sb.containerId));
+    for (const sb of sandboxes) {
+      const veths = eps.filter((e) => e.containerId === sb.containerId).map((e) => e.hostVeth);
+      await this.links.removeSandbox(sb.netns, veths).catch((err: unknown) => this.logger.warn({ err, netns: sb.netns }, 'leftover sandbox removal failed'));
       this.networks.repo.deleteSandbox(sb.containerId);
+    }
+    for (const ep of eps) {
+      if (!withSandbox.has(ep.containerId)) await this.links.removeEndpoint(ep.hostVeth).catch(() => undefined);
+      this.networks.repo.deleteEndpoint(ep.id);
     }
   }
 

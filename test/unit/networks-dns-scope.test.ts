@@ -106,6 +106,7 @@ const fakeLinks = {
   createNetns: async (name: string): Promise<string> => `/run/netns/${name}`,
   deleteNetns: async (): Promise<void> => undefined,
   removeEndpoint: async (): Promise<void> => undefined,
+  removeSandbox: async (): Promise<void> => undefined,
 };
 const fakePorts = { release: (): void => undefined };
 
