@@ -15,10 +15,14 @@ export interface NetworkLookup {
  */
 export function checkNetworkModeConflicts(config: ContainerConfig, host: HostConfig): void {
   const mode = host.NetworkMode || 'default';
+  if (mode === 'container' || mode === 'container:') {
+    throw new InvalidParameter('Invalid network mode: invalid container format container:<name|id>');
+  }
   const container = mode.startsWith('container:');
   const fail = (what: string): never => {
     throw new InvalidParameter(`conflicting options: ${what}`);
   };
+  if (host.UTSMode === 'host' && config.Hostname) fail('hostname and the UTS mode');
   if (container && config.Hostname) fail('hostname and the network mode');
   if (container && (host.Links ?? []).length > 0) fail("container type network can't be used with links. This would result in undefined behavior");
   if (container && (host.Dns ?? []).length > 0) fail('dns and the network mode');

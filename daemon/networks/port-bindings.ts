@@ -24,7 +24,8 @@ export interface PortRequestSpec {
 export function parsePortKey(key: string): { port: number; proto: Proto } {
   const [p, proto = 'tcp'] = key.split('/');
   const port = Number(p);
-  if (!/^[0-9]+$/.test(p) || port < 1 || port > 65535) throw new InvalidParameter(`invalid port specification: "${key}"`);
+  // dockerd quotes the port part only.
+  if (!/^[0-9]+$/.test(p) || port < 1 || port > 65535) throw new InvalidParameter(`invalid port specification: "${p}"`);
   const lower = proto.toLowerCase();
   if (lower !== 'tcp' && lower !== 'udp' && lower !== 'sctp') throw new InvalidParameter(`invalid proto: ${proto}`);
   return { port, proto: lower };
@@ -35,11 +36,13 @@ export function parseHostPort(raw: string | undefined): [number, number] {
   const text = (raw ?? '').trim();
   if (text === '') return [0, 0];
   const m = /^([0-9]+)(?:-([0-9]+))?$/.exec(text);
-  if (!m) throw new InvalidParameter(`invalid hostPort: ${text}`);
+  const bad = (): never => {
+    throw new InvalidParameter(`invalid port specification: "${text}"`);
+  };
+  if (!m) return bad();
   const start = Number(m[1]);
   const end = m[2] === undefined ? start : Number(m[2]);
-  if (start > 65535 || end > 65535) throw new InvalidParameter(`invalid hostPort: ${text}`);
-  if (end < start) throw new InvalidParameter(`invalid port range: ${text}`);
+  if (start > 65535 || end > 65535 || end < start) bad();
   return [start, end];
 }
 

@@ -43,7 +43,10 @@ function endpointSettings(cfg: EndpointConfig | undefined, n: NetworkRecord | un
 export function networksView(v: ContainerNetView, lookup: (id: string) => NetworkRecord | undefined, builtin: (name: string) => NetworkRecord | undefined, modern = true): Record<string, EndpointSettings> {
   const out: Record<string, EndpointSettings> = {};
   if (v.mode === 'host' || v.mode === 'none') {
-    out[v.mode] = endpointSettings(undefined, builtin(v.mode), undefined, modern);
+    const e = endpointSettings(undefined, builtin(v.mode), undefined, modern);
+    // dockerd joins a (driverless) endpoint on these networks while the container runs.
+    if (v.running) e.EndpointID = createHash('sha256').update(`endpoint:${v.id}:${v.mode}`).digest('hex');
+    out[v.mode] = e;
     return out;
   }
   for (const cfg of v.configs) {

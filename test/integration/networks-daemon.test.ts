@@ -257,16 +257,17 @@ describe('daemon network flags', { concurrency: 3 }, () => {
       assert.ok(!linkExists(networkTag(k.namespace).defaultBridge), 'no default bridge made on the host');
 
       assert.deepEqual(ifNames(await k.runOut([], ['ip', '-o', 'link'])), ['lo']);
-      // dockerd 20.10 accepts it and disables the container's networking (measured: exit 0, lo only).
-      const r = await k.docker(['run', '--rm', '--network', 'bridge', 'busybox', 'ip', '-o', 'link']);
-      assert.equal(r.code, 0, `--network bridge with --bridge=none: ${r.stderr}`);
-      assert.deepEqual(ifNames(r.stdout), ['lo']);
 
       await k.ok(['network', 'create', 'usernet']);
       const sub = (await networkInspect(k, 'usernet')).IPAM.Config[0].Subnet;
       const v = await containerView(k, ['--network', 'usernet']);
       assert.ok(inCidr(v.addr.ip, sub), `${v.addr.ip} in ${sub}`);
       await k.ok(['network', 'rm', 'usernet']);
+
+      // dockerd 20.10 accepts it and disables the container's networking (measured: exit 0, lo only).
+      const r = await k.docker(['run', '--rm', '--network', 'bridge', 'busybox', 'ip', '-o', 'link']);
+      assert.equal(r.code, 0, `--network bridge with --bridge=none: ${r.stderr}`);
+      assert.deepEqual(ifNames(r.stdout), ['lo']);
     });
   });
 
@@ -354,6 +355,8 @@ describe('daemon network flags', { concurrency: 3 }, () => {
       }),
       withKit({}, async (k) => {
         assert.equal((await networkInspect(k, 'bridge')).Options['com.docker.network.bridge.enable_icc'], 'true');
+        // The positive control of the --iptables=false case: by default the daemon has chains.
+        assert.ok(iptablesSave().includes(`${networkTag(k.namespace).chainPrefix}-`), 'a default daemon writes its chains');
         const r = await containerReachesContainer(k, 'icc');
         assert.equal(r.rc, 0, 'wget between containers with the default --icc');
         assert.equal(r.out, 'hello-icc\n');
