@@ -100,6 +100,7 @@ async function startNetworking(
       icc: config.icc,
       ipMasq: config.ipMasq,
       hostIp: config.ip,
+      iptables: config.iptables,
     },
     pools: config.defaultAddressPools,
   });

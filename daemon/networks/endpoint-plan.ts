@@ -92,9 +92,10 @@ export function planEndpoints(host: HostConfig, networking: NetworkingConfig | n
   const primary = nets.tryGet(primaryName);
   if (!primary) {
     // As dockerd: an unknown network is reported when the container starts (a 404 from create
-    // would make the CLI look for the image instead).
-    if (mode !== 'default') return [unresolved(mode, configs[mode])];
-    if (Object.keys(configs).filter((k) => k !== 'default').length > 0) {
+    // would make the CLI look for the image instead). Without a default bridge (`-b none`),
+    // `bridge` means no network at all, as it does for dockerd.
+    if (mode !== 'default' && mode !== 'bridge') return [unresolved(mode, configs[mode])];
+    if (Object.keys(configs).filter((k) => k !== 'default' && k !== 'bridge').length > 0) {
       throw new InvalidParameter('networking options need a network: the daemon runs without a default bridge');
     }
     return [];

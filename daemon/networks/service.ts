@@ -34,6 +34,8 @@ export interface DefaultBridgeConfig {
   icc: boolean;
   ipMasq: boolean;
   hostIp: string;
+  /** --iptables: without it there is no masquerading, whatever --ip-masq says. */
+  iptables: boolean;
 }
 
 export interface NetworkServiceDeps {
@@ -234,7 +236,7 @@ export class NetworkService {
       options: {
         [BRIDGE_OPTS.defaultBridge]: 'true',
         [BRIDGE_OPTS.icc]: String(cfg.icc),
-        [BRIDGE_OPTS.masquerade]: String(cfg.ipMasq),
+        [BRIDGE_OPTS.masquerade]: String(cfg.ipMasq && cfg.iptables),
         [BRIDGE_OPTS.hostBinding]: cfg.hostIp,
         [BRIDGE_OPTS.name]: bridgeName,
         [BRIDGE_OPTS.mtu]: String(cfg.mtu),

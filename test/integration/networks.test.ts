@@ -216,7 +216,8 @@ const httpd = (text: string): string[] => ['sh', '-c', `mkdir -p /www && echo ${
 
 /** `wget -qO- url` from a throwaway busybox on `net`. */
 async function wget(net: string, url: string, timeoutSec = 5): Promise<{ code: number; out: string }> {
-  const r = await k.docker(['run', '--rm', '--network', net, 'busybox', 'timeout', String(timeoutSec), 'wget', '-qO-', url], { timeoutMs: 60_000 });
+  // Under sh, not as PID 1: busybox timeout execs wget in its own place, and a PID 1 ignores SIGTERM.
+  const r = await k.docker(['run', '--rm', '--network', net, 'busybox', 'sh', '-c', `timeout ${timeoutSec} wget -qO- '${url}'`], { timeoutMs: 60_000 });
   return { code: r.code, out: r.stdout };
 }
 
@@ -984,6 +985,46 @@ describe('network modes', () => {
     assert.notEqual(blocked.code, 0, 'an internal network must not reach beyond its gateway');
     await rmf(member);
     await netRm(open, closed);
+  });
+});
+
+describe('outbound NAT', () => {
+  test('traffic leaving a network is masqueraded; enable_ip_masquerade=false keeps the container\'s address', async (t) => {
+    // "Outside": a netns with no route back to the containers' subnets, so only masqueraded
+    // traffic (source = the host's address on the link) gets an answer.
+    const s = freeSubnet();
+    const tag = rnd();
+    const ns = `btnat-${tag}`;
+    const hostVeth = `btnh${tag}`;
+    const peerVeth = `btnp${tag}`;
+    let server: ChildProcess | undefined;
+    const www = fs.mkdtempSync(path.join(k.b.dir, 'nat-'));
+    fs.writeFileSync(path.join(www, 'index.html'), 'far-away\n');
+    t.after(() => {
+      if (server?.pid !== undefined && server.exitCode === null) process.kill(server.pid, 'SIGKILL');
+      for (const args of [['link', 'del', hostVeth], ['netns', 'del', ns]]) {
+        try {
+          execFileSync('ip', args, { stdio: 'ignore' });
+        } catch {
+          // already gone
+        }
+      }
+    });
+    execFileSync('ip', ['-batch', '-'], {
+      input: [`netns add ${ns}`, `link add ${hostVeth} type veth peer name ${peerVeth} netns ${ns}`, `addr add ${s}.1/24 dev ${hostVeth}`, `link set ${hostVeth} up`].join('\n'),
+    });
+    execFileSync('ip', ['-n', ns, '-batch', '-'], { input: ['link set lo up', `addr add ${s}.2/24 dev ${peerVeth}`, `link set ${peerVeth} up`].join('\n') });
+    server = spawn('ip', ['netns', 'exec', ns, '/bin/busybox', 'httpd', '-f', '-p', `${s}.2:8080`, '-h', www], { stdio: 'ignore' });
+
+    const masq = `masq-${rnd()}`;
+    const plain = `nomasq-${rnd()}`;
+    await k.ok(['network', 'create', masq]);
+    await k.ok(['network', 'create', '-o', 'com.docker.network.bridge.enable_ip_masquerade=false', plain]);
+    await k.until('the outside to answer a masqueraded container', async () => (await wget(masq, `http://${s}.2:8080/`, 2)).code === 0, 20_000);
+    assert.equal((await wget(masq, `http://${s}.2:8080/`)).out, 'far-away\n');
+    const unmasked = await wget(plain, `http://${s}.2:8080/`, 3);
+    assert.notEqual(unmasked.code, 0, 'without masquerade the outside has no way back to the container');
+    await netRm(masq, plain);
   });
 });
 
