@@ -207,6 +207,7 @@ export class NetworkService {
     const existing = this.repo.byName('bridge');
     const prev = existing ? this.decode(existing.recordJson) : undefined;
     let ipam: IpamConfigRecord;
+    let auto = false;
     const own = cfg.bridge !== null ? await this.links.linkAddresses(bridgeName) : null;
     if (cfg.bridge !== null && own === null) throw new InvalidParameter(`bridge ${bridgeName} not found (-b names an existing bridge)`);
     if (!cfg.bip && own && own.length > 0) {
@@ -219,9 +220,11 @@ export class NetworkService {
       ipam = { Subnet: `${formatIpv4(networkAddress(c))}/${c.prefix}`, Gateway: formatIpv4(c.ip) };
     } else if (prev && prev.ipam[0] && prev.bridgeName === bridgeName && !(await this.overlapsForeignRoute(prev.ipam[0].Subnet, bridgeName))) {
       ipam = { Subnet: prev.ipam[0].Subnet, Gateway: prev.ipam[0].Gateway };
+      auto = true;
     } else {
       const subnet = await this.pickFreeSubnet(bridgeName);
       ipam = { Subnet: subnet, Gateway: gatewayFor(subnet) };
+      auto = true;
     }
     if (cfg.fixedCidr) ipam.IPRange = cfg.fixedCidr;
     const rec: NetworkRecord = {
@@ -255,6 +258,7 @@ export class NetworkService {
     if (prev) this.repo.update(rec.id, JSON.stringify(rec));
     else this.repo.insert({ id: rec.id, name: 'bridge', created: rec.created, recordJson: JSON.stringify(rec) });
     await this.bringUp(rec);
+    if (auto) await this.settleAutoSubnet(rec);
   }
 
   /** Subnets in use: this daemon's networks and the host's routes (other daemons' bridges, the LAN). */
@@ -278,6 +282,36 @@ export class NetworkService {
       if (r.dev !== ownBridge && rc && cidrOverlaps(c, rc)) return true;
     }
     return false;
+  }
+
+  /**
+   * Two daemons starting at once can pick the same free subnet (each checked the host's routes
+   * before the other's bridge existed). Once our bridge is up, a rival route on another
+   * interface is settled by name: the lower interface name keeps the subnet, the other daemon
+   * takes the next free one.
+   */
+  private async settleAutoSubnet(rec: NetworkRecord): Promise<void> {
+    const bridge = rec.bridgeName as string;
+    const avoid: string[] = [];
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const mine = parseCidr4(rec.ipam[0].Subnet);
+      if (!mine) return;
+      const rivals = (await this.links.hostRoutes()).filter((r) => {
+        const rc = parseCidr4(r.dst);
+        return r.dev !== bridge && rc !== null && cidrOverlaps(rc, mine);
+      });
+      if (rivals.every((r) => r.dev !== '' && r.dev > bridge)) return;
+      this.logger.info({ network: rec.name, subnet: rec.ipam[0].Subnet, rivals }, 'subnet taken at the same moment elsewhere: picking another');
+      await this.dns.close(rec.id).catch(() => undefined);
+      await this.links.deleteBridge(bridge);
+      avoid.push(rec.ipam[0].Subnet, ...rivals.map((r) => r.dst));
+      const pools = this.deps.pools.length > 0 ? this.deps.pools : DEFAULT_POOLS;
+      const subnet = pickSubnet(pools, [...(await this.takenSubnets(bridge)), ...avoid]);
+      if (!subnet) throw new Forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+      rec.ipam = [{ ...rec.ipam[0], Subnet: subnet, Gateway: gatewayFor(subnet) }];
+      this.repo.update(rec.id, JSON.stringify(rec));
+      await this.bringUp(rec);
+    }
   }
 
   /** The Linux bridge with its gateway address, and the DNS listener of a user network. */
@@ -410,6 +444,7 @@ export class NetworkService {
     }
     try {
       await this.bringUp(rec);
+      if (!rec.ipamConfigured) await this.settleAutoSubnet(rec);
       await this.syncFirewall();
     } catch (err) {
       this.repo.delete(id);

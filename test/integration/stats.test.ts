@@ -69,7 +69,8 @@ test('docker stats --no-stream: idle and busy containers', async () => {
   assert.ok(percent(idle[2]) < 5, `idle CPU: ${idle[2]}`);
   assert.match(idle[3], /^[0-9.]+(B|KiB|MiB) \/ 64MiB$/);
   assert.equal(idle[7], '1');
-  assert.ok(percent(busy[2]) > 50, `busy CPU: ${busy[2]}`);
+  // A busy loop gets well above an idle one even on a loaded 2-core test machine.
+  assert.ok(percent(busy[2]) > 20, `busy CPU: ${busy[2]}`);
   // No --memory: the limit is the host's memory, as dockerd reports it.
   assert.match(busy[3], /\/ [0-9.]+GiB$/);
   assert.equal(busy[7], '1'); // busybox sh runs the loop itself
