@@ -117,9 +117,10 @@ export class Sandboxes {
     try {
       // The netns is made with the first endpoint, in the same ip processes.
       const netnsPath = `${NETNS_DIR}/${netns}`;
+      const gateway = this.gatewayEndpoint(c.endpoints);
       let first = true;
       for (const cfg of c.endpoints) {
-        await this.attach(c, cfg, first);
+        await this.attach(c, cfg, first, cfg === gateway);
         first = false;
       }
       await this.networks.syncFirewall();
@@ -144,8 +145,24 @@ export class Sandboxes {
     return { addresses: eps.map((e) => e.ip).filter((ip) => ip !== ''), nameserver };
   }
 
-  /** Connects a running container's sandbox to one more network (or the first at start). */
-  async attach(c: ContainerNet, cfg: EndpointConfig, withPorts: boolean): Promise<EndpointRecord> {
+  /**
+   * The endpoint that gives the default route: the highest GwPriority among the non-internal
+   * networks, ties going to the network name that sorts first (the API's rule).
+   */
+  private gatewayEndpoint(endpoints: EndpointConfig[]): EndpointConfig | undefined {
+    const candidates = endpoints
+      .map((cfg) => ({ cfg, n: this.networks.tryGet(cfg.networkId) }))
+      .filter((x) => x.n !== undefined && !x.n.internal);
+    candidates.sort((a, b) => b.cfg.gwPriority - a.cfg.gwPriority || (a.n?.name ?? '').localeCompare(b.n?.name ?? ''));
+    return candidates[0]?.cfg;
+  }
+
+  /**
+   * Connects a running container's sandbox to one more network (or one of the first ones at
+   * start). route: whether this endpoint gives the default route; when not said (a live connect),
+   * it does if the container has none yet.
+   */
+  async attach(c: ContainerNet, cfg: EndpointConfig, withPorts: boolean, route?: boolean): Promise<EndpointRecord> {
     const n = this.networks.get(cfg.networkId);
     if (n.driver !== 'bridge') throw new InvalidParameter(`container cannot be connected to network ${n.name}`);
     const existing = this.endpointsOf(c.id);
@@ -167,7 +184,7 @@ export class Sandboxes {
     const used = new Set(existing.map((e) => e.ifName));
     let ifIndex = 0;
     while (used.has(`eth${ifIndex}`)) ifIndex++;
-    const defaultRoute = !n.internal && !existing.some((e) => e.defaultRoute);
+    const defaultRoute = route ?? (!n.internal && !existing.some((e) => e.defaultRoute));
     const shortId = c.id.slice(0, 12);
     const userNet = n.name !== 'bridge';
     const dnsNames = userNet ? unique([c.name, ...cfg.aliases, shortId, ...(c.hostname && c.hostname !== shortId ? [c.hostname] : [])]) : [];
