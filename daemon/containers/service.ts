@@ -495,8 +495,8 @@ export class ContainerService {
     const cfg = c.record.config;
     let io: TaskIO | undefined;
     try {
-      const netnsPath = await this.setUpNetwork(c);
-      const spec = await this.specs.build(c, (other) => this.namespaceSource(other), netnsPath);
+      const net = await this.setUpNetwork(c);
+      const spec = await this.specs.build(c, (other) => this.namespaceSource(other), net?.netnsPath);
       await this.runtime.updateSpec(id, spec);
       const logCfg = this.logConfig(c);
       const logger =
@@ -511,6 +511,8 @@ export class ContainerService {
             })
           : undefined;
       const started = await this.runtime.startTask(id, { stdin: cfg.OpenStdin === true, terminal: cfg.Tty === true });
+      // The published ports' rules, started before the task, are in place when start answers.
+      await net?.firewall;
       io = started.io;
       const hub = this.hub(id);
       const copier = new LogCopier({ stdout: started.io.stdout, stderr: started.io.stderr }, logger ?? NULL_SINK, {
@@ -558,7 +560,7 @@ export class ContainerService {
   // ------------------------------------------------------------------ networks
 
   /** The container's netns with its endpoints (own-stack modes with networks); etc files follow. */
-  private async setUpNetwork(c: Container): Promise<string | undefined> {
+  private async setUpNetwork(c: Container): Promise<{ netnsPath: string; firewall: Promise<void> } | undefined> {
     const mode = c.record.hostConfig.NetworkMode || 'default';
     if (mode.startsWith('container:')) {
       // The other container's stack, hostname and resolver files, as dockerd shares them.
@@ -588,7 +590,7 @@ export class ContainerService {
       dns: hc.Dns?.length ? hc.Dns : this.defaults.dns,
     });
     this.writeEtc(c, info);
-    return info.netnsPath;
+    return { netnsPath: info.netnsPath, firewall: info.firewall };
   }
 
   private resolveEndpoints(c: Container, networks: NetworkService): EndpointConfig[] {
@@ -757,8 +759,11 @@ export class ContainerService {
     // Output may still be in the pipes when the exit is reported: drain it before the state says exited.
     await Promise.race([live.copier.done(), new Promise((r) => setTimeout(r, 2000))]);
     await live.logger?.close();
-    await this.runtime.deleteTask(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'task delete failed'));
-    await this.sandboxes?.tearDown(id);
+    // The processes are gone: the network comes down while containerd deletes the task.
+    await Promise.all([
+      this.runtime.deleteTask(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'task delete failed')),
+      this.sandboxes?.tearDown(id),
+    ]);
     this.announceModeNetwork(c, 'disconnect');
     await live.io.close().catch(() => undefined);
     this.live.delete(id);

@@ -47,6 +47,8 @@ export interface SandboxInfo {
   addresses: string[];
   /** The embedded DNS's address when the container is on a user network (resolv.conf). */
   nameserver: string | null;
+  /** The firewall rules for the container's ports, written while the task is made and started. */
+  firewall: Promise<void>;
 }
 
 interface LiveProxy {
@@ -123,8 +125,10 @@ export class Sandboxes {
         await this.attach(c, cfg, first, cfg === gateway);
         first = false;
       }
-      await this.networks.syncFirewall();
-      return { netnsPath, ...this.etcFacts(c.id) };
+      const firewall = this.networks.syncFirewall().catch((err: unknown) =>
+        this.logger.error({ err, container: c.id }, 'firewall rules for the container could not be written'),
+      );
+      return { netnsPath, ...this.etcFacts(c.id), firewall };
     } catch (err) {
       await this.tearDown(c.id).catch((e: unknown) => this.logger.warn({ err: e, container: c.id }, 'network teardown after a failed setup failed'));
       throw err;

@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
 import { GenericContainer, Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { destroyBerth, startBerth, type Berth } from './harness';
@@ -17,6 +19,8 @@ const containers: StartedTestContainer[] = [];
 const networks: StartedNetwork[] = [];
 
 const IMAGE = 'busybox:latest';
+// When the fixture was loaded (seconds, for `docker events --since`).
+let loadedAt = 0;
 
 async function docker(args: string[], input?: Buffer): Promise<string> {
   assert.ok(b);
@@ -40,6 +44,22 @@ function httpGet(host: string, port: number, urlPath: string): Promise<{ status:
   });
 }
 
+/** The regular files of a tar stream: name -> content. */
+async function untar(stream: NodeJS.ReadableStream): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const extract = tar.extract();
+  extract.on('entry', (header, body, next) => {
+    const chunks: Buffer[] = [];
+    body.on('data', (d: unknown) => chunks.push(d as Buffer));
+    body.on('end', () => {
+      if (header.type === 'file') files.set(header.name, Buffer.concat(chunks).toString());
+      next();
+    });
+  });
+  await pipeline(stream, extract);
+  return files;
+}
+
 /** Starts `c` and remembers it for cleanup. */
 async function started(c: GenericContainer): Promise<StartedTestContainer> {
   const s = await c.start();
@@ -56,6 +76,7 @@ async function stopped(c: StartedTestContainer): Promise<void> {
 before(async () => {
   b = await startBerth();
   await docker(['load'], await buildBusyboxArchive({ tags: [IMAGE] }));
+  loadedAt = Math.floor(Date.now() / 1000);
   // testcontainers reads its configuration when it first connects (the first start()), so the
   // environment is set before that. DOCKER_HOST points it at this berthd. Ryuk, its reaper
   // container, is off: no registry is reachable here, so the testcontainers/ryuk image cannot be
@@ -106,6 +127,12 @@ describe('testcontainers against berthd', () => {
 
     await stopped(c);
     assert.deepEqual(lines(await docker(['ps', '-aq', '--no-trunc'])), [], 'stop() removes the container');
+    // The SDK found the loaded image and asked for no pull.
+    const imageEvents = await docker(['events', '--since', String(loadedAt), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.ID}}']);
+    assert.ok(!lines(imageEvents).some((l) => l.startsWith('pull')), `image events:\n${imageEvents}`);
+    // ... and the container events show the SDK's lifecycle on berthd.
+    const actions = lines(await docker(['events', '--since', String(loadedAt), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', `container=${id}`, '--format', '{{.Action}}']));
+    for (const a of ['create', 'start', 'stop', 'destroy']) assert.ok(actions.includes(a), `${a} missing from ${actions.join(', ')}`);
   });
 
   test('a user network: a container reaches another by its alias', async () => {
@@ -161,7 +188,11 @@ describe('testcontainers against berthd', () => {
           { content: Buffer.from('#!/bin/sh\necho "script got $1"\nexit 7\n'), target: '/usr/local/bin/tool.sh', mode: 0o755 },
         ])
         .withWorkingDir('/data')
-        .withCommand(['sleep', '3600']),
+        // The log wait follows the log stream (logs?follow=1&since=<fractional seconds>): the
+        // line comes a moment after start.
+        .withCommand(['sh', '-c', 'echo starting; sleep 1; echo "ready in $(pwd)"; exec sleep 3600'])
+        .withWaitStrategy(Wait.forLogMessage(/^ready in \/data$/))
+        .withStartupTimeout(30_000),
     );
 
     const env = await c.exec(['sh', '-c', 'echo "$GREETING"; echo "empty=[$EMPTY]"']);
@@ -187,6 +218,13 @@ describe('testcontainers against berthd', () => {
     const opts = await c.exec(['sh', '-c', 'echo "$X $(pwd) $(id -u)"'], { env: { X: 'y' }, workingDir: '/tmp', user: 'nobody' });
     assert.equal(opts.exitCode, 0, opts.output);
     assert.equal(opts.stdout, 'y /tmp 65534\n');
+
+    // Copying in and out of the running container (PUT and GET /containers/{id}/archive).
+    await c.copyContentToContainer([{ content: 'later\n', target: '/data/later.txt' }]);
+    assert.equal((await c.exec(['cat', '/data/later.txt'])).stdout, 'later\n');
+    const files = await untar(await c.copyArchiveFromContainer('/data'));
+    assert.equal(files.get('data/note.txt'), 'copied content\n');
+    assert.equal(files.get('data/later.txt'), 'later\n');
 
     // A command that does not exist: the SDK sees a failure exit code, as with dockerd.
     const none = await c.exec(['/no/such/binary']);
