@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { Kit, lines, sleep } from './container-kit';
 import { destroyBerth, startBerth } from './harness';
@@ -219,6 +219,41 @@ async function wget(net: string, url: string, timeoutSec = 5): Promise<{ code: n
   // Under sh, not as PID 1: busybox timeout execs wget in its own place, and a PID 1 ignores SIGTERM.
   const r = await k.docker(['run', '--rm', '--network', net, 'busybox', 'sh', '-c', `timeout ${timeoutSec} wget -qO- '${url}'`], { timeoutMs: 60_000 });
   return { code: r.code, out: r.stdout };
+}
+
+/**
+ * An "outside" host for traffic leaving a network: a netns made here, joined to the host by a
+ * veth on a free /24 (host .1, outside .2), serving `text` with busybox httpd on .2:8080.
+ * Without a default route it can only answer what comes from the host's own address (i.e.
+ * masqueraded traffic). Everything is removed after the test. Returns the /24's first three octets.
+ */
+function outsideServer(t: TestContext, text: string, defaultRoute: boolean): string {
+  const s = freeSubnet();
+  const tag = rnd();
+  const ns = `btout-${tag}`;
+  const hostVeth = `btoh${tag}`;
+  const peerVeth = `btop${tag}`;
+  const www = fs.mkdtempSync(path.join(k.b.dir, 'outside-'));
+  fs.writeFileSync(path.join(www, 'index.html'), `${text}\n`);
+  let server: ChildProcess | undefined;
+  t.after(() => {
+    if (server?.pid !== undefined && server.exitCode === null) process.kill(server.pid, 'SIGKILL');
+    for (const args of [['link', 'del', hostVeth], ['netns', 'del', ns]]) {
+      try {
+        execFileSync('ip', args, { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+  });
+  execFileSync('ip', ['-batch', '-'], {
+    input: [`netns add ${ns}`, `link add ${hostVeth} type veth peer name ${peerVeth} netns ${ns}`, `addr add ${s}.1/24 dev ${hostVeth}`, `link set ${hostVeth} up`].join('\n'),
+  });
+  const inside = ['link set lo up', `addr add ${s}.2/24 dev ${peerVeth}`, `link set ${peerVeth} up`];
+  if (defaultRoute) inside.push(`route add default via ${s}.1`);
+  execFileSync('ip', ['-n', ns, '-batch', '-'], { input: inside.join('\n') });
+  server = spawn('ip', ['netns', 'exec', ns, '/bin/busybox', 'httpd', '-f', '-p', `${s}.2:8080`, '-h', www], { stdio: 'ignore' });
+  return s;
 }
 
 function netnsNames(): string[] {
@@ -941,32 +976,7 @@ describe('network modes', () => {
 
   test('an internal network reaches its own members and its DNS, but nothing beyond the gateway', async (t) => {
     // "Outside": a netns made here, routed through the host like any destination beyond a gateway.
-    const s = freeSubnet();
-    const tag = rnd();
-    const ns = `btout-${tag}`;
-    const hostVeth = `btoh${tag}`;
-    const peerVeth = `btop${tag}`;
-    let server: ChildProcess | undefined;
-    const www = fs.mkdtempSync(path.join(k.b.dir, 'outside-'));
-    fs.writeFileSync(path.join(www, 'index.html'), 'outside-world\n');
-    t.after(() => {
-      if (server?.pid !== undefined && server.exitCode === null) process.kill(server.pid, 'SIGKILL');
-      for (const args of [['link', 'del', hostVeth], ['netns', 'del', ns]]) {
-        try {
-          execFileSync('ip', args, { stdio: 'ignore' });
-        } catch {
-          // already gone
-        }
-      }
-    });
-    execFileSync('ip', ['-batch', '-'], {
-      input: [`netns add ${ns}`, `link add ${hostVeth} type veth peer name ${peerVeth} netns ${ns}`, `addr add ${s}.1/24 dev ${hostVeth}`, `link set ${hostVeth} up`].join('\n'),
-    });
-    execFileSync('ip', ['-n', ns, '-batch', '-'], {
-      input: ['link set lo up', `addr add ${s}.2/24 dev ${peerVeth}`, `link set ${peerVeth} up`, `route add default via ${s}.1`].join('\n'),
-    });
-    server = spawn('ip', ['netns', 'exec', ns, '/bin/busybox', 'httpd', '-f', '-p', `${s}.2:8080`, '-h', www], { stdio: 'ignore' });
-
+    const s = outsideServer(t, 'outside-world', true);
     const open = `open-${rnd()}`;
     const closed = `int-${rnd()}`;
     await k.ok(['network', 'create', open]);
@@ -992,30 +1002,7 @@ describe('outbound NAT', () => {
   test('traffic leaving a network is masqueraded; enable_ip_masquerade=false keeps the container\'s address', async (t) => {
     // "Outside": a netns with no route back to the containers' subnets, so only masqueraded
     // traffic (source = the host's address on the link) gets an answer.
-    const s = freeSubnet();
-    const tag = rnd();
-    const ns = `btnat-${tag}`;
-    const hostVeth = `btnh${tag}`;
-    const peerVeth = `btnp${tag}`;
-    let server: ChildProcess | undefined;
-    const www = fs.mkdtempSync(path.join(k.b.dir, 'nat-'));
-    fs.writeFileSync(path.join(www, 'index.html'), 'far-away\n');
-    t.after(() => {
-      if (server?.pid !== undefined && server.exitCode === null) process.kill(server.pid, 'SIGKILL');
-      for (const args of [['link', 'del', hostVeth], ['netns', 'del', ns]]) {
-        try {
-          execFileSync('ip', args, { stdio: 'ignore' });
-        } catch {
-          // already gone
-        }
-      }
-    });
-    execFileSync('ip', ['-batch', '-'], {
-      input: [`netns add ${ns}`, `link add ${hostVeth} type veth peer name ${peerVeth} netns ${ns}`, `addr add ${s}.1/24 dev ${hostVeth}`, `link set ${hostVeth} up`].join('\n'),
-    });
-    execFileSync('ip', ['-n', ns, '-batch', '-'], { input: ['link set lo up', `addr add ${s}.2/24 dev ${peerVeth}`, `link set ${peerVeth} up`].join('\n') });
-    server = spawn('ip', ['netns', 'exec', ns, '/bin/busybox', 'httpd', '-f', '-p', `${s}.2:8080`, '-h', www], { stdio: 'ignore' });
-
+    const s = outsideServer(t, 'far-away', false);
     const masq = `masq-${rnd()}`;
     const plain = `nomasq-${rnd()}`;
     await k.ok(['network', 'create', masq]);

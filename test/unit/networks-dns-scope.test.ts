@@ -13,26 +13,15 @@ import type { EndpointRecord, NetworkRecord } from '../../daemon/networks/model'
 import { Sandboxes, splitLink, type ContainerNet } from '../../daemon/networks/sandboxes';
 import type { NetworkService } from '../../daemon/networks/service';
 import type { EndpointRow, SandboxRow } from '../../store/network-repo';
+import { netRecord } from './network-records';
 
 function net(name: string, id: string, subnet: string, extra: Partial<NetworkRecord> = {}): NetworkRecord {
-  return {
-    id,
-    name,
-    created: '2026-11-28T16:00:00.000000000Z',
-    driver: 'bridge',
-    internal: false,
-    attachable: false,
-    enableIPv6: false,
-    labels: {},
-    options: {},
-    ipamDriver: 'default',
-    ipamOptions: {},
+  return netRecord(name, id, {
     ipamConfigured: true,
     ipam: [{ Subnet: subnet, Gateway: subnet.replace(/0\/\d+$/, '1') }],
     bridgeName: `br-${id.slice(0, 12)}`,
-    builtin: false,
     ...extra,
-  };
+  });
 }
 
 const BRIDGE = net('bridge', 'b'.repeat(64), '10.252.0.0/24', { builtin: true, ipamConfigured: false, bridgeName: 'berth0' });

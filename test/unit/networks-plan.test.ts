@@ -8,30 +8,9 @@ import type { ContainerConfig, HostConfig, NetworkingConfig } from '../../daemon
 import { Forbidden, InvalidParameter, NotFound } from '../../daemon/errors';
 import { checkConnect, checkNetworkModeConflicts, ownsNetworkStack, planEndpoints, type NetworkLookup } from '../../daemon/networks/endpoint-plan';
 import type { EndpointConfig, NetworkRecord } from '../../daemon/networks/model';
+import { hex, netRecord } from './network-records';
 
-function hex(c: string): string {
-  return c.repeat(64);
-}
-
-function net(name: string, id: string, extra: Partial<NetworkRecord> = {}): NetworkRecord {
-  return {
-    id,
-    name,
-    created: '2026-11-28T16:00:00.000000000Z',
-    driver: 'bridge',
-    internal: false,
-    attachable: false,
-    enableIPv6: false,
-    labels: {},
-    options: {},
-    ipamDriver: 'default',
-    ipamOptions: {},
-    ipamConfigured: false,
-    ipam: [],
-    builtin: false,
-    ...extra,
-  };
-}
+const net = netRecord;
 
 const BRIDGE = net('bridge', hex('b'), { builtin: true, ipam: [{ Subnet: '10.252.0.0/24', Gateway: '10.252.0.1' }], bridgeName: 'berth0' });
 const HOST = net('host', hex('h'), { builtin: true, driver: 'host' });

@@ -11,30 +11,9 @@ import { InvalidParameter } from '../../daemon/errors';
 import type { EndpointConfig, EndpointRecord, NetworkRecord, PortMapping } from '../../daemon/networks/model';
 import { parseHostPort, parsePortKey, portMapView, portRequests, portSummary, validatePortSpec, type PortSpec } from '../../daemon/networks/port-bindings';
 import { networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../../daemon/networks/settings-view';
+import { hex, netRecord } from './network-records';
 
-function hex(c: string): string {
-  return c.repeat(64);
-}
-
-function net(name: string, id: string, extra: Partial<NetworkRecord> = {}): NetworkRecord {
-  return {
-    id,
-    name,
-    created: '2026-11-28T16:00:00.000000000Z',
-    driver: 'bridge',
-    internal: false,
-    attachable: false,
-    enableIPv6: false,
-    labels: {},
-    options: {},
-    ipamDriver: 'default',
-    ipamOptions: {},
-    ipamConfigured: false,
-    ipam: [],
-    builtin: false,
-    ...extra,
-  };
-}
+const net = netRecord;
 
 function invalid(fn: () => unknown, message: string): void {
   assert.throws(fn, (err: unknown) => {
