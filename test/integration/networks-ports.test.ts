@@ -282,6 +282,18 @@ describe('published ports', () => {
     await k.ok(['rm', '-f', name]);
   });
 
+  test('a network\'s host_binding_ipv4 option is the default host address of its published ports', async () => {
+    const net = `hbnet-${rnd()}`;
+    await k.ok(['network', 'create', '-o', 'com.docker.network.bridge.host_binding_ipv4=127.0.0.1', net]);
+    const name = `hb-${rnd()}`;
+    await k.ok(['run', '-d', '--name', name, '--network', net, '-p', '80', 'busybox', 'sleep', '300']);
+    const ports = await dockerPort(name);
+    assert.equal(ports.length, 1, ports.join('\n'));
+    assert.match(ports[0], /^80\/tcp -> 127\.0\.0\.1:\d+$/);
+    await k.ok(['rm', '-f', name]);
+    await k.ok(['network', 'rm', net]);
+  });
+
   test('--network host discards -p with dockerd\'s warning', async () => {
     const port = await freePorts();
     const name = `hostp-${rnd()}`;
