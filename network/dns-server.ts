@@ -409,7 +409,9 @@ export class DnsServer {
 
 function bindUdp(ip: string, port: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket({ type: net.isIPv6(ip) ? 'udp6' : 'udp4' });
+    // SO_REUSEADDR: a host resolver bound to 0.0.0.0:53 (dnsmasq and the like set it too) does
+    // not keep us off the gateway address, and the more specific binding gets its packets.
+    const sock = dgram.createSocket({ type: net.isIPv6(ip) ? 'udp6' : 'udp4', reuseAddr: true });
     const onError = (err: Error): void => {
       try {
         sock.close();
