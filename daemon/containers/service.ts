@@ -572,6 +572,11 @@ export class ContainerService {
       this.saveRecord(c);
       return undefined;
     }
+    if (c.record.networks === undefined && this.networks && ownsNetworkStack(mode)) {
+      // Created before Berth had networks: planned now, as a new container would be.
+      c.record.networks = planEndpoints(c.record.hostConfig, c.record.networkingConfig, this.networks);
+      this.saveRecord(c);
+    }
     if (!this.sandboxes || !this.networks || !ownsNetworkStack(mode) || (c.record.networks ?? []).length === 0) {
       this.writeEtc(c);
       this.announceModeNetwork(c, 'connect');
