@@ -839,6 +839,36 @@ describe('containers on a user network', () => {
   });
 });
 
+describe('docker ps by network', () => {
+  test('--filter network= matches a network\'s name or ID, as configured, and the Networks column names them', async () => {
+    const a = `fa-${rnd()}`;
+    const b = `fb-${rnd()}`;
+    await k.ok(['network', 'create', a]);
+    await k.ok(['network', 'create', b]);
+    const idA = (await k.ok(['network', 'inspect', '-f', '{{.Id}}', a])).trim();
+    const ca = `pa-${rnd()}`;
+    const cb = `pb-${rnd()}`;
+    const cn = `pn-${rnd()}`;
+    await k.ok(['run', '-d', '--name', ca, '--network', a, 'busybox', 'sleep', '300']);
+    await k.ok(['create', '--name', cb, '--network', b, 'busybox', 'true']);
+    await k.ok(['run', '-d', '--name', cn, '--network', 'none', 'busybox', 'sleep', '300']);
+    const names = async (...filters: string[]): Promise<string[]> =>
+      lines(await k.ok(['ps', '-a', ...filters.flatMap((f) => ['--filter', f]), '--format', '{{.Names}}'])).filter((n) => [ca, cb, cn].includes(n)).sort();
+    assert.deepEqual(await names(`network=${a}`), [ca]);
+    assert.deepEqual(await names(`network=${idA}`), [ca]);
+    assert.deepEqual(await names(`network=${b}`), [cb], 'a created container counts on the network it is configured on');
+    assert.deepEqual(await names('network=none'), [cn]);
+    assert.deepEqual(await names(`network=${a}`, `network=${b}`), [ca, cb].sort());
+    assert.deepEqual(await names('network=nosuch'), []);
+    assert.equal((await k.ok(['ps', '--filter', `name=${ca}`, '--format', '{{.Networks}}'])).trim(), a);
+    await k.ok(['network', 'connect', b, ca]);
+    assert.deepEqual((await k.ok(['ps', '--filter', `name=${ca}`, '--format', '{{.Networks}}'])).trim().split(',').sort(), [a, b].sort());
+    assert.deepEqual(await names(`network=${b}`), [ca, cb].sort());
+    await rmf(ca, cb, cn);
+    await netRm(a, b);
+  });
+});
+
 describe('connect and disconnect', () => {
   test('a running container gets the new interface at once, is resolvable by its alias, and loses both on disconnect', async () => {
     const s = freeSubnet();
