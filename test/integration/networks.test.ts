@@ -1028,6 +1028,29 @@ describe('network modes', () => {
   });
 });
 
+describe('isolation', () => {
+  test('two user networks cannot reach each other\'s containers; a container on both reaches each', async () => {
+    const a = `isa-${rnd()}`;
+    const b = `isb-${rnd()}`;
+    await k.ok(['network', 'create', a]);
+    await k.ok(['network', 'create', b]);
+    const srv = `iss-${rnd()}`;
+    await k.ok(['run', '-d', '--name', srv, '--network', a, 'busybox', ...httpd('on-a')]);
+    const ip = (await k.ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${a}").IPAddress}}`, srv])).trim();
+    await k.until('the server to answer on its own network', async () => (await wget(a, `http://${ip}/`, 2)).code === 0, 20_000);
+    assert.equal((await wget(a, `http://${ip}/`)).out, 'on-a\n');
+    const across = await wget(b, `http://${ip}/`, 3);
+    assert.notEqual(across.code, 0, 'a container on another network must not reach it');
+    // On both networks: reaches it (through its interface on a).
+    const both = `isboth-${rnd()}`;
+    await k.ok(['create', '--name', both, '--network', b, 'busybox', 'sh', '-c', `timeout 5 wget -qO- http://${ip}/`]);
+    await k.ok(['network', 'connect', a, both]);
+    await k.ok(['start', '-a', both]).then((out) => assert.equal(out, 'on-a\n'));
+    await rmf(srv, both);
+    await netRm(a, b);
+  });
+});
+
 describe('outbound NAT', () => {
   test('traffic leaving a network is masqueraded; enable_ip_masquerade=false keeps the container\'s address', async (t) => {
     // "Outside": a netns with no route back to the containers' subnets, so only masqueraded
