@@ -53,12 +53,11 @@ import type { VolumeService } from '../volumes/service';
 import { runPs } from './top';
 import type { NetworkService } from '../networks/service';
 import type { Sandboxes } from '../networks/sandboxes';
-import { checkConnect, checkNetworkModeConflicts, endpointConfig, ownsNetworkStack, planEndpoints } from '../networks/endpoint-plan';
-import { validatePortSpec, type PortSpec } from '../networks/port-bindings';
-import { networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../networks/settings-view';
+import { checkNetworkModeConflicts } from '../networks/endpoint-plan';
+import { validatePortSpec } from '../networks/port-bindings';
 import type { EndpointSettings } from './api-types';
-import type { EndpointConfig } from '../networks/model';
-import { splitLink } from '../networks/sandboxes';
+import type { NetworkRecord } from '../networks/model';
+import { ContainerNetworking, portSpecOf } from './networking';
 
 export interface ContainerDefaults {
   dataRoot: string;
@@ -131,8 +130,7 @@ export class ContainerService {
   private readonly logger: Logger;
   private readonly defaults: ContainerDefaults;
   private readonly volumes?: VolumeService;
-  private readonly networks?: NetworkService;
-  private readonly sandboxes?: Sandboxes;
+  private readonly net: ContainerNetworking;
 
   private readonly live = new Map<string, Live>();
   private readonly hubs = new Map<string, AttachHub>();
@@ -155,8 +153,17 @@ export class ContainerService {
     this.logger = deps.logger;
     this.defaults = deps.defaults;
     this.volumes = deps.volumes;
-    this.networks = deps.networks;
-    this.sandboxes = deps.sandboxes;
+    this.net = new ContainerNetworking(
+      {
+        get: (input) => this.get(input),
+        saveRecord: (c) => this.saveRecord(c),
+        writeEtc: (c, net) => this.writeEtc(c, net),
+        all: () => this.all(),
+      },
+      deps.defaults.dns,
+      deps.networks,
+      deps.sandboxes,
+    );
   }
 
   // ------------------------------------------------------------------ lookup and persistence
@@ -179,6 +186,15 @@ export class ContainerService {
       if (row) return this.decode(row);
     }
     throw new NotFound(`No such container: ${input}`);
+  }
+
+  /** By anything get() takes; undefined instead of NotFound. */
+  tryGet(input: string): Container | undefined {
+    try {
+      return this.get(input);
+    } catch {
+      return undefined;
+    }
   }
 
   tryGetById(id: string): Container | undefined {
@@ -307,7 +323,7 @@ export class ContainerService {
       const other = this.tryGet(netMode.slice('container:'.length));
       if (other) hostConfig.NetworkMode = `container:${other.record.id}`;
     }
-    const endpoints = this.networks ? planEndpoints(hostConfig, req.networkingConfig, this.networks, (config as { MacAddress?: string }).MacAddress ?? '') : [];
+    const endpoints = this.net.plan(hostConfig, req.networkingConfig, (config as { MacAddress?: string }).MacAddress ?? '');
     validatePortSpec(portSpecOf(config, hostConfig));
     if (netMode === 'host' && Object.keys(hostConfig.PortBindings ?? {}).length > 0) {
       warnings.push('Published ports are discarded when using host network mode');
@@ -382,7 +398,7 @@ export class ContainerService {
       domainname: c.record.config.Domainname ?? '',
       addresses: net.addresses,
       embeddedDns: net.nameserver,
-      links: this.legacyLinkHosts(c),
+      links: this.net.legacyLinkHosts(c),
       extraHosts: hc.ExtraHosts ?? [],
       hostGatewayIp: this.defaults.hostGatewayIp,
       dns: hc.Dns?.length ? hc.Dns : this.defaults.dns,
@@ -495,7 +511,7 @@ export class ContainerService {
     const cfg = c.record.config;
     let io: TaskIO | undefined;
     try {
-      const net = await this.setUpNetwork(c);
+      const net = await this.net.setUp(c);
       const spec = await this.specs.build(c, (other) => this.namespaceSource(other), net?.netnsPath);
       await this.runtime.updateSpec(id, spec);
       const logCfg = this.logConfig(c);
@@ -549,7 +565,7 @@ export class ContainerService {
     } catch (err) {
       await io?.close().catch(() => undefined);
       await this.runtime.deleteTask(id).catch(() => undefined);
-      await this.sandboxes?.tearDown(id);
+      await this.net.forget(id);
       c.state.error = errorMessage(err);
       c.state.exitCode = isStartFailure(err) ? err.exitCode : 128;
       this.saveState(c);
@@ -559,190 +575,23 @@ export class ContainerService {
 
   // ------------------------------------------------------------------ networks
 
-  /** The container's netns with its endpoints (own-stack modes with networks); etc files follow. */
-  private async setUpNetwork(c: Container): Promise<{ netnsPath: string; firewall: Promise<void> } | undefined> {
-    const mode = c.record.hostConfig.NetworkMode || 'default';
-    if (mode.startsWith('container:')) {
-      // The other container's stack, hostname and resolver files, as dockerd shares them.
-      const other = this.get(mode.slice('container:'.length));
-      c.record.config.Hostname = other.record.config.Hostname;
-      c.record.hostnamePath = other.record.hostnamePath;
-      c.record.hostsPath = other.record.hostsPath;
-      c.record.resolvConfPath = other.record.resolvConfPath;
-      this.saveRecord(c);
-      return undefined;
-    }
-    if (c.record.networks === undefined && this.networks && ownsNetworkStack(mode)) {
-      // Created before Berth had networks: planned now, as a new container would be.
-      c.record.networks = planEndpoints(c.record.hostConfig, c.record.networkingConfig, this.networks);
-      this.saveRecord(c);
-    }
-    if (!this.sandboxes || !this.networks || !ownsNetworkStack(mode) || (c.record.networks ?? []).length === 0) {
-      this.writeEtc(c);
-      this.announceModeNetwork(c, 'connect');
-      return undefined;
-    }
-    // Networks named at create but unknown then (or removed since) are looked up now, and a
-    // missing one is reported as dockerd reports it.
-    const endpoints = this.resolveEndpoints(c, this.networks);
-    const hc = c.record.hostConfig;
-    const info = await this.sandboxes.setUp({
-      id: c.record.id,
-      name: c.record.name,
-      hostname: c.record.config.Hostname ?? '',
-      endpoints,
-      ports: portSpecOf(c.record.config, hc),
-      dns: hc.Dns?.length ? hc.Dns : this.defaults.dns,
-    });
-    this.writeEtc(c, info);
-    return { netnsPath: info.netnsPath, firewall: info.firewall };
-  }
-
-  private resolveEndpoints(c: Container, networks: NetworkService): EndpointConfig[] {
-    let changed = false;
-    const out = (c.record.networks ?? []).map((e) => {
-      if (e.networkId) {
-        networks.get(e.networkId);
-        return e;
-      }
-      const n = networks.get(e.networkName);
-      changed = true;
-      return endpointConfig(n, e.networkName, {
-        Aliases: e.aliases,
-        Links: e.links,
-        IPAMConfig: e.ipv4Address ? { IPv4Address: e.ipv4Address } : undefined,
-        MacAddress: e.macAddress,
-        DriverOpts: e.driverOpts,
-        GwPriority: e.gwPriority,
-      });
-    });
-    if (changed) {
-      c.record.networks = out;
-      this.saveRecord(c);
-    }
-    return out;
-  }
-
-  /** /etc/hosts lines for --link targets on the default bridge (user networks resolve them by DNS). */
-  private legacyLinkHosts(c: Container): { ip: string; names: string[] }[] {
-    const out: { ip: string; names: string[] }[] = [];
-    if (!this.sandboxes || !this.networks) return out;
-    const bridge = this.networks.tryGet('bridge');
-    for (const link of c.record.hostConfig.Links ?? []) {
-      const [target, alias] = splitLink(link);
-      const other = this.tryGet(target);
-      if (!other || !bridge) continue;
-      const ep = this.sandboxes.endpointsOf(other.record.id).find((e) => e.networkId === bridge.id);
-      if (ep) out.push({ ip: ep.ip, names: [...new Set([alias, other.record.config.Hostname ?? '', other.record.name])].filter((n) => n !== '') });
-    }
-    return out;
-  }
-
-  private tryGet(input: string): Container | undefined {
-    try {
-      return this.get(input);
-    } catch {
-      return undefined;
-    }
-  }
-
   /** `docker network connect`: recorded in the container, and made live when it runs. */
   async connect(networkInput: string, containerInput: string, settings: EndpointSettings | undefined): Promise<void> {
-    const networks = this.requireNetworks();
-    const n = networks.get(networkInput);
+    const n = this.net.network(networkInput) as NetworkRecord;
     const id = this.get(containerInput).record.id;
-    await this.locked(id, async () => {
-      const c = this.get(id);
-      const current = c.record.networks ?? [];
-      checkConnect(c.record.hostConfig.NetworkMode, current, n, c.record.name);
-      if (n.internal === false && n.name === 'bridge' && (settings?.Aliases ?? []).length > 0) {
-        throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
-      }
-      const cfg = endpointConfig(n, networkInput === n.id ? n.name : n.name, settings);
-      if (c.state.running && this.sandboxes) {
-        await this.sandboxes.attach(this.netInput(c, [...current, cfg]), cfg, false);
-        await this.networks?.syncFirewall();
-        this.writeEtc(c, this.sandboxes.etcFacts(id));
-      }
-      c.record.networks = [...current, cfg];
-      this.saveRecord(c);
-    });
+    await this.locked(id, () => this.net.connect(this.get(id), n, settings));
   }
 
-  /** `docker network disconnect` (force: also when the network is gone or the endpoint is stale). */
+  /** `docker network disconnect` (force: also when the network is gone). */
   async disconnect(networkInput: string, containerInput: string, force: boolean): Promise<void> {
-    const networks = this.requireNetworks();
-    const c0 = this.get(containerInput);
-    const id = c0.record.id;
-    const n = force ? networks.tryGet(networkInput) : networks.get(networkInput);
-    await this.locked(id, async () => {
-      const c = this.get(id);
-      const mode = c.record.hostConfig.NetworkMode || 'default';
-      if (n && n.driver === 'host') throw new InvalidParameter('container cannot be disconnected from host network or connected to host network');
-      const current = c.record.networks ?? [];
-      const cfg = current.find((e) => (n ? e.networkId === n.id : e.networkName === networkInput || e.networkId === networkInput));
-      if (!cfg) {
-        if (n && !ownsNetworkStack(mode) && mode === n.name) {
-          throw new InvalidParameter(`container ${id} is not connected to network ${n.name}`);
-        }
-        throw new SystemError(`container ${id} is not connected to network ${n?.name ?? networkInput}`);
-      }
-      if (c.state.running && this.sandboxes) {
-        await this.sandboxes.detach(id, cfg.networkId);
-        this.writeEtc(c, this.sandboxes.etcFacts(id));
-      }
-      c.record.networks = current.filter((e) => e !== cfg);
-      this.saveRecord(c);
-    });
-  }
-
-  /** host and none modes have no endpoint, but dockerd still reports joining and leaving them. */
-  private announceModeNetwork(c: Container, action: 'connect' | 'disconnect'): void {
-    const mode = c.record.hostConfig.NetworkMode || 'default';
-    if (mode !== 'host' && mode !== 'none') return;
-    const n = this.networks?.tryGet(mode);
-    if (n) this.networks?.publishNetworkEvent(action, n, c.record.id);
-  }
-
-  private requireNetworks(): NetworkService {
-    if (!this.networks) throw new NotImplemented('networking is not available');
-    return this.networks;
-  }
-
-  private netInput(c: Container, endpoints: EndpointConfig[]): { id: string; name: string; hostname: string; endpoints: EndpointConfig[]; ports: PortSpec; dns: string[] } {
-    return {
-      id: c.record.id,
-      name: c.record.name,
-      hostname: c.record.config.Hostname ?? '',
-      endpoints,
-      ports: portSpecOf(c.record.config, c.record.hostConfig),
-      dns: c.record.hostConfig.Dns?.length ? c.record.hostConfig.Dns : this.defaults.dns,
-    };
+    const id = this.get(containerInput).record.id;
+    const n = this.net.network(networkInput, force);
+    await this.locked(id, () => this.net.disconnect(this.get(id), n, networkInput));
   }
 
   /** IDs of containers configured on a network (for `network ls --filter dangling` and prune). */
   configuredOn(networkId: string): string[] {
-    return this.all()
-      .filter((c) => (c.record.networks ?? []).some((e) => e.networkId === networkId))
-      .map((c) => c.record.id);
-  }
-
-  private netView(c: Container): ContainerNetView {
-    const id = c.record.id;
-    return {
-      id,
-      running: c.state.running && !c.state.restarting,
-      mode: c.record.hostConfig.NetworkMode || 'default',
-      configs: c.record.networks ?? [],
-      endpoints: this.sandboxes?.endpointsOf(id) ?? [],
-      ports: portSpecOf(c.record.config, c.record.hostConfig),
-      netnsPath: this.sandboxes?.netnsPath(id),
-    };
-  }
-
-  private networkLookups(): { lookup: (id: string) => ReturnType<NetworkService['tryGet']>; builtin: (name: string) => ReturnType<NetworkService['tryGet']> } {
-    const nets = this.networks;
-    return { lookup: (id) => nets?.tryGet(id), builtin: (name) => nets?.tryGet(name) };
+    return this.net.configuredOn(networkId);
   }
 
   /** The /proc/<pid>/ns paths a container:<id> mode joins. */
@@ -767,9 +616,8 @@ export class ContainerService {
     // The processes are gone: the network comes down while containerd deletes the task.
     await Promise.all([
       this.runtime.deleteTask(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'task delete failed')),
-      this.sandboxes?.tearDown(id),
+      this.net.tearDown(c),
     ]);
-    this.announceModeNetwork(c, 'disconnect');
     await live.io.close().catch(() => undefined);
     this.live.delete(id);
     await this.handleExit(id, status, Date.now() - live.startedMs);
@@ -1034,7 +882,7 @@ export class ContainerService {
           await live.exited;
         }
         await this.runtime.deleteContainer(id);
-        await this.sandboxes?.tearDown(id);
+        await this.net.forget(id);
       } catch (err) {
         const cur = this.tryGetById(id);
         if (cur) {
@@ -1088,7 +936,7 @@ export class ContainerService {
         }
         throw err;
       }
-      this.sandboxes?.renamed(id, oldName, name);
+      this.net.renamed(id, oldName, name);
       this.publish(c, 'rename', { oldName: `/${oldName}` });
     });
   }
@@ -1319,8 +1167,7 @@ export class ContainerService {
       graph = null;
     }
     const sizes = size ? await this.sizes(c) : undefined;
-    const { lookup, builtin } = this.networkLookups();
-    const networkSettings = networkSettingsView(this.netView(c), lookup, builtin, legacyNetworkFields);
+    const networkSettings = this.net.settings(c, legacyNetworkFields);
     return inspectView(c, { graphDriverData: graph, sizeRw: sizes?.rw, sizeRootFs: sizes?.rootFs, mounts: this.mountPoints(c), networkSettings });
   }
 
@@ -1341,31 +1188,12 @@ export class ContainerService {
       }
     });
     const chosen = filterContainers(sorted, req, plan, (c) => ancestors.some((id) => id !== undefined && this.descendsFrom(c.record.imageId, id)), {
-      networks: (c) => {
-        const names: string[] = [];
-        for (const e of c.record.networks ?? []) {
-          const n = this.networks?.tryGet(e.networkId);
-          names.push(e.networkId, n?.name ?? e.networkName);
-        }
-        const mode = c.record.hostConfig.NetworkMode || 'default';
-        if (mode === 'host' || mode === 'none') {
-          const n = this.networks?.tryGet(mode);
-          names.push(mode, ...(n ? [n.id] : []));
-        }
-        return names;
-      },
-      published: (c) => summaryPorts(this.netView(c)),
+      networks: (c) => this.net.filterNames(c),
+      published: (c) => this.net.published(c),
     });
     const out: ContainerSummary[] = [];
-    const { lookup, builtin } = this.networkLookups();
     for (const c of chosen) {
-      const v = this.netView(c);
-      out.push(
-        summaryView(c, this.imageShown(c), req.size ? await this.sizes(c) : undefined, this.mountPoints(c), {
-          ports: summaryPorts(v),
-          networks: networksView(v, lookup, builtin),
-        }),
-      );
+      out.push(summaryView(c, this.imageShown(c), req.size ? await this.sizes(c) : undefined, this.mountPoints(c), this.net.summary(c)));
     }
     return out;
   }
@@ -1415,11 +1243,6 @@ export class ContainerService {
   shortId(id: string): string {
     return shortId(id);
   }
-}
-
-/** The ports a container exposes and publishes, as the network layer takes them. */
-function portSpecOf(config: ContainerConfig, host: HostConfig): PortSpec {
-  return { bindings: host.PortBindings ?? {}, exposed: Object.keys(config.ExposedPorts ?? {}), publishAll: host.PublishAllPorts === true };
 }
 
 function waitOrTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {

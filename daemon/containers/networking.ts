@@ -1,0 +1,251 @@
+// A container's side of networking: its endpoints planned at create, its sandbox made at start
+// and removed at exit, `network connect`/`disconnect`, and what inspect and ps show of it. The
+// container service calls this (under its per-container lock); the networks themselves are in
+// daemon/networks.
+import { NotImplemented, SystemError, InvalidParameter } from '../errors';
+import { checkConnect, endpointConfig, ownsNetworkStack, planEndpoints } from '../networks/endpoint-plan';
+import type { EndpointConfig, NetworkRecord } from '../networks/model';
+import type { PortSpec } from '../networks/port-bindings';
+import { splitLink, type Sandboxes } from '../networks/sandboxes';
+import type { NetworkService } from '../networks/service';
+import { networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../networks/settings-view';
+import type { ContainerConfig, EndpointSettings, HostConfig, NetworkingConfig, NetworkSettings, PortSummary } from './api-types';
+import type { Container } from './service';
+
+/** What this needs of the container service. */
+export interface ContainerStore {
+  get(input: string): Container;
+  saveRecord(c: Container): void;
+  /** Rewrites the container's hostname, hosts and resolv.conf. */
+  writeEtc(c: Container, net?: { addresses: string[]; nameserver: string | null }): void;
+  all(): Container[];
+}
+
+/** The ports a container exposes and publishes, as the network layer takes them. */
+export function portSpecOf(config: ContainerConfig, host: HostConfig): PortSpec {
+  return { bindings: host.PortBindings ?? {}, exposed: Object.keys(config.ExposedPorts ?? {}), publishAll: host.PublishAllPorts === true };
+}
+
+const modeOf = (c: Container): string => c.record.hostConfig.NetworkMode || 'default';
+
+export class ContainerNetworking {
+  constructor(
+    private readonly store: ContainerStore,
+    /** The daemon's --dns, for containers without their own. */
+    private readonly defaultDns: string[],
+    private readonly networks?: NetworkService,
+    private readonly sandboxes?: Sandboxes,
+  ) {}
+
+  /** The endpoints of a new container (none without the network layer). */
+  plan(host: HostConfig, networking: NetworkingConfig | null, legacyMac: string): EndpointConfig[] {
+    return this.networks ? planEndpoints(host, networking, this.networks, legacyMac) : [];
+  }
+
+  // ------------------------------------------------------------------ start and exit
+
+  /** The container's netns with its endpoints (own-stack modes with networks); etc files follow. */
+  async setUp(c: Container): Promise<{ netnsPath: string; firewall: Promise<void> } | undefined> {
+    const mode = modeOf(c);
+    if (mode.startsWith('container:')) {
+      // The other container's stack, hostname and resolver files, as dockerd shares them.
+      const other = this.store.get(mode.slice('container:'.length));
+      c.record.config.Hostname = other.record.config.Hostname;
+      c.record.hostnamePath = other.record.hostnamePath;
+      c.record.hostsPath = other.record.hostsPath;
+      c.record.resolvConfPath = other.record.resolvConfPath;
+      this.store.saveRecord(c);
+      return undefined;
+    }
+    if (c.record.networks === undefined && this.networks && ownsNetworkStack(mode)) {
+      // Created before Berth had networks: planned now, as a new container would be.
+      c.record.networks = planEndpoints(c.record.hostConfig, c.record.networkingConfig, this.networks);
+      this.store.saveRecord(c);
+    }
+    if (!this.sandboxes || !this.networks || !ownsNetworkStack(mode) || (c.record.networks ?? []).length === 0) {
+      this.store.writeEtc(c);
+      this.announceModeNetwork(c, 'connect');
+      return undefined;
+    }
+    // Networks named at create but unknown then (or removed since) are looked up now, and a
+    // missing one is reported as dockerd reports it.
+    const info = await this.sandboxes.setUp(this.netInput(c, this.resolveEndpoints(c, this.networks)));
+    this.store.writeEtc(c, info);
+    return { netnsPath: info.netnsPath, firewall: info.firewall };
+  }
+
+  /** After the task: the sandbox goes (never throws). */
+  async tearDown(c: Container): Promise<void> {
+    await this.sandboxes?.tearDown(c.record.id);
+    this.announceModeNetwork(c, 'disconnect');
+  }
+
+  /** A removed container's sandbox, should one be left (never throws). */
+  async forget(id: string): Promise<void> {
+    await this.sandboxes?.tearDown(id);
+  }
+
+  private resolveEndpoints(c: Container, networks: NetworkService): EndpointConfig[] {
+    let changed = false;
+    const out = (c.record.networks ?? []).map((e) => {
+      if (e.networkId) {
+        networks.get(e.networkId);
+        return e;
+      }
+      const n = networks.get(e.networkName);
+      changed = true;
+      return endpointConfig(n, e.networkName, {
+        Aliases: e.aliases,
+        Links: e.links,
+        IPAMConfig: e.ipv4Address ? { IPv4Address: e.ipv4Address } : undefined,
+        MacAddress: e.macAddress,
+        DriverOpts: e.driverOpts,
+        GwPriority: e.gwPriority,
+      });
+    });
+    if (changed) {
+      c.record.networks = out;
+      this.store.saveRecord(c);
+    }
+    return out;
+  }
+
+  private netInput(c: Container, endpoints: EndpointConfig[]): Parameters<Sandboxes['setUp']>[0] {
+    const hc = c.record.hostConfig;
+    return {
+      id: c.record.id,
+      name: c.record.name,
+      hostname: c.record.config.Hostname ?? '',
+      endpoints,
+      ports: portSpecOf(c.record.config, hc),
+      dns: hc.Dns?.length ? hc.Dns : this.defaultDns,
+    };
+  }
+
+  /** host and none modes have no endpoint, but dockerd still reports joining and leaving them. */
+  private announceModeNetwork(c: Container, action: 'connect' | 'disconnect'): void {
+    const mode = modeOf(c);
+    if (mode !== 'host' && mode !== 'none') return;
+    const n = this.networks?.tryGet(mode);
+    if (n) this.networks?.publishNetworkEvent(action, n, c.record.id);
+  }
+
+  /** /etc/hosts lines for --link targets on the default bridge (user networks resolve them by DNS). */
+  legacyLinkHosts(c: Container): { ip: string; names: string[] }[] {
+    const out: { ip: string; names: string[] }[] = [];
+    const bridge = this.networks?.tryGet('bridge');
+    if (!this.sandboxes || !bridge) return out;
+    for (const link of c.record.hostConfig.Links ?? []) {
+      const [target, alias] = splitLink(link);
+      let other: Container;
+      try {
+        other = this.store.get(target);
+      } catch {
+        continue;
+      }
+      const ep = this.sandboxes.endpointsOf(other.record.id).find((e) => e.networkId === bridge.id);
+      if (ep) out.push({ ip: ep.ip, names: [...new Set([alias, other.record.config.Hostname ?? '', other.record.name])].filter((n) => n !== '') });
+    }
+    return out;
+  }
+
+  renamed(id: string, oldName: string, newName: string): void {
+    this.sandboxes?.renamed(id, oldName, newName);
+  }
+
+  // ------------------------------------------------------------------ connect and disconnect
+
+  /** The network a connect or disconnect names (force: a missing one is not an error). */
+  network(input: string, force = false): NetworkRecord | undefined {
+    if (!this.networks) throw new NotImplemented('networking is not available');
+    return force ? this.networks.tryGet(input) : this.networks.get(input);
+  }
+
+  /** `docker network connect` (the caller holds the container's lock): recorded, and live when it runs. */
+  async connect(c: Container, n: NetworkRecord, settings: EndpointSettings | undefined): Promise<void> {
+    const current = c.record.networks ?? [];
+    checkConnect(c.record.hostConfig.NetworkMode, current, n, c.record.name);
+    const cfg = endpointConfig(n, n.name, settings);
+    if (c.state.running && this.sandboxes) {
+      await this.sandboxes.attach(this.netInput(c, [...current, cfg]), cfg, false);
+      this.store.writeEtc(c, this.sandboxes.etcFacts(c.record.id));
+    }
+    c.record.networks = [...current, cfg];
+    this.store.saveRecord(c);
+  }
+
+  /** `docker network disconnect` (the caller holds the lock); n is undefined for a forced one of a gone network. */
+  async disconnect(c: Container, n: NetworkRecord | undefined, input: string): Promise<void> {
+    const id = c.record.id;
+    if (n && n.driver === 'host') throw new InvalidParameter('container cannot be disconnected from host network or connected to host network');
+    const current = c.record.networks ?? [];
+    const cfg = current.find((e) => (n ? e.networkId === n.id : e.networkName === input || e.networkId === input));
+    if (!cfg) {
+      const mode = modeOf(c);
+      if (n && !ownsNetworkStack(mode) && mode === n.name) throw new InvalidParameter(`container ${id} is not connected to network ${n.name}`);
+      throw new SystemError(`container ${id} is not connected to network ${n?.name ?? input}`);
+    }
+    if (c.state.running && this.sandboxes) {
+      await this.sandboxes.detach(id, cfg.networkId);
+      this.store.writeEtc(c, this.sandboxes.etcFacts(id));
+    }
+    c.record.networks = current.filter((e) => e !== cfg);
+    this.store.saveRecord(c);
+  }
+
+  /** IDs of containers configured on a network (for `network ls --filter dangling` and prune). */
+  configuredOn(networkId: string): string[] {
+    return this.store
+      .all()
+      .filter((c) => (c.record.networks ?? []).some((e) => e.networkId === networkId))
+      .map((c) => c.record.id);
+  }
+
+  // ------------------------------------------------------------------ what inspect and ps show
+
+  private view(c: Container): ContainerNetView {
+    const id = c.record.id;
+    return {
+      id,
+      running: c.state.running && !c.state.restarting,
+      mode: modeOf(c),
+      configs: c.record.networks ?? [],
+      endpoints: this.sandboxes?.endpointsOf(id) ?? [],
+      ports: portSpecOf(c.record.config, c.record.hostConfig),
+      netnsPath: this.sandboxes?.netnsPath(id),
+    };
+  }
+
+  private readonly lookup = (id: string): NetworkRecord | undefined => this.networks?.tryGet(id);
+
+  /** legacyFields: API < 1.52 also has NetworkSettings' deprecated top-level fields. */
+  settings(c: Container, legacyFields: boolean): NetworkSettings {
+    return networkSettingsView(this.view(c), this.lookup, this.lookup, legacyFields);
+  }
+
+  /** `docker ps`'s Ports and NetworkSettings.Networks. */
+  summary(c: Container): { ports: PortSummary[]; networks: Record<string, EndpointSettings> } {
+    const v = this.view(c);
+    return { ports: summaryPorts(v), networks: networksView(v, this.lookup, this.lookup) };
+  }
+
+  /** Names and IDs a `network=` filter matches: the networks the container is configured on. */
+  filterNames(c: Container): string[] {
+    const names: string[] = [];
+    for (const e of c.record.networks ?? []) {
+      const n = this.networks?.tryGet(e.networkId);
+      names.push(e.networkId, n?.name ?? e.networkName);
+    }
+    const mode = modeOf(c);
+    if (mode === 'host' || mode === 'none') {
+      const n = this.networks?.tryGet(mode);
+      names.push(mode, ...(n ? [n.id] : []));
+    }
+    return names;
+  }
+
+  /** The ports a `publish=` filter looks at. */
+  published(c: Container): PortSummary[] {
+    return summaryPorts(this.view(c));
+  }
+}
