@@ -2,7 +2,7 @@
 // and removed at exit, `network connect`/`disconnect`, and what inspect and ps show of it. The
 // container service calls this (under its per-container lock); the networks themselves are in
 // daemon/networks.
-import { NotImplemented, SystemError, InvalidParameter } from '../errors';
+import { Conflict, InvalidParameter, NotImplemented, SystemError } from '../errors';
 import { checkConnect, endpointConfig, ownsNetworkStack, planEndpoints } from '../networks/endpoint-plan';
 import type { EndpointConfig, NetworkRecord } from '../networks/model';
 import type { PortSpec } from '../networks/port-bindings';
@@ -67,6 +67,7 @@ export class ContainerNetworking {
       this.announceModeNetwork(c, 'connect');
       return undefined;
     }
+    this.checkLinkTargets(c);
     // Networks named at create but unknown then (or removed since) are looked up now, and a
     // missing one is reported as dockerd reports it.
     const info = await this.sandboxes.setUp(this.netInput(c, this.resolveEndpoints(c, this.networks)));
@@ -147,6 +148,42 @@ export class ContainerNetworking {
       if (ep) out.push({ ip: ep.ip, names: [...new Set([alias, other.record.config.Hostname ?? '', other.record.name])].filter((n) => n !== '') });
     }
     return out;
+  }
+
+  /**
+   * HostConfig.Links at create, checked and written as dockerd keeps them: "/target:/name/alias".
+   * The target must exist and have a network stack of its own kind.
+   */
+  legacyLinks(links: string[], name: string): string[] {
+    return links.map((link) => {
+      const [target, alias] = splitLink(link);
+      let other: Container;
+      try {
+        other = this.store.get(target);
+      } catch {
+        throw new InvalidParameter(`could not get container for ${target}`);
+      }
+      if (modeOf(other) === 'host') {
+        throw new InvalidParameter("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+      }
+      return `/${other.record.name}:/${name}/${alias}`;
+    });
+  }
+
+  /** Legacy links need their targets running when the container starts (dockerd's 409). */
+  private checkLinkTargets(c: Container): void {
+    for (const link of c.record.hostConfig.Links ?? []) {
+      const [target, alias] = splitLink(link);
+      let other: Container | undefined;
+      try {
+        other = this.store.get(target);
+      } catch {
+        other = undefined;
+      }
+      if (!other || !other.state.running) {
+        throw new Conflict(`Cannot link to a non running container: /${target} AS /${c.record.name}/${alias}`);
+      }
+    }
   }
 
   renamed(id: string, oldName: string, newName: string): void {

@@ -324,6 +324,7 @@ export class ContainerService {
       if (other) hostConfig.NetworkMode = `container:${other.record.id}`;
     }
     const endpoints = this.net.plan(hostConfig, req.networkingConfig, (config as { MacAddress?: string }).MacAddress ?? '');
+    if ((hostConfig.Links ?? []).length > 0) hostConfig.Links = this.net.legacyLinks(hostConfig.Links ?? [], name);
     validatePortSpec(portSpecOf(config, hostConfig));
     if (netMode === 'host' && Object.keys(hostConfig.PortBindings ?? {}).length > 0) {
       warnings.push('Published ports are discarded when using host network mode');

@@ -839,6 +839,27 @@ describe('containers on a user network', () => {
   });
 });
 
+describe('legacy links on the default bridge', () => {
+  test('--link puts the target in /etc/hosts, is stored as dockerd stores it, and needs a running target', async () => {
+    const db = `ldb-${rnd()}`;
+    const web = `lweb-${rnd()}`;
+    await k.ok(['run', '-d', '--name', db, 'busybox', 'sleep', '300']);
+    const dbIp = (await k.ok(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', db])).trim();
+    await k.ok(['create', '--name', web, '--link', `${db}:dbalias`, 'busybox', 'sh', '-c', 'grep dbalias /etc/hosts; ping -c1 -W2 dbalias >/dev/null && echo reached']);
+    assert.equal((await k.ok(['inspect', '-f', '{{json .HostConfig.Links}}', web])).trim(), JSON.stringify([`/${db}:/${web}/dbalias`]));
+    const out = lines(await k.ok(['start', '-a', web]));
+    assert.match(out[0], new RegExp(`^${dbIp.replace(/\./g, '\\.')}\\tdbalias .*${db}$`));
+    assert.equal(out[1], 'reached');
+    // An unknown target is refused at create; a stopped one at start.
+    const bad = await k.fails(['create', '--link', 'nosuch-target:x', 'busybox', 'true']);
+    assert.match(bad.stderr, /could not get container for nosuch-target/);
+    await k.ok(['stop', '-t', '0', db]);
+    const stopped = await k.fails(['start', web]);
+    assert.match(stopped.stderr, new RegExp(`Cannot link to a non running container: /${db} AS /${web}/dbalias`));
+    await rmf(web, db);
+  });
+});
+
 describe('docker ps by network', () => {
   test('--filter network= matches a network\'s name or ID, as configured, and the Networks column names them', async () => {
     const a = `fa-${rnd()}`;
