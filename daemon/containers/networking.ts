@@ -186,6 +186,29 @@ export class ContainerNetworking {
     }
   }
 
+  /**
+   * Legacy links' environment (moby's links.ToEnv): ALIAS_NAME, ALIAS_PORT and ALIAS_PORT_<n>_<PROTO>*
+   * for the target's exposed ports, ALIAS_ENV_* for its Env (HOME and PATH left out).
+   */
+  linkEnv(c: Container): string[] {
+    const bridge = this.networks?.tryGet('bridge');
+    if (!bridge || !this.sandboxes) return [];
+    const env: string[] = [];
+    for (const link of c.record.hostConfig.Links ?? []) {
+      const [target, alias] = splitLink(link);
+      let other: Container;
+      try {
+        other = this.store.get(target);
+      } catch {
+        continue;
+      }
+      const ip = this.sandboxes.endpointsOf(other.record.id).find((e) => e.networkId === bridge.id)?.ip;
+      if (!ip) continue;
+      env.push(...linkVariables(alias, `/${c.record.name}/${alias}`, ip, Object.keys(other.record.config.ExposedPorts ?? {}), other.record.config.Env ?? []));
+    }
+    return env;
+  }
+
   renamed(id: string, oldName: string, newName: string): void {
     this.sandboxes?.renamed(id, oldName, newName);
   }
@@ -285,4 +308,32 @@ export class ContainerNetworking {
   published(c: Container): PortSummary[] {
     return summaryPorts(this.view(c));
   }
+}
+
+/** One link's variables, in moby's order (ranges of ports get no _START/_END variables here). */
+export function linkVariables(alias: string, linkName: string, ip: string, exposed: string[], childEnv: string[]): string[] {
+  const prefix = alias.toUpperCase().replace(/-/g, '_');
+  const ports = exposed
+    .map((k) => {
+      const [p, proto = 'tcp'] = k.split('/');
+      return { port: Number(p), proto: proto.toLowerCase() };
+    })
+    .filter((p) => Number.isInteger(p.port))
+    // moby sorts by number, tcp first on a tie; the first one is the default port.
+    .sort((a, b) => a.port - b.port || (a.proto === 'tcp' ? -1 : b.proto === 'tcp' ? 1 : a.proto.localeCompare(b.proto)));
+  const env: string[] = [];
+  if (ports.length > 0) env.push(`${prefix}_PORT=${ports[0].proto}://${ip}:${ports[0].port}`);
+  for (const p of ports) {
+    const key = `${prefix}_PORT_${p.port}_${p.proto.toUpperCase()}`;
+    env.push(`${key}=${p.proto}://${ip}:${p.port}`, `${key}_ADDR=${ip}`, `${key}_PORT=${p.port}`, `${key}_PROTO=${p.proto}`);
+  }
+  env.push(`${prefix}_NAME=${linkName}`);
+  for (const v of childEnv) {
+    const eq = v.indexOf('=');
+    if (eq < 0) continue;
+    const k = v.slice(0, eq);
+    if (k === 'HOME' || k === 'PATH') continue;
+    env.push(`${prefix}_ENV_${k}=${v.slice(eq + 1)}`);
+  }
+  return env;
 }

@@ -513,7 +513,7 @@ export class ContainerService {
     let io: TaskIO | undefined;
     try {
       const net = await this.net.setUp(c);
-      const spec = await this.specs.build(c, (other) => this.namespaceSource(other), net?.netnsPath);
+      const spec = await this.specs.build(c, (other) => this.namespaceSource(other), net?.netnsPath, this.net.linkEnv(c));
       await this.runtime.updateSpec(id, spec);
       const logCfg = this.logConfig(c);
       const logger =

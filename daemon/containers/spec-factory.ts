@@ -77,8 +77,11 @@ export class SpecFactory {
     return buildResources(changes, { mode: 'update', blkioDevices: await resolveBlkioDevices(changes) });
   }
 
-  /** netnsPath: the container's own network namespace, made by the network layer (else a fresh one from runc). */
-  async build(c: Container, nsSource: (input: string) => { id: string; pid: number }, netnsPath?: string): Promise<OciSpec> {
+  /**
+   * netnsPath: the container's own network namespace, made by the network layer (else a fresh
+   * one from runc). linkEnv: legacy links' variables, between the defaults and the container's.
+   */
+  async build(c: Container, nsSource: (input: string) => { id: string; pid: number }, netnsPath?: string, linkEnv: string[] = []): Promise<OciSpec> {
     const r = c.record;
     const host = r.hostConfig;
     const mounts = await snapshotMounts(this.ctd, r.id);
@@ -127,7 +130,7 @@ export class SpecFactory {
       hostConfig: host,
       process: {
         args: [r.path, ...r.args],
-        env: withDefaultEnv(r.config),
+        env: withDefaultEnv(r.config, linkEnv),
         cwd: r.config.WorkingDir || '/',
         user,
         terminal: r.config.Tty === true,
@@ -158,9 +161,10 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * (with a TTY) TERM=xterm first, then the container's Env replacing or appending by key. An
  * entry without "=" unsets that key and is itself left out (runc refuses it).
  */
-export function withDefaultEnv(config: ContainerConfig): string[] {
+export function withDefaultEnv(config: ContainerConfig, linkEnv: string[] = []): string[] {
   const env = [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${config.Hostname ?? ''}`];
   if (config.Tty) env.push('TERM=xterm');
+  env.push(...linkEnv);
   return replaceOrAppendEnv(env, config.Env ?? []);
 }
 

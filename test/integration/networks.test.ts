@@ -843,13 +843,25 @@ describe('legacy links on the default bridge', () => {
   test('--link puts the target in /etc/hosts, is stored as dockerd stores it, and needs a running target', async () => {
     const db = `ldb-${rnd()}`;
     const web = `lweb-${rnd()}`;
-    await k.ok(['run', '-d', '--name', db, 'busybox', 'sleep', '300']);
+    await k.ok(['run', '-d', '--name', db, '--expose', '5432', '-e', 'SECRET=s1', 'busybox', 'sleep', '300']);
     const dbIp = (await k.ok(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', db])).trim();
     await k.ok(['create', '--name', web, '--link', `${db}:dbalias`, 'busybox', 'sh', '-c', 'grep dbalias /etc/hosts; ping -c1 -W2 dbalias >/dev/null && echo reached']);
     assert.equal((await k.ok(['inspect', '-f', '{{json .HostConfig.Links}}', web])).trim(), JSON.stringify([`/${db}:/${web}/dbalias`]));
     const out = lines(await k.ok(['start', '-a', web]));
     assert.match(out[0], new RegExp(`^${dbIp.replace(/\./g, '\\.')}\\tdbalias .*${db}$`));
     assert.equal(out[1], 'reached');
+    // dockerd's link variables.
+    const envc = `lenv-${rnd()}`;
+    const env = lines(await k.ok(['run', '--rm', '--name', envc, '--link', `${db}:db-alias`, 'busybox', 'env'])).filter((l) => l.startsWith('DB_ALIAS_')).sort();
+    assert.deepEqual(env, [
+      `DB_ALIAS_ENV_SECRET=s1`,
+      `DB_ALIAS_NAME=/${envc}/db-alias`,
+      `DB_ALIAS_PORT=tcp://${dbIp}:5432`,
+      `DB_ALIAS_PORT_5432_TCP=tcp://${dbIp}:5432`,
+      `DB_ALIAS_PORT_5432_TCP_ADDR=${dbIp}`,
+      `DB_ALIAS_PORT_5432_TCP_PORT=5432`,
+      `DB_ALIAS_PORT_5432_TCP_PROTO=tcp`,
+    ]);
     // An unknown target is refused at create; a stopped one at start.
     const bad = await k.fails(['create', '--link', 'nosuch-target:x', 'busybox', 'true']);
     assert.match(bad.stderr, /could not get container for nosuch-target/);
