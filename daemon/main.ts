@@ -291,7 +291,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         volumes,
         networks: {
           list: (f) => networks.list(f),
-          inspect: (id) => networks.inspect(id),
+          inspect: (id, withStatus) => networks.inspect(id, withStatus),
           create: (req) => networks.create(req),
           remove: (id) => networks.remove(id),
           prune: (opts) => networks.prune(opts),

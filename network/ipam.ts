@@ -374,6 +374,11 @@ export class SubnetAllocator {
     return n !== null && this.used.has(n);
   }
 
+  /** Addresses of the subnet in use or reserved (network, broadcast, gateway, aux included). */
+  inUse(): number {
+    return this.used.size;
+  }
+
   /** How many addresses allocate() could still hand out. */
   available(): number {
     let inRange = 0;

@@ -10,10 +10,11 @@ import { Filters, invalidFilter, parseTimestamp } from '../filters';
 import { boolValue, pathParam, queryOf, queryString } from '../query';
 import { sendEmpty, sendJson } from '../reply';
 import type { Operations } from './operations';
+import { versionLessThan } from '../version';
 
 export interface NetworkBackend {
   list(filter: NetworkListFilter): NetworkView[];
-  inspect(id: string): NetworkView;
+  inspect(id: string, withStatus: boolean): NetworkView;
   create(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }>;
   remove(id: string): Promise<void>;
   prune(opts: { until?: number; labels: (l: Readonly<Record<string, string>>) => boolean }): Promise<{ NetworksDeleted: string[] | null }>;
@@ -80,7 +81,7 @@ export function networkOperations(backend: NetworkBackend): Operations {
       const scope = queryString(q, 'scope');
       const id = pathParam(request, 'id');
       if (scope && scope !== 'local') throw new NotFound(`network ${id} not found`);
-      return sendJson(reply, backend.inspect(id));
+      return sendJson(reply, backend.inspect(id, !versionLessThan(request.apiVersion, '1.52')));
     },
 
     NetworkCreate: async (request, reply) => {

@@ -72,6 +72,10 @@ export class Sandboxes {
     this.links = deps.links;
     this.logger = deps.logger;
     deps.networks.portsForFirewall = () => this.firewallPorts();
+    deps.networks.subnetStatus = (n) => {
+      const a = this.allocator(n);
+      return { inUse: a.inUse(), available: a.available() };
+    };
   }
 
   netnsName(containerId: string): string {

@@ -105,6 +105,8 @@ export class NetworkService {
   containers?: ContainerDirectory;
   /** Published ports of running containers, for the firewall model (set by sandboxes.ts). */
   portsForFirewall: () => FirewallModel['ports'] = () => [];
+  /** A bridge network's address use, for inspect's Status (set by sandboxes.ts). */
+  subnetStatus: (n: NetworkRecord) => { inUse: number; available: number } | undefined = () => undefined;
   private lastFirewall = '';
 
   constructor(deps: NetworkServiceDeps) {
@@ -458,9 +460,15 @@ export class NetworkService {
 
   // ------------------------------------------------------------------ queries
 
-  inspect(input: string): NetworkView {
+  /** withStatus: API 1.52+ shows the addresses in use per subnet. */
+  inspect(input: string, withStatus = false): NetworkView {
     const n = this.get(input);
-    return networkView(n, this.endpoints(n.id), (id) => this.containers?.name(id) ?? '', true);
+    const view = networkView(n, this.endpoints(n.id), (id) => this.containers?.name(id) ?? '', true);
+    if (withStatus) {
+      const st = n.driver === 'bridge' && n.ipam[0] ? this.subnetStatus(n) : undefined;
+      view.Status = { IPAM: { Subnets: st ? { [n.ipam[0].Subnet]: { IPsInUse: st.inUse, DynamicIPsAvailable: st.available } } : {} } };
+    }
+    return view;
   }
 
   list(filter: NetworkListFilter): NetworkView[] {

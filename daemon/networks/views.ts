@@ -24,6 +24,7 @@ export interface NetworkView {
   ConfigFrom: { Network: string };
   ConfigOnly: boolean;
   Containers?: Record<string, EndpointResourceView>;
+  Status?: { IPAM: { Subnets: Record<string, { IPsInUse: number; DynamicIPsAvailable: number }> } };
   Options: Record<string, string>;
   Labels: Record<string, string>;
 }

@@ -872,6 +872,24 @@ describe('legacy links on the default bridge', () => {
   });
 });
 
+describe('network status', () => {
+  test('inspect at API 1.52+ counts the subnet\'s addresses in use and still free; older versions have no Status', async () => {
+    const s = freeSubnet();
+    const net = `st-${rnd()}`;
+    await k.ok(['network', 'create', '--subnet', `${s}.0/24`, '--ip-range', `${s}.128/25`, net]);
+    const c = `stc-${rnd()}`;
+    await k.ok(['run', '-d', '--name', c, '--network', net, 'busybox', 'sleep', '300']);
+    const modern = JSON.parse((await k.request('GET', `/v1.53/networks/${net}`)).body) as { Status?: { IPAM: { Subnets: Record<string, { IPsInUse: number; DynamicIPsAvailable: number }> } } };
+    // network, broadcast and gateway addresses plus the container's; of the range's 128, the
+    // gateway (first of the range), the container and the subnet's broadcast address are taken.
+    assert.deepEqual(modern.Status, { IPAM: { Subnets: { [`${s}.0/24`]: { IPsInUse: 4, DynamicIPsAvailable: 125 } } } });
+    const old = JSON.parse((await k.request('GET', `/v1.50/networks/${net}`)).body) as Record<string, unknown>;
+    assert.equal('Status' in old, false);
+    await rmf(c);
+    await netRm(net);
+  });
+});
+
 describe('docker ps by network', () => {
   test('--filter network= matches a network\'s name or ID, as configured, and the Networks column names them', async () => {
     const a = `fa-${rnd()}`;
