@@ -17,6 +17,7 @@ import { boolValue, int64ValueOrDefault, pathParam, queryOf, queryString, type Q
 import { sendEmpty, sendJson } from '../reply';
 import { encodeFrame, STDERR, STDOUT } from '../streams';
 import type { Operations } from './operations';
+import { checkNetworkingConfig, checkPortBindings } from '../network-shapes';
 
 export interface ContainerListRequest {
   all: boolean;
@@ -131,11 +132,12 @@ export function containerOperations(backend: ContainerBackend): Operations {
       if (platform !== '' && !platform.startsWith('linux')) {
         throw new InvalidParameter(`operating system is not supported: ${platform.split('/')[0]}`);
       }
+      if (isObject(hostConfig)) checkPortBindings(hostConfig.PortBindings);
       const result = await backend.create({
         name: queryString(q, 'name') ?? '',
         config,
         hostConfig: hostConfig ?? {},
-        networkingConfig: networkingConfig ?? null,
+        networkingConfig: checkNetworkingConfig(networkingConfig),
       });
       return sendJson(reply, result, 201);
     },

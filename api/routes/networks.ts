@@ -10,6 +10,7 @@ import { Filters, invalidFilter, parseTimestamp } from '../filters';
 import { boolValue, pathParam, queryOf, queryString } from '../query';
 import { sendEmpty, sendJson } from '../reply';
 import type { Operations } from './operations';
+import { checkEndpointSettings } from '../network-shapes';
 import { versionLessThan } from '../version';
 
 export interface NetworkBackend {
@@ -147,7 +148,7 @@ export function networkOperations(backend: NetworkBackend): Operations {
       if (!isObject(body)) throw new InvalidParameter('invalid JSON: body must be an object');
       const container = field<string>(body, 'Container', 'string', 'ConnectOptions') ?? '';
       if (container === '') throw new InvalidParameter('no container specified');
-      const settings = field<EndpointSettings>(body, 'EndpointConfig', 'object', 'ConnectOptions');
+      const settings = checkEndpointSettings(body.EndpointConfig, 'ConnectOptions.EndpointConfig');
       await backend.connect(pathParam(request, 'id'), container, settings);
       return sendEmpty(reply, 200);
     },

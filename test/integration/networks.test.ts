@@ -890,6 +890,28 @@ describe('network status', () => {
   });
 });
 
+describe('wrongly typed network fields', () => {
+  test('are refused with 400 and Go\'s json text, and nothing is created', async () => {
+    const net = `ty-${rnd()}`;
+    await k.ok(['network', 'create', net]);
+    const before = lines(await k.ok(['ps', '-aq'])).length;
+    const cases: [string, string, unknown, RegExp][] = [
+      ['POST', '/containers/create', { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': 5 } } }, /cannot unmarshal number into Go struct field HostConfig.PortBindings of type \[\]nat.PortBinding/],
+      ['POST', '/containers/create', { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: 8080 }] } } }, /cannot unmarshal number into Go struct field HostConfig.PortBindings.HostPort of type string/],
+      ['POST', '/containers/create', { Image: 'busybox', NetworkingConfig: { EndpointsConfig: { [net]: { Aliases: 'web' } } } }, /cannot unmarshal string into Go struct field NetworkingConfig.EndpointsConfig.Aliases of type \[\]string/],
+      ['POST', '/containers/create', { Image: 'busybox', NetworkingConfig: { EndpointsConfig: [] } }, /cannot unmarshal array into Go struct field NetworkingConfig.EndpointsConfig/],
+      ['POST', `/networks/${net}/connect`, { Container: 'x', EndpointConfig: { IPAMConfig: { IPv4Address: 7 } } }, /cannot unmarshal number into Go struct field ConnectOptions.EndpointConfig.IPAMConfig.IPv4Address of type string/],
+    ];
+    for (const [method, url, body, message] of cases) {
+      const r = await k.request(method, url, body);
+      assert.equal(r.status, 400, `${url} ${JSON.stringify(body)}: ${r.body}`);
+      assert.match((JSON.parse(r.body) as { message: string }).message, message);
+    }
+    assert.equal(lines(await k.ok(['ps', '-aq'])).length, before);
+    await netRm(net);
+  });
+});
+
 describe('docker ps by network', () => {
   test('--filter network= matches a network\'s name or ID, as configured, and the Networks column names them', async () => {
     const a = `fa-${rnd()}`;
