@@ -15,6 +15,7 @@ import type { Container } from './service';
 /** What this needs of the container service. */
 export interface ContainerStore {
   get(input: string): Container;
+  tryGet(input: string): Container | undefined;
   saveRecord(c: Container): void;
   /** Rewrites the container's hostname, hosts and resolv.conf. */
   writeEtc(c: Container, net?: { addresses: string[]; nameserver: string | null }): void;
@@ -138,12 +139,8 @@ export class ContainerNetworking {
     if (!this.sandboxes || !bridge) return out;
     for (const link of c.record.hostConfig.Links ?? []) {
       const [target, alias] = splitLink(link);
-      let other: Container;
-      try {
-        other = this.store.get(target);
-      } catch {
-        continue;
-      }
+      const other = this.store.tryGet(target);
+      if (!other) continue;
       const ep = this.sandboxes.endpointsOf(other.record.id).find((e) => e.networkId === bridge.id);
       if (ep) out.push({ ip: ep.ip, names: [...new Set([alias, other.record.config.Hostname ?? '', other.record.name])].filter((n) => n !== '') });
     }
@@ -157,12 +154,8 @@ export class ContainerNetworking {
   legacyLinks(links: string[], name: string): string[] {
     return links.map((link) => {
       const [target, alias] = splitLink(link);
-      let other: Container;
-      try {
-        other = this.store.get(target);
-      } catch {
-        throw new InvalidParameter(`could not get container for ${target}`);
-      }
+      const other = this.store.tryGet(target);
+      if (!other) throw new InvalidParameter(`could not get container for ${target}`);
       if (modeOf(other) === 'host') {
         throw new InvalidParameter("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
       }
@@ -174,12 +167,7 @@ export class ContainerNetworking {
   private checkLinkTargets(c: Container): void {
     for (const link of c.record.hostConfig.Links ?? []) {
       const [target, alias] = splitLink(link);
-      let other: Container | undefined;
-      try {
-        other = this.store.get(target);
-      } catch {
-        other = undefined;
-      }
+      const other = this.store.tryGet(target);
       if (!other || !other.state.running) {
         throw new Conflict(`Cannot link to a non running container: /${target} AS /${c.record.name}/${alias}`);
       }
@@ -196,12 +184,8 @@ export class ContainerNetworking {
     const env: string[] = [];
     for (const link of c.record.hostConfig.Links ?? []) {
       const [target, alias] = splitLink(link);
-      let other: Container;
-      try {
-        other = this.store.get(target);
-      } catch {
-        continue;
-      }
+      const other = this.store.tryGet(target);
+      if (!other) continue;
       const ip = this.sandboxes.endpointsOf(other.record.id).find((e) => e.networkId === bridge.id)?.ip;
       if (!ip) continue;
       env.push(...linkVariables(alias, `/${c.record.name}/${alias}`, ip, Object.keys(other.record.config.ExposedPorts ?? {}), other.record.config.Env ?? []));

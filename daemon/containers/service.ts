@@ -156,6 +156,7 @@ export class ContainerService {
     this.net = new ContainerNetworking(
       {
         get: (input) => this.get(input),
+        tryGet: (input) => this.tryGet(input),
         saveRecord: (c) => this.saveRecord(c),
         writeEtc: (c, net) => this.writeEtc(c, net),
         all: () => this.all(),

@@ -288,9 +288,10 @@ export class NetworkService {
 
   /**
    * Two daemons starting at once can pick the same free subnet (each checked the host's routes
-   * before the other's bridge existed). Once our bridge is up, a rival route on another
-   * interface is settled by name: the lower interface name keeps the subnet, the other daemon
-   * takes the next free one.
+   * before the other's bridge existed). Once our bridge is up we look again: whoever sees a rival
+   * route on another interface moves on to the next free subnet. Of two bridges made at once, the
+   * one checked last always sees the other, so at least one moves; a random pause keeps two that
+   * both moved from landing together again.
    */
   private async settleAutoSubnet(rec: NetworkRecord): Promise<void> {
     const bridge = rec.bridgeName as string;
@@ -302,11 +303,12 @@ export class NetworkService {
         const rc = parseCidr4(r.dst);
         return r.dev !== bridge && rc !== null && cidrOverlaps(rc, mine);
       });
-      if (rivals.every((r) => r.dev !== '' && r.dev > bridge)) return;
+      if (rivals.length === 0) return;
       this.logger.info({ network: rec.name, subnet: rec.ipam[0].Subnet, rivals }, 'subnet taken at the same moment elsewhere: picking another');
       await this.dns.close(rec.id).catch(() => undefined);
       await this.links.deleteBridge(bridge);
       avoid.push(rec.ipam[0].Subnet, ...rivals.map((r) => r.dst));
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 50)));
       const pools = this.deps.pools.length > 0 ? this.deps.pools : DEFAULT_POOLS;
       const subnet = pickSubnet(pools, [...(await this.takenSubnets(bridge)), ...avoid]);
       if (!subnet) throw new Forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');

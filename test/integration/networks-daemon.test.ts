@@ -12,13 +12,13 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import { after, describe, test } from 'node:test';
 import { networkTag } from '../../daemon/networks/service';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { Kit, cgroupDirs, lines } from './container-kit';
 import { destroyBerth, startBerth } from './harness';
+import { httpGet, httpdCmd } from './net-tools';
 
 // ------------------------------------------------------------------ subnets
 
@@ -165,36 +165,22 @@ function freePort(): Promise<number> {
   });
 }
 
-/** GET http://host:port/ from the host: status and body, or the error code. */
-function get(host: string, port: number, timeoutMs = 2000): Promise<{ status: number; body: string } | { error: string }> {
-  return new Promise((resolve) => {
-    const req = http.get({ host, port, path: '/', timeout: timeoutMs, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      res.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
-  });
-}
-
 /** Polls until http://host:port/ answers 200, then requires `body`. */
 async function answers(k: Kit, host: string, port: number, body: string): Promise<void> {
   let last: unknown;
   await k
     .until(`http://${host}:${port}/ to answer`, async () => {
-      last = await get(host, port);
+      last = await httpGet(host, port);
       return 'status' in (last as object) && (last as { status: number }).status === 200;
     }, 20_000)
     .catch((err: unknown) => {
       throw new Error(`${String(err)}; last: ${JSON.stringify(last)}`);
     });
-  assert.deepEqual(await get(host, port), { status: 200, body });
+  assert.deepEqual(await httpGet(host, port), { status: 200, body });
 }
 
 /** busybox httpd serving `text` at / on port 80. */
-const httpd = (text: string): string[] => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`];
+const httpd = (text: string): string[] => httpdCmd(text);
 
 /** The IPv4 addresses (CIDR) of a host link. */
 function linkAddrs(name: string): string[] {
@@ -363,5 +349,25 @@ describe('daemon network flags', { concurrency: 3 }, () => {
       }),
     ]);
     for (const r of results) if (r.status === 'rejected') throw r.reason;
+  });
+});
+
+describe('several daemons on one host', () => {
+  test('daemons started at the same moment end up with default bridges on different subnets', async () => {
+    const daemons = await Promise.all([startBerth(), startBerth(), startBerth()]);
+    try {
+      const subnets: string[] = [];
+      for (const b of daemons) {
+        const r = await b.docker(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}}{{end}} {{index .Options "com.docker.network.bridge.name"}}', 'bridge']);
+        assert.equal(r.code, 0, r.stderr);
+        const [subnet, bridge] = r.stdout.trim().split(' ');
+        // The bridge on the host carries that subnet's gateway.
+        assert.ok(linkAddrs(bridge).some((a) => inCidr(a.split('/')[0], subnet)), `${bridge} is on ${subnet}`);
+        subnets.push(subnet);
+      }
+      assert.equal(new Set(subnets).size, 3, `subnets: ${subnets.join(', ')}`);
+    } finally {
+      await Promise.all(daemons.map((b) => destroyBerth(b)));
+    }
   });
 });

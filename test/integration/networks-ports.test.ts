@@ -6,14 +6,12 @@
 // Expected texts are dockerd's (measured on dockerd 20.10, see /tmp/net-facts.md when it was written).
 // Test traffic goes only to loopback, the host's own address and the containers created here.
 import assert from 'node:assert/strict';
-import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Kit, lines } from './container-kit';
+import { freePorts, httpGet as get, httpdCmd, rnd, tcpFree, udpFree } from './net-tools';
 
 let k: Kit;
 
@@ -48,7 +46,6 @@ interface ListedPort {
   Type: string;
 }
 
-const rnd = (): string => randomBytes(3).toString('hex');
 
 async function ctrJson(name: string): Promise<ContainerJson> {
   const r = await k.request('GET', `/containers/${encodeURIComponent(name)}/json`);
@@ -57,21 +54,7 @@ async function ctrJson(name: string): Promise<ContainerJson> {
 }
 
 /** busybox httpd serving `text` at / on `port` inside the container. */
-const httpd = (text: string, port = 80): string[] => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p ${port} -h /www`];
-
-/** GET http://host:port/ from the host: status and body, or the error code. */
-function get(host: string, port: number, timeoutMs = 3000): Promise<{ status: number; body: string } | { error: string }> {
-  return new Promise((resolve) => {
-    const req = http.get({ host, port, path: '/', timeout: timeoutMs, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      res.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
-  });
-}
+const httpd = httpdCmd;
 
 /** Polls until the published httpd answers 200 with `body`. */
 async function answers(host: string, port: number, body: string): Promise<void> {
@@ -83,36 +66,6 @@ async function answers(host: string, port: number, body: string): Promise<void> 
     throw new Error(`${String(err)}; last: ${JSON.stringify(last)}`);
   });
   assert.deepEqual(await get(host, port), { status: 200, body });
-}
-
-/** Whether a TCP listen on host:port succeeds right now. */
-function tcpFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, host, () => srv.close(() => resolve(true)));
-  });
-}
-
-function udpFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => {
-      s.close();
-      resolve(false);
-    });
-    s.bind(port, host, () => s.close(() => resolve(true)));
-  });
-}
-
-/** `count` consecutive ports free for tcp and udp on 0.0.0.0, below the ephemeral range (Berth hands those out). */
-async function freePorts(count = 1): Promise<number> {
-  for (;;) {
-    const start = 20_000 + Math.floor(Math.random() * 10_000);
-    let ok = true;
-    for (let p = start; p < start + count && ok; p++) ok = (await tcpFree('0.0.0.0', p)) && (await udpFree('0.0.0.0', p));
-    if (ok) return start;
-  }
 }
 
 function ephemeralRange(): [number, number] {

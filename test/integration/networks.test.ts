@@ -10,13 +10,12 @@
 // Test traffic goes only to loopback, to the containers created here and to a netns created here.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { Kit, lines, sleep } from './container-kit';
+import { freePorts, httpdCmd, rnd, tcpFree } from './net-tools';
 import { destroyBerth, startBerth } from './harness';
 
 let k: Kit;
@@ -109,7 +108,6 @@ interface EventJson {
 // Helpers.
 
 /** A short random suffix so that names never clash with another test daemon's objects. */
-const rnd = (): string => randomBytes(3).toString('hex');
 
 async function netInspect(name: string): Promise<NetworkInspect> {
   const r = await k.request('GET', `/networks/${encodeURIComponent(name)}`);
@@ -212,7 +210,7 @@ async function addrInside(container: string, ifName: string): Promise<string | u
 }
 
 /** busybox httpd serving `text` at / on port 80. */
-const httpd = (text: string): string[] => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`];
+const httpd = (text: string): string[] => httpdCmd(text);
 
 /** `wget -qO- url` from a throwaway busybox on `net`. */
 async function wget(net: string, url: string, timeoutSec = 5): Promise<{ code: number; out: string }> {
@@ -282,22 +280,8 @@ function linkAddrs(ifName: string): string[] | null {
   }
 }
 
-/** Whether a TCP listen on host:port succeeds right now. */
-function tcpFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, host, () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A TCP port that is free on 127.0.0.1 right now, below the ephemeral range. */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const p = 20_000 + Math.floor(Math.random() * 10_000);
-    if (await tcpFree('0.0.0.0', p)) return p;
-  }
-}
+/** A TCP port that is free on 0.0.0.0 right now, below the ephemeral range. */
+const freePort = (): Promise<number> => freePorts(1);
 
 const bridgeOf = (n: NetworkInspect): string => n.Options?.['com.docker.network.bridge.name'] ?? `br-${n.Id.slice(0, 12)}`;
 
