@@ -10,7 +10,9 @@
 // Test traffic goes only to loopback, to the containers created here and to a netns created here.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
+import * as dnsPacket from 'dns-packet';
 import * as path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
@@ -893,6 +895,41 @@ describe('wrongly typed network fields', () => {
     }
     assert.equal(lines(await k.ok(['ps', '-aq'])).length, before);
     await netRm(net);
+  });
+});
+
+describe('embedded DNS forwarding', () => {
+  test('names that are not the network\'s go to the container\'s --dns servers (a loopback one here) and come back', async () => {
+    // A fake upstream on a loopback address of the host: the embedded DNS runs in the host's
+    // namespace, so it reaches it although the container itself could not.
+    const upstreamIp = `127.53.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+    const asked: string[] = [];
+    const sock = dgram.createSocket('udp4');
+    sock.on('message', (msg, rinfo) => {
+      const q = dnsPacket.decode(msg);
+      const name = q.questions?.[0]?.name ?? '';
+      asked.push(`${q.questions?.[0]?.type ?? ''} ${name}`);
+      const answers: dnsPacket.Answer[] = q.questions?.[0]?.type === 'A' && name === 'far.example.test' ? [{ type: 'A', name, ttl: 30, data: '192.0.2.77' }] : [];
+      const reply = dnsPacket.encode({ id: q.id, type: 'response', flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE, questions: q.questions, answers });
+      sock.send(reply, rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(53, upstreamIp, () => resolve());
+    });
+    try {
+      const net = `fw-${rnd()}`;
+      await k.ok(['network', 'create', net]);
+      const out = await k.runOut(['--network', net, '--dns', upstreamIp], ['nslookup', 'far.example.test']);
+      assert.match(out, /Address:\s+192\.0\.2\.77/);
+      assert.ok(asked.includes('A far.example.test'), `upstream saw: ${asked.join(', ')}`);
+      // resolv.conf still names the embedded server, not the --dns one.
+      const resolv = await k.runOut(['--network', net, '--dns', upstreamIp], ['cat', '/etc/resolv.conf']);
+      assert.doesNotMatch(resolv, new RegExp(upstreamIp.replace(/\./g, '\\.')));
+      await netRm(net);
+    } finally {
+      sock.close();
+    }
   });
 });
 
