@@ -57,7 +57,7 @@ export function networkListFilter(filters: Filters): NetworkListFilter {
   return {
     match(n: NetworkRecord, isDangling: boolean): boolean {
       if (!filters.exactMatch('driver', n.driver)) return false;
-      if (filters.has('id') && !filters.get('id').some((id) => n.id.startsWith(id) || n.id.includes(id))) return false;
+      if (!filters.match('id', n.id)) return false;
       if (!filters.match('name', n.name)) return false;
       if (!filters.exactMatch('scope', 'local')) return false;
       if (!filters.matchKVList('label', n.labels)) return false;
@@ -78,6 +78,7 @@ export function networkOperations(backend: NetworkBackend): Operations {
 
     NetworkInspect: async (request, reply) => {
       const q = queryOf(request);
+      // verbose only adds swarm services' details; parsed for dockerd's 400 on a bad value.
       boolValue(q, 'verbose');
       const scope = queryString(q, 'scope');
       const id = pathParam(request, 'id');
