@@ -6,9 +6,9 @@ cd "$(dirname "$0")/.."
 # containerd/runc run the containers; protobuf-compiler + libprotobuf-dev generate the gRPC
 # clients at build time; busybox-static feeds the test image; tini is `--init`; iptables and
 # iproute2 are the network plumbing; xz-utils, bzip2 and zstd inflate compressed imports;
-# procps gives `docker top` its ps.
+# procps gives `docker top` its ps; kmod gives the firewall set-up modprobe (br_netfilter).
 packages=(containerd runc protobuf-compiler libprotobuf-dev busybox-static tini
-          iptables iproute2 xz-utils bzip2 zstd procps ca-certificates)
+          iptables iproute2 kmod xz-utils bzip2 zstd procps ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
