@@ -2,9 +2,20 @@
 // dockerd's clients (and their tests) see those texts in 400 responses: "invalid character 'x'
 // looking for beginning of value", "unexpected EOF", ...
 //
-// The scanner only validates and finds where the first value ends; JSON.parse builds it.
+// The parser keeps an explicit stack (no recursion), so a hostile body nested a million deep
+// cannot overflow the call stack; nesting is bounded as Go bounds it (10000 levels, then
+// "exceeded max depth"). In exact mode numbers stay as their text (GoNumber), so int64 fields
+// can be decoded without the rounding of doubles.
 
 export class JsonSyntaxError extends Error {}
+
+/** Go's encoding/json maxNestingDepth. */
+export const MAX_JSON_DEPTH = 10000;
+
+/** A JSON number kept as its literal text (exact mode). */
+export class GoNumber {
+  constructor(readonly text: string) {}
+}
 
 /** Result of decoding the first JSON value of a body, like json.Decoder.Decode + More. */
 export interface DecodedJson {
@@ -13,18 +24,19 @@ export interface DecodedJson {
   trailing: boolean;
 }
 
-/** Decodes the first value of `text`. Throws 'EOF' (empty) or a Go-worded JsonSyntaxError. */
-export function decodeGoJson(text: string): DecodedJson | 'EOF' {
-  const s = new Scanner(text);
+/**
+ * Decodes the first value of `text`. Throws 'EOF' (empty) or a Go-worded JsonSyntaxError.
+ * With `exact`, every number is a GoNumber holding its text instead of a double.
+ */
+export function decodeGoJson(text: string, opts: { exact?: boolean } = {}): DecodedJson | 'EOF' {
+  const s = new Parser(text, opts.exact === true);
   s.skipSpace();
   if (s.pos >= text.length) return 'EOF';
-  const start = s.pos;
-  s.value('looking for beginning of value');
-  const end = s.pos;
+  const value = s.parse();
   s.skipSpace();
   const next = text[s.pos];
   const trailing = next !== undefined && next !== ']' && next !== '}';
-  return { value: JSON.parse(text.slice(start, end)), trailing };
+  return { value, trailing };
 }
 
 /** Go's quoteChar: how the offending character appears in the message. */
@@ -39,9 +51,20 @@ function quoteChar(c: string): string {
   return `'${c}'`;
 }
 
-class Scanner {
+type Frame = { obj: Record<string, unknown>; key: string } | { arr: unknown[] };
+
+/** Sets a key as JSON.parse does: "__proto__" becomes an own property, never the prototype. */
+function setKey(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  else obj[key] = value;
+}
+
+class Parser {
   pos = 0;
-  constructor(private readonly text: string) {}
+  constructor(
+    private readonly text: string,
+    private readonly exact: boolean,
+  ) {}
 
   private fail(context: string): never {
     const c = this.text[this.pos];
@@ -57,90 +80,120 @@ class Scanner {
     }
   }
 
-  value(context: string): void {
+  /** Reads `"key" :` after a '{' or ','; returns the key. */
+  private key(): string {
     this.skipSpace();
-    const c = this.text[this.pos];
-    switch (c) {
-      case '{':
-        return this.object();
-      case '[':
-        return this.array();
-      case '"':
-        return this.string();
-      case 't':
-        return this.literal('true');
-      case 'f':
-        return this.literal('false');
-      case 'n':
-        return this.literal('null');
-      default:
-        if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
-        this.fail(context);
-    }
+    if (this.text[this.pos] !== '"') this.fail('looking for beginning of object key string');
+    const k = this.string();
+    this.skipSpace();
+    if (this.text[this.pos] !== ':') this.fail('after object key');
+    this.pos++;
+    return k;
   }
 
-  private object(): void {
-    this.pos++; // {
-    this.skipSpace();
-    if (this.text[this.pos] === '}') {
-      this.pos++;
-      return;
-    }
+  private open(stack: Frame[]): void {
+    // Go pushes a parse state for every '{' or '[' and fails past maxNestingDepth.
+    if (stack.length >= MAX_JSON_DEPTH) throw new JsonSyntaxError('exceeded max depth');
+  }
+
+  parse(): unknown {
+    const stack: Frame[] = [];
+    let context = 'looking for beginning of value';
     for (;;) {
       this.skipSpace();
-      if (this.text[this.pos] !== '"') this.fail('looking for beginning of object key string');
-      this.string();
-      this.skipSpace();
-      if (this.text[this.pos] !== ':') this.fail('after object key');
-      this.pos++;
-      this.value('looking for beginning of value');
-      this.skipSpace();
       const c = this.text[this.pos];
-      if (c === ',') {
-        this.pos++;
-        continue;
+      let v: unknown;
+      switch (c) {
+        case '{': {
+          this.open(stack);
+          this.pos++;
+          this.skipSpace();
+          if (this.text[this.pos] === '}') {
+            this.pos++;
+            v = {};
+            break;
+          }
+          stack.push({ obj: {}, key: this.key() });
+          context = 'looking for beginning of value';
+          continue;
+        }
+        case '[': {
+          this.open(stack);
+          this.pos++;
+          this.skipSpace();
+          if (this.text[this.pos] === ']') {
+            this.pos++;
+            v = [];
+            break;
+          }
+          stack.push({ arr: [] });
+          context = 'looking for beginning of value';
+          continue;
+        }
+        case '"':
+          v = this.string();
+          break;
+        case 't':
+          this.literal('true');
+          v = true;
+          break;
+        case 'f':
+          this.literal('false');
+          v = false;
+          break;
+        case 'n':
+          this.literal('null');
+          v = null;
+          break;
+        default:
+          if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) v = this.number();
+          else this.fail(context);
       }
-      if (c === '}') {
-        this.pos++;
-        return;
+      // A value is complete: attach it to its container and close containers that end here.
+      for (;;) {
+        const top = stack[stack.length - 1];
+        if (top === undefined) return v;
+        this.skipSpace();
+        const n = this.text[this.pos];
+        if ('arr' in top) {
+          top.arr.push(v);
+          if (n === ',') {
+            this.pos++;
+            break;
+          }
+          if (n !== ']') this.fail('after array element');
+          this.pos++;
+          v = top.arr;
+        } else {
+          setKey(top.obj, top.key, v);
+          if (n === ',') {
+            this.pos++;
+            top.key = this.key();
+            break;
+          }
+          if (n !== '}') this.fail('after object key:value pair');
+          this.pos++;
+          v = top.obj;
+        }
+        stack.pop();
       }
-      this.fail('after object key:value pair');
+      context = 'looking for beginning of value';
     }
   }
 
-  private array(): void {
-    this.pos++; // [
-    this.skipSpace();
-    if (this.text[this.pos] === ']') {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.value('looking for beginning of value');
-      this.skipSpace();
-      const c = this.text[this.pos];
-      if (c === ',') {
-        this.pos++;
-        continue;
-      }
-      if (c === ']') {
-        this.pos++;
-        return;
-      }
-      this.fail('after array element');
-    }
-  }
-
-  private string(): void {
+  private string(): string {
+    const start = this.pos;
     this.pos++; // opening quote
+    let plain = true;
     for (;;) {
       const c = this.text[this.pos];
       if (c === undefined) this.fail('');
       if (c === '"') {
         this.pos++;
-        return;
+        break;
       }
       if (c === '\\') {
+        plain = false;
         this.pos++;
         const e = this.text[this.pos];
         if (e === 'u') {
@@ -159,6 +212,8 @@ class Scanner {
       if (c < ' ') this.fail('in string literal');
       this.pos++;
     }
+    // The literal is validated; JSON.parse of one flat string cannot recurse.
+    return plain ? this.text.slice(start + 1, this.pos - 1) : (JSON.parse(this.text.slice(start, this.pos)) as string);
   }
 
   private literal(word: string): void {
@@ -175,7 +230,8 @@ class Scanner {
     return this.pos - start;
   }
 
-  private number(): void {
+  private number(): number | GoNumber {
+    const start = this.pos;
     if (this.text[this.pos] === '-') {
       this.pos++;
       const c = this.text[this.pos];
@@ -194,6 +250,8 @@ class Scanner {
       if (sign === '+' || sign === '-') this.pos++;
       if (this.digits() === 0) this.fail('in exponent of numeric literal');
     }
+    const literal = this.text.slice(start, this.pos);
+    return this.exact ? new GoNumber(literal) : Number(literal);
   }
 }
 
