@@ -6,6 +6,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidParameter } from '../daemon/errors';
+import { decodeGoValue, type GoType } from './go-decode';
 import { decodeGoJson, JsonSyntaxError, parseMediaType, type DecodedJson } from './json';
 
 /** Largest JSON body accepted (dockerd has none; JSON bodies are configs, never data). */
@@ -60,6 +61,20 @@ export function readJsonBody(request: FastifyRequest): unknown {
   if (body.decoded === 'EOF') throw new InvalidParameter('invalid JSON: got EOF while reading request body');
   if (body.decoded.trailing) throw new InvalidParameter('unexpected content after JSON');
   return body.decoded.value;
+}
+
+/**
+ * The request's JSON body decoded into a Go type as dockerd decodes it (see api/go-decode.ts):
+ * wrong types are 400s with Go's texts, integers are range-checked from their exact text,
+ * unknown fields are dropped. undefined when there is no body; null for a `null` body.
+ */
+export function readTypedJsonBody(request: FastifyRequest, type: GoType): unknown {
+  const value = readJsonBody(request);
+  if (value === undefined || value === null) return value;
+  const body = request.body as JsonBody;
+  // Parsed again in exact mode: the first pass turned numbers into doubles.
+  const exact = decodeGoJson(body.raw.toString('utf8'), { exact: true });
+  return exact === 'EOF' ? undefined : decodeGoValue(exact.value, type);
 }
 
 /** dockerd's CheckForJSON: the Content-Type must be application/json. */

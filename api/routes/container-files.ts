@@ -8,7 +8,8 @@ import type { ContainerPathStat } from '../../daemon/containers/archive';
 import type { FilesystemChange } from '../../daemon/containers/changes';
 import type { ContainerConfig } from '../../daemon/containers/api-types';
 import type { CommitRequest } from '../../daemon/images/commit';
-import { bodyStream, readJsonBody } from '../body';
+import { bodyStream, readTypedJsonBody } from '../body';
+import { CONFIG_BODY } from '../go-decode';
 import { boolValue, pathParam, queryOf, queryString, queryValues, type Query } from '../query';
 import { sendJson } from '../reply';
 import type { Operations } from './operations';
@@ -70,7 +71,7 @@ export function containerFileOperations(backend: ContainerFilesBackend): Operati
 
     ImageCommit: async (request, reply) => {
       const q = queryOf(request);
-      const body = readJsonBody(request);
+      const body = readTypedJsonBody(request, CONFIG_BODY);
       if (body !== undefined && body !== null && !isObject(body)) {
         throw new InvalidParameter('json: cannot unmarshal into Go value of type container.Config');
       }

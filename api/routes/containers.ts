@@ -9,7 +9,8 @@ import type { WaitCondition, WaitResult } from '../../daemon/containers/service'
 import type { ListFilterInput } from '../../daemon/containers/views';
 import type { ContainerInspectResponse, ContainerSummary } from '../../daemon/containers/api-types';
 import type { LogLine, LogsRequest } from '../../daemon/containers/logs';
-import { readJsonBody } from '../body';
+import { readTypedJsonBody } from '../body';
+import { CREATE_BODY, UPDATE_BODY } from '../go-decode';
 import { Filters, parseTimestamp } from '../filters';
 import { acceptWebsocket, hijack, startRawResponse, streamMediaType } from '../hijack';
 import { versionLessThan } from '../version';
@@ -124,9 +125,8 @@ export function containerOperations(backend: ContainerBackend): Operations {
 
     ContainerCreate: async (request, reply) => {
       const q = queryOf(request);
-      const body = readJsonBody(request);
+      const body = readTypedJsonBody(request, CREATE_BODY);
       if (body === undefined || body === null) throw new InvalidParameter('config cannot be empty in order to create a container');
-      if (!isObject(body)) throw new InvalidParameter('invalid JSON: body must be an object');
       const { HostConfig: hostConfig, NetworkingConfig: networkingConfig, ...config } = body as CreateBody;
       const platform = queryString(q, 'platform') ?? '';
       if (platform !== '' && !platform.startsWith('linux')) {
@@ -184,7 +184,8 @@ export function containerOperations(backend: ContainerBackend): Operations {
     },
 
     ContainerUpdate: async (request, reply) => {
-      const body = readJsonBody(request);
+      const body = readTypedJsonBody(request, UPDATE_BODY);
+      if (body === undefined) throw new InvalidParameter('invalid JSON: got EOF while reading request body');
       if (!isObject(body)) throw new InvalidParameter('invalid JSON: body must be an object');
       const warnings = await backend.update(pathParam(request, 'id'), body as HostConfig);
       return sendJson(reply, { Warnings: warnings });

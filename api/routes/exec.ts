@@ -4,7 +4,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type * as net from 'node:net';
 import { errorMessage, InvalidParameter } from '../../daemon/errors';
 import type { ExecCreateConfig, ExecInspectResponse, ExecSession, ExecStartOptions } from '../../daemon/exec/service';
-import { readJsonBody } from '../body';
+import { readJsonBody, readTypedJsonBody } from '../body';
+import { EXEC_BODY } from '../go-decode';
 import { hijack, isUpgraded, streamMediaType } from '../hijack';
 import { pathParam, queryOf, queryString } from '../query';
 import { sendJson } from '../reply';
@@ -109,7 +110,7 @@ function writeAndEnd(socket: net.Socket, data: Buffer): void {
 export function execOperations(backend: ExecBackend): Operations {
   return {
     ContainerExec: async (request, reply) => {
-      const body = readJsonBody(request);
+      const body = readTypedJsonBody(request, EXEC_BODY);
       if (body === undefined) throw new InvalidParameter('invalid JSON: got EOF while reading request body');
       if (body === null) throw new InvalidParameter('No exec command specified');
       if (!isObject(body)) throw new InvalidParameter('invalid JSON: body must be an object');
