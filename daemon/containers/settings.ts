@@ -1,5 +1,7 @@
 // Validation and defaulting of a create request, and the merge with the image config, following
 // dockerd (verifyContainerSettings, validateRestartPolicy, merge, getEntrypointAndArgs).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { InvalidParameter } from '../errors';
 import type { ContainerConfig as ImageRuntimeConfig } from '../images/image-config';
 import type { ContainerConfig, HostConfig, RestartPolicy } from './api-types';
@@ -41,6 +43,7 @@ export function verifySettings(config: ContainerConfig, host: HostConfig): strin
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) {
     throw new InvalidParameter(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   }
+  verifyProcessStrings(config);
   const hc = config.Healthcheck;
   if (hc) {
     const min = 1_000_000; // 1ms, as dockerd's minimum
@@ -57,6 +60,7 @@ export function verifySettings(config: ContainerConfig, host: HostConfig): strin
     throw new InvalidParameter(`can't create 'AutoRemove' container with restart policy`);
   }
   for (const h of host.ExtraHosts ?? []) validateExtraHost(h);
+  for (const opts of Object.values(host.Tmpfs ?? {})) verifyTmpfsOptions(opts);
   if (host.ShmSize !== undefined && host.ShmSize < 0) throw new InvalidParameter('SHM size can not be less than 0');
   if (host.OomScoreAdj !== undefined && (host.OomScoreAdj < -1000 || host.OomScoreAdj > 1000)) {
     throw new InvalidParameter('Invalid value ' + host.OomScoreAdj + ', range for oom score adj is [-1000, 1000]');
@@ -105,18 +109,161 @@ export function verifyResources(r: HostConfig, opts: { update?: boolean } = {}):
   const quota = r.CpuQuota ?? 0;
   if (quota > 0 && quota < 1000) throw new InvalidParameter('CPU cfs quota can not be less than 1ms (i.e. 1000)');
   const nano = r.NanoCpus ?? 0;
-  if (nano > 0 && (period > 0 || quota > 0)) {
-    throw new InvalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (nano > 0 && period > 0) throw new InvalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (nano > 0 && quota > 0) throw new InvalidParameter('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  const cpus = cpuFacts.cpuCount();
+  if (nano < 0 || nano > cpus * 1e9) {
+    throw new InvalidParameter(`Range of CPUs is from 0.01 to ${cpus}.00, as there are only ${cpus} CPUs available`);
   }
-  if (nano < 0) throw new InvalidParameter('Range of CPUs is from 0.01 to the number of CPUs available');
+  // cgroup v2 takes a weight that runc derives from shares; beyond the kernel's maximum share
+  // value the weight is out of range and the container could never start.
+  const shares = r.CpuShares ?? 0;
+  if (shares > MAX_CPU_SHARES) throw new InvalidParameter(`Invalid CPU shares ${shares}: the maximum is ${MAX_CPU_SHARES}`);
   if (r.BlkioWeight !== undefined && r.BlkioWeight !== 0 && (r.BlkioWeight < 10 || r.BlkioWeight > 1000)) {
     throw new InvalidParameter('Range of blkio weight is from 10 to 1000');
   }
   if ((r.PidsLimit ?? 0) < -1) throw new InvalidParameter('invalid PIDs limit');
-  for (const c of [r.CpusetCpus, r.CpusetMems]) {
-    if (c && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(c)) throw new InvalidParameter(`Invalid value ${c} for cpuset cpus`);
+  if (r.CpusetCpus) {
+    const available = cpuFacts.cpusetCpus();
+    const ok = cpusetWithin(r.CpusetCpus, available);
+    if (ok === undefined) throw new InvalidParameter(`Invalid value ${r.CpusetCpus} for cpuset cpus`);
+    if (!ok) throw new InvalidParameter(`Requested CPUs are not available - requested ${r.CpusetCpus}, available: ${available}`);
   }
+  if (r.CpusetMems) {
+    const available = cpuFacts.cpusetMems();
+    const ok = cpusetWithin(r.CpusetMems, available);
+    if (ok === undefined) throw new InvalidParameter(`Invalid value ${r.CpusetMems} for cpuset mems`);
+    if (!ok) throw new InvalidParameter(`Requested memory nodes are not available - requested ${r.CpusetMems}, available: ${available}`);
+  }
+  for (const u of r.Ulimits ?? []) verifyUlimit(u);
   return warnings;
+}
+
+/** The kernel's largest cpu.shares (moby's linuxMaxCPUShares). */
+export const MAX_CPU_SHARES = 262144;
+
+/** Host facts the resource checks compare against (replaceable in tests). */
+export interface HostCpuFacts {
+  cpuCount(): number;
+  /** The CPUs containers may use, as cpuset list text ("0-1"). */
+  cpusetCpus(): string;
+  cpusetMems(): string;
+}
+
+function readCgroupList(file: string, fallback: string): string {
+  try {
+    const text = fs.readFileSync(file, 'utf8').trim();
+    return text === '' ? fallback : text;
+  } catch {
+    return fallback;
+  }
+}
+
+const hostFacts: HostCpuFacts = {
+  cpuCount: () => os.cpus().length || 1,
+  cpusetCpus: () => readCgroupList('/sys/fs/cgroup/cpuset.cpus.effective', `0-${(os.cpus().length || 1) - 1}`),
+  cpusetMems: () => readCgroupList('/sys/fs/cgroup/cpuset.mems.effective', '0'),
+};
+let cpuFacts: HostCpuFacts = hostFacts;
+
+/** For tests: checks against these host facts instead of the machine's (undefined restores). */
+export function setHostCpuFacts(facts: HostCpuFacts | undefined): void {
+  cpuFacts = facts ?? hostFacts;
+}
+
+/** Ranges of a cpuset list ("0-3,7"), or undefined when it does not parse (Go's ParseUintList). */
+export function parseCpuset(list: string): Array<[number, number]> | undefined {
+  const out: Array<[number, number]> = [];
+  for (const part of list.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) return undefined;
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || hi < lo) return undefined;
+    out.push([lo, hi]);
+  }
+  return out;
+}
+
+/** True when every CPU of `requested` is in `available`; undefined when `requested` is invalid. */
+export function cpusetWithin(requested: string, available: string): boolean | undefined {
+  const req = parseCpuset(requested);
+  if (req === undefined) return undefined;
+  const avail = parseCpuset(available) ?? [];
+  // Compared range by range, never expanded: "0-99999999999" must not allocate a set.
+  return req.every(([lo, hi]) => {
+    let next = lo;
+    for (const [alo, ahi] of [...avail].sort((a, b) => a[0] - b[0])) {
+      if (alo <= next && next <= ahi) next = ahi + 1;
+      if (next > hi) return true;
+    }
+    return next > hi;
+  });
+}
+
+/** go-units' ulimit names. */
+const ULIMIT_NAMES = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
+
+function verifyUlimit(u: { Name?: string; Soft?: number; Hard?: number } | null): void {
+  const name = u?.Name ?? '';
+  if (!ULIMIT_NAMES.has(name)) throw new InvalidParameter(`invalid ulimit type: ${name}`);
+  const soft = u?.Soft ?? 0;
+  const hard = u?.Hard ?? 0;
+  if (soft === -1 && hard !== -1) {
+    throw new InvalidParameter(`ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: ${hard}`);
+  }
+  if (hard !== -1 && soft > hard) throw new InvalidParameter(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+  if (soft < -1 || hard < -1) throw new InvalidParameter(`invalid ulimit value for ${name}: values below -1 (unlimited) are invalid`);
+}
+
+/** Linux's HOST_NAME_MAX: sethostname refuses anything longer, so the container could never start. */
+const HOST_NAME_MAX = 64;
+
+/** Strings that reach execve, sethostname or a mount: a NUL or an over-long name fails at start. */
+function verifyProcessStrings(config: ContainerConfig): void {
+  for (const e of config.Env ?? []) {
+    // opts.ValidateEnv refuses an empty name; a NUL cannot be passed to execve.
+    if (e.startsWith('=') || e.includes('\0')) throw new InvalidParameter(`invalid environment variable: ${e}`);
+  }
+  for (const [field, list] of [['Cmd', config.Cmd], ['Entrypoint', config.Entrypoint]] as const) {
+    for (const a of list ?? []) if (a.includes('\0')) throw new InvalidParameter(`invalid ${field}: argument ${JSON.stringify(a)} contains a NUL byte`);
+  }
+  for (const [field, v] of [['hostname', config.Hostname], ['domainname', config.Domainname]] as const) {
+    if (v === undefined || v === '') continue;
+    if (v.length > HOST_NAME_MAX || v.includes('\0')) {
+      throw new InvalidParameter(`invalid ${field} ${JSON.stringify(v.slice(0, 80))}: must be at most ${HOST_NAME_MAX} characters, without NUL`);
+    }
+  }
+}
+
+/** Data options moby's ParseTmpfsOptions accepts; anything else is a flag from ParseOptions. */
+const TMPFS_DATA = new Set(['size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_blocks', 'mpol']);
+const MOUNT_FLAGS = new Set([
+  'defaults', 'ro', 'rw', 'suid', 'nosuid', 'dev', 'nodev', 'exec', 'noexec', 'sync', 'async', 'dirsync', 'remount', 'mand',
+  'nomand', 'atime', 'noatime', 'diratime', 'nodiratime', 'bind', 'rbind', 'unbindable', 'runbindable', 'private', 'rprivate',
+  'shared', 'rshared', 'slave', 'rslave', 'relatime', 'norelatime', 'strictatime', 'nostrictatime', 'tmpcopyup',
+]);
+
+/** HostConfig.Tmpfs options ("rw,size=64m"), checked at create so a bad one cannot fail every start. */
+export function verifyTmpfsOptions(options: string): void {
+  for (const o of options.split(',')) {
+    if (o === '') continue;
+    const eq = o.indexOf('=');
+    const key = eq === -1 ? o : o.slice(0, eq);
+    const value = eq === -1 ? '' : o.slice(eq + 1);
+    const bad = (): never => {
+      // Go's %q of the split option, as moby's "Invalid tmpfs option %q".
+      throw new InvalidParameter(`Invalid tmpfs option [${(eq === -1 ? [o] : [key, value]).map((p) => JSON.stringify(p)).join(' ')}]`);
+    };
+    if (eq === -1) {
+      if (!MOUNT_FLAGS.has(key)) bad();
+      continue;
+    }
+    if (!TMPFS_DATA.has(key)) bad();
+    if ((key === 'size' || key === 'nr_inodes' || key === 'nr_blocks') && !/^\d+[kKmMgGtTpPeE%]?$/.test(value)) bad();
+    if (key === 'mode' && !/^[0-7]{1,4}$/.test(value)) bad();
+    if ((key === 'uid' || key === 'gid') && !/^\d+$/.test(value)) bad();
+  }
 }
 
 function validateExtraHost(h: string): void {
