@@ -2,6 +2,8 @@
 // daemon/errors.ts; everything else (fastify's own errors, gRPC errors leaking from below,
 // plain exceptions) is classified here too, so no route ever picks a status code itself.
 
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { BerthError, type ErrorKind } from '../daemon/errors';
 import { parseMediaType } from './json';
 
@@ -58,15 +60,70 @@ function isGrpcError(err: unknown): err is Error & { code: number; details: stri
 /** Classifies any thrown value into a status and the message dockerd-style clients expect. */
 export function toHttpError(err: unknown, contentType?: string): HttpError {
   if (err instanceof BerthError) {
-    return { status: STATUS_BY_KIND[err.kind], message: err.message, unexpected: false };
+    const status = STATUS_BY_KIND[err.kind];
+    // A typed 4xx says what the client did wrong; a 5xx may quote a daemon path.
+    return { status, message: status >= 500 ? redactPaths(err.message) : err.message, unexpected: false };
   }
   if (isFastifyError(err)) return fromFastifyError(err, contentType);
   if (isGrpcError(err)) {
     const status = STATUS_BY_GRPC_CODE[err.code] ?? 500;
-    return { status, message: err.details || err.message, unexpected: status >= 500 };
+    return { status, message: redactPaths(err.details || err.message), unexpected: status >= 500 };
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return { status: 500, message, unexpected: true };
+  return { status: 500, message: internalMessage(err), unexpected: true };
+}
+
+// ---------------------------------------------------------------- redaction
+
+/**
+ * Directories whose host paths never appear in an error body: the data and exec roots (set by
+ * the daemon) and the temporary mounts. The full error is logged; the client sees the path
+ * replaced, so a 500 does not map the host for whoever can reach the socket.
+ */
+let privateRoots: string[] = [];
+const PRIVATE_PREFIXES = [path.join(os.tmpdir(), 'berth-mnt-')];
+export const REDACTED_PATH = '<daemon path>';
+
+export function setPrivatePaths(paths: readonly string[]): void {
+  privateRoots = paths.filter((p) => p !== '' && p !== '/').map((p) => path.resolve(p));
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Replaces every path under a private root (the whole path token) by REDACTED_PATH. */
+export function redactPaths(message: string): string {
+  let out = message;
+  const roots = [...privateRoots].sort((a, b) => b.length - a.length);
+  for (const root of roots) {
+    out = out.replace(new RegExp(`${escapeRegExp(root)}(?=$|[/\\s'"\`:,;)\\]])[^\\s'"\`:,;)\\]]*`, 'g'), REDACTED_PATH);
+  }
+  for (const prefix of PRIVATE_PREFIXES) out = out.replace(new RegExp(`${escapeRegExp(prefix)}[^\\s'"\`:,;)\\]]*`, 'g'), REDACTED_PATH);
+  return out;
+}
+
+const ENGINE_ERRORS = [TypeError, RangeError, ReferenceError, SyntaxError, EvalError, URIError];
+
+/**
+ * What a client sees of an unclassified error: Node's and V8's own texts ("Cannot read
+ * properties of undefined", "Maximum call stack size exceeded", ERR_* codes) say nothing to a
+ * client and reveal the implementation, so they become a generic text; a system call error
+ * reads as Go's os.PathError does ("open PATH: no such file or directory"); paths under the
+ * daemon's directories are redacted.
+ */
+function internalMessage(err: unknown): string {
+  if (!(err instanceof Error)) return redactPaths(String(err));
+  const e = err as Error & { code?: unknown; syscall?: unknown; path?: unknown; errno?: unknown };
+  if (ENGINE_ERRORS.some((c) => err.constructor === c) || (typeof e.code === 'string' && e.code.startsWith('ERR_'))) {
+    return 'internal error in the daemon (see its log)';
+  }
+  if (typeof e.syscall === 'string' && typeof e.code === 'string') {
+    // "ENOENT: no such file or directory, open '/x'" -> "open /x: no such file or directory"
+    const desc = err.message.replace(/^[A-Z0-9_]+: /, '').split(', ')[0] ?? e.code;
+    const where = typeof e.path === 'string' ? ` ${e.path}` : '';
+    return redactPaths(`${e.syscall}${where}: ${desc}`);
+  }
+  return redactPaths(err.message);
 }
 
 function fromFastifyError(err: FastifyLikeError, contentType: string | undefined): HttpError {
@@ -84,12 +141,21 @@ function fromFastifyError(err: FastifyLikeError, contentType: string | undefined
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { status: 400, message: 'request body size did not match Content-Length', unexpected: false };
     case 'FST_ERR_BAD_URL':
-      return { status: 400, message: 'invalid URL escape', unexpected: false };
+      return { status: 400, message: badUrlMessage(err.message), unexpected: false };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return { status: 414, message: 'request URI too long', unexpected: false };
     default: {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
-      return { status, message: err.message, unexpected: status >= 500 };
+      return { status, message: redactPaths(err.message), unexpected: status >= 500 };
     }
   }
+}
+
+/** Go's url.unescape text for the first bad escape of a path ("invalid URL escape \"%zz\""). */
+function badUrlMessage(fastifyMessage: string): string {
+  const m = /^'(.*)' is not a valid url component$/s.exec(fastifyMessage);
+  const bad = /%(?![0-9a-fA-F]{2}).{0,2}/s.exec(m?.[1] ?? '');
+  return bad ? `invalid URL escape ${JSON.stringify(bad[0])}` : 'invalid URL escape';
 }
 
 /** The JSON error body every dockerd error response carries. */

@@ -6,14 +6,14 @@ import * as fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { InvalidParameter, NotImplemented } from '../daemon/errors';
 import { engineInfo } from '../daemon/system/engine';
 import { JSON_BODY_LIMIT, registerBodyParsers } from './body';
 import { installUpgradeRouting } from './hijack';
 import './request';
-import { errorBody, toHttpError } from './errors';
+import { errorBody, setPrivatePaths, toHttpError } from './errors';
 import { sendJson } from './reply';
 import type { ApiHandler, Operations } from './routes/operations';
 import { imageOperations, type ImageBackend } from './routes/images';
@@ -70,6 +70,8 @@ export interface ApiServerOptions {
   backends: ApiBackends;
   /** Reported in the Docker-Experimental header. */
   experimental?: boolean;
+  /** Daemon directories (data root, exec root) whose paths error bodies never show. */
+  privatePaths?: string[];
 }
 
 /** The version named by the request's /vX.Y prefix, kept on the raw request by rewriteUrl. */
@@ -142,10 +144,53 @@ function withMinVersion(route: RouteSpec, handler: ApiHandler): ApiHandler {
   };
 }
 
+/** Answers an error as dockerd does: its status, a {"message": ...} body, logged when unexpected. */
+function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply | undefined {
+  const { status, message, unexpected } = toHttpError(err, request.headers['content-type']);
+  const what = `Handler for ${request.method} ${request.originalUrl ?? request.raw.url ?? ''} returned error`;
+  if (unexpected || status === 500) request.log.error({ err, status }, what);
+  else if (status > 500) request.log.debug({ err: message, status }, what);
+  if (reply.raw.headersSent) {
+    // A streamed body failed midway: the status is gone, so cut the connection as dockerd does.
+    if (!reply.raw.writableEnded) reply.raw.destroy();
+    return undefined;
+  }
+  if (status === 304) return reply.code(304).send();
+  const requested = requestedVersion.get(request.raw);
+  if (requested !== undefined && versionLessThan(requested, PLAIN_TEXT_ERRORS_BELOW)) {
+    // Clients older than 1.24 expect plain-text errors; dockerd sends "too old" that way.
+    return reply.code(status).type('text/plain; charset=utf-8').header('X-Content-Type-Options', 'nosniff').send(message + '\n');
+  }
+  return reply.code(status).type('application/json').send(errorBody(message));
+}
+
+/**
+ * Bytes that are not HTTP (or headers too large): answered 400 (431) with a {"message": ...}
+ * body and the connection closed, as Go's server closes it; a vanished client is just dropped.
+ */
+function clientError(err: Error & { code?: string }, socket: net.Socket): void {
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || socket.destroyed) {
+    socket.destroy();
+    return;
+  }
+  const [status, text] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+  const body = errorBody(status === 431 ? 'request header fields too large' : 'malformed HTTP request');
+  socket.on('error', () => socket.destroy());
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+    );
+    socket.end(body);
+  }
+  // A client that never reads must not keep the connection: end() waits for the write to drain.
+  setTimeout(() => socket.destroy(), 5000).unref();
+}
+
 export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   const serverHeader = `Docker/${engineInfo().version} (linux)`;
   const experimental = opts.experimental ? 'true' : 'false';
 
+  if (opts.privatePaths) setPrivatePaths(opts.privatePaths);
   const app = fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
     // Per-request lines are the debug "Calling API" below, as dockerd logs them.
@@ -157,6 +202,9 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     connectionTimeout: 0,
     bodyLimit: JSON_BODY_LIMIT,
     routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true },
+    // Malformed URLs reach the error handler, so they answer in dockerd's {"message": ...} shape.
+    frameworkErrors: (err, request, reply) => sendError(request, reply, err),
+    clientErrorHandler: clientError,
     rewriteUrl(req) {
       const { version, path: rest } = parseVersionPrefix(req.url ?? '/');
       if (version !== undefined) requestedVersion.set(req, version);
@@ -179,24 +227,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     reply.header('Docker-Experimental', experimental);
   });
 
-  app.setErrorHandler((err, request, reply) => {
-    const { status, message, unexpected } = toHttpError(err, request.headers['content-type']);
-    const what = `Handler for ${request.method} ${request.originalUrl} returned error`;
-    if (unexpected || status === 500) request.log.error({ err, status }, what);
-    else if (status > 500) request.log.debug({ err: message, status }, what);
-    if (reply.raw.headersSent) {
-      // A streamed body failed midway: the status is gone, so cut the connection as dockerd does.
-      if (!reply.raw.writableEnded) reply.raw.destroy();
-      return;
-    }
-    if (status === 304) return reply.code(304).send();
-    const requested = requestedVersion.get(request.raw);
-    if (requested !== undefined && versionLessThan(requested, PLAIN_TEXT_ERRORS_BELOW)) {
-      // Clients older than 1.24 expect plain-text errors; dockerd sends "too old" that way.
-      return reply.code(status).type('text/plain; charset=utf-8').header('X-Content-Type-Options', 'nosniff').send(message + '\n');
-    }
-    return reply.code(status).type('application/json').send(errorBody(message));
-  });
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
 
   app.setNotFoundHandler((_request, reply) => sendJson(reply, { message: 'page not found' }, 404));
 

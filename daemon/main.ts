@@ -301,6 +301,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         diskUsage: new DiskUsageService({ images, containers, volumes }),
       },
       experimental: config.experimental,
+      privatePaths: [config.dataRoot, config.execRoot],
     });
     cleanups.push(() => server.close());
     // Runs before server.close: ends the open stats streams so the server need not wait for them.
