@@ -4,7 +4,7 @@
 // unknown fields are dropped, null leaves a value field unset (a pointer, slice or map nil), and
 // integers are checked against their Go type's range from the literal's exact text.
 //
-// The one deliberate difference: an integer beyond ±2^53 (which a double cannot hold exactly) is
+// Texts verified against the reference dockerd 20.10. The one deliberate difference: an integer beyond ±2^53 (which a double cannot hold exactly) is
 // refused rather than silently rounded, since Berth carries numbers as doubles (docs/divergence.md).
 
 import { InvalidParameter } from '../daemon/errors';
@@ -83,7 +83,7 @@ function typeName(t: GoType): string {
 function typeError(what: string, t: GoType | string, ctx: Ctx): InvalidParameter {
   const type = typeof t === 'string' ? t : typeName(t);
   const into = ctx.struct !== '' || ctx.path !== '' ? `Go struct field ${ctx.struct}.${ctx.path}` : 'Go value';
-  return new InvalidParameter(`invalid JSON: json: cannot unmarshal ${what} into ${into} of type ${type}`);
+  return new InvalidParameter(`json: cannot unmarshal ${what} into ${into} of type ${type}`);
 }
 
 function numberText(v: GoNumber | number): string {
@@ -98,7 +98,7 @@ function decodeInt(v: GoNumber | number, t: { k: 'int'; t: IntType }, ctx: Ctx):
   if (n < min || n > max) throw typeError(`number ${text}`, t, ctx);
   if (n > MAX_EXACT || n < -MAX_EXACT) {
     const field = ctx.path === '' ? 'value' : ctx.path;
-    throw new InvalidParameter(`invalid JSON: ${field}: ${text} cannot be stored exactly (Berth keeps integers within ±${Number.MAX_SAFE_INTEGER})`);
+    throw new InvalidParameter(`${field}: ${text} cannot be stored exactly (Berth keeps integers within ±${Number.MAX_SAFE_INTEGER})`);
   }
   return Number(n);
 }
@@ -147,10 +147,11 @@ function decode(v: unknown, t: GoType, ctx: Ctx): unknown {
       return n;
     }
     case 'strslice':
-      // StrSlice.UnmarshalJSON: []string first, then a lone string; the error is the string's.
+      // StrSlice.UnmarshalJSON: []string first, then a lone string; the error is the string's
+      // (with the field's context, as Go adds it to an Unmarshaler's type error).
       if (typeof v === 'string') return [v];
       if (Array.isArray(v) && v.every((e) => typeof e === 'string' || e === null)) return v.map((e) => (e === null ? '' : e));
-      throw typeError(kind, 'string', { struct: '', path: '' });
+      throw typeError(kind, 'string', ctx);
     case 'empty':
       if (kind !== 'object') throw typeError(kind, t, ctx);
       return {};
@@ -526,4 +527,4 @@ export const EXEC_BODY: GoType = {
 };
 
 /** The container.Config of POST /commit. */
-export const CONFIG_BODY: GoType = { k: 'struct', name: 'Config', t: 'container.Config', fields: CONFIG_FIELDS };
+export const CONFIG_BODY: GoType = { k: 'struct', name: 'ContainerConfigWrapper', t: 'runconfig.ContainerConfigWrapper', fields: CONFIG_FIELDS };

@@ -4,7 +4,7 @@
 //
 // The parser keeps an explicit stack (no recursion), so a hostile body nested a million deep
 // cannot overflow the call stack; nesting is bounded as Go bounds it (10000 levels, then
-// "exceeded max depth"). In exact mode numbers stay as their text (GoNumber), so int64 fields
+// "invalid character '[' exceeded max depth"). In exact mode numbers stay as their text (GoNumber), so int64 fields
 // can be decoded without the rounding of doubles.
 
 export class JsonSyntaxError extends Error {}
@@ -93,7 +93,7 @@ class Parser {
 
   private open(stack: Frame[]): void {
     // Go pushes a parse state for every '{' or '[' and fails past maxNestingDepth.
-    if (stack.length >= MAX_JSON_DEPTH) throw new JsonSyntaxError('exceeded max depth');
+    if (stack.length >= MAX_JSON_DEPTH) this.fail('exceeded max depth');
   }
 
   parse(): unknown {

@@ -186,8 +186,8 @@ export function containerOperations(backend: ContainerBackend): Operations {
     ContainerUpdate: async (request, reply) => {
       const body = readTypedJsonBody(request, UPDATE_BODY);
       if (body === undefined) throw new InvalidParameter('invalid JSON: got EOF while reading request body');
-      if (!isObject(body)) throw new InvalidParameter('invalid JSON: body must be an object');
-      const warnings = await backend.update(pathParam(request, 'id'), body as HostConfig);
+      // A null body decodes to an empty UpdateConfig in Go: nothing changes.
+      const warnings = await backend.update(pathParam(request, 'id'), (body ?? {}) as HostConfig);
       return sendJson(reply, { Warnings: warnings });
     },
 

@@ -126,16 +126,17 @@ export function verifyResources(r: HostConfig, opts: { update?: boolean } = {}):
   if (r.CpusetCpus) {
     const available = cpuFacts.cpusetCpus();
     const ok = cpusetWithin(r.CpusetCpus, available);
-    if (ok === undefined) throw new InvalidParameter(`Invalid value ${r.CpusetCpus} for cpuset cpus`);
+    if (typeof ok === 'string') throw new InvalidParameter(`Invalid value ${r.CpusetCpus} for cpuset cpus: ${ok}`);
     if (!ok) throw new InvalidParameter(`Requested CPUs are not available - requested ${r.CpusetCpus}, available: ${available}`);
   }
   if (r.CpusetMems) {
     const available = cpuFacts.cpusetMems();
     const ok = cpusetWithin(r.CpusetMems, available);
-    if (ok === undefined) throw new InvalidParameter(`Invalid value ${r.CpusetMems} for cpuset mems`);
+    if (typeof ok === 'string') throw new InvalidParameter(`Invalid value ${r.CpusetMems} for cpuset mems: ${ok}`);
     if (!ok) throw new InvalidParameter(`Requested memory nodes are not available - requested ${r.CpusetMems}, available: ${available}`);
   }
-  for (const u of r.Ulimits ?? []) verifyUlimit(u);
+  // Update ignores ulimits (as dockerd does); only create stores them.
+  if (!opts.update) for (const u of r.Ulimits ?? []) verifyUlimit(u);
   return warnings;
 }
 
@@ -171,25 +172,30 @@ export function setHostCpuFacts(facts: HostCpuFacts | undefined): void {
   cpuFacts = facts ?? hostFacts;
 }
 
-/** Ranges of a cpuset list ("0-3,7"), or undefined when it does not parse (Go's ParseUintList). */
-export function parseCpuset(list: string): Array<[number, number]> | undefined {
+/** The largest CPU or memory node number dockerd accepts in a cpuset (ParseUintListMaximum). */
+const MAX_CPUSET_ID = 8192;
+
+/** Ranges of a cpuset list ("0-3,7"), or Go's ParseUintListMaximum error text. */
+export function parseCpuset(list: string): Array<[number, number]> | string {
   const out: Array<[number, number]> = [];
   for (const part of list.split(',')) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) return undefined;
+    if (!m) return `invalid format: ${list}`;
     const lo = Number(m[1]);
     const hi = m[2] === undefined ? lo : Number(m[2]);
-    if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || hi < lo) return undefined;
+    if (hi < lo) return `invalid format: ${list}`;
+    if (hi > MAX_CPUSET_ID) return `value of out range, maximum is ${MAX_CPUSET_ID}`;
     out.push([lo, hi]);
   }
   return out;
 }
 
-/** True when every CPU of `requested` is in `available`; undefined when `requested` is invalid. */
-export function cpusetWithin(requested: string, available: string): boolean | undefined {
+/** True when every CPU of `requested` is in `available`; Go's error text when `requested` is invalid. */
+export function cpusetWithin(requested: string, available: string): boolean | string {
   const req = parseCpuset(requested);
-  if (req === undefined) return undefined;
-  const avail = parseCpuset(available) ?? [];
+  if (typeof req === 'string') return req;
+  const parsed = parseCpuset(available);
+  const avail = typeof parsed === 'string' ? [] : parsed;
   // Compared range by range, never expanded: "0-99999999999" must not allocate a set.
   return req.every(([lo, hi]) => {
     let next = lo;
