@@ -15,7 +15,8 @@ type IntType = 'int64' | 'int' | 'int32' | 'uint16' | 'uint32' | 'uint64' | 'uin
 export type GoType =
   | { k: 'string'; t?: string }
   | { k: 'bool' }
-  | { k: 'int'; t: IntType }
+  /** bounded: the settings checks refuse any value near 2^53, so rounding cannot be stored. */
+  | { k: 'int'; t: IntType; bounded?: boolean }
   | { k: 'float' }
   | { k: 'slice'; of: GoType; t: string; len?: number }
   | { k: 'map'; of: GoType; t: string }
@@ -90,13 +91,13 @@ function numberText(v: GoNumber | number): string {
   return v instanceof GoNumber ? v.text : String(v);
 }
 
-function decodeInt(v: GoNumber | number, t: { k: 'int'; t: IntType }, ctx: Ctx): number {
+function decodeInt(v: GoNumber | number, t: { k: 'int'; t: IntType; bounded?: boolean }, ctx: Ctx): number {
   const text = numberText(v);
   const [min, max] = INT_RANGE[t.t];
   if (!/^-?\d+$/.test(text)) throw typeError(`number ${text}`, t, ctx);
   const n = BigInt(text);
   if (n < min || n > max) throw typeError(`number ${text}`, t, ctx);
-  if (n > MAX_EXACT || n < -MAX_EXACT) {
+  if ((n > MAX_EXACT || n < -MAX_EXACT) && t.bounded !== true) {
     const field = ctx.path === '' ? 'value' : ctx.path;
     throw new InvalidParameter(`${field}: ${text} cannot be stored exactly (Berth keeps integers within ±${Number.MAX_SAFE_INTEGER})`);
   }
@@ -249,10 +250,12 @@ const throttleDevices: GoType = {
 };
 
 /** container.Resources, embedded (its fields promoted) in HostConfig and UpdateConfig. */
+const boundedInt64: GoType = { k: 'int', t: 'int64', bounded: true };
+
 const RESOURCE_FIELDS: Readonly<Record<string, GoType>> = {
-  CpuShares: int64,
+  CpuShares: boundedInt64,
   Memory: int64,
-  NanoCpus: int64,
+  NanoCpus: boundedInt64,
   CgroupParent: str,
   BlkioWeight: uint16,
   BlkioWeightDevice: {
@@ -264,7 +267,7 @@ const RESOURCE_FIELDS: Readonly<Record<string, GoType>> = {
   BlkioDeviceWriteBps: throttleDevices,
   BlkioDeviceReadIOps: throttleDevices,
   BlkioDeviceWriteIOps: throttleDevices,
-  CpuPeriod: int64,
+  CpuPeriod: boundedInt64,
   CpuQuota: int64,
   CpuRealtimePeriod: int64,
   CpuRealtimeRuntime: int64,

@@ -63,7 +63,9 @@ test('int64 fields: exact range checks from the literal, no silent rounding', ()
   assert.equal(ok.HostConfig.MemorySwap, -1);
   // dockerd stores 2^63-1 exactly; a double cannot, so it is refused rather than rounded.
   assert.match(decodeError('{"HostConfig":{"Memory":9223372036854775807}}'), /^HostConfig.Memory: 9223372036854775807 cannot be stored exactly/);
-  assert.match(decodeError('{"NanoCpus":9007199254740993}', UPDATE_BODY), /^NanoCpus: 9007199254740993 cannot be stored exactly/);
+  assert.match(decodeError('{"MemorySwap":9007199254740993}', UPDATE_BODY), /^MemorySwap: 9007199254740993 cannot be stored exactly/);
+  // Fields whose checks refuse anything that large decode (rounded) and meet those checks' texts.
+  assert.deepEqual(decodeGoText('{"NanoCpus":1000000000000000000}', UPDATE_BODY), { NanoCpus: 1e18 });
   assert.equal(decodeError('{"HostConfig":{"Memory":1e3}}'), 'json: cannot unmarshal number 1e3 into Go struct field HostConfig.HostConfig.Memory of type int64');
 });
 

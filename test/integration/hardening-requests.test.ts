@@ -1,0 +1,196 @@
+// Hostile request bodies and URLs against a real berthd (issue 10): wrong JSON types, nulls,
+// 64-bit integers, deep nesting, values the kernel or runc would refuse at start, malformed URLs
+// and non-HTTP bytes. Each is a 4xx in dockerd's {"message": …} shape (texts from the reference
+// dockerd 20.10 where it has one), nothing invalid is stored, and no error body shows the data
+// root. On the code before this change these gave 500s, stored containers that could never
+// start, rounded int64 values, or fastify-shaped bodies.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Docker from 'dockerode';
+import { buildBusyboxArchive } from '../fixtures/busybox-image';
+import { destroyBerth, startBerth, type Berth, type HttpResult } from './harness';
+
+let b: Berth;
+
+before(async () => {
+  b = await startBerth();
+  const busybox = await buildBusyboxArchive({ tags: ['busybox:latest'] });
+  const r = await b.request('POST', '/images/load?quiet=1', { body: busybox, headers: { 'Content-Type': 'application/x-tar' } });
+  assert.equal(r.status, 200, r.body);
+});
+
+after(async () => {
+  if (b) await destroyBerth(b);
+});
+
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+function post(url: string, body: string): Promise<HttpResult> {
+  return b.request('POST', url, { body, headers: JSON_HEADERS });
+}
+
+/** Asserts a status and dockerd's error shape; returns the message. */
+function errorOf(r: HttpResult, status: number): string {
+  assert.equal(r.status, status, r.body);
+  assert.match(String(r.headers['content-type']), /^application\/json/);
+  const parsed = JSON.parse(r.body) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(parsed), ['message'], r.body);
+  assert.equal(typeof parsed.message, 'string');
+  return parsed.message as string;
+}
+
+async function containerIds(): Promise<string[]> {
+  const r = await b.request('GET', '/containers/json?all=1');
+  assert.equal(r.status, 200, r.body);
+  return (JSON.parse(r.body) as Array<{ Id: string }>).map((c) => c.Id).sort();
+}
+
+async function create(config: Record<string, unknown>): Promise<string> {
+  const r = await post('/containers/create', JSON.stringify({ Image: 'busybox', Cmd: ['sleep', '300'], ...config }));
+  assert.equal(r.status, 201, r.body);
+  return (JSON.parse(r.body) as { Id: string }).Id;
+}
+
+async function inspectHost(id: string): Promise<Record<string, unknown>> {
+  const r = await b.request('GET', `/containers/${id}/json`);
+  assert.equal(r.status, 200, r.body);
+  return (JSON.parse(r.body) as { HostConfig: Record<string, unknown> }).HostConfig;
+}
+
+const HOSTNAME_300 = 'a'.repeat(300);
+
+describe('create refuses what dockerd refuses, and what could never start, storing nothing', () => {
+  test('wrong JSON types, nulls, out-of-range values: 400 with the texts, no container left', async () => {
+    const before = await containerIds();
+    const cases: Array<[string, string | RegExp]> = [
+      ['{"Image":1}', 'json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Image of type string'],
+      ['{"Image":"busybox","Env":[1]}', 'json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Env of type string'],
+      ['{"Image":"busybox","Cmd":[1]}', 'json: cannot unmarshal array into Go struct field ContainerConfigWrapper.Cmd of type string'],
+      ['{"Image":"busybox","HostConfig":{"Mounts":[{"Target":1}]}}', 'json: cannot unmarshal number into Go struct field Mount.HostConfig.Mounts.Target of type string'],
+      ['{"Image":"busybox","HostConfig":{"Memory":9223372036854775808}}', 'json: cannot unmarshal number 9223372036854775808 into Go struct field HostConfig.HostConfig.Memory of type int64'],
+      ['{"Image":"busybox","HostConfig":{"Memory":1.5}}', 'json: cannot unmarshal number 1.5 into Go struct field HostConfig.HostConfig.Memory of type int64'],
+      ['{"Image":"busybox","HostConfig":{"CpuShares":"str"}}', 'json: cannot unmarshal string into Go struct field HostConfig.HostConfig.CpuShares of type int64'],
+      ['[]', 'json: cannot unmarshal array into Go value of type runconfig.ContainerConfigWrapper'],
+      ['{"Image":"busybox","HostConfig":{"Mounts":[null]}}', 'invalid mount config for type "": field Target must not be empty'],
+      ['{"Image":"busybox","HostConfig":{"Binds":[null]}}', /invalid volume specification: ''/],
+      ['{"Image":"busybox","HostConfig":{"Ulimits":[null]}}', 'invalid ulimit type: '],
+      ['{"Image":"busybox","HostConfig":{"NanoCpus":1000000000000000000}}', /^Range of CPUs is from 0\.01 to \d+\.00, as there are only \d+ CPUs available$/],
+      ['{"Image":"busybox","HostConfig":{"CpusetCpus":"0-99999"}}', 'Invalid value 0-99999 for cpuset cpus: value of out range, maximum is 8192'],
+      ['{"Image":"busybox","HostConfig":{"CpusetCpus":"8000"}}', /^Requested CPUs are not available - requested 8000, available: /],
+      ['{"Image":"busybox","HostConfig":{"CpuShares":1099511627776}}', /Invalid CPU shares 1099511627776/],
+      ['{"Image":"busybox","HostConfig":{"Ulimits":[{"Name":"nofile","Soft":10,"Hard":5}]}}', 'ulimit soft limit must be less than or equal to hard limit: 10 > 5'],
+      ['{"Image":"busybox","HostConfig":{"Tmpfs":{"/t":"size=-1"}}}', 'Invalid tmpfs option ["size" "-1"]'],
+      ['{"Image":"busybox","Env":["A=\\u0000b"]}', 'invalid environment variable: A=\0b'],
+      [`{"Image":"busybox","Hostname":"${HOSTNAME_300}"}`, /^invalid hostname/],
+      ['{"Image":"busybox","HostConfig":{"Memory":9223372036854775807}}', /^HostConfig\.Memory: 9223372036854775807 cannot be stored exactly/],
+    ];
+    for (const [body, expected] of cases) {
+      const message = errorOf(await post('/containers/create', body), 400);
+      if (typeof expected === 'string') assert.equal(message, expected, body);
+      else assert.match(message, expected, body);
+    }
+    assert.deepEqual(await containerIds(), before, 'a refused create stored a container');
+  });
+
+  test('a body nested past Go\'s depth is a 400, and the daemon keeps answering', async () => {
+    const deep = '['.repeat(10001) + ']'.repeat(10001);
+    for (const route of ['/containers/create', '/networks/create', '/volumes/create']) {
+      const message = errorOf(await post(route, `{"Image":${deep}}`), 400);
+      assert.equal(message, "invalid JSON: invalid character '[' exceeded max depth", route);
+    }
+    // A million levels: refused by the parser without touching the call stack.
+    errorOf(await post('/containers/create', '{"a":'.repeat(1_000_000)), 400);
+    assert.equal((await b.request('GET', '/_ping')).status, 200);
+  });
+
+  test('int64 values within 2^53 are kept exactly through inspect', async () => {
+    const memory = Number.MAX_SAFE_INTEGER; // 9007199254740991
+    const id = await create({ HostConfig: { Memory: memory, MemorySwap: -1, PidsLimit: 4096 } });
+    const raw = (await b.request('GET', `/containers/${id}/json`)).body;
+    assert.match(raw, /"Memory":9007199254740991[,}]/);
+    assert.equal((await inspectHost(id)).MemorySwap, -1);
+    assert.equal((await b.request('DELETE', `/containers/${id}?force=1`)).status, 204);
+  });
+
+  test('dockerode bodies: a wrong type is a 400 error with the text', async () => {
+    const docker = new Docker({ socketPath: b.socket });
+    await assert.rejects(
+      docker.createContainer({ Image: 'busybox', HostConfig: { CpuShares: 'str' as unknown as number } }),
+      (err: { statusCode?: number; json?: { message?: string } }) =>
+        err.statusCode === 400 && err.json?.message === 'json: cannot unmarshal string into Go struct field HostConfig.HostConfig.CpuShares of type int64',
+    );
+  });
+});
+
+describe('update validates before storing: the container still starts after a refused update', () => {
+  test('wrong types and out-of-range values are refused; nothing is changed', async () => {
+    const id = await create({});
+    const hostBefore = await inspectHost(id);
+    const cases: Array<[string, string | RegExp]> = [
+      ['{"CpuShares":"str"}', 'json: cannot unmarshal string into Go struct field UpdateConfig.CpuShares of type int64'],
+      ['{"Memory":1.5}', 'json: cannot unmarshal number 1.5 into Go struct field UpdateConfig.Memory of type int64'],
+      ['[]', 'json: cannot unmarshal array into Go value of type container.UpdateConfig'],
+      ['{"NanoCpus":1000000000000000000}', /Range of CPUs is from 0\.01 to \d+\.00/],
+      ['{"CpusetCpus":"0-99999"}', /Invalid value 0-99999 for cpuset cpus: value of out range, maximum is 8192/],
+      ['{"CpuShares":1099511627776}', /Invalid CPU shares/],
+      ['{"Memory":9223372036854775807}', /cannot be stored exactly/],
+    ];
+    for (const [body, expected] of cases) {
+      const message = errorOf(await post(`/containers/${id}/update`, body), 400);
+      if (typeof expected === 'string') assert.equal(message, expected, body);
+      else assert.match(message, expected, body);
+    }
+    assert.deepEqual(await inspectHost(id), hostBefore);
+    // A null body changes nothing, as in dockerd.
+    assert.equal((await post(`/containers/${id}/update`, 'null')).status, 200);
+    const start = await b.request('POST', `/containers/${id}/start`);
+    assert.equal(start.status, 204, start.body);
+    assert.equal((await b.request('DELETE', `/containers/${id}?force=1`)).status, 204);
+  });
+});
+
+describe('error shapes and leaks', () => {
+  test('a malformed URL escape is a 400 with a {"message"} body', async () => {
+    const message = errorOf(await b.request('GET', '/containers/%zz/json'), 400);
+    assert.equal(message, 'invalid URL escape "%zz"');
+    errorOf(await b.request('GET', '/no/such/route'), 404);
+  });
+
+  test('bytes that are not HTTP get a 400 and a closed connection', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(b.socket);
+      let data = '';
+      s.on('data', (d) => (data += d.toString()));
+      s.on('error', reject);
+      s.on('close', () => resolve(data));
+      s.write('HELLO\r\n\r\n');
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    const body = answer.slice(answer.indexOf('\r\n\r\n') + 4);
+    assert.deepEqual(Object.keys(JSON.parse(body) as object), ['message']);
+    assert.equal((await b.request('GET', '/_ping')).status, 200);
+  });
+
+  test('an internal failure does not show the data root (a container whose directory is broken)', async () => {
+    const id = await create({});
+    // The daemon's per-container directory replaced by a file: writing hostname, hosts and
+    // resolv.conf there fails with a Node ENOTDIR error naming the full host path.
+    const dir = path.join(b.dataRoot, 'containers', id);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.writeFileSync(dir, 'not a directory');
+    try {
+      const r = await b.request('POST', `/containers/${id}/start`);
+      assert.ok(r.status >= 400, r.body);
+      const message = errorOf(r, r.status);
+      assert.ok(!message.includes(b.dataRoot) && !message.includes(b.dir), `error body shows a daemon path: ${message}`);
+      assert.ok(!/ENOTDIR|ENOENT|at .*\.js:\d+/.test(message), `error body shows Node internals: ${message}`);
+    } finally {
+      fs.rmSync(dir, { force: true });
+      fs.mkdirSync(dir);
+      await b.request('DELETE', `/containers/${id}?force=1`);
+    }
+  });
+});
