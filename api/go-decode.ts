@@ -454,7 +454,8 @@ const CONFIG_FIELDS: Readonly<Record<string, GoType>> = {
   Shell: strslice,
 };
 
-const ENDPOINT_SETTINGS: GoType = {
+/** network.EndpointSettings (network connect's EndpointConfig, NetworkingConfig's entries). */
+export const ENDPOINT_SETTINGS: GoType = {
   k: 'struct',
   name: 'EndpointSettings',
   t: 'network.EndpointSettings',

@@ -1,11 +1,12 @@
 // Networks area: list, inspect, create, remove, prune, connect, disconnect. The rules live in
 // daemon/networks and the container service.
 import { InvalidParameter, NotFound } from '../../daemon/errors';
-import type { EndpointSettings } from '../../daemon/containers/api-types';
 import type { NetworkRecord } from '../../daemon/networks/model';
 import type { NetworkCreateRequest, NetworkListFilter } from '../../daemon/networks/service';
 import type { NetworkView } from '../../daemon/networks/views';
 import { readJsonBody } from '../body';
+import { ENDPOINT_SETTINGS, decodeGoValue } from '../go-decode';
+import type { EndpointSettings } from '../../daemon/containers/api-types';
 import { Filters, invalidFilter, parseTimestamp } from '../filters';
 import { boolValue, pathParam, queryOf, queryString } from '../query';
 import { sendEmpty, sendJson } from '../reply';
@@ -149,7 +150,9 @@ export function networkOperations(backend: NetworkBackend): Operations {
       if (!isObject(body)) throw new InvalidParameter('invalid JSON: body must be an object');
       const container = field<string>(body, 'Container', 'string', 'ConnectOptions') ?? '';
       if (container === '') throw new InvalidParameter('no container specified');
-      const settings = checkEndpointSettings(body.EndpointConfig, 'ConnectOptions.EndpointConfig');
+      const checked = checkEndpointSettings(body.EndpointConfig, 'ConnectOptions.EndpointConfig');
+      // Only the fields Go would decode are kept: nothing unknown (or nested 10000 deep) is stored.
+      const settings = checked === undefined ? undefined : (decodeGoValue(checked, ENDPOINT_SETTINGS) as EndpointSettings);
       await backend.connect(pathParam(request, 'id'), container, settings);
       return sendEmpty(reply, 200);
     },
