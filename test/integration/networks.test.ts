@@ -882,10 +882,10 @@ describe('wrongly typed network fields', () => {
     await k.ok(['network', 'create', net]);
     const before = lines(await k.ok(['ps', '-aq'])).length;
     const cases: [string, string, unknown, RegExp][] = [
-      ['POST', '/containers/create', { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': 5 } } }, /cannot unmarshal number into Go struct field HostConfig.PortBindings of type \[\]nat.PortBinding/],
+      ['POST', '/containers/create', { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': 5 } } }, /cannot unmarshal number into Go struct field HostConfig\.HostConfig\.PortBindings of type \[\]nat\.PortBinding/],
       ['POST', '/containers/create', { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: 8080 }] } } }, /cannot unmarshal number into Go struct field PortBinding\.HostConfig\.PortBindings\.HostPort of type string/],
       ['POST', '/containers/create', { Image: 'busybox', NetworkingConfig: { EndpointsConfig: { [net]: { Aliases: 'web' } } } }, /cannot unmarshal string into Go struct field EndpointSettings\.NetworkingConfig\.EndpointsConfig\.Aliases of type \[\]string/],
-      ['POST', '/containers/create', { Image: 'busybox', NetworkingConfig: { EndpointsConfig: [] } }, /cannot unmarshal array into Go struct field NetworkingConfig.EndpointsConfig/],
+      ['POST', '/containers/create', { Image: 'busybox', NetworkingConfig: { EndpointsConfig: [] } }, /cannot unmarshal array into Go struct field NetworkingConfig\.NetworkingConfig\.EndpointsConfig of type map\[string\]\*network\.EndpointSettings/],
       ['POST', `/networks/${net}/connect`, { Container: 'x', EndpointConfig: { IPAMConfig: { IPv4Address: 7 } } }, /cannot unmarshal number into Go struct field ConnectOptions.EndpointConfig.IPAMConfig.IPv4Address of type string/],
     ];
     for (const [method, url, body, message] of cases) {
