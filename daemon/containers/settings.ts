@@ -258,8 +258,8 @@ export function verifyTmpfsOptions(options: string): void {
     const key = eq === -1 ? o : o.slice(0, eq);
     const value = eq === -1 ? '' : o.slice(eq + 1);
     const bad = (): never => {
-      // Go's %q of the split option, as moby's "Invalid tmpfs option %q".
-      throw new InvalidParameter(`Invalid tmpfs option [${(eq === -1 ? [o] : [key, value]).map((p) => JSON.stringify(p)).join(' ')}]`);
+      // Go's %q of the split option, as moby's "invalid tmpfs option %q".
+      throw new InvalidParameter(`invalid tmpfs option [${(eq === -1 ? [o] : [key, value]).map((p) => JSON.stringify(p)).join(' ')}]`);
     };
     if (eq === -1) {
       if (!MOUNT_FLAGS.has(key)) bad();

@@ -82,7 +82,7 @@ describe('create refuses what dockerd refuses, and what could never start, stori
       ['{"Image":"busybox","HostConfig":{"CpusetCpus":"8000"}}', /^Requested CPUs are not available - requested 8000, available: /],
       ['{"Image":"busybox","HostConfig":{"CpuShares":1099511627776}}', /Invalid CPU shares 1099511627776/],
       ['{"Image":"busybox","HostConfig":{"Ulimits":[{"Name":"nofile","Soft":10,"Hard":5}]}}', 'ulimit soft limit must be less than or equal to hard limit: 10 > 5'],
-      ['{"Image":"busybox","HostConfig":{"Tmpfs":{"/t":"size=-1"}}}', 'Invalid tmpfs option ["size" "-1"]'],
+      ['{"Image":"busybox","HostConfig":{"Tmpfs":{"/t":"size=-1"}}}', 'invalid tmpfs option ["size" "-1"]'],
       ['{"Image":"busybox","Env":["A=\\u0000b"]}', 'invalid environment variable: A=\0b'],
       [`{"Image":"busybox","Hostname":"${HOSTNAME_300}"}`, /^invalid hostname/],
       ['{"Image":"busybox","HostConfig":{"Memory":9223372036854775807}}', /^HostConfig\.Memory: 9223372036854775807 cannot be stored exactly/],

@@ -108,8 +108,8 @@ test('range checks at create and update, with dockerd texts where dockerd has on
   assert.throws(() => verifySettings({ Cmd: ['a\0'] }, {}), /NUL/);
   assert.throws(() => verifySettings({ Hostname: 'a'.repeat(300) }, {}), /invalid hostname/);
   assert.doesNotThrow(() => verifySettings({ Hostname: 'a'.repeat(64), Env: ['A=1'] }, {}));
-  assert.throws(() => verifySettings({}, { Tmpfs: { '/t': 'size=-1' } }), { message: 'Invalid tmpfs option ["size" "-1"]' });
-  assert.throws(() => verifyTmpfsOptions('bogus'), { message: 'Invalid tmpfs option ["bogus"]' });
+  assert.throws(() => verifySettings({}, { Tmpfs: { '/t': 'size=-1' } }), { message: 'invalid tmpfs option ["size" "-1"]' });
+  assert.throws(() => verifyTmpfsOptions('bogus'), { message: 'invalid tmpfs option ["bogus"]' });
   assert.doesNotThrow(() => verifyTmpfsOptions('rw,noexec,nosuid,size=65536k,mode=1777'));
   assert.equal(cpusetWithin('0-99999999999999', '0-1'), 'value of out range, maximum is 8192');
 });
