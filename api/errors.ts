@@ -72,6 +72,11 @@ export function toHttpError(err: unknown, contentType?: string): HttpError {
   return { status: 500, message: internalMessage(err), unexpected: true };
 }
 
+/** The text a client may see for an error written into a stream already answered 200. */
+export function clientMessage(err: unknown): string {
+  return toHttpError(err).message;
+}
+
 // ---------------------------------------------------------------- redaction
 
 /**
@@ -80,7 +85,8 @@ export function toHttpError(err: unknown, contentType?: string): HttpError {
  * replaced, so a 500 does not map the host for whoever can reach the socket.
  */
 let privateRoots: string[] = [];
-const PRIVATE_PREFIXES = [path.join(os.tmpdir(), 'berth-mnt-')];
+/** Always private: the temporary mounts, and an external containerd's default directories. */
+const PRIVATE_PREFIXES = [path.join(os.tmpdir(), 'berth-mnt-'), '/var/lib/containerd/', '/run/containerd/'];
 export const REDACTED_PATH = '<daemon path>';
 
 export function setPrivatePaths(paths: readonly string[]): void {

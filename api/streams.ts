@@ -4,6 +4,7 @@
 
 import { PassThrough } from 'node:stream';
 import type { FastifyReply } from 'fastify';
+import { clientMessage } from './errors';
 
 // ---------------------------------------------------------------- JSON message stream
 
@@ -52,7 +53,7 @@ export function encodeJsonMessage(msg: JsonMessage): string {
 
 /** The stream's error line: `{"error": m, "errorDetail": {"message": m}}`. */
 export function errorMessage(err: unknown): JsonMessage {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = clientMessage(err);
   return { error: message, errorDetail: { message } };
 }
 

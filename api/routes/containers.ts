@@ -10,6 +10,7 @@ import type { ListFilterInput } from '../../daemon/containers/views';
 import type { ContainerInspectResponse, ContainerSummary } from '../../daemon/containers/api-types';
 import type { LogLine, LogsRequest } from '../../daemon/containers/logs';
 import { readTypedJsonBody } from '../body';
+import { clientMessage } from '../errors';
 import { CREATE_BODY, UPDATE_BODY } from '../go-decode';
 import { Filters, parseTimestamp } from '../filters';
 import { acceptWebsocket, hijack, startRawResponse, streamMediaType } from '../hijack';
@@ -236,7 +237,7 @@ export function containerOperations(backend: ContainerBackend): Operations {
         body = await result;
       } catch (err) {
         if (abort.signal.aborted) return;
-        body = { StatusCode: -1, Error: { Message: err instanceof Error ? err.message : String(err) } };
+        body = { StatusCode: -1, Error: { Message: clientMessage(err) } };
       }
       res.end(`${JSON.stringify(body.Error ? body : { StatusCode: body.StatusCode })}\n`);
     },

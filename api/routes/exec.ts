@@ -2,7 +2,8 @@
 // connection hijacked for its stdio), resize its TTY, inspect it. The rules live in daemon/exec.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type * as net from 'node:net';
-import { errorMessage, InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../daemon/errors';
+import { clientMessage } from '../errors';
 import type { ExecCreateConfig, ExecInspectResponse, ExecSession, ExecStartOptions } from '../../daemon/exec/service';
 import { readJsonBody, readTypedJsonBody } from '../body';
 import { EXEC_BODY } from '../go-decode';
@@ -75,7 +76,7 @@ async function start(backend: ExecBackend, request: FastifyRequest, reply: Fasti
   try {
     session = backend.start(id, opts);
   } catch (err) {
-    writeAndEnd(socket, frame('stdout', Buffer.from(`${errorMessage(err)}\r\n`)));
+    writeAndEnd(socket, frame('stdout', Buffer.from(`${clientMessage(err)}\r\n`)));
     request.log.error({ err, exec: id }, 'Error running exec in container');
     return;
   }
