@@ -280,6 +280,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       labels: config.labels,
       experimental: config.experimental,
       liveRestore: config.liveRestore,
+      security: { seccompProfile: config.seccompProfile, defaultCgroupnsMode: config.defaultCgroupnsMode, noNewPrivileges: config.noNewPrivileges },
       eventsListeners: () => events.listenerCount(),
       containerd: { Address: address, Namespaces: { Containers: config.containerdNamespace, Plugins: 'plugins.berth' } },
       logger: logger.child({ component: 'system' }),

@@ -109,3 +109,18 @@ describe('pause/unpause/stop/kill race', () => {
     void seen5xx;
   });
 });
+
+describe('docker info', () => {
+  test('SecurityOptions lists only what containers actually get', async () => {
+    const info = JSON.parse((await k.request('GET', '/info')).body) as { SecurityOptions: string[] };
+    assert.ok(!info.SecurityOptions.some((o) => o.startsWith('name=apparmor')), info.SecurityOptions.join(' '));
+    const status = await k.runOut([], ['cat', '/proc/1/status']);
+    const seccompMode = /^Seccomp:\s*(\d)/m.exec(status)?.[1];
+    // Seccomp 2 = filter mode: the builtin profile is applied, and advertised.
+    assert.equal(seccompMode === '2', info.SecurityOptions.includes('name=seccomp,profile=builtin'), `${seccompMode} vs ${info.SecurityOptions.join(' ')}`);
+    // cgroupns advertised exactly when a default container gets its own cgroup namespace.
+    const own = fs.readlinkSync('/proc/self/ns/cgroup');
+    const theirs = (await k.runOut([], ['readlink', '/proc/1/ns/cgroup'])).trim();
+    assert.equal(info.SecurityOptions.includes('name=cgroupns'), own !== theirs);
+  });
+});
