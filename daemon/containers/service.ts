@@ -1063,12 +1063,32 @@ export class ContainerService {
   /** Brings state in line with containerd after a start: nothing survives a berthd restart running. */
   async restore(): Promise<void> {
     const known = new Set<string>();
+    const inContainerd = new Set(await this.runtime.listContainers());
     for (const c of this.all()) {
       known.add(c.record.id);
       if (c.state.removalInProgress) {
         await this.runtime.deleteContainer(c.record.id).catch(() => undefined);
         fs.rmSync(this.containerDir(c.record.id), { recursive: true, force: true });
         this.repo.delete(c.record.id);
+        continue;
+      }
+      if (!inContainerd.has(c.record.id)) {
+        // A record without its containerd container (a create cut short, or containerd's state
+        // lost): kept for the operator, Dead so that it is never started; `docker rm` clears it.
+        if (!c.state.quarantined) {
+          this.logger.warn({ container: c.record.id, name: c.record.name }, 'quarantined at daemon start: no containerd container matches this record');
+        }
+        c.state = {
+          ...c.state,
+          running: false,
+          paused: false,
+          restarting: false,
+          pid: 0,
+          dead: true,
+          quarantined: c.state.quarantined ?? `no containerd container at daemon start ${nowRfc3339Nano()}`,
+          error: 'quarantined at daemon start: its containerd container is missing',
+        };
+        this.saveState(c);
         continue;
       }
       const wasRunning = c.state.running;
@@ -1087,9 +1107,17 @@ export class ContainerService {
         await this.remove(c.record.id, { force: true, volumes: true }).catch(() => undefined);
       }
     }
-    // containerd containers Berth has no record of are leftovers of an interrupted create.
-    for (const id of await this.runtime.listContainers()) {
-      if (!known.has(id)) await this.runtime.deleteContainer(id).catch(() => undefined);
+    // containerd containers Berth has no record of: never deleted (they may be someone's data),
+    // but their task goes (nothing may run unmanaged) and the record is labelled and logged.
+    for (const id of inContainerd) {
+      if (known.has(id)) continue;
+      await this.runtime.deleteTask(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'stopping the task of an unknown container failed'));
+      const labels = await this.runtime.labels(id).catch(() => undefined);
+      if (labels && labels[QUARANTINE_LABEL] !== undefined) continue;
+      this.logger.warn({ container: id }, `quarantined at daemon start: containerd container without a record (label ${QUARANTINE_LABEL})`);
+      await this.runtime
+        .addLabels(id, { [QUARANTINE_LABEL]: `no record at daemon start ${nowRfc3339Nano()}` })
+        .catch((err: unknown) => this.logger.warn({ err, container: id }, 'labelling a quarantined container failed'));
     }
   }
 
@@ -1273,6 +1301,9 @@ export class ContainerService {
     return shortId(id);
   }
 }
+
+/** Label on containerd containers the start-up reconcile could not match to a record. */
+export const QUARANTINE_LABEL = 'berth.quarantined';
 
 /** How long a SIGKILLed task gets to report its exit before the kill is retried (lock held). */
 const KILL_EXIT_WAIT_MS = 10_000;
