@@ -6,9 +6,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { LIVE_RESTORE_REFUSED } from '../../daemon/config';
-import { Kit, sleep } from './container-kit';
-import { startBerth, within } from './harness';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
+import { LIVE_RESTORE_REFUSED, containerdNamespaceFor } from '../../daemon/config';
+import { QUARANTINE_LABEL } from '../../daemon/containers/service';
+import { buildBusyboxArchive } from '../fixtures/busybox-image';
+import { Kit, cgroupDirs, sleep } from './container-kit';
+import { destroyBerth, startBerth, within, type Berth } from './harness';
 
 let k: Kit;
 
@@ -122,5 +128,108 @@ describe('docker info', () => {
     const own = fs.readlinkSync('/proc/self/ns/cgroup');
     const theirs = (await k.runOut([], ['readlink', '/proc/1/ns/cgroup'])).trim();
     assert.equal(info.SecurityOptions.includes('name=cgroupns'), own !== theirs);
+  });
+});
+
+/** Processes whose command line or cgroup names `ns` (shims, runc init, container processes). */
+function processesOf(ns: string): string[] {
+  const out: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      const cg = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+      if (cmd.includes(`-namespace ${ns} `) || cg.includes(`/${ns}/`)) out.push(`${pid}: ${cmd}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Mount points under `dir`, or overlay mounts whose layers are under `dir`. */
+function mountsOf(dir: string): string[] {
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => {
+      const f = l.split(' ');
+      return f[4]?.startsWith(`${dir}/`) || l.includes(`${dir}/containerd/`);
+    })
+    .map((l) => l.split(' ')[4] ?? '');
+}
+
+describe('after a crash (berthd SIGKILLed)', () => {
+  test('the next start leaves no shim, process or mount of the old run; other daemons untouched; unmatched objects quarantined', async () => {
+    // The neighbour: the shared daemon's container must survive the sweep.
+    const neighbour = (await k.ok(['run', '-d', 'busybox', 'sleep', '100000'])).trim();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-crash-'));
+    let b: Berth | undefined = await startBerth({ dir });
+    try {
+      const ns = containerdNamespaceFor(b.dataRoot);
+      const dk = async (args: string[]): Promise<string> => {
+        const r = await b!.docker(args);
+        assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+        return r.stdout.trim();
+      };
+      const load = await b.docker(['load'], { input: await buildBusyboxArchive({ tags: ['busybox:latest'] }) });
+      assert.equal(load.code, 0, load.stderr);
+      const running = [await dk(['run', '-d', 'busybox', 'sleep', '100000']), await dk(['run', '-d', 'busybox', 'sh', '-c', 'sleep 100000 & wait'])];
+      const noRecord = await dk(['create', '--name', 'no-record', 'busybox', 'true']);
+      const noCtd = await dk(['create', '--name', 'no-ctd', 'busybox', 'true']);
+      const stopped = await dk(['create', 'busybox', 'true']);
+      // An export in progress holds a temporary overlay mount of the container's layers.
+      const held = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const req = http.request({ socketPath: b!.socket, method: 'GET', path: `/containers/${stopped}/export` }, (res) => {
+          res.once('data', () => {
+            res.pause();
+            resolve(res);
+          });
+          res.on('error', () => undefined);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.ok(mountsOf(b.dataRoot).length > 0, 'expected the export mount and task rootfs mounts');
+      assert.ok(processesOf(ns).length > 0, 'expected shims and container processes');
+
+      await b.stop('SIGKILL');
+      held.destroy();
+      // Unmatched objects, made while berthd is down: a store record goes (no-record), and a
+      // containerd container goes through the containerd berthd left running (no-ctd).
+      const db = new Database(path.join(b.dataRoot, 'berth.db'));
+      db.prepare('DELETE FROM containers WHERE id = ?').run(noRecord);
+      db.close();
+      const ctdSock = path.join(b.execRoot, 'containerd', 'containerd.sock');
+      execFileSync('ctr', ['-a', ctdSock, '-n', ns, 'containers', 'rm', noCtd]);
+
+      b = await startBerth({ dir });
+      // The sweep runs before the API answers: nothing of the old run is left.
+      assert.deepEqual(processesOf(ns), []);
+      assert.deepEqual(mountsOf(b.dataRoot), []);
+      for (const id of running) {
+        const st = JSON.parse(await dk(['inspect', '-f', '{{json .State}}', id])) as { Running: boolean };
+        assert.equal(st.Running, false);
+      }
+      // Quarantined, not deleted: the containerd container without a record keeps its record
+      // and snapshot, labelled; the record without a containerd container is Dead.
+      const ctrInfo = JSON.parse(execFileSync('ctr', ['-a', ctdSock, '-n', ns, 'containers', 'info', noRecord], { encoding: 'utf8' })) as {
+        Labels?: Record<string, string>;
+      };
+      assert.ok(ctrInfo.Labels?.[QUARANTINE_LABEL], JSON.stringify(ctrInfo.Labels));
+      assert.ok(execFileSync('ctr', ['-a', ctdSock, '-n', ns, 'snapshots', 'ls'], { encoding: 'utf8' }).includes(noRecord));
+      assert.match(b.log(), /quarantined at daemon start/);
+      const dead = JSON.parse(await dk(['inspect', '-f', '{{json .State}}', noCtd])) as { Dead: boolean; Status: string; Error: string };
+      assert.equal(dead.Dead, true);
+      assert.equal(dead.Status, 'dead');
+      const start = await b.docker(['start', noCtd]);
+      assert.notEqual(start.code, 0);
+      await dk(['rm', noCtd]);
+      // The other daemon's container still runs.
+      assert.equal((await k.inspect(neighbour)).State.Running, true);
+      assert.ok(cgroupDirs(k.namespace).length > 0);
+    } finally {
+      if (b) await destroyBerth(b);
+      await k.docker(['rm', '-f', neighbour]);
+    }
   });
 });
