@@ -45,6 +45,10 @@ export class ConfigError extends Error {
   }
 }
 
+/** Until live restore is implemented: refused rather than accepted and ignored. */
+export const LIVE_RESTORE_REFUSED =
+  'live-restore is not supported by Berth yet: containers stop with the daemon; remove --live-restore or "live-restore": true';
+
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'panic';
 export type CgroupDriver = 'cgroupfs' | 'systemd';
 
@@ -1032,6 +1036,9 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
   const shmSize = (m.get('default-shm-size') as number | undefined) ?? 0;
 
   const shutdownTimeout = int('shutdown-timeout') ?? DEFAULT_SHUTDOWN_TIMEOUT;
+
+  // Accepting it and restarting containers anyway would break the promise the operator asked for.
+  if (bool('live-restore', false)) throw new ConfigError(LIVE_RESTORE_REFUSED);
 
   const containerdAddr = str('containerd');
   const envProxy = (upper: string): string => ctx.env[upper] ?? ctx.env[upper.toLowerCase()] ?? '';

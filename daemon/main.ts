@@ -12,6 +12,7 @@ import { openDatabase } from '../store/db';
 import { ImageRepo } from '../store/image-repo';
 import { MetaRepo } from '../store/meta-repo';
 import { ConfigError, parseDaemonConfig, usage, type DaemonConfig } from './config';
+import { sweepCrashLeftovers } from './crash-sweep';
 import { ContainerdSupervisor } from './containerd-supervisor';
 import { EventBus } from './events';
 import { ImageService } from './images/service';
@@ -237,6 +238,15 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     cleanups.push(() => taskEvents.close());
     await taskEvents.ready;
     await containers.restore();
+    // After the restore: every task still in containerd is one we run. Whatever else of ours
+    // survives an earlier crash (shims, processes, mounts) goes before the API serves.
+    await sweepCrashLeftovers({
+      namespace: config.containerdNamespace,
+      liveTasks: new Set((await runtime.listTasks()).map((t) => t.id)),
+      containerdSocket: address.replace(/^unix:\/\//, ''),
+      ...(config.containerd ? {} : { stateDir: path.join(config.execRoot, 'containerd'), containerdRoot: path.join(config.dataRoot, 'containerd') }),
+      logger: logger.child({ component: 'crash-sweep' }),
+    }).catch((err: unknown) => logger.warn({ err }, 'crash sweep failed'));
     cleanups.push(() => containers.shutdown());
 
     const statsView = (c: { record: { id: string; name: string }; state: { running: boolean; restarting: boolean } }): StatsContainer => ({
@@ -280,6 +290,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       labels: config.labels,
       experimental: config.experimental,
       liveRestore: config.liveRestore,
+      security: { seccompProfile: config.seccompProfile, defaultCgroupnsMode: config.defaultCgroupnsMode, noNewPrivileges: config.noNewPrivileges },
       eventsListeners: () => events.listenerCount(),
       containerd: { Address: address, Namespaces: { Containers: config.containerdNamespace, Plugins: 'plugins.berth' } },
       logger: logger.child({ component: 'system' }),

@@ -277,6 +277,22 @@ export class ContainerRuntime {
     this.forget(id);
   }
 
+  /** Adds labels to a containerd container record, keeping the others. */
+  async addLabels(id: string, labels: Record<string, string>): Promise<void> {
+    const cur = (await this.ctd.containers.get({ id })).container;
+    await this.ctd.containers.update({ container: { id, labels: { ...(cur?.labels ?? {}), ...labels } }, updateMask: ['labels'] });
+  }
+
+  /** A containerd container's labels (undefined when there is no such container). */
+  async labels(id: string): Promise<Record<string, string> | undefined> {
+    try {
+      return (await this.ctd.containers.get({ id })).container?.labels ?? {};
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   /** Ids of the containers in our namespace. */
   async listContainers(): Promise<string[]> {
     const res = await this.ctd.containers.list({});

@@ -1,6 +1,8 @@
 // Opens Berth's SQLite database under the data root and brings its schema up to date.
 // WAL keeps readers off the writer's back, and every multi-row change runs in a transaction,
-// so a berthd killed with SIGKILL restarts from the last committed state.
+// so a berthd killed with SIGKILL restarts from the last committed state. synchronous=FULL
+// fsyncs the WAL at every commit: what a client was told is done survives a power loss too
+// (NORMAL only survives a process crash). Cost measured in docs/divergence.md (lifecycle).
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +14,7 @@ export function openDatabase(dataRoot: string): Db {
   fs.mkdirSync(dataRoot, { recursive: true, mode: 0o711 });
   const db = new Database(path.join(dataRoot, 'berth.db'));
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);

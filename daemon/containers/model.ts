@@ -52,6 +52,8 @@ export interface ContainerState {
   /** Set by `docker stop`/`kill`: unless-stopped and always must not bring it back. */
   manuallyStopped: boolean;
   health?: HealthState;
+  /** Why the start-up reconcile quarantined this record (kept, Dead, never started). */
+  quarantined?: string;
 }
 
 export function initialState(): ContainerState {

@@ -730,11 +730,27 @@ export class ContainerService {
       const exited = await waitOrTimeout(live.exited, timeout < 0 ? Infinity : timeout * 1000);
       if (!exited) {
         this.logger.info({ container: id, timeout }, 'container did not exit in time: killing it');
-        await this.signal(c, 9);
-        await live.exited;
+        await this.killAndWait(this.get(id), live);
       }
     }
     this.publish(this.get(id), 'stop');
+  }
+
+  /**
+   * SIGKILL and a bounded wait for the exit: the per-container lock is held here, and an exit that
+   * never comes (a task left frozen by a pause racing the kill) must not lock the container for
+   * good. A second round thaws the task whatever the recorded state says, then gives up with
+   * dockerd's error.
+   */
+  private async killAndWait(c: Container, live: Live): Promise<void> {
+    const id = c.record.id;
+    for (let round = 0; round < 2; round++) {
+      await this.signal(this.tryGetById(id) ?? c, 9).catch((err: unknown) => this.logger.warn({ err, container: id }, 'SIGKILL failed'));
+      if (round > 0) await this.runtime.resume(id).catch(() => undefined);
+      if (await waitOrTimeout(live.exited, KILL_EXIT_WAIT_MS)) return;
+      this.logger.warn({ container: id }, 'no exit after SIGKILL: thawing and killing again');
+    }
+    throw new SystemError('tried to kill container, but did not receive an exit event');
   }
 
   private async signal(c: Container, sig: number): Promise<void> {
@@ -755,8 +771,13 @@ export class ContainerService {
       if (!exited && !isNotFound(err)) throw err;
     }
     this.publish(c, 'kill', { signal: String(sig) });
-    if (exitOnNext && c.state.paused) {
-      await this.runtime.resume(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'resume after kill failed'));
+    // The current record, not `c`: a state object replaced meanwhile would hide the pause. SIGKILL
+    // thaws even when nothing is recorded paused: a frozen task would never report its exit.
+    const now = this.tryGetById(id) ?? c;
+    if (exitOnNext && (now.state.paused || sig === 9)) {
+      await this.runtime.resume(id).catch((err: unknown) => {
+        if (now.state.paused) this.logger.warn({ err, container: id }, 'resume after kill failed');
+      });
       const cur = this.tryGetById(id);
       if (cur?.state.paused) {
         cur.state.paused = false;
@@ -880,8 +901,14 @@ export class ContainerService {
         const live = this.live.get(id);
         if (live) {
           await this.runtime.kill(id, 9, { all: true }).catch(() => undefined);
-          if (c.state.paused) await this.runtime.resume(id).catch(() => undefined);
-          await live.exited;
+          await this.runtime.resume(id).catch(() => undefined);
+          if (!(await waitOrTimeout(live.exited, KILL_EXIT_WAIT_MS))) {
+            try {
+              await this.killAndWait(c, live);
+            } catch (err) {
+              throw new SystemError(`Could not kill running container ${id}, cannot remove - ${errorMessage(err)}`);
+            }
+          }
         }
         await this.runtime.deleteContainer(id);
         await this.net.forget(id);
@@ -1036,12 +1063,32 @@ export class ContainerService {
   /** Brings state in line with containerd after a start: nothing survives a berthd restart running. */
   async restore(): Promise<void> {
     const known = new Set<string>();
+    const inContainerd = new Set(await this.runtime.listContainers());
     for (const c of this.all()) {
       known.add(c.record.id);
       if (c.state.removalInProgress) {
         await this.runtime.deleteContainer(c.record.id).catch(() => undefined);
         fs.rmSync(this.containerDir(c.record.id), { recursive: true, force: true });
         this.repo.delete(c.record.id);
+        continue;
+      }
+      if (!inContainerd.has(c.record.id)) {
+        // A record without its containerd container (a create cut short, or containerd's state
+        // lost): kept for the operator, Dead so that it is never started; `docker rm` clears it.
+        if (!c.state.quarantined) {
+          this.logger.warn({ container: c.record.id, name: c.record.name }, 'quarantined at daemon start: no containerd container matches this record');
+        }
+        c.state = {
+          ...c.state,
+          running: false,
+          paused: false,
+          restarting: false,
+          pid: 0,
+          dead: true,
+          quarantined: c.state.quarantined ?? `no containerd container at daemon start ${nowRfc3339Nano()}`,
+          error: 'quarantined at daemon start: its containerd container is missing',
+        };
+        this.saveState(c);
         continue;
       }
       const wasRunning = c.state.running;
@@ -1060,9 +1107,17 @@ export class ContainerService {
         await this.remove(c.record.id, { force: true, volumes: true }).catch(() => undefined);
       }
     }
-    // containerd containers Berth has no record of are leftovers of an interrupted create.
-    for (const id of await this.runtime.listContainers()) {
-      if (!known.has(id)) await this.runtime.deleteContainer(id).catch(() => undefined);
+    // containerd containers Berth has no record of: never deleted (they may be someone's data),
+    // but their task goes (nothing may run unmanaged) and the record is labelled and logged.
+    for (const id of inContainerd) {
+      if (known.has(id)) continue;
+      await this.runtime.deleteTask(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'stopping the task of an unknown container failed'));
+      const labels = await this.runtime.labels(id).catch(() => undefined);
+      if (labels && labels[QUARANTINE_LABEL] !== undefined) continue;
+      this.logger.warn({ container: id }, `quarantined at daemon start: containerd container without a record (label ${QUARANTINE_LABEL})`);
+      await this.runtime
+        .addLabels(id, { [QUARANTINE_LABEL]: `no record at daemon start ${nowRfc3339Nano()}` })
+        .catch((err: unknown) => this.logger.warn({ err, container: id }, 'labelling a quarantined container failed'));
     }
   }
 
@@ -1246,6 +1301,12 @@ export class ContainerService {
     return shortId(id);
   }
 }
+
+/** Label on containerd containers the start-up reconcile could not match to a record. */
+export const QUARANTINE_LABEL = 'berth.quarantined';
+
+/** How long a SIGKILLed task gets to report its exit before the kill is retried (lock held). */
+const KILL_EXIT_WAIT_MS = 10_000;
 
 function waitOrTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   if (ms === Infinity) return p.then(() => true);

@@ -35,6 +35,11 @@ export interface JsonFileLoggerOptions {
   extraAttrs?: Record<string, string>;
   /** Write, rotation and compression failures; the entry concerned is dropped, as dockerd does. */
   onError?: (err: Error) => void;
+  /**
+   * How long close() keeps writing the backlog before it drops the rest (default 2 s): a container's
+   * stop and removal wait for close(), and a tiny max-size can make the backlog take minutes.
+   */
+  closeGraceMs?: number;
 }
 
 interface Queued {
@@ -64,6 +69,12 @@ export class JsonFileLogger implements LogSink {
   private compressing: Promise<void> = Promise.resolve();
   private closed = false;
   private closing: Promise<void> | undefined;
+  private readonly closeGraceMs: number;
+  /**
+   * Highest N for which <path>.N (or .N.gz) may exist. Rotation shifts only 1..highest instead of
+   * 1..max-file-1, so max-file=100000 costs as many renames as there are files, not 100,000.
+   */
+  private highest: number;
   private readonly listeners = new Set<() => void>();
 
   constructor(opts: JsonFileLoggerOptions) {
@@ -74,6 +85,8 @@ export class JsonFileLogger implements LogSink {
     const attrs = opts.extraAttrs ?? {};
     this.attrs = Object.keys(attrs).length > 0 ? marshalStringMap(attrs) : undefined;
     this.onError = opts.onError ?? (() => undefined);
+    this.closeGraceMs = opts.closeGraceMs ?? 2000;
+    this.highest = Math.min(highestRotatedIndex(this.path), this.maxFile - 1);
     // One synchronous open at container start; everything after is asynchronous.
     this.fd = fs.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, LOG_FILE_MODE);
     this.size = fs.fstatSync(this.fd).size;
@@ -129,6 +142,13 @@ export class JsonFileLogger implements LogSink {
       });
   }
 
+  /** Drops everything queued; the pump stops after the operation under way. */
+  private abandon(): void {
+    // The batch being written stays counted until the pump takes it off.
+    for (const q of this.queue) this.queuedBytes -= q.bytes.length;
+    this.queue = [];
+  }
+
   backlog(): number {
     return this.queuedBytes;
   }
@@ -144,11 +164,24 @@ export class JsonFileLogger implements LogSink {
     return () => this.listeners.delete(listener);
   }
 
-  /** Writes what is queued, closes the file, waits for a running compression. Later log() calls are dropped. */
+  /**
+   * Writes what is queued (for at most closeGraceMs, then the rest is dropped), closes the file,
+   * waits for a running compression. Later log() calls are dropped.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
-      await this.flush();
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.closeGraceMs);
+      });
+      await Promise.race([this.flush(), grace]);
+      clearTimeout(timer);
+      if (this.pumping) {
+        this.onError(new Error(`log backlog of ${this.queuedBytes} bytes dropped at close`));
+        this.abandon();
+        await this.flush(); // at most the write or rotation under way
+      }
       if (this.fd >= 0) await closeFd(this.fd).catch((err: unknown) => this.onError(toError(err)));
       this.fd = -1;
       await this.compressing;
@@ -186,6 +219,7 @@ export class JsonFileLogger implements LogSink {
         bytes += this.queue[n]!.bytes.length;
         n++;
       }
+      if (n === 0) break; // abandoned during the rotation
       const batch = this.queue.splice(0, n);
       try {
         if (this.fd < 0) await this.reopen();
@@ -238,11 +272,12 @@ export class JsonFileLogger implements LogSink {
     const { fd, renamed } = await withFilesExclusive(name, async () => {
       let moved = false;
       try {
-        await shiftRotatedFiles(name, this.maxFile, this.compress);
+        this.highest = await shiftRotatedFiles(name, this.maxFile, this.compress, this.highest);
         if (this.maxFile < 2) await fs.promises.unlink(name).catch(ignoreNotFound);
         else {
           await fs.promises.rename(name, `${name}.1`).catch(ignoreNotFound);
           moved = true;
+          this.highest = Math.max(this.highest, 1);
         }
       } catch (err) {
         this.onError(new Error(`error rotating log file, log data may have been lost: ${toError(err).message}`));
@@ -266,12 +301,44 @@ function ignoreNotFound(err: unknown): void {
   if (!isNotFound(err)) throw err;
 }
 
-/** moby's rotate(): drop the oldest file and move .i-1 to .i (the .gz names when compressing). */
-async function shiftRotatedFiles(name: string, maxFile: number, compress: boolean): Promise<void> {
-  if (maxFile < 2) return;
+/**
+ * moby's rotate(): drop the oldest file and move .i-1 to .i (the .gz names when compressing),
+ * but only over the indices that can exist (1..highest). Returns the new highest index.
+ */
+export async function shiftRotatedFiles(name: string, maxFile: number, compress: boolean, highest: number): Promise<number> {
+  if (maxFile < 2) return 0;
   const ext = compress ? '.gz' : '';
-  await fs.promises.unlink(`${name}.${maxFile - 1}${ext}`).catch(ignoreNotFound);
-  for (let i = maxFile - 1; i > 1; i--) {
+  let top = Math.min(highest, maxFile - 1);
+  if (top === maxFile - 1) {
+    await fs.promises.unlink(`${name}.${top}${ext}`).catch(ignoreNotFound);
+    top--;
+  }
+  for (let i = top + 1; i > 1; i--) {
     await fs.promises.rename(`${name}.${i - 1}${ext}`, `${name}.${i}${ext}`).catch(ignoreNotFound);
   }
+  return top + 1 > 1 ? top + 1 : 0;
+}
+
+/** The highest N with <path>.N (or .N.gz) in the log's directory: one readdir, not max-file stats. */
+export function highestRotatedIndex(path: string): number {
+  const slash = path.lastIndexOf('/');
+  const dir = slash >= 0 ? path.slice(0, slash) || '/' : '.';
+  const base = path.slice(slash + 1);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let highest = 0;
+  const prefix = `${base}.`;
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    let rest = n.slice(prefix.length);
+    if (rest.endsWith('.gz')) rest = rest.slice(0, -3);
+    if (!/^[1-9]\d{0,8}$/.test(rest)) continue;
+    highest = Math.max(highest, Number(rest));
+  }
+  // Plain and .gz names both count: shifting a name that is absent is a no-op.
+  return highest;
 }

@@ -137,6 +137,38 @@ export function validateLogOpts(driver: string, opts: Record<string, string>): v
     if (BUILTIN_OPTS.has(key) || JSON_FILE_OPTS.has(key)) continue;
     throw new InvalidParameter(`unknown log opt '${key}' for json-file log driver`);
   }
+  // dockerd checks these values only when the driver is created at start (a 500 then, and a
+  // container that can never start); Berth refuses them at create with the same texts.
+  try {
+    jsonFileValues(opts);
+  } catch (err) {
+    throw new InvalidParameter((err as Error).message);
+  }
+}
+
+/** json-file's rotation values with jsonfilelog.New's checks and texts (plain Errors). */
+function jsonFileValues(opts: Record<string, string>): { maxSize: number; maxFile: number; compress: boolean } {
+  let maxSize = -1;
+  let maxFile = 1;
+  let compress = false;
+  const ms = opts['max-size'];
+  if (ms !== undefined) {
+    maxSize = fromHumanSize(ms);
+    if (maxSize <= 0) throw new Error('max-size must be a positive number');
+  }
+  const mf = opts['max-file'];
+  if (mf !== undefined) {
+    maxFile = parseGoAtoi(mf);
+    if (maxFile < 1) throw new Error('max-file cannot be less than 1');
+  }
+  const c = opts['compress'];
+  if (c !== undefined) {
+    compress = parseGoBool(c);
+    if (compress && (maxFile === 1 || maxSize === -1)) {
+      throw new Error('compress cannot be true when max-file is less than 2 or max-size is not set');
+    }
+  }
+  return { maxSize, maxFile, compress };
 }
 
 function startFailure(err: unknown): SystemError {
@@ -148,36 +180,21 @@ function startFailure(err: unknown): SystemError {
  * json-file driver does when it is created. Value errors are what dockerd reports at start.
  */
 export function parseLogOpts(driver: string, opts: Record<string, string>): LogConfig {
+  // Records stored before the values were checked at create still fail here, as dockerd's start.
+  let values: { maxSize: number; maxFile: number; compress: boolean } | undefined;
+  if (driver === 'json-file') {
+    try {
+      values = jsonFileValues(opts);
+    } catch (err) {
+      throw startFailure(err);
+    }
+  }
   validateLogOpts(driver, opts);
   const mode = opts['mode'] === 'non-blocking' ? 'non-blocking' : 'blocking';
   const maxBufferSize = opts['max-buffer-size'] !== undefined ? ramInBytes(opts['max-buffer-size']) : DEFAULT_MAX_BUFFER_SIZE;
   const base: LogConfig = { driver: 'none', maxSize: -1, maxFile: 1, compress: false, mode, maxBufferSize, opts: { ...opts } };
-  if (driver === 'none') return base;
-  let maxSize = -1;
-  let maxFile = 1;
-  let compress = false;
-  try {
-    const ms = opts['max-size'];
-    if (ms !== undefined) {
-      maxSize = fromHumanSize(ms);
-      if (maxSize <= 0) throw new Error('max-size must be a positive number');
-    }
-    const mf = opts['max-file'];
-    if (mf !== undefined) {
-      maxFile = parseGoAtoi(mf);
-      if (maxFile < 1) throw new Error('max-file cannot be less than 1');
-    }
-    const c = opts['compress'];
-    if (c !== undefined) {
-      compress = parseGoBool(c);
-      if (compress && (maxFile === 1 || maxSize === -1)) {
-        throw new Error('compress cannot be true when max-file is less than 2 or max-size is not set');
-      }
-    }
-  } catch (err) {
-    throw startFailure(err);
-  }
-  return { ...base, driver: 'json-file', maxSize, maxFile, compress };
+  if (driver === 'none' || !values) return base;
+  return { ...base, driver: 'json-file', ...values };
 }
 
 /** HostConfig.LogConfig as the API carries it. */

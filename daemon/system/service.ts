@@ -56,6 +56,8 @@ export interface SystemServiceDeps {
   labels: string[];
   experimental?: boolean;
   liveRestore?: boolean;
+  /** What the daemon applies to containers (SecurityOptions lists only that); dockerd's defaults when unset. */
+  security?: Partial<AppliedSecurity>;
   /** The init binary's name, as `docker info` shows it (default docker-init, as dockerd). */
   initBinary?: string;
   /** Registry settings; dockerd's defaults (localhost insecure, docker.io secure) when unset. */
@@ -184,6 +186,15 @@ export class SystemService {
     return v;
   }
 
+  private appliedSecurity(cgroupVersion: '1' | '2'): AppliedSecurity {
+    const sec = this.deps.security ?? {};
+    return {
+      seccompProfile: sec.seccompProfile ?? 'builtin',
+      defaultCgroupnsMode: sec.defaultCgroupnsMode ?? (cgroupVersion === '2' ? 'private' : 'host'),
+      noNewPrivileges: sec.noNewPrivileges ?? false,
+    };
+  }
+
   private initBinary(): string {
     return this.deps.initBinary ?? 'docker-init';
   }
@@ -272,7 +283,7 @@ export class SystemService {
       ContainerdCommit: { ID: containerd },
       RuncCommit: { ID: runc },
       InitCommit: { ID: init },
-      SecurityOptions: securityOptions(security, cgroups.version),
+      SecurityOptions: securityOptions(security, this.appliedSecurity(cgroups.version)),
       CDISpecDirs: [],
       DiscoveredDevices: [],
       Warnings: null,
@@ -288,12 +299,25 @@ export class SystemService {
   }
 }
 
-/** dockerd's SecurityOptions, in its order. cgroupns is listed where it is the default (v2). */
-export function securityOptions(security: SecurityFeatures, cgroupVersion: '1' | '2'): string[] {
+/** The security settings the daemon applies to the containers it creates. */
+export interface AppliedSecurity {
+  /** --seccomp-profile: 'builtin', 'unconfined' or a profile's path. */
+  seccompProfile: string;
+  /** --default-cgroupns-mode. */
+  defaultCgroupnsMode: 'host' | 'private';
+  noNewPrivileges: boolean;
+}
+
+/**
+ * dockerd's SecurityOptions, in its order, limited to what is applied: Berth loads no AppArmor
+ * profile (dockerd lists apparmor whenever the host has it, because it applies docker-default),
+ * and userns, selinux and rootless are refused at start, so none of them is ever listed.
+ */
+export function securityOptions(host: SecurityFeatures, applied: AppliedSecurity): string[] {
   const out: string[] = [];
-  if (security.apparmor) out.push('name=apparmor');
-  if (security.seccomp) out.push('name=seccomp,profile=builtin');
-  if (security.cgroupNamespaces && cgroupVersion === '2') out.push('name=cgroupns');
+  if (host.seccomp) out.push(`name=seccomp,profile=${applied.seccompProfile || 'builtin'}`);
+  if (host.cgroupNamespaces && applied.defaultCgroupnsMode === 'private') out.push('name=cgroupns');
+  if (applied.noNewPrivileges) out.push('name=no-new-privileges');
   return out;
 }
 

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import {
   ConfigError,
   DEFAULT_CONFIG_FILE,
+  LIVE_RESTORE_REFUSED,
   containerdNamespaceFor,
   defaultPidfileFor,
   parseDaemonConfig,
@@ -107,7 +108,9 @@ test('boolean flags: bare, =true/=false, and pflag spellings', () => {
   assert.equal(parse(['--iptables=false']).config.iptables, false);
   assert.equal(parse(['--iptables=0']).config.iptables, false);
   assert.equal(parse(['--iptables=F']).config.iptables, false);
-  assert.equal(parse(['--live-restore']).config.liveRestore, true);
+  assert.equal(parse(['--live-restore=false']).config.liveRestore, false);
+  rejects(() => parse(['--live-restore']), LIVE_RESTORE_REFUSED, 'config');
+  rejects(() => parse([], withFile('{"live-restore": true}')), LIVE_RESTORE_REFUSED, 'config');
   assert.equal(parse(['--experimental=True']).config.experimental, true);
   assert.equal(parse(['--userland-proxy=false', '--ip-forward=false', '--icc=false', '--ip-masq=false']).config.userlandProxy, false);
   rejects(() => parse(['--debug=maybe']), /^invalid argument "maybe" for "-D, --debug" flag: /, 'usage');
@@ -209,7 +212,7 @@ test('daemon.json: values are read and typed like the flags', () => {
         'exec-opts': ['native.cgroupdriver=systemd'],
         labels: ['a=1', 'a=1', 'b=2'],
         'shutdown-timeout': 30,
-        'live-restore': true,
+        'live-restore': false,
         features: { buildkit: false },
         builder: { gc: { enabled: true } },
         proxies: { 'http-proxy': 'http://proxy:3128' },
@@ -237,7 +240,7 @@ test('daemon.json: values are read and typed like the flags', () => {
   assert.deepEqual(config.execOpts, { 'native.cgroupdriver': 'systemd' });
   assert.deepEqual(config.labels, ['a=1', 'b=2']);
   assert.equal(config.shutdownTimeout, 30);
-  assert.equal(config.liveRestore, true);
+  assert.equal(config.liveRestore, false);
   assert.deepEqual(config.features, { buildkit: false });
   assert.deepEqual(config.builder, { gc: { enabled: true } });
   assert.equal(config.proxies.httpProxy, 'http://proxy:3128');

@@ -156,8 +156,10 @@ test('log-opt validation at create: dockerd messages, InvalidParameter', () => {
   bad('bogus', {}, "logger: no log driver named 'bogus' is registered");
   bad('local', {}, "logger: no log driver named 'local' is registered");
   bad('local', { mode: 'x' }, 'logger: logging mode not supported: x');
-  // Values are checked when the container starts, not at create (as dockerd).
-  validateLogOpts('json-file', { 'max-size': '1x', 'max-file': 'abc', compress: 'yes', 'labels-regex': 'x', 'cache-disabled': 'true' });
+  // Rotation values are refused at create (dockerd only at start); other values at start.
+  bad('json-file', { 'max-size': '1x' }, "invalid suffix: 'x'");
+  bad('json-file', { 'max-file': 'abc' }, 'strconv.Atoi: parsing "abc": invalid syntax');
+  validateLogOpts('json-file', { 'labels-regex': 'x', 'cache-disabled': 'true' });
   validateLogOpts('none', { anything: 'goes' });
 });
 

@@ -92,13 +92,18 @@ test('hybrid hosts (cgroup2 only under unified/) count as v1; no mountinfo falls
   assert.equal(cgroupVersion(tree({})), '1');
 });
 
-test('security options by host features and cgroup version', () => {
-  assert.deepEqual(securityOptions({ apparmor: false, seccomp: true, cgroupNamespaces: true }, '1'), ['name=seccomp,profile=builtin']);
-  assert.deepEqual(securityOptions({ apparmor: true, seccomp: true, cgroupNamespaces: true }, '2'), [
-    'name=apparmor',
+test('security options: only what is applied', () => {
+  const host = { apparmor: true, seccomp: true, cgroupNamespaces: true };
+  const dflt = { seccompProfile: 'builtin', defaultCgroupnsMode: 'host' as const, noNewPrivileges: false };
+  // No AppArmor profile is applied, so none is advertised even where the host has AppArmor.
+  assert.deepEqual(securityOptions(host, dflt), ['name=seccomp,profile=builtin']);
+  assert.deepEqual(securityOptions(host, { ...dflt, defaultCgroupnsMode: 'private', noNewPrivileges: true }), [
     'name=seccomp,profile=builtin',
     'name=cgroupns',
+    'name=no-new-privileges',
   ]);
+  assert.deepEqual(securityOptions(host, { ...dflt, seccompProfile: 'unconfined' }), ['name=seccomp,profile=unconfined']);
+  assert.deepEqual(securityOptions({ apparmor: false, seccomp: false, cgroupNamespaces: false }, { ...dflt, defaultCgroupnsMode: 'private' }), []);
 });
 
 test('os-release, containerized detection, meminfo', () => {
