@@ -203,7 +203,10 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     bodyLimit: JSON_BODY_LIMIT,
     routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true },
     // Malformed URLs reach the error handler, so they answer in dockerd's {"message": ...} shape.
-    frameworkErrors: (err, request, reply) => sendError(request, reply, err),
+    frameworkErrors: (err, request, reply) => {
+      // The reply is thenable but sending is synchronous here; nothing is left to await.
+      void sendError(request, reply, err);
+    },
     clientErrorHandler: clientError,
     rewriteUrl(req) {
       const { version, path: rest } = parseVersionPrefix(req.url ?? '/');
