@@ -372,6 +372,7 @@ export class NetworkService {
         internal: n.internal,
         icc: n.icc !== false,
         masquerade: n.masquerade !== false,
+        dns: n.name !== 'bridge', // user networks have the embedded DNS on their gateway
       }));
     const model = { bridges, ports: this.portsForFirewall() };
     // Most starts and stops change no rule (no published port): no iptables run for those.
