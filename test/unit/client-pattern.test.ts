@@ -10,6 +10,7 @@ import {
 } from '../../daemon/client-pattern';
 import { InvalidParameter } from '../../daemon/errors';
 import { Filters } from '../../api/filters';
+import { processWord } from '../../daemon/images/shell-lex';
 
 // Each of these makes a backtracking engine take exponential (or high polynomial) time on the
 // inputs below; with a JS RegExp these calls would not return within the test's lifetime.
@@ -68,4 +69,13 @@ test('fuzz: any short pattern over a small alphabet compiles or is refused, and 
     }),
     { numRuns: 300 },
   );
+});
+
+test('shell-word patterns of --change (${X#…}, ${X/…/…}) are matched in linear time', () => {
+  const x = 'a'.repeat(20_000);
+  const env = (name: string): string | undefined => (name === 'X' ? x : undefined);
+  // Each `*` was `.*` in a backtracking RegExp: polynomial in the input with one power per star.
+  assert.equal(processWord('${X#*a*a*a*a*a*a*a*b}', env), x);
+  assert.equal(processWord('${X//*a*a*a*a*a*a*b/Z}', env), x);
+  assert.equal(processWord('${X%%a*}', env), '');
 });
