@@ -248,13 +248,13 @@ export class DnsServer {
             prefix.writeUInt16BE(reply.length, 0);
             sock.write(Buffer.concat([prefix, reply]));
           })
-          .catch((err: unknown) => this.logger.warn({ key: l.key, err: String(err) }, 'dns: tcp query failed'))
           .finally(() => {
             inFlight--;
             if (sock.destroyed) return;
             drain();
             if (sock.isPaused() && inFlight < MAX_TCP_PIPELINE) sock.resume();
-          });
+          })
+          .catch((err: unknown) => this.logger.warn({ key: l.key, err: String(err) }, 'dns: tcp query failed'));
       }
       // A client that pipelines faster than we answer is read no further until we catch up.
       if (inFlight >= MAX_TCP_PIPELINE) sock.pause();
