@@ -2,6 +2,7 @@
 // a JSON object mapping each filter name to its values, either as `{"name": ["a", "b"]}` or in the
 // older `{"name": {"a": true, "b": true}}` form; both land in the same set-of-values model.
 
+import { tryCompileClientPattern, type ClientPattern } from '../daemon/client-pattern';
 import { InvalidParameter } from '../daemon/errors';
 import { queryString, type Query } from './query';
 
@@ -26,6 +27,8 @@ export class Filters {
   // key -> value -> the boolean of the legacy form (always true for the list form). Insertion
   // ordered, so values come back in the order the client sent them.
   private readonly fields = new Map<string, Map<string, boolean>>();
+  // Compiled `match` patterns (null: does not compile), so a list compiles each value once.
+  private readonly patterns = new Map<string, ClientPattern | null>();
 
   /** Parses the JSON text of a `filters` parameter; "" (or absent) means no filters. */
   static fromJSON(text: string | undefined): Filters {
@@ -132,17 +135,19 @@ export class Filters {
     return false;
   }
 
-  /** Exact match, or one of the values, read as a regular expression, matches anywhere in `source`. */
+  /**
+   * Exact match, or one of the values, read as a Go regular expression, matches anywhere in
+   * `source`. Matching is linear-time (re2js); an overlong value is a 400.
+   */
   match(key: string, source: string): boolean {
     if (this.exactMatch(key, source)) return true;
     for (const pattern of this.fields.get(key)?.keys() ?? []) {
-      let re: RegExp;
-      try {
-        re = new RegExp(pattern);
-      } catch {
-        continue; // like moby: a value that does not compile matches nothing
+      let re = this.patterns.get(pattern);
+      if (re === undefined) {
+        re = tryCompileClientPattern(pattern); // like moby: a value that does not compile matches nothing
+        this.patterns.set(pattern, re);
       }
-      if (re.test(source)) return true;
+      if (re?.test(source)) return true;
     }
     return false;
   }

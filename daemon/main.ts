@@ -83,6 +83,8 @@ async function startNetworking(
     lookup: (key, client, name) => sandboxesRef?.lookup(key, client, name) ?? null,
     reverse: (key, client, ip) => sandboxesRef?.reverse(key, client, ip) ?? null,
     upstreams: (key, client) => sandboxesRef?.upstreams(key, client) ?? [],
+    admits: (key, client) => sandboxesRef?.admits(key, client) ?? false,
+    forwards: (key, client) => sandboxesRef?.forwards(key, client) ?? false,
     logger: log,
   });
   const networks = new NetworkService({

@@ -24,6 +24,12 @@ export interface DnsServerOptions {
   reverse?(key: string, clientIp: string, ip: string): string[] | null;
   /** The upstream servers (ip or ip:port) for clientIp's queries that are not ours. */
   upstreams(key: string, clientIp: string): string[];
+  /** Whether clientIp is one of the listener's own endpoints: anyone else is REFUSED (dockerd's
+   *  resolver lives in the container's netns, where no one else can reach it). Default: all. */
+  admits?(key: string, clientIp: string): boolean;
+  /** false when clientIp's container has no external network (all internal): names that are not
+   *  ours get SERVFAIL, never an upstream (CVE-2024-29018). Default: true. */
+  forwards?(key: string, clientIp: string): boolean;
   logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void };
   upstreamTimeoutMs?: number; // default 2000 per server
 }
@@ -36,6 +42,10 @@ export const MAX_UPSTREAMS = 3;
 const MAX_CONCURRENT_FORWARDS = 1024;
 /** miekg/dns's default TCP idle timeout (dockerd's server library). */
 const TCP_IDLE_MS = 8000;
+/** Open TCP connections per listener; past it new ones are closed at once. */
+export const MAX_TCP_CONNS = 128;
+/** Queries in progress on one TCP connection; past it the connection stops being read. */
+const MAX_TCP_PIPELINE = 16;
 const MIN_UDP_SIZE = 512;
 const MAX_MSG_SIZE = 65535;
 
@@ -212,19 +222,25 @@ export class DnsServer {
       sock.destroy();
       return;
     }
+    if (l.conns.size >= MAX_TCP_CONNS) {
+      this.logger.debug({ key: l.key }, `dns: more than ${MAX_TCP_CONNS} tcp connections`);
+      sock.destroy();
+      return;
+    }
     l.conns.add(sock);
     sock.on('close', () => l.conns.delete(sock));
     sock.setNoDelay(true);
     sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
     const clientIp = plainIp(sock.remoteAddress ?? '');
     let buf: Buffer = Buffer.alloc(0);
-    sock.on('data', (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      while (buf.length >= 2) {
+    let inFlight = 0;
+    const drain = (): void => {
+      while (buf.length >= 2 && inFlight < MAX_TCP_PIPELINE) {
         const len = buf.readUInt16BE(0);
         if (buf.length < 2 + len) break;
         const msg = Buffer.from(buf.subarray(2, 2 + len));
         buf = buf.subarray(2 + len);
+        inFlight++;
         this.handle(l, 'tcp', clientIp, msg)
           .then((reply) => {
             if (!reply || sock.destroyed || !sock.writable) return;
@@ -232,8 +248,20 @@ export class DnsServer {
             prefix.writeUInt16BE(reply.length, 0);
             sock.write(Buffer.concat([prefix, reply]));
           })
+          .finally(() => {
+            inFlight--;
+            if (sock.destroyed) return;
+            drain();
+            if (sock.isPaused() && inFlight < MAX_TCP_PIPELINE) sock.resume();
+          })
           .catch((err: unknown) => this.logger.warn({ key: l.key, err: String(err) }, 'dns: tcp query failed'));
       }
+      // A client that pipelines faster than we answer is read no further until we catch up.
+      if (inFlight >= MAX_TCP_PIPELINE) sock.pause();
+    };
+    sock.on('data', (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      drain();
     });
   }
 
@@ -258,6 +286,10 @@ export class DnsServer {
     if (msg.readUInt16BE(4) !== 1 || msg.readUInt16BE(6) > 1 || msg.readUInt16BE(8) > 1 || msg.readUInt16BE(10) > 2) {
       return headerOnlyReply(msg, RCODE_FORMERR);
     }
+    if (!this.admitted(l, clientIp)) {
+      this.logger.debug({ key: l.key, clientIp }, 'dns: refused a client that is no endpoint of the network');
+      return headerOnlyReply(msg, RCODE_REFUSED);
+    }
     const q = parseQuery(msg);
     if (!q) return headerOnlyReply(msg, RCODE_FORMERR);
 
@@ -265,6 +297,15 @@ export class DnsServer {
     if (local) return local;
 
     return this.forward(l, proto, clientIp, msg, q);
+  }
+
+  private admitted(l: Listener, clientIp: string): boolean {
+    try {
+      return this.opts.admits ? this.opts.admits(l.key, clientIp) : true;
+    } catch (err) {
+      this.logger.warn({ key: l.key, err: String(err) }, 'dns: endpoint check failed');
+      return false;
+    }
   }
 
   private answerLocally(l: Listener, proto: Proto, clientIp: string, q: Query): Buffer | null {
@@ -303,6 +344,10 @@ export class DnsServer {
   private async forward(l: Listener, proto: Proto, clientIp: string, msg: Buffer, q: Query): Promise<Buffer | null> {
     let list: string[];
     try {
+      if (this.opts.forwards && !this.opts.forwards(l.key, clientIp)) {
+        // dockerd with proxyDNS off: SERVFAIL for every name that is not ours.
+        return reply(q, RCODE_SERVFAIL, false, [], proto);
+      }
       list = this.opts.upstreams(l.key, clientIp);
     } catch (err) {
       this.logger.warn({ key: l.key, err: String(err) }, 'dns: upstreams lookup failed');

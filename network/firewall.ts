@@ -14,6 +14,8 @@ export interface FirewallBridge {
   internal: boolean;
   icc: boolean;
   masquerade: boolean;
+  /** The embedded DNS listens on its gateway: port 53 there is dropped for all but the bridge's own traffic. */
+  dns?: boolean;
 }
 export interface FirewallPort {
   proto: 'tcp' | 'udp' | 'sctp';
@@ -149,6 +151,13 @@ export function renderRules(prefix: string, model: FirewallModel): string {
     // The embedded DNS listens on the gateway, the only local address inside the subnet.
     for (const proto of ['udp', 'tcp']) {
       input.push(`-A ${c.input} -d ${b.subnet} -i ${b.name} -p ${proto} -m ${proto} --dport 53 -j ACCEPT`);
+    }
+  }
+  for (const b of bridges.filter((x) => x.dns === true)) {
+    // Anyone else (host processes over lo, other networks' containers, the LAN) never reaches the
+    // embedded DNS: dockerd's resolver sits in each container's netns where no one else can.
+    for (const proto of ['udp', 'tcp']) {
+      input.push(`-A ${c.input} -d ${b.subnet} -p ${proto} -m ${proto} --dport 53 -j DROP`);
     }
   }
 

@@ -136,13 +136,22 @@ export class Links {
   }
 
   /** Creates (or adopts) a bridge with address gatewayCidr ("172.18.0.1/16"), mtu, up. Idempotent.
-   *  An adopted bridge keeps its MTU; only the address and the up state are ensured. */
-  async ensureBridge(name: string, gatewayCidr: string, mtu: number): Promise<void> {
+   *  An adopted bridge keeps its MTU; only the address and the up state are ensured. `beforeCreate`
+   *  runs just before the link is added (the caller records its claim first). The answer says
+   *  whether this call made the link, and whether it added the address to an adopted one. */
+  async ensureBridge(
+    name: string,
+    gatewayCidr: string,
+    mtu: number,
+    beforeCreate?: () => void,
+  ): Promise<{ created: boolean; addressAdded: boolean }> {
     checkLinkName(name, 'bridge name');
     check(isCidr4(gatewayCidr), 'gateway CIDR', gatewayCidr);
     checkMtu(mtu);
     const start = performance.now();
-    if (!(await this.adoptBridge(name, gatewayCidr))) {
+    let adopted = await this.adoptBridge(name, gatewayCidr);
+    if (adopted === null) {
+      beforeCreate?.();
       const op = `create bridge ${name}`;
       const r = await this.batch(
         [`link add ${name} address ${randomMac()} mtu ${mtu} type bridge`, `addr add ${gatewayCidr} dev ${name}`, `link set ${name} up`],
@@ -151,20 +160,22 @@ export class Links {
         const line = failedLine(r.stderr);
         if (line === 1 && /File exists/.test(r.stderr)) {
           // Another caller made it between our look and our add: adopt theirs.
-          if (await this.adoptBridge(name, gatewayCidr)) return;
+          adopted = await this.adoptBridge(name, gatewayCidr);
+          if (adopted !== null) return { created: false, addressAdded: adopted.addressAdded };
         }
         if (line !== 1) await this.deleteLinkQuietly(name);
         throw new IpError(op, r.stderr, r.code);
       }
     }
     this.logger.debug({ bridge: name, gatewayCidr, mtu, ms: Math.round(performance.now() - start) }, 'bridge ready');
+    return adopted === null ? { created: true, addressAdded: true } : { created: false, addressAdded: adopted.addressAdded };
   }
 
-  /** false when there is no link of that name; throws when it exists but is no bridge. */
-  private async adoptBridge(name: string, gatewayCidr: string): Promise<boolean> {
+  /** null when there is no link of that name; throws when it exists but is no bridge. */
+  private async adoptBridge(name: string, gatewayCidr: string): Promise<{ addressAdded: boolean } | null> {
     const shown = await this.run(['-j', '-d', 'link', 'show', 'dev', name]);
     if (shown.code !== 0) {
-      if (NO_DEVICE.test(shown.stderr)) return false;
+      if (NO_DEVICE.test(shown.stderr)) return null;
       throw new IpError(`look up bridge ${name}`, shown.stderr, shown.code);
     }
     const [link] = parseJsonArray(shown.stdout, `look up bridge ${name}`);
@@ -173,10 +184,21 @@ export class Links {
     if (kind !== 'bridge') {
       throw new IpError(`adopt bridge ${name}`, `${name} exists and is not a bridge (kind ${String(kind ?? 'none')})`, 0);
     }
+    const had = (await this.linkAddresses(name)) ?? [];
     // replace, not add: the address may be there already (daemon restart).
     const r = await this.batch([`addr replace ${gatewayCidr} dev ${name}`, `link set ${name} up`]);
     if (r.code !== 0) throw new IpError(`adopt bridge ${name}`, r.stderr, r.code);
-    return true;
+    return { addressAdded: !had.includes(gatewayCidr) };
+  }
+
+  /** Removes one address from a link (an adopted bridge's gateway); a missing link or address is fine. */
+  async deleteAddress(name: string, cidr: string): Promise<void> {
+    checkLinkName(name);
+    check(isCidr4(cidr), 'address CIDR', cidr);
+    const r = await this.run(['addr', 'del', cidr, 'dev', name]);
+    if (r.code !== 0 && !NO_DEVICE.test(r.stderr) && !/Cannot assign requested address/.test(r.stderr)) {
+      throw new IpError(`delete address ${cidr} of ${name}`, r.stderr, r.code);
+    }
   }
 
   async deleteBridge(name: string): Promise<void> {

@@ -14,6 +14,8 @@ export interface ProxyTarget {
 
 export interface ProxyHandle {
   close(): Promise<void>;
+  /** Open TCP connections or UDP flows (tests and diagnostics). */
+  active?(): number;
 }
 
 export interface ProxyLogger {
@@ -24,11 +26,19 @@ export interface ProxyLogger {
 export interface PortProxyOptions {
   /** A UDP flow without traffic for this long is dropped (dockerd's UDPConnTrackTimeout: 90 s). */
   udpIdleTimeoutMs?: number;
+  /** UDP flows (client addresses) per published port; past it the least recently active goes. */
+  maxUdpFlows?: number;
+  /** Concurrent TCP connections per published port; past it new ones are closed at once. */
+  maxTcpConnections?: number;
   logger?: ProxyLogger;
 }
 
 /** dockerd's docker-proxy conntrack timeout. */
 export const UDP_IDLE_TIMEOUT_MS = 90_000;
+/** Default caps: one client cannot make the daemon hold unbounded sockets (each flow and each
+ *  connection costs a file descriptor, and the daemon's descriptors are shared by everything). */
+export const MAX_UDP_FLOWS = 1024;
+export const MAX_TCP_CONNECTIONS = 1024;
 /** Datagrams kept per UDP flow while its upstream socket connects; more are dropped, as UDP may. */
 const UDP_PENDING_MAX = 64;
 
@@ -68,9 +78,13 @@ export class PortProxy {
   private readonly udpIdleTimeoutMs: number;
   private readonly logger: ProxyLogger;
   private readonly handles = new Set<ProxyHandle>();
+  private readonly maxUdpFlows: number;
+  private readonly maxTcpConnections: number;
 
   constructor(opts: PortProxyOptions = {}) {
     this.udpIdleTimeoutMs = opts.udpIdleTimeoutMs ?? UDP_IDLE_TIMEOUT_MS;
+    this.maxUdpFlows = opts.maxUdpFlows ?? MAX_UDP_FLOWS;
+    this.maxTcpConnections = opts.maxTcpConnections ?? MAX_TCP_CONNECTIONS;
     this.logger = opts.logger ?? noLogger;
   }
 
@@ -108,8 +122,16 @@ export class PortProxy {
   private openTcp(t: ProxyTarget): Promise<ProxyHandle> {
     const family = net.isIPv6(t.hostIp) ? 6 : 4;
     const sockets = new Set<net.Socket>();
+    const clients = new Set<net.Socket>();
     // allowHalfOpen: a client's FIN is passed on as a FIN to the container, not a full close.
-    const server = net.createServer({ allowHalfOpen: true }, (client) => this.tcpConnection(t, client, sockets));
+    const server = net.createServer({ allowHalfOpen: true }, (client) => {
+      clients.add(client);
+      client.once('close', () => clients.delete(client));
+      this.tcpConnection(t, client, sockets);
+    });
+    // Node closes connections past this count as they arrive (it counts accepted client sockets).
+    server.maxConnections = this.maxTcpConnections;
+    server.on('drop', () => this.logger.debug({ target: t, max: this.maxTcpConnections }, 'userland proxy: tcp connection over the cap closed'));
     return new Promise<ProxyHandle>((resolve, reject) => {
       const onListenError = (err: Error): void => {
         reject(listenError(`tcp${family}`, t.hostIp, t.hostPort, err));
@@ -119,6 +141,7 @@ export class PortProxy {
         server.off('error', onListenError);
         server.on('error', (err) => this.logger.warn({ err, target: t }, 'userland proxy listener error'));
         const handle: ProxyHandle = {
+          active: () => clients.size,
           close: this.closeOnce(
             () =>
               new Promise<void>((done) => {
@@ -177,7 +200,16 @@ export class PortProxy {
       if (closed) return;
       const key = `${from.address}|${from.port}`;
       let flow = flows.get(key);
-      if (!flow) {
+      if (flow) {
+        // Most recently active last: Map order is then the eviction order.
+        flows.delete(key);
+        flows.set(key, flow);
+      } else {
+        if (flows.size >= this.maxUdpFlows) {
+          const [oldKey, oldest] = flows.entries().next().value as [string, UdpFlow];
+          this.logger.debug({ target: t, max: this.maxUdpFlows }, 'userland proxy: udp flow cap reached, least recent flow dropped');
+          dropFlow(oldKey, oldest);
+        }
         const created: UdpFlow = new UdpFlow(
           upType,
           t,
@@ -212,6 +244,7 @@ export class PortProxy {
         listener.on('error', (err) => this.logger.warn({ err, target: t }, 'userland proxy udp listener error'));
         listener.on('message', onDatagram);
         const handle: ProxyHandle = {
+          active: () => flows.size,
           close: this.closeOnce(
             () =>
               new Promise<void>((done) => {

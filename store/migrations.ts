@@ -112,4 +112,20 @@ export const migrations: Migration[] = [
       CREATE INDEX endpoints_container ON endpoints(container_id);
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- Who made each network's host bridge. created = 1: berthd added the link, so it deletes it
+      -- on network rm and daemon stop; 0: the link was already on the host (a bridge named by
+      -- com.docker.network.bridge.name), adopted and never deleted. address: the gateway CIDR
+      -- berthd added to an adopted bridge (NULL when the host had it already), the only thing
+      -- removed from it. Written before the link is made, so a crash leaves the claim behind.
+      CREATE TABLE bridges (
+        name       TEXT PRIMARY KEY,
+        network_id TEXT NOT NULL,
+        created    INTEGER NOT NULL,
+        address    TEXT
+      );
+    `,
+  },
 ];

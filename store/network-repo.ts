@@ -35,6 +35,15 @@ interface EndpointSql {
   record_json: string;
 }
 
+/** A network's host bridge and whether berthd made it (see migration 5). */
+export interface BridgeRow {
+  name: string;
+  networkId: string;
+  created: boolean;
+  /** The gateway CIDR berthd added to an adopted bridge; null when it was there already. */
+  address: string | null;
+}
+
 /** The name is held by another network (the UNIQUE constraint). */
 export class NetworkNameTakenError extends Error {}
 
@@ -128,5 +137,24 @@ export class NetworkRepo {
 
   deleteEndpoint(id: string): void {
     this.db.prepare('DELETE FROM endpoints WHERE id = ?').run(id);
+  }
+
+  // -------------------------------------------------------------- bridge ownership
+
+  putBridge(row: BridgeRow): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO bridges (name, network_id, created, address) VALUES (?, ?, ?, ?)')
+      .run(row.name, row.networkId, row.created ? 1 : 0, row.address);
+  }
+
+  bridge(name: string): BridgeRow | undefined {
+    const r = this.db.prepare('SELECT name, network_id, created, address FROM bridges WHERE name = ?').get(name) as
+      | { name: string; network_id: string; created: number; address: string | null }
+      | undefined;
+    return r && { name: r.name, networkId: r.network_id, created: r.created === 1, address: r.address };
+  }
+
+  deleteBridge(name: string): void {
+    this.db.prepare('DELETE FROM bridges WHERE name = ?').run(name);
   }
 }

@@ -2,6 +2,8 @@
 // semantics of buildkit's frontend/dockerfile/shell lexer (the one dockerd uses for `changes`).
 // Error texts follow buildkit's, since dockerd returns them verbatim.
 
+import { RE2JS } from 're2js';
+
 const EOF = '';
 
 function isSpace(ch: string): boolean {
@@ -288,14 +290,17 @@ class ShellWord {
         throw err;
       }
       const value = this.env(name) ?? '';
-      const re = shellPatternToRegex(pattern, true, false, replaceAll);
-      return value.replace(re, () => replacement);
+      const m = shellPatternToRegex(pattern, true, false).matcher(value);
+      const repl = RE2JS.quoteReplacement(replacement);
+      return replaceAll ? m.replaceAll(repl) : m.replaceFirst(repl);
     }
     throw new ShellLexError(`unsupported modifier (${chs}) in substitution`);
   }
 }
 
-function shellPatternToRegex(pattern: string, greedy: boolean, anchored: boolean, global = false): RegExp {
+// Compiled with re2js (linear time): `*a*a*a*b`-style patterns come from clients (--change) and
+// would backtrack polynomially in a JS RegExp.
+function shellPatternToRegex(pattern: string, greedy: boolean, anchored: boolean): RE2JS {
   const toks = Array.from(pattern);
   let out = anchored ? '^' : '';
   for (let i = 0; i < toks.length; i++) {
@@ -322,12 +327,12 @@ function shellPatternToRegex(pattern: string, greedy: boolean, anchored: boolean
     }
     out += tok;
   }
-  return new RegExp(out, global ? 'gu' : 'u');
+  return RE2JS.compile(out);
 }
 
 function trimPrefix(pattern: string, value: string, greedy: boolean): string {
-  const m = shellPatternToRegex(pattern, greedy, true).exec(value);
-  return m ? value.slice(m.index + m[0].length) : value;
+  const m = shellPatternToRegex(pattern, greedy, true).matcher(value);
+  return m.find() ? value.slice(m.end()) : value;
 }
 
 function reversePattern(pattern: string): string {

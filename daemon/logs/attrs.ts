@@ -2,6 +2,7 @@
 // container labels and environment variables picked by the labels/labels-regex/env/env-regex
 // log-opts, and the "tag" log-opt rendered from its template.
 import * as os from 'node:os';
+import { compileClientPattern, PatternSyntaxError, type ClientPattern } from '../client-pattern';
 import { SystemError } from '../errors';
 
 /** What a log driver knows about its container (moby logger.Info). */
@@ -24,19 +25,13 @@ function initFailure(message: string): SystemError {
   return new SystemError(`failed to initialize logging driver: ${message}`);
 }
 
-/** Go RE2 patterns as JS RegExps; a leading (?flags) group becomes JS flags. */
-function compileRegexp(src: string): RegExp {
-  let flags = 'u';
-  let body = src;
-  const m = /^\(\?([imsU]+)\)/.exec(src);
-  if (m) {
-    body = src.slice(m[0].length);
-    for (const f of m[1]!) if ((f === 'i' || f === 'm' || f === 's') && !flags.includes(f)) flags += f;
-  }
+/** Go RE2 patterns, matched in linear time (the log-opts come from the client). */
+function compileRegexp(src: string): ClientPattern {
   try {
-    return new RegExp(body, flags);
+    return compileClientPattern(src);
   } catch (err) {
-    throw initFailure(`error parsing regexp: ${(err as Error).message}`);
+    if (err instanceof PatternSyntaxError) throw initFailure(err.message);
+    throw err;
   }
 }
 

@@ -425,6 +425,22 @@ export class Sandboxes {
     return null;
   }
 
+  /** The embedded DNS of a network answers its own endpoints only. */
+  admits(networkId: string, clientIp: string): boolean {
+    return this.networks.endpoints(networkId).some((e) => e.ip === clientIp);
+  }
+
+  /** Forwarding only for a container with at least one network that is not internal (dockerd's
+   *  hasExternalAccess; CVE-2024-29018: an internal network must not leak names or data out). */
+  forwards(networkId: string, clientIp: string): boolean {
+    const client = this.networks.endpoints(networkId).find((e) => e.ip === clientIp);
+    if (!client) return false;
+    return this.endpointsOf(client.containerId).some((e) => {
+      const n = this.networks.tryGet(e.networkId);
+      return n !== undefined && n.driver === 'bridge' && !n.internal;
+    });
+  }
+
   upstreams(networkId: string, clientIp: string): string[] {
     const client = this.networks.endpoints(networkId).find((e) => e.ip === clientIp);
     const own = client ? this.upstreamsOf.get(client.containerId) : undefined;

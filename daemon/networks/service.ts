@@ -306,7 +306,7 @@ export class NetworkService {
       if (rivals.length === 0) return;
       this.logger.info({ network: rec.name, subnet: rec.ipam[0].Subnet, rivals }, 'subnet taken at the same moment elsewhere: picking another');
       await this.dns.close(rec.id).catch(() => undefined);
-      await this.links.deleteBridge(bridge);
+      await this.releaseBridge(rec);
       avoid.push(rec.ipam[0].Subnet, ...rivals.map((r) => r.dst));
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 50)));
       const pools = this.deps.pools.length > 0 ? this.deps.pools : DEFAULT_POOLS;
@@ -324,12 +324,42 @@ export class NetworkService {
     const cfg = n.ipam[0];
     const c = parseCidr4(cfg.Subnet);
     if (!c) throw new InvalidParameter(`invalid subnet ${cfg.Subnet}`);
-    await this.links.ensureBridge(n.bridgeName, `${cfg.Gateway}/${c.prefix}`, n.mtu ?? 1500);
+    const name = n.bridgeName;
+    const cidr = `${cfg.Gateway}/${c.prefix}`;
+    const prior = this.repo.bridge(name);
+    const mine = prior?.networkId === n.id ? prior : undefined;
+    // The claim is written before the link is made: a crash right after still knows it is ours.
+    const res = await this.links.ensureBridge(name, cidr, n.mtu ?? 1500, () =>
+      this.repo.putBridge({ name, networkId: n.id, created: true, address: null }),
+    );
+    if (!res.created) {
+      // A link that was there: ours only when our own claim says so (left by a crash); else the host's.
+      const ours = mine?.created === true;
+      const address = ours ? null : res.addressAdded ? cidr : (mine?.address ?? null);
+      this.repo.putBridge({ name, networkId: n.id, created: ours, address });
+    }
     if (n.name !== 'bridge') {
       await this.dns.listen(n.id, cfg.Gateway).catch((err: unknown) =>
         this.logger.warn({ err, network: n.name }, 'embedded DNS could not listen on the gateway address'),
       );
     }
+  }
+
+  /**
+   * Undoes bringUp's kernel side: a bridge berthd made is deleted; an adopted host bridge keeps
+   * everything but the gateway address berthd added. Without a claim nothing is touched.
+   */
+  private async releaseBridge(n: NetworkRecord): Promise<void> {
+    const name = n.bridgeName;
+    if (!name) return;
+    const row = this.repo.bridge(name);
+    if (!row || row.networkId !== n.id) {
+      this.logger.info({ bridge: name, network: n.name }, 'bridge not claimed by this network: left alone');
+      return;
+    }
+    if (row.created) await this.links.deleteBridge(name);
+    else if (row.address) await this.links.deleteAddress(name, row.address);
+    this.repo.deleteBridge(name);
   }
 
   /** Rewrites Berth's firewall chains from the current networks and published ports. */
@@ -342,6 +372,7 @@ export class NetworkService {
         internal: n.internal,
         icc: n.icc !== false,
         masquerade: n.masquerade !== false,
+        dns: n.name !== 'bridge', // user networks have the embedded DNS on their gateway
       }));
     const model = { bridges, ports: this.portsForFirewall() };
     // Most starts and stops change no rule (no published port): no iptables run for those.
@@ -453,7 +484,7 @@ export class NetworkService {
     } catch (err) {
       this.repo.delete(id);
       await this.dns.close(id).catch(() => undefined);
-      await this.links.deleteBridge(bridgeName).catch(() => undefined);
+      await this.releaseBridge(rec).catch(() => undefined);
       throw new Forbidden(`failed to create the network's bridge: ${errorMessage(err)}`);
     }
     this.events.publish('network', 'create', id, { name, type: 'bridge' });
@@ -494,9 +525,7 @@ export class NetworkService {
     }
     this.repo.delete(n.id);
     await this.dns.close(n.id).catch(() => undefined);
-    if (n.bridgeName) {
-      await this.links.deleteBridge(n.bridgeName).catch((err: unknown) => this.logger.warn({ err, network: n.name }, 'bridge removal failed'));
-    }
+    await this.releaseBridge(n).catch((err: unknown) => this.logger.warn({ err, network: n.name }, 'bridge removal failed'));
     await this.syncFirewall().catch((err: unknown) => this.logger.warn({ err }, 'firewall update failed'));
     this.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
   }
@@ -527,7 +556,7 @@ export class NetworkService {
     await this.dns.closeAll().catch(() => undefined);
     for (const n of this.all()) {
       if (n.bridgeName && (n.name !== 'bridge' || this.deps.defaultBridge.bridge === null)) {
-        await this.links.deleteBridge(n.bridgeName).catch((err: unknown) => this.logger.warn({ err, bridge: n.bridgeName }, 'bridge removal failed'));
+        await this.releaseBridge(n).catch((err: unknown) => this.logger.warn({ err, bridge: n.bridgeName }, 'bridge removal failed'));
       }
     }
     await this.firewall.teardown().catch((err: unknown) => this.logger.warn({ err }, 'firewall teardown failed'));

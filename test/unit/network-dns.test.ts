@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as dnsPacket from 'dns-packet';
-import { DnsServer, DnsServerOptions, parseUpstream, ptrToIpv4 } from '../../network/dns-server';
+import { DnsServer, DnsServerOptions, MAX_TCP_CONNS, parseUpstream, ptrToIpv4 } from '../../network/dns-server';
 
 const HOST = '127.0.0.1';
 
@@ -460,4 +460,80 @@ test('parseUpstream and ptrToIpv4', () => {
   assert.equal(ptrToIpv4('3.2.1.in-addr.arpa'), null);
   assert.equal(ptrToIpv4('256.3.2.1.in-addr.arpa'), null);
   assert.equal(ptrToIpv4('1.0.0.0.ip6.arpa'), null);
+});
+
+describe('DnsServer hardening', () => {
+  test('a client that is not admitted is REFUSED, on UDP and TCP, before any lookup', async () => {
+    const looked: string[] = [];
+    const s = new DnsServer({
+      lookup: (_k, c, n) => {
+        looked.push(`${c} ${n}`);
+        return { addresses: ['10.0.0.1'] };
+      },
+      upstreams: () => [],
+      admits: () => false,
+    });
+    await s.listen('a', HOST, 0);
+    try {
+      for (const proto of ['udp', 'tcp'] as const) {
+        const r = await ask(s.port('a') ?? 0, encodeQuery(3, 'web', 'A'), proto);
+        assert.equal(r.pkt.rcode, 'REFUSED');
+        assert.equal(r.pkt.id, 3);
+        assert.equal(r.pkt.answers?.length ?? 0, 0);
+      }
+      assert.deepEqual(looked, []);
+    } finally {
+      await s.closeAll();
+    }
+  });
+
+  test('forwards=false: external names get SERVFAIL and the upstream sees nothing; own names still answer', async () => {
+    const up = new FakeUpstream();
+    await up.start();
+    const s = new DnsServer({
+      lookup: (_k, _c, n) => (n === 'web' ? { addresses: ['10.0.0.1'] } : null),
+      upstreams: () => [`${HOST}:${up.port}`],
+      forwards: () => false,
+    });
+    await s.listen('a', HOST, 0);
+    try {
+      for (const proto of ['udp', 'tcp'] as const) {
+        const r = await ask(s.port('a') ?? 0, encodeQuery(4, 'example.com', 'A'), proto);
+        assert.equal(r.pkt.rcode, 'SERVFAIL');
+      }
+      assert.equal(up.seen.length, 0);
+      const own = await ask(s.port('a') ?? 0, encodeQuery(5, 'web', 'A'));
+      assert.equal((own.pkt.answers?.[0] as dnsPacket.StringAnswer).data, '10.0.0.1');
+    } finally {
+      await s.closeAll();
+      await up.stop();
+    }
+  });
+
+  test('TCP connections past the cap are closed at once; the others keep working', async () => {
+    const s = new DnsServer({ lookup: () => ({ addresses: ['10.0.0.1'] }), upstreams: () => [] });
+    await s.listen('a', HOST, 0);
+    const port = s.port('a') ?? 0;
+    const held: net.Socket[] = [];
+    try {
+      for (let i = 0; i < MAX_TCP_CONNS; i++) {
+        const c = net.connect({ host: HOST, port });
+        c.on('error', () => undefined);
+        held.push(c);
+        await new Promise<void>((r) => c.once('connect', () => r()));
+      }
+      // Let the server register them all.
+      await new Promise((r) => setTimeout(r, 50));
+      const extra = net.connect({ host: HOST, port });
+      extra.on('error', () => undefined);
+      await new Promise<void>((r) => extra.once('close', () => r()));
+      for (const c of held.splice(0, 1)) c.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+      const r = await ask(port, encodeQuery(6, 'x', 'A'), 'tcp');
+      assert.equal((r.pkt.answers?.[0] as dnsPacket.StringAnswer).data, '10.0.0.1');
+    } finally {
+      for (const c of held) c.destroy();
+      await s.closeAll();
+    }
+  });
 });

@@ -367,3 +367,23 @@ test('enabled=false: every method is a no-op', async () => {
   assert.deepEqual(calls, []);
   assert.equal(fw.restoreRuns, 0);
 });
+
+test('renderRules: a bridge with the embedded DNS drops port 53 on its gateway for everyone but its own bridge', () => {
+  const out = renderRules('BERTH', {
+    bridges: [
+      { name: 'berth0', subnet: '172.17.0.0/16', internal: false, icc: true, masquerade: true },
+      { name: 'br-0123456789ab', subnet: '172.18.0.0/16', internal: true, icc: true, masquerade: true, dns: true },
+    ],
+    ports: [],
+  });
+  const input = out.split('\n').filter((l) => l.startsWith('-A BERTH-INPUT'));
+  assert.deepEqual(input, [
+    '-A BERTH-INPUT -d 172.17.0.0/16 -i berth0 -p udp -m udp --dport 53 -j ACCEPT',
+    '-A BERTH-INPUT -d 172.17.0.0/16 -i berth0 -p tcp -m tcp --dport 53 -j ACCEPT',
+    '-A BERTH-INPUT -d 172.18.0.0/16 -i br-0123456789ab -p udp -m udp --dport 53 -j ACCEPT',
+    '-A BERTH-INPUT -d 172.18.0.0/16 -i br-0123456789ab -p tcp -m tcp --dport 53 -j ACCEPT',
+    // after every ACCEPT: the default bridge (no embedded DNS) is left to the host's own rules
+    '-A BERTH-INPUT -d 172.18.0.0/16 -p udp -m udp --dport 53 -j DROP',
+    '-A BERTH-INPUT -d 172.18.0.0/16 -p tcp -m tcp --dport 53 -j DROP',
+  ]);
+});

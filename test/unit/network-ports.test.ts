@@ -413,3 +413,64 @@ describe('PortProxy udp', () => {
     await h.close();
   });
 });
+
+describe('PortProxy caps (hardening)', () => {
+  test('UDP flows per port are capped; the least recently active flow is evicted', async () => {
+    const backend = await udpBackend();
+    const port = await freePort('udp');
+    const p = new PortProxy({ maxUdpFlows: 4 });
+    const handle = await p.open({ proto: 'udp', hostIp: '127.0.0.1', hostPort: port, containerIp: '127.0.0.1', containerPort: backend.port });
+    try {
+      const clients = await Promise.all(Array.from({ length: 6 }, () => udpClient()));
+      for (const [i, c] of clients.slice(0, 4).entries()) assert.equal(await udpAsk(c, port, `m${i}`), `echo:m${i}`);
+      assert.equal(handle.active?.(), 4);
+      // Client 0 is active again: client 1 is now the least recent and the one to go.
+      assert.equal(await udpAsk(clients[0]!, port, 'again'), 'echo:again');
+      const upstreamOf0 = backend.peers[backend.peers.length - 1];
+      for (const [i, c] of clients.slice(4).entries()) assert.equal(await udpAsk(c, port, `n${i}`), `echo:n${i}`);
+      assert.equal(handle.active?.(), 4);
+      // Client 0 kept its flow (same upstream socket); client 1 gets a new one.
+      assert.equal(await udpAsk(clients[0]!, port, 'still'), 'echo:still');
+      assert.equal(backend.peers[backend.peers.length - 1], upstreamOf0);
+      assert.equal(await udpAsk(clients[1]!, port, 'back'), 'echo:back');
+      assert.equal(handle.active?.(), 4);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  test('TCP connections per port are capped: past it new ones are closed, below it they work again', async () => {
+    const backend = await tcpBackend();
+    const port = await freePort('tcp');
+    const p = new PortProxy({ maxTcpConnections: 3 });
+    const handle = await p.open({ proto: 'tcp', hostIp: '127.0.0.1', hostPort: port, containerIp: '127.0.0.1', containerPort: backend });
+    const held: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = await connect(port);
+        // A round trip proves the proxy accepted it (and counts it) before the next one.
+        const echoed = new Promise<void>((r) => c.once('data', () => r()));
+        c.write('x');
+        await echoed;
+        held.push(c);
+      }
+      assert.equal(handle.active?.(), 3);
+      const extra = await connect(port);
+      extra.on('error', () => undefined);
+      await ended(extra);
+      extra.destroy();
+      assert.equal(handle.active?.(), 3);
+      const first = held.shift()!;
+      first.destroy();
+      while ((handle.active?.() ?? 0) > 2) await new Promise((r) => setImmediate(r));
+      const c = await connect(port);
+      held.push(c);
+      const reply = readAll(c);
+      c.end('hi');
+      assert.equal((await reply).toString(), 'hi|END 2');
+    } finally {
+      for (const c of held) c.destroy();
+      await handle.close();
+    }
+  });
+});

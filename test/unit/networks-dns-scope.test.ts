@@ -335,3 +335,27 @@ describe('splitLink', () => {
     assert.deepEqual(splitLink('/srv'), ['srv', 'srv']);
   });
 });
+
+describe('Sandboxes.admits and forwards (hardening)', () => {
+  test('only the network\'s own endpoints are answered', () => {
+    assert.equal(sb.admits(NET2.id, '10.99.0.10'), true);
+    assert.equal(sb.admits(NET2.id, '10.99.0.77'), false); // no endpoint
+    assert.equal(sb.admits(NET2.id, '10.253.0.3'), false); // an endpoint of another network
+    assert.equal(sb.admits(NET2.id, '10.99.0.1'), false); // the gateway (a host process)
+  });
+
+  test('a container whose networks are all internal is never forwarded (CVE-2024-29018)', () => {
+    const INT = net('int', '4'.repeat(64), '10.97.0.0/24', { internal: true });
+    fake.nets.push(INT);
+    const ONLY = id('8');
+    const BOTH = id('b');
+    addEp(ONLY, 'only', INT, '10.97.0.2');
+    addEp(BOTH, 'both', INT, '10.97.0.3');
+    addEp(BOTH, 'both', NET2, '10.99.0.9');
+    assert.equal(sb.forwards(INT.id, '10.97.0.2'), false);
+    assert.equal(sb.forwards(INT.id, '10.97.0.3'), true); // it has an external network too
+    assert.equal(sb.forwards(NET2.id, '10.99.0.9'), true);
+    assert.equal(sb.forwards(NET2.id, '10.99.0.3'), true);
+    assert.equal(sb.forwards(NET2.id, '10.99.0.77'), false);
+  });
+});
