@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { SystemError } from '../daemon/errors';
 import type { Mount } from './gen/github.com/containerd/containerd/api/types/mount';
+import { mountBind } from './safe-fs';
 
 const run = promisify(execFile);
 
@@ -206,4 +207,12 @@ export async function closeTempMounts(): Promise<void> {
   if (dir === undefined) return;
   tempRoot = undefined;
   await run('umount', ['-R', '-l', dir]).catch(() => undefined);
+}
+
+/**
+ * Binds the inode open as `fd` (an O_PATH descriptor of a path already resolved safely) onto
+ * `target`: mount(2) follows the descriptor's magic link, never a path that could be swapped.
+ */
+export function bindFd(fd: number, target: string): void {
+  mountBind(`/proc/self/fd/${fd}`, target);
 }
