@@ -214,5 +214,5 @@ export async function closeTempMounts(): Promise<void> {
  * `target`: mount(2) follows the descriptor's magic link, never a path that could be swapped.
  */
 export function bindFd(fd: number, target: string): void {
-  mountBind(`/proc/self/fd/${fd}`, target);
+  mountBind(`/proc/self/fd/${fd}`, target, { recursive: false });
 }
