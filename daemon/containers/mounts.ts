@@ -346,6 +346,8 @@ async function pinSubpath(base: string, subpath: string): Promise<{ path: string
       bindFd(fd, staging);
     } catch (err) {
       await releaseTempMountPoint(staging).catch(() => undefined);
+      // Removed since it was opened (a racer's rmdir): gone, as if it had never been there.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new InvalidParameter(`cannot access path ${posix.join(base, subpath)}: no such file or directory`);
       throw err;
     }
     return { path: staging, release: () => releaseTempMountPoint(staging) };
