@@ -2,7 +2,6 @@
 // Config's) Volumes turned into one typed mount plan at create (dockerd's registerMountPoints),
 // and that plan turned into OCI mounts at each start, with the copy-up of image content into new
 // empty volumes, and into the MountPoint views of inspect and ps.
-import { followInScope, hostPath } from './rootfs-path';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { posix } from 'node:path';
@@ -341,19 +340,24 @@ async function pinSubpath(base: string, subpath: string): Promise<{ path: string
     fs.closeSync(rootFd);
   }
   try {
-    const staging = await tempMountPoint(fs.fstatSync(fd).isDirectory() ? 'dir' : 'file');
-    try {
-      bindFd(fd, staging);
-    } catch (err) {
-      await releaseTempMountPoint(staging).catch(() => undefined);
-      // Removed since it was opened (a racer's rmdir): gone, as if it had never been there.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new InvalidParameter(`cannot access path ${posix.join(base, subpath)}: no such file or directory`);
-      throw err;
-    }
-    return { path: staging, release: () => releaseTempMountPoint(staging) };
+    return await pinFd(fd, () => new InvalidParameter(`cannot access path ${posix.join(base, subpath)}: no such file or directory`));
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Binds the inode open as `fd` onto a fresh staging point in tmp-mounts. */
+async function pinFd(fd: number, gone: () => Error): Promise<{ path: string; release: () => Promise<void> }> {
+  const staging = await tempMountPoint(fs.fstatSync(fd).isDirectory() ? 'dir' : 'file');
+  try {
+    bindFd(fd, staging);
+  } catch (err) {
+    await releaseTempMountPoint(staging).catch(() => undefined);
+    // Removed since it was opened (a racer's rmdir): gone, as if it had never been there.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw gone();
+    throw err;
+  }
+  return { path: staging, release: () => releaseTempMountPoint(staging) };
 }
 
 /** The plan as OCI mounts, preparing sources (volumes mounted, bind sources created, copy-up). */
@@ -391,7 +395,11 @@ export async function ociMounts(
         // The image's layers, read-only: one layer is bound, several are an overlay without upper.
         let layers = m.imageChain ? await resolve.imageLayers(m.imageChain) : [];
         if (layers.length === 0) throw new InvalidParameter(`image ${m.source} has no layers to mount`);
-        if (m.subpath) layers = imageSubpathLayers(layers, m.subpath, m.source);
+        if (m.subpath) {
+          const pins = await pinImageSubpath(layers, m.subpath, m.source);
+          pinned.push(...pins.map((p) => p.release));
+          layers = pins.map((p) => p.path);
+        }
         if (layers.length > 1) {
           out.push({ destination: m.destination, type: 'overlay', source: 'overlay', options: ['ro', `lowerdir=${layers.join(':')}`] });
           continue;
@@ -412,26 +420,39 @@ export async function ociMounts(
 
 /**
  * The layers' copies of an image mount's Subpath, top layer first, each resolved inside its own
- * layer (symlinks never leave it). A file is taken from the top-most layer holding it; a
- * directory is the overlay of every layer's copy, down to the first layer where it is a file.
+ * layer (symlinks never leave it) and pinned like a volume's Subpath. A file is taken from the
+ * top-most layer holding it; a directory is the overlay of every layer's copy, down to the first
+ * layer where it is a file.
  */
-function imageSubpathLayers(layers: string[], subpath: string, image: string): string[] {
-  const found: string[] = [];
-  for (const layer of layers) {
-    const root = { root: layer, mounts: new Map<string, string>() };
-    const host = hostPath(root, followInScope(root, subpath));
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(host);
-    } catch {
-      continue;
+async function pinImageSubpath(layers: string[], subpath: string, image: string): Promise<{ path: string; release: () => Promise<void> }[]> {
+  const fds: number[] = [];
+  const pins: { path: string; release: () => Promise<void> }[] = [];
+  try {
+    for (const layer of layers) {
+      const rootFd = openRoot(layer);
+      let fd: number;
+      try {
+        fd = openInRoot(rootFd, subpath, O_PATH);
+      } catch {
+        continue;
+      } finally {
+        fs.closeSync(rootFd);
+      }
+      const isDir = fs.fstatSync(fd).isDirectory();
+      if (!isDir && fds.length > 0) {
+        fs.closeSync(fd);
+        break;
+      }
+      fds.push(fd);
+      if (!isDir) break;
     }
-    if (!st.isDirectory()) {
-      if (found.length === 0) return [host];
-      break;
-    }
-    found.push(host);
+    if (fds.length === 0) throw new InvalidParameter(`cannot access path ${subpath} in image ${image}: no such file or directory`);
+    for (const fd of fds) pins.push(await pinFd(fd, () => new InvalidParameter(`cannot access path ${subpath} in image ${image}: no such file or directory`)));
+    return pins;
+  } catch (err) {
+    for (const p of pins) await p.release().catch(() => undefined);
+    throw err;
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
   }
-  if (found.length === 0) throw new InvalidParameter(`cannot access path ${subpath} in image ${image}: no such file or directory`);
-  return found;
 }
