@@ -458,7 +458,10 @@ static void export_const(napi_env env, napi_value obj, const char *name, double 
   napi_set_named_property(env, obj, name, num(env, v));
 }
 
+static void register_xattr(napi_env env, napi_value exports);
+
 NAPI_MODULE_INIT() {
+  register_xattr(env, exports);
   export_fn(env, exports, "openRoot", OpenRoot);
   export_fn(env, exports, "openInRoot", OpenInRoot);
   export_fn(env, exports, "openBeneath", OpenBeneath);
@@ -501,4 +504,72 @@ NAPI_MODULE_INIT() {
   export_const(env, c, "UMOUNT_NOFOLLOW", UMOUNT_NOFOLLOW);
   napi_set_named_property(env, exports, "constants", c);
   return exports;
+}
+
+// ---- Extended attributes (copy-up keeps them, as `cp -a` and dockerd do). The l* calls never
+// follow the final component: callers name entries as /proc/self/fd/<dir>/<name>.
+#include <sys/xattr.h>
+
+#define XATTR_BUF (64 * 1024)
+
+// lListXattr(path): the names, NUL-separated, as a Buffer.
+static napi_value LListXattr(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char p[NAME_MAX_BYTES];
+  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], p, sizeof p)) return NULL;
+  char *buf = malloc(XATTR_BUF);
+  if (!buf) return throw_errno(env, ENOMEM, "llistxattr", p);
+  ssize_t len = llistxattr(p, buf, XATTR_BUF);
+  if (len < 0) {
+    int err = errno;
+    free(buf);
+    return throw_errno(env, err, "llistxattr", p);
+  }
+  napi_value out;
+  napi_create_buffer_copy(env, (size_t)len, buf, NULL, &out);
+  free(buf);
+  return out;
+}
+
+// lGetXattr(path, name): the value as a Buffer.
+static napi_value LGetXattr(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char p[NAME_MAX_BYTES], n[NAME_MAX_BYTES];
+  if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], p, sizeof p) || !get_path(env, argv[1], n, sizeof n)) return NULL;
+  char *buf = malloc(XATTR_BUF);
+  if (!buf) return throw_errno(env, ENOMEM, "lgetxattr", p);
+  ssize_t len = lgetxattr(p, n, buf, XATTR_BUF);
+  if (len < 0) {
+    int err = errno;
+    free(buf);
+    return throw_errno(env, err, "lgetxattr", p);
+  }
+  napi_value out;
+  napi_create_buffer_copy(env, (size_t)len, buf, NULL, &out);
+  free(buf);
+  return out;
+}
+
+// lSetXattr(path, name, value: Buffer).
+static napi_value LSetXattr(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char p[NAME_MAX_BYTES], n[NAME_MAX_BYTES];
+  if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], p, sizeof p) || !get_path(env, argv[1], n, sizeof n)) return NULL;
+  bool isBuf = false;
+  napi_is_buffer(env, argv[2], &isBuf);
+  if (!isBuf) {
+    napi_throw_type_error(env, NULL, "expected a Buffer value");
+    return NULL;
+  }
+  void *data;
+  size_t len;
+  napi_get_buffer_info(env, argv[2], &data, &len);
+  if (lsetxattr(p, n, data, len, 0) < 0) return throw_errno(env, errno, "lsetxattr", p);
+  return undef(env);
+}
+
+static void register_xattr(napi_env env, napi_value exports) {
+  export_fn(env, exports, "lListXattr", LListXattr);
+  export_fn(env, exports, "lGetXattr", LGetXattr);
+  export_fn(env, exports, "lSetXattr", LSetXattr);
 }

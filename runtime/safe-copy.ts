@@ -5,7 +5,7 @@
 // a racer in a shared volume can point a read or a write at the host.
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { mknodAt, openBeneath } from './safe-fs';
+import { lGetXattr, lListXattrs, lSetXattr, mknodAt, openBeneath } from './safe-fs';
 
 /** O_PATH (not in Node's fs.constants): a handle to name an inode, not to read it. */
 export const O_PATH = 0o10000000;
@@ -29,10 +29,31 @@ interface CopyState {
   dstRootFd: number;
 }
 
-/** Sets owner, then mode (chown clears set-id bits), then times, through an open descriptor. */
-async function setAttrs(fd: number, st: fs.Stats): Promise<void> {
+/** Copies the extended attributes of `src` to `dst` (neither followed); best effort, as cp -a. */
+function copyXattrs(src: Buffer, dst: Buffer): void {
+  let names: Buffer[];
+  try {
+    names = lListXattrs(src);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    try {
+      lSetXattr(dst, name, lGetXattr(src, name));
+    } catch {
+      // not supported here, or not ours to set: left out
+    }
+  }
+}
+
+/**
+ * Sets owner, then mode (chown clears set-id bits), then extended attributes (chown clears file
+ * capabilities), then times, through an open descriptor (`xattrs`: the entries' names).
+ */
+async function setAttrs(fd: number, st: fs.Stats, xattrs?: { src: Buffer; dst: Buffer }): Promise<void> {
   await fsp.chown(fdPath(fd), st.uid, st.gid);
   await fsp.chmod(fdPath(fd), st.mode & 0o7777);
+  if (xattrs) copyXattrs(xattrs.src, xattrs.dst);
   await fsp.utimes(fdPath(fd), st.atime, st.mtime);
 }
 
@@ -81,7 +102,7 @@ async function copyEntry(state: CopyState, srcDirFd: number, dstDirFd: number, n
       const d = await fsp.open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
       try {
         await copyChildren(state, s.fd, d.fd, rel);
-        await setAttrs(d.fd, st);
+        await setAttrs(d.fd, st, { src, dst });
       } finally {
         await d.close();
       }
@@ -94,6 +115,7 @@ async function copyEntry(state: CopyState, srcDirFd: number, dstDirFd: number, n
     const target = await fsp.readlink(src, { encoding: 'buffer' });
     await fsp.symlink(target, dst);
     await fsp.lchown(dst, st.uid, st.gid);
+    copyXattrs(src, dst);
     await fsp.lutimes(dst, st.atime, st.mtime);
     return;
   }
@@ -109,7 +131,7 @@ async function copyEntry(state: CopyState, srcDirFd: number, dstDirFd: number, n
       const d = await fsp.open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
       try {
         await copyFileData(s, d);
-        await setAttrs(d.fd, st);
+        await setAttrs(d.fd, st, { src, dst });
       } finally {
         await d.close();
       }
@@ -124,7 +146,7 @@ async function copyEntry(state: CopyState, srcDirFd: number, dstDirFd: number, n
     // The node, not whatever a racer may have put at its name since.
     const p = fs.openSync(dst, O_PATH | O_NOFOLLOW);
     try {
-      if ((fs.fstatSync(p).mode & S_IFMT) === type) await setAttrs(p, st);
+      if ((fs.fstatSync(p).mode & S_IFMT) === type) await setAttrs(p, st, { src, dst });
     } finally {
       fs.closeSync(p);
     }
@@ -139,7 +161,8 @@ async function copyChildren(state: CopyState, srcDirFd: number, dstDirFd: number
 
 /**
  * Copies the contents of the directory open as `srcDirFd` into the one open as `dstDirFd`
- * (owner, mode, times kept; links copied as links; hard links kept within the tree), then gives
+ * (owner, mode, extended attributes, times kept; links copied as links; hard links kept within
+ * the tree), then gives
  * the destination the source's owner and mode (dockerd's copyOwnership).
  */
 export async function copyTreeAt(srcDirFd: number, dstDirFd: number): Promise<void> {

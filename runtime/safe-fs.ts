@@ -295,3 +295,32 @@ export function readSmallFile(rootFd: number, rel: FsName, cap = SMALL_FILE_CAP)
     closeFd(fd);
   }
 }
+
+// ---- Extended attributes (mounts helper: copy-up keeps them). Never follow the final component.
+interface XattrAddon {
+  lListXattr(p: FsName): Buffer;
+  lGetXattr(p: FsName, name: FsName): Buffer;
+  lSetXattr(p: FsName, name: FsName, value: Buffer): void;
+}
+const xattrAddon = addon as unknown as XattrAddon;
+
+/** The names of the extended attributes of `p` (its last component not followed). */
+export function lListXattrs(p: FsName): Buffer[] {
+  const raw = xattrAddon.lListXattr(p);
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] !== 0) continue;
+    if (i > start) out.push(raw.subarray(start, i));
+    start = i + 1;
+  }
+  return out;
+}
+
+export function lGetXattr(p: FsName, name: FsName): Buffer {
+  return xattrAddon.lGetXattr(p, name);
+}
+
+export function lSetXattr(p: FsName, name: FsName, value: Buffer): void {
+  xattrAddon.lSetXattr(p, name, value);
+}

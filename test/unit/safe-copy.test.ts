@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { legacyTempMounts, parseMountInfo } from '../../runtime/mount';
 import { copyTreeAt } from '../../runtime/safe-copy';
+import { lGetXattr, lSetXattr } from '../../runtime/safe-fs';
 
 const openDir = (p: string): number => fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
 
@@ -17,6 +18,7 @@ describe('copyTreeAt', () => {
   let top: string;
   let src: string;
   let canary: string;
+  let xattrs = false;
 
   before(() => {
     top = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-safecopy-'));
@@ -35,6 +37,12 @@ describe('copyTreeAt', () => {
     execFileSync('mkfifo', [path.join(src, 'fifo')]);
     fs.chmodSync(path.join(src, 'sub'), 0o750);
     fs.utimesSync(path.join(src, 'sub', 'deep', 'f'), new Date('2020-01-02T03:04:05Z'), new Date('2020-01-02T03:04:05Z'));
+    try {
+      lSetXattr(path.join(src, 'sub', 'deep', 'f'), 'user.berth', Buffer.from('xattr value'));
+      xattrs = true;
+    } catch {
+      xattrs = false; // the test fs has no user xattrs
+    }
     // A name that is not UTF-8.
     fs.writeFileSync(Buffer.concat([Buffer.from(`${src}/`), Buffer.from([0xff, 0x41])]), 'latin');
   });
@@ -53,6 +61,7 @@ describe('copyTreeAt', () => {
     }
     assert.equal(fs.readFileSync(path.join(dst, 'sub', 'deep', 'f'), 'utf8'), 'deep file');
     assert.equal(fs.statSync(path.join(dst, 'sub', 'deep', 'f')).mtime.toISOString(), '2020-01-02T03:04:05.000Z');
+    if (xattrs) assert.equal(lGetXattr(path.join(dst, 'sub', 'deep', 'f'), 'user.berth').toString(), 'xattr value');
     const suid = fs.statSync(path.join(dst, 'suid'));
     assert.equal(suid.mode & 0o7777, 0o4755);
     assert.deepEqual([suid.uid, suid.gid], [1234, 5678]);
