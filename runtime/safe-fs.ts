@@ -275,25 +275,25 @@ export const SMALL_FILE_CAP = 4 * 1024 * 1024;
  * never balloons the daemon), and refused past `cap` bytes (EFBIG), counting what is actually read.
  */
 export function readSmallFile(rootFd: number, rel: FsName, cap = SMALL_FILE_CAP): Buffer {
-  const fd = openInRoot(rootFd, rel, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const st = fstat(fd);
-    if (!isRegular(st)) throw fileError('EINVAL', `not a regular file: ${String(rel)}`);
-    if (st.size > cap) throw fileError('EFBIG', `file too large: ${String(rel)}`);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const buf = Buffer.alloc(Math.min(64 * 1024, cap + 1 - total));
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      chunks.push(buf.subarray(0, n));
-      total += n;
-      if (total > cap) throw fileError('EFBIG', `file too large: ${String(rel)}`);
-    }
-    return Buffer.concat(chunks);
-  } finally {
-    closeFd(fd);
+  return withFd(openInRoot(rootFd, rel, constants.O_RDONLY | constants.O_NONBLOCK), (fd) => readSmallFd(fd, cap, String(rel)));
+}
+
+/** readSmallFile's checks and capped read on an fd already open for reading (not closed here). */
+export function readSmallFd(fd: number, cap = SMALL_FILE_CAP, what = `fd ${fd}`): Buffer {
+  const st = fstat(fd);
+  if (!isRegular(st)) throw fileError('EINVAL', `not a regular file: ${what}`);
+  if (st.size > cap) throw fileError('EFBIG', `file too large: ${what}`);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const buf = Buffer.alloc(Math.min(64 * 1024, cap + 1 - total));
+    const n = fs.readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) break;
+    chunks.push(buf.subarray(0, n));
+    total += n;
+    if (total > cap) throw fileError('EFBIG', `file too large: ${what}`);
   }
+  return Buffer.concat(chunks);
 }
 
 // ---- Extended attributes (mounts helper: copy-up keeps them). Never follow the final component.
