@@ -41,6 +41,7 @@ import { DnsServer } from '../network/dns-server';
 import { PortAllocator } from '../network/port-allocator';
 import { PortProxy } from '../network/port-proxy';
 import { parseResolvConf, readHostResolvConf } from './containers/etc-files';
+import { closeTempMounts, initTempMounts } from '../runtime/mount';
 
 interface Shutdown {
   (): Promise<void>;
@@ -146,6 +147,10 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
 
     fs.rmSync(config.tmpDir, { recursive: true, force: true });
     fs.mkdirSync(config.tmpDir, { recursive: true, mode: 0o700 });
+    // Root-only home of every temporary mount; what a crash left there goes now.
+    const staleMounts = await initTempMounts(config.dataRoot);
+    if (staleMounts.length > 0) logger.info({ count: staleMounts.length }, 'removed leftover temporary mounts');
+    cleanups.push(() => closeTempMounts());
     const db = openDatabase(config.dataRoot);
     cleanups.push(() => {
       db.close();

@@ -7,13 +7,15 @@
 // The files are read from the container's filesystem before it is mounted: the overlay layer
 // directories, upper first. A path is resolved through the union the way overlayfs shows it (a
 // whiteout, a 0/0 character device, hides lower layers; a non-directory hides lower directories),
-// and symlinks are followed inside the container's root, never out of it.
+// and symlinks are followed inside the container's root, never out of it. Every look into a layer
+// is fd-relative and beneath the layer's dir (openat2 RESOLVE_BENEATH), and the file is opened
+// non-blocking, checked to be a regular file and read up to a cap: a running container swapping a
+// directory for a link to a host path, or putting a FIFO or /dev/zero at /etc/passwd, gets an
+// error or "no such file", never a host file, a stalled daemon or a ballooned read.
 
-import { constants } from 'node:fs';
-import { lstat, open, readlink } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, basename, join } from 'node:path';
 import { InvalidParameter } from '../daemon/errors';
+import * as sfs from './safe-fs';
 
 export interface ResolvedUser {
   uid: number;
@@ -136,18 +138,30 @@ export function lookupUser(spec: string, groupAdd: readonly string[], passwd: st
 
 // ---- reading a file through the layers ---------------------------------------------------------
 
-type Found = { layer: string; rel: string; stat: Stats } | undefined;
+type Found = { layer: string; rel: string; stat: sfs.SafeStat } | undefined;
 
-function isWhiteout(st: Stats): boolean {
-  return st.isCharacterDevice() && st.rdev === 0;
+function isWhiteout(st: sfs.SafeStat): boolean {
+  return (st.mode & 0o170000) === 0o020000 && st.rdev === 0;
 }
 
-async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
+function notExist(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  // ELOOP/EXDEV: a component swapped for a link since it was checked; treated as absent.
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'EXDEV';
+}
+
+/** Runs `fn` on an O_PATH fd of `rel`'s parent dir, beneath `layer`. */
+function inParent<T>(layer: string, rel: string, fn: (dirFd: number, name: string) => T): T {
+  return sfs.withFd(sfs.openRoot(layer), (layerFd) =>
+    sfs.withFd(sfs.openBeneath(layerFd, dirname(rel), sfs.constants.O_PATH | sfs.constants.O_DIRECTORY), (dfd) => fn(dfd, basename(rel))),
+  );
+}
+
+function lstatOrUndefined(layer: string, rel: string): sfs.SafeStat | undefined {
   try {
-    return await lstat(p);
+    return inParent(layer, rel, (dfd, name) => sfs.fstatAt(dfd, name, true));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (notExist(err)) return undefined;
     throw err;
   }
 }
@@ -156,22 +170,22 @@ async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
  * What the union shows at `parts` (already free of symlinks in its parents): the top-most layer
  * that has an entry, unless a layer above it hides it with a whiteout or a non-directory on the way.
  */
-async function unionLstat(layers: readonly string[], parts: readonly string[]): Promise<Found> {
+function unionLstat(layers: readonly string[], parts: readonly string[]): Found {
   for (const layer of layers) {
     for (let k = 1; k <= parts.length; k++) {
       const rel = parts.slice(0, k).join('/');
-      const st = await lstatOrUndefined(join(layer, rel));
+      const st = lstatOrUndefined(layer, rel);
       if (!st) break; // Nothing here in this layer: look in the next one down.
       if (isWhiteout(st)) return undefined;
       if (k === parts.length) return { layer, rel, stat: st };
-      if (!st.isDirectory()) return undefined; // A file or symlink over a directory hides lower ones.
+      if (!sfs.isDirectory(st)) return undefined; // A file or symlink over a directory hides lower ones.
     }
   }
   return undefined;
 }
 
-/** Resolves `path` inside the union root, following symlinks within it; the host path of a regular file. */
-export async function resolveInLayers(layers: readonly string[], path: string): Promise<string | undefined> {
+/** Resolves `path` inside the union root, following symlinks within it: the layer and path of a regular file. */
+function resolveFound(layers: readonly string[], path: string): { layer: string; rel: string } | undefined {
   let pending = path.split('/').filter((p) => p !== '' && p !== '.');
   let resolved: string[] = [];
   let hops = 0;
@@ -183,37 +197,52 @@ export async function resolveInLayers(layers: readonly string[], path: string): 
       continue;
     }
     const candidate = [...resolved, name];
-    const found = await unionLstat(layers, candidate);
+    const found = unionLstat(layers, candidate);
     if (!found) return undefined;
-    if (found.stat.isSymbolicLink()) {
+    if (sfs.isSymlink(found.stat)) {
       if (++hops > MAX_SYMLINKS) return undefined;
-      const target = await readlink(join(found.layer, found.rel));
+      let target: string;
+      try {
+        target = inParent(found.layer, found.rel, (dfd, n) => sfs.readlinkAt(dfd, n));
+      } catch (err) {
+        if (notExist(err) || (err as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
+        throw err;
+      }
       if (target.startsWith('/')) resolved = [];
       pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
       continue;
     }
-    if (pending.length > 0 && !found.stat.isDirectory()) return undefined;
-    if (pending.length === 0) return found.stat.isFile() ? join(found.layer, found.rel) : undefined;
+    if (pending.length > 0 && !sfs.isDirectory(found.stat)) return undefined;
+    if (pending.length === 0) return sfs.isRegular(found.stat) ? { layer: found.layer, rel: found.rel } : undefined;
     resolved = candidate;
   }
   return undefined;
 }
 
-const MAX_USER_FILE = 16 * 1024 * 1024;
+/** Resolves `path` inside the union root, following symlinks within it; the host path of a regular file (for messages and tests). */
+export async function resolveInLayers(layers: readonly string[], path: string): Promise<string | undefined> {
+  const found = resolveFound(layers, path);
+  return found === undefined ? undefined : join(found.layer, found.rel);
+}
 
-/** The text of a file in the container's filesystem, or undefined when it has none. */
+/** A cap on /etc/passwd and /etc/group: real ones are a few KiB. */
+const MAX_USER_FILE = sfs.SMALL_FILE_CAP;
+
+/** The text of a file in the container's filesystem, or undefined when it has none (or none that is a small regular file). */
 export async function readContainerFile(layers: readonly string[], path: string): Promise<string | undefined> {
-  const hostPath = await resolveInLayers(layers, path);
-  if (!hostPath) return undefined;
-  // O_NOFOLLOW: the last component was checked to be a regular file; refuse if it changed since.
-  const fh = await open(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
-  if (!fh) return undefined;
+  const found = resolveFound(layers, path);
+  if (!found) return undefined;
   try {
-    const st = await fh.stat();
-    if (!st.isFile() || st.size > MAX_USER_FILE) return undefined;
-    return await fh.readFile('utf8');
-  } finally {
-    await fh.close();
+    // Beneath the layer, not following the last component (checked to be a regular file: if it is
+    // anything else now, this fails), non-blocking, type-checked again on the fd, capped.
+    const fd = sfs.withFd(sfs.openRoot(found.layer), (layerFd) =>
+      sfs.openBeneath(layerFd, found.rel, sfs.constants.O_RDONLY | sfs.constants.O_NOFOLLOW | sfs.constants.O_NONBLOCK),
+    );
+    return sfs.withFd(fd, (f) => sfs.readSmallFd(f, MAX_USER_FILE, path).toString('utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (notExist(err) || code === 'EINVAL' || code === 'EFBIG') return undefined;
+    throw err;
   }
 }
 

@@ -1,23 +1,28 @@
 // docker cp: stat, read and write paths inside a container (HEAD/GET/PUT /containers/{id}/archive),
 // as moby's daemon/archive.go with pkg/archive's rules, every path resolved inside the container's
 // root (rootfs-path.ts) so neither the request nor the container's own links reach host files.
-import { execFile } from 'node:child_process';
+// Extraction works by fd as moby's chrooted unpacker works in its chroot: each entry's parent is
+// opened in the root (openat2 RESOLVE_IN_ROOT), and the entry is created, removed, chmod-ed,
+// chown-ed and timed with *at calls on that fd (never following its last component) or through the
+// fd of the file it created, so a container re-pointing links or swapping directories meanwhile
+// cannot make any of it land on the host.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import * as tar from 'tar-stream';
 import type { Containerd } from '../../runtime/containerd';
+import * as sfs from '../../runtime/safe-fs';
 import { lookupUser } from '../../runtime/user';
 import { decompressStream } from '../images/compression';
 import type { EventBus } from '../events';
 import { errorMessage, InvalidParameter, NotFound, SystemError } from '../errors';
 import type { ContainerRecord, ContainerState } from './model';
 import { openContainerRoot, withContainerRoot } from './rootfs-access';
-import { followInScope, goBase, hostPath, resolvePath, type ContainerRoot } from './rootfs-path';
+import { followInScope, goBase, lstatResolved, mountSource, resolvePath, withRootFd, type ContainerRoot } from './rootfs-path';
 import { tarTree } from './tar-tree';
 
-const runFile = promisify(execFile);
+const writeFd = promisify(fs.write);
 
 /** The X-Docker-Container-Path-Stat document (types.ContainerPathStat); mode in Go's FileMode bits. */
 export interface ContainerPathStat {
@@ -51,23 +56,33 @@ const GoMode = {
   Sticky: 2 ** 20,
 } as const;
 
-/** An lstat result as Go's FileMode. */
-export function goFileMode(st: fs.Stats): number {
-  let m = st.mode & 0o777;
-  if (st.mode & 0o4000) m += GoMode.Setuid;
-  if (st.mode & 0o2000) m += GoMode.Setgid;
-  if (st.mode & 0o1000) m += GoMode.Sticky;
-  if (st.isDirectory()) m += GoMode.Dir;
-  else if (st.isSymbolicLink()) m += GoMode.Symlink;
-  else if (st.isFIFO()) m += GoMode.NamedPipe;
-  else if (st.isSocket()) m += GoMode.Socket;
-  else if (st.isCharacterDevice()) m += GoMode.Device + GoMode.CharDevice;
-  else if (st.isBlockDevice()) m += GoMode.Device;
-  return m;
+/** An lstat result (or a raw st_mode) as Go's FileMode. */
+export function goFileMode(st: { mode: number }): number {
+  const mode = st.mode;
+  let m = mode & 0o777;
+  if (mode & 0o4000) m += GoMode.Setuid;
+  if (mode & 0o2000) m += GoMode.Setgid;
+  if (mode & 0o1000) m += GoMode.Sticky;
+  switch (mode & 0o170000) {
+    case 0o040000:
+      return m + GoMode.Dir;
+    case 0o120000:
+      return m + GoMode.Symlink;
+    case 0o010000:
+      return m + GoMode.NamedPipe;
+    case 0o140000:
+      return m + GoMode.Socket;
+    case 0o020000:
+      return m + GoMode.Device + GoMode.CharDevice;
+    case 0o060000:
+      return m + GoMode.Device;
+    default:
+      return m;
+  }
 }
 
 /** Go's time.Time JSON form (RFC 3339 with nanoseconds, trailing zeros dropped), in UTC. */
-export function goTime(st: fs.BigIntStats): string {
+export function goTime(st: { mtimeNs: bigint }): string {
   const ns = st.mtimeNs;
   const secs = ns / 1_000_000_000n;
   const frac = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
@@ -90,12 +105,11 @@ function fileNotFound(p: string, container: string): NotFound {
 }
 
 /** StatPath: lstat of the resolved path; a symlink's target fully resolved in scope. */
-function statResolved(r: ContainerRoot, p: string): { stat: ContainerPathStat; lst: fs.Stats; resolved: ReturnType<typeof resolvePath> } {
+function statResolved(r: ContainerRoot, p: string): { stat: ContainerPathStat; lst: sfs.SafeStat; resolved: ReturnType<typeof resolvePath> } {
   const resolved = resolvePath(r, p);
-  const lst = fs.lstatSync(resolved.host);
-  const big = fs.lstatSync(resolved.host, { bigint: true });
-  const linkTarget = lst.isSymbolicLink() ? followInScope(r, resolved.absPath) : '';
-  const stat = { name: goBase(resolved.absPath), size: lst.size, mode: goFileMode(lst), mtime: goTime(big), linkTarget };
+  const lst = lstatResolved(r, resolved);
+  const linkTarget = sfs.isSymlink(lst) ? followInScope(r, resolved.absPath) : '';
+  const stat = { name: goBase(resolved.absPath), size: lst.size, mode: goFileMode(lst), mtime: goTime(lst), linkTarget };
   return { stat, lst, resolved };
 }
 
@@ -143,7 +157,7 @@ export class ContainerArchive {
       }
       // TarResourceRebase: a dir's content is named after the asked path's base ("." for
       // "dir/."), anything else (a symlink included: it is not followed) under its own base.
-      const isDir = st.lst.isDirectory();
+      const isDir = sfs.isDirectory(st.lst);
       const rebase = goBase(st.resolved.absPath);
       // The root is named "/" and its entries "/bin", "/etc"... as moby's rebase does.
       const name = isDir && st.resolved.absPath.endsWith('/.') ? '.' : rebase;
@@ -167,21 +181,23 @@ export class ContainerArchive {
     const c = this.deps.containers.get(id);
     await withContainerRoot(this.deps.ctd, c, 'write', async (r) => {
       const dest = followInScope(r, path.posix.join('/', p));
-      let st: fs.Stats;
-      try {
-        st = fs.lstatSync(hostPath(r, dest));
-      } catch (err) {
-        if (isNotExist(err)) throw fileNotFound(p, input);
-        throw err;
-      }
+      const st = withRootFd(r, (fd) => {
+        try {
+          return sfs.withFd(sfs.openInRoot(fd, dest, sfs.constants.O_PATH), (d) => sfs.fstat(d));
+        } catch (err) {
+          if (isNotExist(err)) throw fileNotFound(p, input);
+          throw err;
+        }
+      });
       // dockerd answers both with a plain error, hence 500.
-      if (!st.isDirectory()) throw new SystemError('extraction point is not a directory');
+      if (!sfs.isDirectory(st)) throw new SystemError('extraction point is not a directory');
       if (c.record.hostConfig.ReadonlyRootfs) throw new SystemError('container rootfs is marked read-only');
       let owner: { uid: number; gid: number } | undefined;
       if (opts.copyUIDGID && (c.record.config.User ?? '') !== '') {
+        // Type-checked and capped: a FIFO or /dev/zero there fails at once, as a missing file.
         const read = (f: string): string | undefined => {
           try {
-            return fs.readFileSync(hostPath(r, followInScope(r, f)), 'utf8');
+            return withRootFd(r, (fd) => sfs.readSmallFile(fd, f).toString('utf8'));
           } catch {
             return undefined;
           }
@@ -205,44 +221,142 @@ function badArchive(msg: string): InvalidParameter {
   return new InvalidParameter(`Error processing tar file(exit status 1): ${msg}`);
 }
 
+const C = sfs.constants;
+
+function errCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
 /**
- * Makes the (scope-resolved) container dir exist: its missing components are created one by one,
- * which cannot follow links as the tail of a scope-resolved path has none.
+ * Makes the container dir `dir` exist (its links followed in scope) and returns an O_PATH fd of it
+ * (the caller closes it) and its resolved container path. Missing components are made with mkdirat
+ * on their parent's fd and each is then opened O_NOFOLLOW beneath it: a component the container
+ * swaps for a link meanwhile fails the entry, it is never followed.
  */
-function mkdirInScope(r: ContainerRoot, dir: string): string {
+function mkdirInScope(r: ContainerRoot, rootFd: number, dir: string): { fd: number; path: string } {
   const resolved = followInScope(r, dir);
   let cur = '/';
-  for (const comp of resolved.split('/').filter(Boolean)) {
-    cur = path.posix.join(cur, comp);
-    const h = hostPath(r, cur);
+  let fd = sfs.openInRoot(rootFd, '/', C.O_PATH | C.O_DIRECTORY);
+  try {
+    for (const comp of resolved.split('/').filter(Boolean)) {
+      cur = path.posix.join(cur, comp);
+      let st: sfs.SafeStat | undefined;
+      try {
+        st = sfs.fstatAt(fd, comp, true);
+      } catch (err) {
+        if (!isNotExist(err)) throw err;
+      }
+      if (st === undefined) {
+        try {
+          sfs.mkdirAt(fd, comp, 0o755);
+        } catch (err) {
+          if (errCode(err) !== 'EEXIST') throw err;
+        }
+      } else if (!sfs.isDirectory(st)) {
+        throw new InvalidParameter(`cannot create directory ${cur}: not a directory`);
+      }
+      const next = sfs.openBeneath(fd, comp, C.O_PATH | C.O_DIRECTORY | C.O_NOFOLLOW);
+      sfs.closeFd(fd);
+      fd = next;
+    }
+    return { fd, path: resolved };
+  } catch (err) {
+    sfs.closeFd(fd);
+    throw err;
+  }
+}
+
+/**
+ * Removes `name` in `dirFd` and, for a directory, all below it, by fd: each subdirectory opened
+ * O_NOFOLLOW beneath its parent, so a directory swapped for a link to a host dir meanwhile has only
+ * the link removed. `tries` bounds a container flipping an entry between dir and non-dir.
+ */
+function removeAt(dirFd: number, name: sfs.FsName, isDir: boolean, tries = 8): void {
+  if (isDir) {
+    let sub: number | undefined;
     try {
-      const st = fs.lstatSync(h);
-      if (!st.isDirectory()) throw new InvalidParameter(`cannot create directory ${cur}: not a directory`);
+      sub = sfs.openBeneath(dirFd, name, C.O_PATH | C.O_DIRECTORY | C.O_NOFOLLOW);
     } catch (err) {
-      if (!isNotExist(err)) throw err;
-      fs.mkdirSync(h, 0o755);
+      const code = errCode(err);
+      if (code === 'ENOENT') return;
+      if (code !== 'ELOOP' && code !== 'ENOTDIR') throw err;
+    }
+    if (sub !== undefined) {
+      try {
+        for (const n of sfs.listDirRaw(sub)) {
+          let st: sfs.SafeStat;
+          try {
+            st = sfs.fstatAt(sub, n, true);
+          } catch (err) {
+            if (errCode(err) === 'ENOENT') continue;
+            throw err;
+          }
+          removeAt(sub, n, sfs.isDirectory(st));
+        }
+      } finally {
+        sfs.closeFd(sub);
+      }
+      try {
+        sfs.unlinkAt(dirFd, name, true);
+      } catch (err) {
+        const code = errCode(err);
+        if (code === 'ENOENT') return;
+        if (code === 'ENOTDIR' && tries > 0) return removeAt(dirFd, name, false, tries - 1);
+        throw err;
+      }
+      return;
     }
   }
-  return resolved;
+  try {
+    sfs.unlinkAt(dirFd, name, false);
+  } catch (err) {
+    const code = errCode(err);
+    if (code === 'ENOENT') return;
+    if (code === 'EISDIR' && tries > 0) return removeAt(dirFd, name, true, tries - 1);
+    throw err;
+  }
 }
 
 async function drain(stream: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of stream) void _;
 }
 
-async function writeEntryFile(stream: AsyncIterable<unknown>, file: string, mode: number, inPlace: boolean): Promise<void> {
-  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW | (inPlace ? 0 : fs.constants.O_EXCL);
-  const fh = await fs.promises.open(file, flags, mode);
-  try {
-    for await (const chunk of stream) await fh.write(chunk as Buffer);
-  } finally {
-    await fh.close();
+/** Writes the entry's data to an opened fd (owned by the caller). */
+async function writeEntryData(stream: AsyncIterable<unknown>, fd: number): Promise<void> {
+  for await (const chunk of stream) {
+    const buf = chunk as Buffer;
+    let off = 0;
+    while (off < buf.length) off += (await writeFd(fd, buf, off, buf.length - off)).bytesWritten;
   }
 }
 
+/** Opens the source of a bind-mounted file (Berth's own file) for writing through. */
+function openMountSource(src: string): number {
+  return sfs.withFd(sfs.openRoot(path.dirname(src)), (d) =>
+    sfs.openBeneath(d, path.basename(src), C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_NOFOLLOW | C.O_NONBLOCK, 0o644),
+  );
+}
+
+function dateNs(d: Date): bigint {
+  return BigInt(d.getTime()) * 1_000_000n;
+}
+
+const S_IFIFO = 0o010000;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+
 /** Extracts a (possibly compressed) tar into the container dir `dest` as pkg/archive's Unpack. */
 export async function untarInScope(r: ContainerRoot, dest: string, body: Readable, opts: UntarOptions): Promise<void> {
-  const dirTimes: Array<{ file: string; mtime: Date }> = [];
+  const own = r.fd === undefined ? sfs.openRoot(r.root) : undefined;
+  try {
+    await untarFd({ ...r, fd: own ?? r.fd }, own ?? (r.fd as number), dest, body, opts);
+  } finally {
+    if (own !== undefined) sfs.closeFd(own);
+  }
+}
+
+async function untarFd(r: ContainerRoot, rootFd: number, dest: string, body: Readable, opts: UntarOptions): Promise<void> {
+  const dirTimes: Array<{ cpath: string; mtime: bigint }> = [];
   let input: Readable;
   try {
     input = await decompressStream(body, 'archives');
@@ -263,82 +377,11 @@ export async function untarInScope(r: ContainerRoot, dest: string, body: Readabl
         await drain(entry);
         continue;
       }
-      const parent = mkdirInScope(r, path.posix.dirname(target));
-      const cpath = path.posix.join(parent, path.posix.basename(target));
-      const file = hostPath(r, cpath);
-      const isDir = h.type === 'directory';
-      let existing: fs.Stats | undefined;
+      const parent = mkdirInScope(r, rootFd, path.posix.dirname(target));
       try {
-        existing = fs.lstatSync(file);
-      } catch (err) {
-        if (!isNotExist(err)) throw err;
-      }
-      const mounted = r.mounts.has(cpath);
-      // A bind-mounted file only takes new content: replacing its source by a link or a dir would
-      // redirect what the next start mounts into the container. dockerd fails the same way.
-      if (mounted && h.type !== 'file' && h.type !== 'contiguous-file') {
-        throw new SystemError(`unlinkat ${cpath}: device or resource busy`);
-      }
-      if (existing) {
-        if (opts.noOverwriteDirNonDir && existing.isDirectory() && !isDir) {
-          throw badArchive(`cannot overwrite directory ${JSON.stringify(cpath)} with non-directory ${JSON.stringify(dest)}`);
-        }
-        if (opts.noOverwriteDirNonDir && !existing.isDirectory() && isDir) {
-          throw badArchive(`cannot overwrite non-directory ${JSON.stringify(cpath)} with directory ${JSON.stringify(dest)}`);
-        }
-        // A bind-mounted file is written through, as it would be in the container.
-        const keep = (existing.isDirectory() && isDir) || (mounted && (h.type === 'file' || h.type === 'contiguous-file'));
-        if (!keep) fs.rmSync(file, { recursive: true, force: true });
-      }
-      const mode = (h.mode ?? 0o644) & 0o7777;
-      switch (h.type) {
-        case 'directory':
-          if (!existing || !existing.isDirectory()) fs.mkdirSync(file, mode);
-          break;
-        case 'file':
-        case 'contiguous-file':
-          await writeEntryFile(entry, file, mode, mounted && existing !== undefined);
-          break;
-        case 'symlink': {
-          const linkname = h.linkname ?? '';
-          const resolvedTarget = path.posix.join(path.posix.dirname(target), linkname);
-          const lrel = path.posix.relative(dest, resolvedTarget);
-          if (lrel === '..' || lrel.startsWith('../')) throw badArchive(`invalid symlink ${JSON.stringify(target)} -> ${JSON.stringify(linkname)}`);
-          fs.symlinkSync(linkname, file);
-          break;
-        }
-        case 'link': {
-          const linkname = h.linkname ?? '';
-          const linkTarget = path.posix.join(dest, linkname);
-          const lrel = path.posix.relative(dest, linkTarget);
-          if (lrel === '..' || lrel.startsWith('../')) throw badArchive(`invalid hardlink ${JSON.stringify(target)} -> ${JSON.stringify(linkname)}`);
-          const tdir = followInScope(r, path.posix.dirname(linkTarget));
-          // Linked within the root itself, never to a bind-mounted file's source.
-          fs.linkSync(path.join(r.root, tdir, path.posix.basename(linkTarget)), file);
-          break;
-        }
-        case 'character-device':
-        case 'block-device':
-          await runFile('mknod', ['-m', mode.toString(8), file, h.type === 'block-device' ? 'b' : 'c', String(h.devmajor ?? 0), String(h.devminor ?? 0)]);
-          break;
-        case 'fifo':
-          await runFile('mknod', ['-m', mode.toString(8), file, 'p']);
-          break;
-        default:
-          await drain(entry);
-          continue;
-      }
-      await drain(entry);
-      const uid = opts.owner?.uid ?? h.uid ?? 0;
-      const gid = opts.owner?.gid ?? h.gid ?? 0;
-      if (!mounted) fs.lchownSync(file, uid, gid);
-      const mtime = h.mtime ?? new Date();
-      if (h.type === 'symlink') {
-        fs.lutimesSync(file, mtime, mtime);
-      } else if (h.type !== 'link') {
-        if (!mounted) fs.chmodSync(file, mode);
-        if (isDir) dirTimes.push({ file, mtime });
-        else fs.utimesSync(file, mtime, mtime);
+        await extractEntry(r, rootFd, parent, entry, target, dest, opts, dirTimes);
+      } finally {
+        sfs.closeFd(parent.fd);
       }
     }
   } catch (err) {
@@ -351,6 +394,118 @@ export async function untarInScope(r: ContainerRoot, dest: string, body: Readabl
     if (/Unexpected end of data/i.test(msg)) throw badArchive('unexpected EOF');
     throw err;
   }
-  // Directory times last: extracting into a dir changed them.
-  for (const d of dirTimes.reverse()) fs.utimesSync(d.file, d.mtime, d.mtime);
+  // Directory times last: extracting into a dir changed them. Each is found again in the root and
+  // set without following its last component.
+  for (const d of dirTimes.reverse()) {
+    try {
+      sfs.withFd(sfs.openInRoot(rootFd, path.posix.dirname(d.cpath), C.O_PATH | C.O_DIRECTORY), (pfd) =>
+        sfs.utimensAt(pfd, path.posix.basename(d.cpath), d.mtime, d.mtime, true),
+      );
+    } catch (err) {
+      if (!isNotExist(err)) throw err;
+    }
+  }
+}
+
+async function extractEntry(
+  r: ContainerRoot,
+  rootFd: number,
+  parent: { fd: number; path: string },
+  entry: AsyncIterable<unknown> & { header: tar.Header },
+  target: string,
+  dest: string,
+  opts: UntarOptions,
+  dirTimes: Array<{ cpath: string; mtime: bigint }>,
+): Promise<void> {
+  const h = entry.header;
+  const pfd = parent.fd;
+  const base = path.posix.basename(target);
+  const cpath = path.posix.join(parent.path, base);
+  const src = mountSource(r, cpath);
+  const mounted = src !== undefined;
+  const isDir = h.type === 'directory';
+  const isFile = h.type === 'file' || h.type === 'contiguous-file';
+  // A bind-mounted file only takes new content: replacing its source by a link or a dir would
+  // redirect what the next start mounts into the container. dockerd fails the same way.
+  if (mounted && !isFile) throw new SystemError(`unlinkat ${cpath}: device or resource busy`);
+  let existing: sfs.SafeStat | undefined;
+  try {
+    existing = sfs.fstatAt(pfd, base, true);
+  } catch (err) {
+    if (!isNotExist(err)) throw err;
+  }
+  if (existing) {
+    const exDir = sfs.isDirectory(existing);
+    if (opts.noOverwriteDirNonDir && exDir && !isDir) {
+      throw badArchive(`cannot overwrite directory ${JSON.stringify(cpath)} with non-directory ${JSON.stringify(dest)}`);
+    }
+    if (opts.noOverwriteDirNonDir && !exDir && isDir) {
+      throw badArchive(`cannot overwrite non-directory ${JSON.stringify(cpath)} with directory ${JSON.stringify(dest)}`);
+    }
+    // A bind-mounted file is written through, as it would be in the container.
+    const keep = (exDir && isDir) || mounted;
+    if (!keep) removeAt(pfd, base, exDir);
+  }
+  const mode = (h.mode ?? 0o644) & 0o7777;
+  const uid = opts.owner?.uid ?? h.uid ?? 0;
+  const gid = opts.owner?.gid ?? h.gid ?? 0;
+  const mtime = dateNs(h.mtime ?? new Date());
+  switch (h.type) {
+    case 'directory':
+      if (!existing || !sfs.isDirectory(existing)) sfs.mkdirAt(pfd, base, mode);
+      break;
+    case 'file':
+    case 'contiguous-file': {
+      // O_EXCL|O_NOFOLLOW beneath the parent: whatever the container put there since is refused.
+      const fd = src !== undefined ? openMountSource(src) : sfs.openBeneath(pfd, base, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode);
+      try {
+        await writeEntryData(entry, fd);
+        if (!mounted) {
+          sfs.fchown(fd, uid, gid);
+          sfs.fchmod(fd, mode);
+        }
+        sfs.futimens(fd, mtime, mtime);
+      } finally {
+        sfs.closeFd(fd);
+      }
+      return;
+    }
+    case 'symlink': {
+      const linkname = h.linkname ?? '';
+      const resolvedTarget = path.posix.join(path.posix.dirname(target), linkname);
+      const lrel = path.posix.relative(dest, resolvedTarget);
+      if (lrel === '..' || lrel.startsWith('../')) throw badArchive(`invalid symlink ${JSON.stringify(target)} -> ${JSON.stringify(linkname)}`);
+      sfs.symlinkAt(linkname, pfd, base);
+      break;
+    }
+    case 'link': {
+      const linkname = h.linkname ?? '';
+      const linkTarget = path.posix.join(dest, linkname);
+      const lrel = path.posix.relative(dest, linkTarget);
+      if (lrel === '..' || lrel.startsWith('../')) throw badArchive(`invalid hardlink ${JSON.stringify(target)} -> ${JSON.stringify(linkname)}`);
+      // Linked within the root itself (its dir resolved in the root), never to a mount's source.
+      sfs.withFd(sfs.openInRoot(rootFd, path.posix.dirname(linkTarget), C.O_PATH | C.O_DIRECTORY), (tfd) =>
+        sfs.linkAt(tfd, path.posix.basename(linkTarget), pfd, base),
+      );
+      break;
+    }
+    case 'character-device':
+    case 'block-device':
+      sfs.mknodAt(pfd, base, (h.type === 'block-device' ? S_IFBLK : S_IFCHR) | mode, sfs.makedev(h.devmajor ?? 0, h.devminor ?? 0));
+      break;
+    case 'fifo':
+      sfs.mknodAt(pfd, base, S_IFIFO | mode, 0);
+      break;
+    default:
+      await drain(entry);
+      return;
+  }
+  await drain(entry);
+  // By name in the parent's fd, never following the last component: a link swapped in since
+  // makes these fail (EOPNOTSUPP for chmod) or change the link itself, never its target.
+  sfs.fchownAt(pfd, base, uid, gid, true);
+  if (h.type === 'link') return;
+  if (h.type !== 'symlink') sfs.fchmodAt(pfd, base, mode, true);
+  if (isDir) dirTimes.push({ cpath, mtime });
+  else sfs.utimensAt(pfd, base, mtime, mtime, true);
 }

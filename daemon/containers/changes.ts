@@ -2,9 +2,10 @@
 // layers. Whiteouts (0/0 char devices) and opaque dirs (their lower children hidden in the merged
 // view) are deletions; a dir that holds a change, or whose owner or mode changed, is modified.
 // Paths dockerd keeps in its init layer (mount points, /etc/hosts...) are not reported.
-import * as fs from 'node:fs';
+// Walked by fd (runtime/safe-fs.ts) so a running container's links never lead the walk outside.
 import * as path from 'node:path';
 import type { Containerd } from '../../runtime/containerd';
+import * as sfs from '../../runtime/safe-fs';
 import { mountReadOnlyLayers, type TempMount } from '../../runtime/mount';
 import type { ContainerLookup } from './archive';
 import { containerLayerDirs } from './rootfs-access';
@@ -23,38 +24,84 @@ export interface FilesystemChange {
 /** moby's initlayer paths: created for every container, never part of its changes. */
 const INIT_PATHS = new Set(['/dev', '/dev/pts', '/dev/shm', '/dev/console', '/proc', '/sys', '/.dockerenv', '/etc/resolv.conf', '/etc/hosts', '/etc/hostname', '/etc/mtab']);
 
-function lstatOrUndefined(p: string): fs.Stats | undefined {
+const C = sfs.constants;
+
+function gone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  // ELOOP/ENOTDIR/EXDEV: swapped for a link or a non-directory by the running container.
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'EXDEV';
+}
+
+function statAt(dirFd: number | undefined, name: sfs.FsName): sfs.SafeStat | undefined {
+  if (dirFd === undefined) return undefined;
   try {
-    return fs.lstatSync(p);
-  } catch {
-    return undefined;
+    return sfs.fstatAt(dirFd, name, true);
+  } catch (err) {
+    if (gone(err)) return undefined;
+    throw err;
   }
 }
 
-function isWhiteout(st: fs.Stats): boolean {
-  return st.isCharacterDevice() && st.rdev === 0;
+/** A subdirectory's O_PATH fd beneath `dirFd`, never through a link; undefined if it is none now. */
+function openDir(dirFd: number | undefined, name: sfs.FsName): number | undefined {
+  if (dirFd === undefined) return undefined;
+  try {
+    return sfs.openBeneath(dirFd, name, C.O_PATH | C.O_DIRECTORY | C.O_NOFOLLOW);
+  } catch (err) {
+    if (gone(err)) return undefined;
+    throw err;
+  }
 }
 
-/** Compares an upper dir with the lower view; `merged` tells which lower entries are hidden. */
+function list(dirFd: number): Buffer[] {
+  try {
+    return sfs.listDirRaw(dirFd);
+  } catch (err) {
+    if (gone(err)) return [];
+    throw err;
+  }
+}
+
+function closeAll(...fds: Array<number | undefined>): void {
+  for (const fd of fds) if (fd !== undefined) sfs.closeFd(fd);
+}
+
+function isWhiteout(st: sfs.SafeStat): boolean {
+  return (st.mode & 0o170000) === 0o020000 && st.rdev === 0;
+}
+
+/**
+ * Compares an upper dir with the lower view; `merged` tells which lower entries are hidden. The
+ * walk goes by fd, each directory opened O_NOFOLLOW beneath its parent: the upper dir of a running
+ * container changes under it, and a directory swapped for a link to a host dir must not be listed.
+ */
 export function upperChanges(upper: string, lower: string | undefined, merged: string): FilesystemChange[] {
   const out = new Map<string, ChangeKind>();
-  const addTree = (p: string): void => {
-    for (const name of fs.readdirSync(path.join(upper, p))) {
-      const cp = path.posix.join(p, name);
-      const st = fs.lstatSync(path.join(upper, cp));
-      if (isWhiteout(st)) continue;
+  const addTree = (p: string, dirFd: number): void => {
+    for (const raw of list(dirFd)) {
+      const cp = path.posix.join(p, raw.toString('utf8'));
+      const st = statAt(dirFd, raw);
+      if (st === undefined || isWhiteout(st)) continue;
       if (!INIT_PATHS.has(cp)) out.set(cp, ChangeKind.Added);
-      if (st.isDirectory()) addTree(cp);
+      if (sfs.isDirectory(st)) {
+        const sub = openDir(dirFd, raw);
+        if (sub === undefined) continue;
+        try {
+          addTree(cp, sub);
+        } finally {
+          sfs.closeFd(sub);
+        }
+      }
     }
   };
   // Returns whether anything under `p` was reported.
-  const walk = (p: string): boolean => {
+  const walk = (p: string, upFd: number, lowFd: number | undefined, mergedFd: number | undefined): boolean => {
     let changed = false;
-    const names = fs.readdirSync(path.join(upper, p));
-    for (const name of names) {
-      const cp = path.posix.join(p, name);
-      const st = fs.lstatSync(path.join(upper, cp));
-      const low = lower === undefined ? undefined : lstatOrUndefined(path.join(lower, cp));
+    for (const raw of list(upFd)) {
+      const cp = path.posix.join(p, raw.toString('utf8'));
+      const st = statAt(upFd, raw);
+      if (st === undefined) continue;
+      const low = statAt(lowFd, raw);
       const ignored = INIT_PATHS.has(cp);
       if (isWhiteout(st)) {
         if (low && !ignored) {
@@ -68,22 +115,39 @@ export function upperChanges(upper: string, lower: string | undefined, merged: s
           out.set(cp, ChangeKind.Added);
           changed = true;
         }
-        if (st.isDirectory()) {
+        if (sfs.isDirectory(st)) {
           const before = out.size;
-          addTree(cp);
+          const sub = openDir(upFd, raw);
+          if (sub !== undefined) {
+            try {
+              addTree(cp, sub);
+            } finally {
+              sfs.closeFd(sub);
+            }
+          }
           if (out.size > before) changed = true;
         }
         continue;
       }
-      if (st.isDirectory() && low.isDirectory()) {
-        let inner = walk(cp);
-        // Lower children the merged view no longer shows: removed under an opaque dir.
-        for (const lname of fs.readdirSync(path.join(lower as string, cp))) {
-          const lp = path.posix.join(cp, lname);
-          if (!out.has(lp) && !lstatOrUndefined(path.join(merged, lp)) && !INIT_PATHS.has(lp)) {
-            out.set(lp, ChangeKind.Deleted);
-            inner = true;
+      if (sfs.isDirectory(st) && sfs.isDirectory(low)) {
+        const subUp = openDir(upFd, raw);
+        const subLow = openDir(lowFd, raw);
+        const subMerged = openDir(mergedFd, raw);
+        let inner = false;
+        try {
+          if (subUp !== undefined) inner = walk(cp, subUp, subLow, subMerged);
+          // Lower children the merged view no longer shows: removed under an opaque dir.
+          if (subLow !== undefined) {
+            for (const lraw of list(subLow)) {
+              const lp = path.posix.join(cp, lraw.toString('utf8'));
+              if (!out.has(lp) && statAt(subMerged, lraw) === undefined && !INIT_PATHS.has(lp)) {
+                out.set(lp, ChangeKind.Deleted);
+                inner = true;
+              }
+            }
           }
+        } finally {
+          closeAll(subUp, subLow, subMerged);
         }
         const meta = st.mode !== low.mode || st.uid !== low.uid || st.gid !== low.gid;
         if ((inner || meta) && !ignored) out.set(cp, ChangeKind.Modified);
@@ -94,11 +158,29 @@ export function upperChanges(upper: string, lower: string | undefined, merged: s
         out.set(cp, ChangeKind.Modified);
         changed = true;
       }
-      if (st.isDirectory()) addTree(cp);
+      if (sfs.isDirectory(st)) {
+        const sub = openDir(upFd, raw);
+        if (sub !== undefined) {
+          try {
+            addTree(cp, sub);
+          } finally {
+            sfs.closeFd(sub);
+          }
+        }
+      }
     }
     return changed;
   };
-  walk('/');
+  const upFd = sfs.openRoot(upper);
+  let lowFd: number | undefined;
+  let mergedFd: number | undefined;
+  try {
+    lowFd = lower === undefined ? undefined : sfs.openRoot(lower);
+    mergedFd = sfs.openRoot(merged);
+    walk('/', upFd, lowFd, mergedFd);
+  } finally {
+    closeAll(upFd, lowFd, mergedFd);
+  }
   return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([Path, Kind]) => ({ Path, Kind }));
 }
 

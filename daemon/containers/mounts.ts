@@ -2,18 +2,17 @@
 // Config's) Volumes turned into one typed mount plan at create (dockerd's registerMountPoints),
 // and that plan turned into OCI mounts at each start, with the copy-up of image content into new
 // empty volumes, and into the MountPoint views of inspect and ps.
-import { followInScope, hostPath } from './rootfs-path';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import { posix } from 'node:path';
-import { promisify } from 'node:util';
 import type { OciMount } from '../../runtime/oci-types';
-import { mountReadOnlyLayers } from '../../runtime/mount';
+import { bindFd, mountReadOnlyLayers, releaseTempMountPoint, tempMountPoint } from '../../runtime/mount';
+import { copyTreeAt, fdPath, O_PATH } from '../../runtime/safe-copy';
+import { openBeneath, openInRoot, openRoot } from '../../runtime/safe-fs';
 import { tmpfsMount } from '../../runtime/spec';
 import { InvalidParameter, NotFound } from '../errors';
 import type { HostConfig, Mount, MountPoint } from './api-types';
 
-const run = promisify(execFile);
 
 export type PlannedMountType = 'bind' | 'volume' | 'tmpfs' | 'image';
 
@@ -285,98 +284,175 @@ export interface MountResolver {
   containerLayers(): string[];
 }
 
-const isEmptyDir = (dir: string): boolean => {
-  try {
-    return fs.readdirSync(dir).length === 0;
-  } catch {
-    return false;
-  }
-};
-
-/** Copies the image content at `destination` into an empty volume directory (dockerd's copy-up). */
+/**
+ * Copies the image content at `destination` into an empty volume directory (dockerd's copy-up).
+ * The destination is resolved inside the image's root (its symlinks lead to the image's own
+ * files, never the host's), and the tree is copied fd-relative into the volume.
+ */
 async function copyUp(layers: string[], destination: string, target: string): Promise<void> {
-  if (layers.length === 0 || !isEmptyDir(target)) return;
-  const view = await mountReadOnlyLayers(layers);
+  if (layers.length === 0) return;
+  const dst = await fsp.open(target, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
   try {
-    const src = posix.join(view.path, destination);
-    let st: fs.Stats;
+    if ((await fsp.readdir(fdPath(dst.fd))).length !== 0) return;
+    const view = await mountReadOnlyLayers(layers);
     try {
-      st = fs.lstatSync(src);
-    } catch {
-      return;
+      const rootFd = openRoot(view.path);
+      let srcFd: number;
+      try {
+        srcFd = openInRoot(rootFd, destination, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      } catch {
+        return; // nothing there, or not a directory: nothing to copy
+      } finally {
+        fs.closeSync(rootFd);
+      }
+      try {
+        await copyTreeAt(srcFd, dst.fd);
+      } finally {
+        fs.closeSync(srcFd);
+      }
+    } finally {
+      await view.release();
     }
-    if (!st.isDirectory()) return;
-    await run('cp', ['-a', `${src}/.`, `${target}/`]);
   } finally {
-    await view.release();
+    await dst.close();
   }
 }
 
+/**
+ * A volume's Subpath, pinned: opened beneath the volume's root (a symlink may lead elsewhere
+ * inside it, never out), and that very inode bound from /proc/self/fd onto a staging point in the
+ * temp-mounts dir. runc is given the staging point, so nothing it resolves can be swapped under
+ * it. The staging mount is released once the task exists (dockerd's safepath.Join).
+ */
+async function pinSubpath(base: string, subpath: string): Promise<{ path: string; release: () => Promise<void> }> {
+  const rootFd = fs.openSync(base, O_PATH | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+  let fd: number;
+  try {
+    fd = openBeneath(rootFd, subpath, O_PATH);
+  } catch (err) {
+    const c = (err as NodeJS.ErrnoException).code;
+    if (c === 'EXDEV') throw new InvalidParameter(`path concatenation escapes the base directory, base: ${base}, subpath: ${subpath}`);
+    if (c === 'ENOENT') throw new InvalidParameter(`cannot access path ${posix.join(base, subpath)}: no such file or directory`);
+    if (c === 'ELOOP') throw new InvalidParameter(`cannot access path ${posix.join(base, subpath)}: too many levels of symbolic links`);
+    if (c === 'ENOTDIR') throw new InvalidParameter(`cannot access path ${posix.join(base, subpath)}: not a directory`);
+    throw err;
+  } finally {
+    fs.closeSync(rootFd);
+  }
+  try {
+    return await pinFd(fd, () => new InvalidParameter(`cannot access path ${posix.join(base, subpath)}: no such file or directory`));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Binds the inode open as `fd` onto a fresh staging point in tmp-mounts. */
+async function pinFd(fd: number, gone: () => Error): Promise<{ path: string; release: () => Promise<void> }> {
+  const staging = await tempMountPoint(fs.fstatSync(fd).isDirectory() ? 'dir' : 'file');
+  try {
+    bindFd(fd, staging);
+  } catch (err) {
+    await releaseTempMountPoint(staging).catch(() => undefined);
+    // Removed since it was opened (a racer's rmdir): gone, as if it had never been there.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw gone();
+    throw err;
+  }
+  return { path: staging, release: () => releaseTempMountPoint(staging) };
+}
+
 /** The plan as OCI mounts, preparing sources (volumes mounted, bind sources created, copy-up). */
-export async function ociMounts(plan: readonly PlannedMount[], resolve: MountResolver): Promise<OciMount[]> {
+export async function ociMounts(
+  plan: readonly PlannedMount[],
+  resolve: MountResolver,
+): Promise<{ mounts: OciMount[]; release: () => Promise<void> }> {
   const out: OciMount[] = [];
-  for (const m of plan) {
-    if (m.type === 'tmpfs') {
-      out.push(tmpfsMount(m.destination, m.tmpfsData ?? ''));
-      continue;
-    }
-    let source: string;
-    if (m.type === 'bind') {
-      source = m.source;
-      if (!fs.existsSync(source)) {
-        if (!m.createSource) throw mountConfigError('bind', `bind source path does not exist: ${source}`);
-        fs.mkdirSync(source, { recursive: true, mode: 0o755 });
-      }
-    } else if (m.type === 'volume') {
-      const data = await resolve.volumePath(m.source);
-      if (m.copyData) await copyUp(resolve.containerLayers(), m.destination, data);
-      // Symlinks inside the volume are followed within it, never out of it (as paths into a
-      // container's root are): a volume's owner cannot point a Subpath at the host.
-      source = m.subpath ? hostPath({ root: data, mounts: new Map() }, followInScope({ root: data, mounts: new Map() }, m.subpath)) : data;
-      if (m.subpath && !fs.existsSync(source)) {
-        throw new InvalidParameter(`cannot access path ${source}: no such file or directory`);
-      }
-    } else {
-      // The image's layers, read-only: one layer is bound, several are an overlay without upper.
-      let layers = m.imageChain ? await resolve.imageLayers(m.imageChain) : [];
-      if (layers.length === 0) throw new InvalidParameter(`image ${m.source} has no layers to mount`);
-      if (m.subpath) layers = imageSubpathLayers(layers, m.subpath, m.source);
-      if (layers.length > 1) {
-        out.push({ destination: m.destination, type: 'overlay', source: 'overlay', options: ['ro', `lowerdir=${layers.join(':')}`] });
+  const pinned: (() => Promise<void>)[] = [];
+  const release = async (): Promise<void> => {
+    for (const r of pinned.splice(0)) await r().catch(() => undefined);
+  };
+  try {
+    for (const m of plan) {
+      if (m.type === 'tmpfs') {
+        out.push(tmpfsMount(m.destination, m.tmpfsData ?? ''));
         continue;
       }
-      source = layers[0];
+      let source: string;
+      if (m.type === 'bind') {
+        source = m.source;
+        if (!fs.existsSync(source)) {
+          if (!m.createSource) throw mountConfigError('bind', `bind source path does not exist: ${source}`);
+          fs.mkdirSync(source, { recursive: true, mode: 0o755 });
+        }
+      } else if (m.type === 'volume') {
+        const data = await resolve.volumePath(m.source);
+        if (m.copyData) await copyUp(resolve.containerLayers(), m.destination, data);
+        if (m.subpath) {
+          const pin = await pinSubpath(data, m.subpath);
+          pinned.push(pin.release);
+          source = pin.path;
+        } else source = data;
+      } else {
+        // The image's layers, read-only: one layer is bound, several are an overlay without upper.
+        let layers = m.imageChain ? await resolve.imageLayers(m.imageChain) : [];
+        if (layers.length === 0) throw new InvalidParameter(`image ${m.source} has no layers to mount`);
+        if (m.subpath) {
+          const pins = await pinImageSubpath(layers, m.subpath, m.source);
+          pinned.push(...pins.map((p) => p.release));
+          layers = pins.map((p) => p.path);
+        }
+        if (layers.length > 1) {
+          out.push({ destination: m.destination, type: 'overlay', source: 'overlay', options: ['ro', `lowerdir=${layers.join(':')}`] });
+          continue;
+        }
+        source = layers[0];
+      }
+      const options = [m.nonRecursive ? 'bind' : 'rbind'];
+      if (!m.rw) options.push('ro');
+      options.push(m.propagation || DEFAULT_PROPAGATION);
+      out.push({ destination: m.destination, type: 'bind', source, options });
     }
-    const options = [m.nonRecursive ? 'bind' : 'rbind'];
-    if (!m.rw) options.push('ro');
-    options.push(m.propagation || DEFAULT_PROPAGATION);
-    out.push({ destination: m.destination, type: 'bind', source, options });
+  } catch (err) {
+    await release();
+    throw err;
   }
-  return out;
+  return { mounts: out, release };
 }
 
 /**
  * The layers' copies of an image mount's Subpath, top layer first, each resolved inside its own
- * layer (symlinks never leave it). A file is taken from the top-most layer holding it; a
- * directory is the overlay of every layer's copy, down to the first layer where it is a file.
+ * layer (symlinks never leave it) and pinned like a volume's Subpath. A file is taken from the
+ * top-most layer holding it; a directory is the overlay of every layer's copy, down to the first
+ * layer where it is a file.
  */
-function imageSubpathLayers(layers: string[], subpath: string, image: string): string[] {
-  const found: string[] = [];
-  for (const layer of layers) {
-    const root = { root: layer, mounts: new Map<string, string>() };
-    const host = hostPath(root, followInScope(root, subpath));
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(host);
-    } catch {
-      continue;
+async function pinImageSubpath(layers: string[], subpath: string, image: string): Promise<{ path: string; release: () => Promise<void> }[]> {
+  const fds: number[] = [];
+  const pins: { path: string; release: () => Promise<void> }[] = [];
+  try {
+    for (const layer of layers) {
+      const rootFd = openRoot(layer);
+      let fd: number;
+      try {
+        fd = openInRoot(rootFd, subpath, O_PATH);
+      } catch {
+        continue;
+      } finally {
+        fs.closeSync(rootFd);
+      }
+      const isDir = fs.fstatSync(fd).isDirectory();
+      if (!isDir && fds.length > 0) {
+        fs.closeSync(fd);
+        break;
+      }
+      fds.push(fd);
+      if (!isDir) break;
     }
-    if (!st.isDirectory()) {
-      if (found.length === 0) return [host];
-      break;
-    }
-    found.push(host);
+    if (fds.length === 0) throw new InvalidParameter(`cannot access path ${subpath} in image ${image}: no such file or directory`);
+    for (const fd of fds) pins.push(await pinFd(fd, () => new InvalidParameter(`cannot access path ${subpath} in image ${image}: no such file or directory`)));
+    return pins;
+  } catch (err) {
+    for (const p of pins) await p.release().catch(() => undefined);
+    throw err;
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
   }
-  if (found.length === 0) throw new InvalidParameter(`cannot access path ${subpath} in image ${image}: no such file or directory`);
-  return found;
 }

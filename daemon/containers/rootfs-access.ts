@@ -4,6 +4,7 @@
 // mounts. Files bind-mounted into the container are mapped to their sources by hand.
 import * as fs from 'node:fs';
 import type { Containerd } from '../../runtime/containerd';
+import * as sfs from '../../runtime/safe-fs';
 import { mountReadOnlyLayers, mountSnapshot, type TempMount } from '../../runtime/mount';
 import { overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
 import type { ContainerRecord, ContainerState } from './model';
@@ -73,11 +74,28 @@ export async function openContainerRoot(
   if (c.state.running) {
     const { upper } = await containerLayerDirs(ctd, c.record.id);
     const live = liveRootfsMount(upper);
-    if (live !== undefined) return { r: { root: live, mounts }, release: async () => undefined };
+    if (live !== undefined) {
+      // Every lookup goes through this fd (openat2 RESOLVE_IN_ROOT), never through the path.
+      const fd = sfs.openRoot(live);
+      return { r: { root: live, fd, mounts }, release: async () => sfs.closeFd(fd) };
+    }
     if (mode === 'write') throw new SystemError(`rootfs of running container ${c.record.id} is not mounted`);
   }
   const m = mode === 'read' ? await mountContainerSnapshotReadOnly(ctd, c.record.id) : await mountSnapshot(await snapshotMounts(ctd, c.record.id));
-  return { r: { root: m.path, mounts }, release: () => m.release() };
+  let fd: number;
+  try {
+    fd = sfs.openRoot(m.path);
+  } catch (err) {
+    await m.release();
+    throw err;
+  }
+  return {
+    r: { root: m.path, fd, mounts },
+    release: async () => {
+      sfs.closeFd(fd);
+      await m.release();
+    },
+  };
 }
 
 /** Runs `fn` with the container's filesystem reachable on the host; cleans up after. */

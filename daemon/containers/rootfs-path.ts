@@ -2,66 +2,111 @@
 // every symlink is read and followed relative to the container's root, `..` stops at that root,
 // so no path handed in by a client (or planted by the container) can name a host file. This is
 // moby's symlink.FollowSymlinkInScope plus container.ResolvePath's trailing `/` and `/.` rules.
-import * as fs from 'node:fs';
+// Every look at the filesystem goes through an fd of the root with openat2(RESOLVE_IN_ROOT)
+// (runtime/safe-fs.ts): a container swapping path components meanwhile may change what is found,
+// never make the daemon leave the root. Container path strings are only ever re-opened that way.
 import * as path from 'node:path';
+import * as sfs from '../../runtime/safe-fs';
 import { InvalidParameter } from '../errors';
 
 /** Linux's own limit on symlinks followed in one lookup. */
 const MAX_SYMLINKS = 255;
 
 /**
- * A container filesystem seen from the host: its root dir, and files bind-mounted over it
- * (/etc/hosts and friends), keyed by their clean absolute container path.
+ * A container filesystem seen from the host: its root dir (and an O_PATH fd of it, which every
+ * lookup goes through), and files bind-mounted over it (/etc/hosts and friends, Berth's own files),
+ * keyed by their clean absolute container path.
  */
 export interface ContainerRoot {
   root: string;
+  fd?: number;
   mounts: ReadonlyMap<string, string>;
 }
 
-/** Host path of a clean absolute container path (no symlink resolution). */
+/** Host path of a bind-mounted file's source, if `containerPath` is one. */
+export function mountSource(r: ContainerRoot, containerPath: string): string | undefined {
+  return r.mounts.get(containerPath);
+}
+
+/**
+ * Host path of a clean absolute container path (no symlink resolution). Only for mount sources and
+ * messages: opening it would follow whatever links the container put on the way.
+ */
 export function hostPath(r: ContainerRoot, containerPath: string): string {
   return r.mounts.get(containerPath) ?? path.join(r.root, containerPath);
 }
 
-function lstatOrUndefined(p: string): fs.Stats | undefined {
+/** Runs `fn` with an fd of the root: r.fd, or one opened for the call. */
+export function withRootFd<T>(r: ContainerRoot, fn: (fd: number) => T): T {
+  if (r.fd !== undefined) return fn(r.fd);
+  return sfs.withFd(sfs.openRoot(r.root), fn);
+}
+
+function isNotExist(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** lstat of a container path in the root; undefined when it does not exist. */
+export function lstatInRoot(rootFd: number, containerPath: string): sfs.SafeStat | undefined {
+  if (containerPath === '/' || containerPath === '') return sfs.fstat(rootFd);
+  let dfd: number;
   try {
-    return fs.lstatSync(p);
+    dfd = sfs.openInRoot(rootFd, path.posix.dirname(containerPath), sfs.constants.O_PATH | sfs.constants.O_DIRECTORY);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (isNotExist(err)) return undefined;
     throw err;
   }
+  try {
+    return sfs.fstatAt(dfd, path.posix.basename(containerPath), true);
+  } catch (err) {
+    if (isNotExist(err)) return undefined;
+    throw err;
+  } finally {
+    sfs.closeFd(dfd);
+  }
+}
+
+/** readlink of a container path's last component, its dir resolved in the root. */
+export function readlinkInRoot(rootFd: number, containerPath: string): string {
+  return sfs.withFd(sfs.openInRoot(rootFd, path.posix.dirname(containerPath), sfs.constants.O_PATH | sfs.constants.O_DIRECTORY), (dfd) =>
+    sfs.readlinkAt(dfd, path.posix.basename(containerPath)),
+  );
 }
 
 /**
  * Resolves `unsafePath` (a container path, relative ones taken from /) to a clean absolute
  * container path with every symlink followed inside the root, the last component included.
- * Components that do not exist are kept as they are.
+ * Components that do not exist are kept as they are. The result is a name to show or to open
+ * again in the root, never a host path.
  */
 export function followInScope(r: ContainerRoot, unsafePath: string): string {
-  let resolved = '/';
-  let pending = unsafePath.split('/');
-  let links = 0;
-  while (pending.length > 0) {
-    const comp = pending.shift() as string;
-    if (comp === '' || comp === '.') continue;
-    if (comp === '..') {
-      resolved = path.posix.dirname(resolved);
-      continue;
+  return withRootFd(r, (rootFd) => {
+    let resolved = '/';
+    let pending = unsafePath.split('/');
+    let links = 0;
+    while (pending.length > 0) {
+      const comp = pending.shift() as string;
+      if (comp === '' || comp === '.') continue;
+      if (comp === '..') {
+        resolved = path.posix.dirname(resolved);
+        continue;
+      }
+      const candidate = path.posix.join(resolved, comp);
+      // Bind-mounted files are no links whatever the root holds under them.
+      const st = r.mounts.has(candidate) ? undefined : lstatInRoot(rootFd, candidate);
+      if (st === undefined || !sfs.isSymlink(st)) {
+        resolved = candidate;
+        continue;
+      }
+      if (++links > MAX_SYMLINKS) throw new InvalidParameter(`too many links in ${unsafePath}`);
+      const target = readlinkInRoot(rootFd, candidate);
+      // A link is read relative to its own dir, or to the container's root when absolute.
+      if (target.startsWith('/')) resolved = '/';
+      pending = [...target.split('/'), ...pending];
     }
-    const candidate = path.posix.join(resolved, comp);
-    const st = lstatOrUndefined(hostPath(r, candidate));
-    if (st === undefined || !st.isSymbolicLink()) {
-      resolved = candidate;
-      continue;
-    }
-    if (++links > MAX_SYMLINKS) throw new InvalidParameter(`too many links in ${unsafePath}`);
-    const target = fs.readlinkSync(hostPath(r, candidate));
-    // A link is read relative to its own dir, or to the container's root when absolute.
-    if (target.startsWith('/')) resolved = '/';
-    pending = [...target.split('/'), ...pending];
-  }
-  return resolved;
+    return resolved;
+  });
 }
 
 /** Go's filepath.Base: trailing slashes dropped, "/" for the root. */
@@ -84,8 +129,8 @@ export interface ResolvedPath {
   absPath: string;
   /** Container path whose dir part is resolved in scope; the last component is not followed. */
   containerPath: string;
-  /** Where that is on the host. */
-  host: string;
+  /** A trailing `/` or `/.` asked for a directory: anything else is ENOTDIR. */
+  mustBeDir: boolean;
 }
 
 /**
@@ -99,7 +144,23 @@ export function resolvePath(r: ContainerRoot, p: string): ResolvedPath {
   const base = absPath.slice(cut + 1);
   const dirResolved = followInScope(r, dir);
   const containerPath = base === '' || base === '.' ? dirResolved : path.posix.join(dirResolved, base);
-  // A trailing `/` or `/.` asks for a dir: kept on the host path, lstat fails for anything else.
-  const host = base === '.' ? `${hostPath(r, dirResolved)}/.` : base === '' && absPath !== '/' ? `${hostPath(r, dirResolved)}/` : hostPath(r, containerPath);
-  return { absPath, containerPath, host };
+  return { absPath, containerPath, mustBeDir: base === '.' || (base === '' && absPath !== '/') };
+}
+
+/**
+ * lstat of a resolved path: the bind-mounted file's source when it is one, else in the root (the
+ * last component not followed). ENOTDIR when a directory was asked for and this is none.
+ */
+export function lstatResolved(r: ContainerRoot, p: ResolvedPath): sfs.SafeStat {
+  const src = mountSource(r, p.containerPath);
+  let st: sfs.SafeStat | undefined;
+  if (src !== undefined) {
+    // Berth's own file: no container can put a link there (it is a mount point inside).
+    st = sfs.withFd(sfs.openRoot(path.dirname(src)), (dfd) => sfs.fstatAt(dfd, path.basename(src), true));
+  } else {
+    st = withRootFd(r, (fd) => lstatInRoot(fd, p.containerPath));
+  }
+  if (st === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, lstat '${p.absPath}'`), { code: 'ENOENT' });
+  if (p.mustBeDir && !sfs.isDirectory(st)) throw Object.assign(new Error(`ENOTDIR: not a directory, lstat '${p.absPath}'`), { code: 'ENOTDIR' });
+  return st;
 }

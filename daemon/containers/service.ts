@@ -512,9 +512,12 @@ export class ContainerService {
     const id = c.record.id;
     const cfg = c.record.config;
     let io: TaskIO | undefined;
+    // Mounts pinned for runc (Subpaths) are released once the task exists, or start failed.
+    let pinned: (() => Promise<void>) | undefined;
     try {
       const net = await this.net.setUp(c);
-      const spec = await this.specs.build(c, (other) => this.namespaceSource(other), net?.netnsPath, this.net.linkEnv(c));
+      const { spec, releaseMounts } = await this.specs.build(c, (other) => this.namespaceSource(other), net?.netnsPath, this.net.linkEnv(c));
+      pinned = releaseMounts;
       await this.runtime.updateSpec(id, spec);
       const logCfg = this.logConfig(c);
       const logger =
@@ -572,6 +575,8 @@ export class ContainerService {
       c.state.exitCode = isStartFailure(err) ? err.exitCode : 128;
       this.saveState(c);
       throw err;
+    } finally {
+      await pinned?.();
     }
   }
 

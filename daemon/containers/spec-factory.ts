@@ -81,7 +81,12 @@ export class SpecFactory {
    * netnsPath: the container's own network namespace, made by the network layer (else a fresh
    * one from runc). linkEnv: legacy links' variables, between the defaults and the container's.
    */
-  async build(c: Container, nsSource: (input: string) => { id: string; pid: number }, netnsPath?: string, linkEnv: string[] = []): Promise<OciSpec> {
+  async build(
+    c: Container,
+    nsSource: (input: string) => { id: string; pid: number },
+    netnsPath?: string,
+    linkEnv: string[] = [],
+  ): Promise<{ spec: OciSpec; releaseMounts: () => Promise<void> }> {
     const r = c.record;
     const host = r.hostConfig;
     const mounts = await snapshotMounts(this.ctd, r.id);
@@ -94,18 +99,6 @@ export class SpecFactory {
       { destination: '/etc/hostname', type: 'bind', source: r.hostnamePath, options: ['rbind', 'rprivate'] },
       { destination: '/etc/hosts', type: 'bind', source: r.hostsPath, options: ['rbind', 'rprivate'] },
     ];
-    const volumes = this.volumes;
-    const own = await ociMounts(r.mounts ?? [], {
-      volumePath: async (name) => {
-        if (!volumes) throw new InvalidParameter('volumes are not available');
-        return (await volumes.prepare(name)).path;
-      },
-      containerLayers: () => layers,
-      imageLayers: async (chainId) => {
-        const d = await overlayDirs(this.ctd, chainId);
-        return [d.UpperDir, ...(d.LowerDir ? d.LowerDir.split(':') : [])];
-      },
-    });
     const join: Partial<Record<'pid' | 'ipc' | 'uts', string>> = {};
     for (const [kind, mode] of [['pid', host.PidMode], ['ipc', host.IpcMode], ['uts', host.UTSMode]] as const) {
       if (mode?.startsWith('container:')) {
@@ -123,34 +116,53 @@ export class SpecFactory {
     const caps = containerCapabilities({ capAdd: host.CapAdd, capDrop: host.CapDrop, privileged: host.Privileged }, hostCapabilities());
     void caps; // buildSpec computes the same set; resolving here surfaces bad names before anything starts.
     const init = host.Init ?? this.defaults.initByDefault;
-    return buildSpec({
-      id: r.id,
-      namespace: this.defaults.namespace,
-      config: r.config,
-      hostConfig: host,
-      process: {
-        args: [r.path, ...r.args],
-        env: withDefaultEnv(r.config, linkEnv),
-        cwd: r.config.WorkingDir || '/',
-        user,
-        terminal: r.config.Tty === true,
+    const volumes = this.volumes;
+    // Pinned Subpath sources stay mounted until the task exists: the caller releases them.
+    const { mounts: own, release: releaseMounts } = await ociMounts(r.mounts ?? [], {
+      volumePath: async (name) => {
+        if (!volumes) throw new InvalidParameter('volumes are not available');
+        return (await volumes.prepare(name)).path;
       },
-      hostname: r.config.Hostname ?? '',
-      domainname: r.config.Domainname ?? '',
-      mounts: [...etc, ...own],
-      network,
-      joinNamespaces: join,
-      cgroupParent: this.defaults.cgroupParent,
-      cgroupDriver: this.defaults.cgroupDriver,
-      cgroupVersion: this.defaults.cgroupVersion,
-      init: init && this.defaults.initPath ? { hostPath: this.defaults.initPath } : undefined,
-      seccompProfile: this.defaults.seccompProfile,
-      defaultUlimits: this.defaults.defaultUlimits,
-      shmSize: this.defaults.shmSize,
-      devices: await resolveContainerDevices(host),
-      blkioDevices: await resolveBlkioDevices(host),
-      noNewPrivileges: this.defaults.noNewPrivileges,
+      containerLayers: () => layers,
+      imageLayers: async (chainId) => {
+        const d = await overlayDirs(this.ctd, chainId);
+        return [d.UpperDir, ...(d.LowerDir ? d.LowerDir.split(':') : [])];
+      },
     });
+    try {
+      const spec = await buildSpec({
+        id: r.id,
+        namespace: this.defaults.namespace,
+        config: r.config,
+        hostConfig: host,
+        process: {
+          args: [r.path, ...r.args],
+          env: withDefaultEnv(r.config, linkEnv),
+          cwd: r.config.WorkingDir || '/',
+          user,
+          terminal: r.config.Tty === true,
+        },
+        hostname: r.config.Hostname ?? '',
+        domainname: r.config.Domainname ?? '',
+        mounts: [...etc, ...own],
+        network,
+        joinNamespaces: join,
+        cgroupParent: this.defaults.cgroupParent,
+        cgroupDriver: this.defaults.cgroupDriver,
+        cgroupVersion: this.defaults.cgroupVersion,
+        init: init && this.defaults.initPath ? { hostPath: this.defaults.initPath } : undefined,
+        seccompProfile: this.defaults.seccompProfile,
+        defaultUlimits: this.defaults.defaultUlimits,
+        shmSize: this.defaults.shmSize,
+        devices: await resolveContainerDevices(host),
+        blkioDevices: await resolveBlkioDevices(host),
+        noNewPrivileges: this.defaults.noNewPrivileges,
+      });
+      return { spec, releaseMounts };
+    } catch (err) {
+      await releaseMounts();
+      throw err;
+    }
   }
 }
 

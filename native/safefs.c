@@ -1,0 +1,575 @@
+// Path-safe file operations for work inside a container's root from the (root) daemon: every
+// lookup is fd-relative and done by the kernel with openat2(RESOLVE_IN_ROOT / RESOLVE_BENEATH), so
+// a container swapping links or directories meanwhile can never send the daemon to a host file.
+// Thin synchronous wrappers; errors become Node-style errors with .code, .errno and .syscall.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+#define MAX_ARGS 8
+#define NAME_MAX_BYTES 4096
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  const char *name = strerrorname_np(err);
+  char msg[NAME_MAX_BYTES + 256];
+  if (path)
+    snprintf(msg, sizeof msg, "%s: %s, %s '%s'", name ? name : "EUNKNOWN", strerror(err), syscall, path);
+  else
+    snprintf(msg, sizeof msg, "%s: %s, %s", name ? name : "EUNKNOWN", strerror(err), syscall);
+  napi_value code, message, error, errnoVal, sys;
+  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &error);
+  napi_create_int32(env, -err, &errnoVal);
+  napi_set_named_property(env, error, "errno", errnoVal);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sys);
+  napi_set_named_property(env, error, "syscall", sys);
+  if (path) {
+    napi_value p;
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &p);
+    napi_set_named_property(env, error, "path", p);
+  }
+  napi_throw(env, error);
+  return NULL;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = MAX_ARGS;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, "missing arguments");
+    return 0;
+  }
+  return 1;
+}
+
+static int get_i32(napi_env env, napi_value v, int32_t *out) {
+  if (napi_get_value_int32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a number");
+    return 0;
+  }
+  return 1;
+}
+
+static int get_i64(napi_env env, napi_value v, int64_t *out) {
+  if (napi_get_value_int64(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a number");
+    return 0;
+  }
+  return 1;
+}
+
+static int get_bool(napi_env env, napi_value v, int *out) {
+  bool b = false;
+  if (napi_get_value_bool(env, v, &b) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a boolean");
+    return 0;
+  }
+  *out = b;
+  return 1;
+}
+
+// A path or name: a string (UTF-8) or a Buffer (raw bytes, so non-UTF-8 names survive). No NULs.
+static int get_path(napi_env env, napi_value v, char *buf, size_t cap) {
+  bool isBuf = false;
+  napi_is_buffer(env, v, &isBuf);
+  if (isBuf) {
+    void *data;
+    size_t len;
+    napi_get_buffer_info(env, v, &data, &len);
+    if (len >= cap || memchr(data, 0, len)) {
+      napi_throw_type_error(env, NULL, "invalid path");
+      return 0;
+    }
+    memcpy(buf, data, len);
+    buf[len] = 0;
+    return 1;
+  }
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a string or Buffer path");
+    return 0;
+  }
+  if (len >= cap - 1 || strlen(buf) != len) {
+    napi_throw_type_error(env, NULL, "invalid path");
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value num(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+
+static napi_value undef(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+// openRoot(path): an O_PATH|O_DIRECTORY fd of a root to resolve in.
+static napi_value OpenRoot(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char p[NAME_MAX_BYTES];
+  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], p, sizeof p)) return NULL;
+  int fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, errno, "open", p);
+  return num(env, fd);
+}
+
+static napi_value do_openat2(napi_env env, napi_callback_info info, uint64_t resolve) {
+  napi_value argv[MAX_ARGS];
+  char p[NAME_MAX_BYTES];
+  int32_t dirfd, flags, mode = 0;
+  size_t argc = MAX_ARGS;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "missing arguments");
+    return NULL;
+  }
+  if (!get_i32(env, argv[0], &dirfd) || !get_path(env, argv[1], p, sizeof p) || !get_i32(env, argv[2], &flags)) return NULL;
+  napi_valuetype t = napi_undefined;
+  if (argc > 3) napi_typeof(env, argv[3], &t);
+  if (t == napi_number && !get_i32(env, argv[3], &mode)) return NULL;
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)(uint32_t)flags | O_CLOEXEC;
+  // The kernel refuses a mode without O_CREAT/O_TMPFILE.
+  how.mode = (flags & (O_CREAT | __O_TMPFILE)) ? (uint64_t)(mode & 07777) : 0;
+  how.resolve = resolve | RESOLVE_NO_MAGICLINKS;
+  const char *rel = p[0] ? p : ".";
+  long fd;
+  do {
+    fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+  } while (fd < 0 && errno == EAGAIN);  // a rename elsewhere raced the lookup: retry
+  if (fd < 0) return throw_errno(env, errno, "openat2", p);
+  return num(env, (double)fd);
+}
+
+static napi_value OpenInRoot(napi_env env, napi_callback_info info) { return do_openat2(env, info, RESOLVE_IN_ROOT); }
+static napi_value OpenBeneath(napi_env env, napi_callback_info info) { return do_openat2(env, info, RESOLVE_BENEATH); }
+
+// Names passed to the *at calls below must be single components: a '/' would let the kernel walk
+// (and follow links) outside the checked fd.
+static int check_name(napi_env env, const char *name) {
+  if (name[0] == 0 || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+    napi_value code, msg, err;
+    napi_create_string_utf8(env, "EINVAL", NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, "EINVAL: not a single path component", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, code, msg, &err);
+    napi_value e;
+    napi_create_int32(env, -EINVAL, &e);
+    napi_set_named_property(env, err, "errno", e);
+    napi_throw(env, err);
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value MkdirAt(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char n[NAME_MAX_BYTES];
+  int32_t fd, mode;
+  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_path(env, argv[1], n, sizeof n) || !get_i32(env, argv[2], &mode)) return NULL;
+  if (!check_name(env, n)) return NULL;
+  if (mkdirat(fd, n, (mode_t)mode) < 0) return throw_errno(env, errno, "mkdirat", n);
+  return undef(env);
+}
+
+static napi_value UnlinkAt(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char n[NAME_MAX_BYTES];
+  int32_t fd;
+  int isDir;
+  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_path(env, argv[1], n, sizeof n) || !get_bool(env, argv[2], &isDir)) return NULL;
+  if (!check_name(env, n)) return NULL;
+  if (unlinkat(fd, n, isDir ? AT_REMOVEDIR : 0) < 0) return throw_errno(env, errno, "unlinkat", n);
+  return undef(env);
+}
+
+static napi_value SymlinkAt(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char target[NAME_MAX_BYTES], n[NAME_MAX_BYTES];
+  int32_t fd;
+  if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], target, sizeof target) || !get_i32(env, argv[1], &fd) || !get_path(env, argv[2], n, sizeof n)) return NULL;
+  if (!check_name(env, n)) return NULL;
+  if (symlinkat(target, fd, n) < 0) return throw_errno(env, errno, "symlinkat", n);
+  return undef(env);
+}
+
+// linkAt(oldDirFd, oldName, newDirFd, newName): oldName "" links the file oldDirFd itself is open
+// on (AT_EMPTY_PATH), so a hard link target can be resolved in root first and linked by fd.
+static napi_value LinkAt(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char o[NAME_MAX_BYTES], n[NAME_MAX_BYTES];
+  int32_t ofd, nfd;
+  if (!get_args(env, info, 4, argv) || !get_i32(env, argv[0], &ofd) || !get_path(env, argv[1], o, sizeof o) || !get_i32(env, argv[2], &nfd) || !get_path(env, argv[3], n, sizeof n)) return NULL;
+  if (!check_name(env, n)) return NULL;
+  if (o[0] != 0 && !check_name(env, o)) return NULL;
+  if (linkat(ofd, o, nfd, n, o[0] == 0 ? AT_EMPTY_PATH : 0) < 0) return throw_errno(env, errno, "linkat", n);
+  return undef(env);
+}
+
+static napi_value MknodAt(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char n[NAME_MAX_BYTES];
+  int32_t fd, mode;
+  int64_t dev;
+  if (!get_args(env, info, 4, argv) || !get_i32(env, argv[0], &fd) || !get_path(env, argv[1], n, sizeof n) || !get_i32(env, argv[2], &mode) || !get_i64(env, argv[3], &dev)) return NULL;
+  if (!check_name(env, n)) return NULL;
+  if (mknodat(fd, n, (mode_t)mode, (dev_t)dev) < 0) return throw_errno(env, errno, "mknodat", n);
+  return undef(env);
+}
+
+static napi_value RenameAt(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char o[NAME_MAX_BYTES], n[NAME_MAX_BYTES];
+  int32_t ofd, nfd;
+  if (!get_args(env, info, 4, argv) || !get_i32(env, argv[0], &ofd) || !get_path(env, argv[1], o, sizeof o) || !get_i32(env, argv[2], &nfd) || !get_path(env, argv[3], n, sizeof n)) return NULL;
+  if (!check_name(env, o) || !check_name(env, n)) return NULL;
+  if (renameat(ofd, o, nfd, n) < 0) return throw_errno(env, errno, "renameat", n);
+  return undef(env);
+}
+
+// readlinkAt(dirFd, name): the link's bytes as a Buffer; name "" reads the O_PATH fd's own link.
+static napi_value ReadlinkAt(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char n[NAME_MAX_BYTES], out[NAME_MAX_BYTES];
+  int32_t fd;
+  if (!get_args(env, info, 2, argv) || !get_i32(env, argv[0], &fd) || !get_path(env, argv[1], n, sizeof n)) return NULL;
+  if (n[0] != 0 && !check_name(env, n)) return NULL;
+  ssize_t len = readlinkat(fd, n, out, sizeof out);
+  if (len < 0) return throw_errno(env, errno, "readlinkat", n);
+  napi_value buf;
+  napi_create_buffer_copy(env, (size_t)len, out, NULL, &buf);
+  return buf;
+}
+
+static void set_num(napi_env env, napi_value obj, const char *key, double v) {
+  napi_set_named_property(env, obj, key, num(env, v));
+}
+
+static void set_big(napi_env env, napi_value obj, const char *key, int64_t v) {
+  napi_value b;
+  napi_create_bigint_int64(env, v, &b);
+  napi_set_named_property(env, obj, key, b);
+}
+
+// fstatAt(dirFd, name, noFollow): name "" stats dirFd itself (AT_EMPTY_PATH).
+static napi_value FstatAt(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char n[NAME_MAX_BYTES];
+  int32_t fd;
+  int noFollow;
+  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_path(env, argv[1], n, sizeof n) || !get_bool(env, argv[2], &noFollow)) return NULL;
+  if (n[0] != 0 && !check_name(env, n)) return NULL;
+  struct stat st;
+  int flags = (noFollow ? AT_SYMLINK_NOFOLLOW : 0) | (n[0] == 0 ? AT_EMPTY_PATH : 0);
+  if (fstatat(fd, n, &st, flags) < 0) return throw_errno(env, errno, "fstatat", n);
+  napi_value o;
+  napi_create_object(env, &o);
+  set_num(env, o, "dev", (double)st.st_dev);
+  set_num(env, o, "ino", (double)st.st_ino);
+  set_num(env, o, "mode", st.st_mode);
+  set_num(env, o, "nlink", (double)st.st_nlink);
+  set_num(env, o, "uid", st.st_uid);
+  set_num(env, o, "gid", st.st_gid);
+  set_num(env, o, "rdev", (double)st.st_rdev);
+  set_num(env, o, "rdevMajor", major(st.st_rdev));
+  set_num(env, o, "rdevMinor", minor(st.st_rdev));
+  set_num(env, o, "size", (double)st.st_size);
+  set_big(env, o, "atimeNs", (int64_t)st.st_atim.tv_sec * 1000000000LL + st.st_atim.tv_nsec);
+  set_big(env, o, "mtimeNs", (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
+  set_big(env, o, "ctimeNs", (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec);
+  return o;
+}
+
+// fchownAt(dirFd, name, uid, gid, noFollow); name "" changes dirFd's own file.
+static napi_value FchownAt(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char n[NAME_MAX_BYTES];
+  int32_t fd, uid, gid;
+  int noFollow;
+  if (!get_args(env, info, 5, argv) || !get_i32(env, argv[0], &fd) || !get_path(env, argv[1], n, sizeof n) || !get_i32(env, argv[2], &uid) || !get_i32(env, argv[3], &gid) || !get_bool(env, argv[4], &noFollow)) return NULL;
+  if (n[0] != 0 && !check_name(env, n)) return NULL;
+  int flags = (noFollow ? AT_SYMLINK_NOFOLLOW : 0) | (n[0] == 0 ? AT_EMPTY_PATH : 0);
+  if (fchownat(fd, n, (uid_t)uid, (gid_t)gid, flags) < 0) return throw_errno(env, errno, "fchownat", n);
+  return undef(env);
+}
+
+// fchmodAt(dirFd, name, mode, noFollow): fchmodat2 (Linux 6.6) honours AT_SYMLINK_NOFOLLOW and
+// AT_EMPTY_PATH; older kernels get fchmodat after a NOFOLLOW check that the name is no symlink,
+// or, for name "", a chmod through the fd's /proc/self/fd entry.
+static napi_value FchmodAt(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char n[NAME_MAX_BYTES];
+  int32_t fd, mode;
+  int noFollow;
+  if (!get_args(env, info, 4, argv) || !get_i32(env, argv[0], &fd) || !get_path(env, argv[1], n, sizeof n) || !get_i32(env, argv[2], &mode) || !get_bool(env, argv[3], &noFollow)) return NULL;
+  if (n[0] != 0 && !check_name(env, n)) return NULL;
+  int flags = (noFollow ? AT_SYMLINK_NOFOLLOW : 0) | (n[0] == 0 ? AT_EMPTY_PATH : 0);
+  if (syscall(SYS_fchmodat2, fd, n, (mode_t)mode, flags) == 0) return undef(env);
+  if (errno != ENOSYS) return throw_errno(env, errno, "fchmodat2", n);
+  if (n[0] == 0) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (chmod(proc, (mode_t)mode) < 0) return throw_errno(env, errno, "chmod", n);
+    return undef(env);
+  }
+  if (noFollow) {
+    struct stat st;
+    if (fstatat(fd, n, &st, AT_SYMLINK_NOFOLLOW) < 0) return throw_errno(env, errno, "fstatat", n);
+    if (S_ISLNK(st.st_mode)) return throw_errno(env, EOPNOTSUPP, "fchmodat", n);
+  }
+  if (fchmodat(fd, n, (mode_t)mode, 0) < 0) return throw_errno(env, errno, "fchmodat", n);
+  return undef(env);
+}
+
+// utimensAt(dirFd, name, atimeSec, atimeNsec, mtimeSec, mtimeNsec, noFollow); name "" sets dirFd's
+// own file (works on O_PATH fds too).
+static napi_value UtimensAt(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char n[NAME_MAX_BYTES];
+  int32_t fd;
+  int64_t as, an, ms, mn;
+  int noFollow;
+  if (!get_args(env, info, 7, argv) || !get_i32(env, argv[0], &fd) || !get_path(env, argv[1], n, sizeof n) || !get_i64(env, argv[2], &as) || !get_i64(env, argv[3], &an) || !get_i64(env, argv[4], &ms) || !get_i64(env, argv[5], &mn) || !get_bool(env, argv[6], &noFollow)) return NULL;
+  if (n[0] != 0 && !check_name(env, n)) return NULL;
+  struct timespec ts[2] = {{(time_t)as, (long)an}, {(time_t)ms, (long)mn}};
+  int flags = (noFollow ? AT_SYMLINK_NOFOLLOW : 0) | (n[0] == 0 ? AT_EMPTY_PATH : 0);
+  if (utimensat(fd, n, ts, flags) < 0) return throw_errno(env, errno, "utimensat", n);
+  return undef(env);
+}
+
+static napi_value Fchown(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fd, uid, gid;
+  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &uid) || !get_i32(env, argv[2], &gid)) return NULL;
+  if (fchown(fd, (uid_t)uid, (gid_t)gid) < 0) return throw_errno(env, errno, "fchown", NULL);
+  return undef(env);
+}
+
+static napi_value Fchmod(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fd, mode;
+  if (!get_args(env, info, 2, argv) || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &mode)) return NULL;
+  if (fchmod(fd, (mode_t)mode) < 0) return throw_errno(env, errno, "fchmod", NULL);
+  return undef(env);
+}
+
+static napi_value Futimens(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fd;
+  int64_t as, an, ms, mn;
+  if (!get_args(env, info, 5, argv) || !get_i32(env, argv[0], &fd) || !get_i64(env, argv[1], &as) || !get_i64(env, argv[2], &an) || !get_i64(env, argv[3], &ms) || !get_i64(env, argv[4], &mn)) return NULL;
+  struct timespec ts[2] = {{(time_t)as, (long)an}, {(time_t)ms, (long)mn}};
+  if (futimens(fd, ts) < 0) return throw_errno(env, errno, "futimens", NULL);
+  return undef(env);
+}
+
+// listDir(dirFd): the entry names (without . and ..) as Buffers, read through a fresh fd so the
+// caller's fd (O_PATH or not) and its offset are untouched.
+static napi_value ListDir(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd)) return NULL;
+  int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (dfd < 0) return throw_errno(env, errno, "openat", ".");
+  DIR *d = fdopendir(dfd);
+  if (!d) {
+    int e = errno;
+    close(dfd);
+    return throw_errno(env, e, "fdopendir", NULL);
+  }
+  napi_value arr;
+  napi_create_array(env, &arr);
+  uint32_t i = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent *de = readdir(d);
+    if (!de) {
+      if (errno != 0) {
+        int e = errno;
+        closedir(d);
+        return throw_errno(env, e, "readdir", NULL);
+      }
+      break;
+    }
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+    napi_value b;
+    napi_create_buffer_copy(env, strlen(de->d_name), de->d_name, NULL, &b);
+    napi_set_element(env, arr, i++, b);
+  }
+  closedir(d);
+  return arr;
+}
+
+// mount(source, target, fstype, flags, data): mount(2) as is (source "" for none).
+static napi_value Mount(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char src[NAME_MAX_BYTES], tgt[NAME_MAX_BYTES], type[256], data[NAME_MAX_BYTES];
+  int64_t flags;
+  if (!get_args(env, info, 5, argv) || !get_path(env, argv[0], src, sizeof src) || !get_path(env, argv[1], tgt, sizeof tgt) || !get_path(env, argv[2], type, sizeof type) || !get_i64(env, argv[3], &flags) || !get_path(env, argv[4], data, sizeof data)) return NULL;
+  if (mount(src[0] ? src : NULL, tgt, type[0] ? type : NULL, (unsigned long)flags, data[0] ? data : NULL) < 0) return throw_errno(env, errno, "mount", tgt);
+  return undef(env);
+}
+
+static napi_value Umount2(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char tgt[NAME_MAX_BYTES];
+  int32_t flags;
+  if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], tgt, sizeof tgt) || !get_i32(env, argv[1], &flags)) return NULL;
+  if (umount2(tgt, flags) < 0) return throw_errno(env, errno, "umount2", tgt);
+  return undef(env);
+}
+
+static napi_value CloseFd(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd)) return NULL;
+  if (close(fd) < 0) return throw_errno(env, errno, "close", NULL);
+  return undef(env);
+}
+
+static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
+  napi_set_named_property(env, exports, name, fn);
+}
+
+static void export_const(napi_env env, napi_value obj, const char *name, double v) {
+  napi_set_named_property(env, obj, name, num(env, v));
+}
+
+static void register_xattr(napi_env env, napi_value exports);
+
+NAPI_MODULE_INIT() {
+  register_xattr(env, exports);
+  export_fn(env, exports, "openRoot", OpenRoot);
+  export_fn(env, exports, "openInRoot", OpenInRoot);
+  export_fn(env, exports, "openBeneath", OpenBeneath);
+  export_fn(env, exports, "mkdirAt", MkdirAt);
+  export_fn(env, exports, "unlinkAt", UnlinkAt);
+  export_fn(env, exports, "symlinkAt", SymlinkAt);
+  export_fn(env, exports, "linkAt", LinkAt);
+  export_fn(env, exports, "mknodAt", MknodAt);
+  export_fn(env, exports, "renameAt", RenameAt);
+  export_fn(env, exports, "readlinkAt", ReadlinkAt);
+  export_fn(env, exports, "fstatAt", FstatAt);
+  export_fn(env, exports, "fchownAt", FchownAt);
+  export_fn(env, exports, "fchmodAt", FchmodAt);
+  export_fn(env, exports, "utimensAt", UtimensAt);
+  export_fn(env, exports, "fchown", Fchown);
+  export_fn(env, exports, "fchmod", Fchmod);
+  export_fn(env, exports, "futimens", Futimens);
+  export_fn(env, exports, "listDir", ListDir);
+  export_fn(env, exports, "mount", Mount);
+  export_fn(env, exports, "umount2", Umount2);
+  export_fn(env, exports, "closeFd", CloseFd);
+  napi_value c;
+  napi_create_object(env, &c);
+  export_const(env, c, "O_PATH", O_PATH);
+  export_const(env, c, "O_DIRECTORY", O_DIRECTORY);
+  export_const(env, c, "O_NOFOLLOW", O_NOFOLLOW);
+  export_const(env, c, "O_NONBLOCK", O_NONBLOCK);
+  export_const(env, c, "O_CLOEXEC", O_CLOEXEC);
+  export_const(env, c, "MS_RDONLY", MS_RDONLY);
+  export_const(env, c, "MS_NOSUID", MS_NOSUID);
+  export_const(env, c, "MS_NODEV", MS_NODEV);
+  export_const(env, c, "MS_NOEXEC", MS_NOEXEC);
+  export_const(env, c, "MS_REMOUNT", MS_REMOUNT);
+  export_const(env, c, "MS_BIND", MS_BIND);
+  export_const(env, c, "MS_REC", MS_REC);
+  export_const(env, c, "MS_PRIVATE", MS_PRIVATE);
+  export_const(env, c, "MS_SLAVE", MS_SLAVE);
+  export_const(env, c, "MNT_DETACH", MNT_DETACH);
+  export_const(env, c, "MNT_FORCE", MNT_FORCE);
+  export_const(env, c, "UMOUNT_NOFOLLOW", UMOUNT_NOFOLLOW);
+  napi_set_named_property(env, exports, "constants", c);
+  return exports;
+}
+
+// ---- Extended attributes (copy-up keeps them, as `cp -a` and dockerd do). The l* calls never
+// follow the final component: callers name entries as /proc/self/fd/<dir>/<name>.
+#include <sys/xattr.h>
+
+#define XATTR_BUF (64 * 1024)
+
+// lListXattr(path): the names, NUL-separated, as a Buffer.
+static napi_value LListXattr(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char p[NAME_MAX_BYTES];
+  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], p, sizeof p)) return NULL;
+  char *buf = malloc(XATTR_BUF);
+  if (!buf) return throw_errno(env, ENOMEM, "llistxattr", p);
+  ssize_t len = llistxattr(p, buf, XATTR_BUF);
+  if (len < 0) {
+    int err = errno;
+    free(buf);
+    return throw_errno(env, err, "llistxattr", p);
+  }
+  napi_value out;
+  napi_create_buffer_copy(env, (size_t)len, buf, NULL, &out);
+  free(buf);
+  return out;
+}
+
+// lGetXattr(path, name): the value as a Buffer.
+static napi_value LGetXattr(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char p[NAME_MAX_BYTES], n[NAME_MAX_BYTES];
+  if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], p, sizeof p) || !get_path(env, argv[1], n, sizeof n)) return NULL;
+  char *buf = malloc(XATTR_BUF);
+  if (!buf) return throw_errno(env, ENOMEM, "lgetxattr", p);
+  ssize_t len = lgetxattr(p, n, buf, XATTR_BUF);
+  if (len < 0) {
+    int err = errno;
+    free(buf);
+    return throw_errno(env, err, "lgetxattr", p);
+  }
+  napi_value out;
+  napi_create_buffer_copy(env, (size_t)len, buf, NULL, &out);
+  free(buf);
+  return out;
+}
+
+// lSetXattr(path, name, value: Buffer).
+static napi_value LSetXattr(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char p[NAME_MAX_BYTES], n[NAME_MAX_BYTES];
+  if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], p, sizeof p) || !get_path(env, argv[1], n, sizeof n)) return NULL;
+  bool isBuf = false;
+  napi_is_buffer(env, argv[2], &isBuf);
+  if (!isBuf) {
+    napi_throw_type_error(env, NULL, "expected a Buffer value");
+    return NULL;
+  }
+  void *data;
+  size_t len;
+  napi_get_buffer_info(env, argv[2], &data, &len);
+  if (lsetxattr(p, n, data, len, 0) < 0) return throw_errno(env, errno, "lsetxattr", p);
+  return undef(env);
+}
+
+static void register_xattr(napi_env env, napi_value exports) {
+  export_fn(env, exports, "lListXattr", LListXattr);
+  export_fn(env, exports, "lGetXattr", LGetXattr);
+  export_fn(env, exports, "lSetXattr", LSetXattr);
+}
