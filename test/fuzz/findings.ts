@@ -1,0 +1,86 @@
+// Findings: one class per kind of failure (500 by route and message, daemon exit by cause, slow
+// /_ping, error body shape, leaked internals, leftovers), each with its count and the first
+// reproduction. The allow-list holds the few reasoned exceptions.
+
+export interface Repro {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  mode: string;
+  caseIndex: number;
+}
+
+export interface Finding {
+  cls: string;
+  count: number;
+  detail: string;
+  repro?: Repro;
+}
+
+/** Known and reasoned exceptions: a class matching `match` is not a failure. Keep it small. */
+export const ALLOW: { match: RegExp; reason: string }[] = [
+  {
+    // A HEAD answer has no body by HTTP's rules, so its error shape cannot be checked.
+    match: /^error-shape HEAD /,
+    reason: 'HEAD answers carry no body',
+  },
+];
+
+/** Message text with ids, numbers and long tails normalized, so one cause is one class. */
+export function normalizeMessage(m: string): string {
+  return m
+    .replace(/[0-9a-f]{12,64}/g, '<id>')
+    .replace(/\d+/g, 'N')
+    .replace(/\s+/g, ' ')
+    .slice(0, 90);
+}
+
+/** The `message` of a dockerd-shaped error body, or the start of the body. */
+export function messageOf(body: string): string {
+  try {
+    const v = JSON.parse(body) as unknown;
+    if (typeof v === 'object' && v !== null && 'message' in v && typeof v.message === 'string') return v.message;
+  } catch {
+    // not JSON
+  }
+  return body.slice(0, 120);
+}
+
+export class Findings {
+  readonly byClass = new Map<string, Finding>();
+  constructor(private readonly exclude: string[] = []) {}
+
+  excluded(cls: string): boolean {
+    return this.exclude.some((e) => e !== '' && cls.includes(e));
+  }
+
+  add(cls: string, detail: string, repro?: Repro): void {
+    if (this.excluded(cls)) return;
+    const f = this.byClass.get(cls);
+    if (f) f.count++;
+    else this.byClass.set(cls, { cls, count: 1, detail, repro });
+  }
+
+  /** Findings that fail the run (not allow-listed). */
+  failures(): Finding[] {
+    return [...this.byClass.values()].filter((f) => !ALLOW.some((a) => a.match.test(f.cls)));
+  }
+
+  report(seed: number): string {
+    const lines: string[] = [];
+    for (const f of [...this.byClass.values()].sort((a, b) => b.count - a.count)) {
+      const allowed = ALLOW.find((a) => a.match.test(f.cls));
+      lines.push(`- [${f.count}x] ${f.cls}${allowed ? ` (allowed: ${allowed.reason})` : ''}`);
+      if (f.detail) lines.push(`    ${f.detail.replace(/\n/g, '\n    ')}`);
+      if (f.repro) {
+        const r = f.repro;
+        const body = r.body.length > 300 ? `${r.body.slice(0, 300)}... (${r.body.length} bytes)` : r.body;
+        lines.push(`    repro (seed ${seed}, case ${r.caseIndex}, mode ${r.mode}): ${r.method} ${r.path}`);
+        if (Object.keys(r.headers).length > 0) lines.push(`      headers: ${JSON.stringify(r.headers)}`);
+        if (body !== '') lines.push(`      body: ${JSON.stringify(body)}`);
+      }
+    }
+    return lines.join('\n');
+  }
+}

@@ -1,0 +1,365 @@
+// Runs fuzz cases against a berthd of its own (harness: temp socket and data root) with N
+// parallel workers, a separate /_ping monitor, daemon-exit detection (with restart, so one run
+// finds every crash class), a cap on the containers it creates, and at the end a clean-up and a
+// check that nothing is left behind (containers, mounts, FIFOs, netns, shims).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import fc from 'fast-check';
+import { containerdNamespaceFor } from '../../daemon/config';
+import { buildBusyboxArchive } from '../fixtures/busybox-image';
+import { containerdPid, destroyBerth, startBerth, type Berth } from '../integration/harness';
+import { send, type Outcome, type WireRequest } from './client';
+import { Findings, messageOf, normalizeMessage, type Repro } from './findings';
+import { anyCaseArb, serializeJson, type FuzzCase, type Pool } from './generators';
+import { sanitizeBody, sanitizeQuery } from './sanitize';
+import { loadSpec } from './spec-model';
+
+export interface FuzzOptions {
+  seed: number;
+  cases: number;
+  workers: number;
+  /** Operation ids, modes or finding classes (substrings) to skip. */
+  exclude: string[];
+  log: (line: string) => void;
+}
+
+export interface FuzzResult {
+  findings: Findings;
+  sent: number;
+  ms: number;
+  maxPingMs: number;
+  exits: number;
+  stalls: Map<string, number>;
+}
+
+const REQUEST_TIMEOUT_MS = 8000;
+const MAX_CREATED = 24;
+const MAX_RESTARTS = 6;
+
+interface Pools {
+  container: string[];
+  image: string[];
+  network: string[];
+  volume: string[];
+  exec: string[];
+}
+
+/** The wire form of `c` with pool objects filled in and host-touching values neutered. */
+export function buildRequest(c: FuzzCase, pools: Pools, safeDir: string, index: number): WireRequest {
+  let i = 0;
+  const p = c.template.replace(/\{[^}]+\}/g, () => {
+    const a = c.pathArgs[i++];
+    if (!a) return '';
+    if ('literal' in a) return encodeURIComponent(a.literal);
+    const pool = pools[a.pool as Pool];
+    return pool.length > 0 ? encodeURIComponent(pool[a.k % pool.length]) : 'missing';
+  });
+  const q = new Map<string, string[]>();
+  for (const [k, v] of c.query) q.set(k, [...(q.get(k) ?? []), v]);
+  sanitizeQuery(c.operationId, q);
+  const qs = new URLSearchParams();
+  for (const [k, vs] of q) for (const v of vs) qs.append(k, v);
+  const query = qs.toString();
+  let body: Buffer | undefined;
+  const headers = { ...c.headers };
+  if (c.raw !== undefined) body = Buffer.from(c.raw, 'latin1');
+  else if (c.bodyKind !== 'none' && c.body !== undefined) {
+    // Sanitizing a clone keeps the case itself reproducible.
+    const value = sanitizeBody(c.operationId, structuredClone(c.body), { safeDir, index });
+    body = Buffer.from(serializeJson(value));
+  }
+  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
+    headers['Content-Type'] = c.bodyKind === 'non-json' && c.operationId !== 'ContainerCreate' ? 'application/x-tar' : 'application/json';
+  }
+  return { method: c.method, path: `/v1.53${p}${query ? `?${query}` : ''}`, headers, body };
+}
+
+async function api(b: Berth, method: string, p: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const r = await b.request(method, p, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+  let json: unknown = null;
+  try {
+    json = JSON.parse(r.body);
+  } catch {
+    json = r.body;
+  }
+  return { status: r.status, json };
+}
+
+const idOf = (j: unknown): string | undefined =>
+  typeof j === 'object' && j !== null && 'Id' in j && typeof j.Id === 'string' ? j.Id : undefined;
+
+/** Makes sure the pool objects exist (the fuzz removes them now and then). */
+async function fillPools(b: Berth, pools: Pools): Promise<void> {
+  const runCfg = { Image: 'busybox', Cmd: ['sleep', '3600'], StopSignal: 'SIGKILL', StopTimeout: 1 };
+  pools.container = [];
+  for (const [name, start, cfg] of [
+    ['fz-run-0', true, runCfg],
+    ['fz-run-1', true, runCfg],
+    ['fz-exited', true, { Image: 'busybox', Cmd: ['true'] }],
+    ['fz-created', false, { Image: 'busybox', Cmd: ['true'] }],
+  ] as const) {
+    let r = await api(b, 'GET', `/containers/${name}/json`);
+    if (r.status !== 200) {
+      r = await api(b, 'POST', `/containers/create?name=${name}`, cfg);
+      if (start) await api(b, 'POST', `/containers/${name}/start`);
+    } else if (start && name.startsWith('fz-run')) {
+      await api(b, 'POST', `/containers/${name}/unpause`);
+      await api(b, 'POST', `/containers/${name}/start`);
+    }
+    pools.container.push(name);
+  }
+  const ex = await api(b, 'POST', '/containers/fz-run-0/exec', { Cmd: ['true'] });
+  const execId = idOf(ex.json);
+  pools.exec = execId ? [execId, 'fz-no-exec'] : ['fz-no-exec'];
+  const img = await api(b, 'GET', '/images/busybox/json');
+  pools.image = ['busybox', 'busybox:latest', ...(idOf(img.json) ? [idOf(img.json) as string] : [])];
+  await api(b, 'POST', '/networks/create', { Name: 'fz-net', IPAM: { Config: [{ Subnet: '10.213.250.0/24' }] } });
+  pools.network = ['bridge', 'none', 'host', 'fz-net'];
+  await api(b, 'POST', '/volumes/create', { Name: 'fz-vol' });
+  pools.volume = ['fz-vol'];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The last error-looking lines of the daemon's log (the cause of an exit). */
+function exitCause(log: string): string {
+  const lines = log.split('\n').filter((l) => l.trim() !== '');
+  const err = lines.filter((l) => /Error|error|EPIPE|Uncaught|throw|ERR_/.test(l) && !l.startsWith('{"level":30'));
+  return (err.length > 0 ? err.slice(-3) : lines.slice(-3)).join('\n').slice(0, 600);
+}
+
+function reproOf(req: WireRequest, c: FuzzCase, index: number): Repro {
+  return { method: req.method, path: req.path, headers: req.headers, body: req.body?.toString('latin1') ?? '', mode: c.mode, caseIndex: index };
+}
+
+const PATH_LEAK = /\/tmp\/berth-|\/var\/lib\/berth|\/run\/berth|    at |node:internal|FST_ERR|"statusCode"/;
+
+export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
+  const model = loadSpec();
+  const findings = new Findings(opts.exclude);
+  const excluded = (c: FuzzCase): boolean => opts.exclude.some((e) => e !== '' && (c.operationId === e || c.mode === e));
+  const cases = fc.sample(anyCaseArb(model), { seed: opts.seed, numRuns: opts.cases });
+  const safeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-fuzz-binds-'));
+  let b = await startBerth();
+  const dir = b.dir;
+  const archive = await buildBusyboxArchive({ tags: ['busybox:latest'] });
+  await b.request('POST', '/images/load?quiet=1', { body: archive, headers: { 'Content-Type': 'application/x-tar' } });
+  const pools: Pools = { container: [], image: [], network: [], volume: [], exec: [] };
+  await fillPools(b, pools);
+  const created: string[] = [];
+  const everCreated = new Set<string>();
+  const inFlight = new Map<number, { req: WireRequest; c: FuzzCase }>();
+  const stalls = new Map<string, number>();
+  let restarting: Promise<void> | undefined;
+  let exits = 0;
+  let stopped = false;
+  let maxPingMs = 0;
+  let next = 0;
+  let sent = 0;
+  const t0 = performance.now();
+
+  const onExit = async (): Promise<void> => {
+    exits++;
+    const cause = exitCause(b.log());
+    const suspects = [...inFlight.entries()].filter(([, v]) => v.c.mode !== 'normal' || v.req.method !== 'GET');
+    const [idx, first] = suspects[0] ?? [...inFlight.entries()][0] ?? [-1, undefined];
+    findings.add(
+      `daemon-exit ${normalizeMessage(cause.split('\n').pop() ?? '')}`,
+      `log:\n${cause}\nin flight: ${[...inFlight.values()].map((v) => `${v.c.mode} ${v.req.method} ${v.req.path.slice(0, 80)}`).join(' | ')}`,
+      first ? reproOf(first.req, first.c, idx) : undefined,
+    );
+    opts.log(`daemon exited (${exits}); restarting`);
+    if (exits > MAX_RESTARTS) {
+      stopped = true;
+      return;
+    }
+    await b.stop();
+    const orphan = containerdPid(b.execRoot);
+    if (orphan !== undefined) process.kill(orphan, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    b = await startBerth({ dir });
+    await fillPools(b, pools);
+  };
+  const checkAlive = async (): Promise<void> => {
+    if (restarting) return restarting;
+    if (alive(b.pid)) return;
+    restarting = onExit().finally(() => {
+      restarting = undefined;
+    });
+    return restarting;
+  };
+
+  // The monitor: /_ping must answer within 1 s throughout (a bound from the issue).
+  const pinger = (async () => {
+    while (!stopped) {
+      if (restarting) await restarting;
+      const r = await send(b.socket, { method: 'GET', path: '/_ping', headers: {} }, 'normal', 5000);
+      if (r.error && !alive(b.pid)) await checkAlive();
+      else {
+        maxPingMs = Math.max(maxPingMs, r.ms);
+        if (r.ms > 1000 || r.status !== 200) {
+          const flight = [...inFlight.values()].map((v) => `${v.c.mode} ${v.req.method} ${v.req.path.slice(0, 100)}`);
+          findings.add('ping-slow', `/_ping took ${Math.round(r.ms)} ms (status ${r.status ?? r.error}); in flight: ${flight.join(' | ')}`);
+        }
+      }
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  })();
+
+  const handle = async (index: number, c: FuzzCase, req: WireRequest, out: Outcome): Promise<void> => {
+    if (out.error) {
+      if (!alive(b.pid)) return checkAlive();
+      if (out.error === 'timeout' && c.mode === 'normal') {
+        const k = `${c.operationId}`;
+        stalls.set(k, (stalls.get(k) ?? 0) + 1);
+      }
+      return;
+    }
+    if (c.mode !== 'normal' && c.mode !== 'raw-garbage') return;
+    const op = c.mode === 'raw-garbage' ? 'raw' : c.operationId;
+    const status = out.status ?? 0;
+    const bodyStart = out.body.indexOf('\r\n\r\n');
+    let body = bodyStart >= 0 ? out.body.slice(bodyStart + 4) : '';
+    if (/transfer-encoding: chunked/i.test(out.body.slice(0, bodyStart))) body = body.replace(/^[0-9a-f]+\r\n/, '');
+    const repro = (): Repro => reproOf(req, c, index);
+    if (status >= 500 && status !== 501 && status !== 503) {
+      findings.add(`500 ${op} ${normalizeMessage(messageOf(body))}`, `status ${status}`, repro());
+    }
+    if (status >= 400 && req.method !== 'HEAD' && body.trim() !== '') {
+      let shaped = false;
+      try {
+        const v = JSON.parse(body.trim().split('\r\n')[0]) as unknown;
+        shaped = typeof v === 'object' && v !== null && 'message' in v && typeof v.message === 'string';
+      } catch {
+        shaped = false;
+      }
+      if (!shaped) findings.add(`error-shape ${op} ${status}`, `body: ${body.slice(0, 160)}`, repro());
+    }
+    if (status >= 400 && PATH_LEAK.test(body)) {
+      findings.add(`leak ${op} ${normalizeMessage(messageOf(body)).slice(0, 60)}`, `body: ${body.slice(0, 200)}`, repro());
+    }
+    if (c.operationId === 'ContainerCreate' && status === 201) {
+      const m = /"Id":"([0-9a-f]{64})"/.exec(body);
+      if (m) {
+        created.push(m[1]);
+        everCreated.add(m[1]);
+      }
+    }
+  };
+
+  const worker = async (w: number): Promise<void> => {
+    let done = 0;
+    while (!stopped) {
+      const index = next++;
+      if (index >= cases.length) return;
+      const c = cases[index];
+      if (excluded(c)) continue;
+      if (restarting) await restarting;
+      if (stopped) return;
+      // Keep the number of containers bounded: the oldest fuzz-created ones go.
+      while (created.length > MAX_CREATED) {
+        const id = created.shift() as string;
+        await send(b.socket, { method: 'DELETE', path: `/containers/${id}?force=1&v=1`, headers: {} }, 'normal', REQUEST_TIMEOUT_MS);
+      }
+      if (w === 0 && ++done % 400 === 0) await fillPools(b, pools);
+      const req = buildRequest(c, pools, safeDir, index);
+      inFlight.set(index, { req, c });
+      const out = await send(b.socket, req, c.mode, REQUEST_TIMEOUT_MS, index);
+      inFlight.delete(index);
+      sent++;
+      await handle(index, c, req, out);
+      if (sent % 1000 === 0) opts.log(`${sent} requests, ${findings.byClass.size} finding classes, ${Math.round((performance.now() - t0) / 1000)} s`);
+    }
+  };
+  await Promise.all(Array.from({ length: opts.workers }, (_, w) => worker(w)));
+  stopped = true;
+  await pinger;
+  const ms = performance.now() - t0;
+
+  // Clean-up through the API, then nothing of the fuzz may remain.
+  if (alive(b.pid)) await leftovers(b, findings, everCreated);
+  const ns = containerdNamespaceFor(b.dataRoot);
+  await destroyBerth(b);
+  for (const m of mountsUnder(dir)) findings.add('leftover-mount-after-stop', m);
+  for (const s of shimsOf(ns)) findings.add('leftover-shim-after-stop', s);
+  fs.rmSync(safeDir, { recursive: true, force: true });
+  return { findings, sent, ms, maxPingMs, exits, stalls };
+}
+
+async function leftovers(b: Berth, findings: Findings, everCreated: Set<string>): Promise<void> {
+  const list = await api(b, 'GET', '/containers/json?all=1');
+  const ids = Array.isArray(list.json) ? list.json.map((c) => idOf(c)).filter((x): x is string => x !== undefined) : [];
+  for (const id of ids) {
+    everCreated.add(id);
+    const r = await send(b.socket, { method: 'DELETE', path: `/containers/${id}?force=1&v=1`, headers: {} }, 'normal', 30_000);
+    if (r.status !== 204) findings.add('leftover-container-rm-fails', `DELETE ${id.slice(0, 12)}: ${r.status ?? r.error} ${messageOf(r.body.slice(r.body.indexOf('\r\n\r\n') + 4))}`);
+  }
+  const after = await api(b, 'GET', '/containers/json?all=1');
+  if (Array.isArray(after.json) && after.json.length > 0) findings.add('leftover-containers', `${after.json.length} containers after clean-up`);
+  // Mounts of containers (rootfs, volumes, temp mounts) under the daemon's directories.
+  for (const m of mountsUnder(b.dir)) {
+    if (/\/containerd\/|io\.containerd/.test(m) && !/rootfs/.test(m)) continue;
+    findings.add('leftover-mount', m);
+  }
+  for (const f of fifosUnder(b.execRoot)) findings.add('leftover-fifo', f);
+  for (const id of everCreated) {
+    if (fs.existsSync(`/run/netns/berth-${id.slice(0, 12)}`)) findings.add('leftover-netns', `/run/netns/berth-${id.slice(0, 12)}`);
+  }
+  const ns = containerdNamespaceFor(b.dataRoot);
+  for (const s of shimsOf(ns)) findings.add('leftover-shim', s);
+}
+
+function mountsUnder(dir: string): string[] {
+  try {
+    return fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter((m): m is string => m !== undefined && m.startsWith(`${dir}/`));
+  } catch {
+    return [];
+  }
+}
+
+function fifosUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, depth: number): void => {
+    if (depth > 8) return;
+    let ents: fs.Dirent[];
+    try {
+      ents = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of ents) {
+      const p = path.join(d, e.name);
+      if (e.isFIFO()) out.push(p);
+      else if (e.isDirectory()) walk(p, depth + 1);
+    }
+  };
+  walk(dir, 0);
+  return out;
+}
+
+/** Shims (and what they run) of containerd namespace `ns`, from /proc. */
+function shimsOf(ns: string): string[] {
+  const out: string[] = [];
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.includes('containerd-shim') && argv.includes(ns)) out.push(`${pid} ${argv.join(' ').slice(0, 160)}`);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
