@@ -156,7 +156,7 @@ function typedValue(model: SpecModel, s: Schema, depth: number): fc.Arbitrary<un
       const fixed =
         keys.length === 0
           ? fc.constant({} as Record<string, unknown>)
-          : fc.subarray(keys, { maxLength: 5 }).chain((ks) => fc.record(Object.fromEntries(ks.map((k) => [k, valueFor(model, props[k], depth + 1)]))));
+          : fc.subarray(keys, { maxLength: Math.min(5, keys.length) }).chain((ks) => fc.record(Object.fromEntries(ks.map((k) => [k, valueFor(model, props[k], depth + 1)]))));
       const ap = s.additionalProperties;
       if (ap === undefined || ap === false) return fixed;
       const extra = fc.dictionary(plausibleString, valueFor(model, ap === true ? {} : ap, depth + 1), { maxKeys: 3 });
@@ -215,7 +215,7 @@ function queryArb(op: Operation): fc.Arbitrary<[string, string][]> {
   const known = qs.map((p) => queryValueArb(p.type === 'array' ? p.items?.type : p.type, p.format, p.name).map((v): [string, string] => [p.name, v]));
   const unknown = fc.tuple(fc.constantFrom('x', 'filters', 'all', 'force', 't', '', '%zz'), hostileString).map(([k, v]): [string, string] => [k, v]);
   if (known.length === 0) return fc.array(unknown, { maxLength: 1 });
-  return fc.tuple(fc.subarray(known.map((_, i) => i), { maxLength: 4 }), fc.array(unknown, { maxLength: 1 })).chain(([idx, extra]) =>
+  return fc.tuple(fc.subarray(known.map((_, i) => i), { maxLength: Math.min(4, known.length) }), fc.array(unknown, { maxLength: 1 })).chain(([idx, extra]) =>
     fc.tuple(...idx.map((i) => known[i])).map((vals) => [...vals, ...extra]),
   );
 }

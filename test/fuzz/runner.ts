@@ -45,15 +45,25 @@ interface Pools {
   exec: string[];
 }
 
+/** Percent-encodes every byte outside [A-Za-z0-9._~-] (lone surrogates included, as WTF-8 would not). */
+export function encodeSegment(s: string): string {
+  let out = '';
+  for (const byte of Buffer.from(s, 'utf8')) {
+    const ch = String.fromCharCode(byte);
+    out += /[A-Za-z0-9._~-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
 /** The wire form of `c` with pool objects filled in and host-touching values neutered. */
 export function buildRequest(c: FuzzCase, pools: Pools, safeDir: string, index: number): WireRequest {
   let i = 0;
   const p = c.template.replace(/\{[^}]+\}/g, () => {
     const a = c.pathArgs[i++];
     if (!a) return '';
-    if ('literal' in a) return encodeURIComponent(a.literal);
+    if ('literal' in a) return encodeSegment(a.literal);
     const pool = pools[a.pool as Pool];
-    return pool.length > 0 ? encodeURIComponent(pool[a.k % pool.length]) : 'missing';
+    return pool.length > 0 ? encodeSegment(pool[a.k % pool.length]) : 'missing';
   });
   const q = new Map<string, string[]>();
   for (const [k, v] of c.query) q.set(k, [...(q.get(k) ?? []), v]);
@@ -185,8 +195,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     const orphan = containerdPid(b.execRoot);
     if (orphan !== undefined) process.kill(orphan, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 500));
-    b = await startBerth({ dir });
-    await fillPools(b, pools);
+    try {
+      b = await startBerth({ dir });
+      await fillPools(b, pools);
+    } catch (err) {
+      findings.add('daemon-restart-fails', String(err).slice(0, 600));
+      stopped = true;
+    }
   };
   const checkAlive = async (): Promise<void> => {
     if (restarting) return restarting;
@@ -270,7 +285,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
         await send(b.socket, { method: 'DELETE', path: `/containers/${id}?force=1&v=1`, headers: {} }, 'normal', REQUEST_TIMEOUT_MS);
       }
       if (w === 0 && ++done % 400 === 0) await fillPools(b, pools);
-      const req = buildRequest(c, pools, safeDir, index);
+      let req: WireRequest;
+      try {
+        req = buildRequest(c, pools, safeDir, index);
+      } catch (err) {
+        findings.add(`fuzzer-error ${String(err).slice(0, 80)}`, `case ${index} ${c.operationId}`);
+        continue;
+      }
       inFlight.set(index, { req, c });
       const out = await send(b.socket, req, c.mode, REQUEST_TIMEOUT_MS, index);
       inFlight.delete(index);
