@@ -205,6 +205,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
   };
   const checkAlive = async (): Promise<void> => {
     if (restarting) return restarting;
+    if (stopped) return;
     if (alive(b.pid)) return;
     restarting = onExit().finally(() => {
       restarting = undefined;
