@@ -2,11 +2,13 @@
 // parallel workers, a separate /_ping monitor, daemon-exit detection (with restart, so one run
 // finds every crash class), a cap on the containers it creates, and at the end a clean-up and a
 // check that nothing is left behind (containers, mounts, FIFOs, netns, shims).
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { containerdNamespaceFor } from '../../daemon/config';
+import { networkTag } from '../../daemon/networks/service';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { containerdPid, destroyBerth, startBerth, type Berth } from '../integration/harness';
 import { send, type Outcome, type WireRequest } from './client';
@@ -150,12 +152,29 @@ function reproOf(req: WireRequest, c: FuzzCase, index: number): Repro {
   return { method: req.method, path: req.path, headers: req.headers, body: req.body?.toString('latin1') ?? '', mode: c.mode, caseIndex: index };
 }
 
+/**
+ * What a case is, for BERTH_FUZZ_EXCLUDE: its operation id, mode, body kind, and 'redos' (a
+ * backtracking-prone filter), 'deep' (nesting), 'int64' (an integer beyond 2^53).
+ */
+export function labelsOf(c: FuzzCase): string[] {
+  const labels = [c.operationId, c.mode, `body-${c.bodyKind}`];
+  const q = c.query.map(([, v]) => v).join(' ');
+  if (/\+\)\+|\)\+x/.test(q)) labels.push('redos');
+  const text = `${c.raw ?? ''}${c.body === undefined ? '' : JSON.stringify(c.body)}`;
+  if (c.bodyKind === 'deep' || text.includes('\\u0001DEEP:')) labels.push('deep');
+  if (text.includes('\\u0001BIG:')) labels.push('int64');
+  return labels;
+}
+
 const PATH_LEAK = /\/tmp\/berth-|\/var\/lib\/berth|\/run\/berth|    at |node:internal|FST_ERR|"statusCode"/;
 
 export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const model = loadSpec();
   const findings = new Findings(opts.exclude);
-  const excluded = (c: FuzzCase): boolean => opts.exclude.some((e) => e !== '' && (c.operationId === e || c.mode === e));
+  const excluded = (c: FuzzCase): boolean => {
+    const labels = labelsOf(c);
+    return opts.exclude.some((e) => labels.includes(e));
+  };
   const cases = fc.sample(anyCaseArb(model), { seed: opts.seed, numRuns: opts.cases });
   const safeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-fuzz-binds-'));
   let b = await startBerth();
@@ -214,15 +233,29 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
   };
 
   // The monitor: /_ping must answer within 1 s throughout (a bound from the issue).
+  let failedPings = 0;
+  let frozenSince: string[] = [];
   const pinger = (async () => {
     while (!stopped) {
       if (restarting) await restarting;
+      const flightAtSend = [...inFlight.entries()];
       const r = await send(b.socket, { method: 'GET', path: '/_ping', headers: {} }, 'normal', 5000);
       if (r.error && !alive(b.pid)) await checkAlive();
-      else {
+      else if (r.error) {
+        // A daemon that answers nothing for 3 pings in a row is frozen: recorded, killed, restarted.
+        if (failedPings++ === 0) frozenSince = flightAtSend.map(([i, v]) => `case ${i}: ${v.c.mode} ${v.req.method} ${v.req.path.slice(0, 200)} ${v.req.body?.toString('latin1').slice(0, 200) ?? ''}`);
+        findings.add('ping-slow', `/_ping: ${r.error} after ${Math.round(r.ms)} ms`);
+        if (failedPings >= 3) {
+          findings.add('daemon-frozen', `no /_ping answer for 15 s; in flight when it began:\n${frozenSince.join('\n')}`);
+          failedPings = 0;
+          process.kill(b.pid, 'SIGKILL');
+          await checkAlive();
+        }
+      } else {
+        failedPings = 0;
         maxPingMs = Math.max(maxPingMs, r.ms);
         if (r.ms > 1000 || r.status !== 200) {
-          const flight = [...inFlight.values()].map((v) => `${v.c.mode} ${v.req.method} ${v.req.path.slice(0, 100)}`);
+          const flight = flightAtSend.map(([i, v]) => `case ${i}: ${v.c.mode} ${v.req.method} ${v.req.path.slice(0, 100)}`);
           findings.add('ping-slow', `/_ping took ${Math.round(r.ms)} ms (status ${r.status ?? r.error}); in flight: ${flight.join(' | ')}`);
         }
       }
@@ -301,19 +334,53 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
       if (sent % 1000 === 0) opts.log(`${sent} requests, ${findings.byClass.size} finding classes, ${Math.round((performance.now() - t0) / 1000)} s`);
     }
   };
-  await Promise.all(Array.from({ length: opts.workers }, (_, w) => worker(w)));
-  stopped = true;
-  await pinger;
-  const ms = performance.now() - t0;
+  let ms = 0;
+  try {
+    await Promise.all(Array.from({ length: opts.workers }, (_, w) => worker(w)));
+  } finally {
+    stopped = true;
+    await pinger;
+    if (restarting) await restarting;
+    ms = performance.now() - t0;
+    // Clean-up through the API (a dead daemon is started again for it), then nothing of the
+    // fuzz may remain.
+    if (!alive(b.pid)) {
+      const orphan = containerdPid(b.execRoot);
+      if (orphan !== undefined) process.kill(orphan, 'SIGKILL');
+      b = await startBerth({ dir });
+    }
+    await leftovers(b, findings, everCreated);
+    const ns = containerdNamespaceFor(b.dataRoot);
+    await destroyBerth(b);
+    afterStop(dir, ns, everCreated, findings);
+    fs.rmSync(safeDir, { recursive: true, force: true });
+  }
+  return { findings, sent, ms, maxPingMs, exits, stalls };
+}
 
-  // Clean-up through the API, then nothing of the fuzz may remain.
-  if (alive(b.pid)) await leftovers(b, findings, everCreated);
-  const ns = containerdNamespaceFor(b.dataRoot);
-  await destroyBerth(b);
+/** What a stopped daemon must not leave: mounts, shims, netns, cgroups, firewall chains, bridges. */
+function afterStop(dir: string, ns: string, everCreated: Set<string>, findings: Findings): void {
   for (const m of mountsUnder(dir)) findings.add('leftover-mount-after-stop', m);
   for (const s of shimsOf(ns)) findings.add('leftover-shim-after-stop', s);
-  fs.rmSync(safeDir, { recursive: true, force: true });
-  return { findings, sent, ms, maxPingMs, exits, stalls };
+  for (const id of everCreated) {
+    if (fs.existsSync(`/run/netns/berth-${id.slice(0, 12)}`)) findings.add('leftover-netns-after-stop', `/run/netns/berth-${id.slice(0, 12)}`);
+  }
+  if (fs.existsSync(`/sys/fs/cgroup/memory/${ns}`) || fs.existsSync(`/sys/fs/cgroup/${ns}`)) findings.add('leftover-cgroup-after-stop', ns);
+  const { chainPrefix, defaultBridge } = networkTag(ns);
+  let rules = '';
+  try {
+    rules = execFileSync('iptables-save', { encoding: 'utf8' });
+  } catch {
+    rules = '';
+  }
+  if (rules.includes(`${chainPrefix}-`)) findings.add('leftover-chains-after-stop', chainPrefix);
+  if (fs.existsSync(`/sys/class/net/${defaultBridge}`)) findings.add('leftover-bridge-after-stop', defaultBridge);
+  for (const link of fs.readdirSync('/sys/class/net')) {
+    if (!link.startsWith('br-')) continue;
+    // Bridges of the fuzz's own networks carry an address of the fuzz range.
+    const out = spawnSync('ip', ['-4', '-o', 'addr', 'show', 'dev', link], { encoding: 'utf8' }).stdout ?? '';
+    if (out.includes(' 10.213.')) findings.add('leftover-bridge-after-stop', link);
+  }
 }
 
 async function leftovers(b: Berth, findings: Findings, everCreated: Set<string>): Promise<void> {
