@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { ROUTES } from '../../api/routes/table';
 import { anyCaseArb, bigNumber, deepNest, serializeJson } from '../fuzz/generators';
 import { bodySchema, loadSpec, pathParams, resolveSchema } from '../fuzz/spec-model';
-import { encodeSegment } from '../fuzz/runner';
+import { encodeSegment, labelsOf } from '../fuzz/runner';
 import { normalizeMessage } from '../fuzz/findings';
 
 const model = loadSpec();
@@ -52,4 +52,12 @@ test('path segments are percent-encoded byte by byte, lone surrogates included',
 
 test('finding classes normalize ids and numbers', () => {
   assert.equal(normalizeMessage('No such container: 0123456789abcdef0123 at 12'), 'No such container: <id> at N');
+});
+
+test('exclusion labels name the hostile families of a case', () => {
+  const base = { operationId: 'NetworkList', method: 'GET', template: '/networks', pathArgs: [], headers: {}, mode: 'normal' as const };
+  assert.ok(labelsOf({ ...base, query: [['filters', '{"id":["^([0-9a-f]+)+x$"]}']], bodyKind: 'none' }).includes('redos'));
+  assert.ok(labelsOf({ ...base, query: [], bodyKind: 'schema', body: { a: deepNest(10) } }).includes('deep'));
+  assert.ok(labelsOf({ ...base, query: [], bodyKind: 'schema', body: { Memory: bigNumber('9223372036854775807') } }).includes('int64'));
+  assert.deepEqual(labelsOf({ ...base, query: [['all', '1']], bodyKind: 'none' }), ['NetworkList', 'normal', 'body-none']);
 });
