@@ -11,7 +11,7 @@ import { containerdNamespaceFor } from '../../daemon/config';
 import { networkTag } from '../../daemon/networks/service';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { containerdPid, destroyBerth, startBerth, type Berth } from '../integration/harness';
-import { send, type Outcome, type WireRequest } from './client';
+import { garbageRequest, send, type Outcome, type WireRequest } from './client';
 import { Findings, messageOf, normalizeMessage, type Repro } from './findings';
 import { anyCaseArb, serializeJson, type FuzzCase, type Pool } from './generators';
 import { sanitizeBody, sanitizeQuery } from './sanitize';
@@ -141,14 +141,24 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The last error-looking lines of the daemon's log (the cause of an exit). */
-function exitCause(log: string): string {
+/** The cause of an exit from the daemon's log: the error code or first line of the last stack. */
+export function exitCause(log: string): { cls: string; text: string } {
   const lines = log.split('\n').filter((l) => l.trim() !== '');
-  const err = lines.filter((l) => /Error|error|EPIPE|Uncaught|throw|ERR_/.test(l) && !l.startsWith('{"level":30'));
-  return (err.length > 0 ? err.slice(-3) : lines.slice(-3)).join('\n').slice(0, 600);
+  const tail = lines.slice(-60);
+  const text = tail.filter((l) => !l.startsWith('{"level":30')).slice(-12).join('\n').slice(-1500);
+  const code = [...tail.join('\n').matchAll(/code: '([A-Z_0-9]+)'/g)].pop();
+  if (code) return { cls: code[1], text };
+  const err = tail.filter((l) => /^\s*(\w*Error|Uncaught)\b/.test(l)).pop();
+  return { cls: normalizeMessage(err?.trim() ?? tail[tail.length - 1] ?? 'no log'), text };
 }
 
 function reproOf(req: WireRequest, c: FuzzCase, index: number): Repro {
+  if (c.mode === 'raw-garbage') {
+    // What was sent is the garbage request, not the case's.
+    const raw = garbageRequest(index);
+    const nl = raw.indexOf('\r\n');
+    return { method: 'RAW', path: JSON.stringify(raw.slice(0, nl < 0 ? 200 : Math.min(nl, 200))), headers: {}, body: nl < 0 ? '' : raw.slice(nl + 2, nl + 300), mode: c.mode, caseIndex: index };
+  }
   return { method: req.method, path: req.path, headers: req.headers, body: req.body?.toString('latin1') ?? '', mode: c.mode, caseIndex: index };
 }
 
@@ -198,11 +208,14 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const onExit = async (): Promise<void> => {
     exits++;
     const cause = exitCause(b.log());
-    const suspects = [...inFlight.entries()].filter(([, v]) => v.c.mode !== 'normal' || v.req.method !== 'GET');
-    const [idx, first] = suspects[0] ?? [...inFlight.entries()][0] ?? [-1, undefined];
+    // The likeliest culprit first: clients that leave early, then writes, then the rest.
+    const rank = (v: { req: WireRequest; c: FuzzCase }): number =>
+      ['upgrade-vanish', 'slow-reader', 'vanish-after-headers', 'vanish-after-send', 'truncated-body', 'raw-garbage'].indexOf(v.c.mode) + 1 || (v.req.method === 'GET' ? 9 : 8);
+    const suspects = [...inFlight.entries()].sort((a, b2) => rank(a[1]) - rank(b2[1]));
+    const [idx, first] = suspects[0] ?? [-1, undefined];
     findings.add(
-      `daemon-exit ${normalizeMessage(cause.split('\n').pop() ?? '')}`,
-      `log:\n${cause}\nin flight: ${[...inFlight.values()].map((v) => `${v.c.mode} ${v.req.method} ${v.req.path.slice(0, 80)}`).join(' | ')}`,
+      `daemon-exit ${cause.cls}`,
+      `log:\n${cause.text}\nin flight: ${suspects.map(([i, v]) => `case ${i} ${v.c.mode} ${v.req.method} ${v.req.path.slice(0, 80)}`).join(' | ')}`,
       first ? reproOf(first.req, first.c, idx) : undefined,
     );
     opts.log(`daemon exited (${exits}); restarting`);
@@ -243,6 +256,11 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
       if (r.error && !alive(b.pid)) await checkAlive();
       else if (r.error) {
         // A daemon that answers nothing for 3 pings in a row is frozen: recorded, killed, restarted.
+        await new Promise((res) => setTimeout(res, 300));
+        if (!alive(b.pid)) {
+          await checkAlive();
+          continue;
+        }
         if (failedPings++ === 0) frozenSince = flightAtSend.map(([i, v]) => `case ${i}: ${v.c.mode} ${v.req.method} ${v.req.path.slice(0, 200)} ${v.req.body?.toString('latin1').slice(0, 200) ?? ''}`);
         findings.add('ping-slow', `/_ping: ${r.error} after ${Math.round(r.ms)} ms`);
         if (failedPings >= 3) {
@@ -398,7 +416,8 @@ async function leftovers(b: Berth, findings: Findings, everCreated: Set<string>)
     if (/\/containerd\/|io\.containerd/.test(m) && !/rootfs/.test(m)) continue;
     findings.add('leftover-mount', m);
   }
-  for (const f of fifosUnder(b.execRoot)) findings.add('leftover-fifo', f);
+  // The FIFO pool's stock (.pool) is kept by design while the daemon runs.
+  for (const f of fifosUnder(b.execRoot)) if (!f.includes('/.pool/')) findings.add('leftover-fifo', f);
   for (const id of everCreated) {
     if (fs.existsSync(`/run/netns/berth-${id.slice(0, 12)}`)) findings.add('leftover-netns', `/run/netns/berth-${id.slice(0, 12)}`);
   }

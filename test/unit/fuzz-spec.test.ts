@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { ROUTES } from '../../api/routes/table';
 import { anyCaseArb, bigNumber, deepNest, serializeJson } from '../fuzz/generators';
 import { bodySchema, loadSpec, pathParams, resolveSchema } from '../fuzz/spec-model';
-import { encodeSegment, labelsOf } from '../fuzz/runner';
+import { encodeSegment, exitCause, labelsOf } from '../fuzz/runner';
 import { normalizeMessage } from '../fuzz/findings';
 
 const model = loadSpec();
@@ -60,4 +60,10 @@ test('exclusion labels name the hostile families of a case', () => {
   assert.ok(labelsOf({ ...base, query: [], bodyKind: 'schema', body: { a: deepNest(10) } }).includes('deep'));
   assert.ok(labelsOf({ ...base, query: [], bodyKind: 'schema', body: { Memory: bigNumber('9223372036854775807') } }).includes('int64'));
   assert.deepEqual(labelsOf({ ...base, query: [['all', '1']], bodyKind: 'none' }), ['NetworkList', 'normal', 'body-none']);
+});
+
+test('an exit is classed by the error code (or first error line) of the last stack', () => {
+  const log = ['{"level":30,"msg":"x"}', 'node:events:497', '      throw er; // Unhandled', 'Error: write EPIPE', "  code: 'EPIPE',", '}'].join('\n');
+  assert.equal(exitCause(log).cls, 'EPIPE');
+  assert.equal(exitCause('x\nError [ERR_STREAM_DESTROYED]: Writable stream closed\n    at y').cls, 'Error [ERR_STREAM_DESTROYED]: Writable stream closed');
 });
