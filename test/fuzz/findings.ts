@@ -9,6 +9,8 @@ export interface Repro {
   body: string;
   mode: string;
   caseIndex: number;
+  /** A follow-up request sent after this one succeeded (e.g. start after create). */
+  then?: string;
 }
 
 export interface Finding {
@@ -16,19 +18,16 @@ export interface Finding {
   count: number;
   detail: string;
   repro?: Repro;
+  /** Where it was seen (operation ids), with counts. */
+  where: Map<string, number>;
 }
 
 /** Known and reasoned exceptions: a class matching `match` is not a failure. Keep it small. */
 export const ALLOW: { match: RegExp; reason: string }[] = [
   {
-    // A HEAD answer has no body by HTTP's rules, so its error shape cannot be checked.
-    match: /^error-shape HEAD /,
-    reason: 'HEAD answers carry no body',
-  },
-  {
     // dockerd runs ps with the client's ps_args and answers 500 when ps fails (moby
     // daemon/top_unix.go: a plain fmt.Errorf, no errdefs class).
-    match: /^500 ContainerTop Error running ps: /,
+    match: /^500 Error running ps: /,
     reason: 'dockerd answers 500 when ps rejects the client ps_args',
   },
 ];
@@ -61,11 +60,15 @@ export class Findings {
     return this.exclude.some((e) => e !== '' && cls.includes(e));
   }
 
-  add(cls: string, detail: string, repro?: Repro): void {
-    if (this.excluded(cls)) return;
-    const f = this.byClass.get(cls);
+  add(cls: string, detail: string, repro?: Repro, where?: string): void {
+    if (this.excluded(cls) || (where !== undefined && this.excluded(where))) return;
+    let f = this.byClass.get(cls);
     if (f) f.count++;
-    else this.byClass.set(cls, { cls, count: 1, detail, repro });
+    else {
+      f = { cls, count: 1, detail, repro, where: new Map() };
+      this.byClass.set(cls, f);
+    }
+    if (where !== undefined) f.where.set(where, (f.where.get(where) ?? 0) + 1);
   }
 
   /** Findings that fail the run (not allow-listed). */
@@ -78,6 +81,10 @@ export class Findings {
     for (const f of [...this.byClass.values()].sort((a, b) => b.count - a.count)) {
       const allowed = ALLOW.find((a) => a.match.test(f.cls));
       lines.push(`- [${f.count}x] ${f.cls}${allowed ? ` (allowed: ${allowed.reason})` : ''}`);
+      if (f.where.size > 0) {
+        const top = [...f.where.entries()].sort((a, b) => b[1] - a[1]);
+        lines.push(`    on ${top.length} route(s): ${top.slice(0, 8).map(([w, n]) => `${w} ${n}x`).join(', ')}${top.length > 8 ? ', ...' : ''}`);
+      }
       if (f.detail) lines.push(`    ${f.detail.replace(/\n/g, '\n    ')}`);
       if (f.repro) {
         const r = f.repro;
@@ -86,6 +93,7 @@ export class Findings {
         lines.push(`    repro (seed ${seed}, case ${r.caseIndex}, mode ${r.mode}): ${r.method} ${p}`);
         if (Object.keys(r.headers).length > 0) lines.push(`      headers: ${JSON.stringify(r.headers)}`);
         if (body !== '') lines.push(`      body: ${JSON.stringify(body)}`);
+        if (r.then) lines.push(`      then: ${r.then}`);
       }
     }
     return lines.join('\n');

@@ -292,15 +292,45 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     }
     if (c.mode !== 'normal' && c.mode !== 'raw-garbage') return;
     const op = c.mode === 'raw-garbage' ? 'raw' : c.operationId;
+    const body = classify(op, out, req.method, () => reproOf(req, c, index));
+    if (c.mode !== 'normal') return;
+    // Follow-ups reach what a 2xx stored: a created container is started (docker run), an
+    // updated one restarted, a created exec started; a 500 there is the create's or update's fault.
+    let then: WireRequest | undefined;
+    let id: string | undefined;
+    if (c.operationId === 'ContainerCreate' && out.status === 201) {
+      id = /"Id":"([0-9a-f]{64})"/.exec(body)?.[1];
+      if (id) {
+        created.push(id);
+        everCreated.add(id);
+        then = { method: 'POST', path: `/v1.53/containers/${id}/start`, headers: {} };
+      }
+    } else if (c.operationId === 'ContainerUpdate' && out.status === 200) {
+      then = { method: 'POST', path: req.path.replace(/\/update(\?.*)?$/, '/restart?t=0'), headers: {} };
+    } else if (c.operationId === 'ExecCreate' && out.status === 201) {
+      id = /"Id":"([0-9a-f]{64})"/.exec(body)?.[1];
+      if (id) then = { method: 'POST', path: `/v1.53/exec/${id}/start`, headers: { 'Content-Type': 'application/json' }, body: Buffer.from('{"Detach":true}') };
+    }
+    if (!then) return;
+    const out2 = await send(b.socket, then, 'normal', REQUEST_TIMEOUT_MS);
+    if (out2.error) {
+      if (!alive(b.pid)) return checkAlive();
+      return;
+    }
+    const first = reproOf(req, c, index);
+    classify(`${op}+${then.path.split('/').pop()?.split('?')[0] ?? ''}`, out2, then.method, () => ({ ...first, then: `${then.method} ${then.path}` }));
+  };
+
+  /** Records what is wrong with one answer; returns its body. */
+  const classify = (op: string, out: Outcome, method: string, repro: () => Repro): string => {
     const status = out.status ?? 0;
     const bodyStart = out.body.indexOf('\r\n\r\n');
     let body = bodyStart >= 0 ? out.body.slice(bodyStart + 4) : '';
     if (/transfer-encoding: chunked/i.test(out.body.slice(0, bodyStart))) body = body.replace(/^[0-9a-f]+\r\n/, '');
-    const repro = (): Repro => reproOf(req, c, index);
     if (status >= 500 && status !== 501 && status !== 503) {
-      findings.add(`500 ${op} ${normalizeMessage(messageOf(body))}`, `status ${status}`, repro());
+      findings.add(`500 ${normalizeMessage(messageOf(body))}`, `status ${status}`, repro(), op);
     }
-    if (status >= 400 && req.method !== 'HEAD' && body.trim() !== '') {
+    if (status >= 400 && method !== 'HEAD' && body.trim() !== '') {
       let shaped = false;
       try {
         const v = JSON.parse(body.trim().split('\r\n')[0]) as unknown;
@@ -308,18 +338,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
       } catch {
         shaped = false;
       }
-      if (!shaped) findings.add(`error-shape ${op} ${status}`, `body: ${body.slice(0, 160)}`, repro());
+      if (!shaped) findings.add(`error-shape ${status} ${normalizeMessage(body).slice(0, 50)}`, `body: ${body.slice(0, 160)}`, repro(), op);
     }
     if (status >= 400 && PATH_LEAK.test(body)) {
-      findings.add(`leak ${op} ${normalizeMessage(messageOf(body)).slice(0, 60)}`, `body: ${body.slice(0, 200)}`, repro());
+      findings.add(`leak ${normalizeMessage(messageOf(body)).slice(0, 60)}`, `body: ${body.slice(0, 200)}`, repro(), op);
     }
-    if (c.operationId === 'ContainerCreate' && status === 201) {
-      const m = /"Id":"([0-9a-f]{64})"/.exec(body);
-      if (m) {
-        created.push(m[1]);
-        everCreated.add(m[1]);
-      }
-    }
+    return body;
   };
 
   const worker = async (w: number): Promise<void> => {
@@ -408,6 +432,12 @@ async function leftovers(b: Berth, findings: Findings, everCreated: Set<string>)
     everCreated.add(id);
     const r = await send(b.socket, { method: 'DELETE', path: `/containers/${id}?force=1&v=1`, headers: {} }, 'normal', 30_000);
     if (r.status !== 204) findings.add('leftover-container-rm-fails', `DELETE ${id.slice(0, 12)}: ${r.status ?? r.error} ${messageOf(r.body.slice(r.body.indexOf('\r\n\r\n') + 4))}`);
+  }
+  const nets = await api(b, 'GET', '/networks');
+  for (const n of Array.isArray(nets.json) ? (nets.json as { Id?: string; Name?: string }[]) : []) {
+    if (!n.Id || ['bridge', 'host', 'none'].includes(n.Name ?? '')) continue;
+    const r = await send(b.socket, { method: 'DELETE', path: `/networks/${n.Id}`, headers: {} }, 'normal', 30_000);
+    if (r.status !== 204) findings.add('leftover-network-rm-fails', `DELETE network ${n.Name}: ${r.status ?? r.error}`);
   }
   const after = await api(b, 'GET', '/containers/json?all=1');
   if (Array.isArray(after.json) && after.json.length > 0) findings.add('leftover-containers', `${after.json.length} containers after clean-up`);
