@@ -209,8 +209,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     exits++;
     const cause = exitCause(b.log());
     // The likeliest culprit first: clients that leave early, then writes, then the rest.
+    // (streamed answers are GETs: a GET whose client left ranks before other methods).
     const rank = (v: { req: WireRequest; c: FuzzCase }): number =>
-      ['upgrade-vanish', 'slow-reader', 'vanish-after-headers', 'vanish-after-send', 'truncated-body', 'raw-garbage'].indexOf(v.c.mode) + 1 || (v.req.method === 'GET' ? 9 : 8);
+      (['upgrade-vanish', 'slow-reader', 'vanish-after-headers', 'vanish-after-send', 'truncated-body', 'raw-garbage'].indexOf(v.c.mode) + 1 || 8) * 2 +
+      (v.req.method === 'GET' ? 0 : 1);
     const suspects = [...inFlight.entries()].sort((a, b2) => rank(a[1]) - rank(b2[1]));
     const [idx, first] = suspects[0] ?? [-1, undefined];
     findings.add(
@@ -256,7 +258,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
       if (r.error && !alive(b.pid)) await checkAlive();
       else if (r.error) {
         // A daemon that answers nothing for 3 pings in a row is frozen: recorded, killed, restarted.
-        await new Promise((res) => setTimeout(res, 300));
+        // A dying daemon resets connections first: only a living one counts as slow.
+        await new Promise((res) => setTimeout(res, 1000));
         if (!alive(b.pid)) {
           await checkAlive();
           continue;
