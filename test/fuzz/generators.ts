@@ -247,8 +247,10 @@ function bodyArb(model: SpecModel, op: Operation): fc.Arbitrary<{ bodyKind: Body
   let schemaValue: fc.Arbitrary<unknown> = valueFor(model, schema);
   if (op.operationId === 'ContainerCreate') {
     // Mostly a runnable base, so the case reaches create's deeper checks and start.
-    schemaValue = fc.tuple(fc.boolean(), schemaValue).map(([base, v]) =>
-      base && typeof v === 'object' && v !== null && !Array.isArray(v) ? { Image: 'busybox', Cmd: ['true'], ...v } : v,
+    // A HostConfig of its own most of the time: it holds most of what create must validate.
+    const hc = valueFor(model, resolveSchema(model, schema).properties?.HostConfig);
+    schemaValue = fc.tuple(fc.nat(3), schemaValue, hc).map(([base, v, h]) =>
+      base > 0 && typeof v === 'object' && v !== null && !Array.isArray(v) ? { Image: 'busybox', Cmd: ['true'], HostConfig: h, ...v } : v,
     );
   }
   return fc.oneof(

@@ -398,6 +398,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     const ns = containerdNamespaceFor(b.dataRoot);
     await destroyBerth(b);
     afterStop(dir, ns, everCreated, findings);
+    scrub(dir, ns, everCreated);
     fs.rmSync(safeDir, { recursive: true, force: true });
   }
   return { findings, sent, ms, maxPingMs, exits, stalls };
@@ -410,7 +411,7 @@ function afterStop(dir: string, ns: string, everCreated: Set<string>, findings: 
   for (const id of everCreated) {
     if (fs.existsSync(`/run/netns/berth-${id.slice(0, 12)}`)) findings.add('leftover-netns-after-stop', `/run/netns/berth-${id.slice(0, 12)}`);
   }
-  if (fs.existsSync(`/sys/fs/cgroup/memory/${ns}`) || fs.existsSync(`/sys/fs/cgroup/${ns}`)) findings.add('leftover-cgroup-after-stop', ns);
+  if (cgroupDirs(ns).length > 0) findings.add('leftover-cgroup-after-stop', ns);
   const { chainPrefix, defaultBridge } = networkTag(ns);
   let rules = '';
   try {
@@ -456,6 +457,91 @@ async function leftovers(b: Berth, findings: Findings, everCreated: Set<string>)
   }
   const ns = containerdNamespaceFor(b.dataRoot);
   for (const s of shimsOf(ns)) findings.add('leftover-shim', s);
+}
+
+/**
+ * Removes what the findings recorded as left behind (all of it the fuzz daemon's own: its
+ * namespace's shims and cgroups, its containers' netns, its chains and fuzz-range bridges), so
+ * a failing run does not leave the CI host dirty.
+ */
+function scrub(dir: string, ns: string, everCreated: Set<string>): void {
+  for (const line of shimsOf(ns)) {
+    const pid = Number(line.split(' ')[0]);
+    for (const f of cgroupDirs(ns, 'freezer')) {
+      try {
+        fs.writeFileSync(path.join(f, 'freezer.state'), 'THAWED');
+      } catch {
+        // not frozen or gone
+      }
+    }
+    const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout?.split('\n').filter((x) => x !== '') ?? [];
+    for (const k of [...kids.map(Number), pid]) {
+      try {
+        process.kill(k, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+  for (const m of mountsUnder(dir).sort((a, b) => b.length - a.length)) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+  for (const id of everCreated) spawnSync('ip', ['netns', 'del', `berth-${id.slice(0, 12)}`], { stdio: 'ignore' });
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  Atomics.wait(pause, 0, 0, 300);
+  for (const c of cgroupDirs(ns)) {
+    // Deepest first; a busy one stays (and was reported).
+    const dirs: string[] = [];
+    const walk = (d: string): void => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
+      dirs.push(d);
+    };
+    try {
+      walk(c);
+    } catch {
+      continue;
+    }
+    for (const d of dirs) {
+      try {
+        fs.rmdirSync(d);
+      } catch {
+        // busy
+      }
+    }
+  }
+  const { chainPrefix, defaultBridge } = networkTag(ns);
+  for (const table of ['filter', 'nat']) {
+    const rules = spawnSync('iptables-save', ['-t', table], { encoding: 'utf8' }).stdout ?? '';
+    for (const r of rules.split('\n')) {
+      const m = /^-A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) (.*-j (\S+))$/.exec(r);
+      if (m && m[3].startsWith(`${chainPrefix}-`)) spawnSync('iptables', ['-t', table, '-D', m[1], ...m[2].split(' ')], { stdio: 'ignore' });
+    }
+    const chains = [...rules.matchAll(new RegExp(`^:(${chainPrefix}-[A-Z]+)`, 'gm'))].map((m) => m[1]);
+    for (const ch of chains) spawnSync('iptables', ['-t', table, '-F', ch], { stdio: 'ignore' });
+    for (const ch of chains) spawnSync('iptables', ['-t', table, '-X', ch], { stdio: 'ignore' });
+  }
+  const links = fs.readdirSync('/sys/class/net');
+  if (links.includes(defaultBridge)) spawnSync('ip', ['link', 'del', defaultBridge], { stdio: 'ignore' });
+  for (const link of links) {
+    if (!link.startsWith('br-')) continue;
+    const out = spawnSync('ip', ['-4', '-o', 'addr', 'show', 'dev', link], { encoding: 'utf8' }).stdout ?? '';
+    if (out.includes(' 10.213.')) spawnSync('ip', ['link', 'del', link], { stdio: 'ignore' });
+  }
+}
+
+/** The cgroup directories of namespace `ns` (v1 controllers or v2). */
+function cgroupDirs(ns: string, only?: string): string[] {
+  const root = '/sys/fs/cgroup';
+  const out: string[] = [];
+  if (fs.existsSync(path.join(root, ns))) out.push(path.join(root, ns));
+  for (const ctl of fs.readdirSync(root)) {
+    if (only !== undefined && ctl !== only) continue;
+    const d = path.join(root, ctl, ns);
+    if (fs.existsSync(d)) {
+      if (only === 'freezer') {
+        for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) out.push(path.join(d, e.name));
+      } else out.push(d);
+    }
+  }
+  return out;
 }
 
 function mountsUnder(dir: string): string[] {
