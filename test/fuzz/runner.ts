@@ -205,9 +205,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
   let sent = 0;
   const t0 = performance.now();
 
+  let killedFrozen = false;
   const onExit = async (): Promise<void> => {
     exits++;
     const cause = exitCause(b.log());
+    // Our own kill of a frozen daemon is recorded as daemon-frozen, not as an exit.
+    if (killedFrozen) exits--;
     // The likeliest culprit first: clients that leave early, then writes, then the rest.
     // (streamed answers are GETs: a GET whose client left ranks before other methods).
     const rank = (v: { req: WireRequest; c: FuzzCase }): number =>
@@ -215,12 +218,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
       (v.req.method === 'GET' ? 0 : 1);
     const suspects = [...inFlight.entries()].sort((a, b2) => rank(a[1]) - rank(b2[1]));
     const [idx, first] = suspects[0] ?? [-1, undefined];
-    findings.add(
+    if (!killedFrozen) findings.add(
       `daemon-exit ${cause.cls}`,
       `log:\n${cause.text}\nin flight: ${suspects.map(([i, v]) => `case ${i} ${v.c.mode} ${v.req.method} ${v.req.path.slice(0, 80)}`).join(' | ')}`,
       first ? reproOf(first.req, first.c, idx) : undefined,
     );
-    opts.log(`daemon exited (${exits}); restarting`);
+    opts.log(killedFrozen ? 'frozen daemon killed; restarting' : `daemon exited (${exits}); restarting`);
+    killedFrozen = false;
     if (exits > MAX_RESTARTS) {
       stopped = true;
       return;
@@ -269,6 +273,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
         if (failedPings >= 3) {
           findings.add('daemon-frozen', `no /_ping answer for 15 s; in flight when it began:\n${frozenSince.join('\n')}`);
           failedPings = 0;
+          killedFrozen = true;
           process.kill(b.pid, 'SIGKILL');
           await checkAlive();
         }
