@@ -206,6 +206,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const t0 = performance.now();
 
   let killedFrozen = false;
+  const recentAbuse: [number, { req: WireRequest; c: FuzzCase }][] = [];
   const onExit = async (): Promise<void> => {
     exits++;
     const cause = exitCause(b.log());
@@ -216,7 +217,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     const rank = (v: { req: WireRequest; c: FuzzCase }): number =>
       (['upgrade-vanish', 'slow-reader', 'vanish-after-headers', 'vanish-after-send', 'truncated-body', 'raw-garbage'].indexOf(v.c.mode) + 1 || 8) * 2 +
       (v.req.method === 'GET' ? 0 : 1);
-    const suspects = [...inFlight.entries()].sort((a, b2) => rank(a[1]) - rank(b2[1]));
+    // A client that left may be done before the daemon falls: recent abusive cases count too.
+    const suspects = [...inFlight.entries(), ...recentAbuse].sort((a, b2) => rank(a[1]) - rank(b2[1]));
+    recentAbuse.length = 0;
     const [idx, first] = suspects[0] ?? [-1, undefined];
     if (!killedFrozen) findings.add(
       `daemon-exit ${cause.cls}`,
@@ -379,6 +382,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
       inFlight.set(index, { req, c });
       const out = await send(b.socket, req, c.mode, REQUEST_TIMEOUT_MS, index);
       inFlight.delete(index);
+      if (c.mode !== 'normal') {
+        recentAbuse.push([index, { req, c }]);
+        if (recentAbuse.length > 8) recentAbuse.shift();
+      }
       sent++;
       await handle(index, c, req, out);
       if (sent % 1000 === 0) opts.log(`${sent} requests, ${findings.byClass.size} finding classes, ${Math.round((performance.now() - t0) / 1000)} s`);
