@@ -22,7 +22,7 @@ export interface Outcome {
 
 const BODY_CAP = 64 * 1024;
 /** How long a streaming answer is read before the client leaves (a normal end of the case). */
-const STREAM_READ_MS = 1500;
+const STREAM_READ_MS = 700;
 
 const GARBAGE = [
   'GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n',
