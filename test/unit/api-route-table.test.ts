@@ -7,16 +7,10 @@ import { ROUTES } from '../../api/routes/table';
 
 const METHODS = ['get', 'head', 'post', 'put', 'delete', 'patch', 'options'];
 
-/** The spec sits in shared/ beside the repository (in CI, a copy beside the clone). */
+/** The spec is vendored in test/fixtures (the repository is self-contained). */
 function specPath(): string {
-  let dir = __dirname;
-  for (;;) {
-    const candidate = path.join(dir, 'shared', 'spec', 'engine-api-v1.53.yaml');
-    if (fs.existsSync(candidate)) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('engine-api-v1.53.yaml not found in any shared/spec above the tests');
-    dir = parent;
-  }
+  // dist/test/unit -> repository root; the yaml is not copied by tsc.
+  return path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'engine-api-v1.53.yaml');
 }
 
 test('the route table is exactly the spec: every path+method with its operationId, nothing extra', () => {

@@ -1,0 +1,101 @@
+// Findings: one class per kind of failure (500 by route and message, daemon exit by cause, slow
+// /_ping, error body shape, leaked internals, leftovers), each with its count and the first
+// reproduction. The allow-list holds the few reasoned exceptions.
+
+export interface Repro {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  mode: string;
+  caseIndex: number;
+  /** A follow-up request sent after this one succeeded (e.g. start after create). */
+  then?: string;
+}
+
+export interface Finding {
+  cls: string;
+  count: number;
+  detail: string;
+  repro?: Repro;
+  /** Where it was seen (operation ids), with counts. */
+  where: Map<string, number>;
+}
+
+/** Known and reasoned exceptions: a class matching `match` is not a failure. Keep it small. */
+export const ALLOW: { match: RegExp; reason: string }[] = [
+  {
+    // dockerd runs ps with the client's ps_args and answers 500 when ps fails (moby
+    // daemon/top_unix.go: a plain fmt.Errorf, no errdefs class).
+    match: /^500 Error running ps: /,
+    reason: 'dockerd answers 500 when ps rejects the client ps_args',
+  },
+];
+
+/** Message text with ids, numbers and long tails normalized, so one cause is one class. */
+export function normalizeMessage(m: string): string {
+  return m
+    .replace(/[0-9a-f]{12,64}/g, '<id>')
+    .replace(/\d+/g, 'N')
+    .replace(/\s+/g, ' ')
+    .slice(0, 90);
+}
+
+/** The `message` of a dockerd-shaped error body, or the start of the body. */
+export function messageOf(body: string): string {
+  try {
+    const v = JSON.parse(body) as unknown;
+    if (typeof v === 'object' && v !== null && 'message' in v && typeof v.message === 'string') return v.message;
+  } catch {
+    // not JSON
+  }
+  return body.slice(0, 120);
+}
+
+export class Findings {
+  readonly byClass = new Map<string, Finding>();
+  constructor(private readonly exclude: string[] = []) {}
+
+  excluded(cls: string): boolean {
+    return this.exclude.some((e) => e !== '' && cls.includes(e));
+  }
+
+  add(cls: string, detail: string, repro?: Repro, where?: string): void {
+    if (this.excluded(cls) || (where !== undefined && this.excluded(where))) return;
+    let f = this.byClass.get(cls);
+    if (f) f.count++;
+    else {
+      f = { cls, count: 1, detail, repro, where: new Map() };
+      this.byClass.set(cls, f);
+    }
+    if (where !== undefined) f.where.set(where, (f.where.get(where) ?? 0) + 1);
+  }
+
+  /** Findings that fail the run (not allow-listed). */
+  failures(): Finding[] {
+    return [...this.byClass.values()].filter((f) => !ALLOW.some((a) => a.match.test(f.cls)));
+  }
+
+  report(seed: number): string {
+    const lines: string[] = [];
+    for (const f of [...this.byClass.values()].sort((a, b) => b.count - a.count)) {
+      const allowed = ALLOW.find((a) => a.match.test(f.cls));
+      lines.push(`- [${f.count}x] ${f.cls}${allowed ? ` (allowed: ${allowed.reason})` : ''}`);
+      if (f.where.size > 0) {
+        const top = [...f.where.entries()].sort((a, b) => b[1] - a[1]);
+        lines.push(`    on ${top.length} route(s): ${top.slice(0, 8).map(([w, n]) => `${w} ${n}x`).join(', ')}${top.length > 8 ? ', ...' : ''}`);
+      }
+      if (f.detail) lines.push(`    ${f.detail.replace(/\n/g, '\n    ')}`);
+      if (f.repro) {
+        const r = f.repro;
+        const body = r.body.length > 300 ? `${r.body.slice(0, 300)}... (${r.body.length} bytes)` : r.body;
+        const p = r.path.length > 400 ? `${r.path.slice(0, 400)}... (${r.path.length} chars)` : r.path;
+        lines.push(`    repro${f.cls.startsWith('daemon-exit') ? ' (likeliest of the cases in flight or just done)' : ''} (seed ${seed}, case ${r.caseIndex}, mode ${r.mode}): ${r.method} ${p}`);
+        if (Object.keys(r.headers).length > 0) lines.push(`      headers: ${JSON.stringify(r.headers)}`);
+        if (body !== '') lines.push(`      body: ${JSON.stringify(body)}`);
+        if (r.then) lines.push(`      then: ${r.then}`);
+      }
+    }
+    return lines.join('\n');
+  }
+}
