@@ -9,6 +9,7 @@ const NUMBERS: Readonly<Record<string, number>> = {
 };
 
 const RT_MIN = 34;
+const INT64_MAX = 2n ** 63n - 1n;
 const RT_MAX = 64;
 
 /** Number of a signal name (RTMIN+n included); undefined when unknown. */
@@ -28,9 +29,10 @@ export function signalNumber(name: string): number | undefined {
 /** dockerd's ParseSignal: "9", "KILL", "sigkill", "SIGKILL" → 9; anything else is an error. */
 export function parseSignal(raw: string): number {
   if (/^[+-]?[0-9]+$/.test(raw)) {
-    const n = Number(raw);
-    if (n === 0) throw new InvalidParameter(`Invalid signal: ${raw}`);
-    return n;
+    // strconv.Atoi: beyond int64 it fails, and the name lookup after it fails too.
+    const big = BigInt(raw);
+    if (big === 0n || big > INT64_MAX || big < -INT64_MAX - 1n) throw new InvalidParameter(`Invalid signal: ${raw}`);
+    return Number(big);
   }
   const n = signalNumber(raw);
   if (n === undefined) throw new InvalidParameter(`Invalid signal: ${raw}`);
@@ -44,4 +46,20 @@ export function isValidSignal(raw: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * moby's ValidSignalForPlatform: a signal of the Linux SignalMap (1-31, RTMIN..RTMAX). Anything
+ * else parses (ParseSignal takes any non-zero integer) but can never be sent: containerd's kill
+ * takes a uint32 and runc refuses what the kernel does not know.
+ */
+export function validSignalForPlatform(sig: number): boolean {
+  return Number.isInteger(sig) && ((sig >= 1 && sig <= 31) || (sig >= RT_MIN && sig <= RT_MAX));
+}
+
+/** ParseSignal then ValidSignalForPlatform, as moby's ContainerKill checks a signal (400 both). */
+export function parseSupportedSignal(raw: string): number {
+  const sig = parseSignal(raw);
+  if (!validSignalForPlatform(sig)) throw new InvalidParameter(`the linux daemon does not support signal ${sig}`);
+  return sig;
 }

@@ -221,13 +221,19 @@ export class ContainerNetworking {
   /** `docker network disconnect` (the caller holds the lock); n is undefined for a forced one of a gone network. */
   async disconnect(c: Container, n: NetworkRecord | undefined, input: string): Promise<void> {
     const id = c.record.id;
-    if (n && n.driver === 'host') throw new InvalidParameter('container cannot be disconnected from host network or connected to host network');
+    const mode = modeOf(c);
+    // runconfig.ErrConflictHostNetwork only for a container that is on the host network itself.
+    if (n && n.driver === 'host' && mode === 'host') {
+      throw new InvalidParameter('container cannot be disconnected from host network or connected to host network');
+    }
     const current = c.record.networks ?? [];
     const cfg = current.find((e) => (n ? e.networkId === n.id : e.networkName === input || e.networkId === input));
     if (!cfg) {
-      const mode = modeOf(c);
       if (n && !ownsNetworkStack(mode) && mode === n.name) throw new InvalidParameter(`container ${id} is not connected to network ${n.name}`);
-      throw new SystemError(`container ${id} is not connected to network ${n?.name ?? input}`);
+      // dockerd's texts (DisconnectFromNetwork for a stopped container, disconnectFromNetwork for
+      // a running one), both plain errors that it answers 500: kept (the fuzzer allows them).
+      const name = n?.name ?? input;
+      throw new SystemError(c.state.running ? `container ${id} is not connected to network ${name}` : `container ${id} is not connected to the network ${name}`);
     }
     if (c.state.running && this.sandboxes) {
       await this.sandboxes.detach(id, cfg.networkId);

@@ -9,7 +9,10 @@ import { mountReadOnlyLayers, mountSnapshot, type TempMount } from '../../runtim
 import { overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
 import type { ContainerRecord, ContainerState } from './model';
 import type { ContainerRoot } from './rootfs-path';
-import { SystemError } from '../errors';
+import { Conflict } from '../errors';
+
+const LIVE_MOUNT_WAIT_MS = 5_000;
+const LIVE_MOUNT_POLL_MS = 50;
 
 export type RootMode = 'read' | 'write';
 
@@ -73,13 +76,20 @@ export async function openContainerRoot(
   const mounts = containerFileMounts(c.record);
   if (c.state.running) {
     const { upper } = await containerLayerDirs(ctd, c.record.id);
-    const live = liveRootfsMount(upper);
+    // Between a restart's stop and its start the shim's mount is gone: writes wait for the new
+    // one (dockerd's container lock makes them wait too), reads use the snapshot meanwhile.
+    let live = liveRootfsMount(upper);
+    for (let waited = 0; live === undefined && mode === 'write' && waited < LIVE_MOUNT_WAIT_MS; waited += LIVE_MOUNT_POLL_MS) {
+      await new Promise((resolve) => setTimeout(resolve, LIVE_MOUNT_POLL_MS));
+      live = liveRootfsMount(upper);
+    }
     if (live !== undefined) {
       // Every lookup goes through this fd (openat2 RESOLVE_IN_ROOT), never through the path.
       const fd = sfs.openRoot(live);
       return { r: { root: live, fd, mounts }, release: async () => sfs.closeFd(fd) };
     }
-    if (mode === 'write') throw new SystemError(`rootfs of running container ${c.record.id} is not mounted`);
+    // Mounting the snapshot a second time, read-write, while a shim may mount it is unsafe.
+    if (mode === 'write') throw new Conflict(`Container ${c.record.id} is restarting, wait until the container is running`);
   }
   const m = mode === 'read' ? await mountContainerSnapshotReadOnly(ctd, c.record.id) : await mountSnapshot(await snapshotMounts(ctd, c.record.id));
   let fd: number;

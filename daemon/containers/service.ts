@@ -29,7 +29,7 @@ import { resolveImage } from '../images/lookup';
 import { JsonFileLogger } from '../logs/json-file';
 import { LogCopier } from '../logs/copier';
 import { parseLogOpts, validateLogOpts, type LogConfig } from '../logs/format';
-import { parseSignal } from '../signals';
+import { parseSignal, parseSupportedSignal, validSignalForPlatform } from '../signals';
 import type { ContainerConfig, HostConfig, NetworkingConfig } from './api-types';
 import { AttachHub } from './attach-hub';
 import { writeEtcFiles } from './etc-files';
@@ -705,6 +705,8 @@ export class ContainerService {
 
   async stop(input: string, opts: { signal?: string; timeoutSec?: number }): Promise<void> {
     const id = this.get(input).record.id;
+    // A signal that does not parse is the client's error (400) before anything is stopped.
+    if (opts.signal) parseSignal(opts.signal);
     await this.locked(id, () => this.stopLocked(id, opts));
   }
 
@@ -727,12 +729,21 @@ export class ContainerService {
       return;
     }
     if (!c.state.running) throw new NotModified();
-    const sig = parseSignal(opts.signal || c.record.config.StopSignal || 'SIGTERM');
+    const sig = opts.signal ? parseSignal(opts.signal) : configuredStopSignal(c.record.config.StopSignal);
     const timeout = opts.timeoutSec ?? c.record.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
     const live = this.live.get(id);
-    await this.signal(c, sig);
+    // As moby's containerStop: a stop signal that cannot be sent (one the platform does not
+    // know, or a kill that fails) is logged, and the container gets 2 s before SIGKILL.
+    let signalled = validSignalForPlatform(sig);
+    if (signalled) {
+      await this.signal(c, sig).catch((err: unknown) => {
+        signalled = false;
+        this.logger.warn({ err, container: id, signal: sig }, 'error sending stop signal to container');
+      });
+    } else this.logger.warn({ container: id, signal: sig }, 'stop signal not supported on linux: killing after the grace period');
     if (live) {
-      const exited = await waitOrTimeout(live.exited, timeout < 0 ? Infinity : timeout * 1000);
+      const waitMs = !signalled ? STOP_SIGNAL_FAILED_WAIT_MS : timeout < 0 ? Infinity : timeout * 1000;
+      const exited = await waitOrTimeout(live.exited, waitMs);
       if (!exited) {
         this.logger.info({ container: id, timeout }, 'container did not exit in time: killing it');
         await this.killAndWait(this.get(id), live);
@@ -764,7 +775,7 @@ export class ContainerService {
     // means the container is meant to end: no restart policy brings it back, and a paused
     // container is thawed so that the signal is delivered.
     const stopSignal = c.record.config.StopSignal;
-    const exitOnNext = !stopSignal || sig === 9 || parseSignal(stopSignal) === sig;
+    const exitOnNext = !stopSignal || sig === 9 || configuredStopSignal(stopSignal) === sig;
     if (exitOnNext) this.restartManager(c).cancel();
     try {
       await this.runtime.kill(id, sig, { all: sig === 9 });
@@ -793,7 +804,7 @@ export class ContainerService {
   }
 
   async kill(input: string, signal: string | undefined): Promise<void> {
-    const sig = parseSignal(signal && signal !== '' ? signal : 'SIGKILL');
+    const sig = parseSupportedSignal(signal && signal !== '' ? signal : 'SIGKILL');
     const id = this.get(input).record.id;
     await this.locked(id, async () => {
       const c = this.get(id);
@@ -834,6 +845,19 @@ export class ContainerService {
 
   // ------------------------------------------------------------------ pause
 
+  /**
+   * Rethrows a runtime failure of pause/unpause/top: as dockerd's 409 "is not running" when the
+   * task ended meanwhile (an exit or a stop/restart racing the request), as itself otherwise.
+   */
+  private async notRunningConflict(id: string, err: unknown): Promise<never> {
+    const now = this.tryGetById(id);
+    const task = await this.runtime.taskStatus(id).catch(() => undefined);
+    if (!now || !now.state.running || now.state.restarting || task === undefined || task.status === 'stopped' || isTaskNotRunning(err)) {
+      throw new Conflict(`Container ${id} is not running`);
+    }
+    throw err;
+  }
+
   async pause(input: string): Promise<void> {
     const id = this.get(input).record.id;
     await this.locked(id, async () => {
@@ -841,7 +865,7 @@ export class ContainerService {
       if (!c.state.running) throw new Conflict(`Container ${id} is not running`);
       if (c.state.paused) throw new Conflict(`Container ${id} is already paused`);
       if (c.state.restarting) throw new Conflict(`Container ${id} is restarting, wait until the container is running`);
-      await this.runtime.pause(id);
+      await this.runtime.pause(id).catch((err: unknown) => this.notRunningConflict(id, err));
       c.state.paused = true;
       this.saveState(c);
       this.publish(c, 'pause');
@@ -853,7 +877,7 @@ export class ContainerService {
     await this.locked(id, async () => {
       const c = this.get(id);
       if (!c.state.paused) throw new Conflict(`Container ${id} is not paused`);
-      await this.runtime.resume(id);
+      await this.runtime.resume(id).catch((err: unknown) => this.notRunningConflict(id, err));
       c.state.paused = false;
       this.saveState(c);
       this.publish(c, 'unpause');
@@ -1059,7 +1083,7 @@ export class ContainerService {
     const c = this.get(input);
     if (!c.state.running) throw new Conflict(`Container ${c.record.id} is not running`);
     if (c.state.restarting) throw new Conflict(`Container ${c.record.id} is restarting, wait until the container is running`);
-    const pids = await this.runtime.pids(c.record.id);
+    const pids = await this.runtime.pids(c.record.id).catch((err: unknown) => this.notRunningConflict(c.record.id, err));
     return runPs(psArgs, pids);
   }
 
@@ -1312,6 +1336,26 @@ export const QUARANTINE_LABEL = 'berth.quarantined';
 
 /** How long a SIGKILLed task gets to report its exit before the kill is retried (lock held). */
 const KILL_EXIT_WAIT_MS = 10_000;
+
+/** moby's containerStop: the grace a container gets when its stop signal could not be sent. */
+const STOP_SIGNAL_FAILED_WAIT_MS = 2_000;
+
+/** moby's Container.StopSignal: the configured one when it parses, SIGTERM otherwise. */
+function configuredStopSignal(raw: string | null | undefined): number {
+  try {
+    return raw ? parseSignal(raw) : 15;
+  } catch {
+    return 15;
+  }
+}
+
+/**
+ * A runtime failure that only says the task is gone or stopped (the container exited or is being
+ * restarted while the request ran): dockerd holds the container lock and answers 409 instead.
+ */
+function isTaskNotRunning(err: unknown): boolean {
+  return isNotFound(err) || /stopped|not running|already finished|no running task|does not exist/i.test(errorMessage(err));
+}
 
 function waitOrTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   if (ms === Infinity) return p.then(() => true);

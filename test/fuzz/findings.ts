@@ -30,6 +30,12 @@ export const ALLOW: { match: RegExp; reason: string }[] = [
     match: /^500 Error running ps: /,
     reason: 'dockerd answers 500 when ps rejects the client ps_args',
   },
+  {
+    // moby daemon/container_operations.go: DisconnectFromNetwork and disconnectFromNetwork return
+    // a plain fmt.Errorf for a container not on the network (checked on dockerd 20.10: 500).
+    match: /^500 container <id> is not connected to (the )?network /,
+    reason: 'dockerd answers 500 for disconnecting a container that is not on the network',
+  },
 ];
 
 /** Message text with ids, numbers and long tails normalized, so one cause is one class. */
