@@ -28,7 +28,7 @@ import { diskUsageOperations, type DiskUsageBackend } from './routes/disk-usage'
 import { swarmOperations } from './routes/swarm';
 import { pingOperations, systemOperations, type SystemBackend } from './routes/system';
 import { hasGreedyParam, ROUTES, type OperationId, type RouteSpec } from './routes/table';
-import { API_VERSION, PLAIN_TEXT_ERRORS_BELOW, negotiateVersion, parseVersionPrefix, versionLessThan } from './version';
+import { API_VERSION, negotiateVersion, parseVersionPrefix, versionLessThan } from './version';
 
 /**
  * One backend per API area. An area whose backend is missing answers 501 on all its routes.
@@ -156,11 +156,8 @@ function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): 
     return undefined;
   }
   if (status === 304) return reply.code(304).send();
-  const requested = requestedVersion.get(request.raw);
-  if (requested !== undefined && versionLessThan(requested, PLAIN_TEXT_ERRORS_BELOW)) {
-    // Clients older than 1.24 expect plain-text errors; dockerd sends "too old" that way.
-    return reply.code(status).type('text/plain; charset=utf-8').header('X-Content-Type-Options', 'nosniff').send(message + '\n');
-  }
+  // Every error is JSON, "too old" included: dockerd 20.10 answered API < 1.24 in plain text,
+  // but no such version is served any more and current moby dropped that branch.
   return reply.code(status).type('application/json').send(errorBody(message));
 }
 
@@ -168,6 +165,9 @@ function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): 
  * Bytes that are not HTTP (or headers too large): answered 400 (431) with a {"message": ...}
  * body and the connection closed, as Go's server closes it; a vanished client is just dropped.
  */
+/** Go's http.DefaultMaxHeaderBytes. */
+export const MAX_HEADER_BYTES = 1 << 20;
+
 function clientError(err: Error & { code?: string }, socket: net.Socket): void {
   if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || socket.destroyed) {
     socket.destroy();
@@ -201,6 +201,9 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     requestTimeout: 0,
     connectionTimeout: 0,
     bodyLimit: JSON_BODY_LIMIT,
+    // Go's net/http reads headers up to DefaultMaxHeaderBytes (1 MiB); Node stops at 16 KiB, and
+    // clients with large X-Registry-Auth or label filters need more.
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
     routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true },
     // Malformed URLs reach the error handler, so they answer in dockerd's {"message": ...} shape.
     frameworkErrors: (err, request, reply) => {

@@ -6,12 +6,6 @@ import { API_VERSION, MIN_API_VERSION } from '../daemon/system/engine';
 
 export { API_VERSION, MIN_API_VERSION };
 
-/**
- * Versions below this one get their errors as text/plain: clients that old predate JSON error
- * bodies (dockerd keeps this courtesy so "too old" reads well on ancient clients).
- */
-export const PLAIN_TEXT_ERRORS_BELOW = '1.24';
-
 /** dockerd's route matcher: `/v{version:[0-9.]+}` followed by the route path. */
 const PREFIX = /^\/v([0-9.]+)(\/.*)$/;
 

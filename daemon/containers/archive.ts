@@ -35,6 +35,11 @@ export interface ContainerPathStat {
 
 export interface ContainerLookup {
   get(input: string): { record: ContainerRecord; state: ContainerState };
+  /**
+   * Runs `fn` holding the container's lifecycle lock, as moby's extraction holds the container's
+   * lock: a restart then neither unmounts the rootfs under an upload nor mounts it beside one.
+   */
+  exclusive?<T>(id: string, fn: () => Promise<T>): Promise<T>;
 }
 
 export interface ArchiveDeps {
@@ -172,7 +177,10 @@ export class ContainerArchive {
 
   async extract(input: string, p: string, body: Readable, opts: { noOverwriteDirNonDir: boolean; copyUIDGID: boolean }): Promise<void> {
     const found = this.deps.containers.get(input);
-    await this.serialized(found.record.id, () => this.extractInto(input, found.record.id, p, body, opts));
+    const id = found.record.id;
+    const run = (): Promise<void> => this.extractInto(input, id, p, body, opts);
+    const containers = this.deps.containers;
+    await this.serialized(id, () => (containers.exclusive ? containers.exclusive(id, run) : run()));
     this.deps.events.publish('container', 'extract-to-dir', found.record.id, containerEventAttributes(found.record));
   }
 

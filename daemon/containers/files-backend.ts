@@ -4,11 +4,11 @@ import type { Containerd } from '../../runtime/containerd';
 import type { EventBus } from '../events';
 import { commitContainer, type CommitContainers } from '../images/commit';
 import type { ImageService } from '../images/service';
-import { ContainerArchive } from './archive';
+import { ContainerArchive, type ContainerLookup } from './archive';
 import { containerChanges } from './changes';
 import { exportContainer } from './export';
 
-export function containerFilesBackend(deps: { ctd: Containerd; images: ImageService; containers: CommitContainers; events: EventBus }): ContainerFilesBackend {
+export function containerFilesBackend(deps: { ctd: Containerd; images: ImageService; containers: CommitContainers & Required<Pick<ContainerLookup, 'exclusive'>>; events: EventBus }): ContainerFilesBackend {
   const archive = new ContainerArchive(deps);
   return {
     statPath: (id, p) => archive.stat(id, p),

@@ -216,6 +216,11 @@ export class ContainerService {
   }
 
   /** Serialises lifecycle operations per container, as dockerd's per-container lock does. */
+  /** The lifecycle lock for other services (archive uploads): start/stop/restart wait for `fn`. */
+  exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.locked(id, fn);
+  }
+
   private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(id) ?? Promise.resolve();
     const run = prev.then(fn, fn);

@@ -110,10 +110,9 @@ test('docker info prints real host facts; only the daemon\'s own warnings on std
 test('raw HTTP: versions, ping headers, 404, 501, 503, malformed JSON', async () => {
   const old = await httpRequest(sock, 'GET', '/v1.12/version');
   assert.equal(old.status, 400);
-  assert.equal(
-    old.body.trim(),
-    'client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version',
-  );
+  assert.deepEqual(JSON.parse(old.body), {
+    message: 'client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version',
+  });
   const future = await httpRequest(sock, 'GET', '/v9.99/version');
   assert.equal(future.status, 400);
   assert.deepEqual(JSON.parse(future.body), { message: 'client version 9.99 is too new. Maximum supported API version is 1.53' });

@@ -67,7 +67,7 @@ test('experimental flag shows in the header', async () => {
   await app.close();
 });
 
-test('version bounds: JSON above, plain text below 1.24, exact dockerd wording', async () => {
+test('version bounds: JSON errors both ways, exact dockerd wording', async () => {
   const app = server();
   const tooNew = await app.inject({ url: '/v1.99/version' });
   assert.equal(tooNew.statusCode, 400);
@@ -77,11 +77,15 @@ test('version bounds: JSON above, plain text below 1.24, exact dockerd wording',
   assert.equal(tooNew.headers['docker-experimental'], undefined); // dockerd's version middleware fails first
   const tooOld = await app.inject({ url: '/v1.12/version' });
   assert.equal(tooOld.statusCode, 400);
-  assert.equal(tooOld.headers['content-type'], 'text/plain; charset=utf-8');
-  assert.equal(
-    tooOld.body,
-    'client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version\n',
-  );
+  assert.equal(tooOld.headers['content-type'], 'application/json');
+  assert.deepEqual(tooOld.json(), {
+    message: 'client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version',
+  });
+  const ancient = await app.inject({ url: '/v0.1/info' });
+  assert.equal(ancient.statusCode, 400);
+  assert.deepEqual(ancient.json(), {
+    message: 'client version 0.1 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version',
+  });
   const ok = await app.inject({ url: '/v1.24/version' });
   assert.equal(ok.statusCode, 200);
   assert.equal(ok.headers['content-type'], 'application/json');
