@@ -139,8 +139,8 @@ describe('clients that leave early', () => {
       // Events flow while the clients vanish.
       const produce = (async () => {
         for (let i = 0; i < 6; i++) {
-          await k.ok(['tag', 'busybox', `crash/ev:${round}-${i}`]);
-          await k.ok(['rmi', `crash/ev:${round}-${i}`]);
+          await k.ok(['volume', 'create', `crash-ev-${round}-${i}`]);
+          await k.ok(['volume', 'rm', `crash-ev-${round}-${i}`]);
         }
       })();
       for (const s of socks) {
@@ -161,9 +161,8 @@ describe('clients that leave early', () => {
       s.resume();
       await new Promise((r) => s.once('data', r));
       s.pause();
-      await sleep(i % 3 === 0 ? 100 : 10);
-      if (i % 2 === 0) s.destroy();
-      else s.resetAndDestroy();
+      await sleep(i % 3 === 0 ? 300 : 10);
+      s.destroy();
     }
     await sleep(500);
     await assertHealthy('save readers');
