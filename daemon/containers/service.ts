@@ -538,6 +538,16 @@ export class ContainerService {
         maxBufferSize: logCfg.maxBufferSize,
       });
       copier.onData((stream, chunk) => hub.output(stream, chunk));
+      let release: (() => void) | undefined;
+      hub.connectSource({
+        pause: () => {
+          release ??= copier.hold();
+        },
+        resume: () => {
+          release?.();
+          release = undefined;
+        },
+      });
       const stdin = started.io.stdin;
       if (stdin) {
         hub.connectStdin({
@@ -612,7 +622,9 @@ export class ContainerService {
       this.logger.error({ err, container: id }, 'waiting for the task failed');
       status = 255;
     }
-    // Output may still be in the pipes when the exit is reported: drain it before the state says exited.
+    // Output may still be in the pipes when the exit is reported: drain it before the state says
+    // exited, even to an attached client that is not reading (the rest is at most a pipe's worth).
+    this.hub(id).releaseSource();
     await Promise.race([live.copier.done(), new Promise((r) => setTimeout(r, 2000))]);
     await live.logger?.close();
     // The processes are gone: the network comes down while containerd deletes the task.
