@@ -433,7 +433,7 @@ export class ContainerService {
         made.push(v.Name);
       }
     } catch (err) {
-      void this.dropVolumes(made);
+      this.dropVolumes(made).catch((err: unknown) => this.logger.warn({ err }, 'removing volumes of a failed create failed'));
       throw err;
     }
     return made;
@@ -570,7 +570,9 @@ export class ContainerService {
       this.oomSeen.delete(id);
       this.saveState(c);
       const live: Live = { io: started.io, copier, logger, startedMs: Date.now(), exited: Promise.resolve() };
-      live.exited = this.watchExit(c, live);
+      // Nobody may be waiting for this exit: a failure in it (the store, containerd) is logged,
+      // never an unhandled rejection that would stop the daemon.
+      live.exited = this.watchExit(c, live).catch((err: unknown) => this.logger.error({ err, container: id }, 'handling the exit failed'));
       this.live.set(id, live);
       this.publishVolumes(c, 'mount');
       this.publish(c, 'start');
@@ -665,7 +667,7 @@ export class ContainerService {
       this.saveState(c);
       const timer = setTimeout(() => {
         this.restartTimers.delete(id);
-        void this.locked(id, async () => {
+        this.locked(id, async () => {
           const cur = this.tryGetById(id);
           if (!cur || !cur.state.restarting) return;
           cur.state.restartCount = (cur.state.restartCount ?? 0) + 1;
@@ -682,7 +684,7 @@ export class ContainerService {
               this.saveState(after);
             }
           }
-        });
+        }).catch((err: unknown) => this.logger.error({ err, container: id }, 'restart failed'));
       }, decision.delayMs);
       this.restartTimers.set(id, timer);
       return;
