@@ -570,9 +570,7 @@ export class ContainerService {
       this.oomSeen.delete(id);
       this.saveState(c);
       const live: Live = { io: started.io, copier, logger, startedMs: Date.now(), exited: Promise.resolve() };
-      // Nobody may be waiting for this exit: a failure in it (the store, containerd) is logged,
-      // never an unhandled rejection that would stop the daemon.
-      live.exited = this.watchExit(c, live).catch((err: unknown) => this.logger.error({ err, container: id }, 'handling the exit failed'));
+      live.exited = this.watchExit(c, live);
       this.live.set(id, live);
       this.publishVolumes(c, 'mount');
       this.publish(c, 'start');
@@ -615,7 +613,19 @@ export class ContainerService {
     return { id: other.record.id, pid: other.state.pid };
   }
 
+  /**
+   * Follows a task to its exit. Nobody may be waiting for it: a failure on the way (the store,
+   * containerd) is logged, never an unhandled rejection that would stop the daemon.
+   */
   private async watchExit(c: Container, live: Live): Promise<void> {
+    try {
+      await this.followExit(c, live);
+    } catch (err) {
+      this.logger.error({ err, container: c.record.id }, 'handling the exit failed');
+    }
+  }
+
+  private async followExit(c: Container, live: Live): Promise<void> {
     const id = c.record.id;
     let status: number;
     try {
