@@ -1,6 +1,7 @@
 // Container area: create, lifecycle, attach, wait, logs, list, inspect, prune. Parses the
 // request, calls the backend, frames the answer; the rules live in daemon/containers.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { WebSocket } from 'ws';
 import { InvalidParameter } from '../../daemon/errors';
@@ -90,6 +91,20 @@ function socketWritable(socket: net.Socket): Promise<void> {
     socket.once('drain', done);
     socket.once('close', done);
     if (socket.destroyed) done();
+  });
+}
+
+/** Resolves once a response can take more, or is gone. */
+function writableOrGone(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+    if (res.destroyed) done();
   });
 }
 
@@ -317,7 +332,8 @@ export function containerOperations(backend: ContainerBackend): Operations {
         for await (const line of lines) {
           if (res.destroyed) break;
           const ok = res.write(tty ? line.payload : encodeFrame(line.stream === 'stdout' ? STDOUT : STDERR, line.payload));
-          if (!ok) await new Promise((r) => res.once('drain', r));
+          // Paced by the client; one that leaves mid-wait ends the loop (no reader left open).
+          if (!ok) await writableOrGone(res);
         }
       } catch (err) {
         request.log.debug({ err }, 'log stream ended with an error');
