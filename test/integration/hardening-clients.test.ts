@@ -36,6 +36,8 @@ async function assertHealthy(what: string): Promise<void> {
   assert.ok(alive(), `berthd died (${what}); log:\n${k.b.log().slice(-4000)}`);
   const ping = await k.b.request('GET', '/_ping');
   assert.equal(ping.status, 200, `/_ping after ${what}`);
+  // The listeners did the work, not the last-resort handler.
+  assert.ok(!k.b.log().includes('unhandled client connection error'), `the crash guard had to step in (${what})`);
   const running = (await k.ok(['inspect', '-f', '{{.State.Running}}', 'canary'])).trim();
   assert.equal(running, 'true', `canary container after ${what}`);
 }
