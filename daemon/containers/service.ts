@@ -433,7 +433,7 @@ export class ContainerService {
         made.push(v.Name);
       }
     } catch (err) {
-      void this.dropVolumes(made);
+      this.dropVolumes(made).catch((err: unknown) => this.logger.warn({ err }, 'removing volumes of a failed create failed'));
       throw err;
     }
     return made;
@@ -541,6 +541,16 @@ export class ContainerService {
         maxBufferSize: logCfg.maxBufferSize,
       });
       copier.onData((stream, chunk) => hub.output(stream, chunk));
+      let release: (() => void) | undefined;
+      hub.connectSource({
+        pause: () => {
+          release ??= copier.hold();
+        },
+        resume: () => {
+          release?.();
+          release = undefined;
+        },
+      });
       const stdin = started.io.stdin;
       if (stdin) {
         hub.connectStdin({
@@ -608,7 +618,19 @@ export class ContainerService {
     return { id: other.record.id, pid: other.state.pid };
   }
 
+  /**
+   * Follows a task to its exit. Nobody may be waiting for it: a failure on the way (the store,
+   * containerd) is logged, never an unhandled rejection that would stop the daemon.
+   */
   private async watchExit(c: Container, live: Live): Promise<void> {
+    try {
+      await this.followExit(c, live);
+    } catch (err) {
+      this.logger.error({ err, container: c.record.id }, 'handling the exit failed');
+    }
+  }
+
+  private async followExit(c: Container, live: Live): Promise<void> {
     const id = c.record.id;
     let status: number;
     try {
@@ -617,7 +639,9 @@ export class ContainerService {
       this.logger.error({ err, container: id }, 'waiting for the task failed');
       status = 255;
     }
-    // Output may still be in the pipes when the exit is reported: drain it before the state says exited.
+    // Output may still be in the pipes when the exit is reported: drain it before the state says
+    // exited, even to an attached client that is not reading (the rest is at most a pipe's worth).
+    this.hub(id).releaseSource();
     await Promise.race([live.copier.done(), new Promise((r) => setTimeout(r, 2000))]);
     await live.logger?.close();
     // The processes are gone: the network comes down while containerd deletes the task.
@@ -658,7 +682,7 @@ export class ContainerService {
       this.saveState(c);
       const timer = setTimeout(() => {
         this.restartTimers.delete(id);
-        void this.locked(id, async () => {
+        this.locked(id, async () => {
           const cur = this.tryGetById(id);
           if (!cur || !cur.state.restarting) return;
           cur.state.restartCount = (cur.state.restartCount ?? 0) + 1;
@@ -675,7 +699,7 @@ export class ContainerService {
               this.saveState(after);
             }
           }
-        });
+        }).catch((err: unknown) => this.logger.error({ err, container: id }, 'restart failed'));
       }, decision.delayMs);
       this.restartTimers.set(id, timer);
       return;
