@@ -93,7 +93,7 @@ describe('hardening: docker cp in a hostile container', { timeout: 600_000 }, ()
   let canary: string;
   let victim: string;
   const CANARY = 'host canary, never served\n';
-  const RACE_MS = Number(process.env.BERTH_RACE_MS ?? 8_000);
+  const RACE_MS = Number(process.env.BERTH_RACE_MS ?? 10_000);
 
   async function docker(args: string[], input?: Buffer | string, timeoutMs = 60_000): Promise<RunResult> {
     return b.docker(args, { input, timeoutMs });
