@@ -17,11 +17,8 @@ type IntType = 'int64' | 'int' | 'int32' | 'uint16' | 'uint32' | 'uint64' | 'uin
 export type GoType =
   | { k: 'string'; t?: string }
   | { k: 'bool' }
-  /**
-   * bounded: the settings checks refuse any value near 2^53, so rounding cannot be stored.
-   * exact: an Int64 field; beyond ±2^53 the value is a bigint.
-   */
-  | { k: 'int'; t: IntType; bounded?: boolean; exact?: boolean }
+  /** exact: an Int64 field; beyond ±2^53 the value is a bigint. */
+  | { k: 'int'; t: IntType; exact?: boolean }
   | { k: 'float' }
   | { k: 'slice'; of: GoType; t: string; len?: number }
   | { k: 'map'; of: GoType; t: string }
@@ -96,14 +93,14 @@ function numberText(v: GoNumber | number): string {
   return v instanceof GoNumber ? v.text : String(v);
 }
 
-function decodeInt(v: GoNumber | number, t: { k: 'int'; t: IntType; bounded?: boolean; exact?: boolean }, ctx: Ctx): Int64 {
+function decodeInt(v: GoNumber | number, t: { k: 'int'; t: IntType; exact?: boolean }, ctx: Ctx): Int64 {
   const text = numberText(v);
   const [min, max] = INT_RANGE[t.t];
   if (!/^-?\d+$/.test(text)) throw typeError(`number ${text}`, t, ctx);
   const n = BigInt(text);
   if (n < min || n > max) throw typeError(`number ${text}`, t, ctx);
   if (t.exact === true) return int64(n);
-  if ((n > MAX_EXACT || n < -MAX_EXACT) && t.bounded !== true) {
+  if (n > MAX_EXACT || n < -MAX_EXACT) {
     const field = ctx.path === '' ? 'value' : ctx.path;
     throw new InvalidParameter(`${field}: ${text} cannot be stored exactly (Berth keeps integers within ±${Number.MAX_SAFE_INTEGER})`);
   }
@@ -245,7 +242,6 @@ const int64T: GoType = { k: 'int', t: 'int64' };
 const exactInt64: GoType = { k: 'int', t: 'int64', exact: true };
 const exactUint64: GoType = { k: 'int', t: 'uint64', exact: true };
 const int: GoType = { k: 'int', t: 'int' };
-const uint64: GoType = { k: 'int', t: 'uint64' };
 const uint16: GoType = { k: 'int', t: 'uint16' };
 const strs: GoType = { k: 'slice', of: str, t: '[]string' };
 const strMap: GoType = { k: 'map', of: str, t: 'map[string]string' };
@@ -259,12 +255,11 @@ const throttleDevices: GoType = {
 };
 
 /** container.Resources, embedded (its fields promoted) in HostConfig and UpdateConfig. */
-const boundedInt64: GoType = { k: 'int', t: 'int64', bounded: true };
 
 const RESOURCE_FIELDS: Readonly<Record<string, GoType>> = {
-  CpuShares: boundedInt64,
+  CpuShares: exactInt64,
   Memory: exactInt64,
-  NanoCpus: boundedInt64,
+  NanoCpus: exactInt64,
   CgroupParent: str,
   BlkioWeight: uint16,
   BlkioWeightDevice: {
@@ -276,7 +271,7 @@ const RESOURCE_FIELDS: Readonly<Record<string, GoType>> = {
   BlkioDeviceWriteBps: throttleDevices,
   BlkioDeviceReadIOps: throttleDevices,
   BlkioDeviceWriteIOps: throttleDevices,
-  CpuPeriod: boundedInt64,
+  CpuPeriod: exactInt64,
   CpuQuota: exactInt64,
   CpuRealtimePeriod: exactInt64,
   CpuRealtimeRuntime: exactInt64,

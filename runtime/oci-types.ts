@@ -132,9 +132,9 @@ export interface LinuxMemory {
 }
 
 export interface LinuxCpu {
-  shares?: number;
+  shares?: Int64;
   quota?: Int64;
-  period?: number;
+  period?: Int64;
   realtimeRuntime?: Int64;
   realtimePeriod?: Int64;
   cpus?: string;

@@ -394,7 +394,8 @@ export function buildResources(r: Resources, opts: ResourceOptions = {}): LinuxR
   const nano = r.NanoCpus ?? 0;
   if (update ? nano !== 0 : nano > 0) {
     cpu.period = NANO_PERIOD;
-    cpu.quota = Math.trunc((nano * NANO_PERIOD) / 1e9);
+    // Validation bounds NanoCpus by the host CPUs, well within a double.
+    cpu.quota = Math.trunc((Number(nano) * NANO_PERIOD) / 1e9);
   }
   if (r.CpuPeriod && !(update && cpu.period)) cpu.period = r.CpuPeriod;
   if (r.CpuQuota && !(update && cpu.quota)) cpu.quota = r.CpuQuota;

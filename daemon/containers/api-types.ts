@@ -181,7 +181,7 @@ export interface HealthConfig {
 }
 
 export interface Resources {
-  CpuShares?: number;
+  CpuShares?: Int64;
   Memory?: Int64;
   CgroupParent?: string;
   BlkioWeight?: number;
@@ -193,7 +193,7 @@ export interface Resources {
   BlkioDeviceWriteBps?: ThrottleDevice[];
   BlkioDeviceReadIOps?: ThrottleDevice[];
   BlkioDeviceWriteIOps?: ThrottleDevice[];
-  CpuPeriod?: number;
+  CpuPeriod?: Int64;
   CpuQuota?: Int64;
   CpuRealtimePeriod?: Int64;
   CpuRealtimeRuntime?: Int64;
@@ -205,7 +205,7 @@ export interface Resources {
   MemoryReservation?: Int64;
   MemorySwap?: Int64;
   MemorySwappiness?: Int64 | null;
-  NanoCpus?: number;
+  NanoCpus?: Int64;
   OomKillDisable?: boolean;
   Init?: boolean | null;
   PidsLimit?: Int64 | null;

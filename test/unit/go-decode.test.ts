@@ -66,8 +66,8 @@ test('int64 fields: exact range checks from the literal, no silent rounding', ()
   assert.deepEqual(decodeGoText('{"MemorySwap":9007199254740993}', UPDATE_BODY), { MemorySwap: 9007199254740993n });
   // Integer fields that are not Int64 still refuse what a double would round.
   assert.match(decodeError('{"StopTimeout":9007199254740993}'), /^StopTimeout: 9007199254740993 cannot be stored exactly/);
-  // Fields whose checks refuse anything that large decode (rounded) and meet those checks' texts.
-  assert.deepEqual(decodeGoText('{"NanoCpus":1000000000000000000}', UPDATE_BODY), { NanoCpus: 1e18 });
+  // Fields whose checks refuse anything that large decode exactly and meet those checks' texts.
+  assert.deepEqual(decodeGoText('{"NanoCpus":1000000000000000001}', UPDATE_BODY), { NanoCpus: 1000000000000000001n });
   assert.equal(decodeError('{"HostConfig":{"Memory":1e3}}'), 'json: cannot unmarshal number 1e3 into Go struct field HostConfig.HostConfig.Memory of type int64');
 });
 
