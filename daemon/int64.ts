@@ -42,7 +42,8 @@ function parseNumber(text: string): Int64 {
 
 /** JSON.parse for JSON written by exactStringify: integers beyond 2^53 come back as bigints. */
 export function exactParse(text: string): unknown {
-  // Without a run of 16 digits there is no integer a double could round: the native parser is exact.
-  if (!/\d{16}/.test(text)) return JSON.parse(text) as unknown;
+  // Without a value of 16+ digits there is no integer a double could round: the native parser is
+  // exact. (Hex IDs inside strings follow '"', never ':' '[' ',', so they do not force the slow path.)
+  if (!/(?:^|[:[,])\s*-?\d{16}/.test(text)) return JSON.parse(text) as unknown;
   return losslessParse(text, null, parseNumber);
 }

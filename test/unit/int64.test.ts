@@ -74,6 +74,12 @@ test('stored JSON round-trips bigints exactly; plain numbers and strings are unt
   const forged = { s: '\u0000big:123', m: 1n << 60n };
   assert.deepEqual(JSON.parse(exactStringify({ s: forged.s })), { s: forged.s });
   assert.deepEqual(exactParse(exactStringify(forged)), forged);
+  // Top-level and array values take the exact path too.
+  assert.deepEqual(exactParse('[9223372036854775807,-9007199254740993]'), [MAX, -9007199254740993n]);
+  assert.deepEqual(exactParse('{"a":[1,\n 9223372036854775807]}'), { a: [1, MAX] });
+  assert.equal(exactParse(' 9223372036854775807'), MAX);
+  // Digits inside strings (hex IDs) keep the native path and stay strings.
+  assert.deepEqual(exactParse('{"id":"a1234567890123456789"}'), { id: 'a1234567890123456789' });
   // "__proto__" keys (labels) stay own properties on the lossless path too.
   const proto = exactParse('{"__proto__":{"x":1},"m":9223372036854775807}') as Record<string, unknown>;
   assert.equal(Object.getPrototypeOf(proto), Object.prototype);
