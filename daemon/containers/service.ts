@@ -58,6 +58,7 @@ import { validatePortSpec } from '../networks/port-bindings';
 import type { EndpointSettings } from './api-types';
 import type { NetworkRecord } from '../networks/model';
 import { ContainerNetworking, portSpecOf } from './networking';
+import { exactParse, exactStringify } from '../int64';
 
 export interface ContainerDefaults {
   dataRoot: string;
@@ -170,7 +171,7 @@ export class ContainerService {
   // ------------------------------------------------------------------ lookup and persistence
 
   private decode(row: ContainerRow): Container {
-    return { record: JSON.parse(row.recordJson) as ContainerRecord, state: JSON.parse(row.stateJson) as ContainerState };
+    return { record: exactParse(row.recordJson) as ContainerRecord, state: JSON.parse(row.stateJson) as ContainerState };
   }
 
   /** By full ID, name (with or without the slash), or unique ID prefix, as dockerd looks up. */
@@ -212,7 +213,7 @@ export class ContainerService {
   }
 
   private saveRecord(c: Container): void {
-    this.repo.setRecord(c.record.id, JSON.stringify(c.record));
+    this.repo.setRecord(c.record.id, exactStringify(c.record));
   }
 
   /** Serialises lifecycle operations per container, as dockerd's per-container lock does. */
@@ -361,7 +362,7 @@ export class ContainerService {
         name,
         imageId: image.id,
         created: record.created,
-        recordJson: JSON.stringify(record),
+        recordJson: exactStringify(record),
         stateJson: JSON.stringify(c.state),
       });
     } catch (err) {
@@ -985,7 +986,7 @@ export class ContainerService {
       if (oldName === name) throw new InvalidParameter('Renaming a container with the same name as its current name');
       c.record.name = name;
       try {
-        this.repo.rename(id, name, JSON.stringify(c.record));
+        this.repo.rename(id, name, exactStringify(c.record));
       } catch (err) {
         if (err instanceof NameTakenError) {
           throw new Conflict(
