@@ -4,10 +4,12 @@
 // unknown fields are dropped, null leaves a value field unset (a pointer, slice or map nil), and
 // integers are checked against their Go type's range from the literal's exact text.
 //
-// Texts verified against the reference dockerd 20.10. The one deliberate difference: an integer beyond ±2^53 (which a double cannot hold exactly) is
-// refused rather than silently rounded, since Berth carries numbers as doubles (docs/divergence.md).
+// Texts verified against the reference dockerd 20.10. Docker's int64/uint64 resource fields
+// (typed Int64 in daemon/containers/api-types.ts, marked `exact` here) keep values beyond ±2^53
+// as bigints; any other integer field refuses such a value rather than round it (docs/divergence.md).
 
 import { InvalidParameter } from '../daemon/errors';
+import { int64, type Int64 } from '../daemon/int64';
 import { GoNumber, JsonSyntaxError, decodeGoJson } from './json';
 
 type IntType = 'int64' | 'int' | 'int32' | 'uint16' | 'uint32' | 'uint64' | 'uint' | 'time.Duration' | 'os.FileMode';
@@ -15,8 +17,8 @@ type IntType = 'int64' | 'int' | 'int32' | 'uint16' | 'uint32' | 'uint64' | 'uin
 export type GoType =
   | { k: 'string'; t?: string }
   | { k: 'bool' }
-  /** bounded: the settings checks refuse any value near 2^53, so rounding cannot be stored. */
-  | { k: 'int'; t: IntType; bounded?: boolean }
+  /** exact: an Int64 field; beyond ±2^53 the value is a bigint. */
+  | { k: 'int'; t: IntType; exact?: boolean }
   | { k: 'float' }
   | { k: 'slice'; of: GoType; t: string; len?: number }
   | { k: 'map'; of: GoType; t: string }
@@ -91,13 +93,14 @@ function numberText(v: GoNumber | number): string {
   return v instanceof GoNumber ? v.text : String(v);
 }
 
-function decodeInt(v: GoNumber | number, t: { k: 'int'; t: IntType; bounded?: boolean }, ctx: Ctx): number {
+function decodeInt(v: GoNumber | number, t: { k: 'int'; t: IntType; exact?: boolean }, ctx: Ctx): Int64 {
   const text = numberText(v);
   const [min, max] = INT_RANGE[t.t];
   if (!/^-?\d+$/.test(text)) throw typeError(`number ${text}`, t, ctx);
   const n = BigInt(text);
   if (n < min || n > max) throw typeError(`number ${text}`, t, ctx);
-  if ((n > MAX_EXACT || n < -MAX_EXACT) && t.bounded !== true) {
+  if (t.exact === true) return int64(n);
+  if (n > MAX_EXACT || n < -MAX_EXACT) {
     const field = ctx.path === '' ? 'value' : ctx.path;
     throw new InvalidParameter(`${field}: ${text} cannot be stored exactly (Berth keeps integers within ±${Number.MAX_SAFE_INTEGER})`);
   }
@@ -234,9 +237,11 @@ export function decodeGoText(text: string, t: GoType): unknown {
 
 const str: GoType = { k: 'string' };
 const bool: GoType = { k: 'bool' };
-const int64: GoType = { k: 'int', t: 'int64' };
+const int64T: GoType = { k: 'int', t: 'int64' };
+/** An Int64 field of the API types: kept exact beyond 2^53. */
+const exactInt64: GoType = { k: 'int', t: 'int64', exact: true };
+const exactUint64: GoType = { k: 'int', t: 'uint64', exact: true };
 const int: GoType = { k: 'int', t: 'int' };
-const uint64: GoType = { k: 'int', t: 'uint64' };
 const uint16: GoType = { k: 'int', t: 'uint16' };
 const strs: GoType = { k: 'slice', of: str, t: '[]string' };
 const strMap: GoType = { k: 'map', of: str, t: 'map[string]string' };
@@ -246,16 +251,15 @@ const duration: GoType = { k: 'int', t: 'time.Duration' };
 const throttleDevices: GoType = {
   k: 'slice',
   t: '[]*blkiodev.ThrottleDevice',
-  of: { k: 'ptr', of: { k: 'struct', name: 'ThrottleDevice', t: 'blkiodev.ThrottleDevice', fields: { Path: str, Rate: uint64 } } },
+  of: { k: 'ptr', of: { k: 'struct', name: 'ThrottleDevice', t: 'blkiodev.ThrottleDevice', fields: { Path: str, Rate: exactUint64 } } },
 };
 
 /** container.Resources, embedded (its fields promoted) in HostConfig and UpdateConfig. */
-const boundedInt64: GoType = { k: 'int', t: 'int64', bounded: true };
 
 const RESOURCE_FIELDS: Readonly<Record<string, GoType>> = {
-  CpuShares: boundedInt64,
-  Memory: int64,
-  NanoCpus: boundedInt64,
+  CpuShares: exactInt64,
+  Memory: exactInt64,
+  NanoCpus: exactInt64,
   CgroupParent: str,
   BlkioWeight: uint16,
   BlkioWeightDevice: {
@@ -267,10 +271,10 @@ const RESOURCE_FIELDS: Readonly<Record<string, GoType>> = {
   BlkioDeviceWriteBps: throttleDevices,
   BlkioDeviceReadIOps: throttleDevices,
   BlkioDeviceWriteIOps: throttleDevices,
-  CpuPeriod: boundedInt64,
-  CpuQuota: int64,
-  CpuRealtimePeriod: int64,
-  CpuRealtimeRuntime: int64,
+  CpuPeriod: exactInt64,
+  CpuQuota: exactInt64,
+  CpuRealtimePeriod: exactInt64,
+  CpuRealtimeRuntime: exactInt64,
   CpusetCpus: str,
   CpusetMems: str,
   Devices: {
@@ -289,23 +293,23 @@ const RESOURCE_FIELDS: Readonly<Record<string, GoType>> = {
       fields: { Driver: str, Count: int, DeviceIDs: strs, Capabilities: { k: 'slice', of: strs, t: '[][]string' }, Options: strMap },
     },
   },
-  KernelMemory: int64,
-  KernelMemoryTCP: int64,
-  MemoryReservation: int64,
-  MemorySwap: int64,
-  MemorySwappiness: { k: 'ptr', of: int64 },
+  KernelMemory: exactInt64,
+  KernelMemoryTCP: exactInt64,
+  MemoryReservation: exactInt64,
+  MemorySwap: exactInt64,
+  MemorySwappiness: { k: 'ptr', of: exactInt64 },
   OomKillDisable: { k: 'ptr', of: bool },
-  PidsLimit: { k: 'ptr', of: int64 },
+  PidsLimit: { k: 'ptr', of: exactInt64 },
   Ulimits: {
     k: 'slice',
     t: '[]*units.Ulimit',
     // A null element is a nil *Ulimit in Go; it is decoded as an empty one, which validation refuses.
-    of: { k: 'struct', name: 'Ulimit', t: 'units.Ulimit', fields: { Name: str, Hard: int64, Soft: int64 } },
+    of: { k: 'struct', name: 'Ulimit', t: 'units.Ulimit', fields: { Name: str, Hard: exactInt64, Soft: exactInt64 } },
   },
-  CpuCount: int64,
-  CpuPercent: int64,
-  IOMaximumIOps: uint64,
-  IOMaximumBandwidth: uint64,
+  CpuCount: exactInt64,
+  CpuPercent: exactInt64,
+  IOMaximumIOps: exactUint64,
+  IOMaximumBandwidth: exactUint64,
 };
 
 const RESTART_POLICY: GoType = {
@@ -361,7 +365,7 @@ const MOUNT: GoType = {
         k: 'struct',
         name: 'TmpfsOptions',
         t: 'mount.TmpfsOptions',
-        fields: { SizeBytes: int64, Mode: { k: 'int', t: 'os.FileMode' }, Options: { k: 'slice', of: strs, t: '[][]string' } },
+        fields: { SizeBytes: int64T, Mode: { k: 'int', t: 'os.FileMode' }, Options: { k: 'slice', of: strs, t: '[][]string' } },
       },
     },
   },
@@ -408,7 +412,7 @@ const HOST_CONFIG_FIELDS: Readonly<Record<string, GoType>> = {
   Tmpfs: strMap,
   UTSMode: { k: 'string', t: 'container.UTSMode' },
   UsernsMode: { k: 'string', t: 'container.UsernsMode' },
-  ShmSize: int64,
+  ShmSize: exactInt64,
   Sysctls: strMap,
   Runtime: str,
   Isolation: { k: 'string', t: 'container.Isolation' },

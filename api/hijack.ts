@@ -20,11 +20,20 @@ const upgradedBodies = new WeakMap<http.IncomingMessage, Buffer>();
 export function installUpgradeRouting(app: FastifyInstance): void {
   app.server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     upgraded.add(req);
+    // Node's server drops its own error listener when it hands an upgrade over: without this
+    // one, a client that leaves before the answer turns the reply's write into an unhandled EPIPE.
+    if (socket.listenerCount('error') === 0) socket.on('error', () => undefined);
+    req.on('error', () => undefined);
     if (head.length > 0) socket.unshift(head);
     const res = new http.ServerResponse(req);
+    res.on('error', () => undefined);
     res.assignSocket(socket);
     res.shouldKeepAlive = false;
-    res.on('finish', () => socket.end());
+    res.on('finish', () => {
+      if (!socket.destroyed) socket.end();
+    });
+    // The client left before the answer: nothing to route to, and writes would only fail.
+    if (socket.destroyed) return;
     const route = (): void => app.routing(req, res);
     const length = Number(req.headers['content-length'] ?? '0');
     if (!(length > 0)) return route();

@@ -272,6 +272,10 @@ function connectionForwarder(app: FastifyInstance, address: string): Listener {
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    // A peer that leaves turns the next write into EPIPE/ECONNRESET, emitted as 'error'. Node's
+    // HTTP server listens only until the connection is upgraded or hijacked; this listener
+    // stays for the socket's whole life, so no such error is ever unhandled.
+    socket.on('error', (err: NodeJS.ErrnoException) => app.log.debug({ err: err.message, code: err.code }, 'client connection error'));
     app.server.emit('connection', socket);
   });
   return { server, sockets, address };

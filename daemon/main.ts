@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // berthd: parses flags and daemon.json, takes ownership of its roots, starts (or connects to)
 // containerd, wires the domain services to the API, and serves until SIGTERM/SIGINT.
+import { installCrashGuard } from './crash-guard';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -355,6 +356,7 @@ async function main(): Promise<void> {
   const { config, warnings } = parsed;
   const logger = pino({ level: config.logLevel === 'panic' ? 'fatal' : config.logLevel, base: { pid: process.pid } });
   for (const w of warnings) logger.warn(w);
+  installCrashGuard(logger);
   if (parsed.action === 'validate') {
     process.stdout.write('configuration OK\n');
     return;

@@ -1,6 +1,8 @@
 // The parts of the OCI runtime spec (runtime-spec 1.0.2, as runc 1.1 reads it) that Berth writes.
 // Field names are the JSON names; optional fields are left out of the JSON when undefined.
 
+import { exactStringify, type Int64 } from '../daemon/int64';
+
 export const OCI_VERSION = '1.0.2-dev';
 
 export interface OciSpec {
@@ -120,27 +122,27 @@ export interface LinuxDeviceCgroup {
 }
 
 export interface LinuxMemory {
-  limit?: number;
-  reservation?: number;
-  swap?: number;
-  kernel?: number;
-  kernelTCP?: number;
-  swappiness?: number;
+  limit?: Int64;
+  reservation?: Int64;
+  swap?: Int64;
+  kernel?: Int64;
+  kernelTCP?: Int64;
+  swappiness?: Int64;
   disableOOMKiller?: boolean;
 }
 
 export interface LinuxCpu {
-  shares?: number;
-  quota?: number;
-  period?: number;
-  realtimeRuntime?: number;
-  realtimePeriod?: number;
+  shares?: Int64;
+  quota?: Int64;
+  period?: Int64;
+  realtimeRuntime?: Int64;
+  realtimePeriod?: Int64;
   cpus?: string;
   mems?: string;
 }
 
 export interface LinuxPids {
-  limit: number;
+  limit: Int64;
 }
 
 export interface LinuxWeightDevice {
@@ -153,7 +155,7 @@ export interface LinuxWeightDevice {
 export interface LinuxThrottleDevice {
   major: number;
   minor: number;
-  rate: number;
+  rate: Int64;
 }
 
 export interface LinuxBlockIo {
@@ -203,8 +205,5 @@ export interface LinuxSeccomp {
  * as plain integers, which runc reads into its uint64 fields.
  */
 export function ociJson(value: unknown): string {
-  const tag = `\u0000big${Math.random().toString(36).slice(2)}:`;
-  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${tag}${v.toString()}` : v));
-  const escaped = JSON.stringify(tag).slice(1, -1).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return text.replace(new RegExp(`"${escaped}(-?\\d+)"`, 'g'), '$1');
+  return exactStringify(value);
 }

@@ -61,7 +61,6 @@ function loadAddon(): Addon {
   let last: unknown;
   for (const file of candidates) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       return require(file) as Addon;
     } catch (err) {
       last = err;

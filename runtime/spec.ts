@@ -11,6 +11,7 @@
 import { posix } from 'node:path';
 import type { ContainerConfig, HostConfig, Resources } from '../daemon/containers/api-types';
 import { InvalidParameter } from '../daemon/errors';
+import { mulInt64, type Int64 } from '../daemon/int64';
 import { containerCapabilities } from './capabilities';
 import type { DeviceNumber, HostDevice } from './devices';
 import {
@@ -24,6 +25,7 @@ import {
   type LinuxNamespace,
   type LinuxResources,
   type LinuxSeccomp,
+  type LinuxThrottleDevice,
   type OciMount,
   type OciSpec,
   type PosixRlimit,
@@ -34,8 +36,8 @@ import type { ResolvedUser } from './user';
 
 export interface Ulimit {
   Name: string;
-  Soft: number;
-  Hard: number;
+  Soft: Int64;
+  Hard: Int64;
 }
 
 export interface SpecInput {
@@ -370,7 +372,7 @@ export function buildResources(r: Resources, opts: ResourceOptions = {}): LinuxR
   if (update ? memLimit !== 0 : memLimit > 0) memory.limit = memLimit;
   if (update ? (r.MemoryReservation ?? 0) !== 0 : (r.MemoryReservation ?? 0) > 0) memory.reservation = r.MemoryReservation;
   let swap = r.MemorySwap ?? 0;
-  if (!update && memLimit > 0 && swap === 0) swap = memLimit * 2;
+  if (!update && memLimit > 0 && swap === 0) swap = mulInt64(memLimit, 2);
   if (swap > 0) memory.swap = swap;
   if (!update) {
     if (r.MemorySwappiness !== undefined && r.MemorySwappiness !== null && r.MemorySwappiness !== -1) {
@@ -392,7 +394,8 @@ export function buildResources(r: Resources, opts: ResourceOptions = {}): LinuxR
   const nano = r.NanoCpus ?? 0;
   if (update ? nano !== 0 : nano > 0) {
     cpu.period = NANO_PERIOD;
-    cpu.quota = Math.trunc((nano * NANO_PERIOD) / 1e9);
+    // Validation bounds NanoCpus by the host CPUs, well within a double.
+    cpu.quota = Math.trunc((Number(nano) * NANO_PERIOD) / 1e9);
   }
   if (r.CpuPeriod && !(update && cpu.period)) cpu.period = r.CpuPeriod;
   if (r.CpuQuota && !(update && cpu.quota)) cpu.quota = r.CpuQuota;
@@ -410,7 +413,7 @@ export function buildResources(r: Resources, opts: ResourceOptions = {}): LinuxR
   if (weights.length > 0 || (update && r.BlkioWeightDevice)) {
     blockIO.weightDevice = weights.map((w) => ({ ...blkioDevice(w.Path, opts.blkioDevices), weight: w.Weight ?? 0 }));
   }
-  const throttle = (list: Resources['BlkioDeviceReadBps']): { major: number; minor: number; rate: number }[] | undefined => {
+  const throttle = (list: Resources['BlkioDeviceReadBps']): LinuxThrottleDevice[] | undefined => {
     if (!list || (list.length === 0 && !update)) return undefined;
     return list.map((t) => ({ ...blkioDevice(t.Path, opts.blkioDevices), rate: t.Rate ?? 0 }));
   };
@@ -451,7 +454,7 @@ export function validateSysctls(sysctls: Record<string, string>, ns: { ipc: bool
 
 const RLIMITS = new Set(['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
 
-const rlimitValue = (v: number): number | bigint => (v < 0 ? RLIM_INFINITY : v);
+const rlimitValue = (v: Int64): number | bigint => (v < 0 ? RLIM_INFINITY : v);
 
 /** HostConfig.Ulimits merged over the daemon's defaults, as OCI rlimits (-1 = unlimited). */
 export function buildRlimits(ulimits: Resources['Ulimits'], defaults: Record<string, Ulimit> = {}): PosixRlimit[] {

@@ -328,7 +328,7 @@ export class ContainerRuntime {
       }
       created = true;
       // Issued before Start, as containerd's own client does, and kept for waitTask.
-      this.trackWait(id);
+      void this.trackWait(id); // catches its own rejection
       try {
         await this.ctd.tasks.start({ containerId: id });
       } catch (err) {
@@ -527,7 +527,7 @@ export class ContainerRuntime {
         throw this.startError(err, '');
       }
       added = true;
-      this.trackWait(id, execId);
+      void this.trackWait(id, execId); // catches its own rejection
       let pid: number;
       try {
         pid = (await this.ctd.tasks.start({ containerId: id, execId })).pid ?? 0;

@@ -1,7 +1,9 @@
 // Container area: create, lifecycle, attach, wait, logs, list, inspect, prune. Parses the
 // request, calls the backend, frames the answer; the rules live in daemon/containers.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type * as http from 'node:http';
 import type * as net from 'node:net';
+import type { WebSocket } from 'ws';
 import { InvalidParameter } from '../../daemon/errors';
 import type { ContainerConfig, HostConfig, NetworkingConfig } from '../../daemon/containers/api-types';
 import type { AttachOptions, AttachSession } from '../../daemon/containers/attach';
@@ -73,11 +75,72 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * What one attached client may hold unsent before its container's output pauses for it (see
+ * AttachHub.connectSource): enough for bursts, small enough that a client that never reads
+ * costs the daemon little.
+ */
+export const ATTACH_CLIENT_BUFFER = 1024 * 1024;
+
+/** Resolves once the socket sent what it held, or is gone. */
+function socketWritable(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.once('drain', done);
+    socket.once('close', done);
+    if (socket.destroyed) done();
+  });
+}
+
+/** Resolves once a response can take more, or is gone. */
+function writableOrGone(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+    if (res.destroyed) done();
+  });
+}
+
 /** Writes a hijacked stream's output: framed per stream without a TTY, raw with one. */
-function outputWriter(socket: net.Socket, tty: boolean): (stream: 'stdout' | 'stderr', chunk: Buffer) => void {
+function outputWriter(socket: net.Socket, tty: boolean): (stream: 'stdout' | 'stderr', chunk: Buffer) => void | Promise<void> {
   return (stream, chunk) => {
-    if (socket.destroyed) return;
+    if (socket.destroyed || socket.writableEnded) return;
     socket.write(tty ? chunk : encodeFrame(stream === 'stdout' ? STDOUT : STDERR, chunk));
+    if (socket.writableLength > ATTACH_CLIENT_BUFFER) return socketWritable(socket);
+  };
+}
+
+/** The same bound for a websocket client: bytes handed to ws whose send has not completed. */
+function websocketWriter(ws: WebSocket, binary: boolean): (chunk: Buffer) => void | Promise<void> {
+  let pending = 0;
+  let waiters: Array<() => void> = [];
+  const wake = (): void => {
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
+  ws.once('close', wake);
+  return (chunk) => {
+    if (ws.readyState !== ws.OPEN) return;
+    pending += chunk.length;
+    ws.send(binary ? chunk : chunk.toString('utf8'), { binary }, () => {
+      pending -= chunk.length;
+      if (pending <= ATTACH_CLIENT_BUFFER / 2) wake();
+    });
+    if (pending <= ATTACH_CLIENT_BUFFER) return;
+    return new Promise<void>((resolve) => {
+      if (ws.readyState !== ws.OPEN) resolve();
+      else waiters.push(resolve);
+    });
   };
 }
 
@@ -271,7 +334,8 @@ export function containerOperations(backend: ContainerBackend): Operations {
         for await (const line of lines) {
           if (res.destroyed) break;
           const ok = res.write(tty ? line.payload : encodeFrame(line.stream === 'stdout' ? STDOUT : STDERR, line.payload));
-          if (!ok) await new Promise((r) => res.once('drain', r));
+          // Paced by the client; one that leaves mid-wait ends the loop (no reader left open).
+          if (!ok) await writableOrGone(res);
         }
       } catch (err) {
         request.log.debug({ err }, 'log stream ended with an error');
@@ -290,10 +354,9 @@ export function containerOperations(backend: ContainerBackend): Operations {
       });
       ws.on('close', () => session.close());
       ws.on('error', () => session.close());
+      const send = websocketWriter(ws, binary);
       await session.start({
-        output: (_stream, chunk) => {
-          if (ws.readyState === ws.OPEN) ws.send(binary ? chunk : chunk.toString('utf8'), { binary });
-        },
+        output: (_stream, chunk) => send(chunk),
         end: () => ws.close(),
       });
     },

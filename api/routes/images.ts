@@ -74,6 +74,8 @@ export function inspectForVersion(view: ImageInspectView, version: string): Reco
 async function sendArchive<P>(reply: FastifyReply, backend: ImageBackend<P>, names: string[]): Promise<FastifyReply> {
   const plan = backend.planSave(names);
   const body = new PassThrough();
+  // Destroyed with the save's error below, possibly after the client left and fastify let go.
+  body.on('error', () => undefined);
   reply.code(200).type('application/x-tar').send(body);
   backend.save(plan, body).catch((err: unknown) => body.destroy(err instanceof Error ? err : new Error(String(err))));
   return reply;

@@ -1,6 +1,7 @@
 // Container API types, transcribed from the Engine API v1.53 definitions (every field optional,
 // as clients may omit any). The domain code narrows them where it needs certainty.
 /* eslint-disable */
+import type { Int64 } from "../int64";
 
 export interface ContainerConfig {
   Hostname?: string;
@@ -66,7 +67,7 @@ export type HostConfig = Resources & {
   Tmpfs?: Record<string, string>;
   UTSMode?: string;
   UsernsMode?: string;
-  ShmSize?: number;
+  ShmSize?: Int64;
   Sysctls?: Record<string, string> | null;
   Runtime?: string | null;
   Isolation?: "default" | "process" | "hyperv" | "";
@@ -180,8 +181,8 @@ export interface HealthConfig {
 }
 
 export interface Resources {
-  CpuShares?: number;
-  Memory?: number;
+  CpuShares?: Int64;
+  Memory?: Int64;
   CgroupParent?: string;
   BlkioWeight?: number;
   BlkioWeightDevice?: {
@@ -192,31 +193,31 @@ export interface Resources {
   BlkioDeviceWriteBps?: ThrottleDevice[];
   BlkioDeviceReadIOps?: ThrottleDevice[];
   BlkioDeviceWriteIOps?: ThrottleDevice[];
-  CpuPeriod?: number;
-  CpuQuota?: number;
-  CpuRealtimePeriod?: number;
-  CpuRealtimeRuntime?: number;
+  CpuPeriod?: Int64;
+  CpuQuota?: Int64;
+  CpuRealtimePeriod?: Int64;
+  CpuRealtimeRuntime?: Int64;
   CpusetCpus?: string;
   CpusetMems?: string;
   Devices?: DeviceMapping[];
   DeviceCgroupRules?: string[];
   DeviceRequests?: DeviceRequest[];
-  MemoryReservation?: number;
-  MemorySwap?: number;
-  MemorySwappiness?: number | null;
-  NanoCpus?: number;
+  MemoryReservation?: Int64;
+  MemorySwap?: Int64;
+  MemorySwappiness?: Int64 | null;
+  NanoCpus?: Int64;
   OomKillDisable?: boolean;
   Init?: boolean | null;
-  PidsLimit?: number | null;
+  PidsLimit?: Int64 | null;
   Ulimits?: {
     Name?: string;
-    Soft?: number;
-    Hard?: number;
+    Soft?: Int64;
+    Hard?: Int64;
   }[];
-  CpuCount?: number;
-  CpuPercent?: number;
-  IOMaximumIOps?: number;
-  IOMaximumBandwidth?: number;
+  CpuCount?: Int64;
+  CpuPercent?: Int64;
+  IOMaximumIOps?: Int64;
+  IOMaximumBandwidth?: Int64;
 }
 
 export type PortMap = Record<string, PortBinding[] | null>;
@@ -333,7 +334,7 @@ export interface ContainerWaitExitError {
 
 export interface ThrottleDevice {
   Path?: string;
-  Rate?: number;
+  Rate?: Int64;
 }
 
 export interface DeviceMapping {

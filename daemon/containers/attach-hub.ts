@@ -5,8 +5,11 @@
 export type OutputStream = 'stdout' | 'stderr';
 
 export interface AttachClient {
-  /** Output chunk for this client (already filtered by the streams it asked for). */
-  onOutput(stream: OutputStream, chunk: Buffer): void;
+  /**
+   * Output chunk for this client (already filtered by the streams it asked for). A promise means
+   * the client holds more than its bound unsent: it resolves once the client can take more.
+   */
+  onOutput(stream: OutputStream, chunk: Buffer): void | Promise<void>;
   /** The container stopped: no more output will come for this run. */
   onEnd(): void;
 }
@@ -17,31 +20,93 @@ export interface StdinTarget {
   close(): void;
 }
 
+/** Where the output comes from: paused while an attached client is too far behind. */
+export interface OutputSource {
+  pause(): void;
+  resume(): void;
+}
+
 export class AttachHub {
   private readonly clients = new Set<AttachClient>();
+  /** Clients over their bound: the source stays paused until each drained or left. */
+  private readonly blocked = new Set<AttachClient>();
+  private source?: OutputSource;
+  private sourcePaused = false;
   private stdin?: StdinTarget;
   private pending: Buffer[] = [];
   private pendingClose = false;
 
   add(client: AttachClient): () => void {
     this.clients.add(client);
-    return () => this.clients.delete(client);
+    return () => {
+      this.clients.delete(client);
+      this.unblock(client);
+    };
   }
 
   get size(): number {
     return this.clients.size;
   }
 
+  /** Whether the source is paused for a client that does not read. */
+  get paused(): boolean {
+    return this.sourcePaused;
+  }
+
+  /**
+   * The running task's output. As dockerd, whose attach copier blocks the container's stdout
+   * while a client does not read, a client over its bound pauses the source (and with it the
+   * log copier of this container only) until it reads again or leaves; nothing is dropped and
+   * nothing is buffered without bound.
+   */
+  connectSource(source: OutputSource): void {
+    this.source = source;
+    if (this.blocked.size > 0) this.pauseSource();
+  }
+
+  /** The task exited: what is left in its pipes flows (bounded by the pipe), no more pausing. */
+  releaseSource(): void {
+    const src = this.source;
+    this.source = undefined;
+    if (this.sourcePaused) {
+      this.sourcePaused = false;
+      src?.resume();
+    }
+  }
+
   output(stream: OutputStream, chunk: Buffer): void {
-    for (const c of this.clients) c.onOutput(stream, chunk);
+    for (const c of this.clients) {
+      const full = c.onOutput(stream, chunk);
+      if (full === undefined || this.blocked.has(c)) continue;
+      this.blocked.add(c);
+      full.then(
+        () => this.unblock(c),
+        () => this.unblock(c),
+      );
+    }
+    if (this.blocked.size > 0) this.pauseSource();
   }
 
   /** The run ended; every client is told and forgotten. */
   end(): void {
     this.stdin = undefined;
+    this.releaseSource();
+    this.blocked.clear();
     const clients = [...this.clients];
     this.clients.clear();
     for (const c of clients) c.onEnd();
+  }
+
+  private pauseSource(): void {
+    if (this.sourcePaused || !this.source) return;
+    this.sourcePaused = true;
+    this.source.pause();
+  }
+
+  private unblock(c: AttachClient): void {
+    if (!this.blocked.delete(c) || this.blocked.size > 0 || !this.sourcePaused) return;
+    this.sourcePaused = false;
+    this.source?.resume();
   }
 
   /** A task started: stdin written while it was starting goes to it now. */

@@ -16,7 +16,8 @@ export interface AttachOptions {
 }
 
 export interface AttachSink {
-  output(stream: OutputStream, chunk: Buffer): void;
+  /** A promise: the client is over its bound; it resolves when the client can take more. */
+  output(stream: OutputStream, chunk: Buffer): void | Promise<void>;
   /** The session is over (container stopped, or detached): close the connection. */
   end(reason: 'exited' | 'detached' | 'done'): void;
 }
@@ -61,14 +62,14 @@ export function openAttach(svc: ContainerService, input: string, opts: AttachOpt
       if (opts.logs) {
         for await (const entry of svc.readLogs(id, { stdout: opts.stdout, stderr: opts.stderr, follow: false, tail: -1 })) {
           if (closed) return;
-          s.output(entry.stream, entry.line);
+          // The replay goes at the client's pace: the log file is read as fast as it reads.
+          const full = s.output(entry.stream, entry.line);
+          if (full) await full;
         }
       }
       if (!opts.stream) return finish('done');
       unsubscribe = hub.add({
-        onOutput: (stream, chunk) => {
-          if (want(stream)) s.output(stream, chunk);
-        },
+        onOutput: (stream, chunk) => (want(stream) ? s.output(stream, chunk) : undefined),
         onEnd: () => finish('exited'),
       });
     },

@@ -58,6 +58,7 @@ import { validatePortSpec } from '../networks/port-bindings';
 import type { EndpointSettings } from './api-types';
 import type { NetworkRecord } from '../networks/model';
 import { ContainerNetworking, portSpecOf } from './networking';
+import { exactParse, exactStringify } from '../int64';
 
 export interface ContainerDefaults {
   dataRoot: string;
@@ -170,7 +171,7 @@ export class ContainerService {
   // ------------------------------------------------------------------ lookup and persistence
 
   private decode(row: ContainerRow): Container {
-    return { record: JSON.parse(row.recordJson) as ContainerRecord, state: JSON.parse(row.stateJson) as ContainerState };
+    return { record: exactParse(row.recordJson) as ContainerRecord, state: JSON.parse(row.stateJson) as ContainerState };
   }
 
   /** By full ID, name (with or without the slash), or unique ID prefix, as dockerd looks up. */
@@ -212,7 +213,7 @@ export class ContainerService {
   }
 
   private saveRecord(c: Container): void {
-    this.repo.setRecord(c.record.id, JSON.stringify(c.record));
+    this.repo.setRecord(c.record.id, exactStringify(c.record));
   }
 
   /** Serialises lifecycle operations per container, as dockerd's per-container lock does. */
@@ -366,7 +367,7 @@ export class ContainerService {
         name,
         imageId: image.id,
         created: record.created,
-        recordJson: JSON.stringify(record),
+        recordJson: exactStringify(record),
         stateJson: JSON.stringify(c.state),
       });
     } catch (err) {
@@ -438,7 +439,7 @@ export class ContainerService {
         made.push(v.Name);
       }
     } catch (err) {
-      void this.dropVolumes(made);
+      this.dropVolumes(made).catch((err: unknown) => this.logger.warn({ err }, 'removing volumes of a failed create failed'));
       throw err;
     }
     return made;
@@ -546,6 +547,16 @@ export class ContainerService {
         maxBufferSize: logCfg.maxBufferSize,
       });
       copier.onData((stream, chunk) => hub.output(stream, chunk));
+      let release: (() => void) | undefined;
+      hub.connectSource({
+        pause: () => {
+          release ??= copier.hold();
+        },
+        resume: () => {
+          release?.();
+          release = undefined;
+        },
+      });
       const stdin = started.io.stdin;
       if (stdin) {
         hub.connectStdin({
@@ -613,7 +624,19 @@ export class ContainerService {
     return { id: other.record.id, pid: other.state.pid };
   }
 
+  /**
+   * Follows a task to its exit. Nobody may be waiting for it: a failure on the way (the store,
+   * containerd) is logged, never an unhandled rejection that would stop the daemon.
+   */
   private async watchExit(c: Container, live: Live): Promise<void> {
+    try {
+      await this.followExit(c, live);
+    } catch (err) {
+      this.logger.error({ err, container: c.record.id }, 'handling the exit failed');
+    }
+  }
+
+  private async followExit(c: Container, live: Live): Promise<void> {
     const id = c.record.id;
     let status: number;
     try {
@@ -622,7 +645,9 @@ export class ContainerService {
       this.logger.error({ err, container: id }, 'waiting for the task failed');
       status = 255;
     }
-    // Output may still be in the pipes when the exit is reported: drain it before the state says exited.
+    // Output may still be in the pipes when the exit is reported: drain it before the state says
+    // exited, even to an attached client that is not reading (the rest is at most a pipe's worth).
+    this.hub(id).releaseSource();
     await Promise.race([live.copier.done(), new Promise((r) => setTimeout(r, 2000))]);
     await live.logger?.close();
     // The processes are gone: the network comes down while containerd deletes the task.
@@ -663,7 +688,7 @@ export class ContainerService {
       this.saveState(c);
       const timer = setTimeout(() => {
         this.restartTimers.delete(id);
-        void this.locked(id, async () => {
+        this.locked(id, async () => {
           const cur = this.tryGetById(id);
           if (!cur || !cur.state.restarting) return;
           cur.state.restartCount = (cur.state.restartCount ?? 0) + 1;
@@ -680,7 +705,7 @@ export class ContainerService {
               this.saveState(after);
             }
           }
-        });
+        }).catch((err: unknown) => this.logger.error({ err, container: id }, 'restart failed'));
       }, decision.delayMs);
       this.restartTimers.set(id, timer);
       return;
@@ -990,7 +1015,7 @@ export class ContainerService {
       if (oldName === name) throw new InvalidParameter('Renaming a container with the same name as its current name');
       c.record.name = name;
       try {
-        this.repo.rename(id, name, JSON.stringify(c.record));
+        this.repo.rename(id, name, exactStringify(c.record));
       } catch (err) {
         if (err instanceof NameTakenError) {
           throw new Conflict(

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { InvalidParameter } from '../errors';
+import { mulInt64, type Int64 } from '../int64';
 import type { ContainerConfig as ImageRuntimeConfig } from '../images/image-config';
 import type { ContainerConfig, HostConfig, RestartPolicy } from './api-types';
 
@@ -210,7 +211,7 @@ export function cpusetWithin(requested: string, available: string): boolean | st
 /** go-units' ulimit names. */
 const ULIMIT_NAMES = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
 
-function verifyUlimit(u: { Name?: string; Soft?: number; Hard?: number } | null): void {
+function verifyUlimit(u: { Name?: string; Soft?: Int64; Hard?: Int64 } | null): void {
   const name = u?.Name ?? '';
   if (!ULIMIT_NAMES.has(name)) throw new InvalidParameter(`invalid ulimit type: ${name}`);
   const soft = u?.Soft ?? 0;
@@ -369,7 +370,7 @@ export function withHostDefaults(
   out.ConsoleSize ??= [0, 0];
   if (!out.Runtime) out.Runtime = 'runc';
   // adaptContainerSettings: swap defaults to twice the memory limit, the OOM killer stays on.
-  if ((out.Memory ?? 0) > 0 && !out.MemorySwap) out.MemorySwap = (out.Memory ?? 0) * 2;
+  if ((out.Memory ?? 0) > 0 && !out.MemorySwap) out.MemorySwap = mulInt64(out.Memory ?? 0, 2);
   out.OomKillDisable ??= false;
   // -1 and 0 are the clients' "not set"; dockerd stores no value (null) for them.
   if (out.MemorySwappiness === -1) out.MemorySwappiness = null;

@@ -414,7 +414,7 @@ export class StatsCollector {
   private schedule(ms: number): void {
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.tick();
+      this.tick().catch((err: unknown) => this.sources.onError(err));
     }, ms);
     this.timer.unref();
   }

@@ -98,6 +98,8 @@ async function writeFileEntry(pack: tar.Pack, header: tar.Header, fd: number | u
   let sink: ReturnType<tar.Pack['entry']> | undefined;
   const done = entryDone((cb) => {
     sink = pack.entry(header, cb);
+    // A reader that leaves destroys the pack and this entry with an error: handled by `closed`.
+    sink.on('error', () => undefined);
   });
   // Awaited on success; when the walk stops early the pack is destroyed and this is moot.
   done.catch(() => undefined);
@@ -163,7 +165,8 @@ export async function writeTree(pack: tar.Pack, src: TreeSource): Promise<void> 
   // The reader going away destroys the pack; whatever the walk awaits then must give up.
   const closed = new Promise<never>((_resolve, reject) => pack.once('close', () => reject(new Error('tar stream closed'))));
   closed.catch(() => undefined);
-  const entry = (header: tar.Header): Promise<void> => Promise.race([entryDone((cb) => pack.entry(header, cb)), closed]);
+  const entry = (header: tar.Header): Promise<void> =>
+    Promise.race([entryDone((cb) => pack.entry(header, cb).on('error', () => undefined)), closed]);
   const links = new Map<string, string>();
   const r = src.r;
   const visit = async (place: Place, containerPath: string, name: string, top: boolean): Promise<void> => {

@@ -6,7 +6,6 @@
 // metadata at the epoch), so the same images always give the same bytes.
 
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { sha256Digest } from '../../runtime/content';
@@ -153,6 +152,27 @@ function entryDone(cb: (done: (err?: Error | null) => void) => void): Promise<vo
 
 type Sink = ReturnType<tar.Pack['entry']>;
 
+function quiet(sink: Sink): void {
+  sink.on('error', () => undefined);
+}
+
+/** Resolves when `ws` can take more; rejects when it is destroyed first (the reader left). */
+function drainOf(ws: Sink): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      ws.off('close', onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      ws.off('drain', onDrain);
+      reject(new SystemError('archive stream closed'));
+    };
+    ws.once('drain', onDrain);
+    ws.once('close', onClose);
+    if (ws.destroyed) onClose();
+  });
+}
+
 async function writeLayer(pack: tar.Pack, blob: Blob & { layer: SaveLayer }): Promise<void> {
   const { layer } = blob;
   let sink: Sink | undefined;
@@ -163,6 +183,9 @@ async function writeLayer(pack: tar.Pack, blob: Blob & { layer: SaveLayer }): Pr
   done.catch(() => undefined);
   const ws = sink;
   if (ws === undefined) throw new SystemError('tar entry not created');
+  // A reader that leaves destroys the pack, which destroys this entry with an error: handled
+  // here (the rejection of `done` and of drainOf carries it), never an unhandled 'error' event.
+  ws.on('error', () => undefined);
   const src = layer.open();
   const hash = createHash('sha256');
   let size = 0;
@@ -172,7 +195,7 @@ async function writeLayer(pack: tar.Pack, blob: Blob & { layer: SaveLayer }): Pr
       hash.update(b);
       size += b.length;
       if (size > layer.size) throw new SystemError(`layer ${layer.diffId} is larger than its recorded size ${layer.size}`);
-      if (!ws.write(b)) await once(ws, 'drain');
+      if (!ws.write(b)) await drainOf(ws);
     }
   } finally {
     src.destroy();
@@ -194,19 +217,24 @@ export async function writeImageArchive(images: SaveImage[], out: Writable): Pro
   const pack = tar.pack();
   const finished = new Promise<void>((resolve, reject) => {
     out.once('finish', () => resolve());
+    // Destroyed by the reader's departure before the end: no 'finish' will ever come.
+    out.once('close', () => {
+      if (!out.writableFinished) reject(new SystemError('archive stream closed'));
+    });
     out.on('error', reject);
     pack.on('error', reject);
   });
   finished.catch(() => undefined);
   pack.pipe(out);
   try {
+    // Every entry's sink gets an error listener: a destroyed pack destroys it with an error.
     const dir = (name: string): Promise<void> =>
-      entryDone((cb) => pack.entry({ name, type: 'directory', mode: 0o755, mtime: EPOCH, uname: 'root', gname: 'root' }, cb));
+      entryDone((cb) => quiet(pack.entry({ name, type: 'directory', mode: 0o755, mtime: EPOCH, uname: 'root', gname: 'root' }, cb)));
     await dir('blobs/');
     await dir('blobs/sha256/');
     for (const b of [...blobs, ...files]) {
       if ('layer' in b) await writeLayer(pack, b);
-      else await entryDone((cb) => pack.entry({ name: b.name, mode: 0o644, mtime: b.mtime, uname: 'root', gname: 'root' }, b.data, cb));
+      else await entryDone((cb) => quiet(pack.entry({ name: b.name, mode: 0o644, mtime: b.mtime, uname: 'root', gname: 'root' }, b.data, cb)));
     }
     pack.finalize();
     await finished;

@@ -37,6 +37,8 @@ export class LogCopier {
   private readonly finished: Promise<void>;
   private readonly sources: Readable[] = [];
   private paused = false;
+  /** Outstanding hold() calls: live listeners that cannot keep up (attach backpressure). */
+  private holds = 0;
   private closed = false;
   private droppedCount = 0;
 
@@ -69,6 +71,22 @@ export class LogCopier {
   /** Messages dropped in non-blocking mode because the sink was too far behind. */
   get dropped(): number {
     return this.droppedCount;
+  }
+
+  /**
+   * Stops reading the sources until the returned release is called (once): a live listener is
+   * too far behind. The sink's own backpressure works independently.
+   */
+  hold(): () => void {
+    this.holds++;
+    if (this.holds === 1) for (const s of this.sources) s.pause();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      if (this.holds === 0 && !this.paused) this.resumeSources();
+    };
   }
 
   /** Stops logging (moby Copier.Close); the sources are still drained and listeners still fed. */
@@ -190,6 +208,10 @@ export class LogCopier {
   private resume(): void {
     if (!this.paused) return;
     this.paused = false;
+    if (this.holds === 0) this.resumeSources();
+  }
+
+  private resumeSources(): void {
     for (const s of this.sources) if (!s.destroyed) s.resume();
   }
 }

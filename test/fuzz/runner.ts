@@ -460,6 +460,8 @@ async function leftovers(b: Berth, findings: Findings, everCreated: Set<string>)
   // Mounts of containers (rootfs, volumes, temp mounts) under the daemon's directories.
   for (const m of mountsUnder(b.dir)) {
     if (/\/containerd\/|io\.containerd/.test(m) && !/rootfs/.test(m)) continue;
+    // The running daemon's own private mount point; what is mounted inside it still counts.
+    if (m === path.join(b.dataRoot, 'tmp-mounts')) continue;
     findings.add('leftover-mount', m);
   }
   // The FIFO pool's stock (.pool) is kept by design while the daemon runs.

@@ -153,6 +153,8 @@ function mountsOf(dir: string): string[] {
     .split('\n')
     .filter((l) => {
       const f = l.split(' ');
+      // <data-root>/tmp-mounts itself is the running daemon's private mount point, not a leftover.
+      if (f[4] === `${dir}/tmp-mounts`) return false;
       return f[4]?.startsWith(`${dir}/`) || l.includes(`${dir}/containerd/`);
     })
     .map((l) => l.split(' ')[4] ?? '');

@@ -3,7 +3,7 @@
 // and non-HTTP bytes. Each is a 4xx in dockerd's {"message": …} shape (texts from the reference
 // dockerd 20.10 where it has one), nothing invalid is stored, and no error body shows the data
 // root. On the code before this change these gave 500s, stored containers that could never
-// start, rounded int64 values, or fastify-shaped bodies.
+// start, rounded or refused int64 values beyond 2^53, or fastify-shaped bodies.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -85,7 +85,8 @@ describe('create refuses what dockerd refuses, and what could never start, stori
       ['{"Image":"busybox","HostConfig":{"Tmpfs":{"/t":"size=-1"}}}', 'invalid tmpfs option ["size" "-1"]'],
       ['{"Image":"busybox","Env":["A=\\u0000b"]}', 'invalid environment variable: A=\0b'],
       [`{"Image":"busybox","Hostname":"${HOSTNAME_300}"}`, /^invalid hostname/],
-      ['{"Image":"busybox","HostConfig":{"Memory":9223372036854775807}}', /^HostConfig\.Memory: 9223372036854775807 cannot be stored exactly/],
+      // One past int64: Go's text (2^63-1 itself is accepted, see "int64 fields beyond 2^53").
+      ['{"Image":"busybox","HostConfig":{"Memory":9223372036854775808}}', 'json: cannot unmarshal number 9223372036854775808 into Go struct field HostConfig.HostConfig.Memory of type int64'],
     ];
     for (const [body, expected] of cases) {
       const message = errorOf(await post('/containers/create', body), 400);
@@ -136,7 +137,7 @@ describe('update validates before storing: the container still starts after a re
       ['{"NanoCpus":1000000000000000000}', /Range of CPUs is from 0\.01 to \d+\.00/],
       ['{"CpusetCpus":"0-99999"}', /Invalid value 0-99999 for cpuset cpus: value of out range, maximum is 8192/],
       ['{"CpuShares":1099511627776}', /Invalid CPU shares/],
-      ['{"Memory":9223372036854775807}', /cannot be stored exactly/],
+      ['{"Memory":-9223372036854775809}', 'json: cannot unmarshal number -9223372036854775809 into Go struct field UpdateConfig.Memory of type int64'],
     ];
     for (const [body, expected] of cases) {
       const message = errorOf(await post(`/containers/${id}/update`, body), 400);
@@ -192,5 +193,92 @@ describe('error shapes and leaks', () => {
       fs.mkdirSync(dir);
       await b.request('DELETE', `/containers/${id}?force=1`);
     }
+  });
+});
+
+describe('int64 fields beyond 2^53 are kept exact: create, inspect, start, update (as dockerd 20.10)', () => {
+  const MAX = '9223372036854775807'; // 2^63-1
+
+  /** The raw inspect text: JSON.parse would round the values under test. */
+  async function inspectRaw(id: string): Promise<string> {
+    const r = await b.request('GET', `/containers/${id}/json`);
+    assert.equal(r.status, 200, r.body);
+    return r.body;
+  }
+
+  test('raw HTTP: Memory 2^63-1 is stored and shown exactly, swap wraps to -2, the container starts', async () => {
+    const r = await post('/containers/create', `{"Image":"busybox","Cmd":["sleep","300"],"HostConfig":{"NetworkMode":"none","Memory":${MAX}}}`);
+    assert.equal(r.status, 201, r.body);
+    const id = (JSON.parse(r.body) as { Id: string }).Id;
+    try {
+      const raw = await inspectRaw(id);
+      assert.match(raw, new RegExp(`"Memory":${MAX}[,}]`));
+      // dockerd's adaptContainerSettings doubles the limit in int64: 2 x (2^63-1) wraps to -2.
+      assert.match(raw, /"MemorySwap":-2[,}]/);
+      const start = await b.request('POST', `/containers/${id}/start`);
+      assert.equal(start.status, 204, start.body);
+      assert.match(await inspectRaw(id), /"Running":true/);
+      // The limit reached the cgroup (the kernel rounds it down to whole pages), not a rounded double.
+      const cat = await b.docker(['exec', id, 'sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max']);
+      assert.equal(cat.code, 0, cat.stderr);
+      assert.match(cat.stdout.trim(), /^(9223372036854771712|max)$/);
+
+      // Update of a running container with big values round-trips (dockerd: 200, stored exactly).
+      const up = await post(`/containers/${id}/update`, `{"Memory":${MAX},"MemorySwap":${MAX}}`);
+      assert.equal(up.status, 200, up.body);
+      const after = await inspectRaw(id);
+      assert.match(after, new RegExp(`"Memory":${MAX}[,}]`));
+      assert.match(after, new RegExp(`"MemorySwap":${MAX}[,}]`));
+    } finally {
+      await b.request('DELETE', `/containers/${id}?force=1`);
+    }
+  });
+
+  test('every int64 resource field (and ulimits, shm, blkio rates) round-trips; docker update --pids-limit too', async () => {
+    const body =
+      `{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"none","Memory":${MAX},"MemorySwap":${MAX},` +
+      `"MemoryReservation":4611686018427387905,"ShmSize":${MAX},"PidsLimit":${MAX},` +
+      `"Ulimits":[{"Name":"fsize","Soft":9007199254740993,"Hard":${MAX}}],` +
+      `"BlkioDeviceReadBps":[{"Path":"/dev/null","Rate":18446744073709551615}]}}`;
+    const r = await post('/containers/create', body);
+    assert.equal(r.status, 201, r.body);
+    const id = (JSON.parse(r.body) as { Id: string }).Id;
+    try {
+      const raw = await inspectRaw(id);
+      for (const field of [`"Memory":${MAX}`, `"MemorySwap":${MAX}`, '"MemoryReservation":4611686018427387905', `"ShmSize":${MAX}`, `"PidsLimit":${MAX}`]) {
+        assert.match(raw, new RegExp(`${field}[,}]`), field);
+      }
+      assert.ok(raw.includes(`{"Name":"fsize","Hard":${MAX},"Soft":9007199254740993}`) || raw.includes(`{"Name":"fsize","Soft":9007199254740993,"Hard":${MAX}}`), raw);
+      assert.ok(raw.includes('"Rate":18446744073709551615}'), raw);
+      // The CLI parses --pids-limit as an int64 and sends its digits.
+      const upd = await b.docker(['update', '--pids-limit', '9223372036854775806', id]);
+      assert.equal(upd.code, 0, upd.stderr);
+      assert.match(await inspectRaw(id), /"PidsLimit":9223372036854775806[,}]/);
+    } finally {
+      await b.request('DELETE', `/containers/${id}?force=1`);
+    }
+  });
+
+  test("dockerode's shape: numbers as JSON.stringify writes them, exact when within int64, Go's text past it", async () => {
+    const docker = new Docker({ socketPath: b.socket });
+    // JSON.stringify(2 ** 62) is "4611686018427388000": an int64 Go keeps exactly, as Berth does.
+    const c = await docker.createContainer({ Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none', Memory: 2 ** 62, MemorySwap: -1 } });
+    try {
+      assert.match(await inspectRaw(c.id), /"Memory":4611686018427388000[,}]/);
+      assert.equal((await c.inspect()).HostConfig.Memory, 2 ** 62);
+      await c.update({ Memory: 2 ** 61, MemorySwap: 2 ** 62 });
+      const raw = await inspectRaw(c.id);
+      assert.match(raw, /"Memory":2305843009213694000[,}]/);
+      assert.match(raw, /"MemorySwap":4611686018427388000[,}]/);
+    } finally {
+      await c.remove({ force: true });
+    }
+    // 2^63-1 as a double is 2^63, written "9223372036854776000": beyond int64, refused as dockerd does.
+    await assert.rejects(
+      docker.createContainer({ Image: 'busybox', HostConfig: { Memory: 9223372036854775807 } }),
+      (err: { statusCode?: number; json?: { message?: string } }) =>
+        err.statusCode === 400 &&
+        err.json?.message === 'json: cannot unmarshal number 9223372036854776000 into Go struct field HostConfig.HostConfig.Memory of type int64',
+    );
   });
 });

@@ -439,7 +439,7 @@ test('docker-archive errors carry dockerd-like messages and leave no temp files'
   const { l, cfg, entries, manifest } = await dockerParts();
   const good = { Config: `blobs/sha256/${hex(sha256(cfg))}`, RepoTags: ['a:1'], Layers: [`blobs/sha256/${hex(sha256(l))}`] };
   // Sanity: the good archive loads.
-  (await load(await tarOf([...entries, manifest([good])]))).cleanup();
+  await (await load(await tarOf([...entries, manifest([good])]))).cleanup();
 
   await rejects(await tarOf(entries), 'invalid archive: does not contain a manifest.json');
   await rejects(await tarOf([...entries, { name: 'manifest.json', data: '[{' }]), /^invalid archive: failed to decode manifest.json: /);

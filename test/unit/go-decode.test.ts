@@ -61,11 +61,13 @@ test('int64 fields: exact range checks from the literal, no silent rounding', ()
   const ok = decodeGoText('{"HostConfig":{"Memory":9007199254740991,"MemorySwap":-1}}', CREATE_BODY) as { HostConfig: { Memory: number; MemorySwap: number } };
   assert.equal(ok.HostConfig.Memory, Number.MAX_SAFE_INTEGER);
   assert.equal(ok.HostConfig.MemorySwap, -1);
-  // dockerd stores 2^63-1 exactly; a double cannot, so it is refused rather than rounded.
-  assert.match(decodeError('{"HostConfig":{"Memory":9223372036854775807}}'), /^HostConfig.Memory: 9223372036854775807 cannot be stored exactly/);
-  assert.match(decodeError('{"MemorySwap":9007199254740993}', UPDATE_BODY), /^MemorySwap: 9007199254740993 cannot be stored exactly/);
-  // Fields whose checks refuse anything that large decode (rounded) and meet those checks' texts.
-  assert.deepEqual(decodeGoText('{"NanoCpus":1000000000000000000}', UPDATE_BODY), { NanoCpus: 1e18 });
+  // dockerd stores 2^63-1 exactly: Int64 fields keep it as a bigint (test/unit/int64.test.ts).
+  assert.deepEqual(decodeGoText('{"HostConfig":{"Memory":9223372036854775807}}', CREATE_BODY), { HostConfig: { Memory: 2n ** 63n - 1n } });
+  assert.deepEqual(decodeGoText('{"MemorySwap":9007199254740993}', UPDATE_BODY), { MemorySwap: 9007199254740993n });
+  // Integer fields that are not Int64 still refuse what a double would round.
+  assert.match(decodeError('{"StopTimeout":9007199254740993}'), /^StopTimeout: 9007199254740993 cannot be stored exactly/);
+  // Fields whose checks refuse anything that large decode exactly and meet those checks' texts.
+  assert.deepEqual(decodeGoText('{"NanoCpus":1000000000000000001}', UPDATE_BODY), { NanoCpus: 1000000000000000001n });
   assert.equal(decodeError('{"HostConfig":{"Memory":1e3}}'), 'json: cannot unmarshal number 1e3 into Go struct field HostConfig.HostConfig.Memory of type int64');
 });
 

@@ -40,6 +40,11 @@ function layer(files: Record<string, string | null | { symlink: string }>): stri
   return dir;
 }
 
+/** The synchronous form of rejects (a void result, so no promise to await). */
+function throwsInvalid(fn: () => unknown, message: string): void {
+  void rejects(fn, message);
+}
+
 function rejects(p: Promise<unknown> | (() => unknown), message: string): Promise<void> | void {
   const check = (err: unknown): boolean => {
     assert.ok(err instanceof InvalidParameter, String(err));
@@ -69,11 +74,11 @@ test('lookup: names, numbers, user:group', () => {
 });
 
 test('lookup: errors in dockerd words', () => {
-  rejects(() => lookupUser('foo', [], PASSWD, GROUP), 'unable to find user foo: no matching entries in passwd file');
-  rejects(() => lookupUser('foo', [], undefined, GROUP), 'unable to find user foo: no matching entries in passwd file');
-  rejects(() => lookupUser('app:bar', [], PASSWD, GROUP), 'unable to find group bar: no matching entries in group file');
-  rejects(() => lookupUser('', ['bar'], PASSWD, GROUP), 'unable to find group bar: no matching entries in group file');
-  rejects(() => lookupUser('2147483648', [], PASSWD, GROUP), 'uids and gids must be in range 0-2147483647');
+  throwsInvalid(() => lookupUser('foo', [], PASSWD, GROUP), 'unable to find user foo: no matching entries in passwd file');
+  throwsInvalid(() => lookupUser('foo', [], undefined, GROUP), 'unable to find user foo: no matching entries in passwd file');
+  throwsInvalid(() => lookupUser('app:bar', [], PASSWD, GROUP), 'unable to find group bar: no matching entries in group file');
+  throwsInvalid(() => lookupUser('', ['bar'], PASSWD, GROUP), 'unable to find group bar: no matching entries in group file');
+  throwsInvalid(() => lookupUser('2147483648', [], PASSWD, GROUP), 'uids and gids must be in range 0-2147483647');
 });
 
 test('lookup: GroupAdd by name or number, deduplicated', () => {
