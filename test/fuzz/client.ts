@@ -20,7 +20,7 @@ export interface Outcome {
   ms: number;
 }
 
-const BODY_CAP = 64 * 1024;
+export const BODY_CAP = 64 * 1024;
 /** How long a streaming answer is read before the client leaves (a normal end of the case). */
 const STREAM_READ_MS = 700;
 
