@@ -36,6 +36,10 @@ const DROP_KEYS = [
   'Cgroup',
   'PublishAllPorts',
   'VolumeDriver',
+  // A real-time CPU budget lets a container starve the host; the kernel takes it only where the
+  // parent cgroup has one (dockerd's --cpu-rt-runtime), else both daemons answer 500 at start.
+  'CpuRealtimeRuntime',
+  'CpuRealtimePeriod',
 ];
 
 const SAFE_LOG_DRIVERS = new Set(['json-file', 'local', 'none']);
