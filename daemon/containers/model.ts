@@ -56,6 +56,11 @@ export interface ContainerState {
   quarantined?: string;
 }
 
+/** `state` with no process: not running, paused or restarting, no pid; `changes` applied over it. */
+export function notRunning(state: ContainerState, changes: Partial<ContainerState> = {}): ContainerState {
+  return { ...state, running: false, paused: false, restarting: false, pid: 0, ...changes };
+}
+
 export function initialState(): ContainerState {
   return {
     running: false,

@@ -33,7 +33,7 @@ import { parseSignal, parseSupportedSignal, validSignalForPlatform } from '../si
 import type { ContainerConfig, HostConfig, NetworkingConfig } from './api-types';
 import { AttachHub } from './attach-hub';
 import { writeEtcFiles } from './etc-files';
-import { initialState, nowRfc3339Nano, statusName, ZERO_TIME, type ContainerRecord, type ContainerState } from './model';
+import { initialState, notRunning, nowRfc3339Nano, statusName, ZERO_TIME, type ContainerRecord, type ContainerState } from './model';
 import { generateName, validateName } from './names';
 import { RestartManager } from './restart-policy';
 import {
@@ -664,16 +664,7 @@ export class ContainerService {
     const c = this.tryGetById(id);
     if (!c) return;
     const oom = this.oomSeen.has(id);
-    c.state = {
-      ...c.state,
-      running: false,
-      paused: false,
-      restarting: false,
-      pid: 0,
-      exitCode,
-      oomKilled: oom,
-      finishedAt: nowRfc3339Nano(),
-    };
+    c.state = notRunning(c.state, { exitCode, oomKilled: oom, finishedAt: nowRfc3339Nano() });
     this.saveState(c);
     if (oom) this.publish(c, 'oom');
     this.publish(c, 'die', { exitCode: String(exitCode), execDuration: String(Math.floor(ranMs / 1000)) });
@@ -1137,23 +1128,18 @@ export class ContainerService {
         if (!c.state.quarantined) {
           this.logger.warn({ container: c.record.id, name: c.record.name }, 'quarantined at daemon start: no containerd container matches this record');
         }
-        c.state = {
-          ...c.state,
-          running: false,
-          paused: false,
-          restarting: false,
-          pid: 0,
+        c.state = notRunning(c.state, {
           dead: true,
           quarantined: c.state.quarantined ?? `no containerd container at daemon start ${nowRfc3339Nano()}`,
           error: 'quarantined at daemon start: its containerd container is missing',
-        };
+        });
         this.saveState(c);
         continue;
       }
       const wasRunning = c.state.running;
       await this.runtime.deleteTask(c.record.id).catch(() => undefined);
       if (wasRunning) {
-        c.state = { ...c.state, running: false, paused: false, restarting: false, pid: 0, exitCode: 255, finishedAt: nowRfc3339Nano() };
+        c.state = notRunning(c.state, { exitCode: 255, finishedAt: nowRfc3339Nano() });
         this.saveState(c);
       }
       const policy = restartPolicyName(c.record.hostConfig.RestartPolicy);

@@ -3,20 +3,13 @@
 // backlog that a tiny max-size makes endless.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, mock, test } from 'node:test';
+import { mock, test } from 'node:test';
 import { JsonFileLogger, highestRotatedIndex, shiftRotatedFiles } from '../../daemon/logs/json-file';
 import { validateLogOpts } from '../../daemon/logs/log-opts';
+import { freshLogPaths } from './log-files';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-rotation-'));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-let n = 0;
-const fresh = (): string => {
-  const dir = path.join(tmp, String(++n));
-  fs.mkdirSync(dir);
-  return path.join(dir, 'c-json.log');
-};
+const fresh = freshLogPaths('berth-rotation-');
 const at = (i: number): Date => new Date(Date.UTC(2026, 10, 28, 14, 21, 16) + i);
 
 test('rotation values are refused at create with dockerd texts', () => {
@@ -37,7 +30,7 @@ test('highestRotatedIndex reads the directory once', () => {
   for (const s of ['.1', '.2', '.7.gz', '.x', '.01', '.3.tmp']) fs.writeFileSync(file + s, '');
   fs.writeFileSync(path.join(path.dirname(file), 'other-json.log.9'), '');
   assert.equal(highestRotatedIndex(file), 7);
-  assert.equal(highestRotatedIndex(path.join(tmp, 'missing', 'x.log')), 0);
+  assert.equal(highestRotatedIndex(path.join(path.dirname(fresh()), 'missing', 'x.log')), 0);
 });
 
 test('shiftRotatedFiles moves only existing indices and drops the oldest at max-file', async () => {

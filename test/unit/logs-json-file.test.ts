@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import * as zlib from 'node:zlib';
 import { JsonFileLogger } from '../../daemon/logs/json-file';
 import { rotatedGz } from '../fixtures/dockerd-logs';
+import { freshLogPaths } from './log-files';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-jsonfile-'));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-let n = 0;
-const fresh = (): string => {
-  const dir = path.join(tmp, String(++n));
-  fs.mkdirSync(dir);
-  return path.join(dir, 'c-json.log');
-};
+const fresh = freshLogPaths('berth-jsonfile-');
 const at = (i: number): Date => new Date(Date.UTC(2026, 10, 28, 14, 21, 16) + i);
 const NSEC = 123456789; // nine significant digits: every entry the same length as dockerd's
 const logLines = (text: string): string[] => text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { log: string }).log);

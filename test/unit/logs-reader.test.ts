@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import * as zlib from 'node:zlib';
 import { JsonFileLogger } from '../../daemon/logs/json-file';
 import { readLogs, type ReadLogsOptions } from '../../daemon/logs/reader';
 import type { LogEntry, LogStream } from '../../daemon/logs/types';
+import { freshLogPaths } from './log-files';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-logread-'));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-let n = 0;
-const fresh = (): string => {
-  const dir = path.join(tmp, String(++n));
-  fs.mkdirSync(dir);
-  return path.join(dir, 'c-json.log');
-};
+const fresh = freshLogPaths('berth-logread-');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const BASE = Date.UTC(2026, 10, 28, 14, 0, 0);
 /** Entry i is at BASE + i seconds + i nanoseconds. */
@@ -122,7 +115,7 @@ test('attrs come back with details only; damaged lines are skipped; a missing lo
     ['line 2', { a: '<1>', b: '2' }, 2, '2026-11-28T14:00:02.000Z'],
   ]);
   for await (const e of readLogs(opts(file))) assert.equal(e.attrs, undefined);
-  assert.deepEqual(await collect(readLogs(opts(path.join(tmp, 'nope', 'x.log')))), []);
+  assert.deepEqual(await collect(readLogs(opts(path.join(path.dirname(fresh()), 'nope', 'x.log')))), []);
 });
 
 test('follow is woken by inotify on the log directory', async () => {
