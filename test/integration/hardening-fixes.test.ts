@@ -163,7 +163,8 @@ describe('pause, unpause and top of a container that is not running', () => {
         },
       );
       assert.ok(rounds > 3, `only ${rounds} restarts`);
-      assert.ok((seen.get('pause 409') ?? 0) > 0, JSON.stringify([...seen]));
+      // The race reached the not-running paths (which of pause or top gets there is luck).
+      assert.ok((seen.get('pause 409') ?? 0) + (seen.get('top 409') ?? 0) > 0, JSON.stringify([...seen]));
     } finally {
       await remove(restarted);
       await remove(flapping);
