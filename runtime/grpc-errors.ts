@@ -45,6 +45,15 @@ export function isGrpcCode(err: unknown, code: status): boolean {
 export const isNotFound = (err: unknown): boolean => isGrpcCode(err, status.NOT_FOUND);
 export const isAlreadyExists = (err: unknown): boolean => isGrpcCode(err, status.ALREADY_EXISTS);
 
+/**
+ * A failure that only says the task or process is gone or stopped (it exited, or is being
+ * restarted, while the call ran; containerd's shim says e.g. "cannot resize a stopped container").
+ */
+export function isProcessGone(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  return isNotFound(err) || /stopped|not running|already finished|no running task|does not exist/i.test(message);
+}
+
 function kindFor(code: status, message: string): BerthError {
   switch (code) {
     case status.NOT_FOUND:

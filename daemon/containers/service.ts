@@ -12,7 +12,7 @@ import type { ContainerRepo, ContainerRow } from '../../store/container-repo';
 import { NameTakenError } from '../../store/container-repo';
 import { Conflict, Forbidden, InvalidParameter, NotFound, NotImplemented, NotModified, BerthError, SystemError, errorMessage } from '../errors';
 import { isStartFailure } from '../../runtime/start-errors';
-import { isNotFound } from '../../runtime/grpc-errors';
+import { isNotFound, isProcessGone } from '../../runtime/grpc-errors';
 import { overlayDirs, snapshotUsage } from '../../runtime/snapshots';
 import { DEFAULT_READONLY_PATHS, hostSpecFacts } from '../../runtime/spec-host';
 import { extraAttributes, type LogContainerInfo } from '../logs/attrs';
@@ -873,7 +873,7 @@ export class ContainerService {
   private async notRunningConflict(id: string, err: unknown): Promise<never> {
     const now = this.tryGetById(id);
     const task = await this.runtime.taskStatus(id).catch(() => undefined);
-    if (!now || !now.state.running || now.state.restarting || task === undefined || task.status === 'stopped' || isTaskNotRunning(err)) {
+    if (!now || !now.state.running || now.state.restarting || task === undefined || task.status === 'stopped' || isProcessGone(err)) {
       throw new Conflict(`Container ${id} is not running`);
     }
     throw err;
@@ -1097,7 +1097,7 @@ export class ContainerService {
   async resize(input: string, height: number, width: number): Promise<void> {
     const c = this.get(input);
     if (!c.state.running) throw new Conflict(`Container ${c.record.id} is not running`);
-    await this.runtime.resizePty(c.record.id, width, height);
+    await this.runtime.resizePty(c.record.id, width, height).catch((err: unknown) => this.notRunningConflict(c.record.id, err));
   }
 
   async top(input: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
@@ -1363,14 +1363,6 @@ function configuredStopSignal(raw: string | null | undefined): number {
   } catch {
     return 15;
   }
-}
-
-/**
- * A runtime failure that only says the task is gone or stopped (the container exited or is being
- * restarted while the request ran): dockerd holds the container lock and answers 409 instead.
- */
-function isTaskNotRunning(err: unknown): boolean {
-  return isNotFound(err) || /stopped|not running|already finished|no running task|does not exist/i.test(errorMessage(err));
 }
 
 function waitOrTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Containerd } from '../../runtime/containerd';
 import { hostCapabilities } from '../../runtime/capabilities';
 import { readContainerSpec } from '../../runtime/container-spec';
+import { isProcessGone } from '../../runtime/grpc-errors';
 import { overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
 import type { ContainerRuntime, TaskIO } from '../../runtime/tasks';
 import { isStartFailure } from '../../runtime/start-errors';
@@ -245,7 +246,11 @@ export class ExecService {
     clearTimeout(timer);
     if (outcome === 'timeout') throw new Error('timeout waiting for exec session ready');
     if (!outcome || !rec.running) throw new NotFound('no such exec');
-    await this.deps.runtime.resizePty(rec.containerId, width, height, rec.id);
+    await this.deps.runtime.resizePty(rec.containerId, width, height, rec.id).catch((err: unknown) => {
+      // The process exited between the check and the call: answered as if it had exited before.
+      if (!rec.running || isProcessGone(err)) throw new NotFound('no such exec');
+      throw err;
+    });
   }
 
   /**
