@@ -91,6 +91,9 @@ test('range checks at create and update, with dockerd texts where dockerd has on
     assert.throws(() => verifyResources({ NanoCpus: 1e18 }), { message: 'Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available' });
     assert.throws(() => verifyResources({ NanoCpus: 1e9, CpuQuota: 5000 }), { message: 'Conflicting options: Nano CPUs and CPU Quota cannot both be set' });
     assert.doesNotThrow(() => verifyResources({ NanoCpus: 2e9 }));
+    // 0.001 CPUs: a CFS quota of 100 µs, which the kernel refuses at start.
+    assert.throws(() => verifyResources({ NanoCpus: 1048576 }), { message: 'Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available' });
+    assert.doesNotThrow(() => verifyResources({ NanoCpus: 1e7 }));
     assert.throws(() => verifyResources({ CpuShares: 2 ** 40 }), /Invalid CPU shares/);
     assert.doesNotThrow(() => verifyResources({ CpuShares: 262144 }));
     assert.throws(() => verifyResources({ CpusetCpus: '0-99999' }), { message: 'Invalid value 0-99999 for cpuset cpus: value of out range, maximum is 8192' });
