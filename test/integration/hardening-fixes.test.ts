@@ -5,17 +5,14 @@
 // runc text), a plain-text body or a 431.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { tarOf } from './archive-tools';
-import { destroyBerth, startBerth, type Berth, type HttpResult } from './harness';
+import { destroyBerth, loadBusybox, startBerth, type Berth, type HttpResult } from './harness';
 
 let b: Berth;
 
 before(async () => {
   b = await startBerth();
-  const busybox = await buildBusyboxArchive({ tags: ['busybox:latest'] });
-  const r = await b.request('POST', '/images/load?quiet=1', { body: busybox, headers: { 'Content-Type': 'application/x-tar' } });
-  assert.equal(r.status, 200, r.body);
+  await loadBusybox(b);
 });
 
 after(async () => {

@@ -10,16 +10,13 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
-import { buildBusyboxArchive } from '../fixtures/busybox-image';
-import { destroyBerth, startBerth, type Berth, type HttpResult } from './harness';
+import { destroyBerth, loadBusybox, startBerth, type Berth, type HttpResult } from './harness';
 
 let b: Berth;
 
 before(async () => {
   b = await startBerth();
-  const busybox = await buildBusyboxArchive({ tags: ['busybox:latest'] });
-  const r = await b.request('POST', '/images/load?quiet=1', { body: busybox, headers: { 'Content-Type': 'application/x-tar' } });
-  assert.equal(r.status, 200, r.body);
+  await loadBusybox(b);
 });
 
 after(async () => {

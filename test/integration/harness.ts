@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { buildBusyboxArchive } from '../fixtures/busybox-image';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 export const BERTHD = path.join(ROOT, 'daemon', 'main.js');
@@ -224,4 +225,11 @@ export async function within<T>(ms: number, what: string, p: Promise<T>): Promis
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Loads the busybox fixture image as `busybox:latest` through the API (as `docker load` does). */
+export async function loadBusybox(b: Berth): Promise<void> {
+  const archive = await buildBusyboxArchive({ tags: ['busybox:latest'] });
+  const r = await b.request('POST', '/images/load?quiet=1', { body: archive, headers: { 'Content-Type': 'application/x-tar' } });
+  if (r.status !== 200) throw new Error(`loading busybox: ${r.status} ${r.body}`);
 }
