@@ -4,20 +4,12 @@
 // large request headers. On the code before this change each of these was a 500 (with a gRPC or
 // runc text), a plain-text body or a 431.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { tarOf } from './archive-tools';
-import { destroyBerth, loadBusybox, startBerth, type Berth, type HttpResult } from './harness';
+import { berthWithBusybox, type Berth, type HttpResult } from './harness';
 
 let b: Berth;
-
-before(async () => {
-  b = await startBerth();
-  await loadBusybox(b);
-});
-
-after(async () => {
-  if (b) await destroyBerth(b);
-});
+berthWithBusybox((started) => (b = started));
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 

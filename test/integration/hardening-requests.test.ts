@@ -8,20 +8,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import Docker from 'dockerode';
-import { destroyBerth, loadBusybox, startBerth, type Berth, type HttpResult } from './harness';
+import { berthWithBusybox, type Berth, type HttpResult } from './harness';
 
 let b: Berth;
-
-before(async () => {
-  b = await startBerth();
-  await loadBusybox(b);
-});
-
-after(async () => {
-  if (b) await destroyBerth(b);
-});
+berthWithBusybox((started) => (b = started));
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { after, before } from 'node:test';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -232,4 +233,17 @@ export async function loadBusybox(b: Berth): Promise<void> {
   const archive = await buildBusyboxArchive({ tags: ['busybox:latest'] });
   const r = await b.request('POST', '/images/load?quiet=1', { body: archive, headers: { 'Content-Type': 'application/x-tar' } });
   if (r.status !== 200) throw new Error(`loading busybox: ${r.status} ${r.body}`);
+}
+
+/** A berthd with the busybox fixture for the whole test file: started before its tests, destroyed after. */
+export function berthWithBusybox(set: (b: Berth) => void): void {
+  let started: Berth | undefined;
+  before(async () => {
+    started = await startBerth();
+    set(started);
+    await loadBusybox(started);
+  });
+  after(async () => {
+    if (started) await destroyBerth(started);
+  });
 }
