@@ -273,3 +273,11 @@ describe('int64 fields beyond 2^53 are kept exact: create, inspect, start, updat
     );
   });
 });
+
+test('a volume name longer than a directory name may be is a 400, and nothing is created', async () => {
+  const r = await post('/volumes/create', JSON.stringify({ Name: 'v'.repeat(300) }));
+  assert.equal(r.status, 400, r.body);
+  assert.match((JSON.parse(r.body) as { message: string }).message, /volume name is too long, at most 255 characters$/);
+  const list = JSON.parse((await b.request('GET', '/volumes')).body) as { Volumes: { Name: string }[] | null };
+  assert.ok(!(list.Volumes ?? []).some((v) => v.Name.length > 255));
+});
