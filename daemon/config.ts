@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { isIP, isIPv4 } from 'node:net';
 import * as path from 'node:path';
+import { RegistryConfigError, validateInsecureRegistry, validateMirror } from './registry-settings';
 
 export const DEFAULT_HOST = 'unix:///var/run/docker.sock';
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
@@ -109,6 +110,10 @@ export interface DaemonConfig {
   maxConcurrentDownloads: number;
   maxConcurrentUploads: number;
   maxDownloadAttempts: number;
+  /** `--insecure-registry`, validated and normalised (CIDRs masked, schemes dropped). */
+  insecureRegistries: string[];
+  /** `--registry-mirror`, validated, each with a trailing slash. */
+  registryMirrors: string[];
 
   // --- networking ---
   /** `-b`: null = Berth's default bridge; 'none' = no default bridge network. */
@@ -252,6 +257,8 @@ const OPTIONS: Option[] = [
   opt('live-restore', null, 'bool', 'yes', 'Enable live restore of containers when the daemon stops'),
   opt('experimental', null, 'bool', 'yes', 'Enable experimental features'),
   opt('max-concurrent-downloads', null, 'int', 'yes', 'Set the max concurrent downloads (default 3)'),
+  opt('insecure-registry', 'insecure-registries', 'list', 'yes', 'Enable insecure registry communication'),
+  opt('registry-mirror', 'registry-mirrors', 'list', 'yes', 'Preferred Docker registry mirror'),
   opt('max-concurrent-uploads', null, 'int', 'yes', 'Set the max concurrent uploads (default 5)'),
   opt('max-download-attempts', null, 'int', 'yes', 'Set the max download attempts for each pull (default 5)'),
   opt('default-shm-size', null, 'bytes', 'yes', 'Default shm size for containers (default 64MiB)'),
@@ -288,7 +295,6 @@ const OPTIONS: Option[] = [
   opt('default-network-opt', 'default-network-opts', 'mapmap', 'warn'),
   opt('fixed-cidr-v6', null, 'string', 'warn'),
   opt('firewall-backend', null, 'string', 'warn'),
-  opt('insecure-registry', 'insecure-registries', 'list', 'warn'),
   opt('ip6tables', null, 'bool', 'warn'),
   opt('ip-forward-no-drop', null, 'bool', 'warn'),
   opt('ipv6', null, 'bool', 'warn'),
@@ -299,7 +305,6 @@ const OPTIONS: Option[] = [
   opt('node-generic-resource', 'node-generic-resources', 'list', 'warn'),
   opt('oom-score-adjust', null, 'int', 'warn'),
   opt('raw-logs', null, 'bool', 'warn'),
-  opt('registry-mirror', 'registry-mirrors', 'list', 'warn'),
   opt('storage-driver', null, 'string', 'warn', undefined, { short: 's' }),
   opt('storage-opt', 'storage-opts', 'list', 'warn'),
   opt('swarm-default-advertise-addr', null, 'string', 'warn'),
@@ -1005,6 +1010,15 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
 
   const pools = ((m.get('default-address-pools') as PoolValue[] | undefined) ?? []).map(checkPool);
 
+  const registryList = (k: string, check: (v: string) => string): string[] => {
+    try {
+      return [...new Set(list(k).map(check))];
+    } catch (err) {
+      if (err instanceof RegistryConfigError) throw new ConfigError(err.message);
+      throw err;
+    }
+  };
+
   const nonNegative = (k: string, dflt: number, what: string): number => {
     const v = int(k) ?? dflt;
     if (v < 0) throw new ConfigError(`invalid ${what}: ${v}`);
@@ -1069,6 +1083,8 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
     maxConcurrentDownloads: nonNegative('max-concurrent-downloads', 3, 'max concurrent downloads'),
     maxConcurrentUploads: nonNegative('max-concurrent-uploads', 5, 'max concurrent uploads'),
     maxDownloadAttempts: nonNegative('max-download-attempts', 5, 'max download attempts'),
+    insecureRegistries: registryList('insecure-registries', validateInsecureRegistry),
+    registryMirrors: registryList('registry-mirrors', validateMirror),
 
     bridge,
     bip,

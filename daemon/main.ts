@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // berthd: parses flags and daemon.json, takes ownership of its roots, starts (or connects to)
 // containerd, wires the domain services to the API, and serves until SIGTERM/SIGINT.
+import { registryServiceConfig } from './registry-settings';
 import { installCrashGuard } from './crash-guard';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -298,6 +299,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       labels: config.labels,
       experimental: config.experimental,
       liveRestore: config.liveRestore,
+      registryConfig: registryServiceConfig({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries }),
       security: { seccompProfile: config.seccompProfile, defaultCgroupnsMode: config.defaultCgroupnsMode, noNewPrivileges: config.noNewPrivileges },
       eventsListeners: () => events.listenerCount(),
       containerd: { Address: address, Namespaces: { Containers: config.containerdNamespace, Plugins: 'plugins.berth' } },

@@ -325,15 +325,15 @@ test('daemon.json: invalid JSON and wrong shapes refuse to start with the file n
 test('daemon.json: unknown keys and keys Berth ignores warn instead of refusing', () => {
   const { config, warnings } = parse(
     [],
-    withFile('{"foo": 1, "bar": {"x": 1}, "label": ["a=b"], "storage-driver": "overlay2", "registry-mirrors": ["https://m"], "debug": true}'),
+    withFile('{"foo": 1, "bar": {"x": 1}, "label": ["a=b"], "storage-driver": "overlay2", "storage-opts": ["x=y"], "debug": true}'),
   );
   assert.equal(config.debug, true, 'the known keys still apply');
   assert.deepEqual(warnings, [
     '/etc/berth/daemon.json: the following directives don\'t match any configuration option and are ignored: foo, x, label (the key is "labels")',
-    '/etc/berth/daemon.json: the following directives are not supported by Berth and are ignored: registry-mirrors, storage-driver',
+    '/etc/berth/daemon.json: the following directives are not supported by Berth and are ignored: storage-driver, storage-opts',
   ]);
-  const flagWarn = parse(['--storage-driver', 'vfs', '--registry-mirror', 'https://m']).warnings;
-  assert.deepEqual(flagWarn, ['the following flags are not supported by Berth and are ignored: --storage-driver, --registry-mirror']);
+  const flagWarn = parse(['--storage-driver', 'vfs', '--storage-opt', 'x=y']).warnings;
+  assert.deepEqual(flagWarn, ['the following flags are not supported by Berth and are ignored: --storage-driver, --storage-opt']);
 });
 
 test('options whose omission would weaken isolation refuse to start', () => {
