@@ -86,6 +86,14 @@ describe('plain registry', () => {
       // Manifests pass untouched.
       const man = await kitRequest(`${proxy.url}/v2/faults/busybox/manifests/latest`, { headers: { Accept: accept } });
       assert.deepEqual(man.body, m.body);
+      // Throttled bodies arrive whole.
+      proxy.set({ throttleBytesPerSec: 4 * 1024 * 1024 });
+      assert.equal(sha256((await kitRequest(`${proxy.url}${blobPath}`)).body), layer);
+      // Canned answers replace the registry's.
+      proxy.set({ intercept: (q) => (q.path.endsWith('/manifests/old') ? { status: 200, headers: { 'Content-Type': 'application/vnd.docker.distribution.manifest.v1+prettyjws' }, body: '{"schemaVersion":1}' } : undefined) });
+      const old = await kitRequest(`${proxy.url}/v2/faults/busybox/manifests/old`);
+      assert.equal(old.headers['content-type'], 'application/vnd.docker.distribution.manifest.v1+prettyjws');
+      assert.equal(proxy.count('GET', '/v2/faults/busybox/manifests/old'), 1);
     } finally {
       await proxy.stop();
     }

@@ -219,6 +219,24 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
 }
 
 /**
+ * Trusts the registry's CA the way dockerd reads it: `<certsDir>/<host>/ca.crt`. Returns the
+ * directory written. (Berth's certs directory is what its settings name; dockerd's default is
+ * /etc/docker/certs.d — never write there from a test.)
+ */
+export function trustRegistry(certsDir: string, reg: Pick<Registry, 'host' | 'tls'>): string {
+  if (reg.tls === undefined) throw new Error(`${reg.host} is not a TLS registry`);
+  const d = path.join(certsDir, reg.host);
+  fs.mkdirSync(d, { recursive: true });
+  fs.writeFileSync(path.join(d, 'ca.crt'), reg.tls.caPem);
+  return d;
+}
+
+/** daemon.json making `reg` (or a faulty proxy in front of it) the docker.io mirror. */
+export function mirrorDaemonJson(mirror: { url: string }, extra: Record<string, unknown> = {}): string {
+  return `${JSON.stringify({ 'registry-mirrors': [mirror.url], ...extra }, null, 2)}\n`;
+}
+
+/**
  * A registry for the whole test file: started in `before`, stopped in `after`. Returns a getter
  * (the registry exists only once `before` ran).
  */
