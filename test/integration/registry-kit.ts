@@ -14,7 +14,20 @@
 // default, so plain http works.
 //
 // TLS: `tls: true` gives `reg.tls.caPem` / `caPath`; a test trusting it writes the PEM to
-// `<certsDir>/<reg.host>/ca.crt` (dockerd's certs.d layout), or leaves it out to see the refusal.
+// `<certsDir>/<reg.host>/ca.crt` (dockerd's certs.d layout; `trustRegistry` does it), or leaves it
+// out to see the refusal. Beware: dockerd counts 127.0.0.0/8 as insecure (names resolving there
+// too), and for insecure registries it tries https WITHOUT verifying, then http; so against
+// dockerd an unknown CA on 127.0.0.1 is not refused.
+//
+// Failure tests: `faultyProxy(reg, { dropAfterBytes, corruptBlob, times, blobFilter,
+// throttleBytesPerSec, intercept })` in front of a plain registry, and pull through `proxy.host`;
+// `proxy.blobGets(digest)` counts downloads. Note the config blob is a blob too: filter with
+// `blobFilter: (d) => layerDigests.includes(d)` to hit layers only.
+//
+// Checked against the reference dockerd 20.10 by hand: anonymous and logged-in pulls through the
+// token server (login stores its refresh token as identitytoken, later pulls POST
+// grant_type=refresh_token), a push with a cross-repository mount, Basic login, index platform
+// selection, the mirror, and the proxy's cuts (dockerd retries) and corruption (verification fails).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
