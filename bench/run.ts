@@ -11,7 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildBusyboxArchive } from '../test/fixtures/busybox-image';
 import { startBerth } from '../test/integration/harness';
+import { seedBigImage, startRegistry, type Registry } from '../test/integration/registry-kit';
 import { berthEngine, startReference, type Engine } from './engines';
+import { peakRss, resetPeakRss } from './memory';
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -39,6 +41,8 @@ type Case = {
   reset?: (e: Engine) => Promise<void>;
   /** After the last round, before the engines stop (untimed). */
   teardown?: (e: Engine) => Promise<void>;
+  /** Also report the daemon's peak RSS (with its containerd) during the step. */
+  memory?: boolean;
 };
 
 /** The user-defined bridge network of the network cases. */
@@ -62,6 +66,10 @@ async function main(): Promise<void> {
   const bigTar = path.join(dir, 'big.tar');
   fs.writeFileSync(bigTar, big);
   const small = await buildBusyboxArchive({ tags: ['busybox:latest'] });
+  // The pull case's registry (loopback, so both engines speak plain http to it) and its image:
+  // 300 MB of incompressible data in 10 gzip layers, docker schema 2 as Docker Hub serves.
+  let registry: Registry | undefined;
+  const pullRef = (): string => `${registry?.host ?? ''}/bench/big:latest`;
 
   const engines: Engine[] = [];
   try {
@@ -73,6 +81,17 @@ async function main(): Promise<void> {
     throw err;
   }
   const allCases: Case[] = [
+    {
+      name: 'docker pull (300 MB, 10 layers)',
+      memory: true,
+      setup: async () => {
+        if (registry) return;
+        registry = await startRegistry();
+        await seedBigImage(registry, 'bench/big', 'latest', { layers: 10, totalBytes: 300 * 1000 * 1000 });
+      },
+      step: (e) => must(e.docker(['pull', '-q', pullRef()])),
+      reset: (e) => must(e.docker(['rmi', pullRef()])),
+    },
     {
       name: 'docker load (100 MB image)',
       step: (e) => must(e.docker(['load', '-i', bigTar])),
@@ -145,13 +164,16 @@ async function main(): Promise<void> {
   try {
     for (const c of cases) {
       const samples = new Map<string, number[]>(engines.map((e) => [e.name, []]));
+      const peaks = new Map<string, number[]>(engines.map((e) => [e.name, []]));
       for (const e of engines) await c.setup?.(e);
       try {
         for (let i = 0; i < (c.runs ?? runs) + 1; i++) {
           for (const e of engines) {
             try {
+              if (c.memory) resetPeakRss(e.pid);
               const ms = await time(() => c.step(e));
               if (i > 0) samples.get(e.name)?.push(ms); // first round warms up
+              if (c.memory && i > 0) peaks.get(e.name)?.push(peakRss(e.pid));
             } finally {
               await c.reset?.(e);
             }
@@ -163,9 +185,16 @@ async function main(): Promise<void> {
       const b = median(samples.get('berth') ?? []);
       const d = median(samples.get('dockerd') ?? []);
       rows.push(`${c.name.padEnd(38)} n=${String(c.runs ?? runs).padStart(2)}  berth ${b.toFixed(0).padStart(6)} ms  dockerd ${d.toFixed(0).padStart(6)} ms  ratio ${(b / d).toFixed(2)}`);
+      if (c.memory) {
+        const mb = (n: number): string => (n / 1024 / 1024).toFixed(0).padStart(6);
+        const bm = median(peaks.get('berth') ?? []);
+        const dm = median(peaks.get('dockerd') ?? []);
+        rows.push(`${'  peak RSS, daemon + its containerd'.padEnd(38)}       berth ${mb(bm)} MB  dockerd ${mb(dm)} MB  ratio ${(bm / dm).toFixed(2)}`);
+      }
     }
   } finally {
     for (const e of engines) await e.stop().catch(() => undefined);
+    await registry?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
   console.log('median of n runs each (after one warm-up), interleaved; ratio = berth / dockerd (lower is better)');
