@@ -224,9 +224,13 @@ export class Transport {
       else if (Buffer.isBuffer(body)) req.end(body);
       else {
         const src = Readable.from(body, { objectMode: false });
+        // The caller's stream failing is its error, not the endpoint's (no fallback, no retry).
         src.on('error', (err) => {
+          if (!settled) {
+            settled = true;
+            reject(err);
+          }
           req.destroy(err);
-          fail(err);
         });
         src.pipe(req);
       }
