@@ -4,9 +4,10 @@
 // X-Registry-Auth, the progress stream's shape, one download for two concurrent pulls, a dropped
 // connection resumed and a corrupted blob refused.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { destroyBerth, startBerth, type Berth } from './harness';
-import { faultyProxy, seedBigImage, seedBusybox, seedIndex, startRegistry, type FaultyProxy, type Registry, type SeededIndex, type SeededManifest } from './registry-kit';
+import { busyboxSeedImage, faultyProxy, seedBigImage, seedImage, sha256, seedBusybox, seedIndex, startRegistry, type FaultyProxy, type Registry, type SeededIndex, type SeededManifest } from './registry-kit';
 
 let reg: Registry;
 let basic: Registry;
@@ -30,6 +31,12 @@ before(async () => {
   big = await seedBigImage(reg, 'big', 'latest', { layers: 2, totalBytes: 3_000_000, seed: 'pull-test-big' });
   await seedBigImage(reg, 'flaky', 'latest', { layers: 1, totalBytes: 1_500_000, seed: 'pull-test-flaky' });
   await seedBigImage(reg, 'corrupt', 'latest', { layers: 1, totalBytes: 200_000, seed: 'pull-test-corrupt' });
+  // OCI layers uncompressed and zstd-compressed (each with a marker file so the chains differ).
+  await seedImage(reg, 'plain', 'latest', await busyboxSeedImage({ compression: 'none', extraFiles: { 'marker.txt': 'plain layer\n' } }), { format: 'oci' });
+  const z = await busyboxSeedImage({ compression: 'none', extraFiles: { 'marker.txt': 'zstd layer\n' } });
+  const zst = execFileSync('zstd', ['-q', '-c'], { input: z.layers[0].data, maxBuffer: 64 * 1024 * 1024 });
+  z.layers[0] = { ...z.layers[0], data: zst, digest: sha256(zst), size: zst.length, compression: 'zstd' };
+  await seedImage(reg, 'zstd', 'latest', z, { format: 'oci' });
   // docker.io is unreachable here: a plain registry holding library/busybox serves as its mirror.
   b = await startBerth({ args: ['--registry-mirror', reg.url, '--max-download-attempts', '3'] });
 });
@@ -144,6 +151,14 @@ describe('pull', () => {
     assert.equal(closed.status, 500, closed.body);
     const allTags = await b.request('POST', `/images/create?fromImage=${reg.host}/busybox&tag=`);
     assert.equal(allTags.status, 501, allTags.body);
+  });
+
+  test('uncompressed and zstd layers', async () => {
+    for (const name of ['plain', 'zstd']) {
+      const r = await b.docker(['run', '--rm', `${reg.host}/${name}:latest`, 'cat', '/marker.txt']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${name === 'plain' ? 'plain' : 'zstd'} layer\n`);
+    }
   });
 
   test('docker.io through a mirror', async () => {
