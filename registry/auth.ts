@@ -125,6 +125,7 @@ export async function errorMessageOf(res: HttpResponse): Promise<{ code?: string
 export class Authorizer {
   private challenges: Challenge[] = [];
   private readonly tokens = new Map<string, CachedToken>();
+  private readonly inflight = new Map<string, Promise<CachedToken>>();
   /** A refresh token the token server handed out (login with offline access). */
   refreshToken?: string;
 
@@ -156,7 +157,13 @@ export class Authorizer {
       const key = scopes.join(' ');
       const cached = this.tokens.get(key);
       if (cached && Date.now() < cached.expiresAt) return `Bearer ${cached.token}`;
-      const t = await this.fetchToken(bearer.params, scopes);
+      // Concurrent requests (parallel layer downloads) share one token fetch.
+      let pending = this.inflight.get(key);
+      if (pending === undefined) {
+        pending = this.fetchToken(bearer.params, scopes).finally(() => this.inflight.delete(key));
+        this.inflight.set(key, pending);
+      }
+      const t = await pending;
       this.tokens.set(key, t);
       return `Bearer ${t.token}`;
     }
@@ -185,11 +192,17 @@ export class Authorizer {
     const service = params.service;
     const refresh = this.refreshToken ?? creds?.identityToken;
     const hasPassword = creds?.username !== undefined && creds.username !== '';
-    if ((refresh !== undefined && refresh !== '') || (this.opts.forceOAuth && hasPassword)) {
+    const viaPost = (refresh !== undefined && refresh !== '') || (this.opts.forceOAuth === true && hasPassword);
+    if (viaPost) {
       const res = await this.postToken(realm, service, scopes, refresh);
       if (res !== undefined) return res;
     }
-    return this.getToken(realm, service, scopes);
+    const got = await this.getToken(realm, service, scopes, hasPassword && !viaPost);
+    if (got !== undefined) return got;
+    // The token server does not do GET (404/405): it wants the OAuth2 password grant.
+    const posted = await this.postToken(realm, service, scopes, undefined);
+    if (posted === undefined) throw new RegistryError('token server accepts neither GET nor POST', 405, 'UNAUTHORIZED');
+    return posted;
   }
 
   /** OAuth2 POST; undefined when the server does not do it (404/405) and a GET may work instead. */
@@ -222,7 +235,8 @@ export class Authorizer {
     return this.tokenFrom(res);
   }
 
-  private async getToken(realm: URL, service: string | undefined, scopes: string[]): Promise<CachedToken> {
+  /** The GET flow; undefined when it answers 404/405 and `postFallback` allows the OAuth2 POST instead. */
+  private async getToken(realm: URL, service: string | undefined, scopes: string[], postFallback = false): Promise<CachedToken | undefined> {
     const creds = this.opts.credentials;
     const url = new URL(realm);
     if (service !== undefined && service !== '') url.searchParams.set('service', service);
@@ -236,6 +250,10 @@ export class Authorizer {
       headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
     }
     const res = await this.transport.request({ method: 'GET', url: url.toString(), headers });
+    if (postFallback && (res.status === 404 || res.status === 405)) {
+      res.body.resume();
+      return undefined;
+    }
     return this.tokenFrom(res);
   }
 

@@ -63,8 +63,10 @@ test('token flow: anonymous GET with service and scope, token cached across call
   const s = await tokenSetup(() => ({ status: 200, body: { token: 'tok1', expires_in: 300 } }));
   try {
     const repo = openRepository(s.endpoint, 'library/busybox', { actions: ['pull'], userAgent: UA });
+    // Parallel first calls share one ping and one token fetch.
+    assert.deepEqual(await Promise.all([repo.headBlob(BLOB), repo.headBlob(BLOB), repo.headBlob(BLOB)]), [3, 3, 3]);
     assert.equal(await repo.headBlob(BLOB), 3);
-    assert.equal(await repo.headBlob(BLOB), 3);
+    assert.equal(s.registry.requests.filter((r) => r.url === '/v2/').length, 1);
     const toks = s.tokenRequests();
     assert.equal(toks.length, 1);
     const u = new URL(toks[0].url, 'http://x');
@@ -124,6 +126,24 @@ test('token flow: identity token goes as an OAuth2 refresh_token POST', async ()
     const repo = openRepository(s.endpoint, 'library/busybox', { actions: ['pull'], userAgent: UA, credentials: { identityToken: 'idtok' } });
     assert.equal(await repo.headBlob(BLOB), 3);
     assert.equal(s.tokenRequests()[0].method, 'POST');
+  } finally {
+    await s.registry.close();
+    await s.auth.close();
+  }
+});
+
+test('token flow: a token server without GET gets the OAuth2 password grant', async () => {
+  const s = await tokenSetup((r) => {
+    if (r.method !== 'POST') return { status: 405, body: {} };
+    const form = new URLSearchParams(r.body.toString());
+    if (form.get('grant_type') !== 'password' || form.get('username') !== 'carol' || form.get('password') !== 'pw') return { status: 401, body: {} };
+    assert.equal(form.get('scope'), 'repository:library/busybox:pull');
+    return { status: 200, body: { access_token: 'tok5' } };
+  });
+  try {
+    const repo = openRepository(s.endpoint, 'library/busybox', { actions: ['pull'], userAgent: UA, credentials: { username: 'carol', password: 'pw' } });
+    assert.equal(await repo.headBlob(BLOB), 3);
+    assert.deepEqual(s.tokenRequests().map((r) => r.method), ['GET', 'POST']);
   } finally {
     await s.registry.close();
     await s.auth.close();
