@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { destroyBerth, startBerth, type Berth } from './harness';
+import { xRegistryAuth } from '../fixtures/registry-http';
 import { busyboxSeedImage, faultyProxy, seedBigImage, seedImage, sha256, seedBusybox, seedIndex, startRegistry, type FaultyProxy, type Registry, type SeededIndex, type SeededManifest } from './registry-kit';
 
 let reg: Registry;
 let basic: Registry;
+let token: Registry;
 let proxy: FaultyProxy;
 let b: Berth;
 let busybox: SeededManifest;
@@ -20,6 +22,7 @@ let big: SeededManifest;
 before(async () => {
   reg = await startRegistry();
   basic = await startRegistry({ auth: { basic: [{ user: 'alice', pass: 's3cret' }] } });
+  token = await startRegistry({ auth: { token: { users: [{ user: 'bob', pass: 'pw' }], publicRepos: ['public/*'] } } });
   proxy = await faultyProxy(reg);
   busybox = await seedBusybox(reg, 'busybox', 'latest');
   await seedBusybox(reg, 'library/busybox', 'latest');
@@ -27,6 +30,8 @@ before(async () => {
   await seedBusybox(reg, 'created', 'v1', { format: 'oci' });
   await seedBigImage(reg, 'shape', 'latest', { layers: 1, totalBytes: 600_000, seed: 'pull-test-shape' });
   await seedBusybox(basic, 'private/busybox', 'latest');
+  await seedBusybox(token, 'private/app', 'latest');
+  await seedBusybox(token, 'public/app', 'latest');
   multi = await seedIndex(reg, 'multi', 'latest', { attestation: true });
   big = await seedBigImage(reg, 'big', 'latest', { layers: 2, totalBytes: 3_000_000, seed: 'pull-test-big' });
   await seedBigImage(reg, 'flaky', 'latest', { layers: 1, totalBytes: 1_500_000, seed: 'pull-test-flaky' });
@@ -46,6 +51,7 @@ after(async () => {
   if (proxy) await proxy.stop();
   if (reg) await reg.stop();
   if (basic) await basic.stop();
+  if (token) await token.stop();
 });
 
 interface Inspect {
@@ -180,6 +186,23 @@ describe('pull', () => {
     const ok = await b.request('POST', url, { headers: { 'X-Registry-Auth': auth } });
     assert.equal(ok.status, 200, ok.body);
     assert.match(ok.body, /Status: Downloaded newer image/);
+  });
+
+  test('Bearer tokens: anonymous for public repositories, denied for private ones, credentials pull', async () => {
+    const pub = await b.docker(['pull', `${token.host}/public/app:latest`]);
+    assert.equal(pub.code, 0, pub.stderr);
+    const anon = await b.request('POST', `/images/create?fromImage=${token.host}/private/app&tag=latest`);
+    assert.equal(anon.status, 404, anon.body);
+    assert.equal(
+      (JSON.parse(anon.body) as { message: string }).message,
+      `pull access denied for ${token.host}/private/app, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`,
+    );
+    const auth = xRegistryAuth({ username: 'bob', password: 'pw', serveraddress: token.host });
+    const ok = await b.request('POST', `/images/create?fromImage=${token.host}/private/app&tag=latest`, { headers: { 'X-Registry-Auth': auth } });
+    assert.equal(ok.status, 200, ok.body);
+    assert.match(ok.body, /Status: Downloaded newer image for/);
+    const asked = token.tokenServer?.requests.filter((r) => r.user === 'bob').flatMap((r) => r.scopes) ?? [];
+    assert.ok(asked.includes('repository:private/app:pull'), asked.join());
   });
 
   test("the progress stream has dockerd's shape", async () => {
