@@ -5,6 +5,7 @@
 // connection resumed and a corrupted blob refused.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { destroyBerth, startBerth, type Berth } from './harness';
 import { xRegistryAuth } from '../fixtures/registry-http';
@@ -18,6 +19,7 @@ let b: Berth;
 let busybox: SeededManifest;
 let multi: SeededIndex;
 let big: SeededManifest;
+let crash: SeededManifest;
 
 before(async () => {
   reg = await startRegistry();
@@ -34,6 +36,7 @@ before(async () => {
   await seedBusybox(token, 'public/app', 'latest');
   multi = await seedIndex(reg, 'multi', 'latest', { attestation: true });
   big = await seedBigImage(reg, 'big', 'latest', { layers: 2, totalBytes: 3_000_000, seed: 'pull-test-big' });
+  crash = await seedBigImage(reg, 'crash', 'latest', { layers: 2, totalBytes: 2_000_000, seed: 'pull-test-crash' });
   await seedBigImage(reg, 'flaky', 'latest', { layers: 1, totalBytes: 1_500_000, seed: 'pull-test-flaky' });
   await seedBigImage(reg, 'corrupt', 'latest', { layers: 1, totalBytes: 200_000, seed: 'pull-test-corrupt' });
   // OCI layers uncompressed and zstd-compressed (each with a marker file so the chains differ).
@@ -257,5 +260,44 @@ describe('pull', () => {
     assert.match(bad.stderr, /verification failed for digest sha256:/);
     const gone = await b.docker(['image', 'inspect', `${proxy.host}/corrupt:latest`]);
     assert.notEqual(gone.code, 0);
+  });
+
+  test('berthd killed mid-pull: no image, and the retried pull reuses the complete layer', async () => {
+    let c = await startBerth({ args: ['--max-concurrent-downloads', '1'] });
+    const dir = c.dir;
+    try {
+      proxy.set({ blobDelayMs: 1500 });
+      const ref = `${proxy.host}/crash:latest`;
+      // Kill berthd as soon as the first layer is complete, while the second one downloads.
+      const firstDone = await new Promise<string>((resolve, reject) => {
+        const req = http.request({ socketPath: c.socket, method: 'POST', path: `/images/create?fromImage=${proxy.host}/crash&tag=latest` }, (res) => {
+          let buf = '';
+          res.on('data', (d: Buffer) => {
+            buf += d.toString();
+            const m = /"status":"Download complete","progressDetail":\{\},"id":"([0-9a-f]{12})"/.exec(buf);
+            if (m) resolve(m[1]);
+          });
+          res.on('error', () => undefined);
+          res.on('end', () => reject(new Error(`pull ended before a layer completed: ${buf}`)));
+        });
+        req.on('error', () => undefined);
+        req.end();
+      });
+      await c.stop('SIGKILL');
+      proxy.set({});
+      c = await startBerth({ dir, args: ['--max-concurrent-downloads', '1'] });
+      const none = await c.docker(['image', 'inspect', ref]);
+      assert.notEqual(none.code, 0, 'no half image after the crash');
+      const again = await c.request('POST', `/images/create?fromImage=${proxy.host}/crash&tag=latest`);
+      assert.equal(again.status, 200);
+      assert.match(again.body, /Status: Downloaded newer image/);
+      assert.equal((await c.docker(['image', 'inspect', '-f', '{{.Id}}', ref])).stdout.trim(), crash.configDigest);
+      const completed = crash.layerDigests.find((d) => d.slice(7, 19) === firstDone);
+      assert.ok(completed !== undefined);
+      assert.equal(proxy.blobGets(completed), 1, 'the complete layer is not fetched again');
+    } finally {
+      proxy.set({});
+      await destroyBerth(c);
+    }
   });
 });
