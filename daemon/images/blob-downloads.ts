@@ -134,14 +134,19 @@ export class BlobDownloads {
     const waiter: Waiter = { lease, listener };
     shared.waiters.add(waiter);
     const s = shared;
+    let leave: (err: Error) => void = () => undefined;
+    const left = new Promise<never>((_resolve, reject) => (leave = reject));
+    left.catch(() => undefined);
     const onAbort = (): void => {
       s.waiters.delete(waiter);
       if (s.waiters.size === 0) s.abort.abort(new Error('pull cancelled'));
+      // This pull stops waiting even while others keep the download going.
+      leave(signal?.reason instanceof Error ? signal.reason : new Error('pull cancelled'));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (signal?.aborted) onAbort();
-      await s.done;
+      await Promise.race([s.done, left]);
     } finally {
       signal?.removeEventListener('abort', onAbort);
       s.waiters.delete(waiter);

@@ -100,6 +100,13 @@ describe('pull', () => {
     const again = await b.docker(['pull', '-q', ref]);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(again.stdout, `${ref}\n`);
+    // The pull event names the reference; save reads the pulled blobs (sizes measured then).
+    const ev = await b.docker(['events', '--since', '0', '--until', `${Math.ceil(Date.now() / 1000)}`, '--filter', 'event=pull', '--format', '{{.Actor.ID}} {{.Actor.Attributes.name}}']);
+    assert.ok(ev.stdout.split('\n').includes(`${ref} ${reg.host}/busybox`), ev.stdout);
+    const saved = await b.docker(['save', '-o', `${b.dir}/pulled.tar`, ref]);
+    assert.equal(saved.code, 0, saved.stderr);
+    const listing = execFileSync('tar', ['tf', `${b.dir}/pulled.tar`], { encoding: 'utf8' });
+    assert.match(listing, /manifest\.json/);
   });
 
   test('by digest gives the same image', async () => {
