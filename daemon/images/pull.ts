@@ -84,14 +84,19 @@ async function readCapped(body: AsyncIterable<Buffer>, cap: number, what: string
 
 const shortId = (digest: string): string => digest.slice(digest.indexOf(':') + 1, digest.indexOf(':') + 13);
 
-interface Resolved {
+export interface Resolved {
   repo: RepositoryClient;
   /** What was fetched for the reference (an index or a manifest): its digest is recorded. */
   top: FetchedManifest;
 }
 
 /** Tries the endpoints in order; a mirror's failure or an unreachable endpoint falls back to the next. */
-async function resolve(named: Named, settings: PullSettings, credentials: Credentials, svc: ImageService): Promise<Resolved> {
+export async function resolveManifest(
+  named: Named,
+  settings: PullSettings,
+  credentials: Credentials,
+  onFallback: (endpoint: string, err: RegistryError) => void,
+): Promise<Resolved> {
   const endpoints = await endpointsFor(named.domain, settings.registry);
   const reference = named.digest ?? named.tag ?? 'latest';
   const anonymous = Object.keys(credentials).length === 0;
@@ -103,7 +108,7 @@ async function resolve(named: Named, settings: PullSettings, credentials: Creden
     } catch (err) {
       const last = i === endpoints.length - 1;
       if (!last && err instanceof RegistryError && (err.transport || ep.mirror)) {
-        svc.logger.info({ endpoint: ep.url, err: err.message }, 'pull: trying the next endpoint');
+        onFallback(ep.url, err);
         continue;
       }
       throw pullError(err, named, anonymous);
@@ -116,7 +121,9 @@ export async function pullImage(svc: ImageService, downloads: BlobDownloads, set
   const { named } = req;
   const anonymous = Object.keys(req.credentials).length === 0;
   const tagOrDigest = named.digest ?? named.tag ?? 'latest';
-  const { repo, top } = await resolve(named, settings, req.credentials, svc);
+  const { repo, top } = await resolveManifest(named, settings, req.credentials, (endpoint, err) =>
+    svc.logger.info({ endpoint, err: err.message }, 'pull: trying the next endpoint'),
+  );
   let parsed = parseManifest(top);
   if (parsed.kind === 'schema1') throw schema1Error(named);
   progress({ status: `Pulling from ${named.path}`, id: tagOrDigest });
