@@ -55,7 +55,16 @@ async function applyLayer(
   // Same key shape as containerd's unpacker, so `ctr snapshots ls` shows what it is.
   const key = `extract-${randomBytes(6).toString('hex')} ${chainId}`;
   const labels = { 'containerd.io/snapshot.ref': chainId };
-  const prepared = await ctd.snapshots.prepare({ snapshotter, key, parent, labels }, { lease });
+  let prepared;
+  try {
+    prepared = await ctd.snapshots.prepare({ snapshotter, key, parent, labels }, { lease });
+  } catch (err) {
+    // containerd refuses to prepare for a target (snapshot.ref) that exists: a concurrent unpack
+    // of the same chain committed it between our stat and here. Its snapshot serves us too.
+    if (!isAlreadyExists(err)) throw err;
+    await leaseSnapshot(ctd, lease, snapshotter, chainId);
+    return;
+  }
   let committed = false;
   try {
     const res = await ctd.diff.apply(
@@ -90,7 +99,14 @@ async function applyLayer(
 export async function unpackLayers(
   ctd: Containerd,
   layers: UnpackLayer[],
-  opts: { lease: string; snapshotter?: 'overlayfs' },
+  opts: {
+    lease: string;
+    snapshotter?: 'overlayfs';
+    /** Awaited before layer i is applied (a pull waits for its download there). */
+    beforeApply?: (index: number) => Promise<void>;
+    /** Called once layer i is in place; `existed` when its chain was already unpacked. */
+    afterLayer?: (index: number, existed: boolean) => void;
+  },
 ): Promise<string[]> {
   const snapshotter = opts.snapshotter ?? SNAPSHOTTER;
   for (const layer of layers) {
@@ -103,9 +119,12 @@ export async function unpackLayers(
     const parent = i > 0 ? chain[i - 1] : '';
     if (await statSnapshot(ctd, chain[i])) {
       await leaseSnapshot(ctd, opts.lease, snapshotter, chain[i]);
+      opts.afterLayer?.(i, true);
       continue;
     }
+    await opts.beforeApply?.(i);
     await applyLayer(ctd, layers[i], chain[i], parent, opts.lease, snapshotter);
+    opts.afterLayer?.(i, false);
   }
   return chain;
 }
