@@ -7,6 +7,9 @@ import type { ProgressSink } from '../../daemon/progress';
 import { InvalidParameter, NotImplemented } from '../../daemon/errors';
 import type { LabelPredicate } from '../../daemon/images/filtering';
 import type { ImageListOptions } from '../../daemon/images/service';
+import type { PushRequest } from '../../daemon/images/push';
+import type { PushSink } from '../../daemon/images/push-progress';
+import { registryAuth } from '../registry-auth';
 import type { PruneOptions, RemoveOptions } from '../../daemon/images/remove';
 import type {
   ImageDeleteItem,
@@ -42,6 +45,7 @@ export interface ImageBackend<SavePlan = unknown> {
   import(body: Readable, opts: ImportRequest, progress: ProgressSink): Promise<string>;
   planSave(names: string[]): SavePlan;
   save(plan: SavePlan, out: Writable): Promise<void>;
+  push(req: PushRequest, progress: PushSink): Promise<void>;
 }
 
 const LIST_FILTERS = ['dangling', 'label', 'before', 'since', 'reference', 'until'] as const;
@@ -141,6 +145,16 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
       const quiet = boolValueOrDefault(queryOf(request), 'quiet', true);
       const body = bodyStream(request);
       return withJsonMessageStream(reply, (out) => backend.load(body, { quiet }, (m) => out.write(m)));
+    },
+
+    ImagePush: async (request, reply) => {
+      // As dockerd 25+: an X-Registry-Auth that does not decode means anonymous (no 400, and no
+      // AuthConfig read from the body as 20.10 still did for header-less clients).
+      const { credentials } = registryAuth(request, { strict: false });
+      const q = queryOf(request);
+      return withJsonMessageStream(reply, (out) =>
+        backend.push({ name: pathParam(request, 'name'), tag: queryString(q, 'tag') ?? '', credentials, signal: out.signal }, (m) => out.write(m)),
+      );
     },
 
     ImageGet: async (request, reply) => sendArchive(reply, backend, [pathParam(request, 'name')]),
