@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // berthd: parses flags and daemon.json, takes ownership of its roots, starts (or connects to)
 // containerd, wires the domain services to the API, and serves until SIGTERM/SIGINT.
-import { registryServiceConfig } from './registry-settings';
+import { registryServiceConfig, registrySettings } from './registry-settings';
+import { endpointsFor } from '../registry/endpoints';
+import { openRepository } from '../registry/client';
+import { BlobLocationRepo } from '../store/blob-location-repo';
 import { installCrashGuard } from './crash-guard';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -174,6 +177,11 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     cleanups.push(() => ctd.close());
     await ctd.waitReady(30_000);
 
+    // dockerd's certs.d for root; the user agent names the engine version as dockerd's does.
+    const registry = registrySettings(
+      { mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries },
+      { certsDir: '/etc/docker/certs.d', userAgent: `docker/${engineInfo().version} os/linux arch/${process.arch} (berth)` },
+    );
     const events = new EventBus((err) => logger.error({ err }, 'event subscriber failed'));
     const images = new ImageService({
       ctd,
@@ -181,6 +189,14 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       events,
       logger: logger.child({ component: 'images' }),
       tmpDir: config.tmpDir,
+      push: {
+        registry: {
+          endpoints: (domain) => endpointsFor(domain, registry),
+          open: (endpoint, name, opts) => openRepository(endpoint, name, { ...opts, userAgent: registry.userAgent }),
+        },
+        locations: new BlobLocationRepo(db),
+        maxConcurrentUploads: config.maxConcurrentUploads,
+      },
     });
     await images.reconcile();
 

@@ -65,7 +65,8 @@ export function pushReference(name: string, tag: string): Named {
 /** RegistryError → dockerd's words (errcode's "<code in lower case>: <message>") and our kinds. */
 export function pushError(err: unknown): Error {
   if (!(err instanceof RegistryError)) return err instanceof Error ? err : new SystemError(String(err));
-  const text = err.message;
+  // errcode's Error(): the code in lower case with spaces ("denied: requested access …").
+  const text = err.code !== undefined && !err.transport ? `${err.code.toLowerCase().replace(/_/g, ' ')}: ${err.message}` : err.message;
   if (err.status === 401) return new Unauthorized(text);
   if (err.status === 403) return new Forbidden(text);
   if (err.status === 404) return new NotFound(text);
