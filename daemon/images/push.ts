@@ -115,6 +115,8 @@ class TagPusher {
     private readonly client: RepositoryClient,
     private readonly repoName: Named,
     private readonly progress: PushSink,
+    /** Layers already announced: a retry on the next endpoint (https → http) does not repeat them. */
+    private readonly prepared: Set<string>,
   ) {}
 
   private get registry(): string {
@@ -134,7 +136,11 @@ class TagPusher {
     // Identical layers (same diff ID) are pushed once, as dockerd's upload manager dedups by key.
     const unique = [...new Map(layers.map((l) => [l.diffId, l])).values()];
     const oci = unique.some((l) => layerMediaTypeCompression(l.mediaType) === 'zstd');
-    for (const l of unique) this.progress(layerStatus(l.diffId, 'Preparing'));
+    for (const l of unique) {
+      if (this.prepared.has(l.diffId)) continue;
+      this.prepared.add(l.diffId);
+      this.progress(layerStatus(l.diffId, 'Preparing'));
+    }
     const pushed = await runLimited(
       unique.map((l) => () => this.pushLayer(l, oci)),
       this.cfg.maxConcurrentUploads,
@@ -277,6 +283,7 @@ export async function pushImage(svc: ImageService, cfg: PushSettings, req: PushR
       for (const loc of cfg.locations.find(l.diffId, repoName.domain)) if (loc.repository !== repoName.path) mountFrom.add(loc.repository);
     }
   }
+  const prepared = new Set<string>();
   let lastErr: unknown = new Unavailable(`no endpoints found for ${fullName(repoName)}`);
   for (const endpoint of endpoints) {
     req.signal?.throwIfAborted();
@@ -285,7 +292,7 @@ export async function pushImage(svc: ImageService, cfg: PushSettings, req: PushR
       actions: ['pull', 'push'],
       mountFrom: [...mountFrom],
     });
-    const pusher = new TagPusher(svc, cfg, client, repoName, progress);
+    const pusher = new TagPusher(svc, cfg, client, repoName, progress, prepared);
     try {
       for (const t of targets) {
         req.signal?.throwIfAborted();

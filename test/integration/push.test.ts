@@ -77,6 +77,9 @@ describe('docker push', () => {
     assert.equal(m.doc.layers[0].mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
     const digests = await docker(['image', 'inspect', '-f', '{{json .RepoDigests}}', `${host}/busybox:1`]);
     assert.ok((JSON.parse(digests) as string[]).includes(`${host}/busybox@${aux.Digest}`), digests);
+    assert.equal(lines.filter((l) => l.status === 'Preparing').length, 1, 'https tried first, then http: one Preparing');
+    const events = await docker(['events', '--since', '0', '--until', `${Math.ceil(Date.now() / 1000) + 1}`, '--filter', 'event=push', '--format', '{{.Actor.ID}} {{.Actor.Attributes.name}}']);
+    assert.equal(events.trim(), `${host}/busybox:1 ${host}/busybox`);
   });
 
   test('a second push finds every layer; the CLI renders it', async () => {
