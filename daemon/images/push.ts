@@ -75,7 +75,7 @@ export function pushError(err: unknown): Error {
 }
 
 /** Runs `tasks` with at most `limit` at once, in order; `onQueued` for those that had to wait. */
-async function runLimited<T>(tasks: (() => Promise<T>)[], limit: number, onQueued: (i: number) => void): Promise<T[]> {
+export async function runLimited<T>(tasks: (() => Promise<T>)[], limit: number, onQueued: (i: number) => void): Promise<T[]> {
   const results: T[] = new Array<T>(tasks.length);
   const width = Math.max(1, limit);
   for (let i = width; i < tasks.length; i++) onQueued(i);
