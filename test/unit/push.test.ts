@@ -52,7 +52,7 @@ test('stream lines encode exactly as dockerd sends them', () => {
   assert.equal(encodeJsonMessage(layerStatus(diff, 'Mounted from busybox')), '{"status":"Mounted from busybox","progressDetail":{},"id":"fe7c92c02863"}\r\n');
   assert.equal(
     encodeJsonMessage(pushingMessage(diff, 1280512, 1985967)),
-    '{"status":"Pushing","progressDetail":{"current":1280512,"total":1985967},"progress":"[================================>                  ] 1.281MB/1.986MB","id":"fe7c92c02863"}\r\n',
+    '{"status":"Pushing","progressDetail":{"current":1280512,"total":1985967},"progress":"[================================>                  ]  1.281MB/1.986MB","id":"fe7c92c02863"}\r\n',
   );
   assert.equal(encodeJsonMessage(digestLine('1', D('8'), 527)), `{"status":"1: digest: ${D('8')} size: 527"}\r\n`);
   assert.equal(encodeJsonMessage(auxMessage('1', D('8'), 527)), `{"progressDetail":{},"aux":{"Tag":"1","Digest":"${D('8')}","Size":527}}\r\n`);
