@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
+import * as tar from 'tar-stream';
+import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { berthWithBusybox, type Berth } from './harness';
 import { useRegistry, type Registry } from './registry-kit';
 
@@ -45,6 +47,28 @@ async function manifest(reg: Registry, repo: string, ref: string): Promise<{ dig
   assert.equal(res.status, 200);
   const body = Buffer.from(res.body);
   return { digest: `sha256:${createHash('sha256').update(body).digest('hex')}`, doc: JSON.parse(body.toString()) as never };
+}
+
+/** sha256 of every file in a tar (the blobs of an OCI layout archive). */
+async function blobDigests(archive: Buffer): Promise<Set<string>> {
+  const out = new Set<string>();
+  const ex = tar.extract();
+  ex.on('entry', (_h, stream, next) => {
+    const hash = createHash('sha256');
+    stream.on('data', (d: unknown) => {
+      hash.update(d as Buffer);
+    });
+    stream.on('end', () => {
+      out.add(`sha256:${hash.digest('hex')}`);
+      next();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    ex.on('finish', resolve);
+    ex.on('error', reject);
+    ex.end(archive);
+  });
+  return out;
 }
 
 const imageId = async (ref: string): Promise<string> => (await docker(['image', 'inspect', '-f', '{{.Id}}', ref])).trim();
@@ -123,6 +147,17 @@ describe('docker push', () => {
     const blob = await plain().session().request(`/v2/committed/blobs/${m.doc.layers[1].digest}`, 'repository:committed:pull');
     assert.equal(blob.status, 200);
     assert.equal(Buffer.from(blob.body).subarray(0, 2).toString('hex'), '1f8b');
+  });
+
+  test('a gzip layer (as pulled, or loaded compressed) goes up as it is stored', async () => {
+    const host = plain().host;
+    const archive = await buildBusyboxArchive({ tags: [`${host}/gz:1`], format: 'oci', gzipLayers: true, config: { Labels: { variant: 'gz' } } });
+    await b.docker(['load'], { input: archive });
+    const { lines } = await rawPush(`${host}/gz`, '1');
+    assert.ok(lines.some((l) => l.aux), JSON.stringify(lines));
+    const m = await manifest(plain(), 'gz', '1');
+    assert.equal(m.doc.layers[0].mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
+    assert.ok((await blobDigests(archive)).has(m.doc.layers[0].digest), 'the stored gzip blob itself was pushed');
   });
 
   test('missing tags and repositories: dockerd texts in the stream', async () => {
