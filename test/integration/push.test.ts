@@ -14,6 +14,14 @@ let b: Berth;
 berthWithBusybox((started) => (b = started));
 const plain = useRegistry();
 const basic = useRegistry({ auth: { basic: [{ user: 'pusher', pass: 's3cret' }] } });
+const token = useRegistry({
+  auth: {
+    token: {
+      users: [{ user: 'writer', pass: 'w' }, { user: 'reader', pass: 'r' }],
+      acl: (user, scope) => (user === 'writer' ? scope.actions : user === 'reader' ? scope.actions.filter((a) => a === 'pull') : []),
+    },
+  },
+});
 
 interface Line {
   status?: string;
@@ -182,6 +190,23 @@ describe('docker push', () => {
     assert.equal(wrong.lines[wrong.lines.length - 1].error, 'unauthorized: authentication required');
     const ok = await rawPush(`${host}/secure`, '1', { username: 'pusher', password: 's3cret', serveraddress: host });
     assert.ok(ok.lines.some((l) => l.aux), JSON.stringify(ok.lines));
+  });
+
+  test('a token registry: a pull-only user is refused, a writer pushes and mounts with the source scope', async () => {
+    const reg = token();
+    const host = reg.host;
+    await docker(['tag', 'busybox', `${host}/tok/a:1`]);
+    const reader = await rawPush(`${host}/tok/a`, '1', { username: 'reader', password: 'r', serveraddress: host });
+    // distribution answers a token without push with 401 UNAUTHORIZED (Docker Hub says DENIED).
+    assert.equal(reader.lines[reader.lines.length - 1].error, 'unauthorized: authentication required');
+    const writer = await rawPush(`${host}/tok/a`, '1', { username: 'writer', password: 'w', serveraddress: host });
+    assert.ok(writer.lines.some((l) => l.aux), JSON.stringify(writer.lines));
+    await docker(['tag', 'busybox', `${host}/tok/b:1`]);
+    const before = reg.tokenServer?.requests.length ?? 0;
+    const mounted = await rawPush(`${host}/tok/b`, '1', { username: 'writer', password: 'w', serveraddress: host });
+    assert.ok(mounted.lines.some((l) => l.status === 'Mounted from tok/a'), JSON.stringify(mounted.lines));
+    const scopes = (reg.tokenServer?.requests ?? []).slice(before).flatMap((r) => r.scopes);
+    assert.ok(scopes.includes('repository:tok/a:pull'), JSON.stringify(scopes));
   });
 
   test('an unreachable registry is an error in the stream', async () => {
