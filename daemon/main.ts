@@ -21,6 +21,7 @@ import { sweepCrashLeftovers } from './crash-sweep';
 import { ContainerdSupervisor } from './containerd-supervisor';
 import { EventBus } from './events';
 import { ImageService } from './images/service';
+import { hostArchitecture } from './images/image-config';
 import { acquireDaemonLocks } from './lock';
 import { SystemService } from './system/service';
 import { cgroupVersion } from './system/host';
@@ -180,7 +181,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     // dockerd's certs.d for root; the user agent names the engine version as dockerd's does.
     const registry = registrySettings(
       { mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries },
-      { certsDir: '/etc/docker/certs.d', userAgent: `docker/${engineInfo().version} os/linux arch/${process.arch} (berth)` },
+      { certsDir: process.env.BERTH_CERTS_DIR ?? '/etc/docker/certs.d', userAgent: `docker/${engineInfo().version} os/linux arch/${hostArchitecture()}` },
     );
     const events = new EventBus((err) => logger.error({ err }, 'event subscriber failed'));
     const images = new ImageService({
@@ -189,6 +190,11 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       events,
       logger: logger.child({ component: 'images' }),
       tmpDir: config.tmpDir,
+      pull: {
+        registry,
+        maxConcurrentDownloads: config.maxConcurrentDownloads,
+        maxDownloadAttempts: config.maxDownloadAttempts,
+      },
       push: {
         registry: {
           endpoints: (domain) => endpointsFor(domain, registry),

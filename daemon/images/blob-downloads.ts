@@ -192,7 +192,6 @@ export class BlobDownloads {
             hash = hashFor(src.digest);
             offset = got.offset;
           }
-          if (offset === 0) report();
           const onAbort = (): void => got.body.destroy?.(new Error('pull cancelled'));
           signal.addEventListener('abort', onAbort, { once: true });
           try {
