@@ -141,7 +141,7 @@ describe('docker push', () => {
     assert.deepEqual(tags.sort(), ['a', 'b']);
   });
 
-  test('a committed image: its uncompressed layer is gzipped while uploading', async () => {
+  test('a committed image: its uncompressed layer is gzipped while uploading; pulled back by digest', async () => {
     const host = plain().host;
     await docker(['run', '--name', 'pushed-commit', 'busybox', 'sh', '-c', 'echo committed > /marker']);
     await docker(['commit', 'pushed-commit', `${host}/committed:1`]);
@@ -155,6 +155,13 @@ describe('docker push', () => {
     const blob = await plain().session().request(`/v2/committed/blobs/${m.doc.layers[1].digest}`, 'repository:committed:pull');
     assert.equal(blob.status, 200);
     assert.equal(Buffer.from(blob.body).subarray(0, 2).toString('hex'), '1f8b');
+
+    // Round trip: gone locally, pulled back by digest, the same image ID, and it runs.
+    const id = await imageId(`${host}/committed:1`);
+    await docker(['rmi', '-f', id]);
+    await docker(['pull', `${host}/committed@${m.digest}`]);
+    assert.equal(await imageId(`${host}/committed@${m.digest}`), id);
+    assert.equal((await docker(['run', '--rm', `${host}/committed@${m.digest}`, 'cat', '/marker'])).trim(), 'committed');
   });
 
   test('a gzip layer (as pulled, or loaded compressed) goes up as it is stored', async () => {
