@@ -141,8 +141,9 @@ class TagPusher {
       this.prepared.add(l.diffId);
       this.progress(layerStatus(l.diffId, 'Preparing'));
     }
+    const sources = sourceRepositories(this.svc, imageId, this.repoName);
     const pushed = await runLimited(
-      unique.map((l) => () => this.pushLayer(l, oci)),
+      unique.map((l) => () => this.pushLayer(l, oci, sources)),
       this.cfg.maxConcurrentUploads,
       (i) => this.progress(layerStatus(unique[i].diffId, 'Waiting')),
     );
@@ -163,14 +164,17 @@ class TagPusher {
     this.svc.addTag(imageId, withDigest(this.repoName, digest), { touch: false, event: false });
   }
 
-  private async pushLayer(layer: ImageLayerRow, oci: boolean): Promise<PushedLayer> {
+  private async pushLayer(layer: ImageLayerRow, oci: boolean, sources: string[]): Promise<PushedLayer> {
     const compression = layerMediaTypeCompression(layer.mediaType);
     if (compression === undefined) throw new InvalidParameter(`cannot push layer ${layer.blobDigest}: unknown media type ${layer.mediaType}`);
     const known = this.cfg.locations.find(layer.diffId, this.registry);
     if (compression !== 'none') {
       // The stored blob is what goes up, as it is: its digest is known before sending.
       const d: PushedLayer = { mediaType: manifestLayerType(compression, oci), digest: layer.blobDigest, size: layer.blobSize };
-      const found = await this.tryExisting(layer, [{ ...d, diffId: layer.diffId, registry: this.registry, repository: this.client.name }, ...known.filter((k) => k.digest === d.digest)], oci);
+      const here = (repository: string): BlobLocation => ({ ...d, diffId: layer.diffId, registry: this.registry, repository });
+      // A pulled layer is also where the image was pulled from (its RepoDigests on this registry).
+      const candidates = [here(this.client.name), ...known.filter((k) => k.digest === d.digest), ...sources.map(here)];
+      const found = await this.tryExisting(layer, candidates, oci);
       if (found) return found;
       return this.upload(layer, d, readBlob(this.svc.ctd, layer.blobDigest), layer.blobSize, false);
     }
@@ -245,6 +249,17 @@ class TagPusher {
   }
 }
 
+/** Other repositories of the same registry an image has a digest reference in (pulled from, pushed to). */
+function sourceRepositories(svc: ImageService, imageId: string, repoName: Named): string[] {
+  const out = new Set<string>();
+  for (const r of svc.repo.refsOf(imageId)) {
+    if (r.kind !== 'digest') continue;
+    const named = parseNormalizedNamed(r.ref);
+    if (named.domain === repoName.domain && named.path !== repoName.path) out.add(named.path);
+  }
+  return [...out];
+}
+
 /** Familiar names of the tags (name-only refs) of `repoName` and the image each points at. */
 function tagsOf(svc: ImageService, repoName: Named): { named: Named; imageId: string }[] {
   const want = fullName(repoName);
@@ -279,6 +294,7 @@ export async function pushImage(svc: ImageService, cfg: PushSettings, req: PushR
   // Mount candidates are other repositories of this registry that hold one of our layers.
   const mountFrom = new Set<string>();
   for (const t of targets) {
+    for (const p of sourceRepositories(svc, t.imageId, repoName)) mountFrom.add(p);
     for (const l of svc.repo.layers(t.imageId)) {
       for (const loc of cfg.locations.find(l.diffId, repoName.domain)) if (loc.repository !== repoName.path) mountFrom.add(loc.repository);
     }

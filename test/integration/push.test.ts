@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import * as tar from 'tar-stream';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { berthWithBusybox, type Berth } from './harness';
-import { useRegistry, type Registry } from './registry-kit';
+import { seedBusybox, useRegistry, type Registry } from './registry-kit';
 
 let b: Berth;
 berthWithBusybox((started) => (b = started));
@@ -173,6 +173,17 @@ describe('docker push', () => {
     const m = await manifest(plain(), 'gz', '1');
     assert.equal(m.doc.layers[0].mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
     assert.ok((await blobDigests(archive)).has(m.doc.layers[0].digest), 'the stored gzip blob itself was pushed');
+  });
+
+  test('a pulled image pushed to another repository of its registry mounts from where it came', async () => {
+    const host = plain().host;
+    const seeded = await seedBusybox(plain(), 'src/pulled', '1', { extraFiles: { 'pulled.txt': 'yes\n' } });
+    await docker(['pull', `${host}/src/pulled:1`]);
+    await docker(['tag', `${host}/src/pulled:1`, `${host}/dst/pulled:1`]);
+    const { lines } = await rawPush(`${host}/dst/pulled`, '1');
+    assert.ok(lines.some((l) => l.status === 'Mounted from src/pulled'), JSON.stringify(lines));
+    const m = await manifest(plain(), 'dst/pulled', '1');
+    assert.deepEqual(m.doc.layers.map((l) => l.digest), seeded.layerDigests);
   });
 
   test('missing tags and repositories: dockerd texts in the stream', async () => {
