@@ -184,7 +184,8 @@ class TagPusher {
       if (found) return found;
       return this.upload(layer, d, readBlob(this.svc.ctd, layer.blobDigest), layer.blobSize, false);
     }
-    const found = await this.tryExisting(layer, known, oci);
+    // Only gzip blobs stand in for a plain layer: a zstd one would not fit a schema2 manifest.
+    const found = await this.tryExisting(layer, known.filter((k) => layerMediaTypeCompression(k.mediaType) === 'gzip'), oci);
     if (found) return found;
     const gz = zlib.createGzip();
     const total = layer.uncompressedSize > 0 ? layer.uncompressedSize : layer.blobSize;
@@ -219,7 +220,7 @@ class TagPusher {
     for (const c of candidates) {
       if (c.repository === this.client.name || attempts >= MAX_MOUNT_ATTEMPTS) continue;
       attempts++;
-      if (await this.client.mountBlob(c.digest, c.repository)) {
+      if (await this.mount(c)) {
         const d = { mediaType: this.layerType(c, oci), digest: c.digest, size: c.size };
         this.progress(layerStatus(layer.diffId, `Mounted from ${c.repository}`));
         this.remember(layer, d);
@@ -228,6 +229,16 @@ class TagPusher {
       this.cfg.locations.forget(c);
     }
     return undefined;
+  }
+
+  /** A refused mount (no access to the source, say) just means uploading; only transport failures stop the push. */
+  private async mount(c: BlobLocation): Promise<boolean> {
+    try {
+      return await this.client.mountBlob(c.digest, c.repository);
+    } catch (err) {
+      if (err instanceof RegistryError && !err.transport) return false;
+      throw err;
+    }
   }
 
   private layerType(c: BlobLocation, oci: boolean): string {
