@@ -142,6 +142,9 @@ class TagPusher {
     // Identical layers (same diff ID) are pushed once, as dockerd's upload manager dedups by key.
     const unique = [...new Map(layers.map((l) => [l.diffId, l])).values()];
     const oci = unique.some((l) => layerMediaTypeCompression(l.mediaType) === 'zstd');
+    // The first request reaches the registry (ping, auth) before any layer line, as dockerd's
+    // pusher does: an unreachable endpoint fails or falls back without "Preparing".
+    const configKnown = (await this.client.headBlob(imageId)) !== undefined;
     for (const l of unique) {
       if (this.prepared.has(l.diffId)) continue;
       this.prepared.add(l.diffId);
@@ -155,7 +158,7 @@ class TagPusher {
     );
     const byDiffId = new Map(unique.map((l, i) => [l.diffId, pushed[i]]));
 
-    if ((await this.client.headBlob(imageId)) === undefined) {
+    if (!configKnown) {
       await this.client.pushBlob(Readable.from([config]), { expected: imageId });
     }
     const manifest = buildManifest(

@@ -248,6 +248,7 @@ describe('docker push', () => {
     await docker(['tag', 'busybox', '127.0.0.1:1/busybox:1']);
     const r = await rawPush('127.0.0.1:1/busybox', '1');
     assert.equal(r.status, 200);
+    assert.equal(r.lines.length, 2, 'as dockerd: the repository line, then the error (no Preparing)');
     assert.match(r.lines[r.lines.length - 1].error ?? '', /127\.0\.0\.1:1.*(refused|ECONNREFUSED)/);
   });
 });
