@@ -2,6 +2,7 @@
 // settings apply to every host the endpoint redirects to, as Go's http.Transport does), connect and
 // idle timeouts (never a whole-transfer timeout: a layer may take an hour), redirects followed with
 // Authorization dropped across hosts, and capped reads for JSON answers (the registry is untrusted).
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
@@ -62,6 +63,17 @@ function sameHostOrSubdomain(from: URL, to: URL): boolean {
   return a === b || b.endsWith(`.${a}`);
 }
 
+/** The PEM bundle NODE_EXTRA_CA_CERTS names, which Node adds to its default roots. */
+function extraCaCerts(): string[] {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (file === undefined || file === '') return [];
+  try {
+    return [readFileSync(file, 'utf8')];
+  } catch {
+    return [];
+  }
+}
+
 export class Transport {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
@@ -85,8 +97,8 @@ export class Transport {
       keepAlive: true,
       maxSockets: 16,
       rejectUnauthorized: !(t?.skipVerify ?? false),
-      // Extra CAs join the system roots (passing `ca` alone would replace them).
-      ...(t?.ca && t.ca.length > 0 ? { ca: [...tls.rootCertificates, ...t.ca.map((b) => b.toString('utf8'))] } : {}),
+      // Extra CAs join the default roots (passing `ca` alone would replace them, NODE_EXTRA_CA_CERTS too).
+      ...(t?.ca && t.ca.length > 0 ? { ca: [...tls.rootCertificates, ...extraCaCerts(), ...t.ca.map((b) => b.toString('utf8'))] } : {}),
       ...(t?.cert && t.key ? { cert: t.cert, key: t.key } : {}),
     };
     this.httpsAgent = new https.Agent(this.httpsOptions);
@@ -212,9 +224,13 @@ export class Transport {
       else if (Buffer.isBuffer(body)) req.end(body);
       else {
         const src = Readable.from(body, { objectMode: false });
+        // The caller's stream failing is its error, not the endpoint's (no fallback, no retry).
         src.on('error', (err) => {
+          if (!settled) {
+            settled = true;
+            reject(err);
+          }
           req.destroy(err);
-          fail(err);
         });
         src.pipe(req);
       }

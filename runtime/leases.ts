@@ -12,6 +12,11 @@ export interface LeaseOptions {
   ttlMs?: number;
   /** Run GC synchronously when the lease is deleted (slower; makes released data vanish at once). */
   syncDelete?: boolean;
+  /**
+   * Names a lease that startup does NOT release (`berth-<kind>-…`): what it holds survives a crash
+   * until the lease expires, so a retried operation can reuse it (a pull's complete layers).
+   */
+  kind?: string;
 }
 
 /** RFC 3339 without fractional seconds, the form containerd's label parser is documented for. */
@@ -27,7 +32,7 @@ export async function withLease<T>(
   fn: (lease: string) => Promise<T>,
   opts: LeaseOptions = {},
 ): Promise<T> {
-  const id = `berth-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+  const id = `berth-${opts.kind !== undefined ? `${opts.kind}-` : ''}${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
   const expire = rfc3339(new Date(Date.now() + (opts.ttlMs ?? DEFAULT_LEASE_TTL_MS)));
   await ctd.leases.create({ id, labels: { 'containerd.io/gc.expire': expire } });
   try {

@@ -31,6 +31,9 @@ import {
 } from './reference';
 import type { ImageService } from './service';
 
+/** How long the content of a pull interrupted by a crash stays for a retry. */
+const PULL_LEASE_TTL_MS = 60 * 60 * 1000;
+
 /** Image configs are small JSON; a registry is untrusted, so the read is capped. */
 const CONFIG_CAP = 8 * 1024 * 1024;
 
@@ -190,6 +193,7 @@ async function download(svc: ImageService, downloads: BlobDownloads, repo: Repos
   const onClientGone = (): void => stop.abort(new Error('client disconnected'));
   plan.req.signal?.addEventListener('abort', onClientGone, { once: true });
   if (plan.req.signal?.aborted) onClientGone();
+  // Kept over a crash (until it expires) so that a retried pull finds the layers already complete.
   await withLease(ctd, async (lease) => {
     // "Already exists": the layer's snapshot is there and so is its blob (save and push need it).
     const present: boolean[] = [];
@@ -262,5 +266,5 @@ async function download(svc: ImageService, downloads: BlobDownloads, repo: Repos
       await Promise.allSettled(fetches);
       throw err instanceof RegistryError ? pullError(err, plan.req.named, Object.keys(plan.req.credentials).length === 0) : err;
     }
-  }).finally(() => plan.req.signal?.removeEventListener('abort', onClientGone));
+  }, { kind: 'pull', ttlMs: PULL_LEASE_TTL_MS }).finally(() => plan.req.signal?.removeEventListener('abort', onClientGone));
 }
