@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import * as tar from 'tar-stream';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
-import { berthWithBusybox, type Berth } from './harness';
+import { berthWithBusybox, destroyBerth, loadBusybox, startBerth, type Berth } from './harness';
 import { seedBusybox, useRegistry, type Registry } from './registry-kit';
 
 let b: Berth;
@@ -242,6 +242,29 @@ describe('docker push', () => {
     assert.ok(mounted.lines.some((l) => l.status === 'Mounted from tok/a'), JSON.stringify(mounted.lines));
     const scopes = (reg.tokenServer?.requests ?? []).slice(before).flatMap((r) => r.scopes);
     assert.ok(scopes.includes('repository:tok/a:pull'), JSON.stringify(scopes));
+  });
+
+  test('max-concurrent-uploads 1: the second layer waits', async () => {
+    const host = plain().host;
+    const one = await startBerth({ args: ['--max-concurrent-uploads', '1'] });
+    try {
+      await loadBusybox(one);
+      const run = async (args: string[]): Promise<void> => {
+        const r = await one.docker(args);
+        assert.equal(r.code, 0, r.stderr);
+      };
+      await run(['run', '--name', 'two-layers', 'busybox', 'touch', '/second']);
+      await run(['commit', 'two-layers', `${host}/waiting:1`]);
+      const r = await one.request('POST', `/images/${host}/waiting/push?tag=1`, { headers: { 'X-Registry-Auth': authHeader({}) } });
+      const statuses = r.body
+        .split('\r\n')
+        .filter((l) => l !== '')
+        .map((l) => (JSON.parse(l) as Line).status);
+      assert.deepEqual(statuses.slice(1, 4), ['Preparing', 'Preparing', 'Waiting'], r.body);
+      assert.ok(statuses.includes('Pushed'));
+    } finally {
+      await destroyBerth(one);
+    }
   });
 
   test('an unreachable registry is an error in the stream', async () => {
