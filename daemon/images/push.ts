@@ -315,7 +315,6 @@ function tagsOf(svc: ImageService, repoName: Named): { named: Named; imageId: st
 export async function pushImage(svc: ImageService, cfg: PushSettings, req: PushRequest, progress: PushSink): Promise<void> {
   const named = pushReference(req.name, req.tag);
   const repoName = trimNamed(named);
-  const endpoints = (await cfg.registry.endpoints(repoName.domain)).filter((e) => !e.mirror);
   if (req.platform !== undefined) checkPlatform(svc, named, req.platform);
   progress(refersTo(fullName(repoName)));
   const associations = tagsOf(svc, repoName);
@@ -332,6 +331,8 @@ export async function pushImage(svc: ImageService, cfg: PushSettings, req: PushR
     if (targets.length === 0) throw new NotFound(`no tags to push for ${familiarName(repoName)}`);
   }
 
+  // After the local checks: deciding whether a host is insecure may resolve its name.
+  const endpoints = (await cfg.registry.endpoints(repoName.domain)).filter((e) => !e.mirror);
   // Mount candidates are other repositories of this registry that hold one of our layers.
   const mountFrom = new Set<string>();
   for (const t of targets) {
