@@ -2,6 +2,9 @@
 // berthd: parses flags and daemon.json, takes ownership of its roots, starts (or connects to)
 // containerd, wires the domain services to the API, and serves until SIGTERM/SIGINT.
 import { registryServiceConfig, registrySettings } from './registry-settings';
+import { endpointsFor } from '../registry/endpoints';
+import { openRepository } from '../registry/client';
+import { BlobLocationRepo } from '../store/blob-location-repo';
 import { installCrashGuard } from './crash-guard';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -175,6 +178,11 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     cleanups.push(() => ctd.close());
     await ctd.waitReady(30_000);
 
+    // dockerd's certs.d for root; the user agent names the engine version as dockerd's does.
+    const registry = registrySettings(
+      { mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries },
+      { certsDir: process.env.BERTH_CERTS_DIR ?? '/etc/docker/certs.d', userAgent: `docker/${engineInfo().version} os/linux arch/${hostArchitecture()}` },
+    );
     const events = new EventBus((err) => logger.error({ err }, 'event subscriber failed'));
     const images = new ImageService({
       ctd,
@@ -183,12 +191,17 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       logger: logger.child({ component: 'images' }),
       tmpDir: config.tmpDir,
       pull: {
-        registry: registrySettings(
-          { mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries },
-          { certsDir: process.env.BERTH_CERTS_DIR ?? '/etc/docker/certs.d', userAgent: `docker/${engineInfo().version} os/linux arch/${hostArchitecture()}` },
-        ),
+        registry,
         maxConcurrentDownloads: config.maxConcurrentDownloads,
         maxDownloadAttempts: config.maxDownloadAttempts,
+      },
+      push: {
+        registry: {
+          endpoints: (domain) => endpointsFor(domain, registry),
+          open: (endpoint, name, opts) => openRepository(endpoint, name, { ...opts, userAgent: registry.userAgent }),
+        },
+        locations: new BlobLocationRepo(db),
+        maxConcurrentUploads: config.maxConcurrentUploads,
       },
     });
     await images.reconcile();

@@ -7,6 +7,8 @@ import type { ProgressSink } from '../../daemon/progress';
 import { InvalidParameter, NotImplemented } from '../../daemon/errors';
 import type { LabelPredicate } from '../../daemon/images/filtering';
 import type { ImageListOptions, PullOptions } from '../../daemon/images/service';
+import type { PushRequest } from '../../daemon/images/push';
+import type { PushSink } from '../../daemon/images/push-progress';
 import { parsePlatform } from '../../registry/manifest';
 import type { Platform } from '../../registry/types';
 import { registryAuth } from '../registry-auth';
@@ -47,6 +49,7 @@ export interface ImageBackend<SavePlan = unknown> {
   pull(opts: PullOptions, progress: ProgressSink): Promise<void>;
   planSave(names: string[]): SavePlan;
   save(plan: SavePlan, out: Writable): Promise<void>;
+  push(req: PushRequest, progress: PushSink): Promise<void>;
 }
 
 const LIST_FILTERS = ['dangling', 'label', 'before', 'since', 'reference', 'until'] as const;
@@ -146,6 +149,26 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
       const quiet = boolValueOrDefault(queryOf(request), 'quiet', true);
       const body = bodyStream(request);
       return withJsonMessageStream(reply, (out) => backend.load(body, { quiet }, (m) => out.write(m)));
+    },
+
+    ImagePush: async (request, reply) => {
+      // As dockerd 25+: an X-Registry-Auth that does not decode means anonymous (no 400, and no
+      // AuthConfig read from the body as 20.10 still did for header-less clients).
+      const { credentials } = registryAuth(request, { strict: false });
+      const q = queryOf(request);
+      // `platform` exists from API 1.46; older clients may send one, which is ignored as dockerd does.
+      let platform: Platform | undefined;
+      const spec = queryString(q, 'platform') ?? '';
+      if (spec !== '' && !versionLessThan(request.apiVersion, '1.46')) {
+        try {
+          platform = parsePlatform(spec);
+        } catch (err) {
+          throw new InvalidParameter(err instanceof Error ? err.message : String(err));
+        }
+      }
+      const name = pathParam(request, 'name');
+      const tag = queryString(q, 'tag') ?? '';
+      return withJsonMessageStream(reply, (out) => backend.push({ name, tag, credentials, platform, signal: out.signal }, (m) => out.write(m)));
     },
 
     ImageGet: async (request, reply) => sendArchive(reply, backend, [pathParam(request, 'name')]),

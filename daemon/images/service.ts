@@ -6,7 +6,7 @@ import { deleteImageRecord, listImageRecords } from '../../runtime/image-records
 import { releaseLeftoverLeases } from '../../runtime/leases';
 import { overlayDirs } from '../../runtime/snapshots';
 import type { ImageRefRow, ImageRepo, ImageRow } from '../../store/image-repo';
-import { InvalidParameter } from '../errors';
+import { InvalidParameter, NotImplemented } from '../errors';
 import type { EventBus } from '../events';
 import { gcRootName } from './image-writer';
 import { parseImageConfig, type ImageConfig } from './image-config';
@@ -30,6 +30,8 @@ import { planSave, saveImages } from './save';
 import type { SaveImage } from './archive-write';
 import type { ProgressSink } from '../progress';
 import type { Readable, Writable } from 'node:stream';
+import { pushImage, type PushRequest, type PushSettings } from './push';
+import type { PushSink } from './push-progress';
 import type { Credentials, Platform } from '../../registry/types';
 import { BlobDownloads } from './blob-downloads';
 import { pullImage, pullReference, type PullSettings } from './pull';
@@ -62,6 +64,8 @@ export interface ImageServiceDeps {
   users?: ImageUsers;
   /** Where uploads are staged (under the data root, so renames stay on one filesystem). */
   tmpDir: string;
+  /** Registry access for push; without it push answers 501. */
+  push?: PushSettings;
   /** Registry settings and download limits; without them pulls are refused. */
   pull?: PullSettings;
 }
@@ -81,10 +85,12 @@ export class ImageService {
   readonly logger: Logger;
   users: ImageUsers;
   readonly tmpDir: string;
+  readonly pushSettings: PushSettings | undefined;
   private readonly pullSettings: PullSettings | undefined;
   private downloads: BlobDownloads | undefined;
 
   constructor(deps: ImageServiceDeps) {
+    this.pushSettings = deps.push;
     this.tmpDir = deps.tmpDir;
     this.pullSettings = deps.pull;
     this.ctd = deps.ctd;
@@ -295,6 +301,11 @@ export class ImageService {
 
   save(plan: SaveImage[], out: Writable): Promise<void> {
     return saveImages(this, plan, out);
+  }
+
+  push(req: PushRequest, progress: PushSink): Promise<void> {
+    if (!this.pushSettings) throw new NotImplemented('ImagePush is not implemented');
+    return pushImage(this, this.pushSettings, req, progress);
   }
 
   tag(source: string, repo: string, tag: string): void {

@@ -14,7 +14,7 @@ import { containerdPid, destroyBerth, startBerth, type Berth } from '../integrat
 import { BODY_CAP, garbageRequest, send, type Outcome, type WireRequest } from './client';
 import { Findings, messageOf, normalizeMessage, type Repro } from './findings';
 import { anyCaseArb, serializeJson, type FuzzCase, type Pool } from './generators';
-import { sanitizeBody, sanitizeQuery } from './sanitize';
+import { PUSH_TARGET, sanitizeBody, sanitizeQuery } from './sanitize';
 import { loadSpec } from './spec-model';
 
 export interface FuzzOptions {
@@ -62,6 +62,8 @@ export function buildRequest(c: FuzzCase, pools: Pools, safeDir: string, index: 
   let i = 0;
   const p = c.template.replace(/\{[^}]+\}/g, () => {
     const a = c.pathArgs[i++];
+    // A push would reach the registry the name points at (docker.io for a pool image): pin it.
+    if (c.operationId === 'ImagePush' && i === 1) return PUSH_TARGET;
     if (!a) return '';
     if ('literal' in a) return encodeSegment(a.literal);
     const pool = pools[a.pool as Pool];

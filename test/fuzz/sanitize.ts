@@ -44,6 +44,8 @@ const DROP_KEYS = [
 
 const SAFE_LOG_DRIVERS = new Set(['json-file', 'local', 'none']);
 const CLOSED = '127.0.0.1:1';
+/** The repository every fuzzed push names: on the closed port, so nothing leaves the host. */
+export const PUSH_TARGET = `${CLOSED}/x`;
 
 export function fuzzSubnet(index: number): { subnet: string; gateway: string } {
   const n = ((index % 250) + 250) % 250;

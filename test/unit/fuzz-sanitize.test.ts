@@ -2,6 +2,7 @@
 // host namespaces, publish on non-loopback addresses, adopt a host bridge, or reach a remote.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { buildRequest } from '../fuzz/runner';
 import { fuzzSubnet, sanitizeBind, sanitizeBody, sanitizeQuery } from '../fuzz/sanitize';
 
 const ctx = { safeDir: '/tmp/fz-safe', index: 7 };
@@ -71,4 +72,14 @@ test('volumes, exec, auth and image queries', () => {
   assert.deepEqual(Object.fromEntries(q), { fromSrc: ['-'], fromImage: ['127.0.0.1:1/x'] });
   // Wrong top-level types pass untouched.
   assert.equal(sanitizeBody('ContainerCreate', 'str', ctx), 'str');
+});
+
+test('a fuzzed push always names the closed loopback registry, never a pool image (docker.io)', () => {
+  const req = buildRequest(
+    { operationId: 'ImagePush', method: 'POST', template: '/images/{name}/push', pathArgs: [{ pool: 'image', k: 0 }], query: [['tag', 'x']], headers: {}, bodyKind: 'none', mode: 'normal' },
+    { container: [], image: ['busybox'], network: [], volume: [], exec: [] },
+    ctx.safeDir,
+    ctx.index,
+  );
+  assert.equal(req.path, '/v1.53/images/127.0.0.1:1/x/push?tag=x');
 });
