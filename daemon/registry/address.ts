@@ -10,13 +10,14 @@ const INDEX_HOSTNAME = 'index.docker.io';
 export function loginRegistryHost(serverAddress: string): string {
   if (serverAddress === '') return DOCKER_IO;
   const withScheme = /^https?:\/\//.test(serverAddress) ? serverAddress : `https://${serverAddress}`;
-  let host: string;
   try {
-    host = new URL(withScheme).host;
+    new URL(withScheme);
   } catch (err) {
     throw new InvalidParameter(`unable to parse server address: ${(err as Error).message}`);
   }
-  // WHATWG URLs lowercase the host; Go keeps it, but registry hosts are case-insensitive anyway.
+  // The authority as written: WHATWG URLs would drop a default port (:443) that Go's url keeps.
+  const authority = withScheme.replace(/^https?:\/\//, '').split(/[/?#]/, 1)[0];
+  const host = authority.slice(authority.lastIndexOf('@') + 1);
   if (host === '') throw new InvalidParameter(`unable to parse server address: no host in "${serverAddress}"`);
   return host === INDEX_HOSTNAME ? DOCKER_IO : host;
 }
