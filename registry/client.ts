@@ -39,7 +39,8 @@ export function scopeFor(name: string, actions: string[]): string {
 // Transports are shared per endpoint settings, so every repository client of a pull reuses connections.
 const transports = new Map<string, Transport>();
 
-function transportFor(endpoint: Endpoint, opts: OpenOptions): Transport {
+/** The shared transport for an endpoint (login and search use it too). */
+export function transportFor(endpoint: Endpoint, opts: Pick<OpenOptions, 'userAgent' | 'connectTimeoutMs' | 'idleTimeoutMs'>): Transport {
   const h = createHash('sha256');
   h.update(endpoint.url);
   h.update(String(endpoint.tls?.skipVerify ?? ''));
