@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // berthd: parses flags and daemon.json, takes ownership of its roots, starts (or connects to)
 // containerd, wires the domain services to the API, and serves until SIGTERM/SIGINT.
-import { registryServiceConfig } from './registry-settings';
+import { registryServiceConfig, registrySettings } from './registry-settings';
+import { RegistryService } from './registry/service';
+import { DEFAULT_CERTS_DIR, registryClient, registryUserAgent } from './registry/client-api';
 import { installCrashGuard } from './crash-guard';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -320,6 +322,10 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
           disconnect: (net, c, force) => containers.disconnect(net, c, force),
         },
         diskUsage: new DiskUsageService({ images, containers, volumes }),
+        registry: new RegistryService(
+          registrySettings({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries }, { certsDir: DEFAULT_CERTS_DIR, userAgent: registryUserAgent() }),
+          registryClient,
+        ),
       },
       experimental: config.experimental,
       privatePaths: [config.dataRoot, config.execRoot],

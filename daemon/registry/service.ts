@@ -167,6 +167,7 @@ function loginErrorText(ep: Endpoint, err: RegistryError): string {
 }
 
 function searchError(err: unknown): Error {
+  if (err instanceof RegistryError && err.status === 200) return new SystemError(`error decoding registry search results: ${err.message}`);
   if (err instanceof RegistryError && !err.transport && err.status !== 0) {
     // dockerd: any non-200 from the index is "unexpected status code N" (an unknown error, 500).
     return new SystemError(`unexpected status code ${err.status}`);
