@@ -14,7 +14,7 @@ import { containerdPid, destroyBerth, startBerth, type Berth } from '../integrat
 import { BODY_CAP, garbageRequest, send, type Outcome, type WireRequest } from './client';
 import { Findings, messageOf, normalizeMessage, type Repro } from './findings';
 import { anyCaseArb, serializeJson, type FuzzCase, type Pool } from './generators';
-import { sanitizeBody, sanitizeQuery } from './sanitize';
+import { sanitizeBody, sanitizePath, sanitizeQuery } from './sanitize';
 import { loadSpec } from './spec-model';
 
 export interface FuzzOptions {
@@ -84,7 +84,7 @@ export function buildRequest(c: FuzzCase, pools: Pools, safeDir: string, index: 
   if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
     headers['Content-Type'] = c.bodyKind === 'non-json' && c.operationId !== 'ContainerCreate' ? 'application/x-tar' : 'application/json';
   }
-  return { method: c.method, path: `/v1.53${p}${query ? `?${query}` : ''}`, headers, body };
+  return { method: c.method, path: `/v1.53${sanitizePath(c.operationId, p)}${query ? `?${query}` : ''}`, headers, body };
 }
 
 async function api(b: Berth, method: string, p: string, body?: unknown): Promise<{ status: number; json: unknown }> {

@@ -136,7 +136,8 @@ export function sanitizeBody(operationId: string, body: unknown, ctx: SanitizeCo
       sanitizeDriverOpts(body.DriverOpts, ctx.safeDir);
       break;
     case 'SystemAuth':
-      if ('serveraddress' in body) body.serveraddress = CLOSED;
+      // Absent means Docker Hub: always a closed port instead.
+      body.serveraddress = CLOSED;
       break;
     default:
       break;
@@ -162,7 +163,17 @@ export function sanitizeQuery(operationId: string, q: Map<string, string[]>): vo
     case 'PluginUpgrade':
       pin('remote', `${CLOSED}/x`);
       break;
+    case 'ImageSearch':
+      // A term without a host would ask Docker Hub's index.
+      q.set('term', [`${CLOSED}/${q.get('term')?.[0] ?? 'x'}`]);
+      break;
     default:
       break;
   }
+}
+
+/** The request path of `operationId`, neutered: distribution inspect names a repository on a closed port. */
+export function sanitizePath(operationId: string, p: string): string {
+  if (operationId === 'DistributionInspect') return p.replace(/^\/distribution\//, `/distribution/${CLOSED}/`);
+  return p;
 }

@@ -2,7 +2,7 @@
 // host namespaces, publish on non-loopback addresses, adopt a host bridge, or reach a remote.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fuzzSubnet, sanitizeBind, sanitizeBody, sanitizeQuery } from '../fuzz/sanitize';
+import { fuzzSubnet, sanitizeBind, sanitizeBody, sanitizePath, sanitizeQuery } from '../fuzz/sanitize';
 
 const ctx = { safeDir: '/tmp/fz-safe', index: 7 };
 
@@ -69,6 +69,12 @@ test('volumes, exec, auth and image queries', () => {
   const q = new Map([['fromSrc', ['http://example.com/x.tar']], ['fromImage', ['evil/img']]]);
   sanitizeQuery('ImageCreate', q);
   assert.deepEqual(Object.fromEntries(q), { fromSrc: ['-'], fromImage: ['127.0.0.1:1/x'] });
+  // Registry-facing operations reach only a closed port, even when the client names no registry.
+  assert.deepEqual(sanitizeBody('SystemAuth', { username: 'u' }, ctx), { username: 'u', serveraddress: '127.0.0.1:1' });
+  const s = new Map<string, string[]>();
+  sanitizeQuery('ImageSearch', s);
+  assert.deepEqual(Object.fromEntries(s), { term: ['127.0.0.1:1/x'] });
+  assert.equal(sanitizePath('DistributionInspect', '/distribution/busybox%3Alatest/json'), '/distribution/127.0.0.1:1/busybox%3Alatest/json');
   // Wrong top-level types pass untouched.
   assert.equal(sanitizeBody('ContainerCreate', 'str', ctx), 'str');
 });
