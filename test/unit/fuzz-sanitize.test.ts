@@ -2,7 +2,7 @@
 // host namespaces, publish on non-loopback addresses, adopt a host bridge, or reach a remote.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fuzzSubnet, sanitizeBind, sanitizeBody, sanitizePath, sanitizeQuery } from '../fuzz/sanitize';
+import { fuzzSubnet, sanitizeBind, sanitizeBody, sanitizePath, sanitizeQuery, sanitizeRaw } from '../fuzz/sanitize';
 
 const ctx = { safeDir: '/tmp/fz-safe', index: 7 };
 
@@ -74,6 +74,12 @@ test('volumes, exec, auth and image queries', () => {
   const s = new Map<string, string[]>();
   sanitizeQuery('ImageSearch', s);
   assert.deepEqual(Object.fromEntries(s), { term: ['127.0.0.1:1/x'] });
+  assert.equal(sanitizeRaw('SystemAuth', '{"a":1}'), '{"serveraddress":"127.0.0.1:1","a":1}');
+  assert.equal(sanitizeRaw('SystemAuth', ' {}'), '{"serveraddress":"127.0.0.1:1"}');
+  assert.equal(sanitizeRaw('SystemAuth', '{"serveraddress":"docker.io"}'), '{"serveraddress":"127.0.0.1:1"}');
+  assert.equal(sanitizeRaw('SystemAuth', '{'), '{');
+  assert.deepEqual(sanitizeBody('SystemAuth', '\u0001DEEP:3', ctx), { serveraddress: '127.0.0.1:1', a: '\u0001DEEP:3' });
+  assert.equal(sanitizeRaw('ContainerCreate', '{"a":1}'), '{"a":1}');
   assert.equal(sanitizePath('DistributionInspect', '/distribution/busybox%3Alatest/json'), '/distribution/127.0.0.1:1/busybox%3Alatest/json');
   // Wrong top-level types pass untouched.
   assert.equal(sanitizeBody('ContainerCreate', 'str', ctx), 'str');
