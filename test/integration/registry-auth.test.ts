@@ -50,6 +50,12 @@ describe('docker login, Basic auth', () => {
     assert.match(r.stderr, new RegExp(`Error response from daemon: login attempt to http://${reg().host}/v2/ failed with status: 401 Unauthorized`));
     const raw = await b.request('POST', '/auth', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'wrong', serveraddress: `http://${reg().host}/v2/` }) });
     assert.equal(raw.status, 401, raw.body);
+    // Good credentials, raw: no IdentityToken from a Basic registry (omitempty, as dockerd).
+    const ok = await b.request('POST', '/auth', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 's3cret', serveraddress: reg().host }) });
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(ok.body.trim(), '{"Status":"Login Succeeded"}');
+    const none = await b.request('POST', '/auth', { headers: { 'Content-Type': 'application/json' } });
+    assert.equal(none.status, 400);
   });
 });
 
@@ -66,6 +72,11 @@ describe('docker login, token auth with identity tokens', () => {
     assert.ok(token !== undefined && token !== '', JSON.stringify(cliConfig()));
     const ts = reg().tokenServer;
     assert.ok(ts);
+    const raw = await b.request('POST', '/auth', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'bob', password: 'hunter2', serveraddress: `https://${reg().host}` }) });
+    assert.equal(raw.status, 200, raw.body);
+    const answer = JSON.parse(raw.body) as { Status: string; IdentityToken?: string };
+    assert.deepEqual(Object.keys(answer), ['Status', 'IdentityToken']);
+    assert.ok(ts.refreshTokens.has(answer.IdentityToken ?? ''));
     assert.ok(ts.requests.some((q) => q.offline && q.clientId === 'docker' && q.user === 'bob'));
 
     // The identity token alone (no password) gets a pull token through grant_type=refresh_token.
