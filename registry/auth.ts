@@ -125,6 +125,7 @@ export async function errorMessageOf(res: HttpResponse): Promise<{ code?: string
 export class Authorizer {
   private challenges: Challenge[] = [];
   private readonly tokens = new Map<string, CachedToken>();
+  private readonly inflight = new Map<string, Promise<CachedToken>>();
   /** A refresh token the token server handed out (login with offline access). */
   refreshToken?: string;
 
@@ -156,7 +157,13 @@ export class Authorizer {
       const key = scopes.join(' ');
       const cached = this.tokens.get(key);
       if (cached && Date.now() < cached.expiresAt) return `Bearer ${cached.token}`;
-      const t = await this.fetchToken(bearer.params, scopes);
+      // Concurrent requests (parallel layer downloads) share one token fetch.
+      let pending = this.inflight.get(key);
+      if (pending === undefined) {
+        pending = this.fetchToken(bearer.params, scopes).finally(() => this.inflight.delete(key));
+        this.inflight.set(key, pending);
+      }
+      const t = await pending;
       this.tokens.set(key, t);
       return `Bearer ${t.token}`;
     }

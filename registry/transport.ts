@@ -2,10 +2,12 @@
 // settings apply to every host the endpoint redirects to, as Go's http.Transport does), connect and
 // idle timeouts (never a whole-transfer timeout: a layer may take an hour), redirects followed with
 // Authorization dropped across hosts, and capped reads for JSON answers (the registry is untrusted).
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { Readable } from 'node:stream';
+import { proxyAuthorization, proxyFor, TunnelAgent } from './proxy';
 import { RegistryError, type Endpoint } from './types';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
@@ -61,9 +63,26 @@ function sameHostOrSubdomain(from: URL, to: URL): boolean {
   return a === b || b.endsWith(`.${a}`);
 }
 
+/** The PEM bundle NODE_EXTRA_CA_CERTS names, which Node adds to its default roots. */
+function extraCaCerts(): string[] {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (file === undefined || file === '') return [];
+  try {
+    return [readFileSync(file, 'utf8')];
+  } catch {
+    return [];
+  }
+}
+
 export class Transport {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
+  private readonly httpsOptions: https.AgentOptions;
+  /** Per proxy: CONNECT-tunnel agents for https, plain agents for http (absolute-URL requests). */
+  private readonly tunnels = new Map<string, https.Agent>();
+  private readonly proxyAgents = new Map<string, http.Agent>();
+  /** The environment proxies are read from (tests pass their own). */
+  env: Record<string, string | undefined> = process.env;
   private readonly connectTimeoutMs: number;
   private readonly idleTimeoutMs: number;
   readonly userAgent: string;
@@ -74,19 +93,52 @@ export class Transport {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     const t = endpoint.tls;
-    this.httpsAgent = new https.Agent({
+    this.httpsOptions = {
       keepAlive: true,
       maxSockets: 16,
       rejectUnauthorized: !(t?.skipVerify ?? false),
-      // Extra CAs join the system roots (passing `ca` alone would replace them).
-      ...(t?.ca && t.ca.length > 0 ? { ca: [...tls.rootCertificates, ...t.ca.map((b) => b.toString('utf8'))] } : {}),
+      // Extra CAs join the default roots (passing `ca` alone would replace them, NODE_EXTRA_CA_CERTS too).
+      ...(t?.ca && t.ca.length > 0 ? { ca: [...tls.rootCertificates, ...extraCaCerts(), ...t.ca.map((b) => b.toString('utf8'))] } : {}),
       ...(t?.cert && t.key ? { cert: t.cert, key: t.key } : {}),
-    });
+    };
+    this.httpsAgent = new https.Agent(this.httpsOptions);
   }
 
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+    for (const a of this.tunnels.values()) a.destroy();
+    for (const a of this.proxyAgents.values()) a.destroy();
+    this.tunnels.clear();
+    this.proxyAgents.clear();
+  }
+
+  /** Where and how to send a request for `url`: directly, via a tunnel, or to an http proxy. */
+  private route(url: URL, headers: Record<string, string>): { target: URL | string; options: http.RequestOptions } {
+    const isHttps = url.protocol === 'https:';
+    const proxy = proxyFor(url, this.env);
+    if (proxy === undefined) return { target: url, options: { agent: isHttps ? this.httpsAgent : this.httpAgent } };
+    if (proxy.protocol !== 'http:') {
+      // Go also speaks https and socks5 proxies; going direct instead would bypass the user's proxy.
+      throw new RegistryError(`proxyconnect: unsupported proxy scheme ${proxy.protocol.replace(/:$/, '')}`, 0, undefined, true);
+    }
+    if (isHttps) {
+      let a = this.tunnels.get(proxy.href);
+      if (a === undefined) {
+        a = new TunnelAgent(proxy, this.httpsOptions, this.connectTimeoutMs);
+        this.tunnels.set(proxy.href, a);
+      }
+      return { target: url, options: { agent: a } };
+    }
+    let a = this.proxyAgents.get(proxy.href);
+    if (a === undefined) {
+      a = new http.Agent({ keepAlive: true, maxSockets: 16 });
+      this.proxyAgents.set(proxy.href, a);
+    }
+    const pa = proxyAuthorization(proxy);
+    if (pa !== undefined) headers['proxy-authorization'] = pa;
+    headers.host = url.host;
+    return { target: url.href, options: { agent: a, host: proxy.hostname, port: Number(proxy.port || 80), path: url.href } };
   }
 
   /** Sends a request, following redirects; non-2xx statuses are answers, not errors. */
@@ -129,8 +181,11 @@ export class Transport {
       const hdrs: Record<string, string> = { ...headers };
       if (Buffer.isBuffer(body)) hdrs['content-length'] = String(body.length);
       else if (body === undefined && (method === 'POST' || method === 'PUT' || method === 'PATCH')) hdrs['content-length'] = '0';
-      const mod = isHttps ? https : http;
-      const req = mod.request(url, { method, headers: hdrs, agent: isHttps ? this.httpsAgent : this.httpAgent });
+      const route = this.route(url, hdrs);
+      const req =
+        typeof route.target === 'string'
+          ? http.request({ ...route.options, method, headers: hdrs })
+          : (isHttps ? https : http).request(route.target, { ...route.options, method, headers: hdrs });
       let settled = false;
       const fail = (err: Error): void => {
         if (settled) return;
@@ -169,9 +224,13 @@ export class Transport {
       else if (Buffer.isBuffer(body)) req.end(body);
       else {
         const src = Readable.from(body, { objectMode: false });
+        // The caller's stream failing is its error, not the endpoint's (no fallback, no retry).
         src.on('error', (err) => {
+          if (!settled) {
+            settled = true;
+            reject(err);
+          }
           req.destroy(err);
-          fail(err);
         });
         src.pipe(req);
       }

@@ -88,9 +88,10 @@ export interface RepositoryClient {
   headBlob(digest: string): Promise<number | undefined>;
   /**
    * Streams a blob from `offset` (Range request; redirects followed without our Authorization on
-   * other hosts). `size` is the full blob size when the registry told it.
+   * other hosts). `size` is the full blob size when the registry told it; `offset` is where the
+   * body really starts (0 when the registry ignored the Range and sent the whole blob).
    */
-  getBlob(digest: string, offset?: number): Promise<{ body: NodeJS.ReadableStream & AsyncIterable<Buffer>; size?: number }>;
+  getBlob(digest: string, offset?: number): Promise<{ body: NodeJS.ReadableStream & AsyncIterable<Buffer>; size?: number; offset?: number }>;
   /** Cross-repository mount; false when the registry started a normal upload instead (cancelled). */
   mountBlob(digest: string, fromRepository: string): Promise<boolean>;
   /**

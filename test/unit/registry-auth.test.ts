@@ -63,8 +63,10 @@ test('token flow: anonymous GET with service and scope, token cached across call
   const s = await tokenSetup(() => ({ status: 200, body: { token: 'tok1', expires_in: 300 } }));
   try {
     const repo = openRepository(s.endpoint, 'library/busybox', { actions: ['pull'], userAgent: UA });
+    // Parallel first calls share one ping and one token fetch.
+    assert.deepEqual(await Promise.all([repo.headBlob(BLOB), repo.headBlob(BLOB), repo.headBlob(BLOB)]), [3, 3, 3]);
     assert.equal(await repo.headBlob(BLOB), 3);
-    assert.equal(await repo.headBlob(BLOB), 3);
+    assert.equal(s.registry.requests.filter((r) => r.url === '/v2/').length, 1);
     const toks = s.tokenRequests();
     assert.equal(toks.length, 1);
     const u = new URL(toks[0].url, 'http://x');

@@ -270,3 +270,19 @@ test('idle timeout ends a stalled answer as a transport error', async () => {
     await reg.close();
   }
 });
+
+test('a registry that ignores Range sends the whole blob: offset 0 tells the caller', async () => {
+  const reg = await startFake((req, res) => {
+    if (req.url === '/v2/') return json(res, 200, {});
+    res.writeHead(200, { 'content-length': String(blob.length) });
+    res.end(blob);
+  });
+  try {
+    const repo = openRepository({ url: reg.url, mirror: false }, 'lib/app', { actions: ['pull'], userAgent: UA });
+    const got = await repo.getBlob(sha(blob), 5);
+    assert.deepEqual([got.offset, got.size], [0, blob.length]);
+    assert.deepEqual(await readAll(got.body), blob);
+  } finally {
+    await reg.close();
+  }
+});
