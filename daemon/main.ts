@@ -3,7 +3,10 @@
 // containerd, wires the domain services to the API, and serves until SIGTERM/SIGINT.
 import { registryServiceConfig, registrySettings } from './registry-settings';
 import { RegistryService } from './registry/service';
-import { DEFAULT_CERTS_DIR, registryClient, registryUserAgent } from './registry/client-api';
+import { registryClient } from './registry/client-api';
+import { endpointsFor } from '../registry/endpoints';
+import { openRepository } from '../registry/client';
+import { BlobLocationRepo } from '../store/blob-location-repo';
 import { installCrashGuard } from './crash-guard';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,6 +23,7 @@ import { sweepCrashLeftovers } from './crash-sweep';
 import { ContainerdSupervisor } from './containerd-supervisor';
 import { EventBus } from './events';
 import { ImageService } from './images/service';
+import { hostArchitecture } from './images/image-config';
 import { acquireDaemonLocks } from './lock';
 import { SystemService } from './system/service';
 import { cgroupVersion } from './system/host';
@@ -176,6 +180,11 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     cleanups.push(() => ctd.close());
     await ctd.waitReady(30_000);
 
+    // dockerd's certs.d for root; the user agent names the engine version as dockerd's does.
+    const registry = registrySettings(
+      { mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries },
+      { certsDir: process.env.BERTH_CERTS_DIR ?? '/etc/docker/certs.d', userAgent: `docker/${engineInfo().version} os/linux arch/${hostArchitecture()}` },
+    );
     const events = new EventBus((err) => logger.error({ err }, 'event subscriber failed'));
     const images = new ImageService({
       ctd,
@@ -183,6 +192,19 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       events,
       logger: logger.child({ component: 'images' }),
       tmpDir: config.tmpDir,
+      pull: {
+        registry,
+        maxConcurrentDownloads: config.maxConcurrentDownloads,
+        maxDownloadAttempts: config.maxDownloadAttempts,
+      },
+      push: {
+        registry: {
+          endpoints: (domain) => endpointsFor(domain, registry),
+          open: (endpoint, name, opts) => openRepository(endpoint, name, { ...opts, userAgent: registry.userAgent }),
+        },
+        locations: new BlobLocationRepo(db),
+        maxConcurrentUploads: config.maxConcurrentUploads,
+      },
     });
     await images.reconcile();
 
@@ -322,10 +344,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
           disconnect: (net, c, force) => containers.disconnect(net, c, force),
         },
         diskUsage: new DiskUsageService({ images, containers, volumes }),
-        registry: new RegistryService(
-          registrySettings({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries }, { certsDir: DEFAULT_CERTS_DIR, userAgent: registryUserAgent() }),
-          registryClient,
-        ),
+        registry: new RegistryService(registry, registryClient),
       },
       experimental: config.experimental,
       privatePaths: [config.dataRoot, config.execRoot],

@@ -128,4 +128,22 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    sql: `
+      -- Where a layer's compressed blob is known to live in a registry: written when push uploads
+      -- (or finds) it, so the next push of the same layer HEADs or mounts that blob instead of
+      -- compressing the layer again (gzip output is not reproducible across encoders).
+      CREATE TABLE blob_locations (
+        diff_id    TEXT NOT NULL,
+        registry   TEXT NOT NULL,
+        repository TEXT NOT NULL,
+        digest     TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        media_type TEXT NOT NULL,
+        added_at   INTEGER NOT NULL,
+        PRIMARY KEY (diff_id, registry, repository, digest)
+      );
+    `,
+  },
 ];

@@ -6,7 +6,12 @@ import { PassThrough } from 'node:stream';
 import type { ProgressSink } from '../../daemon/progress';
 import { InvalidParameter, NotImplemented } from '../../daemon/errors';
 import type { LabelPredicate } from '../../daemon/images/filtering';
-import type { ImageListOptions } from '../../daemon/images/service';
+import type { ImageListOptions, PullOptions } from '../../daemon/images/service';
+import type { PushRequest } from '../../daemon/images/push';
+import type { PushSink } from '../../daemon/images/push-progress';
+import { parsePlatform } from '../../registry/manifest';
+import type { Platform } from '../../registry/types';
+import { registryAuth } from '../registry-auth';
 import type { PruneOptions, RemoveOptions } from '../../daemon/images/remove';
 import type {
   ImageDeleteItem,
@@ -40,8 +45,11 @@ export interface ImageBackend<SavePlan = unknown> {
   prune(opts: PruneOptions): Promise<ImagePruneView>;
   load(body: Readable, opts: { quiet: boolean }, progress: ProgressSink): Promise<void>;
   import(body: Readable, opts: ImportRequest, progress: ProgressSink): Promise<string>;
+  /** Synchronous failures (a bad reference) come before any output. */
+  pull(opts: PullOptions, progress: ProgressSink): Promise<void>;
   planSave(names: string[]): SavePlan;
   save(plan: SavePlan, out: Writable): Promise<void>;
+  push(req: PushRequest, progress: PushSink): Promise<void>;
 }
 
 const LIST_FILTERS = ['dangling', 'label', 'before', 'since', 'reference', 'until'] as const;
@@ -143,17 +151,41 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
       return withJsonMessageStream(reply, (out) => backend.load(body, { quiet }, (m) => out.write(m)));
     },
 
+    ImagePush: async (request, reply) => {
+      // As dockerd 25+: an X-Registry-Auth that does not decode means anonymous (no 400, and no
+      // AuthConfig read from the body as 20.10 still did for header-less clients).
+      const { credentials } = registryAuth(request, { strict: false });
+      const q = queryOf(request);
+      return withJsonMessageStream(reply, (out) =>
+        backend.push({ name: pathParam(request, 'name'), tag: queryString(q, 'tag') ?? '', credentials, signal: out.signal }, (m) => out.write(m)),
+      );
+    },
+
     ImageGet: async (request, reply) => sendArchive(reply, backend, [pathParam(request, 'name')]),
 
     ImageGetAll: async (request, reply) => sendArchive(reply, backend, queryValues(queryOf(request), 'names')),
 
     ImageCreate: async (request, reply) => {
       const q = queryOf(request);
-      const fromSrc = queryString(q, 'fromSrc');
-      if (fromSrc === undefined || fromSrc === '') {
-        // Pulling needs a registry client, which comes with the registry issue.
-        throw new NotImplemented('ImageCreate from a registry (fromImage) is not implemented');
+      const fromImage = queryString(q, 'fromImage') ?? '';
+      if (fromImage !== '') {
+        let platform: Platform | undefined;
+        const spec = queryString(q, 'platform') ?? '';
+        if (spec !== '' && !versionLessThan(request.apiVersion, '1.32')) {
+          try {
+            platform = parsePlatform(spec);
+          } catch (err) {
+            throw new InvalidParameter(err instanceof Error ? err.message : String(err));
+          }
+        }
+        // For a pull a missing or broken X-Registry-Auth means anonymous, as in dockerd.
+        const { credentials } = registryAuth(request, { strict: false });
+        return withJsonMessageStream(reply, (out) =>
+          backend.pull({ fromImage, tag: queryString(q, 'tag') ?? '', platform, credentials, signal: out.signal }, (m) => out.write(m)),
+        );
       }
+      const fromSrc = queryString(q, 'fromSrc');
+      if (fromSrc === undefined || fromSrc === '') throw new InvalidParameter('fromImage or fromSrc is required');
       if (fromSrc !== '-') throw new NotImplemented('ImageCreate from a URL (fromSrc) is not implemented; send the archive as the body with fromSrc=-');
       const body = bodyStream(request);
       return withJsonMessageStream(reply, async (out) => {

@@ -6,7 +6,7 @@ import { deleteImageRecord, listImageRecords } from '../../runtime/image-records
 import { releaseLeftoverLeases } from '../../runtime/leases';
 import { overlayDirs } from '../../runtime/snapshots';
 import type { ImageRefRow, ImageRepo, ImageRow } from '../../store/image-repo';
-import { InvalidParameter } from '../errors';
+import { InvalidParameter, NotImplemented } from '../errors';
 import type { EventBus } from '../events';
 import { gcRootName } from './image-writer';
 import { parseImageConfig, type ImageConfig } from './image-config';
@@ -30,6 +30,11 @@ import { planSave, saveImages } from './save';
 import type { SaveImage } from './archive-write';
 import type { ProgressSink } from '../progress';
 import type { Readable, Writable } from 'node:stream';
+import { pushImage, type PushRequest, type PushSettings } from './push';
+import type { PushSink } from './push-progress';
+import type { Credentials, Platform } from '../../registry/types';
+import { BlobDownloads } from './blob-downloads';
+import { pullImage, pullReference, type PullSettings } from './pull';
 
 /** Who uses an image; the container service answers this once containers exist. */
 export interface ImageUsers {
@@ -59,6 +64,18 @@ export interface ImageServiceDeps {
   users?: ImageUsers;
   /** Where uploads are staged (under the data root, so renames stay on one filesystem). */
   tmpDir: string;
+  /** Registry access for push; without it push answers 501. */
+  push?: PushSettings;
+  /** Registry settings and download limits; without them pulls are refused. */
+  pull?: PullSettings;
+}
+
+export interface PullOptions {
+  fromImage: string;
+  tag: string;
+  platform?: Platform;
+  credentials: Credentials;
+  signal?: AbortSignal;
 }
 
 export class ImageService {
@@ -68,9 +85,14 @@ export class ImageService {
   readonly logger: Logger;
   users: ImageUsers;
   readonly tmpDir: string;
+  readonly pushSettings: PushSettings | undefined;
+  private readonly pullSettings: PullSettings | undefined;
+  private downloads: BlobDownloads | undefined;
 
   constructor(deps: ImageServiceDeps) {
+    this.pushSettings = deps.push;
     this.tmpDir = deps.tmpDir;
+    this.pullSettings = deps.pull;
     this.ctd = deps.ctd;
     this.repo = deps.repo;
     this.events = deps.events;
@@ -263,6 +285,15 @@ export class ImageService {
     return importImage(this, body, { ...opts, tmpDir: this.tmpDir }, progress);
   }
 
+  /** `docker pull`: the reference is checked before anything is sent. */
+  pull(opts: PullOptions, progress: ProgressSink): Promise<void> {
+    const named = pullReference(opts.fromImage, opts.tag);
+    const settings = this.pullSettings;
+    if (settings === undefined) throw new InvalidParameter('pulling images is not configured');
+    this.downloads ??= new BlobDownloads(this.ctd, { limit: settings.maxConcurrentDownloads, attempts: settings.maxDownloadAttempts });
+    return pullImage(this, this.downloads, settings, { named, platform: opts.platform, credentials: opts.credentials, signal: opts.signal }, progress);
+  }
+
   /** Resolves the names to save; fails before any output for an unknown one. */
   planSave(names: string[]): SaveImage[] {
     return planSave(this, names);
@@ -270,6 +301,11 @@ export class ImageService {
 
   save(plan: SaveImage[], out: Writable): Promise<void> {
     return saveImages(this, plan, out);
+  }
+
+  push(req: PushRequest, progress: PushSink): Promise<void> {
+    if (!this.pushSettings) throw new NotImplemented('ImagePush is not implemented');
+    return pushImage(this, this.pushSettings, req, progress);
   }
 
   tag(source: string, repo: string, tag: string): void {
