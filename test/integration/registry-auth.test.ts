@@ -86,6 +86,18 @@ describe('docker login, token auth with identity tokens', () => {
     // Without credentials the repository is not readable.
     const anon = await b.request('GET', `/distribution/${reg().host}/team/app:v1/json`);
     assert.equal(anon.status, 401, anon.body);
+
+    // The CLI sends the stored identity token with pull and push; berthd trades it for tokens.
+    const before = ts.requests.length;
+    const pull = await b.docker(['pull', `${reg().host}/team/app:v1`], { timeoutMs: 60_000 });
+    assert.equal(pull.code, 0, pull.stderr);
+    const tag = await b.docker(['tag', `${reg().host}/team/app:v1`, `${reg().host}/team/copy:v1`]);
+    assert.equal(tag.code, 0, tag.stderr);
+    const push = await b.docker(['push', `${reg().host}/team/copy:v1`], { timeoutMs: 60_000 });
+    assert.equal(push.code, 0, push.stderr);
+    const later = ts.requests.slice(before);
+    assert.ok(later.some((q) => q.grantType === 'refresh_token' && q.user === 'bob' && q.scopes.some((sc) => sc.startsWith('repository:team/copy:') && sc.includes('push'))), JSON.stringify(later));
+    assert.ok(later.every((q) => q.grantType !== 'password' && q.status === 200), JSON.stringify(later));
   });
 
   test('bad credentials: exit 1 with the token server\'s refusal', async () => {
