@@ -192,11 +192,17 @@ export class Authorizer {
     const service = params.service;
     const refresh = this.refreshToken ?? creds?.identityToken;
     const hasPassword = creds?.username !== undefined && creds.username !== '';
-    if ((refresh !== undefined && refresh !== '') || (this.opts.forceOAuth && hasPassword)) {
+    const viaPost = (refresh !== undefined && refresh !== '') || (this.opts.forceOAuth === true && hasPassword);
+    if (viaPost) {
       const res = await this.postToken(realm, service, scopes, refresh);
       if (res !== undefined) return res;
     }
-    return this.getToken(realm, service, scopes);
+    const got = await this.getToken(realm, service, scopes, hasPassword && !viaPost);
+    if (got !== undefined) return got;
+    // The token server does not do GET (404/405): it wants the OAuth2 password grant.
+    const posted = await this.postToken(realm, service, scopes, undefined);
+    if (posted === undefined) throw new RegistryError('token server accepts neither GET nor POST', 405, 'UNAUTHORIZED');
+    return posted;
   }
 
   /** OAuth2 POST; undefined when the server does not do it (404/405) and a GET may work instead. */
@@ -229,7 +235,8 @@ export class Authorizer {
     return this.tokenFrom(res);
   }
 
-  private async getToken(realm: URL, service: string | undefined, scopes: string[]): Promise<CachedToken> {
+  /** The GET flow; undefined when it answers 404/405 and `postFallback` allows the OAuth2 POST instead. */
+  private async getToken(realm: URL, service: string | undefined, scopes: string[], postFallback = false): Promise<CachedToken | undefined> {
     const creds = this.opts.credentials;
     const url = new URL(realm);
     if (service !== undefined && service !== '') url.searchParams.set('service', service);
@@ -243,6 +250,10 @@ export class Authorizer {
       headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
     }
     const res = await this.transport.request({ method: 'GET', url: url.toString(), headers });
+    if (postFallback && (res.status === 404 || res.status === 405)) {
+      res.body.resume();
+      return undefined;
+    }
     return this.tokenFrom(res);
   }
 

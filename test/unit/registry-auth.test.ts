@@ -132,6 +132,24 @@ test('token flow: identity token goes as an OAuth2 refresh_token POST', async ()
   }
 });
 
+test('token flow: a token server without GET gets the OAuth2 password grant', async () => {
+  const s = await tokenSetup((r) => {
+    if (r.method !== 'POST') return { status: 405, body: {} };
+    const form = new URLSearchParams(r.body.toString());
+    if (form.get('grant_type') !== 'password' || form.get('username') !== 'carol' || form.get('password') !== 'pw') return { status: 401, body: {} };
+    assert.equal(form.get('scope'), 'repository:library/busybox:pull');
+    return { status: 200, body: { access_token: 'tok5' } };
+  });
+  try {
+    const repo = openRepository(s.endpoint, 'library/busybox', { actions: ['pull'], userAgent: UA, credentials: { username: 'carol', password: 'pw' } });
+    assert.equal(await repo.headBlob(BLOB), 3);
+    assert.deepEqual(s.tokenRequests().map((r) => r.method), ['GET', 'POST']);
+  } finally {
+    await s.registry.close();
+    await s.auth.close();
+  }
+});
+
 test('token flow: a token is fetched again once expired (default lifetime 60 s)', async () => {
   mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
   const s = await tokenSetup(() => ({ status: 200, body: { token: 'tok4' } }));

@@ -286,3 +286,20 @@ test('a registry that ignores Range sends the whole blob: offset 0 tells the cal
     await reg.close();
   }
 });
+
+test('a connection dropped mid-blob makes the body stream fail (the caller retries from its offset)', async () => {
+  const reg = await startFake((req, res) => {
+    if (req.url === '/v2/') return json(res, 200, {});
+    res.writeHead(200, { 'content-length': '1000' });
+    res.write(Buffer.alloc(100));
+    setImmediate(() => res.destroy());
+  });
+  try {
+    const repo = openRepository({ url: reg.url, mirror: false }, 'lib/app', { actions: ['pull'], userAgent: UA });
+    const got = await repo.getBlob(sha(blob));
+    assert.equal(got.size, 1000);
+    await assert.rejects(readAll(got.body));
+  } finally {
+    await reg.close();
+  }
+});
