@@ -4,12 +4,15 @@
 // X-Registry-Auth, the progress stream's shape, one download for two concurrent pulls, a dropped
 // connection resumed and a corrupted blob refused.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { destroyBerth, startBerth, type Berth } from './harness';
-import { faultyProxy, seedBigImage, seedBusybox, seedIndex, startRegistry, type FaultyProxy, type Registry, type SeededIndex, type SeededManifest } from './registry-kit';
+import { xRegistryAuth } from '../fixtures/registry-http';
+import { busyboxSeedImage, faultyProxy, seedBigImage, seedImage, sha256, seedBusybox, seedIndex, startRegistry, type FaultyProxy, type Registry, type SeededIndex, type SeededManifest } from './registry-kit';
 
 let reg: Registry;
 let basic: Registry;
+let token: Registry;
 let proxy: FaultyProxy;
 let b: Berth;
 let busybox: SeededManifest;
@@ -19,6 +22,7 @@ let big: SeededManifest;
 before(async () => {
   reg = await startRegistry();
   basic = await startRegistry({ auth: { basic: [{ user: 'alice', pass: 's3cret' }] } });
+  token = await startRegistry({ auth: { token: { users: [{ user: 'bob', pass: 'pw' }], publicRepos: ['public/*'] } } });
   proxy = await faultyProxy(reg);
   busybox = await seedBusybox(reg, 'busybox', 'latest');
   await seedBusybox(reg, 'library/busybox', 'latest');
@@ -26,10 +30,18 @@ before(async () => {
   await seedBusybox(reg, 'created', 'v1', { format: 'oci' });
   await seedBigImage(reg, 'shape', 'latest', { layers: 1, totalBytes: 600_000, seed: 'pull-test-shape' });
   await seedBusybox(basic, 'private/busybox', 'latest');
+  await seedBusybox(token, 'private/app', 'latest');
+  await seedBusybox(token, 'public/app', 'latest');
   multi = await seedIndex(reg, 'multi', 'latest', { attestation: true });
   big = await seedBigImage(reg, 'big', 'latest', { layers: 2, totalBytes: 3_000_000, seed: 'pull-test-big' });
   await seedBigImage(reg, 'flaky', 'latest', { layers: 1, totalBytes: 1_500_000, seed: 'pull-test-flaky' });
   await seedBigImage(reg, 'corrupt', 'latest', { layers: 1, totalBytes: 200_000, seed: 'pull-test-corrupt' });
+  // OCI layers uncompressed and zstd-compressed (each with a marker file so the chains differ).
+  await seedImage(reg, 'plain', 'latest', await busyboxSeedImage({ compression: 'none', extraFiles: { 'marker.txt': 'plain layer\n' } }), { format: 'oci' });
+  const z = await busyboxSeedImage({ compression: 'none', extraFiles: { 'marker.txt': 'zstd layer\n' } });
+  const zst = execFileSync('zstd', ['-q', '-c'], { input: z.layers[0].data, maxBuffer: 64 * 1024 * 1024 });
+  z.layers[0] = { ...z.layers[0], data: zst, digest: sha256(zst), size: zst.length, compression: 'zstd' };
+  await seedImage(reg, 'zstd', 'latest', z, { format: 'oci' });
   // docker.io is unreachable here: a plain registry holding library/busybox serves as its mirror.
   b = await startBerth({ args: ['--registry-mirror', reg.url, '--max-download-attempts', '3'] });
 });
@@ -39,6 +51,7 @@ after(async () => {
   if (proxy) await proxy.stop();
   if (reg) await reg.stop();
   if (basic) await basic.stop();
+  if (token) await token.stop();
 });
 
 interface Inspect {
@@ -146,6 +159,14 @@ describe('pull', () => {
     assert.equal(allTags.status, 501, allTags.body);
   });
 
+  test('uncompressed and zstd layers', async () => {
+    for (const name of ['plain', 'zstd']) {
+      const r = await b.docker(['run', '--rm', `${reg.host}/${name}:latest`, 'cat', '/marker.txt']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${name === 'plain' ? 'plain' : 'zstd'} layer\n`);
+    }
+  });
+
   test('docker.io through a mirror', async () => {
     const r = await b.docker(['pull', 'busybox']);
     assert.equal(r.code, 0, r.stderr);
@@ -165,6 +186,23 @@ describe('pull', () => {
     const ok = await b.request('POST', url, { headers: { 'X-Registry-Auth': auth } });
     assert.equal(ok.status, 200, ok.body);
     assert.match(ok.body, /Status: Downloaded newer image/);
+  });
+
+  test('Bearer tokens: anonymous for public repositories, denied for private ones, credentials pull', async () => {
+    const pub = await b.docker(['pull', `${token.host}/public/app:latest`]);
+    assert.equal(pub.code, 0, pub.stderr);
+    const anon = await b.request('POST', `/images/create?fromImage=${token.host}/private/app&tag=latest`);
+    assert.equal(anon.status, 404, anon.body);
+    assert.equal(
+      (JSON.parse(anon.body) as { message: string }).message,
+      `pull access denied for ${token.host}/private/app, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`,
+    );
+    const auth = xRegistryAuth({ username: 'bob', password: 'pw', serveraddress: token.host });
+    const ok = await b.request('POST', `/images/create?fromImage=${token.host}/private/app&tag=latest`, { headers: { 'X-Registry-Auth': auth } });
+    assert.equal(ok.status, 200, ok.body);
+    assert.match(ok.body, /Status: Downloaded newer image for/);
+    const asked = token.tokenServer?.requests.filter((r) => r.user === 'bob').flatMap((r) => r.scopes) ?? [];
+    assert.ok(asked.includes('repository:private/app:pull'), asked.join());
   });
 
   test("the progress stream has dockerd's shape", async () => {
