@@ -156,9 +156,19 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
       // AuthConfig read from the body as 20.10 still did for header-less clients).
       const { credentials } = registryAuth(request, { strict: false });
       const q = queryOf(request);
-      return withJsonMessageStream(reply, (out) =>
-        backend.push({ name: pathParam(request, 'name'), tag: queryString(q, 'tag') ?? '', credentials, signal: out.signal }, (m) => out.write(m)),
-      );
+      // `platform` exists from API 1.46; older clients may send one, which is ignored as dockerd does.
+      let platform: Platform | undefined;
+      const spec = queryString(q, 'platform') ?? '';
+      if (spec !== '' && !versionLessThan(request.apiVersion, '1.46')) {
+        try {
+          platform = parsePlatform(spec);
+        } catch (err) {
+          throw new InvalidParameter(err instanceof Error ? err.message : String(err));
+        }
+      }
+      const name = pathParam(request, 'name');
+      const tag = queryString(q, 'tag') ?? '';
+      return withJsonMessageStream(reply, (out) => backend.push({ name, tag, credentials, platform, signal: out.signal }, (m) => out.write(m)));
     },
 
     ImageGet: async (request, reply) => sendArchive(reply, backend, [pathParam(request, 'name')]),

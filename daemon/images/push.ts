@@ -8,10 +8,12 @@ import * as zlib from 'node:zlib';
 import { readBlob, sha256Digest } from '../../runtime/content';
 import type { BlobLocation, BlobLocationRepo } from '../../store/blob-location-repo';
 import type { ImageLayerRow } from '../../store/image-repo';
-import type { Credentials, Endpoint, RepositoryClient } from '../../registry/types';
+import type { Credentials, Endpoint, Platform, RepositoryClient } from '../../registry/types';
+import { formatPlatform, matchPlatforms } from '../../registry/manifest';
 import { RegistryError } from '../../registry/types';
 import { Forbidden, InvalidParameter, NotFound, SystemError, Unauthorized, Unavailable } from '../errors';
-import { layerMediaTypeCompression } from './image-config';
+import { layerMediaTypeCompression, MediaType } from './image-config';
+import { resolveImage } from './lookup';
 import { buildManifest, manifestLayerType, type PushedLayer } from './push-manifest';
 import { auxMessage, digestLine, layerStatus, pushingMessage, PushThrottle, refersTo, type PushSink } from './push-progress';
 import {
@@ -20,6 +22,7 @@ import {
   familiarString,
   fullName,
   parseNormalizedNamed,
+  tagNameOnly,
   trimNamed,
   withDigest,
   type Named,
@@ -47,6 +50,8 @@ export interface PushRequest {
   /** The `tag` query parameter; empty pushes every tag of the repository. */
   tag: string;
   credentials: Credentials;
+  /** API 1.46+: the platform the named image must be for. */
+  platform?: Platform;
   signal?: AbortSignal;
 }
 
@@ -117,6 +122,7 @@ class TagPusher {
     private readonly progress: PushSink,
     /** Layers already announced: a retry on the next endpoint (https → http) does not repeat them. */
     private readonly prepared: Set<string>,
+    private readonly signal?: AbortSignal,
   ) {}
 
   private get registry(): string {
@@ -178,7 +184,8 @@ class TagPusher {
       if (found) return found;
       return this.upload(layer, d, readBlob(this.svc.ctd, layer.blobDigest), layer.blobSize, false);
     }
-    const found = await this.tryExisting(layer, known, oci);
+    // Only gzip blobs stand in for a plain layer: a zstd one would not fit a schema2 manifest.
+    const found = await this.tryExisting(layer, known.filter((k) => layerMediaTypeCompression(k.mediaType) === 'gzip'), oci);
     if (found) return found;
     const gz = zlib.createGzip();
     const total = layer.uncompressedSize > 0 ? layer.uncompressedSize : layer.blobSize;
@@ -213,7 +220,7 @@ class TagPusher {
     for (const c of candidates) {
       if (c.repository === this.client.name || attempts >= MAX_MOUNT_ATTEMPTS) continue;
       attempts++;
-      if (await this.client.mountBlob(c.digest, c.repository)) {
+      if (await this.mount(c)) {
         const d = { mediaType: this.layerType(c, oci), digest: c.digest, size: c.size };
         this.progress(layerStatus(layer.diffId, `Mounted from ${c.repository}`));
         this.remember(layer, d);
@@ -224,6 +231,16 @@ class TagPusher {
     return undefined;
   }
 
+  /** A refused mount (no access to the source, say) just means uploading; only transport failures stop the push. */
+  private async mount(c: BlobLocation): Promise<boolean> {
+    try {
+      return await this.client.mountBlob(c.digest, c.repository);
+    } catch (err) {
+      if (err instanceof RegistryError && !err.transport) return false;
+      throw err;
+    }
+  }
+
   private layerType(c: BlobLocation, oci: boolean): string {
     const compression = layerMediaTypeCompression(c.mediaType);
     return manifestLayerType(compression === 'zstd' ? 'zstd' : 'gzip', oci);
@@ -232,6 +249,11 @@ class TagPusher {
   private async upload(layer: ImageLayerRow, d: PushedLayer, body: Readable, total: number, counted: boolean): Promise<PushedLayer> {
     const throttle = new PushThrottle(total);
     body.on('error', () => undefined);
+    // A client that goes away stops the upload: the failed body fails pushBlob.
+    const stop = (): void => {
+      body.destroy(new Error('push cancelled: the client disconnected'));
+    };
+    this.signal?.addEventListener('abort', stop, { once: true });
     try {
       const res = await this.client.pushBlob(body, {
         ...(d.digest !== '' ? { expected: d.digest } : {}),
@@ -244,9 +266,24 @@ class TagPusher {
       this.remember(layer, out);
       return out;
     } finally {
+      this.signal?.removeEventListener('abort', stop);
       body.destroy();
     }
   }
+}
+
+/**
+ * API 1.46's `platform`: the named image must be for it (moby's GetImage with a platform, before
+ * any output, so a mismatch is a 404). The classic store holds one platform per name.
+ */
+function checkPlatform(svc: ImageService, named: Named, want: Platform): void {
+  const { image } = resolveImage(svc.repo, canonicalString(tagNameOnly(named)));
+  const cfg = svc.config(image);
+  const have: Platform = { os: cfg.os ?? '', architecture: cfg.architecture ?? '', ...(cfg.variant ? { variant: cfg.variant } : {}) };
+  if (matchPlatforms([{ mediaType: MediaType.DockerManifest, digest: image.id, size: 0, platform: have }], want).length > 0) return;
+  // containerd's FormatAll prints arm64's default variant v8 as nothing.
+  const fmt = (p: Platform): string => formatPlatform(p).replace(/^([^/]+\/arm64)\/v8$/, '$1');
+  throw new NotFound(`image with reference ${familiarString(named)} was found but its platform (${fmt(have)}) does not match the specified platform (${fmt(want)})`);
 }
 
 /** Other repositories of the same registry an image has a digest reference in (pulled from, pushed to). */
@@ -276,6 +313,7 @@ export async function pushImage(svc: ImageService, cfg: PushSettings, req: PushR
   const named = pushReference(req.name, req.tag);
   const repoName = trimNamed(named);
   const endpoints = (await cfg.registry.endpoints(repoName.domain)).filter((e) => !e.mirror);
+  if (req.platform !== undefined) checkPlatform(svc, named, req.platform);
   progress(refersTo(fullName(repoName)));
   const associations = tagsOf(svc, repoName);
   if (associations.length === 0) throw new NotFound(`An image does not exist locally with the tag: ${familiarName(repoName)}`);
@@ -308,7 +346,7 @@ export async function pushImage(svc: ImageService, cfg: PushSettings, req: PushR
       actions: ['pull', 'push'],
       mountFrom: [...mountFrom],
     });
-    const pusher = new TagPusher(svc, cfg, client, repoName, progress, prepared);
+    const pusher = new TagPusher(svc, cfg, client, repoName, progress, prepared, req.signal);
     try {
       for (const t of targets) {
         req.signal?.throwIfAborted();

@@ -186,6 +186,23 @@ describe('docker push', () => {
     assert.deepEqual(m.doc.layers.map((l) => l.digest), seeded.layerDigests);
   });
 
+  test('platform (API 1.46): the image must be for it, else a 404 before the stream', async () => {
+    const host = plain().host;
+    const ok = await b.request('POST', `/v1.46/images/${host}/busybox/push?tag=1&platform=linux/amd64`, { headers: { 'X-Registry-Auth': authHeader({}) } });
+    assert.equal(ok.status, 200);
+    assert.match(ok.body, /"aux"/);
+    const arm = await b.request('POST', `/v1.46/images/${host}/busybox/push?tag=1&platform=linux/arm64`, { headers: { 'X-Registry-Auth': authHeader({}) } });
+    assert.equal(arm.status, 404);
+    assert.equal(
+      (JSON.parse(arm.body) as { message: string }).message,
+      `image with reference ${host}/busybox:1 was found but its platform (linux/amd64) does not match the specified platform (linux/arm64)`,
+    );
+    const old = await b.request('POST', `/v1.45/images/${host}/busybox/push?tag=1&platform=linux/arm64`, { headers: { 'X-Registry-Auth': authHeader({}) } });
+    assert.equal(old.status, 200, 'ignored before 1.46');
+    const bad = await b.request('POST', `/v1.46/images/${host}/busybox/push?tag=1&platform=linux/a%20b`, { headers: { 'X-Registry-Auth': authHeader({}) } });
+    assert.equal(bad.status, 400);
+  });
+
   test('missing tags and repositories: dockerd texts in the stream', async () => {
     const host = plain().host;
     const noTag = await b.docker(['push', `${host}/busybox:nope`]);
