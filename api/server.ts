@@ -27,6 +27,7 @@ import { networkOperations, type NetworkBackend } from './routes/networks';
 import { diskUsageOperations, type DiskUsageBackend } from './routes/disk-usage';
 import { swarmOperations } from './routes/swarm';
 import { pingOperations, systemOperations, type SystemBackend } from './routes/system';
+import { registryOperations, type RegistryBackend } from './routes/registry';
 import { hasGreedyParam, ROUTES, type OperationId, type RouteSpec } from './routes/table';
 import { API_VERSION, negotiateVersion, parseVersionPrefix, versionLessThan } from './version';
 
@@ -47,6 +48,7 @@ export interface ApiBackends {
   volumes?: VolumeBackend;
   networks?: NetworkBackend;
   diskUsage?: DiskUsageBackend;
+  registry?: RegistryBackend;
 }
 
 function operationsFor(backends: ApiBackends): Operations[] {
@@ -62,6 +64,7 @@ function operationsFor(backends: ApiBackends): Operations[] {
     backends.volumes ? volumeOperations(backends.volumes) : {},
     backends.networks ? networkOperations(backends.networks) : {},
     backends.diskUsage ? diskUsageOperations(backends.diskUsage) : {},
+    backends.registry ? registryOperations(backends.registry) : {},
   ];
 }
 

@@ -2,6 +2,8 @@
 // berthd: parses flags and daemon.json, takes ownership of its roots, starts (or connects to)
 // containerd, wires the domain services to the API, and serves until SIGTERM/SIGINT.
 import { registryServiceConfig, registrySettings } from './registry-settings';
+import { RegistryService } from './registry/service';
+import { registryClient } from './registry/client-api';
 import { endpointsFor } from '../registry/endpoints';
 import { openRepository } from '../registry/client';
 import { BlobLocationRepo } from '../store/blob-location-repo';
@@ -342,6 +344,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
           disconnect: (net, c, force) => containers.disconnect(net, c, force),
         },
         diskUsage: new DiskUsageService({ images, containers, volumes }),
+        registry: new RegistryService(registry, registryClient),
       },
       experimental: config.experimental,
       privatePaths: [config.dataRoot, config.execRoot],

@@ -14,7 +14,7 @@ import { containerdPid, destroyBerth, startBerth, type Berth } from '../integrat
 import { BODY_CAP, garbageRequest, send, type Outcome, type WireRequest } from './client';
 import { Findings, messageOf, normalizeMessage, type Repro } from './findings';
 import { anyCaseArb, serializeJson, type FuzzCase, type Pool } from './generators';
-import { PUSH_TARGET, sanitizeBody, sanitizeQuery } from './sanitize';
+import { PUSH_TARGET, sanitizeBody, sanitizePath, sanitizeQuery, sanitizeRaw } from './sanitize';
 import { loadSpec } from './spec-model';
 
 export interface FuzzOptions {
@@ -77,7 +77,7 @@ export function buildRequest(c: FuzzCase, pools: Pools, safeDir: string, index: 
   const query = qs.toString();
   let body: Buffer | undefined;
   const headers = { ...c.headers };
-  if (c.raw !== undefined) body = Buffer.from(c.raw, 'latin1');
+  if (c.raw !== undefined) body = Buffer.from(sanitizeRaw(c.operationId, c.raw), 'latin1');
   else if (c.bodyKind !== 'none' && c.body !== undefined) {
     // Sanitizing a clone keeps the case itself reproducible.
     const value = sanitizeBody(c.operationId, structuredClone(c.body), { safeDir, index });
@@ -86,7 +86,7 @@ export function buildRequest(c: FuzzCase, pools: Pools, safeDir: string, index: 
   if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
     headers['Content-Type'] = c.bodyKind === 'non-json' && c.operationId !== 'ContainerCreate' ? 'application/x-tar' : 'application/json';
   }
-  return { method: c.method, path: `/v1.53${p}${query ? `?${query}` : ''}`, headers, body };
+  return { method: c.method, path: `/v1.53${sanitizePath(c.operationId, p)}${query ? `?${query}` : ''}`, headers, body };
 }
 
 async function api(b: Berth, method: string, p: string, body?: unknown): Promise<{ status: number; json: unknown }> {

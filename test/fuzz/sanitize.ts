@@ -99,6 +99,8 @@ export function sanitizeHostConfig(h: Obj, ctx: SanitizeContext): void {
 
 /** The JSON body of `operationId`, neutered in place (and returned). */
 export function sanitizeBody(operationId: string, body: unknown, ctx: SanitizeContext): unknown {
+  // A deep-nesting marker becomes an object once serialized: a login body naming no registry.
+  if (operationId === 'SystemAuth' && typeof body === 'string' && body.startsWith('\u0001DEEP:')) return { serveraddress: CLOSED, a: body };
   if (!isObj(body)) return body;
   switch (operationId) {
     case 'ContainerCreate':
@@ -138,7 +140,8 @@ export function sanitizeBody(operationId: string, body: unknown, ctx: SanitizeCo
       sanitizeDriverOpts(body.DriverOpts, ctx.safeDir);
       break;
     case 'SystemAuth':
-      if ('serveraddress' in body) body.serveraddress = CLOSED;
+      // Absent means Docker Hub: always a closed port instead.
+      body.serveraddress = CLOSED;
       break;
     default:
       break;
@@ -164,7 +167,39 @@ export function sanitizeQuery(operationId: string, q: Map<string, string[]>): vo
     case 'PluginUpgrade':
       pin('remote', `${CLOSED}/x`);
       break;
+    case 'ImageSearch':
+      // A term without a host would ask Docker Hub's index.
+      q.set('term', [`${CLOSED}/${q.get('term')?.[0] ?? 'x'}`]);
+      break;
     default:
       break;
   }
+}
+
+/**
+ * A raw (hand-written or huge) body of `operationId`: left as is, except a login whose raw body is
+ * a JSON object, which would otherwise name no registry and so reach Docker Hub.
+ */
+export function sanitizeRaw(operationId: string, raw: string): string {
+  if (operationId !== 'SystemAuth') return raw;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+  if (!isObj(v)) return raw;
+  // Keep the text (deep or huge documents) where possible: the address goes in front.
+  if (Object.keys(v).length > 0 && !('serveraddress' in v)) return raw.replace(/^(\s*)\{/, `$1{"serveraddress":"${CLOSED}",`);
+  try {
+    return JSON.stringify({ ...v, serveraddress: CLOSED });
+  } catch {
+    return JSON.stringify({ serveraddress: CLOSED });
+  }
+}
+
+/** The request path of `operationId`, neutered: distribution inspect names a repository on a closed port. */
+export function sanitizePath(operationId: string, p: string): string {
+  if (operationId === 'DistributionInspect') return p.replace(/^\/distribution\//, `/distribution/${CLOSED}/`);
+  return p;
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildRequest } from '../fuzz/runner';
-import { fuzzSubnet, sanitizeBind, sanitizeBody, sanitizeQuery } from '../fuzz/sanitize';
+import { fuzzSubnet, sanitizeBind, sanitizeBody, sanitizePath, sanitizeQuery, sanitizeRaw } from '../fuzz/sanitize';
 
 const ctx = { safeDir: '/tmp/fz-safe', index: 7 };
 
@@ -70,6 +70,18 @@ test('volumes, exec, auth and image queries', () => {
   const q = new Map([['fromSrc', ['http://example.com/x.tar']], ['fromImage', ['evil/img']]]);
   sanitizeQuery('ImageCreate', q);
   assert.deepEqual(Object.fromEntries(q), { fromSrc: ['-'], fromImage: ['127.0.0.1:1/x'] });
+  // Registry-facing operations reach only a closed port, even when the client names no registry.
+  assert.deepEqual(sanitizeBody('SystemAuth', { username: 'u' }, ctx), { username: 'u', serveraddress: '127.0.0.1:1' });
+  const s = new Map<string, string[]>();
+  sanitizeQuery('ImageSearch', s);
+  assert.deepEqual(Object.fromEntries(s), { term: ['127.0.0.1:1/x'] });
+  assert.equal(sanitizeRaw('SystemAuth', '{"a":1}'), '{"serveraddress":"127.0.0.1:1","a":1}');
+  assert.equal(sanitizeRaw('SystemAuth', ' {}'), '{"serveraddress":"127.0.0.1:1"}');
+  assert.equal(sanitizeRaw('SystemAuth', '{"serveraddress":"docker.io"}'), '{"serveraddress":"127.0.0.1:1"}');
+  assert.equal(sanitizeRaw('SystemAuth', '{'), '{');
+  assert.deepEqual(sanitizeBody('SystemAuth', '\u0001DEEP:3', ctx), { serveraddress: '127.0.0.1:1', a: '\u0001DEEP:3' });
+  assert.equal(sanitizeRaw('ContainerCreate', '{"a":1}'), '{"a":1}');
+  assert.equal(sanitizePath('DistributionInspect', '/distribution/busybox%3Alatest/json'), '/distribution/127.0.0.1:1/busybox%3Alatest/json');
   // Wrong top-level types pass untouched.
   assert.equal(sanitizeBody('ContainerCreate', 'str', ctx), 'str');
 });
