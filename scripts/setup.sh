@@ -8,17 +8,44 @@ cd "$(dirname "$0")/.."
 # iproute2 are the network plumbing; xz-utils, bzip2 and zstd inflate compressed imports;
 # procps gives `docker top` its ps; kmod gives the firewall set-up modprobe (br_netfilter);
 # python3, make and g++ build the path-safety addon (native/safefs.c) with node-gyp.
+# docker-registry (CNCF distribution 2.8), apache2-utils (htpasswd) and openssl: the registry
+# tests start their own registries on 127.0.0.1, with htpasswd files and CAs and token-signing
+# keys they make (test/integration/registry-kit.ts).
 packages=(containerd runc protobuf-compiler libprotobuf-dev busybox-static tini
           iptables iproute2 kmod xz-utils bzip2 zstd procps ca-certificates
-          python3 make g++)
+          python3 make g++ docker-registry apache2-utils openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
+  # Debian's docker-registry package starts a registry service on :5000 from its postinst. Tests
+  # only use registries they start themselves, so keep that one from starting: a temporary
+  # policy-rc.d refusing that service alone (invoke-rc.d and deb-systemd-invoke honour it). An
+  # existing policy-rc.d is the administrator's and is left as it is.
+  registry_new=0
+  for p in "${missing[@]}"; do [[ $p == docker-registry ]] && registry_new=1; done
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if ((registry_new)) && [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nfor a in "$@"; do [ "$a" = docker-registry ] && exit 101; done\nexit 0\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=1
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if ((registry_new)); then
+    # Under systemd the unit was also enabled for the next boot: disable it (and stop it, should
+    # a policy-rc.d of the administrator's have let it start).
+    if [[ -d /run/systemd/system ]]; then
+      systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+    elif [[ -s /run/docker-registry.pid ]]; then
+      /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
+    fi
+    ((own_policy)) && rm -f "$policy" && trap - EXIT
+  fi
 fi
 
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
