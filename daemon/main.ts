@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // berthd: parses flags and daemon.json, takes ownership of its roots, starts (or connects to)
 // containerd, wires the domain services to the API, and serves until SIGTERM/SIGINT.
-import { registryServiceConfig } from './registry-settings';
+import { registryServiceConfig, registrySettings } from './registry-settings';
 import { installCrashGuard } from './crash-guard';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,6 +18,7 @@ import { sweepCrashLeftovers } from './crash-sweep';
 import { ContainerdSupervisor } from './containerd-supervisor';
 import { EventBus } from './events';
 import { ImageService } from './images/service';
+import { hostArchitecture } from './images/image-config';
 import { acquireDaemonLocks } from './lock';
 import { SystemService } from './system/service';
 import { cgroupVersion } from './system/host';
@@ -181,6 +182,14 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       events,
       logger: logger.child({ component: 'images' }),
       tmpDir: config.tmpDir,
+      pull: {
+        registry: registrySettings(
+          { mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries },
+          { certsDir: process.env.BERTH_CERTS_DIR ?? '/etc/docker/certs.d', userAgent: `docker/${engineInfo().version} os/linux arch/${hostArchitecture()}` },
+        ),
+        maxConcurrentDownloads: config.maxConcurrentDownloads,
+        maxDownloadAttempts: config.maxDownloadAttempts,
+      },
     });
     await images.reconcile();
 

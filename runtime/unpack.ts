@@ -90,7 +90,14 @@ async function applyLayer(
 export async function unpackLayers(
   ctd: Containerd,
   layers: UnpackLayer[],
-  opts: { lease: string; snapshotter?: 'overlayfs' },
+  opts: {
+    lease: string;
+    snapshotter?: 'overlayfs';
+    /** Awaited before layer i is applied (a pull waits for its download there). */
+    beforeApply?: (index: number) => Promise<void>;
+    /** Called once layer i is in place; `existed` when its chain was already unpacked. */
+    afterLayer?: (index: number, existed: boolean) => void;
+  },
 ): Promise<string[]> {
   const snapshotter = opts.snapshotter ?? SNAPSHOTTER;
   for (const layer of layers) {
@@ -103,9 +110,12 @@ export async function unpackLayers(
     const parent = i > 0 ? chain[i - 1] : '';
     if (await statSnapshot(ctd, chain[i])) {
       await leaseSnapshot(ctd, opts.lease, snapshotter, chain[i]);
+      opts.afterLayer?.(i, true);
       continue;
     }
+    await opts.beforeApply?.(i);
     await applyLayer(ctd, layers[i], chain[i], parent, opts.lease, snapshotter);
+    opts.afterLayer?.(i, false);
   }
   return chain;
 }

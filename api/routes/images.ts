@@ -6,7 +6,10 @@ import { PassThrough } from 'node:stream';
 import type { ProgressSink } from '../../daemon/progress';
 import { InvalidParameter, NotImplemented } from '../../daemon/errors';
 import type { LabelPredicate } from '../../daemon/images/filtering';
-import type { ImageListOptions } from '../../daemon/images/service';
+import type { ImageListOptions, PullOptions } from '../../daemon/images/service';
+import { parsePlatform } from '../../registry/manifest';
+import type { Platform } from '../../registry/types';
+import { registryAuth } from '../registry-auth';
 import type { PruneOptions, RemoveOptions } from '../../daemon/images/remove';
 import type {
   ImageDeleteItem,
@@ -40,6 +43,8 @@ export interface ImageBackend<SavePlan = unknown> {
   prune(opts: PruneOptions): Promise<ImagePruneView>;
   load(body: Readable, opts: { quiet: boolean }, progress: ProgressSink): Promise<void>;
   import(body: Readable, opts: ImportRequest, progress: ProgressSink): Promise<string>;
+  /** Synchronous failures (a bad reference) come before any output. */
+  pull(opts: PullOptions, progress: ProgressSink): Promise<void>;
   planSave(names: string[]): SavePlan;
   save(plan: SavePlan, out: Writable): Promise<void>;
 }
@@ -149,11 +154,25 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
 
     ImageCreate: async (request, reply) => {
       const q = queryOf(request);
-      const fromSrc = queryString(q, 'fromSrc');
-      if (fromSrc === undefined || fromSrc === '') {
-        // Pulling needs a registry client, which comes with the registry issue.
-        throw new NotImplemented('ImageCreate from a registry (fromImage) is not implemented');
+      const fromImage = queryString(q, 'fromImage') ?? '';
+      if (fromImage !== '') {
+        let platform: Platform | undefined;
+        const spec = queryString(q, 'platform') ?? '';
+        if (spec !== '' && !versionLessThan(request.apiVersion, '1.32')) {
+          try {
+            platform = parsePlatform(spec);
+          } catch (err) {
+            throw new InvalidParameter(err instanceof Error ? err.message : String(err));
+          }
+        }
+        // For a pull a missing or broken X-Registry-Auth means anonymous, as in dockerd.
+        const { credentials } = registryAuth(request, { strict: false });
+        return withJsonMessageStream(reply, (out) =>
+          backend.pull({ fromImage, tag: queryString(q, 'tag') ?? '', platform, credentials, signal: out.signal }, (m) => out.write(m)),
+        );
       }
+      const fromSrc = queryString(q, 'fromSrc');
+      if (fromSrc === undefined || fromSrc === '') throw new InvalidParameter('fromImage or fromSrc is required');
       if (fromSrc !== '-') throw new NotImplemented('ImageCreate from a URL (fromSrc) is not implemented; send the archive as the body with fromSrc=-');
       const body = bodyStream(request);
       return withJsonMessageStream(reply, async (out) => {

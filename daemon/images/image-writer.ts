@@ -18,11 +18,29 @@ export const SNAPSHOTTER = 'overlayfs';
 /** A layer file ready to store: exactly what the archive reader produces. */
 export type NewLayer = ArchiveLayer;
 
+/** A manifest as a registry served it: kept byte for byte as the image's manifest record. */
+export interface SourceManifest {
+  mediaType: string;
+  digest: string;
+  body: Buffer;
+}
+
 export interface NewImage {
   config: Buffer;
   layers: NewLayer[];
   created: string;
   parent?: string;
+  /** The registry's manifest (pull); without it a manifest is synthesized. */
+  manifest?: SourceManifest;
+}
+
+export interface StoreHooks {
+  onLayer?: (index: number, layer: NewLayer) => void;
+  /** Awaited before layer i is unpacked (its blob may still be downloading). */
+  beforeApply?: (index: number) => Promise<void>;
+  afterLayer?: (index: number, existed: boolean) => void;
+  /** Awaited after unpacking, before the layers' blobs are labelled (all downloads done). */
+  contentReady?: () => Promise<void>;
 }
 
 export interface StoredImage {
@@ -55,28 +73,47 @@ export async function storeImage(
 ): Promise<StoredImage> {
   const id = sha256Digest(img.config);
   if (repo.get(id)) return { id, added: false };
+  return withLease(ctd, (lease) => storeImageUnderLease(ctd, repo, img, lease, { onLayer }));
+}
 
-  return withLease(ctd, async (lease) => {
-    img.layers.forEach((l, i) => onLayer?.(i, l));
-    for (const l of img.layers) {
-      const labels = { 'containerd.io/uncompressed': l.diffId };
-      // No path: the archive reader streamed the blob into the store already, under the
-      // caller's lease; only its label is missing.
-      if (l.path === undefined) await setBlobLabels(ctd, l.digest, labels);
-      else await writeBlob(ctd, { path: l.path }, { lease, expected: l.digest, size: l.size, labels });
-    }
-    const chainIds = await unpackLayers(
-      ctd,
-      img.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size, diffId: l.diffId })),
-      { lease, snapshotter: SNAPSHOTTER },
-    ).catch((err: unknown) => {
-      throw layerDataError(err) ?? err;
-    });
-    const configLabels: Record<string, string> = {};
-    if (chainIds.length > 0) configLabels[`containerd.io/gc.ref.snapshot.${SNAPSHOTTER}`] = chainIds[chainIds.length - 1];
-    await writeBlob(ctd, { data: img.config }, { lease, expected: id, size: img.config.length, labels: configLabels });
+/**
+ * storeImage under the caller's lease, for callers (pull) whose content is already in the store
+ * under that lease: everything the image needs is anchored before the lease goes.
+ */
+export async function storeImageUnderLease(
+  ctd: Containerd,
+  repo: ImageRepo,
+  img: NewImage,
+  lease: string,
+  hooks: StoreHooks = {},
+): Promise<StoredImage> {
+  const id = sha256Digest(img.config);
+  if (repo.get(id)) return { id, added: false };
+  img.layers.forEach((l, i) => hooks.onLayer?.(i, l));
+  for (const l of img.layers) {
+    const labels = { 'containerd.io/uncompressed': l.diffId };
+    if (l.path !== undefined) await writeBlob(ctd, { path: l.path }, { lease, expected: l.digest, size: l.size, labels });
+  }
+  const chainIds = await unpackLayers(
+    ctd,
+    img.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size, diffId: l.diffId })),
+    { lease, snapshotter: SNAPSHOTTER, beforeApply: hooks.beforeApply, afterLayer: hooks.afterLayer },
+  ).catch((err: unknown) => {
+    throw layerDataError(err) ?? err;
+  });
+  await hooks.contentReady?.();
+  // No path: the blob was streamed into the store already (archive reader, pull), under the
+  // caller's lease; only its label is missing.
+  for (const l of img.layers) {
+    if (l.path === undefined) await setBlobLabels(ctd, l.digest, { 'containerd.io/uncompressed': l.diffId });
+  }
+  const configLabels: Record<string, string> = {};
+  if (chainIds.length > 0) configLabels[`containerd.io/gc.ref.snapshot.${SNAPSHOTTER}`] = chainIds[chainIds.length - 1];
+  await writeBlob(ctd, { data: img.config }, { lease, expected: id, size: img.config.length, labels: configLabels });
 
-    const manifest = Buffer.from(
+  const manifest =
+    img.manifest?.body ??
+    Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
         mediaType: MediaType.OciManifest,
@@ -84,50 +121,50 @@ export async function storeImage(
         layers: img.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
       }),
     );
-    const manifestDigest = sha256Digest(manifest);
-    const manifestLabels: Record<string, string> = { 'containerd.io/gc.ref.content.config': id };
-    img.layers.forEach((l, i) => (manifestLabels[`containerd.io/gc.ref.content.l.${i}`] = l.digest));
-    await writeBlob(ctd, { data: manifest }, { lease, expected: manifestDigest, size: manifest.length, labels: manifestLabels });
+  const manifestDigest = img.manifest?.digest ?? sha256Digest(manifest);
+  const manifestMediaType = img.manifest?.mediaType ?? MediaType.OciManifest;
+  const manifestLabels: Record<string, string> = { 'containerd.io/gc.ref.content.config': id };
+  img.layers.forEach((l, i) => (manifestLabels[`containerd.io/gc.ref.content.l.${i}`] = l.digest));
+  await writeBlob(ctd, { data: manifest }, { lease, expected: manifestDigest, size: manifest.length, labels: manifestLabels });
 
-    const layerRows: ImageLayerRow[] = [];
-    let total = 0;
-    for (let i = 0; i < img.layers.length; i++) {
-      const l = img.layers[i];
-      const usage = await snapshotUsage(ctd, chainIds[i]);
-      total += usage.size;
-      layerRows.push({
-        idx: i,
-        diffId: l.diffId,
-        chainId: chainIds[i],
-        blobDigest: l.digest,
-        mediaType: l.mediaType,
-        blobSize: l.size,
-        uncompressedSize: l.uncompressedSize,
-        unpackedSize: usage.size,
-      });
-    }
+  const layerRows: ImageLayerRow[] = [];
+  let total = 0;
+  for (let i = 0; i < img.layers.length; i++) {
+    const l = img.layers[i];
+    const usage = await snapshotUsage(ctd, chainIds[i]);
+    total += usage.size;
+    layerRows.push({
+      idx: i,
+      diffId: l.diffId,
+      chainId: chainIds[i],
+      blobDigest: l.digest,
+      mediaType: l.mediaType,
+      blobSize: l.size,
+      uncompressedSize: l.uncompressedSize,
+      unpackedSize: usage.size,
+    });
+  }
 
-    await putImageRecord(
-      ctd,
-      gcRootName(id),
-      { mediaType: MediaType.OciManifest, digest: manifestDigest, size: manifest.length },
-      {},
-      lease,
-    );
-    const added = repo.insert(
-      {
-        id,
-        configJson: img.config.toString('utf8'),
-        manifestDigest,
-        manifestMediaType: MediaType.OciManifest,
-        manifestSize: manifest.length,
-        created: img.created,
-        size: total,
-        parent: img.parent ?? '',
-        addedAt: Date.now(),
-      },
-      layerRows,
-    );
-    return { id, added };
-  });
+  await putImageRecord(
+    ctd,
+    gcRootName(id),
+    { mediaType: manifestMediaType, digest: manifestDigest, size: manifest.length },
+    {},
+    lease,
+  );
+  const added = repo.insert(
+    {
+      id,
+      configJson: img.config.toString('utf8'),
+      manifestDigest,
+      manifestMediaType,
+      manifestSize: manifest.length,
+      created: img.created,
+      size: total,
+      parent: img.parent ?? '',
+      addedAt: Date.now(),
+    },
+    layerRows,
+  );
+  return { id, added };
 }

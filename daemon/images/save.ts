@@ -63,6 +63,16 @@ export function planSave(svc: ImageService, names: string[]): SaveImage[] {
 }
 
 export async function saveImages(svc: ImageService, plan: SaveImage[], out: Writable): Promise<void> {
+  // Pulled layers do not know their uncompressed size (nothing decompressed them but containerd's
+  // apply); the archive needs it up front, so it is measured here, once per layer.
+  for (const img of plan) {
+    for (const l of img.layers) {
+      if (l.size >= 0) continue;
+      let n = 0;
+      for await (const chunk of l.open()) n += (chunk as Buffer).length;
+      l.size = n;
+    }
+  }
   await writeImageArchive(plan, out);
   for (const img of plan) svc.publish(img.configDigest, 'save', img.configDigest);
 }

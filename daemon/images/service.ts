@@ -30,6 +30,9 @@ import { planSave, saveImages } from './save';
 import type { SaveImage } from './archive-write';
 import type { ProgressSink } from '../progress';
 import type { Readable, Writable } from 'node:stream';
+import type { Credentials, Platform } from '../../registry/types';
+import { BlobDownloads } from './blob-downloads';
+import { pullImage, pullReference, type PullSettings } from './pull';
 
 /** Who uses an image; the container service answers this once containers exist. */
 export interface ImageUsers {
@@ -59,6 +62,16 @@ export interface ImageServiceDeps {
   users?: ImageUsers;
   /** Where uploads are staged (under the data root, so renames stay on one filesystem). */
   tmpDir: string;
+  /** Registry settings and download limits; without them pulls are refused. */
+  pull?: PullSettings;
+}
+
+export interface PullOptions {
+  fromImage: string;
+  tag: string;
+  platform?: Platform;
+  credentials: Credentials;
+  signal?: AbortSignal;
 }
 
 export class ImageService {
@@ -68,9 +81,12 @@ export class ImageService {
   readonly logger: Logger;
   users: ImageUsers;
   readonly tmpDir: string;
+  private readonly pullSettings: PullSettings | undefined;
+  private downloads: BlobDownloads | undefined;
 
   constructor(deps: ImageServiceDeps) {
     this.tmpDir = deps.tmpDir;
+    this.pullSettings = deps.pull;
     this.ctd = deps.ctd;
     this.repo = deps.repo;
     this.events = deps.events;
@@ -261,6 +277,15 @@ export class ImageService {
 
   import(body: Readable, opts: Omit<ImportOptions, 'tmpDir'>, progress: ProgressSink): Promise<string> {
     return importImage(this, body, { ...opts, tmpDir: this.tmpDir }, progress);
+  }
+
+  /** `docker pull`: the reference is checked before anything is sent. */
+  pull(opts: PullOptions, progress: ProgressSink): Promise<void> {
+    const named = pullReference(opts.fromImage, opts.tag);
+    const settings = this.pullSettings;
+    if (settings === undefined) throw new InvalidParameter('pulling images is not configured');
+    this.downloads ??= new BlobDownloads(this.ctd, { limit: settings.maxConcurrentDownloads, attempts: settings.maxDownloadAttempts });
+    return pullImage(this, this.downloads, settings, { named, platform: opts.platform, credentials: opts.credentials, signal: opts.signal }, progress);
   }
 
   /** Resolves the names to save; fails before any output for an unknown one. */

@@ -1,0 +1,266 @@
+// `docker pull` (POST /images/create?fromImage=): resolves the reference on the registry's
+// endpoints, picks the platform's manifest from an index, streams the layers into containerd's
+// content store (shared, limited, retried downloads), unpacks them and stores the image with the
+// registry's own manifest, reporting progress in dockerd's shape. Everything happens under one
+// lease and the image row is written last, so an interrupted pull leaves no image behind.
+import type { Containerd } from '../../runtime/containerd';
+import { blobInfo, sha256Digest } from '../../runtime/content';
+import { withLease } from '../../runtime/leases';
+import { statSnapshot } from '../../runtime/snapshots';
+import { chainIds, LAYER_MEDIA_TYPES } from '../../runtime/unpack';
+import { openRepository } from '../../registry/client';
+import { endpointsFor } from '../../registry/endpoints';
+import { FOREIGN_LAYER_TYPES, formatPlatform, hostPlatform, parseManifest, selectPlatform } from '../../registry/manifest';
+import { RegistryError, type Credentials, type Descriptor, type FetchedManifest, type Platform, type RegistrySettings, type RepositoryClient } from '../../registry/types';
+import { InvalidParameter, NotFound, NotImplemented } from '../errors';
+import { progressBar, ProgressThrottle, type ProgressSink } from '../progress';
+import type { BlobDownloads, DownloadListener } from './blob-downloads';
+import { parseImageConfig } from './image-config';
+import { storeImageUnderLease, type NewLayer } from './image-writer';
+import { pullError } from './pull-errors';
+import {
+  canonicalString,
+  digestError,
+  familiarName,
+  familiarString,
+  parseNormalizedNamed,
+  trimNamed,
+  withDigest,
+  withTag,
+  type Named,
+} from './reference';
+import type { ImageService } from './service';
+
+/** Image configs are small JSON; a registry is untrusted, so the read is capped. */
+const CONFIG_CAP = 8 * 1024 * 1024;
+
+export interface PullSettings {
+  registry: RegistrySettings;
+  maxConcurrentDownloads: number;
+  maxDownloadAttempts: number;
+}
+
+export interface PullRequest {
+  named: Named;
+  /** `platform` query parameter, parsed; the host's platform when absent. */
+  platform?: Platform;
+  credentials: Credentials;
+  signal?: AbortSignal;
+}
+
+/**
+ * fromImage and tag as moby's PullImage combines them: a trailing ":" is dropped ("pull -a"), and
+ * the tag may be a digest. A reference without tag or digest means every tag of the repository.
+ */
+export function pullReference(fromImage: string, tag: string): Named {
+  let named = parseNormalizedNamed(fromImage.replace(/:$/, ''));
+  if (tag !== '') named = digestError(tag) === undefined ? withDigest(trimNamed(named), tag) : withTag(named, tag);
+  if (named.tag === undefined && named.digest === undefined) {
+    throw new NotImplemented('pulling every tag of a repository (docker pull --all-tags) is not implemented; name a tag or digest');
+  }
+  return named;
+}
+
+/** moby 28's refusal of schema 1 manifests. */
+function schema1Error(named: Named): Error {
+  return new NotImplemented(
+    `[DEPRECATION NOTICE] Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed. Suggest the author of ${familiarString(named)} to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2. More information at https://docs.docker.com/go/deprecated-image-specs/`,
+  );
+}
+
+async function readCapped(body: AsyncIterable<Buffer>, cap: number, what: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body) {
+    n += chunk.length;
+    if (n > cap) throw new InvalidParameter(`${what} is larger than ${cap} bytes`);
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts);
+}
+
+const shortId = (digest: string): string => digest.slice(digest.indexOf(':') + 1, digest.indexOf(':') + 13);
+
+interface Resolved {
+  repo: RepositoryClient;
+  /** What was fetched for the reference (an index or a manifest): its digest is recorded. */
+  top: FetchedManifest;
+}
+
+/** Tries the endpoints in order; a mirror's failure or an unreachable endpoint falls back to the next. */
+async function resolve(named: Named, settings: PullSettings, credentials: Credentials, svc: ImageService): Promise<Resolved> {
+  const endpoints = await endpointsFor(named.domain, settings.registry);
+  const reference = named.digest ?? named.tag ?? 'latest';
+  const anonymous = Object.keys(credentials).length === 0;
+  for (let i = 0; i < endpoints.length; i++) {
+    const ep = endpoints[i];
+    try {
+      const repo = openRepository(ep, named.path, { credentials, actions: ['pull'], userAgent: settings.registry.userAgent });
+      return { repo, top: await repo.getManifest(reference) };
+    } catch (err) {
+      const last = i === endpoints.length - 1;
+      if (!last && err instanceof RegistryError && (err.transport || ep.mirror)) {
+        svc.logger.info({ endpoint: ep.url, err: err.message }, 'pull: trying the next endpoint');
+        continue;
+      }
+      throw pullError(err, named, anonymous);
+    }
+  }
+  throw new NotFound(`no endpoint for ${named.domain}`);
+}
+
+export async function pullImage(svc: ImageService, downloads: BlobDownloads, settings: PullSettings, req: PullRequest, progress: ProgressSink): Promise<void> {
+  const { named } = req;
+  const anonymous = Object.keys(req.credentials).length === 0;
+  const tagOrDigest = named.digest ?? named.tag ?? 'latest';
+  const { repo, top } = await resolve(named, settings, req.credentials, svc);
+  let parsed = parseManifest(top);
+  if (parsed.kind === 'schema1') throw schema1Error(named);
+  progress({ status: `Pulling from ${named.path}`, id: tagOrDigest });
+
+  let manifest = top;
+  if (parsed.kind === 'index') {
+    const want = req.platform ?? hostPlatform();
+    const chosen = selectPlatform(parsed, want);
+    if (chosen === undefined) throw new NotFound(`no matching manifest for ${formatPlatform(want)} in the manifest list entries`);
+    manifest = await repo.getManifest(chosen.digest).catch((err: unknown) => {
+      throw pullError(err, named, anonymous);
+    });
+    parsed = parseManifest(manifest);
+    if (parsed.kind === 'schema1') throw schema1Error(named);
+    if (parsed.kind !== 'manifest') throw new InvalidParameter(`manifest ${chosen.digest} in the index is not an image manifest`);
+  }
+  const { config: configDesc, layers } = parsed;
+  for (const l of layers) {
+    if (FOREIGN_LAYER_TYPES.has(l.mediaType) || (l.urls?.length ?? 0) > 0) {
+      throw new NotImplemented(`layer ${l.digest} is a foreign (non-distributable) layer (${l.mediaType}): pulling it is not supported`);
+    }
+    if (!LAYER_MEDIA_TYPES.has(l.mediaType)) throw new InvalidParameter(`unsupported layer media type "${l.mediaType}" (${l.digest})`);
+  }
+
+  let imageId = configDesc.digest;
+  if (!svc.repo.get(imageId)) {
+    const config = await readConfig(repo, configDesc, named, anonymous);
+    imageId = sha256Digest(config);
+    if (!svc.repo.get(imageId)) await download(svc, downloads, repo, { config, layers, manifest, req }, progress);
+  }
+
+  const uptodate = svc.repo.resolveRef(canonicalString(named))?.imageId === imageId;
+  const digestRef: Named = { domain: named.domain, path: named.path, digest: top.digest };
+  svc.addTag(imageId, digestRef, { touch: false, event: false });
+  if (named.digest === undefined) svc.addTag(imageId, named, { touch: false, event: false });
+  progress({ status: `Digest: ${top.digest}` });
+  progress({ status: `Status: ${uptodate ? 'Image is up to date for' : 'Downloaded newer image for'} ${familiarString(named)}` });
+  const image = svc.repo.get(imageId);
+  const labels = image ? (svc.config(image).config?.Labels ?? {}) : {};
+  svc.events.publish('image', 'pull', familiarString(named), { ...labels, name: familiarName(named) });
+}
+
+async function readConfig(repo: RepositoryClient, desc: Descriptor, named: Named, anonymous: boolean): Promise<Buffer> {
+  try {
+    const { body } = await repo.getBlob(desc.digest);
+    const config = await readCapped(body, Math.min(CONFIG_CAP, Math.max(desc.size, 0) || CONFIG_CAP), 'image config');
+    if (desc.digest.startsWith('sha256:') && sha256Digest(config) !== desc.digest) {
+      throw new InvalidParameter(`image config verification failed for digest ${desc.digest}`);
+    }
+    return config;
+  } catch (err) {
+    throw pullError(err, named, anonymous);
+  }
+}
+
+interface Plan {
+  config: Buffer;
+  layers: Descriptor[];
+  manifest: FetchedManifest;
+  req: PullRequest;
+}
+
+async function download(svc: ImageService, downloads: BlobDownloads, repo: RepositoryClient, plan: Plan, progress: ProgressSink): Promise<void> {
+  const { layers, config } = plan;
+  const cfg = parseImageConfig(config);
+  const diffIds = cfg.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== layers.length) {
+    throw new InvalidParameter(`image config has ${diffIds.length} diff IDs for ${layers.length} layers`);
+  }
+  const chain = chainIds(diffIds);
+  const ctd: Containerd = svc.ctd;
+  // Stops this pull's share of the downloads when the client leaves or another layer fails.
+  const stop = new AbortController();
+  const onClientGone = (): void => stop.abort(new Error('client disconnected'));
+  plan.req.signal?.addEventListener('abort', onClientGone, { once: true });
+  if (plan.req.signal?.aborted) onClientGone();
+  await withLease(ctd, async (lease) => {
+    // "Already exists": the layer's snapshot is there and so is its blob (save and push need it).
+    const present: boolean[] = [];
+    for (let i = 0; i < layers.length; i++) {
+      const have = (await statSnapshot(ctd, chain[i])) !== undefined && (await blobInfo(ctd, layers[i].digest)) !== undefined;
+      if (have) await ctd.leases.addResource({ id: lease, resource: { id: layers[i].digest, type: 'content' } });
+      present.push(have);
+    }
+    layers.forEach((l, i) => progress({ status: present[i] ? 'Already exists' : 'Pulling fs layer', progressDetail: {}, id: shortId(l.digest) }));
+
+    const fetches: Promise<void>[] = layers.map((l, i) => {
+      if (present[i]) return Promise.resolve();
+      const id = shortId(l.digest);
+      const throttle = new ProgressThrottle((current, total) =>
+        progress({ status: 'Downloading', progressDetail: { current, total }, progress: progressBar(current, total), id }),
+      );
+      const listener: DownloadListener = {
+        waiting: () => progress({ status: 'Waiting', progressDetail: {}, id }),
+        progress: (current, total) => throttle.update(current, total),
+        verifying: () => progress({ status: 'Verifying Checksum', progressDetail: {}, id }),
+      };
+      const src = {
+        digest: l.digest,
+        size: l.size,
+        open: async (offset: number) => {
+          const got = await repo.getBlob(l.digest, offset);
+          const start = (got as { offset?: number }).offset;
+          return { body: got.body as AsyncIterable<Buffer> & { destroy?: (err?: Error) => void }, offset: start ?? offset };
+        },
+      };
+      const p = downloads.fetch(src, lease, listener, stop.signal).then(() => progress({ status: 'Download complete', progressDetail: {}, id }));
+      p.catch(() => undefined);
+      return p;
+    });
+
+    const newLayers: NewLayer[] = layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: diffIds[i], uncompressedSize: -1 }));
+    const finished = new Set<number>();
+    const complete = (i: number): void => {
+      if (present[i] || finished.has(i)) return;
+      finished.add(i);
+      progress({ status: 'Pull complete', progressDetail: {}, id: shortId(layers[i].digest) });
+    };
+    try {
+      await storeImageUnderLease(
+        ctd,
+        svc.repo,
+        { config, layers: newLayers, created: cfg.created ?? new Date(0).toISOString(), manifest: plan.manifest },
+        lease,
+        {
+          beforeApply: (i) => fetches[i],
+          afterLayer: (i, existed) => {
+            if (present[i]) return;
+            if (existed) {
+              // Unpacked meanwhile (or earlier from another blob): complete once the blob is in.
+              fetches[i].then(() => complete(i)).catch(() => undefined);
+              return;
+            }
+            const size = layers[i].size;
+            progress({ status: 'Extracting', progressDetail: { current: size, total: size }, progress: progressBar(size, size), id: shortId(layers[i].digest) });
+            complete(i);
+          },
+          contentReady: async () => {
+            await Promise.all(fetches);
+          },
+        },
+      );
+    } catch (err) {
+      // Stop and let every download settle before the lease goes.
+      stop.abort(new Error('pull failed'));
+      await Promise.allSettled(fetches);
+      throw err instanceof RegistryError ? pullError(err, plan.req.named, Object.keys(plan.req.credentials).length === 0) : err;
+    }
+  }).finally(() => plan.req.signal?.removeEventListener('abort', onClientGone));
+}
