@@ -90,6 +90,8 @@ describe('testcontainers with its reaper, through a registry mirror', () => {
     assert.match(id ?? '', /^[0-9a-f]{64}$/);
 
     // Both images came from the mirror (docker.io is unreachable) and are the seeded ones.
+    assert.ok(reg);
+    for (const repo of ['testcontainers/ryuk', 'library/busybox']) assert.match(reg.logs(), new RegExp(`/v2/${repo}/manifests/`), `${repo} asked of the mirror`);
     assert.equal((await docker(['image', 'inspect', '-f', '{{.Id}}', RYUK_IMAGE])).trim(), ryukConfigDigest);
     assert.equal((await docker(['image', 'inspect', '-f', '{{.Id}}', 'busybox:latest'])).trim(), busyboxConfigDigest);
 
