@@ -55,7 +55,16 @@ async function applyLayer(
   // Same key shape as containerd's unpacker, so `ctr snapshots ls` shows what it is.
   const key = `extract-${randomBytes(6).toString('hex')} ${chainId}`;
   const labels = { 'containerd.io/snapshot.ref': chainId };
-  const prepared = await ctd.snapshots.prepare({ snapshotter, key, parent, labels }, { lease });
+  let prepared;
+  try {
+    prepared = await ctd.snapshots.prepare({ snapshotter, key, parent, labels }, { lease });
+  } catch (err) {
+    // containerd refuses to prepare for a target (snapshot.ref) that exists: a concurrent unpack
+    // of the same chain committed it between our stat and here. Its snapshot serves us too.
+    if (!isAlreadyExists(err)) throw err;
+    await leaseSnapshot(ctd, lease, snapshotter, chainId);
+    return;
+  }
   let committed = false;
   try {
     const res = await ctd.diff.apply(

@@ -56,6 +56,19 @@ describe('plain registry', () => {
     assert.equal(arm.status, 200);
   });
 
+  test('a docker manifest list, and zstd layers in an OCI manifest', async () => {
+    const r = reg();
+    const list = await seedIndex(r, 'multi/list', 'v1', { format: 'docker' });
+    const got = await kitRequest(`${r.url}/v2/multi/list/manifests/v1`, { headers: { Accept: accept } });
+    assert.equal(got.headers['content-type'], MT.dockerList);
+    assert.equal(got.headers['docker-content-digest'], list.digest);
+    const z = await seedBusybox(r, 'zstd/busybox', 'latest', { format: 'oci', compression: 'zstd' });
+    const man = JSON.parse(z.body.toString()) as { layers: { mediaType: string }[] };
+    assert.equal(man.layers[0]?.mediaType, MT.ociLayerZstd);
+    const blob = await kitRequest(`${r.url}/v2/zstd/busybox/blobs/${z.layerDigests[0] ?? ''}`);
+    assert.equal(blob.body.readUInt32LE(0), 0xfd2fb528); // zstd frame magic
+  });
+
   test('a generated big image streams up (small here)', async () => {
     const r = reg();
     const m = await seedBigImage(r, 'bench/big', 'latest', { layers: 3, totalBytes: 3 * 300_000 });
@@ -160,6 +173,12 @@ describe('token-auth registry', () => {
     assert.equal(ok.status, 200);
     const logged = ts.requests.find((x) => x.user === 'bob' && x.status === 200);
     assert.deepEqual(logged?.scopes, ['repository:team/app:pull,push']);
+    // The claims distribution checks.
+    const claims = JSON.parse(Buffer.from(bob.token.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
+    assert.equal(claims.iss, ts.issuer);
+    assert.equal(claims.aud, ts.service);
+    assert.equal(claims.sub, 'bob');
+    assert.deepEqual(claims.access, [{ type: 'repository', name: 'team/app', actions: ['pull', 'push'] }]);
   });
 
   test('offline_token gives a refresh token that a POST grant_type=refresh_token accepts', async () => {

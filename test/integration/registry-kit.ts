@@ -35,6 +35,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
 import { KitSession, kitRequest, type KitCredentials } from '../fixtures/registry-http';
+import { seedBigImage, seedBusybox, seedIndex } from '../fixtures/registry-seed';
 import { startTokenServer, type TokenServer, type TokenServerOptions } from '../fixtures/registry-token-server';
 
 export * from '../fixtures/registry-http';
@@ -265,4 +266,66 @@ export function useRegistry(opts: RegistryOptions = {}): () => Registry {
     if (reg === undefined) throw new Error('registry not started (use it inside tests)');
     return reg;
   };
+}
+
+function usage(): never {
+  process.stderr.write(
+    'usage: registry-kit [--basic USER:PASS]... [--token USER:PASS]... [--public REPO]... [--tls]\n' +
+      '                    [--seed REPO:TAG]... [--seed-index REPO:TAG]... [--big REPO:TAG:LAYERS:BYTES]...\n' +
+      'Starts a registry on 127.0.0.1, seeds it, prints its facts as JSON and serves until SIGINT/SIGTERM.\n',
+  );
+  process.exit(2);
+}
+
+/** The kit as a command, for the bench and for trying things by hand. */
+async function main(argv: string[]): Promise<void> {
+  const basic: KitCredentials[] = [];
+  const token: KitCredentials[] = [];
+  const publicRepos: string[] = [];
+  const seeds: { kind: 'image' | 'index' | 'big'; arg: string }[] = [];
+  let tls = false;
+  const cred = (s: string | undefined): KitCredentials => {
+    const i = (s ?? '').indexOf(':');
+    if (s === undefined || i < 1) usage();
+    return { user: s.slice(0, i), pass: s.slice(i + 1) };
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--basic') basic.push(cred(argv[++i]));
+    else if (a === '--token') token.push(cred(argv[++i]));
+    else if (a === '--public') publicRepos.push(argv[++i] ?? usage());
+    else if (a === '--tls') tls = true;
+    else if (a === '--seed') seeds.push({ kind: 'image', arg: argv[++i] ?? usage() });
+    else if (a === '--seed-index') seeds.push({ kind: 'index', arg: argv[++i] ?? usage() });
+    else if (a === '--big') seeds.push({ kind: 'big', arg: argv[++i] ?? usage() });
+    else usage();
+  }
+  const auth: RegistryAuth = basic.length ? { basic } : token.length || publicRepos.length ? { token: { users: token, publicRepos } } : 'none';
+  const reg = await startRegistry({ auth, tls });
+  const seeded: Record<string, string> = {};
+  for (const s of seeds) {
+    const [repo, tag, layers, bytes] = s.arg.split(':');
+    if (repo === undefined || tag === undefined) usage();
+    if (s.kind === 'image') seeded[`${repo}:${tag}`] = (await seedBusybox(reg, repo, tag)).digest;
+    else if (s.kind === 'index') seeded[`${repo}:${tag}`] = (await seedIndex(reg, repo, tag, { attestation: true })).digest;
+    else seeded[`${repo}:${tag}`] = (await seedBigImage(reg, repo, tag, { layers: Number(layers ?? usage()), totalBytes: Number(bytes ?? usage()) })).digest;
+  }
+  process.stdout.write(
+    `${JSON.stringify({ host: reg.host, url: reg.url, dir: reg.dir, pid: reg.pid, caPath: reg.tls?.caPath, realm: reg.tokenServer?.realm, seeded }, null, 2)}\n`,
+  );
+  const stop = (): void => {
+    reg.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
 }
