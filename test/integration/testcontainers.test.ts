@@ -79,9 +79,10 @@ before(async () => {
   loadedAt = Math.floor(Date.now() / 1000);
   // testcontainers reads its configuration when it first connects (the first start()), so the
   // environment is set before that. DOCKER_HOST points it at this berthd. Ryuk, its reaper
-  // container, is off: no registry is reachable here, so the testcontainers/ryuk image cannot be
-  // pulled; the test removes what it creates itself. busybox:latest is loaded above and the
-  // default pull policy pulls only a missing image, so nothing is pulled.
+  // container, is off: this file checks that what the SDK creates goes through the SDK itself
+  // (stop()), and needs no registry (testcontainers-reaper.test.ts runs the SDK with its reaper,
+  // pulled through a registry mirror). busybox:latest is loaded above and the default pull policy
+  // pulls only a missing image, so nothing is pulled.
   process.env.DOCKER_HOST = `unix://${b.socket}`;
   process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
 });
