@@ -5,7 +5,7 @@
 
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidParameter } from '../daemon/errors';
+import { InvalidParameter } from '../lib/errors';
 import { decodeGoValue, type GoType } from './go-decode';
 import { decodeGoJson, JsonSyntaxError, parseMediaType, type DecodedJson } from './json';
 

@@ -4,7 +4,7 @@
 
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BerthError, type ErrorKind } from '../daemon/errors';
+import { BerthError, type ErrorKind } from '../lib/errors';
 import { parseMediaType } from './json';
 
 export const STATUS_BY_KIND: Readonly<Record<ErrorKind, number>> = {

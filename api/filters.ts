@@ -3,7 +3,7 @@
 // older `{"name": {"a": true, "b": true}}` form; both land in the same set-of-values model.
 
 import { tryCompileClientPattern, type ClientPattern } from '../daemon/client-pattern';
-import { InvalidParameter } from '../daemon/errors';
+import { InvalidParameter } from '../lib/errors';
 import { queryString, type Query } from './query';
 
 export { parseTimestamp, parseUnixTimestamp, Timestamp } from './timestamp';

@@ -8,8 +8,8 @@
 // (typed Int64 in daemon/containers/api-types.ts, marked `exact` here) keep values beyond ±2^53
 // as bigints; any other integer field refuses such a value rather than round it (docs/divergence.md).
 
-import { InvalidParameter } from '../daemon/errors';
-import { int64, type Int64 } from '../daemon/int64';
+import { InvalidParameter } from '../lib/errors';
+import { int64, type Int64 } from '../lib/int64';
 import { GoNumber, JsonSyntaxError, decodeGoJson } from './json';
 
 type IntType = 'int64' | 'int' | 'int32' | 'uint16' | 'uint32' | 'uint64' | 'uint' | 'time.Duration' | 'os.FileMode';

@@ -7,7 +7,7 @@ import * as http from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type * as net from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidParameter } from '../daemon/errors';
+import { InvalidParameter } from '../lib/errors';
 import { JSON_BODY_LIMIT, JsonBody } from './body';
 import { decodeGoJson, JsonSyntaxError, parseMediaType } from './json';
 import { MEDIA_TYPE_MULTIPLEXED_STREAM, MEDIA_TYPE_RAW_STREAM } from './streams';

@@ -2,7 +2,7 @@
 // PortBindings), so a wrongly typed field is a 400 with Go's json text, as dockerd answers,
 // rather than a TypeError deep in the daemon.
 import type { EndpointSettings, NetworkingConfig, PortMap } from '../daemon/containers/api-types';
-import { InvalidParameter } from '../daemon/errors';
+import { InvalidParameter } from '../lib/errors';
 
 function jsonType(v: unknown): string {
   if (Array.isArray(v)) return 'array';

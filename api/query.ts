@@ -3,7 +3,7 @@
 // r.Form.Get, a single-valued read takes the first value.
 
 import type { FastifyRequest } from 'fastify';
-import { InvalidParameter } from '../daemon/errors';
+import { InvalidParameter } from '../lib/errors';
 
 export type Query = Readonly<Record<string, string | readonly string[] | undefined>>;
 

@@ -1,7 +1,7 @@
 // Registry credentials as clients send them: the X-Registry-Auth header (base64 of an AuthConfig
 // JSON object) and the /auth body. Decoded here so the services only ever see Credentials.
 import type { FastifyRequest } from 'fastify';
-import { InvalidParameter } from '../daemon/errors';
+import { InvalidParameter } from '../lib/errors';
 import type { Credentials } from '../registry/types';
 
 export const AUTH_HEADER = 'x-registry-auth';

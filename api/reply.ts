@@ -3,7 +3,7 @@
 // written as their exact digits, as Go writes an int64.
 
 import type { FastifyReply } from 'fastify';
-import { exactStringify } from '../daemon/int64';
+import { exactStringify } from '../lib/int64';
 
 export function sendJson(reply: FastifyReply, value: unknown, status = 200): FastifyReply {
   // A Buffer payload keeps the Content-Type as given (fastify appends a charset to JSON strings).

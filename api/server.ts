@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { InvalidParameter, NotImplemented } from '../daemon/errors';
+import { InvalidParameter, NotImplemented } from '../lib/errors';
 import { engineInfo } from '../daemon/system/engine';
 import { JSON_BODY_LIMIT, registerBodyParsers } from './body';
 import { installUpgradeRouting } from './hijack';

@@ -3,7 +3,7 @@
 // date-time in several partial forms (local time when no zone is given), or Unix seconds with
 // optional fraction ("1700000000.123456789").
 
-import { InvalidParameter } from '../daemon/errors';
+import { InvalidParameter } from '../lib/errors';
 import { tryParseGoDuration } from '../daemon/go-duration';
 
 /** A point in time with nanosecond precision. */

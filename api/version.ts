@@ -1,7 +1,7 @@
 // API version negotiation, as dockerd's version middleware does it: an optional `/vX.Y` path
 // prefix picks the version a request speaks; no prefix means the newest one.
 
-import { InvalidParameter } from '../daemon/errors';
+import { InvalidParameter } from '../lib/errors';
 import { API_VERSION, MIN_API_VERSION } from '../daemon/system/engine';
 
 export { API_VERSION, MIN_API_VERSION };

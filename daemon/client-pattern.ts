@@ -4,7 +4,7 @@
 // against a 64-character ID never returns). The length cap bounds compile time and memory; Go's
 // own limits (repeat counts ≤ 1000, nesting) come with the parser.
 import { RE2JS } from 're2js';
-import { InvalidParameter } from './errors';
+import { InvalidParameter } from '../lib/errors';
 
 /** Longest pattern accepted, in UTF-16 code units (dockerd has no cap; see docs/divergence.md). */
 export const MAX_PATTERN_LENGTH = 4096;

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Containerd } from '../runtime/containerd';
-import { errorMessage, SystemError } from './errors';
+import { errorMessage, SystemError } from '../lib/errors';
 
 export interface ContainerdSupervisorOptions {
   dataRoot: string;

@@ -1,7 +1,7 @@
 // Linux signal names and numbers, parsed as dockerd's signal.ParseSignal does: a number, or a
 // name with or without "SIG" in any case.
 import * as os from 'node:os';
-import { InvalidParameter } from './errors';
+import { InvalidParameter } from '../lib/errors';
 
 const NUMBERS: Readonly<Record<string, number>> = {
   ...Object.fromEntries(Object.entries(os.constants.signals).map(([name, n]) => [name.replace(/^SIG/, ''), n])),

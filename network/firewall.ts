@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { SystemError } from '../daemon/errors';
+import { SystemError } from '../lib/errors';
 
 export interface FirewallBridge {
   name: string;

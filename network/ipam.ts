@@ -6,7 +6,7 @@
 // Error texts and kinds are dockerd's (moby v29, API 1.53); where dockerd 20.10 differs the
 // comment says so.
 
-import { Forbidden, InvalidParameter, SystemError } from '../daemon/errors';
+import { Forbidden, InvalidParameter, SystemError } from '../lib/errors';
 import {
   broadcastAddress,
   cidrContains,

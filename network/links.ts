@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { SystemError } from '../daemon/errors';
+import { SystemError } from '../lib/errors';
 
 /** Where `ip netns add` bind-mounts the namespaces (iproute2's NETNS_RUN_DIR). */
 export const NETNS_DIR = '/run/netns';

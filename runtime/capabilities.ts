@@ -3,7 +3,7 @@
 // holds). Pure except hostCapabilities(), which reads /proc/self/status once.
 
 import { readFileSync } from 'node:fs';
-import { InvalidParameter } from '../daemon/errors';
+import { InvalidParameter } from '../lib/errors';
 
 /** Capability names by number, as far as the kernel headers go today (CAP_CHECKPOINT_RESTORE = 40). */
 export const KNOWN_CAPABILITIES: readonly string[] = [

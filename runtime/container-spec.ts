@@ -4,7 +4,7 @@
 import type { Containerd } from './containerd';
 import { isNotFound } from './grpc-errors';
 import type { OciSpec } from './oci-types';
-import { NotFound } from '../daemon/errors';
+import { NotFound } from '../lib/errors';
 
 /**
  * Parses spec JSON, keeping 64-bit rlimits (RLIM_INFINITY = 2^64-1) exact as bigints: a plain

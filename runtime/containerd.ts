@@ -16,7 +16,7 @@ import { NamespacesClient } from './gen/github.com/containerd/containerd/api/ser
 import { SnapshotsClient } from './gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots';
 import { TasksClient } from './gen/github.com/containerd/containerd/api/services/tasks/v1/tasks';
 import { VersionClient } from './gen/github.com/containerd/containerd/api/services/version/v1/version';
-import { Unavailable } from '../daemon/errors';
+import { Unavailable } from '../lib/errors';
 import { fromGrpcError, isGrpcCode } from './grpc-errors';
 
 /** containerd's own server limit; larger messages would be refused anyway. */

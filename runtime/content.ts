@@ -6,7 +6,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ClientDuplexStream } from '@grpc/grpc-js';
-import { InvalidParameter, SystemError } from '../daemon/errors';
+import { InvalidParameter, SystemError } from '../lib/errors';
 import type { Containerd } from './containerd';
 import {
   WriteAction,

@@ -6,7 +6,7 @@ import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DeviceMapping, HostConfig } from '../daemon/containers/api-types';
-import { InvalidParameter } from '../daemon/errors';
+import { InvalidParameter } from '../lib/errors';
 
 /** A device to create in the container, with the cgroup access it gets. */
 export interface HostDevice {

@@ -14,7 +14,7 @@ import { Socket } from 'node:net';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { errorMessage, InvalidParameter, SystemError } from '../daemon/errors';
+import { errorMessage, InvalidParameter, SystemError } from '../lib/errors';
 
 const openFd = promisify(openCb);
 

@@ -14,7 +14,7 @@ import {
   SystemError,
   Unauthorized,
   Unavailable,
-} from '../daemon/errors';
+} from '../lib/errors';
 
 export { status as GrpcStatus };
 

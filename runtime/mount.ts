@@ -11,7 +11,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { SystemError } from '../daemon/errors';
+import { SystemError } from '../lib/errors';
 import type { Mount } from './gen/github.com/containerd/containerd/api/types/mount';
 import { mountBind } from './safe-fs';
 

@@ -1,7 +1,7 @@
 // The parts of the OCI runtime spec (runtime-spec 1.0.2, as runc 1.1 reads it) that Berth writes.
 // Field names are the JSON names; optional fields are left out of the JSON when undefined.
 
-import { exactStringify, type Int64 } from '../daemon/int64';
+import { exactStringify, type Int64 } from '../lib/int64';
 
 export const OCI_VERSION = '1.0.2-dev';
 

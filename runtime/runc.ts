@@ -2,7 +2,7 @@
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { SystemError, errorMessage } from '../daemon/errors';
+import { SystemError, errorMessage } from '../lib/errors';
 
 const run = promisify(execFile);
 const TIMEOUT_MS = 10_000;

@@ -10,7 +10,7 @@
 // of the kernel.
 
 import { arch as osArch, release } from 'node:os';
-import { InvalidParameter, errorMessage } from '../daemon/errors';
+import { InvalidParameter, errorMessage } from '../lib/errors';
 import type { LinuxSeccomp, LinuxSeccompArg, LinuxSyscall } from './oci-types';
 
 /** A conditional rule set (docker profile format). */

@@ -1,7 +1,7 @@
 // Snapshot queries and cleanup for Berth's single snapshotter (overlayfs).
 
 import { randomBytes } from 'node:crypto';
-import { SystemError } from '../daemon/errors';
+import { SystemError } from '../lib/errors';
 import type { Containerd } from './containerd';
 import { Kind, type Info } from './gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots';
 import type { Mount } from './gen/github.com/containerd/containerd/api/types/mount';

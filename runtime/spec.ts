@@ -10,8 +10,8 @@
 
 import { posix } from 'node:path';
 import type { ContainerConfig, HostConfig, Resources } from '../daemon/containers/api-types';
-import { InvalidParameter } from '../daemon/errors';
-import { mulInt64, type Int64 } from '../daemon/int64';
+import { InvalidParameter } from '../lib/errors';
+import { mulInt64, type Int64 } from '../lib/int64';
 import { containerCapabilities } from './capabilities';
 import type { DeviceNumber, HostDevice } from './devices';
 import {

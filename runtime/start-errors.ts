@@ -3,7 +3,7 @@
 // between "the command/config is wrong" (400, exit 126/127) and "something broke" (500, exit 128).
 // The message is containerd's own, with moby's additions where moby makes them.
 
-import { InvalidParameter, SystemError } from '../daemon/errors';
+import { InvalidParameter, SystemError } from '../lib/errors';
 
 /** The exit code a container or exec gets when it could not be started. */
 export type StartExitCode = 126 | 127 | 128;

@@ -22,7 +22,7 @@ import {
   TaskStart,
 } from './gen/github.com/containerd/containerd/api/events/task';
 import type { Envelope } from './gen/github.com/containerd/containerd/api/services/events/v1/events';
-import { errorMessage } from '../daemon/errors';
+import { errorMessage } from '../lib/errors';
 
 interface EventBase {
   containerId: string;

@@ -14,7 +14,7 @@ import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { Conflict, errorMessage, SystemError } from '../daemon/errors';
+import { Conflict, errorMessage, SystemError } from '../lib/errors';
 import type { Containerd } from './containerd';
 import { createTaskIO, FifoPool, type TaskIO } from './fifo';
 import { Kind } from './gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots';

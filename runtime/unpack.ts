@@ -2,7 +2,7 @@
 // own unpacker does: Prepare an extract snapshot, Diff.Apply the blob into it, Commit it.
 
 import { randomBytes } from 'node:crypto';
-import { InvalidParameter } from '../daemon/errors';
+import { InvalidParameter } from '../lib/errors';
 import type { Containerd } from './containerd';
 import { sha256Digest } from './content';
 import { isAlreadyExists } from './grpc-errors';

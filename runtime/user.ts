@@ -14,7 +14,7 @@
 // error or "no such file", never a host file, a stalled daemon or a ballooned read.
 
 import { dirname, basename, join } from 'node:path';
-import { InvalidParameter } from '../daemon/errors';
+import { InvalidParameter } from '../lib/errors';
 import * as sfs from './safe-fs';
 
 export interface ResolvedUser {

@@ -3,7 +3,7 @@
 // (archive.ts, export.ts, changes.ts) and daemon/images/commit.ts.
 import type { FastifyReply } from 'fastify';
 import type { Readable } from 'node:stream';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import type { ContainerPathStat } from '../../daemon/containers/archive';
 import type { FilesystemChange } from '../../daemon/containers/changes';
 import type { ContainerConfig } from '../../daemon/containers/api-types';

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { WebSocket } from 'ws';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import type { ContainerConfig, HostConfig, NetworkingConfig } from '../../daemon/containers/api-types';
 import type { AttachOptions, AttachSession } from '../../daemon/containers/attach';
 import type { WaitCondition, WaitResult } from '../../daemon/containers/service';

@@ -1,7 +1,7 @@
 // `GET /system/df`. Before API 1.52 the legacy shape (LayersSize, Images, Containers, Volumes,
 // BuildCache); from 1.52 the per-type usage objects (named as the seed spec names them) and,
 // unless `verbose` says the client knows the new shape, the legacy fields as well.
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import type { DiskUsage, DiskUsageObject } from '../../daemon/volumes/disk-usage';
 import { boolValue, queryOf, queryValues } from '../query';
 import { sendJson } from '../reply';

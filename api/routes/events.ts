@@ -4,7 +4,7 @@
 // each message for the client's API version.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import type { BerthEvent, EventListener } from '../../daemon/events';
 import { EVENT_FILTER_KEYS, eventFilter, replayEvents } from '../../daemon/events-filter';
 import { Filters } from '../filters';

@@ -2,7 +2,7 @@
 // connection hijacked for its stdio), resize its TTY, inspect it. The rules live in daemon/exec.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type * as net from 'node:net';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import { clientMessage } from '../errors';
 import type { ExecCreateConfig, ExecInspectResponse, ExecSession, ExecStartOptions } from '../../daemon/exec/service';
 import { readJsonBody, readTypedJsonBody } from '../body';

@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { Readable, Writable } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import type { ProgressSink } from '../../daemon/progress';
-import { InvalidParameter, NotImplemented } from '../../daemon/errors';
+import { InvalidParameter, NotImplemented } from '../../lib/errors';
 import type { LabelPredicate } from '../../daemon/images/filtering';
 import type { ImageListOptions, PullOptions } from '../../daemon/images/service';
 import type { PushRequest } from '../../daemon/images/push';

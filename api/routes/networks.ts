@@ -1,6 +1,6 @@
 // Networks area: list, inspect, create, remove, prune, connect, disconnect. The rules live in
 // daemon/networks and the container service.
-import { InvalidParameter, NotFound } from '../../daemon/errors';
+import { InvalidParameter, NotFound } from '../../lib/errors';
 import type { NetworkRecord } from '../../daemon/networks/model';
 import type { NetworkCreateRequest, NetworkListFilter } from '../../daemon/networks/service';
 import type { NetworkView } from '../../daemon/networks/views';

@@ -1,7 +1,7 @@
 // Registry operations that are not pull or push: POST /auth (SystemAuth), GET /images/search
 // (ImageSearch), GET /distribution/{name}/json (DistributionInspect). Parameters are validated
 // here with dockerd's texts; daemon/registry/service.ts does the work.
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import type { DistributionInspect, SearchOptions, SearchResult } from '../../daemon/registry/service';
 import type { Credentials } from '../../registry/types';
 import { readJsonBody } from '../body';

@@ -2,7 +2,7 @@
 // so these answer as dockerd does on a node whose swarm is inactive; only init and join, which
 // dockerd would carry out, are refused with Berth's own message (docs/divergence.md).
 
-import { InvalidParameter, Unavailable } from '../../daemon/errors';
+import { InvalidParameter, Unavailable } from '../../lib/errors';
 import { boolValue, queryOf } from '../query';
 import type { ApiHandler, Operations } from './operations';
 import { ROUTES, SWARM_AREAS, type OperationId } from './table';

@@ -1,6 +1,6 @@
 // Volumes area: create, list, inspect, remove, prune, and the swarm-only update. The rules live
 // in daemon/volumes.
-import { InvalidParameter, Unavailable } from '../../daemon/errors';
+import { InvalidParameter, Unavailable } from '../../lib/errors';
 import type { Volume, VolumeCreateOptions, VolumeListFilter } from '../../daemon/volumes/service';
 import { readJsonBody } from '../body';
 import { Filters } from '../filters';

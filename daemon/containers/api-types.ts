@@ -1,7 +1,7 @@
 // Container API types, transcribed from the Engine API v1.53 definitions (every field optional,
 // as clients may omit any). The domain code narrows them where it needs certainty.
 /* eslint-disable */
-import type { Int64 } from "../int64";
+import type { Int64 } from "../../lib/int64";
 
 export interface ContainerConfig {
   Hostname?: string;

@@ -16,7 +16,7 @@ import * as sfs from '../../runtime/safe-fs';
 import { lookupUser } from '../../runtime/user';
 import { decompressStream } from '../images/compression';
 import type { EventBus } from '../events';
-import { errorMessage, InvalidParameter, NotFound, SystemError } from '../errors';
+import { errorMessage, InvalidParameter, NotFound, SystemError } from '../../lib/errors';
 import type { ContainerRecord, ContainerState } from './model';
 import { openContainerRoot, withContainerRoot } from './rootfs-access';
 import { followInScope, goBase, lstatResolved, mountSource, resolvePath, withRootFd, type ContainerRoot } from './rootfs-path';

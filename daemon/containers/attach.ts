@@ -1,6 +1,6 @@
 // An attach session: what one attached client sees and sends. Output comes from the container's
 // hub (optionally after a replay of its logs); stdin goes through the detach-key scanner.
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 import { DetachKeys, parseDetachKeys, type OutputStream } from './attach-hub';
 import type { ContainerService } from './service';
 

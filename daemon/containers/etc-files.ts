@@ -2,7 +2,7 @@
 // bind-mounts, from the container's settings and the host's resolver configuration.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 
 export interface EtcInput {
   hostname: string;

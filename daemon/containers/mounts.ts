@@ -10,7 +10,7 @@ import { bindFd, mountReadOnlyLayers, releaseTempMountPoint, tempMountPoint } fr
 import { copyTreeAt, fdPath, O_PATH } from '../../runtime/safe-copy';
 import { openBeneath, openInRoot, openRoot } from '../../runtime/safe-fs';
 import { tmpfsMount } from '../../runtime/spec';
-import { InvalidParameter, NotFound } from '../errors';
+import { InvalidParameter, NotFound } from '../../lib/errors';
 import type { HostConfig, Mount, MountPoint } from './api-types';
 
 

@@ -1,6 +1,6 @@
 // Container names: dockerd's validation rule, and generated "adjective_surname" names for
 // containers created without one. The word lists are Berth's own.
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 
 const VALID_NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 

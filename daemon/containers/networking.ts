@@ -2,7 +2,7 @@
 // and removed at exit, `network connect`/`disconnect`, and what inspect and ps show of it. The
 // container service calls this (under its per-container lock); the networks themselves are in
 // daemon/networks.
-import { Conflict, InvalidParameter, NotImplemented, SystemError } from '../errors';
+import { Conflict, InvalidParameter, NotImplemented, SystemError } from '../../lib/errors';
 import { checkConnect, endpointConfig, ownsNetworkStack, planEndpoints } from '../networks/endpoint-plan';
 import type { EndpointConfig, NetworkRecord } from '../networks/model';
 import type { PortSpec } from '../networks/port-bindings';

@@ -9,7 +9,7 @@ import { mountReadOnlyLayers, mountSnapshot, type TempMount } from '../../runtim
 import { overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
 import type { ContainerRecord, ContainerState } from './model';
 import type { ContainerRoot } from './rootfs-path';
-import { Conflict } from '../errors';
+import { Conflict } from '../../lib/errors';
 
 const LIVE_MOUNT_WAIT_MS = 5_000;
 const LIVE_MOUNT_POLL_MS = 50;

@@ -7,7 +7,7 @@
 // never make the daemon leave the root. Container path strings are only ever re-opened that way.
 import * as path from 'node:path';
 import * as sfs from '../../runtime/safe-fs';
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 
 /** Linux's own limit on symlinks followed in one lookup. */
 const MAX_SYMLINKS = 255;

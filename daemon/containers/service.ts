@@ -10,7 +10,7 @@ import type { ContainerRuntime } from '../../runtime/tasks';
 import type { TaskIO } from '../../runtime/fifo';
 import type { ContainerRepo, ContainerRow } from '../../store/container-repo';
 import { NameTakenError } from '../../store/container-repo';
-import { Conflict, Forbidden, InvalidParameter, NotFound, NotImplemented, NotModified, BerthError, SystemError, errorMessage } from '../errors';
+import { Conflict, Forbidden, InvalidParameter, NotFound, NotImplemented, NotModified, BerthError, SystemError, errorMessage } from '../../lib/errors';
 import { isStartFailure } from '../../runtime/start-errors';
 import { isNotFound, isProcessGone } from '../../runtime/grpc-errors';
 import { overlayDirs, snapshotUsage } from '../../runtime/snapshots';
@@ -58,7 +58,7 @@ import { validatePortSpec } from '../networks/port-bindings';
 import type { EndpointSettings } from './api-types';
 import type { NetworkRecord } from '../networks/model';
 import { ContainerNetworking, portSpecOf } from './networking';
-import { exactParse, exactStringify } from '../int64';
+import { exactParse, exactStringify } from '../../lib/int64';
 
 export interface ContainerDefaults {
   dataRoot: string;

@@ -2,8 +2,8 @@
 // dockerd (verifyContainerSettings, validateRestartPolicy, merge, getEntrypointAndArgs).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { InvalidParameter } from '../errors';
-import { mulInt64, type Int64 } from '../int64';
+import { InvalidParameter } from '../../lib/errors';
+import { mulInt64, type Int64 } from '../../lib/int64';
 import type { ContainerConfig as ImageRuntimeConfig } from '../images/image-config';
 import type { ContainerConfig, HostConfig, RestartPolicy } from './api-types';
 

@@ -10,7 +10,7 @@ import type { LinuxResources, OciMount, OciSpec } from '../../runtime/oci-types'
 import { overlayDirs, overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
 import { buildResources, buildSpec, parseDeviceCgroupRules, parseSecurityOpt, type Ulimit } from '../../runtime/spec';
 import { resolveUser } from '../../runtime/user';
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 import type { ContainerConfig, HostConfig } from './api-types';
 import { ociMounts } from './mounts';
 import type { Container } from './service';

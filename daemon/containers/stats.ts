@@ -6,7 +6,7 @@
 
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 import type { TaskMetrics, V1Metrics, V2Metrics } from '../../runtime/tasks';
 import { rfc3339Nano } from './model';
 

@@ -1,7 +1,7 @@
 // `docker top`: the host's ps, narrowed to the container's processes, parsed as dockerd does.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { SystemError } from '../errors';
+import { SystemError } from '../../lib/errors';
 
 const run = promisify(execFile);
 

@@ -1,6 +1,6 @@
 // What the container queries answer: inspect (ContainerInspectResponse), list (ContainerSummary)
 // and its filters, shaped from a container's record and state.
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 import type { ContainerConfig, ContainerInspectResponse, ContainerSummary, EndpointSettings, HostConfig, MountPoint, NetworkSettings, PortSummary } from './api-types';
 import { statusName, statusText, ZERO_TIME, type StatusName } from './model';
 import type { Container } from './service';

@@ -15,7 +15,7 @@ import { resolveUser } from '../../runtime/user';
 import { DetachKeys, parseDetachKeys, type OutputStream } from '../containers/attach-hub';
 import type { Container, ContainerService } from '../containers/service';
 import { withDefaultEnv } from '../containers/spec-factory';
-import { Conflict, errorMessage, InvalidParameter, NotFound } from '../errors';
+import { Conflict, errorMessage, InvalidParameter, NotFound } from '../../lib/errors';
 import type { EventBus } from '../events';
 import { execProcess, replaceOrAppendEnv } from './process-spec';
 

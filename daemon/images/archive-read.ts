@@ -22,7 +22,7 @@ import { join, posix } from 'node:path';
 import { Readable, type Transform } from 'node:stream';
 import * as tar from 'tar-stream';
 import { SNIFF_BYTES, decompressStream, detectCompression, inProcessDecompressor, type Compression } from './compression';
-import { BerthError, InvalidParameter, SystemError, errorMessage } from '../errors';
+import { BerthError, InvalidParameter, SystemError, errorMessage } from '../../lib/errors';
 import {
   Annotation,
   hostArchitecture,

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { sha256Digest } from '../../runtime/content';
-import { InvalidParameter, SystemError } from '../errors';
+import { InvalidParameter, SystemError } from '../../lib/errors';
 import { Annotation, MediaType, type Descriptor, type Index, type Manifest } from './image-config';
 import { canonicalString, familiarName, familiarString, parseNormalizedNamed, type Named } from './reference';
 

@@ -7,7 +7,7 @@ import type { Containerd } from '../../runtime/containerd';
 import { openBlobWriter, type BlobWriter } from '../../runtime/content';
 import { withLease } from '../../runtime/leases';
 import { RegistryError } from '../../registry/types';
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 
 /** What the registry side gives for a blob from an offset (`offset` is where the body really starts). */
 export interface BlobBody {

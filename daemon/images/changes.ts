@@ -11,7 +11,7 @@
 // matter for RUN/ADD/COPY, which are rejected anyway.
 
 import { posix } from 'node:path';
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 import { isValidSignal } from '../signals';
 import { DurationError, parseGoDuration } from '../go-duration';
 import type { ContainerConfig, HealthConfig } from './image-config';

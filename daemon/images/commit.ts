@@ -13,7 +13,7 @@ import type { ContainerConfig as ApiContainerConfig } from '../containers/api-ty
 import { containerEventAttributes } from '../containers/archive';
 import type { ContainerRecord, ContainerState } from '../containers/model';
 import type { EventBus } from '../events';
-import { SystemError } from '../errors';
+import { SystemError } from '../../lib/errors';
 import { applyChanges } from './changes';
 import type { ContainerConfig, ImageConfig } from './image-config';
 import { MediaType } from './image-config';

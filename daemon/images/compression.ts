@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { Duplex, Readable, pipeline, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 
 export type Compression = 'none' | 'gzip' | 'zstd' | 'bzip2' | 'xz';
 

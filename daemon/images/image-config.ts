@@ -1,7 +1,7 @@
 // Types for the image config JSON (OCI image-spec config with docker's extensions) and for OCI
 // manifests/indexes, media type constants, and validated parsing of untrusted config bytes.
 
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 import { isValidDigest } from './reference';
 
 export const MediaType = {

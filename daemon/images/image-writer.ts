@@ -10,7 +10,7 @@ import { putImageRecord } from '../../runtime/image-records';
 import { snapshotUsage } from '../../runtime/snapshots';
 import { unpackLayers } from '../../runtime/unpack';
 import type { ImageLayerRow, ImageRepo } from '../../store/image-repo';
-import { errorMessage, InvalidParameter } from '../errors';
+import { errorMessage, InvalidParameter } from '../../lib/errors';
 import { MediaType } from './image-config';
 
 export const SNAPSHOTTER = 'overlayfs';

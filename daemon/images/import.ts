@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 import type { ProgressSink } from '../progress';
 import { applyChanges } from './changes';
 import { decompressStream } from './compression';

@@ -1,6 +1,6 @@
 // `docker load`: every image of a docker-archive or OCI-layout tarball, stored and tagged.
 import type { Readable } from 'node:stream';
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 import { progressBar, type ProgressSink } from '../progress';
 import { openBlobWriter, readBlobBuffer } from '../../runtime/content';
 import { withLease } from '../../runtime/leases';

@@ -1,6 +1,6 @@
 // Finds an image from what a user typed: a reference (tag or digest), a full ID, or a unique
 // ID prefix, in the order dockerd tries them (see reference.ts imageLookup).
-import { InvalidParameter, NotFound } from '../errors';
+import { InvalidParameter, NotFound } from '../../lib/errors';
 import type { ImageRepo, ImageRow } from '../../store/image-repo';
 import { canonicalString, imageLookup, noSuchImageMessage, type Named } from './reference';
 

@@ -2,7 +2,7 @@
 // denied, unknown manifest and unknown repository are "not found" for the client; everything
 // else keeps the registry's message.
 import { RegistryError } from '../../registry/types';
-import { NotFound, SystemError } from '../errors';
+import { NotFound, SystemError } from '../../lib/errors';
 import { familiarName, familiarString, type Named } from './reference';
 
 /** errcode's text for a code: "MANIFEST_UNKNOWN" → "manifest unknown". */

@@ -12,7 +12,7 @@ import { openRepository } from '../../registry/client';
 import { endpointsFor } from '../../registry/endpoints';
 import { FOREIGN_LAYER_TYPES, formatPlatform, hostPlatform, parseManifest, selectPlatform } from '../../registry/manifest';
 import { RegistryError, type Credentials, type Descriptor, type FetchedManifest, type Platform, type RegistrySettings, type RepositoryClient } from '../../registry/types';
-import { InvalidParameter, NotFound, NotImplemented } from '../errors';
+import { InvalidParameter, NotFound, NotImplemented } from '../../lib/errors';
 import { progressBar, ProgressThrottle, type ProgressSink } from '../progress';
 import type { BlobDownloads, DownloadListener } from './blob-downloads';
 import { parseImageConfig } from './image-config';

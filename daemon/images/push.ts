@@ -11,7 +11,7 @@ import type { ImageLayerRow } from '../../store/image-repo';
 import type { Credentials, Endpoint, Platform, RepositoryClient } from '../../registry/types';
 import { formatPlatform, matchPlatforms } from '../../registry/manifest';
 import { RegistryError } from '../../registry/types';
-import { Forbidden, InvalidParameter, NotFound, SystemError, Unauthorized, Unavailable } from '../errors';
+import { Forbidden, InvalidParameter, NotFound, SystemError, Unauthorized, Unavailable } from '../../lib/errors';
 import { layerMediaTypeCompression, MediaType } from './image-config';
 import { resolveImage } from './lookup';
 import { buildManifest, manifestLayerType, type PushedLayer } from './push-manifest';

@@ -3,7 +3,7 @@
 // Familiar*) and the digest rules of github.com/opencontainers/go-digest, error texts included,
 // because clients match on them. Also holds the rules moby uses to resolve "name or ID" input.
 
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 
 /** A parsed, normalised reference. `domain` and `path` are always set after normalisation. */
 export interface Named {

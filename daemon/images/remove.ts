@@ -3,7 +3,7 @@
 // with the last tag of their repository.
 import { deleteImageRecord } from '../../runtime/image-records';
 import type { ImageRefRow, ImageRow } from '../../store/image-repo';
-import { Conflict } from '../errors';
+import { Conflict } from '../../lib/errors';
 import { gcRootName } from './image-writer';
 import { isIdPrefix, resolveImage } from './lookup';
 import { canonicalString, familiarString, fullName, parseNormalizedNamed } from './reference';

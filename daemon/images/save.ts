@@ -4,7 +4,7 @@ import { readBlob } from '../../runtime/content';
 import { writeImageArchive, type SaveImage } from './archive-write';
 import { inProcessDecompressor } from './compression';
 import { layerMediaTypeCompression } from './image-config';
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 import { pipeline } from 'node:stream';
 import { noSuchImage, resolveImage } from './lookup';
 import { familiarString, fullName, parseAnyReference, parseNormalizedNamed, tagNameOnly } from './reference';

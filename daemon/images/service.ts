@@ -6,7 +6,7 @@ import { deleteImageRecord, listImageRecords } from '../../runtime/image-records
 import { releaseLeftoverLeases } from '../../runtime/leases';
 import { overlayDirs } from '../../runtime/snapshots';
 import type { ImageRefRow, ImageRepo, ImageRow } from '../../store/image-repo';
-import { InvalidParameter, NotImplemented } from '../errors';
+import { InvalidParameter, NotImplemented } from '../../lib/errors';
 import type { EventBus } from '../events';
 import { gcRootName } from './image-writer';
 import { parseImageConfig, type ImageConfig } from './image-config';

@@ -3,7 +3,7 @@
 // log-opts, and the "tag" log-opt rendered from its template.
 import * as os from 'node:os';
 import { compileClientPattern, PatternSyntaxError, type ClientPattern } from '../client-pattern';
-import { SystemError } from '../errors';
+import { SystemError } from '../../lib/errors';
 
 /** What a log driver knows about its container (moby logger.Info). */
 export interface LogContainerInfo {

@@ -3,7 +3,7 @@
 // of the values (jsonfilelog.New, "failed to initialize logging driver: …", 500 on failure).
 // Berth implements the json-file and none drivers; any other name is answered as dockerd answers
 // a driver that is not registered.
-import { InvalidParameter, SystemError } from '../errors';
+import { InvalidParameter, SystemError } from '../../lib/errors';
 
 export type LogDriver = 'json-file' | 'none';
 export const LOG_DRIVERS: readonly LogDriver[] = ['json-file', 'none'];

@@ -1,7 +1,7 @@
 // What a container asks of each network, worked out and checked at create (and at connect) as
 // dockerd checks it: which networks, the aliases, a static address, a MAC.
 import type { ContainerConfig, EndpointSettings, HostConfig, NetworkingConfig } from '../containers/api-types';
-import { Forbidden, InvalidParameter } from '../errors';
+import { Forbidden, InvalidParameter } from '../../lib/errors';
 import type { EndpointConfig, NetworkRecord } from './model';
 
 export interface NetworkLookup {

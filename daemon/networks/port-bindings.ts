@@ -1,7 +1,7 @@
 // Published ports as the API carries them (HostConfig.PortBindings, Config.ExposedPorts,
 // PublishAllPorts) turned into allocation requests, and the mappings made turned back into the
 // NetworkSettings.Ports map and the `docker ps` port list.
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 import type { PortMapping } from './model';
 
 export type Proto = 'tcp' | 'udp' | 'sctp';

@@ -14,7 +14,7 @@ import { parseProcNetDev, peerCounters } from '../../network/link-stats';
 import type { NetworkCounters } from '../containers/stats';
 import type { PortAllocator } from '../../network/port-allocator';
 import type { PortProxy } from '../../network/port-proxy';
-import { Conflict, InvalidParameter, SystemError, errorMessage } from '../errors';
+import { Conflict, InvalidParameter, SystemError, errorMessage } from '../../lib/errors';
 import type { EndpointConfig, EndpointRecord, NetworkRecord, PortMapping } from './model';
 import type { NetworkService } from './service';
 import { portRequests, type PortSpec } from './port-bindings';

@@ -11,7 +11,7 @@ import type { Links } from '../../network/links';
 import type { NetworkRepo } from '../../store/network-repo';
 import { NetworkNameTakenError } from '../../store/network-repo';
 import type { EventBus } from '../events';
-import { Conflict, Forbidden, InvalidParameter, NotFound, errorMessage } from '../errors';
+import { Conflict, Forbidden, InvalidParameter, NotFound, errorMessage } from '../../lib/errors';
 import { nowRfc3339Nano } from '../containers/model';
 import type { EndpointRecord, IpamConfigRecord, NetworkRecord } from './model';
 import { networkView, type NetworkView } from './views';

@@ -1,7 +1,7 @@
 // Registry names as the Engine API receives them: the server address of a login and the index
 // part of a search term, normalised as moby's registry service does (registry/service.go Auth,
 // search.go splitReposSearchTerm, config.go normalizeIndexName).
-import { InvalidParameter } from '../errors';
+import { InvalidParameter } from '../../lib/errors';
 
 export const DOCKER_IO = 'docker.io';
 const INDEX_HOSTNAME = 'index.docker.io';

@@ -1,7 +1,7 @@
 // RegistryError (registry/, Docker-agnostic) to the daemon's typed errors, worded as dockerd words
 // a distribution error: `<code in words>: <registry's message>` (errcode.Error.Error()).
 import { RegistryError } from '../../registry/types';
-import { BerthError, Forbidden, InvalidParameter, NotFound, SystemError, Unauthorized } from '../errors';
+import { BerthError, Forbidden, InvalidParameter, NotFound, SystemError, Unauthorized } from '../../lib/errors';
 
 /** `MANIFEST_UNKNOWN` + "manifest unknown" → "manifest unknown: manifest unknown", as Go's errcode prints it. */
 export function registryErrorText(err: RegistryError): string {

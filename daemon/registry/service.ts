@@ -3,7 +3,7 @@
 // distribution router; the HTTP work is the registry/ client's.
 import type { Credentials, Endpoint, FetchedManifest, Platform, RegistrySettings, RepositoryClient } from '../../registry/types';
 import { RegistryError } from '../../registry/types';
-import { InvalidParameter, SystemError, Unauthorized, errorMessage } from '../errors';
+import { InvalidParameter, SystemError, Unauthorized, errorMessage } from '../../lib/errors';
 import { canonicalString, parseAnyReference, tagNameOnly } from '../images/reference';
 import { DOCKER_IO, loginRegistryHost, splitSearchTerm } from './address';
 import { fromRegistryError, registryErrorText } from './errors';

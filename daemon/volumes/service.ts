@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { VolumeRepo, VolumeRow } from '../../store/volume-repo';
-import { Conflict, InvalidParameter, NotFound, SystemError } from '../errors';
+import { Conflict, InvalidParameter, NotFound, SystemError } from '../../lib/errors';
 import type { EventBus } from '../events';
 
 const run = promisify(execFile);

@@ -14,7 +14,7 @@ import { gzipSync } from 'node:zlib';
 import pino from 'pino';
 import { pack } from 'tar-stream';
 import { ContainerdSupervisor } from '../../daemon/containerd-supervisor';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import { Containerd } from '../../runtime/containerd';
 import { blobInfo, readBlob, readBlobBuffer, sha256Digest, writeBlob } from '../../runtime/content';
 import type { ListSnapshotsResponse } from '../../runtime/gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots';

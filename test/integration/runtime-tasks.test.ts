@@ -15,7 +15,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { ContainerdSupervisor } from '../../daemon/containerd-supervisor';
-import { Conflict, InvalidParameter, NotFound } from '../../daemon/errors';
+import { Conflict, InvalidParameter, NotFound } from '../../lib/errors';
 import { Containerd } from '../../runtime/containerd';
 import { sha256Digest, writeBlob } from '../../runtime/content';
 import { createTaskIO } from '../../runtime/fifo';

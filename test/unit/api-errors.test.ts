@@ -10,7 +10,7 @@ import {
   SystemError,
   Unauthorized,
   Unavailable,
-} from '../../daemon/errors';
+} from '../../lib/errors';
 import { STATUS_BY_KIND, toHttpError } from '../../api/errors';
 
 test('every error kind maps to its status', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fastify from 'fastify';
-import { NotFound } from '../../daemon/errors';
+import { NotFound } from '../../lib/errors';
 import { STDERR, STDOUT, SYSTEMERR, decodeFrames, encodeFrame, encodeJsonMessage, withJsonMessageStream } from '../../api/streams';
 
 test('encodeFrame writes the 8-byte header: stream, 3 zero bytes, big-endian size', () => {

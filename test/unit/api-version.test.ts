@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import { API_VERSION, MIN_API_VERSION, compareVersions, negotiateVersion, parseVersionPrefix } from '../../api/version';
 
 test('parseVersionPrefix strips /vX.Y and keeps the query string', () => {

@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { tarBuffer } from '../fixtures/busybox-image';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import { readImageArchive, type ImageArchive } from '../../daemon/images/archive-read';
 import { writeImageArchive, type SaveImage } from '../../daemon/images/archive-write';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import { applyChanges, parseDuration as parseGoDuration } from '../../daemon/images/changes';
 import { isValidSignal } from '../../daemon/signals';
 import type { ContainerConfig } from '../../daemon/images/image-config';

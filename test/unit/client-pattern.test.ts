@@ -8,7 +8,7 @@ import {
   PatternTooLong,
   tryCompileClientPattern,
 } from '../../daemon/client-pattern';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import { Filters } from '../../api/filters';
 import { processWord } from '../../daemon/images/shell-lex';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import pino from 'pino';
-import { Unavailable } from '../../daemon/errors';
+import { Unavailable } from '../../lib/errors';
 import { Containerd, type UnaryMethod } from '../../runtime/containerd';
 import type { ImagesClient } from '../../runtime/gen/github.com/containerd/containerd/api/services/images/v1/images';
 

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import { deviceNumber, hostDevices, resolveBlkioDevices, resolveContainerDevices, resolveDevice } from '../../runtime/devices';
 
 const tmp = mkdtempSync(join(tmpdir(), 'berth-dev-'));

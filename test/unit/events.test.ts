@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Filters } from '../../api/filters';
 import { encodeEvent, eventsMediaType, eventTime } from '../../api/routes/events';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import { EventBus, type BerthEvent, type EventType } from '../../daemon/events';
 import { EVENT_FILTER_KEYS, eventFilter, replayEvents } from '../../daemon/events-filter';
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { CREATE_BODY, EXEC_BODY, UPDATE_BODY, decodeGoText } from '../../api/go-decode';
 import { JsonSyntaxError, MAX_JSON_DEPTH, decodeGoJson } from '../../api/json';
 import { redactPaths, setPrivatePaths, toHttpError } from '../../api/errors';
-import { InvalidParameter, SystemError } from '../../daemon/errors';
+import { InvalidParameter, SystemError } from '../../lib/errors';
 import { cpusetWithin, setHostCpuFacts, verifyResources, verifySettings, verifyTmpfsOptions } from '../../daemon/containers/settings';
 
 function decodeError(text: string, type = CREATE_BODY): string {

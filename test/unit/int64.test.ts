@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { CREATE_BODY, UPDATE_BODY, decodeGoText } from '../../api/go-decode';
 import type { HostConfig } from '../../daemon/containers/api-types';
 import { setHostCpuFacts, verifyResources, withHostDefaults } from '../../daemon/containers/settings';
-import { exactParse, exactStringify, int64, mulInt64 } from '../../daemon/int64';
+import { exactParse, exactStringify, int64, mulInt64 } from '../../lib/int64';
 import { ociJson } from '../../runtime/oci-types';
 import { buildResources, buildRlimits } from '../../runtime/spec';
 

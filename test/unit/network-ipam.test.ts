@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BerthError } from '../../daemon/errors';
+import { BerthError } from '../../lib/errors';
 import {
   broadcastAddress,
   cidrContains,

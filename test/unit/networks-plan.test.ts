@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ContainerConfig, HostConfig, NetworkingConfig } from '../../daemon/containers/api-types';
-import { Forbidden, InvalidParameter, NotFound } from '../../daemon/errors';
+import { Forbidden, InvalidParameter, NotFound } from '../../lib/errors';
 import { checkConnect, checkNetworkModeConflicts, ownsNetworkStack, planEndpoints, type NetworkLookup } from '../../daemon/networks/endpoint-plan';
 import type { EndpointConfig, NetworkRecord } from '../../daemon/networks/model';
 import { hex, netRecord } from './network-records';

@@ -7,7 +7,7 @@ import { Filters } from '../../api/filters';
 import { networkListFilter } from '../../api/routes/networks';
 import type { PortSummary } from '../../daemon/containers/api-types';
 import { publishMatches } from '../../daemon/containers/views';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import type { EndpointConfig, EndpointRecord, NetworkRecord, PortMapping } from '../../daemon/networks/model';
 import { parseHostPort, parsePortKey, portMapView, portRequests, portSummary, validatePortSpec, type PortSpec } from '../../daemon/networks/port-bindings';
 import { networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../../daemon/networks/settings-view';

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { NotFound } from '../../daemon/errors';
+import { NotFound } from '../../lib/errors';
 import { pullError } from '../../daemon/images/pull-errors';
 import { pullReference, resolveManifest, type PullSettings } from '../../daemon/images/pull';
 

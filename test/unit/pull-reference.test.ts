@@ -2,7 +2,7 @@
 // registry's refusals in dockerd's words.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InvalidParameter, NotFound, NotImplemented, SystemError } from '../../daemon/errors';
+import { InvalidParameter, NotFound, NotImplemented, SystemError } from '../../lib/errors';
 import { pullError } from '../../daemon/images/pull-errors';
 import { pullReference } from '../../daemon/images/pull';
 import { canonicalString } from '../../daemon/images/reference';

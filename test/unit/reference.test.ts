@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import {
   canonicalString,
   familiarMatch,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import { createTaskIO, FifoPool, taskIOPaths } from '../../runtime/fifo';
 
 async function readAll(stream: Readable): Promise<string> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { Conflict, InvalidParameter, NotFound, SystemError, Unavailable } from '../../daemon/errors';
+import { Conflict, InvalidParameter, NotFound, SystemError, Unavailable } from '../../lib/errors';
 import { renderContainerdConfig } from '../../daemon/containerd-supervisor';
 import { fromGrpcError, grpcCodeOf, isGrpcCode } from '../../runtime/grpc-errors';
 import { parseRuncVersion, parseTiniVersion } from '../../runtime/runc';

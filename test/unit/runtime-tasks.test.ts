@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InvalidParameter, SystemError } from '../../daemon/errors';
+import { InvalidParameter, SystemError } from '../../lib/errors';
 import {
   TaskDelete,
   TaskExit,

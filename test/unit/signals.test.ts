@@ -1,7 +1,7 @@
 // moby's signal.ParseSignal and ValidSignalForPlatform, as kill/stop/restart apply them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import { parseSignal, parseSupportedSignal, validSignalForPlatform } from '../../daemon/signals';
 
 test('ParseSignal: any non-zero int64 or a known name', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HostConfig } from '../../daemon/containers/api-types';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import { DEFAULT_CAPABILITIES, KNOWN_CAPABILITIES, capabilitiesFromMask, containerCapabilities, effectiveCapabilities, validateCapabilities } from '../../runtime/capabilities';
 import type { HostDevice } from '../../runtime/devices';
 import { RLIM_INFINITY, ociJson, type OciMount, type OciSpec } from '../../runtime/oci-types';

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
-import { InvalidParameter } from '../../daemon/errors';
+import { InvalidParameter } from '../../lib/errors';
 import { lookupUser, readContainerFile, resolveInLayers, resolveUser } from '../../runtime/user';
 
 const PASSWD = `root:x:0:0:root:/root:/bin/sh
