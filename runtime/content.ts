@@ -355,8 +355,18 @@ export async function openBlobWriter(
     if (opts.expected && isGrpcCode(err, status.ALREADY_EXISTS)) existed = true;
     else throw fromGrpcError(err);
   }
-  // Incoming chunks are gathered into a buffer that becomes the next WRITE message as it is (a
-  // fresh one each time: grpc-js may still read the last one after send returns).
+  // Incoming chunks are gathered into a buffer that becomes the next WRITE message as it is.
+  // grpc-js may still read a message after send returns, but not once containerd has answered
+  // it: flush keeps at most WRITE_WINDOW unanswered, so a ring of WRITE_WINDOW + 1 buffers is
+  // reused safely. No per-message garbage: memory per writer stays flat whatever the blob size.
+  const ring: Buffer[] = [];
+  let next = 0;
+  const take = (): Buffer => {
+    const i = next;
+    next = (next + 1) % (WRITE_WINDOW + 1);
+    ring[i] ??= Buffer.allocUnsafe(WRITE_HEADER_ROOM + CHUNK_BYTES);
+    return ring[i];
+  };
   let buf: Buffer | undefined;
   let pendingBytes = 0;
   let offset = 0;
@@ -383,7 +393,7 @@ export async function openBlobWriter(
       }
       // Messages of about CHUNK_BYTES: containerd answers each one, so small ones cost round trips.
       for (let i = 0; i < chunk.length; ) {
-        buf ??= Buffer.allocUnsafe(WRITE_HEADER_ROOM + CHUNK_BYTES);
+        buf ??= take();
         const n = chunk.copy(buf, WRITE_HEADER_ROOM + pendingBytes, i, Math.min(chunk.length, i + CHUNK_BYTES - pendingBytes));
         pendingBytes += n;
         i += n;
