@@ -48,6 +48,7 @@ export interface Descriptor {
   platform?: Platform;
   urls?: string[];
   annotations?: Record<string, string>;
+  artifactType?: string;
 }
 
 /** A manifest or index as fetched: the exact bytes (their digest is what callers record). */

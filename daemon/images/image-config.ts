@@ -121,23 +121,10 @@ export interface ImageConfig {
   [extra: string]: unknown;
 }
 
-export interface Platform {
-  architecture: string;
-  os: string;
-  variant?: string;
-  'os.version'?: string;
-  'os.features'?: string[];
-}
+// One shape for OCI descriptors and platforms: the registry layer's.
+import type { Descriptor, Platform } from '../../registry/types';
 
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  urls?: string[];
-  annotations?: Record<string, string>;
-  platform?: Platform;
-  artifactType?: string;
-}
+export type { Descriptor, Platform };
 
 export interface Manifest {
   schemaVersion: 2;
