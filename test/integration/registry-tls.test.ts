@@ -123,6 +123,13 @@ describe('a berthd with certs.d and no insecure registries', () => {
       assert.equal(pull.code, 0, pull.stderr + pull.stdout);
 
       fs.rmSync(path.join(dir, 'client.key'));
+      fs.rmSync(path.join(dir, 'client.cert'));
+      // No client certificate at all: the registry's TLS alert, as Go reports a remote one.
+      const none = await b.docker(['pull', ref]);
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, new RegExp(esc(`Error response from daemon: Get "https://${mtlsReg.host}/v2/": remote error: tls: `)));
+
+      fs.writeFileSync(path.join(dir, 'client.cert'), client.certPem);
       const half = await b.docker(['pull', ref]);
       assert.equal(half.code, 1);
       assert.match(half.stderr, /Error response from daemon: missing key client\.key for client certificate client\.cert\. CA certificates must use the extension \.crt/);
