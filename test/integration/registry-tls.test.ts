@@ -127,12 +127,20 @@ describe('a berthd with certs.d and no insecure registries', () => {
       // No client certificate at all: the registry's TLS alert, as Go reports a remote one.
       const none = await b.docker(['pull', ref]);
       assert.equal(none.code, 1);
-      assert.match(none.stderr, new RegExp(esc(`Error response from daemon: Get "https://${mtlsReg.host}/v2/": remote error: tls: `)));
+      assert.match(none.stderr, new RegExp(esc(`Error response from daemon: Get "https://${mtlsReg.host}/v2/": remote error: tls: bad certificate`)));
 
       fs.writeFileSync(path.join(dir, 'client.cert'), client.certPem);
       const half = await b.docker(['pull', ref]);
       assert.equal(half.code, 1);
       assert.match(half.stderr, /Error response from daemon: missing key client\.key for client certificate client\.cert\. CA certificates must use the extension \.crt/);
+      // moby's invalidParamf: a 400, before any request.
+      const raw = await b.request('POST', `/images/create?fromImage=${encodeURIComponent(`${mtlsReg.host}/mtls/busybox`)}&tag=v1`);
+      assert.equal(raw.status, 400, raw.body);
+      fs.rmSync(path.join(dir, 'client.cert'));
+      fs.writeFileSync(path.join(dir, 'client.key'), client.keyPem);
+      const keyOnly = await b.docker(['pull', ref]);
+      assert.equal(keyOnly.code, 1);
+      assert.match(keyOnly.stderr, /Error response from daemon: missing client certificate client\.cert for key client\.key/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
