@@ -86,6 +86,12 @@ describe('a berthd with certs.d and no insecure registries', () => {
       const pull = await b.docker(['pull', ref]);
       assert.equal(pull.code, 0, pull.stderr + pull.stdout);
       assert.match(pull.stdout, /Status: Downloaded newer image for /);
+      // Distribution inspect goes the same way, with the caller's credentials.
+      const auth = Buffer.from(JSON.stringify({ username: USER.user, password: USER.pass, serveraddress: tlsReg.host })).toString('base64url');
+      const inspect = await b.request('GET', `/distribution/${tlsReg.host}/tls/busybox:v1/json`, { headers: { 'X-Registry-Auth': auth } });
+      assert.equal(inspect.status, 200, inspect.body);
+      const digest = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout)?.[1];
+      assert.equal((JSON.parse(inspect.body) as { Descriptor: { digest: string } }).Descriptor.digest, digest);
     } finally {
       fs.rmSync(trusted, { recursive: true, force: true });
     }
@@ -105,6 +111,14 @@ describe('a berthd with certs.d and no insecure registries', () => {
     const login = await b.docker(['login', tlsReg.host, '-u', USER.user, '--password-stdin'], { input: USER.pass });
     assert.equal(login.code, 1);
     assert.match(login.stderr, want);
+    const inspect = await b.request('GET', `/distribution/${tlsReg.host}/tls/busybox:v1/json`);
+    assert.equal(inspect.status, 500, inspect.body);
+    assert.equal((JSON.parse(inspect.body) as { message: string }).message, `Get "https://${tlsReg.host}/v2/": ${UNKNOWN_CA}`);
+    // Search: moby's advice names the flag and the certs.d path.
+    const search = await b.docker(['search', `${tlsReg.host}/busybox`]);
+    assert.equal(search.code, 1);
+    assert.match(search.stderr, new RegExp(esc(`invalid registry endpoint https://${tlsReg.host}/v1/: Get "https://${tlsReg.host}/v1/search`)));
+    assert.match(search.stderr, new RegExp(esc(`${UNKNOWN_CA}. If this private registry supports only HTTP or HTTPS with an unknown CA certificate, add \`--insecure-registry ${tlsReg.host}\``)));
   });
 
   test('a registry requiring a client certificate: client.cert + client.key work; a .cert without .key is moby\'s error', async () => {
