@@ -25,6 +25,7 @@ let certsDir = '';
 let tlsReg: Registry;
 let mtlsReg: Registry;
 let plainReg: Registry;
+let mirrorReg: Registry;
 const regs: Registry[] = [];
 const berths: Berth[] = [];
 
@@ -48,13 +49,15 @@ before(async () => {
   addr = hostAddress();
   certsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-certs-'));
   const address = addr.address;
-  [tlsReg, mtlsReg, plainReg] = await Promise.all([
+  [tlsReg, mtlsReg, plainReg, mirrorReg] = await Promise.all([
     startRegistry({ tls: true, address, auth: { basic: [USER] } }),
     startRegistry({ tls: true, address, clientCa: true }),
     startRegistry({ address }),
+    startRegistry({ tls: true, address }),
   ]);
-  regs.push(tlsReg, mtlsReg, plainReg);
+  regs.push(tlsReg, mtlsReg, plainReg, mirrorReg);
   await seedBusybox(plainReg, 'plain/busybox', 'v1');
+  await seedBusybox(mirrorReg, 'library/busybox', 'mirrored');
 });
 
 after(async () => {
@@ -67,7 +70,7 @@ after(async () => {
 describe('a berthd with certs.d and no insecure registries', () => {
   let b: Berth;
   before(async () => {
-    b = await berth();
+    b = await berth({ args: ['--registry-mirror', mirrorReg.url] });
     await loadBusybox(b);
   });
 
@@ -155,6 +158,17 @@ describe('a berthd with certs.d and no insecure registries', () => {
       const keyOnly = await b.docker(['pull', ref]);
       assert.equal(keyOnly.code, 1);
       assert.match(keyOnly.stderr, /Error response from daemon: missing client certificate client\.cert for key client\.key/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an https docker.io mirror whose CA is in certs.d serves docker.io pulls', async () => {
+    const dir = trustRegistry(certsDir, mirrorReg);
+    try {
+      const pull = await b.docker(['pull', 'busybox:mirrored']);
+      assert.equal(pull.code, 0, pull.stderr + pull.stdout);
+      assert.match(pull.stdout, /Status: Downloaded newer image for busybox:mirrored/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
