@@ -346,9 +346,10 @@ export function useRegistry(opts: RegistryOptions = {}): () => Registry {
 
 function usage(): never {
   process.stderr.write(
-    'usage: registry-kit [--basic USER:PASS]... [--token USER:PASS]... [--public REPO]... [--tls]\n' +
+    'usage: registry-kit [--basic USER:PASS]... [--token USER:PASS]... [--public REPO]... [--tls] [--client-ca] [--address IP]\n' +
       '                    [--seed REPO:TAG]... [--seed-index REPO:TAG]... [--big REPO:TAG:LAYERS:BYTES]...\n' +
-      'Starts a registry on 127.0.0.1, seeds it, prints its facts as JSON and serves until SIGINT/SIGTERM.\n',
+      'Starts a registry on 127.0.0.1 (or IP, an address of this host), seeds it, prints its facts as JSON and\n' +
+      'serves until SIGINT/SIGTERM. (--seed needs a registry without --client-ca.)\n',
   );
   process.exit(2);
 }
@@ -360,6 +361,8 @@ async function main(argv: string[]): Promise<void> {
   const publicRepos: string[] = [];
   const seeds: { kind: 'image' | 'index' | 'big'; arg: string }[] = [];
   let tls = false;
+  let clientCa = false;
+  let address: string | undefined;
   const cred = (s: string | undefined): KitCredentials => {
     const i = (s ?? '').indexOf(':');
     if (s === undefined || i < 1) usage();
@@ -371,13 +374,15 @@ async function main(argv: string[]): Promise<void> {
     else if (a === '--token') token.push(cred(argv[++i]));
     else if (a === '--public') publicRepos.push(argv[++i] ?? usage());
     else if (a === '--tls') tls = true;
+    else if (a === '--client-ca') clientCa = true;
+    else if (a === '--address') address = argv[++i] ?? usage();
     else if (a === '--seed') seeds.push({ kind: 'image', arg: argv[++i] ?? usage() });
     else if (a === '--seed-index') seeds.push({ kind: 'index', arg: argv[++i] ?? usage() });
     else if (a === '--big') seeds.push({ kind: 'big', arg: argv[++i] ?? usage() });
     else usage();
   }
   const auth: RegistryAuth = basic.length ? { basic } : token.length || publicRepos.length ? { token: { users: token, publicRepos } } : 'none';
-  const reg = await startRegistry({ auth, tls });
+  const reg = await startRegistry({ auth, tls, clientCa, ...(address !== undefined ? { address } : {}) });
   const seeded: Record<string, string> = {};
   for (const s of seeds) {
     const [repo, tag, layers, bytes] = s.arg.split(':');
