@@ -8,6 +8,11 @@
 //   Get "https://H/v2/": tls: failed to verify certificate: x509: certificate signed by unknown authority
 //   Get "https://H/v2/": http: server gave HTTP response to HTTPS client
 //   missing key client.key for client certificate client.cert. CA certificates must use the extension .crt
+// Checked by hand against the reference dockerd 20.10 (own socket, data root, bridge; /etc/docker
+// bound to a temporary directory in a private mount namespace) on the same registries: the same
+// texts, except that its older Go omits `tls: failed to verify certificate: ` and its certs.d texts
+// are the older ones (docs/divergence.md); `remote error: tls: bad certificate` without a client
+// certificate; both insecure-registry forms work and `docker info` lists them.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
