@@ -5,6 +5,7 @@ import { registryServiceConfig, registrySettings } from './registry-settings';
 import { RegistryService } from './registry/service';
 import { registryClient } from './registry/client-api';
 import { endpointsFor } from '../registry/endpoints';
+import { endpointsOrInvalid } from './registry/errors';
 import { openRepository } from '../registry/client';
 import { BlobLocationRepo } from '../store/blob-location-repo';
 import { installCrashGuard } from './crash-guard';
@@ -199,7 +200,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       },
       push: {
         registry: {
-          endpoints: (domain) => endpointsFor(domain, registry),
+          endpoints: (domain) => endpointsOrInvalid(endpointsFor(domain, registry)),
           open: (endpoint, name, opts) => openRepository(endpoint, name, { ...opts, userAgent: registry.userAgent }),
         },
         locations: new BlobLocationRepo(db),

@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { Readable } from 'node:stream';
+import { goTlsErrorText } from './tls-errors';
 import { proxyAuthorization, proxyFor, TunnelAgent } from './proxy';
 import { RegistryError, type Endpoint } from './types';
 
@@ -238,10 +239,11 @@ export class Transport {
   }
 }
 
-/** A failure to reach the endpoint, worded as Go's client words it (`Get "url": …`). */
+/** A failure to reach the endpoint, worded as Go's client words it (`Get "url": …`, TLS failures in Go's words). */
 export function transportError(url: URL, err: Error, method = 'GET'): RegistryError {
   const verb = method.charAt(0) + method.slice(1).toLowerCase();
-  const e = new RegistryError(`${verb} "${url.toString()}": ${err.message}`, 0, undefined, true);
+  const text = (url.protocol === 'https:' ? goTlsErrorText(err, url.hostname) : undefined) ?? err.message;
+  const e = new RegistryError(`${verb} "${url.toString()}": ${text}`, 0, undefined, true);
   (e as { cause?: unknown }).cause = err;
   return e;
 }

@@ -17,6 +17,7 @@ import { progressBar, ProgressThrottle, type ProgressSink } from '../progress';
 import type { BlobDownloads, DownloadListener } from './blob-downloads';
 import { parseImageConfig } from './image-config';
 import { storeImageUnderLease, type NewLayer } from './image-writer';
+import { endpointsOrInvalid } from '../registry/errors';
 import { pullError } from './pull-errors';
 import {
   canonicalString,
@@ -97,7 +98,7 @@ export async function resolveManifest(
   credentials: Credentials,
   onFallback: (endpoint: string, err: RegistryError) => void,
 ): Promise<Resolved> {
-  const endpoints = await endpointsFor(named.domain, settings.registry);
+  const endpoints = await endpointsOrInvalid(endpointsFor(named.domain, settings.registry));
   const reference = named.digest ?? named.tag ?? 'latest';
   const anonymous = Object.keys(credentials).length === 0;
   for (let i = 0; i < endpoints.length; i++) {

@@ -28,3 +28,15 @@ export function fromRegistryError(err: unknown): Error {
       return new SystemError(text);
   }
 }
+
+/**
+ * Deciding a registry's endpoints fails only on local configuration (a certs.d directory with half a
+ * client pair, an unreadable file): moby's invalidParamf, a 400, before anything is sent.
+ */
+export async function endpointsOrInvalid<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    throw err instanceof RegistryError ? new InvalidParameter(err.message) : err;
+  }
+}

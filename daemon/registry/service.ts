@@ -6,7 +6,7 @@ import { RegistryError } from '../../registry/types';
 import { InvalidParameter, SystemError, Unauthorized, errorMessage } from '../../lib/errors';
 import { canonicalString, parseAnyReference, tagNameOnly } from '../images/reference';
 import { DOCKER_IO, loginRegistryHost, splitSearchTerm } from './address';
-import { fromRegistryError, registryErrorText } from './errors';
+import { endpointsOrInvalid, fromRegistryError, registryErrorText } from './errors';
 
 /** One result of an index's /v1/search, as the index sent it (untrusted). */
 export interface RawSearchResult {
@@ -98,7 +98,7 @@ export class RegistryService {
     if (any.kind === 'id') throw new SystemError('no manifest found for full image ID');
     const ref = any.named.digest !== undefined ? any.named : tagNameOnly(any.named);
     const reference = ref.digest ?? ref.tag ?? 'latest';
-    const endpoints = await this.client.endpointsFor(ref.domain, this.settings);
+    const endpoints = await endpointsOrInvalid(this.client.endpointsFor(ref.domain, this.settings));
     let lastErr: unknown = new SystemError(`no endpoint for ${ref.domain}`);
     // As dockerd: a mirror that fails is skipped for the next endpoint, whatever the failure.
     for (const ep of endpoints) {

@@ -17,7 +17,10 @@
 // `<certsDir>/<reg.host>/ca.crt` (dockerd's certs.d layout; `trustRegistry` does it), or leaves it
 // out to see the refusal. Beware: dockerd counts 127.0.0.0/8 as insecure (names resolving there
 // too), and for insecure registries it tries https WITHOUT verifying, then http; so against
-// dockerd an unknown CA on 127.0.0.1 is not refused.
+// dockerd an unknown CA on 127.0.0.1 is not refused. To test certificate checking, listen on a
+// non-loopback address the test makes: `const a = hostAddress(); startRegistry({ tls: true,
+// address: a.address })` (the certificate then names that IP too; `clientCa: true` requires a
+// client certificate, `reg.tls.client`); `a.remove()` in `after`.
 //
 // Failure tests: `faultyProxy(reg, { dropAfterBytes, corruptBlob, times, blobFilter,
 // throttleBytesPerSec, intercept })` in front of a plain registry, and pull through `proxy.host`;
@@ -29,6 +32,7 @@
 // grant_type=refresh_token), a push with a cross-repository mount, Basic login, index platform
 // selection, the mirror, and the proxy's cuts (dockerd retries) and corruption (verification fails).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -52,19 +56,27 @@ export interface RegistryOptions {
   auth?: RegistryAuth;
   /** Serve https with a certificate for 127.0.0.1 and localhost signed by a CA made for this registry. */
   tls?: boolean;
+  /**
+   * The address to listen on (default 127.0.0.1). A non-loopback address of this host (one the test
+   * made, see `hostAddress`) is what proves certificate checking and --insecure-registry:
+   * loopback is always insecure.
+   */
+  address?: string;
+  /** With `tls`: require a client certificate signed by the kit's CA (`http.tls.clientcas`); `reg.tls.client` holds one. */
+  clientCa?: boolean;
   /** Extra top-level config merged into the registry's config (e.g. `{ validation: … }`). */
   extraConfig?: Record<string, unknown>;
 }
 
 export interface Registry {
-  /** `127.0.0.1:PORT` — what goes in image references. */
+  /** `ADDRESS:PORT` (127.0.0.1 unless `address` was given) — what goes in image references. */
   host: string;
   /** `http(s)://127.0.0.1:PORT`. */
   url: string;
   /** Temporary directory: config.yml, storage/, registry.log, htpasswd, certs. */
   dir: string;
   pid: number;
-  tls?: { caPem: string; caPath: string };
+  tls?: { caPem: string; caPath: string; client?: { certPem: string; keyPem: string } };
   /** The token server, for `auth: { token }`. */
   tokenServer?: TokenServer;
   /** Credentials that may push anywhere (the first Basic user, or the token server's admin), for seeding. */
@@ -88,7 +100,10 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** A CA and a server certificate for 127.0.0.1/localhost in `dir` (EC P-256: quick to make). */
+/**
+ * A CA and a server certificate for 127.0.0.1/localhost (and `cn` when it is another IP) in `dir`
+ * (EC P-256: quick to make).
+ */
 export function makeTlsFiles(dir: string, cn = '127.0.0.1'): { caPath: string; caKey: string; cert: string; key: string } {
   const caPath = path.join(dir, 'ca.crt');
   const caKey = path.join(dir, 'ca.key');
@@ -101,20 +116,74 @@ export function makeTlsFiles(dir: string, cn = '127.0.0.1'): { caPath: string; c
   execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', caKey, '-out', caPath, '-days', '2', '-subj', '/CN=berth test CA',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], quiet);
   execFileSync('openssl', ['req', ...ec, '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`], quiet);
-  fs.writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n');
+  const extraSan = net.isIP(cn) !== 0 && cn !== '127.0.0.1' ? `,IP:${cn}` : '';
+  fs.writeFileSync(ext, `subjectAltName=IP:127.0.0.1,DNS:localhost${extraSan}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n`);
   execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', caPath, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext], quiet);
   return { caPath, caKey, cert, key };
 }
 
+/** A client certificate (`client.cert` / `client.key` in certs.d terms) signed by the CA makeTlsFiles made in `dir`. */
+export function makeClientCert(dir: string, cn = 'berth test client'): { cert: string; key: string } {
+  const key = path.join(dir, 'client.key');
+  const csr = path.join(dir, 'client.csr');
+  const cert = path.join(dir, 'client.cert');
+  const ext = path.join(dir, 'client.ext');
+  const quiet = { stdio: ['ignore', 'ignore', 'pipe'] as ['ignore', 'ignore', 'pipe'] };
+  execFileSync('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`], quiet);
+  fs.writeFileSync(ext, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
+  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', path.join(dir, 'ca.crt'), '-CAkey', path.join(dir, 'ca.key'), '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext], quiet);
+  return { cert, key };
+}
+
+export interface HostAddress {
+  /** 198.18.X.Y, on an interface of this host that only this test uses. */
+  address: string;
+  /** The interface (`berth-t…`). */
+  link: string;
+  remove(): void;
+}
+
+const links = new Set<string>();
+function deleteLink(name: string): void {
+  try {
+    execFileSync('ip', ['link', 'del', name], { stdio: 'ignore' });
+  } catch {
+    // already gone
+  }
+  links.delete(name);
+}
+
+/**
+ * A non-loopback IPv4 address of this host, made for one test: a port-less bridge `berth-t<hex>`
+ * carrying 198.18.X.Y/32 (the benchmarking range, RFC 2544: never routed anywhere). Needs root.
+ * Removed by `remove()`, and at process exit if a test forgot or died.
+ */
+export function hostAddress(): HostAddress {
+  const b = crypto.randomBytes(3);
+  const link = `berth-t${b.toString('hex')}`;
+  const address = `198.18.${b[0] ?? 0}.${1 + ((b[1] ?? 0) % 253)}`;
+  links.add(link);
+  try {
+    execFileSync('ip', ['link', 'add', link, 'type', 'bridge'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('ip', ['addr', 'add', `${address}/32`, 'dev', link], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('ip', ['link', 'set', link, 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    deleteLink(link);
+    throw err;
+  }
+  return { address, link, remove: () => deleteLink(link) };
+}
+
 /** Waits until GET /v2/ answers (200 or 401) or the process dies. */
-async function waitForV2(url: string, child: ChildProcess, logFile: string, ca: string | undefined, timeoutMs: number): Promise<void> {
+async function waitForV2(url: string, child: ChildProcess, logFile: string, tls: Registry['tls'], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}):\n${fs.readFileSync(logFile, 'utf8')}`);
     }
     try {
-      const r = await kitRequest(`${url}/v2/`, { ca, timeoutMs: 2000 });
+      const client = tls?.client;
+      const r = await kitRequest(`${url}/v2/`, { ca: tls?.caPem, ...(client ? { cert: client.certPem, key: client.keyPem } : {}), timeoutMs: 2000 });
       if (r.status === 200 || r.status === 401) return;
     } catch {
       // not listening yet
@@ -128,12 +197,15 @@ const live = new Set<ChildProcess>();
 // A test process that dies without its after hook must not leave registries behind.
 process.on('exit', () => {
   for (const c of live) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const l of [...links]) deleteLink(l);
 });
 
 /** Starts a registry; see the module comment. Stop it with `stop()` (useRegistry does that for you). */
 export async function startRegistry(opts: RegistryOptions = {}): Promise<Registry> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-registry-'));
   const auth = opts.auth ?? 'none';
+  const address = opts.address ?? '127.0.0.1';
+  const hostPart = net.isIP(address) === 6 ? `[${address}]` : address;
   let tokenServer: TokenServer | undefined;
   let admin: KitCredentials | undefined;
   let tls: Registry['tls'];
@@ -150,9 +222,13 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
   const httpConfig: Record<string, unknown> = { secret: 'berth-registry-kit', headers: { 'X-Content-Type-Options': ['nosniff'] } };
   try {
     if (opts.tls) {
-      const files = makeTlsFiles(dir);
-      httpConfig.tls = { certificate: files.cert, key: files.key };
+      const files = makeTlsFiles(dir, address);
+      httpConfig.tls = { certificate: files.cert, key: files.key, ...(opts.clientCa ? { clientcas: [files.caPath] } : {}) };
       tls = { caPem: fs.readFileSync(files.caPath, 'utf8'), caPath: files.caPath };
+      if (opts.clientCa) {
+        const c = makeClientCert(dir);
+        tls.client = { certPem: fs.readFileSync(c.cert, 'utf8'), keyPem: fs.readFileSync(c.key, 'utf8') };
+      }
     }
     if (auth !== 'none' && 'basic' in auth) {
       const lines = auth.basic.map((u) => execFileSync('htpasswd', ['-Bbn', u.user, u.pass], { encoding: 'utf8' }).trim());
@@ -172,8 +248,8 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
     for (let attempt = 0; ; attempt++) {
       const port = await freePort();
       const scheme = opts.tls ? 'https' : 'http';
-      const url = `${scheme}://127.0.0.1:${port}`;
-      config.http = { ...httpConfig, addr: `127.0.0.1:${port}` };
+      const url = `${scheme}://${hostPart}:${port}`;
+      config.http = { ...httpConfig, addr: `${hostPart}:${port}` };
       const configPath = path.join(dir, 'config.yml');
       // YAML is a superset of JSON.
       fs.writeFileSync(configPath, JSON.stringify(config, null, 2));
@@ -186,7 +262,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
       const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
       child.on('error', () => undefined);
       try {
-        await waitForV2(url, child, logFile, tls?.caPem, 20_000);
+        await waitForV2(url, child, logFile, tls, 20_000);
       } catch (err) {
         if (child.exitCode === null) child.kill('SIGKILL');
         await exited;
@@ -206,7 +282,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
         fs.rmSync(dir, { recursive: true, force: true });
       };
       const reg: Registry = {
-        host: `127.0.0.1:${port}`,
+        host: `${hostPart}:${port}`,
         url,
         dir,
         pid: child.pid ?? -1,
@@ -270,9 +346,10 @@ export function useRegistry(opts: RegistryOptions = {}): () => Registry {
 
 function usage(): never {
   process.stderr.write(
-    'usage: registry-kit [--basic USER:PASS]... [--token USER:PASS]... [--public REPO]... [--tls]\n' +
+    'usage: registry-kit [--basic USER:PASS]... [--token USER:PASS]... [--public REPO]... [--tls] [--client-ca] [--address IP]\n' +
       '                    [--seed REPO:TAG]... [--seed-index REPO:TAG]... [--big REPO:TAG:LAYERS:BYTES]...\n' +
-      'Starts a registry on 127.0.0.1, seeds it, prints its facts as JSON and serves until SIGINT/SIGTERM.\n',
+      'Starts a registry on 127.0.0.1 (or IP, an address of this host), seeds it, prints its facts as JSON and\n' +
+      'serves until SIGINT/SIGTERM. (--seed needs a registry without --client-ca.)\n',
   );
   process.exit(2);
 }
@@ -284,6 +361,8 @@ async function main(argv: string[]): Promise<void> {
   const publicRepos: string[] = [];
   const seeds: { kind: 'image' | 'index' | 'big'; arg: string }[] = [];
   let tls = false;
+  let clientCa = false;
+  let address: string | undefined;
   const cred = (s: string | undefined): KitCredentials => {
     const i = (s ?? '').indexOf(':');
     if (s === undefined || i < 1) usage();
@@ -295,13 +374,15 @@ async function main(argv: string[]): Promise<void> {
     else if (a === '--token') token.push(cred(argv[++i]));
     else if (a === '--public') publicRepos.push(argv[++i] ?? usage());
     else if (a === '--tls') tls = true;
+    else if (a === '--client-ca') clientCa = true;
+    else if (a === '--address') address = argv[++i] ?? usage();
     else if (a === '--seed') seeds.push({ kind: 'image', arg: argv[++i] ?? usage() });
     else if (a === '--seed-index') seeds.push({ kind: 'index', arg: argv[++i] ?? usage() });
     else if (a === '--big') seeds.push({ kind: 'big', arg: argv[++i] ?? usage() });
     else usage();
   }
   const auth: RegistryAuth = basic.length ? { basic } : token.length || publicRepos.length ? { token: { users: token, publicRepos } } : 'none';
-  const reg = await startRegistry({ auth, tls });
+  const reg = await startRegistry({ auth, tls, clientCa, ...(address !== undefined ? { address } : {}) });
   const seeded: Record<string, string> = {};
   for (const s of seeds) {
     const [repo, tag, layers, bytes] = s.arg.split(':');

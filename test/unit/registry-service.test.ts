@@ -277,4 +277,12 @@ describe('distribution inspect', () => {
     await assert.rejects(svc().distributionInspect('a'.repeat(64), {}), { message: 'no manifest found for full image ID' });
     await assert.rejects(svc().distributionInspect('UPPER', {}), (e: Error) => e.name === 'InvalidParameter');
   });
+
+  it('a certs.d directory with half a client pair is a 400 (moby\'s invalidParamf), before any request', async () => {
+    const text = 'missing key client.key for client certificate client.cert. CA certificates must use the extension .crt';
+    const c = fakeClient({ repos });
+    c.endpointsFor = async () => Promise.reject(new RegistryError(text, 0));
+    await assert.rejects(new RegistryService(settings, c).distributionInspect('reg.example/team/multi:v1', {}), (e: Error) => e.name === 'InvalidParameter' && e.message === text);
+    await assert.rejects(new RegistryService(settings, c).login('reg.example', { username: 'u', password: 'p' }), (e: Error) => e.name === 'InvalidParameter' && e.message === text);
+  });
 });
