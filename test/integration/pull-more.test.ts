@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { destroyBerth, startBerth, type Berth } from './harness';
 import { xRegistryAuth } from '../fixtures/registry-http';
-import { busyboxSeedImage, imageManifest, MT, pushBlob, pushManifest, seedBusybox, seedImage, sha256, startRegistry, type Registry } from './registry-kit';
+import { busyboxSeedImage, faultyProxy, imageManifest, MT, pushBlob, seedBusybox, seedImage, sha256, startRegistry, type Registry } from './registry-kit';
 
 let reg: Registry;
 let token: Registry;
@@ -104,23 +104,45 @@ describe('pull, the rest', () => {
     assert.match(bob.body, /Status: Downloaded newer image/);
   });
 
-  test('a foreign layer is downloaded from the registry, not from its urls', async () => {
-    const img = await busyboxSeedImage({ extraFiles: { 'foreign.txt': 'from the registry\n' } });
+  test('foreign layers (Docker and OCI non-distributable) are downloaded from the registry, not from their urls', async () => {
     const s = reg.session();
-    for (const l of img.layers) await pushBlob(s, 'foreign', l.data, l.digest);
-    await pushBlob(s, 'foreign', img.config);
-    const m = JSON.parse(imageManifest(img, 'docker').body.toString()) as { layers: { mediaType: string; urls?: string[] }[] };
-    for (const l of m.layers) {
-      l.mediaType = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
-      l.urls = ['http://127.0.0.1:9/never-asked'];
+    const manifests = new Map<string, { type: string; body: Buffer }>();
+    const layers: string[] = [];
+    for (const [tag, format, layerType] of [
+      ['docker', 'docker', 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip'],
+      ['oci', 'oci', 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip'],
+    ] as const) {
+      // One image each (distinct layers and configs), so both are downloaded.
+      const img = await busyboxSeedImage({ extraFiles: { 'foreign.txt': 'from the registry\n', [`${tag}.txt`]: tag } });
+      for (const l of img.layers) await pushBlob(s, 'foreign', l.data, l.digest);
+      await pushBlob(s, 'foreign', img.config);
+      layers.push(...img.layers.map((l) => l.digest));
+      const m = JSON.parse(imageManifest(img, format).body.toString()) as { mediaType: string; layers: { mediaType: string; urls?: string[] }[] };
+      for (const l of m.layers) {
+        l.mediaType = layerType;
+        l.urls = ['http://127.0.0.1:9/never-asked'];
+      }
+      manifests.set(`/v2/foreign/manifests/${tag}`, { type: m.mediaType, body: Buffer.from(JSON.stringify(m)) });
     }
-    const body = Buffer.from(JSON.stringify(m));
-    await pushManifest(s, 'foreign', '1', MT.dockerManifest, body);
-    const ref = `${reg.host}/foreign:1`;
-    const r = await b.docker(['pull', ref]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`Digest: ${sha256(body)}`));
-    const run = await b.docker(['run', '--rm', ref, 'cat', '/foreign.txt']);
-    assert.equal(run.stdout, 'from the registry\n', run.stderr);
+    // distribution 2.8 refuses to store manifests with foreign URLs here: a proxy serves them.
+    const proxy = await faultyProxy(reg, {
+      intercept: (req) => {
+        const m = req.method === 'GET' ? manifests.get(req.path) : undefined;
+        return m === undefined ? undefined : { status: 200, headers: { 'Content-Type': m.type, 'Docker-Content-Digest': sha256(m.body) }, body: m.body };
+      },
+    });
+    try {
+      for (const tag of ['docker', 'oci']) {
+        const ref = `${proxy.host}/foreign:${tag}`;
+        const r = await b.docker(['pull', ref]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, new RegExp(`Digest: ${sha256(manifests.get(`/v2/foreign/manifests/${tag}`)?.body ?? '')}`));
+        const run = await b.docker(['run', '--rm', ref, 'cat', '/foreign.txt']);
+        assert.equal(run.stdout, 'from the registry\n', run.stderr);
+      }
+      for (const d of layers) assert.equal(proxy.blobGets(d), 1, d);
+    } finally {
+      await proxy.stop();
+    }
   });
 });
