@@ -99,7 +99,19 @@ export interface BlobDownloadsOptions {
   attempts: number;
   /** Pause before attempt n+1 is n times this. */
   retryDelayMs?: number;
+  /** How long a download's partial ingest stays for a restarted berthd to resume (default 1 h). */
+  keepPartialMs?: number;
 }
+
+/**
+ * The ingest ref of a blob's download: one per digest (downloads are shared, so one writer at a
+ * time), so that after a crash the next download finds what the last one wrote and resumes.
+ */
+export function ingestRef(digest: string): string {
+  return `berth-pull-${digest}`;
+}
+
+const KEEP_PARTIAL_MS = 60 * 60 * 1000;
 
 export class BlobDownloads {
   private readonly inflight = new Map<string, Shared>();
@@ -162,12 +174,17 @@ export class BlobDownloads {
     try {
       // The download's own lease: it outlives any one waiting pull; each waiter's lease gets the
       // blob before this one goes.
-      await withLease(this.ctd, async (lease) => {
-        await this.download(src, shared, lease);
-        for (const w of shared.waiters) {
-          await this.ctd.leases.addResource({ id: w.lease, resource: { id: src.digest, type: 'content' } });
-        }
-      });
+      // A pull lease (kept at startup, until it expires), so the partial ingest outlives a crash.
+      await withLease(
+        this.ctd,
+        async (lease) => {
+          await this.download(src, shared, lease);
+          for (const w of shared.waiters) {
+            await this.ctd.leases.addResource({ id: w.lease, resource: { id: src.digest, type: 'content' } });
+          }
+        },
+        { kind: 'pull', ttlMs: this.opts.keepPartialMs ?? KEEP_PARTIAL_MS },
+      );
     } finally {
       release();
     }
@@ -175,15 +192,20 @@ export class BlobDownloads {
 
   private async download(src: BlobSource, shared: Shared, lease: string): Promise<void> {
     const signal = shared.abort.signal;
-    let writer: BlobWriter = await openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest });
+    const ref = ingestRef(src.digest);
+    let writer: BlobWriter = await openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest, ref });
     if (writer.existed) return;
     let hash = hashFor(src.digest);
-    let offset = 0;
+    // Resuming an ingest an earlier berthd left: its bytes are not hashed here, so the digest is
+    // checked by containerd at commit only (it hashes the whole ingest).
+    let offset = writer.offset;
+    let resumed = offset > 0;
     shared.started = true;
     const report = (): void => {
       shared.current = offset;
       for (const w of shared.waiters) w.listener.progress(offset, src.size);
     };
+    if (resumed) report();
     try {
       for (let attempt = 1; ; attempt++) {
         signal.throwIfAborted();
@@ -192,10 +214,15 @@ export class BlobDownloads {
           if (got.offset !== offset) {
             // The registry ignored the Range: start over.
             await writer.abort();
-            writer = await openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest });
+            writer = await openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest, ref });
             if (writer.existed) return;
             hash = hashFor(src.digest);
-            offset = got.offset;
+            offset = writer.offset;
+            resumed = false;
+            if (offset !== got.offset) {
+              got.body.destroy?.(new Error('ingest not empty'));
+              throw new Error(`ingest ${ref} holds ${offset} bytes after a restart`);
+            }
           }
           const onAbort = (): void => got.body.destroy?.(new Error('pull cancelled'));
           signal.addEventListener('abort', onAbort, { once: true });
@@ -219,9 +246,17 @@ export class BlobDownloads {
         }
       }
       for (const w of shared.waiters) w.listener.verifying();
-      const actual = `${src.digest.slice(0, src.digest.indexOf(':'))}:${hash.digest('hex')}`;
-      if (actual !== src.digest) throw new VerificationError(`filesystem layer verification failed for digest ${src.digest}`);
-      await writer.commit(src.digest);
+      const failed = (): VerificationError => new VerificationError(`filesystem layer verification failed for digest ${src.digest}`);
+      if (!resumed) {
+        const actual = `${src.digest.slice(0, src.digest.indexOf(':'))}:${hash.digest('hex')}`;
+        if (actual !== src.digest) throw failed();
+        await writer.commit(src.digest);
+      } else {
+        // containerd refuses a commit whose bytes do not hash to the digest; the ingest then goes.
+        await writer.commit(src.digest).catch(() => {
+          throw failed();
+        });
+      }
     } finally {
       await writer.abort();
     }
