@@ -55,7 +55,7 @@ type WriteMessage = WriteContentRequest | Buffer;
 const serializeWrite = (m: WriteMessage): Buffer => (Buffer.isBuffer(m) ? m : Buffer.from(WriteContentRequest.encode(m).finish()));
 
 /** Room reserved in front of the data for a WRITE message's other fields (see encodeWrite). */
-const WRITE_HEADER_ROOM = 48;
+const WRITE_HEADER_ROOM = 128;
 
 function varint(n: number): number[] {
   const out: number[] = [];
@@ -359,6 +359,8 @@ export interface BlobWriterOptions {
 async function openWriter(ctd: Containerd, opts: BlobWriterOptions, restarted: boolean): Promise<BlobWriter> {
   if (opts.expected !== undefined && !DIGEST_RE.test(opts.expected)) throw new InvalidParameter(`invalid digest "${opts.expected}"`);
   const ref = opts.ref ?? `berth-stream-${randomBytes(8).toString('hex')}`;
+  // The ref goes in front of every pre-encoded write (WRITE_HEADER_ROOM).
+  if (ref.length > 100 || !/^[\x21-\x7e]+$/.test(ref)) throw new InvalidParameter(`invalid content ref "${ref}"`);
   const session = new WriteSession(ctd, opts.lease);
   let existed = false;
   let start = 0;

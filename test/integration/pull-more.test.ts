@@ -1,11 +1,13 @@
 // The rest of docker pull against a real docker-registry on 127.0.0.1: --all-tags, the platform
 // warning for a single-platform image, a token that lacks the scope read as dockerd's "pull access
-// denied", and a foreign (non-distributable) layer fetched from the registry.
+// denied", a foreign (non-distributable) layer fetched from the registry, and a layer download
+// resumed by a restarted berthd.
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { destroyBerth, startBerth, type Berth } from './harness';
 import { xRegistryAuth } from '../fixtures/registry-http';
-import { busyboxSeedImage, faultyProxy, imageManifest, MT, pushBlob, seedBusybox, seedImage, sha256, startRegistry, type Registry } from './registry-kit';
+import { busyboxSeedImage, faultyProxy, imageManifest, MT, pushBlob, seedBigImage, seedBusybox, seedImage, sha256, startRegistry, type Registry } from './registry-kit';
 
 let reg: Registry;
 let token: Registry;
@@ -142,6 +144,49 @@ describe('pull, the rest', () => {
       }
       for (const d of layers) assert.equal(proxy.blobGets(d), 1, d);
     } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('berthd killed mid-layer: the restarted pull resumes the layer with a Range request', async () => {
+    const big = await seedBigImage(reg, 'resume', 'latest', { layers: 1, totalBytes: 4_000_000, seed: 'pull-more-resume' });
+    const layer = big.layerDigests[0];
+    const ranges: string[] = [];
+    const record = (req: { method: string; path: string; headers: http.IncomingHttpHeaders }): undefined => {
+      if (req.method === 'GET' && req.path.endsWith(`/blobs/${layer}`)) ranges.push(String(req.headers.range ?? ''));
+      return undefined;
+    };
+    const proxy = await faultyProxy(reg, { throttleBytesPerSec: 400_000, intercept: record });
+    let c = await startBerth();
+    const dir = c.dir;
+    try {
+      // Kill berthd once a good part of the layer is in (containerd gets it in 1 MiB writes).
+      await new Promise<void>((resolve, reject) => {
+        const req = http.request({ socketPath: c.socket, method: 'POST', path: `/images/create?fromImage=${proxy.host}/resume&tag=latest` }, (res) => {
+          let buf = '';
+          res.on('data', (d: Buffer) => {
+            buf += d.toString();
+            for (const m of buf.matchAll(/"current":(\d+)/g)) if (Number(m[1]) >= 2_500_000) resolve();
+          });
+          res.on('error', () => undefined);
+          res.on('end', () => reject(new Error(`pull ended before the kill: ${buf}`)));
+        });
+        req.on('error', () => undefined);
+        req.end();
+      });
+      await c.stop('SIGKILL');
+      proxy.set({ intercept: record });
+      c = await startBerth({ dir });
+      const again = await c.request('POST', `/images/create?fromImage=${proxy.host}/resume&tag=latest`);
+      assert.equal(again.status, 200, again.body);
+      assert.match(again.body, /Status: Downloaded newer image/);
+      assert.equal((await c.docker(['image', 'inspect', '-f', '{{.Id}}', `${proxy.host}/resume:latest`])).stdout.trim(), big.configDigest);
+      assert.equal(ranges.length, 2, ranges.join());
+      assert.equal(ranges[0], '');
+      const from = Number(/^bytes=(\d+)-$/.exec(ranges[1])?.[1] ?? 0);
+      assert.ok(from >= 1024 * 1024 && from < 4_000_000, `second GET asked ${ranges[1]}`);
+    } finally {
+      await destroyBerth(c);
       await proxy.stop();
     }
   });
