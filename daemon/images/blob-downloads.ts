@@ -192,8 +192,14 @@ export class BlobDownloads {
 
   private async download(src: BlobSource, shared: Shared, lease: string): Promise<void> {
     const signal = shared.abort.signal;
-    const ref = ingestRef(src.digest);
-    let writer: BlobWriter = await openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest, ref });
+    let ref: string | undefined = ingestRef(src.digest);
+    // The named ingest may still be locked by a writer containerd has not seen go (a berthd just
+    // killed): then this download starts afresh under a ref of its own.
+    let writer: BlobWriter = await openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest, ref }).catch((err: unknown) => {
+      if (err instanceof InvalidParameter) throw err;
+      ref = undefined;
+      return openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest });
+    });
     if (writer.existed) return;
     let hash = hashFor(src.digest);
     // Resuming an ingest an earlier berthd left: its bytes are not hashed here, so the digest is
@@ -214,14 +220,14 @@ export class BlobDownloads {
           if (got.offset !== offset) {
             // The registry ignored the Range: start over.
             await writer.abort();
-            writer = await openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest, ref });
+            writer = await openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest, ...(ref !== undefined ? { ref } : {}) });
             if (writer.existed) return;
             hash = hashFor(src.digest);
             offset = writer.offset;
             resumed = false;
             if (offset !== got.offset) {
               got.body.destroy?.(new Error('ingest not empty'));
-              throw new Error(`ingest ${ref} holds ${offset} bytes after a restart`);
+              throw new Error(`ingest ${ref ?? ''} holds ${offset} bytes after a restart`);
             }
           }
           const onAbort = (): void => got.body.destroy?.(new Error('pull cancelled'));
