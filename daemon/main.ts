@@ -6,7 +6,7 @@ import { RegistryService } from './registry/service';
 import { registryClient } from './registry/client-api';
 import { endpointsFor } from '../registry/endpoints';
 import { endpointsOrInvalid } from './registry/errors';
-import { openRepository } from '../registry/client';
+import { closeTransports, openRepository } from '../registry/client';
 import { BlobLocationRepo } from '../store/blob-location-repo';
 import { installCrashGuard } from './crash-guard';
 import * as fs from 'node:fs';
@@ -186,6 +186,8 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       { mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries },
       { certsDir: process.env.BERTH_CERTS_DIR ?? '/etc/docker/certs.d', userAgent: `docker/${engineInfo().version} os/linux arch/${hostArchitecture()}` },
     );
+    // Keep-alive sockets to registries would otherwise hold the process after shutdown.
+    cleanups.push(() => closeTransports());
     const events = new EventBus((err) => logger.error({ err }, 'event subscriber failed'));
     const images = new ImageService({
       ctd,

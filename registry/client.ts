@@ -9,6 +9,9 @@ import { discard, header, readBody, Transport, JSON_BODY_CAP, type HttpResponse 
 import { RegistryError, type Credentials, type Descriptor, type Endpoint, type FetchedManifest, type RepositoryClient } from './types';
 
 export const MANIFEST_CAP = JSON_BODY_CAP;
+/** Tags asked for per page, and the most one listing may hold (the registry is untrusted). */
+export const TAGS_PAGE_SIZE = 1000;
+export const MAX_TAGS = 100_000;
 /** Upload chunk: bounded memory per upload, few enough round trips. */
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 
@@ -68,6 +71,11 @@ export function closeTransports(): void {
 export async function registryError(res: HttpResponse, fallback?: { code: string; message: string }): Promise<RegistryError> {
   const { code, message } = await errorMessageOf(res);
   const s = res.status;
+  // RFC 6750's error in a Bearer challenge comes first, as distribution's HandleErrorResponse
+  // reads it: a token without the access asked for is DENIED (dockerd's "denied: …" and
+  // "pull access denied …"), a bad token UNAUTHORIZED.
+  const bearer = s >= 400 && s < 500 ? bearerError(res) : undefined;
+  if (bearer !== undefined) return new RegistryError(bearer.message, s, bearer.code);
   let c = code;
   let m = message;
   if (c === undefined && m === undefined) {
@@ -78,6 +86,22 @@ export async function registryError(res: HttpResponse, fallback?: { code: string
   }
   if (c === undefined && s === 401) c = 'UNAUTHORIZED';
   return new RegistryError(m ?? `received unexpected HTTP status: ${s} ${res.statusText}`.trim(), s, c);
+}
+
+const BEARER_ERRORS: Record<string, { code: string; message: string }> = {
+  insufficient_scope: { code: 'DENIED', message: 'requested access to the resource is denied' },
+  invalid_token: { code: 'UNAUTHORIZED', message: 'authentication required' },
+};
+
+function bearerError(res: HttpResponse): { code: string; message: string } | undefined {
+  for (const c of challengesOf(res)) {
+    if (c.scheme !== 'bearer') continue;
+    const known = BEARER_ERRORS[c.params.error ?? ''];
+    if (known === undefined) continue;
+    const description = c.params.error_description;
+    return { code: known.code, message: description !== undefined && description !== '' ? description : known.message };
+  }
+  return undefined;
 }
 
 export interface RepositoryClientImpl extends RepositoryClient {
@@ -222,6 +246,37 @@ class Repository implements RepositoryClientImpl {
     // Not enough in the headers: fetch it.
     const m = await this.getManifest(reference, accept);
     return { mediaType: m.mediaType, digest: m.digest, size: m.body.length };
+  }
+
+  async listTags(): Promise<string[]> {
+    const tags: string[] = [];
+    const seen = new Set<string>();
+    let url: string | undefined = `${this.base}/tags/list?n=${TAGS_PAGE_SIZE}`;
+    while (url !== undefined) {
+      // A Link that loops would otherwise page forever.
+      if (seen.has(url)) throw new RegistryError(`tag listing of ${this.name} loops at ${url}`, 0, 'TAGS_INVALID');
+      seen.add(url);
+      const res = await this.call('GET', url);
+      if (res.status !== 200) throw await registryError(res, { code: 'NAME_UNKNOWN', message: 'repository name not known to registry' });
+      const body = await readBody(res, MANIFEST_CAP);
+      let page: unknown;
+      try {
+        page = JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new RegistryError(`invalid tag listing for ${this.name}`, res.status, 'TAGS_INVALID');
+      }
+      const list = page !== null && typeof page === 'object' ? (page as { tags?: unknown }).tags : undefined;
+      if (list !== undefined && list !== null) {
+        if (!Array.isArray(list)) throw new RegistryError(`invalid tag listing for ${this.name}`, res.status, 'TAGS_INVALID');
+        for (const t of list) {
+          if (typeof t !== 'string' || !TAG_RE.test(t)) throw new RegistryError(`invalid tag ${JSON.stringify(t)} in the listing of ${this.name}`, res.status, 'TAGS_INVALID');
+          tags.push(t);
+        }
+      }
+      if (tags.length > MAX_TAGS) throw new RegistryError(`${this.name} has more than ${MAX_TAGS} tags`, res.status, 'TOO_LARGE');
+      url = nextLink(header(res, 'link'), res.url, this.endpoint.url);
+    }
+    return tags;
   }
 
   async headBlob(digest: string): Promise<number | undefined> {
@@ -381,6 +436,22 @@ class Repository implements RepositoryClientImpl {
     const h = header(res, 'docker-content-digest');
     return h !== undefined && isDigest(h) ? h : digestOf(body);
   }
+}
+
+/**
+ * The `rel="next"` target of a Link header, resolved against the answer's URL. It must stay on the
+ * endpoint: our Authorization goes with it.
+ */
+export function nextLink(link: string | undefined, base: string, endpoint: string): string | undefined {
+  if (link === undefined || link === '') return undefined;
+  for (const part of link.split(',')) {
+    const m = /^\s*<([^>]*)>\s*((?:;[^;]*)*)$/.exec(part);
+    if (m === null || !/;\s*rel="?next"?\s*(?:;|$)/i.test(m[2])) continue;
+    const next = new URL(m[1], base);
+    if (next.origin !== new URL(endpoint).origin) throw new RegistryError(`tag listing points to another host: ${next.origin}`, 0, 'TAGS_INVALID');
+    return next.toString();
+  }
+  return undefined;
 }
 
 function isSchema1(mediaType: string): boolean {

@@ -85,6 +85,11 @@ export interface RepositoryClient {
   getManifest(reference: string, accept?: string[]): Promise<FetchedManifest>;
   /** HEAD a manifest: its descriptor, or undefined when unknown. */
   headManifest(reference: string, accept?: string[]): Promise<Descriptor | undefined>;
+  /**
+   * Every tag of the repository (`GET /v2/<name>/tags/list`), following `Link: <…>; rel="next"`
+   * pages on the same endpoint, in the registry's order; more than `MAX_TAGS` fails TOO_LARGE.
+   */
+  listTags(): Promise<string[]>;
   /** Size of a blob the repository has, or undefined. */
   headBlob(digest: string): Promise<number | undefined>;
   /**

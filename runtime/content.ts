@@ -55,7 +55,7 @@ type WriteMessage = WriteContentRequest | Buffer;
 const serializeWrite = (m: WriteMessage): Buffer => (Buffer.isBuffer(m) ? m : Buffer.from(WriteContentRequest.encode(m).finish()));
 
 /** Room reserved in front of the data for a WRITE message's other fields (see encodeWrite). */
-const WRITE_HEADER_ROOM = 48;
+const WRITE_HEADER_ROOM = 128;
 
 function varint(n: number): number[] {
   const out: number[] = [];
@@ -325,6 +325,11 @@ export async function writeBlob(
 export interface BlobWriter {
   /** The expected digest was already stored: writes are discarded and commit only checks the digest. */
   readonly existed: boolean;
+  /**
+   * Bytes the ingest already holds (a named ref left by an earlier writer, e.g. before a crash):
+   * writes continue from there. 0 for a fresh ingest.
+   */
+  readonly offset: number;
   /** Appends bytes; resolves once the write window has room again. */
   write(chunk: Buffer): Promise<void>;
   /** Commits everything written as `digest` (containerd verifies it); ends the writer. */
@@ -337,23 +342,44 @@ export interface BlobWriter {
  * Opens a streamed write under `lease`. With `expected`, an already stored blob is detected on
  * the first message (and added to the lease) and nothing is sent. Each writer has its own ref,
  * so concurrent writers of one digest never wait on each other: the later commit finds the blob
- * stored and succeeds.
+ * stored and succeeds. With a named `ref` (one writer at a time), what an earlier writer of that
+ * ref left in the ingest is kept and `offset` says how much (containerd's Status of the ingest).
  */
-export async function openBlobWriter(
-  ctd: Containerd,
-  opts: { lease: string; size?: number; expected?: string },
-): Promise<BlobWriter> {
+export function openBlobWriter(ctd: Containerd, opts: BlobWriterOptions): Promise<BlobWriter> {
+  return openWriter(ctd, opts, false);
+}
+
+export interface BlobWriterOptions {
+  lease: string;
+  size?: number;
+  expected?: string;
+  ref?: string;
+}
+
+async function openWriter(ctd: Containerd, opts: BlobWriterOptions, restarted: boolean): Promise<BlobWriter> {
   if (opts.expected !== undefined && !DIGEST_RE.test(opts.expected)) throw new InvalidParameter(`invalid digest "${opts.expected}"`);
-  const ref = `berth-stream-${randomBytes(8).toString('hex')}`;
+  const ref = opts.ref ?? `berth-stream-${randomBytes(8).toString('hex')}`;
+  // The ref goes in front of every pre-encoded write (WRITE_HEADER_ROOM).
+  if (ref.length > 100 || !/^[\x21-\x7e]+$/.test(ref)) throw new InvalidParameter(`invalid content ref "${ref}"`);
   const session = new WriteSession(ctd, opts.lease);
   let existed = false;
+  let start = 0;
   session.send({ action: WriteAction.STAT, ref, total: opts.size ?? 0, expected: opts.expected });
   try {
-    await session.settle();
+    const stat = await session.settle();
+    start = Number(stat.offset ?? 0);
+    if (!Number.isSafeInteger(start) || start < 0 || (opts.size !== undefined && start > opts.size)) start = -1;
   } catch (err) {
     session.close(false);
     if (opts.expected && isGrpcCode(err, status.ALREADY_EXISTS)) existed = true;
     else throw fromGrpcError(err);
+  }
+  if (start < 0) {
+    // An ingest longer than the blob (or unreadable): start it over, once.
+    session.close(false);
+    if (restarted) throw new SystemError(`content ingest ${ref} cannot be restarted`);
+    await ctd.content.abort({ ref }, { lease: opts.lease }).catch(() => undefined);
+    return openWriter(ctd, { ...opts, ref }, true);
   }
   // Incoming chunks are gathered into a buffer that becomes the next WRITE message as it is.
   // grpc-js may still read a message after send returns, but not once containerd has answered
@@ -369,7 +395,7 @@ export async function openBlobWriter(
   };
   let buf: Buffer | undefined;
   let pendingBytes = 0;
-  let offset = 0;
+  let offset = start;
   let done = false;
   let committed = false;
 
@@ -385,6 +411,7 @@ export async function openBlobWriter(
 
   return {
     existed,
+    offset: start,
     async write(chunk: Buffer): Promise<void> {
       if (done) throw new SystemError('write after the blob writer ended');
       if (existed) {

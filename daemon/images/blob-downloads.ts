@@ -1,6 +1,7 @@
 // Layer blobs streamed from a registry into containerd's content store. Downloads are shared
 // daemon-wide: a second pull of a blob already on its way joins that download instead of fetching
 // it again, and at most `limit` downloads run at once (max-concurrent-downloads).
+import { createHash, type Hash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Containerd } from '../../runtime/containerd';
 import { openBlobWriter, type BlobWriter } from '../../runtime/content';
@@ -82,9 +83,9 @@ export class Semaphore {
 
 export class VerificationError extends InvalidParameter {}
 
-/** containerd's refusal of a commit whose bytes do not hash to the expected digest. */
-function isDigestMismatch(err: unknown): boolean {
-  return err instanceof Error && /unexpected commit digest/.test(err.message);
+function hashFor(digest: string): Hash {
+  const alg = digest.slice(0, digest.indexOf(':'));
+  return createHash(alg === 'sha512' || alg === 'sha384' ? alg : 'sha256');
 }
 
 /** A failure worth another attempt from the offset reached: the connection, not the registry's answer. */
@@ -98,7 +99,19 @@ export interface BlobDownloadsOptions {
   attempts: number;
   /** Pause before attempt n+1 is n times this. */
   retryDelayMs?: number;
+  /** How long a download's partial ingest stays for a restarted berthd to resume (default 1 h). */
+  keepPartialMs?: number;
 }
+
+/**
+ * The ingest ref of a blob's download: one per digest (downloads are shared, so one writer at a
+ * time), so that after a crash the next download finds what the last one wrote and resumes.
+ */
+export function ingestRef(digest: string): string {
+  return `berth-pull-${digest}`;
+}
+
+const KEEP_PARTIAL_MS = 60 * 60 * 1000;
 
 export class BlobDownloads {
   private readonly inflight = new Map<string, Shared>();
@@ -161,12 +174,17 @@ export class BlobDownloads {
     try {
       // The download's own lease: it outlives any one waiting pull; each waiter's lease gets the
       // blob before this one goes.
-      await withLease(this.ctd, async (lease) => {
-        await this.download(src, shared, lease);
-        for (const w of shared.waiters) {
-          await this.ctd.leases.addResource({ id: w.lease, resource: { id: src.digest, type: 'content' } });
-        }
-      });
+      // A pull lease (kept at startup, until it expires), so the partial ingest outlives a crash.
+      await withLease(
+        this.ctd,
+        async (lease) => {
+          await this.download(src, shared, lease);
+          for (const w of shared.waiters) {
+            await this.ctd.leases.addResource({ id: w.lease, resource: { id: src.digest, type: 'content' } });
+          }
+        },
+        { kind: 'pull', ttlMs: this.opts.keepPartialMs ?? KEEP_PARTIAL_MS },
+      );
     } finally {
       release();
     }
@@ -174,14 +192,26 @@ export class BlobDownloads {
 
   private async download(src: BlobSource, shared: Shared, lease: string): Promise<void> {
     const signal = shared.abort.signal;
-    let writer: BlobWriter = await openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest });
+    let ref: string | undefined = ingestRef(src.digest);
+    // The named ingest may still be locked by a writer containerd has not seen go (a berthd just
+    // killed): then this download starts afresh under a ref of its own.
+    let writer: BlobWriter = await openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest, ref }).catch((err: unknown) => {
+      if (err instanceof InvalidParameter) throw err;
+      ref = undefined;
+      return openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest });
+    });
     if (writer.existed) return;
-    let offset = 0;
+    let hash = hashFor(src.digest);
+    // Resuming an ingest an earlier berthd left: its bytes are not hashed here, so the digest is
+    // checked by containerd at commit only (it hashes the whole ingest).
+    let offset = writer.offset;
+    let resumed = offset > 0;
     shared.started = true;
     const report = (): void => {
       shared.current = offset;
       for (const w of shared.waiters) w.listener.progress(offset, src.size);
     };
+    if (resumed) report();
     try {
       for (let attempt = 1; ; attempt++) {
         signal.throwIfAborted();
@@ -190,15 +220,22 @@ export class BlobDownloads {
           if (got.offset !== offset) {
             // The registry ignored the Range: start over.
             await writer.abort();
-            writer = await openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest });
+            writer = await openBlobWriter(this.ctd, { lease, size: src.size, expected: src.digest, ...(ref !== undefined ? { ref } : {}) });
             if (writer.existed) return;
-            offset = got.offset;
+            hash = hashFor(src.digest);
+            offset = writer.offset;
+            resumed = false;
+            if (offset !== got.offset) {
+              got.body.destroy?.(new Error('ingest not empty'));
+              throw new Error(`ingest ${ref ?? ''} holds ${offset} bytes after a restart`);
+            }
           }
           const onAbort = (): void => got.body.destroy?.(new Error('pull cancelled'));
           signal.addEventListener('abort', onAbort, { once: true });
           try {
             for await (const chunk of got.body) {
               if (offset + chunk.length > src.size) throw new VerificationError(`blob ${src.digest} is larger than its ${src.size} bytes`);
+              hash.update(chunk);
               await writer.write(chunk);
               offset += chunk.length;
               report();
@@ -215,10 +252,17 @@ export class BlobDownloads {
         }
       }
       for (const w of shared.waiters) w.listener.verifying();
-      // containerd hashes what it stores and refuses a commit of other bytes: the one check needed.
-      await writer.commit(src.digest).catch((err: unknown) => {
-        throw isDigestMismatch(err) ? new VerificationError(`filesystem layer verification failed for digest ${src.digest}`) : err;
-      });
+      const failed = (): VerificationError => new VerificationError(`filesystem layer verification failed for digest ${src.digest}`);
+      if (!resumed) {
+        const actual = `${src.digest.slice(0, src.digest.indexOf(':'))}:${hash.digest('hex')}`;
+        if (actual !== src.digest) throw failed();
+        await writer.commit(src.digest);
+      } else {
+        // containerd refuses a commit whose bytes do not hash to the digest; the ingest then goes.
+        await writer.commit(src.digest).catch(() => {
+          throw failed();
+        });
+      }
     } finally {
       await writer.abort();
     }

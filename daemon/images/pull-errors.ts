@@ -13,8 +13,9 @@ export function codeText(code: string): string {
 export function pullError(err: unknown, named: Named, anonymous: boolean): Error {
   if (!(err instanceof RegistryError)) return err instanceof Error ? err : new SystemError(String(err));
   const cause = (fallback: string): string => `${codeText(err.code ?? fallback)}: ${err.message}`;
-  // A Bearer registry answers an anonymous pull of a private or missing repository with 401
-  // (insufficient scope): dockerd reports that as denied, as Docker Hub users know it.
+  // DENIED is the registry's word (a 403, or a Bearer 401 with error="insufficient_scope", mapped by
+  // the registry client). A Basic registry's 401 to an anonymous pull carries no such word: it is
+  // answered as denied too, as Docker Hub users know it (dockerd says "no basic auth credentials").
   if (err.code === 'DENIED' || (anonymous && err.status === 401)) {
     const detail = err.code === 'DENIED' ? err.message : 'requested access to the resource is denied';
     return new NotFound(

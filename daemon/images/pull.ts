@@ -10,7 +10,7 @@ import { statSnapshot } from '../../runtime/snapshots';
 import { chainIds, LAYER_MEDIA_TYPES } from '../../runtime/unpack';
 import { openRepository } from '../../registry/client';
 import { endpointsFor } from '../../registry/endpoints';
-import { FOREIGN_LAYER_TYPES, formatPlatform, hostPlatform, parseManifest, selectPlatform } from '../../registry/manifest';
+import { FOREIGN_LAYER_TYPES, formatPlatform, hostPlatform, layerCompression, matchPlatforms, MediaType, normalizePlatform, parseManifest, selectPlatform } from '../../registry/manifest';
 import { RegistryError, type Credentials, type Descriptor, type FetchedManifest, type Platform, type RegistrySettings, type RepositoryClient } from '../../registry/types';
 import { InvalidParameter, NotFound, NotImplemented } from '../../lib/errors';
 import { progressBar, ProgressThrottle, type ProgressSink } from '../progress';
@@ -59,10 +59,12 @@ export interface PullRequest {
 export function pullReference(fromImage: string, tag: string): Named {
   let named = parseNormalizedNamed(fromImage.replace(/:$/, ''));
   if (tag !== '') named = digestError(tag) === undefined ? withDigest(trimNamed(named), tag) : withTag(named, tag);
-  if (named.tag === undefined && named.digest === undefined) {
-    throw new NotImplemented('pulling every tag of a repository (docker pull --all-tags) is not implemented; name a tag or digest');
-  }
   return named;
+}
+
+/** `docker pull --all-tags`: neither tag nor digest. */
+export function isNameOnly(named: Named): boolean {
+  return named.tag === undefined && named.digest === undefined;
 }
 
 /** moby 28's refusal of schema 1 manifests. */
@@ -91,21 +93,24 @@ export interface Resolved {
   top: FetchedManifest;
 }
 
-/** Tries the endpoints in order; a mirror's failure or an unreachable endpoint falls back to the next. */
-export async function resolveManifest(
+/**
+ * Runs `fn` on the endpoints in order; a mirror's failure or an unreachable endpoint falls back to
+ * the next. The last endpoint's failure is the pull's, in dockerd's words.
+ */
+async function onEndpoints<T>(
   named: Named,
   settings: PullSettings,
   credentials: Credentials,
   onFallback: (endpoint: string, err: RegistryError) => void,
-): Promise<Resolved> {
+  fn: (repo: RepositoryClient) => Promise<T>,
+): Promise<T> {
   const endpoints = await endpointsOrInvalid(endpointsFor(named.domain, settings.registry));
-  const reference = named.digest ?? named.tag ?? 'latest';
   const anonymous = Object.keys(credentials).length === 0;
   for (let i = 0; i < endpoints.length; i++) {
     const ep = endpoints[i];
     try {
       const repo = openRepository(ep, named.path, { credentials, actions: ['pull'], userAgent: settings.registry.userAgent });
-      return { repo, top: await repo.getManifest(reference) };
+      return await fn(repo);
     } catch (err) {
       const last = i === endpoints.length - 1;
       if (!last && err instanceof RegistryError && (err.transport || ep.mirror)) {
@@ -118,13 +123,86 @@ export async function resolveManifest(
   throw new NotFound(`no endpoint for ${named.domain}`);
 }
 
+/** Tries the endpoints in order; a mirror's failure or an unreachable endpoint falls back to the next. */
+export function resolveManifest(
+  named: Named,
+  settings: PullSettings,
+  credentials: Credentials,
+  onFallback: (endpoint: string, err: RegistryError) => void,
+): Promise<Resolved> {
+  const reference = named.digest ?? named.tag ?? 'latest';
+  return onEndpoints(named, settings, credentials, onFallback, async (repo) => ({ repo, top: await repo.getManifest(reference) }));
+}
+
+/**
+ * `docker pull`: one reference, or every tag of the repository (moby's pullRepository: each tag
+ * pulled in turn with its own `Pulling from` and `Digest:`, then one `Status:` for the name).
+ */
 export async function pullImage(svc: ImageService, downloads: BlobDownloads, settings: PullSettings, req: PullRequest, progress: ProgressSink): Promise<void> {
+  const { named } = req;
+  const onFallback = (endpoint: string, err: RegistryError): void => svc.logger.info({ endpoint, err: err.message }, 'pull: trying the next endpoint');
+  let updated = false;
+  let checked: { named: Named; imageId: string; fromIndex: boolean } | undefined;
+  if (isNameOnly(named)) {
+    const anonymous = Object.keys(req.credentials).length === 0;
+    const { repo, tags } = await onEndpoints(named, settings, req.credentials, onFallback, async (repo) => ({ repo, tags: await repo.listTags() }));
+    for (const tag of tags) {
+      const tagged = withTag(named, tag);
+      const top = await repo.getManifest(tag).catch((err: unknown) => {
+        throw pullError(err, tagged, anonymous);
+      });
+      const r = await pullTag(svc, downloads, repo, top, { ...req, named: tagged }, progress);
+      updated ||= r.updated;
+      // dockerd checks the platform of the name's default tag only.
+      if (tag === 'latest') checked = { named: tagged, ...r };
+    }
+  } else {
+    const { repo, top } = await resolveManifest(named, settings, req.credentials, onFallback);
+    const r = await pullTag(svc, downloads, repo, top, req, progress);
+    updated = r.updated;
+    checked = { named, ...r };
+  }
+  progress({ status: `Status: ${updated ? 'Downloaded newer image for' : 'Image is up to date for'} ${familiarString(named)}` });
+  const checkedImage = checked !== undefined ? svc.repo.get(checked.imageId) : undefined;
+  const checkedConfig = checkedImage !== undefined ? svc.config(checkedImage) : undefined;
+  if (req.platform !== undefined && checked !== undefined && !checked.fromIndex && checkedConfig !== undefined) {
+    const warning = platformMismatch(checkedConfig, familiarString(checked.named), req.platform);
+    if (warning !== undefined) {
+      progress({ status: `WARNING: ${warning}` });
+      svc.logger.warn({ image: familiarName(named), warning }, 'ignoring platform mismatch on single-arch image');
+    }
+  }
+  const labels = checkedConfig?.config?.Labels ?? {};
+  svc.events.publish('image', 'pull', familiarString(named), { ...labels, name: familiarName(named) });
+}
+
+/**
+ * moby 28's check after a pull with `platform`: an image whose config names a platform the wanted
+ * one cannot run (platforms.Only's matching) is kept, with a warning. An image chosen from an index
+ * for that platform is not checked (the index said it matches).
+ */
+export function platformMismatch(config: { os?: string; architecture?: string; variant?: string }, name: string, want: Platform): string | undefined {
+  const have: Platform = { os: config.os ?? '', architecture: config.architecture ?? '', ...(config.variant ? { variant: config.variant } : {}) };
+  if (matchPlatforms([{ mediaType: MediaType.ociManifest, digest: '', size: 0, platform: have }], want).length > 0) return undefined;
+  // As platforms.Parse then FormatAll print them: arm64's v8 is implied and left out.
+  const w = normalizePlatform(want);
+  if (w.architecture === 'arm64' && w.variant === 'v8') delete w.variant;
+  const fmt = (p: Platform): string => (p.os === '' ? 'unknown' : [p.os, p.architecture, ...(p.variant ? [p.variant] : [])].join('/'));
+  return `image with reference ${name} was found but its platform (${fmt(have)}) does not match the specified platform (${fmt(w)})`;
+}
+
+/** One tag or digest (moby's pullTag): returns the image and whether the reference moved to it. */
+async function pullTag(
+  svc: ImageService,
+  downloads: BlobDownloads,
+  repo: RepositoryClient,
+  top: FetchedManifest,
+  req: PullRequest,
+  progress: ProgressSink,
+): Promise<{ imageId: string; updated: boolean; fromIndex: boolean }> {
   const { named } = req;
   const anonymous = Object.keys(req.credentials).length === 0;
   const tagOrDigest = named.digest ?? named.tag ?? 'latest';
-  const { repo, top } = await resolveManifest(named, settings, req.credentials, (endpoint, err) =>
-    svc.logger.info({ endpoint, err: err.message }, 'pull: trying the next endpoint'),
-  );
   let parsed = parseManifest(top);
   if (parsed.kind === 'schema1') throw schema1Error(named);
   progress({ status: `Pulling from ${named.path}`, id: tagOrDigest });
@@ -141,11 +219,11 @@ export async function pullImage(svc: ImageService, downloads: BlobDownloads, set
     if (parsed.kind === 'schema1') throw schema1Error(named);
     if (parsed.kind !== 'manifest') throw new InvalidParameter(`manifest ${chosen.digest} in the index is not an image manifest`);
   }
-  const { config: configDesc, layers } = parsed;
+  const { config: configDesc } = parsed;
+  // Foreign (non-distributable) layers come from the registry like any other, as dockerd 28 on
+  // Linux does (their `urls` are not used); they are stored and unpacked as ordinary layers.
+  const layers = parsed.layers.map((l) => ({ ...l, mediaType: distributableLayerType(l.mediaType) }));
   for (const l of layers) {
-    if (FOREIGN_LAYER_TYPES.has(l.mediaType) || (l.urls?.length ?? 0) > 0) {
-      throw new NotImplemented(`layer ${l.digest} is a foreign (non-distributable) layer (${l.mediaType}): pulling it is not supported`);
-    }
     if (!LAYER_MEDIA_TYPES.has(l.mediaType)) throw new InvalidParameter(`unsupported layer media type "${l.mediaType}" (${l.digest})`);
   }
 
@@ -156,15 +234,25 @@ export async function pullImage(svc: ImageService, downloads: BlobDownloads, set
     if (!svc.repo.get(imageId)) await download(svc, downloads, repo, { config, layers, manifest, req }, progress);
   }
 
-  const uptodate = svc.repo.resolveRef(canonicalString(named))?.imageId === imageId;
+  const updated = svc.repo.resolveRef(canonicalString(named))?.imageId !== imageId;
   const digestRef: Named = { domain: named.domain, path: named.path, digest: top.digest };
   svc.addTag(imageId, digestRef, { touch: false, event: false });
   if (named.digest === undefined) svc.addTag(imageId, named, { touch: false, event: false });
   progress({ status: `Digest: ${top.digest}` });
-  progress({ status: `Status: ${uptodate ? 'Image is up to date for' : 'Downloaded newer image for'} ${familiarString(named)}` });
-  const image = svc.repo.get(imageId);
-  const labels = image ? (svc.config(image).config?.Labels ?? {}) : {};
-  svc.events.publish('image', 'pull', familiarString(named), { ...labels, name: familiarName(named) });
+  return { imageId, updated, fromIndex: top.digest !== manifest.digest };
+}
+
+/** A foreign layer's media type as the ordinary layer type of the same compression. */
+export function distributableLayerType(mediaType: string): string {
+  if (!FOREIGN_LAYER_TYPES.has(mediaType)) return mediaType;
+  switch (layerCompression(mediaType)) {
+    case 'gzip':
+      return MediaType.ociLayerGzip;
+    case 'zstd':
+      return MediaType.ociLayerZstd;
+    default:
+      return MediaType.ociLayer;
+  }
 }
 
 async function readConfig(repo: RepositoryClient, desc: Descriptor, named: Named, anonymous: boolean): Promise<Buffer> {

@@ -232,8 +232,8 @@ describe('docker push', () => {
     const host = reg.host;
     await docker(['tag', 'busybox', `${host}/tok/a:1`]);
     const reader = await rawPush(`${host}/tok/a`, '1', { username: 'reader', password: 'r', serveraddress: host });
-    // distribution answers a token without push with 401 UNAUTHORIZED (Docker Hub says DENIED).
-    assert.equal(reader.lines[reader.lines.length - 1].error, 'unauthorized: authentication required');
+    // distribution answers a token without push with 401 and error="insufficient_scope": DENIED, as dockerd reads it.
+    assert.equal(reader.lines[reader.lines.length - 1].error, 'denied: requested access to the resource is denied');
     const writer = await rawPush(`${host}/tok/a`, '1', { username: 'writer', password: 'w', serveraddress: host });
     assert.ok(writer.lines.some((l) => l.aux), JSON.stringify(writer.lines));
     await docker(['tag', 'busybox', `${host}/tok/b:1`]);

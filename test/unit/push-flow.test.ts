@@ -41,6 +41,9 @@ class FakeRepo implements RepositoryClient {
   getBlob(): never {
     throw new Error('not used');
   }
+  listTags(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
   async headBlob(digest: string): Promise<number | undefined> {
     if (this.down) throw new RegistryError(`Get "${this.endpoint.url}/v2/": connection refused`, 0, undefined, true);
     this.calls.push(`HEAD ${digest.slice(7, 8)}`);

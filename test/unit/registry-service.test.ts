@@ -117,6 +117,7 @@ function fakeClient(opts: {
         name,
         getManifest: async (ref) => repo?.manifests[ref] ?? unknown(),
         headManifest: async () => undefined,
+        listTags: async () => [],
         headBlob: async () => undefined,
         getBlob: async (digest) => {
           const b = repo?.blobs[digest];
