@@ -160,7 +160,8 @@ async function main(): Promise<void> {
           }
         }
       } finally {
-        if (last) for (const e of engines) await c.teardown?.(e);
+        // A failing teardown is reported, not thrown: it must not hide the step's own error.
+        if (last) for (const e of engines) await c.teardown?.(e).catch((err: unknown) => console.error(`teardown of ${c.name} on ${e.name}:`, err));
       }
       const b = median(samples.get('berth') ?? []);
       const d = median(samples.get('dockerd') ?? []);

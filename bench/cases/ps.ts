@@ -12,10 +12,13 @@ const LABEL = 'berth.bench=ps';
 
 async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  const errors: unknown[] = [];
   const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]);
+    while (next < items.length) await fn(items[next++]).catch((err: unknown) => void errors.push(err));
   };
+  // Every worker runs to the end, so nothing is still talking to an engine when this returns.
   await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+  if (errors.length > 0) throw errors[0];
 }
 
 async function createFleet(e: Engine, small: Buffer): Promise<void> {
