@@ -12,6 +12,8 @@ import * as path from 'node:path';
 import { buildBusyboxArchive } from '../test/fixtures/busybox-image';
 import { startBerth } from '../test/integration/harness';
 import { seedBigImage, startRegistry, type Registry } from '../test/integration/registry-kit';
+import { must, output, type Case } from './case';
+import { psCases } from './cases/ps';
 import { berthEngine, startReference, type Engine } from './engines';
 import { peakRss, resetPeakRss } from './memory';
 
@@ -27,34 +29,9 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-async function must(p: Promise<{ code: number; stderr: string }>): Promise<void> {
-  const r = await p;
-  if (r.code !== 0) throw new Error(r.stderr);
-}
-
-type Case = {
-  name: string;
-  /** Measured rounds (after one warm-up round); the --runs default when unset. */
-  runs?: number;
-  setup?: (e: Engine) => Promise<void>;
-  step: (e: Engine) => Promise<void>;
-  reset?: (e: Engine) => Promise<void>;
-  /** After the last round, before the engines stop (untimed). */
-  teardown?: (e: Engine) => Promise<void>;
-  /** Also report the daemon's peak RSS (with its containerd) during the step. */
-  memory?: boolean;
-};
-
 /** The user-defined bridge network of the network cases. */
 const NET = 'benchnet';
 const PARALLEL = 20;
-
-/** Runs docker and returns its trimmed stdout, failing on a non-zero exit. */
-async function output(p: Promise<{ code: number; stdout: string; stderr: string }>): Promise<string> {
-  const r = await p;
-  if (r.code !== 0) throw new Error(r.stderr);
-  return r.stdout.trim();
-}
 
 async function main(): Promise<void> {
   const runsArg = process.argv.indexOf('--runs');
@@ -158,14 +135,17 @@ async function main(): Promise<void> {
       setup: (e) => must(e.docker(['load'], small)),
       step: (e) => must(e.docker(['run', '--rm', '-p', '127.0.0.1::80', 'busybox', 'true'])),
     },
+    ...psCases(small),
   );
   const cases = allCases.filter((c) => !only || only.test(c.name));
   const rows: string[] = [];
   try {
-    for (const c of cases) {
+    for (const [ci, c] of cases.entries()) {
+      const first = c.group === undefined || cases[ci - 1]?.group !== c.group;
+      const last = c.group === undefined || cases[ci + 1]?.group !== c.group;
       const samples = new Map<string, number[]>(engines.map((e) => [e.name, []]));
       const peaks = new Map<string, number[]>(engines.map((e) => [e.name, []]));
-      for (const e of engines) await c.setup?.(e);
+      if (first) for (const e of engines) await c.setup?.(e);
       try {
         for (let i = 0; i < (c.runs ?? runs) + 1; i++) {
           for (const e of engines) {
@@ -180,7 +160,8 @@ async function main(): Promise<void> {
           }
         }
       } finally {
-        for (const e of engines) await c.teardown?.(e);
+        // A failing teardown is reported, not thrown: it must not hide the step's own error.
+        if (last) for (const e of engines) await c.teardown?.(e).catch((err: unknown) => console.error(`teardown of ${c.name} on ${e.name}:`, err));
       }
       const b = median(samples.get('berth') ?? []);
       const d = median(samples.get('dockerd') ?? []);

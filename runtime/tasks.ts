@@ -9,7 +9,6 @@
 // * delete: Kill 9 → Wait → Tasks.Delete (no force option), Snapshots.Remove before
 //   Containers.Delete; NOT_FOUND tolerated throughout, so cleanup after a crash can rerun it.
 
-import { ociJson } from './oci-types';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,16 +18,15 @@ import type { Containerd } from './containerd';
 import { createTaskIO, FifoPool, type TaskIO } from './fifo';
 import { Kind } from './gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots';
 import type { Mount } from './gen/github.com/containerd/containerd/api/types/mount';
-import type {
-  DeleteResponse,
-  MetricsResponse,
-} from './gen/github.com/containerd/containerd/api/services/tasks/v1/tasks';
-import { Status, type Process } from './gen/github.com/containerd/containerd/api/types/task/task';
+import type { DeleteResponse, MetricsResponse } from './gen/github.com/containerd/containerd/api/services/tasks/v1/tasks';
+import { type Process } from './gen/github.com/containerd/containerd/api/types/task/task';
 import { Metrics as V1Metrics } from './gen/metrics/github.com/containerd/cgroups/stats/v1/metrics';
 import { Metrics as V2Metrics } from './gen/metrics/github.com/containerd/cgroups/v2/stats/metrics';
 import { GrpcStatus, isAlreadyExists, isGrpcCode, isNotFound } from './grpc-errors';
 import { withLease } from './leases';
 import { classifyStartError, CREATE_TASK_PREFIX } from './start-errors';
+import { type ContainerRuntimeOptions, type CreateContainerOptions, type ExecOptions, type ExitStatus, type StartOptions, type Started, type TaskMetrics, type TaskState, type TaskStatus, decodeMetrics, jsonAny, statusName } from './task-types';
+export { type ContainerRuntimeOptions, type CreateContainerOptions, type ExecOptions, type ExitStatus, type StartOptions, type Started, type TaskMetrics, type TaskState, type TaskStatus, decodeMetrics, jsonAny } from './task-types';
 
 export type { TaskIO } from './fifo';
 export type { V1Metrics, V2Metrics };
@@ -45,93 +43,6 @@ const KILL_WAIT_MS = 30_000;
 const DEFAULT_IO_DRAIN_MS = 2_000;
 const WAIT_RETRY_MIN_MS = 100;
 const WAIT_RETRY_MAX_MS = 2_000;
-
-export type TaskStatus = 'created' | 'running' | 'stopped' | 'paused' | 'pausing' | 'unknown';
-
-export interface TaskState {
-  status: TaskStatus;
-  pid: number;
-  /** Set once the process has stopped. */
-  exitStatus?: number;
-  exitedAt?: Date;
-}
-
-export interface ExitStatus {
-  /** The process's exit code, or 128 + signal number when a signal killed it. */
-  exitStatus: number;
-  exitedAt: Date;
-}
-
-export type TaskMetrics = { cgroup: 'v1'; data: V1Metrics } | { cgroup: 'v2'; data: V2Metrics };
-
-export interface ContainerRuntimeOptions {
-  ctd: Containerd;
-  /** Directory for FIFOs, one subdirectory per container (`<exec-root>/fifo`). */
-  fifoRoot: string;
-  logger: Logger;
-  snapshotter?: 'overlayfs';
-  runtimeName?: 'io.containerd.runc.v2';
-  /** FIFOs kept ready to hide the mkfifo spawn from task starts; 0 disables the pool. */
-  fifoPoolSize?: number;
-}
-
-export interface CreateContainerOptions {
-  /** The OCI runtime spec as JSON-able object. */
-  spec: object;
-  imageName: string;
-  /** Chain ID of the image's top layer; '' for an image without layers. */
-  snapshotParent: string;
-  labels?: Record<string, string>;
-}
-
-export interface StartOptions {
-  stdin: boolean;
-  /** Must agree with the spec's process.terminal. */
-  terminal: boolean;
-}
-
-export interface ExecOptions extends StartOptions {
-  /** The OCI Process as JSON-able object; its `terminal` is set from `terminal`. */
-  process: object;
-}
-
-export interface Started {
-  pid: number;
-  io: TaskIO;
-}
-
-function statusName(s: Status | undefined): TaskStatus {
-  switch (s) {
-    case Status.CREATED:
-      return 'created';
-    case Status.RUNNING:
-      return 'running';
-    case Status.STOPPED:
-      return 'stopped';
-    case Status.PAUSED:
-      return 'paused';
-    case Status.PAUSING:
-      return 'pausing';
-    default:
-      return 'unknown';
-  }
-}
-
-/** Exported for tests: the Any for a JSON payload of the given OCI type. */
-export function jsonAny(typeUrl: string, value: object): { typeUrl: string; value: Buffer } {
-  // ociJson keeps 64-bit values (unlimited rlimits are 2^64-1) exact, which JSON.stringify cannot.
-  return { typeUrl, value: Buffer.from(ociJson(value)) };
-}
-
-/** Decodes a Tasks.Metrics payload by its type URL (either cgroup version). */
-export function decodeMetrics(data: { typeUrl?: string; value?: Buffer } | undefined): TaskMetrics | undefined {
-  if (!data?.value) return undefined;
-  const url = data.typeUrl ?? '';
-  const name = url.slice(url.lastIndexOf('/') + 1);
-  if (name === 'io.containerd.cgroups.v1.Metrics') return { cgroup: 'v1', data: V1Metrics.decode(data.value) };
-  if (name === 'io.containerd.cgroups.v2.Metrics') return { cgroup: 'v2', data: V2Metrics.decode(data.value) };
-  throw new SystemError(`unknown metrics type "${url}"`);
-}
 
 const waitKey = (id: string, execId?: string): string => `${id}\0${execId ?? ''}`;
 

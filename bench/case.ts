@@ -1,0 +1,32 @@
+// What a benchmark case is, and the small helpers the cases share.
+import type { Engine } from './engines';
+
+export type Case = {
+  name: string;
+  /** Measured rounds (after one warm-up round); the --runs default when unset. */
+  runs?: number;
+  /**
+   * Consecutive cases with the same group share their setup and teardown: setup runs before the
+   * first of them only, teardown after the last (so an expensive fixture is built once).
+   */
+  group?: string;
+  setup?: (e: Engine) => Promise<void>;
+  step: (e: Engine) => Promise<void>;
+  reset?: (e: Engine) => Promise<void>;
+  /** After the last round, before the engines stop (untimed). */
+  teardown?: (e: Engine) => Promise<void>;
+  /** Also report the daemon's peak RSS (with its containerd) during the step. */
+  memory?: boolean;
+};
+
+export async function must(p: Promise<{ code: number; stderr: string }>): Promise<void> {
+  const r = await p;
+  if (r.code !== 0) throw new Error(r.stderr);
+}
+
+/** Runs docker and returns its trimmed stdout, failing on a non-zero exit. */
+export async function output(p: Promise<{ code: number; stdout: string; stderr: string }>): Promise<string> {
+  const r = await p;
+  if (r.code !== 0) throw new Error(r.stderr);
+  return r.stdout.trim();
+}
