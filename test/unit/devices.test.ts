@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { InvalidParameter } from '../../lib/errors';
-import { deviceNumber, hostDevices, resolveBlkioDevices, resolveContainerDevices, resolveDevice } from '../../runtime/devices';
+import { deviceNumber, hostDevices } from '../../runtime/devices';
+import { resolveBlkioDevices, resolveContainerDevices, resolveDeviceMapping as resolveDevice } from '../../daemon/oci/devices';
 
 const tmp = mkdtempSync(join(tmpdir(), 'berth-dev-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
