@@ -2,7 +2,7 @@
 import type { ContainerFilesBackend } from '../../api/routes/container-files';
 import type { Containerd } from '../../runtime/containerd';
 import type { EventBus } from '../events';
-import { commitContainer, type CommitContainers } from '../images/commit';
+import { commitContainer, type CommitContainers } from './commit';
 import type { ImageService } from '../images/service';
 import { ContainerArchive, type ContainerLookup } from './archive';
 import { containerChanges } from './changes';
