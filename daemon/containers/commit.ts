@@ -18,8 +18,8 @@ import { applyChanges } from '../images/changes';
 import type { ContainerConfig, ImageConfig } from '../images/image-config';
 import { MediaType } from '../images/image-config';
 import { storeImage, type NewLayer } from '../images/image-writer';
-import { familiarString } from '../images/reference';
-import { repoTagReference, type ImageService } from '../images/service';
+import { familiarString, repoTagReference } from '../images/reference';
+import type { ImageService } from '../images/service';
 
 /** sha256 of an empty tar (1024 zero bytes): a commit without changes adds no layer. */
 export const EMPTY_LAYER_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';

@@ -29,7 +29,7 @@ import {
   withTag,
   type Named,
 } from './reference';
-import type { ImageService } from './service';
+import type { ImageCore } from './image-core';
 
 /** How long the content of a pull interrupted by a crash stays for a retry. */
 const PULL_LEASE_TTL_MS = 60 * 60 * 1000;
@@ -117,7 +117,7 @@ export async function resolveManifest(
   throw new NotFound(`no endpoint for ${named.domain}`);
 }
 
-export async function pullImage(svc: ImageService, downloads: BlobDownloads, settings: PullSettings, req: PullRequest, progress: ProgressSink): Promise<void> {
+export async function pullImage(svc: ImageCore, downloads: BlobDownloads, settings: PullSettings, req: PullRequest, progress: ProgressSink): Promise<void> {
   const { named } = req;
   const anonymous = Object.keys(req.credentials).length === 0;
   const tagOrDigest = named.digest ?? named.tag ?? 'latest';
@@ -186,7 +186,7 @@ interface Plan {
   req: PullRequest;
 }
 
-async function download(svc: ImageService, downloads: BlobDownloads, repo: RepositoryClient, plan: Plan, progress: ProgressSink): Promise<void> {
+async function download(svc: ImageCore, downloads: BlobDownloads, repo: RepositoryClient, plan: Plan, progress: ProgressSink): Promise<void> {
   const { layers, config } = plan;
   const cfg = parseImageConfig(config);
   const diffIds = cfg.rootfs?.diff_ids ?? [];
