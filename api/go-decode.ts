@@ -154,7 +154,7 @@ function decode(v: unknown, t: GoType, ctx: Ctx): unknown {
       // StrSlice.UnmarshalJSON: []string first, then a lone string; the error is the string's
       // (with the field's context, as Go adds it to an Unmarshaler's type error).
       if (typeof v === 'string') return [v];
-      if (Array.isArray(v) && v.every((e) => typeof e === 'string' || e === null)) return v.map((e) => (e === null ? '' : e));
+      if (Array.isArray(v) && v.every((e) => typeof e === 'string' || e === null)) return (v as (string | null)[]).map((e) => (e === null ? '' : e));
       throw typeError(kind, 'string', ctx);
     case 'empty':
       if (kind !== 'object') throw typeError(kind, t, ctx);

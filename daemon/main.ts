@@ -39,7 +39,7 @@ import { subscribeTaskEvents } from '../runtime/task-events';
 import { ContainerRepo } from '../store/container-repo';
 import { VolumeRepo } from '../store/volume-repo';
 import { VolumeService } from './volumes/service';
-import { DiskUsageService } from './volumes/disk-usage';
+import { DiskUsageService } from './system/disk-usage';
 import { engineInfo } from './system/engine';
 import { NetworkRepo } from '../store/network-repo';
 import { NetworkService, networkTag } from './networks/service';

@@ -257,7 +257,7 @@ export class Firewall {
   constructor(private readonly opts: FirewallOptions) {
     this.chains = firewallChains(opts.prefix);
     const c = this.chains;
-    this.ours = new Set(Object.values(c));
+    this.ours = new Set<string>(Object.values(c));
     this.tables = { filter: [c.forward, c.isolation, c.input], nat: [c.dnat, c.postrouting] };
   }
 

@@ -141,7 +141,7 @@ export class TunnelAgent extends https.Agent {
       const { port: _port, ...rest } = options;
       const t = tls.connect({ ...rest, socket, ...(servername !== undefined ? { servername } : {}) });
       t.once('secureConnect', () => finish(null, t));
-      t.once('error', (err) => finish(err));
+      t.once('error', (err: Error) => finish(err));
     });
     req.end();
     return undefined;

@@ -1,11 +1,10 @@
-// Host devices for containers: HostConfig.Devices mappings (a device node, or a directory of them)
-// and, for privileged containers, every device under /dev, as dockerd gathers them. Also the
-// major:minor of block devices named by the blkio throttle and weight settings.
+// Host device nodes for containers: one requested device (a node, or a directory of them), every
+// device under /dev (for privileged containers), and the major:minor of block devices. Takes its
+// own typed requests; daemon/oci/devices.ts maps Docker's HostConfig onto them.
 
 import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DeviceMapping, HostConfig } from '../daemon/containers/api-types';
 import { InvalidParameter } from '../lib/errors';
 
 /** A device to create in the container, with the cgroup access it gets. */
@@ -21,6 +20,15 @@ export interface HostDevice {
   gid: number;
   /** Device cgroup access: some of "rwm". */
   permissions: string;
+}
+
+/** One device to give a container (Docker's DeviceMapping, without the Docker names). */
+export interface DeviceRequest {
+  pathOnHost: string;
+  /** Default: pathOnHost. */
+  pathInContainer?: string;
+  /** Device cgroup access, some of "rwm"; default "rwm". */
+  permissions?: string;
 }
 
 export interface DeviceNumber {
@@ -81,13 +89,13 @@ async function walk(dir: string, visit: (path: string, entry: Dirent) => Promise
 /**
  * The devices for one HostConfig.Devices entry (`/dev/fuse:/dev/fuse:rwm`): the node itself (a
  * symlink on the host is followed), or every device node below a directory, mapped under
- * PathInContainer. Errors as dockerd: `error gathering device information while adding custom
+ * pathInContainer. Errors as dockerd: `error gathering device information while adding custom
  * device "/dev/x": no such file or directory`.
  */
-export async function resolveDevice(mapping: DeviceMapping): Promise<HostDevice[]> {
-  const onHost = mapping.PathOnHost ?? '';
-  const inContainer = mapping.PathInContainer || onHost;
-  const permissions = mapping.CgroupPermissions || 'rwm';
+export async function resolveDevice(request: DeviceRequest): Promise<HostDevice[]> {
+  const onHost = request.pathOnHost;
+  const inContainer = request.pathInContainer || onHost;
+  const permissions = request.permissions || 'rwm';
   const fail = (why: string): InvalidParameter =>
     new InvalidParameter(`error gathering device information while adding custom device ${JSON.stringify(onHost)}: ${why}`);
 
@@ -143,32 +151,8 @@ export async function hostDevices(root = '/dev'): Promise<HostDevice[]> {
   return out;
 }
 
-/**
- * All devices a container gets: for privileged, every host device plus the mappings whose path
- * differs inside (their permissions are ignored, as dockerd); otherwise the mappings.
- */
-export async function resolveContainerDevices(hostConfig: Pick<HostConfig, 'Devices' | 'Privileged'>): Promise<HostDevice[]> {
-  const out: HostDevice[] = [];
-  if (hostConfig.Privileged) {
-    out.push(...(await hostDevices()));
-    for (const m of hostConfig.Devices ?? []) {
-      if (m.PathOnHost === (m.PathInContainer || m.PathOnHost)) continue;
-      out.push(...(await resolveDevice({ ...m, CgroupPermissions: 'rwm' })));
-    }
-    return out;
-  }
-  for (const m of hostConfig.Devices ?? []) out.push(...(await resolveDevice(m)));
-  return out;
-}
-
-/** major:minor of each block device named in the blkio settings, keyed by the path given. */
-export async function resolveBlkioDevices(
-  resources: Pick<HostConfig, 'BlkioWeightDevice' | 'BlkioDeviceReadBps' | 'BlkioDeviceWriteBps' | 'BlkioDeviceReadIOps' | 'BlkioDeviceWriteIOps'>,
-): Promise<Record<string, DeviceNumber>> {
-  const paths = new Set<string>();
-  for (const list of [resources.BlkioWeightDevice, resources.BlkioDeviceReadBps, resources.BlkioDeviceWriteBps, resources.BlkioDeviceReadIOps, resources.BlkioDeviceWriteIOps]) {
-    for (const d of list ?? []) if (d.Path) paths.add(d.Path);
-  }
+/** major:minor of each block device path, keyed by the path given. */
+export async function blockDeviceNumbers(paths: Iterable<string>): Promise<Record<string, DeviceNumber>> {
   const out: Record<string, DeviceNumber> = {};
   for (const p of paths) {
     try {

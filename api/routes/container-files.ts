@@ -1,13 +1,13 @@
 // Files inside containers: docker cp (HEAD/GET/PUT /containers/{id}/archive), export, diff and
 // commit. Parses the request and frames the answer; the rules live in daemon/containers
-// (archive.ts, export.ts, changes.ts) and daemon/images/commit.ts.
+// (archive.ts, export.ts, changes.ts) and daemon/containers/commit.ts.
 import type { FastifyReply } from 'fastify';
 import type { Readable } from 'node:stream';
 import { InvalidParameter } from '../../lib/errors';
 import type { ContainerPathStat } from '../../daemon/containers/archive';
 import type { FilesystemChange } from '../../daemon/containers/changes';
 import type { ContainerConfig } from '../../daemon/containers/api-types';
-import type { CommitRequest } from '../../daemon/images/commit';
+import type { CommitRequest } from '../../daemon/containers/commit';
 import { bodyStream, readTypedJsonBody } from '../body';
 import { CONFIG_BODY } from '../go-decode';
 import { boolValue, pathParam, queryOf, queryString, queryValues, type Query } from '../query';

@@ -2,7 +2,7 @@
 // BuildCache); from 1.52 the per-type usage objects (named as the seed spec names them) and,
 // unless `verbose` says the client knows the new shape, the legacy fields as well.
 import { InvalidParameter } from '../../lib/errors';
-import type { DiskUsage, DiskUsageObject } from '../../daemon/volumes/disk-usage';
+import type { DiskUsage, DiskUsageObject } from '../../daemon/system/disk-usage';
 import { boolValue, queryOf, queryValues } from '../query';
 import { sendJson } from '../reply';
 import { versionLessThan } from '../version';

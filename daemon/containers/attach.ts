@@ -1,8 +1,9 @@
 // An attach session: what one attached client sees and sends. Output comes from the container's
 // hub (optionally after a replay of its logs); stdin goes through the detach-key scanner.
 import { InvalidParameter } from '../../lib/errors';
-import { DetachKeys, parseDetachKeys, type OutputStream } from './attach-hub';
-import type { ContainerService } from './service';
+import type { LogEntry } from '../logs/types';
+import { DetachKeys, parseDetachKeys, type AttachHub, type OutputStream } from './attach-hub';
+import type { Container } from './model';
 
 export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
 
@@ -30,7 +31,15 @@ export interface AttachSession {
   close(): void;
 }
 
-export function openAttach(svc: ContainerService, input: string, opts: AttachOptions): AttachSession {
+/** What a session needs of the container service (a port, so this module does not import it). */
+export interface AttachTarget {
+  get(input: string): Container;
+  hub(id: string): AttachHub;
+  readLogs(id: string, opts: { stdout: boolean; stderr: boolean; follow: boolean; tail: number }): AsyncIterable<LogEntry>;
+  publishDetach(id: string): void;
+}
+
+export function openAttach(svc: AttachTarget, input: string, opts: AttachOptions): AttachSession {
   const c = svc.get(input);
   const id = c.record.id;
   let keys: Buffer;

@@ -9,7 +9,7 @@ import type { OciMount } from '../../runtime/oci-types';
 import { bindFd, mountReadOnlyLayers, releaseTempMountPoint, tempMountPoint } from '../../runtime/mount';
 import { copyTreeAt, fdPath, O_PATH } from '../../runtime/safe-copy';
 import { openBeneath, openInRoot, openRoot } from '../../runtime/safe-fs';
-import { tmpfsMount } from '../../runtime/spec';
+import { tmpfsMount } from '../oci/spec';
 import { InvalidParameter, NotFound } from '../../lib/errors';
 import type { HostConfig, Mount, MountPoint } from './api-types';
 

@@ -10,7 +10,7 @@ import { splitLink, type Sandboxes } from '../networks/sandboxes';
 import type { NetworkService } from '../networks/service';
 import { networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../networks/settings-view';
 import type { ContainerConfig, EndpointSettings, HostConfig, NetworkingConfig, NetworkSettings, PortSummary } from './api-types';
-import type { Container } from './service';
+import type { Container } from './model';
 
 /** What this needs of the container service. */
 export interface ContainerStore {

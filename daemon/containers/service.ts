@@ -33,7 +33,7 @@ import { parseSignal, parseSupportedSignal, validSignalForPlatform } from '../si
 import type { ContainerConfig, HostConfig, NetworkingConfig } from './api-types';
 import { AttachHub } from './attach-hub';
 import { writeEtcFiles } from './etc-files';
-import { initialState, notRunning, nowRfc3339Nano, statusName, ZERO_TIME, type ContainerRecord, type ContainerState } from './model';
+import { initialState, notRunning, nowRfc3339Nano, statusName, ZERO_TIME, type Container, type ContainerRecord, type ContainerState } from './model';
 import { generateName, validateName } from './names';
 import { RestartManager } from './restart-policy';
 import {
@@ -89,10 +89,7 @@ export interface ContainerServiceDeps {
 }
 
 /** A container as the service hands it around: the record and its current state. */
-export interface Container {
-  record: ContainerRecord;
-  state: ContainerState;
-}
+export type { Container } from './model';
 
 export interface CreateRequest {
   name: string;

@@ -1,19 +1,19 @@
-// Turns a container's record into the OCI spec runtime/spec.ts builds: resolves the user from
+// Turns a container's record into the OCI spec daemon/oci/spec.ts builds: resolves the user from
 // the container's own files, the devices, the namespaces of container:<id> modes, and the
 // daemon-wide defaults. Also the early checks dockerd makes at create.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Containerd } from '../../runtime/containerd';
 import { containerCapabilities, hostCapabilities, validateCapabilities } from '../../runtime/capabilities';
-import { resolveBlkioDevices, resolveContainerDevices } from '../../runtime/devices';
+import { resolveBlkioDevices, resolveContainerDevices } from '../oci/devices';
 import type { LinuxResources, OciMount, OciSpec } from '../../runtime/oci-types';
 import { overlayDirs, overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
-import { buildResources, buildSpec, parseDeviceCgroupRules, parseSecurityOpt, type Ulimit } from '../../runtime/spec';
+import { buildResources, buildSpec, parseDeviceCgroupRules, parseSecurityOpt, type Ulimit } from '../oci/spec';
 import { resolveUser } from '../../runtime/user';
 import { InvalidParameter } from '../../lib/errors';
 import type { ContainerConfig, HostConfig } from './api-types';
 import { ociMounts } from './mounts';
-import type { Container } from './service';
+import type { Container } from './model';
 
 export interface SpecDefaults {
   namespace: string;

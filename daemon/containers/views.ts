@@ -3,7 +3,7 @@
 import { InvalidParameter } from '../../lib/errors';
 import type { ContainerConfig, ContainerInspectResponse, ContainerSummary, EndpointSettings, HostConfig, MountPoint, NetworkSettings, PortSummary } from './api-types';
 import { statusName, statusText, ZERO_TIME, type StatusName } from './model';
-import type { Container } from './service';
+import type { Container } from './model';
 
 export function inspectView(
   c: Container,

@@ -12,7 +12,7 @@ import { decompressStream } from './compression';
 import { hostArchitecture, MediaType, type ImageConfig } from './image-config';
 import { storeImage } from './image-writer';
 import { parseNormalizedNamed, tagNameOnly, withTag, type Named } from './reference';
-import type { ImageService } from './service';
+import type { ImageCore } from './image-core';
 
 export interface ImportOptions {
   repo: string;
@@ -37,7 +37,7 @@ function parsePlatform(platform: string): { os: string; architecture: string; va
   return { os: osName, architecture: arch || hostArchitecture(), ...(variant ? { variant } : {}) };
 }
 
-export async function importImage(svc: ImageService, body: Readable, opts: ImportOptions, progress: ProgressSink): Promise<string> {
+export async function importImage(svc: ImageCore, body: Readable, opts: ImportOptions, progress: ProgressSink): Promise<string> {
   const named = importReference(opts.repo, opts.tag);
   const platform = parsePlatform(opts.platform);
   const message = opts.message !== '' ? opts.message : 'Imported from -';

@@ -8,7 +8,7 @@ import { readImageArchive, type BlobStore, type ImageArchive } from './archive-r
 import { parseImageConfig } from './image-config';
 import { storeImage } from './image-writer';
 import { canonicalString, familiarString, parseNormalizedNamed } from './reference';
-import type { ImageService } from './service';
+import type { ImageCore } from './image-core';
 
 export interface LoadOptions {
   quiet: boolean;
@@ -21,7 +21,7 @@ export interface LoadOptions {
  */
 const STREAM_MIN_BYTES = 1024 * 1024;
 
-export async function loadImages(svc: ImageService, body: Readable, opts: LoadOptions, progress: ProgressSink): Promise<void> {
+export async function loadImages(svc: ImageCore, body: Readable, opts: LoadOptions, progress: ProgressSink): Promise<void> {
   // One lease for the whole load keeps the streamed blobs until the images that use them are
   // stored; after a failure (or a crash) they are left to containerd's GC.
   await withLease(svc.ctd, async (lease) => {
@@ -35,7 +35,7 @@ export async function loadImages(svc: ImageService, body: Readable, opts: LoadOp
   });
 }
 
-async function storeArchive(svc: ImageService, archive: ImageArchive, opts: LoadOptions, progress: ProgressSink): Promise<void> {
+async function storeArchive(svc: ImageCore, archive: ImageArchive, opts: LoadOptions, progress: ProgressSink): Promise<void> {
   try {
     // Validate every tag before storing anything, so a bad name loads nothing.
     const plans = archive.images.map((img) => ({

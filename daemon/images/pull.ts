@@ -30,7 +30,7 @@ import {
   withTag,
   type Named,
 } from './reference';
-import type { ImageService } from './service';
+import type { ImageCore } from './image-core';
 
 /** How long the content of a pull interrupted by a crash stays for a retry. */
 const PULL_LEASE_TTL_MS = 60 * 60 * 1000;
@@ -138,7 +138,7 @@ export function resolveManifest(
  * `docker pull`: one reference, or every tag of the repository (moby's pullRepository: each tag
  * pulled in turn with its own `Pulling from` and `Digest:`, then one `Status:` for the name).
  */
-export async function pullImage(svc: ImageService, downloads: BlobDownloads, settings: PullSettings, req: PullRequest, progress: ProgressSink): Promise<void> {
+export async function pullImage(svc: ImageCore, downloads: BlobDownloads, settings: PullSettings, req: PullRequest, progress: ProgressSink): Promise<void> {
   const { named } = req;
   const onFallback = (endpoint: string, err: RegistryError): void => svc.logger.info({ endpoint, err: err.message }, 'pull: trying the next endpoint');
   let updated = false;
@@ -193,7 +193,7 @@ export function platformMismatch(config: { os?: string; architecture?: string; v
 
 /** One tag or digest (moby's pullTag): returns the image and whether the reference moved to it. */
 async function pullTag(
-  svc: ImageService,
+  svc: ImageCore,
   downloads: BlobDownloads,
   repo: RepositoryClient,
   top: FetchedManifest,
@@ -275,7 +275,7 @@ interface Plan {
   req: PullRequest;
 }
 
-async function download(svc: ImageService, downloads: BlobDownloads, repo: RepositoryClient, plan: Plan, progress: ProgressSink): Promise<void> {
+async function download(svc: ImageCore, downloads: BlobDownloads, repo: RepositoryClient, plan: Plan, progress: ProgressSink): Promise<void> {
   const { layers, config } = plan;
   const cfg = parseImageConfig(config);
   const diffIds = cfg.rootfs?.diff_ids ?? [];

@@ -22,13 +22,13 @@ import {
   familiarString,
   fullName,
   parseNormalizedNamed,
+  repoTagReference,
   tagNameOnly,
   trimNamed,
   withDigest,
   type Named,
 } from './reference';
-import type { ImageService } from './service';
-import { repoTagReference } from './service';
+import type { ImageCore } from './image-core';
 
 /** What push needs of the registry client (registry/), injected so tests can fake it. */
 export interface RegistryAccess {
@@ -115,7 +115,7 @@ function byteCounter(onBytes: (n: number) => void): Transform {
 
 class TagPusher {
   constructor(
-    private readonly svc: ImageService,
+    private readonly svc: ImageCore,
     private readonly cfg: PushSettings,
     private readonly client: RepositoryClient,
     private readonly repoName: Named,
@@ -279,7 +279,7 @@ class TagPusher {
  * API 1.46's `platform`: the named image must be for it (moby's GetImage with a platform, before
  * any output, so a mismatch is a 404). The classic store holds one platform per name.
  */
-function checkPlatform(svc: ImageService, named: Named, want: Platform): void {
+function checkPlatform(svc: ImageCore, named: Named, want: Platform): void {
   const { image } = resolveImage(svc.repo, canonicalString(tagNameOnly(named)));
   const cfg = svc.config(image);
   const have: Platform = { os: cfg.os ?? '', architecture: cfg.architecture ?? '', ...(cfg.variant ? { variant: cfg.variant } : {}) };
@@ -290,7 +290,7 @@ function checkPlatform(svc: ImageService, named: Named, want: Platform): void {
 }
 
 /** Other repositories of the same registry an image has a digest reference in (pulled from, pushed to). */
-function sourceRepositories(svc: ImageService, imageId: string, repoName: Named): string[] {
+function sourceRepositories(svc: ImageCore, imageId: string, repoName: Named): string[] {
   const out = new Set<string>();
   for (const r of svc.repo.refsOf(imageId)) {
     if (r.kind !== 'digest') continue;
@@ -301,7 +301,7 @@ function sourceRepositories(svc: ImageService, imageId: string, repoName: Named)
 }
 
 /** Familiar names of the tags (name-only refs) of `repoName` and the image each points at. */
-function tagsOf(svc: ImageService, repoName: Named): { named: Named; imageId: string }[] {
+function tagsOf(svc: ImageCore, repoName: Named): { named: Named; imageId: string }[] {
   const want = fullName(repoName);
   const out: { named: Named; imageId: string }[] = [];
   for (const r of svc.repo.allRefs()) {
@@ -312,7 +312,7 @@ function tagsOf(svc: ImageService, repoName: Named): { named: Named; imageId: st
 }
 
 /** Pushes one tag or every tag of a repository; the stream starts with "The push refers to …". */
-export async function pushImage(svc: ImageService, cfg: PushSettings, req: PushRequest, progress: PushSink): Promise<void> {
+export async function pushImage(svc: ImageCore, cfg: PushSettings, req: PushRequest, progress: PushSink): Promise<void> {
   const named = pushReference(req.name, req.tag);
   const repoName = trimNamed(named);
   if (req.platform !== undefined) checkPlatform(svc, named, req.platform);

@@ -450,3 +450,11 @@ export function noSuchImageMessage(ref: AnyReference | string): string {
   if (parsed.kind === 'id') return `No such image: ${parsed.id}`;
   return `No such image: ${familiarString(tagNameOnly(parsed.named))}`;
 }
+
+/** `repo` and `tag` query parameters as dockerd combines them (httputils.RepoTagReference). */
+export function repoTagReference(repo: string, tag: string): Named {
+  if (repo === '') throw new InvalidParameter('repository name must have at least one component');
+  const named = parseNormalizedNamed(repo);
+  if (named.digest) throw new InvalidParameter('cannot import digest reference');
+  return tag !== '' ? withTag(named, tag) : tagNameOnly(named);
+}

@@ -8,7 +8,7 @@ import { gcRootName } from './image-writer';
 import { isIdPrefix, resolveImage } from './lookup';
 import { canonicalString, familiarString, fullName, parseNormalizedNamed } from './reference';
 import { createdSeconds, type LabelPredicate } from './filtering';
-import type { ImageService } from './service';
+import type { ImageCore } from './image-core';
 import type { ImageDeleteItem, ImagePruneView } from './views';
 
 const shortId = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);
@@ -33,7 +33,7 @@ export interface RemoveOptions {
   prune: boolean;
 }
 
-export async function removeImage(svc: ImageService, input: string, opts: RemoveOptions): Promise<ImageDeleteItem[]> {
+export async function removeImage(svc: ImageCore, input: string, opts: RemoveOptions): Promise<ImageDeleteItem[]> {
   const { image } = resolveImage(svc.repo, input);
   const records: ImageDeleteItem[] = [];
   let refs = svc.repo.refsOf(image.id);
@@ -99,7 +99,7 @@ function isSingleReference(refs: ImageRefRow[]): boolean {
   return digestRepos.size === 1 && digestRepos.has(fullName(parseNormalizedNamed(chosen.ref)));
 }
 
-function checkConflict(svc: ImageService, image: ImageRow, mask: ConflictMask): ImageDeleteConflict | undefined {
+function checkConflict(svc: ImageCore, image: ImageRow, mask: ConflictMask): ImageDeleteConflict | undefined {
   if (mask.child && svc.repo.children(image.id).length > 0) {
     return new ImageDeleteConflict(image.id, true, false, 'image has dependent child images');
   }
@@ -119,7 +119,7 @@ function checkConflict(svc: ImageService, image: ImageRow, mask: ConflictMask): 
 }
 
 async function deleteHelper(
-  svc: ImageService,
+  svc: ImageCore,
   image: ImageRow,
   records: ImageDeleteItem[],
   force: boolean,
@@ -157,7 +157,7 @@ export interface PruneOptions {
   labels: LabelPredicate;
 }
 
-export async function pruneImages(svc: ImageService, opts: PruneOptions): Promise<ImagePruneView> {
+export async function pruneImages(svc: ImageCore, opts: PruneOptions): Promise<ImagePruneView> {
   const deleted: ImageDeleteItem[] = [];
   let reclaimed = 0;
   const sizes = new Map<string, number>();

@@ -8,10 +8,10 @@ import { InvalidParameter } from '../../lib/errors';
 import { pipeline } from 'node:stream';
 import { noSuchImage, resolveImage } from './lookup';
 import { familiarString, fullName, parseAnyReference, parseNormalizedNamed, tagNameOnly } from './reference';
-import type { ImageService } from './service';
+import type { ImageCore } from './image-core';
 
 /** Resolves every name first, so an unknown one fails before a byte is streamed. */
-export function planSave(svc: ImageService, names: string[]): SaveImage[] {
+export function planSave(svc: ImageCore, names: string[]): SaveImage[] {
   const byId = new Map<string, Set<string>>();
   const add = (id: string, tag?: string): void => {
     const tags = byId.get(id) ?? new Set<string>();
@@ -62,7 +62,7 @@ export function planSave(svc: ImageService, names: string[]): SaveImage[] {
   });
 }
 
-export async function saveImages(svc: ImageService, plan: SaveImage[], out: Writable): Promise<void> {
+export async function saveImages(svc: ImageCore, plan: SaveImage[], out: Writable): Promise<void> {
   // Pulled layers do not know their uncompressed size (nothing decompressed them but containerd's
   // apply); the archive needs it up front, so it is measured here, once per layer.
   for (const img of plan) {

@@ -17,8 +17,7 @@ import {
   familiarName,
   familiarString,
   parseNormalizedNamed,
-  tagNameOnly,
-  withTag,
+  repoTagReference,
   type Named,
 } from './reference';
 import type { ImageDeleteItem, ImageHistoryView, ImageInspectView, ImagePruneView, ImageSummaryView } from './views';
@@ -332,12 +331,4 @@ export class ImageService {
     const labels = image ? (this.config(image).config?.Labels ?? {}) : {};
     this.events.publish('image', action, imageId, { ...labels, name });
   }
-}
-
-/** `repo` and `tag` query parameters as dockerd combines them (httputils.RepoTagReference). */
-export function repoTagReference(repo: string, tag: string): Named {
-  if (repo === '') throw new InvalidParameter('repository name must have at least one component');
-  const named = parseNormalizedNamed(repo);
-  if (named.digest) throw new InvalidParameter('cannot import digest reference');
-  return tag !== '' ? withTag(named, tag) : tagNameOnly(named);
 }

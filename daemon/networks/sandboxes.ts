@@ -11,7 +11,6 @@ import type { FirewallModel } from '../../network/firewall';
 import { SubnetAllocator } from '../../network/ipam';
 import { NETNS_DIR, type Links } from '../../network/links';
 import { parseProcNetDev, peerCounters } from '../../network/link-stats';
-import type { NetworkCounters } from '../containers/stats';
 import type { PortAllocator } from '../../network/port-allocator';
 import type { PortProxy } from '../../network/port-proxy';
 import { Conflict, InvalidParameter, SystemError, errorMessage } from '../../lib/errors';
@@ -58,6 +57,21 @@ interface LiveProxy {
 const NETNS_PREFIX = 'berth-';
 /** dockerd's maxAllocatePortAttempts. */
 const MAX_PORT_ATTEMPTS = 10;
+
+/**
+ * One interface's counters as `docker stats` reports them (the API's per-interface network
+ * stats). Owned here, where they are read; daemon/containers/stats.ts has the same shape.
+ */
+export interface NetworkCounters {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
+}
 
 export class Sandboxes {
   private readonly networks: NetworkService;

@@ -1,4 +1,4 @@
-// Runs specs from runtime/spec.ts with bare runc on a busybox rootfs and checks, from inside the
+// Runs specs from daemon/oci/spec.ts with bare runc on a busybox rootfs and checks, from inside the
 // container, that they do what dockerd's would: capabilities, seccomp, masked paths, user ids,
 // a read-only root with a writable tmpfs, cgroup limits, --init. Needs root, runc (cgroup v1 or v2)
 // and tini-static. Privileged is not run: root here may lack capabilities runc needs for it.
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { HostConfig } from '../../daemon/containers/api-types';
 import { ociJson } from '../../runtime/oci-types';
-import { buildSpec, DEFAULT_SHM_SIZE, type SpecInput } from '../../runtime/spec';
+import { buildSpec, DEFAULT_SHM_SIZE, type SpecInput } from '../../daemon/oci/spec';
 import { resolveUser } from '../../runtime/user';
 import { buildBusyboxLayer, PATH_ENV } from '../fixtures/busybox-image';
 

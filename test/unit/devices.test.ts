@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { InvalidParameter } from '../../lib/errors';
-import { deviceNumber, hostDevices, resolveBlkioDevices, resolveContainerDevices, resolveDevice } from '../../runtime/devices';
+import { blockDeviceNumbers, deviceNumber, hostDevices, resolveDevice as resolveRequest } from '../../runtime/devices';
+import { resolveBlkioDevices, resolveContainerDevices, resolveDeviceMapping as resolveDevice } from '../../daemon/oci/devices';
 
 const tmp = mkdtempSync(join(tmpdir(), 'berth-dev-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -91,4 +92,13 @@ test('container devices: mappings, or all of /dev plus renamed mappings when pri
   assert.equal(priv.filter((d) => d.path === '/dev/null').length, 1);
   assert.deepEqual(priv.filter((d) => d.path === '/dev/z2').map((d) => d.permissions), ['rwm']);
   assert.deepEqual(await resolveBlkioDevices({ BlkioWeightDevice: [{ Path: '/dev/null', Weight: 10 }] }), { '/dev/null': { major: 1, minor: 3 } });
+});
+
+test('runtime/devices takes its own requests: Docker names are mapped in daemon/oci/devices.ts', async () => {
+  const viaRuntime = await resolveRequest({ pathOnHost: '/dev/null', pathInContainer: '/dev/n3', permissions: 'rw' });
+  const viaDocker = await resolveDevice({ PathOnHost: '/dev/null', PathInContainer: '/dev/n3', CgroupPermissions: 'rw' });
+  assert.deepEqual(viaRuntime, viaDocker);
+  assert.deepEqual((await resolveRequest({ pathOnHost: '/dev/null' })).map((d) => [d.path, d.permissions]), [['/dev/null', 'rwm']]);
+  assert.deepEqual(await blockDeviceNumbers(['/dev/null']), { '/dev/null': { major: 1, minor: 3 } });
+  await assert.rejects(blockDeviceNumbers(['/dev/nope']), { message: 'stat /dev/nope: no such file or directory' });
 });

@@ -13,7 +13,7 @@ import {
   parseSecurityOpt,
   tmpfsMount,
   type SpecInput,
-} from '../../runtime/spec';
+} from '../../daemon/oci/spec';
 import { DEFAULT_MASKED_PATHS, parseCpuList, type SpecHostFacts } from '../../runtime/spec-host';
 
 // Every capability but CAP_SYS_RESOURCE, like root on the test machines.

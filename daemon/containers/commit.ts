@@ -9,17 +9,17 @@ import { createGunzip } from 'node:zlib';
 import { blobInfo, readBlob } from '../../runtime/content';
 import { withLease } from '../../runtime/leases';
 import { removeSnapshot, SNAPSHOTTER, snapshotMounts } from '../../runtime/snapshots';
-import type { ContainerConfig as ApiContainerConfig } from '../containers/api-types';
-import { containerEventAttributes } from '../containers/archive';
-import type { ContainerRecord, ContainerState } from '../containers/model';
+import type { ContainerConfig as ApiContainerConfig } from './api-types';
+import { containerEventAttributes } from './archive';
+import type { ContainerRecord, ContainerState } from './model';
 import type { EventBus } from '../events';
 import { SystemError } from '../../lib/errors';
-import { applyChanges } from './changes';
-import type { ContainerConfig, ImageConfig } from './image-config';
-import { MediaType } from './image-config';
-import { storeImage, type NewLayer } from './image-writer';
-import { familiarString } from './reference';
-import { repoTagReference, type ImageService } from './service';
+import { applyChanges } from '../images/changes';
+import type { ContainerConfig, ImageConfig } from '../images/image-config';
+import { MediaType } from '../images/image-config';
+import { storeImage, type NewLayer } from '../images/image-writer';
+import { familiarString, repoTagReference } from '../images/reference';
+import type { ImageService } from '../images/service';
 
 /** sha256 of an empty tar (1024 zero bytes): a commit without changes adds no layer. */
 export const EMPTY_LAYER_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';

@@ -6,7 +6,7 @@ import type { ContainerService } from '../containers/service';
 import type { ListFilterInput } from '../containers/views';
 import type { ImageService } from '../images/service';
 import type { ImageSummaryView } from '../images/views';
-import type { Volume, VolumeService } from './service';
+import type { Volume, VolumeService } from '../volumes/service';
 
 export interface UsageTotals<T> {
   ActiveCount: number;

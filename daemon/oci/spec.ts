@@ -1,19 +1,21 @@
 // The OCI runtime spec of a container, built the way dockerd builds it (daemon/oci_linux.go and the
 // default spec of daemon/pkg/oci): process, root, mounts, namespaces, cgroups and resources,
 // devices, capabilities, seccomp, masked/readonly paths, sysctls, rlimits.
+// It lives in the daemon layer because it reads Docker's API settings (ContainerConfig,
+// HostConfig); runtime/ below it only knows OCI types and its own typed options.
 //
 // buildSpec() does no I/O when `host` is given: everything that needs the filesystem (the user's
 // ids, device nodes, blkio device numbers, host facts) is resolved by the caller beforehand
-// (runtime/user.ts, runtime/devices.ts, runtime/spec-host.ts).
+// (runtime/user.ts, daemon/oci/devices.ts, runtime/spec-host.ts).
 // Errors are InvalidParameter with dockerd's (or runc's) wording; dockerd reports any error from
 // building the spec at start as a server error, which is the caller's mapping to make.
 
 import { posix } from 'node:path';
-import type { ContainerConfig, HostConfig, Resources } from '../daemon/containers/api-types';
-import { InvalidParameter } from '../lib/errors';
-import { mulInt64, type Int64 } from '../lib/int64';
-import { containerCapabilities } from './capabilities';
-import type { DeviceNumber, HostDevice } from './devices';
+import type { ContainerConfig, HostConfig, Resources } from '../containers/api-types';
+import { InvalidParameter } from '../../lib/errors';
+import { mulInt64, type Int64 } from '../../lib/int64';
+import { containerCapabilities } from '../../runtime/capabilities';
+import type { DeviceNumber, HostDevice } from '../../runtime/devices';
 import {
   OCI_VERSION,
   RLIM_INFINITY,
@@ -29,10 +31,10 @@ import {
   type OciMount,
   type OciSpec,
   type PosixRlimit,
-} from './oci-types';
-import { builtinSeccompProfile, parseSeccompProfile, resolveSeccompProfile } from './seccomp';
-import { DEFAULT_READONLY_PATHS, hostSpecFacts, type SpecHostFacts } from './spec-host';
-import type { ResolvedUser } from './user';
+} from '../../runtime/oci-types';
+import { builtinSeccompProfile, parseSeccompProfile, resolveSeccompProfile } from '../../runtime/seccomp';
+import { DEFAULT_READONLY_PATHS, hostSpecFacts, type SpecHostFacts } from '../../runtime/spec-host';
+import type { ResolvedUser } from '../../runtime/user';
 
 export interface Ulimit {
   Name: string;
@@ -72,9 +74,9 @@ export interface SpecInput {
   defaultUlimits?: Record<string, Ulimit>;
   /** Daemon default for /dev/shm, bytes; HostConfig.ShmSize wins when set. */
   shmSize: number;
-  /** Resolved devices (runtime/devices.ts resolveContainerDevices): mappings, plus all host devices when privileged. */
+  /** Resolved devices (daemon/oci/devices.ts resolveContainerDevices): mappings, plus all host devices when privileged. */
   devices: HostDevice[];
-  /** major:minor of the blkio device paths (runtime/devices.ts resolveBlkioDevices). */
+  /** major:minor of the blkio device paths (daemon/oci/devices.ts resolveBlkioDevices). */
   blkioDevices?: Record<string, DeviceNumber>;
   /** Daemon default for no-new-privileges. */
   noNewPrivileges?: boolean;
@@ -348,7 +350,7 @@ function blkioDevice(path: string | undefined, devices: Record<string, DeviceNum
 }
 
 export interface ResourceOptions {
-  /** major:minor of blkio device paths (runtime/devices.ts resolveBlkioDevices). */
+  /** major:minor of blkio device paths (daemon/oci/devices.ts resolveBlkioDevices). */
   blkioDevices?: Record<string, DeviceNumber>;
   /**
    * 'create' (the spec; default) or 'update' (docker update's Tasks.Update: only what dockerd's
