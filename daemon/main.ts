@@ -28,6 +28,8 @@ import { acquireDaemonLocks } from './lock';
 import { SystemService } from './system/service';
 import { cgroupVersion } from './system/host';
 import { ContainerService } from './containers/service';
+import { ContainerStore } from './containers/store';
+import type { ContainerUsage } from './container-usage';
 import { containerFilesBackend } from './containers/files-backend';
 import { ExecService } from './exec/service';
 import { withExecIds } from './exec/inspect-exec-ids';
@@ -82,6 +84,7 @@ async function startNetworking(
   events: EventBus,
   logger: Logger,
   cleanups: Array<() => Promise<void> | void>,
+  usage: ContainerUsage,
 ): Promise<{ networks: NetworkService; sandboxes: Sandboxes }> {
   const log = logger.child({ component: 'network' });
   const tag = networkTag(config.containerdNamespace);
@@ -97,6 +100,7 @@ async function startNetworking(
     logger: log,
   });
   const networks = new NetworkService({
+    usage,
     repo: new NetworkRepo(db),
     links,
     firewall,
@@ -186,7 +190,10 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       { certsDir: process.env.BERTH_CERTS_DIR ?? '/etc/docker/certs.d', userAgent: `docker/${engineInfo().version} os/linux arch/${hostArchitecture()}` },
     );
     const events = new EventBus((err) => logger.error({ err }, 'event subscriber failed'));
+    // The containers in memory first: the image, volume and network services ask it who uses what.
+    const containerStore = new ContainerStore(new ContainerRepo(db));
     const images = new ImageService({
+      usage: containerStore,
       ctd,
       repo: new ImageRepo(db),
       events,
@@ -223,7 +230,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       shmSize: config.defaultShmSize,
       noNewPrivileges: config.noNewPrivileges,
     });
-    const volumes = new VolumeService({ repo: new VolumeRepo(db), events, logger: logger.child({ component: 'volumes' }), dataRoot: config.dataRoot });
+    const volumes = new VolumeService({ repo: new VolumeRepo(db), events, logger: logger.child({ component: 'volumes' }), dataRoot: config.dataRoot, usage: containerStore });
     specs.volumes = volumes;
     const runtime = new ContainerRuntime({
       ctd,
@@ -231,9 +238,9 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       logger: logger.child({ component: 'tasks' }),
     });
     cleanups.push(() => runtime.close());
-    const { networks, sandboxes } = await startNetworking(config, db, events, logger, cleanups);
+    const { networks, sandboxes } = await startNetworking(config, db, events, logger, cleanups, containerStore);
     const containers = new ContainerService({
-      repo: new ContainerRepo(db),
+      store: containerStore,
       images,
       runtime,
       specs,
@@ -258,12 +265,6 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         shutdownTimeoutSec: config.shutdownTimeout < 0 ? 3600 : config.shutdownTimeout,
       },
     });
-    images.users = containers;
-    networks.containers = {
-      name: (id) => containers.tryGetById(id)?.record.name,
-      configuredOn: (id) => containers.configuredOn(id),
-    };
-    volumes.users = (name) => containers.volumeUsers(name);
     cleanups.push(() => volumes.close());
     const taskEvents = subscribeTaskEvents(ctd, config.containerdNamespace, (ev) => {
       if (ev.kind === 'oom') containers.noteOom(ev.containerId);

@@ -146,3 +146,9 @@ export function nowRfc3339Nano(): string {
   const extra = Number(process.hrtime.bigint() % 1_000_000n);
   return rfc3339Nano(new Date(), extra);
 }
+
+/** A container as the services hand it around: the record and its current state. */
+export interface Container {
+  record: ContainerRecord;
+  state: ContainerState;
+}

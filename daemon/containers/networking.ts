@@ -243,14 +243,6 @@ export class ContainerNetworking {
     this.store.saveRecord(c);
   }
 
-  /** IDs of containers configured on a network (for `network ls --filter dangling` and prune). */
-  configuredOn(networkId: string): string[] {
-    return this.store
-      .all()
-      .filter((c) => (c.record.networks ?? []).some((e) => e.networkId === networkId))
-      .map((c) => c.record.id);
-  }
-
   // ------------------------------------------------------------------ what inspect and ps show
 
   private view(c: Container): ContainerNetView {

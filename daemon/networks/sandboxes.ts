@@ -405,7 +405,7 @@ export class Sandboxes {
           for (const link of own?.links ?? []) {
             const [target, alias] = splitLink(link);
             if (alias.toLowerCase() !== want) continue;
-            const hit = eps.find((e) => this.networks.containers?.name(e.containerId) === target || e.containerId.startsWith(target));
+            const hit = eps.find((e) => this.networks.usage.containerName(e.containerId) === target || e.containerId.startsWith(target));
             if (hit) return { addresses: [hit.ip] };
           }
         }

@@ -1,6 +1,7 @@
 // The network area's domain service: the built-in networks, user-defined bridge networks
 // (create, list, inspect, remove, prune), their Linux bridges, embedded DNS listeners and the
 // firewall model. Containers' attachments are in sandboxes.ts. Routes call this; it never sees HTTP.
+import type { ContainerUsage } from '../container-usage';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { cidrOverlaps, parseCidr4, formatIpv4, networkAddress } from '../../network/cidr';
@@ -39,6 +40,7 @@ export interface DefaultBridgeConfig {
 }
 
 export interface NetworkServiceDeps {
+  usage: Pick<ContainerUsage, 'networkUsers' | 'containerName'>;
   repo: NetworkRepo;
   links: Links;
   firewall: Firewall;
@@ -72,13 +74,6 @@ export interface NetworkListFilter {
   match(n: NetworkRecord, dangling: boolean): boolean;
 }
 
-/** Who uses a network: the endpoints of running containers and the names of containers. */
-export interface ContainerDirectory {
-  name(id: string): string | undefined;
-  /** IDs of containers (running or not) configured on the network. */
-  configuredOn(networkId: string): string[];
-}
-
 const TRUE_WORDS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const FALSE_WORDS = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
@@ -101,8 +96,8 @@ export class NetworkService {
   private readonly events: EventBus;
   private readonly logger: Logger;
   private readonly deps: NetworkServiceDeps;
-  /** Set in main once the container service exists. */
-  containers?: ContainerDirectory;
+  /** Which containers are configured on a network, and their names (the container store answers). */
+  readonly usage: Pick<ContainerUsage, 'networkUsers' | 'containerName'>;
   /** Published ports of running containers, for the firewall model (set by sandboxes.ts). */
   portsForFirewall: () => FirewallModel['ports'] = () => [];
   /** A bridge network's address use, for inspect's Status (set by sandboxes.ts). */
@@ -117,6 +112,7 @@ export class NetworkService {
     this.dns = deps.dns;
     this.events = deps.events;
     this.logger = deps.logger;
+    this.usage = deps.usage;
   }
 
   // ------------------------------------------------------------------ lookup
@@ -496,7 +492,7 @@ export class NetworkService {
   /** withStatus: API 1.52+ shows the addresses in use per subnet. */
   inspect(input: string, withStatus = false): NetworkView {
     const n = this.get(input);
-    const view = networkView(n, this.endpoints(n.id), (id) => this.containers?.name(id) ?? '', true);
+    const view = networkView(n, this.endpoints(n.id), (id) => this.usage.containerName(id) ?? '', true);
     if (withStatus) {
       const st = n.driver === 'bridge' && n.ipam[0] ? this.subnetStatus(n) : undefined;
       view.Status = { IPAM: { Subnets: st ? { [n.ipam[0].Subnet]: { IPsInUse: st.inUse, DynamicIPsAvailable: st.available } } : {} } };
@@ -507,9 +503,9 @@ export class NetworkService {
   list(filter: NetworkListFilter): NetworkView[] {
     const out: NetworkView[] = [];
     for (const n of this.all()) {
-      const dangling = !n.builtin && (this.containers?.configuredOn(n.id).length ?? 0) === 0;
+      const dangling = !n.builtin && this.usage.networkUsers(n.id).length === 0;
       if (!filter.match(n, dangling)) continue;
-      out.push(networkView(n, this.endpoints(n.id), (id) => this.containers?.name(id) ?? '', false));
+      out.push(networkView(n, this.endpoints(n.id), (id) => this.usage.containerName(id) ?? '', false));
     }
     return out;
   }
@@ -536,7 +532,7 @@ export class NetworkService {
       if (n.builtin) continue;
       if (opts.until !== undefined && Date.parse(n.created) / 1000 >= opts.until) continue;
       if (!opts.labels(n.labels)) continue;
-      if (this.endpoints(n.id).length > 0 || (this.containers?.configuredOn(n.id).length ?? 0) > 0) continue;
+      if (this.endpoints(n.id).length > 0 || this.usage.networkUsers(n.id).length > 0) continue;
       try {
         await this.remove(n.id);
         deleted.push(n.name);
