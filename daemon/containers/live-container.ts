@@ -25,6 +25,8 @@ export interface LiveTask {
   exited: Promise<void>;
 }
 
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
 type Waiter = (r: WaitResult) => void;
 
 export class LiveContainer implements Container {
@@ -74,6 +76,21 @@ export class LiveContainer implements Container {
     if (!this.restartRef) this.restartRef = new RestartManager(policy, max);
     else this.restartRef.update(policy, max);
     return this.restartRef;
+  }
+
+  /** `docker wait`: now if the condition holds, else at the next exit or the removal. */
+  wait(condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult> {
+    if (condition === 'not-running' && !this.state.running) {
+      return Promise.resolve({ StatusCode: this.state.exitCode, Error: this.state.error ? { Message: this.state.error } : null });
+    }
+    const w = condition === 'removed' ? this.waitRemoved() : this.waitExit();
+    return new Promise<WaitResult>((resolve, reject) => {
+      w.promise.then(resolve, reject);
+      signal?.addEventListener('abort', () => {
+        w.cancel();
+        reject(new Error('client went away'));
+      });
+    });
   }
 
   waitExit(): { promise: Promise<WaitResult>; cancel: () => void } {

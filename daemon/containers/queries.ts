@@ -1,5 +1,7 @@
-// What inspect and ps show of containers: the views, with sizes, mounts, networks and the
-// image column, over the in-memory store.
+// What inspect and ps show of containers (the views, with sizes, mounts, networks and the image
+// column) over the in-memory store, and which containers prune takes.
+import type { Logger } from 'pino';
+import type { EventBus } from '../events';
 import { overlayDirs, snapshotUsage } from '../../runtime/snapshots';
 import type { ImageService } from '../images/service';
 import { resolveImage } from '../images/lookup';
@@ -10,13 +12,42 @@ import type { ContainerNetworking } from './networking';
 import type { ContainerStore } from './store';
 import { filterContainers, inspectView, planList, summaryView, type ListOptions } from './views';
 
+export interface PruneOptions {
+  /** Unix seconds: only containers created before. */
+  until?: number;
+  labels: (l: Readonly<Record<string, string>>) => boolean;
+}
+
 export class ContainerQueries {
   constructor(
     private readonly store: ContainerStore,
     private readonly images: ImageService,
     private readonly net: ContainerNetworking,
     private readonly volumes: ContainerVolumes,
+    private readonly events: EventBus,
+    private readonly logger: Logger,
   ) {}
+
+  /** `container prune`: the stopped containers the filters select, each removed as `docker rm` would. */
+  async prune(opts: PruneOptions, remove: (id: string) => Promise<void>): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const c of this.store.all()) {
+      if (c.state.running || c.state.paused || c.state.restarting) continue;
+      if (opts.until !== undefined && Date.parse(c.record.created) / 1000 >= opts.until) continue;
+      if (!opts.labels(c.record.config.Labels ?? {})) continue;
+      const { rw } = await this.sizes(c);
+      try {
+        await remove(c.record.id);
+        deleted.push(c.record.id);
+        reclaimed += rw;
+      } catch (err) {
+        this.logger.debug({ err, container: c.record.id }, 'prune skipped container');
+      }
+    }
+    this.events.publish('container', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
+  }
 
   /** legacyNetworkFields: API < 1.52 also has NetworkSettings' deprecated top-level fields. */
   async inspect(input: string, size: boolean, legacyNetworkFields: boolean): Promise<ContainerInspectResponse> {

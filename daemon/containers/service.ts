@@ -3,70 +3,45 @@
 // settings and update rules, networking, volumes and logging. It persists through the store,
 // runs through runtime/, and publishes every transition on the event bus. Routes call it; it
 // never sees HTTP.
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { Logger } from 'pino';
 import type { ContainerRuntime } from '../../runtime/tasks';
-import type { TaskIO } from '../../runtime/fifo';
 import { NameTakenError } from '../../store/container-repo';
 import { Conflict, InvalidParameter, NotFound, NotModified, BerthError, SystemError, errorMessage } from '../../lib/errors';
-import { isStartFailure } from '../../runtime/start-errors';
-import { isProcessGone } from '../../runtime/grpc-errors';
-import { DEFAULT_READONLY_PATHS, hostSpecFacts } from '../../runtime/spec-host';
-import { formattedLines, logConfigOf, NULL_SINK, openRunLogger, readContainerLog, type ReadOptions } from '../logs/container-logs';
+import { formattedLines, readContainerLog, type ReadOptions } from '../logs/container-logs';
 import type { LogEntry } from '../logs/types';
-import { LogCopier } from '../logs/copier';
-import { validateLogOpts } from '../logs/format';
 import { openAttach, type AttachOptions, type AttachSession } from './attach';
 import type { LogLine, LogsRequest } from './logs';
-import type { ContainerInspectResponse, ContainerSummary, ContainerConfig, HostConfig, NetworkingConfig, EndpointSettings, MountPoint } from './api-types';
+import type { ContainerInspectResponse, ContainerSummary, HostConfig, EndpointSettings } from './api-types';
 import type { ListOptions } from './views';
 import type { EventBus } from '../events';
 import type { ImageService } from '../images/service';
-import { resolveImage } from '../images/lookup';
 import { parseSignal } from '../signals';
 import { AttachHub } from './attach-hub';
-import { writeEtcFiles } from './etc-files';
-import { initialState, notRunning, nowRfc3339Nano, statusName, ZERO_TIME, type Container, type ContainerRecord } from './model';
-import { generateName, validateName } from './names';
-import { DEFAULT_STOP_TIMEOUT, entrypointAndArgs, mergeWithImage, restartPolicyName, verifySettings, withHostDefaults } from './settings';
+import { initialState, type Container } from './model';
+import { validateName } from './names';
+import { DEFAULT_STOP_TIMEOUT } from './settings';
 import { applyUpdate, updateFailure } from './update-rules';
 import type { SpecFactory } from './spec-factory';
-import { planMounts } from './mounts';
 import type { VolumeService } from '../volumes/service';
 import { runPs } from './top';
 import type { NetworkService } from '../networks/service';
 import type { Sandboxes } from '../networks/sandboxes';
-import { checkNetworkModeConflicts } from '../networks/endpoint-plan';
-import { validatePortSpec } from '../networks/port-bindings';
 import type { NetworkRecord } from '../networks/model';
-import { ContainerNetworking, portSpecOf } from './networking';
-import type { LiveContainer, LiveTask, WaitResult } from './live-container';
+import { ContainerNetworking } from './networking';
+import type { LiveContainer, WaitCondition, WaitResult } from './live-container';
 import { Monitor } from './monitor';
 import type { ContainerStore } from './store';
 import { ContainerVolumes } from './container-volumes';
-import { ContainerQueries } from './queries';
+import { ContainerQueries, type PruneOptions } from './queries';
 import { TaskControl } from './task-control';
+import { containerDir, planCreate, writeContainerEtc, type ContainerDefaults, type CreateContext, type CreateRequest } from './create';
+import { startTask } from './task-start';
+import { restoreContainers } from './restore';
 
 export type { Container } from './model';
-export type { WaitResult } from './live-container';
-
-export interface ContainerDefaults {
-  dataRoot: string;
-  execRoot: string;
-  shmSize: number;
-  ipcMode: string;
-  cgroupnsMode: 'host' | 'private';
-  logDriver: string;
-  logOpts: Record<string, string>;
-  hostGatewayIp: string;
-  dns: string[];
-  dnsSearch: string[];
-  dnsOpts: string[];
-  shutdownTimeoutSec: number;
-}
+export type { ContainerDefaults, CreateRequest } from './create';
+export type { WaitCondition, WaitResult } from './live-container';
 
 export interface ContainerServiceDeps {
   store: ContainerStore;
@@ -80,15 +55,6 @@ export interface ContainerServiceDeps {
   networks?: NetworkService;
   sandboxes?: Sandboxes;
 }
-
-export interface CreateRequest {
-  name: string;
-  config: ContainerConfig;
-  hostConfig: HostConfig;
-  networkingConfig: NetworkingConfig | null;
-}
-
-export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
 export { QUARANTINE_LABEL } from './task-control';
 
@@ -105,6 +71,7 @@ export class ContainerService {
   private readonly vols: ContainerVolumes;
   private readonly queries: ContainerQueries;
   private readonly control: TaskControl;
+  private readonly ctx: CreateContext;
 
   constructor(deps: ContainerServiceDeps) {
     this.store = deps.store;
@@ -119,15 +86,16 @@ export class ContainerService {
         get: (input) => this.get(input),
         tryGet: (input) => this.tryGet(input),
         saveRecord: (c) => this.store.saveRecord(this.store.get(c.record.id)),
-        writeEtc: (c, net) => this.writeEtc(c, net),
+        writeEtc: (c, net) => writeContainerEtc(this.ctx, c, net),
         all: () => this.all(),
       },
       deps.defaults.dns,
       deps.networks,
       deps.sandboxes,
     );
+    this.ctx = { store: deps.store, images: deps.images, specs: deps.specs, net: this.net, defaults: deps.defaults };
     this.vols = new ContainerVolumes(deps.volumes, deps.store, deps.events, deps.logger);
-    this.queries = new ContainerQueries(deps.store, deps.images, this.net, this.vols);
+    this.queries = new ContainerQueries(deps.store, deps.images, this.net, this.vols, deps.events, deps.logger);
     this.monitor = new Monitor({
       runtime: deps.runtime,
       store: deps.store,
@@ -191,30 +159,15 @@ export class ContainerService {
   }
 
   containerDir(id: string): string {
-    return path.join(this.defaults.dataRoot, 'containers', id);
+    return containerDir(this.defaults, id);
   }
 
   hub(id: string): AttachHub {
     return this.tryGetById(id)?.hub ?? new AttachHub();
   }
 
-  isRunning(id: string): boolean {
-    return this.tryGetById(id)?.state.running ?? false;
-  }
-
   counts(): { running: number; paused: number; stopped: number } {
-    const out = { running: 0, paused: 0, stopped: 0 };
-    for (const c of this.all()) {
-      if (c.state.paused) out.paused++;
-      else if (c.state.running) out.running++;
-      else out.stopped++;
-    }
-    return out;
-  }
-
-  /** IDs of containers configured on a network (for `network ls --filter dangling` and prune). */
-  configuredOn(networkId: string): string[] {
-    return this.store.networkUsers(networkId);
+    return this.store.counts();
   }
 
   /** The task was OOM-killed (from containerd's events). */
@@ -225,89 +178,26 @@ export class ContainerService {
   // ------------------------------------------------------------------ create
 
   async create(req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
-    const config: ContainerConfig = { ...req.config };
-    const hostConfig = withHostDefaults(req.hostConfig, {
-      shmSize: this.defaults.shmSize,
-      ipcMode: this.defaults.ipcMode,
-      cgroupnsMode: this.defaults.cgroupnsMode,
-      maskedPaths: hostSpecFacts().maskedPaths,
-      readonlyPaths: DEFAULT_READONLY_PATHS,
-    });
-    if (!hostConfig.LogConfig?.Type || (req.hostConfig.LogConfig?.Type ?? '') === '') {
-      hostConfig.LogConfig = { Type: this.defaults.logDriver as 'json-file', Config: { ...this.defaults.logOpts, ...(req.hostConfig.LogConfig?.Config ?? {}) } };
-    }
-    const warnings = verifySettings(config, hostConfig);
-    checkNetworkModeConflicts(req.config, hostConfig);
-    validateLogOpts(hostConfig.LogConfig?.Type ?? 'json-file', hostConfig.LogConfig?.Config ?? {});
-    warnings.push(...this.specs.validate(config, hostConfig));
-
-    if (!config.Image) throw new InvalidParameter('Config.Image must be set'); // dockerd: no image given
-    const { image } = resolveImage(this.images.repo, config.Image);
-    mergeWithImage(config, this.images.config(image).config);
-    const { path: procPath, args } = entrypointAndArgs(config);
-    const plan = planMounts(hostConfig, Object.keys(config.Volumes ?? {}), (other) => this.get(other).record.mounts ?? []);
-    for (const m of plan) {
-      if (m.type !== 'image') continue;
-      const img = resolveImage(this.images.repo, m.source).image;
-      const imgLayers = this.images.repo.layers(img.id);
-      m.imageId = img.id;
-      m.imageChain = imgLayers.length > 0 ? imgLayers[imgLayers.length - 1].chainId : '';
-    }
-
-    const id = randomBytes(32).toString('hex');
-    const name = req.name ? validateName(req.name) : generateName((n) => this.store.nameTaken(n));
-    if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? os.hostname() : id.slice(0, 12);
-    const netMode = hostConfig.NetworkMode || 'default';
-    if (netMode.startsWith('container:')) {
-      // Stored as the other container's full ID (an unknown one is reported at start, as dockerd does).
-      const other = this.tryGet(netMode.slice('container:'.length));
-      if (other) hostConfig.NetworkMode = `container:${other.record.id}`;
-    }
-    const endpoints = this.net.plan(hostConfig, req.networkingConfig, (config as { MacAddress?: string }).MacAddress ?? '');
-    if ((hostConfig.Links ?? []).length > 0) hostConfig.Links = this.net.legacyLinks(hostConfig.Links ?? [], name);
-    validatePortSpec(portSpecOf(config, hostConfig));
-    if (netMode === 'host' && Object.keys(hostConfig.PortBindings ?? {}).length > 0) {
-      warnings.push('Published ports are discarded when using host network mode');
-      hostConfig.PortBindings = {};
-    }
-
+    const { record, warnings } = planCreate(this.ctx, req);
+    const id = record.id;
     const dir = this.containerDir(id);
-    const layers = this.images.repo.layers(image.id);
-    const record: ContainerRecord = {
-      id,
-      name,
-      created: nowRfc3339Nano(),
-      path: procPath,
-      args,
-      config,
-      hostConfig,
-      networkingConfig: req.networkingConfig,
-      imageId: image.id,
-      snapshotParent: layers.length > 0 ? layers[layers.length - 1].chainId : '',
-      logPath: hostConfig.LogConfig?.Type === 'none' ? '' : path.join(dir, `${id}-json.log`),
-      resolvConfPath: path.join(dir, 'resolv.conf'),
-      hostnamePath: path.join(dir, 'hostname'),
-      hostsPath: path.join(dir, 'hosts'),
-      mounts: plan,
-      networks: endpoints,
-    };
-    const madeVolumes = this.vols.create(plan);
+    const madeVolumes = this.vols.create(record.mounts ?? []);
     let c: LiveContainer;
     try {
       c = this.store.insert(record, initialState());
     } catch (err) {
       await this.vols.drop(madeVolumes);
-      if (err instanceof NameTakenError) throw nameConflict(name, err.holder);
+      if (err instanceof NameTakenError) throw nameConflict(record.name, err.holder);
       throw err;
     }
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
-      this.writeEtc(c);
+      writeContainerEtc(this.ctx, c);
       await this.runtime.createContainer(id, {
         spec: await this.specs.placeholder(c),
-        imageName: config.Image,
+        imageName: record.config.Image ?? '',
         snapshotParent: record.snapshotParent,
-        labels: { 'berth.name': name },
+        labels: { 'berth.name': record.name },
       });
     } catch (err) {
       await this.runtime.deleteContainer(id).catch(() => undefined);
@@ -318,33 +208,6 @@ export class ContainerService {
     }
     this.publish(c, 'create');
     return { Id: id, Warnings: warnings };
-  }
-
-  private writeEtc(c: Container, net: { addresses: string[]; nameserver: string | null } = { addresses: [], nameserver: null }): void {
-    const hc = c.record.hostConfig;
-    writeEtcFiles(this.containerDir(c.record.id), {
-      hostname: c.record.config.Hostname ?? '',
-      domainname: c.record.config.Domainname ?? '',
-      addresses: net.addresses,
-      embeddedDns: net.nameserver,
-      links: this.net.legacyLinkHosts(c),
-      extraHosts: hc.ExtraHosts ?? [],
-      hostGatewayIp: this.defaults.hostGatewayIp,
-      dns: hc.Dns?.length ? hc.Dns : this.defaults.dns,
-      dnsSearch: hc.DnsSearch?.length ? hc.DnsSearch : this.defaults.dnsSearch,
-      dnsOptions: hc.DnsOptions?.length ? hc.DnsOptions : this.defaults.dnsOpts,
-      hostNetwork: hc.NetworkMode === 'host',
-    });
-  }
-
-  /** IDs of the containers whose mounts use the volume (for the volume's in-use checks). */
-  volumeUsers(name: string): string[] {
-    return this.store.volumeUsers(name);
-  }
-
-  /** The MountPoints of inspect and ps. */
-  mountPoints(c: Container): MountPoint[] {
-    return this.vols.mountPoints(c);
   }
 
   // ------------------------------------------------------------------ start
@@ -374,77 +237,11 @@ export class ContainerService {
     }
   }
 
-  /** Builds the spec, starts the task, and wires its output, exit and stdin. */
-  private async startTask(c: LiveContainer): Promise<void> {
-    const id = c.record.id;
-    const cfg = c.record.config;
-    let io: TaskIO | undefined;
-    // Mounts pinned for runc (Subpaths) are released once the task exists, or start failed.
-    let pinned: (() => Promise<void>) | undefined;
-    try {
-      const net = await this.net.setUp(c);
-      const { spec, releaseMounts } = await this.specs.build(c, (other) => this.namespaceSource(other), net?.netnsPath, this.net.linkEnv(c));
-      pinned = releaseMounts;
-      await this.runtime.updateSpec(id, spec);
-      const logCfg = logConfigOf(c.record);
-      const logger = openRunLogger(c.record, logCfg, (err) => this.logger.warn({ err, container: id }, 'log write failed'));
-      const started = await this.runtime.startTask(id, { stdin: cfg.OpenStdin === true, terminal: cfg.Tty === true });
-      // The published ports' rules, started before the task, are in place when start answers.
-      await net?.firewall;
-      io = started.io;
-      const hub = c.hub;
-      const copier = new LogCopier({ stdout: started.io.stdout, stderr: started.io.stderr }, logger ?? NULL_SINK, {
-        mode: logCfg.mode,
-        maxBufferSize: logCfg.maxBufferSize,
-      });
-      copier.onData((stream, chunk) => hub.output(stream, chunk));
-      let release: (() => void) | undefined;
-      hub.connectSource({
-        pause: () => {
-          release ??= copier.hold();
-        },
-        resume: () => {
-          release?.();
-          release = undefined;
-        },
-      });
-      const stdin = started.io.stdin;
-      if (stdin) {
-        hub.connectStdin({
-          write: (chunk) => stdin.write(chunk),
-          close: () => void this.runtime.closeStdin(id).catch(() => undefined),
-        });
-      }
-      c.state = {
-        ...c.state,
-        running: true,
-        paused: false,
-        restarting: false,
-        oomKilled: false,
-        dead: false,
-        pid: started.pid,
-        exitCode: 0,
-        error: '',
-        startedAt: nowRfc3339Nano(),
-      };
-      c.oomSeen = false;
-      this.store.saveState(c);
-      const task: LiveTask = { io: started.io, copier, logger, startedMs: Date.now(), exited: Promise.resolve() };
-      c.task = task;
-      task.exited = this.monitor.follow(c, task);
-      this.vols.publish(c, 'mount');
-      this.publish(c, 'start');
-    } catch (err) {
-      await io?.close().catch(() => undefined);
-      await this.runtime.deleteTask(id).catch(() => undefined);
-      await this.net.forget(id);
-      c.state.error = errorMessage(err);
-      c.state.exitCode = isStartFailure(err) ? err.exitCode : 128;
-      this.store.saveState(c);
-      throw err;
-    } finally {
-      await pinned?.();
-    }
+  private startTask(c: LiveContainer): Promise<void> {
+    return startTask(
+      { store: this.store, runtime: this.runtime, specs: this.specs, net: this.net, vols: this.vols, monitor: this.monitor, publish: (x, action) => this.publish(x, action), logger: this.logger },
+      c,
+    );
   }
 
   // ------------------------------------------------------------------ networks
@@ -460,13 +257,6 @@ export class ContainerService {
     const id = this.get(containerInput).record.id;
     const n = this.net.network(networkInput, force);
     await this.locked(id, (c) => this.net.disconnect(c, n, networkInput));
-  }
-
-  /** The /proc/<pid>/ns paths a container:<id> mode joins. */
-  private namespaceSource(input: string): { id: string; pid: number } {
-    const other = this.get(input);
-    if (!other.state.running) throw new Conflict(`cannot join namespace of a non running container ${other.record.id}`);
-    return { id: other.record.id, pid: other.state.pid };
   }
 
   // ------------------------------------------------------------------ stop, kill, restart, pause
@@ -504,58 +294,19 @@ export class ContainerService {
     });
   }
 
-  /**
-   * Rethrows a runtime failure of pause/unpause/top: as dockerd's 409 "is not running" when the
-   * task ended meanwhile (an exit or a stop/restart racing the request), as itself otherwise.
-   */
-  private async notRunningConflict(id: string, err: unknown): Promise<never> {
-    const now = this.tryGetById(id);
-    const task = await this.runtime.taskStatus(id).catch(() => undefined);
-    if (!now || !now.state.running || now.state.restarting || task === undefined || task.status === 'stopped' || isProcessGone(err)) {
-      throw new Conflict(`Container ${id} is not running`);
-    }
-    throw err;
-  }
-
   async pause(input: string): Promise<void> {
-    await this.locked(input, async (c) => {
-      const id = c.id;
-      if (!c.state.running) throw new Conflict(`Container ${id} is not running`);
-      if (c.state.paused) throw new Conflict(`Container ${id} is already paused`);
-      if (c.state.restarting) throw new Conflict(`Container ${id} is restarting, wait until the container is running`);
-      await this.runtime.pause(id).catch((err: unknown) => this.notRunningConflict(id, err));
-      c.state.paused = true;
-      this.store.saveState(c);
-      this.publish(c, 'pause');
-    });
+    await this.locked(input, (c) => this.control.pause(c));
   }
 
   async unpause(input: string): Promise<void> {
-    await this.locked(input, async (c) => {
-      if (!c.state.paused) throw new Conflict(`Container ${c.id} is not paused`);
-      await this.runtime.resume(c.id).catch((err: unknown) => this.notRunningConflict(c.id, err));
-      c.state.paused = false;
-      this.store.saveState(c);
-      this.publish(c, 'unpause');
-    });
+    await this.locked(input, (c) => this.control.unpause(c));
   }
 
   // ------------------------------------------------------------------ wait and remove
 
   /** Not async on purpose: an unknown container throws before the caller answers anything. */
   wait(input: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult> {
-    const c = this.get(input);
-    if (condition === 'not-running' && !c.state.running) {
-      return Promise.resolve({ StatusCode: c.state.exitCode, Error: c.state.error ? { Message: c.state.error } : null });
-    }
-    const w = condition === 'removed' ? c.waitRemoved() : c.waitExit();
-    return new Promise<WaitResult>((resolve, reject) => {
-      w.promise.then(resolve, reject);
-      signal?.addEventListener('abort', () => {
-        w.cancel();
-        reject(new Error('client went away'));
-      });
-    });
+    return this.get(input).wait(condition, signal);
   }
 
   async remove(input: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
@@ -637,62 +388,30 @@ export class ContainerService {
   async resize(input: string, height: number, width: number): Promise<void> {
     const c = this.get(input);
     if (!c.state.running) throw new Conflict(`Container ${c.record.id} is not running`);
-    await this.runtime.resizePty(c.record.id, width, height).catch((err: unknown) => this.notRunningConflict(c.record.id, err));
+    await this.runtime.resizePty(c.record.id, width, height).catch((err: unknown) => this.control.notRunningConflict(c.record.id, err));
   }
 
   async top(input: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
     const c = this.get(input);
     if (!c.state.running) throw new Conflict(`Container ${c.record.id} is not running`);
     if (c.state.restarting) throw new Conflict(`Container ${c.record.id} is restarting, wait until the container is running`);
-    const pids = await this.runtime.pids(c.record.id).catch((err: unknown) => this.notRunningConflict(c.record.id, err));
+    const pids = await this.runtime.pids(c.record.id).catch((err: unknown) => this.control.notRunningConflict(c.record.id, err));
     return runPs(psArgs, pids);
   }
 
   // ------------------------------------------------------------------ daemon start and stop
 
   /** Brings state in line with containerd after a start: nothing survives a berthd restart running. */
-  async restore(): Promise<void> {
-    const known = new Set<string>();
-    const inContainerd = new Set(await this.runtime.listContainers());
-    for (const c of this.all()) {
-      known.add(c.record.id);
-      if (c.state.removalInProgress) {
-        await this.runtime.deleteContainer(c.record.id).catch(() => undefined);
-        fs.rmSync(this.containerDir(c.record.id), { recursive: true, force: true });
-        this.store.delete(c.record.id);
-        continue;
-      }
-      if (!inContainerd.has(c.record.id)) {
-        // A record without its containerd container (a create cut short, or containerd's state
-        // lost): kept for the operator, Dead so that it is never started; `docker rm` clears it.
-        if (!c.state.quarantined) {
-          this.logger.warn({ container: c.record.id, name: c.record.name }, 'quarantined at daemon start: no containerd container matches this record');
-        }
-        c.state = notRunning(c.state, {
-          dead: true,
-          quarantined: c.state.quarantined ?? `no containerd container at daemon start ${nowRfc3339Nano()}`,
-          error: 'quarantined at daemon start: its containerd container is missing',
-        });
-        this.store.saveState(c);
-        continue;
-      }
-      const wasRunning = c.state.running;
-      await this.runtime.deleteTask(c.record.id).catch(() => undefined);
-      if (wasRunning) {
-        c.state = notRunning(c.state, { exitCode: 255, finishedAt: nowRfc3339Nano() });
-        this.store.saveState(c);
-      }
-      const policy = restartPolicyName(c.record.hostConfig.RestartPolicy);
-      const autostart = policy === 'always' || (policy === 'unless-stopped' && !c.state.manuallyStopped) || (policy === 'on-failure' && wasRunning);
-      if (autostart && c.state.startedAt !== ZERO_TIME) {
-        await this.startTask(c).catch((err: unknown) => this.logger.warn({ err, container: c.record.id }, 'restart at daemon start failed'));
-      } else if (c.record.hostConfig.AutoRemove && c.state.startedAt !== ZERO_TIME) {
-        // An AutoRemove container that ran and is not coming back was due for removal (its
-        // exit may have come while berthd was down).
-        await this.remove(c.record.id, { force: true, volumes: true }).catch(() => undefined);
-      }
-    }
-    await this.control.quarantineUnknown(inContainerd, known);
+  restore(): Promise<void> {
+    return restoreContainers({
+      store: this.store,
+      runtime: this.runtime,
+      logger: this.logger,
+      containerDir: (id) => this.containerDir(id),
+      startTask: (c) => this.startTask(c),
+      remove: (id) => this.remove(id, { force: true, volumes: true }),
+      quarantineUnknown: (inContainerd, known) => this.control.quarantineUnknown(inContainerd, known),
+    });
   }
 
   /** Stops every running container, in parallel, as dockerd does at shutdown. */
@@ -759,32 +478,8 @@ export class ContainerService {
     return this.queries.list(req);
   }
 
-  async prune(opts: { until?: number; labels: (l: Readonly<Record<string, string>>) => boolean }): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
-    const deleted: string[] = [];
-    let reclaimed = 0;
-    for (const c of this.all()) {
-      if (c.state.running || c.state.paused || c.state.restarting) continue;
-      if (opts.until !== undefined && Date.parse(c.record.created) / 1000 >= opts.until) continue;
-      if (!opts.labels(c.record.config.Labels ?? {})) continue;
-      const { rw } = await this.queries.sizes(c);
-      try {
-        await this.remove(c.record.id, { force: false, volumes: false });
-        deleted.push(c.record.id);
-        reclaimed += rw;
-      } catch (err) {
-        this.logger.debug({ err, container: c.record.id }, 'prune skipped container');
-      }
-    }
-    this.events.publish('container', 'prune', '', { reclaimed: String(reclaimed) });
-    return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
-  }
-
-  describeStatus(c: Container): string {
-    return statusName(c.state);
-  }
-
-  shortId(id: string): string {
-    return id.slice(0, 12);
+  prune(opts: PruneOptions): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    return this.queries.prune(opts, (id) => this.remove(id, { force: false, volumes: false }));
   }
 }
 

@@ -104,6 +104,17 @@ export class ContainerStore implements ContainerUsage {
     return [...this.byId.values()];
   }
 
+  /** `docker info`'s counts. */
+  counts(): { running: number; paused: number; stopped: number } {
+    const out = { running: 0, paused: 0, stopped: 0 };
+    for (const c of this.byId.values()) {
+      if (c.state.paused) out.paused++;
+      else if (c.state.running) out.running++;
+      else out.stopped++;
+    }
+    return out;
+  }
+
   // ------------------------------------------------------------------ ContainerUsage
 
   containersUsingImage(imageId: string): { id: string; running: boolean }[] {

@@ -1,9 +1,9 @@
-// Signals to a container's task: stop (signal, grace period, SIGKILL), kill, the kill before a
-// removal, with dockerd's rules for which signal ends a container for good, and the start-up
+// Signals to a container's task: stop (signal, grace period, SIGKILL), kill, pause, the kill
+// before a removal, with dockerd's rules for which signal ends a container for good, and the start-up
 // quarantine of containerd containers without a record.
 import type { Logger } from 'pino';
 import { Conflict, NotModified, SystemError, errorMessage } from '../../lib/errors';
-import { isNotFound } from '../../runtime/grpc-errors';
+import { isNotFound, isProcessGone } from '../../runtime/grpc-errors';
 import { parseSignal, parseSupportedSignal, validSignalForPlatform } from '../signals';
 import type { LiveContainer } from './live-container';
 import type { Container } from './model';
@@ -15,6 +15,8 @@ import { DEFAULT_STOP_TIMEOUT } from './settings';
 export interface SignalRuntime {
   kill(id: string, signal: number, opts: { all: boolean }): Promise<void>;
   resume(id: string): Promise<void>;
+  pause(id: string): Promise<void>;
+  taskStatus(id: string): Promise<{ status: string } | undefined>;
   deleteTask(id: string): Promise<unknown>;
   labels(id: string): Promise<Record<string, string> | undefined>;
   addLabels(id: string, labels: Record<string, string>): Promise<void>;
@@ -22,7 +24,7 @@ export interface SignalRuntime {
 
 export interface TaskControlDeps {
   runtime: SignalRuntime;
-  store: { saveState(c: LiveContainer): void };
+  store: { saveState(c: LiveContainer): void; tryGetById(id: string): LiveContainer | undefined };
   monitor: Pick<Monitor, 'cancelRestart'>;
   publish(c: Container, action: string, extra?: Record<string, string>): void;
   logger: Logger;
@@ -156,6 +158,38 @@ export class TaskControl {
         this.deps.publish(c, 'unpause');
       }
     }
+  }
+
+  /**
+   * Rethrows a runtime failure of pause/unpause/top: as dockerd's 409 "is not running" when the
+   * task ended meanwhile (an exit or a stop/restart racing the request), as itself otherwise.
+   */
+  async notRunningConflict(id: string, err: unknown): Promise<never> {
+    const now = this.deps.store.tryGetById(id);
+    const task = await this.deps.runtime.taskStatus(id).catch(() => undefined);
+    if (!now || !now.state.running || now.state.restarting || task === undefined || task.status === 'stopped' || isProcessGone(err)) {
+      throw new Conflict(`Container ${id} is not running`);
+    }
+    throw err;
+  }
+
+  async pause(c: LiveContainer): Promise<void> {
+    const id = c.id;
+    if (!c.state.running) throw new Conflict(`Container ${id} is not running`);
+    if (c.state.paused) throw new Conflict(`Container ${id} is already paused`);
+    if (c.state.restarting) throw new Conflict(`Container ${id} is restarting, wait until the container is running`);
+    await this.deps.runtime.pause(id).catch((err: unknown) => this.notRunningConflict(id, err));
+    c.state.paused = true;
+    this.deps.store.saveState(c);
+    this.deps.publish(c, 'pause');
+  }
+
+  async unpause(c: LiveContainer): Promise<void> {
+    if (!c.state.paused) throw new Conflict(`Container ${c.id} is not paused`);
+    await this.deps.runtime.resume(c.id).catch((err: unknown) => this.notRunningConflict(c.id, err));
+    c.state.paused = false;
+    this.deps.store.saveState(c);
+    this.deps.publish(c, 'unpause');
   }
 
   /**
