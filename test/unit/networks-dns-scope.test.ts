@@ -39,9 +39,9 @@ class FakeNetworkService {
   portsForFirewall: () => unknown[] = () => [];
   readonly events: string[] = [];
 
-  readonly containers = {
-    name: (id: string): string | undefined => this.names.get(id),
-    configuredOn: (): string[] => [],
+  readonly usage = {
+    containerName: (id: string): string | undefined => this.names.get(id),
+    networkUsers: (): string[] => [],
   };
 
   private row(e: EndpointRecord): EndpointRow {
