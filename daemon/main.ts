@@ -44,6 +44,7 @@ import { DiskUsageService } from './volumes/disk-usage';
 import { engineInfo } from './system/engine';
 import { NetworkRepo } from '../store/network-repo';
 import { NetworkService, networkTag } from './networks/service';
+import { EmbeddedDnsResolver, repoResolverView } from './networks/dns-resolver';
 import { Sandboxes } from './networks/sandboxes';
 import { Links } from '../network/links';
 import { Firewall } from '../network/firewall';
@@ -90,18 +91,19 @@ async function startNetworking(
   const tag = networkTag(config.containerdNamespace);
   const links = new Links({ logger: log });
   const firewall = new Firewall({ prefix: tag.chainPrefix, enabled: config.iptables, ipForward: config.ipForward, logger: log });
-  let sandboxesRef: Sandboxes | undefined;
-  const dns = new DnsServer({
-    lookup: (key, client, name) => sandboxesRef?.lookup(key, client, name) ?? null,
-    reverse: (key, client, ip) => sandboxesRef?.reverse(key, client, ip) ?? null,
-    upstreams: (key, client) => sandboxesRef?.upstreams(key, client) ?? [],
-    admits: (key, client) => sandboxesRef?.admits(key, client) ?? false,
-    forwards: (key, client) => sandboxesRef?.forwards(key, client) ?? false,
-    logger: log,
+  // The embedded DNS reads the stored endpoints through its own resolver, so it exists before
+  // the network service that starts its listeners; Sandboxes records containers' --dns servers.
+  const networkRepo = new NetworkRepo(db);
+  const upstreams = new Map<string, string[]>();
+  const resolver = new EmbeddedDnsResolver({
+    view: repoResolverView(networkRepo, usage),
+    upstreams,
+    hostResolvers: () => parseResolvConf(readHostResolvConf()).nameservers,
   });
+  const dns = new DnsServer(resolver, { logger: log });
   const networks = new NetworkService({
     usage,
-    repo: new NetworkRepo(db),
+    repo: networkRepo,
     links,
     firewall,
     dns,
@@ -128,9 +130,8 @@ async function startNetworking(
     proxy,
     userlandProxy: config.userlandProxy,
     logger: log,
-    hostResolvers: () => parseResolvConf(readHostResolvConf()).nameservers,
+    upstreams,
   });
-  sandboxesRef = sandboxes;
   await sandboxes.cleanupAll();
   await networks.init();
   cleanups.push(async () => {

@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Logger } from 'pino';
 import { macForIp, parseCidr4, parseIpv4 } from '../../network/cidr';
-import type { DnsAnswer } from '../../network/dns-server';
 import type { FirewallModel } from '../../network/firewall';
 import { SubnetAllocator } from '../../network/ipam';
 import { NETNS_DIR, type Links } from '../../network/links';
@@ -18,6 +17,9 @@ import { Conflict, InvalidParameter, SystemError, errorMessage } from '../../lib
 import type { EndpointConfig, EndpointRecord, NetworkRecord, PortMapping } from './model';
 import type { NetworkService } from './service';
 import { portRequests, type PortSpec } from './port-bindings';
+import { splitLink } from './dns-resolver';
+
+export { splitLink } from './dns-resolver';
 
 export interface SandboxesDeps {
   networks: NetworkService;
@@ -26,8 +28,8 @@ export interface SandboxesDeps {
   proxy: PortProxy;
   userlandProxy: boolean;
   logger: Logger;
-  /** The host's resolvers, for names the embedded DNS does not own. */
-  hostResolvers: () => string[];
+  /** Each container's own --dns servers, shared with the embedded DNS resolver, which reads it. */
+  upstreams: Map<string, string[]>;
 }
 
 /** What the network layer needs to know about a container. */
@@ -65,12 +67,14 @@ export class Sandboxes {
   private readonly logger: Logger;
   private readonly allocators = new Map<string, SubnetAllocator>();
   private readonly proxies = new Map<string, LiveProxy[]>();
-  private readonly upstreamsOf = new Map<string, string[]>();
+  /** Each running container's own --dns servers: the embedded DNS forwards its queries there. */
+  private readonly upstreamsOf: Map<string, string[]>;
 
   constructor(private readonly deps: SandboxesDeps) {
     this.networks = deps.networks;
     this.links = deps.links;
     this.logger = deps.logger;
+    this.upstreamsOf = deps.upstreams;
     deps.networks.portsForFirewall = () => this.firewallPorts();
     deps.networks.subnetStatus = (n) => {
       const a = this.allocator(n);
@@ -373,80 +377,6 @@ export class Sandboxes {
     return out;
   }
 
-  // ------------------------------------------------------------------ embedded DNS
-
-  /** The user networks whose names a client sees: all of its container's, or just the one asked on. */
-  private scope(networkId: string, clientIp: string): { networks: NetworkRecord[]; client?: EndpointRecord } {
-    const client = this.networks.endpoints(networkId).find((e) => e.ip === clientIp);
-    if (!client) {
-      const n = this.networks.tryGet(networkId);
-      return { networks: n ? [n] : [] };
-    }
-    const mine = this.endpointsOf(client.containerId)
-      .map((e) => this.networks.tryGet(e.networkId))
-      .filter((n): n is NetworkRecord => n !== undefined && n.name !== 'bridge' && n.driver === 'bridge');
-    const asked = mine.find((n) => n.id === networkId);
-    const ordered = asked ? [asked, ...mine.filter((n) => n.id !== networkId)] : mine;
-    return { networks: ordered, client };
-  }
-
-  lookup(networkId: string, clientIp: string, rawName: string): DnsAnswer | null {
-    const name = rawName.toLowerCase();
-    const { networks, client } = this.scope(networkId, clientIp);
-    for (const n of networks) {
-      // `name.<network>` is the qualified form of a name on that network.
-      const suffix = `.${n.name.toLowerCase()}`;
-      const candidates = name.endsWith(suffix) ? [name.slice(0, -suffix.length), name] : [name];
-      const eps = this.networks.endpoints(n.id);
-      for (const want of candidates) {
-        // --link aliases: visible to the linking container only.
-        if (client) {
-          const own = eps.find((e) => e.containerId === client.containerId);
-          for (const link of own?.links ?? []) {
-            const [target, alias] = splitLink(link);
-            if (alias.toLowerCase() !== want) continue;
-            const hit = eps.find((e) => this.networks.usage.containerName(e.containerId) === target || e.containerId.startsWith(target));
-            if (hit) return { addresses: [hit.ip] };
-          }
-        }
-        const ips = eps.filter((e) => e.dnsNames.some((d) => d.toLowerCase() === want)).map((e) => e.ip);
-        if (ips.length > 0) return { addresses: ips };
-      }
-    }
-    return null;
-  }
-
-  reverse(networkId: string, clientIp: string, ip: string): string[] | null {
-    const { networks } = this.scope(networkId, clientIp);
-    for (const n of networks) {
-      const ep = this.networks.endpoints(n.id).find((e) => e.ip === ip);
-      if (ep && ep.dnsNames.length > 0) return [`${ep.dnsNames[0]}.${n.name}`];
-    }
-    return null;
-  }
-
-  /** The embedded DNS of a network answers its own endpoints only. */
-  admits(networkId: string, clientIp: string): boolean {
-    return this.networks.endpoints(networkId).some((e) => e.ip === clientIp);
-  }
-
-  /** Forwarding only for a container with at least one network that is not internal (dockerd's
-   *  hasExternalAccess; CVE-2024-29018: an internal network must not leak names or data out). */
-  forwards(networkId: string, clientIp: string): boolean {
-    const client = this.networks.endpoints(networkId).find((e) => e.ip === clientIp);
-    if (!client) return false;
-    return this.endpointsOf(client.containerId).some((e) => {
-      const n = this.networks.tryGet(e.networkId);
-      return n !== undefined && n.driver === 'bridge' && !n.internal;
-    });
-  }
-
-  upstreams(networkId: string, clientIp: string): string[] {
-    const client = this.networks.endpoints(networkId).find((e) => e.ip === clientIp);
-    const own = client ? this.upstreamsOf.get(client.containerId) : undefined;
-    return own && own.length > 0 ? own : this.deps.hostResolvers();
-  }
-
   /** A container was renamed: its DNS name follows. */
   renamed(containerId: string, oldName: string, newName: string): void {
     for (const ep of this.endpointsOf(containerId)) {
@@ -460,12 +390,3 @@ export class Sandboxes {
 function unique(xs: string[]): string[] {
   return [...new Set(xs.filter((x) => x !== ''))];
 }
-
-/** "name:alias" (alias defaults to the name), names without their leading slash. */
-export function splitLink(link: string): [string, string] {
-  const i = link.indexOf(':');
-  const target = (i < 0 ? link : link.slice(0, i)).replace(/^\//, '');
-  const alias = i < 0 ? target : link.slice(i + 1).replace(/^.*\//, '');
-  return [target, alias];
-}
-
