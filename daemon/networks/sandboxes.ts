@@ -65,7 +65,6 @@ export class Sandboxes {
   private readonly networks: NetworkService;
   private readonly links: Links;
   private readonly logger: Logger;
-  private readonly allocators = new Map<string, SubnetAllocator>();
   private readonly proxies = new Map<string, LiveProxy[]>();
   /** Each running container's own --dns servers: the embedded DNS forwards its queries there. */
   private readonly upstreamsOf: Map<string, string[]>;
@@ -75,11 +74,6 @@ export class Sandboxes {
     this.links = deps.links;
     this.logger = deps.logger;
     this.upstreamsOf = deps.upstreams;
-    deps.networks.portsForFirewall = () => this.firewallPorts();
-    deps.networks.subnetStatus = (n) => {
-      const a = this.allocator(n);
-      return { inUse: a.inUse(), available: a.available() };
-    };
   }
 
   netnsName(containerId: string): string {
@@ -97,24 +91,6 @@ export class Sandboxes {
 
   private saveEndpoint(ep: EndpointRecord): void {
     this.networks.repo.putEndpoint({ id: ep.id, networkId: ep.networkId, containerId: ep.containerId, recordJson: JSON.stringify(ep) });
-  }
-
-  // ------------------------------------------------------------------ addresses
-
-  allocator(n: NetworkRecord): SubnetAllocator {
-    let a = this.allocators.get(n.id);
-    if (!a) {
-      const cfg = n.ipam[0];
-      const reserved = [cfg.Gateway, ...Object.values(cfg.AuxiliaryAddresses ?? {})];
-      a = new SubnetAllocator({ subnet: cfg.Subnet, ipRange: cfg.IPRange, reserved });
-      for (const ep of this.networks.endpoints(n.id)) if (ep.ip) a.claim(ep.ip);
-      this.allocators.set(n.id, a);
-    }
-    return a;
-  }
-
-  forgetNetwork(networkId: string): void {
-    this.allocators.delete(networkId);
   }
 
   // ------------------------------------------------------------------ start and stop
@@ -183,7 +159,7 @@ export class Sandboxes {
     }
     const netns = this.networks.repo.sandbox(c.id)?.netns;
     if (!netns) throw new Conflict(`container ${c.id} has no network namespace`);
-    const alloc = this.allocator(n);
+    const alloc = this.networks.allocator(n);
     let ip: string;
     if (cfg.ipv4Address) {
       alloc.claimOrThrow(cfg.ipv4Address);
@@ -287,7 +263,7 @@ export class Sandboxes {
       await this.links.removeEndpoint(ep.hostVeth).catch((err: unknown) => this.logger.warn({ err, veth: ep.hostVeth }, 'veth removal failed'));
     }
     const n = this.networks.tryGet(ep.networkId);
-    if (n && ep.ip) this.allocators.get(n.id)?.release(ep.ip);
+    if (n && ep.ip && n.ipam[0]) this.networks.allocator(n).release(ep.ip);
     this.networks.repo.deleteEndpoint(ep.id);
     if (n && announce) this.networks.publishNetworkEvent('disconnect', n, ep.containerId);
   }
@@ -336,18 +312,6 @@ export class Sandboxes {
   async shutdown(): Promise<void> {
     for (const list of this.proxies.values()) for (const p of list) await p.close().catch(() => undefined);
     this.proxies.clear();
-  }
-
-  private firewallPorts(): FirewallModel['ports'] {
-    const out: FirewallModel['ports'] = [];
-    for (const ep of this.networks.endpoints()) {
-      const n = this.networks.tryGet(ep.networkId);
-      if (!n?.bridgeName) continue;
-      for (const m of ep.ports) {
-        out.push({ proto: m.proto, hostIp: m.hostIp, hostPort: m.hostPort, containerIp: ep.ip, containerPort: m.containerPort, bridge: n.bridgeName });
-      }
-    }
-    return out;
   }
 
   /** `docker stats`' networks: each running container's interfaces, from one read of /proc/net/dev. */

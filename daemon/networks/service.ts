@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { cidrOverlaps, parseCidr4, formatIpv4, networkAddress } from '../../network/cidr';
 import type { DnsServer } from '../../network/dns-server';
 import type { Firewall, FirewallModel } from '../../network/firewall';
-import { DEFAULT_POOLS, checkPoolOverlap, gatewayFor, openSubnet, pickSubnet, validateIpamConfigs, type PoolSpec } from '../../network/ipam';
+import { SubnetAllocator, DEFAULT_POOLS, checkPoolOverlap, gatewayFor, openSubnet, pickSubnet, validateIpamConfigs, type PoolSpec } from '../../network/ipam';
 import type { Links } from '../../network/links';
 import type { NetworkRepo } from '../../store/network-repo';
 import { NetworkNameTakenError } from '../../store/network-repo';
@@ -98,10 +98,8 @@ export class NetworkService {
   private readonly deps: NetworkServiceDeps;
   /** Which containers are configured on a network, and their names (the container store answers). */
   readonly usage: Pick<ContainerUsage, 'networkUsers' | 'containerName'>;
-  /** Published ports of running containers, for the firewall model (set by sandboxes.ts). */
-  portsForFirewall: () => FirewallModel['ports'] = () => [];
-  /** A bridge network's address use, for inspect's Status (set by sandboxes.ts). */
-  subnetStatus: (n: NetworkRecord) => { inUse: number; available: number } | undefined = () => undefined;
+  /** Address allocation per bridge network, rebuilt from the stored endpoints on first use. */
+  private readonly allocators = new Map<string, SubnetAllocator>();
   private lastFirewall = '';
 
   constructor(deps: NetworkServiceDeps) {
@@ -145,6 +143,32 @@ export class NetworkService {
     } catch {
       return undefined;
     }
+  }
+
+  /** The network's address allocator (Sandboxes takes addresses from it). */
+  allocator(n: NetworkRecord): SubnetAllocator {
+    let a = this.allocators.get(n.id);
+    if (!a) {
+      const cfg = n.ipam[0];
+      const reserved = [cfg.Gateway, ...Object.values(cfg.AuxiliaryAddresses ?? {})];
+      a = new SubnetAllocator({ subnet: cfg.Subnet, ipRange: cfg.IPRange, reserved });
+      for (const ep of this.endpoints(n.id)) if (ep.ip) a.claim(ep.ip);
+      this.allocators.set(n.id, a);
+    }
+    return a;
+  }
+
+  /** Published ports of running containers' endpoints, for the firewall model. */
+  private firewallPorts(): FirewallModel['ports'] {
+    const out: FirewallModel['ports'] = [];
+    for (const ep of this.endpoints()) {
+      const n = this.tryGet(ep.networkId);
+      if (!n?.bridgeName) continue;
+      for (const m of ep.ports) {
+        out.push({ proto: m.proto, hostIp: m.hostIp, hostPort: m.hostPort, containerIp: ep.ip, containerPort: m.containerPort, bridge: n.bridgeName });
+      }
+    }
+    return out;
   }
 
   endpoints(networkId?: string): EndpointRecord[] {
@@ -370,7 +394,7 @@ export class NetworkService {
         masquerade: n.masquerade !== false,
         dns: n.name !== 'bridge', // user networks have the embedded DNS on their gateway
       }));
-    const model = { bridges, ports: this.portsForFirewall() };
+    const model = { bridges, ports: this.firewallPorts() };
     // Most starts and stops change no rule (no published port): no iptables run for those.
     const key = JSON.stringify(model);
     if (key === this.lastFirewall) return;
@@ -494,7 +518,8 @@ export class NetworkService {
     const n = this.get(input);
     const view = networkView(n, this.endpoints(n.id), (id) => this.usage.containerName(id) ?? '', true);
     if (withStatus) {
-      const st = n.driver === 'bridge' && n.ipam[0] ? this.subnetStatus(n) : undefined;
+      const a = n.driver === 'bridge' && n.ipam[0] ? this.allocator(n) : undefined;
+      const st = a && { inUse: a.inUse(), available: a.available() };
       view.Status = { IPAM: { Subnets: st ? { [n.ipam[0].Subnet]: { IPsInUse: st.inUse, DynamicIPsAvailable: st.available } } : {} } };
     }
     return view;

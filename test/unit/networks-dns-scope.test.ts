@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import pino from 'pino';
+import { SubnetAllocator } from '../../network/ipam';
 import type { Links } from '../../network/links';
 import type { PortAllocator } from '../../network/port-allocator';
 import type { PortProxy } from '../../network/port-proxy';
@@ -37,7 +38,6 @@ class FakeNetworkService {
   eps: EndpointRecord[] = [];
   readonly sandboxRows = new Map<string, SandboxRow>();
   readonly names = new Map<string, string>();
-  portsForFirewall: () => unknown[] = () => [];
   readonly events: string[] = [];
 
   readonly usage = {
@@ -73,6 +73,18 @@ class FakeNetworkService {
 
   endpoints(networkId?: string): EndpointRecord[] {
     return this.eps.filter((e) => networkId === undefined || e.networkId === networkId).map((e) => structuredClone(e));
+  }
+
+  private readonly allocators = new Map<string, SubnetAllocator>();
+
+  allocator(n: NetworkRecord): SubnetAllocator {
+    let a = this.allocators.get(n.id);
+    if (!a) {
+      a = new SubnetAllocator({ subnet: n.ipam[0].Subnet, reserved: [n.ipam[0].Gateway] });
+      for (const e of this.eps) if (e.networkId === n.id && e.ip) a.claim(e.ip);
+      this.allocators.set(n.id, a);
+    }
+    return a;
   }
 
   tryGet(input: string): NetworkRecord | undefined {
@@ -180,13 +192,6 @@ beforeEach(() => {
   addEp(SRV, 'srv', LK, '10.98.0.2');
   addEp(LINKER, 'linker', LK, '10.98.0.3', { links: ['srv:db', `/${OTHER.slice(0, 12)}:/linker/cache`] });
   addEp(OTHER, 'other', LK, '10.98.0.4');
-});
-
-describe('Sandboxes: the constructor', () => {
-  test('hands the network service its published-ports source for the firewall', () => {
-    fake.eps.find((e) => e.containerId === U1)?.ports.push({ proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 8080 });
-    assert.deepEqual(fake.portsForFirewall(), [{ proto: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, containerIp: '10.99.0.10', containerPort: 80, bridge: NET2.bridgeName }]);
-  });
 });
 
 describe('Sandboxes.lookup', () => {
