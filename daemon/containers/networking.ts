@@ -10,7 +10,7 @@ import { splitLink, type Sandboxes } from '../networks/sandboxes';
 import type { NetworkService } from '../networks/service';
 import { networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../networks/settings-view';
 import type { ContainerConfig, EndpointSettings, HostConfig, NetworkingConfig, NetworkSettings, PortSummary } from './api-types';
-import type { Container } from './service';
+import type { Container } from './model';
 
 /** What this needs of the container service. */
 export interface ContainerStore {
@@ -19,7 +19,6 @@ export interface ContainerStore {
   saveRecord(c: Container): void;
   /** Rewrites the container's hostname, hosts and resolv.conf. */
   writeEtc(c: Container, net?: { addresses: string[]; nameserver: string | null }): void;
-  all(): Container[];
 }
 
 /** The ports a container exposes and publishes, as the network layer takes them. */

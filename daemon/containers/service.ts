@@ -87,7 +87,6 @@ export class ContainerService {
         tryGet: (input) => this.tryGet(input),
         saveRecord: (c) => this.store.saveRecord(this.store.get(c.record.id)),
         writeEtc: (c, net) => writeContainerEtc(this.ctx, c, net),
-        all: () => this.all(),
       },
       deps.defaults.dns,
       deps.networks,

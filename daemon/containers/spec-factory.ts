@@ -13,7 +13,7 @@ import { resolveUser } from '../../runtime/user';
 import { InvalidParameter } from '../../lib/errors';
 import type { ContainerConfig, HostConfig } from './api-types';
 import { ociMounts } from './mounts';
-import type { Container } from './service';
+import type { Container } from './model';
 
 export interface SpecDefaults {
   namespace: string;
