@@ -18,8 +18,7 @@ export interface DnsAnswer {
 
 /** Who answers: the names the daemon knows, and where the rest goes. */
 export interface DnsResolver {
-  /** Our answer for `name` (lower-cased, no trailing dot) asked by clientIp on the listener `key`;
-   *  null = not one of ours. */
+  /** Our answer for `name` (lower-cased, no trailing dot) asked by clientIp on listener `key`; null = not ours. */
   lookup(key: string, clientIp: string, name: string): DnsAnswer | null;
   /** Reverse lookup: the names for ip as seen by clientIp; null = not ours. */
   reverse?(key: string, clientIp: string, ip: string): string[] | null;
@@ -33,10 +32,7 @@ export interface DnsResolver {
   forwards?(key: string, clientIp: string): boolean;
 }
 
-export interface DnsServerOptions {
-  logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void };
-  upstreamTimeoutMs?: number; // default 2000 per server
-}
+export type DnsServerOptions = { logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void }; upstreamTimeoutMs?: number /* default 2000 per server */ };
 
 /** dockerd's respTTL. */
 export const DNS_TTL = 600;
@@ -131,10 +127,7 @@ export class DnsServer {
   private readonly timeoutMs: number;
   private forwards = 0;
 
-  constructor(
-    private readonly resolver: DnsResolver,
-    opts: DnsServerOptions = {},
-  ) {
+  constructor(private readonly resolver: DnsResolver, opts: DnsServerOptions = {}) {
     this.logger = opts.logger ?? noopLogger;
     this.timeoutMs = opts.upstreamTimeoutMs ?? 2000;
   }
