@@ -29,6 +29,8 @@ import { acquireDaemonLocks } from './lock';
 import { SystemService } from './system/service';
 import { cgroupVersion } from './system/host';
 import { ContainerService } from './containers/service';
+import { ContainerStore } from './containers/store';
+import type { ContainerUsage } from './container-usage';
 import { containerFilesBackend } from './containers/files-backend';
 import { ExecService } from './exec/service';
 import { withExecIds } from './exec/inspect-exec-ids';
@@ -43,6 +45,7 @@ import { DiskUsageService } from './system/disk-usage';
 import { engineInfo } from './system/engine';
 import { NetworkRepo } from '../store/network-repo';
 import { NetworkService, networkTag } from './networks/service';
+import { EmbeddedDnsResolver, repoResolverView } from './networks/dns-resolver';
 import { Sandboxes } from './networks/sandboxes';
 import { Links } from '../network/links';
 import { Firewall } from '../network/firewall';
@@ -83,22 +86,25 @@ async function startNetworking(
   events: EventBus,
   logger: Logger,
   cleanups: Array<() => Promise<void> | void>,
+  usage: ContainerUsage,
 ): Promise<{ networks: NetworkService; sandboxes: Sandboxes }> {
   const log = logger.child({ component: 'network' });
   const tag = networkTag(config.containerdNamespace);
   const links = new Links({ logger: log });
   const firewall = new Firewall({ prefix: tag.chainPrefix, enabled: config.iptables, ipForward: config.ipForward, logger: log });
-  let sandboxesRef: Sandboxes | undefined;
-  const dns = new DnsServer({
-    lookup: (key, client, name) => sandboxesRef?.lookup(key, client, name) ?? null,
-    reverse: (key, client, ip) => sandboxesRef?.reverse(key, client, ip) ?? null,
-    upstreams: (key, client) => sandboxesRef?.upstreams(key, client) ?? [],
-    admits: (key, client) => sandboxesRef?.admits(key, client) ?? false,
-    forwards: (key, client) => sandboxesRef?.forwards(key, client) ?? false,
-    logger: log,
+  // The embedded DNS reads the stored endpoints through its own resolver, so it exists before
+  // the network service that starts its listeners; Sandboxes records containers' --dns servers.
+  const networkRepo = new NetworkRepo(db);
+  const upstreams = new Map<string, string[]>();
+  const resolver = new EmbeddedDnsResolver({
+    view: repoResolverView(networkRepo, usage),
+    upstreams,
+    hostResolvers: () => parseResolvConf(readHostResolvConf()).nameservers,
   });
+  const dns = new DnsServer(resolver, { logger: log });
   const networks = new NetworkService({
-    repo: new NetworkRepo(db),
+    usage,
+    repo: networkRepo,
     links,
     firewall,
     dns,
@@ -125,9 +131,8 @@ async function startNetworking(
     proxy,
     userlandProxy: config.userlandProxy,
     logger: log,
-    hostResolvers: () => parseResolvConf(readHostResolvConf()).nameservers,
+    upstreams,
   });
-  sandboxesRef = sandboxes;
   await sandboxes.cleanupAll();
   await networks.init();
   cleanups.push(async () => {
@@ -189,7 +194,10 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     // Keep-alive sockets to registries would otherwise hold the process after shutdown.
     cleanups.push(() => closeTransports());
     const events = new EventBus((err) => logger.error({ err }, 'event subscriber failed'));
+    // The containers in memory first: the image, volume and network services ask it who uses what.
+    const containerStore = new ContainerStore(new ContainerRepo(db));
     const images = new ImageService({
+      usage: containerStore,
       ctd,
       repo: new ImageRepo(db),
       events,
@@ -226,7 +234,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       shmSize: config.defaultShmSize,
       noNewPrivileges: config.noNewPrivileges,
     });
-    const volumes = new VolumeService({ repo: new VolumeRepo(db), events, logger: logger.child({ component: 'volumes' }), dataRoot: config.dataRoot });
+    const volumes = new VolumeService({ repo: new VolumeRepo(db), events, logger: logger.child({ component: 'volumes' }), dataRoot: config.dataRoot, usage: containerStore });
     specs.volumes = volumes;
     const runtime = new ContainerRuntime({
       ctd,
@@ -234,9 +242,9 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       logger: logger.child({ component: 'tasks' }),
     });
     cleanups.push(() => runtime.close());
-    const { networks, sandboxes } = await startNetworking(config, db, events, logger, cleanups);
+    const { networks, sandboxes } = await startNetworking(config, db, events, logger, cleanups, containerStore);
     const containers = new ContainerService({
-      repo: new ContainerRepo(db),
+      store: containerStore,
       images,
       runtime,
       specs,
@@ -261,12 +269,6 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         shutdownTimeoutSec: config.shutdownTimeout < 0 ? 3600 : config.shutdownTimeout,
       },
     });
-    images.users = containers;
-    networks.containers = {
-      name: (id) => containers.tryGetById(id)?.record.name,
-      configuredOn: (id) => containers.configuredOn(id),
-    };
-    volumes.users = (name) => containers.volumeUsers(name);
     cleanups.push(() => volumes.close());
     const taskEvents = subscribeTaskEvents(ctd, config.containerdNamespace, (ev) => {
       if (ev.kind === 'oom') containers.noteOom(ev.containerId);

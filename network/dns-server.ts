@@ -16,9 +16,9 @@ export interface DnsAnswer {
   addresses: string[]; // IPv4 A records
 }
 
-export interface DnsServerOptions {
-  /** Our answer for `name` (lower-cased, no trailing dot) asked by clientIp on the listener `key`;
-   *  null = not one of ours. */
+/** Who answers: the names the daemon knows, and where the rest goes. */
+export interface DnsResolver {
+  /** Our answer for `name` (lower-cased, no trailing dot) asked by clientIp on listener `key`; null = not ours. */
   lookup(key: string, clientIp: string, name: string): DnsAnswer | null;
   /** Reverse lookup: the names for ip as seen by clientIp; null = not ours. */
   reverse?(key: string, clientIp: string, ip: string): string[] | null;
@@ -30,9 +30,9 @@ export interface DnsServerOptions {
   /** false when clientIp's container has no external network (all internal): names that are not
    *  ours get SERVFAIL, never an upstream (CVE-2024-29018). Default: true. */
   forwards?(key: string, clientIp: string): boolean;
-  logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void };
-  upstreamTimeoutMs?: number; // default 2000 per server
 }
+
+export type DnsServerOptions = { logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void }; upstreamTimeoutMs?: number /* default 2000 per server */ };
 
 /** dockerd's respTTL. */
 export const DNS_TTL = 600;
@@ -127,7 +127,7 @@ export class DnsServer {
   private readonly timeoutMs: number;
   private forwards = 0;
 
-  constructor(private readonly opts: DnsServerOptions) {
+  constructor(private readonly resolver: DnsResolver, opts: DnsServerOptions = {}) {
     this.logger = opts.logger ?? noopLogger;
     this.timeoutMs = opts.upstreamTimeoutMs ?? 2000;
   }
@@ -301,7 +301,7 @@ export class DnsServer {
 
   private admitted(l: Listener, clientIp: string): boolean {
     try {
-      return this.opts.admits ? this.opts.admits(l.key, clientIp) : true;
+      return this.resolver.admits ? this.resolver.admits(l.key, clientIp) : true;
     } catch (err) {
       this.logger.warn({ key: l.key, err: String(err) }, 'dns: endpoint check failed');
       return false;
@@ -312,7 +312,7 @@ export class DnsServer {
     let ours: DnsAnswer | null = null;
     let answers: dnsPacket.Answer[] = [];
     try {
-      ours = q.name === '' ? null : this.opts.lookup(l.key, clientIp, q.name);
+      ours = q.name === '' ? null : this.resolver.lookup(l.key, clientIp, q.name);
       if (q.qtype === 'A' && ours) {
         const addrs = ours.addresses.filter((a) => net.isIPv4(a));
         shuffle(addrs); // dockerd shuffles for a poor man's round robin
@@ -322,9 +322,9 @@ export class DnsServer {
       // No IPv6 on Berth networks: a name of ours has no AAAA, and the answer is an empty NOERROR
       // (never forwarded). MX likewise (dockerd: "implicit MX", RFC 5321 5.1).
       if ((q.qtype === 'AAAA' || q.qtype === 'MX') && ours) return reply(q, RCODE_NOERROR, true, [], proto);
-      if (q.qtype === 'PTR' && this.opts.reverse) {
+      if (q.qtype === 'PTR' && this.resolver.reverse) {
         const ip = ptrToIpv4(q.name);
-        const names = ip ? this.opts.reverse(l.key, clientIp, ip) : null;
+        const names = ip ? this.resolver.reverse(l.key, clientIp, ip) : null;
         if (names && names.length > 0) {
           answers = names.map((n) => ({ type: 'PTR', name: q.qname, class: 'IN', ttl: DNS_TTL, data: n.replace(/\.$/, '') }));
           return reply(q, RCODE_NOERROR, true, answers, proto);
@@ -344,11 +344,11 @@ export class DnsServer {
   private async forward(l: Listener, proto: Proto, clientIp: string, msg: Buffer, q: Query): Promise<Buffer | null> {
     let list: string[];
     try {
-      if (this.opts.forwards && !this.opts.forwards(l.key, clientIp)) {
+      if (this.resolver.forwards && !this.resolver.forwards(l.key, clientIp)) {
         // dockerd with proxyDNS off: SERVFAIL for every name that is not ours.
         return reply(q, RCODE_SERVFAIL, false, [], proto);
       }
-      list = this.opts.upstreams(l.key, clientIp);
+      list = this.resolver.upstreams(l.key, clientIp);
     } catch (err) {
       this.logger.warn({ key: l.key, err: String(err) }, 'dns: upstreams lookup failed');
       list = [];

@@ -19,7 +19,6 @@ export interface ContainerStore {
   saveRecord(c: Container): void;
   /** Rewrites the container's hostname, hosts and resolv.conf. */
   writeEtc(c: Container, net?: { addresses: string[]; nameserver: string | null }): void;
-  all(): Container[];
 }
 
 /** The ports a container exposes and publishes, as the network layer takes them. */
@@ -241,14 +240,6 @@ export class ContainerNetworking {
     }
     c.record.networks = current.filter((e) => e !== cfg);
     this.store.saveRecord(c);
-  }
-
-  /** IDs of containers configured on a network (for `network ls --filter dangling` and prune). */
-  configuredOn(networkId: string): string[] {
-    return this.store
-      .all()
-      .filter((c) => (c.record.networks ?? []).some((e) => e.networkId === networkId))
-      .map((c) => c.record.id);
   }
 
   // ------------------------------------------------------------------ what inspect and ps show

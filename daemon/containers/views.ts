@@ -2,8 +2,7 @@
 // and its filters, shaped from a container's record and state.
 import { InvalidParameter } from '../../lib/errors';
 import type { ContainerConfig, ContainerInspectResponse, ContainerSummary, EndpointSettings, HostConfig, MountPoint, NetworkSettings, PortSummary } from './api-types';
-import { statusName, statusText, ZERO_TIME, type StatusName } from './model';
-import type { Container } from './model';
+import { statusName, statusText, ZERO_TIME, type Container, type StatusName } from './model';
 
 export function inspectView(
   c: Container,

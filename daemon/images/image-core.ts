@@ -7,6 +7,7 @@ import type { ImageRepo, ImageRow } from '../../store/image-repo';
 import type { EventBus } from '../events';
 import type { ImageConfig } from './image-config';
 import type { Named } from './reference';
+import type { ContainerUsage } from '../container-usage';
 
 export interface ImageCore {
   readonly ctd: Containerd;
@@ -14,7 +15,7 @@ export interface ImageCore {
   readonly events: EventBus;
   readonly logger: Logger;
   /** Who uses an image (the containers). */
-  readonly users: { containersUsing(imageId: string): { id: string; running: boolean }[] };
+  readonly usage: Pick<ContainerUsage, 'containersUsingImage'>;
   readonly tmpDir: string;
   config(image: ImageRow): ImageConfig;
   addTag(imageId: string, named: Named, opts?: { touch?: boolean; event?: boolean }): void;

@@ -42,7 +42,7 @@ export async function removeImage(svc: ImageCore, input: string, opts: RemoveOpt
   if (!isIdPrefix(image.id, input)) {
     // A reference was named: it goes first, and the image only when nothing else names it.
     if (!opts.force) {
-      const user = svc.users.containersUsing(image.id)[0];
+      const user = svc.usage.containersUsingImage(image.id)[0];
       if (user) {
         throw new Conflict(
           `conflict: unable to remove repository reference "${input}" (must force) - container ${shortId(user.id)} is using its referenced image ${shortId(image.id)}`,
@@ -103,7 +103,7 @@ function checkConflict(svc: ImageCore, image: ImageRow, mask: ConflictMask): Ima
   if (mask.child && svc.repo.children(image.id).length > 0) {
     return new ImageDeleteConflict(image.id, true, false, 'image has dependent child images');
   }
-  const users = svc.users.containersUsing(image.id);
+  const users = svc.usage.containersUsingImage(image.id);
   const running = users.find((u) => u.running);
   if (mask.running && running) {
     return new ImageDeleteConflict(image.id, true, true, `image is being used by running container ${shortId(running.id)}`);
@@ -170,7 +170,7 @@ export async function pruneImages(svc: ImageCore, opts: PruneOptions): Promise<I
     if (opts.danglingOnly && refs.length > 0) continue;
     if (opts.until !== undefined && createdSeconds(img.created) >= opts.until) continue;
     if (!opts.labels(svc.config(img).config?.Labels ?? {})) continue;
-    if (svc.users.containersUsing(img.id).length > 0) continue;
+    if (svc.usage.containersUsingImage(img.id).length > 0) continue;
     const records: ImageDeleteItem[] = [];
     try {
       if (refs.length === 0) {

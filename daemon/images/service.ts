@@ -1,5 +1,6 @@
 // The image area's domain service: what the image routes call. It owns the rules of names,
 // tags and listing; storage goes through store/ (metadata) and runtime/ (containerd).
+import type { ContainerUsage } from '../container-usage';
 import type { Logger } from 'pino';
 import type { Containerd } from '../../runtime/containerd';
 import { deleteImageRecord, listImageRecords } from '../../runtime/image-records';
@@ -35,12 +36,6 @@ import type { Credentials, Platform } from '../../registry/types';
 import { BlobDownloads } from './blob-downloads';
 import { pullImage, pullReference, type PullSettings } from './pull';
 
-/** Who uses an image; the container service answers this once containers exist. */
-export interface ImageUsers {
-  containersUsing(imageId: string): { id: string; running: boolean }[];
-}
-
-export const noUsers: ImageUsers = { containersUsing: () => [] };
 
 export interface ImageListOptions {
   all: boolean;
@@ -60,7 +55,8 @@ export interface ImageServiceDeps {
   repo: ImageRepo;
   events: EventBus;
   logger: Logger;
-  users?: ImageUsers;
+  /** Who uses an image (the container store answers): `rmi` and prune refuse what is in use. */
+  usage: Pick<ContainerUsage, 'containersUsingImage'>;
   /** Where uploads are staged (under the data root, so renames stay on one filesystem). */
   tmpDir: string;
   /** Registry access for push; without it push answers 501. */
@@ -82,7 +78,7 @@ export class ImageService {
   readonly repo: ImageRepo;
   readonly events: EventBus;
   readonly logger: Logger;
-  users: ImageUsers;
+  readonly usage: Pick<ContainerUsage, 'containersUsingImage'>;
   readonly tmpDir: string;
   readonly pushSettings: PushSettings | undefined;
   private readonly pullSettings: PullSettings | undefined;
@@ -96,7 +92,7 @@ export class ImageService {
     this.repo = deps.repo;
     this.events = deps.events;
     this.logger = deps.logger;
-    this.users = deps.users ?? noUsers;
+    this.usage = deps.usage;
   }
 
   config(image: ImageRow): ImageConfig {

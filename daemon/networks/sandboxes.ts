@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Logger } from 'pino';
 import { macForIp, parseCidr4, parseIpv4 } from '../../network/cidr';
-import type { DnsAnswer } from '../../network/dns-server';
 import type { FirewallModel } from '../../network/firewall';
 import { SubnetAllocator } from '../../network/ipam';
 import { NETNS_DIR, type Links } from '../../network/links';
@@ -17,6 +16,9 @@ import { Conflict, InvalidParameter, SystemError, errorMessage } from '../../lib
 import type { EndpointConfig, EndpointRecord, NetworkRecord, PortMapping } from './model';
 import type { NetworkService } from './service';
 import { portRequests, type PortSpec } from './port-bindings';
+import { splitLink } from './dns-resolver';
+
+export { splitLink } from './dns-resolver';
 
 export interface SandboxesDeps {
   networks: NetworkService;
@@ -25,8 +27,8 @@ export interface SandboxesDeps {
   proxy: PortProxy;
   userlandProxy: boolean;
   logger: Logger;
-  /** The host's resolvers, for names the embedded DNS does not own. */
-  hostResolvers: () => string[];
+  /** Each container's own --dns servers, shared with the embedded DNS resolver, which reads it. */
+  upstreams: Map<string, string[]>;
 }
 
 /** What the network layer needs to know about a container. */
@@ -77,19 +79,15 @@ export class Sandboxes {
   private readonly networks: NetworkService;
   private readonly links: Links;
   private readonly logger: Logger;
-  private readonly allocators = new Map<string, SubnetAllocator>();
   private readonly proxies = new Map<string, LiveProxy[]>();
-  private readonly upstreamsOf = new Map<string, string[]>();
+  /** Each running container's own --dns servers: the embedded DNS forwards its queries there. */
+  private readonly upstreamsOf: Map<string, string[]>;
 
   constructor(private readonly deps: SandboxesDeps) {
     this.networks = deps.networks;
     this.links = deps.links;
     this.logger = deps.logger;
-    deps.networks.portsForFirewall = () => this.firewallPorts();
-    deps.networks.subnetStatus = (n) => {
-      const a = this.allocator(n);
-      return { inUse: a.inUse(), available: a.available() };
-    };
+    this.upstreamsOf = deps.upstreams;
   }
 
   netnsName(containerId: string): string {
@@ -107,24 +105,6 @@ export class Sandboxes {
 
   private saveEndpoint(ep: EndpointRecord): void {
     this.networks.repo.putEndpoint({ id: ep.id, networkId: ep.networkId, containerId: ep.containerId, recordJson: JSON.stringify(ep) });
-  }
-
-  // ------------------------------------------------------------------ addresses
-
-  allocator(n: NetworkRecord): SubnetAllocator {
-    let a = this.allocators.get(n.id);
-    if (!a) {
-      const cfg = n.ipam[0];
-      const reserved = [cfg.Gateway, ...Object.values(cfg.AuxiliaryAddresses ?? {})];
-      a = new SubnetAllocator({ subnet: cfg.Subnet, ipRange: cfg.IPRange, reserved });
-      for (const ep of this.networks.endpoints(n.id)) if (ep.ip) a.claim(ep.ip);
-      this.allocators.set(n.id, a);
-    }
-    return a;
-  }
-
-  forgetNetwork(networkId: string): void {
-    this.allocators.delete(networkId);
   }
 
   // ------------------------------------------------------------------ start and stop
@@ -193,7 +173,7 @@ export class Sandboxes {
     }
     const netns = this.networks.repo.sandbox(c.id)?.netns;
     if (!netns) throw new Conflict(`container ${c.id} has no network namespace`);
-    const alloc = this.allocator(n);
+    const alloc = this.networks.allocator(n);
     let ip: string;
     if (cfg.ipv4Address) {
       alloc.claimOrThrow(cfg.ipv4Address);
@@ -297,7 +277,7 @@ export class Sandboxes {
       await this.links.removeEndpoint(ep.hostVeth).catch((err: unknown) => this.logger.warn({ err, veth: ep.hostVeth }, 'veth removal failed'));
     }
     const n = this.networks.tryGet(ep.networkId);
-    if (n && ep.ip) this.allocators.get(n.id)?.release(ep.ip);
+    if (n && ep.ip && n.ipam[0]) this.networks.allocator(n).release(ep.ip);
     this.networks.repo.deleteEndpoint(ep.id);
     if (n && announce) this.networks.publishNetworkEvent('disconnect', n, ep.containerId);
   }
@@ -348,18 +328,6 @@ export class Sandboxes {
     this.proxies.clear();
   }
 
-  private firewallPorts(): FirewallModel['ports'] {
-    const out: FirewallModel['ports'] = [];
-    for (const ep of this.networks.endpoints()) {
-      const n = this.networks.tryGet(ep.networkId);
-      if (!n?.bridgeName) continue;
-      for (const m of ep.ports) {
-        out.push({ proto: m.proto, hostIp: m.hostIp, hostPort: m.hostPort, containerIp: ep.ip, containerPort: m.containerPort, bridge: n.bridgeName });
-      }
-    }
-    return out;
-  }
-
   /** `docker stats`' networks: each running container's interfaces, from one read of /proc/net/dev. */
   async linkStats(ids: string[]): Promise<Map<string, Record<string, NetworkCounters>>> {
     const out = new Map<string, Record<string, NetworkCounters>>();
@@ -387,80 +355,6 @@ export class Sandboxes {
     return out;
   }
 
-  // ------------------------------------------------------------------ embedded DNS
-
-  /** The user networks whose names a client sees: all of its container's, or just the one asked on. */
-  private scope(networkId: string, clientIp: string): { networks: NetworkRecord[]; client?: EndpointRecord } {
-    const client = this.networks.endpoints(networkId).find((e) => e.ip === clientIp);
-    if (!client) {
-      const n = this.networks.tryGet(networkId);
-      return { networks: n ? [n] : [] };
-    }
-    const mine = this.endpointsOf(client.containerId)
-      .map((e) => this.networks.tryGet(e.networkId))
-      .filter((n): n is NetworkRecord => n !== undefined && n.name !== 'bridge' && n.driver === 'bridge');
-    const asked = mine.find((n) => n.id === networkId);
-    const ordered = asked ? [asked, ...mine.filter((n) => n.id !== networkId)] : mine;
-    return { networks: ordered, client };
-  }
-
-  lookup(networkId: string, clientIp: string, rawName: string): DnsAnswer | null {
-    const name = rawName.toLowerCase();
-    const { networks, client } = this.scope(networkId, clientIp);
-    for (const n of networks) {
-      // `name.<network>` is the qualified form of a name on that network.
-      const suffix = `.${n.name.toLowerCase()}`;
-      const candidates = name.endsWith(suffix) ? [name.slice(0, -suffix.length), name] : [name];
-      const eps = this.networks.endpoints(n.id);
-      for (const want of candidates) {
-        // --link aliases: visible to the linking container only.
-        if (client) {
-          const own = eps.find((e) => e.containerId === client.containerId);
-          for (const link of own?.links ?? []) {
-            const [target, alias] = splitLink(link);
-            if (alias.toLowerCase() !== want) continue;
-            const hit = eps.find((e) => this.networks.containers?.name(e.containerId) === target || e.containerId.startsWith(target));
-            if (hit) return { addresses: [hit.ip] };
-          }
-        }
-        const ips = eps.filter((e) => e.dnsNames.some((d) => d.toLowerCase() === want)).map((e) => e.ip);
-        if (ips.length > 0) return { addresses: ips };
-      }
-    }
-    return null;
-  }
-
-  reverse(networkId: string, clientIp: string, ip: string): string[] | null {
-    const { networks } = this.scope(networkId, clientIp);
-    for (const n of networks) {
-      const ep = this.networks.endpoints(n.id).find((e) => e.ip === ip);
-      if (ep && ep.dnsNames.length > 0) return [`${ep.dnsNames[0]}.${n.name}`];
-    }
-    return null;
-  }
-
-  /** The embedded DNS of a network answers its own endpoints only. */
-  admits(networkId: string, clientIp: string): boolean {
-    return this.networks.endpoints(networkId).some((e) => e.ip === clientIp);
-  }
-
-  /** Forwarding only for a container with at least one network that is not internal (dockerd's
-   *  hasExternalAccess; CVE-2024-29018: an internal network must not leak names or data out). */
-  forwards(networkId: string, clientIp: string): boolean {
-    const client = this.networks.endpoints(networkId).find((e) => e.ip === clientIp);
-    if (!client) return false;
-    return this.endpointsOf(client.containerId).some((e) => {
-      const n = this.networks.tryGet(e.networkId);
-      return n !== undefined && n.driver === 'bridge' && !n.internal;
-    });
-  }
-
-  upstreams(networkId: string, clientIp: string): string[] {
-    const client = this.networks.endpoints(networkId).find((e) => e.ip === clientIp);
-    const own = client ? this.upstreamsOf.get(client.containerId) : undefined;
-    return own && own.length > 0 ? own : this.deps.hostResolvers();
-  }
-
   /** A container was renamed: its DNS name follows. */
   renamed(containerId: string, oldName: string, newName: string): void {
     for (const ep of this.endpointsOf(containerId)) {
@@ -474,12 +368,3 @@ export class Sandboxes {
 function unique(xs: string[]): string[] {
   return [...new Set(xs.filter((x) => x !== ''))];
 }
-
-/** "name:alias" (alias defaults to the name), names without their leading slash. */
-export function splitLink(link: string): [string, string] {
-  const i = link.indexOf(':');
-  const target = (i < 0 ? link : link.slice(0, i)).replace(/^\//, '');
-  const alias = i < 0 ? target : link.slice(i + 1).replace(/^.*\//, '');
-  return [target, alias];
-}
-

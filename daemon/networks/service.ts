@@ -1,12 +1,13 @@
 // The network area's domain service: the built-in networks, user-defined bridge networks
 // (create, list, inspect, remove, prune), their Linux bridges, embedded DNS listeners and the
 // firewall model. Containers' attachments are in sandboxes.ts. Routes call this; it never sees HTTP.
+import type { ContainerUsage } from '../container-usage';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { cidrOverlaps, parseCidr4, formatIpv4, networkAddress } from '../../network/cidr';
 import type { DnsServer } from '../../network/dns-server';
 import type { Firewall, FirewallModel } from '../../network/firewall';
-import { DEFAULT_POOLS, checkPoolOverlap, gatewayFor, openSubnet, pickSubnet, validateIpamConfigs, type PoolSpec } from '../../network/ipam';
+import { SubnetAllocator, DEFAULT_POOLS, checkPoolOverlap, gatewayFor, openSubnet, pickSubnet, validateIpamConfigs, type PoolSpec } from '../../network/ipam';
 import type { Links } from '../../network/links';
 import type { NetworkRepo } from '../../store/network-repo';
 import { NetworkNameTakenError } from '../../store/network-repo';
@@ -39,6 +40,7 @@ export interface DefaultBridgeConfig {
 }
 
 export interface NetworkServiceDeps {
+  usage: Pick<ContainerUsage, 'networkUsers' | 'containerName'>;
   repo: NetworkRepo;
   links: Links;
   firewall: Firewall;
@@ -72,13 +74,6 @@ export interface NetworkListFilter {
   match(n: NetworkRecord, dangling: boolean): boolean;
 }
 
-/** Who uses a network: the endpoints of running containers and the names of containers. */
-export interface ContainerDirectory {
-  name(id: string): string | undefined;
-  /** IDs of containers (running or not) configured on the network. */
-  configuredOn(networkId: string): string[];
-}
-
 const TRUE_WORDS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const FALSE_WORDS = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
@@ -101,12 +96,10 @@ export class NetworkService {
   private readonly events: EventBus;
   private readonly logger: Logger;
   private readonly deps: NetworkServiceDeps;
-  /** Set in main once the container service exists. */
-  containers?: ContainerDirectory;
-  /** Published ports of running containers, for the firewall model (set by sandboxes.ts). */
-  portsForFirewall: () => FirewallModel['ports'] = () => [];
-  /** A bridge network's address use, for inspect's Status (set by sandboxes.ts). */
-  subnetStatus: (n: NetworkRecord) => { inUse: number; available: number } | undefined = () => undefined;
+  /** Which containers are configured on a network, and their names (the container store answers). */
+  readonly usage: Pick<ContainerUsage, 'networkUsers' | 'containerName'>;
+  /** Address allocation per bridge network, rebuilt from the stored endpoints on first use. */
+  private readonly allocators = new Map<string, SubnetAllocator>();
   private lastFirewall = '';
 
   constructor(deps: NetworkServiceDeps) {
@@ -117,6 +110,7 @@ export class NetworkService {
     this.dns = deps.dns;
     this.events = deps.events;
     this.logger = deps.logger;
+    this.usage = deps.usage;
   }
 
   // ------------------------------------------------------------------ lookup
@@ -149,6 +143,32 @@ export class NetworkService {
     } catch {
       return undefined;
     }
+  }
+
+  /** The network's address allocator (Sandboxes takes addresses from it). */
+  allocator(n: NetworkRecord): SubnetAllocator {
+    let a = this.allocators.get(n.id);
+    if (!a) {
+      const cfg = n.ipam[0];
+      const reserved = [cfg.Gateway, ...Object.values(cfg.AuxiliaryAddresses ?? {})];
+      a = new SubnetAllocator({ subnet: cfg.Subnet, ipRange: cfg.IPRange, reserved });
+      for (const ep of this.endpoints(n.id)) if (ep.ip) a.claim(ep.ip);
+      this.allocators.set(n.id, a);
+    }
+    return a;
+  }
+
+  /** Published ports of running containers' endpoints, for the firewall model. */
+  private firewallPorts(): FirewallModel['ports'] {
+    const out: FirewallModel['ports'] = [];
+    for (const ep of this.endpoints()) {
+      const n = this.tryGet(ep.networkId);
+      if (!n?.bridgeName) continue;
+      for (const m of ep.ports) {
+        out.push({ proto: m.proto, hostIp: m.hostIp, hostPort: m.hostPort, containerIp: ep.ip, containerPort: m.containerPort, bridge: n.bridgeName });
+      }
+    }
+    return out;
   }
 
   endpoints(networkId?: string): EndpointRecord[] {
@@ -374,7 +394,7 @@ export class NetworkService {
         masquerade: n.masquerade !== false,
         dns: n.name !== 'bridge', // user networks have the embedded DNS on their gateway
       }));
-    const model = { bridges, ports: this.portsForFirewall() };
+    const model = { bridges, ports: this.firewallPorts() };
     // Most starts and stops change no rule (no published port): no iptables run for those.
     const key = JSON.stringify(model);
     if (key === this.lastFirewall) return;
@@ -496,9 +516,10 @@ export class NetworkService {
   /** withStatus: API 1.52+ shows the addresses in use per subnet. */
   inspect(input: string, withStatus = false): NetworkView {
     const n = this.get(input);
-    const view = networkView(n, this.endpoints(n.id), (id) => this.containers?.name(id) ?? '', true);
+    const view = networkView(n, this.endpoints(n.id), (id) => this.usage.containerName(id) ?? '', true);
     if (withStatus) {
-      const st = n.driver === 'bridge' && n.ipam[0] ? this.subnetStatus(n) : undefined;
+      const a = n.driver === 'bridge' && n.ipam[0] ? this.allocator(n) : undefined;
+      const st = a && { inUse: a.inUse(), available: a.available() };
       view.Status = { IPAM: { Subnets: st ? { [n.ipam[0].Subnet]: { IPsInUse: st.inUse, DynamicIPsAvailable: st.available } } : {} } };
     }
     return view;
@@ -507,9 +528,9 @@ export class NetworkService {
   list(filter: NetworkListFilter): NetworkView[] {
     const out: NetworkView[] = [];
     for (const n of this.all()) {
-      const dangling = !n.builtin && (this.containers?.configuredOn(n.id).length ?? 0) === 0;
+      const dangling = !n.builtin && this.usage.networkUsers(n.id).length === 0;
       if (!filter.match(n, dangling)) continue;
-      out.push(networkView(n, this.endpoints(n.id), (id) => this.containers?.name(id) ?? '', false));
+      out.push(networkView(n, this.endpoints(n.id), (id) => this.usage.containerName(id) ?? '', false));
     }
     return out;
   }
@@ -536,7 +557,7 @@ export class NetworkService {
       if (n.builtin) continue;
       if (opts.until !== undefined && Date.parse(n.created) / 1000 >= opts.until) continue;
       if (!opts.labels(n.labels)) continue;
-      if (this.endpoints(n.id).length > 0 || (this.containers?.configuredOn(n.id).length ?? 0) > 0) continue;
+      if (this.endpoints(n.id).length > 0 || this.usage.networkUsers(n.id).length > 0) continue;
       try {
         await this.remove(n.id);
         deleted.push(n.name);

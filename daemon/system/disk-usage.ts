@@ -87,7 +87,7 @@ export class DiskUsageService {
     let reclaimable = 0;
     const activeLayers = new Set<string>();
     for (const img of items) {
-      img.Containers = images.users?.containersUsing(img.Id).length ?? 0;
+      img.Containers = images.usage.containersUsingImage(img.Id).length;
       img.SharedSize = (layersOf.get(img.Id) ?? []).filter((c) => (usedBy.get(c) ?? 0) > 1).reduce((n, c) => n + (layerSize.get(c) ?? 0), 0);
       if (img.Containers > 0) {
         active++;

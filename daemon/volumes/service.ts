@@ -2,6 +2,7 @@
 // filesystem mounted there from the `type`/`o`/`device` options, as dockerd's local driver does),
 // metadata in SQLite, and the in-use checks that protect a volume's data. Data is deleted only
 // by remove and prune.
+import type { ContainerUsage } from '../container-usage';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -45,8 +46,6 @@ export interface VolumeListFilter {
   labels: (labels: Record<string, string>) => boolean;
 }
 
-/** Who uses which volume: container IDs by volume name (the containers service answers). */
-export type VolumeUsers = (name: string) => string[];
 
 const goQuote = (s: string): string => JSON.stringify(s);
 
@@ -66,12 +65,17 @@ function rfc3339Seconds(d: Date): string {
 }
 
 export class VolumeService {
-  /** Set once the containers service exists (it is built after this one). */
-  users: VolumeUsers = () => [];
   private readonly root: string;
 
   constructor(
-    private readonly deps: { repo: VolumeRepo; events: EventBus; logger: Logger; dataRoot: string },
+    private readonly deps: {
+      repo: VolumeRepo;
+      events: EventBus;
+      logger: Logger;
+      dataRoot: string;
+      /** Who uses which volume (the container store answers): `volume rm` and prune refuse what is in use. */
+      usage: Pick<ContainerUsage, 'volumeUsers'>;
+    },
   ) {
     this.root = path.join(deps.dataRoot, 'volumes');
     fs.mkdirSync(this.root, { recursive: true, mode: 0o701 });
@@ -152,7 +156,7 @@ export class VolumeService {
     return this.deps.repo
       .list()
       .filter((r) => {
-        if (filter.dangling !== undefined && (this.users(r.name).length === 0) !== filter.dangling) return false;
+        if (filter.dangling !== undefined && (this.deps.usage.volumeUsers(r.name).length === 0) !== filter.dangling) return false;
         if (filter.drivers.length > 0 && !filter.drivers.includes(r.driver)) return false;
         if (!filter.name(r.name)) return false;
         return filter.labels(r.labels);
@@ -166,7 +170,7 @@ export class VolumeService {
       if (force) return;
       throw new NotFound(`get ${name}: no such volume`);
     }
-    const users = this.users(name);
+    const users = this.deps.usage.volumeUsers(name);
     if (users.length > 0) throw new Conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
     await this.unmount(name);
     fs.rmSync(this.dir(name), { recursive: true, force: true });
@@ -180,7 +184,7 @@ export class VolumeService {
     let reclaimed = 0;
     for (const r of this.deps.repo.list()) {
       if (!all && !r.anonymous) continue;
-      if (!labels(r.labels) || this.users(r.name).length > 0) continue;
+      if (!labels(r.labels) || this.deps.usage.volumeUsers(r.name).length > 0) continue;
       const size = Object.keys(r.options).length > 0 ? 0 : await diskUsage(this.mountpoint(r.name));
       try {
         await this.remove(r.name, false);
@@ -200,7 +204,7 @@ export class VolumeService {
     const out: Volume[] = [];
     for (const r of this.deps.repo.list()) {
       const size = Object.keys(r.options).length > 0 ? -1 : await diskUsage(this.mountpoint(r.name));
-      out.push({ ...this.view(r), UsageData: { Size: size, RefCount: this.users(r.name).length } });
+      out.push({ ...this.view(r), UsageData: { Size: size, RefCount: this.deps.usage.volumeUsers(r.name).length } });
     }
     return out;
   }

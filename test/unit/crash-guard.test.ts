@@ -3,9 +3,11 @@
 // failure instead of leaving an unhandled rejection behind.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, mock, test } from 'node:test';
-import type { Logger } from 'pino';
 import { installCrashGuard, isPerConnectionError } from '../../daemon/crash-guard';
-import { ContainerService, type ContainerServiceDeps } from '../../daemon/containers/service';
+import { LiveContainer, type LiveTask } from '../../daemon/containers/live-container';
+import { initialState, type ContainerRecord } from '../../daemon/containers/model';
+import { Monitor } from '../../daemon/containers/monitor';
+import type { TaskIO } from '../../runtime/fifo';
 
 const errno = (code: string): Error => Object.assign(new Error(code), { code });
 
@@ -43,7 +45,7 @@ test('the guard keeps running on a dropped client and exits on anything else', (
   assert.equal(logged.filter((l) => l.startsWith('fatal')).length, 2);
 });
 
-// ---------------------------------------------------------------- the container service
+// ---------------------------------------------------------------- the exit monitor
 
 const ID = 'c'.repeat(64);
 
@@ -52,58 +54,47 @@ interface Logged {
   msg: string;
 }
 
-function fakeService(opts: { failSetStateAfter: number; restart: 'no' | 'always' }): { svc: ContainerService; logged: Logged[] } {
+function fakeMonitor(opts: { failSetStateAfter: number; restart: 'no' | 'always' }): { monitor: Monitor; c: LiveContainer; logged: Logged[] } {
   const logged: Logged[] = [];
   const log =
     (level: string) =>
     (_obj: unknown, msg?: string): void => {
       logged.push({ level, msg: msg ?? '' });
     };
-  const logger = { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), fatal: log('fatal'), child: () => logger };
-  let state = JSON.stringify({ running: true, pid: 42 });
-  const record = JSON.stringify({
+  const record = {
     id: ID,
-    name: '/c',
+    name: 'c',
     config: { Image: 'busybox' },
     hostConfig: { RestartPolicy: { Name: opts.restart } },
     mounts: [],
     networks: [],
-  });
+  } as unknown as ContainerRecord;
+  const c = new LiveContainer(record, { ...initialState(), running: true, pid: 42 });
   let setStates = 0;
-  const repo = {
-    get: (id: string) => (id === ID ? { id: ID, recordJson: record, stateJson: state } : undefined),
-    setState: (_id: string, json: string) => {
-      if (++setStates > opts.failSetStateAfter) throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
-      state = json;
+  const monitor = new Monitor({
+    runtime: {
+      waitTask: () => Promise.resolve({ exitStatus: 1 }),
+      deleteTask: () => Promise.resolve(),
     },
-    setRecord: () => undefined,
-    byName: () => undefined,
-    idsWithPrefix: () => [],
-    list: () => [],
-  };
-  const runtime = {
-    waitTask: () => Promise.resolve({ exitStatus: 1, exitedAt: new Date() }),
-    deleteTask: () => Promise.resolve(),
+    store: {
+      saveState: () => {
+        if (++setStates > opts.failSetStateAfter) throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+      },
+      tryGetById: (id) => (id === ID ? c : undefined),
+    },
+    publish: () => undefined,
+    publishVolumes: () => undefined,
+    tearDownNetwork: () => Promise.resolve(),
     // A restart fails at once: the failure path writes the state, which fails too.
     startTask: () => Promise.reject(new Error('containerd is gone')),
-    updateSpec: () => Promise.reject(new Error('containerd is gone')),
-  };
-  const deps = {
-    repo,
-    images: {},
-    runtime,
-    specs: { build: () => Promise.reject(new Error('no spec')) },
-    events: { publish: () => undefined },
-    logger,
-    defaults: { dns: [], dnsSearch: [], logDriver: 'none', logOpts: {} },
-  } as unknown as ContainerServiceDeps;
-  return { svc: new ContainerService(deps), logged };
+    autoRemove: () => Promise.resolve(),
+    logger: { error: log('error'), warn: log('warn') },
+  });
+  return { monitor, c, logged };
 }
 
-type Internals = { watchExit(c: unknown, live: unknown): Promise<void>; get(id: string): unknown };
-
-function live(): unknown {
-  return { io: { close: () => Promise.resolve() }, copier: { done: () => Promise.resolve() }, startedMs: Date.now(), exited: Promise.resolve() };
+function task(): LiveTask {
+  return { io: { close: () => Promise.resolve() } as unknown as TaskIO, copier: { done: () => Promise.resolve() }, startedMs: Date.now(), exited: Promise.resolve() };
 }
 
 let unhandled: unknown[] = [];
@@ -126,9 +117,8 @@ const settle = async (): Promise<void> => {
 };
 
 test('exit watching: a store that fails is logged, the watch resolves', async () => {
-  const { svc, logged } = fakeService({ failSetStateAfter: 0, restart: 'no' });
-  const s = svc as unknown as Internals;
-  await s.watchExit(s.get(ID), live());
+  const { monitor, c, logged } = fakeMonitor({ failSetStateAfter: 0, restart: 'no' });
+  await monitor.follow(c, task());
   await settle();
   assert.deepEqual(unhandled, []);
   assert.ok(logged.some((l) => l.level === 'error' && /exit/.test(l.msg)), JSON.stringify(logged));
@@ -137,9 +127,8 @@ test('exit watching: a store that fails is logged, the watch resolves', async ()
 test('restart timer: a restart whose store write fails is logged, not an unhandled rejection', async () => {
   mock.timers.enable({ apis: ['setTimeout'] });
   // The exit and the "restarting" state are stored; the write after the failed restart is not.
-  const { svc, logged } = fakeService({ failSetStateAfter: 2, restart: 'always' });
-  const s = svc as unknown as Internals;
-  await s.watchExit(s.get(ID), live());
+  const { monitor, c, logged } = fakeMonitor({ failSetStateAfter: 2, restart: 'always' });
+  await monitor.follow(c, task());
   mock.timers.tick(60_000);
   await settle();
   assert.deepEqual(unhandled, []);

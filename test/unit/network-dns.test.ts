@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as dnsPacket from 'dns-packet';
-import { DnsServer, DnsServerOptions, MAX_TCP_CONNS, parseUpstream, ptrToIpv4 } from '../../network/dns-server';
+import { DnsServer, type DnsResolver, type DnsServerOptions, MAX_TCP_CONNS, parseUpstream, ptrToIpv4 } from '../../network/dns-server';
+
+/** A server whose options object is its resolver too. */
+const dnsServer = (o: DnsResolver & DnsServerOptions): DnsServer => new DnsServer(o, o);
 
 const HOST = '127.0.0.1';
 
@@ -166,7 +169,7 @@ describe('DnsServer', () => {
     db: ['172.18.0.3', '172.18.0.4'],
     many: Array.from({ length: 100 }, (_, i) => `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}`),
   };
-  const opts: DnsServerOptions = {
+  const opts: DnsResolver & DnsServerOptions = {
     lookup(key, clientIp, name) {
       lookups.push(`${key} ${clientIp} ${name}`);
       if (name === 'boom') throw new Error('backend exploded');
@@ -179,7 +182,7 @@ describe('DnsServer', () => {
     upstreams: () => upstreams,
     upstreamTimeoutMs: 300,
   };
-  const server = new DnsServer(opts);
+  const server = dnsServer(opts);
   let port = 0;
 
   before(async () => {
@@ -388,16 +391,16 @@ describe('DnsServer', () => {
 });
 
 describe('DnsServer listeners', () => {
-  const opts: DnsServerOptions = { lookup: () => ({ addresses: ['10.0.0.1'] }), upstreams: () => [] };
+  const opts: DnsResolver & DnsServerOptions = { lookup: () => ({ addresses: ['10.0.0.1'] }), upstreams: () => [] };
 
   test('listen rejects when the address cannot be bound, without crashing', async () => {
-    const s = new DnsServer(opts);
+    const s = dnsServer(opts);
     // 198.51.100.254 (TEST-NET-2) is on no interface here.
     await assert.rejects(s.listen('x', '198.51.100.254', 0), (err: NodeJS.ErrnoException) => err.code === 'EADDRNOTAVAIL');
     await assert.rejects(s.listen('x', 'not-an-ip', 53), /invalid DNS listen address/);
     await s.listen('a', HOST, 0);
     const port = s.port('a') ?? 0;
-    const other = new DnsServer(opts);
+    const other = dnsServer(opts);
     await assert.rejects(other.listen('b', HOST, port), (err: NodeJS.ErrnoException) => err.code === 'EADDRINUSE');
     assert.equal(other.port('b'), undefined);
     await other.closeAll();
@@ -405,7 +408,7 @@ describe('DnsServer listeners', () => {
   });
 
   test('close(key) frees both ports; listening twice on the same address is a no-op; closeAll', async () => {
-    const s = new DnsServer(opts);
+    const s = dnsServer(opts);
     await s.listen('a', HOST, 0);
     const port = s.port('a') ?? 0;
     await s.listen('a', HOST, port);
@@ -436,7 +439,7 @@ describe('DnsServer listeners', () => {
   test('close() during a forward answers nothing and does not wait for the timeout', async () => {
     const silent = dgram.createSocket('udp4');
     await new Promise<void>((r) => silent.bind(0, HOST, () => r()));
-    const s = new DnsServer({ ...opts, lookup: () => null, upstreams: () => [`${HOST}:${silent.address().port}`], upstreamTimeoutMs: 5000 });
+    const s = dnsServer({ ...opts, lookup: () => null, upstreams: () => [`${HOST}:${silent.address().port}`], upstreamTimeoutMs: 5000 });
     await s.listen('a', HOST, 0);
     const pending = sendUdp(s.port('a') ?? 0, encodeQuery(2, 'example.com', 'A'), 600);
     await new Promise((r) => setTimeout(r, 100));
@@ -465,7 +468,7 @@ test('parseUpstream and ptrToIpv4', () => {
 describe('DnsServer hardening', () => {
   test('a client that is not admitted is REFUSED, on UDP and TCP, before any lookup', async () => {
     const looked: string[] = [];
-    const s = new DnsServer({
+    const s = dnsServer({
       lookup: (_k, c, n) => {
         looked.push(`${c} ${n}`);
         return { addresses: ['10.0.0.1'] };
@@ -490,7 +493,7 @@ describe('DnsServer hardening', () => {
   test('forwards=false: external names get SERVFAIL and the upstream sees nothing; own names still answer', async () => {
     const up = new FakeUpstream();
     await up.start();
-    const s = new DnsServer({
+    const s = dnsServer({
       lookup: (_k, _c, n) => (n === 'web' ? { addresses: ['10.0.0.1'] } : null),
       upstreams: () => [`${HOST}:${up.port}`],
       forwards: () => false,
@@ -511,7 +514,7 @@ describe('DnsServer hardening', () => {
   });
 
   test('TCP connections past the cap are closed at once; the others keep working', async () => {
-    const s = new DnsServer({ lookup: () => ({ addresses: ['10.0.0.1'] }), upstreams: () => [] });
+    const s = dnsServer({ lookup: () => ({ addresses: ['10.0.0.1'] }), upstreams: () => [] });
     await s.listen('a', HOST, 0);
     const port = s.port('a') ?? 0;
     const held: net.Socket[] = [];

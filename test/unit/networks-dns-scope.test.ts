@@ -6,10 +6,12 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import pino from 'pino';
+import { SubnetAllocator } from '../../network/ipam';
 import type { Links } from '../../network/links';
 import type { PortAllocator } from '../../network/port-allocator';
 import type { PortProxy } from '../../network/port-proxy';
 import type { EndpointRecord, NetworkRecord } from '../../daemon/networks/model';
+import { EmbeddedDnsResolver } from '../../daemon/networks/dns-resolver';
 import { Sandboxes, splitLink, type ContainerNet } from '../../daemon/networks/sandboxes';
 import type { NetworkService } from '../../daemon/networks/service';
 import type { EndpointRow, SandboxRow } from '../../store/network-repo';
@@ -36,12 +38,11 @@ class FakeNetworkService {
   eps: EndpointRecord[] = [];
   readonly sandboxRows = new Map<string, SandboxRow>();
   readonly names = new Map<string, string>();
-  portsForFirewall: () => unknown[] = () => [];
   readonly events: string[] = [];
 
-  readonly containers = {
-    name: (id: string): string | undefined => this.names.get(id),
-    configuredOn: (): string[] => [],
+  readonly usage = {
+    containerName: (id: string): string | undefined => this.names.get(id),
+    networkUsers: (): string[] => [],
   };
 
   private row(e: EndpointRecord): EndpointRow {
@@ -74,6 +75,18 @@ class FakeNetworkService {
     return this.eps.filter((e) => networkId === undefined || e.networkId === networkId).map((e) => structuredClone(e));
   }
 
+  private readonly allocators = new Map<string, SubnetAllocator>();
+
+  allocator(n: NetworkRecord): SubnetAllocator {
+    let a = this.allocators.get(n.id);
+    if (!a) {
+      a = new SubnetAllocator({ subnet: n.ipam[0].Subnet, reserved: [n.ipam[0].Gateway] });
+      for (const e of this.eps) if (e.networkId === n.id && e.ip) a.claim(e.ip);
+      this.allocators.set(n.id, a);
+    }
+    return a;
+  }
+
   tryGet(input: string): NetworkRecord | undefined {
     return this.nets.find((n) => n.id === input || n.name === input);
   }
@@ -101,6 +114,8 @@ const fakePorts = { release: (): void => undefined };
 
 let fake: FakeNetworkService;
 let sb: Sandboxes;
+/** The embedded DNS's answers, over the same fake. */
+let dns: EmbeddedDnsResolver;
 let hostResolvers: string[];
 let serial = 0;
 
@@ -140,12 +155,13 @@ const LINKER = id('6');
 const OTHER = id('7');
 
 function ask(n: NetworkRecord, clientIp: string, name: string): string[] | null {
-  return sb.lookup(n.id, clientIp, name)?.addresses ?? null;
+  return dns.lookup(n.id, clientIp, name)?.addresses ?? null;
 }
 
 beforeEach(() => {
   fake = new FakeNetworkService();
   hostResolvers = ['10.255.255.53'];
+  const upstreams = new Map<string, string[]>();
   sb = new Sandboxes({
     networks: fake as unknown as NetworkService,
     links: fakeLinks as unknown as Links,
@@ -153,6 +169,16 @@ beforeEach(() => {
     proxy: {} as unknown as PortProxy,
     userlandProxy: true,
     logger: pino({ level: 'silent' }),
+    upstreams,
+  });
+  dns = new EmbeddedDnsResolver({
+    view: {
+      endpoints: (networkId) => fake.endpoints(networkId),
+      endpointsOf: (cid) => fake.repo.endpointsOfContainer(cid).map((r) => JSON.parse(r.recordJson) as EndpointRecord),
+      network: (nid) => fake.tryGet(nid),
+      containerName: (cid) => fake.usage.containerName(cid),
+    },
+    upstreams,
     hostResolvers: () => hostResolvers,
   });
   addEp(U1, 'u1', NET2, '10.99.0.10', { aliases: ['web', 'www'] });
@@ -166,13 +192,6 @@ beforeEach(() => {
   addEp(SRV, 'srv', LK, '10.98.0.2');
   addEp(LINKER, 'linker', LK, '10.98.0.3', { links: ['srv:db', `/${OTHER.slice(0, 12)}:/linker/cache`] });
   addEp(OTHER, 'other', LK, '10.98.0.4');
-});
-
-describe('Sandboxes: the constructor', () => {
-  test('hands the network service its published-ports source for the firewall', () => {
-    fake.eps.find((e) => e.containerId === U1)?.ports.push({ proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 8080 });
-    assert.deepEqual(fake.portsForFirewall(), [{ proto: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, containerIp: '10.99.0.10', containerPort: 80, bridge: NET2.bridgeName }]);
-  });
 });
 
 describe('Sandboxes.lookup', () => {
@@ -224,7 +243,7 @@ describe('Sandboxes.lookup', () => {
     assert.deepEqual(ask(NET2, '10.99.0.99', 'u1'), ['10.99.0.10']);
     assert.equal(ask(NET2, '10.99.0.99', 'e1'), null);
     assert.deepEqual(ask(N1, '10.99.0.3', 'e1'), ['10.253.0.3'], 'an address not on n1 asking on n1');
-    assert.equal(sb.lookup('nosuchnetwork', '10.99.0.3', 'u1'), null);
+    assert.equal(dns.lookup('nosuchnetwork', '10.99.0.3', 'u1'), null);
   });
 
   test('the default bridge gives no names, and its endpoints are found by nobody', () => {
@@ -276,19 +295,19 @@ describe('Sandboxes.lookup', () => {
 
 describe('Sandboxes.reverse', () => {
   test('an address on the client\'s network: container name + "." + network name', () => {
-    assert.deepEqual(sb.reverse(NET2.id, '10.99.0.3', '10.99.0.10'), ['u1.net2']);
-    assert.deepEqual(sb.reverse(LK.id, '10.98.0.3', '10.98.0.2'), ['srv.lk']);
+    assert.deepEqual(dns.reverse(NET2.id, '10.99.0.3', '10.99.0.10'), ['u1.net2']);
+    assert.deepEqual(dns.reverse(LK.id, '10.98.0.3', '10.98.0.2'), ['srv.lk']);
   });
 
   test('through the client\'s other network', () => {
-    assert.deepEqual(sb.reverse(NET2.id, '10.99.0.2', '10.253.0.3'), ['e1.n1']);
+    assert.deepEqual(dns.reverse(NET2.id, '10.99.0.2', '10.253.0.3'), ['e1.n1']);
   });
 
   test('not ours: other networks, the default bridge, unknown addresses', () => {
-    assert.equal(sb.reverse(NET2.id, '10.99.0.3', '10.253.0.3'), null);
-    assert.equal(sb.reverse(NET2.id, '10.99.0.3', '10.252.0.2'), null);
-    assert.equal(sb.reverse(BRIDGE.id, '10.252.0.2', '10.252.0.3'), null);
-    assert.equal(sb.reverse(NET2.id, '10.99.0.3', '10.99.0.200'), null);
+    assert.equal(dns.reverse(NET2.id, '10.99.0.3', '10.253.0.3'), null);
+    assert.equal(dns.reverse(NET2.id, '10.99.0.3', '10.252.0.2'), null);
+    assert.equal(dns.reverse(BRIDGE.id, '10.252.0.2', '10.252.0.3'), null);
+    assert.equal(dns.reverse(NET2.id, '10.99.0.3', '10.99.0.200'), null);
   });
 });
 
@@ -299,31 +318,31 @@ describe('Sandboxes.upstreams', () => {
 
   test('the container\'s --dns servers win over the host\'s', async () => {
     await sb.setUp(container(D1, 'd1', ['10.99.0.1', '192.0.2.53']));
-    assert.deepEqual(sb.upstreams(NET2.id, '10.99.0.3'), ['10.99.0.1', '192.0.2.53']);
+    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.3'), ['10.99.0.1', '192.0.2.53']);
   });
 
   test('without --dns, an unknown client or after teardown: the host\'s resolvers', async () => {
     await sb.setUp(container(U1, 'u1', []));
-    assert.deepEqual(sb.upstreams(NET2.id, '10.99.0.10'), ['10.255.255.53']);
-    assert.deepEqual(sb.upstreams(NET2.id, '10.99.0.77'), ['10.255.255.53']);
+    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.10'), ['10.255.255.53']);
+    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.77'), ['10.255.255.53']);
     await sb.setUp(container(D1, 'd1', ['10.99.0.1']));
-    assert.deepEqual(sb.upstreams(NET2.id, '10.99.0.3'), ['10.99.0.1']);
+    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.3'), ['10.99.0.1']);
     await sb.tearDown(D1);
     // Started again on the same address without --dns: the old servers are forgotten.
     addEp(D1, 'd1', NET2, '10.99.0.3');
-    assert.deepEqual(sb.upstreams(NET2.id, '10.99.0.3'), ['10.255.255.53']);
+    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.3'), ['10.255.255.53']);
   });
 
   test('the host\'s resolvers are read at each question (resolv.conf may change)', () => {
     hostResolvers = ['10.0.0.1', '10.0.0.2'];
-    assert.deepEqual(sb.upstreams(NET2.id, '10.99.0.3'), ['10.0.0.1', '10.0.0.2']);
+    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.3'), ['10.0.0.1', '10.0.0.2']);
   });
 
   test('the client is found on the network asked on only', async () => {
     await sb.setUp(container(C2, 'c2', ['192.0.2.1']));
-    assert.deepEqual(sb.upstreams(NET2.id, '10.99.0.2'), ['192.0.2.1']);
-    assert.deepEqual(sb.upstreams(N1.id, '10.253.0.2'), ['192.0.2.1']);
-    assert.deepEqual(sb.upstreams(N1.id, '10.99.0.2'), ['10.255.255.53']);
+    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.2'), ['192.0.2.1']);
+    assert.deepEqual(dns.upstreams(N1.id, '10.253.0.2'), ['192.0.2.1']);
+    assert.deepEqual(dns.upstreams(N1.id, '10.99.0.2'), ['10.255.255.53']);
   });
 });
 
@@ -338,10 +357,10 @@ describe('splitLink', () => {
 
 describe('Sandboxes.admits and forwards (hardening)', () => {
   test('only the network\'s own endpoints are answered', () => {
-    assert.equal(sb.admits(NET2.id, '10.99.0.10'), true);
-    assert.equal(sb.admits(NET2.id, '10.99.0.77'), false); // no endpoint
-    assert.equal(sb.admits(NET2.id, '10.253.0.3'), false); // an endpoint of another network
-    assert.equal(sb.admits(NET2.id, '10.99.0.1'), false); // the gateway (a host process)
+    assert.equal(dns.admits(NET2.id, '10.99.0.10'), true);
+    assert.equal(dns.admits(NET2.id, '10.99.0.77'), false); // no endpoint
+    assert.equal(dns.admits(NET2.id, '10.253.0.3'), false); // an endpoint of another network
+    assert.equal(dns.admits(NET2.id, '10.99.0.1'), false); // the gateway (a host process)
   });
 
   test('a container whose networks are all internal is never forwarded (CVE-2024-29018)', () => {
@@ -352,10 +371,10 @@ describe('Sandboxes.admits and forwards (hardening)', () => {
     addEp(ONLY, 'only', INT, '10.97.0.2');
     addEp(BOTH, 'both', INT, '10.97.0.3');
     addEp(BOTH, 'both', NET2, '10.99.0.9');
-    assert.equal(sb.forwards(INT.id, '10.97.0.2'), false);
-    assert.equal(sb.forwards(INT.id, '10.97.0.3'), true); // it has an external network too
-    assert.equal(sb.forwards(NET2.id, '10.99.0.9'), true);
-    assert.equal(sb.forwards(NET2.id, '10.99.0.3'), true);
-    assert.equal(sb.forwards(NET2.id, '10.99.0.77'), false);
+    assert.equal(dns.forwards(INT.id, '10.97.0.2'), false);
+    assert.equal(dns.forwards(INT.id, '10.97.0.3'), true); // it has an external network too
+    assert.equal(dns.forwards(NET2.id, '10.99.0.9'), true);
+    assert.equal(dns.forwards(NET2.id, '10.99.0.3'), true);
+    assert.equal(dns.forwards(NET2.id, '10.99.0.77'), false);
   });
 });

@@ -78,7 +78,7 @@ function setup(opts: { maxUploads: number; httpsDown?: boolean }) {
   migrate(db);
   const repo = new ImageRepo(db);
   const events = new EventBus();
-  const svc = new ImageService({ ctd: {} as unknown as Containerd, repo, events, logger: pino({ level: 'silent' }), tmpDir: '/nonexistent' });
+  const svc = new ImageService({ ctd: {} as unknown as Containerd, repo, events, logger: pino({ level: 'silent' }), tmpDir: '/nonexistent', usage: { containersUsingImage: () => [] } });
   const world = new Map<string, Set<string>>();
   const opened: FakeRepo[] = [];
   const registry: RegistryAccess = {

@@ -1,0 +1,170 @@
+// moby's monitor.go: a task's exit becomes the container's state (exit code, FinishedAt,
+// OOMKilled), events, told waiters and a restart decision. It talks to the runtime through a
+// small port, so the state machine runs in unit tests against a fake runtime and mocked timers.
+//
+// The exit's state change is written in one synchronous step on the container's single object
+// (no await between reading and writing it), so it cannot interleave with a locked operation's
+// own read-modify-write; the restart it schedules runs under the container's lock.
+import type { Container } from './model';
+import { notRunning, nowRfc3339Nano } from './model';
+import type { LiveContainer, LiveTask } from './live-container';
+
+/** What the monitor needs of containerd. */
+export interface MonitorRuntime {
+  waitTask(id: string): Promise<{ exitStatus: number }>;
+  deleteTask(id: string): Promise<unknown>;
+}
+
+export interface MonitorLogger {
+  error(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface MonitorDeps {
+  runtime: MonitorRuntime;
+  store: { saveState(c: LiveContainer): void; tryGetById(id: string): LiveContainer | undefined };
+  publish(c: Container, action: string, extra?: Record<string, string>): void;
+  /** dockerd's volume mount/unmount events. */
+  publishVolumes(c: Container, action: 'mount' | 'unmount'): void;
+  /** The exit's network teardown (runs while containerd deletes the task). */
+  tearDownNetwork(c: LiveContainer): Promise<void>;
+  /** Starts the container's task again (the restart policy's restart). */
+  startTask(c: LiveContainer): Promise<void>;
+  /** AutoRemove after the final exit; the monitor does not wait for it. */
+  autoRemove(id: string): Promise<void>;
+  logger: MonitorLogger;
+}
+
+/** How long output may still drain from the pipes after the exit is reported. */
+const DRAIN_MS = 2000;
+
+export class Monitor {
+  private shuttingDown = false;
+
+  constructor(private readonly deps: MonitorDeps) {}
+
+  /**
+   * Follows a task to its exit; the promise settles once the exit is handled and never rejects:
+   * nobody may be waiting, so a failure on the way (the store, containerd) is logged.
+   */
+  async follow(c: LiveContainer, task: LiveTask): Promise<void> {
+    try {
+      await this.followExit(c, task);
+    } catch (err) {
+      this.deps.logger.error({ err, container: c.id }, 'handling the exit failed');
+    }
+  }
+
+  private async followExit(c: LiveContainer, task: LiveTask): Promise<void> {
+    const { runtime, logger } = this.deps;
+    const id = c.id;
+    let status: number;
+    try {
+      status = (await runtime.waitTask(id)).exitStatus;
+    } catch (err) {
+      logger.error({ err, container: id }, 'waiting for the task failed');
+      status = 255;
+    }
+    // Output may still be in the pipes when the exit is reported: drain it before the state says
+    // exited, even to an attached client that is not reading (the rest is at most a pipe's worth).
+    c.hub.releaseSource();
+    await boundedWait(task.copier.done(), DRAIN_MS);
+    await task.logger?.close();
+    // The processes are gone: the network comes down while containerd deletes the task.
+    await Promise.all([
+      runtime.deleteTask(id).catch((err: unknown) => logger.warn({ err, container: id }, 'task delete failed')),
+      this.deps.tearDownNetwork(c),
+    ]);
+    await task.io.close().catch(() => undefined);
+    if (c.task === task) c.task = undefined;
+    this.handleExit(c, status, Date.now() - task.startedMs);
+  }
+
+  /** The exit as state, events, waiters and the restart policy's decision. */
+  handleExit(c: LiveContainer, exitCode: number, ranMs: number): void {
+    const { store } = this.deps;
+    if (store.tryGetById(c.id) !== c) return;
+    const oom = c.oomSeen;
+    c.state = notRunning(c.state, { exitCode, oomKilled: oom, finishedAt: nowRfc3339Nano() });
+    store.saveState(c);
+    if (oom) this.deps.publish(c, 'oom');
+    this.deps.publish(c, 'die', { exitCode: String(exitCode), execDuration: String(Math.floor(ranMs / 1000)) });
+    this.deps.publishVolumes(c, 'unmount');
+    c.hub.end();
+    c.notifyExit({ StatusCode: exitCode, Error: null });
+
+    if (this.shuttingDown || c.state.removalInProgress) return;
+    const decision = c.restartManager().shouldRestart(exitCode, c.state.manuallyStopped, ranMs);
+    if (decision.restart) {
+      c.state = { ...c.state, running: true, restarting: true };
+      store.saveState(c);
+      c.restartTimer = setTimeout(() => {
+        c.restartTimer = undefined;
+        c.locked(() => this.restart(c)).catch((err: unknown) => this.deps.logger.error({ err, container: c.id }, 'restart failed'));
+      }, decision.delayMs);
+      return;
+    }
+    if (c.record.hostConfig.AutoRemove && !c.manualRestart) {
+      // Not awaited: whoever waits for this exit (stop, kill, restart) holds the container's lock,
+      // which the removal needs; it runs once they let go.
+      this.deps.autoRemove(c.id).catch((err: unknown) => this.deps.logger.warn({ err, container: c.id }, 'auto-remove failed'));
+    }
+  }
+
+  /** The policy's restart, under the container's lock: skipped if a stop or removal came first. */
+  private async restart(c: LiveContainer): Promise<void> {
+    if (this.deps.store.tryGetById(c.id) !== c || !c.state.restarting || c.state.removalInProgress) return;
+    c.state.restartCount = (c.state.restartCount ?? 0) + 1;
+    c.state.restarting = false;
+    c.state.running = false;
+    try {
+      await this.deps.startTask(c);
+    } catch (err) {
+      this.deps.logger.error({ err, container: c.id }, 'restart failed');
+      c.state.running = false;
+      c.state.restarting = false;
+      this.deps.store.saveState(c);
+    }
+  }
+
+  /** Drops a pending restart; true when there was one (the container is then stopped). */
+  cancelRestart(c: LiveContainer): boolean {
+    if (!c.restartTimer && !c.state.restarting) return false;
+    if (c.restartTimer) clearTimeout(c.restartTimer);
+    c.restartTimer = undefined;
+    c.state = { ...c.state, running: false, restarting: false };
+    this.deps.store.saveState(c);
+    return true;
+  }
+
+  /** The task was OOM-killed (from containerd's events). */
+  noteOom(id: string): void {
+    const c = this.deps.store.tryGetById(id);
+    if (c) c.oomSeen = true;
+  }
+
+  /** Daemon stop: exits from now on are final, pending restarts are dropped. */
+  shutdown(containers: Iterable<LiveContainer>): void {
+    this.shuttingDown = true;
+    for (const c of containers) {
+      if (c.restartTimer) clearTimeout(c.restartTimer);
+      c.restartTimer = undefined;
+    }
+  }
+}
+
+/** Waits for `p` at most `ms` (a failure counts as settled). */
+export function boundedWait(p: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms === Infinity) return p.then(
+    () => true,
+    () => true,
+  );
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    p.then(done, done);
+  });
+}

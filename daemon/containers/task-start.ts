@@ -1,0 +1,108 @@
+// Starting a container's task: the network, the OCI spec, the run's logger, the task, and its
+// output wired to the log and the attach hub; the exit handed to the monitor.
+import type { Logger } from 'pino';
+import { Conflict, errorMessage } from '../../lib/errors';
+import type { TaskIO } from '../../runtime/fifo';
+import { isStartFailure } from '../../runtime/start-errors';
+import type { ContainerRuntime } from '../../runtime/tasks';
+import { logConfigOf, NULL_SINK, openRunLogger } from '../logs/container-logs';
+import { LogCopier } from '../logs/copier';
+import type { ContainerVolumes } from './container-volumes';
+import type { LiveContainer, LiveTask } from './live-container';
+import { nowRfc3339Nano, type Container } from './model';
+import type { Monitor } from './monitor';
+import type { ContainerNetworking } from './networking';
+import type { SpecFactory } from './spec-factory';
+import type { ContainerStore } from './store';
+
+export interface TaskStartDeps {
+  store: ContainerStore;
+  runtime: ContainerRuntime;
+  specs: SpecFactory;
+  net: ContainerNetworking;
+  vols: ContainerVolumes;
+  monitor: Monitor;
+  publish(c: Container, action: string): void;
+  logger: Logger;
+}
+
+/** Builds the spec, starts the task, and wires its output, exit and stdin. */
+export async function startTask(deps: TaskStartDeps, c: LiveContainer): Promise<void> {
+  const { runtime, store, net: networking } = deps;
+  const id = c.record.id;
+  const cfg = c.record.config;
+  let io: TaskIO | undefined;
+  // Mounts pinned for runc (Subpaths) are released once the task exists, or start failed.
+  let pinned: (() => Promise<void>) | undefined;
+  try {
+    const net = await networking.setUp(c);
+    const { spec, releaseMounts } = await deps.specs.build(c, (other) => namespaceSource(store, other), net?.netnsPath, networking.linkEnv(c));
+    pinned = releaseMounts;
+    await runtime.updateSpec(id, spec);
+    const logCfg = logConfigOf(c.record);
+    const logger = openRunLogger(c.record, logCfg, (err) => deps.logger.warn({ err, container: id }, 'log write failed'));
+    const started = await runtime.startTask(id, { stdin: cfg.OpenStdin === true, terminal: cfg.Tty === true });
+    // The published ports' rules, started before the task, are in place when start answers.
+    await net?.firewall;
+    io = started.io;
+    const hub = c.hub;
+    const copier = new LogCopier({ stdout: started.io.stdout, stderr: started.io.stderr }, logger ?? NULL_SINK, {
+      mode: logCfg.mode,
+      maxBufferSize: logCfg.maxBufferSize,
+    });
+    copier.onData((stream, chunk) => hub.output(stream, chunk));
+    let release: (() => void) | undefined;
+    hub.connectSource({
+      pause: () => {
+        release ??= copier.hold();
+      },
+      resume: () => {
+        release?.();
+        release = undefined;
+      },
+    });
+    const stdin = started.io.stdin;
+    if (stdin) {
+      hub.connectStdin({
+        write: (chunk) => stdin.write(chunk),
+        close: () => void runtime.closeStdin(id).catch(() => undefined),
+      });
+    }
+    c.state = {
+      ...c.state,
+      running: true,
+      paused: false,
+      restarting: false,
+      oomKilled: false,
+      dead: false,
+      pid: started.pid,
+      exitCode: 0,
+      error: '',
+      startedAt: nowRfc3339Nano(),
+    };
+    c.oomSeen = false;
+    store.saveState(c);
+    const task: LiveTask = { io: started.io, copier, logger, startedMs: Date.now(), exited: Promise.resolve() };
+    c.task = task;
+    task.exited = deps.monitor.follow(c, task);
+    deps.vols.publish(c, 'mount');
+    deps.publish(c, 'start');
+  } catch (err) {
+    await io?.close().catch(() => undefined);
+    await runtime.deleteTask(id).catch(() => undefined);
+    await networking.forget(id);
+    c.state.error = errorMessage(err);
+    c.state.exitCode = isStartFailure(err) ? err.exitCode : 128;
+    store.saveState(c);
+    throw err;
+  } finally {
+    await pinned?.();
+  }
+}
+
+/** The /proc/<pid>/ns paths a container:<id> mode joins. */
+function namespaceSource(store: ContainerStore, input: string): { id: string; pid: number } {
+  const other = store.get(input);
+  if (!other.state.running) throw new Conflict(`cannot join namespace of a non running container ${other.record.id}`);
+  return { id: other.record.id, pid: other.state.pid };
+}

@@ -1,0 +1,125 @@
+// What the embedded DNS answers on user networks: container names, aliases and --link aliases
+// in the asking container's networks, reverse names, who may ask, and where other names go. It
+// reads the stored endpoints and networks (not the network service), so it exists before the
+// DNS server and the network service are built.
+import type { DnsAnswer, DnsResolver } from '../../network/dns-server';
+import type { NetworkRepo } from '../../store/network-repo';
+import type { ContainerUsage } from '../container-usage';
+import type { EndpointRecord, NetworkRecord } from './model';
+
+/** The stored facts the resolver reads. */
+export interface ResolverView {
+  endpoints(networkId: string): EndpointRecord[];
+  endpointsOf(containerId: string): EndpointRecord[];
+  network(id: string): NetworkRecord | undefined;
+  containerName(id: string): string | undefined;
+}
+
+/** The view over the network repository and the container store. */
+export function repoResolverView(repo: NetworkRepo, usage: Pick<ContainerUsage, 'containerName'>): ResolverView {
+  const parse = (rows: { recordJson: string }[]): EndpointRecord[] => rows.map((r) => JSON.parse(r.recordJson) as EndpointRecord);
+  return {
+    endpoints: (networkId) => parse(repo.endpointsOfNetwork(networkId)),
+    endpointsOf: (containerId) => parse(repo.endpointsOfContainer(containerId)),
+    network: (id) => {
+      const row = repo.get(id);
+      return row && (JSON.parse(row.recordJson) as NetworkRecord);
+    },
+    containerName: (id) => usage.containerName(id),
+  };
+}
+
+export interface EmbeddedDnsResolverDeps {
+  view: ResolverView;
+  /** Each running container's own --dns servers (Sandboxes keeps them). */
+  upstreams: ReadonlyMap<string, string[]>;
+  hostResolvers: () => string[];
+}
+
+export class EmbeddedDnsResolver implements DnsResolver {
+  constructor(private readonly deps: EmbeddedDnsResolverDeps) {}
+
+  /** The user networks whose names a client sees: all of its container's, or just the one asked on. */
+  private scope(networkId: string, clientIp: string): { networks: NetworkRecord[]; client?: EndpointRecord } {
+    const { view } = this.deps;
+    const client = view.endpoints(networkId).find((e) => e.ip === clientIp);
+    if (!client) {
+      const n = view.network(networkId);
+      return { networks: n ? [n] : [] };
+    }
+    const mine = view
+      .endpointsOf(client.containerId)
+      .map((e) => view.network(e.networkId))
+      .filter((n): n is NetworkRecord => n !== undefined && n.name !== 'bridge' && n.driver === 'bridge');
+    const asked = mine.find((n) => n.id === networkId);
+    const ordered = asked ? [asked, ...mine.filter((n) => n.id !== networkId)] : mine;
+    return { networks: ordered, client };
+  }
+
+  lookup(networkId: string, clientIp: string, rawName: string): DnsAnswer | null {
+    const { view } = this.deps;
+    const name = rawName.toLowerCase();
+    const { networks, client } = this.scope(networkId, clientIp);
+    for (const n of networks) {
+      // `name.<network>` is the qualified form of a name on that network.
+      const suffix = `.${n.name.toLowerCase()}`;
+      const candidates = name.endsWith(suffix) ? [name.slice(0, -suffix.length), name] : [name];
+      const eps = view.endpoints(n.id);
+      for (const want of candidates) {
+        // --link aliases: visible to the linking container only.
+        if (client) {
+          const own = eps.find((e) => e.containerId === client.containerId);
+          for (const link of own?.links ?? []) {
+            const [target, alias] = splitLink(link);
+            if (alias.toLowerCase() !== want) continue;
+            const hit = eps.find((e) => view.containerName(e.containerId) === target || e.containerId.startsWith(target));
+            if (hit) return { addresses: [hit.ip] };
+          }
+        }
+        const ips = eps.filter((e) => e.dnsNames.some((d) => d.toLowerCase() === want)).map((e) => e.ip);
+        if (ips.length > 0) return { addresses: ips };
+      }
+    }
+    return null;
+  }
+
+  reverse(networkId: string, clientIp: string, ip: string): string[] | null {
+    const { networks } = this.scope(networkId, clientIp);
+    for (const n of networks) {
+      const ep = this.deps.view.endpoints(n.id).find((e) => e.ip === ip);
+      if (ep && ep.dnsNames.length > 0) return [`${ep.dnsNames[0]}.${n.name}`];
+    }
+    return null;
+  }
+
+  /** The embedded DNS of a network answers its own endpoints only. */
+  admits(networkId: string, clientIp: string): boolean {
+    return this.deps.view.endpoints(networkId).some((e) => e.ip === clientIp);
+  }
+
+  /** Forwarding only for a container with at least one network that is not internal (dockerd's
+   *  hasExternalAccess; CVE-2024-29018: an internal network must not leak names or data out). */
+  forwards(networkId: string, clientIp: string): boolean {
+    const { view } = this.deps;
+    const client = view.endpoints(networkId).find((e) => e.ip === clientIp);
+    if (!client) return false;
+    return view.endpointsOf(client.containerId).some((e) => {
+      const n = view.network(e.networkId);
+      return n !== undefined && n.driver === 'bridge' && !n.internal;
+    });
+  }
+
+  upstreams(networkId: string, clientIp: string): string[] {
+    const client = this.deps.view.endpoints(networkId).find((e) => e.ip === clientIp);
+    const own = client ? this.deps.upstreams.get(client.containerId) : undefined;
+    return own && own.length > 0 ? own : this.deps.hostResolvers();
+  }
+}
+
+/** "name:alias" (alias defaults to the name), names without their leading slash. */
+export function splitLink(link: string): [string, string] {
+  const i = link.indexOf(':');
+  const target = (i < 0 ? link : link.slice(0, i)).replace(/^\//, '');
+  const alias = i < 0 ? target : link.slice(i + 1).replace(/^.*\//, '');
+  return [target, alias];
+}
