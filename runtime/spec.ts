@@ -386,9 +386,12 @@ export function buildResources(r: Resources, opts: ResourceOptions = {}): LinuxR
   if (Object.keys(memory).length > 0) out.memory = memory;
 
   const cpu: LinuxCpu = {};
+  const MIN_CPU_SHARES = 2;
   const shares = r.CpuShares ?? 0;
   if (shares < 0) throw new InvalidParameter(`invalid CPU shares (${shares}): value must be a positive integer`);
-  if (shares !== 0) cpu.shares = shares;
+  // The kernel's floor for cpu.shares is 2: it stores 2 for 1, and runc then refuses the start
+  // because the value read back differs. Ask for what the kernel would keep.
+  if (shares !== 0) cpu.shares = shares < MIN_CPU_SHARES ? MIN_CPU_SHARES : shares;
   if (r.CpusetCpus) cpu.cpus = r.CpusetCpus;
   if (r.CpusetMems) cpu.mems = r.CpusetMems;
   const nano = r.NanoCpus ?? 0;
