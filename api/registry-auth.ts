@@ -15,8 +15,11 @@ export interface AuthRequest {
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** Maps an AuthConfig object; `auth` (base64 "user:pass", what config files hold) fills in a missing pair. */
-export function authFromObject(o: unknown): AuthRequest {
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new InvalidParameter('invalid X-Registry-Auth header: not a JSON object');
+export function authFromObject(o: unknown, what = 'X-Registry-Auth header'): AuthRequest {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) {
+    const kind = Array.isArray(o) ? 'array' : o === null ? 'null' : typeof o;
+    throw new InvalidParameter(`invalid ${what}: cannot unmarshal ${kind} into an AuthConfig object`);
+  }
   const r = o as Record<string, unknown>;
   let username = str(r.username);
   let password = str(r.password);

@@ -71,7 +71,7 @@ export function registryOperations(backend: RegistryBackend): Operations {
       const body = readJsonBody(request);
       // moby's authconfig.DecodeRequestBody: no body is a decode error, not Docker Hub.
       if (body === undefined) throw new InvalidParameter('invalid X-Registry-Auth header: invalid JSON: EOF');
-      const { credentials, serverAddress } = authFromObject(body);
+      const { credentials, serverAddress } = authFromObject(body, 'request body');
       const { identityToken } = await backend.login(serverAddress, credentials);
       // IdentityToken is omitempty in dockerd's AuthResponse.
       return sendJson(reply, identityToken !== undefined && identityToken !== '' ? { Status: 'Login Succeeded', IdentityToken: identityToken } : { Status: 'Login Succeeded' });
