@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import type { V1Metrics, V2Metrics } from '../../runtime/tasks';
+import type { NetworkCounters } from '../networks/sandboxes';
 
 /** dockerd's collection interval. */
 export const STATS_INTERVAL_MS = 1000;
@@ -86,17 +87,7 @@ export interface StatsSample {
   networks?: Record<string, NetworkCounters>;
 }
 
-/** The API's per-interface network stats. */
-export interface NetworkCounters {
-  rx_bytes: number;
-  rx_packets: number;
-  rx_errors: number;
-  rx_dropped: number;
-  tx_bytes: number;
-  tx_packets: number;
-  tx_errors: number;
-  tx_dropped: number;
-}
+export type { NetworkCounters };
 
 export function emptyCpuStats(): CpuStats {
   return {

@@ -62,7 +62,7 @@ const MAX_PORT_ATTEMPTS = 10;
 
 /**
  * One interface's counters as `docker stats` reports them (the API's per-interface network
- * stats). Owned here, where they are read; daemon/containers/stats.ts has the same shape.
+ * stats). Owned here, where they are read; the stats code uses this one.
  */
 export interface NetworkCounters {
   rx_bytes: number;
