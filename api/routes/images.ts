@@ -1,6 +1,6 @@
 // Image area: list, inspect, history, tag, delete, prune, load, save (get) and import (create
 // with fromSrc). Shapes answers for the client's API version; the rules live in the backend.
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable, Writable } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import type { ProgressSink } from '../../daemon/progress';
@@ -156,16 +156,7 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
       // AuthConfig read from the body as 20.10 still did for header-less clients).
       const { credentials } = registryAuth(request, { strict: false });
       const q = queryOf(request);
-      // `platform` exists from API 1.46; older clients may send one, which is ignored as dockerd does.
-      let platform: Platform | undefined;
-      const spec = queryString(q, 'platform') ?? '';
-      if (spec !== '' && !versionLessThan(request.apiVersion, '1.46')) {
-        try {
-          platform = parsePlatform(spec);
-        } catch (err) {
-          throw new InvalidParameter(err instanceof Error ? err.message : String(err));
-        }
-      }
+      const platform = platformParam(request, '1.46');
       const name = pathParam(request, 'name');
       const tag = queryString(q, 'tag') ?? '';
       return withJsonMessageStream(reply, (out) => backend.push({ name, tag, credentials, platform, signal: out.signal }, (m) => out.write(m)));
@@ -179,15 +170,7 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
       const q = queryOf(request);
       const fromImage = queryString(q, 'fromImage') ?? '';
       if (fromImage !== '') {
-        let platform: Platform | undefined;
-        const spec = queryString(q, 'platform') ?? '';
-        if (spec !== '' && !versionLessThan(request.apiVersion, '1.32')) {
-          try {
-            platform = parsePlatform(spec);
-          } catch (err) {
-            throw new InvalidParameter(err instanceof Error ? err.message : String(err));
-          }
-        }
+        const platform = platformParam(request, '1.32');
         // For a pull a missing or broken X-Registry-Auth means anonymous, as in dockerd.
         const { credentials } = registryAuth(request, { strict: false });
         return withJsonMessageStream(reply, (out) =>
@@ -213,4 +196,15 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
       });
     },
   };
+}
+
+/** The `platform` query parameter, from the API version that has it; older clients' is ignored. */
+function platformParam(request: FastifyRequest, since: string): Platform | undefined {
+  const spec = queryString(queryOf(request), 'platform') ?? '';
+  if (spec === '' || versionLessThan(request.apiVersion, since)) return undefined;
+  try {
+    return parsePlatform(spec);
+  } catch (err) {
+    throw new InvalidParameter(err instanceof Error ? err.message : String(err));
+  }
 }
