@@ -25,6 +25,7 @@ import { statsOperations, type StatsBackend } from './routes/stats';
 import { volumeOperations, type VolumeBackend } from './routes/volumes';
 import { networkOperations, type NetworkBackend } from './routes/networks';
 import { diskUsageOperations, type DiskUsageBackend } from './routes/disk-usage';
+import { pluginOperations } from './routes/plugins';
 import { swarmOperations } from './routes/swarm';
 import { pingOperations, systemOperations, type SystemBackend } from './routes/system';
 import { registryOperations, type RegistryBackend } from './routes/registry';
@@ -55,6 +56,7 @@ function operationsFor(backends: ApiBackends): Operations[] {
   return [
     backends.system ? systemOperations(backends.system) : pingOperations(),
     swarmOperations(),
+    pluginOperations(),
     backends.images ? imageOperations(backends.images) : {},
     backends.containers ? containerOperations(backends.containers) : {},
     backends.events ? eventsOperations(backends.events) : {},

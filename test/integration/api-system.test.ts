@@ -137,9 +137,9 @@ test('raw HTTP: versions, ping headers, 404, 501, 503, malformed JSON', async ()
   assert.equal(missing.status, 404);
   assert.deepEqual(JSON.parse(missing.body), { message: 'page not found' });
 
-  const unimplemented = await httpRequest(sock, 'GET', '/v1.53/plugins');
+  const unimplemented = await httpRequest(sock, 'POST', '/v1.53/session');
   assert.equal(unimplemented.status, 501);
-  assert.deepEqual(JSON.parse(unimplemented.body), { message: 'PluginList is not implemented' });
+  assert.deepEqual(JSON.parse(unimplemented.body), { message: 'Session is not implemented' });
 
   const swarm = await httpRequest(sock, 'GET', '/swarm');
   assert.equal(swarm.status, 503);
