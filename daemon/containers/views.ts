@@ -172,9 +172,10 @@ export function hostConfigView(hc: HostConfig): HostConfig {
   return out as HostConfig;
 }
 
+/** moby's list Command: path and args joined by spaces, an arg holding a space in single quotes (nothing escaped). */
 export function commandLine(c: Container): string {
-  const args = c.record.args.map((a) => a);
-  return [c.record.path, ...args].join(' ');
+  if (c.record.args.length === 0) return c.record.path;
+  return `${c.record.path} ${c.record.args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
 }
 
 export function summaryView(

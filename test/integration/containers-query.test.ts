@@ -50,6 +50,8 @@ describe('docker ps', () => {
     assert.equal(rows[4], 'q-created Created');
     const cols = lines(await k.ok(['ps', '--filter', 'name=q-running', '--format', '{{.ID}}|{{.Image}}|{{.Command}}|{{.Labels}}|{{.State}}|{{.Ports}}']));
     assert.deepEqual(cols, [`${short('q-running')}|busybox|"sleep 1000"|app=a|running|80/tcp`]);
+    // Arguments holding a space are single-quoted, the others left as they are (moby's list).
+    assert.deepEqual(lines(await k.ok(['ps', '-a', '--no-trunc', '--filter', 'name=q-exited2', '--format', '{{.Command}}'])), [`"sh -c 'exit 2'"`]);
     const table = lines(await k.ok(['ps', '--filter', 'name=q-running']));
     assert.match(table[0], /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
     assert.match(table[1], new RegExp(`^${short('q-running')}\\s+busybox\\s+"sleep 1000"\\s+.* ago\\s+Up .*q-running$`));
