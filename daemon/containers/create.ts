@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { InvalidParameter } from '../../lib/errors';
+import { InvalidParameter, NotFound } from '../../lib/errors';
 import { DEFAULT_READONLY_PATHS, hostSpecFacts } from '../../runtime/spec-host';
 import type { ImageService } from '../images/service';
 import { resolveImage } from '../images/lookup';
@@ -75,11 +75,12 @@ export function planCreate(ctx: CreateContext, req: CreateRequest): { record: Co
   validateLogOpts(hostConfig.LogConfig?.Type ?? 'json-file', hostConfig.LogConfig?.Config ?? {});
   warnings.push(...ctx.specs.validate(config, hostConfig));
 
+  shareNamespacesById(ctx.store, hostConfig);
   if (!config.Image) throw new InvalidParameter('Config.Image must be set'); // dockerd: no image given
   const { image } = resolveImage(images.repo, config.Image);
   mergeWithImage(config, images.config(image).config);
   const { path: procPath, args } = entrypointAndArgs(config);
-  const plan = planMounts(hostConfig, Object.keys(config.Volumes ?? {}), (other) => ctx.store.get(other).record.mounts ?? []);
+  const plan = planMounts(hostConfig, Object.keys(config.Volumes ?? {}), (other) => otherContainer(ctx.store, other).record.mounts ?? []);
   for (const m of plan) {
     if (m.type !== 'image') continue;
     const img = resolveImage(images.repo, m.source).image;
@@ -126,6 +127,36 @@ export function planCreate(ctx: CreateContext, req: CreateRequest): { record: Co
     networks: endpoints,
   };
   return { record, warnings };
+}
+
+/**
+ * Another container named by this one's settings. Unknown, it is a bad parameter (400), never a
+ * 404: the CLI reads a 404 from create as a missing image and goes to pull it (moby#39823).
+ */
+export function otherContainer(store: ContainerStore, name: string): Container {
+  try {
+    return store.get(name);
+  } catch (err) {
+    if (err instanceof NotFound) throw new InvalidParameter(err.message);
+    throw err;
+  }
+}
+
+/**
+ * `container:<name>` PID and IPC modes, stored by the other container's ID (so a rename keeps the
+ * sharing, as moby's adaptSharedNamespaceContainer does). An unknown one is refused at create,
+ * except where moby skips its SELinux label lookup (host PID/IPC, privileged, an explicit label).
+ */
+function shareNamespacesById(store: ContainerStore, host: HostConfig): void {
+  const labelled = (host.SecurityOpt ?? []).some((o) => o.split('=')[0] === 'label');
+  const lenient = host.IpcMode === 'host' || host.PidMode === 'host' || host.Privileged === true || labelled;
+  for (const key of ['PidMode', 'IpcMode'] as const) {
+    const mode = host[key];
+    if (!mode?.startsWith('container:')) continue;
+    const name = mode.slice('container:'.length);
+    const other = lenient ? store.tryGet(name) : otherContainer(store, name);
+    if (other) host[key] = `container:${other.record.id}`;
+  }
 }
 
 /** Writes the container's hostname, hosts and resolv.conf (again at each start, with its addresses). */

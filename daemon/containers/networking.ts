@@ -154,7 +154,7 @@ export class ContainerNetworking {
     return links.map((link) => {
       const [target, alias] = splitLink(link);
       const other = this.store.tryGet(target);
-      if (!other) throw new InvalidParameter(`could not get container for ${target}`);
+      if (!other) throw new InvalidParameter(`could not get container for ${target}: No such container: ${target}`);
       if (modeOf(other) === 'host') {
         throw new InvalidParameter("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
       }

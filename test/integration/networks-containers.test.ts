@@ -255,7 +255,7 @@ describe('legacy links on the default bridge', () => {
     ]);
     // An unknown target is refused at create; a stopped one at start.
     const bad = await k.fails(['create', '--link', 'nosuch-target:x', 'busybox', 'true']);
-    assert.match(bad.stderr, /could not get container for nosuch-target/);
+    assert.match(bad.stderr, /could not get container for nosuch-target: No such container: nosuch-target/);
     await k.ok(['stop', '-t', '0', db]);
     const stopped = await k.fails(['start', web]);
     assert.match(stopped.stderr, new RegExp(`Cannot link to a non running container: /${db} AS /${web}/dbalias`));
