@@ -11,6 +11,7 @@ import { resolveImage } from '../images/lookup';
 import { validateLogOpts } from '../logs/format';
 import { checkNetworkModeConflicts } from '../networks/endpoint-plan';
 import { validatePortSpec } from '../networks/port-bindings';
+import { checkRuntimeName } from '../runtimes';
 import type { ContainerConfig, HostConfig, NetworkingConfig } from './api-types';
 import { writeEtcFiles } from './etc-files';
 import { nowRfc3339Nano, type Container, type ContainerRecord } from './model';
@@ -71,6 +72,7 @@ export function planCreate(ctx: CreateContext, req: CreateRequest): { record: Co
     hostConfig.LogConfig = { Type: defaults.logDriver as 'json-file', Config: { ...defaults.logOpts, ...(req.hostConfig.LogConfig?.Config ?? {}) } };
   }
   const warnings = verifySettings(config, hostConfig);
+  checkRuntimeName(req.hostConfig.Runtime);
   checkNetworkModeConflicts(req.config, hostConfig);
   validateLogOpts(hostConfig.LogConfig?.Type ?? 'json-file', hostConfig.LogConfig?.Config ?? {});
   warnings.push(...ctx.specs.validate(config, hostConfig));

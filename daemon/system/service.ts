@@ -5,6 +5,7 @@
 import * as os from 'node:os';
 import type { Logger } from 'pino';
 import { API_VERSION, MIN_API_VERSION, engineInfo } from './engine';
+import { DEFAULT_RUNTIME, STOCK_RUNTIMES } from '../runtimes';
 import { formatBuildTime, formatRfc3339Nano } from './format';
 import {
   cgroupFeatures,
@@ -24,7 +25,6 @@ import type {
   ContainerdInfo,
   PluginsInfo,
   RegistryServiceConfig,
-  RuntimeInfo,
   SystemInfo,
   SystemVersion,
 } from './types';
@@ -76,11 +76,6 @@ export interface SystemServiceDeps {
 /** What dockerd answers when a runtime component's version cannot be had. */
 const NOT_AVAILABLE = 'N/A';
 
-/** The default OCI runtime and the containerd shim that runs it, as dockerd lists them. */
-const STOCK_RUNTIMES: Readonly<Record<string, RuntimeInfo>> = {
-  'io.containerd.runc.v2': { path: 'runc' },
-  runc: { path: 'runc' },
-};
 
 export function defaultRegistryConfig(): RegistryServiceConfig {
   return {
@@ -275,7 +270,7 @@ export class SystemService {
       ExperimentalBuild: this.deps.experimental ?? false,
       ServerVersion: engineInfo().version,
       Runtimes: structuredClone(STOCK_RUNTIMES),
-      DefaultRuntime: 'runc',
+      DefaultRuntime: DEFAULT_RUNTIME,
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: this.deps.liveRestore ?? false,
       Isolation: '',

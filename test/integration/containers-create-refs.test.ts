@@ -1,4 +1,4 @@
-// Containers that name other containers at create (--volumes-from, --ipc/--pid container:, --link):
+// Containers that name other containers (or a runtime) at create (--volumes-from, --ipc/--pid container:, --link, --runtime):
 // an unknown one is a 400 in dockerd's words, never the 404 that the docker CLI takes for a missing
 // image (it would then try to pull it); a known one is stored by ID, so a rename keeps the sharing.
 import assert from 'node:assert/strict';
@@ -49,5 +49,14 @@ describe('create naming other containers', () => {
     } finally {
       await b.docker(['rm', '-f', 'ns-donor', 'ns-sharer']);
     }
+  });
+
+  test('--runtime: runc under either of its names runs; another name is refused as moby refuses it', async () => {
+    for (const rt of ['runc', 'io.containerd.runc.v2']) {
+      const r = await b.docker(['run', '--rm', '--runtime', rt, 'busybox', 'echo', rt]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${rt}\n`);
+    }
+    await runFails(['--runtime', 'kata'], 'unknown or invalid runtime name: kata');
   });
 });
