@@ -127,18 +127,20 @@ export class JsonMessageStream {
 
 /**
  * Runs `work` with a JSON message stream as the response: errors before the first message become
- * ordinary HTTP errors (rethrown for the error handler), later ones an error line. Returns the
+ * ordinary HTTP errors (rethrown for the error handler), later ones an error line; with
+ * `errorsInStream` every error is an error line of a 200 (as dockerd's load answers). Returns the
  * reply, as fastify wants from async handlers that send by themselves.
  */
 export async function withJsonMessageStream(
   reply: FastifyReply,
   work: (out: JsonMessageStream) => Promise<void>,
+  opts: { errorsInStream?: boolean } = {},
 ): Promise<FastifyReply> {
   const out = new JsonMessageStream(reply);
   try {
     await work(out);
   } catch (err) {
-    if (!out.started) throw err;
+    if (!out.started && opts.errorsInStream !== true) throw err;
     out.error(err);
   }
   out.end();

@@ -148,7 +148,8 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
     ImageLoad: async (request, reply) => {
       const quiet = boolValueOrDefault(queryOf(request), 'quiet', true);
       const body = bodyStream(request);
-      return withJsonMessageStream(reply, (out) => backend.load(body, { quiet }, (m) => out.write(m)));
+      // Whatever goes wrong is reported inside the stream of a 200, where SDKs look for it (moby's postImagesLoad).
+      return withJsonMessageStream(reply, (out) => backend.load(body, { quiet }, (m) => out.write(m)), { errorsInStream: true });
     },
 
     ImagePush: async (request, reply) => {

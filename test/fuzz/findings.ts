@@ -47,6 +47,11 @@ export const ALLOW: { match: RegExp; reason: string }[] = [
     match: /^500 no manifest found for full image ID$/,
     reason: 'dockerd answers 500 for distribution inspect of an image ID',
   },
+  {
+    // moby's plugin router: strconv.Atoi(r.Form.Get("timeout")) returned as it is, untyped.
+    match: /^500 strconv\.Atoi: parsing ".*": invalid syntax$/,
+    reason: 'dockerd answers 500 for plugin enable with a timeout that is not an integer',
+  },
 ];
 
 /** Message text with ids, numbers and long tails normalized, so one cause is one class. */

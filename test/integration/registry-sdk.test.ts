@@ -17,7 +17,7 @@ interface Event {
   aux?: { Tag?: string; Digest?: string; Size?: number };
 }
 
-/** Runs a dockerode stream to its end, collecting the JSON messages (an `error` one rejects). */
+/** Runs a dockerode stream to its end, collecting the JSON messages (an `error` message is one of them). */
 function follow(docker: Docker, stream: NodeJS.ReadableStream): Promise<Event[]> {
   return new Promise((resolve, reject) => {
     docker.modem.followProgress(stream, (err: Error | null, out: Event[]) => (err ? reject(err) : resolve(out)));
