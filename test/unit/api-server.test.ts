@@ -121,7 +121,9 @@ test('every spec operation is registered: unimplemented ones name their operatio
   for (const r of ROUTES) {
     const url = r.path.replace(/\{[^}]+\}/g, 'x');
     const out = await app.inject({ method: r.method, url, query: { stdout: '1' } });
-    assert.notEqual(out.statusCode, 404, `${r.method} ${url}`);
+    // A 404 from a handler (plugin "x" not found) still proves the route is registered.
+    if (out.statusCode === 404 && r.method !== 'HEAD') assert.notDeepEqual(out.json(), { message: 'page not found' }, `${r.method} ${url}`);
+    else assert.notEqual(out.statusCode, 404, `${r.method} ${url}`);
     // System, the swarm areas and plugins answer without a backend (an inactive swarm, no plugins).
     if (r.area !== 'system' && !['swarm', 'node', 'service', 'task', 'secret', 'config', 'plugin'].includes(r.area)) {
       assert.equal(out.statusCode, 501, `${r.method} ${url}`);
