@@ -45,6 +45,8 @@ export interface ContainerBackend {
   resize(id: string, height: number, width: number): Promise<void>;
   top(id: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }>;
   remove(id: string, opts: { force: boolean; volumes: boolean }): Promise<void>;
+  /** Drops the legacy link `/parent/alias` (`docker rm --link`). */
+  removeLink(name: string): Promise<void>;
   prune(opts: { until?: number; labels: (l: Readonly<Record<string, string>>) => boolean }): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }>;
   /** Registers the wait at once (throwing for an unknown container); resolves on the condition. */
   wait(id: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult>;
@@ -267,7 +269,8 @@ export function containerOperations(backend: ContainerBackend): Operations {
     ContainerDelete: async (request, reply) => {
       const q = queryOf(request);
       if (boolValue(q, 'link')) {
-        throw new InvalidParameter('Berth has no container links yet: removing a link is not supported');
+        await backend.removeLink(pathParam(request, 'id'));
+        return sendEmpty(reply);
       }
       await backend.remove(pathParam(request, 'id'), { force: boolValue(q, 'force'), volumes: boolValue(q, 'v') });
       return sendEmpty(reply);

@@ -26,6 +26,8 @@ export function portSpecOf(config: ContainerConfig, host: HostConfig): PortSpec 
   return { bindings: host.PortBindings ?? {}, exposed: Object.keys(config.ExposedPorts ?? {}), publishAll: host.PublishAllPorts === true };
 }
 
+const linkName = (input: string): string => (input.startsWith('/') ? input : `/${input}`);
+
 const modeOf = (c: Container): string => c.record.hostConfig.NetworkMode || 'default';
 
 export class ContainerNetworking {
@@ -160,6 +162,28 @@ export class ContainerNetworking {
       }
       return `/${other.record.name}:/${name}/${alias}`;
     });
+  }
+
+  /**
+   * The container holding the legacy link `/parent/alias` (`docker rm --link`, moby's rmLink). As
+   * in moby the name is first looked up as a container (a link name resolves to its target), and
+   * a plain container name is that container's own "default link name".
+   */
+  linkParent(input: string): Container {
+    const name = linkName(input);
+    const cut = name.lastIndexOf('/');
+    const parent = cut > 0 ? this.store.tryGet(name.slice(1, cut)) : undefined;
+    if (parent?.record.hostConfig.Links?.some((l) => l.endsWith(`:${name}`))) return parent;
+    this.store.get(input); // No such container, as for any name that resolves to nothing
+    throw new SystemError('Conflict, cannot remove the default link name of the container');
+  }
+
+  /** Drops the link `/parent/alias` from its parent (under the parent's lock). */
+  dropLegacyLink(parent: Container, input: string): void {
+    const name = linkName(input);
+    const links = (parent.record.hostConfig.Links ?? []).filter((l) => !l.endsWith(`:${name}`));
+    parent.record.hostConfig.Links = links.length > 0 ? links : undefined; // moby's inspect: null
+    this.store.saveRecord(parent);
   }
 
   /** Legacy links need their targets running when the container starts (dockerd's 409). */

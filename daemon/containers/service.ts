@@ -314,9 +314,10 @@ export class ContainerService {
     await c.locked(async () => {
       if (this.store.tryGetById(id) !== c) return;
       if (c.state.removalInProgress) throw new Conflict(`removal of container ${id} is already in progress`);
-      if (c.state.running && !c.state.restarting && !opts.force) {
-        const what = c.state.paused ? 'paused' : 'running';
-        throw new Conflict(`cannot remove container "/${c.record.name}": container is ${what}: stop the container before removing or force remove`);
+      // moby's cleanupContainer: a restarting container counts as running.
+      if (c.state.running && !opts.force) {
+        const why = c.state.paused ? 'container is paused and must be unpaused first' : `container is ${c.state.restarting ? 'restarting' : 'running'}: stop the container before removing or force remove`;
+        throw new Conflict(`cannot remove container "/${c.record.name}": ${why}`);
       }
       this.monitor.cancelRestart(c);
       c.state.removalInProgress = true;
@@ -337,6 +338,11 @@ export class ContainerService {
       this.publish(c, 'destroy');
       c.notifyRemoved({ StatusCode: c.state.exitCode, Error: null });
     });
+  }
+
+  async removeLink(name: string): Promise<void> {
+    const parent = this.get(this.net.linkParent(name).record.id);
+    await parent.locked(async () => this.net.dropLegacyLink(parent, name));
   }
 
   // ------------------------------------------------------------------ rename, update, resize, top

@@ -10,7 +10,6 @@ import { readContainerSpec } from '../../runtime/container-spec';
 import { isProcessGone } from '../../runtime/grpc-errors';
 import { overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
 import type { ContainerRuntime, TaskIO } from '../../runtime/tasks';
-import { isStartFailure } from '../../runtime/start-errors';
 import { resolveUser } from '../../runtime/user';
 import { DetachKeys, parseDetachKeys, type OutputStream } from '../containers/attach-hub';
 import type { Container, ContainerService } from '../containers/service';
@@ -366,9 +365,10 @@ class Run implements ExecSession {
     try {
       started = await svc.launch(rec, this.container);
     } catch (err) {
-      // As dockerd: 127 for a command not found, 126 when it cannot be run, else 128.
+      // As dockerd's exec: any start failure is 126, a missing executable included (a container
+      // start tells them apart: 127 not found, 126 not runnable).
       rec.running = false;
-      rec.exitCode = isStartFailure(err) ? err.exitCode : 126;
+      rec.exitCode = 126;
       markReady(false);
       if (this.detach) throw err;
       this.sink?.fail(errorMessage(err));

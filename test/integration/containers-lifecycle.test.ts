@@ -306,6 +306,21 @@ describe('rm and prune', () => {
     assert.deepEqual(k.leftovers(id), []);
   });
 
+  test('rm refuses a restarting container as dockerd does; rm -f removes it', async () => {
+    await k.ok(['run', '-d', '--name', 'flapper', '--restart', 'always', 'busybox', 'sh', '-c', 'exit 1']);
+    // The restart delay doubles each time (100 ms, 200 ms, ...) while each run lasts a moment:
+    // after a few restarts the container spends nearly all its time "restarting".
+    const restarting = async (): Promise<boolean> => {
+      const s = await k.inspect('flapper');
+      return s.State.Status === 'restarting' && s.RestartCount >= 3;
+    };
+    for (let i = 0; i < 100 && !(await restarting()); i++) await sleep(100);
+    assert.equal((await k.inspect('flapper')).State.Status, 'restarting');
+    const r = await k.fails(['rm', 'flapper']);
+    assert.match(r.stderr, /cannot remove container "\/flapper": container is restarting: stop the container before removing or force remove/);
+    assert.equal((await k.ok(['rm', '-f', 'flapper'])).trim(), 'flapper');
+  });
+
   test('a --rm container goes away after stop and kill, and survives restart', async () => {
     for (const [name, cmd] of [['rm-stopped', ['stop', '-t', '1']], ['rm-killed', ['kill']]] as const) {
       await k.ok(['run', '-d', '--rm', '--name', name, 'busybox', 'sleep', '1000']);

@@ -141,9 +141,16 @@ test('docker exec prints the output of the command', async () => {
 test('the exit code of the exec reaches the CLI', async () => {
   const r = await docker(['exec', 'ex-run', 'sh', '-c', 'exit 7']);
   assert.equal(r.code, 7, r.stderr);
+  // dockerd's exec answers every start failure with 126 (a container start would say 127).
   const missing = await docker(['exec', 'ex-run', 'no-such-command']);
-  assert.equal(missing.code, 127);
+  assert.equal(missing.code, 126);
   assert.match(missing.stdout + missing.stderr, /executable file not found/);
+  const absolute = await docker(['exec', 'ex-run', '/no/such/file']);
+  assert.equal(absolute.code, 126);
+  assert.match(absolute.stdout + absolute.stderr, /no such file or directory/);
+  const notRunnable = await docker(['exec', 'ex-run', '/etc/passwd']);
+  assert.equal(notRunnable.code, 126);
+  assert.match(notRunnable.stdout + notRunnable.stderr, /permission denied/);
 });
 
 test('docker exec -i forwards piped stdin and its EOF', async () => {

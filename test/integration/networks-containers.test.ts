@@ -259,6 +259,15 @@ describe('legacy links on the default bridge', () => {
     await k.ok(['stop', '-t', '0', db]);
     const stopped = await k.fails(['start', web]);
     assert.match(stopped.stderr, new RegExp(`Cannot link to a non running container: /${db} AS /${web}/dbalias`));
+    // docker rm --link drops the link (moby's rmLink); then web starts without its target.
+    const noLink = await k.fails(['rm', '--link', `/${web}/nosuch`]);
+    assert.match(noLink.stderr, new RegExp(`No such container: ${web}/nosuch`)); // dockerd drops the leading slash
+    const own = await k.fails(['rm', '--link', db]);
+    assert.match(own.stderr, /Conflict, cannot remove the default link name of the container/);
+    assert.equal((await k.ok(['rm', '--link', `/${web}/dbalias`])).trim(), `/${web}/dbalias`);
+    assert.equal((await k.ok(['inspect', '-f', '{{json .HostConfig.Links}}', web])).trim(), 'null');
+    assert.equal((await k.ok(['inspect', '-f', '{{.State.Status}}', db])).trim(), 'exited');
+    await k.ok(['start', web]);
     await rmf(web, db);
   });
 });
