@@ -337,7 +337,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
 
     const server = createApiServer({
       logger: logger.child({ component: 'api' }),
-      backends: { system, images, containers: withExecIds(containers, exec), events, stats, exec, containerFiles: containerFilesBackend({ ctd, images, containers, events }),
+      backends: { system, images, containers: withExecIds(containers, exec), events, stats, exec, containerFiles: containerFilesBackend({ ctd, images, containers, events, hostMounts: (r) => specs.hostMounts(r) }),
         volumes,
         networks: {
           list: (f) => networks.list(f),

@@ -18,8 +18,8 @@ import { decompressStream } from '../images/compression';
 import type { EventBus } from '../events';
 import { errorMessage, InvalidParameter, NotFound, SystemError } from '../../lib/errors';
 import type { ContainerRecord, ContainerState } from './model';
-import { openContainerRoot, withContainerRoot } from './rootfs-access';
-import { followInScope, goBase, lstatResolved, mountSource, resolvePath, withRootFd, type ContainerRoot } from './rootfs-path';
+import { openContainerRoot, withContainerRoot, type HostMounts } from './rootfs-access';
+import { followInScope, goBase, lstatResolved, mkdirInScope, mountSource, resolvePath, withRootFd, type ContainerRoot } from './rootfs-path';
 import { tarTree } from './tar-tree';
 
 const writeFd = promisify(fs.write);
@@ -46,6 +46,8 @@ export interface ArchiveDeps {
   ctd: Containerd;
   containers: ContainerLookup;
   events: EventBus;
+  /** The container's volumes and binds, mounted for each operation as dockerd mounts them. */
+  hostMounts?: HostMounts;
 }
 
 // Go's os.FileMode type bits.
@@ -145,13 +147,13 @@ export class ContainerArchive {
         if (isNotExist(err)) throw fileNotFound(p, input);
         throw err;
       }
-    });
+    }, this.deps.hostMounts);
   }
 
   /** The tar of `p` with its stat; the stream releases the container's filesystem when done. */
   async archive(input: string, p: string): Promise<{ stat: ContainerPathStat; tar: Readable }> {
     const c = this.deps.containers.get(input);
-    const { r, release } = await openContainerRoot(this.deps.ctd, c, 'read');
+    const { r, release } = await openContainerRoot(this.deps.ctd, c, 'read', this.deps.hostMounts);
     try {
       let st: ReturnType<typeof statResolved>;
       try {
@@ -199,7 +201,11 @@ export class ContainerArchive {
       });
       // dockerd answers both with a plain error, hence 500.
       if (!sfs.isDirectory(st)) throw new SystemError('extraction point is not a directory');
-      if (c.record.hostConfig.ReadonlyRootfs) throw new SystemError('container rootfs is marked read-only');
+      // moby's checkIfPathIsInAVolume: the first mount holding the path decides; outside every
+      // mount, a read-only rootfs refuses.
+      const mount = (c.record.mounts ?? []).find((m) => m.type !== 'tmpfs' && (dest === m.destination || dest.startsWith(`${m.destination.replace(/\/$/, '')}/`)));
+      if (mount && !mount.rw) throw new SystemError('mounted volume is marked read-only');
+      if (!mount && c.record.hostConfig.ReadonlyRootfs) throw new SystemError('container rootfs is marked read-only');
       let owner: { uid: number; gid: number } | undefined;
       if (opts.copyUIDGID && (c.record.config.User ?? '') !== '') {
         // Type-checked and capped: a FIFO or /dev/zero there fails at once, as a missing file.
@@ -214,7 +220,7 @@ export class ContainerArchive {
         owner = { uid: u.uid, gid: u.gid };
       }
       await untarInScope(r, dest, body, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, owner });
-    });
+    }, this.deps.hostMounts);
   }
 }
 
@@ -235,44 +241,6 @@ function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
 
-/**
- * Makes the container dir `dir` exist (its links followed in scope) and returns an O_PATH fd of it
- * (the caller closes it) and its resolved container path. Missing components are made with mkdirat
- * on their parent's fd and each is then opened O_NOFOLLOW beneath it: a component the container
- * swaps for a link meanwhile fails the entry, it is never followed.
- */
-function mkdirInScope(r: ContainerRoot, rootFd: number, dir: string): { fd: number; path: string } {
-  const resolved = followInScope(r, dir);
-  let cur = '/';
-  let fd = sfs.openInRoot(rootFd, '/', C.O_PATH | C.O_DIRECTORY);
-  try {
-    for (const comp of resolved.split('/').filter(Boolean)) {
-      cur = path.posix.join(cur, comp);
-      let st: sfs.SafeStat | undefined;
-      try {
-        st = sfs.fstatAt(fd, comp, true);
-      } catch (err) {
-        if (!isNotExist(err)) throw err;
-      }
-      if (st === undefined) {
-        try {
-          sfs.mkdirAt(fd, comp, 0o755);
-        } catch (err) {
-          if (errCode(err) !== 'EEXIST') throw err;
-        }
-      } else if (!sfs.isDirectory(st)) {
-        throw new InvalidParameter(`cannot create directory ${cur}: not a directory`);
-      }
-      const next = sfs.openBeneath(fd, comp, C.O_PATH | C.O_DIRECTORY | C.O_NOFOLLOW);
-      sfs.closeFd(fd);
-      fd = next;
-    }
-    return { fd, path: resolved };
-  } catch (err) {
-    sfs.closeFd(fd);
-    throw err;
-  }
-}
 
 /**
  * Removes `name` in `dirFd` and, for a directory, all below it, by fd: each subdirectory opened

@@ -6,10 +6,11 @@ import type { EventBus } from '../events';
 import { commitContainer, type CommitContainers, type CommitRequest } from './commit';
 import type { ImageService } from '../images/service';
 import { ContainerArchive, type ContainerLookup } from './archive';
+import type { HostMounts } from './rootfs-access';
 import { containerChanges } from './changes';
 import { exportContainer } from './export';
 
-export function containerFilesBackend(deps: { ctd: Containerd; images: ImageService; containers: CommitContainers & Required<Pick<ContainerLookup, 'exclusive'>>; events: EventBus }) {
+export function containerFilesBackend(deps: { ctd: Containerd; images: ImageService; containers: CommitContainers & Required<Pick<ContainerLookup, 'exclusive'>>; events: EventBus; hostMounts: HostMounts }) {
   const archive = new ContainerArchive(deps);
   return {
     statPath: archive.stat.bind(archive),

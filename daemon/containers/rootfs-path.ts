@@ -164,3 +164,42 @@ export function lstatResolved(r: ContainerRoot, p: ResolvedPath): sfs.SafeStat {
   if (p.mustBeDir && !sfs.isDirectory(st)) throw Object.assign(new Error(`ENOTDIR: not a directory, lstat '${p.absPath}'`), { code: 'ENOTDIR' });
   return st;
 }
+
+/**
+ * Makes the container dir `dir` exist (its links followed in scope) and returns an O_PATH fd of it
+ * (the caller closes it) and its resolved container path. Missing components are made with mkdirat
+ * on their parent's fd and each is then opened O_NOFOLLOW beneath it: a component the container
+ * swaps for a link meanwhile fails the entry, it is never followed.
+ */
+export function mkdirInScope(r: ContainerRoot, rootFd: number, dir: string): { fd: number; path: string } {
+  const resolved = followInScope(r, dir);
+  let cur = '/';
+  let fd = sfs.openInRoot(rootFd, '/', sfs.constants.O_PATH | sfs.constants.O_DIRECTORY);
+  try {
+    for (const comp of resolved.split('/').filter(Boolean)) {
+      cur = path.posix.join(cur, comp);
+      let st: sfs.SafeStat | undefined;
+      try {
+        st = sfs.fstatAt(fd, comp, true);
+      } catch (err) {
+        if (!isNotExist(err)) throw err;
+      }
+      if (st === undefined) {
+        try {
+          sfs.mkdirAt(fd, comp, 0o755);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+      } else if (!sfs.isDirectory(st)) {
+        throw new InvalidParameter(`cannot create directory ${cur}: not a directory`);
+      }
+      const next = sfs.openBeneath(fd, comp, sfs.constants.O_PATH | sfs.constants.O_DIRECTORY | sfs.constants.O_NOFOLLOW);
+      sfs.closeFd(fd);
+      fd = next;
+    }
+    return { fd, path: resolved };
+  } catch (err) {
+    sfs.closeFd(fd);
+    throw err;
+  }
+}

@@ -12,8 +12,8 @@ import { buildResources, buildSpec, parseDeviceCgroupRules, parseSecurityOpt, ty
 import { resolveUser } from '../../runtime/user';
 import { InvalidParameter } from '../../lib/errors';
 import type { ContainerConfig, HostConfig } from './api-types';
-import { ociMounts } from './mounts';
-import type { Container } from './model';
+import { ociMounts, type MountResolver } from './mounts';
+import type { Container, ContainerRecord } from './model';
 
 export interface SpecDefaults {
   namespace: string;
@@ -116,19 +116,8 @@ export class SpecFactory {
     const caps = containerCapabilities({ capAdd: host.CapAdd, capDrop: host.CapDrop, privileged: host.Privileged }, hostCapabilities());
     void caps; // buildSpec computes the same set; resolving here surfaces bad names before anything starts.
     const init = host.Init ?? this.defaults.initByDefault;
-    const volumes = this.volumes;
     // Pinned Subpath sources stay mounted until the task exists: the caller releases them.
-    const { mounts: own, release: releaseMounts } = await ociMounts(r.mounts ?? [], {
-      volumePath: async (name) => {
-        if (!volumes) throw new InvalidParameter('volumes are not available');
-        return (await volumes.prepare(name)).path;
-      },
-      containerLayers: () => layers,
-      imageLayers: async (chainId) => {
-        const d = await overlayDirs(this.ctd, chainId);
-        return [d.UpperDir, ...(d.LowerDir ? d.LowerDir.split(':') : [])];
-      },
-    });
+    const { mounts: own, release: releaseMounts } = await ociMounts(r.mounts ?? [], this.mountResolver(layers));
     try {
       const spec = await buildSpec({
         id: r.id,
@@ -163,6 +152,29 @@ export class SpecFactory {
       await releaseMounts();
       throw err;
     }
+  }
+
+  /**
+   * The container's mounts with their host sources (volumes prepared, Subpaths pinned), for
+   * docker cp to mount as dockerd's mountVolumes does. No copy-up: that is the start's to do.
+   */
+  hostMounts(r: ContainerRecord): Promise<{ mounts: OciMount[]; release: () => Promise<void> }> {
+    return ociMounts(r.mounts ?? [], this.mountResolver([]));
+  }
+
+  private mountResolver(containerLayers: string[]): MountResolver {
+    const volumes = this.volumes;
+    return {
+      volumePath: async (name) => {
+        if (!volumes) throw new InvalidParameter('volumes are not available');
+        return (await volumes.prepare(name)).path;
+      },
+      containerLayers: () => containerLayers,
+      imageLayers: async (chainId) => {
+        const d = await overlayDirs(this.ctd, chainId);
+        return [d.UpperDir, ...(d.LowerDir ? d.LowerDir.split(':') : [])];
+      },
+    };
   }
 }
 

@@ -255,6 +255,49 @@ describe('container files', { timeout: 300_000 }, () => {
     await ok(['rm', 'rofs']);
   });
 
+  test('docker cp reaches volumes and bind mounts of created, stopped and running containers', async () => {
+    const bindDir = fs.mkdtempSync(path.join(host, 'bind-'));
+    fs.writeFileSync(path.join(bindDir, 'from-host.txt'), 'from the host\n');
+    await ok(['volume', 'create', 'cpvol']);
+    const volDir = (await ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'cpvol'])).trim();
+    const mounts = ['-v', 'cpvol:/data', '-v', `${bindDir}:/bind`, '-v', 'cpvol:/ro:ro'];
+    await ok(['create', '--name', 'vcold', ...mounts, 'busybox', 'sleep', '1000']);
+    fs.writeFileSync(path.join(host, 'a.txt'), 'into the volume\n');
+    await ok(['cp', path.join(host, 'a.txt'), 'vcold:/data/a.txt']);
+    assert.equal(fs.readFileSync(path.join(volDir, 'a.txt'), 'utf8'), 'into the volume\n');
+    await ok(['cp', path.join(host, 'a.txt'), 'vcold:/bind/b.txt']);
+    assert.equal(fs.readFileSync(path.join(bindDir, 'b.txt'), 'utf8'), 'into the volume\n');
+    // Read back through the mounts, the bind's own file included.
+    const back = await readTar((await raw(b, 'GET', '/containers/vcold/archive?path=/bind/from-host.txt')).body);
+    assert.equal(back.get('from-host.txt')?.data, 'from the host\n');
+    const ro = await docker(['cp', path.join(host, 'a.txt'), 'vcold:/ro/']);
+    assert.notEqual(ro.code, 0);
+    assert.match(ro.stderr, /mounted volume is marked read-only/);
+    assert.equal(fs.existsSync(path.join(volDir, 'ro')), false);
+    // Running: what is copied in is what the container sees.
+    await ok(['start', 'vcold']);
+    await ok(['cp', path.join(host, 'a.txt'), 'vcold:/data/c.txt']);
+    assert.equal(await ok(['exec', 'vcold', 'cat', '/data/c.txt', '/bind/b.txt']), 'into the volume\ninto the volume\n');
+    const live = await readTar((await raw(b, 'GET', '/containers/vcold/archive?path=/ro/a.txt')).body);
+    assert.equal(live.get('a.txt')?.data, 'into the volume\n');
+    // The container's own symlink at a mount point stays inside its root: the volume is mounted
+    // where the link leads in the container, never on the host path it names.
+    await ok(['create', '--name', 'vplant', 'busybox', 'true']);
+    const planted = await raw(b, 'PUT', '/containers/vplant/archive?path=/', await makeTar([{ name: 'lnk', type: 'symlink', linkname: canaryDir }]));
+    assert.equal(planted.status, 200, planted.body.toString());
+    await ok(['commit', 'vplant', 'linked:latest']);
+    await ok(['create', '--name', 'vlink', '-v', 'cpvol:/lnk/sub', 'linked:latest', 'true']);
+    await ok(['cp', path.join(host, 'a.txt'), 'vlink:/lnk/sub/d.txt']);
+    assert.equal(fs.readFileSync(path.join(volDir, 'd.txt'), 'utf8'), 'into the volume\n');
+    assertCanaryUntouched();
+    await ok(['rm', '-f', 'vcold', 'vlink', 'vplant']);
+    await ok(['rmi', 'linked:latest']);
+    await ok(['volume', 'rm', 'cpvol']);
+    // Every mount made for the operations is gone.
+    const tmpMounts = path.join(b.dataRoot, 'tmp-mounts') + '/';
+    assert.deepEqual(fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(tmpMounts)), []);
+  });
+
   test('noOverwriteDirNonDir refuses to replace a dir by a file', async () => {
     const r = await raw(b, 'PUT', '/containers/live/archive?path=/&noOverwriteDirNonDir=true', await makeTar([{ name: 'tmp', data: 'x' }]));
     assert.equal(r.status, 400, r.body.toString());
