@@ -23,6 +23,9 @@ import { Readable, type Transform } from 'node:stream';
 import * as tar from 'tar-stream';
 import { SNIFF_BYTES, decompressStream, detectCompression, inProcessDecompressor, type Compression } from './compression';
 import { BerthError, InvalidParameter, SystemError, errorMessage } from '../../lib/errors';
+import { readLegacyArchive, type LegacyArchive } from './archive-legacy';
+import type { ArchiveImage, ArchiveLayer } from './archive-types';
+
 import {
   Annotation,
   hostArchitecture,
@@ -37,27 +40,6 @@ import {
   type LayerCompression,
   type Platform,
 } from './image-config';
-
-export interface ArchiveLayer {
-  /** Temp file holding the blob as stored in the archive; absent when it went into the blob store. */
-  path?: string;
-  /** sha256 of the stored bytes. */
-  digest: string;
-  size: number;
-  /** The media type to store the blob under. */
-  mediaType: string;
-  /** sha256 of the uncompressed tar. */
-  diffId: string;
-  uncompressedSize: number;
-}
-
-export interface ArchiveImage {
-  config: Buffer;
-  configDigest: string;
-  layers: ArchiveLayer[];
-  /** Names as written in the archive, not normalised (familiar or full, as the producer wrote). */
-  repoTags: string[];
-}
 
 export interface ImageArchive {
   images: ArchiveImage[];
@@ -469,6 +451,20 @@ async function readDockerArchive(ns: Namespace, manifestFile: StoredFile): Promi
   return images;
 }
 
+// ---- pre-1.10 layout (repositories + <id>/json, <id>/layer.tar): archive-legacy.ts ----
+
+function legacyView(ns: Namespace): LegacyArchive {
+  return {
+    lookup: (name) => ns.lookup(name),
+    readJson: (name) => readSmall(ns.require(name, 'file'), name),
+    layer: (name, index) => {
+      const f = ns.require(name, 'layer');
+      return layerFrom(f, index, f.diffId ?? '');
+    },
+    invalid,
+  };
+}
+
 // ---- OCI image layout (index.json) ----
 
 function blobPath(digest: string): string {
@@ -580,6 +576,7 @@ export async function readImageArchive(src: Readable, tmpDir: string, opts: Read
     let images: ArchiveImage[];
     if (manifestFile !== undefined) images = await readDockerArchive(ns, manifestFile);
     else if (indexFile !== undefined) images = await readOciLayout(ns, indexFile, want);
+    else if (ns.lookup('repositories') !== undefined) images = await readLegacyArchive(legacyView(ns));
     else throw invalid('does not contain a manifest.json');
     // Free disk early: only layer blobs are handed out.
     const keep = new Set(images.flatMap((i) => i.layers.map((l) => l.path)));

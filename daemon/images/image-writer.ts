@@ -4,7 +4,7 @@
 // content that containerd collects and a record that startup reconciliation removes.
 import type { Containerd } from '../../runtime/containerd';
 import { setBlobLabels, sha256Digest, writeBlob } from '../../runtime/content';
-import type { ArchiveLayer } from './archive-read';
+import type { ArchiveLayer } from './archive-types';
 import { withLease } from '../../runtime/leases';
 import { putImageRecord } from '../../runtime/image-records';
 import { snapshotUsage } from '../../runtime/snapshots';

@@ -69,6 +69,7 @@ interface Inspect {
   RepoDigests: string[];
   Created: string;
   Comment: string;
+  Author: string;
   Config: { Cmd?: string[]; Env?: string[]; Labels?: Record<string, string> | null; Entrypoint?: string[] | null };
   Architecture: string;
   Os: string;

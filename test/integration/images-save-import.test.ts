@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { hostArchitecture } from '../../daemon/images/image-config';
 import { buildBusyboxLayer } from '../fixtures/busybox-image';
 import { archiveLayerFiles, dockerArchive, hex, sha256, short, smallImage, tarOf, untar } from './archive-tools';
-import { BB_DIFF, BB_ID, type SmallImage, apiImages, b, busybox, fails, inspect, lines, ok, saveBytes, wipe, useImagesBerth } from './images-kit';
+import { BB_DIFF, BB_ID, type SmallImage, apiImages, b, busybox, docker, fails, inspect, lines, ok, saveBytes, wipe, useImagesBerth } from './images-kit';
 
 useImagesBerth();
 
@@ -165,5 +165,64 @@ describe('docker import', () => {
     const before = (await apiImages()).length;
     await fails(['import', '-c', 'RUN echo no', '-'], 'Error response from daemon: RUN is not a valid change command', rootfs);
     assert.equal((await apiImages()).length, before);
+  });
+});
+
+describe('docker load of the pre-1.10 layout (repositories, <id>/json, <id>/layer.tar)', () => {
+  const BASE = 'a'.repeat(64);
+  const TOP = 'b'.repeat(64);
+  const v1 = (id: string, extra: Record<string, unknown>): string =>
+    // Pretty-printed and with v1-only fields, as old daemons wrote it: the config drops them.
+    JSON.stringify({ id, Size: 123, docker_version: '1.9.1', architecture: hostArchitecture() === 'arm64' ? 'arm64' : 'amd64', os: 'linux', ...extra }, null, 2);
+  async function legacyArchive(baseLayer: Buffer, topLayer: Buffer, topConfig: Record<string, unknown>): Promise<Buffer> {
+    return tarOf([
+      { name: 'repositories', data: JSON.stringify({ 'legacy/app': { v1: TOP } }) },
+      { name: `${BASE}/` },
+      { name: `${BASE}/VERSION`, data: '1.0' },
+      { name: `${BASE}/json`, data: v1(BASE, { created: '2015-06-01T10:00:00.123000000Z', container_config: { Cmd: ['/bin/sh', '-c', '#(nop) ADD file:base in /'] }, config: { Cmd: ['sh'] } }) },
+      { name: `${BASE}/layer.tar`, data: baseLayer },
+      { name: `${TOP}/` },
+      { name: `${TOP}/VERSION`, data: '1.0' },
+      {
+        name: `${TOP}/json`,
+        data: v1(TOP, { parent: BASE, created: '2015-06-02T11:00:00Z', author: 'Berth <tests>', container_config: { Cmd: ['/bin/sh', '-c', 'echo <x> && touch y'] }, config: topConfig }),
+      },
+      { name: `${TOP}/layer.tar`, data: topLayer },
+    ]);
+  }
+
+  test('loads the named image with its parent chain, history and config, and it runs', async () => {
+    const top = await tarOf([{ name: 'added.txt', data: 'from a legacy archive\n' }]);
+    const archive = await legacyArchive(await buildBusyboxLayer(), top, { Cmd: ['cat', '/added.txt'], Env: ['PATH=/bin'] });
+    assert.equal((await ok(['load'], archive)).trim(), 'Loaded image: legacy/app:v1');
+    const img = await inspect('legacy/app:v1');
+    assert.equal(img.RootFS.Layers.length, 2);
+    assert.equal(img.RootFS.Layers[1], sha256(top));
+    assert.equal(img.Author, 'Berth <tests>');
+    assert.deepEqual(img.Config.Cmd, ['cat', '/added.txt']);
+    const history = lines(await ok(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'legacy/app:v1']));
+    assert.deepEqual(history, ['/bin/sh -c echo <x> && touch y', '/bin/sh -c #(nop) ADD file:base in /']);
+    assert.equal(await ok(['run', '--rm', 'legacy/app:v1']), 'from a legacy archive\n');
+    await ok(['rmi', 'legacy/app:v1']);
+  });
+
+  test('the image ID is the one dockerd gives the same archive', async () => {
+    const archive = await legacyArchive(await tarOf([{ name: 'base.txt', data: 'base\n' }]), await tarOf([{ name: 'top.txt', data: 'top\n' }]), { Cmd: ['true'] });
+    await ok(['load'], archive);
+    // Loaded into dockerd 20.10 (amd64): its Go encoder sorts keys, compacts and escapes <, > and &.
+    if (hostArchitecture() === 'amd64') assert.equal((await inspect('legacy/app:v1')).Id, 'sha256:da29d0484cd89f663be6d3bae7881fd6c4a4f9ae3aa6fd61ecf9beb5dcfbd699');
+    await ok(['rmi', 'legacy/app:v1']);
+  });
+
+  test('a parent missing from the archive is refused and nothing is tagged', async () => {
+    const archive = await tarOf([
+      { name: 'repositories', data: JSON.stringify({ 'legacy/broken': { v1: TOP } }) },
+      { name: `${TOP}/json`, data: v1(TOP, { parent: BASE, created: '2015-06-02T11:00:00Z', config: {} }) },
+      { name: `${TOP}/layer.tar`, data: await tarOf([{ name: 'x', data: 'x' }]) },
+    ]);
+    const r = await docker(['load'], archive);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr + r.stdout, /not found in archive/);
+    assert.equal((await docker(['image', 'inspect', 'legacy/broken:v1'])).code, 1);
   });
 });
