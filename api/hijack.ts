@@ -121,6 +121,10 @@ export function hijack(request: FastifyRequest, reply: FastifyReply, contentType
   socket.setNoDelay(true);
   socket.setTimeout(0);
   socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+  // Reading a request body off the socket (readUpgradedBody) leaves it explicitly paused, and a
+  // 'data' listener does not resume such a stream: what the client writes after the upgrade
+  // (stdin) would never be read. Flowing starts on the next tick, once the caller's listeners are on.
+  socket.resume();
   return socket;
 }
 
