@@ -54,6 +54,19 @@ export interface ContainerBackend {
   logs(id: string, req: LogsRequest): { tty: boolean; lines: AsyncIterable<LogLine> };
 }
 
+/**
+ * Before API 1.45 the aliases of an endpoint on a user-defined network also held the container's
+ * short ID and hostname (moby's inspect router adds them back for those versions).
+ */
+export function withPre145Aliases(body: ContainerInspectResponse): void {
+  const shortId = (body.Id ?? '').slice(0, 12);
+  const hostname = body.Config?.Hostname ?? '';
+  for (const [name, ep] of Object.entries(body.NetworkSettings?.Networks ?? {})) {
+    if (['default', 'bridge', 'host', 'none'].includes(name) || name.startsWith('container:') || !ep) continue;
+    ep.Aliases = [...new Set([...(ep.Aliases ?? []), shortId, hostname])];
+  }
+}
+
 const LIST_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'is-task', 'isolation', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
 const PRUNE_FILTERS = ['until', 'label', 'label!'];
 
@@ -208,8 +221,11 @@ export function containerOperations(backend: ContainerBackend): Operations {
       return sendJson(reply, result, 201);
     },
 
-    ContainerInspect: async (request, reply) =>
-      sendJson(reply, await backend.inspect(pathParam(request, 'id'), boolValue(queryOf(request), 'size'), versionLessThan(request.apiVersion, '1.52'))),
+    ContainerInspect: async (request, reply) => {
+      const body = await backend.inspect(pathParam(request, 'id'), boolValue(queryOf(request), 'size'), versionLessThan(request.apiVersion, '1.52'));
+      if (versionLessThan(request.apiVersion, '1.45')) withPre145Aliases(body);
+      return sendJson(reply, body);
+    },
 
     ContainerTop: async (request, reply) =>
       sendJson(reply, await backend.top(pathParam(request, 'id'), queryString(queryOf(request), 'ps_args') ?? '')),
