@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Kit } from './container-kit';
+import { freePorts } from './net-tools';
 import { run, type RunResult } from './harness';
 
 const COMPOSE = '/usr/bin/docker-compose';
@@ -18,16 +18,6 @@ let dir: string;
 let port: number;
 const PROJECT = 'berthproj';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function compose(args: string[]): Promise<RunResult> {
   return run(COMPOSE, ['-p', PROJECT, '-f', path.join(dir, 'docker-compose.yml'), ...args], {
@@ -59,7 +49,7 @@ before(async () => {
   if (!haveCompose) return;
   k = await Kit.start();
   dir = fs.mkdtempSync(path.join(k.b.dir, 'compose-'));
-  port = await freePort();
+  port = await freePorts();
   // db keeps a counter in its named volume (one line per start); web serves it over HTTP on the
   // published port, reaching db by its alias; worker waits for web by its service name.
   fs.writeFileSync(

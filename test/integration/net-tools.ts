@@ -44,6 +44,18 @@ export function udpFree(host: string, port: number): Promise<boolean> {
   });
 }
 
+/** A TCP port free on 127.0.0.1 right now (the kernel's pick for port 0). */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 /** `count` consecutive ports free for tcp and udp on 0.0.0.0, below the ephemeral range (Berth hands those out). */
 export async function freePorts(count = 1): Promise<number> {
   for (;;) {

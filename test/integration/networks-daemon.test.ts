@@ -12,13 +12,12 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import { after, describe, test } from 'node:test';
 import { networkTag } from '../../daemon/networks/service';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { Kit, cgroupDirs, lines } from './container-kit';
 import { destroyBerth, startBerth } from './harness';
-import { httpGet, httpdCmd } from './net-tools';
+import { freeLoopbackPort as freePort, httpGet, httpdCmd } from './net-tools';
 
 // ------------------------------------------------------------------ subnets
 
@@ -153,17 +152,6 @@ async function containerView(k: Kit, flags: string[] = []): Promise<{ addr: { ip
   return { addr: eth0Address(addr), link, routes: lines(routes).map((r) => r.trim()), hosts };
 }
 
-/** A TCP port free on 127.0.0.1 right now (the kernel's pick for port 0). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls until http://host:port/ answers 200, then requires `body`. */
 async function answers(k: Kit, host: string, port: number, body: string): Promise<void> {

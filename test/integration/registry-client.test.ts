@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,6 +13,7 @@ import { endpointsFor } from '../../registry/endpoints';
 import { login } from '../../registry/login';
 import { MediaType, parseManifest } from '../../registry/manifest';
 import { RegistryError, type Endpoint } from '../../registry/types';
+import { freeLoopbackPort as freePort } from './net-tools';
 
 const UA = 'berth-itest/1';
 const CREDS = { username: 'tester', password: 'pa55word' };
@@ -23,16 +23,6 @@ let dir = '';
 let proc: ChildProcess | undefined;
 let endpoint: Endpoint;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitReady(url: string): Promise<void> {
   for (let i = 0; i < 100; i++) {

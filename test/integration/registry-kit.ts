@@ -41,6 +41,7 @@ import { after, before } from 'node:test';
 import { KitSession, kitRequest, type KitCredentials } from '../fixtures/registry-http';
 import { seedBigImage, seedBusybox, seedIndex } from '../fixtures/registry-seed';
 import { startTokenServer, type TokenServer, type TokenServerOptions } from '../fixtures/registry-token-server';
+import { freeLoopbackPort } from './net-tools';
 
 export * from '../fixtures/registry-http';
 export * from '../fixtures/registry-seed';
@@ -88,17 +89,7 @@ export interface Registry {
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = freeLoopbackPort;
 
 /**
  * A CA and a server certificate for 127.0.0.1/localhost (and `cn` when it is another IP) in `dir`
