@@ -3,7 +3,8 @@
 // One shape per type; the only departures from the spec are stated where they are made:
 // - int64/uint64 fields that the body decoder keeps exact (api/go-decode.ts `exact`) are Int64,
 //   a bigint beyond ±2^53 (the generator says number);
-// - slices and maps that Go's decoder leaves nil (JSON null) where the code relies on that null;
+// - slices, maps and pointers that Go leaves nil (JSON null) in request bodies and in image configs
+//   Docker wrote, where the code handles that null (ConfigNils, HealthConfig.Test, MaskedPaths...);
 // - definitions the spec marks x-nullable are taken without their null (what Berth answers).
 import type { Int64 } from '../../lib/int64';
 import type { definitions } from '../api-types/gen/engine-api';
@@ -15,15 +16,18 @@ type With<T, O> = Omit<T, keyof O> & O;
 /** T with the fields K as Int64 (keeping their null, if any). */
 type Int64Fields<T, K extends keyof T> = With<T, { [P in K]?: Int64 | Extract<T[P], null> }>;
 
-export type HealthConfig = Def<'HealthConfig'>;
+/** Test may be Go's nil slice (JSON null), from a request body or an image config. */
+export type HealthConfig = With<Def<'HealthConfig'>, { Test?: string[] | null }>;
 
-/** Go's nil slices and maps (JSON null) that the create and merge code passes on. */
+/** Go's nil slices and maps (JSON null), as request bodies decode and as image configs carry them. */
 interface ConfigNils {
+  Healthcheck?: HealthConfig | null;
   ExposedPorts?: Record<string, Record<string, unknown>> | null;
   Env?: string[] | null;
   Cmd?: string[] | null;
   Volumes?: Record<string, Record<string, unknown>> | null;
   Entrypoint?: string[] | null;
+  Labels?: Record<string, string> | null;
 }
 
 export type ContainerConfig = With<Def<'ContainerConfig'>, ConfigNils>;
