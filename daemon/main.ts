@@ -228,9 +228,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       initPath: config.initPath ?? findExecutable(['docker-init', 'tini-static', 'tini']),
       initByDefault: config.init,
       seccompProfile: config.seccompProfile,
-      defaultUlimits: Object.fromEntries(
-        Object.entries(config.defaultUlimits).map(([k, u]) => [k, { Name: u.name, Soft: u.soft, Hard: u.hard }]),
-      ),
+      defaultUlimits: config.defaultUlimits,
       shmSize: config.defaultShmSize,
       noNewPrivileges: config.noNewPrivileges,
     });

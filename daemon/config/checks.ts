@@ -83,8 +83,8 @@ export function checkLabel(raw: string): string {
 const ULIMIT_NAMES = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
 
 export function checkUlimit(u: Ulimit): Ulimit {
-  if (!ULIMIT_NAMES.has(u.name)) throw new Error(`invalid ulimit type: ${u.name}`);
-  if (u.soft > u.hard) throw new Error(`ulimit soft limit must be less than or equal to hard limit: ${u.soft} > ${u.hard}`);
+  if (!ULIMIT_NAMES.has(u.Name)) throw new Error(`invalid ulimit type: ${u.Name}`);
+  if (u.Soft > u.Hard) throw new Error(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
   return u;
 }
 
@@ -97,7 +97,7 @@ export function parseUlimitFlag(raw: string): Ulimit {
   if (parts.length > 2) throw new Error(`too many limit value arguments - ${raw.slice(eq + 1)}, can only have up to two, \`soft[:hard]\``);
   const soft = parseInteger(parts[0]);
   const hard = parts.length === 2 ? parseInteger(parts[1]) : soft;
-  return checkUlimit({ name, soft, hard });
+  return checkUlimit({ Name: name, Soft: soft, Hard: hard });
 }
 
 export function parsePoolFlag(raw: string): PoolValue {

@@ -106,7 +106,7 @@ function addCliValue(layer: Layer, o: Option, raw: string): void {
     case 'ulimit': {
       const map = (layer.get(k) as Record<string, Ulimit> | undefined) ?? {};
       const u = parseUlimitFlag(raw);
-      map[u.name] = u;
+      map[u.Name] = u;
       layer.set(k, map);
       return;
     }

@@ -85,7 +85,7 @@ function fileValue(o: Option, v: unknown): Value {
         };
         const given = field('name');
         if (given !== undefined && given !== name) throw new Error(`"${k}.${name}.Name" must be "${name}", not ${JSON.stringify(given)}`);
-        out[name] = checkUlimit({ name, soft: num('soft'), hard: num('hard') });
+        out[name] = checkUlimit({ Name: name, Soft: num('soft'), Hard: num('hard') });
       }
       return out;
     }
@@ -193,7 +193,7 @@ function flagString(o: Option, v: Value): string {
         .sort()
         .map((n) => {
           const u = (v as Record<string, Ulimit>)[n];
-          return `${u.name}=${u.soft}:${u.hard}`;
+          return `${u.Name}=${u.Soft}:${u.Hard}`;
         })
         .join(' ')}]`;
     case 'pool':

@@ -1,6 +1,8 @@
 // berthd's configuration: the defaults, the checked DaemonConfig, the parse API's types and the
 // value shapes both sources (flags, daemon.json) parse into.
 
+import type { Ulimit as ApiUlimit } from '../containers/api-types';
+
 export const DEFAULT_HOST = 'unix:///var/run/docker.sock';
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
 export const DEFAULT_EXEC_ROOT = '/var/run/berth';
@@ -33,11 +35,8 @@ export const LIVE_RESTORE_REFUSED =
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'panic';
 export type CgroupDriver = 'cgroupfs' | 'systemd';
 
-export interface Ulimit {
-  name: string;
-  soft: number;
-  hard: number;
-}
+/** A default-ulimits entry: HostConfig's Ulimit (moby's units.Ulimit for both) with every field set. */
+export type Ulimit = Required<ApiUlimit>;
 
 export interface AddressPool {
   /** A CIDR, e.g. "10.10.0.0/16". */

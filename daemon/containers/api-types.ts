@@ -1,389 +1,133 @@
-// Container API types, transcribed from the Engine API v1.53 definitions (every field optional,
-// as clients may omit any). The domain code narrows them where it needs certainty.
-/* eslint-disable */
-import type { Int64 } from "../../lib/int64";
+// The Engine API's container types: the spec's definitions, generated at build time from
+// api/spec/engine-api-v1.53.yaml into daemon/api-types/gen/engine-api.ts (scripts/gen-api-types.mjs).
+// One shape per type; the only departures from the spec are stated where they are made:
+// - int64/uint64 fields that the body decoder keeps exact (api/go-decode.ts `exact`) are Int64,
+//   a bigint beyond ±2^53 (the generator says number);
+// - slices, maps and pointers that Go leaves nil (JSON null) in request bodies and in image configs
+//   Docker wrote, where the code handles that null (ConfigNils, HealthConfig.Test, MaskedPaths...);
+// - definitions the spec marks x-nullable are taken without their null (what Berth answers).
+import type { Int64 } from '../../lib/int64';
+import type { definitions } from '../api-types/gen/engine-api';
 
-export interface ContainerConfig {
-  Hostname?: string;
-  Domainname?: string;
-  User?: string;
-  AttachStdin?: boolean;
-  AttachStdout?: boolean;
-  AttachStderr?: boolean;
+/** A spec definition, without the null of an x-nullable definition. */
+type Def<K extends keyof definitions> = NonNullable<definitions[K]>;
+/** T with the fields of O replacing its own. */
+type With<T, O> = Omit<T, keyof O> & O;
+/** T with the fields K as Int64 (keeping their null, if any). */
+type Int64Fields<T, K extends keyof T> = With<T, { [P in K]?: Int64 | Extract<T[P], null> }>;
+
+/** Test may be Go's nil slice (JSON null), from a request body or an image config. */
+export type HealthConfig = With<Def<'HealthConfig'>, { Test?: string[] | null }>;
+
+/** Go's nil slices and maps (JSON null), as request bodies decode and as image configs carry them. */
+interface ConfigNils {
+  Healthcheck?: HealthConfig | null;
   ExposedPorts?: Record<string, Record<string, unknown>> | null;
-  Tty?: boolean;
-  OpenStdin?: boolean;
-  StdinOnce?: boolean;
   Env?: string[] | null;
   Cmd?: string[] | null;
-  Healthcheck?: HealthConfig;
-  ArgsEscaped?: boolean | null;
-  Image?: string;
   Volumes?: Record<string, Record<string, unknown>> | null;
-  WorkingDir?: string;
   Entrypoint?: string[] | null;
-  NetworkDisabled?: boolean | null;
-  OnBuild?: string[] | null;
-  Labels?: Record<string, string>;
-  StopSignal?: string | null;
-  StopTimeout?: number | null;
-  Shell?: string[] | null;
+  Labels?: Record<string, string> | null;
 }
 
-export type HostConfig = Resources & {
-  Binds?: string[];
-  ContainerIDFile?: string;
-  LogConfig?: {
-    Type?: "local" | "json-file" | "syslog" | "journald" | "gelf" | "fluentd" | "awslogs" | "splunk" | "etwlogs" | "none";
-    Config?: Record<string, string>;
-  };
-  NetworkMode?: string;
-  PortBindings?: PortMap;
-  RestartPolicy?: RestartPolicy;
-  AutoRemove?: boolean;
-  VolumeDriver?: string;
-  VolumesFrom?: string[];
-  Mounts?: Mount[];
-  ConsoleSize?: number[] | null;
-  Annotations?: Record<string, string>;
-  CapAdd?: string[];
-  CapDrop?: string[];
-  CgroupnsMode?: "private" | "host";
-  Dns?: string[];
-  DnsOptions?: string[];
-  DnsSearch?: string[];
-  ExtraHosts?: string[];
-  GroupAdd?: string[];
-  IpcMode?: string;
-  Cgroup?: string;
-  Links?: string[];
-  OomScoreAdj?: number;
-  PidMode?: string;
-  Privileged?: boolean;
-  PublishAllPorts?: boolean;
-  ReadonlyRootfs?: boolean;
-  SecurityOpt?: string[];
-  StorageOpt?: Record<string, string>;
-  Tmpfs?: Record<string, string>;
-  UTSMode?: string;
-  UsernsMode?: string;
-  ShmSize?: Int64;
-  Sysctls?: Record<string, string> | null;
-  Runtime?: string | null;
-  Isolation?: "default" | "process" | "hyperv" | "";
-  MaskedPaths?: string[] | null;
-  ReadonlyPaths?: string[] | null;
-};
+export type ContainerConfig = With<Def<'ContainerConfig'>, ConfigNils>;
 
-export interface NetworkingConfig {
-  EndpointsConfig?: Record<string, EndpointSettings>;
-}
+export type ThrottleDevice = Int64Fields<Def<'ThrottleDevice'>, 'Rate'>;
 
-export interface ContainerInspectResponse {
-  Id?: string;
-  Created?: string | null;
-  Path?: string;
-  Args?: string[];
-  State?: ContainerState;
-  Image?: string;
-  ResolvConfPath?: string;
-  HostnamePath?: string;
-  HostsPath?: string;
-  LogPath?: string | null;
-  Name?: string;
-  RestartCount?: number;
-  Driver?: string;
-  Platform?: string;
-  ImageManifestDescriptor?: OCIDescriptor;
-  MountLabel?: string;
-  ProcessLabel?: string;
-  AppArmorProfile?: string;
-  ExecIDs?: string[] | null;
-  HostConfig?: HostConfig;
-  GraphDriver?: DriverData;
-  Storage?: Storage;
-  SizeRw?: number | null;
-  SizeRootFs?: number | null;
-  Mounts?: MountPoint[];
-  Config?: ContainerConfig;
-  NetworkSettings?: NetworkSettings;
-}
+/** Resources.Ulimits' element (units.Ulimit); the spec has no definition of its own for it. */
+export type Ulimit = Int64Fields<NonNullable<Def<'Resources'>['Ulimits']>[number], 'Soft' | 'Hard'>;
 
-export interface ContainerSummary {
-  Id?: string;
-  Names?: string[];
-  Image?: string;
-  ImageID?: string;
-  ImageManifestDescriptor?: OCIDescriptor;
-  Command?: string;
-  Created?: number;
-  Ports?: PortSummary[];
-  SizeRw?: number | null;
-  SizeRootFs?: number | null;
-  Labels?: Record<string, string>;
-  State?: "created" | "running" | "paused" | "restarting" | "exited" | "removing" | "dead";
-  Status?: string;
-  HostConfig?: {
-    NetworkMode?: string;
-    Annotations?: Record<string, string> | null;
-  };
-  NetworkSettings?: {
-    Networks?: Record<string, EndpointSettings>;
-  };
-  Mounts?: MountPoint[];
-  Health?: {
-    Status?: "none" | "starting" | "healthy" | "unhealthy";
-    FailingStreak?: number;
-  };
-}
+export type Resources = With<
+  Int64Fields<
+    Def<'Resources'>,
+    | 'CpuShares'
+    | 'Memory'
+    | 'CpuPeriod'
+    | 'CpuQuota'
+    | 'CpuRealtimePeriod'
+    | 'CpuRealtimeRuntime'
+    | 'MemoryReservation'
+    | 'MemorySwap'
+    | 'NanoCpus'
+    | 'PidsLimit'
+    | 'CpuCount'
+    | 'CpuPercent'
+    | 'IOMaximumIOps'
+    | 'IOMaximumBandwidth'
+  >,
+  {
+    /** A pointer in Go: null is "unset" (the kernel default), distinct from 0. */
+    MemorySwappiness?: Int64 | null;
+    BlkioDeviceReadBps?: ThrottleDevice[];
+    BlkioDeviceWriteBps?: ThrottleDevice[];
+    BlkioDeviceReadIOps?: ThrottleDevice[];
+    BlkioDeviceWriteIOps?: ThrottleDevice[];
+    Ulimits?: Ulimit[];
+  }
+>;
 
-export interface ContainerState {
-  Status?: "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
-  Running?: boolean;
-  Paused?: boolean;
-  Restarting?: boolean;
-  OOMKilled?: boolean;
-  Dead?: boolean;
-  Pid?: number;
-  ExitCode?: number;
-  Error?: string;
-  StartedAt?: string;
-  FinishedAt?: string;
-  Health?: Health;
-}
+type ResourceKeys = keyof Def<'Resources'>;
 
-export interface ContainerWaitResponse {
-  StatusCode?: number;
-  Error?: ContainerWaitExitError;
-}
+export type HostConfig = Resources &
+  With<
+    Omit<Def<'HostConfig'>, ResourceKeys>,
+    {
+      ShmSize?: Int64;
+      MaskedPaths?: string[] | null;
+      ReadonlyPaths?: string[] | null;
+    }
+  >;
 
-export interface ContainerCreateResponse {
-  Id?: string;
-  Warnings?: string[];
-}
+export type PortBinding = Def<'PortBinding'>;
+export type PortMap = Def<'PortMap'>;
+export type RestartPolicy = Def<'RestartPolicy'>;
+export type Mount = Def<'Mount'>;
+export type MountType = NonNullable<Mount['Type']>;
+export type MountPoint = Def<'MountPoint'>;
+export type DeviceMapping = Def<'DeviceMapping'>;
+export type DeviceRequest = Def<'DeviceRequest'>;
+export type EndpointIPAMConfig = Def<'EndpointIPAMConfig'>;
+export type EndpointSettings = With<Def<'EndpointSettings'>, { IPAMConfig?: EndpointIPAMConfig }>;
+export type NetworkingConfig = With<Def<'NetworkingConfig'>, { EndpointsConfig?: Record<string, EndpointSettings> }>;
+export type NetworkSettings = With<Def<'NetworkSettings'>, { Networks?: Record<string, EndpointSettings> }>;
+export type PortSummary = Def<'PortSummary'>;
 
-export interface ContainerUpdateResponse {
-  Warnings?: string[];
-}
+export type OCIPlatform = Def<'OCIPlatform'>;
+export type OCIDescriptor = With<Def<'OCIDescriptor'>, { platform?: OCIPlatform }>;
+export type DriverData = Def<'DriverData'>;
+export type RootFSStorageSnapshot = Def<'RootFSStorageSnapshot'>;
+export type RootFSStorage = With<Def<'RootFSStorage'>, { Snapshot?: RootFSStorageSnapshot }>;
+export type Storage = With<Def<'Storage'>, { RootFS?: RootFSStorage }>;
 
-export interface ContainerTopResponse {
-  Titles?: string[];
-  Processes?: string[][];
-}
+export type HealthcheckResult = Def<'HealthcheckResult'>;
+export type Health = With<Def<'Health'>, { Log?: HealthcheckResult[] }>;
+export type ContainerState = With<Def<'ContainerState'>, { Health?: Health }>;
 
-export interface HealthConfig {
-  Test?: string[];
-  Interval?: number;
-  Timeout?: number;
-  Retries?: number;
-  StartPeriod?: number;
-  StartInterval?: number;
-}
+export type ContainerInspectResponse = With<
+  Def<'ContainerInspectResponse'>,
+  {
+    State?: ContainerState;
+    ImageManifestDescriptor?: OCIDescriptor;
+    HostConfig?: HostConfig;
+    GraphDriver?: DriverData;
+    Storage?: Storage;
+    Config?: ContainerConfig;
+    NetworkSettings?: NetworkSettings;
+  }
+>;
 
-export interface Resources {
-  CpuShares?: Int64;
-  Memory?: Int64;
-  CgroupParent?: string;
-  BlkioWeight?: number;
-  BlkioWeightDevice?: {
-    Path?: string;
-    Weight?: number;
-  }[];
-  BlkioDeviceReadBps?: ThrottleDevice[];
-  BlkioDeviceWriteBps?: ThrottleDevice[];
-  BlkioDeviceReadIOps?: ThrottleDevice[];
-  BlkioDeviceWriteIOps?: ThrottleDevice[];
-  CpuPeriod?: Int64;
-  CpuQuota?: Int64;
-  CpuRealtimePeriod?: Int64;
-  CpuRealtimeRuntime?: Int64;
-  CpusetCpus?: string;
-  CpusetMems?: string;
-  Devices?: DeviceMapping[];
-  DeviceCgroupRules?: string[];
-  DeviceRequests?: DeviceRequest[];
-  MemoryReservation?: Int64;
-  MemorySwap?: Int64;
-  MemorySwappiness?: Int64 | null;
-  NanoCpus?: Int64;
-  OomKillDisable?: boolean;
-  Init?: boolean | null;
-  PidsLimit?: Int64 | null;
-  Ulimits?: {
-    Name?: string;
-    Soft?: Int64;
-    Hard?: Int64;
-  }[];
-  CpuCount?: Int64;
-  CpuPercent?: Int64;
-  IOMaximumIOps?: Int64;
-  IOMaximumBandwidth?: Int64;
-}
+type SummaryNetworkSettings = NonNullable<Def<'ContainerSummary'>['NetworkSettings']>;
 
-export type PortMap = Record<string, PortBinding[] | null>;
+export type ContainerSummary = With<
+  Def<'ContainerSummary'>,
+  {
+    ImageManifestDescriptor?: OCIDescriptor;
+    NetworkSettings?: With<SummaryNetworkSettings, { Networks?: Record<string, EndpointSettings> }>;
+  }
+>;
 
-export interface RestartPolicy {
-  Name?: "" | "no" | "always" | "unless-stopped" | "on-failure";
-  MaximumRetryCount?: number;
-}
-
-export interface Mount {
-  Target?: string;
-  Source?: string;
-  Type?: MountType;
-  ReadOnly?: boolean;
-  Consistency?: string;
-  BindOptions?: {
-    Propagation?: "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave";
-    NonRecursive?: boolean;
-    CreateMountpoint?: boolean;
-    ReadOnlyNonRecursive?: boolean;
-    ReadOnlyForceRecursive?: boolean;
-  };
-  VolumeOptions?: {
-    NoCopy?: boolean;
-    Labels?: Record<string, string>;
-    DriverConfig?: {
-      Name?: string;
-      Options?: Record<string, string>;
-    };
-    Subpath?: string;
-  };
-  ImageOptions?: {
-    Subpath?: string;
-  };
-  TmpfsOptions?: {
-    SizeBytes?: number;
-    Mode?: number;
-    Options?: string[][];
-  };
-}
-
-export interface EndpointSettings {
-  IPAMConfig?: EndpointIPAMConfig;
-  Links?: string[];
-  MacAddress?: string;
-  Aliases?: string[];
-  DriverOpts?: Record<string, string> | null;
-  GwPriority?: number;
-  NetworkID?: string;
-  EndpointID?: string;
-  Gateway?: string;
-  IPAddress?: string;
-  IPPrefixLen?: number;
-  IPv6Gateway?: string;
-  GlobalIPv6Address?: string;
-  GlobalIPv6PrefixLen?: number;
-  DNSNames?: string[];
-}
-
-export interface OCIDescriptor {
-  mediaType?: string;
-  digest?: string;
-  size?: number;
-  urls?: string[] | null;
-  annotations?: Record<string, string> | null;
-  data?: string | null;
-  platform?: OCIPlatform;
-  artifactType?: string | null;
-}
-
-export interface DriverData {
-  Name?: string;
-  Data?: Record<string, string>;
-}
-
-export interface Storage {
-  RootFS?: RootFSStorage;
-}
-
-export interface MountPoint {
-  Type?: MountType;
-  Name?: string;
-  Source?: string;
-  Destination?: string;
-  Driver?: string;
-  Mode?: string;
-  RW?: boolean;
-  Propagation?: string;
-}
-
-export interface NetworkSettings {
-  SandboxID?: string;
-  SandboxKey?: string;
-  Ports?: PortMap;
-  Networks?: Record<string, EndpointSettings>;
-}
-
-export interface PortSummary {
-  IP?: string;
-  PrivatePort?: number;
-  PublicPort?: number;
-  Type?: "tcp" | "udp" | "sctp";
-}
-
-export interface Health {
-  Status?: "none" | "starting" | "healthy" | "unhealthy";
-  FailingStreak?: number;
-  Log?: HealthcheckResult[];
-}
-
-export interface ContainerWaitExitError {
-  Message?: string;
-}
-
-export interface ThrottleDevice {
-  Path?: string;
-  Rate?: Int64;
-}
-
-export interface DeviceMapping {
-  PathOnHost?: string;
-  PathInContainer?: string;
-  CgroupPermissions?: string;
-}
-
-export interface DeviceRequest {
-  Driver?: string;
-  Count?: number;
-  DeviceIDs?: string[];
-  Capabilities?: string[][];
-  Options?: Record<string, string>;
-}
-
-export interface PortBinding {
-  HostIp?: string;
-  HostPort?: string;
-}
-
-export type MountType = "bind" | "cluster" | "image" | "npipe" | "tmpfs" | "volume";
-
-export interface EndpointIPAMConfig {
-  IPv4Address?: string;
-  IPv6Address?: string;
-  LinkLocalIPs?: string[];
-}
-
-export interface OCIPlatform {
-  architecture?: string;
-  os?: string;
-  "os.version"?: string;
-  "os.features"?: string[];
-  variant?: string;
-}
-
-export interface RootFSStorage {
-  Snapshot?: RootFSStorageSnapshot;
-}
-
-export interface HealthcheckResult {
-  Start?: string;
-  End?: string;
-  ExitCode?: number;
-  Output?: string;
-}
-
-export interface RootFSStorageSnapshot {
-  Name?: string;
-}
-
+export type ContainerWaitExitError = Def<'ContainerWaitExitError'>;
+export type ContainerWaitResponse = Def<'ContainerWaitResponse'>;
+export type ContainerCreateResponse = Def<'ContainerCreateResponse'>;
+export type ContainerUpdateResponse = Def<'ContainerUpdateResponse'>;
+export type ContainerTopResponse = Def<'ContainerTopResponse'>;

@@ -3,9 +3,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { InvalidParameter } from '../../lib/errors';
-import { mulInt64, type Int64 } from '../../lib/int64';
+import { mulInt64 } from '../../lib/int64';
 import type { ContainerConfig as ImageRuntimeConfig } from '../images/image-config';
-import type { ContainerConfig, HostConfig, RestartPolicy } from './api-types';
+import type { ContainerConfig, HostConfig, RestartPolicy, Ulimit } from './api-types';
 
 const MIN_MEMORY = 6 * 1024 * 1024;
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
@@ -213,7 +213,7 @@ export function cpusetWithin(requested: string, available: string): boolean | st
 /** go-units' ulimit names. */
 const ULIMIT_NAMES = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
 
-function verifyUlimit(u: { Name?: string; Soft?: Int64; Hard?: Int64 } | null): void {
+function verifyUlimit(u: Ulimit | null): void {
   const name = u?.Name ?? '';
   if (!ULIMIT_NAMES.has(name)) throw new InvalidParameter(`invalid ulimit type: ${name}`);
   const soft = u?.Soft ?? 0;

@@ -8,10 +8,10 @@ import { containerCapabilities, hostCapabilities, validateCapabilities } from '.
 import { resolveBlkioDevices, resolveContainerDevices } from '../oci/devices';
 import type { LinuxResources, OciMount, OciSpec } from '../../runtime/oci-types';
 import { overlayDirs, overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
-import { buildResources, buildSpec, parseDeviceCgroupRules, parseSecurityOpt, type Ulimit } from '../oci/spec';
+import { buildResources, buildSpec, parseDeviceCgroupRules, parseSecurityOpt } from '../oci/spec';
 import { resolveUser } from '../../runtime/user';
 import { InvalidParameter } from '../../lib/errors';
-import type { ContainerConfig, HostConfig } from './api-types';
+import type { ContainerConfig, HostConfig, Ulimit } from './api-types';
 import { ociMounts, type MountResolver } from './mounts';
 import type { Container, ContainerRecord } from './model';
 
@@ -24,7 +24,7 @@ export interface SpecDefaults {
   initPath?: string;
   initByDefault: boolean;
   seccompProfile: string;
-  defaultUlimits: Record<string, Ulimit>;
+  defaultUlimits: Record<string, Required<Ulimit>>;
   shmSize: number;
   noNewPrivileges: boolean;
 }

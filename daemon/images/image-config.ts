@@ -3,6 +3,7 @@
 
 import { InvalidParameter } from '../../lib/errors';
 import { isValidDigest } from './reference';
+import type { ContainerConfig } from '../containers/api-types';
 
 export const MediaType = {
   OciManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -57,37 +58,13 @@ export function ociLayerMediaType(c: LayerCompression): string {
   return c === 'gzip' ? MediaType.OciLayerGzip : c === 'zstd' ? MediaType.OciLayerZstd : MediaType.OciLayer;
 }
 
-/** Health check as stored in image and container configs; durations are Go nanoseconds. */
-export interface HealthConfig {
-  Test?: string[] | null;
-  Interval?: number;
-  Timeout?: number;
-  StartPeriod?: number;
-  StartInterval?: number;
-  Retries?: number;
-}
-
 /**
- * The runtime part of an image config ("config"). Docker writes the full container.Config here
- * (Hostname, AttachStdin, Image ... ); those legacy fields are kept via the index signature so a
- * config round-trips unchanged.
+ * The runtime part of an image config ("config", "container_config"): Docker writes the full
+ * container.Config here, so it is the API's ContainerConfig (HealthConfig durations are Go
+ * nanoseconds). Fields the spec no longer lists (e.g. MacAddress) stay in the parsed JSON and
+ * round-trip unchanged; nothing reads them.
  */
-export interface ContainerConfig {
-  User?: string;
-  ExposedPorts?: Record<string, Record<string, never>> | null;
-  Env?: string[] | null;
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  Volumes?: Record<string, Record<string, never>> | null;
-  WorkingDir?: string;
-  Labels?: Record<string, string> | null;
-  StopSignal?: string;
-  Healthcheck?: HealthConfig;
-  OnBuild?: string[] | null;
-  ArgsEscaped?: boolean;
-  Shell?: string[] | null;
-  [legacy: string]: unknown;
-}
+export type { ContainerConfig, HealthConfig } from '../containers/api-types';
 
 export interface HistoryEntry {
   created?: string;

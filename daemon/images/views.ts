@@ -1,18 +1,9 @@
 // The shapes the image area answers with (the spec's ImageSummary, ImageInspect, history and
 // delete items). Version-dependent trimming is the router's job; these carry everything.
+import type { definitions } from '../api-types/gen/engine-api';
 import type { ContainerConfig } from './image-config';
 
-export interface ImageSummaryView {
-  Id: string;
-  ParentId: string;
-  RepoTags: string[];
-  RepoDigests: string[];
-  Created: number;
-  Size: number;
-  SharedSize: number;
-  Labels: Record<string, string>;
-  Containers: number;
-}
+export type ImageSummaryView = definitions['ImageSummary'];
 
 export interface ImageInspectView {
   Id: string;

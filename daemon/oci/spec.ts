@@ -11,7 +11,7 @@
 // building the spec at start as a server error, which is the caller's mapping to make.
 
 import { posix } from 'node:path';
-import type { ContainerConfig, HostConfig, Resources } from '../containers/api-types';
+import type { ContainerConfig, HostConfig, Resources, Ulimit } from '../containers/api-types';
 import { InvalidParameter } from '../../lib/errors';
 import { mulInt64, type Int64 } from '../../lib/int64';
 import { containerCapabilities } from '../../runtime/capabilities';
@@ -35,12 +35,6 @@ import {
 import { builtinSeccompProfile, parseSeccompProfile, resolveSeccompProfile } from '../../runtime/seccomp';
 import { DEFAULT_READONLY_PATHS, hostSpecFacts, type SpecHostFacts } from '../../runtime/spec-host';
 import type { ResolvedUser } from '../../runtime/user';
-
-export interface Ulimit {
-  Name: string;
-  Soft: Int64;
-  Hard: Int64;
-}
 
 export interface SpecInput {
   id: string;
@@ -71,7 +65,7 @@ export interface SpecInput {
    */
   seccompProfile?: string;
   /** The daemon's default ulimits (daemon.json default-ulimits), keyed by name. */
-  defaultUlimits?: Record<string, Ulimit>;
+  defaultUlimits?: Record<string, Required<Ulimit>>;
   /** Daemon default for /dev/shm, bytes; HostConfig.ShmSize wins when set. */
   shmSize: number;
   /** Resolved devices (daemon/oci/devices.ts resolveContainerDevices): mappings, plus all host devices when privileged. */
@@ -462,8 +456,8 @@ const RLIMITS = new Set(['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock
 const rlimitValue = (v: Int64): number | bigint => (v < 0 ? RLIM_INFINITY : v);
 
 /** HostConfig.Ulimits merged over the daemon's defaults, as OCI rlimits (-1 = unlimited). */
-export function buildRlimits(ulimits: Resources['Ulimits'], defaults: Record<string, Ulimit> = {}): PosixRlimit[] {
-  const merged: Ulimit[] = (ulimits ?? []).map((u) => ({ Name: u.Name ?? '', Soft: u.Soft ?? 0, Hard: u.Hard ?? 0 }));
+export function buildRlimits(ulimits: Resources['Ulimits'], defaults: Record<string, Required<Ulimit>> = {}): PosixRlimit[] {
+  const merged: Required<Ulimit>[] = (ulimits ?? []).map((u) => ({ Name: u.Name ?? '', Soft: u.Soft ?? 0, Hard: u.Hard ?? 0 }));
   const given = new Set(merged.map((u) => u.Name));
   for (const [name, u] of Object.entries(defaults)) if (!given.has(name)) merged.push(u);
   return merged.map((u) => {

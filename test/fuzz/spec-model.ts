@@ -45,9 +45,9 @@ export interface SpecModel {
 
 const METHODS = ['get', 'head', 'post', 'put', 'delete'];
 
-/** The vendored spec (dist/test/fuzz -> repository root; tsc does not copy the yaml). */
+/** The spec in api/spec (dist/test/fuzz -> repository root; tsc does not copy the yaml). */
 export function defaultSpecPath(): string {
-  return path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'engine-api-v1.53.yaml');
+  return path.resolve(__dirname, '..', '..', '..', 'api', 'spec', 'engine-api-v1.53.yaml');
 }
 
 interface RawOp {

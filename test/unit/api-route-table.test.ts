@@ -7,10 +7,10 @@ import { ROUTES } from '../../api/routes/table';
 
 const METHODS = ['get', 'head', 'post', 'put', 'delete', 'patch', 'options'];
 
-/** The spec is vendored in test/fixtures (the repository is self-contained). */
+/** The spec lives in api/spec (the repository is self-contained). */
 function specPath(): string {
   // dist/test/unit -> repository root; the yaml is not copied by tsc.
-  return path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'engine-api-v1.53.yaml');
+  return path.resolve(__dirname, '..', '..', '..', 'api', 'spec', 'engine-api-v1.53.yaml');
 }
 
 test('the route table is exactly the spec: every path+method with its operationId, nothing extra', () => {

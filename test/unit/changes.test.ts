@@ -48,7 +48,7 @@ test('CMD and ENTRYPOINT, exec and shell form', () => {
   ];
   for (const [changes, expected] of cases) {
     const out = apply(changes);
-    for (const [k, v] of Object.entries(expected)) assert.deepEqual(out[k], v, `${JSON.stringify(changes)} ${k}`);
+    for (const [k, v] of Object.entries(expected)) assert.deepEqual(out[k as keyof ContainerConfig], v, `${JSON.stringify(changes)} ${k}`);
     assert.equal(out.ArgsEscaped, false);
   }
   // ENTRYPOINT clears the image's CMD unless the same changes set one.

@@ -235,7 +235,7 @@ test('daemon.json: values are read and typed like the flags', () => {
   assert.deepEqual(config.dnsOpts, ['ndots:2']);
   assert.equal(config.logDriver, 'local');
   assert.deepEqual(config.logOpts, { 'max-size': '10m' });
-  assert.deepEqual(config.defaultUlimits, { nofile: { name: 'nofile', soft: 1024, hard: 2048 } });
+  assert.deepEqual(config.defaultUlimits, { nofile: { Name: 'nofile', Soft: 1024, Hard: 2048 } });
   assert.equal(config.cgroupDriver, 'systemd');
   assert.deepEqual(config.execOpts, { 'native.cgroupdriver': 'systemd' });
   assert.deepEqual(config.labels, ['a=1', 'b=2']);
@@ -389,8 +389,8 @@ test('value validation follows dockerd', () => {
   rejects(() => parse(['--default-ulimit', 'bogus=1']), /invalid ulimit type: bogus$/);
   rejects(() => parse(['--default-ulimit', 'nofile=10:5']), /ulimit soft limit must be less than or equal to hard limit: 10 > 5$/);
   assert.deepEqual(parse(['--default-ulimit', 'nofile=1024:2048', '--default-ulimit', 'nproc=512']).config.defaultUlimits, {
-    nofile: { name: 'nofile', soft: 1024, hard: 2048 },
-    nproc: { name: 'nproc', soft: 512, hard: 512 },
+    nofile: { Name: 'nofile', Soft: 1024, Hard: 2048 },
+    nproc: { Name: 'nproc', Soft: 512, Hard: 512 },
   });
   rejects(() => parse([], withFile('{"default-ulimits": {"nofile": {"Name": "nofile", "Soft": 20, "Hard": 10}}}')), /soft limit must be less than or equal to hard limit: 20 > 10$/);
 
