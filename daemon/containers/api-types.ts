@@ -173,11 +173,11 @@ export interface ContainerTopResponse {
 
 export interface HealthConfig {
   Test?: string[];
-  Interval?: number;
-  Timeout?: number;
+  Interval?: Int64;
+  Timeout?: Int64;
   Retries?: number;
-  StartPeriod?: number;
-  StartInterval?: number;
+  StartPeriod?: Int64;
+  StartInterval?: Int64;
 }
 
 export interface Resources {
