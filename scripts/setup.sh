@@ -12,11 +12,13 @@ cd "$(dirname "$0")/.."
 # tests start their own registries on 127.0.0.1, with htpasswd files and CAs and token-signing
 # keys they make (test/integration/registry-kit.ts). gcc and libc6-dev (glibc's static libc.a):
 # the testcontainers reaper test compiles its stand-in Ryuk (test/fixtures/ryuk/ryuk.c) with
-# `gcc -static`, since the real image cannot be pulled here.
+# `gcc -static`, since the real image cannot be pulled here. docker-compose (Debian's 1.29, the
+# Python one): the healthcheck test runs a compose project whose service waits for
+# `condition: service_healthy` (test/integration/health.test.ts).
 packages=(containerd runc protobuf-compiler libprotobuf-dev busybox-static tini
           iptables iproute2 kmod xz-utils bzip2 zstd procps ca-certificates
           python3 make g++ docker-registry apache2-utils openssl
-          gcc libc6-dev)
+          gcc libc6-dev docker-compose)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
