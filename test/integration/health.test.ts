@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { Kit, lines } from './container-kit';
-import { run } from './harness';
+import { run, startBerth } from './harness';
 
 let k: Kit;
 let docker: Docker;
@@ -30,16 +30,16 @@ interface HealthView {
   Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }>;
 }
 
-async function health(name: string): Promise<HealthView | null> {
-  return JSON.parse(await k.ok(['inspect', '--format', '{{json .State.Health}}', name])) as HealthView | null;
+async function health(name: string, kit = k): Promise<HealthView | null> {
+  return JSON.parse(await kit.ok(['inspect', '--format', '{{json .State.Health}}', name])) as HealthView | null;
 }
 
-async function waitStatus(name: string, status: string, ms = 20_000): Promise<HealthView> {
+async function waitStatus(name: string, status: string, kit = k, ms = 20_000): Promise<HealthView> {
   let last: HealthView | null = null;
-  await k.until(
-    `${name} ${status} (last: ${JSON.stringify(last)})`,
+  await kit.until(
+    `${name} ${status}`,
     async () => {
-      last = await health(name);
+      last = await health(name, kit);
       return last?.Status === status;
     },
     ms,
@@ -276,6 +276,32 @@ services:
     } finally {
       const down = await compose(['down', '-t', '0']);
       assert.equal(down.code, 0, down.stderr);
+    }
+  });
+});
+
+describe('daemon restart', () => {
+  test('the health state is kept in the state record; a container started again at daemon start is monitored again', async () => {
+    const k1 = await Kit.start();
+    let k2: Kit | undefined;
+    try {
+      const flags = ['--health-cmd', 'echo alive', '--health-interval', '300ms', 'busybox', 'sleep', '300'];
+      await k1.ok(['run', '-d', '--name', 'stay', ...flags]);
+      await k1.ok(['run', '-d', '--name', 'again', '--restart', 'always', ...flags]);
+      await waitStatus('again', 'healthy', k1);
+      const before = await waitStatus('stay', 'healthy', k1);
+      await k1.b.stop();
+      const restartedAt = Date.now();
+      k2 = new Kit(await startBerth({ dir: k1.b.dir }));
+      // Stopped with the daemon: unhealthy, as dockerd leaves a stopped monitor, its Log kept.
+      const stay = await health('stay', k2);
+      assert.equal(stay?.Status, 'unhealthy');
+      assert.deepEqual(stay?.Log[0], before.Log[0]);
+      // Started again at daemon start: probed again.
+      const again = await waitStatus('again', 'healthy', k2);
+      assert.ok(again.Log.some((e) => Date.parse(e.Start) >= restartedAt - 1000), JSON.stringify(again.Log));
+    } finally {
+      await (k2 ?? k1).destroy();
     }
   });
 });
