@@ -214,6 +214,11 @@ describe('the API', () => {
     const id = (JSON.parse(created.body) as { Id: string }).Id;
     const raw = (await k.b.request('GET', `/containers/${id}/json`)).body;
     assert.match(raw, /"Healthcheck":\{"Test":\["CMD","true"\],"Interval":9223372036854775807,"StartInterval":2000000000\}/);
+    // Committed into an image config, written and read back exactly.
+    await k.ok(['commit', id, 'hc-big:latest']);
+    const imageRaw = (await k.b.request('GET', '/images/hc-big/json')).body;
+    assert.match(imageRaw, /"Healthcheck":\{"Test":\["CMD","true"\],"Interval":9223372036854775807,"StartInterval":2000000000\}/);
+    await k.ok(['rmi', 'hc-big']);
 
     const old = await k.b.request('POST', '/v1.43/containers/create', { body, headers: { 'Content-Type': 'application/json' } });
     assert.equal(old.status, 201, old.body);
