@@ -134,6 +134,25 @@ describe('docker CLI', () => {
     await k.ok(['rm', '-f', 'slow']);
   });
 
+  test("a running probe is an exec of the container (ExecIDs, exec inspect), as dockerd's; gone once it exited", async () => {
+    await k.ok(['run', '-d', '--name', 'probing', '--health-cmd', 'sleep 3', '--health-interval', '200ms', 'busybox', 'sleep', '300']);
+    let execId = '';
+    await k.until('a probe in ExecIDs', async () => {
+      const ids = JSON.parse(await k.ok(['inspect', '--format', '{{json .ExecIDs}}', 'probing'])) as string[] | null;
+      execId = ids?.[0] ?? '';
+      return execId !== '';
+    });
+    // The probe runs for 3 s: still running when asked.
+    const res = await k.b.request('GET', `/exec/${execId}/json`);
+    assert.equal(res.status, 200, res.body);
+    const info = JSON.parse(res.body) as { Running: boolean; ProcessConfig: { entrypoint: string; arguments: string[]; tty: boolean; privileged: boolean }; OpenStdin: boolean };
+    assert.equal(info.Running, true);
+    assert.deepEqual(info.ProcessConfig, { entrypoint: '/bin/sh', arguments: ['-c', 'sleep 3'], tty: false, privileged: false });
+    assert.equal(info.OpenStdin, false);
+    await k.until('the probe record dropped after its exit', async () => (await k.b.request('GET', `/exec/${execId}/json`)).status === 404, 10_000);
+    await k.ok(['rm', '-f', 'probing']);
+  });
+
   test('a probe flooding its output: the Log keeps 4096 bytes and "..."', async () => {
     await k.ok(['run', '-d', '--name', 'flood', '--health-cmd', 'yes | head -c 3000000', '--health-interval', '500ms', 'busybox', 'sleep', '300']);
     const h = await waitStatus('flood', 'healthy');
@@ -290,7 +309,8 @@ describe('daemon restart', () => {
     const k1 = await Kit.start();
     let k2: Kit | undefined;
     try {
-      const flags = ['--health-cmd', 'echo alive', '--health-interval', '300ms', 'busybox', 'sleep', '300'];
+      // (A 1 s stop timeout: the daemon's stop of `sleep`, which ignores SIGTERM, waits for it.)
+      const flags = ['--stop-timeout', '1', '--health-cmd', 'echo alive', '--health-interval', '300ms', 'busybox', 'sleep', '300'];
       await k1.ok(['run', '-d', '--name', 'stay', ...flags]);
       await k1.ok(['run', '-d', '--name', 'again', '--restart', 'always', ...flags]);
       await waitStatus('again', 'healthy', k1);
