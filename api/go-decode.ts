@@ -246,7 +246,8 @@ const uint16: GoType = { k: 'int', t: 'uint16' };
 const strs: GoType = { k: 'slice', of: str, t: '[]string' };
 const strMap: GoType = { k: 'map', of: str, t: 'map[string]string' };
 const strslice: GoType = { k: 'strslice' };
-const duration: GoType = { k: 'int', t: 'time.Duration' };
+/** A Go time.Duration (int64 nanoseconds), kept exact beyond 2^53. */
+const duration: GoType = { k: 'int', t: 'time.Duration', exact: true };
 
 const throttleDevices: GoType = {
   k: 'slice',

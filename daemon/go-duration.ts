@@ -59,3 +59,28 @@ export function tryParseGoDuration(value: string): bigint | undefined {
     throw err;
   }
 }
+
+/** Go's time.Duration.String ("30s", "1m30s", "1.5ms", "0s") for nanoseconds. */
+export function formatGoDuration(ns: bigint | number): string {
+  let u = BigInt(ns);
+  if (u === 0n) return '0s';
+  const sign = u < 0n ? '-' : '';
+  if (u < 0n) u = -u;
+  // `v` scaled down by 10^digits, the fraction's trailing zeros dropped (Go's fmtFrac).
+  const frac = (v: bigint, digits: number): string => {
+    const scale = 10n ** BigInt(digits);
+    const f = (v % scale).toString().padStart(digits, '0').replace(/0+$/, '');
+    return `${v / scale}${f ? `.${f}` : ''}`;
+  };
+  if (u < 1_000n) return `${sign}${u}ns`;
+  if (u < 1_000_000n) return `${sign}${frac(u, 3)}\u00b5s`;
+  if (u < 1_000_000_000n) return `${sign}${frac(u, 6)}ms`;
+  const h = u / 3_600_000_000_000n;
+  u -= h * 3_600_000_000_000n;
+  const m = u / 60_000_000_000n;
+  u -= m * 60_000_000_000n;
+  const s = `${frac(u, 9)}s`;
+  if (h > 0n) return `${sign}${h}h${m}m${s}`;
+  if (m > 0n) return `${sign}${m}m${s}`;
+  return `${sign}${s}`;
+}

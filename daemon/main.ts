@@ -34,6 +34,7 @@ import type { ContainerUsage } from './container-usage';
 import { containerFilesBackend } from './containers/files-backend';
 import { ExecService } from './exec/service';
 import { withExecIds } from './exec/inspect-exec-ids';
+import { ExecProbeRunner } from './exec/probe';
 import { SpecFactory } from './containers/spec-factory';
 import { clockTicksPerSecond, hostMemoryBytes, StatsService, type StatsContainer } from './containers/stats';
 import { ContainerRuntime } from '../runtime/tasks';
@@ -268,6 +269,10 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       },
     });
     cleanups.push(() => volumes.close());
+    // Before the restore: a container it starts again runs its healthcheck probes as execs.
+    const exec = new ExecService({ containers, runtime, ctd, events, logger: logger.child({ component: 'exec' }) });
+    cleanups.push(() => exec.close());
+    containers.useProbeRunner(new ExecProbeRunner(exec));
     const taskEvents = subscribeTaskEvents(ctd, config.containerdNamespace, (ev) => {
       if (ev.kind === 'oom') containers.noteOom(ev.containerId);
     });
@@ -305,8 +310,6 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       onError: (err, id) => statsLogger.warn({ err, container: id }, 'collecting stats failed'),
     });
 
-    const exec = new ExecService({ containers, runtime, ctd, events, logger: logger.child({ component: 'exec' }) });
-    cleanups.push(() => exec.close());
 
     const system = new SystemService({
       dataRoot: config.dataRoot,

@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 # tests start their own registries on 127.0.0.1, with htpasswd files and CAs and token-signing
 # keys they make (test/integration/registry-kit.ts). gcc and libc6-dev (glibc's static libc.a):
 # the testcontainers reaper test compiles its stand-in Ryuk (test/fixtures/ryuk/ryuk.c) with
-# `gcc -static`, since the real image cannot be pulled here. docker-compose (1.29, on docker-py)
-# is the real compose client the compose tests drive.
+# `gcc -static`, since the real image cannot be pulled here. docker-compose (Debian's 1.29, on
+# docker-py) is the real compose client of test/integration/compose.test.ts and of the
+# healthcheck test's `condition: service_healthy` project (test/integration/health.test.ts).
 packages=(containerd runc protobuf-compiler libprotobuf-dev busybox-static tini
           iptables iproute2 kmod xz-utils bzip2 zstd procps ca-certificates
           python3 make g++ docker-registry apache2-utils openssl

@@ -199,6 +199,8 @@ export function containerOperations(backend: ContainerBackend): Operations {
         size: boolValue(q, 'size'),
         filters,
       });
+      // The summary's Health came with API 1.52.
+      if (versionLessThan(request.apiVersion, '1.52')) for (const c of list) delete c.Health;
       return sendJson(reply, list);
     },
 
@@ -212,6 +214,8 @@ export function containerOperations(backend: ContainerBackend): Operations {
         throw new InvalidParameter(`operating system is not supported: ${platform.split('/')[0]}`);
       }
       if (isObject(hostConfig)) checkPortBindings(hostConfig.PortBindings);
+      // StartInterval came with API 1.44: an older client's value is ignored, as dockerd does.
+      if (versionLessThan(request.apiVersion, '1.44') && isObject(config.Healthcheck)) delete config.Healthcheck.StartInterval;
       const result = await backend.create({
         name: queryString(q, 'name') ?? '',
         config,

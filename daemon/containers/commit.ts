@@ -14,6 +14,7 @@ import { containerEventAttributes } from './archive';
 import type { ContainerRecord, ContainerState } from './model';
 import type { EventBus } from '../events';
 import { SystemError } from '../../lib/errors';
+import { exactStringify } from '../../lib/int64';
 import { applyChanges } from '../images/changes';
 import type { ContainerConfig, ImageConfig } from '../images/image-config';
 import { MediaType } from '../images/image-config';
@@ -162,7 +163,8 @@ export async function commitContainer(deps: CommitDeps, req: CommitRequest): Pro
       }));
       if (!emptyLayer) layers.push(layer);
       const stored = await storeImage(deps.ctd, deps.images.repo, {
-        config: Buffer.from(JSON.stringify(config)),
+        // exact: the healthcheck's durations may be beyond 2^53 (bigints).
+        config: Buffer.from(exactStringify(config)),
         layers,
         created,
         parent: c.record.imageId,

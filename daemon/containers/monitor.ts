@@ -30,6 +30,8 @@ export interface MonitorDeps {
   tearDownNetwork(c: LiveContainer): Promise<void>;
   /** Starts the container's task again (the restart policy's restart). */
   startTask(c: LiveContainer): Promise<void>;
+  /** The task is gone: its healthcheck stops (and starts again with the next start). */
+  stopHealth(c: LiveContainer): void;
   /** AutoRemove after the final exit; the monitor does not wait for it. */
   autoRemove(id: string): Promise<void>;
   logger: MonitorLogger;
@@ -65,6 +67,8 @@ export class Monitor {
       logger.error({ err, container: id }, 'waiting for the task failed');
       status = 255;
     }
+    // As moby: no probe runs or is recorded once the exit is known.
+    this.deps.stopHealth(c);
     // Output may still be in the pipes when the exit is reported: drain it before the state says
     // exited, even to an attached client that is not reading (the rest is at most a pipe's worth).
     c.hub.releaseSource();

@@ -31,12 +31,13 @@ import type { NetworkRecord } from '../networks/model';
 import { ContainerNetworking } from './networking';
 import type { LiveContainer, WaitCondition, WaitResult } from './live-container';
 import { Monitor } from './monitor';
+import { HealthChecks, type ProbeRunner } from './health';
 import type { ContainerStore } from './store';
 import { ContainerVolumes } from './container-volumes';
 import { ContainerQueries, type PruneOptions } from './queries';
 import { TaskControl } from './task-control';
 import { containerDir, planCreate, writeContainerEtc, type ContainerDefaults, type CreateContext, type CreateRequest } from './create';
-import { startTask } from './task-start';
+import { startTask, taskRunning } from './task-start';
 import { restoreContainers } from './restore';
 
 export type { Container } from './model';
@@ -61,6 +62,9 @@ export { QUARANTINE_LABEL } from './task-control';
 export class ContainerService {
   readonly store: ContainerStore;
   readonly monitor: Monitor;
+  readonly health: HealthChecks;
+  /** Set by the composition root once the exec service exists (it needs this service). */
+  private probes?: ProbeRunner;
   private readonly images: ImageService;
   private readonly runtime: ContainerRuntime;
   private readonly specs: SpecFactory;
@@ -95,6 +99,19 @@ export class ContainerService {
     this.ctx = { store: deps.store, images: deps.images, specs: deps.specs, net: this.net, defaults: deps.defaults };
     this.vols = new ContainerVolumes(deps.volumes, deps.store, deps.events, deps.logger);
     this.queries = new ContainerQueries(deps.store, deps.images, this.net, this.vols, deps.events, deps.logger);
+    this.health = new HealthChecks({
+      runner: {
+        start: (c, cmd) => {
+          if (!this.probes) return Promise.reject(new Error('no probe runner'));
+          return this.probes.start(c, cmd);
+        },
+      },
+      statusChanged: (c, status) => {
+        this.store.saveState(c);
+        this.publish(c, `health_status: ${status}`);
+      },
+      logger: deps.logger,
+    });
     this.monitor = new Monitor({
       runtime: deps.runtime,
       store: deps.store,
@@ -102,6 +119,7 @@ export class ContainerService {
       publishVolumes: (c, action) => this.vols.publish(c, action),
       tearDownNetwork: (c) => this.net.tearDown(c),
       startTask: (c) => this.startTask(c),
+      stopHealth: (c) => this.health.stop(c),
       autoRemove: (id) => this.remove(id, { force: true, volumes: true }),
       logger: deps.logger,
     });
@@ -109,9 +127,20 @@ export class ContainerService {
       runtime: deps.runtime,
       store: deps.store,
       monitor: this.monitor,
+      health: this.health,
       publish: (c, action, extra) => this.publish(c, action, extra),
       logger: deps.logger,
     });
+  }
+
+  /** How healthcheck probes run (the exec service's, given once it exists). */
+  useProbeRunner(runner: ProbeRunner): void {
+    this.probes = runner;
+  }
+
+  /** A task became running outside start (live-restore's re-adopted tasks): see task-start.ts. */
+  taskRunning(c: LiveContainer): void {
+    taskRunning({ health: this.health }, c);
   }
 
   // ------------------------------------------------------------------ lookup
@@ -238,7 +267,17 @@ export class ContainerService {
 
   private startTask(c: LiveContainer): Promise<void> {
     return startTask(
-      { store: this.store, runtime: this.runtime, specs: this.specs, net: this.net, vols: this.vols, monitor: this.monitor, publish: (x, action) => this.publish(x, action), logger: this.logger },
+      {
+        store: this.store,
+        runtime: this.runtime,
+        specs: this.specs,
+        net: this.net,
+        vols: this.vols,
+        monitor: this.monitor,
+        health: this.health,
+        publish: (x, action) => this.publish(x, action),
+        logger: this.logger,
+      },
       c,
     );
   }
@@ -320,6 +359,7 @@ export class ContainerService {
         throw new Conflict(`cannot remove container "/${c.record.name}": ${why}`);
       }
       this.monitor.cancelRestart(c);
+      this.health.stop(c);
       c.state.removalInProgress = true;
       this.store.saveState(c);
       try {
@@ -422,6 +462,7 @@ export class ContainerService {
   /** Stops every running container, in parallel, as dockerd does at shutdown. */
   async shutdown(): Promise<void> {
     this.monitor.shutdown(this.all());
+    this.health.shutdown(this.all());
     const running = this.all().filter((c) => c.state.running);
     await Promise.all(
       running.map(async (c) => {

@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import { InvalidParameter } from '../../lib/errors';
 import { mulInt64 } from '../../lib/int64';
 import type { ContainerConfig as ImageRuntimeConfig } from '../images/image-config';
-import type { ContainerConfig, HostConfig, RestartPolicy, Ulimit } from './api-types';
+import type { ContainerConfig, HealthConfig, HostConfig, RestartPolicy, Ulimit } from './api-types';
+import { validateHealthCheck, withoutZeroFields } from './health-config';
 
 const MIN_MEMORY = 6 * 1024 * 1024;
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
@@ -45,16 +46,7 @@ export function verifySettings(config: ContainerConfig, host: HostConfig): strin
     throw new InvalidParameter(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   }
   verifyProcessStrings(config);
-  const hc = config.Healthcheck;
-  if (hc) {
-    const min = 1_000_000; // 1ms, as dockerd's minimum
-    for (const [field, v] of [['Interval', hc.Interval], ['Timeout', hc.Timeout], ['StartPeriod', hc.StartPeriod]] as const) {
-      if (v !== undefined && v !== 0 && v < min) {
-        throw new InvalidParameter(`${field} in Healthcheck cannot be less than 1ms`);
-      }
-    }
-    if (hc.Retries !== undefined && hc.Retries < 0) throw new InvalidParameter('Retries in Healthcheck cannot be negative');
-  }
+  validateHealthCheck(config.Healthcheck);
   warnings.push(...verifyResources(host));
   validateRestartPolicy(host.RestartPolicy);
   if (host.AutoRemove && restartPolicyName(host.RestartPolicy) !== 'no') {
@@ -297,6 +289,7 @@ const envKey = (e: string): string => (e.includes('=') ? e.slice(0, e.indexOf('=
  */
 export function mergeWithImage(user: ContainerConfig, image: ImageRuntimeConfig | undefined): ContainerConfig {
   if (image) mergeImageConfig(user, image);
+  if (user.Healthcheck) user.Healthcheck = withoutZeroFields(user.Healthcheck);
   if (user.Entrypoint?.length === 1 && user.Entrypoint[0] === '') user.Entrypoint = null;
   return user;
 }
@@ -324,16 +317,16 @@ function mergeImageConfig(user: ContainerConfig, image: ImageRuntimeConfig): voi
     if (user.Entrypoint === undefined || user.Entrypoint === null) user.Entrypoint = image.Entrypoint ?? null;
   }
   if (image.Healthcheck) {
-    if (!user.Healthcheck) user.Healthcheck = { ...image.Healthcheck, Test: image.Healthcheck.Test ?? undefined };
-    else {
-      const u = user.Healthcheck;
-      const i = image.Healthcheck;
-      if (!u.Test || u.Test.length === 0) u.Test = i.Test ?? undefined;
-      if (!u.Interval) u.Interval = i.Interval;
-      if (!u.Timeout) u.Timeout = i.Timeout;
-      if (!u.StartPeriod) u.StartPeriod = i.StartPeriod;
-      if (!u.Retries) u.Retries = i.Retries;
-    }
+    // moby's merge: an unset healthcheck is the image's; an unset (zero) field takes the image's.
+    const i = image.Healthcheck;
+    const u: HealthConfig = user.Healthcheck ?? {};
+    if (!u.Test || u.Test.length === 0) u.Test = i.Test ?? undefined;
+    if (!u.Interval) u.Interval = i.Interval;
+    if (!u.Timeout) u.Timeout = i.Timeout;
+    if (!u.StartPeriod) u.StartPeriod = i.StartPeriod;
+    if (!u.StartInterval) u.StartInterval = i.StartInterval;
+    if (!u.Retries) u.Retries = i.Retries;
+    user.Healthcheck = u;
   }
   if (!user.WorkingDir) user.WorkingDir = image.WorkingDir ?? '';
   if (!user.Volumes || Object.keys(user.Volumes).length === 0) {

@@ -26,6 +26,8 @@ export interface TaskControlDeps {
   runtime: SignalRuntime;
   store: { saveState(c: LiveContainer): void; tryGetById(id: string): LiveContainer | undefined };
   monitor: Pick<Monitor, 'cancelRestart'>;
+  /** Pause stops the healthcheck, unpause resumes it (moby's updateHealthMonitor). */
+  health: { update(c: LiveContainer): void };
   publish(c: Container, action: string, extra?: Record<string, string>): void;
   logger: Logger;
 }
@@ -180,6 +182,7 @@ export class TaskControl {
     if (c.state.restarting) throw new Conflict(`Container ${id} is restarting, wait until the container is running`);
     await this.deps.runtime.pause(id).catch((err: unknown) => this.notRunningConflict(id, err));
     c.state.paused = true;
+    this.deps.health.update(c);
     this.deps.store.saveState(c);
     this.deps.publish(c, 'pause');
   }
@@ -188,6 +191,7 @@ export class TaskControl {
     if (!c.state.paused) throw new Conflict(`Container ${c.id} is not paused`);
     await this.deps.runtime.resume(c.id).catch((err: unknown) => this.notRunningConflict(c.id, err));
     c.state.paused = false;
+    this.deps.health.update(c);
     this.deps.store.saveState(c);
     this.deps.publish(c, 'unpause');
   }

@@ -8,6 +8,7 @@ import type { ContainerRuntime } from '../../runtime/tasks';
 import { logConfigOf, NULL_SINK, openRunLogger } from '../logs/container-logs';
 import { LogCopier } from '../logs/copier';
 import type { ContainerVolumes } from './container-volumes';
+import type { HealthChecks } from './health';
 import type { LiveContainer, LiveTask } from './live-container';
 import { nowRfc3339Nano, type Container } from './model';
 import type { Monitor } from './monitor';
@@ -22,6 +23,7 @@ export interface TaskStartDeps {
   net: ContainerNetworking;
   vols: ContainerVolumes;
   monitor: Monitor;
+  health: HealthChecks;
   publish(c: Container, action: string): void;
   logger: Logger;
 }
@@ -85,6 +87,7 @@ export async function startTask(deps: TaskStartDeps, c: LiveContainer): Promise<
     const task: LiveTask = { io: started.io, copier, logger, startedMs: Date.now(), exited: Promise.resolve() };
     c.task = task;
     task.exited = deps.monitor.follow(c, task);
+    taskRunning(deps, c);
     deps.vols.publish(c, 'mount');
     deps.publish(c, 'start');
   } catch (err) {
@@ -98,6 +101,14 @@ export async function startTask(deps: TaskStartDeps, c: LiveContainer): Promise<
   } finally {
     await pinned?.();
   }
+}
+
+/**
+ * What follows a task becoming running, whoever made it run: a start, a policy restart, or a
+ * task re-adopted after a daemon restart. The one place for it: the healthcheck starts over.
+ */
+export function taskRunning(deps: { health: HealthChecks }, c: LiveContainer): void {
+  deps.health.taskRunning(c);
 }
 
 /** The /proc/<pid>/ns paths a container:<id> mode joins. */

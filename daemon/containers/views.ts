@@ -200,6 +200,7 @@ export function summaryView(
     HostConfig: { NetworkMode: r.hostConfig.NetworkMode ?? 'default' },
     NetworkSettings: { Networks: net.networks },
     Mounts: mounts,
+    Health: { Status: c.state.health?.Status ?? 'none', FailingStreak: c.state.health?.FailingStreak ?? 0 },
   };
   if (sizes) {
     v.SizeRw = sizes.rw;
@@ -209,7 +210,8 @@ export function summaryView(
 }
 
 const STATUSES: readonly StatusName[] = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
-const HEALTH = ['starting', 'healthy', 'unhealthy', 'none'];
+/** moby's validHealths, in its order (its error text lists them). */
+const HEALTH = ['none', 'starting', 'healthy', 'unhealthy'];
 
 /** The list filters, checked and parsed (dockerd's foldFilter). */
 export interface ListFilterInput {
@@ -253,7 +255,9 @@ export function planList(opts: ListOptions, resolveId: (input: string) => string
   }
   if (exited.length > 0) all = true;
   for (const v of f.get('health')) {
-    if (!HEALTH.includes(v)) throw new InvalidParameter(`Unrecognised filter value for health: ${v}`);
+    if (!HEALTH.includes(v)) {
+      throw new InvalidParameter(`invalid filter 'health=${v}': invalid value for health (${v}): must be one of ${HEALTH.join(', ')}`);
+    }
   }
   let isTask: boolean | undefined;
   if (f.has('is-task')) {

@@ -81,7 +81,7 @@ export interface ExecSession {
   close(): void;
 }
 
-interface ExecRecord {
+export interface ExecRecord {
   id: string;
   containerId: string;
   entrypoint: string;
@@ -166,13 +166,8 @@ export class ExecService {
       }
     }
     const tty = config.Tty === true;
-    let markReady!: (ok: boolean) => void;
-    const ready = new Promise<boolean>((resolve) => (markReady = resolve));
-    const rec: ExecRecord = {
-      id: randomBytes(32).toString('hex'),
-      containerId: c.record.id,
-      entrypoint: cmd[0],
-      args: cmd.slice(1),
+    const rec = newExecRecord(c, {
+      cmd,
       env: replaceOrAppendEnv(withDefaultEnv({ ...c.record.config, Tty: tty }), config.Env ?? []),
       user: config.User || c.record.config.User || '',
       workingDir: config.WorkingDir || c.record.config.WorkingDir || '',
@@ -183,23 +178,26 @@ export class ExecService {
       openStderr: config.AttachStderr === true,
       detachKeys,
       consoleSize: config.ConsoleSize,
-      running: false,
-      started: false,
-      exitCode: null,
-      pid: 0,
-      ready,
-      markReady,
-    };
+    });
     this.addRecord(rec);
     this.publish(c, `exec_create: ${this.commandLine(rec)}`, { execID: rec.id });
     return { Id: rec.id };
   }
 
-  private addRecord(rec: ExecRecord): void {
+  /** @internal Registers an exec (inspectable, and in its container's ExecIDs while it runs). */
+  addRecord(rec: ExecRecord): void {
     this.execs.set(rec.id, rec);
     let ids = this.byContainer.get(rec.containerId);
     if (!ids) this.byContainer.set(rec.containerId, (ids = new Set()));
     ids.add(rec.id);
+  }
+
+  /** @internal Forgets an exec at once (a healthcheck probe that has exited). */
+  dropRecord(rec: ExecRecord): void {
+    this.execs.delete(rec.id);
+    const ids = this.byContainer.get(rec.containerId);
+    ids?.delete(rec.id);
+    if (ids?.size === 0) this.byContainer.delete(rec.containerId);
   }
 
   private record(id: string): ExecRecord {
@@ -328,6 +326,29 @@ export class ExecService {
     }
     if (ids.size === 0) this.byContainer.delete(containerId);
   }
+}
+
+/** A new, not yet started exec record of container `c`. */
+export function newExecRecord(
+  c: Container,
+  f: Pick<ExecRecord, 'env' | 'user' | 'workingDir' | 'privileged' | 'tty' | 'openStdin' | 'openStdout' | 'openStderr' | 'detachKeys' | 'consoleSize'> & { cmd: string[] },
+): ExecRecord {
+  let markReady!: (ok: boolean) => void;
+  const ready = new Promise<boolean>((resolve) => (markReady = resolve));
+  const { cmd, ...fields } = f;
+  return {
+    id: randomBytes(32).toString('hex'),
+    containerId: c.record.id,
+    entrypoint: cmd[0],
+    args: cmd.slice(1),
+    ...fields,
+    running: false,
+    started: false,
+    exitCode: null,
+    pid: 0,
+    ready,
+    markReady,
+  };
 }
 
 /** One run of an exec: starts the process, pumps its IO, records its exit. */

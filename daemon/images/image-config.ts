@@ -1,6 +1,7 @@
 // Types for the image config JSON (OCI image-spec config with docker's extensions) and for OCI
 // manifests/indexes, media type constants, and validated parsing of untrusted config bytes.
 
+import { exactParse } from '../../lib/int64';
 import { InvalidParameter } from '../../lib/errors';
 import { isValidDigest } from './reference';
 import type { ContainerConfig } from '../containers/api-types';
@@ -137,7 +138,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function parseJson(buf: Buffer | string, what: string): unknown {
   try {
-    return JSON.parse(typeof buf === 'string' ? buf : buf.toString('utf8')) as unknown;
+    // Exact: a healthcheck duration (int64 nanoseconds) may be beyond 2^53 and must read back as written.
+    return exactParse(typeof buf === 'string' ? buf : buf.toString('utf8'));
   } catch (err) {
     throw new InvalidParameter(`invalid ${what}: ${err instanceof Error ? err.message : String(err)}`);
   }

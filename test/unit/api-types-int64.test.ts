@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CREATE_BODY, UPDATE_BODY, type GoType } from '../../api/go-decode';
-import type { HostConfig, ThrottleDevice, Ulimit } from '../../daemon/containers/api-types';
+import type { HealthConfig, HostConfig, ThrottleDevice, Ulimit } from '../../daemon/containers/api-types';
 
 const HOST_CONFIG_INT64 = [
   'CpuShares',
@@ -26,6 +26,8 @@ const HOST_CONFIG_INT64 = [
   'IOMaximumBandwidth',
   'ShmSize',
 ] as const satisfies readonly (keyof HostConfig)[];
+/** The healthcheck's durations (nanoseconds), at the top of the create body. */
+const HEALTH_INT64 = ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const satisfies readonly (keyof HealthConfig)[];
 const THROTTLE_LISTS = ['BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps'] as const;
 /** Decoded (dockerd still reads them) but gone from the v1.53 spec; Berth ignores them. */
 const NOT_IN_SPEC = ['KernelMemory', 'KernelMemoryTCP'];
@@ -34,6 +36,8 @@ type HoldsBigint<T> = bigint extends T ? true : false;
 type ListedHold = { [K in (typeof HOST_CONFIG_INT64)[number]]: HoldsBigint<HostConfig[K]> }[(typeof HOST_CONFIG_INT64)[number]];
 const hostConfigHolds: false extends ListedHold ? never : true = true;
 const rateHolds: HoldsBigint<ThrottleDevice['Rate']> = true;
+type HealthHold = { [K in (typeof HEALTH_INT64)[number]]: HoldsBigint<HealthConfig[K]> }[(typeof HEALTH_INT64)[number]];
+const healthHolds: false extends HealthHold ? never : true = true;
 const ulimitHolds: HoldsBigint<Ulimit['Soft']> & HoldsBigint<Ulimit['Hard']> = true;
 
 /** Dotted paths of the exact integer fields of a decoder type (slices and pointers see through). */
@@ -59,7 +63,8 @@ function expected(prefix: string, withShmSize: boolean): string[] {
 }
 
 test('the fields typed Int64 are the ones the body decoder keeps exact', () => {
-  assert.ok(hostConfigHolds && rateHolds && ulimitHolds);
-  assert.deepEqual(exactFields(CREATE_BODY).sort(), expected('HostConfig.', true));
+  assert.ok(hostConfigHolds && rateHolds && ulimitHolds && healthHolds);
+  const health = HEALTH_INT64.map((f) => `Healthcheck.${f}`);
+  assert.deepEqual(exactFields(CREATE_BODY).sort(), [...expected('HostConfig.', true), ...health].sort());
   assert.deepEqual(exactFields(UPDATE_BODY).sort(), expected('', false));
 });

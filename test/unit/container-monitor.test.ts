@@ -86,6 +86,7 @@ function harness(policy: { Name: string; MaximumRetryCount?: number }, opts: { a
     publish,
     publishVolumes: () => undefined,
     tearDownNetwork: () => Promise.resolve(),
+    stopHealth: () => undefined,
     startTask: () => {
       h.starts++;
       if (h.failNextStart) {
@@ -117,6 +118,7 @@ function harness(policy: { Name: string; MaximumRetryCount?: number }, opts: { a
     },
     store,
     monitor: h.monitor,
+    health: { update: () => undefined },
     publish,
     logger: pino({ level: 'silent' }),
   });

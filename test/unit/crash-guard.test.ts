@@ -85,6 +85,7 @@ function fakeMonitor(opts: { failSetStateAfter: number; restart: 'no' | 'always'
     publish: () => undefined,
     publishVolumes: () => undefined,
     tearDownNetwork: () => Promise.resolve(),
+    stopHealth: () => undefined,
     // A restart fails at once: the failure path writes the state, which fails too.
     startTask: () => Promise.reject(new Error('containerd is gone')),
     autoRemove: () => Promise.resolve(),
