@@ -286,6 +286,24 @@ function connectionForwarder(app: FastifyInstance, address: string): Listener {
   return { server, sockets, address };
 }
 
+/**
+ * The accept queue of a socket we listen on: the kernel's limit, net.core.somaxconn, as Go's
+ * listeners (and so dockerd's) ask for. Node's default of 511 overflowed under `docker rm` of
+ * many IDs in parallel (each CLI opens a connection per container at once): a unix socket
+ * whose queue is full refuses the connect with EAGAIN, which the CLI reports as "Cannot connect
+ * to the Docker daemon".
+ */
+export function listenBacklog(file = '/proc/sys/net/core/somaxconn'): number {
+  try {
+    const n = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
+    // As Go's maxListenerBacklog: the value read (here at most 2^16-1, the limit of kernels
+    // before 4.1), and 128 (SOMAXCONN) when it cannot be read.
+    return Number.isSafeInteger(n) && n > 0 ? Math.min(n, 65535) : 128;
+  } catch {
+    return 128;
+  }
+}
+
 function listenOn(server: net.Server, target: string | { fd: number }): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
@@ -294,7 +312,7 @@ function listenOn(server: net.Server, target: string | { fd: number }): Promise<
       server.removeListener('error', onError);
       resolve();
     };
-    if (typeof target === 'string') server.listen(target, done);
+    if (typeof target === 'string') server.listen({ path: target, backlog: listenBacklog() }, done);
     else server.listen(target, done);
   });
 }

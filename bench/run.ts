@@ -23,6 +23,18 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/**
+ * How noisy a case was: each engine's min-max, and the ratio of the rounds taken pair by pair
+ * (berth's round i against dockerd's round i, which ran right after it) as min / median / max.
+ */
+function spreadRow(berth: number[], dockerd: number[]): string {
+  const range = (xs: number[]): string => `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)} ms`;
+  const pairs = berth.map((x, i) => x / dockerd[i]).filter((r) => Number.isFinite(r));
+  if (pairs.length === 0) return '';
+  const ratios = [Math.min(...pairs), median(pairs), Math.max(...pairs)].map((r) => r.toFixed(2)).join(' / ');
+  return `${''.padEnd(38)}       min-max berth ${range(berth)}, dockerd ${range(dockerd)}; ratio per round min/median/max ${ratios}`;
+}
+
 async function time(fn: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint();
   await fn();
@@ -166,6 +178,8 @@ async function main(): Promise<void> {
       const b = median(samples.get('berth') ?? []);
       const d = median(samples.get('dockerd') ?? []);
       rows.push(`${c.name.padEnd(38)} n=${String(c.runs ?? runs).padStart(2)}  berth ${b.toFixed(0).padStart(6)} ms  dockerd ${d.toFixed(0).padStart(6)} ms  ratio ${(b / d).toFixed(2)}`);
+      const spread = spreadRow(samples.get('berth') ?? [], samples.get('dockerd') ?? []);
+      if (spread !== '') rows.push(spread);
       if (c.memory) {
         const mb = (n: number): string => (n / 1024 / 1024).toFixed(0).padStart(6);
         const bm = median(peaks.get('berth') ?? []);

@@ -30,6 +30,9 @@ const linkName = (input: string): string => (input.startsWith('/') ? input : `/$
 
 const modeOf = (c: Container): string => c.record.hostConfig.NetworkMode || 'default';
 
+/** A network by ID or name (undefined when there is none). */
+export type NetworkLookup = (input: string) => NetworkRecord | undefined;
+
 export class ContainerNetworking {
   constructor(
     private readonly store: ContainerStore,
@@ -270,18 +273,34 @@ export class ContainerNetworking {
 
   private view(c: Container): ContainerNetView {
     const id = c.record.id;
+    // The views read the live endpoints and netns only of a running container: the other
+    // containers (most of a `docker ps -a`) need no read of them.
+    const running = c.state.running && !c.state.restarting;
     return {
       id,
-      running: c.state.running && !c.state.restarting,
+      running,
       mode: modeOf(c),
       configs: c.record.networks ?? [],
-      endpoints: this.sandboxes?.endpointsOf(id) ?? [],
+      endpoints: running ? this.sandboxes?.endpointsOf(id) ?? [] : [],
       ports: portSpecOf(c.record.config, c.record.hostConfig),
-      netnsPath: this.sandboxes?.netnsPath(id),
+      netnsPath: running ? this.sandboxes?.netnsPath(id) : undefined,
     };
   }
 
-  private readonly lookup = (id: string): NetworkRecord | undefined => this.networks?.tryGet(id);
+  private readonly lookup: NetworkLookup = (id) => this.networks?.tryGet(id);
+
+  /**
+   * A lookup for one listing that reads each network once: the containers of a `docker ps`
+   * share a few networks, and each read is a query and a JSON parse. Only for the span of one
+   * answer (a network changed meanwhile shows as it was when the listing began).
+   */
+  listingLookup(): NetworkLookup {
+    const seen = new Map<string, NetworkRecord | undefined>();
+    return (id) => {
+      if (!seen.has(id)) seen.set(id, this.lookup(id));
+      return seen.get(id);
+    };
+  }
 
   /** legacyFields: API < 1.52 also has NetworkSettings' deprecated top-level fields. */
   settings(c: Container, legacyFields: boolean): NetworkSettings {
@@ -289,21 +308,21 @@ export class ContainerNetworking {
   }
 
   /** `docker ps`'s Ports and NetworkSettings.Networks. */
-  summary(c: Container): { ports: PortSummary[]; networks: Record<string, EndpointSettings> } {
+  summary(c: Container, lookup = this.lookup): { ports: PortSummary[]; networks: Record<string, EndpointSettings> } {
     const v = this.view(c);
-    return { ports: summaryPorts(v), networks: networksView(v, this.lookup, this.lookup) };
+    return { ports: summaryPorts(v), networks: networksView(v, lookup, lookup) };
   }
 
   /** Names and IDs a `network=` filter matches: the networks the container is configured on. */
-  filterNames(c: Container): string[] {
+  filterNames(c: Container, lookup = this.lookup): string[] {
     const names: string[] = [];
     for (const e of c.record.networks ?? []) {
-      const n = this.networks?.tryGet(e.networkId);
+      const n = lookup(e.networkId);
       names.push(e.networkId, n?.name ?? e.networkName);
     }
     const mode = modeOf(c);
     if (mode === 'host' || mode === 'none') {
-      const n = this.networks?.tryGet(mode);
+      const n = lookup(mode);
       names.push(mode, ...(n ? [n.id] : []));
     }
     return names;

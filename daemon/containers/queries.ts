@@ -82,13 +82,17 @@ export class ContainerQueries {
         return undefined;
       }
     });
-    const chosen = filterContainers(sorted, req, plan, (c) => ancestors.some((id) => id !== undefined && this.descendsFrom(c.record.imageId, id)), {
-      networks: (c) => this.net.filterNames(c),
+    // Containers share a few images and networks: each is looked up once per listing.
+    const networks = this.net.listingLookup();
+    const imageShown = memo((c: Container) => `${c.record.config.Image ?? ''}\0${c.record.imageId}`, (c) => this.imageShown(c));
+    const descends = memo((c: Container) => c.record.imageId, (c) => ancestors.some((id) => id !== undefined && this.descendsFrom(c.record.imageId, id)));
+    const chosen = filterContainers(sorted, req, plan, descends, {
+      networks: (c) => this.net.filterNames(c, networks),
       published: (c) => this.net.published(c),
     });
     const out: ContainerSummary[] = [];
     for (const c of chosen) {
-      out.push(summaryView(c, this.imageShown(c), req.size ? await this.sizes(c) : undefined, this.volumes.mountPoints(c), this.net.summary(c)));
+      out.push(summaryView(c, imageShown(c), req.size ? await this.sizes(c) : undefined, this.volumes.mountPoints(c), this.net.summary(c, networks)));
     }
     return out;
   }
@@ -110,4 +114,16 @@ export class ContainerQueries {
     }
     return c.record.imageId;
   }
+}
+
+/** fn, computed once per key (for the span of one answer). */
+function memo<A, T>(key: (a: A) => string, fn: (a: A) => T): (a: A) => T {
+  const seen = new Map<string, T>();
+  return (a) => {
+    const k = key(a);
+    if (seen.has(k)) return seen.get(k) as T;
+    const v = fn(a);
+    seen.set(k, v);
+    return v;
+  };
 }

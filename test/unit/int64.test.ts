@@ -74,6 +74,12 @@ test('stored JSON round-trips bigints exactly; plain numbers and strings are unt
   const forged = { s: '\u0000big:123', m: 1n << 60n };
   assert.deepEqual(JSON.parse(exactStringify({ s: forged.s })), { s: forged.s });
   assert.deepEqual(exactParse(exactStringify(forged)), forged);
+  // A bigint deep inside a value met first by the fast path, and a cycle still refused.
+  const deep = { a: Array.from({ length: 100 }, (_, i) => ({ i, s: 'x' })), z: { y: [MAX] } };
+  assert.equal(exactStringify(deep), JSON.stringify({ ...deep, z: { y: ['@'] } }).replace('"@"', '9223372036854775807'));
+  const cycle: Record<string, unknown> = { n: 1n };
+  cycle.self = cycle;
+  assert.throws(() => exactStringify(cycle), TypeError);
   // Top-level and array values take the exact path too.
   assert.deepEqual(exactParse('[9223372036854775807,-9007199254740993]'), [MAX, -9007199254740993n]);
   assert.deepEqual(exactParse('{"a":[1,\n 9223372036854775807]}'), { a: [1, MAX] });
