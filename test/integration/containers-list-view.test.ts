@@ -21,7 +21,7 @@ interface Inspect {
   Path: string;
   Args: string[];
   Image: string;
-  State: { Status: string; ExitCode: number };
+  State: { Status: string; ExitCode: number; Health?: { Status: string; FailingStreak: number } };
   Config: { Image: string; Labels: Record<string, string> | null };
   HostConfig: { NetworkMode: string };
   NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null>; Networks: Record<string, unknown> };
@@ -33,7 +33,7 @@ interface Inspect {
 type Entry = Record<string, unknown> & { Names: string[]; Ports: unknown[]; Status: string };
 
 /** The keys of an entry, in the order Berth has always written them. */
-const KEYS = ['Id', 'Names', 'Image', 'ImageID', 'Command', 'Created', 'Ports', 'Labels', 'State', 'Status', 'HostConfig', 'NetworkSettings', 'Mounts'];
+const KEYS = ['Id', 'Names', 'Image', 'ImageID', 'Command', 'Created', 'Ports', 'Labels', 'State', 'Status', 'HostConfig', 'NetworkSettings', 'Mounts', 'Health'];
 const NAMES = ['l-old', 'l-new', 'l-created', 'l-ports', 'l-mounts', 'l-net', 'l-host', 'l-exited', 'l-none', 'l-shared', 'l-paused'];
 
 let k: Kit;
@@ -91,6 +91,8 @@ function expected(i: Inspect, image: string, size: boolean): Record<string, unkn
     HostConfig: { NetworkMode: i.HostConfig.NetworkMode || 'default' },
     NetworkSettings: { Networks: i.NetworkSettings.Networks },
     Mounts: i.Mounts,
+    // From API 1.52, for every container: "none" without a healthcheck.
+    Health: { Status: i.State.Health?.Status ?? 'none', FailingStreak: i.State.Health?.FailingStreak ?? 0 },
   };
   if (size) Object.assign(out, { SizeRw: i.SizeRw, SizeRootFs: i.SizeRootFs });
   return out;
