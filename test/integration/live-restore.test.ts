@@ -1,0 +1,187 @@
+// Live restore (issue 13) through the real docker CLI: a berthd started with --live-restore is
+// SIGKILLed and started again on the same roots; its containers keep running and are adopted
+// (same PID, logs with every line once, exec, stop with the real exit code, a published port),
+// one that exited meanwhile shows its own exit code, and a --restart always one is restarted.
+// Without live restore, a clean stop/start brings back always and unless-stopped containers but
+// not a manually stopped unless-stopped one.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { containerdNamespaceFor } from '../../daemon/config';
+import { classifyProcess } from '../../daemon/crash-sweep';
+import { destroyBerth, loadBusybox, startBerth, within, type Berth } from './harness';
+import { freePorts, httpGet, httpdCmd } from './net-tools';
+
+async function ok(b: Berth, args: string[]): Promise<string> {
+  const r = await b.docker(args);
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const inspect = async (b: Berth, format: string, name: string): Promise<string> => (await ok(b, ['inspect', '-f', format, name])).trim();
+
+async function until(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
+  await within(ms, what, (async () => {
+    while (!(await check())) await new Promise((r) => setTimeout(r, 100));
+  })());
+}
+
+/**
+ * What a live-restore berthd leaves when the test ends: its containerd, the shims and the
+ * containers' processes, found by PID (shims naming our namespace and socket, processes in our
+ * namespace's cgroups) and killed. Returns how many there were.
+ */
+function killLeftovers(b: Berth): number {
+  const namespace = containerdNamespaceFor(b.dataRoot);
+  const containerdSocket = path.join(b.execRoot, 'containerd', 'containerd.sock');
+  let killed = 0;
+  for (const pid of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    let argv: string[];
+    let cgroup: string;
+    try {
+      argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+      cgroup = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (argv.length === 0 || !classifyProcess(argv, cgroup, { namespace, liveTasks: new Set(), containerdSocket })) continue;
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+      killed++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return killed;
+}
+
+/** `docker logs` of the counter: its numbered lines, in order. */
+async function counterLines(b: Berth, name: string): Promise<number[]> {
+  const out = await ok(b, ['logs', name]);
+  return out
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => Number(/^line (\d+)$/.exec(l)?.[1] ?? NaN));
+}
+
+function assertConsecutive(lines: number[]): void {
+  assert.ok(lines.length > 0, 'no log lines');
+  for (let i = 0; i < lines.length; i++) assert.equal(lines[i], i + 1, `log line ${i + 1} is ${lines[i]} (lost, duplicated or garbled): ${lines.slice(Math.max(0, i - 3), i + 3).join(',')}`);
+}
+
+describe('live restore: SIGKILL of berthd and a restart on the same roots', () => {
+  let b: Berth | undefined;
+  const LR = ['--live-restore'];
+  // Numbered lines every 50 ms; SIGTERM ends it with 42 (after the current sleep).
+  const counter = ['sh', '-c', "trap 'exit 42' TERM; i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done"];
+
+  before(async () => {
+    b = await startBerth({ args: LR });
+    await loadBusybox(b);
+  });
+
+  after(async () => {
+    if (!b) return;
+    await b.docker(['rm', '-f', 'lr-counter', 'lr-exiter', 'lr-always', 'lr-web']).catch(() => undefined);
+    if (process.env.LR_DEBUG) fs.writeFileSync('/tmp/lr-debug.log', b.log());
+    await destroyBerth(b);
+    killLeftovers(b);
+  });
+
+  test('containers outlive a SIGKILLed berthd and are adopted by the next one', async () => {
+    const first = b as Berth;
+    assert.equal((await ok(first, ['info', '--format', '{{.LiveRestoreEnabled}}'])).trim(), 'true');
+    const port = await freePorts(1);
+    await ok(first, ['run', '-d', '--name', 'lr-counter', 'busybox', ...counter]);
+    await ok(first, ['run', '-d', '--name', 'lr-exiter', 'busybox', 'sh', '-c', 'sleep 2; exit 7']);
+    // Exits (3) the first time only; the restart sees /ran and stays up.
+    await ok(first, ['run', '-d', '--name', 'lr-always', '--restart', 'always', 'busybox', 'sh', '-c', 'if [ -e /ran ]; then exec sleep 1000; fi; touch /ran; sleep 2; exit 3']);
+    await ok(first, ['run', '-d', '--name', 'lr-web', '-p', `127.0.0.1:${port}:80`, 'busybox', ...httpdCmd('restored')]);
+    await until('the published port to answer', 10_000, async () => {
+      const r = await httpGet('127.0.0.1', port);
+      return 'status' in r && r.status === 200;
+    });
+    await until('some log lines', 10_000, async () => (await counterLines(first, 'lr-counter')).length >= 5);
+    const pid = await inspect(first, '{{.State.Pid}}', 'lr-counter');
+    const startedAt = await inspect(first, '{{.State.StartedAt}}', 'lr-counter');
+
+    process.kill(first.pid, 'SIGKILL');
+    await first.stop();
+    // Down long enough for lr-exiter and lr-always to exit and for output to pile up in the pipe.
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(process.kill(Number(pid), 0), true, 'the container died with berthd');
+
+    const second = await startBerth({ dir: first.dir, args: LR });
+    b = second;
+
+    // Still the same process, still running, adopted as it was.
+    assert.equal(await inspect(second, '{{.State.Status}} {{.State.Pid}} {{.State.StartedAt}}', 'lr-counter'), `running ${pid} ${startedAt}`);
+    // Logs continue across the gap: each number once, in order, and more of them after the restart.
+    const before = (await counterLines(second, 'lr-counter')).length;
+    await until('new log lines after the restart', 10_000, async () => (await counterLines(second, 'lr-counter')).length > before + 5);
+    assertConsecutive(await counterLines(second, 'lr-counter'));
+
+    // The container that exited while berthd was away: its own exit code and a FinishedAt of then.
+    await until('lr-exiter to be recorded exited', 10_000, async () => (await inspect(second, '{{.State.Status}}', 'lr-exiter')) === 'exited');
+    assert.equal(await inspect(second, '{{.State.ExitCode}}', 'lr-exiter'), '7');
+    const finished = Date.parse(await inspect(second, '{{.State.FinishedAt}}', 'lr-exiter'));
+    const exiterStarted = Date.parse(await inspect(second, '{{.State.StartedAt}}', 'lr-exiter'));
+    assert.ok(finished - exiterStarted >= 1500 && finished - exiterStarted < 2500 + 1000, `FinishedAt is the exit's time (ran ${finished - exiterStarted} ms)`);
+
+    // --restart always: it exited while berthd was down and runs again.
+    await until('lr-always to be restarted', 15_000, async () => (await inspect(second, '{{.State.Status}} {{.RestartCount}}', 'lr-always')) === 'running 1');
+
+    // exec in an adopted container.
+    assert.equal((await ok(second, ['exec', 'lr-counter', 'echo', 'hi'])).trim(), 'hi');
+
+    // The published port answers again (its proxy was in the old berthd).
+    await until('the published port to answer after the restart', 10_000, async () => {
+      const r = await httpGet('127.0.0.1', port);
+      return 'status' in r && r.status === 200 && r.body === 'restored\n';
+    });
+
+    // stop: the adopted task's real exit code (the trap's 42).
+    await ok(second, ['stop', 'lr-counter']);
+    assert.equal(await inspect(second, '{{.State.Status}} {{.State.ExitCode}}', 'lr-counter'), 'exited 42');
+    assertConsecutive(await counterLines(second, 'lr-counter'));
+  });
+});
+
+describe('without live restore: a clean stop and start', () => {
+  let b: Berth | undefined;
+
+  // A short shutdown timeout: `sleep` as PID 1 ignores SIGTERM, so the stop ends in SIGKILL.
+  const args = ['--shutdown-timeout', '1'];
+
+  before(async () => {
+    b = await startBerth({ args });
+    await loadBusybox(b);
+  });
+
+  after(async () => {
+    if (b) await destroyBerth(b);
+  });
+
+  test('always and unless-stopped containers come back; a manually stopped unless-stopped one does not', async () => {
+    const first = b as Berth;
+    await ok(first, ['run', '-d', '--name', 'cs-always', '--restart', 'always', 'busybox', 'sleep', '1000']);
+    await ok(first, ['run', '-d', '--name', 'cs-unless', '--restart', 'unless-stopped', 'busybox', 'sleep', '1000']);
+    await ok(first, ['run', '-d', '--name', 'cs-unless-stopped', '--restart', 'unless-stopped', 'busybox', 'sleep', '1000']);
+    await ok(first, ['run', '-d', '--name', 'cs-none', 'busybox', 'sleep', '1000']);
+    await ok(first, ['stop', '-t', '0', 'cs-unless-stopped']);
+    assert.equal(await first.stop('SIGTERM'), 0);
+
+    const second = await startBerth({ dir: first.dir, args });
+    b = second;
+    const status = async (n: string): Promise<string> => inspect(second, '{{.State.Status}}', n);
+    assert.equal(await status('cs-always'), 'running');
+    assert.equal(await status('cs-unless'), 'running');
+    assert.equal(await status('cs-unless-stopped'), 'exited');
+    assert.equal(await status('cs-none'), 'exited');
+    // The daemon's own stop is not a manual stop, and it gave the container a real exit (SIGKILL
+    // after the grace period, sleep ignoring SIGTERM as PID 1).
+    assert.equal(await inspect(second, '{{.State.ExitCode}}', 'cs-none'), '137');
+    await ok(second, ['rm', '-f', 'cs-always', 'cs-unless', 'cs-unless-stopped', 'cs-none']);
+  });
+});
