@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { containerdNamespaceFor } from '../../daemon/config';
 import { classifyProcess } from '../../daemon/crash-sweep';
-import { destroyBerth, loadBusybox, startBerth, within, type Berth } from './harness';
+import { containerdPid, destroyBerth, loadBusybox, startBerth, within, type Berth } from './harness';
 import { freePorts, httpGet, httpdCmd } from './net-tools';
 
 async function ok(b: Berth, args: string[]): Promise<string> {
@@ -83,7 +83,8 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
 
   after(async () => {
     if (!b) return;
-    await b.docker(['rm', '-f', 'lr-counter', 'lr-exiter', 'lr-always', 'lr-web']).catch(() => undefined);
+    await b.docker(['rm', '-f', 'lr-counter', 'lr-exiter', 'lr-always', 'lr-web', 'lr-client', 'lr-term', 'lr-paused']).catch(() => undefined);
+    await b.docker(['network', 'rm', 'lr-net']).catch(() => undefined);
     if (process.env.LR_DEBUG) fs.writeFileSync('/tmp/lr-debug.log', b.log());
     await destroyBerth(b);
     killLeftovers(b);
@@ -97,7 +98,9 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     await ok(first, ['run', '-d', '--name', 'lr-exiter', 'busybox', 'sh', '-c', 'sleep 2; exit 7']);
     // Exits (3) the first time only; the restart sees /ran and stays up.
     await ok(first, ['run', '-d', '--name', 'lr-always', '--restart', 'always', 'busybox', 'sh', '-c', 'if [ -e /ran ]; then exec sleep 1000; fi; touch /ran; sleep 2; exit 3']);
-    await ok(first, ['run', '-d', '--name', 'lr-web', '-p', `127.0.0.1:${port}:80`, 'busybox', ...httpdCmd('restored')]);
+    await ok(first, ['network', 'create', 'lr-net']);
+    await ok(first, ['run', '-d', '--name', 'lr-web', '--network', 'lr-net', '-p', `127.0.0.1:${port}:80`, 'busybox', ...httpdCmd('restored')]);
+    await ok(first, ['run', '-d', '--name', 'lr-client', '--network', 'lr-net', 'busybox', 'sleep', '1000']);
     await until('the published port to answer', 10_000, async () => {
       const r = await httpGet('127.0.0.1', port);
       return 'status' in r && r.status === 200;
@@ -132,8 +135,15 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     // --restart always: it exited while berthd was down and runs again.
     await until('lr-always to be restarted', 15_000, async () => (await inspect(second, '{{.State.Status}} {{.RestartCount}}', 'lr-always')) === 'running 1');
 
-    // exec in an adopted container.
+    // exec, attach and stats of an adopted container.
     assert.equal((await ok(second, ['exec', 'lr-counter', 'echo', 'hi'])).trim(), 'hi');
+    const attached = await second.docker(['attach', '--no-stdin', 'lr-counter'], { timeoutMs: 1500 });
+    assert.match(attached.stdout, /^line \d+$/m, `attach: ${attached.stderr}`);
+    const stats = (await ok(second, ['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', 'lr-counter'])).trim();
+    assert.match(stats, /^lr-counter [1-9]\d*$/);
+
+    // The embedded DNS and the network between adopted containers.
+    assert.equal((await ok(second, ['exec', 'lr-client', 'wget', '-qO-', 'http://lr-web/'])).trim(), 'restored');
 
     // The published port answers again (its proxy was in the old berthd).
     await until('the published port to answer after the restart', 10_000, async () => {
@@ -145,6 +155,43 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     await ok(second, ['stop', 'lr-counter']);
     assert.equal(await inspect(second, '{{.State.Status}} {{.State.ExitCode}}', 'lr-counter'), 'exited 42');
     assertConsecutive(await counterLines(second, 'lr-counter'));
+  });
+
+  test('SIGTERM leaves containers running (paused ones paused); a containerd that dies is started again', async () => {
+    const first = b as Berth;
+    await ok(first, ['run', '-d', '--name', 'lr-term', 'busybox', ...counter]);
+    await ok(first, ['run', '-d', '--name', 'lr-paused', 'busybox', 'sleep', '1000']);
+    await ok(first, ['pause', 'lr-paused']);
+    await until('some log lines', 10_000, async () => (await counterLines(first, 'lr-term')).length >= 5);
+    const pid = await inspect(first, '{{.State.Pid}}', 'lr-term');
+    const ctdPid = containerdPid(first.execRoot);
+    assert.notEqual(ctdPid, undefined);
+
+    assert.equal(await first.stop('SIGTERM'), 0);
+    assert.equal(containerdPid(first.execRoot), ctdPid, 'containerd stopped with berthd');
+    assert.equal(process.kill(Number(pid), 0), true, 'the container stopped with berthd');
+
+    const second = await startBerth({ dir: first.dir, args: LR });
+    b = second;
+    assert.equal(await inspect(second, '{{.State.Status}} {{.State.Pid}}', 'lr-term'), `running ${pid}`);
+    assert.equal(await inspect(second, '{{.State.Status}}', 'lr-paused'), 'paused');
+    const before = (await counterLines(second, 'lr-term')).length;
+    await until('new log lines after the restart', 10_000, async () => (await counterLines(second, 'lr-term')).length > before + 5);
+    assertConsecutive(await counterLines(second, 'lr-term'));
+
+    // The reconnected containerd dies: berthd notices (it is not its child) and starts another,
+    // which takes the shims over; the containers carry on.
+    process.kill(ctdPid as number, 'SIGKILL');
+    await until('a new containerd', 15_000, async () => {
+      const now = containerdPid(second.execRoot);
+      return now !== undefined && now !== ctdPid;
+    });
+    await until('exec to work again', 15_000, async () => (await second.docker(['exec', 'lr-term', 'true'])).code === 0);
+    await ok(second, ['unpause', 'lr-paused']);
+    assert.equal(await inspect(second, '{{.State.Status}} {{.State.Pid}}', 'lr-term'), `running ${pid}`);
+    await ok(second, ['stop', 'lr-term']);
+    assert.equal(await inspect(second, '{{.State.Status}} {{.State.ExitCode}}', 'lr-term'), 'exited 42');
+    assertConsecutive(await counterLines(second, 'lr-term'));
   });
 });
 
