@@ -250,7 +250,9 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     // Live restore: the sandboxes of tasks still running are kept for the restore to adopt.
     const keepNetworks = new Set(
       config.liveRestore
-        ? (await runtime.listTasks()).filter((t) => t.status === 'running' || t.status === 'paused' || t.status === 'pausing').map((t) => t.id)
+        ? (await runtime.listTasks())
+            .filter((t) => (t.status === 'running' || t.status === 'paused' || t.status === 'pausing') && containerStore.tryGetById(t.id) !== undefined)
+            .map((t) => t.id)
         : [],
     );
     const { networks, sandboxes } = await startNetworking(config, db, events, logger, cleanups, containerStore, keepNetworks);
