@@ -216,13 +216,15 @@ describe('without live restore: a clean stop and start', () => {
     if (b) await destroyBerth(b);
   });
 
-  test('always and unless-stopped containers come back; a manually stopped unless-stopped one does not', async () => {
+  test('always, unless-stopped and failed on-failure containers come back; a manually stopped unless-stopped one does not', async () => {
     const first = b as Berth;
     await ok(first, ['run', '-d', '--name', 'cs-always', '--restart', 'always', 'busybox', 'sleep', '1000']);
     await ok(first, ['run', '-d', '--name', 'cs-unless', '--restart', 'unless-stopped', 'busybox', 'sleep', '1000']);
     await ok(first, ['run', '-d', '--name', 'cs-unless-stopped', '--restart', 'unless-stopped', 'busybox', 'sleep', '1000']);
+    await ok(first, ['run', '-d', '--name', 'cs-always-stopped', '--restart', 'always', 'busybox', 'sleep', '1000']);
+    await ok(first, ['run', '-d', '--name', 'cs-on-failure', '--restart', 'on-failure', 'busybox', 'sleep', '1000']);
     await ok(first, ['run', '-d', '--name', 'cs-none', 'busybox', 'sleep', '1000']);
-    await ok(first, ['stop', '-t', '0', 'cs-unless-stopped']);
+    await ok(first, ['stop', '-t', '0', 'cs-unless-stopped', 'cs-always-stopped']);
     assert.equal(await first.stop('SIGTERM'), 0);
 
     const second = await startBerth({ dir: first.dir, args });
@@ -232,9 +234,13 @@ describe('without live restore: a clean stop and start', () => {
     assert.equal(await status('cs-unless'), 'running');
     assert.equal(await status('cs-unless-stopped'), 'exited');
     assert.equal(await status('cs-none'), 'exited');
+    // As dockerd 20.10 does (checked by hand): `always` comes back even after a manual stop, and
+    // on-failure after the shutdown's SIGKILL (a non-zero exit).
+    assert.equal(await status('cs-always-stopped'), 'running');
+    assert.equal(await status('cs-on-failure'), 'running');
     // The daemon's own stop is not a manual stop, and it gave the container a real exit (SIGKILL
     // after the grace period, sleep ignoring SIGTERM as PID 1).
     assert.equal(await inspect(second, '{{.State.ExitCode}}', 'cs-none'), '137');
-    await ok(second, ['rm', '-f', 'cs-always', 'cs-unless', 'cs-unless-stopped', 'cs-none']);
+    await ok(second, ['rm', '-f', 'cs-always', 'cs-unless', 'cs-unless-stopped', 'cs-always-stopped', 'cs-on-failure', 'cs-none']);
   });
 });
