@@ -1,11 +1,13 @@
 // The daemon-start restore without containerd: moby's restart-at-start rule (startupAction), and
 // restoreContainers against a fake runtime: live restore adopts running tasks and exits that
 // happened while berthd was away; without it, live tasks are killed (exit 255) and the restart
-// policies decide what starts again.
+// policies decide what starts again. The monitor's side: detached at a live-restore stop, and an
+// adopted task's exit time.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import { LiveContainer } from '../../daemon/containers/live-container';
+import { LiveContainer, type LiveTask } from '../../daemon/containers/live-container';
+import { Monitor } from '../../daemon/containers/monitor';
 import { initialState, ZERO_TIME, type ContainerRecord, type ContainerState } from '../../daemon/containers/model';
 import { restoreContainers, startupAction, type AdoptedTask, type StartupFacts } from '../../daemon/containers/restore';
 import type { ContainerStore } from '../../daemon/containers/store';
@@ -174,4 +176,63 @@ test('without live restore: live tasks are killed (255), exits keep their code a
   assert.deepEqual(log.removed, [rm.id]);
   assert.equal(stoppedByUser.state.running, false);
   assert.equal(never.state.running, false);
+});
+
+/** A monitor over one task whose Wait the test settles. */
+function monitored(adopted: boolean) {
+  const c = container('9'.repeat(64), 'always', started);
+  let settle: { resolve: (v: { exitStatus: number; exitedAt?: Date }) => void; reject: (e: Error) => void } | undefined;
+  const log = { deleted: 0, events: [] as string[], starts: 0 };
+  const monitor = new Monitor({
+    runtime: {
+      waitTask: () => new Promise((resolve, reject) => (settle = { resolve, reject })),
+      deleteTask: () => {
+        log.deleted++;
+        return Promise.resolve();
+      },
+    },
+    store: { saveState: () => undefined, tryGetById: (id) => (id === c.id ? c : undefined) },
+    publish: (_c, action) => log.events.push(action),
+    publishVolumes: () => undefined,
+    tearDownNetwork: () => Promise.resolve(),
+    startTask: () => {
+      log.starts++;
+      return Promise.resolve();
+    },
+    autoRemove: () => Promise.resolve(),
+    logger: { error: () => undefined, warn: () => undefined },
+  });
+  const task: LiveTask = {
+    io: { close: () => Promise.resolve() } as unknown as TaskIO,
+    copier: { done: () => Promise.resolve() },
+    startedMs: Date.parse(started.startedAt),
+    ...(adopted ? { adopted: true } : {}),
+    exited: Promise.resolve(),
+  };
+  c.task = task;
+  task.exited = monitor.follow(c, task);
+  return { c, monitor, task, log, settle: () => settle as NonNullable<typeof settle> };
+}
+
+test('monitor detached (live-restore stop): a failed Wait records nothing, deletes nothing, restarts nothing', async () => {
+  const m = monitored(false);
+  await new Promise((r) => setImmediate(r));
+  m.monitor.detach([m.c]);
+  m.settle().reject(new Error('1 CANCELLED: channel closed'));
+  await m.task.exited;
+  assert.equal(m.c.state.running, true);
+  assert.equal(m.log.deleted, 0);
+  assert.deepEqual(m.log.events, []);
+});
+
+test('monitor: an adopted task\'s exit takes containerd\'s exit time as FinishedAt', async () => {
+  const m = monitored(true);
+  await new Promise((r) => setImmediate(r));
+  m.settle().resolve({ exitStatus: 7, exitedAt: new Date('2026-03-04T05:06:07.089Z') });
+  await m.task.exited;
+  assert.equal(m.c.state.running || m.c.state.restarting, true, 'always: restarting');
+  assert.equal(m.c.state.exitCode, 7);
+  assert.equal(m.c.state.finishedAt, '2026-03-04T05:06:07.089Z');
+  assert.deepEqual(m.log.events, ['die']);
+  if (m.c.restartTimer) clearTimeout(m.c.restartTimer);
 });
