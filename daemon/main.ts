@@ -283,7 +283,8 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         shutdownTimeoutSec: config.shutdownTimeout < 0 ? 3600 : config.shutdownTimeout,
       },
     });
-    cleanups.push(() => volumes.close());
+    // Live restore: containers still running use them; the next start finds them mounted.
+    if (!config.liveRestore) cleanups.push(() => volumes.close());
     const taskEvents = subscribeTaskEvents(ctd, config.containerdNamespace, (ev) => {
       if (ev.kind === 'oom') containers.noteOom(ev.containerId);
     });
