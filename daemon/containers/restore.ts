@@ -36,6 +36,8 @@ export interface RestoreDeps {
   remove(id: string): Promise<void>;
   /** Takes a running task over: network (ports, DNS), then the taskRunning hook. */
   adopt(c: LiveContainer, task: AdoptedTask): Promise<void>;
+  /** A task left running that is not adopted: its stop signal, then its grace period (no SIGKILL). */
+  stopLeftTask(c: LiveContainer): Promise<void>;
   /** Releases what the network layer kept for a container that is not adopted (never throws). */
   forgetNetwork(id: string): Promise<void>;
   /** containerd containers without a record (`known` are the ones with one). */
@@ -91,6 +93,7 @@ export async function restoreContainers(deps: RestoreDeps): Promise<void> {
   const inContainerd = new Set(await runtime.listContainers());
   const toStart: LiveContainer[] = [];
   const toRemove: string[] = [];
+  const notAdopted: { c: LiveContainer; wasRunning: boolean; status: TaskStatus | undefined }[] = [];
   for (const c of store.all()) {
     const id = c.record.id;
     known.add(id);
@@ -119,8 +122,18 @@ export async function restoreContainers(deps: RestoreDeps): Promise<void> {
     }
     const wasRunning = c.state.running;
     if (deps.liveRestore && (await adoptIfAlive(deps, c))) continue;
-    // Not adopted: the task goes (killed if it still runs), its exit status kept when it had one.
-    const status = (await runtime.taskStatus(id).catch(() => undefined))?.status;
+    notAdopted.push({ c, wasRunning, status: (await runtime.taskStatus(id).catch(() => undefined))?.status });
+  }
+  // Without live restore (or when adoption failed) a task still running is stopped as moby's
+  // shutdownContainer does: its stop signal and grace period, all in parallel; then SIGKILL.
+  await Promise.all(
+    notAdopted
+      .filter((p) => p.status !== undefined && alive(p.status))
+      .map((p) => deps.stopLeftTask(p.c).catch((err: unknown) => logger.warn({ err, container: p.c.id }, 'stopping a task left running failed'))),
+  );
+  for (const { c, wasRunning, status } of notAdopted) {
+    const id = c.id;
+    // The task goes (killed if it still runs), its exit status kept when it had exited by itself.
     const exit = await runtime.deleteTask(id).catch((err: unknown) => {
       logger.warn({ err, container: id }, 'deleting the task at daemon start failed');
       return undefined;

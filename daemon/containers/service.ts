@@ -34,7 +34,7 @@ import { boundedWait, Monitor } from './monitor';
 import type { ContainerStore } from './store';
 import { ContainerVolumes } from './container-volumes';
 import { ContainerQueries, type PruneOptions } from './queries';
-import { TaskControl } from './task-control';
+import { configuredStopSignal, TaskControl } from './task-control';
 import { containerDir, planCreate, writeContainerEtc, type ContainerDefaults, type CreateContext, type CreateRequest } from './create';
 import { startTask, taskRunning } from './task-start';
 import { restoreContainers } from './restore';
@@ -424,6 +424,13 @@ export class ContainerService {
         );
       },
       forgetNetwork: (id) => this.net.forget(id),
+      stopLeftTask: async (c) => {
+        const timeoutSec = Math.min(c.record.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT, this.defaults.shutdownTimeoutSec);
+        // A frozen task would hold the signal: thawed first (it is stopped anyway).
+        await this.runtime.resume(c.id).catch(() => undefined);
+        await this.runtime.kill(c.id, configuredStopSignal(c.record.config.StopSignal));
+        await boundedWait(this.runtime.waitTask(c.id), timeoutSec < 0 ? Infinity : timeoutSec * 1000);
+      },
       quarantineUnknown: (inContainerd, known) => this.control.quarantineUnknown(inContainerd, known),
     });
   }

@@ -40,7 +40,7 @@ const STOP_SIGNAL_FAILED_WAIT_MS = 2_000;
 export const QUARANTINE_LABEL = 'berth.quarantined';
 
 /** moby's Container.StopSignal: the configured one when it parses, SIGTERM otherwise. */
-function configuredStopSignal(raw: string | null | undefined): number {
+export function configuredStopSignal(raw: string | null | undefined): number {
   try {
     return raw ? parseSignal(raw) : 15;
   } catch {

@@ -14,7 +14,7 @@ import { containerdNamespaceFor } from '../../daemon/config';
 import { QUARANTINE_LABEL } from '../../daemon/containers/service';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { Kit, cgroupDirs, sleep } from './container-kit';
-import { destroyBerth, startBerth, within, type Berth } from './harness';
+import { destroyBerth, destroyLiveRestoreBerth, startBerth, within, type Berth } from './harness';
 
 let k: Kit;
 
@@ -78,7 +78,7 @@ describe('daemon options', () => {
       const info = await b.docker(['info', '--format', '{{.LiveRestoreEnabled}}']);
       assert.equal(info.stdout.trim(), 'true', info.stderr);
     } finally {
-      await destroyBerth(b);
+      await destroyLiveRestoreBerth(b);
     }
   });
 });

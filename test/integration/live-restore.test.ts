@@ -3,14 +3,15 @@
 // (same PID, logs with every line once, exec, stop with the real exit code, a published port),
 // one that exited meanwhile shows its own exit code, and a --restart always one is restarted.
 // Without live restore, a clean stop/start brings back always and unless-stopped containers but
-// not a manually stopped unless-stopped one.
+// not a manually stopped unless-stopped one; after a SIGKILL, a container left running gets its
+// stop signal at the next start.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { containerdNamespaceFor } from '../../daemon/config';
 import { classifyProcess } from '../../daemon/crash-sweep';
-import { containerdPid, destroyBerth, loadBusybox, startBerth, within, type Berth } from './harness';
+import { containerdPid, destroyBerth, destroyLiveRestoreBerth, loadBusybox, startBerth, within, type Berth } from './harness';
 import { freePorts, httpGet, httpdCmd } from './net-tools';
 
 async function ok(b: Berth, args: string[]): Promise<string> {
@@ -103,7 +104,9 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     await b.docker(['rm', '-f', 'lr-counter', 'lr-exiter', 'lr-always', 'lr-web', 'lr-client', 'lr-term', 'lr-paused', 'lr-rm']).catch(() => undefined);
     await b.docker(['network', 'rm', 'lr-net']).catch(() => undefined);
     if (process.env.LR_DEBUG) fs.writeFileSync('/tmp/lr-debug.log', b.log());
-    await destroyBerth(b);
+    // Its bridges and firewall chains outlive a live-restore stop: a last start without live
+    // restore takes them down. Whatever a failure left running is then killed by PID.
+    await destroyLiveRestoreBerth(b);
     killLeftovers(b);
   });
 
@@ -273,5 +276,23 @@ describe('without live restore: a clean stop and start', () => {
     // after the grace period, sleep ignoring SIGTERM as PID 1).
     assert.equal(await inspect(second, '{{.State.ExitCode}}', 'cs-none'), '137');
     await ok(second, ['rm', '-f', 'cs-always', 'cs-unless', 'cs-unless-stopped', 'cs-always-stopped', 'cs-on-failure', 'cs-none']);
+  });
+
+  test('after a SIGKILL, a container left running gets its stop signal at the next start, then is recorded 255', async () => {
+    const first = b as Berth;
+    const goDir = path.join(first.dir, 'term');
+    fs.mkdirSync(goDir);
+    await ok(first, ['run', '-d', '--name', 'cs-left', '-v', `${goDir}:/go`, 'busybox', 'sh', '-c', "trap 'touch /go/got-term; exit 0' TERM; while true; do sleep 0.05; done"]);
+    const pid = Number(await inspect(first, '{{.State.Pid}}', 'cs-left'));
+    process.kill(first.pid, 'SIGKILL');
+    await first.stop();
+    assert.equal(alive(pid), true, 'the container died with berthd');
+
+    const second = await startBerth({ dir: first.dir, args });
+    b = second;
+    assert.equal(fs.existsSync(path.join(goDir, 'got-term')), true, 'no SIGTERM before the kill');
+    assert.equal(alive(pid), false);
+    assert.equal(await inspect(second, '{{.State.Status}} {{.State.ExitCode}}', 'cs-left'), 'exited 255');
+    await ok(second, ['rm', '-f', 'cs-left']);
   });
 });

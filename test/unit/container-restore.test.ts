@@ -65,7 +65,7 @@ function container(id: string, policy: string, state: Partial<ContainerState>, a
 }
 
 function setup(containers: LiveContainer[], tasks: Map<string, FakeTask>, liveRestore: boolean) {
-  const log = { started: [] as string[], removed: [] as string[], adopted: [] as string[], deleted: [] as string[], forgotten: [] as string[] };
+  const log = { started: [] as string[], removed: [] as string[], adopted: [] as string[], deleted: [] as string[], forgotten: [] as string[], stopped: [] as string[] };
   const byId = new Map(containers.map((c) => [c.id, c]));
   const store = {
     all: () => [...byId.values()],
@@ -106,6 +106,10 @@ function setup(containers: LiveContainer[], tasks: Map<string, FakeTask>, liveRe
       log.adopted.push(c.id);
       return Promise.resolve();
     },
+    stopLeftTask: (c) => {
+      log.stopped.push(c.id);
+      return Promise.resolve();
+    },
     forgetNetwork: (id) => {
       log.forgotten.push(id);
       return Promise.resolve();
@@ -128,6 +132,7 @@ test('live restore: a running task is adopted with its PID; a paused one stays p
   await run;
   assert.deepEqual(log.adopted, [a.id, p.id]);
   assert.deepEqual(log.deleted, []);
+  assert.deepEqual(log.stopped, []);
   assert.deepEqual(log.forgotten, []);
   assert.equal(a.state.running, true);
   assert.equal(a.state.pid, 4242);
@@ -169,6 +174,8 @@ test('without live restore: live tasks are killed (255), exits keep their code a
   const { run, log } = setup([always, unless, stoppedByUser, failed, never, rm], tasks, false);
   await run;
   assert.deepEqual(log.adopted, []);
+  // The live ones get their stop signal and grace period first (moby's shutdownContainer).
+  assert.deepEqual(log.stopped.sort(), [always.id, unless.id, rm.id].sort());
   assert.equal(always.state.exitCode, 255);
   assert.equal(failed.state.exitCode, 3);
   assert.equal(failed.state.finishedAt, '2026-02-03T04:05:06.789Z');
