@@ -70,6 +70,14 @@ export class Monitor {
       status = 255;
     }
     if (this.detached) return;
+    // An adopted task (live restore) may have exited while berthd was away: its state takes
+    // containerd's exit time, not the time we learnt of it. (A task started here keeps our own
+    // clock, which orders FinishedAt after the StartedAt we recorded.)
+    const at = task.adopted && exitedAt && exitedAt.getTime() > 0 ? exitedAt : undefined;
+    if (this.deps.store.tryGetById(id) === c) {
+      c.state.exitSeen = { exitCode: status, finishedAt: at ? rfc3339Nano(at) : nowRfc3339Nano() };
+      this.deps.store.saveState(c);
+    }
     // Output may still be in the pipes when the exit is reported: drain it before the state says
     // exited, even to an attached client that is not reading (the rest is at most a pipe's worth).
     c.hub.releaseSource();
@@ -82,10 +90,6 @@ export class Monitor {
     ]);
     await task.io.close().catch(() => undefined);
     if (c.task === task) c.task = undefined;
-    // An adopted task (live restore) may have exited while berthd was away: its state takes
-    // containerd's exit time, not the time we learnt of it. (A task started here keeps our own
-    // clock, which orders FinishedAt after the StartedAt we recorded.)
-    const at = task.adopted && exitedAt && exitedAt.getTime() > 0 ? exitedAt : undefined;
     this.handleExit(c, status, (at?.getTime() ?? Date.now()) - task.startedMs, at);
   }
 

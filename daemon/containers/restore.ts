@@ -140,11 +140,13 @@ export async function restoreContainers(deps: RestoreDeps): Promise<void> {
     });
     await deps.forgetNetwork(id);
     if (wasRunning || c.state.paused) {
-      // moby: 255 unless the task had exited by itself (then its own code and time).
+      // moby: 255 unless the task had exited by itself (then its own code and time, from
+      // containerd, or from our own note when berthd died after deleting the task).
       const exited = exit !== undefined && status === 'stopped';
+      const seen = c.state.exitSeen;
       c.state = notRunning(c.state, {
-        exitCode: exited ? exit.exitStatus : 255,
-        finishedAt: exited && exit.exitedAt && exit.exitedAt.getTime() > 0 ? rfc3339Nano(exit.exitedAt) : nowRfc3339Nano(),
+        exitCode: exited ? exit.exitStatus : (seen?.exitCode ?? 255),
+        finishedAt: exited && exit.exitedAt && exit.exitedAt.getTime() > 0 ? rfc3339Nano(exit.exitedAt) : (seen?.finishedAt ?? nowRfc3339Nano()),
       });
       store.saveState(c);
     }

@@ -164,6 +164,8 @@ test('without live restore: live tasks are killed (255), exits keep their code a
   const failed = container('2'.repeat(64), 'on-failure', started);
   const never = container('3'.repeat(64), 'always', { startedAt: ZERO_TIME });
   const rm = container('4'.repeat(64), 'no', started, true);
+  // berthd died after deleting this one's task but before recording its exit: its note is used.
+  const noted = container('5'.repeat(64), 'no', { ...started, exitSeen: { exitCode: 9, finishedAt: '2026-02-03T00:00:00.5Z' } });
   const exitedAt = new Date('2026-02-03T04:05:06.789Z');
   const tasks = new Map<string, FakeTask>([
     [always.id, { status: 'running', pid: 1 }],
@@ -171,7 +173,7 @@ test('without live restore: live tasks are killed (255), exits keep their code a
     [failed.id, { status: 'stopped', pid: 3, exitStatus: 3, exitedAt }],
     [rm.id, { status: 'running', pid: 4 }],
   ]);
-  const { run, log } = setup([always, unless, stoppedByUser, failed, never, rm], tasks, false);
+  const { run, log } = setup([always, unless, stoppedByUser, failed, never, rm, noted], tasks, false);
   await run;
   assert.deepEqual(log.adopted, []);
   // The live ones get their stop signal and grace period first (moby's shutdownContainer).
@@ -182,6 +184,7 @@ test('without live restore: live tasks are killed (255), exits keep their code a
   assert.deepEqual(log.started.sort(), [always.id, unless.id, failed.id].sort());
   assert.deepEqual(log.removed, [rm.id]);
   assert.equal(stoppedByUser.state.running, false);
+  assert.deepEqual([noted.state.running, noted.state.exitCode, noted.state.finishedAt, noted.state.exitSeen], [false, 9, '2026-02-03T00:00:00.5Z', undefined]);
   assert.equal(never.state.running, false);
 });
 
@@ -189,12 +192,13 @@ test('without live restore: live tasks are killed (255), exits keep their code a
 function monitored(adopted: boolean) {
   const c = container('9'.repeat(64), 'always', started);
   let settle: { resolve: (v: { exitStatus: number; exitedAt?: Date }) => void; reject: (e: Error) => void } | undefined;
-  const log = { deleted: 0, events: [] as string[], starts: 0 };
+  const log = { deleted: 0, events: [] as string[], starts: 0, seenAtDelete: undefined as number | undefined };
   const monitor = new Monitor({
     runtime: {
       waitTask: () => new Promise((resolve, reject) => (settle = { resolve, reject })),
       deleteTask: () => {
         log.deleted++;
+        log.seenAtDelete = c.state.exitSeen?.exitCode;
         return Promise.resolve();
       },
     },
@@ -240,6 +244,9 @@ test('monitor: an adopted task\'s exit takes containerd\'s exit time as Finished
   assert.equal(m.c.state.running || m.c.state.restarting, true, 'always: restarting');
   assert.equal(m.c.state.exitCode, 7);
   assert.equal(m.c.state.finishedAt, '2026-03-04T05:06:07.089Z');
+  // Written down before containerd's task (and its status) was deleted, cleared once handled.
+  assert.equal(m.log.seenAtDelete, 7);
+  assert.equal(m.c.state.exitSeen, undefined);
   assert.deepEqual(m.log.events, ['die']);
   if (m.c.restartTimer) clearTimeout(m.c.restartTimer);
 });
