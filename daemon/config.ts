@@ -19,12 +19,12 @@
 
 import * as path from 'node:path';
 import { RegistryConfigError, validateInsecureRegistry, validateMirror } from './registry-settings';
-import { ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_GROUP, DEFAULT_MTU, DEFAULT_SHM_SIZE, DEFAULT_SHUTDOWN_TIMEOUT, type DaemonAction, type DaemonConfig, type JsonValue, LIVE_RESTORE_REFUSED, type Layer, type LogLevel, type ParseOptions, type ParseResult, type PoolValue, type Ulimit, isRecord } from './config/types';
+import { ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_GROUP, DEFAULT_MTU, DEFAULT_SHM_SIZE, DEFAULT_SHUTDOWN_TIMEOUT, type DaemonAction, type DaemonConfig, type JsonValue, type Layer, type LogLevel, type ParseOptions, type ParseResult, type PoolValue, type Ulimit, isRecord } from './config/types';
 import { type Kind, OPTIONS } from './config/options';
 import { parseArgv } from './config/cli';
 import { type FileResult, defaultReadFile, findConflicts, isSet, loadFile, refusalMessage } from './config/file';
 import { absOrNull, checkLogLevel, checkNamespace, checkPool, conflictFreeLabels, containerdNamespaceFor, defaultPidfileFor, normaliseHost, parseCidr, parseExecOpts, probeCgroupV2 } from './config/checks';
-export { type AddressPool, type CgroupDriver, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_GROUP, DEFAULT_HOST, DEFAULT_MTU, DEFAULT_PIDFILE, DEFAULT_SHM_SIZE, DEFAULT_SHUTDOWN_TIMEOUT, type DaemonAction, type DaemonConfig, type JsonValue, LIVE_RESTORE_REFUSED, type LogLevel, PIDFILE_NAME, type ParseOptions, type ParseResult, type Proxies, type Ulimit } from './config/types';
+export { type AddressPool, type CgroupDriver, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_GROUP, DEFAULT_HOST, DEFAULT_MTU, DEFAULT_PIDFILE, DEFAULT_SHM_SIZE, DEFAULT_SHUTDOWN_TIMEOUT, type DaemonAction, type DaemonConfig, type JsonValue, type LogLevel, PIDFILE_NAME, type ParseOptions, type ParseResult, type Proxies, type Ulimit } from './config/types';
 export { containerdNamespaceFor, defaultPidfileFor } from './config/checks';
 
 // ---------------------------------------------------------------------------------------------
@@ -166,7 +166,6 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
   const shutdownTimeout = int('shutdown-timeout') ?? DEFAULT_SHUTDOWN_TIMEOUT;
 
   // Accepting it and restarting containers anyway would break the promise the operator asked for.
-  if (bool('live-restore', false)) throw new ConfigError(LIVE_RESTORE_REFUSED);
 
   const containerdAddr = str('containerd');
   const envProxy = (upper: string): string => ctx.env[upper] ?? ctx.env[upper.toLowerCase()] ?? '';

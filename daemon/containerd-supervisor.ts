@@ -1,9 +1,13 @@
 // Runs berthd's own containerd: private config, roots and socket (several berthd may share a
 // host), output into our log, restarted with backoff if it dies, stopped gracefully with us.
+// With keepRunning (live restore) it outlives berthd instead: its own session, output to a file
+// rather than pipes that die with us, left running at stop, and reconnected to by the next
+// berthd (which watches it by PID and starts a new one if it dies).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,6 +25,8 @@ export interface ContainerdSupervisorOptions {
   startTimeoutMs?: number;
   /** Grace period between SIGTERM and SIGKILL on stop. */
   stopTimeoutMs?: number;
+  /** Live restore: containerd outlives berthd, and a running one is reconnected to at start. */
+  keepRunning?: boolean;
 }
 
 export interface ContainerdExit {
@@ -53,6 +59,10 @@ const RESTART_BACKOFF_MAX_MS = 15_000;
 /** A containerd that ran this long before dying gets a fresh (short) backoff. */
 const STABLE_RUN_MS = 60_000;
 const OUTPUT_TAIL_LINES = 20;
+/** How often a containerd we did not start (a reconnected one) is checked for life. */
+const ADOPTED_POLL_MS = 1_000;
+/** The output file (keepRunning) is rotated once at launch when it grew past this. */
+const LOG_ROTATE_BYTES = 8 * 1024 * 1024;
 
 /** TOML basic strings accept JSON's escapes for quotes, backslashes and control characters. */
 const tomlString = (s: string): string => JSON.stringify(s);
@@ -117,8 +127,14 @@ export class ContainerdSupervisor {
   readonly pidFile: string;
   readonly rootDir: string;
   readonly stateDir: string;
+  /** Where containerd's output goes with keepRunning. */
+  readonly logFile: string;
 
   private readonly logger: Logger;
+  private readonly keepRunning: boolean;
+  /** A containerd left running by an earlier berthd and reconnected to (not our child). */
+  private adoptedPid: number | undefined;
+  private adoptedPoll: NodeJS.Timeout | undefined;
   private readonly binary: string;
   private readonly debug: boolean;
   private readonly startTimeoutMs: number;
@@ -141,11 +157,13 @@ export class ContainerdSupervisor {
     this.configPath = path.join(this.stateDir, 'config.toml');
     this.pidFile = path.join(this.stateDir, 'containerd.pid');
     this.socketPath = path.join(this.stateDir, 'containerd.sock');
+    this.logFile = path.join(this.stateDir, 'containerd.log');
+    this.keepRunning = opts.keepRunning ?? false;
   }
 
   /** PID of the running containerd, if any. */
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.child?.pid ?? this.adoptedPid;
   }
 
   /** Called when containerd died unexpectedly (a restart follows). Returns an unsubscriber. */
@@ -172,6 +190,7 @@ export class ContainerdSupervisor {
     this.restartTimer = undefined;
     await mkdir(this.rootDir, { recursive: true, mode: 0o711 });
     await mkdir(this.stateDir, { recursive: true, mode: 0o711 });
+    if (this.keepRunning && (await this.reconnectLeftover())) return this.socketPath;
     await this.stopLeftover();
     const config = renderContainerdConfig({
       root: this.rootDir,
@@ -190,11 +209,81 @@ export class ContainerdSupervisor {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
+    if (this.adoptedPoll) clearInterval(this.adoptedPoll);
+    this.adoptedPoll = undefined;
+    // Live restore: containerd keeps the shims (and so the containers) company until the next
+    // berthd reconnects; its pidfile tells that berthd where it is.
+    if (this.keepRunning) return;
     const child = this.child;
     if (child?.pid !== undefined) {
       await this.terminate(child.pid, this.childExited);
+    } else if (this.adoptedPid !== undefined) {
+      await this.terminate(this.adoptedPid, undefined);
     }
+    this.adoptedPid = undefined;
     await rm(this.pidFile, { force: true });
+  }
+
+  /** The PID in our pidfile, when that process is alive and runs with our config file. */
+  private async leftoverPid(): Promise<number | undefined> {
+    let pid: number;
+    try {
+      pid = Number.parseInt(await readFile(this.pidFile, 'utf8'), 10);
+    } catch {
+      return undefined;
+    }
+    if (!Number.isInteger(pid) || pid <= 1) return undefined;
+    try {
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      if (!argv.includes(this.configPath)) return undefined; // a recycled PID is someone else's
+    } catch {
+      return undefined; // not running
+    }
+    return (await processGone(pid)) ? undefined : pid;
+  }
+
+  /**
+   * Live restore: a containerd an earlier berthd left running on our socket is used as it is
+   * (its shims, and so the containers, carry on). False when there is none, or it does not
+   * answer (then it is stopped and a new one started, which reconnects to the shims).
+   */
+  private async reconnectLeftover(): Promise<boolean> {
+    const pid = await this.leftoverPid();
+    if (pid === undefined) return false;
+    const probe = new Containerd({ address: this.socketPath, namespace: 'berth-probe', logger: this.logger });
+    try {
+      await probe.waitReady(5_000);
+    } catch (err) {
+      this.logger.warn({ err, containerdPid: pid }, 'containerd left running does not answer; replacing it');
+      return false;
+    } finally {
+      probe.close();
+    }
+    this.adoptedPid = pid;
+    this.logger.info({ containerdPid: pid, socket: this.socketPath }, 'reconnected to the containerd left running (live restore)');
+    this.watchAdopted(pid);
+    return true;
+  }
+
+  /** A containerd that is not our child gives no exit event: it is polled, and restarted if it dies. */
+  private watchAdopted(pid: number): void {
+    const startedAt = Date.now();
+    let checking = false;
+    this.adoptedPoll = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      processGone(pid)
+        .then((gone) => {
+          if (!gone || this.adoptedPid !== pid) return;
+          if (this.adoptedPoll) clearInterval(this.adoptedPoll);
+          this.adoptedPoll = undefined;
+          this.adoptedPid = undefined;
+          this.onUnexpectedExit({ pid, code: null, signal: null }, Date.now() - startedAt);
+        })
+        .catch(() => undefined)
+        .finally(() => (checking = false));
+    }, ADOPTED_POLL_MS);
+    this.adoptedPoll.unref();
   }
 
   /**
@@ -202,20 +291,8 @@ export class ContainerdSupervisor {
    * it, but only when its command line names our config file: a recycled PID is someone else's.
    */
   private async stopLeftover(): Promise<void> {
-    let pid: number;
-    try {
-      pid = Number.parseInt(await readFile(this.pidFile, 'utf8'), 10);
-    } catch {
-      return;
-    }
-    if (!Number.isInteger(pid) || pid <= 1) return;
-    let argv: string[];
-    try {
-      argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-    } catch {
-      return; // not running
-    }
-    if (!argv.includes(this.configPath)) return;
+    const pid = await this.leftoverPid();
+    if (pid === undefined) return;
     this.logger.warn({ containerdPid: pid }, 'stopping containerd left over from a previous berthd');
     await this.terminate(pid, undefined);
   }
@@ -250,12 +327,21 @@ export class ContainerdSupervisor {
 
   private async launch(): Promise<void> {
     const startedAt = Date.now();
-    const child = spawn(this.binary, ['--config', this.configPath], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Own session: a Ctrl-C aimed at berthd must not hit containerd before we stop it in order.
-      detached: true,
-    });
+    // keepRunning: output to a file, since pipes to us would break when we exit.
+    const logFd = this.keepRunning ? await this.openLogFile() : undefined;
+    let child: ChildProcess;
+    try {
+      child = spawn(this.binary, ['--config', this.configPath], {
+        stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'],
+        // Own session: a Ctrl-C aimed at berthd must not hit containerd before we stop it in
+        // order (and with keepRunning, nothing aimed at berthd's process group reaches it).
+        detached: true,
+      });
+    } finally {
+      if (logFd !== undefined) closeSync(logFd);
+    }
     this.child = child;
+    if (this.keepRunning) child.unref();
     const tail: string[] = [];
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
@@ -299,12 +385,30 @@ export class ContainerdSupervisor {
         child.kill('SIGKILL');
         await this.childExited;
       }
+      if (logFd !== undefined) tail.push(...(await this.logTail()));
       const output = tail.length > 0 ? `; last output:\n${tail.join('\n')}` : '';
       throw new SystemError(`containerd failed to start: ${errorMessage(err)}${output}`);
     } finally {
       probe.close();
     }
     this.logger.info({ containerdPid: child.pid, socket: this.socketPath, version }, 'containerd is ready');
+  }
+
+  private async openLogFile(): Promise<number> {
+    try {
+      if ((await stat(this.logFile)).size > LOG_ROTATE_BYTES) await rename(this.logFile, `${this.logFile}.1`);
+    } catch {
+      // no file yet
+    }
+    return openSync(this.logFile, 'a', 0o600);
+  }
+
+  private async logTail(): Promise<string[]> {
+    try {
+      return (await readFile(this.logFile, 'utf8')).trimEnd().split('\n').slice(-OUTPUT_TAIL_LINES);
+    } catch {
+      return [];
+    }
   }
 
   private onUnexpectedExit(exit: ContainerdExit, ranMs: number): void {

@@ -78,8 +78,9 @@ function findExecutable(names: string[]): string | undefined {
 
 /**
  * The network layer: bridges, firewall, embedded DNS, port publishing. Leftovers of a crash
- * (sandboxes, endpoints) are removed before anything starts; at stop, the DNS listeners,
- * proxies, bridges and firewall chains go (containers are stopped by then).
+ * (sandboxes, endpoints) are removed before anything starts, except those of the containers in
+ * `keep` (live restore adopts them); at stop, the DNS listeners and proxies go, and without live
+ * restore the bridges and firewall chains too (containers are stopped by then).
  */
 async function startNetworking(
   config: DaemonConfig,
@@ -88,6 +89,7 @@ async function startNetworking(
   logger: Logger,
   cleanups: Array<() => Promise<void> | void>,
   usage: ContainerUsage,
+  keep: ReadonlySet<string>,
 ): Promise<{ networks: NetworkService; sandboxes: Sandboxes }> {
   const log = logger.child({ component: 'network' });
   const tag = networkTag(config.containerdNamespace);
@@ -134,11 +136,11 @@ async function startNetworking(
     logger: log,
     upstreams,
   });
-  await sandboxes.cleanupAll();
+  await sandboxes.cleanupExcept(keep);
   await networks.init();
   cleanups.push(async () => {
     await sandboxes.shutdown();
-    await networks.shutdown();
+    await networks.shutdown({ keepKernelState: config.liveRestore });
   });
   return { networks, sandboxes };
 }
@@ -179,6 +181,9 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         execRoot: config.execRoot,
         logger: logger.child({ component: 'containerd' }),
         debug: config.debug,
+        // Live restore: containerd (and through it the shims) outlives berthd, and the next
+        // berthd reconnects to it.
+        keepRunning: config.liveRestore,
       });
       cleanups.push(() => supervisor.stop());
       address = await supervisor.start();
@@ -241,7 +246,15 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       logger: logger.child({ component: 'tasks' }),
     });
     cleanups.push(() => runtime.close());
-    const { networks, sandboxes } = await startNetworking(config, db, events, logger, cleanups, containerStore);
+    // Live restore: the sandboxes of tasks still running are kept for the restore to adopt.
+    const keepNetworks = new Set(
+      config.liveRestore
+        ? (await runtime.listTasks())
+            .filter((t) => (t.status === 'running' || t.status === 'paused' || t.status === 'pausing') && containerStore.tryGetById(t.id) !== undefined)
+            .map((t) => t.id)
+        : [],
+    );
+    const { networks, sandboxes } = await startNetworking(config, db, events, logger, cleanups, containerStore, keepNetworks);
     const containers = new ContainerService({
       store: containerStore,
       images,
@@ -251,6 +264,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       volumes,
       networks,
       sandboxes,
+      liveRestore: config.liveRestore,
       logger: logger.child({ component: 'containers' }),
       defaults: {
         dataRoot: config.dataRoot,
@@ -268,7 +282,8 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         shutdownTimeoutSec: config.shutdownTimeout < 0 ? 3600 : config.shutdownTimeout,
       },
     });
-    cleanups.push(() => volumes.close());
+    // Live restore: containers still running use them; the next start finds them mounted.
+    if (!config.liveRestore) cleanups.push(() => volumes.close());
     // Before the restore: a container it starts again runs its healthcheck probes as execs.
     const exec = new ExecService({ containers, runtime, ctd, events, logger: logger.child({ component: 'exec' }) });
     cleanups.push(() => exec.close());
@@ -281,9 +296,20 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     await containers.restore();
     // After the restore: every task still in containerd is one we run. Whatever else of ours
     // survives an earlier crash (shims, processes, mounts) goes before the API serves.
+    // Containers recorded running count too: an exit the restore adopted may be restarting one
+    // (its policy's delay) while the sweep looks.
+    const liveTasks = new Set([
+      ...(await runtime.listTasks()).map((t) => t.id),
+      ...containerStore.all().filter((c) => c.state.running).map((c) => c.id),
+    ]);
+    const staleFifos = await runtime.sweepFifos(new Set(containerStore.all().map((c) => c.id)), liveTasks).catch((err: unknown) => {
+      logger.warn({ err }, 'FIFO sweep failed');
+      return [];
+    });
+    if (staleFifos.length > 0) logger.info({ count: staleFifos.length }, 'removed leftover task FIFOs');
     await sweepCrashLeftovers({
       namespace: config.containerdNamespace,
-      liveTasks: new Set((await runtime.listTasks()).map((t) => t.id)),
+      liveTasks,
       containerdSocket: address.replace(/^unix:\/\//, ''),
       ...(config.containerd ? {} : { stateDir: path.join(config.execRoot, 'containerd'), containerdRoot: path.join(config.dataRoot, 'containerd') }),
       logger: logger.child({ component: 'crash-sweep' }),

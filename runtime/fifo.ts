@@ -50,6 +50,11 @@ export interface TaskIO {
   endStdin(): Promise<void>;
   /** Destroys our ends (closing the fds), unlinks the FIFOs and removes the directory if empty. */
   close(): Promise<void>;
+  /**
+   * Closes our ends only, leaving the FIFOs in place for the next berthd (live restore): the
+   * shim keeps its own handles, so output written meanwhile waits in the pipe.
+   */
+  detach(): void;
 }
 
 export interface TaskIOOptions {
@@ -226,10 +231,40 @@ function settledOnClose(stream: Readable | undefined): Promise<void> {
 export async function createTaskIO(dir: string, opts: TaskIOOptions): Promise<TaskIO> {
   const paths = taskIOPaths(dir, opts);
   const files = fifoPaths(paths);
-  const sockets: Socket[] = [];
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await makeFifos(dir, files, opts.pool);
+  } catch (err) {
+    await Promise.all(files.map((f) => unlink(f).catch(() => undefined)));
+    await removeDirIfEmpty(dir);
+    throw wrapIOError(dir, err);
+  }
+  return openTaskIO(dir, paths, true);
+}
+
+/**
+ * Opens our ends of FIFOs that exist: a task created by an earlier berthd and still run by its
+ * shim (live restore). Output the process wrote meanwhile is still in the pipes. The paths must
+ * be inside `dir`.
+ */
+export async function reopenTaskIO(dir: string, paths: TaskIOPaths): Promise<TaskIO> {
+  const root = path.resolve(dir);
+  for (const f of fifoPaths(paths)) {
+    if (path.dirname(path.resolve(f)) !== root) throw new InvalidParameter(`task FIFO ${f} is not in ${root}`);
+  }
+  return openTaskIO(dir, paths, false);
+}
+
+function wrapIOError(dir: string, err: unknown): Error {
+  return err instanceof InvalidParameter || err instanceof SystemError
+    ? err
+    : new SystemError(`cannot set up task stdio in ${dir}: ${errorMessage(err)}`);
+}
+
+async function openTaskIO(dir: string, paths: TaskIOPaths, unlinkOnFailure: boolean): Promise<TaskIO> {
+  const files = fifoPaths(paths);
+  const sockets: Socket[] = [];
+  try {
     const stdout = await openReader(paths.stdout);
     sockets.push(stdout);
     const stderr = paths.stderr !== undefined ? await openReader(paths.stderr) : undefined;
@@ -253,14 +288,17 @@ export async function createTaskIO(dir: string, opts: TaskIOOptions): Promise<Ta
         stdin.once('close', () => resolve());
         stdin.end();
       });
-    return { stdin, stdout, stderr, paths, drained, endStdin, close };
+    const detach = (): void => {
+      for (const s of sockets) s.destroy();
+    };
+    return { stdin, stdout, stderr, paths, drained, endStdin, close, detach };
   } catch (err) {
     for (const s of sockets) s.destroy();
-    await Promise.all(files.map((f) => unlink(f).catch(() => undefined)));
-    await removeDirIfEmpty(dir);
-    throw err instanceof InvalidParameter || err instanceof SystemError
-      ? err
-      : new SystemError(`cannot set up task stdio in ${dir}: ${errorMessage(err)}`);
+    if (unlinkOnFailure) {
+      await Promise.all(files.map((f) => unlink(f).catch(() => undefined)));
+      await removeDirIfEmpty(dir);
+    }
+    throw wrapIOError(dir, err);
   }
 }
 

@@ -9,13 +9,13 @@
 // * delete: Kill 9 → Wait → Tasks.Delete (no force option), Snapshots.Remove before
 //   Containers.Delete; NOT_FOUND tolerated throughout, so cleanup after a crash can rerun it.
 
-import { rm } from 'node:fs/promises';
+import { readdir, rm, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Conflict, errorMessage, SystemError } from '../lib/errors';
 import type { Containerd } from './containerd';
-import { createTaskIO, FifoPool, type TaskIO } from './fifo';
+import { createTaskIO, FifoPool, reopenTaskIO, type TaskIO } from './fifo';
 import { Kind } from './gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots';
 import type { Mount } from './gen/github.com/containerd/containerd/api/types/mount';
 import type { DeleteResponse, MetricsResponse } from './gen/github.com/containerd/containerd/api/services/tasks/v1/tasks';
@@ -111,6 +111,37 @@ export class ContainerRuntime {
   /** Releases the FIFO pool. Tasks keep running; they belong to their shims. */
   async close(): Promise<void> {
     await this.pool?.close();
+  }
+
+  /**
+   * Daemon start, after the restore: FIFO directories of containers that do not exist are
+   * leftovers, and so are the exec FIFOs of live tasks (their execs were the previous berthd's).
+   * Existing containers' directories stay: a restart policy may be starting one right now.
+   */
+  async sweepFifos(containers: ReadonlySet<string>, liveTasks: ReadonlySet<string>): Promise<string[]> {
+    const removed: string[] = [];
+    let entries: string[];
+    try {
+      entries = await readdir(this.fifoRoot);
+    } catch {
+      return removed;
+    }
+    for (const name of entries) {
+      if (name.startsWith('.')) continue; // the pool
+      const dir = path.join(this.fifoRoot, name);
+      if (!containers.has(name)) {
+        await rm(dir, { recursive: true, force: true });
+        removed.push(dir);
+        continue;
+      }
+      if (!liveTasks.has(name)) continue;
+      for (const f of await readdir(dir).catch(() => [])) {
+        if (f.startsWith('init-')) continue;
+        await unlink(path.join(dir, f)).catch(() => undefined);
+        removed.push(path.join(dir, f));
+      }
+    }
+    return removed;
   }
 
   // ---- containers ----------------------------------------------------------------------------
@@ -257,6 +288,32 @@ export class ContainerRuntime {
       await io.close().catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Takes over a task an earlier berthd created (live restore): our ends of the FIFOs it was
+   * created with are opened again, and its exit is waited for as if started here. Undefined when
+   * there is no task. A task that exited meanwhile is adopted too: its remaining output is read
+   * to EOF and waitTask answers its real exit status.
+   */
+  async adoptTask(id: string): Promise<(Started & { status: TaskStatus; terminal: boolean }) | undefined> {
+    let proc: Process | undefined;
+    try {
+      proc = (await this.ctd.tasks.get({ containerId: id })).process;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    if (!proc) return undefined;
+    const terminal = proc.terminal === true;
+    const io = await reopenTaskIO(this.fifoDir(id), {
+      ...(proc.stdin ? { stdin: proc.stdin } : {}),
+      stdout: proc.stdout ?? '',
+      ...(proc.stderr ? { stderr: proc.stderr } : {}),
+    });
+    this.ios.set(waitKey(id), io);
+    void this.trackWait(id); // catches its own rejection
+    return { pid: proc.pid ?? 0, io, status: statusName(proc.status), terminal };
   }
 
   /**

@@ -28,9 +28,6 @@ export class ConfigError extends Error {
   }
 }
 
-/** Until live restore is implemented: refused rather than accepted and ignored. */
-export const LIVE_RESTORE_REFUSED =
-  'live-restore is not supported by Berth yet: containers stop with the daemon; remove --live-restore or "live-restore": true';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'panic';
 export type CgroupDriver = 'cgroupfs' | 'systemd';

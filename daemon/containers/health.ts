@@ -135,6 +135,12 @@ export class HealthChecks {
     this.monitors.clear();
   }
 
+  /** Live-restore stop: the monitors end and the state stays as it is (the next berthd probes on). */
+  detachAll(): void {
+    for (const m of this.monitors.values()) m.stop();
+    this.monitors.clear();
+  }
+
   /** Whether a monitor runs for the container (tests, and callers that must not double-start). */
   isMonitoring(id: string): boolean {
     return this.monitors.has(id);

@@ -21,6 +21,8 @@ export interface LiveTask {
   copier: Pick<LogCopier, 'done'>;
   logger?: JsonFileLogger;
   startedMs: number;
+  /** Created by an earlier berthd and taken over at start (live restore). */
+  adopted?: boolean;
   /** Settles once the exit is handled (state written, waiters told). */
   exited: Promise<void>;
 }

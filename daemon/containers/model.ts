@@ -54,11 +54,17 @@ export interface ContainerState {
   health?: HealthState;
   /** Why the start-up reconcile quarantined this record (kept, Dead, never started). */
   quarantined?: string;
+  /**
+   * The task's exit, written before containerd forgets it (the task's delete): a berthd killed
+   * before the exit is fully handled still finds the real exit code at the next start.
+   */
+  exitSeen?: { exitCode: number; finishedAt: string };
 }
 
 /** `state` with no process: not running, paused or restarting, no pid; `changes` applied over it. */
 export function notRunning(state: ContainerState, changes: Partial<ContainerState> = {}): ContainerState {
-  return { ...state, running: false, paused: false, restarting: false, pid: 0, ...changes };
+  const { exitSeen: _handled, ...rest } = state;
+  return { ...rest, running: false, paused: false, restarting: false, pid: 0, ...changes };
 }
 
 export function initialState(): ContainerState {

@@ -6,12 +6,12 @@
 // (no await between reading and writing it), so it cannot interleave with a locked operation's
 // own read-modify-write; the restart it schedules runs under the container's lock.
 import type { Container } from './model';
-import { notRunning, nowRfc3339Nano } from './model';
+import { notRunning, nowRfc3339Nano, rfc3339Nano } from './model';
 import type { LiveContainer, LiveTask } from './live-container';
 
 /** What the monitor needs of containerd. */
 export interface MonitorRuntime {
-  waitTask(id: string): Promise<{ exitStatus: number }>;
+  waitTask(id: string): Promise<{ exitStatus: number; exitedAt?: Date }>;
   deleteTask(id: string): Promise<unknown>;
 }
 
@@ -42,6 +42,8 @@ const DRAIN_MS = 2000;
 
 export class Monitor {
   private shuttingDown = false;
+  /** Live-restore stop: the tasks outlive us; their exits are the next berthd's to handle. */
+  private detached = false;
 
   constructor(private readonly deps: MonitorDeps) {}
 
@@ -61,14 +63,25 @@ export class Monitor {
     const { runtime, logger } = this.deps;
     const id = c.id;
     let status: number;
+    let exitedAt: Date | undefined;
     try {
-      status = (await runtime.waitTask(id)).exitStatus;
+      ({ exitStatus: status, exitedAt } = await runtime.waitTask(id));
     } catch (err) {
+      if (this.detached) return;
       logger.error({ err, container: id }, 'waiting for the task failed');
       status = 255;
     }
+    if (this.detached) return;
     // As moby: no probe runs or is recorded once the exit is known.
     this.deps.stopHealth(c);
+    // An adopted task (live restore) may have exited while berthd was away: its state takes
+    // containerd's exit time, not the time we learnt of it. (A task started here keeps our own
+    // clock, which orders FinishedAt after the StartedAt we recorded.)
+    const at = task.adopted && exitedAt && exitedAt.getTime() > 0 ? exitedAt : undefined;
+    if (this.deps.store.tryGetById(id) === c) {
+      c.state.exitSeen = { exitCode: status, finishedAt: at ? rfc3339Nano(at) : nowRfc3339Nano() };
+      this.deps.store.saveState(c);
+    }
     // Output may still be in the pipes when the exit is reported: drain it before the state says
     // exited, even to an attached client that is not reading (the rest is at most a pipe's worth).
     c.hub.releaseSource();
@@ -81,15 +94,16 @@ export class Monitor {
     ]);
     await task.io.close().catch(() => undefined);
     if (c.task === task) c.task = undefined;
-    this.handleExit(c, status, Date.now() - task.startedMs);
+    this.handleExit(c, status, (at?.getTime() ?? Date.now()) - task.startedMs, at);
   }
 
   /** The exit as state, events, waiters and the restart policy's decision. */
-  handleExit(c: LiveContainer, exitCode: number, ranMs: number): void {
+  handleExit(c: LiveContainer, exitCode: number, ranMs: number, exitedAt?: Date): void {
     const { store } = this.deps;
     if (store.tryGetById(c.id) !== c) return;
     const oom = c.oomSeen;
-    c.state = notRunning(c.state, { exitCode, oomKilled: oom, finishedAt: nowRfc3339Nano() });
+    const finishedAt = exitedAt && exitedAt.getTime() > 0 ? rfc3339Nano(exitedAt) : nowRfc3339Nano();
+    c.state = notRunning(c.state, { exitCode, oomKilled: oom, finishedAt });
     store.saveState(c);
     if (oom) this.deps.publish(c, 'oom');
     this.deps.publish(c, 'die', { exitCode: String(exitCode), execDuration: String(Math.floor(ranMs / 1000)) });
@@ -145,6 +159,15 @@ export class Monitor {
   noteOom(id: string): void {
     const c = this.deps.store.tryGetById(id);
     if (c) c.oomSeen = true;
+  }
+
+  /**
+   * Live-restore stop: the tasks keep running without us, so nothing of theirs is handled here
+   * any more (no exit recorded, no restart); the next berthd adopts them.
+   */
+  detach(containers: Iterable<LiveContainer>): void {
+    this.detached = true;
+    this.shutdown(containers);
   }
 
   /** Daemon stop: exits from now on are final, pending restarts are dropped. */

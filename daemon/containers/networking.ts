@@ -86,6 +86,17 @@ export class ContainerNetworking {
     this.announceModeNetwork(c, 'disconnect');
   }
 
+  /**
+   * Live restore: the sandbox a running container kept across the daemon's restart is taken
+   * over (published ports' proxies reopened, its --dns servers known to the embedded DNS).
+   */
+  async adopt(c: Container): Promise<void> {
+    if (!this.sandboxes || !this.networks || !ownsNetworkStack(modeOf(c))) return;
+    const eps = c.record.networks ?? [];
+    if (eps.length === 0 || this.sandboxes.netnsPath(c.record.id) === undefined) return;
+    await this.sandboxes.adopt(this.netInput(c, eps));
+  }
+
   /** A removed container's sandbox, should one be left (never throws). */
   async forget(id: string): Promise<void> {
     await this.sandboxes?.tearDown(id);

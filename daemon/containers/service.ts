@@ -30,12 +30,12 @@ import type { Sandboxes } from '../networks/sandboxes';
 import type { NetworkRecord } from '../networks/model';
 import { ContainerNetworking } from './networking';
 import type { LiveContainer, WaitCondition, WaitResult } from './live-container';
-import { Monitor } from './monitor';
+import { boundedWait, Monitor } from './monitor';
 import { HealthChecks, type ProbeRunner } from './health';
 import type { ContainerStore } from './store';
 import { ContainerVolumes } from './container-volumes';
 import { ContainerQueries, type PruneOptions } from './queries';
-import { TaskControl } from './task-control';
+import { configuredStopSignal, TaskControl } from './task-control';
 import { containerDir, planCreate, writeContainerEtc, type ContainerDefaults, type CreateContext, type CreateRequest } from './create';
 import { startTask, taskRunning } from './task-start';
 import { restoreContainers } from './restore';
@@ -55,6 +55,8 @@ export interface ContainerServiceDeps {
   volumes?: VolumeService;
   networks?: NetworkService;
   sandboxes?: Sandboxes;
+  /** Containers outlive the daemon: shutdown leaves them running, restore adopts them. */
+  liveRestore?: boolean;
 }
 
 export { QUARANTINE_LABEL } from './task-control';
@@ -76,9 +78,11 @@ export class ContainerService {
   private readonly queries: ContainerQueries;
   private readonly control: TaskControl;
   private readonly ctx: CreateContext;
+  private readonly liveRestore: boolean;
 
   constructor(deps: ContainerServiceDeps) {
     this.store = deps.store;
+    this.liveRestore = deps.liveRestore === true;
     this.images = deps.images;
     this.runtime = deps.runtime;
     this.specs = deps.specs;
@@ -136,11 +140,6 @@ export class ContainerService {
   /** How healthcheck probes run (the exec service's, given once it exists). */
   useProbeRunner(runner: ProbeRunner): void {
     this.probes = runner;
-  }
-
-  /** A task became running outside start (live-restore's re-adopted tasks): see task-start.ts. */
-  taskRunning(c: LiveContainer): void {
-    taskRunning({ health: this.health }, c);
   }
 
   // ------------------------------------------------------------------ lookup
@@ -446,21 +445,58 @@ export class ContainerService {
 
   // ------------------------------------------------------------------ daemon start and stop
 
-  /** Brings state in line with containerd after a start: nothing survives a berthd restart running. */
+  /** Brings state in line with containerd after a start; with live restore, running tasks are adopted. */
   restore(): Promise<void> {
     return restoreContainers({
       store: this.store,
       runtime: this.runtime,
       logger: this.logger,
+      liveRestore: this.liveRestore,
       containerDir: (id) => this.containerDir(id),
       startTask: (c) => this.startTask(c),
       remove: (id) => this.remove(id, { force: true, volumes: true }),
+      adopt: async (c, task) => {
+        await this.net.adopt(c);
+        const started = Date.parse(c.state.startedAt);
+        taskRunning(
+          { runtime: this.runtime, monitor: this.monitor, logger: this.logger, health: this.health },
+          c,
+          { io: task.io, startedMs: Number.isFinite(started) ? started : Date.now(), adopted: true },
+        );
+      },
+      forgetNetwork: (id) => this.net.forget(id),
+      stopLeftTask: async (c) => {
+        const timeoutSec = Math.min(c.record.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT, this.defaults.shutdownTimeoutSec);
+        // A frozen task would hold the signal: thawed first (it is stopped anyway).
+        await this.runtime.resume(c.id).catch(() => undefined);
+        await this.runtime.kill(c.id, configuredStopSignal(c.record.config.StopSignal));
+        await boundedWait(this.runtime.waitTask(c.id), timeoutSec < 0 ? Infinity : timeoutSec * 1000);
+      },
       quarantineUnknown: (inContainerd, known) => this.control.quarantineUnknown(inContainerd, known),
     });
   }
 
-  /** Stops every running container, in parallel, as dockerd does at shutdown. */
+  /**
+   * Daemon stop. Without live restore every running container is stopped, in parallel, as
+   * dockerd does (not recorded as a manual stop: unless-stopped ones come back at the next
+   * start). With it they keep running: only our ends of their output go, and the FIFOs stay for
+   * the next berthd, which reads on from where this one stopped.
+   */
   async shutdown(): Promise<void> {
+    if (this.liveRestore) {
+      this.monitor.detach(this.all());
+      this.health.detachAll();
+      await Promise.all(
+        this.all().map(async (c) => {
+          const task = c.task;
+          if (!task) return;
+          task.io.detach();
+          await boundedWait(task.copier.done(), 2000);
+          await task.logger?.close().catch(() => undefined);
+        }),
+      );
+      return;
+    }
     this.monitor.shutdown(this.all());
     this.health.shutdown(this.all());
     const running = this.all().filter((c) => c.state.running);
@@ -468,7 +504,7 @@ export class ContainerService {
       running.map(async (c) => {
         try {
           const timeoutSec = Math.min(c.record.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT, this.defaults.shutdownTimeoutSec);
-          await c.locked(() => this.control.stop(c, { timeoutSec }));
+          await c.locked(() => this.control.stop(c, { timeoutSec, daemonShutdown: true }));
         } catch (err) {
           if (!(err instanceof NotModified)) this.logger.warn({ err, container: c.record.id }, 'stop at shutdown failed');
         }

@@ -42,7 +42,7 @@ const STOP_SIGNAL_FAILED_WAIT_MS = 2_000;
 export const QUARANTINE_LABEL = 'berth.quarantined';
 
 /** moby's Container.StopSignal: the configured one when it parses, SIGTERM otherwise. */
-function configuredStopSignal(raw: string | null | undefined): number {
+export function configuredStopSignal(raw: string | null | undefined): number {
   try {
     return raw ? parseSignal(raw) : 15;
   } catch {
@@ -53,12 +53,18 @@ function configuredStopSignal(raw: string | null | undefined): number {
 export class TaskControl {
   constructor(private readonly deps: TaskControlDeps) {}
 
-  /** Stop under the container's lock: the stop signal, the grace period, then SIGKILL. */
-  async stop(c: LiveContainer, opts: { signal?: string; timeoutSec?: number }): Promise<void> {
+  /**
+   * Stop under the container's lock: the stop signal, the grace period, then SIGKILL. A stop by
+   * the daemon's own shutdown is not a manual stop (moby's killWithSignal skips the flag while
+   * shutting down), so unless-stopped containers start again with the daemon.
+   */
+  async stop(c: LiveContainer, opts: { signal?: string; timeoutSec?: number; daemonShutdown?: boolean }): Promise<void> {
     const { logger } = this.deps;
     const id = c.id;
-    c.state.manuallyStopped = true;
-    this.deps.store.saveState(c);
+    if (!opts.daemonShutdown) {
+      c.state.manuallyStopped = true;
+      this.deps.store.saveState(c);
+    }
     if (this.deps.monitor.cancelRestart(c)) {
       this.deps.publish(c, 'stop');
       return;

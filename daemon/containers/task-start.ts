@@ -7,6 +7,7 @@ import { isStartFailure } from '../../runtime/start-errors';
 import type { ContainerRuntime } from '../../runtime/tasks';
 import { logConfigOf, NULL_SINK, openRunLogger } from '../logs/container-logs';
 import { LogCopier } from '../logs/copier';
+import type { JsonFileLogger } from '../logs/json-file';
 import type { ContainerVolumes } from './container-volumes';
 import type { HealthChecks } from './health';
 import type { LiveContainer, LiveTask } from './live-container';
@@ -41,35 +42,12 @@ export async function startTask(deps: TaskStartDeps, c: LiveContainer): Promise<
     const { spec, releaseMounts } = await deps.specs.build(c, (other) => namespaceSource(store, other), net?.netnsPath, networking.linkEnv(c));
     pinned = releaseMounts;
     await runtime.updateSpec(id, spec);
-    const logCfg = logConfigOf(c.record);
-    const logger = openRunLogger(c.record, logCfg, (err) => deps.logger.warn({ err, container: id }, 'log write failed'));
+    // Opened before the task: a log that cannot be written fails the start, not a running task.
+    const logger = openRunLogger(c.record, logConfigOf(c.record), (err) => deps.logger.warn({ err, container: id }, 'log write failed'));
     const started = await runtime.startTask(id, { stdin: cfg.OpenStdin === true, terminal: cfg.Tty === true });
+    io = started.io;
     // The published ports' rules, started before the task, are in place when start answers.
     await net?.firewall;
-    io = started.io;
-    const hub = c.hub;
-    const copier = new LogCopier({ stdout: started.io.stdout, stderr: started.io.stderr }, logger ?? NULL_SINK, {
-      mode: logCfg.mode,
-      maxBufferSize: logCfg.maxBufferSize,
-    });
-    copier.onData((stream, chunk) => hub.output(stream, chunk));
-    let release: (() => void) | undefined;
-    hub.connectSource({
-      pause: () => {
-        release ??= copier.hold();
-      },
-      resume: () => {
-        release?.();
-        release = undefined;
-      },
-    });
-    const stdin = started.io.stdin;
-    if (stdin) {
-      hub.connectStdin({
-        write: (chunk) => stdin.write(chunk),
-        close: () => void runtime.closeStdin(id).catch(() => undefined),
-      });
-    }
     c.state = {
       ...c.state,
       running: true,
@@ -84,10 +62,7 @@ export async function startTask(deps: TaskStartDeps, c: LiveContainer): Promise<
     };
     c.oomSeen = false;
     store.saveState(c);
-    const task: LiveTask = { io: started.io, copier, logger, startedMs: Date.now(), exited: Promise.resolve() };
-    c.task = task;
-    task.exited = deps.monitor.follow(c, task);
-    taskRunning(deps, c);
+    taskRunning(deps, c, { io: started.io, startedMs: Date.now(), logger });
     deps.vols.publish(c, 'mount');
     deps.publish(c, 'start');
   } catch (err) {
@@ -104,11 +79,48 @@ export async function startTask(deps: TaskStartDeps, c: LiveContainer): Promise<
 }
 
 /**
- * What follows a task becoming running, whoever made it run: a start, a policy restart, or a
- * task re-adopted after a daemon restart. The one place for it: the healthcheck starts over.
+ * The one hook for a container's task becoming running, whether started here or adopted from an
+ * earlier berthd (live restore): its output wired to the log and the attach hub, stdin to the
+ * hub, and its exit followed by the monitor. Whatever must run alongside every running task
+ * starts here.
  */
-export function taskRunning(deps: { health: HealthChecks }, c: LiveContainer): void {
+export function taskRunning(
+  deps: Pick<TaskStartDeps, 'runtime' | 'monitor' | 'logger' | 'health'>,
+  c: LiveContainer,
+  run: { io: TaskIO; startedMs: number; adopted?: boolean; logger?: JsonFileLogger },
+): LiveTask {
+  const id = c.record.id;
+  const { io } = run;
+  const logCfg = logConfigOf(c.record);
+  const logger = run.logger ?? openRunLogger(c.record, logCfg, (err) => deps.logger.warn({ err, container: id }, 'log write failed'));
+  const hub = c.hub;
+  const copier = new LogCopier({ stdout: io.stdout, stderr: io.stderr }, logger ?? NULL_SINK, {
+    mode: logCfg.mode,
+    maxBufferSize: logCfg.maxBufferSize,
+  });
+  copier.onData((stream, chunk) => hub.output(stream, chunk));
+  let release: (() => void) | undefined;
+  hub.connectSource({
+    pause: () => {
+      release ??= copier.hold();
+    },
+    resume: () => {
+      release?.();
+      release = undefined;
+    },
+  });
+  const stdin = io.stdin;
+  if (stdin) {
+    hub.connectStdin({
+      write: (chunk) => stdin.write(chunk),
+      close: () => void deps.runtime.closeStdin(id).catch(() => undefined),
+    });
+  }
+  const task: LiveTask = { io, copier, logger, startedMs: run.startedMs, ...(run.adopted ? { adopted: true } : {}), exited: Promise.resolve() };
+  c.task = task;
+  task.exited = deps.monitor.follow(c, task);
   deps.health.taskRunning(c);
+  return task;
 }
 
 /** The /proc/<pid>/ns paths a container:<id> mode joins. */

@@ -306,19 +306,55 @@ export class Sandboxes {
     await this.networks.syncFirewall().catch((err: unknown) => this.logger.warn({ err }, 'firewall update failed'));
   }
 
-  /** Daemon start: nothing runs yet, so every recorded sandbox and endpoint is a leftover. */
-  async cleanupAll(): Promise<void> {
+  /**
+   * Daemon start: every recorded sandbox and endpoint is a leftover, except those of the
+   * containers in `keep` (tasks left running for live restore), whose kernel objects stay and
+   * whose host ports are claimed again before anything else can take them.
+   */
+  async cleanupExcept(keep: ReadonlySet<string>): Promise<void> {
     const eps = this.networks.repo.endpoints().map((r) => JSON.parse(r.recordJson) as EndpointRecord);
     const sandboxes = this.networks.repo.sandboxes();
     const withSandbox = new Set(sandboxes.map((sb) => sb.containerId));
     for (const sb of sandboxes) {
+      if (keep.has(sb.containerId)) continue;
       const veths = eps.filter((e) => e.containerId === sb.containerId).map((e) => e.hostVeth);
       await this.links.removeSandbox(sb.netns, veths).catch((err: unknown) => this.logger.warn({ err, netns: sb.netns }, 'leftover sandbox removal failed'));
       this.networks.repo.deleteSandbox(sb.containerId);
     }
     for (const ep of eps) {
+      if (keep.has(ep.containerId) && withSandbox.has(ep.containerId)) {
+        for (const m of ep.ports) {
+          try {
+            this.deps.ports.allocate({ proto: m.proto, hostIp: m.hostIp, hostPortStart: m.hostPort, hostPortEnd: m.hostPort });
+          } catch (err) {
+            this.logger.warn({ err, container: ep.containerId, port: m.hostPort }, 'port of a restored container already taken');
+          }
+        }
+        continue;
+      }
       if (!withSandbox.has(ep.containerId)) await this.links.removeEndpoint(ep.hostVeth).catch(() => undefined);
       this.networks.repo.deleteEndpoint(ep.id);
+    }
+  }
+
+  /**
+   * Live restore: a kept sandbox is served again: the userland proxies of its published ports
+   * (they lived in the previous berthd) and its --dns servers for the embedded DNS.
+   */
+  async adopt(c: ContainerNet): Promise<void> {
+    this.upstreamsOf.set(c.id, c.dns);
+    if (!this.deps.userlandProxy) return;
+    for (const ep of this.endpointsOf(c.id)) {
+      const live: LiveProxy[] = [];
+      this.proxies.set(ep.id, live);
+      for (const m of ep.ports) {
+        if (m.proto === 'sctp') continue;
+        try {
+          live.push(await this.deps.proxy.open({ proto: m.proto, hostIp: m.hostIp, hostPort: m.hostPort, containerIp: ep.ip, containerPort: m.containerPort }));
+        } catch (err) {
+          this.logger.warn({ err, container: c.id, port: m.hostPort }, 'could not reopen the proxy of a published port');
+        }
+      }
     }
   }
 

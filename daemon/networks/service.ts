@@ -573,8 +573,10 @@ export class NetworkService {
    * Daemon stop (every container is stopped by then): the DNS listeners, the bridges and the
    * firewall chains go, so a stopped daemon leaves nothing in the kernel; init makes them again.
    */
-  async shutdown(): Promise<void> {
+  async shutdown(opts: { keepKernelState?: boolean } = {}): Promise<void> {
     await this.dns.closeAll().catch(() => undefined);
+    // Live restore: running containers keep their bridges, routes and published ports' rules.
+    if (opts.keepKernelState) return;
     for (const n of this.all()) {
       if (n.bridgeName && (n.name !== 'bridge' || this.deps.defaultBridge.bridge === null)) {
         await this.releaseBridge(n).catch((err: unknown) => this.logger.warn({ err, bridge: n.bridgeName }, 'bridge removal failed'));

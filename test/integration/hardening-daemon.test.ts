@@ -1,5 +1,5 @@
 // Hardening of the daemon's lifecycle (issue 10): log rotation that never blocks stop or rm,
-// rotation values refused at create, live-restore refused, the security options info advertises,
+// rotation values refused at create, live-restore taken from daemon.json, the security options info advertises,
 // a pause/unpause/stop/kill race that must leave the container usable, and what a SIGKILLed
 // berthd leaves behind (cleaned by the next start; quarantine instead of deletion).
 import assert from 'node:assert/strict';
@@ -10,11 +10,11 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
-import { LIVE_RESTORE_REFUSED, containerdNamespaceFor } from '../../daemon/config';
+import { containerdNamespaceFor } from '../../daemon/config';
 import { QUARANTINE_LABEL } from '../../daemon/containers/service';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { Kit, cgroupDirs, sleep } from './container-kit';
-import { destroyBerth, startBerth, within, type Berth } from './harness';
+import { destroyBerth, destroyLiveRestoreBerth, startBerth, within, type Berth } from './harness';
 
 let k: Kit;
 
@@ -72,9 +72,14 @@ describe('log rotation bounds', () => {
 });
 
 describe('daemon options', () => {
-  test('--live-restore and "live-restore": true are refused at start', async () => {
-    await assert.rejects(startBerth({ args: ['--live-restore'] }), (err: Error) => err.message.includes(LIVE_RESTORE_REFUSED));
-    await assert.rejects(startBerth({ daemonJson: '{"live-restore": true}\n' }), (err: Error) => err.message.includes(LIVE_RESTORE_REFUSED));
+  test('"live-restore": true in daemon.json is taken: docker info shows it enabled', async () => {
+    const b = await startBerth({ daemonJson: '{"live-restore": true}\n' });
+    try {
+      const info = await b.docker(['info', '--format', '{{.LiveRestoreEnabled}}']);
+      assert.equal(info.stdout.trim(), 'true', info.stderr);
+    } finally {
+      await destroyLiveRestoreBerth(b);
+    }
   });
 });
 

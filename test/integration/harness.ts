@@ -187,6 +187,23 @@ export async function destroyBerth(b: Berth): Promise<void> {
   fs.rmSync(b.dir, { recursive: true, force: true });
 }
 
+/**
+ * destroyBerth for a berthd run with live restore, whose stop leaves containers, containerd,
+ * bridges and firewall chains in place by design: it is started once more on the same roots
+ * without live restore (which stops what was left running and takes the rest over), then
+ * destroyed as usual.
+ */
+export async function destroyLiveRestoreBerth(b: Berth): Promise<void> {
+  await b.stop();
+  let clean: Berth | undefined;
+  try {
+    clean = await startBerth({ dir: b.dir, daemonJson: '{}\n' });
+  } finally {
+    if (clean) await destroyBerth(clean);
+    else await destroyBerth(b);
+  }
+}
+
 /** Stops the containerd a dead berthd left running for `execRoot`, if any. */
 function stopOrphanContainerd(execRoot: string): void {
   const orphan = containerdPid(execRoot);

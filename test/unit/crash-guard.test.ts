@@ -127,8 +127,9 @@ test('exit watching: a store that fails is logged, the watch resolves', async ()
 
 test('restart timer: a restart whose store write fails is logged, not an unhandled rejection', async () => {
   mock.timers.enable({ apis: ['setTimeout'] });
-  // The exit and the "restarting" state are stored; the write after the failed restart is not.
-  const { monitor, c, logged } = fakeMonitor({ failSetStateAfter: 2, restart: 'always' });
+  // The exit's note (before the task's delete), the exit and the "restarting" state are stored;
+  // the write after the failed restart is not.
+  const { monitor, c, logged } = fakeMonitor({ failSetStateAfter: 3, restart: 'always' });
   await monitor.follow(c, task());
   mock.timers.tick(60_000);
   await settle();

@@ -53,6 +53,7 @@ function fake(opts: { launchFails?: Error } = {}): Fake {
       ioState.closed = true;
       return Promise.resolve();
     },
+    detach: () => undefined,
   };
   const svc = {
     addRecord: (rec: ExecRecord) => records.set(rec.id, rec),
