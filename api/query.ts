@@ -54,28 +54,6 @@ export function boolValueOrDefault(query: Query, key: string, def: boolean): boo
   return queryHas(query, key) ? boolValue(query, key) : def;
 }
 
-/** Go strconv.ParseBool (used by some handlers instead of BoolValue). */
-export function parseStrictBool(value: string): boolean | undefined {
-  switch (value) {
-    case '1':
-    case 't':
-    case 'T':
-    case 'true':
-    case 'TRUE':
-    case 'True':
-      return true;
-    case '0':
-    case 'f':
-    case 'F':
-    case 'false':
-    case 'FALSE':
-    case 'False':
-      return false;
-    default:
-      return undefined;
-  }
-}
-
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 

@@ -6,12 +6,6 @@ import { isIP } from 'node:net';
 import * as path from 'node:path';
 import { type AddressPool, type CgroupDriver, ConfigError, DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_HOST, DEFAULT_PIDFILE, type LogLevel, PIDFILE_NAME, type PoolValue, type Ulimit } from './types';
 
-export function parseBool(raw: string): boolean {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(raw)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(raw)) return false;
-  throw new Error(`parsing ${JSON.stringify(raw)}: invalid syntax (want true or false)`);
-}
-
 export function parseInteger(raw: string): number {
   if (!/^[+-]?[0-9]+$/.test(raw.trim())) throw new Error(`parsing ${JSON.stringify(raw)}: not an integer`);
   const n = Number(raw);
@@ -141,16 +135,6 @@ export function checkPool(p: PoolValue): AddressPool {
   const bits = cidr.family === 4 ? 32 : 128;
   if (p.size <= 0 || p.size < cidr.prefix || p.size > bits) throw new ConfigError(`invalid pools size: ${p.size}`);
   return { base: p.base, size: p.size };
-}
-
-/** docker/go-units RAMInBytes: "64m", "1.5GiB", "1024" (binary multiples). */
-export function parseBytes(raw: string): number {
-  const m = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(raw);
-  if (!m) throw new Error(`invalid size: '${raw}'`);
-  const mult: Record<string, number> = { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 };
-  const n = parseFloat(m[1]) * (m[2] ? mult[m[2].toLowerCase()] : 1);
-  if (!Number.isFinite(n)) throw new Error(`invalid size: '${raw}'`);
-  return Math.floor(n);
 }
 
 /** containerd's identifier rule for namespaces. */

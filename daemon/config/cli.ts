@@ -2,7 +2,9 @@
 
 import { ConfigError, type Layer, type PoolValue, type Ulimit } from './types';
 import { BY_FLAG, BY_SHORT, type Option } from './options';
-import { parseBool, parseBytes, parseInteger, parsePoolFlag, parseUlimitFlag } from './checks';
+import { parseBool } from '../../lib/go-strconv';
+import { ramInBytes } from '../../lib/units';
+import { parseInteger, parsePoolFlag, parseUlimitFlag } from './checks';
 
 export interface CliResult {
   layer: Layer;
@@ -79,7 +81,7 @@ function addCliValue(layer: Layer, o: Option, raw: string): void {
       layer.set(k, parseInteger(raw));
       return;
     case 'bytes':
-      layer.set(k, parseBytes(raw));
+      layer.set(k, ramInBytes(raw));
       return;
     case 'list': {
       const list = (layer.get(k) as string[] | undefined) ?? [];

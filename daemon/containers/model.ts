@@ -133,19 +133,8 @@ function healthText(status: HealthState['Status']): string {
   return status === 'starting' ? 'health: starting' : status;
 }
 
-/** RFC 3339 with nanoseconds, as Go's time.RFC3339Nano prints UTC times (trailing zeros trimmed). */
-export function rfc3339Nano(date: Date, extraNanos = 0): string {
-  const iso = date.toISOString(); // 2026-11-28T14:15:41.981Z
-  const ms = iso.slice(20, 23);
-  const frac = `${ms}${String(extraNanos).padStart(6, '0')}`.replace(/0+$/, '');
-  return `${iso.slice(0, 19)}${frac ? `.${frac}` : ''}Z`;
-}
-
-/** Now, with the sub-millisecond part from the monotonic clock so close events still order. */
-export function nowRfc3339Nano(): string {
-  const extra = Number(process.hrtime.bigint() % 1_000_000n);
-  return rfc3339Nano(new Date(), extra);
-}
+// The container modules take their clock from here; the one implementation is lib/time.ts'.
+export { nowRFC3339Nano as nowRfc3339Nano } from '../../lib/time';
 
 /** A container as the services hand it around: the record and its current state. */
 export interface Container {

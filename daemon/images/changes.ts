@@ -12,9 +12,10 @@
 
 import { posix } from 'node:path';
 import { InvalidParameter } from '../../lib/errors';
+import { goQuote } from '../../lib/go-quote';
 import { isValidSignal } from '../signals';
 import type { ContainerConfig } from './image-config';
-import { envLookupFromList, goQuote, processWord, processWords, ShellLexError } from './shell-lex';
+import { envLookupFromList, processWord, processWords, ShellLexError } from './shell-lex';
 import { ParseError, parseDockerfile } from './dockerfile-parser';
 import { type Command, parseCommand } from './dockerfile-instructions';
 export { parseDuration } from './dockerfile-instructions';

@@ -3,7 +3,7 @@
 
 import { DurationError, parseGoDuration } from '../go-duration';
 import type { HealthConfig } from './image-config';
-import { goQuote } from './shell-lex';
+import { goQuote } from '../../lib/go-quote';
 import { type Node, ParseError } from './dockerfile-parser';
 
 export type Command =

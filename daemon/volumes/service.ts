@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { VolumeRepo, VolumeRow } from '../../store/volume-repo';
 import { Conflict, InvalidParameter, NotFound, SystemError } from '../../lib/errors';
+import { goQuote } from '../../lib/go-quote';
 import type { EventBus } from '../events';
 
 const run = promisify(execFile);
@@ -47,7 +48,6 @@ export interface VolumeListFilter {
 }
 
 
-const goQuote = (s: string): string => JSON.stringify(s);
 
 /** moby's local driver name check, with its error texts. */
 export function validateVolumeName(name: string): void {

@@ -113,7 +113,8 @@ test('boolean flags: bare, =true/=false, and pflag spellings', () => {
   rejects(() => parse([], withFile('{"live-restore": true}')), LIVE_RESTORE_REFUSED, 'config');
   assert.equal(parse(['--experimental=True']).config.experimental, true);
   assert.equal(parse(['--userland-proxy=false', '--ip-forward=false', '--icc=false', '--ip-masq=false']).config.userlandProxy, false);
-  rejects(() => parse(['--debug=maybe']), /^invalid argument "maybe" for "-D, --debug" flag: /, 'usage');
+  // dockerd 20.10 and 28 both: pflag's wrapping of strconv.ParseBool's error
+  rejects(() => parse(['--debug=maybe']), 'invalid argument "maybe" for "-D, --debug" flag: strconv.ParseBool: parsing "maybe": invalid syntax', 'usage');
   // a separate word after a boolean flag is a positional argument, which berthd refuses
   rejects(() => parse(['--debug', 'false']), '"berthd" accepts no argument(s).', 'usage');
 });
@@ -404,6 +405,10 @@ test('value validation follows dockerd', () => {
   rejects(() => parse(['--default-ipc-mode', 'host']), /IPC mode "host" is not supported as default value/);
   rejects(() => parse(['--default-cgroupns-mode', 'x']), /invalid default cgroup namespace \(x\)/);
   rejects(() => parse(['--default-shm-size', 'lots']), /invalid size: 'lots'/);
+  // go-units v0.5.0: the number is strconv.ParseFloat's (it was read as 1.2 before)
+  rejects(() => parse(['--default-shm-size', '1.2.3']), 'invalid argument "1.2.3" for "--default-shm-size" flag: strconv.ParseFloat: parsing "1.2.3": invalid syntax', 'usage');
+  rejects(() => parse([], withFile('{"default-shm-size": "1.2.3m"}')), /strconv.ParseFloat: parsing "1.2.3": invalid syntax/);
+  assert.equal(parse(['--default-shm-size', '1.5k']).config.defaultShmSize, 1536);
   assert.equal(parse(['--default-shm-size', '1g']).config.defaultShmSize, 1024 ** 3);
   rejects(() => parse([], withFile('{"features": {"buildkit": "yes"}}')), /"features" must be an object of booleans/);
 });
