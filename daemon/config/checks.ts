@@ -2,8 +2,8 @@
 
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { isIP } from 'node:net';
 import * as path from 'node:path';
+import { ipFamily, isIP } from '../../lib/addresses';
 import { type AddressPool, type CgroupDriver, ConfigError, DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_HOST, DEFAULT_PIDFILE, type LogLevel, PIDFILE_NAME, type PoolValue, type Ulimit } from './types';
 
 export function parseInteger(raw: string): number {
@@ -50,7 +50,7 @@ export function normaliseHost(host: string): string {
 
 export function checkIp(raw: string): string {
   const ip = raw.trim();
-  if (isIP(ip) === 0) throw new Error(`${raw} is not an ip address`);
+  if (!isIP(ip)) throw new Error(`${raw} is not an ip address`);
   return ip;
 }
 
@@ -122,7 +122,7 @@ export function parseCidr(raw: string): Cidr | null {
   if (slash === -1) return null;
   const address = raw.slice(0, slash);
   const prefixText = raw.slice(slash + 1);
-  const family = isIP(address);
+  const family = ipFamily(address);
   if (family === 0 || !/^[0-9]{1,3}$/.test(prefixText)) return null;
   const prefix = Number(prefixText);
   if (prefix > (family === 4 ? 32 : 128)) return null;

@@ -11,6 +11,7 @@
 // matter for RUN/ADD/COPY, which are rejected anyway.
 
 import { posix } from 'node:path';
+import { isIP } from '../../lib/addresses';
 import { InvalidParameter } from '../../lib/errors';
 import { goQuote } from '../../lib/go-quote';
 import { isValidSignal } from '../signals';
@@ -56,10 +57,6 @@ function parsePortRange(s: string): [number, number] | undefined {
   return [Number(start), Number(end)];
 }
 
-function isIPAddress(s: string): boolean {
-  return /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/.test(s) || (s.includes(':') && /^[0-9a-fA-F:.]+$/.test(s));
-}
-
 /** EXPOSE port specs ([ip:][hostPort:]containerPort[/proto]) to "port/proto" keys. */
 function exposedPortKeys(raw: string): string[] {
   const parts = raw.split(':');
@@ -86,7 +83,7 @@ function exposedPortKeys(raw: string): string[] {
   proto = proto.toLowerCase();
   if (!['tcp', 'udp', 'sctp'].includes(proto)) throw new ParseError(`invalid proto: ${proto}`);
   if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
-  if (ip !== '' && !isIPAddress(ip)) throw new ParseError(`invalid IP address: ParseAddr(${goQuote(ip)}): unable to parse IP`);
+  if (ip !== '' && !isIP(ip, { zone: true })) throw new ParseError(`invalid IP address: ParseAddr(${goQuote(ip)}): unable to parse IP`);
   const range = parsePortRange(port);
   if (range === undefined) throw new ParseError(`invalid containerPort: ${port}`);
   if (hostPort !== '') {
