@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import { isIP } from '../../lib/addresses';
 import { InvalidParameter } from '../../lib/errors';
 import { goQuote } from '../../lib/go-quote';
+import { tryParsePortRange } from '../../lib/ports';
 import { mulInt64, type Int64 } from '../../lib/int64';
 import type { ContainerConfig as ImageRuntimeConfig } from '../images/image-config';
 import type { ContainerConfig, HostConfig, RestartPolicy } from './api-types';
@@ -71,7 +72,7 @@ export function verifySettings(config: ContainerConfig, host: HostConfig): strin
   for (const [port, bindings] of Object.entries(host.PortBindings ?? {})) {
     if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/.test(port)) throw new InvalidParameter(`invalid port specification: "${port}"`);
     for (const b of bindings ?? []) {
-      if (b.HostPort && !/^\d+(-\d+)?$/.test(b.HostPort)) throw new InvalidParameter(`invalid port specification: "${b.HostPort}"`);
+      if (b.HostPort && !tryParsePortRange(b.HostPort)) throw new InvalidParameter(`invalid port specification: ${goQuote(b.HostPort)}`);
     }
   }
   return warnings;

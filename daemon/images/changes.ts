@@ -12,6 +12,7 @@
 
 import { posix } from 'node:path';
 import { isIP } from '../../lib/addresses';
+import { tryParsePortRange } from '../../lib/ports';
 import { InvalidParameter } from '../../lib/errors';
 import { goQuote } from '../../lib/go-quote';
 import { isValidSignal } from '../signals';
@@ -40,23 +41,6 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
 // ---------------------------------------------------------------------------------------------
 // Dispatch (moby daemon/builder/dockerfile dispatchers)
 
-function parsePortNumber(s: string): boolean {
-  return /^[0-9]+$/.test(s) && Number(s) <= 65535;
-}
-
-/** [start, end] of "80" or "80-90", or undefined (network.ParsePortRange). */
-function parsePortRange(s: string): [number, number] | undefined {
-  if (s === '') return undefined;
-  const range = s.split('/')[0];
-  const dash = range.indexOf('-');
-  const start = dash < 0 ? range : range.slice(0, dash);
-  const end = dash < 0 ? start : range.slice(dash + 1);
-  if (!parsePortNumber(start)) return undefined;
-  if (dash < 0 || start === end) return [Number(start), Number(start)];
-  if (!parsePortNumber(end) || Number(end) < Number(start)) return undefined;
-  return [Number(start), Number(end)];
-}
-
 /** EXPOSE port specs ([ip:][hostPort:]containerPort[/proto]) to "port/proto" keys. */
 function exposedPortKeys(raw: string): string[] {
   const parts = raw.split(':');
@@ -84,17 +68,17 @@ function exposedPortKeys(raw: string): string[] {
   if (!['tcp', 'udp', 'sctp'].includes(proto)) throw new ParseError(`invalid proto: ${proto}`);
   if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
   if (ip !== '' && !isIP(ip, { zone: true })) throw new ParseError(`invalid IP address: ParseAddr(${goQuote(ip)}): unable to parse IP`);
-  const range = parsePortRange(port);
+  const range = tryParsePortRange(port);
   if (range === undefined) throw new ParseError(`invalid containerPort: ${port}`);
   if (hostPort !== '') {
-    const h = parsePortRange(hostPort);
+    const h = tryParsePortRange(hostPort);
     if (h === undefined) throw new ParseError(`invalid hostPort: ${hostPort}`);
-    if (range[1] - range[0] !== h[1] - h[0] && range[1] !== range[0]) {
+    if (range.end - range.start !== h.end - h.start && range.end !== range.start) {
       throw new ParseError(`invalid ranges specified for container and host Ports: ${port} and ${hostPort}`);
     }
   }
   const keys: string[] = [];
-  for (let p = range[0]; p <= range[1]; p++) keys.push(`${p}/${proto}`);
+  for (let p = range.start; p <= range.end; p++) keys.push(`${p}/${proto}`);
   return keys;
 }
 
