@@ -1,7 +1,6 @@
 // Value checks shared by flags and daemon.json, each spelled as dockerd's.
 
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ipFamily, isIP } from '../../lib/addresses';
 import { type AddressPool, type CgroupDriver, ConfigError, DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_HOST, DEFAULT_PIDFILE, type LogLevel, PIDFILE_NAME, type PoolValue, type Ulimit } from './types';
@@ -201,10 +200,3 @@ export function absOrNull(p: string | undefined): string | null {
   return p === undefined || p === '' ? null : path.resolve(p);
 }
 
-export function probeCgroupV2(): boolean {
-  try {
-    return fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
-  } catch {
-    return false;
-  }
-}
