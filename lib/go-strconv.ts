@@ -44,6 +44,66 @@ export function parseBool(s: string): boolean {
   return b;
 }
 
+/** A digit's value in bases up to 36, or 36 for anything else. */
+function digitValue(c: string): number {
+  const code = c.charCodeAt(0);
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x7a ? lower - 0x61 + 10 : 36;
+}
+
+/**
+ * strconv.ParseInt(s, base, bitSize), exactly: an optional sign; with base 0 the prefix picks the
+ * base (0x, 0o, 0b, a leading 0 for octal, else 10) and "_" may separate digits. Throws
+ * StrconvError under `func`'s name ("invalid syntax", or "value out of range", which Go reports
+ * as soon as the digits read so far overflow).
+ */
+export function parseGoInt(s: string, base = 10, bitSize = 64, func = 'ParseInt'): bigint {
+  const syntax = (): StrconvError => new StrconvError(func, s, 'invalid syntax');
+  const range = (): StrconvError => new StrconvError(func, s, 'value out of range');
+  let rest = s;
+  const neg = rest[0] === '-';
+  if (neg || rest[0] === '+') rest = rest.slice(1);
+  if (rest === '') throw syntax();
+  const base0 = base === 0;
+  let b = base;
+  const unsigned = rest;
+  if (base0) {
+    b = 10;
+    if (rest[0] === '0') {
+      const prefix = rest.length >= 3 ? { b: 2, o: 8, x: 16 }[rest[1]!.toLowerCase()] : undefined;
+      b = prefix ?? 8;
+      rest = rest.slice(prefix === undefined ? 1 : 2);
+    }
+  }
+  const bits = BigInt(bitSize === 0 ? 64 : bitSize);
+  const maxUint = (1n << bits) - 1n;
+  let n = 0n;
+  let overflow = false;
+  let underscores = false;
+  for (const c of rest) {
+    if (c === '_' && base0) {
+      underscores = true;
+      continue;
+    }
+    if (digitValue(c) >= b) throw syntax();
+    n = n * BigInt(b) + BigInt(digitValue(c));
+    if (n > maxUint) {
+      overflow = true;
+      break;
+    }
+  }
+  if (!overflow && underscores && !underscoreOK(unsigned)) throw syntax();
+  const cutoff = 1n << (bits - 1n);
+  if (overflow || (!neg && n >= cutoff) || (neg && n > cutoff)) throw range();
+  return neg ? -n : n;
+}
+
+/** strconv.Atoi: ParseInt(s, 10, 0), its errors named Atoi. Beyond 2^53 the number is rounded. */
+export function atoi(s: string): number {
+  return Number(parseGoInt(s, 10, 64, 'Atoi'));
+}
+
 /** Go's underscoreOK: "_" only between digits, or between a base prefix and a digit. */
 function underscoreOK(text: string): boolean {
   let s = text;

@@ -3,14 +3,8 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { ipFamily, isIP } from '../../lib/addresses';
+import { parseGoInt } from '../../lib/go-strconv';
 import { type AddressPool, type CgroupDriver, ConfigError, DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_HOST, DEFAULT_PIDFILE, type LogLevel, PIDFILE_NAME, type PoolValue, type Ulimit } from './types';
-
-export function parseInteger(raw: string): number {
-  if (!/^[+-]?[0-9]+$/.test(raw.trim())) throw new Error(`parsing ${JSON.stringify(raw)}: not an integer`);
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n)) throw new Error(`parsing ${JSON.stringify(raw)}: value out of range`);
-  return n;
-}
 
 export function checkHostSyntax(raw: string): string {
   const host = raw.trim();
@@ -88,8 +82,9 @@ export function parseUlimitFlag(raw: string): Ulimit {
   if (!ULIMIT_NAMES.has(name)) throw new Error(`invalid ulimit type: ${name}`);
   const parts = raw.slice(eq + 1).split(':');
   if (parts.length > 2) throw new Error(`too many limit value arguments - ${raw.slice(eq + 1)}, can only have up to two, \`soft[:hard]\``);
-  const soft = parseInteger(parts[0]);
-  const hard = parts.length === 2 ? parseInteger(parts[1]) : soft;
+  // go-units ParseUlimit: strconv.ParseInt(v, 10, 64), its error passed on
+  const soft = Number(parseGoInt(parts[0] ?? '', 10, 64));
+  const hard = parts.length === 2 ? Number(parseGoInt(parts[1] ?? '', 10, 64)) : soft;
   return checkUlimit({ name, soft, hard });
 }
 

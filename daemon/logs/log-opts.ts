@@ -4,7 +4,7 @@
 // Berth implements the json-file and none drivers; any other name is answered as dockerd answers
 // a driver that is not registered.
 import { InvalidParameter, SystemError } from '../../lib/errors';
-import { parseBool, StrconvError } from '../../lib/go-strconv';
+import { atoi, parseBool } from '../../lib/go-strconv';
 import { fromHumanSize, ramInBytes } from '../../lib/units';
 
 export type LogDriver = 'json-file' | 'none';
@@ -29,14 +29,6 @@ const BUILTIN_OPTS = new Set(['mode', 'max-buffer-size', 'cache-disabled', 'cach
 const CACHE_OPTS = new Set(['cache-disabled', 'cache-max-size', 'cache-max-file', 'cache-compress']);
 const JSON_FILE_OPTS = new Set(['env', 'env-regex', 'labels', 'labels-regex', 'tag', 'max-file', 'max-size', 'compress']);
 const DEFAULT_MAX_BUFFER_SIZE = 1_000_000;
-
-/** strconv.Atoi, with Go's error texts. */
-function parseGoAtoi(s: string): number {
-  if (!/^[+-]?\d+$/.test(s)) throw new StrconvError('Atoi', s, 'invalid syntax');
-  const v = Number(s);
-  if (!Number.isSafeInteger(v)) throw new StrconvError('Atoi', s, 'value out of range');
-  return v;
-}
 
 // ---- validation ----
 
@@ -97,7 +89,7 @@ function jsonFileValues(opts: Record<string, string>): { maxSize: number; maxFil
   }
   const mf = opts['max-file'];
   if (mf !== undefined) {
-    maxFile = parseGoAtoi(mf);
+    maxFile = atoi(mf);
     if (maxFile < 1) throw new Error('max-file cannot be less than 1');
   }
   const c = opts['compress'];

@@ -86,6 +86,20 @@ describe('request errors', () => {
     }
   });
 
+  test("stop's t is strconv.Atoi's: a sign is fine, beyond int64 is a 400 with Go's text", async () => {
+    const r = await b.request('POST', '/containers/create', { body: JSON.stringify({ Image: 'busybox' }), headers: { 'Content-Type': 'application/json' } });
+    assert.equal(r.status, 201, r.body);
+    const { Id } = JSON.parse(r.body) as { Id: string };
+    try {
+      expectError(await b.request('POST', `/containers/${Id}/stop?t=1e3`), 400, 'strconv.Atoi: parsing "1e3": invalid syntax');
+      expectError(await b.request('POST', `/containers/${Id}/stop?t=99999999999999999999`), 400, 'strconv.Atoi: parsing "99999999999999999999": value out of range');
+      // not running: dockerd's 304, once t has parsed
+      assert.equal((await b.request('POST', `/containers/${Id}/stop?t=%2B1`)).status, 304);
+    } finally {
+      assert.equal((await b.request('DELETE', `/containers/${Id}`)).status, 204);
+    }
+  });
+
   test('a bad reference is a 400 naming the problem', async () => {
     expectError(await b.request('GET', '/images/UPPER/json'), 400, 'invalid reference format: repository name (library/UPPER) must be lowercase');
     expectError(await b.request('GET', '/images/a@b/json'), 400, 'invalid reference format');

@@ -358,6 +358,12 @@ test('value validation follows dockerd', () => {
   rejects(() => parse(['--mtu', '20']), /^invalid MTU number: 20/);
   assert.equal(parse(['--mtu', '0']).config.mtu, 1500);
   assert.equal(parse(['--mtu', '9000']).config.mtu, 9000);
+  // pflag's int flags are strconv.ParseInt(v, 0, 64): prefixes and underscores, no white space
+  assert.equal(parse(['--mtu', '0x5dc']).config.mtu, 1500);
+  assert.equal(parse(['--mtu', '1_400']).config.mtu, 1400);
+  assert.equal(parse(['--mtu', '02734']).config.mtu, 1500);
+  rejects(() => parse(['--mtu', ' 1400']), 'invalid argument " 1400" for "--mtu" flag: strconv.ParseInt: parsing " 1400": invalid syntax', 'usage');
+  rejects(() => parse(['--mtu', '99999999999999999999']), 'invalid argument "99999999999999999999" for "--mtu" flag: strconv.ParseInt: parsing "99999999999999999999": value out of range', 'usage');
 
   rejects(() => parse(['-b', 'br0', '--bip', '10.0.0.1/24']), 'You specified -b & --bip, mutually exclusive options. Please specify only one');
   rejects(() => parse(['--bip', '10.0.0.1']), /^invalid bip "10.0.0.1"/);
@@ -389,6 +395,9 @@ test('value validation follows dockerd', () => {
   rejects(() => parse(['--default-ulimit', 'nofile']), /invalid ulimit argument: nofile$/);
   rejects(() => parse(['--default-ulimit', 'bogus=1']), /invalid ulimit type: bogus$/);
   rejects(() => parse(['--default-ulimit', 'nofile=10:5']), /ulimit soft limit must be less than or equal to hard limit: 10 > 5$/);
+  // go-units ParseUlimit reads base 10 (dockerd 20.10 answers the same)
+  rejects(() => parse(['--default-ulimit', 'nofile=x']), 'invalid argument "nofile=x" for "--default-ulimit" flag: strconv.ParseInt: parsing "x": invalid syntax', 'usage');
+  rejects(() => parse(['--default-ulimit', 'nofile=0x10']), 'invalid argument "nofile=0x10" for "--default-ulimit" flag: strconv.ParseInt: parsing "0x10": invalid syntax', 'usage');
   assert.deepEqual(parse(['--default-ulimit', 'nofile=1024:2048', '--default-ulimit', 'nproc=512']).config.defaultUlimits, {
     nofile: { name: 'nofile', soft: 1024, hard: 2048 },
     nproc: { name: 'nproc', soft: 512, hard: 512 },
