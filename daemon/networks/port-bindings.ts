@@ -1,6 +1,7 @@
 // Published ports as the API carries them (HostConfig.PortBindings, Config.ExposedPorts,
 // PublishAllPorts) turned into allocation requests, and the mappings made turned back into the
 // NetworkSettings.Ports map and the `docker ps` port list.
+import { isIP } from '../../lib/addresses';
 import { InvalidParameter } from '../../lib/errors';
 import { goQuote } from '../../lib/go-quote';
 import { tryParsePortRange } from '../../lib/ports';
@@ -48,7 +49,8 @@ export function validatePortSpec(spec: PortSpec): void {
     parsePortKey(key);
     for (const b of list ?? []) {
       parseHostPort(b.HostPort);
-      if (b.HostIp && !/^[0-9.]+$/.test(b.HostIp) && !b.HostIp.includes(':')) throw new InvalidParameter(`invalid host IP: ${b.HostIp}`);
+      // moby decodes HostIP with netip.ParseAddr
+      if (b.HostIp && !isIP(b.HostIp, { zone: true })) throw new InvalidParameter(`invalid host IP: ${b.HostIp}`);
     }
   }
   for (const key of spec.exposed) parsePortKey(key);

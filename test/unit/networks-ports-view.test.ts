@@ -74,6 +74,7 @@ describe('port keys and host ports', () => {
   test('validatePortSpec: an exposed port is checked too; a non-IP host address is refused', () => {
     assert.throws(() => validatePortSpec(spec({}, ['abc/tcp'])), InvalidParameter);
     assert.throws(() => validatePortSpec(spec({ '80/tcp': [{ HostIp: 'foo', HostPort: '1' }] })), InvalidParameter);
+    for (const HostIp of ['999.1', '1.2.3', '010.0.0.1', '1::2::3']) assert.throws(() => validatePortSpec(spec({ '80/tcp': [{ HostIp, HostPort: '1' }] })), InvalidParameter, HostIp);
   });
 });
 
