@@ -91,6 +91,11 @@ export function formatRFC3339Nano(t: NanoTime): string {
   return `${secondsPrefix(t.sec)}.${digits}Z`;
 }
 
+/** Go's time.RFC3339 in UTC: whole seconds ("2026-11-28T14:21:03Z"). */
+export function formatRFC3339(date: Date): string {
+  return secondsPrefix(Math.floor(date.getTime() / 1000)) + 'Z';
+}
+
 /** dockerd's rfc3339NanoFixed in UTC: always nine fractional digits. */
 export function formatRFC3339NanoFixed(t: NanoTime): string {
   return `${secondsPrefix(t.sec)}.${nanoDigits(t.nsec)}Z`;

@@ -5,6 +5,7 @@ import { mock, test } from 'node:test';
 import fc from 'fast-check';
 import {
   compareNanoTime,
+  formatRFC3339,
   formatRFC3339Nano,
   formatRFC3339NanoFixed,
   nanoTimeOf,
@@ -21,6 +22,8 @@ test('RFC 3339 times: trimmed for files, fixed nine digits for the API', () => {
   assert.equal(formatRFC3339Nano({ sec: t.sec, nsec: 0 }), '2026-11-28T14:21:03Z');
   assert.equal(formatRFC3339NanoFixed({ sec: t.sec, nsec: 981000000 }), '2026-11-28T14:21:03.981000000Z');
   assert.equal(formatRFC3339NanoFixed({ sec: t.sec, nsec: 0 }), '2026-11-28T14:21:03.000000000Z');
+  assert.equal(formatRFC3339(new Date(t.sec * 1000 + 999)), '2026-11-28T14:21:03Z');
+  assert.equal(formatRFC3339(new Date(0)), '1970-01-01T00:00:00Z');
   assert.deepEqual(parseRFC3339Nano('2026-11-28T14:21:03.5Z'), { sec: t.sec, nsec: 500000000 });
   assert.deepEqual(parseRFC3339Nano('2026-11-28T16:21:03.0000000019+02:00'), { sec: t.sec, nsec: 1 });
   assert.equal(parseRFC3339Nano('2026-02-30T00:00:00Z'), undefined);
