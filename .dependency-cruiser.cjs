@@ -7,9 +7,8 @@
 //   lib/      typed errors, int64 and other leaf helpers
 // Type-only imports count (tsPreCompilationDeps), so a cycle through `import type` fails too.
 // .dependency-cruiser-known-violations.json lists violations tolerated for now (each one a debt,
-// never a new edge): daemon/networks/service.ts takes its clock from daemon/containers/model.ts
-// until it uses lib/go-time.ts' nowRFC3339Nano. Regenerate with `npx depcruise-baseline` only
-// when removing entries.
+// never a new edge); it is empty. Regenerate with `npx depcruise-baseline` only when removing
+// entries.
 
 const LOWER = '^(runtime|network|store|registry)/';
 /** daemon areas below containers: they serve it and never reach back up. */

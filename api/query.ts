@@ -4,6 +4,7 @@
 
 import type { FastifyRequest } from 'fastify';
 import { InvalidParameter } from '../lib/errors';
+import { atoi, parseGoInt, StrconvError } from '../lib/go-strconv';
 
 export type Query = Readonly<Record<string, string | readonly string[] | undefined>>;
 
@@ -54,31 +55,6 @@ export function boolValueOrDefault(query: Query, key: string, def: boolean): boo
   return queryHas(query, key) ? boolValue(query, key) : def;
 }
 
-/** Go strconv.ParseBool (used by some handlers instead of BoolValue). */
-export function parseStrictBool(value: string): boolean | undefined {
-  switch (value) {
-    case '1':
-    case 't':
-    case 'T':
-    case 'true':
-    case 'TRUE':
-    case 'True':
-      return true;
-    case '0':
-    case 'f':
-    case 'F':
-    case 'false':
-    case 'FALSE':
-    case 'False':
-      return false;
-    default:
-      return undefined;
-  }
-}
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
 /**
  * strconv.ParseInt(s, 10, 64) with Go's error text ("strconv.ParseInt: parsing "x": invalid
  * syntax" / "value out of range"), thrown as InvalidParameter. Values beyond 2^53 lose precision
@@ -89,14 +65,20 @@ export function parseInt64(value: string): number {
 }
 
 export function parseInt64BigInt(value: string): bigint {
-  if (!/^[+-]?[0-9]+$/.test(value)) {
-    throw new InvalidParameter(`strconv.ParseInt: parsing ${JSON.stringify(value)}: invalid syntax`);
+  return asInvalidParameter(() => parseGoInt(value, 10, 64));
+}
+
+/** strconv.Atoi as handlers apply it to a parameter: Go's error text, as InvalidParameter. */
+export function atoiValue(value: string): number {
+  return asInvalidParameter(() => atoi(value));
+}
+
+function asInvalidParameter<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw err instanceof StrconvError ? new InvalidParameter(err.message) : err;
   }
-  const n = BigInt(value);
-  if (n < INT64_MIN || n > INT64_MAX) {
-    throw new InvalidParameter(`strconv.ParseInt: parsing ${JSON.stringify(value)}: value out of range`);
-  }
-  return n;
 }
 
 /** httputils.Int64ValueOrDefault: the default when absent or empty, 400 when not an integer. */
@@ -109,9 +91,12 @@ export function int64ValueOrDefault(query: Query, key: string, def: number): num
 /** httputils.Int64ValueOrZero: 0 when absent, empty or not an integer. */
 export function int64ValueOrZero(query: Query, key: string): number {
   const v = queryString(query, key);
-  if (v === undefined || v === '' || !/^[+-]?[0-9]+$/.test(v)) return 0;
-  const n = BigInt(v);
-  return n < INT64_MIN || n > INT64_MAX ? 0 : Number(n);
+  if (v === undefined || v === '') return 0;
+  try {
+    return Number(parseGoInt(v, 10, 64));
+  } catch {
+    return 0;
+  }
 }
 
 /**

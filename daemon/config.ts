@@ -23,7 +23,8 @@ import { ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT,
 import { type Kind, OPTIONS } from './config/options';
 import { parseArgv } from './config/cli';
 import { type FileResult, defaultReadFile, findConflicts, isSet, loadFile, refusalMessage } from './config/file';
-import { absOrNull, checkLogLevel, checkNamespace, checkPool, conflictFreeLabels, containerdNamespaceFor, defaultPidfileFor, normaliseHost, parseCidr, parseExecOpts, probeCgroupV2 } from './config/checks';
+import { absOrNull, checkLogLevel, checkNamespace, checkPool, conflictFreeLabels, containerdNamespaceFor, defaultPidfileFor, normaliseHost, parseCidr, parseExecOpts } from './config/checks';
+import { cgroupVersion } from './system/host';
 export { type AddressPool, type CgroupDriver, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_GROUP, DEFAULT_HOST, DEFAULT_MTU, DEFAULT_PIDFILE, DEFAULT_SHM_SIZE, DEFAULT_SHUTDOWN_TIMEOUT, type DaemonAction, type DaemonConfig, type JsonValue, type LogLevel, PIDFILE_NAME, type ParseOptions, type ParseResult, type Proxies, type Ulimit } from './config/types';
 export { containerdNamespaceFor, defaultPidfileFor } from './config/checks';
 
@@ -82,7 +83,7 @@ export function parseDaemonConfig(argv: string[], opts: ParseOptions = {}): Pars
 
   // No key is in both layers now, so merging is a union.
   const merged: Layer = new Map([...file.layer, ...cli.layer]);
-  const config = buildConfig(merged, { env, configFile: loadedFile, cgroupV2: opts.cgroupV2 ?? probeCgroupV2() });
+  const config = buildConfig(merged, { env, configFile: loadedFile, cgroupV2: opts.cgroupV2 ?? cgroupVersion() === '2' });
   return { config, warnings, action };
 }
 

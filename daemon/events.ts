@@ -2,6 +2,8 @@
 // (and anything else that wants to know) subscribes. A bounded backlog serves `since` replays,
 // as dockerd keeps its last 256 events.
 
+import { preciseNow } from '../lib/time';
+
 export type EventType = 'container' | 'image' | 'volume' | 'network' | 'daemon' | 'plugin' | 'builder';
 
 export interface BerthEvent {
@@ -29,8 +31,9 @@ export class EventBus {
 
   /** Wall-clock nanoseconds, strictly increasing so that replays keep the publishing order. */
   private now(): bigint {
-    // Date.now() has millisecond resolution; hrtime fills in below the millisecond.
-    let ns = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+    const t = preciseNow();
+    let ns = BigInt(t.sec) * 1_000_000_000n + BigInt(t.nsec);
+    // Even across a step back of the wall clock, which preciseNow follows.
     if (ns <= this.lastNs) ns = this.lastNs + 1n;
     this.lastNs = ns;
     return ns;

@@ -1,6 +1,8 @@
 // Go's time.ParseDuration ("1h30m", "1.5s", "300ms"), in nanoseconds, with Go's error texts.
 // Used for Dockerfile-style HEALTHCHECK options and for relative times in API filters.
 
+import { goQuote } from '../lib/go-quote';
+
 export class DurationError extends Error {}
 
 const UNITS: ReadonlyMap<string, bigint> = new Map([
@@ -16,12 +18,10 @@ const UNITS: ReadonlyMap<string, bigint> = new Map([
 
 const MAX_INT64 = 9_223_372_036_854_775_807n;
 
-/** Go's %q for the plain strings durations are. */
-const quote = (s: string): string => JSON.stringify(s);
 
 /** Nanoseconds of a Go duration; throws DurationError with Go's message when it is not one. */
 export function parseGoDuration(orig: string): bigint {
-  const invalid = (): DurationError => new DurationError(`time: invalid duration ${quote(orig)}`);
+  const invalid = (): DurationError => new DurationError(`time: invalid duration ${goQuote(orig)}`);
   let s = orig;
   let neg = false;
   if (s !== '' && (s[0] === '-' || s[0] === '+')) {
@@ -38,10 +38,10 @@ export function parseGoDuration(orig: string): bigint {
     if (intPart === '' && (fracPart === undefined || fracPart === '')) throw invalid();
     s = s.slice(m?.[0].length ?? 0);
     const unit = /^[^0-9.]*/.exec(s)?.[0] ?? '';
-    if (unit === '') throw new DurationError(`time: missing unit in duration ${quote(orig)}`);
+    if (unit === '') throw new DurationError(`time: missing unit in duration ${goQuote(orig)}`);
     s = s.slice(unit.length);
     const scale = UNITS.get(unit);
-    if (scale === undefined) throw new DurationError(`time: unknown unit ${quote(unit)} in duration ${quote(orig)}`);
+    if (scale === undefined) throw new DurationError(`time: unknown unit ${goQuote(unit)} in duration ${goQuote(orig)}`);
     let v = BigInt(intPart === '' ? '0' : intPart) * scale;
     if (fracPart !== undefined && fracPart !== '') v += (BigInt(fracPart) * scale) / 10n ** BigInt(fracPart.length);
     total += v;

@@ -1,6 +1,8 @@
 // What long-running operations (load, import, pull, build) report as they go. The API layer
 // turns each message into one line of dockerd's JSON message stream.
 
+import { humanSize } from '../lib/units';
+
 export interface ProgressMessage {
   status?: string;
   id?: string;
@@ -22,18 +24,6 @@ export function progressBar(current: number, total: number): string {
   const box = `[${'='.repeat(percentage)}>${' '.repeat(Math.max(0, 50 - percentage))}] `;
   const numbers = current > total ? humanSize(current) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
   return box + numbers;
-}
-
-/** Decimal sizes as docker's units.HumanSize prints them (4 significant digits). */
-export function humanSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(4))}${units[i]}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 // IPv4 address and CIDR arithmetic on uint32 numbers. IPv4 only: IPv6 networks are refused
-// before anything here is reached. Parsing is as strict as Go's netip (which dockerd uses):
-// no leading zeros, no missing octets, so what we accept dockerd accepts too.
+// before anything here is reached. Addresses are read by lib/addresses.ts, as strictly as Go's
+// netip (which dockerd uses), so what we accept dockerd accepts too.
+import { ipv4Octets } from '../lib/addresses';
 
 export interface Cidr4 {
   /** uint32; may have host bits set (e.g. a gateway written as "172.18.0.1/16"). */
@@ -8,20 +9,10 @@ export interface Cidr4 {
   prefix: number;
 }
 
-const DECIMAL = /^(0|[1-9][0-9]{0,2})$/;
-
 /** uint32 of a dotted quad, null if `s` is not exactly one. */
 export function parseIpv4(s: string): number | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
-  let n = 0;
-  for (const p of parts) {
-    if (!DECIMAL.test(p)) return null;
-    const v = Number(p);
-    if (v > 255) return null;
-    n = n * 256 + v;
-  }
-  return n;
+  const octets = ipv4Octets(s);
+  return octets && octets.reduce((n, o) => n * 256 + o, 0);
 }
 
 export function formatIpv4(n: number): string {

@@ -11,6 +11,7 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as dnsPacket from 'dns-packet';
+import { isIPv4 } from '../lib/addresses';
 
 export interface DnsAnswer {
   addresses: string[]; // IPv4 A records
@@ -560,9 +561,8 @@ function parseQuery(msg: Buffer): Query | null {
 export function ptrToIpv4(name: string): string | null {
   const suffix = '.in-addr.arpa';
   if (!name.endsWith(suffix)) return null;
-  const parts = name.slice(0, -suffix.length).split('.');
-  if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255)) return null;
-  return parts.reverse().join('.');
+  const ip = name.slice(0, -suffix.length).split('.').reverse().join('.');
+  return isIPv4(ip) ? ip : null;
 }
 
 /** miekg/dns's answer to a rejected message: the header echoed (same id), QR set, AA and Z

@@ -6,7 +6,9 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { isIPv4 } from '../lib/addresses';
 import { SystemError } from '../lib/errors';
+import { parseCidr4 } from './cidr';
 
 export interface FirewallBridge {
   name: string;
@@ -70,13 +72,8 @@ export function jumpRules(prefix: string): { table: 'filter' | 'nat'; chain: str
 
 // The restore input is a line protocol: every value that reaches it is checked so that nothing
 // (a space, a newline, a quote) can add or change a rule.
-function ipv4(s: string): boolean {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  return m !== null && m.slice(1).every((o) => Number(o) <= 255);
-}
 function checkCidr(s: string, what: string): string {
-  const slash = s.indexOf('/');
-  if (slash < 0 || !ipv4(s.slice(0, slash)) || !/^\d{1,2}$/.test(s.slice(slash + 1)) || Number(s.slice(slash + 1)) > 32) {
+  if (parseCidr4(s) === null) {
     throw new Error(`firewall: invalid IPv4 subnet for ${what}: ${JSON.stringify(s)}`);
   }
   return s;
@@ -104,8 +101,8 @@ export function renderRules(prefix: string, model: FirewallModel): string {
     // IPv6 bindings ("::") are served by the userland proxy alone: these are IPv4 tables.
     .filter((p) => !p.hostIp.includes(':'))
     .map((p) => {
-      if (p.hostIp !== '' && !ipv4(p.hostIp)) throw new Error(`firewall: invalid host IP ${JSON.stringify(p.hostIp)}`);
-      if (!ipv4(p.containerIp)) throw new Error(`firewall: invalid container IP ${JSON.stringify(p.containerIp)}`);
+      if (p.hostIp !== '' && !isIPv4(p.hostIp)) throw new Error(`firewall: invalid host IP ${JSON.stringify(p.hostIp)}`);
+      if (!isIPv4(p.containerIp)) throw new Error(`firewall: invalid container IP ${JSON.stringify(p.containerIp)}`);
       return {
         proto: checkProto(p.proto),
         hostIp: p.hostIp === '0.0.0.0' ? '' : p.hostIp,

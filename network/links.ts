@@ -8,7 +8,9 @@ import { existsSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { isIPv4 } from '../lib/addresses';
 import { SystemError } from '../lib/errors';
+import { parseCidr4 } from './cidr';
 
 /** Where `ip netns add` bind-mounts the namespaces (iproute2's NETNS_RUN_DIR). */
 export const NETNS_DIR = '/run/netns';
@@ -57,17 +59,7 @@ const LINK_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
 const NETNS_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}$/;
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
-function isIpv4(s: string): boolean {
-  const parts = s.split('.');
-  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
-}
-
-function isCidr4(s: string): boolean {
-  const slash = s.indexOf('/');
-  if (slash < 0) return false;
-  const prefix = s.slice(slash + 1);
-  return isIpv4(s.slice(0, slash)) && /^\d{1,2}$/.test(prefix) && Number(prefix) <= 32;
-}
+const isCidr4 = (s: string): boolean => parseCidr4(s) !== null;
 
 function check(ok: boolean, what: string, value: unknown): void {
   if (!ok) throw new Error(`invalid ${what}: ${JSON.stringify(value)}`);
@@ -242,7 +234,7 @@ export class Links {
     checkLinkName(o.ifName);
     check(MAC.test(o.mac), 'mac address', o.mac);
     check(isCidr4(o.addressCidr), 'address CIDR', o.addressCidr);
-    if (o.gateway !== undefined) check(isIpv4(o.gateway), 'gateway', o.gateway);
+    if (o.gateway !== undefined) check(isIPv4(o.gateway), 'gateway', o.gateway);
     checkMtu(o.mtu);
     // A missing netns makes ip exit on an argument error, which would hide whether line 1 ran.
     if (!o.createNetns) {

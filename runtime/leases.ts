@@ -3,6 +3,7 @@
 // lease left behind by a crashed berthd collectable later.
 
 import { randomBytes } from 'node:crypto';
+import { formatRFC3339 } from '../lib/time';
 import type { Containerd } from './containerd';
 
 /** containerd's own client default: long enough for any pull, bounded if we crash. */
@@ -19,11 +20,6 @@ export interface LeaseOptions {
   kind?: string;
 }
 
-/** RFC 3339 without fractional seconds, the form containerd's label parser is documented for. */
-function rfc3339(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z');
-}
-
 /** The IDs withLease gives its leases; nothing else in the namespace is named like this. */
 const TRANSIENT_LEASE_ID = /^berth-[0-9a-z]+-[0-9a-f]{12}$/;
 
@@ -33,7 +29,8 @@ export async function withLease<T>(
   opts: LeaseOptions = {},
 ): Promise<T> {
   const id = `berth-${opts.kind !== undefined ? `${opts.kind}-` : ''}${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
-  const expire = rfc3339(new Date(Date.now() + (opts.ttlMs ?? DEFAULT_LEASE_TTL_MS)));
+  // RFC 3339 without fractional seconds, the form containerd's label parser is documented for
+  const expire = formatRFC3339(new Date(Date.now() + (opts.ttlMs ?? DEFAULT_LEASE_TTL_MS)));
   await ctd.leases.create({ id, labels: { 'containerd.io/gc.expire': expire } });
   try {
     return await fn(id);

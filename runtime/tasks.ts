@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Conflict, errorMessage, SystemError } from '../lib/errors';
+import { settlesWithin } from '../lib/wait';
 import type { Containerd } from './containerd';
 import { createTaskIO, FifoPool, reopenTaskIO, type TaskIO } from './fifo';
 import { Kind } from './gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots';
@@ -63,21 +64,6 @@ function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<
       },
     );
   });
-}
-
-/** Resolves true when `p` settles within `ms`, false otherwise; never rejects. */
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  const cancel = new AbortController();
-  const timeout = sleep(ms, false, { signal: cancel.signal }).catch(() => false);
-  try {
-    const settled = p.then(
-      () => true,
-      () => true,
-    );
-    return await Promise.race([settled, timeout]);
-  } finally {
-    cancel.abort();
-  }
 }
 
 export class ContainerRuntime {

@@ -17,7 +17,7 @@ import { CREATE_BODY, UPDATE_BODY } from '../go-decode';
 import { Filters, parseTimestamp } from '../filters';
 import { acceptWebsocket, hijack, startRawResponse, streamMediaType } from '../hijack';
 import { versionLessThan } from '../version';
-import { boolValue, int64ValueOrDefault, pathParam, queryOf, queryString, type Query } from '../query';
+import { atoiValue, boolValue, int64ValueOrDefault, pathParam, queryOf, queryString, type Query } from '../query';
 import { sendEmpty, sendJson } from '../reply';
 import { encodeFrame, STDERR, STDOUT } from '../streams';
 import type { Operations } from './operations';
@@ -73,8 +73,7 @@ const PRUNE_FILTERS = ['until', 'label', 'label!'];
 function optionalInt(q: Query, key: string): number | undefined {
   const v = queryString(q, key);
   if (v === undefined || v === '') return undefined;
-  if (!/^-?\d+$/.test(v)) throw new InvalidParameter(`strconv.Atoi: parsing "${v}": invalid syntax`);
-  return Number(v);
+  return atoiValue(v);
 }
 
 function stopOptions(q: Query): { signal?: string; timeoutSec?: number } {

@@ -8,7 +8,7 @@ import type { ExecCreateConfig, ExecInspectResponse, ExecSession, ExecStartOptio
 import { readJsonBody, readTypedJsonBody } from '../body';
 import { EXEC_BODY } from '../go-decode';
 import { hijack, isUpgraded, streamMediaType } from '../hijack';
-import { pathParam, queryOf, queryString } from '../query';
+import { atoiValue, pathParam, queryOf, queryString } from '../query';
 import { sendJson } from '../reply';
 import { encodeFrame, MEDIA_TYPE_RAW_STREAM, STDERR, STDOUT } from '../streams';
 import { versionLessThan } from '../version';
@@ -26,13 +26,6 @@ export interface ExecBackend {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** strconv.Atoi as dockerd applies it to resize's h and w. */
-function atoi(value: string | undefined): number {
-  const v = value ?? '';
-  if (!/^[+-]?\d+$/.test(v)) throw new InvalidParameter(`strconv.Atoi: parsing ${JSON.stringify(v)}: invalid syntax`);
-  return Number(v);
 }
 
 function consoleSize(value: unknown, apiVersion: string): number[] | null {
@@ -130,8 +123,9 @@ export function execOperations(backend: ExecBackend): Operations {
 
     ExecResize: async (request, reply) => {
       const q = queryOf(request);
-      const height = atoi(queryString(q, 'h'));
-      const width = atoi(queryString(q, 'w'));
+      // strconv.Atoi of r.Form.Get: an absent value is "", invalid syntax
+      const height = atoiValue(queryString(q, 'h') ?? '');
+      const width = atoiValue(queryString(q, 'w') ?? '');
       if (height < 0 || width < 0) throw new InvalidParameter('invalid resize dimensions');
       await backend.resize(pathParam(request, 'id'), height, width);
       return reply.code(200).send();

@@ -4,6 +4,7 @@
 // install one (docs/divergence.md).
 
 import { NotFound, SystemError, Unavailable } from '../../lib/errors';
+import { atoi } from '../../lib/go-strconv';
 import { Filters, invalidFilter } from '../filters';
 import { pathParam, queryOf, queryString } from '../query';
 import { sendJson } from '../reply';
@@ -36,7 +37,11 @@ const list: ApiHandler = async (request, reply) => {
 /** dockerd parses the enable timeout before it looks the plugin up, and answers a bad one with a 500. */
 const enable: ApiHandler = async (request) => {
   const timeout = queryString(queryOf(request), 'timeout') ?? '';
-  if (!/^[+-]?\d+$/.test(timeout)) throw new SystemError(`strconv.Atoi: parsing ${JSON.stringify(timeout)}: invalid syntax`);
+  try {
+    atoi(timeout);
+  } catch (err) {
+    throw new SystemError((err as Error).message);
+  }
   throw pluginNotFound(pathParam(request, 'name'));
 };
 

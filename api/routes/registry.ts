@@ -2,6 +2,7 @@
 // (ImageSearch), GET /distribution/{name}/json (DistributionInspect). Parameters are validated
 // here with dockerd's texts; daemon/registry/service.ts does the work.
 import { InvalidParameter } from '../../lib/errors';
+import { atoi } from '../../lib/go-strconv';
 import type { DistributionInspect, SearchOptions, SearchResult } from '../../daemon/registry/service';
 import type { Credentials } from '../../registry/types';
 import { readJsonBody } from '../body';
@@ -19,21 +20,12 @@ export interface RegistryBackend {
 
 const SEARCH_FILTERS = ['is-automated', 'is-official', 'stars'];
 
-/** Go's strconv.Atoi: optional sign, decimal digits, int64 range; the error text as Go prints it. */
-export function goAtoi(s: string): number {
-  if (!/^[+-]?[0-9]+$/.test(s)) throw new Error(`strconv.Atoi: parsing ${JSON.stringify(s)}: invalid syntax`);
-  const n = BigInt(s);
-  if (n > 9223372036854775807n || n < -9223372036854775808n) throw new Error(`strconv.Atoi: parsing ${JSON.stringify(s)}: value out of range`);
-  // Beyond 2^53 a star count or limit is out of any useful range; clamp keeps comparisons right.
-  return Number(n);
-}
-
 /** The `limit` parameter: absent or empty → 0 (the default); not a number or negative → 400. */
 export function parseSearchLimit(raw: string | undefined): number {
   if (raw === undefined || raw === '') return 0;
   let n: number;
   try {
-    n = goAtoi(raw);
+    n = atoi(raw);
   } catch (err) {
     throw new InvalidParameter(`invalid limit specified: ${(err as Error).message}`);
   }
@@ -54,7 +46,7 @@ export function searchFilterOptions(filters: Filters): Pick<SearchOptions, 'isOf
     for (const v of filters.get('stars')) {
       let n: number;
       try {
-        n = goAtoi(v);
+        n = atoi(v);
       } catch (err) {
         throw new InvalidParameter(`invalid filter 'stars=${v}': ${(err as Error).message}`);
       }

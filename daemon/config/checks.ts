@@ -1,23 +1,10 @@
 // Value checks shared by flags and daemon.json, each spelled as dockerd's.
 
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import { isIP } from 'node:net';
 import * as path from 'node:path';
+import { ipFamily, isIP } from '../../lib/addresses';
+import { parseGoInt } from '../../lib/go-strconv';
 import { type AddressPool, type CgroupDriver, ConfigError, DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_HOST, DEFAULT_PIDFILE, type LogLevel, PIDFILE_NAME, type PoolValue, type Ulimit } from './types';
-
-export function parseBool(raw: string): boolean {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(raw)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(raw)) return false;
-  throw new Error(`parsing ${JSON.stringify(raw)}: invalid syntax (want true or false)`);
-}
-
-export function parseInteger(raw: string): number {
-  if (!/^[+-]?[0-9]+$/.test(raw.trim())) throw new Error(`parsing ${JSON.stringify(raw)}: not an integer`);
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n)) throw new Error(`parsing ${JSON.stringify(raw)}: value out of range`);
-  return n;
-}
 
 export function checkHostSyntax(raw: string): string {
   const host = raw.trim();
@@ -56,7 +43,7 @@ export function normaliseHost(host: string): string {
 
 export function checkIp(raw: string): string {
   const ip = raw.trim();
-  if (isIP(ip) === 0) throw new Error(`${raw} is not an ip address`);
+  if (!isIP(ip)) throw new Error(`${raw} is not an ip address`);
   return ip;
 }
 
@@ -95,8 +82,9 @@ export function parseUlimitFlag(raw: string): Ulimit {
   if (!ULIMIT_NAMES.has(name)) throw new Error(`invalid ulimit type: ${name}`);
   const parts = raw.slice(eq + 1).split(':');
   if (parts.length > 2) throw new Error(`too many limit value arguments - ${raw.slice(eq + 1)}, can only have up to two, \`soft[:hard]\``);
-  const soft = parseInteger(parts[0]);
-  const hard = parts.length === 2 ? parseInteger(parts[1]) : soft;
+  // go-units ParseUlimit: strconv.ParseInt(v, 10, 64), its error passed on
+  const soft = Number(parseGoInt(parts[0] ?? '', 10, 64));
+  const hard = parts.length === 2 ? Number(parseGoInt(parts[1] ?? '', 10, 64)) : soft;
   return checkUlimit({ Name: name, Soft: soft, Hard: hard });
 }
 
@@ -128,7 +116,7 @@ export function parseCidr(raw: string): Cidr | null {
   if (slash === -1) return null;
   const address = raw.slice(0, slash);
   const prefixText = raw.slice(slash + 1);
-  const family = isIP(address);
+  const family = ipFamily(address);
   if (family === 0 || !/^[0-9]{1,3}$/.test(prefixText)) return null;
   const prefix = Number(prefixText);
   if (prefix > (family === 4 ? 32 : 128)) return null;
@@ -141,16 +129,6 @@ export function checkPool(p: PoolValue): AddressPool {
   const bits = cidr.family === 4 ? 32 : 128;
   if (p.size <= 0 || p.size < cidr.prefix || p.size > bits) throw new ConfigError(`invalid pools size: ${p.size}`);
   return { base: p.base, size: p.size };
-}
-
-/** docker/go-units RAMInBytes: "64m", "1.5GiB", "1024" (binary multiples). */
-export function parseBytes(raw: string): number {
-  const m = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(raw);
-  if (!m) throw new Error(`invalid size: '${raw}'`);
-  const mult: Record<string, number> = { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 };
-  const n = parseFloat(m[1]) * (m[2] ? mult[m[2].toLowerCase()] : 1);
-  if (!Number.isFinite(n)) throw new Error(`invalid size: '${raw}'`);
-  return Math.floor(n);
 }
 
 /** containerd's identifier rule for namespaces. */
@@ -217,10 +195,3 @@ export function absOrNull(p: string | undefined): string | null {
   return p === undefined || p === '' ? null : path.resolve(p);
 }
 
-export function probeCgroupV2(): boolean {
-  try {
-    return fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
-  } catch {
-    return false;
-  }
-}

@@ -2,7 +2,9 @@
 
 import { ConfigError, type Layer, type PoolValue, type Ulimit } from './types';
 import { BY_FLAG, BY_SHORT, type Option } from './options';
-import { parseBool, parseBytes, parseInteger, parsePoolFlag, parseUlimitFlag } from './checks';
+import { parseBool, parseGoInt } from '../../lib/go-strconv';
+import { ramInBytes } from '../../lib/units';
+import { parsePoolFlag, parseUlimitFlag } from './checks';
 
 export interface CliResult {
   layer: Layer;
@@ -76,10 +78,11 @@ function addCliValue(layer: Layer, o: Option, raw: string): void {
       layer.set(k, parseBool(raw));
       return;
     case 'int':
-      layer.set(k, parseInteger(raw));
+      // pflag's int: strconv.ParseInt(raw, 0, 64), so 0x10, 0o17, 010 and 1_500 are numbers
+      layer.set(k, Number(parseGoInt(raw, 0, 64)));
       return;
     case 'bytes':
-      layer.set(k, parseBytes(raw));
+      layer.set(k, ramInBytes(raw));
       return;
     case 'list': {
       const list = (layer.get(k) as string[] | undefined) ?? [];

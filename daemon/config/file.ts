@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import { ConfigError, type JsonValue, type Layer, type PoolValue, type Ulimit, type Value, isRecord } from './types';
 import { BY_FLAG, BY_KEY, FLAT_KEYS, type Option } from './options';
 import type { CliResult } from './cli';
-import { checkUlimit, parseBytes } from './checks';
+import { ramInBytes } from '../../lib/units';
+import { checkUlimit } from './checks';
 
 const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v === 'boolean' ? 'boolean' : typeof v}`);
 
@@ -52,7 +53,7 @@ function fileValue(o: Option, v: unknown): Value {
     case 'int':
       return typeof v === 'number' && Number.isSafeInteger(v) ? v : fail('an integer');
     case 'bytes':
-      return parseBytes(str(v, 'a size string such as "64m"'));
+      return ramInBytes(str(v, 'a size string such as "64m"'));
     case 'list': {
       if (!Array.isArray(v)) return fail('an array of strings');
       const bad = v.findIndex((x) => typeof x !== 'string');

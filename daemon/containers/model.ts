@@ -3,6 +3,7 @@
 import type { ContainerConfig, HostConfig, NetworkingConfig } from './api-types';
 import type { PlannedMount } from './mounts';
 import type { EndpointConfig } from '../networks/model';
+import { formatRFC3339Nano, nanoTimeOf } from '../../lib/time';
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -139,18 +140,12 @@ function healthText(status: HealthState['Status']): string {
   return status === 'starting' ? 'health: starting' : status;
 }
 
-/** RFC 3339 with nanoseconds, as Go's time.RFC3339Nano prints UTC times (trailing zeros trimmed). */
-export function rfc3339Nano(date: Date, extraNanos = 0): string {
-  const iso = date.toISOString(); // 2026-11-28T14:15:41.981Z
-  const ms = iso.slice(20, 23);
-  const frac = `${ms}${String(extraNanos).padStart(6, '0')}`.replace(/0+$/, '');
-  return `${iso.slice(0, 19)}${frac ? `.${frac}` : ''}Z`;
-}
+// The container modules take their clock from here; the one implementation is lib/time.ts'.
+export { nowRFC3339Nano as nowRfc3339Nano } from '../../lib/time';
 
-/** Now, with the sub-millisecond part from the monotonic clock so close events still order. */
-export function nowRfc3339Nano(): string {
-  const extra = Number(process.hrtime.bigint() % 1_000_000n);
-  return rfc3339Nano(new Date(), extra);
+/** A Date in Go's RFC 3339 nano form (state times such as containerd's exit time). */
+export function rfc3339Nano(date: Date): string {
+  return formatRFC3339Nano(nanoTimeOf(date));
 }
 
 /** A container as the services hand it around: the record and its current state. */

@@ -7,6 +7,7 @@
 // own read-modify-write; the restart it schedules runs under the container's lock.
 import type { Container } from './model';
 import { notRunning, nowRfc3339Nano, rfc3339Nano } from './model';
+import { settlesWithin } from '../../lib/wait';
 import type { LiveContainer, LiveTask } from './live-container';
 
 /** What the monitor needs of containerd. */
@@ -85,7 +86,7 @@ export class Monitor {
     // Output may still be in the pipes when the exit is reported: drain it before the state says
     // exited, even to an attached client that is not reading (the rest is at most a pipe's worth).
     c.hub.releaseSource();
-    await boundedWait(task.copier.done(), DRAIN_MS);
+    await settlesWithin(task.copier.done(), DRAIN_MS);
     await task.logger?.close();
     // The processes are gone: the network comes down while containerd deletes the task.
     await Promise.all([
@@ -178,20 +179,4 @@ export class Monitor {
       c.restartTimer = undefined;
     }
   }
-}
-
-/** Waits for `p` at most `ms` (a failure counts as settled). */
-export function boundedWait(p: Promise<unknown>, ms: number): Promise<boolean> {
-  if (ms === Infinity) return p.then(
-    () => true,
-    () => true,
-  );
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    const done = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    p.then(done, done);
-  });
 }

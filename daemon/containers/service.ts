@@ -30,7 +30,8 @@ import type { Sandboxes } from '../networks/sandboxes';
 import type { NetworkRecord } from '../networks/model';
 import { ContainerNetworking } from './networking';
 import type { LiveContainer, WaitCondition, WaitResult } from './live-container';
-import { boundedWait, Monitor } from './monitor';
+import { Monitor } from './monitor';
+import { settlesWithin } from '../../lib/wait';
 import { HealthChecks, type ProbeRunner } from './health';
 import type { ContainerStore } from './store';
 import { ContainerVolumes } from './container-volumes';
@@ -470,7 +471,7 @@ export class ContainerService {
         // A frozen task would hold the signal: thawed first (it is stopped anyway).
         await this.runtime.resume(c.id).catch(() => undefined);
         await this.runtime.kill(c.id, configuredStopSignal(c.record.config.StopSignal));
-        await boundedWait(this.runtime.waitTask(c.id), timeoutSec < 0 ? Infinity : timeoutSec * 1000);
+        await settlesWithin(this.runtime.waitTask(c.id), timeoutSec < 0 ? Infinity : timeoutSec * 1000);
       },
       quarantineUnknown: (inContainerd, known) => this.control.quarantineUnknown(inContainerd, known),
     });
@@ -491,7 +492,7 @@ export class ContainerService {
           const task = c.task;
           if (!task) return;
           task.io.detach();
-          await boundedWait(task.copier.done(), 2000);
+          await settlesWithin(task.copier.done(), 2000);
           await task.logger?.close().catch(() => undefined);
         }),
       );

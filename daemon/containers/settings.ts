@@ -2,7 +2,10 @@
 // dockerd (verifyContainerSettings, validateRestartPolicy, merge, getEntrypointAndArgs).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { isIP } from '../../lib/addresses';
 import { InvalidParameter } from '../../lib/errors';
+import { goQuote } from '../../lib/go-quote';
+import { tryParsePortRange } from '../../lib/ports';
 import { mulInt64 } from '../../lib/int64';
 import type { ContainerConfig as ImageRuntimeConfig } from '../images/image-config';
 import type { ContainerConfig, HealthConfig, HostConfig, RestartPolicy, Ulimit } from './api-types';
@@ -61,7 +64,7 @@ export function verifySettings(config: ContainerConfig, host: HostConfig): strin
   for (const [port, bindings] of Object.entries(host.PortBindings ?? {})) {
     if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/.test(port)) throw new InvalidParameter(`invalid port specification: "${port}"`);
     for (const b of bindings ?? []) {
-      if (b.HostPort && !/^\d+(-\d+)?$/.test(b.HostPort)) throw new InvalidParameter(`invalid port specification: "${b.HostPort}"`);
+      if (b.HostPort && !tryParsePortRange(b.HostPort)) throw new InvalidParameter(`invalid port specification: ${goQuote(b.HostPort)}`);
     }
   }
   return warnings;
@@ -267,17 +270,17 @@ export function verifyTmpfsOptions(options: string): void {
   }
 }
 
+/** moby's opts.ValidateExtraHost: "host:ip" or "host=ip"; ip may be bracketed, or "host-gateway". */
 function validateExtraHost(h: string): void {
-  // host:ip (or host=ip in newer clients); ip may be IPv6 or the special "host-gateway".
+  // The first "=" separates, else the first ":" (an IPv6 address holds more).
   const sep = h.includes('=') ? h.indexOf('=') : h.indexOf(':');
-  if (sep <= 0) throw new InvalidParameter(`bad format for add-host: "${h}"`);
-  const ip = h.slice(sep + 1).replace(/^\[|\]$/g, '');
-  if (ip !== 'host-gateway' && !isIp(ip)) throw new InvalidParameter(`invalid IP address in add-host: "${ip}"`);
-}
-
-export function isIp(s: string): boolean {
-  if (/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(s)) return s.split('.').every((p) => Number(p) <= 255);
-  return /^[0-9a-fA-F:.]+$/.test(s) && s.includes(':');
+  const host = sep < 0 ? '' : h.slice(0, sep);
+  if (host === '' || host.includes(':')) throw new InvalidParameter(`bad format for add-host: ${goQuote(h)}`);
+  let ip = h.slice(sep + 1);
+  if (ip === 'host-gateway') return;
+  if (ip.length > 2 && ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
+  // ValidateIPAddress trims white space before net.ParseIP.
+  if (!isIP(ip.trim())) throw new InvalidParameter(`invalid IP address in add-host: ${goQuote(ip)}`);
 }
 
 const envKey = (e: string): string => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e);

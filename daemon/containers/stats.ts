@@ -6,7 +6,7 @@
 
 import { InvalidParameter } from '../../lib/errors';
 import type { TaskMetrics } from '../../runtime/tasks';
-import { rfc3339Nano } from './model';
+import { nowRFC3339Nano } from '../../lib/time';
 import { type ContainerStatsResponse, type CpuStats, type HostCpu, type NetworkCounters, STATS_INTERVAL_MS, type StatsSample, ZERO_TIME, emptyCpuStats, emptySample, parseProcStat, sampleFromV1, sampleFromV2 } from './stats-sample';
 export { type BlkioStatEntry, type BlkioStats, type ContainerStatsResponse, type CpuStats, type HostCpu, type MemoryStats, type NetworkCounters, type PidsStats, STATS_INTERVAL_MS, type StatsSample, ZERO_TIME, clockTicksPerSecond, emptyCpuStats, emptySample, hostMemoryBytes, machineMemory, parseProcStat, sampleFromV1, sampleFromV2 } from './stats-sample';
 
@@ -144,7 +144,7 @@ export class StatsCollector {
         this.sources.onError(err);
       }
     }
-    const read = rfc3339Nano(new Date(), Number(process.hrtime.bigint() % 1_000_000n));
+    const read = nowRFC3339Nano();
     for (const c of watched) {
       const m = c.running ? metrics.get(c.id) : undefined;
       let sample: StatsSample;

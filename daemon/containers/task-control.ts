@@ -8,7 +8,8 @@ import { parseSignal, parseSupportedSignal, validSignalForPlatform } from '../si
 import type { LiveContainer } from './live-container';
 import type { Container } from './model';
 import { nowRfc3339Nano } from './model';
-import { boundedWait, type Monitor } from './monitor';
+import { settlesWithin } from '../../lib/wait';
+import type { Monitor } from './monitor';
 import { DEFAULT_STOP_TIMEOUT } from './settings';
 
 /** What stopping and killing need of containerd. */
@@ -84,7 +85,7 @@ export class TaskControl {
     } else logger.warn({ container: id, signal: sig }, 'stop signal not supported on linux: killing after the grace period');
     if (task) {
       const waitMs = !signalled ? STOP_SIGNAL_FAILED_WAIT_MS : timeout < 0 ? Infinity : timeout * 1000;
-      if (!(await boundedWait(task.exited, waitMs))) {
+      if (!(await settlesWithin(task.exited, waitMs))) {
         logger.info({ container: id, timeout }, 'container did not exit in time: killing it');
         await this.killAndWait(c, task.exited);
       }
@@ -103,7 +104,7 @@ export class TaskControl {
     this.deps.store.saveState(c);
     await this.signal(c, sig);
     const task = c.task;
-    if (sig === 9 && task) await boundedWait(task.exited, KILL_EXIT_WAIT_MS);
+    if (sig === 9 && task) await settlesWithin(task.exited, KILL_EXIT_WAIT_MS);
   }
 
   /** `rm -f`: the running task is killed (thawed if frozen) and its exit awaited. */
@@ -112,7 +113,7 @@ export class TaskControl {
     if (!task) return;
     await this.deps.runtime.kill(c.id, 9, { all: true }).catch(() => undefined);
     await this.deps.runtime.resume(c.id).catch(() => undefined);
-    if (await boundedWait(task.exited, KILL_EXIT_WAIT_MS)) return;
+    if (await settlesWithin(task.exited, KILL_EXIT_WAIT_MS)) return;
     try {
       await this.killAndWait(c, task.exited);
     } catch (err) {
@@ -130,7 +131,7 @@ export class TaskControl {
     for (let round = 0; round < 2; round++) {
       await this.signal(c, 9).catch((err: unknown) => this.deps.logger.warn({ err, container: c.id }, 'SIGKILL failed'));
       if (round > 0) await this.deps.runtime.resume(c.id).catch(() => undefined);
-      if (await boundedWait(exited, KILL_EXIT_WAIT_MS)) return;
+      if (await settlesWithin(exited, KILL_EXIT_WAIT_MS)) return;
       this.deps.logger.warn({ container: c.id }, 'no exit after SIGKILL: thawing and killing again');
     }
     throw new SystemError('tried to kill container, but did not receive an exit event');
@@ -150,7 +151,7 @@ export class TaskControl {
       // A process exiting right now has a shim that refuses signals ("process already finished",
       // "ttrpc: closed"): if its exit follows shortly, the signal was not needed.
       const task = c.task;
-      const exited = task === undefined || (await boundedWait(task.exited, 2000));
+      const exited = task === undefined || (await settlesWithin(task.exited, 2000));
       if (!exited && !isNotFound(err)) throw err;
     }
     this.deps.publish(c, 'kill', { signal: String(sig) });

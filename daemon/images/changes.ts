@@ -11,10 +11,13 @@
 // matter for RUN/ADD/COPY, which are rejected anyway.
 
 import { posix } from 'node:path';
+import { isIP } from '../../lib/addresses';
+import { tryParsePortRange } from '../../lib/ports';
 import { InvalidParameter } from '../../lib/errors';
+import { goQuote } from '../../lib/go-quote';
 import { isValidSignal } from '../signals';
 import type { ContainerConfig } from './image-config';
-import { envLookupFromList, goQuote, processWord, processWords, ShellLexError } from './shell-lex';
+import { envLookupFromList, processWord, processWords, ShellLexError } from './shell-lex';
 import { ParseError, parseDockerfile } from './dockerfile-parser';
 import { type Command, parseCommand } from './dockerfile-instructions';
 export { parseDuration } from './dockerfile-instructions';
@@ -37,27 +40,6 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
 
 // ---------------------------------------------------------------------------------------------
 // Dispatch (moby daemon/builder/dockerfile dispatchers)
-
-function parsePortNumber(s: string): boolean {
-  return /^[0-9]+$/.test(s) && Number(s) <= 65535;
-}
-
-/** [start, end] of "80" or "80-90", or undefined (network.ParsePortRange). */
-function parsePortRange(s: string): [number, number] | undefined {
-  if (s === '') return undefined;
-  const range = s.split('/')[0];
-  const dash = range.indexOf('-');
-  const start = dash < 0 ? range : range.slice(0, dash);
-  const end = dash < 0 ? start : range.slice(dash + 1);
-  if (!parsePortNumber(start)) return undefined;
-  if (dash < 0 || start === end) return [Number(start), Number(start)];
-  if (!parsePortNumber(end) || Number(end) < Number(start)) return undefined;
-  return [Number(start), Number(end)];
-}
-
-function isIPAddress(s: string): boolean {
-  return /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/.test(s) || (s.includes(':') && /^[0-9a-fA-F:.]+$/.test(s));
-}
 
 /** EXPOSE port specs ([ip:][hostPort:]containerPort[/proto]) to "port/proto" keys. */
 function exposedPortKeys(raw: string): string[] {
@@ -85,18 +67,18 @@ function exposedPortKeys(raw: string): string[] {
   proto = proto.toLowerCase();
   if (!['tcp', 'udp', 'sctp'].includes(proto)) throw new ParseError(`invalid proto: ${proto}`);
   if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
-  if (ip !== '' && !isIPAddress(ip)) throw new ParseError(`invalid IP address: ParseAddr(${goQuote(ip)}): unable to parse IP`);
-  const range = parsePortRange(port);
+  if (ip !== '' && !isIP(ip, { zone: true })) throw new ParseError(`invalid IP address: ParseAddr(${goQuote(ip)}): unable to parse IP`);
+  const range = tryParsePortRange(port);
   if (range === undefined) throw new ParseError(`invalid containerPort: ${port}`);
   if (hostPort !== '') {
-    const h = parsePortRange(hostPort);
+    const h = tryParsePortRange(hostPort);
     if (h === undefined) throw new ParseError(`invalid hostPort: ${hostPort}`);
-    if (range[1] - range[0] !== h[1] - h[0] && range[1] !== range[0]) {
+    if (range.end - range.start !== h.end - h.start && range.end !== range.start) {
       throw new ParseError(`invalid ranges specified for container and host Ports: ${port} and ${hostPort}`);
     }
   }
   const keys: string[] = [];
-  for (let p = range[0]; p <= range[1]; p++) keys.push(`${p}/${proto}`);
+  for (let p = range.start; p <= range.end; p++) keys.push(`${p}/${proto}`);
   return keys;
 }
 

@@ -3,7 +3,8 @@
 
 import { DurationError, parseGoDuration } from '../go-duration';
 import type { HealthConfig } from './image-config';
-import { goQuote } from './shell-lex';
+import { goQuote } from '../../lib/go-quote';
+import { parseGoInt } from '../../lib/go-strconv';
 import { type Node, ParseError } from './dockerfile-parser';
 
 export type Command =
@@ -164,8 +165,9 @@ export function parseDuration(s: string): number {
 }
 
 function parseGoInt32(s: string): number {
-  if (!/^[+-]?[0-9]+$/.test(s)) throw new ParseError(`strconv.ParseInt: parsing ${goQuote(s)}: invalid syntax`);
-  const v = Number(s);
-  if (v > 2147483647 || v < -2147483648) throw new ParseError(`strconv.ParseInt: parsing ${goQuote(s)}: value out of range`);
-  return v;
+  try {
+    return Number(parseGoInt(s, 10, 32));
+  } catch (err) {
+    throw new ParseError((err as Error).message);
+  }
 }

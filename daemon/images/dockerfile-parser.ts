@@ -2,7 +2,7 @@
 // comments, the escape directive, builder flags, JSON and shell forms. Used by `--change`
 // (changes.ts); error texts are buildkit's.
 
-import { goQuote } from './shell-lex';
+import { goQuote } from '../../lib/go-quote';
 
 interface Directives {
   escapeToken: string;

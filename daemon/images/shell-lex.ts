@@ -3,6 +3,7 @@
 // Error texts follow buildkit's, since dockerd returns them verbatim.
 
 import { RE2JS } from 're2js';
+import { goQuote } from '../../lib/go-quote';
 
 const EOF = '';
 
@@ -380,7 +381,3 @@ export function processWords(word: string, env: EnvLookup, escapeToken = '\\'): 
   return wrap(word, () => new ShellWord(new Scanner(word), escapeToken, env).process(EOF, false)).words;
 }
 
-/** Go's %q for strings (enough for error messages: JSON quoting differs only for exotic runes). */
-export function goQuote(s: string): string {
-  return JSON.stringify(s);
-}

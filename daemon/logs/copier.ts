@@ -4,7 +4,7 @@
 // an unterminated last line is flushed at EOF as a partial message. Raw chunks are also fanned
 // out to live listeners (attach). The sources are always drained, listeners or not.
 import type { Readable } from 'node:stream';
-import { preciseNow, toDate } from './timestamp';
+import { preciseNow, toDate } from '../../lib/time';
 import type { LogSink, LogStream, LogTime } from './types';
 
 /** moby's defaultBufSize: the longest message before a line is split into partial pieces. */

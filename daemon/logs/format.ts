@@ -1,10 +1,10 @@
 // Log entries as the bytes of GET /containers/{id}/logs (moby httputils/logstream.Write):
 // "[<RFC3339Nano, 9 digits> ][<attrs> ]<line>". Framing (8-byte multiplexed headers, or raw for
 // TTY containers) is the route's business: this returns the stream and the payload.
-import { formatRFC3339NanoFixed } from './timestamp';
+import { formatRFC3339NanoFixed } from '../../lib/time';
 import type { LogEntry, LogStream } from './types';
 
-export { parseLogOpts, validateLogOpts, mergeLogConfig, fromHumanSize, ramInBytes, LOG_DRIVERS, DEFAULT_LOG_DRIVER } from './log-opts';
+export { parseLogOpts, validateLogOpts, mergeLogConfig, LOG_DRIVERS, DEFAULT_LOG_DRIVER } from './log-opts';
 export type { LogConfig, LogDriver, ApiLogConfig } from './log-opts';
 
 const UNRESERVED = /[A-Za-z0-9\-_.~]/;

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import { parseRFC3339Nano } from './timestamp';
+import { parseRFC3339Nano } from '../../lib/time';
 import type { LogTime } from './types';
 
 const FEXTRA = 0x04;

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { withFilesExclusive } from './fsop-lock';
 import { compressRotatedFile } from './gzip-file';
 import { ByteWriter, marshalStringMap, writeJsonString } from './json-encode';
-import { formatRFC3339Nano, toLogTime } from './timestamp';
+import { formatRFC3339Nano, nanoTimeOf } from '../../lib/time';
 import type { LogMessage, LogSink } from './types';
 
 const writev = promisify(fs.writev);
@@ -94,7 +94,7 @@ export class JsonFileLogger implements LogSink {
 
   /** The bytes dockerd writes for `msg`: one JSON object and a newline. */
   encode(msg: LogMessage): Buffer {
-    return this.encodeWithTime(msg, formatRFC3339Nano(toLogTime(msg.time, msg.nsec)));
+    return this.encodeWithTime(msg, formatRFC3339Nano(nanoTimeOf(msg.time, msg.nsec)));
   }
 
   private encodeWithTime(msg: LogMessage, time: string): Buffer {
@@ -124,7 +124,7 @@ export class JsonFileLogger implements LogSink {
 
   log(msg: LogMessage): void {
     if (this.closed) return;
-    const time = formatRFC3339Nano(toLogTime(msg.time, msg.nsec));
+    const time = formatRFC3339Nano(nanoTimeOf(msg.time, msg.nsec));
     const bytes = this.encodeWithTime(msg, time);
     this.queue.push({ bytes, time });
     this.queuedBytes += bytes.length;

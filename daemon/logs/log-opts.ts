@@ -4,6 +4,8 @@
 // Berth implements the json-file and none drivers; any other name is answered as dockerd answers
 // a driver that is not registered.
 import { InvalidParameter, SystemError } from '../../lib/errors';
+import { atoi, parseBool } from '../../lib/go-strconv';
+import { fromHumanSize, ramInBytes } from '../../lib/units';
 
 export type LogDriver = 'json-file' | 'none';
 export const LOG_DRIVERS: readonly LogDriver[] = ['json-file', 'none'];
@@ -27,77 +29,6 @@ const BUILTIN_OPTS = new Set(['mode', 'max-buffer-size', 'cache-disabled', 'cach
 const CACHE_OPTS = new Set(['cache-disabled', 'cache-max-size', 'cache-max-file', 'cache-compress']);
 const JSON_FILE_OPTS = new Set(['env', 'env-regex', 'labels', 'labels-regex', 'tag', 'max-file', 'max-size', 'compress']);
 const DEFAULT_MAX_BUFFER_SIZE = 1_000_000;
-
-// ---- Go parsing helpers, with Go's error texts ----
-
-const GO_FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-
-function parseGoFloat(s: string): number {
-  if (!GO_FLOAT.test(s)) throw new Error(`strconv.ParseFloat: parsing ${goQuote(s)}: invalid syntax`);
-  const v = Number(s);
-  if (!Number.isFinite(v)) throw new Error(`strconv.ParseFloat: parsing ${goQuote(s)}: value out of range`);
-  return v;
-}
-
-/** strconv.Quote for the ASCII texts that show up here. */
-function goQuote(s: string): string {
-  return JSON.stringify(s);
-}
-
-export function parseGoBool(s: string): boolean {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(s)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(s)) return false;
-  throw new Error(`strconv.ParseBool: parsing ${goQuote(s)}: invalid syntax`);
-}
-
-function parseGoAtoi(s: string): number {
-  if (!/^[+-]?\d+$/.test(s)) throw new Error(`strconv.Atoi: parsing ${goQuote(s)}: invalid syntax`);
-  const v = Number(s);
-  if (!Number.isSafeInteger(v)) throw new Error(`strconv.Atoi: parsing ${goQuote(s)}: value out of range`);
-  return v;
-}
-
-const DECIMAL: Record<string, number> = { k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e15 };
-const BINARY: Record<string, number> = { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 };
-
-/** go-units parseSize: "<number>[ ][unit][b|ib]", units k m g t p, case-insensitive. */
-function parseSize(sizeStr: string, units: Record<string, number>): number {
-  let sep = -1;
-  for (let i = sizeStr.length - 1; i >= 0; i--) {
-    if ('01234567890. '.includes(sizeStr[i]!)) {
-      sep = i;
-      break;
-    }
-  }
-  if (sep === -1) throw new Error(`invalid size: '${sizeStr}'`);
-  const num = sizeStr[sep] !== ' ' ? sizeStr.slice(0, sep + 1) : sizeStr.slice(0, sep);
-  let sfx = sizeStr.slice(sep + 1);
-  let size = parseGoFloat(num);
-  if (size < 0) throw new Error(`invalid size: '${sizeStr}'`);
-  if (sfx.length === 0) return Math.trunc(size);
-  const bad = (): Error => new Error(`invalid suffix: '${sfx}'`);
-  if (sfx.length > 3) throw bad();
-  sfx = sfx.toLowerCase();
-  if (sfx[0] === 'b') {
-    if (sfx.length > 1) throw bad();
-    return Math.trunc(size);
-  }
-  const mul = units[sfx[0]!];
-  if (mul === undefined) throw bad();
-  size *= mul;
-  if ((sfx.length === 2 && sfx[1] !== 'b') || (sfx.length === 3 && sfx.slice(1) !== 'ib')) throw bad();
-  return Math.trunc(size);
-}
-
-/** go-units FromHumanSize (decimal units: 10m = 10,000,000), which json-file uses for max-size. */
-export function fromHumanSize(s: string): number {
-  return parseSize(s, DECIMAL);
-}
-
-/** go-units RAMInBytes (binary units: 1m = 1,048,576), used for max-buffer-size. */
-export function ramInBytes(s: string): number {
-  return parseSize(s, BINARY);
-}
 
 // ---- validation ----
 
@@ -126,7 +57,7 @@ export function validateLogOpts(driver: string, opts: Record<string, string>): v
   const cacheDisabled = opts['cache-disabled'];
   if (cacheDisabled) {
     try {
-      parseGoBool(cacheDisabled);
+      parseBool(cacheDisabled);
     } catch {
       throw new InvalidParameter(`invalid value for option cache-disabled: ${cacheDisabled}`);
     }
@@ -158,12 +89,12 @@ function jsonFileValues(opts: Record<string, string>): { maxSize: number; maxFil
   }
   const mf = opts['max-file'];
   if (mf !== undefined) {
-    maxFile = parseGoAtoi(mf);
+    maxFile = atoi(mf);
     if (maxFile < 1) throw new Error('max-file cannot be less than 1');
   }
   const c = opts['compress'];
   if (c !== undefined) {
-    compress = parseGoBool(c);
+    compress = parseBool(c);
     if (compress && (maxFile === 1 || maxSize === -1)) {
       throw new Error('compress cannot be true when max-file is less than 2 or max-size is not set');
     }

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { withFilesShared } from './fsop-lock';
 import { readGzipLastTime } from './gzip-file';
 import { LineSplitter, countGzipLines, gzipLines, rangeLines, tailRange } from './line-reader';
-import { compareLogTime, parseRFC3339Nano, toDate } from './timestamp';
+import { compareNanoTime, parseRFC3339Nano, toDate } from '../../lib/time';
 import type { LogEntry, LogTime } from './types';
 
 export interface ReadLogsOptions {
@@ -91,11 +91,11 @@ class Forwarder {
   check(e: LogEntry): 'emit' | 'skip' | 'stop' {
     const t = { sec: Math.floor(e.time.getTime() / 1000), nsec: e.nsec };
     if (this.since) {
-      if (compareLogTime(t, this.since) < 0) return 'skip';
+      if (compareNanoTime(t, this.since) < 0) return 'skip';
       // Later entries may be older (timestamps are not monotonic): stop checking since.
       this.since = undefined;
     }
-    if (this.until && compareLogTime(t, this.until) > 0) return 'stop';
+    if (this.until && compareNanoTime(t, this.until) > 0) return 'stop';
     return (e.stream === 'stdout' ? this.stdout : this.stderr) ? 'emit' : 'skip';
   }
 }
@@ -183,7 +183,7 @@ async function selectSegments(
   for (const r of rotated) {
     if (r.gzip && since) {
       const last = await readGzipLastTime(r.fh);
-      if (last && compareLogTime(last, since) < 0) continue;
+      if (last && compareNanoTime(last, since) < 0) continue;
     }
     usable.push(r);
   }

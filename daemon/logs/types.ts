@@ -35,8 +35,5 @@ export interface LogEntry {
   attrs?: Record<string, string>;
 }
 
-/** A point in time with nanosecond precision, as Go's time.Time; `sec` is Unix seconds. */
-export interface LogTime {
-  sec: number;
-  nsec: number;
-}
+/** A log entry's time, with nanosecond precision. */
+export type { NanoTime as LogTime } from '../../lib/time';

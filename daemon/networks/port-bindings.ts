@@ -1,7 +1,10 @@
 // Published ports as the API carries them (HostConfig.PortBindings, Config.ExposedPorts,
 // PublishAllPorts) turned into allocation requests, and the mappings made turned back into the
 // NetworkSettings.Ports map and the `docker ps` port list.
+import { isIP } from '../../lib/addresses';
 import { InvalidParameter } from '../../lib/errors';
+import { goQuote } from '../../lib/go-quote';
+import { tryParsePortRange } from '../../lib/ports';
 import type { PortMapping } from './model';
 
 export type Proto = 'tcp' | 'udp' | 'sctp';
@@ -31,19 +34,13 @@ export function parsePortKey(key: string): { port: number; proto: Proto } {
   return { port, proto: lower };
 }
 
-/** "", "8080" or "8000-8010" → a range; 0-0 means any ephemeral port. */
+/** "", "8080" or "8000-8010" (moby's ParsePortRange, which also takes "8080/tcp") → a range; 0-0 means any ephemeral port. */
 export function parseHostPort(raw: string | undefined): [number, number] {
-  const text = (raw ?? '').trim();
+  const text = raw ?? '';
   if (text === '') return [0, 0];
-  const m = /^([0-9]+)(?:-([0-9]+))?$/.exec(text);
-  const bad = (): never => {
-    throw new InvalidParameter(`invalid port specification: "${text}"`);
-  };
-  if (!m) return bad();
-  const start = Number(m[1]);
-  const end = m[2] === undefined ? start : Number(m[2]);
-  if (start > 65535 || end > 65535 || end < start) bad();
-  return [start, end];
+  const range = tryParsePortRange(text);
+  if (!range) throw new InvalidParameter(`invalid port specification: ${goQuote(text)}`);
+  return [range.start, range.end];
 }
 
 /** Checks a create request's ports the way dockerd's validation does, before anything runs. */
@@ -52,7 +49,8 @@ export function validatePortSpec(spec: PortSpec): void {
     parsePortKey(key);
     for (const b of list ?? []) {
       parseHostPort(b.HostPort);
-      if (b.HostIp && !/^[0-9.]+$/.test(b.HostIp) && !b.HostIp.includes(':')) throw new InvalidParameter(`invalid host IP: ${b.HostIp}`);
+      // moby decodes HostIP with netip.ParseAddr
+      if (b.HostIp && !isIP(b.HostIp, { zone: true })) throw new InvalidParameter(`invalid host IP: ${b.HostIp}`);
     }
   }
   for (const key of spec.exposed) parsePortKey(key);

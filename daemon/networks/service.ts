@@ -13,7 +13,8 @@ import type { NetworkRepo } from '../../store/network-repo';
 import { NetworkNameTakenError } from '../../store/network-repo';
 import type { EventBus } from '../events';
 import { Conflict, Forbidden, InvalidParameter, NotFound, errorMessage } from '../../lib/errors';
-import { nowRfc3339Nano } from '../containers/model';
+import { parseBool } from '../../lib/go-strconv';
+import { nowRFC3339Nano } from '../../lib/time';
 import type { EndpointRecord, IpamConfigRecord, NetworkRecord } from './model';
 import { networkView, type NetworkView } from './views';
 
@@ -74,13 +75,12 @@ export interface NetworkListFilter {
   match(n: NetworkRecord, dangling: boolean): boolean;
 }
 
-const TRUE_WORDS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const FALSE_WORDS = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
-
 function parseBoolOption(key: string, v: string): boolean {
-  if (TRUE_WORDS.has(v)) return true;
-  if (FALSE_WORDS.has(v)) return false;
-  throw new InvalidParameter(`failed to parse ${key} value: strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax`);
+  try {
+    return parseBool(v);
+  } catch (err) {
+    throw new InvalidParameter(`failed to parse ${key} value: ${(err as Error).message}`);
+  }
 }
 
 /** Linux interface names: at most 15 bytes, no slash or whitespace. */
@@ -207,7 +207,7 @@ export class NetworkService {
     const rec: NetworkRecord = {
       id: randomBytes(32).toString('hex'),
       name,
-      created: nowRfc3339Nano(),
+      created: nowRFC3339Nano(),
       driver,
       internal: false,
       attachable: false,
@@ -252,7 +252,7 @@ export class NetworkService {
     const rec: NetworkRecord = {
       id: prev?.id ?? randomBytes(32).toString('hex'),
       name: 'bridge',
-      created: prev?.created ?? nowRfc3339Nano(),
+      created: prev?.created ?? nowRFC3339Nano(),
       driver: 'bridge',
       internal: false,
       attachable: false,
@@ -473,7 +473,7 @@ export class NetworkService {
     const rec: NetworkRecord = {
       id,
       name,
-      created: nowRfc3339Nano(),
+      created: nowRFC3339Nano(),
       driver: 'bridge',
       internal: req.Internal === true,
       attachable: req.Attachable === true,

@@ -13,6 +13,7 @@
 import { posix } from 'node:path';
 import type { ContainerConfig, HostConfig, Resources, Ulimit } from '../containers/api-types';
 import { InvalidParameter } from '../../lib/errors';
+import { tryParseBool } from '../../lib/go-strconv';
 import { mulInt64, type Int64 } from '../../lib/int64';
 import { containerCapabilities } from '../../runtime/capabilities';
 import type { DeviceNumber, HostDevice } from '../../runtime/devices';
@@ -92,12 +93,6 @@ export interface SecurityOptions {
   labels: string[];
 }
 
-function parseBool(v: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  return undefined;
-}
-
 /** HostConfig.SecurityOpt as dockerd reads it ("key=value", the deprecated "key:value", and bare flags). */
 export function parseSecurityOpt(opts: readonly string[] | undefined): SecurityOptions {
   const out: SecurityOptions = { labels: [] };
@@ -131,7 +126,7 @@ export function parseSecurityOpt(opts: readonly string[] | undefined): SecurityO
         break;
       case 'no-new-privileges':
       case 'writable-cgroups': {
-        const b = parseBool(v);
+        const b = tryParseBool(v);
         if (b === undefined) throw new InvalidParameter(`invalid --security-opt 2: ${JSON.stringify(opt)}`);
         if (k === 'no-new-privileges') out.noNewPrivileges = b;
         else out.writableCgroups = b;

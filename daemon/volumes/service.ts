@@ -11,6 +11,8 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { VolumeRepo, VolumeRow } from '../../store/volume-repo';
 import { Conflict, InvalidParameter, NotFound, SystemError } from '../../lib/errors';
+import { goQuote } from '../../lib/go-quote';
+import { formatRFC3339 } from '../../lib/time';
 import type { EventBus } from '../events';
 
 const run = promisify(execFile);
@@ -47,7 +49,6 @@ export interface VolumeListFilter {
 }
 
 
-const goQuote = (s: string): string => JSON.stringify(s);
 
 /** moby's local driver name check, with its error texts. */
 export function validateVolumeName(name: string): void {
@@ -58,10 +59,6 @@ export function validateVolumeName(name: string): void {
     );
   }  // The name is a directory name: beyond NAME_MAX the mkdir could only fail (dockerd: a 500).
   if (Buffer.byteLength(name) > 255) throw new InvalidParameter(`create ${name.slice(0, 64)}…: volume name is too long, at most 255 characters`);
-}
-
-function rfc3339Seconds(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export class VolumeService {
@@ -124,7 +121,7 @@ export class VolumeService {
     const { row, created } = this.deps.repo.insertIfAbsent({
       name,
       driver,
-      created: rfc3339Seconds(new Date()),
+      created: formatRFC3339(new Date()),
       labels,
       options,
       anonymous: isAnon,

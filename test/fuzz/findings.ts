@@ -49,8 +49,8 @@ export const ALLOW: { match: RegExp; reason: string }[] = [
   },
   {
     // moby's plugin router: strconv.Atoi(r.Form.Get("timeout")) returned as it is, untyped.
-    match: /^500 strconv\.Atoi: parsing ".*": invalid syntax$/,
-    reason: 'dockerd answers 500 for plugin enable with a timeout that is not an integer',
+    match: /^500 strconv\.Atoi: parsing ".*": (invalid syntax|value out of range)$/,
+    reason: 'dockerd answers 500 for plugin enable with a timeout that is not an integer (or not an int64)',
   },
 ];
 

@@ -68,6 +68,38 @@ describe('request errors', () => {
     }
   });
 
+  test('create checks ExtraHosts and HostPort as dockerd does (Go IP syntax, ParsePortRange)', async () => {
+    const create = (hostConfig: unknown): Promise<HttpResult> =>
+      b.request('POST', '/containers/create', { body: JSON.stringify({ Image: 'busybox', HostConfig: hostConfig }), headers: { 'Content-Type': 'application/json' } });
+    // dockerd 20.10.24 answered each of these the same (asked on a daemon of its own).
+    expectError(await create({ ExtraHosts: ['a:010.0.0.1'] }), 400, 'invalid IP address in add-host: "010.0.0.1"');
+    expectError(await create({ ExtraHosts: ['a:1:2'] }), 400, 'invalid IP address in add-host: "1:2"');
+    expectError(await create({ PortBindings: { '80/tcp': [{ HostPort: ' 80' }] } }), 400, 'invalid port specification: " 80"');
+    expectError(await create({ PortBindings: { '80/tcp': [{ HostPort: '65536' }] } }), 400, 'invalid port specification: "65536"');
+    expectError(await create({ PortBindings: { '80/tcp': [{ HostPort: '9000-8000' }] } }), 400, 'invalid port specification: "9000-8000"');
+    // net.ParseIP's argument is trimmed; ParsePortRange splits a protocol off.
+    for (const hostConfig of [{ ExtraHosts: ['a: 10.0.0.1'] }, { PortBindings: { '80/tcp': [{ HostPort: '18080/tcp' }] } }]) {
+      const r = await create(hostConfig);
+      assert.equal(r.status, 201, r.body);
+      const { Id } = JSON.parse(r.body) as { Id: string };
+      assert.equal((await b.request('DELETE', `/containers/${Id}`)).status, 204);
+    }
+  });
+
+  test("stop's t is strconv.Atoi's: a sign is fine, beyond int64 is a 400 with Go's text", async () => {
+    const r = await b.request('POST', '/containers/create', { body: JSON.stringify({ Image: 'busybox' }), headers: { 'Content-Type': 'application/json' } });
+    assert.equal(r.status, 201, r.body);
+    const { Id } = JSON.parse(r.body) as { Id: string };
+    try {
+      expectError(await b.request('POST', `/containers/${Id}/stop?t=1e3`), 400, 'strconv.Atoi: parsing "1e3": invalid syntax');
+      expectError(await b.request('POST', `/containers/${Id}/stop?t=99999999999999999999`), 400, 'strconv.Atoi: parsing "99999999999999999999": value out of range');
+      // not running: dockerd's 304, once t has parsed
+      assert.equal((await b.request('POST', `/containers/${Id}/stop?t=%2B1`)).status, 304);
+    } finally {
+      assert.equal((await b.request('DELETE', `/containers/${Id}`)).status, 204);
+    }
+  });
+
   test('a bad reference is a 400 naming the problem', async () => {
     expectError(await b.request('GET', '/images/UPPER/json'), 400, 'invalid reference format: repository name (library/UPPER) must be lowercase');
     expectError(await b.request('GET', '/images/a@b/json'), 400, 'invalid reference format');

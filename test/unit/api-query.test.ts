@@ -7,7 +7,6 @@ import {
   int64ValueOrDefault,
   int64ValueOrZero,
   parseBool,
-  parseStrictBool,
   queryString,
   queryValues,
   uint32Value,
@@ -65,8 +64,3 @@ test('uint32Value mirrors httputils.Uint32Value', () => {
   invalid(() => uint32Value({ h: 'x' }, 'h'), 'invalid syntax');
 });
 
-test('parseStrictBool is Go strconv.ParseBool', () => {
-  assert.equal(parseStrictBool('True'), true);
-  assert.equal(parseStrictBool('f'), false);
-  assert.equal(parseStrictBool('yes'), undefined);
-});

@@ -112,7 +112,8 @@ test('boolean flags: bare, =true/=false, and pflag spellings', () => {
   assert.equal(parse([], withFile('{"live-restore": true}')).config.liveRestore, true);
   assert.equal(parse(['--experimental=True']).config.experimental, true);
   assert.equal(parse(['--userland-proxy=false', '--ip-forward=false', '--icc=false', '--ip-masq=false']).config.userlandProxy, false);
-  rejects(() => parse(['--debug=maybe']), /^invalid argument "maybe" for "-D, --debug" flag: /, 'usage');
+  // dockerd 20.10 and 28 both: pflag's wrapping of strconv.ParseBool's error
+  rejects(() => parse(['--debug=maybe']), 'invalid argument "maybe" for "-D, --debug" flag: strconv.ParseBool: parsing "maybe": invalid syntax', 'usage');
   // a separate word after a boolean flag is a positional argument, which berthd refuses
   rejects(() => parse(['--debug', 'false']), '"berthd" accepts no argument(s).', 'usage');
 });
@@ -356,6 +357,12 @@ test('value validation follows dockerd', () => {
   rejects(() => parse(['--mtu', '20']), /^invalid MTU number: 20/);
   assert.equal(parse(['--mtu', '0']).config.mtu, 1500);
   assert.equal(parse(['--mtu', '9000']).config.mtu, 9000);
+  // pflag's int flags are strconv.ParseInt(v, 0, 64): prefixes and underscores, no white space
+  assert.equal(parse(['--mtu', '0x5dc']).config.mtu, 1500);
+  assert.equal(parse(['--mtu', '1_400']).config.mtu, 1400);
+  assert.equal(parse(['--mtu', '02734']).config.mtu, 1500);
+  rejects(() => parse(['--mtu', ' 1400']), 'invalid argument " 1400" for "--mtu" flag: strconv.ParseInt: parsing " 1400": invalid syntax', 'usage');
+  rejects(() => parse(['--mtu', '99999999999999999999']), 'invalid argument "99999999999999999999" for "--mtu" flag: strconv.ParseInt: parsing "99999999999999999999": value out of range', 'usage');
 
   rejects(() => parse(['-b', 'br0', '--bip', '10.0.0.1/24']), 'You specified -b & --bip, mutually exclusive options. Please specify only one');
   rejects(() => parse(['--bip', '10.0.0.1']), /^invalid bip "10.0.0.1"/);
@@ -387,6 +394,9 @@ test('value validation follows dockerd', () => {
   rejects(() => parse(['--default-ulimit', 'nofile']), /invalid ulimit argument: nofile$/);
   rejects(() => parse(['--default-ulimit', 'bogus=1']), /invalid ulimit type: bogus$/);
   rejects(() => parse(['--default-ulimit', 'nofile=10:5']), /ulimit soft limit must be less than or equal to hard limit: 10 > 5$/);
+  // go-units ParseUlimit reads base 10 (dockerd 20.10 answers the same)
+  rejects(() => parse(['--default-ulimit', 'nofile=x']), 'invalid argument "nofile=x" for "--default-ulimit" flag: strconv.ParseInt: parsing "x": invalid syntax', 'usage');
+  rejects(() => parse(['--default-ulimit', 'nofile=0x10']), 'invalid argument "nofile=0x10" for "--default-ulimit" flag: strconv.ParseInt: parsing "0x10": invalid syntax', 'usage');
   assert.deepEqual(parse(['--default-ulimit', 'nofile=1024:2048', '--default-ulimit', 'nproc=512']).config.defaultUlimits, {
     nofile: { Name: 'nofile', Soft: 1024, Hard: 2048 },
     nproc: { Name: 'nproc', Soft: 512, Hard: 512 },
@@ -403,6 +413,10 @@ test('value validation follows dockerd', () => {
   rejects(() => parse(['--default-ipc-mode', 'host']), /IPC mode "host" is not supported as default value/);
   rejects(() => parse(['--default-cgroupns-mode', 'x']), /invalid default cgroup namespace \(x\)/);
   rejects(() => parse(['--default-shm-size', 'lots']), /invalid size: 'lots'/);
+  // go-units v0.5.0: the number is strconv.ParseFloat's (it was read as 1.2 before)
+  rejects(() => parse(['--default-shm-size', '1.2.3']), 'invalid argument "1.2.3" for "--default-shm-size" flag: strconv.ParseFloat: parsing "1.2.3": invalid syntax', 'usage');
+  rejects(() => parse([], withFile('{"default-shm-size": "1.2.3m"}')), /strconv.ParseFloat: parsing "1.2.3": invalid syntax/);
+  assert.equal(parse(['--default-shm-size', '1.5k']).config.defaultShmSize, 1536);
   assert.equal(parse(['--default-shm-size', '1g']).config.defaultShmSize, 1024 ** 3);
   rejects(() => parse([], withFile('{"features": {"buildkit": "yes"}}')), /"features" must be an object of booleans/);
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { replaceOrAppendEnv, withDefaultEnv } from '../../daemon/containers/spec-factory';
-import { entrypointAndArgs, mergeWithImage, verifyResources, withHostDefaults } from '../../daemon/containers/settings';
+import { entrypointAndArgs, mergeWithImage, verifyResources, verifySettings, withHostDefaults } from '../../daemon/containers/settings';
 import { RestartManager } from '../../daemon/containers/restart-policy';
 import { configView, hostConfigView } from '../../daemon/containers/views';
 
@@ -96,4 +96,19 @@ test('inspect shapes: dockerd\'s always-present fields filled, omitempty ones le
   assert.equal(host.Binds, null);
   assert.equal(host.PidsLimit, null);
   assert.deepEqual(host.ConsoleSize, [0, 0]);
+});
+
+test('ExtraHosts as moby opts.ValidateExtraHost checks them', () => {
+  const ok = (h: string): void => assert.doesNotThrow(() => verifySettings({ Image: 'x' }, { ExtraHosts: [h] }), h);
+  const bad = (h: string, message: string): void => assert.throws(() => verifySettings({ Image: 'x' }, { ExtraHosts: [h] }), { message }, h);
+  for (const h of ['a:1.2.3.4', 'a=1.2.3.4', 'a:::1', 'a=[2001:db8::1]', 'a:[1.2.3.4]', 'a:host-gateway', 'a: 1.2.3.4', 'a:::ffff:10.0.0.1']) ok(h);
+  bad('1.2.3.4', 'bad format for add-host: "1.2.3.4"');
+  bad(':1.2.3.4', 'bad format for add-host: ":1.2.3.4"');
+  bad('a:b=1.2.3.4', 'bad format for add-host: "a:b=1.2.3.4"');
+  // Go's net.ParseIP: no leading zeros, no short forms, no zone
+  bad('a:010.0.0.1', 'invalid IP address in add-host: "010.0.0.1"');
+  bad('a:127.1', 'invalid IP address in add-host: "127.1"');
+  bad('a:fe80::1%eth0', 'invalid IP address in add-host: "fe80::1%eth0"');
+  bad('a:1:2', 'invalid IP address in add-host: "1:2"');
+  bad('a=[]', 'invalid IP address in add-host: "[]"');
 });

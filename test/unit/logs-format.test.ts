@@ -7,9 +7,8 @@ import * as zlib from 'node:zlib';
 import { extraAttributes, renderLogTag } from '../../daemon/logs/attrs';
 import { detailsPrefix, formatLogEntry, queryEscape } from '../../daemon/logs/format';
 import { JsonFileLogger } from '../../daemon/logs/json-file';
-import { fromHumanSize, mergeLogConfig, parseLogOpts, ramInBytes, validateLogOpts } from '../../daemon/logs/log-opts';
+import { mergeLogConfig, parseLogOpts, validateLogOpts } from '../../daemon/logs/log-opts';
 import { decodeEntry } from '../../daemon/logs/reader';
-import { formatRFC3339Nano, formatRFC3339NanoFixed, parseRFC3339Nano } from '../../daemon/logs/timestamp';
 import type { LogEntry } from '../../daemon/logs/types';
 import { cap1Api, cap1Log, cap2Api, cap2Log, cap2TailApi } from '../fixtures/dockerd-logs';
 
@@ -77,20 +76,6 @@ test('invalid UTF-8 goes out as \\ufffd per byte, as Go', () => {
   // time 0 is a whole second: no fraction at all
   assert.ok(raw.toString().endsWith('"time":"1970-01-01T00:00:00Z"}\n'));
   void logger.close();
-});
-
-test('RFC 3339 times: trimmed for files, fixed nine digits for the API', () => {
-  const t = { sec: 1795875663, nsec: 586135378 };
-  assert.equal(formatRFC3339Nano(t), '2026-11-28T14:21:03.586135378Z');
-  assert.equal(formatRFC3339Nano({ sec: t.sec, nsec: 500000000 }), '2026-11-28T14:21:03.5Z');
-  assert.equal(formatRFC3339Nano({ sec: t.sec, nsec: 120 }), '2026-11-28T14:21:03.00000012Z');
-  assert.equal(formatRFC3339Nano({ sec: t.sec, nsec: 0 }), '2026-11-28T14:21:03Z');
-  assert.equal(formatRFC3339NanoFixed({ sec: t.sec, nsec: 981000000 }), '2026-11-28T14:21:03.981000000Z');
-  assert.equal(formatRFC3339NanoFixed({ sec: t.sec, nsec: 0 }), '2026-11-28T14:21:03.000000000Z');
-  assert.deepEqual(parseRFC3339Nano('2026-11-28T14:21:03.5Z'), { sec: t.sec, nsec: 500000000 });
-  assert.deepEqual(parseRFC3339Nano('2026-11-28T16:21:03.0000000019+02:00'), { sec: t.sec, nsec: 1 });
-  assert.equal(parseRFC3339Nano('2026-02-30T00:00:00Z'), undefined);
-  assert.equal(parseRFC3339Nano('yesterday'), undefined);
 });
 
 function entriesOf(b64: string): LogEntry[] {
@@ -188,20 +173,6 @@ test('log-opt parsing at start: values, defaults and dockerd messages', () => {
   fail({ compress: 'yes' }, 'strconv.ParseBool: parsing "yes": invalid syntax');
   fail({ compress: 'true' }, 'compress cannot be true when max-file is less than 2 or max-size is not set');
   fail({ compress: 'true', 'max-size': '1k' }, 'compress cannot be true when max-file is less than 2 or max-size is not set');
-});
-
-test('go-units sizes', () => {
-  assert.equal(fromHumanSize('1k'), 1000);
-  assert.equal(fromHumanSize('1.5k'), 1500);
-  assert.equal(fromHumanSize('10 m'), 10_000_000);
-  assert.equal(fromHumanSize('10MB'), 10_000_000);
-  assert.equal(fromHumanSize('10MiB'), 10_000_000); // FromHumanSize is decimal whatever the suffix
-  assert.equal(fromHumanSize('1g'), 1e9);
-  assert.equal(fromHumanSize('42'), 42);
-  assert.equal(fromHumanSize('42b'), 42);
-  assert.equal(ramInBytes('1m'), 1048576);
-  assert.throws(() => fromHumanSize('1kbb'), /invalid suffix: 'kbb'/);
-  assert.throws(() => fromHumanSize('1mb2'), /ParseFloat/);
 });
 
 test('mergeLogConfig: daemon defaults fill in for the default driver only', () => {

@@ -43,14 +43,16 @@ describe('port keys and host ports', () => {
   test('parseHostPort: empty is any port, a number, a range', () => {
     assert.deepEqual(parseHostPort(undefined), [0, 0]);
     assert.deepEqual(parseHostPort(''), [0, 0]);
-    assert.deepEqual(parseHostPort(' '), [0, 0]);
     assert.deepEqual(parseHostPort('8080'), [8080, 8080]);
     assert.deepEqual(parseHostPort('8000-8010'), [8000, 8010]);
     assert.deepEqual(parseHostPort('65535'), [65535, 65535]);
+    // moby's ParsePortRange splits a protocol off, and a range whose ends are the same text is one port
+    assert.deepEqual(parseHostPort('8080/tcp'), [8080, 8080]);
+    assert.deepEqual(parseHostPort('0080-0080'), [80, 80]);
   });
 
   test('parseHostPort: garbage, reversed ranges and out of range numbers are InvalidParameter', () => {
-    for (const bad of ['abc', '80/tcp', '1-2-3', '65536', '9000-8000', '1-70000', '-5']) assert.throws(() => parseHostPort(bad), InvalidParameter, bad);
+    for (const bad of ['abc', ' ', ' 80', '+80', '1-2-3', '65536', '9000-8000', '1-70000', '-5', '80-']) assert.throws(() => parseHostPort(bad), InvalidParameter, bad);
   });
 
   test('validatePortSpec: a well-formed request passes', () => {
@@ -72,6 +74,7 @@ describe('port keys and host ports', () => {
   test('validatePortSpec: an exposed port is checked too; a non-IP host address is refused', () => {
     assert.throws(() => validatePortSpec(spec({}, ['abc/tcp'])), InvalidParameter);
     assert.throws(() => validatePortSpec(spec({ '80/tcp': [{ HostIp: 'foo', HostPort: '1' }] })), InvalidParameter);
+    for (const HostIp of ['999.1', '1.2.3', '010.0.0.1', '1::2::3']) assert.throws(() => validatePortSpec(spec({ '80/tcp': [{ HostIp, HostPort: '1' }] })), InvalidParameter, HostIp);
   });
 });
 

@@ -1,6 +1,12 @@
-// Nanosecond timestamps as the json-file driver writes and dockerd's logs endpoint prints them.
-// Node's Date has milliseconds only, so times travel as { sec, nsec } (Go's time.Time precision).
-import type { LogTime } from './types';
+// Nanosecond wall-clock times as Go's time package keeps and prints them (time.RFC3339Nano), for
+// container state, events, stats and logs. Node's Date has milliseconds only, so times travel as
+// { sec, nsec }; the sub-millisecond digits come from the monotonic clock, anchored to Date.now().
+
+/** A point in time with nanosecond precision, as Go's time.Time; `sec` is Unix seconds. */
+export interface NanoTime {
+  sec: number;
+  nsec: number;
+}
 
 const NS_PER_MS = 1_000_000n;
 let baseWallNs = 0n;
@@ -11,33 +17,42 @@ function resync(): void {
 }
 resync();
 
+let lastNs = 0n;
+/** How far back a re-anchoring may go before it counts as a clock step and is followed. */
+const STEP_NS = 1_000_000_000n;
+
 /**
  * The current wall-clock time with sub-millisecond digits: Date.now() anchored, advanced by the
- * monotonic clock, and re-anchored when the two drift more than a millisecond apart (clock steps).
+ * monotonic clock, and re-anchored when the two drift more than a millisecond apart. Successive
+ * values increase, unless the wall clock is stepped back by a second or more (then, as Go's
+ * time.Now, they follow it).
  */
-export function preciseNow(): LogTime {
+export function preciseNow(): NanoTime {
   let ns = baseWallNs + (process.hrtime.bigint() - baseHr);
   const drift = Number(ns / NS_PER_MS) - Date.now();
   if (drift > 1 || drift < -1) {
     resync();
     ns = baseWallNs;
   }
+  // Re-anchoring after the monotonic clock ran ahead would step back by that drift.
+  if (ns <= lastNs && lastNs - ns < STEP_NS) ns = lastNs + 1n;
+  lastNs = ns;
   return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
 }
 
-/** A Date (plus optional exact nanoseconds within its second) as a LogTime. */
-export function toLogTime(date: Date, nsec?: number): LogTime {
+/** A Date (plus optional exact nanoseconds within its second) as a NanoTime. */
+export function nanoTimeOf(date: Date, nsec?: number): NanoTime {
   const ms = date.getTime();
   const sec = Math.floor(ms / 1000);
   return { sec, nsec: nsec ?? (ms - sec * 1000) * 1_000_000 };
 }
 
-/** The Date for a LogTime (sub-millisecond digits dropped). */
-export function toDate(t: LogTime): Date {
+/** The Date for a NanoTime (sub-millisecond digits dropped). */
+export function toDate(t: NanoTime): Date {
   return new Date(t.sec * 1000 + Math.floor(t.nsec / 1_000_000));
 }
 
-export function compareLogTime(a: LogTime, b: LogTime): number {
+export function compareNanoTime(a: NanoTime, b: NanoTime): number {
   return a.sec !== b.sec ? a.sec - b.sec : a.nsec - b.nsec;
 }
 
@@ -67,7 +82,7 @@ function nanoDigits(nsec: number): string {
 }
 
 /** Go's time.RFC3339Nano in UTC: fraction with trailing zeros trimmed, none at all for whole seconds. */
-export function formatRFC3339Nano(t: LogTime): string {
+export function formatRFC3339Nano(t: NanoTime): string {
   if (t.nsec === 0) return secondsPrefix(t.sec) + 'Z';
   let digits = nanoDigits(t.nsec);
   let end = digits.length;
@@ -76,9 +91,22 @@ export function formatRFC3339Nano(t: LogTime): string {
   return `${secondsPrefix(t.sec)}.${digits}Z`;
 }
 
+/** Go's time.RFC3339 in UTC: whole seconds ("2026-11-28T14:21:03Z"). */
+export function formatRFC3339(date: Date): string {
+  return secondsPrefix(Math.floor(date.getTime() / 1000)) + 'Z';
+}
+
 /** dockerd's rfc3339NanoFixed in UTC: always nine fractional digits. */
-export function formatRFC3339NanoFixed(t: LogTime): string {
+export function formatRFC3339NanoFixed(t: NanoTime): string {
   return `${secondsPrefix(t.sec)}.${nanoDigits(t.nsec)}Z`;
+}
+
+/**
+ * time.Now().UTC().Format(time.RFC3339Nano): preciseNow's digits, so two calls in a row never
+ * print an earlier time second (unless the wall clock itself is stepped back).
+ */
+export function nowRFC3339Nano(): string {
+  return formatRFC3339Nano(preciseNow());
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
@@ -86,7 +114,7 @@ let parsedPrefix = '';
 let parsedPrefixSec = 0;
 
 /** Parses an RFC 3339 timestamp with any number of fractional digits (beyond nine are dropped, as Go). */
-export function parseRFC3339Nano(s: string): LogTime | undefined {
+export function parseRFC3339Nano(s: string): NanoTime | undefined {
   const m = RFC3339.exec(s);
   if (!m) return undefined;
   let sec: number;
@@ -108,6 +136,6 @@ export function parseRFC3339Nano(s: string): LogTime | undefined {
     sec -= m[9] === '+' ? offset : -offset;
   }
   const frac = m[7];
-  const nsec = frac === undefined ? 0 : Number((frac.length > 9 ? frac.slice(0, 9) : frac + '000000000'.slice(frac.length)));
+  const nsec = frac === undefined ? 0 : Number(frac.length > 9 ? frac.slice(0, 9) : frac + '000000000'.slice(frac.length));
   return { sec, nsec };
 }
