@@ -2,16 +2,22 @@
 // lookup is fd-relative and done by the kernel with openat2(RESOLVE_IN_ROOT / RESOLVE_BENEATH), so
 // a container swapping links or directories meanwhile can never send the daemon to a host file.
 // Thin synchronous wrappers; errors become Node-style errors with .code, .errno and .syscall.
+// Also listenInNetns: the embedded DNS's sockets made inside a container's network namespace.
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <netinet/in.h>
 #include <node_api.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -448,6 +454,109 @@ static napi_value CloseFd(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// ---------------------------------------------------------------- sockets in a network namespace
+
+struct netns_job {
+  int nsfd;
+  struct sockaddr_in addr;
+  int backlog;
+  int udp, tcp;
+  int err;
+  const char *syscall;
+};
+
+static int job_fail(struct netns_job *j, const char *syscall) {
+  j->err = errno;
+  j->syscall = syscall;
+  return -1;
+}
+
+// Runs on a thread of its own, which enters the namespace and ends there: setns() changes only
+// the calling thread, so the process's other threads (the event loop, libuv's pool) never leave
+// the host's namespace, and a socket keeps the namespace it was made in.
+static void *netns_worker(void *arg) {
+  struct netns_job *j = arg;
+  if (setns(j->nsfd, CLONE_NEWNET) < 0) {
+    job_fail(j, "setns");
+    return NULL;
+  }
+  j->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (j->udp < 0) {
+    job_fail(j, "socket");
+    return NULL;
+  }
+  if (bind(j->udp, (struct sockaddr *)&j->addr, sizeof j->addr) < 0) {
+    job_fail(j, "bind");
+    return NULL;
+  }
+  // Port 0: the kernel's pick for UDP, and the same port for TCP.
+  socklen_t len = sizeof j->addr;
+  if (getsockname(j->udp, (struct sockaddr *)&j->addr, &len) < 0) {
+    job_fail(j, "getsockname");
+    return NULL;
+  }
+  j->tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (j->tcp < 0) {
+    job_fail(j, "socket");
+    return NULL;
+  }
+  int one = 1;
+  if (setsockopt(j->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
+    job_fail(j, "setsockopt");
+    return NULL;
+  }
+  if (bind(j->tcp, (struct sockaddr *)&j->addr, sizeof j->addr) < 0) {
+    job_fail(j, "bind");
+    return NULL;
+  }
+  if (listen(j->tcp, j->backlog) < 0) job_fail(j, "listen");
+  return NULL;
+}
+
+// listenInNetns(netnsPath, ipv4, port, backlog) -> [udpFd, tcpFd]: a UDP socket bound to ip:port
+// and a TCP socket listening on the same address, both inside the network namespace at netnsPath
+// (non-blocking, close-on-exec). A handful of syscalls on a short-lived thread, joined here.
+static napi_value ListenInNetns(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char p[NAME_MAX_BYTES];
+  char ip[64];
+  size_t iplen;
+  int32_t port, backlog;
+  if (!get_args(env, info, 4, argv) || !get_path(env, argv[0], p, sizeof p)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[1], ip, sizeof ip, &iplen) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected an address string");
+    return NULL;
+  }
+  if (!get_i32(env, argv[2], &port) || !get_i32(env, argv[3], &backlog)) return NULL;
+  struct netns_job j = {.nsfd = -1, .backlog = backlog, .udp = -1, .tcp = -1, .err = 0, .syscall = NULL};
+  j.addr.sin_family = AF_INET;
+  if (port < 0 || port > 65535 || inet_pton(AF_INET, ip, &j.addr.sin_addr) != 1) {
+    napi_throw_type_error(env, NULL, "invalid IPv4 address or port");
+    return NULL;
+  }
+  j.addr.sin_port = htons((uint16_t)port);
+  j.nsfd = open(p, O_RDONLY | O_CLOEXEC);
+  if (j.nsfd < 0) return throw_errno(env, errno, "open", p);
+  pthread_t th;
+  int rc = pthread_create(&th, NULL, netns_worker, &j);
+  if (rc != 0) {
+    close(j.nsfd);
+    return throw_errno(env, rc, "pthread_create", NULL);
+  }
+  pthread_join(th, NULL);
+  close(j.nsfd);
+  if (j.err != 0) {
+    if (j.udp >= 0) close(j.udp);
+    if (j.tcp >= 0) close(j.tcp);
+    return throw_errno(env, j.err, j.syscall, p);
+  }
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, num(env, j.udp));
+  napi_set_element(env, out, 1, num(env, j.tcp));
+  return out;
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
@@ -462,6 +571,7 @@ static void register_xattr(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
   register_xattr(env, exports);
+  export_fn(env, exports, "listenInNetns", ListenInNetns);
   export_fn(env, exports, "openRoot", OpenRoot);
   export_fn(env, exports, "openInRoot", OpenInRoot);
   export_fn(env, exports, "openBeneath", OpenBeneath);
