@@ -2,7 +2,7 @@
 // lookup is fd-relative and done by the kernel with openat2(RESOLVE_IN_ROOT / RESOLVE_BENEATH), so
 // a container swapping links or directories meanwhile can never send the daemon to a host file.
 // Thin synchronous wrappers; errors become Node-style errors with .code, .errno and .syscall.
-// Also listenInNetns: the embedded DNS's sockets made inside a container's network namespace.
+// Also listenInNetns (asynchronous): the embedded DNS's sockets made inside a container's netns.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -30,7 +30,7 @@
 #define MAX_ARGS 8
 #define NAME_MAX_BYTES 4096
 
-static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+static napi_value errno_error(napi_env env, int err, const char *syscall, const char *path) {
   const char *name = strerrorname_np(err);
   char msg[NAME_MAX_BYTES + 256];
   if (path)
@@ -50,7 +50,11 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall, const 
     napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &p);
     napi_set_named_property(env, error, "path", p);
   }
-  napi_throw(env, error);
+  return error;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  napi_throw(env, errno_error(env, err, syscall, path));
   return NULL;
 }
 
@@ -513,48 +517,90 @@ static void *netns_worker(void *arg) {
   return NULL;
 }
 
-// listenInNetns(netnsPath, ipv4, port, backlog) -> [udpFd, tcpFd]: a UDP socket bound to ip:port
-// and a TCP socket listening on the same address, both inside the network namespace at netnsPath
-// (non-blocking, close-on-exec). A handful of syscalls on a short-lived thread, joined here.
+struct netns_request {
+  napi_async_work work;
+  napi_deferred deferred;
+  char path[NAME_MAX_BYTES];
+  struct netns_job job;
+};
+
+// On a libuv pool thread: the namespace is entered by a thread of our own, never the pool's (its
+// threads also run getaddrinfo, which must stay in the host's namespace).
+static void netns_execute(napi_env env, void *data) {
+  struct netns_request *r = data;
+  struct netns_job *j = &r->job;
+  j->nsfd = open(r->path, O_RDONLY | O_CLOEXEC);
+  if (j->nsfd < 0) {
+    job_fail(j, "open");
+    return;
+  }
+  pthread_t th;
+  int rc = pthread_create(&th, NULL, netns_worker, j);
+  if (rc != 0) {
+    j->err = rc;
+    j->syscall = "pthread_create";
+  } else {
+    pthread_join(th, NULL);
+  }
+  close(j->nsfd);
+  if (j->err != 0) {
+    if (j->udp >= 0) close(j->udp);
+    if (j->tcp >= 0) close(j->tcp);
+  }
+}
+
+static void netns_complete(napi_env env, napi_status status, void *data) {
+  struct netns_request *r = data;
+  if (status != napi_ok) {
+    napi_reject_deferred(env, r->deferred, errno_error(env, ECANCELED, "listenInNetns", r->path));
+  } else if (r->job.err != 0) {
+    napi_reject_deferred(env, r->deferred, errno_error(env, r->job.err, r->job.syscall, r->path));
+  } else {
+    napi_value out;
+    napi_create_array_with_length(env, 2, &out);
+    napi_set_element(env, out, 0, num(env, r->job.udp));
+    napi_set_element(env, out, 1, num(env, r->job.tcp));
+    napi_resolve_deferred(env, r->deferred, out);
+  }
+  napi_delete_async_work(env, r->work);
+  free(r);
+}
+
+// listenInNetns(netnsPath, ipv4, port, backlog) -> Promise<[udpFd, tcpFd]>: a UDP socket bound to
+// ip:port and a TCP socket listening on the same address, both inside the network namespace at
+// netnsPath (non-blocking, close-on-exec). The event loop never waits for the namespace switch.
 static napi_value ListenInNetns(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
-  char p[NAME_MAX_BYTES];
   char ip[64];
   size_t iplen;
   int32_t port, backlog;
-  if (!get_args(env, info, 4, argv) || !get_path(env, argv[0], p, sizeof p)) return NULL;
+  struct netns_request *r = calloc(1, sizeof *r);
+  if (!r) return throw_errno(env, ENOMEM, "listenInNetns", NULL);
+  if (!get_args(env, info, 4, argv) || !get_path(env, argv[0], r->path, sizeof r->path) || !get_i32(env, argv[2], &port) || !get_i32(env, argv[3], &backlog)) {
+    free(r);
+    return NULL;
+  }
   if (napi_get_value_string_utf8(env, argv[1], ip, sizeof ip, &iplen) != napi_ok) {
+    free(r);
     napi_throw_type_error(env, NULL, "expected an address string");
     return NULL;
   }
-  if (!get_i32(env, argv[2], &port) || !get_i32(env, argv[3], &backlog)) return NULL;
-  struct netns_job j = {.nsfd = -1, .backlog = backlog, .udp = -1, .tcp = -1, .err = 0, .syscall = NULL};
-  j.addr.sin_family = AF_INET;
-  if (port < 0 || port > 65535 || inet_pton(AF_INET, ip, &j.addr.sin_addr) != 1) {
+  r->job = (struct netns_job){.nsfd = -1, .backlog = backlog, .udp = -1, .tcp = -1, .err = 0, .syscall = NULL};
+  r->job.addr.sin_family = AF_INET;
+  if (port < 0 || port > 65535 || inet_pton(AF_INET, ip, &r->job.addr.sin_addr) != 1) {
+    free(r);
     napi_throw_type_error(env, NULL, "invalid IPv4 address or port");
     return NULL;
   }
-  j.addr.sin_port = htons((uint16_t)port);
-  j.nsfd = open(p, O_RDONLY | O_CLOEXEC);
-  if (j.nsfd < 0) return throw_errno(env, errno, "open", p);
-  pthread_t th;
-  int rc = pthread_create(&th, NULL, netns_worker, &j);
-  if (rc != 0) {
-    close(j.nsfd);
-    return throw_errno(env, rc, "pthread_create", NULL);
+  r->job.addr.sin_port = htons((uint16_t)port);
+  napi_value promise, name;
+  napi_create_promise(env, &r->deferred, &promise);
+  napi_create_string_utf8(env, "listenInNetns", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, netns_execute, netns_complete, r, &r->work) != napi_ok || napi_queue_async_work(env, r->work) != napi_ok) {
+    napi_reject_deferred(env, r->deferred, errno_error(env, EAGAIN, "listenInNetns", r->path));
+    free(r);
   }
-  pthread_join(th, NULL);
-  close(j.nsfd);
-  if (j.err != 0) {
-    if (j.udp >= 0) close(j.udp);
-    if (j.tcp >= 0) close(j.tcp);
-    return throw_errno(env, j.err, j.syscall, p);
-  }
-  napi_value out;
-  napi_create_array_with_length(env, 2, &out);
-  napi_set_element(env, out, 0, num(env, j.udp));
-  napi_set_element(env, out, 1, num(env, j.tcp));
-  return out;
+  return promise;
 }
 
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {

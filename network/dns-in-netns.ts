@@ -1,9 +1,10 @@
 // The embedded DNS's listeners inside a container's network namespace, as dockerd has them: a UDP
 // and a TCP socket on 127.0.0.11:53 of the container's own loopback. The native addon makes and
-// binds them on a short-lived thread that enters the namespace (setns changes only the calling
-// thread), then Node adopts the descriptors: they keep their namespace, while this process and
-// every exchange with the upstream servers stay in the host's. No process per container, no NAT
-// rule: the address itself is bound (lo holds 127.0.0.0/8, and root may bind port 53).
+// binds them on a short-lived thread of its own that enters the namespace (setns changes only the
+// calling thread; the event loop does not wait for it), then Node adopts the descriptors: they
+// keep their namespace, while this process and every exchange with the upstream servers stay in
+// the host's. No process per container, no NAT rule: the address itself is bound (lo holds
+// 127.0.0.0/8, and root may bind port 53).
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { nativeAddon } from '../lib/native-addon';
@@ -15,7 +16,7 @@ export const EMBEDDED_DNS_IP = '127.0.0.11';
 const TCP_BACKLOG = 511;
 
 interface NetnsAddon {
-  listenInNetns(netnsPath: string, ip: string, port: number, backlog: number): [number, number];
+  listenInNetns(netnsPath: string, ip: string, port: number, backlog: number): Promise<[number, number]>;
   closeFd(fd: number): void;
 }
 
@@ -28,7 +29,7 @@ export interface NetnsListeners {
 /** UDP + TCP listeners on ip:port inside the netns at netnsPath (port 0: one free port for both). */
 export async function listenInNetns(netnsPath: string, ip: string, port: number): Promise<NetnsListeners> {
   const addon = nativeAddon<NetnsAddon>();
-  const [udpFd, tcpFd] = addon.listenInNetns(netnsPath, ip, port, TCP_BACKLOG);
+  const [udpFd, tcpFd] = await addon.listenInNetns(netnsPath, ip, port, TCP_BACKLOG);
   const udp = dgram.createSocket('udp4');
   const udpReady = new Promise<void>((resolve) => udp.once('listening', () => resolve()));
   try {
