@@ -493,12 +493,6 @@ static void *netns_worker(void *arg) {
     job_fail(j, "bind");
     return NULL;
   }
-  // Port 0: the kernel's pick for UDP, and the same port for TCP.
-  socklen_t len = sizeof j->addr;
-  if (getsockname(j->udp, (struct sockaddr *)&j->addr, &len) < 0) {
-    job_fail(j, "getsockname");
-    return NULL;
-  }
   j->tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (j->tcp < 0) {
     job_fail(j, "socket");
@@ -567,8 +561,9 @@ static void netns_complete(napi_env env, napi_status status, void *data) {
 }
 
 // listenInNetns(netnsPath, ipv4, port, backlog) -> Promise<[udpFd, tcpFd]>: a UDP socket bound to
-// ip:port and a TCP socket listening on the same address, both inside the network namespace at
-// netnsPath (non-blocking, close-on-exec). The event loop never waits for the namespace switch.
+// ip:port and a TCP socket listening on ip:port, both inside the network namespace at netnsPath
+// (non-blocking, close-on-exec); port 0 gives each its own free port. The event loop never waits
+// for the namespace switch.
 static napi_value ListenInNetns(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
   char ip[64];

@@ -1,7 +1,7 @@
 // The embedded DNS server: one UDP + one TCP listener per key. Containers on user-defined
-// networks each have theirs on 127.0.0.11:53 inside their own netns (network/dns-in-netns.ts),
-// keyed by container, so the listener a query came in on says who asks; forwarding happens from
-// the host's namespace. It mirrors dockerd's libnetwork resolver: A answers for our names
+// networks each have theirs on 127.0.0.11 inside their own netns, port 53 redirected to them
+// (network/dns-in-netns.ts), keyed by container, so the listener a query came in on says who
+// asks; forwarding happens from the host's namespace. It mirrors dockerd's libnetwork resolver: A answers for our names
 // (TTL 600, shuffled), empty NOERROR for AAAA/MX of our names, PTR for our addresses, everything
 // else forwarded verbatim to the upstreams in order (same transport as the client, the client's
 // query id kept, SERVFAIL and REFUSED answers skipped), SERVFAIL when none answers (dockerd >= 25;
@@ -12,7 +12,7 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as dnsPacket from 'dns-packet';
-import { listenInNetns } from './dns-in-netns';
+import { listenInNetns, redirectInNetns } from './dns-in-netns';
 
 export interface DnsAnswer {
   addresses: string[]; // IPv4 A records
@@ -96,6 +96,7 @@ export function parseUpstream(s: string): Upstream | null {
 interface Listener {
   key: string;
   ip: string;
+  /** The port asked for (in a netns: the one redirected to the listeners' own). */
   port: number;
   netns: string | undefined;
   udp: dgram.Socket;
@@ -132,10 +133,11 @@ export class DnsServer {
     this.timeoutMs = opts.upstreamTimeoutMs ?? 2000;
   }
 
-  /** UDP and TCP listeners on ip:port (port default 53) for the key, in the network namespace at
-   *  `netns` (a path) when given, else in ours. Port 0 picks a free port shared by both (tests);
-   *  see port(). Listening again on the same address is a no-op; on another address, the old
-   *  listeners are closed first. */
+  /** UDP and TCP listeners on ip:port (port default 53) for the key. In the network namespace at
+   *  `netns` (a path), they listen on free ports of ip and NAT rules there send ip:port to them;
+   *  else on ip:port in ours, port 0 picking a free port shared by both (tests; see port()).
+   *  Listening again on the same address is a no-op; on another address, the old listeners are
+   *  closed first. */
   listen(key: string, ip: string, port = 53, netns?: string): Promise<void> {
     return this.serial(key, async () => {
       if (!net.isIP(ip)) throw new Error(`invalid DNS listen address: ${ip}`);
@@ -185,9 +187,15 @@ export class DnsServer {
   private async bind(key: string, ip: string, port: number, netns: string | undefined): Promise<Listener> {
     if (netns !== undefined) {
       if (!net.isIPv4(ip)) throw new Error(`invalid DNS listen address in a netns: ${ip}`);
-      const { udp, tcp, port: bound } = await listenInNetns(netns, ip, port);
-      const l: Listener = { key, ip, port: bound, netns, udp, tcp, conns: new Set(), cancels: new Set(), closed: false };
+      const { udp, tcp, udpPort, tcpPort } = await listenInNetns(netns, ip);
+      const l: Listener = { key, ip, port, netns, udp, tcp, conns: new Set(), cancels: new Set(), closed: false };
       this.attach(l);
+      try {
+        await redirectInNetns(netns, ip, port, udpPort, tcpPort);
+      } catch (err) {
+        await this.closeListener(l);
+        throw err;
+      }
       return l;
     }
     // Port 0: let the kernel pick the UDP port and take the same one for TCP, retrying if taken.

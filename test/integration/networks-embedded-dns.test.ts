@@ -174,12 +174,37 @@ describe('the embedded DNS on 127.0.0.11', () => {
         assert.equal(aaaa.rcode, 'NOERROR');
         assert.equal(aaaa.answers?.length ?? 0, 0);
       }
+      // dockerd's NAT rules in the container's netns send 127.0.0.11:53 to the listeners' own ports.
+      const rules = await new Promise<string>((resolve, reject) => {
+        execFile('nsenter', ['-n', '-t', String(pid), 'iptables-save', '-t', 'nat'], (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      });
+      assert.match(rules, /^-A OUTPUT -d 127\.0\.0\.11\/32 -j DOCKER_OUTPUT$/m);
+      assert.match(rules, /^-A DOCKER_OUTPUT -d 127\.0\.0\.11\/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127\.0\.0\.11:\d+$/m);
+      assert.match(rules, /^-A DOCKER_POSTROUTING -s 127\.0\.0\.11\/32 -p tcp -m tcp --sport \d+ -j SNAT --to-source :53$/m);
       // Only 127.0.0.11: nothing of Berth's listens on port 53 of the gateway in the container.
       const gw = (await ctrJson(cli)).NetworkSettings.Networks[n].Gateway;
       const viaGw = await k.docker(['exec', cli, 'nslookup', srv, gw], { timeoutMs: 30_000 });
       assert.doesNotMatch(viaGw.stdout, new RegExp(`Address:\\s+${srvIp.replace(/\./g, '\\.')}`));
     } finally {
       await rmf(srv, cli);
+      await netRm(n);
+    }
+  });
+
+  test('port 53 stays free in the container: a DNS server of its own binds 0.0.0.0:53, and 127.0.0.11 still answers', async () => {
+    const n = `own53-${rnd()}`;
+    const c = `own53-c-${rnd()}`;
+    await k.ok(['network', 'create', n]);
+    try {
+      // busybox nc listens on the wildcard address, TCP, port 53: it fails if 53 is taken.
+      await k.ok(['run', '-d', '--name', c, '--network', n, 'busybox', 'sh', '-c', 'nc -l -p 53 -e echo own-server; echo nc-exited $? > /tmp/nc; sleep 300']);
+      await k.until('the container\'s own server to listen on :53', async () => /:53\s.*LISTEN/.test(await execOut(c, ['netstat', '-ltn'])), 10_000);
+      const ip = (await ctrJson(c)).NetworkSettings.Networks[n].IPAddress;
+      const r = await nslookup(c, c);
+      assert.deepEqual(r.addrs, [ip], r.out);
+      assert.equal((await k.docker(['exec', c, 'cat', '/tmp/nc'])).code, 1, 'nc is still listening');
+    } finally {
+      await rmf(c);
       await netRm(n);
     }
   });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as dnsPacket from 'dns-packet';
+import { redirectRules } from '../../network/dns-in-netns';
 import { DnsServer, type DnsResolver, type DnsServerOptions, MAX_TCP_CONNS, parseUpstream, ptrToIpv4 } from '../../network/dns-server';
 
 /** A server whose options object is its resolver too. */
@@ -515,4 +516,23 @@ describe('DnsServer hardening', () => {
       await s.closeAll();
     }
   });
+});
+
+test('redirectRules: dockerd\'s NAT rules in the container\'s netns, port 53 to the listeners\' own ports', () => {
+  assert.equal(
+    redirectRules('127.0.0.11', 53, 41643, 40627),
+    [
+      '*nat',
+      ':DOCKER_OUTPUT - [0:0]',
+      ':DOCKER_POSTROUTING - [0:0]',
+      '-A OUTPUT -d 127.0.0.11/32 -j DOCKER_OUTPUT',
+      '-A POSTROUTING -d 127.0.0.11/32 -j DOCKER_POSTROUTING',
+      '-A DOCKER_OUTPUT -d 127.0.0.11/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination 127.0.0.11:40627',
+      '-A DOCKER_OUTPUT -d 127.0.0.11/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127.0.0.11:41643',
+      '-A DOCKER_POSTROUTING -s 127.0.0.11/32 -p tcp -m tcp --sport 40627 -j SNAT --to-source :53',
+      '-A DOCKER_POSTROUTING -s 127.0.0.11/32 -p udp -m udp --sport 41643 -j SNAT --to-source :53',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
 });
