@@ -53,7 +53,7 @@ import { Firewall } from '../network/firewall';
 import { DnsServer } from '../network/dns-server';
 import { PortAllocator } from '../network/port-allocator';
 import { PortProxy } from '../network/port-proxy';
-import { parseResolvConf, readHostResolvConf } from './containers/etc-files';
+import { hostUpstreams } from './containers/etc-files';
 import { closeTempMounts, initTempMounts } from '../runtime/mount';
 
 interface Shutdown {
@@ -102,7 +102,7 @@ async function startNetworking(
   const resolver = new EmbeddedDnsResolver({
     view: repoResolverView(networkRepo, usage),
     upstreams,
-    hostResolvers: () => parseResolvConf(readHostResolvConf()).nameservers,
+    hostResolvers: hostUpstreams,
   });
   const dns = new DnsServer(resolver, { logger: log });
   const networks = new NetworkService({

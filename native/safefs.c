@@ -2,16 +2,22 @@
 // lookup is fd-relative and done by the kernel with openat2(RESOLVE_IN_ROOT / RESOLVE_BENEATH), so
 // a container swapping links or directories meanwhile can never send the daemon to a host file.
 // Thin synchronous wrappers; errors become Node-style errors with .code, .errno and .syscall.
+// Also listenInNetns (asynchronous): the embedded DNS's sockets made inside a container's netns.
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <netinet/in.h>
 #include <node_api.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -24,7 +30,7 @@
 #define MAX_ARGS 8
 #define NAME_MAX_BYTES 4096
 
-static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+static napi_value errno_error(napi_env env, int err, const char *syscall, const char *path) {
   const char *name = strerrorname_np(err);
   char msg[NAME_MAX_BYTES + 256];
   if (path)
@@ -44,7 +50,11 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall, const 
     napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &p);
     napi_set_named_property(env, error, "path", p);
   }
-  napi_throw(env, error);
+  return error;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  napi_throw(env, errno_error(env, err, syscall, path));
   return NULL;
 }
 
@@ -448,6 +458,146 @@ static napi_value CloseFd(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// ---------------------------------------------------------------- sockets in a network namespace
+
+struct netns_job {
+  int nsfd;
+  struct sockaddr_in addr;
+  int backlog;
+  int udp, tcp;
+  int err;
+  const char *syscall;
+};
+
+static int job_fail(struct netns_job *j, const char *syscall) {
+  j->err = errno;
+  j->syscall = syscall;
+  return -1;
+}
+
+// Runs on a thread of its own, which enters the namespace and ends there: setns() changes only
+// the calling thread, so the process's other threads (the event loop, libuv's pool) never leave
+// the host's namespace, and a socket keeps the namespace it was made in.
+static void *netns_worker(void *arg) {
+  struct netns_job *j = arg;
+  if (setns(j->nsfd, CLONE_NEWNET) < 0) {
+    job_fail(j, "setns");
+    return NULL;
+  }
+  j->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (j->udp < 0) {
+    job_fail(j, "socket");
+    return NULL;
+  }
+  if (bind(j->udp, (struct sockaddr *)&j->addr, sizeof j->addr) < 0) {
+    job_fail(j, "bind");
+    return NULL;
+  }
+  j->tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (j->tcp < 0) {
+    job_fail(j, "socket");
+    return NULL;
+  }
+  int one = 1;
+  if (setsockopt(j->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
+    job_fail(j, "setsockopt");
+    return NULL;
+  }
+  if (bind(j->tcp, (struct sockaddr *)&j->addr, sizeof j->addr) < 0) {
+    job_fail(j, "bind");
+    return NULL;
+  }
+  if (listen(j->tcp, j->backlog) < 0) job_fail(j, "listen");
+  return NULL;
+}
+
+struct netns_request {
+  napi_async_work work;
+  napi_deferred deferred;
+  char path[NAME_MAX_BYTES];
+  struct netns_job job;
+};
+
+// On a libuv pool thread: the namespace is entered by a thread of our own, never the pool's (its
+// threads also run getaddrinfo, which must stay in the host's namespace).
+static void netns_execute(napi_env env, void *data) {
+  struct netns_request *r = data;
+  struct netns_job *j = &r->job;
+  j->nsfd = open(r->path, O_RDONLY | O_CLOEXEC);
+  if (j->nsfd < 0) {
+    job_fail(j, "open");
+    return;
+  }
+  pthread_t th;
+  int rc = pthread_create(&th, NULL, netns_worker, j);
+  if (rc != 0) {
+    j->err = rc;
+    j->syscall = "pthread_create";
+  } else {
+    pthread_join(th, NULL);
+  }
+  close(j->nsfd);
+  if (j->err != 0) {
+    if (j->udp >= 0) close(j->udp);
+    if (j->tcp >= 0) close(j->tcp);
+  }
+}
+
+static void netns_complete(napi_env env, napi_status status, void *data) {
+  struct netns_request *r = data;
+  if (status != napi_ok) {
+    napi_reject_deferred(env, r->deferred, errno_error(env, ECANCELED, "listenInNetns", r->path));
+  } else if (r->job.err != 0) {
+    napi_reject_deferred(env, r->deferred, errno_error(env, r->job.err, r->job.syscall, r->path));
+  } else {
+    napi_value out;
+    napi_create_array_with_length(env, 2, &out);
+    napi_set_element(env, out, 0, num(env, r->job.udp));
+    napi_set_element(env, out, 1, num(env, r->job.tcp));
+    napi_resolve_deferred(env, r->deferred, out);
+  }
+  napi_delete_async_work(env, r->work);
+  free(r);
+}
+
+// listenInNetns(netnsPath, ipv4, port, backlog) -> Promise<[udpFd, tcpFd]>: a UDP socket bound to
+// ip:port and a TCP socket listening on ip:port, both inside the network namespace at netnsPath
+// (non-blocking, close-on-exec); port 0 gives each its own free port. The event loop never waits
+// for the namespace switch.
+static napi_value ListenInNetns(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  char ip[64];
+  size_t iplen;
+  int32_t port, backlog;
+  struct netns_request *r = calloc(1, sizeof *r);
+  if (!r) return throw_errno(env, ENOMEM, "listenInNetns", NULL);
+  if (!get_args(env, info, 4, argv) || !get_path(env, argv[0], r->path, sizeof r->path) || !get_i32(env, argv[2], &port) || !get_i32(env, argv[3], &backlog)) {
+    free(r);
+    return NULL;
+  }
+  if (napi_get_value_string_utf8(env, argv[1], ip, sizeof ip, &iplen) != napi_ok) {
+    free(r);
+    napi_throw_type_error(env, NULL, "expected an address string");
+    return NULL;
+  }
+  r->job = (struct netns_job){.nsfd = -1, .backlog = backlog, .udp = -1, .tcp = -1, .err = 0, .syscall = NULL};
+  r->job.addr.sin_family = AF_INET;
+  if (port < 0 || port > 65535 || inet_pton(AF_INET, ip, &r->job.addr.sin_addr) != 1) {
+    free(r);
+    napi_throw_type_error(env, NULL, "invalid IPv4 address or port");
+    return NULL;
+  }
+  r->job.addr.sin_port = htons((uint16_t)port);
+  napi_value promise, name;
+  napi_create_promise(env, &r->deferred, &promise);
+  napi_create_string_utf8(env, "listenInNetns", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, netns_execute, netns_complete, r, &r->work) != napi_ok || napi_queue_async_work(env, r->work) != napi_ok) {
+    napi_reject_deferred(env, r->deferred, errno_error(env, EAGAIN, "listenInNetns", r->path));
+    free(r);
+  }
+  return promise;
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
@@ -462,6 +612,7 @@ static void register_xattr(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
   register_xattr(env, exports);
+  export_fn(env, exports, "listenInNetns", ListenInNetns);
   export_fn(env, exports, "openRoot", OpenRoot);
   export_fn(env, exports, "openInRoot", OpenInRoot);
   export_fn(env, exports, "openBeneath", OpenBeneath);

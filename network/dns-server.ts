@@ -1,17 +1,19 @@
-// The embedded DNS server for user-defined networks: one UDP + one TCP listener per network on
-// the network's gateway address (Node cannot enter a container's netns, so no 127.0.0.11).
-// It mirrors dockerd's libnetwork resolver: A answers for our names (TTL 600, shuffled), empty
-// NOERROR for AAAA/MX of our names, PTR for our addresses, everything else forwarded verbatim
-// to the upstreams in order (same transport as the client, the client's query id kept, SERVFAIL
-// and REFUSED answers skipped), SERVFAIL when none answers (dockerd >= 25; 20.10 sends nothing
-// and lets the client time out). Deliberate difference (the plan's): a single-label name that is
-// not ours gets NXDOMAIN at once; dockerd 20.10 forwards it (measured), which costs the client
-// its full timeout when the upstreams are unreachable.
+// The embedded DNS server: one UDP + one TCP listener per key. Containers on user-defined
+// networks each have theirs on 127.0.0.11 inside their own netns, port 53 redirected to them
+// (network/dns-in-netns.ts), keyed by container, so the listener a query came in on says who
+// asks; forwarding happens from the host's namespace. It mirrors dockerd's libnetwork resolver: A answers for our names
+// (TTL 600, shuffled), empty NOERROR for AAAA/MX of our names, PTR for our addresses, everything
+// else forwarded verbatim to the upstreams in order (same transport as the client, the client's
+// query id kept, SERVFAIL and REFUSED answers skipped), SERVFAIL when none answers (dockerd >= 25;
+// 20.10 sends nothing and lets the client time out). Deliberate difference (the plan's): a
+// single-label name that is not ours gets NXDOMAIN at once; dockerd 20.10 forwards it
+// (measured), which costs the client its full timeout when the upstreams are unreachable.
 
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { isIPv4 } from '../lib/addresses';
+import { listenInNetns, redirectInNetns } from './dns-in-netns';
 
 export interface DnsAnswer {
   addresses: string[]; // IPv4 A records
@@ -25,9 +27,6 @@ export interface DnsResolver {
   reverse?(key: string, clientIp: string, ip: string): string[] | null;
   /** The upstream servers (ip or ip:port) for clientIp's queries that are not ours. */
   upstreams(key: string, clientIp: string): string[];
-  /** Whether clientIp is one of the listener's own endpoints: anyone else is REFUSED (dockerd's
-   *  resolver lives in the container's netns, where no one else can reach it). Default: all. */
-  admits?(key: string, clientIp: string): boolean;
   /** false when clientIp's container has no external network (all internal): names that are not
    *  ours get SERVFAIL, never an upstream (CVE-2024-29018). Default: true. */
   forwards?(key: string, clientIp: string): boolean;
@@ -98,7 +97,9 @@ export function parseUpstream(s: string): Upstream | null {
 interface Listener {
   key: string;
   ip: string;
+  /** The port asked for (in a netns: the one redirected to the listeners' own). */
   port: number;
+  netns: string | undefined;
   udp: dgram.Socket;
   tcp: net.Server;
   conns: Set<net.Socket>;
@@ -133,20 +134,27 @@ export class DnsServer {
     this.timeoutMs = opts.upstreamTimeoutMs ?? 2000;
   }
 
-  /** UDP and TCP listeners on ip:port (port default 53) for the key (a network id).
-   *  Port 0 picks a free port shared by both (tests); see port(). Listening again on the same
-   *  address is a no-op; on another address, the old listeners are closed first. */
-  listen(key: string, ip: string, port = 53): Promise<void> {
+  /** UDP and TCP listeners on ip:port (port default 53) for the key. In the network namespace at
+   *  `netns` (a path), they listen on free ports of ip and NAT rules there send ip:port to them;
+   *  else on ip:port in ours, port 0 picking a free port shared by both (tests; see port()).
+   *  Listening again on the same address is a no-op; on another address, the old listeners are
+   *  closed first. */
+  listen(key: string, ip: string, port = 53, netns?: string): Promise<void> {
     return this.serial(key, async () => {
       if (!net.isIP(ip)) throw new Error(`invalid DNS listen address: ${ip}`);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid DNS listen port: ${port}`);
       const old = this.listeners.get(key);
-      if (old && old.ip === ip && (port === 0 || old.port === port)) return;
+      if (old && old.ip === ip && old.netns === netns && (port === 0 || old.port === port)) return;
       if (old) await this.closeListener(old);
-      const l = await this.bind(key, ip, port);
+      const l = await this.bind(key, ip, port, netns);
       this.listeners.set(key, l);
-      this.logger.debug({ key, ip, port: l.port }, 'dns: listening');
+      this.logger.debug({ key, ip, port: l.port, netns }, 'dns: listening');
     });
+  }
+
+  /** Whether the key has live listeners. */
+  has(key: string): boolean {
+    return this.listeners.has(key);
   }
 
   close(key: string): Promise<void> {
@@ -177,7 +185,20 @@ export class DnsServer {
     return next;
   }
 
-  private async bind(key: string, ip: string, port: number): Promise<Listener> {
+  private async bind(key: string, ip: string, port: number, netns: string | undefined): Promise<Listener> {
+    if (netns !== undefined) {
+      if (!net.isIPv4(ip)) throw new Error(`invalid DNS listen address in a netns: ${ip}`);
+      const { udp, tcp, udpPort, tcpPort } = await listenInNetns(netns, ip);
+      const l: Listener = { key, ip, port, netns, udp, tcp, conns: new Set(), cancels: new Set(), closed: false };
+      this.attach(l);
+      try {
+        await redirectInNetns(netns, ip, port, udpPort, tcpPort);
+      } catch (err) {
+        await this.closeListener(l);
+        throw err;
+      }
+      return l;
+    }
     // Port 0: let the kernel pick the UDP port and take the same one for TCP, retrying if taken.
     const attempts = port === 0 ? 16 : 1;
     let lastErr: unknown;
@@ -193,7 +214,7 @@ export class DnsServer {
         if (port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
         throw err;
       }
-      const l: Listener = { key, ip, port: udpPort, udp, tcp, conns: new Set(), cancels: new Set(), closed: false };
+      const l: Listener = { key, ip, port: udpPort, netns: undefined, udp, tcp, conns: new Set(), cancels: new Set(), closed: false };
       this.attach(l);
       return l;
     }
@@ -287,10 +308,6 @@ export class DnsServer {
     if (msg.readUInt16BE(4) !== 1 || msg.readUInt16BE(6) > 1 || msg.readUInt16BE(8) > 1 || msg.readUInt16BE(10) > 2) {
       return headerOnlyReply(msg, RCODE_FORMERR);
     }
-    if (!this.admitted(l, clientIp)) {
-      this.logger.debug({ key: l.key, clientIp }, 'dns: refused a client that is no endpoint of the network');
-      return headerOnlyReply(msg, RCODE_REFUSED);
-    }
     const q = parseQuery(msg);
     if (!q) return headerOnlyReply(msg, RCODE_FORMERR);
 
@@ -298,15 +315,6 @@ export class DnsServer {
     if (local) return local;
 
     return this.forward(l, proto, clientIp, msg, q);
-  }
-
-  private admitted(l: Listener, clientIp: string): boolean {
-    try {
-      return this.resolver.admits ? this.resolver.admits(l.key, clientIp) : true;
-    } catch (err) {
-      this.logger.warn({ key: l.key, err: String(err) }, 'dns: endpoint check failed');
-      return false;
-    }
   }
 
   private answerLocally(l: Listener, proto: Proto, clientIp: string, q: Query): Buffer | null {

@@ -16,8 +16,6 @@ export interface FirewallBridge {
   internal: boolean;
   icc: boolean;
   masquerade: boolean;
-  /** The embedded DNS listens on its gateway: port 53 there is dropped for all but the bridge's own traffic. */
-  dns?: boolean;
 }
 export interface FirewallPort {
   proto: 'tcp' | 'udp' | 'sctp';
@@ -35,7 +33,7 @@ export interface FirewallModel {
 export interface FirewallChains {
   forward: string; // filter, jumped from FORWARD (position 1)
   isolation: string; // filter, drops traffic that leaves one of our bridges for another
-  input: string; // filter, jumped from INPUT (position 1): embedded DNS on the gateways
+  input: string; // filter, jumped from INPUT (position 1): empty since the embedded DNS moved into the containers' netns; declared so that restoring flushes the gateway rules older versions left
   dnat: string; // nat, jumped from PREROUTING and OUTPUT for local destinations
   postrouting: string; // nat, jumped from POSTROUTING (position 1)
 }
@@ -115,7 +113,6 @@ export function renderRules(prefix: string, model: FirewallModel): string {
 
   const fwd: string[] = [];
   const iso: string[] = [];
-  const input: string[] = [];
   const dnat: string[] = [];
   const post: string[] = [];
 
@@ -144,19 +141,6 @@ export function renderRules(prefix: string, model: FirewallModel): string {
     // br_netfilter makes bridged traffic between two containers pass FORWARD too.
     fwd.push(`-A ${c.forward} -i ${b.name} -o ${b.name} -j ${b.icc ? 'ACCEPT' : 'DROP'}`);
   }
-  for (const b of bridges) {
-    // The embedded DNS listens on the gateway, the only local address inside the subnet.
-    for (const proto of ['udp', 'tcp']) {
-      input.push(`-A ${c.input} -d ${b.subnet} -i ${b.name} -p ${proto} -m ${proto} --dport 53 -j ACCEPT`);
-    }
-  }
-  for (const b of bridges.filter((x) => x.dns === true)) {
-    // Anyone else (host processes over lo, other networks' containers, the LAN) never reaches the
-    // embedded DNS: dockerd's resolver sits in each container's netns where no one else can.
-    for (const proto of ['udp', 'tcp']) {
-      input.push(`-A ${c.input} -d ${b.subnet} -p ${proto} -m ${proto} --dport 53 -j DROP`);
-    }
-  }
 
   // Nat.
   for (const p of ports) {
@@ -181,7 +165,6 @@ export function renderRules(prefix: string, model: FirewallModel): string {
     `:${c.input} - [0:0]`,
     ...fwd,
     ...iso,
-    ...input,
     'COMMIT',
     '*nat',
     `:${c.dnat} - [0:0]`,

@@ -5,7 +5,7 @@
 // container that swaps links or directories concurrently can never send the daemon to a host
 // file, which re-joining resolved path strings could not promise.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { nativeAddon } from '../lib/native-addon';
 
 /** A path or a single name: a string (UTF-8) or raw bytes. */
 export type FsName = string | Buffer;
@@ -52,24 +52,7 @@ interface Addon {
   constants: Record<string, number>;
 }
 
-function loadAddon(): Addon {
-  // dist/runtime/safe-fs.js -> dist/native/safefs.node (scripts/build-native.sh puts it there).
-  const candidates = [
-    path.join(__dirname, '..', 'native', 'safefs.node'),
-    path.join(__dirname, '..', '..', 'native', 'build', 'Release', 'safefs.node'),
-  ];
-  let last: unknown;
-  for (const file of candidates) {
-    try {
-      return require(file) as Addon;
-    } catch (err) {
-      last = err;
-    }
-  }
-  throw new Error(`safefs addon not built (run scripts/build-native.sh): ${last instanceof Error ? last.message : String(last)}`);
-}
-
-const addon = loadAddon();
+const addon = nativeAddon<Addon>();
 
 export const constants = {
   O_PATH: addon.constants.O_PATH,

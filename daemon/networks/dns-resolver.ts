@@ -1,5 +1,5 @@
-// What the embedded DNS answers on user networks: container names, aliases and --link aliases
-// in the asking container's networks, reverse names, who may ask, and where other names go. It
+// What the embedded DNS answers a container on user networks: container names, aliases and
+// --link aliases in the asking container's networks, reverse names, and where other names go. It
 // reads the stored endpoints and networks (not the network service), so it exists before the
 // DNS server and the network service are built.
 import type { DnsAnswer, DnsResolver } from '../../network/dns-server';
@@ -36,45 +36,39 @@ export interface EmbeddedDnsResolverDeps {
   hostResolvers: () => string[];
 }
 
+/**
+ * Answers for one container: each container has its own listener (on 127.0.0.11 in its netns),
+ * keyed by its id, so the asker is known from the listener, never from a source address.
+ */
 export class EmbeddedDnsResolver implements DnsResolver {
   constructor(private readonly deps: EmbeddedDnsResolverDeps) {}
 
-  /** The user networks whose names a client sees: all of its container's, or just the one asked on. */
-  private scope(networkId: string, clientIp: string): { networks: NetworkRecord[]; client?: EndpointRecord } {
+  /** The container's endpoints on user-defined bridge networks, with their networks, in order. */
+  private scope(containerId: string): { n: NetworkRecord; own: EndpointRecord }[] {
     const { view } = this.deps;
-    const client = view.endpoints(networkId).find((e) => e.ip === clientIp);
-    if (!client) {
-      const n = view.network(networkId);
-      return { networks: n ? [n] : [] };
+    const out: { n: NetworkRecord; own: EndpointRecord }[] = [];
+    for (const own of view.endpointsOf(containerId)) {
+      const n = view.network(own.networkId);
+      if (n !== undefined && n.name !== 'bridge' && n.driver === 'bridge') out.push({ n, own });
     }
-    const mine = view
-      .endpointsOf(client.containerId)
-      .map((e) => view.network(e.networkId))
-      .filter((n): n is NetworkRecord => n !== undefined && n.name !== 'bridge' && n.driver === 'bridge');
-    const asked = mine.find((n) => n.id === networkId);
-    const ordered = asked ? [asked, ...mine.filter((n) => n.id !== networkId)] : mine;
-    return { networks: ordered, client };
+    return out;
   }
 
-  lookup(networkId: string, clientIp: string, rawName: string): DnsAnswer | null {
+  lookup(containerId: string, _clientIp: string, rawName: string): DnsAnswer | null {
     const { view } = this.deps;
     const name = rawName.toLowerCase();
-    const { networks, client } = this.scope(networkId, clientIp);
-    for (const n of networks) {
+    for (const { n, own } of this.scope(containerId)) {
       // `name.<network>` is the qualified form of a name on that network.
       const suffix = `.${n.name.toLowerCase()}`;
       const candidates = name.endsWith(suffix) ? [name.slice(0, -suffix.length), name] : [name];
       const eps = view.endpoints(n.id);
       for (const want of candidates) {
         // --link aliases: visible to the linking container only.
-        if (client) {
-          const own = eps.find((e) => e.containerId === client.containerId);
-          for (const link of own?.links ?? []) {
-            const [target, alias] = splitLink(link);
-            if (alias.toLowerCase() !== want) continue;
-            const hit = eps.find((e) => view.containerName(e.containerId) === target || e.containerId.startsWith(target));
-            if (hit) return { addresses: [hit.ip] };
-          }
+        for (const link of own.links ?? []) {
+          const [target, alias] = splitLink(link);
+          if (alias.toLowerCase() !== want) continue;
+          const hit = eps.find((e) => view.containerName(e.containerId) === target || e.containerId.startsWith(target));
+          if (hit) return { addresses: [hit.ip] };
         }
         const ips = eps.filter((e) => e.dnsNames.some((d) => d.toLowerCase() === want)).map((e) => e.ip);
         if (ips.length > 0) return { addresses: ips };
@@ -83,35 +77,26 @@ export class EmbeddedDnsResolver implements DnsResolver {
     return null;
   }
 
-  reverse(networkId: string, clientIp: string, ip: string): string[] | null {
-    const { networks } = this.scope(networkId, clientIp);
-    for (const n of networks) {
+  reverse(containerId: string, _clientIp: string, ip: string): string[] | null {
+    for (const { n } of this.scope(containerId)) {
       const ep = this.deps.view.endpoints(n.id).find((e) => e.ip === ip);
       if (ep && ep.dnsNames.length > 0) return [`${ep.dnsNames[0]}.${n.name}`];
     }
     return null;
   }
 
-  /** The embedded DNS of a network answers its own endpoints only. */
-  admits(networkId: string, clientIp: string): boolean {
-    return this.deps.view.endpoints(networkId).some((e) => e.ip === clientIp);
-  }
-
   /** Forwarding only for a container with at least one network that is not internal (dockerd's
    *  hasExternalAccess; CVE-2024-29018: an internal network must not leak names or data out). */
-  forwards(networkId: string, clientIp: string): boolean {
+  forwards(containerId: string): boolean {
     const { view } = this.deps;
-    const client = view.endpoints(networkId).find((e) => e.ip === clientIp);
-    if (!client) return false;
-    return view.endpointsOf(client.containerId).some((e) => {
+    return view.endpointsOf(containerId).some((e) => {
       const n = view.network(e.networkId);
       return n !== undefined && n.driver === 'bridge' && !n.internal;
     });
   }
 
-  upstreams(networkId: string, clientIp: string): string[] {
-    const client = this.deps.view.endpoints(networkId).find((e) => e.ip === clientIp);
-    const own = client ? this.deps.upstreams.get(client.containerId) : undefined;
+  upstreams(containerId: string): string[] {
+    const own = this.deps.upstreams.get(containerId);
     return own && own.length > 0 ? own : this.deps.hostResolvers();
   }
 }

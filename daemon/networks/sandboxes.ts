@@ -17,6 +17,7 @@ import type { EndpointConfig, EndpointRecord, NetworkRecord, PortMapping } from 
 import type { NetworkService } from './service';
 import { portRequests, type PortSpec } from './port-bindings';
 import { splitLink } from './dns-resolver';
+import { ContainerResolvers, EMBEDDED_DNS_IP, hasEmbeddedDns } from './container-dns';
 
 export { splitLink } from './dns-resolver';
 
@@ -82,12 +83,14 @@ export class Sandboxes {
   private readonly proxies = new Map<string, LiveProxy[]>();
   /** Each running container's own --dns servers: the embedded DNS forwards its queries there. */
   private readonly upstreamsOf: Map<string, string[]>;
+  private readonly resolvers: ContainerResolvers;
 
   constructor(private readonly deps: SandboxesDeps) {
     this.networks = deps.networks;
     this.links = deps.links;
     this.logger = deps.logger;
     this.upstreamsOf = deps.upstreams;
+    this.resolvers = new ContainerResolvers(deps.networks.dns, deps.logger);
   }
 
   netnsName(containerId: string): string {
@@ -136,15 +139,8 @@ export class Sandboxes {
   /** Addresses for /etc/hosts and the nameserver for resolv.conf, from the live endpoints. */
   etcFacts(containerId: string): { addresses: string[]; nameserver: string | null } {
     const eps = this.endpointsOf(containerId);
-    let nameserver: string | null = null;
-    for (const ep of eps) {
-      const n = this.networks.tryGet(ep.networkId);
-      if (n && n.name !== 'bridge' && n.driver === 'bridge') {
-        nameserver = n.ipam[0]?.Gateway ?? null;
-        break;
-      }
-    }
-    return { addresses: eps.map((e) => e.ip).filter((ip) => ip !== ''), nameserver };
+    const embedded = this.resolvers.running(containerId) || eps.some((ep) => this.usesEmbeddedDns(ep));
+    return { addresses: eps.map((e) => e.ip).filter((ip) => ip !== ''), nameserver: embedded ? EMBEDDED_DNS_IP : null };
   }
 
   /**
@@ -224,6 +220,7 @@ export class Sandboxes {
       await this.detachEndpoint(ep, false);
       throw err;
     }
+    await this.startEmbeddedDns(c.id);
     this.networks.publishNetworkEvent('connect', n, c.id);
     return ep;
   }
@@ -290,8 +287,21 @@ export class Sandboxes {
     await this.networks.syncFirewall().catch((err: unknown) => this.logger.warn({ err }, 'firewall update failed'));
   }
 
+  private usesEmbeddedDns(ep: EndpointRecord): boolean {
+    const n = this.networks.tryGet(ep.networkId);
+    return n !== undefined && hasEmbeddedDns(n);
+  }
+
+  /** The embedded DNS in the container's netns once it is on a user network (after a daemon
+   *  restart too); it runs until the sandbox goes, as dockerd's. Never throws. */
+  async startEmbeddedDns(containerId: string): Promise<void> {
+    const netnsPath = this.netnsPath(containerId);
+    if (netnsPath && this.endpointsOf(containerId).some((ep) => this.usesEmbeddedDns(ep))) await this.resolvers.start(containerId, netnsPath);
+  }
+
   /** After the task exited: endpoints, netns and the rows go. Never throws. */
   async tearDown(containerId: string): Promise<void> {
+    await this.resolvers.stop(containerId);
     const eps = this.endpointsOf(containerId);
     const row = this.networks.repo.sandbox(containerId);
     if (row) {
@@ -339,10 +349,12 @@ export class Sandboxes {
 
   /**
    * Live restore: a kept sandbox is served again: the userland proxies of its published ports
-   * (they lived in the previous berthd) and its --dns servers for the embedded DNS.
+   * (they lived in the previous berthd), its embedded DNS and the --dns servers it forwards to.
    */
   async adopt(c: ContainerNet): Promise<void> {
     this.upstreamsOf.set(c.id, c.dns);
+    // Its 127.0.0.11 listeners lived in the previous berthd: made again, rules rewritten.
+    await this.startEmbeddedDns(c.id);
     if (!this.deps.userlandProxy) return;
     for (const ep of this.endpointsOf(c.id)) {
       const live: LiveProxy[] = [];

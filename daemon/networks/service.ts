@@ -325,7 +325,6 @@ export class NetworkService {
       });
       if (rivals.length === 0) return;
       this.logger.info({ network: rec.name, subnet: rec.ipam[0].Subnet, rivals }, 'subnet taken at the same moment elsewhere: picking another');
-      await this.dns.close(rec.id).catch(() => undefined);
       await this.releaseBridge(rec);
       avoid.push(rec.ipam[0].Subnet, ...rivals.map((r) => r.dst));
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 50)));
@@ -338,7 +337,7 @@ export class NetworkService {
     }
   }
 
-  /** The Linux bridge with its gateway address, and the DNS listener of a user network. */
+  /** The Linux bridge with its gateway address. */
   private async bringUp(n: NetworkRecord): Promise<void> {
     if (n.driver !== 'bridge' || !n.bridgeName) return;
     const cfg = n.ipam[0];
@@ -357,11 +356,6 @@ export class NetworkService {
       const ours = mine?.created === true;
       const address = ours ? null : res.addressAdded ? cidr : (mine?.address ?? null);
       this.repo.putBridge({ name, networkId: n.id, created: ours, address });
-    }
-    if (n.name !== 'bridge') {
-      await this.dns.listen(n.id, cfg.Gateway).catch((err: unknown) =>
-        this.logger.warn({ err, network: n.name }, 'embedded DNS could not listen on the gateway address'),
-      );
     }
   }
 
@@ -392,7 +386,6 @@ export class NetworkService {
         internal: n.internal,
         icc: n.icc !== false,
         masquerade: n.masquerade !== false,
-        dns: n.name !== 'bridge', // user networks have the embedded DNS on their gateway
       }));
     const model = { bridges, ports: this.firewallPorts() };
     // Most starts and stops change no rule (no published port): no iptables run for those.
@@ -503,7 +496,6 @@ export class NetworkService {
       await this.syncFirewall();
     } catch (err) {
       this.repo.delete(id);
-      await this.dns.close(id).catch(() => undefined);
       await this.releaseBridge(rec).catch(() => undefined);
       throw new Forbidden(`failed to create the network's bridge: ${errorMessage(err)}`);
     }
@@ -545,7 +537,6 @@ export class NetworkService {
       throw new Forbidden(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
     }
     this.repo.delete(n.id);
-    await this.dns.close(n.id).catch(() => undefined);
     await this.releaseBridge(n).catch((err: unknown) => this.logger.warn({ err, network: n.name }, 'bridge removal failed'));
     await this.syncFirewall().catch((err: unknown) => this.logger.warn({ err }, 'firewall update failed'));
     this.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });

@@ -1,7 +1,7 @@
 // Containers on networks through the real docker CLI against a real berthd: user networks (names,
 // aliases, short IDs through the embedded DNS, traffic), legacy links, network status, wrongly typed
-// fields, DNS forwarding and `docker ps --filter network`. Texts and statuses are dockerd's; DNS on
-// the gateway address and NXDOMAIN for unknown single-label names are Berth's documented choices.
+// fields, DNS forwarding and `docker ps --filter network`. Texts and statuses are dockerd's;
+// NXDOMAIN for unknown single-label names is Berth's documented choice.
 // Test traffic goes only to loopback and to the containers created here.
 
 import assert from 'node:assert/strict';
@@ -19,7 +19,6 @@ describe('containers on a user network', () => {
   test('two containers resolve each other by name, alias, short ID and name.network, and exchange data', async () => {
     const net = `app-${rnd()}`;
     await k.ok(['network', 'create', net]);
-    const gateway = (await netInspect(net)).IPAM.Config?.[0].Gateway ?? '';
     const srv = `srv-${rnd()}`;
     const srvId = (await k.ok(['run', '-d', '--name', srv, '--network', net, '--network-alias', 'web', '--network-alias', 'www', 'busybox', ...httpd('hello-from-srv')])).trim();
     const cli = `cli-${rnd()}`;
@@ -32,8 +31,8 @@ describe('containers on a user network', () => {
       const r = await nslookup(cli, name);
       assert.equal(r.code, 0, r.out);
       assert.deepEqual(r.addrs, [srvIp], `${name}: ${r.out}`);
-      // Berth's embedded DNS listens on the network's gateway.
-      assert.match(r.out, new RegExp(`Server:\\s+${gateway.replace(/\./g, '\\.')}`));
+      // The embedded DNS answers on 127.0.0.11 inside the container, as dockerd's.
+      assert.match(r.out, /Server:\s+127\.0\.0\.11\n/);
     }
     // And the other way round.
     assert.deepEqual((await nslookup(srv, cli)).addrs, [cliIp]);
@@ -76,7 +75,6 @@ describe('containers on a user network', () => {
   test('/etc/hosts, /etc/hostname and resolv.conf on a user network, the default bridge and none', async () => {
     const net = `etc-${rnd()}`;
     await k.ok(['network', 'create', net]);
-    const gateway = (await netInspect(net)).IPAM.Config?.[0].Gateway ?? '';
     const u = `u-${rnd()}`;
     const uid = (await k.ok(['run', '-d', '--name', u, '--network', net, 'busybox', 'sleep', '600'])).trim();
     const uip = (await ctrJson(u)).NetworkSettings.Networks[net].IPAddress;
@@ -84,7 +82,7 @@ describe('containers on a user network', () => {
     assert.equal(await execOut(u, ['cat', '/etc/hosts']), `${base}${uip}\t${uid.slice(0, 12)}\n`);
     assert.equal(await execOut(u, ['cat', '/etc/hostname']), `${uid.slice(0, 12)}\n`);
     const resolv = lines(await execOut(u, ['cat', '/etc/resolv.conf']));
-    assert.deepEqual(resolv.filter((l) => l.startsWith('nameserver')), [`nameserver ${gateway}`]);
+    assert.deepEqual(resolv.filter((l) => l.startsWith('nameserver')), ['nameserver 127.0.0.11']);
     assert.ok(resolv.includes('options ndots:0'), resolv.join('\n'));
 
     // The default bridge: an address line too, but the host's resolvers (no embedded DNS there).
@@ -314,8 +312,8 @@ describe('wrongly typed network fields', () => {
 
 describe('embedded DNS forwarding', () => {
   test('names that are not the network\'s go to the container\'s --dns servers (a loopback one here) and come back', async () => {
-    // A fake upstream on a loopback address of the host: the embedded DNS runs in the host's
-    // namespace, so it reaches it although the container itself could not.
+    // A fake upstream on a loopback address of the host: the embedded DNS forwards from the host's
+    // namespace, so it reaches it although the container itself could not (docs/divergence.md).
     const upstreamIp = `127.53.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
     const asked: string[] = [];
     const sock = dgram.createSocket('udp4');
@@ -337,9 +335,10 @@ describe('embedded DNS forwarding', () => {
       const out = await k.runOut(['--network', net, '--dns', upstreamIp], ['nslookup', 'far.example.test']);
       assert.match(out, /Address:\s+192\.0\.2\.77/);
       assert.ok(asked.includes('A far.example.test'), `upstream saw: ${asked.join(', ')}`);
-      // resolv.conf still names the embedded server, not the --dns one.
+      // resolv.conf still names the embedded server; the --dns one is its ExtServer (moby's comment).
       const resolv = await k.runOut(['--network', net, '--dns', upstreamIp], ['cat', '/etc/resolv.conf']);
-      assert.doesNotMatch(resolv, new RegExp(upstreamIp.replace(/\./g, '\\.')));
+      assert.deepEqual(lines(resolv).filter((l) => l.startsWith('nameserver')), ['nameserver 127.0.0.11']);
+      assert.match(resolv, new RegExp(`^# ExtServers: \\[${upstreamIp.replace(/\./g, '\\.')}\\]$`, 'm'));
       await netRm(net);
     } finally {
       sock.close();

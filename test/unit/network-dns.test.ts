@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as dnsPacket from 'dns-packet';
+import { redirectRules } from '../../network/dns-in-netns';
 import { DnsServer, type DnsResolver, type DnsServerOptions, MAX_TCP_CONNS, parseUpstream, ptrToIpv4 } from '../../network/dns-server';
 
 /** A server whose options object is its resolver too. */
@@ -466,30 +467,6 @@ test('parseUpstream and ptrToIpv4', () => {
 });
 
 describe('DnsServer hardening', () => {
-  test('a client that is not admitted is REFUSED, on UDP and TCP, before any lookup', async () => {
-    const looked: string[] = [];
-    const s = dnsServer({
-      lookup: (_k, c, n) => {
-        looked.push(`${c} ${n}`);
-        return { addresses: ['10.0.0.1'] };
-      },
-      upstreams: () => [],
-      admits: () => false,
-    });
-    await s.listen('a', HOST, 0);
-    try {
-      for (const proto of ['udp', 'tcp'] as const) {
-        const r = await ask(s.port('a') ?? 0, encodeQuery(3, 'web', 'A'), proto);
-        assert.equal(r.pkt.rcode, 'REFUSED');
-        assert.equal(r.pkt.id, 3);
-        assert.equal(r.pkt.answers?.length ?? 0, 0);
-      }
-      assert.deepEqual(looked, []);
-    } finally {
-      await s.closeAll();
-    }
-  });
-
   test('forwards=false: external names get SERVFAIL and the upstream sees nothing; own names still answer', async () => {
     const up = new FakeUpstream();
     await up.start();
@@ -539,4 +516,27 @@ describe('DnsServer hardening', () => {
       await s.closeAll();
     }
   });
+});
+
+test('redirectRules: dockerd\'s NAT rules in the container\'s netns, port 53 to the listeners\' own ports', () => {
+  assert.equal(
+    redirectRules('127.0.0.11', 53, 41643, 40627),
+    [
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      ':INPUT ACCEPT [0:0]',
+      ':OUTPUT ACCEPT [0:0]',
+      ':POSTROUTING ACCEPT [0:0]',
+      ':DOCKER_OUTPUT - [0:0]',
+      ':DOCKER_POSTROUTING - [0:0]',
+      '-A OUTPUT -d 127.0.0.11/32 -j DOCKER_OUTPUT',
+      '-A POSTROUTING -d 127.0.0.11/32 -j DOCKER_POSTROUTING',
+      '-A DOCKER_OUTPUT -d 127.0.0.11/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination 127.0.0.11:40627',
+      '-A DOCKER_OUTPUT -d 127.0.0.11/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127.0.0.11:41643',
+      '-A DOCKER_POSTROUTING -s 127.0.0.11/32 -p tcp -m tcp --sport 40627 -j SNAT --to-source :53',
+      '-A DOCKER_POSTROUTING -s 127.0.0.11/32 -p udp -m udp --sport 41643 -j SNAT --to-source :53',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
 });

@@ -1,8 +1,9 @@
-// What the embedded DNS answers, and to whom (Sandboxes.lookup / reverse / upstreams), over a
-// fake network service holding networks and live endpoints in memory. Behaviour per net-facts
-// §9: names, aliases and short IDs of containers on the client's user networks, `name.network`,
-// --link aliases for the linking container only, PTR as `name.network`, the container's --dns
-// servers as its upstreams.
+// What the embedded DNS answers each container (EmbeddedDnsResolver, keyed by the asking
+// container, as its listener in the container's netns says), over a fake network service holding
+// networks and live endpoints in memory. Behaviour per net-facts §9: names, aliases and short IDs
+// of containers on the asker's user networks, `name.network`, --link aliases for the linking
+// container only, PTR as `name.network`, the container's --dns servers as its upstreams; and when
+// Sandboxes starts and stops a container's listener.
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import pino from 'pino';
@@ -39,6 +40,20 @@ class FakeNetworkService {
   readonly sandboxRows = new Map<string, SandboxRow>();
   readonly names = new Map<string, string>();
   readonly events: string[] = [];
+  /** The embedded DNS's listeners: who has one, and the calls made. */
+  readonly live = new Set<string>();
+  readonly dnsOps: string[] = [];
+  readonly dns = {
+    listen: async (key: string, ip: string, port: number, netns?: string): Promise<void> => {
+      this.dnsOps.push(`listen ${key} ${ip}:${port} ${netns ?? ''}`);
+      this.live.add(key);
+    },
+    close: async (key: string): Promise<void> => {
+      this.dnsOps.push(`close ${key}`);
+      this.live.delete(key);
+    },
+    has: (key: string): boolean => this.live.has(key),
+  };
 
   readonly usage = {
     containerName: (id: string): string | undefined => this.names.get(id),
@@ -154,8 +169,8 @@ const SRV = id('5');
 const LINKER = id('6');
 const OTHER = id('7');
 
-function ask(n: NetworkRecord, clientIp: string, name: string): string[] | null {
-  return dns.lookup(n.id, clientIp, name)?.addresses ?? null;
+function ask(containerId: string, name: string): string[] | null {
+  return dns.lookup(containerId, '', name)?.addresses ?? null;
 }
 
 beforeEach(() => {
@@ -194,155 +209,146 @@ beforeEach(() => {
   addEp(OTHER, 'other', LK, '10.98.0.4');
 });
 
-describe('Sandboxes.lookup', () => {
-  test('name, alias and short ID of a container on the client\'s network', () => {
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'u1'), ['10.99.0.10']);
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'web'), ['10.99.0.10']);
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'www'), ['10.99.0.10']);
-    assert.deepEqual(ask(NET2, '10.99.0.3', U1.slice(0, 12)), ['10.99.0.10']);
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'a2'), ['10.99.0.2']);
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'd1'), ['10.99.0.3'], 'its own name too');
+describe('EmbeddedDnsResolver.lookup (by the asking container)', () => {
+  test('name, alias and short ID of a container on the asker\'s network', () => {
+    assert.deepEqual(ask(D1, 'u1'), ['10.99.0.10']);
+    assert.deepEqual(ask(D1, 'web'), ['10.99.0.10']);
+    assert.deepEqual(ask(D1, 'www'), ['10.99.0.10']);
+    assert.deepEqual(ask(D1, U1.slice(0, 12)), ['10.99.0.10']);
+    assert.deepEqual(ask(D1, 'a2'), ['10.99.0.2']);
+    assert.deepEqual(ask(D1, 'd1'), ['10.99.0.3'], 'its own name too');
   });
 
   test('case does not matter, in the question or in the name', () => {
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'U1'), ['10.99.0.10']);
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'WeB'), ['10.99.0.10']);
+    assert.deepEqual(ask(D1, 'U1'), ['10.99.0.10']);
+    assert.deepEqual(ask(D1, 'WeB'), ['10.99.0.10']);
     addEp(id('4'), 'MyApp', NET2, '10.99.0.40');
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'myapp'), ['10.99.0.40']);
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'MYAPP.NET2'), ['10.99.0.40']);
+    assert.deepEqual(ask(D1, 'myapp'), ['10.99.0.40']);
+    assert.deepEqual(ask(D1, 'MYAPP.NET2'), ['10.99.0.40']);
   });
 
   test('the name.<network> form', () => {
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'u1.net2'), ['10.99.0.10']);
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'web.net2'), ['10.99.0.10']);
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'U1.Net2'), ['10.99.0.10']);
-    assert.equal(ask(NET2, '10.99.0.3', 'u1.n1'), null, 'u1 is not on n1');
-    assert.equal(ask(NET2, '10.99.0.3', 'e1.n1'), null, 'the client is not on n1');
+    assert.deepEqual(ask(D1, 'u1.net2'), ['10.99.0.10']);
+    assert.deepEqual(ask(D1, 'web.net2'), ['10.99.0.10']);
+    assert.deepEqual(ask(D1, 'U1.Net2'), ['10.99.0.10']);
+    assert.equal(ask(D1, 'u1.n1'), null, 'u1 is not on n1');
+    assert.equal(ask(D1, 'e1.n1'), null, 'the asker is not on n1');
   });
 
   test('names on other networks are not ours (forwarded upstream)', () => {
-    assert.equal(ask(NET2, '10.99.0.3', 'e1'), null);
-    assert.equal(ask(NET2, '10.99.0.3', 'srv'), null);
-    assert.equal(ask(NET2, '10.99.0.3', 'nosuchname'), null);
+    assert.equal(ask(D1, 'e1'), null);
+    assert.equal(ask(D1, 'srv'), null);
+    assert.equal(ask(D1, 'nosuchname'), null);
   });
 
-  test('a container on two networks sees both, its asked network first', () => {
-    assert.deepEqual(ask(NET2, '10.99.0.2', 'e1'), ['10.253.0.3']);
-    assert.deepEqual(ask(NET2, '10.99.0.2', 'e1.n1'), ['10.253.0.3']);
-    assert.deepEqual(ask(N1, '10.253.0.2', 'u1'), ['10.99.0.10']);
-    assert.deepEqual(ask(N1, '10.253.0.2', 'web.net2'), ['10.99.0.10']);
-    // Its own name: the address on the network it asked on.
-    assert.deepEqual(ask(NET2, '10.99.0.2', 'c2'), ['10.99.0.2']);
-    assert.deepEqual(ask(N1, '10.253.0.2', 'c2'), ['10.253.0.2']);
+  test('a container on two networks sees both', () => {
+    assert.deepEqual(ask(C2, 'e1'), ['10.253.0.3']);
+    assert.deepEqual(ask(C2, 'e1.n1'), ['10.253.0.3']);
+    assert.deepEqual(ask(C2, 'u1'), ['10.99.0.10']);
+    assert.deepEqual(ask(C2, 'web.net2'), ['10.99.0.10']);
+    // Its own name: the address on its first network; name.network picks the network.
+    assert.deepEqual(ask(C2, 'c2'), ['10.99.0.2']);
+    assert.deepEqual(ask(C2, 'c2.n1'), ['10.253.0.2']);
     // Others see c2 by its address on their network.
-    assert.deepEqual(ask(N1, '10.253.0.3', 'c2'), ['10.253.0.2']);
-    assert.equal(ask(N1, '10.253.0.3', 'u1'), null, 'e1 is on n1 only');
+    assert.deepEqual(ask(E1, 'c2'), ['10.253.0.2']);
+    assert.equal(ask(E1, 'u1'), null, 'e1 is on n1 only');
   });
 
-  test('a client that is not one of our endpoints sees only the network it asked on', () => {
-    assert.deepEqual(ask(NET2, '10.99.0.99', 'u1'), ['10.99.0.10']);
-    assert.equal(ask(NET2, '10.99.0.99', 'e1'), null);
-    assert.deepEqual(ask(N1, '10.99.0.3', 'e1'), ['10.253.0.3'], 'an address not on n1 asking on n1');
-    assert.equal(dns.lookup('nosuchnetwork', '10.99.0.3', 'u1'), null);
+  test('a container with no endpoint (or an unknown one) sees no names', () => {
+    assert.equal(ask(id('0'), 'u1'), null);
+    assert.equal(dns.reverse(id('0'), '', '10.99.0.10'), null);
   });
 
   test('the default bridge gives no names, and its endpoints are found by nobody', () => {
-    assert.equal(ask(BRIDGE, '10.252.0.2', 'p1'), null);
-    assert.equal(ask(BRIDGE, '10.252.0.2', 'q1'), null);
-    assert.equal(ask(NET2, '10.99.0.3', 'p1'), null);
+    assert.equal(ask(P1, 'p1'), null);
+    assert.equal(ask(P1, 'q1'), null);
+    assert.equal(ask(D1, 'p1'), null);
     // q1 is on the bridge and net2: found, by its net2 address only.
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'q1'), ['10.99.0.4']);
-    // q1 asking on net2 does not see names through its bridge endpoint either.
-    assert.equal(ask(NET2, '10.99.0.4', 'p1'), null);
-    assert.deepEqual(ask(NET2, '10.99.0.4', 'u1'), ['10.99.0.10']);
+    assert.deepEqual(ask(D1, 'q1'), ['10.99.0.4']);
+    // q1 does not see names through its bridge endpoint either.
+    assert.equal(ask(Q1, 'p1'), null);
+    assert.deepEqual(ask(Q1, 'u1'), ['10.99.0.10']);
   });
 
   test('--link aliases: answered for the linking container only, by name or ID prefix of the target', () => {
-    assert.deepEqual(ask(LK, '10.98.0.3', 'db'), ['10.98.0.2']);
-    assert.deepEqual(ask(LK, '10.98.0.3', 'DB'), ['10.98.0.2']);
-    assert.deepEqual(ask(LK, '10.98.0.3', 'cache'), ['10.98.0.4']);
-    assert.equal(ask(LK, '10.98.0.4', 'db'), null, 'another container on the network');
-    assert.equal(ask(LK, '10.98.0.2', 'db'), null, 'the link target itself');
-    assert.equal(ask(LK, '10.98.0.99', 'db'), null, 'an unknown client');
-    assert.deepEqual(ask(LK, '10.98.0.4', 'srv'), ['10.98.0.2'], 'the target\'s own name is public');
+    assert.deepEqual(ask(LINKER, 'db'), ['10.98.0.2']);
+    assert.deepEqual(ask(LINKER, 'DB'), ['10.98.0.2']);
+    assert.deepEqual(ask(LINKER, 'cache'), ['10.98.0.4']);
+    assert.equal(ask(OTHER, 'db'), null, 'another container on the network');
+    assert.equal(ask(SRV, 'db'), null, 'the link target itself');
+    assert.deepEqual(ask(OTHER, 'srv'), ['10.98.0.2'], 'the target\'s own name is public');
   });
 
   test('a link whose target is not on the network answers nothing', () => {
     addEp(id('8'), 'lonely', LK, '10.98.0.8', { links: ['u1:up'] });
-    assert.equal(ask(LK, '10.98.0.8', 'up'), null);
+    assert.equal(ask(id('8'), 'up'), null);
   });
 
   test('one alias on two containers: both addresses', () => {
     addEp(id('b'), 'u3', NET2, '10.99.0.30', { aliases: ['web'] });
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'web')?.sort(), ['10.99.0.10', '10.99.0.30']);
+    assert.deepEqual(ask(D1, 'web')?.sort(), ['10.99.0.10', '10.99.0.30']);
   });
 
-  test('a stopped container (endpoints gone) is no longer answered', async () => {
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'u1'), ['10.99.0.10']);
+  test('a stopped container (endpoints gone) is no longer answered, and its listener is closed', async () => {
+    assert.deepEqual(ask(D1, 'u1'), ['10.99.0.10']);
     await sb.tearDown(U1);
-    assert.equal(ask(NET2, '10.99.0.3', 'u1'), null);
-    assert.equal(ask(NET2, '10.99.0.3', 'web'), null);
+    assert.equal(ask(D1, 'u1'), null);
+    assert.equal(ask(D1, 'web'), null);
     assert.deepEqual(fake.events, [`disconnect net2 ${U1}`]);
+    assert.deepEqual(fake.dnsOps, [`close ${U1}`]);
   });
 
   test('a renamed container is answered by its new name', () => {
     sb.renamed(U1, 'u1', 'u9');
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'u9'), ['10.99.0.10']);
-    assert.equal(ask(NET2, '10.99.0.3', 'u1'), null);
-    assert.deepEqual(ask(NET2, '10.99.0.3', 'web'), ['10.99.0.10'], 'aliases stay');
+    assert.deepEqual(ask(D1, 'u9'), ['10.99.0.10']);
+    assert.equal(ask(D1, 'u1'), null);
+    assert.deepEqual(ask(D1, 'web'), ['10.99.0.10'], 'aliases stay');
   });
 });
 
-describe('Sandboxes.reverse', () => {
-  test('an address on the client\'s network: container name + "." + network name', () => {
-    assert.deepEqual(dns.reverse(NET2.id, '10.99.0.3', '10.99.0.10'), ['u1.net2']);
-    assert.deepEqual(dns.reverse(LK.id, '10.98.0.3', '10.98.0.2'), ['srv.lk']);
+describe('EmbeddedDnsResolver.reverse', () => {
+  test('an address on the asker\'s network: container name + "." + network name', () => {
+    assert.deepEqual(dns.reverse(D1, '', '10.99.0.10'), ['u1.net2']);
+    assert.deepEqual(dns.reverse(LINKER, '', '10.98.0.2'), ['srv.lk']);
   });
 
-  test('through the client\'s other network', () => {
-    assert.deepEqual(dns.reverse(NET2.id, '10.99.0.2', '10.253.0.3'), ['e1.n1']);
+  test('through the asker\'s other network', () => {
+    assert.deepEqual(dns.reverse(C2, '', '10.253.0.3'), ['e1.n1']);
   });
 
   test('not ours: other networks, the default bridge, unknown addresses', () => {
-    assert.equal(dns.reverse(NET2.id, '10.99.0.3', '10.253.0.3'), null);
-    assert.equal(dns.reverse(NET2.id, '10.99.0.3', '10.252.0.2'), null);
-    assert.equal(dns.reverse(BRIDGE.id, '10.252.0.2', '10.252.0.3'), null);
-    assert.equal(dns.reverse(NET2.id, '10.99.0.3', '10.99.0.200'), null);
+    assert.equal(dns.reverse(D1, '', '10.253.0.3'), null);
+    assert.equal(dns.reverse(D1, '', '10.252.0.2'), null);
+    assert.equal(dns.reverse(P1, '', '10.252.0.3'), null);
+    assert.equal(dns.reverse(D1, '', '10.99.0.200'), null);
   });
 });
 
-describe('Sandboxes.upstreams', () => {
+describe('EmbeddedDnsResolver.upstreams', () => {
   function container(cid: string, name: string, dns: string[]): ContainerNet {
     return { id: cid, name, hostname: cid.slice(0, 12), endpoints: [], ports: { bindings: {}, exposed: [], publishAll: false }, dns };
   }
 
   test('the container\'s --dns servers win over the host\'s', async () => {
     await sb.setUp(container(D1, 'd1', ['10.99.0.1', '192.0.2.53']));
-    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.3'), ['10.99.0.1', '192.0.2.53']);
+    assert.deepEqual(dns.upstreams(D1), ['10.99.0.1', '192.0.2.53']);
+    assert.deepEqual(dns.upstreams(U1), ['10.255.255.53'], 'another container keeps the host\'s');
   });
 
-  test('without --dns, an unknown client or after teardown: the host\'s resolvers', async () => {
+  test('without --dns, an unknown container or after teardown: the host\'s resolvers', async () => {
     await sb.setUp(container(U1, 'u1', []));
-    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.10'), ['10.255.255.53']);
-    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.77'), ['10.255.255.53']);
+    assert.deepEqual(dns.upstreams(U1), ['10.255.255.53']);
+    assert.deepEqual(dns.upstreams(id('0')), ['10.255.255.53']);
     await sb.setUp(container(D1, 'd1', ['10.99.0.1']));
-    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.3'), ['10.99.0.1']);
+    assert.deepEqual(dns.upstreams(D1), ['10.99.0.1']);
     await sb.tearDown(D1);
-    // Started again on the same address without --dns: the old servers are forgotten.
-    addEp(D1, 'd1', NET2, '10.99.0.3');
-    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.3'), ['10.255.255.53']);
+    // Started again without --dns: the old servers are forgotten.
+    assert.deepEqual(dns.upstreams(D1), ['10.255.255.53']);
   });
 
   test('the host\'s resolvers are read at each question (resolv.conf may change)', () => {
     hostResolvers = ['10.0.0.1', '10.0.0.2'];
-    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.3'), ['10.0.0.1', '10.0.0.2']);
-  });
-
-  test('the client is found on the network asked on only', async () => {
-    await sb.setUp(container(C2, 'c2', ['192.0.2.1']));
-    assert.deepEqual(dns.upstreams(NET2.id, '10.99.0.2'), ['192.0.2.1']);
-    assert.deepEqual(dns.upstreams(N1.id, '10.253.0.2'), ['192.0.2.1']);
-    assert.deepEqual(dns.upstreams(N1.id, '10.99.0.2'), ['10.255.255.53']);
+    assert.deepEqual(dns.upstreams(D1), ['10.0.0.1', '10.0.0.2']);
   });
 });
 
@@ -355,14 +361,7 @@ describe('splitLink', () => {
   });
 });
 
-describe('Sandboxes.admits and forwards (hardening)', () => {
-  test('only the network\'s own endpoints are answered', () => {
-    assert.equal(dns.admits(NET2.id, '10.99.0.10'), true);
-    assert.equal(dns.admits(NET2.id, '10.99.0.77'), false); // no endpoint
-    assert.equal(dns.admits(NET2.id, '10.253.0.3'), false); // an endpoint of another network
-    assert.equal(dns.admits(NET2.id, '10.99.0.1'), false); // the gateway (a host process)
-  });
-
+describe('EmbeddedDnsResolver.forwards (hardening)', () => {
   test('a container whose networks are all internal is never forwarded (CVE-2024-29018)', () => {
     const INT = net('int', '4'.repeat(64), '10.97.0.0/24', { internal: true });
     fake.nets.push(INT);
@@ -371,10 +370,37 @@ describe('Sandboxes.admits and forwards (hardening)', () => {
     addEp(ONLY, 'only', INT, '10.97.0.2');
     addEp(BOTH, 'both', INT, '10.97.0.3');
     addEp(BOTH, 'both', NET2, '10.99.0.9');
-    assert.equal(dns.forwards(INT.id, '10.97.0.2'), false);
-    assert.equal(dns.forwards(INT.id, '10.97.0.3'), true); // it has an external network too
-    assert.equal(dns.forwards(NET2.id, '10.99.0.9'), true);
-    assert.equal(dns.forwards(NET2.id, '10.99.0.3'), true);
-    assert.equal(dns.forwards(NET2.id, '10.99.0.77'), false);
+    assert.equal(dns.forwards(ONLY), false);
+    assert.equal(dns.forwards(BOTH), true); // it has an external network too
+    assert.equal(dns.forwards(D1), true);
+    assert.equal(dns.forwards(P1), true, 'the default bridge is external');
+    assert.equal(dns.forwards(id('0')), false, 'no endpoint at all');
+  });
+});
+
+describe('Sandboxes and the embedded DNS', () => {
+  test('resolv.conf names 127.0.0.11 for a container on a user network, not on the default bridge alone', () => {
+    fake.sandboxRows.set(D1, { containerId: D1, netns: 'berth-d1' });
+    assert.equal(sb.etcFacts(D1).nameserver, '127.0.0.11');
+    assert.equal(sb.etcFacts(P1).nameserver, null);
+    assert.equal(sb.etcFacts(Q1).nameserver, '127.0.0.11', 'bridge and a user network');
+  });
+
+  test('startEmbeddedDns listens in the container\'s netns only when it has a user network and a sandbox', async () => {
+    fake.sandboxRows.set(D1, { containerId: D1, netns: 'berth-d1' });
+    fake.sandboxRows.set(P1, { containerId: P1, netns: 'berth-p1' });
+    await sb.startEmbeddedDns(D1);
+    await sb.startEmbeddedDns(P1);
+    await sb.startEmbeddedDns(U1); // no sandbox row
+    assert.deepEqual(fake.dnsOps, [`listen ${D1} 127.0.0.11:53 /run/netns/berth-d1`]);
+  });
+
+  test('a resolver that keeps running after its user network is gone still names 127.0.0.11 (as dockerd\'s, until the sandbox goes)', async () => {
+    fake.sandboxRows.set(P1, { containerId: P1, netns: 'berth-p1' });
+    fake.live.add(P1);
+    assert.equal(sb.etcFacts(P1).nameserver, '127.0.0.11');
+    await sb.tearDown(P1);
+    assert.equal(fake.live.has(P1), false);
+    assert.equal(sb.etcFacts(P1).nameserver, null);
   });
 });
