@@ -1,6 +1,6 @@
 // Container names: dockerd's validation rule, and generated "adjective_surname" names for
 // containers created without one. The word lists are Berth's own.
-import { InvalidParameter } from '../../lib/errors';
+import { Conflict, InvalidParameter } from '../../lib/errors';
 
 const VALID_NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
@@ -43,4 +43,11 @@ export function generateName(taken: (name: string) => boolean): string {
     if (!taken(name)) return name;
   }
   throw new Error('could not generate a free container name');
+}
+
+/** dockerd's answer to a name another container holds (create and rename). */
+export function nameConflict(name: string, holder: string): Conflict {
+  return new Conflict(
+    `Conflict. The container name "/${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`,
+  );
 }

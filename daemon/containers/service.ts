@@ -7,11 +7,11 @@ import * as fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { ContainerRuntime } from '../../runtime/tasks';
 import { NameTakenError } from '../../store/container-repo';
-import { Conflict, InvalidParameter, NotFound, NotModified, BerthError, SystemError, errorMessage } from '../../lib/errors';
-import { formattedLines, readContainerLog, type ReadOptions } from '../logs/container-logs';
+import { Conflict, InvalidParameter, NotFound, NotModified } from '../../lib/errors';
+import type { ReadOptions } from '../logs/container-logs';
 import type { LogEntry } from '../logs/types';
 import { openAttach, type AttachOptions, type AttachSession } from './attach';
-import type { LogLine, LogsRequest } from './logs';
+import { containerLogs, readLogsOf, type LogLine, type LogsRequest } from './logs';
 import type { ContainerInspectResponse, ContainerSummary, HostConfig, EndpointSettings } from './api-types';
 import type { ListOptions } from './views';
 import type { EventBus } from '../events';
@@ -19,9 +19,8 @@ import type { ImageService } from '../images/service';
 import { parseSignal } from '../signals';
 import { AttachHub } from './attach-hub';
 import { initialState, type Container } from './model';
-import { validateName } from './names';
-import { DEFAULT_STOP_TIMEOUT } from './settings';
-import { applyUpdate, updateFailure } from './update-rules';
+import { nameConflict, validateName } from './names';
+import { updateContainer } from './update-rules';
 import type { SpecFactory } from './spec-factory';
 import type { VolumeService } from '../volumes/service';
 import { runPs } from './top';
@@ -31,15 +30,15 @@ import type { NetworkRecord } from '../networks/model';
 import { ContainerNetworking } from './networking';
 import type { LiveContainer, WaitCondition, WaitResult } from './live-container';
 import { Monitor } from './monitor';
-import { settlesWithin } from '../../lib/wait';
 import { HealthChecks, type ProbeRunner } from './health';
 import type { ContainerStore } from './store';
 import { ContainerVolumes } from './container-volumes';
 import { ContainerQueries, type PruneOptions } from './queries';
-import { configuredStopSignal, TaskControl } from './task-control';
+import { TaskControl } from './task-control';
 import { containerDir, planCreate, writeContainerEtc, type ContainerDefaults, type CreateContext, type CreateRequest } from './create';
 import { startTask, taskRunning } from './task-start';
 import { restoreContainers } from './restore';
+import { shutdownContainers } from './shutdown';
 
 export type { Container } from './model';
 export type { ContainerDefaults, CreateRequest } from './create';
@@ -407,28 +406,12 @@ export class ContainerService {
 
   async update(input: string, changes: HostConfig): Promise<string[]> {
     return this.locked(input, async (c) => {
-      const id = c.id;
-      if (c.state.removalInProgress || c.state.dead) {
-        throw new Conflict(`Cannot update container ${id}: container is marked for removal and cannot be "update"`);
-      }
-      const { next, warnings } = applyUpdate(id, c.record.hostConfig, changes);
-      // A running (or paused) task takes the request's values at once; otherwise the next start
-      // applies the stored ones.
-      if (c.state.running && !c.state.restarting) {
-        try {
-          await this.runtime.updateResources(id, await this.specs.updateResources(changes));
-        } catch (err) {
-          if (err instanceof BerthError && !(err instanceof SystemError)) throw err;
-          throw updateFailure(id, errorMessage(err));
-        }
-      }
-      c.record.hostConfig = next;
-      this.store.saveRecord(c);
-      c.restartManager();
+      const warnings = await updateContainer({ runtime: this.runtime, specs: this.specs, store: this.store }, c, changes);
       this.publish(c, 'update');
       return warnings;
     });
   }
+
 
   async resize(input: string, height: number, width: number): Promise<void> {
     const c = this.get(input);
@@ -466,79 +449,27 @@ export class ContainerService {
         );
       },
       forgetNetwork: (id) => this.net.forget(id),
-      stopLeftTask: async (c) => {
-        const timeoutSec = Math.min(c.record.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT, this.defaults.shutdownTimeoutSec);
-        // A frozen task would hold the signal: thawed first (it is stopped anyway).
-        await this.runtime.resume(c.id).catch(() => undefined);
-        await this.runtime.kill(c.id, configuredStopSignal(c.record.config.StopSignal));
-        await settlesWithin(this.runtime.waitTask(c.id), timeoutSec < 0 ? Infinity : timeoutSec * 1000);
-      },
+      stopLeftTask: (c) => this.control.stopLeftTask(c, this.defaults.shutdownTimeoutSec),
       quarantineUnknown: (inContainerd, known) => this.control.quarantineUnknown(inContainerd, known),
     });
   }
 
-  /**
-   * Daemon stop. Without live restore every running container is stopped, in parallel, as
-   * dockerd does (not recorded as a manual stop: unless-stopped ones come back at the next
-   * start). With it they keep running: only our ends of their output go, and the FIFOs stay for
-   * the next berthd, which reads on from where this one stopped.
-   */
+  /** Daemon stop: see shutdown.ts. */
   async shutdown(): Promise<void> {
-    if (this.liveRestore) {
-      this.monitor.detach(this.all());
-      this.health.detachAll();
-      await Promise.all(
-        this.all().map(async (c) => {
-          const task = c.task;
-          if (!task) return;
-          task.io.detach();
-          await settlesWithin(task.copier.done(), 2000);
-          await task.logger?.close().catch(() => undefined);
-        }),
-      );
-      return;
-    }
-    this.monitor.shutdown(this.all());
-    this.health.shutdown(this.all());
-    const running = this.all().filter((c) => c.state.running);
-    await Promise.all(
-      running.map(async (c) => {
-        try {
-          const timeoutSec = Math.min(c.record.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT, this.defaults.shutdownTimeoutSec);
-          await c.locked(() => this.control.stop(c, { timeoutSec, daemonShutdown: true }));
-        } catch (err) {
-          if (!(err instanceof NotModified)) this.logger.warn({ err, container: c.record.id }, 'stop at shutdown failed');
-        }
-      }),
-    );
-    this.specs.removeEmptyCgroupParent();
+    const { monitor, health, control, logger, liveRestore } = this;
+    await shutdownContainers({ containers: this.all(), liveRestore, monitor, health, control, shutdownTimeoutSec: this.defaults.shutdownTimeoutSec, logger });
+    if (!liveRestore) this.specs.removeEmptyCgroupParent();
   }
 
   // ------------------------------------------------------------------ logs and attach
 
   /** Entries of a container's json-file log; follow ends when the container stops. */
   readLogs(id: string, opts: ReadOptions): AsyncIterable<LogEntry> {
-    const c = this.get(id);
-    return readContainerLog(c.record, opts, {
-      isRunning: () => c.task !== undefined,
-      subscribe: (wake) => c.task?.logger?.subscribe(wake) ?? (() => undefined),
-    });
+    return readLogsOf(this.get(id), opts);
   }
 
   logs(input: string, req: LogsRequest): { tty: boolean; lines: AsyncIterable<LogLine> } {
-    const c = this.get(input);
-    const toLogTime = (t?: { seconds: number; nanos: number }): { sec: number; nsec: number } | undefined => t && { sec: t.seconds, nsec: t.nanos };
-    const entries = this.readLogs(c.record.id, {
-      stdout: req.stdout,
-      stderr: req.stderr,
-      follow: req.follow,
-      tail: req.tail,
-      since: toLogTime(req.since),
-      until: toLogTime(req.until),
-      details: req.details,
-      signal: req.signal,
-    });
-    return { tty: c.record.config.Tty === true, lines: formattedLines(entries, { timestamps: req.timestamps, details: req.details }) };
+    return containerLogs(this.get(input), req);
   }
 
   publishDetach(id: string): void {
@@ -564,10 +495,4 @@ export class ContainerService {
   prune(opts: PruneOptions): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
     return this.queries.prune(opts, (id) => this.remove(id, { force: false, volumes: false }));
   }
-}
-
-function nameConflict(name: string, holder: string): Conflict {
-  return new Conflict(
-    `Conflict. The container name "/${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`,
-  );
 }

@@ -15,6 +15,7 @@ import { DEFAULT_STOP_TIMEOUT } from './settings';
 /** What stopping and killing need of containerd. */
 export interface SignalRuntime {
   kill(id: string, signal: number, opts: { all: boolean }): Promise<void>;
+  waitTask(id: string): Promise<unknown>;
   resume(id: string): Promise<void>;
   pause(id: string): Promise<void>;
   taskStatus(id: string): Promise<{ status: string } | undefined>;
@@ -53,6 +54,19 @@ export function configuredStopSignal(raw: string | null | undefined): number {
 
 export class TaskControl {
   constructor(private readonly deps: TaskControlDeps) {}
+
+  /**
+   * Daemon start without live restore: a task a crash left running gets its stop signal and
+   * grace period (capped by the daemon's shutdown timeout) before the kill that follows, as
+   * moby's restore stops it.
+   */
+  async stopLeftTask(c: LiveContainer, shutdownTimeoutSec: number): Promise<void> {
+    const timeoutSec = Math.min(c.record.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT, shutdownTimeoutSec);
+    // A frozen task would hold the signal: thawed first (it is stopped anyway).
+    await this.deps.runtime.resume(c.id).catch(() => undefined);
+    await this.deps.runtime.kill(c.id, configuredStopSignal(c.record.config.StopSignal), { all: false });
+    await settlesWithin(this.deps.runtime.waitTask(c.id), timeoutSec < 0 ? Infinity : timeoutSec * 1000);
+  }
 
   /**
    * Stop under the container's lock: the stop signal, the grace period, then SIGKILL. A stop by

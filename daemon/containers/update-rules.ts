@@ -1,7 +1,8 @@
 // dockerd's Container.UpdateContainer rules for `docker update`: which settings change, which
 // combinations conflict, and the error texts, without touching the runtime.
-import { BerthError, InvalidParameter } from '../../lib/errors';
+import { BerthError, Conflict, InvalidParameter, SystemError, errorMessage } from '../../lib/errors';
 import type { HostConfig } from './api-types';
+import type { LiveContainer } from './live-container';
 import { validateRestartPolicy, verifyResources } from './settings';
 
 /** An InvalidParameter worded as dockerd's update failures. */
@@ -61,4 +62,34 @@ export function applyUpdate(id: string, cur: HostConfig, changes: HostConfig): {
   }
   asUpdateError(() => verifyResources(next, { update: true }));
   return { next, warnings };
+}
+
+export interface UpdateDeps {
+  runtime: { updateResources(id: string, resources: object): Promise<void> };
+  specs: { updateResources(changes: HostConfig): Promise<object> };
+  store: { saveRecord(c: LiveContainer): void };
+}
+
+/**
+ * `docker update` of a container (under its lock): dockerd's rules, then a running (or paused)
+ * task takes the request's values at once; otherwise the next start applies the stored ones.
+ */
+export async function updateContainer(deps: UpdateDeps, c: LiveContainer, changes: HostConfig): Promise<string[]> {
+  const id = c.id;
+  if (c.state.removalInProgress || c.state.dead) {
+    throw new Conflict(`Cannot update container ${id}: container is marked for removal and cannot be "update"`);
+  }
+  const { next, warnings } = applyUpdate(id, c.record.hostConfig, changes);
+  if (c.state.running && !c.state.restarting) {
+    try {
+      await deps.runtime.updateResources(id, await deps.specs.updateResources(changes));
+    } catch (err) {
+      if (err instanceof BerthError && !(err instanceof SystemError)) throw err;
+      throw updateFailure(id, errorMessage(err));
+    }
+  }
+  c.record.hostConfig = next;
+  deps.store.saveRecord(c);
+  c.restartManager();
+  return warnings;
 }

@@ -66,7 +66,7 @@ services:
   web:
     image: busybox
     depends_on: [db]
-    command: ["sh", "-c", "mkdir -p /www && while true; do wget -qO /www/index.html.new http://database:8080/index.html && mv /www/index.html.new /www/index.html; sleep 0.2; done & exec httpd -f -p 80 -h /www"]
+    command: ["sh", "-c", "mkdir -p /www; (while true; do wget -qO /www/index.html.new http://database:8080/index.html && mv /www/index.html.new /www/index.html; sleep 0.2; done) & exec httpd -f -p 80 -h /www"]
     ports: ["127.0.0.1:${port}:80"]
     networks: [backend]
   worker:

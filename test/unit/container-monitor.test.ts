@@ -109,6 +109,7 @@ function harness(policy: { Name: string; MaximumRetryCount?: number }, opts: { a
         if (sig === 9 || sig === 15) exitNow?.(128 + sig);
         return Promise.resolve();
       },
+      waitTask: () => Promise.resolve(),
       resume: () => Promise.resolve(),
       pause: () => Promise.resolve(),
       taskStatus: () => Promise.resolve({ status: 'running' }),

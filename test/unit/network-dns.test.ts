@@ -4,7 +4,8 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { redirectRules } from '../../network/dns-in-netns';
-import { DnsServer, type DnsResolver, type DnsServerOptions, MAX_TCP_CONNS, parseUpstream, ptrToIpv4 } from '../../network/dns-server';
+import { DnsServer, type DnsResolver, type DnsServerOptions, MAX_TCP_CONNS, parseUpstream } from '../../network/dns-server';
+import { ptrToIpv4 } from '../../network/dns-wire';
 
 /** A server whose options object is its resolver too. */
 const dnsServer = (o: DnsResolver & DnsServerOptions): DnsServer => new DnsServer(o, o);
