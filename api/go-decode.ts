@@ -154,7 +154,8 @@ function decode(v: unknown, t: GoType, ctx: Ctx): unknown {
       // StrSlice.UnmarshalJSON: []string first, then a lone string; the error is the string's
       // (with the field's context, as Go adds it to an Unmarshaler's type error).
       if (typeof v === 'string') return [v];
-      if (Array.isArray(v) && v.every((e) => typeof e === 'string' || e === null)) return (v as (string | null)[]).map((e) => (e === null ? '' : e));
+      if (Array.isArray(v) && v.every((e) => typeof e === 'string' || e === null))
+        return (v as (string | null)[]).map((e) => (e === null ? '' : e));
       throw typeError(kind, 'string', ctx);
     case 'empty':
       if (kind !== 'object') throw typeError(kind, t, ctx);
@@ -204,7 +205,11 @@ function fieldName(t: { fields: Readonly<Record<string, GoType>> }, key: string)
   return folded.get(key.toLowerCase());
 }
 
-function decodeStruct(obj: Record<string, unknown>, t: { name: string; fields: Readonly<Record<string, GoType>> }, ctx: Ctx): Record<string, unknown> {
+function decodeStruct(
+  obj: Record<string, unknown>,
+  t: { name: string; fields: Readonly<Record<string, GoType>> },
+  ctx: Ctx,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, e] of Object.entries(obj)) {
     const name = fieldName(t, key);
@@ -281,7 +286,12 @@ const RESOURCE_FIELDS: Readonly<Record<string, GoType>> = {
   Devices: {
     k: 'slice',
     t: '[]container.DeviceMapping',
-    of: { k: 'struct', name: 'DeviceMapping', t: 'container.DeviceMapping', fields: { PathOnHost: str, PathInContainer: str, CgroupPermissions: str } },
+    of: {
+      k: 'struct',
+      name: 'DeviceMapping',
+      t: 'container.DeviceMapping',
+      fields: { PathOnHost: str, PathInContainer: str, CgroupPermissions: str },
+    },
   },
   DeviceCgroupRules: strs,
   DeviceRequests: {
@@ -467,7 +477,12 @@ export const ENDPOINT_SETTINGS: GoType = {
   fields: {
     IPAMConfig: {
       k: 'ptr',
-      of: { k: 'struct', name: 'EndpointIPAMConfig', t: 'network.EndpointIPAMConfig', fields: { IPv4Address: str, IPv6Address: str, LinkLocalIPs: strs } },
+      of: {
+        k: 'struct',
+        name: 'EndpointIPAMConfig',
+        t: 'network.EndpointIPAMConfig',
+        fields: { IPv4Address: str, IPv6Address: str, LinkLocalIPs: strs },
+      },
     },
     Links: strs,
     Aliases: strs,
@@ -536,4 +551,9 @@ export const EXEC_BODY: GoType = {
 };
 
 /** The container.Config of POST /commit. */
-export const CONFIG_BODY: GoType = { k: 'struct', name: 'ContainerConfigWrapper', t: 'runconfig.ContainerConfigWrapper', fields: CONFIG_FIELDS };
+export const CONFIG_BODY: GoType = {
+  k: 'struct',
+  name: 'ContainerConfigWrapper',
+  t: 'runconfig.ContainerConfigWrapper',
+  fields: CONFIG_FIELDS,
+};

@@ -49,7 +49,8 @@ export function checkEndpointSettings(v: unknown, struct = 'EndpointSettings'): 
   optStrings(v, 'Aliases', struct);
   optString(v, 'MacAddress', struct);
   optStringMap(v, 'DriverOpts', struct);
-  if (v.GwPriority !== undefined && v.GwPriority !== null && !Number.isInteger(v.GwPriority)) fail(v.GwPriority, `${struct}.GwPriority`, 'int');
+  if (v.GwPriority !== undefined && v.GwPriority !== null && !Number.isInteger(v.GwPriority))
+    fail(v.GwPriority, `${struct}.GwPriority`, 'int');
   return v as EndpointSettings;
 }
 

@@ -7,7 +7,10 @@ import { exactStringify } from '../lib/int64';
 
 export function sendJson(reply: FastifyReply, value: unknown, status = 200): FastifyReply {
   // A Buffer payload keeps the Content-Type as given (fastify appends a charset to JSON strings).
-  return reply.code(status).type('application/json').send(Buffer.from(exactStringify(value) + '\n'));
+  return reply
+    .code(status)
+    .type('application/json')
+    .send(Buffer.from(exactStringify(value) + '\n'));
 }
 
 /** An empty response (204 No Content and the like). */

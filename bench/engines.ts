@@ -79,11 +79,25 @@ export async function startReference(dir: string): Promise<Engine> {
   const log = fs.openSync(path.join(dir, 'ref.log'), 'a');
   const child = spawn(
     '/usr/sbin/dockerd',
-    ['-H', `unix://${sock}`, '--data-root', path.join(dir, 'ref-data'), '--exec-root', path.join(dir, 'ref-exec'),
-      '--pidfile', path.join(dir, 'ref.pid'), '--config-file', path.join(dir, 'ref.json'),
-      '-b', bridge, '--default-address-pool', `base=${REF_POOL.base},size=${REF_POOL.size}`,
+    [
+      '-H',
+      `unix://${sock}`,
+      '--data-root',
+      path.join(dir, 'ref-data'),
+      '--exec-root',
+      path.join(dir, 'ref-exec'),
+      '--pidfile',
+      path.join(dir, 'ref.pid'),
+      '--config-file',
+      path.join(dir, 'ref.json'),
+      '-b',
+      bridge,
+      '--default-address-pool',
+      `base=${REF_POOL.base},size=${REF_POOL.size}`,
       // Never the host's firewall or sysctls (forwarding is not needed: nothing leaves the host).
-      '--iptables=false', '--ip-forward=false'],
+      '--iptables=false',
+      '--ip-forward=false',
+    ],
     { stdio: ['ignore', log, log] },
   );
   const deadline = Date.now() + 60_000;

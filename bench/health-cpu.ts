@@ -107,13 +107,37 @@ async function probesUntil(e: Engine, until: string): Promise<number> {
 async function startFleet(e: Engine, n: number, small: Buffer): Promise<Set<string>> {
   await must(e.docker(['load'], small));
   const ids = new Set<string>();
-  await inBatches(Array.from({ length: n }, (_, i) => i), 4, async () => {
-    ids.add(await output(e.docker(['run', '-d', '--network', 'none', '--label', LABEL, '--health-cmd', 'true', '--health-interval', '1s', 'busybox', 'sleep', '3600'])));
-  });
+  await inBatches(
+    Array.from({ length: n }, (_, i) => i),
+    4,
+    async () => {
+      ids.add(
+        await output(
+          e.docker([
+            'run',
+            '-d',
+            '--network',
+            'none',
+            '--label',
+            LABEL,
+            '--health-cmd',
+            'true',
+            '--health-interval',
+            '1s',
+            'busybox',
+            'sleep',
+            '3600',
+          ]),
+        ),
+      );
+    },
+  );
   // Every container healthy: the probes run.
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const healthy = (await output(e.docker(['ps', '-q', '--filter', `label=${LABEL}`, '--filter', 'health=healthy']))).split('\n').filter((s) => s !== '');
+    const healthy = (await output(e.docker(['ps', '-q', '--filter', `label=${LABEL}`, '--filter', 'health=healthy'])))
+      .split('\n')
+      .filter((s) => s !== '');
     if (healthy.length >= n) break;
     if (Date.now() > deadline) throw new Error(`${e.name}: only ${healthy.length} of ${n} containers healthy`);
     await new Promise((r) => setTimeout(r, 500));
@@ -138,14 +162,18 @@ async function main(): Promise<void> {
     engines.push(await startReference(dir));
     const fleets = new Map<Engine, Set<string>>();
     for (const e of engines) fleets.set(e, await startFleet(e, n, small));
-    console.log(`${n} containers per engine, --health-cmd true --health-interval 1s; CPU of daemon + containerd + shims over ${seconds} s windows`);
+    console.log(
+      `${n} containers per engine, --health-cmd true --health-interval 1s; CPU of daemon + containerd + shims over ${seconds} s windows`,
+    );
     const totals = new Map<string, number[]>(engines.map((e) => [e.name, []]));
     const parts = new Map<string, Record<Part, number>>(engines.map((e) => [e.name, { daemon: 0, containerd: 0, shims: 0 }]));
     const probes = new Map<string, number>(engines.map((e) => [e.name, 0]));
     const ticksUsed = new Map<string, number>(engines.map((e) => [e.name, 0]));
     for (let r = 0; r < rounds; r++) {
       // Both engines measured over the same window, so background load hits both alike.
-      const before = new Map(engines.map((e) => [e, engineProcesses(e, fleets.get(e) ?? new Set()).map(([part, p]) => [part, p, cpuTicks(p)] as const)]));
+      const before = new Map(
+        engines.map((e) => [e, engineProcesses(e, fleets.get(e) ?? new Set()).map(([part, p]) => [part, p, cpuTicks(p)] as const)]),
+      );
       const until = (Date.now() / 1000 + seconds).toFixed(9);
       const counting = engines.map((e) => probesUntil(e, until));
       await new Promise((res) => setTimeout(res, seconds * 1000));

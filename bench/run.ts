@@ -131,7 +131,10 @@ async function main(): Promise<void> {
       step: async (e) => {
         const runs = Array.from({ length: PARALLEL }, () => output(e.docker(['run', '-d', '--network', NET, 'busybox', 'sleep', '300'])));
         const ids = await Promise.allSettled(runs);
-        detached.set(e.name, ids.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])));
+        detached.set(
+          e.name,
+          ids.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
+        );
         const failed = ids.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed) throw failed.reason;
       },
@@ -173,18 +176,23 @@ async function main(): Promise<void> {
         }
       } finally {
         // A failing teardown is reported, not thrown: it must not hide the step's own error.
-        if (last) for (const e of engines) await c.teardown?.(e).catch((err: unknown) => console.error(`teardown of ${c.name} on ${e.name}:`, err));
+        if (last)
+          for (const e of engines) await c.teardown?.(e).catch((err: unknown) => console.error(`teardown of ${c.name} on ${e.name}:`, err));
       }
       const b = median(samples.get('berth') ?? []);
       const d = median(samples.get('dockerd') ?? []);
-      rows.push(`${c.name.padEnd(38)} n=${String(c.runs ?? runs).padStart(2)}  berth ${b.toFixed(0).padStart(6)} ms  dockerd ${d.toFixed(0).padStart(6)} ms  ratio ${(b / d).toFixed(2)}`);
+      rows.push(
+        `${c.name.padEnd(38)} n=${String(c.runs ?? runs).padStart(2)}  berth ${b.toFixed(0).padStart(6)} ms  dockerd ${d.toFixed(0).padStart(6)} ms  ratio ${(b / d).toFixed(2)}`,
+      );
       const spread = spreadRow(samples.get('berth') ?? [], samples.get('dockerd') ?? []);
       if (spread !== '') rows.push(spread);
       if (c.memory) {
         const mb = (n: number): string => (n / 1024 / 1024).toFixed(0).padStart(6);
         const bm = median(peaks.get('berth') ?? []);
         const dm = median(peaks.get('dockerd') ?? []);
-        rows.push(`${'  peak RSS, daemon + its containerd'.padEnd(38)}       berth ${mb(bm)} MB  dockerd ${mb(dm)} MB  ratio ${(bm / dm).toFixed(2)}`);
+        rows.push(
+          `${'  peak RSS, daemon + its containerd'.padEnd(38)}       berth ${mb(bm)} MB  dockerd ${mb(dm)} MB  ratio ${(bm / dm).toFixed(2)}`,
+        );
       }
     }
   } finally {

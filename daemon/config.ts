@@ -19,13 +19,66 @@
 
 import * as path from 'node:path';
 import { RegistryConfigError, validateInsecureRegistry, validateMirror } from './registry-settings';
-import { ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_GROUP, DEFAULT_MTU, DEFAULT_SHM_SIZE, DEFAULT_SHUTDOWN_TIMEOUT, type DaemonAction, type DaemonConfig, type JsonValue, type Layer, type LogLevel, type ParseOptions, type ParseResult, type PoolValue, type Ulimit, isRecord } from './config/types';
+import {
+  ConfigError,
+  DEFAULT_CONFIG_FILE,
+  DEFAULT_DATA_ROOT,
+  DEFAULT_EXEC_ROOT,
+  DEFAULT_GROUP,
+  DEFAULT_MTU,
+  DEFAULT_SHM_SIZE,
+  DEFAULT_SHUTDOWN_TIMEOUT,
+  type DaemonAction,
+  type DaemonConfig,
+  type JsonValue,
+  type Layer,
+  type LogLevel,
+  type ParseOptions,
+  type ParseResult,
+  type PoolValue,
+  type Ulimit,
+  isRecord,
+} from './config/types';
 import { type Kind, OPTIONS } from './config/options';
 import { parseArgv } from './config/cli';
 import { type FileResult, defaultReadFile, findConflicts, isSet, loadFile, refusalMessage } from './config/file';
-import { absOrNull, checkLogLevel, checkNamespace, checkPool, conflictFreeLabels, containerdNamespaceFor, defaultPidfileFor, normaliseHost, parseCidr, parseExecOpts } from './config/checks';
+import {
+  absOrNull,
+  checkLogLevel,
+  checkNamespace,
+  checkPool,
+  conflictFreeLabels,
+  containerdNamespaceFor,
+  defaultPidfileFor,
+  normaliseHost,
+  parseCidr,
+  parseExecOpts,
+} from './config/checks';
 import { cgroupVersion } from './system/host';
-export { type AddressPool, type CgroupDriver, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_GROUP, DEFAULT_HOST, DEFAULT_MTU, DEFAULT_PIDFILE, DEFAULT_SHM_SIZE, DEFAULT_SHUTDOWN_TIMEOUT, type DaemonAction, type DaemonConfig, type JsonValue, type LogLevel, PIDFILE_NAME, type ParseOptions, type ParseResult, type Proxies, type Ulimit } from './config/types';
+export {
+  type AddressPool,
+  type CgroupDriver,
+  ConfigError,
+  DEFAULT_CONFIG_FILE,
+  DEFAULT_CONTAINERD_NAMESPACE,
+  DEFAULT_DATA_ROOT,
+  DEFAULT_EXEC_ROOT,
+  DEFAULT_GROUP,
+  DEFAULT_HOST,
+  DEFAULT_MTU,
+  DEFAULT_PIDFILE,
+  DEFAULT_SHM_SIZE,
+  DEFAULT_SHUTDOWN_TIMEOUT,
+  type DaemonAction,
+  type DaemonConfig,
+  type JsonValue,
+  type LogLevel,
+  PIDFILE_NAME,
+  type ParseOptions,
+  type ParseResult,
+  type Proxies,
+  type Ulimit,
+} from './config/types';
 export { containerdNamespaceFor, defaultPidfileFor } from './config/checks';
 
 // ---------------------------------------------------------------------------------------------
@@ -51,7 +104,8 @@ export function parseDaemonConfig(argv: string[], opts: ParseOptions = {}): Pars
   const cliRefused = cli.given.filter((o) => o.support === 'refuse' && isSet(cli.layer.get(o.key)));
   if (cliRefused.length > 0) throw new ConfigError(refusalMessage(cliRefused.map((o) => `--${o.flag}`)));
   const cliIgnored = cli.given.filter((o) => o.support === 'warn');
-  if (cliIgnored.length > 0) warnings.push(`the following flags are not supported by Berth and are ignored: ${cliIgnored.map((o) => `--${o.flag}`).join(', ')}`);
+  if (cliIgnored.length > 0)
+    warnings.push(`the following flags are not supported by Berth and are ignored: ${cliIgnored.map((o) => `--${o.flag}`).join(', ')}`);
 
   // daemon.json: a missing default file is fine, a missing explicit one is not (dockerd).
   const explicitFile = cli.layer.has('config-file');
@@ -65,7 +119,9 @@ export function parseDaemonConfig(argv: string[], opts: ParseOptions = {}): Pars
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code !== 'ENOENT' || explicitFile) {
-        throw new ConfigError(`unable to configure the Docker daemon with file ${configFile}: open ${configFile}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`);
+        throw new ConfigError(
+          `unable to configure the Docker daemon with file ${configFile}: open ${configFile}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`,
+        );
       }
     }
     if (text !== null) {
@@ -106,15 +162,18 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
 
   const bridge = str('bridge') || null;
   const bip = str('bip') || null;
-  if (bridge !== null && bip !== null) throw new ConfigError('You specified -b & --bip, mutually exclusive options. Please specify only one');
+  if (bridge !== null && bip !== null)
+    throw new ConfigError('You specified -b & --bip, mutually exclusive options. Please specify only one');
   if (bip !== null) {
     const c = parseCidr(bip);
-    if (!c || c.family !== 4) throw new ConfigError(`invalid bip ${JSON.stringify(bip)}: must be an IPv4 address with a prefix length, e.g. 172.18.0.1/16`);
+    if (!c || c.family !== 4)
+      throw new ConfigError(`invalid bip ${JSON.stringify(bip)}: must be an IPv4 address with a prefix length, e.g. 172.18.0.1/16`);
   }
   const fixedCidr = str('fixed-cidr') || null;
   if (fixedCidr !== null) {
     const c = parseCidr(fixedCidr);
-    if (!c || c.family !== 4) throw new ConfigError(`invalid fixed-cidr ${JSON.stringify(fixedCidr)}: must be an IPv4 subnet, e.g. 172.18.5.0/24`);
+    if (!c || c.family !== 4)
+      throw new ConfigError(`invalid fixed-cidr ${JSON.stringify(fixedCidr)}: must be an IPv4 subnet, e.g. 172.18.5.0/24`);
   }
 
   // dockerd: negative is invalid, 0 means "use the default"; the kernel takes 68..65535 for IPv4.
@@ -180,7 +239,9 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
     pidfile,
     tmpDir: path.join(dataRoot, 'tmp'),
     containerd: containerdAddr ? path.resolve(containerdAddr.replace(/^unix:\/\//, '')) : null,
-    containerdNamespace: str('containerd-namespace') ? checkNamespace(str('containerd-namespace') as string) : containerdNamespaceFor(dataRoot),
+    containerdNamespace: str('containerd-namespace')
+      ? checkNamespace(str('containerd-namespace') as string)
+      : containerdNamespaceFor(dataRoot),
     logLevel,
     debug,
     shutdownTimeout: shutdownTimeout < 0 ? -1 : shutdownTimeout,

@@ -68,13 +68,7 @@ const LOG_ROTATE_BYTES = 8 * 1024 * 1024;
 const tomlString = (s: string): string => JSON.stringify(s);
 const tomlArray = (items: string[]): string => `[${items.map(tomlString).join(', ')}]`;
 
-export function renderContainerdConfig(p: {
-  root: string;
-  state: string;
-  address: string;
-  ttrpcAddress: string;
-  debug: boolean;
-}): string {
+export function renderContainerdConfig(p: { root: string; state: string; address: string; ttrpcAddress: string; debug: boolean }): string {
   return [
     '# Written by berthd at every start; edits are lost.',
     'version = 2',
@@ -309,9 +303,7 @@ export class ContainerdSupervisor {
     signal('SIGTERM');
     // Cancelled once settled: a pending grace timer would keep the process alive after stop().
     const cancelTimer = new AbortController();
-    const timeout = sleep(this.stopTimeoutMs, 'timeout' as const, { signal: cancelTimer.signal }).catch(
-      () => 'cancelled' as const,
-    );
+    const timeout = sleep(this.stopTimeoutMs, 'timeout' as const, { signal: cancelTimer.signal }).catch(() => 'cancelled' as const);
     const outcome = await Promise.race([gone.then(() => 'gone' as const), timeout]);
     cancelTimer.abort();
     if (outcome === 'timeout') {
@@ -413,10 +405,7 @@ export class ContainerdSupervisor {
 
   private onUnexpectedExit(exit: ContainerdExit, ranMs: number): void {
     if (this.stopping) return;
-    this.logger.error(
-      { containerdPid: exit.pid, code: exit.code, signal: exit.signal },
-      'containerd exited unexpectedly; restarting it',
-    );
+    this.logger.error({ containerdPid: exit.pid, code: exit.code, signal: exit.signal }, 'containerd exited unexpectedly; restarting it');
     this.emitSafe('exit', exit);
     if (ranMs >= STABLE_RUN_MS) this.backoffMs = RESTART_BACKOFF_MIN_MS;
     this.scheduleRestart();

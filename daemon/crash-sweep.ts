@@ -108,7 +108,10 @@ export function parseMountinfo(text: string): MountEntry[] {
 }
 
 /** Mounts of ours that no live task holds. Pure, for tests. */
-export function orphanMounts(mounts: MountEntry[], opts: Pick<SweepOptions, 'namespace' | 'liveTasks' | 'stateDir' | 'containerdRoot' | 'tmpDir'>): string[] {
+export function orphanMounts(
+  mounts: MountEntry[],
+  opts: Pick<SweepOptions, 'namespace' | 'liveTasks' | 'stateDir' | 'containerdRoot' | 'tmpDir'>,
+): string[] {
   const out: string[] = [];
   const taskDir = opts.stateDir ? path.join(opts.stateDir, 'io.containerd.runtime.v2.task', opts.namespace) : undefined;
   const tmp = opts.tmpDir ?? os.tmpdir();

@@ -57,7 +57,9 @@ function matchImage(f: EventFilterArgs, ev: BerthEvent): boolean {
   // an image passes that image's filter.
   const name = ev.Actor.Attributes[ev.Type === 'image' ? 'name' : 'image'] ?? '';
   const id = ev.Actor.ID;
-  return f.exactMatch('image', id) || f.exactMatch('image', name) || f.exactMatch('image', stripTag(id)) || f.exactMatch('image', stripTag(name));
+  return (
+    f.exactMatch('image', id) || f.exactMatch('image', name) || f.exactMatch('image', stripTag(id)) || f.exactMatch('image', stripTag(name))
+  );
 }
 
 /** The predicate for a parsed `filters` parameter (keys already validated by the caller). */

@@ -18,7 +18,6 @@ const UNITS: ReadonlyMap<string, bigint> = new Map([
 
 const MAX_INT64 = 9_223_372_036_854_775_807n;
 
-
 /** Nanoseconds of a Go duration; throws DurationError with Go's message when it is not one. */
 export function parseGoDuration(orig: string): bigint {
   const invalid = (): DurationError => new DurationError(`time: invalid duration ${goQuote(orig)}`);

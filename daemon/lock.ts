@@ -236,7 +236,11 @@ function holdLock(file: string, pid: number, ino: number): HeldLock {
 /** dockerd's pidfile, with dockerd's wording when another daemon holds it. */
 export function acquirePidfile(file: string, opts: LockOptions = {}): HeldLock {
   const target = path.resolve(file);
-  return acquireLockFile(target, (owner) => `pid file found, ensure berthd is not running or delete ${target}: process with PID ${owner} is still running`, opts);
+  return acquireLockFile(
+    target,
+    (owner) => `pid file found, ensure berthd is not running or delete ${target}: process with PID ${owner} is still running`,
+    opts,
+  );
 }
 
 export const LOCK_FILE_NAME = 'berthd.lock';
@@ -252,7 +256,8 @@ export function acquireDirLock(dir: string, what: string, flag: string, opts: Lo
   const lockPath = path.join(root, LOCK_FILE_NAME);
   return acquireLockFile(
     lockPath,
-    (owner) => `${what} ${root} is in use by berthd (PID ${owner}): stop it or give this daemon its own ${flag}; if no berthd is running, delete ${lockPath}`,
+    (owner) =>
+      `${what} ${root} is in use by berthd (PID ${owner}): stop it or give this daemon its own ${flag}; if no berthd is running, delete ${lockPath}`,
     opts,
   );
 }
@@ -266,7 +271,10 @@ export interface DaemonLocks {
  * Everything one berthd must own alone, taken in dockerd's order (pidfile first) and released in
  * reverse. On failure nothing stays taken.
  */
-export function acquireDaemonLocks(paths: { pidfile: string | null; dataRoot: string; execRoot?: string }, opts: LockOptions = {}): DaemonLocks {
+export function acquireDaemonLocks(
+  paths: { pidfile: string | null; dataRoot: string; execRoot?: string },
+  opts: LockOptions = {},
+): DaemonLocks {
   const locks: HeldLock[] = [];
   const release = (): void => {
     for (const l of [...locks].reverse()) l.release();

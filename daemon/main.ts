@@ -195,7 +195,10 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     // dockerd's certs.d for root; the user agent names the engine version as dockerd's does.
     const registry = registrySettings(
       { mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries },
-      { certsDir: process.env.BERTH_CERTS_DIR ?? '/etc/docker/certs.d', userAgent: `docker/${engineInfo().version} os/linux arch/${hostArchitecture()}` },
+      {
+        certsDir: process.env.BERTH_CERTS_DIR ?? '/etc/docker/certs.d',
+        userAgent: `docker/${engineInfo().version} os/linux arch/${hostArchitecture()}`,
+      },
     );
     // Keep-alive sockets to registries would otherwise hold the process after shutdown.
     cleanups.push(() => closeTransports());
@@ -238,7 +241,13 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       shmSize: config.defaultShmSize,
       noNewPrivileges: config.noNewPrivileges,
     });
-    const volumes = new VolumeService({ repo: new VolumeRepo(db), events, logger: logger.child({ component: 'volumes' }), dataRoot: config.dataRoot, usage: containerStore });
+    const volumes = new VolumeService({
+      repo: new VolumeRepo(db),
+      events,
+      logger: logger.child({ component: 'volumes' }),
+      dataRoot: config.dataRoot,
+      usage: containerStore,
+    });
     specs.volumes = volumes;
     const runtime = new ContainerRuntime({
       ctd,
@@ -250,7 +259,11 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     const keepNetworks = new Set(
       config.liveRestore
         ? (await runtime.listTasks())
-            .filter((t) => (t.status === 'running' || t.status === 'paused' || t.status === 'pausing') && containerStore.tryGetById(t.id) !== undefined)
+            .filter(
+              (t) =>
+                (t.status === 'running' || t.status === 'paused' || t.status === 'pausing') &&
+                containerStore.tryGetById(t.id) !== undefined,
+            )
             .map((t) => t.id)
         : [],
     );
@@ -300,7 +313,10 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     // (its policy's delay) while the sweep looks.
     const liveTasks = new Set([
       ...(await runtime.listTasks()).map((t) => t.id),
-      ...containerStore.all().filter((c) => c.state.running).map((c) => c.id),
+      ...containerStore
+        .all()
+        .filter((c) => c.state.running)
+        .map((c) => c.id),
     ]);
     const staleFifos = await runtime.sweepFifos(new Set(containerStore.all().map((c) => c.id)), liveTasks).catch((err: unknown) => {
       logger.warn({ err }, 'FIFO sweep failed');
@@ -311,7 +327,9 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       namespace: config.containerdNamespace,
       liveTasks,
       containerdSocket: address.replace(/^unix:\/\//, ''),
-      ...(config.containerd ? {} : { stateDir: path.join(config.execRoot, 'containerd'), containerdRoot: path.join(config.dataRoot, 'containerd') }),
+      ...(config.containerd
+        ? {}
+        : { stateDir: path.join(config.execRoot, 'containerd'), containerdRoot: path.join(config.dataRoot, 'containerd') }),
       logger: logger.child({ component: 'crash-sweep' }),
     }).catch((err: unknown) => logger.warn({ err }, 'crash sweep failed'));
     cleanups.push(() => containers.shutdown());
@@ -336,7 +354,6 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       onError: (err, id) => statsLogger.warn({ err, container: id }, 'collecting stats failed'),
     });
 
-
     const system = new SystemService({
       dataRoot: config.dataRoot,
       id: daemonId,
@@ -356,7 +373,11 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       experimental: config.experimental,
       liveRestore: config.liveRestore,
       registryConfig: registryServiceConfig({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries }),
-      security: { seccompProfile: config.seccompProfile, defaultCgroupnsMode: config.defaultCgroupnsMode, noNewPrivileges: config.noNewPrivileges },
+      security: {
+        seccompProfile: config.seccompProfile,
+        defaultCgroupnsMode: config.defaultCgroupnsMode,
+        noNewPrivileges: config.noNewPrivileges,
+      },
       eventsListeners: () => events.listenerCount(),
       containerd: { Address: address, Namespaces: { Containers: config.containerdNamespace, Plugins: 'plugins.berth' } },
       logger: logger.child({ component: 'system' }),
@@ -364,7 +385,14 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
 
     const server = createApiServer({
       logger: logger.child({ component: 'api' }),
-      backends: { system, images, containers: withExecIds(containers, exec), events, stats, exec, containerFiles: containerFilesBackend({ ctd, images, containers, events, hostMounts: (r) => specs.hostMounts(r) }),
+      backends: {
+        system,
+        images,
+        containers: withExecIds(containers, exec),
+        events,
+        stats,
+        exec,
+        containerFiles: containerFilesBackend({ ctd, images, containers, events, hostMounts: (r) => specs.hostMounts(r) }),
         volumes,
         networks: {
           list: (f) => networks.list(f),

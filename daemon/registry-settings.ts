@@ -23,7 +23,9 @@ export function validateMirror(raw: string): string {
   }
   if (uri.search !== '' || uri.hash !== '') throw new RegistryConfigError(`invalid mirror: query or fragment at end of the URI "${raw}"`);
   if (uri.username !== '' || uri.password !== '') {
-    throw new RegistryConfigError(`invalid mirror: username/password not allowed in URI "${uri.protocol}//${uri.username}:xxxxx@${uri.host}${uri.pathname}"`);
+    throw new RegistryConfigError(
+      `invalid mirror: username/password not allowed in URI "${uri.protocol}//${uri.username}:xxxxx@${uri.host}${uri.pathname}"`,
+    );
   }
   return `${raw.replace(/\/+$/, '')}/`;
 }

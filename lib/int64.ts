@@ -38,7 +38,9 @@ export function exactStringify(value: unknown): string {
     return `${tag}${v.toString()}`;
   });
   if (tag === undefined) return text;
-  const escaped = JSON.stringify(tag).slice(1, -1).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const escaped = JSON.stringify(tag)
+    .slice(1, -1)
+    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return text.replace(new RegExp(`"${escaped}(-?\\d+)"`, 'g'), '$1');
 }
 

@@ -68,12 +68,26 @@ export async function listenInNetns(netnsPath: string, ip: string): Promise<Netn
  *  nothing else, as with dockerd), so a second run (a re-adopted container after a berthd
  *  restart, with new ports) replaces the first instead of adding jumps beside it. */
 export function redirectRules(ip: string, port: number, udpPort: number, tcpPort: number): string {
-  const lines = ['*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]', ':DOCKER_OUTPUT - [0:0]', ':DOCKER_POSTROUTING - [0:0]'];
+  const lines = [
+    '*nat',
+    ':PREROUTING ACCEPT [0:0]',
+    ':INPUT ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ':POSTROUTING ACCEPT [0:0]',
+    ':DOCKER_OUTPUT - [0:0]',
+    ':DOCKER_POSTROUTING - [0:0]',
+  ];
   lines.push(`-A OUTPUT -d ${ip}/32 -j DOCKER_OUTPUT`, `-A POSTROUTING -d ${ip}/32 -j DOCKER_POSTROUTING`);
-  for (const [proto, to] of [['tcp', tcpPort], ['udp', udpPort]] as const) {
+  for (const [proto, to] of [
+    ['tcp', tcpPort],
+    ['udp', udpPort],
+  ] as const) {
     lines.push(`-A DOCKER_OUTPUT -d ${ip}/32 -p ${proto} -m ${proto} --dport ${port} -j DNAT --to-destination ${ip}:${to}`);
   }
-  for (const [proto, from] of [['tcp', tcpPort], ['udp', udpPort]] as const) {
+  for (const [proto, from] of [
+    ['tcp', tcpPort],
+    ['udp', udpPort],
+  ] as const) {
     lines.push(`-A DOCKER_POSTROUTING -s ${ip}/32 -p ${proto} -m ${proto} --sport ${from} -j SNAT --to-source :${port}`);
   }
   lines.push('COMMIT', '');

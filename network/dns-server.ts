@@ -12,7 +12,21 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as dnsPacket from 'dns-packet';
-import { FLAG_QR, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL, headerOnlyReply, parseQuery, ptrToIpv4, reply, type Proto, type Query } from './dns-wire';
+import {
+  FLAG_QR,
+  RCODE_FORMERR,
+  RCODE_NOERROR,
+  RCODE_NOTIMP,
+  RCODE_NXDOMAIN,
+  RCODE_REFUSED,
+  RCODE_SERVFAIL,
+  headerOnlyReply,
+  parseQuery,
+  ptrToIpv4,
+  reply,
+  type Proto,
+  type Query,
+} from './dns-wire';
 import { listenInNetns, redirectInNetns } from './dns-in-netns';
 
 export interface DnsAnswer {
@@ -32,7 +46,10 @@ export interface DnsResolver {
   forwards?(key: string, clientIp: string): boolean;
 }
 
-export type DnsServerOptions = { logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void }; upstreamTimeoutMs?: number /* default 2000 per server */ };
+export type DnsServerOptions = {
+  logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void };
+  upstreamTimeoutMs?: number; /* default 2000 per server */
+};
 
 /** dockerd's respTTL. */
 export const DNS_TTL = 600;
@@ -46,7 +63,6 @@ const TCP_IDLE_MS = 8000;
 export const MAX_TCP_CONNS = 128;
 /** Queries in progress on one TCP connection; past it the connection stops being read. */
 const MAX_TCP_PIPELINE = 16;
-
 
 export interface Upstream {
   host: string;
@@ -92,7 +108,6 @@ interface Listener {
   closed: boolean;
 }
 
-
 const noopLogger = { debug(): void {}, warn(): void {} };
 
 export class DnsServer {
@@ -103,7 +118,10 @@ export class DnsServer {
   private readonly timeoutMs: number;
   private forwards = 0;
 
-  constructor(private readonly resolver: DnsResolver, opts: DnsServerOptions = {}) {
+  constructor(
+    private readonly resolver: DnsResolver,
+    opts: DnsServerOptions = {},
+  ) {
     this.logger = opts.logger ?? noopLogger;
     this.timeoutMs = opts.upstreamTimeoutMs ?? 2000;
   }
@@ -386,7 +404,8 @@ export class DnsServer {
             // already closed
           }
         }
-        if (!resp && why) this.logger.debug({ key: l.key, upstream: `${server.host}:${server.port}`, proto, why }, 'dns: upstream exchange failed');
+        if (!resp && why)
+          this.logger.debug({ key: l.key, upstream: `${server.host}:${server.port}`, proto, why }, 'dns: upstream exchange failed');
         resolve(resp);
       };
       const cancel = (): void => finish(null, 'listener closed');

@@ -43,7 +43,9 @@ const LONGEST_SUFFIX = '-POSTROUTING';
 
 export function firewallChains(prefix: string): FirewallChains {
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(prefix) || prefix.length + LONGEST_SUFFIX.length > MAX_CHAIN_NAME) {
-    throw new Error(`invalid iptables chain prefix ${JSON.stringify(prefix)} (letters, digits, - and _; at most ${MAX_CHAIN_NAME - LONGEST_SUFFIX.length} characters)`);
+    throw new Error(
+      `invalid iptables chain prefix ${JSON.stringify(prefix)} (letters, digits, - and _; at most ${MAX_CHAIN_NAME - LONGEST_SUFFIX.length} characters)`,
+    );
   }
   return {
     forward: `${prefix}-FORWARD`,
@@ -132,7 +134,9 @@ export function renderRules(prefix: string, model: FirewallModel): string {
   }
   for (const p of ports) {
     // The DNAT'd first packet of a published port (replies are ESTABLISHED).
-    fwd.push(`-A ${c.forward} -d ${p.containerIp}/32 ! -i ${p.bridge} -o ${p.bridge} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j ACCEPT`);
+    fwd.push(
+      `-A ${c.forward} -d ${p.containerIp}/32 ! -i ${p.bridge} -o ${p.bridge} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j ACCEPT`,
+    );
   }
   for (const b of bridges.filter((x) => !x.internal)) {
     fwd.push(`-A ${c.forward} -i ${b.name} ! -o ${b.name} -j ACCEPT`);
@@ -155,7 +159,9 @@ export function renderRules(prefix: string, model: FirewallModel): string {
   }
   for (const p of ports) {
     // Hairpin: a container DNAT'd back to itself must see a source other than its own address.
-    post.push(`-A ${c.postrouting} -s ${p.containerIp}/32 -d ${p.containerIp}/32 -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j MASQUERADE`);
+    post.push(
+      `-A ${c.postrouting} -s ${p.containerIp}/32 -d ${p.containerIp}/32 -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j MASQUERADE`,
+    );
   }
 
   return [

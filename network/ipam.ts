@@ -250,9 +250,7 @@ export function checkPoolOverlap(subnet: string, ipRange: string | undefined, ex
     if (!ec) continue;
     const en = maskedCidr(ec);
     const same = en.ip === net.ip && en.prefix === net.prefix;
-    const clash = range
-      ? same && sameRange(range, e.ipRange ? parseCidr4(e.ipRange) : null)
-      : cidrOverlaps(en, net);
+    const clash = range ? same && sameRange(range, e.ipRange ? parseCidr4(e.ipRange) : null) : cidrOverlaps(en, net);
     if (clash) throw new Forbidden('invalid pool request: Pool overlaps with other one on this address space');
   }
 }
@@ -299,9 +297,7 @@ export class SubnetAllocator {
       if (!r) throw new InvalidParameter(`invalid ip-range ${opts.ipRange}: invalid CIDR block notation`);
       const rm = maskedCidr(r);
       if (!cidrOverlaps(rm, this.subnet)) {
-        throw new InvalidParameter(
-          `invalid ip-range ${opts.ipRange}: parent subnet ${formatCidr4(this.subnet)} doesn't contain ip-range`,
-        );
+        throw new InvalidParameter(`invalid ip-range ${opts.ipRange}: parent subnet ${formatCidr4(this.subnet)} doesn't contain ip-range`);
       }
       // A range wider than the subnet means the whole subnet (dockerd's pre-v24 compatibility).
       this.lo = Math.max(first, rm.ip);
@@ -409,9 +405,7 @@ export function openSubnet(cfg: { subnet: string; ipRange?: string; gateway?: st
   if (cfg.gateway) {
     gateway = stripPrefix(cfg.gateway);
     if (!allocator.claim(gateway)) {
-      const why = allocator.contains(gateway)
-        ? 'Address already in use'
-        : 'requested address is out of range';
+      const why = allocator.contains(gateway) ? 'Address already in use' : 'requested address is out of range';
       throw new SystemError(`failed to allocate gateway (${cfg.gateway}): ${why}`);
     }
   } else {
@@ -425,9 +419,7 @@ export function openSubnet(cfg: { subnet: string; ipRange?: string; gateway?: st
   for (const [name, ip] of Object.entries(cfg.auxAddresses ?? {})) {
     if (!allocator.claim(ip)) {
       if (!allocator.contains(ip)) {
-        throw new Forbidden(
-          `auxiliary address: (${name}:${ip}) must belong to the master pool: ${formatCidr4(allocator.subnet)}`,
-        );
+        throw new Forbidden(`auxiliary address: (${name}:${ip}) must belong to the master pool: ${formatCidr4(allocator.subnet)}`);
       }
       throw new SystemError(`failed to allocate secondary ip address (${name}:${ip}): Address already in use`);
     }

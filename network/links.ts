@@ -145,9 +145,11 @@ export class Links {
     if (adopted === null) {
       beforeCreate?.();
       const op = `create bridge ${name}`;
-      const r = await this.batch(
-        [`link add ${name} address ${randomMac()} mtu ${mtu} type bridge`, `addr add ${gatewayCidr} dev ${name}`, `link set ${name} up`],
-      );
+      const r = await this.batch([
+        `link add ${name} address ${randomMac()} mtu ${mtu} type bridge`,
+        `addr add ${gatewayCidr} dev ${name}`,
+        `link set ${name} up`,
+      ]);
       if (r.code !== 0) {
         const line = failedLine(r.stderr);
         if (line === 1 && /File exists/.test(r.stderr)) {
@@ -288,7 +290,10 @@ export class Links {
   async removeSandbox(netns: string, hostVeths: string[]): Promise<void> {
     checkNetnsName(netns);
     for (const v of hostVeths) checkLinkName(v, 'host veth name');
-    const r = await this.run(['-force', '-batch', '-'], [...hostVeths.map((v) => `link del dev ${v}`), `netns del ${netns}`].join('\n') + '\n');
+    const r = await this.run(
+      ['-force', '-batch', '-'],
+      [...hostVeths.map((v) => `link del dev ${v}`), `netns del ${netns}`].join('\n') + '\n',
+    );
     if (r.code === 0) return;
     const real = r.stderr
       .split('\n')

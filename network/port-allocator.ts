@@ -26,7 +26,10 @@ export class PortAllocatorError extends Error {
 /** The requested host port is already allocated (dockerd's ErrPortAlreadyAllocated). */
 export class PortAllocatedError extends PortAllocatorError {
   override name = 'PortAllocatedError';
-  constructor(readonly ip: string, readonly port: number) {
+  constructor(
+    readonly ip: string,
+    readonly port: number,
+  ) {
     super(`Bind for ${ip}:${port} failed: port is already allocated`);
   }
 }

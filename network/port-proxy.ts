@@ -45,7 +45,10 @@ const UDP_PENDING_MAX = 64;
 /** The listener could not be opened; the message is dockerd's ("Error starting userland proxy: listen tcp4 …"). */
 export class UserlandProxyError extends Error {
   override name = 'UserlandProxyError';
-  constructor(message: string, readonly code: string | undefined) {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
     super(message);
   }
 }
@@ -131,7 +134,9 @@ export class PortProxy {
     });
     // Node closes connections past this count as they arrive (it counts accepted client sockets).
     server.maxConnections = this.maxTcpConnections;
-    server.on('drop', () => this.logger.debug({ target: t, max: this.maxTcpConnections }, 'userland proxy: tcp connection over the cap closed'));
+    server.on('drop', () =>
+      this.logger.debug({ target: t, max: this.maxTcpConnections }, 'userland proxy: tcp connection over the cap closed'),
+    );
     return new Promise<ProxyHandle>((resolve, reject) => {
       const onListenError = (err: Error): void => {
         reject(listenError(`tcp${family}`, t.hostIp, t.hostPort, err));

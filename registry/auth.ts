@@ -66,7 +66,7 @@ export function parseChallenges(values: string[]): Challenge[] {
         current = { scheme: tok.toLowerCase(), params: {} };
         out.push(current);
         // token68 (e.g. `Negotiate abc==`) is not used by registries; skip it.
-        if (value[j] !== '=' ) i = j;
+        if (value[j] !== '=') i = j;
       }
     }
   }
@@ -106,7 +106,13 @@ export async function errorMessageOf(res: HttpResponse): Promise<{ code?: string
     return {};
   }
   try {
-    const j = JSON.parse(body.toString('utf8')) as { errors?: unknown; details?: unknown; message?: unknown; error?: unknown; error_description?: unknown };
+    const j = JSON.parse(body.toString('utf8')) as {
+      errors?: unknown;
+      details?: unknown;
+      message?: unknown;
+      error?: unknown;
+      error_description?: unknown;
+    };
     if (Array.isArray(j.errors) && j.errors.length > 0) {
       const e = j.errors[0] as { code?: unknown; message?: unknown };
       const code = typeof e.code === 'string' ? e.code : undefined;
@@ -182,7 +188,8 @@ export class Authorizer {
     } catch {
       throw new RegistryError(`invalid token auth challenge realm: ${realm}`, 401, 'UNAUTHORIZED');
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new RegistryError(`invalid token auth challenge realm: ${realm}`, 401, 'UNAUTHORIZED');
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new RegistryError(`invalid token auth challenge realm: ${realm}`, 401, 'UNAUTHORIZED');
     return url;
   }
 
@@ -206,7 +213,12 @@ export class Authorizer {
   }
 
   /** OAuth2 POST; undefined when the server does not do it (404/405) and a GET may work instead. */
-  private async postToken(realm: URL, service: string | undefined, scopes: string[], refresh: string | undefined): Promise<CachedToken | undefined> {
+  private async postToken(
+    realm: URL,
+    service: string | undefined,
+    scopes: string[],
+    refresh: string | undefined,
+  ): Promise<CachedToken | undefined> {
     const creds = this.opts.credentials;
     const form = new URLSearchParams();
     if (scopes.length > 0) form.set('scope', scopes.join(' '));
@@ -236,7 +248,12 @@ export class Authorizer {
   }
 
   /** The GET flow; undefined when it answers 404/405 and `postFallback` allows the OAuth2 POST instead. */
-  private async getToken(realm: URL, service: string | undefined, scopes: string[], postFallback = false): Promise<CachedToken | undefined> {
+  private async getToken(
+    realm: URL,
+    service: string | undefined,
+    scopes: string[],
+    postFallback = false,
+  ): Promise<CachedToken | undefined> {
     const creds = this.opts.credentials;
     const url = new URL(realm);
     if (service !== undefined && service !== '') url.searchParams.set('service', service);
@@ -293,4 +310,3 @@ export function challengesOf(res: HttpResponse): Challenge[] {
   if (v === undefined) return [];
   return parseChallenges(Array.isArray(v) ? v : [v]);
 }
-

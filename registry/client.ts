@@ -55,7 +55,11 @@ export function transportFor(endpoint: Endpoint, opts: Pick<OpenOptions, 'userAg
   const key = h.digest('hex');
   let t = transports.get(key);
   if (t === undefined) {
-    t = new Transport(endpoint, { userAgent: opts.userAgent, ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}), ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}) });
+    t = new Transport(endpoint, {
+      userAgent: opts.userAgent,
+      ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+      ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
+    });
     transports.set(key, t);
   }
   return t;
@@ -221,7 +225,11 @@ class Repository implements RepositoryClientImpl {
       if (h !== undefined && isDigest(h)) {
         // Schema 1's digest covers the payload without signatures, so it cannot be checked here.
         if (!isSchema1(mediaType) && digestOf(body, digestAlgorithm(h)) !== h) {
-          throw new RegistryError(`manifest verification failed: Docker-Content-Digest ${h} does not match the content`, 0, 'DIGEST_INVALID');
+          throw new RegistryError(
+            `manifest verification failed: Docker-Content-Digest ${h} does not match the content`,
+            0,
+            'DIGEST_INVALID',
+          );
         }
         digest = h;
       } else {
@@ -269,7 +277,8 @@ class Repository implements RepositoryClientImpl {
       if (list !== undefined && list !== null) {
         if (!Array.isArray(list)) throw new RegistryError(`invalid tag listing for ${this.name}`, res.status, 'TAGS_INVALID');
         for (const t of list) {
-          if (typeof t !== 'string' || !TAG_RE.test(t)) throw new RegistryError(`invalid tag ${JSON.stringify(t)} in the listing of ${this.name}`, res.status, 'TAGS_INVALID');
+          if (typeof t !== 'string' || !TAG_RE.test(t))
+            throw new RegistryError(`invalid tag ${JSON.stringify(t)} in the listing of ${this.name}`, res.status, 'TAGS_INVALID');
           tags.push(t);
         }
       }
@@ -286,16 +295,21 @@ class Repository implements RepositoryClientImpl {
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw await registryError(res);
     const size = Number(header(res, 'content-length'));
-    if (!Number.isSafeInteger(size) || size < 0) throw new RegistryError(`missing or invalid Content-Length for blob ${digest}`, res.status);
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new RegistryError(`missing or invalid Content-Length for blob ${digest}`, res.status);
     return size;
   }
 
-  async getBlob(digest: string, offset = 0): Promise<{ body: NodeJS.ReadableStream & AsyncIterable<Buffer>; size?: number; offset: number }> {
+  async getBlob(
+    digest: string,
+    offset = 0,
+  ): Promise<{ body: NodeJS.ReadableStream & AsyncIterable<Buffer>; size?: number; offset: number }> {
     this.checkDigest(digest);
     const headers: Record<string, string> = {};
     if (offset > 0) headers.range = `bytes=${offset}-`;
     const res = await this.call('GET', `${this.base}/blobs/${digest}`, { headers });
-    if (res.status !== 200 && res.status !== 206) throw await registryError(res, { code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' });
+    if (res.status !== 200 && res.status !== 206)
+      throw await registryError(res, { code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' });
     const len = Number(header(res, 'content-length'));
     if (res.status === 206) {
       const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res, 'content-range') ?? '');
@@ -346,7 +360,10 @@ class Repository implements RepositoryClientImpl {
     return new URL(loc, res.url).toString();
   }
 
-  async pushBlob(body: AsyncIterable<Buffer>, opts: { expected?: string; onProgress?: (sent: number) => void } = {}): Promise<{ digest: string; size: number }> {
+  async pushBlob(
+    body: AsyncIterable<Buffer>,
+    opts: { expected?: string; onProgress?: (sent: number) => void } = {},
+  ): Promise<{ digest: string; size: number }> {
     if (opts.expected !== undefined) this.checkDigest(opts.expected);
     const start = await this.call('POST', `${this.base}/blobs/uploads/`);
     if (start.status !== 202) throw await registryError(start);
@@ -429,7 +446,8 @@ class Repository implements RepositoryClientImpl {
 
   async putManifest(reference: string, mediaType: string, body: Buffer): Promise<string> {
     this.checkReference(reference);
-    if (body.length > MANIFEST_CAP) throw new RegistryError(`manifest of ${body.length} bytes exceeds the ${MANIFEST_CAP} allowed`, 0, 'MANIFEST_INVALID');
+    if (body.length > MANIFEST_CAP)
+      throw new RegistryError(`manifest of ${body.length} bytes exceeds the ${MANIFEST_CAP} allowed`, 0, 'MANIFEST_INVALID');
     const res = await this.call('PUT', `${this.base}/manifests/${reference}`, { headers: { 'content-type': mediaType }, body });
     if (res.status !== 201 && res.status !== 200 && res.status !== 202) throw await registryError(res);
     discard(res);
@@ -448,7 +466,8 @@ export function nextLink(link: string | undefined, base: string, endpoint: strin
     const m = /^\s*<([^>]*)>\s*((?:;[^;]*)*)$/.exec(part);
     if (m === null || !/;\s*rel="?next"?\s*(?:;|$)/i.test(m[2])) continue;
     const next = new URL(m[1], base);
-    if (next.origin !== new URL(endpoint).origin) throw new RegistryError(`tag listing points to another host: ${next.origin}`, 0, 'TAGS_INVALID');
+    if (next.origin !== new URL(endpoint).origin)
+      throw new RegistryError(`tag listing points to another host: ${next.origin}`, 0, 'TAGS_INVALID');
     return next.toString();
   }
   return undefined;

@@ -42,7 +42,10 @@ function insecureSets(settings: RegistrySettings): InsecureSets {
   cidrs.addSubnet('::1', 128, 'ipv6');
   const hosts = new Set<string>();
   for (const entry of settings.insecureRegistries) {
-    const e = entry.trim().replace(/^https?:\/\//, '').replace(/\/+$/, '');
+    const e = entry
+      .trim()
+      .replace(/^https?:\/\//, '')
+      .replace(/\/+$/, '');
     const slash = e.indexOf('/');
     if (slash > 0) {
       const addr = e.slice(0, slash);

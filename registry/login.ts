@@ -19,7 +19,12 @@ export async function login(endpoint: Endpoint, creds: Credentials, userAgent: s
   }
   if (ping.status !== 401) {
     const err = await registryError(ping);
-    throw new RegistryError(`login attempt to ${url} failed with status: ${ping.status} ${ping.statusText}${err.message ? ` (${err.message})` : ''}`, ping.status, err.code, ping.status === 404 || ping.status >= 500);
+    throw new RegistryError(
+      `login attempt to ${url} failed with status: ${ping.status} ${ping.statusText}${err.message ? ` (${err.message})` : ''}`,
+      ping.status,
+      err.code,
+      ping.status === 404 || ping.status >= 500,
+    );
   }
   discard(ping);
   const auth = new Authorizer(transport, { credentials: creds, scopes: [], offline: true, clientId: AUTH_CLIENT_ID });
@@ -30,7 +35,11 @@ export async function login(endpoint: Endpoint, creds: Credentials, userAgent: s
   const res = await transport.request({ method: 'GET', url, headers });
   discard(res);
   if (res.status !== 200) {
-    throw new RegistryError(`login attempt to ${url} failed with status: ${res.status} ${res.statusText}`, res.status, res.status === 401 ? 'UNAUTHORIZED' : undefined);
+    throw new RegistryError(
+      `login attempt to ${url} failed with status: ${res.status} ${res.statusText}`,
+      res.status,
+      res.status === 401 ? 'UNAUTHORIZED' : undefined,
+    );
   }
   return auth.refreshToken !== undefined ? { identityToken: auth.refreshToken } : {};
 }

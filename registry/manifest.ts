@@ -114,11 +114,13 @@ function stringMap(v: unknown, what: string): Record<string, string> | undefined
 
 function parsePlatformField(v: unknown, what: string): Platform | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!isObject(v) || typeof v.architecture !== 'string' || typeof v.os !== 'string') throw invalid(`${what}.platform needs os and architecture`);
+  if (!isObject(v) || typeof v.architecture !== 'string' || typeof v.os !== 'string')
+    throw invalid(`${what}.platform needs os and architecture`);
   const p: Platform = { architecture: v.architecture, os: v.os };
   if (typeof v.variant === 'string' && v.variant !== '') p.variant = v.variant;
   if (typeof v['os.version'] === 'string' && v['os.version'] !== '') p['os.version'] = v['os.version'];
-  if (Array.isArray(v['os.features']) && v['os.features'].every((f) => typeof f === 'string')) p['os.features'] = v['os.features'] as string[];
+  if (Array.isArray(v['os.features']) && v['os.features'].every((f) => typeof f === 'string'))
+    p['os.features'] = v['os.features'] as string[];
   return p;
 }
 
@@ -238,11 +240,38 @@ export function formatPlatform(p: Platform): string {
 
 /** The platform this daemon runs (linux and Node's process.arch in Go's names). */
 export function hostPlatform(): Platform {
-  const arch: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', mips64el: 'mips64le', loong64: 'loong64' };
+  const arch: Record<string, string> = {
+    x64: 'amd64',
+    ia32: '386',
+    arm64: 'arm64',
+    arm: 'arm',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+    mips64el: 'mips64le',
+    loong64: 'loong64',
+  };
   return normalizePlatform({ os: 'linux', architecture: arch[process.arch] ?? process.arch });
 }
 
-const KNOWN_OS = new Set(['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos', 'aix', 'android', 'ios', 'plan9', 'js', 'wasip1', 'dragonfly', 'macos']);
+const KNOWN_OS = new Set([
+  'linux',
+  'windows',
+  'darwin',
+  'freebsd',
+  'netbsd',
+  'openbsd',
+  'solaris',
+  'illumos',
+  'aix',
+  'android',
+  'ios',
+  'plan9',
+  'js',
+  'wasip1',
+  'dragonfly',
+  'macos',
+]);
 
 /**
  * Parses `os[/arch[/variant]]` or a lone architecture (containerd's platforms.Parse): a lone OS
@@ -250,7 +279,8 @@ const KNOWN_OS = new Set(['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'op
  */
 export function parsePlatform(spec: string): Platform {
   const parts = spec.split('/');
-  const bad = (): RegistryError => new RegistryError(`"${spec}": unknown operating system or architecture: invalid argument`, 0, 'PLATFORM_INVALID');
+  const bad = (): RegistryError =>
+    new RegistryError(`"${spec}": unknown operating system or architecture: invalid argument`, 0, 'PLATFORM_INVALID');
   if (parts.length > 3 || parts.some((p) => !PART_RE.test(p))) throw bad();
   if (parts.length === 1) {
     const one = parts[0].toLowerCase();
@@ -268,7 +298,8 @@ function platformVector(p: Platform): Platform[] {
   const out: Platform[] = [p];
   const num = Number((p.variant ?? '').replace(/^v/, ''));
   if (p.architecture === 'amd64') {
-    if (Number.isInteger(num) && num > 1) for (let v = num - 1; v >= 1; v--) out.push(normalizePlatform({ os: p.os, architecture: 'amd64', variant: `v${v}` }));
+    if (Number.isInteger(num) && num > 1)
+      for (let v = num - 1; v >= 1; v--) out.push(normalizePlatform({ os: p.os, architecture: 'amd64', variant: `v${v}` }));
     out.push({ os: p.os, architecture: '386' });
   } else if (p.architecture === 'arm') {
     if (Number.isInteger(num) && num > 5) for (let v = num - 1; v >= 5; v--) out.push({ os: p.os, architecture: 'arm', variant: `v${v}` });
@@ -284,7 +315,10 @@ function samePlatform(a: Platform, b: Platform): boolean {
 
 /** Attestations (buildx provenance/SBOM) ride in indexes as unknown/unknown manifests. */
 export function isAttestation(d: Descriptor): boolean {
-  return d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' || (d.platform?.os === 'unknown' && d.platform.architecture === 'unknown');
+  return (
+    d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ||
+    (d.platform?.os === 'unknown' && d.platform.architecture === 'unknown')
+  );
 }
 
 /**

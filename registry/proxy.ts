@@ -107,7 +107,10 @@ export class TunnelAgent extends https.Agent {
     super(opts);
   }
 
-  override createConnection(reqOptions: http.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+  override createConnection(
+    reqOptions: http.RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
     // The agent hands its TLS options (ca, cert, rejectUnauthorized, servername) through here.
     const options = reqOptions as tls.ConnectionOptions & { host?: string; port?: number | string };
     const cb = (err: Error | null, sock?: Duplex): void => {
@@ -118,7 +121,14 @@ export class TunnelAgent extends https.Agent {
     const headers: Record<string, string> = { host: target };
     const pa = proxyAuthorization(this.proxy);
     if (pa !== undefined) headers['proxy-authorization'] = pa;
-    const req = http.request({ host: this.proxy.hostname, port: Number(this.proxy.port || 80), method: 'CONNECT', path: target, headers, agent: false });
+    const req = http.request({
+      host: this.proxy.hostname,
+      port: Number(this.proxy.port || 80),
+      method: 'CONNECT',
+      path: target,
+      headers,
+      agent: false,
+    });
     let done = false;
     const finish = (err: Error | null, sock?: Duplex): void => {
       if (done) return;

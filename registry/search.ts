@@ -34,7 +34,13 @@ function toResult(v: unknown): SearchResult | undefined {
   };
 }
 
-export async function search(index: Endpoint, term: string, limit: number, creds: Credentials | undefined, userAgent: string): Promise<SearchResponse> {
+export async function search(
+  index: Endpoint,
+  term: string,
+  limit: number,
+  creds: Credentials | undefined,
+  userAgent: string,
+): Promise<SearchResponse> {
   const transport = transportFor(index, { userAgent });
   const u = new URL(`${index.url.replace(/\/+$/, '')}/v1/search`);
   u.searchParams.set('q', term);

@@ -68,9 +68,16 @@ export function goTlsErrorText(err: Error, host: string): string | undefined {
   // The peer answered the ClientHello with something that is not TLS: in practice a plain-http
   // server's "HTTP/1.x 400". Go checks for "HTTP/" exactly; OpenSSL only says the record is bad.
   // (As a socket write error Node's code is EPROTO and only the message names OpenSSL's reason.)
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || (code === 'EPROTO' && /:(wrong version number|packet length too long):/.test(err.message))) return 'http: server gave HTTP response to HTTPS client';
+  if (
+    code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+    code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ||
+    (code === 'EPROTO' && /:(wrong version number|packet length too long):/.test(err.message))
+  )
+    return 'http: server gave HTTP response to HTTPS client';
   // Alerts the server sent (a client certificate it wanted and did not get, or refused).
-  const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(code) ?? (code === 'EPROTO' ? /:(?:sslv3|tlsv1|tlsv13) alert ([a-z ]+):/.exec(err.message) : null);
+  const alert =
+    /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(code) ??
+    (code === 'EPROTO' ? /:(?:sslv3|tlsv1|tlsv13) alert ([a-z ]+):/.exec(err.message) : null);
   if (alert?.[1] !== undefined) {
     const name = alert[1].toUpperCase().replace(/ /g, '_');
     return `remote error: tls: ${ALERT_TEXT[name] ?? name.toLowerCase().replace(/_/g, ' ')}`;

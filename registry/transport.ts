@@ -88,7 +88,10 @@ export class Transport {
   private readonly idleTimeoutMs: number;
   readonly userAgent: string;
 
-  constructor(readonly endpoint: Endpoint, opts: TransportOptions) {
+  constructor(
+    readonly endpoint: Endpoint,
+    opts: TransportOptions,
+  ) {
     this.userAgent = opts.userAgent;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
@@ -176,7 +179,13 @@ export class Transport {
     }
   }
 
-  private once(method: string, url: URL, headers: Record<string, string>, body: Buffer | AsyncIterable<Buffer> | undefined, retried = false): Promise<HttpResponse> {
+  private once(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: Buffer | AsyncIterable<Buffer> | undefined,
+    retried = false,
+  ): Promise<HttpResponse> {
     return new Promise<HttpResponse>((resolve, reject) => {
       const isHttps = url.protocol === 'https:';
       const hdrs: Record<string, string> = { ...headers };
@@ -202,7 +211,10 @@ export class Transport {
       req.on('socket', (sock) => {
         const s = sock as import('node:net').Socket & { connecting?: boolean };
         if (s.connecting) {
-          connectTimer = setTimeout(() => req.destroy(new Error(`connect timeout after ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+          connectTimer = setTimeout(
+            () => req.destroy(new Error(`connect timeout after ${this.connectTimeoutMs} ms`)),
+            this.connectTimeoutMs,
+          );
           s.once(isHttps ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
           s.once('close', () => clearTimeout(connectTimer));
         }

@@ -97,14 +97,20 @@ export interface RepositoryClient {
    * other hosts). `size` is the full blob size when the registry told it; `offset` is where the
    * body really starts (0 when the registry ignored the Range and sent the whole blob).
    */
-  getBlob(digest: string, offset?: number): Promise<{ body: NodeJS.ReadableStream & AsyncIterable<Buffer>; size?: number; offset?: number }>;
+  getBlob(
+    digest: string,
+    offset?: number,
+  ): Promise<{ body: NodeJS.ReadableStream & AsyncIterable<Buffer>; size?: number; offset?: number }>;
   /** Cross-repository mount; false when the registry started a normal upload instead (cancelled). */
   mountBlob(digest: string, fromRepository: string): Promise<boolean>;
   /**
    * Uploads a blob from a stream (chunked PATCH, then PUT ?digest=): the digest may be known only
    * once the stream ends, so it is computed while sending and must equal `expected` when given.
    */
-  pushBlob(body: AsyncIterable<Buffer>, opts?: { expected?: string; onProgress?: (sent: number) => void }): Promise<{ digest: string; size: number }>;
+  pushBlob(
+    body: AsyncIterable<Buffer>,
+    opts?: { expected?: string; onProgress?: (sent: number) => void },
+  ): Promise<{ digest: string; size: number }>;
   /** PUT a manifest or index under a tag or digest; returns the digest the registry reports. */
   putManifest(reference: string, mediaType: string, body: Buffer): Promise<string>;
 }

@@ -126,7 +126,9 @@ export function normalizeCapabilities(caps: readonly string[] | undefined, set: 
     if (!c.startsWith('CAP_')) c = `CAP_${c}`;
     if (!KNOWN_CAPABILITIES.includes(c)) throw new InvalidParameter(`${prefix}unknown capability: ${JSON.stringify(c)}`);
     if (!set.available.includes(c)) {
-      throw new InvalidParameter(`${prefix}capability not supported by your kernel or not available in the current environment: ${JSON.stringify(c)}`);
+      throw new InvalidParameter(
+        `${prefix}capability not supported by your kernel or not available in the current environment: ${JSON.stringify(c)}`,
+      );
     }
     out.push(c);
   }
@@ -134,7 +136,11 @@ export function normalizeCapabilities(caps: readonly string[] | undefined, set: 
 }
 
 /** The create-time check dockerd makes on CapAdd and CapDrop. */
-export function validateCapabilities(capAdd: readonly string[] | undefined, capDrop: readonly string[] | undefined, set: CapabilitySet): void {
+export function validateCapabilities(
+  capAdd: readonly string[] | undefined,
+  capDrop: readonly string[] | undefined,
+  set: CapabilitySet,
+): void {
   normalizeCapabilities(capAdd, set, 'CapAdd');
   normalizeCapabilities(capDrop, set, 'CapDrop');
 }

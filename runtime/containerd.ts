@@ -37,17 +37,8 @@ export interface CallOpts {
 
 type UnaryCallback<Res> = (err: grpc.ServiceError | null, res: Res) => void;
 /** The last (fullest) overload of every generated unary method; inference picks exactly this one. */
-type UnaryFn<Req, Res> = (
-  req: Req,
-  md: grpc.Metadata,
-  opts: Partial<grpc.CallOptions>,
-  cb: UnaryCallback<Res>,
-) => grpc.ClientUnaryCall;
-type ServerStreamFn<Req, Res> = (
-  req: Req,
-  md?: grpc.Metadata,
-  opts?: Partial<grpc.CallOptions>,
-) => grpc.ClientReadableStream<Res>;
+type UnaryFn<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: UnaryCallback<Res>) => grpc.ClientUnaryCall;
+type ServerStreamFn<Req, Res> = (req: Req, md?: grpc.Metadata, opts?: Partial<grpc.CallOptions>) => grpc.ClientReadableStream<Res>;
 
 /** Arity of a method's last overload: 4 for unary calls; streaming calls take at most 3 arguments. */
 type Arity<F> = F extends (...args: infer A) => unknown ? A['length'] : never;
@@ -205,18 +196,12 @@ export class Containerd {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const onAbort = (): void => call.cancel();
-      const call = fn.call(
-        client,
-        req,
-        this.metadata(opts),
-        this.callOptions(opts.timeoutMs ?? DEFAULT_UNARY_TIMEOUT_MS),
-        (err, res) => {
-          signal?.removeEventListener('abort', onAbort);
-          if (signal?.aborted) reject(signal.reason);
-          else if (err) reject(fromGrpcError(err));
-          else resolve(res);
-        },
-      );
+      const call = fn.call(client, req, this.metadata(opts), this.callOptions(opts.timeoutMs ?? DEFAULT_UNARY_TIMEOUT_MS), (err, res) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (signal?.aborted) reject(signal.reason);
+        else if (err) reject(fromGrpcError(err));
+        else resolve(res);
+      });
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }

@@ -75,10 +75,15 @@ function varint(n: number): number[] {
  */
 function encodeWrite(buf: Buffer, dataLength: number, ref: string, offset: number): Buffer {
   const head = [
-    0x08, WriteAction.WRITE, // 1: action
-    0x12, ...varint(ref.length), ...Buffer.from(ref, 'ascii'), // 2: ref
-    0x28, ...varint(offset), // 5: offset
-    0x32, ...varint(dataLength), // 6: data
+    0x08,
+    WriteAction.WRITE, // 1: action
+    0x12,
+    ...varint(ref.length),
+    ...Buffer.from(ref, 'ascii'), // 2: ref
+    0x28,
+    ...varint(offset), // 5: offset
+    0x32,
+    ...varint(dataLength), // 6: data
   ];
   if (head.length > WRITE_HEADER_ROOM) throw new SystemError('content ref too long for a pre-encoded write');
   const start = WRITE_HEADER_ROOM - head.length;
@@ -239,11 +244,7 @@ async function writeOnce(ctd: Containerd, a: WriteAttempt): Promise<WriteOutcome
  * A deduplicated write never reached containerd's digest check, so at least compare sizes, and
  * apply the labels the server skipped.
  */
-async function checkExisting(
-  ctd: Containerd,
-  out: WriteOutcome,
-  labels: Record<string, string> | undefined,
-): Promise<void> {
+async function checkExisting(ctd: Containerd, out: WriteOutcome, labels: Record<string, string> | undefined): Promise<void> {
   const stored = labels ? await setBlobLabels(ctd, out.digest, labels) : await blobInfo(ctd, out.digest);
   if (stored && stored.size !== out.size) {
     throw new InvalidParameter(`blob ${out.digest} is ${stored.size} bytes, not ${out.size}`);
@@ -258,11 +259,7 @@ function isRefLocked(err: unknown): boolean {
  * Streams a blob into the content store under `lease`. An existing blob counts as written; its
  * labels are then applied with Content.Update, because the server skips them in that case.
  */
-export async function writeBlob(
-  ctd: Containerd,
-  source: BlobSource,
-  opts: WriteBlobOptions,
-): Promise<{ digest: string; size: number }> {
+export async function writeBlob(ctd: Containerd, source: BlobSource, opts: WriteBlobOptions): Promise<{ digest: string; size: number }> {
   let expected = opts.expected;
   if (expected !== undefined && !DIGEST_RE.test(expected)) throw new InvalidParameter(`invalid digest "${expected}"`);
   let total: number;
@@ -419,7 +416,7 @@ async function openWriter(ctd: Containerd, opts: BlobWriterOptions, restarted: b
         return;
       }
       // Messages of about CHUNK_BYTES: containerd answers each one, so small ones cost round trips.
-      for (let i = 0; i < chunk.length; ) {
+      for (let i = 0; i < chunk.length;) {
         buf ??= take();
         const n = chunk.copy(buf, WRITE_HEADER_ROOM + pendingBytes, i, Math.min(chunk.length, i + CHUNK_BYTES - pendingBytes));
         pendingBytes += n;
@@ -469,11 +466,7 @@ async function openWriter(ctd: Containerd, opts: BlobWriterOptions, restarted: b
   };
 }
 
-async function* readChunks(
-  ctd: Containerd,
-  digest: string,
-  opts: { offset?: number; size?: number },
-): AsyncGenerator<Buffer> {
+async function* readChunks(ctd: Containerd, digest: string, opts: { offset?: number; size?: number }): AsyncGenerator<Buffer> {
   const call = ctd.serverStream(ctd.clients.content, 'read', { digest, offset: opts.offset, size: opts.size });
   // An early stop cancels the call, which then emits CANCELLED after the iterator has detached.
   call.on('error', () => undefined);

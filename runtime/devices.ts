@@ -54,7 +54,11 @@ function nodeKind(st: Stats): NodeKind | undefined {
 }
 
 /** A device node at `path` (lstat, not following links), or undefined if it is not one. */
-async function deviceAt(path: string, containerPath: string, permissions: string): Promise<(Omit<HostDevice, 'type'> & { type: NodeKind }) | undefined> {
+async function deviceAt(
+  path: string,
+  containerPath: string,
+  permissions: string,
+): Promise<(Omit<HostDevice, 'type'> & { type: NodeKind }) | undefined> {
   const st = await lstat(path);
   const kind = nodeKind(st);
   if (!kind) return undefined;

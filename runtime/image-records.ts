@@ -55,11 +55,7 @@ export async function putImageRecord(
 }
 
 /** Deletes the record; returns false when it did not exist. `sync` runs GC before returning. */
-export async function deleteImageRecord(
-  ctd: Containerd,
-  name: string,
-  opts: { sync?: boolean } = {},
-): Promise<boolean> {
+export async function deleteImageRecord(ctd: Containerd, name: string, opts: { sync?: boolean } = {}): Promise<boolean> {
   try {
     await ctd.images.delete({ name, sync: opts.sync ?? false });
     return true;

@@ -23,11 +23,7 @@ export interface LeaseOptions {
 /** The IDs withLease gives its leases; nothing else in the namespace is named like this. */
 const TRANSIENT_LEASE_ID = /^berth-[0-9a-z]+-[0-9a-f]{12}$/;
 
-export async function withLease<T>(
-  ctd: Containerd,
-  fn: (lease: string) => Promise<T>,
-  opts: LeaseOptions = {},
-): Promise<T> {
+export async function withLease<T>(ctd: Containerd, fn: (lease: string) => Promise<T>, opts: LeaseOptions = {}): Promise<T> {
   const id = `berth-${opts.kind !== undefined ? `${opts.kind}-` : ''}${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
   // RFC 3339 without fractional seconds, the form containerd's label parser is documented for
   const expire = formatRFC3339(new Date(Date.now() + (opts.ttlMs ?? DEFAULT_LEASE_TTL_MS)));

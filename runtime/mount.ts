@@ -101,7 +101,9 @@ export function legacyTempMounts(dataRoot: string, mounts: MountInfoEntry[], tmp
   const root = dataRoot.endsWith('/') ? dataRoot : `${dataRoot}/`;
   return mounts
     .filter((m) => m.mountPoint.startsWith(prefix) && !m.mountPoint.slice(prefix.length).includes('/'))
-    .filter((m) => m.fsType === 'overlay' && m.superOptions.split(',').some((o) => /^(lowerdir|upperdir)=/.test(o) && o.includes(`=${root}`)))
+    .filter(
+      (m) => m.fsType === 'overlay' && m.superOptions.split(',').some((o) => /^(lowerdir|upperdir)=/.test(o) && o.includes(`=${root}`)),
+    )
     .map((m) => m.mountPoint);
 }
 

@@ -76,7 +76,11 @@ async function linkToFirst(state: CopyState, first: Buffer[], dstDirFd: number, 
     parentFd =
       parents.length === 0
         ? fs.openSync(fdPath(state.dstRootFd), O_PATH | O_DIRECTORY)
-        : openBeneath(state.dstRootFd, Buffer.concat(parents.flatMap((c, i) => (i === 0 ? [c] : [Buffer.from('/'), c]))), O_PATH | O_DIRECTORY);
+        : openBeneath(
+            state.dstRootFd,
+            Buffer.concat(parents.flatMap((c, i) => (i === 0 ? [c] : [Buffer.from('/'), c]))),
+            O_PATH | O_DIRECTORY,
+          );
     await fsp.link(fdPath(parentFd, first[first.length - 1]), fdPath(dstDirFd, name));
     return true;
   } catch {

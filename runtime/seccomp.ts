@@ -254,7 +254,8 @@ export function parseSeccompProfile(json: string): SeccompProfile {
     parsed = JSON.parse(json);
     if (!isRecord(parsed)) throw new Error('a profile must be a JSON object');
     if (parsed.defaultAction !== undefined && typeof parsed.defaultAction !== 'string') throw new Error('defaultAction must be a string');
-    if (parsed.defaultErrnoRet !== undefined && typeof parsed.defaultErrnoRet !== 'number') throw new Error('defaultErrnoRet must be a number');
+    if (parsed.defaultErrnoRet !== undefined && typeof parsed.defaultErrnoRet !== 'number')
+      throw new Error('defaultErrnoRet must be a number');
     checkStrings(parsed.architectures, 'architectures');
     checkStrings(parsed.flags, 'flags');
     if (parsed.archMap !== undefined && parsed.archMap !== null) {
@@ -349,7 +350,9 @@ export function resolveSeccompProfile(profile: SeccompProfile, ctx: SeccompConte
   const archMap = profile.archMap ?? [];
   const explicitArches = profile.architectures ?? [];
   if (explicitArches.length > 0 && archMap.length > 0) {
-    throw new InvalidParameter("both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'");
+    throw new InvalidParameter(
+      "both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'",
+    );
   }
   const arch = ctx.arch ?? seccompNativeArch();
   const kernel = ctx.kernelRelease ?? release();
@@ -362,7 +365,8 @@ export function resolveSeccompProfile(profile: SeccompProfile, ctx: SeccompConte
   for (const rule of rules) {
     let names = rule.names ?? [];
     if (rule.name) {
-      if (names.length > 0) throw new InvalidParameter("both 'name' and 'names' are specified in the seccomp profile, use either 'name' or 'names'");
+      if (names.length > 0)
+        throw new InvalidParameter("both 'name' and 'names' are specified in the seccomp profile, use either 'name' or 'names'");
       names = [rule.name];
     }
     const ex = rule.excludes;

@@ -113,8 +113,6 @@ export async function overlayDirs(ctd: Containerd, key: string): Promise<Overlay
   try {
     return overlayDirsFromMounts(view.mounts ?? []);
   } finally {
-    await removeSnapshot(ctd, viewKey).catch((err: unknown) =>
-      ctd.logger.warn({ err, key: viewKey }, 'could not remove inspect view'),
-    );
+    await removeSnapshot(ctd, viewKey).catch((err: unknown) => ctd.logger.warn({ err, key: viewKey }, 'could not remove inspect view'));
   }
 }

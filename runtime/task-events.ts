@@ -193,9 +193,14 @@ export function subscribeTaskEvents(
     const publish = (): void => {
       if (closed || stream !== current) return;
       ctd
-        .call(ctd.clients.events, 'publish', { topic: SYNC_TOPIC, event: { typeUrl: SYNC_TYPE, value: token } }, {
-          timeoutMs: 10_000,
-        })
+        .call(
+          ctd.clients.events,
+          'publish',
+          { topic: SYNC_TOPIC, event: { typeUrl: SYNC_TYPE, value: token } },
+          {
+            timeoutMs: 10_000,
+          },
+        )
         .catch((err: unknown) => log.debug({ err }, 'could not publish event subscription marker'))
         .finally(() => {
           if (closed || stream !== current || syncTimer === undefined) return;

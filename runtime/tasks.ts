@@ -26,8 +26,33 @@ import { Metrics as V2Metrics } from './gen/metrics/github.com/containerd/cgroup
 import { GrpcStatus, isAlreadyExists, isGrpcCode, isNotFound } from './grpc-errors';
 import { withLease } from './leases';
 import { classifyStartError, CREATE_TASK_PREFIX } from './start-errors';
-import { type ContainerRuntimeOptions, type CreateContainerOptions, type ExecOptions, type ExitStatus, type StartOptions, type Started, type TaskMetrics, type TaskState, type TaskStatus, decodeMetrics, jsonAny, statusName } from './task-types';
-export { type ContainerRuntimeOptions, type CreateContainerOptions, type ExecOptions, type ExitStatus, type StartOptions, type Started, type TaskMetrics, type TaskState, type TaskStatus, decodeMetrics, jsonAny } from './task-types';
+import {
+  type ContainerRuntimeOptions,
+  type CreateContainerOptions,
+  type ExecOptions,
+  type ExitStatus,
+  type StartOptions,
+  type Started,
+  type TaskMetrics,
+  type TaskState,
+  type TaskStatus,
+  decodeMetrics,
+  jsonAny,
+  statusName,
+} from './task-types';
+export {
+  type ContainerRuntimeOptions,
+  type CreateContainerOptions,
+  type ExecOptions,
+  type ExitStatus,
+  type StartOptions,
+  type Started,
+  type TaskMetrics,
+  type TaskState,
+  type TaskStatus,
+  decodeMetrics,
+  jsonAny,
+} from './task-types';
 
 export type { TaskIO } from './fifo';
 export type { V1Metrics, V2Metrics };
@@ -157,16 +182,10 @@ export class ContainerRuntime {
         } catch (err) {
           if (!isAlreadyExists(err)) throw err;
           this.logger.warn({ container: id }, 'reusing containerd container record left by an earlier attempt');
-          await this.ctd.containers.update(
-            { container, updateMask: ['spec', 'labels', 'image'] },
-            { lease },
-          );
+          await this.ctd.containers.update({ container, updateMask: ['spec', 'labels', 'image'] }, { lease });
         }
         try {
-          await this.ctd.snapshots.prepare(
-            { snapshotter: this.snapshotter, key: id, parent: opts.snapshotParent },
-            { lease },
-          );
+          await this.ctd.snapshots.prepare({ snapshotter: this.snapshotter, key: id, parent: opts.snapshotParent }, { lease });
         } catch (err) {
           if (!isAlreadyExists(err)) throw err;
           const info = (await this.ctd.snapshots.stat({ snapshotter: this.snapshotter, key: id })).info;
@@ -580,9 +599,7 @@ export class ContainerRuntime {
     }
     // A frozen cgroup holds the signal until thawed (moby unpauses after a SIGKILL as well).
     if (status === 'paused' || status === 'pausing') {
-      await this.resume(id).catch((err: unknown) =>
-        this.logger.warn({ err, container: id }, 'could not resume paused task after SIGKILL'),
-      );
+      await this.resume(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'could not resume paused task after SIGKILL'));
     }
     const exited = await settlesWithin(this.trackWait(id), KILL_WAIT_MS);
     if (!exited) this.logger.warn({ container: id }, `task did not exit within ${KILL_WAIT_MS} ms of SIGKILL`);

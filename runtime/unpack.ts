@@ -73,9 +73,7 @@ async function applyLayer(
     );
     const applied = res.applied?.digest ?? '';
     if (applied !== layer.diffId) {
-      throw new InvalidParameter(
-        `layer ${layer.digest}: diff ID ${applied} calculated on extraction does not match ${layer.diffId}`,
-      );
+      throw new InvalidParameter(`layer ${layer.digest}: diff ID ${applied} calculated on extraction does not match ${layer.diffId}`);
     }
     try {
       await ctd.snapshots.commit({ snapshotter, name: chainId, key, labels }, { lease });
@@ -88,9 +86,7 @@ async function applyLayer(
   } finally {
     // Commit consumes the extract snapshot; anything else must not leave it behind.
     if (!committed) {
-      await removeSnapshot(ctd, key).catch((err: unknown) =>
-        ctd.logger.warn({ err, key }, 'could not remove extract snapshot'),
-      );
+      await removeSnapshot(ctd, key).catch((err: unknown) => ctd.logger.warn({ err, key }, 'could not remove extract snapshot'));
     }
   }
 }

@@ -51,9 +51,7 @@ export class ContainerRepo {
       if (holder) throw new NameTakenError(row.name, holder.id);
       const seq = ((this.db.prepare('SELECT MAX(seq) AS s FROM containers').get() as { s: number | null }).s ?? 0) + 1;
       this.db
-        .prepare(
-          'INSERT INTO containers (id, name, image_id, created, seq, record_json, state_json) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        )
+        .prepare('INSERT INTO containers (id, name, image_id, created, seq, record_json, state_json) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(row.id, row.name, row.imageId, row.created, seq, row.recordJson, row.stateJson);
       return seq;
     })();

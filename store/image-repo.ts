@@ -148,22 +148,18 @@ export class ImageRepo {
   /** IDs starting with the given `sha256:<hex-prefix>`. */
   idsWithPrefix(prefix: string): string[] {
     const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
-    return (
-      this.db.prepare(`SELECT id FROM images WHERE id LIKE ? ESCAPE '\\' LIMIT 2`).all(`${escaped}%`) as { id: string }[]
-    ).map((r) => r.id);
+    return (this.db.prepare(`SELECT id FROM images WHERE id LIKE ? ESCAPE '\\' LIMIT 2`).all(`${escaped}%`) as { id: string }[]).map(
+      (r) => r.id,
+    );
   }
 
   layers(imageId: string): ImageLayerRow[] {
-    return (
-      this.db.prepare('SELECT * FROM image_layers WHERE image_id = ? ORDER BY idx').all(imageId) as LayerSqlRow[]
-    ).map(toLayer);
+    return (this.db.prepare('SELECT * FROM image_layers WHERE image_id = ? ORDER BY idx').all(imageId) as LayerSqlRow[]).map(toLayer);
   }
 
   /** Whether any image other than `exceptImageId` uses this layer chain. */
   chainUsedElsewhere(chainId: string, exceptImageId: string): boolean {
-    const r = this.db
-      .prepare('SELECT 1 FROM image_layers WHERE chain_id = ? AND image_id <> ? LIMIT 1')
-      .get(chainId, exceptImageId);
+    const r = this.db.prepare('SELECT 1 FROM image_layers WHERE chain_id = ? AND image_id <> ? LIMIT 1').get(chainId, exceptImageId);
     return r !== undefined;
   }
 

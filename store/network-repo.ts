@@ -48,7 +48,12 @@ export interface BridgeRow {
 export class NetworkNameTakenError extends Error {}
 
 const toNetwork = (r: NetworkSql): NetworkRow => ({ id: r.id, name: r.name, created: r.created, recordJson: r.record_json });
-const toEndpoint = (r: EndpointSql): EndpointRow => ({ id: r.id, networkId: r.network_id, containerId: r.container_id, recordJson: r.record_json });
+const toEndpoint = (r: EndpointSql): EndpointRow => ({
+  id: r.id,
+  networkId: r.network_id,
+  containerId: r.container_id,
+  recordJson: r.record_json,
+});
 
 export class NetworkRepo {
   constructor(private readonly db: Db) {}
@@ -56,7 +61,9 @@ export class NetworkRepo {
   insert(row: NetworkRow): void {
     try {
       this.db
-        .prepare('INSERT INTO networks (id, name, created, seq, record_json) VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM networks), ?)')
+        .prepare(
+          'INSERT INTO networks (id, name, created, seq, record_json) VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM networks), ?)',
+        )
         .run(row.id, row.name, row.created, row.recordJson);
     } catch (err) {
       if (err instanceof Error && /UNIQUE constraint failed: networks.name/.test(err.message)) throw new NetworkNameTakenError(row.name);
@@ -99,8 +106,7 @@ export class NetworkRepo {
 
   sandbox(containerId: string): SandboxRow | undefined {
     const r = this.db.prepare('SELECT container_id, netns FROM sandboxes WHERE container_id = ?').get(containerId) as
-      | { container_id: string; netns: string }
-      | undefined;
+      { container_id: string; netns: string } | undefined;
     return r && { containerId: r.container_id, netns: r.netns };
   }
 
@@ -122,16 +128,22 @@ export class NetworkRepo {
   }
 
   endpoints(): EndpointRow[] {
-    return (this.db.prepare('SELECT id, network_id, container_id, record_json FROM endpoints ORDER BY rowid').all() as EndpointSql[]).map(toEndpoint);
+    return (this.db.prepare('SELECT id, network_id, container_id, record_json FROM endpoints ORDER BY rowid').all() as EndpointSql[]).map(
+      toEndpoint,
+    );
   }
 
   endpointsOfContainer(containerId: string): EndpointRow[] {
-    const rows = this.db.prepare('SELECT id, network_id, container_id, record_json FROM endpoints WHERE container_id = ? ORDER BY rowid').all(containerId) as EndpointSql[];
+    const rows = this.db
+      .prepare('SELECT id, network_id, container_id, record_json FROM endpoints WHERE container_id = ? ORDER BY rowid')
+      .all(containerId) as EndpointSql[];
     return rows.map(toEndpoint);
   }
 
   endpointsOfNetwork(networkId: string): EndpointRow[] {
-    const rows = this.db.prepare('SELECT id, network_id, container_id, record_json FROM endpoints WHERE network_id = ? ORDER BY rowid').all(networkId) as EndpointSql[];
+    const rows = this.db
+      .prepare('SELECT id, network_id, container_id, record_json FROM endpoints WHERE network_id = ? ORDER BY rowid')
+      .all(networkId) as EndpointSql[];
     return rows.map(toEndpoint);
   }
 
@@ -149,8 +161,7 @@ export class NetworkRepo {
 
   bridge(name: string): BridgeRow | undefined {
     const r = this.db.prepare('SELECT name, network_id, created, address FROM bridges WHERE name = ?').get(name) as
-      | { name: string; network_id: string; created: number; address: string | null }
-      | undefined;
+      { name: string; network_id: string; created: number; address: string | null } | undefined;
     return r && { name: r.name, networkId: r.network_id, created: r.created === 1, address: r.address };
   }
 

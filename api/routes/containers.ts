@@ -33,7 +33,12 @@ export interface ContainerListRequest {
 export interface ContainerBackend {
   list(req: ContainerListRequest): Promise<ContainerSummary[]>;
   inspect(id: string, size: boolean, legacyNetworkFields?: boolean): Promise<ContainerInspectResponse>;
-  create(req: { name: string; config: ContainerConfig; hostConfig: HostConfig; networkingConfig: NetworkingConfig | null }): Promise<{ Id: string; Warnings: string[] }>;
+  create(req: {
+    name: string;
+    config: ContainerConfig;
+    hostConfig: HostConfig;
+    networkingConfig: NetworkingConfig | null;
+  }): Promise<{ Id: string; Warnings: string[] }>;
   start(id: string): Promise<void>;
   stop(id: string, opts: { signal?: string; timeoutSec?: number }): Promise<void>;
   restart(id: string, opts: { signal?: string; timeoutSec?: number }): Promise<void>;
@@ -47,7 +52,10 @@ export interface ContainerBackend {
   remove(id: string, opts: { force: boolean; volumes: boolean }): Promise<void>;
   /** Drops the legacy link `/parent/alias` (`docker rm --link`). */
   removeLink(name: string): Promise<void>;
-  prune(opts: { until?: number; labels: (l: Readonly<Record<string, string>>) => boolean }): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }>;
+  prune(opts: {
+    until?: number;
+    labels: (l: Readonly<Record<string, string>>) => boolean;
+  }): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }>;
   /** Registers the wait at once (throwing for an unknown container); resolves on the condition. */
   wait(id: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult>;
   attach(id: string, opts: AttachOptions): AttachSession;
@@ -67,7 +75,23 @@ export function withPre145Aliases(body: ContainerInspectResponse): void {
   }
 }
 
-const LIST_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'is-task', 'isolation', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
+const LIST_FILTERS = [
+  'ancestor',
+  'before',
+  'expose',
+  'exited',
+  'health',
+  'id',
+  'is-task',
+  'isolation',
+  'label',
+  'name',
+  'network',
+  'publish',
+  'since',
+  'status',
+  'volume',
+];
 const PRUNE_FILTERS = ['until', 'label', 'label!'];
 
 function optionalInt(q: Query, key: string): number | undefined {
@@ -225,7 +249,11 @@ export function containerOperations(backend: ContainerBackend): Operations {
     },
 
     ContainerInspect: async (request, reply) => {
-      const body = await backend.inspect(pathParam(request, 'id'), boolValue(queryOf(request), 'size'), versionLessThan(request.apiVersion, '1.52'));
+      const body = await backend.inspect(
+        pathParam(request, 'id'),
+        boolValue(queryOf(request), 'size'),
+        versionLessThan(request.apiVersion, '1.52'),
+      );
       if (versionLessThan(request.apiVersion, '1.45')) withPre145Aliases(body);
       return sendJson(reply, body);
     },

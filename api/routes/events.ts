@@ -95,7 +95,14 @@ export function encodeEvent(ev: BerthEvent, apiVersion: string): string {
   const attrs = ev.Actor.Attributes;
   out.Type = ev.Type;
   out.Action = ev.Action;
-  out.Actor = { ID: ev.Actor.ID, Attributes: Object.fromEntries(Object.keys(attrs).sort().map((k) => [k, attrs[k]])) };
+  out.Actor = {
+    ID: ev.Actor.ID,
+    Attributes: Object.fromEntries(
+      Object.keys(attrs)
+        .sort()
+        .map((k) => [k, attrs[k]]),
+    ),
+  };
   out.scope = ev.scope;
   out.time = ev.time;
   // timeNano is a bigint (JSON.stringify has no form for it): appended as integer text.

@@ -32,7 +32,8 @@ function consoleSize(value: unknown, apiVersion: string): number[] | null {
   // Added in 1.42; older clients' values are ignored, as dockerd does.
   if (!Array.isArray(value) || versionLessThan(apiVersion, '1.42')) return null;
   const [h, w] = value as unknown[];
-  if (typeof h !== 'number' || typeof w !== 'number' || h < 0 || w < 0) throw new InvalidParameter('invalid ConsoleSize: want [height, width]');
+  if (typeof h !== 'number' || typeof w !== 'number' || h < 0 || w < 0)
+    throw new InvalidParameter('invalid ConsoleSize: want [height, width]');
   return [h, w];
 }
 

@@ -13,13 +13,7 @@ import { parsePlatform } from '../../registry/manifest';
 import type { Platform } from '../../registry/types';
 import { registryAuth } from '../registry-auth';
 import type { PruneOptions, RemoveOptions } from '../../daemon/images/remove';
-import type {
-  ImageDeleteItem,
-  ImageHistoryView,
-  ImageInspectView,
-  ImagePruneView,
-  ImageSummaryView,
-} from '../../daemon/images/views';
+import type { ImageDeleteItem, ImageHistoryView, ImageInspectView, ImagePruneView, ImageSummaryView } from '../../daemon/images/views';
 import { bodyStream } from '../body';
 import { Filters, parseTimestamp } from '../filters';
 import { boolValue, boolValueOrDefault, pathParam, queryOf, queryString, queryValues } from '../query';
@@ -107,7 +101,10 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
         placeholders: versionLessThan(request.apiVersion, '1.43'),
       });
       if (versionLessThan(request.apiVersion, '1.44')) {
-        return sendJson(reply, list.map((i) => ({ ...i, VirtualSize: i.Size })));
+        return sendJson(
+          reply,
+          list.map((i) => ({ ...i, VirtualSize: i.Size })),
+        );
       }
       return sendJson(reply, list);
     },
@@ -160,7 +157,9 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
       const platform = platformParam(request, '1.46');
       const name = pathParam(request, 'name');
       const tag = queryString(q, 'tag') ?? '';
-      return withJsonMessageStream(reply, (out) => backend.push({ name, tag, credentials, platform, signal: out.signal }, (m) => out.write(m)));
+      return withJsonMessageStream(reply, (out) =>
+        backend.push({ name, tag, credentials, platform, signal: out.signal }, (m) => out.write(m)),
+      );
     },
 
     ImageGet: async (request, reply) => sendArchive(reply, backend, [pathParam(request, 'name')]),
@@ -180,7 +179,8 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
       }
       const fromSrc = queryString(q, 'fromSrc');
       if (fromSrc === undefined || fromSrc === '') throw new InvalidParameter('fromImage or fromSrc is required');
-      if (fromSrc !== '-') throw new NotImplemented('ImageCreate from a URL (fromSrc) is not implemented; send the archive as the body with fromSrc=-');
+      if (fromSrc !== '-')
+        throw new NotImplemented('ImageCreate from a URL (fromSrc) is not implemented; send the archive as the body with fromSrc=-');
       const body = bodyStream(request);
       return withJsonMessageStream(reply, async (out) => {
         await backend.import(

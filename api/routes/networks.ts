@@ -36,7 +36,10 @@ function field<T>(body: Record<string, unknown>, key: string, type: 'string' | '
   const v = body[key];
   if (v === undefined || v === null) return undefined;
   const ok = type === 'object' ? isObject(v) : typeof v === type;
-  if (!ok) throw new InvalidParameter(`json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go struct field ${struct}.${key} of type ${type === 'boolean' ? 'bool' : type === 'object' ? 'map[string]string' : 'string'}`);
+  if (!ok)
+    throw new InvalidParameter(
+      `json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go struct field ${struct}.${key} of type ${type === 'boolean' ? 'bool' : type === 'object' ? 'map[string]string' : 'string'}`,
+    );
   return v as T;
 }
 
@@ -103,7 +106,8 @@ export function networkOperations(backend: NetworkBackend): Operations {
           Driver: field<string>(ipamRaw, 'Driver', 'string', 'IPAM'),
           Options: stringMap(ipamRaw, 'Options', 'IPAM'),
           Config: (cfg as unknown[] | undefined | null)?.map((c) => {
-            if (!isObject(c)) throw new InvalidParameter('json: cannot unmarshal into Go struct field IPAM.IPAM.Config of type network.IPAMConfig');
+            if (!isObject(c))
+              throw new InvalidParameter('json: cannot unmarshal into Go struct field IPAM.IPAM.Config of type network.IPAMConfig');
             return {
               Subnet: field<string>(c, 'Subnet', 'string', 'IPAMConfig'),
               IPRange: field<string>(c, 'IPRange', 'string', 'IPAMConfig'),

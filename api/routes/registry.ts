@@ -66,7 +66,12 @@ export function registryOperations(backend: RegistryBackend): Operations {
       const { credentials, serverAddress } = authFromObject(body, 'request body');
       const { identityToken } = await backend.login(serverAddress, credentials);
       // IdentityToken is omitempty in dockerd's AuthResponse.
-      return sendJson(reply, identityToken !== undefined && identityToken !== '' ? { Status: 'Login Succeeded', IdentityToken: identityToken } : { Status: 'Login Succeeded' });
+      return sendJson(
+        reply,
+        identityToken !== undefined && identityToken !== ''
+          ? { Status: 'Login Succeeded', IdentityToken: identityToken }
+          : { Status: 'Login Succeeded' },
+      );
     },
 
     ImageSearch: async (request, reply) => {

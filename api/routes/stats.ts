@@ -33,7 +33,11 @@ export function encodeStatsJson(value: unknown): string {
 function sortedStats(s: ContainerStatsResponse): ContainerStatsResponse {
   const stats = s.memory_stats.stats;
   if (!stats) return s;
-  const sorted = Object.fromEntries(Object.keys(stats).sort().map((k) => [k, stats[k]]));
+  const sorted = Object.fromEntries(
+    Object.keys(stats)
+      .sort()
+      .map((k) => [k, stats[k]]),
+  );
   return { ...s, memory_stats: { ...s.memory_stats, stats: sorted } };
 }
 

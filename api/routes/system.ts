@@ -45,7 +45,11 @@ export function infoForVersion(info: SystemInfo, version: string): Record<string
   }
   if (versionLessThan(version, '1.46')) delete out.Containerd;
   if (versionLessThan(version, '1.47') && info.RegistryConfig) {
-    out.RegistryConfig = { AllowNondistributableArtifactsCIDRs: null, AllowNondistributableArtifactsHostnames: null, ...info.RegistryConfig };
+    out.RegistryConfig = {
+      AllowNondistributableArtifactsCIDRs: null,
+      AllowNondistributableArtifactsHostnames: null,
+      ...info.RegistryConfig,
+    };
   }
   if (versionLessThan(version, '1.49')) {
     delete out.FirewallBackend;

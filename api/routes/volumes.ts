@@ -40,7 +40,8 @@ export function volumeOperations(backend: VolumeBackend): Operations {
       const str = (k: string): string | undefined => {
         const v = body[k];
         if (v === undefined || v === null) return undefined;
-        if (typeof v !== 'string') throw new InvalidParameter(`json: cannot unmarshal ${typeof v} into Go struct field CreateOptions.${k} of type string`);
+        if (typeof v !== 'string')
+          throw new InvalidParameter(`json: cannot unmarshal ${typeof v} into Go struct field CreateOptions.${k} of type string`);
         return v;
       };
       const vol = backend.create({

@@ -4,7 +4,20 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { ipFamily, isIP } from '../../lib/addresses';
 import { parseGoInt } from '../../lib/go-strconv';
-import { type AddressPool, type CgroupDriver, ConfigError, DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_HOST, DEFAULT_PIDFILE, type LogLevel, PIDFILE_NAME, type PoolValue, type Ulimit } from './types';
+import {
+  type AddressPool,
+  type CgroupDriver,
+  ConfigError,
+  DEFAULT_CONTAINERD_NAMESPACE,
+  DEFAULT_DATA_ROOT,
+  DEFAULT_EXEC_ROOT,
+  DEFAULT_HOST,
+  DEFAULT_PIDFILE,
+  type LogLevel,
+  PIDFILE_NAME,
+  type PoolValue,
+  type Ulimit,
+} from './types';
 
 export function checkHostSyntax(raw: string): string {
   const host = raw.trim();
@@ -25,7 +38,9 @@ export function checkHostSyntax(raw: string): string {
       }
       return host;
     case 'tcp':
-      throw new Error(`invalid bind address (${host}): Berth serves the API on unix sockets only (unix:///path or fd:// from systemd); tcp is not supported`);
+      throw new Error(
+        `invalid bind address (${host}): Berth serves the API on unix sockets only (unix:///path or fd:// from systemd); tcp is not supported`,
+      );
     default:
       throw new Error(`invalid bind address (${host}): unsupported proto '${proto}'`);
   }
@@ -61,13 +76,31 @@ export function checkLabel(raw: string): string {
   if (!raw.includes('=')) throw new Error(`bad attribute format: ${raw}`);
   const lower = raw.toLowerCase();
   if (lower.startsWith('com.docker.') || lower.startsWith('io.docker.') || lower.startsWith('org.dockerproject.')) {
-    throw new Error(`label ${raw} is not allowed: the namespaces com.docker.*, io.docker.*, and org.dockerproject.* are reserved for internal use`);
+    throw new Error(
+      `label ${raw} is not allowed: the namespaces com.docker.*, io.docker.*, and org.dockerproject.* are reserved for internal use`,
+    );
   }
   return raw;
 }
 
 /** Resource names dockerd accepts in --default-ulimit (go-units). */
-const ULIMIT_NAMES = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
+const ULIMIT_NAMES = new Set([
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
+]);
 
 export function checkUlimit(u: Ulimit): Ulimit {
   if (!ULIMIT_NAMES.has(u.Name)) throw new Error(`invalid ulimit type: ${u.Name}`);
@@ -134,7 +167,9 @@ export function checkPool(p: PoolValue): AddressPool {
 /** containerd's identifier rule for namespaces. */
 export function checkNamespace(ns: string): string {
   if (ns.length === 0 || ns.length > 76 || !/^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/.test(ns)) {
-    throw new ConfigError(`invalid containerd-namespace ${JSON.stringify(ns)}: must match [A-Za-z0-9]+([._-][A-Za-z0-9]+)* and be at most 76 characters`);
+    throw new ConfigError(
+      `invalid containerd-namespace ${JSON.stringify(ns)}: must match [A-Za-z0-9]+([._-][A-Za-z0-9]+)* and be at most 76 characters`,
+    );
   }
   return ns;
 }
@@ -194,4 +229,3 @@ export function conflictFreeLabels(labels: string[]): string[] {
 export function absOrNull(p: string | undefined): string | null {
   return p === undefined || p === '' ? null : path.resolve(p);
 }
-

@@ -23,7 +23,10 @@ export function parseArgv(argv: string[]): CliResult {
     try {
       addCliValue(layer, o, raw);
     } catch (err) {
-      throw new ConfigError(`invalid argument ${JSON.stringify(raw)} for ${JSON.stringify(flagDisplay(o))} flag: ${(err as Error).message}`, 'usage');
+      throw new ConfigError(
+        `invalid argument ${JSON.stringify(raw)} for ${JSON.stringify(flagDisplay(o))} flag: ${(err as Error).message}`,
+        'usage',
+      );
     }
     if (!given.includes(o)) given.push(o);
   };

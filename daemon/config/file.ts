@@ -8,7 +8,14 @@ import type { CliResult } from './cli';
 import { ramInBytes } from '../../lib/units';
 import { checkUlimit } from './checks';
 
-const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v === 'boolean' ? 'boolean' : typeof v}`);
+const describe = (v: unknown): string =>
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'an array'
+      : typeof v === 'object'
+        ? 'an object'
+        : `a ${typeof v === 'boolean' ? 'boolean' : typeof v}`;
 
 function decodeConfigText(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
@@ -81,7 +88,8 @@ function fileValue(o: Option, v: unknown): Value {
         const num = (f: string): number => {
           const x = field(f);
           if (x === undefined) return 0;
-          if (typeof x !== 'number' || !Number.isSafeInteger(x)) throw new Error(`"${k}.${name}.${f}" must be an integer, not ${describe(x)}`);
+          if (typeof x !== 'number' || !Number.isSafeInteger(x))
+            throw new Error(`"${k}.${name}.${f}" must be an integer, not ${describe(x)}`);
           return x;
         };
         const given = field('name');
@@ -98,7 +106,8 @@ function fileValue(o: Option, v: unknown): Value {
         const base = field('base');
         const size = field('size');
         if (typeof base !== 'string') throw new Error(`"${k}[${i}].base" must be a string, not ${describe(base)}`);
-        if (typeof size !== 'number' || !Number.isSafeInteger(size)) throw new Error(`"${k}[${i}].size" must be an integer, not ${describe(size)}`);
+        if (typeof size !== 'number' || !Number.isSafeInteger(size))
+          throw new Error(`"${k}[${i}].size" must be an integer, not ${describe(size)}`);
         return { base, size };
       });
     }
@@ -159,8 +168,10 @@ export function loadFile(file: string, text: string): FileResult {
   if (refused.length > 0) throw wrap(refusalMessage(refused));
   const warnings: string[] = [];
   const all = [...unknown.sort(), ...misnamed.sort()];
-  if (all.length > 0) warnings.push(`${file}: the following directives don't match any configuration option and are ignored: ${all.join(', ')}`);
-  if (ignored.length > 0) warnings.push(`${file}: the following directives are not supported by Berth and are ignored: ${ignored.sort().join(', ')}`);
+  if (all.length > 0)
+    warnings.push(`${file}: the following directives don't match any configuration option and are ignored: ${all.join(', ')}`);
+  if (ignored.length > 0)
+    warnings.push(`${file}: the following directives are not supported by Berth and are ignored: ${ignored.sort().join(', ')}`);
   return { layer, raw, warnings };
 }
 

@@ -1,7 +1,17 @@
 // The option table: every dockerd option once, with its flag, its daemon.json key, its value kind
 // and whether Berth uses it.
 
-import { DEFAULT_CONFIG_FILE, DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_GROUP, DEFAULT_MTU, DEFAULT_PIDFILE, DEFAULT_SHUTDOWN_TIMEOUT, PIDFILE_NAME } from './types';
+import {
+  DEFAULT_CONFIG_FILE,
+  DEFAULT_CONTAINERD_NAMESPACE,
+  DEFAULT_DATA_ROOT,
+  DEFAULT_EXEC_ROOT,
+  DEFAULT_GROUP,
+  DEFAULT_MTU,
+  DEFAULT_PIDFILE,
+  DEFAULT_SHUTDOWN_TIMEOUT,
+  PIDFILE_NAME,
+} from './types';
 import { checkDnsSearch, checkHostSyntax, checkIp, checkLabel } from './checks';
 
 export type Kind =
@@ -32,7 +42,14 @@ export interface Option {
   check?: (v: string) => string;
 }
 
-const opt = (flag: string | null, key: string | null, kind: Kind, support: Support, help?: string, extra: Partial<Option> = {}): Option => ({
+const opt = (
+  flag: string | null,
+  key: string | null,
+  kind: Kind,
+  support: Support,
+  help?: string,
+  extra: Partial<Option> = {},
+): Option => ({
   flag,
   key: key ?? flag ?? '',
   kind,
@@ -46,10 +63,23 @@ export const OPTIONS: Option[] = [
   opt('host', 'hosts', 'list', 'yes', 'Daemon socket(s) to connect to', { short: 'H', check: checkHostSyntax }),
   opt('data-root', null, 'string', 'yes', `Root directory of persistent state (default "${DEFAULT_DATA_ROOT}")`),
   opt('exec-root', null, 'string', 'yes', `Root directory for execution state files (default "${DEFAULT_EXEC_ROOT}")`),
-  opt('pidfile', null, 'string', 'yes', `Path to use for daemon PID file (default "${DEFAULT_PIDFILE}", or <exec-root>/${PIDFILE_NAME} with a non-default --exec-root)`, { short: 'p' }),
+  opt(
+    'pidfile',
+    null,
+    'string',
+    'yes',
+    `Path to use for daemon PID file (default "${DEFAULT_PIDFILE}", or <exec-root>/${PIDFILE_NAME} with a non-default --exec-root)`,
+    { short: 'p' },
+  ),
   opt('config-file', null, 'string', 'cli', `Daemon configuration file (default "${DEFAULT_CONFIG_FILE}")`),
   opt('containerd', null, 'string', 'yes', 'containerd grpc address (default: berthd runs its own containerd)'),
-  opt('containerd-namespace', null, 'string', 'yes', `Containerd namespace to use (default "${DEFAULT_CONTAINERD_NAMESPACE}" for the default data root, else "berth-<hash of data root>")`),
+  opt(
+    'containerd-namespace',
+    null,
+    'string',
+    'yes',
+    `Containerd namespace to use (default "${DEFAULT_CONTAINERD_NAMESPACE}" for the default data root, else "berth-<hash of data root>")`,
+  ),
   opt('group', null, 'string', 'yes', `Group for the unix socket (default "${DEFAULT_GROUP}")`, { short: 'G' }),
   opt('log-level', null, 'string', 'yes', 'Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")', { short: 'l' }),
   opt('debug', null, 'bool', 'yes', 'Enable debug mode', { short: 'D' }),
@@ -71,7 +101,9 @@ export const OPTIONS: Option[] = [
   opt('dns', null, 'list', 'yes', 'DNS server to use', { check: checkIp }),
   opt('dns-search', null, 'list', 'yes', 'DNS search domains to use', { check: checkDnsSearch }),
   opt('dns-opt', 'dns-opts', 'list', 'yes', 'DNS options to use'),
-  opt('host-gateway-ip', 'host-gateway-ips', 'list', 'yes', "IP address that the special 'host-gateway' string in --add-host resolves to", { check: checkIp }),
+  opt('host-gateway-ip', 'host-gateway-ips', 'list', 'yes', "IP address that the special 'host-gateway' string in --add-host resolves to", {
+    check: checkIp,
+  }),
   opt('log-driver', null, 'string', 'yes', 'Default driver for container logs (default "json-file")'),
   opt('log-opt', 'log-opts', 'map', 'yes', 'Default log driver options for containers'),
   opt('default-ulimit', 'default-ulimits', 'ulimit', 'yes', 'Default ulimits for containers'),
@@ -152,4 +184,12 @@ export const BY_SHORT = new Map(OPTIONS.filter((o) => o.short !== undefined).map
 export const BY_KEY = new Map(OPTIONS.filter((o) => o.support !== 'cli').map((o) => [o.key, o]));
 
 /** daemon.json keys whose object value is the option itself; other objects are flattened, as dockerd does. */
-export const FLAT_KEYS = new Set(['cluster-store-opts', 'default-network-opts', 'log-opts', 'runtimes', 'default-ulimits', 'features', 'builder']);
+export const FLAT_KEYS = new Set([
+  'cluster-store-opts',
+  'default-network-opts',
+  'log-opts',
+  'runtimes',
+  'default-ulimits',
+  'features',
+  'builder',
+]);

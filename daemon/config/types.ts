@@ -28,7 +28,6 @@ export class ConfigError extends Error {
   }
 }
 
-
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'panic';
 export type CgroupDriver = 'cgroupfs' | 'systemd';
 
@@ -153,7 +152,16 @@ export interface PoolValue {
   base: string;
   size: number;
 }
-export type Value = string | boolean | number | string[] | Record<string, string> | Record<string, Ulimit> | PoolValue[] | Record<string, Record<string, string>> | JsonValue;
+export type Value =
+  | string
+  | boolean
+  | number
+  | string[]
+  | Record<string, string>
+  | Record<string, Ulimit>
+  | PoolValue[]
+  | Record<string, Record<string, string>>
+  | JsonValue;
 
 /** One source of settings (command line or file), keyed by daemon.json key. */
 export type Layer = Map<string, Value>;

@@ -17,7 +17,10 @@ type With<T, O> = Omit<T, keyof O> & O;
 type Int64Fields<T, K extends keyof T> = With<T, { [P in K]?: Int64 | Extract<T[P], null> }>;
 
 /** Test may be Go's nil slice (JSON null), from a request body or an image config. */
-export type HealthConfig = With<Int64Fields<Def<'HealthConfig'>, 'Interval' | 'Timeout' | 'StartPeriod' | 'StartInterval'>, { Test?: string[] | null }>;
+export type HealthConfig = With<
+  Int64Fields<Def<'HealthConfig'>, 'Interval' | 'Timeout' | 'StartPeriod' | 'StartInterval'>,
+  { Test?: string[] | null }
+>;
 
 /** Go's nil slices and maps (JSON null), as request bodies decode and as image configs carry them. */
 interface ConfigNils {

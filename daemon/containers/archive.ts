@@ -19,7 +19,16 @@ import type { EventBus } from '../events';
 import { errorMessage, InvalidParameter, NotFound, SystemError } from '../../lib/errors';
 import type { ContainerRecord, ContainerState } from './model';
 import { openContainerRoot, withContainerRoot, type HostMounts } from './rootfs-access';
-import { followInScope, goBase, lstatResolved, mkdirInScope, mountSource, resolvePath, withRootFd, type ContainerRoot } from './rootfs-path';
+import {
+  followInScope,
+  goBase,
+  lstatResolved,
+  mkdirInScope,
+  mountSource,
+  resolvePath,
+  withRootFd,
+  type ContainerRoot,
+} from './rootfs-path';
 import { tarTree } from './tar-tree';
 
 const writeFd = promisify(fs.write);
@@ -112,7 +121,10 @@ function fileNotFound(p: string, container: string): NotFound {
 }
 
 /** StatPath: lstat of the resolved path; a symlink's target fully resolved in scope. */
-function statResolved(r: ContainerRoot, p: string): { stat: ContainerPathStat; lst: sfs.SafeStat; resolved: ReturnType<typeof resolvePath> } {
+function statResolved(
+  r: ContainerRoot,
+  p: string,
+): { stat: ContainerPathStat; lst: sfs.SafeStat; resolved: ReturnType<typeof resolvePath> } {
   const resolved = resolvePath(r, p);
   const lst = lstatResolved(r, resolved);
   const linkTarget = sfs.isSymlink(lst) ? followInScope(r, resolved.absPath) : '';
@@ -140,14 +152,20 @@ export class ContainerArchive {
 
   async stat(input: string, p: string): Promise<ContainerPathStat> {
     const c = this.deps.containers.get(input);
-    return withContainerRoot(this.deps.ctd, c, 'read', async (r) => {
-      try {
-        return statResolved(r, p).stat;
-      } catch (err) {
-        if (isNotExist(err)) throw fileNotFound(p, input);
-        throw err;
-      }
-    }, this.deps.hostMounts);
+    return withContainerRoot(
+      this.deps.ctd,
+      c,
+      'read',
+      async (r) => {
+        try {
+          return statResolved(r, p).stat;
+        } catch (err) {
+          if (isNotExist(err)) throw fileNotFound(p, input);
+          throw err;
+        }
+      },
+      this.deps.hostMounts,
+    );
   }
 
   /** The tar of `p` with its stat; the stream releases the container's filesystem when done. */
@@ -186,41 +204,55 @@ export class ContainerArchive {
     this.deps.events.publish('container', 'extract-to-dir', found.record.id, containerEventAttributes(found.record));
   }
 
-  private async extractInto(input: string, id: string, p: string, body: Readable, opts: { noOverwriteDirNonDir: boolean; copyUIDGID: boolean }): Promise<void> {
+  private async extractInto(
+    input: string,
+    id: string,
+    p: string,
+    body: Readable,
+    opts: { noOverwriteDirNonDir: boolean; copyUIDGID: boolean },
+  ): Promise<void> {
     // Looked up again: the container may have started or stopped while waiting for its turn.
     const c = this.deps.containers.get(id);
-    await withContainerRoot(this.deps.ctd, c, 'write', async (r) => {
-      const dest = followInScope(r, path.posix.join('/', p));
-      const st = withRootFd(r, (fd) => {
-        try {
-          return sfs.withFd(sfs.openInRoot(fd, dest, sfs.constants.O_PATH), (d) => sfs.fstat(d));
-        } catch (err) {
-          if (isNotExist(err)) throw fileNotFound(p, input);
-          throw err;
-        }
-      });
-      // dockerd answers both with a plain error, hence 500.
-      if (!sfs.isDirectory(st)) throw new SystemError('extraction point is not a directory');
-      // moby's checkIfPathIsInAVolume: the first mount holding the path decides; outside every
-      // mount, a read-only rootfs refuses.
-      const mount = (c.record.mounts ?? []).find((m) => m.type !== 'tmpfs' && (dest === m.destination || dest.startsWith(`${m.destination.replace(/\/$/, '')}/`)));
-      if (mount && !mount.rw) throw new SystemError('mounted volume is marked read-only');
-      if (!mount && c.record.hostConfig.ReadonlyRootfs) throw new SystemError('container rootfs is marked read-only');
-      let owner: { uid: number; gid: number } | undefined;
-      if (opts.copyUIDGID && (c.record.config.User ?? '') !== '') {
-        // Type-checked and capped: a FIFO or /dev/zero there fails at once, as a missing file.
-        const read = (f: string): string | undefined => {
+    await withContainerRoot(
+      this.deps.ctd,
+      c,
+      'write',
+      async (r) => {
+        const dest = followInScope(r, path.posix.join('/', p));
+        const st = withRootFd(r, (fd) => {
           try {
-            return withRootFd(r, (fd) => sfs.readSmallFile(fd, f).toString('utf8'));
-          } catch {
-            return undefined;
+            return sfs.withFd(sfs.openInRoot(fd, dest, sfs.constants.O_PATH), (d) => sfs.fstat(d));
+          } catch (err) {
+            if (isNotExist(err)) throw fileNotFound(p, input);
+            throw err;
           }
-        };
-        const u = lookupUser(c.record.config.User ?? '', [], read('/etc/passwd'), read('/etc/group'));
-        owner = { uid: u.uid, gid: u.gid };
-      }
-      await untarInScope(r, dest, body, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, owner });
-    }, this.deps.hostMounts);
+        });
+        // dockerd answers both with a plain error, hence 500.
+        if (!sfs.isDirectory(st)) throw new SystemError('extraction point is not a directory');
+        // moby's checkIfPathIsInAVolume: the first mount holding the path decides; outside every
+        // mount, a read-only rootfs refuses.
+        const mount = (c.record.mounts ?? []).find(
+          (m) => m.type !== 'tmpfs' && (dest === m.destination || dest.startsWith(`${m.destination.replace(/\/$/, '')}/`)),
+        );
+        if (mount && !mount.rw) throw new SystemError('mounted volume is marked read-only');
+        if (!mount && c.record.hostConfig.ReadonlyRootfs) throw new SystemError('container rootfs is marked read-only');
+        let owner: { uid: number; gid: number } | undefined;
+        if (opts.copyUIDGID && (c.record.config.User ?? '') !== '') {
+          // Type-checked and capped: a FIFO or /dev/zero there fails at once, as a missing file.
+          const read = (f: string): string | undefined => {
+            try {
+              return withRootFd(r, (fd) => sfs.readSmallFile(fd, f).toString('utf8'));
+            } catch {
+              return undefined;
+            }
+          };
+          const u = lookupUser(c.record.config.User ?? '', [], read('/etc/passwd'), read('/etc/group'));
+          owner = { uid: u.uid, gid: u.gid };
+        }
+        await untarInScope(r, dest, body, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, owner });
+      },
+      this.deps.hostMounts,
+    );
   }
 }
 
@@ -240,7 +272,6 @@ const C = sfs.constants;
 function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
-
 
 /**
  * Removes `name` in `dirFd` and, for a directory, all below it, by fd: each subdirectory opened
@@ -433,7 +464,8 @@ async function extractEntry(
     case 'file':
     case 'contiguous-file': {
       // O_EXCL|O_NOFOLLOW beneath the parent: whatever the container put there since is refused.
-      const fd = src !== undefined ? openMountSource(src) : sfs.openBeneath(pfd, base, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode);
+      const fd =
+        src !== undefined ? openMountSource(src) : sfs.openBeneath(pfd, base, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode);
       try {
         await writeEntryData(entry, fd);
         if (!mounted) {
@@ -450,7 +482,8 @@ async function extractEntry(
       const linkname = h.linkname ?? '';
       const resolvedTarget = path.posix.join(path.posix.dirname(target), linkname);
       const lrel = path.posix.relative(dest, resolvedTarget);
-      if (lrel === '..' || lrel.startsWith('../')) throw badArchive(`invalid symlink ${JSON.stringify(target)} -> ${JSON.stringify(linkname)}`);
+      if (lrel === '..' || lrel.startsWith('../'))
+        throw badArchive(`invalid symlink ${JSON.stringify(target)} -> ${JSON.stringify(linkname)}`);
       sfs.symlinkAt(linkname, pfd, base);
       break;
     }
@@ -458,7 +491,8 @@ async function extractEntry(
       const linkname = h.linkname ?? '';
       const linkTarget = path.posix.join(dest, linkname);
       const lrel = path.posix.relative(dest, linkTarget);
-      if (lrel === '..' || lrel.startsWith('../')) throw badArchive(`invalid hardlink ${JSON.stringify(target)} -> ${JSON.stringify(linkname)}`);
+      if (lrel === '..' || lrel.startsWith('../'))
+        throw badArchive(`invalid hardlink ${JSON.stringify(target)} -> ${JSON.stringify(linkname)}`);
       // Linked within the root itself (its dir resolved in the root), never to a mount's source.
       sfs.withFd(sfs.openInRoot(rootFd, path.posix.dirname(linkTarget), C.O_PATH | C.O_DIRECTORY), (tfd) =>
         sfs.linkAt(tfd, path.posix.basename(linkTarget), pfd, base),

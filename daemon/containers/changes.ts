@@ -22,7 +22,19 @@ export interface FilesystemChange {
 }
 
 /** moby's initlayer paths: created for every container, never part of its changes. */
-const INIT_PATHS = new Set(['/dev', '/dev/pts', '/dev/shm', '/dev/console', '/proc', '/sys', '/.dockerenv', '/etc/resolv.conf', '/etc/hosts', '/etc/hostname', '/etc/mtab']);
+const INIT_PATHS = new Set([
+  '/dev',
+  '/dev/pts',
+  '/dev/shm',
+  '/dev/console',
+  '/proc',
+  '/sys',
+  '/.dockerenv',
+  '/etc/resolv.conf',
+  '/etc/hosts',
+  '/etc/hostname',
+  '/etc/mtab',
+]);
 
 const C = sfs.constants;
 

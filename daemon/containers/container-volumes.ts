@@ -63,9 +63,9 @@ export class ContainerVolumes {
     if (!vols) return;
     for (const m of c.record.mounts ?? []) {
       if (m.type !== 'volume' || !vols.isAnonymous(m.source) || this.usage.volumeUsers(m.source).length > 0) continue;
-      await vols.remove(m.source, false).catch((err: unknown) =>
-        this.logger.warn({ err, volume: m.source, container: c.record.id }, 'removing anonymous volume failed'),
-      );
+      await vols
+        .remove(m.source, false)
+        .catch((err: unknown) => this.logger.warn({ err, volume: m.source, container: c.record.id }, 'removing anonymous volume failed'));
     }
   }
 

@@ -69,7 +69,10 @@ export function planCreate(ctx: CreateContext, req: CreateRequest): { record: Co
     readonlyPaths: DEFAULT_READONLY_PATHS,
   });
   if (!hostConfig.LogConfig?.Type || (req.hostConfig.LogConfig?.Type ?? '') === '') {
-    hostConfig.LogConfig = { Type: defaults.logDriver as 'json-file', Config: { ...defaults.logOpts, ...(req.hostConfig.LogConfig?.Config ?? {}) } };
+    hostConfig.LogConfig = {
+      Type: defaults.logDriver as 'json-file',
+      Config: { ...defaults.logOpts, ...(req.hostConfig.LogConfig?.Config ?? {}) },
+    };
   }
   const warnings = verifySettings(config, hostConfig);
   checkRuntimeName(req.hostConfig.Runtime);

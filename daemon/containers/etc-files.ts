@@ -151,7 +151,13 @@ export function resolvConfFile(input: EtcInput, hostResolv: string, hostPath = H
   lines.push('', `# Based on host file: '${hostPath}'${transform ? ` (${transform})` : ''}`);
   if (usedDefault) lines.push('# Used default nameservers.');
   if (ext.length > 0) lines.push(`# ExtServers: ${goList(ext)}`);
-  lines.push(`# Overrides: ${goList(Object.entries(overridden).filter(([, on]) => on).map(([k]) => k))}`);
+  lines.push(
+    `# Overrides: ${goList(
+      Object.entries(overridden)
+        .filter(([, on]) => on)
+        .map(([k]) => k),
+    )}`,
+  );
   if (ndotsFrom) lines.push(`# Option ndots from: ${ndotsFrom}`);
   return `${lines.join('\n')}\n`;
 }

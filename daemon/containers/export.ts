@@ -7,7 +7,10 @@ import { containerEventAttributes, type ContainerLookup } from './archive';
 import { mountContainerSnapshotReadOnly } from './rootfs-access';
 import { tarTree } from './tar-tree';
 
-export async function exportContainer(deps: { ctd: Containerd; containers: ContainerLookup; events: EventBus }, input: string): Promise<Readable> {
+export async function exportContainer(
+  deps: { ctd: Containerd; containers: ContainerLookup; events: EventBus },
+  input: string,
+): Promise<Readable> {
   const c = deps.containers.get(input);
   const m = await mountContainerSnapshotReadOnly(deps.ctd, c.record.id);
   const pack = tarTree({ r: { root: m.path, mounts: new Map() }, containerPath: '/', name: '', skipTop: true }, () => m.release());

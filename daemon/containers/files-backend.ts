@@ -10,7 +10,13 @@ import type { HostMounts } from './rootfs-access';
 import { containerChanges } from './changes';
 import { exportContainer } from './export';
 
-export function containerFilesBackend(deps: { ctd: Containerd; images: ImageService; containers: CommitContainers & Required<Pick<ContainerLookup, 'exclusive'>>; events: EventBus; hostMounts: HostMounts }) {
+export function containerFilesBackend(deps: {
+  ctd: Containerd;
+  images: ImageService;
+  containers: CommitContainers & Required<Pick<ContainerLookup, 'exclusive'>>;
+  events: EventBus;
+  hostMounts: HostMounts;
+}) {
   const archive = new ContainerArchive(deps);
   return {
     statPath: archive.stat.bind(archive),

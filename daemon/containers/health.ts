@@ -252,7 +252,10 @@ class HealthMonitor {
         if ((await this.wait(proc.exited, Infinity)) === STOPPED) return undefined;
         const out = proc.output();
         const limit = formatGoDuration(this.t.timeoutNs);
-        return { exitCode: -1, output: out ? `Health check exceeded timeout (${limit}): ${out}` : `Health check exceeded timeout (${limit})` };
+        return {
+          exitCode: -1,
+          output: out ? `Health check exceeded timeout (${limit}): ${out}` : `Health check exceeded timeout (${limit})`,
+        };
       }
       return { exitCode: exit, output: proc.output() };
     } finally {
@@ -275,11 +278,14 @@ class HealthMonitor {
       if (this.stopped) return resolve(STOPPED);
       this.pending.add(cancel);
       if (ms !== Infinity) {
-        handle = this.timers.setTimeout(() => {
-          handle = undefined;
-          done();
-          resolve(TIMED_OUT);
-        }, Math.min(ms, MAX_TIMER_MS));
+        handle = this.timers.setTimeout(
+          () => {
+            handle = undefined;
+            done();
+            resolve(TIMED_OUT);
+          },
+          Math.min(ms, MAX_TIMER_MS),
+        );
       }
       p.then(
         (v) => {
@@ -299,7 +305,10 @@ class HealthMonitor {
     const h = this.c.state.health;
     if (!h) return;
     const old = h.Status;
-    h.Log = [...h.Log.slice(-(MAX_LOG_ENTRIES - 1)), { Start: rfc3339Nano(new Date(startMs)), End: rfc3339Nano(new Date(endMs)), ExitCode: r.exitCode, Output: r.output }];
+    h.Log = [
+      ...h.Log.slice(-(MAX_LOG_ENTRIES - 1)),
+      { Start: rfc3339Nano(new Date(startMs)), End: rfc3339Nano(new Date(endMs)), ExitCode: r.exitCode, Output: r.output },
+    ];
     if (r.exitCode === 0) {
       h.FailingStreak = 0;
       h.Status = 'healthy';

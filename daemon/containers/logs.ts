@@ -32,7 +32,8 @@ export function readLogsOf(c: LiveContainer, opts: ReadOptions): AsyncIterable<L
 
 /** The request's log lines, formatted, and whether they come from a TTY. */
 export function containerLogs(c: LiveContainer, req: LogsRequest): { tty: boolean; lines: AsyncIterable<LogLine> } {
-  const toLogTime = (t?: { seconds: number; nanos: number }): { sec: number; nsec: number } | undefined => t && { sec: t.seconds, nsec: t.nanos };
+  const toLogTime = (t?: { seconds: number; nanos: number }): { sec: number; nsec: number } | undefined =>
+    t && { sec: t.seconds, nsec: t.nanos };
   const entries = readLogsOf(c, {
     stdout: req.stdout,
     stderr: req.stderr,

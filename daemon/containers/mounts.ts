@@ -13,7 +13,6 @@ import { tmpfsMount } from '../oci/spec';
 import { InvalidParameter, NotFound } from '../../lib/errors';
 import type { HostConfig, Mount, MountPoint } from './api-types';
 
-
 export type PlannedMountType = 'bind' | 'volume' | 'tmpfs' | 'image';
 
 /** One entry of a container's mount plan, as persisted on its record. */
@@ -94,7 +93,15 @@ export function parseBind(raw: string): PlannedMount {
   const parts = raw.split(':');
   if (parts.length > 3 || parts.some((p) => p === '')) throw specError(raw);
   if (parts.length === 1) {
-    return { type: 'volume', destination: checkTarget('volume', parts[0]), source: '', rw: true, mode: '', propagation: '', copyData: true };
+    return {
+      type: 'volume',
+      destination: checkTarget('volume', parts[0]),
+      source: '',
+      rw: true,
+      mode: '',
+      propagation: '',
+      copyData: true,
+    };
   }
   const [src, dst, mode = ''] = parts;
   const isVolume = !src.startsWith('/');
@@ -116,7 +123,11 @@ export function parseBind(raw: string): PlannedMount {
 
 /** Size in the unit moby's ConvertTmpfsOptions writes. */
 function tmpfsSize(bytes: number): string {
-  for (const [suffix, unit] of [['g', 1 << 30], ['m', 1 << 20], ['k', 1 << 10]] as const) {
+  for (const [suffix, unit] of [
+    ['g', 1 << 30],
+    ['m', 1 << 20],
+    ['k', 1 << 10],
+  ] as const) {
     if (bytes % unit === 0) return `${bytes / unit}${suffix}`;
   }
   return String(bytes);
@@ -193,7 +204,15 @@ export function parseMount(m: Mount): PlannedMount {
           throw mountConfigError('image', 'subpath must be a relative path within the image');
         }
       }
-      return { type: 'image', destination, source: m.Source, rw: false, mode: '', propagation: DEFAULT_PROPAGATION, subpath: sub || undefined };
+      return {
+        type: 'image',
+        destination,
+        source: m.Source,
+        rw: false,
+        mode: '',
+        propagation: DEFAULT_PROPAGATION,
+        subpath: sub || undefined,
+      };
     }
     case '':
       throw new InvalidParameter('invalid mount config: mount type unknown');
@@ -424,7 +443,11 @@ export async function ociMounts(
  * top-most layer holding it; a directory is the overlay of every layer's copy, down to the first
  * layer where it is a file.
  */
-async function pinImageSubpath(layers: string[], subpath: string, image: string): Promise<{ path: string; release: () => Promise<void> }[]> {
+async function pinImageSubpath(
+  layers: string[],
+  subpath: string,
+  image: string,
+): Promise<{ path: string; release: () => Promise<void> }[]> {
   const fds: number[] = [];
   const pins: { path: string; release: () => Promise<void> }[] = [];
   try {
@@ -447,7 +470,8 @@ async function pinImageSubpath(layers: string[], subpath: string, image: string)
       if (!isDir) break;
     }
     if (fds.length === 0) throw new InvalidParameter(`cannot access path ${subpath} in image ${image}: no such file or directory`);
-    for (const fd of fds) pins.push(await pinFd(fd, () => new InvalidParameter(`cannot access path ${subpath} in image ${image}: no such file or directory`)));
+    for (const fd of fds)
+      pins.push(await pinFd(fd, () => new InvalidParameter(`cannot access path ${subpath} in image ${image}: no such file or directory`)));
     return pins;
   } catch (err) {
     for (const p of pins) await p.release().catch(() => undefined);

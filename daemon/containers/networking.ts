@@ -157,7 +157,11 @@ export class ContainerNetworking {
       const other = this.store.tryGet(target);
       if (!other) continue;
       const ep = this.sandboxes.endpointsOf(other.record.id).find((e) => e.networkId === bridge.id);
-      if (ep) out.push({ ip: ep.ip, names: [...new Set([alias, other.record.config.Hostname ?? '', other.record.name])].filter((n) => n !== '') });
+      if (ep)
+        out.push({
+          ip: ep.ip,
+          names: [...new Set([alias, other.record.config.Hostname ?? '', other.record.name])].filter((n) => n !== ''),
+        });
     }
     return out;
   }
@@ -172,7 +176,9 @@ export class ContainerNetworking {
       const other = this.store.tryGet(target);
       if (!other) throw new InvalidParameter(`could not get container for ${target}: No such container: ${target}`);
       if (modeOf(other) === 'host') {
-        throw new InvalidParameter("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+        throw new InvalidParameter(
+          "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
+        );
       }
       return `/${other.record.name}:/${name}/${alias}`;
     });
@@ -225,7 +231,15 @@ export class ContainerNetworking {
       if (!other) continue;
       const ip = this.sandboxes.endpointsOf(other.record.id).find((e) => e.networkId === bridge.id)?.ip;
       if (!ip) continue;
-      env.push(...linkVariables(alias, `/${c.record.name}/${alias}`, ip, Object.keys(other.record.config.ExposedPorts ?? {}), other.record.config.Env ?? []));
+      env.push(
+        ...linkVariables(
+          alias,
+          `/${c.record.name}/${alias}`,
+          ip,
+          Object.keys(other.record.config.ExposedPorts ?? {}),
+          other.record.config.Env ?? [],
+        ),
+      );
     }
     return env;
   }
@@ -266,11 +280,14 @@ export class ContainerNetworking {
     const current = c.record.networks ?? [];
     const cfg = current.find((e) => (n ? e.networkId === n.id : e.networkName === input || e.networkId === input));
     if (!cfg) {
-      if (n && !ownsNetworkStack(mode) && mode === n.name) throw new InvalidParameter(`container ${id} is not connected to network ${n.name}`);
+      if (n && !ownsNetworkStack(mode) && mode === n.name)
+        throw new InvalidParameter(`container ${id} is not connected to network ${n.name}`);
       // dockerd's texts (DisconnectFromNetwork for a stopped container, disconnectFromNetwork for
       // a running one), both plain errors that it answers 500: kept (the fuzzer allows them).
       const name = n?.name ?? input;
-      throw new SystemError(c.state.running ? `container ${id} is not connected to network ${name}` : `container ${id} is not connected to the network ${name}`);
+      throw new SystemError(
+        c.state.running ? `container ${id} is not connected to network ${name}` : `container ${id} is not connected to the network ${name}`,
+      );
     }
     if (c.state.running && this.sandboxes) {
       await this.sandboxes.detach(id, cfg.networkId);
@@ -292,7 +309,7 @@ export class ContainerNetworking {
       running,
       mode: modeOf(c),
       configs: c.record.networks ?? [],
-      endpoints: running ? this.sandboxes?.endpointsOf(id) ?? [] : [],
+      endpoints: running ? (this.sandboxes?.endpointsOf(id) ?? []) : [],
       ports: portSpecOf(c.record.config, c.record.hostConfig),
       netnsPath: running ? this.sandboxes?.netnsPath(id) : undefined,
     };

@@ -60,7 +60,13 @@ export class ContainerQueries {
     }
     const sizes = size ? await this.sizes(c) : undefined;
     const networkSettings = this.net.settings(c, legacyNetworkFields);
-    return inspectView(c, { graphDriverData: graph, sizeRw: sizes?.rw, sizeRootFs: sizes?.rootFs, mounts: this.volumes.mountPoints(c), networkSettings });
+    return inspectView(c, {
+      graphDriverData: graph,
+      sizeRw: sizes?.rw,
+      sizeRootFs: sizes?.rootFs,
+      mounts: this.volumes.mountPoints(c),
+      networkSettings,
+    });
   }
 
   async sizes(c: Container): Promise<{ rw: number; rootFs: number }> {
@@ -74,7 +80,9 @@ export class ContainerQueries {
 
   async list(req: ListOptions): Promise<ContainerSummary[]> {
     const plan = planList(req, (input) => this.store.get(input).record.id);
-    const sorted = this.store.all().sort((a, b) => (a.record.created < b.record.created ? 1 : a.record.created > b.record.created ? -1 : 0));
+    const sorted = this.store
+      .all()
+      .sort((a, b) => (a.record.created < b.record.created ? 1 : a.record.created > b.record.created ? -1 : 0));
     const ancestors = req.filters.get('ancestor').map((a) => {
       try {
         return resolveImage(this.images.repo, a).image.id;
@@ -84,15 +92,29 @@ export class ContainerQueries {
     });
     // Containers share a few images and networks: each is looked up once per listing.
     const networks = this.net.listingLookup();
-    const imageShown = memo((c: Container) => `${c.record.config.Image ?? ''}\0${c.record.imageId}`, (c) => this.imageShown(c));
-    const descends = memo((c: Container) => c.record.imageId, (c) => ancestors.some((id) => id !== undefined && this.descendsFrom(c.record.imageId, id)));
+    const imageShown = memo(
+      (c: Container) => `${c.record.config.Image ?? ''}\0${c.record.imageId}`,
+      (c) => this.imageShown(c),
+    );
+    const descends = memo(
+      (c: Container) => c.record.imageId,
+      (c) => ancestors.some((id) => id !== undefined && this.descendsFrom(c.record.imageId, id)),
+    );
     const chosen = filterContainers(sorted, req, plan, descends, {
       networks: (c) => this.net.filterNames(c, networks),
       published: (c) => this.net.published(c),
     });
     const out: ContainerSummary[] = [];
     for (const c of chosen) {
-      out.push(summaryView(c, imageShown(c), req.size ? await this.sizes(c) : undefined, this.volumes.mountPoints(c), this.net.summary(c, networks)));
+      out.push(
+        summaryView(
+          c,
+          imageShown(c),
+          req.size ? await this.sizes(c) : undefined,
+          this.volumes.mountPoints(c),
+          this.net.summary(c, networks),
+        ),
+      );
     }
     return out;
   }

@@ -129,7 +129,9 @@ export async function restoreContainers(deps: RestoreDeps): Promise<void> {
   await Promise.all(
     notAdopted
       .filter((p) => p.status !== undefined && alive(p.status))
-      .map((p) => deps.stopLeftTask(p.c).catch((err: unknown) => logger.warn({ err, container: p.c.id }, 'stopping a task left running failed'))),
+      .map((p) =>
+        deps.stopLeftTask(p.c).catch((err: unknown) => logger.warn({ err, container: p.c.id }, 'stopping a task left running failed')),
+      ),
   );
   for (const { c, wasRunning, status } of notAdopted) {
     const id = c.id;
@@ -146,7 +148,8 @@ export async function restoreContainers(deps: RestoreDeps): Promise<void> {
       const seen = c.state.exitSeen;
       c.state = notRunning(c.state, {
         exitCode: exited ? exit.exitStatus : (seen?.exitCode ?? 255),
-        finishedAt: exited && exit.exitedAt && exit.exitedAt.getTime() > 0 ? rfc3339Nano(exit.exitedAt) : (seen?.finishedAt ?? nowRfc3339Nano()),
+        finishedAt:
+          exited && exit.exitedAt && exit.exitedAt.getTime() > 0 ? rfc3339Nano(exit.exitedAt) : (seen?.finishedAt ?? nowRfc3339Nano()),
       });
       store.saveState(c);
     }
@@ -173,7 +176,8 @@ export async function restoreContainers(deps: RestoreDeps): Promise<void> {
       .locked(() => deps.startTask(c))
       .catch((err: unknown) => logger.warn({ err, container: c.id }, 'restart at daemon start failed'));
   }
-  for (const id of toRemove) await deps.remove(id).catch((err: unknown) => logger.warn({ err, container: id }, 'auto-remove at daemon start failed'));
+  for (const id of toRemove)
+    await deps.remove(id).catch((err: unknown) => logger.warn({ err, container: id }, 'auto-remove at daemon start failed'));
 }
 
 /**

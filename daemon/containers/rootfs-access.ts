@@ -117,7 +117,11 @@ export async function openContainerRoot(
 }
 
 /** The rootfs alone: the live mount of a running container, else its snapshot mounted here. */
-async function openBase(ctd: Containerd, c: { record: ContainerRecord; state: ContainerState }, mode: RootMode): Promise<{ path: string; release: () => Promise<void> }> {
+async function openBase(
+  ctd: Containerd,
+  c: { record: ContainerRecord; state: ContainerState },
+  mode: RootMode,
+): Promise<{ path: string; release: () => Promise<void> }> {
   if (c.state.running) {
     const { upper } = await containerLayerDirs(ctd, c.record.id);
     // Between a restart's stop and its start the shim's mount is gone: writes wait for the new
@@ -131,7 +135,8 @@ async function openBase(ctd: Containerd, c: { record: ContainerRecord; state: Co
     // Mounting the snapshot a second time, read-write, while a shim may mount it is unsafe.
     if (mode === 'write') throw new Conflict(`Container ${c.record.id} is restarting, wait until the container is running`);
   }
-  const m = mode === 'read' ? await mountContainerSnapshotReadOnly(ctd, c.record.id) : await mountSnapshot(await snapshotMounts(ctd, c.record.id));
+  const m =
+    mode === 'read' ? await mountContainerSnapshotReadOnly(ctd, c.record.id) : await mountSnapshot(await snapshotMounts(ctd, c.record.id));
   return { path: m.path, release: () => m.release() };
 }
 
@@ -144,7 +149,11 @@ const depth = (p: string): number => path.posix.normalize(p).split('/').filter(B
  * container swapping path components meanwhile cannot move it onto a host path. A missing
  * destination is made for writes (as runc would at start) and skipped in a read-only view.
  */
-async function mountTree(base: string, sources: { mounts: OciMount[]; release: () => Promise<void> }, mode: RootMode): Promise<{ path: string; release: () => Promise<void> }> {
+async function mountTree(
+  base: string,
+  sources: { mounts: OciMount[]; release: () => Promise<void> },
+  mode: RootMode,
+): Promise<{ path: string; release: () => Promise<void> }> {
   const C = sfs.constants;
   const top = await tempMountPoint('dir');
   const release = async (): Promise<void> => {

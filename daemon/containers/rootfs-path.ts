@@ -161,7 +161,8 @@ export function lstatResolved(r: ContainerRoot, p: ResolvedPath): sfs.SafeStat {
     st = withRootFd(r, (fd) => lstatInRoot(fd, p.containerPath));
   }
   if (st === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, lstat '${p.absPath}'`), { code: 'ENOENT' });
-  if (p.mustBeDir && !sfs.isDirectory(st)) throw Object.assign(new Error(`ENOTDIR: not a directory, lstat '${p.absPath}'`), { code: 'ENOTDIR' });
+  if (p.mustBeDir && !sfs.isDirectory(st))
+    throw Object.assign(new Error(`ENOTDIR: not a directory, lstat '${p.absPath}'`), { code: 'ENOTDIR' });
   return st;
 }
 

@@ -354,7 +354,9 @@ export class ContainerService {
       if (c.state.removalInProgress) throw new Conflict(`removal of container ${id} is already in progress`);
       // moby's cleanupContainer: a restarting container counts as running.
       if (c.state.running && !opts.force) {
-        const why = c.state.paused ? 'container is paused and must be unpaused first' : `container is ${c.state.restarting ? 'restarting' : 'running'}: stop the container before removing or force remove`;
+        const why = c.state.paused
+          ? 'container is paused and must be unpaused first'
+          : `container is ${c.state.restarting ? 'restarting' : 'running'}: stop the container before removing or force remove`;
         throw new Conflict(`cannot remove container "/${c.record.name}": ${why}`);
       }
       this.monitor.cancelRestart(c);
@@ -412,7 +414,6 @@ export class ContainerService {
     });
   }
 
-
   async resize(input: string, height: number, width: number): Promise<void> {
     const c = this.get(input);
     if (!c.state.running) throw new Conflict(`Container ${c.record.id} is not running`);
@@ -442,11 +443,11 @@ export class ContainerService {
       adopt: async (c, task) => {
         await this.net.adopt(c);
         const started = Date.parse(c.state.startedAt);
-        taskRunning(
-          { runtime: this.runtime, monitor: this.monitor, logger: this.logger, health: this.health },
-          c,
-          { io: task.io, startedMs: Number.isFinite(started) ? started : Date.now(), adopted: true },
-        );
+        taskRunning({ runtime: this.runtime, monitor: this.monitor, logger: this.logger, health: this.health }, c, {
+          io: task.io,
+          startedMs: Number.isFinite(started) ? started : Date.now(),
+          adopted: true,
+        });
       },
       forgetNetwork: (id) => this.net.forget(id),
       stopLeftTask: (c) => this.control.stopLeftTask(c, this.defaults.shutdownTimeoutSec),
@@ -457,7 +458,15 @@ export class ContainerService {
   /** Daemon stop: see shutdown.ts. */
   async shutdown(): Promise<void> {
     const { monitor, health, control, logger, liveRestore } = this;
-    await shutdownContainers({ containers: this.all(), liveRestore, monitor, health, control, shutdownTimeoutSec: this.defaults.shutdownTimeoutSec, logger });
+    await shutdownContainers({
+      containers: this.all(),
+      liveRestore,
+      monitor,
+      health,
+      control,
+      shutdownTimeoutSec: this.defaults.shutdownTimeoutSec,
+      logger,
+    });
     if (!liveRestore) this.specs.removeEmptyCgroupParent();
   }
 

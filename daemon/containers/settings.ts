@@ -95,7 +95,9 @@ export function verifyResources(r: HostConfig, opts: { update?: boolean } = {}):
     throw new InvalidParameter('Minimum memory limit can not be less than memory reservation limit, see usage');
   }
   if (r.OomKillDisable && memory === 0) {
-    warnings.push('OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.');
+    warnings.push(
+      'OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.',
+    );
   }
   if ((r.CpuShares ?? 0) < 0) throw new InvalidParameter('shares: invalid argument');
   const period = r.CpuPeriod ?? 0;
@@ -206,7 +208,23 @@ export function cpusetWithin(requested: string, available: string): boolean | st
 }
 
 /** go-units' ulimit names. */
-const ULIMIT_NAMES = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
+const ULIMIT_NAMES = new Set([
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
+]);
 
 function verifyUlimit(u: Ulimit | null): void {
   const name = u?.Name ?? '';
@@ -216,7 +234,8 @@ function verifyUlimit(u: Ulimit | null): void {
   if (soft === -1 && hard !== -1) {
     throw new InvalidParameter(`ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: ${hard}`);
   }
-  if (hard !== -1 && soft > hard) throw new InvalidParameter(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+  if (hard !== -1 && soft > hard)
+    throw new InvalidParameter(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
   if (soft < -1 || hard < -1) throw new InvalidParameter(`invalid ulimit value for ${name}: values below -1 (unlimited) are invalid`);
 }
 
@@ -229,13 +248,22 @@ function verifyProcessStrings(config: ContainerConfig): void {
     // opts.ValidateEnv refuses an empty name; a NUL cannot be passed to execve.
     if (e.startsWith('=') || e.includes('\0')) throw new InvalidParameter(`invalid environment variable: ${e}`);
   }
-  for (const [field, list] of [['Cmd', config.Cmd], ['Entrypoint', config.Entrypoint]] as const) {
-    for (const a of list ?? []) if (a.includes('\0')) throw new InvalidParameter(`invalid ${field}: argument ${JSON.stringify(a)} contains a NUL byte`);
+  for (const [field, list] of [
+    ['Cmd', config.Cmd],
+    ['Entrypoint', config.Entrypoint],
+  ] as const) {
+    for (const a of list ?? [])
+      if (a.includes('\0')) throw new InvalidParameter(`invalid ${field}: argument ${JSON.stringify(a)} contains a NUL byte`);
   }
-  for (const [field, v] of [['hostname', config.Hostname], ['domainname', config.Domainname]] as const) {
+  for (const [field, v] of [
+    ['hostname', config.Hostname],
+    ['domainname', config.Domainname],
+  ] as const) {
     if (v === undefined || v === '') continue;
     if (v.length > HOST_NAME_MAX || v.includes('\0')) {
-      throw new InvalidParameter(`invalid ${field} ${JSON.stringify(v.slice(0, 80))}: must be at most ${HOST_NAME_MAX} characters, without NUL`);
+      throw new InvalidParameter(
+        `invalid ${field} ${JSON.stringify(v.slice(0, 80))}: must be at most ${HOST_NAME_MAX} characters, without NUL`,
+      );
     }
   }
 }
@@ -243,9 +271,40 @@ function verifyProcessStrings(config: ContainerConfig): void {
 /** Data options moby's ParseTmpfsOptions accepts; anything else is a flag from ParseOptions. */
 const TMPFS_DATA = new Set(['size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_blocks', 'mpol']);
 const MOUNT_FLAGS = new Set([
-  'defaults', 'ro', 'rw', 'suid', 'nosuid', 'dev', 'nodev', 'exec', 'noexec', 'sync', 'async', 'dirsync', 'remount', 'mand',
-  'nomand', 'atime', 'noatime', 'diratime', 'nodiratime', 'bind', 'rbind', 'unbindable', 'runbindable', 'private', 'rprivate',
-  'shared', 'rshared', 'slave', 'rslave', 'relatime', 'norelatime', 'strictatime', 'nostrictatime', 'tmpcopyup',
+  'defaults',
+  'ro',
+  'rw',
+  'suid',
+  'nosuid',
+  'dev',
+  'nodev',
+  'exec',
+  'noexec',
+  'sync',
+  'async',
+  'dirsync',
+  'remount',
+  'mand',
+  'nomand',
+  'atime',
+  'noatime',
+  'diratime',
+  'nodiratime',
+  'bind',
+  'rbind',
+  'unbindable',
+  'runbindable',
+  'private',
+  'rprivate',
+  'shared',
+  'rshared',
+  'slave',
+  'rslave',
+  'relatime',
+  'norelatime',
+  'strictatime',
+  'nostrictatime',
+  'tmpcopyup',
 ]);
 
 /** HostConfig.Tmpfs options ("rw,size=64m"), checked at create so a bad one cannot fail every start. */
@@ -356,7 +415,13 @@ export function entrypointAndArgs(config: ContainerConfig): { path: string; args
 /** HostConfig with dockerd's defaults applied where the client left fields unset. */
 export function withHostDefaults(
   host: HostConfig,
-  defaults: { shmSize: number; ipcMode: string; cgroupnsMode: 'host' | 'private'; maskedPaths?: readonly string[]; readonlyPaths?: readonly string[] },
+  defaults: {
+    shmSize: number;
+    ipcMode: string;
+    cgroupnsMode: 'host' | 'private';
+    maskedPaths?: readonly string[];
+    readonlyPaths?: readonly string[];
+  },
 ): HostConfig {
   const out: HostConfig = { ...host };
   if (!out.NetworkMode) out.NetworkMode = 'default';
@@ -374,8 +439,10 @@ export function withHostDefaults(
   if (out.MemorySwappiness === -1) out.MemorySwappiness = null;
   if (out.PidsLimit !== undefined && out.PidsLimit !== null && out.PidsLimit <= 0) out.PidsLimit = null;
   if (!out.Privileged) {
-    if (out.MaskedPaths === undefined || out.MaskedPaths === null) out.MaskedPaths = defaults.maskedPaths ? [...defaults.maskedPaths] : out.MaskedPaths;
-    if (out.ReadonlyPaths === undefined || out.ReadonlyPaths === null) out.ReadonlyPaths = defaults.readonlyPaths ? [...defaults.readonlyPaths] : out.ReadonlyPaths;
+    if (out.MaskedPaths === undefined || out.MaskedPaths === null)
+      out.MaskedPaths = defaults.maskedPaths ? [...defaults.maskedPaths] : out.MaskedPaths;
+    if (out.ReadonlyPaths === undefined || out.ReadonlyPaths === null)
+      out.ReadonlyPaths = defaults.readonlyPaths ? [...defaults.readonlyPaths] : out.ReadonlyPaths;
   }
   // generateSecurityOpt: containers sharing the host's IPC or PID namespace, or privileged ones,
   // get SELinux labelling disabled unless the client chose a label option itself.

@@ -100,7 +100,11 @@ export class SpecFactory {
       { destination: '/etc/hosts', type: 'bind', source: r.hostsPath, options: ['rbind', 'rprivate'] },
     ];
     const join: Partial<Record<'pid' | 'ipc' | 'uts', string>> = {};
-    for (const [kind, mode] of [['pid', host.PidMode], ['ipc', host.IpcMode], ['uts', host.UTSMode]] as const) {
+    for (const [kind, mode] of [
+      ['pid', host.PidMode],
+      ['ipc', host.IpcMode],
+      ['uts', host.UTSMode],
+    ] as const) {
       if (mode?.startsWith('container:')) {
         const other = nsSource(mode.slice('container:'.length));
         join[kind] = `/proc/${other.pid}/ns/${kind}`;

@@ -7,8 +7,41 @@
 import { InvalidParameter } from '../../lib/errors';
 import type { TaskMetrics } from '../../runtime/tasks';
 import { nowRFC3339Nano } from '../../lib/time';
-import { type ContainerStatsResponse, type CpuStats, type HostCpu, type NetworkCounters, STATS_INTERVAL_MS, type StatsSample, ZERO_TIME, emptyCpuStats, emptySample, parseProcStat, sampleFromV1, sampleFromV2 } from './stats-sample';
-export { type BlkioStatEntry, type BlkioStats, type ContainerStatsResponse, type CpuStats, type HostCpu, type MemoryStats, type NetworkCounters, type PidsStats, STATS_INTERVAL_MS, type StatsSample, ZERO_TIME, clockTicksPerSecond, emptyCpuStats, emptySample, hostMemoryBytes, machineMemory, parseProcStat, sampleFromV1, sampleFromV2 } from './stats-sample';
+import {
+  type ContainerStatsResponse,
+  type CpuStats,
+  type HostCpu,
+  type NetworkCounters,
+  STATS_INTERVAL_MS,
+  type StatsSample,
+  ZERO_TIME,
+  emptyCpuStats,
+  emptySample,
+  parseProcStat,
+  sampleFromV1,
+  sampleFromV2,
+} from './stats-sample';
+export {
+  type BlkioStatEntry,
+  type BlkioStats,
+  type ContainerStatsResponse,
+  type CpuStats,
+  type HostCpu,
+  type MemoryStats,
+  type NetworkCounters,
+  type PidsStats,
+  STATS_INTERVAL_MS,
+  type StatsSample,
+  ZERO_TIME,
+  clockTicksPerSecond,
+  emptyCpuStats,
+  emptySample,
+  hostMemoryBytes,
+  machineMemory,
+  parseProcStat,
+  sampleFromV1,
+  sampleFromV2,
+} from './stats-sample';
 
 /** The container facts the collector needs each tick. */
 export interface StatsContainer {
@@ -152,7 +185,10 @@ export class StatsCollector {
         // Not running or no task (just exited): name and ID only, as dockerd publishes.
         sample = emptySample();
       } else {
-        sample = m.cgroup === 'v1' ? sampleFromV1(m.data, read, this.sources.machineMemory) : sampleFromV2(m.data, read, this.sources.machineMemory);
+        sample =
+          m.cgroup === 'v1'
+            ? sampleFromV1(m.data, read, this.sources.machineMemory)
+            : sampleFromV2(m.data, read, this.sources.machineMemory);
         if (host) {
           if (host.systemUsage !== 0n) sample.cpu_stats.system_cpu_usage = host.systemUsage;
           if (host.onlineCpus !== 0) sample.cpu_stats.online_cpus = host.onlineCpus;

@@ -23,7 +23,6 @@ export interface TreeSource {
   skipTop?: boolean;
 }
 
-
 function entryType(st: sfs.SafeStat): tar.Header['type'] | undefined {
   switch (st.mode & 0o170000) {
     case 0o100000:
@@ -233,7 +232,10 @@ export async function writeTree(pack: tar.Pack, src: TreeSource): Promise<void> 
     if (type !== 'directory' || place.source !== undefined) return;
     let dirFd: number;
     try {
-      dirFd = place.name === '' ? place.dirFd : sfs.openBeneath(place.dirFd, place.name, sfs.constants.O_PATH | sfs.constants.O_DIRECTORY | sfs.constants.O_NOFOLLOW);
+      dirFd =
+        place.name === ''
+          ? place.dirFd
+          : sfs.openBeneath(place.dirFd, place.name, sfs.constants.O_PATH | sfs.constants.O_DIRECTORY | sfs.constants.O_NOFOLLOW);
     } catch (err) {
       if (!top && isGone(err)) return;
       throw err;
@@ -272,10 +274,11 @@ export async function writeTree(pack: tar.Pack, src: TreeSource): Promise<void> 
 /** A tar stream of the tree; errors end the stream with that error. */
 export function tarTree(src: TreeSource, done?: () => Promise<void>): tar.Pack {
   const pack = tar.pack();
-  writeTree(pack, src).then(
-    () => pack.finalize(),
-    (err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))),
-  )
+  writeTree(pack, src)
+    .then(
+      () => pack.finalize(),
+      (err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))),
+    )
     .finally(() => done?.().catch(() => undefined))
     .catch(() => undefined);
   return pack;

@@ -225,7 +225,9 @@ export class TaskControl {
     const { runtime, logger } = this.deps;
     for (const id of inContainerd) {
       if (known.has(id)) continue;
-      await runtime.deleteTask(id).catch((err: unknown) => logger.warn({ err, container: id }, 'stopping the task of an unknown container failed'));
+      await runtime
+        .deleteTask(id)
+        .catch((err: unknown) => logger.warn({ err, container: id }, 'stopping the task of an unknown container failed'));
       const labels = await runtime.labels(id).catch(() => undefined);
       if (labels && labels[QUARANTINE_LABEL] !== undefined) continue;
       logger.warn({ container: id }, `quarantined at daemon start: containerd container without a record (label ${QUARANTINE_LABEL})`);

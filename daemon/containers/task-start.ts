@@ -39,7 +39,12 @@ export async function startTask(deps: TaskStartDeps, c: LiveContainer): Promise<
   let pinned: (() => Promise<void>) | undefined;
   try {
     const net = await networking.setUp(c);
-    const { spec, releaseMounts } = await deps.specs.build(c, (other) => namespaceSource(store, other), net?.netnsPath, networking.linkEnv(c));
+    const { spec, releaseMounts } = await deps.specs.build(
+      c,
+      (other) => namespaceSource(store, other),
+      net?.netnsPath,
+      networking.linkEnv(c),
+    );
     pinned = releaseMounts;
     await runtime.updateSpec(id, spec);
     // Opened before the task: a log that cannot be written fails the start, not a running task.
@@ -116,7 +121,14 @@ export function taskRunning(
       close: () => void deps.runtime.closeStdin(id).catch(() => undefined),
     });
   }
-  const task: LiveTask = { io, copier, logger, startedMs: run.startedMs, ...(run.adopted ? { adopted: true } : {}), exited: Promise.resolve() };
+  const task: LiveTask = {
+    io,
+    copier,
+    logger,
+    startedMs: run.startedMs,
+    ...(run.adopted ? { adopted: true } : {}),
+    exited: Promise.resolve(),
+  };
   c.task = task;
   task.exited = deps.monitor.follow(c, task);
   deps.health.taskRunning(c);

@@ -1,12 +1,27 @@
 // What the container queries answer: inspect (ContainerInspectResponse), list (ContainerSummary)
 // and its filters, shaped from a container's record and state.
 import { InvalidParameter } from '../../lib/errors';
-import type { ContainerConfig, ContainerInspectResponse, ContainerSummary, EndpointSettings, HostConfig, MountPoint, NetworkSettings, PortSummary } from './api-types';
+import type {
+  ContainerConfig,
+  ContainerInspectResponse,
+  ContainerSummary,
+  EndpointSettings,
+  HostConfig,
+  MountPoint,
+  NetworkSettings,
+  PortSummary,
+} from './api-types';
 import { statusName, statusText, ZERO_TIME, type Container, type StatusName } from './model';
 
 export function inspectView(
   c: Container,
-  extra: { graphDriverData: Record<string, string> | null; sizeRw?: number; sizeRootFs?: number; mounts?: MountPoint[]; networkSettings?: NetworkSettings },
+  extra: {
+    graphDriverData: Record<string, string> | null;
+    sizeRw?: number;
+    sizeRootFs?: number;
+    mounts?: MountPoint[];
+    networkSettings?: NetworkSettings;
+  },
 ): ContainerInspectResponse {
   const r = c.record;
   const s = c.state;

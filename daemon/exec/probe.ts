@@ -65,7 +65,9 @@ export class ExecProbeRunner implements ProbeRunner {
       }
       rec.exitCode = code;
       rec.running = false;
-      await svc.runtime.deleteProcess(rec.containerId, rec.id).catch((err: unknown) => svc.logger.debug({ err, exec: rec.id }, 'could not delete probe process'));
+      await svc.runtime
+        .deleteProcess(rec.containerId, rec.id)
+        .catch((err: unknown) => svc.logger.debug({ err, exec: rec.id }, 'could not delete probe process'));
       await io.close().catch(() => undefined);
       svc.publish(c, 'exec_die', { execID: rec.id, exitCode: String(code) });
       svc.dropRecord(rec);
@@ -81,7 +83,9 @@ export class ExecProbeRunner implements ProbeRunner {
       output: () => output.toString(),
       kill: () => {
         if (!rec.running) return;
-        svc.runtime.kill(rec.containerId, SIGKILL, { execId: rec.id }).catch((err: unknown) => svc.logger.debug({ err, exec: rec.id }, 'could not kill probe'));
+        svc.runtime
+          .kill(rec.containerId, SIGKILL, { execId: rec.id })
+          .catch((err: unknown) => svc.logger.debug({ err, exec: rec.id }, 'could not kill probe'));
       },
     };
   }

@@ -125,11 +125,14 @@ export class ExecService {
   constructor(private readonly deps: ExecServiceDeps) {
     // As dockerd: a container that stops drops the execs that never ran (an exec that ran stays
     // inspectable, for its exit code); a container that goes takes all of its execs along.
-    this.unsubscribe = deps.events.subscribe((ev) => {
-      if (ev.Type !== 'container') return;
-      if (ev.Action === 'die') this.forgetContainer(ev.Actor.ID, (rec) => !rec.started);
-      else if (ev.Action === 'destroy') this.forgetContainer(ev.Actor.ID, () => true);
-    }, { internal: true });
+    this.unsubscribe = deps.events.subscribe(
+      (ev) => {
+        if (ev.Type !== 'container') return;
+        if (ev.Action === 'die') this.forgetContainer(ev.Actor.ID, (rec) => !rec.started);
+        else if (ev.Action === 'destroy') this.forgetContainer(ev.Actor.ID, () => true);
+      },
+      { internal: true },
+    );
   }
 
   close(): void {
@@ -331,7 +334,10 @@ export class ExecService {
 /** A new, not yet started exec record of container `c`. */
 export function newExecRecord(
   c: Container,
-  f: Pick<ExecRecord, 'env' | 'user' | 'workingDir' | 'privileged' | 'tty' | 'openStdin' | 'openStdout' | 'openStderr' | 'detachKeys' | 'consoleSize'> & { cmd: string[] },
+  f: Pick<
+    ExecRecord,
+    'env' | 'user' | 'workingDir' | 'privileged' | 'tty' | 'openStdin' | 'openStdout' | 'openStderr' | 'detachKeys' | 'consoleSize'
+  > & { cmd: string[] },
 ): ExecRecord {
   let markReady!: (ok: boolean) => void;
   const ready = new Promise<boolean>((resolve) => (markReady = resolve));
@@ -446,7 +452,9 @@ class Run implements ExecSession {
     }
     rec.exitCode = code;
     rec.running = false;
-    await runtime.deleteProcess(rec.containerId, rec.id).catch((err: unknown) => svc.logger.debug({ err, exec: rec.id }, 'could not delete exec process'));
+    await runtime
+      .deleteProcess(rec.containerId, rec.id)
+      .catch((err: unknown) => svc.logger.debug({ err, exec: rec.id }, 'could not delete exec process'));
     await io.close().catch(() => undefined);
     svc.publish(this.container, 'exec_die', { execID: rec.id, exitCode: String(code) });
     this.finish('exited');
@@ -500,7 +508,9 @@ class Run implements ExecSession {
 
   private closeStdin(): void {
     const { rec } = this;
-    this.svc.runtime.closeStdin(rec.containerId, rec.id).catch((err: unknown) => this.svc.logger.debug({ err, exec: rec.id }, 'could not close exec stdin'));
+    this.svc.runtime
+      .closeStdin(rec.containerId, rec.id)
+      .catch((err: unknown) => this.svc.logger.debug({ err, exec: rec.id }, 'could not close exec stdin'));
   }
 
   close(): void {

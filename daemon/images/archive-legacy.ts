@@ -49,7 +49,7 @@ export async function readLegacyArchive(a: LegacyArchive): Promise<ArchiveImage[
     if (!image) {
       // The chain from the base up.
       const chain: { id: string; img: V1Image }[] = [];
-      for (let cur = id; cur !== ''; ) {
+      for (let cur = id; cur !== '';) {
         if (chain.length >= MAX_CHAIN || chain.some((c) => c.id === cur)) throw a.invalid(`image ${id}: parent chain loops or is too long`);
         const img = await load(cur);
         chain.unshift({ id: cur, img });
@@ -79,7 +79,8 @@ function parseRepositories(buf: Buffer, a: LegacyArchive): { name: string; id: s
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw a.invalid('repositories is not an object');
   const out: { name: string; id: string }[] = [];
   for (const [repo, tags] of Object.entries(v)) {
-    if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) throw a.invalid(`repositories: ${JSON.stringify(repo)} is not an object`);
+    if (typeof tags !== 'object' || tags === null || Array.isArray(tags))
+      throw a.invalid(`repositories: ${JSON.stringify(repo)} is not an object`);
     for (const [tag, id] of Object.entries(tags as Record<string, unknown>)) {
       if (typeof id !== 'string') throw a.invalid(`repositories: ${repo}:${tag} is not an image ID`);
       out.push({ name: `${repo}:${tag}`, id });

@@ -91,10 +91,7 @@ interface StoredFile {
 }
 
 type ArchiveEntry =
-  | { kind: 'file'; file: StoredFile }
-  | { kind: 'symlink'; target: string }
-  | { kind: 'hardlink'; target: string }
-  | { kind: 'dir' };
+  { kind: 'file'; file: StoredFile } | { kind: 'symlink'; target: string } | { kind: 'hardlink'; target: string } | { kind: 'dir' };
 
 /** Archive path as a map key: relative, normalised, ".." clamped at the root (like a chroot). */
 function entryKey(name: string): string {

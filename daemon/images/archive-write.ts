@@ -69,7 +69,8 @@ function plan(images: SaveImage[]): { blobs: Blob[]; files: Blob[] } {
   const merged = new Map<string, SaveImage & { tagList: Named[] }>();
   for (const img of images) {
     if (!/^sha256:[a-f0-9]{64}$/.test(img.configDigest)) throw new SystemError(`invalid config digest ${img.configDigest}`);
-    if (sha256Digest(img.config) !== img.configDigest) throw new SystemError(`config of image ${img.configDigest} does not match its digest`);
+    if (sha256Digest(img.config) !== img.configDigest)
+      throw new SystemError(`config of image ${img.configDigest} does not match its digest`);
     for (const l of img.layers) {
       if (!/^sha256:[a-f0-9]{64}$/.test(l.diffId)) throw new SystemError(`invalid layer diff ID ${l.diffId}`);
     }
@@ -234,7 +235,8 @@ export async function writeImageArchive(images: SaveImage[], out: Writable): Pro
     await dir('blobs/sha256/');
     for (const b of [...blobs, ...files]) {
       if ('layer' in b) await writeLayer(pack, b);
-      else await entryDone((cb) => quiet(pack.entry({ name: b.name, mode: 0o644, mtime: b.mtime, uname: 'root', gname: 'root' }, b.data, cb)));
+      else
+        await entryDone((cb) => quiet(pack.entry({ name: b.name, mode: 0o644, mtime: b.mtime, uname: 'root', gname: 'root' }, b.data, cb)));
     }
     pack.finalize();
     await finished;

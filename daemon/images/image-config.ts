@@ -245,7 +245,8 @@ export function parseManifest(buf: Buffer | string): Manifest {
   const what = 'image manifest';
   const v = parseJson(buf, what);
   if (!isObject(v)) throw new InvalidParameter(`invalid ${what}: not a JSON object`);
-  if (v.schemaVersion !== 2) throw new InvalidParameter(`invalid ${what}: unsupported schemaVersion ${JSON.stringify(v.schemaVersion ?? null)}`);
+  if (v.schemaVersion !== 2)
+    throw new InvalidParameter(`invalid ${what}: unsupported schemaVersion ${JSON.stringify(v.schemaVersion ?? null)}`);
   if (v.mediaType !== undefined && !isManifestMediaType(String(v.mediaType))) {
     throw new InvalidParameter(`invalid ${what}: unexpected mediaType ${JSON.stringify(v.mediaType)}`);
   }
@@ -260,7 +261,8 @@ export function parseIndex(buf: Buffer | string): Index {
   const what = 'image index';
   const v = parseJson(buf, what);
   if (!isObject(v)) throw new InvalidParameter(`invalid ${what}: not a JSON object`);
-  if (v.schemaVersion !== 2) throw new InvalidParameter(`invalid ${what}: unsupported schemaVersion ${JSON.stringify(v.schemaVersion ?? null)}`);
+  if (v.schemaVersion !== 2)
+    throw new InvalidParameter(`invalid ${what}: unsupported schemaVersion ${JSON.stringify(v.schemaVersion ?? null)}`);
   if (v.mediaType !== undefined && !isIndexMediaType(String(v.mediaType))) {
     throw new InvalidParameter(`invalid ${what}: unexpected mediaType ${JSON.stringify(v.mediaType)}`);
   }

@@ -145,13 +145,7 @@ export async function storeImageUnderLease(
     });
   }
 
-  await putImageRecord(
-    ctd,
-    gcRootName(id),
-    { mediaType: manifestMediaType, digest: manifestDigest, size: manifest.length },
-    {},
-    lease,
-  );
+  await putImageRecord(ctd, gcRootName(id), { mediaType: manifestMediaType, digest: manifestDigest, size: manifest.length }, {}, lease);
   const added = repo.insert(
     {
       id,

@@ -48,20 +48,15 @@ async function storeArchive(svc: ImageCore, archive: ImageArchive, opts: LoadOpt
     }));
     for (const { img, tags } of plans) {
       const created = parseImageConfig(img.config).created ?? '';
-      const stored = await storeImage(
-        svc.ctd,
-        svc.repo,
-        { config: img.config, layers: img.layers, created },
-        (_i, layer) => {
-          if (opts.quiet) return;
-          progress({
-            status: 'Loading layer',
-            id: layer.diffId.replace(/^sha256:/, '').slice(0, 12),
-            progress: progressBar(layer.uncompressedSize, layer.uncompressedSize),
-            progressDetail: { current: layer.uncompressedSize, total: layer.uncompressedSize },
-          });
-        },
-      );
+      const stored = await storeImage(svc.ctd, svc.repo, { config: img.config, layers: img.layers, created }, (_i, layer) => {
+        if (opts.quiet) return;
+        progress({
+          status: 'Loading layer',
+          id: layer.diffId.replace(/^sha256:/, '').slice(0, 12),
+          progress: progressBar(layer.uncompressedSize, layer.uncompressedSize),
+          progressDetail: { current: layer.uncompressedSize, total: layer.uncompressedSize },
+        });
+      });
       for (const named of tags) {
         const name = familiarString(named);
         const previous = svc.repo.resolveRef(canonicalString(named));

@@ -27,4 +27,3 @@ export function pullError(err: unknown, named: Named, anonymous: boolean): Error
   if (err.code !== undefined && !err.transport) return new SystemError(cause(err.code));
   return new SystemError(err.message);
 }
-

@@ -10,8 +10,26 @@ import { statSnapshot } from '../../runtime/snapshots';
 import { chainIds, LAYER_MEDIA_TYPES } from '../../runtime/unpack';
 import { openRepository } from '../../registry/client';
 import { endpointsFor } from '../../registry/endpoints';
-import { FOREIGN_LAYER_TYPES, formatPlatform, hostPlatform, layerCompression, matchPlatforms, MediaType, normalizePlatform, parseManifest, selectPlatform } from '../../registry/manifest';
-import { RegistryError, type Credentials, type Descriptor, type FetchedManifest, type Platform, type RegistrySettings, type RepositoryClient } from '../../registry/types';
+import {
+  FOREIGN_LAYER_TYPES,
+  formatPlatform,
+  hostPlatform,
+  layerCompression,
+  matchPlatforms,
+  MediaType,
+  normalizePlatform,
+  parseManifest,
+  selectPlatform,
+} from '../../registry/manifest';
+import {
+  RegistryError,
+  type Credentials,
+  type Descriptor,
+  type FetchedManifest,
+  type Platform,
+  type RegistrySettings,
+  type RepositoryClient,
+} from '../../registry/types';
 import { InvalidParameter, NotFound, NotImplemented } from '../../lib/errors';
 import { progressBar, ProgressThrottle, type ProgressSink } from '../progress';
 import type { BlobDownloads, DownloadListener } from './blob-downloads';
@@ -138,14 +156,24 @@ export function resolveManifest(
  * `docker pull`: one reference, or every tag of the repository (moby's pullRepository: each tag
  * pulled in turn with its own `Pulling from` and `Digest:`, then one `Status:` for the name).
  */
-export async function pullImage(svc: ImageCore, downloads: BlobDownloads, settings: PullSettings, req: PullRequest, progress: ProgressSink): Promise<void> {
+export async function pullImage(
+  svc: ImageCore,
+  downloads: BlobDownloads,
+  settings: PullSettings,
+  req: PullRequest,
+  progress: ProgressSink,
+): Promise<void> {
   const { named } = req;
-  const onFallback = (endpoint: string, err: RegistryError): void => svc.logger.info({ endpoint, err: err.message }, 'pull: trying the next endpoint');
+  const onFallback = (endpoint: string, err: RegistryError): void =>
+    svc.logger.info({ endpoint, err: err.message }, 'pull: trying the next endpoint');
   let updated = false;
   let checked: { named: Named; imageId: string; fromIndex: boolean } | undefined;
   if (isNameOnly(named)) {
     const anonymous = Object.keys(req.credentials).length === 0;
-    const { repo, tags } = await onEndpoints(named, settings, req.credentials, onFallback, async (repo) => ({ repo, tags: await repo.listTags() }));
+    const { repo, tags } = await onEndpoints(named, settings, req.credentials, onFallback, async (repo) => ({
+      repo,
+      tags: await repo.listTags(),
+    }));
     for (const tag of tags) {
       const tagged = withTag(named, tag);
       const top = await repo.getManifest(tag).catch((err: unknown) => {
@@ -181,8 +209,16 @@ export async function pullImage(svc: ImageCore, downloads: BlobDownloads, settin
  * one cannot run (platforms.Only's matching) is kept, with a warning. An image chosen from an index
  * for that platform is not checked (the index said it matches).
  */
-export function platformMismatch(config: { os?: string; architecture?: string; variant?: string }, name: string, want: Platform): string | undefined {
-  const have: Platform = { os: config.os ?? '', architecture: config.architecture ?? '', ...(config.variant ? { variant: config.variant } : {}) };
+export function platformMismatch(
+  config: { os?: string; architecture?: string; variant?: string },
+  name: string,
+  want: Platform,
+): string | undefined {
+  const have: Platform = {
+    os: config.os ?? '',
+    architecture: config.architecture ?? '',
+    ...(config.variant ? { variant: config.variant } : {}),
+  };
   if (matchPlatforms([{ mediaType: MediaType.ociManifest, digest: '', size: 0, platform: have }], want).length > 0) return undefined;
   // As platforms.Parse then FormatAll print them: arm64's v8 is implied and left out.
   const w = normalizePlatform(want);
@@ -275,7 +311,13 @@ interface Plan {
   req: PullRequest;
 }
 
-async function download(svc: ImageCore, downloads: BlobDownloads, repo: RepositoryClient, plan: Plan, progress: ProgressSink): Promise<void> {
+async function download(
+  svc: ImageCore,
+  downloads: BlobDownloads,
+  repo: RepositoryClient,
+  plan: Plan,
+  progress: ProgressSink,
+): Promise<void> {
   const { layers, config } = plan;
   const cfg = parseImageConfig(config);
   const diffIds = cfg.rootfs?.diff_ids ?? [];
@@ -290,77 +332,96 @@ async function download(svc: ImageCore, downloads: BlobDownloads, repo: Reposito
   plan.req.signal?.addEventListener('abort', onClientGone, { once: true });
   if (plan.req.signal?.aborted) onClientGone();
   // Kept over a crash (until it expires) so that a retried pull finds the layers already complete.
-  await withLease(ctd, async (lease) => {
-    // "Already exists": the layer's snapshot is there and so is its blob (save and push need it).
-    const present: boolean[] = [];
-    for (let i = 0; i < layers.length; i++) {
-      const have = (await statSnapshot(ctd, chain[i])) !== undefined && (await blobInfo(ctd, layers[i].digest)) !== undefined;
-      if (have) await ctd.leases.addResource({ id: lease, resource: { id: layers[i].digest, type: 'content' } });
-      present.push(have);
-    }
-    layers.forEach((l, i) => progress({ status: present[i] ? 'Already exists' : 'Pulling fs layer', progressDetail: {}, id: shortId(l.digest) }));
-
-    const fetches: Promise<void>[] = layers.map((l, i) => {
-      if (present[i]) return Promise.resolve();
-      const id = shortId(l.digest);
-      const throttle = new ProgressThrottle((current, total) =>
-        progress({ status: 'Downloading', progressDetail: { current, total }, progress: progressBar(current, total), id }),
+  await withLease(
+    ctd,
+    async (lease) => {
+      // "Already exists": the layer's snapshot is there and so is its blob (save and push need it).
+      const present: boolean[] = [];
+      for (let i = 0; i < layers.length; i++) {
+        const have = (await statSnapshot(ctd, chain[i])) !== undefined && (await blobInfo(ctd, layers[i].digest)) !== undefined;
+        if (have) await ctd.leases.addResource({ id: lease, resource: { id: layers[i].digest, type: 'content' } });
+        present.push(have);
+      }
+      layers.forEach((l, i) =>
+        progress({ status: present[i] ? 'Already exists' : 'Pulling fs layer', progressDetail: {}, id: shortId(l.digest) }),
       );
-      const listener: DownloadListener = {
-        waiting: () => progress({ status: 'Waiting', progressDetail: {}, id }),
-        progress: (current, total) => throttle.update(current, total),
-        verifying: () => progress({ status: 'Verifying Checksum', progressDetail: {}, id }),
-      };
-      const src = {
+
+      const fetches: Promise<void>[] = layers.map((l, i) => {
+        if (present[i]) return Promise.resolve();
+        const id = shortId(l.digest);
+        const throttle = new ProgressThrottle((current, total) =>
+          progress({ status: 'Downloading', progressDetail: { current, total }, progress: progressBar(current, total), id }),
+        );
+        const listener: DownloadListener = {
+          waiting: () => progress({ status: 'Waiting', progressDetail: {}, id }),
+          progress: (current, total) => throttle.update(current, total),
+          verifying: () => progress({ status: 'Verifying Checksum', progressDetail: {}, id }),
+        };
+        const src = {
+          digest: l.digest,
+          size: l.size,
+          open: async (offset: number) => {
+            const got = await repo.getBlob(l.digest, offset);
+            const start = (got as { offset?: number }).offset;
+            return { body: got.body as AsyncIterable<Buffer> & { destroy?: (err?: Error) => void }, offset: start ?? offset };
+          },
+        };
+        const p = downloads
+          .fetch(src, lease, listener, stop.signal)
+          .then(() => progress({ status: 'Download complete', progressDetail: {}, id }));
+        p.catch(() => undefined);
+        return p;
+      });
+
+      const newLayers: NewLayer[] = layers.map((l, i) => ({
         digest: l.digest,
         size: l.size,
-        open: async (offset: number) => {
-          const got = await repo.getBlob(l.digest, offset);
-          const start = (got as { offset?: number }).offset;
-          return { body: got.body as AsyncIterable<Buffer> & { destroy?: (err?: Error) => void }, offset: start ?? offset };
-        },
+        mediaType: l.mediaType,
+        diffId: diffIds[i],
+        uncompressedSize: -1,
+      }));
+      const finished = new Set<number>();
+      const complete = (i: number): void => {
+        if (present[i] || finished.has(i)) return;
+        finished.add(i);
+        progress({ status: 'Pull complete', progressDetail: {}, id: shortId(layers[i].digest) });
       };
-      const p = downloads.fetch(src, lease, listener, stop.signal).then(() => progress({ status: 'Download complete', progressDetail: {}, id }));
-      p.catch(() => undefined);
-      return p;
-    });
-
-    const newLayers: NewLayer[] = layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: diffIds[i], uncompressedSize: -1 }));
-    const finished = new Set<number>();
-    const complete = (i: number): void => {
-      if (present[i] || finished.has(i)) return;
-      finished.add(i);
-      progress({ status: 'Pull complete', progressDetail: {}, id: shortId(layers[i].digest) });
-    };
-    try {
-      await storeImageUnderLease(
-        ctd,
-        svc.repo,
-        { config, layers: newLayers, created: cfg.created ?? new Date(0).toISOString(), manifest: plan.manifest },
-        lease,
-        {
-          beforeApply: (i) => fetches[i],
-          afterLayer: (i, existed) => {
-            if (present[i]) return;
-            if (existed) {
-              // Unpacked meanwhile (or earlier from another blob): complete once the blob is in.
-              fetches[i].then(() => complete(i)).catch(() => undefined);
-              return;
-            }
-            const size = layers[i].size;
-            progress({ status: 'Extracting', progressDetail: { current: size, total: size }, progress: progressBar(size, size), id: shortId(layers[i].digest) });
-            complete(i);
+      try {
+        await storeImageUnderLease(
+          ctd,
+          svc.repo,
+          { config, layers: newLayers, created: cfg.created ?? new Date(0).toISOString(), manifest: plan.manifest },
+          lease,
+          {
+            beforeApply: (i) => fetches[i],
+            afterLayer: (i, existed) => {
+              if (present[i]) return;
+              if (existed) {
+                // Unpacked meanwhile (or earlier from another blob): complete once the blob is in.
+                fetches[i].then(() => complete(i)).catch(() => undefined);
+                return;
+              }
+              const size = layers[i].size;
+              progress({
+                status: 'Extracting',
+                progressDetail: { current: size, total: size },
+                progress: progressBar(size, size),
+                id: shortId(layers[i].digest),
+              });
+              complete(i);
+            },
+            contentReady: async () => {
+              await Promise.all(fetches);
+            },
           },
-          contentReady: async () => {
-            await Promise.all(fetches);
-          },
-        },
-      );
-    } catch (err) {
-      // Stop and let every download settle before the lease goes.
-      stop.abort(new Error('pull failed'));
-      await Promise.allSettled(fetches);
-      throw err instanceof RegistryError ? pullError(err, plan.req.named, Object.keys(plan.req.credentials).length === 0) : err;
-    }
-  }, { kind: 'pull', ttlMs: PULL_LEASE_TTL_MS }).finally(() => plan.req.signal?.removeEventListener('abort', onClientGone));
+        );
+      } catch (err) {
+        // Stop and let every download settle before the lease goes.
+        stop.abort(new Error('pull failed'));
+        await Promise.allSettled(fetches);
+        throw err instanceof RegistryError ? pullError(err, plan.req.named, Object.keys(plan.req.credentials).length === 0) : err;
+      }
+    },
+    { kind: 'pull', ttlMs: PULL_LEASE_TTL_MS },
+  ).finally(() => plan.req.signal?.removeEventListener('abort', onClientGone));
 }

@@ -34,7 +34,11 @@ import type { ImageCore } from './image-core';
 export interface RegistryAccess {
   /** Endpoints for a registry host in the order to try (mirrors included; push skips them). */
   endpoints(domain: string): Promise<Endpoint[]>;
-  open(endpoint: Endpoint, name: string, opts: { credentials?: Credentials; actions: ('pull' | 'push')[]; mountFrom?: string[] }): RepositoryClient;
+  open(
+    endpoint: Endpoint,
+    name: string,
+    opts: { credentials?: Credentials; actions: ('pull' | 'push')[]; mountFrom?: string[] },
+  ): RepositoryClient;
 }
 
 export interface PushSettings {
@@ -130,7 +134,14 @@ class TagPusher {
   }
 
   private remember(layer: ImageLayerRow, d: PushedLayer, repository = this.client.name): void {
-    this.cfg.locations.record({ diffId: layer.diffId, registry: this.registry, repository, digest: d.digest, size: d.size, mediaType: d.mediaType });
+    this.cfg.locations.record({
+      diffId: layer.diffId,
+      registry: this.registry,
+      repository,
+      digest: d.digest,
+      size: d.size,
+      mediaType: d.mediaType,
+    });
   }
 
   async push(tag: string, imageId: string): Promise<void> {
@@ -175,7 +186,8 @@ class TagPusher {
 
   private async pushLayer(layer: ImageLayerRow, oci: boolean, sources: string[]): Promise<PushedLayer> {
     const compression = layerMediaTypeCompression(layer.mediaType);
-    if (compression === undefined) throw new InvalidParameter(`cannot push layer ${layer.blobDigest}: unknown media type ${layer.mediaType}`);
+    if (compression === undefined)
+      throw new InvalidParameter(`cannot push layer ${layer.blobDigest}: unknown media type ${layer.mediaType}`);
     const known = this.cfg.locations.find(layer.diffId, this.registry);
     if (compression !== 'none') {
       // The stored blob is what goes up, as it is: its digest is known before sending.
@@ -188,7 +200,11 @@ class TagPusher {
       return this.upload(layer, d, readBlob(this.svc.ctd, layer.blobDigest), layer.blobSize, false);
     }
     // Only gzip blobs stand in for a plain layer: a zstd one would not fit a schema2 manifest.
-    const found = await this.tryExisting(layer, known.filter((k) => layerMediaTypeCompression(k.mediaType) === 'gzip'), oci);
+    const found = await this.tryExisting(
+      layer,
+      known.filter((k) => layerMediaTypeCompression(k.mediaType) === 'gzip'),
+      oci,
+    );
     if (found) return found;
     const gz = zlib.createGzip();
     const total = layer.uncompressedSize > 0 ? layer.uncompressedSize : layer.blobSize;
@@ -260,9 +276,11 @@ class TagPusher {
     try {
       const res = await this.client.pushBlob(body, {
         ...(d.digest !== '' ? { expected: d.digest } : {}),
-        onProgress: counted ? undefined : (sent) => {
-          if (throttle.due(sent)) this.progress(pushingMessage(layer.diffId, sent, total));
-        },
+        onProgress: counted
+          ? undefined
+          : (sent) => {
+              if (throttle.due(sent)) this.progress(pushingMessage(layer.diffId, sent, total));
+            },
       });
       const out = { mediaType: d.mediaType, digest: res.digest, size: res.size };
       this.progress(layerStatus(layer.diffId, 'Pushed'));
@@ -286,7 +304,9 @@ function checkPlatform(svc: ImageCore, named: Named, want: Platform): void {
   if (matchPlatforms([{ mediaType: MediaType.DockerManifest, digest: image.id, size: 0, platform: have }], want).length > 0) return;
   // containerd's FormatAll prints arm64's default variant v8 as nothing.
   const fmt = (p: Platform): string => formatPlatform(p).replace(/^([^/]+\/arm64)\/v8$/, '$1');
-  throw new NotFound(`image with reference ${familiarString(named)} was found but its platform (${fmt(have)}) does not match the specified platform (${fmt(want)})`);
+  throw new NotFound(
+    `image with reference ${familiarString(named)} was found but its platform (${fmt(have)}) does not match the specified platform (${fmt(want)})`,
+  );
 }
 
 /** Other repositories of the same registry an image has a digest reference in (pulled from, pushed to). */
@@ -327,7 +347,9 @@ export async function pushImage(svc: ImageCore, cfg: PushSettings, req: PushRequ
   } else if (named.digest !== undefined) {
     throw new InvalidParameter('cannot push a digest reference');
   } else {
-    targets = associations.filter((a) => a.named.tag !== undefined && a.named.digest === undefined).map((a) => ({ tag: a.named.tag ?? '', imageId: a.imageId }));
+    targets = associations
+      .filter((a) => a.named.tag !== undefined && a.named.digest === undefined)
+      .map((a) => ({ tag: a.named.tag ?? '', imageId: a.imageId }));
     if (targets.length === 0) throw new NotFound(`no tags to push for ${familiarName(repoName)}`);
   }
 

@@ -56,9 +56,7 @@ export function digestError(s: string): string | undefined {
   if (i <= 0 || i + 1 === s.length) return ERR_DIGEST_FORMAT;
   const algorithm = s.slice(0, i);
   const encoded = s.slice(i + 1);
-  const hexLength = Object.prototype.hasOwnProperty.call(DIGEST_HEX_LENGTH, algorithm)
-    ? DIGEST_HEX_LENGTH[algorithm]
-    : undefined;
+  const hexLength = Object.prototype.hasOwnProperty.call(DIGEST_HEX_LENGTH, algorithm) ? DIGEST_HEX_LENGTH[algorithm] : undefined;
   if (hexLength === undefined) {
     return goDigestRe.test(s) ? ERR_DIGEST_UNSUPPORTED : ERR_DIGEST_FORMAT;
   }
@@ -429,9 +427,7 @@ export function idPrefixHex(s: string): string | undefined {
  *     an ambiguous prefix is reported as "No such image" like dockerd does.
  * `notFound` is dockerd's error text for when every step fails.
  */
-export type ImageLookup =
-  | { kind: 'id'; id: string; notFound: string }
-  | { kind: 'ref'; ref: Named; idPrefix?: string; notFound: string };
+export type ImageLookup = { kind: 'id'; id: string; notFound: string } | { kind: 'ref'; ref: Named; idPrefix?: string; notFound: string };
 
 export function imageLookup(refOrId: string): ImageLookup {
   const parsed = parseAnyReference(refOrId);

@@ -36,7 +36,6 @@ import type { Credentials, Platform } from '../../registry/types';
 import { BlobDownloads } from './blob-downloads';
 import { pullImage, pullReference, type PullSettings } from './pull';
 
-
 export interface ImageListOptions {
   all: boolean;
   dangling?: boolean;
@@ -286,7 +285,13 @@ export class ImageService {
     const settings = this.pullSettings;
     if (settings === undefined) throw new InvalidParameter('pulling images is not configured');
     this.downloads ??= new BlobDownloads(this.ctd, { limit: settings.maxConcurrentDownloads, attempts: settings.maxDownloadAttempts });
-    return pullImage(this, this.downloads, settings, { named, platform: opts.platform, credentials: opts.credentials, signal: opts.signal }, progress);
+    return pullImage(
+      this,
+      this.downloads,
+      settings,
+      { named, platform: opts.platform, credentials: opts.credentials, signal: opts.signal },
+      progress,
+    );
   }
 
   /** Resolves the names to save; fails before any output for an unknown one. */

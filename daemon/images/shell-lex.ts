@@ -340,7 +340,7 @@ function reversePattern(pattern: string): string {
   const p = Array.from(pattern);
   const out: string[] = new Array<string>(p.length);
   const last = p.length - 1;
-  for (let i = 0; i <= last; ) {
+  for (let i = 0; i <= last;) {
     const outIdx = last - i;
     if (p[i] === '\\' && i !== last) {
       out[outIdx - 1] = p[i];
@@ -380,4 +380,3 @@ export function processWord(word: string, env: EnvLookup, escapeToken = '\\'): s
 export function processWords(word: string, env: EnvLookup, escapeToken = '\\'): string[] {
   return wrap(word, () => new ShellWord(new Scanner(word), escapeToken, env).process(EOF, false)).words;
 }
-

@@ -91,10 +91,14 @@ export function writeJsonString(out: ByteWriter, s: Buffer, marshal = false): vo
       o[p++] = BACKSLASH;
       let short = 0;
       if (b === 0x22 || b === BACKSLASH) short = b;
-      else if (b === 0x0a) short = 0x6e; // n
-      else if (b === 0x0d) short = 0x72; // r
-      else if (marshal && b === 0x09) short = 0x74; // t
-      else if (marshal && b === 0x08) short = 0x62; // b
+      else if (b === 0x0a)
+        short = 0x6e; // n
+      else if (b === 0x0d)
+        short = 0x72; // r
+      else if (marshal && b === 0x09)
+        short = 0x74; // t
+      else if (marshal && b === 0x08)
+        short = 0x62; // b
       else if (marshal && b === 0x0c) short = 0x66; // f
       if (short) o[p++] = short;
       else {

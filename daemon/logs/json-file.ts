@@ -212,10 +212,7 @@ export class JsonFileLogger implements LogSink {
       // Entries go into this file while it is below max-size before each one, as dockerd checks.
       let n = 0;
       let bytes = 0;
-      while (
-        n < this.queue.length &&
-        (n === 0 || ((this.maxSize < 0 || this.size + bytes < this.maxSize) && bytes < MAX_BATCH_BYTES))
-      ) {
+      while (n < this.queue.length && (n === 0 || ((this.maxSize < 0 || this.size + bytes < this.maxSize) && bytes < MAX_BATCH_BYTES))) {
         bytes += this.queue[n]!.bytes.length;
         n++;
       }
@@ -229,7 +226,11 @@ export class JsonFileLogger implements LogSink {
       } catch (err) {
         this.onError(new Error(`error writing log entry: ${toError(err).message}`));
         // Part of the batch may have reached the file: take its size from the file itself.
-        if (this.fd >= 0) this.size = await fstat(this.fd).then((st) => st.size, () => this.size);
+        if (this.fd >= 0)
+          this.size = await fstat(this.fd).then(
+            (st) => st.size,
+            () => this.size,
+          );
       }
       this.queuedBytes -= bytes;
       this.notify();

@@ -139,7 +139,10 @@ export interface ApiLogConfig {
  * on the default driver inherits default options it does not set itself, and every container
  * inherits the default log-cache options. Validates the result.
  */
-export function mergeLogConfig(cfg: ApiLogConfig, defaults: { Type: string; Config: Record<string, string> }): { Type: string; Config: Record<string, string> } {
+export function mergeLogConfig(
+  cfg: ApiLogConfig,
+  defaults: { Type: string; Config: Record<string, string> },
+): { Type: string; Config: Record<string, string> } {
   const type = cfg.Type || defaults.Type;
   const config: Record<string, string> = { ...(cfg.Config ?? {}) };
   for (const [k, v] of Object.entries(defaults.Config)) {

@@ -115,8 +115,7 @@ interface RotatedFile {
 
 /** A part of one file to read: a byte range of a plain file, or lines of a gzip one. */
 type Segment =
-  | { kind: 'plain'; fh: FileHandle; start: number; end: number }
-  | { kind: 'gzip'; fh: FileHandle; skip: number; limit: number };
+  { kind: 'plain'; fh: FileHandle; start: number; end: number } | { kind: 'gzip'; fh: FileHandle; skip: number; limit: number };
 
 async function openIfExists(p: string): Promise<FileHandle | undefined> {
   try {

@@ -36,6 +36,8 @@ export class ContainerResolvers {
 
   /** Closes the container's listeners (never throws). */
   async stop(containerId: string): Promise<void> {
-    await this.dns.close(containerId).catch((err: unknown) => this.logger.warn({ err, container: containerId }, 'embedded DNS close failed'));
+    await this.dns
+      .close(containerId)
+      .catch((err: unknown) => this.logger.warn({ err, container: containerId }, 'embedded DNS close failed'));
   }
 }

@@ -24,13 +24,16 @@ export function checkNetworkModeConflicts(config: ContainerConfig, host: HostCon
   };
   if (host.UTSMode === 'host' && config.Hostname) fail('hostname and the UTS mode');
   if (container && config.Hostname) fail('hostname and the network mode');
-  if (container && (host.Links ?? []).length > 0) fail("container type network can't be used with links. This would result in undefined behavior");
+  if (container && (host.Links ?? []).length > 0)
+    fail("container type network can't be used with links. This would result in undefined behavior");
   if (container && (host.Dns ?? []).length > 0) fail('dns and the network mode');
   if (container && (host.ExtraHosts ?? []).length > 0) fail('custom host-to-IP mapping and the network mode');
   if ((container || mode === 'host') && (config as { MacAddress?: string }).MacAddress) fail('mac-address and the network mode');
-  if (container && (Object.keys(host.PortBindings ?? {}).length > 0 || host.PublishAllPorts)) fail('port publishing and the container type network mode');
+  if (container && (Object.keys(host.PortBindings ?? {}).length > 0 || host.PublishAllPorts))
+    fail('port publishing and the container type network mode');
   if (container && Object.keys(config.ExposedPorts ?? {}).length > 0) fail('port exposing and the container type network mode');
-  if (mode === 'host' && (host.Links ?? []).length > 0) fail("host type networking can't be used with links. This would result in undefined behavior");
+  if (mode === 'host' && (host.Links ?? []).length > 0)
+    fail("host type networking can't be used with links. This would result in undefined behavior");
 }
 
 /** The container has a network stack of its own (bridge-like modes) rather than none/host/another's. */
@@ -47,10 +50,12 @@ export function endpointConfig(n: NetworkRecord, networkName: string, s: Endpoin
   const aliases = (s?.Aliases ?? []).filter((a) => a !== '');
   const ipv4 = s?.IPAMConfig?.IPv4Address ?? '';
   const links = s?.Links ?? [];
-  if (!userNet && aliases.length > 0) throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
+  if (!userNet && aliases.length > 0)
+    throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
   if (ipv4 || s?.IPAMConfig?.IPv6Address) {
     if (!userNet) throw new InvalidParameter('user specified IP address is supported on user defined networks only');
-    if (!n.ipamConfigured) throw new InvalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
+    if (!n.ipamConfigured)
+      throw new InvalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
     if (s?.IPAMConfig?.IPv6Address) throw new InvalidParameter('IPv6 addresses are not supported by Berth');
     if (!/^[0-9]{1,3}(\.[0-9]{1,3}){3}$/.test(ipv4)) throw new InvalidParameter(`invalid IPv4 address: ${ipv4}`);
   }
@@ -73,17 +78,26 @@ export function endpointConfig(n: NetworkRecord, networkName: string, s: Endpoin
  * the published ports and the default route). [] for none/host/container: modes, and for the
  * default mode when the daemon runs without a default bridge.
  */
-export function planEndpoints(host: HostConfig, networking: NetworkingConfig | null, nets: NetworkLookup, legacyMac = ''): EndpointConfig[] {
+export function planEndpoints(
+  host: HostConfig,
+  networking: NetworkingConfig | null,
+  nets: NetworkLookup,
+  legacyMac = '',
+): EndpointConfig[] {
   const mode = host.NetworkMode || 'default';
   const configs = networking?.EndpointsConfig ?? {};
   if (!ownsNetworkStack(mode)) {
-    const extra = Object.keys(configs).filter((k) => k !== mode && !(mode === 'none' && k === 'none') && !(mode === 'host' && k === 'host'));
+    const extra = Object.keys(configs).filter(
+      (k) => k !== mode && !(mode === 'none' && k === 'none') && !(mode === 'host' && k === 'host'),
+    );
     if (mode.startsWith('container:') && (extra.length > 0 || Object.values(configs).some((c) => (c.Aliases ?? []).length > 0))) {
       throw new InvalidParameter('conflicting options: networking options cannot be used with a container network mode');
     }
-    if (extra.length > 0) throw new InvalidParameter(`container cannot be connected to networks other than ${mode} when it uses network mode ${mode}`);
+    if (extra.length > 0)
+      throw new InvalidParameter(`container cannot be connected to networks other than ${mode} when it uses network mode ${mode}`);
     for (const c of Object.values(configs)) {
-      if ((c.Aliases ?? []).length > 0) throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
+      if ((c.Aliases ?? []).length > 0)
+        throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
       if (c.IPAMConfig?.IPv4Address) throw new InvalidParameter('user specified IP address is supported on user defined networks only');
     }
     return [];
@@ -109,7 +123,14 @@ export function planEndpoints(host: HostConfig, networking: NetworkingConfig | n
   // The CLI keys the default mode's settings "default".
   const resolve = (k: string): NetworkRecord | undefined => nets.tryGet(k === 'default' ? 'bridge' : k);
   const primaryKey = Object.keys(configs).find((k) => resolve(k)?.id === primary.id);
-  out.push(endpointConfig(primary, primaryName === primary.id ? primary.name : primaryName, primaryKey ? configs[primaryKey] : undefined, legacyMac));
+  out.push(
+    endpointConfig(
+      primary,
+      primaryName === primary.id ? primary.name : primaryName,
+      primaryKey ? configs[primaryKey] : undefined,
+      legacyMac,
+    ),
+  );
   seen.add(primary.id);
   for (const [key, settings] of Object.entries(configs)) {
     const n = resolve(key);
@@ -118,7 +139,8 @@ export function planEndpoints(host: HostConfig, networking: NetworkingConfig | n
       continue;
     }
     if (seen.has(n.id)) continue;
-    if (n.driver !== 'bridge') throw new InvalidParameter(`container cannot be connected to networks ${primary.name} and ${n.name} at the same time`);
+    if (n.driver !== 'bridge')
+      throw new InvalidParameter(`container cannot be connected to networks ${primary.name} and ${n.name} at the same time`);
     seen.add(n.id);
     out.push(endpointConfig(n, key === n.id ? n.name : key, settings));
   }
@@ -147,7 +169,9 @@ export function checkConnect(mode: string | undefined, current: EndpointConfig[]
     throw new InvalidParameter('container cannot be connected to multiple networks with one of the networks in private (none) mode');
   }
   if (!ownsNetworkStack(m)) {
-    throw new InvalidParameter('container sharing network namespace with another container or host cannot be connected to any other network');
+    throw new InvalidParameter(
+      'container sharing network namespace with another container or host cannot be connected to any other network',
+    );
   }
   if (current.some((e) => e.networkId === n.id)) {
     throw new Forbidden(`endpoint with name ${containerName} already exists in network ${n.name}`);

@@ -99,14 +99,19 @@ export function portMapView(spec: PortSpec, mappings: PortMapping[]): Record<str
   for (const m of mappings) keys.add(`${m.containerPort}/${m.proto}`);
   for (const k of [...keys].sort(comparePortKeys)) {
     const { port, proto } = parsePortKey(k);
-    const list = mappings.filter((m) => m.containerPort === port && m.proto === proto).map((m) => ({ HostIp: m.hostIp, HostPort: String(m.hostPort) }));
+    const list = mappings
+      .filter((m) => m.containerPort === port && m.proto === proto)
+      .map((m) => ({ HostIp: m.hostIp, HostPort: String(m.hostPort) }));
     out[k] = list.length > 0 ? list : null;
   }
   return out;
 }
 
 /** `docker ps`'s Ports: published mappings, then exposed ports without a mapping. */
-export function portSummary(spec: PortSpec, mappings: PortMapping[]): { IP?: string; PrivatePort: number; PublicPort?: number; Type: Proto }[] {
+export function portSummary(
+  spec: PortSpec,
+  mappings: PortMapping[],
+): { IP?: string; PrivatePort: number; PublicPort?: number; Type: Proto }[] {
   const out: { IP?: string; PrivatePort: number; PublicPort?: number; Type: Proto }[] = [];
   for (const m of mappings) out.push({ IP: m.hostIp, PrivatePort: m.containerPort, PublicPort: m.hostPort, Type: m.proto });
   const mapped = new Set(mappings.map((m) => `${m.containerPort}/${m.proto}`));

@@ -126,12 +126,14 @@ export class Sandboxes {
         await this.attach(c, cfg, first, cfg === gateway);
         first = false;
       }
-      const firewall = this.networks.syncFirewall().catch((err: unknown) =>
-        this.logger.error({ err, container: c.id }, 'firewall rules for the container could not be written'),
-      );
+      const firewall = this.networks
+        .syncFirewall()
+        .catch((err: unknown) => this.logger.error({ err, container: c.id }, 'firewall rules for the container could not be written'));
       return { netnsPath, ...this.etcFacts(c.id), firewall };
     } catch (err) {
-      await this.tearDown(c.id).catch((e: unknown) => this.logger.warn({ err: e, container: c.id }, 'network teardown after a failed setup failed'));
+      await this.tearDown(c.id).catch((e: unknown) =>
+        this.logger.warn({ err: e, container: c.id }, 'network teardown after a failed setup failed'),
+      );
       throw err;
     }
   }
@@ -185,7 +187,9 @@ export class Sandboxes {
     const defaultRoute = route ?? (!n.internal && !existing.some((e) => e.defaultRoute));
     const shortId = c.id.slice(0, 12);
     const userNet = n.name !== 'bridge';
-    const dnsNames = userNet ? unique([c.name, ...cfg.aliases, shortId, ...(c.hostname && c.hostname !== shortId ? [c.hostname] : [])]) : [];
+    const dnsNames = userNet
+      ? unique([c.name, ...cfg.aliases, shortId, ...(c.hostname && c.hostname !== shortId ? [c.hostname] : [])])
+      : [];
     const ep: EndpointRecord = {
       id: randomBytes(32).toString('hex'),
       networkId: n.id,
@@ -239,7 +243,12 @@ export class Sandboxes {
       for (let attempt = 0; ; attempt++) {
         let hostPort: number;
         try {
-          hostPort = this.deps.ports.allocate({ proto: req.proto, hostIp: req.hostIp, hostPortStart: req.hostPortStart, hostPortEnd: req.hostPortEnd });
+          hostPort = this.deps.ports.allocate({
+            proto: req.proto,
+            hostIp: req.hostIp,
+            hostPortStart: req.hostPortStart,
+            hostPortEnd: req.hostPortEnd,
+          });
         } catch (err) {
           fail(err);
           return;
@@ -249,7 +258,15 @@ export class Sandboxes {
           break;
         }
         try {
-          live.push(await this.deps.proxy.open({ proto: req.proto, hostIp: req.hostIp, hostPort, containerIp: ep.ip, containerPort: req.containerPort }));
+          live.push(
+            await this.deps.proxy.open({
+              proto: req.proto,
+              hostIp: req.hostIp,
+              hostPort,
+              containerIp: ep.ip,
+              containerPort: req.containerPort,
+            }),
+          );
           this.recordPort(ep, { proto: req.proto, containerPort: req.containerPort, hostIp: req.hostIp, hostPort });
           break;
         } catch (err) {
@@ -271,7 +288,9 @@ export class Sandboxes {
     this.proxies.delete(ep.id);
     for (const m of ep.ports) this.deps.ports.release(m.proto, m.hostIp, m.hostPort);
     if (removeVeth) {
-      await this.links.removeEndpoint(ep.hostVeth).catch((err: unknown) => this.logger.warn({ err, veth: ep.hostVeth }, 'veth removal failed'));
+      await this.links
+        .removeEndpoint(ep.hostVeth)
+        .catch((err: unknown) => this.logger.warn({ err, veth: ep.hostVeth }, 'veth removal failed'));
     }
     const n = this.networks.tryGet(ep.networkId);
     if (n && ep.ip && n.ipam[0]) this.networks.allocator(n).release(ep.ip);
@@ -296,7 +315,8 @@ export class Sandboxes {
    *  restart too); it runs until the sandbox goes, as dockerd's. Never throws. */
   async startEmbeddedDns(containerId: string): Promise<void> {
     const netnsPath = this.netnsPath(containerId);
-    if (netnsPath && this.endpointsOf(containerId).some((ep) => this.usesEmbeddedDns(ep))) await this.resolvers.start(containerId, netnsPath);
+    if (netnsPath && this.endpointsOf(containerId).some((ep) => this.usesEmbeddedDns(ep)))
+      await this.resolvers.start(containerId, netnsPath);
   }
 
   /** After the task exited: endpoints, netns and the rows go. Never throws. */
@@ -307,7 +327,10 @@ export class Sandboxes {
     if (row) {
       // Veths and netns go in one ip process; the rows after the kernel objects.
       await this.links
-        .removeSandbox(row.netns, eps.map((e) => e.hostVeth))
+        .removeSandbox(
+          row.netns,
+          eps.map((e) => e.hostVeth),
+        )
         .catch((err: unknown) => this.logger.warn({ err, netns: row.netns }, 'sandbox removal failed'));
     }
     for (const ep of eps) await this.detachEndpoint(ep, true, row === undefined);
@@ -328,7 +351,9 @@ export class Sandboxes {
     for (const sb of sandboxes) {
       if (keep.has(sb.containerId)) continue;
       const veths = eps.filter((e) => e.containerId === sb.containerId).map((e) => e.hostVeth);
-      await this.links.removeSandbox(sb.netns, veths).catch((err: unknown) => this.logger.warn({ err, netns: sb.netns }, 'leftover sandbox removal failed'));
+      await this.links
+        .removeSandbox(sb.netns, veths)
+        .catch((err: unknown) => this.logger.warn({ err, netns: sb.netns }, 'leftover sandbox removal failed'));
       this.networks.repo.deleteSandbox(sb.containerId);
     }
     for (const ep of eps) {
@@ -362,7 +387,15 @@ export class Sandboxes {
       for (const m of ep.ports) {
         if (m.proto === 'sctp') continue;
         try {
-          live.push(await this.deps.proxy.open({ proto: m.proto, hostIp: m.hostIp, hostPort: m.hostPort, containerIp: ep.ip, containerPort: m.containerPort }));
+          live.push(
+            await this.deps.proxy.open({
+              proto: m.proto,
+              hostIp: m.hostIp,
+              hostPort: m.hostPort,
+              containerIp: ep.ip,
+              containerPort: m.containerPort,
+            }),
+          );
         } catch (err) {
           this.logger.warn({ err, container: c.id, port: m.hostPort }, 'could not reopen the proxy of a published port');
         }

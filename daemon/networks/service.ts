@@ -7,7 +7,16 @@ import type { Logger } from 'pino';
 import { cidrOverlaps, parseCidr4, formatIpv4, networkAddress } from '../../network/cidr';
 import type { DnsServer } from '../../network/dns-server';
 import type { Firewall, FirewallModel } from '../../network/firewall';
-import { SubnetAllocator, DEFAULT_POOLS, checkPoolOverlap, gatewayFor, openSubnet, pickSubnet, validateIpamConfigs, type PoolSpec } from '../../network/ipam';
+import {
+  SubnetAllocator,
+  DEFAULT_POOLS,
+  checkPoolOverlap,
+  gatewayFor,
+  openSubnet,
+  pickSubnet,
+  validateIpamConfigs,
+  type PoolSpec,
+} from '../../network/ipam';
 import type { Links } from '../../network/links';
 import type { NetworkRepo } from '../../store/network-repo';
 import { NetworkNameTakenError } from '../../store/network-repo';
@@ -66,7 +75,11 @@ export interface NetworkCreateRequest {
   EnableIPv4?: boolean;
   EnableIPv6?: boolean;
   CheckDuplicate?: boolean;
-  IPAM?: { Driver?: string; Config?: { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }[] | null; Options?: Record<string, string> | null } | null;
+  IPAM?: {
+    Driver?: string;
+    Config?: { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }[] | null;
+    Options?: Record<string, string> | null;
+  } | null;
   Options?: Record<string, string> | null;
   Labels?: Record<string, string> | null;
 }
@@ -85,7 +98,8 @@ function parseBoolOption(key: string, v: string): boolean {
 
 /** Linux interface names: at most 15 bytes, no slash or whitespace. */
 function checkIfName(name: string): void {
-  if (name.length === 0 || name.length > 15 || /[\s/:]/.test(name)) throw new InvalidParameter(`invalid bridge name: ${JSON.stringify(name)}`);
+  if (name.length === 0 || name.length > 15 || /[\s/:]/.test(name))
+    throw new InvalidParameter(`invalid bridge name: ${JSON.stringify(name)}`);
 }
 
 export class NetworkService {
@@ -165,7 +179,14 @@ export class NetworkService {
       const n = this.tryGet(ep.networkId);
       if (!n?.bridgeName) continue;
       for (const m of ep.ports) {
-        out.push({ proto: m.proto, hostIp: m.hostIp, hostPort: m.hostPort, containerIp: ep.ip, containerPort: m.containerPort, bridge: n.bridgeName });
+        out.push({
+          proto: m.proto,
+          hostIp: m.hostIp,
+          hostPort: m.hostPort,
+          containerIp: ep.ip,
+          containerPort: m.containerPort,
+          bridge: n.bridgeName,
+        });
       }
     }
     return out;
@@ -240,7 +261,12 @@ export class NetworkService {
       const c = parseCidr4(cfg.bip);
       if (!c) throw new InvalidParameter(`invalid bip ${cfg.bip}`);
       ipam = { Subnet: `${formatIpv4(networkAddress(c))}/${c.prefix}`, Gateway: formatIpv4(c.ip) };
-    } else if (prev && prev.ipam[0] && prev.bridgeName === bridgeName && !(await this.overlapsForeignRoute(prev.ipam[0].Subnet, bridgeName))) {
+    } else if (
+      prev &&
+      prev.ipam[0] &&
+      prev.bridgeName === bridgeName &&
+      !(await this.overlapsForeignRoute(prev.ipam[0].Subnet, bridgeName))
+    ) {
       ipam = { Subnet: prev.ipam[0].Subnet, Gateway: prev.ipam[0].Gateway };
       auto = true;
     } else {
@@ -292,7 +318,8 @@ export class NetworkService {
 
   private async pickFreeSubnet(exceptBridge?: string): Promise<string> {
     const subnet = pickSubnet(this.deps.pools.length > 0 ? this.deps.pools : DEFAULT_POOLS, await this.takenSubnets(exceptBridge));
-    if (!subnet) throw new Forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+    if (!subnet)
+      throw new Forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
     return subnet;
   }
 
@@ -324,13 +351,17 @@ export class NetworkService {
         return r.dev !== bridge && rc !== null && cidrOverlaps(rc, mine);
       });
       if (rivals.length === 0) return;
-      this.logger.info({ network: rec.name, subnet: rec.ipam[0].Subnet, rivals }, 'subnet taken at the same moment elsewhere: picking another');
+      this.logger.info(
+        { network: rec.name, subnet: rec.ipam[0].Subnet, rivals },
+        'subnet taken at the same moment elsewhere: picking another',
+      );
       await this.releaseBridge(rec);
       avoid.push(rec.ipam[0].Subnet, ...rivals.map((r) => r.dst));
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 50)));
       const pools = this.deps.pools.length > 0 ? this.deps.pools : DEFAULT_POOLS;
       const subnet = pickSubnet(pools, [...(await this.takenSubnets(bridge)), ...avoid]);
-      if (!subnet) throw new Forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+      if (!subnet)
+        throw new Forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
       rec.ipam = [{ ...rec.ipam[0], Subnet: subnet, Gateway: gatewayFor(subnet) }];
       this.repo.update(rec.id, JSON.stringify(rec));
       await this.bringUp(rec);
@@ -413,9 +444,11 @@ export class NetworkService {
     }
     if (driver === 'host' || driver === 'null') throw new Forbidden(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw new NotFound(`plugin "${driver}" not found`);
-    if (req.Scope && req.Scope !== 'local') throw new InvalidParameter(`cannot create a ${req.Scope}-scoped network with the bridge driver`);
+    if (req.Scope && req.Scope !== 'local')
+      throw new InvalidParameter(`cannot create a ${req.Scope}-scoped network with the bridge driver`);
     if (req.Ingress) throw new Forbidden('ingress networks are only available with swarm');
-    if (req.ConfigOnly || (req.ConfigFrom && req.ConfigFrom.Network)) throw new InvalidParameter('config-only networks are not supported by Berth');
+    if (req.ConfigOnly || (req.ConfigFrom && req.ConfigFrom.Network))
+      throw new InvalidParameter('config-only networks are not supported by Berth');
     if (req.EnableIPv6) throw new InvalidParameter('IPv6 networks are not supported by Berth');
     if (req.EnableIPv4 === false) throw new InvalidParameter('IPv4 cannot be disabled on a bridge network in Berth');
     const ipamDriver = req.IPAM?.Driver || 'default';
@@ -424,7 +457,8 @@ export class NetworkService {
 
     const options = { ...(req.Options ?? {}) };
     const icc = options[BRIDGE_OPTS.icc] !== undefined ? parseBoolOption(BRIDGE_OPTS.icc, options[BRIDGE_OPTS.icc]) : true;
-    const masquerade = options[BRIDGE_OPTS.masquerade] !== undefined ? parseBoolOption(BRIDGE_OPTS.masquerade, options[BRIDGE_OPTS.masquerade]) : true;
+    const masquerade =
+      options[BRIDGE_OPTS.masquerade] !== undefined ? parseBoolOption(BRIDGE_OPTS.masquerade, options[BRIDGE_OPTS.masquerade]) : true;
     let mtu = this.deps.defaultBridge.mtu;
     if (options[BRIDGE_OPTS.mtu] !== undefined) {
       const m = Number(options[BRIDGE_OPTS.mtu]);
@@ -434,7 +468,8 @@ export class NetworkService {
       mtu = m;
     }
     const hostBinding = options[BRIDGE_OPTS.hostBinding] ?? '';
-    if (hostBinding && !parseCidr4(`${hostBinding}/32`)) throw new InvalidParameter(`failed to parse ${BRIDGE_OPTS.hostBinding} value: ${hostBinding}`);
+    if (hostBinding && !parseCidr4(`${hostBinding}/32`))
+      throw new InvalidParameter(`failed to parse ${BRIDGE_OPTS.hostBinding} value: ${hostBinding}`);
 
     const id = randomBytes(32).toString('hex');
     const bridgeName = options[BRIDGE_OPTS.name] ?? `br-${id.slice(0, 12)}`;
@@ -454,10 +489,16 @@ export class NetworkService {
         this.all().flatMap((o) => o.ipam.map((c) => ({ subnet: c.Subnet, ipRange: c.IPRange }))),
       );
       // Checks the gateway and aux addresses as dockerd's IPAM does (taken, outside the pool).
-      const opened = openSubnet({ subnet, ipRange: given[0].IPRange, gateway: given[0].Gateway, auxAddresses: given[0].AuxiliaryAddresses });
+      const opened = openSubnet({
+        subnet,
+        ipRange: given[0].IPRange,
+        gateway: given[0].Gateway,
+        auxAddresses: given[0].AuxiliaryAddresses,
+      });
       ipam = { Subnet: subnet, Gateway: opened.gateway };
       if (given[0].IPRange) ipam.IPRange = given[0].IPRange;
-      if (given[0].AuxiliaryAddresses && Object.keys(given[0].AuxiliaryAddresses).length > 0) ipam.AuxiliaryAddresses = given[0].AuxiliaryAddresses;
+      if (given[0].AuxiliaryAddresses && Object.keys(given[0].AuxiliaryAddresses).length > 0)
+        ipam.AuxiliaryAddresses = given[0].AuxiliaryAddresses;
     } else {
       const subnet = await this.pickFreeSubnet();
       ipam = { Subnet: subnet, Gateway: gatewayFor(subnet) };
@@ -542,7 +583,10 @@ export class NetworkService {
     this.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
   }
 
-  async prune(opts: { until?: number; labels: (l: Readonly<Record<string, string>>) => boolean }): Promise<{ NetworksDeleted: string[] | null }> {
+  async prune(opts: {
+    until?: number;
+    labels: (l: Readonly<Record<string, string>>) => boolean;
+  }): Promise<{ NetworksDeleted: string[] | null }> {
     const deleted: string[] = [];
     for (const n of this.all()) {
       if (n.builtin) continue;

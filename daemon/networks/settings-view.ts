@@ -15,11 +15,16 @@ export interface ContainerNetView {
   netnsPath?: string;
 }
 
-function endpointSettings(cfg: EndpointConfig | undefined, n: NetworkRecord | undefined, ep: EndpointRecord | undefined, modern: boolean): EndpointSettings {
+function endpointSettings(
+  cfg: EndpointConfig | undefined,
+  n: NetworkRecord | undefined,
+  ep: EndpointRecord | undefined,
+  modern: boolean,
+): EndpointSettings {
   const out: EndpointSettings = {
     IPAMConfig: cfg?.ipv4Address ? { IPv4Address: cfg.ipv4Address } : undefined,
     Links: cfg && cfg.links.length > 0 ? cfg.links : undefined,
-    MacAddress: ep?.mac ?? (modern ? cfg?.macAddress ?? '' : ''),
+    MacAddress: ep?.mac ?? (modern ? (cfg?.macAddress ?? '') : ''),
     Aliases: cfg && cfg.aliases.length > 0 ? cfg.aliases : undefined,
     DriverOpts: cfg?.driverOpts ?? null,
     GwPriority: cfg?.gwPriority ?? 0,
@@ -40,7 +45,12 @@ function endpointSettings(cfg: EndpointConfig | undefined, n: NetworkRecord | un
 }
 
 /** NetworkSettings.Networks: one entry per configured network, keyed as the container names it. */
-export function networksView(v: ContainerNetView, lookup: (id: string) => NetworkRecord | undefined, builtin: (name: string) => NetworkRecord | undefined, modern = true): Record<string, EndpointSettings> {
+export function networksView(
+  v: ContainerNetView,
+  lookup: (id: string) => NetworkRecord | undefined,
+  builtin: (name: string) => NetworkRecord | undefined,
+  modern = true,
+): Record<string, EndpointSettings> {
   const out: Record<string, EndpointSettings> = {};
   if (v.mode === 'host' || v.mode === 'none') {
     const e = endpointSettings(undefined, builtin(v.mode), undefined, modern);

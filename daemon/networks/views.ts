@@ -29,7 +29,12 @@ export interface NetworkView {
   Labels: Record<string, string>;
 }
 
-export function networkView(n: NetworkRecord, endpoints: EndpointRecord[], containerName: (id: string) => string, withContainers: boolean): NetworkView {
+export function networkView(
+  n: NetworkRecord,
+  endpoints: EndpointRecord[],
+  containerName: (id: string) => string,
+  withContainers: boolean,
+): NetworkView {
   const config = n.ipam.map((c) => {
     const out: Record<string, unknown> = { Subnet: c.Subnet };
     if (c.IPRange) out.IPRange = c.IPRange;

@@ -1,7 +1,14 @@
 // Docker's device settings (HostConfig.Devices, Privileged, the blkio device lists) mapped onto
 // runtime/devices.ts, which knows only device nodes.
 
-import { blockDeviceNumbers, hostDevices, resolveDevice, type DeviceNumber, type DeviceRequest, type HostDevice } from '../../runtime/devices';
+import {
+  blockDeviceNumbers,
+  hostDevices,
+  resolveDevice,
+  type DeviceNumber,
+  type DeviceRequest,
+  type HostDevice,
+} from '../../runtime/devices';
 import type { DeviceMapping, HostConfig } from '../containers/api-types';
 
 function request(m: DeviceMapping): DeviceRequest {
@@ -33,10 +40,19 @@ export async function resolveContainerDevices(hostConfig: Pick<HostConfig, 'Devi
 
 /** major:minor of each block device named in the blkio settings, keyed by the path given. */
 export async function resolveBlkioDevices(
-  resources: Pick<HostConfig, 'BlkioWeightDevice' | 'BlkioDeviceReadBps' | 'BlkioDeviceWriteBps' | 'BlkioDeviceReadIOps' | 'BlkioDeviceWriteIOps'>,
+  resources: Pick<
+    HostConfig,
+    'BlkioWeightDevice' | 'BlkioDeviceReadBps' | 'BlkioDeviceWriteBps' | 'BlkioDeviceReadIOps' | 'BlkioDeviceWriteIOps'
+  >,
 ): Promise<Record<string, DeviceNumber>> {
   const paths = new Set<string>();
-  for (const list of [resources.BlkioWeightDevice, resources.BlkioDeviceReadBps, resources.BlkioDeviceWriteBps, resources.BlkioDeviceReadIOps, resources.BlkioDeviceWriteIOps]) {
+  for (const list of [
+    resources.BlkioWeightDevice,
+    resources.BlkioDeviceReadBps,
+    resources.BlkioDeviceWriteBps,
+    resources.BlkioDeviceReadIOps,
+    resources.BlkioDeviceWriteIOps,
+  ]) {
     for (const d of list ?? []) if (d.Path) paths.add(d.Path);
   }
   return blockDeviceNumbers(paths);

@@ -193,7 +193,12 @@ function defaultMounts(): OciMount[] {
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
@@ -203,12 +208,38 @@ function defaultMounts(): OciMount[] {
 
 /** Mount flags (fstab words) and the propagation ones, which count as a single flag. */
 const FLAG_GROUPS: Record<string, string> = {
-  ro: 'rdonly', rw: 'rdonly', suid: 'nosuid', nosuid: 'nosuid', dev: 'nodev', nodev: 'nodev', exec: 'noexec', noexec: 'noexec',
-  sync: 'sync', async: 'sync', dirsync: 'dirsync', remount: 'remount', mand: 'mand', nomand: 'mand', atime: 'noatime',
-  noatime: 'noatime', diratime: 'nodiratime', nodiratime: 'nodiratime', bind: 'bind', rbind: 'rbind', relatime: 'relatime',
-  norelatime: 'relatime', strictatime: 'strictatime', nostrictatime: 'strictatime',
-  unbindable: 'propagation', runbindable: 'propagation', private: 'propagation', rprivate: 'propagation',
-  shared: 'propagation', rshared: 'propagation', slave: 'propagation', rslave: 'propagation',
+  ro: 'rdonly',
+  rw: 'rdonly',
+  suid: 'nosuid',
+  nosuid: 'nosuid',
+  dev: 'nodev',
+  nodev: 'nodev',
+  exec: 'noexec',
+  noexec: 'noexec',
+  sync: 'sync',
+  async: 'sync',
+  dirsync: 'dirsync',
+  remount: 'remount',
+  mand: 'mand',
+  nomand: 'mand',
+  atime: 'noatime',
+  noatime: 'noatime',
+  diratime: 'nodiratime',
+  nodiratime: 'nodiratime',
+  bind: 'bind',
+  rbind: 'rbind',
+  relatime: 'relatime',
+  norelatime: 'relatime',
+  strictatime: 'strictatime',
+  nostrictatime: 'strictatime',
+  unbindable: 'propagation',
+  runbindable: 'propagation',
+  private: 'propagation',
+  rprivate: 'propagation',
+  shared: 'propagation',
+  rshared: 'propagation',
+  slave: 'propagation',
+  rslave: 'propagation',
 };
 const TMPFS_DATA = new Set(['', 'size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_blocks', 'mpol']);
 
@@ -242,7 +273,8 @@ export function mergeTmpfsOptions(options: readonly string[]): string[] {
 /** A HostConfig.Tmpfs entry ("/run": "rw,noexec,nosuid,size=65536k") as an OCI mount. */
 export function tmpfsMount(destination: string, data: string): OciMount {
   const dest = destination.replaceAll('\\', '/');
-  if (posix.normalize(dest) === '/' || posix.normalize(dest) === '//') throw new InvalidParameter("invalid specification: destination can't be '/'");
+  if (posix.normalize(dest) === '/' || posix.normalize(dest) === '//')
+    throw new InvalidParameter("invalid specification: destination can't be '/'");
   if (!posix.isAbsolute(dest)) throw new InvalidParameter(`invalid mount path: '${dest}' mount path must be absolute`);
   const options = ['noexec', 'nosuid', 'nodev', 'rprivate', ...(data ? data.split(',') : [])];
   return { destination, type: 'tmpfs', source: 'tmpfs', options: mergeTmpfsOptions(options) };
@@ -300,7 +332,10 @@ function buildMounts({ input, ipc, pidPrivate, writableCgroups }: MountContext):
 
   // Defaults first, then the caller's; a stable sort by depth puts every parent before its children.
   const all = [...defaults, ...user];
-  return all.map((m, i) => ({ m, i, d: depth(m) })).sort((a, b) => a.d - b.d || a.i - b.i).map((x) => x.m);
+  return all
+    .map((m, i) => ({ m, i, d: depth(m) }))
+    .sort((a, b) => a.d - b.d || a.i - b.i)
+    .map((x) => x.m);
 }
 
 // ---- resources ---------------------------------------------------------------------------------
@@ -425,7 +460,16 @@ export function buildResources(r: Resources, opts: ResourceOptions = {}): LinuxR
 
 // ---- sysctls, rlimits --------------------------------------------------------------------------
 
-const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+const IPC_SYSCTLS = new Set([
+  'kernel.msgmax',
+  'kernel.msgmnb',
+  'kernel.msgmni',
+  'kernel.sem',
+  'kernel.shmall',
+  'kernel.shmmax',
+  'kernel.shmmni',
+  'kernel.shm_rmid_forced',
+]);
 
 /** Checks that each sysctl is namespaced and its namespace is the container's own (runc's rules and wording). */
 export function validateSysctls(sysctls: Record<string, string>, ns: { ipc: boolean; network: boolean; uts: boolean }): void {
@@ -446,7 +490,24 @@ export function validateSysctls(sysctls: Record<string, string>, ns: { ipc: bool
   }
 }
 
-const RLIMITS = new Set(['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
+const RLIMITS = new Set([
+  'as',
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
+]);
 
 const rlimitValue = (v: Int64): number | bigint => (v < 0 ? RLIM_INFINITY : v);
 
@@ -496,7 +557,8 @@ export function buildSpec(input: SpecInput): OciSpec {
   const uts = utsMode(hc.UTSMode);
   const cgroupns = cgroupnsMode(hc, input.cgroupVersion);
   const namespaces: LinuxNamespace[] = [{ type: 'mount' }];
-  if (input.network !== 'host') namespaces.push(input.network === 'private' ? { type: 'network' } : { type: 'network', path: input.network.path });
+  if (input.network !== 'host')
+    namespaces.push(input.network === 'private' ? { type: 'network' } : { type: 'network', path: input.network.path });
   if (uts.kind !== 'host') namespaces.push(input.joinNamespaces?.uts ? { type: 'uts', path: input.joinNamespaces.uts } : { type: 'uts' });
   if (pid.kind === 'container') namespaces.push({ type: 'pid', path: joinPath(input, 'pid', 'PID', pid.id) });
   else if (pid.kind !== 'host') namespaces.push({ type: 'pid' });
@@ -547,11 +609,14 @@ export function buildSpec(input: SpecInput): OciSpec {
   }
   if (input.domainname) sysctl['kernel.domainname'] = input.domainname;
   const userSysctls = hc.Sysctls ?? {};
-  validateSysctls({ ...userSysctls, ...(input.domainname ? { 'kernel.domainname': input.domainname } : {}) }, {
-    ipc: ipc.kind !== 'host',
-    network: input.network !== 'host',
-    uts: uts.kind !== 'host',
-  });
+  validateSysctls(
+    { ...userSysctls, ...(input.domainname ? { 'kernel.domainname': input.domainname } : {}) },
+    {
+      ipc: ipc.kind !== 'host',
+      network: input.network !== 'host',
+      uts: uts.kind !== 'host',
+    },
+  );
   Object.assign(sysctl, userSysctls);
   if (Object.keys(sysctl).length > 0) spec.linux.sysctl = sysctl;
 

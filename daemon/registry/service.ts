@@ -22,8 +22,18 @@ export interface RegistryClientApi {
   endpointsFor(domain: string, settings: RegistrySettings): Promise<Endpoint[]>;
   indexEndpoint(domain: string, settings: RegistrySettings): Promise<Endpoint[]>;
   login(endpoint: Endpoint, creds: Credentials, userAgent: string): Promise<{ identityToken?: string }>;
-  search(endpoint: Endpoint, term: string, limit: number, creds: Credentials | undefined, userAgent: string): Promise<{ results: RawSearchResult[] } | RawSearchResult[]>;
-  openRepository(endpoint: Endpoint, name: string, opts: { credentials?: Credentials; actions: ('pull' | 'push')[]; userAgent: string }): RepositoryClient;
+  search(
+    endpoint: Endpoint,
+    term: string,
+    limit: number,
+    creds: Credentials | undefined,
+    userAgent: string,
+  ): Promise<{ results: RawSearchResult[] } | RawSearchResult[]>;
+  openRepository(
+    endpoint: Endpoint,
+    name: string,
+    opts: { credentials?: Credentials; actions: ('pull' | 'push')[]; userAgent: string },
+  ): RepositoryClient;
 }
 
 export interface SearchResult {
@@ -56,7 +66,10 @@ const CONFIG_CAP = 4 * 1024 * 1024;
 const SEARCH_DEADLINE_MS = 30_000;
 
 const INDEX_TYPES = new Set(['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json']);
-const SCHEMA1_TYPES = new Set(['application/vnd.docker.distribution.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v1+prettyjws']);
+const SCHEMA1_TYPES = new Set([
+  'application/vnd.docker.distribution.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v1+prettyjws',
+]);
 
 function limitError(limit: number): InvalidParameter {
   return new InvalidParameter(`limit ${limit} is outside the range of [1, 100]`);
@@ -103,7 +116,11 @@ export class RegistryService {
     // As dockerd: a mirror that fails is skipped for the next endpoint, whatever the failure.
     for (const ep of endpoints) {
       try {
-        const repo = this.client.openRepository(ep, ref.path, { credentials: creds, actions: ['pull'], userAgent: this.settings.userAgent });
+        const repo = this.client.openRepository(ep, ref.path, {
+          credentials: creds,
+          actions: ['pull'],
+          userAgent: this.settings.userAgent,
+        });
         const m = await repo.getManifest(reference);
         return await describe(repo, m, canonicalString(ref));
       } catch (err) {
@@ -133,7 +150,13 @@ export class RegistryService {
     return out;
   }
 
-  private async searchEndpoints(index: string, endpoints: Endpoint[], term: string, limit: number, creds: Credentials | undefined): Promise<RawSearchResult[]> {
+  private async searchEndpoints(
+    index: string,
+    endpoints: Endpoint[],
+    term: string,
+    limit: number,
+    creds: Credentials | undefined,
+  ): Promise<RawSearchResult[]> {
     const failures: string[] = [];
     for (const ep of endpoints) {
       try {
@@ -155,7 +178,9 @@ export class RegistryService {
           `no need for the flag; place the CA certificate at /etc/docker/certs.d/${host}/ca.crt`,
       );
     }
-    throw new InvalidParameter(`invalid registry endpoint "${v1(endpoints[endpoints.length - 1])}". HTTPS attempt: ${failures[0]}. HTTP attempt: ${failures[failures.length - 1]}`);
+    throw new InvalidParameter(
+      `invalid registry endpoint "${v1(endpoints[endpoints.length - 1])}". HTTPS attempt: ${failures[0]}. HTTP attempt: ${failures[failures.length - 1]}`,
+    );
   }
 }
 
@@ -232,9 +257,13 @@ async function describe(repo: RepositoryClient, m: FetchedManifest, refString: s
 /** An index entry's platform in ocispec.Platform's JSON shape (absent fields omitted, as Go's omitempty). */
 function platformOf(v: unknown): Platform {
   const p = v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-  const out: Platform = { architecture: typeof p.architecture === 'string' ? p.architecture : '', os: typeof p.os === 'string' ? p.os : '' };
+  const out: Platform = {
+    architecture: typeof p.architecture === 'string' ? p.architecture : '',
+    os: typeof p.os === 'string' ? p.os : '',
+  };
   if (typeof p['os.version'] === 'string' && p['os.version'] !== '') out['os.version'] = p['os.version'];
-  if (Array.isArray(p['os.features']) && p['os.features'].length > 0) out['os.features'] = p['os.features'].filter((f): f is string => typeof f === 'string');
+  if (Array.isArray(p['os.features']) && p['os.features'].length > 0)
+    out['os.features'] = p['os.features'].filter((f): f is string => typeof f === 'string');
   if (typeof p.variant === 'string' && p.variant !== '') out.variant = p.variant;
   return out;
 }

@@ -77,7 +77,10 @@ export class DiskUsageService {
     const layersOf = new Map<string, string[]>();
     for (const img of items) {
       const layers = images.repo.layers(img.Id);
-      layersOf.set(img.Id, layers.map((l) => l.chainId));
+      layersOf.set(
+        img.Id,
+        layers.map((l) => l.chainId),
+      );
       for (const l of layers) {
         layerSize.set(l.chainId, l.unpackedSize);
         usedBy.set(l.chainId, (usedBy.get(l.chainId) ?? 0) + 1);
@@ -88,7 +91,9 @@ export class DiskUsageService {
     const activeLayers = new Set<string>();
     for (const img of items) {
       img.Containers = images.usage.containersUsingImage(img.Id).length;
-      img.SharedSize = (layersOf.get(img.Id) ?? []).filter((c) => (usedBy.get(c) ?? 0) > 1).reduce((n, c) => n + (layerSize.get(c) ?? 0), 0);
+      img.SharedSize = (layersOf.get(img.Id) ?? [])
+        .filter((c) => (usedBy.get(c) ?? 0) > 1)
+        .reduce((n, c) => n + (layerSize.get(c) ?? 0), 0);
       if (img.Containers > 0) {
         active++;
         for (const c of layersOf.get(img.Id) ?? []) activeLayers.add(c);

@@ -20,14 +20,7 @@ import {
   type CgroupFeatures,
   type SecurityFeatures,
 } from './host';
-import type {
-  ComponentVersion,
-  ContainerdInfo,
-  PluginsInfo,
-  RegistryServiceConfig,
-  SystemInfo,
-  SystemVersion,
-} from './types';
+import type { ComponentVersion, ContainerdInfo, PluginsInfo, RegistryServiceConfig, SystemInfo, SystemVersion } from './types';
 
 export interface ObjectCounts {
   containers: { running: number; paused: number; stopped: number };
@@ -75,7 +68,6 @@ export interface SystemServiceDeps {
 
 /** What dockerd answers when a runtime component's version cannot be had. */
 const NOT_AVAILABLE = 'N/A';
-
 
 export function defaultRegistryConfig(): RegistryServiceConfig {
   return {
@@ -337,7 +329,9 @@ export function hostWarnings(
   if (!cg.blkioReadIOpsDevice) w.push(v2 ? 'WARNING: No io.max (riops) support' : 'WARNING: No blkio throttle.read_iops_device support');
   if (!cg.blkioWriteIOpsDevice) w.push(v2 ? 'WARNING: No io.max (wiops) support' : 'WARNING: No blkio throttle.write_iops_device support');
   if (!v2) {
-    w.push('WARNING: Support for cgroup v1 is deprecated and planned to be removed by no later than May 2029 (https://github.com/moby/moby/issues/51111)');
+    w.push(
+      'WARNING: Support for cgroup v1 is deprecated and planned to be removed by no later than May 2029 (https://github.com/moby/moby/issues/51111)',
+    );
   }
   if (!net.ipv4Forwarding) w.push('WARNING: IPv4 forwarding is disabled');
   if (!net.bridgeNfIptables) w.push('WARNING: bridge-nf-call-iptables is disabled');

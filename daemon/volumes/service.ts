@@ -48,17 +48,17 @@ export interface VolumeListFilter {
   labels: (labels: Record<string, string>) => boolean;
 }
 
-
-
 /** moby's local driver name check, with its error texts. */
 export function validateVolumeName(name: string): void {
-  if (name.length === 1) throw new InvalidParameter(`create ${name}: volume name is too short, names should be at least two alphanumeric characters`);
+  if (name.length === 1)
+    throw new InvalidParameter(`create ${name}: volume name is too short, names should be at least two alphanumeric characters`);
   if (!NAME_RE.test(name)) {
     throw new InvalidParameter(
       `create ${name}: ${goQuote(name)} includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
     );
-  }  // The name is a directory name: beyond NAME_MAX the mkdir could only fail (dockerd: a 500).
-  if (Buffer.byteLength(name) > 255) throw new InvalidParameter(`create ${name.slice(0, 64)}…: volume name is too long, at most 255 characters`);
+  } // The name is a directory name: beyond NAME_MAX the mkdir could only fail (dockerd: a 500).
+  if (Buffer.byteLength(name) > 255)
+    throw new InvalidParameter(`create ${name.slice(0, 64)}…: volume name is too long, at most 255 characters`);
 }
 
 export class VolumeService {
@@ -224,7 +224,9 @@ export class VolumeService {
         await run('mount', args);
       } catch (err) {
         const stderr = (err as { stderr?: string }).stderr ?? '';
-        throw new SystemError(`error while mounting volume '${dest}': failed to mount local volume: mount ${o.device}:${dest}, data: ${o.o ?? ''}: ${stderr.trim()}`);
+        throw new SystemError(
+          `error while mounting volume '${dest}': failed to mount local volume: mount ${o.device}:${dest}, data: ${o.o ?? ''}: ${stderr.trim()}`,
+        );
       }
       return { path: dest, mounted: true };
     }

@@ -3,7 +3,11 @@
 import { type Berth } from '../integration/harness';
 
 export async function api(b: Berth, method: string, p: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const r = await b.request(method, p, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+  const r = await b.request(
+    method,
+    p,
+    body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } },
+  );
   let json: unknown = null;
   try {
     json = JSON.parse(r.body);

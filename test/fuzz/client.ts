@@ -81,7 +81,10 @@ export function send(socketPath: string, r: WireRequest, mode: Mode, timeoutMs: 
           break;
         case 'truncated-body': {
           const body = r.body ?? Buffer.from('{"Image":"busybox"}');
-          const bytes = encodeRequest({ ...r, body: body.subarray(0, Math.floor(body.length / 2)) }, { 'Content-Length': String(body.length + 100) });
+          const bytes = encodeRequest(
+            { ...r, body: body.subarray(0, Math.floor(body.length / 2)) },
+            { 'Content-Length': String(body.length + 100) },
+          );
           sock.write(bytes);
           // The client goes away without the rest.
           setTimeout(() => finish(), 50);

@@ -105,14 +105,21 @@ export class Findings {
       lines.push(`- [${f.count}x] ${f.cls}${allowed ? ` (allowed: ${allowed.reason})` : ''}`);
       if (f.where.size > 0) {
         const top = [...f.where.entries()].sort((a, b) => b[1] - a[1]);
-        lines.push(`    on ${top.length} route(s): ${top.slice(0, 8).map(([w, n]) => `${w} ${n}x`).join(', ')}${top.length > 8 ? ', ...' : ''}`);
+        lines.push(
+          `    on ${top.length} route(s): ${top
+            .slice(0, 8)
+            .map(([w, n]) => `${w} ${n}x`)
+            .join(', ')}${top.length > 8 ? ', ...' : ''}`,
+        );
       }
       if (f.detail) lines.push(`    ${f.detail.replace(/\n/g, '\n    ')}`);
       if (f.repro) {
         const r = f.repro;
         const body = r.body.length > 300 ? `${r.body.slice(0, 300)}... (${r.body.length} bytes)` : r.body;
         const p = r.path.length > 400 ? `${r.path.slice(0, 400)}... (${r.path.length} chars)` : r.path;
-        lines.push(`    repro${f.cls.startsWith('daemon-exit') ? ' (likeliest of the cases in flight or just done)' : ''} (seed ${seed}, case ${r.caseIndex}, mode ${r.mode}): ${r.method} ${p}`);
+        lines.push(
+          `    repro${f.cls.startsWith('daemon-exit') ? ' (likeliest of the cases in flight or just done)' : ''} (seed ${seed}, case ${r.caseIndex}, mode ${r.mode}): ${r.method} ${p}`,
+        );
         if (Object.keys(r.headers).length > 0) lines.push(`      headers: ${JSON.stringify(r.headers)}`);
         if (body !== '') lines.push(`      body: ${JSON.stringify(body)}`);
         if (r.then) lines.push(`      then: ${r.then}`);

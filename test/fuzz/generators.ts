@@ -13,13 +13,7 @@ export type Pool = 'container' | 'image' | 'network' | 'volume' | 'exec';
 export type PathArg = { pool: Pool; k: number } | { literal: string };
 
 export type Mode =
-  | 'normal'
-  | 'vanish-after-send'
-  | 'vanish-after-headers'
-  | 'upgrade-vanish'
-  | 'slow-reader'
-  | 'truncated-body'
-  | 'raw-garbage';
+  'normal' | 'vanish-after-send' | 'vanish-after-headers' | 'upgrade-vanish' | 'slow-reader' | 'truncated-body' | 'raw-garbage';
 
 export type BodyKind = 'none' | 'schema' | 'bad-json' | 'non-json' | 'empty' | 'deep' | 'wrong-top' | 'huge';
 
@@ -46,12 +40,10 @@ export const deepNest = (depth: number): string => `${DEEP}${depth}`;
 /** JSON text of `v`, with bigNumber/deepNest markers expanded. */
 export function serializeJson(v: unknown): string {
   const s = JSON.stringify(v) ?? 'null';
-  return s
-    .replace(/"\\u0001BIG:([-+0-9.eE]+)"/g, '$1')
-    .replace(/"\\u0001DEEP:(\d+)"/g, (_m, d: string) => {
-      const n = Number(d);
-      return `${'{"a":['.repeat(n)}${']}'.repeat(n)}`;
-    });
+  return s.replace(/"\\u0001BIG:([-+0-9.eE]+)"/g, '$1').replace(/"\\u0001DEEP:(\d+)"/g, (_m, d: string) => {
+    const n = Number(d);
+    return `${'{"a":['.repeat(n)}${']}'.repeat(n)}`;
+  });
 }
 
 const HUGE_STRING = 64 * 1024;
@@ -126,7 +118,26 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 const plausibleString = fc.oneof(
-  fc.constantFrom('busybox', 'true', 'sh', '/tmp', '/data', 'a', 'fz-name', 'json-file', 'bridge', 'none', 'local', '80/tcp', 'max-size', 'max-file', '1', '100000', 'nofile', 'A=b'),
+  fc.constantFrom(
+    'busybox',
+    'true',
+    'sh',
+    '/tmp',
+    '/data',
+    'a',
+    'fz-name',
+    'json-file',
+    'bridge',
+    'none',
+    'local',
+    '80/tcp',
+    'max-size',
+    'max-file',
+    '1',
+    '100000',
+    'nofile',
+    'A=b',
+  ),
   fc.string({ maxLength: 16 }),
   fc.stringMatching(/^[a-z][a-z0-9_.-]{0,20}$/),
 );
@@ -160,7 +171,9 @@ function typedValue(model: SpecModel, s: Schema, depth: number): fc.Arbitrary<un
       const fixed =
         keys.length === 0
           ? fc.constant({} as Record<string, unknown>)
-          : fc.subarray(keys, { maxLength: Math.min(5, keys.length) }).chain((ks) => fc.record(Object.fromEntries(ks.map((k) => [k, valueFor(model, props[k], depth + 1)]))));
+          : fc
+              .subarray(keys, { maxLength: Math.min(5, keys.length) })
+              .chain((ks) => fc.record(Object.fromEntries(ks.map((k) => [k, valueFor(model, props[k], depth + 1)]))));
       const ap = s.additionalProperties;
       if (ap === undefined || ap === false) return fixed;
       const extra = fc.dictionary(plausibleString, valueFor(model, ap === true ? {} : ap, depth + 1), { maxKeys: 3 });
@@ -192,8 +205,32 @@ export function pathArgArb(op: Operation): fc.Arbitrary<PathArg> {
 const filtersArb = fc.oneof(
   fc
     .dictionary(
-      fc.constantFrom('id', 'name', 'label', 'status', 'dangling', 'reference', 'before', 'since', 'driver', 'type', 'until', 'ancestor', 'network', 'volume', 'health', 'event', 'container', 'scope', 'x'),
-      fc.oneof(fc.array(fc.oneof(hostileString, plausibleString), { maxLength: 3 }), fc.dictionary(fc.oneof(hostileString, plausibleString), fc.boolean(), { maxKeys: 2 }), hostileValue),
+      fc.constantFrom(
+        'id',
+        'name',
+        'label',
+        'status',
+        'dangling',
+        'reference',
+        'before',
+        'since',
+        'driver',
+        'type',
+        'until',
+        'ancestor',
+        'network',
+        'volume',
+        'health',
+        'event',
+        'container',
+        'scope',
+        'x',
+      ),
+      fc.oneof(
+        fc.array(fc.oneof(hostileString, plausibleString), { maxLength: 3 }),
+        fc.dictionary(fc.oneof(hostileString, plausibleString), fc.boolean(), { maxKeys: 2 }),
+        hostileValue,
+      ),
       { maxKeys: 3 },
     )
     .map((d) => serializeJson(d)),
@@ -203,7 +240,10 @@ const filtersArb = fc.oneof(
 
 function queryValueArb(type: string | undefined, format: string | undefined, name: string): fc.Arbitrary<string> {
   if (name === 'filters' || format === 'json') return filtersArb;
-  const hostile = fc.oneof(hostileString, hostileNumber.map((n) => String(n).replace('\u0001BIG:', '')));
+  const hostile = fc.oneof(
+    hostileString,
+    hostileNumber.map((n) => String(n).replace('\u0001BIG:', '')),
+  );
   switch (type) {
     case 'integer':
       return fc.oneof({ weight: 3, arbitrary: fc.integer({ min: -5, max: 100 }).map(String) }, { weight: 1, arbitrary: hostile });
@@ -216,12 +256,22 @@ function queryValueArb(type: string | undefined, format: string | undefined, nam
 
 function queryArb(op: Operation): fc.Arbitrary<[string, string][]> {
   const qs = op.params.filter((p) => p.in === 'query');
-  const known = qs.map((p) => queryValueArb(p.type === 'array' ? p.items?.type : p.type, p.format, p.name).map((v): [string, string] => [p.name, v]));
-  const unknown = fc.tuple(fc.constantFrom('x', 'filters', 'all', 'force', 't', '', '%zz'), hostileString).map(([k, v]): [string, string] => [k, v]);
-  if (known.length === 0) return fc.array(unknown, { maxLength: 1 });
-  return fc.tuple(fc.subarray(known.map((_, i) => i), { maxLength: Math.min(4, known.length) }), fc.array(unknown, { maxLength: 1 })).chain(([idx, extra]) =>
-    fc.tuple(...idx.map((i) => known[i])).map((vals) => [...vals, ...extra]),
+  const known = qs.map((p) =>
+    queryValueArb(p.type === 'array' ? p.items?.type : p.type, p.format, p.name).map((v): [string, string] => [p.name, v]),
   );
+  const unknown = fc
+    .tuple(fc.constantFrom('x', 'filters', 'all', 'force', 't', '', '%zz'), hostileString)
+    .map(([k, v]): [string, string] => [k, v]);
+  if (known.length === 0) return fc.array(unknown, { maxLength: 1 });
+  return fc
+    .tuple(
+      fc.subarray(
+        known.map((_, i) => i),
+        { maxLength: Math.min(4, known.length) },
+      ),
+      fc.array(unknown, { maxLength: 1 }),
+    )
+    .chain(([idx, extra]) => fc.tuple(...idx.map((i) => known[i])).map((vals) => [...vals, ...extra]));
 }
 
 const modeArb: fc.Arbitrary<Mode> = fc.oneof(
@@ -249,24 +299,52 @@ function bodyArb(model: SpecModel, op: Operation): fc.Arbitrary<{ bodyKind: Body
     // Mostly a runnable base, so the case reaches create's deeper checks and start.
     // A HostConfig of its own most of the time: it holds most of what create must validate.
     const hc = valueFor(model, resolveSchema(model, schema).properties?.HostConfig);
-    schemaValue = fc.tuple(fc.nat(3), schemaValue, hc).map(([base, v, h]) =>
-      base > 0 && typeof v === 'object' && v !== null && !Array.isArray(v) ? { Image: 'busybox', Cmd: ['true'], HostConfig: h, ...v } : v,
-    );
+    schemaValue = fc
+      .tuple(fc.nat(3), schemaValue, hc)
+      .map(([base, v, h]) =>
+        base > 0 && typeof v === 'object' && v !== null && !Array.isArray(v) ? { Image: 'busybox', Cmd: ['true'], HostConfig: h, ...v } : v,
+      );
   }
   return fc.oneof(
     { weight: 12, arbitrary: schemaValue.map((body) => ({ bodyKind: 'schema' as BodyKind, body })) },
-    { weight: 1, arbitrary: fc.constantFrom('{', '{"Image":', '{"a":1,}', "{'a':1}", '[', '{"Image":"busybox"', 'nul', '"').map((raw) => ({ bodyKind: 'bad-json' as BodyKind, raw })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom('{', '{"Image":', '{"a":1,}', "{'a':1}", '[', '{"Image":"busybox"', 'nul', '"')
+        .map((raw) => ({ bodyKind: 'bad-json' as BodyKind, raw })),
+    },
     { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }).map((raw) => ({ bodyKind: 'non-json' as BodyKind, raw })) },
     { weight: 1, arbitrary: fc.constant({ bodyKind: 'empty' as BodyKind, raw: '' }) },
-    { weight: 1, arbitrary: fc.integer({ min: 500, max: 20000 }).map((d) => ({ bodyKind: 'deep' as BodyKind, raw: serializeJson(deepNest(d)) })) },
-    { weight: 1, arbitrary: fc.constantFrom<unknown>([], 'str', 1, null, true, [{}]).map((body) => ({ bodyKind: 'wrong-top' as BodyKind, body })) },
-    { weight: 1, arbitrary: fc.constant({ bodyKind: 'huge' as BodyKind, raw: JSON.stringify({ Image: 'busybox', Labels: { a: 'x'.repeat(1 << 20) } }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: 500, max: 20000 }).map((d) => ({ bodyKind: 'deep' as BodyKind, raw: serializeJson(deepNest(d)) })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom<unknown>([], 'str', 1, null, true, [{}]).map((body) => ({ bodyKind: 'wrong-top' as BodyKind, body })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constant({
+        bodyKind: 'huge' as BodyKind,
+        raw: JSON.stringify({ Image: 'busybox', Labels: { a: 'x'.repeat(1 << 20) } }),
+      }),
+    },
   );
 }
 
 const headerArb: fc.Arbitrary<Record<string, string>> = fc.oneof(
   { weight: 8, arbitrary: fc.constant<Record<string, string>>({}) },
-  { weight: 1, arbitrary: fc.constantFrom<Record<string, string>>({ 'Content-Type': 'text/plain' }, { 'Content-Type': 'application/json; charset=latin1' }, { 'X-Registry-Auth': '!!notbase64' }, { 'X-Registry-Auth': 'eyJ1c2VybmFtZSI6MX0=' }, { 'Content-Type': 'application/x-tar' }) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<Record<string, string>>(
+      { 'Content-Type': 'text/plain' },
+      { 'Content-Type': 'application/json; charset=latin1' },
+      { 'X-Registry-Auth': '!!notbase64' },
+      { 'X-Registry-Auth': 'eyJ1c2VybmFtZSI6MX0=' },
+      { 'Content-Type': 'application/x-tar' },
+    ),
+  },
 );
 
 /** One fuzz case for `op`. */

@@ -15,7 +15,8 @@ export function afterStop(dir: string, ns: string, everCreated: Set<string>, fin
   for (const m of mountsUnder(dir)) findings.add('leftover-mount-after-stop', m);
   for (const s of shimsOf(ns)) findings.add('leftover-shim-after-stop', s);
   for (const id of everCreated) {
-    if (fs.existsSync(`/run/netns/berth-${id.slice(0, 12)}`)) findings.add('leftover-netns-after-stop', `/run/netns/berth-${id.slice(0, 12)}`);
+    if (fs.existsSync(`/run/netns/berth-${id.slice(0, 12)}`))
+      findings.add('leftover-netns-after-stop', `/run/netns/berth-${id.slice(0, 12)}`);
   }
   if (cgroupDirs(ns).length > 0) findings.add('leftover-cgroup-after-stop', ns);
   const { chainPrefix, defaultBridge } = networkTag(ns);
@@ -41,7 +42,11 @@ export async function leftovers(b: Berth, findings: Findings, everCreated: Set<s
   for (const id of ids) {
     everCreated.add(id);
     const r = await send(b.socket, { method: 'DELETE', path: `/containers/${id}?force=1&v=1`, headers: {} }, 'normal', 30_000);
-    if (r.status !== 204) findings.add('leftover-container-rm-fails', `DELETE ${id.slice(0, 12)}: ${r.status ?? r.error} ${messageOf(r.body.slice(r.body.indexOf('\r\n\r\n') + 4))}`);
+    if (r.status !== 204)
+      findings.add(
+        'leftover-container-rm-fails',
+        `DELETE ${id.slice(0, 12)}: ${r.status ?? r.error} ${messageOf(r.body.slice(r.body.indexOf('\r\n\r\n') + 4))}`,
+      );
   }
   const nets = await api(b, 'GET', '/networks');
   for (const n of Array.isArray(nets.json) ? (nets.json as { Id?: string; Name?: string }[]) : []) {
@@ -50,7 +55,8 @@ export async function leftovers(b: Berth, findings: Findings, everCreated: Set<s
     if (r.status !== 204) findings.add('leftover-network-rm-fails', `DELETE network ${n.Name}: ${r.status ?? r.error}`);
   }
   const after = await api(b, 'GET', '/containers/json?all=1');
-  if (Array.isArray(after.json) && after.json.length > 0) findings.add('leftover-containers', `${after.json.length} containers after clean-up`);
+  if (Array.isArray(after.json) && after.json.length > 0)
+    findings.add('leftover-containers', `${after.json.length} containers after clean-up`);
   // Mounts of containers (rootfs, volumes, temp mounts) under the daemon's directories.
   for (const m of mountsUnder(b.dir)) {
     if (/\/containerd\/|io\.containerd/.test(m) && !/rootfs/.test(m)) continue;
@@ -82,7 +88,10 @@ export function scrub(dir: string, ns: string, everCreated: Set<string>): void {
         // not frozen or gone
       }
     }
-    const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout?.split('\n').filter((x) => x !== '') ?? [];
+    const kids =
+      spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+        .stdout?.split('\n')
+        .filter((x) => x !== '') ?? [];
     for (const k of [...kids.map(Number), pid]) {
       try {
         process.kill(k, 'SIGKILL');
@@ -120,7 +129,8 @@ export function scrub(dir: string, ns: string, everCreated: Set<string>): void {
     const rules = spawnSync('iptables-save', ['-t', table], { encoding: 'utf8' }).stdout ?? '';
     for (const r of rules.split('\n')) {
       const m = /^-A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) (.*-j (\S+))$/.exec(r);
-      if (m && m[3].startsWith(`${chainPrefix}-`)) spawnSync('iptables', ['-t', table, '-D', m[1], ...m[2].split(' ')], { stdio: 'ignore' });
+      if (m && m[3].startsWith(`${chainPrefix}-`))
+        spawnSync('iptables', ['-t', table, '-D', m[1], ...m[2].split(' ')], { stdio: 'ignore' });
     }
     const chains = [...rules.matchAll(new RegExp(`^:(${chainPrefix}-[A-Z]+)`, 'gm'))].map((m) => m[1]);
     for (const ch of chains) spawnSync('iptables', ['-t', table, '-F', ch], { stdio: 'ignore' });

@@ -132,7 +132,11 @@ function alive(pid: number): boolean {
 export function exitCause(log: string): { cls: string; text: string } {
   const lines = log.split('\n').filter((l) => l.trim() !== '');
   const tail = lines.slice(-60);
-  const text = tail.filter((l) => !l.startsWith('{"level":30')).slice(-12).join('\n').slice(-1500);
+  const text = tail
+    .filter((l) => !l.startsWith('{"level":30'))
+    .slice(-12)
+    .join('\n')
+    .slice(-1500);
   const code = [...tail.join('\n').matchAll(/code: '([A-Z_0-9]+)'/g)].pop();
   if (code) return { cls: code[1], text };
   const err = tail.filter((l) => /^\s*(\w*Error|Uncaught)\b/.test(l)).pop();
@@ -144,9 +148,23 @@ function reproOf(req: WireRequest, c: FuzzCase, index: number): Repro {
     // What was sent is the garbage request, not the case's.
     const raw = garbageRequest(index);
     const nl = raw.indexOf('\r\n');
-    return { method: 'RAW', path: JSON.stringify(raw.slice(0, nl < 0 ? 200 : Math.min(nl, 200))), headers: {}, body: nl < 0 ? '' : raw.slice(nl + 2, nl + 300), mode: c.mode, caseIndex: index };
+    return {
+      method: 'RAW',
+      path: JSON.stringify(raw.slice(0, nl < 0 ? 200 : Math.min(nl, 200))),
+      headers: {},
+      body: nl < 0 ? '' : raw.slice(nl + 2, nl + 300),
+      mode: c.mode,
+      caseIndex: index,
+    };
   }
-  return { method: req.method, path: req.path, headers: req.headers, body: req.body?.toString('latin1') ?? '', mode: c.mode, caseIndex: index };
+  return {
+    method: req.method,
+    path: req.path,
+    headers: req.headers,
+    body: req.body?.toString('latin1') ?? '',
+    mode: c.mode,
+    caseIndex: index,
+  };
 }
 
 /**
@@ -202,17 +220,20 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     // The likeliest culprit first: clients that leave early, then writes, then the rest.
     // (streamed answers are GETs: a GET whose client left ranks before other methods).
     const rank = (v: { req: WireRequest; c: FuzzCase }): number =>
-      (['upgrade-vanish', 'slow-reader', 'vanish-after-headers', 'vanish-after-send', 'truncated-body', 'raw-garbage'].indexOf(v.c.mode) + 1 || 8) * 2 +
+      (['upgrade-vanish', 'slow-reader', 'vanish-after-headers', 'vanish-after-send', 'truncated-body', 'raw-garbage'].indexOf(v.c.mode) +
+        1 || 8) *
+        2 +
       (v.req.method === 'GET' ? 0 : 1);
     // A client that left may be done before the daemon falls: recent abusive cases count too.
     const suspects = [...inFlight.entries(), ...recentAbuse].sort((a, b2) => rank(a[1]) - rank(b2[1]));
     recentAbuse.length = 0;
     const [idx, first] = suspects[0] ?? [-1, undefined];
-    if (!killedFrozen) findings.add(
-      `daemon-exit ${cause.cls}`,
-      `log:\n${cause.text}\nin flight: ${suspects.map(([i, v]) => `case ${i} ${v.c.mode} ${v.req.method} ${v.req.path.slice(0, 80)}`).join(' | ')}`,
-      first ? reproOf(first.req, first.c, idx) : undefined,
-    );
+    if (!killedFrozen)
+      findings.add(
+        `daemon-exit ${cause.cls}`,
+        `log:\n${cause.text}\nin flight: ${suspects.map(([i, v]) => `case ${i} ${v.c.mode} ${v.req.method} ${v.req.path.slice(0, 80)}`).join(' | ')}`,
+        first ? reproOf(first.req, first.c, idx) : undefined,
+      );
     opts.log(killedFrozen ? 'frozen daemon killed; restarting' : `daemon exited (${exits}); restarting`);
     killedFrozen = false;
     if (exits > MAX_RESTARTS) {
@@ -258,7 +279,11 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
           await checkAlive();
           continue;
         }
-        if (failedPings++ === 0) frozenSince = flightAtSend.map(([i, v]) => `case ${i}: ${v.c.mode} ${v.req.method} ${v.req.path.slice(0, 200)} ${v.req.body?.toString('latin1').slice(0, 200) ?? ''}`);
+        if (failedPings++ === 0)
+          frozenSince = flightAtSend.map(
+            ([i, v]) =>
+              `case ${i}: ${v.c.mode} ${v.req.method} ${v.req.path.slice(0, 200)} ${v.req.body?.toString('latin1').slice(0, 200) ?? ''}`,
+          );
         findings.add('ping-slow', `/_ping: ${r.error} after ${Math.round(r.ms)} ms`);
         if (failedPings >= 3) {
           findings.add('daemon-frozen', `no /_ping answer for 15 s; in flight when it began:\n${frozenSince.join('\n')}`);
@@ -307,7 +332,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
       then = { method: 'POST', path: req.path.replace(/\/update(\?.*)?$/, '/restart?t=0'), headers: {} };
     } else if (c.operationId === 'ExecCreate' && out.status === 201) {
       id = /"Id":"([0-9a-f]{64})"/.exec(body)?.[1];
-      if (id) then = { method: 'POST', path: `/v1.53/exec/${id}/start`, headers: { 'Content-Type': 'application/json' }, body: Buffer.from('{"Detach":true}') };
+      if (id)
+        then = {
+          method: 'POST',
+          path: `/v1.53/exec/${id}/start`,
+          headers: { 'Content-Type': 'application/json' },
+          body: Buffer.from('{"Detach":true}'),
+        };
     }
     if (!then) return;
     const out2 = await send(b.socket, then, 'normal', REQUEST_TIMEOUT_MS);
@@ -316,7 +347,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
       return;
     }
     const first = reproOf(req, c, index);
-    classify(`${op}+${then.path.split('/').pop()?.split('?')[0] ?? ''}`, out2, then.method, () => ({ ...first, then: `${then.method} ${then.path}` }));
+    classify(`${op}+${then.path.split('/').pop()?.split('?')[0] ?? ''}`, out2, then.method, () => ({
+      ...first,
+      then: `${then.method} ${then.path}`,
+    }));
   };
 
   /** Records what is wrong with one answer; returns its body. */
@@ -376,7 +410,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
       }
       sent++;
       await handle(index, c, req, out);
-      if (sent % 1000 === 0) opts.log(`${sent} requests, ${findings.byClass.size} finding classes, ${Math.round((performance.now() - t0) / 1000)} s`);
+      if (sent % 1000 === 0)
+        opts.log(`${sent} requests, ${findings.byClass.size} finding classes, ${Math.round((performance.now() - t0) / 1000)} s`);
     }
   };
   let ms = 0;

@@ -10,18 +10,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
-import {
-  archiveImageId,
-  containerdState,
-  ctr,
-  dockerArchive,
-  imageConfig,
-  sha256,
-  smallImage,
-  tarOf,
-  untar,
-  walk,
-} from './archive-tools';
+import { archiveImageId, containerdState, ctr, dockerArchive, imageConfig, sha256, smallImage, tarOf, untar, walk } from './archive-tools';
 import { destroyBerth, startBerth, type Berth, type HttpResult } from './harness';
 
 let b: Berth;
@@ -59,7 +48,7 @@ describe('request errors', () => {
     assert.equal(r.status, 200, r.body);
   });
 
-  test('a malformed JSON body on a JSON route is a 400 with the decoder\'s message', async () => {
+  test("a malformed JSON body on a JSON route is a 400 with the decoder's message", async () => {
     for (const route of ['/volumes/create', '/networks/create', '/containers/create']) {
       const r = await b.request('POST', route, { body: '{"Name": ', headers: { 'Content-Type': 'application/json' } });
       expectError(r, 400, 'invalid JSON: unexpected EOF');
@@ -70,7 +59,10 @@ describe('request errors', () => {
 
   test('create checks ExtraHosts and HostPort as dockerd does (Go IP syntax, ParsePortRange)', async () => {
     const create = (hostConfig: unknown): Promise<HttpResult> =>
-      b.request('POST', '/containers/create', { body: JSON.stringify({ Image: 'busybox', HostConfig: hostConfig }), headers: { 'Content-Type': 'application/json' } });
+      b.request('POST', '/containers/create', {
+        body: JSON.stringify({ Image: 'busybox', HostConfig: hostConfig }),
+        headers: { 'Content-Type': 'application/json' },
+      });
     // dockerd 20.10.24 answered each of these the same (asked on a daemon of its own).
     expectError(await create({ ExtraHosts: ['a:010.0.0.1'] }), 400, 'invalid IP address in add-host: "010.0.0.1"');
     expectError(await create({ ExtraHosts: ['a:1:2'] }), 400, 'invalid IP address in add-host: "1:2"');
@@ -87,12 +79,19 @@ describe('request errors', () => {
   });
 
   test("stop's t is strconv.Atoi's: a sign is fine, beyond int64 is a 400 with Go's text", async () => {
-    const r = await b.request('POST', '/containers/create', { body: JSON.stringify({ Image: 'busybox' }), headers: { 'Content-Type': 'application/json' } });
+    const r = await b.request('POST', '/containers/create', {
+      body: JSON.stringify({ Image: 'busybox' }),
+      headers: { 'Content-Type': 'application/json' },
+    });
     assert.equal(r.status, 201, r.body);
     const { Id } = JSON.parse(r.body) as { Id: string };
     try {
       expectError(await b.request('POST', `/containers/${Id}/stop?t=1e3`), 400, 'strconv.Atoi: parsing "1e3": invalid syntax');
-      expectError(await b.request('POST', `/containers/${Id}/stop?t=99999999999999999999`), 400, 'strconv.Atoi: parsing "99999999999999999999": value out of range');
+      expectError(
+        await b.request('POST', `/containers/${Id}/stop?t=99999999999999999999`),
+        400,
+        'strconv.Atoi: parsing "99999999999999999999": value out of range',
+      );
       // not running: dockerd's 304, once t has parsed
       assert.equal((await b.request('POST', `/containers/${Id}/stop?t=%2B1`)).status, 304);
     } finally {
@@ -101,11 +100,23 @@ describe('request errors', () => {
   });
 
   test('a bad reference is a 400 naming the problem', async () => {
-    expectError(await b.request('GET', '/images/UPPER/json'), 400, 'invalid reference format: repository name (library/UPPER) must be lowercase');
+    expectError(
+      await b.request('GET', '/images/UPPER/json'),
+      400,
+      'invalid reference format: repository name (library/UPPER) must be lowercase',
+    );
     expectError(await b.request('GET', '/images/a@b/json'), 400, 'invalid reference format');
     expectError(await b.request('GET', '/images/busybox:-x/json'), 400, 'invalid reference format');
-    expectError(await b.request('POST', '/images/busybox/tag?repo=Busy&tag=1'), 400, 'invalid reference format: repository name (library/Busy) must be lowercase');
-    expectError(await b.request('DELETE', '/images/UPPER'), 400, 'invalid reference format: repository name (library/UPPER) must be lowercase');
+    expectError(
+      await b.request('POST', '/images/busybox/tag?repo=Busy&tag=1'),
+      400,
+      'invalid reference format: repository name (library/Busy) must be lowercase',
+    );
+    expectError(
+      await b.request('DELETE', '/images/UPPER'),
+      400,
+      'invalid reference format: repository name (library/UPPER) must be lowercase',
+    );
   });
 
   test('an unknown image is a 404 with the normalised name', async () => {
@@ -116,7 +127,7 @@ describe('request errors', () => {
     expectError(await b.request('GET', '/images/x/get'), 404, 'No such image: x:latest');
   });
 
-  test('an API version outside 1.24–1.53 is a 400 with dockerd\'s wording', async () => {
+  test("an API version outside 1.24–1.53 is a 400 with dockerd's wording", async () => {
     // JSON below 1.24 too (current moby; 20.10 answered those in plain text).
     expectError(
       await b.request('GET', '/v1.12/version'),
@@ -143,7 +154,8 @@ describe('request errors', () => {
   });
 
   test('swarm routes answer 503 as an inactive swarm node', async () => {
-    const manager = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
+    const manager =
+      'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
     expectError(await b.request('GET', '/swarm'), 503, manager);
     expectError(await b.request('GET', '/services'), 503, manager);
     expectError(await b.request('GET', '/nodes'), 503, manager);
@@ -151,7 +163,11 @@ describe('request errors', () => {
 
   test('an unknown filter key on /images/json is a 400; malformed filters too', async () => {
     expectError(await b.request('GET', `/images/json?filters=${filters({ x: ['1'] })}`), 400, "invalid filter 'x'");
-    expectError(await b.request('GET', `/images/json?filters=${filters({ dangling: ['maybe'] })}`), 400, "invalid filter 'dangling=[maybe]'");
+    expectError(
+      await b.request('GET', `/images/json?filters=${filters({ dangling: ['maybe'] })}`),
+      400,
+      "invalid filter 'dangling=[maybe]'",
+    );
     const r = await b.request('GET', '/images/json?filters=notjson');
     assert.equal(r.status, 400, r.body);
   });
@@ -252,7 +268,10 @@ describe('bad archives for /images/load', () => {
     const img = await smallImage({ 'x.txt': 'x' }, ['renamed:1']);
     const files = await untar(await dockerArchive([img]));
     const layerName = `blobs/sha256/${img.diffId.slice(7)}`;
-    const entries = [...files.entries()].map(([name, data]) => ({ name, data: name === layerName ? Buffer.concat([data, Buffer.alloc(512)]) : data }));
+    const entries = [...files.entries()].map(([name, data]) => ({
+      name,
+      data: name === layerName ? Buffer.concat([data, Buffer.alloc(512)]) : data,
+    }));
     await loadFails(await tarOf(entries), /digest mismatch|invalid diffID/);
   });
 
@@ -287,7 +306,12 @@ describe('bad archives for /images/load', () => {
 describe('hostile names in archives', () => {
   const marker = `berth-hostile-${randomBytes(6).toString('hex')}`;
   /** Where a naive extractor would have written, whichever directory it extracted into. */
-  const escapes = [path.join(os.tmpdir(), `${marker}-dotdot`), path.join(os.tmpdir(), `${marker}-abs`), path.join(os.tmpdir(), `${marker}-link`), path.join(os.tmpdir(), `${marker}-layer`)];
+  const escapes = [
+    path.join(os.tmpdir(), `${marker}-dotdot`),
+    path.join(os.tmpdir(), `${marker}-abs`),
+    path.join(os.tmpdir(), `${marker}-link`),
+    path.join(os.tmpdir(), `${marker}-layer`),
+  ];
 
   after(() => {
     for (const p of escapes) fs.rmSync(p, { force: true, recursive: true });
@@ -312,7 +336,10 @@ describe('hostile names in archives', () => {
     for (const p of escapes) assert.equal(fs.existsSync(p), false, `${p} was written`);
     assert.equal(fs.existsSync(path.join(b.dataRoot, 'etc', 'x')), false);
     assert.equal(fs.existsSync(path.join(b.dataRoot, 'tmp', 'etc')), false);
-    assert.deepEqual(walk(b.dir).filter((p) => p.includes(marker) || p.endsWith('etc/x')), []);
+    assert.deepEqual(
+      walk(b.dir).filter((p) => p.includes(marker) || p.endsWith('etc/x')),
+      [],
+    );
   });
 
   test('a layer whose entries climb out of the root is confined to its snapshot', async () => {

@@ -72,7 +72,7 @@ test('docker version prints the server cleanly', async () => {
   assert.equal(f.stdout.trim(), `linux/${process.arch === 'x64' ? 'amd64' : process.arch} ${os.release()}`);
 });
 
-test('docker info prints real host facts; only the daemon\'s own warnings on stderr', async () => {
+test("docker info prints real host facts; only the daemon's own warnings on stderr", async () => {
   const r = await docker(['info']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Storage Driver: overlayfs\n\s+driver-type: io\.containerd\.snapshotter\.v1/);

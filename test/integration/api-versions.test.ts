@@ -10,7 +10,16 @@ import { Kit } from './container-kit';
 let k: Kit;
 const VERSIONS = ['1.24', '1.41', '1.44', '1.45', '1.51', '1.52', '1.53'] as const;
 const older = (v: string, than: string): boolean => Number(v.split('.')[1]) < Number(than.split('.')[1]);
-const TOP_LEVEL_NET = ['EndpointID', 'Gateway', 'GlobalIPv6Address', 'GlobalIPv6PrefixLen', 'IPAddress', 'IPPrefixLen', 'IPv6Gateway', 'MacAddress'];
+const TOP_LEVEL_NET = [
+  'EndpointID',
+  'Gateway',
+  'GlobalIPv6Address',
+  'GlobalIPv6PrefixLen',
+  'IPAddress',
+  'IPPrefixLen',
+  'IPv6Gateway',
+  'MacAddress',
+];
 
 interface Endpoint {
   Aliases: string[] | null;
@@ -34,7 +43,21 @@ before(async () => {
   k = await Kit.start();
   await k.ok(['network', 'create', 'versions-net']);
   await k.ok(['run', '-d', '--name', 'on-bridge', 'busybox', 'sleep', '600']);
-  await k.ok(['run', '-d', '--name', 'on-user', '--hostname', 'userhost', '--network', 'versions-net', '--network-alias', 'web', 'busybox', 'sleep', '600']);
+  await k.ok([
+    'run',
+    '-d',
+    '--name',
+    'on-user',
+    '--hostname',
+    'userhost',
+    '--network',
+    'versions-net',
+    '--network-alias',
+    'web',
+    'busybox',
+    'sleep',
+    '600',
+  ]);
 });
 
 after(async () => {
@@ -58,7 +81,8 @@ test('the bridge endpoint is repeated at the top of NetworkSettings before 1.52 
     }
     // A container on a user network alone has no bridge endpoint to repeat.
     const u = await inspectAt(v, 'on-user');
-    for (const f of TOP_LEVEL_NET) assert.ok(!(f in u.NetworkSettings) || u.NetworkSettings[f] === '' || u.NetworkSettings[f] === 0, `${f} at ${v}`);
+    for (const f of TOP_LEVEL_NET)
+      assert.ok(!(f in u.NetworkSettings) || u.NetworkSettings[f] === '' || u.NetworkSettings[f] === 0, `${f} at ${v}`);
   }
 });
 

@@ -81,7 +81,10 @@ export interface ArchiveImageSpec {
 }
 
 /** The config of a small test image: one layer per diff ID, created at `created`, with labels. */
-export function imageConfig(diffIds: string[], opts: { created?: string; labels?: Record<string, string>; cmd?: string[] } = {}): Record<string, unknown> {
+export function imageConfig(
+  diffIds: string[],
+  opts: { created?: string; labels?: Record<string, string>; cmd?: string[] } = {},
+): Record<string, unknown> {
   const created = opts.created ?? '2024-01-01T00:00:00Z';
   return {
     architecture: JSON.parse(busyboxConfig('sha256:0').toString()).architecture,
@@ -168,12 +171,21 @@ export async function ctr(b: Berth, args: string[]): Promise<string> {
 /** Digests in containerd's content store. */
 export async function contentDigests(b: Berth): Promise<string[]> {
   const out = await ctr(b, ['content', 'ls', '-q']);
-  return out.split('\n').filter((l) => l.startsWith('sha256:')).sort();
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('sha256:'))
+    .sort();
 }
 
 /** Everything containerd holds for Berth: content, image records, snapshots, leases, ingests. */
-export async function containerdState(b: Berth): Promise<{ content: string[]; images: string[]; snapshots: string[]; leases: string[]; ingests: string[] }> {
-  const lines = (s: string): string[] => s.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+export async function containerdState(
+  b: Berth,
+): Promise<{ content: string[]; images: string[]; snapshots: string[]; leases: string[]; ingests: string[] }> {
+  const lines = (s: string): string[] =>
+    s
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
   const content = await contentDigests(b);
   const images = lines(await ctr(b, ['images', 'ls', '-q'])).sort();
   const snapshots = lines(await ctr(b, ['snapshots', '--snapshotter', 'overlayfs', 'ls']))

@@ -20,7 +20,12 @@ after(async () => {
 });
 
 /** Attaches before start, starts, feeds `input` (then `finish`), and collects output until wait returns. */
-async function attachedRun(opts: { cmd: string[]; tty: boolean; input: string; finish: (s: Duplex) => void }): Promise<{ out: Buffer; code: number }> {
+async function attachedRun(opts: {
+  cmd: string[];
+  tty: boolean;
+  input: string;
+  finish: (s: Duplex) => void;
+}): Promise<{ out: Buffer; code: number }> {
   const c = await docker.createContainer({
     Image: 'busybox',
     Cmd: opts.cmd,
@@ -52,7 +57,7 @@ async function attachedRun(opts: { cmd: string[]; tty: boolean; input: string; f
 function demux(buf: Buffer): { stdout: string; stderr: string } {
   let stdout = '';
   let stderr = '';
-  for (let i = 0; i + 8 <= buf.length; ) {
+  for (let i = 0; i + 8 <= buf.length;) {
     const len = buf.readUInt32BE(i + 4);
     const payload = buf.subarray(i + 8, i + 8 + len).toString();
     if (buf[i] === 2) stderr += payload;

@@ -18,7 +18,6 @@ let dir: string;
 let port: number;
 const PROJECT = 'berthproj';
 
-
 function compose(args: string[]): Promise<RunResult> {
   return run(COMPOSE, ['-p', PROJECT, '-f', path.join(dir, 'docker-compose.yml'), ...args], {
     env: { ...process.env, DOCKER_HOST: `unix://${k.b.socket}`, COMPOSE_INTERACTIVE_NO_CLI: '1' },
@@ -88,28 +87,43 @@ after(async () => {
   await k.destroy();
 });
 
-test('up starts the project in dependency order; services reach each other by name and alias', { skip: !haveCompose && 'docker-compose is not installed', timeout: 240_000 }, async () => {
-  await composeOk(['up', '-d']);
-  const ps = await composeOk(['ps', '--services', '--filter', 'status=running']);
-  assert.deepEqual(ps.split('\n').filter(Boolean).sort(), ['db', 'web', 'worker']);
-  // The published port answers from the host with what web fetched from db through the alias.
-  await k.until('the published port to serve db\'s page', async () => (await httpGet(port).catch(() => '')) === 'start\n', 30_000);
-  await k.until('worker to reach web', async () => (await compose(['logs', '--no-color', 'worker'])).stdout.includes('worker saw web'), 30_000);
-  // Compose's own labels and names, as it finds its containers by them.
-  const names = (await k.ok(['ps', '--format', '{{.Names}}', '--filter', `label=com.docker.compose.project=${PROJECT}`])).split('\n').filter(Boolean).sort();
-  assert.deepEqual(names, [`${PROJECT}_db_1`, `${PROJECT}_web_1`, `${PROJECT}_worker_1`]);
-  assert.equal((await composeOk(['exec', '-T', 'web', 'sh', '-c', 'wget -qO- http://database:8080/index.html'])).trim(), 'start');
-});
+test(
+  'up starts the project in dependency order; services reach each other by name and alias',
+  { skip: !haveCompose && 'docker-compose is not installed', timeout: 240_000 },
+  async () => {
+    await composeOk(['up', '-d']);
+    const ps = await composeOk(['ps', '--services', '--filter', 'status=running']);
+    assert.deepEqual(ps.split('\n').filter(Boolean).sort(), ['db', 'web', 'worker']);
+    // The published port answers from the host with what web fetched from db through the alias.
+    await k.until("the published port to serve db's page", async () => (await httpGet(port).catch(() => '')) === 'start\n', 30_000);
+    await k.until(
+      'worker to reach web',
+      async () => (await compose(['logs', '--no-color', 'worker'])).stdout.includes('worker saw web'),
+      30_000,
+    );
+    // Compose's own labels and names, as it finds its containers by them.
+    const names = (await k.ok(['ps', '--format', '{{.Names}}', '--filter', `label=com.docker.compose.project=${PROJECT}`]))
+      .split('\n')
+      .filter(Boolean)
+      .sort();
+    assert.deepEqual(names, [`${PROJECT}_db_1`, `${PROJECT}_web_1`, `${PROJECT}_worker_1`]);
+    assert.equal((await composeOk(['exec', '-T', 'web', 'sh', '-c', 'wget -qO- http://database:8080/index.html'])).trim(), 'start');
+  },
+);
 
-test('down keeps the named volume; up again finds its data; down -v removes everything', { skip: !haveCompose && 'docker-compose is not installed', timeout: 240_000 }, async () => {
-  await composeOk(['down', '--timeout', '1']);
-  assert.equal((await k.ok(['ps', '-aq', '--filter', `label=com.docker.compose.project=${PROJECT}`])).trim(), '');
-  assert.match(await k.ok(['volume', 'ls', '-q']), new RegExp(`${PROJECT}_dbdata`));
-  await composeOk(['up', '-d']);
-  await k.until('the second start to show in the volume', async () => (await httpGet(port).catch(() => '')) === 'start\nstart\n', 30_000);
-  await composeOk(['down', '-v', '--timeout', '1']);
-  assert.doesNotMatch(await k.ok(['volume', 'ls', '-q']), new RegExp(`${PROJECT}_dbdata`));
-  assert.doesNotMatch(await k.ok(['network', 'ls', '--format', '{{.Name}}']), new RegExp(`${PROJECT}_backend`));
-  // Nothing listens on the published port any more.
-  await assert.rejects(httpGet(port));
-});
+test(
+  'down keeps the named volume; up again finds its data; down -v removes everything',
+  { skip: !haveCompose && 'docker-compose is not installed', timeout: 240_000 },
+  async () => {
+    await composeOk(['down', '--timeout', '1']);
+    assert.equal((await k.ok(['ps', '-aq', '--filter', `label=com.docker.compose.project=${PROJECT}`])).trim(), '');
+    assert.match(await k.ok(['volume', 'ls', '-q']), new RegExp(`${PROJECT}_dbdata`));
+    await composeOk(['up', '-d']);
+    await k.until('the second start to show in the volume', async () => (await httpGet(port).catch(() => '')) === 'start\nstart\n', 30_000);
+    await composeOk(['down', '-v', '--timeout', '1']);
+    assert.doesNotMatch(await k.ok(['volume', 'ls', '-q']), new RegExp(`${PROJECT}_dbdata`));
+    assert.doesNotMatch(await k.ok(['network', 'ls', '--format', '{{.Name}}']), new RegExp(`${PROJECT}_backend`));
+    // Nothing listens on the published port any more.
+    await assert.rejects(httpGet(port));
+  },
+);

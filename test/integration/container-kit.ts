@@ -29,7 +29,11 @@ export class Kit {
     assert.deepEqual(cgroupDirs(ns), [], `cgroups of ${ns} left behind`);
     // A stopped berthd leaves no bridge, firewall chain or netns of its own.
     const links = fs.readdirSync('/sys/class/net');
-    assert.deepEqual(bridges.filter((b) => links.includes(b)), [], 'bridges left behind');
+    assert.deepEqual(
+      bridges.filter((b) => links.includes(b)),
+      [],
+      'bridges left behind',
+    );
     const { chainPrefix } = networkTag(ns);
     const rules = execFileSync('iptables-save', { encoding: 'utf8' }) as string;
     assert.ok(!rules.includes(`${chainPrefix}-`), `firewall chains ${chainPrefix}-* left behind`);
@@ -37,10 +41,24 @@ export class Kit {
 
   /** The Linux bridges of this daemon's networks (from `docker network inspect`). */
   bridges(): string[] {
-    const out = execFileSync(DOCKER, ['-H', `unix://${this.b.socket}`, 'network', 'ls', '-q', '--filter', 'driver=bridge', '--no-trunc'], { encoding: 'utf8' });
+    const out = execFileSync(DOCKER, ['-H', `unix://${this.b.socket}`, 'network', 'ls', '-q', '--filter', 'driver=bridge', '--no-trunc'], {
+      encoding: 'utf8',
+    });
     const ids = out.split('\n').filter((l) => l !== '');
     if (ids.length === 0) return [];
-    const out2 = execFileSync(DOCKER, ['-H', `unix://${this.b.socket}`, 'network', 'inspect', '--format', '{{.Id}} {{index .Options "com.docker.network.bridge.name"}}', ...ids], { encoding: 'utf8' });
+    const out2 = execFileSync(
+      DOCKER,
+      [
+        '-H',
+        `unix://${this.b.socket}`,
+        'network',
+        'inspect',
+        '--format',
+        '{{.Id}} {{index .Options "com.docker.network.bridge.name"}}',
+        ...ids,
+      ],
+      { encoding: 'utf8' },
+    );
     return out2
       .split('\n')
       .filter((l) => l !== '')
@@ -78,7 +96,11 @@ export class Kit {
   }
 
   request(method: string, urlPath: string, body?: unknown): Promise<HttpResult> {
-    return this.b.request(method, urlPath, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+    return this.b.request(
+      method,
+      urlPath,
+      body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } },
+    );
   }
 
   async inspect(name: string): Promise<ContainerInspect> {
@@ -111,7 +133,12 @@ export class Kit {
   leftovers(id: string): string[] {
     const found: string[] = [];
     if (this.ctr(['containers', 'ls', '-q']).split('\n').includes(id)) found.push('containerd container');
-    if (this.ctr(['snapshots', 'ls']).split('\n').some((l) => l.split(/\s+/)[0] === id)) found.push('snapshot');
+    if (
+      this.ctr(['snapshots', 'ls'])
+        .split('\n')
+        .some((l) => l.split(/\s+/)[0] === id)
+    )
+      found.push('snapshot');
     if (this.ctr(['tasks', 'ls', '-q']).split('\n').includes(id)) found.push('task');
     for (const p of [path.join(this.b.execRoot, 'fifo', id), path.join(this.b.dataRoot, 'containers', id)]) {
       if (fs.existsSync(p)) found.push(p);

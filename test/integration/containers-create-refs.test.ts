@@ -36,10 +36,20 @@ describe('create naming other containers', () => {
     assert.equal(image.status, 404);
   });
 
-  test('--ipc and --pid container:<name> are stored by ID and share the donor\'s namespaces', async () => {
+  test("--ipc and --pid container:<name> are stored by ID and share the donor's namespaces", async () => {
     const donor = (await b.docker(['run', '-d', '--ipc', 'shareable', '--name', 'ns-donor', 'busybox', 'sleep', '300'])).stdout.trim();
     try {
-      const made = await b.docker(['create', '--name', 'ns-sharer', '--ipc', 'container:ns-donor', '--pid', 'container:ns-donor', 'busybox', 'true']);
+      const made = await b.docker([
+        'create',
+        '--name',
+        'ns-sharer',
+        '--ipc',
+        'container:ns-donor',
+        '--pid',
+        'container:ns-donor',
+        'busybox',
+        'true',
+      ]);
       assert.equal(made.code, 0, made.stderr);
       const modes = await b.docker(['inspect', '-f', '{{.HostConfig.IpcMode}} {{.HostConfig.PidMode}}', 'ns-sharer']);
       assert.equal(modes.stdout.trim(), `container:${donor} container:${donor}`);

@@ -47,8 +47,18 @@ before(async () => {
   ref = spawn(
     DOCKERD,
     [
-      '-H', `unix://${refSock}`, '--data-root', path.join(refDir, 'root'), '--exec-root', path.join(refDir, 'exec'),
-      '--pidfile', path.join(refDir, 'dockerd.pid'), '--bridge=none', '--iptables=false', '--config-file', writeEmptyConfig(),
+      '-H',
+      `unix://${refSock}`,
+      '--data-root',
+      path.join(refDir, 'root'),
+      '--exec-root',
+      path.join(refDir, 'exec'),
+      '--pidfile',
+      path.join(refDir, 'dockerd.pid'),
+      '--bridge=none',
+      '--iptables=false',
+      '--config-file',
+      writeEmptyConfig(),
     ],
     { stdio: ['ignore', log, log] },
   );
@@ -99,7 +109,7 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
  * docs/divergence.md or is dockerd 20.10 behaviour that current moby (API 1.53) changed.
  */
 const KNOWN: Record<string, string> = {
-  'Driver': 'containerd overlayfs snapshotter, not overlay2',
+  Driver: 'containerd overlayfs snapshotter, not overlay2',
   'GraphDriver*': 'containerd snapshot directories',
   'NetworkSettings*': 'API 1.53 NetworkSettings has only SandboxID, SandboxKey, Ports, Networks; no network sandboxes yet',
   'HostConfig.KernelMemory': 'removed from the API (1.42+)',
@@ -107,7 +117,8 @@ const KNOWN: Record<string, string> = {
   'HostConfig.MaskedPaths': "current moby's list (adds /proc/interrupts, /sys/devices/virtual/powercap...), checked below as a superset",
   'HostConfig.Runtime': 'always "runc" (20.10 leaves it out for raw API creates)',
   'HostConfig.RestartPolicy.Name': '"no" when unset (20.10 keeps "")',
-  'Config.NetworkDisabled': 'an artifact of the reference running with --bridge=none: it disables networking of default-mode containers at start',
+  'Config.NetworkDisabled':
+    'an artifact of the reference running with --bridge=none: it disables networking of default-mode containers at start',
 };
 
 function known(p: string): boolean {
@@ -152,16 +163,76 @@ const FLAG_SETS: string[][] = [
   ['--network', 'none', '--hostname', 'hh', '--domainname', 'example.test'],
   ['--privileged', '--ipc', 'host', '--pid', 'host'],
   [
-    '-l', 'a=b', '-e', 'X=1', '-e', 'Y', '-w', '/tmp', '-u', 'nobody', '--init', '--read-only', '--cap-drop', 'ALL', '--cap-add', 'NET_RAW',
-    '-m', '64m', '--pids-limit', '50', '--ulimit', 'nofile=1024:2048', '--tmpfs', '/run', '--add-host', 'h1:10.0.0.1', '--dns', '1.1.1.1',
-    '--restart', 'on-failure:3', '--stop-timeout', '5', '--stop-signal', 'SIGUSR1', '--entrypoint', 'sleep',
+    '-l',
+    'a=b',
+    '-e',
+    'X=1',
+    '-e',
+    'Y',
+    '-w',
+    '/tmp',
+    '-u',
+    'nobody',
+    '--init',
+    '--read-only',
+    '--cap-drop',
+    'ALL',
+    '--cap-add',
+    'NET_RAW',
+    '-m',
+    '64m',
+    '--pids-limit',
+    '50',
+    '--ulimit',
+    'nofile=1024:2048',
+    '--tmpfs',
+    '/run',
+    '--add-host',
+    'h1:10.0.0.1',
+    '--dns',
+    '1.1.1.1',
+    '--restart',
+    'on-failure:3',
+    '--stop-timeout',
+    '5',
+    '--stop-signal',
+    'SIGUSR1',
+    '--entrypoint',
+    'sleep',
   ],
   ['--pids-limit', '-1', '-m', '100m', '--memory-swap', '-1', '--memory-reservation', '50m', '--memory-swappiness', '10'],
   ['--entrypoint', '', '--restart', 'unless-stopped'],
   [
-    '--log-opt', 'max-size=1m', '--log-opt', 'max-file=2', '--cpus', '1.5', '--cpu-shares', '512', '--shm-size', '1g', '-p', '8080:80',
-    '--expose', '90', '--dns-search', 'x.y', '--dns-option', 'ndots:2', '--sysctl', 'net.ipv4.ip_forward=1', '--security-opt',
-    'no-new-privileges', '--oom-score-adj', '100', '--group-add', '10', '--cgroupns', 'host', '--uts', 'host',
+    '--log-opt',
+    'max-size=1m',
+    '--log-opt',
+    'max-file=2',
+    '--cpus',
+    '1.5',
+    '--cpu-shares',
+    '512',
+    '--shm-size',
+    '1g',
+    '-p',
+    '8080:80',
+    '--expose',
+    '90',
+    '--dns-search',
+    'x.y',
+    '--dns-option',
+    'ndots:2',
+    '--sysctl',
+    'net.ipv4.ip_forward=1',
+    '--security-opt',
+    'no-new-privileges',
+    '--oom-score-adj',
+    '100',
+    '--group-add',
+    '10',
+    '--cgroupns',
+    'host',
+    '--uts',
+    'host',
   ],
 ];
 
@@ -205,7 +276,10 @@ describe('inspect of the same docker create, Berth against dockerd', { skip }, (
       await k.ok(['create', '--name', name, ...flags, 'busybox', ...cmd]);
       await refDocker(['create', '--name', name, ...flags, 'busybox', ...cmd]);
       const ours = normalize((JSON.parse(await k.ok(['container', 'inspect', name])) as Record<string, Json>[])[0], k.b.dataRoot);
-      const theirs = normalize((JSON.parse(await refDocker(['container', 'inspect', name])) as Record<string, Json>[])[0], path.join(refDir, 'root'));
+      const theirs = normalize(
+        (JSON.parse(await refDocker(['container', 'inspect', name])) as Record<string, Json>[])[0],
+        path.join(refDir, 'root'),
+      );
       const out: string[] = [];
       diff(ours, theirs, '', out);
       assert.deepEqual(out, [], out.join('\n'));

@@ -51,7 +51,10 @@ describe('docker logs', () => {
       const sp = l.indexOf(' ');
       return { ts: l.slice(0, sp), text: l.slice(sp + 1) };
     });
-    assert.deepEqual(stamped.map((s) => s.text), ['l1', 'l2', 'l3', 'l4', 'l5', 'late']);
+    assert.deepEqual(
+      stamped.map((s) => s.text),
+      ['l1', 'l2', 'l3', 'l4', 'l5', 'late'],
+    );
     for (const s of stamped) assert.match(s.ts, RFC3339_NANO);
     // A boundary between l5 and late, as Unix seconds (the CLI passes both forms on).
     const lateMs = Date.parse(stamped[5].ts);
@@ -65,14 +68,33 @@ describe('docker logs', () => {
 
   test('--details shows the attributes chosen with --log-opt labels/env', async () => {
     await k.ok([
-      'run', '--name', 'detailed', '-l', 'app=web', '-l', 'tier=front', '-e', 'STAGE=test',
-      '--log-opt', 'labels=app,tier', '--log-opt', 'env=STAGE', 'busybox', 'echo', 'hello',
+      'run',
+      '--name',
+      'detailed',
+      '-l',
+      'app=web',
+      '-l',
+      'tier=front',
+      '-e',
+      'STAGE=test',
+      '--log-opt',
+      'labels=app,tier',
+      '--log-opt',
+      'env=STAGE',
+      'busybox',
+      'echo',
+      'hello',
     ]);
     assert.equal(await k.ok(['logs', '--details', 'detailed']), 'STAGE=test,app=web,tier=front hello\n');
     assert.equal(await k.ok(['logs', 'detailed']), 'hello\n');
     const c = await k.inspect('detailed');
     assert.ok(fs.existsSync(c.LogPath), c.LogPath);
-    const raw = JSON.parse(fs.readFileSync(c.LogPath, 'utf8').trim()) as { log: string; stream: string; attrs: Record<string, string>; time: string };
+    const raw = JSON.parse(fs.readFileSync(c.LogPath, 'utf8').trim()) as {
+      log: string;
+      stream: string;
+      attrs: Record<string, string>;
+      time: string;
+    };
     assert.deepEqual(raw.attrs, { STAGE: 'test', app: 'web', tier: 'front' });
     assert.equal(raw.log, 'hello\n');
     assert.equal(raw.stream, 'stdout');
@@ -127,7 +149,16 @@ describe('stop, restart, kill, pause, rename, wait', () => {
   });
 
   test('kill -s USR1 delivers the signal; kill ends the container with 137', async () => {
-    await k.ok(['run', '-d', '--name', 'signalled', 'busybox', 'sh', '-c', 'trap "echo got-usr1" USR1; echo ready; while true; do sleep 0.1; done']);
+    await k.ok([
+      'run',
+      '-d',
+      '--name',
+      'signalled',
+      'busybox',
+      'sh',
+      '-c',
+      'trap "echo got-usr1" USR1; echo ready; while true; do sleep 0.1; done',
+    ]);
     await k.until('the trap to be set', async () => (await k.ok(['logs', 'signalled'])).includes('ready'));
     await k.ok(['kill', '-s', 'USR1', 'signalled']);
     await k.until('the trap to run', async () => (await k.ok(['logs', 'signalled'])).includes('got-usr1'));
@@ -198,7 +229,7 @@ describe('stop, restart, kill, pause, rename, wait', () => {
     await k.ok(['rm', 'attached']);
   });
 
-  test('logs of a container logging to none: dockerd\'s error', async () => {
+  test("logs of a container logging to none: dockerd's error", async () => {
     assert.equal(await k.ok(['run', '--name', 'unlogged', '--log-driver', 'none', 'busybox', 'echo', 'hi']), 'hi\n');
     assert.match((await k.fails(['logs', 'unlogged'])).stderr, /configured logging driver does not support reading/);
     await k.ok(['rm', 'unlogged']);
@@ -211,7 +242,13 @@ describe('stop, restart, kill, pause, rename, wait', () => {
     assert.equal(rows.length, 2);
     assert.match(rows[1], /^root\s+\d+\s+\d+\s+.*sleep 1000$/);
     const pid = (await k.inspect('topped')).State.Pid;
-    assert.deepEqual(lines(await k.ok(['top', 'topped', '-o', 'pid,comm'])).map((l) => l.trim().split(/\s+/)), [['PID', 'COMMAND'], [String(pid), 'sleep']]);
+    assert.deepEqual(
+      lines(await k.ok(['top', 'topped', '-o', 'pid,comm'])).map((l) => l.trim().split(/\s+/)),
+      [
+        ['PID', 'COMMAND'],
+        [String(pid), 'sleep'],
+      ],
+    );
     await k.ok(['rm', '-f', 'topped']);
     assert.match((await k.fails(['top', 'topped'])).stderr, /No such container: topped/);
   });
@@ -222,7 +259,10 @@ describe('update', () => {
     await k.ok(['run', '-d', '--name', 'grown', '-m', '64m', 'busybox', 'sh', '-c', `while true; do cat ${MEMORY_FILE}; sleep 0.2; done`]);
     await k.until('the first limit', async () => (await k.ok(['logs', 'grown'])).includes(String(64 << 20)));
     await k.ok(['update', '--memory', '100m', 'grown']);
-    await k.until('the new limit inside the container', async () => lines(await k.ok(['logs', '--tail', '1', 'grown']))[0] === String(100 << 20));
+    await k.until(
+      'the new limit inside the container',
+      async () => lines(await k.ok(['logs', '--tail', '1', 'grown']))[0] === String(100 << 20),
+    );
     const c = await k.inspect('grown');
     assert.equal(c.HostConfig.Memory, 100 << 20);
     assert.equal(c.HostConfig.MemorySwap, 128 << 20, 'swap stays at twice the original limit');
@@ -230,7 +270,10 @@ describe('update', () => {
     const r = await k.fails(['update', '--memory', '300m', 'grown']);
     assert.match(r.stderr, /Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time/);
     await k.ok(['update', '--memory', '300m', '--memory-swap', '600m', 'grown']);
-    await k.until('the limit after memory and swap', async () => lines(await k.ok(['logs', '--tail', '1', 'grown']))[0] === String(300 << 20));
+    await k.until(
+      'the limit after memory and swap',
+      async () => lines(await k.ok(['logs', '--tail', '1', 'grown']))[0] === String(300 << 20),
+    );
     assert.equal((await k.inspect('grown')).HostConfig.MemorySwap, 600 << 20);
     await k.ok(['update', '--restart', 'unless-stopped', 'grown']);
     assert.deepEqual((await k.inspect('grown')).HostConfig.RestartPolicy, { Name: 'unless-stopped', MaximumRetryCount: 0 });
@@ -301,7 +344,10 @@ describe('rm and prune', () => {
     await k.ok(['run', '-d', '--name', 'doomed', 'busybox', 'sleep', '1000']);
     const id = await k.id('doomed');
     assert.notDeepEqual(k.leftovers(id), []);
-    assert.match((await k.fails(['rm', 'doomed'])).stderr, /cannot remove container "\/doomed": container is running: stop the container before removing or force remove/);
+    assert.match(
+      (await k.fails(['rm', 'doomed'])).stderr,
+      /cannot remove container "\/doomed": container is running: stop the container before removing or force remove/,
+    );
     assert.equal((await k.ok(['rm', '-f', 'doomed'])).trim(), 'doomed');
     assert.deepEqual(k.leftovers(id), []);
   });
@@ -317,12 +363,18 @@ describe('rm and prune', () => {
     for (let i = 0; i < 100 && !(await restarting()); i++) await sleep(100);
     assert.equal((await k.inspect('flapper')).State.Status, 'restarting');
     const r = await k.fails(['rm', 'flapper']);
-    assert.match(r.stderr, /cannot remove container "\/flapper": container is restarting: stop the container before removing or force remove/);
+    assert.match(
+      r.stderr,
+      /cannot remove container "\/flapper": container is restarting: stop the container before removing or force remove/,
+    );
     assert.equal((await k.ok(['rm', '-f', 'flapper'])).trim(), 'flapper');
   });
 
   test('a --rm container goes away after stop and kill, and survives restart', async () => {
-    for (const [name, cmd] of [['rm-stopped', ['stop', '-t', '1']], ['rm-killed', ['kill']]] as const) {
+    for (const [name, cmd] of [
+      ['rm-stopped', ['stop', '-t', '1']],
+      ['rm-killed', ['kill']],
+    ] as const) {
       await k.ok(['run', '-d', '--rm', '--name', name, 'busybox', 'sleep', '1000']);
       const id = await k.id(name);
       const r = await k.docker([...cmd, name], { timeoutMs: 20_000 });

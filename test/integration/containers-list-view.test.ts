@@ -33,7 +33,22 @@ interface Inspect {
 type Entry = Record<string, unknown> & { Names: string[]; Ports: unknown[]; Status: string };
 
 /** The keys of an entry, in the order Berth has always written them. */
-const KEYS = ['Id', 'Names', 'Image', 'ImageID', 'Command', 'Created', 'Ports', 'Labels', 'State', 'Status', 'HostConfig', 'NetworkSettings', 'Mounts', 'Health'];
+const KEYS = [
+  'Id',
+  'Names',
+  'Image',
+  'ImageID',
+  'Command',
+  'Created',
+  'Ports',
+  'Labels',
+  'State',
+  'Status',
+  'HostConfig',
+  'NetworkSettings',
+  'Mounts',
+  'Health',
+];
 const NAMES = ['l-old', 'l-new', 'l-created', 'l-ports', 'l-mounts', 'l-net', 'l-host', 'l-exited', 'l-none', 'l-shared', 'l-paused'];
 
 let k: Kit;
@@ -53,8 +68,36 @@ before(async () => {
   await k.ok(['network', 'create', 'lnet']);
   await k.ok(['volume', 'create', 'lvol']);
   await k.ok(['create', '--name', 'l-created', '-l', 'a=1', '-l', 'b=two words', 'busybox', 'true']);
-  await k.ok(['run', '-d', '--name', 'l-ports', '-p', '127.0.0.1::80', '-p', '127.0.0.1::81/udp', '--expose', '90', 'busybox', 'sleep', '1000']);
-  await k.ok(['run', '-d', '--name', 'l-mounts', '-v', 'lvol:/data', '-v', `${bindDir}:/bind:ro`, '-v', '/anon', 'busybox', 'sleep', '1000']);
+  await k.ok([
+    'run',
+    '-d',
+    '--name',
+    'l-ports',
+    '-p',
+    '127.0.0.1::80',
+    '-p',
+    '127.0.0.1::81/udp',
+    '--expose',
+    '90',
+    'busybox',
+    'sleep',
+    '1000',
+  ]);
+  await k.ok([
+    'run',
+    '-d',
+    '--name',
+    'l-mounts',
+    '-v',
+    'lvol:/data',
+    '-v',
+    `${bindDir}:/bind:ro`,
+    '-v',
+    '/anon',
+    'busybox',
+    'sleep',
+    '1000',
+  ]);
   await k.ok(['run', '-d', '--name', 'l-net', '--network', 'lnet', '--network-alias', 'al', 'busybox', 'sleep', '1000']);
   await k.ok(['network', 'connect', 'bridge', 'l-net']);
   await k.ok(['run', '-d', '--name', 'l-host', '--network', 'host', 'busybox', 'sleep', '1000']);
@@ -156,7 +199,8 @@ test('each list entry is what inspect says of the container, with and without si
 });
 
 test('the Image column follows the name as it is now, answer by answer', async () => {
-  const row = async (): Promise<string[]> => lines(await k.ok(['ps', '-a', '--filter', 'name=l-old', '--filter', 'name=l-new', '--format', '{{.Names}} {{.Image}}']));
+  const row = async (): Promise<string[]> =>
+    lines(await k.ok(['ps', '-a', '--filter', 'name=l-old', '--filter', 'name=l-new', '--format', '{{.Names}} {{.Image}}']));
   const busyboxId = (await inspect('l-old', false)).Image.slice('sha256:'.length, 'sha256:'.length + 12);
   const twoId = (await inspect('l-new', false)).Image.slice('sha256:'.length, 'sha256:'.length + 12);
   assert.notEqual(busyboxId, twoId);
@@ -164,7 +208,8 @@ test('the Image column follows the name as it is now, answer by answer', async (
   await k.ok(['tag', 'busybox', 'bb:one']);
   assert.deepEqual(await row(), [`l-new ${twoId}`, 'l-old bb:one']);
   // A network filter names the user network and the default bridge alike.
-  const byNetwork = async (n: string): Promise<string[]> => lines(await k.ok(['ps', '-a', '--filter', `network=${n}`, '--format', '{{.Names}}']));
+  const byNetwork = async (n: string): Promise<string[]> =>
+    lines(await k.ok(['ps', '-a', '--filter', `network=${n}`, '--format', '{{.Names}}']));
   assert.deepEqual(await byNetwork('lnet'), ['l-net']);
   assert.ok((await byNetwork('bridge')).includes('l-net'));
 });

@@ -48,10 +48,14 @@ describe('docker ps', () => {
     assert.match(rows[2], /^q-labelled Exited \(0\) (Less than a second|1 second|\d+ seconds) ago$/);
     assert.match(rows[3], /^q-exited2 Exited \(2\) (Less than a second|1 second|\d+ seconds) ago$/);
     assert.equal(rows[4], 'q-created Created');
-    const cols = lines(await k.ok(['ps', '--filter', 'name=q-running', '--format', '{{.ID}}|{{.Image}}|{{.Command}}|{{.Labels}}|{{.State}}|{{.Ports}}']));
+    const cols = lines(
+      await k.ok(['ps', '--filter', 'name=q-running', '--format', '{{.ID}}|{{.Image}}|{{.Command}}|{{.Labels}}|{{.State}}|{{.Ports}}']),
+    );
     assert.deepEqual(cols, [`${short('q-running')}|busybox|"sleep 1000"|app=a|running|80/tcp`]);
     // Arguments holding a space are single-quoted, the others left as they are (moby's list).
-    assert.deepEqual(lines(await k.ok(['ps', '-a', '--no-trunc', '--filter', 'name=q-exited2', '--format', '{{.Command}}'])), [`"sh -c 'exit 2'"`]);
+    assert.deepEqual(lines(await k.ok(['ps', '-a', '--no-trunc', '--filter', 'name=q-exited2', '--format', '{{.Command}}'])), [
+      `"sh -c 'exit 2'"`,
+    ]);
     const table = lines(await k.ok(['ps', '--filter', 'name=q-running']));
     assert.match(table[0], /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
     assert.match(table[1], new RegExp(`^${short('q-running')}\\s+busybox\\s+"sleep 1000"\\s+.* ago\\s+Up .*q-running$`));
@@ -59,7 +63,10 @@ describe('docker ps', () => {
 
   test('-q, -n, -l, --no-trunc and -s', async () => {
     assert.deepEqual(lines(await k.ok(['ps', '-q'])), [short('q-paused'), short('q-running')]);
-    assert.deepEqual(lines(await k.ok(['ps', '-aq', '--no-trunc'])), ['q-paused', 'q-running', 'q-labelled', 'q-exited2', 'q-created'].map((n) => ids[n]));
+    assert.deepEqual(
+      lines(await k.ok(['ps', '-aq', '--no-trunc'])),
+      ['q-paused', 'q-running', 'q-labelled', 'q-exited2', 'q-created'].map((n) => ids[n]),
+    );
     assert.deepEqual(lines(await k.ok(['ps', '-n', '2', '--format', '{{.Names}}'])), ['q-paused', 'q-running']);
     assert.deepEqual(lines(await k.ok(['ps', '-n', '3', '--format', '{{.Names}}'])), ['q-paused', 'q-running', 'q-labelled']);
     assert.deepEqual(lines(await k.ok(['ps', '-l', '--format', '{{.Names}}'])), ['q-paused']);
@@ -106,7 +113,10 @@ describe('docker ps', () => {
     assert.match((await k.fails(['ps', '--filter', 'status=bogus'])).stderr, /invalid filter 'status=bogus'/);
     assert.match((await k.fails(['ps', '--filter', 'foo=bar'])).stderr, /invalid filter 'foo'/);
     // Current moby's text (dockerd 20.10 said "Unrecognised filter value for health: sick").
-    assert.match((await k.fails(['ps', '--filter', 'health=sick'])).stderr, /invalid filter 'health=sick': invalid value for health \(sick\): must be one of none, starting, healthy, unhealthy/);
+    assert.match(
+      (await k.fails(['ps', '--filter', 'health=sick'])).stderr,
+      /invalid filter 'health=sick': invalid value for health \(sick\): must be one of none, starting, healthy, unhealthy/,
+    );
     assert.match((await k.fails(['ps', '--filter', 'before=nosuch'])).stderr, /No such container: nosuch/);
   });
 });
@@ -123,18 +133,47 @@ describe('docker inspect', () => {
     assert.deepEqual([paused.State.Status, paused.State.Running, paused.State.Paused], ['paused', true, true]);
     const exited = await k.inspect('q-exited2');
     assert.deepEqual(
-      [exited.State.Status, exited.State.Running, exited.State.ExitCode, exited.State.Pid, exited.State.OOMKilled, exited.State.Dead, exited.State.Error],
+      [
+        exited.State.Status,
+        exited.State.Running,
+        exited.State.ExitCode,
+        exited.State.Pid,
+        exited.State.OOMKilled,
+        exited.State.Dead,
+        exited.State.Error,
+      ],
       ['exited', false, 2, 0, false, false, ''],
     );
     assert.ok(Date.parse(exited.State.FinishedAt) >= Date.parse(exited.State.StartedAt));
     const created = await k.inspect('q-created');
-    assert.deepEqual([created.State.Status, created.State.StartedAt, created.State.FinishedAt], ['created', '0001-01-01T00:00:00Z', '0001-01-01T00:00:00Z']);
+    assert.deepEqual(
+      [created.State.Status, created.State.StartedAt, created.State.FinishedAt],
+      ['created', '0001-01-01T00:00:00Z', '0001-01-01T00:00:00Z'],
+    );
   });
 
-  test('Config is merged with the image config; HostConfig has dockerd\'s defaults', async () => {
+  test("Config is merged with the image config; HostConfig has dockerd's defaults", async () => {
     await k.ok([
-      'create', '--name', 'q-inspect', '-e', 'FOO=bar', '-w', '/tmp', '-u', 'nobody', '-l', 'x=y', '-m', '64m',
-      '--restart', 'on-failure:3', '--log-opt', 'max-size=1m', 'busybox', 'sleep', '5',
+      'create',
+      '--name',
+      'q-inspect',
+      '-e',
+      'FOO=bar',
+      '-w',
+      '/tmp',
+      '-u',
+      'nobody',
+      '-l',
+      'x=y',
+      '-m',
+      '64m',
+      '--restart',
+      'on-failure:3',
+      '--log-opt',
+      'max-size=1m',
+      'busybox',
+      'sleep',
+      '5',
     ]);
     const c = await k.inspect('q-inspect');
     assert.match(c.Id, /^[0-9a-f]{64}$/);
@@ -180,16 +219,48 @@ describe('docker inspect', () => {
     const r = await k.request('POST', '/containers/create?name=q-raw', { Image: 'busybox', Cmd: ['true'] });
     assert.equal(r.status, 201, r.body);
     assert.deepEqual(JSON.parse(r.body).Warnings, []);
-    const c = JSON.parse((await k.request('GET', '/containers/q-raw/json')).body) as { Config: Record<string, unknown>; HostConfig: Record<string, unknown> };
+    const c = JSON.parse((await k.request('GET', '/containers/q-raw/json')).body) as {
+      Config: Record<string, unknown>;
+      HostConfig: Record<string, unknown>;
+    };
     assert.deepEqual(Object.keys(c.Config), [
-      'Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'Tty', 'OpenStdin', 'StdinOnce',
-      'Env', 'Cmd', 'Image', 'Volumes', 'WorkingDir', 'Entrypoint', 'OnBuild', 'Labels',
+      'Hostname',
+      'Domainname',
+      'User',
+      'AttachStdin',
+      'AttachStdout',
+      'AttachStderr',
+      'Tty',
+      'OpenStdin',
+      'StdinOnce',
+      'Env',
+      'Cmd',
+      'Image',
+      'Volumes',
+      'WorkingDir',
+      'Entrypoint',
+      'OnBuild',
+      'Labels',
     ]);
-    for (const f of ['Binds', 'PortBindings', 'CapAdd', 'CapDrop', 'Dns', 'ExtraHosts', 'SecurityOpt', 'Devices', 'Ulimits', 'PidsLimit', 'MemorySwappiness']) {
+    for (const f of [
+      'Binds',
+      'PortBindings',
+      'CapAdd',
+      'CapDrop',
+      'Dns',
+      'ExtraHosts',
+      'SecurityOpt',
+      'Devices',
+      'Ulimits',
+      'PidsLimit',
+      'MemorySwappiness',
+    ]) {
       assert.equal(c.HostConfig[f], null, f);
     }
-    for (const f of ['Memory', 'MemorySwap', 'CpuShares', 'NanoCpus', 'BlkioWeight', 'OomScoreAdj', 'CpuPeriod', 'CpuQuota']) assert.equal(c.HostConfig[f], 0, f);
-    for (const f of ['Privileged', 'ReadonlyRootfs', 'AutoRemove', 'PublishAllPorts', 'OomKillDisable']) assert.equal(c.HostConfig[f], false, f);
+    for (const f of ['Memory', 'MemorySwap', 'CpuShares', 'NanoCpus', 'BlkioWeight', 'OomScoreAdj', 'CpuPeriod', 'CpuQuota'])
+      assert.equal(c.HostConfig[f], 0, f);
+    for (const f of ['Privileged', 'ReadonlyRootfs', 'AutoRemove', 'PublishAllPorts', 'OomKillDisable'])
+      assert.equal(c.HostConfig[f], false, f);
     for (const f of ['Init', 'Tmpfs', 'Sysctls', 'Mounts']) assert.ok(!(f in c.HostConfig), f);
     assert.equal((await k.request('DELETE', '/containers/q-raw')).status, 204);
   });
@@ -209,9 +280,17 @@ describe('docker inspect', () => {
 describe('bad input', () => {
   test('unknown container: 404 "No such container: x" for every verb', async () => {
     for (const [method, p] of [
-      ['GET', '/containers/x/json'], ['POST', '/containers/x/start'], ['POST', '/containers/x/stop'], ['POST', '/containers/x/kill'],
-      ['POST', '/containers/x/restart'], ['POST', '/containers/x/pause'], ['POST', '/containers/x/wait'], ['DELETE', '/containers/x'],
-      ['GET', '/containers/x/logs?stdout=1'], ['GET', '/containers/x/top'], ['POST', '/containers/x/rename?name=yy'],
+      ['GET', '/containers/x/json'],
+      ['POST', '/containers/x/start'],
+      ['POST', '/containers/x/stop'],
+      ['POST', '/containers/x/kill'],
+      ['POST', '/containers/x/restart'],
+      ['POST', '/containers/x/pause'],
+      ['POST', '/containers/x/wait'],
+      ['DELETE', '/containers/x'],
+      ['GET', '/containers/x/logs?stdout=1'],
+      ['GET', '/containers/x/top'],
+      ['POST', '/containers/x/rename?name=yy'],
     ] as const) {
       const r = await k.request(method, p);
       assert.equal(r.status, 404, `${method} ${p}: ${r.body}`);
@@ -258,9 +337,15 @@ describe('bad input', () => {
       status: 400,
       message: "can't create 'AutoRemove' container with restart policy",
     });
-    assert.match((await k.fails(['run', '--restart', 'bogus', 'busybox', 'true'])).stderr, /invalid restart policy: unknown policy 'bogus'/);
+    assert.match(
+      (await k.fails(['run', '--restart', 'bogus', 'busybox', 'true'])).stderr,
+      /invalid restart policy: unknown policy 'bogus'/,
+    );
     // The CLI itself refuses --rm with --restart.
-    assert.match((await k.fails(['run', '--rm', '--restart', 'always', 'busybox', 'true'])).stderr, /conflicting options: cannot specify both --restart and --rm/);
+    assert.match(
+      (await k.fails(['run', '--rm', '--restart', 'always', 'busybox', 'true'])).stderr,
+      /conflicting options: cannot specify both --restart and --rm/,
+    );
     assert.match((await k.fails(['update', '--restart', 'bogus', 'q-running'])).stderr, /invalid restart policy: unknown policy 'bogus'/);
   });
 
@@ -279,7 +364,9 @@ describe('bad input', () => {
   test('rm of a running container without -f: 409', async () => {
     const r = await k.request('DELETE', '/containers/q-running');
     assert.equal(r.status, 409);
-    assert.deepEqual(JSON.parse(r.body), { message: 'cannot remove container "/q-running": container is running: stop the container before removing or force remove' });
+    assert.deepEqual(JSON.parse(r.body), {
+      message: 'cannot remove container "/q-running": container is running: stop the container before removing or force remove',
+    });
     const p = await k.request('DELETE', '/containers/q-paused');
     assert.equal(p.status, 409);
     assert.match(p.body, /container is paused/);
@@ -305,7 +392,10 @@ describe('bad input', () => {
       (await k.fails(['update', '--restart', 'always', 'q-upd'])).stderr.trim(),
       `Error response from daemon: Cannot update container ${id}: Restart policy cannot be updated because AutoRemove is enabled for the container`,
     );
-    assert.match((await k.fails(['update', '--memory', '64m', 'q-upd'])).stderr, /Memory limit should be smaller than already set memoryswap limit/);
+    assert.match(
+      (await k.fails(['update', '--memory', '64m', 'q-upd'])).stderr,
+      /Memory limit should be smaller than already set memoryswap limit/,
+    );
     await k.ok(['rm', '-f', 'q-upd']);
   });
 });

@@ -95,7 +95,9 @@ describe('docker run', () => {
 
 describe('docker create and start', () => {
   test('start -a prints the output and exits with the exit code, again on a second start', async () => {
-    const id = (await k.ok(['create', '--name', 'created-once', 'busybox', 'sh', '-c', 'echo created-out; echo created-err >&2; exit 4'])).trim();
+    const id = (
+      await k.ok(['create', '--name', 'created-once', 'busybox', 'sh', '-c', 'echo created-out; echo created-err >&2; exit 4'])
+    ).trim();
     assert.match(id, /^[0-9a-f]{64}$/);
     assert.equal((await k.inspect('created-once')).State.Status, 'created');
     for (let i = 0; i < 2; i++) {
@@ -143,7 +145,9 @@ describe('run options, seen from inside the container', () => {
     assert.equal(await k.runOut(['-w', '/made/by/docker'], ['pwd']), '/made/by/docker\n');
     assert.equal(await k.runOut(['--entrypoint', 'echo'], ['from', 'entrypoint']), 'from entrypoint\n');
     // Env: the image's PATH, HOSTNAME, HOME from runc, user variables; a name without "=" unsets.
-    const env = lines(await k.runOut(['-e', 'FOO=bar', '-e', 'EMPTY=', '-e', 'HOSTNAME', '-e', 'UNSET_NOT_THERE', '--hostname', 'envhost'], ['env'])).sort();
+    const env = lines(
+      await k.runOut(['-e', 'FOO=bar', '-e', 'EMPTY=', '-e', 'HOSTNAME', '-e', 'UNSET_NOT_THERE', '--hostname', 'envhost'], ['env']),
+    ).sort();
     assert.deepEqual(env, ['EMPTY=', 'FOO=bar', 'HOME=/root', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
     const withTty = await k.runOut(['-t'], ['sh', '-c', 'echo $TERM $HOSTNAME']);
     assert.match(withTty, /^xterm [0-9a-f]{12}\r\n$/);
@@ -158,13 +162,19 @@ describe('run options, seen from inside the container', () => {
   test('--read-only and --tmpfs', async () => {
     assert.match(await sh(['--read-only'], 'touch /x 2>&1; echo rc=$?'), /Read-only file system\nrc=1\n$/);
     assert.equal(await sh(['--read-only', '--tmpfs', '/run'], 'touch /run/x && echo ok'), 'ok\n');
-    assert.match(await sh(['--tmpfs', '/run:size=1m'], "grep ' /run ' /proc/mounts"), /^tmpfs \/run tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k/);
+    assert.match(
+      await sh(['--tmpfs', '/run:size=1m'], "grep ' /run ' /proc/mounts"),
+      /^tmpfs \/run tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k/,
+    );
   });
 
-  test('--cap-drop ALL leaves no effective capability; the default set is dockerd\'s', async () => {
+  test("--cap-drop ALL leaves no effective capability; the default set is dockerd's", async () => {
     assert.equal(await sh([], 'grep CapEff /proc/self/status'), 'CapEff:\t00000000a80425fb\n');
     assert.equal(await sh(['--cap-drop', 'ALL'], 'grep CapEff /proc/self/status'), 'CapEff:\t0000000000000000\n');
-    assert.equal(await sh(['--cap-drop', 'ALL', '--cap-add', 'CAP_NET_RAW'], 'grep CapEff /proc/self/status'), 'CapEff:\t0000000000002000\n');
+    assert.equal(
+      await sh(['--cap-drop', 'ALL', '--cap-add', 'CAP_NET_RAW'], 'grep CapEff /proc/self/status'),
+      'CapEff:\t0000000000002000\n',
+    );
   });
 
   test('--memory, --pids-limit and --ulimit', async () => {
@@ -190,7 +200,7 @@ describe('run options, seen from inside the container', () => {
     assert.equal(resolv.match(/^nameserver/gm)?.length, 1);
   });
 
-  test('--network none has only lo; --network host sees the host\'s interfaces', async () => {
+  test("--network none has only lo; --network host sees the host's interfaces", async () => {
     assert.equal(await sh(['--network', 'none'], 'ls /sys/class/net'), 'lo\n');
     // Other tests' daemons add and remove bridges and veths meanwhile: the container sees every
     // interface present both before and after, and none that was in neither listing.

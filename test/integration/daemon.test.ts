@@ -76,10 +76,14 @@ describe('exclusive ownership', () => {
   test('a second berthd on the same data root refuses to start and leaves the first alone', async () => {
     const other = tempDir();
     const r = await berthdOnce([
-      '-H', `unix://${path.join(other, 's.sock')}`,
-      '--data-root', first.dataRoot,
-      '--exec-root', path.join(other, 'exec'),
-      '--pidfile', path.join(other, 'pid'),
+      '-H',
+      `unix://${path.join(other, 's.sock')}`,
+      '--data-root',
+      first.dataRoot,
+      '--exec-root',
+      path.join(other, 'exec'),
+      '--pidfile',
+      path.join(other, 'pid'),
     ]);
     assert.equal(r.code, 1, r.stderr);
     assert.ok(
@@ -92,18 +96,24 @@ describe('exclusive ownership', () => {
     assert.equal(fs.readFileSync(path.join(first.dataRoot, 'berthd.lock'), 'utf8').trim(), String(first.pid));
   });
 
-  test('a second berthd on the same pidfile refuses to start with dockerd\'s message', async () => {
+  test("a second berthd on the same pidfile refuses to start with dockerd's message", async () => {
     const other = tempDir();
     const pidfile = path.join(first.dir, 'berthd.pid');
     const r = await berthdOnce([
-      '-H', `unix://${path.join(other, 's.sock')}`,
-      '--data-root', path.join(other, 'data'),
-      '--exec-root', path.join(other, 'exec'),
-      '--pidfile', pidfile,
+      '-H',
+      `unix://${path.join(other, 's.sock')}`,
+      '--data-root',
+      path.join(other, 'data'),
+      '--exec-root',
+      path.join(other, 'exec'),
+      '--pidfile',
+      pidfile,
     ]);
     assert.equal(r.code, 1, r.stderr);
     assert.ok(
-      r.stderr.includes(`berthd: failed to start daemon: pid file found, ensure berthd is not running or delete ${pidfile}: process with PID ${first.pid} is still running`),
+      r.stderr.includes(
+        `berthd: failed to start daemon: pid file found, ensure berthd is not running or delete ${pidfile}: process with PID ${first.pid} is still running`,
+      ),
       r.stderr,
     );
     assert.equal(fs.readFileSync(pidfile, 'utf8').trim(), String(first.pid));
@@ -114,10 +124,14 @@ describe('exclusive ownership', () => {
     const other = tempDir();
     const exec = path.join(other, 'exec');
     const r = await berthdOnce([
-      '-H', `unix://${first.socket}`,
-      '--data-root', path.join(other, 'data'),
-      '--exec-root', exec,
-      '--pidfile', path.join(other, 'pid'),
+      '-H',
+      `unix://${first.socket}`,
+      '--data-root',
+      path.join(other, 'data'),
+      '--exec-root',
+      exec,
+      '--pidfile',
+      path.join(other, 'pid'),
     ]);
     assert.equal(r.code, 1, r.stderr);
     assert.ok(r.stderr.includes(`cannot listen on ${first.socket}: another process is serving on it`), r.stderr);
@@ -165,7 +179,16 @@ describe('shutdown and restart', () => {
     assert.equal(await b.stop(), 0);
 
     fs.writeFileSync(sock, 'not a socket');
-    const r = await berthdOnce(['-H', `unix://${sock}`, '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'berthd.pid')]);
+    const r = await berthdOnce([
+      '-H',
+      `unix://${sock}`,
+      '--data-root',
+      path.join(dir, 'data'),
+      '--exec-root',
+      path.join(dir, 'exec'),
+      '--pidfile',
+      path.join(dir, 'berthd.pid'),
+    ]);
     assert.equal(r.code, 1);
     assert.ok(r.stderr.includes(`cannot listen on ${sock}: the path exists and is not a socket`), r.stderr);
     assert.equal(fs.readFileSync(sock, 'utf8'), 'not a socket');
@@ -289,7 +312,11 @@ describe('SIGKILL during docker load', () => {
       const newCtd = containerdPid(again.execRoot);
       assert.ok(newCtd !== undefined && newCtd !== ctdPid);
       assert.equal(alive(ctdPid), false, 'the old containerd survived the restart');
-      const listed = JSON.parse((await again.request('GET', '/images/json?all=1')).body) as { Id: string; RepoTags: string[]; Size: number }[];
+      const listed = JSON.parse((await again.request('GET', '/images/json?all=1')).body) as {
+        Id: string;
+        RepoTags: string[];
+        Size: number;
+      }[];
       assert.ok(listed.length <= 1, JSON.stringify(listed));
       if (listed.length === 1) {
         // Whole: tagged, inspectable, and its layer holds all the data.
@@ -364,9 +391,23 @@ describe('daemon.json', () => {
     const dir = tempDir();
     const cfg = path.join(dir, 'daemon.json');
     fs.writeFileSync(cfg, '{"debug": true,');
-    const r = await berthdOnce(['-H', `unix://${path.join(dir, 's.sock')}`, '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'pid'), '--config-file', cfg]);
+    const r = await berthdOnce([
+      '-H',
+      `unix://${path.join(dir, 's.sock')}`,
+      '--data-root',
+      path.join(dir, 'data'),
+      '--exec-root',
+      path.join(dir, 'exec'),
+      '--pidfile',
+      path.join(dir, 'pid'),
+      '--config-file',
+      cfg,
+    ]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`^berthd: unable to configure the Docker daemon with file ${cfg.replace(/[.]/g, '\\.')}: invalid JSON`));
+    assert.match(
+      r.stderr,
+      new RegExp(`^berthd: unable to configure the Docker daemon with file ${cfg.replace(/[.]/g, '\\.')}: invalid JSON`),
+    );
     assert.equal(fs.existsSync(path.join(dir, 's.sock')), false);
     assert.equal(containerdPid(path.join(dir, 'exec')), undefined);
   });
@@ -375,7 +416,19 @@ describe('daemon.json', () => {
     const dir = tempDir();
     const cfg = path.join(dir, 'daemon.json');
     fs.writeFileSync(cfg, '{"debug": true}');
-    const r = await berthdOnce(['-D', '-H', `unix://${path.join(dir, 's.sock')}`, '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'pid'), '--config-file', cfg]);
+    const r = await berthdOnce([
+      '-D',
+      '-H',
+      `unix://${path.join(dir, 's.sock')}`,
+      '--data-root',
+      path.join(dir, 'data'),
+      '--exec-root',
+      path.join(dir, 'exec'),
+      '--pidfile',
+      path.join(dir, 'pid'),
+      '--config-file',
+      cfg,
+    ]);
     assert.equal(r.code, 1);
     assert.ok(r.stderr.includes('the following directives are specified both as a flag and in the configuration file: debug'), r.stderr);
   });

@@ -129,7 +129,10 @@ test('docker events --since --until replays create/start/die/destroy of a run --
   // The plain (default) format names action, type and ID on each line.
   const plain = await ok(['events', '--since', since, '--until', unixNow(), '--filter', `container=${id}`]);
   const lines = plain.trim().split('\n');
-  assert.ok(lines.some((l) => l.includes(`container destroy ${id}`) && l.includes('name=ev-basic')), plain);
+  assert.ok(
+    lines.some((l) => l.includes(`container destroy ${id}`) && l.includes('name=ev-basic')),
+    plain,
+  );
 
   // A window that ends before the daemon existed replays nothing.
   const before = await ok(['events', '--since', String(bootSeconds - 60), '--until', String(bootSeconds)]);
@@ -142,7 +145,10 @@ test('--filter event=die and --filter container=<name> select events', async () 
   await runRm('ev-two');
   const dies = await replay(since, ['--filter', 'event=die']);
   assert.ok(dies.length >= 2);
-  assert.ok(dies.every((e) => e.Action === 'die'), JSON.stringify(dies.map((e) => e.Action)));
+  assert.ok(
+    dies.every((e) => e.Action === 'die'),
+    JSON.stringify(dies.map((e) => e.Action)),
+  );
   assert.deepEqual(
     dies.map((e) => e.Actor.Attributes.name).filter((n) => n === 'ev-one' || n === 'ev-two'),
     ['ev-one', 'ev-two'],
@@ -150,12 +156,27 @@ test('--filter event=die and --filter container=<name> select events', async () 
 
   const one = await replay(since, ['--filter', 'container=ev-one']);
   assert.ok(one.length >= 4);
-  assert.ok(one.every((e) => e.Actor.Attributes.name === 'ev-one'), JSON.stringify(one));
-  assert.ok(inOrder(one.map((e) => e.Action), ['create', 'start', 'die', 'destroy']));
+  assert.ok(
+    one.every((e) => e.Actor.Attributes.name === 'ev-one'),
+    JSON.stringify(one),
+  );
+  assert.ok(
+    inOrder(
+      one.map((e) => e.Action),
+      ['create', 'start', 'die', 'destroy'],
+    ),
+  );
 
   // By ID prefix, combined with an event filter (AND across keys, OR within one).
   const id = idByName(one, 'ev-one');
-  const startStop = await replay(since, ['--filter', `container=${id.slice(0, 12)}`, '--filter', 'event=start', '--filter', 'event=destroy']);
+  const startStop = await replay(since, [
+    '--filter',
+    `container=${id.slice(0, 12)}`,
+    '--filter',
+    'event=start',
+    '--filter',
+    'event=destroy',
+  ]);
   assert.deepEqual(
     startStop.map((e) => e.Action),
     ['start', 'destroy'],
@@ -174,12 +195,18 @@ test('--filter type=image shows load, tag, untag and delete of an image, and no 
   await ok(['rmi', 'evtest/img:2']);
   await ok(['rmi', 'evtest/img:1']);
   const events = await replay(since, ['--filter', 'type=image']);
-  assert.ok(events.every((e) => e.Type === 'image'), JSON.stringify(events.map((e) => e.Type)));
+  assert.ok(
+    events.every((e) => e.Type === 'image'),
+    JSON.stringify(events.map((e) => e.Type)),
+  );
   const mine = events.filter((e) => e.Actor.ID === id);
   const actions = mine.map((e) => e.Action);
   assert.ok(inOrder(actions, ['load', 'tag', 'untag', 'untag', 'delete']), actions.join(','));
   assert.equal(actions[actions.length - 1], 'delete');
-  assert.ok(mine.some((e) => e.Action === 'tag' && e.Actor.Attributes.name === 'evtest/img:2'), JSON.stringify(mine));
+  assert.ok(
+    mine.some((e) => e.Action === 'tag' && e.Actor.Attributes.name === 'evtest/img:2'),
+    JSON.stringify(mine),
+  );
 
   // image=<name> passes the image's own events and those of containers made from it.
   const busybox = await replay(since, ['--filter', 'image=busybox']);
@@ -196,7 +223,17 @@ test("--format '{{json .}}' prints the message fields; label filters match attri
   const since = unixNow(-1);
   await runRm('ev-fmt', ['--label', 'com.example.evt=fmt', '--label', 'com.example.other=1']);
   await runRm('ev-fmt-other', ['--label', 'com.example.evt=nope']);
-  const out = await ok(['events', '--since', since, '--until', unixNow(), '--format', '{{json .}}', '--filter', 'label=com.example.evt=fmt']);
+  const out = await ok([
+    'events',
+    '--since',
+    since,
+    '--until',
+    unixNow(),
+    '--format',
+    '{{json .}}',
+    '--filter',
+    'label=com.example.evt=fmt',
+  ]);
   const lines = out.trim().split('\n');
   assert.ok(lines.length >= 4, out);
   for (const line of lines) {
@@ -208,8 +245,23 @@ test("--format '{{json .}}' prints the message fields; label filters match attri
     assert.match(e.Actor.ID, /^[0-9a-f]{64}$/);
     assert.equal(typeof e.time, 'number');
   }
-  const tmpl = await ok(['events', '--since', since, '--until', unixNow(), '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}', '--filter', 'label=com.example.evt']);
-  const names = new Set(tmpl.trim().split('\n').map((l) => l.split(' ')[2]));
+  const tmpl = await ok([
+    'events',
+    '--since',
+    since,
+    '--until',
+    unixNow(),
+    '--format',
+    '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}',
+    '--filter',
+    'label=com.example.evt',
+  ]);
+  const names = new Set(
+    tmpl
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')[2]),
+  );
   assert.deepEqual([...names].sort(), ['ev-fmt', 'ev-fmt-other']);
   assert.match(tmpl, /^container create ev-fmt$/m);
 });
@@ -250,13 +302,20 @@ test('--until in the future: live events until then, and the stream ends by itse
   const parsed = parseLines(r.stdout);
   const id = idByName(parsed, 'ev-until');
   const actions = actionsOf(parsed, id);
-  assert.deepEqual(actions.filter((a) => ['create', 'start', 'die', 'destroy'].includes(a)), ['create', 'start', 'die', 'destroy']);
+  assert.deepEqual(
+    actions.filter((a) => ['create', 'start', 'die', 'destroy'].includes(a)),
+    ['create', 'start', 'die', 'destroy'],
+  );
   // Each event once: the replay and the live part do not overlap.
   assert.equal(new Set(parsed.map((e) => String(e.timeNano))).size, parsed.length);
 });
 
 /** GET /events raw; resolves with status, headers and the whole body (until must be past). */
-function rawEvents(query: string, headers: Record<string, string> = {}, prefix = ''): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function rawEvents(
+  query: string,
+  headers: Record<string, string> = {},
+  prefix = '',
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return b.request('GET', `${prefix}/events?${query}`, { headers });
 }
 

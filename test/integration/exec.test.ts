@@ -159,7 +159,19 @@ test('docker exec -i forwards piped stdin and its EOF', async () => {
 });
 
 test('-e, -w and -u shape the exec process; the container env is inherited', async () => {
-  const out = await ok(['exec', '-e', 'FOO=bar', '-e', 'FROM_IMAGE_RUN=2', '-w', '/tmp', 'ex-run', 'sh', '-c', 'echo $FOO $FROM_IMAGE_RUN; pwd; id -u']);
+  const out = await ok([
+    'exec',
+    '-e',
+    'FOO=bar',
+    '-e',
+    'FROM_IMAGE_RUN=2',
+    '-w',
+    '/tmp',
+    'ex-run',
+    'sh',
+    '-c',
+    'echo $FOO $FROM_IMAGE_RUN; pwd; id -u',
+  ]);
   assert.deepEqual(out.split('\n'), ['bar 2', '/tmp', '0']);
   assert.equal(await ok(['exec', '-u', 'nobody', 'ex-run', 'id', '-u']), '65534');
   assert.equal(await ok(['exec', '-u', '1234:5678', 'ex-run', 'sh', '-c', 'echo $(id -u) $(id -g)']), '1234 5678');
@@ -180,7 +192,21 @@ function runcRaisesNofile(): boolean {
 }
 
 test('the exec inherits the container rlimits and working directory', async () => {
-  await ok(['run', '-d', '--name', 'ex-limits', '--network', 'none', '--ulimit', 'nofile=123:456', '-w', '/etc', 'busybox', 'sleep', '1000']);
+  await ok([
+    'run',
+    '-d',
+    '--name',
+    'ex-limits',
+    '--network',
+    'none',
+    '--ulimit',
+    'nofile=123:456',
+    '-w',
+    '/etc',
+    'busybox',
+    'sleep',
+    '1000',
+  ]);
   try {
     // The container's own process gets exactly the limits asked for.
     assert.equal(await ok(['exec', 'ex-limits', 'sh', '-c', 'grep "open files" /proc/1/limits | tr -s " " | cut -d" " -f4,5']), '123 456');
@@ -193,8 +219,8 @@ test('the exec inherits the container rlimits and working directory', async () =
 });
 
 test('--privileged grants every capability; a plain exec has the container default set', async () => {
-  const plain = await ok(['exec', 'ex-run', 'sh', '-c', "grep CapEff /proc/self/status | cut -f2"]);
-  const priv = await ok(['exec', '--privileged', 'ex-run', 'sh', '-c', "grep CapEff /proc/self/status | cut -f2"]);
+  const plain = await ok(['exec', 'ex-run', 'sh', '-c', 'grep CapEff /proc/self/status | cut -f2']);
+  const priv = await ok(['exec', '--privileged', 'ex-run', 'sh', '-c', 'grep CapEff /proc/self/status | cut -f2']);
   assert.equal(plain, '00000000a80425fb');
   assert.notEqual(priv, plain);
   assert.ok(BigInt(`0x${priv}`) > BigInt(`0x${plain}`), `privileged CapEff ${priv}`);
@@ -211,7 +237,10 @@ test('docker exec -d returns at once and the command runs', async () => {
 
 test('docker exec -t runs the command on a pty', async () => {
   const env = { ...process.env, DOCKER_HOST: `unix://${b.socket}`, DOCKER_CLI_HINTS: 'false' };
-  const r = await run('script', ['-qec', `${DOCKER} exec -t ex-run sh -c 'tty; echo TERM=$TERM; exit 3'`, '/dev/null'], { env, timeoutMs: 60_000 });
+  const r = await run('script', ['-qec', `${DOCKER} exec -t ex-run sh -c 'tty; echo TERM=$TERM; exit 3'`, '/dev/null'], {
+    env,
+    timeoutMs: 60_000,
+  });
   assert.equal(r.code, 3, r.stdout + r.stderr);
   assert.match(r.stdout, /\/dev\/pts\/\d+\r+\n/);
   assert.match(r.stdout, /TERM=xterm\r+\n/);
@@ -220,7 +249,11 @@ test('docker exec -t runs the command on a pty', async () => {
 test('docker exec -it with a pty passes input through', async () => {
   const env = { ...process.env, DOCKER_HOST: `unix://${b.socket}`, DOCKER_CLI_HINTS: 'false' };
   // script feeds its stdin to the pty the CLI reads: the shell echoes the line and runs it.
-  const r = await run('script', ['-qec', `${DOCKER} exec -it ex-run sh`, '/dev/null'], { env, input: 'echo in-$((40+2))\nexit 5\n', timeoutMs: 60_000 });
+  const r = await run('script', ['-qec', `${DOCKER} exec -it ex-run sh`, '/dev/null'], {
+    env,
+    input: 'echo in-$((40+2))\nexit 5\n',
+    timeoutMs: 60_000,
+  });
   assert.match(r.stdout, /in-42/, r.stdout + r.stderr);
   assert.equal(r.code, 5, r.stdout + r.stderr);
 });
@@ -279,7 +312,13 @@ test('exec inspect before, during and after a run; ExecIDs on the container', as
   assert.equal(info.ExitCode, null);
   assert.equal(info.Pid, 0);
   assert.equal(info.ContainerID, runningId);
-  assert.deepEqual(info.ProcessConfig, { tty: false, entrypoint: 'sh', arguments: ['-c', 'sleep 2; exit 4'], privileged: false, user: 'nobody' });
+  assert.deepEqual(info.ProcessConfig, {
+    tty: false,
+    entrypoint: 'sh',
+    arguments: ['-c', 'sleep 2; exit 4'],
+    privileged: false,
+    user: 'nobody',
+  });
   assert.equal(info.OpenStdout, true);
   assert.equal(info.OpenStdin, false);
   assert.equal(info.DetachKeys, Buffer.from([0x18]).toString('base64'));
@@ -317,7 +356,9 @@ test('exec start without Upgrade: a 200 carrying the raw multiplexed stream', as
   const res = await new Promise<{ status: number; type: string; body: Buffer }>((resolve, reject) => {
     const sock = net.connect(b.socket);
     const body = JSON.stringify({ Detach: false, Tty: false });
-    sock.write(`POST /exec/${id}/start HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    sock.write(
+      `POST /exec/${id}/start HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
     let buf = Buffer.alloc(0);
     sock.on('data', (d: Buffer) => (buf = Buffer.concat([buf, d])));
     sock.on('error', reject);
@@ -352,7 +393,17 @@ test('exec events: exec_create, exec_start and exec_die with the exit code', asy
   await docker(['exec', 'ex-run', 'sh', '-c', 'exit 3']);
   await docker(['exec', 'ex-run', 'true']);
   const untilTs = Math.floor(Date.now() / 1000) + 1;
-  const out = await ok(['events', '--since', String(since), '--until', String(untilTs), '--filter', 'container=ex-run', '--format', '{{json .}}']);
+  const out = await ok([
+    'events',
+    '--since',
+    String(since),
+    '--until',
+    String(untilTs),
+    '--filter',
+    'container=ex-run',
+    '--format',
+    '{{json .}}',
+  ]);
   const events = out
     .split('\n')
     .filter((l) => l !== '')
@@ -360,7 +411,10 @@ test('exec events: exec_create, exec_start and exec_die with the exit code', asy
     .filter((e) => e.Action.startsWith('exec_'));
   const create = events.find((e) => e.Action === 'exec_create: sh -c exit 3');
   // dockerd joins entrypoint and arguments with a space, even when there are none.
-  assert.ok(events.some((e) => e.Action === 'exec_create: true '), JSON.stringify(events.map((e) => e.Action)));
+  assert.ok(
+    events.some((e) => e.Action === 'exec_create: true '),
+    JSON.stringify(events.map((e) => e.Action)),
+  );
   assert.ok(create, JSON.stringify(events));
   const execId = create.Actor.Attributes.execID;
   assert.equal(create.Actor.ID, runningId);

@@ -20,11 +20,14 @@ interface RawResult {
 
 function raw(b: Berth, method: string, urlPath: string, body?: Buffer, contentType = 'application/x-tar'): Promise<RawResult> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: b.socket, method, path: urlPath, headers: body ? { 'Content-Type': contentType } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
+    const req = http.request(
+      { socketPath: b.socket, method, path: urlPath, headers: body ? { 'Content-Type': contentType } : {} },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -41,7 +44,13 @@ interface Entry {
 async function makeTar(entries: Entry[]): Promise<Buffer> {
   const pack = tar.pack();
   for (const e of entries) {
-    const header = { name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: e.mode ?? (e.type === 'directory' ? 0o755 : 0o644), mtime: new Date('2024-01-01T00:00:00Z') };
+    const header = {
+      name: e.name,
+      type: e.type ?? 'file',
+      linkname: e.linkname,
+      mode: e.mode ?? (e.type === 'directory' ? 0o755 : 0o644),
+      mtime: new Date('2024-01-01T00:00:00Z'),
+    };
     await new Promise<void>((resolve, reject) => pack.entry(header, e.data ?? '', (err) => (err ? reject(err) : resolve())));
   }
   pack.finalize();
@@ -57,7 +66,11 @@ async function readTar(buf: Buffer): Promise<Map<string, { type: string; data: s
   for await (const entry of ex) {
     const chunks: Buffer[] = [];
     for await (const c of entry) chunks.push(c as Buffer);
-    out.set(entry.header.name, { type: entry.header.type ?? 'file', data: Buffer.concat(chunks).toString(), linkname: entry.header.linkname ?? null });
+    out.set(entry.header.name, {
+      type: entry.header.type ?? 'file',
+      data: Buffer.concat(chunks).toString(),
+      linkname: entry.header.linkname ?? null,
+    });
   }
   return out;
 }
@@ -117,15 +130,23 @@ describe('container files', { timeout: 300_000 }, () => {
       ok(['cp', path.join(host, 'big.bin'), 'cold:/tmp/big2.bin']),
       ok(['cp', path.join(host, 'big.bin'), 'live:/tmp/big.bin']),
     ]);
-    for (const [c, f] of [['cold', 'big1.bin'], ['cold', 'big2.bin'], ['live', 'big.bin']]) {
+    for (const [c, f] of [
+      ['cold', 'big1.bin'],
+      ['cold', 'big2.bin'],
+      ['live', 'big.bin'],
+    ]) {
       const back = path.join(host, `back-${c}-${f}`);
       await ok(['cp', `${c}:/tmp/${f}`, back]);
       assert.ok(fs.readFileSync(back).equals(big), `${c}:${f} differs`);
     }
   });
 
-  test('an aborted download releases the stopped container\'s mount', async () => {
-    const mounts = (): number => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('/berth-mnt-')).length;
+  test("an aborted download releases the stopped container's mount", async () => {
+    const mounts = (): number =>
+      fs
+        .readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('/berth-mnt-')).length;
     const before = mounts();
     await new Promise<void>((resolve, reject) => {
       const req = http.request({ socketPath: b.socket, method: 'GET', path: '/containers/cold/archive?path=/' }, (res) => {
@@ -189,7 +210,7 @@ describe('container files', { timeout: 300_000 }, () => {
     assert.equal(fs.readFileSync(path.join(host, 'motd.back'), 'utf8'), 'welcome\n');
   });
 
-  test('copyUIDGID gives the files to the container\'s user', async () => {
+  test("copyUIDGID gives the files to the container's user", async () => {
     await ok(['create', '--user', '1234:5678', '--name', 'usr', 'busybox']);
     fs.writeFileSync(path.join(host, 'owned.txt'), 'mine');
     await ok(['cp', '-a', path.join(host, 'owned.txt'), 'usr:/tmp/owned.txt']);
@@ -224,7 +245,7 @@ describe('container files', { timeout: 300_000 }, () => {
     assert.match(cli, /root:x:0:0/);
   });
 
-  test('a missing path is a 404 with dockerd\'s message', async () => {
+  test("a missing path is a 404 with dockerd's message", async () => {
     const r = await docker(['cp', 'live:/nope', path.join(host, 'x')]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Could not find the file \/nope in container live/);
@@ -283,7 +304,12 @@ describe('container files', { timeout: 300_000 }, () => {
     // The container's own symlink at a mount point stays inside its root: the volume is mounted
     // where the link leads in the container, never on the host path it names.
     await ok(['create', '--name', 'vplant', 'busybox', 'true']);
-    const planted = await raw(b, 'PUT', '/containers/vplant/archive?path=/', await makeTar([{ name: 'lnk', type: 'symlink', linkname: canaryDir }]));
+    const planted = await raw(
+      b,
+      'PUT',
+      '/containers/vplant/archive?path=/',
+      await makeTar([{ name: 'lnk', type: 'symlink', linkname: canaryDir }]),
+    );
     assert.equal(planted.status, 200, planted.body.toString());
     await ok(['commit', 'vplant', 'linked:latest']);
     await ok(['create', '--name', 'vlink', '-v', 'cpvol:/lnk/sub', 'linked:latest', 'true']);
@@ -295,32 +321,70 @@ describe('container files', { timeout: 300_000 }, () => {
     await ok(['volume', 'rm', 'cpvol']);
     // Every mount made for the operations is gone.
     const tmpMounts = path.join(b.dataRoot, 'tmp-mounts') + '/';
-    assert.deepEqual(fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(tmpMounts)), []);
+    assert.deepEqual(
+      fs
+        .readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(tmpMounts)),
+      [],
+    );
   });
 
   test('noOverwriteDirNonDir refuses to replace a dir by a file', async () => {
     const r = await raw(b, 'PUT', '/containers/live/archive?path=/&noOverwriteDirNonDir=true', await makeTar([{ name: 'tmp', data: 'x' }]));
     assert.equal(r.status, 400, r.body.toString());
-    assert.match((JSON.parse(r.body.toString()) as { message: string }).message, /cannot overwrite directory "\/tmp" with non-directory "\/"/);
-    const r2 = await raw(b, 'PUT', '/containers/live/archive?path=/&noOverwriteDirNonDir=true', await makeTar([{ name: 'etc/passwd', type: 'directory' }]));
+    assert.match(
+      (JSON.parse(r.body.toString()) as { message: string }).message,
+      /cannot overwrite directory "\/tmp" with non-directory "\/"/,
+    );
+    const r2 = await raw(
+      b,
+      'PUT',
+      '/containers/live/archive?path=/&noOverwriteDirNonDir=true',
+      await makeTar([{ name: 'etc/passwd', type: 'directory' }]),
+    );
     assert.equal(r2.status, 400, r2.body.toString());
-    assert.match((JSON.parse(r2.body.toString()) as { message: string }).message, /cannot overwrite non-directory "\/etc\/passwd" with directory "\/"/);
+    assert.match(
+      (JSON.parse(r2.body.toString()) as { message: string }).message,
+      /cannot overwrite non-directory "\/etc\/passwd" with directory "\/"/,
+    );
     // Without the flag, the file replaces the dir.
-    const r3 = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', await makeTar([{ name: 'dir-to-file', type: 'directory' }, { name: 'dir-to-file/x', data: 'x' }]));
+    const r3 = await raw(
+      b,
+      'PUT',
+      '/containers/live/archive?path=/tmp',
+      await makeTar([
+        { name: 'dir-to-file', type: 'directory' },
+        { name: 'dir-to-file/x', data: 'x' },
+      ]),
+    );
     assert.equal(r3.status, 200);
     const r4 = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', await makeTar([{ name: 'dir-to-file', data: 'now a file' }]));
     assert.equal(r4.status, 200);
-    assert.equal((await readTar((await raw(b, 'GET', '/containers/live/archive?path=/tmp/dir-to-file')).body)).get('dir-to-file')?.data, 'now a file');
+    assert.equal(
+      (await readTar((await raw(b, 'GET', '/containers/live/archive?path=/tmp/dir-to-file')).body)).get('dir-to-file')?.data,
+      'now a file',
+    );
   });
 
   test('hostile archives cannot write outside the container', async () => {
     const canaryRel = canaryDir.slice(1);
     // `..` out of the extraction dir is refused (moby's breakout check)...
-    const breakout = await raw(b, 'PUT', '/containers/live/archive?path=/etc', await makeTar([{ name: `../../../../../..${canaryDir}/escape`, data: 'pwned' }]));
+    const breakout = await raw(
+      b,
+      'PUT',
+      '/containers/live/archive?path=/etc',
+      await makeTar([{ name: `../../../../../..${canaryDir}/escape`, data: 'pwned' }]),
+    );
     assert.equal(breakout.status, 400, breakout.body.toString());
     assert.match(breakout.body.toString(), /is outside of/);
     // ...and `..` that stays below it (clamped at the root, as filepath.Join does) is confined.
-    const clamped = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', await makeTar([{ name: `../../../../../..${canaryDir}/escape`, data: 'confined' }]));
+    const clamped = await raw(
+      b,
+      'PUT',
+      '/containers/live/archive?path=/tmp',
+      await makeTar([{ name: `../../../../../..${canaryDir}/escape`, data: 'confined' }]),
+    );
     assert.equal(clamped.status, 200, clamped.body.toString());
     const clampedBack = await readTar((await raw(b, 'GET', `/containers/live/archive?path=${canaryDir}/escape`)).body);
     assert.equal(clampedBack.get('escape')?.data, 'confined');
@@ -343,14 +407,37 @@ describe('container files', { timeout: 300_000 }, () => {
     const inside = await readTar((await raw(b, 'GET', `/containers/live/archive?path=${canaryDir}/pwned`)).body);
     assert.equal(inside.get('pwned')?.data, 'pwned');
     // Relative links and hard links that leave the extraction dir are refused.
-    const relLink = await raw(b, 'PUT', '/containers/live/archive?path=/etc', await makeTar([{ name: 'up', type: 'symlink', linkname: `../../../../..${canaryDir}` }]));
+    const relLink = await raw(
+      b,
+      'PUT',
+      '/containers/live/archive?path=/etc',
+      await makeTar([{ name: 'up', type: 'symlink', linkname: `../../../../..${canaryDir}` }]),
+    );
     assert.equal(relLink.status, 400, relLink.body.toString());
-    const hard = await raw(b, 'PUT', '/containers/live/archive?path=/etc', await makeTar([{ name: 'hl', type: 'link', linkname: `../../../../..${canaryDir}/canary.txt` }]));
+    const hard = await raw(
+      b,
+      'PUT',
+      '/containers/live/archive?path=/etc',
+      await makeTar([{ name: 'hl', type: 'link', linkname: `../../../../..${canaryDir}/canary.txt` }]),
+    );
     assert.equal(hard.status, 400, hard.body.toString());
     // A hard link to a file inside works, and to the container's file.
-    const hardIn = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', await makeTar([{ name: 'pw', type: 'link', linkname: `../etc/passwd` }]));
+    const hardIn = await raw(
+      b,
+      'PUT',
+      '/containers/live/archive?path=/tmp',
+      await makeTar([{ name: 'pw', type: 'link', linkname: `../etc/passwd` }]),
+    );
     assert.equal(hardIn.status, 400, 'a hard link out of the extraction dir is refused even inside the container');
-    const hardOk = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', await makeTar([{ name: 'orig', data: 'same inode' }, { name: 'copy', type: 'link', linkname: 'orig' }]));
+    const hardOk = await raw(
+      b,
+      'PUT',
+      '/containers/live/archive?path=/tmp',
+      await makeTar([
+        { name: 'orig', data: 'same inode' },
+        { name: 'copy', type: 'link', linkname: 'orig' },
+      ]),
+    );
     assert.equal(hardOk.status, 200, hardOk.body.toString());
     const hardBack = await readTar((await raw(b, 'GET', '/containers/live/archive?path=/tmp/copy')).body);
     assert.equal(hardBack.get('copy')?.data, 'same inode');
@@ -371,29 +458,56 @@ describe('container files', { timeout: 300_000 }, () => {
     assert.equal(put.status, 200, put.body.toString());
     for (const c of ['cold', 'live']) {
       if (c === 'live') {
-        await raw(b, 'PUT', '/containers/live/archive?path=/', await makeTar([
-          { name: 'data', type: 'symlink', linkname: '/' },
-          { name: 'link', type: 'symlink', linkname: `../../../../../..${canaryDir}` },
-          { name: 'abslink', type: 'symlink', linkname: canaryDir },
-        ]));
+        await raw(
+          b,
+          'PUT',
+          '/containers/live/archive?path=/',
+          await makeTar([
+            { name: 'data', type: 'symlink', linkname: '/' },
+            { name: 'link', type: 'symlink', linkname: `../../../../../..${canaryDir}` },
+            { name: 'abslink', type: 'symlink', linkname: canaryDir },
+          ]),
+        );
       }
-      for (const p of ['/link/canary.txt', '/abslink/canary.txt', `/data${canaryDir}/canary.txt`, `/data/../../..${canaryDir}/canary.txt`]) {
+      for (const p of [
+        '/link/canary.txt',
+        '/abslink/canary.txt',
+        `/data${canaryDir}/canary.txt`,
+        `/data/../../..${canaryDir}/canary.txt`,
+      ]) {
         const r = await raw(b, 'GET', `/containers/${c}/archive?path=${encodeURIComponent(p)}`);
         assert.equal(r.status, 404, `${c}:${p} served: ${r.body.toString()}`);
         assert.ok(!r.body.includes(CANARY));
       }
       // Following the links to a dir gives the container's dirs.
       const stat = await raw(b, 'HEAD', `/containers/${c}/archive?path=/link`);
-      const st = JSON.parse(Buffer.from(String(stat.headers['x-docker-container-path-stat']), 'base64').toString()) as { linkTarget: string };
+      const st = JSON.parse(Buffer.from(String(stat.headers['x-docker-container-path-stat']), 'base64').toString()) as {
+        linkTarget: string;
+      };
       assert.equal(st.linkTarget, canaryDir);
       const viaData = await readTar((await raw(b, 'GET', `/containers/${c}/archive?path=/data/etc/passwd`)).body);
       assert.match(viaData.get('passwd')?.data ?? '', /^root:/);
       // Writing through them lands in the container.
-      const w = await raw(b, 'PUT', `/containers/${c}/archive?path=/data/tmp`, await makeTar([{ name: 'through-data', data: 'in container' }]));
+      const w = await raw(
+        b,
+        'PUT',
+        `/containers/${c}/archive?path=/data/tmp`,
+        await makeTar([{ name: 'through-data', data: 'in container' }]),
+      );
       assert.equal(w.status, 200, w.body.toString());
-      const mk = await raw(b, 'PUT', `/containers/${c}/archive?path=/`, await makeTar([{ name: `${canaryDir.slice(1)}/`, type: 'directory' }]));
+      const mk = await raw(
+        b,
+        'PUT',
+        `/containers/${c}/archive?path=/`,
+        await makeTar([{ name: `${canaryDir.slice(1)}/`, type: 'directory' }]),
+      );
       assert.equal(mk.status, 200, mk.body.toString());
-      const w2 = await raw(b, 'PUT', `/containers/${c}/archive?path=/abslink`, await makeTar([{ name: 'canary.txt', data: 'overwritten?' }]));
+      const w2 = await raw(
+        b,
+        'PUT',
+        `/containers/${c}/archive?path=/abslink`,
+        await makeTar([{ name: 'canary.txt', data: 'overwritten?' }]),
+      );
       assert.equal(w2.status, 200, w2.body.toString());
       const w3 = await raw(b, 'PUT', `/containers/${c}/archive?path=/link`, await makeTar([{ name: 'other.txt', data: 'overwritten?' }]));
       assert.equal(w3.status, 200, w3.body.toString());
@@ -414,7 +528,12 @@ describe('container files', { timeout: 300_000 }, () => {
       const r = await raw(b, 'GET', `/containers/live/archive?path=${p}`);
       assert.equal(r.status, 404, `${p}: ${r.status}`);
     }
-    const w = await raw(b, 'PUT', '/containers/live/archive?path=/proc/sys/kernel', await makeTar([{ name: 'core_pattern', data: '|/tmp/pwned' }]));
+    const w = await raw(
+      b,
+      'PUT',
+      '/containers/live/archive?path=/proc/sys/kernel',
+      await makeTar([{ name: 'core_pattern', data: '|/tmp/pwned' }]),
+    );
     assert.equal(w.status, 404);
     assert.equal(fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8'), hostCore);
     // /etc/hosts is the container's bind-mounted file, read and written through.
@@ -437,10 +556,19 @@ describe('container files', { timeout: 300_000 }, () => {
   });
 
   test('docker diff reports added, changed and deleted paths', async () => {
-    await ok(['run', '--name', 'dd', 'busybox', 'sh', '-c', 'rm /etc/group; echo new > /newfile; echo extra >> /etc/passwd; mkdir -p /opt/x']);
+    await ok([
+      'run',
+      '--name',
+      'dd',
+      'busybox',
+      'sh',
+      '-c',
+      'rm /etc/group; echo new > /newfile; echo extra >> /etc/passwd; mkdir -p /opt/x',
+    ]);
     const out = await ok(['diff', 'dd']);
     const lines = out.trim().split('\n');
-    for (const l of ['D /etc/group', 'A /newfile', 'C /etc/passwd', 'C /etc', 'A /opt', 'A /opt/x']) assert.ok(lines.includes(l), `${l} missing from:\n${out}`);
+    for (const l of ['D /etc/group', 'A /newfile', 'C /etc/passwd', 'C /etc', 'A /opt', 'A /opt/x'])
+      assert.ok(lines.includes(l), `${l} missing from:\n${out}`);
     assert.ok(!lines.some((l) => / \/(proc|sys|dev|etc\/hosts|etc\/hostname|etc\/resolv\.conf)$/.test(l)), out);
     // A running container's changes are read the same way.
     const live = (await ok(['diff', 'live'])).trim().split('\n');
@@ -450,18 +578,35 @@ describe('container files', { timeout: 300_000 }, () => {
     assert.equal(await ok(['diff', 'fresh']), '');
     await ok(['rm', '-f', 'fresh']);
     const api = JSON.parse((await raw(b, 'GET', '/containers/dd/changes')).body.toString()) as { Path: string; Kind: number }[];
-    assert.deepEqual(api.find((c) => c.Path === '/etc/group'), { Path: '/etc/group', Kind: 2 });
-    assert.deepEqual(api.find((c) => c.Path === '/newfile'), { Path: '/newfile', Kind: 1 });
-    assert.deepEqual(api.find((c) => c.Path === '/etc/passwd'), { Path: '/etc/passwd', Kind: 0 });
+    assert.deepEqual(
+      api.find((c) => c.Path === '/etc/group'),
+      { Path: '/etc/group', Kind: 2 },
+    );
+    assert.deepEqual(
+      api.find((c) => c.Path === '/newfile'),
+      { Path: '/newfile', Kind: 1 },
+    );
+    assert.deepEqual(
+      api.find((c) => c.Path === '/etc/passwd'),
+      { Path: '/etc/passwd', Kind: 0 },
+    );
   });
 
   test('docker commit makes an image that runs with the change', async () => {
-    const id = (await ok(['commit', '-m', 'my message', '-a', 'Jane <jane@example.com>', '--change', 'CMD ["cat", "/newfile"]', 'dd', 'committed:v1'])).trim();
+    const id = (
+      await ok(['commit', '-m', 'my message', '-a', 'Jane <jane@example.com>', '--change', 'CMD ["cat", "/newfile"]', 'dd', 'committed:v1'])
+    ).trim();
     assert.match(id, /^sha256:[0-9a-f]{64}$/);
     assert.equal(await ok(['run', '--rm', 'committed:v1']), 'new\n');
     const ls = await docker(['run', '--rm', 'committed:v1', 'ls', '/etc/group']);
     assert.notEqual(ls.code, 0);
-    const inspect = JSON.parse(await ok(['image', 'inspect', 'committed:v1'])) as { Author: string; Comment: string; Config: { Cmd: string[] }; RootFS: { Layers: string[] }; Parent: string }[];
+    const inspect = JSON.parse(await ok(['image', 'inspect', 'committed:v1'])) as {
+      Author: string;
+      Comment: string;
+      Config: { Cmd: string[] };
+      RootFS: { Layers: string[] };
+      Parent: string;
+    }[];
     assert.equal(inspect[0].Author, 'Jane <jane@example.com>');
     assert.equal(inspect[0].Comment, 'my message');
     assert.deepEqual(inspect[0].Config.Cmd, ['cat', '/newfile']);
@@ -478,7 +623,15 @@ describe('container files', { timeout: 300_000 }, () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     await ok(['commit', 'live', 'committed:live']);
     const until = Math.ceil(Date.now() / 1000) + 1;
-    const events = await ok(['events', '--since', String(since), '--until', String(until), '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}']);
+    const events = await ok([
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(until),
+      '--format',
+      '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}',
+    ]);
     for (const e of ['container pause live', 'container unpause live', 'container commit live', 'image tag committed:live']) {
       assert.ok(events.split('\n').includes(e), `${e} missing from:\n${events}`);
     }
@@ -486,10 +639,19 @@ describe('container files', { timeout: 300_000 }, () => {
     assert.equal(await ok(['run', '--rm', '--name', 'fromcommit', 'committed:live', 'cat', '/tmp/hello.txt']), 'hello world\n');
   });
 
-  test('commit takes a config from the body and merges the container\'s', async () => {
-    const r = await raw(b, 'POST', '/commit?container=dd&repo=withbody&changes=LABEL%20a%3Db', Buffer.from(JSON.stringify({ Env: ['EXTRA=1'], Cmd: ['cat', '/newfile'] })), 'application/json');
+  test("commit takes a config from the body and merges the container's", async () => {
+    const r = await raw(
+      b,
+      'POST',
+      '/commit?container=dd&repo=withbody&changes=LABEL%20a%3Db',
+      Buffer.from(JSON.stringify({ Env: ['EXTRA=1'], Cmd: ['cat', '/newfile'] })),
+      'application/json',
+    );
     assert.equal(r.status, 201, r.body.toString());
-    const inspect = JSON.parse(await ok(['image', 'inspect', 'withbody:latest'])) as { Id: string; Config: { Env: string[]; Cmd: string[]; Labels: Record<string, string> } }[];
+    const inspect = JSON.parse(await ok(['image', 'inspect', 'withbody:latest'])) as {
+      Id: string;
+      Config: { Env: string[]; Cmd: string[]; Labels: Record<string, string> };
+    }[];
     assert.equal((JSON.parse(r.body.toString()) as { Id: string }).Id, inspect[0].Id);
     assert.ok(inspect[0].Config.Env.includes('EXTRA=1'));
     assert.ok(inspect[0].Config.Env.some((e) => e.startsWith('PATH=')));

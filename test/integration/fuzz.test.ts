@@ -10,15 +10,25 @@ import { runFuzz } from '../fuzz/runner';
 const seed = process.env.BERTH_FUZZ_SEED ? Number(process.env.BERTH_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const cases = Number(process.env.BERTH_FUZZ_CASES ?? 10_000);
 const workers = Number(process.env.BERTH_FUZZ_WORKERS ?? 8);
-const exclude = (process.env.BERTH_FUZZ_EXCLUDE ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+const exclude = (process.env.BERTH_FUZZ_EXCLUDE ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s) => s !== '');
 
 test(`fuzz every route (seed ${seed}, ${cases} cases, ${workers} workers)`, { timeout: 10 * 60_000 }, async () => {
   console.log(`BERTH_FUZZ_SEED=${seed} BERTH_FUZZ_CASES=${cases}${exclude.length ? ` BERTH_FUZZ_EXCLUDE=${exclude.join(',')}` : ''}`);
   const r = await runFuzz({ seed, cases, workers, exclude, log: (l) => console.log(`fuzz: ${l}`) });
-  console.log(`fuzz: ${r.sent} requests in ${Math.round(r.ms / 1000)} s, max /_ping ${Math.round(r.maxPingMs)} ms, ${r.exits} daemon exits`);
-  if (r.stalls.size > 0) console.log(`fuzz: requests without an answer within 8 s (not failures): ${JSON.stringify(Object.fromEntries(r.stalls))}`);
+  console.log(
+    `fuzz: ${r.sent} requests in ${Math.round(r.ms / 1000)} s, max /_ping ${Math.round(r.maxPingMs)} ms, ${r.exits} daemon exits`,
+  );
+  if (r.stalls.size > 0)
+    console.log(`fuzz: requests without an answer within 8 s (not failures): ${JSON.stringify(Object.fromEntries(r.stalls))}`);
   const report = r.findings.report(seed);
   if (report) console.log(`fuzz findings:\n${report}`);
   assert.ok(r.sent >= Math.min(cases, 10_000) * 0.9 || exclude.length > 0, `only ${r.sent} of ${cases} requests were sent`);
-  assert.deepEqual(r.findings.failures().map((f) => `${f.cls} (${f.count}x)`), [], `fuzz findings (seed ${seed}); reproductions above`);
+  assert.deepEqual(
+    r.findings.failures().map((f) => `${f.cls} (${f.count}x)`),
+    [],
+    `fuzz findings (seed ${seed}); reproductions above`,
+  );
 });

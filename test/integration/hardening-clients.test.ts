@@ -186,7 +186,8 @@ describe('clients that leave early', () => {
 describe('attach backpressure', () => {
   test('an attach client that never reads while the container writes 256 MiB', async () => {
     // A 4 KiB line repeated: 256 MiB of output, logged with rotation so the disk use stays small.
-    const script = 'sleep 2; l=$(head -c 4095 /dev/zero | tr "\\0" x); i=0; while [ $i -lt 65536 ]; do echo "$l"; i=$((i+1)); done; echo the-end';
+    const script =
+      'sleep 2; l=$(head -c 4095 /dev/zero | tr "\\0" x); i=0; while [ $i -lt 65536 ]; do echo "$l"; i=$((i+1)); done; echo the-end';
     await k.ok(['create', '--name', 'flood', '--log-opt', 'max-size=4m', '--log-opt', 'max-file=2', 'busybox', 'sh', '-c', script]);
     const rssBefore = rssKiB();
     const s = await rawConnect(upgradeRequest('POST', '/containers/flood/attach?stream=1&stdout=1&stderr=1'));

@@ -29,7 +29,18 @@ after(async () => {
 describe('log rotation bounds', () => {
   test('max-size=1 max-file=100000: stop and rm finish promptly, at most max-file files', async () => {
     const id = (
-      await k.ok(['run', '-d', '--log-opt', 'max-size=1', '--log-opt', 'max-file=100000', 'busybox', 'sh', '-c', 'while true; do echo line; done'])
+      await k.ok([
+        'run',
+        '-d',
+        '--log-opt',
+        'max-size=1',
+        '--log-opt',
+        'max-file=100000',
+        'busybox',
+        'sh',
+        '-c',
+        'while true; do echo line; done',
+      ])
     ).trim();
     await sleep(3000);
     const dir = path.join(k.b.dataRoot, 'containers', id);
@@ -43,7 +54,18 @@ describe('log rotation bounds', () => {
 
   test('rm -f of a running container with a rotation backlog finishes promptly', async () => {
     const id = (
-      await k.ok(['run', '-d', '--log-opt', 'max-size=1', '--log-opt', 'max-file=100000', 'busybox', 'sh', '-c', 'while true; do echo line; done'])
+      await k.ok([
+        'run',
+        '-d',
+        '--log-opt',
+        'max-size=1',
+        '--log-opt',
+        'max-file=100000',
+        'busybox',
+        'sh',
+        '-c',
+        'while true; do echo line; done',
+      ])
     ).trim();
     await sleep(3000);
     await within(10_000, 'docker rm -f', k.ok(['rm', '-f', id]));
@@ -87,7 +109,18 @@ describe('pause/unpause/stop/kill race', () => {
   test('parallel clients leave the container usable: rm -f completes, inspect answers', async () => {
     // A stop signal the process ignores, and a TERM trap: stops go all the way to SIGKILL.
     const id = (
-      await k.ok(['run', '-d', '--stop-signal', 'SIGUSR1', '--stop-timeout', '1', 'busybox', 'sh', '-c', 'trap "" TERM USR1; while :; do sleep 1; done'])
+      await k.ok([
+        'run',
+        '-d',
+        '--stop-signal',
+        'SIGUSR1',
+        '--stop-timeout',
+        '1',
+        'busybox',
+        'sh',
+        '-c',
+        'trap "" TERM USR1; while :; do sleep 1; done',
+      ])
     ).trim();
     const ops: [string, string][] = [
       ['POST', `/containers/${id}/pause`],
@@ -128,7 +161,11 @@ describe('docker info', () => {
     const status = await k.runOut([], ['cat', '/proc/1/status']);
     const seccompMode = /^Seccomp:\s*(\d)/m.exec(status)?.[1];
     // Seccomp 2 = filter mode: the builtin profile is applied, and advertised.
-    assert.equal(seccompMode === '2', info.SecurityOptions.includes('name=seccomp,profile=builtin'), `${seccompMode} vs ${info.SecurityOptions.join(' ')}`);
+    assert.equal(
+      seccompMode === '2',
+      info.SecurityOptions.includes('name=seccomp,profile=builtin'),
+      `${seccompMode} vs ${info.SecurityOptions.join(' ')}`,
+    );
     // cgroupns advertised exactly when a default container gets its own cgroup namespace.
     const own = fs.readlinkSync('/proc/self/ns/cgroup');
     const theirs = (await k.runOut([], ['readlink', '/proc/1/ns/cgroup'])).trim();
@@ -180,7 +217,10 @@ describe('after a crash (berthd SIGKILLed)', () => {
       };
       const load = await b.docker(['load'], { input: await buildBusyboxArchive({ tags: ['busybox:latest'] }) });
       assert.equal(load.code, 0, load.stderr);
-      const running = [await dk(['run', '-d', 'busybox', 'sleep', '100000']), await dk(['run', '-d', 'busybox', 'sh', '-c', 'sleep 100000 & wait'])];
+      const running = [
+        await dk(['run', '-d', 'busybox', 'sleep', '100000']),
+        await dk(['run', '-d', 'busybox', 'sh', '-c', 'sleep 100000 & wait']),
+      ];
       const noRecord = await dk(['create', '--name', 'no-record', 'busybox', 'true']);
       const noCtd = await dk(['create', '--name', 'no-ctd', 'busybox', 'true']);
       const stopped = await dk(['create', 'busybox', 'true']);

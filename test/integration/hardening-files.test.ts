@@ -23,15 +23,18 @@ interface RawResult {
 function raw(b: Berth, method: string, urlPath: string, body?: Buffer): Promise<RawResult> {
   return new Promise((resolve, reject) => {
     let started = false;
-    const req = http.request({ socketPath: b.socket, method, path: urlPath, headers: body ? { 'Content-Type': 'application/x-tar' } : {} }, (res) => {
-      started = true;
-      const chunks: Buffer[] = [];
-      const done = (): void => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', done);
-      res.on('error', done);
-      res.on('aborted', done);
-    });
+    const req = http.request(
+      { socketPath: b.socket, method, path: urlPath, headers: body ? { 'Content-Type': 'application/x-tar' } : {} },
+      (res) => {
+        started = true;
+        const chunks: Buffer[] = [];
+        const done = (): void => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', done);
+        res.on('error', done);
+        res.on('aborted', done);
+      },
+    );
     req.on('error', (err) => {
       if (!started) reject(err);
     });
@@ -120,7 +123,11 @@ describe('hardening: docker cp in a hostile container', { timeout: 600_000 }, ()
   function resetCanary(): void {
     for (const n of fs.readdirSync(canaryDir)) fs.rmSync(path.join(canaryDir, n), { recursive: true, force: true });
     const t = new Date('2020-01-01T00:00:00Z');
-    for (const [f, data] of [[canary, CANARY], [path.join(canaryDir, 'hostonly.txt'), CANARY], [victim, 'victim\n']]) {
+    for (const [f, data] of [
+      [canary, CANARY],
+      [path.join(canaryDir, 'hostonly.txt'), CANARY],
+      [victim, 'victim\n'],
+    ]) {
       fs.writeFileSync(f, data, { mode: 0o600 });
       fs.chmodSync(f, 0o600);
       fs.chownSync(f, 0, 0);
@@ -157,7 +164,16 @@ describe('hardening: docker cp in a hostile container', { timeout: 600_000 }, ()
 
   test('upload to /dst while /dst/f is re-pointed at a host file: the host file never changes', async () => {
     // The container replaces whatever the upload creates at /dst/f by a link to the host canary.
-    await ok(['run', '-d', '--name', 'race-file', 'busybox', 'sh', '-c', `mkdir -p /dst; while :; do ln -sfn ${canary} /dst/f; ln -sfn ${canary} /dst/f; done`]);
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'race-file',
+      'busybox',
+      'sh',
+      '-c',
+      `mkdir -p /dst; while :; do ln -sfn ${canary} /dst/f; ln -sfn ${canary} /dst/f; done`,
+    ]);
     const body = await makeTar([{ name: 'f', data: 'uploaded\n', mode: 0o777 }]);
     const n = await raceFor(RACE_MS, async () => {
       await raw(b, 'PUT', '/containers/race-file/archive?path=/dst', body);
@@ -169,7 +185,16 @@ describe('hardening: docker cp in a hostile container', { timeout: 600_000 }, ()
   });
 
   test('download while a directory flips to a link to a host dir: no host content is served', async () => {
-    await ok(['run', '-d', '--name', 'race-get', 'busybox', 'sh', '-c', `mkdir -p /src; while :; do rm -rf /src/d; mkdir /src/d; echo inside > /src/d/canary.txt; rm -rf /src/d; ln -s ${canaryDir} /src/d; done`]);
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'race-get',
+      'busybox',
+      'sh',
+      '-c',
+      `mkdir -p /src; while :; do rm -rf /src/d; mkdir /src/d; echo inside > /src/d/canary.txt; rm -rf /src/d; ln -s ${canaryDir} /src/d; done`,
+    ]);
     let entries = 0;
     const n = await raceFor(RACE_MS, async () => {
       for (const p of ['/src', '/src/d', '/src/d/', '/src/d/canary.txt']) {
@@ -189,7 +214,13 @@ describe('hardening: docker cp in a hostile container', { timeout: 600_000 }, ()
 
   test('parent dir swapped for a link to a host dir during upload and overwrite: nothing made or removed on the host', async () => {
     await ok([
-      'run', '-d', '--name', 'race-dir', 'busybox', 'sh', '-c',
+      'run',
+      '-d',
+      '--name',
+      'race-dir',
+      'busybox',
+      'sh',
+      '-c',
       `mkdir -p /dst; while :; do rm -rf /dst/p; mkdir /dst/p; echo x > /dst/p/victim; rm -rf /dst/p; ln -s ${canaryDir} /dst/p; done`,
     ]);
     // victim: a dir over an existing file (the file is removed first); sub/new: made under p.
@@ -209,7 +240,18 @@ describe('hardening: docker cp in a hostile container', { timeout: 600_000 }, ()
 
   test('a FIFO and a char-device link at /etc/passwd and /etc/group: cp -a and exec -u fail fast', async () => {
     // As root inside (User "root", resolved at start while the files were still real).
-    await ok(['run', '-d', '--name', 'weird', '-u', 'root', 'busybox', 'sh', '-c', 'rm -f /etc/passwd /etc/group; mkfifo /etc/passwd; mknod /zero c 1 5; ln -s /zero /etc/group; echo ready; sleep 1000']);
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'weird',
+      '-u',
+      'root',
+      'busybox',
+      'sh',
+      '-c',
+      'rm -f /etc/passwd /etc/group; mkfifo /etc/passwd; mknod /zero c 1 5; ln -s /zero /etc/group; echo ready; sleep 1000',
+    ]);
     // Waited for through its log: an exec would hang in runc's own passwd lookup inside.
     const deadline = Date.now() + 20_000;
     while (!(await docker(['logs', 'weird'])).stdout.includes('ready')) {

@@ -67,10 +67,16 @@ describe('signals', () => {
     await start(id);
     try {
       for (const sig of ['-1', '2147483648', '99', '32', '4294967297']) {
-        assert.equal(errorOf(await b.request('POST', `/containers/${id}/kill?signal=${sig}`), 400), `the linux daemon does not support signal ${sig}`);
+        assert.equal(
+          errorOf(await b.request('POST', `/containers/${id}/kill?signal=${sig}`), 400),
+          `the linux daemon does not support signal ${sig}`,
+        );
       }
       // Beyond int64 strconv.Atoi fails, and so does the name lookup: ParseSignal's text.
-      assert.equal(errorOf(await b.request('POST', `/containers/${id}/kill?signal=99999999999999999999`), 400), 'Invalid signal: 99999999999999999999');
+      assert.equal(
+        errorOf(await b.request('POST', `/containers/${id}/kill?signal=99999999999999999999`), 400),
+        'Invalid signal: 99999999999999999999',
+      );
       assert.equal(errorOf(await b.request('POST', `/containers/${id}/kill?signal=0`), 400), 'Invalid signal: 0');
       assert.equal((await state(id)).Running, true);
       // The limits themselves are deliverable.
@@ -80,7 +86,7 @@ describe('signals', () => {
     }
   });
 
-  test('stop and restart with such a signal give the container moby\'s 2 s, then SIGKILL', async () => {
+  test("stop and restart with such a signal give the container moby's 2 s, then SIGKILL", async () => {
     const id = await create();
     await start(id);
     try {
@@ -105,7 +111,7 @@ describe('signals', () => {
 });
 
 describe('pause, unpause and top of a container that is not running', () => {
-  test('a created container answers 409 with dockerd\'s texts', async () => {
+  test("a created container answers 409 with dockerd's texts", async () => {
     const id = await create();
     try {
       assert.equal(errorOf(await b.request('POST', `/containers/${id}/pause`), 409), `Container ${id} is not running`);
@@ -175,7 +181,10 @@ test('archive uploads racing restarts succeed or answer 409, never a 500', async
       async () => {
         const deadline = Date.now() + 8_000;
         while (Date.now() < deadline) {
-          const r = await b.request('PUT', `/containers/${id}/archive?path=/tmp`, { body: tar, headers: { 'Content-Type': 'application/x-tar' } });
+          const r = await b.request('PUT', `/containers/${id}/archive?path=/tmp`, {
+            body: tar,
+            headers: { 'Content-Type': 'application/x-tar' },
+          });
           assert.ok(r.status === 200 || r.status === 409, `${r.status} ${r.body}`);
           if (r.status === 409) assert.match(errorOf(r, 409), /is restarting, wait until the container is running$/);
           statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
@@ -191,7 +200,7 @@ test('archive uploads racing restarts succeed or answer 409, never a 500', async
   }
 });
 
-test('network disconnect of a container not on the network: dockerd\'s status and texts', async () => {
+test("network disconnect of a container not on the network: dockerd's status and texts", async () => {
   const id = await create();
   try {
     const post = (net: string, container: string): Promise<HttpResult> =>

@@ -91,7 +91,18 @@ describe('hardening: mounts', () => {
     try {
       await k.ok(['volume', 'create', 'flip']);
       // The racer flips /v/d between a directory (moved aside, kept) and a link to / for the whole test.
-      await k.ok(['run', '-d', '--name', 'flipper', '-v', 'flip:/v', 'busybox', 'sh', '-c', 'mkdir /v/d; while :; do mv /v/d /v/real; ln -s / /v/d; usleep 20000; rm /v/d; mv /v/real /v/d; usleep 20000; done']);
+      await k.ok([
+        'run',
+        '-d',
+        '--name',
+        'flipper',
+        '-v',
+        'flip:/v',
+        'busybox',
+        'sh',
+        '-c',
+        'mkdir /v/d; while :; do mv /v/d /v/real; ln -s / /v/d; usleep 20000; rm /v/d; mv /v/real /v/d; usleep 20000; done',
+      ]);
       let sawHost = 0;
       let started = 0;
       for (let i = 0; i < 40; i++) {
@@ -116,7 +127,10 @@ describe('hardening: mounts', () => {
       assert.ok(!fs.existsSync(written), 'a container wrote to the host root');
       assert.ok(started > 0, 'no container started with the subpath while it was a directory');
       // No staging mount outlives the starts.
-      assert.deepEqual(ourTempMounts().map((m) => m.mountPoint), []);
+      assert.deepEqual(
+        ourTempMounts().map((m) => m.mountPoint),
+        [],
+      );
     } finally {
       await k.docker(['rm', '-f', 'flipper']);
       await k.docker(['volume', 'rm', '-f', 'flip']);
@@ -145,7 +159,8 @@ describe('hardening: mounts', () => {
       await k.until('the export mount', async () => ourTempMounts().length > 0);
       const during = ourTempMounts();
       for (const m of during) {
-        for (const flag of ['nosuid', 'nodev', 'noexec', 'ro']) assert.ok(m.options.includes(flag), `${m.mountPoint} lacks ${flag}: ${m.options.join(',')}`);
+        for (const flag of ['nosuid', 'nodev', 'noexec', 'ro'])
+          assert.ok(m.options.includes(flag), `${m.mountPoint} lacks ${flag}: ${m.options.join(',')}`);
       }
       assert.deepEqual(legacyMounts(), [], 'a temporary mount in /tmp');
       const st = fs.statSync(tmpMountsDir());

@@ -95,7 +95,9 @@ describe('adopted host bridge', () => {
       const create = async (name: string): Promise<string> => {
         const r = await b!.docker(['network', 'create', '-o', `com.docker.network.bridge.name=${br}`, name]);
         assert.equal(r.code, 0, r.stderr);
-        const gw = (await b!.docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}/{{(index .IPAM.Config 0).Subnet}}', name])).stdout.trim();
+        const gw = (
+          await b!.docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}/{{(index .IPAM.Config 0).Subnet}}', name])
+        ).stdout.trim();
         // "gw/net/prefix" → "gw/prefix"
         const parts = gw.split('/');
         return `${parts[0]}/${parts[2] ?? ''}`;
@@ -134,8 +136,19 @@ async function fakeUpstream(): Promise<{ ip: string; asked: string[]; close(): v
     const dq = dnsPacket.decode(msg);
     const name = dq.questions?.[0]?.name ?? '';
     asked.push(`${dq.questions?.[0]?.type ?? ''} ${name}`);
-    const answers: dnsPacket.Answer[] = dq.questions?.[0]?.type === 'A' && name === 'far.example.test' ? [{ type: 'A', name, ttl: 30, data: '192.0.2.77' }] : [];
-    sock.send(dnsPacket.encode({ id: dq.id, type: 'response', flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE, questions: dq.questions, answers }), rinfo.port, rinfo.address);
+    const answers: dnsPacket.Answer[] =
+      dq.questions?.[0]?.type === 'A' && name === 'far.example.test' ? [{ type: 'A', name, ttl: 30, data: '192.0.2.77' }] : [];
+    sock.send(
+      dnsPacket.encode({
+        id: dq.id,
+        type: 'response',
+        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+        questions: dq.questions,
+        answers,
+      }),
+      rinfo.port,
+      rinfo.address,
+    );
   });
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject);
@@ -169,7 +182,7 @@ describe('embedded DNS scope', () => {
     }
   });
 
-  test('a host process learns no container name from the gateway or from the host\'s 127.0.0.11, on UDP or TCP', async () => {
+  test("a host process learns no container name from the gateway or from the host's 127.0.0.11, on UDP or TCP", async () => {
     const n = `hostq-${rnd()}`;
     const c = `target-${rnd()}`;
     await k.ok(['network', 'create', n]);
@@ -182,7 +195,12 @@ describe('embedded DNS scope', () => {
       assert.match(inside, new RegExp(`Name:\\s+${c}\\nAddress:\\s+${ip.replace(/\./g, '\\.')}`));
       // Whatever answers port 53 on the host's side (nothing of Berth's; perhaps the host's own
       // resolver) does not know the container's name.
-      const query = dnsPacket.encode({ type: 'query', id: 77, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: c, class: 'IN' }] });
+      const query = dnsPacket.encode({
+        type: 'query',
+        id: 77,
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ type: 'A', name: c, class: 'IN' }],
+      });
       const knows = (reply: Buffer | null): boolean => {
         if (!reply) return false;
         try {

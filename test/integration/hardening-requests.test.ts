@@ -58,25 +58,52 @@ describe('create refuses what dockerd refuses, and what could never start, stori
       ['{"Image":1}', 'json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Image of type string'],
       ['{"Image":"busybox","Env":[1]}', 'json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Env of type string'],
       ['{"Image":"busybox","Cmd":[1]}', 'json: cannot unmarshal array into Go struct field ContainerConfigWrapper.Cmd of type string'],
-      ['{"Image":"busybox","HostConfig":{"Mounts":[{"Target":1}]}}', 'json: cannot unmarshal number into Go struct field Mount.HostConfig.Mounts.Target of type string'],
-      ['{"Image":"busybox","HostConfig":{"Memory":9223372036854775808}}', 'json: cannot unmarshal number 9223372036854775808 into Go struct field HostConfig.HostConfig.Memory of type int64'],
-      ['{"Image":"busybox","HostConfig":{"Memory":1.5}}', 'json: cannot unmarshal number 1.5 into Go struct field HostConfig.HostConfig.Memory of type int64'],
-      ['{"Image":"busybox","HostConfig":{"CpuShares":"str"}}', 'json: cannot unmarshal string into Go struct field HostConfig.HostConfig.CpuShares of type int64'],
+      [
+        '{"Image":"busybox","HostConfig":{"Mounts":[{"Target":1}]}}',
+        'json: cannot unmarshal number into Go struct field Mount.HostConfig.Mounts.Target of type string',
+      ],
+      [
+        '{"Image":"busybox","HostConfig":{"Memory":9223372036854775808}}',
+        'json: cannot unmarshal number 9223372036854775808 into Go struct field HostConfig.HostConfig.Memory of type int64',
+      ],
+      [
+        '{"Image":"busybox","HostConfig":{"Memory":1.5}}',
+        'json: cannot unmarshal number 1.5 into Go struct field HostConfig.HostConfig.Memory of type int64',
+      ],
+      [
+        '{"Image":"busybox","HostConfig":{"CpuShares":"str"}}',
+        'json: cannot unmarshal string into Go struct field HostConfig.HostConfig.CpuShares of type int64',
+      ],
       ['[]', 'json: cannot unmarshal array into Go value of type runconfig.ContainerConfigWrapper'],
       ['{"Image":"busybox","HostConfig":{"Mounts":[null]}}', 'invalid mount config for type "": field Target must not be empty'],
       ['{"Image":"busybox","HostConfig":{"Binds":[null]}}', /invalid volume specification: ''/],
       ['{"Image":"busybox","HostConfig":{"Ulimits":[null]}}', 'invalid ulimit type: '],
-      ['{"Image":"busybox","HostConfig":{"NanoCpus":1000000000000000000}}', /^Range of CPUs is from 0\.01 to \d+\.00, as there are only \d+ CPUs available$/],
-      ['{"Image":"busybox","HostConfig":{"NanoCpus":1048576}}', /^Range of CPUs is from 0\.01 to \d+\.00, as there are only \d+ CPUs available$/],
-      ['{"Image":"busybox","HostConfig":{"CpusetCpus":"0-99999"}}', 'Invalid value 0-99999 for cpuset cpus: value of out range, maximum is 8192'],
+      [
+        '{"Image":"busybox","HostConfig":{"NanoCpus":1000000000000000000}}',
+        /^Range of CPUs is from 0\.01 to \d+\.00, as there are only \d+ CPUs available$/,
+      ],
+      [
+        '{"Image":"busybox","HostConfig":{"NanoCpus":1048576}}',
+        /^Range of CPUs is from 0\.01 to \d+\.00, as there are only \d+ CPUs available$/,
+      ],
+      [
+        '{"Image":"busybox","HostConfig":{"CpusetCpus":"0-99999"}}',
+        'Invalid value 0-99999 for cpuset cpus: value of out range, maximum is 8192',
+      ],
       ['{"Image":"busybox","HostConfig":{"CpusetCpus":"8000"}}', /^Requested CPUs are not available - requested 8000, available: /],
       ['{"Image":"busybox","HostConfig":{"CpuShares":1099511627776}}', /Invalid CPU shares 1099511627776/],
-      ['{"Image":"busybox","HostConfig":{"Ulimits":[{"Name":"nofile","Soft":10,"Hard":5}]}}', 'ulimit soft limit must be less than or equal to hard limit: 10 > 5'],
+      [
+        '{"Image":"busybox","HostConfig":{"Ulimits":[{"Name":"nofile","Soft":10,"Hard":5}]}}',
+        'ulimit soft limit must be less than or equal to hard limit: 10 > 5',
+      ],
       ['{"Image":"busybox","HostConfig":{"Tmpfs":{"/t":"size=-1"}}}', 'invalid tmpfs option ["size" "-1"]'],
       ['{"Image":"busybox","Env":["A=\\u0000b"]}', 'invalid environment variable: A=\0b'],
       [`{"Image":"busybox","Hostname":"${HOSTNAME_300}"}`, /^invalid hostname/],
       // One past int64: Go's text (2^63-1 itself is accepted, see "int64 fields beyond 2^53").
-      ['{"Image":"busybox","HostConfig":{"Memory":9223372036854775808}}', 'json: cannot unmarshal number 9223372036854775808 into Go struct field HostConfig.HostConfig.Memory of type int64'],
+      [
+        '{"Image":"busybox","HostConfig":{"Memory":9223372036854775808}}',
+        'json: cannot unmarshal number 9223372036854775808 into Go struct field HostConfig.HostConfig.Memory of type int64',
+      ],
     ];
     for (const [body, expected] of cases) {
       const message = errorOf(await post('/containers/create', body), 400);
@@ -86,7 +113,7 @@ describe('create refuses what dockerd refuses, and what could never start, stori
     assert.deepEqual(await containerIds(), before, 'a refused create stored a container');
   });
 
-  test('a body nested past Go\'s depth is a 400, and the daemon keeps answering', async () => {
+  test("a body nested past Go's depth is a 400, and the daemon keeps answering", async () => {
     const deep = '['.repeat(10001) + ']'.repeat(10001);
     for (const route of ['/containers/create', '/networks/create', '/volumes/create']) {
       const message = errorOf(await post(route, `{"Image":${deep}}`), 400);
@@ -111,7 +138,8 @@ describe('create refuses what dockerd refuses, and what could never start, stori
     await assert.rejects(
       docker.createContainer({ Image: 'busybox', HostConfig: { CpuShares: 'str' as unknown as number } }),
       (err: { statusCode?: number; json?: { message?: string } }) =>
-        err.statusCode === 400 && err.json?.message === 'json: cannot unmarshal string into Go struct field HostConfig.HostConfig.CpuShares of type int64',
+        err.statusCode === 400 &&
+        err.json?.message === 'json: cannot unmarshal string into Go struct field HostConfig.HostConfig.CpuShares of type int64',
     );
   });
 });
@@ -128,7 +156,10 @@ describe('update validates before storing: the container still starts after a re
       ['{"NanoCpus":1048576}', /Range of CPUs is from 0\.01 to \d+\.00/],
       ['{"CpusetCpus":"0-99999"}', /Invalid value 0-99999 for cpuset cpus: value of out range, maximum is 8192/],
       ['{"CpuShares":1099511627776}', /Invalid CPU shares/],
-      ['{"Memory":-9223372036854775809}', 'json: cannot unmarshal number -9223372036854775809 into Go struct field UpdateConfig.Memory of type int64'],
+      [
+        '{"Memory":-9223372036854775809}',
+        'json: cannot unmarshal number -9223372036854775809 into Go struct field UpdateConfig.Memory of type int64',
+      ],
     ];
     for (const [body, expected] of cases) {
       const message = errorOf(await post(`/containers/${id}/update`, body), 400);
@@ -198,7 +229,10 @@ describe('int64 fields beyond 2^53 are kept exact: create, inspect, start, updat
   }
 
   test('raw HTTP: Memory 2^63-1 is stored and shown exactly, swap wraps to -2, the container starts', async () => {
-    const r = await post('/containers/create', `{"Image":"busybox","Cmd":["sleep","300"],"HostConfig":{"NetworkMode":"none","Memory":${MAX}}}`);
+    const r = await post(
+      '/containers/create',
+      `{"Image":"busybox","Cmd":["sleep","300"],"HostConfig":{"NetworkMode":"none","Memory":${MAX}}}`,
+    );
     assert.equal(r.status, 201, r.body);
     const id = (JSON.parse(r.body) as { Id: string }).Id;
     try {
@@ -210,7 +244,13 @@ describe('int64 fields beyond 2^53 are kept exact: create, inspect, start, updat
       assert.equal(start.status, 204, start.body);
       assert.match(await inspectRaw(id), /"Running":true/);
       // The limit reached the cgroup (the kernel rounds it down to whole pages), not a rounded double.
-      const cat = await b.docker(['exec', id, 'sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max']);
+      const cat = await b.docker([
+        'exec',
+        id,
+        'sh',
+        '-c',
+        'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max',
+      ]);
       assert.equal(cat.code, 0, cat.stderr);
       assert.match(cat.stdout.trim(), /^(9223372036854771712|max)$/);
 
@@ -236,10 +276,20 @@ describe('int64 fields beyond 2^53 are kept exact: create, inspect, start, updat
     const id = (JSON.parse(r.body) as { Id: string }).Id;
     try {
       const raw = await inspectRaw(id);
-      for (const field of [`"Memory":${MAX}`, `"MemorySwap":${MAX}`, '"MemoryReservation":4611686018427387905', `"ShmSize":${MAX}`, `"PidsLimit":${MAX}`]) {
+      for (const field of [
+        `"Memory":${MAX}`,
+        `"MemorySwap":${MAX}`,
+        '"MemoryReservation":4611686018427387905',
+        `"ShmSize":${MAX}`,
+        `"PidsLimit":${MAX}`,
+      ]) {
         assert.match(raw, new RegExp(`${field}[,}]`), field);
       }
-      assert.ok(raw.includes(`{"Name":"fsize","Hard":${MAX},"Soft":9007199254740993}`) || raw.includes(`{"Name":"fsize","Soft":9007199254740993,"Hard":${MAX}}`), raw);
+      assert.ok(
+        raw.includes(`{"Name":"fsize","Hard":${MAX},"Soft":9007199254740993}`) ||
+          raw.includes(`{"Name":"fsize","Soft":9007199254740993,"Hard":${MAX}}`),
+        raw,
+      );
       assert.ok(raw.includes('"Rate":18446744073709551615}'), raw);
       // The CLI parses --pids-limit as an int64 and sends its digits.
       const upd = await b.docker(['update', '--pids-limit', '9223372036854775806', id]);
@@ -253,7 +303,11 @@ describe('int64 fields beyond 2^53 are kept exact: create, inspect, start, updat
   test("dockerode's shape: numbers as JSON.stringify writes them, exact when within int64, Go's text past it", async () => {
     const docker = new Docker({ socketPath: b.socket });
     // JSON.stringify(2 ** 62) is "4611686018427388000": an int64 Go keeps exactly, as Berth does.
-    const c = await docker.createContainer({ Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none', Memory: 2 ** 62, MemorySwap: -1 } });
+    const c = await docker.createContainer({
+      Image: 'busybox',
+      Cmd: ['true'],
+      HostConfig: { NetworkMode: 'none', Memory: 2 ** 62, MemorySwap: -1 },
+    });
     try {
       assert.match(await inspectRaw(c.id), /"Memory":4611686018427388000[,}]/);
       assert.equal((await c.inspect()).HostConfig.Memory, 2 ** 62);
@@ -269,7 +323,8 @@ describe('int64 fields beyond 2^53 are kept exact: create, inspect, start, updat
       docker.createContainer({ Image: 'busybox', HostConfig: { Memory: 9223372036854775807 } }),
       (err: { statusCode?: number; json?: { message?: string } }) =>
         err.statusCode === 400 &&
-        err.json?.message === 'json: cannot unmarshal number 9223372036854776000 into Go struct field HostConfig.HostConfig.Memory of type int64',
+        err.json?.message ===
+          'json: cannot unmarshal number 9223372036854776000 into Go struct field HostConfig.HostConfig.Memory of type int64',
     );
   });
 });

@@ -47,15 +47,35 @@ async function waitStatus(name: string, status: string, kit = k, ms = 20_000): P
   return last as unknown as HealthView;
 }
 
-const psStatus = async (name: string): Promise<string> => (await k.ok(['ps', '-a', '--filter', `name=^${name}$`, '--format', '{{.Status}}'])).trim();
-const psHealth = async (value: string): Promise<string[]> => lines(await k.ok(['ps', '-a', '--filter', `health=${value}`, '--format', '{{.Names}}']));
+const psStatus = async (name: string): Promise<string> =>
+  (await k.ok(['ps', '-a', '--filter', `name=^${name}$`, '--format', '{{.Status}}'])).trim();
+const psHealth = async (value: string): Promise<string[]> =>
+  lines(await k.ok(['ps', '-a', '--filter', `health=${value}`, '--format', '{{.Names}}']));
 
 describe('docker CLI', () => {
   test('starting → healthy → unhealthy: inspect, ps text and filter, health_status events; stop and start', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     // Failures in the 60s start period are not counted; the file appears after a second.
-    await k.ok(['run', '-d', '--name', 'web', '--health-cmd', 'test -e /tmp/ok && echo ok', '--health-interval', '1s', '--health-retries', '2',
-      '--health-start-period', '60s', '--health-start-interval', '300ms', 'busybox', 'sh', '-c', 'sleep 1; touch /tmp/ok; exec sleep 300']);
+    await k.ok([
+      'run',
+      '-d',
+      '--name',
+      'web',
+      '--health-cmd',
+      'test -e /tmp/ok && echo ok',
+      '--health-interval',
+      '1s',
+      '--health-retries',
+      '2',
+      '--health-start-period',
+      '60s',
+      '--health-start-interval',
+      '300ms',
+      'busybox',
+      'sh',
+      '-c',
+      'sleep 1; touch /tmp/ok; exec sleep 300',
+    ]);
     const first = await health('web');
     assert.equal(first?.Status, 'starting');
     assert.equal(first?.FailingStreak, 0);
@@ -83,10 +103,38 @@ describe('docker CLI', () => {
     assert.deepEqual(await psHealth('healthy'), []);
 
     const until = Math.ceil(Date.now() / 1000) + 1;
-    const events = lines(await k.ok(['events', '--since', String(since), '--until', String(until), '--filter', 'container=web', '--filter', 'event=health_status', '--format', '{{.Action}} {{.Actor.Attributes.name}}']));
+    const events = lines(
+      await k.ok([
+        'events',
+        '--since',
+        String(since),
+        '--until',
+        String(until),
+        '--filter',
+        'container=web',
+        '--filter',
+        'event=health_status',
+        '--format',
+        '{{.Action}} {{.Actor.Attributes.name}}',
+      ]),
+    );
     assert.deepEqual(events, ['health_status: healthy web', 'health_status: unhealthy web']);
     // The probes are execs, with their events, as dockerd's are.
-    const execs = lines(await k.ok(['events', '--since', String(since), '--until', String(until), '--filter', 'container=web', '--filter', 'event=exec_create', '--format', '{{.Action}}']));
+    const execs = lines(
+      await k.ok([
+        'events',
+        '--since',
+        String(since),
+        '--until',
+        String(until),
+        '--filter',
+        'container=web',
+        '--filter',
+        'event=exec_create',
+        '--format',
+        '{{.Action}}',
+      ]),
+    );
     assert.ok(execs.includes('exec_create: /bin/sh -c test -e /tmp/ok && echo ok'), execs.join('\n'));
 
     // Stopped: the monitor ends and, as in dockerd, the status reads unhealthy; no probe runs.
@@ -122,15 +170,34 @@ describe('docker CLI', () => {
   });
 
   test('a probe that outlives its timeout is killed and recorded as dockerd records it', async () => {
-    await k.ok(['run', '-d', '--name', 'slow', '--health-cmd', 'echo started; exec sleep 77', '--health-timeout', '500ms', '--health-interval', '1s',
-      '--health-retries', '1', 'busybox', 'sleep', '300']);
+    await k.ok([
+      'run',
+      '-d',
+      '--name',
+      'slow',
+      '--health-cmd',
+      'echo started; exec sleep 77',
+      '--health-timeout',
+      '500ms',
+      '--health-interval',
+      '1s',
+      '--health-retries',
+      '1',
+      'busybox',
+      'sleep',
+      '300',
+    ]);
     const h = await waitStatus('slow', 'unhealthy');
     assert.deepEqual(h.Log.map((e) => [e.ExitCode, e.Output]).slice(0, 1), [[-1, 'Health check exceeded timeout (500ms): started\n']]);
     // The killed probe is gone from the container (no probe piles up).
-    await k.until('the timed-out probe gone', async () => {
-      const top = await k.ok(['top', 'slow']);
-      return !top.includes('sleep 77');
-    }, 5000);
+    await k.until(
+      'the timed-out probe gone',
+      async () => {
+        const top = await k.ok(['top', 'slow']);
+        return !top.includes('sleep 77');
+      },
+      5000,
+    );
     await k.ok(['rm', '-f', 'slow']);
   });
 
@@ -145,16 +212,36 @@ describe('docker CLI', () => {
     // The probe runs for 3 s: still running when asked.
     const res = await k.b.request('GET', `/exec/${execId}/json`);
     assert.equal(res.status, 200, res.body);
-    const info = JSON.parse(res.body) as { Running: boolean; ProcessConfig: { entrypoint: string; arguments: string[]; tty: boolean; privileged: boolean }; OpenStdin: boolean };
+    const info = JSON.parse(res.body) as {
+      Running: boolean;
+      ProcessConfig: { entrypoint: string; arguments: string[]; tty: boolean; privileged: boolean };
+      OpenStdin: boolean;
+    };
     assert.equal(info.Running, true);
     assert.deepEqual(info.ProcessConfig, { entrypoint: '/bin/sh', arguments: ['-c', 'sleep 3'], tty: false, privileged: false });
     assert.equal(info.OpenStdin, false);
-    await k.until('the probe record dropped after its exit', async () => (await k.b.request('GET', `/exec/${execId}/json`)).status === 404, 10_000);
+    await k.until(
+      'the probe record dropped after its exit',
+      async () => (await k.b.request('GET', `/exec/${execId}/json`)).status === 404,
+      10_000,
+    );
     await k.ok(['rm', '-f', 'probing']);
   });
 
   test('a probe flooding its output: the Log keeps 4096 bytes and "..."', async () => {
-    await k.ok(['run', '-d', '--name', 'flood', '--health-cmd', 'yes | head -c 3000000', '--health-interval', '500ms', 'busybox', 'sleep', '300']);
+    await k.ok([
+      'run',
+      '-d',
+      '--name',
+      'flood',
+      '--health-cmd',
+      'yes | head -c 3000000',
+      '--health-interval',
+      '500ms',
+      'busybox',
+      'sleep',
+      '300',
+    ]);
     const h = await waitStatus('flood', 'healthy');
     assert.equal(h.Log[0].Output, `${'y\n'.repeat(2048)}...`);
     await k.ok(['rm', '-f', 'flood']);
@@ -166,7 +253,10 @@ describe('docker CLI', () => {
     assert.match(await psStatus('plain'), /^Up [^()]*$/);
     assert.ok((await psHealth('none')).includes('plain'));
     const bad = await k.fails(['ps', '--filter', 'health=bogus']);
-    assert.match(bad.stderr, /invalid filter 'health=bogus': invalid value for health \(bogus\): must be one of none, starting, healthy, unhealthy/);
+    assert.match(
+      bad.stderr,
+      /invalid filter 'health=bogus': invalid value for health \(bogus\): must be one of none, starting, healthy, unhealthy/,
+    );
     await k.ok(['rm', '-f', 'plain']);
   });
 
@@ -218,16 +308,20 @@ describe('the API', () => {
       [{ Test: ['CMD', 'true'], StartInterval: 5 }, 'StartInterval in Healthcheck cannot be less than 1ms'],
     ];
     for (const [hc, message] of cases) {
-      await assert.rejects(docker.createContainer({ Image: 'busybox', Healthcheck: hc }), (err: { statusCode?: number; json?: { message?: string } }) => {
-        assert.equal(err.statusCode, 400, message);
-        assert.equal(err.json?.message, message);
-        return true;
-      });
+      await assert.rejects(
+        docker.createContainer({ Image: 'busybox', Healthcheck: hc }),
+        (err: { statusCode?: number; json?: { message?: string } }) => {
+          assert.equal(err.statusCode, 400, message);
+          assert.equal(err.json?.message, message);
+          return true;
+        },
+      );
     }
   });
 
   test('durations beyond 2^53 are kept exact; StartInterval is ignored before API 1.44', async () => {
-    const body = '{"Image":"busybox","Cmd":["true"],"Healthcheck":{"Test":["CMD","true"],"Interval":9223372036854775807,"StartInterval":2000000000}}';
+    const body =
+      '{"Image":"busybox","Cmd":["true"],"Healthcheck":{"Test":["CMD","true"],"Interval":9223372036854775807,"StartInterval":2000000000}}';
     const created = await k.b.request('POST', '/v1.53/containers/create', { body, headers: { 'Content-Type': 'application/json' } });
     assert.equal(created.status, 201, created.body);
     const id = (JSON.parse(created.body) as { Id: string }).Id;
@@ -248,12 +342,31 @@ describe('the API', () => {
   });
 
   test('the list summary carries Health from API 1.52; the health filter', async () => {
-    await k.ok(['run', '-d', '--name', 'listed', '--health-cmd', 'exit 3', '--health-interval', '300ms', '--health-retries', '1', 'busybox', 'sleep', '300']);
+    await k.ok([
+      'run',
+      '-d',
+      '--name',
+      'listed',
+      '--health-cmd',
+      'exit 3',
+      '--health-interval',
+      '300ms',
+      '--health-retries',
+      '1',
+      'busybox',
+      'sleep',
+      '300',
+    ]);
     const h = await waitStatus('listed', 'unhealthy');
     assert.equal(h.Log[0].ExitCode, 3);
     type Summary = { Names: string[]; Status: string; Health?: { Status: string; FailingStreak: number } };
-    const list = JSON.parse((await k.b.request('GET', '/v1.53/containers/json?filters=%7B%22health%22%3A%5B%22unhealthy%22%5D%7D')).body) as Summary[];
-    assert.deepEqual(list.map((c) => c.Names[0]), ['/listed']);
+    const list = JSON.parse(
+      (await k.b.request('GET', '/v1.53/containers/json?filters=%7B%22health%22%3A%5B%22unhealthy%22%5D%7D')).body,
+    ) as Summary[];
+    assert.deepEqual(
+      list.map((c) => c.Names[0]),
+      ['/listed'],
+    );
     assert.equal(list[0].Health?.Status, 'unhealthy');
     assert.ok((list[0].Health?.FailingStreak ?? 0) >= 1);
     const older = JSON.parse((await k.b.request('GET', '/v1.51/containers/json')).body) as Summary[];
@@ -261,7 +374,9 @@ describe('the API', () => {
     for (const c of older) assert.equal(c.Health, undefined);
     const bad = await k.b.request('GET', '/containers/json?filters=%7B%22health%22%3A%5B%22sick%22%5D%7D');
     assert.equal(bad.status, 400);
-    assert.deepEqual(JSON.parse(bad.body), { message: "invalid filter 'health=sick': invalid value for health (sick): must be one of none, starting, healthy, unhealthy" });
+    assert.deepEqual(JSON.parse(bad.body), {
+      message: "invalid filter 'health=sick': invalid value for health (sick): must be one of none, starting, healthy, unhealthy",
+    });
     await k.ok(['rm', '-f', 'listed']);
   });
 });
@@ -324,7 +439,10 @@ describe('daemon restart', () => {
       assert.deepEqual(stay?.Log[0], before.Log[0]);
       // Started again at daemon start: probed again.
       const again = await waitStatus('again', 'healthy', k2);
-      assert.ok(again.Log.some((e) => Date.parse(e.Start) >= restartedAt - 1000), JSON.stringify(again.Log));
+      assert.ok(
+        again.Log.some((e) => Date.parse(e.Start) >= restartedAt - 1000),
+        JSON.stringify(again.Log),
+      );
     } finally {
       await (k2 ?? k1).destroy();
     }

@@ -60,7 +60,11 @@ export function assertGroups(rows: string[], groups: string[][]): void {
     got.push(rows.slice(i, i + g.length).sort());
     i += g.length;
   }
-  assert.deepEqual({ groups: got, rest: rows.slice(i) }, { groups: groups.map((g) => [...g].sort()), rest: [] }, `rows: ${JSON.stringify(rows)}`);
+  assert.deepEqual(
+    { groups: got, rest: rows.slice(i) },
+    { groups: groups.map((g) => [...g].sort()), rest: [] },
+    `rows: ${JSON.stringify(rows)}`,
+  );
 }
 
 interface Inspect {

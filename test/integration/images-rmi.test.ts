@@ -5,7 +5,21 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { buildBusyboxLayer } from '../fixtures/busybox-image';
 import { archiveImageId, contentDigests, dockerArchive, hex, humanSize, short, smallImage, untar } from './archive-tools';
-import { BB_DIFF, BB_ID, type SmallImage, apiImages, b, busybox, docker, fails, inspect, lines, ok, wipe, useImagesBerth } from './images-kit';
+import {
+  BB_DIFF,
+  BB_ID,
+  type SmallImage,
+  apiImages,
+  b,
+  busybox,
+  docker,
+  fails,
+  inspect,
+  lines,
+  ok,
+  wipe,
+  useImagesBerth,
+} from './images-kit';
 
 useImagesBerth();
 
@@ -23,10 +37,15 @@ describe('docker rmi', () => {
 
   test('an ID with several tags is a 409 conflict unless forced', async () => {
     await ok(['tag', 'busybox', 'rmi/extra:2']);
-    await fails(['rmi', short(BB_ID)], `Error response from daemon: conflict: unable to delete ${short(BB_ID)} (must be forced) - image is referenced in multiple repositories`);
+    await fails(
+      ['rmi', short(BB_ID)],
+      `Error response from daemon: conflict: unable to delete ${short(BB_ID)} (must be forced) - image is referenced in multiple repositories`,
+    );
     const raw = await b.request('DELETE', `/images/${hex(BB_ID)}`);
     assert.equal(raw.status, 409);
-    assert.deepEqual(JSON.parse(raw.body), { message: `conflict: unable to delete ${short(BB_ID)} (must be forced) - image is referenced in multiple repositories` });
+    assert.deepEqual(JSON.parse(raw.body), {
+      message: `conflict: unable to delete ${short(BB_ID)} (must be forced) - image is referenced in multiple repositories`,
+    });
     assert.deepEqual((await inspect(BB_ID)).RepoTags, ['busybox:latest', 'rmi/extra:2']);
   });
 
@@ -45,7 +64,11 @@ describe('docker rmi', () => {
     await ok(['load'], busybox);
     assert.deepEqual(lines(await ok(['rmi', 'busybox'])), ['Untagged: busybox:latest', `Deleted: ${BB_ID}`, `Deleted: ${BB_DIFF}`]);
     await ok(['load'], busybox);
-    assert.deepEqual(lines(await ok(['rmi', '--no-prune', 'busybox:latest'])), ['Untagged: busybox:latest', `Deleted: ${BB_ID}`, `Deleted: ${BB_DIFF}`]);
+    assert.deepEqual(lines(await ok(['rmi', '--no-prune', 'busybox:latest'])), [
+      'Untagged: busybox:latest',
+      `Deleted: ${BB_ID}`,
+      `Deleted: ${BB_DIFF}`,
+    ]);
     assert.deepEqual(await apiImages(), []);
   });
 
@@ -73,11 +96,17 @@ describe('docker rmi', () => {
       const raw = await b.request('DELETE', '/images/busybox');
       assert.equal(raw.status, 409);
       assert.deepEqual(JSON.parse(raw.body), { message: refMsg });
-      await fails(['rmi', short(BB_ID)], `Error response from daemon: conflict: unable to delete ${short(BB_ID)} (must be forced) - image is being used by stopped container ${c12}`);
+      await fails(
+        ['rmi', short(BB_ID)],
+        `Error response from daemon: conflict: unable to delete ${short(BB_ID)} (must be forced) - image is being used by stopped container ${c12}`,
+      );
       // prune -a leaves images in use alone.
       assert.equal(await ok(['image', 'prune', '-a', '-f']), 'Total reclaimed space: 0B\n');
       await ok(['start', cid]);
-      await fails(['rmi', '-f', BB_ID], `Error response from daemon: conflict: unable to delete ${short(BB_ID)} (cannot be forced) - image is being used by running container ${c12}`);
+      await fails(
+        ['rmi', '-f', BB_ID],
+        `Error response from daemon: conflict: unable to delete ${short(BB_ID)} (cannot be forced) - image is being used by running container ${c12}`,
+      );
       // Forcing the tag away untags; the image stays for its container.
       assert.equal(await ok(['rmi', '-f', 'busybox']), 'Untagged: busybox:latest\n');
       assert.deepEqual((await inspect(BB_ID)).RepoTags, []);
@@ -89,7 +118,10 @@ describe('docker rmi', () => {
 
   test('an unknown image: No such image', async () => {
     await fails(['rmi', 'nosuch'], 'Error response from daemon: No such image: nosuch:latest');
-    await fails(['rmi', 'sha256:0000000000000000000000000000000000000000000000000000000000000000'], 'Error response from daemon: No such image: sha256:0000000000000000000000000000000000000000000000000000000000000000');
+    await fails(
+      ['rmi', 'sha256:0000000000000000000000000000000000000000000000000000000000000000'],
+      'Error response from daemon: No such image: sha256:0000000000000000000000000000000000000000000000000000000000000000',
+    );
     const r = await b.request('DELETE', '/images/nosuch:2');
     assert.equal(r.status, 404);
     assert.deepEqual(JSON.parse(r.body), { message: 'No such image: nosuch:2' });
@@ -132,7 +164,10 @@ describe('docker image prune', () => {
   test('-a with a label filter removes only the matching tagged image', async () => {
     const out = await ok(['image', 'prune', '-a', '-f', '--filter', 'label=prune=me']);
     assert.equal(out, pruneOutput(['untagged: prune/t1:1', `deleted: ${t1.id}`, `deleted: ${t1.diffId}`], [t1.id]));
-    assert.deepEqual((await apiImages()).map((i) => i.Id), [t2.id]);
+    assert.deepEqual(
+      (await apiImages()).map((i) => i.Id),
+      [t2.id],
+    );
   });
 
   test('-a removes every unused image and reports the space', async () => {

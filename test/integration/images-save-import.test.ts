@@ -10,7 +10,22 @@ import { gzipSync } from 'node:zlib';
 import { hostArchitecture } from '../../daemon/images/image-config';
 import { buildBusyboxLayer } from '../fixtures/busybox-image';
 import { archiveLayerFiles, dockerArchive, hex, sha256, short, smallImage, tarOf, untar } from './archive-tools';
-import { BB_DIFF, BB_ID, type SmallImage, apiImages, b, busybox, docker, fails, inspect, lines, ok, saveBytes, wipe, useImagesBerth } from './images-kit';
+import {
+  BB_DIFF,
+  BB_ID,
+  type SmallImage,
+  apiImages,
+  b,
+  busybox,
+  docker,
+  fails,
+  inspect,
+  lines,
+  ok,
+  saveBytes,
+  wipe,
+  useImagesBerth,
+} from './images-kit';
 
 useImagesBerth();
 
@@ -102,7 +117,19 @@ describe('docker import', () => {
 
   test('from stdin, gzip-compressed, with CMD, ENV, a message and a tag', async () => {
     const out = await ok(
-      ['import', '-c', 'CMD ["/bin/tool", "--x"]', '-c', 'ENV GREETING=hi THERE=you', '-c', 'LABEL origin=import', '-m', 'imported by test', '-', 'imported/img:v1'],
+      [
+        'import',
+        '-c',
+        'CMD ["/bin/tool", "--x"]',
+        '-c',
+        'ENV GREETING=hi THERE=you',
+        '-c',
+        'LABEL origin=import',
+        '-m',
+        'imported by test',
+        '-',
+        'imported/img:v1',
+      ],
       gzipSync(rootfs),
     );
     assert.match(out, /^sha256:[a-f0-9]{64}\n$/);
@@ -130,7 +157,12 @@ describe('docker import', () => {
 
   test('an imported busybox root file system runs with the CMD and ENV given', async () => {
     const layer = await buildBusyboxLayer({ extraFiles: { 'etc/greeting': 'hello from import\n' } });
-    const id = (await ok(['import', '-c', 'CMD ["sh", "-c", "cat /etc/greeting; echo $GREETING"]', '-c', 'ENV GREETING=hi', '-', 'imported/run:1'], gzipSync(layer))).trim();
+    const id = (
+      await ok(
+        ['import', '-c', 'CMD ["sh", "-c", "cat /etc/greeting; echo $GREETING"]', '-c', 'ENV GREETING=hi', '-', 'imported/run:1'],
+        gzipSync(layer),
+      )
+    ).trim();
     assert.equal((await inspect('imported/run:1')).Id, id);
     assert.equal(await ok(['run', '--rm', '--network', 'none', 'imported/run:1']), 'hello from import\nhi\n');
   });
@@ -173,19 +205,36 @@ describe('docker load of the pre-1.10 layout (repositories, <id>/json, <id>/laye
   const TOP = 'b'.repeat(64);
   const v1 = (id: string, extra: Record<string, unknown>): string =>
     // Pretty-printed and with v1-only fields, as old daemons wrote it: the config drops them.
-    JSON.stringify({ id, Size: 123, docker_version: '1.9.1', architecture: hostArchitecture() === 'arm64' ? 'arm64' : 'amd64', os: 'linux', ...extra }, null, 2);
+    JSON.stringify(
+      { id, Size: 123, docker_version: '1.9.1', architecture: hostArchitecture() === 'arm64' ? 'arm64' : 'amd64', os: 'linux', ...extra },
+      null,
+      2,
+    );
   async function legacyArchive(baseLayer: Buffer, topLayer: Buffer, topConfig: Record<string, unknown>): Promise<Buffer> {
     return tarOf([
       { name: 'repositories', data: JSON.stringify({ 'legacy/app': { v1: TOP } }) },
       { name: `${BASE}/` },
       { name: `${BASE}/VERSION`, data: '1.0' },
-      { name: `${BASE}/json`, data: v1(BASE, { created: '2015-06-01T10:00:00.123000000Z', container_config: { Cmd: ['/bin/sh', '-c', '#(nop) ADD file:base in /'] }, config: { Cmd: ['sh'] } }) },
+      {
+        name: `${BASE}/json`,
+        data: v1(BASE, {
+          created: '2015-06-01T10:00:00.123000000Z',
+          container_config: { Cmd: ['/bin/sh', '-c', '#(nop) ADD file:base in /'] },
+          config: { Cmd: ['sh'] },
+        }),
+      },
       { name: `${BASE}/layer.tar`, data: baseLayer },
       { name: `${TOP}/` },
       { name: `${TOP}/VERSION`, data: '1.0' },
       {
         name: `${TOP}/json`,
-        data: v1(TOP, { parent: BASE, created: '2015-06-02T11:00:00Z', author: 'Berth <tests>', container_config: { Cmd: ['/bin/sh', '-c', 'echo <x> && touch y'] }, config: topConfig }),
+        data: v1(TOP, {
+          parent: BASE,
+          created: '2015-06-02T11:00:00Z',
+          author: 'Berth <tests>',
+          container_config: { Cmd: ['/bin/sh', '-c', 'echo <x> && touch y'] },
+          config: topConfig,
+        }),
       },
       { name: `${TOP}/layer.tar`, data: topLayer },
     ]);
@@ -207,10 +256,15 @@ describe('docker load of the pre-1.10 layout (repositories, <id>/json, <id>/laye
   });
 
   test('the image ID is the one dockerd gives the same archive', async () => {
-    const archive = await legacyArchive(await tarOf([{ name: 'base.txt', data: 'base\n' }]), await tarOf([{ name: 'top.txt', data: 'top\n' }]), { Cmd: ['true'] });
+    const archive = await legacyArchive(
+      await tarOf([{ name: 'base.txt', data: 'base\n' }]),
+      await tarOf([{ name: 'top.txt', data: 'top\n' }]),
+      { Cmd: ['true'] },
+    );
     await ok(['load'], archive);
     // Loaded into dockerd 20.10 (amd64): its Go encoder sorts keys, compacts and escapes <, > and &.
-    if (hostArchitecture() === 'amd64') assert.equal((await inspect('legacy/app:v1')).Id, 'sha256:da29d0484cd89f663be6d3bae7881fd6c4a4f9ae3aa6fd61ecf9beb5dcfbd699');
+    if (hostArchitecture() === 'amd64')
+      assert.equal((await inspect('legacy/app:v1')).Id, 'sha256:da29d0484cd89f663be6d3bae7881fd6c4a4f9ae3aa6fd61ecf9beb5dcfbd699');
     await ok(['rmi', 'legacy/app:v1']);
   });
 

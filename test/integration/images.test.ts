@@ -12,7 +12,24 @@ import { gzipSync } from 'node:zlib';
 import { hostArchitecture } from '../../daemon/images/image-config';
 import { buildBusyboxLayer, PATH_ENV, type BusyboxArchiveOptions } from '../fixtures/busybox-image';
 import { archiveImageId, archiveLayerFiles, dockerArchive, hex, humanSize, sha256, short, smallImage } from './archive-tools';
-import { BB_DIFF, BB_ID, type SmallImage, apiImages, archFixture, assertGroups, b, busybox, docker, fails, inspect, lines, ok, saveBytes, wipe, useImagesBerth } from './images-kit';
+import {
+  BB_DIFF,
+  BB_ID,
+  type SmallImage,
+  apiImages,
+  archFixture,
+  assertGroups,
+  b,
+  busybox,
+  docker,
+  fails,
+  inspect,
+  lines,
+  ok,
+  saveBytes,
+  wipe,
+  useImagesBerth,
+} from './images-kit';
 
 useImagesBerth();
 
@@ -128,12 +145,15 @@ describe('docker load', () => {
   });
 
   test('loading a tag that names another image takes the tag and leaves the old image dangling', async () => {
-    const first = await smallImage({ 'v': '1' }, ['moving:tag']);
-    const second = await smallImage({ 'v': '2' }, ['moving:tag']);
+    const first = await smallImage({ v: '1' }, ['moving:tag']);
+    const second = await smallImage({ v: '2' }, ['moving:tag']);
     await ok(['load'], await dockerArchive([first]));
     const r = await docker(['load'], await dockerArchive([second]));
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `The image moving:tag already exists, renaming the old one with ID ${first.id} to empty string\nLoaded image: moving:tag\n`);
+    assert.equal(
+      r.stdout,
+      `The image moving:tag already exists, renaming the old one with ID ${first.id} to empty string\nLoaded image: moving:tag\n`,
+    );
     assert.equal((await inspect('moving:tag')).Id, second.id);
     assert.deepEqual((await inspect(first.id)).RepoTags, []);
   });
@@ -149,10 +169,13 @@ describe('docker images', () => {
 
   before(async () => {
     await wipe();
-    one = await smallImage({ 'one': '1' }, ['list/one:1'], { created: '2024-01-01T00:00:00Z', labels: { tier: 'one' } });
-    two = await smallImage({ 'two': '2' }, ['list/two:1', 'list/two:2'], { created: '2024-02-01T00:00:00Z', labels: { tier: 'two', extra: 'x' } });
-    three = await smallImage({ 'three': '3' }, ['other/three:1'], { created: '2024-03-01T00:00:00Z' });
-    none = await smallImage({ 'none': '4' }, [], { created: '2024-04-01T00:00:00Z' });
+    one = await smallImage({ one: '1' }, ['list/one:1'], { created: '2024-01-01T00:00:00Z', labels: { tier: 'one' } });
+    two = await smallImage({ two: '2' }, ['list/two:1', 'list/two:2'], {
+      created: '2024-02-01T00:00:00Z',
+      labels: { tier: 'two', extra: 'x' },
+    });
+    three = await smallImage({ three: '3' }, ['other/three:1'], { created: '2024-03-01T00:00:00Z' });
+    none = await smallImage({ none: '4' }, [], { created: '2024-04-01T00:00:00Z' });
     await ok(['load'], await dockerArchive([one, two, three, none]));
   });
 
@@ -167,12 +190,15 @@ describe('docker images', () => {
       [row('list/one:1', one.id)],
     ]);
     // The API lists an image's tags in lexical order.
-    assert.deepEqual((await apiImages()).map((i) => [i.Id, i.RepoTags]), [
-      [none.id, []],
-      [three.id, ['other/three:1']],
-      [two.id, ['list/two:1', 'list/two:2']],
-      [one.id, ['list/one:1']],
-    ]);
+    assert.deepEqual(
+      (await apiImages()).map((i) => [i.Id, i.RepoTags]),
+      [
+        [none.id, []],
+        [three.id, ['other/three:1']],
+        [two.id, ['list/two:1', 'list/two:2']],
+        [one.id, ['list/one:1']],
+      ],
+    );
     const table = lines(await ok(['images']));
     assert.match(table[0], /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
     assert.match(table[2], new RegExp(`^other/three\\s+1\\s+${short(three.id)}\\s+\\d+ (months|years?) ago\\s+\\d+(\\.\\d+)?kB$`));
@@ -181,7 +207,10 @@ describe('docker images', () => {
   });
 
   test('-q prints short IDs, --no-trunc full ones, --format the template', async () => {
-    assert.deepEqual(lines(await ok(['images', '-q'])), [none, three, two, two, one].map((i) => short(i.id)));
+    assert.deepEqual(
+      lines(await ok(['images', '-q'])),
+      [none, three, two, two, one].map((i) => short(i.id)),
+    );
     assert.deepEqual(lines(await ok(['images', '-q', '--no-trunc', 'list/one'])), [one.id]);
     assert.deepEqual(lines(await ok(['images', '--format', '{{.Repository}}:{{.Tag}}', 'list/two'])).sort(), ['list/two:1', 'list/two:2']);
   });
@@ -197,9 +226,16 @@ describe('docker images', () => {
 
   test('--filter reference matches familiar names, globs and tags; the positional argument is the same filter', async () => {
     const ids = async (...args: string[]): Promise<string[]> => lines(await ok(['images', ...args, ...fmt]));
-    assertGroups(await ids('--filter', 'reference=list/*'), [[row('list/two:1', two.id), row('list/two:2', two.id)], [row('list/one:1', one.id)]]);
+    assertGroups(await ids('--filter', 'reference=list/*'), [
+      [row('list/two:1', two.id), row('list/two:2', two.id)],
+      [row('list/one:1', one.id)],
+    ]);
     assert.deepEqual(await ids('--filter', 'reference=list/two:2'), [row('list/two:2', two.id)]);
-    assert.deepEqual(await ids('--filter', 'reference=*/*:1'), [row('other/three:1', three.id), row('list/two:1', two.id), row('list/one:1', one.id)]);
+    assert.deepEqual(await ids('--filter', 'reference=*/*:1'), [
+      row('other/three:1', three.id),
+      row('list/two:1', two.id),
+      row('list/one:1', one.id),
+    ]);
     assert.deepEqual(await ids('--filter', 'reference=docker.io/list/one'), [row('list/one:1', one.id)]);
     assert.deepEqual(await ids('list/two:1'), [row('list/two:1', two.id)]);
     assert.deepEqual(await ids('--filter', 'reference=busybox'), []);
@@ -211,14 +247,18 @@ describe('docker images', () => {
   });
 
   test('--filter label=KEY and label=KEY=VALUE', async () => {
-    const q = async (...f: string[]): Promise<string[]> => lines(await ok(['images', '-q', '--no-trunc', ...f.flatMap((x) => ['--filter', x])]));
+    const q = async (...f: string[]): Promise<string[]> =>
+      lines(await ok(['images', '-q', '--no-trunc', ...f.flatMap((x) => ['--filter', x])]));
     assert.deepEqual(await q('label=tier'), [two.id, two.id, one.id]);
     assert.deepEqual(await q('label=tier=two'), [two.id, two.id]);
     assert.deepEqual(await q('label=tier=one'), [one.id]);
     assert.deepEqual(await q('label=tier', 'label=extra=x'), [two.id, two.id]);
     assert.deepEqual(await q('label=nope'), []);
     const api = await apiImages(`filters=${encodeURIComponent(JSON.stringify({ label: ['tier=one'] }))}`);
-    assert.deepEqual(api.map((i) => [i.Id, i.Labels]), [[one.id, { tier: 'one' }]]);
+    assert.deepEqual(
+      api.map((i) => [i.Id, i.Labels]),
+      [[one.id, { tier: 'one' }]],
+    );
   });
 
   test('--filter before= and since= compare creation times against a named image; until= against a time', async () => {
@@ -231,7 +271,7 @@ describe('docker images', () => {
     await fails(['images', '--filter', 'before=nosuch'], 'Error response from daemon: No such image: nosuch:latest');
   });
 
-  test('an unknown filter is refused with dockerd\'s message', async () => {
+  test("an unknown filter is refused with dockerd's message", async () => {
     await fails(['images', '--filter', 'bogus=1'], "Error response from daemon: invalid filter 'bogus'");
   });
 });
@@ -242,7 +282,7 @@ describe('docker image inspect and docker history', () => {
     await ok(['load'], busybox);
   });
 
-  test('inspect shows the fixture\'s config, layers and platform', async () => {
+  test("inspect shows the fixture's config, layers and platform", async () => {
     const img = await inspect('busybox');
     assert.equal(img.Id, BB_ID);
     assert.deepEqual(img.RepoTags, ['busybox:latest']);
@@ -261,10 +301,13 @@ describe('docker image inspect and docker history', () => {
     for (const name of [BB_ID, hex(BB_ID), short(BB_ID), 'docker.io/library/busybox:latest']) {
       assert.equal((await inspect(name)).Id, BB_ID, name);
     }
-    assert.equal((await ok(['image', 'inspect', '--format', '{{.Os}}/{{.Architecture}} {{index .RootFS.Layers 0}}', 'busybox'])).trim(), `linux/${hostArchitecture()} ${BB_DIFF}`);
+    assert.equal(
+      (await ok(['image', 'inspect', '--format', '{{.Os}}/{{.Architecture}} {{index .RootFS.Layers 0}}', 'busybox'])).trim(),
+      `linux/${hostArchitecture()} ${BB_DIFF}`,
+    );
   });
 
-  test('inspect of an unknown image fails with dockerd\'s message', async () => {
+  test("inspect of an unknown image fails with dockerd's message", async () => {
     const r = await docker(['image', 'inspect', 'nosuch']);
     assert.equal(r.code, 1);
     assert.equal(r.stdout.trim(), '[]');
@@ -274,13 +317,18 @@ describe('docker image inspect and docker history', () => {
     assert.deepEqual(JSON.parse(raw.body), { message: 'No such image: nosuch:1.0' });
   });
 
-  test('history lists the config\'s history newest first, with the layer size on the ADD row', async () => {
+  test("history lists the config's history newest first, with the layer size on the ADD row", async () => {
     const img = await inspect('busybox');
     const rows = lines(await ok(['history', 'busybox']));
     assert.equal(rows.length, 3);
     assert.match(rows[0], /^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT$/);
     assert.match(rows[1], new RegExp(`^${short(BB_ID)}\\s+\\d+ years? ago\\s+/bin/sh -c #\\(nop\\)  CMD \\["sh"\\]\\s+0B\\s*$`));
-    assert.match(rows[2], new RegExp(`^<missing>\\s+\\d+ years? ago\\s+/bin/sh -c #\\(nop\\) ADD file:${hex(BB_DIFF).slice(0, 10)}\\S*…\\s+${humanSize(img.Size).replace('.', '\\.')}\\s*$`));
+    assert.match(
+      rows[2],
+      new RegExp(
+        `^<missing>\\s+\\d+ years? ago\\s+/bin/sh -c #\\(nop\\) ADD file:${hex(BB_DIFF).slice(0, 10)}\\S*…\\s+${humanSize(img.Size).replace('.', '\\.')}\\s*$`,
+      ),
+    );
     const full = lines(await ok(['history', '--no-trunc', 'busybox']));
     assert.ok(full[1].startsWith(`${BB_ID} `), full[1]);
     assert.ok(full[2].includes(`/bin/sh -c #(nop) ADD file:${hex(BB_DIFF)} in /`), full[2]);
@@ -290,7 +338,12 @@ describe('docker image inspect and docker history', () => {
       `0|2024-01-01T00:00:00Z`,
       `${img.Size}|2024-01-01T00:00:00Z`,
     ]);
-    const api = JSON.parse((await b.request('GET', '/images/busybox/history')).body) as { Id: string; Created: number; Size: number; Tags: string[] | null }[];
+    const api = JSON.parse((await b.request('GET', '/images/busybox/history')).body) as {
+      Id: string;
+      Created: number;
+      Size: number;
+      Tags: string[] | null;
+    }[];
     assert.deepEqual(
       api.map((h) => [h.Id, h.Created, h.Size, h.Tags]),
       [
@@ -317,9 +370,15 @@ describe('docker tag', () => {
     await ok(['tag', BB_ID, 'aaa:1']);
     // As dockerd's reference store orders them (docker.io/library/aaa < … < localhost:5000/…), not by age.
     const expected = ['aaa:1', 'busybox:latest', 'tagged/repo:v1', 'localhost:5000/a/b:t'];
-    assertGroups(lines(await ok(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])), [expected.map((t) => `${t} ${short(BB_ID)}`)]);
+    assertGroups(lines(await ok(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])), [
+      expected.map((t) => `${t} ${short(BB_ID)}`),
+    ]);
     assert.deepEqual((await inspect('tagged/repo:v1')).RepoTags, expected);
-    assert.deepEqual(lines(await ok(['rmi', '-f', BB_ID])), [...expected.map((t) => `Untagged: ${t}`), `Deleted: ${BB_ID}`, `Deleted: ${BB_DIFF}`]);
+    assert.deepEqual(lines(await ok(['rmi', '-f', BB_ID])), [
+      ...expected.map((t) => `Untagged: ${t}`),
+      `Deleted: ${BB_ID}`,
+      `Deleted: ${BB_DIFF}`,
+    ]);
     await ok(['load'], busybox);
   });
 
@@ -333,7 +392,7 @@ describe('docker tag', () => {
     assert.deepEqual(rows, [`${first.id} <none>:<none>`]);
   });
 
-  test('tagging an unknown image fails with dockerd\'s message', async () => {
+  test("tagging an unknown image fails with dockerd's message", async () => {
     await fails(['tag', 'nosuch:1', 'x:1'], 'Error response from daemon: No such image: nosuch:1');
     const r = await b.request('POST', '/images/busybox/tag?repo=sha256&tag=x');
     assert.equal(r.status, 400);

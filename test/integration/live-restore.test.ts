@@ -23,9 +23,13 @@ async function ok(b: Berth, args: string[]): Promise<string> {
 const inspect = async (b: Berth, format: string, name: string): Promise<string> => (await ok(b, ['inspect', '-f', format, name])).trim();
 
 async function until(what: string, ms: number, check: () => Promise<boolean>, everyMs = 100): Promise<void> {
-  await within(ms, what, (async () => {
-    while (!(await check())) await new Promise((r) => setTimeout(r, everyMs));
-  })());
+  await within(
+    ms,
+    what,
+    (async () => {
+      while (!(await check())) await new Promise((r) => setTimeout(r, everyMs));
+    })(),
+  );
 }
 
 /**
@@ -41,7 +45,10 @@ function killLeftovers(b: Berth): number {
     let argv: string[];
     let cgroup: string;
     try {
-      argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+      argv = fs
+        .readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((a) => a !== '');
       cgroup = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
     } catch {
       continue;
@@ -85,7 +92,12 @@ async function counterLines(b: Berth, name: string): Promise<number[]> {
 
 function assertConsecutive(lines: number[]): void {
   assert.ok(lines.length > 0, 'no log lines');
-  for (let i = 0; i < lines.length; i++) assert.equal(lines[i], i + 1, `log line ${i + 1} is ${lines[i]} (lost, duplicated or garbled): ${lines.slice(Math.max(0, i - 3), i + 3).join(',')}`);
+  for (let i = 0; i < lines.length; i++)
+    assert.equal(
+      lines[i],
+      i + 1,
+      `log line ${i + 1} is ${lines[i]} (lost, duplicated or garbled): ${lines.slice(Math.max(0, i - 3), i + 3).join(',')}`,
+    );
 }
 
 describe('live restore: SIGKILL of berthd and a restart on the same roots', () => {
@@ -101,7 +113,9 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
 
   after(async () => {
     if (!b) return;
-    await b.docker(['rm', '-f', 'lr-counter', 'lr-exiter', 'lr-always', 'lr-web', 'lr-client', 'lr-term', 'lr-paused', 'lr-rm']).catch(() => undefined);
+    await b
+      .docker(['rm', '-f', 'lr-counter', 'lr-exiter', 'lr-always', 'lr-web', 'lr-client', 'lr-term', 'lr-paused', 'lr-rm'])
+      .catch(() => undefined);
     await b.docker(['network', 'rm', 'lr-net']).catch(() => undefined);
     if (process.env.LR_DEBUG) fs.writeFileSync('/tmp/lr-debug.log', b.log());
     // Its bridges and firewall chains outlive a live-restore stop: a last start without live
@@ -123,9 +137,32 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     await ok(first, ['run', '-d', '--name', 'lr-exiter', ...go, 'busybox', 'sh', '-c', `${waitGo}; exit 7`]);
     await ok(first, ['run', '-d', '--rm', '--name', 'lr-rm', ...go, 'busybox', 'sh', '-c', waitGo]);
     // Exits (3) the first time only; the restart sees /ran and stays up.
-    await ok(first, ['run', '-d', '--name', 'lr-always', '--restart', 'always', ...go, 'busybox', 'sh', '-c', `if [ -e /ran ]; then exec sleep 1000; fi; touch /ran; ${waitGo}; exit 3`]);
+    await ok(first, [
+      'run',
+      '-d',
+      '--name',
+      'lr-always',
+      '--restart',
+      'always',
+      ...go,
+      'busybox',
+      'sh',
+      '-c',
+      `if [ -e /ran ]; then exec sleep 1000; fi; touch /ran; ${waitGo}; exit 3`,
+    ]);
     await ok(first, ['network', 'create', 'lr-net']);
-    await ok(first, ['run', '-d', '--name', 'lr-web', '--network', 'lr-net', '-p', `127.0.0.1:${port}:80`, 'busybox', ...httpdCmd('restored')]);
+    await ok(first, [
+      'run',
+      '-d',
+      '--name',
+      'lr-web',
+      '--network',
+      'lr-net',
+      '-p',
+      `127.0.0.1:${port}:80`,
+      'busybox',
+      ...httpdCmd('restored'),
+    ]);
     await ok(first, ['run', '-d', '--name', 'lr-client', '--network', 'lr-net', 'busybox', 'sleep', '1000']);
     await until('the published port to answer', 10_000, async () => {
       const r = await httpGet('127.0.0.1', port);
@@ -135,7 +172,9 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     const pid = await inspect(first, '{{.State.Pid}}', 'lr-counter');
     const startedAt = await inspect(first, '{{.State.StartedAt}}', 'lr-counter');
     const alwaysStarted = await inspect(first, '{{.State.StartedAt}}', 'lr-always');
-    const exiting = await Promise.all(['lr-exiter', 'lr-rm', 'lr-always'].map(async (n) => Number(await inspect(first, '{{.State.Pid}}', n))));
+    const exiting = await Promise.all(
+      ['lr-exiter', 'lr-rm', 'lr-always'].map(async (n) => Number(await inspect(first, '{{.State.Pid}}', n))),
+    );
 
     // A line read from the FIFO but not yet in the log file dies with berthd (as with dockerd):
     // the kill comes right after a line reached the file, while the counter sleeps.
@@ -153,17 +192,27 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     b = second;
 
     // Still the same process, still running, adopted as it was.
-    assert.equal(await inspect(second, '{{.State.Status}} {{.State.Pid}} {{.State.StartedAt}}', 'lr-counter'), `running ${pid} ${startedAt}`);
+    assert.equal(
+      await inspect(second, '{{.State.Status}} {{.State.Pid}} {{.State.StartedAt}}', 'lr-counter'),
+      `running ${pid} ${startedAt}`,
+    );
     // Logs continue across the gap: each number once, in order, and more of them after the restart.
     const before = (await counterLines(second, 'lr-counter')).length;
     await until('new log lines after the restart', 10_000, async () => (await counterLines(second, 'lr-counter')).length > before + 5);
     assertConsecutive(await counterLines(second, 'lr-counter'));
 
     // The container that exited while berthd was away: its own exit code and a FinishedAt of then.
-    await until('lr-exiter to be recorded exited', 10_000, async () => (await inspect(second, '{{.State.Status}}', 'lr-exiter')) === 'exited');
+    await until(
+      'lr-exiter to be recorded exited',
+      10_000,
+      async () => (await inspect(second, '{{.State.Status}}', 'lr-exiter')) === 'exited',
+    );
     assert.equal(await inspect(second, '{{.State.ExitCode}}', 'lr-exiter'), '7');
     const finished = Date.parse(await inspect(second, '{{.State.FinishedAt}}', 'lr-exiter'));
-    assert.ok(finished >= killedAt && finished < restartedAt, 'FinishedAt is the exit while berthd was down, not when the new one learnt of it');
+    assert.ok(
+      finished >= killedAt && finished < restartedAt,
+      'FinishedAt is the exit while berthd was down, not when the new one learnt of it',
+    );
 
     // --rm: removed once its exit is known.
     await until('lr-rm to be removed', 10_000, async () => (await second.docker(['inspect', 'lr-rm'])).code !== 0);
@@ -171,7 +220,11 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     // --restart always: it exited while berthd was down and runs again.
     let alwaysState = '';
     await until(`lr-always to be restarted (last: ${alwaysState})`, 15_000, async () => {
-      alwaysState = await inspect(second, '{{.State.Status}} {{.State.StartedAt}} {{.RestartCount}} {{.State.ExitCode}} {{.State.Error}}', 'lr-always');
+      alwaysState = await inspect(
+        second,
+        '{{.State.Status}} {{.State.StartedAt}} {{.RestartCount}} {{.State.ExitCode}} {{.State.Error}}',
+        'lr-always',
+      );
       return alwaysState.startsWith('running ') && !alwaysState.includes(alwaysStarted);
     }).catch((err: Error) => assert.fail(`${err.message}; last: ${alwaysState}`));
 
@@ -282,7 +335,18 @@ describe('without live restore: a clean stop and start', () => {
     const first = b as Berth;
     const goDir = path.join(first.dir, 'term');
     fs.mkdirSync(goDir);
-    await ok(first, ['run', '-d', '--name', 'cs-left', '-v', `${goDir}:/go`, 'busybox', 'sh', '-c', "trap 'touch /go/got-term; exit 0' TERM; while true; do sleep 0.05; done"]);
+    await ok(first, [
+      'run',
+      '-d',
+      '--name',
+      'cs-left',
+      '-v',
+      `${goDir}:/go`,
+      'busybox',
+      'sh',
+      '-c',
+      "trap 'touch /go/got-term; exit 0' TERM; while true; do sleep 0.05; done",
+    ]);
     const pid = Number(await inspect(first, '{{.State.Pid}}', 'cs-left'));
     process.kill(first.pid, 'SIGKILL');
     await first.stop();

@@ -9,7 +9,11 @@ import * as net from 'node:net';
 export const rnd = (): string => randomBytes(3).toString('hex');
 
 /** busybox httpd in the foreground serving `text` as / on `port`. */
-export const httpdCmd = (text: string, port = 80): string[] => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p ${port} -h /www`];
+export const httpdCmd = (text: string, port = 80): string[] => [
+  'sh',
+  '-c',
+  `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p ${port} -h /www`,
+];
 
 /** GET http://host:port/ from the host: status and body, or the error code. */
 export function httpGet(host: string, port: number, timeoutMs = 3000): Promise<{ status: number; body: string } | { error: string }> {

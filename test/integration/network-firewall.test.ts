@@ -100,7 +100,9 @@ test('firewall: setup, apply, shrink, coalesce, teardown on the real iptables', 
   const fwd = rules('filter', C.forward);
   assert.ok(fwd.includes(`-A ${C.forward} -d 203.0.113.2/32 ! -i ${BR1} -o ${BR1} -p tcp -m tcp --dport 80 -j ACCEPT`));
   assert.ok(fwd.includes(`-A ${C.forward} ! -i ${BR2} -o ${BR2} -j DROP`));
-  assert.deepEqual(rules('nat', C.dnat), [`-A ${C.dnat} -d 198.51.100.7/32 ! -i ${BR1} -p tcp -m tcp --dport 18080 -j DNAT --to-destination 203.0.113.2:80`]);
+  assert.deepEqual(rules('nat', C.dnat), [
+    `-A ${C.dnat} -d 198.51.100.7/32 ! -i ${BR1} -p tcp -m tcp --dport 18080 -j DNAT --to-destination 203.0.113.2:80`,
+  ]);
 
   await fw.apply(SMALL);
   assert.deepEqual(rules('filter', C.forward), rendered(SMALL, C.forward));

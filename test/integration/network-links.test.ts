@@ -37,7 +37,7 @@ function overlaps(a: string, b: string): boolean {
   const [bip, bp] = b.split('/');
   const prefix = Math.min(Number(ap), Number(bp));
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return ((ipToInt(aip) & mask) >>> 0) === ((ipToInt(bip) & mask) >>> 0);
+  return (ipToInt(aip) & mask) >>> 0 === (ipToInt(bip) & mask) >>> 0;
 }
 
 /** `ip -j ...` straight, to check Links' work without trusting Links. */
@@ -83,7 +83,10 @@ test('Links: bridges, netns and veth endpoints on the real kernel', { skip: !isR
 
   // Two free /24s inside 10.200.0.0/16 that no host route overlaps.
   const routes = await timed(timings, 'hostRoutes', () => links.hostRoutes());
-  assert.ok(routes.every((r) => r.dst !== 'default' && r.dst.includes('/')), JSON.stringify(routes));
+  assert.ok(
+    routes.every((r) => r.dst !== 'default' && r.dst.includes('/')),
+    JSON.stringify(routes),
+  );
   const free: number[] = [];
   for (let tries = 0; free.length < 2 && tries < 1000; tries++) {
     const octet = randomInt(0, 256);
@@ -109,10 +112,16 @@ test('Links: bridges, netns and veth endpoints on the real kernel', { skip: !isR
   assert.equal(br1.mtu, 1450);
   assert.ok((br1.flags as string[]).includes('UP'));
   const br1Addrs = (br1.addr_info as { family: string; local: string; prefixlen: number }[]).filter((a) => a.family === 'inet');
-  assert.deepEqual(br1Addrs.map((a) => `${a.local}/${a.prefixlen}`), [`${GW1}/24`]);
+  assert.deepEqual(
+    br1Addrs.map((a) => `${a.local}/${a.prefixlen}`),
+    [`${GW1}/24`],
+  );
   assert.match(String(br1.address), /^02:42:/);
   const routesNow = await links.hostRoutes();
-  assert.ok(routesNow.some((r) => r.dst === `10.200.${o1}.0/24` && r.dev === BR1), JSON.stringify(routesNow));
+  assert.ok(
+    routesNow.some((r) => r.dst === `10.200.${o1}.0/24` && r.dev === BR1),
+    JSON.stringify(routesNow),
+  );
   assert.deepEqual((await links.listLinks(`brt${hex}`)).sort(), [BR1, BR2].sort());
 
   // A bridge name held by a non-bridge is refused, and the link is left alone.
@@ -135,7 +144,16 @@ test('Links: bridges, netns and veth endpoints on the real kernel', { skip: !isR
 
   // First endpoint with the default route.
   await timed(timings, 'addEndpoint', () =>
-    links.addEndpoint({ netns: NETNS, hostVeth: VETH1, bridge: BR1, ifName: 'eth0', mac: MAC1, addressCidr: `10.200.${o1}.2/24`, gateway: GW1, mtu: 1450 }),
+    links.addEndpoint({
+      netns: NETNS,
+      hostVeth: VETH1,
+      bridge: BR1,
+      ifName: 'eth0',
+      mac: MAC1,
+      addressCidr: `10.200.${o1}.2/24`,
+      gateway: GW1,
+      mtu: 1450,
+    }),
   );
   const ifs = await timed(timings, 'interfaces', () => links.interfaces(NETNS));
   const eth0 = ifs.find((i) => i.name === 'eth0');
@@ -147,26 +165,45 @@ test('Links: bridges, netns and veth endpoints on the real kernel', { skip: !isR
   const [in1] = await ipJson(['-n', NETNS, 'link', 'show', 'dev', 'eth0']);
   assert.equal(in1.mtu, 1450);
   const nsRoutes = await ipJson(['-n', NETNS, '-4', 'route', 'show']);
-  assert.ok(nsRoutes.some((r) => r.dst === 'default' && r.gateway === GW1 && r.dev === 'eth0'), JSON.stringify(nsRoutes));
+  assert.ok(
+    nsRoutes.some((r) => r.dst === 'default' && r.gateway === GW1 && r.dev === 'eth0'),
+    JSON.stringify(nsRoutes),
+  );
   await exec('ip', ['netns', 'exec', NETNS, 'busybox', 'ping', '-c', '1', '-W', '2', GW1]);
 
   // Second endpoint on the other bridge, no gateway: its peer is born while eth0 exists.
   await timed(timings, 'addEndpoint', () =>
-    links.addEndpoint({ netns: NETNS, hostVeth: VETH2, bridge: BR2, ifName: 'eth1', mac: MAC2, addressCidr: `10.200.${o2}.2/24`, mtu: 1500 }),
+    links.addEndpoint({
+      netns: NETNS,
+      hostVeth: VETH2,
+      bridge: BR2,
+      ifName: 'eth1',
+      mac: MAC2,
+      addressCidr: `10.200.${o2}.2/24`,
+      mtu: 1500,
+    }),
   );
   const ifs2 = await links.interfaces(NETNS);
+  assert.deepEqual(ifs2.map((i) => i.name).sort(), ['eth0', 'eth1', 'lo']);
   assert.deepEqual(
-    ifs2.map((i) => i.name).sort(),
-    ['eth0', 'eth1', 'lo'],
+    ifs2.find((i) => i.name === 'eth1'),
+    { name: 'eth1', mac: MAC2, addresses: [`10.200.${o2}.2/24`] },
   );
-  assert.deepEqual(ifs2.find((i) => i.name === 'eth1'), { name: 'eth1', mac: MAC2, addresses: [`10.200.${o2}.2/24`] });
   const nsRoutes2 = await ipJson(['-n', NETNS, '-4', 'route', 'show']);
   assert.equal(nsRoutes2.filter((r) => r.dst === 'default').length, 1);
   await exec('ip', ['netns', 'exec', NETNS, 'busybox', 'ping', '-c', '1', '-W', '2', GW2]);
 
   // Failures undo what they made and carry ip's words.
   await assert.rejects(
-    links.addEndpoint({ netns: NETNS, hostVeth: VETH_BAD, bridge: BR1, ifName: 'eth0', mac: MAC1, addressCidr: `10.200.${o1}.3/24`, mtu: 1450 }),
+    links.addEndpoint({
+      netns: NETNS,
+      hostVeth: VETH_BAD,
+      bridge: BR1,
+      ifName: 'eth0',
+      mac: MAC1,
+      addressCidr: `10.200.${o1}.3/24`,
+      mtu: 1450,
+    }),
     (err: unknown) => {
       assert.ok(err instanceof IpError);
       assert.match(err.stderr, /File exists/);
@@ -174,7 +211,15 @@ test('Links: bridges, netns and veth endpoints on the real kernel', { skip: !isR
     },
   );
   await assert.rejects(
-    links.addEndpoint({ netns: NETNS, hostVeth: VETH_BAD, bridge: `brt${hex}none`, ifName: 'eth2', mac: MAC1, addressCidr: `10.200.${o1}.3/24`, mtu: 1450 }),
+    links.addEndpoint({
+      netns: NETNS,
+      hostVeth: VETH_BAD,
+      bridge: `brt${hex}none`,
+      ifName: 'eth2',
+      mac: MAC1,
+      addressCidr: `10.200.${o1}.3/24`,
+      mtu: 1450,
+    }),
     (err: unknown) => {
       assert.ok(err instanceof IpError);
       assert.match(err.stderr, /does not exist/);
@@ -182,11 +227,27 @@ test('Links: bridges, netns and veth endpoints on the real kernel', { skip: !isR
     },
   );
   await assert.rejects(
-    links.addEndpoint({ netns: NETNS_OTHER, hostVeth: VETH_BAD, bridge: BR1, ifName: 'eth0', mac: MAC1, addressCidr: `10.200.${o1}.3/24`, mtu: 1450 }),
+    links.addEndpoint({
+      netns: NETNS_OTHER,
+      hostVeth: VETH_BAD,
+      bridge: BR1,
+      ifName: 'eth0',
+      mac: MAC1,
+      addressCidr: `10.200.${o1}.3/24`,
+      mtu: 1450,
+    }),
     /does not exist/,
   );
   await assert.rejects(
-    links.addEndpoint({ netns: NETNS, hostVeth: 'bad name', bridge: BR1, ifName: 'eth2', mac: MAC1, addressCidr: `10.200.${o1}.3/24`, mtu: 1450 }),
+    links.addEndpoint({
+      netns: NETNS,
+      hostVeth: 'bad name',
+      bridge: BR1,
+      ifName: 'eth2',
+      mac: MAC1,
+      addressCidr: `10.200.${o1}.3/24`,
+      mtu: 1450,
+    }),
     /invalid host veth name/,
   );
   assert.deepEqual((await links.listLinks(VETH_PREFIX)).sort(), [VETH1, VETH2]);
@@ -195,7 +256,15 @@ test('Links: bridges, netns and veth endpoints on the real kernel', { skip: !isR
   // Add/remove cycles for timing (no gateway, as a second network's endpoint).
   for (let i = 0; i < 5; i++) {
     await timed(timings, 'addEndpoint', () =>
-      links.addEndpoint({ netns: NETNS, hostVeth: VETH_LOOP, bridge: BR1, ifName: 'eth2', mac: MAC1.replace(/02$/, '03'), addressCidr: `10.200.${o1}.3/24`, mtu: 1450 }),
+      links.addEndpoint({
+        netns: NETNS,
+        hostVeth: VETH_LOOP,
+        bridge: BR1,
+        ifName: 'eth2',
+        mac: MAC1.replace(/02$/, '03'),
+        addressCidr: `10.200.${o1}.3/24`,
+        mtu: 1450,
+      }),
     );
     await timed(timings, 'removeEndpoint', () => links.removeEndpoint(VETH_LOOP));
   }
@@ -218,6 +287,8 @@ test('Links: bridges, netns and veth endpoints on the real kernel', { skip: !isR
 
   for (const [what, ms] of Object.entries(timings)) {
     const avg = ms.reduce((a, b) => a + b, 0) / ms.length;
-    t.diagnostic(`${what}: avg ${avg.toFixed(1)} ms over ${ms.length} (min ${Math.min(...ms).toFixed(1)}, max ${Math.max(...ms).toFixed(1)})`);
+    t.diagnostic(
+      `${what}: avg ${avg.toFixed(1)} ms over ${ms.length} (min ${Math.min(...ms).toFixed(1)}, max ${Math.max(...ms).toFixed(1)})`,
+    );
   }
 });

@@ -11,7 +11,28 @@ import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { lines } from './container-kit';
 import { rnd, tcpFree } from './net-tools';
 import { destroyBerth, startBerth } from './harness';
-import { type NetworkInspect, addrInside, apiError, bridgeOf, bridgePorts, ctrJson, execOut, freePort, freeSubnet, k, linkAddrs, netInspect, netRm, netnsNames, nslookup, outsideServer, rmf, wget, httpd, useNetworksKit } from './networks-kit';
+import {
+  type NetworkInspect,
+  addrInside,
+  apiError,
+  bridgeOf,
+  bridgePorts,
+  ctrJson,
+  execOut,
+  freePort,
+  freeSubnet,
+  k,
+  linkAddrs,
+  netInspect,
+  netRm,
+  netnsNames,
+  nslookup,
+  outsideServer,
+  rmf,
+  wget,
+  httpd,
+  useNetworksKit,
+} from './networks-kit';
 
 useNetworksKit();
 
@@ -35,7 +56,10 @@ describe('connect and disconnect', () => {
     assert.equal(eps[netB].IPAddress, `${s}.77`);
     assert.equal(eps[netB].NetworkID, netBId);
     assert.ok(eps[netB].Aliases?.includes('a2') && eps[netB].Aliases.includes('a3'), JSON.stringify(eps[netB].Aliases));
-    assert.deepEqual((await k.ok(['ps', '--filter', `id=${cid}`, '--format', '{{.Networks}}'])).trim().split(',').sort(), [netA, netB].sort());
+    assert.deepEqual(
+      (await k.ok(['ps', '--filter', `id=${cid}`, '--format', '{{.Networks}}'])).trim().split(',').sort(),
+      [netA, netB].sort(),
+    );
     // The peer on netB resolves it by name and alias, and reaches it.
     for (const name of [c, 'a2', 'a3']) assert.deepEqual((await nslookup(peer, name)).addrs, [`${s}.77`], name);
     assert.match(await execOut(peer, ['ping', '-c', '1', '-W', '3', 'a2']), /1 packets received/);
@@ -78,10 +102,30 @@ describe('connect and disconnect', () => {
     const cases: [string, unknown, number, string][] = [
       ['host', { Container: c }, 400, 'container cannot be disconnected from host network or connected to host network'],
       ['none', { Container: c }, 400, 'container cannot be connected to multiple networks with one of the networks in private (none) mode'],
-      [net, { Container: noneC }, 400, 'container cannot be connected to multiple networks with one of the networks in private (none) mode'],
-      [net, { Container: hostC }, 400, 'container sharing network namespace with another container or host cannot be connected to any other network'],
-      ['bridge', { Container: c, EndpointConfig: { Aliases: ['a1'] } }, 400, 'network-scoped alias is supported only for containers in user defined networks'],
-      ['bridge', { Container: c, EndpointConfig: { IPAMConfig: { IPv4Address: '172.17.0.50' } } }, 400, 'user specified IP address is supported on user defined networks only'],
+      [
+        net,
+        { Container: noneC },
+        400,
+        'container cannot be connected to multiple networks with one of the networks in private (none) mode',
+      ],
+      [
+        net,
+        { Container: hostC },
+        400,
+        'container sharing network namespace with another container or host cannot be connected to any other network',
+      ],
+      [
+        'bridge',
+        { Container: c, EndpointConfig: { Aliases: ['a1'] } },
+        400,
+        'network-scoped alias is supported only for containers in user defined networks',
+      ],
+      [
+        'bridge',
+        { Container: c, EndpointConfig: { IPAMConfig: { IPv4Address: '172.17.0.50' } } },
+        400,
+        'user specified IP address is supported on user defined networks only',
+      ],
       ['nosuch-net', { Container: c }, 404, 'network nosuch-net not found'],
       [net, { Container: 'nosuch-ctr' }, 404, 'No such container: nosuch-ctr'],
     ];
@@ -90,14 +134,17 @@ describe('connect and disconnect', () => {
       assert.deepEqual(e, { status, message }, `connect ${target} ${JSON.stringify(body)}`);
     }
     const cli = await k.fails(['network', 'connect', 'host', c]);
-    assert.equal(cli.stderr.trim(), 'Error response from daemon: container cannot be disconnected from host network or connected to host network');
+    assert.equal(
+      cli.stderr.trim(),
+      'Error response from daemon: container cannot be disconnected from host network or connected to host network',
+    );
     await rmf(c, hostC, noneC);
     await netRm(net);
   });
 });
 
 describe('network modes', () => {
-  test('none has only lo; host sees the host\'s interfaces; both are listed in inspect', async () => {
+  test("none has only lo; host sees the host's interfaces; both are listed in inspect", async () => {
     assert.equal(await k.runOut(['--network', 'none'], ['ls', '/sys/class/net']), 'lo\n');
     const noneId = (await k.ok(['run', '-d', '--network', 'none', 'busybox', 'sleep', '600'])).trim();
     const none = (await ctrJson(noneId)).NetworkSettings;
@@ -114,11 +161,14 @@ describe('network modes', () => {
     const host = (await ctrJson(hostId)).NetworkSettings;
     assert.deepEqual(Object.keys(host.Networks), ['host']);
     assert.equal(host.Networks.host.NetworkID, (await netInspect('host')).Id);
-    assert.deepEqual(lines(await k.ok(['ps', '--filter', `id=${noneId}`, '--filter', `id=${hostId}`, '--format', '{{.Networks}}'])).sort(), ['host', 'none']);
+    assert.deepEqual(
+      lines(await k.ok(['ps', '--filter', `id=${noneId}`, '--filter', `id=${hostId}`, '--format', '{{.Networks}}'])).sort(),
+      ['host', 'none'],
+    );
     await rmf(noneId, hostId);
   });
 
-  test('container:<id> shares the other container\'s network namespace, hostname and files', async () => {
+  test("container:<id> shares the other container's network namespace, hostname and files", async () => {
     const net = `share-${rnd()}`;
     await k.ok(['network', 'create', net]);
     const a = `sh-a-${rnd()}`;
@@ -159,7 +209,11 @@ describe('network modes', () => {
     await k.ok(['network', 'create', '--internal', closed]);
     assert.equal((await netInspect(closed)).Internal, true);
     // Control: from a normal network the outside answers.
-    await k.until('the outside httpd to answer a container on a normal network', async () => (await wget(open, `http://${s}.2:8080/`, 2)).code === 0, 20_000);
+    await k.until(
+      'the outside httpd to answer a container on a normal network',
+      async () => (await wget(open, `http://${s}.2:8080/`, 2)).code === 0,
+      20_000,
+    );
     assert.equal((await wget(open, `http://${s}.2:8080/`)).out, 'outside-world\n');
 
     // Internal: members reach each other by name, but not the outside.
@@ -175,7 +229,7 @@ describe('network modes', () => {
 });
 
 describe('isolation', () => {
-  test('two user networks cannot reach each other\'s containers; a container on both reaches each', async () => {
+  test("two user networks cannot reach each other's containers; a container on both reaches each", async () => {
     const a = `isa-${rnd()}`;
     const b = `isb-${rnd()}`;
     await k.ok(['network', 'create', a]);
@@ -198,7 +252,7 @@ describe('isolation', () => {
 });
 
 describe('outbound NAT', () => {
-  test('traffic leaving a network is masqueraded; enable_ip_masquerade=false keeps the container\'s address', async (t) => {
+  test("traffic leaving a network is masqueraded; enable_ip_masquerade=false keeps the container's address", async (t) => {
     // "Outside": a netns with no route back to the containers' subnets, so only masqueraded
     // traffic (source = the host's address on the link) gets an answer.
     const s = outsideServer(t, 'far-away', false);
@@ -206,7 +260,11 @@ describe('outbound NAT', () => {
     const plain = `nomasq-${rnd()}`;
     await k.ok(['network', 'create', masq]);
     await k.ok(['network', 'create', '-o', 'com.docker.network.bridge.enable_ip_masquerade=false', plain]);
-    await k.until('the outside to answer a masqueraded container', async () => (await wget(masq, `http://${s}.2:8080/`, 2)).code === 0, 20_000);
+    await k.until(
+      'the outside to answer a masqueraded container',
+      async () => (await wget(masq, `http://${s}.2:8080/`, 2)).code === 0,
+      20_000,
+    );
     assert.equal((await wget(masq, `http://${s}.2:8080/`)).out, 'far-away\n');
     const unmasked = await wget(plain, `http://${s}.2:8080/`, 3);
     assert.notEqual(unmasked.code, 0, 'without masquerade the outside has no way back to the container');
@@ -246,7 +304,10 @@ describe('leftovers', () => {
     // A container that exits on its own also gives everything back.
     assert.equal(bridgePorts(bridge).length, 1);
     await k.ok(['stop', '-t', '0', again]);
-    await k.until('the stopped container\'s netns and veth to go', async () => !netnsNames().includes(`berth-${again.slice(0, 12)}`) && bridgePorts(bridge).length === 0);
+    await k.until(
+      "the stopped container's netns and veth to go",
+      async () => !netnsNames().includes(`berth-${again.slice(0, 12)}`) && bridgePorts(bridge).length === 0,
+    );
     await k.ok(['rm', again]);
     await k.ok(['network', 'rm', net]);
     assert.equal(linkAddrs(bridge), null);
@@ -294,7 +355,9 @@ describe('restart', () => {
       const netId = (await docker(['network', 'create', netName])).trim();
       const bridge = `br-${netId.slice(0, 12)}`;
       const port = await freePort();
-      const id = (await docker(['run', '-d', '--network', netName, '-p', `127.0.0.1:${port}:80`, 'busybox', ...httpd('after-crash')])).trim();
+      const id = (
+        await docker(['run', '-d', '--network', netName, '-p', `127.0.0.1:${port}:80`, 'busybox', ...httpd('after-crash')])
+      ).trim();
       const netns = `berth-${id.slice(0, 12)}`;
       assert.ok(netnsNames().includes(netns));
       assert.equal(bridgePorts(bridge).length, 1);

@@ -11,7 +11,21 @@ import * as dnsPacket from 'dns-packet';
 import { describe, test } from 'node:test';
 import { lines } from './container-kit';
 import { rnd } from './net-tools';
-import { addrInside, createAndStartFails, ctrJson, execOut, freeSubnet, k, netInspect, netRm, nslookup, rmf, wget, httpd, useNetworksKit } from './networks-kit';
+import {
+  addrInside,
+  createAndStartFails,
+  ctrJson,
+  execOut,
+  freeSubnet,
+  k,
+  netInspect,
+  netRm,
+  nslookup,
+  rmf,
+  wget,
+  httpd,
+  useNetworksKit,
+} from './networks-kit';
 
 useNetworksKit();
 
@@ -20,7 +34,22 @@ describe('containers on a user network', () => {
     const net = `app-${rnd()}`;
     await k.ok(['network', 'create', net]);
     const srv = `srv-${rnd()}`;
-    const srvId = (await k.ok(['run', '-d', '--name', srv, '--network', net, '--network-alias', 'web', '--network-alias', 'www', 'busybox', ...httpd('hello-from-srv')])).trim();
+    const srvId = (
+      await k.ok([
+        'run',
+        '-d',
+        '--name',
+        srv,
+        '--network',
+        net,
+        '--network-alias',
+        'web',
+        '--network-alias',
+        'www',
+        'busybox',
+        ...httpd('hello-from-srv'),
+      ])
+    ).trim();
     const cli = `cli-${rnd()}`;
     await k.ok(['run', '-d', '--name', cli, '--network', net, 'busybox', 'sleep', '600']);
     const srvIp = (await ctrJson(srv)).NetworkSettings.Networks[net].IPAddress;
@@ -78,11 +107,15 @@ describe('containers on a user network', () => {
     const u = `u-${rnd()}`;
     const uid = (await k.ok(['run', '-d', '--name', u, '--network', net, 'busybox', 'sleep', '600'])).trim();
     const uip = (await ctrJson(u)).NetworkSettings.Networks[net].IPAddress;
-    const base = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
+    const base =
+      '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
     assert.equal(await execOut(u, ['cat', '/etc/hosts']), `${base}${uip}\t${uid.slice(0, 12)}\n`);
     assert.equal(await execOut(u, ['cat', '/etc/hostname']), `${uid.slice(0, 12)}\n`);
     const resolv = lines(await execOut(u, ['cat', '/etc/resolv.conf']));
-    assert.deepEqual(resolv.filter((l) => l.startsWith('nameserver')), ['nameserver 127.0.0.11']);
+    assert.deepEqual(
+      resolv.filter((l) => l.startsWith('nameserver')),
+      ['nameserver 127.0.0.11'],
+    );
     assert.ok(resolv.includes('options ndots:0'), resolv.join('\n'));
 
     // The default bridge: an address line too, but the host's resolvers (no embedded DNS there).
@@ -94,7 +127,9 @@ describe('containers on a user network', () => {
       .filter((l) => /^nameserver\s/.test(l))
       .map((l) => l.split(/\s+/)[1])
       .filter((ip) => !ip.startsWith('127.') && ip !== '::1');
-    const dNs = lines(await execOut(d, ['cat', '/etc/resolv.conf'])).filter((l) => l.startsWith('nameserver')).map((l) => l.split(/\s+/)[1]);
+    const dNs = lines(await execOut(d, ['cat', '/etc/resolv.conf']))
+      .filter((l) => l.startsWith('nameserver'))
+      .map((l) => l.split(/\s+/)[1]);
     assert.ok(!dNs.includes(dNet.Gateway), `no DNS on the default bridge: ${dNs.join()}`);
     if (hostNs.length > 0) assert.deepEqual(dNs, hostNs);
 
@@ -106,17 +141,38 @@ describe('containers on a user network', () => {
     await k.ok(['network', 'connect', 'bridge', u]);
     const both = (await ctrJson(u)).NetworkSettings.Networks;
     const hosts = lines(await execOut(u, ['cat', '/etc/hosts']));
-    assert.ok(hosts.includes(`${both[net].IPAddress}\t${uid.slice(0, 12)}`) && hosts.includes(`${both.bridge.IPAddress}\t${uid.slice(0, 12)}`), hosts.join('\n'));
+    assert.ok(
+      hosts.includes(`${both[net].IPAddress}\t${uid.slice(0, 12)}`) && hosts.includes(`${both.bridge.IPAddress}\t${uid.slice(0, 12)}`),
+      hosts.join('\n'),
+    );
     await rmf(u, d, nid);
     await netRm(net);
   });
 
-  test('inspect NetworkSettings with --ip and --network-alias, and the network\'s Containers map', async () => {
+  test("inspect NetworkSettings with --ip and --network-alias, and the network's Containers map", async () => {
     const s = freeSubnet();
     const net = `ins-${rnd()}`;
     const netId = (await k.ok(['network', 'create', '--subnet', `${s}.0/24`, net])).trim();
     const name = `ins-c-${rnd()}`;
-    const id = (await k.ok(['run', '-d', '--name', name, '--network', net, '--network-alias', 'web', '--network-alias', 'www', '--ip', `${s}.10`, 'busybox', 'sleep', '600'])).trim();
+    const id = (
+      await k.ok([
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--network',
+        net,
+        '--network-alias',
+        'web',
+        '--network-alias',
+        'www',
+        '--ip',
+        `${s}.10`,
+        'busybox',
+        'sleep',
+        '600',
+      ])
+    ).trim();
     const c = await ctrJson(name);
     assert.equal(c.HostConfig.NetworkMode, net);
     const ns = c.NetworkSettings;
@@ -134,7 +190,8 @@ describe('containers on a user network', () => {
     assert.match(ep.MacAddress, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
     // Aliases hold the given ones (dockerd before API 1.45 added the short ID); DNSNames all names.
     assert.ok(ep.Aliases?.includes('web') && ep.Aliases.includes('www'), JSON.stringify(ep.Aliases));
-    for (const n of [name, 'web', 'www', id.slice(0, 12)]) assert.ok(ep.DNSNames?.includes(n), `${n} in DNSNames ${JSON.stringify(ep.DNSNames)}`);
+    for (const n of [name, 'web', 'www', id.slice(0, 12)])
+      assert.ok(ep.DNSNames?.includes(n), `${n} in DNSNames ${JSON.stringify(ep.DNSNames)}`);
 
     // What the container sees matches.
     assert.equal(await addrInside(name, 'eth0'), `${s}.10`);
@@ -143,7 +200,9 @@ describe('containers on a user network', () => {
 
     // The network lists it with the same endpoint.
     const n = await netInspect(net);
-    assert.deepEqual(n.Containers, { [id]: { Name: name, EndpointID: ep.EndpointID, MacAddress: ep.MacAddress, IPv4Address: `${s}.10/24`, IPv6Address: '' } });
+    assert.deepEqual(n.Containers, {
+      [id]: { Name: name, EndpointID: ep.EndpointID, MacAddress: ep.MacAddress, IPv4Address: `${s}.10/24`, IPv6Address: '' },
+    });
     assert.equal((await k.ok(['ps', '--filter', `id=${id}`, '--format', '{{.Networks}}'])).trim(), net);
 
     // Stopped: still configured on the network, but no endpoint; the network's map drops it.
@@ -193,18 +252,34 @@ describe('containers on a user network', () => {
     const taken = await k.docker(['run', '-d', '--name', `taken-${net}`, '--network', net, '--ip', `${s}.50`, 'busybox', 'sleep', '600']);
     assert.equal(taken.code, 125);
     assert.match(taken.stderr, /Error response from daemon: Address already in use/);
-    const takenApi = await createAndStartFails(`taken2-${net}`, { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: net }, NetworkingConfig: { EndpointsConfig: { [net]: { IPAMConfig: { IPv4Address: `${s}.50` } } } } });
+    const takenApi = await createAndStartFails(`taken2-${net}`, {
+      Image: 'busybox',
+      Cmd: ['true'],
+      HostConfig: { NetworkMode: net },
+      NetworkingConfig: { EndpointsConfig: { [net]: { IPAMConfig: { IPv4Address: `${s}.50` } } } },
+    });
     assert.equal(takenApi.status, 403);
     assert.equal(takenApi.message, 'Address already in use');
 
     const outside = await k.docker(['run', '-d', '--name', `outside-${net}`, '--network', net, '--ip', '10.98.0.5', 'busybox', 'true']);
     assert.equal(outside.code, 125);
-    assert.match(outside.stderr, /Error response from daemon: invalid address 10\.98\.0\.5: It does not belong to any of this network's subnets/i);
+    assert.match(
+      outside.stderr,
+      /Error response from daemon: invalid address 10\.98\.0\.5: It does not belong to any of this network's subnets/i,
+    );
 
-    const onBridge = await createAndStartFails(`ipbr-${net}`, { Image: 'busybox', Cmd: ['true'], NetworkingConfig: { EndpointsConfig: { bridge: { IPAMConfig: { IPv4Address: '172.17.0.50' } } } } });
+    const onBridge = await createAndStartFails(`ipbr-${net}`, {
+      Image: 'busybox',
+      Cmd: ['true'],
+      NetworkingConfig: { EndpointsConfig: { bridge: { IPAMConfig: { IPv4Address: '172.17.0.50' } } } },
+    });
     assert.equal(onBridge.status, 400);
     assert.equal(onBridge.message, 'user specified IP address is supported on user defined networks only');
-    const aliasBridge = await createAndStartFails(`albr-${net}`, { Image: 'busybox', Cmd: ['true'], NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: ['al'] } } } });
+    const aliasBridge = await createAndStartFails(`albr-${net}`, {
+      Image: 'busybox',
+      Cmd: ['true'],
+      NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: ['al'] } } },
+    });
     assert.equal(aliasBridge.status, 400);
     assert.equal(aliasBridge.message, 'network-scoped alias is supported only for containers in user defined networks');
     // The CLI refuses an alias on the default network itself.
@@ -215,15 +290,33 @@ describe('containers on a user network', () => {
     const nosuch = await k.docker(['run', '-d', '--name', `nosuch-${net}`, '--network', 'nosuch-net', 'busybox', 'true']);
     assert.equal(nosuch.code, 125);
     assert.match(nosuch.stderr, /Error response from daemon: network nosuch-net not found/);
-    const nosuchApi = await createAndStartFails(`nosuch2-${net}`, { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'nosuch-net' } });
+    const nosuchApi = await createAndStartFails(`nosuch2-${net}`, {
+      Image: 'busybox',
+      Cmd: ['true'],
+      HostConfig: { NetworkMode: 'nosuch-net' },
+    });
     assert.equal(nosuchApi.status, 404);
     assert.equal(nosuchApi.message, 'network nosuch-net not found');
 
-    const shared = await createAndStartFails(`cshare-${net}`, { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: `container:holder-${net}`, PortBindings: { '80/tcp': [{ HostPort: '' }] } } });
+    const shared = await createAndStartFails(`cshare-${net}`, {
+      Image: 'busybox',
+      Cmd: ['true'],
+      HostConfig: { NetworkMode: `container:holder-${net}`, PortBindings: { '80/tcp': [{ HostPort: '' }] } },
+    });
     assert.equal(shared.status, 400);
     assert.equal(shared.message, 'conflicting options: port publishing and the container type network mode');
 
-    await rmf(`holder-${net}`, `taken-${net}`, `taken2-${net}`, `outside-${net}`, `ipbr-${net}`, `albr-${net}`, `nosuch-${net}`, `nosuch2-${net}`, `cshare-${net}`);
+    await rmf(
+      `holder-${net}`,
+      `taken-${net}`,
+      `taken2-${net}`,
+      `outside-${net}`,
+      `ipbr-${net}`,
+      `albr-${net}`,
+      `nosuch-${net}`,
+      `nosuch2-${net}`,
+      `cshare-${net}`,
+    );
     await netRm(net);
   });
 });
@@ -234,14 +327,26 @@ describe('legacy links on the default bridge', () => {
     const web = `lweb-${rnd()}`;
     await k.ok(['run', '-d', '--name', db, '--expose', '5432', '-e', 'SECRET=s1', 'busybox', 'sleep', '300']);
     const dbIp = (await k.ok(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', db])).trim();
-    await k.ok(['create', '--name', web, '--link', `${db}:dbalias`, 'busybox', 'sh', '-c', 'grep dbalias /etc/hosts; ping -c1 -W2 dbalias >/dev/null && echo reached']);
+    await k.ok([
+      'create',
+      '--name',
+      web,
+      '--link',
+      `${db}:dbalias`,
+      'busybox',
+      'sh',
+      '-c',
+      'grep dbalias /etc/hosts; ping -c1 -W2 dbalias >/dev/null && echo reached',
+    ]);
     assert.equal((await k.ok(['inspect', '-f', '{{json .HostConfig.Links}}', web])).trim(), JSON.stringify([`/${db}:/${web}/dbalias`]));
     const out = lines(await k.ok(['start', '-a', web]));
     assert.match(out[0], new RegExp(`^${dbIp.replace(/\./g, '\\.')}\\tdbalias .*${db}$`));
     assert.equal(out[1], 'reached');
     // dockerd's link variables.
     const envc = `lenv-${rnd()}`;
-    const env = lines(await k.ok(['run', '--rm', '--name', envc, '--link', `${db}:db-alias`, 'busybox', 'env'])).filter((l) => l.startsWith('DB_ALIAS_')).sort();
+    const env = lines(await k.ok(['run', '--rm', '--name', envc, '--link', `${db}:db-alias`, 'busybox', 'env']))
+      .filter((l) => l.startsWith('DB_ALIAS_'))
+      .sort();
     assert.deepEqual(env, [
       `DB_ALIAS_ENV_SECRET=s1`,
       `DB_ALIAS_NAME=/${envc}/db-alias`,
@@ -271,13 +376,15 @@ describe('legacy links on the default bridge', () => {
 });
 
 describe('network status', () => {
-  test('inspect at API 1.52+ counts the subnet\'s addresses in use and still free; older versions have no Status', async () => {
+  test("inspect at API 1.52+ counts the subnet's addresses in use and still free; older versions have no Status", async () => {
     const s = freeSubnet();
     const net = `st-${rnd()}`;
     await k.ok(['network', 'create', '--subnet', `${s}.0/24`, '--ip-range', `${s}.128/25`, net]);
     const c = `stc-${rnd()}`;
     await k.ok(['run', '-d', '--name', c, '--network', net, 'busybox', 'sleep', '300']);
-    const modern = JSON.parse((await k.request('GET', `/v1.53/networks/${net}`)).body) as { Status?: { IPAM: { Subnets: Record<string, { IPsInUse: number; DynamicIPsAvailable: number }> } } };
+    const modern = JSON.parse((await k.request('GET', `/v1.53/networks/${net}`)).body) as {
+      Status?: { IPAM: { Subnets: Record<string, { IPsInUse: number; DynamicIPsAvailable: number }> } };
+    };
     // network, broadcast and gateway addresses plus the container's; of the range's 128, the
     // gateway (first of the range), the container and the subnet's broadcast address are taken.
     assert.deepEqual(modern.Status, { IPAM: { Subnets: { [`${s}.0/24`]: { IPsInUse: 4, DynamicIPsAvailable: 125 } } } });
@@ -289,16 +396,41 @@ describe('network status', () => {
 });
 
 describe('wrongly typed network fields', () => {
-  test('are refused with 400 and Go\'s json text, and nothing is created', async () => {
+  test("are refused with 400 and Go's json text, and nothing is created", async () => {
     const net = `ty-${rnd()}`;
     await k.ok(['network', 'create', net]);
     const before = lines(await k.ok(['ps', '-aq'])).length;
     const cases: [string, string, unknown, RegExp][] = [
-      ['POST', '/containers/create', { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': 5 } } }, /cannot unmarshal number into Go struct field HostConfig\.HostConfig\.PortBindings of type \[\]nat\.PortBinding/],
-      ['POST', '/containers/create', { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: 8080 }] } } }, /cannot unmarshal number into Go struct field PortBinding\.HostConfig\.PortBindings\.HostPort of type string/],
-      ['POST', '/containers/create', { Image: 'busybox', NetworkingConfig: { EndpointsConfig: { [net]: { Aliases: 'web' } } } }, /cannot unmarshal string into Go struct field EndpointSettings\.NetworkingConfig\.EndpointsConfig\.Aliases of type \[\]string/],
-      ['POST', '/containers/create', { Image: 'busybox', NetworkingConfig: { EndpointsConfig: [] } }, /cannot unmarshal array into Go struct field NetworkingConfig\.NetworkingConfig\.EndpointsConfig of type map\[string\]\*network\.EndpointSettings/],
-      ['POST', `/networks/${net}/connect`, { Container: 'x', EndpointConfig: { IPAMConfig: { IPv4Address: 7 } } }, /cannot unmarshal number into Go struct field ConnectOptions.EndpointConfig.IPAMConfig.IPv4Address of type string/],
+      [
+        'POST',
+        '/containers/create',
+        { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': 5 } } },
+        /cannot unmarshal number into Go struct field HostConfig\.HostConfig\.PortBindings of type \[\]nat\.PortBinding/,
+      ],
+      [
+        'POST',
+        '/containers/create',
+        { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: 8080 }] } } },
+        /cannot unmarshal number into Go struct field PortBinding\.HostConfig\.PortBindings\.HostPort of type string/,
+      ],
+      [
+        'POST',
+        '/containers/create',
+        { Image: 'busybox', NetworkingConfig: { EndpointsConfig: { [net]: { Aliases: 'web' } } } },
+        /cannot unmarshal string into Go struct field EndpointSettings\.NetworkingConfig\.EndpointsConfig\.Aliases of type \[\]string/,
+      ],
+      [
+        'POST',
+        '/containers/create',
+        { Image: 'busybox', NetworkingConfig: { EndpointsConfig: [] } },
+        /cannot unmarshal array into Go struct field NetworkingConfig\.NetworkingConfig\.EndpointsConfig of type map\[string\]\*network\.EndpointSettings/,
+      ],
+      [
+        'POST',
+        `/networks/${net}/connect`,
+        { Container: 'x', EndpointConfig: { IPAMConfig: { IPv4Address: 7 } } },
+        /cannot unmarshal number into Go struct field ConnectOptions.EndpointConfig.IPAMConfig.IPv4Address of type string/,
+      ],
     ];
     for (const [method, url, body, message] of cases) {
       const r = await k.request(method, url, body);
@@ -311,7 +443,7 @@ describe('wrongly typed network fields', () => {
 });
 
 describe('embedded DNS forwarding', () => {
-  test('names that are not the network\'s go to the container\'s --dns servers (a loopback one here) and come back', async () => {
+  test("names that are not the network's go to the container's --dns servers (a loopback one here) and come back", async () => {
     // A fake upstream on a loopback address of the host: the embedded DNS forwards from the host's
     // namespace, so it reaches it although the container itself could not (docs/divergence.md).
     const upstreamIp = `127.53.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
@@ -321,8 +453,15 @@ describe('embedded DNS forwarding', () => {
       const q = dnsPacket.decode(msg);
       const name = q.questions?.[0]?.name ?? '';
       asked.push(`${q.questions?.[0]?.type ?? ''} ${name}`);
-      const answers: dnsPacket.Answer[] = q.questions?.[0]?.type === 'A' && name === 'far.example.test' ? [{ type: 'A', name, ttl: 30, data: '192.0.2.77' }] : [];
-      const reply = dnsPacket.encode({ id: q.id, type: 'response', flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE, questions: q.questions, answers });
+      const answers: dnsPacket.Answer[] =
+        q.questions?.[0]?.type === 'A' && name === 'far.example.test' ? [{ type: 'A', name, ttl: 30, data: '192.0.2.77' }] : [];
+      const reply = dnsPacket.encode({
+        id: q.id,
+        type: 'response',
+        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+        questions: q.questions,
+        answers,
+      });
       sock.send(reply, rinfo.port, rinfo.address);
     });
     await new Promise<void>((resolve, reject) => {
@@ -337,7 +476,10 @@ describe('embedded DNS forwarding', () => {
       assert.ok(asked.includes('A far.example.test'), `upstream saw: ${asked.join(', ')}`);
       // resolv.conf still names the embedded server; the --dns one is its ExtServer (moby's comment).
       const resolv = await k.runOut(['--network', net, '--dns', upstreamIp], ['cat', '/etc/resolv.conf']);
-      assert.deepEqual(lines(resolv).filter((l) => l.startsWith('nameserver')), ['nameserver 127.0.0.11']);
+      assert.deepEqual(
+        lines(resolv).filter((l) => l.startsWith('nameserver')),
+        ['nameserver 127.0.0.11'],
+      );
       assert.match(resolv, new RegExp(`^# ExtServers: \\[${upstreamIp.replace(/\./g, '\\.')}\\]$`, 'm'));
       await netRm(net);
     } finally {
@@ -347,7 +489,7 @@ describe('embedded DNS forwarding', () => {
 });
 
 describe('docker ps by network', () => {
-  test('--filter network= matches a network\'s name or ID, as configured, and the Networks column names them', async () => {
+  test("--filter network= matches a network's name or ID, as configured, and the Networks column names them", async () => {
     const a = `fa-${rnd()}`;
     const b = `fb-${rnd()}`;
     await k.ok(['network', 'create', a]);
@@ -360,7 +502,9 @@ describe('docker ps by network', () => {
     await k.ok(['create', '--name', cb, '--network', b, 'busybox', 'true']);
     await k.ok(['run', '-d', '--name', cn, '--network', 'none', 'busybox', 'sleep', '300']);
     const names = async (...filters: string[]): Promise<string[]> =>
-      lines(await k.ok(['ps', '-a', ...filters.flatMap((f) => ['--filter', f]), '--format', '{{.Names}}'])).filter((n) => [ca, cb, cn].includes(n)).sort();
+      lines(await k.ok(['ps', '-a', ...filters.flatMap((f) => ['--filter', f]), '--format', '{{.Names}}']))
+        .filter((n) => [ca, cb, cn].includes(n))
+        .sort();
     assert.deepEqual(await names(`network=${a}`), [ca]);
     assert.deepEqual(await names(`network=${idA}`), [ca]);
     assert.deepEqual(await names(`network=${b}`), [cb], 'a created container counts on the network it is configured on');

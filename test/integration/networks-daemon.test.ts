@@ -44,7 +44,9 @@ const inCidr = (ip: string, cidr: string): boolean => {
 /** Every IPv4 route destination of the host (all tables, default routes left out). */
 function hostRouteDsts(): string[] {
   const out = execFileSync('ip', ['-j', '-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' });
-  return (JSON.parse(out) as { dst?: string }[]).map((r) => r.dst ?? '').filter((d) => d !== '' && d !== 'default' && /^[0-9.]+(\/\d+)?$/.test(d));
+  return (JSON.parse(out) as { dst?: string }[])
+    .map((r) => r.dst ?? '')
+    .filter((d) => d !== '' && d !== 'default' && /^[0-9.]+(\/\d+)?$/.test(d));
 }
 
 const picked: string[] = [];
@@ -146,21 +148,31 @@ function eth0Address(out: string): { ip: string; prefix: number } {
 }
 
 /** One container's view of its network: eth0 address, eth0 line of `ip -o link`, routes. */
-async function containerView(k: Kit, flags: string[] = []): Promise<{ addr: { ip: string; prefix: number }; link: string; routes: string[]; hosts: string }> {
-  const out = await k.runOut(flags, ['sh', '-c', 'ip -o -4 addr show eth0; echo ===; ip -o link show eth0; echo ===; ip route; echo ===; cat /etc/hosts']);
+async function containerView(
+  k: Kit,
+  flags: string[] = [],
+): Promise<{ addr: { ip: string; prefix: number }; link: string; routes: string[]; hosts: string }> {
+  const out = await k.runOut(flags, [
+    'sh',
+    '-c',
+    'ip -o -4 addr show eth0; echo ===; ip -o link show eth0; echo ===; ip route; echo ===; cat /etc/hosts',
+  ]);
   const [addr, link, routes, hosts] = out.split('===\n');
   return { addr: eth0Address(addr), link, routes: lines(routes).map((r) => r.trim()), hosts };
 }
-
 
 /** Polls until http://host:port/ answers 200, then requires `body`. */
 async function answers(k: Kit, host: string, port: number, body: string): Promise<void> {
   let last: unknown;
   await k
-    .until(`http://${host}:${port}/ to answer`, async () => {
-      last = await httpGet(host, port);
-      return 'status' in (last as object) && (last as { status: number }).status === 200;
-    }, 20_000)
+    .until(
+      `http://${host}:${port}/ to answer`,
+      async () => {
+        last = await httpGet(host, port);
+        return 'status' in (last as object) && (last as { status: number }).status === 200;
+      },
+      20_000,
+    )
     .catch((err: unknown) => {
       throw new Error(`${String(err)}; last: ${JSON.stringify(last)}`);
     });
@@ -173,7 +185,9 @@ const httpd = (text: string): string[] => httpdCmd(text);
 /** The IPv4 addresses (CIDR) of a host link. */
 function linkAddrs(name: string): string[] {
   const out = execFileSync('ip', ['-j', '-4', 'addr', 'show', 'dev', name], { encoding: 'utf8' });
-  return (JSON.parse(out) as { addr_info: { local: string; prefixlen: number }[] }[]).flatMap((l) => l.addr_info.map((a) => `${a.local}/${a.prefixlen}`));
+  return (JSON.parse(out) as { addr_info: { local: string; prefixlen: number }[] }[]).flatMap((l) =>
+    l.addr_info.map((a) => `${a.local}/${a.prefixlen}`),
+  );
 }
 
 const linkExists = (name: string): boolean => fs.existsSync(`/sys/class/net/${name}`);
@@ -217,7 +231,10 @@ describe('daemon network flags', { concurrency: 3 }, () => {
       assert.ok(inCidr(v.addr.ip, range), `container address ${v.addr.ip} inside --fixed-cidr ${range}`);
       assert.equal(v.addr.prefix, 24, 'prefix of the bridge subnet, not of the fixed-cidr');
       assert.match(v.link, /\bmtu 1400\b/, `eth0 mtu: ${v.link}`);
-      assert.ok(v.routes.some((r) => r.startsWith(`default via ${p}.1 dev eth0`)), `default route via the bip: ${v.routes.join(' | ')}`);
+      assert.ok(
+        v.routes.some((r) => r.startsWith(`default via ${p}.1 dev eth0`)),
+        `default route via the bip: ${v.routes.join(' | ')}`,
+      );
       assert.ok(lines(v.hosts).includes(`${p}.1\thg`), `host-gateway resolves to the bip address:\n${v.hosts}`);
     });
   });
@@ -255,7 +272,11 @@ describe('daemon network flags', { concurrency: 3 }, () => {
       await answers(k, '127.0.0.1', port, 'via-proxy\n');
       assert.ok(!iptablesSave().includes(chainPrefix), `no ${chainPrefix} chain or jump with a published port`);
       const nw = await networkInspect(k, 'bridge');
-      assert.equal(nw.Options['com.docker.network.bridge.enable_ip_masquerade'], 'false', 'dockerd reports masquerade off without iptables');
+      assert.equal(
+        nw.Options['com.docker.network.bridge.enable_ip_masquerade'],
+        'false',
+        'dockerd reports masquerade off without iptables',
+      );
     });
   });
 
@@ -295,7 +316,10 @@ describe('daemon network flags', { concurrency: 3 }, () => {
           assert.deepEqual(nw.IPAM.Config, [{ Subnet: sub, Gateway: `${p}.1` }]);
           const v = await containerView(k);
           assert.ok(inCidr(v.addr.ip, sub), `container address ${v.addr.ip} in ${br}'s subnet ${sub}`);
-          assert.ok(v.routes.some((r) => r.startsWith(`default via ${p}.1 dev eth0`)), `default route via ${p}.1: ${v.routes.join(' | ')}`);
+          assert.ok(
+            v.routes.some((r) => r.startsWith(`default via ${p}.1 dev eth0`)),
+            `default route via ${p}.1: ${v.routes.join(' | ')}`,
+          );
         },
         async (k) => {
           // Kit.destroy would require the bridge gone: here it must stay, the rest of its checks apply.
@@ -305,11 +329,7 @@ describe('daemon network flags', { concurrency: 3 }, () => {
           assert.ok(!iptablesSave().includes(`${networkTag(ns).chainPrefix}-`), 'firewall chains left behind');
           assert.ok(linkExists(br), `berthd deleted the user's bridge ${br} at stop (dockerd keeps it)`);
           assert.deepEqual(linkAddrs(br), [`${p}.1/24`], `the user's bridge keeps exactly its own address`);
-          assert.deepEqual(
-            fs.readdirSync(`/sys/class/net/${br}/brif`),
-            [],
-            'no container veth left on the bridge',
-          );
+          assert.deepEqual(fs.readdirSync(`/sys/class/net/${br}/brif`), [], 'no container veth left on the bridge');
         },
       );
     } finally {
@@ -346,11 +366,20 @@ describe('several daemons on one host', () => {
     try {
       const subnets: string[] = [];
       for (const b of daemons) {
-        const r = await b.docker(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}}{{end}} {{index .Options "com.docker.network.bridge.name"}}', 'bridge']);
+        const r = await b.docker([
+          'network',
+          'inspect',
+          '-f',
+          '{{range .IPAM.Config}}{{.Subnet}}{{end}} {{index .Options "com.docker.network.bridge.name"}}',
+          'bridge',
+        ]);
         assert.equal(r.code, 0, r.stderr);
         const [subnet, bridge] = r.stdout.trim().split(' ');
         // The bridge on the host carries that subnet's gateway.
-        assert.ok(linkAddrs(bridge).some((a) => inCidr(a.split('/')[0], subnet)), `${bridge} is on ${subnet}`);
+        assert.ok(
+          linkAddrs(bridge).some((a) => inCidr(a.split('/')[0], subnet)),
+          `${bridge} is on ${subnet}`,
+        );
         subnets.push(subnet);
       }
       assert.equal(new Set(subnets).size, 3, `subnets: ${subnets.join(', ')}`);

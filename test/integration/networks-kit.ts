@@ -152,7 +152,7 @@ export function overlaps(a: string, b: string): boolean {
   const [bi, bp] = b.split('/');
   const prefix = Math.min(Number(ap ?? 32), Number(bp ?? 32));
   const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
-  return ((ipv4ToInt(ai) & mask) >>> 0) === ((ipv4ToInt(bi) & mask) >>> 0);
+  return (ipv4ToInt(ai) & mask) >>> 0 === (ipv4ToInt(bi) & mask) >>> 0;
 }
 
 /** A /24 "10.A.B" in 10.160-199.x.x that overlaps no host route and no earlier pick. */
@@ -206,7 +206,9 @@ export const httpd = (text: string): string[] => httpdCmd(text);
 /** `wget -qO- url` from a throwaway busybox on `net`. */
 export async function wget(net: string, url: string, timeoutSec = 5): Promise<{ code: number; out: string }> {
   // Under sh, not as PID 1: busybox timeout execs wget in its own place, and a PID 1 ignores SIGTERM.
-  const r = await k.docker(['run', '--rm', '--network', net, 'busybox', 'sh', '-c', `timeout ${timeoutSec} wget -qO- '${url}'`], { timeoutMs: 60_000 });
+  const r = await k.docker(['run', '--rm', '--network', net, 'busybox', 'sh', '-c', `timeout ${timeoutSec} wget -qO- '${url}'`], {
+    timeoutMs: 60_000,
+  });
   return { code: r.code, out: r.stdout };
 }
 
@@ -227,7 +229,10 @@ export function outsideServer(t: TestContext, text: string, defaultRoute: boolea
   let server: ChildProcess | undefined;
   t.after(() => {
     if (server?.pid !== undefined && server.exitCode === null) process.kill(server.pid, 'SIGKILL');
-    for (const args of [['link', 'del', hostVeth], ['netns', 'del', ns]]) {
+    for (const args of [
+      ['link', 'del', hostVeth],
+      ['netns', 'del', ns],
+    ]) {
       try {
         execFileSync('ip', args, { stdio: 'ignore' });
       } catch {
@@ -236,7 +241,12 @@ export function outsideServer(t: TestContext, text: string, defaultRoute: boolea
     }
   });
   execFileSync('ip', ['-batch', '-'], {
-    input: [`netns add ${ns}`, `link add ${hostVeth} type veth peer name ${peerVeth} netns ${ns}`, `addr add ${s}.1/24 dev ${hostVeth}`, `link set ${hostVeth} up`].join('\n'),
+    input: [
+      `netns add ${ns}`,
+      `link add ${hostVeth} type veth peer name ${peerVeth} netns ${ns}`,
+      `addr add ${s}.1/24 dev ${hostVeth}`,
+      `link set ${hostVeth} up`,
+    ].join('\n'),
   });
   const inside = ['link set lo up', `addr add ${s}.2/24 dev ${peerVeth}`, `link set ${peerVeth} up`];
   if (defaultRoute) inside.push(`route add default via ${s}.1`);

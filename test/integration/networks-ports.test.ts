@@ -46,7 +46,6 @@ interface ListedPort {
   Type: string;
 }
 
-
 async function ctrJson(name: string): Promise<ContainerJson> {
   const r = await k.request('GET', `/containers/${encodeURIComponent(name)}/json`);
   assert.equal(r.status, 200, r.body);
@@ -59,12 +58,18 @@ const httpd = httpdCmd;
 /** Polls until the published httpd answers 200 with `body`. */
 async function answers(host: string, port: number, body: string): Promise<void> {
   let last: unknown;
-  await k.until(`http://${host}:${port}/ to answer`, async () => {
-    last = await get(host, port);
-    return 'status' in (last as object) && (last as { status: number }).status === 200;
-  }, 20_000).catch((err: unknown) => {
-    throw new Error(`${String(err)}; last: ${JSON.stringify(last)}`);
-  });
+  await k
+    .until(
+      `http://${host}:${port}/ to answer`,
+      async () => {
+        last = await get(host, port);
+        return 'status' in (last as object) && (last as { status: number }).status === 200;
+      },
+      20_000,
+    )
+    .catch((err: unknown) => {
+      throw new Error(`${String(err)}; last: ${JSON.stringify(last)}`);
+    });
   assert.deepEqual(await get(host, port), { status: 200, body });
 }
 
@@ -137,11 +142,30 @@ describe('published ports', () => {
     const net = `pnet-${rnd()}`;
     await k.ok(['network', 'create', net]);
     const name = `eph-${rnd()}`;
-    await k.ok(['run', '-d', '--name', name, '--network', net, '-p', '80', '-p', '127.0.0.1::81', '--expose', '90', '-P', 'busybox', ...httpd('ephemeral')]);
+    await k.ok([
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--network',
+      net,
+      '-p',
+      '80',
+      '-p',
+      '127.0.0.1::81',
+      '--expose',
+      '90',
+      '-P',
+      'busybox',
+      ...httpd('ephemeral'),
+    ]);
     const [lo, hi] = ephemeralRange();
     const all = await dockerPort(name);
     const parsed = all.map((l) => /^(\d+\/\w+) -> ([\d.]+):(\d+)$/.exec(l));
-    assert.ok(parsed.every((m) => m !== null), all.join('\n'));
+    assert.ok(
+      parsed.every((m) => m !== null),
+      all.join('\n'),
+    );
     const byPort = new Map(parsed.map((m) => [m?.[1] ?? '', { ip: m?.[2] ?? '', port: Number(m?.[3]) }]));
     assert.deepEqual([...byPort.keys()].sort(), ['80/tcp', '81/tcp', '90/tcp']);
     assert.equal(byPort.get('80/tcp')?.ip, '0.0.0.0');
@@ -153,9 +177,14 @@ describe('published ports', () => {
     const c = await ctrJson(name);
     assert.equal(c.HostConfig.PublishAllPorts, true);
     assert.deepEqual(Object.keys(c.Config.ExposedPorts ?? {}).sort(), ['80/tcp', '81/tcp', '90/tcp']);
-    assert.deepEqual(c.HostConfig.PortBindings, { '80/tcp': [{ HostIp: '', HostPort: '' }], '81/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] });
+    assert.deepEqual(c.HostConfig.PortBindings, {
+      '80/tcp': [{ HostIp: '', HostPort: '' }],
+      '81/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+    });
     assert.deepEqual((c.NetworkSettings.Ports ?? {})['81/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(byPort.get('81/tcp')?.port) }]);
-    assert.ok((c.NetworkSettings.Ports ?? {})['80/tcp']?.some((b) => b.HostIp === '0.0.0.0' && b.HostPort === String(byPort.get('80/tcp')?.port)));
+    assert.ok(
+      (c.NetworkSettings.Ports ?? {})['80/tcp']?.some((b) => b.HostIp === '0.0.0.0' && b.HostPort === String(byPort.get('80/tcp')?.port)),
+    );
 
     // 0.0.0.0 means every local address: loopback and the host's own.
     const p80 = byPort.get('80/tcp')?.port ?? 0;
@@ -178,9 +207,26 @@ describe('published ports', () => {
   test('a range -p ip:a-b:80-81 maps port by port, and udp is published too', async () => {
     const base = await freePorts(3);
     const name = `range-${rnd()}`;
-    const id = (await k.ok(['run', '-d', '--name', name, '-p', `127.0.0.1:${base}-${base + 1}:80-81`, '-p', `127.0.0.1:${base + 2}:5000/udp`, 'busybox', ...httpd('ranged', 81)])).trim();
+    const id = (
+      await k.ok([
+        'run',
+        '-d',
+        '--name',
+        name,
+        '-p',
+        `127.0.0.1:${base}-${base + 1}:80-81`,
+        '-p',
+        `127.0.0.1:${base + 2}:5000/udp`,
+        'busybox',
+        ...httpd('ranged', 81),
+      ])
+    ).trim();
     // The CLI sorts by container port number.
-    assert.deepEqual(await dockerPort(name), [`80/tcp -> 127.0.0.1:${base}`, `81/tcp -> 127.0.0.1:${base + 1}`, `5000/udp -> 127.0.0.1:${base + 2}`]);
+    assert.deepEqual(await dockerPort(name), [
+      `80/tcp -> 127.0.0.1:${base}`,
+      `81/tcp -> 127.0.0.1:${base + 1}`,
+      `5000/udp -> 127.0.0.1:${base + 2}`,
+    ]);
     assert.deepEqual(await dockerPort(name, '5000/udp'), [`127.0.0.1:${base + 2}`]);
     const ps = (await k.ok(['ps', '--filter', `id=${id}`, '--format', '{{.Ports}}'])).trim().split(', ').sort();
     assert.deepEqual(ps, [`127.0.0.1:${base + 2}->5000/udp`, `127.0.0.1:${base}->80/tcp`, `127.0.0.1:${base + 1}->81/tcp`].sort());
@@ -199,14 +245,22 @@ describe('published ports', () => {
     const second = `second-${rnd()}`;
     const r = await k.docker(['run', '-d', '--name', second, '-p', `127.0.0.1:${port}:80`, 'busybox', ...httpd('second')]);
     assert.equal(r.code, 125, r.stderr);
-    assert.match(r.stderr, new RegExp(`docker: Error response from daemon: driver failed programming external connectivity on endpoint ${second} \\([0-9a-f]{64}\\): Bind for 127\\.0\\.0\\.1:${port} failed: port is already allocated`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `docker: Error response from daemon: driver failed programming external connectivity on endpoint ${second} \\([0-9a-f]{64}\\): Bind for 127\\.0\\.0\\.1:${port} failed: port is already allocated`,
+      ),
+    );
     const c = await ctrJson(second);
     assert.equal(c.State.Status, 'created');
     assert.deepEqual(c.NetworkSettings.Ports ?? {}, {});
     // Starting it through the API: 500 with the same text.
     const start = await k.request('POST', `/containers/${second}/start`);
     assert.equal(start.status, 500, start.body);
-    assert.match((JSON.parse(start.body) as { message: string }).message, new RegExp(`Bind for 127\\.0\\.0\\.1:${port} failed: port is already allocated$`));
+    assert.match(
+      (JSON.parse(start.body) as { message: string }).message,
+      new RegExp(`Bind for 127\\.0\\.0\\.1:${port} failed: port is already allocated$`),
+    );
     // The first one still answers; once it is gone the second can start.
     await answers('127.0.0.1', port, 'first\n');
     await k.ok(['rm', '-f', first]);
@@ -235,7 +289,7 @@ describe('published ports', () => {
     await k.ok(['rm', '-f', name]);
   });
 
-  test('a network\'s host_binding_ipv4 option is the default host address of its published ports', async () => {
+  test("a network's host_binding_ipv4 option is the default host address of its published ports", async () => {
     const net = `hbnet-${rnd()}`;
     await k.ok(['network', 'create', '-o', 'com.docker.network.bridge.host_binding_ipv4=127.0.0.1', net]);
     const name = `hb-${rnd()}`;
@@ -247,7 +301,7 @@ describe('published ports', () => {
     await k.ok(['network', 'rm', net]);
   });
 
-  test('--network host discards -p with dockerd\'s warning', async () => {
+  test("--network host discards -p with dockerd's warning", async () => {
     const port = await freePorts();
     const name = `hostp-${rnd()}`;
     const r = await k.docker(['run', '-d', '--name', name, '--network', 'host', '-p', `${port}:80`, 'busybox', 'sleep', '600']);
@@ -256,9 +310,15 @@ describe('published ports', () => {
     assert.deepEqual(await dockerPort(name), []);
     assert.equal((await k.ok(['ps', '--filter', `name=${name}`, '--format', '{{.Ports}}'])).trim(), '');
     assert.equal(await tcpFree('0.0.0.0', port), true);
-    const api = await k.request('POST', `/containers/create?name=${name}-api`, { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'host', PortBindings: { '80/tcp': [{ HostPort: String(port) }] } } });
+    const api = await k.request('POST', `/containers/create?name=${name}-api`, {
+      Image: 'busybox',
+      Cmd: ['true'],
+      HostConfig: { NetworkMode: 'host', PortBindings: { '80/tcp': [{ HostPort: String(port) }] } },
+    });
     assert.equal(api.status, 201, api.body);
-    assert.deepEqual((JSON.parse(api.body) as { Warnings: string[] }).Warnings, ['Published ports are discarded when using host network mode']);
+    assert.deepEqual((JSON.parse(api.body) as { Warnings: string[] }).Warnings, [
+      'Published ports are discarded when using host network mode',
+    ]);
     await k.ok(['rm', '-f', name, `${name}-api`]);
   });
 });

@@ -8,14 +8,28 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { lines, sleep } from './container-kit';
 import { rnd } from './net-tools';
-import { type EventJson, apiError, freeSubnet, ipv4ToInt, k, linkAddrs, netInspect, netRm, overlaps, rmf, unixNow, useNetworksKit } from './networks-kit';
+import {
+  type EventJson,
+  apiError,
+  freeSubnet,
+  ipv4ToInt,
+  k,
+  linkAddrs,
+  netInspect,
+  netRm,
+  overlaps,
+  rmf,
+  unixNow,
+  useNetworksKit,
+} from './networks-kit';
 
 useNetworksKit();
 
 describe('built-in networks', () => {
   test('bridge, host and none are listed with their drivers, and the default bridge exists on the host', async () => {
     const ls = lines(await k.ok(['network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Scope}}']));
-    for (const want of ['bridge bridge local', 'host host local', 'none null local']) assert.ok(ls.includes(want), `${want} in ${ls.join(', ')}`);
+    for (const want of ['bridge bridge local', 'host host local', 'none null local'])
+      assert.ok(ls.includes(want), `${want} in ${ls.join(', ')}`);
     assert.deepEqual(lines(await k.ok(['network', 'ls', '--filter', 'type=builtin', '--format', '{{.Name}}'])), ['bridge', 'host', 'none']);
 
     const bridge = await netInspect('bridge');
@@ -38,7 +52,10 @@ describe('built-in networks', () => {
     assert.match(brName, /^berth/);
     assert.deepEqual(linkAddrs(brName), [`${Gateway}/${Subnet.split('/')[1]}`]);
 
-    for (const [name, driver] of [['host', 'host'], ['none', 'null']]) {
+    for (const [name, driver] of [
+      ['host', 'host'],
+      ['none', 'null'],
+    ]) {
       const n = await netInspect(name);
       assert.equal(n.Driver, driver);
       assert.deepEqual(n.IPAM.Config ?? [], []);
@@ -76,11 +93,27 @@ describe('network create, inspect, ls and rm', () => {
     const br = `bt${rnd()}`;
     const id = (
       await k.ok([
-        'network', 'create',
-        '--subnet', `${s}.0/24`, '--gateway', `${s}.254`, '--ip-range', `${s}.128/25`,
-        '--aux-address', `a=${s}.5`, '--aux-address', `b=${s}.6`,
-        '--attachable', '--label', 'k=v', '--label', 'k2',
-        '-o', `com.docker.network.bridge.name=${br}`, '-o', 'foo=bar',
+        'network',
+        'create',
+        '--subnet',
+        `${s}.0/24`,
+        '--gateway',
+        `${s}.254`,
+        '--ip-range',
+        `${s}.128/25`,
+        '--aux-address',
+        `a=${s}.5`,
+        '--aux-address',
+        `b=${s}.6`,
+        '--attachable',
+        '--label',
+        'k=v',
+        '--label',
+        'k2',
+        '-o',
+        `com.docker.network.bridge.name=${br}`,
+        '-o',
+        'foo=bar',
         name,
       ])
     ).trim();
@@ -97,7 +130,9 @@ describe('network create, inspect, ls and rm', () => {
     assert.equal(n.Ingress, false);
     assert.ok(!Number.isNaN(Date.parse(n.Created)), n.Created);
     assert.equal(n.IPAM.Driver, 'default');
-    assert.deepEqual(n.IPAM.Config, [{ Subnet: `${s}.0/24`, IPRange: `${s}.128/25`, Gateway: `${s}.254`, AuxiliaryAddresses: { a: `${s}.5`, b: `${s}.6` } }]);
+    assert.deepEqual(n.IPAM.Config, [
+      { Subnet: `${s}.0/24`, IPRange: `${s}.128/25`, Gateway: `${s}.254`, AuxiliaryAddresses: { a: `${s}.5`, b: `${s}.6` } },
+    ]);
     assert.deepEqual(n.Options, { 'com.docker.network.bridge.name': br, foo: 'bar' });
     assert.deepEqual(n.Labels, { k: 'v', k2: '' });
     assert.deepEqual(n.Containers ?? {}, {});
@@ -106,9 +141,10 @@ describe('network create, inspect, ls and rm', () => {
 
     // By ID prefix too; ls shows it.
     assert.equal((await netInspect(id.slice(0, 12))).Name, name);
-    assert.deepEqual(lines(await k.ok(['network', 'ls', '--filter', `name=${name}`, '--format', '{{.ID}} {{.Name}} {{.Driver}} {{.Scope}}'])), [
-      `${id.slice(0, 12)} ${name} bridge local`,
-    ]);
+    assert.deepEqual(
+      lines(await k.ok(['network', 'ls', '--filter', `name=${name}`, '--format', '{{.ID}} {{.Name}} {{.Driver}} {{.Scope}}'])),
+      [`${id.slice(0, 12)} ${name} bridge local`],
+    );
     assert.ok(lines(await k.ok(['network', 'ls', '-q', '--no-trunc'])).includes(id));
 
     // A container gets an address from the ip-range, never the gateway or an aux address.
@@ -167,9 +203,18 @@ describe('network create, inspect, ls and rm', () => {
     const bad = await apiError('POST', '/networks/create', { Name: `bad-${rnd()}`, IPAM: { Config: [{ Subnet: 'foo' }] } });
     assert.match(bad.message, /invalid subnet foo ?: invalid CIDR/i);
     const s2 = freeSubnet();
-    const gw = await apiError('POST', '/networks/create', { Name: `gw-${rnd()}`, IPAM: { Config: [{ Subnet: `${s2}.0/24`, Gateway: '10.97.0.1' }] } });
-    assert.match(gw.message, /(failed to allocate gateway \(10\.97\.0\.1\): Requested address is out of range|invalid gateway 10\.97\.0\.1)/);
-    const aux = await apiError('POST', '/networks/create', { Name: `aux-${rnd()}`, IPAM: { Config: [{ Subnet: `${s2}.0/24`, AuxiliaryAddresses: { x: '10.97.0.3' } }] } });
+    const gw = await apiError('POST', '/networks/create', {
+      Name: `gw-${rnd()}`,
+      IPAM: { Config: [{ Subnet: `${s2}.0/24`, Gateway: '10.97.0.1' }] },
+    });
+    assert.match(
+      gw.message,
+      /(failed to allocate gateway \(10\.97\.0\.1\): Requested address is out of range|invalid gateway 10\.97\.0\.1)/,
+    );
+    const aux = await apiError('POST', '/networks/create', {
+      Name: `aux-${rnd()}`,
+      IPAM: { Config: [{ Subnet: `${s2}.0/24`, AuxiliaryAddresses: { x: '10.97.0.3' } }] },
+    });
     assert.match(aux.message, /(auxiliary address: \(x:10\.97\.0\.3\) must belong to the master pool|invalid auxiliary address x)/);
     // The CLI checks these itself before asking the daemon.
     const cliGw = await k.fails(['network', 'create', '--subnet', `${s2}.0/24`, '--gateway', '10.97.0.1', `gw-${rnd()}`]);
@@ -194,7 +239,10 @@ describe('network create, inspect, ls and rm', () => {
     assert.equal(refused.status, 403);
     assert.equal(refused.message, `error while removing network: network ${name} id ${id} has active endpoints`);
     const cli = await k.fails(['network', 'rm', name]);
-    assert.match(cli.stderr, new RegExp(`Error response from daemon: error while removing network: network ${name} id ${id} has active endpoints`));
+    assert.match(
+      cli.stderr,
+      new RegExp(`Error response from daemon: error while removing network: network ${name} id ${id} has active endpoints`),
+    );
     // Several names: the good ones go, the bad one is reported, exit 1.
     const spare = `spare-${rnd()}`;
     await k.ok(['network', 'create', spare]);
@@ -253,7 +301,10 @@ describe('network create, inspect, ls and rm', () => {
     const badDangling = await apiError('GET', `/networks?filters=${encodeURIComponent(JSON.stringify({ dangling: ['maybe'] }))}`);
     assert.equal(badDangling.status, 400);
     // dockerd 20.10: `invalid value for filter 'dangling', must be "true" (or "1"), or "false" (or "0")`; current: "invalid filter 'dangling=…'".
-    assert.match(badDangling.message, /^invalid (value for filter 'dangling', must be "true" \(or "1"\), or "false" \(or "0"\)|filter 'dangling=\[?maybe\]?')$/);
+    assert.match(
+      badDangling.message,
+      /^invalid (value for filter 'dangling', must be "true" \(or "1"\), or "false" \(or "0"\)|filter 'dangling=\[?maybe\]?')$/,
+    );
     const badKey = await apiError('GET', `/networks?filters=${encodeURIComponent(JSON.stringify({ foo: ['bar'] }))}`);
     assert.equal(badKey.status, 400);
     // dockerd 20.10 capitalises it, current dockerd does not.
@@ -303,7 +354,19 @@ describe('network create, inspect, ls and rm', () => {
     await k.ok(['network', 'rm', name]);
     await rmf(`c-${name}`);
     await sleep(200);
-    const out = await k.ok(['events', '--since', since, '--until', unixNow(), '--filter', 'type=network', '--filter', `network=${id}`, '--format', '{{json .}}']);
+    const out = await k.ok([
+      'events',
+      '--since',
+      since,
+      '--until',
+      unixNow(),
+      '--filter',
+      'type=network',
+      '--filter',
+      `network=${id}`,
+      '--format',
+      '{{json .}}',
+    ]);
     const evs = lines(out).map((l) => JSON.parse(l) as EventJson);
     // dockerd 20.10 repeats the disconnect event; compare the sequence without repeats.
     const seq = evs.map((e) => e.Action).filter((a, i, all) => i === 0 || all[i - 1] !== a);
@@ -323,7 +386,9 @@ describe('network create, inspect, ls and rm', () => {
     await k.ok(['wait', rid]);
     await sleep(200);
     const out2 = await k.ok(['events', '--since', since2, '--until', unixNow(), '--filter', 'type=network', '--format', '{{json .}}']);
-    const mine = lines(out2).map((l) => JSON.parse(l) as EventJson).filter((e) => e.Actor.Attributes.container === rid);
+    const mine = lines(out2)
+      .map((l) => JSON.parse(l) as EventJson)
+      .filter((e) => e.Actor.Attributes.container === rid);
     assert.deepEqual([...new Set(mine.map((e) => e.Action))], ['connect', 'disconnect'], out2);
     assert.equal(mine[0].Actor.Attributes.name, 'bridge');
     await rmf(rid);

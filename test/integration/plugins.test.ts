@@ -30,7 +30,12 @@ describe('plugins', () => {
     const ls = await b.docker(['plugin', 'ls', '--format', '{{.Name}}']);
     assert.equal(ls.code, 0, ls.stderr);
     assert.equal(ls.stdout, '');
-    for (const args of [['inspect', 'someplugin'], ['enable', 'someplugin'], ['disable', 'someplugin'], ['rm', 'someplugin']]) {
+    for (const args of [
+      ['inspect', 'someplugin'],
+      ['enable', 'someplugin'],
+      ['disable', 'someplugin'],
+      ['rm', 'someplugin'],
+    ]) {
       const r = await b.docker(['plugin', ...args]);
       assert.equal(r.code, 1, args.join(' '));
       assert.match(r.stderr, /plugin "someplugin" not found/, args.join(' '));
@@ -41,7 +46,10 @@ describe('plugins', () => {
     const install = await b.docker(['plugin', 'install', '--grant-all-permissions', '127.0.0.1:1/some/plugin']);
     assert.equal(install.code, 1);
     assert.match(install.stderr, new RegExp(PLUGINS_UNSUPPORTED));
-    const create = await b.request('POST', '/v1.53/plugins/create?name=p', { body: 'not a tar', headers: { 'Content-Type': 'application/x-tar' } });
+    const create = await b.request('POST', '/v1.53/plugins/create?name=p', {
+      body: 'not a tar',
+      headers: { 'Content-Type': 'application/x-tar' },
+    });
     assert.equal(create.status, 503);
     assert.equal(message(create.body), PLUGINS_UNSUPPORTED);
   });
@@ -59,8 +67,15 @@ describe('plugins', () => {
     assert.equal(message(maybe.body), "invalid filter 'enabled=[maybe]'");
   });
 
-  test('raw API: the named routes are 404s with moby\'s text; enable checks its timeout first', async () => {
-    for (const [method, p] of [['GET', '/plugins/x/json'], ['DELETE', '/plugins/x'], ['POST', '/plugins/x/disable'], ['POST', '/plugins/x/push'], ['POST', '/plugins/x/upgrade?remote=y'], ['POST', '/plugins/x/enable?timeout=0']] as const) {
+  test("raw API: the named routes are 404s with moby's text; enable checks its timeout first", async () => {
+    for (const [method, p] of [
+      ['GET', '/plugins/x/json'],
+      ['DELETE', '/plugins/x'],
+      ['POST', '/plugins/x/disable'],
+      ['POST', '/plugins/x/push'],
+      ['POST', '/plugins/x/upgrade?remote=y'],
+      ['POST', '/plugins/x/enable?timeout=0'],
+    ] as const) {
       const r = await b.request(method, `/v1.53${p}`);
       assert.equal(r.status, 404, `${method} ${p}`);
       assert.equal(message(r.body), 'plugin "x" not found');

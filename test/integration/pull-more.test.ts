@@ -7,7 +7,19 @@ import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { destroyBerth, startBerth, type Berth } from './harness';
 import { xRegistryAuth } from '../fixtures/registry-http';
-import { busyboxSeedImage, faultyProxy, imageManifest, MT, pushBlob, seedBigImage, seedBusybox, seedImage, sha256, startRegistry, type Registry } from './registry-kit';
+import {
+  busyboxSeedImage,
+  faultyProxy,
+  imageManifest,
+  MT,
+  pushBlob,
+  seedBigImage,
+  seedBusybox,
+  seedImage,
+  sha256,
+  startRegistry,
+  type Registry,
+} from './registry-kit';
 
 let reg: Registry;
 let token: Registry;
@@ -17,7 +29,15 @@ before(async () => {
   reg = await startRegistry();
   // bob may pull team/*, carol nothing: her token lacks the scope (insufficient_scope).
   token = await startRegistry({
-    auth: { token: { users: [{ user: 'bob', pass: 'pw' }, { user: 'carol', pass: 'pw' }], acl: (user, scope) => (user === 'bob' && scope.name.startsWith('team/') ? ['pull'] : []) } },
+    auth: {
+      token: {
+        users: [
+          { user: 'bob', pass: 'pw' },
+          { user: 'carol', pass: 'pw' },
+        ],
+        acl: (user, scope) => (user === 'bob' && scope.name.startsWith('team/') ? ['pull'] : []),
+      },
+    },
   });
   const v1 = await busyboxSeedImage({ extraFiles: { 'tag.txt': 'v1\n' } });
   await seedImage(reg, 'tags', 'v1', v1);
@@ -57,7 +77,10 @@ describe('pull, the rest', () => {
     assert.equal(again.status, 200, again.body);
     const m = messages(again.body);
     assert.deepEqual(
-      m.filter((x) => x.status?.startsWith('Pulling from') === true).map((x) => x.id).sort(),
+      m
+        .filter((x) => x.status?.startsWith('Pulling from') === true)
+        .map((x) => x.id)
+        .sort(),
       ['latest', 'v1', 'v2'],
     );
     assert.equal(m.filter((x) => x.status?.startsWith('Digest: ') === true).length, 3);
@@ -82,7 +105,9 @@ describe('pull, the rest', () => {
     assert.match(r.stdout, new RegExp(`Status: Downloaded newer image for ${ref}`));
     const host = (await b.docker(['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}}', ref])).stdout.trim();
     assert.ok(
-      r.stdout.includes(`WARNING: image with reference ${ref} was found but its platform (${host}) does not match the specified platform (linux/s390x)`),
+      r.stdout.includes(
+        `WARNING: image with reference ${ref} was found but its platform (${host}) does not match the specified platform (linux/s390x)`,
+      ),
       r.stdout,
     );
     const same = await b.docker(['pull', '--platform', host, ref]);
@@ -98,10 +123,14 @@ describe('pull, the rest', () => {
     const anon = await b.request('POST', url);
     assert.equal(anon.status, 404, anon.body);
     assert.equal((JSON.parse(anon.body) as { message: string }).message, want);
-    const carol = await b.request('POST', url, { headers: { 'X-Registry-Auth': xRegistryAuth({ username: 'carol', password: 'pw', serveraddress: token.host }) } });
+    const carol = await b.request('POST', url, {
+      headers: { 'X-Registry-Auth': xRegistryAuth({ username: 'carol', password: 'pw', serveraddress: token.host }) },
+    });
     assert.equal(carol.status, 404, carol.body);
     assert.equal((JSON.parse(carol.body) as { message: string }).message, want);
-    const bob = await b.request('POST', url, { headers: { 'X-Registry-Auth': xRegistryAuth({ username: 'bob', password: 'pw', serveraddress: token.host }) } });
+    const bob = await b.request('POST', url, {
+      headers: { 'X-Registry-Auth': xRegistryAuth({ username: 'bob', password: 'pw', serveraddress: token.host }) },
+    });
     assert.equal(bob.status, 200, bob.body);
     assert.match(bob.body, /Status: Downloaded newer image/);
   });
@@ -119,7 +148,10 @@ describe('pull, the rest', () => {
       for (const l of img.layers) await pushBlob(s, 'foreign', l.data, l.digest);
       await pushBlob(s, 'foreign', img.config);
       layers.push(...img.layers.map((l) => l.digest));
-      const m = JSON.parse(imageManifest(img, format).body.toString()) as { mediaType: string; layers: { mediaType: string; urls?: string[] }[] };
+      const m = JSON.parse(imageManifest(img, format).body.toString()) as {
+        mediaType: string;
+        layers: { mediaType: string; urls?: string[] }[];
+      };
       for (const l of m.layers) {
         l.mediaType = layerType;
         l.urls = ['http://127.0.0.1:9/never-asked'];
@@ -130,7 +162,9 @@ describe('pull, the rest', () => {
     const proxy = await faultyProxy(reg, {
       intercept: (req) => {
         const m = req.method === 'GET' ? manifests.get(req.path) : undefined;
-        return m === undefined ? undefined : { status: 200, headers: { 'Content-Type': m.type, 'Docker-Content-Digest': sha256(m.body) }, body: m.body };
+        return m === undefined
+          ? undefined
+          : { status: 200, headers: { 'Content-Type': m.type, 'Docker-Content-Digest': sha256(m.body) }, body: m.body };
       },
     });
     try {
@@ -162,15 +196,18 @@ describe('pull, the rest', () => {
     try {
       // Kill berthd once a good part of the layer is in (containerd gets it in 1 MiB writes).
       await new Promise<void>((resolve, reject) => {
-        const req = http.request({ socketPath: c.socket, method: 'POST', path: `/images/create?fromImage=${proxy.host}/resume&tag=latest` }, (res) => {
-          let buf = '';
-          res.on('data', (d: Buffer) => {
-            buf += d.toString();
-            for (const m of buf.matchAll(/"current":(\d+)/g)) if (Number(m[1]) >= 2_500_000) resolve();
-          });
-          res.on('error', () => undefined);
-          res.on('end', () => reject(new Error(`pull ended before the kill: ${buf}`)));
-        });
+        const req = http.request(
+          { socketPath: c.socket, method: 'POST', path: `/images/create?fromImage=${proxy.host}/resume&tag=latest` },
+          (res) => {
+            let buf = '';
+            res.on('data', (d: Buffer) => {
+              buf += d.toString();
+              for (const m of buf.matchAll(/"current":(\d+)/g)) if (Number(m[1]) >= 2_500_000) resolve();
+            });
+            res.on('error', () => undefined);
+            res.on('end', () => reject(new Error(`pull ended before the kill: ${buf}`)));
+          },
+        );
         req.on('error', () => undefined);
         req.end();
       });

@@ -9,7 +9,20 @@ import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { destroyBerth, startBerth, type Berth } from './harness';
 import { xRegistryAuth } from '../fixtures/registry-http';
-import { busyboxSeedImage, faultyProxy, seedBigImage, seedImage, sha256, seedBusybox, seedIndex, startRegistry, type FaultyProxy, type Registry, type SeededIndex, type SeededManifest } from './registry-kit';
+import {
+  busyboxSeedImage,
+  faultyProxy,
+  seedBigImage,
+  seedImage,
+  sha256,
+  seedBusybox,
+  seedIndex,
+  startRegistry,
+  type FaultyProxy,
+  type Registry,
+  type SeededIndex,
+  type SeededManifest,
+} from './registry-kit';
 
 let reg: Registry;
 let basic: Registry;
@@ -40,7 +53,9 @@ before(async () => {
   await seedBigImage(reg, 'flaky', 'latest', { layers: 1, totalBytes: 1_500_000, seed: 'pull-test-flaky' });
   await seedBigImage(reg, 'corrupt', 'latest', { layers: 1, totalBytes: 200_000, seed: 'pull-test-corrupt' });
   // OCI layers uncompressed and zstd-compressed (each with a marker file so the chains differ).
-  await seedImage(reg, 'plain', 'latest', await busyboxSeedImage({ compression: 'none', extraFiles: { 'marker.txt': 'plain layer\n' } }), { format: 'oci' });
+  await seedImage(reg, 'plain', 'latest', await busyboxSeedImage({ compression: 'none', extraFiles: { 'marker.txt': 'plain layer\n' } }), {
+    format: 'oci',
+  });
   const z = await busyboxSeedImage({ compression: 'none', extraFiles: { 'marker.txt': 'zstd layer\n' } });
   const zst = execFileSync('zstd', ['-q', '-c'], { input: z.layers[0].data, maxBuffer: 64 * 1024 * 1024 });
   z.layers[0] = { ...z.layers[0], data: zst, digest: sha256(zst), size: zst.length, compression: 'zstd' };
@@ -101,7 +116,17 @@ describe('pull', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.equal(again.stdout, `${ref}\n`);
     // The pull event names the reference; save reads the pulled blobs (sizes measured then).
-    const ev = await b.docker(['events', '--since', '0', '--until', `${Math.ceil(Date.now() / 1000)}`, '--filter', 'event=pull', '--format', '{{.Actor.ID}} {{.Actor.Attributes.name}}']);
+    const ev = await b.docker([
+      'events',
+      '--since',
+      '0',
+      '--until',
+      `${Math.ceil(Date.now() / 1000)}`,
+      '--filter',
+      'event=pull',
+      '--format',
+      '{{.Actor.ID}} {{.Actor.Attributes.name}}',
+    ]);
     assert.ok(ev.stdout.split('\n').includes(`${ref} ${reg.host}/busybox`), ev.stdout);
     const saved = await b.docker(['save', '-o', `${b.dir}/pulled.tar`, ref]);
     assert.equal(saved.code, 0, saved.stderr);
@@ -206,7 +231,9 @@ describe('pull', () => {
       `pull access denied for ${token.host}/private/app, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`,
     );
     const auth = xRegistryAuth({ username: 'bob', password: 'pw', serveraddress: token.host });
-    const ok = await b.request('POST', `/images/create?fromImage=${token.host}/private/app&tag=latest`, { headers: { 'X-Registry-Auth': auth } });
+    const ok = await b.request('POST', `/images/create?fromImage=${token.host}/private/app&tag=latest`, {
+      headers: { 'X-Registry-Auth': auth },
+    });
     assert.equal(ok.status, 200, ok.body);
     assert.match(ok.body, /Status: Downloaded newer image for/);
     const asked = token.tokenServer?.requests.filter((r) => r.user === 'bob').flatMap((r) => r.scopes) ?? [];
@@ -232,7 +259,9 @@ describe('pull', () => {
     assert.equal(s.length, 9, s.join('\n'));
     assert.match(s[7], /^Digest: sha256:[0-9a-f]{64}$/);
     assert.equal(s[8], `Status: Downloaded newer image for ${reg.host}/shape:latest`);
-    const downloading = lines.map((l) => JSON.parse(l) as { status: string; progressDetail?: { current: number; total: number }; progress?: string; id?: string }).filter((m) => m.status === 'Downloading');
+    const downloading = lines
+      .map((l) => JSON.parse(l) as { status: string; progressDetail?: { current: number; total: number }; progress?: string; id?: string })
+      .filter((m) => m.status === 'Downloading');
     for (const m of downloading) {
       assert.ok(m.progressDetail && m.progressDetail.total > 0 && m.progress?.startsWith('['));
       assert.match(m.id ?? '', /^[0-9a-f]{12}$/);
@@ -275,16 +304,19 @@ describe('pull', () => {
       const ref = `${proxy.host}/crash:latest`;
       // Kill berthd as soon as the first layer is complete, while the second one downloads.
       const firstDone = await new Promise<string>((resolve, reject) => {
-        const req = http.request({ socketPath: c.socket, method: 'POST', path: `/images/create?fromImage=${proxy.host}/crash&tag=latest` }, (res) => {
-          let buf = '';
-          res.on('data', (d: Buffer) => {
-            buf += d.toString();
-            const m = /"status":"Download complete","progressDetail":\{\},"id":"([0-9a-f]{12})"/.exec(buf);
-            if (m) resolve(m[1]);
-          });
-          res.on('error', () => undefined);
-          res.on('end', () => reject(new Error(`pull ended before a layer completed: ${buf}`)));
-        });
+        const req = http.request(
+          { socketPath: c.socket, method: 'POST', path: `/images/create?fromImage=${proxy.host}/crash&tag=latest` },
+          (res) => {
+            let buf = '';
+            res.on('data', (d: Buffer) => {
+              buf += d.toString();
+              const m = /"status":"Download complete","progressDetail":\{\},"id":"([0-9a-f]{12})"/.exec(buf);
+              if (m) resolve(m[1]);
+            });
+            res.on('error', () => undefined);
+            res.on('end', () => reject(new Error(`pull ended before a layer completed: ${buf}`)));
+          },
+        );
         req.on('error', () => undefined);
         req.end();
       });

@@ -17,7 +17,10 @@ const basic = useRegistry({ auth: { basic: [{ user: 'pusher', pass: 's3cret' }] 
 const token = useRegistry({
   auth: {
     token: {
-      users: [{ user: 'writer', pass: 'w' }, { user: 'reader', pass: 'r' }],
+      users: [
+        { user: 'writer', pass: 'w' },
+        { user: 'reader', pass: 'r' },
+      ],
       acl: (user, scope) => (user === 'writer' ? scope.actions : user === 'reader' ? scope.actions.filter((a) => a === 'pull') : []),
     },
   },
@@ -34,7 +37,9 @@ interface Line {
 const authHeader = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
 
 async function rawPush(name: string, tag: string, auth: object = {}): Promise<{ status: number; lines: Line[] }> {
-  const r = await b.request('POST', `/images/${name}/push?tag=${encodeURIComponent(tag)}`, { headers: { 'X-Registry-Auth': authHeader(auth) } });
+  const r = await b.request('POST', `/images/${name}/push?tag=${encodeURIComponent(tag)}`, {
+    headers: { 'X-Registry-Auth': authHeader(auth) },
+  });
   const lines = r.body
     .split('\r\n')
     .filter((l) => l !== '')
@@ -48,7 +53,14 @@ async function docker(args: string[]): Promise<string> {
   return r.stdout;
 }
 
-async function manifest(reg: Registry, repo: string, ref: string): Promise<{ digest: string; doc: { mediaType: string; config: { digest: string }; layers: { mediaType: string; digest: string; size: number }[] } }> {
+async function manifest(
+  reg: Registry,
+  repo: string,
+  ref: string,
+): Promise<{
+  digest: string;
+  doc: { mediaType: string; config: { digest: string }; layers: { mediaType: string; digest: string; size: number }[] };
+}> {
   const res = await reg.session().request(`/v2/${repo}/manifests/${ref}`, `repository:${repo}:pull`, {
     headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
   });
@@ -110,7 +122,17 @@ describe('docker push', () => {
     const digests = await docker(['image', 'inspect', '-f', '{{json .RepoDigests}}', `${host}/busybox:1`]);
     assert.ok((JSON.parse(digests) as string[]).includes(`${host}/busybox@${aux.Digest}`), digests);
     assert.equal(lines.filter((l) => l.status === 'Preparing').length, 1, 'https tried first, then http: one Preparing');
-    const events = await docker(['events', '--since', '0', '--until', `${Math.ceil(Date.now() / 1000) + 1}`, '--filter', 'event=push', '--format', '{{.Actor.ID}} {{.Actor.Attributes.name}}']);
+    const events = await docker([
+      'events',
+      '--since',
+      '0',
+      '--until',
+      `${Math.ceil(Date.now() / 1000) + 1}`,
+      '--filter',
+      'event=push',
+      '--format',
+      '{{.Actor.ID}} {{.Actor.Attributes.name}}',
+    ]);
     assert.equal(events.trim(), `${host}/busybox:1 ${host}/busybox`);
   });
 
@@ -125,7 +147,10 @@ describe('docker push', () => {
     const host = plain().host;
     await docker(['tag', 'busybox', `${host}/other/bb:2`]);
     const { lines } = await rawPush(`${host}/other/bb`, '2');
-    assert.ok(lines.some((l) => l.status === 'Mounted from busybox'), JSON.stringify(lines));
+    assert.ok(
+      lines.some((l) => l.status === 'Mounted from busybox'),
+      JSON.stringify(lines),
+    );
     assert.ok(!lines.some((l) => l.status === 'Pushing'));
     const a = await manifest(plain(), 'busybox', '1');
     const m = await manifest(plain(), 'other/bb', '2');
@@ -166,10 +191,18 @@ describe('docker push', () => {
 
   test('a gzip layer (as pulled, or loaded compressed) goes up as it is stored', async () => {
     const host = plain().host;
-    const archive = await buildBusyboxArchive({ tags: [`${host}/gz:1`], format: 'oci', gzipLayers: true, config: { Labels: { variant: 'gz' } } });
+    const archive = await buildBusyboxArchive({
+      tags: [`${host}/gz:1`],
+      format: 'oci',
+      gzipLayers: true,
+      config: { Labels: { variant: 'gz' } },
+    });
     await b.docker(['load'], { input: archive });
     const { lines } = await rawPush(`${host}/gz`, '1');
-    assert.ok(lines.some((l) => l.aux), JSON.stringify(lines));
+    assert.ok(
+      lines.some((l) => l.aux),
+      JSON.stringify(lines),
+    );
     const m = await manifest(plain(), 'gz', '1');
     assert.equal(m.doc.layers[0].mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
     assert.ok((await blobDigests(archive)).has(m.doc.layers[0].digest), 'the stored gzip blob itself was pushed');
@@ -181,25 +214,39 @@ describe('docker push', () => {
     await docker(['pull', `${host}/src/pulled:1`]);
     await docker(['tag', `${host}/src/pulled:1`, `${host}/dst/pulled:1`]);
     const { lines } = await rawPush(`${host}/dst/pulled`, '1');
-    assert.ok(lines.some((l) => l.status === 'Mounted from src/pulled'), JSON.stringify(lines));
+    assert.ok(
+      lines.some((l) => l.status === 'Mounted from src/pulled'),
+      JSON.stringify(lines),
+    );
     const m = await manifest(plain(), 'dst/pulled', '1');
-    assert.deepEqual(m.doc.layers.map((l) => l.digest), seeded.layerDigests);
+    assert.deepEqual(
+      m.doc.layers.map((l) => l.digest),
+      seeded.layerDigests,
+    );
   });
 
   test('platform (API 1.46): the image must be for it, else a 404 before the stream', async () => {
     const host = plain().host;
-    const ok = await b.request('POST', `/v1.46/images/${host}/busybox/push?tag=1&platform=linux/amd64`, { headers: { 'X-Registry-Auth': authHeader({}) } });
+    const ok = await b.request('POST', `/v1.46/images/${host}/busybox/push?tag=1&platform=linux/amd64`, {
+      headers: { 'X-Registry-Auth': authHeader({}) },
+    });
     assert.equal(ok.status, 200);
     assert.match(ok.body, /"aux"/);
-    const arm = await b.request('POST', `/v1.46/images/${host}/busybox/push?tag=1&platform=linux/arm64`, { headers: { 'X-Registry-Auth': authHeader({}) } });
+    const arm = await b.request('POST', `/v1.46/images/${host}/busybox/push?tag=1&platform=linux/arm64`, {
+      headers: { 'X-Registry-Auth': authHeader({}) },
+    });
     assert.equal(arm.status, 404);
     assert.equal(
       (JSON.parse(arm.body) as { message: string }).message,
       `image with reference ${host}/busybox:1 was found but its platform (linux/amd64) does not match the specified platform (linux/arm64)`,
     );
-    const old = await b.request('POST', `/v1.45/images/${host}/busybox/push?tag=1&platform=linux/arm64`, { headers: { 'X-Registry-Auth': authHeader({}) } });
+    const old = await b.request('POST', `/v1.45/images/${host}/busybox/push?tag=1&platform=linux/arm64`, {
+      headers: { 'X-Registry-Auth': authHeader({}) },
+    });
     assert.equal(old.status, 200, 'ignored before 1.46');
-    const bad = await b.request('POST', `/v1.46/images/${host}/busybox/push?tag=1&platform=linux/a%20b`, { headers: { 'X-Registry-Auth': authHeader({}) } });
+    const bad = await b.request('POST', `/v1.46/images/${host}/busybox/push?tag=1&platform=linux/a%20b`, {
+      headers: { 'X-Registry-Auth': authHeader({}) },
+    });
     assert.equal(bad.status, 400);
   });
 
@@ -224,7 +271,10 @@ describe('docker push', () => {
     const wrong = await rawPush(`${host}/secure`, '1', { username: 'pusher', password: 'nope', serveraddress: host });
     assert.equal(wrong.lines[wrong.lines.length - 1].error, 'unauthorized: authentication required');
     const ok = await rawPush(`${host}/secure`, '1', { username: 'pusher', password: 's3cret', serveraddress: host });
-    assert.ok(ok.lines.some((l) => l.aux), JSON.stringify(ok.lines));
+    assert.ok(
+      ok.lines.some((l) => l.aux),
+      JSON.stringify(ok.lines),
+    );
   });
 
   test('a token registry: a pull-only user is refused, a writer pushes and mounts with the source scope', async () => {
@@ -235,11 +285,17 @@ describe('docker push', () => {
     // distribution answers a token without push with 401 and error="insufficient_scope": DENIED, as dockerd reads it.
     assert.equal(reader.lines[reader.lines.length - 1].error, 'denied: requested access to the resource is denied');
     const writer = await rawPush(`${host}/tok/a`, '1', { username: 'writer', password: 'w', serveraddress: host });
-    assert.ok(writer.lines.some((l) => l.aux), JSON.stringify(writer.lines));
+    assert.ok(
+      writer.lines.some((l) => l.aux),
+      JSON.stringify(writer.lines),
+    );
     await docker(['tag', 'busybox', `${host}/tok/b:1`]);
     const before = reg.tokenServer?.requests.length ?? 0;
     const mounted = await rawPush(`${host}/tok/b`, '1', { username: 'writer', password: 'w', serveraddress: host });
-    assert.ok(mounted.lines.some((l) => l.status === 'Mounted from tok/a'), JSON.stringify(mounted.lines));
+    assert.ok(
+      mounted.lines.some((l) => l.status === 'Mounted from tok/a'),
+      JSON.stringify(mounted.lines),
+    );
     const scopes = (reg.tokenServer?.requests ?? []).slice(before).flatMap((r) => r.scopes);
     assert.ok(scopes.includes('repository:tok/a:pull'), JSON.stringify(scopes));
   });

@@ -44,14 +44,23 @@ describe('docker login, Basic auth', () => {
     assert.equal(cliConfig().auths?.[reg().host], undefined);
   });
 
-  test('bad credentials: dockerd\'s text, exit 1, a 401 from /auth', async () => {
+  test("bad credentials: dockerd's text, exit 1, a 401 from /auth", async () => {
     const r = await b.docker(['login', reg().host, '-u', 'alice', '-p', 'wrong']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`Error response from daemon: login attempt to http://${reg().host}/v2/ failed with status: 401 Unauthorized`));
-    const raw = await b.request('POST', '/auth', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'wrong', serveraddress: `http://${reg().host}/v2/` }) });
+    assert.match(
+      r.stderr,
+      new RegExp(`Error response from daemon: login attempt to http://${reg().host}/v2/ failed with status: 401 Unauthorized`),
+    );
+    const raw = await b.request('POST', '/auth', {
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: 'wrong', serveraddress: `http://${reg().host}/v2/` }),
+    });
     assert.equal(raw.status, 401, raw.body);
     // Good credentials, raw: no IdentityToken from a Basic registry (omitempty, as dockerd).
-    const ok = await b.request('POST', '/auth', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 's3cret', serveraddress: reg().host }) });
+    const ok = await b.request('POST', '/auth', {
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: 's3cret', serveraddress: reg().host }),
+    });
     assert.equal(ok.status, 200, ok.body);
     assert.equal(ok.body.trim(), '{"Status":"Login Succeeded"}');
     const none = await b.request('POST', '/auth', { headers: { 'Content-Type': 'application/json' } });
@@ -72,7 +81,10 @@ describe('docker login, token auth with identity tokens', () => {
     assert.ok(token !== undefined && token !== '', JSON.stringify(cliConfig()));
     const ts = reg().tokenServer;
     assert.ok(ts);
-    const raw = await b.request('POST', '/auth', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'bob', password: 'hunter2', serveraddress: `https://${reg().host}` }) });
+    const raw = await b.request('POST', '/auth', {
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'bob', password: 'hunter2', serveraddress: `https://${reg().host}` }),
+    });
     assert.equal(raw.status, 200, raw.body);
     const answer = JSON.parse(raw.body) as { Status: string; IdentityToken?: string };
     assert.deepEqual(Object.keys(answer), ['Status', 'IdentityToken']);
@@ -80,9 +92,13 @@ describe('docker login, token auth with identity tokens', () => {
     assert.ok(ts.requests.some((q) => q.offline && q.clientId === 'docker' && q.user === 'bob'));
 
     // The identity token alone (no password) gets a pull token through grant_type=refresh_token.
-    const res = await b.request('GET', `/distribution/${reg().host}/team/app:v1/json`, { headers: { 'X-Registry-Auth': xRegistryAuth({ identitytoken: token }) } });
+    const res = await b.request('GET', `/distribution/${reg().host}/team/app:v1/json`, {
+      headers: { 'X-Registry-Auth': xRegistryAuth({ identitytoken: token }) },
+    });
     assert.equal(res.status, 200, res.body);
-    assert.ok(ts.requests.some((q) => q.grantType === 'refresh_token' && q.user === 'bob' && q.scopes.includes('repository:team/app:pull')));
+    assert.ok(
+      ts.requests.some((q) => q.grantType === 'refresh_token' && q.user === 'bob' && q.scopes.includes('repository:team/app:pull')),
+    );
     // Without credentials the repository is not readable.
     const anon = await b.request('GET', `/distribution/${reg().host}/team/app:v1/json`);
     assert.equal(anon.status, 401, anon.body);
@@ -96,11 +112,22 @@ describe('docker login, token auth with identity tokens', () => {
     const push = await b.docker(['push', `${reg().host}/team/copy:v1`], { timeoutMs: 60_000 });
     assert.equal(push.code, 0, push.stderr);
     const later = ts.requests.slice(before);
-    assert.ok(later.some((q) => q.grantType === 'refresh_token' && q.user === 'bob' && q.scopes.some((sc) => sc.startsWith('repository:team/copy:') && sc.includes('push'))), JSON.stringify(later));
-    assert.ok(later.every((q) => q.grantType !== 'password' && q.status === 200), JSON.stringify(later));
+    assert.ok(
+      later.some(
+        (q) =>
+          q.grantType === 'refresh_token' &&
+          q.user === 'bob' &&
+          q.scopes.some((sc) => sc.startsWith('repository:team/copy:') && sc.includes('push')),
+      ),
+      JSON.stringify(later),
+    );
+    assert.ok(
+      later.every((q) => q.grantType !== 'password' && q.status === 200),
+      JSON.stringify(later),
+    );
   });
 
-  test('bad credentials: exit 1 with the token server\'s refusal', async () => {
+  test("bad credentials: exit 1 with the token server's refusal", async () => {
     const r = await b.docker(['login', reg().host, '-u', 'bob', '-p', 'nope']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Error response from daemon: .*unauthorized/i);
@@ -122,7 +149,10 @@ describe('docker search', () => {
   const names = async (args: string[]): Promise<string[]> => {
     const r = await b.docker(['search', '--format', '{{.Name}}', ...args]);
     assert.equal(r.code, 0, r.stderr);
-    return r.stdout.trim().split('\n').filter((l) => l !== '');
+    return r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '');
   };
 
   test('term, limit and filters', async () => {
@@ -135,10 +165,12 @@ describe('docker search', () => {
     assert.deepEqual(await names(['--filter', 'is-official=true', `${index.host}/bus`]), ['busybox']);
     assert.deepEqual(await names(['--filter', 'is-automated=true', `${index.host}/bus`]), []);
     const raw = await b.request('GET', `/images/search?term=${encodeURIComponent(`${index.host}/fork`)}`);
-    assert.deepEqual(JSON.parse(raw.body), [{ star_count: 3, is_official: false, name: 'someone/busybox', is_automated: false, description: 'a fork' }]);
+    assert.deepEqual(JSON.parse(raw.body), [
+      { star_count: 3, is_official: false, name: 'someone/busybox', is_automated: false, description: 'a fork' },
+    ]);
   });
 
-  test('bad parameters in dockerd\'s words', async () => {
+  test("bad parameters in dockerd's words", async () => {
     const stars = await b.docker(['search', '--filter', 'stars=many', `${index.host}/bus`]);
     assert.equal(stars.code, 1);
     assert.match(stars.stderr, /invalid filter 'stars=many': strconv\.Atoi: parsing "many": invalid syntax/);
@@ -190,7 +222,7 @@ describe('distribution inspect', () => {
     }
   });
 
-  test('unknown tag and repository: 404 with the registry\'s error', async () => {
+  test("unknown tag and repository: 404 with the registry's error", async () => {
     const tag = await b.request('GET', `/distribution/${reg().host}/multi:nope/json`);
     assert.equal(tag.status, 404, tag.body);
     assert.match((JSON.parse(tag.body) as { message: string }).message, /^manifest unknown: /);

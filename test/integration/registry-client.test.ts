@@ -23,7 +23,6 @@ let dir = '';
 let proc: ChildProcess | undefined;
 let endpoint: Endpoint;
 
-
 async function waitReady(url: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     try {
@@ -66,9 +65,17 @@ before(async () => {
   proc = p;
   p.on('error', () => undefined);
   p.stderr?.resume();
-  const eps = await endpointsFor(`127.0.0.1:${port}`, { insecureRegistries: [], mirrors: [], certsDir: path.join(dir, 'certs.d'), userAgent: UA });
+  const eps = await endpointsFor(`127.0.0.1:${port}`, {
+    insecureRegistries: [],
+    mirrors: [],
+    certsDir: path.join(dir, 'certs.d'),
+    userAgent: UA,
+  });
   // Loopback: https (unverified) first, then http; this registry speaks http.
-  assert.deepEqual(eps.map((e) => e.url), [`https://127.0.0.1:${port}`, `http://127.0.0.1:${port}`]);
+  assert.deepEqual(
+    eps.map((e) => e.url),
+    [`https://127.0.0.1:${port}`, `http://127.0.0.1:${port}`],
+  );
   endpoint = eps[1];
   await waitReady(endpoint.url);
 });
@@ -99,10 +106,19 @@ async function readAll(s: AsyncIterable<Buffer>): Promise<Buffer> {
 
 test('push a config, a chunked layer and a manifest; read them back; mount; https endpoint refused', async () => {
   // The https endpoint of a plain-http registry fails as transport, so the caller moves on to http.
-  const viaHttps = openRepository({ url: endpoint.url.replace('http:', 'https:'), mirror: false, tls: { skipVerify: true } }, 'berth/app', { actions: ['pull'], userAgent: UA, credentials: CREDS });
+  const viaHttps = openRepository({ url: endpoint.url.replace('http:', 'https:'), mirror: false, tls: { skipVerify: true } }, 'berth/app', {
+    actions: ['pull'],
+    userAgent: UA,
+    credentials: CREDS,
+  });
   await assert.rejects(viaHttps.headBlob(sha(Buffer.from('x'))), (e: unknown) => e instanceof RegistryError && e.transport);
 
-  const repo = openRepository(endpoint, 'berth/app', { actions: ['pull', 'push'], userAgent: UA, credentials: CREDS, chunkSize: 64 * 1024 });
+  const repo = openRepository(endpoint, 'berth/app', {
+    actions: ['pull', 'push'],
+    userAgent: UA,
+    credentials: CREDS,
+    chunkSize: 64 * 1024,
+  });
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
   const layer = randomBytes(200 * 1024 + 17);
 
@@ -135,7 +151,10 @@ test('push a config, a chunked layer and a manifest; read them back; mount; http
   assert.equal((await reader.getManifest(mDigest)).digest, mDigest);
   assert.deepEqual(await reader.headManifest('v1'), { mediaType: MediaType.ociManifest, digest: mDigest, size: manifest.length });
   assert.equal(await reader.headManifest('v2'), undefined);
-  await assert.rejects(reader.getManifest('v2'), (e: unknown) => e instanceof RegistryError && e.status === 404 && e.code === 'MANIFEST_UNKNOWN');
+  await assert.rejects(
+    reader.getManifest('v2'),
+    (e: unknown) => e instanceof RegistryError && e.status === 404 && e.code === 'MANIFEST_UNKNOWN',
+  );
 
   assert.equal(await reader.headBlob(sha(layer)), layer.length);
   const whole = await reader.getBlob(sha(layer));
@@ -146,21 +165,36 @@ test('push a config, a chunked layer and a manifest; read them back; mount; http
   assert.equal(tail.size, layer.length);
   assert.deepEqual(await readAll(tail.body), layer.subarray(1000));
 
-  const other = openRepository(endpoint, 'berth/other', { actions: ['pull', 'push'], userAgent: UA, credentials: CREDS, mountFrom: ['berth/app'] });
+  const other = openRepository(endpoint, 'berth/other', {
+    actions: ['pull', 'push'],
+    userAgent: UA,
+    credentials: CREDS,
+    mountFrom: ['berth/app'],
+  });
   assert.equal(await other.mountBlob(sha(layer), 'berth/app'), true);
   assert.equal(await other.headBlob(sha(layer)), layer.length);
   assert.equal(await other.mountBlob(sha(Buffer.from('never pushed')), 'berth/app'), false);
 
   // A mismatching expected digest is refused and nothing is stored under it.
-  await assert.rejects(other.pushBlob(pieces(Buffer.from('abc'), 1), { expected: sha(Buffer.from('abd')) }), (e: unknown) => e instanceof RegistryError && e.code === 'DIGEST_INVALID');
+  await assert.rejects(
+    other.pushBlob(pieces(Buffer.from('abc'), 1), { expected: sha(Buffer.from('abd')) }),
+    (e: unknown) => e instanceof RegistryError && e.code === 'DIGEST_INVALID',
+  );
   assert.equal(await other.headBlob(sha(Buffer.from('abd'))), undefined);
 });
 
 test('Basic auth: anonymous and wrong credentials are 401; login checks credentials', async () => {
   const anon = openRepository(endpoint, 'berth/app', { actions: ['pull'], userAgent: UA });
   await assert.rejects(anon.getManifest('v1'), (e: unknown) => e instanceof RegistryError && e.status === 401 && e.code === 'UNAUTHORIZED');
-  const wrong = openRepository(endpoint, 'berth/app', { actions: ['pull'], userAgent: UA, credentials: { username: 'tester', password: 'nope' } });
+  const wrong = openRepository(endpoint, 'berth/app', {
+    actions: ['pull'],
+    userAgent: UA,
+    credentials: { username: 'tester', password: 'nope' },
+  });
   await assert.rejects(wrong.getManifest('v1'), (e: unknown) => e instanceof RegistryError && e.status === 401);
   assert.deepEqual(await login(endpoint, CREDS, UA), {});
-  await assert.rejects(login(endpoint, { username: 'tester', password: 'nope' }, UA), (e: unknown) => e instanceof RegistryError && e.status === 401);
+  await assert.rejects(
+    login(endpoint, { username: 'tester', password: 'nope' }, UA),
+    (e: unknown) => e instanceof RegistryError && e.status === 401,
+  );
 });

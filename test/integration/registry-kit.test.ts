@@ -43,7 +43,9 @@ describe('plain registry', () => {
     const idx = await seedIndex(r, 'multi/busybox', 'v1', { attestation: true });
     const got = await kitRequest(`${r.url}/v2/multi/busybox/manifests/v1`, { headers: { Accept: accept } });
     assert.equal(got.headers['content-type'], MT.ociIndex);
-    const index = JSON.parse(got.body.toString()) as { manifests: { digest: string; platform: { architecture: string; variant?: string }; annotations?: Record<string, string> }[] };
+    const index = JSON.parse(got.body.toString()) as {
+      manifests: { digest: string; platform: { architecture: string; variant?: string }; annotations?: Record<string, string> }[];
+    };
     assert.deepEqual(
       index.manifests.map((d) => `${d.platform.architecture}${d.platform.variant ? `/${d.platform.variant}` : ''}`),
       ['amd64', 'arm64/v8', 'unknown'],
@@ -103,7 +105,16 @@ describe('plain registry', () => {
       proxy.set({ throttleBytesPerSec: 4 * 1024 * 1024 });
       assert.equal(sha256((await kitRequest(`${proxy.url}${blobPath}`)).body), layer);
       // Canned answers replace the registry's.
-      proxy.set({ intercept: (q) => (q.path.endsWith('/manifests/old') ? { status: 200, headers: { 'Content-Type': 'application/vnd.docker.distribution.manifest.v1+prettyjws' }, body: '{"schemaVersion":1}' } : undefined) });
+      proxy.set({
+        intercept: (q) =>
+          q.path.endsWith('/manifests/old')
+            ? {
+                status: 200,
+                headers: { 'Content-Type': 'application/vnd.docker.distribution.manifest.v1+prettyjws' },
+                body: '{"schemaVersion":1}',
+              }
+            : undefined,
+      });
       const old = await kitRequest(`${proxy.url}/v2/faults/busybox/manifests/old`);
       assert.equal(old.headers['content-type'], 'application/vnd.docker.distribution.manifest.v1+prettyjws');
       assert.equal(proxy.count('GET', '/v2/faults/busybox/manifests/old'), 1);
@@ -137,7 +148,9 @@ describe('token-auth registry', () => {
   const reg = useRegistry({ auth: { token: { users: [{ user: 'bob', pass: 'hunter2' }], publicRepos: ['library/*'] } } });
 
   async function tokenFor(realm: string, query: string, basic?: string): Promise<KitResponse> {
-    return kitRequest(`${realm}?${query}`, { headers: basic !== undefined ? { Authorization: `Basic ${Buffer.from(basic).toString('base64')}` } : {} });
+    return kitRequest(`${realm}?${query}`, {
+      headers: basic !== undefined ? { Authorization: `Basic ${Buffer.from(basic).toString('base64')}` } : {},
+    });
   }
 
   test('the bearer flow by hand: challenge, token, manifest; anonymous pull of public repos only', async () => {
@@ -163,13 +176,19 @@ describe('token-auth registry', () => {
 
     // Anonymous gets a token without access to a private repository: the registry refuses it.
     const anonPrivate = JSON.parse((await tokenFor(ts.realm, q('repository:team/app:pull'))).body.toString()) as { token: string };
-    const denied = await kitRequest(`${r.url}/v2/team/app/manifests/latest`, { headers: { Accept: accept, Authorization: `Bearer ${anonPrivate.token}` } });
+    const denied = await kitRequest(`${r.url}/v2/team/app/manifests/latest`, {
+      headers: { Accept: accept, Authorization: `Bearer ${anonPrivate.token}` },
+    });
     assert.equal(denied.status, 401);
 
     // bob may; a wrong password is a 401 from the token server.
     assert.equal((await tokenFor(ts.realm, q('repository:team/app:pull'), 'bob:wrong')).status, 401);
-    const bob = JSON.parse((await tokenFor(ts.realm, q('repository:team/app:pull,push'), 'bob:hunter2')).body.toString()) as { token: string };
-    const ok = await kitRequest(`${r.url}/v2/team/app/manifests/latest`, { headers: { Accept: accept, Authorization: `Bearer ${bob.token}` } });
+    const bob = JSON.parse((await tokenFor(ts.realm, q('repository:team/app:pull,push'), 'bob:hunter2')).body.toString()) as {
+      token: string;
+    };
+    const ok = await kitRequest(`${r.url}/v2/team/app/manifests/latest`, {
+      headers: { Accept: accept, Authorization: `Bearer ${bob.token}` },
+    });
     assert.equal(ok.status, 200);
     const logged = ts.requests.find((x) => x.user === 'bob' && x.status === 200);
     assert.deepEqual(logged?.scopes, ['repository:team/app:pull,push']);
@@ -185,7 +204,11 @@ describe('token-auth registry', () => {
     const r = reg();
     const ts = r.tokenServer;
     assert.ok(ts);
-    const login = await tokenFor(ts.realm, new URLSearchParams({ service: ts.service, offline_token: 'true', client_id: 'docker', account: 'bob' }).toString(), 'bob:hunter2');
+    const login = await tokenFor(
+      ts.realm,
+      new URLSearchParams({ service: ts.service, offline_token: 'true', client_id: 'docker', account: 'bob' }).toString(),
+      'bob:hunter2',
+    );
     assert.equal(login.status, 200);
     const refresh = (JSON.parse(login.body.toString()) as { refresh_token?: string }).refresh_token;
     assert.ok(refresh);
@@ -231,7 +254,10 @@ test('the fake search index answers in Docker Hub shape', async () => {
     const body = JSON.parse(res.body.toString()) as { num_results: number; page_size: number; results: { name: string }[] };
     assert.equal(body.num_results, 2);
     assert.equal(body.page_size, 1);
-    assert.deepEqual(body.results.map((x) => x.name), ['library/busybox']);
+    assert.deepEqual(
+      body.results.map((x) => x.name),
+      ['library/busybox'],
+    );
     assert.deepEqual(idx.requests, [{ q: 'busybox', n: '1', page: null }]);
   } finally {
     await idx.stop();

@@ -104,12 +104,38 @@ export function makeTlsFiles(dir: string, cn = '127.0.0.1'): { caPath: string; c
   const ext = path.join(dir, 'server.ext');
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   const quiet = { stdio: ['ignore', 'ignore', 'pipe'] as ['ignore', 'ignore', 'pipe'] };
-  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', caKey, '-out', caPath, '-days', '2', '-subj', '/CN=berth test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], quiet);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      caKey,
+      '-out',
+      caPath,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=berth test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    quiet,
+  );
   execFileSync('openssl', ['req', ...ec, '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`], quiet);
   const extraSan = net.isIP(cn) !== 0 && cn !== '127.0.0.1' ? `,IP:${cn}` : '';
-  fs.writeFileSync(ext, `subjectAltName=IP:127.0.0.1,DNS:localhost${extraSan}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n`);
-  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', caPath, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext], quiet);
+  fs.writeFileSync(
+    ext,
+    `subjectAltName=IP:127.0.0.1,DNS:localhost${extraSan}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n`,
+  );
+  execFileSync(
+    'openssl',
+    ['x509', '-req', '-in', csr, '-CA', caPath, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext],
+    quiet,
+  );
   return { caPath, caKey, cert, key };
 }
 
@@ -120,9 +146,33 @@ export function makeClientCert(dir: string, cn = 'berth test client'): { cert: s
   const cert = path.join(dir, 'client.cert');
   const ext = path.join(dir, 'client.ext');
   const quiet = { stdio: ['ignore', 'ignore', 'pipe'] as ['ignore', 'ignore', 'pipe'] };
-  execFileSync('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`], quiet);
+  execFileSync(
+    'openssl',
+    ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`],
+    quiet,
+  );
   fs.writeFileSync(ext, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
-  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', path.join(dir, 'ca.crt'), '-CAkey', path.join(dir, 'ca.key'), '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext], quiet);
+  execFileSync(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      path.join(dir, 'ca.crt'),
+      '-CAkey',
+      path.join(dir, 'ca.key'),
+      '-CAcreateserial',
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+    ],
+    quiet,
+  );
   return { cert, key };
 }
 
@@ -174,7 +224,11 @@ async function waitForV2(url: string, child: ChildProcess, logFile: string, tls:
     }
     try {
       const client = tls?.client;
-      const r = await kitRequest(`${url}/v2/`, { ca: tls?.caPem, ...(client ? { cert: client.certPem, key: client.keyPem } : {}), timeoutMs: 2000 });
+      const r = await kitRequest(`${url}/v2/`, {
+        ca: tls?.caPem,
+        ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
+        timeoutMs: 2000,
+      });
       if (r.status === 200 || r.status === 401) return;
     } catch {
       // not listening yet
@@ -230,7 +284,12 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
       tokenServer = await startTokenServer(auth.token);
       fs.writeFileSync(path.join(dir, 'token-root.crt'), tokenServer.certPem);
       config.auth = {
-        token: { realm: tokenServer.realm, service: tokenServer.service, issuer: tokenServer.issuer, rootcertbundle: path.join(dir, 'token-root.crt') },
+        token: {
+          realm: tokenServer.realm,
+          service: tokenServer.service,
+          issuer: tokenServer.issuer,
+          rootcertbundle: path.join(dir, 'token-root.crt'),
+        },
       };
       admin = tokenServer.admin;
     }
@@ -247,7 +306,10 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
       const logFile = path.join(dir, 'registry.log');
       const logFd = fs.openSync(logFile, 'a');
       // A clean environment: distribution reads REGISTRY_* variables over its config file.
-      const child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', logFd, logFd], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+      const child = spawn(REGISTRY_BIN, ['serve', configPath], {
+        stdio: ['ignore', logFd, logFd],
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      });
       fs.closeSync(logFd);
       live.add(child);
       const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
@@ -372,7 +434,11 @@ async function main(argv: string[]): Promise<void> {
     else if (a === '--big') seeds.push({ kind: 'big', arg: argv[++i] ?? usage() });
     else usage();
   }
-  const auth: RegistryAuth = basic.length ? { basic } : token.length || publicRepos.length ? { token: { users: token, publicRepos } } : 'none';
+  const auth: RegistryAuth = basic.length
+    ? { basic }
+    : token.length || publicRepos.length
+      ? { token: { users: token, publicRepos } }
+      : 'none';
   const reg = await startRegistry({ auth, tls, clientCa, ...(address !== undefined ? { address } : {}) });
   const seeded: Record<string, string> = {};
   for (const s of seeds) {
@@ -380,7 +446,10 @@ async function main(argv: string[]): Promise<void> {
     if (repo === undefined || tag === undefined) usage();
     if (s.kind === 'image') seeded[`${repo}:${tag}`] = (await seedBusybox(reg, repo, tag)).digest;
     else if (s.kind === 'index') seeded[`${repo}:${tag}`] = (await seedIndex(reg, repo, tag, { attestation: true })).digest;
-    else seeded[`${repo}:${tag}`] = (await seedBigImage(reg, repo, tag, { layers: Number(layers ?? usage()), totalBytes: Number(bytes ?? usage()) })).digest;
+    else
+      seeded[`${repo}:${tag}`] = (
+        await seedBigImage(reg, repo, tag, { layers: Number(layers ?? usage()), totalBytes: Number(bytes ?? usage()) })
+      ).digest;
   }
   process.stdout.write(
     `${JSON.stringify({ host: reg.host, url: reg.url, dir: reg.dir, pid: reg.pid, caPath: reg.tls?.caPath, realm: reg.tokenServer?.realm, seeded }, null, 2)}\n`,

@@ -38,7 +38,10 @@ test('dockerode pushes with authconfig, then pulls back the same image; bad cred
 
   await docker.getImage(`${ref}:v1`).remove();
   const pulled = await follow(docker, await docker.pull(`${ref}:v1`, { authconfig }));
-  assert.ok(pulled.some((e) => e.status === `Digest: ${aux?.Digest ?? ''}`), JSON.stringify(pulled));
+  assert.ok(
+    pulled.some((e) => e.status === `Digest: ${aux?.Digest ?? ''}`),
+    JSON.stringify(pulled),
+  );
   assert.ok(pulled.some((e) => e.status === `Status: Downloaded newer image for ${ref}:v1`));
   const again = await docker.getImage(`${ref}:v1`).inspect();
   assert.equal(again.Id, id, 'push then pull gives the same image ID');
@@ -47,8 +50,10 @@ test('dockerode pushes with authconfig, then pulls back the same image; bad cred
   // Without credentials the pull is refused before any stream: dockerode rejects with the status.
   await docker.getImage(`${ref}:v1`).remove();
   await assert.rejects(
-    async () => follow(docker, await docker.pull(`${ref}:v1`, { authconfig: { username: 'sdk', password: 'wrong', serveraddress: reg().host } })),
-    (err: Error & { statusCode?: number }) => err.statusCode !== undefined && err.statusCode >= 400 && /denied|unauthorized|authentication/i.test(err.message),
+    async () =>
+      follow(docker, await docker.pull(`${ref}:v1`, { authconfig: { username: 'sdk', password: 'wrong', serveraddress: reg().host } })),
+    (err: Error & { statusCode?: number }) =>
+      err.statusCode !== undefined && err.statusCode >= 400 && /denied|unauthorized|authentication/i.test(err.message),
   );
   await assert.rejects(() => docker.getImage(`${ref}:v1`).inspect(), /no such image/i);
 });

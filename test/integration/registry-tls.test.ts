@@ -95,7 +95,9 @@ describe('a berthd with certs.d and no insecure registries', () => {
       assert.equal(pull.code, 0, pull.stderr + pull.stdout);
       assert.match(pull.stdout, /Status: Downloaded newer image for /);
       // Distribution inspect goes the same way, with the caller's credentials.
-      const auth = Buffer.from(JSON.stringify({ username: USER.user, password: USER.pass, serveraddress: tlsReg.host })).toString('base64url');
+      const auth = Buffer.from(JSON.stringify({ username: USER.user, password: USER.pass, serveraddress: tlsReg.host })).toString(
+        'base64url',
+      );
       const inspect = await b.request('GET', `/distribution/${tlsReg.host}/tls/busybox:v1/json`, { headers: { 'X-Registry-Auth': auth } });
       assert.equal(inspect.status, 200, inspect.body);
       const digest = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout)?.[1];
@@ -105,7 +107,7 @@ describe('a berthd with certs.d and no insecure registries', () => {
     }
   });
 
-  test('without the CA: pull, push and login are refused with Go\'s x509 text', async () => {
+  test("without the CA: pull, push and login are refused with Go's x509 text", async () => {
     const want = new RegExp(esc(`Get "https://${tlsReg.host}/v2/": ${UNKNOWN_CA}`));
     const pull = await b.docker(['pull', `${tlsReg.host}/tls/busybox:v1`]);
     assert.equal(pull.code, 1);
@@ -125,11 +127,21 @@ describe('a berthd with certs.d and no insecure registries', () => {
     // Search: moby's advice names the flag and the certs.d path.
     const search = await b.docker(['search', `${tlsReg.host}/busybox`]);
     assert.equal(search.code, 1);
-    assert.match(search.stderr, new RegExp(esc(`invalid registry endpoint https://${tlsReg.host}/v1/: Get "https://${tlsReg.host}/v1/search`)));
-    assert.match(search.stderr, new RegExp(esc(`${UNKNOWN_CA}. If this private registry supports only HTTP or HTTPS with an unknown CA certificate, add \`--insecure-registry ${tlsReg.host}\``)));
+    assert.match(
+      search.stderr,
+      new RegExp(esc(`invalid registry endpoint https://${tlsReg.host}/v1/: Get "https://${tlsReg.host}/v1/search`)),
+    );
+    assert.match(
+      search.stderr,
+      new RegExp(
+        esc(
+          `${UNKNOWN_CA}. If this private registry supports only HTTP or HTTPS with an unknown CA certificate, add \`--insecure-registry ${tlsReg.host}\``,
+        ),
+      ),
+    );
   });
 
-  test('a registry requiring a client certificate: client.cert + client.key work; a .cert without .key is moby\'s error', async () => {
+  test("a registry requiring a client certificate: client.cert + client.key work; a .cert without .key is moby's error", async () => {
     const client = mtlsReg.tls?.client;
     assert.ok(client);
     const dir = trustRegistry(certsDir, mtlsReg);
@@ -149,12 +161,18 @@ describe('a berthd with certs.d and no insecure registries', () => {
       // No client certificate at all: the registry's TLS alert, as Go reports a remote one.
       const none = await b.docker(['pull', ref]);
       assert.equal(none.code, 1);
-      assert.match(none.stderr, new RegExp(esc(`Error response from daemon: Get "https://${mtlsReg.host}/v2/": remote error: tls: bad certificate`)));
+      assert.match(
+        none.stderr,
+        new RegExp(esc(`Error response from daemon: Get "https://${mtlsReg.host}/v2/": remote error: tls: bad certificate`)),
+      );
 
       fs.writeFileSync(path.join(dir, 'client.cert'), client.certPem);
       const half = await b.docker(['pull', ref]);
       assert.equal(half.code, 1);
-      assert.match(half.stderr, /Error response from daemon: missing key client\.key for client certificate client\.cert\. CA certificates must use the extension \.crt/);
+      assert.match(
+        half.stderr,
+        /Error response from daemon: missing key client\.key for client certificate client\.cert\. CA certificates must use the extension \.crt/,
+      );
       // moby's invalidParamf: a 400, before any request.
       const raw = await b.request('POST', `/images/create?fromImage=${encodeURIComponent(`${mtlsReg.host}/mtls/busybox`)}&tag=v1`);
       assert.equal(raw.status, 400, raw.body);

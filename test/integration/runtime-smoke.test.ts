@@ -58,7 +58,6 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-
 async function snapshotKeys(ctd: Containerd): Promise<string[]> {
   const keys: string[] = [];
   for await (const raw of ctd.serverStream(ctd.clients.snapshots, 'list', { snapshotter: 'overlayfs' })) {
@@ -93,11 +92,7 @@ test('runtime smoke: supervisor, content, unpack, image records, restart, GC', {
     assert.ok(version.revision.length > 0);
 
     // One layer, its config and an OCI manifest, with the GC labels Berth relies on.
-    const tar = await buildTar([
-      { name: 'etc/' },
-      { name: 'etc/hello.txt', content: 'hello from berth\n' },
-      { name: 'bin/' },
-    ]);
+    const tar = await buildTar([{ name: 'etc/' }, { name: 'etc/hello.txt', content: 'hello from berth\n' }, { name: 'bin/' }]);
     const gz = gzipSync(tar);
     const diffId = sha256Digest(tar);
     const layerDigest = sha256Digest(gz);
@@ -127,18 +122,10 @@ test('runtime smoke: supervisor, content, unpack, image records, restart, GC', {
 
     await withLease(c, async (lease) => {
       // From a file with no digest given: computed while streaming.
-      const written = await writeBlob(
-        c,
-        { path: layerPath },
-        { lease, labels: { 'containerd.io/uncompressed': diffId } },
-      );
+      const written = await writeBlob(c, { path: layerPath }, { lease, labels: { 'containerd.io/uncompressed': diffId } });
       assert.deepEqual(written, { digest: layerDigest, size: gz.length });
       // Again from a buffer with the digest: ALREADY_EXISTS path, labels applied by Update.
-      const again = await writeBlob(
-        c,
-        { data: gz },
-        { lease, expected: layerDigest, labels: { 'berth.test/again': '1' } },
-      );
+      const again = await writeBlob(c, { data: gz }, { lease, expected: layerDigest, labels: { 'berth.test/again': '1' } });
       assert.deepEqual(again, { digest: layerDigest, size: gz.length });
       const info = await blobInfo(c, layerDigest);
       assert.equal(info?.size, gz.length);
@@ -152,10 +139,9 @@ test('runtime smoke: supervisor, content, unpack, image records, restart, GC', {
       });
       assert.deepEqual(chain, [chainId]);
       // A second unpack finds the committed chain and skips it.
-      assert.deepEqual(
-        await unpackLayers(c, [{ digest: layerDigest, mediaType: LAYER_TYPE, size: gz.length, diffId }], { lease }),
-        [chainId],
-      );
+      assert.deepEqual(await unpackLayers(c, [{ digest: layerDigest, mediaType: LAYER_TYPE, size: gz.length, diffId }], { lease }), [
+        chainId,
+      ]);
 
       await writeBlob(
         c,
@@ -333,91 +319,87 @@ async function leavePartialIngest(
   throw new Error('partial ingest not visible');
 }
 
-test(
-  'content writes: multi-chunk, resumed, corrupt partial, concurrent, early read stop',
-  { timeout: 120_000 },
-  async () => {
-    const dataRoot = await mkdtemp('/tmp/berth-rt-data-');
-    const execRoot = await mkdtemp('/tmp/berth-rt-exec-');
-    const sup = new ContainerdSupervisor({ dataRoot, execRoot, logger });
-    let ctd: Containerd | undefined;
-    try {
-      ctd = new Containerd({
-        address: await sup.start(),
-        namespace: `berth-test-${randomBytes(4).toString('hex')}`,
-        logger,
+test('content writes: multi-chunk, resumed, corrupt partial, concurrent, early read stop', { timeout: 120_000 }, async () => {
+  const dataRoot = await mkdtemp('/tmp/berth-rt-data-');
+  const execRoot = await mkdtemp('/tmp/berth-rt-exec-');
+  const sup = new ContainerdSupervisor({ dataRoot, execRoot, logger });
+  let ctd: Containerd | undefined;
+  try {
+    ctd = new Containerd({
+      address: await sup.start(),
+      namespace: `berth-test-${randomBytes(4).toString('hex')}`,
+      logger,
+    });
+    const c = ctd;
+    const big = randomBytes(20 * 1024 * 1024 + 123);
+    const bigDigest = sha256Digest(big);
+    const bigPath = join(execRoot, 'big.bin');
+    await writeFile(bigPath, big);
+    await withLease(c, async (lease) => {
+      // 21 chunks through the pipelined window, digest computed on the way.
+      assert.deepEqual(await writeBlob(c, { path: bigPath }, { lease }), { digest: bigDigest, size: big.length });
+      assert.ok((await readBlobBuffer(c, bigDigest)).equals(big));
+
+      // Stopping a read early cancels the stream without stray errors.
+      const reader = readBlob(c, bigDigest);
+      for await (const chunk of reader) {
+        assert.ok((chunk as Buffer).length > 0);
+        break;
+      }
+
+      // Resume: the ingest holds the true first 3 MiB and our source file has zeros there, so only
+      // a write that continues at the ingest's offset can produce the expected digest.
+      const blob = randomBytes(5 * 1024 * 1024);
+      const digest = sha256Digest(blob);
+      const head = 3 * 1024 * 1024;
+      await leavePartialIngest(c, lease, `berth-${digest}`, digest, blob.length, blob.subarray(0, head));
+      const doctoredPath = join(execRoot, 'doctored.bin');
+      await writeFile(doctoredPath, Buffer.concat([Buffer.alloc(head), blob.subarray(head)]));
+      assert.deepEqual(await writeBlob(c, { path: doctoredPath }, { lease, expected: digest }), {
+        digest,
+        size: blob.length,
       });
-      const c = ctd;
-      const big = randomBytes(20 * 1024 * 1024 + 123);
-      const bigDigest = sha256Digest(big);
-      const bigPath = join(execRoot, 'big.bin');
-      await writeFile(bigPath, big);
-      await withLease(c, async (lease) => {
-        // 21 chunks through the pipelined window, digest computed on the way.
-        assert.deepEqual(await writeBlob(c, { path: bigPath }, { lease }), { digest: bigDigest, size: big.length });
-        assert.ok((await readBlobBuffer(c, bigDigest)).equals(big));
+      assert.ok((await readBlobBuffer(c, digest)).equals(blob));
 
-        // Stopping a read early cancels the stream without stray errors.
-        const reader = readBlob(c, bigDigest);
-        for await (const chunk of reader) {
-          assert.ok((chunk as Buffer).length > 0);
-          break;
-        }
-
-        // Resume: the ingest holds the true first 3 MiB and our source file has zeros there, so only
-        // a write that continues at the ingest's offset can produce the expected digest.
-        const blob = randomBytes(5 * 1024 * 1024);
-        const digest = sha256Digest(blob);
-        const head = 3 * 1024 * 1024;
-        await leavePartialIngest(c, lease, `berth-${digest}`, digest, blob.length, blob.subarray(0, head));
-        const doctoredPath = join(execRoot, 'doctored.bin');
-        await writeFile(doctoredPath, Buffer.concat([Buffer.alloc(head), blob.subarray(head)]));
-        assert.deepEqual(await writeBlob(c, { path: doctoredPath }, { lease, expected: digest }), {
-          digest,
-          size: blob.length,
-        });
-        assert.ok((await readBlobBuffer(c, digest)).equals(blob));
-
-        // A partial ingest holding wrong bytes is discarded and the blob rewritten from scratch.
-        const blob2 = randomBytes(3 * 1024 * 1024);
-        const digest2 = sha256Digest(blob2);
-        await leavePartialIngest(c, lease, `berth-${digest2}`, digest2, blob2.length, randomBytes(1024 * 1024));
-        assert.deepEqual(await writeBlob(c, { data: blob2 }, { lease, expected: digest2 }), {
-          digest: digest2,
-          size: blob2.length,
-        });
-        assert.ok((await readBlobBuffer(c, digest2)).equals(blob2));
-
-        // Two writers of one digest: the second waits on the ref lock, then finds the blob present.
-        const blob3 = randomBytes(12 * 1024 * 1024);
-        const digest3 = sha256Digest(blob3);
-        const both = await Promise.all([
-          writeBlob(c, { data: blob3 }, { lease, expected: digest3, labels: { 'berth.test/w': 'a' } }),
-          writeBlob(c, { data: blob3 }, { lease, expected: digest3, labels: { 'berth.test/x': 'b' } }),
-        ]);
-        assert.deepEqual(both, [
-          { digest: digest3, size: blob3.length },
-          { digest: digest3, size: blob3.length },
-        ]);
-        const info = await blobInfo(c, digest3);
-        assert.equal(info?.labels['berth.test/w'], 'a');
-        assert.equal(info?.labels['berth.test/x'], 'b');
-
-        // Wrong sizes and digests are caught before or at commit.
-        await assert.rejects(writeBlob(c, { data: blob3 }, { lease, size: 1 }), InvalidParameter);
-        await assert.rejects(writeBlob(c, { data: blob3 }, { lease, expected: 'sha256:nope' }), InvalidParameter);
-        await assert.rejects(writeBlob(c, { data: randomBytes(10) }, { lease, expected: digest3 }), InvalidParameter);
-        // A file claiming an existing digest but of another size is caught on the dedup path too.
-        await assert.rejects(writeBlob(c, { path: bigPath }, { lease, expected: digest3 }), InvalidParameter);
+      // A partial ingest holding wrong bytes is discarded and the blob rewritten from scratch.
+      const blob2 = randomBytes(3 * 1024 * 1024);
+      const digest2 = sha256Digest(blob2);
+      await leavePartialIngest(c, lease, `berth-${digest2}`, digest2, blob2.length, randomBytes(1024 * 1024));
+      assert.deepEqual(await writeBlob(c, { data: blob2 }, { lease, expected: digest2 }), {
+        digest: digest2,
+        size: blob2.length,
       });
-    } finally {
-      ctd?.close();
-      await sup.stop();
-      await rm(dataRoot, { recursive: true, force: true });
-      await rm(execRoot, { recursive: true, force: true });
-    }
-  },
-);
+      assert.ok((await readBlobBuffer(c, digest2)).equals(blob2));
+
+      // Two writers of one digest: the second waits on the ref lock, then finds the blob present.
+      const blob3 = randomBytes(12 * 1024 * 1024);
+      const digest3 = sha256Digest(blob3);
+      const both = await Promise.all([
+        writeBlob(c, { data: blob3 }, { lease, expected: digest3, labels: { 'berth.test/w': 'a' } }),
+        writeBlob(c, { data: blob3 }, { lease, expected: digest3, labels: { 'berth.test/x': 'b' } }),
+      ]);
+      assert.deepEqual(both, [
+        { digest: digest3, size: blob3.length },
+        { digest: digest3, size: blob3.length },
+      ]);
+      const info = await blobInfo(c, digest3);
+      assert.equal(info?.labels['berth.test/w'], 'a');
+      assert.equal(info?.labels['berth.test/x'], 'b');
+
+      // Wrong sizes and digests are caught before or at commit.
+      await assert.rejects(writeBlob(c, { data: blob3 }, { lease, size: 1 }), InvalidParameter);
+      await assert.rejects(writeBlob(c, { data: blob3 }, { lease, expected: 'sha256:nope' }), InvalidParameter);
+      await assert.rejects(writeBlob(c, { data: randomBytes(10) }, { lease, expected: digest3 }), InvalidParameter);
+      // A file claiming an existing digest but of another size is caught on the dedup path too.
+      await assert.rejects(writeBlob(c, { path: bigPath }, { lease, expected: digest3 }), InvalidParameter);
+    });
+  } finally {
+    ctd?.close();
+    await sup.stop();
+    await rm(dataRoot, { recursive: true, force: true });
+    await rm(execRoot, { recursive: true, force: true });
+  }
+});
 
 test('supervisor start fails clearly when containerd cannot run or dies at once', async () => {
   const dataRoot = await mkdtemp('/tmp/berth-rt-data-');

@@ -93,7 +93,6 @@ function testSpec(ns: string, id: string, args: string[], opts: SpecOpts = {}): 
   };
 }
 
-
 /** Accumulates a stream's text; `until` waits for a pattern in it. */
 class Collector {
   text = '';
@@ -291,7 +290,10 @@ test('SIGTERM is ignored by sleep as PID 1; SIGKILL gives 137', async () => {
 test('pause/resume, pids, metrics, resource update, exec, delete of a live container', async () => {
   const { id, pid, io } = await createAndStart(['sleep', '1000']);
   assert.deepEqual(await rt.pids(id), [pid]);
-  assert.deepEqual((await rt.listTasks()).find((t) => t.id === id), { id, pid, status: 'running' });
+  assert.deepEqual(
+    (await rt.listTasks()).find((t) => t.id === id),
+    { id, pid, status: 'running' },
+  );
   assert.ok((await rt.listContainers()).includes(id));
 
   await rt.pause(id);
@@ -484,9 +486,13 @@ test('a running task survives a containerd restart: Wait, stdio and events resum
   assert.ok(oldPid);
   process.kill(oldPid, 'SIGKILL');
   await within(30_000, 'containerd restart', restarted);
-  await within(30_000, 'events resubscribed', (async () => {
-    while (resubscribed === before) await sleep(20);
-  })());
+  await within(
+    30_000,
+    'events resubscribed',
+    (async () => {
+      while (resubscribed === before) await sleep(20);
+    })(),
+  );
   io.stdin?.write('go\n');
   assert.equal((await within(20_000, 'wait across restart', waiting)).exitStatus, 4);
   await within(5_000, 'stdout end', out.ended());

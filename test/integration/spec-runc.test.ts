@@ -40,7 +40,9 @@ function run(cmd: string, args: string[], input?: Buffer): Promise<Result> {
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on('close', (code) =>
+      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
     child.stdin.end(input);
   });
 }
@@ -55,7 +57,12 @@ async function bundle(): Promise<string> {
 }
 
 /** Builds the spec for `script` with the given HostConfig, runs it with runc, returns its output. */
-async function runSpec(script: string, hostConfig: HostConfig = {}, over: Partial<SpecInput> = {}, user = ''): Promise<Result & { spec: string }> {
+async function runSpec(
+  script: string,
+  hostConfig: HostConfig = {},
+  over: Partial<SpecInput> = {},
+  user = '',
+): Promise<Result & { spec: string }> {
   const b = await bundle();
   const id = `berth-spec-${process.pid}-${seq}`;
   const spec = buildSpec({
@@ -63,7 +70,13 @@ async function runSpec(script: string, hostConfig: HostConfig = {}, over: Partia
     namespace: 'berth-spec-test',
     config: {},
     hostConfig,
-    process: { args: ['sh', '-c', script], env: [PATH_ENV], cwd: '/', user: await resolveUser([join(b, 'rootfs')], user, hostConfig.GroupAdd ?? []), terminal: false },
+    process: {
+      args: ['sh', '-c', script],
+      env: [PATH_ENV],
+      cwd: '/',
+      user: await resolveUser([join(b, 'rootfs')], user, hostConfig.GroupAdd ?? []),
+      terminal: false,
+    },
     hostname: 'spectest',
     domainname: '',
     mounts: [],
@@ -131,7 +144,9 @@ test('seccomp: unshare is refused by the default profile and allowed when unconf
 });
 
 test('CapDrop ALL leaves no capabilities; chown then fails', async () => {
-  const r = await runSpec('grep CapEff /proc/self/status; touch /tmp/f; chown 1 /tmp/f && echo chowned || echo denied', { CapDrop: ['ALL'] });
+  const r = await runSpec('grep CapEff /proc/self/status; touch /tmp/f; chown 1 /tmp/f && echo chowned || echo denied', {
+    CapDrop: ['ALL'],
+  });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /CapEff:\t0000000000000000/);
   assert.match(r.stdout, /denied/);
@@ -140,7 +155,10 @@ test('CapDrop ALL leaves no capabilities; chown then fails', async () => {
 });
 
 test('read-only rootfs: writes fail except on a Tmpfs mount', async () => {
-  const r = await runSpec('touch /x 2>&1; touch /run/ok && echo tmpfs-ok; grep " /run " /proc/mounts', { ReadonlyRootfs: true, Tmpfs: { '/run': 'rw,noexec,nosuid,size=65536k' } });
+  const r = await runSpec('touch /x 2>&1; touch /run/ok && echo tmpfs-ok; grep " /run " /proc/mounts', {
+    ReadonlyRootfs: true,
+    Tmpfs: { '/run': 'rw,noexec,nosuid,size=65536k' },
+  });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Read-only file system/);
   assert.match(r.stdout, /tmpfs-ok/);

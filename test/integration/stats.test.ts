@@ -16,7 +16,12 @@ interface Sample {
   id: string;
   read: string;
   preread: string;
-  cpu_stats: { cpu_usage: { total_usage: number; percpu_usage?: number[] }; system_cpu_usage?: number; online_cpus?: number; throttling_data: object };
+  cpu_stats: {
+    cpu_usage: { total_usage: number; percpu_usage?: number[] };
+    system_cpu_usage?: number;
+    online_cpus?: number;
+    throttling_data: object;
+  };
   precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number; online_cpus?: number };
   memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
   pids_stats: { current?: number; limit?: number };
@@ -106,7 +111,12 @@ test('stream=false waits for two samples and fills precpu', async () => {
   assert.ok((s.cpu_stats.online_cpus ?? 0) >= 1);
   assert.equal(s.memory_stats.limit, 64 * 1024 * 1024);
   assert.ok((s.memory_stats.usage ?? 0) > 0 && (s.memory_stats.usage ?? 0) < 64 * 1024 * 1024);
-  assert.ok(s.memory_stats.stats && 'total_inactive_file' in s.memory_stats.stats && 'cache' in s.memory_stats.stats && 'rss' in s.memory_stats.stats);
+  assert.ok(
+    s.memory_stats.stats &&
+      'total_inactive_file' in s.memory_stats.stats &&
+      'cache' in s.memory_stats.stats &&
+      'rss' in s.memory_stats.stats,
+  );
   assert.equal(s.pids_stats.current, 1);
   assert.ok(Array.isArray(s.blkio_stats.io_service_bytes_recursive));
   assert.equal(s.num_procs, 0);
@@ -198,7 +208,16 @@ test('stats of an unknown container: 404', async () => {
 });
 
 test('a container on a bridge network reports its interface counters; traffic shows on both sides', async () => {
-  await ok(['run', '-d', '--name', 'netted', 'busybox', 'sh', '-c', 'mkdir /www && head -c 100000 /dev/zero > /www/big && exec httpd -f -p 80 -h /www']);
+  await ok([
+    'run',
+    '-d',
+    '--name',
+    'netted',
+    'busybox',
+    'sh',
+    '-c',
+    'mkdir /www && head -c 100000 /dev/zero > /www/big && exec httpd -f -p 80 -h /www',
+  ]);
   try {
     const ip = await ok(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', 'netted']);
     const get = async (): Promise<{ rx_bytes: number; tx_bytes: number; rx_packets: number; tx_packets: number }> => {
@@ -213,11 +232,13 @@ test('a container on a bridge network reports its interface counters; traffic sh
     // 100 kB through the container's httpd, fetched from the host.
     const fetchOnce = (): Promise<number> =>
       new Promise<number>((resolve, reject) => {
-        http.get(`http://${ip}/big`, (res) => {
-          let n = 0;
-          res.on('data', (d: Buffer) => (n += d.length));
-          res.on('end', () => resolve(n));
-        }).on('error', reject);
+        http
+          .get(`http://${ip}/big`, (res) => {
+            let n = 0;
+            res.on('data', (d: Buffer) => (n += d.length));
+            res.on('end', () => resolve(n));
+          })
+          .on('error', reject);
       });
     let body = 0;
     for (let i = 0; ; i++) {

@@ -51,7 +51,15 @@ interface DockerEvent {
 }
 
 async function eventsSince(since: number): Promise<DockerEvent[]> {
-  const out = await docker(['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--format', '{{json .}}']);
+  const out = await docker([
+    'events',
+    '--since',
+    String(since),
+    '--until',
+    String(Math.ceil(Date.now() / 1000) + 1),
+    '--format',
+    '{{json .}}',
+  ]);
   return lines(out).map((l) => JSON.parse(l) as DockerEvent);
 }
 
@@ -91,13 +99,18 @@ describe('testcontainers with its reaper, through a registry mirror', () => {
 
     // Both images came from the mirror (docker.io is unreachable) and are the seeded ones.
     assert.ok(reg);
-    for (const repo of ['testcontainers/ryuk', 'library/busybox']) assert.match(reg.logs(), new RegExp(`/v2/${repo}/manifests/`), `${repo} asked of the mirror`);
+    for (const repo of ['testcontainers/ryuk', 'library/busybox'])
+      assert.match(reg.logs(), new RegExp(`/v2/${repo}/manifests/`), `${repo} asked of the mirror`);
     assert.equal((await docker(['image', 'inspect', '-f', '{{.Id}}', RYUK_IMAGE])).trim(), ryukConfigDigest);
     assert.equal((await docker(['image', 'inspect', '-f', '{{.Id}}', 'busybox:latest'])).trim(), busyboxConfigDigest);
 
     // The child's container and the reaper go: the container removed by the reaper, the reaper by
     // its AutoRemove once it exits.
-    await eventually(60_000, 'the reaper removing the container and itself', async () => lines(await docker(['ps', '-aq', '--no-trunc'])).length === 0);
+    await eventually(
+      60_000,
+      'the reaper removing the container and itself',
+      async () => lines(await docker(['ps', '-aq', '--no-trunc'])).length === 0,
+    );
 
     const events = await eventsSince(since);
     const reaperDie = events.find((e) => e.Type === 'container' && e.Action === 'die' && e.Actor.Attributes[RYUK_LABEL] === 'true');
@@ -124,8 +137,19 @@ describe('testcontainers with its reaper, through a registry mirror', () => {
     // The reaper carries the session label itself, as testcontainers' does; its image label spares it.
     const reaper = (
       await docker([
-        'run', '-d', '--label', `sid=${sid}`, '-e', 'RYUK_RECONNECTION_TIMEOUT=1s', '-e', 'RYUK_VERBOSE=true',
-        '-v', `${b.socket}:/var/run/docker.sock`, '-p', '127.0.0.1::8080', RYUK_IMAGE,
+        'run',
+        '-d',
+        '--label',
+        `sid=${sid}`,
+        '-e',
+        'RYUK_RECONNECTION_TIMEOUT=1s',
+        '-e',
+        'RYUK_VERBOSE=true',
+        '-v',
+        `${b.socket}:/var/run/docker.sock`,
+        '-p',
+        '127.0.0.1::8080',
+        RYUK_IMAGE,
       ])
     ).trim();
     try {
@@ -155,7 +179,11 @@ describe('testcontainers with its reaper, through a registry mirror', () => {
       });
       assert.equal(acks, 'ACK\nACK\n');
 
-      await eventually(30_000, 'the reaper exiting', async () => (await docker(['inspect', '-f', '{{.State.Status}}', reaper])).trim() === 'exited');
+      await eventually(
+        30_000,
+        'the reaper exiting',
+        async () => (await docker(['inspect', '-f', '{{.State.Status}}', reaper])).trim() === 'exited',
+      );
       const logs = await docker(['logs', reaper]);
       assert.equal((await docker(['inspect', '-f', '{{.State.ExitCode}}', reaper])).trim(), '0', logs);
       assert.match(logs, /msg=removed containers=1 networks=1 volumes=1 images=0/);

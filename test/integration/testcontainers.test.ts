@@ -95,7 +95,11 @@ after(async () => {
     // Nothing the SDK made is left behind (a failed stop above would show here).
     assert.deepEqual(lines(await docker(['ps', '-aq'])), [], 'containers left behind');
     const nets = lines(await docker(['network', 'ls', '--format', '{{.Name}}']));
-    assert.deepEqual(nets.filter((n) => !['bridge', 'host', 'none'].includes(n)), [], 'networks left behind');
+    assert.deepEqual(
+      nets.filter((n) => !['bridge', 'host', 'none'].includes(n)),
+      [],
+      'networks left behind',
+    );
   } finally {
     await destroyBerth(b);
   }
@@ -129,10 +133,32 @@ describe('testcontainers against berthd', () => {
     await stopped(c);
     assert.deepEqual(lines(await docker(['ps', '-aq', '--no-trunc'])), [], 'stop() removes the container');
     // The SDK found the loaded image and asked for no pull.
-    const imageEvents = await docker(['events', '--since', String(loadedAt), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.ID}}']);
+    const imageEvents = await docker([
+      'events',
+      '--since',
+      String(loadedAt),
+      '--until',
+      String(Math.floor(Date.now() / 1000) + 1),
+      '--filter',
+      'type=image',
+      '--format',
+      '{{.Action}} {{.Actor.ID}}',
+    ]);
     assert.ok(!lines(imageEvents).some((l) => l.startsWith('pull')), `image events:\n${imageEvents}`);
     // ... and the container events show the SDK's lifecycle on berthd.
-    const actions = lines(await docker(['events', '--since', String(loadedAt), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', `container=${id}`, '--format', '{{.Action}}']));
+    const actions = lines(
+      await docker([
+        'events',
+        '--since',
+        String(loadedAt),
+        '--until',
+        String(Math.floor(Date.now() / 1000) + 1),
+        '--filter',
+        `container=${id}`,
+        '--format',
+        '{{.Action}}',
+      ]),
+    );
     for (const a of ['create', 'start', 'stop', 'destroy']) assert.ok(actions.includes(a), `${a} missing from ${actions.join(', ')}`);
   });
 

@@ -101,7 +101,10 @@ describe('docker volume', () => {
 
   test('bad names, options and unknown volumes', async () => {
     let r = await k.fails(['volume', 'create', 'a!']);
-    assert.match(r.stderr, /create a!: "a!" includes invalid characters for a local volume name, only "\[a-zA-Z0-9\]\[a-zA-Z0-9_.-\]" are allowed/);
+    assert.match(
+      r.stderr,
+      /create a!: "a!" includes invalid characters for a local volume name, only "\[a-zA-Z0-9\]\[a-zA-Z0-9_.-\]" are allowed/,
+    );
     r = await k.fails(['volume', 'create', 'x']);
     assert.match(r.stderr, /volume name is too short, names should be at least two alphanumeric characters/);
     r = await k.fails(['volume', 'create', '-o', 'foo=1', 'xy']);
@@ -150,7 +153,16 @@ describe('mounts on containers', () => {
     await k.ok(['create', '--name', 'mp', '-v', 'keep-data:/data:ro', 'busybox', 'true']);
     const m = await mountsOf('mp');
     assert.deepEqual(m, [
-      { Type: 'volume', Name: 'keep-data', Source: v.Mountpoint, Destination: '/data', Driver: 'local', Mode: 'ro', RW: false, Propagation: '' },
+      {
+        Type: 'volume',
+        Name: 'keep-data',
+        Source: v.Mountpoint,
+        Destination: '/data',
+        Driver: 'local',
+        Mode: 'ro',
+        RW: false,
+        Propagation: '',
+      },
     ]);
     const ps = JSON.parse(await k.ok(['ps', '-a', '--filter', 'name=mp', '--format', '{{json .Mounts}}'])) as string;
     assert.equal(ps, 'keep-data');
@@ -188,7 +200,10 @@ describe('mounts on containers', () => {
   test('--rm removes anonymous volumes only', async () => {
     await k.ok(['run', '--rm', '-v', '/anon', '-v', 'named-rm:/n', 'busybox', 'true']);
     const left = await volNames();
-    assert.deepEqual(left.filter((n) => /^[0-9a-f]{64}$/.test(n)), []);
+    assert.deepEqual(
+      left.filter((n) => /^[0-9a-f]{64}$/.test(n)),
+      [],
+    );
     assert.ok(left.includes('named-rm'));
     await k.ok(['volume', 'rm', 'named-rm']);
   });
@@ -206,13 +221,26 @@ describe('mounts on containers', () => {
     await k.runOut(['-v', `${missing}:/m`], ['true']);
     assert.ok(fs.statSync(missing).isDirectory());
 
-    await k.ok(['create', '--name', 'bm', '--mount', `type=bind,src=${hostDir},dst=/b,readonly,bind-propagation=rslave`, 'busybox', 'true']);
-    assert.deepEqual(await mountsOf('bm'), [{ Type: 'bind', Source: hostDir, Destination: '/b', Mode: '', RW: false, Propagation: 'rslave' }]);
+    await k.ok([
+      'create',
+      '--name',
+      'bm',
+      '--mount',
+      `type=bind,src=${hostDir},dst=/b,readonly,bind-propagation=rslave`,
+      'busybox',
+      'true',
+    ]);
+    assert.deepEqual(await mountsOf('bm'), [
+      { Type: 'bind', Source: hostDir, Destination: '/b', Mode: '', RW: false, Propagation: 'rslave' },
+    ]);
     await k.ok(['rm', 'bm']);
   });
 
   test('tmpfs size limits are enforced (--tmpfs and --mount type=tmpfs)', async () => {
-    for (const flags of [['--tmpfs', '/t:size=1m'], ['--mount', 'type=tmpfs,dst=/t,tmpfs-size=1048576']]) {
+    for (const flags of [
+      ['--tmpfs', '/t:size=1m'],
+      ['--mount', 'type=tmpfs,dst=/t,tmpfs-size=1048576'],
+    ]) {
       const ok = await k.docker(['run', '--rm', ...flags, 'busybox', 'dd', 'if=/dev/zero', 'of=/t/small', 'bs=1k', 'count=512']);
       assert.equal(ok.code, 0, ok.stderr);
       const big = await k.docker(['run', '--rm', ...flags, 'busybox', 'dd', 'if=/dev/zero', 'of=/t/big', 'bs=1k', 'count=2048']);
@@ -246,10 +274,15 @@ describe('mounts on containers', () => {
   });
 
   test('--mount type=image shows the image read-only', async () => {
-    const out = await k.runOut(['--mount', 'type=image,source=withvol,target=/img'], ['sh', '-c', 'cat /img/seed/a.txt; touch /img/x 2>&1 || echo refused']);
+    const out = await k.runOut(
+      ['--mount', 'type=image,source=withvol,target=/img'],
+      ['sh', '-c', 'cat /img/seed/a.txt; touch /img/x 2>&1 || echo refused'],
+    );
     assert.match(out, /^from-image\n.*Read-only file system\nrefused\n$/s);
     await k.ok(['create', '--name', 'im', '--mount', 'type=image,source=withvol,target=/img', 'busybox', 'true']);
-    assert.deepEqual(await mountsOf('im'), [{ Type: 'image', Source: 'withvol', Destination: '/img', Mode: '', RW: false, Propagation: 'rprivate' }]);
+    assert.deepEqual(await mountsOf('im'), [
+      { Type: 'image', Source: 'withvol', Destination: '/img', Mode: '', RW: false, Propagation: 'rprivate' },
+    ]);
     const r = await k.fails(['rmi', 'withvol']);
     assert.match(r.stderr, /conflict/);
     await k.ok(['rm', 'im']);
@@ -258,19 +291,31 @@ describe('mounts on containers', () => {
   test('--mount type=image of a multi-layer image shows every layer, read-only', async () => {
     await k.ok(['run', '--name', 'ml-src', 'busybox', 'sh', '-c', 'echo top-layer > /l2file']);
     await k.ok(['commit', 'ml-src', 'multilayer:1']);
-    const out = await k.runOut(['--mount', 'type=image,source=multilayer:1,target=/img'], [
-      'sh',
-      '-c',
-      'cat /img/l2file; test -x /img/bin/busybox && echo base-layer; touch /img/x 2>/dev/null || echo refused',
-    ]);
+    const out = await k.runOut(
+      ['--mount', 'type=image,source=multilayer:1,target=/img'],
+      ['sh', '-c', 'cat /img/l2file; test -x /img/bin/busybox && echo base-layer; touch /img/x 2>/dev/null || echo refused'],
+    );
     assert.equal(out, 'top-layer\nbase-layer\nrefused\n');
     // image-subpath: a directory of the image, and a file, each resolved inside the layers.
     assert.equal(
-      await k.runOut(['--mount', 'type=image,source=multilayer:1,target=/b,image-subpath=bin'], ['sh', '-c', 'test -x /b/busybox && echo ok']),
+      await k.runOut(
+        ['--mount', 'type=image,source=multilayer:1,target=/b,image-subpath=bin'],
+        ['sh', '-c', 'test -x /b/busybox && echo ok'],
+      ),
       'ok\n',
     );
-    assert.equal(await k.runOut(['--mount', 'type=image,source=multilayer:1,target=/f,image-subpath=l2file'], ['cat', '/f']), 'top-layer\n');
-    const bad = await k.fails(['run', '--rm', '--mount', 'type=image,source=multilayer:1,target=/b,image-subpath=../../etc', 'busybox', 'true']);
+    assert.equal(
+      await k.runOut(['--mount', 'type=image,source=multilayer:1,target=/f,image-subpath=l2file'], ['cat', '/f']),
+      'top-layer\n',
+    );
+    const bad = await k.fails([
+      'run',
+      '--rm',
+      '--mount',
+      'type=image,source=multilayer:1,target=/b,image-subpath=../../etc',
+      'busybox',
+      'true',
+    ]);
     assert.match(bad.stderr, /subpath must be a relative path within the image/);
     await k.ok(['rm', 'ml-src']);
     await k.ok(['rmi', 'multilayer:1']);
@@ -281,14 +326,25 @@ describe('mounts on containers', () => {
     fs.writeFileSync(path.join(canary, 'secret'), 'host secret\n');
     try {
       // Inside the volume: a real dir, a link within it, and links aimed at the host.
-      await k.runOut(['-v', 'sp-links:/v'], [
-        'sh',
-        '-c',
-        `mkdir -p /v/real && echo inside > /v/real/f && ln -s real /v/ok && ln -s ${canary} /v/abs && ln -s ../../../../../../..${canary} /v/rel`,
-      ]);
+      await k.runOut(
+        ['-v', 'sp-links:/v'],
+        [
+          'sh',
+          '-c',
+          `mkdir -p /v/real && echo inside > /v/real/f && ln -s real /v/ok && ln -s ${canary} /v/abs && ln -s ../../../../../../..${canary} /v/rel`,
+        ],
+      );
       assert.equal(await k.runOut(['--mount', 'type=volume,src=sp-links,dst=/m,volume-subpath=ok'], ['cat', '/m/f']), 'inside\n');
       for (const sub of ['abs', 'rel']) {
-        const r = await k.docker(['run', '--rm', '--mount', `type=volume,src=sp-links,dst=/m,volume-subpath=${sub}`, 'busybox', 'cat', '/m/secret']);
+        const r = await k.docker([
+          'run',
+          '--rm',
+          '--mount',
+          `type=volume,src=sp-links,dst=/m,volume-subpath=${sub}`,
+          'busybox',
+          'cat',
+          '/m/secret',
+        ]);
         assert.ok(!r.stdout.includes('host secret'), `${sub} reached the host: ${r.stdout}`);
         assert.notEqual(r.code, 0, `${sub}: ${r.stdout}${r.stderr}`);
       }
@@ -300,7 +356,10 @@ describe('mounts on containers', () => {
 
   test('bad mount input is refused as dockerd refuses it', async () => {
     const cases: [string[], RegExp][] = [
-      [['--mount', 'type=bind,src=/no/such/dir,dst=/x'], /invalid mount config for type "bind": bind source path does not exist: \/no\/such\/dir/],
+      [
+        ['--mount', 'type=bind,src=/no/such/dir,dst=/x'],
+        /invalid mount config for type "bind": bind source path does not exist: \/no\/such\/dir/,
+      ],
       [['-v', 'data:rel'], /invalid mount config for type "volume": invalid mount path: 'rel' mount path must be absolute/],
       [['-v', 'v1x:/x', '-v', 'v2x:/x'], /Duplicate mount point: \/x/],
       [['--mount', 'type=volume,src=sp,dst=/x,volume-subpath=../up'], /subpath must be a relative path within the volume/],
@@ -337,12 +396,18 @@ describe('docker system df', () => {
     const legacy = JSON.parse((await k.request('GET', '/v1.41/system/df')).body.toString()) as Record<string, unknown>;
     assert.deepEqual(Object.keys(legacy).sort(), ['BuildCache', 'Containers', 'Images', 'LayersSize', 'Volumes']);
     const vols = legacy.Volumes as { Name: string; UsageData: { Size: number; RefCount: number } }[];
-    assert.deepEqual(vols.map((v) => [v.Name, v.UsageData]), [['df-vol', { Size: 102400, RefCount: 1 }]]);
+    assert.deepEqual(
+      vols.map((v) => [v.Name, v.UsageData]),
+      [['df-vol', { Size: 102400, RefCount: 1 }]],
+    );
 
     const modern = JSON.parse((await k.request('GET', '/v1.53/system/df?type=volume')).body.toString()) as Record<string, unknown>;
     assert.deepEqual(Object.keys(modern).sort(), ['Volumes', 'VolumesDiskUsage']);
     assert.deepEqual(modern.VolumesDiskUsage, { ActiveCount: 1, TotalCount: 1, Reclaimable: 0, TotalSize: 102400 });
-    const v = JSON.parse((await k.request('GET', '/v1.53/system/df?type=image&verbose=1')).body.toString()) as Record<string, { Items: unknown[]; TotalCount: number }>;
+    const v = JSON.parse((await k.request('GET', '/v1.53/system/df?type=image&verbose=1')).body.toString()) as Record<
+      string,
+      { Items: unknown[]; TotalCount: number }
+    >;
     assert.deepEqual(Object.keys(v), ['ImagesDiskUsage']);
     assert.equal(v.ImagesDiskUsage.TotalCount, 2);
     assert.equal(v.ImagesDiskUsage.Items.length, 2);

@@ -41,13 +41,21 @@ test('unknown errors are 500 and flagged for logging', () => {
 
 test('fastify errors map sensibly', () => {
   const fst = (code: string, statusCode: number, message = 'x') => Object.assign(new Error(message), { code, statusCode });
-  assert.deepEqual(toHttpError(fst('FST_ERR_CTP_BODY_TOO_LARGE', 413)), { status: 413, message: 'request body is too large', unexpected: false });
+  assert.deepEqual(toHttpError(fst('FST_ERR_CTP_BODY_TOO_LARGE', 413)), {
+    status: 413,
+    message: 'request body is too large',
+    unexpected: false,
+  });
   assert.deepEqual(toHttpError(fst('FST_ERR_CTP_INVALID_MEDIA_TYPE', 415), 'a b'), {
     status: 400,
     message: 'malformed Content-Type header (a b): mime: expected slash after first token',
     unexpected: false,
   });
-  assert.deepEqual(toHttpError(fst('FST_ERR_VALIDATION', 400, 'body must be object')), { status: 400, message: 'body must be object', unexpected: false });
+  assert.deepEqual(toHttpError(fst('FST_ERR_VALIDATION', 400, 'body must be object')), {
+    status: 400,
+    message: 'body must be object',
+    unexpected: false,
+  });
   assert.equal(toHttpError(fst('FST_ERR_SOMETHING', 500)).status, 500);
 });
 

@@ -131,9 +131,18 @@ test('bad timestamps are InvalidParameter with moby wording', () => {
   const ref = new Date();
   invalid(() => parseTimestamp('', ref), 'failed to parse value as time or duration: value is empty');
   invalid(() => parseTimestamp('abc', ref), 'failed to parse value as time or duration: invalid seconds "abc": invalid syntax');
-  invalid(() => parseTimestamp('1.2x', ref), 'failed to parse value as time or duration: invalid nanoseconds: invalid character \'x\' at position 1');
-  assert.throws(() => parseTimestamp('2024-13-01', ref), (e: unknown) => e instanceof InvalidParameter && /month out of range/.test(e.message));
-  assert.throws(() => parseTimestamp('2023-02-29', ref), (e: unknown) => e instanceof InvalidParameter && /day out of range/.test(e.message));
+  invalid(
+    () => parseTimestamp('1.2x', ref),
+    "failed to parse value as time or duration: invalid nanoseconds: invalid character 'x' at position 1",
+  );
+  assert.throws(
+    () => parseTimestamp('2024-13-01', ref),
+    (e: unknown) => e instanceof InvalidParameter && /month out of range/.test(e.message),
+  );
+  assert.throws(
+    () => parseTimestamp('2023-02-29', ref),
+    (e: unknown) => e instanceof InvalidParameter && /day out of range/.test(e.message),
+  );
   assert.equal(parseTimestamp('2024-02-29', new Date(Date.UTC(2024, 0, 1))).toMillis() > 0, true);
   assert.equal(parseUnixTimestamp(''), undefined);
   assert.equal(parseUnixTimestamp('12.5')?.toUnixString(), '12.500000000');

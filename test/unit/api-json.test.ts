@@ -102,7 +102,11 @@ test('readJsonBody follows httputils.ReadJSON', async () => {
 test('non-JSON bodies stream through whole and unparsed', async () => {
   const app = await bodyApp();
   const big = Buffer.alloc(JSON_BODY_LIMIT + 1024 * 1024, 7); // beyond any buffered-body limit
-  for (const headers of [{ 'content-type': 'application/x-tar' }, { 'content-type': 'application/octet-stream' }, {} as Record<string, string>]) {
+  for (const headers of [
+    { 'content-type': 'application/x-tar' },
+    { 'content-type': 'application/octet-stream' },
+    {} as Record<string, string>,
+  ]) {
     const res = await app.inject({ method: 'POST', url: '/raw', headers, payload: big });
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.json().bytes, big.length);

@@ -48,7 +48,10 @@ test('integers: 400 with Go strconv wording on garbage', () => {
   assert.equal(int64ValueOrDefault({}, 't', 7), 7);
   invalid(() => int64ValueOrDefault({ t: 'abc' }, 't', 0), 'strconv.ParseInt: parsing "abc": invalid syntax');
   invalid(() => int64ValueOrDefault({ t: '1.5' }, 't', 0), 'strconv.ParseInt: parsing "1.5": invalid syntax');
-  invalid(() => int64ValueOrDefault({ t: '9223372036854775808' }, 't', 0), 'strconv.ParseInt: parsing "9223372036854775808": value out of range');
+  invalid(
+    () => int64ValueOrDefault({ t: '9223372036854775808' }, 't', 0),
+    'strconv.ParseInt: parsing "9223372036854775808": value out of range',
+  );
   assert.equal(int64ValueOrZero({ t: 'abc' }, 't'), 0);
   assert.equal(int64ValueOrZero({ t: '42' }, 't'), 42);
 });
@@ -63,4 +66,3 @@ test('uint32Value mirrors httputils.Uint32Value', () => {
   invalid(() => uint32Value({}, 'h'), 'invalid syntax');
   invalid(() => uint32Value({ h: 'x' }, 'h'), 'invalid syntax');
 });
-

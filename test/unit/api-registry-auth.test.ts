@@ -4,14 +4,18 @@ import type { FastifyRequest } from 'fastify';
 import { authFromObject, registryAuth } from '../../api/registry-auth';
 import { InvalidParameter } from '../../lib/errors';
 
-const req = (header?: string): FastifyRequest => ({ headers: header === undefined ? {} : { 'x-registry-auth': header } }) as unknown as FastifyRequest;
+const req = (header?: string): FastifyRequest =>
+  ({ headers: header === undefined ? {} : { 'x-registry-auth': header } }) as unknown as FastifyRequest;
 // '?' and '>' make base64 and base64url differ ('/' vs '_', '+' vs '-').
 const cfg = { username: 'u?>', password: 'p?>?', serveraddress: 'reg:5000' };
 
 test('X-Registry-Auth in either base64 alphabet, with or without padding', () => {
   const json = JSON.stringify(cfg);
   for (const enc of [Buffer.from(json).toString('base64'), Buffer.from(json).toString('base64url')]) {
-    assert.deepEqual(registryAuth(req(enc), { strict: true }), { credentials: { username: 'u?>', password: 'p?>?' }, serverAddress: 'reg:5000' });
+    assert.deepEqual(registryAuth(req(enc), { strict: true }), {
+      credentials: { username: 'u?>', password: 'p?>?' },
+      serverAddress: 'reg:5000',
+    });
   }
 });
 

@@ -167,11 +167,21 @@ test('minimum API versions per route', async () => {
 
 test('malformed JSON body is a 400 with Go wording, before the handler', async () => {
   const app = server();
-  const res = await app.inject({ method: 'POST', url: '/containers/create', headers: { 'content-type': 'application/json' }, payload: '{"Image": x}' });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/containers/create',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"Image": x}',
+  });
   assert.equal(res.statusCode, 400);
   assert.deepEqual(res.json(), { message: "invalid JSON: invalid character 'x' looking for beginning of value" });
   // An empty JSON body is no body.
-  const empty = await app.inject({ method: 'POST', url: '/containers/create', headers: { 'content-type': 'application/json' }, payload: '' });
+  const empty = await app.inject({
+    method: 'POST',
+    url: '/containers/create',
+    headers: { 'content-type': 'application/json' },
+    payload: '',
+  });
   assert.equal(empty.statusCode, 501);
   await app.close();
 });

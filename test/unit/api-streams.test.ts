@@ -26,7 +26,10 @@ test('decodeFrames splits whole frames and keeps the tail', () => {
     ],
   );
   const next = decodeFrames(Buffer.concat([rest, all.subarray(all.length - 3)]));
-  assert.deepEqual(next.frames.map((f) => f.payload.toString()), ['partial']);
+  assert.deepEqual(
+    next.frames.map((f) => f.payload.toString()),
+    ['partial'],
+  );
   assert.equal(next.rest.length, 0);
   assert.throws(() => decodeFrames(Buffer.from([9, 0, 0, 0, 0, 0, 0, 0])), /unrecognized stream type 9/);
 });
@@ -38,7 +41,10 @@ test('JSON messages: omitempty fields, CRLF, error shape', () => {
     encodeJsonMessage({ status: 'Downloading', id: 'l1', progressDetail: { current: 1, total: 2 }, progress: '[=>  ]' }),
     '{"status":"Downloading","progressDetail":{"current":1,"total":2},"progress":"[=>  ]","id":"l1"}\r\n',
   );
-  assert.equal(encodeJsonMessage({ error: 'boom', errorDetail: { message: 'boom' } }), '{"error":"boom","errorDetail":{"message":"boom"}}\r\n');
+  assert.equal(
+    encodeJsonMessage({ error: 'boom', errorDetail: { message: 'boom' } }),
+    '{"error":"boom","errorDetail":{"message":"boom"}}\r\n',
+  );
   assert.equal(encodeJsonMessage({ aux: { ID: 'sha256:1' } }), '{"aux":{"ID":"sha256:1"}}\r\n');
 });
 

@@ -37,7 +37,12 @@ type TarEntry = { name: string; data?: Buffer | string; type?: 'file' | 'directo
 async function tarOf(entries: TarEntry[]): Promise<Buffer> {
   return tarBuffer(
     entries.map((e) => ({
-      header: { name: e.name, type: e.type ?? 'file', mtime: e.mtime ?? new Date(0), ...(e.linkname !== undefined ? { linkname: e.linkname } : {}) },
+      header: {
+        name: e.name,
+        type: e.type ?? 'file',
+        mtime: e.mtime ?? new Date(0),
+        ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
+      },
       data: e.data !== undefined ? Buffer.from(e.data) : undefined,
     })),
   );
@@ -150,16 +155,26 @@ test('write then read round-trips images, tags and shared layers', async () => {
   assert.equal(byName.get(`blobs/sha256/${hex(sha256(top))}`)?.mtime, Date.parse('2024-05-06T07:08:09Z'));
   assert.equal(byName.get(`blobs/sha256/${hex(sha256(top))}`)?.mode, 0o644);
 
-  const manifest = JSON.parse(byName.get('manifest.json')?.data.toString() ?? '') as { Config: string; RepoTags: string[]; Layers: string[] }[];
+  const manifest = JSON.parse(byName.get('manifest.json')?.data.toString() ?? '') as {
+    Config: string;
+    RepoTags: string[];
+    Layers: string[];
+  }[];
   assert.deepEqual(manifest, [
-    { Config: `blobs/sha256/${hex(sha256(cfgA))}`, RepoTags: ['busybox:latest', 'busybox:1', 'other/name:x'], Layers: [`blobs/sha256/${hex(sha256(base))}`] },
+    {
+      Config: `blobs/sha256/${hex(sha256(cfgA))}`,
+      RepoTags: ['busybox:latest', 'busybox:1', 'other/name:x'],
+      Layers: [`blobs/sha256/${hex(sha256(base))}`],
+    },
     {
       Config: `blobs/sha256/${hex(sha256(cfgB))}`,
       RepoTags: ['registry.local:5000/team/app:v2'],
       Layers: [`blobs/sha256/${hex(sha256(base))}`, `blobs/sha256/${hex(sha256(top))}`],
     },
   ]);
-  const index = JSON.parse(byName.get('index.json')?.data.toString() ?? '') as { manifests: { digest: string; annotations: Record<string, string> }[] };
+  const index = JSON.parse(byName.get('index.json')?.data.toString() ?? '') as {
+    manifests: { digest: string; annotations: Record<string, string> }[];
+  };
   assert.deepEqual(
     index.manifests.map((m) => m.annotations),
     [
@@ -181,10 +196,17 @@ test('write then read round-trips images, tags and shared layers', async () => {
   };
   assert.equal(m.config.digest, sha256(cfgB));
   assert.equal(m.config.size, cfgB.length);
-  assert.deepEqual(m.layers.map((l) => l.mediaType), ['application/vnd.oci.image.layer.v1.tar', 'application/vnd.oci.image.layer.v1.tar']);
+  assert.deepEqual(
+    m.layers.map((l) => l.mediaType),
+    ['application/vnd.oci.image.layer.v1.tar', 'application/vnd.oci.image.layer.v1.tar'],
+  );
 
   // Same input, same bytes.
-  const again = await collect([saveImage(cfgA, [base], ['busybox:latest', 'docker.io/library/busybox:1']), saveImage(cfgB, [base, top], ['registry.local:5000/team/app:v2']), saveImage(cfgA, [base], ['other/name:x'])]);
+  const again = await collect([
+    saveImage(cfgA, [base], ['busybox:latest', 'docker.io/library/busybox:1']),
+    saveImage(cfgB, [base, top], ['registry.local:5000/team/app:v2']),
+    saveImage(cfgA, [base], ['other/name:x']),
+  ]);
   assert.ok(again.equals(archive));
 
   const read = await load(archive);
@@ -197,7 +219,13 @@ test('write then read round-trips images, tags and shared layers', async () => {
     assert.deepEqual(b.repoTags, ['registry.local:5000/team/app:v2']);
     assert.deepEqual(
       b.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, size: l.size, u: l.uncompressedSize, mt: l.mediaType })),
-      [base, top].map((l) => ({ digest: sha256(l), diffId: sha256(l), size: l.length, u: l.length, mt: 'application/vnd.oci.image.layer.v1.tar' })),
+      [base, top].map((l) => ({
+        digest: sha256(l),
+        diffId: sha256(l),
+        size: l.length,
+        u: l.length,
+        mt: 'application/vnd.oci.image.layer.v1.tar',
+      })),
     );
     assert.ok(readFileSync(fileOf(b.layers[1])).equals(top));
   } finally {
@@ -213,7 +241,9 @@ test('untagged images are saved and written as docker does', async () => {
   assert.ok(!names.includes('repositories'));
   const manifest = JSON.parse(entries.find((e) => e.name === 'manifest.json')?.data.toString() ?? '') as { RepoTags: unknown }[];
   assert.equal(manifest[0].RepoTags, null);
-  const index = JSON.parse(entries.find((e) => e.name === 'index.json')?.data.toString() ?? '') as { manifests: { annotations?: unknown }[] };
+  const index = JSON.parse(entries.find((e) => e.name === 'index.json')?.data.toString() ?? '') as {
+    manifests: { annotations?: unknown }[];
+  };
   assert.equal(index.manifests.length, 1);
   assert.equal(index.manifests[0].annotations, undefined);
 });
@@ -224,12 +254,18 @@ test('the writer rejects bad input before writing and aborts on bad layer bytes'
   await assert.rejects(collect([saveImage(cfg, [l], ['Bad:tag'])]), /must be lowercase/);
   await assert.rejects(collect([saveImage(cfg, [l], [`busybox@sha256:${'a'.repeat(64)}`])]), /must be name:tag/);
   await assert.rejects(collect([{ ...saveImage(cfg, [l], []), configDigest: sha256('other') }]), /does not match its digest/);
-  const lying: SaveImage = { ...saveImage(cfg, [l], ['x:1']), layers: [{ diffId: sha256(l), size: l.length, open: () => Readable.from([Buffer.alloc(l.length)]) }] };
+  const lying: SaveImage = {
+    ...saveImage(cfg, [l], ['x:1']),
+    layers: [{ diffId: sha256(l), size: l.length, open: () => Readable.from([Buffer.alloc(l.length)]) }],
+  };
   const out = new PassThrough();
   out.resume();
   await assert.rejects(writeImageArchive([lying], out), /does not match its diff ID/);
   assert.equal(out.destroyed, true);
-  const short: SaveImage = { ...saveImage(cfg, [l], ['x:1']), layers: [{ diffId: sha256(l), size: l.length + 10, open: () => Readable.from([l]) }] };
+  const short: SaveImage = {
+    ...saveImage(cfg, [l], ['x:1']),
+    layers: [{ diffId: sha256(l), size: l.length + 10, open: () => Readable.from([l]) }],
+  };
   await assert.rejects(collect([short]), /bytes, expected/);
 });
 
@@ -262,15 +298,26 @@ test('reads the dockerd 20.10 layout, with symlinked shared layers', async () =>
       name: 'manifest.json',
       data: JSON.stringify([
         { Config: `${hex(sha256(cfgA))}.json`, RepoTags: ['busybox:latest'], Layers: [`${idA}/layer.tar`] },
-        { Config: `${hex(sha256(cfgB))}.json`, RepoTags: ['derived:1'], Layers: [`${idB1}/layer.tar`, `${idB2}/layer.tar`], Parent: sha256(cfgA) },
+        {
+          Config: `${hex(sha256(cfgB))}.json`,
+          RepoTags: ['derived:1'],
+          Layers: [`${idB1}/layer.tar`, `${idB2}/layer.tar`],
+          Parent: sha256(cfgA),
+        },
       ]),
     },
     { name: 'repositories', data: JSON.stringify({ busybox: { latest: idA }, derived: { '1': idB2 } }) },
   ]);
   const read = await load(archive);
   try {
-    assert.deepEqual(read.images.map((i) => i.repoTags), [['busybox:latest'], ['derived:1']]);
-    assert.deepEqual(read.images.map((i) => i.configDigest), [sha256(cfgA), sha256(cfgB)]);
+    assert.deepEqual(
+      read.images.map((i) => i.repoTags),
+      [['busybox:latest'], ['derived:1']],
+    );
+    assert.deepEqual(
+      read.images.map((i) => i.configDigest),
+      [sha256(cfgA), sha256(cfgB)],
+    );
     assert.equal(read.images[0].layers[0].path, read.images[1].layers[0].path);
     assert.ok(readFileSync(fileOf(read.images[0].layers[0])).equals(base));
     assert.equal(read.images[1].layers[1].diffId, sha256(top));
@@ -298,7 +345,8 @@ test('the busybox fixture reads back the same in every layout', async () => {
     try {
       assert.equal(read.images.length, 1, JSON.stringify(v));
       const img = read.images[0];
-      const expectedTags = v.format === 'oci' ? ['docker.io/library/busybox:latest', 'docker.io/library/busybox:1.35'] : ['busybox:latest', 'busybox:1.35'];
+      const expectedTags =
+        v.format === 'oci' ? ['docker.io/library/busybox:latest', 'docker.io/library/busybox:1.35'] : ['busybox:latest', 'busybox:1.35'];
       assert.deepEqual(img.repoTags, expectedTags, JSON.stringify(v));
       assert.equal(img.layers.length, 1);
       const l = img.layers[0];
@@ -392,7 +440,12 @@ test('OCI layout: nested index, platform choice, annotations', async () => {
       { mediaType: 'application/vnd.example.artifact', digest: sha256('x'), size: 1 },
     ],
   };
-  const archive = await tarOf([...blobs, { name: `blobs/sha256/${hex(sha256(nested))}`, data: nested }, { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' }, { name: 'index.json', data: JSON.stringify(index) }]);
+  const archive = await tarOf([
+    ...blobs,
+    { name: `blobs/sha256/${hex(sha256(nested))}`, data: nested },
+    { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' },
+    { name: 'index.json', data: JSON.stringify(index) },
+  ]);
   const dir = tmp();
   const read = await readImageArchive(source(archive), dir, { platform: { os: 'linux', architecture: 'amd64' } });
   try {
@@ -405,18 +458,33 @@ test('OCI layout: nested index, platform choice, annotations', async () => {
     await read.cleanup();
   }
   assert.deepEqual(readdirSync(dir), []);
-  await assert.rejects(readImageArchive(source(archive), tmp(), { platform: { os: 'linux', architecture: 's390x' } }), /no manifest for platform linux\/s390x/);
+  await assert.rejects(
+    readImageArchive(source(archive), tmp(), { platform: { os: 'linux', architecture: 's390x' } }),
+    /no manifest for platform linux\/s390x/,
+  );
 });
 
 test('OCI layout: blob digests and sizes are verified', async () => {
   const { l, manifest, blobs } = await ociFiles();
-  const index = JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifest), size: manifest.length }] });
+  const index = JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifest), size: manifest.length }],
+  });
   const tampered = blobs.map((b) => (b.name === `blobs/sha256/${hex(sha256(l))}` ? { ...b, data: gzipSync('other') } : b));
-  await rejects(await tarOf([...tampered, { name: 'index.json', data: index }]), `invalid archive: digest mismatch for layer blob ${sha256(l)}: content is ${sha256(gzipSync('other'))}`);
-  const badSize = JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifest), size: manifest.length + 1 }] });
+  await rejects(
+    await tarOf([...tampered, { name: 'index.json', data: index }]),
+    `invalid archive: digest mismatch for layer blob ${sha256(l)}: content is ${sha256(gzipSync('other'))}`,
+  );
+  const badSize = JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifest), size: manifest.length + 1 }],
+  });
   await rejects(await tarOf([...blobs, { name: 'index.json', data: badSize }]), /size mismatch for manifest blob/);
   const missing = blobs.filter((b) => b.name !== `blobs/sha256/${hex(sha256(l))}`);
-  await rejects(await tarOf([...missing, { name: 'index.json', data: index }]), `invalid archive: layer blob ${sha256(l)} not found in archive`);
+  await rejects(
+    await tarOf([...missing, { name: 'index.json', data: index }]),
+    `invalid archive: layer blob ${sha256(l)} not found in archive`,
+  );
 });
 
 /** A valid docker-archive (new layout) whose parts tests can replace. */
@@ -444,12 +512,24 @@ test('docker-archive errors carry dockerd-like messages and leave no temp files'
   await rejects(await tarOf(entries), 'invalid archive: does not contain a manifest.json');
   await rejects(await tarOf([...entries, { name: 'manifest.json', data: '[{' }]), /^invalid archive: failed to decode manifest.json: /);
   await rejects(await tarOf([...entries, manifest(null)]), 'invalid manifest, manifest cannot be null (but can be [])');
-  await rejects(await tarOf([...entries, manifest([{ ...good, Layers: [] }])]), 'invalid manifest, layers length mismatch: expected 0, got 1');
-  await rejects(await tarOf([...entries, manifest([{ ...good, Layers: ['nope/layer.tar'] }])]), 'invalid archive: layer "nope/layer.tar" not found in archive');
-  await rejects(await tarOf([...entries, manifest([{ ...good, Config: 'missing.json' }])]), 'invalid archive: config "missing.json" not found in archive');
+  await rejects(
+    await tarOf([...entries, manifest([{ ...good, Layers: [] }])]),
+    'invalid manifest, layers length mismatch: expected 0, got 1',
+  );
+  await rejects(
+    await tarOf([...entries, manifest([{ ...good, Layers: ['nope/layer.tar'] }])]),
+    'invalid archive: layer "nope/layer.tar" not found in archive',
+  );
+  await rejects(
+    await tarOf([...entries, manifest([{ ...good, Config: 'missing.json' }])]),
+    'invalid archive: config "missing.json" not found in archive',
+  );
   // A blob whose name is not its digest.
   const wrongName = `blobs/sha256/${'0'.repeat(64)}`;
-  await rejects(await tarOf([...entries, { name: wrongName, data: l }, manifest([{ ...good, Layers: [wrongName] }])]), `invalid archive: digest mismatch for ${wrongName}: content is ${sha256(l)}`);
+  await rejects(
+    await tarOf([...entries, { name: wrongName, data: l }, manifest([{ ...good, Layers: [wrongName] }])]),
+    `invalid archive: digest mismatch for ${wrongName}: content is ${sha256(l)}`,
+  );
   // The layer is not the one the config names.
   const other = await layer({ f: 'different' });
   await rejects(
@@ -458,11 +538,17 @@ test('docker-archive errors carry dockerd-like messages and leave no temp files'
   );
   // Config without rootfs.
   const noRootfs = Buffer.from('{"os":"linux","architecture":"amd64"}');
-  await rejects(await tarOf([{ name: 'c.json', data: noRootfs }, manifest([{ Config: 'c.json', Layers: [] }])]), 'invalid image config: missing rootfs');
+  await rejects(
+    await tarOf([{ name: 'c.json', data: noRootfs }, manifest([{ Config: 'c.json', Layers: [] }])]),
+    'invalid image config: missing rootfs',
+  );
   // A corrupt gzip layer.
   const gz = gzipSync(l);
   const corrupt = Buffer.concat([gz.subarray(0, 20), Buffer.alloc(40, 7), gz.subarray(60)]);
-  await rejects(await tarOf([...entries, { name: 'z/layer.tar', data: corrupt }, manifest([{ ...good, Layers: ['z/layer.tar'] }])]), /^invalid archive: layer 0: corrupt gzip data/);
+  await rejects(
+    await tarOf([...entries, { name: 'z/layer.tar', data: corrupt }, manifest([{ ...good, Layers: ['z/layer.tar'] }])]),
+    /^invalid archive: layer 0: corrupt gzip data/,
+  );
 });
 
 test('truncated and garbage archives are rejected cleanly', async () => {
@@ -507,14 +593,26 @@ test('hostile entry names never escape the temp directory', async () => {
   assert.equal(existsSync('/etc/escape-2'), false);
 
   // Names that resolve outside the archive resolve to nothing, never to host files.
-  await rejects(await tarOf([...entries, { name: 'manifest.json', type: 'symlink', linkname: '/etc/passwd' }]), 'invalid archive: does not contain a manifest.json');
   await rejects(
-    await tarOf([...entries, { name: 'l', type: 'link', linkname: '../../../../etc/hostname' }, manifest([{ Config: `blobs/sha256/${hex(sha256(cfg))}`, Layers: ['l'] }])]),
+    await tarOf([...entries, { name: 'manifest.json', type: 'symlink', linkname: '/etc/passwd' }]),
+    'invalid archive: does not contain a manifest.json',
+  );
+  await rejects(
+    await tarOf([
+      ...entries,
+      { name: 'l', type: 'link', linkname: '../../../../etc/hostname' },
+      manifest([{ Config: `blobs/sha256/${hex(sha256(cfg))}`, Layers: ['l'] }]),
+    ]),
     'invalid archive: layer "l" not found in archive',
   );
   // Symlink loops end.
   await rejects(
-    await tarOf([...entries, { name: 'a', type: 'symlink', linkname: 'b' }, { name: 'b', type: 'symlink', linkname: 'a' }, manifest([{ Config: 'a', Layers: [] }])]),
+    await tarOf([
+      ...entries,
+      { name: 'a', type: 'symlink', linkname: 'b' },
+      { name: 'b', type: 'symlink', linkname: 'a' },
+      manifest([{ Config: 'a', Layers: [] }]),
+    ]),
     'invalid archive: config "a" not found in archive',
   );
 });
@@ -536,7 +634,13 @@ test('with a blob store, large entries stream into it (named blobs with their ex
   const small = await layer({ 's.txt': 's' });
   const gz = gzipSync(big);
   const config = configFor([sha256(big), sha256(small), sha256(big)]);
-  const manifest = [{ Config: `blobs/sha256/${hex(sha256(config))}`, RepoTags: ['stream:1'], Layers: [`blobs/sha256/${hex(sha256(big))}`, `blobs/sha256/${hex(sha256(small))}`, 'legacy/layer.tar.gz'] }];
+  const manifest = [
+    {
+      Config: `blobs/sha256/${hex(sha256(config))}`,
+      RepoTags: ['stream:1'],
+      Layers: [`blobs/sha256/${hex(sha256(big))}`, `blobs/sha256/${hex(sha256(small))}`, 'legacy/layer.tar.gz'],
+    },
+  ];
   const archive = await tarOf([
     { name: `blobs/sha256/${hex(sha256(big))}`, data: big },
     { name: `blobs/sha256/${hex(sha256(small))}`, data: small },

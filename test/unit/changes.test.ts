@@ -64,13 +64,19 @@ test('ENV forms, quoting and expansion', () => {
     [['ENV a b c'], ['a=b c']],
     [[`ENV a="hello world" b='x y'`], ['a=hello world', 'b=x y']],
     [['ENV a=x\\ y'], ['a=x y']],
-    [['ENV a=1', 'ENV b=$a c=${a}2 d=${zz:-def} e=${a:+alt}'], ['a=1', 'b=1', 'c=12', 'd=def', 'e=alt']],
+    [
+      ['ENV a=1', 'ENV b=$a c=${a}2 d=${zz:-def} e=${a:+alt}'],
+      ['a=1', 'b=1', 'c=12', 'd=def', 'e=alt'],
+    ],
     // Values are expanded against the environment before the instruction.
     [['ENV a=1 b=$a'], ['a=1', 'b=']],
     [['ENV a=1', 'ENV a=2'], ['a=2']],
     [['ENV PATH=/usr/bin', 'ENV PATH=$PATH:/opt'], ['PATH=/usr/bin:/opt']],
-    [["ENV a='$HOME' b=\"$HOME\" c=\\$HOME"], ['a=$HOME', 'b=', 'c=$HOME']],
-    [['ENV X=abcabc', 'ENV a=${X#*b} b=${X##*b} c=${X%b*} d=${X%%b*} e=${X/b/Z} f=${X//b/Z}'], ['X=abcabc', 'a=cabc', 'b=c', 'c=abca', 'd=a', 'e=aZcabc', 'f=aZcaZc']],
+    [['ENV a=\'$HOME\' b="$HOME" c=\\$HOME'], ['a=$HOME', 'b=', 'c=$HOME']],
+    [
+      ['ENV X=abcabc', 'ENV a=${X#*b} b=${X##*b} c=${X%b*} d=${X%%b*} e=${X/b/Z} f=${X//b/Z}'],
+      ['X=abcabc', 'a=cabc', 'b=c', 'c=abca', 'd=a', 'e=aZcabc', 'f=aZcaZc'],
+    ],
   ];
   for (const [changes, env] of cases) assert.deepEqual(apply(changes).Env, env, JSON.stringify(changes));
   // The base config's environment is kept, replaced in place and used for expansion.
@@ -201,7 +207,7 @@ test('rejected instructions and parse errors carry dockerd messages', () => {
 test('shell word processing', () => {
   const env = envLookupFromList(['A=1', 'B=two words', 'E=']);
   assert.equal(processWord('$A${A}x', env), '11x');
-  assert.equal(processWord("'$A' \"$A\" \\$A", env), '$A 1 $A');
+  assert.equal(processWord('\'$A\' "$A" \\$A', env), '$A 1 $A');
   assert.equal(processWord('${E:-d} ${E-d} ${U-d}', env), 'd  d');
   assert.equal(processWord('$', env), '$');
   assert.deepEqual(processWords('$B "$B" x', env), ['two', 'words', 'two words', 'x']);

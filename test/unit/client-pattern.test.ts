@@ -43,10 +43,13 @@ test('Go semantics: a match anywhere unless anchored; inline flags; Go syntax er
 
 test('overlong pattern is an InvalidParameter (400)', () => {
   assert.doesNotThrow(() => compileClientPattern('a'.repeat(MAX_PATTERN_LENGTH)));
-  assert.throws(() => compileClientPattern('a'.repeat(MAX_PATTERN_LENGTH + 1)), (e: unknown) => {
-    assert.ok(e instanceof PatternTooLong && e instanceof InvalidParameter);
-    return true;
-  });
+  assert.throws(
+    () => compileClientPattern('a'.repeat(MAX_PATTERN_LENGTH + 1)),
+    (e: unknown) => {
+      assert.ok(e instanceof PatternTooLong && e instanceof InvalidParameter);
+      return true;
+    },
+  );
   assert.throws(() => tryCompileClientPattern('('.repeat(MAX_PATTERN_LENGTH + 1)), PatternTooLong);
 });
 

@@ -88,7 +88,17 @@ test('defaults match the documented ones', () => {
 });
 
 test('flag forms: --f v, --f=v, -f v, -fv, -f=v, combined shorthands, repeatable lists', () => {
-  const a = parse(['--data-root', '/srv/a', '--exec-root=/run/a', '-p', '/run/a.pid', '-Hunix:///run/a.sock', '-H=fd://', '-DG', 'staff']).config;
+  const a = parse([
+    '--data-root',
+    '/srv/a',
+    '--exec-root=/run/a',
+    '-p',
+    '/run/a.pid',
+    '-Hunix:///run/a.sock',
+    '-H=fd://',
+    '-DG',
+    'staff',
+  ]).config;
   assert.equal(a.dataRoot, '/srv/a');
   assert.equal(a.execRoot, '/run/a');
   assert.equal(a.pidfile, '/run/a.pid');
@@ -113,7 +123,11 @@ test('boolean flags: bare, =true/=false, and pflag spellings', () => {
   assert.equal(parse(['--experimental=True']).config.experimental, true);
   assert.equal(parse(['--userland-proxy=false', '--ip-forward=false', '--icc=false', '--ip-masq=false']).config.userlandProxy, false);
   // dockerd 20.10 and 28 both: pflag's wrapping of strconv.ParseBool's error
-  rejects(() => parse(['--debug=maybe']), 'invalid argument "maybe" for "-D, --debug" flag: strconv.ParseBool: parsing "maybe": invalid syntax', 'usage');
+  rejects(
+    () => parse(['--debug=maybe']),
+    'invalid argument "maybe" for "-D, --debug" flag: strconv.ParseBool: parsing "maybe": invalid syntax',
+    'usage',
+  );
   // a separate word after a boolean flag is a positional argument, which berthd refuses
   rejects(() => parse(['--debug', 'false']), '"berthd" accepts no argument(s).', 'usage');
 });
@@ -160,11 +174,21 @@ test('hosts: unix paths made absolute, fd forms, tcp refused with a clear messag
   rejects(() => parse(['-H', 'ssh://x']), /unsupported proto 'ssh'/);
   rejects(() => parse(['-H', 'fd://x']), /should be a number: x/);
   rejects(() => parse(['-H', 'fd://1']), /from fd 3 on/);
-  rejects(() => parse([], withFile('{"hosts": ["tcp://127.0.0.1:2375"]}')), /^unable to configure the Docker daemon with file \/etc\/berth\/daemon.json: invalid bind address.*tcp is not supported/);
+  rejects(
+    () => parse([], withFile('{"hosts": ["tcp://127.0.0.1:2375"]}')),
+    /^unable to configure the Docker daemon with file \/etc\/berth\/daemon.json: invalid bind address.*tcp is not supported/,
+  );
 });
 
 test('paths are normalised; pidfile default follows the exec root', () => {
-  const c = parse(['--data-root', 'var/x/', '--exec-root', '/run/berth2/', '--containerd', 'unix:///run/containerd/containerd.sock']).config;
+  const c = parse([
+    '--data-root',
+    'var/x/',
+    '--exec-root',
+    '/run/berth2/',
+    '--containerd',
+    'unix:///run/containerd/containerd.sock',
+  ]).config;
   assert.equal(c.dataRoot, path.resolve('var/x'));
   assert.equal(c.execRoot, '/run/berth2');
   assert.equal(c.pidfile, '/run/berth2/berthd.pid');
@@ -252,13 +276,18 @@ test('daemon.json: flags and file combine; a key set in both is refused with bot
   assert.equal(both.dataRoot, '/srv/f');
   assert.equal(both.debug, true);
   rejects(
-    () => parse(['-H', 'unix:///tmp/b.sock', '-H', 'unix:///tmp/c.sock', '-D'], withFile('{"hosts": ["unix:///tmp/a.sock"], "debug": true}')),
+    () =>
+      parse(['-H', 'unix:///tmp/b.sock', '-H', 'unix:///tmp/c.sock', '-D'], withFile('{"hosts": ["unix:///tmp/a.sock"], "debug": true}')),
     'unable to configure the Docker daemon with file /etc/berth/daemon.json: the following directives are specified both as a flag and in the configuration file: ' +
       'debug: (from flag: true, from file: true), hosts: (from flag: [unix:///tmp/b.sock unix:///tmp/c.sock], from file: [unix:///tmp/a.sock])',
   );
   // named options conflict under their daemon.json name; values print as Go's %v prints them
   rejects(
-    () => parse(['--label', 'x=1', '--log-opt', 'max-size=1m', '--mtu', '1400'], withFile('{"labels": ["y=2"], "log-opts": {"max-file": "3"}, "mtu": 1500}')),
+    () =>
+      parse(
+        ['--label', 'x=1', '--log-opt', 'max-size=1m', '--mtu', '1400'],
+        withFile('{"labels": ["y=2"], "log-opts": {"max-file": "3"}, "mtu": 1500}'),
+      ),
     /labels: \(from flag: \[x=1\], from file: \[y=2\]\), log-opts: \(from flag: map\[max-size:1m\], from file: map\[max-file:3\]\), mtu: \(from flag: 1400, from file: 1500\)$/,
   );
   // keys nested in a non-flat object (proxies) are compared by their own name; credentials masked
@@ -287,7 +316,10 @@ test('daemon.json: missing default file is fine, a missing explicit file is not'
     fs.writeFileSync(file, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('{"mtu": 1460}', 'utf16le')]));
     assert.equal(parseDaemonConfig(['--config-file', file], { env: {}, cgroupV2: false }).config.mtu, 1460);
     // a path that cannot be read as a file is an error
-    rejects(() => parseDaemonConfig(['--config-file', dir], { env: {}, cgroupV2: false }), /^unable to configure the Docker daemon with file /);
+    rejects(
+      () => parseDaemonConfig(['--config-file', dir], { env: {}, cgroupV2: false }),
+      /^unable to configure the Docker daemon with file /,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -298,14 +330,23 @@ test('daemon.json: missing default file is fine, a missing explicit file is not'
       throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
     },
   };
-  rejects(() => parse([], denied), /^unable to configure the Docker daemon with file \/etc\/berth\/daemon.json: open \/etc\/berth\/daemon.json: EACCES/);
+  rejects(
+    () => parse([], denied),
+    /^unable to configure the Docker daemon with file \/etc\/berth\/daemon.json: open \/etc\/berth\/daemon.json: EACCES/,
+  );
   // an empty or blank file is an empty configuration
   assert.deepEqual(parse([], withFile('  \n')).warnings, []);
 });
 
 test('daemon.json: invalid JSON and wrong shapes refuse to start with the file named', () => {
-  rejects(() => parse([], withFile('{"hosts": ["unix:///a"], ')), /^unable to configure the Docker daemon with file \/etc\/berth\/daemon.json: invalid JSON: /);
-  rejects(() => parse([], withFile('[1, 2]')), 'unable to configure the Docker daemon with file /etc/berth/daemon.json: the configuration must be a JSON object, not an array');
+  rejects(
+    () => parse([], withFile('{"hosts": ["unix:///a"], ')),
+    /^unable to configure the Docker daemon with file \/etc\/berth\/daemon.json: invalid JSON: /,
+  );
+  rejects(
+    () => parse([], withFile('[1, 2]')),
+    'unable to configure the Docker daemon with file /etc/berth/daemon.json: the configuration must be a JSON object, not an array',
+  );
   const wrong: Array<[string, RegExp]> = [
     ['{"mtu": "abc"}', /"mtu" must be an integer, not a string$/],
     ['{"mtu": 1.5}', /"mtu" must be an integer, not a number$/],
@@ -313,7 +354,10 @@ test('daemon.json: invalid JSON and wrong shapes refuse to start with the file n
     ['{"hosts": "unix:///a"}', /"hosts" must be an array of strings, not a string$/],
     ['{"labels": [1]}', /"labels" must be an array of strings; element 0 is a number$/],
     ['{"log-opts": {"max-size": 10}}', /"log-opts" must be an object of strings; "max-size" is a number$/],
-    ['{"default-address-pools": [{"base": "10.0.0.0/8", "size": "24"}]}', /"default-address-pools\[0\].size" must be an integer, not a string$/],
+    [
+      '{"default-address-pools": [{"base": "10.0.0.0/8", "size": "24"}]}',
+      /"default-address-pools\[0\].size" must be an integer, not a string$/,
+    ],
     ['{"default-ulimits": {"nofile": {"Soft": "x"}}}', /"default-ulimits.nofile.soft" must be an integer, not a string$/],
     ['{"default-shm-size": 1024}', /"default-shm-size" must be a size string such as "64m", not a number$/],
   ];
@@ -361,24 +405,42 @@ test('value validation follows dockerd', () => {
   assert.equal(parse(['--mtu', '0x5dc']).config.mtu, 1500);
   assert.equal(parse(['--mtu', '1_400']).config.mtu, 1400);
   assert.equal(parse(['--mtu', '02734']).config.mtu, 1500);
-  rejects(() => parse(['--mtu', ' 1400']), 'invalid argument " 1400" for "--mtu" flag: strconv.ParseInt: parsing " 1400": invalid syntax', 'usage');
-  rejects(() => parse(['--mtu', '99999999999999999999']), 'invalid argument "99999999999999999999" for "--mtu" flag: strconv.ParseInt: parsing "99999999999999999999": value out of range', 'usage');
+  rejects(
+    () => parse(['--mtu', ' 1400']),
+    'invalid argument " 1400" for "--mtu" flag: strconv.ParseInt: parsing " 1400": invalid syntax',
+    'usage',
+  );
+  rejects(
+    () => parse(['--mtu', '99999999999999999999']),
+    'invalid argument "99999999999999999999" for "--mtu" flag: strconv.ParseInt: parsing "99999999999999999999": value out of range',
+    'usage',
+  );
 
-  rejects(() => parse(['-b', 'br0', '--bip', '10.0.0.1/24']), 'You specified -b & --bip, mutually exclusive options. Please specify only one');
+  rejects(
+    () => parse(['-b', 'br0', '--bip', '10.0.0.1/24']),
+    'You specified -b & --bip, mutually exclusive options. Please specify only one',
+  );
   rejects(() => parse(['--bip', '10.0.0.1']), /^invalid bip "10.0.0.1"/);
   rejects(() => parse(['--bip', 'fd00::1/64']), /^invalid bip/);
   rejects(() => parse(['--fixed-cidr', '10.0.0.0/33']), /^invalid fixed-cidr/);
   assert.equal(parse(['--bridge', 'none']).config.bridge, 'none');
 
-  rejects(() => parse(['--default-address-pool', 'foo']), /for "--default-address-pool" flag: invalid field 'foo' must be a key=value pair$/);
+  rejects(
+    () => parse(['--default-address-pool', 'foo']),
+    /for "--default-address-pool" flag: invalid field 'foo' must be a key=value pair$/,
+  );
   rejects(() => parse(['--default-address-pool', 'base=10.0.0.0/8,size=x']), /invalid size value/);
   rejects(() => parse(['--default-address-pool', 'base=10.0.0.0/8,size=4']), 'invalid pools size: 4');
   rejects(() => parse(['--default-address-pool', 'base=10.0.0.0/8,size=40']), 'invalid pools size: 40');
   rejects(() => parse(['--default-address-pool', 'base=10.0.0.0,size=24']), /^invalid base pool "10.0.0.0"/);
-  assert.deepEqual(parse(['--default-address-pool', 'base=10.0.0.0/8,size=24', '--default-address-pool', 'BASE=fd00::/48,Size=64']).config.defaultAddressPools, [
-    { base: '10.0.0.0/8', size: 24 },
-    { base: 'fd00::/48', size: 64 },
-  ]);
+  assert.deepEqual(
+    parse(['--default-address-pool', 'base=10.0.0.0/8,size=24', '--default-address-pool', 'BASE=fd00::/48,Size=64']).config
+      .defaultAddressPools,
+    [
+      { base: '10.0.0.0/8', size: 24 },
+      { base: 'fd00::/48', size: 64 },
+    ],
+  );
 
   rejects(() => parse(['--dns', 'foo']), /for "--dns" flag: foo is not an ip address$/);
   rejects(() => parse(['--dns-search', '-bad']), /-bad is not a valid domain$/);
@@ -395,13 +457,24 @@ test('value validation follows dockerd', () => {
   rejects(() => parse(['--default-ulimit', 'bogus=1']), /invalid ulimit type: bogus$/);
   rejects(() => parse(['--default-ulimit', 'nofile=10:5']), /ulimit soft limit must be less than or equal to hard limit: 10 > 5$/);
   // go-units ParseUlimit reads base 10 (dockerd 20.10 answers the same)
-  rejects(() => parse(['--default-ulimit', 'nofile=x']), 'invalid argument "nofile=x" for "--default-ulimit" flag: strconv.ParseInt: parsing "x": invalid syntax', 'usage');
-  rejects(() => parse(['--default-ulimit', 'nofile=0x10']), 'invalid argument "nofile=0x10" for "--default-ulimit" flag: strconv.ParseInt: parsing "0x10": invalid syntax', 'usage');
+  rejects(
+    () => parse(['--default-ulimit', 'nofile=x']),
+    'invalid argument "nofile=x" for "--default-ulimit" flag: strconv.ParseInt: parsing "x": invalid syntax',
+    'usage',
+  );
+  rejects(
+    () => parse(['--default-ulimit', 'nofile=0x10']),
+    'invalid argument "nofile=0x10" for "--default-ulimit" flag: strconv.ParseInt: parsing "0x10": invalid syntax',
+    'usage',
+  );
   assert.deepEqual(parse(['--default-ulimit', 'nofile=1024:2048', '--default-ulimit', 'nproc=512']).config.defaultUlimits, {
     nofile: { Name: 'nofile', Soft: 1024, Hard: 2048 },
     nproc: { Name: 'nproc', Soft: 512, Hard: 512 },
   });
-  rejects(() => parse([], withFile('{"default-ulimits": {"nofile": {"Name": "nofile", "Soft": 20, "Hard": 10}}}')), /soft limit must be less than or equal to hard limit: 20 > 10$/);
+  rejects(
+    () => parse([], withFile('{"default-ulimits": {"nofile": {"Name": "nofile", "Soft": 20, "Hard": 10}}}')),
+    /soft limit must be less than or equal to hard limit: 20 > 10$/,
+  );
 
   assert.deepEqual(parse(['--log-opt', 'max-size=10m', '--log-opt', 'labels=a,b', '--log-opt', 'flag']).config.logOpts, {
     'max-size': '10m',
@@ -414,7 +487,11 @@ test('value validation follows dockerd', () => {
   rejects(() => parse(['--default-cgroupns-mode', 'x']), /invalid default cgroup namespace \(x\)/);
   rejects(() => parse(['--default-shm-size', 'lots']), /invalid size: 'lots'/);
   // go-units v0.5.0: the number is strconv.ParseFloat's (it was read as 1.2 before)
-  rejects(() => parse(['--default-shm-size', '1.2.3']), 'invalid argument "1.2.3" for "--default-shm-size" flag: strconv.ParseFloat: parsing "1.2.3": invalid syntax', 'usage');
+  rejects(
+    () => parse(['--default-shm-size', '1.2.3']),
+    'invalid argument "1.2.3" for "--default-shm-size" flag: strconv.ParseFloat: parsing "1.2.3": invalid syntax',
+    'usage',
+  );
   rejects(() => parse([], withFile('{"default-shm-size": "1.2.3m"}')), /strconv.ParseFloat: parsing "1.2.3": invalid syntax/);
   assert.equal(parse(['--default-shm-size', '1.5k']).config.defaultShmSize, 1536);
   assert.equal(parse(['--default-shm-size', '1g']).config.defaultShmSize, 1024 ** 3);
@@ -423,6 +500,10 @@ test('value validation follows dockerd', () => {
 
 test('proxies fall back to the environment, as dockerd', () => {
   const env = { HTTP_PROXY: 'http://env:1', https_proxy: 'http://env:2', NO_PROXY: 'localhost' };
-  assert.deepEqual(parse([], { ...NO_FILE, env }).config.proxies, { httpProxy: 'http://env:1', httpsProxy: 'http://env:2', noProxy: 'localhost' });
+  assert.deepEqual(parse([], { ...NO_FILE, env }).config.proxies, {
+    httpProxy: 'http://env:1',
+    httpsProxy: 'http://env:2',
+    noProxy: 'localhost',
+  });
   assert.equal(parse(['--http-proxy', 'http://flag:1'], { ...NO_FILE, env }).config.proxies.httpProxy, 'http://flag:1');
 });

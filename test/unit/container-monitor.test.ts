@@ -58,7 +58,12 @@ function harness(policy: { Name: string; MaximumRetryCount?: number }, opts: { a
       exitNow = resolveExit;
       waits.push(exited);
       c.state = { ...c.state, running: true, restarting: false, pid: 100 + h.starts };
-      const task: LiveTask = { io: { close: () => Promise.resolve() } as unknown as TaskIO, copier: { done: () => Promise.resolve() }, startedMs: Date.now(), exited: Promise.resolve() };
+      const task: LiveTask = {
+        io: { close: () => Promise.resolve() } as unknown as TaskIO,
+        copier: { done: () => Promise.resolve() },
+        startedMs: Date.now(),
+        exited: Promise.resolve(),
+      };
       c.task = task;
       task.exited = h.monitor.follow(c, task);
       return resolveExit;

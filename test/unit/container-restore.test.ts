@@ -26,7 +26,7 @@ const facts = (f: Partial<StartupFacts>): StartupFacts => ({
   ...f,
 });
 
-test('startupAction: moby restore\'s ShouldRestart, then AutoRemove', () => {
+test("startupAction: moby restore's ShouldRestart, then AutoRemove", () => {
   assert.equal(startupAction(facts({ policy: 'no', exitCode: 1 })), 'none');
   assert.equal(startupAction(facts({ policy: 'always' })), 'start');
   // always comes back with the daemon even after a manual stop; unless-stopped does not.
@@ -65,7 +65,14 @@ function container(id: string, policy: string, state: Partial<ContainerState>, a
 }
 
 function setup(containers: LiveContainer[], tasks: Map<string, FakeTask>, liveRestore: boolean) {
-  const log = { started: [] as string[], removed: [] as string[], adopted: [] as string[], deleted: [] as string[], forgotten: [] as string[], stopped: [] as string[] };
+  const log = {
+    started: [] as string[],
+    removed: [] as string[],
+    adopted: [] as string[],
+    deleted: [] as string[],
+    forgotten: [] as string[],
+    stopped: [] as string[],
+  };
   const byId = new Map(containers.map((c) => [c.id, c]));
   const store = {
     all: () => [...byId.values()],
@@ -86,7 +93,10 @@ function setup(containers: LiveContainer[], tasks: Map<string, FakeTask>, liveRe
         tasks.delete(id);
         log.deleted.push(id);
         if (!t) return Promise.resolve(undefined);
-        return Promise.resolve({ exitStatus: t.status === 'stopped' ? (t.exitStatus ?? 0) : 137, ...(t.exitedAt ? { exitedAt: t.exitedAt } : {}) });
+        return Promise.resolve({
+          exitStatus: t.status === 'stopped' ? (t.exitStatus ?? 0) : 137,
+          ...(t.exitedAt ? { exitedAt: t.exitedAt } : {}),
+        });
       },
       adoptTask: (id): Promise<AdoptedTask | undefined> => {
         const t = tasks.get(id);
@@ -184,7 +194,10 @@ test('without live restore: live tasks are killed (255), exits keep their code a
   assert.deepEqual(log.started.sort(), [always.id, unless.id, failed.id].sort());
   assert.deepEqual(log.removed, [rm.id]);
   assert.equal(stoppedByUser.state.running, false);
-  assert.deepEqual([noted.state.running, noted.state.exitCode, noted.state.finishedAt, noted.state.exitSeen], [false, 9, '2026-02-03T00:00:00.5Z', undefined]);
+  assert.deepEqual(
+    [noted.state.running, noted.state.exitCode, noted.state.finishedAt, noted.state.exitSeen],
+    [false, 9, '2026-02-03T00:00:00.5Z', undefined],
+  );
   assert.equal(never.state.running, false);
 });
 
@@ -237,7 +250,7 @@ test('monitor detached (live-restore stop): a failed Wait records nothing, delet
   assert.deepEqual(m.log.events, []);
 });
 
-test('monitor: an adopted task\'s exit takes containerd\'s exit time as FinishedAt', async () => {
+test("monitor: an adopted task's exit takes containerd's exit time as FinishedAt", async () => {
   const m = monitored(true);
   await new Promise((r) => setImmediate(r));
   m.settle().resolve({ exitStatus: 7, exitedAt: new Date('2026-03-04T05:06:07.089Z') });

@@ -92,15 +92,20 @@ test('usage indexes follow records: image, image mounts, volumes, networks; remo
         { type: 'volume', source: 'data', destination: '/data', rw: true },
         { type: 'image', source: 'other', imageId: 'sha256:other', destination: '/img', rw: false },
       ] as ContainerRecord['mounts'],
-      networks: [{ networkId: 'n1', networkName: 'front', aliases: [], links: [], ipv4Address: '', macAddress: '', driverOpts: null, gwPriority: 0 }],
+      networks: [
+        { networkId: 'n1', networkName: 'front', aliases: [], links: [], ipv4Address: '', macAddress: '', driverOpts: null, gwPriority: 0 },
+      ],
     }),
     initialState(),
   );
   store.insert(record(B, 'db'), { ...initialState(), running: true });
-  assert.deepEqual(store.containersUsingImage('sha256:img').sort((x, y) => x.id.localeCompare(y.id)), [
-    { id: A, running: false },
-    { id: B, running: true },
-  ]);
+  assert.deepEqual(
+    store.containersUsingImage('sha256:img').sort((x, y) => x.id.localeCompare(y.id)),
+    [
+      { id: A, running: false },
+      { id: B, running: true },
+    ],
+  );
   assert.deepEqual(store.containersUsingImage('sha256:other'), [{ id: A, running: false }]);
   assert.deepEqual(store.volumeUsers('data'), [A]);
   assert.deepEqual(store.networkUsers('n1'), [A]);

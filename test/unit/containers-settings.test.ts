@@ -29,7 +29,13 @@ test('merge: the image fills what the user left unset; --entrypoint "" takes nei
 });
 
 test('HostConfig defaults: swap twice the memory, unset markers become null, masked paths unless privileged', () => {
-  const defaults = { shmSize: 64 << 20, ipcMode: 'private', cgroupnsMode: 'host' as const, maskedPaths: ['/proc/kcore'], readonlyPaths: ['/proc/sys'] };
+  const defaults = {
+    shmSize: 64 << 20,
+    ipcMode: 'private',
+    cgroupnsMode: 'host' as const,
+    maskedPaths: ['/proc/kcore'],
+    readonlyPaths: ['/proc/sys'],
+  };
   const h = withHostDefaults({ Memory: 64 << 20, MemorySwappiness: -1, PidsLimit: 0 }, defaults);
   assert.equal(h.MemorySwap, 128 << 20);
   assert.equal(h.MemorySwappiness, null);
@@ -55,7 +61,11 @@ test('update checks: a swap limit alone is fine for update, not for create', () 
 
 test('process environment: defaults first, replaced or appended by key, a bare name unsets', () => {
   assert.deepEqual(withDefaultEnv({ Hostname: 'h', Env: [PATH, 'A=1'] }), [PATH, 'HOSTNAME=h', 'A=1']);
-  assert.deepEqual(withDefaultEnv({ Hostname: 'h', Tty: true, Env: ['PATH=/x', 'HOSTNAME', 'NOPE', 'B='] }), ['PATH=/x', 'TERM=xterm', 'B=']);
+  assert.deepEqual(withDefaultEnv({ Hostname: 'h', Tty: true, Env: ['PATH=/x', 'HOSTNAME', 'NOPE', 'B='] }), [
+    'PATH=/x',
+    'TERM=xterm',
+    'B=',
+  ]);
   assert.deepEqual(replaceOrAppendEnv(['A=1', 'B=2'], ['B', 'B=3', 'C=4', 'C=5']), ['A=1', 'B=3', 'C=4', 'C=5']);
 });
 
@@ -81,12 +91,26 @@ test('restart manager: policies, on-failure count, back-off, and cancel until re
   assert.equal(new RestartManager('no', 0).shouldRestart(1, false, 50).restart, false);
 });
 
-test('inspect shapes: dockerd\'s always-present fields filled, omitempty ones left out', () => {
+test("inspect shapes: dockerd's always-present fields filled, omitempty ones left out", () => {
   const config = configView({ Image: 'busybox', Cmd: ['true'], ExposedPorts: {}, StopSignal: '', Shell: [] });
   assert.deepEqual(config, {
-    Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false,
-    OpenStdin: false, StdinOnce: false, Env: null, Cmd: ['true'], Image: 'busybox', Volumes: null, WorkingDir: '',
-    Entrypoint: null, OnBuild: null, Labels: {},
+    Hostname: '',
+    Domainname: '',
+    User: '',
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    Tty: false,
+    OpenStdin: false,
+    StdinOnce: false,
+    Env: null,
+    Cmd: ['true'],
+    Image: 'busybox',
+    Volumes: null,
+    WorkingDir: '',
+    Entrypoint: null,
+    OnBuild: null,
+    Labels: {},
   });
   assert.deepEqual(configView({ ExposedPorts: { '80/tcp': {} }, StopSignal: 'SIGUSR1', StopTimeout: 3 }).ExposedPorts, { '80/tcp': {} });
   const host = hostConfigView({ Memory: 5, Init: true, Tmpfs: {} }) as Record<string, unknown>;
@@ -100,8 +124,19 @@ test('inspect shapes: dockerd\'s always-present fields filled, omitempty ones le
 
 test('ExtraHosts as moby opts.ValidateExtraHost checks them', () => {
   const ok = (h: string): void => assert.doesNotThrow(() => verifySettings({ Image: 'x' }, { ExtraHosts: [h] }), h);
-  const bad = (h: string, message: string): void => assert.throws(() => verifySettings({ Image: 'x' }, { ExtraHosts: [h] }), { message }, h);
-  for (const h of ['a:1.2.3.4', 'a=1.2.3.4', 'a:::1', 'a=[2001:db8::1]', 'a:[1.2.3.4]', 'a:host-gateway', 'a: 1.2.3.4', 'a:::ffff:10.0.0.1']) ok(h);
+  const bad = (h: string, message: string): void =>
+    assert.throws(() => verifySettings({ Image: 'x' }, { ExtraHosts: [h] }), { message }, h);
+  for (const h of [
+    'a:1.2.3.4',
+    'a=1.2.3.4',
+    'a:::1',
+    'a=[2001:db8::1]',
+    'a:[1.2.3.4]',
+    'a:host-gateway',
+    'a: 1.2.3.4',
+    'a:::ffff:10.0.0.1',
+  ])
+    ok(h);
   bad('1.2.3.4', 'bad format for add-host: "1.2.3.4"');
   bad(':1.2.3.4', 'bad format for add-host: ":1.2.3.4"');
   bad('a:b=1.2.3.4', 'bad format for add-host: "a:b=1.2.3.4"');

@@ -54,7 +54,11 @@ interface Logged {
   msg: string;
 }
 
-function fakeMonitor(opts: { failSetStateAfter: number; restart: 'no' | 'always' }): { monitor: Monitor; c: LiveContainer; logged: Logged[] } {
+function fakeMonitor(opts: { failSetStateAfter: number; restart: 'no' | 'always' }): {
+  monitor: Monitor;
+  c: LiveContainer;
+  logged: Logged[];
+} {
   const logged: Logged[] = [];
   const log =
     (level: string) =>
@@ -95,7 +99,12 @@ function fakeMonitor(opts: { failSetStateAfter: number; restart: 'no' | 'always'
 }
 
 function task(): LiveTask {
-  return { io: { close: () => Promise.resolve() } as unknown as TaskIO, copier: { done: () => Promise.resolve() }, startedMs: Date.now(), exited: Promise.resolve() };
+  return {
+    io: { close: () => Promise.resolve() } as unknown as TaskIO,
+    copier: { done: () => Promise.resolve() },
+    startedMs: Date.now(),
+    exited: Promise.resolve(),
+  };
 }
 
 let unhandled: unknown[] = [];
@@ -122,7 +131,10 @@ test('exit watching: a store that fails is logged, the watch resolves', async ()
   await monitor.follow(c, task());
   await settle();
   assert.deepEqual(unhandled, []);
-  assert.ok(logged.some((l) => l.level === 'error' && /exit/.test(l.msg)), JSON.stringify(logged));
+  assert.ok(
+    logged.some((l) => l.level === 'error' && /exit/.test(l.msg)),
+    JSON.stringify(logged),
+  );
 });
 
 test('restart timer: a restart whose store write fails is logged, not an unhandled rejection', async () => {
@@ -134,5 +146,8 @@ test('restart timer: a restart whose store write fails is logged, not an unhandl
   mock.timers.tick(60_000);
   await settle();
   assert.deepEqual(unhandled, []);
-  assert.ok(logged.some((l) => l.level === 'error' && /restart failed/.test(l.msg)), JSON.stringify(logged));
+  assert.ok(
+    logged.some((l) => l.level === 'error' && /restart failed/.test(l.msg)),
+    JSON.stringify(logged),
+  );
 });

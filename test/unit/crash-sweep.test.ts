@@ -9,7 +9,15 @@ const LIVE = 'a'.repeat(64);
 const DEAD = 'b'.repeat(64);
 const SOCK = '/run/berth/containerd/containerd.sock';
 const opts = { namespace: NS, liveTasks: new Set([LIVE]), containerdSocket: SOCK };
-const shim = (ns: string, id: string, address = SOCK): string[] => ['/usr/bin/containerd-shim-runc-v2', '-namespace', ns, '-id', id, '-address', address];
+const shim = (ns: string, id: string, address = SOCK): string[] => [
+  '/usr/bin/containerd-shim-runc-v2',
+  '-namespace',
+  ns,
+  '-id',
+  id,
+  '-address',
+  address,
+];
 
 test('shims: ours and orphaned only', () => {
   assert.deepEqual(classifyProcess(shim(NS, DEAD), '', opts), { id: DEAD, what: `shim of ${DEAD}` });
@@ -48,11 +56,10 @@ test('mounts: task rootfs of dead tasks, temp overlays of our layers', () => {
   ].join('\n');
   const mounts = parseMountinfo(info);
   assert.equal(mounts[6]!.mountPoint, '/tmp/berth-mnt-with space');
-  assert.deepEqual(orphanMounts(mounts, { namespace: NS, liveTasks: new Set([LIVE]), stateDir: state, containerdRoot: root, tmpDir: '/tmp' }).sort(), [
-    `${state}/io.containerd.runtime.v2.task/${NS}/${DEAD}/rootfs`,
-    '/tmp/berth-mnt-abc',
-    '/tmp/berth-mnt-with space',
-  ]);
+  assert.deepEqual(
+    orphanMounts(mounts, { namespace: NS, liveTasks: new Set([LIVE]), stateDir: state, containerdRoot: root, tmpDir: '/tmp' }).sort(),
+    [`${state}/io.containerd.runtime.v2.task/${NS}/${DEAD}/rootfs`, '/tmp/berth-mnt-abc', '/tmp/berth-mnt-with space'],
+  );
   // With an external containerd nothing of its state is ours to unmount.
   assert.deepEqual(orphanMounts(mounts, { namespace: NS, liveTasks: new Set(), tmpDir: '/tmp' }), []);
 });

@@ -12,7 +12,14 @@ const CID = 'b572d0f90b7aa2f177fdc4bfca4e92ec84221125537c0ac461080a86c4f4ee57';
 const IID = 'sha256:a6a6dd7c3494c86a02fb07e47ed73b09d02d1ce85cca132128a92ebeff907564';
 
 function ev(type: EventType, action: string, id: string, attrs: Record<string, string>, timeNano = 1795876749775415675n): BerthEvent {
-  return { Type: type, Action: action, Actor: { ID: id, Attributes: attrs }, scope: 'local', time: Number(timeNano / 1_000_000_000n), timeNano };
+  return {
+    Type: type,
+    Action: action,
+    Actor: { ID: id, Attributes: attrs },
+    scope: 'local',
+    time: Number(timeNano / 1_000_000_000n),
+    timeNano,
+  };
 }
 
 const containerStart = ev('container', 'start', CID, { image: 'busybox', name: 'web-1', 'com.example.tier': 'front' });
@@ -105,7 +112,9 @@ test('filters combine with AND across keys', () => {
 test('the accepted filter keys are the spec list', () => {
   const f = Filters.fromJSON('{"type":["image"],"until":["1"]}');
   assert.throws(() => f.validate(EVENT_FILTER_KEYS), /invalid filter 'until'/);
-  Filters.fromJSON('{"config":[],"daemon":[],"node":[],"plugin":[],"secret":[],"service":[],"volume":[],"network":[]}').validate(EVENT_FILTER_KEYS);
+  Filters.fromJSON('{"config":[],"daemon":[],"node":[],"plugin":[],"secret":[],"service":[],"volume":[],"network":[]}').validate(
+    EVENT_FILTER_KEYS,
+  );
 });
 
 test('replay: nothing without since/until, else the window, inclusive, oldest first', () => {
@@ -169,10 +178,15 @@ test('since/until: Unix seconds as dockerd, plus RFC 3339 and durations; bad val
   assert.equal(eventTime({ since: '' }, 'since'), undefined);
   assert.equal(eventTime({ since: '1700000000.5' }, 'since')?.unixNanos, 1_700_000_000_500_000_000n);
   assert.equal(eventTime({ until: '-5' }, 'until')?.unixNanos, -5_000_000_000n);
-  assert.equal(eventTime({ since: '2026-01-02T03:00:00Z' }, 'since', now)?.unixNanos, BigInt(Date.parse('2026-01-02T03:00:00Z')) * 1_000_000n);
+  assert.equal(
+    eventTime({ since: '2026-01-02T03:00:00Z' }, 'since', now)?.unixNanos,
+    BigInt(Date.parse('2026-01-02T03:00:00Z')) * 1_000_000n,
+  );
   assert.equal(eventTime({ since: '10m' }, 'since', now)?.unixNanos, BigInt(now.getTime() - 600_000) * 1_000_000n);
   assert.throws(
     () => eventTime({ since: 'abc' }, 'since'),
-    (e: unknown) => e instanceof InvalidParameter && e.message === `invalid value for 'since': invalid timestamp "abc": invalid seconds "abc": invalid syntax`,
+    (e: unknown) =>
+      e instanceof InvalidParameter &&
+      e.message === `invalid value for 'since': invalid timestamp "abc": invalid seconds "abc": invalid syntax`,
   );
 });

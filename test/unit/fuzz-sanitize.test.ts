@@ -30,7 +30,11 @@ test('create: privileges, host namespaces, devices and remote logging are neuter
         SecurityOpt: ['seccomp=unconfined'],
         CgroupParent: '/',
         Binds: ['/:/host', 7, null],
-        Mounts: [{ Type: 'bind', Source: '/etc', Target: '/e', BindOptions: { Propagation: 'rshared' } }, { Type: 'volume', Source: 'v', VolumeOptions: { DriverConfig: { Name: 'x', Options: { type: 'nfs', device: '/dev/sda' } } } }, 'bad'],
+        Mounts: [
+          { Type: 'bind', Source: '/etc', Target: '/e', BindOptions: { Propagation: 'rshared' } },
+          { Type: 'volume', Source: 'v', VolumeOptions: { DriverConfig: { Name: 'x', Options: { type: 'nfs', device: '/dev/sda' } } } },
+          'bad',
+        ],
         PortBindings: { '22/tcp': [{ HostIp: '0.0.0.0', HostPort: '22' }], '1/tcp': 'x' },
         PublishAllPorts: true,
         LogConfig: { Type: 'syslog', Config: { 'syslog-address': 'udp://8.8.8.8:514' } },
@@ -40,7 +44,8 @@ test('create: privileges, host namespaces, devices and remote logging are neuter
     ctx,
   ) as { HostConfig: Record<string, unknown> };
   const h = body.HostConfig;
-  for (const k of ['Privileged', 'CapAdd', 'Devices', 'PidMode', 'UsernsMode', 'SecurityOpt', 'CgroupParent', 'PublishAllPorts']) assert.equal(h[k], undefined, k);
+  for (const k of ['Privileged', 'CapAdd', 'Devices', 'PidMode', 'UsernsMode', 'SecurityOpt', 'CgroupParent', 'PublishAllPorts'])
+    assert.equal(h[k], undefined, k);
   assert.equal(h.NetworkMode, 'none');
   assert.deepEqual(h.Binds, ['/tmp/fz-safe:/host', 7, null]);
   assert.deepEqual(h.Mounts, [
@@ -58,16 +63,36 @@ test('update: the Resources body at top level is neutered too', () => {
 });
 
 test('networks: no adopted host bridge, subnets from the fuzz range', () => {
-  const n = sanitizeBody('NetworkCreate', { Name: 'n', Driver: 'macvlan', Options: { 'com.docker.network.bridge.name': 'br0', parent: 'eth0' }, IPAM: { Driver: 'x', Config: [{ Subnet: '0.0.0.0/0', Gateway: '192.168.1.1', IPRange: '1.0.0.0/8', AuxiliaryAddresses: {} }] } }, ctx);
-  assert.deepEqual(n, { Name: 'n', Driver: 'bridge', Options: { 'com.docker.network.bridge.name': 'fz7', parent: 'fz7' }, IPAM: { Config: [{ Subnet: fuzzSubnet(7).subnet, Gateway: fuzzSubnet(7).gateway }] } });
+  const n = sanitizeBody(
+    'NetworkCreate',
+    {
+      Name: 'n',
+      Driver: 'macvlan',
+      Options: { 'com.docker.network.bridge.name': 'br0', parent: 'eth0' },
+      IPAM: { Driver: 'x', Config: [{ Subnet: '0.0.0.0/0', Gateway: '192.168.1.1', IPRange: '1.0.0.0/8', AuxiliaryAddresses: {} }] },
+    },
+    ctx,
+  );
+  assert.deepEqual(n, {
+    Name: 'n',
+    Driver: 'bridge',
+    Options: { 'com.docker.network.bridge.name': 'fz7', parent: 'fz7' },
+    IPAM: { Config: [{ Subnet: fuzzSubnet(7).subnet, Gateway: fuzzSubnet(7).gateway }] },
+  });
   assert.equal(fuzzSubnet(257).subnet, '10.213.7.0/24');
 });
 
 test('volumes, exec, auth and image queries', () => {
-  assert.deepEqual(sanitizeBody('VolumeCreate', { Driver: 'nfs', DriverOpts: { type: 'none', o: 'bind', device: '/etc' } }, ctx), { Driver: 'local', DriverOpts: { type: 'none', o: 'bind', device: '/tmp/fz-safe' } });
+  assert.deepEqual(sanitizeBody('VolumeCreate', { Driver: 'nfs', DriverOpts: { type: 'none', o: 'bind', device: '/etc' } }, ctx), {
+    Driver: 'local',
+    DriverOpts: { type: 'none', o: 'bind', device: '/tmp/fz-safe' },
+  });
   assert.deepEqual(sanitizeBody('ExecCreate', { Privileged: true, Cmd: ['sh'] }, ctx), { Cmd: ['sh'] });
   assert.deepEqual(sanitizeBody('SystemAuth', { serveraddress: 'https://example.com' }, ctx), { serveraddress: '127.0.0.1:1' });
-  const q = new Map([['fromSrc', ['http://example.com/x.tar']], ['fromImage', ['evil/img']]]);
+  const q = new Map([
+    ['fromSrc', ['http://example.com/x.tar']],
+    ['fromImage', ['evil/img']],
+  ]);
   sanitizeQuery('ImageCreate', q);
   assert.deepEqual(Object.fromEntries(q), { fromSrc: ['-'], fromImage: ['127.0.0.1:1/x'] });
   // Registry-facing operations reach only a closed port, even when the client names no registry.
@@ -81,14 +106,26 @@ test('volumes, exec, auth and image queries', () => {
   assert.equal(sanitizeRaw('SystemAuth', '{'), '{');
   assert.deepEqual(sanitizeBody('SystemAuth', '\u0001DEEP:3', ctx), { serveraddress: '127.0.0.1:1', a: '\u0001DEEP:3' });
   assert.equal(sanitizeRaw('ContainerCreate', '{"a":1}'), '{"a":1}');
-  assert.equal(sanitizePath('DistributionInspect', '/distribution/busybox%3Alatest/json'), '/distribution/127.0.0.1:1/busybox%3Alatest/json');
+  assert.equal(
+    sanitizePath('DistributionInspect', '/distribution/busybox%3Alatest/json'),
+    '/distribution/127.0.0.1:1/busybox%3Alatest/json',
+  );
   // Wrong top-level types pass untouched.
   assert.equal(sanitizeBody('ContainerCreate', 'str', ctx), 'str');
 });
 
 test('a fuzzed push always names the closed loopback registry, never a pool image (docker.io)', () => {
   const req = buildRequest(
-    { operationId: 'ImagePush', method: 'POST', template: '/images/{name}/push', pathArgs: [{ pool: 'image', k: 0 }], query: [['tag', 'x']], headers: {}, bodyKind: 'none', mode: 'normal' },
+    {
+      operationId: 'ImagePush',
+      method: 'POST',
+      template: '/images/{name}/push',
+      pathArgs: [{ pool: 'image', k: 0 }],
+      query: [['tag', 'x']],
+      headers: {},
+      bodyKind: 'none',
+      mode: 'normal',
+    },
     { container: [], image: ['busybox'], network: [], volume: [], exec: [] },
     ctx.safeDir,
     ctx.index,

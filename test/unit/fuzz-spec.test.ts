@@ -63,7 +63,17 @@ test('exclusion labels name the hostile families of a case', () => {
 });
 
 test('an exit is classed by the error code (or first error line) of the last stack', () => {
-  const log = ['{"level":30,"msg":"x"}', 'node:events:497', '      throw er; // Unhandled', 'Error: write EPIPE', "  code: 'EPIPE',", '}'].join('\n');
+  const log = [
+    '{"level":30,"msg":"x"}',
+    'node:events:497',
+    '      throw er; // Unhandled',
+    'Error: write EPIPE',
+    "  code: 'EPIPE',",
+    '}',
+  ].join('\n');
   assert.equal(exitCause(log).cls, 'EPIPE');
-  assert.equal(exitCause('x\nError [ERR_STREAM_DESTROYED]: Writable stream closed\n    at y').cls, 'Error [ERR_STREAM_DESTROYED]: Writable stream closed');
+  assert.equal(
+    exitCause('x\nError [ERR_STREAM_DESTROYED]: Writable stream closed\n    at y').cls,
+    'Error [ERR_STREAM_DESTROYED]: Writable stream closed',
+  );
 });

@@ -14,7 +14,10 @@ import { formatGoDuration } from '../../daemon/go-duration';
 const S = 1_000_000_000;
 
 test('zero-valued fields (what compose and the SDKs send for unset) are accepted', () => {
-  const config: ContainerConfig = { Image: 'busybox', Healthcheck: { Test: ['CMD', 'true'], Interval: 0, Timeout: 0, Retries: 0, StartPeriod: 0, StartInterval: 0 } };
+  const config: ContainerConfig = {
+    Image: 'busybox',
+    Healthcheck: { Test: ['CMD', 'true'], Interval: 0, Timeout: 0, Retries: 0, StartPeriod: 0, StartInterval: 0 },
+  };
   assert.deepEqual(verifySettings(config, {}), []);
   validateHealthCheck({});
   validateHealthCheck(undefined);
@@ -43,14 +46,20 @@ test('negative or below 1ms: dockerd texts, a 400, in its order', () => {
 });
 
 test('the create body keeps durations beyond 2^53 exact', () => {
-  const body = decodeGoText('{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"Interval":9223372036854775807,"Timeout":9007199254740993}}', CREATE_BODY) as ContainerConfig;
+  const body = decodeGoText(
+    '{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"Interval":9223372036854775807,"Timeout":9007199254740993}}',
+    CREATE_BODY,
+  ) as ContainerConfig;
   assert.equal(body.Healthcheck?.Interval, 9_223_372_036_854_775_807n);
   assert.equal(body.Healthcheck?.Timeout, 9_007_199_254_740_993n);
   assert.deepEqual(verifySettings(body, {}), []);
   const t = probeTimings(body.Healthcheck);
   assert.equal(t.intervalNs, 9_223_372_036_854_775_807n);
   assert.equal(t.timeoutNs, 9_007_199_254_740_993n);
-  assert.throws(() => decodeGoText('{"Healthcheck":{"Interval":9223372036854775808}}', CREATE_BODY), /cannot unmarshal number 9223372036854775808 into Go struct field HealthConfig.Healthcheck.Interval of type time.Duration/);
+  assert.throws(
+    () => decodeGoText('{"Healthcheck":{"Interval":9223372036854775808}}', CREATE_BODY),
+    /cannot unmarshal number 9223372036854775808 into Go struct field HealthConfig.Healthcheck.Interval of type time.Duration/,
+  );
 });
 
 test('defaults for zero or absent fields: 30s interval and timeout, 3 retries, no start period, 5s start interval', () => {
@@ -67,7 +76,9 @@ test('defaults for zero or absent fields: 30s interval and timeout, 3 retries, n
 });
 
 test('merge with the image: an unset healthcheck or field takes the image one; zero fields are dropped', () => {
-  const image = { Healthcheck: { Test: ['CMD-SHELL', 'pg_isready'], Interval: 5 * S, Timeout: 2 * S, StartPeriod: S, StartInterval: 3 * S, Retries: 7 } };
+  const image = {
+    Healthcheck: { Test: ['CMD-SHELL', 'pg_isready'], Interval: 5 * S, Timeout: 2 * S, StartPeriod: S, StartInterval: 3 * S, Retries: 7 },
+  };
   assert.deepEqual(mergeWithImage({}, image).Healthcheck, image.Healthcheck);
   assert.deepEqual(mergeWithImage({ Healthcheck: { Test: [], Interval: 0, Timeout: 9 * S, Retries: 0 } }, image).Healthcheck, {
     Test: ['CMD-SHELL', 'pg_isready'],
@@ -77,9 +88,19 @@ test('merge with the image: an unset healthcheck or field takes the image one; z
     StartInterval: 3 * S,
     Retries: 7,
   });
-  assert.deepEqual(mergeWithImage({ Healthcheck: { Test: ['NONE'] } }, image).Healthcheck, { Test: ['NONE'], Interval: 5 * S, Timeout: 2 * S, StartPeriod: S, StartInterval: 3 * S, Retries: 7 });
+  assert.deepEqual(mergeWithImage({ Healthcheck: { Test: ['NONE'] } }, image).Healthcheck, {
+    Test: ['NONE'],
+    Interval: 5 * S,
+    Timeout: 2 * S,
+    StartPeriod: S,
+    StartInterval: 3 * S,
+    Retries: 7,
+  });
   // Without an image healthcheck, the zero fields go (dockerd shows them omitted).
-  assert.deepEqual(mergeWithImage({ Healthcheck: { Test: ['CMD', 'true'], Interval: 0, Timeout: 0, Retries: 0, StartPeriod: 0 } }, {}).Healthcheck, { Test: ['CMD', 'true'] });
+  assert.deepEqual(
+    mergeWithImage({ Healthcheck: { Test: ['CMD', 'true'], Interval: 0, Timeout: 0, Retries: 0, StartPeriod: 0 } }, {}).Healthcheck,
+    { Test: ['CMD', 'true'] },
+  );
   assert.deepEqual(mergeWithImage({ Healthcheck: { Interval: 0 } }, undefined).Healthcheck, {});
   assert.equal(mergeWithImage({}, {}).Healthcheck, undefined);
 });

@@ -93,7 +93,12 @@ interface Rig {
 }
 
 function rig(health: HealthConfig | undefined, shell?: string[]): Rig {
-  const record = { id: ID, name: 'c', config: { Image: 'busybox', Healthcheck: health, Shell: shell }, hostConfig: {} } as unknown as ContainerRecord;
+  const record = {
+    id: ID,
+    name: 'c',
+    config: { Image: 'busybox', Healthcheck: health, Shell: shell },
+    hostConfig: {},
+  } as unknown as ContainerRecord;
   const c = new LiveContainer(record, { ...initialState(), running: true, pid: 42, startedAt: rfc3339Nano(new Date(Date.now())) });
   const runner = new FakeRunner();
   const timers = new CountingTimers();
@@ -200,7 +205,10 @@ test('retries: unhealthy after Retries consecutive failures (any non-zero code),
   assert.equal(c.state.health?.Status, 'healthy');
   assert.equal(c.state.health?.FailingStreak, 1);
   assert.deepEqual(changes, ['unhealthy', 'healthy']);
-  assert.deepEqual(c.state.health?.Log.map((e) => e.ExitCode), [1, 2, 0, 137]);
+  assert.deepEqual(
+    c.state.health?.Log.map((e) => e.ExitCode),
+    [1, 2, 0, 137],
+  );
   hc.shutdown([c]);
 });
 
@@ -245,7 +253,10 @@ test('start period over without a success: the interval, and failures count', as
   await advance(9000);
   const log = c.state.health?.Log ?? [];
   // 1, 2, 3 s inside the start period, then 4 s (the period is over: its failure counts) and 7 s.
-  assert.deepEqual(log.map((e) => Date.parse(e.Start) - started), [1000, 2000, 3000, 4000, 7000]);
+  assert.deepEqual(
+    log.map((e) => Date.parse(e.Start) - started),
+    [1000, 2000, 3000, 4000, 7000],
+  );
   assert.equal(c.state.health?.FailingStreak, 2);
   assert.equal(c.state.health?.Status, 'unhealthy');
   hc.shutdown([c]);
@@ -258,7 +269,13 @@ test('the interval counts from the end of the previous probe', async () => {
   const started = Date.parse(c.state.startedAt);
   await advance(3000);
   const log = c.state.health?.Log ?? [];
-  assert.deepEqual(log.slice(0, 2).map((e) => [Date.parse(e.Start) - started, Date.parse(e.End) - started]), [[1000, 1500], [2500, 3000]]);
+  assert.deepEqual(
+    log.slice(0, 2).map((e) => [Date.parse(e.Start) - started, Date.parse(e.End) - started]),
+    [
+      [1000, 1500],
+      [2500, 3000],
+    ],
+  );
   hc.shutdown([c]);
 });
 
@@ -283,7 +300,10 @@ test('timeout: the probe is killed and recorded as -1 with moby text, its output
 });
 
 test('timeout in Go duration words: 30s by default, 1m30s', async () => {
-  for (const [timeout, text] of [[0, '30s'], [90 * S, '1m30s']] as const) {
+  for (const [timeout, text] of [
+    [0, '30s'],
+    [90 * S, '1m30s'],
+  ] as const) {
     const { c, hc, runner } = rig({ Test: ['CMD', 'hang'], Interval: S, Timeout: timeout });
     runner.script.push({ hang: true });
     hc.taskRunning(c);
@@ -298,7 +318,10 @@ test('Log keeps the last 5 results, oldest first', async () => {
   for (let i = 1; i <= 7; i++) runner.script.push({ code: 0, output: `run ${i}` });
   hc.taskRunning(c);
   await advance(7000);
-  assert.deepEqual(c.state.health?.Log.map((e) => e.Output), ['run 3', 'run 4', 'run 5', 'run 6', 'run 7']);
+  assert.deepEqual(
+    c.state.health?.Log.map((e) => e.Output),
+    ['run 3', 'run 4', 'run 5', 'run 6', 'run 7'],
+  );
   hc.shutdown([c]);
 });
 
@@ -323,7 +346,10 @@ test('a probe that cannot start is a -1 result with the error; one whose start h
   runner.script.push({ startFails: 'exec: "x": executable file not found in $PATH' }, { startHangs: true, hang: true });
   hc.taskRunning(c);
   await advance(1000);
-  assert.deepEqual(c.state.health?.Log.map((e) => [e.ExitCode, e.Output]), [[-1, 'exec: "x": executable file not found in $PATH']]);
+  assert.deepEqual(
+    c.state.health?.Log.map((e) => [e.ExitCode, e.Output]),
+    [[-1, 'exec: "x": executable file not found in $PATH']],
+  );
   await advance(31_000, 500);
   assert.deepEqual(c.state.health?.Log[1]?.Output, `timed out starting health check for container ${ID}`);
   runner.hungStarts[0]?.({} as ProbeProcess);

@@ -32,8 +32,10 @@ test('Int64 is a number while exact, a bigint beyond ±2^53', () => {
   assert.equal(mulInt64(2n ** 53n, 2), 2n ** 54n);
 });
 
-test('decoder keeps ±(2^63-1) and the int64 minimum exactly; 2^63 gets Go\'s text', () => {
-  const v = decodeGoText(`{"HostConfig":{"Memory":${MAX},"MemorySwap":${MIN},"ShmSize":${MAX},"PidsLimit":${-MAX}}}`, CREATE_BODY) as { HostConfig: HostConfig };
+test("decoder keeps ±(2^63-1) and the int64 minimum exactly; 2^63 gets Go's text", () => {
+  const v = decodeGoText(`{"HostConfig":{"Memory":${MAX},"MemorySwap":${MIN},"ShmSize":${MAX},"PidsLimit":${-MAX}}}`, CREATE_BODY) as {
+    HostConfig: HostConfig;
+  };
   assert.deepEqual(v.HostConfig, { Memory: MAX, MemorySwap: MIN, ShmSize: MAX, PidsLimit: -MAX });
   assert.equal(
     decodeError('{"HostConfig":{"Memory":9223372036854775808}}'),
@@ -44,7 +46,10 @@ test('decoder keeps ±(2^63-1) and the int64 minimum exactly; 2^63 gets Go\'s te
     'json: cannot unmarshal number -9223372036854775809 into Go struct field UpdateConfig.Memory of type int64',
   );
   // uint64 fields (blkio rates, IOMaximum*) reach 2^64-1 and refuse 2^64 and negatives.
-  const rates = decodeGoText('{"BlkioDeviceReadBps":[{"Path":"/dev/sda","Rate":18446744073709551615}],"IOMaximumBandwidth":18446744073709551615}', UPDATE_BODY);
+  const rates = decodeGoText(
+    '{"BlkioDeviceReadBps":[{"Path":"/dev/sda","Rate":18446744073709551615}],"IOMaximumBandwidth":18446744073709551615}',
+    UPDATE_BODY,
+  );
   assert.deepEqual(rates, { BlkioDeviceReadBps: [{ Path: '/dev/sda', Rate: 2n ** 64n - 1n }], IOMaximumBandwidth: 2n ** 64n - 1n });
   assert.equal(
     decodeError('{"BlkioDeviceReadBps":[{"Rate":18446744073709551616}]}', UPDATE_BODY),
@@ -55,11 +60,19 @@ test('decoder keeps ±(2^63-1) and the int64 minimum exactly; 2^63 gets Go\'s te
     'json: cannot unmarshal number 9223372036854775808 into Go struct field Ulimit.HostConfig.Ulimits.Soft of type int64',
   );
   // A fraction or exponent is still not an int64, whatever its size.
-  assert.equal(decodeError('{"Memory":9223372036854775807.0}', UPDATE_BODY), 'json: cannot unmarshal number 9223372036854775807.0 into Go struct field UpdateConfig.Memory of type int64');
+  assert.equal(
+    decodeError('{"Memory":9223372036854775807.0}', UPDATE_BODY),
+    'json: cannot unmarshal number 9223372036854775807.0 into Go struct field UpdateConfig.Memory of type int64',
+  );
 });
 
 test('stored JSON round-trips bigints exactly; plain numbers and strings are untouched', () => {
-  const record = { hostConfig: { Memory: MAX, MemorySwap: -2, PidsLimit: MIN, Ulimits: [{ Name: 'nofile', Soft: 2n ** 62n, Hard: MAX }] }, name: '9223372036854775807', n: 1.5, big: 1e300 };
+  const record = {
+    hostConfig: { Memory: MAX, MemorySwap: -2, PidsLimit: MIN, Ulimits: [{ Name: 'nofile', Soft: 2n ** 62n, Hard: MAX }] },
+    name: '9223372036854775807',
+    n: 1.5,
+    big: 1e300,
+  };
   const text = exactStringify(record);
   assert.equal(
     text,
@@ -102,20 +115,32 @@ test('create defaults and the OCI spec carry 2^63-1 digit for digit', () => {
   // dockerd 20.10's spec, byte for byte: limit 2^63-1 and no swap (the stored -2 is not a limit).
   assert.equal(ociJson(res.memory), '{"limit":9223372036854775807,"disableOOMKiller":false}');
   assert.equal(ociJson(res.pids), '{"limit":9223372036854775807}');
-  assert.equal(ociJson(buildResources({ CpuQuota: MAX, CpuRealtimeRuntime: MAX }).cpu), '{"quota":9223372036854775807,"realtimeRuntime":9223372036854775807}');
+  assert.equal(
+    ociJson(buildResources({ CpuQuota: MAX, CpuRealtimeRuntime: MAX }).cpu),
+    '{"quota":9223372036854775807,"realtimeRuntime":9223372036854775807}',
+  );
   const update = buildResources({ Memory: MAX, MemorySwap: MAX }, { mode: 'update' });
   assert.equal(ociJson(update.memory), '{"limit":9223372036854775807,"swap":9223372036854775807}');
   // Ulimits: -1 is unlimited (2^64-1); 2^63-1 stays itself.
-  assert.equal(ociJson(buildRlimits([{ Name: 'nofile', Soft: MAX, Hard: -1 }])), '[{"type":"RLIMIT_NOFILE","soft":9223372036854775807,"hard":18446744073709551615}]');
+  assert.equal(
+    ociJson(buildRlimits([{ Name: 'nofile', Soft: MAX, Hard: -1 }])),
+    '[{"type":"RLIMIT_NOFILE","soft":9223372036854775807,"hard":18446744073709551615}]',
+  );
 });
 
 test('validators compare bigints exactly', () => {
   setHostCpuFacts({ cpuCount: () => 2, cpusetCpus: () => '0-1', cpusetMems: () => '0' });
   // 2^63-2 < 2^63-1, which doubles would round to the same value.
-  assert.throws(() => verifyResources({ Memory: MAX, MemorySwap: MAX - 1n }), /Minimum memoryswap limit should be larger than memory limit/);
+  assert.throws(
+    () => verifyResources({ Memory: MAX, MemorySwap: MAX - 1n }),
+    /Minimum memoryswap limit should be larger than memory limit/,
+  );
   assert.deepEqual(verifyResources({ Memory: MAX - 1n, MemorySwap: MAX }), []);
   assert.throws(() => verifyResources({ PidsLimit: MIN }), /invalid PIDs limit/);
-  assert.throws(() => verifyResources({ MemorySwappiness: MAX }), /Invalid value: 9223372036854775807, valid memory swappiness range is 0-100$/);
+  assert.throws(
+    () => verifyResources({ MemorySwappiness: MAX }),
+    /Invalid value: 9223372036854775807, valid memory swappiness range is 0-100$/,
+  );
   assert.throws(
     () => verifyResources({ Ulimits: [{ Name: 'nofile', Soft: MAX, Hard: MAX - 1n }] }),
     /ulimit soft limit must be less than or equal to hard limit: 9223372036854775807 > 9223372036854775806/,

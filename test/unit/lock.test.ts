@@ -87,11 +87,7 @@ test('acquirePidfile writes our PID atomically and release removes it', () => {
   const lock = acquirePidfile(file);
   assert.equal(fs.readFileSync(file, 'utf8'), String(process.pid));
   assert.equal(readLockOwner(file), process.pid);
-  assert.deepEqual(
-    fs.readdirSync(path.dirname(file)),
-    ['berth.pid'],
-    'no temporary files are left behind',
-  );
+  assert.deepEqual(fs.readdirSync(path.dirname(file)), ['berth.pid'], 'no temporary files are left behind');
   lock.release();
   assert.equal(fs.existsSync(file), false);
   lock.release(); // idempotent
@@ -105,7 +101,10 @@ test('a live berthd/node owner is refused with dockerd-style wording', () => {
     () => acquirePidfile(file),
     (err: unknown) => {
       assert.ok(err instanceof LockError);
-      assert.equal(err.message, `pid file found, ensure berthd is not running or delete ${file}: process with PID ${owner} is still running`);
+      assert.equal(
+        err.message,
+        `pid file found, ensure berthd is not running or delete ${file}: process with PID ${owner} is still running`,
+      );
       assert.equal(err.ownerPid, owner);
       assert.equal(err.path, file);
       return true;
@@ -182,7 +181,9 @@ test('data root lock: a second daemon on the same data root is refused, a differ
   fs.writeFileSync(path.join(otherRoot, 'berthd.lock'), String(owner));
   assert.throws(
     () => acquireDirLock(otherRoot, 'data root', '--data-root'),
-    new RegExp(`^LockError: data root ${otherRoot} is in use by berthd \\(PID ${owner}\\): stop it or give this daemon its own --data-root; if no berthd is running, delete ${otherRoot}/berthd.lock$`),
+    new RegExp(
+      `^LockError: data root ${otherRoot} is in use by berthd \\(PID ${owner}\\): stop it or give this daemon its own --data-root; if no berthd is running, delete ${otherRoot}/berthd.lock$`,
+    ),
   );
   stopChild(owner);
   first.release();
@@ -191,7 +192,11 @@ test('data root lock: a second daemon on the same data root is refused, a differ
 
 test('acquireDaemonLocks takes pidfile, data root and exec root, and leaves nothing behind on failure', () => {
   const base = fresh('daemon');
-  const paths = { pidfile: path.join(base, 'run', 'berth.pid'), dataRoot: path.join(base, 'lib'), execRoot: path.join(base, 'run', 'berth') };
+  const paths = {
+    pidfile: path.join(base, 'run', 'berth.pid'),
+    dataRoot: path.join(base, 'lib'),
+    execRoot: path.join(base, 'run', 'berth'),
+  };
   const locks = acquireDaemonLocks(paths);
   assert.equal(locks.locks.length, 3);
   for (const p of [paths.pidfile, path.join(paths.dataRoot, 'berthd.lock'), path.join(paths.execRoot, 'berthd.lock')]) {
@@ -225,7 +230,11 @@ test('stale take-over never deletes a file that replaced the one judged stale', 
   fs.writeFileSync(file, '777');
   removeIfUnchanged(file, judged);
   assert.equal(fs.readFileSync(file, 'utf8'), '777', 'the new owner keeps its file');
-  assert.deepEqual(fs.readdirSync(path.dirname(file)).filter((f) => f.startsWith(path.basename(file))), [path.basename(file)], 'nothing left aside');
+  assert.deepEqual(
+    fs.readdirSync(path.dirname(file)).filter((f) => f.startsWith(path.basename(file))),
+    [path.basename(file)],
+    'nothing left aside',
+  );
   // unchanged: removed
   const again = inspectLockFile(file);
   assert.ok(again !== null);

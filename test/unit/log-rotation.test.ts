@@ -14,7 +14,10 @@ const at = (i: number): Date => new Date(Date.UTC(2026, 10, 28, 14, 21, 16) + i)
 
 test('rotation values are refused at create with dockerd texts', () => {
   const bad = (opts: Record<string, string>, message: string): void =>
-    assert.throws(() => validateLogOpts('json-file', opts), (err: Error) => err.name === 'InvalidParameter' && err.message === message);
+    assert.throws(
+      () => validateLogOpts('json-file', opts),
+      (err: Error) => err.name === 'InvalidParameter' && err.message === message,
+    );
   bad({ 'max-size': '-1' }, "invalid size: '-1'");
   bad({ 'max-size': '0' }, 'max-size must be a positive number');
   bad({ 'max-file': '0' }, 'max-file cannot be less than 1');
@@ -95,6 +98,9 @@ test('close() drops a backlog it cannot write within its grace period', async ()
   for (let i = 0; i < 20000; i++) logger.log({ stream: 'stdout', line: Buffer.from(`l${i}`), time: at(i) });
   await logger.close();
   assert.equal(logger.backlog(), 0);
-  assert.ok(errors.some((m) => /backlog of \d+ bytes dropped at close/.test(m)), errors.join('\n'));
+  assert.ok(
+    errors.some((m) => /backlog of \d+ bytes dropped at close/.test(m)),
+    errors.join('\n'),
+  );
   assert.ok(fs.readdirSync(path.dirname(file)).length < 20000);
 });

@@ -58,7 +58,11 @@ test('a real process through copier and json-file gives the file dockerd wrote (
   // Interleaving of stdout and stderr depends on scheduling; each stream's sequence must match.
   assert.deepEqual(byStream(ours), byStream(theirs));
   // Partial pieces carry the first piece's time; the final piece of the line too.
-  const stdout = ours.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { log: string; stream: string; time: string }).filter((e) => e.stream === 'stdout');
+  const stdout = ours
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { log: string; stream: string; time: string })
+    .filter((e) => e.stream === 'stdout');
   const aIdx = stdout.findIndex((e) => e.log.startsWith('aaa'));
   assert.equal(new Set(stdout.slice(aIdx, aIdx + 3).map((e) => e.time)).size, 1);
   assert.notEqual(stdout[aIdx - 1]!.time, stdout[aIdx]!.time);
@@ -75,16 +79,27 @@ function ticking(): () => LogTime {
 test('splitting does not depend on how the bytes are chunked', async () => {
   const payload = Buffer.concat([
     Buffer.from('short\n\n'),
-    Buffer.alloc(16383, 'x'), Buffer.from('\n'), // fits: one message
-    Buffer.alloc(16384, 'y'), Buffer.from('\n'), // fills the buffer: partial + empty last
-    Buffer.alloc(16385, 'z'), Buffer.from('\n'), // partial + 1 byte
-    Buffer.alloc(50000, 'w'), Buffer.from('\nend'),
+    Buffer.alloc(16383, 'x'),
+    Buffer.from('\n'), // fits: one message
+    Buffer.alloc(16384, 'y'),
+    Buffer.from('\n'), // fills the buffer: partial + empty last
+    Buffer.alloc(16385, 'z'),
+    Buffer.from('\n'), // partial + 1 byte
+    Buffer.alloc(50000, 'w'),
+    Buffer.from('\nend'),
   ]);
   const expected = [
-    ['short', false], ['', false], ['x'.repeat(16383), false],
-    ['y'.repeat(16384), true], ['', false],
-    ['z'.repeat(16384), true], ['z', false],
-    ['w'.repeat(16384), true], ['w'.repeat(16384), true], ['w'.repeat(16384), true], ['w'.repeat(848), false],
+    ['short', false],
+    ['', false],
+    ['x'.repeat(16383), false],
+    ['y'.repeat(16384), true],
+    ['', false],
+    ['z'.repeat(16384), true],
+    ['z', false],
+    ['w'.repeat(16384), true],
+    ['w'.repeat(16384), true],
+    ['w'.repeat(16384), true],
+    ['w'.repeat(848), false],
     ['end', true],
   ];
   for (const chunkSize of [1, 7, 2048, 16384, 65536, payload.length]) {
@@ -94,7 +109,11 @@ test('splitting does not depend on how the bytes are chunked', async () => {
     for (let i = 0; i < payload.length; i += chunkSize) src.write(payload.subarray(i, i + chunkSize));
     src.end();
     await copier.done();
-    assert.deepEqual(sink.msgs.map((m) => [m.line.toString(), m.partial]), expected, `chunk size ${chunkSize}`);
+    assert.deepEqual(
+      sink.msgs.map((m) => [m.line.toString(), m.partial]),
+      expected,
+      `chunk size ${chunkSize}`,
+    );
     // Timestamps: a partial run shares the first piece's; others are fresh.
     const ns = sink.msgs.map((m) => m.nsec);
     assert.equal(ns[3], ns[4]);
@@ -151,7 +170,11 @@ test('the pipe is drained with no listener even when the writer is slow', { skip
 test('non-blocking mode drops instead of waiting', async () => {
   const src = new PassThrough();
   const logged: string[] = [];
-  const sink: LogSink = { log: (m) => logged.push(m.line.toString()), backlog: () => (logged.length >= 2 ? 10_000 : 0), flush: async () => undefined };
+  const sink: LogSink = {
+    log: (m) => logged.push(m.line.toString()),
+    backlog: () => (logged.length >= 2 ? 10_000 : 0),
+    flush: async () => undefined,
+  };
   const copier = new LogCopier({ stdout: src }, sink, { mode: 'non-blocking', maxBufferSize: 5000 });
   src.end('a\nb\nc\nd\n');
   await copier.done();
@@ -162,7 +185,16 @@ test('non-blocking mode drops instead of waiting', async () => {
 test('done() waits for the sink to have written everything', async () => {
   const src = new PassThrough();
   let flushed = false;
-  const sink: LogSink = { log: () => undefined, flush: () => new Promise((r) => setTimeout(() => { flushed = true; r(); }, 20)) };
+  const sink: LogSink = {
+    log: () => undefined,
+    flush: () =>
+      new Promise((r) =>
+        setTimeout(() => {
+          flushed = true;
+          r();
+        }, 20),
+      ),
+  };
   const copier = new LogCopier({ stdout: src }, sink);
   src.end('x\n');
   await copier.done();
@@ -178,7 +210,10 @@ test('a stream that fails counts as ended; its unterminated line is kept', async
   await new Promise((r) => setImmediate(r));
   src.destroy(new Error('boom'));
   await copier.done();
-  assert.deepEqual(sink.msgs.map((m) => [m.line.toString(), m.partial]), [['half', true]]);
+  assert.deepEqual(
+    sink.msgs.map((m) => [m.line.toString(), m.partial]),
+    [['half', true]],
+  );
   assert.equal(errors[0]?.message, 'boom');
 });
 

@@ -104,7 +104,7 @@ test('details without attrs is a lone space; tail counts entries before the stre
 });
 
 test('queryEscape and details order as Go', () => {
-  assert.equal(queryEscape('a b+c/d~e_f.g-h!*()\'é'), 'a+b%2Bc%2Fd~e_f.g-h%21%2A%28%29%27%C3%A9');
+  assert.equal(queryEscape("a b+c/d~e_f.g-h!*()'é"), 'a+b%2Bc%2Fd~e_f.g-h%21%2A%28%29%27%C3%A9');
   assert.equal(detailsPrefix({ b: '2', a: '1', B: 'x y' }), 'B=x+y,a=1,b=2');
   assert.equal(detailsPrefix(undefined), '');
 });
@@ -123,16 +123,26 @@ test('extraAttributes and the tag reproduce what dockerd stored for cap1', () =>
   assert.deepEqual(extraAttributes({ 'labels-regex': '^a', 'env-regex': 'O{2}' }, info), { app: 'web', FOO: 'bar' });
   // env options do nothing without an environment; a bad labels-regex fails even without labels
   assert.deepEqual(extraAttributes({ 'env-regex': '(' }, { ...info, env: [] }), {});
-  assert.throws(() => extraAttributes({ 'labels-regex': '(' }, { ...info, labels: {} }), /^SystemError|failed to initialize logging driver: error parsing regexp/);
-  assert.equal(renderLogTag('{{.ImageName}}-{{ .ImageID }} {{.Command}} {{.ContainerArgs}}', { ...info, entrypoint: 'sh', args: ['-c', 'x'] }), 'busybox-0123456789ab sh -c x [-c x]');
+  assert.throws(
+    () => extraAttributes({ 'labels-regex': '(' }, { ...info, labels: {} }),
+    /^SystemError|failed to initialize logging driver: error parsing regexp/,
+  );
+  assert.equal(
+    renderLogTag('{{.ImageName}}-{{ .ImageID }} {{.Command}} {{.ContainerArgs}}', { ...info, entrypoint: 'sh', args: ['-c', 'x'] }),
+    'busybox-0123456789ab sh -c x [-c x]',
+  );
   assert.throws(() => renderLogTag('{{.Bogus}}', info), {
-    message: 'failed to initialize logging driver: template: log-tag:1:2: executing "log-tag" at <.Bogus>: can\'t evaluate field Bogus in type *logger.Info',
+    message:
+      'failed to initialize logging driver: template: log-tag:1:2: executing "log-tag" at <.Bogus>: can\'t evaluate field Bogus in type *logger.Info',
   });
 });
 
 test('log-opt validation at create: dockerd messages, InvalidParameter', () => {
   const bad = (driver: string, opts: Record<string, string>, message: string): void =>
-    assert.throws(() => validateLogOpts(driver, opts), (err: Error) => err.name === 'InvalidParameter' && err.message === message);
+    assert.throws(
+      () => validateLogOpts(driver, opts),
+      (err: Error) => err.name === 'InvalidParameter' && err.message === message,
+    );
   bad('json-file', { foo: '1' }, "unknown log opt 'foo' for json-file log driver");
   bad('json-file', { mode: 'x' }, 'logger: logging mode not supported: x');
   bad('json-file', { 'max-buffer-size': '1m' }, "logger: max-buffer-size option is only supported with 'mode=non-blocking'");
@@ -150,9 +160,21 @@ test('log-opt validation at create: dockerd messages, InvalidParameter', () => {
 
 test('log-opt parsing at start: values, defaults and dockerd messages', () => {
   assert.deepEqual(parseLogOpts('json-file', {}), {
-    driver: 'json-file', maxSize: -1, maxFile: 1, compress: false, mode: 'blocking', maxBufferSize: 1_000_000, opts: {},
+    driver: 'json-file',
+    maxSize: -1,
+    maxFile: 1,
+    compress: false,
+    mode: 'blocking',
+    maxBufferSize: 1_000_000,
+    opts: {},
   });
-  const c = parseLogOpts('json-file', { 'max-size': '10m', 'max-file': '3', compress: 'true', mode: 'non-blocking', 'max-buffer-size': '4m' });
+  const c = parseLogOpts('json-file', {
+    'max-size': '10m',
+    'max-file': '3',
+    compress: 'true',
+    mode: 'non-blocking',
+    'max-buffer-size': '4m',
+  });
   assert.equal(c.maxSize, 10_000_000);
   assert.equal(c.maxFile, 3);
   assert.equal(c.compress, true);
@@ -162,7 +184,10 @@ test('log-opt parsing at start: values, defaults and dockerd messages', () => {
   assert.equal(parseLogOpts('json-file', { 'max-file': '3' }).maxFile, 3);
   assert.equal(parseLogOpts('none', {}).driver, 'none');
   const fail = (opts: Record<string, string>, message: string): void =>
-    assert.throws(() => parseLogOpts('json-file', opts), (err: Error) => err.name === 'System' && err.message === `failed to initialize logging driver: ${message}`);
+    assert.throws(
+      () => parseLogOpts('json-file', opts),
+      (err: Error) => err.name === 'System' && err.message === `failed to initialize logging driver: ${message}`,
+    );
   fail({ 'max-size': '1x' }, "invalid suffix: 'x'");
   fail({ 'max-size': '0' }, 'max-size must be a positive number');
   fail({ 'max-size': '-1' }, "invalid size: '-1'");
@@ -178,7 +203,10 @@ test('log-opt parsing at start: values, defaults and dockerd messages', () => {
 test('mergeLogConfig: daemon defaults fill in for the default driver only', () => {
   const defaults = { Type: 'json-file', Config: { 'max-size': '10m', 'cache-disabled': 'true' } };
   assert.deepEqual(mergeLogConfig({}, defaults), { Type: 'json-file', Config: { 'max-size': '10m', 'cache-disabled': 'true' } });
-  assert.deepEqual(mergeLogConfig({ Type: 'json-file', Config: { 'max-size': '1m' } }, defaults).Config, { 'max-size': '1m', 'cache-disabled': 'true' });
+  assert.deepEqual(mergeLogConfig({ Type: 'json-file', Config: { 'max-size': '1m' } }, defaults).Config, {
+    'max-size': '1m',
+    'cache-disabled': 'true',
+  });
   assert.deepEqual(mergeLogConfig({ Type: 'none', Config: null }, defaults), { Type: 'none', Config: { 'cache-disabled': 'true' } });
   assert.throws(() => mergeLogConfig({ Type: 'json-file', Config: { nope: '1' } }, defaults), /unknown log opt 'nope'/);
 });

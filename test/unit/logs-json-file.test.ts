@@ -10,7 +10,11 @@ import { freshLogPaths } from './log-files';
 const fresh = freshLogPaths('berth-jsonfile-');
 const at = (i: number): Date => new Date(Date.UTC(2026, 10, 28, 14, 21, 16) + i);
 const NSEC = 123456789; // nine significant digits: every entry the same length as dockerd's
-const logLines = (text: string): string[] => text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { log: string }).log);
+const logLines = (text: string): string[] =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { log: string }).log);
 
 test('appends to an existing file with mode 0640 and keeps order under load', async () => {
   const file = fresh();
@@ -39,9 +43,18 @@ test('rotation by max-size keeps max-file files, cut where dockerd cuts', async 
   const dir = path.dirname(file);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['c-json.log', 'c-json.log.1', 'c-json.log.2']);
   // Same split as the reference daemon's max-size=1k, max-file=3 run of 60 "line N" entries.
-  assert.deepEqual(logLines(fs.readFileSync(`${file}.2`, 'utf8')), Array.from({ length: 13 }, (_, i) => `line ${26 + i}\n`));
-  assert.deepEqual(logLines(fs.readFileSync(`${file}.1`, 'utf8')), Array.from({ length: 13 }, (_, i) => `line ${39 + i}\n`));
-  assert.deepEqual(logLines(fs.readFileSync(file, 'utf8')), Array.from({ length: 8 }, (_, i) => `line ${52 + i}\n`));
+  assert.deepEqual(
+    logLines(fs.readFileSync(`${file}.2`, 'utf8')),
+    Array.from({ length: 13 }, (_, i) => `line ${26 + i}\n`),
+  );
+  assert.deepEqual(
+    logLines(fs.readFileSync(`${file}.1`, 'utf8')),
+    Array.from({ length: 13 }, (_, i) => `line ${39 + i}\n`),
+  );
+  assert.deepEqual(
+    logLines(fs.readFileSync(file, 'utf8')),
+    Array.from({ length: 8 }, (_, i) => `line ${52 + i}\n`),
+  );
   assert.equal(fs.statSync(file).size, 624);
   assert.equal(fs.statSync(`${file}.1`).size, 1014);
   assert.ok(rotations > 0);
@@ -58,7 +71,7 @@ test('max-file 1 truncates in place', async () => {
   assert.ok(lines.length < 30);
 });
 
-test('compress: rotated files are gzip with dockerd\'s header and lastTime', async () => {
+test("compress: rotated files are gzip with dockerd's header and lastTime", async () => {
   const file = fresh();
   const logger = new JsonFileLogger({ path: file, maxSize: 1000, maxFile: 3, compress: true });
   for (let i = 0; i < 60; i++) {
@@ -75,7 +88,10 @@ test('compress: rotated files are gzip with dockerd\'s header and lastTime', asy
   const xlen = gz.readUInt16LE(10);
   const extra = JSON.parse(gz.subarray(12, 12 + xlen).toString()) as { lastTime: string };
   assert.equal(extra.lastTime, '2026-11-28T14:21:16.123456789Z'); // line 38's time (ms 38 is dropped by nsec)
-  assert.deepEqual(logLines(zlib.gunzipSync(gz).toString()), Array.from({ length: 13 }, (_, i) => `line ${26 + i}\n`));
+  assert.deepEqual(
+    logLines(zlib.gunzipSync(gz).toString()),
+    Array.from({ length: 13 }, (_, i) => `line ${26 + i}\n`),
+  );
   assert.deepEqual(logLines(zlib.gunzipSync(fs.readFileSync(`${file}.1.gz`)).toString())[0], 'line 39\n');
   // and dockerd's own file reads the same way
   const refXlen = ref.readUInt16LE(10);

@@ -20,7 +20,12 @@ test(`reading a ${TOTAL_MB} MB log streams with bounded memory`, async (t) => {
   let perBlock = 0;
   const text = 'x'.repeat(700);
   while (size < 1 << 20) {
-    const b = logger.encode({ stream: perBlock % 5 ? 'stdout' : 'stderr', line: Buffer.from(`${perBlock} ${text}`), time: new Date(Date.UTC(2026, 0, 1) + perBlock), nsec: 123456789 });
+    const b = logger.encode({
+      stream: perBlock % 5 ? 'stdout' : 'stderr',
+      line: Buffer.from(`${perBlock} ${text}`),
+      time: new Date(Date.UTC(2026, 0, 1) + perBlock),
+      nsec: 123456789,
+    });
     parts.push(b);
     size += b.length;
     perBlock++;
@@ -37,7 +42,16 @@ test(`reading a ${TOTAL_MB} MB log streams with bounded memory`, async (t) => {
   let peak = base;
   let count = 0;
   let bytes = 0;
-  for await (const e of readLogs({ path: file, maxFile: 1, compress: false, stdout: true, stderr: true, follow: false, signal: new AbortController().signal, isRunning: () => false })) {
+  for await (const e of readLogs({
+    path: file,
+    maxFile: 1,
+    compress: false,
+    stdout: true,
+    stderr: true,
+    follow: false,
+    signal: new AbortController().signal,
+    isRunning: () => false,
+  })) {
     count++;
     bytes += e.line.length;
     if ((count & 0x3fff) === 0) peak = Math.max(peak, process.memoryUsage().rss);
@@ -52,7 +66,18 @@ test(`reading a ${TOTAL_MB} MB log streams with bounded memory`, async (t) => {
   // tail from the end reads only the end
   const t0 = Date.now();
   const last: string[] = [];
-  for await (const e of readLogs({ path: file, maxFile: 1, compress: false, stdout: true, stderr: true, tail: 3, follow: false, signal: new AbortController().signal, isRunning: () => false })) last.push(e.line.toString().split(' ')[0]!);
+  for await (const e of readLogs({
+    path: file,
+    maxFile: 1,
+    compress: false,
+    stdout: true,
+    stderr: true,
+    tail: 3,
+    follow: false,
+    signal: new AbortController().signal,
+    isRunning: () => false,
+  }))
+    last.push(e.line.toString().split(' ')[0]!);
   assert.deepEqual(last, [String(perBlock - 3), String(perBlock - 2), String(perBlock - 1)]);
   assert.ok(Date.now() - t0 < 500, 'tail does not scan the file');
 });

@@ -61,11 +61,18 @@ for (const compress of [false, true]) {
     assert.equal(names.filter((f) => f.endsWith('.gz')).length, compress ? 4 : 0);
     const first = 100 - kept;
     const all = await collect(readLogs(opts(file, { compress })));
-    assert.deepEqual(all.map((l) => l.replace('E:', '')), lines(first, 100));
+    assert.deepEqual(
+      all.map((l) => l.replace('E:', '')),
+      lines(first, 100),
+    );
     assert.ok(all.includes('E:line 99\n'));
     for (const tail of [1, 3, 9, 10, 11, 25, kept, kept + 50]) {
       const got = await collect(readLogs(opts(file, { compress, tail })));
-      assert.deepEqual(got.map((l) => l.replace('E:', '')), lines(Math.max(first, 100 - tail), 100), `tail ${tail}`);
+      assert.deepEqual(
+        got.map((l) => l.replace('E:', '')),
+        lines(Math.max(first, 100 - tail), 100),
+        `tail ${tail}`,
+      );
     }
     assert.deepEqual(await collect(readLogs(opts(file, { compress, tail: 0 }))), []);
     // tail counts entries before the stream filter, as dockerd
@@ -77,11 +84,23 @@ for (const compress of [false, true]) {
 test('since and until to the nanosecond; until ends the read', async () => {
   const { file } = await rotatedLog(true);
   const t = (i: number) => ({ sec: BASE / 1000 + i, nsec: i });
-  assert.deepEqual((await collect(readLogs(opts(file, { since: t(95) })))).map((l) => l.replace('E:', '')), lines(95, 100));
-  assert.deepEqual((await collect(readLogs(opts(file, { since: { sec: t(95).sec, nsec: 96 } })))).map((l) => l.replace('E:', '')), lines(96, 100));
-  assert.deepEqual((await collect(readLogs(opts(file, { since: t(90), until: t(92) })))).map((l) => l.replace('E:', '')), lines(90, 93));
+  assert.deepEqual(
+    (await collect(readLogs(opts(file, { since: t(95) })))).map((l) => l.replace('E:', '')),
+    lines(95, 100),
+  );
+  assert.deepEqual(
+    (await collect(readLogs(opts(file, { since: { sec: t(95).sec, nsec: 96 } })))).map((l) => l.replace('E:', '')),
+    lines(96, 100),
+  );
+  assert.deepEqual(
+    (await collect(readLogs(opts(file, { since: t(90), until: t(92) })))).map((l) => l.replace('E:', '')),
+    lines(90, 93),
+  );
   assert.deepEqual(await collect(readLogs(opts(file, { until: { sec: 0, nsec: 0 } }))), []);
-  assert.deepEqual((await collect(readLogs(opts(file, { since: t(80), tail: 3 })))).map((l) => l.replace('E:', '')), lines(97, 100));
+  assert.deepEqual(
+    (await collect(readLogs(opts(file, { since: t(80), tail: 3 })))).map((l) => l.replace('E:', '')),
+    lines(97, 100),
+  );
 });
 
 test('since skips a compressed file by the lastTime in its header', async () => {
@@ -110,10 +129,13 @@ test('attrs come back with details only; damaged lines are skipped; a missing lo
   await logger.close();
   const withDetails: LogEntry[] = [];
   for await (const e of readLogs(opts(file, { details: true }))) withDetails.push(e);
-  assert.deepEqual(withDetails.map((e) => [e.line.toString(), e.attrs, e.nsec, e.time.toISOString()]), [
-    ['line 1\n', { a: '<1>', b: '2' }, 1, '2026-11-28T14:00:01.000Z'],
-    ['line 2', { a: '<1>', b: '2' }, 2, '2026-11-28T14:00:02.000Z'],
-  ]);
+  assert.deepEqual(
+    withDetails.map((e) => [e.line.toString(), e.attrs, e.nsec, e.time.toISOString()]),
+    [
+      ['line 1\n', { a: '<1>', b: '2' }, 1, '2026-11-28T14:00:01.000Z'],
+      ['line 2', { a: '<1>', b: '2' }, 2, '2026-11-28T14:00:02.000Z'],
+    ],
+  );
   for await (const e of readLogs(opts(file))) assert.equal(e.attrs, undefined);
   assert.deepEqual(await collect(readLogs(opts(path.join(path.dirname(fresh()), 'nope', 'x.log')))), []);
 });
@@ -167,9 +189,15 @@ test('follow across rotations loses nothing, with writer notifications', async (
   let rotations = 0;
   const got: string[] = [];
   const reading = (async () => {
-    const it = readLogs(opts(file, {
-      maxFile: 4, follow: true, isRunning: () => running, notify: (wake) => logger.subscribe(wake), onRotate: () => rotations++,
-    }));
+    const it = readLogs(
+      opts(file, {
+        maxFile: 4,
+        follow: true,
+        isRunning: () => running,
+        notify: (wake) => logger.subscribe(wake),
+        onRotate: () => rotations++,
+      }),
+    );
     for await (const e of it) got.push(e.line.toString());
   })();
   await sleep(20);

@@ -348,7 +348,11 @@ describe('DnsServer', () => {
     assert.ok((u.pkt.answers?.length ?? 0) > 0 && (u.pkt.answers?.length ?? 0) < 100);
     const e = await ask(
       port,
-      encodeQuery(22, 'many', 'A', { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }] }),
+      encodeQuery(22, 'many', 'A', {
+        additionals: [
+          { type: 'OPT', name: '.', udpPayloadSize: 4096, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] },
+        ],
+      }),
     );
     assert.equal(e.pkt.answers?.length, 100);
     assert.equal(e.pkt.flag_tc, false);
@@ -373,7 +377,14 @@ describe('DnsServer', () => {
     assert.equal(rcodeOf(f), 1);
     assert.ok(f[2] & 0x80);
     // Two questions: FORMERR. A response: ignored. An UPDATE (opcode 5): NOTIMP.
-    const two = dnsPacket.encode({ type: 'query', id: 5, questions: [{ type: 'A', name: 'a' }, { type: 'A', name: 'b' }] });
+    const two = dnsPacket.encode({
+      type: 'query',
+      id: 5,
+      questions: [
+        { type: 'A', name: 'a' },
+        { type: 'A', name: 'b' },
+      ],
+    });
     assert.equal(rcodeOf((await sendUdp(port, two)) ?? Buffer.alloc(4)), 1);
     const resp = dnsPacket.encode({ type: 'response', id: 6, questions: [{ type: 'A', name: 'web' }] });
     assert.equal(await sendUdp(port, resp, 300), null);
@@ -519,7 +530,7 @@ describe('DnsServer hardening', () => {
   });
 });
 
-test('redirectRules: dockerd\'s NAT rules in the container\'s netns, port 53 to the listeners\' own ports', () => {
+test("redirectRules: dockerd's NAT rules in the container's netns, port 53 to the listeners' own ports", () => {
   assert.equal(
     redirectRules('127.0.0.11', 53, 41643, 40627),
     [

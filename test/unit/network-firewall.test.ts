@@ -55,13 +55,16 @@ test('renderRules: full output for two bridges and ports', () => {
 
 test('renderRules: an empty model declares (so flushes) every chain and adds nothing', () => {
   const out = renderRules('BERTH-1A2B3C', { bridges: [], ports: [] });
-  assert.deepEqual(out.split('\n').filter((l) => l.startsWith(':')), [
-    ':BERTH-1A2B3C-FORWARD - [0:0]',
-    ':BERTH-1A2B3C-ISOLATION - [0:0]',
-    ':BERTH-1A2B3C-INPUT - [0:0]',
-    ':BERTH-1A2B3C-DNAT - [0:0]',
-    ':BERTH-1A2B3C-POSTROUTING - [0:0]',
-  ]);
+  assert.deepEqual(
+    out.split('\n').filter((l) => l.startsWith(':')),
+    [
+      ':BERTH-1A2B3C-FORWARD - [0:0]',
+      ':BERTH-1A2B3C-ISOLATION - [0:0]',
+      ':BERTH-1A2B3C-INPUT - [0:0]',
+      ':BERTH-1A2B3C-DNAT - [0:0]',
+      ':BERTH-1A2B3C-POSTROUTING - [0:0]',
+    ],
+  );
   assert.equal(out.split('\n').filter((l) => l.startsWith('-')).length, 0);
 });
 
@@ -364,7 +367,7 @@ test('enabled=false: every method is a no-op', async () => {
   assert.equal(fw.restoreRuns, 0);
 });
 
-test('renderRules: the INPUT chain is declared but empty (the embedded DNS lives in the containers\' netns): rules older versions left on the gateways are flushed', () => {
+test("renderRules: the INPUT chain is declared but empty (the embedded DNS lives in the containers' netns): rules older versions left on the gateways are flushed", () => {
   const out = renderRules('BERTH', {
     bridges: [
       { name: 'berth0', subnet: '172.17.0.0/16', internal: false, icc: true, masquerade: true },
@@ -374,5 +377,8 @@ test('renderRules: the INPUT chain is declared but empty (the embedded DNS lives
   });
   const lines = out.split('\n');
   assert.ok(lines.includes(':BERTH-INPUT - [0:0]'));
-  assert.deepEqual(lines.filter((l) => l.includes('BERTH-INPUT') && l.startsWith('-A')), []);
+  assert.deepEqual(
+    lines.filter((l) => l.includes('BERTH-INPUT') && l.startsWith('-A')),
+    [],
+  );
 });

@@ -52,8 +52,22 @@ describe('cidr', () => {
   test('parseIpv4 accepts dotted quads only, strictly', () => {
     assert.equal(parseIpv4('0.0.0.0'), 0);
     assert.equal(parseIpv4('255.255.255.255'), 0xffffffff);
-    assert.equal(parseIpv4('172.17.0.1'), (172 << 24 >>> 0) + (17 << 16) + 1);
-    for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.0.0.1', '01.2.3.4', '1.2.3.-4', ' 1.2.3.4', '1.2.3.4 ', 'a.b.c.d', '1..3.4', '1.2.3.4/8', '::1', '1e2.0.0.1']) {
+    assert.equal(parseIpv4('172.17.0.1'), ((172 << 24) >>> 0) + (17 << 16) + 1);
+    for (const bad of [
+      '',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.0.0.1',
+      '01.2.3.4',
+      '1.2.3.-4',
+      ' 1.2.3.4',
+      '1.2.3.4 ',
+      'a.b.c.d',
+      '1..3.4',
+      '1.2.3.4/8',
+      '::1',
+      '1e2.0.0.1',
+    ]) {
       assert.equal(parseIpv4(bad), null, bad);
     }
   });
@@ -68,7 +82,17 @@ describe('cidr', () => {
     assert.deepEqual(parseCidr4('172.18.0.1/16'), { ip: ip('172.18.0.1'), prefix: 16 });
     assert.deepEqual(parseCidr4('0.0.0.0/0'), { ip: 0, prefix: 0 });
     assert.deepEqual(parseCidr4('10.0.0.1/32'), { ip: ip('10.0.0.1'), prefix: 32 });
-    for (const bad of ['10.0.0.0', '10.0.0.0/', '10.0.0.0/33', '10.0.0.0/-1', '10.0.0.0/08', '10.0.0/8', '10.0.0.0/8/8', 'fd00::/64', '10.0.0.0/ 8']) {
+    for (const bad of [
+      '10.0.0.0',
+      '10.0.0.0/',
+      '10.0.0.0/33',
+      '10.0.0.0/-1',
+      '10.0.0.0/08',
+      '10.0.0/8',
+      '10.0.0.0/8/8',
+      'fd00::/64',
+      '10.0.0.0/ 8',
+    ]) {
       assert.equal(parseCidr4(bad), null, bad);
     }
     assert.equal(formatCidr4(cidr('172.18.0.1/16')), '172.18.0.1/16');
@@ -251,20 +275,39 @@ describe('validateIpamConfigs', () => {
   test('dockerd texts, one problem', () => {
     invalid([{ Subnet: 'foobar' }], 'invalid subnet foobar: invalid CIDR block notation');
     invalid([{ Subnet: '10.10.10.0/8' }], 'invalid subnet 10.10.10.0/8: it should be 10.0.0.0/8');
-    invalid([{ Subnet: '10.10.10.0/24', IPRange: '10.0.0.0/8' }], 'invalid ip-range 10.0.0.0/8: CIDR block is bigger than its parent subnet 10.10.10.0/24');
+    invalid(
+      [{ Subnet: '10.10.10.0/24', IPRange: '10.0.0.0/8' }],
+      'invalid ip-range 10.0.0.0/8: CIDR block is bigger than its parent subnet 10.10.10.0/24',
+    );
     invalid([{ Subnet: '10.0.0.0/8', IPRange: '10.10.10.0/16' }], 'invalid ip-range 10.10.10.0/16: it should be 10.10.0.0/16');
     invalid([{ Subnet: '10.0.0.0/8', IPRange: '2001:db8::/32' }], 'invalid ip-range 2001:db8::/32: parent subnet is an IPv4 block');
-    invalid([{ Subnet: '10.251.200.0/24', IPRange: '10.9.9.0/28' }], "invalid ip-range 10.9.9.0/28: parent subnet 10.251.200.0/24 doesn't contain ip-range");
-    invalid([{ Subnet: '10.251.200.0/24', Gateway: '10.9.9.9' }], "invalid gateway 10.9.9.9: parent subnet 10.251.200.0/24 doesn't contain this address");
+    invalid(
+      [{ Subnet: '10.251.200.0/24', IPRange: '10.9.9.0/28' }],
+      "invalid ip-range 10.9.9.0/28: parent subnet 10.251.200.0/24 doesn't contain ip-range",
+    );
+    invalid(
+      [{ Subnet: '10.251.200.0/24', Gateway: '10.9.9.9' }],
+      "invalid gateway 10.9.9.9: parent subnet 10.251.200.0/24 doesn't contain this address",
+    );
     invalid([{ Subnet: '10.0.0.0/24', Gateway: 'bogus' }], 'invalid gateway bogus: invalid address');
     invalid([{ Subnet: '10.0.0.0/24', Gateway: '2001:db8::1' }], 'invalid gateway 2001:db8::1: parent subnet is an IPv4 block');
-    invalid([{ Subnet: '10.0.0.0/24', AuxiliaryAddresses: { h: '10.9.9.9' } }], "invalid auxiliary address h: parent subnet 10.0.0.0/24 doesn't contain this address");
+    invalid(
+      [{ Subnet: '10.0.0.0/24', AuxiliaryAddresses: { h: '10.9.9.9' } }],
+      "invalid auxiliary address h: parent subnet 10.0.0.0/24 doesn't contain this address",
+    );
     invalid([{ Gateway: '10.1.1.1' }], "invalid gateway 10.1.1.1: parent subnet invalid Prefix doesn't contain this address");
   });
 
   test('dockerd texts, several problems in order', () => {
     invalid(
-      [{ Subnet: '10.0.0.0/8', IPRange: '192.168.0.1/24', Gateway: '192.168.0.1', AuxiliaryAddresses: { DefaultGatewayIPv4: '192.168.0.1' } }],
+      [
+        {
+          Subnet: '10.0.0.0/8',
+          IPRange: '192.168.0.1/24',
+          Gateway: '192.168.0.1',
+          AuxiliaryAddresses: { DefaultGatewayIPv4: '192.168.0.1' },
+        },
+      ],
       'invalid ip-range 192.168.0.1/24: it should be 192.168.0.0/24',
       "invalid ip-range 192.168.0.1/24: parent subnet 10.0.0.0/8 doesn't contain ip-range",
       "invalid gateway 192.168.0.1: parent subnet 10.0.0.0/8 doesn't contain this address",
@@ -276,11 +319,19 @@ describe('validateIpamConfigs', () => {
       'invalid gateway 1001.10.5.3: invalid address',
       'invalid auxiliary address DefaultGatewayIPv4: invalid address',
     );
-    invalid([{ Subnet: 'x' }, { Subnet: '10.1.0.0/16', Gateway: '10.2.0.1' }], 'invalid subnet x: invalid CIDR block notation', "invalid gateway 10.2.0.1: parent subnet 10.1.0.0/16 doesn't contain this address");
+    invalid(
+      [{ Subnet: 'x' }, { Subnet: '10.1.0.0/16', Gateway: '10.2.0.1' }],
+      'invalid subnet x: invalid CIDR block notation',
+      "invalid gateway 10.2.0.1: parent subnet 10.1.0.0/16 doesn't contain this address",
+    );
   });
 
   test('the bridge driver takes one IPv4 subnet', () => {
-    throwsKind(() => validateIpamConfigs([{ Subnet: '10.1.0.0/16' }, { Subnet: '10.2.0.0/16' }]), 'Forbidden', "bridge driver doesn't support multiple subnets");
+    throwsKind(
+      () => validateIpamConfigs([{ Subnet: '10.1.0.0/16' }, { Subnet: '10.2.0.0/16' }]),
+      'Forbidden',
+      "bridge driver doesn't support multiple subnets",
+    );
   });
 });
 
@@ -291,7 +342,11 @@ describe('SubnetAllocator', () => {
     assert.equal(a.available(), 4);
     assert.deepEqual([a.allocate(), a.allocate(), a.allocate(), a.allocate()], ['10.0.0.2', '10.0.0.3', '10.0.0.5', '10.0.0.6']);
     assert.equal(a.available(), 0);
-    assert.throws(() => a.allocate(), (err: unknown) => err instanceof NoAvailableAddresses && err.kind === 'System' && err.message === 'no available addresses on this pool');
+    assert.throws(
+      () => a.allocate(),
+      (err: unknown) =>
+        err instanceof NoAvailableAddresses && err.kind === 'System' && err.message === 'no available addresses on this pool',
+    );
     throwsKind(
       () => a.allocate({ name: 'smallnet', id: '4fd497e3545288e70d2eb12fb9a8dd18532420d68cbf16390a91108732fba3ef' }),
       'System',
@@ -346,7 +401,11 @@ describe('SubnetAllocator', () => {
       'InvalidParameter',
       "invalid ip-range 10.9.0.0/24: parent subnet 10.2.3.0/24 doesn't contain ip-range",
     );
-    throwsKind(() => new SubnetAllocator({ subnet: 'x', reserved: [] }), 'InvalidParameter', 'invalid subnet x: invalid CIDR block notation');
+    throwsKind(
+      () => new SubnetAllocator({ subnet: 'x', reserved: [] }),
+      'InvalidParameter',
+      'invalid subnet x: invalid CIDR block notation',
+    );
   });
 
   test('/31 and /32 have no usable address, /30 two', () => {
@@ -388,7 +447,11 @@ describe('SubnetAllocator', () => {
     for (const taken of ['10.251.130.3', '10.251.130.0', '10.251.130.255', '10.251.130.1']) {
       throwsKind(() => a.claimOrThrow(taken), 'Forbidden', 'Address already in use');
     }
-    throwsKind(() => a.claimOrThrow('10.251.99.9'), 'InvalidParameter', "invalid address 10.251.99.9: It does not belong to any of this network's subnets");
+    throwsKind(
+      () => a.claimOrThrow('10.251.99.9'),
+      'InvalidParameter',
+      "invalid address 10.251.99.9: It does not belong to any of this network's subnets",
+    );
   });
 
   test('a /8 is cheap and allocation after many claims stays quick', () => {
@@ -417,9 +480,21 @@ describe('openSubnet', () => {
   });
 
   test("dockerd's failures", () => {
-    throwsKind(() => openSubnet({ subnet: '10.3.0.0/24', gateway: '10.3.0.0' }), 'System', 'failed to allocate gateway (10.3.0.0): Address already in use');
-    throwsKind(() => openSubnet({ subnet: '10.3.0.0/24', gateway: '10.3.0.255' }), 'System', 'failed to allocate gateway (10.3.0.255): Address already in use');
-    throwsKind(() => openSubnet({ subnet: '10.3.0.0/24', gateway: '10.4.0.1' }), 'System', 'failed to allocate gateway (10.4.0.1): requested address is out of range');
+    throwsKind(
+      () => openSubnet({ subnet: '10.3.0.0/24', gateway: '10.3.0.0' }),
+      'System',
+      'failed to allocate gateway (10.3.0.0): Address already in use',
+    );
+    throwsKind(
+      () => openSubnet({ subnet: '10.3.0.0/24', gateway: '10.3.0.255' }),
+      'System',
+      'failed to allocate gateway (10.3.0.255): Address already in use',
+    );
+    throwsKind(
+      () => openSubnet({ subnet: '10.3.0.0/24', gateway: '10.4.0.1' }),
+      'System',
+      'failed to allocate gateway (10.4.0.1): requested address is out of range',
+    );
     throwsKind(() => openSubnet({ subnet: '10.3.0.0/31' }), 'System', 'failed to allocate gateway (): no available addresses on this pool');
     throwsKind(
       () => openSubnet({ subnet: '10.251.119.0/24', auxAddresses: { a: '10.251.119.1' } }),

@@ -22,13 +22,16 @@ describe('PortAllocator', () => {
   test('a specific port is handed out once per ip and proto', () => {
     const a = new PortAllocator([40000, 40010]);
     assert.equal(a.allocate(tcp('0.0.0.0', 8080)), 8080);
-    assert.throws(() => a.allocate(tcp('0.0.0.0', 8080)), (e: unknown) => {
-      assert.ok(e instanceof PortAllocatedError && e instanceof PortAllocatorError);
-      assert.equal(e.message, 'Bind for 0.0.0.0:8080 failed: port is already allocated');
-      assert.equal(e.ip, '0.0.0.0');
-      assert.equal(e.port, 8080);
-      return true;
-    });
+    assert.throws(
+      () => a.allocate(tcp('0.0.0.0', 8080)),
+      (e: unknown) => {
+        assert.ok(e instanceof PortAllocatedError && e instanceof PortAllocatorError);
+        assert.equal(e.message, 'Bind for 0.0.0.0:8080 failed: port is already allocated');
+        assert.equal(e.ip, '0.0.0.0');
+        assert.equal(e.port, 8080);
+        return true;
+      },
+    );
     // other protocols and other specific addresses are separate
     assert.equal(a.allocate({ ...tcp('0.0.0.0', 8080), proto: 'udp' }), 8080);
     assert.equal(a.allocate({ ...tcp('0.0.0.0', 8080), proto: 'sctp' }), 8080);
@@ -73,11 +76,14 @@ describe('PortAllocator', () => {
     a.allocate(tcp('0.0.0.0', 8000));
     assert.equal(a.allocate(tcp('0.0.0.0', 8000, 8002)), 8001);
     assert.equal(a.allocate(tcp('0.0.0.0', 8000, 8002)), 8002);
-    assert.throws(() => a.allocate(tcp('0.0.0.0', 8000, 8002)), (e: unknown) => {
-      assert.ok(e instanceof AllPortsAllocatedError);
-      assert.equal(e.message, 'all ports are allocated');
-      return true;
-    });
+    assert.throws(
+      () => a.allocate(tcp('0.0.0.0', 8000, 8002)),
+      (e: unknown) => {
+        assert.ok(e instanceof AllPortsAllocatedError);
+        assert.equal(e.message, 'all ports are allocated');
+        return true;
+      },
+    );
     a.release('tcp', '0.0.0.0', 8001);
     assert.equal(a.allocate(tcp('0.0.0.0', 8000, 8002)), 8001);
     // a different range has its own position
@@ -102,16 +108,18 @@ describe('PortAllocator', () => {
 
   test('invalid requests carry dockerd texts', () => {
     const a = new PortAllocator([100, 103]);
-    assert.throws(() => a.allocate(tcp('0.0.0.0', 9000, 8000)), (e: unknown) => {
-      assert.ok(e instanceof InvalidPortRequestError);
-      assert.equal(e.message, 'invalid port range: 9000-8000');
-      return true;
-    });
-    assert.throws(() => a.allocate(tcp('0.0.0.0', 8000, 0)), { message: 'invalid port range: 8000-0' });
     assert.throws(
-      () => a.allocate({ proto: 'icmp' as unknown as 'tcp', hostIp: '0.0.0.0', hostPortStart: 1, hostPortEnd: 1 }),
-      { message: 'unknown protocol' },
+      () => a.allocate(tcp('0.0.0.0', 9000, 8000)),
+      (e: unknown) => {
+        assert.ok(e instanceof InvalidPortRequestError);
+        assert.equal(e.message, 'invalid port range: 9000-8000');
+        return true;
+      },
     );
+    assert.throws(() => a.allocate(tcp('0.0.0.0', 8000, 0)), { message: 'invalid port range: 8000-0' });
+    assert.throws(() => a.allocate({ proto: 'icmp' as unknown as 'tcp', hostIp: '0.0.0.0', hostPortStart: 1, hostPortEnd: 1 }), {
+      message: 'unknown protocol',
+    });
     assert.throws(() => new PortAllocator([200, 100]), InvalidPortRequestError);
   });
 
@@ -354,7 +362,13 @@ describe('PortProxy udp', () => {
   test('forwards datagrams with one flow per client and drops idle flows', async () => {
     const backend = await udpBackend();
     const port = await freePort('udp');
-    const handle = await proxy.open({ proto: 'udp', hostIp: '0.0.0.0', hostPort: port, containerIp: '127.0.0.1', containerPort: backend.port });
+    const handle = await proxy.open({
+      proto: 'udp',
+      hostIp: '0.0.0.0',
+      hostPort: port,
+      containerIp: '127.0.0.1',
+      containerPort: backend.port,
+    });
     const a = await udpClient();
     const b = await udpClient();
     assert.equal(await udpAsk(a, port, 'a1'), 'echo:a1');
@@ -419,7 +433,13 @@ describe('PortProxy caps (hardening)', () => {
     const backend = await udpBackend();
     const port = await freePort('udp');
     const p = new PortProxy({ maxUdpFlows: 4 });
-    const handle = await p.open({ proto: 'udp', hostIp: '127.0.0.1', hostPort: port, containerIp: '127.0.0.1', containerPort: backend.port });
+    const handle = await p.open({
+      proto: 'udp',
+      hostIp: '127.0.0.1',
+      hostPort: port,
+      containerIp: '127.0.0.1',
+      containerPort: backend.port,
+    });
     try {
       const clients = await Promise.all(Array.from({ length: 6 }, () => udpClient()));
       for (const [i, c] of clients.slice(0, 4).entries()) assert.equal(await udpAsk(c, port, `m${i}`), `echo:m${i}`);

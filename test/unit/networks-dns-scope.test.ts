@@ -135,7 +135,13 @@ let hostResolvers: string[];
 let serial = 0;
 
 /** A container's live endpoint, as Sandboxes.attach records it (names only on user networks). */
-function addEp(cid: string, name: string, n: NetworkRecord, ip: string, opts: { aliases?: string[]; links?: string[] } = {}): EndpointRecord {
+function addEp(
+  cid: string,
+  name: string,
+  n: NetworkRecord,
+  ip: string,
+  opts: { aliases?: string[]; links?: string[] } = {},
+): EndpointRecord {
   fake.names.set(cid, name);
   const userNet = n.name !== 'bridge';
   const ep: EndpointRecord = {
@@ -210,7 +216,7 @@ beforeEach(() => {
 });
 
 describe('EmbeddedDnsResolver.lookup (by the asking container)', () => {
-  test('name, alias and short ID of a container on the asker\'s network', () => {
+  test("name, alias and short ID of a container on the asker's network", () => {
     assert.deepEqual(ask(D1, 'u1'), ['10.99.0.10']);
     assert.deepEqual(ask(D1, 'web'), ['10.99.0.10']);
     assert.deepEqual(ask(D1, 'www'), ['10.99.0.10']);
@@ -276,7 +282,7 @@ describe('EmbeddedDnsResolver.lookup (by the asking container)', () => {
     assert.deepEqual(ask(LINKER, 'cache'), ['10.98.0.4']);
     assert.equal(ask(OTHER, 'db'), null, 'another container on the network');
     assert.equal(ask(SRV, 'db'), null, 'the link target itself');
-    assert.deepEqual(ask(OTHER, 'srv'), ['10.98.0.2'], 'the target\'s own name is public');
+    assert.deepEqual(ask(OTHER, 'srv'), ['10.98.0.2'], "the target's own name is public");
   });
 
   test('a link whose target is not on the network answers nothing', () => {
@@ -312,7 +318,7 @@ describe('EmbeddedDnsResolver.reverse', () => {
     assert.deepEqual(dns.reverse(LINKER, '', '10.98.0.2'), ['srv.lk']);
   });
 
-  test('through the asker\'s other network', () => {
+  test("through the asker's other network", () => {
     assert.deepEqual(dns.reverse(C2, '', '10.253.0.3'), ['e1.n1']);
   });
 
@@ -329,13 +335,13 @@ describe('EmbeddedDnsResolver.upstreams', () => {
     return { id: cid, name, hostname: cid.slice(0, 12), endpoints: [], ports: { bindings: {}, exposed: [], publishAll: false }, dns };
   }
 
-  test('the container\'s --dns servers win over the host\'s', async () => {
+  test("the container's --dns servers win over the host's", async () => {
     await sb.setUp(container(D1, 'd1', ['10.99.0.1', '192.0.2.53']));
     assert.deepEqual(dns.upstreams(D1), ['10.99.0.1', '192.0.2.53']);
-    assert.deepEqual(dns.upstreams(U1), ['10.255.255.53'], 'another container keeps the host\'s');
+    assert.deepEqual(dns.upstreams(U1), ['10.255.255.53'], "another container keeps the host's");
   });
 
-  test('without --dns, an unknown container or after teardown: the host\'s resolvers', async () => {
+  test("without --dns, an unknown container or after teardown: the host's resolvers", async () => {
     await sb.setUp(container(U1, 'u1', []));
     assert.deepEqual(dns.upstreams(U1), ['10.255.255.53']);
     assert.deepEqual(dns.upstreams(id('0')), ['10.255.255.53']);
@@ -346,7 +352,7 @@ describe('EmbeddedDnsResolver.upstreams', () => {
     assert.deepEqual(dns.upstreams(D1), ['10.255.255.53']);
   });
 
-  test('the host\'s resolvers are read at each question (resolv.conf may change)', () => {
+  test("the host's resolvers are read at each question (resolv.conf may change)", () => {
     hostResolvers = ['10.0.0.1', '10.0.0.2'];
     assert.deepEqual(dns.upstreams(D1), ['10.0.0.1', '10.0.0.2']);
   });
@@ -386,7 +392,7 @@ describe('Sandboxes and the embedded DNS', () => {
     assert.equal(sb.etcFacts(Q1).nameserver, '127.0.0.11', 'bridge and a user network');
   });
 
-  test('startEmbeddedDns listens in the container\'s netns only when it has a user network and a sandbox', async () => {
+  test("startEmbeddedDns listens in the container's netns only when it has a user network and a sandbox", async () => {
     fake.sandboxRows.set(D1, { containerId: D1, netns: 'berth-d1' });
     fake.sandboxRows.set(P1, { containerId: P1, netns: 'berth-p1' });
     await sb.startEmbeddedDns(D1);
@@ -395,7 +401,7 @@ describe('Sandboxes and the embedded DNS', () => {
     assert.deepEqual(fake.dnsOps, [`listen ${D1} 127.0.0.11:53 /run/netns/berth-d1`]);
   });
 
-  test('a resolver that keeps running after its user network is gone still names 127.0.0.11 (as dockerd\'s, until the sandbox goes)', async () => {
+  test("a resolver that keeps running after its user network is gone still names 127.0.0.11 (as dockerd's, until the sandbox goes)", async () => {
     fake.sandboxRows.set(P1, { containerId: P1, netns: 'berth-p1' });
     fake.live.add(P1);
     assert.equal(sb.etcFacts(P1).nameserver, '127.0.0.11');

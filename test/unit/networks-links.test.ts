@@ -4,7 +4,13 @@ import { linkVariables } from '../../daemon/containers/networking';
 import { splitLink } from '../../daemon/networks/sandboxes';
 
 test('linkVariables: moby links.ToEnv order, default port = lowest, tcp first on a tie', () => {
-  const env = linkVariables('my-db', '/web/my-db', '172.17.0.5', ['5432/tcp', '53/udp', '53/tcp'], ['PATH=/bin', 'HOME=/root', 'PGDATA=/data', 'EMPTY=', 'NOVALUE']);
+  const env = linkVariables(
+    'my-db',
+    '/web/my-db',
+    '172.17.0.5',
+    ['5432/tcp', '53/udp', '53/tcp'],
+    ['PATH=/bin', 'HOME=/root', 'PGDATA=/data', 'EMPTY=', 'NOVALUE'],
+  );
   assert.deepEqual(env, [
     'MY_DB_PORT=tcp://172.17.0.5:53',
     'MY_DB_PORT_53_TCP=tcp://172.17.0.5:53',

@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ContainerConfig, HostConfig, NetworkingConfig } from '../../daemon/containers/api-types';
 import { Forbidden, InvalidParameter, NotFound } from '../../lib/errors';
-import { checkConnect, checkNetworkModeConflicts, ownsNetworkStack, planEndpoints, type NetworkLookup } from '../../daemon/networks/endpoint-plan';
+import {
+  checkConnect,
+  checkNetworkModeConflicts,
+  ownsNetworkStack,
+  planEndpoints,
+  type NetworkLookup,
+} from '../../daemon/networks/endpoint-plan';
 import type { EndpointConfig, NetworkRecord } from '../../daemon/networks/model';
 import { hex, netRecord } from './network-records';
 
@@ -43,12 +49,27 @@ const NETS = new FakeNetworks([BRIDGE, HOST, NONE, N1, NET2]);
 /** A daemon started with --bridge=none: no default bridge. */
 const NO_BRIDGE = new FakeNetworks([HOST, NONE, N1, NET2]);
 
-function plan(host: HostConfig, endpoints?: NetworkingConfig['EndpointsConfig'], lookup: NetworkLookup = NETS, legacyMac = ''): EndpointConfig[] {
+function plan(
+  host: HostConfig,
+  endpoints?: NetworkingConfig['EndpointsConfig'],
+  lookup: NetworkLookup = NETS,
+  legacyMac = '',
+): EndpointConfig[] {
   return planEndpoints(host, endpoints === undefined ? null : { EndpointsConfig: endpoints }, lookup, legacyMac);
 }
 
 function endpoint(n: NetworkRecord, extra: Partial<EndpointConfig> = {}): EndpointConfig {
-  return { networkId: n.id, networkName: n.name, aliases: [], links: [], ipv4Address: '', macAddress: '', driverOpts: null, gwPriority: 0, ...extra };
+  return {
+    networkId: n.id,
+    networkName: n.name,
+    aliases: [],
+    links: [],
+    ipv4Address: '',
+    macAddress: '',
+    driverOpts: null,
+    gwPriority: 0,
+    ...extra,
+  };
 }
 
 /** assert.throws with the error class and the exact message. */
@@ -75,15 +96,20 @@ describe('planEndpoints: default and bridge modes', () => {
   });
 
   test('the CLI keys the default mode\'s settings "default": they land on the bridge endpoint, once', () => {
-    const out = plan({ NetworkMode: 'default' }, { default: { MacAddress: '02:42:AC:11:00:09', Links: ['srv:db'], DriverOpts: { a: 'b' }, GwPriority: 5 } });
-    assert.deepEqual(out, [endpoint(BRIDGE, { macAddress: '02:42:ac:11:00:09', links: ['srv:db'], driverOpts: { a: 'b' }, gwPriority: 5 })]);
+    const out = plan(
+      { NetworkMode: 'default' },
+      { default: { MacAddress: '02:42:AC:11:00:09', Links: ['srv:db'], DriverOpts: { a: 'b' }, GwPriority: 5 } },
+    );
+    assert.deepEqual(out, [
+      endpoint(BRIDGE, { macAddress: '02:42:ac:11:00:09', links: ['srv:db'], driverOpts: { a: 'b' }, gwPriority: 5 }),
+    ]);
   });
 
   test('settings keyed "bridge" for --network bridge are used too', () => {
     assert.deepEqual(plan({ NetworkMode: 'bridge' }, { bridge: { Links: ['x:y'] } }), [endpoint(BRIDGE, { links: ['x:y'] })]);
   });
 
-  test('aliases on the default bridge are refused with dockerd\'s text, whatever key carries them', () => {
+  test("aliases on the default bridge are refused with dockerd's text, whatever key carries them", () => {
     for (const key of ['default', 'bridge']) {
       throwsExactly(() => plan({ NetworkMode: 'default' }, { [key]: { Aliases: ['web'] } }), InvalidParameter, ALIAS_ON_DEFAULT);
     }
@@ -92,9 +118,13 @@ describe('planEndpoints: default and bridge modes', () => {
     assert.deepEqual(plan({ NetworkMode: 'bridge' }, { bridge: { Aliases: [''] } }), [endpoint(BRIDGE)]);
   });
 
-  test('--ip on the default bridge is refused with dockerd\'s text', () => {
+  test("--ip on the default bridge is refused with dockerd's text", () => {
     throwsExactly(() => plan({}, { default: { IPAMConfig: { IPv4Address: '10.252.0.50' } } }), InvalidParameter, IP_ON_DEFAULT);
-    throwsExactly(() => plan({ NetworkMode: 'bridge' }, { bridge: { IPAMConfig: { IPv4Address: '10.252.0.50' } } }), InvalidParameter, IP_ON_DEFAULT);
+    throwsExactly(
+      () => plan({ NetworkMode: 'bridge' }, { bridge: { IPAMConfig: { IPv4Address: '10.252.0.50' } } }),
+      InvalidParameter,
+      IP_ON_DEFAULT,
+    );
   });
 
   test('the legacy Config.MacAddress applies to the first endpoint; a per-endpoint MAC wins', () => {
@@ -102,7 +132,10 @@ describe('planEndpoints: default and bridge modes', () => {
     assert.equal(plan({}, { default: { MacAddress: '02:42:00:00:00:01' } }, NETS, '02:42:00:00:00:02')[0].macAddress, '02:42:00:00:00:01');
     // The extra network does not inherit it.
     const two = plan({ NetworkMode: 'net2' }, { n1: {} }, NETS, '02:42:00:00:00:02');
-    assert.deepEqual(two.map((e) => e.macAddress), ['02:42:00:00:00:02', '']);
+    assert.deepEqual(
+      two.map((e) => e.macAddress),
+      ['02:42:00:00:00:02', ''],
+    );
   });
 
   test('a malformed MAC is refused (InvalidParameter), legacy or per endpoint', () => {
@@ -121,7 +154,10 @@ describe('planEndpoints: default and bridge modes', () => {
 
 describe('planEndpoints: user networks', () => {
   test('by name: aliases (empty ones dropped), --ip, driver options and priority are kept', () => {
-    const out = plan({ NetworkMode: 'net2' }, { net2: { Aliases: ['web', '', 'www'], IPAMConfig: { IPv4Address: '10.99.0.10' }, DriverOpts: { k: 'v' }, GwPriority: 3 } });
+    const out = plan(
+      { NetworkMode: 'net2' },
+      { net2: { Aliases: ['web', '', 'www'], IPAMConfig: { IPv4Address: '10.99.0.10' }, DriverOpts: { k: 'v' }, GwPriority: 3 } },
+    );
     assert.deepEqual(out, [endpoint(NET2, { aliases: ['web', 'www'], ipv4Address: '10.99.0.10', driverOpts: { k: 'v' }, gwPriority: 3 })]);
   });
 
@@ -137,7 +173,11 @@ describe('planEndpoints: user networks', () => {
   });
 
   test('--ip needs a network with a configured subnet', () => {
-    throwsExactly(() => plan({ NetworkMode: 'n1' }, { n1: { IPAMConfig: { IPv4Address: '10.253.0.9' } } }), InvalidParameter, IP_NEEDS_SUBNET);
+    throwsExactly(
+      () => plan({ NetworkMode: 'n1' }, { n1: { IPAMConfig: { IPv4Address: '10.253.0.9' } } }),
+      InvalidParameter,
+      IP_NEEDS_SUBNET,
+    );
     assert.equal(plan({ NetworkMode: 'net2' }, { net2: { IPAMConfig: { IPv4Address: '10.99.0.9' } } })[0].ipv4Address, '10.99.0.9');
   });
 
@@ -148,7 +188,7 @@ describe('planEndpoints: user networks', () => {
     assert.throws(() => plan({ NetworkMode: 'net2' }, { net2: { IPAMConfig: { IPv6Address: 'fd00::5' } } }), InvalidParameter);
   });
 
-  test('extra networks in EndpointsConfig follow the first one (NetworkMode\'s), whatever the key order', () => {
+  test("extra networks in EndpointsConfig follow the first one (NetworkMode's), whatever the key order", () => {
     const out = plan({ NetworkMode: 'net2' }, { n1: { Aliases: ['x'] }, net2: { Aliases: ['y'] } });
     assert.deepEqual(
       out.map((e) => [e.networkName, e.aliases]),
@@ -161,14 +201,24 @@ describe('planEndpoints: user networks', () => {
 
   test('the same network named twice (name and ID) gives one endpoint', () => {
     const out = plan({ NetworkMode: 'net2' }, { net2: {}, [NET2.id]: {} });
-    assert.deepEqual(out.map((e) => e.networkId), [NET2.id]);
+    assert.deepEqual(
+      out.map((e) => e.networkId),
+      [NET2.id],
+    );
   });
 
   test('the default bridge as an extra network keeps its rules', () => {
     const out = plan({ NetworkMode: 'net2' }, { bridge: {} });
-    assert.deepEqual(out.map((e) => e.networkName), ['net2', 'bridge']);
+    assert.deepEqual(
+      out.map((e) => e.networkName),
+      ['net2', 'bridge'],
+    );
     throwsExactly(() => plan({ NetworkMode: 'net2' }, { bridge: { Aliases: ['a'] } }), InvalidParameter, ALIAS_ON_DEFAULT);
-    throwsExactly(() => plan({ NetworkMode: 'net2' }, { bridge: { IPAMConfig: { IPv4Address: '10.252.0.9' } } }), InvalidParameter, IP_ON_DEFAULT);
+    throwsExactly(
+      () => plan({ NetworkMode: 'net2' }, { bridge: { IPAMConfig: { IPv4Address: '10.252.0.9' } } }),
+      InvalidParameter,
+      IP_ON_DEFAULT,
+    );
   });
 
   test('host or none next to a bridge network is refused', () => {
@@ -177,8 +227,22 @@ describe('planEndpoints: user networks', () => {
   });
 
   test('an unknown network is kept by name, unresolved, for the 404 at start (dockerd 20.10 creates the container)', () => {
-    const out = plan({ NetworkMode: 'nosuch' }, { nosuch: { Aliases: ['a', ''], IPAMConfig: { IPv4Address: '10.1.2.3' }, MacAddress: '02:42:AA:00:00:01' } });
-    assert.deepEqual(out, [{ networkId: '', networkName: 'nosuch', aliases: ['a'], links: [], ipv4Address: '10.1.2.3', macAddress: '02:42:aa:00:00:01', driverOpts: null, gwPriority: 0 }]);
+    const out = plan(
+      { NetworkMode: 'nosuch' },
+      { nosuch: { Aliases: ['a', ''], IPAMConfig: { IPv4Address: '10.1.2.3' }, MacAddress: '02:42:AA:00:00:01' } },
+    );
+    assert.deepEqual(out, [
+      {
+        networkId: '',
+        networkName: 'nosuch',
+        aliases: ['a'],
+        links: [],
+        ipv4Address: '10.1.2.3',
+        macAddress: '02:42:aa:00:00:01',
+        driverOpts: null,
+        gwPriority: 0,
+      },
+    ]);
     assert.deepEqual(plan({ NetworkMode: 'nosuch' }), [{ ...endpoint(BRIDGE), networkId: '', networkName: 'nosuch' }]);
   });
 
@@ -208,11 +272,19 @@ describe('planEndpoints: host, none and container: modes', () => {
     assert.deepEqual(plan({ NetworkMode: `container:${hex('c')}` }), []);
   });
 
-  test('aliases and --ip under none or host: dockerd\'s texts (20.10 reports them at start)', () => {
+  test("aliases and --ip under none or host: dockerd's texts (20.10 reports them at start)", () => {
     throwsExactly(() => plan({ NetworkMode: 'none' }, { none: { Aliases: ['a'] } }), InvalidParameter, ALIAS_ON_DEFAULT);
     throwsExactly(() => plan({ NetworkMode: 'host' }, { host: { Aliases: ['a'] } }), InvalidParameter, ALIAS_ON_DEFAULT);
-    throwsExactly(() => plan({ NetworkMode: 'none' }, { none: { IPAMConfig: { IPv4Address: '10.0.0.2' } } }), InvalidParameter, IP_ON_DEFAULT);
-    throwsExactly(() => plan({ NetworkMode: 'host' }, { host: { IPAMConfig: { IPv4Address: '10.0.0.2' } } }), InvalidParameter, IP_ON_DEFAULT);
+    throwsExactly(
+      () => plan({ NetworkMode: 'none' }, { none: { IPAMConfig: { IPv4Address: '10.0.0.2' } } }),
+      InvalidParameter,
+      IP_ON_DEFAULT,
+    );
+    throwsExactly(
+      () => plan({ NetworkMode: 'host' }, { host: { IPAMConfig: { IPv4Address: '10.0.0.2' } } }),
+      InvalidParameter,
+      IP_ON_DEFAULT,
+    );
   });
 
   test('other networks next to host, none or container: are refused', () => {
@@ -231,9 +303,13 @@ describe('planEndpoints: host, none and container: modes', () => {
 describe('checkConnect (docker network connect)', () => {
   const onN1 = [endpoint(N1)];
 
-  test('to host: dockerd\'s text, from any mode', () => {
+  test("to host: dockerd's text, from any mode", () => {
     for (const mode of ['default', 'n1', 'none', 'host']) {
-      throwsExactly(() => checkConnect(mode, onN1, HOST, 'c2'), InvalidParameter, 'container cannot be disconnected from host network or connected to host network');
+      throwsExactly(
+        () => checkConnect(mode, onN1, HOST, 'c2'),
+        InvalidParameter,
+        'container cannot be disconnected from host network or connected to host network',
+      );
     }
   });
 
@@ -250,9 +326,13 @@ describe('checkConnect (docker network connect)', () => {
     throwsExactly(() => checkConnect(`container:${hex('c')}`, [], NET2, 'k1'), InvalidParameter, text);
   });
 
-  test('connecting twice is Forbidden (403) with dockerd\'s text', () => {
+  test("connecting twice is Forbidden (403) with dockerd's text", () => {
     throwsExactly(() => checkConnect('n1', onN1, N1, 'c2'), Forbidden, 'endpoint with name c2 already exists in network n1');
-    throwsExactly(() => checkConnect(undefined, [endpoint(BRIDGE)], BRIDGE, 'c1'), Forbidden, 'endpoint with name c1 already exists in network bridge');
+    throwsExactly(
+      () => checkConnect(undefined, [endpoint(BRIDGE)], BRIDGE, 'c1'),
+      Forbidden,
+      'endpoint with name c1 already exists in network bridge',
+    );
   });
 
   test('a new bridge network is fine, from the default, user or unset mode', () => {
@@ -274,7 +354,11 @@ describe('checkNetworkModeConflicts (moby validateNetMode)', () => {
   });
 
   test('container: mode and links', () => {
-    conflict({}, { NetworkMode: ctr, Links: ['srv:db'] }, "conflicting options: container type network can't be used with links. This would result in undefined behavior");
+    conflict(
+      {},
+      { NetworkMode: ctr, Links: ['srv:db'] },
+      "conflicting options: container type network can't be used with links. This would result in undefined behavior",
+    );
   });
 
   test('container: mode and --dns', () => {
@@ -292,38 +376,70 @@ describe('checkNetworkModeConflicts (moby validateNetMode)', () => {
   });
 
   test('container: mode and published ports (-p or -P)', () => {
-    conflict({}, { NetworkMode: ctr, PortBindings: { '80/tcp': [{ HostPort: '8080' }] } }, 'conflicting options: port publishing and the container type network mode');
+    conflict(
+      {},
+      { NetworkMode: ctr, PortBindings: { '80/tcp': [{ HostPort: '8080' }] } },
+      'conflicting options: port publishing and the container type network mode',
+    );
     conflict({}, { NetworkMode: ctr, PublishAllPorts: true }, 'conflicting options: port publishing and the container type network mode');
   });
 
   test('container: mode and exposed ports', () => {
-    conflict({ ExposedPorts: { '80/tcp': {} } }, { NetworkMode: ctr }, 'conflicting options: port exposing and the container type network mode');
+    conflict(
+      { ExposedPorts: { '80/tcp': {} } },
+      { NetworkMode: ctr },
+      'conflicting options: port exposing and the container type network mode',
+    );
   });
 
   test('host mode and links', () => {
-    conflict({}, { NetworkMode: 'host', Links: ['srv:db'] }, "conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    conflict(
+      {},
+      { NetworkMode: 'host', Links: ['srv:db'] },
+      "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
+    );
   });
 
-  test('the first conflict in moby\'s order is the one reported', () => {
-    conflict({ Hostname: 'x', ExposedPorts: { '80/tcp': {} } }, { NetworkMode: ctr, Dns: ['1.1.1.1'], Links: ['a:b'] }, 'conflicting options: hostname and the network mode');
+  test("the first conflict in moby's order is the one reported", () => {
+    conflict(
+      { Hostname: 'x', ExposedPorts: { '80/tcp': {} } },
+      { NetworkMode: ctr, Dns: ['1.1.1.1'], Links: ['a:b'] },
+      'conflicting options: hostname and the network mode',
+    );
     conflict({}, { NetworkMode: ctr, Dns: ['1.1.1.1'], ExtraHosts: ['a:1.2.3.4'] }, 'conflicting options: dns and the network mode');
   });
 
   test('empty lists and false flags are no conflict; other modes allow all of it', () => {
-    assert.doesNotThrow(() => checkNetworkModeConflicts({ ExposedPorts: {} }, { NetworkMode: ctr, Links: [], Dns: [], ExtraHosts: [], PortBindings: {}, PublishAllPorts: false }));
-    const everything: HostConfig = { Links: ['a:b'], Dns: ['1.1.1.1'], ExtraHosts: ['a:1.2.3.4'], PortBindings: { '80/tcp': [{}] }, PublishAllPorts: true };
+    assert.doesNotThrow(() =>
+      checkNetworkModeConflicts(
+        { ExposedPorts: {} },
+        { NetworkMode: ctr, Links: [], Dns: [], ExtraHosts: [], PortBindings: {}, PublishAllPorts: false },
+      ),
+    );
+    const everything: HostConfig = {
+      Links: ['a:b'],
+      Dns: ['1.1.1.1'],
+      ExtraHosts: ['a:1.2.3.4'],
+      PortBindings: { '80/tcp': [{}] },
+      PublishAllPorts: true,
+    };
     const cfg = { Hostname: 'x', ExposedPorts: { '80/tcp': {} }, MacAddress: '02:42:00:00:00:01' } as ContainerConfig;
     for (const mode of [undefined, '', 'default', 'bridge', 'net2']) {
       assert.doesNotThrow(() => checkNetworkModeConflicts(cfg, { ...everything, NetworkMode: mode }), String(mode));
     }
     // host: a hostname, --dns, --add-host and ports are accepted (ports are dropped with a warning elsewhere).
-    assert.doesNotThrow(() => checkNetworkModeConflicts({ Hostname: 'x', ExposedPorts: { '80/tcp': {} } }, { NetworkMode: 'host', Dns: ['1.1.1.1'], ExtraHosts: ['a:1.2.3.4'], PortBindings: { '80/tcp': [{}] } }));
+    assert.doesNotThrow(() =>
+      checkNetworkModeConflicts(
+        { Hostname: 'x', ExposedPorts: { '80/tcp': {} } },
+        { NetworkMode: 'host', Dns: ['1.1.1.1'], ExtraHosts: ['a:1.2.3.4'], PortBindings: { '80/tcp': [{}] } },
+      ),
+    );
   });
 
   // dockerd 20.10, measured: POST /containers/create with NetworkMode "container:" or "container"
   // → [400] `Invalid network mode: invalid container format container:<name|id>` (moby
   // validateNetContainerMode), checked before the hostname conflict.
-  test('container mode without a container: dockerd\'s invalid format text', () => {
+  test("container mode without a container: dockerd's invalid format text", () => {
     for (const mode of ['container:', 'container']) {
       conflict({}, { NetworkMode: mode }, 'Invalid network mode: invalid container format container:<name|id>');
       conflict({ Hostname: 'x' }, { NetworkMode: mode }, 'Invalid network mode: invalid container format container:<name|id>');

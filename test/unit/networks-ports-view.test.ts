@@ -9,7 +9,15 @@ import type { PortSummary } from '../../daemon/containers/api-types';
 import { publishMatches } from '../../daemon/containers/views';
 import { InvalidParameter } from '../../lib/errors';
 import type { EndpointConfig, EndpointRecord, NetworkRecord, PortMapping } from '../../daemon/networks/model';
-import { parseHostPort, parsePortKey, portMapView, portRequests, portSummary, validatePortSpec, type PortSpec } from '../../daemon/networks/port-bindings';
+import {
+  parseHostPort,
+  parsePortKey,
+  portMapView,
+  portRequests,
+  portSummary,
+  validatePortSpec,
+  type PortSpec,
+} from '../../daemon/networks/port-bindings';
 import { networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../../daemon/networks/settings-view';
 import { hex, netRecord } from './network-records';
 
@@ -36,7 +44,8 @@ describe('port keys and host ports', () => {
   });
 
   test('parsePortKey: bad numbers and protocols are InvalidParameter', () => {
-    for (const bad of ['abc/tcp', '65536/tcp', '80-81/tcp', '-1', '', '80x', '/tcp']) assert.throws(() => parsePortKey(bad), InvalidParameter, bad);
+    for (const bad of ['abc/tcp', '65536/tcp', '80-81/tcp', '-1', '', '80x', '/tcp'])
+      assert.throws(() => parsePortKey(bad), InvalidParameter, bad);
     assert.throws(() => parsePortKey('80/icmp'), InvalidParameter);
   });
 
@@ -52,12 +61,23 @@ describe('port keys and host ports', () => {
   });
 
   test('parseHostPort: garbage, reversed ranges and out of range numbers are InvalidParameter', () => {
-    for (const bad of ['abc', ' ', ' 80', '+80', '1-2-3', '65536', '9000-8000', '1-70000', '-5', '80-']) assert.throws(() => parseHostPort(bad), InvalidParameter, bad);
+    for (const bad of ['abc', ' ', ' 80', '+80', '1-2-3', '65536', '9000-8000', '1-70000', '-5', '80-'])
+      assert.throws(() => parseHostPort(bad), InvalidParameter, bad);
   });
 
   test('validatePortSpec: a well-formed request passes', () => {
     assert.doesNotThrow(() =>
-      validatePortSpec(spec({ '80/tcp': [{ HostIp: '', HostPort: '' }], '80/udp': [{ HostIp: '127.0.0.1', HostPort: '18080' }], '81': null, '82/tcp': [{ HostIp: '::1', HostPort: '9000-9010' }] }, ['90/tcp'])),
+      validatePortSpec(
+        spec(
+          {
+            '80/tcp': [{ HostIp: '', HostPort: '' }],
+            '80/udp': [{ HostIp: '127.0.0.1', HostPort: '18080' }],
+            '81': null,
+            '82/tcp': [{ HostIp: '::1', HostPort: '9000-9010' }],
+          },
+          ['90/tcp'],
+        ),
+      ),
     );
   });
 
@@ -74,14 +94,19 @@ describe('port keys and host ports', () => {
   test('validatePortSpec: an exposed port is checked too; a non-IP host address is refused', () => {
     assert.throws(() => validatePortSpec(spec({}, ['abc/tcp'])), InvalidParameter);
     assert.throws(() => validatePortSpec(spec({ '80/tcp': [{ HostIp: 'foo', HostPort: '1' }] })), InvalidParameter);
-    for (const HostIp of ['999.1', '1.2.3', '010.0.0.1', '1::2::3']) assert.throws(() => validatePortSpec(spec({ '80/tcp': [{ HostIp, HostPort: '1' }] })), InvalidParameter, HostIp);
+    for (const HostIp of ['999.1', '1.2.3', '010.0.0.1', '1::2::3'])
+      assert.throws(() => validatePortSpec(spec({ '80/tcp': [{ HostIp, HostPort: '1' }] })), InvalidParameter, HostIp);
   });
 });
 
 describe('portRequests', () => {
   test('net-facts p1: -p 80 -p 127.0.0.1::81 -p 127.0.0.1:18080:80/udp --expose 90 -P, sorted by port then protocol', () => {
     const p1 = spec(
-      { '81/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }], '80/udp': [{ HostIp: '127.0.0.1', HostPort: '18080' }], '80/tcp': [{ HostIp: '', HostPort: '' }] },
+      {
+        '81/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+        '80/udp': [{ HostIp: '127.0.0.1', HostPort: '18080' }],
+        '80/tcp': [{ HostIp: '', HostPort: '' }],
+      },
       ['90/tcp', '80/tcp', '80/udp', '81/tcp'],
       true,
     );
@@ -93,7 +118,7 @@ describe('portRequests', () => {
     ]);
   });
 
-  test('the default host IP (the network\'s host_binding_ipv4) fills an empty HostIp', () => {
+  test("the default host IP (the network's host_binding_ipv4) fills an empty HostIp", () => {
     const out = portRequests(spec({ '80/tcp': [{ HostPort: '8080' }, { HostIp: '127.0.0.2', HostPort: '8081' }] }), '10.0.0.5');
     assert.deepEqual(
       out.map((r) => [r.hostIp, r.hostPortStart]),
@@ -114,12 +139,27 @@ describe('portRequests', () => {
 
   test('numeric order, not string order', () => {
     const out = portRequests(spec({ '8080/tcp': [{}], '9/tcp': [{}], '80/udp': [{}], '80/tcp': [{}] }), '0.0.0.0');
-    assert.deepEqual(out.map((r) => `${r.containerPort}/${r.proto}`), ['9/tcp', '80/tcp', '80/udp', '8080/tcp']);
+    assert.deepEqual(
+      out.map((r) => `${r.containerPort}/${r.proto}`),
+      ['9/tcp', '80/tcp', '80/udp', '8080/tcp'],
+    );
   });
 
   test('IPv6 host addresses are skipped (IPv4 only)', () => {
-    const out = portRequests(spec({ '80/tcp': [{ HostIp: '::', HostPort: '' }, { HostIp: '::1', HostPort: '1' }, { HostIp: '127.0.0.1', HostPort: '2' }] }), '0.0.0.0');
-    assert.deepEqual(out.map((r) => r.hostIp), ['127.0.0.1']);
+    const out = portRequests(
+      spec({
+        '80/tcp': [
+          { HostIp: '::', HostPort: '' },
+          { HostIp: '::1', HostPort: '1' },
+          { HostIp: '127.0.0.1', HostPort: '2' },
+        ],
+      }),
+      '0.0.0.0',
+    );
+    assert.deepEqual(
+      out.map((r) => r.hostIp),
+      ['127.0.0.1'],
+    );
     assert.deepEqual(portRequests(spec({ '80/tcp': [{}] }, [], true), '::'), []);
   });
 
@@ -127,7 +167,9 @@ describe('portRequests', () => {
     assert.deepEqual(portRequests(spec({ '80/tcp': [] }), '0.0.0.0'), []);
     assert.deepEqual(portRequests(spec({ '80/tcp': null }), '0.0.0.0'), []);
     assert.deepEqual(portRequests(spec({}, ['80/tcp']), '0.0.0.0'), [], 'exposed alone publishes nothing');
-    assert.deepEqual(portRequests(spec({ '80/tcp': [] }, ['80/tcp'], true), '0.0.0.0'), [{ proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPortStart: 0, hostPortEnd: 0 }]);
+    assert.deepEqual(portRequests(spec({ '80/tcp': [] }, ['80/tcp'], true), '0.0.0.0'), [
+      { proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPortStart: 0, hostPortEnd: 0 },
+    ]);
     const out = portRequests(spec({ '80/tcp': [{ HostPort: '8080' }] }, ['80/tcp', '80', '443/tcp', '53/udp'], true), '0.0.0.0');
     assert.deepEqual(
       out.map((r) => [r.containerPort, r.proto, r.hostPortStart]),
@@ -146,7 +188,15 @@ const P1_MAPPINGS: PortMapping[] = [
   { proto: 'tcp', containerPort: 81, hostIp: '127.0.0.1', hostPort: 32769 },
   { proto: 'tcp', containerPort: 90, hostIp: '0.0.0.0', hostPort: 32768 },
 ];
-const P1_SPEC = spec({ '80/tcp': [{ HostIp: '', HostPort: '' }], '80/udp': [{ HostIp: '127.0.0.1', HostPort: '18080' }], '81/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] }, ['80/tcp', '80/udp', '81/tcp', '90/tcp'], true);
+const P1_SPEC = spec(
+  {
+    '80/tcp': [{ HostIp: '', HostPort: '' }],
+    '80/udp': [{ HostIp: '127.0.0.1', HostPort: '18080' }],
+    '81/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+  },
+  ['80/tcp', '80/udp', '81/tcp', '90/tcp'],
+  true,
+);
 
 describe('portMapView and portSummary', () => {
   test('NetworkSettings.Ports: every exposed or bound port, with its bindings', () => {
@@ -209,7 +259,17 @@ const builtin = (name: string): NetworkRecord | undefined => ALL.find((n) => n.n
 const CID = `109af5878024${'c'.repeat(52)}`;
 
 function cfg(n: NetworkRecord, extra: Partial<EndpointConfig> = {}): EndpointConfig {
-  return { networkId: n.id, networkName: n.name, aliases: [], links: [], ipv4Address: '', macAddress: '', driverOpts: null, gwPriority: 0, ...extra };
+  return {
+    networkId: n.id,
+    networkName: n.name,
+    aliases: [],
+    links: [],
+    ipv4Address: '',
+    macAddress: '',
+    driverOpts: null,
+    gwPriority: 0,
+    ...extra,
+  };
 }
 
 function ep(n: NetworkRecord, ip: string, extra: Partial<EndpointRecord> = {}): EndpointRecord {
@@ -234,7 +294,16 @@ function ep(n: NetworkRecord, ip: string, extra: Partial<EndpointRecord> = {}): 
 }
 
 function view(extra: Partial<ContainerNetView>): ContainerNetView {
-  return { id: CID, running: true, mode: 'default', configs: [cfg(BRIDGE)], endpoints: [], ports: spec({}), netnsPath: '/run/netns/berth-109af5878024', ...extra };
+  return {
+    id: CID,
+    running: true,
+    mode: 'default',
+    configs: [cfg(BRIDGE)],
+    endpoints: [],
+    ports: spec({}),
+    netnsPath: '/run/netns/berth-109af5878024',
+    ...extra,
+  };
 }
 
 /** The endpoint entry dockerd writes for a configured network with no live endpoint. */
@@ -310,7 +379,8 @@ describe('networkSettingsView and networksView', () => {
     });
     // The same container as the current API shows it: no deprecated fields.
     const modern = networkSettingsView(v, lookup, builtin, false);
-    for (const k of ['Bridge', 'EndpointID', 'IPAddress', 'Gateway', 'MacAddress', 'SecondaryIPAddresses', 'HairpinMode']) assert.ok(!(k in modern), k);
+    for (const k of ['Bridge', 'EndpointID', 'IPAddress', 'Gateway', 'MacAddress', 'SecondaryIPAddresses', 'HairpinMode'])
+      assert.ok(!(k in modern), k);
     assert.deepEqual(Object.keys(modern).sort(), ['Networks', 'Ports', 'SandboxID', 'SandboxKey']);
   });
 
@@ -339,7 +409,10 @@ describe('networkSettingsView and networksView', () => {
     const bep = ep(BRIDGE, '10.252.0.9');
     const v = view({ configs: [cfg(BRIDGE), cfg(N1, { driverOpts: {} })], endpoints: [uep, bep] });
     const out = networkSettingsView(v, lookup, builtin, true);
-    assert.deepEqual([out.EndpointID, out.IPAddress, out.Gateway, out.MacAddress], [bep.id, '10.252.0.9', '10.252.0.1', '02:42:0a:fc:00:09']);
+    assert.deepEqual(
+      [out.EndpointID, out.IPAddress, out.Gateway, out.MacAddress],
+      [bep.id, '10.252.0.9', '10.252.0.1', '02:42:0a:fc:00:09'],
+    );
     assert.deepEqual(Object.keys(out.Networks ?? {}), ['bridge', 'n1']);
     assert.equal(out.Networks?.n1.IPAddress, '10.253.0.7');
     assert.deepEqual(out.Networks?.n1.DriverOpts, {}, 'DriverOpts {} stays {} (CLI connects), not null');
@@ -404,7 +477,7 @@ describe('networkSettingsView and networksView', () => {
     assert.deepEqual(summaryPorts(v), []);
   });
 
-  test('summaryPorts: a running container with its own stack lists the first endpoint\'s mappings then exposed ports', () => {
+  test("summaryPorts: a running container with its own stack lists the first endpoint's mappings then exposed ports", () => {
     const bep = ep(BRIDGE, '10.252.0.2', { ports: P1_MAPPINGS });
     const out = summaryPorts(view({ endpoints: [bep], ports: spec(P1_SPEC.bindings, [...P1_SPEC.exposed, '443/tcp'], true) }));
     assert.deepEqual(out, [
@@ -512,7 +585,7 @@ describe('networkListFilter (GET /networks filters)', () => {
     assert.deepEqual(names([['scope', 'swarm']]), []);
   });
 
-  test('type: custom and builtin; anything else is dockerd\'s invalid filter text', () => {
+  test("type: custom and builtin; anything else is dockerd's invalid filter text", () => {
     assert.deepEqual(names([['type', 'custom']]), ['f1', 'n1', 'net2']);
     assert.deepEqual(names([['type', 'builtin']]), ['bridge', 'host', 'none']);
     invalid(() => networkListFilter(Filters.of([['type', 'foo']])), "invalid filter: 'type'='foo'");
@@ -524,11 +597,17 @@ describe('networkListFilter (GET /networks filters)', () => {
     assert.deepEqual(names([['dangling', '1']], unused), ['f1', 'n1']);
     assert.deepEqual(names([['dangling', 'false']], unused), ['bridge', 'host', 'net2', 'none']);
     assert.deepEqual(names([['dangling', '0']], unused), ['bridge', 'host', 'net2', 'none']);
-    assert.throws(() => networkListFilter(Filters.of([['dangling', 'maybe']])), (err: unknown) => err instanceof InvalidParameter && /dangling/.test((err as Error).message));
+    assert.throws(
+      () => networkListFilter(Filters.of([['dangling', 'maybe']])),
+      (err: unknown) => err instanceof InvalidParameter && /dangling/.test((err as Error).message),
+    );
   });
 
   test('an unknown filter key is refused', () => {
-    assert.throws(() => networkListFilter(Filters.of([['foo', 'bar']])), (err: unknown) => err instanceof InvalidParameter && /^invalid filter 'foo'$/i.test((err as Error).message));
+    assert.throws(
+      () => networkListFilter(Filters.of([['foo', 'bar']])),
+      (err: unknown) => err instanceof InvalidParameter && /^invalid filter 'foo'$/i.test((err as Error).message),
+    );
   });
 
   test('filters combine with AND', () => {

@@ -10,7 +10,14 @@ import { NotFound } from '../../lib/errors';
 import { pullError } from '../../daemon/images/pull-errors';
 import { pullReference, resolveManifest, type PullSettings } from '../../daemon/images/pull';
 
-const MANIFEST = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 2 }, layers: [] }));
+const MANIFEST = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 2 },
+    layers: [],
+  }),
+);
 const DIGEST = `sha256:${createHash('sha256').update(MANIFEST).digest('hex')}`;
 
 interface Fake {
@@ -26,9 +33,15 @@ async function fake(mode: 'has' | 'unknown' | 'broken'): Promise<Fake> {
     if (req.url === '/v2/') return res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     if (mode === 'broken') return res.writeHead(500).end('oops');
     if (mode === 'unknown') {
-      return res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+      return res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
     }
-    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': DIGEST, 'content-length': MANIFEST.length });
+    res.writeHead(200, {
+      'content-type': 'application/vnd.oci.image.manifest.v1+json',
+      'docker-content-digest': DIGEST,
+      'content-length': MANIFEST.length,
+    });
     res.end(req.method === 'HEAD' ? undefined : MANIFEST);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -59,11 +72,19 @@ const settings = (mirrors: string[]): PullSettings => ({
 
 test('docker.io: mirrors without the image or failing fall back to the next mirror', async () => {
   const fellBack: string[] = [];
-  const r = await resolveManifest(pullReference('busybox', 'latest'), settings([unknown.url, broken.url, has.url]), {}, (ep) => fellBack.push(ep));
+  const r = await resolveManifest(pullReference('busybox', 'latest'), settings([unknown.url, broken.url, has.url]), {}, (ep) =>
+    fellBack.push(ep),
+  );
   assert.equal(r.top.digest, DIGEST);
   assert.equal(r.repo.name, 'library/busybox');
-  assert.deepEqual(fellBack.map((u) => u.replace(/\/$/, '')), [unknown.url, broken.url]);
-  assert.ok(has.hits.some((h) => h.endsWith('/v2/library/busybox/manifests/latest')), has.hits.join());
+  assert.deepEqual(
+    fellBack.map((u) => u.replace(/\/$/, '')),
+    [unknown.url, broken.url],
+  );
+  assert.ok(
+    has.hits.some((h) => h.endsWith('/v2/library/busybox/manifests/latest')),
+    has.hits.join(),
+  );
 });
 
 test("a registry's own manifest unknown is final; https falls back to http for a loopback host", async () => {

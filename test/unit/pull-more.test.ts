@@ -23,8 +23,10 @@ test('tags: Link pages are followed on the same endpoint, n is sent, null tags i
     if (url.pathname === '/v2/') return json(res, 200, {});
     if (url.pathname === '/v2/lib/app/tags/list') {
       const last = url.searchParams.get('last');
-      if (last === null) return json(res, 200, { name: 'lib/app', tags: ['a', 'b'] }, { link: '</v2/lib/app/tags/list?n=2&last=b>; rel="next"' });
-      if (last === 'b') return json(res, 200, { name: 'lib/app', tags: ['c'] }, { link: `<${fakeUrl}/v2/lib/app/tags/list?n=2&last=c>; rel="next"` });
+      if (last === null)
+        return json(res, 200, { name: 'lib/app', tags: ['a', 'b'] }, { link: '</v2/lib/app/tags/list?n=2&last=b>; rel="next"' });
+      if (last === 'b')
+        return json(res, 200, { name: 'lib/app', tags: ['c'] }, { link: `<${fakeUrl}/v2/lib/app/tags/list?n=2&last=c>; rel="next"` });
       return json(res, 200, { name: 'lib/app', tags: null });
     }
     json(res, 404, {});
@@ -46,7 +48,8 @@ test('tags: a looping Link, a Link to another host, a bad tag, too many tags and
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/v2/') return json(res, 200, {});
     if (url.pathname === '/v2/loop/tags/list') return json(res, 200, { tags: ['a'] }, { link: '</v2/loop/tags/list?n=1000>; rel="next"' });
-    if (url.pathname === '/v2/away/tags/list') return json(res, 200, { tags: ['a'] }, { link: '<http://198.51.100.1/v2/away/tags/list?last=a>; rel="next"' });
+    if (url.pathname === '/v2/away/tags/list')
+      return json(res, 200, { tags: ['a'] }, { link: '<http://198.51.100.1/v2/away/tags/list?last=a>; rel="next"' });
     if (url.pathname === '/v2/bad/tags/list') return json(res, 200, { tags: ['ok', 'not a tag'] });
     if (url.pathname === '/v2/notarray/tags/list') return json(res, 200, { tags: 'a' });
     if (url.pathname === '/v2/many/tags/list') return json(res, 200, { tags: Array.from({ length: MAX_TAGS + 1 }, (_, i) => `t${i}`) });
@@ -70,7 +73,10 @@ test('tags: a looping Link, a Link to another host, a bad tag, too many tags and
 
 test('nextLink reads rel="next" among several links, and nothing without one', () => {
   const base = 'http://h:5000/v2/a/tags/list?n=2';
-  assert.equal(nextLink('<http://h:5000/x>; rel="prev", </v2/a/tags/list?last=b&n=2>; rel="next"', base, 'http://h:5000'), 'http://h:5000/v2/a/tags/list?last=b&n=2');
+  assert.equal(
+    nextLink('<http://h:5000/x>; rel="prev", </v2/a/tags/list?last=b&n=2>; rel="next"', base, 'http://h:5000'),
+    'http://h:5000/v2/a/tags/list?last=b&n=2',
+  );
   assert.equal(nextLink('</v2/a/tags/list?last=b>; rel=next', base, 'http://h:5000'), 'http://h:5000/v2/a/tags/list?last=b');
   assert.equal(nextLink('</v2/a/tags/list?last=b>; rel="prev"', base, 'http://h:5000'), undefined);
   assert.equal(nextLink(undefined, base, 'http://h:5000'), undefined);
@@ -82,7 +88,12 @@ test("a Bearer challenge's error: insufficient_scope is DENIED, invalid_token UN
     if (url === '/v2/') return json(res, 200, {});
     const auth = 'Bearer realm="http://127.0.0.1:1/token",service="reg",scope="repository:x:pull"';
     if (url === '/v2/scope/manifests/latest') {
-      return json(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, { 'www-authenticate': `${auth},error="insufficient_scope"` });
+      return json(
+        res,
+        401,
+        { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] },
+        { 'www-authenticate': `${auth},error="insufficient_scope"` },
+      );
     }
     if (url === '/v2/described/manifests/latest') {
       return json(res, 401, {}, { 'www-authenticate': `${auth},error="insufficient_scope",error_description="no pull for you"` });
@@ -91,12 +102,15 @@ test("a Bearer challenge's error: insufficient_scope is DENIED, invalid_token UN
     json(res, 404, {});
   });
   // A registry token sent as it is, so no token server is asked.
-  const open = (name: string) => openRepository(ep(fake.url), name, { actions: ['pull'], userAgent: UA, credentials: { registryToken: 't' } });
+  const open = (name: string) =>
+    openRepository(ep(fake.url), name, { actions: ['pull'], userAgent: UA, credentials: { registryToken: 't' } });
   try {
-    const denied = await open('scope').getManifest('latest').then(
-      () => assert.fail('not refused'),
-      (e: unknown) => e,
-    );
+    const denied = await open('scope')
+      .getManifest('latest')
+      .then(
+        () => assert.fail('not refused'),
+        (e: unknown) => e,
+      );
     assert.ok(denied instanceof RegistryError);
     assert.equal(denied.code, 'DENIED');
     assert.equal(denied.message, 'requested access to the resource is denied');
@@ -106,8 +120,14 @@ test("a Bearer challenge's error: insufficient_scope is DENIED, invalid_token UN
       "pull access denied for 127.0.0.1:5000/private/app, repository does not exist or may require 'docker login': denied: requested access to the resource is denied",
     );
     assert.equal(pushError(denied).message, 'denied: requested access to the resource is denied');
-    await assert.rejects(open('described').getManifest('latest'), (e: unknown) => e instanceof RegistryError && e.code === 'DENIED' && e.message === 'no pull for you');
-    await assert.rejects(open('expired').getManifest('latest'), (e: unknown) => e instanceof RegistryError && e.code === 'UNAUTHORIZED' && e.status === 401);
+    await assert.rejects(
+      open('described').getManifest('latest'),
+      (e: unknown) => e instanceof RegistryError && e.code === 'DENIED' && e.message === 'no pull for you',
+    );
+    await assert.rejects(
+      open('expired').getManifest('latest'),
+      (e: unknown) => e instanceof RegistryError && e.code === 'UNAUTHORIZED' && e.status === 401,
+    );
   } finally {
     await fake.close();
   }
@@ -125,8 +145,14 @@ test("platform check of a single-platform image: moby 28's warning text, fuzzy m
     'image with reference app:1 was found but its platform (linux/arm64) does not match the specified platform (linux/arm/v7)',
   );
   // An armv6 image runs on armv7; an arm64 config without variant is arm64/v8; a 386 image on amd64.
-  assert.equal(platformMismatch({ os: 'linux', architecture: 'arm', variant: 'v6' }, 'a', { os: 'linux', architecture: 'arm', variant: 'v7' }), undefined);
-  assert.equal(platformMismatch({ os: 'linux', architecture: 'arm64' }, 'a', { os: 'linux', architecture: 'arm64', variant: 'v8' }), undefined);
+  assert.equal(
+    platformMismatch({ os: 'linux', architecture: 'arm', variant: 'v6' }, 'a', { os: 'linux', architecture: 'arm', variant: 'v7' }),
+    undefined,
+  );
+  assert.equal(
+    platformMismatch({ os: 'linux', architecture: 'arm64' }, 'a', { os: 'linux', architecture: 'arm64', variant: 'v8' }),
+    undefined,
+  );
   assert.equal(platformMismatch({ os: 'linux', architecture: '386' }, 'a', { os: 'linux', architecture: 'amd64' }), undefined);
   assert.match(platformMismatch({}, 'a', { os: 'linux', architecture: 'amd64' }) ?? '', /its platform \(unknown\)/);
 });

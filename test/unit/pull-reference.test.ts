@@ -29,7 +29,10 @@ test('fromImage and tag combine as dockerd does', () => {
 
 test('bad references are 400s; all tags is refused clearly', () => {
   assert.throws(() => pullReference('Busybox', 'latest'), InvalidParameter);
-  assert.throws(() => pullReference('busybox', 'bad tag'), (e: unknown) => e instanceof InvalidParameter && e.message === 'invalid tag format');
+  assert.throws(
+    () => pullReference('busybox', 'bad tag'),
+    (e: unknown) => e instanceof InvalidParameter && e.message === 'invalid tag format',
+  );
   assert.ok(isNameOnly(pullReference('busybox', '')));
   assert.ok(isNameOnly(pullReference('busybox:', '')));
 });
@@ -40,14 +43,22 @@ test("registry refusals in dockerd's words", () => {
   assert.ok(manifest instanceof NotFound);
   assert.equal(manifest.message, 'manifest for busybox:nope not found: manifest unknown: manifest unknown');
 
-  const denied = pullError(new RegistryError('requested access to the resource is denied', 401, 'DENIED'), pullReference('private/app', 'latest'), false);
+  const denied = pullError(
+    new RegistryError('requested access to the resource is denied', 401, 'DENIED'),
+    pullReference('private/app', 'latest'),
+    false,
+  );
   assert.ok(denied instanceof NotFound);
   assert.equal(
     denied.message,
     "pull access denied for private/app, repository does not exist or may require 'docker login': denied: requested access to the resource is denied",
   );
   // Anonymous and unauthorized: what Docker Hub users see for a missing or private repository.
-  const anon = pullError(new RegistryError('authentication required', 401, 'UNAUTHORIZED'), pullReference('127.0.0.1:5000/x', 'latest'), true);
+  const anon = pullError(
+    new RegistryError('authentication required', 401, 'UNAUTHORIZED'),
+    pullReference('127.0.0.1:5000/x', 'latest'),
+    true,
+  );
   assert.match(anon.message, /^pull access denied for 127\.0\.0\.1:5000\/x, repository does not exist/);
 
   const name = pullError(new RegistryError('repository name not known to registry', 404, 'NAME_UNKNOWN'), tagged, true);

@@ -78,7 +78,14 @@ function setup(opts: { maxUploads: number; httpsDown?: boolean }) {
   migrate(db);
   const repo = new ImageRepo(db);
   const events = new EventBus();
-  const svc = new ImageService({ ctd: {} as unknown as Containerd, repo, events, logger: pino({ level: 'silent' }), tmpDir: '/nonexistent', usage: { containersUsingImage: () => [] } });
+  const svc = new ImageService({
+    ctd: {} as unknown as Containerd,
+    repo,
+    events,
+    logger: pino({ level: 'silent' }),
+    tmpDir: '/nonexistent',
+    usage: { containersUsingImage: () => [] },
+  });
   const world = new Map<string, Set<string>>();
   const opened: FakeRepo[] = [];
   const registry: RegistryAccess = {
@@ -93,10 +100,26 @@ function setup(opts: { maxUploads: number; httpsDown?: boolean }) {
     },
   };
   const locations = new BlobLocationRepo(db);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: ['1', '2', '3'].map((c) => `sha256:${hex(c)}`) } }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: ['1', '2', '3'].map((c) => `sha256:${hex(c)}`) },
+    }),
+  );
   const id = sha256Digest(config);
   repo.insert(
-    { id, configJson: config.toString(), manifestDigest: `sha256:${hex('f')}`, manifestMediaType: '', manifestSize: 0, created: '', size: 0, parent: '', addedAt: 1 },
+    {
+      id,
+      configJson: config.toString(),
+      manifestDigest: `sha256:${hex('f')}`,
+      manifestMediaType: '',
+      manifestSize: 0,
+      created: '',
+      size: 0,
+      parent: '',
+      addedAt: 1,
+    },
     ['1', '2', '3'].map((c, i) => ({
       idx: i,
       diffId: `sha256:${hex(c)}`,
@@ -161,8 +184,14 @@ test('an unreachable https endpoint falls back to http without repeating Prepari
 test('errors: a missing tag, a repository without images, the registry refusing', async () => {
   const s = setup({ maxUploads: 5 });
   await assert.rejects(s.run('r.test:5000/app', 'nope'), { name: 'NotFound', message: 'tag does not exist: r.test:5000/app:nope' });
-  await assert.rejects(s.run('r.test:5000/none', ''), { name: 'NotFound', message: 'An image does not exist locally with the tag: r.test:5000/none' });
+  await assert.rejects(s.run('r.test:5000/none', ''), {
+    name: 'NotFound',
+    message: 'An image does not exist locally with the tag: r.test:5000/none',
+  });
   s.repo.setRef('r.test:5000/locked:1', s.id, 'tag', 1);
   s.world.set('locked', new Set(['a', 'b', 'c'].map((c) => `sha256:${hex(c)}`)));
-  await assert.rejects(s.run('r.test:5000/locked', '1'), { name: 'Forbidden', message: 'denied: requested access to the resource is denied' });
+  await assert.rejects(s.run('r.test:5000/locked', '1'), {
+    name: 'Forbidden',
+    message: 'denied: requested access to the resource is denied',
+  });
 });

@@ -6,7 +6,15 @@ import Database from 'better-sqlite3';
 import { encodeJsonMessage } from '../../api/streams';
 import { pushError, pushReference, runLimited } from '../../daemon/images/push';
 import { buildManifest, manifestLayerType } from '../../daemon/images/push-manifest';
-import { auxMessage, digestLine, layerShortId, layerStatus, pushingMessage, PushThrottle, refersTo } from '../../daemon/images/push-progress';
+import {
+  auxMessage,
+  digestLine,
+  layerShortId,
+  layerStatus,
+  pushingMessage,
+  PushThrottle,
+  refersTo,
+} from '../../daemon/images/push-progress';
 import { RegistryError } from '../../registry/types';
 import { BlobLocationRepo } from '../../store/blob-location-repo';
 import { migrate } from '../../store/db';
@@ -27,10 +35,9 @@ test('schema2 manifest: dockerd/distribution layout (3-space indent, mediaType/s
 
 test('dockerd pushes busybox with this exact manifest (527 bytes), so its digest matches too', () => {
   // Captured from dockerd 20.10 pushing the busybox fixture; only the layer digest and size vary.
-  const m = buildManifest(
-    { digest: 'sha256:a6a6dd7c3494c86a02fb07e47ed73b09d02d1ce85cca132128a92ebeff907564', size: 545 },
-    [{ mediaType: manifestLayerType('gzip', false), digest: D('c'), size: 1000000 }],
-  );
+  const m = buildManifest({ digest: 'sha256:a6a6dd7c3494c86a02fb07e47ed73b09d02d1ce85cca132128a92ebeff907564', size: 545 }, [
+    { mediaType: manifestLayerType('gzip', false), digest: D('c'), size: 1000000 },
+  ]);
   assert.equal(m.body.length, 527);
 });
 
@@ -47,15 +54,24 @@ test('zstd layers switch the manifest to OCI', () => {
 test('stream lines encode exactly as dockerd sends them', () => {
   const diff = `sha256:fe7c92c02863b79cb427a7798b62ddef07008358e71830c26520b35f7000edf4`;
   assert.equal(layerShortId(diff), 'fe7c92c02863');
-  assert.equal(encodeJsonMessage(refersTo('127.0.0.1:5000/busybox')), '{"status":"The push refers to repository [127.0.0.1:5000/busybox]"}\r\n');
+  assert.equal(
+    encodeJsonMessage(refersTo('127.0.0.1:5000/busybox')),
+    '{"status":"The push refers to repository [127.0.0.1:5000/busybox]"}\r\n',
+  );
   assert.equal(encodeJsonMessage(layerStatus(diff, 'Preparing')), '{"status":"Preparing","progressDetail":{},"id":"fe7c92c02863"}\r\n');
-  assert.equal(encodeJsonMessage(layerStatus(diff, 'Mounted from busybox')), '{"status":"Mounted from busybox","progressDetail":{},"id":"fe7c92c02863"}\r\n');
+  assert.equal(
+    encodeJsonMessage(layerStatus(diff, 'Mounted from busybox')),
+    '{"status":"Mounted from busybox","progressDetail":{},"id":"fe7c92c02863"}\r\n',
+  );
   assert.equal(
     encodeJsonMessage(pushingMessage(diff, 1280512, 1985967)),
     '{"status":"Pushing","progressDetail":{"current":1280512,"total":1985967},"progress":"[================================>                  ]  1.281MB/1.986MB","id":"fe7c92c02863"}\r\n',
   );
   assert.equal(encodeJsonMessage(digestLine('1', D('8'), 527)), `{"status":"1: digest: ${D('8')} size: 527"}\r\n`);
-  assert.equal(encodeJsonMessage(auxMessage('1', D('8'), 527)), `{"progressDetail":{},"aux":{"Tag":"1","Digest":"${D('8')}","Size":527}}\r\n`);
+  assert.equal(
+    encodeJsonMessage(auxMessage('1', D('8'), 527)),
+    `{"progressDetail":{},"aux":{"Tag":"1","Digest":"${D('8')}","Size":527}}\r\n`,
+  );
 });
 
 test('Pushing lines are throttled by bytes: first always, then a bar column or 512 KiB apart', () => {
@@ -116,15 +132,31 @@ test('blob locations: recorded per layer and registry, newest first, refreshed, 
   migrate(db);
   const repo = new BlobLocationRepo(db);
   const diffId = D('1');
-  const loc = (repository: string, digest: string) => ({ diffId, registry: 'r:5000', repository, digest, size: 10, mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip' });
+  const loc = (repository: string, digest: string) => ({
+    diffId,
+    registry: 'r:5000',
+    repository,
+    digest,
+    size: 10,
+    mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  });
   repo.record(loc('a', D('2')), 1);
   repo.record(loc('b', D('2')), 2);
   repo.record({ ...loc('a', D('2')), registry: 'other' }, 3);
-  assert.deepEqual(repo.find(diffId, 'r:5000').map((l) => l.repository), ['b', 'a']);
+  assert.deepEqual(
+    repo.find(diffId, 'r:5000').map((l) => l.repository),
+    ['b', 'a'],
+  );
   repo.record(loc('a', D('2')), 4);
-  assert.deepEqual(repo.find(diffId, 'r:5000').map((l) => l.repository), ['a', 'b']);
+  assert.deepEqual(
+    repo.find(diffId, 'r:5000').map((l) => l.repository),
+    ['a', 'b'],
+  );
   repo.forget(loc('a', D('2')));
-  assert.deepEqual(repo.find(diffId, 'r:5000').map((l) => l.repository), ['b']);
+  assert.deepEqual(
+    repo.find(diffId, 'r:5000').map((l) => l.repository),
+    ['b'],
+  );
   for (let i = 0; i < 40; i++) repo.record(loc(`x${i}`, D('3')), 10 + i);
   const kept = repo.find(diffId, 'r:5000');
   assert.equal(kept.length, 16);

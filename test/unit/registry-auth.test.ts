@@ -33,7 +33,12 @@ interface TokenServer {
 }
 
 /** A registry that wants Bearer tokens from a separate token server. */
-async function tokenSetup(tokenAnswer: (req: { method: string; url: URL; headers: Record<string, string | string[] | undefined>; body: Buffer }) => { status: number; body: unknown }): Promise<TokenServer> {
+async function tokenSetup(
+  tokenAnswer: (req: { method: string; url: URL; headers: Record<string, string | string[] | undefined>; body: Buffer }) => {
+    status: number;
+    body: unknown;
+  },
+): Promise<TokenServer> {
   const auth = await startFake((req, res, body) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const a = tokenAnswer({ method: req.method ?? '', url, headers: req.headers, body });
@@ -82,7 +87,8 @@ test('token flow: anonymous GET with service and scope, token cached across call
 
 test('token flow: basic credentials to the token server, push and mount scopes, access_token accepted', async () => {
   const s = await tokenSetup((r) => {
-    if (r.headers.authorization !== `Basic ${Buffer.from('alice:s3cret').toString('base64')}`) return { status: 401, body: { details: 'incorrect username or password' } };
+    if (r.headers.authorization !== `Basic ${Buffer.from('alice:s3cret').toString('base64')}`)
+      return { status: 401, body: { details: 'incorrect username or password' } };
     return { status: 200, body: { access_token: 'tok2' } };
   });
   try {
@@ -96,7 +102,11 @@ test('token flow: basic credentials to the token server, push and mount scopes, 
     const u = new URL(s.tokenRequests()[0].url, 'http://x');
     assert.deepEqual(u.searchParams.getAll('scope'), ['repository:library/busybox:pull,push', 'repository:other/repo:pull']);
 
-    const bad = openRepository(s.endpoint, 'library/busybox', { actions: ['pull'], userAgent: UA, credentials: { username: 'alice', password: 'nope' } });
+    const bad = openRepository(s.endpoint, 'library/busybox', {
+      actions: ['pull'],
+      userAgent: UA,
+      credentials: { username: 'alice', password: 'nope' },
+    });
     await assert.rejects(bad.headBlob(BLOB), (err: unknown) => {
       assert.ok(err instanceof RegistryError);
       assert.equal(err.status, 401);
@@ -123,7 +133,11 @@ test('token flow: identity token goes as an OAuth2 refresh_token POST', async ()
     return { status: 200, body: { access_token: 'tok3', expires_in: 120 } };
   });
   try {
-    const repo = openRepository(s.endpoint, 'library/busybox', { actions: ['pull'], userAgent: UA, credentials: { identityToken: 'idtok' } });
+    const repo = openRepository(s.endpoint, 'library/busybox', {
+      actions: ['pull'],
+      userAgent: UA,
+      credentials: { identityToken: 'idtok' },
+    });
     assert.equal(await repo.headBlob(BLOB), 3);
     assert.equal(s.tokenRequests()[0].method, 'POST');
   } finally {
@@ -136,14 +150,22 @@ test('token flow: a token server without GET gets the OAuth2 password grant', as
   const s = await tokenSetup((r) => {
     if (r.method !== 'POST') return { status: 405, body: {} };
     const form = new URLSearchParams(r.body.toString());
-    if (form.get('grant_type') !== 'password' || form.get('username') !== 'carol' || form.get('password') !== 'pw') return { status: 401, body: {} };
+    if (form.get('grant_type') !== 'password' || form.get('username') !== 'carol' || form.get('password') !== 'pw')
+      return { status: 401, body: {} };
     assert.equal(form.get('scope'), 'repository:library/busybox:pull');
     return { status: 200, body: { access_token: 'tok5' } };
   });
   try {
-    const repo = openRepository(s.endpoint, 'library/busybox', { actions: ['pull'], userAgent: UA, credentials: { username: 'carol', password: 'pw' } });
+    const repo = openRepository(s.endpoint, 'library/busybox', {
+      actions: ['pull'],
+      userAgent: UA,
+      credentials: { username: 'carol', password: 'pw' },
+    });
     assert.equal(await repo.headBlob(BLOB), 3);
-    assert.deepEqual(s.tokenRequests().map((r) => r.method), ['GET', 'POST']);
+    assert.deepEqual(
+      s.tokenRequests().map((r) => r.method),
+      ['GET', 'POST'],
+    );
   } finally {
     await s.registry.close();
     await s.auth.close();
@@ -172,7 +194,11 @@ test('token flow: a token is fetched again once expired (default lifetime 60 s)'
 test('registry token is sent as it is', async () => {
   const s = await tokenSetup(() => ({ status: 500, body: {} }));
   try {
-    const repo = openRepository(s.endpoint, 'library/busybox', { actions: ['pull'], userAgent: UA, credentials: { registryToken: 'tokX' } });
+    const repo = openRepository(s.endpoint, 'library/busybox', {
+      actions: ['pull'],
+      userAgent: UA,
+      credentials: { registryToken: 'tokX' },
+    });
     assert.equal(await repo.headBlob(BLOB), 3);
     assert.equal(s.tokenRequests().length, 0);
     assert.equal(s.registry.requests.at(-1)?.headers.authorization, 'Bearer tokX');
@@ -186,7 +212,10 @@ test('a 401 after authorizing is UNAUTHORIZED with the registry message', async 
   const s = await tokenSetup(() => ({ status: 200, body: { token: 'wrong' } }));
   try {
     const repo = openRepository(s.endpoint, 'library/busybox', { actions: ['pull'], userAgent: UA });
-    await assert.rejects(repo.headBlob(BLOB), (err: unknown) => err instanceof RegistryError && err.status === 401 && err.code === 'UNAUTHORIZED');
+    await assert.rejects(
+      repo.headBlob(BLOB),
+      (err: unknown) => err instanceof RegistryError && err.status === 401 && err.code === 'UNAUTHORIZED',
+    );
   } finally {
     await s.registry.close();
     await s.auth.close();
@@ -212,7 +241,10 @@ test('Basic challenge: credentials on every request; anonymous gets UNAUTHORIZED
     const after = reg.requests.slice(1);
     assert.ok(after.every((r) => r.headers.authorization === good));
     const anon = openRepository(ep, 'x/y', { actions: ['pull'], userAgent: UA });
-    await assert.rejects(anon.headBlob(BLOB), (err: unknown) => err instanceof RegistryError && err.status === 401 && err.code === 'UNAUTHORIZED');
+    await assert.rejects(
+      anon.headBlob(BLOB),
+      (err: unknown) => err instanceof RegistryError && err.status === 401 && err.code === 'UNAUTHORIZED',
+    );
   } finally {
     await reg.close();
   }

@@ -19,17 +19,25 @@ const manifest = Buffer.from(
     layers: [],
   }),
 );
-const ociNoType = Buffer.from(JSON.stringify({ schemaVersion: 2, config: { mediaType: MediaType.ociConfig, digest: sha('c'), size: 1 }, layers: [] }));
+const ociNoType = Buffer.from(
+  JSON.stringify({ schemaVersion: 2, config: { mediaType: MediaType.ociConfig, digest: sha('c'), size: 1 }, layers: [] }),
+);
 const blob = Buffer.from('0123456789abcdef');
 
-async function anonRegistry(extra?: (url: string, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean) {
+async function anonRegistry(
+  extra?: (url: string, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean,
+) {
   return startFake((req, res) => {
     const url = req.url ?? '';
     if (extra?.(url, req, res)) return;
     if (url === '/v2/') return json(res, 200, {});
     if (url === '/v2/lib/app/manifests/latest') {
       if (req.method === 'HEAD') {
-        res.writeHead(200, { 'content-type': MediaType.dockerManifest, 'docker-content-digest': sha(manifest), 'content-length': String(manifest.length) });
+        res.writeHead(200, {
+          'content-type': MediaType.dockerManifest,
+          'docker-content-digest': sha(manifest),
+          'content-length': String(manifest.length),
+        });
         res.end();
         return;
       }
@@ -67,7 +75,10 @@ async function anonRegistry(extra?: (url: string, req: import('node:http').Incom
       const range = req.headers.range;
       if (range !== undefined) {
         const from = Number(/^bytes=(\d+)-$/.exec(range)?.[1]);
-        res.writeHead(206, { 'content-range': `bytes ${from}-${blob.length - 1}/${blob.length}`, 'content-length': String(blob.length - from) });
+        res.writeHead(206, {
+          'content-range': `bytes ${from}-${blob.length - 1}/${blob.length}`,
+          'content-length': String(blob.length - from),
+        });
         res.end(blob.subarray(from));
         return;
       }
@@ -75,7 +86,14 @@ async function anonRegistry(extra?: (url: string, req: import('node:http').Incom
       res.end(req.method === 'HEAD' ? undefined : blob);
       return;
     }
-    json(res, 404, registryErrorBody(url.includes('/manifests/') ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN', url.includes('/manifests/') ? 'manifest unknown' : 'blob unknown to registry'));
+    json(
+      res,
+      404,
+      registryErrorBody(
+        url.includes('/manifests/') ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN',
+        url.includes('/manifests/') ? 'manifest unknown' : 'blob unknown to registry',
+      ),
+    );
   });
 }
 
@@ -88,7 +106,14 @@ test('getManifest by tag takes Docker-Content-Digest, by digest verifies the byt
     assert.equal(byTag.digest, sha(manifest));
     assert.deepEqual(byTag.body, manifest);
     const accept = reg.requests.find((r) => r.url === '/v2/lib/app/manifests/latest')?.headers.accept ?? '';
-    for (const t of [MediaType.dockerManifest, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.ociIndex, MediaType.schema1Signed]) assert.ok(accept.includes(t), t);
+    for (const t of [
+      MediaType.dockerManifest,
+      MediaType.dockerManifestList,
+      MediaType.ociManifest,
+      MediaType.ociIndex,
+      MediaType.schema1Signed,
+    ])
+      assert.ok(accept.includes(t), t);
 
     const byDigest = await repo.getManifest(sha(manifest));
     assert.equal(byDigest.digest, sha(manifest));
@@ -175,10 +200,13 @@ test('headBlob and getBlob, whole and from an offset', async () => {
 
 test('redirects are followed; Authorization is dropped when the host changes', async () => {
   const good = `Basic ${Buffer.from('u:p').toString('base64')}`;
-  const storage = await startFake((req, res) => {
-    res.writeHead(200, { 'content-length': String(blob.length) });
-    res.end(blob);
-  }, { host: 'localhost' });
+  const storage = await startFake(
+    (req, res) => {
+      res.writeHead(200, { 'content-length': String(blob.length) });
+      res.end(blob);
+    },
+    { host: 'localhost' },
+  );
   const reg = await startFake((req, res) => {
     if (req.headers.authorization !== good) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="r"', 'content-length': '0' });
@@ -200,7 +228,11 @@ test('redirects are followed; Authorization is dropped when the host changes', a
     res.end();
   });
   try {
-    const repo = openRepository({ url: reg.url, mirror: false }, 'lib/app', { actions: ['pull'], userAgent: UA, credentials: { username: 'u', password: 'p' } });
+    const repo = openRepository({ url: reg.url, mirror: false }, 'lib/app', {
+      actions: ['pull'],
+      userAgent: UA,
+      credentials: { username: 'u', password: 'p' },
+    });
     const got = await repo.getBlob(sha(blob));
     assert.deepEqual(await readAll(got.body), blob);
     assert.equal(reg.requests.find((r) => r.url.startsWith('/same-host/'))?.headers.authorization, good);
@@ -242,7 +274,10 @@ test('an unreachable endpoint is a transport error; a non-registry ping is one t
   }
   const gone: Endpoint = { url: `http://127.0.0.1:${port}`, mirror: false };
   const repo = openRepository(gone, 'lib/app', { actions: ['pull'], userAgent: UA });
-  await assert.rejects(repo.getManifest('latest'), (e: unknown) => e instanceof RegistryError && e.transport && e.status === 0 && /ECONNREFUSED/.test(e.message));
+  await assert.rejects(
+    repo.getManifest('latest'),
+    (e: unknown) => e instanceof RegistryError && e.transport && e.status === 0 && /ECONNREFUSED/.test(e.message),
+  );
 });
 
 test('https to a plain http server fails as transport (the caller then tries http)', async () => {

@@ -9,7 +9,13 @@ import { endpointsFor, indexEndpoint, isInsecure, loadCerts } from '../../regist
 import { RegistryError, type RegistrySettings } from '../../registry/types';
 import { json, startFake } from './registry-fake';
 
-const settings = (s: Partial<RegistrySettings> = {}): RegistrySettings => ({ insecureRegistries: [], mirrors: [], certsDir: '/nonexistent-certs.d', userAgent: 'ua', ...s });
+const settings = (s: Partial<RegistrySettings> = {}): RegistrySettings => ({
+  insecureRegistries: [],
+  mirrors: [],
+  certsDir: '/nonexistent-certs.d',
+  userAgent: 'ua',
+  ...s,
+});
 
 let dir = '';
 before(() => {
@@ -31,7 +37,10 @@ test('docker.io: mirrors first (scheme as written), then registry-1.docker.io', 
     ],
   );
   const idx = await indexEndpoint('docker.io', settings());
-  assert.deepEqual(idx.map((e) => e.url), ['https://index.docker.io']);
+  assert.deepEqual(
+    idx.map((e) => e.url),
+    ['https://index.docker.io'],
+  );
 });
 
 test('loopback and listed registries: https without verification, then http; others https only', async () => {
@@ -45,7 +54,10 @@ test('loopback and listed registries: https without verification, then http; oth
     assert.equal(eps[1].tls, undefined);
   }
   const secure = await endpointsFor('myreg.example:5001', s);
-  assert.deepEqual(secure.map((e) => [e.url, e.tls?.skipVerify]), [['https://myreg.example:5001', false]]);
+  assert.deepEqual(
+    secure.map((e) => [e.url, e.tls?.skipVerify]),
+    [['https://myreg.example:5001', false]],
+  );
   assert.equal(await isInsecure('10.2.0.1', s), false);
   assert.equal(await isInsecure('no-such-host.invalid', s), false);
   assert.equal(await isInsecure('LOCALHOST', s), true);
@@ -62,7 +74,10 @@ test('certs.d: *.crt CAs, *.cert with *.key; a half pair is an error', async () 
   assert.deepEqual(await loadCerts(d, 'absent:1'), {});
   mkdirSync(path.join(d, 'half'));
   writeFileSync(path.join(d, 'half', 'c.cert'), 'x');
-  await assert.rejects(loadCerts(d, 'half'), (e: unknown) => e instanceof RegistryError && /missing key c\.key for client certificate c\.cert/.test(e.message));
+  await assert.rejects(
+    loadCerts(d, 'half'),
+    (e: unknown) => e instanceof RegistryError && /missing key c\.key for client certificate c\.cert/.test(e.message),
+  );
   mkdirSync(path.join(d, 'half2'));
   writeFileSync(path.join(d, 'half2', 'c.key'), 'x');
   await assert.rejects(loadCerts(d, 'half2'), /missing client certificate c\.cert for key c\.key/);
@@ -79,12 +94,31 @@ test('https with a CA from certs.d is trusted; without it the certificate is ref
   run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=test-ca']);
   run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1']);
   writeFileSync(path.join(ca, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-  run(['x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '2', '-extfile', 'ext.cnf']);
-  const reg = await startFake((req, res) => {
-    if (req.url === '/v2/') return json(res, 200, {});
-    res.writeHead(200, { 'content-length': '5' });
-    res.end();
-  }, { tls: { cert: readFileSync(path.join(ca, 'srv.pem')), key: readFileSync(path.join(ca, 'srv.key')) } });
+  run([
+    'x509',
+    '-req',
+    '-in',
+    'srv.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'srv.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+  ]);
+  const reg = await startFake(
+    (req, res) => {
+      if (req.url === '/v2/') return json(res, 200, {});
+      res.writeHead(200, { 'content-length': '5' });
+      res.end();
+    },
+    { tls: { cert: readFileSync(path.join(ca, 'srv.pem')), key: readFileSync(path.join(ca, 'srv.key')) } },
+  );
   try {
     const hostPort = `127.0.0.1:${reg.port}`;
     const certsDir = path.join(dir, 'certs2');
@@ -94,9 +128,18 @@ test('https with a CA from certs.d is trusted; without it the certificate is ref
     const [withCa] = await endpointsFor(hostPort, settings({ certsDir }));
     const trusted = openRepository({ ...withCa, tls: { ...withCa.tls, skipVerify: false } }, 'a/b', { actions: ['pull'], userAgent: 'ua' });
     assert.equal(await trusted.headBlob('sha256:' + 'b'.repeat(64)), 5);
-    const untrusted = openRepository({ url: withCa.url, mirror: false, tls: { skipVerify: false } }, 'a/b', { actions: ['pull'], userAgent: 'ua' });
-    await assert.rejects(untrusted.headBlob('sha256:' + 'b'.repeat(64)), (e: unknown) => e instanceof RegistryError && e.transport && /certificate/i.test(e.message));
-    const skipping = openRepository({ url: withCa.url, mirror: false, tls: { skipVerify: true } }, 'a/b', { actions: ['pull'], userAgent: 'ua' });
+    const untrusted = openRepository({ url: withCa.url, mirror: false, tls: { skipVerify: false } }, 'a/b', {
+      actions: ['pull'],
+      userAgent: 'ua',
+    });
+    await assert.rejects(
+      untrusted.headBlob('sha256:' + 'b'.repeat(64)),
+      (e: unknown) => e instanceof RegistryError && e.transport && /certificate/i.test(e.message),
+    );
+    const skipping = openRepository({ url: withCa.url, mirror: false, tls: { skipVerify: true } }, 'a/b', {
+      actions: ['pull'],
+      userAgent: 'ua',
+    });
     assert.equal(await skipping.headBlob('sha256:' + 'b'.repeat(64)), 5);
   } finally {
     await reg.close();

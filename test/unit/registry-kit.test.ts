@@ -15,7 +15,11 @@ test('parseChallenge reads scheme and quoted parameters', () => {
 });
 
 test('parseScope splits type, name (which may hold a port) and actions', () => {
-  assert.deepEqual(parseScope('repository:library/busybox:pull,push'), { type: 'repository', name: 'library/busybox', actions: ['pull', 'push'] });
+  assert.deepEqual(parseScope('repository:library/busybox:pull,push'), {
+    type: 'repository',
+    name: 'library/busybox',
+    actions: ['pull', 'push'],
+  });
   assert.deepEqual(parseScope('repository:host:5000/x:pull'), { type: 'repository', name: 'host:5000/x', actions: ['pull'] });
   assert.deepEqual(parseScope('registry:catalog:*'), { type: 'registry', name: 'catalog', actions: ['*'] });
   assert.equal(parseScope('nonsense'), undefined);

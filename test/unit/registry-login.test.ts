@@ -14,7 +14,12 @@ const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`
 test('login against a Basic registry: good credentials pass, bad ones are 401', async () => {
   const reg = await startFake((req, res) => {
     if (req.headers.authorization === basic('alice', 'pw')) return json(res, 200, {});
-    json(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, { 'www-authenticate': 'Basic realm="Registry Realm"' });
+    json(
+      res,
+      401,
+      { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] },
+      { 'www-authenticate': 'Basic realm="Registry Realm"' },
+    );
   });
   try {
     assert.deepEqual(await login({ url: reg.url, mirror: false }, { username: 'alice', password: 'pw' }, UA), {});
@@ -48,7 +53,10 @@ test('login against a token server: offline token asked, refresh token returned 
   });
   try {
     assert.deepEqual(await login({ url: reg.url, mirror: false }, { username: 'bob', password: 'pw' }, UA), { identityToken: 'refresh-1' });
-    await assert.rejects(login({ url: reg.url, mirror: false }, { username: 'bob', password: 'no' }, UA), (e: unknown) => e instanceof RegistryError && e.status === 401 && e.message === 'incorrect username or password');
+    await assert.rejects(
+      login({ url: reg.url, mirror: false }, { username: 'bob', password: 'no' }, UA),
+      (e: unknown) => e instanceof RegistryError && e.status === 401 && e.message === 'incorrect username or password',
+    );
   } finally {
     await reg.close();
     await auth.close();
@@ -63,7 +71,10 @@ test('login to a registry without auth succeeds; an unreachable one is a transpo
   } finally {
     await reg.close();
   }
-  await assert.rejects(login({ url: `http://127.0.0.1:${port}`, mirror: false }, {}, UA), (e: unknown) => e instanceof RegistryError && e.transport);
+  await assert.rejects(
+    login({ url: `http://127.0.0.1:${port}`, mirror: false }, {}, UA),
+    (e: unknown) => e instanceof RegistryError && e.transport,
+  );
 });
 
 test('search: query and limit sent, results validated', async () => {

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatPlatform, hostPlatform, MediaType, parseManifest, parsePlatform, selectPlatform, matchPlatforms } from '../../registry/manifest';
+import {
+  formatPlatform,
+  hostPlatform,
+  MediaType,
+  parseManifest,
+  parsePlatform,
+  selectPlatform,
+  matchPlatforms,
+} from '../../registry/manifest';
 import { RegistryError, type Descriptor } from '../../registry/types';
 
 const D = (c: string): string => `sha256:${c.repeat(64)}`;
@@ -13,20 +21,31 @@ test('parseManifest: Docker schema 2, OCI without mediaType, index, schema 1', (
       schemaVersion: 2,
       mediaType: MediaType.dockerManifest,
       config: { mediaType: MediaType.dockerConfig, digest: D('c'), size: 10 },
-      layers: [{ mediaType: MediaType.dockerLayer, digest: D('a'), size: 100 }, { mediaType: MediaType.dockerForeignLayer, digest: D('b'), size: 5, urls: ['https://x/y'] }],
+      layers: [
+        { mediaType: MediaType.dockerLayer, digest: D('a'), size: 100 },
+        { mediaType: MediaType.dockerForeignLayer, digest: D('b'), size: 5, urls: ['https://x/y'] },
+      ],
     }),
   );
   assert.equal(m.kind, 'manifest');
   assert.ok(m.kind === 'manifest' && m.layers.length === 2 && m.config.size === 10 && m.layers[1].urls?.[0] === 'https://x/y');
 
-  const oci = parseManifest(fm(MediaType.ociManifest, { schemaVersion: 2, config: { mediaType: MediaType.ociConfig, digest: D('c'), size: 1 }, layers: [{ mediaType: MediaType.ociLayerZstd, digest: D('d'), size: 3 }] }));
+  const oci = parseManifest(
+    fm(MediaType.ociManifest, {
+      schemaVersion: 2,
+      config: { mediaType: MediaType.ociConfig, digest: D('c'), size: 1 },
+      layers: [{ mediaType: MediaType.ociLayerZstd, digest: D('d'), size: 3 }],
+    }),
+  );
   assert.equal(oci.kind, 'manifest');
   assert.equal(oci.mediaType, MediaType.ociManifest);
 
   const idx = parseManifest(
     fm(MediaType.ociIndex, {
       schemaVersion: 2,
-      manifests: [{ mediaType: MediaType.ociManifest, digest: D('e'), size: 9, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }],
+      manifests: [
+        { mediaType: MediaType.ociManifest, digest: D('e'), size: 9, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+      ],
     }),
   );
   assert.ok(idx.kind === 'index' && idx.manifests[0].platform?.architecture === 'arm64');
@@ -48,7 +67,11 @@ test('parseManifest refuses malformed content', () => {
     { schemaVersion: 2, config: { ...cfg, size: 2 ** 60 }, layers: [] },
     { schemaVersion: 2, config: { ...cfg, size: '1' }, layers: [] },
     { schemaVersion: 2, config: cfg, layers: [{ digest: D('a'), size: 1 }] },
-    { schemaVersion: 2, config: cfg, layers: Array.from({ length: 1001 }, () => ({ mediaType: MediaType.ociLayerGzip, digest: D('a'), size: 1 })) },
+    {
+      schemaVersion: 2,
+      config: cfg,
+      layers: Array.from({ length: 1001 }, () => ({ mediaType: MediaType.ociLayerGzip, digest: D('a'), size: 1 })),
+    },
     { schemaVersion: 2, mediaType: MediaType.dockerManifest, config: cfg, layers: [] },
     [],
   ];
@@ -98,7 +121,8 @@ test('selectPlatform: containerd matcher table', () => {
     entry('6', 'linux', 'arm64'),
     entry('7', 'windows', 'amd64'),
   ];
-  const pick = (spec: string, list: Descriptor[] = index): string | undefined => selectPlatform({ manifests: list }, parsePlatform(spec))?.digest.slice(7, 8);
+  const pick = (spec: string, list: Descriptor[] = index): string | undefined =>
+    selectPlatform({ manifests: list }, parsePlatform(spec))?.digest.slice(7, 8);
   const table: [string, string | undefined][] = [
     ['linux/amd64', '2'],
     ['linux/amd64/v3', '3'],
@@ -117,12 +141,21 @@ test('selectPlatform: containerd matcher table', () => {
   ];
   for (const [spec, want] of table) assert.equal(pick(spec), want, spec);
   // arm64 without its own entry falls back to 32-bit arm, best variant first.
-  assert.equal(pick('linux/arm64', index.filter((d) => d.platform?.architecture !== 'arm64')), '5');
+  assert.equal(
+    pick(
+      'linux/arm64',
+      index.filter((d) => d.platform?.architecture !== 'arm64'),
+    ),
+    '5',
+  );
   // amd64 without its own entry takes 386, as containerd's Only does.
   assert.equal(pick('linux/amd64', [index[1], index[4]]), '1');
   // Attestations never match, even asked for unknown/unknown.
   assert.equal(pick('unknown/unknown'), undefined);
-  assert.deepEqual(matchPlatforms(index, parsePlatform('linux/amd64/v3')).map((d) => d.digest.slice(7, 8)), ['3', '2', '1']);
+  assert.deepEqual(
+    matchPlatforms(index, parsePlatform('linux/amd64/v3')).map((d) => d.digest.slice(7, 8)),
+    ['3', '2', '1'],
+  );
   // Variants in an entry are normalised too (arm64 with "8").
   assert.equal(pick('linux/arm64', [entry('9', 'linux', 'aarch64', '8')]), '9');
 });

@@ -20,7 +20,11 @@ after(() => {
 });
 
 test('proxyFor: Go ProxyFromEnvironment rules', () => {
-  const env = { HTTPS_PROXY: 'proxy.corp:3128', http_proxy: 'http://u:p@proxy.corp:8080', NO_PROXY: '.internal.example,10.0.0.0/8,registry.example:5000,192.168.1.9' };
+  const env = {
+    HTTPS_PROXY: 'proxy.corp:3128',
+    http_proxy: 'http://u:p@proxy.corp:8080',
+    NO_PROXY: '.internal.example,10.0.0.0/8,registry.example:5000,192.168.1.9',
+  };
   const p = (u: string): string | undefined => proxyFor(new URL(u), env)?.host;
   assert.equal(p('https://registry-1.docker.io/v2/'), 'proxy.corp:3128');
   assert.equal(p('http://registry.example/v2/'), 'proxy.corp:8080');
@@ -40,12 +44,19 @@ test('proxyFor: Go ProxyFromEnvironment rules', () => {
 
 test('https through an HTTP CONNECT proxy, http with absolute URLs and Proxy-Authorization', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-proxy-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '2', '-subj', '/CN=registry.test'], { cwd: dir, stdio: 'ignore' });
-  const target = await startFake((req, res) => {
-    if (req.url === '/v2/') return json(res, 200, {});
-    res.writeHead(200, { 'content-length': '11' });
-    res.end();
-  }, { tls: { cert: readFileSync(path.join(dir, 'c.pem')), key: readFileSync(path.join(dir, 'k.pem')) } });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '2', '-subj', '/CN=registry.test'],
+    { cwd: dir, stdio: 'ignore' },
+  );
+  const target = await startFake(
+    (req, res) => {
+      if (req.url === '/v2/') return json(res, 200, {});
+      res.writeHead(200, { 'content-length': '11' });
+      res.end();
+    },
+    { tls: { cert: readFileSync(path.join(dir, 'c.pem')), key: readFileSync(path.join(dir, 'k.pem')) } },
+  );
   const connects: string[] = [];
   const plain: { url: string; auth?: string; host?: string }[] = [];
   const proxy = http.createServer((req, res) => {
@@ -73,7 +84,10 @@ test('https through an HTTP CONNECT proxy, http with absolute URLs and Proxy-Aut
     process.env.HTTP_PROXY = `http://bob:s%40cret@127.0.0.1:${pport}`;
     delete process.env.NO_PROXY;
     const digest = 'sha256:' + 'f'.repeat(64);
-    const viaTunnel = openRepository({ url: 'https://registry.test', mirror: false, tls: { skipVerify: true } }, 'a/b', { actions: ['pull'], userAgent: 'ua' });
+    const viaTunnel = openRepository({ url: 'https://registry.test', mirror: false, tls: { skipVerify: true } }, 'a/b', {
+      actions: ['pull'],
+      userAgent: 'ua',
+    });
     assert.equal(await viaTunnel.headBlob(digest), 11);
     assert.ok(connects.length >= 1);
     assert.equal(connects[0], 'registry.test:443');
@@ -98,7 +112,10 @@ test('an unsupported proxy scheme fails rather than going direct', async () => {
   process.env.HTTPS_PROXY = 'socks5://127.0.0.1:1';
   try {
     const repo = openRepository({ url: 'https://registry.test', mirror: false }, 'a/b', { actions: ['pull'], userAgent: 'ua2' });
-    await assert.rejects(repo.headBlob('sha256:' + 'f'.repeat(64)), (e: unknown) => e instanceof Error && 'transport' in e && e.transport === true && /unsupported proxy scheme socks5/.test(e.message));
+    await assert.rejects(
+      repo.headBlob('sha256:' + 'f'.repeat(64)),
+      (e: unknown) => e instanceof Error && 'transport' in e && e.transport === true && /unsupported proxy scheme socks5/.test(e.message),
+    );
   } finally {
     delete process.env.HTTPS_PROXY;
   }

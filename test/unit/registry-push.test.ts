@@ -64,7 +64,8 @@ async function uploadRegistry() {
       if (req.method === 'PUT') {
         const all = Buffer.concat([cur, body]);
         const digest = u.searchParams.get('digest') ?? '';
-        if (sha(all) !== digest) return json(res, 400, registryErrorBody('DIGEST_INVALID', 'provided digest did not match uploaded content'));
+        if (sha(all) !== digest)
+          return json(res, 400, registryErrorBody('DIGEST_INVALID', 'provided digest did not match uploaded content'));
         blobs.set(digest, all);
         uploads.delete(id);
         res.writeHead(201, { location: `/v2/lib/app/blobs/${digest}`, 'docker-content-digest': digest, 'content-length': '0' });
@@ -73,7 +74,8 @@ async function uploadRegistry() {
       }
     }
     if (req.method === 'PUT' && u.pathname.startsWith('/v2/lib/app/manifests/')) {
-      if (req.headers['content-type'] !== MediaType.ociManifest) return json(res, 400, registryErrorBody('MANIFEST_INVALID', 'manifest invalid'));
+      if (req.headers['content-type'] !== MediaType.ociManifest)
+        return json(res, 400, registryErrorBody('MANIFEST_INVALID', 'manifest invalid'));
       res.writeHead(201, { 'docker-content-digest': sha(body), 'content-length': '0' });
       res.end();
       return;
@@ -94,7 +96,11 @@ async function* chunks(data: Buffer, piece: number): AsyncGenerator<Buffer> {
 test('chunked push: PATCHes with Content-Range follow each Location (relative or absolute), then PUT ?digest=', async () => {
   const r = await uploadRegistry();
   try {
-    const repo = openRepository({ url: r.srv.url, mirror: false }, 'lib/app', { actions: ['pull', 'push'], userAgent: UA, chunkSize: 1000 });
+    const repo = openRepository({ url: r.srv.url, mirror: false }, 'lib/app', {
+      actions: ['pull', 'push'],
+      userAgent: UA,
+      chunkSize: 1000,
+    });
     const data = Buffer.alloc(3500);
     for (let i = 0; i < data.length; i++) data[i] = i % 251;
     const progress: number[] = [];
@@ -102,10 +108,16 @@ test('chunked push: PATCHes with Content-Range follow each Location (relative or
     assert.deepEqual(got, { digest: sha(data), size: 3500 });
     assert.deepEqual(r.blobs.get(sha(data)), data);
     const patches = r.srv.requests.filter((q) => q.method === 'PATCH');
-    assert.deepEqual(patches.map((q) => q.headers['content-range']), ['0-999', '1000-1999', '2000-2999', '3000-3499']);
+    assert.deepEqual(
+      patches.map((q) => q.headers['content-range']),
+      ['0-999', '1000-1999', '2000-2999', '3000-3499'],
+    );
     assert.deepEqual(progress, [1000, 2000, 3000, 3500]);
     // Each request went to the _state the previous answer gave.
-    assert.deepEqual(patches.map((q) => new URL(q.url, 'http://x').searchParams.get('_state')), ['s0', 's1000', 's2000', 's3000']);
+    assert.deepEqual(
+      patches.map((q) => new URL(q.url, 'http://x').searchParams.get('_state')),
+      ['s0', 's1000', 's2000', 's3000'],
+    );
     const put = r.srv.requests.find((q) => q.method === 'PUT');
     assert.equal(new URL(put?.url ?? '', 'http://x').searchParams.get('_state'), 's3500');
   } finally {
@@ -121,7 +133,10 @@ test('a small blob goes up monolithically; a wrong expected digest fails and can
     const got = await repo.pushBlob(chunks(data, 4));
     assert.equal(got.digest, sha(data));
     assert.equal(r.srv.requests.filter((q) => q.method === 'PATCH').length, 0);
-    await assert.rejects(repo.pushBlob(chunks(Buffer.from('other'), 2), { expected: sha('something else') }), (e: unknown) => e instanceof RegistryError && e.code === 'DIGEST_INVALID');
+    await assert.rejects(
+      repo.pushBlob(chunks(Buffer.from('other'), 2), { expected: sha('something else') }),
+      (e: unknown) => e instanceof RegistryError && e.code === 'DIGEST_INVALID',
+    );
     assert.equal(r.srv.requests.at(-1)?.method, 'DELETE');
     assert.equal(r.uploads.size, 0);
   } finally {
@@ -132,7 +147,11 @@ test('a small blob goes up monolithically; a wrong expected digest fails and can
 test('mountBlob: 201 mounted; 202 means an upload was started, which is cancelled', async () => {
   const r = await uploadRegistry();
   try {
-    const repo = openRepository({ url: r.srv.url, mirror: false }, 'lib/app', { actions: ['pull', 'push'], userAgent: UA, mountFrom: ['lib/base'] });
+    const repo = openRepository({ url: r.srv.url, mirror: false }, 'lib/app', {
+      actions: ['pull', 'push'],
+      userAgent: UA,
+      mountFrom: ['lib/base'],
+    });
     const data = Buffer.from('base layer');
     await repo.pushBlob(chunks(data, 100));
     assert.equal(await repo.mountBlob(sha(data), 'lib/base'), true);
@@ -155,7 +174,10 @@ test('putManifest returns the registry digest; a refusal maps to its error code'
     const repo = openRepository({ url: r.srv.url, mirror: false }, 'lib/app', { actions: ['pull', 'push'], userAgent: UA });
     const body = Buffer.from('{"schemaVersion":2}');
     assert.equal(await repo.putManifest('v1', MediaType.ociManifest, body), sha(body));
-    await assert.rejects(repo.putManifest('v1', MediaType.dockerManifest, body), (e: unknown) => e instanceof RegistryError && e.status === 400 && e.code === 'MANIFEST_INVALID');
+    await assert.rejects(
+      repo.putManifest('v1', MediaType.dockerManifest, body),
+      (e: unknown) => e instanceof RegistryError && e.status === 400 && e.code === 'MANIFEST_INVALID',
+    );
   } finally {
     await r.srv.close();
   }

@@ -17,7 +17,10 @@ test('mirrors are http(s) URLs kept with one trailing slash, as moby ValidateMir
   assert.throws(() => validateMirror('ftp://x'), /invalid mirror: unsupported scheme "ftp" in "ftp:\/\/x"/);
   assert.throws(() => validateMirror('mirror.example'), /invalid mirror/);
   assert.throws(() => validateMirror('https://m.example/?a=b'), /query or fragment/);
-  assert.throws(() => validateMirror('https://u:secret@m.example/'), (err: Error) => !err.message.includes('secret') && /username\/password/.test(err.message));
+  assert.throws(
+    () => validateMirror('https://u:secret@m.example/'),
+    (err: Error) => !err.message.includes('secret') && /username\/password/.test(err.message),
+  );
 });
 
 test('insecure registries: CIDRs masked, schemes dropped, host:port kept, junk refused', () => {
@@ -31,7 +34,10 @@ test('insecure registries: CIDRs masked, schemes dropped, host:port kept, junk r
 });
 
 test('flags and daemon.json feed the config, and docker info shows them as dockerd does', () => {
-  const { config } = parseDaemonConfig(['--registry-mirror', 'http://127.0.0.1:5001', '--insecure-registry', 'reg.test:5000', '--insecure-registry', '192.168.9.9/16'], NO_FILE);
+  const { config } = parseDaemonConfig(
+    ['--registry-mirror', 'http://127.0.0.1:5001', '--insecure-registry', 'reg.test:5000', '--insecure-registry', '192.168.9.9/16'],
+    NO_FILE,
+  );
   assert.deepEqual(config.registryMirrors, ['http://127.0.0.1:5001/']);
   assert.deepEqual(config.insecureRegistries, ['reg.test:5000', '192.168.0.0/16']);
   const info = registryServiceConfig({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries });

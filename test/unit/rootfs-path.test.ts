@@ -17,7 +17,11 @@ async function makeTar(entries: Array<{ name: string; type?: tar.Header['type'];
   const pack = tar.pack();
   for (const e of entries) {
     await new Promise<void>((resolve, reject) =>
-      pack.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: e.type === 'directory' ? 0o755 : 0o644 }, e.data ?? '', (err) => (err ? reject(err) : resolve())),
+      pack.entry(
+        { name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: e.type === 'directory' ? 0o755 : 0o644 },
+        e.data ?? '',
+        (err) => (err ? reject(err) : resolve()),
+      ),
     );
   }
   pack.finalize();
@@ -94,7 +98,10 @@ describe('scoped paths', () => {
     await assert.rejects(untar('/etc', [{ name: 'h', type: 'link', linkname: `../..${canary}/secret` }]), /invalid hardlink/);
     // Through links planted in the root or in the same archive: written inside.
     await untar('/', [{ name: `abs/written`, data: 'in root' }]);
-    await untar('/', [{ name: 'data2', type: 'symlink', linkname: '/' }, { name: `data2${canary}/via-archive-link`, data: 'in root' }]);
+    await untar('/', [
+      { name: 'data2', type: 'symlink', linkname: '/' },
+      { name: `data2${canary}/via-archive-link`, data: 'in root' },
+    ]);
     await untar('/up', [{ name: 'via-up', data: 'in root' }]);
     await untar('/', [{ name: `${canary}/abs-name`, data: 'in root' }]);
     assert.deepEqual(fs.readdirSync(canary), ['secret']);

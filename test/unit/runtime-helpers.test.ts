@@ -61,9 +61,7 @@ test('overlay dirs of an active snapshot use its upper and work dirs', () => {
 });
 
 test('runc and tini version output parse', () => {
-  const runc = parseRuncVersion(
-    'runc version 1.1.5+ds1\ncommit: 1.1.5+ds1-1+deb12u1\nspec: 1.0.2-dev\ngo: go1.19.8\nlibseccomp: 2.5.4\n',
-  );
+  const runc = parseRuncVersion('runc version 1.1.5+ds1\ncommit: 1.1.5+ds1-1+deb12u1\nspec: 1.0.2-dev\ngo: go1.19.8\nlibseccomp: 2.5.4\n');
   assert.deepEqual(runc, { version: '1.1.5+ds1', commit: '1.1.5+ds1-1+deb12u1', spec: '1.0.2-dev' });
   assert.deepEqual(parseTiniVersion('tini version 0.19.0 - git.de40ad0\n'), { version: '0.19.0', commit: 'de40ad0' });
   assert.deepEqual(parseTiniVersion('tini version 0.19.0\n'), { version: '0.19.0', commit: '' });

@@ -3,22 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidParameter, SystemError } from '../../lib/errors';
-import {
-  TaskDelete,
-  TaskExit,
-  TaskOOM,
-  TaskPaused,
-  TaskStart,
-} from '../../runtime/gen/github.com/containerd/containerd/api/events/task';
+import { TaskDelete, TaskExit, TaskOOM, TaskPaused, TaskStart } from '../../runtime/gen/github.com/containerd/containerd/api/events/task';
 import { Metrics as V1Metrics } from '../../runtime/gen/metrics/github.com/containerd/cgroups/stats/v1/metrics';
 import { Metrics as V2Metrics } from '../../runtime/gen/metrics/github.com/containerd/cgroups/v2/stats/metrics';
-import {
-  classifyStartError,
-  CREATE_TASK_PREFIX,
-  InvalidStartConfig,
-  isStartFailure,
-  StartFailed,
-} from '../../runtime/start-errors';
+import { classifyStartError, CREATE_TASK_PREFIX, InvalidStartConfig, isStartFailure, StartFailed } from '../../runtime/start-errors';
 import { decodeTaskEvent, taskEventFilters } from '../../runtime/task-events';
 import { decodeMetrics, jsonAny } from '../../runtime/tasks';
 
@@ -65,10 +53,7 @@ function envelope(typeUrl: string, value: Uint8Array, topic = '/tasks/x'): Param
 test('task events decode from envelopes', () => {
   const exitedAt = new Date('2025-01-02T03:04:04.5Z');
   const init = decodeTaskEvent(
-    envelope(
-      'containerd.events.TaskExit',
-      TaskExit.encode({ containerId: 'c1', id: 'c1', pid: 42, exitStatus: 3, exitedAt }).finish(),
-    ),
+    envelope('containerd.events.TaskExit', TaskExit.encode({ containerId: 'c1', id: 'c1', pid: 42, exitStatus: 3, exitedAt }).finish()),
   );
   assert.deepEqual(init, {
     kind: 'exit',
@@ -87,17 +72,16 @@ test('task events decode from envelopes', () => {
   assert.equal(exec?.kind, 'exit');
   assert.equal(exec?.kind === 'exit' ? exec.execId : undefined, 'e7');
 
-  assert.deepEqual(
-    decodeTaskEvent(envelope('containerd.events.TaskOOM', TaskOOM.encode({ containerId: 'c2' }).finish())),
-    { kind: 'oom', containerId: 'c2', timestamp: new Date('2025-01-02T03:04:05Z') },
-  );
+  assert.deepEqual(decodeTaskEvent(envelope('containerd.events.TaskOOM', TaskOOM.encode({ containerId: 'c2' }).finish())), {
+    kind: 'oom',
+    containerId: 'c2',
+    timestamp: new Date('2025-01-02T03:04:05Z'),
+  });
   assert.equal(
     decodeTaskEvent(envelope('containerd.events.TaskPaused', TaskPaused.encode({ containerId: 'c3' }).finish()))?.kind,
     'paused',
   );
-  const start = decodeTaskEvent(
-    envelope('containerd.events.TaskStart', TaskStart.encode({ containerId: 'c4', pid: 9 }).finish()),
-  );
+  const start = decodeTaskEvent(envelope('containerd.events.TaskStart', TaskStart.encode({ containerId: 'c4', pid: 9 }).finish()));
   assert.deepEqual(start && start.kind === 'start' ? [start.containerId, start.pid] : undefined, ['c4', 9]);
   const del = decodeTaskEvent(
     envelope('containerd.events.TaskDelete', TaskDelete.encode({ containerId: 'c5', id: 'c5', pid: 9, exitStatus: 137 }).finish()),

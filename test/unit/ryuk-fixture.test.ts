@@ -151,7 +151,10 @@ interface Reaper {
 
 async function startReaper(socket: string, env: Record<string, string>): Promise<Reaper> {
   const port = await freePort();
-  const child = spawn(binary, [], { env: { DOCKER_HOST: `unix://${socket}`, RYUK_PORT: String(port), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, [], {
+    env: { DOCKER_HOST: `unix://${socket}`, RYUK_PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -232,7 +235,10 @@ describe('the stand-in ryuk against a fake Docker API', () => {
       assert.equal(await r.exited(), 0, r.out());
 
       assert.deepEqual(state.containers.map((c) => c.id).sort(), ['c-other', 'c-ryuk']);
-      assert.deepEqual(state.networks.map((n) => n.id), ['n2']);
+      assert.deepEqual(
+        state.networks.map((n) => n.id),
+        ['n2'],
+      );
       assert.deepEqual(state.volumes, []);
       assert.deepEqual(state.images, []);
       assert.match(r.out(), /msg=removed containers=3 networks=1 volumes=1 images=1/);
@@ -318,7 +324,10 @@ describe('the stand-in ryuk against a fake Docker API', () => {
       signalled.child.kill('SIGTERM');
       assert.equal(await signalled.exited(), 0, signalled.out());
       assert.match(signalled.out(), /msg="signal received" clients=0/);
-      assert.deepEqual(state.containers.map((c) => c.id), ['keep']);
+      assert.deepEqual(
+        state.containers.map((c) => c.id),
+        ['keep'],
+      );
     } finally {
       server.close();
     }

@@ -59,7 +59,10 @@ describe('safe-fs addon', () => {
     execFileSync('mount', ['-t', 'proc', 'proc', path.join(root, 'proc')]);
     try {
       assert.throws(() => readIn(`proc/self/root${canary}/secret`), { code: 'ELOOP' });
-      assert.throws(() => readIn(`fds/${rootFd}/../canary/secret`), (err: NodeJS.ErrnoException) => err.code === 'ELOOP' || err.code === 'ENOENT');
+      assert.throws(
+        () => readIn(`fds/${rootFd}/../canary/secret`),
+        (err: NodeJS.ErrnoException) => err.code === 'ELOOP' || err.code === 'ENOENT',
+      );
     } finally {
       execFileSync('umount', [path.join(root, 'proc')]);
     }
@@ -121,7 +124,10 @@ describe('safe-fs addon', () => {
     } finally {
       sfs.closeFd(dfd);
     }
-    assert.throws(() => sfs.fstatAt(rootFd, 'nothing', true), (err: NodeJS.ErrnoException) => err.code === 'ENOENT' && err.errno === -2);
+    assert.throws(
+      () => sfs.fstatAt(rootFd, 'nothing', true),
+      (err: NodeJS.ErrnoException) => err.code === 'ENOENT' && err.errno === -2,
+    );
   });
 
   test('readSmallFile: FIFO, device, oversize fail fast', () => {

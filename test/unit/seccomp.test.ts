@@ -3,7 +3,13 @@ import { test } from 'node:test';
 import { InvalidParameter } from '../../lib/errors';
 import { DEFAULT_CAPABILITIES } from '../../runtime/capabilities';
 import type { LinuxSeccomp } from '../../runtime/oci-types';
-import { builtinSeccompProfile, defaultSeccompProfile, parseSeccompProfile, resolveSeccompProfile, seccompNativeArch } from '../../runtime/seccomp';
+import {
+  builtinSeccompProfile,
+  defaultSeccompProfile,
+  parseSeccompProfile,
+  resolveSeccompProfile,
+  seccompNativeArch,
+} from '../../runtime/seccomp';
 
 const amd64 = { arch: 'amd64', kernelRelease: '6.1.0-18-amd64' };
 
@@ -11,14 +17,28 @@ const amd64 = { arch: 'amd64', kernelRelease: '6.1.0-18-amd64' };
 function rulesFor(p: LinuxSeccomp, name: string): { action: string; errnoRet?: number; args?: unknown }[] {
   return (p.syscalls ?? []).filter((r) => r.names.includes(name)).map((r) => ({ action: r.action, errnoRet: r.errnoRet, args: r.args }));
 }
-const allowedPlain = (p: LinuxSeccomp, name: string): boolean => rulesFor(p, name).some((r) => r.action === 'SCMP_ACT_ALLOW' && r.args === undefined);
+const allowedPlain = (p: LinuxSeccomp, name: string): boolean =>
+  rulesFor(p, name).some((r) => r.action === 'SCMP_ACT_ALLOW' && r.args === undefined);
 
 test('builtin profile: EPERM default, x86_64 architectures, everyday syscalls allowed', () => {
   const p = defaultSeccompProfile(DEFAULT_CAPABILITIES, amd64);
   assert.equal(p.defaultAction, 'SCMP_ACT_ERRNO');
   assert.equal(p.defaultErrnoRet, 1);
   assert.deepEqual(p.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
-  for (const s of ['read', 'write', 'openat', 'execve', 'clone', 'futex', 'epoll_wait', 'arch_prctl', 'modify_ldt', 'chroot', 'ptrace', 'io_uring_setup']) {
+  for (const s of [
+    'read',
+    'write',
+    'openat',
+    'execve',
+    'clone',
+    'futex',
+    'epoll_wait',
+    'arch_prctl',
+    'modify_ldt',
+    'chroot',
+    'ptrace',
+    'io_uring_setup',
+  ]) {
     if (s === 'clone') continue;
     if (s === 'io_uring_setup') {
       assert.equal(rulesFor(p, s).length, 0, 'io_uring is not in the allowlist');
@@ -28,7 +48,10 @@ test('builtin profile: EPERM default, x86_64 architectures, everyday syscalls al
   }
   // No leftovers of the profile format in what runc gets.
   for (const r of p.syscalls ?? []) {
-    assert.deepEqual(Object.keys(r).filter((k) => !['names', 'action', 'errnoRet', 'args'].includes(k)), []);
+    assert.deepEqual(
+      Object.keys(r).filter((k) => !['names', 'action', 'errnoRet', 'args'].includes(k)),
+      [],
+    );
   }
   const total = (p.syscalls ?? []).reduce((n, r) => n + r.names.length, 0);
   assert.ok(total > 350, `only ${total} names`);
@@ -36,10 +59,25 @@ test('builtin profile: EPERM default, x86_64 architectures, everyday syscalls al
 
 test('builtin profile: SYS_ADMIN-only calls and the clone rules depend on the capabilities', () => {
   const plain = defaultSeccompProfile(DEFAULT_CAPABILITIES, amd64);
-  for (const s of ['mount', 'umount2', 'unshare', 'setns', 'sethostname', 'bpf', 'perf_event_open', 'reboot', 'init_module', 'settimeofday', 'open_by_handle_at', 'syslog']) {
+  for (const s of [
+    'mount',
+    'umount2',
+    'unshare',
+    'setns',
+    'sethostname',
+    'bpf',
+    'perf_event_open',
+    'reboot',
+    'init_module',
+    'settimeofday',
+    'open_by_handle_at',
+    'syslog',
+  ]) {
     assert.equal(rulesFor(plain, s).length, 0, s);
   }
-  assert.deepEqual(rulesFor(plain, 'clone'), [{ action: 'SCMP_ACT_ALLOW', errnoRet: undefined, args: [{ index: 0, value: 0x7e020000, op: 'SCMP_CMP_MASKED_EQ' }] }]);
+  assert.deepEqual(rulesFor(plain, 'clone'), [
+    { action: 'SCMP_ACT_ALLOW', errnoRet: undefined, args: [{ index: 0, value: 0x7e020000, op: 'SCMP_CMP_MASKED_EQ' }] },
+  ]);
   assert.deepEqual(rulesFor(plain, 'clone3'), [{ action: 'SCMP_ACT_ERRNO', errnoRet: 38, args: undefined }]);
   assert.equal(rulesFor(plain, 'socket').length, 3);
   assert.equal(rulesFor(plain, 'personality').length, 5);
@@ -88,17 +126,31 @@ test('custom profiles: includes/excludes, name, archMap vs architectures, empty 
   });
   assert.equal(resolveSeccompProfile(parseSeccompProfile('{}'), { caps: [] }), undefined);
   assert.throws(
-    () => resolveSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86'], archMap: [{ architecture: 'SCMP_ARCH_X86_64' }] }, { caps: [] }),
+    () =>
+      resolveSeccompProfile(
+        { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86'], archMap: [{ architecture: 'SCMP_ARCH_X86_64' }] },
+        { caps: [] },
+      ),
     /both 'architectures' and 'archMap'/,
   );
   assert.throws(
-    () => resolveSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ name: 'a', names: ['b'], action: 'SCMP_ACT_ALLOW' }] }, { caps: [] }),
+    () =>
+      resolveSeccompProfile(
+        { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ name: 'a', names: ['b'], action: 'SCMP_ACT_ALLOW' }] },
+        { caps: [] },
+      ),
     /both 'name' and 'names'/,
   );
 });
 
 test('profile parse errors are InvalidParameter in dockerd words', () => {
-  for (const bad of ['{nope', '[]', '{"syscalls": {}}', '{"syscalls": [{"names": ["a"]}]}', '{"syscalls": [{"names": ["a"], "action": "X", "includes": {"minKernel": "4"}}]}']) {
+  for (const bad of [
+    '{nope',
+    '[]',
+    '{"syscalls": {}}',
+    '{"syscalls": [{"names": ["a"]}]}',
+    '{"syscalls": [{"names": ["a"], "action": "X", "includes": {"minKernel": "4"}}]}',
+  ]) {
     assert.throws(
       () => parseSeccompProfile(bad),
       (err: unknown) => err instanceof InvalidParameter && err.message.startsWith('Decoding seccomp profile failed: '),
@@ -108,6 +160,9 @@ test('profile parse errors are InvalidParameter in dockerd words', () => {
 });
 
 test('the builtin profile survives a round trip through its JSON form', () => {
-  const viaJson = resolveSeccompProfile(parseSeccompProfile(JSON.stringify(builtinSeccompProfile())), { caps: DEFAULT_CAPABILITIES, ...amd64 });
+  const viaJson = resolveSeccompProfile(parseSeccompProfile(JSON.stringify(builtinSeccompProfile())), {
+    caps: DEFAULT_CAPABILITIES,
+    ...amd64,
+  });
   assert.deepEqual(viaJson, defaultSeccompProfile(DEFAULT_CAPABILITIES, amd64));
 });

@@ -12,7 +12,11 @@ test('ParseSignal: any non-zero int64 or a known name', () => {
   assert.equal(parseSignal('2147483648'), 2147483648);
   assert.equal(parseSignal('+5'), 5);
   for (const bad of ['0', '-0', 'FOO', '', '99999999999999999999', '-9223372036854775809', '1.5']) {
-    assert.throws(() => parseSignal(bad), (e: unknown) => e instanceof InvalidParameter && e.message === `Invalid signal: ${bad}`, bad);
+    assert.throws(
+      () => parseSignal(bad),
+      (e: unknown) => e instanceof InvalidParameter && e.message === `Invalid signal: ${bad}`,
+      bad,
+    );
   }
   assert.equal(parseSignal('9223372036854775807'), 9223372036854775807);
 });
@@ -22,9 +26,14 @@ test('ValidSignalForPlatform: 1-31 and RTMIN..RTMAX only', () => {
   for (const bad of [-1, 0, 32, 33, 65, 99, 2 ** 31, 2 ** 32 + 1, 1.5, NaN]) assert.equal(validSignalForPlatform(bad), false, String(bad));
 });
 
-test('kill: a parsed signal Linux does not have is a 400 with moby\'s text', () => {
+test("kill: a parsed signal Linux does not have is a 400 with moby's text", () => {
   assert.equal(parseSupportedSignal('SIGUSR1'), 10);
-  for (const [raw, shown] of [['-1', '-1'], ['2147483648', '2147483648'], ['99', '99'], ['32', '32']]) {
+  for (const [raw, shown] of [
+    ['-1', '-1'],
+    ['2147483648', '2147483648'],
+    ['99', '99'],
+    ['32', '32'],
+  ]) {
     assert.throws(
       () => parseSupportedSignal(raw),
       (e: unknown) => e instanceof InvalidParameter && e.message === `the linux daemon does not support signal ${shown}`,

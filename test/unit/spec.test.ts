@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HostConfig } from '../../daemon/containers/api-types';
 import { InvalidParameter } from '../../lib/errors';
-import { DEFAULT_CAPABILITIES, KNOWN_CAPABILITIES, capabilitiesFromMask, containerCapabilities, effectiveCapabilities, validateCapabilities } from '../../runtime/capabilities';
+import {
+  DEFAULT_CAPABILITIES,
+  KNOWN_CAPABILITIES,
+  capabilitiesFromMask,
+  containerCapabilities,
+  effectiveCapabilities,
+  validateCapabilities,
+} from '../../runtime/capabilities';
 import type { HostDevice } from '../../runtime/devices';
 import { RLIM_INFINITY, ociJson, type OciMount, type OciSpec } from '../../runtime/oci-types';
 import {
@@ -33,7 +40,13 @@ function input(hostConfig: HostConfig = {}, over: Partial<SpecInput> = {}): Spec
     namespace: 'berth',
     config: {},
     hostConfig,
-    process: { args: ['sh', '-c', 'true'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [0, 10] }, terminal: false },
+    process: {
+      args: ['sh', '-c', 'true'],
+      env: ['PATH=/bin'],
+      cwd: '/',
+      user: { uid: 0, gid: 0, additionalGids: [0, 10] },
+      terminal: false,
+    },
     hostname: 'c0ffee',
     domainname: '',
     mounts: [],
@@ -86,10 +99,16 @@ test('defaults: mounts in parent-first order with shm sized', () => {
   const dests = s.mounts.map((m) => m.destination);
   assert.deepEqual(new Set(dests), new Set(['/proc', '/dev', '/dev/pts', '/sys', '/sys/fs/cgroup', '/dev/mqueue', '/dev/shm']));
   for (const [i, m] of s.mounts.entries()) {
-    for (const later of s.mounts.slice(i + 1)) assert.ok(!m.destination.startsWith(`${later.destination}/`), `${later.destination} after ${m.destination}`);
+    for (const later of s.mounts.slice(i + 1))
+      assert.ok(!m.destination.startsWith(`${later.destination}/`), `${later.destination} after ${m.destination}`);
   }
   assert.deepEqual(mount(s, '/dev/pts')?.options, ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5']);
-  assert.deepEqual(mount(s, '/dev/shm'), { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=1048576'] });
+  assert.deepEqual(mount(s, '/dev/shm'), {
+    destination: '/dev/shm',
+    type: 'tmpfs',
+    source: 'shm',
+    options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=1048576'],
+  });
   assert.ok(mount(s, '/sys')?.options?.includes('ro'));
   assert.ok(mount(s, '/sys/fs/cgroup')?.options?.includes('ro'));
   assert.equal(mount(s, '/dev')?.type, 'tmpfs');
@@ -146,7 +165,9 @@ test('host and container: namespace modes', () => {
   assert.equal(mount(s, '/dev/shm'), undefined, 'container: IPC brings its own /dev/shm');
   assert.equal(s.linux.sysctl, undefined, 'no network sysctls for a joined network namespace');
 
-  const h = buildSpec(input({ PidMode: 'host', IpcMode: 'host', NetworkMode: 'host' }, { network: 'host', init: { hostPath: '/usr/bin/tini' } }));
+  const h = buildSpec(
+    input({ PidMode: 'host', IpcMode: 'host', NetworkMode: 'host' }, { network: 'host', init: { hostPath: '/usr/bin/tini' } }),
+  );
   assert.deepEqual(nsTypes(h), ['mount', 'uts']);
   assert.deepEqual(mount(h, '/dev/shm'), { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] });
   assert.deepEqual(h.process.args, ['sh', '-c', 'true'], 'no init outside a private PID namespace');
@@ -167,7 +188,10 @@ test('CapAdd / CapDrop with and without prefix, any case, ALL', () => {
   assert.deepEqual(caps({ CapDrop: ['ALL'] }), []);
   assert.deepEqual(caps({ CapDrop: ['all'], CapAdd: ['chown'] }), ['CAP_CHOWN']);
   const all = caps({ CapAdd: ['ALL'], CapDrop: ['SYS_ADMIN'] });
-  assert.deepEqual(all, HOST_CAPS.filter((c) => c !== 'CAP_SYS_ADMIN'));
+  assert.deepEqual(
+    all,
+    HOST_CAPS.filter((c) => c !== 'CAP_SYS_ADMIN'),
+  );
   rejects(() => buildSpec(input({ CapAdd: ['foo'] })), 'invalid CapAdd: unknown capability: "CAP_FOO"');
   rejects(() => buildSpec(input({ CapDrop: ['CAP_BAR'] })), 'invalid CapDrop: unknown capability: "CAP_BAR"');
   rejects(
@@ -201,7 +225,9 @@ test('privileged: all capabilities, writable /sys and cgroups, no masks, all dev
   // HostConfig's lists win even then.
   assert.deepEqual(buildSpec(input({ Privileged: true, MaskedPaths: ['/proc/kcore'] })).linux.maskedPaths, ['/proc/kcore']);
   // writable-cgroups=false keeps the cgroup mount read-only.
-  assert.ok(mount(buildSpec(input({ Privileged: true, SecurityOpt: ['writable-cgroups=false'] })), '/sys/fs/cgroup')?.options?.includes('ro'));
+  assert.ok(
+    mount(buildSpec(input({ Privileged: true, SecurityOpt: ['writable-cgroups=false'] })), '/sys/fs/cgroup')?.options?.includes('ro'),
+  );
 });
 
 test('masked and readonly paths from HostConfig replace the defaults', () => {
@@ -222,7 +248,18 @@ test('readonly rootfs marks the non-/dev, non-/proc defaults read-only but not t
 
 test('caller mounts replace defaults at the same destination; /dev replaces everything below it', () => {
   const shm: OciMount = { destination: '/dev/shm', type: 'bind', source: '/var/lib/berth/c/shm', options: ['rbind', 'rprivate'] };
-  const s = buildSpec(input({}, { mounts: [{ destination: '/data/sub', type: 'bind', source: '/b', options: ['rbind'] }, { destination: '/data', type: 'bind', source: '/a', options: ['rbind'] }, shm] }));
+  const s = buildSpec(
+    input(
+      {},
+      {
+        mounts: [
+          { destination: '/data/sub', type: 'bind', source: '/b', options: ['rbind'] },
+          { destination: '/data', type: 'bind', source: '/a', options: ['rbind'] },
+          shm,
+        ],
+      },
+    ),
+  );
   assert.deepEqual(mount(s, '/dev/shm'), shm);
   assert.equal(s.mounts.filter((m) => m.destination === '/dev/shm').length, 1);
   const order = s.mounts.map((m) => m.destination);
@@ -243,7 +280,14 @@ test('Tmpfs options are merged as dockerd does', () => {
     options: ['nodev', 'rprivate', 'rw', 'noexec', 'nosuid', 'size=65536k'],
   });
   assert.deepEqual(tmpfsMount('/x', '').options, ['noexec', 'nosuid', 'nodev', 'rprivate']);
-  assert.deepEqual(tmpfsMount('/x', 'exec,mode=1777,size=1m,size=2m').options, ['nosuid', 'nodev', 'rprivate', 'exec', 'mode=1777', 'size=2m']);
+  assert.deepEqual(tmpfsMount('/x', 'exec,mode=1777,size=1m,size=2m').options, [
+    'nosuid',
+    'nodev',
+    'rprivate',
+    'exec',
+    'mode=1777',
+    'size=2m',
+  ]);
   assert.deepEqual(mergeTmpfsOptions(['defaults', 'shared', 'rslave']), ['rslave']);
   rejects(() => tmpfsMount('/x', 'bogus=1'), 'invalid tmpfs option "bogus"');
   rejects(() => tmpfsMount('/x', 'uid'), 'invalid tmpfs option "uid"');
@@ -258,13 +302,17 @@ test('resources: memory, swap, cpu, NanoCpus, pids, blkio', () => {
   assert.deepEqual(buildResources({}), {});
   assert.deepEqual(buildResources({ Memory: 64 << 20 }).memory, { limit: 64 << 20, swap: 128 << 20 });
   assert.deepEqual(buildResources({ Memory: 64 << 20, MemorySwap: -1 }).memory, { limit: 64 << 20 });
-  assert.deepEqual(buildResources({ Memory: 64 << 20, MemorySwap: 100 << 20, MemoryReservation: 32 << 20, MemorySwappiness: 10, OomKillDisable: true }).memory, {
-    limit: 64 << 20,
-    reservation: 32 << 20,
-    swap: 100 << 20,
-    swappiness: 10,
-    disableOOMKiller: true,
-  });
+  assert.deepEqual(
+    buildResources({ Memory: 64 << 20, MemorySwap: 100 << 20, MemoryReservation: 32 << 20, MemorySwappiness: 10, OomKillDisable: true })
+      .memory,
+    {
+      limit: 64 << 20,
+      reservation: 32 << 20,
+      swap: 100 << 20,
+      swappiness: 10,
+      disableOOMKiller: true,
+    },
+  );
   assert.equal(buildResources({ MemorySwappiness: -1 }).memory, undefined);
   rejects(() => buildResources({ MemorySwappiness: 101 }), 'Invalid value: 101, valid memory swappiness range is 0-100');
   assert.deepEqual(buildResources({ NanoCpus: 1_500_000_000 }).cpu, { period: 100000, quota: 150000 });
@@ -275,7 +323,10 @@ test('resources: memory, swap, cpu, NanoCpus, pids, blkio', () => {
     period: 50000,
     quota: 25000,
   });
-  assert.deepEqual(buildResources({ CpuRealtimePeriod: 1000000, CpuRealtimeRuntime: 950000 }).cpu, { realtimePeriod: 1000000, realtimeRuntime: 950000 });
+  assert.deepEqual(buildResources({ CpuRealtimePeriod: 1000000, CpuRealtimeRuntime: 950000 }).cpu, {
+    realtimePeriod: 1000000,
+    realtimeRuntime: 950000,
+  });
   rejects(() => buildResources({ CpuShares: -1 }), 'invalid CPU shares (-1): value must be a positive integer');
   assert.deepEqual(buildResources({ PidsLimit: 50 }).pids, { limit: 50 });
   assert.deepEqual(buildResources({ PidsLimit: 0 }).pids, { limit: -1 });
@@ -284,7 +335,12 @@ test('resources: memory, swap, cpu, NanoCpus, pids, blkio', () => {
   const blkioDevices = { '/dev/sda': { major: 8, minor: 0 } };
   assert.deepEqual(
     buildResources(
-      { BlkioWeight: 300, BlkioWeightDevice: [{ Path: '/dev/sda', Weight: 200 }], BlkioDeviceReadBps: [{ Path: '/dev/sda', Rate: 1048576 }], BlkioDeviceWriteIOps: [{ Path: '/dev/sda', Rate: 100 }] },
+      {
+        BlkioWeight: 300,
+        BlkioWeightDevice: [{ Path: '/dev/sda', Weight: 200 }],
+        BlkioDeviceReadBps: [{ Path: '/dev/sda', Rate: 1048576 }],
+        BlkioDeviceWriteIOps: [{ Path: '/dev/sda', Rate: 100 }],
+      },
       { blkioDevices },
     ).blockIO,
     {
@@ -316,7 +372,12 @@ test('spec resources include the memory limit and the device rules', () => {
 });
 
 test('sysctls: namespaced ones only, in namespaces of the container', () => {
-  const s = buildSpec(input({ Sysctls: { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '1000', 'fs.mqueue.msg_max': '20', 'net.ipv4.ping_group_range': '1 1' } }, { domainname: 'example.org' }));
+  const s = buildSpec(
+    input(
+      { Sysctls: { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '1000', 'fs.mqueue.msg_max': '20', 'net.ipv4.ping_group_range': '1 1' } },
+      { domainname: 'example.org' },
+    ),
+  );
   assert.deepEqual(s.linux.sysctl, {
     'net.ipv4.ping_group_range': '1 1',
     'net.ipv4.ip_unprivileged_port_start': '0',
@@ -325,14 +386,26 @@ test('sysctls: namespaced ones only, in namespaces of the container', () => {
     'kernel.shmmax': '1000',
     'fs.mqueue.msg_max': '20',
   });
-  rejects(() => buildSpec(input({ Sysctls: { 'vm.max_map_count': '262144' } })), 'sysctl "vm.max_map_count" is not in a separate kernel namespace');
-  rejects(() => buildSpec(input({ Sysctls: { 'kernel.hostname': 'x' } })), 'sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field');
+  rejects(
+    () => buildSpec(input({ Sysctls: { 'vm.max_map_count': '262144' } })),
+    'sysctl "vm.max_map_count" is not in a separate kernel namespace',
+  );
+  rejects(
+    () => buildSpec(input({ Sysctls: { 'kernel.hostname': 'x' } })),
+    'sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field',
+  );
   rejects(
     () => buildSpec(input({ NetworkMode: 'host', Sysctls: { 'net.core.somaxconn': '1024' } }, { network: 'host' })),
     'sysctl "net.core.somaxconn" is not allowed in the hosts network namespace',
   );
-  rejects(() => buildSpec(input({ IpcMode: 'host', Sysctls: { 'kernel.msgmax': '1' } })), 'sysctl "kernel.msgmax" is not allowed in the hosts ipc namespace');
-  rejects(() => buildSpec(input({ UTSMode: 'host' }, { domainname: 'x.org' })), 'sysctl "kernel.domainname" is not in a separate kernel namespace');
+  rejects(
+    () => buildSpec(input({ IpcMode: 'host', Sysctls: { 'kernel.msgmax': '1' } })),
+    'sysctl "kernel.msgmax" is not allowed in the hosts ipc namespace',
+  );
+  rejects(
+    () => buildSpec(input({ UTSMode: 'host' }, { domainname: 'x.org' })),
+    'sysctl "kernel.domainname" is not in a separate kernel namespace',
+  );
   // No defaults for host networking, nor when the host lacks them.
   assert.equal(buildSpec(input({ NetworkMode: 'host' }, { network: 'host' })).linux.sysctl, undefined);
   assert.equal(buildSpec(input({}, { host: { ...host, sysctlExists: () => false } })).linux.sysctl, undefined);
@@ -340,7 +413,9 @@ test('sysctls: namespaced ones only, in namespaces of the container', () => {
 
 test('devices: mapped nodes get an allow rule; DeviceCgroupRules are parsed', () => {
   const fuse: HostDevice = { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0, permissions: 'rwm' };
-  const s = buildSpec(input({ DeviceCgroupRules: ['c 1:3 rwm', 'a *:* r', 'b 8:* rw'] }, { devices: [{ ...fuse, path: '/dev/myfuse', permissions: 'rw' }] }));
+  const s = buildSpec(
+    input({ DeviceCgroupRules: ['c 1:3 rwm', 'a *:* r', 'b 8:* rw'] }, { devices: [{ ...fuse, path: '/dev/myfuse', permissions: 'rw' }] }),
+  );
   assert.deepEqual(s.linux.devices, [{ path: '/dev/myfuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 }]);
   const rules = s.linux.resources?.devices ?? [];
   assert.deepEqual(rules.slice(-4), [
@@ -357,13 +432,23 @@ test('devices: mapped nodes get an allow rule; DeviceCgroupRules are parsed', ()
 test('--init bind-mounts the init and runs the command under it', () => {
   const s = buildSpec(input({}, { init: { hostPath: '/usr/bin/tini' } }));
   assert.deepEqual(s.process.args, ['/sbin/docker-init', '--', 'sh', '-c', 'true']);
-  assert.deepEqual(mount(s, '/sbin/docker-init'), { destination: '/sbin/docker-init', type: 'bind', source: '/usr/bin/tini', options: ['bind', 'ro'] });
+  assert.deepEqual(mount(s, '/sbin/docker-init'), {
+    destination: '/sbin/docker-init',
+    type: 'bind',
+    source: '/usr/bin/tini',
+    options: ['bind', 'ro'],
+  });
 });
 
 test('ulimits merge over the daemon defaults; -1 is unlimited', () => {
   const s = buildSpec(
     input(
-      { Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 2048 }, { Name: 'memlock', Soft: -1, Hard: -1 }] },
+      {
+        Ulimits: [
+          { Name: 'nofile', Soft: 1024, Hard: 2048 },
+          { Name: 'memlock', Soft: -1, Hard: -1 },
+        ],
+      },
       { defaultUlimits: { nofile: { Name: 'nofile', Soft: 1, Hard: 1 }, nproc: { Name: 'nproc', Soft: 100, Hard: 200 } } },
     ),
   );
@@ -380,7 +465,10 @@ test('ulimits merge over the daemon defaults; -1 is unlimited', () => {
 test('security options: no-new-privileges, seccomp, errors', () => {
   assert.equal(buildSpec(input({ SecurityOpt: ['no-new-privileges'] })).process.noNewPrivileges, true);
   assert.equal(buildSpec(input({ SecurityOpt: ['no-new-privileges:true'] })).process.noNewPrivileges, true);
-  assert.equal(buildSpec(input({ SecurityOpt: ['no-new-privileges=false'] }, { noNewPrivileges: true })).process.noNewPrivileges, undefined);
+  assert.equal(
+    buildSpec(input({ SecurityOpt: ['no-new-privileges=false'] }, { noNewPrivileges: true })).process.noNewPrivileges,
+    undefined,
+  );
   assert.equal(buildSpec(input({}, { noNewPrivileges: true })).process.noNewPrivileges, true);
   assert.equal(buildSpec(input({ SecurityOpt: ['seccomp=unconfined'] })).linux.seccomp, undefined);
   assert.equal(buildSpec(input({}, { seccompProfile: 'unconfined' })).linux.seccomp, undefined);
@@ -399,7 +487,10 @@ test('security options: no-new-privileges, seccomp, errors', () => {
 
 test('terminal, console size, oom score, annotations, readonly paths, cwd default', () => {
   const s = buildSpec(
-    input({ ConsoleSize: [40, 120], OomScoreAdj: 500, Annotations: { 'org.example': 'x' } }, { process: { args: ['sh'], env: [], cwd: '', user: { uid: 1, gid: 1, additionalGids: [1] }, terminal: true } }),
+    input(
+      { ConsoleSize: [40, 120], OomScoreAdj: 500, Annotations: { 'org.example': 'x' } },
+      { process: { args: ['sh'], env: [], cwd: '', user: { uid: 1, gid: 1, additionalGids: [1] }, terminal: true } },
+    ),
   );
   assert.equal(s.process.terminal, true);
   assert.deepEqual(s.process.consoleSize, { height: 40, width: 120 });

@@ -36,7 +36,10 @@ test('machine memory from /proc/meminfo', () => {
 test('cgroup v1: unlimited memory reads as host memory; per-CPU kept; zero fields left out', () => {
   const s = sampleFromV1(
     {
-      cpu: { usage: { total: 30n, kernel: 10n, user: 20n, perCpu: [12n, 18n] }, throttling: { periods: 1n, throttledPeriods: 0n, throttledTime: 0n } },
+      cpu: {
+        usage: { total: 30n, kernel: 10n, user: 20n, perCpu: [12n, 18n] },
+        throttling: { periods: 1n, throttledPeriods: 0n, throttledTime: 0n },
+      },
       memory: { cache: 5n, totalInactiveFile: 3n, usage: { usage: 100n, max: 200n, limit: 9223372036854771712n, failcnt: 0n } },
       pids: { current: 2n, limit: 0n },
       blkio: { ioServiceBytesRecursive: [{ major: 8n, minor: 0n, op: 'Read', value: 4096n }] },
@@ -69,7 +72,10 @@ test('cgroup v2: usec to ns, no per-CPU or max_usage, read/write byte entries', 
   assert.equal(s.cpu_stats.cpu_usage.total_usage, 7000n);
   assert.equal(s.cpu_stats.cpu_usage.percpu_usage, undefined);
   assert.equal(s.cpu_stats.throttling_data.throttled_time, 1000n);
-  assert.deepEqual({ usage: s.memory_stats.usage, limit: s.memory_stats.limit, failcnt: s.memory_stats.failcnt }, { usage: 50n, limit: 64n, failcnt: 1n });
+  assert.deepEqual(
+    { usage: s.memory_stats.usage, limit: s.memory_stats.limit, failcnt: s.memory_stats.failcnt },
+    { usage: 50n, limit: 64n, failcnt: 1n },
+  );
   assert.equal(s.memory_stats.max_usage, undefined);
   assert.equal(s.memory_stats.stats?.inactive_file, 4n);
   assert.deepEqual(
@@ -83,7 +89,10 @@ test('cgroup v2: usec to ns, no per-CPU or max_usage, read/write byte entries', 
 });
 
 test('uint64 counters beyond 2^53 are encoded exactly', () => {
-  assert.equal(encodeStatsJson({ a: 18446744073709551615n, b: [1n], c: null, d: undefined, e: 'x"' }), '{"a":18446744073709551615,"b":[1],"c":null,"e":"x\\""}');
+  assert.equal(
+    encodeStatsJson({ a: 18446744073709551615n, b: [1n], c: null, d: undefined, e: 'x"' }),
+    '{"a":18446744073709551615,"b":[1],"c":null,"e":"x\\""}',
+  );
 });
 
 test('collector: one metrics call per tick for all watchers, stopped when nobody listens', async () => {

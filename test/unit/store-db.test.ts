@@ -9,7 +9,14 @@ import { test } from 'node:test';
 import { ContainerRepo, NameTakenError } from '../../store/container-repo';
 import { openDatabase } from '../../store/db';
 
-const row = (id: string, name: string) => ({ id, name, imageId: 'sha256:img', created: '2026-01-01T00:00:00Z', recordJson: '{}', stateJson: '{}' });
+const row = (id: string, name: string) => ({
+  id,
+  name,
+  imageId: 'sha256:img',
+  created: '2026-01-01T00:00:00Z',
+  recordJson: '{}',
+  stateJson: '{}',
+});
 
 test('openDatabase compiles each SQL text once; repositories work over the shared statements', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-db-'));

@@ -81,9 +81,13 @@ test('cgroup v2: /sys/fs/cgroup is cgroup2; features from cgroup.controllers', (
     [true, true, false, true, true, true, true, true],
   );
   assert.deepEqual(hostWarnings(cg, { ipv4Forwarding: true, bridgeNfIptables: true, bridgeNfIp6tables: true }), []);
-  const noIo = cgroupFeatures(tree({ 'proc/self/mountinfo': '30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw', 'sys/fs/cgroup/cgroup.controllers': 'memory\n' }));
+  const noIo = cgroupFeatures(
+    tree({ 'proc/self/mountinfo': '30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw', 'sys/fs/cgroup/cgroup.controllers': 'memory\n' }),
+  );
   assert.equal(noIo.swapLimit, false);
-  assert.ok(hostWarnings(noIo, { ipv4Forwarding: true, bridgeNfIptables: true, bridgeNfIp6tables: true }).includes('WARNING: No io.weight support'));
+  assert.ok(
+    hostWarnings(noIo, { ipv4Forwarding: true, bridgeNfIptables: true, bridgeNfIp6tables: true }).includes('WARNING: No io.weight support'),
+  );
 });
 
 test('hybrid hosts (cgroup2 only under unified/) count as v1; no mountinfo falls back to cgroup.controllers', () => {
@@ -103,7 +107,10 @@ test('security options: only what is applied', () => {
     'name=no-new-privileges',
   ]);
   assert.deepEqual(securityOptions(host, { ...dflt, seccompProfile: 'unconfined' }), ['name=seccomp,profile=unconfined']);
-  assert.deepEqual(securityOptions({ apparmor: false, seccomp: false, cgroupNamespaces: false }, { ...dflt, defaultCgroupnsMode: 'private' }), []);
+  assert.deepEqual(
+    securityOptions({ apparmor: false, seccomp: false, cgroupNamespaces: false }, { ...dflt, defaultCgroupnsMode: 'private' }),
+    [],
+  );
 });
 
 test('os-release, containerized detection, meminfo', () => {

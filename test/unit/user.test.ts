@@ -82,7 +82,11 @@ test('lookup: errors in dockerd words', () => {
 });
 
 test('lookup: GroupAdd by name or number, deduplicated', () => {
-  assert.deepEqual(lookupUser('app', ['docker', '29', '5000'], PASSWD, GROUP), { uid: 1000, gid: 1000, additionalGids: [1000, 10, 29, 999, 5000] });
+  assert.deepEqual(lookupUser('app', ['docker', '29', '5000'], PASSWD, GROUP), {
+    uid: 1000,
+    gid: 1000,
+    additionalGids: [1000, 10, 29, 999, 5000],
+  });
   assert.deepEqual(lookupUser('4000', ['5000'], undefined, undefined), { uid: 4000, gid: 0, additionalGids: [0, 5000] });
 });
 
@@ -111,7 +115,11 @@ test('whiteouts hide lower files and directories', async () => {
 test('symlinks resolve inside the container root, never outside', async () => {
   const outside = join(tmp, 'host-passwd');
   writeFileSync(outside, 'evil:x:0:0::/:/bin/sh\n');
-  const lower = layer({ 'usr/lib/passwd': PASSWD, 'etc/passwd': { symlink: '/usr/lib/passwd' }, 'etc/group': { symlink: '../usr/lib/nope' } });
+  const lower = layer({
+    'usr/lib/passwd': PASSWD,
+    'etc/passwd': { symlink: '/usr/lib/passwd' },
+    'etc/group': { symlink: '../usr/lib/nope' },
+  });
   assert.equal(await resolveInLayers([lower], '/etc/passwd'), join(lower, 'usr/lib/passwd'));
   assert.deepEqual(await resolveUser([lower], 'app'), { uid: 1000, gid: 1000, additionalGids: [1000] });
 
