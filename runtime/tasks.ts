@@ -11,7 +11,6 @@
 
 import { readdir, rm, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Conflict, errorMessage, SystemError } from '../lib/errors';
 import { settlesWithin } from '../lib/wait';
@@ -26,6 +25,7 @@ import { Metrics as V2Metrics } from './gen/metrics/github.com/containerd/cgroup
 import { GrpcStatus, isAlreadyExists, isGrpcCode, isNotFound } from './grpc-errors';
 import { withLease } from './leases';
 import { classifyStartError, CREATE_TASK_PREFIX } from './start-errors';
+import { forgetProcess, raceSignal, TaskWaits, waitKey } from './task-waits';
 import {
   type ContainerRuntimeOptions,
   type CreateContainerOptions,
@@ -67,29 +67,6 @@ const CREATE_LEASE_TTL_MS = 10 * 60 * 1000;
 const KILL_WAIT_MS = 30_000;
 /** moby waits this long for a process's output to end after it exited (daemon/monitor.go). */
 const DEFAULT_IO_DRAIN_MS = 2_000;
-const WAIT_RETRY_MIN_MS = 100;
-const WAIT_RETRY_MAX_MS = 2_000;
-
-const waitKey = (id: string, execId?: string): string => `${id}\0${execId ?? ''}`;
-
-function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
 
 export class ContainerRuntime {
   readonly ctd: Containerd;
@@ -98,8 +75,8 @@ export class ContainerRuntime {
   private readonly snapshotter: string;
   private readonly runtimeName: string;
   private readonly pool: FifoPool | undefined;
-  /** Wait calls in flight, per process: issued before Start and shared by every waiter. */
-  private readonly waits = new Map<string, Promise<ExitStatus>>();
+  /** The shared Tasks.Wait of each process, issued before Start (task-waits.ts). */
+  private readonly waits: TaskWaits;
   /** IO of the processes started here, for closeStdin; dropped when the process is deleted. */
   private readonly ios = new Map<string, TaskIO>();
 
@@ -107,6 +84,7 @@ export class ContainerRuntime {
     this.ctd = opts.ctd;
     this.fifoRoot = path.resolve(opts.fifoRoot);
     this.logger = opts.logger;
+    this.waits = new TaskWaits(opts.ctd, opts.logger);
     this.snapshotter = opts.snapshotter ?? 'overlayfs';
     this.runtimeName = opts.runtimeName ?? DEFAULT_RUNTIME;
     const poolSize = opts.fifoPoolSize ?? 12;
@@ -275,7 +253,7 @@ export class ContainerRuntime {
       }
       created = true;
       // Issued before Start, as containerd's own client does, and kept for waitTask.
-      void this.trackWait(id); // catches its own rejection
+      void this.waits.track(id); // catches its own rejection
       try {
         await this.ctd.tasks.start({ containerId: id });
       } catch (err) {
@@ -317,7 +295,7 @@ export class ContainerRuntime {
       ...(proc.stderr ? { stderr: proc.stderr } : {}),
     });
     this.ios.set(waitKey(id), io);
-    void this.trackWait(id); // catches its own rejection
+    void this.waits.track(id); // catches its own rejection
     return { pid: proc.pid ?? 0, io, status: statusName(proc.status), terminal };
   }
 
@@ -328,7 +306,7 @@ export class ContainerRuntime {
    * containerd was down). `signal` abandons this waiter only.
    */
   waitTask(id: string, execId?: string, opts: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
-    return raceSignal(this.trackWait(id, execId), opts.signal);
+    return raceSignal(this.waits.track(id, execId), opts.signal);
   }
 
   /**
@@ -397,7 +375,7 @@ export class ContainerRuntime {
     const io = this.ios.get(waitKey(id, execId));
     if (io?.stdin && !io.stdin.destroyed) {
       // A process that exits without reading would leave the flush pending forever.
-      const exited = this.trackWait(id, execId).then(
+      const exited = this.waits.track(id, execId).then(
         () => 'exited' as const,
         () => 'exited' as const,
       );
@@ -500,7 +478,7 @@ export class ContainerRuntime {
         throw this.startError(err, '');
       }
       added = true;
-      void this.trackWait(id, execId); // catches its own rejection
+      void this.waits.track(id, execId); // catches its own rejection
       let pid: number;
       try {
         pid = (await this.ctd.tasks.start({ containerId: id, execId })).pid ?? 0;
@@ -543,50 +521,10 @@ export class ContainerRuntime {
     return classifyStartError(prefix + runtimeMessage, runtimeMessage);
   }
 
-  /** The shared Wait for a process, issuing it if none is in flight. */
-  private trackWait(id: string, execId?: string): Promise<ExitStatus> {
-    const key = waitKey(id, execId);
-    let p = this.waits.get(key);
-    if (!p) {
-      p = this.waitLoop(id, execId);
-      this.waits.set(key, p);
-      // A rejected wait nobody asked for must not become an unhandled rejection; and a failed
-      // one must not be served to later waiters.
-      p.catch(() => {
-        if (this.waits.get(key) === p) this.waits.delete(key);
-      });
-    }
-    return p;
-  }
-
-  private async waitLoop(id: string, execId?: string): Promise<ExitStatus> {
-    let delay = WAIT_RETRY_MIN_MS;
-    for (;;) {
-      try {
-        const res = await this.ctd.tasks.wait({ containerId: id, execId: execId ?? '' }, { timeoutMs: Infinity });
-        return { exitStatus: res.exitStatus ?? 0, exitedAt: res.exitedAt ?? new Date() };
-      } catch (err) {
-        // containerd went away mid-call ("Connection dropped"): the shim keeps the process, and a
-        // Wait re-issued once containerd is back returns the real status.
-        if (!isGrpcCode(err, GrpcStatus.UNAVAILABLE)) throw err;
-        this.logger.debug({ err, container: id, exec: execId }, 'Tasks.Wait interrupted; re-issuing');
-        await sleep(delay);
-        delay = Math.min(delay * 2, WAIT_RETRY_MAX_MS);
-      }
-    }
-  }
-
   /** Drops what we track for a process, or for every process of the container without execId. */
   private forget(id: string, execId?: string): void {
-    if (execId !== undefined) {
-      this.waits.delete(waitKey(id, execId));
-      this.ios.delete(waitKey(id, execId));
-      return;
-    }
-    const prefix = `${id}\0`;
-    for (const map of [this.waits, this.ios]) {
-      for (const key of map.keys()) if (key.startsWith(prefix)) map.delete(key);
-    }
+    this.waits.forget(id, execId);
+    forgetProcess(this.ios, id, execId);
   }
 
   /** Tasks.Delete refuses a live task and has no force flag: SIGKILL everything, then wait. */
@@ -601,7 +539,7 @@ export class ContainerRuntime {
     if (status === 'paused' || status === 'pausing') {
       await this.resume(id).catch((err: unknown) => this.logger.warn({ err, container: id }, 'could not resume paused task after SIGKILL'));
     }
-    const exited = await settlesWithin(this.trackWait(id), KILL_WAIT_MS);
+    const exited = await settlesWithin(this.waits.track(id), KILL_WAIT_MS);
     if (!exited) this.logger.warn({ container: id }, `task did not exit within ${KILL_WAIT_MS} ms of SIGKILL`);
   }
 }

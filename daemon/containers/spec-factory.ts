@@ -8,7 +8,8 @@ import { containerCapabilities, hostCapabilities, validateCapabilities } from '.
 import { resolveBlkioDevices, resolveContainerDevices } from '../oci/devices';
 import type { LinuxResources, OciMount, OciSpec } from '../../runtime/oci-types';
 import { overlayDirs, overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
-import { buildResources, buildSpec, parseDeviceCgroupRules, parseSecurityOpt } from '../oci/spec';
+import { buildResources, parseDeviceCgroupRules } from '../oci/resources';
+import { buildSpec, parseSecurityOpt } from '../oci/spec';
 import { resolveUser } from '../../runtime/user';
 import { InvalidParameter } from '../../lib/errors';
 import type { ContainerConfig, HostConfig, Ulimit } from './api-types';

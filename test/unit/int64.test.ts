@@ -7,7 +7,8 @@ import type { HostConfig } from '../../daemon/containers/api-types';
 import { setHostCpuFacts, verifyResources, withHostDefaults } from '../../daemon/containers/settings';
 import { exactParse, exactStringify, int64, mulInt64 } from '../../lib/int64';
 import { ociJson } from '../../runtime/oci-types';
-import { buildResources, buildRlimits } from '../../daemon/oci/spec';
+import { buildResources } from '../../daemon/oci/resources';
+import { buildRlimits } from '../../daemon/oci/spec';
 
 const MAX = 2n ** 63n - 1n;
 const MIN = -(2n ** 63n);

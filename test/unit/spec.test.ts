@@ -12,15 +12,8 @@ import {
 } from '../../runtime/capabilities';
 import type { HostDevice } from '../../runtime/devices';
 import { RLIM_INFINITY, ociJson, type OciMount, type OciSpec } from '../../runtime/oci-types';
-import {
-  buildResources,
-  buildSpec,
-  mergeTmpfsOptions,
-  parseDeviceCgroupRules,
-  parseSecurityOpt,
-  tmpfsMount,
-  type SpecInput,
-} from '../../daemon/oci/spec';
+import { buildResources, parseDeviceCgroupRules } from '../../daemon/oci/resources';
+import { buildSpec, mergeTmpfsOptions, parseSecurityOpt, tmpfsMount, type SpecInput } from '../../daemon/oci/spec';
 import { DEFAULT_MASKED_PATHS, parseCpuList, type SpecHostFacts } from '../../runtime/spec-host';
 
 // Every capability but CAP_SYS_RESOURCE, like root on the test machines.
