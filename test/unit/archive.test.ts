@@ -1,52 +1,14 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { tarBuffer } from '../fixtures/busybox-image';
-import { InvalidParameter } from '../../lib/errors';
-import { readImageArchive, type ImageArchive } from '../../daemon/images/archive-read';
+import { readImageArchive } from '../../daemon/images/archive-read';
 import { writeImageArchive, type SaveImage } from '../../daemon/images/archive-write';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
-
-const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const hex = (d: string): string => d.slice('sha256:'.length);
-/** A layer's temp file (always there without a blob store). */
-const fileOf = (l: { path?: string }): string => {
-  assert.ok(l.path !== undefined, 'layer has no temp file');
-  return l.path;
-};
-
-const roots: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'berth-archive-test-'));
-  roots.push(d);
-  return d;
-}
-after(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
-
-type TarEntry = { name: string; data?: Buffer | string; type?: 'file' | 'directory' | 'symlink' | 'link'; linkname?: string; mtime?: Date };
-
-/** An archive built entry by entry (tar-stream writes the format). */
-async function tarOf(entries: TarEntry[]): Promise<Buffer> {
-  return tarBuffer(
-    entries.map((e) => ({
-      header: {
-        name: e.name,
-        type: e.type ?? 'file',
-        mtime: e.mtime ?? new Date(0),
-        ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
-      },
-      data: e.data !== undefined ? Buffer.from(e.data) : undefined,
-    })),
-  );
-}
+import { configFor, fileOf, hex, layer, load, rejects, sha256, source, tarOf, tmp, type TarEntry } from './archive-kit';
 
 /** Entries of a tar, with content. */
 async function untar(buf: Buffer): Promise<{ name: string; type: string; mtime: number; mode: number; data: Buffer; linkname: string }[]> {
@@ -69,48 +31,6 @@ async function untar(buf: Buffer): Promise<{ name: string; type: string; mtime: 
   ex.end(buf);
   await done;
   return out;
-}
-
-/** A small layer tar with the given files. */
-function layer(files: Record<string, string>): Promise<Buffer> {
-  return tarOf(Object.entries(files).map(([name, data]) => ({ name, data })));
-}
-
-function configFor(diffIds: string[], extra: Record<string, unknown> = {}): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      created: '2024-05-06T07:08:09Z',
-      config: { Cmd: ['sh'] },
-      rootfs: { type: 'layers', diff_ids: diffIds },
-      history: diffIds.map(() => ({ created_by: 'test' })),
-      ...extra,
-    }),
-  );
-}
-
-function source(buf: Buffer, chunk = 4096): Readable {
-  // Small chunks exercise the sniffing and entry boundaries.
-  const parts: Buffer[] = [];
-  for (let i = 0; i < buf.length; i += chunk) parts.push(buf.subarray(i, i + chunk));
-  return Readable.from(parts);
-}
-
-async function load(buf: Buffer, dir = tmp()): Promise<ImageArchive> {
-  return readImageArchive(source(buf), dir);
-}
-
-async function rejects(buf: Buffer, message: string | RegExp): Promise<void> {
-  const dir = tmp();
-  await assert.rejects(readImageArchive(source(buf), dir), (err: unknown) => {
-    assert.ok(err instanceof InvalidParameter, `expected InvalidParameter, got ${String(err)}`);
-    if (typeof message === 'string') assert.equal(err.message, message);
-    else assert.match(err.message, message);
-    return true;
-  });
-  // Temp files are gone after a failure.
-  assert.deepEqual(readdirSync(dir), []);
 }
 
 async function collect(images: SaveImage[]): Promise<Buffer> {
@@ -485,147 +405,6 @@ test('OCI layout: blob digests and sizes are verified', async () => {
     await tarOf([...missing, { name: 'index.json', data: index }]),
     `invalid archive: layer blob ${sha256(l)} not found in archive`,
   );
-});
-
-/** A valid docker-archive (new layout) whose parts tests can replace. */
-async function dockerParts(): Promise<{ l: Buffer; cfg: Buffer; entries: TarEntry[]; manifest: (m: unknown) => TarEntry }> {
-  const l = await layer({ f: 'content' });
-  const cfg = configFor([sha256(l)]);
-  const manifest = (m: unknown): TarEntry => ({ name: 'manifest.json', data: JSON.stringify(m) });
-  return {
-    l,
-    cfg,
-    entries: [
-      { name: `blobs/sha256/${hex(sha256(cfg))}`, data: cfg },
-      { name: `blobs/sha256/${hex(sha256(l))}`, data: l },
-    ],
-    manifest,
-  };
-}
-
-test('docker-archive errors carry dockerd-like messages and leave no temp files', async () => {
-  const { l, cfg, entries, manifest } = await dockerParts();
-  const good = { Config: `blobs/sha256/${hex(sha256(cfg))}`, RepoTags: ['a:1'], Layers: [`blobs/sha256/${hex(sha256(l))}`] };
-  // Sanity: the good archive loads.
-  await (await load(await tarOf([...entries, manifest([good])]))).cleanup();
-
-  await rejects(await tarOf(entries), 'invalid archive: does not contain a manifest.json');
-  await rejects(await tarOf([...entries, { name: 'manifest.json', data: '[{' }]), /^invalid archive: failed to decode manifest.json: /);
-  await rejects(await tarOf([...entries, manifest(null)]), 'invalid manifest, manifest cannot be null (but can be [])');
-  await rejects(
-    await tarOf([...entries, manifest([{ ...good, Layers: [] }])]),
-    'invalid manifest, layers length mismatch: expected 0, got 1',
-  );
-  await rejects(
-    await tarOf([...entries, manifest([{ ...good, Layers: ['nope/layer.tar'] }])]),
-    'invalid archive: layer "nope/layer.tar" not found in archive',
-  );
-  await rejects(
-    await tarOf([...entries, manifest([{ ...good, Config: 'missing.json' }])]),
-    'invalid archive: config "missing.json" not found in archive',
-  );
-  // A blob whose name is not its digest.
-  const wrongName = `blobs/sha256/${'0'.repeat(64)}`;
-  await rejects(
-    await tarOf([...entries, { name: wrongName, data: l }, manifest([{ ...good, Layers: [wrongName] }])]),
-    `invalid archive: digest mismatch for ${wrongName}: content is ${sha256(l)}`,
-  );
-  // The layer is not the one the config names.
-  const other = await layer({ f: 'different' });
-  await rejects(
-    await tarOf([...entries, { name: 'x/layer.tar', data: other }, manifest([{ ...good, Layers: ['x/layer.tar'] }])]),
-    `invalid archive: invalid diffID for layer 0: expected "${sha256(l)}", got "${sha256(other)}"`,
-  );
-  // Config without rootfs.
-  const noRootfs = Buffer.from('{"os":"linux","architecture":"amd64"}');
-  await rejects(
-    await tarOf([{ name: 'c.json', data: noRootfs }, manifest([{ Config: 'c.json', Layers: [] }])]),
-    'invalid image config: missing rootfs',
-  );
-  // A corrupt gzip layer.
-  const gz = gzipSync(l);
-  const corrupt = Buffer.concat([gz.subarray(0, 20), Buffer.alloc(40, 7), gz.subarray(60)]);
-  await rejects(
-    await tarOf([...entries, { name: 'z/layer.tar', data: corrupt }, manifest([{ ...good, Layers: ['z/layer.tar'] }])]),
-    /^invalid archive: layer 0: corrupt gzip data/,
-  );
-});
-
-test('truncated and garbage archives are rejected cleanly', async () => {
-  const buf = await buildBusyboxArchive({ tags: ['busybox:latest'] });
-  for (const cut of [100, 1000, 513, Math.floor(buf.length / 2), buf.length - 1500]) {
-    await rejects(buf.subarray(0, cut), /^invalid archive: /);
-  }
-  await rejects(Buffer.from('this is not a tar archive at all, just some text'.repeat(20)), /^invalid archive: /);
-  await rejects(gzipSync(buf).subarray(0, 5000), /^invalid archive: /);
-  await rejects(Buffer.alloc(0), 'invalid archive: does not contain a manifest.json');
-});
-
-test('hostile entry names never escape the temp directory', async () => {
-  const { l, cfg, entries, manifest } = await dockerParts();
-  const parent = tmp();
-  const dir = join(parent, 'work');
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(dir);
-  const archive = await tarOf([
-    { name: '../../escape-1', data: 'x' },
-    { name: '/etc/escape-2', data: 'x' },
-    { name: '../work/../escape-3', data: 'x' },
-    { name: 'link-out', type: 'symlink', linkname: '/etc/passwd' },
-    { name: 'dir-out', type: 'symlink', linkname: '../../..' },
-    { name: 'hard-out', type: 'link', linkname: '../../../etc/passwd' },
-    { name: 'dir-out/escape-4', data: 'x' },
-    ...entries,
-    // The config is reached through a symlinked directory inside the archive.
-    { name: 'cfgdir', type: 'symlink', linkname: 'blobs/sha256' },
-    { name: 'deep/a/b', type: 'symlink', linkname: '../../../../../blobs/sha256/' + hex(sha256(l)) },
-    manifest([{ Config: `cfgdir/${hex(sha256(cfg))}`, RepoTags: ['a:1'], Layers: ['deep/a/b'] }]),
-  ]);
-  const read = await readImageArchive(source(archive), dir);
-  try {
-    assert.ok(readFileSync(fileOf(read.images[0].layers[0])).equals(l));
-    assert.equal(read.images[0].configDigest, sha256(cfg));
-  } finally {
-    await read.cleanup();
-  }
-  assert.deepEqual(readdirSync(parent), ['work']);
-  assert.deepEqual(readdirSync(dir), []);
-  assert.equal(existsSync('/etc/escape-2'), false);
-
-  // Names that resolve outside the archive resolve to nothing, never to host files.
-  await rejects(
-    await tarOf([...entries, { name: 'manifest.json', type: 'symlink', linkname: '/etc/passwd' }]),
-    'invalid archive: does not contain a manifest.json',
-  );
-  await rejects(
-    await tarOf([
-      ...entries,
-      { name: 'l', type: 'link', linkname: '../../../../etc/hostname' },
-      manifest([{ Config: `blobs/sha256/${hex(sha256(cfg))}`, Layers: ['l'] }]),
-    ]),
-    'invalid archive: layer "l" not found in archive',
-  );
-  // Symlink loops end.
-  await rejects(
-    await tarOf([
-      ...entries,
-      { name: 'a', type: 'symlink', linkname: 'b' },
-      { name: 'b', type: 'symlink', linkname: 'a' },
-      manifest([{ Config: 'a', Layers: [] }]),
-    ]),
-    'invalid archive: config "a" not found in archive',
-  );
-});
-
-test('a failing request stream fails the read and removes temp files', async () => {
-  const buf = await buildBusyboxArchive({ tags: ['busybox:latest'] });
-  const dir = tmp();
-  async function* broken(): AsyncGenerator<Buffer> {
-    yield buf.subarray(0, 600_000);
-    throw Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
-  }
-  await assert.rejects(readImageArchive(Readable.from(broken()), dir), /aborted/);
-  assert.deepEqual(readdirSync(dir), []);
 });
 
 test('with a blob store, large entries stream into it (named blobs with their expected digest) and small ones stay files', async () => {
