@@ -67,7 +67,6 @@ export class ContainerService {
   readonly health: HealthChecks;
   /** Set by the composition root once the exec service exists (it needs this service). */
   private probes?: ProbeRunner;
-  private readonly images: ImageService;
   private readonly runtime: ContainerRuntime;
   private readonly specs: SpecFactory;
   private readonly events: EventBus;
@@ -83,7 +82,6 @@ export class ContainerService {
   constructor(deps: ContainerServiceDeps) {
     this.store = deps.store;
     this.liveRestore = deps.liveRestore === true;
-    this.images = deps.images;
     this.runtime = deps.runtime;
     this.specs = deps.specs;
     this.events = deps.events;

@@ -384,7 +384,6 @@ class Run implements ExecSession {
   async run(sink?: ExecSink): Promise<void> {
     const { svc, rec } = this;
     this.sink = this.detach ? undefined : sink;
-    const cid = rec.containerId;
     svc.publish(this.container, `exec_start: ${svc.commandLine(rec)}`, { execID: rec.id });
     rec.running = true;
     const markReady = rec.markReady;

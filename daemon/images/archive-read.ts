@@ -37,7 +37,6 @@ import {
   parseIndex,
   parseManifest,
   type Descriptor,
-  type LayerCompression,
   type Platform,
 } from './image-config';
 

@@ -6,8 +6,6 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Logger } from 'pino';
 import { macForIp, parseCidr4, parseIpv4 } from '../../network/cidr';
-import type { FirewallModel } from '../../network/firewall';
-import { SubnetAllocator } from '../../network/ipam';
 import { NETNS_DIR, type Links } from '../../network/links';
 import { parseProcNetDev, peerCounters } from '../../network/link-stats';
 import type { PortAllocator } from '../../network/port-allocator';
@@ -16,7 +14,6 @@ import { Conflict, InvalidParameter, SystemError, errorMessage } from '../../lib
 import type { EndpointConfig, EndpointRecord, NetworkRecord, PortMapping } from './model';
 import type { NetworkService } from './service';
 import { portRequests, type PortSpec } from './port-bindings';
-import { splitLink } from './dns-resolver';
 import { ContainerResolvers, EMBEDDED_DNS_IP, hasEmbeddedDns } from './container-dns';
 
 export { splitLink } from './dns-resolver';

@@ -11,7 +11,6 @@ import {
   busyboxSeedImage,
   faultyProxy,
   imageManifest,
-  MT,
   pushBlob,
   seedBigImage,
   seedBusybox,
