@@ -1,22 +1,14 @@
 // The network area's domain service: the built-in networks, user-defined bridge networks
 // (create, list, inspect, remove, prune), their Linux bridges, embedded DNS listeners and the
-// firewall model. Containers' attachments are in sandboxes.ts. Routes call this; it never sees HTTP.
+// firewall model. The bridges' kernel side and subnet choice are in bridges.ts, containers'
+// attachments in sandboxes.ts. Routes call this; it never sees HTTP.
 import type { ContainerUsage } from '../container-usage';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { cidrOverlaps, parseCidr4, formatIpv4, networkAddress } from '../../network/cidr';
+import { parseCidr4, formatIpv4, networkAddress } from '../../network/cidr';
 import type { DnsServer } from '../../network/dns-server';
 import type { Firewall, FirewallModel } from '../../network/firewall';
-import {
-  SubnetAllocator,
-  DEFAULT_POOLS,
-  checkPoolOverlap,
-  gatewayFor,
-  openSubnet,
-  pickSubnet,
-  validateIpamConfigs,
-  type PoolSpec,
-} from '../../network/ipam';
+import { SubnetAllocator, checkPoolOverlap, gatewayFor, openSubnet, validateIpamConfigs, type PoolSpec } from '../../network/ipam';
 import type { Links } from '../../network/links';
 import type { NetworkRepo } from '../../store/network-repo';
 import { NetworkNameTakenError } from '../../store/network-repo';
@@ -24,6 +16,7 @@ import type { EventBus } from '../events';
 import { Conflict, Forbidden, InvalidParameter, NotFound, errorMessage } from '../../lib/errors';
 import { parseBool } from '../../lib/go-strconv';
 import { nowRFC3339Nano } from '../../lib/time';
+import { NetworkBridges } from './bridges';
 import type { EndpointRecord, IpamConfigRecord, NetworkRecord } from './model';
 import { networkView, type NetworkView } from './views';
 
@@ -115,6 +108,7 @@ export class NetworkService {
   /** Address allocation per bridge network, rebuilt from the stored endpoints on first use. */
   private readonly allocators = new Map<string, SubnetAllocator>();
   private lastFirewall = '';
+  private readonly bridges: NetworkBridges;
 
   constructor(deps: NetworkServiceDeps) {
     this.deps = deps;
@@ -125,6 +119,13 @@ export class NetworkService {
     this.events = deps.events;
     this.logger = deps.logger;
     this.usage = deps.usage;
+    this.bridges = new NetworkBridges({
+      repo: deps.repo,
+      links: deps.links,
+      logger: deps.logger,
+      pools: deps.pools,
+      networks: () => this.all(),
+    });
   }
 
   // ------------------------------------------------------------------ lookup
@@ -215,7 +216,7 @@ export class NetworkService {
     for (const n of this.all()) {
       if (n.driver !== 'bridge' || n.name === 'bridge') continue;
       try {
-        await this.bringUp(n);
+        await this.bridges.bringUp(n);
       } catch (err) {
         this.logger.error({ err, network: n.name }, 'bringing up the network failed');
       }
@@ -265,12 +266,12 @@ export class NetworkService {
       prev &&
       prev.ipam[0] &&
       prev.bridgeName === bridgeName &&
-      !(await this.overlapsForeignRoute(prev.ipam[0].Subnet, bridgeName))
+      !(await this.bridges.overlapsForeignRoute(prev.ipam[0].Subnet, bridgeName))
     ) {
       ipam = { Subnet: prev.ipam[0].Subnet, Gateway: prev.ipam[0].Gateway };
       auto = true;
     } else {
-      const subnet = await this.pickFreeSubnet(bridgeName);
+      const subnet = await this.bridges.pickFreeSubnet(bridgeName);
       ipam = { Subnet: subnet, Gateway: gatewayFor(subnet) };
       auto = true;
     }
@@ -305,106 +306,8 @@ export class NetworkService {
     };
     if (prev) this.repo.update(rec.id, JSON.stringify(rec));
     else this.repo.insert({ id: rec.id, name: 'bridge', created: rec.created, recordJson: JSON.stringify(rec) });
-    await this.bringUp(rec);
-    if (auto) await this.settleAutoSubnet(rec);
-  }
-
-  /** Subnets in use: this daemon's networks and the host's routes (other daemons' bridges, the LAN). */
-  private async takenSubnets(exceptBridge?: string): Promise<string[]> {
-    const mine = this.all().flatMap((n) => n.ipam.map((c) => c.Subnet));
-    const routes = (await this.links.hostRoutes()).filter((r) => r.dev !== exceptBridge).map((r) => r.dst);
-    return [...mine, ...routes];
-  }
-
-  private async pickFreeSubnet(exceptBridge?: string): Promise<string> {
-    const subnet = pickSubnet(this.deps.pools.length > 0 ? this.deps.pools : DEFAULT_POOLS, await this.takenSubnets(exceptBridge));
-    if (!subnet)
-      throw new Forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
-    return subnet;
-  }
-
-  private async overlapsForeignRoute(subnet: string, ownBridge: string): Promise<boolean> {
-    const c = parseCidr4(subnet);
-    if (!c) return false;
-    for (const r of await this.links.hostRoutes()) {
-      const rc = parseCidr4(r.dst);
-      if (r.dev !== ownBridge && rc && cidrOverlaps(c, rc)) return true;
-    }
-    return false;
-  }
-
-  /**
-   * Two daemons starting at once can pick the same free subnet (each checked the host's routes
-   * before the other's bridge existed). Once our bridge is up we look again: whoever sees a rival
-   * route on another interface moves on to the next free subnet. Of two bridges made at once, the
-   * one checked last always sees the other, so at least one moves; a random pause keeps two that
-   * both moved from landing together again.
-   */
-  private async settleAutoSubnet(rec: NetworkRecord): Promise<void> {
-    const bridge = rec.bridgeName as string;
-    const avoid: string[] = [];
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const mine = parseCidr4(rec.ipam[0].Subnet);
-      if (!mine) return;
-      const rivals = (await this.links.hostRoutes()).filter((r) => {
-        const rc = parseCidr4(r.dst);
-        return r.dev !== bridge && rc !== null && cidrOverlaps(rc, mine);
-      });
-      if (rivals.length === 0) return;
-      this.logger.info(
-        { network: rec.name, subnet: rec.ipam[0].Subnet, rivals },
-        'subnet taken at the same moment elsewhere: picking another',
-      );
-      await this.releaseBridge(rec);
-      avoid.push(rec.ipam[0].Subnet, ...rivals.map((r) => r.dst));
-      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 50)));
-      const pools = this.deps.pools.length > 0 ? this.deps.pools : DEFAULT_POOLS;
-      const subnet = pickSubnet(pools, [...(await this.takenSubnets(bridge)), ...avoid]);
-      if (!subnet)
-        throw new Forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
-      rec.ipam = [{ ...rec.ipam[0], Subnet: subnet, Gateway: gatewayFor(subnet) }];
-      this.repo.update(rec.id, JSON.stringify(rec));
-      await this.bringUp(rec);
-    }
-  }
-
-  /** The Linux bridge with its gateway address. */
-  private async bringUp(n: NetworkRecord): Promise<void> {
-    if (n.driver !== 'bridge' || !n.bridgeName) return;
-    const cfg = n.ipam[0];
-    const c = parseCidr4(cfg.Subnet);
-    if (!c) throw new InvalidParameter(`invalid subnet ${cfg.Subnet}`);
-    const name = n.bridgeName;
-    const cidr = `${cfg.Gateway}/${c.prefix}`;
-    const prior = this.repo.bridge(name);
-    const mine = prior?.networkId === n.id ? prior : undefined;
-    // The claim is written before the link is made: a crash right after still knows it is ours.
-    const res = await this.links.ensureBridge(name, cidr, n.mtu ?? 1500, () =>
-      this.repo.putBridge({ name, networkId: n.id, created: true, address: null }),
-    );
-    if (!res.created) {
-      // A link that was there: ours only when our own claim says so (left by a crash); else the host's.
-      const ours = mine?.created === true;
-      const address = ours ? null : res.addressAdded ? cidr : (mine?.address ?? null);
-      this.repo.putBridge({ name, networkId: n.id, created: ours, address });
-    }
-  }
-
-  /**
-   * Undoes bringUp's kernel side: a bridge berthd made is deleted; an adopted host bridge keeps
-   * everything but the gateway address berthd added. Without a claim nothing is touched.
-   */
-  private async releaseBridge(n: NetworkRecord): Promise<void> {
-    const name = n.bridgeName;
-    if (!name) return;
-    const row = this.repo.bridge(name);
-    if (!row || row.networkId !== n.id) {
-      this.logger.info({ bridge: name, network: n.name }, 'bridge not claimed by this network: left alone');
-      return;
-    }
-    if (row.created) await this.links.deleteBridge(name);
-    else if (row.address) await this.links.deleteAddress(name, row.address);
-    this.repo.deleteBridge(name);
+    await this.bridges.bringUp(rec);
+    if (auto) await this.bridges.settleAutoSubnet(rec);
   }
 
   /** Rewrites Berth's firewall chains from the current networks and published ports. */
@@ -500,7 +403,7 @@ export class NetworkService {
       if (given[0].AuxiliaryAddresses && Object.keys(given[0].AuxiliaryAddresses).length > 0)
         ipam.AuxiliaryAddresses = given[0].AuxiliaryAddresses;
     } else {
-      const subnet = await this.pickFreeSubnet();
+      const subnet = await this.bridges.pickFreeSubnet();
       ipam = { Subnet: subnet, Gateway: gatewayFor(subnet) };
     }
 
@@ -532,12 +435,12 @@ export class NetworkService {
       throw err;
     }
     try {
-      await this.bringUp(rec);
-      if (!rec.ipamConfigured) await this.settleAutoSubnet(rec);
+      await this.bridges.bringUp(rec);
+      if (!rec.ipamConfigured) await this.bridges.settleAutoSubnet(rec);
       await this.syncFirewall();
     } catch (err) {
       this.repo.delete(id);
-      await this.releaseBridge(rec).catch(() => undefined);
+      await this.bridges.releaseBridge(rec).catch(() => undefined);
       throw new Forbidden(`failed to create the network's bridge: ${errorMessage(err)}`);
     }
     this.events.publish('network', 'create', id, { name, type: 'bridge' });
@@ -578,7 +481,7 @@ export class NetworkService {
       throw new Forbidden(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
     }
     this.repo.delete(n.id);
-    await this.releaseBridge(n).catch((err: unknown) => this.logger.warn({ err, network: n.name }, 'bridge removal failed'));
+    await this.bridges.releaseBridge(n).catch((err: unknown) => this.logger.warn({ err, network: n.name }, 'bridge removal failed'));
     await this.syncFirewall().catch((err: unknown) => this.logger.warn({ err }, 'firewall update failed'));
     this.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
   }
@@ -614,7 +517,9 @@ export class NetworkService {
     if (opts.keepKernelState) return;
     for (const n of this.all()) {
       if (n.bridgeName && (n.name !== 'bridge' || this.deps.defaultBridge.bridge === null)) {
-        await this.releaseBridge(n).catch((err: unknown) => this.logger.warn({ err, bridge: n.bridgeName }, 'bridge removal failed'));
+        await this.bridges
+          .releaseBridge(n)
+          .catch((err: unknown) => this.logger.warn({ err, bridge: n.bridgeName }, 'bridge removal failed'));
       }
     }
     await this.firewall.teardown().catch((err: unknown) => this.logger.warn({ err }, 'firewall teardown failed'));

@@ -1,10 +1,8 @@
 // Published ports (parsing, allocation requests, the Ports map and `docker ps` list), a
-// container's NetworkSettings as inspect shows it, the `publish` ps filter and the network list
-// filters. Expected shapes are dockerd 20.10's (net-facts §6, §7, §10; texts measured with curl).
+// container's NetworkSettings as inspect shows it and the `publish` ps filter. Expected shapes are
+// dockerd 20.10's (net-facts §6, §7, §10; texts measured with curl).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Filters } from '../../api/filters';
-import { networkListFilter } from '../../api/routes/networks';
 import type { PortSummary } from '../../daemon/containers/api-types';
 import { publishMatches } from '../../daemon/containers/views';
 import { InvalidParameter } from '../../lib/errors';
@@ -19,17 +17,8 @@ import {
   type PortSpec,
 } from '../../daemon/networks/port-bindings';
 import { networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../../daemon/networks/settings-view';
-import { hex, netRecord } from './network-records';
-
-const net = netRecord;
-
-function invalid(fn: () => unknown, message: string): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof InvalidParameter, `expected InvalidParameter, got ${String(err)}`);
-    assert.equal((err as Error).message, message);
-    return true;
-  });
-}
+import { invalid } from './assert-invalid';
+import { BRIDGE, HOST, N1, NET2, NONE, hex } from './network-records';
 
 const spec = (bindings: PortSpec['bindings'], exposed: string[] = [], publishAll = false): PortSpec => ({ bindings, exposed, publishAll });
 
@@ -247,11 +236,6 @@ describe('portMapView and portSummary', () => {
 
 // ------------------------------------------------------------------ NetworkSettings
 
-const BRIDGE = net('bridge', hex('b'), { builtin: true, ipam: [{ Subnet: '10.252.0.0/24', Gateway: '10.252.0.1' }] });
-const HOST = net('host', hex('h'), { builtin: true, driver: 'host' });
-const NONE = net('none', hex('0'), { builtin: true, driver: 'null' });
-const NET2 = net('net2', hex('2'), { ipamConfigured: true, ipam: [{ Subnet: '10.99.0.0/24', Gateway: '10.99.0.1' }] });
-const N1 = net('n1', hex('1'), { ipam: [{ Subnet: '10.253.0.0/24', Gateway: '10.253.0.1' }] });
 const ALL = [BRIDGE, HOST, NONE, NET2, N1];
 const lookup = (id: string): NetworkRecord | undefined => ALL.find((n) => n.id === id);
 const builtin = (name: string): NetworkRecord | undefined => ALL.find((n) => n.name === name);
@@ -519,105 +503,5 @@ describe('publishMatches (docker ps --filter publish=)', () => {
 
   test('malformed values are InvalidParameter', () => {
     for (const bad of ['abc', '127.0.0.1:80', '80-', '']) assert.throws(() => publishMatches(bad, published), InvalidParameter, bad);
-  });
-});
-
-describe('networkListFilter (GET /networks filters)', () => {
-  const F1 = net('f1', `ec40013d9e87${'1'.repeat(52)}`, { labels: { tier: '', env: 'prod' } });
-  const NET2L = { ...NET2, id: `ef1355f078d4${'2'.repeat(52)}`, labels: { env: 'dev' } };
-  const N1L = { ...N1, id: `ef13${'3'.repeat(60)}` };
-  const NETWORKS = [BRIDGE, HOST, NONE, N1L, NET2L, F1];
-  const names = (pairs: [string, string][], dangling: (n: NetworkRecord) => boolean = () => false): string[] => {
-    const f = networkListFilter(Filters.of(pairs));
-    return NETWORKS.filter((n) => f.match(n, dangling(n)))
-      .map((n) => n.name)
-      .sort();
-  };
-
-  test('no filter: everything', () => {
-    assert.deepEqual(names([]), ['bridge', 'f1', 'host', 'n1', 'net2', 'none']);
-  });
-
-  test('driver: exact; several values are alternatives', () => {
-    assert.deepEqual(names([['driver', 'bridge']]), ['bridge', 'f1', 'n1', 'net2']);
-    assert.deepEqual(names([['driver', 'null']]), ['none']);
-    assert.deepEqual(
-      names([
-        ['driver', 'host'],
-        ['driver', 'null'],
-      ]),
-      ['host', 'none'],
-    );
-    assert.deepEqual(names([['driver', 'brid']]), []);
-  });
-
-  test('id: a prefix matches', () => {
-    assert.deepEqual(names([['id', 'ef13']]), ['n1', 'net2']);
-    assert.deepEqual(names([['id', 'ef1355']]), ['net2']);
-    assert.deepEqual(names([['id', NET2L.id]]), ['net2']);
-    assert.deepEqual(names([['id', 'ffff']]), []);
-  });
-
-  test('name: substring or regular expression', () => {
-    assert.deepEqual(names([['name', 'n']]), ['n1', 'net2', 'none']);
-    assert.deepEqual(names([['name', '^n.*2$']]), ['net2']);
-    assert.deepEqual(names([['name', 'bridge']]), ['bridge']);
-    assert.deepEqual(names([['name', '[']]), [], 'a value that does not compile matches nothing');
-  });
-
-  test('label: key, key=value, value-less label', () => {
-    assert.deepEqual(names([['label', 'env']]), ['f1', 'net2']);
-    assert.deepEqual(names([['label', 'env=prod']]), ['f1']);
-    assert.deepEqual(names([['label', 'tier']]), ['f1']);
-    assert.deepEqual(names([['label', 'tier=']]), ['f1']);
-    assert.deepEqual(
-      names([
-        ['label', 'env'],
-        ['label', 'tier'],
-      ]),
-      ['f1'],
-      'all labels must be present',
-    );
-  });
-
-  test('scope: local is everything, swarm nothing', () => {
-    assert.equal(names([['scope', 'local']]).length, 6);
-    assert.deepEqual(names([['scope', 'swarm']]), []);
-  });
-
-  test("type: custom and builtin; anything else is dockerd's invalid filter text", () => {
-    assert.deepEqual(names([['type', 'custom']]), ['f1', 'n1', 'net2']);
-    assert.deepEqual(names([['type', 'builtin']]), ['bridge', 'host', 'none']);
-    invalid(() => networkListFilter(Filters.of([['type', 'foo']])), "invalid filter: 'type'='foo'");
-  });
-
-  test('dangling: follows the flag the service computes; bad values refused', () => {
-    const unused = (n: NetworkRecord): boolean => !n.builtin && n.name !== 'net2';
-    assert.deepEqual(names([['dangling', 'true']], unused), ['f1', 'n1']);
-    assert.deepEqual(names([['dangling', '1']], unused), ['f1', 'n1']);
-    assert.deepEqual(names([['dangling', 'false']], unused), ['bridge', 'host', 'net2', 'none']);
-    assert.deepEqual(names([['dangling', '0']], unused), ['bridge', 'host', 'net2', 'none']);
-    assert.throws(
-      () => networkListFilter(Filters.of([['dangling', 'maybe']])),
-      (err: unknown) => err instanceof InvalidParameter && /dangling/.test((err as Error).message),
-    );
-  });
-
-  test('an unknown filter key is refused', () => {
-    assert.throws(
-      () => networkListFilter(Filters.of([['foo', 'bar']])),
-      (err: unknown) => err instanceof InvalidParameter && /^invalid filter 'foo'$/i.test((err as Error).message),
-    );
-  });
-
-  test('filters combine with AND', () => {
-    assert.deepEqual(
-      names([
-        ['driver', 'bridge'],
-        ['type', 'custom'],
-        ['label', 'env'],
-      ]),
-      ['f1', 'net2'],
-    );
   });
 });
