@@ -1,13 +1,14 @@
-// The crash loop of issue 13: a create/start/exec/stop/rm workload through the docker CLI while
-// berthd (without live restore) is SIGKILLed at random moments and started again on the same
-// roots. Commands cut short by a kill are expected to fail; afterwards, on a last clean start,
-// every container a client was told was created is there (and one it was told was removed is
-// not), each listed container can be inspected, started if it is not Dead, and removed with
-// `docker rm -f`, and once they are all gone nothing of them is left: mounts, netns, veths,
-// cgroups, shims, snapshots, containerd containers and tasks, FIFOs and directories.
+// The crash loop of issue 13: a create/start/exec/stop/rm (and run --rm) workload through the
+// docker CLI while berthd (without live restore) is SIGKILLed at random moments and started again
+// on the same roots. Commands cut short by a kill are expected to fail; afterwards, on a last
+// clean start, every container a client was told was created is there (and one it was told was
+// removed is not), each listed container can be inspected, started if it is not Dead, and removed
+// with `docker rm -f`, and once they are all gone nothing of them is left: mounts, netns, veths,
+// DNAT rules, cgroups, shims, snapshots, containerd containers and tasks, FIFOs and directories.
 //
 // The kill moments come from a seeded PRNG: the seed is printed, and CRASH_LOOP_SEED=<n> replays
-// it (CRASH_LOOP_KILLS=<n> sets the number of kills).
+// it (CRASH_LOOP_KILLS=<n> sets the number of kills). The kill lands in whatever the workload is
+// doing then: it is not replayed exactly, only the schedule is.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -80,10 +81,11 @@ class Daemon {
 }
 
 /**
- * One worker: containers one after another through create, start, exec, stop and rm. A step that
- * fails abandons the container; half of the abandoned ones get a `docker rm -f` once berthd is
- * back, the others are left for the final check. A failure with no kill since the container's
- * first step is a bug (after a kill, a container the restart stopped cannot exec, etc.).
+ * One worker: containers one after another through create, start, exec, stop and rm (or run -d
+ * --rm, exec and stop). A step that fails abandons the container; half of the abandoned ones get
+ * a `docker rm -f` once berthd is back, the others are left for the final check. A failure with
+ * no kill since the container's first step is a bug (after a kill, a container the restart
+ * stopped cannot exec, etc.).
  */
 async function worker(w: number, d: Daemon, rand: () => number, tracked: Tracked[], unexpected: string[]): Promise<void> {
   // The epoch when the current container's first step was sent.
@@ -109,18 +111,26 @@ async function worker(w: number, d: Daemon, rand: () => number, tracked: Tracked
     const ports = n % 2 === 0 ? ['-p', '127.0.0.1::8080'] : [];
     await d.ready();
     since = d.epoch;
-    const created = await step(['create', '--name', t.name, ...ports, 'busybox', ...CMD]);
+    // One in four is `docker run -d --rm`: its removal is asked for from the start.
+    const autoRemove = rand() < 0.25;
+    t.rmSent = autoRemove;
+    const created = await step(
+      autoRemove
+        ? ['run', '-d', '--rm', '--name', t.name, ...ports, 'busybox', ...CMD]
+        : ['create', '--name', t.name, ...ports, 'busybox', ...CMD],
+    );
     if (created === undefined) return;
     let done = false;
     if (created.code === 0) {
       t.id = created.stdout.trim();
-      const started = await step(['start', t.id]);
+      const started = autoRemove ? created : await step(['start', t.id]);
       if (started?.code === 0) {
         const exec = await step(['exec', t.id, 'echo', 'hi']);
         if (exec?.code === 0) {
           if (exec.stdout !== 'hi\n') unexpected.push(`exec in ${t.name} printed ${JSON.stringify(exec.stdout)}`);
           const stopped = await step(['stop', '-t', '5', t.id]);
-          if (stopped?.code === 0) {
+          if (stopped?.code === 0 && autoRemove) done = true;
+          else if (stopped?.code === 0) {
             await remove(t, false);
             done = t.rmAcked;
           }
