@@ -218,6 +218,17 @@ export class ContainerRuntime {
     }
   }
 
+  /** Whether the container's rw snapshot exists (a create cut short may have its record only). */
+  async hasSnapshot(id: string): Promise<boolean> {
+    try {
+      await this.ctd.snapshots.stat({ snapshotter: this.snapshotter, key: id });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
   /** Ids of the containers in our namespace. */
   async listContainers(): Promise<string[]> {
     const res = await this.ctd.containers.list({});

@@ -20,6 +20,7 @@ export interface AdoptedTask {
 
 export interface RestoreRuntime {
   listContainers(): Promise<string[]>;
+  hasSnapshot(id: string): Promise<boolean>;
   deleteContainer(id: string): Promise<unknown>;
   deleteTask(id: string): Promise<{ exitStatus: number; exitedAt?: Date } | undefined>;
   taskStatus(id: string): Promise<{ status: TaskStatus } | undefined>;
@@ -82,6 +83,15 @@ export function startupAction(f: StartupFacts): 'start' | 'remove' | 'none' {
   return f.autoRemove ? 'remove' : 'none';
 }
 
+/**
+ * What of a container containerd lacks: its record, or its rw snapshot (the record is made first,
+ * so a create killed in between leaves the record alone). A failed check counts as present.
+ */
+async function missingPart(runtime: RestoreRuntime, inContainerd: Set<string>, id: string): Promise<string | undefined> {
+  if (!inContainerd.has(id)) return 'containerd container';
+  return (await runtime.hasSnapshot(id).catch(() => true)) ? undefined : 'rootfs snapshot';
+}
+
 /** Whether a task in containerd counts as alive (a `created` task never ran: a start cut short). */
 function alive(status: TaskStatus): boolean {
   return status === 'running' || status === 'paused' || status === 'pausing';
@@ -105,17 +115,20 @@ export async function restoreContainers(deps: RestoreDeps): Promise<void> {
       store.delete(id);
       continue;
     }
-    if (!inContainerd.has(id)) {
-      // A record without its containerd container (a create cut short, or containerd's state
-      // lost): kept for the operator, Dead so that it is never started; `docker rm` clears it.
+    const missing = await missingPart(runtime, inContainerd, id);
+    if (missing !== undefined) {
+      // A record without its containerd container or its rootfs snapshot (a create cut short,
+      // or containerd's state lost): it can never start. Kept for the operator, Dead so that it
+      // is never started; `docker rm` clears it.
       if (!c.state.quarantined) {
-        logger.warn({ container: id, name: c.record.name }, 'quarantined at daemon start: no containerd container matches this record');
+        logger.warn({ container: id, name: c.record.name }, `quarantined at daemon start: no ${missing} matches this record`);
       }
+      if (inContainerd.has(id)) await runtime.deleteTask(id).catch(() => undefined);
       await deps.forgetNetwork(id);
       c.state = notRunning(c.state, {
         dead: true,
-        quarantined: c.state.quarantined ?? `no containerd container at daemon start ${nowRfc3339Nano()}`,
-        error: 'quarantined at daemon start: its containerd container is missing',
+        quarantined: c.state.quarantined ?? `no ${missing} at daemon start ${nowRfc3339Nano()}`,
+        error: `quarantined at daemon start: its ${missing} is missing`,
       });
       store.saveState(c);
       continue;

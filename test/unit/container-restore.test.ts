@@ -64,7 +64,13 @@ function container(id: string, policy: string, state: Partial<ContainerState>, a
   return new LiveContainer(record, { ...initialState(), ...state });
 }
 
-function setup(containers: LiveContainer[], tasks: Map<string, FakeTask>, liveRestore: boolean) {
+function setup(
+  containers: LiveContainer[],
+  tasks: Map<string, FakeTask>,
+  liveRestore: boolean,
+  /** What containerd lacks: records (ids not listed) and rw snapshots. */
+  lacks: { records?: string[]; snapshots?: string[] } = {},
+) {
   const log = {
     started: [] as string[],
     removed: [] as string[],
@@ -85,7 +91,8 @@ function setup(containers: LiveContainer[], tasks: Map<string, FakeTask>, liveRe
     logger: pino({ level: 'silent' }),
     liveRestore,
     runtime: {
-      listContainers: () => Promise.resolve(containers.map((c) => c.id)),
+      listContainers: () => Promise.resolve(containers.map((c) => c.id).filter((id) => !(lacks.records ?? []).includes(id))),
+      hasSnapshot: (id) => Promise.resolve(!(lacks.snapshots ?? []).includes(id)),
       deleteContainer: () => Promise.resolve(),
       taskStatus: (id) => Promise.resolve(tasks.has(id) ? { status: (tasks.get(id) as FakeTask).status } : undefined),
       deleteTask: (id) => {
@@ -199,6 +206,30 @@ test('without live restore: live tasks are killed (255), exits keep their code a
     [false, 9, '2026-02-03T00:00:00.5Z', undefined],
   );
   assert.equal(never.state.running, false);
+});
+
+test('a create cut short (no containerd record, or a record without its rw snapshot) is quarantined Dead, never started', async () => {
+  const noRecord = container('6'.repeat(64), 'always', started);
+  const noSnapshot = container('7'.repeat(64), 'always', started);
+  const whole = container('8'.repeat(64), 'always', started);
+  const { run, log } = setup([noRecord, noSnapshot, whole], new Map(), false, { records: [noRecord.id], snapshots: [noSnapshot.id] });
+  await run;
+  assert.deepEqual(log.started, [whole.id]);
+  assert.deepEqual(
+    [noRecord, noSnapshot].map((c) => [c.state.dead, c.state.running, c.state.error]),
+    [
+      [true, false, 'quarantined at daemon start: its containerd container is missing'],
+      [true, false, 'quarantined at daemon start: its rootfs snapshot is missing'],
+    ],
+  );
+  assert.match(noSnapshot.state.quarantined ?? '', /^no rootfs snapshot at daemon start /);
+  assert.equal(whole.state.dead, false);
+  // Whatever the network layer kept for them goes; the record with no snapshot loses its task.
+  assert.ok(log.forgotten.includes(noRecord.id) && log.forgotten.includes(noSnapshot.id));
+  assert.deepEqual(
+    log.deleted.filter((id) => id !== whole.id),
+    [noSnapshot.id],
+  );
 });
 
 /** A monitor over one task whose Wait the test settles. */
