@@ -73,3 +73,22 @@ export function humanSize(bytes: number): string {
   }
   return `${formatG4(v)}${DECIMAL_ABBRS[i]!}`;
 }
+
+/** go-units' ulimit names (ParseUlimit's ulimitNameMapping), for --ulimit and --default-ulimit. */
+export const ULIMIT_NAMES: ReadonlySet<string> = new Set([
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
+]);

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { ipFamily, isIP } from '../../lib/addresses';
 import { parseGoInt } from '../../lib/go-strconv';
+import { ULIMIT_NAMES } from '../../lib/units';
 import {
   type AddressPool,
   type CgroupDriver,
@@ -82,25 +83,6 @@ export function checkLabel(raw: string): string {
   }
   return raw;
 }
-
-/** Resource names dockerd accepts in --default-ulimit (go-units). */
-const ULIMIT_NAMES = new Set([
-  'core',
-  'cpu',
-  'data',
-  'fsize',
-  'locks',
-  'memlock',
-  'msgqueue',
-  'nice',
-  'nofile',
-  'nproc',
-  'rss',
-  'rtprio',
-  'rttime',
-  'sigpending',
-  'stack',
-]);
 
 export function checkUlimit(u: Ulimit): Ulimit {
   if (!ULIMIT_NAMES.has(u.Name)) throw new Error(`invalid ulimit type: ${u.Name}`);

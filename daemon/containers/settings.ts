@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { isIP } from '../../lib/addresses';
 import { InvalidParameter } from '../../lib/errors';
+import { ULIMIT_NAMES } from '../../lib/units';
 import { goQuote } from '../../lib/go-quote';
 import { tryParsePortRange } from '../../lib/ports';
 import { mulInt64 } from '../../lib/int64';
@@ -206,25 +207,6 @@ export function cpusetWithin(requested: string, available: string): boolean | st
     return next > hi;
   });
 }
-
-/** go-units' ulimit names. */
-const ULIMIT_NAMES = new Set([
-  'core',
-  'cpu',
-  'data',
-  'fsize',
-  'locks',
-  'memlock',
-  'msgqueue',
-  'nice',
-  'nofile',
-  'nproc',
-  'rss',
-  'rtprio',
-  'rttime',
-  'sigpending',
-  'stack',
-]);
 
 function verifyUlimit(u: Ulimit | null): void {
   const name = u?.Name ?? '';

@@ -13,6 +13,7 @@
 import { posix } from 'node:path';
 import type { ContainerConfig, HostConfig, Resources, Ulimit } from '../containers/api-types';
 import { InvalidParameter } from '../../lib/errors';
+import { ULIMIT_NAMES } from '../../lib/units';
 import { tryParseBool } from '../../lib/go-strconv';
 import type { Int64 } from '../../lib/int64';
 import { containerCapabilities } from '../../runtime/capabilities';
@@ -366,24 +367,8 @@ export function validateSysctls(sysctls: Record<string, string>, ns: { ipc: bool
   }
 }
 
-const RLIMITS = new Set([
-  'as',
-  'core',
-  'cpu',
-  'data',
-  'fsize',
-  'locks',
-  'memlock',
-  'msgqueue',
-  'nice',
-  'nofile',
-  'nproc',
-  'rss',
-  'rtprio',
-  'rttime',
-  'sigpending',
-  'stack',
-]);
+/** The rlimits runc sets: go-units' names, and RLIMIT_AS, which the API may carry. */
+const RLIMITS: ReadonlySet<string> = new Set(['as', ...ULIMIT_NAMES]);
 
 const rlimitValue = (v: Int64): number | bigint => (v < 0 ? RLIM_INFINITY : v);
 
