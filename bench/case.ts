@@ -30,3 +30,15 @@ export async function output(p: Promise<{ code: number; stdout: string; stderr: 
   if (r.code !== 0) throw new Error(r.stderr);
   return r.stdout.trim();
 }
+
+/** Runs fn over items, `size` at a time; the first error is thrown once every worker has ended. */
+export async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]).catch((err: unknown) => void errors.push(err));
+  };
+  // Every worker runs to the end, so nothing is still talking to an engine when this returns.
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+  if (errors.length > 0) throw errors[0];
+}

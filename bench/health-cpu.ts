@@ -10,7 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildBusyboxArchive } from '../test/fixtures/busybox-image';
 import { httpRequest, startBerth } from '../test/integration/harness';
-import { must, output } from './case';
+import { inBatches, must, output } from './case';
+import { childrenOf } from './procs';
 import { berthEngine, startReference, type Engine } from './engines';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
@@ -40,24 +41,6 @@ function comm(pid: number): string {
   }
 }
 
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  let tasks: string[] = [];
-  try {
-    tasks = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const t of tasks) {
-    try {
-      for (const c of fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/)) if (c !== '') out.push(Number(c));
-    } catch {
-      // thread gone
-    }
-  }
-  return out;
-}
-
 type Part = 'daemon' | 'containerd' | 'shims';
 
 /** The engine's daemon, its containerd, and the shims of the given containers (found by `-id <id>`). */
@@ -78,16 +61,6 @@ function engineProcesses(e: Engine, ids: Set<string>): Array<[Part, number]> {
     if (at >= 0 && ids.has(args[at + 1])) shims.push(pid);
   }
   return [['daemon', e.pid], ...own.map((p): [Part, number] => ['containerd', p]), ...shims.map((p): [Part, number] => ['shims', p])];
-}
-
-async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const errors: unknown[] = [];
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]).catch((err: unknown) => void errors.push(err));
-  };
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-  if (errors.length > 0) throw errors[0];
 }
 
 const LABEL = 'berth.bench=health';

@@ -1,30 +1,11 @@
 // Peak resident memory of a daemon and its direct children (the containerd each engine starts),
 // from the kernel's high-water mark (VmHWM), which writing 5 to clear_refs resets (Linux ≥ 4.0).
 import * as fs from 'node:fs';
-
-function children(pid: number): number[] {
-  const out: number[] = [];
-  let tasks: string[] = [];
-  try {
-    tasks = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const t of tasks) {
-    try {
-      for (const c of fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/)) {
-        if (c !== '') out.push(Number(c));
-      }
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
-}
+import { childrenOf } from './procs';
 
 /** The daemon and its children whose command is containerd (not shims or containers). */
 function daemonProcesses(pid: number): number[] {
-  const own = children(pid).filter((c) => {
+  const own = childrenOf(pid).filter((c) => {
     try {
       return /(^|\/)containerd$/.test(fs.readFileSync(`/proc/${c}/comm`, 'utf8').trim());
     } catch {

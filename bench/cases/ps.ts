@@ -2,24 +2,13 @@
 // 1,000 created (never started) containers on each engine. The containers are made once for both
 // cases (one group), with `docker create` in parallel batches, untimed, and removed after them.
 import { httpRequest } from '../../test/integration/harness';
-import { must, output, type Case } from '../case';
+import { inBatches, must, output, type Case } from '../case';
 import type { Engine } from '../engines';
 
 const COUNT = 1000;
 /** CLI processes in flight while the fleet is made and removed (two cores: more only queues). */
 const BATCH = 16;
 const LABEL = 'berth.bench=ps';
-
-async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const errors: unknown[] = [];
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]).catch((err: unknown) => void errors.push(err));
-  };
-  // Every worker runs to the end, so nothing is still talking to an engine when this returns.
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-  if (errors.length > 0) throw errors[0];
-}
 
 async function createFleet(e: Engine, small: Buffer): Promise<void> {
   await must(e.docker(['load'], small));
