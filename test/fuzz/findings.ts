@@ -52,6 +52,12 @@ export const ALLOW: { match: RegExp; reason: string }[] = [
     match: /^500 strconv\.Atoi: parsing ".*": (invalid syntax|value out of range)$/,
     reason: 'dockerd answers 500 for plugin enable with a timeout that is not an integer (or not an int64)',
   },
+  {
+    // moby's rmLink: errors.New("Conflict, cannot remove the default link name of the container"),
+    // untyped, hence 500 (the text checked on dockerd 20.10 with `docker rm --link <name>`).
+    match: /^500 Conflict, cannot remove the default link name of the container$/,
+    reason: "dockerd answers 500 for removing a container's own name as a link",
+  },
 ];
 
 /** Message text with ids, numbers and long tails normalized, so one cause is one class. */
