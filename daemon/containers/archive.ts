@@ -17,7 +17,7 @@ import { lookupUser } from '../../runtime/user';
 import { decompressStream } from '../images/compression';
 import type { EventBus } from '../events';
 import { errorMessage, InvalidParameter, NotFound, SystemError } from '../../lib/errors';
-import type { ContainerRecord, ContainerState } from './model';
+import { containerEventAttributes, type ContainerRecord, type ContainerState } from './model';
 import { openContainerRoot, withContainerRoot, type HostMounts } from './rootfs-access';
 import {
   followInScope,
@@ -104,11 +104,6 @@ export function goTime(st: { mtimeNs: bigint }): string {
   const frac = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
   const base = new Date(Number(secs) * 1000).toISOString().slice(0, 19);
   return `${base}${frac ? `.${frac}` : ''}Z`;
-}
-
-/** The attributes dockerd puts on a container's events: its labels, image and name. */
-export function containerEventAttributes(record: ContainerRecord, extra: Record<string, string> = {}): Record<string, string> {
-  return { ...(record.config.Labels ?? {}), image: record.config.Image ?? '', name: record.name, ...extra };
 }
 
 function isNotExist(err: unknown): boolean {

@@ -10,7 +10,7 @@ import { blobInfo, readBlob } from '../../runtime/content';
 import { withLease } from '../../runtime/leases';
 import { removeSnapshot, SNAPSHOTTER, snapshotMounts } from '../../runtime/snapshots';
 import type { ContainerConfig as ApiContainerConfig } from './api-types';
-import { containerEventAttributes } from './archive';
+import { containerEventAttributes } from './model';
 import type { ContainerRecord, ContainerState } from './model';
 import type { EventBus } from '../events';
 import { SystemError } from '../../lib/errors';

@@ -3,7 +3,8 @@
 import { Readable } from 'node:stream';
 import type { Containerd } from '../../runtime/containerd';
 import type { EventBus } from '../events';
-import { containerEventAttributes, type ContainerLookup } from './archive';
+import type { ContainerLookup } from './archive';
+import { containerEventAttributes } from './model';
 import { mountContainerSnapshotReadOnly } from './rootfs-access';
 import { tarTree } from './tar-tree';
 

@@ -56,6 +56,19 @@ export interface ProbeRunner {
   start(c: Container, cmd: string[]): Promise<ProbeProcess>;
 }
 
+/** A runner given later (the exec service needs the container service that needs a runner). */
+export class LateProbeRunner implements ProbeRunner {
+  private runner?: ProbeRunner;
+
+  use(runner: ProbeRunner): void {
+    this.runner = runner;
+  }
+
+  start(c: Container, cmd: string[]): Promise<ProbeProcess> {
+    return this.runner ? this.runner.start(c, cmd) : Promise.reject(new Error('no probe runner'));
+  }
+}
+
 export interface HealthTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;

@@ -153,3 +153,8 @@ export interface Container {
   record: ContainerRecord;
   state: ContainerState;
 }
+
+/** The attributes dockerd puts on a container's events: its labels, image and name. */
+export function containerEventAttributes(record: ContainerRecord, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...(record.config.Labels ?? {}), image: record.config.Image ?? '', name: record.name, ...extra };
+}

@@ -18,7 +18,7 @@ import type { EventBus } from '../events';
 import type { ImageService } from '../images/service';
 import { parseSignal } from '../signals';
 import { AttachHub } from './attach-hub';
-import { initialState, type Container } from './model';
+import { containerEventAttributes, initialState, type Container } from './model';
 import { nameConflict, validateName } from './names';
 import { updateContainer } from './update-rules';
 import type { SpecFactory } from './spec-factory';
@@ -30,7 +30,7 @@ import type { NetworkRecord } from '../networks/model';
 import { ContainerNetworking } from './networking';
 import type { LiveContainer, WaitCondition, WaitResult } from './live-container';
 import { Monitor } from './monitor';
-import { HealthChecks, type ProbeRunner } from './health';
+import { HealthChecks, LateProbeRunner, type ProbeRunner } from './health';
 import type { ContainerStore } from './store';
 import { ContainerVolumes } from './container-volumes';
 import { ContainerQueries, type PruneOptions } from './queries';
@@ -66,7 +66,7 @@ export class ContainerService {
   readonly monitor: Monitor;
   readonly health: HealthChecks;
   /** Set by the composition root once the exec service exists (it needs this service). */
-  private probes?: ProbeRunner;
+  private readonly probes = new LateProbeRunner();
   private readonly runtime: ContainerRuntime;
   private readonly specs: SpecFactory;
   private readonly events: EventBus;
@@ -102,12 +102,7 @@ export class ContainerService {
     this.vols = new ContainerVolumes(deps.volumes, deps.store, deps.events, deps.logger);
     this.queries = new ContainerQueries(deps.store, deps.images, this.net, this.vols, deps.events, deps.logger);
     this.health = new HealthChecks({
-      runner: {
-        start: (c, cmd) => {
-          if (!this.probes) return Promise.reject(new Error('no probe runner'));
-          return this.probes.start(c, cmd);
-        },
-      },
+      runner: this.probes,
       statusChanged: (c, status) => {
         this.store.saveState(c);
         this.publish(c, `health_status: ${status}`);
@@ -137,7 +132,7 @@ export class ContainerService {
 
   /** How healthcheck probes run (the exec service's, given once it exists). */
   useProbeRunner(runner: ProbeRunner): void {
-    this.probes = runner;
+    this.probes.use(runner);
   }
 
   // ------------------------------------------------------------------ lookup
@@ -175,12 +170,7 @@ export class ContainerService {
   }
 
   private publish(c: Container, action: string, extra: Record<string, string> = {}): void {
-    this.events.publish('container', action, c.record.id, {
-      ...(c.record.config.Labels ?? {}),
-      image: c.record.config.Image ?? '',
-      name: c.record.name,
-      ...extra,
-    });
+    this.events.publish('container', action, c.record.id, containerEventAttributes(c.record, extra));
   }
 
   containerDir(id: string): string {
