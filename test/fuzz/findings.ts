@@ -58,6 +58,13 @@ export const ALLOW: { match: RegExp; reason: string }[] = [
     match: /^500 Conflict, cannot remove the default link name of the container$/,
     reason: "dockerd answers 500 for removing a container's own name as a link",
   },
+  {
+    // runc refusing the resources a container was updated to (e.g. a swap limit without a memory
+    // limit, which dockerd's update accepts as this does) when it next starts: moby's
+    // translateContainerdStartErr leaves such errors errdefs.Unknown, a 500.
+    match: /^500 failed to create task for container: failed to create shim task: OCI runtime create failed/,
+    reason: 'dockerd answers 500 when runc refuses the settings at start',
+  },
 ];
 
 /** Message text with ids, numbers and long tails normalized, so one cause is one class. */
