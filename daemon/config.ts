@@ -45,6 +45,7 @@ import { type FileResult, defaultReadFile, findConflicts, isSet, loadFile, refus
 import {
   absOrNull,
   checkLogLevel,
+  checkMetricsAddr,
   checkNamespace,
   checkPool,
   conflictFreeLabels,
@@ -246,6 +247,7 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
     debug,
     shutdownTimeout: shutdownTimeout < 0 ? -1 : shutdownTimeout,
     liveRestore: bool('live-restore', false),
+    metricsAddr: checkMetricsAddr(str('metrics-addr') || null, bool('metrics-allow-remote', false)),
     experimental: bool('experimental', false),
     features: features as Record<string, boolean>,
     builder: builderSection,

@@ -55,6 +55,9 @@ import { PortAllocator } from '../network/port-allocator';
 import { PortProxy } from '../network/port-proxy';
 import { hostUpstreams } from './containers/etc-files';
 import { closeTempMounts, initTempMounts } from '../runtime/mount';
+import { DaemonMetrics, type RequestObservation, timedMethods } from './metrics/daemon-metrics';
+import { connectMetrics } from './metrics/wiring';
+import { serveMetrics } from '../api/metrics-server';
 
 interface Shutdown {
   (): Promise<void>;
@@ -173,6 +176,8 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       db.close();
     });
     const daemonId = new MetaRepo(db).getOrCreate('daemon-id', () => randomUUID());
+    // Only with --metrics-addr: the collectors cost nothing when nobody can scrape them.
+    const metrics = config.metricsAddr ? new DaemonMetrics() : undefined;
 
     let address = config.containerd;
     if (!address) {
@@ -188,7 +193,14 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       cleanups.push(() => supervisor.stop());
       address = await supervisor.start();
     }
-    const ctd = new Containerd({ address, namespace: config.containerdNamespace, logger: logger.child({ component: 'runtime' }) });
+    const ctd = new Containerd({
+      address,
+      namespace: config.containerdNamespace,
+      logger: logger.child({ component: 'runtime' }),
+      ...(metrics
+        ? { observeCall: (svc: string, m: string, code: string, s: number) => metrics.observeContainerdCall(svc, m, code, s) }
+        : {}),
+    });
     cleanups.push(() => ctd.close());
     await ctd.waitReady(30_000);
 
@@ -216,6 +228,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         registry,
         maxConcurrentDownloads: config.maxConcurrentDownloads,
         maxDownloadAttempts: config.maxDownloadAttempts,
+        ...(metrics ? { onBytes: (n: number) => metrics.countPullBytes(n) } : {}),
       },
       push: {
         registry: {
@@ -383,16 +396,30 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       logger: logger.child({ component: 'system' }),
     });
 
+    const timed = <T extends object>(target: T, actions: Partial<Record<keyof T, string>>): T =>
+      metrics ? timedMethods(target, actions, (a, s) => metrics.observeAction(a, s)) : target;
     const server = createApiServer({
       logger: logger.child({ component: 'api' }),
       backends: {
         system,
         images,
-        containers: withExecIds(containers, exec),
+        containers: timed(withExecIds(containers, exec), {
+          create: 'create',
+          start: 'start',
+          stop: 'stop',
+          restart: 'restart',
+          kill: 'kill',
+          pause: 'pause',
+          unpause: 'unpause',
+          remove: 'delete',
+        }),
         events,
         stats,
-        exec,
-        containerFiles: containerFilesBackend({ ctd, images, containers, events, hostMounts: (r) => specs.hostMounts(r) }),
+        exec: timed(exec, { create: 'exec_create' }),
+        containerFiles: timed(containerFilesBackend({ ctd, images, containers, events, hostMounts: (r) => specs.hostMounts(r) }), {
+          commit: 'commit',
+          changes: 'changes',
+        }),
         volumes,
         networks: {
           list: (f) => networks.list(f),
@@ -408,10 +435,17 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       },
       experimental: config.experimental,
       privatePaths: [config.dataRoot, config.execRoot],
+      ...(metrics ? { observeRequest: (o: RequestObservation) => metrics.observeRequest(o) } : {}),
     });
     cleanups.push(() => server.close());
     // Runs before server.close: ends the open stats streams so the server need not wait for them.
     cleanups.push(() => stats.close());
+    if (metrics && config.metricsAddr) {
+      cleanups.push(connectMetrics(metrics, { events, containers: containerStore, samples: (ids, ms) => stats.sampleOnce(ids, ms) }));
+      const listener = await serveMetrics(config.metricsAddr, metrics, logger.child({ component: 'metrics' }));
+      cleanups.push(() => listener.close());
+      logger.info({ address: listener.address }, 'metrics listening');
+    }
     await listen(server, config.hosts, { group: config.group });
     logger.info({ hosts: config.hosts, version: engineInfo().version, dataRoot: config.dataRoot }, 'API listening');
     return shutdown;

@@ -284,7 +284,11 @@ export class ImageService {
     const named = pullReference(opts.fromImage, opts.tag);
     const settings = this.pullSettings;
     if (settings === undefined) throw new InvalidParameter('pulling images is not configured');
-    this.downloads ??= new BlobDownloads(this.ctd, { limit: settings.maxConcurrentDownloads, attempts: settings.maxDownloadAttempts });
+    this.downloads ??= new BlobDownloads(this.ctd, {
+      limit: settings.maxConcurrentDownloads,
+      attempts: settings.maxDownloadAttempts,
+      onBytes: settings.onBytes,
+    });
     return pullImage(
       this,
       this.downloads,
