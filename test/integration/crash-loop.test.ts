@@ -261,15 +261,20 @@ test('crash loop: SIGKILLs of berthd during a create/start/exec/stop/rm workload
     };
     const workers = Array.from({ length: WORKERS }, (_x, w) => worker(w, d, prng(seed + w + 1), tracked, unexpected));
     workers.push(imageWorker(d, archive, im, unexpected));
+    // Time spent down (kill to answering again), for the diagnostics: most of the test's time.
+    let downMs = 0;
+    const loopStart = Date.now();
     try {
       for (let k = 0; k < kills; k++) {
         await sleep(Math.floor(rand() * 1500));
         if (im.busy !== undefined) im.cut.set(im.busy, (im.cut.get(im.busy) ?? 0) + 1);
         d.down();
+        const killedAt = Date.now();
         process.kill(kit.b.pid, 'SIGKILL');
         await kit.b.stop();
         if (k === kills - 1) break;
         const next = await startBerth({ dir: kit.b.dir });
+        downMs += Date.now() - killedAt;
         kit = new Kit(next);
         await note(next);
         d.up(next);
@@ -279,6 +284,9 @@ test('crash loop: SIGKILLs of berthd during a create/start/exec/stop/rm workload
       await Promise.all(workers);
     }
     for (const tr of tracked) if (tr.id) seen.add(tr.id);
+    t.diagnostic(
+      `kill loop ${Date.now() - loopStart} ms, of which ${downMs} ms down (${Math.round(downMs / Math.max(1, kills - 1))} ms a restart)`,
+    );
 
     // The last start, with no workload: what it shows must be what the clients were told.
     kit = new Kit(await startBerth({ dir: kit.b.dir }));
