@@ -389,6 +389,12 @@ test('crash loop: SIGKILLs of berthd during a create/start/exec/stop/rm workload
     await gone("leases other than the pulls'", () =>
       lines(kit.ctr(['leases', 'ls', '-q'])).filter((l) => !/^berth-pull-[0-9a-z]+-[0-9a-f]{12}$/.test(l)),
     );
+    // (How often the restarts had something to reconcile: shows the paths above were exercised.)
+    const log = b.log();
+    const count = (msg: string): number => log.split(msg).length - 1;
+    t.diagnostic(
+      `restarts released cut operations' leases ${count('released leases of operations interrupted by a crash')} times, dropped cut extractions ${count('dropped layer extractions interrupted by a crash')} times`,
+    );
     await gone("content ingests other than the pulls'", () =>
       lines(kit.ctr(['content', 'active']))
         .slice(1)
