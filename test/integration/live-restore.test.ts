@@ -105,8 +105,11 @@ function assertConsecutive(lines: number[], what = ''): void {
     );
 }
 
-/** A `docker logs -f` left running: the lines it printed so far; stop() kills it and returns them. */
-function spawnFollower(b: Berth, name: string): { lines(): number[]; stop(): number[] } {
+/**
+ * A `docker logs -f` left running: the lines it printed so far; stop() kills it and returns them;
+ * `exited` resolves when it ends by itself.
+ */
+function spawnFollower(b: Berth, name: string): { lines(): number[]; stop(): number[]; exited: Promise<void> } {
   const child = spawn(DOCKER, ['logs', '-f', name], {
     env: { ...process.env, DOCKER_HOST: `unix://${b.socket}`, DOCKER_CONFIG: path.join(b.dir, 'docker-config') },
     stdio: ['ignore', 'pipe', 'ignore'],
@@ -115,10 +118,12 @@ function spawnFollower(b: Berth, name: string): { lines(): number[]; stop(): num
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (d: string) => (out += d));
   child.on('error', () => undefined);
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   // Complete lines only (the last one may still be arriving).
   const lines = (): number[] => parseLines(out.slice(0, out.lastIndexOf('\n') + 1));
   return {
     lines,
+    exited,
     stop: () => {
       child.kill('SIGKILL');
       return lines();
@@ -241,7 +246,8 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     const pid = await inspect(first, '{{.State.Pid}}', 'lr-counter');
     const pids = new Map(await Promise.all(running.map(async (n) => [n, await inspect(first, '{{.State.Pid}}', n)] as const)));
     // `docker logs -f` from before the kill: it ends when berthd dies, with what it had.
-    const follower = first.docker(['logs', '-f', 'lr-counter'], { timeoutMs: 60_000 });
+    const follower = spawnFollower(first, 'lr-counter');
+    await until('docker logs -f to print', 10_000, () => Promise.resolve(follower.lines().length > 0));
     // The crowd goes quiet for the kill (a line berthd read but had not written yet would die with
     // it, as with dockerd): their log files stop growing before it.
     fs.writeFileSync(path.join(quietDir, 'on'), '');
@@ -260,7 +266,7 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     // Loud again while berthd is down: their lines pile up in the FIFOs too.
     fs.rmSync(path.join(quietDir, 'on'));
     await first.stop();
-    const followed = await follower;
+    await within(15_000, 'docker logs -f to end with berthd', follower.exited);
     fs.writeFileSync(path.join(goDir, 'now'), '');
     await until('the containers told to exit to be gone', 10_000, () => Promise.resolve(exiting.every((p) => !alive(p))));
     // Down a while longer, for output to pile up in the pipe.
@@ -281,12 +287,14 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     await until('new log lines after the restart', 10_000, async () => (await counterLines(second, 'lr-counter')).length > before + 5);
     assertConsecutive(await counterLines(second, 'lr-counter'));
     // All 20 still run as the same processes, and the crowd's logs went on across the gap too.
-    for (const [n, p] of pids) assert.equal(await inspect(second, '{{.State.Status}} {{.State.Pid}}', n), `running ${p}`, n);
-    for (const n of crowd) assertConsecutive(await counterLines(second, n), n);
+    // (Asked in parallel: 40 CLI calls one after another take long on a loaded host.)
+    const states = await Promise.all([...pids.keys()].map((n) => inspect(second, '{{.State.Status}} {{.State.Pid}}', n)));
+    [...pids].forEach(([n, p], i) => assert.equal(states[i], `running ${p}`, n));
+    (await Promise.all(crowd.map((n) => counterLines(second, n)))).forEach((l, i) => assertConsecutive(l, crowd[i]));
 
     // `docker logs -f` from before the kill had a gapless start of the log; one followed again now
     // repeats exactly that, then carries on live.
-    const before1 = parseLines(followed.stdout);
+    const before1 = follower.lines();
     assertConsecutive(before1, 'logs -f before the kill');
     const refollow = spawnFollower(second, 'lr-counter');
     const atRefollow = (await counterLines(second, 'lr-counter')).length;
@@ -342,10 +350,9 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     const execs = await Promise.all(running.map((n) => second.docker(['exec', n, 'echo', n])));
     execs.forEach((r, i) => assert.equal(r.stdout.trim(), running[i], `exec in ${running[i]}: ${r.stderr}`));
     await ok(second, ['stop', ...crowd]);
-    for (const n of crowd) {
-      assert.equal(await inspect(second, '{{.State.Status}} {{.State.ExitCode}}', n), 'exited 42', n);
-      assertConsecutive(await counterLines(second, n), n);
-    }
+    const exits = await Promise.all(crowd.map((n) => inspect(second, '{{.State.Status}} {{.State.ExitCode}}', n)));
+    exits.forEach((e, i) => assert.equal(e, 'exited 42', crowd[i]));
+    (await Promise.all(crowd.map((n) => counterLines(second, n)))).forEach((l, i) => assertConsecutive(l, crowd[i]));
 
     // stop: the adopted task's real exit code (the trap's 42).
     await ok(second, ['stop', 'lr-counter']);
