@@ -103,8 +103,9 @@ export class ImageService {
    * without metadata and metadata without roots.
    */
   async reconcile(): Promise<void> {
-    const released = await releaseLeftoverLeases(this.ctd);
+    const { released, extracts } = await releaseLeftoverLeases(this.ctd);
     if (released.length > 0) this.logger.warn({ leases: released }, 'released leases of operations interrupted by a crash');
+    if (extracts.length > 0) this.logger.warn({ snapshots: extracts }, 'dropped layer extractions interrupted by a crash');
     const prefix = gcRootName('sha256:');
     const records = await listImageRecords(this.ctd);
     const rooted = new Set<string>();
