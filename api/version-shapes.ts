@@ -1,7 +1,8 @@
-// Every response body's shape per API version, in one place. The daemon answers in the newest
-// shape (API 1.53); the rules below turn that body into the one a client speaking an older
-// version expects, as moby's routers do with their compat wrappers: fields added later are taken
-// out, fields dropped or emptied later are put back with the values moby gives them.
+// Every response body's shape per API version, in one place (and, at the end, what a create
+// request from an older client means and what the daemon must be asked for). The daemon answers
+// in the newest shape (API 1.53); the rules below turn that body into the one a client speaking an
+// older version expects, as moby's routers do with their compat wrappers: fields added later are
+// taken out, fields dropped or emptied later are put back with the values moby gives them.
 //
 // Sources: moby's API version history (api/docs/CHANGELOG.md) and its routers
 // (daemon/server/router/{container,image,network,system}); checked at 1.24 and 1.41 field by
@@ -12,6 +13,7 @@
 //
 // A rule with `before: X` applies to versions older than X; one with `from: X` to X and newer
 // (the deprecated facts the daemon still hands over, dropped from X on).
+import { InvalidParameter } from '../lib/errors';
 import { versionLessThan } from './version';
 
 type Json = Record<string, unknown>;
@@ -369,6 +371,64 @@ export const shapes = {
     return out;
   },
 };
+
+// ---------------------------------------------------------------- requests
+
+const mountsOf = (hostConfig: Json): Json[] => (Array.isArray(hostConfig.Mounts) ? (hostConfig.Mounts as unknown[]).filter(isObject) : []);
+
+/**
+ * A container create request as a client at `version` means it (moby's postContainersCreate):
+ * fields that came later are ignored or refused, defaults that changed keep the old ones. Changes
+ * the parsed request in place; throws InvalidParameter with moby's texts.
+ */
+export function containerCreateAt(
+  req: { config: Json; hostConfig: Json; networkingConfig: Json | null; platform: string },
+  version: string,
+): void {
+  const { config, hostConfig, networkingConfig } = req;
+  const mounts = mountsOf(hostConfig);
+  const endpoints = isObject(networkingConfig?.EndpointsConfig) ? (networkingConfig.EndpointsConfig as Json) : {};
+  const before = (v: string): boolean => versionLessThan(version, v);
+  if (before('1.40')) {
+    for (const m of mounts) if (isObject(m.BindOptions)) delete m.BindOptions.NonRecursive;
+    // Older clients expect shareable as the default IPC mode.
+    if (!hostConfig.IpcMode) hostConfig.IpcMode = 'shareable';
+  }
+  // The platform parameter came with 1.41.
+  if (before('1.41')) req.platform = '';
+  if (before('1.42')) {
+    for (const m of mounts) {
+      if (isObject(m.BindOptions)) delete m.BindOptions.CreateMountpoint;
+      // Invalid, but not refused before 1.42: reset so that validation lets them through.
+      if (m.VolumeOptions !== undefined && m.Type !== 'volume') delete m.VolumeOptions;
+      if (m.TmpfsOptions !== undefined && m.Type !== 'tmpfs') delete m.TmpfsOptions;
+    }
+    hostConfig.ConsoleSize = [0, 0];
+  }
+  if (before('1.43')) delete hostConfig.Annotations;
+  if (before('1.44')) {
+    if (isObject(config.Healthcheck)) delete config.Healthcheck.StartInterval;
+    for (const m of mounts) {
+      if (m.Type === 'bind' && isObject(m.BindOptions) && m.BindOptions.ReadOnlyForceRecursive === true)
+        throw new InvalidParameter('BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer');
+    }
+    const names = Object.keys(endpoints);
+    if (names.length > 1) throw new InvalidParameter(`Container cannot be created with multiple network endpoints: ${names.join(', ')}`);
+  }
+  if (before('1.45')) {
+    for (const m of mounts) {
+      if (isObject(m.VolumeOptions) && typeof m.VolumeOptions.Subpath === 'string' && m.VolumeOptions.Subpath !== '')
+        throw new InvalidParameter('VolumeOptions.Subpath needs API v1.45 or newer');
+    }
+  }
+  if (before('1.48')) {
+    // All endpoints had the same priority.
+    for (const ep of Object.values(endpoints)) if (isObject(ep)) ep.GwPriority = 0;
+    for (const m of mounts) if (m.Type === 'image') throw new InvalidParameter('Mount type "Image" needs API v1.48 or newer');
+  }
+  // The container-wide MAC address is read only from clients before 1.52.
+  if (!before('1.52')) delete config.MacAddress;
+}
 
 /** What the daemon must be asked for, by version (request options moby's routers derive the same way). */
 export const versionAsks = {

@@ -17,7 +17,7 @@ import { CREATE_BODY, UPDATE_BODY } from '../go-decode';
 import { Filters, parseTimestamp } from '../filters';
 import { acceptWebsocket, hijack, startRawResponse, streamMediaType } from '../hijack';
 import { versionLessThan } from '../version';
-import { shapes } from '../version-shapes';
+import { containerCreateAt, shapes } from '../version-shapes';
 import { atoiValue, boolValue, int64ValueOrDefault, pathParam, queryOf, queryString, type Query } from '../query';
 import { sendEmpty, sendJson } from '../reply';
 import { encodeFrame, STDERR, STDOUT } from '../streams';
@@ -218,18 +218,22 @@ export function containerOperations(backend: ContainerBackend): Operations {
       const body = readTypedJsonBody(request, CREATE_BODY);
       if (body === undefined || body === null) throw new InvalidParameter('config cannot be empty in order to create a container');
       const { HostConfig: hostConfig, NetworkingConfig: networkingConfig, ...config } = body as CreateBody;
-      const platform = queryString(q, 'platform') ?? '';
-      if (platform !== '' && !platform.startsWith('linux')) {
-        throw new InvalidParameter(`operating system is not supported: ${platform.split('/')[0]}`);
-      }
       if (isObject(hostConfig)) checkPortBindings(hostConfig.PortBindings);
-      // StartInterval came with API 1.44: an older client's value is ignored, as dockerd does.
-      if (versionLessThan(request.apiVersion, '1.44') && isObject(config.Healthcheck)) delete config.Healthcheck.StartInterval;
+      const req = {
+        config: config as Record<string, unknown>,
+        hostConfig: (hostConfig ?? {}) as Record<string, unknown>,
+        networkingConfig: checkNetworkingConfig(networkingConfig) as Record<string, unknown> | null,
+        platform: queryString(q, 'platform') ?? '',
+      };
+      containerCreateAt(req, request.apiVersion);
+      if (req.platform !== '' && !req.platform.startsWith('linux')) {
+        throw new InvalidParameter(`operating system is not supported: ${req.platform.split('/')[0]}`);
+      }
       const result = await backend.create({
         name: queryString(q, 'name') ?? '',
-        config,
-        hostConfig: hostConfig ?? {},
-        networkingConfig: checkNetworkingConfig(networkingConfig),
+        config: req.config as ContainerConfig,
+        hostConfig: req.hostConfig as HostConfig,
+        networkingConfig: req.networkingConfig as NetworkingConfig | null,
       });
       return sendJson(reply, result, 201);
     },

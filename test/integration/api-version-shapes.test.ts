@@ -266,3 +266,52 @@ test('exec inspect, volumes and version keep one shape at every version', async 
     for (const v of VERSIONS) assert.equal(await keys(v, path), newest, `${path} at ${v}`);
   }
 });
+
+test('container create: what a client at each version means (moby postContainersCreate)', async () => {
+  const create = (v: string, name: string, body: object): Promise<{ status: number; body: string }> =>
+    k.request('POST', `/v${v}/containers/create?name=${name}`, { Image: 'busybox', Cmd: ['true'], ...body });
+  const inspect = async (name: string): Promise<Obj> => obj(await get('1.51', `/containers/${name}/json`));
+  const made: string[] = [];
+  try {
+    // IpcMode defaulted to shareable for clients before 1.40.
+    for (const [v, mode] of [
+      ['1.39', 'shareable'],
+      ['1.41', 'private'],
+    ]) {
+      const r = await create(v, `s-ipc-${v}`, {});
+      assert.equal(r.status, 201, r.body);
+      made.push(`s-ipc-${v}`);
+      assert.equal(obj((await inspect(`s-ipc-${v}`)).HostConfig).IpcMode, mode, `IpcMode at ${v}`);
+    }
+    // Several networks at create came with 1.44.
+    const two = { NetworkingConfig: { EndpointsConfig: { bridge: {}, 'shapes-net': {} } } };
+    const refused = await create('1.43', 's-two-old', two);
+    assert.equal(refused.status, 400, refused.body);
+    assert.match(JSON.parse(refused.body).message as string, /^Container cannot be created with multiple network endpoints: /);
+    const ok = await create('1.44', 's-two', two);
+    assert.equal(ok.status, 201, ok.body);
+    made.push('s-two');
+    // Subpath came with 1.45, image mounts with 1.48.
+    const sub = await create('1.44', 's-sub', {
+      HostConfig: { Mounts: [{ Type: 'volume', Source: 'shapes-vol', Target: '/v', VolumeOptions: { Subpath: 'x' } }] },
+    });
+    assert.deepEqual([sub.status, JSON.parse(sub.body).message], [400, 'VolumeOptions.Subpath needs API v1.45 or newer']);
+    const img = await create('1.47', 's-img', { HostConfig: { Mounts: [{ Type: 'image', Source: 'busybox', Target: '/i' }] } });
+    assert.deepEqual([img.status, JSON.parse(img.body).message], [400, 'Mount type "Image" needs API v1.48 or newer']);
+    // Options of another mount type were reset, not refused, before 1.42.
+    const mixed = { HostConfig: { Mounts: [{ Type: 'tmpfs', Target: '/t', VolumeOptions: { NoCopy: true } }] } };
+    const lenient = await create('1.41', 's-mixed', mixed);
+    assert.equal(lenient.status, 201, lenient.body);
+    made.push('s-mixed');
+    assert.equal((await create('1.42', 's-mixed-new', mixed)).status, 400);
+    // The container-wide MAC address is read from clients before 1.52 only.
+    const mac = await create('1.53', 's-mac-new', { MacAddress: MAC });
+    assert.equal(mac.status, 201, mac.body);
+    made.push('s-mac-new');
+    const m = await inspect('s-mac-new');
+    assert.equal(obj(m.Config).MacAddress, undefined);
+    assert.notEqual(endpoint(m, 'bridge').MacAddress, MAC);
+  } finally {
+    if (made.length > 0) await k.docker(['rm', '-f', ...made]);
+  }
+});
