@@ -422,7 +422,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         }),
         volumes,
         networks: {
-          list: (f) => networks.list(f),
+          list: (f, withContainers) => networks.list(f, withContainers),
           inspect: (id, withStatus) => networks.inspect(id, withStatus),
           create: (req) => networks.create(req),
           remove: (id) => networks.remove(id),

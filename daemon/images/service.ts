@@ -187,7 +187,8 @@ export class ImageService {
         Size: img.size,
         SharedSize: -1,
         Labels: labels,
-        Containers: -1,
+        // Counted since API 1.51 (older versions get -1: api/version-shapes.ts).
+        Containers: this.usage.containersUsingImage(img.id).length,
       });
     }
     out.sort((a, b) => b.Created - a.Created);
