@@ -20,7 +20,7 @@ const state = {
 };
 
 const charts = {
-  cpu: new BerthChart($('chart-cpu'), { colors: ['#2463eb'], format: (v) => `${v.toFixed(0)}%` }),
+  cpu: new BerthChart($('chart-cpu'), { colors: ['#2463eb'], format: (v) => `${v.toFixed(v < 10 ? 1 : 0)}%` }),
   mem: new BerthChart($('chart-mem'), { colors: ['#8b5cf6'], format: formatBytes }),
   net: new BerthChart($('chart-net'), { colors: ['#1a8a4a', '#dd6b20'], format: (v) => `${formatBytes(v)}/s` }),
 };
@@ -131,6 +131,8 @@ function openStreams(id) {
   closeStreams();
   $('logs').replaceChildren();
   for (const c of Object.values(charts)) c.reset();
+  delete $('chart-cpu').dataset.samples;
+  for (const id of ['cpu-now', 'mem-now', 'net-now']) $(id).textContent = '';
   state.lastNet = null;
   const q = `id=${encodeURIComponent(id)}`;
   const logs = new EventSource(`/api/logs?${q}`);
@@ -150,6 +152,8 @@ function openStreams(id) {
 }
 
 function onSample(s) {
+  const canvas = $('chart-cpu');
+  canvas.dataset.samples = String(Number(canvas.dataset.samples ?? 0) + 1);
   charts.cpu.push([s.cpuPercent]);
   $('cpu-now').textContent = `${s.cpuPercent.toFixed(1)}%`;
   charts.mem.push([s.memUsage]);
@@ -176,6 +180,11 @@ function select(id) {
   openStreams(id);
 }
 
+function detailText(c) {
+  const up = uptime(c);
+  return `${c.image} · ${c.state}${up ? ` for ${up}` : ''}${c.health === 'none' ? '' : ` · ${c.health}`}`;
+}
+
 function renderDetail() {
   const c = state.containers.find((x) => x.id === state.selected);
   if (!c) {
@@ -185,7 +194,7 @@ function renderDetail() {
     return;
   }
   $('detail-name').textContent = c.name;
-  $('detail-state').textContent = `${c.image} · ${c.status}`;
+  $('detail-state').textContent = detailText(c);
   const running = c.state === 'running';
   // Started again: its new output and figures come on new streams.
   if (running && !state.selectedRunning) openStreams(c.id);
@@ -215,6 +224,8 @@ setInterval(() => {
     const cell = tr.querySelector('td.uptime');
     if (c && cell) cell.textContent = uptime(c);
   }
+  const c = state.containers.find((x) => x.id === state.selected);
+  if (c) $('detail-state').textContent = detailText(c);
 }, 1000);
 
 connect();

@@ -234,6 +234,7 @@ export function checkDashboardAddr(raw: string | null): string | null {
   if (raw === null) return null;
   const hp = splitHostPort(raw);
   if (!hp) throw new ConfigError(`invalid dashboard-addr "${raw}": want host:port`);
-  if (!isLoopbackHost(hp.host)) throw new ConfigError(`dashboard-addr "${raw}" is not a loopback address; the dashboard is served on loopback only`);
+  if (!isLoopbackHost(hp.host))
+    throw new ConfigError(`dashboard-addr "${raw}" is not a loopback address; the dashboard is served on loopback only`);
   return raw;
 }

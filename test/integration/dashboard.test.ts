@@ -71,7 +71,12 @@ test('the token in the URL sets an HttpOnly, SameSite=Strict cookie; without it 
 });
 
 test('a Host header that does not name the loopback listener is refused, token or not', async () => {
-  for (const host of ['evil.example', `evil.example:${url.port}`, `127.0.0.1:${Number(url.port) + 1}`, `rebind.127.0.0.1.nip.io:${url.port}`]) {
+  for (const host of [
+    'evil.example',
+    `evil.example:${url.port}`,
+    `127.0.0.1:${Number(url.port) + 1}`,
+    `rebind.127.0.0.1.nip.io:${url.port}`,
+  ]) {
     for (const p of ['/', '/api/containers', `/?token=${tokenOf(url)}`]) {
       const r = await dashRequest(url, 'GET', p, { Host: host, Cookie: cookie });
       assert.equal(r.status, 403, `Host ${host} ${p}: ${r.status}`);
@@ -122,7 +127,17 @@ test('actions are POSTs with the token and this listener as Origin', async () =>
   const start = await dashRequest(url, 'POST', '/api/containers/target/start', { Cookie: cookie, Origin: origin });
   assert.equal(start.status, 204, start.body);
   assert.equal(await ok(['inspect', '-f', '{{.State.Running}}', 'target']), 'true');
-  const events = await ok(['events', '--since', '0', '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'container=target', '--format', '{{.Action}}']);
+  const events = await ok([
+    'events',
+    '--since',
+    '0',
+    '--until',
+    String(Math.ceil(Date.now() / 1000) + 1),
+    '--filter',
+    'container=target',
+    '--format',
+    '{{.Action}}',
+  ]);
   assert.match(events, /\bstop\b[\s\S]*\bstart\b/, 'the dashboard acts through the services: events as for the API');
 
   const bad = await dashRequest(url, 'POST', '/api/containers/target/exec', { Cookie: cookie, Origin: origin });
