@@ -455,6 +455,10 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       const dashboard = await serveDashboard(config.dashboardAddr, backend, logger.child({ component: 'dashboard' }));
       // Runs before stats.close and server.close: ends the page's streams first.
       cleanups.push(() => dashboard.close());
+      // Also root-only in the exec root, for a --log-level that hides info and for tools.
+      const urlFile = path.join(config.execRoot, 'dashboard.url');
+      fs.writeFileSync(urlFile, `${dashboard.url}\n`, { mode: 0o600 });
+      cleanups.push(() => fs.rmSync(urlFile, { force: true }));
       logger.info({ address: dashboard.address, url: dashboard.url }, 'dashboard listening');
     }
     await listen(server, config.hosts, { group: config.group });

@@ -196,8 +196,12 @@ function renderDetail() {
   $('detail-name').textContent = c.name;
   $('detail-state').textContent = detailText(c);
   const running = c.state === 'running';
-  // Started again: its new output and figures come on new streams.
+  // Started again: its new output and figures come on new streams. Stopped: no more figures.
   if (running && !state.selectedRunning) openStreams(c.id);
+  if (!running && state.selectedRunning && state.stats) {
+    state.stats.close();
+    state.stats = null;
+  }
   state.selectedRunning = running;
 }
 

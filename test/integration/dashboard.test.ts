@@ -31,10 +31,13 @@ after(async () => {
   if (b) await destroyBerth(b);
 });
 
-test('the logged URL is on loopback with a long random token', () => {
+test('the logged URL is on loopback with a long random token, and in a root-only file', () => {
   assert.equal(url.hostname, '127.0.0.1');
   assert.notEqual(url.port, '0');
   assert.match(tokenOf(url), /^[A-Za-z0-9_-]{43}$/);
+  const file = path.join(b.execRoot, 'dashboard.url');
+  assert.equal(fs.readFileSync(file, 'utf8'), `${url.toString()}\n`);
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
 });
 
 test('the token in the URL sets an HttpOnly, SameSite=Strict cookie; without it nothing is served', async () => {
