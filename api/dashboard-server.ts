@@ -93,9 +93,15 @@ export function serveDashboard(addr: string, backend: DashboardBackend, logger: 
     if (req.method === 'POST') {
       const m = /^\/api\/containers\/([^/]+)\/([a-z]+)$/.exec(p);
       if (!m) return reply(res, 404, 'not found');
-      const [, id = '', action = ''] = m;
+      const [, raw = '', action = ''] = m;
+      let id: string;
+      try {
+        id = decodeURIComponent(raw);
+      } catch {
+        return reply(res, 400, 'malformed container name');
+      }
       if (!(DASHBOARD_ACTIONS as readonly string[]).includes(action)) return reply(res, 404, 'not found');
-      backend.act(decodeURIComponent(id), action).then(
+      backend.act(id, action).then(
         () => res.writeHead(204).end(),
         (err: unknown) => failed(res, err),
       );

@@ -89,7 +89,7 @@ test('Chromium: a container appears, its log follows, its charts fill, the stop 
     'busybox',
     'sh',
     '-c',
-    'echo hello-from-dashboard; exec httpd -f -p 80 -h /',
+    'echo hello-from-dashboard; echo \'<b id="injected">markup</b>\' >&2; exec httpd -f -p 80 -h /',
   ]);
   const row = 'tr[data-name="dash-web"]';
   await page.waitForSelector(`${row}[data-state="running"]`, { timeout: WAIT_MS });
@@ -101,6 +101,10 @@ test('Chromium: a container appears, its log follows, its charts fill, the stop 
 
   await page.click(`${row} td.name`);
   await waitForText('#logs', (x) => x.includes('hello-from-dashboard'), 'the log line');
+  // What a container writes is text on the page, never markup.
+  await waitForText('#logs', (x) => x.includes('<b id="injected">markup</b>'), 'the stderr line, as text');
+  assert.equal(await page.$('#injected'), null);
+  assert.equal(await page.$eval('#logs span.stderr', (e) => e.textContent), '<b id="injected">markup</b>\n');
   // A stats sample reached the charts (memory of a running httpd is never zero).
   await waitForText('#mem-now', (x) => /[1-9]/.test(x), 'memory figure');
   await waitForText('#cpu-now', (x) => /%$/.test(x), 'CPU figure');

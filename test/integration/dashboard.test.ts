@@ -145,6 +145,8 @@ test('actions are POSTs with the token and this listener as Origin', async () =>
 
   const bad = await dashRequest(url, 'POST', '/api/containers/target/exec', { Cookie: cookie, Origin: origin });
   assert.equal(bad.status, 404);
+  const malformed = await dashRequest(url, 'POST', '/api/containers/%E0%A4%A/stop', { Cookie: cookie, Origin: origin });
+  assert.equal(malformed.status, 400, malformed.body);
   const unknown = await dashRequest(url, 'POST', '/api/containers/no-such/stop', { Cookie: cookie, Origin: origin });
   assert.equal(unknown.status, 404);
   assert.match(unknown.body, /No such container: no-such/);
