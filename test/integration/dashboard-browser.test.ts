@@ -126,6 +126,27 @@ test('Chromium: a container appears, its log follows, its charts fill, the stop 
   assert.deepEqual(pageErrors, [], 'the page logged no errors');
 });
 
+test('Chromium: restart starts a stopped container again; remove asks, then removes', async () => {
+  await ok(['run', '-d', '--name', 'dash-rm', '--network', 'none', 'busybox', 'sleep', '600']);
+  await ok(['stop', '-t', '0', 'dash-rm']);
+  const row = 'tr[data-name="dash-rm"]';
+  await page.waitForSelector(`${row}[data-state="exited"]`, { timeout: WAIT_MS });
+  await page.click(`${row} button[data-action="restart"]`);
+  await page.waitForSelector(`${row}[data-state="running"]`, { timeout: WAIT_MS });
+  assert.equal(await ok(['inspect', '-f', '{{.State.Running}}', 'dash-rm']), 'true');
+
+  page.once('dialog', (d) => {
+    assert.match(d.message(), /Remove container dash-rm\?/);
+    void d.accept();
+  });
+  await page.click(`${row} button[data-action="remove"]`);
+  const gone = await pollUntil(WAIT_MS, 100, async () => (await page.$(row)) === null);
+  assert.ok(gone, 'the row went away');
+  const r = await b.docker(['inspect', 'dash-rm']);
+  assert.notEqual(r.code, 0, 'the container is removed');
+  assert.deepEqual(pageErrors, []);
+});
+
 test('Chromium: a page without the token gets nothing', async () => {
   const url = await dashboardUrl(b);
   const other = await browser.createBrowserContext();
