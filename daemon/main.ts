@@ -58,6 +58,8 @@ import { closeTempMounts, initTempMounts } from '../runtime/mount';
 import { DaemonMetrics, type RequestObservation, timedMethods } from './metrics/daemon-metrics';
 import { connectMetrics } from './metrics/wiring';
 import { serveMetrics } from '../api/metrics-server';
+import { serveDashboard } from '../api/dashboard-server';
+import { dashboardBackend } from './dashboard/backend';
 
 interface Shutdown {
   (): Promise<void>;
@@ -398,21 +400,23 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
 
     const timed = <T extends object>(target: T, actions: Partial<Record<keyof T, string>>): T =>
       metrics ? timedMethods(target, actions, (a, s) => metrics.observeAction(a, s)) : target;
+    // The Engine API and the dashboard act through this one object.
+    const apiContainers = timed(withExecIds(containers, exec), {
+      create: 'create',
+      start: 'start',
+      stop: 'stop',
+      restart: 'restart',
+      kill: 'kill',
+      pause: 'pause',
+      unpause: 'unpause',
+      remove: 'delete',
+    });
     const server = createApiServer({
       logger: logger.child({ component: 'api' }),
       backends: {
         system,
         images,
-        containers: timed(withExecIds(containers, exec), {
-          create: 'create',
-          start: 'start',
-          stop: 'stop',
-          restart: 'restart',
-          kill: 'kill',
-          pause: 'pause',
-          unpause: 'unpause',
-          remove: 'delete',
-        }),
+        containers: apiContainers,
         events,
         stats,
         exec: timed(exec, { create: 'exec_create' }),
@@ -445,6 +449,17 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       const listener = await serveMetrics(config.metricsAddr, metrics, logger.child({ component: 'metrics' }));
       cleanups.push(() => listener.close());
       logger.info({ address: listener.address }, 'metrics listening');
+    }
+    if (config.dashboardAddr) {
+      const backend = dashboardBackend({ containers: apiContainers, stats, events });
+      const dashboard = await serveDashboard(config.dashboardAddr, backend, logger.child({ component: 'dashboard' }));
+      // Runs before stats.close and server.close: ends the page's streams first.
+      cleanups.push(() => dashboard.close());
+      // Also root-only in the exec root, for a --log-level that hides info and for tools.
+      const urlFile = path.join(config.execRoot, 'dashboard.url');
+      fs.writeFileSync(urlFile, `${dashboard.url}\n`, { mode: 0o600 });
+      cleanups.push(() => fs.rmSync(urlFile, { force: true }));
+      logger.info({ address: dashboard.address, url: dashboard.url }, 'dashboard listening');
     }
     await listen(server, config.hosts, { group: config.group });
     logger.info({ hosts: config.hosts, version: engineInfo().version, dataRoot: config.dataRoot }, 'API listening');

@@ -16,10 +16,12 @@ cd "$(dirname "$0")/.."
 # docker-py) is the real compose client of test/integration/compose.test.ts and of the
 # healthcheck test's `condition: service_healthy` project (test/integration/health.test.ts).
 # prometheus: the metrics test has a real Prometheus server scrape berthd (and promtool lint it).
+# chromium: the dashboard's browser test drives Debian's headless Chromium through puppeteer-core
+# (test/integration/dashboard-browser.test.ts); puppeteer-core downloads no browser of its own.
 packages=(containerd runc protobuf-compiler libprotobuf-dev busybox-static tini
           iptables iproute2 kmod xz-utils bzip2 zstd procps ca-certificates
           python3 make g++ docker-registry apache2-utils openssl
-          gcc libc6-dev docker-compose prometheus)
+          gcc libc6-dev docker-compose prometheus chromium)
 # Packages whose postinst starts a service the tests never use (a registry on :5000, Prometheus
 # on :9090): the tests start their own, on loopback ports they pick.
 services=(docker-registry prometheus)

@@ -225,3 +225,16 @@ export function checkMetricsAddr(raw: string | null, allowRemote: boolean): stri
   }
   return raw;
 }
+
+/**
+ * `--dashboard-addr`: host:port, loopback only and no switch to widen it: the dashboard can stop
+ * and remove containers, and its only credential is a token printed in the daemon's log.
+ */
+export function checkDashboardAddr(raw: string | null): string | null {
+  if (raw === null) return null;
+  const hp = splitHostPort(raw);
+  if (!hp) throw new ConfigError(`invalid dashboard-addr "${raw}": want host:port`);
+  if (!isLoopbackHost(hp.host))
+    throw new ConfigError(`dashboard-addr "${raw}" is not a loopback address; the dashboard is served on loopback only`);
+  return raw;
+}

@@ -118,6 +118,8 @@ export const OPTIONS: Option[] = [
   opt('metrics-addr', null, 'string', 'yes', 'Set default address and port to serve the metrics api on'),
   // Berth's own: a metrics listener beyond loopback is an explicit choice.
   opt('metrics-allow-remote', null, 'bool', 'yes', 'Allow --metrics-addr to be a non-loopback address'),
+  // Berth's own: the web dashboard (loopback only; the page URL with its token goes to the log).
+  opt('dashboard-addr', null, 'string', 'yes', 'Serve the web dashboard on this loopback address and port'),
   opt('experimental', null, 'bool', 'yes', 'Enable experimental features'),
   opt('max-concurrent-downloads', null, 'int', 'yes', 'Set the max concurrent downloads (default 3)'),
   opt('insecure-registry', 'insecure-registries', 'list', 'yes', 'Enable insecure registry communication'),
