@@ -12,7 +12,6 @@
 
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import type * as net from 'node:net';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
 import { splitHostPort } from '../lib/addresses';
@@ -20,6 +19,7 @@ import { DASHBOARD_ACTIONS, type DashboardBackend } from '../daemon/dashboard/ba
 import { dashboardAuth } from './dashboard-auth';
 import { openSse, streamContainers, streamLogs } from './dashboard-sse';
 import { toHttpError } from './errors';
+import { listenTcp } from './tcp-listener';
 
 export interface DashboardListener {
   /** host:port as bound. */
@@ -63,16 +63,10 @@ function reply(res: http.ServerResponse, status: number, message: string): void 
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
 }
 
-export function serveDashboard(addr: string, backend: DashboardBackend, logger: Logger): Promise<DashboardListener> {
+export async function serveDashboard(addr: string, backend: DashboardBackend, logger: Logger): Promise<DashboardListener> {
   const hp = splitHostPort(addr);
-  if (!hp) return Promise.reject(new Error(`invalid dashboard address "${addr}": want host:port`));
-  let files: Map<string, { type: string; body: Buffer }>;
-  try {
-    files = loadStatic();
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-  }
-  const sockets = new Set<net.Socket>();
+  if (!hp) throw new Error(`invalid dashboard address "${addr}": want host:port`);
+  const files = loadStatic();
   let streams = 0;
   // Set once bound: the Host check needs the real port.
   let auth: ReturnType<typeof dashboardAuth> | undefined;
@@ -183,31 +177,7 @@ export function serveDashboard(addr: string, backend: DashboardBackend, logger: 
       failed(res, err);
     }
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
-  server.on('connection', (s: net.Socket) => {
-    sockets.add(s);
-    s.on('error', () => s.destroy());
-    s.once('close', () => sockets.delete(s));
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: hp.host || undefined, port: hp.port }, () => {
-      server.off('error', reject);
-      server.on('error', (err) => logger.warn({ err }, 'dashboard listener error'));
-      const a = server.address() as net.AddressInfo;
-      const bound = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-      auth = dashboardAuth(a.address, a.port);
-      resolve({
-        address: bound,
-        url: `http://${bound}/?token=${auth.token}`,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            for (const s of sockets) s.destroy();
-          }),
-      });
-    });
-  });
+  const listener = await listenTcp(server, hp.host, hp.port, logger, 'dashboard');
+  auth = dashboardAuth(listener.bound.address, listener.bound.port);
+  return { address: listener.address, url: `http://${listener.address}/?token=${auth.token}`, close: () => listener.close() };
 }

@@ -257,6 +257,15 @@ export interface ListFilterInput {
   matchKVList(key: string, labels: Readonly<Record<string, string>> | undefined): boolean;
 }
 
+/** No filter: every container passes (internal listings: disk usage, the dashboard). */
+export const NO_FILTERS: ListFilterInput = {
+  get: () => [],
+  has: () => false,
+  match: () => true,
+  exactMatch: () => true,
+  matchKVList: () => true,
+};
+
 export interface ListOptions {
   all: boolean;
   limit: number;

@@ -8,7 +8,7 @@
 import type { ContainerSummary, PortSummary } from '../containers/api-types';
 import type { LogLine, LogsRequest } from '../containers/logs';
 import type { ContainerStatsResponse, StatsOptions, StatsSink } from '../containers/stats';
-import type { ListFilterInput, ListOptions } from '../containers/views';
+import { NO_FILTERS, type ListOptions } from '../containers/views';
 import type { EventBus } from '../events';
 import { InvalidParameter } from '../../lib/errors';
 import { statsFigures, type DashboardStats } from './figures';
@@ -65,15 +65,6 @@ export interface DashboardServices {
   stats: { open(input: string, opts: StatsOptions, sink: StatsSink): () => void };
   events: Pick<EventBus, 'subscribe'>;
 }
-
-/** No filter: every container passes. */
-const NO_FILTERS: ListFilterInput = {
-  get: () => [],
-  has: () => false,
-  match: () => true,
-  exactMatch: () => true,
-  matchKVList: () => true,
-};
 
 export function portText(p: PortSummary): string {
   if (p.PublicPort === undefined) return `${p.PrivatePort}/${p.Type}`;

@@ -3,7 +3,7 @@
 // is always empty.
 import type { ContainerSummary } from '../containers/api-types';
 import type { ContainerService } from '../containers/service';
-import type { ListFilterInput } from '../containers/views';
+import { NO_FILTERS } from '../containers/views';
 import type { ImageService } from '../images/service';
 import type { ImageSummaryView } from '../images/views';
 import type { Volume, VolumeService } from '../volumes/service';
@@ -22,14 +22,6 @@ export interface DiskUsage {
   volumes?: UsageTotals<Volume>;
   buildCache?: UsageTotals<never>;
 }
-
-const NO_FILTERS: ListFilterInput = {
-  get: () => [],
-  has: () => false,
-  match: () => true,
-  exactMatch: () => true,
-  matchKVList: () => true,
-};
 
 export type DiskUsageObject = 'container' | 'image' | 'volume' | 'build-cache';
 
