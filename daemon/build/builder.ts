@@ -179,7 +179,8 @@ export class Builder {
     const triggers = runConfig.OnBuild ?? [];
     if (triggers.length > 0) {
       runConfig.OnBuild = null;
-      this.print(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}`);
+      this.print(`# Executing ${triggers.length} build trigger`);
+      if (triggers.length > 1) this.print('s');
       this.print('\n');
       for (const t of triggers) {
         const cmd = parseTrigger(t);
@@ -199,12 +200,14 @@ export class Builder {
       throw err;
     } finally {
       const cancelled = this.opts.signal?.aborted === true;
-      if (this.opts.forceRemove || (this.opts.remove && ok) || cancelled) await this.removeAll(!cancelled);
+      const all = this.opts.forceRemove || (this.opts.remove && ok) || cancelled;
+      await this.removeAll(!cancelled, !all);
     }
   }
 
-  private async removeAll(say: boolean): Promise<void> {
-    const ids = this.pending;
+  /** Removes the step's containers (only those dockerd has none for when `onlySilent`). */
+  private async removeAll(say: boolean, onlySilent: boolean): Promise<void> {
+    const ids = onlySilent ? this.pending.filter((id) => this.silent.has(id)) : this.pending;
     this.pending = [];
     for (const id of ids) {
       try {
