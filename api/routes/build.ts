@@ -112,6 +112,7 @@ export function buildOperations(backend: BuildBackend): Operations {
           await backend.build(body, opts, {
             stream: (text) => out.stream(text),
             aux: (value) => out.aux(value),
+            backpressure: () => out.backpressure(),
             progress: (m) => out.write(m),
           });
         } catch (err) {

@@ -15,6 +15,7 @@ import { ParseError } from '../images/dockerfile-parser';
 import { type EnvLookup, envLookupFromList, processWord, ShellLexError } from '../images/shell-lex';
 import { BuildArgs, prependEnvOnCmd } from './args';
 import { findCached } from './cache';
+import { missingInitPaths, removeInitPaths } from './init-paths';
 import { parseChmod, performCopy, resolveChown, resolveSources, sourceHash } from './copy';
 import type { BuildDeps, BuildImage, BuildOptions, BuildOutput } from './ports';
 import { parseTrigger, type Dockerfile, type Instruction, type Stage } from './stages';
@@ -367,8 +368,10 @@ export class Builder {
       Healthcheck: { Test: ['NONE'] },
     });
     const id = await this.createStepContainer(state, runConfig, true);
+    const missing = await this.deps.containers.withRoot(id, 'read', async (r) => missingInitPaths(r));
     const code = await this.runContainer(id);
     if (code !== 0) throw new StepError(`The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, code);
+    if (missing.length > 0) await this.deps.containers.withRoot(id, 'write', async (r) => removeInitPaths(r, missing));
     await this.commitContainer(state, id, probeConfig);
   }
 
@@ -378,6 +381,7 @@ export class Builder {
     const output = c.attachOutput(id, (stream, chunk) => {
       const text = chunk.toString('utf8');
       this.print(stream === 'stderr' ? `\u001b[91m${text}\u001b[0m` : text);
+      return this.out.backpressure();
     });
     const signal = this.opts.signal;
     const onAbort = (): void => void c.kill(id).catch(() => undefined);

@@ -7,12 +7,27 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { SystemError } from '../../lib/errors';
 import * as sfs from '../../runtime/safe-fs';
 import { untarInScope } from '../containers/archive';
+import { decompressStream } from '../images/compression';
 import { followInScope, withRootFd, type ContainerRoot } from '../containers/rootfs-path';
 import { cleanPath, PatternMatcher, readIgnoreFile } from './dockerignore';
+
+/** Passes a tar through and ends it with zeros up to a whole block and the two end blocks. */
+function padTar(): Transform {
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      cb(null, chunk);
+    },
+    flush(cb) {
+      cb(null, Buffer.alloc(((512 - (size % 512)) % 512) + 1024));
+    },
+  });
+}
 
 export interface BuildContext {
   /** The context as a root: paths in it are resolved in scope, as container paths are. */
@@ -58,7 +73,10 @@ export async function openContext(tmpDir: string, body: Readable, dockerfileName
   const dispose = (): void => fs.rmSync(dir, { recursive: true, force: true });
   try {
     const root: ContainerRoot = { root: dir, mounts: new Map() };
-    await untarInScope(root, '/', body, { noOverwriteDirNonDir: false });
+    // Decompressed here so the tar can be padded: the CLI's `-f` outside the context sends one
+    // whose last entry ends unpadded and without the end blocks, which Go's reader takes.
+    const plain = await decompressStream(body, 'build context');
+    await untarInScope(root, '/', plain.pipe(padTar()), { noOverwriteDirNonDir: false });
     let name = cleanPath(dockerfileName === '' ? 'Dockerfile' : dockerfileName).replace(/^\/+/, '');
     let dockerfile = readInRoot(root, name);
     if (dockerfile === undefined && (dockerfileName === '' || dockerfileName === 'Dockerfile')) {

@@ -15,7 +15,7 @@ export interface StepContainer {
   /** Resolves with the exit code of the next exit (registered before start). */
   waitExit(id: string, signal?: AbortSignal): Promise<number>;
   /** Output of the container while it runs, until it exits. */
-  attachOutput(id: string, onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void): Promise<void>;
+  attachOutput(id: string, onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void | Promise<void>): Promise<void>;
   kill(id: string): Promise<void>;
   remove(id: string): Promise<void>;
   /** Runs `fn` on the container's root filesystem (read or write), released afterwards. */
@@ -69,6 +69,8 @@ export interface BuildOptions {
 /** The build's output: text lines of the stream, and the aux image IDs. */
 export interface BuildOutput {
   stream(text: string): void;
+  /** While the client lags behind, a promise of it catching up (a RUN's output then waits). */
+  backpressure(): Promise<void> | undefined;
   aux(value: unknown): void;
   progress: ProgressSink;
 }

@@ -11,8 +11,10 @@ import { parseStages } from './stages';
 
 export { BuildCancelled, StepError } from './builder';
 
-/** Go's %q for a LABEL key or value, as moby's addNodesForLabelOption writes them. */
+/** Go's %q for a LABEL key, as moby's NodeFromLabels writes it. */
 const q = (s: string): string => JSON.stringify(s);
+/** A value kept as it is by the word processor (single quotes: no expansion, moby#26027). */
+const literal = (s: string): string => `'${s.replace(/'/g, `'"'"'`)}'`;
 
 export class BuildService {
   constructor(private readonly deps: BuildDeps) {}
@@ -33,11 +35,11 @@ export class BuildService {
       const file = parseStages(ctx.dockerfile);
       const labels = Object.keys(opts.labels).sort();
       if (labels.length > 0) {
-        const line = `LABEL ${labels.map((k) => `${q(k)}=${q(opts.labels[k])}`).join(' ')}`;
+        const line = `LABEL ${labels.map((k) => `${q(k)}='${opts.labels[k]}'`).join(' ')}`;
         const last = file.stages[file.stages.length - 1];
         last.commands.push({
           kind: 'command',
-          command: { kind: 'label', pairs: labels.map((k) => ({ key: q(k), value: q(opts.labels[k]) })) },
+          command: { kind: 'label', pairs: labels.map((k) => ({ key: q(k), value: literal(opts.labels[k]) })) },
           original: line,
           line: 0,
         });

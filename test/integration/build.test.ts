@@ -144,8 +144,21 @@ describe('docker build (classic builder)', () => {
         '',
       ].join('\n'),
     });
-    const out = await built(dir, ['--build-arg', 'NAME=world', '--build-arg', 'PLAIN=p', '--build-arg', 'UNUSED=1', '-t', 'args']);
-    assert.ok(out.includes('Step 1/7 : ARG BASE=busybox'), out);
+    const out = await built(dir, [
+      '--build-arg',
+      'NAME=world',
+      '--build-arg',
+      'PLAIN=p',
+      '--build-arg',
+      'UNUSED=1',
+      '--label',
+      'org.x=$y',
+      '-t',
+      'args',
+    ]);
+    assert.ok(out.includes(`Step 8/8 : LABEL "org.x"='$y'`), out);
+    assert.equal((await ok(['image', 'inspect', '-f', '{{index .Config.Labels "org.x"}}', 'args'])).trim(), '$y');
+    assert.ok(out.includes('Step 1/8 : ARG BASE=busybox'), out);
     assert.ok(out.includes('[Warning] One or more build-args [UNUSED] were not consumed'), out);
     assert.equal((await runOut(['args', 'cat', '/data/greeting'])).trim(), 'hello world/p');
     const env = JSON.parse(await ok(['image', 'inspect', '-f', '{{json .Config.Env}}', 'args'])) as string[];
