@@ -65,6 +65,12 @@ export const ALLOW: { match: RegExp; reason: string }[] = [
     match: /^500 failed to create task for container: failed to create shim task: OCI runtime create failed/,
     reason: 'dockerd answers 500 when runc refuses the settings at start',
   },
+  {
+    // A build context without the Dockerfile: moby's backwards-compatible errors.Errorf, untyped
+    // (checked on dockerd 20.10: 500 for POST /build with an empty body).
+    match: /^500 Cannot locate specified Dockerfile: /,
+    reason: 'dockerd answers 500 for a build context without its Dockerfile',
+  },
 ];
 
 /** Message text with ids, numbers and long tails normalized, so one cause is one class. */
