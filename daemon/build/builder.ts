@@ -261,7 +261,7 @@ export class Builder {
   private async commitContainer(state: State, id: string, containerConfig: ContainerConfig): Promise<void> {
     const config = structuredClone(state.runConfig);
     delete config.Image;
-    state.imageId = await this.deps.containers.commit(id, config, containerConfig);
+    state.imageId = await this.deps.containers.commit(id, config, containerConfig, state.maintainer);
     state.scratch = false;
   }
 

@@ -21,7 +21,7 @@ export interface StepContainer {
   /** Runs `fn` on the container's root filesystem (read or write), released afterwards. */
   withRoot<T>(id: string, mode: 'read' | 'write', fn: (r: ContainerRoot) => Promise<T>): Promise<T>;
   /** Commits the container as an image with exactly this config and container config. */
-  commit(id: string, config: ContainerConfig, containerConfig: ContainerConfig): Promise<string>;
+  commit(id: string, config: ContainerConfig, containerConfig: ContainerConfig, author: string): Promise<string>;
 }
 
 export interface BuildImage {

@@ -41,10 +41,10 @@ export function buildDeps(deps: {
       kill: (id) => containers.kill(id, 'SIGKILL'),
       remove: (id) => containers.remove(id, { force: true, volumes: true }),
       withRoot: (id, mode, fn) => withContainerRoot(ctd, containers.get(id), mode, fn, deps.hostMounts),
-      commit: (id, config, containerConfig) =>
+      commit: (id, config, containerConfig, author) =>
         commitContainer(
           { ctd, images, containers, events: deps.events },
-          { container: id, repo: '', tag: '', comment: '', author: '', pause: false, changes: [], buildStep: { config, containerConfig } },
+          { container: id, repo: '', tag: '', comment: '', author, pause: false, changes: [], buildStep: { config, containerConfig } },
         ),
     },
     images: {

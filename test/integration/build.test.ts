@@ -170,7 +170,8 @@ describe('docker build (classic builder)', () => {
   });
 
   test('ONBUILD triggers run in the child build', async () => {
-    await built(context({ Dockerfile: 'FROM busybox\nONBUILD RUN echo triggered > /trig\n' }), ['-t', 'parent-ob']);
+    await built(context({ Dockerfile: 'FROM busybox\nMAINTAINER berth-test\nONBUILD RUN echo triggered > /trig\n' }), ['-t', 'parent-ob']);
+    assert.equal((await ok(['image', 'inspect', '-f', '{{.Author}}', 'parent-ob'])).trim(), 'berth-test');
     const out = await built(context({ Dockerfile: 'FROM parent-ob\nRUN cat /trig\n' }), ['-t', 'child-ob']);
     assert.ok(out.includes('# Executing 1 build trigger\n'), out);
     assert.equal((await runOut(['child-ob', 'cat', '/trig'])).trim(), 'triggered');
