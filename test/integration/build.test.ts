@@ -129,6 +129,23 @@ describe('docker build (classic builder)', () => {
     assert.ok(r.stdout.includes('before\n'), r.stdout);
     assert.ok(!r.stdout.includes('Step 3/3'), r.stdout);
     assert.ok(r.stderr.includes("The command '/bin/sh -c echo before && exit 3' returned a non-zero code: 3"), r.stderr);
+    // As dockerd: the failed step's container stays (rm only after success); --force-rm removes it.
+    const kept = / ---> Running in ([0-9a-f]{12})\n(?![\s\S]* ---> Running in)/.exec(r.stdout)?.[1] ?? '';
+    assert.ok((await ok(['ps', '-aq'])).includes(kept), r.stdout);
+    await ok(['rm', kept]);
+    const forced = await b.docker(['build', '--force-rm', dir], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 180_000 });
+    assert.equal(forced.code, 3);
+    const gone = / ---> Running in ([0-9a-f]{12})/.exec(forced.stdout)?.[1] ?? 'none';
+    assert.ok(forced.stdout.includes(`Removing intermediate container ${gone}`), forced.stdout);
+    assert.ok(!(await ok(['ps', '-aq'])).includes(gone));
+  });
+
+  test('--network none: RUN steps see only the loopback interface', async () => {
+    const dir = context({ Dockerfile: 'FROM busybox\nRUN ls /sys/class/net > /nets\n' });
+    await built(dir, ['--network', 'none', '-t', 'nonet']);
+    assert.equal(await runOut(['--network', 'none', 'nonet', 'cat', '/nets']), 'lo\n');
+    await built(dir, ['--no-cache', '-t', 'withnet']);
+    assert.ok(lines(await runOut(['--network', 'none', 'withnet', 'cat', '/nets'])).includes('eth0'));
   });
 
   test('ARG and ENV substitution, --build-arg, and the unused-arg warning', async () => {
