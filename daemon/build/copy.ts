@@ -79,7 +79,39 @@ function readAll(fd: number, buf: Buffer): number {
   }
 }
 
-/** The sources of one COPY/ADD, resolved and expanded (wildcards only in the last element). */
+function listIn(r: ContainerRoot, dir: string): string[] {
+  try {
+    return withRootFd(r, (fd) =>
+      sfs.withFd(sfs.openInRoot(fd, dir, sfs.constants.O_RDONLY | sfs.constants.O_DIRECTORY), (d) => sfs.listDir(d)),
+    ).sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The paths matching a pattern with wildcards, element by element (as filepath.Match over the
+ * walk: `*` never crosses a `/`), each directory listed inside the root.
+ */
+function expandGlob(r: ContainerRoot, pattern: string): string[] {
+  let current = ['/'];
+  for (const elem of pattern.split('/').filter((e) => e !== '' && e !== '.')) {
+    const next: string[] = [];
+    for (const dir of current) {
+      if (!GLOB.test(elem)) {
+        next.push(path.posix.join(dir, elem));
+        continue;
+      }
+      const re = globElement(elem);
+      const parent = followInScope(r, dir);
+      for (const n of listIn(r, parent)) if (re.test(n)) next.push(path.posix.join(parent, n));
+    }
+    current = next;
+  }
+  return current.filter((p) => statIn(r, followInScope(r, p)) !== undefined);
+}
+
+/** The sources of one COPY/ADD, resolved and expanded (wildcards in any path element). */
 export async function resolveSources(
   r: ContainerRoot,
   sources: readonly string[],
@@ -96,24 +128,10 @@ export async function resolveSources(
     if (opts.context && (clean === '..' || clean.startsWith('../')))
       throw new InvalidParameter(`Forbidden path outside the build context: ${src} ()`);
     const abs = path.posix.join('/', clean);
-    const base = path.posix.basename(abs);
-    const dir = path.posix.dirname(abs);
     const candidates: string[] = [];
-    if (GLOB.test(base) && !GLOB.test(dir)) {
-      const re = globElement(base);
-      const parent = followInScope(r, dir);
-      let names: string[] = [];
-      try {
-        names = withRootFd(r, (fd) =>
-          sfs.withFd(sfs.openInRoot(fd, parent, sfs.constants.O_RDONLY | sfs.constants.O_DIRECTORY), (d) => sfs.listDir(d)),
-        );
-      } catch {
-        names = [];
-      }
-      for (const n of names.sort()) if (re.test(n)) candidates.push(path.posix.join(parent, n));
+    if (GLOB.test(abs)) {
+      candidates.push(...expandGlob(r, abs));
       if (candidates.length === 0) throw new SystemError('COPY failed: no source files were specified');
-    } else if (GLOB.test(dir)) {
-      throw new InvalidParameter(`wildcards are supported in the last path element only: ${src}`);
     } else {
       candidates.push(abs);
     }

@@ -140,6 +140,22 @@ describe('docker build (classic builder)', () => {
     assert.ok(!(await ok(['ps', '-aq'])).includes(gone));
   });
 
+  test('COPY wildcards in any path element, several sources into a directory', async () => {
+    const dir = context({
+      's1/a1.txt': '1\n',
+      's2/a2.txt': '2\n',
+      's2/b.txt': 'b\n',
+      't/a3.txt': '3\n',
+      'top.md': 'm\n',
+      Dockerfile: 'FROM busybox\nCOPY s*/a?.txt *.md /w/\n',
+    });
+    await built(dir, ['-t', 'globbed']);
+    assert.deepEqual(lines(await runOut(['globbed', 'ls', '/w'])), ['a1.txt', 'a2.txt', 'top.md']);
+    const none = await build(context({ Dockerfile: 'FROM busybox\nCOPY nothing* /w/\n' }));
+    assert.notEqual(none.code, 0);
+    assert.ok(none.stderr.includes('COPY failed: no source files were specified'), none.stderr);
+  });
+
   test('--network none: RUN steps see only the loopback interface', async () => {
     const dir = context({ Dockerfile: 'FROM busybox\nRUN ls /sys/class/net > /nets\n' });
     await built(dir, ['--network', 'none', '-t', 'nonet']);
