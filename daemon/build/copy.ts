@@ -14,7 +14,7 @@ import { InvalidParameter, SystemError } from '../../lib/errors';
 import * as sfs from '../../runtime/safe-fs';
 import { lookupUser } from '../../runtime/user';
 import { untarInScope } from '../containers/archive';
-import { followInScope, lstatInRoot, withRootFd, type ContainerRoot } from '../containers/rootfs-path';
+import { followInScope, lstatInRoot, mkdirInScope, withRootFd, type ContainerRoot } from '../containers/rootfs-path';
 import { writeTree } from '../containers/tar-tree';
 import { detectCompression } from '../images/compression';
 
@@ -214,6 +214,7 @@ export async function performCopy(src: ContainerRoot, target: ContainerRoot, pla
   const owner = plan.owner ?? (plan.chown === '' ? { uid: 0, gid: 0 } : undefined);
   for (const item of plan.items) {
     const destDir = destIsDir || item.isDir || item.archive ? plan.dest : path.posix.dirname(plan.dest);
+    makeDestDir(target, destDir, plan.owner);
     if (item.archive) {
       const body = fileStream(src, item.containerPath);
       await untarInScope(target, destDir, body, { noOverwriteDirNonDir: false, owner: plan.owner, mode: plan.mode });
@@ -229,6 +230,19 @@ export async function performCopy(src: ContainerRoot, target: ContainerRoot, pla
     );
     await Promise.all([untarInScope(target, destDir, body, { noOverwriteDirNonDir: false, owner, mode: plan.mode }), writing]);
   }
+}
+
+/** Makes the destination directory; one it makes is the --chown owner's, as dockerd's copier makes it. */
+function makeDestDir(target: ContainerRoot, dir: string, owner: { uid: number; gid: number } | undefined): void {
+  withRootFd(target, (rootFd) => {
+    const existed = lstatInRoot(rootFd, followInScope(target, dir)) !== undefined;
+    const made = mkdirInScope(target, rootFd, dir);
+    sfs.closeFd(made.fd);
+    if (existed || owner === undefined || made.path === '/') return;
+    sfs.withFd(sfs.openInRoot(rootFd, path.posix.dirname(made.path), sfs.constants.O_PATH | sfs.constants.O_DIRECTORY), (pfd) =>
+      sfs.fchownAt(pfd, path.posix.basename(made.path), owner.uid, owner.gid, true),
+    );
+  });
 }
 
 function fileStream(r: ContainerRoot, p: string): Readable {

@@ -246,13 +246,14 @@ describe('docker build (classic builder)', () => {
     const archive = await tarOf([{ name: 'etc/' }, { name: 'etc/added', data: 'from the tar\n' }]);
     const dir = context({
       Dockerfile:
-        'FROM busybox AS tools\nFROM scratch\nCOPY --from=tools /bin/busybox /bin/busybox\nCOPY --chown=7:8 f /f\nADD t.tar.gz /x/\n',
+        'FROM busybox AS tools\nFROM scratch\nCOPY --from=tools /bin/busybox /bin/busybox\nCOPY --chown=7:8 f /f\nCOPY --chown=7:8 f /o/p/\nADD t.tar.gz /x/\n',
       f: 'file\n',
     });
     fs.writeFileSync(path.join(dir, 't.tar.gz'), gzipSync(archive));
     await built(dir, ['-t', 'scr']);
-    const script = '/bin/busybox stat -c %u:%g /f; /bin/busybox cat /x/etc/added';
-    assert.equal(await runOut(['--entrypoint', '/bin/busybox', 'scr', 'sh', '-c', script]), '7:8\nfrom the tar\n');
+    const script = '/bin/busybox stat -c %u:%g /f /o /o/p /o/p/f; /bin/busybox cat /x/etc/added';
+    // As dockerd: the destination dir the copy makes is the --chown owner's, its parents root's.
+    assert.equal(await runOut(['--entrypoint', '/bin/busybox', 'scr', 'sh', '-c', script]), '7:8\n0:0\n7:8\n7:8\nfrom the tar\n');
   });
 
   test('version=2 (BuildKit) is refused naming the classic builder', async () => {
