@@ -156,10 +156,15 @@ describe('docker build (classic builder)', () => {
     assert.ok(none.stderr.includes('COPY failed: no source files were specified'), none.stderr);
   });
 
-  test('--network none: RUN steps see only the loopback interface', async () => {
-    const dir = context({ Dockerfile: 'FROM busybox\nRUN ls /sys/class/net > /nets\n' });
-    await built(dir, ['--network', 'none', '-t', 'nonet']);
+  test('--network none and --memory reach the RUN containers', async () => {
+    const dir = context({
+      Dockerfile:
+        'FROM busybox\nRUN ls /sys/class/net > /nets; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes > /mem\n',
+    });
+    const out = await built(dir, ['--network', 'none', '--memory', '64m', '-t', 'nonet']);
     assert.equal(await runOut(['--network', 'none', 'nonet', 'cat', '/nets']), 'lo\n');
+    // The build's resource options reach the RUN container.
+    assert.ok(out.includes('67108864\n') || (await runOut(['nonet', 'cat', '/mem'])) === '67108864\n', out);
     await built(dir, ['--no-cache', '-t', 'withnet']);
     assert.ok(lines(await runOut(['--network', 'none', 'withnet', 'cat', '/nets'])).includes('eth0'));
   });
