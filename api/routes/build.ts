@@ -39,6 +39,13 @@ const isStringMap = (v: unknown): v is Record<string, string> =>
 const isArgMap = (v: unknown): v is Record<string, string | null> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string' || x === null);
 
+const isUlimits = (v: unknown): v is { Name: string; Soft: number; Hard: number }[] =>
+  Array.isArray(v) &&
+  v.every((u) => {
+    const o = u as Record<string, unknown> | null;
+    return typeof o === 'object' && o !== null && typeof o.Name === 'string' && typeof o.Soft === 'number' && typeof o.Hard === 'number';
+  });
+
 /** X-Registry-Config: base64 (either alphabet) JSON of server → AuthConfig; broken means none. */
 function registryConfigs(request: FastifyRequest): Record<string, Credentials> {
   const raw = request.headers['x-registry-config'];
@@ -68,6 +75,10 @@ function hostConfigOf(q: Query): HostConfig {
   if (cpuset !== '') hc.CpusetCpus = cpuset;
   const cpusetMems = queryString(q, 'cpusetmems') ?? '';
   if (cpusetMems !== '') hc.CpusetMems = cpusetMems;
+  const cgroupParent = queryString(q, 'cgroupparent') ?? '';
+  if (cgroupParent !== '') hc.CgroupParent = cgroupParent;
+  const ulimits = jsonParam(q, 'ulimits', isUlimits, []);
+  if (ulimits.length > 0) hc.Ulimits = ulimits;
   return hc;
 }
 

@@ -156,12 +156,13 @@ describe('docker build (classic builder)', () => {
     assert.ok(none.stderr.includes('COPY failed: no source files were specified'), none.stderr);
   });
 
-  test('--network none and --memory reach the RUN containers', async () => {
+  test('--network none, --memory and --ulimit reach the RUN containers', async () => {
     const dir = context({
       Dockerfile:
-        'FROM busybox\nRUN ls /sys/class/net > /nets; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes > /mem\n',
+        'FROM busybox\nRUN ls /sys/class/net > /nets; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes > /mem\nRUN ulimit -n > /nofile\n',
     });
-    const out = await built(dir, ['--network', 'none', '--memory', '64m', '-t', 'nonet']);
+    const out = await built(dir, ['--network', 'none', '--memory', '64m', '--ulimit', 'nofile=512:1024', '-t', 'nonet']);
+    assert.equal(await runOut(['nonet', 'cat', '/nofile']), '512\n');
     assert.equal(await runOut(['--network', 'none', 'nonet', 'cat', '/nets']), 'lo\n');
     // The build's resource options reach the RUN container.
     assert.ok(out.includes('67108864\n') || (await runOut(['nonet', 'cat', '/mem'])) === '67108864\n', out);
