@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { BuildOptions, BuildOutput } from '../../daemon/build/ports';
 import type { HostConfig } from '../../daemon/containers/api-types';
-import { BerthError, InvalidParameter, NotImplemented } from '../../lib/errors';
+import { BerthError, InvalidParameter } from '../../lib/errors';
 import type { Credentials } from '../../registry/types';
 import { bodyStream } from '../body';
 import { clientMessage } from '../errors';
@@ -93,13 +93,12 @@ export function buildOperations(backend: BuildBackend): Operations {
         );
       }
       if (version !== '' && version !== '1') throw new InvalidParameter(`unsupported builder version ${version}`);
-      if ((queryString(q, 'remote') ?? '') !== '')
-        throw new NotImplemented('remote build contexts (remote=) are not implemented; send the context as the body');
       const tags = queryValues(q, 't');
       backend.checkTags(tags);
       const opts: BuildOptions = {
         tags,
         dockerfile: queryString(q, 'dockerfile') ?? '',
+        remote: queryString(q, 'remote') ?? '',
         quiet: boolValue(q, 'q'),
         noCache: boolValue(q, 'nocache'),
         remove: boolValueOrDefault(q, 'rm', true),

@@ -50,6 +50,8 @@ export interface BuildDeps {
 export interface BuildOptions {
   tags: string[];
   dockerfile: string;
+  /** A URL to fetch the context (or the Dockerfile) from instead of the body; '' for the body. */
+  remote: string;
   quiet: boolean;
   noCache: boolean;
   remove: boolean;

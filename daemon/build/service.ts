@@ -6,6 +6,7 @@ import { InvalidParameter } from '../../lib/errors';
 import { familiarString, parseNormalizedNamed, tagNameOnly } from '../images/reference';
 import { Builder } from './builder';
 import { openContext } from './context';
+import { remoteContext } from './remote';
 import type { BuildDeps, BuildOptions, BuildOutput } from './ports';
 import { parseStages } from './stages';
 
@@ -30,7 +31,8 @@ export class BuildService {
 
   async build(body: Readable, opts: BuildOptions, out: BuildOutput): Promise<string> {
     this.checkTags(opts.tags);
-    const ctx = await openContext(this.deps.tmpDir, body, opts.dockerfile);
+    const source = opts.remote === '' ? body : await remoteContext(opts.remote, opts.dockerfile, opts.signal);
+    const ctx = await openContext(this.deps.tmpDir, source, opts.dockerfile);
     try {
       const file = parseStages(ctx.dockerfile);
       const labels = Object.keys(opts.labels).sort();

@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { before, describe, test } from 'node:test';
@@ -260,6 +261,50 @@ describe('docker build (classic builder)', () => {
     const script = '/bin/busybox stat -c %u:%g /f /o /o/p /o/p/f; /bin/busybox cat /x/etc/added';
     // As dockerd: the destination dir the copy makes is the --chown owner's, its parents root's.
     assert.equal(await runOut(['--entrypoint', '/bin/busybox', 'scr', 'sh', '-c', script]), '7:8\n0:0\n7:8\n7:8\nfrom the tar\n');
+  });
+
+  test('remote contexts: a tar URL, a Dockerfile URL, a 404', async () => {
+    const archive = gzipSync(
+      await tarOf([
+        { name: 'Dockerfile', data: 'FROM busybox\nCOPY hello /hello\n' },
+        { name: 'hello', data: 'remote tar\n' },
+      ]),
+    );
+    const server = http.createServer((req, res) => {
+      if (req.url === '/ctx.tar.gz') res.end(archive);
+      else if (req.url === '/Dockerfile') res.end('FROM busybox\nRUN echo remote dockerfile > /df\n');
+      else {
+        res.statusCode = 404;
+        res.end('gone');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      // The CLI downloads http contexts itself; SDKs (and `docker build` of git URLs) send remote=.
+      const viaApi = async (url: string, tag: string): Promise<{ status: number; body: string }> => {
+        const r = await b.request('POST', `/v1.53/build?t=${tag}&remote=${encodeURIComponent(url)}`);
+        return { status: r.status, body: r.body.toString() };
+      };
+      const tarred = await viaApi(`${base}/ctx.tar.gz`, 'remote-tar');
+      assert.equal(tarred.status, 200, tarred.body);
+      assert.ok(tarred.body.includes('Successfully tagged remote-tar:latest'), tarred.body);
+      assert.equal(await runOut(['remote-tar', 'cat', '/hello']), 'remote tar\n');
+      const df = await viaApi(`${base}/Dockerfile`, 'remote-df');
+      assert.ok(df.body.includes('Successfully tagged remote-df:latest'), df.body);
+      assert.equal(await runOut(['remote-df', 'cat', '/df']), 'remote dockerfile\n');
+      const missing = await viaApi(`${base}/nope`, 'x');
+      assert.equal(missing.status, 404);
+      assert.equal(
+        (JSON.parse(missing.body) as { message: string }).message,
+        `error downloading remote context ${base}/nope: failed to GET ${base}/nope with status 404 Not Found: gone`,
+      );
+      // Through the CLI, which fetches the URL and sends it as the body.
+      await built(`${base}/ctx.tar.gz`, ['-t', 'remote-cli']);
+      assert.equal(await runOut(['remote-cli', 'cat', '/hello']), 'remote tar\n');
+    } finally {
+      server.close();
+    }
   });
 
   test('version=2 (BuildKit) is refused naming the classic builder', async () => {
