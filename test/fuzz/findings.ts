@@ -38,7 +38,8 @@ export const ALLOW: { match: RegExp; reason: string }[] = [
   },
   {
     // The fuzzer points login and distribution inspect at a closed loopback port (sanitize.ts);
-    // dockerd answers an unreachable registry with the HTTP client's error, untyped: a 500.
+    // dockerd answers an unreachable registry (or a build's remote context URL) with the HTTP
+    // client's error, untyped: a 500.
     match: /^500 (Get|Head) "https?:\/\/N\.N\.N\.N:N\/.*ECONNREFUSED/,
     reason: 'dockerd answers 500 when the registry cannot be reached',
   },
