@@ -81,6 +81,13 @@ module.exports = {
       to: { path: '^daemon/(exec|system)/' },
     },
     {
+      name: 'build-on-top',
+      severity: 'error',
+      comment: 'daemon/build drives the container and image services through ports; none of them imports it.',
+      from: { path: `^daemon/(containers|exec|system|${BASE_AREAS})/` },
+      to: { path: '^daemon/build/' },
+    },
+    {
       name: 'exec-not-up',
       severity: 'error',
       from: { path: '^daemon/exec/' },

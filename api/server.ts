@@ -29,6 +29,7 @@ import { pluginOperations } from './routes/plugins';
 import { swarmOperations } from './routes/swarm';
 import { pingOperations, systemOperations, type SystemBackend } from './routes/system';
 import { registryOperations, type RegistryBackend } from './routes/registry';
+import { buildOperations, type BuildBackend } from './routes/build';
 import { hasGreedyParam, ROUTES, type OperationId, type RouteSpec } from './routes/table';
 import { API_VERSION, negotiateVersion, parseVersionPrefix, versionLessThan } from './version';
 
@@ -50,6 +51,7 @@ export interface ApiBackends {
   networks?: NetworkBackend;
   diskUsage?: DiskUsageBackend;
   registry?: RegistryBackend;
+  build?: BuildBackend;
 }
 
 function operationsFor(backends: ApiBackends): Operations[] {
@@ -67,6 +69,7 @@ function operationsFor(backends: ApiBackends): Operations[] {
     backends.networks ? networkOperations(backends.networks) : {},
     backends.diskUsage ? diskUsageOperations(backends.diskUsage) : {},
     backends.registry ? registryOperations(backends.registry) : {},
+    backends.build ? buildOperations(backends.build) : {},
   ];
 }
 

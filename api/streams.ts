@@ -93,6 +93,24 @@ export class JsonMessageStream {
     this.body.write(encodeJsonMessage(msg));
   }
 
+  /**
+   * A promise while the client has not taken what was written (the body is over its high-water
+   * mark), resolved when it has or has gone; undefined when nothing is pending.
+   */
+  backpressure(): Promise<void> | undefined {
+    const body = this.body;
+    if (!body || !body.writableNeedDrain || body.destroyed) return undefined;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        body.off('drain', done);
+        body.off('close', done);
+        resolve();
+      };
+      body.on('drain', done);
+      body.on('close', done);
+    });
+  }
+
   status(status: string, id?: string): void {
     this.write({ status, id });
   }

@@ -13,6 +13,7 @@ import { buildBusyboxArchive } from '../test/fixtures/busybox-image';
 import { startBerth } from '../test/integration/harness';
 import { seedBigImage, startRegistry, type Registry } from '../test/integration/registry-kit';
 import { must, output, type Case } from './case';
+import { buildCases } from './cases/build';
 import { psCases } from './cases/ps';
 import { berthEngine, startReference, type Engine } from './engines';
 import { peakRss, resetPeakRss } from './memory';
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
   const onlyArg = process.argv.indexOf('--only');
   const only = onlyArg > 0 ? new RegExp(process.argv[onlyArg + 1]) : undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
+  // The CLI's classic builder on both engines (without it, CLI 28 wants the buildx plugin).
+  process.env.DOCKER_BUILDKIT = '0';
   const big = await buildBusyboxArchive({ tags: ['bench/big:latest'], extraFiles: { 'data/blob.bin': randomBytes(100 * 1024 * 1024) } });
   const bigTar = path.join(dir, 'big.tar');
   fs.writeFileSync(bigTar, big);
@@ -151,6 +154,7 @@ async function main(): Promise<void> {
       step: (e) => must(e.docker(['run', '--rm', '-p', '127.0.0.1::80', 'busybox', 'true'])),
     },
     ...psCases(small),
+    ...buildCases(small, dir),
   );
   const cases = allCases.filter((c) => !only || only.test(c.name));
   const rows: string[] = [];

@@ -32,6 +32,8 @@ import { ContainerService } from './containers/service';
 import { ContainerStore } from './containers/store';
 import type { ContainerUsage } from './container-usage';
 import { containerFilesBackend } from './containers/files-backend';
+import { BuildService } from './build/service';
+import { buildDeps } from './build/wiring';
 import { ExecService } from './exec/service';
 import { withExecIds } from './exec/inspect-exec-ids';
 import { ExecProbeRunner } from './exec/probe';
@@ -436,6 +438,9 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         },
         diskUsage: new DiskUsageService({ images, containers, volumes }),
         registry: new RegistryService(registry, registryClient),
+        build: new BuildService(
+          buildDeps({ ctd, containers, images, events, hostMounts: (r) => specs.hostMounts(r), tmpDir: config.tmpDir }),
+        ),
       },
       experimental: config.experimental,
       privatePaths: [config.dataRoot, config.execRoot],

@@ -255,6 +255,8 @@ export interface UntarOptions {
   noOverwriteDirNonDir: boolean;
   /** Owner of every extracted entry instead of the archive's (copyUIDGID). */
   owner?: { uid: number; gid: number };
+  /** Permission bits of every extracted entry instead of the archive's (a build's COPY --chmod). */
+  mode?: number;
 }
 
 /** A refused archive: dockerd's text (its chrooted unpacker's exit status included), as 400. */
@@ -448,7 +450,7 @@ async function extractEntry(
     const keep = (exDir && isDir) || mounted;
     if (!keep) removeAt(pfd, base, exDir);
   }
-  const mode = (h.mode ?? 0o644) & 0o7777;
+  const mode = opts.mode ?? (h.mode ?? 0o644) & 0o7777;
   const uid = opts.owner?.uid ?? h.uid ?? 0;
   const gid = opts.owner?.gid ?? h.gid ?? 0;
   const mtime = dateNs(h.mtime ?? new Date());

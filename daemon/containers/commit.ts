@@ -35,6 +35,11 @@ export interface CommitRequest {
   changes: string[];
   /** The request body's config, when one was sent. */
   config?: ApiContainerConfig;
+  /**
+   * A build step (moby's CommitBuildStep): the image config and container config exactly as given,
+   * nothing merged, no event.
+   */
+  buildStep?: { config: ApiContainerConfig; containerConfig: ApiContainerConfig };
 }
 
 export interface CommitContainers {
@@ -119,9 +124,10 @@ export async function commitContainer(deps: CommitDeps, req: CommitRequest): Pro
   const id = c.record.id;
   // Check the reference before any work, as dockerd parses it first.
   const named = req.repo !== '' ? repoTagReference(req.repo, req.tag) : undefined;
-  const containerConfig = c.record.config as ContainerConfig;
+  const step = req.buildStep;
+  const containerConfig = (step?.containerConfig ?? c.record.config) as ContainerConfig;
   const userConfig = (req.config ?? containerConfig) as ContainerConfig;
-  const newConfig = mergeConfig(applyChanges(userConfig, req.changes), containerConfig);
+  const newConfig = step ? (step.config as ContainerConfig) : mergeConfig(applyChanges(userConfig, req.changes), containerConfig);
 
   const parentRow = deps.images.repo.get(c.record.imageId);
   const parent: ImageConfig | undefined = parentRow ? deps.images.config(parentRow) : undefined;
@@ -175,6 +181,7 @@ export async function commitContainer(deps: CommitDeps, req: CommitRequest): Pro
     if (pauseIt) await deps.containers.unpause(id).catch(() => undefined);
   }
   if (named) deps.images.addTag(imageId, named);
+  if (step) return imageId;
   deps.events.publish(
     'container',
     'commit',

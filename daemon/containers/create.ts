@@ -42,6 +42,8 @@ export interface CreateRequest {
   config: ContainerConfig;
   hostConfig: HostConfig;
   networkingConfig: NetworkingConfig | null;
+  /** A build step on `FROM scratch`: no image, an empty root (never set from the API). */
+  scratch?: boolean;
 }
 
 export interface CreateContext {
@@ -81,9 +83,9 @@ export function planCreate(ctx: CreateContext, req: CreateRequest): { record: Co
   warnings.push(...ctx.specs.validate(config, hostConfig));
 
   shareNamespacesById(ctx.store, hostConfig);
-  if (!config.Image) throw new InvalidParameter('Config.Image must be set'); // dockerd: no image given
-  const { image } = resolveImage(images.repo, config.Image);
-  mergeWithImage(config, images.config(image).config);
+  if (!config.Image && !req.scratch) throw new InvalidParameter('Config.Image must be set'); // dockerd: no image given
+  const image = req.scratch ? undefined : resolveImage(images.repo, config.Image ?? '').image;
+  mergeWithImage(config, image ? images.config(image).config : undefined);
   const { path: procPath, args } = entrypointAndArgs(config);
   const plan = planMounts(hostConfig, Object.keys(config.Volumes ?? {}), (other) => otherContainer(ctx.store, other).record.mounts ?? []);
   for (const m of plan) {
@@ -112,7 +114,7 @@ export function planCreate(ctx: CreateContext, req: CreateRequest): { record: Co
   }
 
   const dir = containerDir(defaults, id);
-  const layers = images.repo.layers(image.id);
+  const layers = image ? images.repo.layers(image.id) : [];
   const record: ContainerRecord = {
     id,
     name,
@@ -122,7 +124,7 @@ export function planCreate(ctx: CreateContext, req: CreateRequest): { record: Co
     config,
     hostConfig,
     networkingConfig: req.networkingConfig,
-    imageId: image.id,
+    imageId: image?.id ?? '',
     snapshotParent: layers.length > 0 ? layers[layers.length - 1].chainId : '',
     logPath: hostConfig.LogConfig?.Type === 'none' ? '' : path.join(dir, `${id}-json.log`),
     resolvConfPath: path.join(dir, 'resolv.conf'),

@@ -17,7 +17,7 @@ import { InvalidParameter } from '../../lib/errors';
 import { goQuote } from '../../lib/go-quote';
 import { isValidSignal } from '../signals';
 import type { ContainerConfig } from './image-config';
-import { envLookupFromList, processWord, processWords, ShellLexError } from './shell-lex';
+import { type EnvLookup, envLookupFromList, processWord, processWords, ShellLexError } from './shell-lex';
 import { ParseError, parseDockerfile } from './dockerfile-parser';
 import { type Command, parseCommand } from './dockerfile-instructions';
 export { parseDuration } from './dockerfile-instructions';
@@ -125,9 +125,19 @@ export function applyChanges(base: ContainerConfig, changes: readonly string[]):
   }
 }
 
+/**
+ * Applies one instruction to `config` in place (the builder's dispatchers); returns whether CMD
+ * has been set so far. `extraEnv` (the build's arguments) is consulted for names the config's Env
+ * does not set. Throws ParseError or ShellLexError.
+ */
+export function applyCommand(config: ContainerConfig, c: Command, cmdSet: boolean, escapeToken: string, extraEnv?: EnvLookup): boolean {
+  return dispatch(config, c, cmdSet, escapeToken, extraEnv);
+}
+
 /** Applies one instruction; returns whether CMD has been set by the changes so far. */
-function dispatch(config: ContainerConfig, c: Command, cmdSet: boolean, escapeToken: string): boolean {
-  const env = envLookupFromList(config.Env);
+function dispatch(config: ContainerConfig, c: Command, cmdSet: boolean, escapeToken: string, extraEnv?: EnvLookup): boolean {
+  const own = envLookupFromList(config.Env);
+  const env: EnvLookup = extraEnv ? (name) => own(name) ?? extraEnv(name) : own;
   const expand = (w: string): string => processWord(w, env, escapeToken);
   switch (c.kind) {
     case 'env': {

@@ -18,6 +18,8 @@ export interface Node {
   args: string[];
   json: boolean;
   original: string;
+  /** 1-based line of the instruction's first line (0 for ONBUILD's inner node). */
+  startLine: number;
 }
 
 export class ParseError extends Error {}
@@ -65,13 +67,14 @@ function trimContinuation(d: Directives, line: string): [string, boolean] {
 }
 
 /** Splits the text into logical lines (continuations joined, comments and blanks dropped). */
-function logicalLines(text: string, d: Directives): string[] {
+function logicalLines(text: string, d: Directives): { text: string; line: number }[] {
   const raw = text.split('\n');
   if (raw.length > 0 && raw[raw.length - 1] === '') raw.pop();
   if (raw.length > 0 && raw[0].startsWith('\ufeff')) raw[0] = raw[0].slice(1);
-  const out: string[] = [];
+  const out: { text: string; line: number }[] = [];
   let i = 0;
   while (i < raw.length) {
+    const start = i + 1;
     let [line, end] = trimContinuation(d, processLine(d, raw[i++], true));
     if (end && line.length === 0) continue;
     let buf = line;
@@ -83,7 +86,7 @@ function logicalLines(text: string, d: Directives): string[] {
       [line, end] = trimContinuation(d, line);
       buf += line;
     }
-    out.push(buf);
+    out.push({ text: buf, line: start });
   }
   return out;
 }
@@ -244,7 +247,7 @@ function splitWhitespace(rest: string): string[] {
   return rest === '' ? [] : rest.split(new RegExp(reWhitespace.source, 'g'));
 }
 
-function newNodeFromLine(line: string, d: Directives): Node {
+function newNodeFromLine(line: string, d: Directives, startLine = 0): Node {
   const trimmed = line.trim();
   const m = reWhitespace.exec(trimmed);
   const cmd = m ? trimmed.slice(0, m.index) : trimmed;
@@ -321,14 +324,14 @@ function newNodeFromLine(line: string, d: Directives): Node {
     default:
       break; // unknown instructions parse to nothing; they are rejected below
   }
-  return { cmd, flags, args, json, original: line };
+  return { cmd, flags, args, json, original: line, startLine };
 }
 
 /** Parses the joined changes into instruction nodes (parser.Parse), and the escape token. */
 export function parseDockerfile(text: string): { nodes: Node[]; escapeToken: string } {
   const d: Directives = { escapeToken: '\\', continuation: /$^/, done: false, seen: new Set() };
   setEscapeToken(d, '\\');
-  const nodes = logicalLines(text, d).map((l) => newNodeFromLine(l, d));
+  const nodes = logicalLines(text, d).map((l) => newNodeFromLine(l.text, d, l.line));
   if (nodes.length === 0) throw new ParseError('file with no instructions');
   return { nodes, escapeToken: d.escapeToken };
 }

@@ -38,7 +38,8 @@ export const ALLOW: { match: RegExp; reason: string }[] = [
   },
   {
     // The fuzzer points login and distribution inspect at a closed loopback port (sanitize.ts);
-    // dockerd answers an unreachable registry with the HTTP client's error, untyped: a 500.
+    // dockerd answers an unreachable registry (or a build's remote context URL) with the HTTP
+    // client's error, untyped: a 500.
     match: /^500 (Get|Head) "https?:\/\/N\.N\.N\.N:N\/.*ECONNREFUSED/,
     reason: 'dockerd answers 500 when the registry cannot be reached',
   },
@@ -64,6 +65,12 @@ export const ALLOW: { match: RegExp; reason: string }[] = [
     // translateContainerdStartErr leaves such errors errdefs.Unknown, a 500.
     match: /^500 failed to create task for container: failed to create shim task: OCI runtime create failed/,
     reason: 'dockerd answers 500 when runc refuses the settings at start',
+  },
+  {
+    // A build context without the Dockerfile: moby's backwards-compatible errors.Errorf, untyped
+    // (checked on dockerd 20.10: 500 for POST /build with an empty body).
+    match: /^500 Cannot locate specified Dockerfile: /,
+    reason: 'dockerd answers 500 for a build context without its Dockerfile',
   },
 ];
 

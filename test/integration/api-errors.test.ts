@@ -149,7 +149,6 @@ describe('request errors', () => {
   });
 
   test('a route not implemented yet is a 501 naming the operation', async () => {
-    expectError(await b.request('POST', '/build'), 501, 'ImageBuild is not implemented');
     expectError(await b.request('POST', '/session'), 501, 'Session is not implemented');
   });
 

@@ -31,7 +31,7 @@ export interface Berth {
   dir: string;
   pid: number;
   log(): string;
-  docker(args: string[], opts?: { input?: Buffer | string; timeoutMs?: number }): Promise<RunResult>;
+  docker(args: string[], opts?: { input?: Buffer | string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
   request(method: string, urlPath: string, opts?: { body?: Buffer | string; headers?: Record<string, string> }): Promise<HttpResult>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -143,7 +143,7 @@ export async function startBerth(opts: { args?: string[]; dir?: string; daemonJs
     dir,
     pid: child.pid ?? -1,
     log: () => fs.readFileSync(logFile, 'utf8'),
-    docker: (args, o = {}) => run(DOCKER, args, { env, input: o.input, timeoutMs: o.timeoutMs }),
+    docker: (args, o = {}) => run(DOCKER, args, { env: { ...env, ...o.env }, input: o.input, timeoutMs: o.timeoutMs }),
     request: (method, urlPath, o) => httpRequest(socket, method, urlPath, o),
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (child.exitCode === null) child.kill(signal);
