@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // berthd: parses flags and daemon.json, takes ownership of its roots, starts (or connects to)
 // containerd, wires the domain services to the API, and serves until SIGTERM/SIGINT.
+import { ulaBase } from '../network/ipam6';
 import { registryServiceConfig, registrySettings } from './registry-settings';
 import { RegistryService } from './registry/service';
 import { registryClient } from './registry/client-api';
@@ -48,7 +49,7 @@ import { NetworkRepo } from '../store/network-repo';
 import { NetworkService, networkTag } from './networks/service';
 import { EmbeddedDnsResolver, repoResolverView } from './networks/dns-resolver';
 import { Sandboxes } from './networks/sandboxes';
-import { Links } from '../network/links';
+import { Links, hostHasIpv6 } from '../network/links';
 import { Firewall } from '../network/firewall';
 import { DnsServer } from '../network/dns-server';
 import { PortAllocator } from '../network/port-allocator';
@@ -118,6 +119,8 @@ async function startNetworking(
       bridge: config.bridge,
       bip: config.bip,
       fixedCidr: config.fixedCidr,
+      ipv6: config.ipv6,
+      fixedCidrV6: config.fixedCidrV6,
       mtu: config.mtu,
       icc: config.icc,
       ipMasq: config.ipMasq,
@@ -125,6 +128,7 @@ async function startNetworking(
       iptables: config.iptables,
     },
     pools: config.defaultAddressPools,
+    ula: ulaBase(`${config.containerdNamespace}:${config.dataRoot}`),
   });
   const proxy = new PortProxy({ logger: log });
   const sandboxes = new Sandboxes({
@@ -133,6 +137,7 @@ async function startNetworking(
     ports: new PortAllocator(),
     proxy,
     userlandProxy: config.userlandProxy,
+    ipv6Host: hostHasIpv6(),
     logger: log,
     upstreams,
   });

@@ -6,7 +6,8 @@ import { DEFAULT_POOLS, gatewayFor, pickSubnet, type PoolSpec } from '../../netw
 import type { Links } from '../../network/links';
 import type { NetworkRepo } from '../../store/network-repo';
 import { Forbidden, InvalidParameter } from '../../lib/errors';
-import type { NetworkRecord } from './model';
+import { parseCidr6 } from '../../network/cidr6';
+import { ipamV6, type NetworkRecord } from './model';
 
 export interface NetworkBridgesDeps {
   repo: NetworkRepo;
@@ -73,7 +74,7 @@ export class NetworkBridges {
       const subnet = pickSubnet(pools, [...(await this.takenSubnets(bridge)), ...avoid]);
       if (!subnet)
         throw new Forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
-      rec.ipam = [{ ...rec.ipam[0], Subnet: subnet, Gateway: gatewayFor(subnet) }];
+      rec.ipam = [{ ...rec.ipam[0], Subnet: subnet, Gateway: gatewayFor(subnet) }, ...rec.ipam.slice(1)];
       this.deps.repo.update(rec.id, JSON.stringify(rec));
       await this.bringUp(rec);
     }
@@ -99,6 +100,10 @@ export class NetworkBridges {
       const address = ours ? null : res.addressAdded ? cidr : (mine?.address ?? null);
       this.deps.repo.putBridge({ name, networkId: n.id, created: ours, address });
     }
+    // The IPv6 gateway. On an adopted bridge it stays when the network goes (it may be the host's).
+    const v6 = ipamV6(n);
+    const c6 = v6 && parseCidr6(v6.Subnet);
+    if (v6 && c6) await this.deps.links.ensureAddress6(name, `${v6.Gateway}/${c6.prefix}`);
   }
 
   /**

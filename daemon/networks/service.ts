@@ -8,7 +8,17 @@ import type { Logger } from 'pino';
 import { parseCidr4, formatIpv4, networkAddress } from '../../network/cidr';
 import type { DnsServer } from '../../network/dns-server';
 import type { Firewall, FirewallModel } from '../../network/firewall';
-import { SubnetAllocator, checkPoolOverlap, gatewayFor, openSubnet, validateIpamConfigs, type PoolSpec } from '../../network/ipam';
+import {
+  SubnetAllocator,
+  checkPoolOverlap,
+  gatewayFor,
+  openSubnet,
+  validateIpamConfigs,
+  type IpamConfigInput,
+  type PoolSpec,
+} from '../../network/ipam';
+import { canonicalCidr6 } from '../../network/cidr6';
+import { Subnet6Allocator, checkPoolOverlap6, isV6Config, openSubnet6, pickSubnet6 } from '../../network/ipam6';
 import type { Links } from '../../network/links';
 import type { NetworkRepo } from '../../store/network-repo';
 import { NetworkNameTakenError } from '../../store/network-repo';
@@ -17,7 +27,7 @@ import { Conflict, Forbidden, InvalidParameter, NotFound, errorMessage } from '.
 import { parseBool } from '../../lib/go-strconv';
 import { nowRFC3339Nano } from '../../lib/time';
 import { NetworkBridges } from './bridges';
-import type { EndpointRecord, IpamConfigRecord, NetworkRecord } from './model';
+import { ipamV4, ipamV6, type EndpointRecord, type IpamConfigRecord, type NetworkRecord } from './model';
 import { networkView, type NetworkView } from './views';
 
 export const BRIDGE_OPTS = {
@@ -34,6 +44,8 @@ export interface DefaultBridgeConfig {
   bridge: string | null;
   bip: string | null;
   fixedCidr: string | null;
+  ipv6: boolean;
+  fixedCidrV6: string | null;
   mtu: number;
   icc: boolean;
   ipMasq: boolean;
@@ -54,6 +66,8 @@ export interface NetworkServiceDeps {
   defaultBridgeName: string;
   defaultBridge: DefaultBridgeConfig;
   pools: PoolSpec[];
+  /** The daemon's ULA /48 for IPv6 networks created without a subnet (ipam6.ulaBase). */
+  ula: string;
 }
 
 export interface NetworkCreateRequest {
@@ -107,6 +121,7 @@ export class NetworkService {
   readonly usage: Pick<ContainerUsage, 'networkUsers' | 'containerName'>;
   /** Address allocation per bridge network, rebuilt from the stored endpoints on first use. */
   private readonly allocators = new Map<string, SubnetAllocator>();
+  private readonly allocators6 = new Map<string, Subnet6Allocator>();
   private lastFirewall = '';
   private readonly bridges: NetworkBridges;
 
@@ -164,11 +179,25 @@ export class NetworkService {
   allocator(n: NetworkRecord): SubnetAllocator {
     let a = this.allocators.get(n.id);
     if (!a) {
-      const cfg = n.ipam[0];
+      const cfg = ipamV4(n) as IpamConfigRecord;
       const reserved = [cfg.Gateway, ...Object.values(cfg.AuxiliaryAddresses ?? {})];
       a = new SubnetAllocator({ subnet: cfg.Subnet, ipRange: cfg.IPRange, reserved });
       for (const ep of this.endpoints(n.id)) if (ep.ip) a.claim(ep.ip);
       this.allocators.set(n.id, a);
+    }
+    return a;
+  }
+
+  /** The network's IPv6 allocator; undefined when IPv6 is not enabled on it. */
+  allocator6(n: NetworkRecord): Subnet6Allocator | undefined {
+    const cfg = ipamV6(n);
+    if (!cfg) return undefined;
+    let a = this.allocators6.get(n.id);
+    if (!a) {
+      const reserved = [cfg.Gateway, ...Object.values(cfg.AuxiliaryAddresses ?? {})];
+      a = new Subnet6Allocator({ subnet: cfg.Subnet, ipRange: cfg.IPRange, reserved });
+      for (const ep of this.endpoints(n.id)) if (ep.ip6) a.claim(ep.ip6);
+      this.allocators6.set(n.id, a);
     }
     return a;
   }
@@ -276,6 +305,15 @@ export class NetworkService {
       auto = true;
     }
     if (cfg.fixedCidr) ipam.IPRange = cfg.fixedCidr;
+    // --ipv6: the --fixed-cidr-v6 subnet, else the one it had, else the next /64 of the ULA pool.
+    const prev6 = prev && ipamV6(prev);
+    const ipam6 = !cfg.ipv6
+      ? undefined
+      : cfg.fixedCidrV6
+        ? { Subnet: canonicalCidr6(cfg.fixedCidrV6), Gateway: openSubnet6({ subnet: canonicalCidr6(cfg.fixedCidrV6) }) }
+        : prev6
+          ? { Subnet: prev6.Subnet, Gateway: prev6.Gateway }
+          : this.ipv6Config(undefined);
     const rec: NetworkRecord = {
       id: prev?.id ?? randomBytes(32).toString('hex'),
       name: 'bridge',
@@ -283,7 +321,7 @@ export class NetworkService {
       driver: 'bridge',
       internal: false,
       attachable: false,
-      enableIPv6: false,
+      enableIPv6: cfg.ipv6,
       labels: {},
       options: {
         [BRIDGE_OPTS.defaultBridge]: 'true',
@@ -296,7 +334,7 @@ export class NetworkService {
       ipamDriver: 'default',
       ipamOptions: {},
       ipamConfigured: false,
-      ipam: [ipam],
+      ipam: ipam6 ? [ipam, ipam6] : [ipam],
       bridgeName,
       mtu: cfg.mtu,
       icc: cfg.icc,
@@ -352,7 +390,6 @@ export class NetworkService {
     if (req.Ingress) throw new Forbidden('ingress networks are only available with swarm');
     if (req.ConfigOnly || (req.ConfigFrom && req.ConfigFrom.Network))
       throw new InvalidParameter('config-only networks are not supported by Berth');
-    if (req.EnableIPv6) throw new InvalidParameter('IPv6 networks are not supported by Berth');
     if (req.EnableIPv4 === false) throw new InvalidParameter('IPv4 cannot be disabled on a bridge network in Berth');
     const ipamDriver = req.IPAM?.Driver || 'default';
     if (ipamDriver !== 'default') throw new NotFound(`plugin "${ipamDriver}" not found`);
@@ -381,8 +418,9 @@ export class NetworkService {
       throw new Forbidden(`bridge name ${bridgeName} is already in use by another network`);
     }
 
-    const given = validateIpamConfigs(req.IPAM?.Config ?? []);
-    if (given.length > 1) throw new Forbidden("bridge driver doesn't support multiple subnets");
+    const enableIPv6 = req.EnableIPv6 === true;
+    const all = validateIpamConfigs(req.IPAM?.Config ?? [], enableIPv6);
+    const given = all.filter((c) => !isV6Config(c));
     let ipam: IpamConfigRecord;
     if (given.length === 1 && given[0].Subnet) {
       const subnet = given[0].Subnet;
@@ -406,6 +444,7 @@ export class NetworkService {
       const subnet = await this.bridges.pickFreeSubnet();
       ipam = { Subnet: subnet, Gateway: gatewayFor(subnet) };
     }
+    const ipam6 = enableIPv6 ? this.ipv6Config(all.find((c) => isV6Config(c))) : undefined;
 
     const rec: NetworkRecord = {
       id,
@@ -414,13 +453,13 @@ export class NetworkService {
       driver: 'bridge',
       internal: req.Internal === true,
       attachable: req.Attachable === true,
-      enableIPv6: false,
+      enableIPv6,
       labels: { ...(req.Labels ?? {}) },
       options,
       ipamDriver: 'default',
       ipamOptions: { ...(req.IPAM?.Options ?? {}) },
       ipamConfigured: given.length > 0 && given[0].Subnet !== undefined,
-      ipam: [ipam],
+      ipam: ipam6 ? [ipam, ipam6] : [ipam],
       bridgeName,
       mtu,
       icc,
@@ -445,6 +484,28 @@ export class NetworkService {
     }
     this.events.publish('network', 'create', id, { name, type: 'bridge' });
     return { Id: id, Warning: '' };
+  }
+
+  /**
+   * The IPv6 config of a new network: the given subnet (checked against this daemon's other IPv6
+   * subnets, its gateway and aux addresses claimed), else the next free /64 of the daemon's ULA
+   * /48, as moby v27+ (20.10 refused --ipv6 without a subnet: no default IPv6 pool).
+   */
+  private ipv6Config(given: IpamConfigInput | undefined): IpamConfigRecord {
+    const taken = this.all().flatMap((o) => o.ipam.map((c) => c.Subnet).filter((s) => s.includes(':')));
+    if (given?.Subnet) {
+      const subnet = canonicalCidr6(given.Subnet);
+      checkPoolOverlap6(subnet, taken);
+      const gateway = openSubnet6({ subnet, ipRange: given.IPRange, gateway: given.Gateway, auxAddresses: given.AuxiliaryAddresses });
+      const out: IpamConfigRecord = { Subnet: subnet, Gateway: gateway };
+      if (given.IPRange) out.IPRange = canonicalCidr6(given.IPRange);
+      if (given.AuxiliaryAddresses && Object.keys(given.AuxiliaryAddresses).length > 0) out.AuxiliaryAddresses = given.AuxiliaryAddresses;
+      return out;
+    }
+    const subnet = pickSubnet6(this.deps.ula, taken);
+    if (!subnet)
+      throw new Forbidden('could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network');
+    return { Subnet: subnet, Gateway: openSubnet6({ subnet }) };
   }
 
   // ------------------------------------------------------------------ queries

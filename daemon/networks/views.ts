@@ -66,7 +66,7 @@ export function networkView(
       EndpointID: ep.id,
       MacAddress: ep.mac,
       IPv4Address: ep.ip ? `${ep.ip}/${ep.prefixLen}` : '',
-      IPv6Address: '',
+      IPv6Address: ep.ip6 ? `${ep.ip6}/${ep.prefixLen6 ?? 64}` : '',
     };
   }
   view.Containers = withContainers ? containers : {};
