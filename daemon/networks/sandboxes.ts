@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Logger } from 'pino';
 import { macForIp, parseCidr4, parseIpv4 } from '../../network/cidr';
+import { formatIpv6 } from '../../network/cidr6';
 import { NETNS_DIR, type Links } from '../../network/links';
 import { parseProcNetDev, peerCounters } from '../../network/link-stats';
 import type { PortAllocator } from '../../network/port-allocator';
@@ -181,7 +182,8 @@ export class Sandboxes {
     const v4 = ipamV4(n) as IpamConfigRecord;
     const subnet = parseCidr4(v4.Subnet);
     const prefixLen = subnet?.prefix ?? 16;
-    const v6 = this.allocate6(n, cfg, () => alloc.release(ip));
+    const mac = cfg.macAddress || macForIp(parseIpv4(ip) ?? 0);
+    const v6 = this.allocate6(n, cfg, mac, () => alloc.release(ip));
     const used = new Set(existing.map((e) => e.ifName));
     let ifIndex = 0;
     while (used.has(`eth${ifIndex}`)) ifIndex++;
@@ -201,7 +203,7 @@ export class Sandboxes {
       prefixLen,
       gateway: v4.Gateway,
       ...v6,
-      mac: cfg.macAddress || macForIp(parseIpv4(ip) ?? 0),
+      mac,
       aliases: cfg.aliases,
       links: cfg.links,
       dnsNames,
@@ -235,13 +237,22 @@ export class Sandboxes {
   }
 
   /** The endpoint's IPv6 address on a network with IPv6 (--ip6, else the next free one). */
-  private allocate6(n: NetworkRecord, cfg: EndpointConfig, undo: () => void): Pick<EndpointRecord, 'ip6' | 'prefixLen6' | 'gateway6'> {
+  private allocate6(
+    n: NetworkRecord,
+    cfg: EndpointConfig,
+    mac: string,
+    undo: () => void,
+  ): Pick<EndpointRecord, 'ip6' | 'prefixLen6' | 'gateway6'> {
     const a6 = this.networks.allocator6(n);
     const c6 = ipamV6(n);
     if (!a6 || !c6) return {};
     try {
       let ip6: string;
-      if (cfg.ipv6Address) {
+      // The default bridge with a /80 or wider: the subnet with the MAC as the low 48 bits, as
+      // dockerd ("fd00::242:ac11:2" for 02:42:ac:11:00:02).
+      const fromMac = n.name === 'bridge' && a6.subnet.prefix <= 80 ? macAddress6(a6.subnet.ip, mac) : null;
+      if (fromMac && a6.claim(fromMac)) ip6 = fromMac;
+      else if (cfg.ipv6Address) {
         a6.claimOrThrow(cfg.ipv6Address);
         ip6 = cfg.ipv6Address;
       } else ip6 = a6.allocate({ name: n.name, id: n.id });
@@ -494,6 +505,10 @@ export class Sandboxes {
       this.saveEndpoint(ep);
     }
   }
+}
+
+function macAddress6(subnet: bigint, mac: string): string {
+  return formatIpv6(subnet | BigInt(`0x${mac.replace(/:/g, '')}`));
 }
 
 /** Where a published port's proxy connects: the IPv6 address for an IPv6 host address when
