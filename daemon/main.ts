@@ -95,7 +95,14 @@ async function startNetworking(
   const log = logger.child({ component: 'network' });
   const tag = networkTag(config.containerdNamespace);
   const links = new Links({ logger: log });
-  const firewall = new Firewall({ prefix: tag.chainPrefix, enabled: config.iptables, ipForward: config.ipForward, logger: log });
+  const ipv6Host = hostHasIpv6();
+  const firewall = new Firewall({
+    prefix: tag.chainPrefix,
+    enabled: config.iptables,
+    ipForward: config.ipForward,
+    ipv6: ipv6Host,
+    logger: log,
+  });
   // The embedded DNS reads the stored endpoints through its own resolver, so it exists before
   // the network service that starts its listeners; Sandboxes records containers' --dns servers.
   const networkRepo = new NetworkRepo(db);
@@ -137,7 +144,7 @@ async function startNetworking(
     ports: new PortAllocator(),
     proxy,
     userlandProxy: config.userlandProxy,
-    ipv6Host: hostHasIpv6(),
+    ipv6Host,
     logger: log,
     upstreams,
   });

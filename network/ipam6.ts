@@ -4,7 +4,17 @@
 // ipam.ts: the caller supplies what is taken and persists what is allocated.
 import { createHash } from 'node:crypto';
 import { Forbidden, InvalidParameter, SystemError } from '../lib/errors';
-import { cidr6Contains, cidr6Overlaps, formatCidr6, formatIpv6, lastAddress6, maskedCidr6, parseCidr6, parseIpv6, type Cidr6 } from './cidr6';
+import {
+  cidr6Contains,
+  cidr6Overlaps,
+  formatCidr6,
+  formatIpv6,
+  lastAddress6,
+  maskedCidr6,
+  parseCidr6,
+  parseIpv6,
+  type Cidr6,
+} from './cidr6';
 
 export interface Ipv6ConfigInput {
   Subnet?: string;

@@ -2,24 +2,49 @@
 // SQLite first), releasing it, and choosing a free subnet that no host route or other daemon uses.
 import type { Logger } from 'pino';
 import { cidrOverlaps, parseCidr4 } from '../../network/cidr';
-import { DEFAULT_POOLS, gatewayFor, pickSubnet, type PoolSpec } from '../../network/ipam';
+import { DEFAULT_POOLS, gatewayFor, pickSubnet, type IpamConfigInput, type PoolSpec } from '../../network/ipam';
+import { checkPoolOverlap6, openSubnet6, pickSubnet6 } from '../../network/ipam6';
 import type { Links } from '../../network/links';
 import type { NetworkRepo } from '../../store/network-repo';
 import { Forbidden, InvalidParameter } from '../../lib/errors';
-import { parseCidr6 } from '../../network/cidr6';
-import { ipamV6, type NetworkRecord } from './model';
+import { canonicalCidr6, parseCidr6 } from '../../network/cidr6';
+import { ipamV6, type IpamConfigRecord, type NetworkRecord } from './model';
 
 export interface NetworkBridgesDeps {
   repo: NetworkRepo;
   links: Links;
   logger: Logger;
   pools: PoolSpec[];
+  /** The daemon's ULA /48 (ipam6.ulaBase). */
+  ula: string;
   /** This daemon's networks, whose subnets are taken. */
   networks: () => NetworkRecord[];
 }
 
 export class NetworkBridges {
   constructor(private readonly deps: NetworkBridgesDeps) {}
+
+  /**
+   * The IPv6 config of a new network: the given subnet (checked against this daemon's other IPv6
+   * subnets, its gateway and aux addresses claimed), else the next free /64 of the daemon's ULA
+   * /48, as moby v27+ (20.10 refused --ipv6 without a subnet: no default IPv6 pool).
+   */
+  ipv6Config(given: IpamConfigInput | undefined): IpamConfigRecord {
+    const taken = this.deps.networks().flatMap((o) => o.ipam.map((c) => c.Subnet).filter((s) => s.includes(':')));
+    if (given?.Subnet) {
+      const subnet = canonicalCidr6(given.Subnet);
+      checkPoolOverlap6(subnet, taken);
+      const gateway = openSubnet6({ subnet, ipRange: given.IPRange, gateway: given.Gateway, auxAddresses: given.AuxiliaryAddresses });
+      const out: IpamConfigRecord = { Subnet: subnet, Gateway: gateway };
+      if (given.IPRange) out.IPRange = canonicalCidr6(given.IPRange);
+      if (given.AuxiliaryAddresses && Object.keys(given.AuxiliaryAddresses).length > 0) out.AuxiliaryAddresses = given.AuxiliaryAddresses;
+      return out;
+    }
+    const subnet = pickSubnet6(this.deps.ula, taken);
+    if (!subnet)
+      throw new Forbidden('could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network');
+    return { Subnet: subnet, Gateway: openSubnet6({ subnet }) };
+  }
 
   /** Subnets in use: this daemon's networks and the host's routes (other daemons' bridges, the LAN). */
   private async takenSubnets(exceptBridge?: string): Promise<string[]> {

@@ -77,7 +77,8 @@ export function portRequests(spec: PortSpec, defaultHostIp: string, ipv6 = false
       if (hostIp.includes(':') && !ipv6) continue;
       const [start, end] = parseHostPort(b.HostPort);
       out.push({ proto, containerPort: port, hostIp, hostPortStart: start, hostPortEnd: end });
-      if (ipv6 && !b.HostIp && hostIp === '0.0.0.0') out.push({ proto, containerPort: port, hostIp: '::', hostPortStart: start, hostPortEnd: end, twin: true });
+      if (ipv6 && !b.HostIp && hostIp === '0.0.0.0')
+        out.push({ proto, containerPort: port, hostIp: '::', hostPortStart: start, hostPortEnd: end, twin: true });
     }
     bound.add(`${port}/${proto}`);
   }
@@ -86,7 +87,8 @@ export function portRequests(spec: PortSpec, defaultHostIp: string, ipv6 = false
       const { port, proto } = parsePortKey(key);
       if (bound.has(`${port}/${proto}`)) continue;
       out.push({ proto, containerPort: port, hostIp: defaultHostIp, hostPortStart: 0, hostPortEnd: 0 });
-      if (ipv6 && defaultHostIp === '0.0.0.0') out.push({ proto, containerPort: port, hostIp: '::', hostPortStart: 0, hostPortEnd: 0, twin: true });
+      if (ipv6 && defaultHostIp === '0.0.0.0')
+        out.push({ proto, containerPort: port, hostIp: '::', hostPortStart: 0, hostPortEnd: 0, twin: true });
     }
   }
   return out;

@@ -12,7 +12,15 @@ import { parseProcNetDev, peerCounters } from '../../network/link-stats';
 import type { PortAllocator } from '../../network/port-allocator';
 import type { PortProxy } from '../../network/port-proxy';
 import { Conflict, InvalidParameter, SystemError, errorMessage } from '../../lib/errors';
-import { ipamV4, ipamV6, type EndpointConfig, type EndpointRecord, type IpamConfigRecord, type NetworkRecord, type PortMapping } from './model';
+import {
+  ipamV4,
+  ipamV6,
+  type EndpointConfig,
+  type EndpointRecord,
+  type IpamConfigRecord,
+  type NetworkRecord,
+  type PortMapping,
+} from './model';
 import type { NetworkService } from './service';
 import { portRequests, type PortRequestSpec, type PortSpec } from './port-bindings';
 import { ContainerResolvers, EMBEDDED_DNS_IP, hasEmbeddedDns } from './container-dns';
@@ -273,10 +281,9 @@ export class Sandboxes {
     let lastPort = 0;
     for (const req of portRequests(c.ports, defaultIp, this.deps.ipv6Host)) {
       const v6 = req.hostIp.includes(':');
-      // An IPv6 host port reaches the container through the userland proxy (to its IPv6 address,
-      // else to its IPv4 one, as dockerd's proxy does for an IPv4-only container).
-      // Without the proxy there is no IPv6 forwarding at all: Berth writes no ip6tables DNAT.
-      if (v6 && (!this.deps.userlandProxy || req.proto === 'sctp')) continue;
+      // An IPv6 host port reaches a container with IPv6 through ip6tables' DNAT and the proxy; an
+      // IPv4-only one through the userland proxy alone (dockerd's proxying from IPv6 to IPv4).
+      if (v6 && !ep.ip6 && (!this.deps.userlandProxy || req.proto === 'sctp')) continue;
       if (req.twin) {
         // The "::" twin takes the port its IPv4 binding got; another process holding it on IPv6
         // leaves the binding IPv4 only (dockerd would pick another port for both).

@@ -8,17 +8,9 @@ import type { Logger } from 'pino';
 import { parseCidr4, formatIpv4, networkAddress } from '../../network/cidr';
 import type { DnsServer } from '../../network/dns-server';
 import type { Firewall, FirewallModel } from '../../network/firewall';
-import {
-  SubnetAllocator,
-  checkPoolOverlap,
-  gatewayFor,
-  openSubnet,
-  validateIpamConfigs,
-  type IpamConfigInput,
-  type PoolSpec,
-} from '../../network/ipam';
+import { SubnetAllocator, checkPoolOverlap, gatewayFor, openSubnet, validateIpamConfigs, type PoolSpec } from '../../network/ipam';
 import { canonicalCidr6 } from '../../network/cidr6';
-import { Subnet6Allocator, checkPoolOverlap6, isV6Config, openSubnet6, pickSubnet6 } from '../../network/ipam6';
+import { Subnet6Allocator, isV6Config, openSubnet6 } from '../../network/ipam6';
 import type { Links } from '../../network/links';
 import type { NetworkRepo } from '../../store/network-repo';
 import { NetworkNameTakenError } from '../../store/network-repo';
@@ -139,6 +131,7 @@ export class NetworkService {
       links: deps.links,
       logger: deps.logger,
       pools: deps.pools,
+      ula: deps.ula,
       networks: () => this.all(),
     });
   }
@@ -213,7 +206,7 @@ export class NetworkService {
           proto: m.proto,
           hostIp: m.hostIp,
           hostPort: m.hostPort,
-          containerIp: ep.ip,
+          containerIp: m.hostIp.includes(':') && ep.ip6 ? ep.ip6 : ep.ip,
           containerPort: m.containerPort,
           bridge: n.bridgeName,
         });
@@ -313,7 +306,7 @@ export class NetworkService {
         ? { Subnet: canonicalCidr6(cfg.fixedCidrV6), Gateway: openSubnet6({ subnet: canonicalCidr6(cfg.fixedCidrV6) }) }
         : prev6
           ? { Subnet: prev6.Subnet, Gateway: prev6.Gateway }
-          : this.ipv6Config(undefined);
+          : this.bridges.ipv6Config(undefined);
     const rec: NetworkRecord = {
       id: prev?.id ?? randomBytes(32).toString('hex'),
       name: 'bridge',
@@ -355,6 +348,7 @@ export class NetworkService {
       .map((n) => ({
         name: n.bridgeName as string,
         subnet: n.ipam[0]?.Subnet ?? '',
+        ...(ipamV6(n) ? { subnet6: ipamV6(n)?.Subnet } : {}),
         internal: n.internal,
         icc: n.icc !== false,
         masquerade: n.masquerade !== false,
@@ -444,7 +438,7 @@ export class NetworkService {
       const subnet = await this.bridges.pickFreeSubnet();
       ipam = { Subnet: subnet, Gateway: gatewayFor(subnet) };
     }
-    const ipam6 = enableIPv6 ? this.ipv6Config(all.find((c) => isV6Config(c))) : undefined;
+    const ipam6 = enableIPv6 ? this.bridges.ipv6Config(all.find((c) => isV6Config(c))) : undefined;
 
     const rec: NetworkRecord = {
       id,
@@ -484,28 +478,6 @@ export class NetworkService {
     }
     this.events.publish('network', 'create', id, { name, type: 'bridge' });
     return { Id: id, Warning: '' };
-  }
-
-  /**
-   * The IPv6 config of a new network: the given subnet (checked against this daemon's other IPv6
-   * subnets, its gateway and aux addresses claimed), else the next free /64 of the daemon's ULA
-   * /48, as moby v27+ (20.10 refused --ipv6 without a subnet: no default IPv6 pool).
-   */
-  private ipv6Config(given: IpamConfigInput | undefined): IpamConfigRecord {
-    const taken = this.all().flatMap((o) => o.ipam.map((c) => c.Subnet).filter((s) => s.includes(':')));
-    if (given?.Subnet) {
-      const subnet = canonicalCidr6(given.Subnet);
-      checkPoolOverlap6(subnet, taken);
-      const gateway = openSubnet6({ subnet, ipRange: given.IPRange, gateway: given.Gateway, auxAddresses: given.AuxiliaryAddresses });
-      const out: IpamConfigRecord = { Subnet: subnet, Gateway: gateway };
-      if (given.IPRange) out.IPRange = canonicalCidr6(given.IPRange);
-      if (given.AuxiliaryAddresses && Object.keys(given.AuxiliaryAddresses).length > 0) out.AuxiliaryAddresses = given.AuxiliaryAddresses;
-      return out;
-    }
-    const subnet = pickSubnet6(this.deps.ula, taken);
-    if (!subnet)
-      throw new Forbidden('could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network');
-    return { Subnet: subnet, Gateway: openSubnet6({ subnet }) };
   }
 
   // ------------------------------------------------------------------ queries

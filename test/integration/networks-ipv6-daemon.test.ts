@@ -45,7 +45,9 @@ async function check(opts: { args?: string[]; daemonJson?: string }, ula: string
 
     await k.ok(['run', '-d', '--name', 'd6', 'busybox', 'sleep', '300']);
     const c = (await k.inspect('d6')) as unknown as {
-      NetworkSettings: { Networks: { bridge: { MacAddress: string; GlobalIPv6Address: string; GlobalIPv6PrefixLen: number; IPv6Gateway: string } } };
+      NetworkSettings: {
+        Networks: { bridge: { MacAddress: string; GlobalIPv6Address: string; GlobalIPv6PrefixLen: number; IPv6Gateway: string } };
+      };
     };
     const e = c.NetworkSettings.Networks.bridge;
     const m = e.MacAddress.split(':');

@@ -8,9 +8,11 @@
 // v29 (API 1.53); where they differ the v29 behaviour is followed and the test says so.
 // IPv6 subnets are random /64s of fd00::/8; test traffic stays on loopback and these containers.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { describe, test } from 'node:test';
+import { networkTag } from '../../daemon/networks/service';
 import { lines } from './container-kit';
 import { freePorts, httpGet, httpdCmd, rnd } from './net-tools';
 import { apiError, ctrJson, freeSubnet, k, netInspect, netRm, rmf, useNetworksKit } from './networks-kit';
@@ -87,8 +89,21 @@ describe('IPv6 user networks', { concurrency: 2 }, () => {
       assert.ok(brAddrs.includes(gwHex), `the bridge ${br} carries ${v6}1: ${brAddrs.join(', ')}`);
 
       await k.ok([
-        'run', '-d', '--name', a, '--network', name, '--ip6', `${v6}10`,
-        '--link-local-ip', '169.254.7.7', '--link-local-ip', 'fe80::77', 'busybox', 'sleep', '300',
+        'run',
+        '-d',
+        '--name',
+        a,
+        '--network',
+        name,
+        '--ip6',
+        `${v6}10`,
+        '--link-local-ip',
+        '169.254.7.7',
+        '--link-local-ip',
+        'fe80::77',
+        'busybox',
+        'sleep',
+        '300',
       ]);
       await k.ok(['run', '-d', '--name', b, '--network', name, 'busybox', 'sleep', '300']);
       const ea = await ep6(a, name);
@@ -263,12 +278,25 @@ describe('IPv6 user networks', { concurrency: 2 }, () => {
       await k.ok(['run', '-d', '--name', web6, '--network', name, '-p', `${p6}:80`, 'busybox', ...httpdCmd('six')]);
       assert.deepEqual(lines(await k.ok(['port', web4])), [`80/tcp -> 0.0.0.0:${p4}`, `80/tcp -> [::]:${p4}`]);
       assert.deepEqual(lines(await k.ok(['port', web4, '80'])), [`0.0.0.0:${p4}`, `[::]:${p4}`]);
-      assert.equal((await k.ok(['ps', '--filter', `name=${web4}`, '--format', '{{.Ports}}'])).trim(), `0.0.0.0:${p4}->80/tcp, [::]:${p4}->80/tcp`);
+      assert.equal(
+        (await k.ok(['ps', '--filter', `name=${web4}`, '--format', '{{.Ports}}'])).trim(),
+        `0.0.0.0:${p4}->80/tcp, [::]:${p4}->80/tcp`,
+      );
       const c = (await ctrJson(web6)) as unknown as { NetworkSettings: { Ports: Record<string, unknown> } };
       assert.deepEqual(c.NetworkSettings.Ports['80/tcp'], [
         { HostIp: '0.0.0.0', HostPort: String(p6) },
         { HostIp: '::', HostPort: String(p6) },
       ]);
+      // ip6tables mirrors the IPv4 rules for the IPv6 network: masquerade, and DNAT of the [::]
+      // port to the container's IPv6 address (web4 has none: the proxy alone serves its [::] port).
+      const { chainPrefix } = networkTag(k.namespace);
+      const n6 = await netInspect(name);
+      const sub6 = (n6.IPAM.Config ?? []).find((c) => (c.Subnet ?? '').includes(':'))?.Subnet ?? '';
+      const ip6 = (await ep6(web6, name)).GlobalIPv6Address;
+      const saved6 = execFileSync('ip6tables-save', { encoding: 'utf8' });
+      assert.ok(saved6.includes(`-A ${chainPrefix}-POSTROUTING -s ${sub6} ! -o br-${n6.Id.slice(0, 12)} -j MASQUERADE`), saved6);
+      assert.ok(saved6.includes(`--dport ${p6} -j DNAT --to-destination [${ip6}]:80`), saved6);
+      assert.ok(!saved6.includes(`--dport ${p4} -j DNAT`), 'no IPv6 DNAT to an IPv4-only container');
       for (const [port, body] of [
         [p4, 'four'],
         [p6, 'six'],
@@ -289,5 +317,7 @@ describe('IPv6 user networks', { concurrency: 2 }, () => {
       await rmf(web4, web6);
       await netRm(name);
     }
+    const after6 = execFileSync('ip6tables-save', { encoding: 'utf8' });
+    assert.ok(!after6.includes(`--dport ${p6} -j DNAT`), 'the DNAT went with the container');
   });
 });

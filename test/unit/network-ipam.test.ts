@@ -276,7 +276,8 @@ describe('validateIpamConfigs', () => {
     assert.throws(
       () => validateIpamConfigs([{ Subnet: 'fd00::1/64', IPRange: '10.0.0.0/24' }], true),
       (e: Error) =>
-        e.message === 'invalid network config:\n* invalid subnet fd00::1/64: it should be fd00::/64\n* invalid ip-range 10.0.0.0/24: parent subnet is an IPv6 block',
+        e.message ===
+        'invalid network config:\n* invalid subnet fd00::1/64: it should be fd00::/64\n* invalid ip-range 10.0.0.0/24: parent subnet is an IPv6 block',
     );
     assert.throws(
       () => validateIpamConfigs([{ Subnet: 'fd00::/64' }, { Subnet: 'fd01::/64' }], true),
