@@ -185,6 +185,20 @@ export class Subnet6Allocator {
   inUse(): number {
     return this.used.size;
   }
+
+  /** How many addresses allocate() could still hand out, capped at 2^64-1 as moby's uint64. */
+  available(): bigint {
+    let inRange = 0n;
+    for (const n of this.used) if (n >= this.lo && n <= this.hi) inRange++;
+    const free = this.hi - this.lo + 1n - inRange;
+    const max = (1n << 64n) - 1n;
+    return free > max ? max : free;
+  }
+
+  /** The subnet in Go's text. */
+  get text(): string {
+    return formatCidr6(this.subnet);
+  }
 }
 
 /** A new IPv6 subnet's gateway: given (claimed), else the first free address ("::1"). */

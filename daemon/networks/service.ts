@@ -17,6 +17,7 @@ import { NetworkNameTakenError } from '../../store/network-repo';
 import type { EventBus } from '../events';
 import { Conflict, Forbidden, InvalidParameter, NotFound, errorMessage } from '../../lib/errors';
 import { parseBool } from '../../lib/go-strconv';
+import { int64 } from '../../lib/int64';
 import { nowRFC3339Nano } from '../../lib/time';
 import { NetworkBridges } from './bridges';
 import { ipamV4, ipamV6, type EndpointRecord, type IpamConfigRecord, type NetworkRecord } from './model';
@@ -490,6 +491,8 @@ export class NetworkService {
       const a = n.driver === 'bridge' && n.ipam[0] ? this.allocator(n) : undefined;
       const st = a && { inUse: a.inUse(), available: a.available() };
       view.Status = { IPAM: { Subnets: st ? { [n.ipam[0].Subnet]: { IPsInUse: st.inUse, DynamicIPsAvailable: st.available } } : {} } };
+      const a6 = this.allocator6(n);
+      if (a6) view.Status.IPAM.Subnets[a6.text] = { IPsInUse: a6.inUse(), DynamicIPsAvailable: int64(a6.available()) };
     }
     return view;
   }

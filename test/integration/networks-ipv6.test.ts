@@ -117,6 +117,10 @@ describe('IPv6 user networks', { concurrency: 2 }, () => {
       assert.equal(eb.GlobalIPv6Address, `${v6}2`, 'the first free address after the gateway');
       assert.equal(eb.IPv6Gateway, `${v6}1`);
 
+      // API 1.52+ Status: the IPv6 subnet too, its uint64 count as exact digits (2^64 minus the
+      // subnet-router address, the gateway and a and b).
+      const raw = (await k.request('GET', `/networks/${name}`)).body;
+      assert.ok(raw.includes(`"${v6}/64":{"IPsInUse":4,"DynamicIPsAvailable":18446744073709551612}`), raw);
       const n2 = await netInspect(name);
       const byName = Object.values(n2.Containers ?? {}).find((c) => c.Name === a);
       assert.equal(byName?.IPv6Address, `${v6}10/64`);
