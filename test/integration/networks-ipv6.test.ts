@@ -164,12 +164,13 @@ describe('IPv6 user networks', { concurrency: 2 }, () => {
     const c = `c6-${rnd()}`;
     try {
       await k.ok(['run', '-d', '--name', c, 'busybox', 'sleep', '300']);
-      await k.ok(['network', 'connect', '--ip6', `${v6}abc`, name, c]);
+      await k.ok(['network', 'connect', '--ip6', `${v6}abc`, '--link-local-ip', 'fe80::abc', name, c]);
       const e = await ep6(c, name);
-      assert.deepEqual(e.IPAMConfig, { IPv6Address: `${v6}abc` });
+      assert.deepEqual(e.IPAMConfig, { IPv6Address: `${v6}abc`, LinkLocalIPs: ['fe80::abc'] });
       assert.equal(e.GlobalIPv6Address, `${v6}abc`);
       const addr = await k.ok(['exec', c, 'ip', '-6', 'addr', 'show', 'eth1']);
       assert.match(addr, new RegExp(`inet6 ${v6}abc/64`), addr);
+      assert.match(addr, /inet6 fe80::abc\/64 scope link/, addr);
       await k.ok(['network', 'disconnect', name, c]);
       await k.ok(['network', 'connect', '--ip6', `${v6}abc`, name, c]);
     } finally {
