@@ -30,6 +30,7 @@ export const BRIDGE_OPTS = {
   hostBinding: 'com.docker.network.bridge.host_binding_ipv4',
   defaultBridge: 'com.docker.network.bridge.default_bridge',
   mtu: 'com.docker.network.driver.mtu',
+  enableIPv6: 'com.docker.network.enable_ipv6',
 } as const;
 
 export interface DefaultBridgeConfig {
@@ -413,7 +414,17 @@ export class NetworkService {
       throw new Forbidden(`bridge name ${bridgeName} is already in use by another network`);
     }
 
-    const enableIPv6 = req.EnableIPv6 === true;
+    // As moby: an explicit EnableIPv6 wins (and drops the driver option), else the option counts.
+    let enableIPv6 = req.EnableIPv6 === true;
+    const v6opt = options[BRIDGE_OPTS.enableIPv6];
+    if (req.EnableIPv6 !== undefined && req.EnableIPv6 !== null) delete options[BRIDGE_OPTS.enableIPv6];
+    else if (v6opt !== undefined) {
+      try {
+        enableIPv6 = parseBool(v6opt);
+      } catch {
+        throw new InvalidParameter(`driver-opt "${BRIDGE_OPTS.enableIPv6}" is not a valid bool`);
+      }
+    }
     const all = validateIpamConfigs(req.IPAM?.Config ?? [], enableIPv6);
     const given = all.filter((c) => !isV6Config(c));
     let ipam: IpamConfigRecord;

@@ -229,6 +229,14 @@ describe('IPv6 user networks', { concurrency: 2 }, () => {
       const overlap = await k.fails(['network', 'create', '--ipv6', '--subnet', `${v6}/80`, `ov-${rnd()}`]);
       assert.match(overlap.stderr, /Pool overlaps with other one on this address space/);
 
+      // The driver option counts when EnableIPv6 is not sent (moby's createNetwork).
+      const byOpt = `opt6-${rnd()}`;
+      await k.ok(['network', 'create', '-o', 'com.docker.network.enable_ipv6=true', '--subnet', `${freeUla()}/64`, byOpt]);
+      assert.equal((await netInspect(byOpt)).EnableIPv6, true);
+      await netRm(byOpt);
+      const badOpt = await k.fails(['network', 'create', '-o', 'com.docker.network.enable_ipv6=maybe', `opt6-${rnd()}`]);
+      assert.match(badOpt.stderr, /driver-opt "com.docker.network.enable_ipv6" is not a valid bool/);
+
       // --ipv6 alone: a /64 of the daemon's own ULA /48 (moby v27+; 20.10 had no default IPv6 pool).
       await k.ok(['network', 'create', '--ipv6', auto]);
       const a = await netInspect(auto);
