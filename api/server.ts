@@ -77,6 +77,8 @@ export interface ApiServerOptions {
   experimental?: boolean;
   /** Daemon directories (data root, exec root) whose paths error bodies never show. */
   privatePaths?: string[];
+  /** Told of each answered request (not of hijacked ones): route pattern ('' if none matched), method, status, seconds. */
+  observeRequest?: (o: { route: string; method: string; status: number; seconds: number }) => void;
 }
 
 /** The version named by the request's /vX.Y prefix, kept on the raw request by rewriteUrl. */
@@ -237,6 +239,18 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     request.apiVersion = negotiateVersion(requestedVersion.get(request.raw));
     reply.header('Docker-Experimental', experimental);
   });
+
+  const observe = opts.observeRequest;
+  if (observe) {
+    app.addHook('onResponse', async (request, reply) => {
+      observe({
+        route: request.is404 ? '' : (request.routeOptions.url ?? ''),
+        method: request.method,
+        status: reply.statusCode,
+        seconds: reply.elapsedTime / 1000,
+      });
+    });
+  }
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
 

@@ -105,8 +105,8 @@ async function startFleet(e: Engine, n: number, small: Buffer): Promise<Set<stri
       );
     },
   );
-  // Every container healthy: the probes run.
-  const deadline = Date.now() + 120_000;
+  // Every container healthy: the probes run. (A saturated host takes a while for 100.)
+  const deadline = Date.now() + 60_000 + n * 2000;
   for (;;) {
     const healthy = (await output(e.docker(['ps', '-q', '--filter', `label=${LABEL}`, '--filter', 'health=healthy'])))
       .split('\n')

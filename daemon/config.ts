@@ -45,6 +45,8 @@ import { type FileResult, defaultReadFile, findConflicts, isSet, loadFile, refus
 import {
   absOrNull,
   checkLogLevel,
+  checkMetricsAddr,
+  checkDashboardAddr,
   checkNamespace,
   checkPool,
   conflictFreeLabels,
@@ -253,6 +255,8 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
     debug,
     shutdownTimeout: shutdownTimeout < 0 ? -1 : shutdownTimeout,
     liveRestore: bool('live-restore', false),
+    metricsAddr: checkMetricsAddr(str('metrics-addr') || null, bool('metrics-allow-remote', false)),
+    dashboardAddr: checkDashboardAddr(str('dashboard-addr') || null),
     experimental: bool('experimental', false),
     features: features as Record<string, boolean>,
     builder: builderSection,

@@ -56,6 +56,11 @@ import { PortAllocator } from '../network/port-allocator';
 import { PortProxy } from '../network/port-proxy';
 import { hostUpstreams } from './containers/etc-files';
 import { closeTempMounts, initTempMounts } from '../runtime/mount';
+import { DaemonMetrics, type RequestObservation, timedMethods } from './metrics/daemon-metrics';
+import { connectMetrics } from './metrics/wiring';
+import { serveMetrics } from '../api/metrics-server';
+import { serveDashboard } from '../api/dashboard-server';
+import { dashboardBackend } from './dashboard/backend';
 
 interface Shutdown {
   (): Promise<void>;
@@ -185,6 +190,8 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       db.close();
     });
     const daemonId = new MetaRepo(db).getOrCreate('daemon-id', () => randomUUID());
+    // Only with --metrics-addr: the collectors cost nothing when nobody can scrape them.
+    const metrics = config.metricsAddr ? new DaemonMetrics() : undefined;
 
     let address = config.containerd;
     if (!address) {
@@ -200,7 +207,14 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       cleanups.push(() => supervisor.stop());
       address = await supervisor.start();
     }
-    const ctd = new Containerd({ address, namespace: config.containerdNamespace, logger: logger.child({ component: 'runtime' }) });
+    const ctd = new Containerd({
+      address,
+      namespace: config.containerdNamespace,
+      logger: logger.child({ component: 'runtime' }),
+      ...(metrics
+        ? { observeCall: (svc: string, m: string, code: string, s: number) => metrics.observeContainerdCall(svc, m, code, s) }
+        : {}),
+    });
     cleanups.push(() => ctd.close());
     await ctd.waitReady(30_000);
 
@@ -228,6 +242,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         registry,
         maxConcurrentDownloads: config.maxConcurrentDownloads,
         maxDownloadAttempts: config.maxDownloadAttempts,
+        ...(metrics ? { onBytes: (n: number) => metrics.countPullBytes(n) } : {}),
       },
       push: {
         registry: {
@@ -395,19 +410,35 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       logger: logger.child({ component: 'system' }),
     });
 
+    const timed = <T extends object>(target: T, actions: Partial<Record<keyof T, string>>): T =>
+      metrics ? timedMethods(target, actions, (a, s) => metrics.observeAction(a, s)) : target;
+    // The Engine API and the dashboard act through this one object.
+    const apiContainers = timed(withExecIds(containers, exec), {
+      create: 'create',
+      start: 'start',
+      stop: 'stop',
+      restart: 'restart',
+      kill: 'kill',
+      pause: 'pause',
+      unpause: 'unpause',
+      remove: 'delete',
+    });
     const server = createApiServer({
       logger: logger.child({ component: 'api' }),
       backends: {
         system,
         images,
-        containers: withExecIds(containers, exec),
+        containers: apiContainers,
         events,
         stats,
-        exec,
-        containerFiles: containerFilesBackend({ ctd, images, containers, events, hostMounts: (r) => specs.hostMounts(r) }),
+        exec: timed(exec, { create: 'exec_create' }),
+        containerFiles: timed(containerFilesBackend({ ctd, images, containers, events, hostMounts: (r) => specs.hostMounts(r) }), {
+          commit: 'commit',
+          changes: 'changes',
+        }),
         volumes,
         networks: {
-          list: (f) => networks.list(f),
+          list: (f, withContainers) => networks.list(f, withContainers),
           inspect: (id, withStatus) => networks.inspect(id, withStatus),
           create: (req) => networks.create(req),
           remove: (id) => networks.remove(id),
@@ -420,10 +451,28 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       },
       experimental: config.experimental,
       privatePaths: [config.dataRoot, config.execRoot],
+      ...(metrics ? { observeRequest: (o: RequestObservation) => metrics.observeRequest(o) } : {}),
     });
     cleanups.push(() => server.close());
     // Runs before server.close: ends the open stats streams so the server need not wait for them.
     cleanups.push(() => stats.close());
+    if (metrics && config.metricsAddr) {
+      cleanups.push(connectMetrics(metrics, { events, containers: containerStore, samples: (ids, ms) => stats.sampleOnce(ids, ms) }));
+      const listener = await serveMetrics(config.metricsAddr, metrics, logger.child({ component: 'metrics' }));
+      cleanups.push(() => listener.close());
+      logger.info({ address: listener.address }, 'metrics listening');
+    }
+    if (config.dashboardAddr) {
+      const backend = dashboardBackend({ containers: apiContainers, stats, events });
+      const dashboard = await serveDashboard(config.dashboardAddr, backend, logger.child({ component: 'dashboard' }));
+      // Runs before stats.close and server.close: ends the page's streams first.
+      cleanups.push(() => dashboard.close());
+      // Also root-only in the exec root, for a --log-level that hides info and for tools.
+      const urlFile = path.join(config.execRoot, 'dashboard.url');
+      fs.writeFileSync(urlFile, `${dashboard.url}\n`, { mode: 0o600 });
+      cleanups.push(() => fs.rmSync(urlFile, { force: true }));
+      logger.info({ address: dashboard.address, url: dashboard.url }, 'dashboard listening');
+    }
     await listen(server, config.hosts, { group: config.group });
     logger.info({ hosts: config.hosts, version: engineInfo().version, dataRoot: config.dataRoot }, 'API listening');
     return shutdown;

@@ -43,3 +43,18 @@ export function ipv4Octets(s: string): [number, number, number, number] | null {
   const [a = 0, b = 0, c = 0, d = 0] = ipaddr.IPv4.parse(s).octets;
   return [a, b, c, d];
 }
+
+/** Go's net.SplitHostPort of "host:port" or "[v6]:port", with a decimal port of 0-65535; null if malformed. */
+export function splitHostPort(addr: string): { host: string; port: number } | null {
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) return null;
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+/** A listen host reachable from this machine only: "localhost", 127.0.0.0/8 or ::1 ('' is every address). */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIPv4(host)) return ipaddr.IPv4.parse(host).range() === 'loopback';
+  return isIPv6(host) && ipaddr.IPv6.parse(host).range() === 'loopback';
+}

@@ -2,7 +2,8 @@
 // lookup is fd-relative and done by the kernel with openat2(RESOLVE_IN_ROOT / RESOLVE_BENEATH), so
 // a container swapping links or directories meanwhile can never send the daemon to a host file.
 // Thin synchronous wrappers; errors become Node-style errors with .code, .errno and .syscall.
-// Also listenInNetns (asynchronous): the embedded DNS's sockets made inside a container's netns.
+// Also listenInNetns and socketInNetns (asynchronous): the embedded DNS's sockets made inside a
+// container's netns (its listeners, and the sockets its upstream queries leave from).
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -462,6 +463,9 @@ static napi_value CloseFd(napi_env env, napi_callback_info info) {
 
 struct netns_job {
   int nsfd;
+  // 0: the listeners (a bound UDP socket and a listening TCP one); 1: one UDP socket bound to a
+  // free port; 2: one unconnected TCP socket (the upstream exchanges of the embedded DNS).
+  int client;
   struct sockaddr_in addr;
   int backlog;
   int udp, tcp;
@@ -484,6 +488,11 @@ static void *netns_worker(void *arg) {
     job_fail(j, "setns");
     return NULL;
   }
+  if (j->client == 2) {
+    j->tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (j->tcp < 0) job_fail(j, "socket");
+    return NULL;
+  }
   j->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (j->udp < 0) {
     job_fail(j, "socket");
@@ -493,6 +502,7 @@ static void *netns_worker(void *arg) {
     job_fail(j, "bind");
     return NULL;
   }
+  if (j->client == 1) return NULL;
   j->tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (j->tcp < 0) {
     job_fail(j, "socket");
@@ -549,6 +559,8 @@ static void netns_complete(napi_env env, napi_status status, void *data) {
     napi_reject_deferred(env, r->deferred, errno_error(env, ECANCELED, "listenInNetns", r->path));
   } else if (r->job.err != 0) {
     napi_reject_deferred(env, r->deferred, errno_error(env, r->job.err, r->job.syscall, r->path));
+  } else if (r->job.client != 0) {
+    napi_resolve_deferred(env, r->deferred, num(env, r->job.client == 1 ? r->job.udp : r->job.tcp));
   } else {
     napi_value out;
     napi_create_array_with_length(env, 2, &out);
@@ -580,7 +592,7 @@ static napi_value ListenInNetns(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "expected an address string");
     return NULL;
   }
-  r->job = (struct netns_job){.nsfd = -1, .backlog = backlog, .udp = -1, .tcp = -1, .err = 0, .syscall = NULL};
+  r->job = (struct netns_job){.nsfd = -1, .client = 0, .backlog = backlog, .udp = -1, .tcp = -1, .err = 0, .syscall = NULL};
   r->job.addr.sin_family = AF_INET;
   if (port < 0 || port > 65535 || inet_pton(AF_INET, ip, &r->job.addr.sin_addr) != 1) {
     free(r);
@@ -593,6 +605,37 @@ static napi_value ListenInNetns(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "listenInNetns", NAPI_AUTO_LENGTH, &name);
   if (napi_create_async_work(env, NULL, name, netns_execute, netns_complete, r, &r->work) != napi_ok || napi_queue_async_work(env, r->work) != napi_ok) {
     napi_reject_deferred(env, r->deferred, errno_error(env, EAGAIN, "listenInNetns", r->path));
+    free(r);
+  }
+  return promise;
+}
+
+// socketInNetns(netnsPath, tcp) -> Promise<fd>: a socket made inside the network namespace at
+// netnsPath (non-blocking, close-on-exec), for an exchange that must leave from there: UDP bound to
+// a free port of 0.0.0.0, or TCP unconnected. The socket keeps that namespace whoever uses it.
+static napi_value SocketInNetns(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  bool tcp = false;
+  struct netns_request *r = calloc(1, sizeof *r);
+  if (!r) return throw_errno(env, ENOMEM, "socketInNetns", NULL);
+  if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], r->path, sizeof r->path)) {
+    free(r);
+    return NULL;
+  }
+  if (napi_get_value_bool(env, argv[1], &tcp) != napi_ok) {
+    free(r);
+    napi_throw_type_error(env, NULL, "expected a boolean");
+    return NULL;
+  }
+  r->job = (struct netns_job){.nsfd = -1, .client = tcp ? 2 : 1, .backlog = 0, .udp = -1, .tcp = -1, .err = 0, .syscall = NULL};
+  r->job.addr.sin_family = AF_INET;
+  r->job.addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  r->job.addr.sin_port = 0;
+  napi_value promise, name;
+  napi_create_promise(env, &r->deferred, &promise);
+  napi_create_string_utf8(env, "socketInNetns", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, netns_execute, netns_complete, r, &r->work) != napi_ok || napi_queue_async_work(env, r->work) != napi_ok) {
+    napi_reject_deferred(env, r->deferred, errno_error(env, EAGAIN, "socketInNetns", r->path));
     free(r);
   }
   return promise;
@@ -613,6 +656,7 @@ static void register_xattr(napi_env env, napi_value exports);
 NAPI_MODULE_INIT() {
   register_xattr(env, exports);
   export_fn(env, exports, "listenInNetns", ListenInNetns);
+  export_fn(env, exports, "socketInNetns", SocketInNetns);
   export_fn(env, exports, "openRoot", OpenRoot);
   export_fn(env, exports, "openInRoot", OpenInRoot);
   export_fn(env, exports, "openBeneath", OpenBeneath);

@@ -4,8 +4,9 @@
 // stays free, so a DNS server in the container can still bind 0.0.0.0:53. The native addon makes
 // and binds the sockets on a short-lived thread of its own that enters the namespace (setns
 // changes only the calling thread; the event loop does not wait for it), then Node adopts the
-// descriptors: they keep their namespace, while this process and every exchange with the
-// upstream servers stay in the host's.
+// descriptors: they keep their namespace, while this process stays in the host's. The sockets
+// of the upstream exchanges are made there too (socketInNetns), so a forwarded query leaves from
+// the container's namespace, with its routes and its loopback, as dockerd's resolver sends it.
 import { spawn } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
@@ -20,7 +21,36 @@ const IPTABLES_TIMEOUT_MS = 30_000;
 
 interface NetnsAddon {
   listenInNetns(netnsPath: string, ip: string, port: number, backlog: number): Promise<[number, number]>;
+  socketInNetns(netnsPath: string, tcp: boolean): Promise<number>;
   closeFd(fd: number): void;
+}
+
+/** A UDP socket made in the netns at netnsPath, bound to a free port there (for connect/send). */
+export async function udpSocketInNetns(netnsPath: string): Promise<dgram.Socket> {
+  const addon = nativeAddon<NetnsAddon>();
+  const fd = await addon.socketInNetns(netnsPath, false);
+  const sock = dgram.createSocket('udp4');
+  const ready = new Promise<void>((resolve) => sock.once('listening', () => resolve()));
+  try {
+    sock.bind({ fd });
+  } catch (err) {
+    addon.closeFd(fd);
+    throw err;
+  }
+  await ready;
+  return sock;
+}
+
+/** An unconnected TCP socket made in the netns at netnsPath (connect it with socket.connect). */
+export async function tcpSocketInNetns(netnsPath: string): Promise<net.Socket> {
+  const addon = nativeAddon<NetnsAddon>();
+  const fd = await addon.socketInNetns(netnsPath, true);
+  try {
+    return new net.Socket({ fd, readable: true, writable: true });
+  } catch (err) {
+    addon.closeFd(fd);
+    throw err;
+  }
 }
 
 export interface NetnsListeners {

@@ -1,7 +1,8 @@
 // The embedded DNS server: one UDP + one TCP listener per key. Containers on user-defined
 // networks each have theirs on 127.0.0.11 inside their own netns, port 53 redirected to them
 // (network/dns-in-netns.ts), keyed by container, so the listener a query came in on says who
-// asks; forwarding happens from the host's namespace. It mirrors dockerd's libnetwork resolver: A answers for our names
+// asks; a forwarded query leaves from that container's namespace too (from berthd's for the host's
+// loopback servers, `host(ip)`), as dockerd's. It mirrors dockerd's libnetwork resolver: A answers for our names
 // (TTL 600, shuffled), empty NOERROR for AAAA/MX of our names, PTR for our addresses, everything
 // else forwarded verbatim to the upstreams in order (same transport as the client, the client's
 // query id kept, SERVFAIL and REFUSED answers skipped), SERVFAIL when none answers (dockerd >= 25;
@@ -28,7 +29,7 @@ import {
   type Proto,
   type Query,
 } from './dns-wire';
-import { listenInNetns, redirectInNetns } from './dns-in-netns';
+import { listenInNetns, redirectInNetns, tcpSocketInNetns, udpSocketInNetns } from './dns-in-netns';
 
 export interface DnsAnswer {
   addresses: string[]; // IPv4 A records
@@ -68,10 +69,18 @@ const MAX_TCP_PIPELINE = 16;
 export interface Upstream {
   host: string;
   port: number;
+  /** Queried from berthd's own namespace (`host(ip)`: a loopback server of the host's
+   *  resolv.conf, as dockerd's `host(...)` ExtServers), not from the container's. */
+  hostNs?: boolean;
 }
 
 /** "ip", "ip:port", "[v6]" or "[v6]:port"; null if not one of those. */
 export function parseUpstream(s: string): Upstream | null {
+  const hostNs = /^host\((.*)\)$/.exec(s.trim());
+  if (hostNs) {
+    const u = parseUpstream(hostNs[1]);
+    return u && !u.hostNs ? { ...u, hostNs: true } : null;
+  }
   const str = s.trim();
   if (net.isIP(str)) return { host: str, port: 53 };
   let host: string;
@@ -423,39 +432,66 @@ export class DnsServer {
         if (resp.length >= 12 && resp.readUInt16BE(0) === id && resp[2] & 0x80) finish(resp);
       };
 
+      // From the container's namespace (its routes, its loopback), unless the server is one of
+      // the host's loopback resolvers; a socket made after the exchange ended is closed at once.
+      const inNetns = l.netns !== undefined && !server.hostNs && net.isIPv4(server.host) ? l.netns : undefined;
+      const adopt = <S>(made: Promise<S>, close: (sock: S) => void, use: (sock: S) => void): void => {
+        made.then(
+          (sock) => {
+            if (done) return close(sock);
+            cleanups.push(() => close(sock));
+            use(sock);
+          },
+          (err: unknown) => finish(null, `socket in the container's namespace: ${String(err)}`),
+        );
+      };
       if (proto === 'udp') {
-        const sock = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
-        cleanups.push(() => sock.close());
-        sock.on('error', (err) => finish(null, err.message));
-        sock.on('message', accept);
-        // connect() so the kernel only delivers datagrams from the upstream itself.
-        sock.connect(server.port, server.host, () => {
-          if (done) return;
-          sock.send(msg, (err) => {
-            if (err) finish(null, err.message);
-          });
-        });
+        const made =
+          inNetns !== undefined
+            ? udpSocketInNetns(inNetns)
+            : Promise.resolve(dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4'));
+        adopt(
+          made,
+          (sock) => sock.close(),
+          (sock) => {
+            sock.on('error', (err) => finish(null, err.message));
+            sock.on('message', accept);
+            // connect() so the kernel only delivers datagrams from the upstream itself.
+            sock.connect(server.port, server.host, () => {
+              if (done) return;
+              sock.send(msg, (err) => {
+                if (err) finish(null, err.message);
+              });
+            });
+          },
+        );
       } else {
-        const sock = net.connect({ host: server.host, port: server.port });
-        cleanups.push(() => sock.destroy());
-        sock.on('error', (err) => finish(null, err.message));
-        sock.on('close', () => finish(null, 'connection closed'));
-        sock.on('connect', () => {
-          const prefix = Buffer.alloc(2);
-          prefix.writeUInt16BE(msg.length, 0);
-          sock.write(Buffer.concat([prefix, msg]));
-        });
-        let buf: Buffer = Buffer.alloc(0);
-        sock.on('data', (chunk: Buffer) => {
-          buf = Buffer.concat([buf, chunk]);
-          while (buf.length >= 2 && !done) {
-            const len = buf.readUInt16BE(0);
-            if (buf.length < 2 + len) break;
-            const resp = Buffer.from(buf.subarray(2, 2 + len));
-            buf = buf.subarray(2 + len);
-            accept(resp);
-          }
-        });
+        const made = inNetns !== undefined ? tcpSocketInNetns(inNetns) : Promise.resolve(new net.Socket());
+        adopt(
+          made,
+          (sock) => sock.destroy(),
+          (sock) => {
+            sock.on('error', (err) => finish(null, err.message));
+            sock.on('close', () => finish(null, 'connection closed'));
+            sock.on('connect', () => {
+              const prefix = Buffer.alloc(2);
+              prefix.writeUInt16BE(msg.length, 0);
+              sock.write(Buffer.concat([prefix, msg]));
+            });
+            let buf: Buffer = Buffer.alloc(0);
+            sock.on('data', (chunk: Buffer) => {
+              buf = Buffer.concat([buf, chunk]);
+              while (buf.length >= 2 && !done) {
+                const len = buf.readUInt16BE(0);
+                if (buf.length < 2 + len) break;
+                const resp = Buffer.from(buf.subarray(2, 2 + len));
+                buf = buf.subarray(2 + len);
+                accept(resp);
+              }
+            });
+            sock.connect({ host: server.host, port: server.port });
+          },
+        );
       }
     });
   }

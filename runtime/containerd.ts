@@ -80,6 +80,14 @@ export interface ContainerdOptions {
   /** containerd namespace; unique per berthd so several daemons can share a host's runc state dir. */
   namespace: string;
   logger: Logger;
+  /** Told of every finished unary call: service (e.g. "containerd.services.tasks.v1.Tasks"), method, gRPC status name, seconds. */
+  observeCall?: (service: string, method: string, code: string, seconds: number) => void;
+}
+
+/** A unary call's "/pkg.Service/Method" path as service and method. */
+function splitPath(p: string): [string, string] {
+  const i = p.lastIndexOf('/');
+  return [p.slice(1, i), p.slice(i + 1)];
 }
 
 export class Containerd {
@@ -143,8 +151,25 @@ export class Containerd {
           next(metadata, listener);
         },
       });
+    const observe = opts.observeCall;
+    const timing: grpc.Interceptor = (options, nextCall) => {
+      const def = options.method_definition;
+      if (!observe || def.requestStream || def.responseStream) return new grpc.InterceptingCall(nextCall(options));
+      const started = process.hrtime.bigint();
+      return new grpc.InterceptingCall(nextCall(options), {
+        start(metadata, listener, next) {
+          next(metadata, {
+            onReceiveStatus(status, nextStatus) {
+              const [service, method] = splitPath(def.path);
+              observe(service, method, grpc.status[status.code] ?? String(status.code), Number(process.hrtime.bigint() - started) / 1e9);
+              nextStatus(status);
+            },
+          });
+        },
+      });
+    };
     const make = <C>(Ctor: GeneratedClientCtor<C>): C =>
-      new Ctor(opts.address, creds, { channelOverride: this.channel, interceptors: [nsInterceptor] });
+      new Ctor(opts.address, creds, { channelOverride: this.channel, interceptors: [nsInterceptor, timing] });
     this.clients = {
       containers: make(ContainersClient),
       content: make(ContentClient),

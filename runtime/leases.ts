@@ -40,14 +40,44 @@ export async function withLease<T>(ctd: Containerd, fn: (lease: string) => Promi
   }
 }
 
+/** What startup did with the leases a killed berthd left. */
+export interface LeftoverLeases {
+  /** Leases of cut operations, deleted (their content, snapshots and ingests become collectable). */
+  released: string[];
+  /** Half-applied layer extractions dropped from the pull leases that are kept. */
+  extracts: string[];
+}
+
+/** The lease kind whose leases startup keeps (a retried pull resumes from what they hold). */
+const KEPT_LEASE_ID = /^berth-pull-[0-9a-z]+-[0-9a-f]{12}$/;
+
+/** unpack.ts's extraction snapshots (`extract-<hex> <chainID>`): never reused once cut. */
+const EXTRACT_KEY = /^extract-[0-9a-f]+ /;
+
 /**
  * Deletes the leases of operations a killed berthd never finished. Only for startup, before any
  * operation runs: every withLease lease then belongs to a dead process, and until it expired it
- * would keep that operation's partial content and snapshots from GC. Returns their IDs.
+ * would keep that operation's partial content, ingests and snapshots from GC. Pull leases are kept
+ * (their complete layers and partial downloads serve a retried pull until they expire), but the
+ * extraction snapshots they hold are dropped: a cut extraction is never resumed.
  */
-export async function releaseLeftoverLeases(ctd: Containerd): Promise<string[]> {
+export async function releaseLeftoverLeases(ctd: Containerd): Promise<LeftoverLeases> {
   const { leases } = await ctd.leases.list({ filters: [] });
-  const stale = (leases ?? []).map((l) => l.id ?? '').filter((id) => TRANSIENT_LEASE_ID.test(id));
-  for (const id of stale) await ctd.leases.delete({ id, sync: false });
-  return stale;
+  const ids = (leases ?? []).map((l) => l.id ?? '');
+  const out: LeftoverLeases = { released: [], extracts: [] };
+  for (const id of ids) {
+    if (KEPT_LEASE_ID.test(id)) {
+      const { resources } = await ctd.leases.listResources({ id });
+      for (const r of resources ?? []) {
+        const key = r.id ?? '';
+        if (!(r.type ?? '').startsWith('snapshots/') || !EXTRACT_KEY.test(key)) continue;
+        await ctd.leases.deleteResource({ id, resource: { id: key, type: r.type } });
+        out.extracts.push(key);
+      }
+    } else if (TRANSIENT_LEASE_ID.test(id)) {
+      await ctd.leases.delete({ id, sync: false });
+      out.released.push(id);
+    }
+  }
+  return out;
 }

@@ -15,42 +15,50 @@ cd "$(dirname "$0")/.."
 # `gcc -static`, since the real image cannot be pulled here. docker-compose (Debian's 1.29, on
 # docker-py) is the real compose client of test/integration/compose.test.ts and of the
 # healthcheck test's `condition: service_healthy` project (test/integration/health.test.ts).
+# prometheus: the metrics test has a real Prometheus server scrape berthd (and promtool lint it).
+# chromium: the dashboard's browser test drives Debian's headless Chromium through puppeteer-core
+# (test/integration/dashboard-browser.test.ts); puppeteer-core downloads no browser of its own.
 packages=(containerd runc protobuf-compiler libprotobuf-dev busybox-static tini
           iptables iproute2 kmod xz-utils bzip2 zstd procps ca-certificates
           python3 make g++ docker-registry apache2-utils openssl
-          gcc libc6-dev docker-compose)
+          gcc libc6-dev docker-compose prometheus chromium)
+# Packages whose postinst starts a service the tests never use (a registry on :5000, Prometheus
+# on :9090): the tests start their own, on loopback ports they pick.
+services=(docker-registry prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
-  # Debian's docker-registry package starts a registry service on :5000 from its postinst. Tests
-  # only use registries they start themselves, so keep that one from starting: a temporary
-  # policy-rc.d refusing that service alone (invoke-rc.d and deb-systemd-invoke honour it). An
-  # existing policy-rc.d is the administrator's and is left as it is.
-  registry_new=0
-  for p in "${missing[@]}"; do [[ $p == docker-registry ]] && registry_new=1; done
+  # Keep those services from starting: a temporary policy-rc.d refusing them alone (invoke-rc.d
+  # and deb-systemd-invoke honour it). An existing policy-rc.d is the administrator's and is
+  # left as it is.
+  new_services=()
+  for p in "${missing[@]}"; do
+    for svc in "${services[@]}"; do [[ $p == "$svc" ]] && new_services+=("$svc"); done
+  done
   policy=/usr/sbin/policy-rc.d
   own_policy=0
-  if ((registry_new)) && [[ ! -e $policy ]]; then
-    printf '#!/bin/sh\nfor a in "$@"; do [ "$a" = docker-registry ] && exit 101; done\nexit 0\n' >"$policy"
+  if ((${#new_services[@]})) && [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nfor a in "$@"; do case "$a" in %s) exit 101;; esac; done\nexit 0\n' \
+      "$(IFS='|'; echo "${new_services[*]}")" >"$policy"
     chmod 755 "$policy"
     own_policy=1
     trap 'rm -f "$policy"' EXIT
   fi
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
-  if ((registry_new)); then
+  for svc in "${new_services[@]}"; do
     # Under systemd the unit was also enabled for the next boot: disable it (and stop it, should
     # a policy-rc.d of the administrator's have let it start).
     if [[ -d /run/systemd/system ]]; then
-      systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
-    elif [[ -s /run/docker-registry.pid ]]; then
-      /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
+      systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+    elif [[ -x /etc/init.d/$svc ]]; then
+      /etc/init.d/"$svc" stop >/dev/null 2>&1 || true
     fi
-    ((own_policy)) && rm -f "$policy" && trap - EXIT
-  fi
+  done
+  ((own_policy)) && rm -f "$policy" && trap - EXIT
 fi
 
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then

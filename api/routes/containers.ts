@@ -17,6 +17,7 @@ import { CREATE_BODY, UPDATE_BODY } from '../go-decode';
 import { Filters, parseTimestamp } from '../filters';
 import { acceptWebsocket, hijack, startRawResponse, streamMediaType } from '../hijack';
 import { versionLessThan } from '../version';
+import { containerCreateAt, shapes } from '../version-shapes';
 import { atoiValue, boolValue, int64ValueOrDefault, pathParam, queryOf, queryString, type Query } from '../query';
 import { sendEmpty, sendJson } from '../reply';
 import { encodeFrame, STDERR, STDOUT } from '../streams';
@@ -32,7 +33,7 @@ export interface ContainerListRequest {
 
 export interface ContainerBackend {
   list(req: ContainerListRequest): Promise<ContainerSummary[]>;
-  inspect(id: string, size: boolean, legacyNetworkFields?: boolean): Promise<ContainerInspectResponse>;
+  inspect(id: string, size: boolean): Promise<ContainerInspectResponse>;
   create(req: {
     name: string;
     config: ContainerConfig;
@@ -60,19 +61,6 @@ export interface ContainerBackend {
   wait(id: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult>;
   attach(id: string, opts: AttachOptions): AttachSession;
   logs(id: string, req: LogsRequest): { tty: boolean; lines: AsyncIterable<LogLine> };
-}
-
-/**
- * Before API 1.45 the aliases of an endpoint on a user-defined network also held the container's
- * short ID and hostname (moby's inspect router adds them back for those versions).
- */
-export function withPre145Aliases(body: ContainerInspectResponse): void {
-  const shortId = (body.Id ?? '').slice(0, 12);
-  const hostname = body.Config?.Hostname ?? '';
-  for (const [name, ep] of Object.entries(body.NetworkSettings?.Networks ?? {})) {
-    if (['default', 'bridge', 'host', 'none'].includes(name) || name.startsWith('container:') || !ep) continue;
-    ep.Aliases = [...new Set([...(ep.Aliases ?? []), shortId, hostname])];
-  }
 }
 
 const LIST_FILTERS = [
@@ -222,9 +210,7 @@ export function containerOperations(backend: ContainerBackend): Operations {
         size: boolValue(q, 'size'),
         filters,
       });
-      // The summary's Health came with API 1.52.
-      if (versionLessThan(request.apiVersion, '1.52')) for (const c of list) delete c.Health;
-      return sendJson(reply, list);
+      return sendJson(reply, shapes.containerList(list, request.apiVersion));
     },
 
     ContainerCreate: async (request, reply) => {
@@ -232,30 +218,29 @@ export function containerOperations(backend: ContainerBackend): Operations {
       const body = readTypedJsonBody(request, CREATE_BODY);
       if (body === undefined || body === null) throw new InvalidParameter('config cannot be empty in order to create a container');
       const { HostConfig: hostConfig, NetworkingConfig: networkingConfig, ...config } = body as CreateBody;
-      const platform = queryString(q, 'platform') ?? '';
-      if (platform !== '' && !platform.startsWith('linux')) {
-        throw new InvalidParameter(`operating system is not supported: ${platform.split('/')[0]}`);
-      }
       if (isObject(hostConfig)) checkPortBindings(hostConfig.PortBindings);
-      // StartInterval came with API 1.44: an older client's value is ignored, as dockerd does.
-      if (versionLessThan(request.apiVersion, '1.44') && isObject(config.Healthcheck)) delete config.Healthcheck.StartInterval;
+      const req = {
+        config: config as Record<string, unknown>,
+        hostConfig: (hostConfig ?? {}) as Record<string, unknown>,
+        networkingConfig: checkNetworkingConfig(networkingConfig) as Record<string, unknown> | null,
+        platform: queryString(q, 'platform') ?? '',
+      };
+      containerCreateAt(req, request.apiVersion);
+      if (req.platform !== '' && !req.platform.startsWith('linux')) {
+        throw new InvalidParameter(`operating system is not supported: ${req.platform.split('/')[0]}`);
+      }
       const result = await backend.create({
         name: queryString(q, 'name') ?? '',
-        config,
-        hostConfig: hostConfig ?? {},
-        networkingConfig: checkNetworkingConfig(networkingConfig),
+        config: req.config as ContainerConfig,
+        hostConfig: req.hostConfig as HostConfig,
+        networkingConfig: req.networkingConfig as NetworkingConfig | null,
       });
       return sendJson(reply, result, 201);
     },
 
     ContainerInspect: async (request, reply) => {
-      const body = await backend.inspect(
-        pathParam(request, 'id'),
-        boolValue(queryOf(request), 'size'),
-        versionLessThan(request.apiVersion, '1.52'),
-      );
-      if (versionLessThan(request.apiVersion, '1.45')) withPre145Aliases(body);
-      return sendJson(reply, body);
+      const body = await backend.inspect(pathParam(request, 'id'), boolValue(queryOf(request), 'size'));
+      return sendJson(reply, shapes.containerInspect(body, request.apiVersion));
     },
 
     ContainerTop: async (request, reply) =>

@@ -5,7 +5,7 @@ import { InvalidParameter } from '../../lib/errors';
 import type { DiskUsage, DiskUsageObject } from '../../daemon/system/disk-usage';
 import { boolValue, queryOf, queryValues } from '../query';
 import { sendJson } from '../reply';
-import { versionLessThan } from '../version';
+import { shapes, versionAsks } from '../version-shapes';
 import type { Operations } from './operations';
 
 export interface DiskUsageBackend {
@@ -21,7 +21,7 @@ export function diskUsageOperations(backend: DiskUsageBackend): Operations {
       const version = request.apiVersion;
       const types = queryValues(q, 'type');
       let what: Set<DiskUsageObject>;
-      if (versionLessThan(version, '1.42') || types.length === 0) what = new Set(OBJECTS);
+      if (!versionAsks.diskUsageTypeFilter(version) || types.length === 0) what = new Set(OBJECTS);
       else {
         what = new Set();
         for (const t of types) {
@@ -30,9 +30,9 @@ export function diskUsageOperations(backend: DiskUsageBackend): Operations {
         }
       }
       const du = await backend.usage(what);
-      const modern = !versionLessThan(version, '1.52');
+      const modern = versionAsks.diskUsageByType(version);
       const verbose = modern && boolValue(q, 'verbose');
-      const out: Record<string, unknown> = {};
+      let out: Record<string, unknown> = {};
       if (!verbose) {
         if (du.images) {
           out.LayersSize = du.images.TotalSize;
@@ -41,6 +41,7 @@ export function diskUsageOperations(backend: DiskUsageBackend): Operations {
         if (du.containers) out.Containers = du.containers.Items;
         if (du.volumes) out.Volumes = du.volumes.Items;
         if (du.buildCache) out.BuildCache = du.buildCache.Items;
+        out = shapes.diskUsageLegacy(out, version);
       }
       if (modern) {
         // Items only for verbose clients; the totals always.

@@ -12,6 +12,7 @@ import { startRawResponse } from '../hijack';
 import { queryOf, queryString, type Query } from '../query';
 import { parseTimestamp, parseUnixTimestamp, type Timestamp } from '../timestamp';
 import { versionLessThan } from '../version';
+import { shapes, versionAsks } from '../version-shapes';
 import type { Operations } from './operations';
 
 export interface EventsBackend {
@@ -82,16 +83,10 @@ function escapeLikeGo(json: string): string {
 /**
  * One event as JSON text (no newline). Attributes come in key order, as Go marshals a map.
  * Clients before API 1.52 also get the deprecated `status`, `id` and `from` (container events)
- * fields, left out when empty as dockerd 20.10 does.
+ * fields (api/version-shapes.ts).
  */
 export function encodeEvent(ev: BerthEvent, apiVersion: string): string {
   const out: Record<string, unknown> = {};
-  if (versionLessThan(apiVersion, '1.52') && (ev.Type === 'container' || ev.Type === 'image')) {
-    if (ev.Action !== '') out.status = ev.Action;
-    if (ev.Actor.ID !== '') out.id = ev.Actor.ID;
-    const from = ev.Type === 'container' ? (ev.Actor.Attributes.image ?? '') : '';
-    if (from !== '') out.from = from;
-  }
   const attrs = ev.Actor.Attributes;
   out.Type = ev.Type;
   out.Action = ev.Action;
@@ -106,7 +101,7 @@ export function encodeEvent(ev: BerthEvent, apiVersion: string): string {
   out.scope = ev.scope;
   out.time = ev.time;
   // timeNano is a bigint (JSON.stringify has no form for it): appended as integer text.
-  const json = JSON.stringify(out);
+  const json = JSON.stringify(shapes.event(out, apiVersion));
   return escapeLikeGo(`${json.slice(0, -1)},"timeNano":${ev.timeNano.toString()}}`);
 }
 
@@ -166,8 +161,7 @@ async function streamEvents(backend: EventsBackend, request: FastifyRequest, rep
   const version = request.apiVersion;
   const mediaType = eventsMediaType(version, request.headers.accept);
   const prefix = mediaType === MEDIA_TYPE_JSON_SEQUENCE ? RECORD_SEPARATOR : '';
-  // Image create events arrived in API 1.46.
-  const hidden = versionLessThan(version, '1.46') ? (ev: BerthEvent) => ev.Type === 'image' && ev.Action === 'create' : () => false;
+  const hidden = versionAsks.imageCreateEvents(version) ? () => false : (ev: BerthEvent) => ev.Type === 'image' && ev.Action === 'create';
 
   const res = startRawResponse(reply, mediaType);
   let dropped = 0;

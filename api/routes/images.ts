@@ -1,5 +1,5 @@
 // Image area: list, inspect, history, tag, delete, prune, load, save (get) and import (create
-// with fromSrc). Shapes answers for the client's API version; the rules live in the backend.
+// with fromSrc). The rules live in the backend; api/version-shapes.ts shapes the answers per API version.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable, Writable } from 'node:stream';
 import { PassThrough } from 'node:stream';
@@ -20,6 +20,7 @@ import { boolValue, boolValueOrDefault, pathParam, queryOf, queryString, queryVa
 import { sendJson } from '../reply';
 import { withJsonMessageStream } from '../streams';
 import { versionLessThan } from '../version';
+import { shapes, versionAsks } from '../version-shapes';
 import type { Operations } from './operations';
 
 export interface ImportRequest {
@@ -61,18 +62,6 @@ function singleImageFilter(filters: Filters, key: string): string | undefined {
   return values.length > 0 ? values[values.length - 1] : undefined;
 }
 
-/** Inspect as an older client knows it: fields came and went over API versions. */
-export function inspectForVersion(view: ImageInspectView, version: string): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...view };
-  if (versionLessThan(version, '1.44')) out.VirtualSize = view.Size;
-  if (!versionLessThan(version, '1.52')) {
-    // Deprecated in 1.51 and gone from the 1.52 answer.
-    delete out.Parent;
-    delete out.DockerVersion;
-  }
-  return out;
-}
-
 async function sendArchive<P>(reply: FastifyReply, backend: ImageBackend<P>, names: string[]): Promise<FastifyReply> {
   const plan = backend.planSave(names);
   const body = new PassThrough();
@@ -98,20 +87,14 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
         before: singleImageFilter(filters, 'before'),
         since: singleImageFilter(filters, 'since'),
         until: untilSeconds(filters),
-        placeholders: versionLessThan(request.apiVersion, '1.43'),
+        placeholders: versionAsks.imagePlaceholders(request.apiVersion),
       });
-      if (versionLessThan(request.apiVersion, '1.44')) {
-        return sendJson(
-          reply,
-          list.map((i) => ({ ...i, VirtualSize: i.Size })),
-        );
-      }
-      return sendJson(reply, list);
+      return sendJson(reply, shapes.imageList(list, request.apiVersion));
     },
 
     ImageInspect: async (request, reply) => {
       const view = await backend.inspect(pathParam(request, 'name'));
-      return sendJson(reply, inspectForVersion(view, request.apiVersion));
+      return sendJson(reply, shapes.imageInspect(view, request.apiVersion));
     },
 
     ImageHistory: async (request, reply) => sendJson(reply, backend.history(pathParam(request, 'name'))),

@@ -12,10 +12,11 @@ import { boolValue, pathParam, queryOf, queryString } from '../query';
 import { sendEmpty, sendJson } from '../reply';
 import type { Operations } from './operations';
 import { checkEndpointSettings } from '../network-shapes';
-import { versionLessThan } from '../version';
+import { shapes, versionAsks } from '../version-shapes';
 
 export interface NetworkBackend {
-  list(filter: NetworkListFilter): NetworkView[];
+  /** withContainers: each network's endpoints, as inspect shows them. */
+  list(filter: NetworkListFilter, withContainers: boolean): NetworkView[];
   inspect(id: string, withStatus: boolean): NetworkView;
   create(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }>;
   remove(id: string): Promise<void>;
@@ -78,7 +79,11 @@ export function networkListFilter(filters: Filters): NetworkListFilter {
 
 export function networkOperations(backend: NetworkBackend): Operations {
   return {
-    NetworkList: async (request, reply) => sendJson(reply, backend.list(networkListFilter(Filters.fromQuery(queryOf(request))))),
+    NetworkList: async (request, reply) => {
+      const filter = networkListFilter(Filters.fromQuery(queryOf(request)));
+      const list = backend.list(filter, versionAsks.networkListContainers(request.apiVersion));
+      return sendJson(reply, shapes.networkList(list, request.apiVersion));
+    },
 
     NetworkInspect: async (request, reply) => {
       const q = queryOf(request);
@@ -87,7 +92,7 @@ export function networkOperations(backend: NetworkBackend): Operations {
       const scope = queryString(q, 'scope');
       const id = pathParam(request, 'id');
       if (scope && scope !== 'local') throw new NotFound(`network ${id} not found`);
-      return sendJson(reply, backend.inspect(id, !versionLessThan(request.apiVersion, '1.52')));
+      return sendJson(reply, shapes.network(backend.inspect(id, versionAsks.networkStatus(request.apiVersion)), request.apiVersion));
     },
 
     NetworkCreate: async (request, reply) => {

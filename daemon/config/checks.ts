@@ -2,7 +2,7 @@
 
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { ipFamily, isIP } from '../../lib/addresses';
+import { ipFamily, isIP, isLoopbackHost, splitHostPort } from '../../lib/addresses';
 import { parseGoInt } from '../../lib/go-strconv';
 import { ULIMIT_NAMES } from '../../lib/units';
 import {
@@ -210,4 +210,31 @@ export function conflictFreeLabels(labels: string[]): string[] {
 
 export function absOrNull(p: string | undefined): string | null {
   return p === undefined || p === '' ? null : path.resolve(p);
+}
+
+/**
+ * `--metrics-addr`: host:port; loopback only unless `allowRemote` (the series name every
+ * container and image, which is not for the network to read by default).
+ */
+export function checkMetricsAddr(raw: string | null, allowRemote: boolean): string | null {
+  if (raw === null) return null;
+  const hp = splitHostPort(raw);
+  if (!hp) throw new ConfigError(`invalid metrics-addr "${raw}": want host:port`);
+  if (!allowRemote && !isLoopbackHost(hp.host)) {
+    throw new ConfigError(`metrics-addr "${raw}" is not a loopback address; set metrics-allow-remote to serve metrics beyond this host`);
+  }
+  return raw;
+}
+
+/**
+ * `--dashboard-addr`: host:port, loopback only and no switch to widen it: the dashboard can stop
+ * and remove containers, and its only credential is a token printed in the daemon's log.
+ */
+export function checkDashboardAddr(raw: string | null): string | null {
+  if (raw === null) return null;
+  const hp = splitHostPort(raw);
+  if (!hp) throw new ConfigError(`invalid dashboard-addr "${raw}": want host:port`);
+  if (!isLoopbackHost(hp.host))
+    throw new ConfigError(`dashboard-addr "${raw}" is not a loopback address; the dashboard is served on loopback only`);
+  return raw;
 }

@@ -117,6 +117,11 @@ export const OPTIONS: Option[] = [
   opt('init-path', null, 'string', 'yes', 'Path to the init binary'),
   opt('shutdown-timeout', null, 'int', 'yes', `Set the default shutdown timeout (default ${DEFAULT_SHUTDOWN_TIMEOUT})`),
   opt('live-restore', null, 'bool', 'yes', 'Enable live restore of containers when the daemon stops'),
+  opt('metrics-addr', null, 'string', 'yes', 'Set default address and port to serve the metrics api on'),
+  // Berth's own: a metrics listener beyond loopback is an explicit choice.
+  opt('metrics-allow-remote', null, 'bool', 'yes', 'Allow --metrics-addr to be a non-loopback address'),
+  // Berth's own: the web dashboard (loopback only; the page URL with its token goes to the log).
+  opt('dashboard-addr', null, 'string', 'yes', 'Serve the web dashboard on this loopback address and port'),
   opt('experimental', null, 'bool', 'yes', 'Enable experimental features'),
   opt('max-concurrent-downloads', null, 'int', 'yes', 'Set the max concurrent downloads (default 3)'),
   opt('insecure-registry', 'insecure-registries', 'list', 'yes', 'Enable insecure registry communication'),
@@ -159,7 +164,6 @@ export const OPTIONS: Option[] = [
   opt('ip6tables', null, 'bool', 'warn'),
   opt('ip-forward-no-drop', null, 'bool', 'warn'),
   opt('log-format', null, 'string', 'warn'),
-  opt('metrics-addr', null, 'string', 'warn'),
   opt('network-control-plane-mtu', null, 'int', 'warn'),
   opt('network-diagnostic-port', null, 'int', 'warn'),
   opt('node-generic-resource', 'node-generic-resources', 'list', 'warn'),

@@ -76,6 +76,10 @@ export interface DaemonConfig {
   debug: boolean;
   shutdownTimeout: number; // seconds; -1 = wait for ever
   liveRestore: boolean;
+  /** `--metrics-addr` host:port (checked: loopback unless metricsAllowRemote), or null: no metrics listener. */
+  metricsAddr: string | null;
+  /** `--dashboard-addr` loopback host:port (checked), or null: no dashboard. */
+  dashboardAddr: string | null;
   experimental: boolean;
   features: Record<string, boolean>;
   /** The daemon.json `builder` section, kept as given for the build code. */

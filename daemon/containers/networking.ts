@@ -330,9 +330,20 @@ export class ContainerNetworking {
     };
   }
 
-  /** legacyFields: API < 1.52 also has NetworkSettings' deprecated top-level fields. */
-  settings(c: Container, legacyFields: boolean): NetworkSettings {
-    return networkSettingsView(this.view(c), this.lookup, this.lookup, legacyFields);
+  settings(c: Container): NetworkSettings {
+    return networkSettingsView(this.view(c), this.lookup, this.lookup);
+  }
+
+  /**
+   * The MAC address asked for on the container's main network (bridge or user-defined), '' if
+   * none: what clients before API 1.52 read as Config.MacAddress (moby's getInspectData).
+   */
+  desiredMacAddress(c: Container): string {
+    const mode = modeOf(c);
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) return '';
+    const name = mode === 'default' ? 'bridge' : mode;
+    const cfg = (c.record.networks ?? []).find((e) => e.networkName === name || e.networkId === name);
+    return cfg?.macAddress ?? '';
   }
 
   /** `docker ps`'s Ports and NetworkSettings.Networks. */

@@ -49,8 +49,7 @@ export class ContainerQueries {
     return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 
-  /** legacyNetworkFields: API < 1.52 also has NetworkSettings' deprecated top-level fields. */
-  async inspect(input: string, size: boolean, legacyNetworkFields: boolean): Promise<ContainerInspectResponse> {
+  async inspect(input: string, size: boolean): Promise<ContainerInspectResponse> {
     const c = this.store.get(input);
     let graph: Record<string, string> | null = null;
     try {
@@ -59,8 +58,9 @@ export class ContainerQueries {
       graph = null;
     }
     const sizes = size ? await this.sizes(c) : undefined;
-    const networkSettings = this.net.settings(c, legacyNetworkFields);
+    const networkSettings = this.net.settings(c);
     return inspectView(c, {
+      desiredMacAddress: this.net.desiredMacAddress(c),
       graphDriverData: graph,
       sizeRw: sizes?.rw,
       sizeRootFs: sizes?.rootFs,

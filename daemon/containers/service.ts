@@ -480,9 +480,8 @@ export class ContainerService {
 
   // ------------------------------------------------------------------ queries
 
-  /** legacyNetworkFields: API < 1.52 also has NetworkSettings' deprecated top-level fields. */
-  inspect(input: string, size: boolean, legacyNetworkFields = false): Promise<ContainerInspectResponse> {
-    return this.queries.inspect(input, size, legacyNetworkFields);
+  inspect(input: string, size: boolean): Promise<ContainerInspectResponse> {
+    return this.queries.inspect(input, size);
   }
 
   list(req: ListOptions): Promise<ContainerSummary[]> {

@@ -105,6 +105,44 @@ export class StatsCollector {
     };
   }
 
+  /**
+   * One sample of each of `ids` from the shared collector's next tick (a scrape rides on the
+   * polls streams already cause, and causes one when idle). Containers gone meanwhile are left
+   * out; whatever has not arrived after `timeoutMs` is left out too.
+   */
+  sampleOnce(ids: readonly string[], timeoutMs: number): Promise<Map<string, StatsSample>> {
+    const out = new Map<string, StatsSample>();
+    if (ids.length === 0 || this.closed) return Promise.resolve(out);
+    return new Promise((resolve) => {
+      let pending = ids.length;
+      const unsubscribes: Array<() => void> = [];
+      const settle = (): void => {
+        clearTimeout(timer);
+        for (const u of unsubscribes) u();
+        resolve(out);
+      };
+      const timer = setTimeout(settle, timeoutMs);
+      timer.unref();
+      for (const id of ids) {
+        let seen = false;
+        const arrive = (sample?: StatsSample): void => {
+          if (seen) return;
+          seen = true;
+          if (sample) out.set(id, sample);
+          pending -= 1;
+          if (pending === 0) settle();
+        };
+        unsubscribes.push(
+          this.subscribe(
+            id,
+            (sample) => arrive(sample),
+            () => arrive(),
+          ),
+        );
+      }
+    });
+  }
+
   /** How many containers are being polled (for tests and the benchmark). */
   watchedCount(): number {
     return this.subscribers.size;
@@ -288,6 +326,11 @@ export class StatsService {
       done = true;
       unsubscribe();
     };
+  }
+
+  /** One sample of each of `ids`, from the shared collector (see StatsCollector.sampleOnce). */
+  sampleOnce(ids: readonly string[], timeoutMs: number): Promise<Map<string, StatsSample>> {
+    return this.collector.sampleOnce(ids, timeoutMs);
   }
 
   /** Containers currently polled by the collector. */

@@ -21,6 +21,8 @@ export function inspectView(
     sizeRootFs?: number;
     mounts?: MountPoint[];
     networkSettings?: NetworkSettings;
+    /** The MAC asked for on the main network: Config.MacAddress, deprecated (api/version-shapes.ts drops it from API 1.52). */
+    desiredMacAddress?: string;
   },
 ): ContainerInspectResponse {
   const r = c.record;
@@ -65,6 +67,8 @@ export function inspectView(
     Config: configView(r.config),
     NetworkSettings: extra.networkSettings ?? { SandboxID: '', SandboxKey: '', Ports: {}, Networks: {} },
   };
+  if (extra.desiredMacAddress && view.Config)
+    (view.Config as ContainerConfig & { MacAddress?: string }).MacAddress = extra.desiredMacAddress;
   if (extra.sizeRw !== undefined) view.SizeRw = extra.sizeRw;
   if (extra.sizeRootFs !== undefined) view.SizeRootFs = extra.sizeRootFs;
   return view;
@@ -213,15 +217,31 @@ export function summaryView(
     State: statusName(c.state),
     Status: statusText(c.state),
     HostConfig: { NetworkMode: r.hostConfig.NetworkMode ?? 'default' },
-    NetworkSettings: { Networks: net.networks },
+    NetworkSettings: { Networks: Object.fromEntries(Object.entries(net.networks).map(([k, e]) => [k, summaryEndpoint(e)])) },
     Mounts: mounts,
     Health: { Status: c.state.health?.Status ?? 'none', FailingStreak: c.state.health?.FailingStreak ?? 0 },
   };
-  if (sizes) {
-    v.SizeRw = sizes.rw;
-    v.SizeRootFs = sizes.rootFs;
-  }
+  const annotations = r.hostConfig.Annotations;
+  if (annotations && Object.keys(annotations).length > 0 && v.HostConfig) v.HostConfig.Annotations = annotations;
+  // Left out when zero (omitempty in moby's Summary).
+  if (sizes?.rw) v.SizeRw = sizes.rw;
+  if (sizes?.rootFs) v.SizeRootFs = sizes.rootFs;
   return v;
+}
+
+/**
+ * An endpoint as the list shows it: moby's container view copies only the operational fields
+ * and the IPAM addresses; Links, Aliases, DriverOpts and DNSNames are left empty there.
+ */
+function summaryEndpoint(e: EndpointSettings): EndpointSettings {
+  const ipam = e.IPAMConfig;
+  const out: Record<string, unknown> = {
+    ...e,
+    IPAMConfig: ipam ? { IPv4Address: ipam.IPv4Address, IPv6Address: ipam.IPv6Address } : null,
+  };
+  // Go's encoder writes these nil slices and maps as null.
+  for (const k of ['Links', 'Aliases', 'DriverOpts', 'DNSNames']) out[k] = null;
+  return out as EndpointSettings;
 }
 
 const STATUSES: readonly StatusName[] = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];

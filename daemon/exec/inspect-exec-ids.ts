@@ -5,12 +5,12 @@ import type { ContainerInspectResponse } from '../containers/api-types';
 import type { ExecService } from './service';
 
 interface Inspectable {
-  inspect(input: string, size: boolean, legacyNetworkFields?: boolean): Promise<ContainerInspectResponse>;
+  inspect(input: string, size: boolean): Promise<ContainerInspectResponse>;
 }
 
 export function withExecIds<T extends Inspectable>(containers: T, exec: ExecService): T {
-  const inspect = async (input: string, size: boolean, legacyNetworkFields?: boolean): Promise<ContainerInspectResponse> => {
-    const res = await containers.inspect(input, size, legacyNetworkFields);
+  const inspect = async (input: string, size: boolean): Promise<ContainerInspectResponse> => {
+    const res = await containers.inspect(input, size);
     return { ...res, ExecIDs: res.Id ? exec.execIds(res.Id) : null };
   };
   return new Proxy(containers, {

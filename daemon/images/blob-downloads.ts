@@ -100,6 +100,8 @@ export interface BlobDownloadsOptions {
   retryDelayMs?: number;
   /** How long a download's partial ingest stays for a restarted berthd to resume (default 1 h). */
   keepPartialMs?: number;
+  /** Told of every chunk written from a registry (for the pulled-bytes metric). */
+  onBytes?: (n: number) => void;
 }
 
 /**
@@ -232,6 +234,7 @@ export class BlobDownloads {
               if (offset + chunk.length > src.size) throw new VerificationError(`blob ${src.digest} is larger than its ${src.size} bytes`);
               await writer.write(chunk);
               offset += chunk.length;
+              this.opts.onBytes?.(chunk.length);
               report();
             }
           } finally {

@@ -60,6 +60,8 @@ export interface PullSettings {
   registry: RegistrySettings;
   maxConcurrentDownloads: number;
   maxDownloadAttempts: number;
+  /** Told of the bytes of each chunk downloaded. */
+  onBytes?: (n: number) => void;
 }
 
 export interface PullRequest {

@@ -103,8 +103,9 @@ export class ImageService {
    * without metadata and metadata without roots.
    */
   async reconcile(): Promise<void> {
-    const released = await releaseLeftoverLeases(this.ctd);
+    const { released, extracts } = await releaseLeftoverLeases(this.ctd);
     if (released.length > 0) this.logger.warn({ leases: released }, 'released leases of operations interrupted by a crash');
+    if (extracts.length > 0) this.logger.warn({ snapshots: extracts }, 'dropped layer extractions interrupted by a crash');
     const prefix = gcRootName('sha256:');
     const records = await listImageRecords(this.ctd);
     const rooted = new Set<string>();
@@ -186,7 +187,8 @@ export class ImageService {
         Size: img.size,
         SharedSize: -1,
         Labels: labels,
-        Containers: -1,
+        // Counted since API 1.51 (older versions get -1: api/version-shapes.ts).
+        Containers: this.usage.containersUsingImage(img.id).length,
       });
     }
     out.sort((a, b) => b.Created - a.Created);
@@ -284,7 +286,11 @@ export class ImageService {
     const named = pullReference(opts.fromImage, opts.tag);
     const settings = this.pullSettings;
     if (settings === undefined) throw new InvalidParameter('pulling images is not configured');
-    this.downloads ??= new BlobDownloads(this.ctd, { limit: settings.maxConcurrentDownloads, attempts: settings.maxDownloadAttempts });
+    this.downloads ??= new BlobDownloads(this.ctd, {
+      limit: settings.maxConcurrentDownloads,
+      attempts: settings.maxDownloadAttempts,
+      onBytes: settings.onBytes,
+    });
     return pullImage(
       this,
       this.downloads,

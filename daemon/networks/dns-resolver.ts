@@ -95,15 +95,27 @@ export class EmbeddedDnsResolver implements DnsResolver {
     });
   }
 
+  /**
+   * The container's --dns servers, else the host's. Queries leave from the container's namespace,
+   * except to the host's loopback resolvers (`host(ip)`), which only the host's namespace reaches:
+   * dockerd marks those `host(...)` in its ExtServers and queries them from its own. A loopback
+   * --dns server is the container's own, as with dockerd.
+   */
   upstreams(containerId: string): string[] {
     const own = this.deps.upstreams.get(containerId);
-    return own && own.length > 0 ? own : this.deps.hostResolvers();
+    if (own && own.length > 0) return own;
+    return this.deps.hostResolvers().map((s) => (isLoopback(s) ? `host(${s})` : s));
   }
 }
 
 /** An endpoint's addresses: IPv4, and IPv6 on a network with IPv6 (A and AAAA answers). */
 function addressesOf(ep: EndpointRecord): string[] {
   return ep.ip6 ? [ep.ip, ep.ip6] : [ep.ip];
+}
+
+function isLoopback(server: string): boolean {
+  const host = server.replace(/^\[(.*)\](:\d+)?$/, '$1').replace(/^(\d+\.\d+\.\d+\.\d+):\d+$/, '$1');
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1';
 }
 
 /** "name:alias" (alias defaults to the name), names without their leading slash. */

@@ -508,12 +508,13 @@ export class NetworkService {
     return view;
   }
 
-  list(filter: NetworkListFilter): NetworkView[] {
+  /** withContainers: each network's endpoints, as inspect shows them (the list before API 1.28). */
+  list(filter: NetworkListFilter, withContainers = false): NetworkView[] {
     const out: NetworkView[] = [];
     for (const n of this.all()) {
       const dangling = !n.builtin && this.usage.networkUsers(n.id).length === 0;
       if (!filter.match(n, dangling)) continue;
-      out.push(networkView(n, this.endpoints(n.id), (id) => this.usage.containerName(id) ?? '', false));
+      out.push(networkView(n, this.endpoints(n.id), (id) => this.usage.containerName(id) ?? '', withContainers));
     }
     return out;
   }

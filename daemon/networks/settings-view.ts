@@ -77,44 +77,22 @@ export function networksView(
 }
 
 /**
- * The whole NetworkSettings. API versions before 1.52 also carry the deprecated top-level
- * fields, filled from the default bridge's endpoint as dockerd fills them.
+ * The whole NetworkSettings, in the newest API's shape (api/version-shapes.ts adds the deprecated
+ * top-level fields older clients expect).
  */
 export function networkSettingsView(
   v: ContainerNetView,
   lookup: (id: string) => NetworkRecord | undefined,
   builtin: (name: string) => NetworkRecord | undefined,
-  legacyFields: boolean,
-): NetworkSettings & Record<string, unknown> {
+): NetworkSettings {
   const first = v.running ? v.endpoints[0] : undefined;
   const own = v.mode !== 'host' && v.mode !== 'none' && !v.mode.startsWith('container:');
-  const out: NetworkSettings & Record<string, unknown> = {
+  return {
     SandboxID: v.running && v.netnsPath ? createHash('sha256').update(`sandbox:${v.id}`).digest('hex') : '',
     SandboxKey: v.running && v.netnsPath ? v.netnsPath : '',
     Ports: v.running && own ? portMapView(v.ports, first?.ports ?? []) : {},
     Networks: networksView(v, lookup, builtin),
   };
-  if (legacyFields) {
-    const bridgeNet = builtin('bridge');
-    const ep = v.running && bridgeNet ? v.endpoints.find((e) => e.networkId === bridgeNet.id) : undefined;
-    Object.assign(out, {
-      Bridge: '',
-      HairpinMode: false,
-      LinkLocalIPv6Address: '',
-      LinkLocalIPv6PrefixLen: 0,
-      SecondaryIPAddresses: null,
-      SecondaryIPv6Addresses: null,
-      EndpointID: ep?.id ?? '',
-      Gateway: ep?.gateway ?? '',
-      GlobalIPv6Address: ep?.ip6 ?? '',
-      GlobalIPv6PrefixLen: ep?.prefixLen6 ?? 0,
-      IPAddress: ep?.ip ?? '',
-      IPPrefixLen: ep?.prefixLen ?? 0,
-      IPv6Gateway: ep?.gateway6 ?? '',
-      MacAddress: ep?.mac ?? '',
-    });
-  }
-  return out;
 }
 
 /** `docker ps`'s Ports of a running container with its own stack: mappings, then exposed ports. */

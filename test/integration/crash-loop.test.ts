@@ -1,10 +1,12 @@
-// The crash loop of issue 13: a create/start/exec/stop/rm (and run --rm) workload through the
-// docker CLI while berthd (without live restore) is SIGKILLed at random moments and started again
-// on the same roots. Commands cut short by a kill are expected to fail; afterwards, on a last
+// The crash loop of issue 13: a create/start/exec/stop/rm (and run --rm) workload, and a
+// load/rmi/pull/rmi one against a local registry, through the docker CLI while berthd (without
+// live restore) is SIGKILLed at random moments and started again on the same roots. Commands cut short by a kill are expected to fail; afterwards, on a last
 // clean start, every container a client was told was created is there (and one it was told was
 // removed is not), each listed container can be inspected, started if it is not Dead, and removed
 // with `docker rm -f`, and once they are all gone nothing of them is left: mounts, netns, veths,
 // DNAT rules, cgroups, shims, snapshots, containerd containers and tasks, FIFOs and directories.
+// An image the client was told was loaded or pulled is listed (one it was told was removed is
+// not), each one listed can be saved and run, and no lease or ingest of a cut load is left.
 //
 // The kill moments come from a seeded PRNG: the seed is printed, and CRASH_LOOP_SEED=<n> replays
 // it (CRASH_LOOP_KILLS=<n> sets the number of kills). The kill lands in whatever the workload is
@@ -14,8 +16,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { buildBusyboxArchive } from '../fixtures/busybox-image';
 import { cgroupDirs, Kit, lines, sleep } from './container-kit';
 import { loadBusybox, startBerth, type Berth, type RunResult } from './harness';
+import { seedBigImage, startRegistry } from './registry-kit';
 import { networkTag } from '../../daemon/networks/service';
 
 /** mulberry32: a small seeded PRNG, so that a failing run can be replayed. */
@@ -145,6 +150,47 @@ async function worker(w: number, d: Daemon, rand: () => number, tracked: Tracked
   }
 }
 
+/** What the client was last told of an image tag: there, gone, or not told (a command cut short). */
+type Told = 'present' | 'absent' | 'unknown';
+
+/** The image side of the workload, and what was in flight at each kill. */
+interface Images {
+  load: string;
+  pull: string;
+  told: Map<string, Told>;
+  /** The image command running now ('load', 'pull', 'rmi'), for counting the kills that cut one. */
+  busy?: string;
+  cut: Map<string, number>;
+}
+
+/**
+ * The image worker: `docker load` of an archive, `docker rmi` of it, `docker pull` from the local
+ * registry, `docker rmi` of that, round and round, so that kills land mid-load and mid-pull (and
+ * each rmi lets GC take the content, so that the next load or pull writes it again).
+ */
+async function imageWorker(d: Daemon, archive: string, im: Images, unexpected: string[]): Promise<void> {
+  for (let n = 0; !d.stopping; n++) {
+    const [op, ref] = (
+      [
+        ['load', im.load],
+        ['rmi', im.load],
+        ['pull', im.pull],
+        ['rmi', im.pull],
+      ] as const
+    )[n % 4]!;
+    await d.ready();
+    if (d.stopping) return;
+    const since = d.epoch;
+    im.told.set(ref, 'unknown');
+    im.busy = op;
+    const r = await d.b.docker(op === 'load' ? ['load', '-q', '-i', archive] : [op, ref], { timeoutMs: 60_000 });
+    im.busy = undefined;
+    const gone = op === 'rmi' && /No such image/.test(r.stderr);
+    if (r.code === 0 || gone) im.told.set(ref, op === 'rmi' ? 'absent' : 'present');
+    else if (d.epoch === since && !d.stopping) unexpected.push(`docker ${op} ${ref} failed (${r.code}) with no kill: ${r.stderr.trim()}`);
+  }
+}
+
 /** Shims of our containerd namespace still running (their PIDs). */
 function shims(ns: string): number[] {
   const out: number[] = [];
@@ -185,14 +231,23 @@ const entries = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(
 
 test('crash loop: SIGKILLs of berthd during a create/start/exec/stop/rm workload leave a consistent state and nothing leaked', async (t) => {
   const seed = process.env.CRASH_LOOP_SEED ? Number(process.env.CRASH_LOOP_SEED) : Math.floor(Math.random() * 2 ** 31);
-  const kills = process.env.CRASH_LOOP_KILLS ? Number(process.env.CRASH_LOOP_KILLS) : 40;
+  const kills = process.env.CRASH_LOOP_KILLS ? Number(process.env.CRASH_LOOP_KILLS) : 50;
   const rand = prng(seed);
   t.diagnostic(`seed ${seed} (replay with CRASH_LOOP_SEED=${seed}), ${kills} kills`);
   console.log(`crash-loop seed ${seed} (replay with CRASH_LOOP_SEED=${seed}), ${kills} kills`);
 
   let kit = new Kit(await startBerth());
+  const reg = await startRegistry();
   try {
     await loadBusybox(kit.b);
+    // A loaded image of a few MB (its own layer, not busybox's) and a pulled one of three layers.
+    const archive = path.join(kit.b.dir, 'crash-load.tar');
+    fs.writeFileSync(
+      archive,
+      await buildBusyboxArchive({ tags: ['crash-load:latest'], extraFiles: { 'data/blob': randomBytes(4 << 20) } }),
+    );
+    await seedBigImage(reg, 'crash/pulled', 'latest', { layers: 3, totalBytes: 6 << 20 });
+    const im: Images = { load: 'crash-load:latest', pull: `${reg.host}/crash/pulled:latest`, told: new Map(), cut: new Map() };
     const ns = kit.namespace;
     const idleMounts = mountsUnder(kit.b.dir);
     const d = new Daemon(kit.b);
@@ -205,14 +260,21 @@ test('crash loop: SIGKILLs of berthd during a create/start/exec/stop/rm workload
       if (r.code === 0) for (const id of lines(r.stdout)) seen.add(id);
     };
     const workers = Array.from({ length: WORKERS }, (_x, w) => worker(w, d, prng(seed + w + 1), tracked, unexpected));
+    workers.push(imageWorker(d, archive, im, unexpected));
+    // Time spent down (kill to answering again), for the diagnostics: most of the test's time.
+    let downMs = 0;
+    const loopStart = Date.now();
     try {
       for (let k = 0; k < kills; k++) {
         await sleep(Math.floor(rand() * 1500));
+        if (im.busy !== undefined) im.cut.set(im.busy, (im.cut.get(im.busy) ?? 0) + 1);
         d.down();
+        const killedAt = Date.now();
         process.kill(kit.b.pid, 'SIGKILL');
         await kit.b.stop();
         if (k === kills - 1) break;
         const next = await startBerth({ dir: kit.b.dir });
+        downMs += Date.now() - killedAt;
         kit = new Kit(next);
         await note(next);
         d.up(next);
@@ -222,6 +284,9 @@ test('crash loop: SIGKILLs of berthd during a create/start/exec/stop/rm workload
       await Promise.all(workers);
     }
     for (const tr of tracked) if (tr.id) seen.add(tr.id);
+    t.diagnostic(
+      `kill loop ${Date.now() - loopStart} ms, of which ${downMs} ms down (${Math.round(downMs / Math.max(1, kills - 1))} ms a restart)`,
+    );
 
     // The last start, with no workload: what it shows must be what the clients were told.
     kit = new Kit(await startBerth({ dir: kit.b.dir }));
@@ -265,6 +330,28 @@ test('crash loop: SIGKILLs of berthd during a create/start/exec/stop/rm workload
     assert.deepEqual(lines(await kit.ok(['ps', '-aq'])), [], 'containers left after rm -f of each');
     t.diagnostic(`${listed.length} containers listed at the end (${untold} whose create was cut short, ${dead} Dead), all removed`);
 
+    // Images: what the client was told holds, and every image listed is whole (its content all
+    // there for save, its layers unpacked for run); none is listed half-made.
+    const cuts = [...im.cut].map(([op, n]) => `${n} mid-${op}`).join(', ');
+    t.diagnostic(`kills that cut an image command: ${cuts}`);
+    assert.ok((im.cut.get('load') ?? 0) > 0 && (im.cut.get('pull') ?? 0) > 0, `no kill landed mid-load and mid-pull (${cuts})`);
+    const images = lines(await kit.ok(['images', '--format', '{{.Repository}}:{{.Tag}}']));
+    for (const [ref, told] of im.told) {
+      if (told === 'present') assert.ok(images.includes(ref), `${ref} was loaded or pulled, but is not listed`);
+      if (told === 'absent') assert.ok(!images.includes(ref), `${ref} was removed, but is listed`);
+    }
+    assert.deepEqual(
+      images.filter((i) => ![im.load, im.pull, 'busybox:latest'].includes(i)),
+      [],
+      'images nobody asked for',
+    );
+    for (const ref of images) {
+      const saved = await b.docker(['save', ref], { timeoutMs: 60_000 });
+      assert.equal(saved.code, 0, `docker save ${ref} (content missing?): ${saved.stderr}`);
+      assert.equal(await kit.ok(['run', '--rm', ref, 'echo', 'whole']), 'whole\n', `run from ${ref}`);
+    }
+    for (const ref of [im.load, im.pull]) if (images.includes(ref)) await kit.ok(['rmi', ref]);
+
     // Nothing of them is left.
     const gone = async (what: string, probe: () => string[]): Promise<void> => {
       // Shims and cgroups go shortly after the task's deletion returns.
@@ -297,10 +384,27 @@ test('crash loop: SIGKILLs of berthd during a create/start/exec/stop/rm workload
       ),
     );
     await gone('FIFOs', () => entries(path.join(b.execRoot, 'fifo')).filter((e) => e !== '.pool'));
+    // Leases: only the pulls' (kept for a retried pull until they expire); ingests (partial
+    // downloads) only theirs; loads', unpacks' and creates' leases went at the restarts.
+    await gone("leases other than the pulls'", () =>
+      lines(kit.ctr(['leases', 'ls', '-q'])).filter((l) => !/^berth-pull-[0-9a-z]+-[0-9a-f]{12}$/.test(l)),
+    );
+    // (How often the restarts had something to reconcile: shows the paths above were exercised.)
+    const log = b.log();
+    const count = (msg: string): number => log.split(msg).length - 1;
+    t.diagnostic(
+      `restarts released cut operations' leases ${count('released leases of operations interrupted by a crash')} times, dropped cut extractions ${count('dropped layer extractions interrupted by a crash')} times`,
+    );
+    await gone("content ingests other than the pulls'", () =>
+      lines(kit.ctr(['content', 'active']))
+        .slice(1)
+        .filter((l) => !l.startsWith('berth-pull-')),
+    );
     await gone('container directories', () => entries(path.join(b.dataRoot, 'containers')));
   } finally {
     // Stops berthd and containerd by PID, removes the roots, and checks no cgroup parent,
     // bridge or firewall chain of this daemon outlived it.
+    await reg.stop();
     await kit.destroy();
   }
 });

@@ -126,10 +126,23 @@ describe('adopted host bridge', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-/** A fake upstream on a host loopback address: answers far.example.test and records questions. */
-async function fakeUpstream(): Promise<{ ip: string; asked: string[]; close(): void }> {
-  const ip = `127.53.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+/** The gateway address of a network (the host's side of its bridge). */
+async function gatewayOf(network: string): Promise<string> {
+  return (await k.ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', network])).trim();
+}
+
+/**
+ * A fake upstream on the gateway addresses of networks the test made (forwarded queries leave from
+ * the container's namespace, which reaches the host there): answers far.example.test and records
+ * questions.
+ */
+async function fakeUpstream(ips: string[]): Promise<{ asked: string[]; close(): void }> {
   const asked: string[] = [];
+  const socks = await Promise.all(ips.map((ip) => fakeUpstreamOn(ip, asked)));
+  return { asked, close: () => socks.forEach((s) => s.close()) };
+}
+
+async function fakeUpstreamOn(ip: string, asked: string[]): Promise<dgram.Socket> {
   const sock = dgram.createSocket('udp4');
   sock.on('error', () => undefined);
   sock.on('message', (msg, rinfo) => {
@@ -154,18 +167,30 @@ async function fakeUpstream(): Promise<{ ip: string; asked: string[]; close(): v
     sock.once('error', reject);
     sock.bind(53, ip, () => resolve());
   });
-  return { ip, asked, close: () => sock.close() };
+  return sock;
 }
 
 describe('embedded DNS scope', () => {
   test('an internal-only container never gets external names forwarded (CVE-2024-29018); a normal one does', async () => {
-    const up = await fakeUpstream();
     const internal = `int-${rnd()}`;
     const normal = `ext-${rnd()}`;
+    let up: { asked: string[]; close(): void } | undefined;
     try {
       await k.ok(['network', 'create', '--internal', internal]);
       await k.ok(['network', 'create', normal]);
-      const blocked = await k.docker(['run', '--rm', '--network', internal, '--dns', up.ip, 'busybox', 'nslookup', 'far.example.test']);
+      const [internalGw, normalGw] = [await gatewayOf(internal), await gatewayOf(normal)];
+      up = await fakeUpstream([internalGw, normalGw]);
+      const blocked = await k.docker([
+        'run',
+        '--rm',
+        '--network',
+        internal,
+        '--dns',
+        internalGw,
+        'busybox',
+        'nslookup',
+        'far.example.test',
+      ]);
       assert.doesNotMatch(blocked.stdout, /192\.0\.2\.77/);
       assert.equal(up.asked.length, 0, `the upstream was asked on behalf of an internal-only container: ${up.asked.join(', ')}`);
       // The internal network's own names still resolve.
@@ -173,11 +198,11 @@ describe('embedded DNS scope', () => {
       const own = await k.runOut(['--network', internal], ['nslookup', `srv-${internal}`]);
       assert.match(own, /Address:?\s+\d+\.\d+\.\d+\.\d+/);
       await k.ok(['rm', '-f', `srv-${internal}`]);
-      const ok = await k.runOut(['--network', normal, '--dns', up.ip], ['nslookup', 'far.example.test']);
+      const ok = await k.runOut(['--network', normal, '--dns', normalGw], ['nslookup', 'far.example.test']);
       assert.match(ok, /Address:\s+192\.0\.2\.77/);
       assert.ok(up.asked.includes('A far.example.test'));
     } finally {
-      up.close();
+      up?.close();
       await k.docker(['network', 'rm', internal, normal]);
     }
   });

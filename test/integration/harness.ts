@@ -245,6 +245,16 @@ export async function within<T>(ms: number, what: string, p: Promise<T>): Promis
   }
 }
 
+/** Calls `check` every `everyMs` until it holds; false if it never did within `ms`. */
+export async function pollUntil(ms: number, everyMs: number, check: () => Promise<boolean> | boolean): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
 /** Loads the busybox fixture image as `busybox:latest` through the API (as `docker load` does). */
 export async function loadBusybox(b: Berth): Promise<void> {
   const archive = await buildBusyboxArchive({ tags: ['busybox:latest'] });

@@ -1,18 +1,20 @@
 // Live restore (issue 13) through the real docker CLI: a berthd started with --live-restore is
-// SIGKILLed and started again on the same roots; its containers keep running and are adopted
-// (same PID, logs with every line once, exec, stop with the real exit code, a published port),
+// SIGKILLed with 20 containers running and started again on the same roots; they keep running and
+// are adopted (same PIDs, logs with every line once, `docker logs -f` cut by the kill and followed
+// again, exec in each, stop with the real exit code, attach, a published port),
 // one that exited meanwhile shows its own exit code, and a --restart always one is restarted.
 // Without live restore, a clean stop/start brings back always and unless-stopped containers but
 // not a manually stopped unless-stopped one; after a SIGKILL, a container left running gets its
 // stop signal at the next start.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { containerdNamespaceFor } from '../../daemon/config';
 import { classifyProcess } from '../../daemon/crash-sweep';
-import { containerdPid, destroyBerth, destroyLiveRestoreBerth, loadBusybox, startBerth, within, type Berth } from './harness';
+import { containerdPid, destroyBerth, DOCKER, destroyLiveRestoreBerth, loadBusybox, startBerth, within, type Berth } from './harness';
 import { freePorts, httpGet, httpdCmd } from './net-tools';
 
 async function ok(b: Berth, args: string[]): Promise<string> {
@@ -82,23 +84,69 @@ async function killRightAfterALine(b: Berth, logPath: string): Promise<void> {
   process.kill(b.pid, 'SIGKILL');
 }
 
-/** `docker logs` of the counter: its numbered lines, in order. */
-async function counterLines(b: Berth, name: string): Promise<number[]> {
-  const out = await ok(b, ['logs', name]);
+function parseLines(out: string): number[] {
   return out
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => Number(/^line (\d+)$/.exec(l)?.[1] ?? NaN));
 }
 
-function assertConsecutive(lines: number[]): void {
-  assert.ok(lines.length > 0, 'no log lines');
+/** `docker logs` of the counter: its numbered lines, in order. */
+async function counterLines(b: Berth, name: string): Promise<number[]> {
+  return parseLines(await ok(b, ['logs', name]));
+}
+
+function assertConsecutive(lines: number[], what = ''): void {
+  assert.ok(lines.length > 0, `no log lines ${what}`);
   for (let i = 0; i < lines.length; i++)
     assert.equal(
       lines[i],
       i + 1,
-      `log line ${i + 1} is ${lines[i]} (lost, duplicated or garbled): ${lines.slice(Math.max(0, i - 3), i + 3).join(',')}`,
+      `${what} log line ${i + 1} is ${lines[i]} (lost, duplicated or garbled): ${lines.slice(Math.max(0, i - 3), i + 3).join(',')}`,
     );
+}
+
+/**
+ * A `docker logs -f` left running: the lines it printed so far; stop() kills it and returns them;
+ * `exited` resolves when it ends by itself.
+ */
+function spawnFollower(b: Berth, name: string): { lines(): number[]; stop(): number[]; exited: Promise<void> } {
+  const child = spawn(DOCKER, ['logs', '-f', name], {
+    env: { ...process.env, DOCKER_HOST: `unix://${b.socket}`, DOCKER_CONFIG: path.join(b.dir, 'docker-config') },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => (out += d));
+  child.on('error', () => undefined);
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  // Complete lines only (the last one may still be arriving).
+  const lines = (): number[] => parseLines(out.slice(0, out.lastIndexOf('\n') + 1));
+  return {
+    lines,
+    exited,
+    stop: () => {
+      child.kill('SIGKILL');
+      return lines();
+    },
+  };
+}
+
+/** Resolves once none of `files` has grown for 300 ms. */
+async function untilStable(files: string[]): Promise<void> {
+  const sizes = (): string => files.map((f) => fs.statSync(f).size).join(',');
+  let last = sizes();
+  let since = Date.now();
+  await until(
+    'the quiet logs to stop growing',
+    10_000,
+    () => {
+      const now = sizes();
+      if (now !== last) [last, since] = [now, Date.now()];
+      return Promise.resolve(Date.now() - since >= 300);
+    },
+    50,
+  );
 }
 
 describe('live restore: SIGKILL of berthd and a restart on the same roots', () => {
@@ -106,6 +154,13 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
   const LR = ['--live-restore'];
   // Numbered lines every 50 ms; SIGTERM ends it with 42 (after the current sleep).
   const counter = ['sh', '-c', "trap 'exit 42' TERM; i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done"];
+  // The same, silent while /quiet/on exists.
+  const quietCounter = [
+    'sh',
+    '-c',
+    "trap 'exit 42' TERM; i=0; while true; do if [ ! -e /quiet/on ]; then i=$((i+1)); echo line $i; fi; sleep 0.05; done",
+  ];
+  const CROWD = 17;
 
   before(async () => {
     b = await startBerth({ args: LR });
@@ -115,7 +170,19 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
   after(async () => {
     if (!b) return;
     await b
-      .docker(['rm', '-f', 'lr-counter', 'lr-exiter', 'lr-always', 'lr-web', 'lr-client', 'lr-term', 'lr-paused', 'lr-rm'])
+      .docker([
+        'rm',
+        '-f',
+        'lr-counter',
+        'lr-exiter',
+        'lr-always',
+        'lr-web',
+        'lr-client',
+        'lr-term',
+        'lr-paused',
+        'lr-rm',
+        ...Array.from({ length: CROWD }, (_x, i) => `lr-n${i}`),
+      ])
       .catch(() => undefined);
     await b.docker(['network', 'rm', 'lr-net']).catch(() => undefined);
     if (process.env.LR_DEBUG) fs.writeFileSync('/tmp/lr-debug.log', b.log());
@@ -171,8 +238,24 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
       const r = await httpGet('127.0.0.1', port);
       return 'status' in r && r.status === 200;
     });
+    // The rest of the 20 left running at the kill: counters that go quiet while /quiet/on exists.
+    const quietDir = path.join(first.dir, 'quiet');
+    fs.mkdirSync(quietDir);
+    const crowd = Array.from({ length: CROWD }, (_x, i) => `lr-n${i}`);
+    await Promise.all(crowd.map((n) => ok(first, ['run', '-d', '--name', n, '-v', `${quietDir}:/quiet`, 'busybox', ...quietCounter])));
+    const running = ['lr-counter', 'lr-web', 'lr-client', ...crowd];
+    assert.equal(running.length, 20);
     await until('some log lines', 10_000, async () => (await counterLines(first, 'lr-counter')).length >= 5);
     const pid = await inspect(first, '{{.State.Pid}}', 'lr-counter');
+    const pids = new Map(await Promise.all(running.map(async (n) => [n, await inspect(first, '{{.State.Pid}}', n)] as const)));
+    // `docker logs -f` from before the kill: it ends when berthd dies, with what it had.
+    const follower = spawnFollower(first, 'lr-counter');
+    await until('docker logs -f to print', 10_000, () => Promise.resolve(follower.lines().length > 0));
+    // The crowd goes quiet for the kill (a line berthd read but had not written yet would die with
+    // it, as with dockerd): their log files stop growing before it.
+    fs.writeFileSync(path.join(quietDir, 'on'), '');
+    const crowdLogs = await Promise.all(crowd.map((n) => inspect(first, '{{.LogPath}}', n)));
+    await untilStable(crowdLogs);
     const startedAt = await inspect(first, '{{.State.StartedAt}}', 'lr-counter');
     const alwaysStarted = await inspect(first, '{{.State.StartedAt}}', 'lr-always');
     const exiting = await Promise.all(
@@ -183,7 +266,10 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     // the kill comes right after a line reached the file, while the counter sleeps.
     await killRightAfterALine(first, await inspect(first, '{{.LogPath}}', 'lr-counter'));
     const killedAt = Date.now();
+    // Loud again while berthd is down: their lines pile up in the FIFOs too.
+    fs.rmSync(path.join(quietDir, 'on'));
     await first.stop();
+    await within(15_000, 'docker logs -f to end with berthd', follower.exited);
     fs.writeFileSync(path.join(goDir, 'now'), '');
     await until('the containers told to exit to be gone', 10_000, () => Promise.resolve(exiting.every((p) => !alive(p))));
     // Down a while longer, for output to pile up in the pipe.
@@ -203,6 +289,22 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
     const before = (await counterLines(second, 'lr-counter')).length;
     await until('new log lines after the restart', 10_000, async () => (await counterLines(second, 'lr-counter')).length > before + 5);
     assertConsecutive(await counterLines(second, 'lr-counter'));
+    // All 20 still run as the same processes, and the crowd's logs went on across the gap too.
+    // (Asked in parallel: 40 CLI calls one after another take long on a loaded host.)
+    const states = await Promise.all([...pids.keys()].map((n) => inspect(second, '{{.State.Status}} {{.State.Pid}}', n)));
+    [...pids].forEach(([n, p], i) => assert.equal(states[i], `running ${p}`, n));
+    (await Promise.all(crowd.map((n) => counterLines(second, n)))).forEach((l, i) => assertConsecutive(l, crowd[i]));
+
+    // `docker logs -f` from before the kill had a gapless start of the log; one followed again now
+    // repeats exactly that, then carries on live.
+    const before1 = follower.lines();
+    assertConsecutive(before1, 'logs -f before the kill');
+    const refollow = spawnFollower(second, 'lr-counter');
+    const atRefollow = (await counterLines(second, 'lr-counter')).length;
+    await until('the re-followed log to go live', 10_000, () => Promise.resolve(refollow.lines().length > atRefollow + 5));
+    const after1 = refollow.stop();
+    assertConsecutive(after1, 'logs -f after the restart');
+    assert.ok(after1.length > before1.length, 're-followed log is not longer than the one cut by the kill');
 
     // The container that exited while berthd was away: its own exit code and a FinishedAt of then.
     await until(
@@ -256,6 +358,14 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
       const r = await httpGet('127.0.0.1', port);
       return 'status' in r && r.status === 200 && r.body === 'restored\n';
     });
+
+    // exec in every adopted container, stop the crowd at once: each its own exit code and log.
+    const execs = await Promise.all(running.map((n) => second.docker(['exec', n, 'echo', n])));
+    execs.forEach((r, i) => assert.equal(r.stdout.trim(), running[i], `exec in ${running[i]}: ${r.stderr}`));
+    await ok(second, ['stop', ...crowd]);
+    const exits = await Promise.all(crowd.map((n) => inspect(second, '{{.State.Status}} {{.State.ExitCode}}', n)));
+    exits.forEach((e, i) => assert.equal(e, 'exited 42', crowd[i]));
+    (await Promise.all(crowd.map((n) => counterLines(second, n)))).forEach((l, i) => assertConsecutive(l, crowd[i]));
 
     // stop: the adopted task's real exit code (the trap's 42).
     await ok(second, ['stop', 'lr-counter']);

@@ -15,10 +15,15 @@ export const httpdCmd = (text: string, port = 80): string[] => [
   `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p ${port} -h /www`,
 ];
 
-/** GET http://host:port/ from the host: status and body, or the error code. */
-export function httpGet(host: string, port: number, timeoutMs = 3000): Promise<{ status: number; body: string } | { error: string }> {
+/** GET http://host:port/path from the host: status and body, or the error code. */
+export function httpGet(
+  host: string,
+  port: number,
+  timeoutMs = 3000,
+  urlPath = '/',
+): Promise<{ status: number; body: string } | { error: string }> {
   return new Promise((resolve) => {
-    const req = http.get({ host, port, path: '/', timeout: timeoutMs, agent: false }, (res) => {
+    const req = http.get({ host, port, path: urlPath, timeout: timeoutMs, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));

@@ -443,10 +443,12 @@ describe('wrongly typed network fields', () => {
 });
 
 describe('embedded DNS forwarding', () => {
-  test("names that are not the network's go to the container's --dns servers (a loopback one here) and come back", async () => {
-    // A fake upstream on a loopback address of the host: the embedded DNS forwards from the host's
-    // namespace, so it reaches it although the container itself could not (docs/divergence.md).
-    const upstreamIp = `127.53.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+  test("names that are not the network's go to the container's --dns servers (the network's gateway here) and come back", async () => {
+    // A fake upstream on the network's gateway address: the embedded DNS forwards from the
+    // container's namespace, which reaches the host there.
+    const net = `fw-${rnd()}`;
+    await k.ok(['network', 'create', net]);
+    const upstreamIp = (await k.ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', net])).trim();
     const asked: string[] = [];
     const sock = dgram.createSocket('udp4');
     sock.on('message', (msg, rinfo) => {
@@ -469,8 +471,6 @@ describe('embedded DNS forwarding', () => {
       sock.bind(53, upstreamIp, () => resolve());
     });
     try {
-      const net = `fw-${rnd()}`;
-      await k.ok(['network', 'create', net]);
       const out = await k.runOut(['--network', net, '--dns', upstreamIp], ['nslookup', 'far.example.test']);
       assert.match(out, /Address:\s+192\.0\.2\.77/);
       assert.ok(asked.includes('A far.example.test'), `upstream saw: ${asked.join(', ')}`);

@@ -1,11 +1,12 @@
 // The embedded DNS where dockerd has it, through the docker CLI: 127.0.0.11 in every container on a
 // user-defined network (resolv.conf as moby writes it), answering names and aliases over UDP and
 // TCP (the TCP and raw queries are sent from inside the container's netns with nsenter), external
-// names forwarded to the container's --dns servers over the client's transport, and the listener's
+// names forwarded to the container's --dns servers over the client's transport from the container's
+// namespace (a fake upstream the test runs there, a decoy on the same address in the host's), and the listener's
 // life through disconnect, connect, restart, `--network container:` and removal. Test traffic
 // goes only to loopback and to the containers created here.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -73,16 +74,19 @@ function berthSockets(): number {
   return n;
 }
 
-/** A fake upstream on a host loopback address, over UDP and TCP: answers far.example.test. */
-async function fakeUpstream(): Promise<{ ip: string; asked: string[]; close(): void }> {
-  const ip = `127.53.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+/** A fake upstream on a host loopback address, over UDP and TCP: answers far.example.test
+ *  with `address`. */
+async function fakeUpstream(
+  ip = `127.53.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`,
+  address = '192.0.2.77',
+): Promise<{ ip: string; asked: string[]; close(): void }> {
   const asked: string[] = [];
   const answer = (msg: Buffer, proto: string): Buffer => {
     const q = dnsPacket.decode(msg);
     const name = q.questions?.[0]?.name ?? '';
     asked.push(`${proto} ${q.questions?.[0]?.type ?? ''} ${name}`);
     const answers: dnsPacket.Answer[] =
-      q.questions?.[0]?.type === 'A' && name === 'far.example.test' ? [{ type: 'A', name, ttl: 30, data: '192.0.2.77' }] : [];
+      q.questions?.[0]?.type === 'A' && name === 'far.example.test' ? [{ type: 'A', name, ttl: 30, data: address }] : [];
     return dnsPacket.encode({
       id: q.id,
       type: 'response',
@@ -122,6 +126,55 @@ async function fakeUpstream(): Promise<{ ip: string; asked: string[]; close(): v
       tcp.close();
     },
   };
+}
+
+/**
+ * A fake upstream inside the netns of process `pid` (nsenter + node), on ip:53 over UDP and TCP:
+ * answers far.example.test with 192.0.2.77 and reports each question it gets. Only a query sent
+ * from that namespace can reach it.
+ */
+async function fakeUpstreamInNetns(pid: number, ip: string): Promise<{ asked: string[]; close(): void }> {
+  const script = `
+const dgram = require('dgram'), net = require('net');
+const answer = (q, proto) => {
+  // One question, as the tests send: header, then the name's labels, type and class.
+  let i = 12; const labels = [];
+  while (q[i] !== 0) { labels.push(q.subarray(i + 1, i + 1 + q[i]).toString()); i += q[i] + 1; }
+  const name = labels.join('.'); const type = q.readUInt16BE(i + 1);
+  console.log(proto + ' ' + (type === 1 ? 'A' : type) + ' ' + name);
+  const head = Buffer.from(q.subarray(0, 12)); head[2] = 0x81; head[3] = 0x80;
+  const hit = type === 1 && name === 'far.example.test';
+  head.writeUInt16BE(hit ? 1 : 0, 6); head.writeUInt16BE(0, 8); head.writeUInt16BE(0, 10);
+  const rr = Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 192, 0, 2, 77]);
+  return Buffer.concat([head, q.subarray(12, i + 5), hit ? rr : Buffer.alloc(0)]);
+};
+const u = dgram.createSocket('udp4');
+u.on('message', (m, r) => u.send(answer(m, 'udp'), r.port, r.address));
+const t = net.createServer((s) => { let b = Buffer.alloc(0); s.on('error', () => {}); s.on('data', (d) => {
+  b = Buffer.concat([b, d]); if (b.length < 2 || b.length < 2 + b.readUInt16BE(0)) return;
+  const a = answer(b.subarray(2, 2 + b.readUInt16BE(0)), 'tcp'); const l = Buffer.alloc(2); l.writeUInt16BE(a.length); s.end(Buffer.concat([l, a])); }); });
+u.bind(53, '${ip}', () => t.listen(53, '${ip}', () => console.log('ready')));
+setTimeout(() => process.exit(0), 120000);`;
+  const child = spawn('nsenter', ['-n', '-t', String(pid), process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const asked: string[] = [];
+  let buf = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the fake upstream in the netns did not start')), 15_000);
+    child.on('error', reject);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      buf += d;
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line === 'ready') {
+          clearTimeout(timer);
+          resolve();
+        } else asked.push(line);
+      }
+    });
+  });
+  return { asked, close: () => child.kill('SIGKILL') };
 }
 
 describe('the embedded DNS on 127.0.0.11', () => {
@@ -248,29 +301,37 @@ describe('the embedded DNS on 127.0.0.11', () => {
     }
   });
 
-  test("external names are forwarded to the --dns servers over the client's transport; the container's listener is what asks", async () => {
-    const up = await fakeUpstream();
+  test("external names are forwarded to the --dns servers over the client's transport, from the container's namespace", async () => {
+    // The same loopback address serves a decoy in the host's namespace and the real upstream in
+    // the container's: the answer says where the forwarded query left from (dockerd sends it from
+    // the container's namespace; a --dns loopback server is the container's own).
+    const decoy = await fakeUpstream(undefined, '192.0.2.66');
     const n = `fwd-${rnd()}`;
     const c = `fwd-c-${rnd()}`;
+    let inNs: { asked: string[]; close(): void } | undefined;
     try {
       await k.ok(['network', 'create', n]);
-      await k.ok(['run', '-d', '--name', c, '--network', n, '--dns', up.ip, 'busybox', 'sleep', '300']);
+      await k.ok(['run', '-d', '--name', c, '--network', n, '--dns', decoy.ip, 'busybox', 'sleep', '300']);
+      const pid = Number(await k.ok(['inspect', '-f', '{{.State.Pid}}', c]));
+      inNs = await fakeUpstreamInNetns(pid, decoy.ip);
       const viaUdp = await execOut(c, ['nslookup', 'far.example.test']);
       assert.match(viaUdp, /Server:\s+127\.0\.0\.11\n/);
       assert.match(viaUdp, /Address:\s+192\.0\.2\.77/);
-      assert.ok(up.asked.includes('udp A far.example.test'), up.asked.join(', '));
-      const pid = Number(await k.ok(['inspect', '-f', '{{.State.Pid}}', c]));
+      assert.ok(inNs.asked.includes('udp A far.example.test'), inNs.asked.join(', '));
       const viaTcp = await queryInNetns(pid, 'tcp', 'far.example.test');
       assert.equal(viaTcp.id, 4242);
       assert.deepEqual(aRecords(viaTcp), ['192.0.2.77']);
-      assert.ok(up.asked.includes('tcp A far.example.test'), up.asked.join(', '));
+      assert.ok(inNs.asked.includes('tcp A far.example.test'), inNs.asked.join(', '));
+      assert.deepEqual(decoy.asked, [], "nothing went to the host's namespace");
       // Another container on the same network, without --dns, does not use c's servers.
-      up.asked.length = 0;
+      inNs.asked.length = 0;
       const other = await k.docker(['run', '--rm', '--network', n, 'busybox', 'nslookup', 'far.example.test'], { timeoutMs: 60_000 });
-      assert.doesNotMatch(other.stdout, /192\.0\.2\.77/);
-      assert.deepEqual(up.asked, []);
+      assert.doesNotMatch(other.stdout, /192\.0\.2\.(77|66)/);
+      assert.deepEqual(inNs.asked, []);
+      assert.deepEqual(decoy.asked, []);
     } finally {
-      up.close();
+      inNs?.close();
+      decoy.close();
       await rmf(c);
       await netRm(n);
     }

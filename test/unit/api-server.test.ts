@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { encodeGreedyParams, createApiServer, lookupGroupId, systemdListenFds } from '../../api/server';
 import type { SystemBackend } from '../../api/routes/system';
-import { infoForVersion } from '../../api/routes/system';
+import { shapes } from '../../api/version-shapes';
 import { ROUTES } from '../../api/routes/table';
 import { NOT_A_SWARM_MANAGER } from '../../api/routes/swarm';
 import type { SystemInfo, SystemVersion } from '../../daemon/system/types';
@@ -212,12 +212,12 @@ test('OPTIONS on any path is an empty 200', async () => {
 });
 
 test('/info is shaped for the client API version', async () => {
-  const now = infoForVersion(info, '1.53') as Record<string, unknown>;
+  const now = shapes.info(info, '1.53') as unknown as Record<string, unknown>;
   assert.deepEqual(now.Runtimes, info.Runtimes);
   assert.ok(now.Containerd);
   assert.equal(now.BridgeNfIptables, undefined);
   assert.deepEqual(now.ContainerdCommit, { ID: 'c1' });
-  const old = infoForVersion(info, '1.41') as Record<string, unknown>;
+  const old = shapes.info(info, '1.41') as unknown as Record<string, unknown>;
   assert.deepEqual(old.Runtimes, { runc: { path: 'runc' } });
   assert.equal(old.Containerd, undefined);
   assert.equal(old.DiscoveredDevices, undefined);

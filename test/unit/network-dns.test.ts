@@ -466,6 +466,11 @@ describe('DnsServer listeners', () => {
 
 test('parseUpstream and ptrToIpv4', () => {
   assert.deepEqual(parseUpstream('8.8.8.8'), { host: '8.8.8.8', port: 53 });
+  // host(...): asked from berthd's namespace, not the container's.
+  assert.deepEqual(parseUpstream('host(127.0.0.53)'), { host: '127.0.0.53', port: 53, hostNs: true });
+  assert.deepEqual(parseUpstream('host(127.0.0.1:5353)'), { host: '127.0.0.1', port: 5353, hostNs: true });
+  assert.equal(parseUpstream('host(host(127.0.0.1))'), null);
+  assert.equal(parseUpstream('host()'), null);
   assert.deepEqual(parseUpstream('127.0.0.1:5353'), { host: '127.0.0.1', port: 5353 });
   assert.deepEqual(parseUpstream('2001:db8::1'), { host: '2001:db8::1', port: 53 });
   assert.deepEqual(parseUpstream('[2001:db8::1]:54'), { host: '2001:db8::1', port: 54 });

@@ -357,6 +357,13 @@ describe('EmbeddedDnsResolver.upstreams', () => {
     hostResolvers = ['10.0.0.1', '10.0.0.2'];
     assert.deepEqual(dns.upstreams(D1), ['10.0.0.1', '10.0.0.2']);
   });
+
+  test("the host's loopback resolvers are asked from the host's namespace (host(...)); a loopback --dns is the container's", async () => {
+    hostResolvers = ['127.0.0.53', '10.0.0.1', '127.1.2.3:5353', '::1'];
+    assert.deepEqual(dns.upstreams(U1), ['host(127.0.0.53)', '10.0.0.1', 'host(127.1.2.3:5353)', 'host(::1)']);
+    await sb.setUp(container(D1, 'd1', ['127.0.0.1']));
+    assert.deepEqual(dns.upstreams(D1), ['127.0.0.1']);
+  });
 });
 
 describe('splitLink', () => {

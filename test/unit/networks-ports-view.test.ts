@@ -3,7 +3,7 @@
 // dockerd 20.10's (net-facts §6, §7, §10; texts measured with curl).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { PortSummary } from '../../daemon/containers/api-types';
+import type { NetworkSettings, PortSummary } from '../../daemon/containers/api-types';
 import { publishMatches } from '../../daemon/containers/views';
 import { InvalidParameter } from '../../lib/errors';
 import type { EndpointConfig, EndpointRecord, NetworkRecord, PortMapping } from '../../daemon/networks/model';
@@ -17,6 +17,7 @@ import {
   type PortSpec,
 } from '../../daemon/networks/port-bindings';
 import { networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../../daemon/networks/settings-view';
+import { shapes } from '../../api/version-shapes';
 import { invalid } from './assert-invalid';
 import { BRIDGE, HOST, N1, NET2, NONE, hex } from './network-records';
 
@@ -338,11 +339,17 @@ function blankEntry(networkId: string): Record<string, unknown> {
   };
 }
 
+/** NetworkSettings as a client before API 1.52 gets it: the daemon's view shaped by api/version-shapes.ts. */
+function legacySettings(v: ContainerNetView): NetworkSettings & Record<string, unknown> {
+  const body = shapes.containerInspect({ NetworkSettings: networkSettingsView(v, lookup, builtin) }, '1.51');
+  return body.NetworkSettings as NetworkSettings & Record<string, unknown>;
+}
+
 describe('networkSettingsView and networksView', () => {
   test('default bridge, running: the bridge entry and (legacy API) the top-level fields from it', () => {
     const bep = ep(BRIDGE, '10.252.0.2', { ports: [{ proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 32770 }] });
     const v = view({ endpoints: [bep], ports: spec({ '80/tcp': [{}] }, ['80/tcp', '90/tcp']) });
-    const out = networkSettingsView(v, lookup, builtin, true);
+    const out = legacySettings(v);
     assert.match(out.SandboxID ?? '', /^[0-9a-f]{64}$/);
     assert.equal(out.SandboxKey, '/run/netns/berth-109af5878024');
     assert.deepEqual(out.Ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '32770' }], '90/tcp': null });
@@ -389,7 +396,7 @@ describe('networkSettingsView and networksView', () => {
       MacAddress: '02:42:0a:fc:00:02',
     });
     // The same container as the current API shows it: no deprecated fields.
-    const modern = networkSettingsView(v, lookup, builtin, false);
+    const modern = networkSettingsView(v, lookup, builtin);
     for (const k of ['Bridge', 'EndpointID', 'IPAddress', 'Gateway', 'MacAddress', 'SecondaryIPAddresses', 'HairpinMode'])
       assert.ok(!(k in modern), k);
     assert.deepEqual(Object.keys(modern).sort(), ['Networks', 'Ports', 'SandboxID', 'SandboxKey']);
@@ -398,7 +405,7 @@ describe('networkSettingsView and networksView', () => {
   test('user network, running: aliases, static address and DNS names in the entry; the top level stays empty', () => {
     const uep = ep(NET2, '10.99.0.10', { aliases: ['web', 'www'], dnsNames: ['u1', 'web', 'www', '109af5878024'] });
     const v = view({ mode: 'net2', configs: [cfg(NET2, { aliases: ['web', 'www'], ipv4Address: '10.99.0.10' })], endpoints: [uep] });
-    const out = networkSettingsView(v, lookup, builtin, true);
+    const out = legacySettings(v);
     assert.deepEqual(JSON.parse(JSON.stringify(out.Networks)), {
       net2: {
         ...blankEntry(NET2.id),
@@ -419,7 +426,7 @@ describe('networkSettingsView and networksView', () => {
     const uep = ep(N1, '10.253.0.7', { ifName: 'eth1', dnsNames: ['c'] });
     const bep = ep(BRIDGE, '10.252.0.9');
     const v = view({ configs: [cfg(BRIDGE), cfg(N1, { driverOpts: {} })], endpoints: [uep, bep] });
-    const out = networkSettingsView(v, lookup, builtin, true);
+    const out = legacySettings(v);
     assert.deepEqual(
       [out.EndpointID, out.IPAddress, out.Gateway, out.MacAddress],
       [bep.id, '10.252.0.9', '10.252.0.1', '02:42:0a:fc:00:09'],
@@ -437,7 +444,7 @@ describe('networkSettingsView and networksView', () => {
       endpoints: [ep(N1, '10.253.0.2')], // stale: a stopped container has no live endpoint
       ports: spec({ '80/tcp': [{ HostPort: '8080' }] }, ['80/tcp']),
     });
-    const out = networkSettingsView(v, lookup, builtin, true);
+    const out = legacySettings(v);
     assert.deepEqual(out.Ports, {});
     assert.deepEqual(JSON.parse(JSON.stringify(out.Networks)), { n1: { ...blankEntry(N1.id), Aliases: ['a2'], Links: ['srv:db'] } });
     assert.deepEqual([out.EndpointID, out.IPAddress], ['', '']);
@@ -457,7 +464,7 @@ describe('networkSettingsView and networksView', () => {
       ['host', HOST],
     ] as const) {
       const v = view({ mode, configs: [], ports: spec({ '80/tcp': [{}] }, ['80/tcp']) });
-      const out = networkSettingsView(v, lookup, builtin, true);
+      const out = legacySettings(v);
       assert.deepEqual(Object.keys(out.Networks ?? {}), [mode]);
       const entry = out.Networks?.[mode];
       assert.equal(entry?.NetworkID, n.id);
@@ -473,14 +480,14 @@ describe('networkSettingsView and networksView', () => {
   // ("EndpointID":"<64hex>"); Berth leaves it "".
   test('--network none and host, running: the entry has an EndpointID as in dockerd', () => {
     for (const mode of ['none', 'host']) {
-      const out = networkSettingsView(view({ mode, configs: [] }), lookup, builtin, true);
+      const out = legacySettings(view({ mode, configs: [] }));
       assert.match(out.Networks?.[mode]?.EndpointID ?? '', /^[0-9a-f]{64}$/, mode);
     }
   });
 
   test('--network container:<id>: no sandbox of its own, Networks {}, Ports {}', () => {
     const v = view({ mode: `container:${hex('a')}`, configs: [], netnsPath: undefined, ports: spec({}) });
-    const out = networkSettingsView(v, lookup, builtin, true);
+    const out = legacySettings(v);
     assert.deepEqual([out.SandboxID, out.SandboxKey], ['', '']);
     assert.deepEqual(out.Networks, {});
     assert.deepEqual(out.Ports, {});
