@@ -178,6 +178,13 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
       throw new ConfigError(`invalid fixed-cidr ${JSON.stringify(fixedCidr)}: must be an IPv4 subnet, e.g. 172.18.5.0/24`);
   }
 
+  const fixedCidrV6 = str('fixed-cidr-v6') || null;
+  if (fixedCidrV6 !== null) {
+    const c = parseCidr(fixedCidrV6);
+    if (!c || c.family !== 6)
+      throw new ConfigError(`invalid fixed-cidr-v6 ${JSON.stringify(fixedCidrV6)}: must be an IPv6 subnet, e.g. fd00:1::/64`);
+  }
+
   // dockerd: negative is invalid, 0 means "use the default"; the kernel takes 68..65535 for IPv4.
   let mtu = int('mtu') ?? DEFAULT_MTU;
   if (mtu < 0) throw new ConfigError(`invalid default MTU: ${mtu}`);
@@ -268,6 +275,8 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
     bridge,
     bip,
     fixedCidr,
+    ipv6: bool('ipv6', false),
+    fixedCidrV6,
     mtu,
     iptables: bool('iptables', true),
     ipForward: bool('ip-forward', true),

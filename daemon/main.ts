@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // berthd: parses flags and daemon.json, takes ownership of its roots, starts (or connects to)
 // containerd, wires the domain services to the API, and serves until SIGTERM/SIGINT.
+import { ulaBase } from '../network/ipam6';
 import { registryServiceConfig, registrySettings } from './registry-settings';
 import { RegistryService } from './registry/service';
 import { registryClient } from './registry/client-api';
@@ -50,7 +51,7 @@ import { NetworkRepo } from '../store/network-repo';
 import { NetworkService, networkTag } from './networks/service';
 import { EmbeddedDnsResolver, repoResolverView } from './networks/dns-resolver';
 import { Sandboxes } from './networks/sandboxes';
-import { Links } from '../network/links';
+import { Links, hostHasIpv6 } from '../network/links';
 import { Firewall } from '../network/firewall';
 import { DnsServer } from '../network/dns-server';
 import { PortAllocator } from '../network/port-allocator';
@@ -101,7 +102,14 @@ async function startNetworking(
   const log = logger.child({ component: 'network' });
   const tag = networkTag(config.containerdNamespace);
   const links = new Links({ logger: log });
-  const firewall = new Firewall({ prefix: tag.chainPrefix, enabled: config.iptables, ipForward: config.ipForward, logger: log });
+  const ipv6Host = hostHasIpv6();
+  const firewall = new Firewall({
+    prefix: tag.chainPrefix,
+    enabled: config.iptables,
+    ipForward: config.ipForward,
+    ipv6: ipv6Host,
+    logger: log,
+  });
   // The embedded DNS reads the stored endpoints through its own resolver, so it exists before
   // the network service that starts its listeners; Sandboxes records containers' --dns servers.
   const networkRepo = new NetworkRepo(db);
@@ -125,6 +133,8 @@ async function startNetworking(
       bridge: config.bridge,
       bip: config.bip,
       fixedCidr: config.fixedCidr,
+      ipv6: config.ipv6,
+      fixedCidrV6: config.fixedCidrV6,
       mtu: config.mtu,
       icc: config.icc,
       ipMasq: config.ipMasq,
@@ -132,6 +142,7 @@ async function startNetworking(
       iptables: config.iptables,
     },
     pools: config.defaultAddressPools,
+    ula: ulaBase(`${config.containerdNamespace}:${config.dataRoot}`),
   });
   const proxy = new PortProxy({ logger: log });
   const sandboxes = new Sandboxes({
@@ -140,6 +151,7 @@ async function startNetworking(
     ports: new PortAllocator(),
     proxy,
     userlandProxy: config.userlandProxy,
+    ipv6Host,
     logger: log,
     upstreams,
   });

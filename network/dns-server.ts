@@ -24,6 +24,7 @@ import {
   headerOnlyReply,
   parseQuery,
   ptrToIpv4,
+  ptrToIpv6,
   reply,
   type Proto,
   type Query,
@@ -329,11 +330,17 @@ export class DnsServer {
         answers = addrs.map((a) => ({ type: 'A', name: q.qname, class: 'IN', ttl: DNS_TTL, data: a }));
         return reply(q, RCODE_NOERROR, true, answers, proto);
       }
-      // No IPv6 on Berth networks: a name of ours has no AAAA, and the answer is an empty NOERROR
-      // (never forwarded). MX likewise (dockerd: "implicit MX", RFC 5321 5.1).
-      if ((q.qtype === 'AAAA' || q.qtype === 'MX') && ours) return reply(q, RCODE_NOERROR, true, [], proto);
+      // AAAA: the IPv6 addresses of a name of ours (none off IPv6 networks: an empty NOERROR, never
+      // forwarded). MX likewise empty (dockerd: "implicit MX", RFC 5321 5.1).
+      if (q.qtype === 'AAAA' && ours) {
+        const addrs = ours.addresses.filter((a) => net.isIPv6(a));
+        shuffle(addrs);
+        answers = addrs.map((a) => ({ type: 'AAAA', name: q.qname, class: 'IN', ttl: DNS_TTL, data: a }));
+        return reply(q, RCODE_NOERROR, true, answers, proto);
+      }
+      if (q.qtype === 'MX' && ours) return reply(q, RCODE_NOERROR, true, [], proto);
       if (q.qtype === 'PTR' && this.resolver.reverse) {
-        const ip = ptrToIpv4(q.name);
+        const ip = ptrToIpv4(q.name) ?? ptrToIpv6(q.name);
         const names = ip ? this.resolver.reverse(l.key, clientIp, ip) : null;
         if (names && names.length > 0) {
           answers = names.map((n) => ({ type: 'PTR', name: q.qname, class: 'IN', ttl: DNS_TTL, data: n.replace(/\.$/, '') }));

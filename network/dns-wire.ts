@@ -1,6 +1,7 @@
 // DNS messages as the embedded server reads and writes them (miekg/dns's rules, as dockerd's
 // resolver uses it): the one question of a query, replies with the question echoed as it came,
 // answers trimmed to the client's size limit, header-only rejections.
+import { canonicalIpv6 } from './cidr6';
 import * as dnsPacket from 'dns-packet';
 import { isIPv4 } from '../lib/addresses';
 
@@ -86,6 +87,16 @@ export function ptrToIpv4(name: string): string | null {
   if (!name.endsWith(suffix)) return null;
   const ip = name.slice(0, -suffix.length).split('.').reverse().join('.');
   return isIPv4(ip) ? ip : null;
+}
+
+/** "1.0.0...0.d.f.ip6.arpa" (32 nibbles) → the IPv6 address in Go's text, else null. */
+export function ptrToIpv6(name: string): string | null {
+  const suffix = '.ip6.arpa';
+  if (!name.endsWith(suffix)) return null;
+  const nibbles = name.slice(0, -suffix.length).split('.');
+  if (nibbles.length !== 32 || !nibbles.every((x) => /^[0-9a-f]$/.test(x))) return null;
+  const hex = nibbles.reverse().join('');
+  return canonicalIpv6((hex.match(/.{4}/g) as string[]).join(':'));
 }
 
 /** miekg/dns's answer to a rejected message: the header echoed (same id), QR set, AA and Z

@@ -6,13 +6,19 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { isIPv4 } from '../lib/addresses';
+import { isIPv4, isIPv6 } from '../lib/addresses';
 import { SystemError } from '../lib/errors';
 import { parseCidr4 } from './cidr';
+import { parseCidr6 } from './cidr6';
+
+/** 4: iptables; 6: ip6tables, with the same chain names in its own tables. */
+export type Family = 4 | 6;
 
 export interface FirewallBridge {
   name: string;
   subnet: string;
+  /** The IPv6 subnet of a network with IPv6 (its rules go to ip6tables). */
+  subnet6?: string;
   internal: boolean;
   icc: boolean;
   masquerade: boolean;
@@ -57,24 +63,25 @@ export function firewallChains(prefix: string): FirewallChains {
 }
 
 /** The jump rules from the built-in chains, as iptables-restore lines (without the -A/-I verb). */
-export function jumpRules(prefix: string): { table: 'filter' | 'nat'; chain: string; insert: boolean; spec: string }[] {
+export function jumpRules(prefix: string, family: Family = 4): { table: 'filter' | 'nat'; chain: string; insert: boolean; spec: string }[] {
   const c = firewallChains(prefix);
+  const loopback = family === 4 ? '127.0.0.0/8' : '::1/128';
   return [
     // Position 1: our verdicts come before a reference dockerd's DOCKER-USER and its isolation chains.
     { table: 'filter', chain: 'FORWARD', insert: true, spec: `-j ${c.forward}` },
     { table: 'filter', chain: 'INPUT', insert: true, spec: `-j ${c.input}` },
     // As dockerd: DNAT for any local destination; loopback is left to the userland proxy.
     { table: 'nat', chain: 'PREROUTING', insert: false, spec: `-m addrtype --dst-type LOCAL -j ${c.dnat}` },
-    { table: 'nat', chain: 'OUTPUT', insert: false, spec: `! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j ${c.dnat}` },
+    { table: 'nat', chain: 'OUTPUT', insert: false, spec: `! -d ${loopback} -m addrtype --dst-type LOCAL -j ${c.dnat}` },
     { table: 'nat', chain: 'POSTROUTING', insert: true, spec: `-j ${c.postrouting}` },
   ];
 }
 
 // The restore input is a line protocol: every value that reaches it is checked so that nothing
 // (a space, a newline, a quote) can add or change a rule.
-function checkCidr(s: string, what: string): string {
-  if (parseCidr4(s) === null) {
-    throw new Error(`firewall: invalid IPv4 subnet for ${what}: ${JSON.stringify(s)}`);
+function checkCidr(s: string, what: string, family: Family = 4): string {
+  if ((family === 4 ? parseCidr4(s) : parseCidr6(s)) === null) {
+    throw new Error(`firewall: invalid IPv${family} subnet for ${what}: ${JSON.stringify(s)}`);
   }
   return s;
 }
@@ -92,20 +99,26 @@ function checkProto(p: string): 'tcp' | 'udp' | 'sctp' {
   return p;
 }
 
-/** The iptables-restore input for Berth's chains (pure). Declaring each chain flushes it, so the
- *  result replaces their whole content; rules for bridges no longer in the model disappear. */
-export function renderRules(prefix: string, model: FirewallModel): string {
+/** The iptables-restore (family 6: ip6tables-restore) input for Berth's chains (pure). Declaring
+ *  each chain flushes it, so the result replaces their whole content; rules for bridges no longer
+ *  in the model disappear. IPv6: the bridges of networks with IPv6 and the ports published on an
+ *  IPv6 host address to a container's IPv6 address (to an IPv4-only container the userland proxy
+ *  alone carries them). */
+export function renderRules(prefix: string, model: FirewallModel, family: Family = 4): string {
   const c = firewallChains(prefix);
-  const bridges = model.bridges.map((b) => ({ ...b, name: checkIfName(b.name), subnet: checkCidr(b.subnet, b.name) }));
+  const isIp = family === 4 ? isIPv4 : (s: string): boolean => isIPv6(s);
+  const host = family === 4 ? 32 : 128;
+  const bridges = model.bridges
+    .filter((b) => family === 4 || b.subnet6 !== undefined)
+    .map((b) => ({ ...b, name: checkIfName(b.name), subnet: checkCidr(family === 4 ? b.subnet : (b.subnet6 ?? ''), b.name, family) }));
   const ports = model.ports
-    // IPv6 bindings ("::") are served by the userland proxy alone: these are IPv4 tables.
-    .filter((p) => !p.hostIp.includes(':'))
+    .filter((p) => p.hostIp.includes(':') === (family === 6) && (family === 4 || p.containerIp.includes(':')))
     .map((p) => {
-      if (p.hostIp !== '' && !isIPv4(p.hostIp)) throw new Error(`firewall: invalid host IP ${JSON.stringify(p.hostIp)}`);
-      if (!isIPv4(p.containerIp)) throw new Error(`firewall: invalid container IP ${JSON.stringify(p.containerIp)}`);
+      if (p.hostIp !== '' && !isIp(p.hostIp)) throw new Error(`firewall: invalid host IP ${JSON.stringify(p.hostIp)}`);
+      if (!isIp(p.containerIp)) throw new Error(`firewall: invalid container IP ${JSON.stringify(p.containerIp)}`);
       return {
         proto: checkProto(p.proto),
-        hostIp: p.hostIp === '0.0.0.0' ? '' : p.hostIp,
+        hostIp: p.hostIp === '0.0.0.0' || p.hostIp === '::' ? '' : p.hostIp,
         hostPort: checkPort(p.hostPort, 'host port'),
         containerIp: p.containerIp,
         containerPort: checkPort(p.containerPort, 'container port'),
@@ -135,7 +148,7 @@ export function renderRules(prefix: string, model: FirewallModel): string {
   for (const p of ports) {
     // The DNAT'd first packet of a published port (replies are ESTABLISHED).
     fwd.push(
-      `-A ${c.forward} -d ${p.containerIp}/32 ! -i ${p.bridge} -o ${p.bridge} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j ACCEPT`,
+      `-A ${c.forward} -d ${p.containerIp}/${host} ! -i ${p.bridge} -o ${p.bridge} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j ACCEPT`,
     );
   }
   for (const b of bridges.filter((x) => !x.internal)) {
@@ -148,11 +161,10 @@ export function renderRules(prefix: string, model: FirewallModel): string {
 
   // Nat.
   for (const p of ports) {
-    const dst = p.hostIp === '' ? '' : `-d ${p.hostIp}/32 `;
+    const dst = p.hostIp === '' ? '' : `-d ${p.hostIp}/${host} `;
+    const to = family === 4 ? `${p.containerIp}:${p.containerPort}` : `[${p.containerIp}]:${p.containerPort}`;
     // `! -i bridge`: a container reaching its own network's published port goes to the userland proxy, as with dockerd.
-    dnat.push(
-      `-A ${c.dnat} ${dst}! -i ${p.bridge} -p ${p.proto} -m ${p.proto} --dport ${p.hostPort} -j DNAT --to-destination ${p.containerIp}:${p.containerPort}`,
-    );
+    dnat.push(`-A ${c.dnat} ${dst}! -i ${p.bridge} -p ${p.proto} -m ${p.proto} --dport ${p.hostPort} -j DNAT --to-destination ${to}`);
   }
   for (const b of bridges.filter((x) => x.masquerade && !x.internal)) {
     post.push(`-A ${c.postrouting} -s ${b.subnet} ! -o ${b.name} -j MASQUERADE`);
@@ -160,7 +172,7 @@ export function renderRules(prefix: string, model: FirewallModel): string {
   for (const p of ports) {
     // Hairpin: a container DNAT'd back to itself must see a source other than its own address.
     post.push(
-      `-A ${c.postrouting} -s ${p.containerIp}/32 -d ${p.containerIp}/32 -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j MASQUERADE`,
+      `-A ${c.postrouting} -s ${p.containerIp}/${host} -d ${p.containerIp}/${host} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j MASQUERADE`,
     );
   }
 
@@ -217,6 +229,9 @@ export interface FirewallOptions {
   prefix: string;
   enabled: boolean;
   ipForward: boolean;
+  /** ip6tables too (the host has IPv6): the same chains for networks with IPv6. A host where
+   *  ip6tables fails at setup goes on with iptables alone. */
+  ipv6?: boolean;
   logger: Logger;
   /** Runs a command with stdin `input` and returns its stdout (tests replace it; default spawns). */
   exec?: (cmd: string, args: string[], input: string) => Promise<string>;
@@ -239,8 +254,12 @@ export class Firewall {
   /** Every iptables process of ours runs under this, in call order. */
   private tail: Promise<void> = Promise.resolve();
   private runs = 0;
+  private families: Family[];
+  /** What each family's chains hold now: a model that changes nothing there runs no process. */
+  private readonly written = new Map<Family, string>();
 
   constructor(private readonly opts: FirewallOptions) {
+    this.families = opts.ipv6 ? [4, 6] : [4];
     this.chains = firewallChains(opts.prefix);
     const c = this.chains;
     this.ours = new Set<string>(Object.values(c));
@@ -261,25 +280,39 @@ export class Firewall {
     await this.exclusive(async () => {
       if (this.opts.ipForward) await this.enableForwarding();
       await this.enableBridgeFiltering();
-      const saved = parseSaved(await this.exec('iptables-save', [], ''), this.ours);
-      const body = renderRules(this.opts.prefix, this.model).split('\n');
-      const out: string[] = [];
-      for (const table of ['filter', 'nat'] as const) {
-        const start = body.indexOf(`*${table}`);
-        const commit = body.indexOf('COMMIT', start);
-        out.push(...body.slice(start, commit));
-        // `-C` inside a restore aborts the whole transaction when the rule is missing, so instead
-        // of checking, delete what is there (exact saved text) and add it again, atomically.
-        for (const j of saved.jumps.filter((x) => x.table === table)) out.push(`-D ${j.rule}`);
-        for (const j of jumpRules(this.opts.prefix).filter((x) => x.table === table)) {
-          out.push(j.insert ? `-I ${j.chain} 1 ${j.spec}` : `-A ${j.chain} ${j.spec}`);
+      for (const family of [...this.families]) {
+        try {
+          await this.setupFamily(family);
+        } catch (err) {
+          if (family === 4) throw err;
+          this.families = [4];
+          this.opts.logger.warn({ err }, 'ip6tables unusable: IPv6 networks get no firewall rules');
         }
-        out.push('COMMIT');
       }
-      await this.restore(out.join('\n') + '\n');
       this.active = true;
-      this.opts.logger.debug({ prefix: this.opts.prefix, replacedJumps: saved.jumps.length }, 'firewall chains set up');
     });
+  }
+
+  private async setupFamily(family: Family): Promise<void> {
+    const saved = parseSaved(await this.exec(tool(family, 'save'), [], ''), this.ours);
+    const rendered = renderRules(this.opts.prefix, this.model, family);
+    const body = rendered.split('\n');
+    const out: string[] = [];
+    for (const table of ['filter', 'nat'] as const) {
+      const start = body.indexOf(`*${table}`);
+      const commit = body.indexOf('COMMIT', start);
+      out.push(...body.slice(start, commit));
+      // `-C` inside a restore aborts the whole transaction when the rule is missing, so instead
+      // of checking, delete what is there (exact saved text) and add it again, atomically.
+      for (const j of saved.jumps.filter((x) => x.table === table)) out.push(`-D ${j.rule}`);
+      for (const j of jumpRules(this.opts.prefix, family).filter((x) => x.table === table)) {
+        out.push(j.insert ? `-I ${j.chain} 1 ${j.spec}` : `-A ${j.chain} ${j.spec}`);
+      }
+      out.push('COMMIT');
+    }
+    await this.restore(out.join('\n') + '\n', family);
+    this.written.set(family, rendered);
+    this.opts.logger.debug({ prefix: this.opts.prefix, family, replacedJumps: saved.jumps.length }, 'firewall chains set up');
   }
 
   /** Writes the model. Calls made while a run is in flight coalesce: only the newest model is
@@ -289,7 +322,7 @@ export class Firewall {
     if (!this.opts.enabled) return Promise.resolve();
     // Rendering now reports a bad model to its own caller instead of failing a shared batch.
     try {
-      renderRules(this.opts.prefix, model);
+      for (const f of this.families) renderRules(this.opts.prefix, model, f);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -310,22 +343,27 @@ export class Firewall {
     if (!this.opts.enabled) return;
     await this.exclusive(async () => {
       this.active = false;
-      const saved = parseSaved(await this.exec('iptables-save', [], ''), this.ours);
-      const out: string[] = [];
-      for (const table of ['filter', 'nat'] as const) {
-        const present = this.tables[table].filter((n) => saved.chains.get(table)?.has(n));
-        const jumps = saved.jumps.filter((x) => x.table === table);
-        if (present.length === 0 && jumps.length === 0) continue;
-        out.push(`*${table}`);
-        for (const j of jumps) out.push(`-D ${j.rule}`);
-        // Flush all before deleting any: our chains reference each other.
-        for (const n of present) out.push(`-F ${n}`);
-        for (const n of present) out.push(`-X ${n}`);
-        out.push('COMMIT');
-      }
-      if (out.length > 0) await this.restore(out.join('\n') + '\n');
-      this.opts.logger.debug({ prefix: this.opts.prefix }, 'firewall chains removed');
+      this.written.clear();
+      for (const family of this.families) await this.teardownFamily(family);
     });
+  }
+
+  private async teardownFamily(family: Family): Promise<void> {
+    const saved = parseSaved(await this.exec(tool(family, 'save'), [], ''), this.ours);
+    const out: string[] = [];
+    for (const table of ['filter', 'nat'] as const) {
+      const present = this.tables[table].filter((n) => saved.chains.get(table)?.has(n));
+      const jumps = saved.jumps.filter((x) => x.table === table);
+      if (present.length === 0 && jumps.length === 0) continue;
+      out.push(`*${table}`);
+      for (const j of jumps) out.push(`-D ${j.rule}`);
+      // Flush all before deleting any: our chains reference each other.
+      for (const n of present) out.push(`-F ${n}`);
+      for (const n of present) out.push(`-X ${n}`);
+      out.push('COMMIT');
+    }
+    if (out.length > 0) await this.restore(out.join('\n') + '\n', family);
+    this.opts.logger.debug({ prefix: this.opts.prefix, family }, 'firewall chains removed');
   }
 
   private async pump(): Promise<void> {
@@ -336,7 +374,14 @@ export class Firewall {
         try {
           await this.exclusive(async () => {
             this.model = batch.model;
-            if (this.active) await this.restore(renderRules(this.opts.prefix, batch.model));
+            if (!this.active) return;
+            for (const family of this.families) {
+              const rendered = renderRules(this.opts.prefix, batch.model, family);
+              if (this.written.get(family) === rendered) continue;
+              this.written.delete(family);
+              await this.restore(rendered, family);
+              this.written.set(family, rendered);
+            }
           });
           for (const w of batch.waiters) w.resolve();
         } catch (e) {
@@ -375,6 +420,7 @@ export class Firewall {
    */
   private async enableBridgeFiltering(): Promise<void> {
     const file = '/proc/sys/net/bridge/bridge-nf-call-iptables';
+    const file6 = '/proc/sys/net/bridge/bridge-nf-call-ip6tables';
     try {
       await fs.access(file);
     } catch {
@@ -382,23 +428,29 @@ export class Firewall {
         this.opts.logger.warn({ err }, 'br_netfilter is not available: icc=false cannot be enforced inside a bridge'),
       );
     }
-    try {
-      if ((await fs.readFile(file, 'utf8')).trim() !== '1') await fs.writeFile(file, '1\n');
-    } catch (err) {
-      this.opts.logger.debug({ err }, 'bridge-nf-call-iptables not set');
+    for (const f of this.families.includes(6) ? [file, file6] : [file]) {
+      try {
+        if ((await fs.readFile(f, 'utf8')).trim() !== '1') await fs.writeFile(f, '1\n');
+      } catch (err) {
+        this.opts.logger.debug({ err, file: f }, 'bridge netfilter switch not set');
+      }
     }
   }
 
-  private async restore(input: string): Promise<void> {
+  private async restore(input: string, family: Family): Promise<void> {
     this.runs++;
     const started = Date.now();
-    await this.exec('iptables-restore', ['-w', '--noflush'], input);
+    await this.exec(tool(family, 'restore'), ['-w', '--noflush'], input);
     this.opts.logger.debug({ prefix: this.opts.prefix, ms: Date.now() - started }, 'iptables-restore done');
   }
 
   private exec(cmd: string, args: string[], input: string): Promise<string> {
     return (this.opts.exec ?? spawnCommand)(cmd, args, input);
   }
+}
+
+function tool(family: Family, what: 'save' | 'restore'): string {
+  return `${family === 4 ? 'iptables' : 'ip6tables'}-${what}`;
 }
 
 /** Spawns cmd, feeds `input` on stdin; rejects with its stderr on a non-zero exit. */

@@ -7,6 +7,8 @@
 // comment says so.
 
 import { Forbidden, InvalidParameter, SystemError } from '../lib/errors';
+import { canonicalIpv6 } from './cidr6';
+import { ipv6ConfigProblems } from './ipam6';
 import {
   broadcastAddress,
   cidrContains,
@@ -127,7 +129,7 @@ export interface IpamConfigInput {
   AuxiliaryAddresses?: Record<string, string>;
 }
 
-/** IPv6 is refused elsewhere; here an IPv6 value is only recognised so it is not called malformed. */
+/** An IPv6 value (subnets of IPv6 configs are checked by ipam6.ts). */
 function looksIpv6(s: string): boolean {
   return s.includes(':');
 }
@@ -153,17 +155,24 @@ function stripPrefix(addr: string): string {
  * driver's one-subnet rule). Every problem is reported at once as dockerd does:
  * "invalid network config:\n<problem>" for one, "invalid network config:\n* a\n* b" for several
  * (InvalidParameter, 400). More than one IPv4 config: Forbidden (403) "bridge driver doesn't
- * support multiple subnets". IPv6 configs are passed through untouched (refused elsewhere).
+ * support multiple subnets", for each family. IPv6 configs are checked when `enableIPv6`, and
+ * dropped without a word when not (moby v25+, issue 47202; 20.10 kept them in inspect).
  * Returns the configs with empty fields dropped and the gateway without a prefix.
  * (dockerd 20.10 checked none of this up front and failed later with 500s such as
  * "failed to allocate gateway (10.9.9.9): Requested address is out of range".)
  */
-export function validateIpamConfigs(configs: IpamConfigInput[]): IpamConfigInput[] {
+export function validateIpamConfigs(all: IpamConfigInput[], enableIPv6 = false): IpamConfigInput[] {
   const errs: string[] = [];
   let v4 = 0;
+  let v6 = 0;
+  const configs = all.filter((cfg) => enableIPv6 || !looksIpv6(cfg.Subnet ?? ''));
   for (const cfg of configs) {
     const subnetText = cfg.Subnet ?? '';
-    if (looksIpv6(subnetText)) continue;
+    if (looksIpv6(subnetText)) {
+      v6++;
+      errs.push(...ipv6ConfigProblems(cfg));
+      continue;
+    }
     v4++;
     if (subnetText === '') {
       // No subnet: one is picked from the pools. What else is given cannot be in it; v29
@@ -212,13 +221,13 @@ export function validateIpamConfigs(configs: IpamConfigInput[]): IpamConfigInput
   }
   if (errs.length === 1) throw new InvalidParameter(`invalid network config:\n${errs[0]}`);
   if (errs.length > 1) throw new InvalidParameter(`invalid network config:\n* ${errs.join('\n* ')}`);
-  if (v4 > 1) throw new Forbidden("bridge driver doesn't support multiple subnets");
+  if (v4 > 1 || v6 > 1) throw new Forbidden("bridge driver doesn't support multiple subnets");
 
   return configs.map((cfg) => {
     const out: IpamConfigInput = {};
     if (cfg.Subnet) out.Subnet = cfg.Subnet;
     if (cfg.IPRange) out.IPRange = cfg.IPRange;
-    if (cfg.Gateway) out.Gateway = looksIpv6(cfg.Gateway) ? cfg.Gateway : stripPrefix(cfg.Gateway);
+    if (cfg.Gateway) out.Gateway = looksIpv6(cfg.Gateway) ? canonicalIpv6(stripPrefix(cfg.Gateway)) : stripPrefix(cfg.Gateway);
     if (cfg.AuxiliaryAddresses && Object.keys(cfg.AuxiliaryAddresses).length > 0) {
       out.AuxiliaryAddresses = { ...cfg.AuxiliaryAddresses };
     }

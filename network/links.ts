@@ -4,13 +4,14 @@
 // shared/notes/containerd-from-node.md §7). Listings use `ip -j`.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { isIPv4 } from '../lib/addresses';
+import { isIPv4, isIPv6 } from '../lib/addresses';
 import { SystemError } from '../lib/errors';
 import { parseCidr4 } from './cidr';
+import { parseCidr6 } from './cidr6';
 
 /** Where `ip netns add` bind-mounts the namespaces (iproute2's NETNS_RUN_DIR). */
 export const NETNS_DIR = '/run/netns';
@@ -43,6 +44,12 @@ export interface EndpointOptions {
   mac: string;
   addressCidr: string;
   gateway?: string;
+  /** The IPv6 address (CIDR), added without duplicate address detection so it works at once. */
+  address6Cidr?: string;
+  /** A default IPv6 route via this address. */
+  gateway6?: string;
+  /** --link-local-ip addresses (CIDR, either family). */
+  linkLocal?: string[];
   mtu: number;
   /** Make the netns (with lo up) in the same steps: a container's first endpoint. */
   createNetns?: boolean;
@@ -60,6 +67,7 @@ const NETNS_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}$/;
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
 const isCidr4 = (s: string): boolean => parseCidr4(s) !== null;
+const isCidr6 = (s: string): boolean => parseCidr6(s) !== null;
 
 function check(ok: boolean, what: string, value: unknown): void {
   if (!ok) throw new Error(`invalid ${what}: ${JSON.stringify(value)}`);
@@ -185,10 +193,33 @@ export class Links {
     return { addressAdded: !had.includes(gatewayCidr) };
   }
 
+  /** Adds (or keeps) an IPv6 address on a link without duplicate address detection: a bridge's
+   *  IPv6 gateway. Whether it was added (false: it was there). */
+  async ensureAddress6(name: string, cidr: string): Promise<boolean> {
+    checkLinkName(name);
+    check(isCidr6(cidr), 'IPv6 address CIDR', cidr);
+    const had = (await this.linkAddresses6(name)) ?? [];
+    const r = await this.run(['addr', 'replace', cidr, 'dev', name, 'nodad']);
+    if (r.code !== 0) throw new IpError(`add ${cidr} to ${name}`, r.stderr, r.code);
+    return !had.includes(cidr);
+  }
+
+  /** A host interface's global IPv6 addresses (CIDR), or null when there is no such interface. */
+  async linkAddresses6(name: string): Promise<string[] | null> {
+    checkLinkName(name);
+    const op = `show IPv6 addresses of ${name}`;
+    const r = await this.run(['-j', '-6', 'addr', 'show', 'dev', name, 'scope', 'global']);
+    if (r.code !== 0) {
+      if (NO_DEVICE.test(r.stderr)) return null;
+      throw new IpError(op, r.stderr, r.code);
+    }
+    return parseInterfaces(r.stdout, op, 'inet6')[0]?.addresses ?? [];
+  }
+
   /** Removes one address from a link (an adopted bridge's gateway); a missing link or address is fine. */
   async deleteAddress(name: string, cidr: string): Promise<void> {
     checkLinkName(name);
-    check(isCidr4(cidr), 'address CIDR', cidr);
+    check(isCidr4(cidr) || isCidr6(cidr), 'address CIDR', cidr);
     const r = await this.run(['addr', 'del', cidr, 'dev', name]);
     if (r.code !== 0 && !NO_DEVICE.test(r.stderr) && !/Cannot assign requested address/.test(r.stderr)) {
       throw new IpError(`delete address ${cidr} of ${name}`, r.stderr, r.code);
@@ -237,6 +268,9 @@ export class Links {
     check(MAC.test(o.mac), 'mac address', o.mac);
     check(isCidr4(o.addressCidr), 'address CIDR', o.addressCidr);
     if (o.gateway !== undefined) check(isIPv4(o.gateway), 'gateway', o.gateway);
+    if (o.address6Cidr !== undefined) check(isCidr6(o.address6Cidr), 'IPv6 address CIDR', o.address6Cidr);
+    if (o.gateway6 !== undefined) check(isIPv6(o.gateway6), 'IPv6 gateway', o.gateway6);
+    for (const ll of o.linkLocal ?? []) check(isCidr4(ll) || isCidr6(ll), 'link-local address', ll);
     checkMtu(o.mtu);
     // A missing netns makes ip exit on an argument error, which would hide whether line 1 ran.
     if (!o.createNetns) {
@@ -268,9 +302,12 @@ export class Links {
       `link set ${tmp} name ${o.ifName}`,
       `link set ${o.ifName} address ${o.mac} mtu ${o.mtu}`,
       `addr add ${o.addressCidr} dev ${o.ifName}`,
+      ...(o.address6Cidr !== undefined ? [`addr add ${o.address6Cidr} dev ${o.ifName} nodad`] : []),
+      ...(o.linkLocal ?? []).map((ll) => `addr add ${ll} dev ${o.ifName}${ll.includes(':') ? ' nodad' : ''}`),
       `link set ${o.ifName} up`,
     ];
     if (o.gateway !== undefined) inside.push(`route add default via ${o.gateway} dev ${o.ifName}`);
+    if (o.gateway6 !== undefined) inside.push(`route add ::/0 via ${o.gateway6} dev ${o.ifName}`);
     const ns = await this.batch(inside, o.netns);
     if (ns.code !== 0) {
       await this.deleteLinkQuietly(o.hostVeth);
@@ -423,18 +460,29 @@ export class Links {
   }
 }
 
-/** `ip -j addr show` output: each interface with its IPv4 addresses. */
-function parseInterfaces(stdout: string, op: string): InterfaceInfo[] {
+/** `ip -j addr show` output: each interface with its IPv4 (or `family`) addresses. */
+function parseInterfaces(stdout: string, op: string, family: 'inet' | 'inet6' = 'inet'): InterfaceInfo[] {
   return parseJsonArray(stdout, op).map((l) => {
     const info = Array.isArray(l.addr_info) ? (l.addr_info as unknown[]) : [];
     const addresses: string[] = [];
     for (const a of info) {
       if (typeof a !== 'object' || a === null) continue;
       const rec = a as Record<string, unknown>;
-      if (rec.family === 'inet' && typeof rec.local === 'string' && typeof rec.prefixlen === 'number') {
+      if (rec.family === family && typeof rec.local === 'string' && typeof rec.prefixlen === 'number') {
         addresses.push(`${rec.local}/${rec.prefixlen}`);
       }
     }
     return { name: str(l, 'ifname'), mac: str(l, 'address'), addresses };
   });
+}
+
+/** Whether the host can listen on IPv6 (moby's IsV6Listenable): loopback has ::1. */
+export function hostHasIpv6(file = '/proc/net/if_inet6'): boolean {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .some((l) => l.startsWith('00000000000000000000000000000001 '));
+  } catch {
+    return false;
+  }
 }

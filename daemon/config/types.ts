@@ -100,6 +100,10 @@ export interface DaemonConfig {
   /** `--bip`, e.g. "172.18.0.1/16", or null. */
   bip: string | null;
   fixedCidr: string | null;
+  /** `--ipv6`: the default bridge is dual stack. */
+  ipv6: boolean;
+  /** `--fixed-cidr-v6`: the default bridge's IPv6 subnet (else one of the daemon's ULA /64s). */
+  fixedCidrV6: string | null;
   mtu: number;
   iptables: boolean;
   ipForward: boolean;

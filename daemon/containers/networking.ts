@@ -8,7 +8,7 @@ import type { EndpointConfig, NetworkRecord } from '../networks/model';
 import type { PortSpec } from '../networks/port-bindings';
 import { splitLink, type Sandboxes } from '../networks/sandboxes';
 import type { NetworkService } from '../networks/service';
-import { networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../networks/settings-view';
+import { endpointIpamConfig, networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../networks/settings-view';
 import type { ContainerConfig, EndpointSettings, HostConfig, NetworkingConfig, NetworkSettings, PortSummary } from './api-types';
 import type { Container } from './model';
 
@@ -114,7 +114,7 @@ export class ContainerNetworking {
       return endpointConfig(n, e.networkName, {
         Aliases: e.aliases,
         Links: e.links,
-        IPAMConfig: e.ipv4Address ? { IPv4Address: e.ipv4Address } : undefined,
+        IPAMConfig: endpointIpamConfig(e) ?? undefined,
         MacAddress: e.macAddress,
         DriverOpts: e.driverOpts,
         GwPriority: e.gwPriority,

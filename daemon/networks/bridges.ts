@@ -2,23 +2,49 @@
 // SQLite first), releasing it, and choosing a free subnet that no host route or other daemon uses.
 import type { Logger } from 'pino';
 import { cidrOverlaps, parseCidr4 } from '../../network/cidr';
-import { DEFAULT_POOLS, gatewayFor, pickSubnet, type PoolSpec } from '../../network/ipam';
+import { DEFAULT_POOLS, gatewayFor, pickSubnet, type IpamConfigInput, type PoolSpec } from '../../network/ipam';
+import { checkPoolOverlap6, openSubnet6, pickSubnet6 } from '../../network/ipam6';
 import type { Links } from '../../network/links';
 import type { NetworkRepo } from '../../store/network-repo';
 import { Forbidden, InvalidParameter } from '../../lib/errors';
-import type { NetworkRecord } from './model';
+import { canonicalCidr6, parseCidr6 } from '../../network/cidr6';
+import { ipamV6, type IpamConfigRecord, type NetworkRecord } from './model';
 
 export interface NetworkBridgesDeps {
   repo: NetworkRepo;
   links: Links;
   logger: Logger;
   pools: PoolSpec[];
+  /** The daemon's ULA /48 (ipam6.ulaBase). */
+  ula: string;
   /** This daemon's networks, whose subnets are taken. */
   networks: () => NetworkRecord[];
 }
 
 export class NetworkBridges {
   constructor(private readonly deps: NetworkBridgesDeps) {}
+
+  /**
+   * The IPv6 config of a new network: the given subnet (checked against this daemon's other IPv6
+   * subnets, its gateway and aux addresses claimed), else the next free /64 of the daemon's ULA
+   * /48, as moby v27+ (20.10 refused --ipv6 without a subnet: no default IPv6 pool).
+   */
+  ipv6Config(given: IpamConfigInput | undefined): IpamConfigRecord {
+    const taken = this.deps.networks().flatMap((o) => o.ipam.map((c) => c.Subnet).filter((s) => s.includes(':')));
+    if (given?.Subnet) {
+      const subnet = canonicalCidr6(given.Subnet);
+      checkPoolOverlap6(subnet, taken);
+      const gateway = openSubnet6({ subnet, ipRange: given.IPRange, gateway: given.Gateway, auxAddresses: given.AuxiliaryAddresses });
+      const out: IpamConfigRecord = { Subnet: subnet, Gateway: gateway };
+      if (given.IPRange) out.IPRange = canonicalCidr6(given.IPRange);
+      if (given.AuxiliaryAddresses && Object.keys(given.AuxiliaryAddresses).length > 0) out.AuxiliaryAddresses = given.AuxiliaryAddresses;
+      return out;
+    }
+    const subnet = pickSubnet6(this.deps.ula, taken);
+    if (!subnet)
+      throw new Forbidden('could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network');
+    return { Subnet: subnet, Gateway: openSubnet6({ subnet }) };
+  }
 
   /** Subnets in use: this daemon's networks and the host's routes (other daemons' bridges, the LAN). */
   private async takenSubnets(exceptBridge?: string): Promise<string[]> {
@@ -73,7 +99,7 @@ export class NetworkBridges {
       const subnet = pickSubnet(pools, [...(await this.takenSubnets(bridge)), ...avoid]);
       if (!subnet)
         throw new Forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
-      rec.ipam = [{ ...rec.ipam[0], Subnet: subnet, Gateway: gatewayFor(subnet) }];
+      rec.ipam = [{ ...rec.ipam[0], Subnet: subnet, Gateway: gatewayFor(subnet) }, ...rec.ipam.slice(1)];
       this.deps.repo.update(rec.id, JSON.stringify(rec));
       await this.bringUp(rec);
     }
@@ -99,6 +125,10 @@ export class NetworkBridges {
       const address = ours ? null : res.addressAdded ? cidr : (mine?.address ?? null);
       this.deps.repo.putBridge({ name, networkId: n.id, created: ours, address });
     }
+    // The IPv6 gateway. On an adopted bridge it stays when the network goes (it may be the host's).
+    const v6 = ipamV6(n);
+    const c6 = v6 && parseCidr6(v6.Subnet);
+    if (v6 && c6) await this.deps.links.ensureAddress6(name, `${v6.Gateway}/${c6.prefix}`);
   }
 
   /**

@@ -68,9 +68,9 @@ export class EmbeddedDnsResolver implements DnsResolver {
           const [target, alias] = splitLink(link);
           if (alias.toLowerCase() !== want) continue;
           const hit = eps.find((e) => view.containerName(e.containerId) === target || e.containerId.startsWith(target));
-          if (hit) return { addresses: [hit.ip] };
+          if (hit) return { addresses: addressesOf(hit) };
         }
-        const ips = eps.filter((e) => e.dnsNames.some((d) => d.toLowerCase() === want)).map((e) => e.ip);
+        const ips = eps.filter((e) => e.dnsNames.some((d) => d.toLowerCase() === want)).flatMap(addressesOf);
         if (ips.length > 0) return { addresses: ips };
       }
     }
@@ -79,7 +79,7 @@ export class EmbeddedDnsResolver implements DnsResolver {
 
   reverse(containerId: string, _clientIp: string, ip: string): string[] | null {
     for (const { n } of this.scope(containerId)) {
-      const ep = this.deps.view.endpoints(n.id).find((e) => e.ip === ip);
+      const ep = this.deps.view.endpoints(n.id).find((e) => e.ip === ip || e.ip6 === ip);
       if (ep && ep.dnsNames.length > 0) return [`${ep.dnsNames[0]}.${n.name}`];
     }
     return null;
@@ -106,6 +106,11 @@ export class EmbeddedDnsResolver implements DnsResolver {
     if (own && own.length > 0) return own;
     return this.deps.hostResolvers().map((s) => (isLoopback(s) ? `host(${s})` : s));
   }
+}
+
+/** An endpoint's addresses: IPv4, and IPv6 on a network with IPv6 (A and AAAA answers). */
+function addressesOf(ep: EndpointRecord): string[] {
+  return ep.ip6 ? [ep.ip, ep.ip6] : [ep.ip];
 }
 
 function isLoopback(server: string): boolean {

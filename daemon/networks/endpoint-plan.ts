@@ -2,7 +2,9 @@
 // dockerd checks it: which networks, the aliases, a static address, a MAC.
 import type { ContainerConfig, EndpointSettings, HostConfig, NetworkingConfig } from '../containers/api-types';
 import { Forbidden, InvalidParameter } from '../../lib/errors';
-import type { EndpointConfig, NetworkRecord } from './model';
+import { ipFamily } from '../../lib/addresses';
+import { canonicalIpv6, cidr6Contains, parseCidr6, parseIpv6 } from '../../network/cidr6';
+import { ipamV6, type EndpointConfig, type NetworkRecord } from './model';
 
 export interface NetworkLookup {
   get(input: string): NetworkRecord;
@@ -49,16 +51,17 @@ export function endpointConfig(n: NetworkRecord, networkName: string, s: Endpoin
   const userNet = n.name !== 'bridge';
   const aliases = (s?.Aliases ?? []).filter((a) => a !== '');
   const ipv4 = s?.IPAMConfig?.IPv4Address ?? '';
+  const ipv6 = s?.IPAMConfig?.IPv6Address ?? '';
   const links = s?.Links ?? [];
   if (!userNet && aliases.length > 0)
     throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
-  if (ipv4 || s?.IPAMConfig?.IPv6Address) {
+  if (ipv4 || ipv6) {
     if (!userNet) throw new InvalidParameter('user specified IP address is supported on user defined networks only');
-    if (!n.ipamConfigured)
+    if (ipv4 && !n.ipamConfigured)
       throw new InvalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
-    if (s?.IPAMConfig?.IPv6Address) throw new InvalidParameter('IPv6 addresses are not supported by Berth');
-    if (!/^[0-9]{1,3}(\.[0-9]{1,3}){3}$/.test(ipv4)) throw new InvalidParameter(`invalid IPv4 address: ${ipv4}`);
+    if (ipv4 && !/^[0-9]{1,3}(\.[0-9]{1,3}){3}$/.test(ipv4)) throw new InvalidParameter(`invalid IPv4 address: ${ipv4}`);
   }
+  const linkLocal = checkEndpointIpv6(n, ipv6, s?.IPAMConfig?.LinkLocalIPs ?? []);
   const mac = s?.MacAddress || fallbackMac;
   if (mac && !MAC_RE.test(mac)) throw new InvalidParameter(`invalid MAC address: ${mac}`);
   return {
@@ -67,6 +70,8 @@ export function endpointConfig(n: NetworkRecord, networkName: string, s: Endpoin
     aliases,
     links,
     ipv4Address: ipv4,
+    ...(ipv6 ? { ipv6Address: canonicalIpv6(ipv6) } : {}),
+    ...(linkLocal.length > 0 ? { linkLocalIps: linkLocal } : {}),
     macAddress: mac.toLowerCase(),
     driverOpts: s?.DriverOpts ?? null,
     gwPriority: s?.GwPriority ?? 0,
@@ -98,7 +103,8 @@ export function planEndpoints(
     for (const c of Object.values(configs)) {
       if ((c.Aliases ?? []).length > 0)
         throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
-      if (c.IPAMConfig?.IPv4Address) throw new InvalidParameter('user specified IP address is supported on user defined networks only');
+      if (c.IPAMConfig?.IPv4Address || c.IPAMConfig?.IPv6Address)
+        throw new InvalidParameter('user specified IP address is supported on user defined networks only');
     }
     return [];
   }
@@ -147,6 +153,34 @@ export function planEndpoints(
   return out;
 }
 
+/**
+ * moby v29's checks of an endpoint's --ip6 and --link-local-ip (normalizeEndpointIPAMConfig,
+ * validateEndpointIPAddress), as one InvalidParameter "invalid endpoint settings:\n…". An --ip6
+ * on a network without IPv6 is outside every configured subnet there. (dockerd 20.10 said "user
+ * specified IP address is supported only when connecting to networks with user configured
+ * subnets", at start.) Returns the link-local addresses in Go's text.
+ */
+function checkEndpointIpv6(n: NetworkRecord, ipv6: string, linkLocal: string[]): string[] {
+  const errs: string[] = [];
+  if (ipv6) {
+    const v = parseIpv6(ipv6);
+    if (v === null || v === 0n || ipv6.includes('.')) errs.push(`invalid IPv6 address: ${ipv6}`);
+    else {
+      const cfg = ipamV6(n);
+      const subnet = cfg ? parseCidr6(cfg.Subnet) : null;
+      if (!subnet || !cidr6Contains(subnet, v)) errs.push(`no configured subnet contains IP address ${canonicalIpv6(ipv6)}`);
+    }
+  }
+  const out: string[] = [];
+  for (const a of linkLocal) {
+    const fam = ipFamily(a);
+    if (fam === 0 || a === '0.0.0.0' || parseIpv6(a) === 0n) errs.push(`invalid link-local IP address: ${a}`);
+    else out.push(fam === 6 ? canonicalIpv6(a) : a);
+  }
+  if (errs.length > 0) throw new InvalidParameter(`invalid endpoint settings:\n${errs.join('\n')}`);
+  return out;
+}
+
 /** A network not found at create: kept by name, resolved (or reported missing) at start. */
 function unresolved(name: string, s: EndpointSettings | undefined): EndpointConfig {
   return {
@@ -155,6 +189,8 @@ function unresolved(name: string, s: EndpointSettings | undefined): EndpointConf
     aliases: (s?.Aliases ?? []).filter((a) => a !== ''),
     links: s?.Links ?? [],
     ipv4Address: s?.IPAMConfig?.IPv4Address ?? '',
+    ...(s?.IPAMConfig?.IPv6Address ? { ipv6Address: s.IPAMConfig.IPv6Address } : {}),
+    ...((s?.IPAMConfig?.LinkLocalIPs ?? []).length > 0 ? { linkLocalIps: s?.IPAMConfig?.LinkLocalIPs ?? [] } : {}),
     macAddress: (s?.MacAddress ?? '').toLowerCase(),
     driverOpts: s?.DriverOpts ?? null,
     gwPriority: s?.GwPriority ?? 0,

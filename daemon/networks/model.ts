@@ -45,6 +45,10 @@ export interface EndpointConfig {
   aliases: string[];
   links: string[];
   ipv4Address: string;
+  /** --ip6 (absent in records written before IPv6). */
+  ipv6Address?: string;
+  /** --link-local-ip addresses, either family. */
+  linkLocalIps?: string[];
   macAddress: string;
   driverOpts: Record<string, string> | null;
   gwPriority: number;
@@ -67,6 +71,10 @@ export interface EndpointRecord {
   ip: string;
   prefixLen: number;
   gateway: string;
+  /** The IPv6 address on a network with IPv6 (absent otherwise). */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
   mac: string;
   aliases: string[];
   links: string[];
@@ -79,3 +87,13 @@ export interface EndpointRecord {
 }
 
 export const BUILTIN_NAMES = ['bridge', 'host', 'none'] as const;
+
+/** The network's IPv4 IPAM config (the first: IPv4 always comes first, as in dockerd's inspect). */
+export function ipamV4(n: NetworkRecord): IpamConfigRecord | undefined {
+  return n.ipam.find((c) => !c.Subnet.includes(':'));
+}
+
+/** The network's IPv6 IPAM config, when IPv6 is enabled on it. */
+export function ipamV6(n: NetworkRecord): IpamConfigRecord | undefined {
+  return n.enableIPv6 ? n.ipam.find((c) => c.Subnet.includes(':')) : undefined;
+}

@@ -21,6 +21,9 @@ export interface PortRequestSpec {
   hostIp: string;
   hostPortStart: number;
   hostPortEnd: number;
+  /** The implicit "::" twin of the request before it (no host IP given, default 0.0.0.0): it
+   *  takes the same host port, as moby's needSamePort. */
+  twin?: boolean;
 }
 
 /** "80/tcp" → [80, 'tcp']; "80" is tcp. */
@@ -56,8 +59,13 @@ export function validatePortSpec(spec: PortSpec): void {
   for (const key of spec.exposed) parsePortKey(key);
 }
 
-/** The host ports to allocate, in the API's key order, IPv6 host addresses left out. */
-export function portRequests(spec: PortSpec, defaultHostIp: string): PortRequestSpec[] {
+/**
+ * The host ports to allocate, in the API's key order. With `ipv6` (the host can listen on IPv6)
+ * a binding without a host IP, the default being 0.0.0.0, is published on "::" too, right after
+ * its IPv4 one, as dockerd does (20.10 on; docker port prints "[::]:port"); without it IPv6
+ * host addresses are left out.
+ */
+export function portRequests(spec: PortSpec, defaultHostIp: string, ipv6 = false): PortRequestSpec[] {
   const out: PortRequestSpec[] = [];
   const bound = new Set<string>();
   const keys = Object.keys(spec.bindings).sort(comparePortKeys);
@@ -66,9 +74,11 @@ export function portRequests(spec: PortSpec, defaultHostIp: string): PortRequest
     const list = spec.bindings[key] ?? [];
     for (const b of list.length > 0 ? list : spec.publishAll ? [{}] : []) {
       const hostIp = b.HostIp || defaultHostIp;
-      if (hostIp.includes(':')) continue; // IPv6: Berth's networks are IPv4 only.
+      if (hostIp.includes(':') && !ipv6) continue;
       const [start, end] = parseHostPort(b.HostPort);
       out.push({ proto, containerPort: port, hostIp, hostPortStart: start, hostPortEnd: end });
+      if (ipv6 && !b.HostIp && hostIp === '0.0.0.0')
+        out.push({ proto, containerPort: port, hostIp: '::', hostPortStart: start, hostPortEnd: end, twin: true });
     }
     bound.add(`${port}/${proto}`);
   }
@@ -77,6 +87,8 @@ export function portRequests(spec: PortSpec, defaultHostIp: string): PortRequest
       const { port, proto } = parsePortKey(key);
       if (bound.has(`${port}/${proto}`)) continue;
       out.push({ proto, containerPort: port, hostIp: defaultHostIp, hostPortStart: 0, hostPortEnd: 0 });
+      if (ipv6 && defaultHostIp === '0.0.0.0')
+        out.push({ proto, containerPort: port, hostIp: '::', hostPortStart: 0, hostPortEnd: 0, twin: true });
     }
   }
   return out;

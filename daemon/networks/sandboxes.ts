@@ -6,14 +6,23 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Logger } from 'pino';
 import { macForIp, parseCidr4, parseIpv4 } from '../../network/cidr';
+import { formatIpv6 } from '../../network/cidr6';
 import { NETNS_DIR, type Links } from '../../network/links';
 import { parseProcNetDev, peerCounters } from '../../network/link-stats';
 import type { PortAllocator } from '../../network/port-allocator';
 import type { PortProxy } from '../../network/port-proxy';
 import { Conflict, InvalidParameter, SystemError, errorMessage } from '../../lib/errors';
-import type { EndpointConfig, EndpointRecord, NetworkRecord, PortMapping } from './model';
+import {
+  ipamV4,
+  ipamV6,
+  type EndpointConfig,
+  type EndpointRecord,
+  type IpamConfigRecord,
+  type NetworkRecord,
+  type PortMapping,
+} from './model';
 import type { NetworkService } from './service';
-import { portRequests, type PortSpec } from './port-bindings';
+import { portRequests, type PortRequestSpec, type PortSpec } from './port-bindings';
 import { ContainerResolvers, EMBEDDED_DNS_IP, hasEmbeddedDns } from './container-dns';
 
 export { splitLink } from './dns-resolver';
@@ -24,6 +33,8 @@ export interface SandboxesDeps {
   ports: PortAllocator;
   proxy: PortProxy;
   userlandProxy: boolean;
+  /** The host can listen on IPv6: ports published without a host IP are published on "::" too. */
+  ipv6Host: boolean;
   logger: Logger;
   /** Each container's own --dns servers, shared with the embedded DNS resolver, which reads it. */
   upstreams: Map<string, string[]>;
@@ -139,7 +150,7 @@ export class Sandboxes {
   etcFacts(containerId: string): { addresses: string[]; nameserver: string | null } {
     const eps = this.endpointsOf(containerId);
     const embedded = this.resolvers.running(containerId) || eps.some((ep) => this.usesEmbeddedDns(ep));
-    return { addresses: eps.map((e) => e.ip).filter((ip) => ip !== ''), nameserver: embedded ? EMBEDDED_DNS_IP : null };
+    return { addresses: eps.flatMap((e) => [e.ip, e.ip6 ?? '']).filter((ip) => ip !== ''), nameserver: embedded ? EMBEDDED_DNS_IP : null };
   }
 
   /**
@@ -176,8 +187,11 @@ export class Sandboxes {
     } else {
       ip = alloc.allocate({ name: n.name, id: n.id });
     }
-    const subnet = parseCidr4(n.ipam[0].Subnet);
+    const v4 = ipamV4(n) as IpamConfigRecord;
+    const subnet = parseCidr4(v4.Subnet);
     const prefixLen = subnet?.prefix ?? 16;
+    const mac = cfg.macAddress || macForIp(parseIpv4(ip) ?? 0);
+    const v6 = this.allocate6(n, cfg, mac, () => alloc.release(ip));
     const used = new Set(existing.map((e) => e.ifName));
     let ifIndex = 0;
     while (used.has(`eth${ifIndex}`)) ifIndex++;
@@ -195,8 +209,9 @@ export class Sandboxes {
       hostVeth: `veth${randomBytes(4).toString('hex').slice(0, 7)}`,
       ip,
       prefixLen,
-      gateway: n.ipam[0].Gateway,
-      mac: cfg.macAddress || macForIp(parseIpv4(ip) ?? 0),
+      gateway: v4.Gateway,
+      ...v6,
+      mac,
       aliases: cfg.aliases,
       links: cfg.links,
       dnsNames,
@@ -213,6 +228,9 @@ export class Sandboxes {
         mac: ep.mac,
         addressCidr: `${ip}/${prefixLen}`,
         gateway: defaultRoute ? ep.gateway : undefined,
+        address6Cidr: ep.ip6 ? `${ep.ip6}/${ep.prefixLen6}` : undefined,
+        gateway6: defaultRoute && ep.ip6 ? ep.gateway6 : undefined,
+        linkLocal: linkLocalCidrs(cfg.linkLocalIps ?? []),
         mtu: n.mtu ?? 1500,
         createNetns: existing.length === 0,
       });
@@ -226,6 +244,33 @@ export class Sandboxes {
     return ep;
   }
 
+  /** The endpoint's IPv6 address on a network with IPv6 (--ip6, else the next free one). */
+  private allocate6(
+    n: NetworkRecord,
+    cfg: EndpointConfig,
+    mac: string,
+    undo: () => void,
+  ): Pick<EndpointRecord, 'ip6' | 'prefixLen6' | 'gateway6'> {
+    const a6 = this.networks.allocator6(n);
+    const c6 = ipamV6(n);
+    if (!a6 || !c6) return {};
+    try {
+      let ip6: string;
+      // The default bridge with a /80 or wider: the subnet with the MAC as the low 48 bits, as
+      // dockerd ("fd00::242:ac11:2" for 02:42:ac:11:00:02).
+      const fromMac = n.name === 'bridge' && a6.subnet.prefix <= 80 ? macAddress6(a6.subnet.ip, mac) : null;
+      if (fromMac && a6.claim(fromMac)) ip6 = fromMac;
+      else if (cfg.ipv6Address) {
+        a6.claimOrThrow(cfg.ipv6Address);
+        ip6 = cfg.ipv6Address;
+      } else ip6 = a6.allocate({ name: n.name, id: n.id });
+      return { ip6, prefixLen6: a6.subnet.prefix, gateway6: c6.Gateway };
+    } catch (err) {
+      undo();
+      throw err;
+    }
+  }
+
   private async publish(c: ContainerNet, n: NetworkRecord, ep: EndpointRecord): Promise<void> {
     const defaultIp = n.hostBindingIpv4 || '0.0.0.0';
     const live: LiveProxy[] = [];
@@ -233,7 +278,28 @@ export class Sandboxes {
     const fail = (err: unknown): never => {
       throw new SystemError(`driver failed programming external connectivity on endpoint ${c.name} (${ep.id}): ${errorMessage(err)}`);
     };
-    for (const req of portRequests(c.ports, defaultIp)) {
+    let lastPort = 0;
+    for (const req of portRequests(c.ports, defaultIp, this.deps.ipv6Host)) {
+      const v6 = req.hostIp.includes(':');
+      // An IPv6 host port reaches a container with IPv6 through ip6tables' DNAT and the proxy; an
+      // IPv4-only one through the userland proxy alone (dockerd's proxying from IPv6 to IPv4).
+      if (v6 && !ep.ip6 && (!this.deps.userlandProxy || req.proto === 'sctp')) continue;
+      if (req.twin) {
+        // The "::" twin takes the port its IPv4 binding got; another process holding it on IPv6
+        // leaves the binding IPv4 only (dockerd would pick another port for both).
+        const port = lastPort;
+        try {
+          this.deps.ports.allocate({ proto: req.proto, hostIp: req.hostIp, hostPortStart: port, hostPortEnd: port });
+        } catch (err) {
+          this.logger.warn({ err, container: c.id, port }, 'IPv6 twin of a published port not allocated');
+          continue;
+        }
+        await this.openProxy(c, ep, live, { ...req, hostPortStart: port }, port).catch((err: unknown) => {
+          this.deps.ports.release(req.proto, req.hostIp, port);
+          this.logger.warn({ err, container: c.id, port }, 'IPv6 twin of a published port not opened');
+        });
+        continue;
+      }
       // A port another process (another daemon, say) holds is skipped when any port would do,
       // as dockerd moves on through the range; a port the user named is an error at once.
       const flexible = req.hostPortStart !== req.hostPortEnd || req.hostPortStart === 0;
@@ -250,21 +316,9 @@ export class Sandboxes {
           fail(err);
           return;
         }
-        if (!this.deps.userlandProxy || req.proto === 'sctp') {
-          this.recordPort(ep, { proto: req.proto, containerPort: req.containerPort, hostIp: req.hostIp, hostPort });
-          break;
-        }
         try {
-          live.push(
-            await this.deps.proxy.open({
-              proto: req.proto,
-              hostIp: req.hostIp,
-              hostPort,
-              containerIp: ep.ip,
-              containerPort: req.containerPort,
-            }),
-          );
-          this.recordPort(ep, { proto: req.proto, containerPort: req.containerPort, hostIp: req.hostIp, hostPort });
+          await this.openProxy(c, ep, live, req, hostPort);
+          lastPort = hostPort;
           break;
         } catch (err) {
           this.deps.ports.release(req.proto, req.hostIp, hostPort);
@@ -272,6 +326,22 @@ export class Sandboxes {
         }
       }
     }
+  }
+
+  /** The userland proxy of one mapping (none without the proxy, or for sctp), then its record. */
+  private async openProxy(c: ContainerNet, ep: EndpointRecord, live: LiveProxy[], req: PortRequestSpec, hostPort: number): Promise<void> {
+    if (this.deps.userlandProxy && req.proto !== 'sctp') {
+      live.push(
+        await this.deps.proxy.open({
+          proto: req.proto,
+          hostIp: req.hostIp,
+          hostPort,
+          containerIp: proxyTarget(ep, req.hostIp),
+          containerPort: req.containerPort,
+        }),
+      );
+    }
+    this.recordPort(ep, { proto: req.proto, containerPort: req.containerPort, hostIp: req.hostIp, hostPort });
   }
 
   private recordPort(ep: EndpointRecord, m: PortMapping): void {
@@ -291,6 +361,7 @@ export class Sandboxes {
     }
     const n = this.networks.tryGet(ep.networkId);
     if (n && ep.ip && n.ipam[0]) this.networks.allocator(n).release(ep.ip);
+    if (n && ep.ip6) this.networks.allocator6(n)?.release(ep.ip6);
     this.networks.repo.deleteEndpoint(ep.id);
     if (n && announce) this.networks.publishNetworkEvent('disconnect', n, ep.containerId);
   }
@@ -389,7 +460,7 @@ export class Sandboxes {
               proto: m.proto,
               hostIp: m.hostIp,
               hostPort: m.hostPort,
-              containerIp: ep.ip,
+              containerIp: proxyTarget(ep, m.hostIp),
               containerPort: m.containerPort,
             }),
           );
@@ -441,6 +512,21 @@ export class Sandboxes {
       this.saveEndpoint(ep);
     }
   }
+}
+
+function macAddress6(subnet: bigint, mac: string): string {
+  return formatIpv6(subnet | BigInt(`0x${mac.replace(/:/g, '')}`));
+}
+
+/** Where a published port's proxy connects: the IPv6 address for an IPv6 host address when
+ *  the container has one, else its IPv4 address (dockerd's proxying of IPv6 to IPv4-only). */
+function proxyTarget(ep: EndpointRecord, hostIp: string): string {
+  return hostIp.includes(':') && ep.ip6 ? ep.ip6 : ep.ip;
+}
+
+/** --link-local-ip addresses as the kernel gets them: IPv4 in 169.254/16, IPv6 in a /64 (as dockerd). */
+function linkLocalCidrs(ips: string[]): string[] {
+  return ips.map((ip) => (ip.includes(':') ? `${ip}/64` : `${ip}/16`));
 }
 
 function unique(xs: string[]): string[] {

@@ -9,15 +9,18 @@ import { parseCidr4, formatIpv4, networkAddress } from '../../network/cidr';
 import type { DnsServer } from '../../network/dns-server';
 import type { Firewall, FirewallModel } from '../../network/firewall';
 import { SubnetAllocator, checkPoolOverlap, gatewayFor, openSubnet, validateIpamConfigs, type PoolSpec } from '../../network/ipam';
+import { canonicalCidr6 } from '../../network/cidr6';
+import { Subnet6Allocator, isV6Config, openSubnet6 } from '../../network/ipam6';
 import type { Links } from '../../network/links';
 import type { NetworkRepo } from '../../store/network-repo';
 import { NetworkNameTakenError } from '../../store/network-repo';
 import type { EventBus } from '../events';
 import { Conflict, Forbidden, InvalidParameter, NotFound, errorMessage } from '../../lib/errors';
 import { parseBool } from '../../lib/go-strconv';
+import { int64 } from '../../lib/int64';
 import { nowRFC3339Nano } from '../../lib/time';
 import { NetworkBridges } from './bridges';
-import type { EndpointRecord, IpamConfigRecord, NetworkRecord } from './model';
+import { ipamV4, ipamV6, type EndpointRecord, type IpamConfigRecord, type NetworkRecord } from './model';
 import { networkView, type NetworkView } from './views';
 
 export const BRIDGE_OPTS = {
@@ -27,6 +30,7 @@ export const BRIDGE_OPTS = {
   hostBinding: 'com.docker.network.bridge.host_binding_ipv4',
   defaultBridge: 'com.docker.network.bridge.default_bridge',
   mtu: 'com.docker.network.driver.mtu',
+  enableIPv6: 'com.docker.network.enable_ipv6',
 } as const;
 
 export interface DefaultBridgeConfig {
@@ -34,6 +38,8 @@ export interface DefaultBridgeConfig {
   bridge: string | null;
   bip: string | null;
   fixedCidr: string | null;
+  ipv6: boolean;
+  fixedCidrV6: string | null;
   mtu: number;
   icc: boolean;
   ipMasq: boolean;
@@ -54,6 +60,8 @@ export interface NetworkServiceDeps {
   defaultBridgeName: string;
   defaultBridge: DefaultBridgeConfig;
   pools: PoolSpec[];
+  /** The daemon's ULA /48 for IPv6 networks created without a subnet (ipam6.ulaBase). */
+  ula: string;
 }
 
 export interface NetworkCreateRequest {
@@ -107,6 +115,7 @@ export class NetworkService {
   readonly usage: Pick<ContainerUsage, 'networkUsers' | 'containerName'>;
   /** Address allocation per bridge network, rebuilt from the stored endpoints on first use. */
   private readonly allocators = new Map<string, SubnetAllocator>();
+  private readonly allocators6 = new Map<string, Subnet6Allocator>();
   private lastFirewall = '';
   private readonly bridges: NetworkBridges;
 
@@ -124,6 +133,7 @@ export class NetworkService {
       links: deps.links,
       logger: deps.logger,
       pools: deps.pools,
+      ula: deps.ula,
       networks: () => this.all(),
     });
   }
@@ -164,11 +174,25 @@ export class NetworkService {
   allocator(n: NetworkRecord): SubnetAllocator {
     let a = this.allocators.get(n.id);
     if (!a) {
-      const cfg = n.ipam[0];
+      const cfg = ipamV4(n) as IpamConfigRecord;
       const reserved = [cfg.Gateway, ...Object.values(cfg.AuxiliaryAddresses ?? {})];
       a = new SubnetAllocator({ subnet: cfg.Subnet, ipRange: cfg.IPRange, reserved });
       for (const ep of this.endpoints(n.id)) if (ep.ip) a.claim(ep.ip);
       this.allocators.set(n.id, a);
+    }
+    return a;
+  }
+
+  /** The network's IPv6 allocator; undefined when IPv6 is not enabled on it. */
+  allocator6(n: NetworkRecord): Subnet6Allocator | undefined {
+    const cfg = ipamV6(n);
+    if (!cfg) return undefined;
+    let a = this.allocators6.get(n.id);
+    if (!a) {
+      const reserved = [cfg.Gateway, ...Object.values(cfg.AuxiliaryAddresses ?? {})];
+      a = new Subnet6Allocator({ subnet: cfg.Subnet, ipRange: cfg.IPRange, reserved });
+      for (const ep of this.endpoints(n.id)) if (ep.ip6) a.claim(ep.ip6);
+      this.allocators6.set(n.id, a);
     }
     return a;
   }
@@ -184,7 +208,7 @@ export class NetworkService {
           proto: m.proto,
           hostIp: m.hostIp,
           hostPort: m.hostPort,
-          containerIp: ep.ip,
+          containerIp: m.hostIp.includes(':') && ep.ip6 ? ep.ip6 : ep.ip,
           containerPort: m.containerPort,
           bridge: n.bridgeName,
         });
@@ -276,6 +300,15 @@ export class NetworkService {
       auto = true;
     }
     if (cfg.fixedCidr) ipam.IPRange = cfg.fixedCidr;
+    // --ipv6: the --fixed-cidr-v6 subnet, else the one it had, else the next /64 of the ULA pool.
+    const prev6 = prev && ipamV6(prev);
+    const ipam6 = !cfg.ipv6
+      ? undefined
+      : cfg.fixedCidrV6
+        ? { Subnet: canonicalCidr6(cfg.fixedCidrV6), Gateway: openSubnet6({ subnet: canonicalCidr6(cfg.fixedCidrV6) }) }
+        : prev6
+          ? { Subnet: prev6.Subnet, Gateway: prev6.Gateway }
+          : this.bridges.ipv6Config(undefined);
     const rec: NetworkRecord = {
       id: prev?.id ?? randomBytes(32).toString('hex'),
       name: 'bridge',
@@ -283,7 +316,7 @@ export class NetworkService {
       driver: 'bridge',
       internal: false,
       attachable: false,
-      enableIPv6: false,
+      enableIPv6: cfg.ipv6,
       labels: {},
       options: {
         [BRIDGE_OPTS.defaultBridge]: 'true',
@@ -296,7 +329,7 @@ export class NetworkService {
       ipamDriver: 'default',
       ipamOptions: {},
       ipamConfigured: false,
-      ipam: [ipam],
+      ipam: ipam6 ? [ipam, ipam6] : [ipam],
       bridgeName,
       mtu: cfg.mtu,
       icc: cfg.icc,
@@ -317,6 +350,7 @@ export class NetworkService {
       .map((n) => ({
         name: n.bridgeName as string,
         subnet: n.ipam[0]?.Subnet ?? '',
+        ...(ipamV6(n) ? { subnet6: ipamV6(n)?.Subnet } : {}),
         internal: n.internal,
         icc: n.icc !== false,
         masquerade: n.masquerade !== false,
@@ -352,7 +386,6 @@ export class NetworkService {
     if (req.Ingress) throw new Forbidden('ingress networks are only available with swarm');
     if (req.ConfigOnly || (req.ConfigFrom && req.ConfigFrom.Network))
       throw new InvalidParameter('config-only networks are not supported by Berth');
-    if (req.EnableIPv6) throw new InvalidParameter('IPv6 networks are not supported by Berth');
     if (req.EnableIPv4 === false) throw new InvalidParameter('IPv4 cannot be disabled on a bridge network in Berth');
     const ipamDriver = req.IPAM?.Driver || 'default';
     if (ipamDriver !== 'default') throw new NotFound(`plugin "${ipamDriver}" not found`);
@@ -381,8 +414,19 @@ export class NetworkService {
       throw new Forbidden(`bridge name ${bridgeName} is already in use by another network`);
     }
 
-    const given = validateIpamConfigs(req.IPAM?.Config ?? []);
-    if (given.length > 1) throw new Forbidden("bridge driver doesn't support multiple subnets");
+    // As moby: an explicit EnableIPv6 wins (and drops the driver option), else the option counts.
+    let enableIPv6 = req.EnableIPv6 === true;
+    const v6opt = options[BRIDGE_OPTS.enableIPv6];
+    if (req.EnableIPv6 !== undefined && req.EnableIPv6 !== null) delete options[BRIDGE_OPTS.enableIPv6];
+    else if (v6opt !== undefined) {
+      try {
+        enableIPv6 = parseBool(v6opt);
+      } catch {
+        throw new InvalidParameter(`driver-opt "${BRIDGE_OPTS.enableIPv6}" is not a valid bool`);
+      }
+    }
+    const all = validateIpamConfigs(req.IPAM?.Config ?? [], enableIPv6);
+    const given = all.filter((c) => !isV6Config(c));
     let ipam: IpamConfigRecord;
     if (given.length === 1 && given[0].Subnet) {
       const subnet = given[0].Subnet;
@@ -406,6 +450,7 @@ export class NetworkService {
       const subnet = await this.bridges.pickFreeSubnet();
       ipam = { Subnet: subnet, Gateway: gatewayFor(subnet) };
     }
+    const ipam6 = enableIPv6 ? this.bridges.ipv6Config(all.find((c) => isV6Config(c))) : undefined;
 
     const rec: NetworkRecord = {
       id,
@@ -414,13 +459,13 @@ export class NetworkService {
       driver: 'bridge',
       internal: req.Internal === true,
       attachable: req.Attachable === true,
-      enableIPv6: false,
+      enableIPv6,
       labels: { ...(req.Labels ?? {}) },
       options,
       ipamDriver: 'default',
       ipamOptions: { ...(req.IPAM?.Options ?? {}) },
       ipamConfigured: given.length > 0 && given[0].Subnet !== undefined,
-      ipam: [ipam],
+      ipam: ipam6 ? [ipam, ipam6] : [ipam],
       bridgeName,
       mtu,
       icc,
@@ -457,6 +502,8 @@ export class NetworkService {
       const a = n.driver === 'bridge' && n.ipam[0] ? this.allocator(n) : undefined;
       const st = a && { inUse: a.inUse(), available: a.available() };
       view.Status = { IPAM: { Subnets: st ? { [n.ipam[0].Subnet]: { IPsInUse: st.inUse, DynamicIPsAvailable: st.available } } : {} } };
+      const a6 = this.allocator6(n);
+      if (a6) view.Status.IPAM.Subnets[a6.text] = { IPsInUse: a6.inUse(), DynamicIPsAvailable: int64(a6.available()) };
     }
     return view;
   }

@@ -1,7 +1,7 @@
 // A container's NetworkSettings (inspect) and its ports and networks in `docker ps`, from what
 // it asked for (its EndpointConfigs) and, while it runs, its live endpoints.
 import { createHash } from 'node:crypto';
-import type { EndpointSettings, NetworkSettings } from '../containers/api-types';
+import type { EndpointIPAMConfig, EndpointSettings, NetworkSettings } from '../containers/api-types';
 import type { EndpointConfig, EndpointRecord, NetworkRecord } from './model';
 import { portMapView, portSummary, type PortSpec } from './port-bindings';
 
@@ -15,6 +15,15 @@ export interface ContainerNetView {
   netnsPath?: string;
 }
 
+/** The endpoint's IPAMConfig as the client gave it (moby's omitempty fields), null when empty. */
+export function endpointIpamConfig(cfg: EndpointConfig): EndpointIPAMConfig | null {
+  const out: EndpointIPAMConfig = {};
+  if (cfg.ipv4Address) out.IPv4Address = cfg.ipv4Address;
+  if (cfg.ipv6Address) out.IPv6Address = cfg.ipv6Address;
+  if (cfg.linkLocalIps && cfg.linkLocalIps.length > 0) out.LinkLocalIPs = cfg.linkLocalIps;
+  return Object.keys(out).length > 0 ? out : null;
+}
+
 function endpointSettings(
   cfg: EndpointConfig | undefined,
   n: NetworkRecord | undefined,
@@ -22,7 +31,7 @@ function endpointSettings(
   modern: boolean,
 ): EndpointSettings {
   const out: EndpointSettings = {
-    IPAMConfig: cfg?.ipv4Address ? { IPv4Address: cfg.ipv4Address } : undefined,
+    IPAMConfig: (cfg && endpointIpamConfig(cfg)) ?? undefined,
     Links: cfg && cfg.links.length > 0 ? cfg.links : undefined,
     MacAddress: ep?.mac ?? (modern ? (cfg?.macAddress ?? '') : ''),
     Aliases: cfg && cfg.aliases.length > 0 ? cfg.aliases : undefined,
@@ -33,9 +42,9 @@ function endpointSettings(
     Gateway: ep?.gateway ?? '',
     IPAddress: ep?.ip ?? '',
     IPPrefixLen: ep?.prefixLen ?? 0,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
+    IPv6Gateway: ep?.gateway6 ?? '',
+    GlobalIPv6Address: ep?.ip6 ?? '',
+    GlobalIPv6PrefixLen: ep?.prefixLen6 ?? 0,
     DNSNames: ep && ep.dnsNames.length > 0 ? ep.dnsNames : null,
   } as EndpointSettings;
   // Go's encoder writes nil slices and pointers as null.

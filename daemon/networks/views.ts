@@ -1,4 +1,5 @@
 // The API shapes of networks (list and inspect) from their records and endpoints.
+import type { Int64 } from '../../lib/int64';
 import type { EndpointRecord, NetworkRecord } from './model';
 
 export interface EndpointResourceView {
@@ -24,7 +25,8 @@ export interface NetworkView {
   ConfigFrom: { Network: string };
   ConfigOnly: boolean;
   Containers?: Record<string, EndpointResourceView>;
-  Status?: { IPAM: { Subnets: Record<string, { IPsInUse: number; DynamicIPsAvailable: number }> } };
+  /** DynamicIPsAvailable is a uint64 in moby (an IPv6 /64 has more than 2^53): exact digits. */
+  Status?: { IPAM: { Subnets: Record<string, { IPsInUse: number; DynamicIPsAvailable: Int64 }> } };
   Options: Record<string, string>;
   Labels: Record<string, string>;
 }
@@ -66,7 +68,7 @@ export function networkView(
       EndpointID: ep.id,
       MacAddress: ep.mac,
       IPv4Address: ep.ip ? `${ep.ip}/${ep.prefixLen}` : '',
-      IPv6Address: '',
+      IPv6Address: ep.ip6 ? `${ep.ip6}/${ep.prefixLen6 ?? 64}` : '',
     };
   }
   view.Containers = withContainers ? containers : {};

@@ -35,8 +35,10 @@ export class Kit {
       'bridges left behind',
     );
     const { chainPrefix } = networkTag(ns);
-    const rules = execFileSync('iptables-save', { encoding: 'utf8' }) as string;
-    assert.ok(!rules.includes(`${chainPrefix}-`), `firewall chains ${chainPrefix}-* left behind`);
+    for (const save of ['iptables-save', 'ip6tables-save']) {
+      const rules = execFileSync(save, { encoding: 'utf8' }) as string;
+      assert.ok(!rules.includes(`${chainPrefix}-`), `firewall chains ${chainPrefix}-* left behind (${save})`);
+    }
   }
 
   /** The Linux bridges of this daemon's networks (from `docker network inspect`). */

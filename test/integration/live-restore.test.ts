@@ -8,6 +8,7 @@
 // stop signal at the next start.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -217,7 +218,9 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
       '-c',
       `if [ -e /ran ]; then exec sleep 1000; fi; touch /ran; ${waitGo}; exit 3`,
     ]);
-    await ok(first, ['network', 'create', 'lr-net']);
+    // An IPv6 network (a random ULA /64): addresses and the allocator survive the restart too.
+    const ula = `fd${randomBytes(1).toString('hex')}:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}:1::`;
+    await ok(first, ['network', 'create', '--ipv6', '--subnet', `${ula}/64`, 'lr-net']);
     await ok(first, [
       'run',
       '-d',
@@ -339,6 +342,16 @@ describe('live restore: SIGKILL of berthd and a restart on the same roots', () =
 
     // The embedded DNS and the network between adopted containers.
     assert.equal((await ok(second, ['exec', 'lr-client', 'wget', '-qO-', 'http://lr-web/'])).trim(), 'restored');
+
+    // IPv6 between adopted containers, and a new container takes the next free IPv6 address.
+    const webV6 = await inspect(second, '{{(index .NetworkSettings.Networks "lr-net").GlobalIPv6Address}}', 'lr-web');
+    assert.match(webV6, /^fd[0-9a-f]{2}:/);
+    assert.equal((await ok(second, ['exec', 'lr-client', 'wget', '-qO-', `http://[${webV6}]/`])).trim(), 'restored');
+    const clientV6 = await inspect(second, '{{(index .NetworkSettings.Networks "lr-net").GlobalIPv6Address}}', 'lr-client');
+    await ok(second, ['run', '-d', '--name', 'lr-v6new', '--network', 'lr-net', 'busybox', 'sleep', '1000']);
+    const newV6 = await inspect(second, '{{(index .NetworkSettings.Networks "lr-net").GlobalIPv6Address}}', 'lr-v6new');
+    assert.ok(newV6 !== webV6 && newV6 !== clientV6 && newV6 !== '', `new ${newV6} vs ${webV6}, ${clientV6}`);
+    await ok(second, ['rm', '-f', 'lr-v6new']);
 
     // The published port answers again (its proxy was in the old berthd).
     await until('the published port to answer after the restart', 10_000, async () => {

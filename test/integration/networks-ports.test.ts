@@ -88,7 +88,7 @@ function hostAddress(): string | undefined {
   return undefined;
 }
 
-/** `docker port` lines without dockerd's IPv6 duplicates ("[::]:…"), which Berth need not add. */
+/** `docker port` lines without the IPv6 twins ("[::]:…"; networks-ipv6.test.ts checks those). */
 async function dockerPort(name: string, ...spec: string[]): Promise<string[]> {
   return lines(await k.ok(['port', name, ...spec])).filter((l) => !l.includes('[::]'));
 }

@@ -53,6 +53,41 @@ test('renderRules: full output for two bridges and ports', () => {
   );
 });
 
+test('renderRules for ip6tables: bridges with IPv6 and ports to IPv6 container addresses only', () => {
+  const model: FirewallModel = {
+    bridges: [
+      { name: 'berth0', subnet: '172.17.0.0/16', internal: false, icc: true, masquerade: true },
+      { name: 'br-6', subnet: '172.19.0.0/16', subnet6: 'fd00:1::/64', internal: false, icc: true, masquerade: true },
+    ],
+    ports: [
+      ...MODEL.ports,
+      { proto: 'tcp', hostIp: '::', hostPort: 9090, containerIp: 'fd00:1::2', containerPort: 80, bridge: 'br-6' },
+      { proto: 'tcp', hostIp: '0.0.0.0', hostPort: 9090, containerIp: '172.19.0.2', containerPort: 80, bridge: 'br-6' },
+    ],
+  };
+  const v6 = renderRules('BERTH', model, 6).split('\n');
+  assert.deepEqual(
+    v6.filter((l) => l.startsWith('-A')),
+    [
+      '-A BERTH-FORWARD -i br-6 ! -o br-6 -j BERTH-ISOLATION',
+      '-A BERTH-FORWARD -o br-6 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      '-A BERTH-FORWARD -d fd00:1::2/128 ! -i br-6 -o br-6 -p tcp -m tcp --dport 80 -j ACCEPT',
+      '-A BERTH-FORWARD -i br-6 ! -o br-6 -j ACCEPT',
+      '-A BERTH-FORWARD -i br-6 -o br-6 -j ACCEPT',
+      '-A BERTH-ISOLATION -o br-6 -j DROP',
+      '-A BERTH-DNAT ! -i br-6 -p tcp -m tcp --dport 9090 -j DNAT --to-destination [fd00:1::2]:80',
+      '-A BERTH-POSTROUTING -s fd00:1::/64 ! -o br-6 -j MASQUERADE',
+      '-A BERTH-POSTROUTING -s fd00:1::2/128 -d fd00:1::2/128 -p tcp -m tcp --dport 80 -j MASQUERADE',
+    ],
+  );
+  // The IPv4 tables are unchanged by the IPv6 parts.
+  assert.ok(!renderRules('BERTH', model).includes('fd00'));
+  assert.deepEqual(
+    jumpRules('BERTH', 6).find((j) => j.chain === 'OUTPUT')?.spec,
+    '! -d ::1/128 -m addrtype --dst-type LOCAL -j BERTH-DNAT',
+  );
+});
+
 test('renderRules: an empty model declares (so flushes) every chain and adds nothing', () => {
   const out = renderRules('BERTH-1A2B3C', { bridges: [], ports: [] });
   assert.deepEqual(

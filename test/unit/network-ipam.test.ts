@@ -265,11 +265,24 @@ describe('validateIpamConfigs', () => {
     ]);
     // The gateway may be the network address here; allocation refuses it later, as dockerd.
     assert.doesNotThrow(() => validateIpamConfigs([{ Subnet: '10.1.0.0/16', Gateway: '10.1.0.0' }]));
-    // IPv6 configs are left for the caller to refuse.
+    // IPv6 configs: dropped without --ipv6 (moby v25+), checked and kept with it.
     assert.deepEqual(validateIpamConfigs([{ Subnet: '10.1.0.0/16' }, { Subnet: 'fd00::/64', Gateway: 'fd00::1' }]), [
+      { Subnet: '10.1.0.0/16' },
+    ]);
+    assert.deepEqual(validateIpamConfigs([{ Subnet: '10.1.0.0/16' }, { Subnet: 'fd00::/64', Gateway: 'fd00:0::1/64' }], true), [
       { Subnet: '10.1.0.0/16' },
       { Subnet: 'fd00::/64', Gateway: 'fd00::1' },
     ]);
+    assert.throws(
+      () => validateIpamConfigs([{ Subnet: 'fd00::1/64', IPRange: '10.0.0.0/24' }], true),
+      (e: Error) =>
+        e.message ===
+        'invalid network config:\n* invalid subnet fd00::1/64: it should be fd00::/64\n* invalid ip-range 10.0.0.0/24: parent subnet is an IPv6 block',
+    );
+    assert.throws(
+      () => validateIpamConfigs([{ Subnet: 'fd00::/64' }, { Subnet: 'fd01::/64' }], true),
+      (e: Error) => e.message === "bridge driver doesn't support multiple subnets",
+    );
   });
 
   test('dockerd texts, one problem', () => {

@@ -189,6 +189,7 @@ beforeEach(() => {
     ports: fakePorts as unknown as PortAllocator,
     proxy: {} as unknown as PortProxy,
     userlandProxy: true,
+    ipv6Host: false,
     logger: pino({ level: 'silent' }),
     upstreams,
   });

@@ -453,3 +453,42 @@ describe('checkNetworkModeConflicts (moby validateNetMode)', () => {
     assert.doesNotThrow(() => checkNetworkModeConflicts({}, { UTSMode: 'host' }));
   });
 });
+
+describe('planEndpoints: --ip6 and --link-local-ip', () => {
+  const V6 = net('v6', `e6${hex('6').slice(2)}`, {
+    enableIPv6: true,
+    ipam: [
+      { Subnet: '10.98.0.0/24', Gateway: '10.98.0.1' },
+      { Subnet: 'fd00:98::/64', Gateway: 'fd00:98::1' },
+    ],
+  });
+  const nets = new FakeNetworks([BRIDGE, HOST, NONE, N1, NET2, V6]);
+
+  test("kept in Go's text on a network with IPv6, without a configured IPv4 subnet", () => {
+    const [ep] = plan(
+      { NetworkMode: 'v6' },
+      { v6: { IPAMConfig: { IPv6Address: 'FD00:98:0::10', LinkLocalIPs: ['169.254.1.1', 'FE80::0:1'] } } },
+      nets,
+    );
+    assert.deepEqual(ep, endpoint(V6, { ipv6Address: 'fd00:98::10', linkLocalIps: ['169.254.1.1', 'fe80::1'] }));
+  });
+
+  test("moby v29's texts: outside the IPv6 subnet, on a network without IPv6, malformed; on the default bridge as --ip", () => {
+    throwsExactly(
+      () => plan({ NetworkMode: 'v6' }, { v6: { IPAMConfig: { IPv6Address: 'fd00:99::10' } } }, nets),
+      InvalidParameter,
+      'invalid endpoint settings:\nno configured subnet contains IP address fd00:99::10',
+    );
+    throwsExactly(
+      () => plan({ NetworkMode: 'net2' }, { net2: { IPAMConfig: { IPv6Address: 'fd00:98::10' } } }, nets),
+      InvalidParameter,
+      'invalid endpoint settings:\nno configured subnet contains IP address fd00:98::10',
+    );
+    throwsExactly(
+      () => plan({ NetworkMode: 'v6' }, { v6: { IPAMConfig: { IPv6Address: '::', LinkLocalIPs: ['nope'] } } }, nets),
+      InvalidParameter,
+      'invalid endpoint settings:\ninvalid IPv6 address: ::\ninvalid link-local IP address: nope',
+    );
+    throwsExactly(() => plan({}, { default: { IPAMConfig: { IPv6Address: 'fd00:98::10' } } }, nets), InvalidParameter, IP_ON_DEFAULT);
+  });
+});

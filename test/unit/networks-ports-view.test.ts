@@ -127,6 +127,33 @@ describe('portRequests', () => {
     ]);
   });
 
+  test('on a host with IPv6 a binding without a host IP gets its "::" twin right after it; explicit addresses none', () => {
+    const out = portRequests(
+      spec({ '80/tcp': [{ HostPort: '8080' }, { HostIp: '127.0.0.1', HostPort: '8081' }, { HostIp: '::1', HostPort: '8082' }] }),
+      '0.0.0.0',
+      true,
+    );
+    assert.deepEqual(
+      out.map((r) => [r.hostIp, r.hostPortStart, r.twin === true]),
+      [
+        ['0.0.0.0', 8080, false],
+        ['::', 8080, true],
+        ['127.0.0.1', 8081, false],
+        ['::1', 8082, false],
+      ],
+    );
+    // Without IPv6 on the host: no twin, and IPv6 host addresses are left out.
+    assert.deepEqual(
+      portRequests(spec({ '80/tcp': [{ HostPort: '8080' }, { HostIp: '::1', HostPort: '8082' }] }), '0.0.0.0').map((r) => r.hostIp),
+      ['0.0.0.0'],
+    );
+    // A default host IP other than 0.0.0.0 (--ip, host_binding_ipv4): no twin, as dockerd.
+    assert.deepEqual(
+      portRequests(spec({ '80/tcp': [{ HostPort: '8080' }] }), '10.0.0.5', true).map((r) => r.hostIp),
+      ['10.0.0.5'],
+    );
+  });
+
   test('numeric order, not string order', () => {
     const out = portRequests(spec({ '8080/tcp': [{}], '9/tcp': [{}], '80/udp': [{}], '80/tcp': [{}] }), '0.0.0.0');
     assert.deepEqual(
