@@ -39,6 +39,8 @@ const isStringMap = (v: unknown): v is Record<string, string> =>
 const isArgMap = (v: unknown): v is Record<string, string | null> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string' || x === null);
 
+const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
 const isUlimits = (v: unknown): v is { Name: string; Soft: number; Hard: number }[] =>
   Array.isArray(v) &&
   v.every((u) => {
@@ -113,6 +115,7 @@ export function buildOperations(backend: BuildBackend): Operations {
           .filter((v) => v !== ''),
         hostConfig: hostConfigOf(q),
         authConfigs: registryConfigs(request),
+        cacheFrom: jsonParam(q, 'cachefrom', isStringList, []),
       };
       if (opts.forceRemove) opts.remove = true;
       const body = bodyStream(request);

@@ -14,7 +14,7 @@ import type { Command } from '../images/dockerfile-instructions';
 import { ParseError } from '../images/dockerfile-parser';
 import { type EnvLookup, envLookupFromList, processWord, ShellLexError } from '../images/shell-lex';
 import { BuildArgs, prependEnvOnCmd } from './args';
-import { findCached } from './cache';
+import { HistoryCache, localCache, type StepCache } from './cache-from';
 import { missingInitPaths, removeInitPaths } from './init-paths';
 import { parseChmod, performCopy, resolveChown, resolveSources, sourceHash } from './copy';
 import type { BuildDeps, BuildImage, BuildOptions, BuildOutput } from './ports';
@@ -65,6 +65,7 @@ export class Builder {
   private pending: string[] = [];
   /** Step containers dockerd has none for (COPY/ADD use a bare layer): removed without a line. */
   private readonly silent = new Set<string>();
+  private readonly cache: StepCache;
 
   constructor(
     private readonly deps: BuildDeps,
@@ -74,6 +75,9 @@ export class Builder {
     private readonly context: ContainerRoot,
   ) {
     this.globalArgs = new BuildArgs(opts.buildArgs);
+    // moby's MakeImageCache: cache-from images that are not stored are skipped.
+    const sources = opts.cacheFrom.map((ref) => findQuietly(deps, ref)).filter((i): i is BuildImage => i !== undefined);
+    this.cache = opts.cacheFrom.length === 0 ? localCache(deps.images) : new HistoryCache(deps.images, sources);
   }
 
   private print(text: string): void {
@@ -221,9 +225,11 @@ export class Builder {
     }
   }
 
-  private probe(state: State, config: ContainerConfig): boolean {
+  private async probe(state: State, config: ContainerConfig): Promise<boolean> {
     if (this.opts.noCache || this.cacheBusted) return false;
-    const hit = findCached(this.deps.images.children(state.imageId), config);
+    const commitConfig = structuredClone(state.runConfig);
+    delete commitConfig.Image;
+    const hit = await this.cache.get(state.imageId, config, commitConfig);
     if (hit === undefined) {
       this.cacheBusted = true;
       return false;
@@ -269,7 +275,7 @@ export class Builder {
   private async commit(state: State, comment: string, single = false): Promise<void> {
     const cmd = single ? [...this.shell(state), `#(nop) ${comment}`] : [...this.shell(state), '#(nop) ', comment];
     const config = this.withConfigImage(state, { ...state.runConfig, Cmd: cmd });
-    if (this.probe(state, config)) return;
+    if (await this.probe(state, config)) return;
     const id = await this.createStepContainer(state, config, true);
     await this.commitContainer(state, id, config);
   }
@@ -345,7 +351,7 @@ export class Builder {
   private async dispatchWorkdir(state: State): Promise<void> {
     const workdir = state.runConfig.WorkingDir ?? '/';
     const config = this.withConfigImage(state, { ...state.runConfig, Cmd: [...this.shell(state), `#(nop) WORKDIR ${workdir}`] });
-    if (this.probe(state, config)) return;
+    if (await this.probe(state, config)) return;
     const id = await this.createStepContainer(state, config, true);
     await this.deps.containers.withRoot(id, 'write', async (r) => {
       withRootFd(r, (fd) => sfs.closeFd(mkdirInScope(r, fd, workdir).fd));
@@ -359,7 +365,7 @@ export class Builder {
     const buildArgs = state.args.filterAllowed(env);
     const saveCmd = prependEnvOnCmd(buildArgs, cmd);
     const probeConfig = this.withConfigImage(state, { ...state.runConfig, Cmd: saveCmd, Entrypoint: null });
-    if (this.probe(state, probeConfig)) return;
+    if (await this.probe(state, probeConfig)) return;
     const runConfig = this.withConfigImage(state, {
       ...state.runConfig,
       Cmd: cmd,
@@ -421,7 +427,7 @@ export class Builder {
       const chownComment = chown !== '' ? `--chown=${chown}` : '';
       const comment = `${name} ${chownComment}${hash} in ${written} `;
       const config = this.withConfigImage(state, { ...state.runConfig, Cmd: [...this.shell(state), `#(nop) ${comment}`] });
-      if (this.probe(state, config)) return;
+      if (await this.probe(state, config)) return;
       const id = await this.createStepContainer(state, config, false);
       await this.deps.containers.withRoot(id, 'write', async (target) => {
         const owner = chown !== '' ? resolveChown(target, chown) : undefined;
@@ -448,6 +454,15 @@ export class Builder {
     } finally {
       await this.deps.containers.remove(helper).catch(() => undefined);
     }
+  }
+}
+
+/** An image by reference or ID; undefined when missing or not a valid reference. */
+function findQuietly(deps: BuildDeps, ref: string): BuildImage | undefined {
+  try {
+    return deps.images.find(ref);
+  } catch {
+    return undefined;
   }
 }
 

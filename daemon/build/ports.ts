@@ -27,6 +27,8 @@ export interface StepContainer {
 export interface BuildImage {
   id: string;
   config: ImageConfig;
+  /** The parent image's ID ('' for none); absent where it does not matter. */
+  parent?: string;
 }
 
 export interface BuildImages {
@@ -37,6 +39,12 @@ export interface BuildImages {
   children(id: string): BuildImage[];
   pull(ref: string, credentials: Credentials, progress: ProgressSink, signal?: AbortSignal): Promise<void>;
   tag(imageId: string, ref: string): string;
+  setParent(imageId: string, parentId: string): void;
+  /**
+   * Stores an image restored from a cache-from source: `config` over the parent's layers plus the
+   * source's layer `layerIndex` (none when undefined); its ID.
+   */
+  createCached(config: ImageConfig, parentId: string, layer: { imageId: string; layerIndex: number | undefined }): Promise<string>;
 }
 
 export interface BuildDeps {
@@ -65,6 +73,8 @@ export interface BuildOptions {
   hostConfig: HostConfig;
   /** Registry credentials by server (X-Registry-Config). */
   authConfigs: Record<string, Credentials>;
+  /** Images whose history may serve as cache (`cachefrom`); missing ones are skipped. */
+  cacheFrom: string[];
   signal?: AbortSignal;
 }
 
