@@ -12,6 +12,7 @@ import { boolValue, boolValueOrDefault, int64ValueOrZero, queryOf, queryString, 
 import { authFromObject } from '../registry-auth';
 import { sendJson } from '../reply';
 import { withJsonMessageStream } from '../streams';
+import { platformParam } from './images';
 import type { Operations } from './operations';
 
 export interface BuildBackend {
@@ -116,6 +117,7 @@ export function buildOperations(backend: BuildBackend): Operations {
         hostConfig: hostConfigOf(q),
         authConfigs: registryConfigs(request),
         cacheFrom: jsonParam(q, 'cachefrom', isStringList, []),
+        platform: platformParam(request, '1.32'),
       };
       if (opts.forceRemove) opts.remove = true;
       const body = bodyStream(request);

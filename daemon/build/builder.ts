@@ -20,6 +20,8 @@ import { parseChmod, performCopy, resolveChown, resolveSources, sourceHash } fro
 import type { BuildDeps, BuildImage, BuildOptions, BuildOutput } from './ports';
 import { parseTrigger, type Dockerfile, type Instruction, type Stage } from './stages';
 import { credentialsFor } from './credentials';
+import { platformMatches, platformMismatchError, stagePlatform } from './platform';
+import type { Platform } from '../../registry/types';
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -151,18 +153,38 @@ export class Builder {
   }
 
   private async baseImage(stage: Stage): Promise<BuildImage | undefined> {
-    const name = this.expand(stage.image, mapLookup(this.globalArgs.metaValues()));
+    const meta = mapLookup(this.globalArgs.metaValues());
+    const name = this.expand(stage.image, meta);
     if (name === '') throw new InvalidParameter('base name (' + stage.image + ') should not be blank');
+    const platform = stage.platform !== '' ? stagePlatform(this.expand(stage.platform, meta)) : this.opts.platform;
     const previous = this.stageImages.get(name.toLowerCase());
-    if (previous !== undefined && !/^\d+$/.test(name)) return this.deps.images.byId(previous);
+    if (previous !== undefined && !/^\d+$/.test(name)) return this.localImage(previous, platform);
     if (name.toLowerCase() === 'scratch') return undefined;
+    return this.imageFor(
+      name,
+      platform,
+      () => new SystemError(`pull access denied for ${name}, repository does not exist or may require 'docker login'`),
+    );
+  }
+
+  /** A previous stage's image (never pulled); undefined for a scratch stage. */
+  private localImage(id: string, platform: Platform | undefined): BuildImage | undefined {
+    const img = this.deps.images.byId(id);
+    if (img !== undefined && platform !== undefined && !platformMatches(img.config, platform))
+      throw platformMismatchError(id, img.config, platform);
+    return img;
+  }
+
+  /** An image by reference: the stored one when it matches the platform, else pulled. */
+  private async imageFor(name: string, platform: Platform | undefined, missing: () => Error): Promise<BuildImage> {
     let img = this.opts.pull ? undefined : this.deps.images.find(name);
+    if (img !== undefined && platform !== undefined && !platformMatches(img.config, platform)) img = undefined;
     if (img === undefined) {
       const progress = this.opts.quiet ? () => undefined : this.out.progress;
-      await this.deps.images.pull(name, credentialsFor(name, this.opts.authConfigs), progress, this.opts.signal);
+      await this.deps.images.pull(name, credentialsFor(name, this.opts.authConfigs), progress, this.opts.signal, platform);
       img = this.deps.images.find(name);
-      if (img === undefined)
-        throw new SystemError(`pull access denied for ${name}, repository does not exist or may require 'docker login'`);
+      if (img === undefined) throw missing();
+      if (platform !== undefined && !platformMatches(img.config, platform)) throw platformMismatchError(name, img.config, platform);
     }
     return img;
   }
@@ -441,13 +463,10 @@ export class Builder {
   private async withCopySource(from: string, fn: (r: ContainerRoot, isContext: boolean) => Promise<void>): Promise<void> {
     if (from === '') return fn(this.context, true);
     const byStage = this.stageImages.get(from.toLowerCase());
-    let img: BuildImage | undefined = byStage !== undefined ? this.deps.images.byId(byStage) : this.deps.images.find(from);
-    if (img === undefined) {
-      const progress = this.opts.quiet ? () => undefined : this.out.progress;
-      await this.deps.images.pull(from, credentialsFor(from, this.opts.authConfigs), progress, this.opts.signal);
-      img = this.deps.images.find(from);
-      if (img === undefined) throw new SystemError(`invalid from flag value ${from}: No such image: ${from}`);
-    }
+    const platform = this.opts.platform;
+    const stageImage = byStage !== undefined ? this.localImage(byStage, platform) : undefined;
+    const img =
+      stageImage ?? (await this.imageFor(from, platform, () => new SystemError(`invalid from flag value ${from}: No such image: ${from}`)));
     const helper = await this.deps.containers.create({ Image: img.id, Cmd: ['/'] }, {}, false);
     try {
       await this.deps.containers.withRoot(helper, 'read', (r) => fn(r, false));

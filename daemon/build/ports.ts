@@ -6,7 +6,7 @@ import type { ContainerConfig, HostConfig } from '../containers/api-types';
 import type { ContainerRoot } from '../containers/rootfs-path';
 import type { ImageConfig } from '../images/image-config';
 import type { ProgressSink } from '../progress';
-import type { Credentials } from '../../registry/types';
+import type { Credentials, Platform } from '../../registry/types';
 
 export interface StepContainer {
   /** `scratch`: a container without an image (FROM scratch), an empty root. */
@@ -37,7 +37,8 @@ export interface BuildImages {
   byId(id: string): BuildImage | undefined;
   /** Images whose parent is `id` ('' for images without one). */
   children(id: string): BuildImage[];
-  pull(ref: string, credentials: Credentials, progress: ProgressSink, signal?: AbortSignal): Promise<void>;
+  /** Pulls `ref` (for `platform`, the host's when undefined). */
+  pull(ref: string, credentials: Credentials, progress: ProgressSink, signal?: AbortSignal, platform?: Platform): Promise<void>;
   tag(imageId: string, ref: string): string;
   setParent(imageId: string, parentId: string): void;
   /**
@@ -75,6 +76,8 @@ export interface BuildOptions {
   authConfigs: Record<string, Credentials>;
   /** Images whose history may serve as cache (`cachefrom`); missing ones are skipped. */
   cacheFrom: string[];
+  /** The `platform` query, parsed; undefined for the host's (no check). */
+  platform?: Platform;
   signal?: AbortSignal;
 }
 

@@ -68,7 +68,8 @@ export function buildDeps(deps: {
           .map((c) => images.repo.get(c))
           .filter((r): r is ImageRow => r !== undefined)
           .map(view),
-      pull: (ref, credentials, progress, signal) => images.pull({ fromImage: ref, tag: '', credentials, signal }, progress),
+      pull: (ref, credentials, progress, signal, platform) =>
+        images.pull({ fromImage: ref, tag: '', credentials, signal, ...(platform ? { platform } : {}) }, progress),
       tag: (imageId, ref) => {
         const named = tagNameOnly(parseNormalizedNamed(ref));
         images.addTag(imageId, named);
