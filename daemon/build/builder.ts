@@ -158,21 +158,14 @@ export class Builder {
     if (name === '') throw new InvalidParameter('base name (' + stage.image + ') should not be blank');
     const platform = stage.platform !== '' ? stagePlatform(this.expand(stage.platform, meta)) : this.opts.platform;
     const previous = this.stageImages.get(name.toLowerCase());
-    if (previous !== undefined && !/^\d+$/.test(name)) return this.localImage(previous, platform);
+    // dockerd reuses a previous stage's image as it is, whatever the platform asked.
+    if (previous !== undefined && !/^\d+$/.test(name)) return this.deps.images.byId(previous);
     if (name.toLowerCase() === 'scratch') return undefined;
     return this.imageFor(
       name,
       platform,
       () => new SystemError(`pull access denied for ${name}, repository does not exist or may require 'docker login'`),
     );
-  }
-
-  /** A previous stage's image (never pulled); undefined for a scratch stage. */
-  private localImage(id: string, platform: Platform | undefined): BuildImage | undefined {
-    const img = this.deps.images.byId(id);
-    if (img !== undefined && platform !== undefined && !platformMatches(img.config, platform))
-      throw platformMismatchError(id, img.config, platform);
-    return img;
   }
 
   /** An image by reference: the stored one when it matches the platform, else pulled. */
@@ -463,10 +456,10 @@ export class Builder {
   private async withCopySource(from: string, fn: (r: ContainerRoot, isContext: boolean) => Promise<void>): Promise<void> {
     if (from === '') return fn(this.context, true);
     const byStage = this.stageImages.get(from.toLowerCase());
-    const platform = this.opts.platform;
-    const stageImage = byStage !== undefined ? this.localImage(byStage, platform) : undefined;
+    const stageImage = byStage !== undefined ? this.deps.images.byId(byStage) : undefined;
     const img =
-      stageImage ?? (await this.imageFor(from, platform, () => new SystemError(`invalid from flag value ${from}: No such image: ${from}`)));
+      stageImage ??
+      (await this.imageFor(from, this.opts.platform, () => new SystemError(`invalid from flag value ${from}: No such image: ${from}`)));
     const helper = await this.deps.containers.create({ Image: img.id, Cmd: ['/'] }, {}, false);
     try {
       await this.deps.containers.withRoot(helper, 'read', (r) => fn(r, false));

@@ -1,7 +1,7 @@
 // docker build --platform and FROM --platform through the real CLI (DOCKER_BUILDKIT=0), as the
-// classic builder of dockerd 20.10 decides: a stored image whose config names another platform
+// classic builder of dockerd 20.10 decides (checked against it by hand): a stored image whose config names another platform
 // counts as missing and is pulled for the wanted one (from a loopback registry here); one that
-// still does not match fails the step; a previous stage is never pulled.
+// still does not match fails the step; a previous stage is taken as it is.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -85,24 +85,18 @@ describe('build platform', () => {
     );
   });
 
-  test('FROM a previous stage of another platform fails without a pull', async () => {
+  test('FROM a previous stage is used as it is, whatever the platform (as dockerd 20.10)', async () => {
     const r = await build(context(`FROM ${amd} AS base\nFROM --platform=linux/arm64 base\nRUN echo built\n`));
-    assert.notEqual(r.code, 0, r.stdout);
-    assert.match(
-      r.stderr,
-      /image with reference sha256:[0-9a-f]{64} was found but does not match the specified platform: wanted linux\/arm64, actual: linux\/amd64/,
-    );
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /^built$/m);
     assert.doesNotMatch(r.stdout, /Pulling from/);
   });
 
   test('a platform that does not parse is a 400', async () => {
     const r = await build(context(`FROM ${amd}\n`), ['--platform', 'linux/amd64/v2/x']);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /Error response from daemon: "linux\/amd64\/v2\/x": unknown operating system or architecture: invalid argument/);
+    assert.match(r.stderr, /Error response from daemon: "linux\/amd64\/v2\/x": cannot parse platform specifier: invalid argument/);
     const bad = await build(context(`FROM --platform=a/b/c/d ${amd}\n`));
-    assert.match(
-      bad.stderr,
-      /failed to parse platform a\/b\/c\/d: "a\/b\/c\/d": unknown operating system or architecture: invalid argument/,
-    );
+    assert.match(bad.stderr, /failed to parse platform a\/b\/c\/d: "a\/b\/c\/d": cannot parse platform specifier: invalid argument/);
   });
 });
