@@ -1,7 +1,8 @@
-// docker build --platform and FROM --platform through the real CLI (DOCKER_BUILDKIT=0), as the
-// classic builder of dockerd 20.10 decides (checked against it by hand): a stored image whose config names another platform
-// counts as missing and is pulled for the wanted one (from a loopback registry here); one that
-// still does not match fails the step; a previous stage is taken as it is.
+// docker build --platform and FROM --platform through the real CLI (DOCKER_BUILDKIT=0), as moby's
+// GetImage with a platform decides (dockerd 20.10 lets a stored image through, see
+// docs/divergence.md): a stored image whose config names another platform counts as missing and
+// is pulled for the wanted one (from a loopback registry here); one that still does not match
+// fails the step; a previous stage is taken as it is.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
