@@ -273,22 +273,34 @@ const KNOWN_OS = new Set([
   'macos',
 ]);
 
+const KNOWN_ARCH = new Set(
+  '386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm'.split(
+    ' ',
+  ),
+);
+
 /**
- * Parses `os[/arch[/variant]]` or a lone architecture (containerd's platforms.Parse): a lone OS
- * takes the host architecture, a lone architecture takes linux.
+ * Parses `os[/arch[/variant]]` or a lone OS or architecture (containerd's platforms.Parse, with its
+ * error texts): a lone OS takes the host architecture, a lone architecture takes linux.
  */
 export function parsePlatform(spec: string): Platform {
+  const bad = (why: string): RegistryError => new RegistryError(`${why}: invalid argument`, 0, 'PLATFORM_INVALID');
+  if (spec.includes('*')) throw bad(`"${spec}": wildcards not yet supported`);
   const parts = spec.split('/');
-  const bad = (): RegistryError =>
-    new RegistryError(`"${spec}": unknown operating system or architecture: invalid argument`, 0, 'PLATFORM_INVALID');
-  if (parts.length > 3 || parts.some((p) => !PART_RE.test(p))) throw bad();
+  for (const p of parts) {
+    if (!PART_RE.test(p))
+      throw bad(`"${p}" is an invalid component of "${spec}": platform specifier component must match "${PART_RE.source}"`);
+  }
+  if (parts.length > 3) throw bad(`"${spec}": cannot parse platform specifier`);
   if (parts.length === 1) {
     const one = parts[0].toLowerCase();
     if (KNOWN_OS.has(one)) {
       const host = hostPlatform();
       return normalizePlatform({ os: one, architecture: host.architecture, ...(host.variant ? { variant: host.variant } : {}) });
     }
-    return normalizePlatform({ os: 'linux', architecture: one });
+    const arch = normalizePlatform({ os: 'linux', architecture: one });
+    if (!KNOWN_ARCH.has(arch.architecture)) throw bad(`"${spec}": unknown operating system or architecture`);
+    return arch;
   }
   return normalizePlatform({ os: parts[0], architecture: parts[1], ...(parts[2] ? { variant: parts[2] } : {}) });
 }

@@ -167,6 +167,10 @@ export class ImageRepo {
     return (this.db.prepare('SELECT id FROM images WHERE parent = ?').all(imageId) as { id: string }[]).map((r) => r.id);
   }
 
+  setParent(imageId: string, parent: string): void {
+    this.db.prepare('UPDATE images SET parent = ? WHERE id = ?').run(parent, imageId);
+  }
+
   setSize(imageId: string, size: number): void {
     this.db.prepare('UPDATE images SET size = ? WHERE id = ?').run(size, imageId);
   }

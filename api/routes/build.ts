@@ -12,6 +12,7 @@ import { boolValue, boolValueOrDefault, int64ValueOrZero, queryOf, queryString, 
 import { authFromObject } from '../registry-auth';
 import { sendJson } from '../reply';
 import { withJsonMessageStream } from '../streams';
+import { platformParam } from './images';
 import type { Operations } from './operations';
 
 export interface BuildBackend {
@@ -38,6 +39,8 @@ const isStringMap = (v: unknown): v is Record<string, string> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
 const isArgMap = (v: unknown): v is Record<string, string | null> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string' || x === null);
+
+const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 const isUlimits = (v: unknown): v is { Name: string; Soft: number; Hard: number }[] =>
   Array.isArray(v) &&
@@ -113,6 +116,8 @@ export function buildOperations(backend: BuildBackend): Operations {
           .filter((v) => v !== ''),
         hostConfig: hostConfigOf(q),
         authConfigs: registryConfigs(request),
+        cacheFrom: jsonParam(q, 'cachefrom', isStringList, []),
+        platform: platformParam(request, '1.32'),
       };
       if (opts.forceRemove) opts.remove = true;
       const body = bodyStream(request);

@@ -183,7 +183,7 @@ export function imageOperations<P>(backend: ImageBackend<P>): Operations {
 }
 
 /** The `platform` query parameter, from the API version that has it; older clients' is ignored. */
-function platformParam(request: FastifyRequest, since: string): Platform | undefined {
+export function platformParam(request: FastifyRequest, since: string): Platform | undefined {
   const spec = queryString(queryOf(request), 'platform') ?? '';
   if (spec === '' || versionLessThan(request.apiVersion, since)) return undefined;
   try {

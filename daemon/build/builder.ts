@@ -14,12 +14,14 @@ import type { Command } from '../images/dockerfile-instructions';
 import { ParseError } from '../images/dockerfile-parser';
 import { type EnvLookup, envLookupFromList, processWord, ShellLexError } from '../images/shell-lex';
 import { BuildArgs, prependEnvOnCmd } from './args';
-import { findCached } from './cache';
+import { HistoryCache, localCache, type StepCache } from './cache-from';
 import { missingInitPaths, removeInitPaths } from './init-paths';
 import { parseChmod, performCopy, resolveChown, resolveSources, sourceHash } from './copy';
 import type { BuildDeps, BuildImage, BuildOptions, BuildOutput } from './ports';
 import { parseTrigger, type Dockerfile, type Instruction, type Stage } from './stages';
 import { credentialsFor } from './credentials';
+import { platformMatches, platformMismatchError, stagePlatform } from './platform';
+import type { Platform } from '../../registry/types';
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -65,6 +67,7 @@ export class Builder {
   private pending: string[] = [];
   /** Step containers dockerd has none for (COPY/ADD use a bare layer): removed without a line. */
   private readonly silent = new Set<string>();
+  private readonly cache: StepCache;
 
   constructor(
     private readonly deps: BuildDeps,
@@ -74,6 +77,9 @@ export class Builder {
     private readonly context: ContainerRoot,
   ) {
     this.globalArgs = new BuildArgs(opts.buildArgs);
+    // moby's MakeImageCache: cache-from images that are not stored are skipped.
+    const sources = opts.cacheFrom.map((ref) => findQuietly(deps, ref)).filter((i): i is BuildImage => i !== undefined);
+    this.cache = opts.cacheFrom.length === 0 ? localCache(deps.images) : new HistoryCache(deps.images, sources);
   }
 
   private print(text: string): void {
@@ -147,18 +153,31 @@ export class Builder {
   }
 
   private async baseImage(stage: Stage): Promise<BuildImage | undefined> {
-    const name = this.expand(stage.image, mapLookup(this.globalArgs.metaValues()));
+    const meta = mapLookup(this.globalArgs.metaValues());
+    const name = this.expand(stage.image, meta);
     if (name === '') throw new InvalidParameter('base name (' + stage.image + ') should not be blank');
+    const platform = stage.platform !== '' ? stagePlatform(this.expand(stage.platform, meta)) : this.opts.platform;
     const previous = this.stageImages.get(name.toLowerCase());
+    // dockerd reuses a previous stage's image as it is, whatever the platform asked.
     if (previous !== undefined && !/^\d+$/.test(name)) return this.deps.images.byId(previous);
     if (name.toLowerCase() === 'scratch') return undefined;
+    return this.imageFor(
+      name,
+      platform,
+      () => new SystemError(`pull access denied for ${name}, repository does not exist or may require 'docker login'`),
+    );
+  }
+
+  /** An image by reference: the stored one when it matches the platform, else pulled. */
+  private async imageFor(name: string, platform: Platform | undefined, missing: () => Error): Promise<BuildImage> {
     let img = this.opts.pull ? undefined : this.deps.images.find(name);
+    if (img !== undefined && platform !== undefined && !platformMatches(img.config, platform)) img = undefined;
     if (img === undefined) {
       const progress = this.opts.quiet ? () => undefined : this.out.progress;
-      await this.deps.images.pull(name, credentialsFor(name, this.opts.authConfigs), progress, this.opts.signal);
+      await this.deps.images.pull(name, credentialsFor(name, this.opts.authConfigs), progress, this.opts.signal, platform);
       img = this.deps.images.find(name);
-      if (img === undefined)
-        throw new SystemError(`pull access denied for ${name}, repository does not exist or may require 'docker login'`);
+      if (img === undefined) throw missing();
+      if (platform !== undefined && !platformMatches(img.config, platform)) throw platformMismatchError(name, img.config, platform);
     }
     return img;
   }
@@ -221,9 +240,11 @@ export class Builder {
     }
   }
 
-  private probe(state: State, config: ContainerConfig): boolean {
+  private async probe(state: State, config: ContainerConfig): Promise<boolean> {
     if (this.opts.noCache || this.cacheBusted) return false;
-    const hit = findCached(this.deps.images.children(state.imageId), config);
+    const commitConfig = structuredClone(state.runConfig);
+    delete commitConfig.Image;
+    const hit = await this.cache.get(state.imageId, config, commitConfig);
     if (hit === undefined) {
       this.cacheBusted = true;
       return false;
@@ -269,7 +290,7 @@ export class Builder {
   private async commit(state: State, comment: string, single = false): Promise<void> {
     const cmd = single ? [...this.shell(state), `#(nop) ${comment}`] : [...this.shell(state), '#(nop) ', comment];
     const config = this.withConfigImage(state, { ...state.runConfig, Cmd: cmd });
-    if (this.probe(state, config)) return;
+    if (await this.probe(state, config)) return;
     const id = await this.createStepContainer(state, config, true);
     await this.commitContainer(state, id, config);
   }
@@ -345,7 +366,7 @@ export class Builder {
   private async dispatchWorkdir(state: State): Promise<void> {
     const workdir = state.runConfig.WorkingDir ?? '/';
     const config = this.withConfigImage(state, { ...state.runConfig, Cmd: [...this.shell(state), `#(nop) WORKDIR ${workdir}`] });
-    if (this.probe(state, config)) return;
+    if (await this.probe(state, config)) return;
     const id = await this.createStepContainer(state, config, true);
     await this.deps.containers.withRoot(id, 'write', async (r) => {
       withRootFd(r, (fd) => sfs.closeFd(mkdirInScope(r, fd, workdir).fd));
@@ -359,7 +380,7 @@ export class Builder {
     const buildArgs = state.args.filterAllowed(env);
     const saveCmd = prependEnvOnCmd(buildArgs, cmd);
     const probeConfig = this.withConfigImage(state, { ...state.runConfig, Cmd: saveCmd, Entrypoint: null });
-    if (this.probe(state, probeConfig)) return;
+    if (await this.probe(state, probeConfig)) return;
     const runConfig = this.withConfigImage(state, {
       ...state.runConfig,
       Cmd: cmd,
@@ -421,7 +442,7 @@ export class Builder {
       const chownComment = chown !== '' ? `--chown=${chown}` : '';
       const comment = `${name} ${chownComment}${hash} in ${written} `;
       const config = this.withConfigImage(state, { ...state.runConfig, Cmd: [...this.shell(state), `#(nop) ${comment}`] });
-      if (this.probe(state, config)) return;
+      if (await this.probe(state, config)) return;
       const id = await this.createStepContainer(state, config, false);
       await this.deps.containers.withRoot(id, 'write', async (target) => {
         const owner = chown !== '' ? resolveChown(target, chown) : undefined;
@@ -435,19 +456,25 @@ export class Builder {
   private async withCopySource(from: string, fn: (r: ContainerRoot, isContext: boolean) => Promise<void>): Promise<void> {
     if (from === '') return fn(this.context, true);
     const byStage = this.stageImages.get(from.toLowerCase());
-    let img: BuildImage | undefined = byStage !== undefined ? this.deps.images.byId(byStage) : this.deps.images.find(from);
-    if (img === undefined) {
-      const progress = this.opts.quiet ? () => undefined : this.out.progress;
-      await this.deps.images.pull(from, credentialsFor(from, this.opts.authConfigs), progress, this.opts.signal);
-      img = this.deps.images.find(from);
-      if (img === undefined) throw new SystemError(`invalid from flag value ${from}: No such image: ${from}`);
-    }
+    const stageImage = byStage !== undefined ? this.deps.images.byId(byStage) : undefined;
+    const img =
+      stageImage ??
+      (await this.imageFor(from, this.opts.platform, () => new SystemError(`invalid from flag value ${from}: No such image: ${from}`)));
     const helper = await this.deps.containers.create({ Image: img.id, Cmd: ['/'] }, {}, false);
     try {
       await this.deps.containers.withRoot(helper, 'read', (r) => fn(r, false));
     } finally {
       await this.deps.containers.remove(helper).catch(() => undefined);
     }
+  }
+}
+
+/** An image by reference or ID; undefined when missing or not a valid reference. */
+function findQuietly(deps: BuildDeps, ref: string): BuildImage | undefined {
+  try {
+    return deps.images.find(ref);
+  } catch {
+    return undefined;
   }
 }
 

@@ -147,7 +147,10 @@ export async function resolveSources(
   return items;
 }
 
-/** The content hash in the step's cache key: `file:`, `dir:` or `multi:` and a sha256. */
+/**
+ * The content hash in the step's cache key: `file:`, `dir:` or `multi:` and a sha256. Mtimes are
+ * left out, as moby's tarsum v1 leaves them out: a fresh checkout of the same files hits the cache.
+ */
 export async function sourceHash(r: ContainerRoot, items: readonly CopyItem[]): Promise<string> {
   const all = createHash('sha256');
   for (const item of items) {
@@ -156,7 +159,7 @@ export async function sourceHash(r: ContainerRoot, items: readonly CopyItem[]): 
     const hashing = pipeline(pack, async (src: AsyncIterable<unknown>) => {
       for await (const chunk of src) h.update(chunk as Buffer);
     });
-    await writeTree(pack, { r, containerPath: item.containerPath, name: path.posix.basename(item.containerPath) || '.' });
+    await writeTree(pack, { r, containerPath: item.containerPath, name: path.posix.basename(item.containerPath) || '.', zeroMtime: true });
     pack.finalize();
     await hashing;
     const hex = h.digest('hex');

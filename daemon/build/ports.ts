@@ -6,7 +6,7 @@ import type { ContainerConfig, HostConfig } from '../containers/api-types';
 import type { ContainerRoot } from '../containers/rootfs-path';
 import type { ImageConfig } from '../images/image-config';
 import type { ProgressSink } from '../progress';
-import type { Credentials } from '../../registry/types';
+import type { Credentials, Platform } from '../../registry/types';
 
 export interface StepContainer {
   /** `scratch`: a container without an image (FROM scratch), an empty root. */
@@ -27,6 +27,8 @@ export interface StepContainer {
 export interface BuildImage {
   id: string;
   config: ImageConfig;
+  /** The parent image's ID ('' for none); absent where it does not matter. */
+  parent?: string;
 }
 
 export interface BuildImages {
@@ -35,8 +37,15 @@ export interface BuildImages {
   byId(id: string): BuildImage | undefined;
   /** Images whose parent is `id` ('' for images without one). */
   children(id: string): BuildImage[];
-  pull(ref: string, credentials: Credentials, progress: ProgressSink, signal?: AbortSignal): Promise<void>;
+  /** Pulls `ref` (for `platform`, the host's when undefined). */
+  pull(ref: string, credentials: Credentials, progress: ProgressSink, signal?: AbortSignal, platform?: Platform): Promise<void>;
   tag(imageId: string, ref: string): string;
+  setParent(imageId: string, parentId: string): void;
+  /**
+   * Stores an image restored from a cache-from source: `config` over the parent's layers plus the
+   * source's layer `layerIndex` (none when undefined); its ID.
+   */
+  createCached(config: ImageConfig, parentId: string, layer: { imageId: string; layerIndex: number | undefined }): Promise<string>;
 }
 
 export interface BuildDeps {
@@ -65,6 +74,10 @@ export interface BuildOptions {
   hostConfig: HostConfig;
   /** Registry credentials by server (X-Registry-Config). */
   authConfigs: Record<string, Credentials>;
+  /** Images whose history may serve as cache (`cachefrom`); missing ones are skipped. */
+  cacheFrom: string[];
+  /** The `platform` query, parsed; undefined for the host's (no check). */
+  platform?: Platform;
   signal?: AbortSignal;
 }
 

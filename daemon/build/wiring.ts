@@ -1,6 +1,7 @@
 // The builder's ports over the container, file and image services (main.ts builds this once).
 import type { Containerd } from '../../runtime/containerd';
-import { NotFound } from '../../lib/errors';
+import { NotFound, SystemError } from '../../lib/errors';
+import { exactStringify } from '../../lib/int64';
 import { commitContainer } from '../containers/commit';
 import { withContainerRoot, type HostMounts } from '../containers/rootfs-access';
 import type { ContainerService } from '../containers/service';
@@ -8,6 +9,7 @@ import type { EventBus } from '../events';
 import { resolveImage } from '../images/lookup';
 import { familiarString, parseNormalizedNamed, tagNameOnly } from '../images/reference';
 import type { ImageService } from '../images/service';
+import { storeImage } from '../images/image-writer';
 import type { ImageRow } from '../../store/image-repo';
 import type { BuildDeps, BuildImage } from './ports';
 
@@ -20,7 +22,7 @@ export function buildDeps(deps: {
   tmpDir: string;
 }): BuildDeps {
   const { ctd, containers, images } = deps;
-  const view = (row: ImageRow): BuildImage => ({ id: row.id, config: images.config(row) });
+  const view = (row: ImageRow): BuildImage => ({ id: row.id, config: images.config(row), parent: row.parent });
   return {
     tmpDir: deps.tmpDir,
     containers: {
@@ -66,11 +68,34 @@ export function buildDeps(deps: {
           .map((c) => images.repo.get(c))
           .filter((r): r is ImageRow => r !== undefined)
           .map(view),
-      pull: (ref, credentials, progress, signal) => images.pull({ fromImage: ref, tag: '', credentials, signal }, progress),
+      pull: (ref, credentials, progress, signal, platform) =>
+        images.pull({ fromImage: ref, tag: '', credentials, signal, ...(platform ? { platform } : {}) }, progress),
       tag: (imageId, ref) => {
         const named = tagNameOnly(parseNormalizedNamed(ref));
         images.addTag(imageId, named);
         return familiarString(named);
+      },
+      setParent: (imageId, parentId) => images.repo.setParent(imageId, parentId),
+      createCached: async (config, parentId, layer) => {
+        const rows = parentId === '' ? [] : images.repo.layers(parentId);
+        if (layer.layerIndex !== undefined) {
+          const row = images.repo.layers(layer.imageId)[layer.layerIndex];
+          if (row === undefined) throw new SystemError(`image ${layer.imageId} has no layer ${layer.layerIndex}`);
+          rows.push(row);
+        }
+        const stored = await storeImage(ctd, images.repo, {
+          config: Buffer.from(exactStringify(config)),
+          layers: rows.map((l) => ({
+            digest: l.blobDigest,
+            size: l.blobSize,
+            mediaType: l.mediaType,
+            diffId: l.diffId,
+            uncompressedSize: l.uncompressedSize,
+          })),
+          created: config.created ?? new Date().toISOString(),
+          parent: parentId,
+        });
+        return stored.id;
       },
     },
   };

@@ -21,6 +21,8 @@ export interface TreeSource {
   name: string;
   /** Leave out the top dir itself (export). */
   skipTop?: boolean;
+  /** Every entry's mtime is the epoch (a content hash that ignores mtimes, as tarsum v1 does). */
+  zeroMtime?: boolean;
 }
 
 function entryType(st: sfs.SafeStat): tar.Header['type'] | undefined {
@@ -185,7 +187,7 @@ export async function writeTree(pack: tar.Pack, src: TreeSource): Promise<void> 
         mode: st.mode & 0o7777,
         uid: st.uid,
         gid: st.gid,
-        mtime: new Date(Number(st.mtimeNs / 1_000_000n)),
+        mtime: src.zeroMtime === true ? new Date(0) : new Date(Number(st.mtimeNs / 1_000_000n)),
         type,
         size: 0,
         linkname: '',

@@ -99,6 +99,15 @@ test('parsePlatform / formatPlatform normalise names', () => {
   for (const [input, want] of cases) assert.equal(formatPlatform(parsePlatform(input)), want, input);
   assert.equal(formatPlatform(parsePlatform('linux')), formatPlatform(hostPlatform()));
   for (const b of ['', 'linux//amd64', 'a/b/c/d', 'linux/am d64']) assert.throws(() => parsePlatform(b), RegistryError, b);
+  // containerd's texts (checked against dockerd 20.10's build --platform).
+  assert.throws(() => parsePlatform('a/b/c/d'), { message: '"a/b/c/d": cannot parse platform specifier: invalid argument' });
+  assert.throws(() => parsePlatform('foo'), { message: '"foo": unknown operating system or architecture: invalid argument' });
+  assert.throws(() => parsePlatform('linux/*'), { message: '"linux/*": wildcards not yet supported: invalid argument' });
+  assert.throws(
+    () => parsePlatform('linux/am+d64'),
+    /^RegistryError: "am\+d64" is an invalid component of "linux\/am\+d64": platform specifier component must match/,
+  );
+  assert.equal(formatPlatform(parsePlatform('x86_64')), 'linux/amd64');
   if (process.arch === 'x64') assert.equal(formatPlatform(hostPlatform()), 'linux/amd64');
 });
 
