@@ -142,5 +142,7 @@ export function berthEngine(b: Berth): Engine {
     pid: b.pid,
     socket: b.socket,
     containerd: path.join(b.execRoot, 'containerd', 'containerd.sock'),
-    docker: (args, input) => b.docker(args, { input }), stop: () => destroyBerth(b) };
+    docker: (args, input) => b.docker(args, { input }),
+    stop: () => destroyBerth(b),
+  };
 }

@@ -88,7 +88,8 @@ export function opsCases(small: Buffer, dir: string): Case[] {
         fs.writeFileSync(tar, small);
         await ctr(e, ['images', 'import', '--snapshotter', 'overlayfs', tar]);
       },
-      step: (e) => ctr(e, ['run', '--rm', '--snapshotter', 'overlayfs', 'docker.io/library/busybox:latest', `bench-floor-${floorRuns++}`, 'true']),
+      step: (e) =>
+        ctr(e, ['run', '--rm', '--snapshotter', 'overlayfs', 'docker.io/library/busybox:latest', `bench-floor-${floorRuns++}`, 'true']),
       teardown: (e) => ctr(e, ['images', 'rm', 'docker.io/library/busybox:latest']),
     },
   ];
