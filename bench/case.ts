@@ -15,6 +15,8 @@ export type Case = {
   reset?: (e: Engine) => Promise<void>;
   /** After the last round, before the engines stop (untimed). */
   teardown?: (e: Engine) => Promise<void>;
+  /** Only on these engines (by name); every engine when unset. */
+  engines?: string[];
   /** Also report the daemon's peak RSS (with its containerd) during the step. */
   memory?: boolean;
 };

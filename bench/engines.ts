@@ -15,6 +15,8 @@ export interface Engine {
   pid: number;
   socket: string;
   name: string;
+  /** The socket of the engine's own containerd, where the bench can reach it. */
+  containerd?: string;
   docker(args: string[], input?: Buffer): Promise<{ code: number; stdout: string; stderr: string }>;
   stop(): Promise<void>;
 }
@@ -135,5 +137,12 @@ export async function startReference(dir: string): Promise<Engine> {
 }
 
 export function berthEngine(b: Berth): Engine {
-  return { name: 'berth', pid: b.pid, socket: b.socket, docker: (args, input) => b.docker(args, { input }), stop: () => destroyBerth(b) };
+  return {
+    name: 'berth',
+    pid: b.pid,
+    socket: b.socket,
+    containerd: path.join(b.execRoot, 'containerd', 'containerd.sock'),
+    docker: (args, input) => b.docker(args, { input }),
+    stop: () => destroyBerth(b),
+  };
 }

@@ -1,6 +1,6 @@
 // Side-by-side benchmarks: the same docker CLI commands against Berth and against the
 // reference dockerd, started here on their own sockets and roots, reported as ratios of medians.
-// Usage: npm run bench [-- --runs N] [-- --only REGEX]   (needs Debian's docker.io for /usr/sbin/dockerd)
+// Usage: npm run bench [-- --runs N] [-- --only REGEX] [-- --log-mib N]   (needs Debian's docker.io for /usr/sbin/dockerd)
 // The plain container cases run with `--network none` on both engines (no network work at all);
 // the network cases use a user-defined bridge network made on each engine in setup, or the
 // default bridge with a published port. dockerd runs with --iptables=false (see engines.ts), so
@@ -14,6 +14,8 @@ import { startBerth } from '../test/integration/harness';
 import { seedBigImage, startRegistry, type Registry } from '../test/integration/registry-kit';
 import { must, output, type Case } from './case';
 import { buildCases } from './cases/build';
+import { httpCases } from './cases/http';
+import { opsCases } from './cases/ops';
 import { psCases } from './cases/ps';
 import { berthEngine, startReference, type Engine } from './engines';
 import { peakRss, resetPeakRss } from './memory';
@@ -51,6 +53,8 @@ async function main(): Promise<void> {
   const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 7;
   const onlyArg = process.argv.indexOf('--only');
   const only = onlyArg > 0 ? new RegExp(process.argv[onlyArg + 1]) : undefined;
+  const logArg = process.argv.indexOf('--log-mib');
+  const logMiB = logArg > 0 ? Number(process.argv[logArg + 1]) : 50;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
   // The CLI's classic builder on both engines (without it, CLI 28 wants the buildx plugin).
   process.env.DOCKER_BUILDKIT = '0';
@@ -153,6 +157,8 @@ async function main(): Promise<void> {
       setup: (e) => must(e.docker(['load'], small)),
       step: (e) => must(e.docker(['run', '--rm', '-p', '127.0.0.1::80', 'busybox', 'true'])),
     },
+    ...opsCases(small, dir),
+    ...httpCases(small, logMiB),
     ...psCases(small),
     ...buildCases(small, dir),
   );
@@ -162,12 +168,13 @@ async function main(): Promise<void> {
     for (const [ci, c] of cases.entries()) {
       const first = c.group === undefined || cases[ci - 1]?.group !== c.group;
       const last = c.group === undefined || cases[ci + 1]?.group !== c.group;
-      const samples = new Map<string, number[]>(engines.map((e) => [e.name, []]));
-      const peaks = new Map<string, number[]>(engines.map((e) => [e.name, []]));
-      if (first) for (const e of engines) await c.setup?.(e);
+      const on = engines.filter((e) => !c.engines || c.engines.includes(e.name));
+      const samples = new Map<string, number[]>(on.map((e) => [e.name, []]));
+      const peaks = new Map<string, number[]>(on.map((e) => [e.name, []]));
+      if (first) for (const e of on) await c.setup?.(e);
       try {
         for (let i = 0; i < (c.runs ?? runs) + 1; i++) {
-          for (const e of engines) {
+          for (const e of on) {
             try {
               if (c.memory) resetPeakRss(e.pid);
               const ms = await time(() => c.step(e));
@@ -181,10 +188,14 @@ async function main(): Promise<void> {
       } finally {
         // A failing teardown is reported, not thrown: it must not hide the step's own error.
         if (last)
-          for (const e of engines) await c.teardown?.(e).catch((err: unknown) => console.error(`teardown of ${c.name} on ${e.name}:`, err));
+          for (const e of on) await c.teardown?.(e).catch((err: unknown) => console.error(`teardown of ${c.name} on ${e.name}:`, err));
       }
       const b = median(samples.get('berth') ?? []);
       const d = median(samples.get('dockerd') ?? []);
+      if (!samples.has('dockerd')) {
+        rows.push(`${c.name.padEnd(38)} n=${String(c.runs ?? runs).padStart(2)}  berth ${b.toFixed(0).padStart(6)} ms  (berth only)`);
+        continue;
+      }
       rows.push(
         `${c.name.padEnd(38)} n=${String(c.runs ?? runs).padStart(2)}  berth ${b.toFixed(0).padStart(6)} ms  dockerd ${d.toFixed(0).padStart(6)} ms  ratio ${(b / d).toFixed(2)}`,
       );

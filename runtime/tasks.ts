@@ -23,7 +23,6 @@ import { type Process } from './gen/github.com/containerd/containerd/api/types/t
 import { Metrics as V1Metrics } from './gen/metrics/github.com/containerd/cgroups/stats/v1/metrics';
 import { Metrics as V2Metrics } from './gen/metrics/github.com/containerd/cgroups/v2/stats/metrics';
 import { GrpcStatus, isAlreadyExists, isGrpcCode, isNotFound } from './grpc-errors';
-import { withLease } from './leases';
 import { classifyStartError, CREATE_TASK_PREFIX } from './start-errors';
 import { forgetProcess, raceSignal, TaskWaits, waitKey } from './task-waits';
 import {
@@ -61,8 +60,6 @@ const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
 const PROCESS_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
 const RESOURCES_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources';
 const DEFAULT_RUNTIME = 'io.containerd.runc.v2';
-/** Covers Prepare + Create with a wide margin; bounded in case we crash holding it. */
-const CREATE_LEASE_TTL_MS = 10 * 60 * 1000;
 /** How long deleteTask waits for a SIGKILLed task to be reported exited before deleting anyway. */
 const KILL_WAIT_MS = 30_000;
 /** moby waits this long for a process's output to end after it exited (daemon/monitor.go). */
@@ -150,30 +147,26 @@ export class ContainerRuntime {
       snapshotter: this.snapshotter,
       snapshotKey: id,
     };
-    await withLease(
-      this.ctd,
-      async (lease) => {
-        // The record first: containerd accepts a snapshot key that does not exist yet, and the
-        // record then keeps the snapshot alive from the moment it is prepared.
-        try {
-          await this.ctd.containers.create({ container }, { lease });
-        } catch (err) {
-          if (!isAlreadyExists(err)) throw err;
-          this.logger.warn({ container: id }, 'reusing containerd container record left by an earlier attempt');
-          await this.ctd.containers.update({ container, updateMask: ['spec', 'labels', 'image'] }, { lease });
-        }
-        try {
-          await this.ctd.snapshots.prepare({ snapshotter: this.snapshotter, key: id, parent: opts.snapshotParent }, { lease });
-        } catch (err) {
-          if (!isAlreadyExists(err)) throw err;
-          const info = (await this.ctd.snapshots.stat({ snapshotter: this.snapshotter, key: id })).info;
-          if (info?.kind !== Kind.ACTIVE || (info.parent ?? '') !== opts.snapshotParent) {
-            throw new Conflict(`snapshot ${id} exists with another parent`);
-          }
-        }
-      },
-      { ttlMs: CREATE_LEASE_TTL_MS },
-    );
+    // No lease: the record comes first, and containerd accepts a snapshot key that does not
+    // exist yet; from the moment the snapshot is prepared the record keeps it from GC (a
+    // container record is a GC root for its snapshot key), so a lease would only add two round
+    // trips (Leases.Create/Delete) to every create.
+    try {
+      await this.ctd.containers.create({ container });
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      this.logger.warn({ container: id }, 'reusing containerd container record left by an earlier attempt');
+      await this.ctd.containers.update({ container, updateMask: ['spec', 'labels', 'image'] });
+    }
+    try {
+      await this.ctd.snapshots.prepare({ snapshotter: this.snapshotter, key: id, parent: opts.snapshotParent });
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      const info = (await this.ctd.snapshots.stat({ snapshotter: this.snapshotter, key: id })).info;
+      if (info?.kind !== Kind.ACTIVE || (info.parent ?? '') !== opts.snapshotParent) {
+        throw new Conflict(`snapshot ${id} exists with another parent`);
+      }
+    }
   }
 
   /** Replaces the stored spec (dockerd rebuilds it at every start). */

@@ -2,7 +2,7 @@
 // column) over the in-memory store, and which containers prune takes.
 import type { Logger } from 'pino';
 import type { EventBus } from '../events';
-import { overlayDirs, snapshotUsage } from '../../runtime/snapshots';
+import { overlayDirs, snapshotUsage, type OverlayDirs } from '../../runtime/snapshots';
 import type { ImageService } from '../images/service';
 import { resolveImage } from '../images/lookup';
 import type { ContainerInspectResponse, ContainerSummary } from './api-types';
@@ -19,6 +19,13 @@ export interface PruneOptions {
 }
 
 export class ContainerQueries {
+  /**
+   * Inspect's GraphDriver dirs per container: its rw snapshot (key = its ID, on a fixed parent)
+   * lives as long as it does, so the dirs are asked of containerd (Snapshots.Stat + Mounts) once.
+   * Weak, so they go with the container.
+   */
+  private readonly graphDirs = new WeakMap<Container, OverlayDirs>();
+
   constructor(
     private readonly store: ContainerStore,
     private readonly images: ImageService,
@@ -53,7 +60,12 @@ export class ContainerQueries {
     const c = this.store.get(input);
     let graph: Record<string, string> | null = null;
     try {
-      graph = { ...(await overlayDirs(this.images.ctd, c.record.id)) };
+      let dirs = this.graphDirs.get(c);
+      if (!dirs) {
+        dirs = await overlayDirs(this.images.ctd, c.record.id);
+        this.graphDirs.set(c, dirs);
+      }
+      graph = { ...dirs };
     } catch {
       graph = null;
     }

@@ -110,10 +110,11 @@ export function verifyResources(r: HostConfig, opts: { update?: boolean } = {}):
   const nano = r.NanoCpus ?? 0;
   if (nano > 0 && period > 0) throw new InvalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
   if (nano > 0 && quota > 0) throw new InvalidParameter('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
-  const cpus = cpuFacts.cpuCount();
   // Below 0.01 CPUs the CFS quota (NanoCpus × 100 ms period) is under the kernel's 1 ms minimum:
-  // dockerd accepts it and the start fails; refused here with dockerd's own range text.
-  if (nano < 0 || (nano > 0 && nano < 1e7) || nano > cpus * 1e9) {
+  // dockerd accepts it and the start fails; refused here with dockerd's own range text. The CPU
+  // count (os.cpus() parses /proc/cpuinfo) only when NanoCpus is set.
+  const cpus = nano !== 0 ? cpuFacts.cpuCount() : 0;
+  if (nano < 0 || (nano > 0 && nano < 1e7) || (nano > 0 && nano > cpus * 1e9)) {
     throw new InvalidParameter(`Range of CPUs is from 0.01 to ${cpus}.00, as there are only ${cpus} CPUs available`);
   }
   // cgroup v2 takes a weight that runc derives from shares; beyond the kernel's maximum share

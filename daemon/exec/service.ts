@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Containerd } from '../../runtime/containerd';
 import { hostCapabilities } from '../../runtime/capabilities';
 import { readContainerSpec } from '../../runtime/container-spec';
+import type { OciSpec } from '../../runtime/oci-types';
 import { isProcessGone } from '../../runtime/grpc-errors';
 import { overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
 import type { ContainerRuntime, TaskIO } from '../../runtime/tasks';
@@ -119,6 +120,12 @@ const RESIZE_WAIT_MS = 10_000;
 
 export class ExecService {
   private readonly execs = new Map<string, ExecRecord>();
+  /**
+   * The spec each container's current run was started with (keyed by the run: pid and start
+   * time), so a container's execs after the first skip containerd's Containers.Get and the parse.
+   * Only read (execProcess copies what it changes); weak, so it goes with the container.
+   */
+  private readonly specs = new WeakMap<Container, { run: string; spec: OciSpec }>();
   private readonly byContainer = new Map<string, Set<string>>();
   private readonly unsubscribe: () => void;
 
@@ -274,7 +281,12 @@ export class ExecService {
   /** @internal */
   async launch(rec: ExecRecord, c: Container): Promise<{ pid: number; io: TaskIO }> {
     const { ctd, runtime } = this.deps;
-    const spec = await readContainerSpec(ctd, c.record.id);
+    const run = `${c.state.pid}@${c.state.startedAt}`;
+    let spec = this.specs.get(c)?.run === run ? this.specs.get(c)?.spec : undefined;
+    if (!spec) {
+      spec = await readContainerSpec(ctd, c.record.id);
+      this.specs.set(c, { run, spec });
+    }
     let user;
     if (rec.user) {
       const dirs = overlayDirsFromMounts(await snapshotMounts(ctd, c.record.id));
@@ -451,12 +463,14 @@ class Run implements ExecSession {
     }
     rec.exitCode = code;
     rec.running = false;
-    await runtime
-      .deleteProcess(rec.containerId, rec.id)
-      .catch((err: unknown) => svc.logger.debug({ err, exec: rec.id }, 'could not delete exec process'));
     await io.close().catch(() => undefined);
     svc.publish(this.container, 'exec_die', { execID: rec.id, exitCode: String(code) });
     this.finish('exited');
+    // As dockerd (a goroutine after the exit is reported): containerd's record of the exited
+    // process goes after the client has its answer, off the critical path of `docker exec`.
+    await runtime
+      .deleteProcess(rec.containerId, rec.id)
+      .catch((err: unknown) => svc.logger.debug({ err, exec: rec.id }, 'could not delete exec process'));
   }
 
   /** Output flows again (and is discarded) once no client reads it, or the process would block. */

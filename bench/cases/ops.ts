@@ -1,0 +1,96 @@
+// One container operation at a time on an existing container: exec, start, stop, create, rm, each
+// timed alone (the setup and the step that undoes it are untimed), and the floor of containerd's
+// own client: `ctr run --rm` of the same image on Berth's embedded containerd.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { run } from '../../test/integration/harness';
+import { must, type Case } from '../case';
+import type { Engine } from '../engines';
+
+/**
+ * PID 1 of the start/stop cases ends on SIGTERM at once (busybox sleep as PID 1 would ignore it
+ * and sit out the 10 s timeout); the trap runs during `wait`, so the stop is the signal path only.
+ */
+const STOPPABLE = ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'];
+const CTR = '/usr/bin/ctr';
+/** The containerd namespace the floor case imports its image into (not Berth's own). */
+const FLOOR_NS = 'berth-bench-floor';
+
+const create = (e: Engine, name: string, cmd: string[]): Promise<void> =>
+  must(e.docker(['create', '--network', 'none', '--name', name, 'busybox', ...cmd]));
+const remove = (name: string) => (e: Engine) => must(e.docker(['rm', '-f', name]));
+
+export function opsCases(small: Buffer, dir: string): Case[] {
+  const load = (e: Engine): Promise<void> => must(e.docker(['load'], small));
+  const ctr = (e: Engine, args: string[], input?: Buffer): Promise<void> => {
+    if (e.containerd === undefined) throw new Error(`${e.name} has no containerd socket to measure`);
+    return must(run(CTR, ['--address', e.containerd, '--namespace', FLOOR_NS, ...args], { input }));
+  };
+  let floorRuns = 0;
+  return [
+    {
+      name: 'docker exec c true',
+      runs: 30,
+      setup: async (e) => {
+        await load(e);
+        await must(e.docker(['run', '-d', '--network', 'none', '--name', 'bench-exec', 'busybox', 'sleep', '3600']));
+      },
+      step: (e) => must(e.docker(['exec', 'bench-exec', 'true'])),
+      teardown: remove('bench-exec'),
+    },
+    {
+      name: 'docker create',
+      runs: 30,
+      setup: load,
+      step: (e) => create(e, 'bench-create', ['true']),
+      reset: (e) => must(e.docker(['rm', 'bench-create'])),
+    },
+    {
+      name: 'docker rm (created container)',
+      runs: 30,
+      setup: async (e) => {
+        await load(e);
+        await create(e, 'bench-rm', ['true']);
+      },
+      step: (e) => must(e.docker(['rm', 'bench-rm'])),
+      reset: (e) => create(e, 'bench-rm', ['true']),
+      teardown: remove('bench-rm'),
+    },
+    {
+      name: 'docker start (created/stopped)',
+      runs: 30,
+      setup: async (e) => {
+        await load(e);
+        await create(e, 'bench-start', STOPPABLE);
+      },
+      step: (e) => must(e.docker(['start', 'bench-start'])),
+      reset: (e) => must(e.docker(['stop', 'bench-start'])),
+      teardown: remove('bench-start'),
+    },
+    {
+      name: 'docker stop (SIGTERM, exits at once)',
+      runs: 30,
+      setup: async (e) => {
+        await load(e);
+        await create(e, 'bench-stop', STOPPABLE);
+        await must(e.docker(['start', 'bench-stop']));
+      },
+      step: (e) => must(e.docker(['stop', 'bench-stop'])),
+      reset: (e) => must(e.docker(['start', 'bench-stop'])),
+      teardown: remove('bench-stop'),
+    },
+    {
+      name: 'ctr run --rm (floor, Berth containerd)',
+      runs: 30,
+      engines: ['berth'],
+      setup: async (e) => {
+        const tar = path.join(dir, 'floor-busybox.tar');
+        fs.writeFileSync(tar, small);
+        await ctr(e, ['images', 'import', '--snapshotter', 'overlayfs', tar]);
+      },
+      step: (e) =>
+        ctr(e, ['run', '--rm', '--snapshotter', 'overlayfs', 'docker.io/library/busybox:latest', `bench-floor-${floorRuns++}`, 'true']),
+      teardown: (e) => ctr(e, ['images', 'rm', 'docker.io/library/busybox:latest']),
+    },
+  ];
+}
