@@ -2,10 +2,9 @@
 // removed with all its intermediate images and loaded back has no parent chain, so only its
 // history can serve as cache, and only when named by --cache-from (moby's image/cache).
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { RunResult } from './harness';
+import { buildContext, classicBuild } from './build-kit';
 import { b, busybox, lines, ok, saveBytes, useImagesBerth, wipe } from './images-kit';
 
 useImagesBerth();
@@ -19,15 +18,10 @@ const DOCKERFILE = [
   '',
 ].join('\n');
 
-function context(dockerfile: string, f: string): string {
-  const dir = fs.mkdtempSync(path.join(b.dir, 'ctx-'));
-  fs.writeFileSync(path.join(dir, 'Dockerfile'), dockerfile);
-  fs.writeFileSync(path.join(dir, 'f.txt'), f);
-  return dir;
-}
+const context = (dockerfile: string, f: string): string => buildContext(b.dir, { Dockerfile: dockerfile, 'f.txt': f });
 
 async function build(dir: string, args: string[]): Promise<string> {
-  const r: RunResult = await b.docker(['build', ...args, dir], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 180_000 });
+  const r: RunResult = await classicBuild(b, dir, args);
   assert.equal(r.code, 0, `build failed: ${r.stdout}\n${r.stderr}\nberthd log:\n${b.log().slice(-3000)}`);
   return r.stdout;
 }

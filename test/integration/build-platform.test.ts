@@ -4,11 +4,10 @@
 // is pulled for the wanted one (from a loopback registry here); one that still does not match
 // fails the step; a previous stage is taken as it is.
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { destroyBerth, startBerth, type Berth, type RunResult } from './harness';
 import { seedBusybox, seedIndex, useRegistry } from './registry-kit';
+import { buildContext, classicBuild } from './build-kit';
 
 let b: Berth;
 
@@ -19,14 +18,8 @@ after(async () => {
   if (b) await destroyBerth(b);
 });
 
-function context(dockerfile: string): string {
-  const dir = fs.mkdtempSync(path.join(b.dir, 'ctx-'));
-  fs.writeFileSync(path.join(dir, 'Dockerfile'), dockerfile);
-  return dir;
-}
-
-const build = (dir: string, args: string[] = []): Promise<RunResult> =>
-  b.docker(['build', ...args, dir], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 180_000 });
+const context = (dockerfile: string): string => buildContext(b.dir, { Dockerfile: dockerfile });
+const build = (dir: string, args: string[] = []): Promise<RunResult> => classicBuild(b, dir, args);
 
 const archOf = async (ref: string): Promise<string> => {
   const r = await b.docker(['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}}', ref]);

@@ -1,11 +1,10 @@
 // docker build whose FROM (and COPY --from) images are not stored: pulled from a registry that
 // wants Basic auth, with the credentials the CLI sends in X-Registry-Config after `docker login`.
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { destroyBerth, startBerth, type Berth } from './harness';
 import { seedBusybox, useRegistry } from './registry-kit';
+import { buildContext, classicBuild } from './build-kit';
 
 let b: Berth;
 
@@ -16,14 +15,8 @@ after(async () => {
   if (b) await destroyBerth(b);
 });
 
-function context(dockerfile: string): string {
-  const dir = fs.mkdtempSync(path.join(b.dir, 'ctx-'));
-  fs.writeFileSync(path.join(dir, 'Dockerfile'), dockerfile);
-  return dir;
-}
-
-const build = (dir: string): ReturnType<Berth['docker']> =>
-  b.docker(['build', '-t', 'pulled-build', dir], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 180_000 });
+const context = (dockerfile: string): string => buildContext(b.dir, { Dockerfile: dockerfile });
+const build = (dir: string): ReturnType<Berth['docker']> => classicBuild(b, dir, ['-t', 'pulled-build']);
 
 describe('FROM pulls what is missing', () => {
   const reg = useRegistry({ auth: { basic: [{ user: 'alice', pass: 's3cret' }] } });

@@ -12,26 +12,16 @@ import { before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import Docker from 'dockerode';
 import { tarOf } from './archive-tools';
+import { buildContext, classicBuild } from './build-kit';
 import type { RunResult } from './harness';
 import { b, busybox, lines, ok, useImagesBerth, wipe } from './images-kit';
 
 useImagesBerth();
 
-let n = 0;
-
 /** A context directory with these files (relative names). */
-function context(files: Record<string, string>): string {
-  const dir = path.join(b.dir, `ctx-${++n}`);
-  for (const [name, data] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    fs.writeFileSync(path.join(dir, name), data);
-  }
-  return dir;
-}
+const context = (files: Record<string, string>): string => buildContext(b.dir, files);
 
-async function build(dir: string, args: string[] = []): Promise<RunResult> {
-  return b.docker(['build', ...args, dir], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 180_000 });
-}
+const build = (dir: string, args: string[] = []): Promise<RunResult> => classicBuild(b, dir, args);
 
 async function built(dir: string, args: string[] = []): Promise<string> {
   const r = await build(dir, args);
