@@ -18,13 +18,16 @@ cd "$(dirname "$0")/.."
 # prometheus: the metrics test has a real Prometheus server scrape berthd (and promtool lint it).
 # chromium: the dashboard's browser test drives Debian's headless Chromium through puppeteer-core
 # (test/integration/dashboard-browser.test.ts); puppeteer-core downloads no browser of its own.
+# etcd-server, etcd-client: swarm mode keeps its cluster state in etcd; the swarm tests run their
+# own three-member etcd cluster on loopback ports (docs/swarm.md).
 packages=(containerd runc protobuf-compiler libprotobuf-dev busybox-static tini
           iptables iproute2 kmod xz-utils bzip2 zstd procps ca-certificates
           python3 make g++ docker-registry apache2-utils openssl
-          gcc libc6-dev docker-compose prometheus chromium)
+          gcc libc6-dev docker-compose prometheus chromium etcd-server etcd-client)
 # Packages whose postinst starts a service the tests never use (a registry on :5000, Prometheus
-# on :9090): the tests start their own, on loopback ports they pick.
-services=(docker-registry prometheus)
+# on :9090, etcd on :2379): the tests start their own, on loopback ports they pick.
+# Each entry is package:service.
+services=(docker-registry:docker-registry prometheus:prometheus etcd-server:etcd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -36,7 +39,7 @@ if ((${#missing[@]})); then
   # left as it is.
   new_services=()
   for p in "${missing[@]}"; do
-    for svc in "${services[@]}"; do [[ $p == "$svc" ]] && new_services+=("$svc"); done
+    for entry in "${services[@]}"; do [[ $p == "${entry%%:*}" ]] && new_services+=("${entry#*:}"); done
   done
   policy=/usr/sbin/policy-rc.d
   own_policy=0
