@@ -168,19 +168,23 @@ export async function commitContainer(deps: CommitDeps, req: CommitRequest): Pro
         uncompressedSize: l.uncompressedSize,
       }));
       if (!emptyLayer) layers.push(layer);
-      const stored = await storeImage(deps.ctd, deps.images.repo, {
-        // exact: the healthcheck's durations may be beyond 2^53 (bigints).
-        config: Buffer.from(exactStringify(config)),
-        layers,
-        created,
-        parent: c.record.imageId,
-      });
+      const stored = await storeImage(
+        deps.ctd,
+        deps.images.repo,
+        {
+          // exact: the healthcheck's durations may be beyond 2^53 (bigints).
+          config: Buffer.from(exactStringify(config)),
+          layers,
+          created,
+          parent: c.record.imageId,
+        },
+        { tag: (imageId) => named && deps.images.addTag(imageId, named) },
+      );
       return stored.id;
     });
   } finally {
     if (pauseIt) await deps.containers.unpause(id).catch(() => undefined);
   }
-  if (named) deps.images.addTag(imageId, named);
   if (step) return imageId;
   deps.events.publish(
     'container',

@@ -20,4 +20,5 @@ export interface ImageCore {
   config(image: ImageRow): ImageConfig;
   addTag(imageId: string, named: Named, opts?: { touch?: boolean; event?: boolean }): void;
   publish(imageId: string, action: string, name: string): void;
+  eventAttributes(imageId: string, name: string): Record<string, string>;
 }

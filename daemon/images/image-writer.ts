@@ -41,6 +41,11 @@ export interface StoreHooks {
   afterLayer?: (index: number, existed: boolean) => void;
   /** Awaited after unpacking, before the layers' blobs are labelled (all downloads done). */
   contentReady?: () => Promise<void>;
+  /**
+   * Points the image's references at it in the transaction that records the image (or, when it was
+   * stored already, in one of its own), so a kill never leaves a new image listed without its tags.
+   */
+  tag?: (id: string) => void;
 }
 
 export interface StoredImage {
@@ -69,11 +74,17 @@ export async function storeImage(
   ctd: Containerd,
   repo: ImageRepo,
   img: NewImage,
-  onLayer?: (index: number, layer: NewLayer) => void,
+  hooks: Pick<StoreHooks, 'onLayer' | 'tag'> = {},
 ): Promise<StoredImage> {
   const id = sha256Digest(img.config);
-  if (repo.get(id)) return { id, added: false };
-  return withLease(ctd, (lease) => storeImageUnderLease(ctd, repo, img, lease, { onLayer }));
+  if (repo.get(id)) return alreadyStored(repo, id, hooks);
+  return withLease(ctd, (lease) => storeImageUnderLease(ctd, repo, img, lease, hooks));
+}
+
+function alreadyStored(repo: ImageRepo, id: string, hooks: StoreHooks): StoredImage {
+  const { tag } = hooks;
+  if (tag) repo.transaction(() => tag(id));
+  return { id, added: false };
 }
 
 /**
@@ -88,7 +99,7 @@ export async function storeImageUnderLease(
   hooks: StoreHooks = {},
 ): Promise<StoredImage> {
   const id = sha256Digest(img.config);
-  if (repo.get(id)) return { id, added: false };
+  if (repo.get(id)) return alreadyStored(repo, id, hooks);
   img.layers.forEach((l, i) => hooks.onLayer?.(i, l));
   for (const l of img.layers) {
     const labels = { 'containerd.io/uncompressed': l.diffId };
@@ -146,19 +157,23 @@ export async function storeImageUnderLease(
   }
 
   await putImageRecord(ctd, gcRootName(id), { mediaType: manifestMediaType, digest: manifestDigest, size: manifest.length }, {}, lease);
-  const added = repo.insert(
-    {
-      id,
-      configJson: img.config.toString('utf8'),
-      manifestDigest,
-      manifestMediaType,
-      manifestSize: manifest.length,
-      created: img.created,
-      size: total,
-      parent: img.parent ?? '',
-      addedAt: Date.now(),
-    },
-    layerRows,
-  );
+  const added = repo.transaction(() => {
+    const inserted = repo.insert(
+      {
+        id,
+        configJson: img.config.toString('utf8'),
+        manifestDigest,
+        manifestMediaType,
+        manifestSize: manifest.length,
+        created: img.created,
+        size: total,
+        parent: img.parent ?? '',
+        addedAt: Date.now(),
+      },
+      layerRows,
+    );
+    hooks.tag?.(id);
+    return inserted;
+  });
   return { id, added };
 }

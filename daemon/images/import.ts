@@ -69,12 +69,16 @@ export async function importImage(svc: ImageCore, body: Readable, opts: ImportOp
       rootfs: { type: 'layers', diff_ids: [diffId] },
       history: [{ created, comment: message }],
     };
-    const stored = await storeImage(svc.ctd, svc.repo, {
-      config: Buffer.from(JSON.stringify(config)),
-      created,
-      layers: [{ path: file, digest: diffId, size, mediaType: MediaType.OciLayer, diffId, uncompressedSize: size }],
-    });
-    if (named) svc.addTag(stored.id, named);
+    const stored = await storeImage(
+      svc.ctd,
+      svc.repo,
+      {
+        config: Buffer.from(JSON.stringify(config)),
+        created,
+        layers: [{ path: file, digest: diffId, size, mediaType: MediaType.OciLayer, diffId, uncompressedSize: size }],
+      },
+      { tag: (id) => named && svc.addTag(id, named) },
+    );
     progress({ status: stored.id });
     svc.publish(stored.id, 'import', stored.id);
     return stored.id;

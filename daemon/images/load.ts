@@ -48,24 +48,35 @@ async function storeArchive(svc: ImageCore, archive: ImageArchive, opts: LoadOpt
     }));
     for (const { img, tags } of plans) {
       const created = parseImageConfig(img.config).created ?? '';
-      const stored = await storeImage(svc.ctd, svc.repo, { config: img.config, layers: img.layers, created }, (_i, layer) => {
-        if (opts.quiet) return;
-        progress({
-          status: 'Loading layer',
-          id: layer.diffId.replace(/^sha256:/, '').slice(0, 12),
-          progress: progressBar(layer.uncompressedSize, layer.uncompressedSize),
-          progressDetail: { current: layer.uncompressedSize, total: layer.uncompressedSize },
-        });
-      });
-      for (const named of tags) {
-        const name = familiarString(named);
+      // The "renaming the old one" notes are worked out before the tags move.
+      const renamed = tags.flatMap((named) => {
         const previous = svc.repo.resolveRef(canonicalString(named));
-        if (previous && previous.imageId !== stored.id) {
-          progress({
-            stream: `The image ${name} already exists, renaming the old one with ID ${previous.imageId} to empty string\n`,
-          });
-        }
-        svc.addTag(stored.id, named, { touch: false, event: false });
+        return previous ? [{ named, previous: previous.imageId }] : [];
+      });
+      const stored = await storeImage(
+        svc.ctd,
+        svc.repo,
+        { config: img.config, layers: img.layers, created },
+        {
+          onLayer: (_i, layer) => {
+            if (opts.quiet) return;
+            progress({
+              status: 'Loading layer',
+              id: layer.diffId.replace(/^sha256:/, '').slice(0, 12),
+              progress: progressBar(layer.uncompressedSize, layer.uncompressedSize),
+              progressDetail: { current: layer.uncompressedSize, total: layer.uncompressedSize },
+            });
+          },
+          tag: (id) => {
+            for (const named of tags) svc.addTag(id, named, { touch: false, event: false });
+          },
+        },
+      );
+      for (const { named, previous } of renamed) {
+        if (previous === stored.id) continue;
+        progress({
+          stream: `The image ${familiarString(named)} already exists, renaming the old one with ID ${previous} to empty string\n`,
+        });
       }
       svc.publish(stored.id, 'load', stored.id);
       if (tags.length === 0) progress({ stream: `Loaded image ID: ${stored.id}\n` });

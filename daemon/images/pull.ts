@@ -265,17 +265,22 @@ async function pullTag(
     if (!LAYER_MEDIA_TYPES.has(l.mediaType)) throw new InvalidParameter(`unsupported layer media type "${l.mediaType}" (${l.digest})`);
   }
 
+  const before = svc.repo.resolveRef(canonicalString(named))?.imageId;
+  // The digest reference and the tag move together (and with the image's record, when it is new).
+  const tag = (id: string): void => {
+    svc.addTag(id, { domain: named.domain, path: named.path, digest: top.digest }, { touch: false, event: false });
+    if (named.digest === undefined) svc.addTag(id, named, { touch: false, event: false });
+  };
   let imageId = configDesc.digest;
-  if (!svc.repo.get(imageId)) {
+  let stored = svc.repo.get(imageId) !== undefined;
+  if (!stored) {
     const config = await readConfig(repo, configDesc, named, anonymous);
     imageId = sha256Digest(config);
-    if (!svc.repo.get(imageId)) await download(svc, downloads, repo, { config, layers, manifest, req }, progress);
+    stored = svc.repo.get(imageId) !== undefined;
+    if (!stored) await download(svc, downloads, repo, { config, layers, manifest, req, tag }, progress);
   }
-
-  const updated = svc.repo.resolveRef(canonicalString(named))?.imageId !== imageId;
-  const digestRef: Named = { domain: named.domain, path: named.path, digest: top.digest };
-  svc.addTag(imageId, digestRef, { touch: false, event: false });
-  if (named.digest === undefined) svc.addTag(imageId, named, { touch: false, event: false });
+  if (stored) svc.repo.transaction(() => tag(imageId));
+  const updated = before !== imageId;
   progress({ status: `Digest: ${top.digest}` });
   return { imageId, updated, fromIndex: top.digest !== manifest.digest };
 }
@@ -311,6 +316,8 @@ interface Plan {
   layers: Descriptor[];
   manifest: FetchedManifest;
   req: PullRequest;
+  /** Sets the pull's references, in the transaction that records the image. */
+  tag: (id: string) => void;
 }
 
 async function download(
@@ -415,6 +422,7 @@ async function download(
             contentReady: async () => {
               await Promise.all(fetches);
             },
+            tag: plan.tag,
           },
         );
       } catch (err) {

@@ -33,9 +33,34 @@ export interface RemoveOptions {
   prune: boolean;
 }
 
+/** What one removal changed in the metadata, for the work that follows its commit. */
+interface Removal {
+  records: ImageDeleteItem[];
+  /** Events, with the image's labels read while it still existed. */
+  events: Array<() => void>;
+  /** Images whose records went: their containerd GC roots go after the commit. */
+  deleted: string[];
+  /** A conflict found after references were removed: those stay removed, as in dockerd. */
+  conflict?: ImageDeleteConflict;
+}
+
 export async function removeImage(svc: ImageCore, input: string, opts: RemoveOptions): Promise<ImageDeleteItem[]> {
+  // References and records change in one transaction: a kill never leaves an image with only
+  // its digest reference, or untagged, when the client asked for it to go.
+  const removal = svc.repo.transaction(() => removeRecords(svc, input, opts));
+  for (const emit of removal.events) emit();
+  for (const id of removal.deleted) {
+    // A crash before this leaves a GC root that startup reconciliation drops.
+    await deleteImageRecord(svc.ctd, gcRootName(id), { sync: true });
+  }
+  if (removal.conflict) throw removal.conflict;
+  return removal.records;
+}
+
+function removeRecords(svc: ImageCore, input: string, opts: RemoveOptions): Removal {
   const { image } = resolveImage(svc.repo, input);
-  const records: ImageDeleteItem[] = [];
+  const removal: Removal = { records: [], events: [], deleted: [] };
+  const { records } = removal;
   let refs = svc.repo.refsOf(image.id);
   let quiet = false;
 
@@ -51,12 +76,9 @@ export async function removeImage(svc: ImageCore, input: string, opts: RemoveOpt
     }
     const named = resolveImage(svc.repo, input).named;
     if (!named) throw new Conflict(`unable to remove reference ${input}`);
-    const removed = familiarString(named);
-    svc.repo.transaction(() => {
-      svc.repo.deleteRef(canonicalString(named));
-    });
-    records.push({ Untagged: removed });
-    svc.publish(image.id, 'untag', image.id);
+    svc.repo.deleteRef(canonicalString(named));
+    records.push({ Untagged: familiarString(named) });
+    removal.events.push(eventOf(svc, image.id, 'untag'));
     refs = svc.repo.refsOf(image.id);
     if (!named.digest) {
       const repoName = fullName(named);
@@ -70,7 +92,7 @@ export async function removeImage(svc: ImageCore, input: string, opts: RemoveOpt
         refs = svc.repo.refsOf(image.id);
       }
     }
-    if (refs.length > 0) return records;
+    if (refs.length > 0) return removal;
     quiet = true;
   } else if (isSingleReference(refs)) {
     // An ID naming an image with one tag (plus digests of that repository) removes them all.
@@ -79,11 +101,20 @@ export async function removeImage(svc: ImageCore, input: string, opts: RemoveOpt
     for (const r of refs) {
       svc.repo.deleteRef(r.ref);
       records.push({ Untagged: familiarString(parseNormalizedNamed(r.ref)) });
-      svc.publish(image.id, 'untag', image.id);
+      removal.events.push(eventOf(svc, image.id, 'untag'));
     }
   }
-  await deleteHelper(svc, image, records, opts.force, opts.prune, quiet);
-  return records;
+  const conflict = deleteHelper(svc, image, removal, opts.force, opts.prune, quiet);
+  // Nothing changed yet: the conflict is the answer, with nothing to commit.
+  if (conflict && records.length === 0) throw conflict;
+  if (conflict) removal.conflict = conflict;
+  return removal;
+}
+
+/** The event, its attributes taken now (the image may be gone when it is published). */
+function eventOf(svc: ImageCore, imageId: string, action: string): () => void {
+  const attrs = svc.eventAttributes(imageId, imageId);
+  return () => svc.events.publish('image', action, imageId, attrs);
 }
 
 function isSingleReference(refs: ImageRefRow[]): boolean {
@@ -118,37 +149,39 @@ function checkConflict(svc: ImageCore, image: ImageRow, mask: ConflictMask): Ima
   return undefined;
 }
 
-async function deleteHelper(
+/** Deletes the image's metadata (and, pruning, its untagged parents'); returns a conflict to report. */
+function deleteHelper(
   svc: ImageCore,
   image: ImageRow,
-  records: ImageDeleteItem[],
+  removal: Removal,
   force: boolean,
   prune: boolean,
   quiet: boolean,
-): Promise<void> {
+): ImageDeleteConflict | undefined {
   const conflict = checkConflict(svc, image, force ? HARD : ALL);
   if (conflict) {
     const dangling = svc.repo.refsOf(image.id).length === 0;
-    if (quiet && (!dangling || conflict.used)) return;
-    throw conflict;
+    if (quiet && (!dangling || conflict.used)) return undefined;
+    return conflict;
   }
+  const { records } = removal;
   const parent = image.parent;
   const layers = svc.repo.layers(image.id);
   const freed = layers.filter((l) => !svc.repo.chainUsedElsewhere(l.chainId, image.id));
   for (const r of svc.repo.refsOf(image.id)) {
     records.push({ Untagged: familiarString(parseNormalizedNamed(r.ref)) });
   }
-  // Metadata first: a crash after this leaves a GC root that startup reconciliation drops.
   svc.repo.delete(image.id);
-  await deleteImageRecord(svc.ctd, gcRootName(image.id), { sync: true });
-  svc.publish(image.id, 'delete', image.id);
+  // Read after the delete: dockerd's delete event carries no labels.
+  removal.events.push(eventOf(svc, image.id, 'delete'));
+  removal.deleted.push(image.id);
   records.push({ Deleted: image.id });
   for (const l of freed.reverse()) records.push({ Deleted: l.chainId });
 
-  if (!prune || parent === '') return;
+  if (!prune || parent === '') return undefined;
   const parentImage = svc.repo.get(parent);
-  if (!parentImage || svc.repo.refsOf(parent).length > 0) return;
-  await deleteHelper(svc, parentImage, records, false, true, true);
+  if (!parentImage || svc.repo.refsOf(parent).length > 0) return undefined;
+  return deleteHelper(svc, parentImage, removal, false, true, true);
 }
 
 export interface PruneOptions {

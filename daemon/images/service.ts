@@ -334,8 +334,13 @@ export class ImageService {
   }
 
   publish(imageId: string, action: string, name: string): void {
+    this.events.publish('image', action, imageId, this.eventAttributes(imageId, name));
+  }
+
+  /** An image event's attributes: the image's labels (if it is still there) and `name`. */
+  eventAttributes(imageId: string, name: string): Record<string, string> {
     const image = this.repo.get(imageId);
     const labels = image ? (this.config(image).config?.Labels ?? {}) : {};
-    this.events.publish('image', action, imageId, { ...labels, name });
+    return { ...labels, name };
   }
 }
