@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidParameter } from '../../lib/errors';
-import { taskContainerPlan, taskImage, type Task, type TaskRunInput } from '../../daemon/swarm/agent/task-container';
+import { genericResourceEnv, taskContainerPlan, taskImage, type Task, type TaskRunInput } from '../../daemon/swarm/agent/task-container';
 import { expandTemplate, templateContext } from '../../daemon/swarm/agent/template';
 
 const S = 1_000_000_000;
@@ -270,4 +270,22 @@ test('networks: the first is the network mode, all are endpoints with expanded a
 test('a task without a container spec or image is refused', () => {
   assert.throws(() => taskContainerPlan(input({ Spec: {} })), /no container spec/);
   assert.throws(() => taskContainerPlan(input({ Spec: { ContainerSpec: {} } })), /dockerexec: image required/);
+});
+
+test('assigned generic resources become DOCKER_RESOURCE_<KIND> variables after the spec env', () => {
+  assert.deepEqual(
+    genericResourceEnv([
+      { NamedResourceSpec: { Kind: 'gpu', Value: 'UUID1' } },
+      { DiscreteResourceSpec: { Kind: 'ssd', Value: 2 } },
+      { NamedResourceSpec: { Kind: 'gpu', Value: 'UUID2' } },
+    ]),
+    ['DOCKER_RESOURCE_GPU=UUID1,UUID2', 'DOCKER_RESOURCE_SSD=2'],
+  );
+  const plan = taskContainerPlan(
+    input({
+      Spec: { ContainerSpec: { Image: 'busybox', Env: ['A=1'] } },
+      AssignedGenericResources: [{ DiscreteResourceSpec: { Kind: 'fpga', Value: 1 } }],
+    }),
+  );
+  assert.deepEqual(plan.request.config.Env, ['A=1', 'DOCKER_RESOURCE_FPGA=1']);
 });

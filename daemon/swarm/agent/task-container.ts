@@ -236,6 +236,21 @@ function resources(task: Task, spec: ContainerSpec): Partial<HostConfig> {
   return out;
 }
 
+/**
+ * The node resources assigned to the task, as swarmkit's genericresource.EnvFormat: one
+ * `DOCKER_RESOURCE_<KIND>=v1,v2` per kind (Go walks a map; Berth sorts the kinds).
+ */
+export function genericResourceEnv(res: definitions['GenericResources'] | undefined): string[] {
+  const byKind = new Map<string, string[]>();
+  for (const r of res ?? []) {
+    const kind = r.NamedResourceSpec?.Kind ?? r.DiscreteResourceSpec?.Kind;
+    if (kind === undefined) continue;
+    const value = r.NamedResourceSpec ? (r.NamedResourceSpec.Value ?? '') : String(r.DiscreteResourceSpec?.Value ?? 0);
+    byKind.set(kind, [...(byKind.get(kind) ?? []), value]);
+  }
+  return [...byKind.keys()].sort().map((k) => `DOCKER_RESOURCE_${k.toUpperCase()}=${(byKind.get(k) ?? []).join(',')}`);
+}
+
 /** `IP_address canonical_hostname [aliases...]` (hosts(5)) to the engine's `host:ip`. */
 function extraHosts(hosts: string[] | undefined): string[] {
   const out: string[] = [];
@@ -274,7 +289,7 @@ export function taskContainerPlan(input: TaskRunInput): TaskContainerPlan {
     Tty: spec.TTY ?? false,
     OpenStdin: spec.OpenStdin ?? false,
     User: spec.User ?? '',
-    Env: spec.Env ?? [],
+    Env: [...(spec.Env ?? []), ...genericResourceEnv(task.AssignedGenericResources)],
     Hostname: spec.Hostname ?? '',
     WorkingDir: spec.Dir ?? '',
     ExposedPorts: ports.exposed,
