@@ -6,7 +6,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { fileTargetPath, removeTaskFiles, validateFileRefs, writeTaskFiles, type TaskFileInput } from '../../daemon/swarm/agent/task-files';
+import {
+  fileTargetPath,
+  removeTaskFiles,
+  taskFileInputs,
+  validateFileRefs,
+  writeTaskFiles,
+  type TaskFileInput,
+} from '../../daemon/swarm/agent/task-files';
 
 function tmpRoot(t: { after: (fn: () => void) => void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-files-'));
@@ -115,4 +122,29 @@ test('bad IDs, owners and targets are refused and leave nothing behind', async (
   await assert.rejects(writeTaskFiles(root, 'task4', [secret({ file: { Name: 'x', UID: 'root' } })]), /invalid uid "root"/);
   assert.equal(fs.existsSync(path.join(root, 'task4')), false);
   await assert.rejects(writeTaskFiles(root, 'task5', [secret({ file: { Name: 'a/../../b' } })]), /cannot leave/);
+});
+
+test("a ContainerSpec's references with their payloads; a missing object is dockerd's store error", () => {
+  const payloads: Record<string, Buffer> = { 'secret/s1': Buffer.from('pw'), 'config/c1': Buffer.from('conf') };
+  const inputs = taskFileInputs(
+    {
+      Secrets: [{ SecretID: 's1', SecretName: 'db', File: { Name: 'db', Mode: 0o400 } }],
+      Configs: [
+        { ConfigID: 'c1', ConfigName: 'app', File: { Name: '/app.conf' } },
+        { ConfigID: 'c2', ConfigName: 'cred' },
+      ],
+    },
+    (kind, id) => payloads[`${kind}/${id}`],
+  );
+  assert.deepEqual(
+    inputs.map((i) => [i.kind, i.id, i.name, i.file.Name, i.data.toString()]),
+    [
+      ['secret', 's1', 'db', 'db', 'pw'],
+      ['config', 'c1', 'app', '/app.conf', 'conf'],
+    ],
+  );
+  assert.throws(
+    () => taskFileInputs({ Secrets: [{ SecretID: 'gone', SecretName: 'x', File: { Name: 'x' } }] }, () => undefined),
+    /unable to get secret from secret store: secret gone not found/,
+  );
 });

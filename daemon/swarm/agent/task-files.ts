@@ -155,3 +155,39 @@ export async function writeTaskFiles(root: string, taskId: string, files: TaskFi
 export async function removeTaskFiles(root: string, taskId: string): Promise<void> {
   await fs.rm(taskFilesDir(root, taskId), { recursive: true, force: true });
 }
+
+/** A ContainerSpec's secret or config reference (the two shapes share these fields). */
+export interface SpecFileRef {
+  File?: FileTarget;
+  SecretID?: string;
+  SecretName?: string;
+  ConfigID?: string;
+  ConfigName?: string;
+}
+
+/**
+ * The files of a task's ContainerSpec, with each payload from `payload` (the agent opens the
+ * sealed data with the cluster key). A reference without a file target (a config used as a
+ * Windows credential spec: `Runtime`) is skipped, as dockerd skips it; a missing object is
+ * dockerd's "unable to get secret from secret store: secret <id> not found".
+ */
+export function taskFileInputs(
+  spec: { Secrets?: SpecFileRef[]; Configs?: SpecFileRef[] },
+  payload: (kind: 'secret' | 'config', id: string) => Buffer | undefined,
+): TaskFileInput[] {
+  const out: TaskFileInput[] = [];
+  for (const [kind, refs] of [
+    ['secret', spec.Secrets ?? []],
+    ['config', spec.Configs ?? []],
+  ] as const) {
+    for (const r of refs) {
+      if (!r.File) continue;
+      const id = (kind === 'secret' ? r.SecretID : r.ConfigID) ?? '';
+      const name = (kind === 'secret' ? r.SecretName : r.ConfigName) ?? '';
+      const data = payload(kind, id);
+      if (!data) throw new InvalidParameter(`unable to get ${kind} from ${kind} store: ${kind} ${id} not found`);
+      out.push({ kind, id, name, file: r.File, data });
+    }
+  }
+  return out;
+}
