@@ -87,7 +87,8 @@ export function rollingUpdate(w: Working, service: Service, slots: SlotView[]): 
     const c = clean(v);
     return c !== undefined && !hasEnded(c) && stateRank(c.Status?.State) < RUNNING_RANK && ours.includes(c);
   });
-  const lastStart = Math.max(startedAt, ...ours.map((t) => w.runningSince[t.ID ?? ''] ?? 0));
+  const starts = ours.map((t) => w.runningSince[t.ID ?? '']).filter((x) => x !== undefined);
+  const lastStart = Math.max(startedAt, ...starts);
 
   if (dirty.length === 0) {
     if (!active || us === undefined || inFlight.length > 0) return;
@@ -110,7 +111,7 @@ export function rollingUpdate(w: Working, service: Service, slots: SlotView[]): 
     us = { State: 'updating', StartedAt: iso(w.now), Message: 'update in progress' };
     w.updateService(service, us);
   } else if (inFlight.length > 0) return;
-  else if (active && cfg.delayMs > 0 && lastStart > startedAt && w.now < lastStart + cfg.delayMs) {
+  else if (active && cfg.delayMs > 0 && starts.length > 0 && w.now < lastStart + cfg.delayMs) {
     w.wake(lastStart + cfg.delayMs);
     return;
   }

@@ -57,11 +57,10 @@ function validateResources(r: { NanoCPUs?: number; MemoryBytes?: number } | unde
   if (mem !== 0 && mem < 4 * 1024 * 1024) bad(`invalid memory value ${mem}: Must be at least 4MiB`);
 }
 
-/** Go's %g for the small numbers validateResources prints. */
+/** Go's %g for the small numbers validateResources prints (exponent form below 1e-4). */
 function goFloat(v: number): string {
-  const s = String(v);
-  if (!s.includes('e')) return s;
-  const [mant, exp] = s.split('e');
+  if (v === 0 || Math.abs(v) >= 1e-4) return String(v);
+  const [mant, exp] = v.toExponential().split('e');
   const e = Number(exp);
   return `${mant}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
 }
