@@ -6,8 +6,10 @@ import { nodeMatches, parseConstraints } from '../../daemon/swarm/orchestrator/c
 import { interpolateServiceSpec, normalizeServiceSpec } from '../../daemon/swarm/orchestrator/defaults';
 import { newId } from '../../daemon/swarm/orchestrator/task';
 import type { ServiceSpec } from '../../daemon/swarm/orchestrator/types';
+import { applyServiceUpdate } from '../../daemon/swarm/orchestrator/service-update';
 import {
   INGRESS_REFUSED,
+  JOBS_REFUSED,
   VIP_REFUSED,
   prepareServiceSpec,
   validateServiceSpec,
@@ -83,6 +85,7 @@ test('validateServiceSpec: swarmkit and dockerd texts, in their order', () => {
     mutate(spec);
     refuses(spec, 'InvalidParameter', message);
   }
+  refuses({ ...base(), Mode: { GlobalJob: {} } }, 'InvalidParameter', JOBS_REFUSED);
   // host-mode ports with dnsrr, and no endpoint at all, are fine
   validateServiceSpec({
     ...base(),
@@ -103,6 +106,21 @@ test('validateServiceUpdate: mode change and rename are refused (501 as through 
     (e: unknown) => e instanceof BerthError && e.kind === 'NotImplemented' && e.message === 'renaming services is not supported',
   );
   assert.throws(() => validateServiceUpdate(cur, base(), true), /service abc does not have a previous spec/);
+});
+
+test('applyServiceUpdate: PreviousSpec and a cleared UpdateStatus; rollback=previous swaps back and starts a rollback', () => {
+  const v1 = base();
+  const v2 = { ...base(), Labels: { v: '2' } };
+  const cur = { ID: 'abc', Spec: v1, UpdateStatus: { State: 'completed' as const } };
+  const up = applyServiceUpdate(cur, v2, 0);
+  assert.deepEqual(up, { ID: 'abc', Spec: v2, PreviousSpec: v1 });
+  const back = applyServiceUpdate(up, v2, 1000, true);
+  assert.deepEqual(back, {
+    ID: 'abc',
+    Spec: v1,
+    PreviousSpec: v2,
+    UpdateStatus: { State: 'rollback_started', StartedAt: '1970-01-01T00:00:01.000Z', Message: 'manually requested rollback' },
+  });
 });
 
 test('prepareServiceSpec: names an unnamed service and stores what dockerd stores', () => {

@@ -7,6 +7,7 @@ import { byCreation, endedByItself, isDirty, isRunnable, newTask, nodeLost } fro
 import type { Node, Service, Task } from './types';
 import type { Working } from './working';
 import type { SlotView } from './replicated';
+import { shouldRestart } from './restart';
 
 function constraintsOf(service: Service): ReturnType<typeof parseConstraints> {
   try {
@@ -46,7 +47,7 @@ export function reconcileGlobal(w: Working, service: Service): SlotView[] {
     }
     const last = [...tasks].sort(byCreation).pop();
     // a task that ended and that its restart policy did not replace keeps the node's place
-    if (last !== undefined && endedByItself(last) && !isDirty(service, last)) {
+    if (last !== undefined && endedByItself(last) && !isDirty(service, last) && !shouldRestart(w, service, last)) {
       kept.push({ slot, runnable: [] });
       continue;
     }

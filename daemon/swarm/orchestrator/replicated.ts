@@ -4,6 +4,7 @@
 // holding the most tasks of the service first, tasks not running before running ones, then the
 // highest slot numbers.
 import { byCreation, endedByItself, isDirty, isRunnable, newTask } from './task';
+import { shouldRestart } from './restart';
 import type { Service, Task } from './types';
 import { RUNNING_RANK, stateRank } from './types';
 import type { Working } from './working';
@@ -32,7 +33,8 @@ export function occupiedSlots(w: Working, service: Service): SlotView[] {
       continue;
     }
     const last = [...tasks].sort(byCreation).pop();
-    if (last !== undefined && endedByItself(last) && !isDirty(service, last)) out.push({ slot, runnable: [] });
+    if (last !== undefined && endedByItself(last) && !isDirty(service, last) && !shouldRestart(w, service, last))
+      out.push({ slot, runnable: [] });
   }
   return out.sort((a, b) => a.slot - b.slot);
 }

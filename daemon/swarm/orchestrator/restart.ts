@@ -75,7 +75,9 @@ export function restartStep(w: Working, service: Service): void {
     const ended = hasEnded(t);
     if (!ended && !lost && !drained) continue;
     if (global && !ended) continue;
-    const restart = lost || drained || shouldRestart(w, service, t);
+    // a global task is restarted only where it may run again; the global reconcile handles the rest
+    const stays = !global || (node !== undefined && !lost && !drained);
+    const restart = stays && (lost || drained || shouldRestart(w, service, t));
     w.setDesired(t, 'shutdown');
     if (restart) replace(w, service, t, effectiveRestart(t.Spec?.RestartPolicy).delayMs);
   }

@@ -163,6 +163,12 @@ function pendingOrder(a: Task, b: Task): number {
 /** Places every pending task it can; records why the others cannot be placed. */
 export function schedule(w: Working): void {
   const infos = buildInfos(w);
+  // a task the orchestrator gave up before it was placed will never run: it is shut down here
+  for (const t of w.tasks.values()) {
+    const s = t.Status?.State;
+    if (isRunnable(t) || (s !== 'pending' && s !== 'new')) continue;
+    w.setStatus(t, { Timestamp: iso(w.now), State: 'shutdown', Message: t.Status?.Message ?? 'pending task scheduling' });
+  }
   const pending = [...w.tasks.values()]
     .filter((t) => isRunnable(t) && (t.Status?.State === 'pending' || t.Status?.State === 'new'))
     .sort(pendingOrder);
@@ -180,7 +186,8 @@ export function schedule(w: Working): void {
     const { ok, explanation } = filterNodes(filters, candidates);
     const chosen = spread(t, ok).sort(nodeLess(t.ServiceID ?? ''))[0];
     if (chosen === undefined) {
-      const err = explanation === '' ? 'no suitable node' : `no suitable node (${explanation})`;
+      // swarmkit words a preassigned (global) task's misfit as the bare explanation
+      const err = preassigned !== '' ? explanation : explanation === '' ? 'no suitable node' : `no suitable node (${explanation})`;
       if (t.Status?.Err === err) continue;
       const status: TaskStatus = {
         Timestamp: iso(w.now),

@@ -15,6 +15,8 @@ export const VIP_REFUSED = "EndpointSpec: VIP resolution mode is not supported b
 export const INGRESS_REFUSED =
   "EndpointSpec: ingress publish mode (the routing mesh) is not supported by Berth's swarm mode; publish ports with mode=host";
 
+export const JOBS_REFUSED = "replicated-job and global-job services are not supported by Berth's swarm mode";
+
 function bad(msg: string): never {
   throw new InvalidParameter(msg);
 }
@@ -167,6 +169,7 @@ export function validateServiceSpec(spec: ServiceSpec): void {
     if (spec.UpdateConfig !== undefined) bad('Jobs may not have an update config');
   } else validateUpdateConfig(spec.UpdateConfig);
   validateEndpoint(spec);
+  if (isJob) bad(JOBS_REFUSED);
 }
 
 function modeOf(spec: ServiceSpec | undefined): string {
