@@ -7,6 +7,7 @@ import { interpolateServiceSpec, normalizeServiceSpec } from '../../daemon/swarm
 import { newId } from '../../daemon/swarm/orchestrator/task';
 import type { ServiceSpec } from '../../daemon/swarm/orchestrator/types';
 import { applyServiceUpdate } from '../../daemon/swarm/orchestrator/service-update';
+import { serviceStatus } from '../../daemon/swarm/orchestrator/service-status';
 import {
   INGRESS_REFUSED,
   JOBS_REFUSED,
@@ -195,4 +196,16 @@ test('property: reconcile settles and then answers no changes; replicas and glob
     ),
     { numRuns: 200 },
   );
+});
+
+test('serviceStatus: running tasks by observed state, desired by Replicas or (global) desired running', () => {
+  const c = new Cluster(
+    [node('n1'), node('n2')],
+    [service('r', { Mode: { Replicated: { Replicas: 3 } } }), service('g', { Mode: { Global: {} } })],
+  );
+  c.settle();
+  c.setState(c.running('r')[0]!, 'failed');
+  const tasks = [...c.tasks.values()];
+  assert.deepEqual(serviceStatus(c.services.get('r'), tasks), { RunningTasks: 2, DesiredTasks: 3, CompletedTasks: 0 });
+  assert.deepEqual(serviceStatus(c.services.get('g'), tasks), { RunningTasks: 2, DesiredTasks: 2, CompletedTasks: 0 });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { applyServiceUpdate } from '../../daemon/swarm/orchestrator/service-update';
 import type { Service, ServiceSpec } from '../../daemon/swarm/orchestrator/types';
 import { Cluster, node, service } from './swarm-orchestrator-kit';
 
@@ -180,4 +181,34 @@ test('a placement-only change keeps tasks whose node still satisfies it', () => 
   c.settle();
   assert.deepEqual(c.perNode('s1'), { n1: 2 });
   assert.equal(c.of('s1').length, 3, 'only the task on n2 was replaced');
+});
+
+test('manual rollback (rollback=previous): rolled back with RollbackConfig, rollback_completed', () => {
+  const s = service('s1', { Mode: { Replicated: { Replicas: 2 } }, RollbackConfig: { Parallelism: 1, Monitor: 1 * SECOND } });
+  const c = new Cluster([node('n1')], [s]);
+  c.settle();
+  updateSpec(s, (sp) => (sp.TaskTemplate!.ContainerSpec!.Image = 'busybox:2'));
+  for (let i = 0; i < 10 && s.UpdateStatus?.State !== 'completed'; i++) {
+    c.settle();
+    c.advance();
+  }
+  assert.equal(image(c, 's1', 'busybox:2'), 2);
+  const back = applyServiceUpdate(s, s.Spec!, c.now, true);
+  c.services.set('s1', back);
+  const first = c.step();
+  // Parallelism 1 from RollbackConfig: one slot at a time
+  assert.equal(first.filter((x) => x.kind === 'createTask').length, 1);
+  assert.equal(
+    first.some((x) => x.kind === 'updateService'),
+    false,
+    'rollback_started was set by the API',
+  );
+  for (let i = 0; i < 10 && back.UpdateStatus?.State === 'rollback_started'; i++) {
+    c.agents();
+    c.settle();
+    c.advance();
+  }
+  assert.equal(back.UpdateStatus?.State, 'rollback_completed');
+  assert.equal(back.UpdateStatus?.Message, 'rollback completed');
+  assert.equal(image(c, 's1', 'busybox:latest'), 2);
 });
