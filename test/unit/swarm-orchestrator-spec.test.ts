@@ -209,3 +209,15 @@ test('serviceStatus: running tasks by observed state, desired by Replicas or (gl
   assert.deepEqual(serviceStatus(c.services.get('r'), tasks), { RunningTasks: 2, DesiredTasks: 3, CompletedTasks: 0 });
   assert.deepEqual(serviceStatus(c.services.get('g'), tasks), { RunningTasks: 2, DesiredTasks: 2, CompletedTasks: 0 });
 });
+
+test('an EndpointSpec without Mode is stored as dnsrr, so the spec read back validates again', () => {
+  const spec = prepareServiceSpec(
+    { ...base(), EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }] } },
+    () => 'x',
+  );
+  assert.deepEqual(spec.EndpointSpec, {
+    Mode: 'dnsrr',
+    Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }],
+  });
+  validateServiceSpec(spec);
+});

@@ -72,7 +72,9 @@ export function normalizeServiceSpec(input: ServiceSpec, randomName?: () => stri
   if (spec.EndpointSpec !== undefined) {
     const ep = spec.EndpointSpec;
     spec.EndpointSpec = {
-      Mode: ep.Mode ?? 'vip',
+      // dockerd stores an absent mode as vip; Berth resolves it as DNSRR and says so, so that the
+      // spec the CLI reads back and resubmits on `service update` passes validation again
+      Mode: ep.Mode ?? 'dnsrr',
       ...(ep.Ports !== undefined && ep.Ports.length > 0
         ? {
             Ports: ep.Ports.map((p) => ({

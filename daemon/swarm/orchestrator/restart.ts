@@ -2,6 +2,7 @@
 // lost, gets desired state shutdown and, as its restart policy says, a replacement in its slot.
 // The restart delay is not waited for: the replacement is created at once with desired state
 // `ready` and promoted to `running` once the delay has passed and its predecessor has stopped.
+import { isDeepStrictEqual } from 'node:util';
 import { effectiveRestart } from './defaults';
 import { byCreation, createdAt, hasEnded, isRunnable, newTask, nodeLost } from './task';
 import type { Service, Task, TaskState } from './types';
@@ -37,11 +38,8 @@ export function shouldRestart(w: Working, service: Service, t: Task): boolean {
   if (rp.condition === 'none') return false;
   if (rp.condition === 'on-failure' && t.Status?.State === 'complete') return false;
   if (rp.maxAttempts === 0) return true;
-  const same = slotTasks(w, service, slotKey(service, t)).filter(
-    (o) =>
-      // the restart history is per spec: an update starts it afresh
-      JSON.stringify(o.Spec ?? {}) === JSON.stringify(t.Spec ?? {}),
-  );
+  // the restart history is per spec: an update starts it afresh
+  const same = slotTasks(w, service, slotKey(service, t)).filter((o) => isDeepStrictEqual(o.Spec ?? {}, t.Spec ?? {}));
   const restarts = same.slice(1).filter((o) => rp.windowMs === 0 || createdAt(o) > w.now - rp.windowMs);
   return restarts.length < rp.maxAttempts;
 }
