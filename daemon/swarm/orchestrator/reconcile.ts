@@ -10,7 +10,6 @@ import { isGlobal, promoteStep, restartStep } from './restart';
 import { schedule } from './scheduler';
 import { newId } from './task';
 import type { IdGenerator, ReconcileResult, Service, Snapshot } from './types';
-import { parseTime } from './types';
 import { rollingUpdate } from './update';
 import { Working } from './working';
 
@@ -22,16 +21,6 @@ function supported(s: Service): boolean {
 
 export function reconcile(snap: Snapshot, ids: IdGenerator = newId): ReconcileResult {
   const w = new Working(snap, ids);
-  // remember when tasks were first seen running (the updater's Monitor window)
-  const since: Record<string, number> = {};
-  for (const t of w.tasks.values()) {
-    const id = t.ID ?? '';
-    if (w.runningSince[id] !== undefined) since[id] = w.runningSince[id];
-    else if (t.Status?.State === 'running') since[id] = parseTime(t.Status.Timestamp) || w.now;
-  }
-  for (const k of Object.keys(w.runningSince)) delete w.runningSince[k];
-  Object.assign(w.runningSince, since);
-
   const services = [...w.services.values()].filter(supported).sort((a, b) => (a.ID ?? '').localeCompare(b.ID ?? ''));
   for (const service of services) {
     restartStep(w, service);
@@ -43,5 +32,5 @@ export function reconcile(snap: Snapshot, ids: IdGenerator = newId): ReconcileRe
   }
   schedule(w);
   reap(w, snap.taskHistoryRetentionLimit);
-  return { changes: w.changes, wakeAt: w.wakeAt, memory: { runningSince: { ...w.runningSince } } };
+  return { changes: w.changes, wakeAt: w.wakeAt, memory: { runningSince: Object.fromEntries(w.runningSince) } };
 }

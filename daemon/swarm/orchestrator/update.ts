@@ -51,7 +51,7 @@ export function rollingUpdate(w: Working, service: Service, slots: SlotView[]): 
   if (active && us !== undefined && cfg.failureAction !== 'continue') {
     const failures = ours.filter((t) => {
       if (!failedOf(w, t)) return false;
-      const since = w.runningSince[t.ID ?? ''];
+      const since = w.runningSince.get(t.ID ?? '');
       const at = parseTime(t.Status?.Timestamp) || w.now;
       return since === undefined || at - since <= cfg.monitorMs;
     });
@@ -87,7 +87,7 @@ export function rollingUpdate(w: Working, service: Service, slots: SlotView[]): 
     const c = clean(v);
     return c !== undefined && !hasEnded(c) && stateRank(c.Status?.State) < RUNNING_RANK && ours.includes(c);
   });
-  const starts = ours.map((t) => w.runningSince[t.ID ?? '']).filter((x) => x !== undefined);
+  const starts = ours.map((t) => w.runningSince.get(t.ID ?? '')).filter((x) => x !== undefined);
   const lastStart = Math.max(startedAt, ...starts);
 
   if (dirty.length === 0) {

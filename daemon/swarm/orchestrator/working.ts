@@ -1,5 +1,6 @@
 // The working copy one reconcile pass edits: every change is recorded and applied to it at once,
 // so later steps (the scheduler above all) see the tasks earlier steps created or stopped.
+import { parseTime } from './types';
 import type { Change, IdGenerator, Node, Service, Snapshot, Task, TaskState, TaskStatus, UpdateStatus } from './types';
 
 export class Working {
@@ -8,7 +9,8 @@ export class Working {
   readonly tasks = new Map<string, Task>();
   readonly services = new Map<string, Service>();
   readonly changes: Change[] = [];
-  readonly runningSince: Record<string, number>;
+  /** When each task was first seen running (the updater's Monitor window). */
+  readonly runningSince = new Map<string, number>();
   private readonly created = new Map<string, Task>();
   wakeAt: number | undefined;
 
@@ -20,7 +22,13 @@ export class Working {
     for (const n of snap.nodes) if (n.ID !== undefined) this.nodes.set(n.ID, n);
     for (const t of snap.tasks) if (t.ID !== undefined) this.tasks.set(t.ID, structuredClone(t));
     for (const s of snap.services) if (s.ID !== undefined) this.services.set(s.ID, structuredClone(s));
-    this.runningSince = { ...(snap.memory?.runningSince ?? {}) };
+    const before = snap.memory?.runningSince ?? {};
+    for (const t of this.tasks.values()) {
+      const id = t.ID ?? '';
+      const known = before[id];
+      if (known !== undefined) this.runningSince.set(id, known);
+      else if (t.Status?.State === 'running') this.runningSince.set(id, parseTime(t.Status.Timestamp) || this.now);
+    }
   }
 
   /** Asks to be called again at `t` (the earliest asked for wins; times already past are ignored). */
@@ -29,14 +37,27 @@ export class Working {
     if (this.wakeAt === undefined || t < this.wakeAt) this.wakeAt = t;
   }
 
+  private byService: Map<string, Task[]> | undefined;
+
+  /** The service's tasks (indexed once per batch of creations and deletions). */
   tasksOf(serviceId: string): Task[] {
-    return [...this.tasks.values()].filter((t) => t.ServiceID === serviceId);
+    if (this.byService === undefined) {
+      this.byService = new Map();
+      for (const t of this.tasks.values()) {
+        const sid = t.ServiceID ?? '';
+        const list = this.byService.get(sid);
+        if (list === undefined) this.byService.set(sid, [t]);
+        else list.push(t);
+      }
+    }
+    return [...(this.byService.get(serviceId) ?? [])];
   }
 
   create(task: Task): Task {
     const id = task.ID ?? '';
     this.tasks.set(id, task);
     this.created.set(id, task);
+    this.byService = undefined;
     this.changes.push({ kind: 'createTask', task });
     return task;
   }
@@ -66,6 +87,7 @@ export class Working {
   delete(t: Task): void {
     const id = t.ID ?? '';
     this.tasks.delete(id);
+    this.byService = undefined;
     this.changes.push({ kind: 'deleteTask', taskId: id });
   }
 
