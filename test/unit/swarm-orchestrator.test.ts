@@ -245,3 +245,21 @@ test('removed service: its tasks get desired remove and are deleted once stopped
   c.settle();
   assert.equal(c.tasks.size, 0);
 });
+
+test('host-mode published ports: one task per node and port; MaxReplicas per node', () => {
+  const s = service('s1', {
+    Mode: { Replicated: { Replicas: 3 } },
+    EndpointSpec: { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }] },
+  });
+  const c = new Cluster([node('n1'), node('n2')], [s]);
+  c.settle();
+  assert.deepEqual(c.perNode('s1'), { n1: 1, n2: 1, '': 1 });
+  const p = c.running('s1').find((t) => t.NodeID === undefined);
+  assert.equal(p?.Status?.Err, 'no suitable node (host-mode port already in use on 2 nodes)');
+  const m = service('m', { Mode: { Replicated: { Replicas: 3 } } });
+  m.Spec!.TaskTemplate!.Placement = { MaxReplicas: 1 };
+  c.services.set('m', m);
+  c.settle();
+  assert.deepEqual(c.perNode('m'), { n1: 1, n2: 1, '': 1 });
+  assert.equal(c.running('m').find((t) => t.NodeID === undefined)?.Status?.Err, 'no suitable node (max replicas per node limit exceed)');
+});
