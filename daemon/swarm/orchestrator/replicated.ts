@@ -6,7 +6,6 @@
 import { byCreation, endedByItself, isDirty, isRunnable, newTask } from './task';
 import { shouldRestart } from './restart';
 import type { Service, Task } from './types';
-import { RUNNING_RANK, stateRank } from './types';
 import type { Working } from './working';
 
 export interface SlotView {
@@ -88,8 +87,4 @@ export function scaleReplicated(w: Working, service: Service): SlotView[] {
 /** A slot's current task (the newest runnable one). */
 export function currentTask(v: SlotView): Task | undefined {
   return [...v.runnable].sort(byCreation).pop();
-}
-
-export function slotIsRunning(v: SlotView): boolean {
-  return v.runnable.some((t) => stateRank(t.Status?.State) === RUNNING_RANK);
 }

@@ -47,11 +47,6 @@ export function endedByItself(t: Task): boolean {
   return t.DesiredState === 'shutdown' && (s === 'complete' || s === 'failed' || s === 'rejected');
 }
 
-/** Ready and available for new tasks. */
-export function nodeUsable(n: Node | undefined): boolean {
-  return n !== undefined && n.Status?.State === 'ready' && (n.Spec?.Availability ?? 'active') === 'active';
-}
-
 /** The node is gone or down: its tasks are lost. */
 export function nodeLost(n: Node | undefined): boolean {
   return n === undefined || n.Status?.State === 'down';

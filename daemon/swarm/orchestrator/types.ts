@@ -102,11 +102,6 @@ export function stateRank(s: TaskState | undefined): number {
 }
 export const RUNNING_RANK = stateRank('running');
 
-/** Nanoseconds (the API's durations) to milliseconds. */
-export function nsToMs(ns: number | undefined): number {
-  return ns === undefined ? 0 : ns / 1e6;
-}
-
 /** RFC 3339 with the precision a millisecond clock has. */
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
