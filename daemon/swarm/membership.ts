@@ -1,0 +1,98 @@
+// A node's live presence in the cluster: an etcd lease (TTL configurable, default 15 s) kept alive
+// in the background, `P/alive/<nodeID>` attached to it, and for a manager a campaign on
+// `P/leader` attached to the same lease. A lost lease (etcd unreachable past the TTL) is granted
+// again and both are put back, retrying until the node leaves.
+
+import type { Logger } from 'pino';
+import { errorMessage } from '../../lib/errors';
+import { campaign, type Campaign } from '../../store/cluster/election';
+import type { ClusterKv, ClusterLease } from '../../store/cluster/kv';
+import type { ClusterKeys } from './keys';
+
+export interface MembershipOptions {
+  kv: ClusterKv;
+  keys: ClusterKeys;
+  nodeId: string;
+  ttlSeconds: number;
+  logger?: Logger;
+  /** Whether this node campaigns for leadership now (its role is manager). */
+  isManager(): Promise<boolean>;
+}
+
+export class NodeMembership {
+  private lease: ClusterLease | undefined;
+  private campaign: Campaign | undefined;
+  private stopped = false;
+  private retry: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: MembershipOptions) {}
+
+  /** Starts (resolves once the first lease is held, or rejects with the store's error). */
+  async start(): Promise<void> {
+    await this.establish();
+  }
+
+  private async establish(): Promise<void> {
+    const { kv, keys, nodeId, ttlSeconds } = this.o;
+    const lease = await kv.grantLease(ttlSeconds);
+    if (this.stopped) {
+      await lease.revoke().catch(() => undefined);
+      return;
+    }
+    this.lease = lease;
+    lease.onLost((err) => {
+      this.o.logger?.warn({ err: errorMessage(err) }, 'swarm: node lease lost; re-registering');
+      void this.campaign?.resign().catch(() => undefined);
+      this.campaign = undefined;
+      this.lease = undefined;
+      this.scheduleRetry();
+    });
+    await kv.txn([], [{ op: 'put', key: keys.alive(nodeId), value: nodeId, lease: lease.id }]);
+    await this.syncRole();
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped) return;
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => {
+      this.establish().catch((err: unknown) => {
+        this.o.logger?.warn({ err: errorMessage(err) }, 'swarm: cannot re-register with the cluster store; retrying');
+        this.scheduleRetry();
+      });
+    }, 1000);
+    this.retry.unref();
+  }
+
+  /** Campaigns when the node is a manager, resigns when it is not (after a promote or demote). */
+  async syncRole(): Promise<void> {
+    const lease = this.lease;
+    if (!lease || this.stopped) return;
+    const manager = await this.o.isManager();
+    if (manager && !this.campaign) {
+      this.campaign = campaign(this.o.kv, this.o.keys.leader, this.o.nodeId, lease, {
+        onError: (err) => this.o.logger?.debug({ err: errorMessage(err) }, 'swarm: election retry'),
+      });
+    } else if (!manager && this.campaign) {
+      const c = this.campaign;
+      this.campaign = undefined;
+      await c.resign();
+    }
+  }
+
+  /** Leaves: resigns, revokes the lease (its keys go with it). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    await this.campaign?.resign().catch(() => undefined);
+    this.campaign = undefined;
+    await this.lease?.revoke().catch(() => undefined);
+    this.lease = undefined;
+  }
+
+  /** Stops keeping the lease alive without revoking (berthd shutting down: others see it go down after the TTL). */
+  release(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this.lease?.release();
+  }
+}
