@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { errorMessage } from '../../lib/errors';
 import { campaign, type Campaign } from '../../store/cluster/election';
-import type { ClusterKv, ClusterLease } from '../../store/cluster/kv';
+import type { ClusterKv, ClusterLease, KvWatch } from '../../store/cluster/kv';
 import type { ClusterKeys } from './keys';
 
 export interface MembershipOptions {
@@ -24,6 +24,8 @@ export class NodeMembership {
   private campaign: Campaign | undefined;
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
+  /** Watch of this node's own key: a promote or demote made on another manager reaches it here. */
+  private ownWatch: KvWatch | undefined;
 
   constructor(private readonly o: MembershipOptions) {}
 
@@ -47,7 +49,21 @@ export class NodeMembership {
       this.lease = undefined;
       this.scheduleRetry();
     });
-    await kv.txn([], [{ op: 'put', key: keys.alive(nodeId), value: nodeId, lease: lease.id }]);
+    const r = await kv.txn([], [{ op: 'put', key: keys.alive(nodeId), value: nodeId, lease: lease.id }]);
+    await this.ownWatch?.cancel();
+    this.ownWatch = await kv.watch(keys.node(nodeId), r.revision + 1, {
+      onEvents: () => {
+        this.syncRole().catch((err: unknown) => this.o.logger?.warn({ err: errorMessage(err) }, 'swarm: role change'));
+      },
+      onError: (err) => {
+        this.o.logger?.warn({ err: errorMessage(err) }, 'swarm: watch of own node ended; re-registering');
+        this.lease?.release();
+        this.lease = undefined;
+        void this.campaign?.resign().catch(() => undefined);
+        this.campaign = undefined;
+        this.scheduleRetry();
+      },
+    });
     await this.syncRole();
   }
 
@@ -83,6 +99,7 @@ export class NodeMembership {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retry);
+    await this.ownWatch?.cancel();
     await this.campaign?.resign().catch(() => undefined);
     this.campaign = undefined;
     await this.lease?.revoke().catch(() => undefined);
@@ -93,6 +110,7 @@ export class NodeMembership {
   release(): void {
     this.stopped = true;
     clearTimeout(this.retry);
+    void this.ownWatch?.cancel();
     this.lease?.release();
   }
 }
