@@ -330,7 +330,8 @@ const CLUSTER_STORE_OPTS = ['etcd.cacert', 'etcd.cert', 'etcd.key'];
 
 function checkClusterStoreOpts(opts: Record<string, string>): Record<string, string> {
   for (const [k, v] of Object.entries(opts)) {
-    if (!CLUSTER_STORE_OPTS.includes(k)) throw new ConfigError(`unknown cluster-store-opt ${JSON.stringify(k)} (known: ${CLUSTER_STORE_OPTS.join(', ')})`);
+    if (!CLUSTER_STORE_OPTS.includes(k))
+      throw new ConfigError(`unknown cluster-store-opt ${JSON.stringify(k)} (known: ${CLUSTER_STORE_OPTS.join(', ')})`);
     if (!path.isAbsolute(v)) throw new ConfigError(`cluster-store-opt ${k} must be an absolute path`);
   }
   if ((opts['etcd.cert'] === undefined) !== (opts['etcd.key'] === undefined)) {

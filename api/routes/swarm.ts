@@ -97,7 +97,8 @@ function bodyObject(request: Parameters<ApiHandler>[0]): Record<string, unknown>
 /** dockerd's `strconv.ParseUint(version)` with its 400 text for a bad value. */
 function versionOf(q: Query, what: string): number {
   const raw = queryString(q, 'version') ?? '';
-  if (!/^[0-9]+$/.test(raw)) throw new InvalidParameter(`invalid ${what} version '${raw}': strconv.ParseUint: parsing "${raw}": invalid syntax`);
+  if (!/^[0-9]+$/.test(raw))
+    throw new InvalidParameter(`invalid ${what} version '${raw}': strconv.ParseUint: parsing "${raw}": invalid syntax`);
   return Number(raw);
 }
 
@@ -105,7 +106,8 @@ const NODE_FILTERS = ['id', 'label', 'membership', 'name', 'node.label', 'role']
 
 function nodeMatcher(filters: Filters): (n: SwarmNodeView) => boolean {
   filters.validate(NODE_FILTERS);
-  for (const r of filters.get('role')) if (r !== 'manager' && r !== 'worker') throw new InvalidParameter(`Invalid role '${r}', must be one of: worker, manager`);
+  for (const r of filters.get('role'))
+    if (r !== 'manager' && r !== 'worker') throw new InvalidParameter(`Invalid role '${r}', must be one of: worker, manager`);
   for (const m of filters.get('membership')) {
     if (m !== 'accepted' && m !== 'pending') throw new InvalidParameter(`Invalid membership '${m}', must be one of: accepted, pending`);
   }
@@ -128,10 +130,13 @@ function activeOperations(b: SwarmBackend): Operations {
   for (const route of ROUTES) {
     if (!SWARM_AREAS.has(route.area) || route.area === 'swarm' || route.area === 'node') continue;
     const id = route.operationId;
-    ops[id as OperationId] = orInactive(async (request) => {
-      if (id === 'ServiceLogs' || id === 'TaskLogs') checkLogStreams(queryOf(request));
-      throw new NotImplemented(`${id} is not implemented yet: Berth's swarm mode has no services, tasks, secrets or configs yet`);
-    }, id === 'ServiceLogs' || id === 'TaskLogs' ? logs : notManager);
+    ops[id as OperationId] = orInactive(
+      async (request) => {
+        if (id === 'ServiceLogs' || id === 'TaskLogs') checkLogStreams(queryOf(request));
+        throw new NotImplemented(`${id} is not implemented yet: Berth's swarm mode has no services, tasks, secrets or configs yet`);
+      },
+      id === 'ServiceLogs' || id === 'TaskLogs' ? logs : notManager,
+    );
   }
   return {
     ...ops,

@@ -18,15 +18,17 @@ export interface SystemBackend {
 export const BUILDER_VERSION = '1';
 
 /** dockerd's ping: "OK" (empty for HEAD), never cached, announcing builder and swarm state. */
-const ping = (swarmStatus: () => string) => async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-  reply.header('Cache-Control', 'no-cache, no-store, must-revalidate');
-  reply.header('Pragma', 'no-cache');
-  reply.header('Builder-Version', BUILDER_VERSION);
-  reply.header('Swarm', swarmStatus());
-  reply.type('text/plain; charset=utf-8');
-  if (request.method === 'HEAD') return reply.header('Content-Length', '0').send();
-  return reply.send('OK');
-};
+const ping =
+  (swarmStatus: () => string) =>
+  async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    reply.header('Cache-Control', 'no-cache, no-store, must-revalidate');
+    reply.header('Pragma', 'no-cache');
+    reply.header('Builder-Version', BUILDER_VERSION);
+    reply.header('Swarm', swarmStatus());
+    reply.type('text/plain; charset=utf-8');
+    if (request.method === 'HEAD') return reply.header('Content-Length', '0').send();
+    return reply.send('OK');
+  };
 
 /** Ping needs no backend: it answers even when nothing else is wired. */
 export function pingOperations(swarmStatus: () => string = () => 'inactive'): Operations {

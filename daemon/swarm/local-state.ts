@@ -42,7 +42,13 @@ export class LocalSwarmState {
     }
     const v = JSON.parse(text) as Partial<Membership>;
     if (typeof v.clusterId !== 'string' || typeof v.nodeId !== 'string' || typeof v.clusterKey !== 'string') return null;
-    return { clusterId: v.clusterId, nodeId: v.nodeId, clusterKey: v.clusterKey, advertiseAddr: v.advertiseAddr ?? '', listenAddr: v.listenAddr ?? '' };
+    return {
+      clusterId: v.clusterId,
+      nodeId: v.nodeId,
+      clusterKey: v.clusterKey,
+      advertiseAddr: v.advertiseAddr ?? '',
+      listenAddr: v.listenAddr ?? '',
+    };
   }
 
   write(m: Membership): void {

@@ -109,10 +109,7 @@ export class NodeViews {
   private resolve(snap: NodeSnapshot, ref: string): ApiNode {
     const exact = snap.nodes.find((n) => n.ID === ref);
     if (exact) return exact;
-    for (const pick of [
-      (n: ApiNode) => (n.Spec?.Name || n.Description?.Hostname) === ref,
-      (n: ApiNode) => (n.ID ?? '').startsWith(ref),
-    ]) {
+    for (const pick of [(n: ApiNode) => (n.Spec?.Name || n.Description?.Hostname) === ref, (n: ApiNode) => (n.ID ?? '').startsWith(ref)]) {
       const found = snap.nodes.filter(pick);
       if (found.length > 1) throw errors.nodeAmbiguous(ref, found.length);
       if (found.length === 1) return found[0];
@@ -128,7 +125,8 @@ export class NodeViews {
   async update(ref: string, version: number, spec: NodeSpec): Promise<void> {
     await this.requireManager();
     const { m } = this.keys();
-    if (spec.Role !== undefined && spec.Role !== 'worker' && spec.Role !== 'manager') throw new InvalidParameter(`invalid Role: "${String(spec.Role)}"`);
+    if (spec.Role !== undefined && spec.Role !== 'worker' && spec.Role !== 'manager')
+      throw new InvalidParameter(`invalid Role: "${String(spec.Role)}"`);
     const avail = spec.Availability;
     if (avail !== undefined && avail !== 'active' && avail !== 'pause' && avail !== 'drain') {
       throw new InvalidParameter(`invalid Availability: "${String(avail)}"`);
@@ -162,7 +160,9 @@ export class NodeViews {
     const node = this.resolve(snap, ref);
     const id = node.ID ?? '';
     if (node.Spec?.Role === 'manager') {
-      throw errors.precondition(`node ${id} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`);
+      throw errors.precondition(
+        `node ${id} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`,
+      );
     }
     if (!force && node.Status?.State === 'ready') throw errors.precondition(`node ${id} is not down and can't be removed`);
     const entry = snap.entries.get(id) as KvEntry;

@@ -12,7 +12,16 @@ import { clusterKeys, tokenIndexKey, type ClusterKeys } from './keys';
 import { LocalSwarmState, newObjectId, type Membership } from './local-state';
 import { NodeMembership } from './membership';
 import { NodeViews } from './nodes';
-import { defaultSwarmSpec, errors, mergeSpec, type ClusterRecord, type NodeDescription, type NodeRecord, type Swarm, type SwarmSpec } from './shapes';
+import {
+  defaultSwarmSpec,
+  errors,
+  mergeSpec,
+  type ClusterRecord,
+  type NodeDescription,
+  type NodeRecord,
+  type Swarm,
+  type SwarmSpec,
+} from './shapes';
 import { clusterDigest, issueToken, newClusterKey, parseToken, revealToken, unwrapClusterKey, type TokenRole } from './tokens';
 
 export interface SwarmServiceDeps {
@@ -138,7 +147,14 @@ export class SwarmService {
 
   private nodeRecord(id: string, role: 'worker' | 'manager', addr: string): NodeRecord {
     const now = this.now();
-    return { ID: id, CreatedAt: now, UpdatedAt: now, Spec: { Labels: {}, Role: role, Availability: 'active' }, Description: this.deps.describe(), Addr: addr };
+    return {
+      ID: id,
+      CreatedAt: now,
+      UpdatedAt: now,
+      Spec: { Labels: {}, Role: role, Availability: 'active' },
+      Description: this.deps.describe(),
+      Addr: addr,
+    };
   }
 
   async init(req: InitRequest): Promise<string> {
@@ -244,7 +260,13 @@ export class SwarmService {
     try {
       const { managers } = await this.nodes.counts();
       if (force && managers <= 1 && (await this.nodes.ownRole().catch(() => undefined)) === 'manager') {
-        await this.deps.kv.txn([], [{ op: 'deletePrefix', prefix: keys.prefix }, { op: 'delete', key: tokenIndexKey(clusterDigest(m.clusterId)) }]);
+        await this.deps.kv.txn(
+          [],
+          [
+            { op: 'deletePrefix', prefix: keys.prefix },
+            { op: 'delete', key: tokenIndexKey(clusterDigest(m.clusterId)) },
+          ],
+        );
       } else if ((await this.nodes.ownRole().catch(() => undefined)) === 'manager') {
         await this.deps.kv.txn([], [{ op: 'delete', key: keys.node(m.nodeId) }]);
       }
@@ -318,7 +340,14 @@ export class SwarmService {
   async info(): Promise<SwarmInfo> {
     const m = this.member;
     if (!m) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
-    const base: SwarmInfo = { NodeID: m.nodeId, NodeAddr: m.advertiseAddr, LocalNodeState: 'active', ControlAvailable: false, Error: '', RemoteManagers: [] };
+    const base: SwarmInfo = {
+      NodeID: m.nodeId,
+      NodeAddr: m.advertiseAddr,
+      LocalNodeState: 'active',
+      ControlAvailable: false,
+      Error: '',
+      RemoteManagers: [],
+    };
     try {
       const view = await this.nodes.snapshot();
       const own = view.nodes.find((n) => n.ID === m.nodeId);

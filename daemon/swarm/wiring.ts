@@ -72,7 +72,9 @@ function field<T>(body: object, name: string, type: 'string' | 'number' | 'boole
   const v = (body as Record<string, unknown>)[name];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== type || (type === 'object' && Array.isArray(v))) {
-    throw new InvalidParameter(`json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go struct field .${name} of type ${type}`);
+    throw new InvalidParameter(
+      `json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go struct field .${name} of type ${type}`,
+    );
   }
   return v as T;
 }
@@ -116,8 +118,11 @@ export function swarmBackend(s: SwarmService) {
     },
     leave: (force: boolean): Promise<void> => s.leave(force),
     inspect: (): Promise<Swarm> => s.inspect(),
-    update: (version: number, spec: object, flags: { rotateWorkerToken: boolean; rotateManagerToken: boolean; rotateManagerUnlockKey: boolean }) =>
-      s.update(version, spec as SwarmSpec, flags),
+    update: (
+      version: number,
+      spec: object,
+      flags: { rotateWorkerToken: boolean; rotateManagerToken: boolean; rotateManagerUnlockKey: boolean },
+    ) => s.update(version, spec as SwarmSpec, flags),
     unlock: (): never => s.unlock(),
     nodes: {
       list: (match: (n: ApiNode) => boolean): Promise<ApiNode[]> => s.nodes.list(match),

@@ -99,7 +99,13 @@ export class MemoryKv implements ClusterKv {
     for (const op of ops) {
       if (op.op === 'put') {
         const prev = this.data.get(op.key);
-        const e: KvEntry = { key: op.key, value: op.value, createRevision: prev?.createRevision ?? rev, modRevision: rev, lease: op.lease ?? '' };
+        const e: KvEntry = {
+          key: op.key,
+          value: op.value,
+          createRevision: prev?.createRevision ?? rev,
+          modRevision: rev,
+          lease: op.lease ?? '',
+        };
         this.data.set(op.key, e);
         events.push({ type: 'put', key: e.key, value: e.value, modRevision: rev, createRevision: e.createRevision });
       } else {
