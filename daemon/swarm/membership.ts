@@ -34,6 +34,14 @@ export class NodeMembership {
     await this.establish();
   }
 
+  /** Starts, and if the store cannot be reached now, keeps trying in the background. */
+  startInBackground(): void {
+    this.establish().catch((err: unknown) => {
+      this.o.logger?.warn({ err: errorMessage(err) }, 'swarm: cannot reach the cluster store; retrying');
+      this.scheduleRetry();
+    });
+  }
+
   private async establish(): Promise<void> {
     const { kv, keys, nodeId, ttlSeconds } = this.o;
     const lease = await kv.grantLease(ttlSeconds);

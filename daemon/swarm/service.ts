@@ -124,7 +124,7 @@ export class SwarmService {
   /** Resumes the membership kept in the data root (berthd restarted while in a cluster). */
   async start(): Promise<void> {
     if (!this.member) return;
-    await this.startMembership(this.member);
+    await this.startMembership(this.member, true);
   }
 
   private keys(): ClusterKeys {
@@ -132,7 +132,7 @@ export class SwarmService {
     return clusterKeys(this.member.clusterId);
   }
 
-  private async startMembership(m: Membership): Promise<void> {
+  private async startMembership(m: Membership, background = false): Promise<void> {
     const keys = clusterKeys(m.clusterId);
     this.membership = new NodeMembership({
       kv: this.deps.kv,
@@ -142,7 +142,8 @@ export class SwarmService {
       logger: this.deps.logger,
       isManager: async () => (await this.nodes.ownRole()) === 'manager',
     });
-    await this.membership.start();
+    if (background) this.membership.startInBackground();
+    else await this.membership.start();
   }
 
   private nodeRecord(id: string, role: 'worker' | 'manager', addr: string): NodeRecord {

@@ -64,7 +64,7 @@ export async function startSwarm(c: SwarmConfig, logger: Logger): Promise<SwarmS
     logger,
   });
   // A node whose store is down at start still serves its local API; membership retries.
-  await service.start().catch((err: unknown) => logger.warn({ err }, 'swarm: cannot reach the cluster store at start'));
+  await service.start();
   return service;
 }
 
