@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { pollUntil, type Berth } from './harness';
+import { pollUntil, startBerth, type Berth } from './harness';
 import { destroySwarm, EtcdCluster, startSwarmNode } from './swarm-kit';
 
 const TTL = 3;
@@ -186,6 +186,21 @@ describe('swarm cluster on etcd', () => {
     cluster.restart(0);
     assert.ok(await pollUntil(30_000, 300, async () => (await cluster.ctl(['endpoint', 'health'])).code === 0));
     assert.equal((await nodeLs(n2)).length, 3);
+  });
+
+  test('berthd restarted while in a swarm resumes its membership', async () => {
+    const cluster = etcd as EtcdCluster;
+    await n2.stop();
+    // A clean stop releases the lease without revoking it: down once the TTL has run out.
+    assert.ok(await pollUntil(TTL * 1000 * 5, 250, async () => (await nodeLs(n1)).find((r) => r.id === id2)?.status === 'Down'));
+    const i = nodes.indexOf(n2);
+    n2 = await startBerth({ dir: n2.dir, args: ['--cluster-store', `etcd://${cluster.endpoints}`, '--cluster-node-ttl', String(TTL)] });
+    nodes[i] = n2;
+    assert.equal(JSON.parse(await ok(n2, ['info', '--format', '{{json .Swarm.NodeID}}'])), id2);
+    assert.ok(
+      await pollUntil(TTL * 1000 * 5, 250, async () => (await nodeLs(n2)).find((r) => r.id === id2)?.status === 'Ready'),
+      'the restarted manager is Ready again',
+    );
   });
 
   test('a worker leaves, is shown down and removed; joins again', async () => {
