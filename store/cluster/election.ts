@@ -59,19 +59,26 @@ export function campaign(kv: ClusterKv, key: string, value: string, lease: Clust
       }
       const from = (cur?.modRevision ?? r.revision) + 1;
       if (!cur) return void attempt();
+      // Events may arrive before watch() has returned (a replay): `w` is read through `current`.
+      let current: KvWatch | undefined;
+      let gone = false;
       const w = await kv.watch(key, from, {
         onEvents: (events) => {
-          if (!events.some((e) => e.type === 'delete' && e.key === key)) return;
-          void w.cancel();
-          if (watch === w) watch = undefined;
+          if (gone || !events.some((e) => e.type === 'delete' && e.key === key)) return;
+          gone = true;
+          if (current) void current.cancel();
+          if (watch === current) watch = undefined;
           void attempt();
         },
         onError: (err) => {
-          if (watch === w) watch = undefined;
+          if (gone) return;
+          gone = true;
+          if (watch === current) watch = undefined;
           retryLater(err);
         },
       });
-      if (stopped) await w.cancel();
+      current = w;
+      if (stopped || gone) await w.cancel();
       else watch = w;
     } catch (err) {
       retryLater(err instanceof Error ? err : new Error(errorMessage(err)));

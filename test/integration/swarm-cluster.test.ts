@@ -92,6 +92,13 @@ describe('swarm cluster on etcd', () => {
     await fails(n3, ['swarm', 'join', '--token', forged, '127.0.0.1:2377'], 'A valid join token is necessary to join this cluster');
     await fails(n3, ['swarm', 'join', '--token', 'SWMTKN-1-nonsense', '127.0.0.1:2377'], 'invalid join token');
 
+    // Rotation through the CLI: the old worker token stops working.
+    const rotated = await ok(n1, ['swarm', 'join-token', '--rotate', '-q', 'worker']);
+    assert.notEqual(rotated, workerToken);
+    assert.equal(await ok(n1, ['swarm', 'join-token', 'manager', '-q']), managerToken);
+    await fails(n3, ['swarm', 'join', '--token', workerToken, '127.0.0.1:2377'], 'A valid join token is necessary to join this cluster');
+    workerToken = rotated;
+
     const j2 = await ok(n2, ['swarm', 'join', '--token', managerToken, '--advertise-addr', '127.0.0.2', '127.0.0.1:2377']);
     assert.match(j2, /This node joined a swarm as a manager\./);
     const j3 = await ok(n3, ['swarm', 'join', '--token', workerToken, '--advertise-addr', '127.0.0.3', '127.0.0.1:2377']);
