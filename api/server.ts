@@ -26,7 +26,7 @@ import { volumeOperations, type VolumeBackend } from './routes/volumes';
 import { networkOperations, type NetworkBackend } from './routes/networks';
 import { diskUsageOperations, type DiskUsageBackend } from './routes/disk-usage';
 import { pluginOperations } from './routes/plugins';
-import { swarmOperations } from './routes/swarm';
+import { swarmOperations, type SwarmBackend } from './routes/swarm';
 import { pingOperations, systemOperations, type SystemBackend } from './routes/system';
 import { registryOperations, type RegistryBackend } from './routes/registry';
 import { buildOperations, type BuildBackend } from './routes/build';
@@ -52,12 +52,14 @@ export interface ApiBackends {
   diskUsage?: DiskUsageBackend;
   registry?: RegistryBackend;
   build?: BuildBackend;
+  /** Swarm mode on a cluster store; without it the swarm routes answer as an inactive node. */
+  swarm?: SwarmBackend;
 }
 
 function operationsFor(backends: ApiBackends): Operations[] {
   return [
     backends.system ? systemOperations(backends.system) : pingOperations(),
-    swarmOperations(),
+    swarmOperations(backends.swarm),
     pluginOperations(),
     backends.images ? imageOperations(backends.images) : {},
     backends.containers ? containerOperations(backends.containers) : {},

@@ -272,6 +272,10 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
     insecureRegistries: registryList('insecure-registries', validateInsecureRegistry),
     registryMirrors: registryList('registry-mirrors', validateMirror),
 
+    clusterStore: parseClusterStore(str('cluster-store') ?? ''),
+    clusterStoreOpts: checkClusterStoreOpts((m.get('cluster-store-opts') as Record<string, string> | undefined) ?? {}),
+    clusterNodeTtl: checkNodeTtl(int('cluster-node-ttl')),
+
     bridge,
     bip,
     fixedCidr,
@@ -306,6 +310,40 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
     noNewPrivileges: bool('no-new-privileges', false),
     seccompProfile: str('seccomp-profile') || 'builtin',
   };
+}
+
+/** `etcd://host:port[,host:port…]` as endpoints; '' = none. */
+export function parseClusterStore(v: string): string[] {
+  if (v === '') return [];
+  const m = /^etcd:\/\/(.+)$/.exec(v);
+  if (!m) throw new ConfigError(`invalid cluster-store ${JSON.stringify(v)}: use etcd://host:port[,host:port...]`);
+  const endpoints = m[1].split(',');
+  for (const e of endpoints) {
+    if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(e)) {
+      throw new ConfigError(`invalid cluster-store endpoint ${JSON.stringify(e)}: use host:port`);
+    }
+  }
+  return endpoints;
+}
+
+const CLUSTER_STORE_OPTS = ['etcd.cacert', 'etcd.cert', 'etcd.key'];
+
+function checkClusterStoreOpts(opts: Record<string, string>): Record<string, string> {
+  for (const [k, v] of Object.entries(opts)) {
+    if (!CLUSTER_STORE_OPTS.includes(k))
+      throw new ConfigError(`unknown cluster-store-opt ${JSON.stringify(k)} (known: ${CLUSTER_STORE_OPTS.join(', ')})`);
+    if (!path.isAbsolute(v)) throw new ConfigError(`cluster-store-opt ${k} must be an absolute path`);
+  }
+  if ((opts['etcd.cert'] === undefined) !== (opts['etcd.key'] === undefined)) {
+    throw new ConfigError('cluster-store-opt etcd.cert and etcd.key go together');
+  }
+  return opts;
+}
+
+function checkNodeTtl(v: number | undefined): number {
+  if (v === undefined) return 15;
+  if (v < 2 || v > 3600) throw new ConfigError(`invalid cluster-node-ttl ${v}: must be between 2 and 3600 seconds`);
+  return v;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ import { connectMetrics } from './metrics/wiring';
 import { serveMetrics } from '../api/metrics-server';
 import { serveDashboard } from '../api/dashboard-server';
 import { dashboardBackend } from './dashboard/backend';
+import { startSwarm, swarmBackend } from './swarm/wiring';
 
 interface Shutdown {
   (): Promise<void>;
@@ -383,6 +384,9 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       onError: (err, id) => statsLogger.warn({ err, container: id }, 'collecting stats failed'),
     });
 
+    const swarm = config.clusterStore.length > 0 ? await startSwarm(config, logger.child({ component: 'swarm' })) : undefined;
+    if (swarm) cleanups.push(() => swarm.close());
+
     const system = new SystemService({
       dataRoot: config.dataRoot,
       id: daemonId,
@@ -408,6 +412,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         noNewPrivileges: config.noNewPrivileges,
       },
       eventsListeners: () => events.listenerCount(),
+      ...(swarm ? { swarmInfo: () => swarm.info(), swarmStatus: () => swarm.pingStatus() } : {}),
       containerd: { Address: address, Namespaces: { Containers: config.containerdNamespace, Plugins: 'plugins.berth' } },
       logger: logger.child({ component: 'system' }),
     });
@@ -453,6 +458,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         build: new BuildService(
           buildDeps({ ctd, containers, images, events, hostMounts: (r) => specs.hostMounts(r), tmpDir: config.tmpDir }),
         ),
+        ...(swarm ? { swarm: swarmBackend(swarm) } : {}),
       },
       experimental: config.experimental,
       privatePaths: [config.dataRoot, config.execRoot],

@@ -71,3 +71,6 @@ export class SystemError extends BerthError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** The cluster store (etcd) cannot be reached or answered with an error: 503, as a swarm without a leader. */
+export class ClusterStoreUnavailable extends Unavailable {}

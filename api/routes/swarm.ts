@@ -1,9 +1,17 @@
-// Swarm-mode areas (swarm, nodes, services, tasks, secrets, configs). Berth never joins a swarm,
-// so these answer as dockerd does on a node whose swarm is inactive; only init and join, which
-// dockerd would carry out, are refused with Berth's own message (docs/divergence.md).
+// Swarm-mode areas (swarm, nodes, services, tasks, secrets, configs).
+//
+// Without a cluster store (`--cluster-store`), Berth never joins a swarm: these answer as dockerd
+// does on a node whose swarm is inactive; only init and join, which dockerd would carry out, are
+// refused with Berth's own message (docs/divergence.md).
+//
+// With a cluster store (docs/swarm.md), the swarm and node routes go to the swarm backend; the
+// service, task, secret and config routes answer 501 while the node is in a swarm (not built yet).
 
-import { InvalidParameter, Unavailable } from '../../lib/errors';
-import { boolValue, queryOf } from '../query';
+import { InvalidParameter, NotImplemented, Unavailable } from '../../lib/errors';
+import { readJsonBody } from '../body';
+import { Filters } from '../filters';
+import { sendEmpty, sendJson } from '../reply';
+import { boolValue, pathParam, queryOf, queryString, type Query } from '../query';
 import type { ApiHandler, Operations } from './operations';
 import { ROUTES, SWARM_AREAS, type OperationId } from './table';
 
@@ -14,20 +22,51 @@ export const NOT_A_SWARM_MANAGER =
 export const NOT_IN_A_SWARM = 'This node is not part of a swarm';
 export const SWARM_UNSUPPORTED = 'Swarm mode is not supported by Berth';
 
+/** A node as the routes see it (the Engine API's Node). */
+export interface SwarmNodeView {
+  ID?: string;
+  Spec?: { Name?: string; Role?: string; Labels?: Record<string, string> };
+  Description?: { Hostname?: string; Engine?: { Labels?: Record<string, string> } };
+}
+
+export interface SwarmBackend {
+  /** Whether this node is in a swarm now. */
+  readonly active: boolean;
+  init(req: object): Promise<string>;
+  join(req: object): Promise<void>;
+  leave(force: boolean): Promise<void>;
+  inspect(): Promise<unknown>;
+  update(
+    version: number,
+    spec: object,
+    flags: { rotateWorkerToken: boolean; rotateManagerToken: boolean; rotateManagerUnlockKey: boolean },
+  ): Promise<void>;
+  unlock(): never;
+  nodes: {
+    list(match: (n: SwarmNodeView) => boolean): Promise<SwarmNodeView[]>;
+    inspect(ref: string): Promise<SwarmNodeView>;
+    update(ref: string, version: number, spec: object): Promise<void>;
+    remove(ref: string, force: boolean): Promise<void>;
+  };
+}
+
 const notManager: ApiHandler = async () => {
   throw new Unavailable(NOT_A_SWARM_MANAGER);
 };
 
 /** Service and task logs check their stream selection before reaching the cluster. */
-const logs: ApiHandler = async (request) => {
-  const q = queryOf(request);
+function checkLogStreams(q: Query): void {
   if (!boolValue(q, 'stdout') && !boolValue(q, 'stderr')) {
     throw new InvalidParameter("must specify at least one of 'stdout' or 'stderr'");
   }
+}
+
+const logs: ApiHandler = async (request) => {
+  checkLogStreams(queryOf(request));
   throw new Unavailable(NOT_A_SWARM_MANAGER);
 };
 
-export function swarmOperations(): Operations {
+function inactiveOperations(): Operations {
   const ops: Operations = {};
   for (const route of ROUTES) {
     if (SWARM_AREAS.has(route.area)) ops[route.operationId as OperationId] = notManager;
@@ -46,4 +85,98 @@ export function swarmOperations(): Operations {
     ServiceLogs: logs,
     TaskLogs: logs,
   };
+}
+
+function bodyObject(request: Parameters<ApiHandler>[0]): Record<string, unknown> {
+  const v = readJsonBody(request);
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new InvalidParameter('invalid JSON: the body must be an object');
+  return v as Record<string, unknown>;
+}
+
+/** dockerd's `strconv.ParseUint(version)` with its 400 text for a bad value. */
+function versionOf(q: Query, what: string): number {
+  const raw = queryString(q, 'version') ?? '';
+  if (!/^[0-9]+$/.test(raw))
+    throw new InvalidParameter(`invalid ${what} version '${raw}': strconv.ParseUint: parsing "${raw}": invalid syntax`);
+  return Number(raw);
+}
+
+const NODE_FILTERS = ['id', 'label', 'membership', 'name', 'node.label', 'role'];
+
+function nodeMatcher(filters: Filters): (n: SwarmNodeView) => boolean {
+  filters.validate(NODE_FILTERS);
+  for (const r of filters.get('role'))
+    if (r !== 'manager' && r !== 'worker') throw new InvalidParameter(`Invalid role '${r}', must be one of: worker, manager`);
+  for (const m of filters.get('membership')) {
+    if (m !== 'accepted' && m !== 'pending') throw new InvalidParameter(`Invalid membership '${m}', must be one of: accepted, pending`);
+  }
+  const any = (key: string, test: (v: string) => boolean): boolean => !filters.has(key) || filters.get(key).some(test);
+  return (n) =>
+    any('id', (v) => (n.ID ?? '').startsWith(v)) &&
+    any('name', (v) => (n.Spec?.Name || n.Description?.Hostname || '').startsWith(v)) &&
+    any('role', (v) => n.Spec?.Role === v) &&
+    any('membership', (v) => v === 'accepted') &&
+    filters.matchKVList('label', n.Description?.Engine?.Labels ?? {}) &&
+    filters.matchKVList('node.label', n.Spec?.Labels ?? {});
+}
+
+function activeOperations(b: SwarmBackend): Operations {
+  const orInactive =
+    (active: ApiHandler, inactive: ApiHandler = notManager): ApiHandler =>
+    (request, reply) =>
+      b.active ? active(request, reply) : inactive(request, reply);
+  const ops: Operations = {};
+  for (const route of ROUTES) {
+    if (!SWARM_AREAS.has(route.area) || route.area === 'swarm' || route.area === 'node') continue;
+    const id = route.operationId;
+    ops[id as OperationId] = orInactive(
+      async (request) => {
+        if (id === 'ServiceLogs' || id === 'TaskLogs') checkLogStreams(queryOf(request));
+        throw new NotImplemented(`${id} is not implemented yet: Berth's swarm mode has no services, tasks, secrets or configs yet`);
+      },
+      id === 'ServiceLogs' || id === 'TaskLogs' ? logs : notManager,
+    );
+  }
+  return {
+    ...ops,
+    SwarmInit: async (request, reply) => sendJson(reply, await b.init(bodyObject(request))),
+    SwarmJoin: async (request, reply) => {
+      await b.join(bodyObject(request));
+      return sendEmpty(reply, 200);
+    },
+    SwarmLeave: async (request, reply) => {
+      if (!b.active) throw new Unavailable(NOT_IN_A_SWARM);
+      await b.leave(boolValue(queryOf(request), 'force'));
+      return sendEmpty(reply, 200);
+    },
+    SwarmInspect: orInactive(async (_request, reply) => sendJson(reply, await b.inspect())),
+    SwarmUpdate: orInactive(async (request, reply) => {
+      const q = queryOf(request);
+      const version = versionOf(q, 'swarm');
+      await b.update(version, bodyObject(request), {
+        rotateWorkerToken: boolValue(q, 'rotateWorkerToken'),
+        rotateManagerToken: boolValue(q, 'rotateManagerToken'),
+        rotateManagerUnlockKey: boolValue(q, 'rotateManagerUnlockKey'),
+      });
+      return sendEmpty(reply, 200);
+    }),
+    SwarmUnlockkey: orInactive(async () => b.unlock()),
+    SwarmUnlock: orInactive(async () => b.unlock()),
+    NodeList: orInactive(async (request, reply) => sendJson(reply, await b.nodes.list(nodeMatcher(Filters.fromQuery(queryOf(request)))))),
+    NodeInspect: orInactive(async (request, reply) => sendJson(reply, await b.nodes.inspect(pathParam(request, 'id')))),
+    NodeDelete: orInactive(async (request, reply) => {
+      await b.nodes.remove(pathParam(request, 'id'), boolValue(queryOf(request), 'force'));
+      return sendEmpty(reply, 200);
+    }),
+    NodeUpdate: orInactive(async (request, reply) => {
+      const version = versionOf(queryOf(request), 'node');
+      await b.nodes.update(pathParam(request, 'id'), version, bodyObject(request));
+      return sendEmpty(reply, 200);
+    }),
+  };
+}
+
+export function swarmOperations(backend?: SwarmBackend): Operations {
+  return backend ? activeOperations(backend) : inactiveOperations();
 }

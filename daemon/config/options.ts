@@ -123,6 +123,10 @@ export const OPTIONS: Option[] = [
   // Berth's own: the web dashboard (loopback only; the page URL with its token goes to the log).
   opt('dashboard-addr', null, 'string', 'yes', 'Serve the web dashboard on this loopback address and port'),
   opt('experimental', null, 'bool', 'yes', 'Enable experimental features'),
+  // Swarm mode on etcd (docs/swarm.md): dockerd's legacy cluster-store keys, and Berth's own TTL.
+  opt('cluster-store', null, 'string', 'yes', 'Swarm mode cluster store: etcd://host:port[,host:port...]'),
+  opt('cluster-store-opt', 'cluster-store-opts', 'map', 'yes', 'Cluster store options (etcd.cacert, etcd.cert, etcd.key)'),
+  opt('cluster-node-ttl', null, 'int', 'yes', 'Seconds before a swarm node that stopped answering is shown down (default 15)'),
   opt('max-concurrent-downloads', null, 'int', 'yes', 'Set the max concurrent downloads (default 3)'),
   opt('insecure-registry', 'insecure-registries', 'list', 'yes', 'Enable insecure registry communication'),
   opt('registry-mirror', 'registry-mirrors', 'list', 'yes', 'Preferred Docker registry mirror'),
@@ -176,9 +180,7 @@ export const OPTIONS: Option[] = [
   opt('tlscert', null, 'string', 'warn'),
   opt('tlskey', null, 'string', 'warn'),
   opt(null, 'deprecated-key-path', 'json', 'warn'),
-  opt(null, 'cluster-store', 'json', 'warn'),
   opt(null, 'cluster-advertise', 'json', 'warn'),
-  opt(null, 'cluster-store-opts', 'json', 'warn'),
   opt(null, 'default-init', 'json', 'warn'),
   opt(null, 'resolv-conf', 'json', 'warn'),
 ];

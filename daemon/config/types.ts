@@ -94,6 +94,14 @@ export interface DaemonConfig {
   /** `--registry-mirror`, validated, each with a trailing slash. */
   registryMirrors: string[];
 
+  // --- swarm mode ---
+  /** `--cluster-store`: etcd endpoints (host:port), [] = no swarm mode. */
+  clusterStore: string[];
+  /** `--cluster-store-opt`: etcd.cacert, etcd.cert, etcd.key (paths). */
+  clusterStoreOpts: Record<string, string>;
+  /** `--cluster-node-ttl` seconds (the node liveness lease). */
+  clusterNodeTtl: number;
+
   // --- networking ---
   /** `-b`: null = Berth's default bridge; 'none' = no default bridge network. */
   bridge: string | null;

@@ -20,7 +20,7 @@ import {
   type CgroupFeatures,
   type SecurityFeatures,
 } from './host';
-import type { ComponentVersion, ContainerdInfo, PluginsInfo, RegistryServiceConfig, SystemInfo, SystemVersion } from './types';
+import type { ComponentVersion, ContainerdInfo, PluginsInfo, RegistryServiceConfig, SwarmInfo, SystemInfo, SystemVersion } from './types';
 
 export interface ObjectCounts {
   containers: { running: number; paused: number; stopped: number };
@@ -59,6 +59,10 @@ export interface SystemServiceDeps {
   plugins?: Partial<PluginsInfo>;
   /** Where containerd listens and the namespaces used, when Berth talks to one. */
   containerd?: ContainerdInfo;
+  /** The Swarm section (swarm mode on a cluster store); an inactive node's when unset. */
+  swarmInfo?(): Promise<SwarmInfo>;
+  /** The ping's Swarm header ("inactive" when unset). */
+  swarmStatus?(): string;
   /** Current number of /events subscribers. */
   eventsListeners?(): number;
   logger?: Logger;
@@ -186,6 +190,10 @@ export class SystemService {
     return this.deps.initBinary ?? 'docker-init';
   }
 
+  swarmStatus(): string {
+    return this.deps.swarmStatus?.() ?? 'inactive';
+  }
+
   async info(): Promise<SystemInfo> {
     const { cgroups, security } = this.facts();
     const root = this.root;
@@ -263,7 +271,9 @@ export class SystemService {
       ServerVersion: engineInfo().version,
       Runtimes: structuredClone(STOCK_RUNTIMES),
       DefaultRuntime: DEFAULT_RUNTIME,
-      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      Swarm: this.deps.swarmInfo
+        ? await this.deps.swarmInfo()
+        : { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: this.deps.liveRestore ?? false,
       Isolation: '',
       InitBinary: this.initBinary(),

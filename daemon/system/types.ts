@@ -47,6 +47,10 @@ export interface SwarmInfo {
   ControlAvailable: boolean;
   Error: string;
   RemoteManagers: PeerNode[] | null;
+  /** On a manager: the cluster's node and manager counts and the cluster itself. */
+  Nodes?: number;
+  Managers?: number;
+  Cluster?: unknown;
 }
 
 export interface ContainerdInfo {

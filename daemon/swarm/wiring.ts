@@ -1,0 +1,146 @@
+// Swarm mode's wiring for main.ts: the etcd connection from the configuration, this node's
+// description, and the adapter the API's swarm routes call (request bodies checked here, since
+// every client is hostile: a field of the wrong type is a 400, never a crash).
+
+import * as os from 'node:os';
+import type { Logger } from 'pino';
+import { InvalidParameter } from '../../lib/errors';
+import { EtcdKv } from '../../store/cluster/etcd-kv';
+import type { ClusterKv } from '../../store/cluster/kv';
+import { engineInfo } from '../system/engine';
+import { machineArchitecture } from '../system/host';
+import { SwarmService, type InitRequest, type JoinRequest } from './service';
+import type { ApiNode, NodeDescription, NodeSpec, Swarm, SwarmSpec } from './shapes';
+
+export interface SwarmConfig {
+  clusterStore: string[];
+  clusterStoreOpts: Record<string, string>;
+  clusterNodeTtl: number;
+  dataRoot: string;
+  labels: string[];
+}
+
+export function connectClusterStore(c: SwarmConfig): ClusterKv {
+  return new EtcdKv({
+    endpoints: c.clusterStore,
+    caFile: c.clusterStoreOpts['etcd.cacert'],
+    certFile: c.clusterStoreOpts['etcd.cert'],
+    keyFile: c.clusterStoreOpts['etcd.key'],
+  });
+}
+
+export function describeNode(labels: string[]): NodeDescription {
+  const engineLabels: Record<string, string> = {};
+  for (const l of labels) {
+    const eq = l.indexOf('=');
+    engineLabels[eq === -1 ? l : l.slice(0, eq)] = eq === -1 ? '' : l.slice(eq + 1);
+  }
+  return {
+    Hostname: os.hostname(),
+    Platform: { Architecture: machineArchitecture(), OS: 'linux' },
+    Resources: { NanoCPUs: os.availableParallelism() * 1e9, MemoryBytes: os.totalmem() },
+    Engine: {
+      EngineVersion: engineInfo().version,
+      Labels: engineLabels,
+      Plugins: [
+        { Type: 'Log', Name: 'json-file' },
+        { Type: 'Network', Name: 'bridge' },
+        { Type: 'Network', Name: 'host' },
+        { Type: 'Network', Name: 'null' },
+        { Type: 'Volume', Name: 'local' },
+      ],
+    },
+    TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
+  };
+}
+
+export async function startSwarm(c: SwarmConfig, logger: Logger): Promise<SwarmService> {
+  const kv = connectClusterStore(c);
+  const service = new SwarmService({
+    kv,
+    dataRoot: c.dataRoot,
+    nodeTtlSeconds: c.clusterNodeTtl,
+    describe: () => describeNode(c.labels),
+    logger,
+  });
+  // A node whose store is down at start still serves its local API; membership retries.
+  await service.start();
+  return service;
+}
+
+function field<T>(body: object, name: string, type: 'string' | 'number' | 'boolean' | 'object'): T | undefined {
+  const v = (body as Record<string, unknown>)[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== type || (type === 'object' && Array.isArray(v))) {
+    throw new InvalidParameter(
+      `json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go struct field .${name} of type ${type}`,
+    );
+  }
+  return v as T;
+}
+
+function strings(body: object, name: string): string[] | undefined {
+  const v = (body as Record<string, unknown>)[name];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+    throw new InvalidParameter(`json: cannot unmarshal into Go struct field .${name} of type []string`);
+  }
+  return v as string[];
+}
+
+/** The object the API's swarm routes call (api/routes/swarm.ts SwarmBackend, structurally). */
+export function swarmBackend(s: SwarmService) {
+  return {
+    get active(): boolean {
+      return s.active;
+    },
+    init: (body: object): Promise<string> => {
+      const req: InitRequest = {
+        ListenAddr: field(body, 'ListenAddr', 'string'),
+        AdvertiseAddr: field(body, 'AdvertiseAddr', 'string'),
+        DataPathPort: field(body, 'DataPathPort', 'number'),
+        DefaultAddrPool: strings(body, 'DefaultAddrPool'),
+        SubnetSize: field(body, 'SubnetSize', 'number'),
+        ForceNewCluster: field(body, 'ForceNewCluster', 'boolean'),
+        AutoLockManagers: field(body, 'AutoLockManagers', 'boolean'),
+        Spec: field<SwarmSpec>(body, 'Spec', 'object'),
+      };
+      return s.init(req);
+    },
+    join: (body: object): Promise<void> => {
+      const req: JoinRequest = {
+        ListenAddr: field(body, 'ListenAddr', 'string'),
+        AdvertiseAddr: field(body, 'AdvertiseAddr', 'string'),
+        RemoteAddrs: strings(body, 'RemoteAddrs'),
+        JoinToken: field(body, 'JoinToken', 'string'),
+      };
+      return s.join(req);
+    },
+    leave: (force: boolean): Promise<void> => s.leave(force),
+    inspect: (): Promise<Swarm> => s.inspect(),
+    update: (
+      version: number,
+      spec: object,
+      flags: { rotateWorkerToken: boolean; rotateManagerToken: boolean; rotateManagerUnlockKey: boolean },
+    ) => s.update(version, spec as SwarmSpec, flags),
+    unlock: (): never => s.unlock(),
+    nodes: {
+      list: (match: (n: ApiNode) => boolean): Promise<ApiNode[]> => s.nodes.list(match),
+      inspect: (ref: string): Promise<ApiNode> => s.nodes.inspect(ref),
+      update: (ref: string, version: number, spec: object): Promise<void> => {
+        const labels = field<Record<string, unknown>>(spec, 'Labels', 'object');
+        if (labels && !Object.values(labels).every((v) => typeof v === 'string')) {
+          throw new InvalidParameter('json: cannot unmarshal into Go struct field NodeSpec.Labels of type string');
+        }
+        const checked: NodeSpec = {
+          Name: field(spec, 'Name', 'string'),
+          Labels: labels as Record<string, string> | undefined,
+          Role: field(spec, 'Role', 'string'),
+          Availability: field(spec, 'Availability', 'string'),
+        };
+        return s.nodes.update(ref, version, checked);
+      },
+      remove: (ref: string, force: boolean): Promise<void> => s.nodes.remove(ref, force),
+    },
+  };
+}
