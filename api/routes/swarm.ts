@@ -4,8 +4,8 @@
 // does on a node whose swarm is inactive; only init and join, which dockerd would carry out, are
 // refused with Berth's own message (docs/divergence.md).
 //
-// With a cluster store (docs/swarm.md), the swarm and node routes go to the swarm backend; the
-// service, task, secret and config routes answer 501 while the node is in a swarm (not built yet).
+// With a cluster store (docs/swarm.md), the swarm, node, service and task routes go to the swarm
+// backend; the routes not built yet (secrets, configs, logs) answer 501 while the node is in a swarm.
 
 import { InvalidParameter, NotImplemented, Unavailable } from '../../lib/errors';
 import { readJsonBody } from '../body';
@@ -48,6 +48,41 @@ export interface SwarmBackend {
     update(ref: string, version: number, spec: object): Promise<void>;
     remove(ref: string, force: boolean): Promise<void>;
   };
+  /** Services and tasks (absent: 501 while in a swarm). */
+  services?: SwarmServicesBackend;
+}
+
+/** A service or task as the routes see them (the Engine API's Service and Task). */
+export interface SwarmServiceView {
+  ID?: string;
+  Spec?: { Name?: string; Labels?: Record<string, string>; Mode?: Record<string, unknown> };
+}
+export interface SwarmTaskView {
+  ID?: string;
+  Labels?: Record<string, string>;
+}
+
+export interface SwarmTaskQuery {
+  ids: string[];
+  names: string[];
+  services: string[];
+  nodes: string[];
+  desiredStates: string[];
+  match(t: SwarmTaskView): boolean;
+}
+
+export interface SwarmServicesBackend {
+  create(spec: object, registryAuth: string): Promise<unknown>;
+  list(status: boolean, match: (s: SwarmServiceView) => boolean): Promise<unknown[]>;
+  inspect(ref: string, insertDefaults: boolean): Promise<unknown>;
+  update(
+    ref: string,
+    spec: object,
+    o: { version: number; rollback: boolean; registryAuthFrom: string; registryAuth: string },
+  ): Promise<unknown>;
+  remove(ref: string): Promise<void>;
+  listTasks(q: SwarmTaskQuery): Promise<unknown[]>;
+  inspectTask(ref: string): Promise<unknown>;
 }
 
 const notManager: ApiHandler = async () => {
@@ -121,6 +156,83 @@ function nodeMatcher(filters: Filters): (n: SwarmNodeView) => boolean {
     filters.matchKVList('node.label', n.Spec?.Labels ?? {});
 }
 
+const SERVICE_FILTERS = ['id', 'label', 'mode', 'name'];
+const SERVICE_MODES = new Set(['replicated', 'global', 'replicated-job', 'global-job']);
+
+function serviceMatcher(filters: Filters): (s: SwarmServiceView) => boolean {
+  filters.validate(SERVICE_FILTERS);
+  for (const m of filters.get('mode')) if (!SERVICE_MODES.has(m)) throw new InvalidParameter(`Invalid filter: 'mode'='${m}'`);
+  const any = (key: string, test: (v: string) => boolean): boolean => !filters.has(key) || filters.get(key).some(test);
+  const modeOf = (s: SwarmServiceView): string => {
+    const m = s.Spec?.Mode ?? {};
+    if (m.Global !== undefined) return 'global';
+    if (m.ReplicatedJob !== undefined) return 'replicated-job';
+    if (m.GlobalJob !== undefined) return 'global-job';
+    return 'replicated';
+  };
+  return (s) =>
+    any('id', (v) => (s.ID ?? '').startsWith(v)) &&
+    any('name', (v) => (s.Spec?.Name ?? '').startsWith(v)) &&
+    any('mode', (v) => modeOf(s) === v) &&
+    filters.matchKVList('label', s.Spec?.Labels ?? {});
+}
+
+const TASK_FILTERS = ['desired-state', 'id', 'label', 'name', 'node', 'runtime', 'service', 'up-to-date'];
+
+function taskQuery(filters: Filters): SwarmTaskQuery {
+  filters.validate(TASK_FILTERS);
+  return {
+    ids: filters.get('id'),
+    names: filters.get('name'),
+    services: filters.get('service'),
+    nodes: filters.get('node'),
+    desiredStates: filters.get('desired-state'),
+    match: (t) => filters.matchKVList('label', t.Labels ?? {}),
+  };
+}
+
+function headerString(request: Parameters<ApiHandler>[0], name: string): string {
+  const v = request.headers[name];
+  return typeof v === 'string' ? v : '';
+}
+
+function serviceOperations(b: SwarmBackend, s: SwarmServicesBackend): Operations {
+  const on =
+    (active: ApiHandler): ApiHandler =>
+    (request, reply) =>
+      b.active ? active(request, reply) : notManager(request, reply);
+  return {
+    ServiceCreate: on(async (request, reply) =>
+      sendJson(reply, await s.create(bodyObject(request), headerString(request, 'x-registry-auth')), 201),
+    ),
+    ServiceList: on(async (request, reply) => {
+      const q = queryOf(request);
+      return sendJson(reply, await s.list(boolValue(q, 'status'), serviceMatcher(Filters.fromQuery(q))));
+    }),
+    ServiceInspect: on(async (request, reply) =>
+      sendJson(reply, await s.inspect(pathParam(request, 'id'), boolValue(queryOf(request), 'insertDefaults'))),
+    ),
+    ServiceUpdate: on(async (request, reply) => {
+      const q = queryOf(request);
+      const version = versionOf(q, 'service');
+      const rollback = queryString(q, 'rollback') ?? '';
+      const result = await s.update(pathParam(request, 'id'), bodyObject(request), {
+        version,
+        rollback: rollback === 'previous',
+        registryAuthFrom: queryString(q, 'registryAuthFrom') ?? '',
+        registryAuth: headerString(request, 'x-registry-auth'),
+      });
+      return sendJson(reply, result);
+    }),
+    ServiceDelete: on(async (request, reply) => {
+      await s.remove(pathParam(request, 'id'));
+      return sendEmpty(reply, 200);
+    }),
+    TaskList: on(async (request, reply) => sendJson(reply, await s.listTasks(taskQuery(Filters.fromQuery(queryOf(request)))))),
+    TaskInspect: on(async (request, reply) => sendJson(reply, await s.inspectTask(pathParam(request, 'id')))),
+  };
+}
+
 function activeOperations(b: SwarmBackend): Operations {
   const orInactive =
     (active: ApiHandler, inactive: ApiHandler = notManager): ApiHandler =>
@@ -140,6 +252,7 @@ function activeOperations(b: SwarmBackend): Operations {
   }
   return {
     ...ops,
+    ...(b.services ? serviceOperations(b, b.services) : {}),
     SwarmInit: async (request, reply) => sendJson(reply, await b.init(bodyObject(request))),
     SwarmJoin: async (request, reply) => {
       await b.join(bodyObject(request));

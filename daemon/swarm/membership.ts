@@ -17,6 +17,10 @@ export interface MembershipOptions {
   logger?: Logger;
   /** Whether this node campaigns for leadership now (its role is manager). */
   isManager(): Promise<boolean>;
+  /** This node was elected; `term` is the leader key's create revision. */
+  onElected?(term: number): void;
+  /** This node's term ended (resigned, demoted, lease lost, left). */
+  onDeposed?(): void;
 }
 
 export class NodeMembership {
@@ -52,8 +56,7 @@ export class NodeMembership {
     this.lease = lease;
     lease.onLost((err) => {
       this.o.logger?.warn({ err: errorMessage(err) }, 'swarm: node lease lost; re-registering');
-      void this.campaign?.resign().catch(() => undefined);
-      this.campaign = undefined;
+      this.dropCampaign();
       this.lease = undefined;
       this.scheduleRetry();
     });
@@ -67,8 +70,7 @@ export class NodeMembership {
         this.o.logger?.warn({ err: errorMessage(err) }, 'swarm: watch of own node ended; re-registering');
         this.lease?.release();
         this.lease = undefined;
-        void this.campaign?.resign().catch(() => undefined);
-        this.campaign = undefined;
+        this.dropCampaign();
         this.scheduleRetry();
       },
     });
@@ -93,14 +95,34 @@ export class NodeMembership {
     if (!lease || this.stopped) return;
     const manager = await this.o.isManager();
     if (manager && !this.campaign) {
-      this.campaign = campaign(this.o.kv, this.o.keys.leader, this.o.nodeId, lease, {
+      const c = campaign(this.o.kv, this.o.keys.leader, this.o.nodeId, lease, {
         onError: (err) => this.o.logger?.debug({ err: errorMessage(err) }, 'swarm: election retry'),
+      });
+      this.campaign = c;
+      void c.elected.then((term) => {
+        if (this.campaign === c && !this.stopped) this.o.onElected?.(term);
       });
     } else if (!manager && this.campaign) {
       const c = this.campaign;
       this.campaign = undefined;
+      this.o.onDeposed?.();
       await c.resign();
     }
+  }
+
+  /** Leaves the current campaign (its term, if elected, ends) without waiting. */
+  private dropCampaign(): void {
+    const c = this.campaign;
+    if (!c) return;
+    this.campaign = undefined;
+    this.o.onDeposed?.();
+    void c.resign().catch(() => undefined);
+  }
+
+  /** The orchestrator found its term gone (the leader key is another's): campaign afresh. */
+  async recampaign(): Promise<void> {
+    this.dropCampaign();
+    await this.syncRole();
   }
 
   /** Leaves: resigns, revokes the lease (its keys go with it). */
@@ -108,8 +130,10 @@ export class NodeMembership {
     this.stopped = true;
     clearTimeout(this.retry);
     await this.ownWatch?.cancel();
-    await this.campaign?.resign().catch(() => undefined);
+    const c = this.campaign;
     this.campaign = undefined;
+    if (c) this.o.onDeposed?.();
+    await c?.resign().catch(() => undefined);
     await this.lease?.revoke().catch(() => undefined);
     this.lease = undefined;
   }
@@ -119,6 +143,8 @@ export class NodeMembership {
     this.stopped = true;
     clearTimeout(this.retry);
     void this.ownWatch?.cancel();
+    if (this.campaign) this.o.onDeposed?.();
+    this.campaign = undefined;
     this.lease?.release();
   }
 }

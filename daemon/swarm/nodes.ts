@@ -24,6 +24,31 @@ export interface NodeSnapshot {
   entries: Map<string, KvEntry>;
 }
 
+/**
+ * A node as dockerd answers it: its record, Status.State `ready` while `P/alive/<id>` exists (else
+ * `down`), ManagerStatus from the election. The orchestrator reads nodes through this too, so that
+ * what it acts on is what `node ls` shows.
+ */
+export function nodeView(rec: NodeRecord, modRevision: number, alive: boolean, leader: string): ApiNode {
+  const node: ApiNode = {
+    ID: rec.ID,
+    Version: { Index: modRevision },
+    CreatedAt: rec.CreatedAt,
+    UpdatedAt: rec.UpdatedAt,
+    Spec: rec.Spec,
+    Description: rec.Description,
+    Status: { State: alive ? 'ready' : 'down', Addr: rec.Addr },
+  };
+  if (rec.Spec.Role === 'manager') {
+    node.ManagerStatus = {
+      ...(leader === rec.ID && alive ? { Leader: true } : {}),
+      Reachability: alive ? 'reachable' : 'unreachable',
+      Addr: `${rec.Addr}:${SWARM_PORT}`,
+    };
+  }
+  return node;
+}
+
 export class NodeViews {
   /** This node's role as last read (for the ping's Swarm header, which must not wait on etcd). */
   lastOwnRole: 'worker' | 'manager' | undefined;
@@ -34,26 +59,6 @@ export class NodeViews {
     const m = this.deps.membership();
     if (!m) throw errors.notManager();
     return { keys: clusterKeys(m.clusterId), m };
-  }
-
-  private view(rec: NodeRecord, entry: KvEntry, alive: boolean, leader: string): ApiNode {
-    const node: ApiNode = {
-      ID: rec.ID,
-      Version: { Index: entry.modRevision },
-      CreatedAt: rec.CreatedAt,
-      UpdatedAt: rec.UpdatedAt,
-      Spec: rec.Spec,
-      Description: rec.Description,
-      Status: { State: alive ? 'ready' : 'down', Addr: rec.Addr },
-    };
-    if (rec.Spec.Role === 'manager') {
-      node.ManagerStatus = {
-        ...(leader === rec.ID && alive ? { Leader: true } : {}),
-        Reachability: alive ? 'reachable' : 'unreachable',
-        Addr: `${rec.Addr}:${SWARM_PORT}`,
-      };
-    }
-    return node;
   }
 
   /** Every node, read at one revision. */
@@ -68,7 +73,7 @@ export class NodeViews {
       if (!e.key.startsWith(keys.nodesPrefix)) continue;
       const rec = JSON.parse(e.value) as NodeRecord;
       byId.set(rec.ID, e);
-      nodes.push(this.view(rec, e, alive.has(rec.ID), leader));
+      nodes.push(nodeView(rec, e.modRevision, alive.has(rec.ID), leader));
     }
     return { nodes, entries: byId };
   }

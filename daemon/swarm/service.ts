@@ -12,6 +12,8 @@ import { clusterKeys, tokenIndexKey, type ClusterKeys } from './keys';
 import { LocalSwarmState, newObjectId, type Membership } from './local-state';
 import { NodeMembership } from './membership';
 import { NodeViews } from './nodes';
+import { OrchestratorLoop } from './orchestrator-loop';
+import { ServicesApi } from './services';
 import {
   defaultSwarmSpec,
   errors,
@@ -94,6 +96,9 @@ export class SwarmService {
   private member: Membership | null;
   private membership: NodeMembership | undefined;
   readonly nodes: NodeViews;
+  readonly services: ServicesApi;
+  /** The orchestrator, while this node is the elected leader. */
+  private orchestrator: OrchestratorLoop | undefined;
 
   constructor(private readonly deps: SwarmServiceDeps) {
     this.local = new LocalSwarmState(deps.dataRoot);
@@ -103,6 +108,14 @@ export class SwarmService {
       now: () => this.now(),
       membership: () => this.member,
       onOwnRoleChange: () => this.membership?.syncRole() ?? Promise.resolve(),
+    });
+    this.services = new ServicesApi({
+      kv: deps.kv,
+      keys: () => this.keys(),
+      requireManager: () => this.nodes.requireManager(),
+      clusterKey: () => Buffer.from((this.member as Membership).clusterKey, 'base64'),
+      nodes: async () => (await this.nodes.snapshot()).nodes,
+      ...(deps.now ? { now: () => (deps.now as () => Date)().getTime() } : {}),
     });
   }
 
@@ -141,9 +154,37 @@ export class SwarmService {
       ttlSeconds: this.deps.nodeTtlSeconds,
       logger: this.deps.logger,
       isManager: async () => (await this.nodes.ownRole()) === 'manager',
+      onElected: (term) => this.lead(keys, term),
+      onDeposed: () => this.stopLeading(),
     });
     if (background) this.membership.startInBackground();
     else await this.membership.start();
+  }
+
+  /** Elected: the orchestrator runs for this term. */
+  private lead(keys: ClusterKeys, term: number): void {
+    this.stopLeading();
+    this.deps.logger?.info({ term }, 'swarm: elected leader; orchestrator starting');
+    const loop = new OrchestratorLoop({
+      kv: this.deps.kv,
+      keys,
+      term,
+      logger: this.deps.logger,
+      onDeposed: () => {
+        if (this.orchestrator === loop) this.orchestrator = undefined;
+        this.membership?.recampaign().catch((err: unknown) => this.deps.logger?.warn({ err: String(err) }, 'swarm: campaign'));
+      },
+    });
+    this.orchestrator = loop;
+    loop.start();
+  }
+
+  private stopLeading(): void {
+    const loop = this.orchestrator;
+    if (!loop) return;
+    this.orchestrator = undefined;
+    this.deps.logger?.info('swarm: no longer the leader; orchestrator stopped');
+    void loop.stop();
   }
 
   private nodeRecord(id: string, role: 'worker' | 'manager', addr: string): NodeRecord {
@@ -372,6 +413,7 @@ export class SwarmService {
 
   async close(): Promise<void> {
     this.membership?.release();
+    this.stopLeading();
     await this.deps.kv.close();
   }
 }

@@ -10,6 +10,8 @@ import type { ClusterKv } from '../../store/cluster/kv';
 import { engineInfo } from '../system/engine';
 import { machineArchitecture } from '../system/host';
 import { SwarmService, type InitRequest, type JoinRequest } from './service';
+import type { Service, ServiceSpec, Task } from './orchestrator/types';
+import type { TaskFilter, UpdateOptions } from './services';
 import type { ApiNode, NodeDescription, NodeSpec, Swarm, SwarmSpec } from './shapes';
 
 export interface SwarmConfig {
@@ -141,6 +143,15 @@ export function swarmBackend(s: SwarmService) {
         return s.nodes.update(ref, version, checked);
       },
       remove: (ref: string, force: boolean): Promise<void> => s.nodes.remove(ref, force),
+    },
+    services: {
+      create: (spec: object, registryAuth: string) => s.services.create(spec as ServiceSpec, registryAuth),
+      list: (status: boolean, match: (v: Service) => boolean) => s.services.list({ status, match }),
+      inspect: (ref: string, insertDefaults: boolean) => s.services.inspect(ref, insertDefaults),
+      update: (ref: string, spec: object, o: UpdateOptions) => s.services.update(ref, spec as ServiceSpec, o),
+      remove: (ref: string): Promise<void> => s.services.remove(ref),
+      listTasks: (q: Omit<TaskFilter, 'match'> & { match(t: Task): boolean }) => s.services.listTasks(q),
+      inspectTask: (ref: string) => s.services.inspectTask(ref),
     },
   };
 }

@@ -8,14 +8,7 @@ import { newId } from '../../daemon/swarm/orchestrator/task';
 import type { ServiceSpec } from '../../daemon/swarm/orchestrator/types';
 import { applyServiceUpdate } from '../../daemon/swarm/orchestrator/service-update';
 import { serviceStatus } from '../../daemon/swarm/orchestrator/service-status';
-import {
-  INGRESS_REFUSED,
-  JOBS_REFUSED,
-  VIP_REFUSED,
-  prepareServiceSpec,
-  validateServiceSpec,
-  validateServiceUpdate,
-} from '../../daemon/swarm/orchestrator/validate';
+import { JOBS_REFUSED, prepareServiceSpec, validateServiceSpec, validateServiceUpdate } from '../../daemon/swarm/orchestrator/validate';
 import { Cluster, node, service } from './swarm-orchestrator-kit';
 
 const base = (): ServiceSpec => ({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'nginx:latest' } } });
@@ -64,8 +57,6 @@ test('validateServiceSpec: swarmkit and dockerd texts, in their order', () => {
         }),
       'EndpointSpec: duplicate published ports provided',
     ],
-    [(s) => (s.EndpointSpec = { Mode: 'vip' }), VIP_REFUSED],
-    [(s) => (s.EndpointSpec = { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] }), INGRESS_REFUSED],
     [
       (s) =>
         (s.TaskTemplate!.ContainerSpec!.Secrets = [
@@ -93,6 +84,10 @@ test('validateServiceSpec: swarmkit and dockerd texts, in their order', () => {
     EndpointSpec: { Mode: 'dnsrr', Ports: [{ TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }] },
   });
   validateServiceSpec({ ...base(), EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }] } });
+  // the lead's decisions (docs/divergence.md): vip is accepted (resolved as DNSRR), ingress ports too
+  validateServiceSpec({ ...base(), EndpointSpec: { Mode: 'vip' } });
+  validateServiceSpec({ ...base(), EndpointSpec: { Mode: 'vip', Ports: [{ TargetPort: 80, PublishedPort: 8080 }] } });
+  validateServiceSpec({ ...base(), EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }] } });
 });
 
 test('validateServiceUpdate: mode change and rename are refused (501 as through dockerd), rollback needs a previous spec', () => {
@@ -210,14 +205,11 @@ test('serviceStatus: running tasks by observed state, desired by Replicas or (gl
   assert.deepEqual(serviceStatus(c.services.get('g'), tasks), { RunningTasks: 2, DesiredTasks: 2, CompletedTasks: 0 });
 });
 
-test('an EndpointSpec without Mode is stored as dnsrr, so the spec read back validates again', () => {
-  const spec = prepareServiceSpec(
-    { ...base(), EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }] } },
-    () => 'x',
-  );
+test('an EndpointSpec without Mode is stored as vip (as dockerd), and the spec read back validates again', () => {
+  const spec = prepareServiceSpec({ ...base(), EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] } }, () => 'x');
   assert.deepEqual(spec.EndpointSpec, {
-    Mode: 'dnsrr',
-    Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }],
+    Mode: 'vip',
+    Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }],
   });
   validateServiceSpec(spec);
 });

@@ -263,3 +263,17 @@ test('host-mode published ports: one task per node and port; MaxReplicas per nod
   assert.deepEqual(c.perNode('m'), { n1: 1, n2: 1, '': 1 });
   assert.equal(c.running('m').find((t) => t.NodeID === undefined)?.Status?.Err, 'no suitable node (max replicas per node limit exceed)');
 });
+
+test('ingress published ports are placed as host-mode ports (no routing mesh): one task per node and port', () => {
+  const s = service('s1', {
+    Mode: { Replicated: { Replicas: 3 } },
+    EndpointSpec: { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }] },
+  });
+  const c = new Cluster([node('n1'), node('n2')], [s]);
+  c.settle();
+  assert.deepEqual(c.perNode('s1'), { n1: 1, n2: 1, '': 1 });
+  assert.equal(
+    c.running('s1').find((t) => t.NodeID === undefined)?.Status?.Err,
+    'no suitable node (host-mode port already in use on 2 nodes)',
+  );
+});

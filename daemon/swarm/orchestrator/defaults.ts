@@ -72,9 +72,8 @@ export function normalizeServiceSpec(input: ServiceSpec, randomName?: () => stri
   if (spec.EndpointSpec !== undefined) {
     const ep = spec.EndpointSpec;
     spec.EndpointSpec = {
-      // dockerd stores an absent mode as vip; Berth resolves it as DNSRR and says so, so that the
-      // spec the CLI reads back and resubmits on `service update` passes validation again
-      Mode: ep.Mode ?? 'dnsrr',
+      // dockerd stores an absent mode as vip (Berth's vip resolves as DNSRR: docs/divergence.md)
+      Mode: ep.Mode ?? 'vip',
       ...(ep.Ports !== undefined && ep.Ports.length > 0
         ? {
             Ports: ep.Ports.map((p) => ({

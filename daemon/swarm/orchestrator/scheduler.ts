@@ -24,9 +24,10 @@ function holds(t: Task): boolean {
   return (t.NodeID ?? '') !== '' && placed && isRunnable(t) && !hasEnded(t);
 }
 
+/** Published ports a task holds on its node: host mode, and ingress (published in host mode by Berth). */
 function hostPorts(service: Service | undefined): string[] {
   return (service?.Spec?.EndpointSpec?.Ports ?? [])
-    .filter((p) => p.PublishMode === 'host' && (p.PublishedPort ?? 0) !== 0)
+    .filter((p) => (p.PublishedPort ?? 0) !== 0)
     .map((p) => `${p.PublishedPort}/${p.Protocol ?? 'tcp'}`);
 }
 

@@ -1,6 +1,8 @@
 // Service spec validation, in the order and words of dockerd: its convert step
 // (daemon/cluster/convert/service.go) first, then swarmkit's controlapi validateServiceSpec, then
-// what Berth's swarm mode refuses (VIP resolution, the ingress routing mesh; docs/swarm.md).
+// what Berth's swarm mode refuses (job services; docs/swarm.md). VIP resolution and ingress
+// published ports are accepted: `vip` behaves as dnsrr (no virtual IP), ingress ports are published
+// in host mode on the node running each task (docs/divergence.md).
 // Secret/config/network existence and name uniqueness need the store: the API wiring checks them.
 import { InvalidParameter, NotImplemented } from '../../../lib/errors';
 import { parseNormalizedNamed } from '../../images/reference';
@@ -10,10 +12,6 @@ import type { Service, ServiceSpec, TaskSpec, UpdateConfig } from './types';
 
 const DNS_NAME = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/;
 const MIN_DURATION_NS = 1e6;
-
-export const VIP_REFUSED = "EndpointSpec: VIP resolution mode is not supported by Berth's swarm mode; use dnsrr (--endpoint-mode dnsrr)";
-export const INGRESS_REFUSED =
-  "EndpointSpec: ingress publish mode (the routing mesh) is not supported by Berth's swarm mode; publish ports with mode=host";
 
 export const JOBS_REFUSED = "replicated-job and global-job services are not supported by Berth's swarm mode";
 
@@ -148,8 +146,6 @@ function validateEndpoint(spec: ServiceSpec): void {
     if (seen.has(key)) bad('EndpointSpec: duplicate published ports provided');
     seen.add(key);
   }
-  if (ep.Mode === 'vip') bad(VIP_REFUSED);
-  if ((ep.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress')) bad(INGRESS_REFUSED);
 }
 
 /** Validates a create or update request body; throws InvalidParameter with dockerd's text. */
