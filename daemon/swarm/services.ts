@@ -18,6 +18,7 @@ import { prepareServiceSpec } from './orchestrator/validate';
 import { parseTaskStatus, serviceView, storedService, storedTask, taskName, taskView, type StoredService } from './records';
 import { errors, rpcText, type ApiNode } from './shapes';
 import { sealData } from './seal';
+import { checkServiceSpecShape } from './spec-shape';
 
 export interface ServicesDeps {
   kv: ClusterKv;
@@ -86,11 +87,12 @@ export const serviceErrors = {
 };
 
 /**
- * prepareServiceSpec, and a dry run of the orchestrator over the result (one replica, one node):
+ * The body's JSON types, prepareServiceSpec, and a dry run of the orchestrator over the result (one replica, one node):
  * a body whose fields have the wrong JSON types fails here with a 400, instead of in the
  * orchestrator on every pass.
  */
 function prepare(body: ServiceSpec, randomName: () => string, now: number): ServiceSpec {
+  checkServiceSpecShape(body);
   try {
     const spec = prepareServiceSpec(body, randomName);
     const dry = structuredClone(spec);
