@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import { createApiServer } from '../../api/server';
-import { NOT_A_SWARM_MANAGER, type SwarmBackend, type SwarmNodeView } from '../../api/routes/swarm';
+import { NOT_A_SWARM_MANAGER, type SwarmBackend, type SwarmNodeView, type SwarmServiceView } from '../../api/routes/swarm';
 import { InvalidParameter } from '../../lib/errors';
 
 function fake(): { backend: SwarmBackend; calls: string[]; state: { active: boolean } } {
@@ -112,5 +112,86 @@ test('swarm routes with a backend: inactive, then in a swarm', async () => {
   res = await app.inject({ method: 'POST', url: '/swarm/leave?force=1' });
   assert.equal(res.statusCode, 200);
   assert.deepEqual(calls.slice(1), ['update 7 true', 'node-update bbb 3', 'node-rm bbb true', 'leave true']);
+  await app.close();
+});
+
+test('service and task routes over a services backend: statuses, parameters, filters', async () => {
+  const { backend, calls, state } = fake();
+  state.active = true;
+  const services: SwarmServiceView[] = [
+    { ID: 'svc1', Spec: { Name: 'web', Labels: { tier: 'front' }, Mode: { Replicated: { Replicas: 2 } } } },
+    { ID: 'svc2', Spec: { Name: 'agent', Labels: {}, Mode: { Global: {} } } },
+  ];
+  backend.services = {
+    create: async (spec, auth) => {
+      calls.push(`create ${JSON.stringify(spec)} ${auth}`);
+      return { ID: 'svc3', Warnings: null };
+    },
+    list: async (status, match) => {
+      calls.push(`list ${status}`);
+      return services.filter(match);
+    },
+    inspect: async (ref, defaults) => ({ ID: ref, defaults }),
+    update: async (ref, _spec, o) => {
+      calls.push(`update ${ref} ${o.version} ${o.rollback} ${o.registryAuthFrom} ${o.registryAuth}`);
+      return { Warnings: null };
+    },
+    remove: async (ref) => {
+      calls.push(`rm ${ref}`);
+    },
+    listTasks: async (q) => {
+      calls.push(`tasks ${q.services.join(',')} ${q.desiredStates.join(',')}`);
+      return [{ ID: 't1', Labels: { a: 'b' } }, { ID: 't2' }].filter(q.match);
+    },
+    inspectTask: async (ref) => ({ ID: ref }),
+  };
+  const app = createApiServer({ logger: pino({ level: 'silent' }), backends: { swarm: backend } });
+  const json = { 'content-type': 'application/json' };
+  let res = await app.inject({
+    method: 'POST',
+    url: '/services/create',
+    headers: { ...json, 'x-registry-auth': 'e30=' },
+    payload: '{"Name":"x"}',
+  });
+  assert.deepEqual([res.statusCode, res.json()], [201, { ID: 'svc3', Warnings: null }]);
+  res = await app.inject({ method: 'GET', url: `/services?status=true&filters=${encodeURIComponent('{"mode":["global"]}')}` });
+  assert.deepEqual(res.json(), [services[1]]);
+  res = await app.inject({ method: 'GET', url: `/services?filters=${encodeURIComponent('{"label":["tier=front"],"name":["we"]}')}` });
+  assert.deepEqual(res.json(), [services[0]]);
+  res = await app.inject({ method: 'GET', url: `/services?filters=${encodeURIComponent('{"mode":["odd"]}')}` });
+  assert.deepEqual([res.statusCode, res.json()], [400, { message: "Invalid filter: 'mode'='odd'" }]);
+  res = await app.inject({ method: 'GET', url: `/services?filters=${encodeURIComponent('{"bogus":["1"]}')}` });
+  assert.equal(res.statusCode, 400);
+  res = await app.inject({ method: 'GET', url: '/services/web?insertDefaults=true' });
+  assert.deepEqual(res.json(), { ID: 'web', defaults: true });
+  res = await app.inject({ method: 'POST', url: '/services/web/update?version=x', headers: json, payload: '{}' });
+  assert.equal(res.statusCode, 400);
+  res = await app.inject({
+    method: 'POST',
+    url: '/services/web/update?version=12&rollback=previous&registryAuthFrom=previous-spec',
+    headers: json,
+    payload: '{}',
+  });
+  assert.deepEqual([res.statusCode, res.json()], [200, { Warnings: null }]);
+  res = await app.inject({ method: 'DELETE', url: '/services/web' });
+  assert.equal(res.statusCode, 200);
+  res = await app.inject({
+    method: 'GET',
+    url: `/tasks?filters=${encodeURIComponent('{"service":["web"],"desired-state":["running"],"label":["a=b"]}')}`,
+  });
+  assert.deepEqual(res.json(), [{ ID: 't1', Labels: { a: 'b' } }]);
+  res = await app.inject({ method: 'GET', url: '/tasks/t9' });
+  assert.deepEqual(res.json(), { ID: 't9' });
+  assert.deepEqual(calls, [
+    'create {"Name":"x"} e30=',
+    'list true',
+    'list false',
+    'update web 12 true previous-spec ',
+    'rm web',
+    'tasks web running',
+  ]);
+  state.active = false;
+  res = await app.inject({ method: 'GET', url: '/services' });
+  assert.equal(res.statusCode, 503);
   await app.close();
 });
