@@ -221,8 +221,14 @@ export class OrchestratorLoop {
       this.again = true;
       return;
     }
-    // the snapshot has not seen this loop's own last commit yet: its events will call again
-    if (this.seen < this.committed) return;
+    // the snapshot has not seen this loop's own last commit yet: its events will call again (and
+    // if they do not come, as when a commit changed no key, the cluster is listed again)
+    if (this.seen < this.committed) {
+      this.scheduleAt(this.now() + (this.o.retryMs ?? DEFAULT_RETRY_MS), () =>
+        this.seen < this.committed ? this.relist() : this.runPass(),
+      );
+      return;
+    }
     this.busy = true;
     this.pass()
       .catch((err: unknown) => {
