@@ -86,7 +86,8 @@ export interface NetworkCreateRequest {
 }
 
 export interface NetworkListFilter {
-  match(n: NetworkRecord, dangling: boolean): boolean;
+  /** scope and driver: of a swarm network (default: the record's, local). */
+  match(n: NetworkRecord, dangling: boolean, scope?: string, driver?: string): boolean;
 }
 
 function parseBoolOption(key: string, v: string): boolean {

@@ -5,6 +5,9 @@
 // node (no VXLAN): the divergence written down in docs/divergence.md.
 import { Conflict, Forbidden, InvalidParameter, NotFound } from '../../lib/errors';
 import type { ClusterKv } from '../../store/cluster/kv';
+import type { NetworkRecord } from '../networks/model';
+import type { NetworkCreateRequest, NetworkListFilter } from '../networks/service';
+import type { NetworkView } from '../networks/views';
 import { idOfKey, type ClusterKeys } from './keys';
 import { newObjectId } from './local-state';
 
@@ -131,4 +134,99 @@ export class SwarmNetworks {
       ],
     );
   }
+}
+
+/** The local network area as the API sees it (main.ts's networks backend, structurally). */
+export interface LocalNetworks {
+  list(filter: NetworkListFilter, withContainers: boolean): NetworkView[];
+  inspect(id: string, withStatus: boolean): NetworkView;
+  create(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }>;
+  remove(id: string): Promise<void>;
+}
+
+/** What the swarm side offers the network routes (SwarmService, structurally). */
+export interface SwarmNetworkSource {
+  swarmNetworks(): SwarmNetworks | null;
+  requireManager(): Promise<void>;
+}
+
+/** A swarm network as the pseudo-record the list filters read. */
+function filterRecord(n: SwarmNetworkRecord): NetworkRecord {
+  return {
+    id: n.Id,
+    name: n.Name,
+    created: n.Created,
+    driver: 'bridge',
+    internal: n.Internal,
+    attachable: n.Attachable,
+    enableIPv6: n.EnableIPv6,
+    labels: n.Labels,
+    options: n.Options,
+    ipamDriver: n.IPAM.Driver,
+    ipamOptions: n.IPAM.Options ?? {},
+    ipamConfigured: n.IPAM.Config.length > 0,
+    ipam: [],
+    builtin: false,
+  };
+}
+
+export function swarmNetworkView(n: SwarmNetworkRecord): NetworkView {
+  const { Containers: _none, ...rest } = n;
+  return { ...rest, Containers: {} };
+}
+
+function isSwarmCreate(req: NetworkCreateRequest): boolean {
+  return req.Driver === 'overlay' || req.Scope === 'swarm';
+}
+
+/**
+ * The network routes' backend in a swarm: local networks as before, swarm-scoped ones from the
+ * store beside them (a node's local bridge of a swarm network stands for it: one row, the local
+ * one); `-d overlay` creates a swarm network on a manager.
+ */
+export function swarmAwareNetworks<T extends LocalNetworks>(local: T, swarm: SwarmNetworkSource) {
+  const cluster = (): SwarmNetworks | null => swarm.swarmNetworks();
+  return {
+    ...local,
+    list: async (filter: NetworkListFilter, withContainers: boolean): Promise<NetworkView[]> => {
+      const views = local.list(filter, withContainers);
+      const nets = cluster();
+      if (!nets) return views;
+      const everyLocal = new Set(local.list({ match: () => true }, false).map((v) => v.Id));
+      for (const n of await nets.list()) {
+        if (everyLocal.has(n.Id)) continue;
+        if (filter.match(filterRecord(n), false, 'swarm', 'overlay')) views.push(swarmNetworkView(n));
+      }
+      return views;
+    },
+    inspect: async (id: string, withStatus: boolean): Promise<NetworkView> => {
+      try {
+        return local.inspect(id, withStatus);
+      } catch (err) {
+        const nets = cluster();
+        if (!(err instanceof NotFound) || !nets) throw err;
+        const n = await nets.find(id);
+        if (!n) throw err;
+        return swarmNetworkView(n);
+      }
+    },
+    create: async (req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> => {
+      const nets = cluster();
+      if (!nets || !isSwarmCreate(req)) return local.create(req);
+      await swarm.requireManager();
+      if (local.list({ match: (n) => n.name === req.Name }, false).length > 0) {
+        throw new Conflict(`network with name ${req.Name} already exists`);
+      }
+      return nets.create({ ...req, Driver: 'overlay' });
+    },
+    remove: async (id: string): Promise<void> => {
+      const nets = cluster();
+      const n = nets ? await nets.find(id) : undefined;
+      if (!nets || !n) return local.remove(id);
+      await swarm.requireManager();
+      await nets.remove(n);
+      // This node's own bridge of it goes too, if no container uses it.
+      await local.remove(n.Id).catch(() => undefined);
+    },
+  };
 }

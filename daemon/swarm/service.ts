@@ -162,6 +162,11 @@ export class SwarmService {
     return this.member;
   }
 
+  /** Refuses (dockerd's texts) unless this node is a manager of a swarm. */
+  requireManager(): Promise<void> {
+    return this.nodes.requireManager();
+  }
+
   /** Swarm-scoped networks, while in a swarm. */
   swarmNetworks(): SwarmNetworks | null {
     return this.member ? new SwarmNetworks(this.deps.kv, clusterKeys(this.member.clusterId), () => this.now()) : null;
