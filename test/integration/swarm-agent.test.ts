@@ -6,6 +6,7 @@
 // by `docker network create -d overlay` on the manager is listed on the worker; two tasks of one
 // service on it resolve the service name to both addresses (DNSRR). The worker's berthd killed
 // and started again: a task deleted meanwhile has its container removed, the other is reported.
+// The worker leaving the swarm removes its task containers.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -221,5 +222,13 @@ describe('swarm agent on etcd', () => {
     );
     await del(keys.task(keep));
     assert.ok(await pollUntil(60_000, 250, async () => (await taskPs(n2, keep)) === ''));
+  });
+
+  test('the worker leaves the swarm: its task containers go', async () => {
+    const t = newId();
+    await put(keys.task(t), task(t, web, 6, 'running'));
+    assert.ok(await stateIs(t, 'running'));
+    assert.equal(await ok(n2, ['swarm', 'leave']), 'Node left the swarm.');
+    assert.equal(await taskPs(n2, t), '');
   });
 });

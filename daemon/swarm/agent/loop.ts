@@ -126,16 +126,6 @@ export class AgentLoop {
     this.scheduleSync(0);
   }
 
-  /** Settles once the current listing (if any) is done: for tests. */
-  async idle(): Promise<void> {
-    await this.syncing;
-    for (;;) {
-      const pending = [...this.workers.values()].map((w) => w.done).filter((d): d is Promise<void> => d !== undefined);
-      if (pending.length === 0) return;
-      await Promise.all(pending);
-    }
-  }
-
   /** Stops watching; task containers stay as they are (berthd stopping). */
   async stop(): Promise<void> {
     this.stopped = true;
