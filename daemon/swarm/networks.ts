@@ -193,7 +193,9 @@ export function swarmAwareNetworks<T extends LocalNetworks>(local: T, swarm: Swa
       const nets = cluster();
       if (!nets) return views;
       const everyLocal = new Set(local.list({ match: () => true }, false).map((v) => v.Id));
-      for (const n of await nets.list()) {
+      // The store out of reach: local networks still list (as a node cut off from its managers).
+      const stored = await nets.list().catch(() => []);
+      for (const n of stored) {
         if (everyLocal.has(n.Id)) continue;
         if (filter.match(filterRecord(n), false, 'swarm', 'overlay')) views.push(swarmNetworkView(n));
       }
@@ -205,7 +207,7 @@ export function swarmAwareNetworks<T extends LocalNetworks>(local: T, swarm: Swa
       } catch (err) {
         const nets = cluster();
         if (!(err instanceof NotFound) || !nets) throw err;
-        const n = await nets.find(id);
+        const n = await nets.find(id).catch(() => undefined);
         if (!n) throw err;
         return swarmNetworkView(n);
       }

@@ -4,7 +4,8 @@
 // running; desired ready: created, not started; shutdown: stopped; deleted: removed. A task with
 // a secret (sealed with the cluster key) reads it at /run/secrets/<name>. A swarm network made
 // by `docker network create -d overlay` on the manager is listed on the worker; two tasks of one
-// service on it resolve the service name to both addresses (DNSRR). The worker's berthd killed
+// service on it resolve the service name to both addresses (DNSRR). A port published in ingress
+// mode is published on the task's node. The worker's berthd killed
 // and started again: a task deleted meanwhile has its container removed, the other is reported.
 // The worker leaving the swarm removes its task containers.
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import { clusterKeys, type ClusterKeys } from '../../daemon/swarm/keys';
 import { sealData } from '../../daemon/swarm/seal';
 import { EtcdKv } from '../../store/cluster/etcd-kv';
 import { loadBusybox, pollUntil, startBerth, type Berth } from './harness';
-import { destroySwarm, EtcdCluster, startSwarmNode } from './swarm-kit';
+import { destroySwarm, EtcdCluster, freePort, startSwarmNode } from './swarm-kit';
 
 const TTL = 3;
 
@@ -196,6 +197,24 @@ describe('swarm agent on etcd', () => {
     );
     for (const t of [a, b]) await del(keys.task(t));
     assert.ok(await pollUntil(60_000, 250, async () => (await taskPs(n2, a)) === '' && (await taskPs(n2, b)) === ''));
+  });
+
+  test('a published port in ingress mode (the CLI default) is published on the node running the task', async () => {
+    const pub = newId();
+    const port = await freePort();
+    await put(keys.service(pub), {
+      ID: pub,
+      Spec: {
+        Name: 'pub',
+        EndpointSpec: { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: port, PublishMode: 'ingress' }] },
+      },
+    });
+    const t = newId();
+    await put(keys.task(t), task(t, pub, 1, 'running'));
+    assert.ok(await stateIs(t, 'running'), JSON.stringify(await status(t)));
+    assert.match(await ok(n2, ['port', `pub.1.${t}`, '80/tcp']), new RegExp(`^0\\.0\\.0\\.0:${port}$`, 'm'));
+    await del(keys.task(t));
+    assert.ok(await pollUntil(60_000, 250, async () => (await taskPs(n2, t)) === ''));
   });
 
   test("the worker's berthd killed and started again: a task deleted meanwhile is removed, the other reported", async () => {
