@@ -17,6 +17,8 @@ import type { Task } from '../../daemon/swarm/agent/task-container';
 import { clusterKeys } from '../../daemon/swarm/keys';
 import type { SwarmNetworkRecord } from '../../daemon/swarm/networks';
 import { sealData } from '../../daemon/swarm/seal';
+import { ClusterStoreUnavailable } from '../../lib/errors';
+import type { ClusterKv } from '../../store/cluster/kv';
 import { MemoryKv } from '../../store/cluster/memory-kv';
 
 const NODE = 'node1aaaaaaaaaaaaaaaaaaaaa';
@@ -298,4 +300,29 @@ test('a secret that cannot be found rejects the task', async () => {
   const st = JSON.parse((await kv.get(keys.taskStatus('t9')))?.value ?? '{}') as { Err?: string };
   assert.match(st.Err ?? '', /secret nosuch not found/);
   assert.equal(containerOf('t9'), undefined);
+});
+
+test('the store out of reach while preparing: retried, never rejected', async () => {
+  await loop.stop();
+  let failures = 2;
+  const flaky: ClusterKv = {
+    get: async (key) => {
+      if (key === keys.service(SVC) && failures > 0) {
+        failures--;
+        throw new ClusterStoreUnavailable('cluster store unavailable: etcd is unreachable');
+      }
+      return kv.get(key);
+    },
+    list: (prefix) => kv.list(prefix),
+    txn: (c, s, f) => kv.txn(c, s, f),
+    watch: (prefix, rev, h) => kv.watch(prefix, rev, h),
+    grantLease: (ttl) => kv.grantLease(ttl),
+    close: () => kv.close(),
+  };
+  loop = new AgentLoop({ kv: flaky, keys, nodeId: NODE, clusterKey, host, filesRoot, node: {}, retryBaseMs: 100 });
+  await put(keys.task('t10'), task('t10', 'running'));
+  loop.start();
+  await settle(stateIs('t10', 'running'));
+  assert.equal(await state('t10'), 'running');
+  assert.equal(failures, 0);
 });

@@ -10,14 +10,22 @@
 // reported again. Nothing here sleeps on a wall-clock promise the tests cannot drive: timers are
 // setTimeout (mockable) and every promise is awaited or tracked.
 import type { Logger } from 'pino';
-import { errorMessage } from '../../../lib/errors';
+import { ClusterStoreUnavailable, errorMessage } from '../../../lib/errors';
 import type { ClusterKv, KvEvent, KvWatch } from '../../../store/cluster/kv';
 import { idOfKey, type ClusterKeys } from '../keys';
 import { openData } from '../seal';
 import { taskContainerPlan, type Task, type TaskNetwork, type TaskNode, type TaskRunInput } from './task-container';
 import { removeTaskFiles, taskFileInputs, writeTaskFiles, type TaskFileMount } from './task-files';
 import { TaskRunner, type AgentContainers } from './task-runner';
-import { stateRank, stepTask, type ContainerStatus, type TaskController, type TaskState, type TaskStatus } from './task-status';
+import {
+  TemporaryTaskError,
+  stateRank,
+  stepTask,
+  type ContainerStatus,
+  type TaskController,
+  type TaskState,
+  type TaskStatus,
+} from './task-status';
 import type { SwarmNetworkRecord } from '../networks';
 
 export const TASK_ID_LABEL = 'com.docker.swarm.task.id';
@@ -155,7 +163,11 @@ export class AgentLoop {
     clearTimeout(this.resyncTimer);
     this.resyncTimer = setTimeout(() => {
       this.resyncTimer = undefined;
-      if (this.syncing) return;
+      // A listing under way: this one follows it (never dropped, or the loop could end unwatched).
+      if (this.syncing) {
+        this.scheduleSync(Math.max(delayMs, 100));
+        return;
+      }
       const p = this.sync()
         .then(() => {
           this.syncFailures = 0;
@@ -297,7 +309,10 @@ export class AgentLoop {
       }
       // A retry, or a write that did not happen: back off, a bounded number of times.
       if (++attempts >= max) {
+        // The store may be out of reach: list again later (it retries until it can), which
+        // steps every task again, this one included.
         this.log?.warn({ task: id }, 'swarm agent: giving up on the task until it changes or the tasks are listed again');
+        this.scheduleSync(this.o.retryMaxMs ?? 10_000);
         return;
       }
       await this.sleep(this.backoff(attempts - 1), w);
@@ -414,6 +429,16 @@ export class AgentLoop {
   }
 }
 
+/** A store read: unreachable is a temporary error (the step is retried), never a rejection. */
+async function temporary<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof ClusterStoreUnavailable) throw new TemporaryTaskError(err.message);
+    throw err;
+  }
+}
+
 /** One step's controller: the light plan (name, grace) for most steps, the full one to prepare. */
 class AgentTaskController implements TaskController {
   private runner: TaskRunner | undefined;
@@ -431,7 +456,7 @@ class AgentTaskController implements TaskController {
 
   private async input(): Promise<TaskRunInput> {
     const d = this.loop.deps;
-    const service = await this.loop.service(this.task);
+    const service = await temporary(this.loop.service(this.task));
     const found = this.existing();
     const serviceName = service?.Spec?.Name ?? found?.serviceName;
     if (serviceName === undefined) throw new Error(`service ${this.task.ServiceID ?? ''} not found`);
@@ -462,11 +487,11 @@ class AgentTaskController implements TaskController {
     const d = this.loop.deps;
     const input = await this.input();
     const taskId = this.task.ID ?? '';
-    const payloads = await this.loop.payloads(this.task);
+    const payloads = await temporary(this.loop.payloads(this.task));
     const files = taskFileInputs(this.task.Spec?.ContainerSpec ?? {}, (kind, id) => payloads.get(`${kind}/${id}`));
     const networks: TaskNetwork[] = [];
     for (const n of this.task.Spec?.Networks ?? []) {
-      const net = await this.loop.network(n.Target ?? '');
+      const net = await temporary(this.loop.network(n.Target ?? ''));
       if (!net) throw new Error(`network ${n.Target ?? ''} not found`);
       const local = await d.host.ensureNetwork(net);
       networks.push({ target: local, aliases: [input.serviceName, ...(n.Aliases ?? [])], driverOpts: n.DriverOpts });
