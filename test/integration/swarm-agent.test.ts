@@ -197,6 +197,15 @@ describe('swarm agent on etcd', () => {
     );
     for (const t of [a, b]) await del(keys.task(t));
     assert.ok(await pollUntil(60_000, 250, async () => (await taskPs(n2, a)) === '' && (await taskPs(n2, b)) === ''));
+
+    // Removal on the manager: refused while a service names it, then done.
+    await put(keys.service(api), { ID: api, Spec: { Name: 'api', TaskTemplate: { Networks: [{ Target: netId }] } } });
+    const refused = await n1.docker(['network', 'rm', 'appnet']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, new RegExp(`network ${netId} is in use by service ${api}`));
+    await put(keys.service(api), { ID: api, Spec: { Name: 'api', EndpointSpec: { Mode: 'dnsrr' } } });
+    await ok(n1, ['network', 'rm', 'appnet']);
+    assert.equal(await ok(n1, ['network', 'ls', '-q', '--filter', 'name=appnet']), '');
   });
 
   test('a published port in ingress mode (the CLI default) is published on the node running the task', async () => {
