@@ -11,6 +11,7 @@ import type { SwarmInfo } from '../system/types';
 import { clusterKeys, tokenIndexKey, type ClusterKeys } from './keys';
 import { LocalSwarmState, newObjectId, type Membership } from './local-state';
 import { NodeMembership } from './membership';
+import { SwarmNetworks } from './networks';
 import { NodeViews } from './nodes';
 import { OrchestratorLoop } from './orchestrator-loop';
 import { ServicesApi } from './services';
@@ -35,6 +36,15 @@ export interface SwarmServiceDeps {
   describe(): NodeDescription;
   logger?: Logger;
   now?: () => Date;
+  /** The node's task agent: started with the membership, removed with a leave, stopped at close. */
+  agent?: SwarmAgentControl;
+}
+
+export interface SwarmAgentControl {
+  start(m: Membership): void;
+  /** Leaving: task containers go. */
+  leave(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 export interface InitRequest {
@@ -159,6 +169,22 @@ export class SwarmService {
     });
     if (background) this.membership.startInBackground();
     else await this.membership.start();
+    this.deps.agent?.start(m);
+  }
+
+  /** This node's membership (cluster and node IDs, the cluster key), null outside a swarm. */
+  get membershipInfo(): Membership | null {
+    return this.member;
+  }
+
+  /** Refuses (dockerd's texts) unless this node is a manager of a swarm. */
+  requireManager(): Promise<void> {
+    return this.nodes.requireManager();
+  }
+
+  /** Swarm-scoped networks, while in a swarm. */
+  swarmNetworks(): SwarmNetworks | null {
+    return this.member ? new SwarmNetworks(this.deps.kv, clusterKeys(this.member.clusterId), () => this.now()) : null;
   }
 
   /** Elected: the orchestrator runs for this term. */
@@ -297,6 +323,7 @@ export class SwarmService {
     }
     await this.membership?.stop();
     this.membership = undefined;
+    await this.deps.agent?.leave();
     // A worker's node object stays (shown down, removed with `node rm`), as dockerd; the last
     // manager leaving with --force takes the whole cluster with it.
     try {
@@ -412,6 +439,7 @@ export class SwarmService {
   }
 
   async close(): Promise<void> {
+    await this.deps.agent?.stop();
     this.membership?.release();
     this.stopLeading();
     await this.deps.kv.close();

@@ -3,14 +3,18 @@
 // every client is hostile: a field of the wrong type is a 400, never a crash).
 
 import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidParameter } from '../../lib/errors';
 import { EtcdKv } from '../../store/cluster/etcd-kv';
 import type { ClusterKv } from '../../store/cluster/kv';
 import { engineInfo } from '../system/engine';
 import { machineArchitecture } from '../system/host';
-import { SwarmService, type InitRequest, type JoinRequest } from './service';
+import { AgentLoop } from './agent/loop';
+import { LocalAgentHost, type LocalHostDeps } from './agent/local-host';
+import { clusterKeys } from './keys';
 import type { Service, ServiceSpec, Task } from './orchestrator/types';
+import { SwarmService, type InitRequest, type JoinRequest, type SwarmAgentControl } from './service';
 import type { TaskFilter, UpdateOptions } from './services';
 import type { ApiNode, NodeDescription, NodeSpec, Swarm, SwarmSpec } from './shapes';
 
@@ -56,7 +60,47 @@ export function describeNode(labels: string[]): NodeDescription {
   };
 }
 
-export async function startSwarm(c: SwarmConfig, logger: Logger): Promise<SwarmService> {
+/** What the node's task agent runs on: the local services and the exec root (task files). */
+export interface SwarmAgentDeps extends LocalHostDeps {
+  execRoot: string;
+}
+
+function agentControl(kv: ClusterKv, c: SwarmConfig, d: SwarmAgentDeps, logger: Logger): SwarmAgentControl {
+  const host = new LocalAgentHost(d);
+  let loop: AgentLoop | undefined;
+  const take = (): AgentLoop | undefined => {
+    const l = loop;
+    loop = undefined;
+    return l;
+  };
+  return {
+    start: (m) => {
+      take()
+        ?.stop()
+        .catch(() => undefined);
+      const desc = describeNode(c.labels);
+      loop = new AgentLoop({
+        kv,
+        keys: clusterKeys(m.clusterId),
+        nodeId: m.nodeId,
+        clusterKey: Buffer.from(m.clusterKey, 'base64'),
+        host,
+        filesRoot: path.join(d.execRoot, 'swarm', 'tasks'),
+        node: { hostname: desc.Hostname, architecture: desc.Platform?.Architecture, os: desc.Platform?.OS },
+        logger: logger.child({ component: 'swarm-agent' }),
+      });
+      loop.start();
+    },
+    leave: async () => {
+      await take()?.stopAndRemoveAll();
+    },
+    stop: async () => {
+      await take()?.stop();
+    },
+  };
+}
+
+export async function startSwarm(c: SwarmConfig, logger: Logger, agent?: SwarmAgentDeps): Promise<SwarmService> {
   const kv = connectClusterStore(c);
   const service = new SwarmService({
     kv,
@@ -64,6 +108,7 @@ export async function startSwarm(c: SwarmConfig, logger: Logger): Promise<SwarmS
     nodeTtlSeconds: c.clusterNodeTtl,
     describe: () => describeNode(c.labels),
     logger,
+    ...(agent ? { agent: agentControl(kv, c, agent, logger) } : {}),
   });
   // A node whose store is down at start still serves its local API; membership retries.
   await service.start();
