@@ -104,6 +104,11 @@ describe('swarm agent on etcd', () => {
     const state = JSON.parse(fs.readFileSync(path.join(n1.dataRoot, 'swarm', 'state.json'), 'utf8')) as { clusterKey: string };
     clusterKey = Buffer.from(state.clusterKey, 'base64');
     kv = new EtcdKv({ endpoints: etcd.endpoints.split(',') });
+    // This test is the orchestrator: it takes the office from n1's orchestrator loop (which would
+    // otherwise scale, update and reap these hand-written tasks). A leader key of another term
+    // makes n1's next guarded write fail; n1 then stops orchestrating and waits for the key to go.
+    await del(keys.leader);
+    await put(keys.leader, 'the-test');
     await put(keys.service(web), { ID: web, Spec: { Name: 'web', EndpointSpec: { Mode: 'dnsrr' } } });
     await put(keys.service(api), { ID: api, Spec: { Name: 'api', EndpointSpec: { Mode: 'dnsrr' } } });
   });

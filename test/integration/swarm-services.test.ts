@@ -3,8 +3,8 @@
 // with REPLICAS, ps, inspect (Version.Index, the spec as sent plus defaults), update (rolling:
 // PreviousSpec, UpdateStatus), scale, rollback, the version compare-and-swap, rm, a drained node
 // emptied and a SIGKILLed node's tasks re-placed after its lease TTL. Placement is asserted from
-// the tasks' nodes (`docker node ps`); whether tasks reach RUNNING depends on the node agent, so
-// the assertions here hold with or without it.
+// the tasks' nodes (`docker node ps`); the nodes' agents (h/swarm-node, merged) run the tasks, so
+// REPLICAS reaches 6/6 and the rolling update completes.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -127,6 +127,12 @@ describe('swarm services on etcd', () => {
       }),
       `6 tasks, 2 per node: ${JSON.stringify(await wantedPerNode('web'))}`,
     );
+    // the nodes' agents run them: REPLICAS 6/6, every task running (status from P/task-status)
+    assert.ok(
+      await pollUntil(POLL_MS * 2, 250, async () => (await ok(n1, ['service', 'ls', '--format', '{{.Replicas}}'])) === '6/6'),
+      await ok(n1, ['service', 'ps', 'web', '--no-trunc']),
+    );
+    assert.ok((await tasksOf('web')).every((t) => t.Status.State === 'running'));
     // every task is placed; node ps agrees with the tasks' nodes
     for (const n of ids) assert.equal(lines(await ok(n1, ['node', 'ps', '-q', '--filter', 'desired-state=running', n])).length, 2);
     const ls = lines(await ok(n1, ['service', 'ls', '--format', '{{.ID}}|{{.Name}}|{{.Mode}}|{{.Replicas}}|{{.Image}}']));
@@ -232,6 +238,14 @@ describe('swarm services on etcd', () => {
       }),
       'the orchestrator starts the update: UpdateStatus, new tasks in batches of 2',
     );
+    assert.ok(
+      await pollUntil(POLL_MS * 3, 500, async () => (await inspect('web')).UpdateStatus?.State === 'completed'),
+      `update completed: ${JSON.stringify((await inspect('web')).UpdateStatus)}`,
+    );
+    const running = (await tasksOf('web')).filter((t) => t.DesiredState === 'running');
+    assert.equal(running.length, 6);
+    assert.ok(running.every((t) => t.Spec.ContainerSpec.Image === 'busybox:v2' && t.Status.State === 'running'));
+    assert.equal((await inspect('web')).UpdateStatus?.Message, 'update completed');
   });
 
   test('service scale web=3, then rollback to the previous spec', async () => {

@@ -40,7 +40,7 @@ const spec = (name: string, replicas = 2): ServiceSpec => ({
 });
 
 async function until(check: () => Promise<boolean>): Promise<boolean> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 1000; i++) {
     if (await check()) return true;
     await new Promise((r) => setTimeout(r, 10));
   }
