@@ -174,3 +174,29 @@ test('targets: a task is found by ID or prefix on its node; a service without ru
   await assert.rejects(logTargets(kv, keys, 'task', 'task', false), /task task is ambiguous \(2 matches found\)/);
   await assert.rejects(logTargets(kv, keys, 'task', 'nope', false), /task nope not found/);
 });
+
+test('follow: a task container that appears on the node later is read too', async () => {
+  const kv = new MemoryKv();
+  const tasks: Record<string, { service: string; lines: LogEntry[] }> = { t1: { service: 's1', lines: [entry('early', 1)] } };
+  const n2 = await node(kv, 'n2', fakeLogs(tasks));
+  const abort = new AbortController();
+  const it = relayLogs(
+    { kv, keys },
+    { tasks: [], services: ['s1'], nodes: ['n2'], unavailable: [] },
+    options({ follow: true, signal: abort.signal }),
+  );
+  assert.equal(((await it.next()).value as RelayLine).payload.toString(), 'early\n');
+  // The responder's rescan timer does not hold the process open; the test's wait must.
+  const keepAlive = setInterval(() => undefined, 1000);
+  try {
+    tasks.t2 = { service: 's1', lines: [entry('late', 2)] };
+    tasks.t3 = { service: 'other', lines: [entry('not mine', 2)] };
+    assert.equal(((await it.next()).value as RelayLine).payload.toString(), 'late\n');
+    const pending = it.next();
+    abort.abort();
+    assert.equal((await pending).done, true);
+  } finally {
+    clearInterval(keepAlive);
+  }
+  await n2.stop();
+});

@@ -24,6 +24,8 @@ import {
 
 export const TASK_ID_LABEL = 'com.docker.swarm.task.id';
 export const SERVICE_ID_LABEL = 'com.docker.swarm.service.id';
+/** How often a following session looks for task containers that started since, ms. */
+const RESCAN_MS = 1000;
 
 /** This node's containers as the responder needs them. */
 export interface LocalTaskLogs {
@@ -50,6 +52,9 @@ class Session {
   private writerWake: (() => void) | undefined;
   private windowWake: (() => void) | undefined;
   private readersLeft = 0;
+  private readonly reading = new Set<string>();
+  private rescan: NodeJS.Timeout | undefined;
+  private failure: string | undefined;
   private written = 0;
   private acked: number;
 
@@ -73,6 +78,7 @@ class Session {
   }
 
   cancel(): void {
+    clearInterval(this.rescan);
     this.abort.abort();
     this.writerWake?.();
     this.windowWake?.();
@@ -80,20 +86,30 @@ class Session {
   }
 
   run(): void {
-    const wanted = this.deps.logs
-      .taskContainers()
-      .filter((c) => this.req.tasks.includes(c.taskId) || this.req.services.includes(c.serviceId));
-    this.readersLeft = wanted.length;
-    for (const c of wanted) {
-      void this.readOne(c.containerId, c.taskId, c.serviceId).finally(() => {
-        this.readersLeft--;
-        this.writerWake?.();
-      });
+    this.startReaders();
+    // Following, tasks that start here later are read too (swarmkit's agent adds them).
+    if (this.req.follow) {
+      this.rescan = setInterval(() => this.startReaders(), RESCAN_MS);
+      this.rescan.unref();
     }
     void this.writeLoop().catch((err: unknown) => {
       this.deps.logger?.debug({ err, request: this.requestId }, 'log relay session ended');
       this.cancel();
     });
+  }
+
+  private startReaders(): void {
+    if (this.aborted) return;
+    for (const c of this.deps.logs.taskContainers()) {
+      if (this.reading.has(c.containerId)) continue;
+      if (!this.req.tasks.includes(c.taskId) && !this.req.services.includes(c.serviceId)) continue;
+      this.reading.add(c.containerId);
+      this.readersLeft++;
+      void this.readOne(c.containerId, c.taskId, c.serviceId).finally(() => {
+        this.readersLeft--;
+        this.writerWake?.();
+      });
+    }
   }
 
   private async push(m: WireMessage): Promise<void> {
@@ -139,8 +155,6 @@ class Session {
       }
     }
   }
-
-  private failure: string | undefined;
 
   private wait(set: (wake: () => void) => void, ms?: number): Promise<void> {
     return new Promise<void>((resolve) => {
