@@ -107,6 +107,13 @@ describe('swarm secrets, configs and task logs on etcd', () => {
       'Error response from daemon: rpc error: code = AlreadyExists desc = secret s1 already exists',
       'y',
     );
+    await fails(n1, ['secret', 'ls', '--filter', 'foo=bar'], "invalid filter 'foo'");
+    const badVersion = await n1.request('POST', `/secrets/${id}/update?version=x`, {
+      body: JSON.stringify({ Name: 's1' }),
+      headers: { 'Content-Type': 'application/json' },
+    });
+    assert.equal(badVersion.status, 400);
+    assert.match(badVersion.body, /invalid secret version/);
     await fails(n2, ['secret', 'ls'], "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state.");
     // A service referencing it (written as the service API stores one) keeps it from removal.
     await etcdPut(`${prefix}services/svc000000000000000000001`, {
