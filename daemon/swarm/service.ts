@@ -186,6 +186,7 @@ export class SwarmService {
     });
     this.responder = responder;
     const attempt = (): void => {
+      if (this.responder !== responder) return;
       responder.start().catch((err: unknown) => {
         if (this.responder !== responder) return;
         this.deps.logger?.warn({ err }, 'log responder did not start; retrying');

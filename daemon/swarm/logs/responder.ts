@@ -221,10 +221,11 @@ export class LogResponder {
 
   /** Starts watching; requests already there (from before a restart) are answered too. */
   async start(): Promise<void> {
+    if (this.stopped) return;
     const prefix = this.deps.keys.logRequestsPrefix(this.deps.nodeId);
     const { entries, revision } = await this.deps.kv.list(prefix);
     for (const e of entries) this.onPut(e.key, e.value, e.lease, e.createRevision);
-    this.watch = await this.deps.kv.watch(prefix, revision + 1, {
+    const watch = await this.deps.kv.watch(prefix, revision + 1, {
       onEvents: (events) => {
         for (const ev of events) this.onEvent(ev);
       },
@@ -234,6 +235,9 @@ export class LogResponder {
         if (!this.stopped) void this.restart();
       },
     });
+    // Stopped while the watch was being set up: it must not outlive the responder.
+    if (this.stopped) await watch.cancel().catch(() => undefined);
+    else this.watch = watch;
   }
 
   private async restart(): Promise<void> {
