@@ -384,7 +384,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       onError: (err, id) => statsLogger.warn({ err, container: id }, 'collecting stats failed'),
     });
 
-    const swarm = config.clusterStore.length > 0 ? await startSwarm(config, logger.child({ component: 'swarm' })) : undefined;
+    const swarm = config.clusterStore.length > 0 ? await startSwarm(config, logger.child({ component: 'swarm' }), containers) : undefined;
     if (swarm) cleanups.push(() => swarm.close());
 
     const system = new SystemService({
