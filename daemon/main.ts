@@ -48,7 +48,8 @@ import { VolumeService } from './volumes/service';
 import { DiskUsageService } from './system/disk-usage';
 import { engineInfo } from './system/engine';
 import { NetworkRepo } from '../store/network-repo';
-import { NetworkService, networkTag } from './networks/service';
+import { NetworkService, networkTag, type NetworkCreateRequest, type NetworkListFilter } from './networks/service';
+import type { EndpointSettings } from './containers/api-types';
 import { EmbeddedDnsResolver, repoResolverView } from './networks/dns-resolver';
 import { Sandboxes } from './networks/sandboxes';
 import { Links, hostHasIpv6 } from '../network/links';
@@ -64,6 +65,7 @@ import { serveMetrics } from '../api/metrics-server';
 import { serveDashboard } from '../api/dashboard-server';
 import { dashboardBackend } from './dashboard/backend';
 import { startSwarm, swarmBackend } from './swarm/wiring';
+import { swarmAwareNetworks } from './swarm/networks';
 
 interface Shutdown {
   (): Promise<void>;
@@ -384,7 +386,16 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       onError: (err, id) => statsLogger.warn({ err, container: id }, 'collecting stats failed'),
     });
 
-    const swarm = config.clusterStore.length > 0 ? await startSwarm(config, logger.child({ component: 'swarm' }), containers) : undefined;
+    const swarm =
+      config.clusterStore.length > 0
+        ? await startSwarm(config, logger.child({ component: 'swarm' }), {
+            containers,
+            events,
+            images,
+            networks,
+            execRoot: config.execRoot,
+          })
+        : undefined;
     if (swarm) cleanups.push(() => swarm.close());
 
     const system = new SystemService({
@@ -417,6 +428,15 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       logger: logger.child({ component: 'system' }),
     });
 
+    const localNetworks = {
+      list: (f: NetworkListFilter, withContainers: boolean) => networks.list(f, withContainers),
+      inspect: (id: string, withStatus: boolean) => networks.inspect(id, withStatus),
+      create: (req: NetworkCreateRequest) => networks.create(req),
+      remove: (id: string) => networks.remove(id),
+      prune: (opts: Parameters<NetworkService['prune']>[0]) => networks.prune(opts),
+      connect: (net: string, c: string, settings: EndpointSettings | undefined) => containers.connect(net, c, settings),
+      disconnect: (net: string, c: string, force: boolean) => containers.disconnect(net, c, force),
+    };
     const timed = <T extends object>(target: T, actions: Partial<Record<keyof T, string>>): T =>
       metrics ? timedMethods(target, actions, (a, s) => metrics.observeAction(a, s)) : target;
     // The Engine API and the dashboard act through this one object.
@@ -444,15 +464,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
           changes: 'changes',
         }),
         volumes,
-        networks: {
-          list: (f, withContainers) => networks.list(f, withContainers),
-          inspect: (id, withStatus) => networks.inspect(id, withStatus),
-          create: (req) => networks.create(req),
-          remove: (id) => networks.remove(id),
-          prune: (opts) => networks.prune(opts),
-          connect: (net, c, settings) => containers.connect(net, c, settings),
-          disconnect: (net, c, force) => containers.disconnect(net, c, force),
-        },
+        networks: swarm ? swarmAwareNetworks(localNetworks, swarm) : localNetworks,
         diskUsage: new DiskUsageService({ images, containers, volumes }),
         registry: new RegistryService(registry, registryClient),
         build: new BuildService(

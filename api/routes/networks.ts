@@ -16,8 +16,9 @@ import { shapes, versionAsks } from '../version-shapes';
 
 export interface NetworkBackend {
   /** withContainers: each network's endpoints, as inspect shows them. */
-  list(filter: NetworkListFilter, withContainers: boolean): NetworkView[];
-  inspect(id: string, withStatus: boolean): NetworkView;
+  /** In a swarm, swarm-scoped networks come from the cluster store (hence the promise). */
+  list(filter: NetworkListFilter, withContainers: boolean): NetworkView[] | Promise<NetworkView[]>;
+  inspect(id: string, withStatus: boolean): NetworkView | Promise<NetworkView>;
   create(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }>;
   remove(id: string): Promise<void>;
   prune(opts: { until?: number; labels: (l: Readonly<Record<string, string>>) => boolean }): Promise<{ NetworksDeleted: string[] | null }>;
@@ -60,11 +61,11 @@ export function networkListFilter(filters: Filters): NetworkListFilter {
   }
   const dangling = filters.has('dangling') ? filters.boolValue('dangling', false) : undefined;
   return {
-    match(n: NetworkRecord, isDangling: boolean): boolean {
-      if (!filters.exactMatch('driver', n.driver)) return false;
+    match(n: NetworkRecord, isDangling: boolean, scope = 'local', driver: string = n.driver): boolean {
+      if (!filters.exactMatch('driver', driver)) return false;
       if (!filters.match('id', n.id)) return false;
       if (!filters.match('name', n.name)) return false;
-      if (!filters.exactMatch('scope', 'local')) return false;
+      if (!filters.exactMatch('scope', scope)) return false;
       if (!filters.matchKVList('label', n.labels)) return false;
       if (filters.has('type')) {
         const types = filters.get('type');
@@ -81,7 +82,7 @@ export function networkOperations(backend: NetworkBackend): Operations {
   return {
     NetworkList: async (request, reply) => {
       const filter = networkListFilter(Filters.fromQuery(queryOf(request)));
-      const list = backend.list(filter, versionAsks.networkListContainers(request.apiVersion));
+      const list = await backend.list(filter, versionAsks.networkListContainers(request.apiVersion));
       return sendJson(reply, shapes.networkList(list, request.apiVersion));
     },
 
@@ -91,8 +92,9 @@ export function networkOperations(backend: NetworkBackend): Operations {
       boolValue(q, 'verbose');
       const scope = queryString(q, 'scope');
       const id = pathParam(request, 'id');
-      if (scope && scope !== 'local') throw new NotFound(`network ${id} not found`);
-      return sendJson(reply, shapes.network(backend.inspect(id, versionAsks.networkStatus(request.apiVersion)), request.apiVersion));
+      const view = await backend.inspect(id, versionAsks.networkStatus(request.apiVersion));
+      if (scope && scope !== view.Scope) throw new NotFound(`network ${id} not found`);
+      return sendJson(reply, shapes.network(view, request.apiVersion));
     },
 
     NetworkCreate: async (request, reply) => {

@@ -86,7 +86,8 @@ export interface NetworkCreateRequest {
 }
 
 export interface NetworkListFilter {
-  match(n: NetworkRecord, dangling: boolean): boolean;
+  /** scope and driver: of a swarm network (default: the record's, local). */
+  match(n: NetworkRecord, dangling: boolean, scope?: string, driver?: string): boolean;
 }
 
 function parseBoolOption(key: string, v: string): boolean {
@@ -371,7 +372,8 @@ export class NetworkService {
 
   // ------------------------------------------------------------------ create
 
-  async create(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
+  /** `opts.id`: the ID to use (a swarm network's local bridge keeps the swarm network's ID). */
+  async create(req: NetworkCreateRequest, opts: { id?: string } = {}): Promise<{ Id: string; Warning: string }> {
     const name = req.Name;
     if (!name) throw new InvalidParameter('invalid name: ');
     const driver = req.Driver || 'bridge';
@@ -407,7 +409,10 @@ export class NetworkService {
     if (hostBinding && !parseCidr4(`${hostBinding}/32`))
       throw new InvalidParameter(`failed to parse ${BRIDGE_OPTS.hostBinding} value: ${hostBinding}`);
 
-    const id = randomBytes(32).toString('hex');
+    const id = opts.id ?? randomBytes(32).toString('hex');
+    if (opts.id !== undefined && (!/^[a-z0-9]{1,64}$/.test(opts.id) || this.repo.get(opts.id))) {
+      throw new Conflict(`network with ID ${opts.id} already exists`);
+    }
     const bridgeName = options[BRIDGE_OPTS.name] ?? `br-${id.slice(0, 12)}`;
     checkIfName(bridgeName);
     if (this.all().some((n) => n.bridgeName === bridgeName)) {

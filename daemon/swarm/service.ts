@@ -14,6 +14,7 @@ import { NodeMembership } from './membership';
 import { LogResponder, type LocalTaskLogs } from './logs/responder';
 import { relayLogs, type RelayLine, type RelayOptions } from './logs/relay';
 import { logTargets } from './logs/targets';
+import { SwarmNetworks } from './networks';
 import { NodeViews } from './nodes';
 import {
   defaultSwarmSpec,
@@ -39,10 +40,19 @@ export interface SwarmServiceDeps {
   now?: () => Date;
   /** This node's task containers' logs, for the log relay's responder (none: requests go unanswered). */
   taskLogs?: LocalTaskLogs;
+  /** The node's task agent: started with the membership, removed with a leave, stopped at close. */
+  agent?: SwarmAgentControl;
 }
 
 export interface SwarmLogsOptions extends Omit<RelayOptions, 'signal'> {
   signal: AbortSignal;
+}
+
+export interface SwarmAgentControl {
+  start(m: Membership): void;
+  /** Leaving: task containers go. */
+  leave(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 export interface InitRequest {
@@ -173,6 +183,7 @@ export class SwarmService {
     if (background) this.membership.startInBackground();
     else await this.membership.start();
     this.startResponder(m);
+    this.deps.agent?.start(m);
   }
 
   private startResponder(m: Membership): void {
@@ -208,6 +219,21 @@ export class SwarmService {
     const { keys } = this.cluster();
     const target = await logTargets(this.deps.kv, keys, kind, ref, opts.follow);
     return { tty: target.tty, lines: relayLogs({ kv: this.deps.kv, keys }, target, opts) };
+  }
+
+  /** This node's membership (cluster and node IDs, the cluster key), null outside a swarm. */
+  get membershipInfo(): Membership | null {
+    return this.member;
+  }
+
+  /** Refuses (dockerd's texts) unless this node is a manager of a swarm. */
+  requireManager(): Promise<void> {
+    return this.nodes.requireManager();
+  }
+
+  /** Swarm-scoped networks, while in a swarm. */
+  swarmNetworks(): SwarmNetworks | null {
+    return this.member ? new SwarmNetworks(this.deps.kv, clusterKeys(this.member.clusterId), () => this.now()) : null;
   }
 
   private nodeRecord(id: string, role: 'worker' | 'manager', addr: string): NodeRecord {
@@ -321,6 +347,7 @@ export class SwarmService {
     await this.membership?.stop();
     this.membership = undefined;
     await this.stopResponder();
+    await this.deps.agent?.leave();
     // A worker's node object stays (shown down, removed with `node rm`), as dockerd; the last
     // manager leaving with --force takes the whole cluster with it.
     try {
@@ -436,6 +463,7 @@ export class SwarmService {
   }
 
   async close(): Promise<void> {
+    await this.deps.agent?.stop();
     await this.stopResponder();
     this.membership?.release();
     await this.deps.kv.close();

@@ -3,6 +3,7 @@
 // every client is hostile: a field of the wrong type is a 400, never a crash).
 
 import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidParameter } from '../../lib/errors';
 import { EtcdKv } from '../../store/cluster/etcd-kv';
@@ -11,8 +12,11 @@ import { engineInfo } from '../system/engine';
 import { machineArchitecture } from '../system/host';
 import type { ReadOptions } from '../logs/container-logs';
 import type { LogEntry } from '../logs/types';
+import { AgentLoop } from './agent/loop';
+import { LocalAgentHost, type LocalHostDeps } from './agent/local-host';
+import { clusterKeys } from './keys';
 import { SERVICE_ID_LABEL, TASK_ID_LABEL, type LocalTaskLogs } from './logs/responder';
-import { SwarmService, type InitRequest, type JoinRequest, type SwarmLogsOptions } from './service';
+import { SwarmService, type InitRequest, type JoinRequest, type SwarmAgentControl, type SwarmLogsOptions } from './service';
 import type { SecretSpec } from './secret-config';
 import type { ApiNode, NodeDescription, NodeSpec, Swarm, SwarmSpec } from './shapes';
 
@@ -77,7 +81,47 @@ export function containerTaskLogs(containers: TaskContainerSource): LocalTaskLog
   };
 }
 
-export async function startSwarm(c: SwarmConfig, logger: Logger, containers?: TaskContainerSource): Promise<SwarmService> {
+/** What the node's task agent runs on: the local services and the exec root (task files). */
+export interface SwarmAgentDeps extends LocalHostDeps {
+  execRoot: string;
+}
+
+function agentControl(kv: ClusterKv, c: SwarmConfig, d: SwarmAgentDeps, logger: Logger): SwarmAgentControl {
+  const host = new LocalAgentHost(d);
+  let loop: AgentLoop | undefined;
+  const take = (): AgentLoop | undefined => {
+    const l = loop;
+    loop = undefined;
+    return l;
+  };
+  return {
+    start: (m) => {
+      take()
+        ?.stop()
+        .catch(() => undefined);
+      const desc = describeNode(c.labels);
+      loop = new AgentLoop({
+        kv,
+        keys: clusterKeys(m.clusterId),
+        nodeId: m.nodeId,
+        clusterKey: Buffer.from(m.clusterKey, 'base64'),
+        host,
+        filesRoot: path.join(d.execRoot, 'swarm', 'tasks'),
+        node: { hostname: desc.Hostname, architecture: desc.Platform?.Architecture, os: desc.Platform?.OS },
+        logger: logger.child({ component: 'swarm-agent' }),
+      });
+      loop.start();
+    },
+    leave: async () => {
+      await take()?.stopAndRemoveAll();
+    },
+    stop: async () => {
+      await take()?.stop();
+    },
+  };
+}
+
+export async function startSwarm(c: SwarmConfig, logger: Logger, agent?: SwarmAgentDeps): Promise<SwarmService> {
   const kv = connectClusterStore(c);
   const service = new SwarmService({
     kv,
@@ -85,7 +129,7 @@ export async function startSwarm(c: SwarmConfig, logger: Logger, containers?: Ta
     nodeTtlSeconds: c.clusterNodeTtl,
     describe: () => describeNode(c.labels),
     logger,
-    ...(containers ? { taskLogs: containerTaskLogs(containers) } : {}),
+    ...(agent ? { agent: agentControl(kv, c, agent, logger), taskLogs: containerTaskLogs(agent.containers) } : {}),
   });
   // A node whose store is down at start still serves its local API; membership retries.
   await service.start();

@@ -152,6 +152,13 @@ export class MemoryKv implements ClusterKv {
     this.endLease(id, true);
   }
 
+  /** Test hook: every watch ends with this error (a partition, a compaction), as etcd's would. */
+  breakWatches(err: Error): void {
+    const ws = [...this.watchers];
+    this.watchers.clear();
+    for (const w of ws) w.handlers.onError(err);
+  }
+
   /** Leases alive now (tests). */
   leaseIds(): string[] {
     return [...this.leases.keys()];

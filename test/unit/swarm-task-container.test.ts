@@ -159,7 +159,7 @@ test('secret and config files become read-only binds after the spec mounts', () 
   ]);
 });
 
-test('host-mode ports become bindings and exposed ports; ingress ones are left to the mesh', () => {
+test('published ports become bindings and exposed ports, ingress mode as host mode (no routing mesh)', () => {
   const plan = taskContainerPlan(
     input(
       {},
@@ -177,8 +177,9 @@ test('host-mode ports become bindings and exposed ports; ingress ones are left t
   assert.deepEqual(plan.request.hostConfig.PortBindings, {
     '80/tcp': [{ HostIp: '', HostPort: '8080' }],
     '53/udp': [{ HostIp: '', HostPort: '' }],
+    '443/tcp': [{ HostIp: '', HostPort: '443' }],
   });
-  assert.deepEqual(plan.request.config.ExposedPorts, { '80/tcp': {}, '53/udp': {} });
+  assert.deepEqual(plan.request.config.ExposedPorts, { '80/tcp': {}, '53/udp': {}, '443/tcp': {} });
 });
 
 test('settings: user, dir, groups, tty, stop signal and grace, healthcheck, dns, hosts, init, sysctls, caps, ulimits, resources', () => {

@@ -171,7 +171,11 @@ function engineMount(m: Mount): Mount {
   return out;
 }
 
-/** Host-mode published ports; ingress ones belong to the routing mesh (refused by the API). */
+/**
+ * Published ports as the node's port bindings: host mode as dockerd, and ingress mode (the CLI's
+ * default) too, since Berth has no routing mesh (a divergence): published on the node that runs
+ * the task only.
+ */
 function hostPorts(endpoint: EndpointSpec | undefined): {
   bindings: NonNullable<HostConfig['PortBindings']>;
   exposed: Record<string, Record<string, never>>;
@@ -179,7 +183,6 @@ function hostPorts(endpoint: EndpointSpec | undefined): {
   const bindings: NonNullable<HostConfig['PortBindings']> = {};
   const exposed: Record<string, Record<string, never>> = {};
   for (const p of endpoint?.Ports ?? []) {
-    if (p.PublishMode !== 'host') continue;
     const port = `${p.TargetPort ?? 0}/${(p.Protocol ?? 'tcp').toLowerCase()}`;
     bindings[port] = [p.PublishedPort ? { HostIp: '', HostPort: String(p.PublishedPort) } : { HostIp: '', HostPort: '' }];
     exposed[port] = {};

@@ -104,9 +104,13 @@ export class TaskRunner implements TaskController {
     }
   }
 
-  async wait(): Promise<void> {
+  /** `signal` abandons the wait (the task changed meanwhile): it then rejects, its outcome unused. */
+  async wait(signal?: AbortSignal): Promise<void> {
     const id = this.containerId;
     const abort = new AbortController();
+    const onAbort = (): void => abort.abort();
+    if (signal?.aborted) abort.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     // Unhealthy while running: stop it; the exit then carries the cause.
     const unsubscribe = this.containers.subscribe((ev) => {
       if (ev.id !== id || ev.action !== 'health_status: unhealthy' || this.unhealthy) return;
@@ -118,6 +122,7 @@ export class TaskRunner implements TaskController {
       const err = exitOutcome({ exitCode: r.StatusCode, error: r.Error?.Message, unhealthy: this.unhealthy });
       if (err) throw err;
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       unsubscribe();
       abort.abort();
     }
