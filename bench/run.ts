@@ -179,6 +179,12 @@ async function main(): Promise<void> {
   );
   const cases = allCases.filter((c) => !only || only.test(c.name));
   const rows: string[] = [];
+  // Each case's rows go to stderr as soon as it ends (a long run that fails later keeps them);
+  // the whole table goes to stdout at the end.
+  let shown = 0;
+  const showNew = (): void => {
+    for (; shown < rows.length; shown++) console.error(rows[shown]);
+  };
   try {
     for (const [ci, c] of cases.entries()) {
       const first = c.group === undefined || cases[ci - 1]?.group !== c.group;
@@ -239,6 +245,8 @@ async function main(): Promise<void> {
         );
       }
       for (const [k, per] of figures) rows.push(figureRow(k, per.get('berth') ?? [], per.get('dockerd') ?? []));
+      console.error(`[${new Date().toISOString()}, load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}]`);
+      showNew();
     }
   } finally {
     for (const e of engines) await e.stop().catch(() => undefined);
