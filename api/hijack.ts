@@ -145,6 +145,20 @@ export function startRawResponse(reply: FastifyReply, contentType: string): http
   return res;
 }
 
+/** Resolves once a response can take more, or is gone. */
+export function writableOrGone(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+    if (res.destroyed) done();
+  });
+}
+
 const websockets = new WebSocketServer({ noServer: true });
 
 /**

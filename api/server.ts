@@ -3,6 +3,7 @@
 // listeners on unix sockets and systemd-activated file descriptors.
 
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -14,6 +15,7 @@ import { JSON_BODY_LIMIT, registerBodyParsers } from './body';
 import { installUpgradeRouting } from './hijack';
 import './request';
 import { errorBody, setPrivatePaths, toHttpError } from './errors';
+import { pingFastPath } from './ping-fast-path';
 import { sendJson } from './reply';
 import type { ApiHandler, Operations } from './routes/operations';
 import { imageOperations, type ImageBackend } from './routes/images';
@@ -174,12 +176,15 @@ function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): 
 }
 
 /**
+ * Go's http.DefaultMaxHeaderBytes: Go's net/http reads headers up to 1 MiB; Node stops at
+ * 16 KiB, and clients with large X-Registry-Auth or label filters need more.
+ */
+export const MAX_HEADER_BYTES = 1 << 20;
+
+/**
  * Bytes that are not HTTP (or headers too large): answered 400 (431) with a {"message": ...}
  * body and the connection closed, as Go's server closes it; a vanished client is just dropped.
  */
-/** Go's http.DefaultMaxHeaderBytes. */
-export const MAX_HEADER_BYTES = 1 << 20;
-
 function clientError(err: Error & { code?: string }, socket: net.Socket): void {
   if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || socket.destroyed) {
     socket.destroy();
@@ -198,12 +203,40 @@ function clientError(err: Error & { code?: string }, socket: net.Socket): void {
   setTimeout(() => socket.destroy(), 5000).unref();
 }
 
+/** How long an idle keep-alive connection stays open (fastify's default; `Keep-Alive: timeout=72`). */
+const KEEP_ALIVE_MS = 72_000;
+
 export function createApiServer(opts: ApiServerOptions): FastifyInstance {
-  const serverHeader = `Docker/${engineInfo().version} (linux)`;
-  const experimental = opts.experimental ? 'true' : 'false';
+  // dockerd's middlewares answer every matched route with these, in this order; the version is
+  // checked after the first three (a version error carries them but not Docker-Experimental).
+  const beforeVersion: ReadonlyArray<readonly [string, string]> = [
+    ['server', `Docker/${engineInfo().version} (linux)`],
+    ['api-version', API_VERSION],
+    ['ostype', 'linux'],
+  ];
+  const afterVersion: ReadonlyArray<readonly [string, string]> = [['docker-experimental', opts.experimental ? 'true' : 'false']];
+  let closing = false;
+  const fastPing = pingFastPath({
+    apiHeaders: [...beforeVersion, ...afterVersion],
+    logger: opts.logger,
+    observe: opts.observeRequest,
+    closing: () => closing,
+    swarmStatus: () => opts.backends.system?.swarmStatus?.() ?? 'inactive',
+  });
 
   if (opts.privatePaths) setPrivatePaths(opts.privatePaths);
   const app = fastify({
+    // The server fastify would make (its timeouts below), with /_ping answered before fastify.
+    serverFactory: (handler) => {
+      const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+        if (!fastPing(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
+      server.requestTimeout = 0;
+      server.setTimeout(0);
+      return server;
+    },
+    keepAliveTimeout: KEEP_ALIVE_MS,
     loggerInstance: opts.logger as FastifyBaseLogger,
     // Per-request lines are the debug "Calling API" below, as dockerd logs them.
     logController: new LogController({ disableRequestLogging: true }),
@@ -213,9 +246,6 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     requestTimeout: 0,
     connectionTimeout: 0,
     bodyLimit: JSON_BODY_LIMIT,
-    // Go's net/http reads headers up to DefaultMaxHeaderBytes (1 MiB); Node stops at 16 KiB, and
-    // clients with large X-Registry-Auth or label filters need more.
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
     routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true },
     // Malformed URLs reach the error handler, so they answer in dockerd's {"message": ...} shape.
     frameworkErrors: (err, request, reply) => {
@@ -238,11 +268,9 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     if (request.is404) return;
     request.log.debug({ method: request.method, url: request.originalUrl }, 'Calling API');
-    reply.header('Server', serverHeader);
-    reply.header('Api-Version', API_VERSION);
-    reply.header('Ostype', 'linux');
+    for (const [name, value] of beforeVersion) reply.header(name, value);
     request.apiVersion = negotiateVersion(requestedVersion.get(request.raw));
-    reply.header('Docker-Experimental', experimental);
+    for (const [name, value] of afterVersion) reply.header(name, value);
   });
 
   const observe = opts.observeRequest;
@@ -269,6 +297,9 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   // CORS preflight: dockerd answers OPTIONS on any path with an empty 200.
   app.options('/*', async (_request, reply) => reply.code(200).send());
 
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onClose', async (instance) => {
     const listeners = serverListeners.get(instance) ?? [];
     serverListeners.delete(instance);

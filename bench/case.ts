@@ -11,7 +11,11 @@ export type Case = {
    */
   group?: string;
   setup?: (e: Engine) => Promise<void>;
-  step: (e: Engine) => Promise<void>;
+  /**
+   * One measurement. It may also return figures of its own (name with its unit, e.g. `RSS MB`),
+   * reported per engine as medians over the rounds, with their ratio.
+   */
+  step: (e: Engine) => Promise<void | Figures>;
   reset?: (e: Engine) => Promise<void>;
   /** After the last round, before the engines stop (untimed). */
   teardown?: (e: Engine) => Promise<void>;
@@ -19,7 +23,16 @@ export type Case = {
   engines?: string[];
   /** Also report the daemon's peak RSS (with its containerd) during the step. */
   memory?: boolean;
+  /** false: the step's wall time means nothing (a memory reading), only its figures are reported. */
+  timed?: boolean;
+  /** false: no warm-up round (a step that is long and warms itself up). */
+  warmup?: boolean;
 };
+
+/** Extra figures of one step, by name (the name carries the unit). */
+export type Figures = Record<string, number>;
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function must(p: Promise<{ code: number; stderr: string }>): Promise<void> {
   const r = await p;

@@ -15,6 +15,8 @@ export interface Engine {
   pid: number;
   socket: string;
   name: string;
+  /** The directories holding the engine's state (data and exec roots): its mounts are below them. */
+  roots: string[];
   /** The socket of the engine's own containerd, where the bench can reach it. */
   containerd?: string;
   docker(args: string[], input?: Buffer): Promise<{ code: number; stdout: string; stderr: string }>;
@@ -124,6 +126,7 @@ export async function startReference(dir: string): Promise<Engine> {
     name: 'dockerd',
     pid: child.pid ?? -1,
     socket: sock,
+    roots: [path.join(dir, 'ref-data'), path.join(dir, 'ref-exec')],
     docker: (args, input) => run(DOCKER, args, { env, input }),
     stop: async () => {
       if (child.exitCode === null) {
@@ -141,6 +144,7 @@ export function berthEngine(b: Berth): Engine {
     name: 'berth',
     pid: b.pid,
     socket: b.socket,
+    roots: [b.dir],
     containerd: path.join(b.execRoot, 'containerd', 'containerd.sock'),
     docker: (args, input) => b.docker(args, { input }),
     stop: () => destroyBerth(b),

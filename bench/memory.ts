@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { childrenOf } from './procs';
 
 /** The daemon and its children whose command is containerd (not shims or containers). */
-function daemonProcesses(pid: number): number[] {
+export function daemonProcesses(pid: number): number[] {
   const own = childrenOf(pid).filter((c) => {
     try {
       return /(^|\/)containerd$/.test(fs.readFileSync(`/proc/${c}/comm`, 'utf8').trim());

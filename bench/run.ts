@@ -1,6 +1,6 @@
 // Side-by-side benchmarks: the same docker CLI commands against Berth and against the
 // reference dockerd, started here on their own sockets and roots, reported as ratios of medians.
-// Usage: npm run bench [-- --runs N] [-- --only REGEX] [-- --log-mib N]   (needs Debian's docker.io for /usr/sbin/dockerd)
+// Usage: npm run bench [-- --runs N] [-- --only REGEX] [-- --log-mib N] [-- --cycles N] [-- --running N]   (needs Debian's docker.io for /usr/sbin/dockerd)
 // The plain container cases run with `--network none` on both engines (no network work at all);
 // the network cases use a user-defined bridge network made on each engine in setup, or the
 // default bridge with a published port. dockerd runs with --iptables=false (see engines.ts), so
@@ -12,10 +12,12 @@ import * as path from 'node:path';
 import { buildBusyboxArchive } from '../test/fixtures/busybox-image';
 import { startBerth } from '../test/integration/harness';
 import { seedBigImage, startRegistry, type Registry } from '../test/integration/registry-kit';
-import { must, output, type Case } from './case';
+import { must, output, type Case, type Figures } from './case';
 import { buildCases } from './cases/build';
 import { httpCases } from './cases/http';
 import { opsCases } from './cases/ops';
+import { parallelCases } from './cases/parallel';
+import { idleCase, resourceCases } from './cases/resources';
 import { psCases } from './cases/ps';
 import { berthEngine, startReference, type Engine } from './engines';
 import { peakRss, resetPeakRss } from './memory';
@@ -38,10 +40,16 @@ function spreadRow(berth: number[], dockerd: number[]): string {
   return `${''.padEnd(38)}       min-max berth ${range(berth)}, dockerd ${range(dockerd)}; ratio per round min/median/max ${ratios}`;
 }
 
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t0) / 1e6;
+/** One extra figure of a case: median per engine, ratio, and the range over the rounds. */
+function figureRow(name: string, berth: number[], dockerd: number[]): string {
+  const f = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(1)).padStart(8);
+  const range = (xs: number[]): string => (xs.length > 1 ? ` [${f(Math.min(...xs)).trim()}..${f(Math.max(...xs)).trim()}]` : '');
+  const bm = median(berth);
+  if (dockerd.length === 0) return `${`  ${name}`.padEnd(38)}       berth ${f(bm)}${range(berth)}  (berth only)`;
+  const dm = median(dockerd);
+  // A ratio of growths (often 0 or negative) says nothing.
+  const ratio = dm <= 0 || bm < 0 || name.includes('growth') ? '' : `  ratio ${(bm / dm).toFixed(2)}`;
+  return `${`  ${name}`.padEnd(38)}       berth ${f(bm)}${range(berth)}  dockerd ${f(dm)}${range(dockerd)}${ratio}`;
 }
 
 /** The user-defined bridge network of the network cases. */
@@ -55,6 +63,10 @@ async function main(): Promise<void> {
   const only = onlyArg > 0 ? new RegExp(process.argv[onlyArg + 1]) : undefined;
   const logArg = process.argv.indexOf('--log-mib');
   const logMiB = logArg > 0 ? Number(process.argv[logArg + 1]) : 50;
+  const cyclesArg = process.argv.indexOf('--cycles');
+  const cycles = cyclesArg > 0 ? Number(process.argv[cyclesArg + 1]) : 200;
+  const runningArg = process.argv.indexOf('--running');
+  const running = runningArg > 0 ? Number(process.argv[runningArg + 1]) : 200;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
   // The CLI's classic builder on both engines (without it, CLI 28 wants the buildx plugin).
   process.env.DOCKER_BUILDKIT = '0';
@@ -77,6 +89,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const allCases: Case[] = [
+    idleCase(small),
     {
       name: 'docker pull (300 MB, 10 layers)',
       memory: true,
@@ -160,10 +173,18 @@ async function main(): Promise<void> {
     ...opsCases(small, dir),
     ...httpCases(small, logMiB),
     ...psCases(small),
+    ...parallelCases(small),
+    ...resourceCases(small, { running, cycles }),
     ...buildCases(small, dir),
   );
   const cases = allCases.filter((c) => !only || only.test(c.name));
   const rows: string[] = [];
+  // Each case's rows go to stderr as soon as it ends (a long run that fails later keeps them);
+  // the whole table goes to stdout at the end.
+  let shown = 0;
+  const showNew = (): void => {
+    for (; shown < rows.length; shown++) console.error(rows[shown]);
+  };
   try {
     for (const [ci, c] of cases.entries()) {
       const first = c.group === undefined || cases[ci - 1]?.group !== c.group;
@@ -171,15 +192,26 @@ async function main(): Promise<void> {
       const on = engines.filter((e) => !c.engines || c.engines.includes(e.name));
       const samples = new Map<string, number[]>(on.map((e) => [e.name, []]));
       const peaks = new Map<string, number[]>(on.map((e) => [e.name, []]));
+      const figures = new Map<string, Map<string, number[]>>();
       if (first) for (const e of on) await c.setup?.(e);
+      const warmup = c.warmup === false ? 0 : 1;
       try {
-        for (let i = 0; i < (c.runs ?? runs) + 1; i++) {
+        for (let i = 0; i < (c.runs ?? runs) + warmup; i++) {
           for (const e of on) {
             try {
               if (c.memory) resetPeakRss(e.pid);
-              const ms = await time(() => c.step(e));
-              if (i > 0) samples.get(e.name)?.push(ms); // first round warms up
-              if (c.memory && i > 0) peaks.get(e.name)?.push(peakRss(e.pid));
+              const t0 = process.hrtime.bigint();
+              const got: Figures = (await c.step(e)) ?? {};
+              const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+              if (i < warmup) continue; // the first round warms up
+              samples.get(e.name)?.push(ms);
+              if (c.memory) peaks.get(e.name)?.push(peakRss(e.pid));
+              for (const [k, v] of Object.entries(got)) {
+                if (!figures.has(k)) figures.set(k, new Map());
+                const per = figures.get(k);
+                if (per && !per.has(e.name)) per.set(e.name, []);
+                per?.get(e.name)?.push(v);
+              }
             } finally {
               await c.reset?.(e);
             }
@@ -190,17 +222,20 @@ async function main(): Promise<void> {
         if (last)
           for (const e of on) await c.teardown?.(e).catch((err: unknown) => console.error(`teardown of ${c.name} on ${e.name}:`, err));
       }
+      const n = `n=${String(c.runs ?? runs).padStart(2)}`;
       const b = median(samples.get('berth') ?? []);
       const d = median(samples.get('dockerd') ?? []);
-      if (!samples.has('dockerd')) {
-        rows.push(`${c.name.padEnd(38)} n=${String(c.runs ?? runs).padStart(2)}  berth ${b.toFixed(0).padStart(6)} ms  (berth only)`);
-        continue;
+      if (c.timed === false) {
+        rows.push(`${c.name.padEnd(38)} ${n}`);
+      } else if (!samples.has('dockerd')) {
+        rows.push(`${c.name.padEnd(38)} ${n}  berth ${b.toFixed(0).padStart(6)} ms  (berth only)`);
+      } else {
+        rows.push(
+          `${c.name.padEnd(38)} ${n}  berth ${b.toFixed(0).padStart(6)} ms  dockerd ${d.toFixed(0).padStart(6)} ms  ratio ${(b / d).toFixed(2)}`,
+        );
+        const spread = spreadRow(samples.get('berth') ?? [], samples.get('dockerd') ?? []);
+        if (spread !== '') rows.push(spread);
       }
-      rows.push(
-        `${c.name.padEnd(38)} n=${String(c.runs ?? runs).padStart(2)}  berth ${b.toFixed(0).padStart(6)} ms  dockerd ${d.toFixed(0).padStart(6)} ms  ratio ${(b / d).toFixed(2)}`,
-      );
-      const spread = spreadRow(samples.get('berth') ?? [], samples.get('dockerd') ?? []);
-      if (spread !== '') rows.push(spread);
       if (c.memory) {
         const mb = (n: number): string => (n / 1024 / 1024).toFixed(0).padStart(6);
         const bm = median(peaks.get('berth') ?? []);
@@ -209,6 +244,9 @@ async function main(): Promise<void> {
           `${'  peak RSS, daemon + its containerd'.padEnd(38)}       berth ${mb(bm)} MB  dockerd ${mb(dm)} MB  ratio ${(bm / dm).toFixed(2)}`,
         );
       }
+      for (const [k, per] of figures) rows.push(figureRow(k, per.get('berth') ?? [], per.get('dockerd') ?? []));
+      console.error(`[${new Date().toISOString()}, load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}]`);
+      showNew();
     }
   } finally {
     for (const e of engines) await e.stop().catch(() => undefined);

@@ -76,6 +76,16 @@ export class ContainerRuntime {
   private readonly waits: TaskWaits;
   /** IO of the processes started here, for closeStdin; dropped when the process is deleted. */
   private readonly ios = new Map<string, TaskIO>();
+  /**
+   * Containers this process knows have no task: made fresh by createContainer, or whose task
+   * deleteTask saw gone. Only this process's own observations count (the set starts empty, so
+   * after a crash every container is asked about until the start-up reconcile's deleteTask has
+   * cleared it), and every start or adoption drops the mark. deleteContainer skips Tasks.Get for
+   * them (`docker rm` of a created container).
+   */
+  private readonly taskless = new Set<string>();
+  /** Task starts and adoptions per container: a deleteTask that overlapped one marks nothing. */
+  private readonly starts = new Map<string, number>();
 
   constructor(opts: ContainerRuntimeOptions) {
     this.ctd = opts.ctd;
@@ -153,6 +163,8 @@ export class ContainerRuntime {
     // trips (Leases.Create/Delete) to every create.
     try {
       await this.ctd.containers.create({ container });
+      // A new containerd container: no task can exist for it yet.
+      if (!this.starts.has(id)) this.taskless.add(id);
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
       this.logger.warn({ container: id }, 'reusing containerd container record left by an earlier attempt');
@@ -179,7 +191,7 @@ export class ContainerRuntime {
    * Idempotent, for cleanup after crashes: whatever is already gone is skipped.
    */
   async deleteContainer(id: string): Promise<void> {
-    await this.deleteTask(id);
+    if (!this.taskless.has(id)) await this.deleteTask(id);
     // Before the record: once the record is gone, GC may take the snapshot first (NOT_FOUND).
     try {
       await this.ctd.snapshots.remove({ snapshotter: this.snapshotter, key: id });
@@ -193,6 +205,8 @@ export class ContainerRuntime {
     }
     await rm(this.fifoDir(id), { recursive: true, force: true });
     this.forget(id);
+    this.taskless.delete(id);
+    this.starts.delete(id);
   }
 
   /** Adds labels to a containerd container record, keeping the others. */
@@ -237,6 +251,7 @@ export class ContainerRuntime {
    * StartFailed: 500 with 128; see start-errors).
    */
   async startTask(id: string, opts: StartOptions): Promise<Started> {
+    this.mayHaveTask(id);
     const mounts: Mount[] = (await this.ctd.snapshots.mounts({ snapshotter: this.snapshotter, key: id })).mounts ?? [];
     const io = await createTaskIO(this.fifoDir(id), { ...opts, pool: this.pool });
     let created = false;
@@ -284,6 +299,7 @@ export class ContainerRuntime {
    * to EOF and waitTask answers its real exit status.
    */
   async adoptTask(id: string): Promise<(Started & { status: TaskStatus; terminal: boolean }) | undefined> {
+    this.mayHaveTask(id);
     let proc: Process | undefined;
     try {
       proc = (await this.ctd.tasks.get({ containerId: id })).process;
@@ -428,9 +444,14 @@ export class ContainerRuntime {
    * its exit status, or undefined if there was no task.
    */
   async deleteTask(id: string): Promise<{ exitStatus: number; exitedAt?: Date } | undefined> {
+    const starts = this.starts.get(id) ?? 0;
+    const gone = (): void => {
+      this.forget(id);
+      if ((this.starts.get(id) ?? 0) === starts) this.taskless.add(id);
+    };
     const state = await this.taskStatus(id);
     if (!state) {
-      this.forget(id);
+      gone();
       return undefined;
     }
     if (state.status !== 'stopped') await this.killAndWait(id, state.status);
@@ -439,10 +460,10 @@ export class ContainerRuntime {
       res = await this.ctd.tasks.delete({ containerId: id });
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      this.forget(id);
+      gone();
       return undefined;
     }
-    this.forget(id);
+    gone();
     return { exitStatus: res.exitStatus ?? 0, ...(res.exitedAt ? { exitedAt: res.exitedAt } : {}) };
   }
 
@@ -526,6 +547,12 @@ export class ContainerRuntime {
   }
 
   /** Drops what we track for a process, or for every process of the container without execId. */
+  /** A task may exist from now on: a start or adoption is under way. */
+  private mayHaveTask(id: string): void {
+    this.taskless.delete(id);
+    this.starts.set(id, (this.starts.get(id) ?? 0) + 1);
+  }
+
   private forget(id: string, execId?: string): void {
     this.waits.forget(id, execId);
     forgetProcess(this.ios, id, execId);

@@ -1,7 +1,6 @@
 // Container area: create, lifecycle, attach, wait, logs, list, inspect, prune. Parses the
 // request, calls the backend, frames the answer; the rules live in daemon/containers.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { WebSocket } from 'ws';
 import { InvalidParameter } from '../../lib/errors';
@@ -15,7 +14,7 @@ import { readTypedJsonBody } from '../body';
 import { clientMessage } from '../errors';
 import { CREATE_BODY, UPDATE_BODY } from '../go-decode';
 import { Filters, parseTimestamp } from '../filters';
-import { acceptWebsocket, hijack, startRawResponse, streamMediaType } from '../hijack';
+import { acceptWebsocket, hijack, startRawResponse, streamMediaType, writableOrGone } from '../hijack';
 import { versionLessThan } from '../version';
 import { containerCreateAt, shapes } from '../version-shapes';
 import { atoiValue, boolValue, int64ValueOrDefault, pathParam, queryOf, queryString, type Query } from '../query';
@@ -119,20 +118,6 @@ function socketWritable(socket: net.Socket): Promise<void> {
     socket.once('drain', done);
     socket.once('close', done);
     if (socket.destroyed) done();
-  });
-}
-
-/** Resolves once a response can take more, or is gone. */
-function writableOrGone(res: http.ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
-    if (res.destroyed) done();
   });
 }
 

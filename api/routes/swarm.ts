@@ -4,15 +4,17 @@
 // does on a node whose swarm is inactive; only init and join, which dockerd would carry out, are
 // refused with Berth's own message (docs/divergence.md).
 //
-// With a cluster store (docs/swarm.md), the swarm, node, service and task routes go to the swarm
-// backend; the routes not built yet (secrets, configs, logs) answer 501 while the node is in a swarm.
+// With a cluster store (docs/swarm.md), the swarm, node, service, task, secret and config routes
+// (and service/task logs) go to the swarm backend.
 
 import { InvalidParameter, NotImplemented, Unavailable } from '../../lib/errors';
 import { readJsonBody } from '../body';
-import { Filters } from '../filters';
+import { Filters, parseTimestamp } from '../filters';
+import { startRawResponse, streamMediaType, writableOrGone } from '../hijack';
 import { sendEmpty, sendJson } from '../reply';
 import { boolValue, pathParam, queryOf, queryString, type Query } from '../query';
 import type { ApiHandler, Operations } from './operations';
+import { encodeFrame, STDERR, STDOUT, SYSTEMERR, type StreamType } from '../streams';
 import { ROUTES, SWARM_AREAS, type OperationId } from './table';
 
 /** dockerd's errNoManager text for a node that is not in a swarm. */
@@ -50,6 +52,9 @@ export interface SwarmBackend {
   };
   /** Services and tasks (absent: 501 while in a swarm). */
   services?: SwarmServicesBackend;
+  secrets?: SwarmObjectsBackend;
+  configs?: SwarmObjectsBackend;
+  logs?(kind: 'service' | 'task', ref: string, opts: SwarmLogsRequest): Promise<{ tty: boolean; lines: AsyncIterable<SwarmLogLine> }>;
 }
 
 /** A service or task as the routes see them (the Engine API's Service and Task). */
@@ -83,6 +88,39 @@ export interface SwarmServicesBackend {
   remove(ref: string): Promise<void>;
   listTasks(q: SwarmTaskQuery): Promise<unknown[]>;
   inspectTask(ref: string): Promise<unknown>;
+}
+
+export interface SwarmLogsRequest {
+  stdout: boolean;
+  stderr: boolean;
+  follow: boolean;
+  timestamps: boolean;
+  details: boolean;
+  /** Last N lines per task; -1 for all. */
+  tail: number;
+  since?: { sec: number; nsec: number };
+  signal: AbortSignal;
+}
+
+export interface SwarmLogLine {
+  stream: 'stdout' | 'stderr' | 'system';
+  payload: Buffer;
+}
+
+/** What list filters of secrets and configs look at. */
+export interface SwarmObjectFacts {
+  ID: string;
+  Name: string;
+  Labels: Record<string, string>;
+}
+
+/** Secrets or configs (the same operations and rules). */
+export interface SwarmObjectsBackend {
+  create(spec: object): Promise<string>;
+  list(match: (o: SwarmObjectFacts) => boolean): Promise<unknown[]>;
+  inspect(ref: string): Promise<unknown>;
+  update(ref: string, version: number, spec: object): Promise<void>;
+  remove(ref: string): Promise<void>;
 }
 
 const notManager: ApiHandler = async () => {
@@ -233,6 +271,101 @@ function serviceOperations(b: SwarmBackend, s: SwarmServicesBackend): Operations
   };
 }
 
+const OBJECT_FILTERS = ['id', 'label', 'name', 'names'];
+
+/** dockerd's secret/config list filters, as swarmkit applies them: each key ANDed, its values ORed. */
+function objectMatcher(filters: Filters): (o: SwarmObjectFacts) => boolean {
+  filters.validate(OBJECT_FILTERS);
+  const any = (key: string, test: (v: string) => boolean): boolean => !filters.has(key) || filters.get(key).some(test);
+  return (o) =>
+    any('id', (v) => o.ID.startsWith(v)) &&
+    any('name', (v) => o.Name.startsWith(v)) &&
+    any('names', (v) => o.Name === v) &&
+    filters.matchKVList('label', o.Labels);
+}
+
+/** The five routes of secrets or configs over their backend (`what`: "secret" or "config"). */
+function objectOperations(
+  what: 'Secret' | 'Config',
+  b: SwarmObjectsBackend | undefined,
+  orInactive: (h: ApiHandler) => ApiHandler,
+): Operations {
+  if (!b) return {};
+  const lower = what.toLowerCase();
+  const op = (name: string): OperationId => `${what}${name}` as OperationId;
+  const ops: Operations = {};
+  ops[op('Create')] = orInactive(async (request, reply) => sendJson(reply, { ID: await b.create(bodyObject(request)) }, 201));
+  ops[op('List')] = orInactive(async (request, reply) => sendJson(reply, await b.list(objectMatcher(Filters.fromQuery(queryOf(request))))));
+  ops[op('Inspect')] = orInactive(async (request, reply) => sendJson(reply, await b.inspect(pathParam(request, 'id'))));
+  ops[op('Update')] = orInactive(async (request, reply) => {
+    const raw = queryString(queryOf(request), 'version') ?? '';
+    if (!/^[0-9]+$/.test(raw)) throw new InvalidParameter(`invalid ${lower} version`);
+    await b.update(pathParam(request, 'id'), Number(raw), bodyObject(request));
+    return sendEmpty(reply, 200);
+  });
+  ops[op('Delete')] = orInactive(async (request, reply) => {
+    await b.remove(pathParam(request, 'id'));
+    return sendEmpty(reply, 204);
+  });
+  return ops;
+}
+
+/** dockerd's Cluster.ServiceLogs checks of tail and since (plain errors: 500, before the stream). */
+function swarmLogsRequest(q: Query, signal: AbortSignal): SwarmLogsRequest {
+  const tailRaw = queryString(q, 'tail') ?? '';
+  let tail = -1;
+  if (tailRaw !== 'all' && tailRaw !== '') {
+    if (!/^[+-]?[0-9]+$/.test(tailRaw)) throw new Error('tail value must be a positive integer or "all"');
+    tail = Number(tailRaw);
+    if (tail < 0) throw new Error('negative tail values not supported');
+  }
+  const sinceRaw = queryString(q, 'since') ?? '';
+  let since: SwarmLogsRequest['since'];
+  if (sinceRaw !== '') {
+    try {
+      const t = parseTimestamp(sinceRaw);
+      since = { sec: t.seconds, nsec: t.nanos };
+    } catch (err) {
+      throw new Error(`could not parse since timestamp: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return {
+    stdout: boolValue(q, 'stdout'),
+    stderr: boolValue(q, 'stderr'),
+    follow: boolValue(q, 'follow'),
+    timestamps: boolValue(q, 'timestamps'),
+    details: boolValue(q, 'details'),
+    tail,
+    ...(since ? { since } : {}),
+    signal,
+  };
+}
+
+/** GET /services/{id}/logs and /tasks/{id}/logs: dockerd's WriteLogStream over the relayed lines. */
+function swarmLogs(b: SwarmBackend, kind: 'service' | 'task'): ApiHandler {
+  return async (request, reply) => {
+    const q = queryOf(request);
+    checkLogStreams(q);
+    const abort = new AbortController();
+    const req = swarmLogsRequest(q, abort.signal);
+    if (!b.logs) throw new NotImplemented('service and task logs are not available');
+    const { tty, lines } = await b.logs(kind, pathParam(request, 'id'), req);
+    const res = startRawResponse(reply, streamMediaType(tty, request.apiVersion));
+    res.on('close', () => abort.abort());
+    const frame: Record<SwarmLogLine['stream'], StreamType> = { stdout: STDOUT, stderr: STDERR, system: SYSTEMERR };
+    try {
+      for await (const line of lines) {
+        if (res.destroyed) break;
+        if (!res.write(tty ? line.payload : encodeFrame(frame[line.stream], line.payload))) await writableOrGone(res);
+      }
+    } catch (err) {
+      const text = Buffer.from(`Error grabbing logs: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (!res.destroyed) res.write(tty ? text : encodeFrame(SYSTEMERR, text));
+    }
+    res.end();
+  };
+}
+
 function activeOperations(b: SwarmBackend): Operations {
   const orInactive =
     (active: ApiHandler, inactive: ApiHandler = notManager): ApiHandler =>
@@ -287,6 +420,10 @@ function activeOperations(b: SwarmBackend): Operations {
       await b.nodes.update(pathParam(request, 'id'), version, bodyObject(request));
       return sendEmpty(reply, 200);
     }),
+    ServiceLogs: orInactive(swarmLogs(b, 'service'), logs),
+    TaskLogs: orInactive(swarmLogs(b, 'task'), logs),
+    ...objectOperations('Secret', b.secrets, orInactive),
+    ...objectOperations('Config', b.configs, orInactive),
   };
 }
 

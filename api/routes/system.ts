@@ -17,17 +17,31 @@ export interface SystemBackend {
 /** The builder generation announced on /_ping: "1" is the classic builder (no BuildKit). */
 export const BUILDER_VERSION = '1';
 
-/** dockerd's ping: "OK" (empty for HEAD), never cached, announcing builder and swarm state. */
+/**
+ * The headers of dockerd's ping, in the order sent (names lower-case, as fastify sends them):
+ * never cached, announcing builder and swarm state (`swarm`: inactive, active/manager...). The
+ * one list both the route and the server's fast path (api/ping-fast-path.ts) answer with.
+ */
+export function pingHeaders(swarm: string): ReadonlyArray<readonly [string, string]> {
+  return [
+    ['cache-control', 'no-cache, no-store, must-revalidate'],
+    ['pragma', 'no-cache'],
+    ['builder-version', BUILDER_VERSION],
+    ['swarm', swarm],
+    ['content-type', 'text/plain; charset=utf-8'],
+  ];
+}
+
+/** The body of GET /_ping (HEAD has none, and says Content-Length: 0). */
+export const PING_BODY = 'OK';
+
+/** dockerd's ping: "OK" (empty for HEAD), with pingHeaders. */
 const ping =
   (swarmStatus: () => string) =>
   async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    reply.header('Cache-Control', 'no-cache, no-store, must-revalidate');
-    reply.header('Pragma', 'no-cache');
-    reply.header('Builder-Version', BUILDER_VERSION);
-    reply.header('Swarm', swarmStatus());
-    reply.type('text/plain; charset=utf-8');
-    if (request.method === 'HEAD') return reply.header('Content-Length', '0').send();
-    return reply.send('OK');
+    for (const [name, value] of pingHeaders(swarmStatus())) reply.header(name, value);
+    if (request.method === 'HEAD') return reply.header('content-length', '0').send();
+    return reply.send(PING_BODY);
   };
 
 /** Ping needs no backend: it answers even when nothing else is wired. */

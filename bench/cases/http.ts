@@ -2,7 +2,8 @@
 // bench's own process, timed as one batch (requests per second = REQUESTS / time). Also `docker
 // logs`-sized reads: GET /containers/{id}/logs of a large json-file log, counted, not kept.
 import * as http from 'node:http';
-import { inBatches, must, output, type Case } from '../case';
+import { inBatches, must, output, type Case, type Figures } from '../case';
+import { httpRequest } from '../../test/integration/harness';
 import type { Engine } from '../engines';
 
 const CONNECTIONS = 32;
@@ -38,6 +39,37 @@ async function burst(e: Engine, urlPath: string): Promise<void> {
   }
 }
 
+interface Inspected {
+  State: { StartedAt: string; FinishedAt: string; ExitCode: number };
+}
+
+/**
+ * `docker logs -f` against a container writing `bytes` as fast as it can: the container is
+ * started, the follower attached at once (it reads from the log's start, so it misses nothing),
+ * and the stream read to its end, which comes when the container has exited and every line was
+ * sent. Figures: the writer's rate (its bytes over its StartedAt..FinishedAt), the follower's
+ * (the bytes over StartedAt..its last byte) and how far the follower ended behind the writer.
+ */
+async function follow(e: Engine, bytes: number): Promise<Figures> {
+  const start = await httpRequest(e.socket, 'POST', '/containers/bench-follow/start');
+  if (start.status !== 204) throw new Error(`start: ${start.status} ${start.body}`);
+  const r = await drain(undefined, e.socket, '/containers/bench-follow/logs?follow=1&stdout=1&stderr=1');
+  const ended = Date.now();
+  if (r.status !== 200) throw new Error(`logs -f: ${r.status}`);
+  if (r.bytes < bytes) throw new Error(`logs -f: ${r.bytes} bytes, expected at least ${bytes}`);
+  const res = await httpRequest(e.socket, 'GET', '/containers/bench-follow/json');
+  const st = (JSON.parse(res.body) as Inspected).State;
+  if (st.ExitCode !== 0) throw new Error(`writer exited ${st.ExitCode}`);
+  const started = Date.parse(st.StartedAt);
+  const finished = Date.parse(st.FinishedAt);
+  const mbps = (ms: number): number => bytes / 1e6 / (ms / 1000);
+  return {
+    'writer MB/s': mbps(finished - started),
+    'follower MB/s': mbps(ended - started),
+    'follower behind the writer, ms': ended - finished,
+  };
+}
+
 export function httpCases(small: Buffer, logMiB: number): Case[] {
   const logBytes = logMiB * 1024 * 1024;
   // 100-byte lines (99 characters and the newline), as in the issue's 100 MB / 1 M lines.
@@ -62,6 +94,7 @@ export function httpCases(small: Buffer, logMiB: number): Case[] {
     },
     {
       name: `GET /containers/{id}/logs (${logMiB} MiB)`,
+      memory: true,
       setup: async (e) => {
         await must(e.docker(['load'], small));
         await must(e.docker(['run', '-d', '--network', 'none', '--name', 'bench-logs', 'busybox', 'sh', '-c', writer]));
@@ -74,6 +107,16 @@ export function httpCases(small: Buffer, logMiB: number): Case[] {
         if (r.bytes < logBytes) throw new Error(`logs: ${r.bytes} bytes, expected at least ${logBytes}`);
       },
       teardown: (e) => must(e.docker(['rm', '-f', 'bench-logs'])),
+    },
+    {
+      name: `docker logs -f of a ${logMiB} MiB writer`,
+      memory: true,
+      setup: (e) => must(e.docker(['load'], small)),
+      step: async (e) => {
+        await must(e.docker(['create', '--network', 'none', '--name', 'bench-follow', 'busybox', 'sh', '-c', writer]));
+        return follow(e, logBytes);
+      },
+      reset: (e) => must(e.docker(['rm', '-f', 'bench-follow'])),
     },
   ];
 }

@@ -146,27 +146,72 @@ export class ContainerArchive {
   }
 
   async stat(input: string, p: string): Promise<ContainerPathStat> {
-    const c = this.deps.containers.get(input);
-    return withContainerRoot(
-      this.deps.ctd,
-      c,
-      'read',
-      async (r) => {
-        try {
-          return statResolved(r, p).stat;
-        } catch (err) {
-          if (isNotExist(err)) throw fileNotFound(p, input);
-          throw err;
-        }
-      },
-      this.deps.hostMounts,
-    );
+    const { id } = this.deps.containers.get(input).record;
+    const unlock = await this.hold(id);
+    try {
+      // Looked up again under the lock: a remove may have won the race for it.
+      const c = this.deps.containers.get(id);
+      return await withContainerRoot(
+        this.deps.ctd,
+        c,
+        'read',
+        async (r) => {
+          try {
+            return statResolved(r, p).stat;
+          } catch (err) {
+            if (isNotExist(err)) throw fileNotFound(p, input);
+            throw err;
+          }
+        },
+        this.deps.hostMounts,
+      );
+    } finally {
+      unlock();
+    }
+  }
+
+  /**
+   * Takes the container's lifecycle lock until the returned function is called. As dockerd's
+   * archive path holds the container's lock until the archive is read, a remove (or a stop) waits
+   * instead of taking the snapshot from under the temporary mount.
+   */
+  private async hold(id: string): Promise<() => void> {
+    const { exclusive } = this.deps.containers;
+    if (!exclusive) return () => undefined;
+    let unlock!: () => void;
+    const held = new Promise<void>((resolve) => (unlock = resolve));
+    await new Promise<void>((entered) => {
+      exclusive
+        .call(this.deps.containers, id, async () => {
+          entered();
+          await held;
+        })
+        .catch(() => undefined);
+    });
+    return unlock;
   }
 
   /** The tar of `p` with its stat; the stream releases the container's filesystem when done. */
   async archive(input: string, p: string): Promise<{ stat: ContainerPathStat; tar: Readable }> {
-    const c = this.deps.containers.get(input);
-    const { r, release } = await openContainerRoot(this.deps.ctd, c, 'read', this.deps.hostMounts);
+    const { id } = this.deps.containers.get(input).record;
+    const unlock = await this.hold(id);
+    let opened: Awaited<ReturnType<typeof openContainerRoot>>;
+    let c: ReturnType<ContainerLookup['get']>;
+    try {
+      c = this.deps.containers.get(id);
+      opened = await openContainerRoot(this.deps.ctd, c, 'read', this.deps.hostMounts);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
+    const { r } = opened;
+    const release = async (): Promise<void> => {
+      try {
+        await opened.release();
+      } finally {
+        unlock();
+      }
+    };
     try {
       let st: ReturnType<typeof statResolved>;
       try {
@@ -183,7 +228,11 @@ export class ContainerArchive {
       const name = isDir && st.resolved.absPath.endsWith('/.') ? '.' : rebase;
       const pack = tarTree({ r, containerPath: st.resolved.containerPath, name }, release);
       this.deps.events.publish('container', 'archive-path', c.record.id, containerEventAttributes(c.record));
-      return { stat: st.stat, tar: Readable.from(pack) };
+      const tar = Readable.from(pack);
+      // However the reader ends (a client gone before the first read included), the tree walk
+      // stops and releases the mount and the lock.
+      tar.once('close', () => pack.destroy());
+      return { stat: st.stat, tar };
     } catch (err) {
       await release();
       throw err;

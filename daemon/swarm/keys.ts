@@ -33,6 +33,13 @@ export interface ClusterKeys {
   network(id: string): string;
   /** `P/names/<kind>/<name>` (the name URI-encoded): written with the object, for uniqueness. */
   name(kind: NameKind, name: string): string;
+  /** `P/logs/req/<nodeID>/`: the log requests a node answers (each bound to its request's lease). */
+  logRequestsPrefix(nodeId: string): string;
+  logRequest(nodeId: string, requestId: string): string;
+  /** `P/logs/out/<requestID>/`: the chunks the nodes answer a request with (same lease). */
+  logChunksPrefix(requestId: string): string;
+  /** `P/logs/out/<requestID>/<nodeID>/<seq, 10 digits>`. */
+  logChunk(requestId: string, nodeId: string, seq: number): string;
 }
 
 /** IDs come from the cluster's own generators or from checked user input; never empty or with '/'. */
@@ -79,6 +86,10 @@ export function clusterKeys(clusterId: string): ClusterKeys {
     networksPrefix: k.networks,
     network: under(k.networks),
     name: (kind, name) => `${p}names/${kind}/${encodeURIComponent(name)}`,
+    logRequestsPrefix: (nodeId) => `${p}logs/req/${part(nodeId)}/`,
+    logRequest: (nodeId, requestId) => `${p}logs/req/${part(nodeId)}/${part(requestId)}`,
+    logChunksPrefix: (requestId) => `${p}logs/out/${part(requestId)}/`,
+    logChunk: (requestId, nodeId, seq) => `${p}logs/out/${part(requestId)}/${part(nodeId)}/${String(seq).padStart(10, '0')}`,
   };
 }
 

@@ -1,11 +1,13 @@
 // Join tokens, the cluster key and sealed secret/config data (docs/swarm.md, "Tokens, the
-// cluster key, secrets").
+// cluster key, secrets"): the one module for all three.
 // - Tokens are dockerd's: `SWMTKN-1-<digest>-<secret>`, the digest a SHA-256 in base 36
 //   zero-padded to 50 characters, the secret 16 random bytes in base 36 zero-padded to 25
 //   (swarmkit ca/config.go GenerateJoinToken). swarmkit's digest is its root CA's; Berth has no
 //   CA and puts there the digest that names the cluster (clusterDigest).
 // - The cluster key (256 random bits) is kept in P/cluster only wrapped, once per role token:
-//   AES-256-GCM under HKDF-SHA256(token secret). Knowing a token is what unwraps it.
+//   AES-256-GCM under HKDF-SHA256(token secret, salt = the cluster digest). Knowing a token is
+//   what unwraps it. P/cluster also keeps sha256(secret) per role and the token itself sealed
+//   under the cluster key (so any manager can show it), never the token in clear.
 // - Secret and config payloads are sealed with a key derived from the cluster key, AES-256-GCM,
 //   a random nonce per seal, the object's ID as associated data (a sealed payload moved to
 //   another object does not open).
@@ -24,8 +26,16 @@ export type SwarmRole = 'worker' | 'manager';
 
 /** swarmkit's text for any token that does not parse. */
 export const INVALID_JOIN_TOKEN = 'invalid join token';
-/** swarmkit's (CA server) text for a well-formed token that is not the cluster's. */
-export const WRONG_JOIN_TOKEN = 'A valid join token is necessary to join this cluster';
+
+/** What P/cluster keeps of one role's token. */
+export interface TokenRecord {
+  /** hex sha256 of the token's secret part. */
+  secretHash: string;
+  /** The cluster key wrapped under the token (wrapClusterKey). */
+  wrappedKey: string;
+  /** The whole token, sealed under the cluster key, for managers to show. */
+  sealedToken: string;
+}
 
 export interface ParsedJoinToken {
   version: 1 | 2;
@@ -142,12 +152,40 @@ export function wrapClusterKey(clusterKey: Buffer, token: string, role: SwarmRol
   return seal(key, aad, clusterKey);
 }
 
-/** The cluster key, if the token is the one it was wrapped under; else swarmkit's wrong-token text. */
-export function unwrapClusterKey(wrapped: string, token: string, role: SwarmRole): Buffer {
+/** The cluster key, if the token is the one it was wrapped under; else null. */
+export function unwrapClusterKey(wrapped: string, token: string, role: SwarmRole): Buffer | null {
   const { key, aad } = wrapKey(token, role);
   const out = open(key, aad, wrapped);
-  if (!out || out.length !== KEY_BYTES) throw new InvalidParameter(WRONG_JOIN_TOKEN);
-  return out;
+  return out && out.length === KEY_BYTES ? out : null;
+}
+
+function tokenKey(clusterKey: Buffer): Buffer {
+  if (clusterKey.length !== KEY_BYTES) throw new SystemError('the cluster key must be 32 bytes');
+  return derive(clusterKey, '', 'berth swarm join token v1');
+}
+
+/** A fresh token for `role` of the cluster and the record P/cluster keeps of it. */
+export function issueToken(clusterId: string, role: SwarmRole, clusterKey: Buffer): { token: string; record: TokenRecord } {
+  const token = generateJoinToken(clusterDigest(clusterId));
+  return {
+    token,
+    record: {
+      secretHash: tokenSecretHash(token),
+      wrappedKey: wrapClusterKey(clusterKey, token, role),
+      sealedToken: seal(tokenKey(clusterKey), `token:${clusterId}:${role}`, Buffer.from(token)),
+    },
+  };
+}
+
+/** The cluster key, if `token` is the one `record` was issued for (hash checked first); else null. */
+export function unlockClusterKey(token: string, role: SwarmRole, record: TokenRecord): Buffer | null {
+  if (!tokenMatches(token, record.secretHash)) return null;
+  return unwrapClusterKey(record.wrappedKey, token, role);
+}
+
+/** The token text, for a manager holding the cluster key ('' if it does not open). */
+export function revealToken(clusterId: string, role: SwarmRole, clusterKey: Buffer, record: TokenRecord): string {
+  return open(tokenKey(clusterKey), `token:${clusterId}:${role}`, record.sealedToken)?.toString() ?? '';
 }
 
 function dataKey(clusterKey: Buffer): Buffer {

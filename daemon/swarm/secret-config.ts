@@ -33,8 +33,8 @@ export interface StoredObject {
   CreatedAt?: string;
   UpdatedAt?: string;
   Spec: { Name?: string; Labels?: Record<string, string>; Driver?: definitions['Driver']; Templating?: definitions['Driver'] };
-  /** seal.ts sealData of the payload. */
-  SealedData: string;
+  /** seal.ts sealData(clusterKey, ID, payload): `v1.<base64>`, opened with openData(clusterKey, ID, Sealed). */
+  Sealed: string;
 }
 
 /** Go's encoding/json []byte: standard base64 with padding; its error text otherwise. */

@@ -11,6 +11,9 @@ import type { SwarmInfo } from '../system/types';
 import { clusterKeys, tokenIndexKey, type ClusterKeys } from './keys';
 import { LocalSwarmState, newObjectId, type Membership } from './local-state';
 import { NodeMembership } from './membership';
+import { LogResponder, type LocalTaskLogs } from './logs/responder';
+import { relayLogs, type RelayLine, type RelayOptions } from './logs/relay';
+import { logTargets } from './logs/targets';
 import { SwarmNetworks } from './networks';
 import { NodeViews } from './nodes';
 import { OrchestratorLoop } from './orchestrator-loop';
@@ -25,7 +28,8 @@ import {
   type Swarm,
   type SwarmSpec,
 } from './shapes';
-import { clusterDigest, issueToken, newClusterKey, parseToken, revealToken, unwrapClusterKey, type TokenRole } from './tokens';
+import { configStore, secretStore, type ConfigStore, type SecretStore, type SwarmObjectsDeps } from './secrets';
+import { clusterDigest, generateClusterKey, issueToken, parseJoinToken, revealToken, unlockClusterKey, type SwarmRole } from './seal';
 
 export interface SwarmServiceDeps {
   kv: ClusterKv;
@@ -36,8 +40,14 @@ export interface SwarmServiceDeps {
   describe(): NodeDescription;
   logger?: Logger;
   now?: () => Date;
+  /** This node's task containers' logs, for the log relay's responder (none: requests go unanswered). */
+  taskLogs?: LocalTaskLogs;
   /** The node's task agent: started with the membership, removed with a leave, stopped at close. */
   agent?: SwarmAgentControl;
+}
+
+export interface SwarmLogsOptions extends Omit<RelayOptions, 'signal'> {
+  signal: AbortSignal;
 }
 
 export interface SwarmAgentControl {
@@ -105,10 +115,13 @@ export class SwarmService {
   private readonly local: LocalSwarmState;
   private member: Membership | null;
   private membership: NodeMembership | undefined;
+  private responder: LogResponder | undefined;
   readonly nodes: NodeViews;
   readonly services: ServicesApi;
   /** The orchestrator, while this node is the elected leader. */
   private orchestrator: OrchestratorLoop | undefined;
+  readonly secrets: SecretStore;
+  readonly configs: ConfigStore;
 
   constructor(private readonly deps: SwarmServiceDeps) {
     this.local = new LocalSwarmState(deps.dataRoot);
@@ -127,6 +140,21 @@ export class SwarmService {
       nodes: async () => (await this.nodes.snapshot()).nodes,
       ...(deps.now ? { now: () => (deps.now as () => Date)().getTime() } : {}),
     });
+    const objects: SwarmObjectsDeps = {
+      kv: deps.kv,
+      cluster: () => this.cluster(),
+      requireManager: () => this.nodes.requireManager(),
+      now: () => this.now(),
+    };
+    this.secrets = secretStore(objects);
+    this.configs = configStore(objects);
+  }
+
+  /** The cluster's key names, this node's ID and the cluster key (throws unless in a cluster). */
+  cluster(): { keys: ClusterKeys; clusterKey: Buffer; nodeId: string } {
+    const m = this.member;
+    if (!m) throw errors.notManager();
+    return { keys: clusterKeys(m.clusterId), clusterKey: Buffer.from(m.clusterKey, 'base64'), nodeId: m.nodeId };
   }
 
   private now(): string {
@@ -169,7 +197,43 @@ export class SwarmService {
     });
     if (background) this.membership.startInBackground();
     else await this.membership.start();
+    this.startResponder(m);
     this.deps.agent?.start(m);
+  }
+
+  private startResponder(m: Membership): void {
+    if (!this.deps.taskLogs) return;
+    const responder = new LogResponder({
+      kv: this.deps.kv,
+      keys: clusterKeys(m.clusterId),
+      nodeId: m.nodeId,
+      logs: this.deps.taskLogs,
+      logger: this.deps.logger,
+    });
+    this.responder = responder;
+    const attempt = (): void => {
+      if (this.responder !== responder) return;
+      responder.start().catch((err: unknown) => {
+        if (this.responder !== responder) return;
+        this.deps.logger?.warn({ err }, 'log responder did not start; retrying');
+        setTimeout(attempt, 1000).unref();
+      });
+    };
+    attempt();
+  }
+
+  private async stopResponder(): Promise<void> {
+    const r = this.responder;
+    this.responder = undefined;
+    await r?.stop();
+  }
+
+  /** GET /services/{id}/logs and GET /tasks/{id}/logs: the relayed lines and whether they are a TTY's. */
+  async logs(kind: 'service' | 'task', ref: string, opts: SwarmLogsOptions): Promise<{ tty: boolean; lines: AsyncIterable<RelayLine> }> {
+    await this.nodes.requireManager();
+    const { keys } = this.cluster();
+    const target = await logTargets(this.deps.kv, keys, kind, ref, opts.follow);
+    return { tty: target.tty, lines: relayLogs({ kv: this.deps.kv, keys }, target, opts) };
   }
 
   /** This node's membership (cluster and node IDs, the cluster key), null outside a swarm. */
@@ -231,7 +295,7 @@ export class SwarmService {
     const addr = chooseAdvertiseAddr(req.AdvertiseAddr, req.ListenAddr);
     const clusterId = newObjectId();
     const nodeId = newObjectId();
-    const key = newClusterKey();
+    const key = generateClusterKey();
     const keys = clusterKeys(clusterId);
     const now = this.now();
     const worker = issueToken(clusterId, 'worker', key);
@@ -266,19 +330,19 @@ export class SwarmService {
   async join(req: JoinRequest): Promise<void> {
     if (this.member) throw errors.alreadyInSwarm();
     if (!req.RemoteAddrs || req.RemoteAddrs.length === 0) throw new InvalidParameter('at least 1 RemoteAddr is required to join');
-    const parsed = parseToken(req.JoinToken ?? '');
-    if (!parsed) throw errors.malformedToken();
-    const index = await this.deps.kv.get(tokenIndexKey(parsed.digest));
+    const token = req.JoinToken ?? '';
+    const parsed = parseJoinToken(token);
+    const index = await this.deps.kv.get(tokenIndexKey(parsed.digestHex));
     if (!index) throw errors.badToken();
     const clusterId = index.value;
     const keys = clusterKeys(clusterId);
     const entry = await this.deps.kv.get(keys.cluster);
     if (!entry) throw errors.badToken();
     const record = JSON.parse(entry.value) as ClusterRecord;
-    let role: TokenRole | undefined;
+    let role: SwarmRole | undefined;
     let key: Buffer | null = null;
     for (const r of ['manager', 'worker'] as const) {
-      key = unwrapClusterKey(clusterId, r, parsed.secret, record.tokens[r]);
+      key = unlockClusterKey(token, r, record.tokens[r]);
       if (key) {
         role = r;
         break;
@@ -323,6 +387,7 @@ export class SwarmService {
     }
     await this.membership?.stop();
     this.membership = undefined;
+    await this.stopResponder();
     await this.deps.agent?.leave();
     // A worker's node object stays (shown down, removed with `node rm`), as dockerd; the last
     // manager leaving with --force takes the whole cluster with it.
@@ -440,6 +505,7 @@ export class SwarmService {
 
   async close(): Promise<void> {
     await this.deps.agent?.stop();
+    await this.stopResponder();
     this.membership?.release();
     this.stopLeading();
     await this.deps.kv.close();

@@ -3,7 +3,7 @@
 
 import type { definitions } from '../api-types/gen/engine-api';
 import { Conflict, InvalidParameter, NotFound, SystemError, Unavailable } from '../../lib/errors';
-import type { TokenRecord } from './tokens';
+import type { TokenRecord } from './seal';
 
 export type Swarm = definitions['Swarm'];
 export type SwarmSpec = definitions['SwarmSpec'];
@@ -84,7 +84,6 @@ export const errors = {
   noAutolock: () => new InvalidParameter(NO_AUTOLOCK),
   outOfSequence: () => new SystemError(rpcText('Unknown', 'update out of sequence')),
   badToken: () => new InvalidParameter(rpcText('InvalidArgument', 'A valid join token is necessary to join this cluster')),
-  malformedToken: () => new InvalidParameter('invalid join token'),
   precondition: (desc: string) => new InvalidParameter(rpcText('FailedPrecondition', desc)),
   conflict: (msg: string) => new Conflict(msg),
   leaveRefused: (msg: string) => new Unavailable(msg),

@@ -10,11 +10,15 @@ import { EtcdKv } from '../../store/cluster/etcd-kv';
 import type { ClusterKv } from '../../store/cluster/kv';
 import { engineInfo } from '../system/engine';
 import { machineArchitecture } from '../system/host';
+import type { ReadOptions } from '../logs/container-logs';
+import type { LogEntry } from '../logs/types';
 import { AgentLoop } from './agent/loop';
 import { LocalAgentHost, type LocalHostDeps } from './agent/local-host';
 import { clusterKeys } from './keys';
+import { SERVICE_ID_LABEL, TASK_ID_LABEL, type LocalTaskLogs } from './logs/responder';
 import type { Service, ServiceSpec, Task } from './orchestrator/types';
-import { SwarmService, type InitRequest, type JoinRequest, type SwarmAgentControl } from './service';
+import type { SecretSpec } from './secret-config';
+import { SwarmService, type InitRequest, type JoinRequest, type SwarmAgentControl, type SwarmLogsOptions } from './service';
 import type { TaskFilter, UpdateOptions } from './services';
 import type { ApiNode, NodeDescription, NodeSpec, Swarm, SwarmSpec } from './shapes';
 
@@ -57,6 +61,25 @@ export function describeNode(labels: string[]): NodeDescription {
       ],
     },
     TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
+  };
+}
+
+/** The container service as the log responder sees it. */
+export interface TaskContainerSource {
+  all(): Array<{ id: string; record: { config: { Labels?: Record<string, string> | null } } }>;
+  readLogs(id: string, opts: ReadOptions): AsyncIterable<LogEntry>;
+}
+
+/** This node's containers labelled as swarm tasks, and their logs through Berth's own reader. */
+export function containerTaskLogs(containers: TaskContainerSource): LocalTaskLogs {
+  return {
+    taskContainers: () =>
+      containers.all().flatMap((c) => {
+        const labels = c.record.config.Labels ?? {};
+        const taskId = labels[TASK_ID_LABEL];
+        return taskId ? [{ containerId: c.id, taskId, serviceId: labels[SERVICE_ID_LABEL] ?? '' }] : [];
+      }),
+    read: (id, opts) => containers.readLogs(id, opts),
   };
 }
 
@@ -108,7 +131,7 @@ export async function startSwarm(c: SwarmConfig, logger: Logger, agent?: SwarmAg
     nodeTtlSeconds: c.clusterNodeTtl,
     describe: () => describeNode(c.labels),
     logger,
-    ...(agent ? { agent: agentControl(kv, c, agent, logger) } : {}),
+    ...(agent ? { agent: agentControl(kv, c, agent, logger), taskLogs: containerTaskLogs(agent.containers) } : {}),
   });
   // A node whose store is down at start still serves its local API; membership retries.
   await service.start();
@@ -133,6 +156,45 @@ function strings(body: object, name: string): string[] | undefined {
     throw new InvalidParameter(`json: cannot unmarshal into Go struct field .${name} of type []string`);
   }
   return v as string[];
+}
+
+function stringMap(body: object, name: string): Record<string, string> | undefined {
+  const v = field<Record<string, unknown>>(body, name, 'object');
+  if (v && !Object.values(v).every((x) => typeof x === 'string')) {
+    throw new InvalidParameter(`json: cannot unmarshal into Go struct field .${name} of type string`);
+  }
+  return v as Record<string, string> | undefined;
+}
+
+/** A SecretSpec or ConfigSpec body with its fields' types checked. */
+function objectSpec(body: object): SecretSpec {
+  const driver = (name: string): { Name: string } | undefined => {
+    const d = field<object>(body, name, 'object');
+    return d && { Name: field<string>(d, 'Name', 'string') ?? '' };
+  };
+  return {
+    Name: field(body, 'Name', 'string'),
+    Labels: stringMap(body, 'Labels'),
+    Data: field(body, 'Data', 'string'),
+    Driver: driver('Driver'),
+    Templating: driver('Templating'),
+  };
+}
+
+function objectsBackend<V>(store: {
+  create(spec: SecretSpec): Promise<string>;
+  list(match: (o: { ID: string; Name: string; Labels: Record<string, string> }) => boolean): Promise<V[]>;
+  inspect(ref: string): Promise<V>;
+  update(ref: string, version: number, spec: SecretSpec): Promise<void>;
+  remove(ref: string): Promise<void>;
+}) {
+  return {
+    create: (spec: object) => store.create(objectSpec(spec)),
+    list: (match: (o: { ID: string; Name: string; Labels: Record<string, string> }) => boolean) => store.list(match),
+    inspect: (ref: string) => store.inspect(ref),
+    update: (ref: string, version: number, spec: object) => store.update(ref, version, objectSpec(spec)),
+    remove: (ref: string) => store.remove(ref),
+  };
 }
 
 /** The object the API's swarm routes call (api/routes/swarm.ts SwarmBackend, structurally). */
@@ -198,5 +260,8 @@ export function swarmBackend(s: SwarmService) {
       listTasks: (q: Omit<TaskFilter, 'match'> & { match(t: Task): boolean }) => s.services.listTasks(q),
       inspectTask: (ref: string) => s.services.inspectTask(ref),
     },
+    logs: (kind: 'service' | 'task', ref: string, opts: SwarmLogsOptions) => s.logs(kind, ref, opts),
+    secrets: objectsBackend(s.secrets),
+    configs: objectsBackend(s.configs),
   };
 }

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { createApiServer, listen, lookupGroupId } from '../../api/server';
+import { versionLessThan } from '../../api/version';
 import { initBinaryVersion } from '../../daemon/system/component-versions';
 import { SystemService } from '../../daemon/system/service';
 import type { SystemInfo } from '../../daemon/system/types';
@@ -156,6 +157,34 @@ test('raw HTTP: versions, ping headers, 404, 501, 503, malformed JSON', async ()
   assert.equal(info.status, 200);
   assert.equal(info.headers['content-type'], 'application/json');
   assert.equal(JSON.parse(info.body).BridgeNfIptables, false);
+});
+
+// /_ping is answered before fastify (api/ping-fast-path.ts); what the CLI reads from it must not change.
+test('ping: HEAD and versioned paths, and the CLI negotiates its API version from it', async () => {
+  for (const [method, url] of [
+    ['HEAD', '/_ping'],
+    ['HEAD', '/v1.53/_ping'],
+    ['GET', '/v1.41/_ping'],
+  ] as const) {
+    const r = await httpRequest(sock, method, url);
+    assert.equal(r.status, 200, `${method} ${url}`);
+    assert.equal(r.body, method === 'HEAD' ? '' : 'OK');
+    assert.equal(r.headers['api-version'], '1.53');
+    assert.equal(r.headers['content-length'], method === 'HEAD' ? '0' : '2');
+    assert.equal(r.headers.swarm, 'inactive');
+    assert.equal(r.headers['builder-version'], '1');
+    assert.equal(r.headers['docker-experimental'], 'false');
+  }
+  const tooNew = await httpRequest(sock, 'HEAD', '/v1.99/_ping');
+  assert.equal(tooNew.status, 400);
+  // The CLI pings, then speaks the lower of its own newest version and the ping's Api-Version.
+  const v = await run(DOCKER, ['version', '--format', '{{.Client.DefaultAPIVersion}} {{.Client.APIVersion}} {{.Server.APIVersion}}'], {
+    env: dockerEnv,
+  });
+  assert.equal(v.code, 0, v.stderr);
+  const [cliDefault, negotiated, server] = v.stdout.trim().split(' ');
+  assert.equal(server, '1.53');
+  assert.equal(negotiated, versionLessThan(cliDefault, '1.53') ? cliDefault : '1.53');
 });
 
 test('a live socket is refused; a stale one is replaced', async () => {

@@ -7,6 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
+import { containerdNamespaceFor } from '../../daemon/config/checks';
+import { networkTag } from '../../daemon/networks/service';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 export const BERTHD = path.join(ROOT, 'daemon', 'main.js');
@@ -181,10 +183,30 @@ export function containerdPid(execRoot: string): number | undefined {
  * outlives the test.
  */
 export async function destroyBerth(b: Berth): Promise<void> {
-  await b.stop();
+  const code = await b.stop();
+  if (code === null && fs.existsSync(b.dataRoot)) {
+    // Killed (by the test, or by the stop's own SIGKILL): what only a clean stop undoes (its
+    // bridges, firewall chains, containers) would outlive the test, and leaked bridges use up the
+    // address pools of every later berthd on the host. One clean start and stop on the same roots
+    // takes it all over and removes it.
+    let clean: Berth | undefined;
+    try {
+      stopOrphanContainerd(b.execRoot);
+      clean = await startBerth({ dir: b.dir, daemonJson: '{}\n' });
+    } catch {
+      // Not startable again (a test broke its roots on purpose): the default bridge at least.
+      spawnSync('ip', ['link', 'del', defaultBridgeOf(b.dataRoot)], { stdio: 'ignore' });
+    }
+    if (clean) await clean.stop();
+  }
   stopOrphanContainerd(b.execRoot);
   unmountUnder(b.dir);
   fs.rmSync(b.dir, { recursive: true, force: true });
+}
+
+/** The default bridge of the berthd of `dataRoot`, as berthd names it. */
+function defaultBridgeOf(dataRoot: string): string {
+  return networkTag(containerdNamespaceFor(dataRoot)).defaultBridge;
 }
 
 /**

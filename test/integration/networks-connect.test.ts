@@ -79,7 +79,8 @@ describe('connect and disconnect', () => {
     const after = await nslookup(peer, 'a2');
     assert.notEqual(after.code, 0, after.out);
     assert.deepEqual(after.addrs, []);
-    assert.ok(after.ms < 3000, `took ${after.ms} ms`);
+    // Answered (NXDOMAIN), not left to the resolver's timeout.
+    assert.match(after.out, /NXDOMAIN/);
     assert.ok(!lines(await execOut(c, ['cat', '/etc/hosts'])).includes(`${s}.77\t${cid.slice(0, 12)}`));
     assert.deepEqual(Object.keys((await netInspect(netB)).Containers ?? {}).includes(cid), false);
 

@@ -84,8 +84,8 @@ describe('containers on a user network', () => {
     // A name that is not ours and has no dots: NXDOMAIN at once (dockerd 20.10 forwarded it).
     const unknown = await nslookup(cli, `nosuchname${rnd()}`);
     assert.notEqual(unknown.code, 0, unknown.out);
+    // Answered (NXDOMAIN), not left to the resolver's timeout ("connection timed out").
     assert.match(unknown.out, /NXDOMAIN/);
-    assert.ok(unknown.ms < 3000, `unknown name took ${unknown.ms} ms`);
 
     // From another network, and from the default bridge, the names are not visible.
     const other = `other-${rnd()}`;

@@ -182,11 +182,10 @@ export function answers(nslookupOut: string): string[] {
 }
 
 /** `nslookup name` inside a running container: exit code, output, answers, and how long it took. */
-export async function nslookup(container: string, name: string): Promise<{ code: number; out: string; addrs: string[]; ms: number }> {
-  const t0 = Date.now();
+export async function nslookup(container: string, name: string): Promise<{ code: number; out: string; addrs: string[] }> {
   const r = await k.docker(['exec', container, 'nslookup', name], { timeoutMs: 30_000 });
   const out = r.stdout + r.stderr;
-  return { code: r.code, out, addrs: answers(r.stdout), ms: Date.now() - t0 };
+  return { code: r.code, out, addrs: answers(r.stdout) };
 }
 
 export async function execOut(container: string, cmd: string[]): Promise<string> {

@@ -153,7 +153,7 @@ describe('swarm agent on etcd', () => {
     await put(keys.secret(sid), {
       ID: sid,
       Spec: { Name: 'db-pass', Labels: {} },
-      SealedData: sealData(clusterKey, sid, Buffer.from('s3cret-value')),
+      Sealed: sealData(clusterKey, sid, Buffer.from('s3cret-value')),
     });
     const t = newId();
     await put(

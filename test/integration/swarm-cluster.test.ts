@@ -171,6 +171,11 @@ describe('swarm cluster on etcd', () => {
     const text = await ok(n1, ['info']);
     assert.match(text, /Swarm: active/);
     assert.match(text, /Is Manager: true/);
+    // The ping (answered before fastify's routing) announces the node's part, as dockerd's does.
+    for (const method of ['GET', 'HEAD']) {
+      assert.equal((await n1.request(method, '/_ping')).headers.swarm, 'active/manager');
+      assert.equal((await n3.request(method, '/v1.53/_ping')).headers.swarm, 'active/worker');
+    }
   });
 
   test('refusals: unlock, removing a live node, out-of-sequence update', async () => {

@@ -262,7 +262,7 @@ test('a local task container whose task does not exist is removed at start', asy
 
 test('a secret is opened with the cluster key and mounted; networks joined with the service name as alias', async () => {
   const sid = 'sec1aaaaaaaaaaaaaaaaaaaaaa';
-  await put(keys.secret(sid), { ID: sid, Spec: { Name: 'pw' }, SealedData: sealData(clusterKey, sid, Buffer.from('hunter2')) });
+  await put(keys.secret(sid), { ID: sid, Spec: { Name: 'pw' }, Sealed: sealData(clusterKey, sid, Buffer.from('hunter2')) });
   await put(keys.network('net1aaaaaaaaaaaaaaaaaaaaaa'), { Id: 'net1aaaaaaaaaaaaaaaaaaaaaa', Name: 'backend', Labels: {} });
   const t = task('t8', 'running');
   t.Spec = {

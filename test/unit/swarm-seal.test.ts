@@ -7,11 +7,14 @@ import {
   clusterDigest,
   generateClusterKey,
   generateJoinToken,
+  issueToken,
   openData,
   parseJoinToken,
+  revealToken,
   sealData,
   tokenMatches,
   tokenSecretHash,
+  unlockClusterKey,
   unwrapClusterKey,
   wrapClusterKey,
 } from '../../daemon/swarm/seal';
@@ -83,12 +86,11 @@ test('the cluster key unwraps with its role token only', () => {
   const wrapped = wrapClusterKey(key, worker, 'worker');
   assert.ok(!wrapped.includes(key.toString('base64')));
   assert.deepEqual(unwrapClusterKey(wrapped, worker, 'worker'), key);
-  const wrong = /^InvalidParameter: A valid join token is necessary to join this cluster$/;
-  assert.throws(() => unwrapClusterKey(wrapped, manager, 'worker'), wrong);
-  assert.throws(() => unwrapClusterKey(wrapped, worker, 'manager'), wrong, 'a worker wrap is not a manager wrap');
+  assert.equal(unwrapClusterKey(wrapped, manager, 'worker'), null);
+  assert.equal(unwrapClusterKey(wrapped, worker, 'manager'), null, 'a worker wrap is not a manager wrap');
   const tampered = wrapped.slice(0, -4) + (wrapped.endsWith('AAA=') ? 'BBB=' : 'AAA=');
-  assert.throws(() => unwrapClusterKey(tampered, worker, 'worker'), wrong);
-  assert.throws(() => unwrapClusterKey('garbage', worker, 'worker'), wrong);
+  assert.equal(unwrapClusterKey(tampered, worker, 'worker'), null);
+  assert.equal(unwrapClusterKey('garbage', worker, 'worker'), null);
   assert.throws(() => wrapClusterKey(Buffer.alloc(16), worker, 'worker'), /32 bytes/);
 });
 
@@ -106,4 +108,19 @@ test('sealed data opens with the cluster key and the same object ID only', () =>
   assert.throws(() => openData(key, 'obj1', `v1.${raw.toString('base64')}`), /cannot be opened/);
   assert.throws(() => openData(key, 'obj1', `v9.${sealed.slice(3)}`), /cannot be opened/);
   assert.deepEqual(openData(key, 'e', sealData(key, 'e', Buffer.alloc(0))), Buffer.alloc(0));
+});
+
+test('issued tokens: the record unlocks the key for its token and role only; managers can reveal the token', () => {
+  const key = generateClusterKey();
+  const { token, record } = issueToken('c1', 'worker', key);
+  assert.match(token, /^SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}$/);
+  assert.equal(parseJoinToken(token).digestHex, clusterDigest('c1'));
+  assert.ok(!JSON.stringify(record).includes(token.split('-')[3]), 'the secret is not stored in clear');
+  assert.deepEqual(unlockClusterKey(token, 'worker', record), key);
+  assert.equal(unlockClusterKey(token, 'manager', record), null, 'role bound');
+  const other = issueToken('c1', 'worker', key);
+  assert.equal(unlockClusterKey(other.token, 'worker', record), null, 'a rotated-away token no longer unlocks');
+  assert.equal(revealToken('c1', 'worker', key, record), token);
+  assert.equal(revealToken('c1', 'manager', key, record), '', 'role bound');
+  assert.equal(revealToken('c1', 'worker', generateClusterKey(), record), '');
 });

@@ -67,7 +67,7 @@ const stored: StoredObject = {
   CreatedAt: '2026-01-01T00:00:00Z',
   UpdatedAt: '2026-01-01T00:00:00Z',
   Spec: { Name: 'pw', Labels: { a: '1' } },
-  SealedData: 'v1.sealed',
+  Sealed: 'v1.sealed',
 };
 
 test('updates change labels only', () => {

@@ -1,12 +1,11 @@
 // store/cluster against its in-memory fake (the semantics upper layers rely on: revisions,
 // compare-and-swap, prefix watches replayed from a revision, lease-bound keys, the election),
-// daemon/swarm/keys.ts, the join tokens, and the --cluster-store options.
+// daemon/swarm/keys.ts and the --cluster-store options (the join tokens: swarm-seal.test.ts).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDaemonConfig, ConfigError } from '../../daemon/config';
 import { clusterKeys, idOfKey, tokenIndexKey } from '../../daemon/swarm/keys';
-import { clusterDigest, issueToken, newClusterKey, parseToken, revealToken, unwrapClusterKey } from '../../daemon/swarm/tokens';
 import { ClusterStoreUnavailable } from '../../lib/errors';
 import { campaign } from '../../store/cluster/election';
 import type { KvEvent } from '../../store/cluster/kv';
@@ -117,22 +116,6 @@ test('keys: one prefix per cluster, IDs never with a slash', () => {
   assert.equal(tokenIndexKey('d'), '/berth/swarm-tokens/d');
   assert.throws(() => k.node('a/b'));
   assert.throws(() => clusterKeys(''));
-});
-
-test('tokens: dockerd format; the secret unwraps the cluster key, another does not', () => {
-  const key = newClusterKey();
-  const { token, record } = issueToken('c1', 'worker', key);
-  assert.match(token, /^SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}$/);
-  const parsed = parseToken(token);
-  assert.ok(parsed);
-  assert.equal(parsed.digest, clusterDigest('c1'));
-  assert.deepEqual(unwrapClusterKey('c1', 'worker', parsed.secret, record), key);
-  assert.equal(unwrapClusterKey('c1', 'manager', parsed.secret, record), null, 'role bound');
-  assert.equal(unwrapClusterKey('c1', 'worker', 'a'.repeat(25), record), null);
-  assert.equal(revealToken('c1', 'worker', key, record), token);
-  assert.equal(revealToken('c1', 'worker', newClusterKey(), record), '');
-  assert.equal(parseToken('SWMTKN-1-abc'), null);
-  assert.equal(parseToken(token.replace('SWMTKN-1', 'SWMTKN-2')), null);
 });
 
 test('--cluster-store and friends', () => {

@@ -14,6 +14,7 @@ import { ClusterStoreUnavailable, errorMessage } from '../../../lib/errors';
 import type { ClusterKv, KvEvent, KvWatch } from '../../../store/cluster/kv';
 import { idOfKey, type ClusterKeys } from '../keys';
 import { openData } from '../seal';
+import type { StoredObject } from '../secret-config';
 import { taskContainerPlan, type Task, type TaskNetwork, type TaskNode, type TaskRunInput } from './task-container';
 import { removeTaskFiles, taskFileInputs, writeTaskFiles, type TaskFileMount } from './task-files';
 import { TaskRunner, type AgentContainers } from './task-runner';
@@ -76,11 +77,8 @@ interface StoredService {
   Endpoint?: { Spec?: TaskRunInput['endpointSpec'] };
 }
 
-/** What P/secrets/<id> and P/configs/<id> hold (secret-config.ts StoredObject). */
-interface StoredPayload {
-  ID?: string;
-  SealedData?: string;
-}
+/** What P/secrets/<id> and P/configs/<id> hold (secret-config.ts StoredObject), as far as read here. */
+type StoredPayload = Partial<Pick<StoredObject, 'ID' | 'Sealed'>>;
 
 interface Worker {
   running: boolean;
@@ -411,8 +409,8 @@ export class AgentLoop {
       if (r.id === '' || r.id.includes('/')) continue;
       const e = await this.o.kv.get(r.kind === 'secret' ? this.o.keys.secret(r.id) : this.o.keys.config(r.id));
       const stored = e ? parse<StoredPayload>(e.value) : undefined;
-      if (!stored?.SealedData) continue;
-      out.set(`${r.kind}/${r.id}`, openData(this.o.clusterKey, r.id, stored.SealedData));
+      if (!stored?.Sealed) continue;
+      out.set(`${r.kind}/${r.id}`, openData(this.o.clusterKey, r.id, stored.Sealed));
     }
     return out;
   }

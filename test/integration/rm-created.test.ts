@@ -1,0 +1,61 @@
+// `docker rm` leaves nothing in containerd whatever the container's history: created only (the
+// runtime then skips Tasks.Get, runtime/tasks.ts `taskless`), run and exited (its task deleted
+// on the exit path), and created before the daemon was SIGKILLed and started again (the new
+// process asks containerd, and the start-up reconcile deletes whatever task it finds).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ctr } from './archive-tools';
+import { destroyBerth, loadBusybox, startBerth, type Berth } from './harness';
+
+let b: Berth;
+before(async () => {
+  b = await startBerth();
+  await loadBusybox(b);
+});
+after(async () => {
+  if (b) await destroyBerth(b);
+});
+
+async function create(name: string, cmd = ['true']): Promise<string> {
+  const r = await b.docker(['create', '--network', 'none', '--name', name, 'busybox', ...cmd]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+/** What containerd still holds of container `id`: its record, its rw snapshot, its task. */
+async function leftIn(id: string): Promise<string[]> {
+  const left: string[] = [];
+  if ((await ctr(b, ['containers', 'ls', '-q'])).split('\n').includes(id)) left.push('container');
+  if ((await ctr(b, ['snapshots', '--snapshotter', 'overlayfs', 'ls'])).includes(id)) left.push('snapshot');
+  if ((await ctr(b, ['tasks', 'ls'])).includes(id)) left.push('task');
+  return left;
+}
+
+async function rm(name: string): Promise<void> {
+  const r = await b.docker(['rm', name]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+test('rm of a created container, of an exited one, and of one created before a crash', async () => {
+  const created = await create('rm-created');
+  assert.deepEqual(await leftIn(created), ['container', 'snapshot']);
+  await rm('rm-created');
+  assert.deepEqual(await leftIn(created), []);
+
+  const exited = await create('rm-exited');
+  const start = await b.docker(['start', '-a', 'rm-exited']);
+  assert.equal(start.code, 0, start.stderr);
+  await rm('rm-exited');
+  assert.deepEqual(await leftIn(exited), []);
+
+  // Created, and started once so that it has had a task, before the daemon is killed.
+  const beforeCrash = await create('rm-before-crash');
+  const ranBefore = await create('rm-ran-before-crash', ['sleep', '3600']);
+  assert.equal((await b.docker(['start', 'rm-ran-before-crash'])).code, 0);
+  await b.stop('SIGKILL');
+  b = await startBerth({ dir: b.dir });
+  await rm('rm-before-crash');
+  assert.deepEqual(await leftIn(beforeCrash), []);
+  await rm('rm-ran-before-crash');
+  assert.deepEqual(await leftIn(ranBefore), []);
+});
