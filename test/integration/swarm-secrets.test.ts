@@ -66,6 +66,11 @@ describe('swarm secrets, configs and task logs on etcd', () => {
     await ok(n2, ['swarm', 'join', '--token', token, '--advertise-addr', '127.0.0.1', '127.0.0.1:2377']);
     prefix = `/berth/swarm/${await ok(n1, ['info', '--format', '{{.Swarm.Cluster.ID}}'])}/`;
     n2Id = await ok(n2, ['info', '--format', '{{.Swarm.NodeID}}']);
+    // This test writes services and tasks by hand: it takes the leader office from n1's
+    // orchestrator (a leader key of another term fails n1's next guarded write; n1 then waits).
+    const cluster = etcd as EtcdCluster;
+    assert.equal((await cluster.ctl(['del', `${prefix}leader`])).code, 0);
+    assert.equal((await cluster.ctl(['put', `${prefix}leader`, 'the-test'])).code, 0);
   });
   after(async () => {
     await destroySwarm(nodes, etcd);
