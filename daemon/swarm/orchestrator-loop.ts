@@ -27,6 +27,9 @@ import {
 } from './records';
 import type { ClusterRecord, NodeRecord } from './shapes';
 
+/** Changes per transaction: two compares and two operations at most each, under etcd's 128. */
+const MAX_CHANGES_PER_TXN = 50;
+
 export interface OrchestratorLoopOptions {
   kv: ClusterKv;
   keys: ClusterKeys;
@@ -250,7 +253,10 @@ export class OrchestratorLoop {
     const gen = this.generation;
     const result = reconcile(this.snapshot(), this.o.ids ?? newId);
     if (result.changes.length > 0) {
-      const { compares, ops } = this.transaction(result.changes);
+      // etcd bounds a transaction's compares and operations (128 each by default) and a change
+      // takes up to two of each: a large pass goes in slices, each one guarded transaction. The
+      // commit's events bring the next pass, which reconciles from the state the slice left.
+      const { compares, ops } = this.transaction(result.changes.slice(0, MAX_CHANGES_PER_TXN));
       const r = await this.o.kv.txn(compares, ops);
       if (this.stopped || gen !== this.generation) return;
       if (!r.succeeded) {

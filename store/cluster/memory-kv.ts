@@ -6,6 +6,9 @@
 import { ClusterStoreUnavailable } from '../../lib/errors';
 import type { ClusterKv, ClusterLease, KvCompare, KvEntry, KvEvent, KvOp, KvWatch, KvWatchHandlers, TxnResult } from './kv';
 
+/** etcd's default `--max-txn-ops`: compares, success ops and failure ops are each bounded by it. */
+export const MAX_TXN_OPS = 128;
+
 interface Watcher {
   prefix: string;
   handlers: KvWatchHandlers;
@@ -83,6 +86,10 @@ export class MemoryKv implements ClusterKv {
 
   async txn(compares: KvCompare[], success: KvOp[], failure: KvOp[] = []): Promise<TxnResult> {
     this.check();
+    // etcd's --max-txn-ops (128 by default) bounds each list of a transaction.
+    if ([compares, success, failure].some((l) => l.length > MAX_TXN_OPS)) {
+      throw new ClusterStoreUnavailable('cluster store: etcdserver: too many operations in txn request');
+    }
     const succeeded = compares.every((c) => this.holds(c));
     this.apply(succeeded ? success : failure);
     return { succeeded, revision: this.revision };

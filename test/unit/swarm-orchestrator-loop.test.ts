@@ -115,6 +115,21 @@ test('creates and places the tasks of a service in one guarded transaction; stop
   assert.equal((await tasks(f.kv)).length, 6, 'a stopped loop writes nothing');
 });
 
+test("a pass larger than etcd's transaction limit goes in slices: 150 replicas all placed", async () => {
+  const f = await cluster(['n1', 'n2', 'n3']);
+  await addService(f.kv, 's1', web(150));
+  const loop = new OrchestratorLoop({ kv: f.kv, keys, term: f.term, ids: counter() });
+  loop.start();
+  await advance(2000);
+  const ts = await tasks(f.kv);
+  assert.equal(ts.length, 150);
+  assert.deepEqual(perNode(ts), { n1: 50, n2: 50, n3: 50 });
+  assert.equal(new Set(ts.map((t) => t.Slot)).size, 150);
+  assert.ok(loop.stats.commits >= 3, `${loop.stats.commits} commits`);
+  assert.equal(loop.stats.conflicts, 0);
+  await loop.stop();
+});
+
 test('a node whose lease expires: its tasks are shut down and re-placed on the others', async () => {
   const f = await cluster(['n1', 'n2', 'n3']);
   await addService(f.kv, 's1', web(6));
