@@ -18,6 +18,7 @@ import { prepareServiceSpec } from './orchestrator/validate';
 import { parseTaskStatus, serviceView, storedService, storedTask, taskName, taskView, type StoredService } from './records';
 import { errors, rpcText, type ApiNode } from './shapes';
 import { sealData } from './seal';
+import { checkServiceRefs } from './service-refs';
 import { checkServiceSpecShape } from './spec-shape';
 
 export interface ServicesDeps {
@@ -174,6 +175,7 @@ export class ServicesApi {
     const keys = this.deps.keys();
     const taken = new Set((await this.services()).map((r) => r.view.Spec?.Name ?? ''));
     const spec = prepare(body, () => generateName((n) => taken.has(n)), this.now());
+    const refs = await checkServiceRefs(this.deps.kv, keys, spec);
     const name = spec.Name ?? '';
     const id = newId();
     const now = iso(this.now());
@@ -183,13 +185,17 @@ export class ServicesApi {
       [
         { key: keys.name('services', name), target: 'create', op: '==', revision: 0 },
         { key: keys.service(id), target: 'create', op: '==', revision: 0 },
+        ...refs,
       ],
       [
         { op: 'put', key: keys.service(id), value: JSON.stringify(stored) },
         { op: 'put', key: keys.name('services', name), value: id },
       ],
     );
-    if (!r.succeeded) throw serviceErrors.nameTaken(name);
+    if (!r.succeeded) {
+      await checkServiceRefs(this.deps.kv, keys, spec); // a reference removed meanwhile
+      throw serviceErrors.nameTaken(name);
+    }
     return { ID: id, Warnings: null };
   }
 
@@ -220,6 +226,7 @@ export class ServicesApi {
     if (o.version !== row.entry.modRevision) throw errors.outOfSequence();
     const next = prepare(body, () => row.view.Spec?.Name ?? '', this.now());
     const updated = applyServiceUpdate(row.view, next, this.now(), o.rollback);
+    const refs = updated.Spec === undefined ? [] : await checkServiceRefs(this.deps.kv, this.deps.keys(), updated.Spec);
     const cur = row.stored;
     const stored: StoredService = {
       ID: cur.ID,
@@ -239,10 +246,13 @@ export class ServicesApi {
       if (cur.registryAuth) stored.previousRegistryAuth = cur.registryAuth;
     }
     const r = await this.deps.kv.txn(
-      [{ key: row.entry.key, target: 'mod', op: '==', revision: o.version }],
+      [{ key: row.entry.key, target: 'mod', op: '==', revision: o.version }, ...refs],
       [{ op: 'put', key: row.entry.key, value: JSON.stringify(stored) }],
     );
-    if (!r.succeeded) throw errors.outOfSequence();
+    if (!r.succeeded) {
+      if (updated.Spec !== undefined) await checkServiceRefs(this.deps.kv, this.deps.keys(), updated.Spec);
+      throw errors.outOfSequence();
+    }
     return { Warnings: null };
   }
 

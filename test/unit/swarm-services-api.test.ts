@@ -153,3 +153,44 @@ test('services API over the store: create, conflict, inspect, update CAS, rollba
   await a.leave(true);
   await a.close();
 });
+
+test('services API: secret and config references must name existing objects (swarmkit texts), on create and update', async () => {
+  const kv = new MemoryKv();
+  const a = swarmNode(kv);
+  await a.init({ AdvertiseAddr: '127.0.0.1' });
+  const pw = await a.secrets.create({ Name: 'pw', Data: Buffer.from('x').toString('base64') });
+  const cf = await a.configs.create({ Name: 'cf', Data: Buffer.from('y').toString('base64') });
+  const file = { Name: 't', UID: '0', GID: '0', Mode: 292 };
+  const withRefs = (name: string, secrets: Array<[string, string]>, configs: Array<[string, string]> = []): ServiceSpec => ({
+    ...spec(name, 1),
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: 'busybox',
+        Secrets: secrets.map(([SecretID, SecretName]) => ({ SecretID, SecretName, File: { ...file, Name: `s-${SecretName}` } })),
+        Configs: configs.map(([ConfigID, ConfigName]) => ({ ConfigID, ConfigName, File: { ...file, Name: `/c-${ConfigName}` } })),
+      },
+    },
+  });
+  const invalid = (text: string) => (err: Error & { statusCode?: number }) => {
+    assert.equal(err.message, `rpc error: code = InvalidArgument desc = ${text}`);
+    return true;
+  };
+  await assert.rejects(a.services.create(withRefs('a', [['nosuch', 'missing']]), ''), invalid('secret not found: missing'));
+  await assert.rejects(
+    a.services.create(
+      withRefs('a', [
+        [pw, 'other'],
+        ['x', 'y'],
+      ]),
+      '',
+    ),
+    invalid('secrets not found: other, y'),
+  );
+  await assert.rejects(a.services.create(withRefs('a', [[pw, 'pw']], [['nosuch', 'gone']]), ''), invalid('config not found: gone'));
+  assert.deepEqual(await a.services.list(all), []);
+  const { ID } = await a.services.create(withRefs('a', [[pw, 'pw']], [[cf, 'cf']]), '');
+  const version = (await a.services.inspect(ID, false)).Version?.Index ?? 0;
+  const upd = { version, registryAuth: '', registryAuthFrom: '', rollback: false };
+  await assert.rejects(a.services.update(ID, withRefs('a', [['nosuch', 'missing']]), upd), invalid('secret not found: missing'));
+  await a.services.update(ID, withRefs('a', [[pw, 'pw']]), upd);
+});
