@@ -35,11 +35,29 @@ function unavailable(err: unknown): ClusterStoreUnavailable {
   return new ClusterStoreUnavailable(`cluster store unavailable: ${errorMessage(err)}`);
 }
 
+/**
+ * How long a call waits while every endpoint's circuit breaker is open. The etcd3 client opens a
+ * host's breaker after 3 consecutive failures and lets one call through after 5 s; with members
+ * restarted one after another, every host can be open at once although a quorum is back. Such a
+ * call reached no member (the client answers a member's own error instead when there was one),
+ * so it is safe to try again.
+ */
+const BREAKER_WAIT_MS = 6000;
+const BREAKER_STEP_MS = 250;
+
+function brokenCircuit(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true;
+}
+
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw unavailable(err);
+  const deadline = Date.now() + BREAKER_WAIT_MS;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!brokenCircuit(err) || Date.now() >= deadline) throw unavailable(err);
+    }
+    await new Promise((r) => setTimeout(r, BREAKER_STEP_MS));
   }
 }
 
