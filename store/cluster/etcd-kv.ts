@@ -36,28 +36,31 @@ function unavailable(err: unknown): ClusterStoreUnavailable {
 }
 
 /**
- * How long a call waits while every endpoint's circuit breaker is open. The etcd3 client opens a
- * host's breaker after 3 consecutive failures and lets one call through after 5 s; with members
- * restarted one after another, every host can be open at once although a quorum is back. Such a
- * call reached no member (the client answers a member's own error instead when there was one),
- * so it is safe to try again.
+ * How long a call is tried again while it cannot reach any member. The etcd3 client opens a
+ * host's circuit breaker after 3 consecutive failures and lets one call through after 5 s; with
+ * members restarted one after another, every host can be open at once although a quorum is back
+ * ("Execution prevented because the circuit breaker is open"), and its own 3 attempts can all
+ * land on a member that is down (gRPC UNAVAILABLE "No connection established"). Neither reached
+ * a member, so trying again cannot apply a write twice.
  */
-const BREAKER_WAIT_MS = 6000;
-const BREAKER_STEP_MS = 250;
+const RETRY_WAIT_MS = 6000;
+const RETRY_STEP_MS = 250;
 
-function brokenCircuit(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true;
+function neverSent(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  if ((err as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true) return true;
+  return /^14 UNAVAILABLE: No connection established/.test(errorMessage(err));
 }
 
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + BREAKER_WAIT_MS;
+  const deadline = Date.now() + RETRY_WAIT_MS;
   for (;;) {
     try {
       return await fn();
     } catch (err) {
-      if (!brokenCircuit(err) || Date.now() >= deadline) throw unavailable(err);
+      if (!neverSent(err) || Date.now() >= deadline) throw unavailable(err);
     }
-    await new Promise((r) => setTimeout(r, BREAKER_STEP_MS));
+    await new Promise((r) => setTimeout(r, RETRY_STEP_MS));
   }
 }
 
