@@ -20,6 +20,7 @@ import { errors, rpcText, type ApiNode } from './shapes';
 import { sealData } from './seal';
 import { checkServiceRefs } from './service-refs';
 import { checkServiceSpecShape } from './spec-shape';
+import { TASK_STATE_ORDER } from './task-states';
 
 export interface ServicesDeps {
   kv: ClusterKv;
@@ -60,22 +61,7 @@ export interface UpdateOptions {
   registryAuth: string;
 }
 
-const TASK_STATES = new Set([
-  'new',
-  'pending',
-  'assigned',
-  'accepted',
-  'preparing',
-  'ready',
-  'starting',
-  'running',
-  'complete',
-  'shutdown',
-  'failed',
-  'rejected',
-  'remove',
-  'orphaned',
-]);
+const TASK_STATES = new Set<string>(TASK_STATE_ORDER);
 
 export const serviceErrors = {
   nameTaken: (name: string) =>

@@ -5,34 +5,11 @@
 // assigned → accepted → preparing → ready → starting → running → complete; an error before
 // starting rejects the task, from starting on it fails; desired shutdown shuts it down.
 import type { definitions } from '../../api-types/gen/engine-api';
+import { stateRank, type TaskState } from '../task-states';
 
-export type TaskState = definitions['TaskState'];
+export { stateRank, type TaskState };
 export type TaskStatus = definitions['TaskStatus'];
 export type ContainerStatus = definitions['ContainerStatus'];
-
-/** swarmkit's TaskState order (the numeric values compare). */
-const ORDER: readonly TaskState[] = [
-  'new',
-  'pending',
-  'assigned',
-  'accepted',
-  'preparing',
-  'ready',
-  'starting',
-  'running',
-  'complete',
-  'shutdown',
-  'failed',
-  'rejected',
-  'remove',
-  'orphaned',
-];
-
-/** The state's rank in swarmkit's order; `allocated` (pending's old name) ranks as pending. */
-export function stateRank(s: TaskState | undefined): number {
-  if (s === undefined) return 0;
-  return ORDER.indexOf(s === 'allocated' ? 'pending' : s);
-}
 
 export function isTerminal(s: TaskState | undefined): boolean {
   return stateRank(s) >= stateRank('complete');

@@ -79,28 +79,7 @@ export interface ReconcileResult {
 
 export type IdGenerator = () => string;
 
-const STATE_ORDER: readonly TaskState[] = [
-  'new',
-  'pending',
-  'assigned',
-  'accepted',
-  'preparing',
-  'ready',
-  'starting',
-  'running',
-  'complete',
-  'shutdown',
-  'failed',
-  'rejected',
-  'remove',
-  'orphaned',
-];
-/** swarmkit's numeric order of task states (allocated sits between new and pending). */
-export function stateRank(s: TaskState | undefined): number {
-  if (s === 'allocated') return 1.5;
-  return STATE_ORDER.indexOf(s ?? 'new');
-}
-export const RUNNING_RANK = stateRank('running');
+export { RUNNING_RANK, stateRank } from '../task-states';
 
 /** RFC 3339 with the precision a millisecond clock has. */
 export function iso(ms: number): string {
