@@ -151,6 +151,41 @@ describe('swarm services on etcd', () => {
     assert.equal(one[0].ID, task.ID);
   });
 
+  test('service create --mode global: one task on each node, named after the node', async () => {
+    const id = await ok(n1, [
+      'service',
+      'create',
+      '-d',
+      '--no-resolve-image',
+      '--mode',
+      'global',
+      '--name',
+      'everywhere',
+      'busybox',
+      'sleep',
+      '3600',
+    ]);
+    assert.ok(
+      await pollUntil(POLL_MS * 2, 250, async () => {
+        const [mode, replicas] = (
+          await ok(n1, ['service', 'ls', '--filter', 'name=everywhere', '--format', '{{.Mode}} {{.Replicas}}'])
+        ).split(' ');
+        return mode === 'global' && replicas === '3/3';
+      }),
+      await ok(n1, ['service', 'ps', 'everywhere', '--no-trunc']),
+    );
+    const per = await wantedPerNode('everywhere');
+    assert.deepEqual(
+      ids.map((n) => per[n]),
+      [1, 1, 1],
+    );
+    // a global task's name carries its node's ID, not a slot (`<service>.<nodeID>.<taskID>`)
+    const names = lines(await ok(n1, ['ps', '--filter', `label=com.docker.swarm.service.id=${id}`, '--format', '{{.Names}}']));
+    assert.equal(names.length, 1);
+    assert.match(names[0], new RegExp(`^everywhere\\.${ids[0]}\\.[0-9a-z]{25}$`));
+    await ok(n1, ['service', 'rm', 'everywhere']);
+  });
+
   test('service create -p 8080:80 (ingress, vip by default): accepted, placed as host ports', async () => {
     await ok(n1, [
       'service',
