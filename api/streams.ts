@@ -5,6 +5,7 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { clientMessage } from './errors';
+import { SYSTEMERR, type StreamType } from '../lib/stdcopy';
 
 // ---------------------------------------------------------------- JSON message stream
 
@@ -167,26 +168,11 @@ export async function withJsonMessageStream(
 
 // ---------------------------------------------------------------- stdout/stderr multiplexing
 
-export const STDIN = 0;
-export const STDOUT = 1;
-export const STDERR = 2;
-/** dockerd's "systemerr" stream: a daemon-side error that ends the stream. */
-export const SYSTEMERR = 3;
-
-export type StreamType = typeof STDIN | typeof STDOUT | typeof STDERR | typeof SYSTEMERR;
+export { STDIN, STDOUT, STDERR, SYSTEMERR, encodeFrame, type StreamType } from '../lib/stdcopy';
 
 /** The media types dockerd announces for the two framings (API >= 1.42). */
 export const MEDIA_TYPE_RAW_STREAM = 'application/vnd.docker.raw-stream';
 export const MEDIA_TYPE_MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
-
-/** Frames `payload` for stream `type`: [type, 0, 0, 0, size as big-endian uint32] + payload. */
-export function encodeFrame(type: StreamType, payload: Buffer | string): Buffer {
-  const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const header = Buffer.alloc(8);
-  header[0] = type;
-  header.writeUInt32BE(data.length, 4);
-  return Buffer.concat([header, data]);
-}
 
 export interface Frame {
   type: StreamType;

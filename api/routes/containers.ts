@@ -9,7 +9,7 @@ import type { AttachOptions, AttachSession } from '../../daemon/containers/attac
 import type { WaitCondition, WaitResult } from '../../daemon/containers/service';
 import type { ListFilterInput } from '../../daemon/containers/views';
 import type { ContainerInspectResponse, ContainerSummary } from '../../daemon/containers/api-types';
-import type { LogLine, LogsRequest } from '../../daemon/containers/logs';
+import type { LogsRequest } from '../../daemon/containers/logs';
 import { readTypedJsonBody } from '../body';
 import { clientMessage } from '../errors';
 import { CREATE_BODY, UPDATE_BODY } from '../go-decode';
@@ -59,7 +59,7 @@ export interface ContainerBackend {
   /** Registers the wait at once (throwing for an unknown container); resolves on the condition. */
   wait(id: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult>;
   attach(id: string, opts: AttachOptions): AttachSession;
-  logs(id: string, req: LogsRequest): { tty: boolean; lines: AsyncIterable<LogLine> };
+  logs(id: string, req: LogsRequest): { tty: boolean; body: AsyncIterable<Buffer> };
 }
 
 const LIST_FILTERS = [
@@ -337,7 +337,7 @@ export function containerOperations(backend: ContainerBackend): Operations {
       const since = queryString(q, 'since');
       const until = queryString(q, 'until');
       const abort = new AbortController();
-      const { tty, lines } = backend.logs(pathParam(request, 'id'), {
+      const { tty, body } = backend.logs(pathParam(request, 'id'), {
         stdout,
         stderr,
         follow: boolValue(q, 'follow'),
@@ -351,9 +351,9 @@ export function containerOperations(backend: ContainerBackend): Operations {
       const res = startRawResponse(reply, streamMediaType(tty, request.apiVersion));
       res.on('close', () => abort.abort());
       try {
-        for await (const line of lines) {
+        for await (const chunk of body) {
           if (res.destroyed) break;
-          const ok = res.write(tty ? line.payload : encodeFrame(line.stream === 'stdout' ? STDOUT : STDERR, line.payload));
+          const ok = res.write(chunk);
           // Paced by the client; one that leaves mid-wait ends the loop (no reader left open).
           if (!ok) await writableOrGone(res);
         }

@@ -1,7 +1,7 @@
 // `docker logs` of a container: the request and answer shapes the service hands the route, and
 // the reading of its json-file log (follow ends when the container stops).
-import { formattedLines, readContainerLog, type ReadOptions } from '../logs/container-logs';
-import type { LogEntry, LogStream } from '../logs/types';
+import { readContainerLog, readContainerLogFramed, type LiveLog, type ReadOptions } from '../logs/container-logs';
+import type { LogEntry } from '../logs/types';
 import type { LiveContainer } from './live-container';
 
 export interface LogsRequest {
@@ -17,24 +17,24 @@ export interface LogsRequest {
   signal: AbortSignal;
 }
 
-export interface LogLine {
-  stream: LogStream;
-  payload: Buffer;
-}
-
 /** Entries of the container's json-file log; follow ends when the container stops. */
 export function readLogsOf(c: LiveContainer, opts: ReadOptions): AsyncIterable<LogEntry> {
-  return readContainerLog(c.record, opts, {
-    isRunning: () => c.task !== undefined,
-    subscribe: (wake) => c.task?.logger?.subscribe(wake) ?? (() => undefined),
-  });
+  return readContainerLog(c.record, opts, liveLog(c));
 }
 
-/** The request's log lines, formatted, and whether they come from a TTY. */
-export function containerLogs(c: LiveContainer, req: LogsRequest): { tty: boolean; lines: AsyncIterable<LogLine> } {
+function liveLog(c: LiveContainer): LiveLog {
+  return {
+    isRunning: () => c.task !== undefined,
+    subscribe: (wake) => c.task?.logger?.subscribe(wake) ?? (() => undefined),
+  };
+}
+
+/** The response body of `docker logs`, in chunks (never empty), and whether it is a TTY's (raw, unframed). */
+export function containerLogs(c: LiveContainer, req: LogsRequest): { tty: boolean; body: AsyncIterable<Buffer> } {
   const toLogTime = (t?: { seconds: number; nanos: number }): { sec: number; nsec: number } | undefined =>
     t && { sec: t.seconds, nsec: t.nanos };
-  const entries = readLogsOf(c, {
+  const tty = c.record.config.Tty === true;
+  const opts: ReadOptions = {
     stdout: req.stdout,
     stderr: req.stderr,
     follow: req.follow,
@@ -43,6 +43,6 @@ export function containerLogs(c: LiveContainer, req: LogsRequest): { tty: boolea
     until: toLogTime(req.until),
     details: req.details,
     signal: req.signal,
-  });
-  return { tty: c.record.config.Tty === true, lines: formattedLines(entries, { timestamps: req.timestamps, details: req.details }) };
+  };
+  return { tty, body: readContainerLogFramed(c.record, opts, liveLog(c), { timestamps: req.timestamps, details: req.details, tty }) };
 }

@@ -11,7 +11,7 @@ import { Conflict, InvalidParameter, NotFound, NotModified } from '../../lib/err
 import type { ReadOptions } from '../logs/container-logs';
 import type { LogEntry } from '../logs/types';
 import { openAttach, type AttachOptions, type AttachSession } from './attach';
-import { containerLogs, readLogsOf, type LogLine, type LogsRequest } from './logs';
+import { containerLogs, readLogsOf, type LogsRequest } from './logs';
 import type { ContainerInspectResponse, ContainerSummary, HostConfig, EndpointSettings } from './api-types';
 import type { ListOptions } from './views';
 import type { EventBus } from '../events';
@@ -465,7 +465,7 @@ export class ContainerService {
     return readLogsOf(this.get(id), opts);
   }
 
-  logs(input: string, req: LogsRequest): { tty: boolean; lines: AsyncIterable<LogLine> } {
+  logs(input: string, req: LogsRequest): { tty: boolean; body: AsyncIterable<Buffer> } {
     return containerLogs(this.get(input), req);
   }
 

@@ -6,7 +6,8 @@
 // dashboard can do nothing the API could not, and every action is an event like any other.
 
 import type { ContainerSummary, PortSummary } from '../containers/api-types';
-import type { LogLine, LogsRequest } from '../containers/logs';
+import type { ReadOptions } from '../logs/container-logs';
+import type { LogEntry } from '../logs/types';
 import type { ContainerStatsResponse, StatsOptions, StatsSink } from '../containers/stats';
 import { NO_FILTERS, type ListOptions } from '../containers/views';
 import type { EventBus } from '../events';
@@ -56,7 +57,7 @@ export interface DashboardServices {
   containers: {
     list(req: ListOptions): Promise<ContainerSummary[]>;
     tryGetById(id: string): { state: { running: boolean; startedAt: string } } | undefined;
-    logs(input: string, req: LogsRequest): { tty: boolean; lines: AsyncIterable<LogLine> };
+    readLogs(input: string, opts: ReadOptions): AsyncIterable<LogEntry>;
     start(input: string): Promise<void>;
     stop(input: string, opts: { signal?: string; timeoutSec?: number }): Promise<void>;
     restart(input: string, opts: { signal?: string; timeoutSec?: number }): Promise<void>;
@@ -98,19 +99,9 @@ export function dashboardBackend(svc: DashboardServices): DashboardBackend {
     },
     logs(id, tail, signal) {
       // Called at once, so an unknown container throws before anything is streamed.
-      const { lines } = svc.containers.logs(id, {
-        stdout: true,
-        stderr: true,
-        follow: true,
-        timestamps: false,
-        details: false,
-        tail,
-        signal,
-      });
+      const entries = svc.containers.readLogs(id, { stdout: true, stderr: true, follow: true, tail, signal });
       return (async function* (): AsyncGenerator<DashboardLogLine> {
-        for await (const l of lines) {
-          yield { stream: l.stream === 'stderr' ? 'stderr' : 'stdout', text: l.payload.toString('utf8') };
-        }
+        for await (const e of entries) yield { stream: e.stream, text: e.line.toString('utf8') };
       })();
     },
     stats(id, sample, end) {

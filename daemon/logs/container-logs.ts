@@ -3,10 +3,11 @@
 // container, so the logging plumbing does not depend on the container area.
 import { NotImplemented } from '../../lib/errors';
 import { extraAttributes, type LogContainerInfo } from './attrs';
-import { formatLogEntry, parseLogOpts, type LogConfig } from './format';
+import { parseLogOpts, type LogConfig } from './format';
 import { JsonFileLogger } from './json-file';
-import { readLogs } from './reader';
-import type { LogEntry, LogSink, LogStream, LogTime } from './types';
+import type { FrameOptions } from './batch-decoders';
+import { readLogFramed, readLogs, type ReadLogsOptions } from './reader';
+import type { LogEntry, LogSink, LogTime } from './types';
 
 /** What logging needs to know of a container. */
 export interface LoggedContainer {
@@ -74,11 +75,10 @@ export function openRunLogger(r: LoggedContainer, cfg: LogConfig, onError: (err:
   });
 }
 
-/** Entries of a container's json-file log; follow ends when the run ends. */
-export function readContainerLog(r: LoggedContainer, opts: ReadOptions, live: LiveLog): AsyncIterable<LogEntry> {
+function readOptions(r: LoggedContainer, opts: ReadOptions, live: LiveLog): ReadLogsOptions {
   const cfg = logConfigOf(r);
   if (cfg.driver !== 'json-file') throw new NotImplemented('configured logging driver does not support reading');
-  return readLogs({
+  return {
     path: r.logPath,
     maxFile: cfg.maxFile,
     compress: cfg.compress,
@@ -92,13 +92,18 @@ export function readContainerLog(r: LoggedContainer, opts: ReadOptions, live: Li
     signal: opts.signal ?? new AbortController().signal,
     isRunning: () => live.isRunning(),
     notify: (wake) => live.subscribe(wake),
-  });
+  };
 }
 
-/** `docker logs`' lines, framed as the API sends them. */
-export async function* formattedLines(
-  entries: AsyncIterable<LogEntry>,
-  format: { timestamps: boolean; details: boolean },
-): AsyncGenerator<{ stream: LogStream; payload: Buffer }> {
-  for await (const e of entries) yield formatLogEntry(e, format);
+/** Entries of a container's json-file log; follow ends when the run ends. */
+export function readContainerLog(r: LoggedContainer, opts: ReadOptions, live: LiveLog): AsyncIterable<LogEntry> {
+  return readLogs(readOptions(r, opts, live));
+}
+
+/**
+ * A container's json-file log as the bytes of GET /containers/{id}/logs (stdcopy frames unless
+ * TTY), one buffer per block read: a large log is a million lines, read at the disk's pace.
+ */
+export function readContainerLogFramed(r: LoggedContainer, opts: ReadOptions, live: LiveLog, format: FrameOptions): AsyncIterable<Buffer> {
+  return readLogFramed(readOptions(r, opts, live), format);
 }

@@ -5,7 +5,13 @@ import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 
-const BLOCK = 64 * 1024;
+/** Backwards scans for tail read this much at a time: tail usually wants only a few lines. */
+const TAIL_BLOCK = 64 * 1024;
+/**
+ * Forward reads take this much at a time: each FileHandle.read is a thread-pool round trip, and
+ * at 64 KiB those cost more CPU than copying the bytes (170 MB: 160 ms against 20 ms at 1 MiB).
+ */
+export const READ_BLOCK = 1024 * 1024;
 /** A "line" longer than this is corrupt: dropped rather than buffered without bound. */
 export const MAX_LINE = 16 * 1024 * 1024;
 
@@ -76,7 +82,7 @@ export async function* rangeLines(fh: FileHandle, start: number, end: number, si
   let pos = start;
   while (pos < end) {
     if (signal?.aborted) return;
-    const chunk = await readAt(fh, Math.min(BLOCK, end - pos), pos);
+    const chunk = await readAt(fh, Math.min(READ_BLOCK, end - pos), pos);
     if (chunk.length === 0) break;
     pos += chunk.length;
     const lines = split.push(chunk);
@@ -92,7 +98,7 @@ export async function tailRange(fh: FileHandle, size: number, n: number): Promis
   let end = -1;
   let found = 0;
   while (pos > 0) {
-    const len = Math.min(BLOCK, pos);
+    const len = Math.min(TAIL_BLOCK, pos);
     pos -= len;
     const block = await readAt(fh, len, pos);
     let i = block.length - 1;
@@ -113,7 +119,7 @@ export async function tailRange(fh: FileHandle, size: number, n: number): Promis
 
 /** Decompressed chunks of the gzip file behind fh (from its start; fh stays open). */
 function gunzipChunks(fh: FileHandle): AsyncIterable<Buffer> {
-  const raw = fh.createReadStream({ start: 0, autoClose: false, highWaterMark: BLOCK });
+  const raw = fh.createReadStream({ start: 0, autoClose: false, highWaterMark: READ_BLOCK });
   // pipeline: leaving the loop early (destroying gunzip) also stops the file stream.
   return pipeline(raw, zlib.createGunzip(), () => undefined);
 }

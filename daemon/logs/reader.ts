@@ -9,8 +9,10 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { withFilesShared } from './fsop-lock';
 import { readGzipLastTime } from './gzip-file';
-import { LineSplitter, countGzipLines, gzipLines, rangeLines, tailRange } from './line-reader';
-import { compareNanoTime, parseRFC3339Nano, toDate } from '../../lib/time';
+import { LineSplitter, READ_BLOCK, countGzipLines, gzipLines, rangeLines, tailRange } from './line-reader';
+import { compareNanoTime } from '../../lib/time';
+import { EntryDecoder, FrameDecoder, type BatchDecoder, type FrameOptions } from './batch-decoders';
+import { Forwarder } from './forwarder';
 import type { LogEntry, LogTime } from './types';
 
 export interface ReadLogsOptions {
@@ -46,59 +48,6 @@ export interface ReadLogsOptions {
 
 const DEFAULT_POLL_MS = 250;
 const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
-
-/** One JSON line of the file as an entry; undefined for a line that is not a valid entry. */
-export function decodeEntry(line: Buffer, withAttrs: boolean): LogEntry | undefined {
-  let obj: unknown;
-  try {
-    obj = JSON.parse(line.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof obj !== 'object' || obj === null) return undefined;
-  const rec = obj as { log?: unknown; stream?: unknown; time?: unknown; attrs?: unknown };
-  if (rec.stream !== 'stdout' && rec.stream !== 'stderr') return undefined;
-  if (typeof rec.time !== 'string') return undefined;
-  const t = parseRFC3339Nano(rec.time);
-  if (!t) return undefined;
-  const entry: LogEntry = {
-    stream: rec.stream,
-    line: typeof rec.log === 'string' ? Buffer.from(rec.log, 'utf8') : Buffer.alloc(0),
-    time: toDate(t),
-    nsec: t.nsec,
-  };
-  if (withAttrs && typeof rec.attrs === 'object' && rec.attrs !== null) {
-    const attrs: Record<string, string> = {};
-    for (const [k, v] of Object.entries(rec.attrs as Record<string, unknown>)) if (typeof v === 'string') attrs[k] = v;
-    entry.attrs = attrs;
-  }
-  return entry;
-}
-
-/** moby's forwarder: since holds until the first entry reaching it, until ends the read. */
-class Forwarder {
-  private since: LogTime | undefined;
-  constructor(
-    since: LogTime | undefined,
-    private readonly until: LogTime | undefined,
-    private readonly stdout: boolean,
-    private readonly stderr: boolean,
-  ) {
-    this.since = since;
-  }
-
-  /** 'emit', 'skip', or 'stop' (past until: nothing more is read). */
-  check(e: LogEntry): 'emit' | 'skip' | 'stop' {
-    const t = { sec: Math.floor(e.time.getTime() / 1000), nsec: e.nsec };
-    if (this.since) {
-      if (compareNanoTime(t, this.since) < 0) return 'skip';
-      // Later entries may be older (timestamps are not monotonic): stop checking since.
-      this.since = undefined;
-    }
-    if (this.until && compareNanoTime(t, this.until) > 0) return 'stop';
-    return (e.stream === 'stdout' ? this.stdout : this.stderr) ? 'emit' : 'skip';
-  }
-}
 
 interface CurrentFile {
   fh: FileHandle;
@@ -290,7 +239,8 @@ async function* appendedLines(cur: CurrentFile, split: LineSplitter, signal: Abo
     cur.pos = 0;
     split.reset();
   }
-  const buf = Buffer.allocUnsafe(64 * 1024);
+  if (size === cur.pos) return; // nothing new: no buffer for an idle follower's wake-up
+  const buf = Buffer.allocUnsafe(Math.min(READ_BLOCK, Math.max(64 * 1024, size - cur.pos)));
   for (;;) {
     if (signal.aborted) return;
     const { bytesRead } = await cur.fh.read(buf, 0, buf.length, cur.pos);
@@ -338,29 +288,24 @@ export async function* readLogs(opts: ReadLogsOptions): AsyncGenerator<LogEntry,
  * readLogs in batches (the entries of one block read at a time, never empty): a consumer that
  * writes a batch at once saves a promise round trip per entry, which matters on large logs.
  */
-export async function* readLogBatches(opts: ReadLogsOptions): AsyncGenerator<LogEntry[], void, undefined> {
+export function readLogBatches(opts: ReadLogsOptions): AsyncGenerator<LogEntry[], void, undefined> {
+  return readLogDecoded(opts, (fwd) => new EntryDecoder(fwd, opts.details === true));
+}
+
+/** The log as the bytes of GET /containers/{id}/logs, one buffer per block read (never empty). */
+export function readLogFramed(opts: ReadLogsOptions, format: FrameOptions): AsyncGenerator<Buffer, void, undefined> {
+  return readLogDecoded(opts, (fwd) => new FrameDecoder(fwd, format));
+}
+
+/** The log's lines as selected by `opts`, each block's batch made into T by the decoder. */
+async function* readLogDecoded<T>(
+  opts: ReadLogsOptions,
+  decoderFor: (fwd: Forwarder) => BatchDecoder<T>,
+): AsyncGenerator<T, void, undefined> {
   const { signal } = opts;
   const tail = opts.tail ?? -1;
-  const withAttrs = opts.details === true;
-  const fwd = new Forwarder(opts.since, opts.until, opts.stdout, opts.stderr);
+  const decoder = decoderFor(new Forwarder(opts.since, opts.until, opts.stdout, opts.stderr));
   if (signal.aborted) return;
-
-  let stopped = false; // an entry past `until` was seen: nothing more is read
-  /** The entries of a batch of lines that pass the filters; sets `stopped` past until. */
-  const decodeBatch = (batch: Buffer[]): LogEntry[] => {
-    const out: LogEntry[] = [];
-    for (const line of batch) {
-      const entry = decodeEntry(line, withAttrs);
-      if (!entry) continue;
-      const verdict = fwd.check(entry);
-      if (verdict === 'stop') {
-        stopped = true;
-        break;
-      }
-      if (verdict === 'emit') out.push(entry);
-    }
-    return out;
-  };
   const wholeFile = (f: RotatedFile): Segment =>
     f.gzip ? { kind: 'gzip', fh: f.fh, skip: 0, limit: -1 } : { kind: 'plain', fh: f.fh, start: 0, end: f.size };
 
@@ -376,9 +321,9 @@ export async function* readLogBatches(opts: ReadLogsOptions): AsyncGenerator<Log
     for (const seg of segments) {
       try {
         for await (const batch of segmentLines(seg, signal)) {
-          const out = decodeBatch(batch);
-          if (out.length > 0) yield out;
-          if (stopped) return;
+          const out = decoder.decode(batch);
+          if (out !== undefined) yield out;
+          if (decoder.stopped) return; // past until
         }
       } catch {
         // A damaged file (e.g. truncated gzip): moby logs it and goes on with the next file.
@@ -401,9 +346,9 @@ export async function* readLogBatches(opts: ReadLogsOptions): AsyncGenerator<Log
       }
       if (current) {
         for await (const batch of appendedLines(current, split, signal)) {
-          const out = decodeBatch(batch);
-          if (out.length > 0) yield out;
-          if (stopped) return;
+          const out = decoder.decode(batch);
+          if (out !== undefined) yield out;
+          if (decoder.stopped) return; // past until
         }
         const st = await fs.promises.stat(opts.path).catch((err: unknown) => {
           if (isNotFound(err)) return undefined; // mid-rotation, or removed
@@ -413,9 +358,9 @@ export async function* readLogBatches(opts: ReadLogsOptions): AsyncGenerator<Log
           // Rotated: the writer closed the old file before renaming it, so it is complete. Read
           // what was completed since the last look, any files rotated out in between, then move on.
           for await (const batch of appendedLines(current, split, signal)) {
-            const out = decodeBatch(batch);
-            if (out.length > 0) yield out;
-            if (stopped) return;
+            const out = decoder.decode(batch);
+            if (out !== undefined) yield out;
+            if (decoder.stopped) return; // past until
           }
           split.reset();
           await current.fh.close().catch(() => undefined);
@@ -425,9 +370,9 @@ export async function* readLogBatches(opts: ReadLogsOptions): AsyncGenerator<Log
           for (const f of rotated) {
             try {
               for await (const batch of segmentLines(wholeFile(f), signal)) {
-                const out = decodeBatch(batch);
-                if (out.length > 0) yield out;
-                if (stopped) return;
+                const out = decoder.decode(batch);
+                if (out !== undefined) yield out;
+                if (decoder.stopped) return; // past until
               }
             } catch {
               // unreadable: go on with the next

@@ -41,6 +41,35 @@ describe('docker logs', () => {
     await k.ok(['rm', 'follow']);
   });
 
+  test('a log of many read blocks: every line in order, -t, --tail and -f across block boundaries', async () => {
+    // ~12 MB of json-file for 150,000 lines: a dozen 1 MiB reads, lines torn at each boundary.
+    const N = 150_000;
+    const expected = Array.from({ length: N }, (_, i) => `${i + 1}\n`).join('');
+    const script = `seq 1 ${N}; echo "é \\"q\\" <&> \\\\ tab	end" >&2; seq 1 3 >&2`;
+    await k.ok(['run', '-d', '--name', 'big', 'busybox', 'sh', '-c', script]);
+    // Followed from the start, while the container writes as fast as it can.
+    const followed = await k.docker(['logs', '-f', 'big'], { timeoutMs: 60_000 });
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.ok(followed.stdout === expected, `followed stdout: ${followed.stdout.length} bytes, ${expected.length} expected`);
+    const stderr = 'é "q" <&> \\ tab\tend\n1\n2\n3\n';
+    assert.equal(followed.stderr, stderr);
+    const all = await k.docker(['logs', 'big']);
+    assert.ok(all.stdout === expected, `stdout: ${all.stdout.length} bytes, ${expected.length} expected`);
+    assert.equal(all.stderr, stderr);
+    const stamped = lines((await k.docker(['logs', '-t', 'big'])).stdout);
+    assert.equal(stamped.length, N);
+    for (const i of [0, 1, 77_777, N - 1]) {
+      const [time, text] = stamped[i]!.split(' ');
+      assert.match(time!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+      assert.equal(text, String(i + 1));
+    }
+    // Tail counts entries of both streams: the last five are one of stdout and stderr's four.
+    const tail = await k.docker(['logs', '--tail', '5', 'big']);
+    assert.equal(tail.stdout, `${N}\n`);
+    assert.equal(tail.stderr, stderr);
+    await k.ok(['rm', 'big']);
+  });
+
   test('--tail, -t, --since and --until', async () => {
     await k.ok(['run', '--name', 'timed', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5; do echo l$i; done; sleep 1.2; echo late']);
     assert.equal(await k.ok(['logs', '--tail', '2', 'timed']), 'l5\nlate\n');

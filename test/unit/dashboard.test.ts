@@ -124,7 +124,7 @@ test('actions go to the container service; anything else is refused', async () =
     containers: {
       list: () => Promise.resolve([]),
       tryGetById: () => undefined,
-      logs: () => {
+      readLogs: () => {
         throw new NotFound('No such container: x');
       },
       start: (id) => (calls.push(`start ${id}`), Promise.resolve()),

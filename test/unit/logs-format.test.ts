@@ -8,7 +8,7 @@ import { extraAttributes, renderLogTag } from '../../daemon/logs/attrs';
 import { detailsPrefix, formatLogEntry, queryEscape } from '../../daemon/logs/format';
 import { JsonFileLogger } from '../../daemon/logs/json-file';
 import { mergeLogConfig, parseLogOpts, validateLogOpts } from '../../daemon/logs/log-opts';
-import { decodeEntry } from '../../daemon/logs/reader';
+import { decodeEntry } from '../../daemon/logs/entry-decode';
 import type { LogEntry } from '../../daemon/logs/types';
 import { cap1Api, cap1Log, cap2Api, cap2Log, cap2TailApi } from '../fixtures/dockerd-logs';
 

@@ -1,0 +1,132 @@
+// What a log read makes of each batch of lines: entries (attach's replay, service logs, the
+// dashboard), or the bytes of GET /containers/{id}/logs themselves, framed as the API sends
+// them. The second writes each line's log bytes, timestamp and frame header straight into one
+// buffer per batch: no object, string or Buffer per line, which is what lets `docker logs` of a
+// large log run at several times dockerd's throughput.
+import { FRAME_HEADER, STDERR, STDOUT, writeFrameHeader } from '../../lib/stdcopy';
+import { formatRFC3339NanoFixed } from '../../lib/time';
+import { decodeEntry, decodeEntryParsed, decodeWrittenInto, written } from './entry-decode';
+import { formatLogEntry, type FormatOptions } from './format';
+import type { Forwarder } from './forwarder';
+import type { LogEntry } from './types';
+
+/** Turns batches of raw lines into T; `stopped` once an entry past `until` was seen. */
+export interface BatchDecoder<T> {
+  decode(lines: Buffer[]): T | undefined;
+  readonly stopped: boolean;
+}
+
+/** Batches of entries that pass the forwarder. */
+export class EntryDecoder implements BatchDecoder<LogEntry[]> {
+  stopped = false;
+  constructor(
+    private readonly fwd: Forwarder,
+    private readonly withAttrs: boolean,
+  ) {}
+
+  decode(lines: Buffer[]): LogEntry[] | undefined {
+    const out: LogEntry[] = [];
+    for (const line of lines) {
+      const entry = decodeEntry(line, this.withAttrs);
+      if (!entry) continue;
+      const verdict = this.fwd.check(entry);
+      if (verdict === 'stop') {
+        this.stopped = true;
+        break;
+      }
+      if (verdict === 'emit') out.push(entry);
+    }
+    return out.length > 0 ? out : undefined;
+  }
+}
+
+export interface FrameOptions extends FormatOptions {
+  /** TTY containers' logs go out raw; others in stdcopy frames. */
+  tty: boolean;
+}
+
+const STOP = -2;
+const HAND_OVER = -1;
+
+/** formatLogEntry's timestamp prefix: 30 characters (years 0000-9999, nine digits, Z) and a space. */
+const TIMESTAMP_PREFIX = 31;
+
+/** Batches of the logs response's bytes: formatLogEntry's payloads, framed unless TTY. */
+export class FrameDecoder implements BatchDecoder<Buffer> {
+  stopped = false;
+  private readonly header: number;
+  /** Bytes before each payload: the header and the timestamp, when asked for. */
+  private readonly before: number;
+
+  constructor(
+    private readonly fwd: Forwarder,
+    private readonly opts: FrameOptions,
+  ) {
+    this.header = opts.tty ? 0 : FRAME_HEADER;
+    this.before = this.header + (opts.timestamps ? TIMESTAMP_PREFIX : 0);
+  }
+
+  decode(lines: Buffer[]): Buffer | undefined {
+    // A decoded log string is never longer than its line: the fast path always fits.
+    let bound = 0;
+    for (const l of lines) bound += l.length + this.before;
+    let out = Buffer.allocUnsafe(bound);
+    let off = 0;
+    for (const line of lines) {
+      if (!this.opts.details) {
+        const next = this.fast(line, out, off);
+        if (next === STOP) {
+          this.stopped = true;
+          break;
+        }
+        if (next !== HAND_OVER) {
+          off = next;
+          continue;
+        }
+      }
+      // The reference path: any line the fast path hands over, and every line with details.
+      const entry = decodeEntryParsed(line, this.opts.details);
+      if (!entry) continue;
+      const verdict = this.fwd.check(entry);
+      if (verdict === 'stop') {
+        this.stopped = true;
+        break;
+      }
+      if (verdict === 'skip') continue;
+      const formatted = formatLogEntry(entry, this.opts);
+      // Details (query-escaped attrs) can be longer than the line they came from.
+      const need = off + this.header + formatted.payload.length;
+      if (need > out.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(need, out.length * 2));
+        out.copy(bigger, 0, 0, off);
+        out = bigger;
+      }
+      off = this.place(out, off, formatted);
+    }
+    return off > 0 ? out.subarray(0, off) : undefined;
+  }
+
+  /** The fast path for one line at out[off, …): the offset after it (off itself when skipped), STOP or HAND_OVER. */
+  private fast(line: Buffer, out: Buffer, off: number): number {
+    const n = decodeWrittenInto(line, out, off + this.before);
+    if (n < 0) return HAND_OVER;
+    const verdict = this.fwd.checkAt(written.sec, written.nsec, written.stream);
+    if (verdict === 'stop') return STOP;
+    if (verdict === 'skip') return off;
+    if (this.opts.timestamps) {
+      const prefix = formatRFC3339NanoFixed(written) + ' ';
+      // Not for any time the fast path reads (four-digit years, Z), but the reference path copes.
+      if (prefix.length !== TIMESTAMP_PREFIX) return HAND_OVER;
+      out.write(prefix, off + this.header, 'latin1');
+    }
+    const size = this.before - this.header + n;
+    if (this.header > 0) writeFrameHeader(out, off, written.stream === 'stdout' ? STDOUT : STDERR, size);
+    return off + this.header + size;
+  }
+
+  /** A formatted payload at out[off, …); returns the offset after it. */
+  private place(out: Buffer, off: number, f: ReturnType<typeof formatLogEntry>): number {
+    if (this.header > 0) writeFrameHeader(out, off, f.stream === 'stdout' ? STDOUT : STDERR, f.payload.length);
+    return off + this.header + f.payload.copy(out, off + this.header);
+  }
+}
