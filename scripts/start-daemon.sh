@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npm run build --silent
-exec node dist/daemon/main.js "$@"
+# Run through its shebang, which carries berthd's Node flags (as an installed berthd runs).
+exec dist/daemon/main.js "$@"

@@ -12,6 +12,10 @@ import { networkTag } from '../../daemon/networks/service';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 export const BERTHD = path.join(ROOT, 'daemon', 'main.js');
+/** Node's flags for berthd, from its shebang (`#!/usr/bin/env -S node <flags>`), as an installed berthd runs. */
+export const BERTHD_NODE_FLAGS = (/^#!\/usr\/bin\/env -S node(.*)$/m.exec(fs.readFileSync(BERTHD, 'utf8').split('\n', 1)[0]!)?.[1] ?? '')
+  .split(' ')
+  .filter((f) => f !== '');
 export const DOCKER = process.env.BERTH_TEST_DOCKER ?? '/usr/local/bin/docker';
 
 export interface RunResult {
@@ -110,6 +114,7 @@ export async function startBerth(opts: { args?: string[]; dir?: string; daemonJs
   const child = spawn(
     process.execPath,
     [
+      ...BERTHD_NODE_FLAGS,
       BERTHD,
       '-H',
       `unix://${socket}`,
