@@ -145,6 +145,21 @@ export function startRawResponse(reply: FastifyReply, contentType: string): http
   return res;
 }
 
+/**
+ * Writes `chunk` and resolves once the socket has taken it (so its buffer may be reused), or
+ * the response is gone.
+ */
+export function writeFlushed(res: http.ServerResponse, chunk: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('close', done);
+      resolve();
+    };
+    res.once('close', done);
+    res.write(chunk, done);
+  });
+}
+
 /** Resolves once a response can take more, or is gone. */
 export function writableOrGone(res: http.ServerResponse): Promise<void> {
   return new Promise((resolve) => {

@@ -15,6 +15,7 @@ import { seedBigImage, startRegistry, type Registry } from '../test/integration/
 import { must, output, type Case, type Figures } from './case';
 import { buildCases } from './cases/build';
 import { httpCases } from './cases/http';
+import { apiOpsCases } from './cases/api-ops';
 import { opsCases } from './cases/ops';
 import { parallelCases } from './cases/parallel';
 import { idleCase, resourceCases } from './cases/resources';
@@ -171,6 +172,7 @@ async function main(): Promise<void> {
       step: (e) => must(e.docker(['run', '--rm', '-p', '127.0.0.1::80', 'busybox', 'true'])),
     },
     ...opsCases(small, dir),
+    ...apiOpsCases(small),
     ...httpCases(small, logMiB),
     ...psCases(small),
     ...parallelCases(small),

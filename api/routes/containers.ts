@@ -14,7 +14,7 @@ import { readTypedJsonBody } from '../body';
 import { clientMessage } from '../errors';
 import { CREATE_BODY, UPDATE_BODY } from '../go-decode';
 import { Filters, parseTimestamp } from '../filters';
-import { acceptWebsocket, hijack, startRawResponse, streamMediaType, writableOrGone } from '../hijack';
+import { acceptWebsocket, hijack, startRawResponse, streamMediaType, writeFlushed } from '../hijack';
 import { versionLessThan } from '../version';
 import { containerCreateAt, shapes } from '../version-shapes';
 import { atoiValue, boolValue, int64ValueOrDefault, pathParam, queryOf, queryString, type Query } from '../query';
@@ -353,9 +353,9 @@ export function containerOperations(backend: ContainerBackend): Operations {
       try {
         for await (const chunk of body) {
           if (res.destroyed) break;
-          const ok = res.write(chunk);
-          // Paced by the client; one that leaves mid-wait ends the loop (no reader left open).
-          if (!ok) await writableOrGone(res);
+          // Paced by the client, chunk by chunk: its buffer is reused for the next one. A client
+          // that leaves mid-wait ends the loop (no reader left open).
+          await writeFlushed(res, chunk);
         }
       } catch (err) {
         request.log.debug({ err }, 'log stream ended with an error');

@@ -29,7 +29,10 @@ function liveLog(c: LiveContainer): LiveLog {
   };
 }
 
-/** The response body of `docker logs`, in chunks (never empty), and whether it is a TTY's (raw, unframed). */
+/**
+ * The response body of `docker logs`, in chunks (never empty; each valid until the next is asked
+ * for), and whether it is a TTY's (raw, unframed).
+ */
 export function containerLogs(c: LiveContainer, req: LogsRequest): { tty: boolean; body: AsyncIterable<Buffer> } {
   const toLogTime = (t?: { seconds: number; nanos: number }): { sec: number; nsec: number } | undefined =>
     t && { sec: t.seconds, nsec: t.nanos };

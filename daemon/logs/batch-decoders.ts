@@ -51,9 +51,13 @@ const HAND_OVER = -1;
 /** formatLogEntry's timestamp prefix: 30 characters (years 0000-9999, nine digits, Z) and a space. */
 const TIMESTAMP_PREFIX = 31;
 
-/** Batches of the logs response's bytes: formatLogEntry's payloads, framed unless TTY. */
+/**
+ * Batches of the logs response's bytes: formatLogEntry's payloads, framed unless TTY. Each
+ * batch is written into one buffer kept for the next: a batch is valid until the next decode.
+ */
 export class FrameDecoder implements BatchDecoder<Buffer> {
   stopped = false;
+  private buf: Buffer | undefined;
   private readonly header: number;
   /** Bytes before each payload: the header and the timestamp, when asked for. */
   private readonly before: number;
@@ -70,7 +74,8 @@ export class FrameDecoder implements BatchDecoder<Buffer> {
     // A decoded log string is never longer than its line: the fast path always fits.
     let bound = 0;
     for (const l of lines) bound += l.length + this.before;
-    let out = Buffer.allocUnsafe(bound);
+    if (!this.buf || this.buf.length < bound) this.buf = Buffer.allocUnsafe(bound);
+    let out = this.buf;
     let off = 0;
     for (const line of lines) {
       if (!this.opts.details) {
@@ -99,7 +104,7 @@ export class FrameDecoder implements BatchDecoder<Buffer> {
       if (need > out.length) {
         const bigger = Buffer.allocUnsafe(Math.max(need, out.length * 2));
         out.copy(bigger, 0, 0, off);
-        out = bigger;
+        out = this.buf = bigger;
       }
       off = this.place(out, off, formatted);
     }

@@ -103,6 +103,7 @@ export function readContainerLog(r: LoggedContainer, opts: ReadOptions, live: Li
 /**
  * A container's json-file log as the bytes of GET /containers/{id}/logs (stdcopy frames unless
  * TTY), one buffer per block read: a large log is a million lines, read at the disk's pace.
+ * The buffer is reused: each is valid until the next is asked for.
  */
 export function readContainerLogFramed(r: LoggedContainer, opts: ReadOptions, live: LiveLog, format: FrameOptions): AsyncIterable<Buffer> {
   return readLogFramed(readOptions(r, opts, live), format);

@@ -231,8 +231,18 @@ class Waker {
   }
 }
 
+/** A follower's read buffer: none while idle, then grown as needed (up to READ_BLOCK) and kept. */
+class FollowBuffer {
+  private buf: Buffer | undefined;
+  get(pending: number): Buffer {
+    const want = Math.min(READ_BLOCK, Math.max(64 * 1024, pending));
+    if (!this.buf || this.buf.length < want) this.buf = Buffer.allocUnsafe(want);
+    return this.buf;
+  }
+}
+
 /** Complete lines appended to the current file since its read position, in batches; a torn last line waits. */
-async function* appendedLines(cur: CurrentFile, split: LineSplitter, signal: AbortSignal): AsyncGenerator<Buffer[]> {
+async function* appendedLines(cur: CurrentFile, split: LineSplitter, reads: FollowBuffer, signal: AbortSignal): AsyncGenerator<Buffer[]> {
   const size = (await cur.fh.stat()).size;
   if (size < cur.pos) {
     // Truncated behind our back: start over.
@@ -240,14 +250,14 @@ async function* appendedLines(cur: CurrentFile, split: LineSplitter, signal: Abo
     split.reset();
   }
   if (size === cur.pos) return; // nothing new: no buffer for an idle follower's wake-up
-  const buf = Buffer.allocUnsafe(Math.min(READ_BLOCK, Math.max(64 * 1024, size - cur.pos)));
+  const buf = reads.get(size - cur.pos);
   for (;;) {
     if (signal.aborted) return;
     const { bytesRead } = await cur.fh.read(buf, 0, buf.length, cur.pos);
     if (bytesRead === 0) return;
     cur.pos += bytesRead;
-    // The splitter may keep views of the chunk: hand it a copy, the read buffer is reused.
-    const lines = split.push(Buffer.from(buf.subarray(0, bytesRead)));
+    // The lines are views of buf, reused by the next read: valid until the generator resumes.
+    const lines = split.push(buf.subarray(0, bytesRead));
     if (lines.length > 0) yield lines;
   }
 }
@@ -292,7 +302,10 @@ export function readLogBatches(opts: ReadLogsOptions): AsyncGenerator<LogEntry[]
   return readLogDecoded(opts, (fwd) => new EntryDecoder(fwd, opts.details === true));
 }
 
-/** The log as the bytes of GET /containers/{id}/logs, one buffer per block read (never empty). */
+/**
+ * The log as the bytes of GET /containers/{id}/logs, one buffer per block read (never empty).
+ * The buffer is reused: each is valid until the next is asked for.
+ */
 export function readLogFramed(opts: ReadLogsOptions, format: FrameOptions): AsyncGenerator<Buffer, void, undefined> {
   return readLogDecoded(opts, (fwd) => new FrameDecoder(fwd, format));
 }
@@ -337,6 +350,7 @@ async function* readLogDecoded<T>(
     waker = new Waker(path.dirname(opts.path), opts.notify, signal);
     const poll = opts.pollInterval ?? DEFAULT_POLL_MS;
     const split = new LineSplitter();
+    const reads = new FollowBuffer();
     for (;;) {
       if (signal.aborted) return;
       const running = opts.isRunning();
@@ -345,7 +359,7 @@ async function* readLogDecoded<T>(
         if (current) current.pos = 0;
       }
       if (current) {
-        for await (const batch of appendedLines(current, split, signal)) {
+        for await (const batch of appendedLines(current, split, reads, signal)) {
           const out = decoder.decode(batch);
           if (out !== undefined) yield out;
           if (decoder.stopped) return; // past until
@@ -357,7 +371,7 @@ async function* readLogDecoded<T>(
         if (st && st.ino !== current.ino) {
           // Rotated: the writer closed the old file before renaming it, so it is complete. Read
           // what was completed since the last look, any files rotated out in between, then move on.
-          for await (const batch of appendedLines(current, split, signal)) {
+          for await (const batch of appendedLines(current, split, reads, signal)) {
             const out = decoder.decode(batch);
             if (out !== undefined) yield out;
             if (decoder.stopped) return; // past until
