@@ -192,18 +192,18 @@ export class ContainerRuntime {
    */
   async deleteContainer(id: string): Promise<void> {
     if (!this.taskless.has(id)) await this.deleteTask(id);
-    // Before the record: once the record is gone, GC may take the snapshot first (NOT_FOUND).
-    try {
-      await this.ctd.snapshots.remove({ snapshotter: this.snapshotter, key: id });
-    } catch (err) {
+    // Both at once (two containerd round trips in the time of one); once the record is gone, GC
+    // may take the snapshot first, hence NOT_FOUND is fine for either. Both are tried whatever
+    // the other's outcome, so a failure leaves as little as it can.
+    const gone = (err: unknown): void => {
       if (!isNotFound(err)) throw err;
-    }
-    try {
-      await this.ctd.containers.delete({ id });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    await rm(this.fifoDir(id), { recursive: true, force: true });
+    };
+    const results = await Promise.allSettled([
+      this.ctd.snapshots.remove({ snapshotter: this.snapshotter, key: id }).then(() => undefined, gone),
+      this.ctd.containers.delete({ id }).then(() => undefined, gone),
+      rm(this.fifoDir(id), { recursive: true, force: true }),
+    ]);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
     this.forget(id);
     this.taskless.delete(id);
     this.starts.delete(id);
