@@ -7,10 +7,24 @@
 // never make the daemon leave the root. Container path strings are only ever re-opened that way.
 import * as path from 'node:path';
 import * as sfs from '../../runtime/safe-fs';
-import { InvalidParameter } from '../../lib/errors';
+import { InvalidParameter, SystemError } from '../../lib/errors';
 
 /** Linux's own limit on symlinks followed in one lookup. */
 const MAX_SYMLINKS = 255;
+/** Linux's NAME_MAX and PATH_MAX, in bytes. */
+const NAME_MAX = 255;
+const PATH_MAX = 4096;
+
+/**
+ * A name the kernel would refuse as too long is dockerd's answer for it, a 500 from its lstat
+ * (with the container path where dockerd shows the host one), before any syscall here: the
+ * native calls refuse a path of PATH_MAX or more with a bare TypeError.
+ */
+function checkNameLength(p: string): void {
+  if (Buffer.byteLength(p) >= PATH_MAX || p.split('/').some((c) => Buffer.byteLength(c) > NAME_MAX)) {
+    throw new SystemError(`lstat ${path.posix.join('/', p)}: file name too long`);
+  }
+}
 
 /**
  * A container filesystem seen from the host: its root dir (and an O_PATH fd of it, which every
@@ -81,6 +95,7 @@ export function readlinkInRoot(rootFd: number, containerPath: string): string {
  * again in the root, never a host path.
  */
 export function followInScope(r: ContainerRoot, unsafePath: string): string {
+  checkNameLength(unsafePath);
   return withRootFd(r, (rootFd) => {
     let resolved = '/';
     let pending = unsafePath.split('/');
@@ -138,6 +153,7 @@ export interface ResolvedPath {
  * stat of a symlink describes the link). A trailing `/` makes the last element part of the dir.
  */
 export function resolvePath(r: ContainerRoot, p: string): ResolvedPath {
+  checkNameLength(p);
   const absPath = preserveTrailing(path.posix.join('/', p), p);
   const cut = absPath.lastIndexOf('/');
   const dir = absPath.slice(0, cut + 1);

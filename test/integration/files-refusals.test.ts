@@ -23,6 +23,22 @@ describe('container files: refusals', { timeout: 300_000 }, () => {
     assert.match(put.body.toString(), /Could not find the file \/nope in container live/);
   });
 
+  test("a name too long for the kernel is dockerd's 500 from lstat, for GET, HEAD, PUT and docker cp", async () => {
+    // Checked on dockerd 20.10: `lstat <its host path>: file name too long`, 500, at any length
+    // past NAME_MAX in one component (the fuzzer found these were "internal error" 500s here).
+    for (const p of [`/tmp/${'x'.repeat(300)}`, 'y'.repeat(5000), `/${'z/'.repeat(3000)}`]) {
+      for (const method of ['GET', 'HEAD', 'PUT']) {
+        const body = method === 'PUT' ? await makeTar([{ name: 'f', data: 'x' }]) : undefined;
+        const r = await raw(b, method, `/containers/live/archive?path=${encodeURIComponent(p)}`, body);
+        assert.equal(r.status, 500, `${method} ${p.length}: ${r.body.toString()}`);
+        if (method !== 'HEAD') assert.match(r.body.toString(), /^\{"message":"lstat \/.*: file name too long"\}/);
+      }
+    }
+    const cp = await docker(['cp', `live:/tmp/${'x'.repeat(300)}`, path.join(host, 'long')]);
+    assert.notEqual(cp.code, 0);
+    assert.match(cp.stderr, /file name too long/);
+  });
+
   test('a bad tar upload is a 400', async () => {
     const r = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', Buffer.from('this is not a tar archive at all'.repeat(40)));
     assert.equal(r.status, 400, r.body.toString());
