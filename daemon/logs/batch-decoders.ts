@@ -79,6 +79,8 @@ export class FrameDecoder implements BatchDecoder<Buffer> {
     let off = 0;
     for (const line of lines) {
       if (!this.opts.details) {
+        // The bound holds unless a reference-path line before took more than its share.
+        if (out.length - off < line.length + this.before) out = this.grow(off, off + line.length + this.before);
         const next = this.fast(line, out, off);
         if (next === STOP) {
           this.stopped = true;
@@ -101,11 +103,7 @@ export class FrameDecoder implements BatchDecoder<Buffer> {
       const formatted = formatLogEntry(entry, this.opts);
       // Details (query-escaped attrs) can be longer than the line they came from.
       const need = off + this.header + formatted.payload.length;
-      if (need > out.length) {
-        const bigger = Buffer.allocUnsafe(Math.max(need, out.length * 2));
-        out.copy(bigger, 0, 0, off);
-        out = this.buf = bigger;
-      }
+      if (need > out.length) out = this.grow(off, need);
       off = this.place(out, off, formatted);
     }
     return off > 0 ? out.subarray(0, off) : undefined;
@@ -127,6 +125,15 @@ export class FrameDecoder implements BatchDecoder<Buffer> {
     const size = this.before - this.header + n;
     if (this.header > 0) writeFrameHeader(out, off, written.stream === 'stdout' ? STDOUT : STDERR, size);
     return off + this.header + size;
+  }
+
+  /** A bigger buffer holding at least `need` bytes, with the `used` bytes written so far. */
+  private grow(used: number, need: number): Buffer {
+    const old = this.buf!;
+    const bigger = Buffer.allocUnsafe(Math.max(need, old.length * 2));
+    old.copy(bigger, 0, 0, used);
+    this.buf = bigger;
+    return bigger;
   }
 
   /** A formatted payload at out[off, …); returns the offset after it. */
