@@ -17,7 +17,7 @@ import { clusterKeys, type ClusterKeys } from '../../daemon/swarm/keys';
 import { sealData } from '../../daemon/swarm/seal';
 import { EtcdKv } from '../../store/cluster/etcd-kv';
 import { loadBusybox, pollUntil, startBerth, type Berth } from './harness';
-import { destroySwarm, EtcdCluster, freePort, startSwarmNode } from './swarm-kit';
+import { destroySwarm, EtcdCluster, freePort, ok, startSwarmNode } from './swarm-kit';
 
 const TTL = 3;
 
@@ -25,12 +25,6 @@ function newId(): string {
   return BigInt(`0x${randomBytes(16).toString('hex')}`)
     .toString(36)
     .padStart(25, '0');
-}
-
-async function ok(b: Berth, args: string[]): Promise<string> {
-  const r = await b.docker(args, { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
 }
 
 function answers(nslookupOut: string): string[] {

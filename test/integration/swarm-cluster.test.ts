@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pollUntil, startBerth, type Berth } from './harness';
-import { destroySwarm, EtcdCluster, startSwarmNode } from './swarm-kit';
+import { destroySwarm, EtcdCluster, fails, ok, startSwarmNode } from './swarm-kit';
 
 const TTL = 3;
 
@@ -30,19 +30,6 @@ async function nodeLs(b: Berth): Promise<NodeRow[]> {
       const [id, self, status, availability, manager] = l.split('|');
       return { id, self: self === 'true', status, availability, manager };
     });
-}
-
-async function ok(b: Berth, args: string[]): Promise<string> {
-  const r = await b.docker(args);
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-async function fails(b: Berth, args: string[], text: string | RegExp): Promise<void> {
-  const r = await b.docker(args);
-  assert.notEqual(r.code, 0, `docker ${args.join(' ')} should fail: ${r.stdout}`);
-  if (typeof text === 'string') assert.ok(r.stderr.includes(text), `stderr: ${r.stderr}\nwanted: ${text}`);
-  else assert.match(r.stderr, text);
 }
 
 describe('swarm cluster on etcd', () => {

@@ -10,20 +10,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadBusybox, pollUntil, type Berth } from './harness';
-import { destroySwarm, EtcdCluster, startSwarmNode } from './swarm-kit';
+import { destroySwarm, EtcdCluster, lines, ok, startSwarmNode } from './swarm-kit';
 
 const TTL = 3;
 const POLL_MS = 30_000;
-
-async function ok(b: Berth, args: string[], input?: string): Promise<string> {
-  const r = await b.docker(args, { timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-function lines(s: string): string[] {
-  return s.split('\n').filter((l) => l !== '');
-}
 
 describe('swarm end to end through the docker CLI', () => {
   let etcd: EtcdCluster | undefined;

@@ -3,6 +3,7 @@
 // `--cluster-store` on it, each with its own data root, socket, bridge and containerd namespace
 // (the harness's defaults). Everything is stopped by PID at the end.
 
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -151,3 +152,20 @@ export async function destroySwarm(nodes: Array<Berth | undefined>, etcd: EtcdCl
   for (const n of nodes) if (n) await destroyBerth(n).catch(() => undefined);
   await etcd?.destroy();
 }
+
+/** `docker <args>` on node `b` must succeed (within 60 s); its trimmed stdout. */
+export async function ok(b: Berth, args: string[], input?: string): Promise<string> {
+  const r = await b.docker(args, { timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** `docker <args>` on node `b` must fail with `text` (a substring, or a pattern) on stderr. */
+export async function fails(b: Berth, args: string[], text: string | RegExp, input?: string): Promise<void> {
+  const r = await b.docker(args, { timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
+  assert.notEqual(r.code, 0, `docker ${args.join(' ')} should fail: ${r.stdout}`);
+  if (typeof text === 'string') assert.ok(r.stderr.includes(text), `stderr: ${r.stderr}\nwanted: ${text}`);
+  else assert.match(r.stderr, text);
+}
+
+export { lines } from './container-kit';

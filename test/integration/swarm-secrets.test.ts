@@ -9,19 +9,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { loadBusybox, pollUntil, type Berth } from './harness';
-import { destroySwarm, EtcdCluster, startSwarmNode } from './swarm-kit';
-
-async function ok(b: Berth, args: string[], input?: string): Promise<string> {
-  const r = await b.docker(args, input === undefined ? {} : { input });
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-async function fails(b: Berth, args: string[], text: string, input?: string): Promise<void> {
-  const r = await b.docker(args, input === undefined ? {} : { input });
-  assert.notEqual(r.code, 0, `docker ${args.join(' ')} should fail: ${r.stdout}`);
-  assert.ok(r.stderr.includes(text), `stderr: ${r.stderr}\nwanted: ${text}`);
-}
+import { destroySwarm, EtcdCluster, fails, ok, startSwarmNode } from './swarm-kit';
 
 /** The frames of a multiplexed stream: stream number and payload text. */
 function demux(buf: Buffer): Array<[number, string]> {

@@ -9,27 +9,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadBusybox, pollUntil, type Berth } from './harness';
-import { destroySwarm, EtcdCluster, startSwarmNode } from './swarm-kit';
+import { destroySwarm, EtcdCluster, fails, lines, ok, startSwarmNode } from './swarm-kit';
 
 const TTL = 3;
 const POLL_MS = 30_000;
-
-async function ok(b: Berth, args: string[]): Promise<string> {
-  const r = await b.docker(args, { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-async function fails(b: Berth, args: string[], text: string | RegExp): Promise<void> {
-  const r = await b.docker(args);
-  assert.notEqual(r.code, 0, `docker ${args.join(' ')} should fail: ${r.stdout}`);
-  if (typeof text === 'string') assert.ok(r.stderr.includes(text), `stderr: ${r.stderr}\nwanted: ${text}`);
-  else assert.match(r.stderr, text);
-}
-
-function lines(s: string): string[] {
-  return s.split('\n').filter((l) => l !== '');
-}
 
 interface ApiTask {
   ID: string;
