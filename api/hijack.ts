@@ -160,8 +160,8 @@ export function writeFlushed(res: http.ServerResponse, chunk: Buffer): Promise<v
   });
 }
 
-/** Resolves once a response can take more, or is gone. */
-export function writableOrGone(res: http.ServerResponse): Promise<void> {
+/** Resolves once a response (or a hijacked socket) can take more, or is gone. */
+export function writableOrGone(res: http.ServerResponse | net.Socket): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       res.off('drain', done);

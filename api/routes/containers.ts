@@ -14,7 +14,7 @@ import { readTypedJsonBody } from '../body';
 import { clientMessage } from '../errors';
 import { CREATE_BODY, UPDATE_BODY } from '../go-decode';
 import { Filters, parseTimestamp } from '../filters';
-import { acceptWebsocket, hijack, startRawResponse, streamMediaType, writeFlushed } from '../hijack';
+import { acceptWebsocket, hijack, startRawResponse, streamMediaType, writableOrGone, writeFlushed } from '../hijack';
 import { versionLessThan } from '../version';
 import { containerCreateAt, shapes } from '../version-shapes';
 import { atoiValue, boolValue, int64ValueOrDefault, pathParam, queryOf, queryString, type Query } from '../query';
@@ -107,26 +107,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
  */
 export const ATTACH_CLIENT_BUFFER = 1024 * 1024;
 
-/** Resolves once the socket sent what it held, or is gone. */
-function socketWritable(socket: net.Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      resolve();
-    };
-    socket.once('drain', done);
-    socket.once('close', done);
-    if (socket.destroyed) done();
-  });
-}
-
 /** Writes a hijacked stream's output: framed per stream without a TTY, raw with one. */
 function outputWriter(socket: net.Socket, tty: boolean): (stream: 'stdout' | 'stderr', chunk: Buffer) => void | Promise<void> {
   return (stream, chunk) => {
     if (socket.destroyed || socket.writableEnded) return;
     socket.write(tty ? chunk : encodeFrame(stream === 'stdout' ? STDOUT : STDERR, chunk));
-    if (socket.writableLength > ATTACH_CLIENT_BUFFER) return socketWritable(socket);
+    if (socket.writableLength > ATTACH_CLIENT_BUFFER) return writableOrGone(socket);
   };
 }
 

@@ -16,6 +16,8 @@ import { boolValue, pathParam, queryOf, queryString, type Query } from '../query
 import type { ApiHandler, Operations } from './operations';
 import { encodeFrame, STDERR, STDOUT, SYSTEMERR, type StreamType } from '../streams';
 import { ROUTES, SWARM_AREAS, type OperationId } from './table';
+import type { LogsRequest } from '../../daemon/containers/logs';
+import type { LogTime } from '../../daemon/logs/types';
 
 /** dockerd's errNoManager text for a node that is not in a swarm. */
 export const NOT_A_SWARM_MANAGER =
@@ -90,17 +92,10 @@ export interface SwarmServicesBackend {
   inspectTask(ref: string): Promise<unknown>;
 }
 
-export interface SwarmLogsRequest {
-  stdout: boolean;
-  stderr: boolean;
-  follow: boolean;
-  timestamps: boolean;
-  details: boolean;
-  /** Last N lines per task; -1 for all. */
-  tail: number;
-  since?: { sec: number; nsec: number };
-  signal: AbortSignal;
-}
+/** A container logs request's options (tail counts per task), with since as a log time and no until. */
+export type SwarmLogsRequest = Pick<LogsRequest, 'stdout' | 'stderr' | 'follow' | 'timestamps' | 'details' | 'tail' | 'signal'> & {
+  since?: LogTime;
+};
 
 export interface SwarmLogLine {
   stream: 'stdout' | 'stderr' | 'system';
