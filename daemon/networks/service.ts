@@ -15,7 +15,7 @@ import type { Links } from '../../network/links';
 import type { NetworkRepo } from '../../store/network-repo';
 import { NetworkNameTakenError } from '../../store/network-repo';
 import type { EventBus } from '../events';
-import { Conflict, Forbidden, InvalidParameter, NotFound, errorMessage } from '../../lib/errors';
+import { Conflict, Forbidden, InvalidParameter, NotFound, Unavailable, errorMessage } from '../../lib/errors';
 import { parseBool } from '../../lib/go-strconv';
 import { int64 } from '../../lib/int64';
 import { nowRFC3339Nano } from '../../lib/time';
@@ -119,6 +119,14 @@ export class NetworkService {
   private readonly allocators6 = new Map<string, Subnet6Allocator>();
   private lastFirewall = '';
   private readonly bridges: NetworkBridges;
+  /**
+   * Creates, removals and the stop's teardown take turns: one that ran while a create was still
+   * bringing its bridge up would miss the bridge and leave it in the kernel with no record (and
+   * two creates would pick the same free subnet).
+   */
+  private turn: Promise<unknown> = Promise.resolve();
+  /** Set by shutdown: a create still in flight then finds the daemon gone. */
+  private stopped = false;
 
   constructor(deps: NetworkServiceDeps) {
     this.deps = deps;
@@ -372,8 +380,19 @@ export class NetworkService {
 
   // ------------------------------------------------------------------ create
 
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
   /** `opts.id`: the ID to use (a swarm network's local bridge keeps the swarm network's ID). */
-  async create(req: NetworkCreateRequest, opts: { id?: string } = {}): Promise<{ Id: string; Warning: string }> {
+  create(req: NetworkCreateRequest, opts: { id?: string } = {}): Promise<{ Id: string; Warning: string }> {
+    return this.inTurn(() => this.createNow(req, opts));
+  }
+
+  private async createNow(req: NetworkCreateRequest, opts: { id?: string }): Promise<{ Id: string; Warning: string }> {
+    if (this.stopped) throw new Unavailable('the daemon is shutting down');
     const name = req.Name;
     if (!name) throw new InvalidParameter('invalid name: ');
     const driver = req.Driver || 'bridge';
@@ -526,7 +545,11 @@ export class NetworkService {
 
   // ------------------------------------------------------------------ remove and prune
 
-  async remove(input: string): Promise<void> {
+  remove(input: string): Promise<void> {
+    return this.inTurn(() => this.removeNow(input));
+  }
+
+  private async removeNow(input: string): Promise<void> {
     const n = this.get(input);
     if (n.builtin) throw new Forbidden(`${n.name} is a pre-defined network and cannot be removed`);
     const active = this.endpoints(n.id);
@@ -564,7 +587,12 @@ export class NetworkService {
    * Daemon stop (every container is stopped by then): the DNS listeners, the bridges and the
    * firewall chains go, so a stopped daemon leaves nothing in the kernel; init makes them again.
    */
-  async shutdown(opts: { keepKernelState?: boolean } = {}): Promise<void> {
+  shutdown(opts: { keepKernelState?: boolean } = {}): Promise<void> {
+    return this.inTurn(() => this.shutdownNow(opts));
+  }
+
+  private async shutdownNow(opts: { keepKernelState?: boolean }): Promise<void> {
+    this.stopped = true;
     await this.dns.closeAll().catch(() => undefined);
     // Live restore: running containers keep their bridges, routes and published ports' rules.
     if (opts.keepKernelState) return;

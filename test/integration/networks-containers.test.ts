@@ -75,7 +75,9 @@ describe('containers on a user network', () => {
     assert.equal((await wget(net, 'http://web/')).out, 'hello-from-srv\n');
     assert.equal(await execOut(cli, ['timeout', '5', 'wget', '-qO-', `http://${srv}/`]), 'hello-from-srv\n');
     const ncSrv = `nc-${rnd()}`;
-    await k.ok(['run', '-d', '--name', ncSrv, '--network', net, 'busybox', 'sh', '-c', 'nc -l -p 7000 > /tmp/got; cat /tmp/got']);
+    // -i: busybox nc shuts its sending half once its stdin ends; with /dev/null that happens at
+    // accept, and a client whose `echo` had not yet run then sees EOF and leaves without sending.
+    await k.ok(['run', '-d', '-i', '--name', ncSrv, '--network', net, 'busybox', 'sh', '-c', 'nc -l -p 7000 > /tmp/got; cat /tmp/got']);
     await k.until('nc to listen', async () => (await k.docker(['exec', ncSrv, 'sh', '-c', 'netstat -ltn | grep -q :7000'])).code === 0);
     await execOut(cli, ['sh', '-c', `echo ping-data | nc ${ncSrv} 7000`]);
     await k.until('the nc server to exit', async () => !(await ctrJson(ncSrv)).State.Running);
