@@ -17,8 +17,8 @@ import { lookupUser } from '../../runtime/user';
 import { decompressStream } from '../images/compression';
 import type { EventBus } from '../events';
 import { errorMessage, InvalidParameter, NotFound, SystemError } from '../../lib/errors';
-import { containerEventAttributes, type ContainerRecord, type ContainerState } from './model';
-import { openContainerRoot, withContainerRoot, type HostMounts } from './rootfs-access';
+import { containerEventAttributes } from './model';
+import { openContainerRoot, withContainerRoot, type HostMounts, type RootOwner } from './rootfs-access';
 import {
   followInScope,
   goBase,
@@ -43,7 +43,7 @@ export interface ContainerPathStat {
 }
 
 export interface ContainerLookup {
-  get(input: string): { record: ContainerRecord; state: ContainerState };
+  get(input: string): RootOwner;
   /**
    * Runs `fn` holding the container's lifecycle lock, as moby's extraction holds the container's
    * lock: a restart then neither unmounts the rootfs under an upload nor mounts it beside one.

@@ -11,7 +11,8 @@ import { withLease } from '../../runtime/leases';
 import { removeSnapshot, SNAPSHOTTER, snapshotMounts } from '../../runtime/snapshots';
 import type { ContainerConfig as ApiContainerConfig } from './api-types';
 import { containerEventAttributes } from './model';
-import type { ContainerRecord, ContainerState } from './model';
+import type { ContainerRecord } from './model';
+import type { RootOwner } from './rootfs-access';
 import type { EventBus } from '../events';
 import { SystemError } from '../../lib/errors';
 import { exactStringify } from '../../lib/int64';
@@ -43,7 +44,7 @@ export interface CommitRequest {
 }
 
 export interface CommitContainers {
-  get(input: string): { record: ContainerRecord; state: ContainerState };
+  get(input: string): RootOwner;
   pause(input: string): Promise<void>;
   unpause(input: string): Promise<void>;
 }

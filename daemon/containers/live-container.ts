@@ -43,6 +43,8 @@ export class LiveContainer implements Container {
   private hubRef?: AttachHub;
   private restartRef?: RestartManager;
   private lockTail: Promise<unknown> = Promise.resolve();
+  /** The ended task's delete in containerd, still under way after its exit was reported. */
+  private teardown?: Promise<void>;
   private readonly exitWaiters = new Set<Waiter>();
   private readonly removeWaiters = new Set<Waiter>();
 
@@ -63,6 +65,23 @@ export class LiveContainer implements Container {
       () => undefined,
     );
     return run;
+  }
+
+  /**
+   * The exit is reported before containerd has deleted the task (the shim's `runc delete`, its
+   * unmount of the rootfs and its exit take tens of ms): what needs the task gone (a start, the
+   * removal, a write to the rootfs, the daemon's stop) awaits this. Never rejects.
+   */
+  taskGone(): Promise<void> {
+    return this.teardown ?? Promise.resolve();
+  }
+
+  /** Records the ended task's teardown for taskGone (it must not reject). */
+  tearingDown(p: Promise<void>): void {
+    const t: Promise<void> = p.then(() => {
+      if (this.teardown === t) this.teardown = undefined;
+    });
+    this.teardown = t;
   }
 
   /** One hub per container, living across restarts. */

@@ -88,12 +88,19 @@ export class Monitor {
     c.hub.releaseSource();
     await settlesWithin(task.copier.done(), DRAIN_MS);
     await task.logger?.close();
-    // The processes are gone: the network comes down while containerd deletes the task.
-    await Promise.all([
-      runtime.deleteTask(id).catch((err: unknown) => logger.warn({ err, container: id }, 'task delete failed')),
-      this.deps.tearDownNetwork(c),
-    ]);
-    await task.io.close().catch(() => undefined);
+    // The processes are gone: the network comes down while containerd deletes the task. The exit
+    // is reported once the network is down; the delete finishes behind it (c.taskGone).
+    c.tearingDown(
+      runtime
+        .deleteTask(id)
+        .then(
+          () => undefined,
+          (err: unknown) => logger.warn({ err, container: id }, 'task delete failed'),
+        )
+        .then(() => task.io.close())
+        .catch(() => undefined),
+    );
+    await this.deps.tearDownNetwork(c);
     if (c.task === task) c.task = undefined;
     this.handleExit(c, status, (at?.getTime() ?? Date.now()) - task.startedMs, at);
   }

@@ -70,6 +70,9 @@ export function liveRootfsMount(upper: string, mountinfo = fs.readFileSync('/pro
   return undefined;
 }
 
+/** The container whose files are opened; taskGone: its last task's delete is over (its mount gone). */
+export type RootOwner = { record: ContainerRecord; state: ContainerState; taskGone(): Promise<void> };
+
 /**
  * The container's filesystem reachable on the host, until `release`. A running container's is its
  * live rootfs mount; otherwise the snapshot is mounted here (read-only for reads). The files Berth
@@ -78,7 +81,7 @@ export function liveRootfsMount(upper: string, mountinfo = fs.readFileSync('/pro
  */
 export async function openContainerRoot(
   ctd: Containerd,
-  c: { record: ContainerRecord; state: ContainerState },
+  c: RootOwner,
   mode: RootMode,
   hostMounts?: HostMounts,
 ): Promise<{ r: ContainerRoot; release: () => Promise<void> }> {
@@ -117,11 +120,7 @@ export async function openContainerRoot(
 }
 
 /** The rootfs alone: the live mount of a running container, else its snapshot mounted here. */
-async function openBase(
-  ctd: Containerd,
-  c: { record: ContainerRecord; state: ContainerState },
-  mode: RootMode,
-): Promise<{ path: string; release: () => Promise<void> }> {
+async function openBase(ctd: Containerd, c: RootOwner, mode: RootMode): Promise<{ path: string; release: () => Promise<void> }> {
   if (c.state.running) {
     const { upper } = await containerLayerDirs(ctd, c.record.id);
     // Between a restart's stop and its start the shim's mount is gone: writes wait for the new
@@ -134,6 +133,9 @@ async function openBase(
     if (live !== undefined) return { path: live, release: async () => undefined };
     // Mounting the snapshot a second time, read-write, while a shim may mount it is unsafe.
     if (mode === 'write') throw new Conflict(`Container ${c.record.id} is restarting, wait until the container is running`);
+  } else {
+    // Until the ended task is deleted, the shim still has the snapshot mounted read-write.
+    await c.taskGone();
   }
   const m =
     mode === 'read' ? await mountContainerSnapshotReadOnly(ctd, c.record.id) : await mountSnapshot(await snapshotMounts(ctd, c.record.id));
@@ -238,7 +240,7 @@ function openDestination(rootFd: number, dest: string, dir: boolean, mode: RootM
 /** Runs `fn` with the container's filesystem reachable on the host; cleans up after. */
 export async function withContainerRoot<T>(
   ctd: Containerd,
-  c: { record: ContainerRecord; state: ContainerState },
+  c: RootOwner,
   mode: RootMode,
   fn: (r: ContainerRoot) => Promise<T>,
   hostMounts?: HostMounts,

@@ -353,6 +353,7 @@ export class ContainerService {
       this.store.saveState(c);
       try {
         await this.control.killForRemoval(c);
+        await c.taskGone();
         await this.runtime.deleteContainer(id);
         await this.net.forget(id);
       } catch (err) {

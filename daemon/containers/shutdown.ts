@@ -54,4 +54,6 @@ export async function shutdownContainers(d: ShutdownDeps): Promise<void> {
         }
       }),
   );
+  // The exits are reported before containerd has deleted the tasks; containerd stops after us.
+  await Promise.all(d.containers.map((c) => c.taskGone()));
 }

@@ -37,6 +37,8 @@ export async function startTask(deps: TaskStartDeps, c: LiveContainer): Promise<
   let io: TaskIO | undefined;
   // Mounts pinned for runc (Subpaths) are released once the task exists, or start failed.
   let pinned: (() => Promise<void>) | undefined;
+  // The last run's task may still be being deleted in containerd.
+  await c.taskGone();
   try {
     const net = await networking.setUp(c);
     const { spec, releaseMounts } = await deps.specs.build(

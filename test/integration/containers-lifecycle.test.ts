@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { tarOf } from './archive-tools';
 import { Kit, lines, sleep } from './container-kit';
 
 let k: Kit;
@@ -158,6 +159,28 @@ describe('stop, restart, kill, pause, rename, wait', () => {
     assert.ok(Date.now() - t0 < 5000);
     assert.equal((await k.inspect('polite')).State.ExitCode, 0);
     await k.ok(['rm', 'polite']);
+  });
+
+  test('right after a stop (containerd still deleting the task): cp into it, start, rm', async () => {
+    // The exit is reported before containerd's task delete ends; what needs the task gone waits.
+    const id = (
+      await k.ok(['run', '-d', '--name', 'quick', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'])
+    ).trim();
+    for (let round = 0; round < 4; round++) {
+      await k.until('the trap to be set', async () => (await k.docker(['exec', 'quick', 'pidof', 'sleep'])).code === 0);
+      assert.equal((await k.request('POST', `/containers/${id}/stop`)).status, 204);
+      // Writes to the stopped container's snapshot, back to back with the stop.
+      const put = await k.b.request('PUT', `/containers/${id}/archive?path=/`, {
+        body: await tarOf([{ name: `round${round}`, data: `r${round}` }]),
+        headers: { 'Content-Type': 'application/x-tar' },
+      });
+      assert.equal(put.status, 200, put.body);
+      assert.equal((await k.request('POST', `/containers/${id}/start`)).status, 204);
+      assert.equal(await k.ok(['exec', 'quick', 'cat', `/round${round}`]), `r${round}`);
+    }
+    assert.equal((await k.request('POST', `/containers/${id}/stop`)).status, 204);
+    assert.equal((await k.request('DELETE', `/containers/${id}`)).status, 204);
+    assert.equal((await k.request('POST', `/containers/${id}/start`)).status, 404);
   });
 
   test('restart runs the container again', async () => {

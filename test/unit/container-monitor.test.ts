@@ -28,6 +28,8 @@ interface Harness {
   forget(): void;
   /** The next start fails. */
   failNextStart: boolean;
+  /** containerd's task delete ends when this settles (at once when unset). */
+  deleteGate?: Promise<void>;
 }
 
 function harness(policy: { Name: string; MaximumRetryCount?: number }, opts: { autoRemove?: boolean; stopSignal?: string } = {}): Harness {
@@ -85,7 +87,7 @@ function harness(policy: { Name: string; MaximumRetryCount?: number }, opts: { a
   h.monitor = new Monitor({
     runtime: {
       waitTask: async () => ({ exitStatus: await (waits.shift() as Promise<number>) }),
-      deleteTask: () => Promise.resolve(),
+      deleteTask: () => h.deleteGate ?? Promise.resolve(),
     },
     store,
     publish,
@@ -158,6 +160,35 @@ test('an exit becomes state, a die event, and answers the waiters', async () => 
   assert.deepEqual(await waited, { StatusCode: 3, Error: null });
   assert.deepEqual(await h.c.wait('not-running'), { StatusCode: 3, Error: null });
   assert.equal(h.starts, 0);
+});
+
+test("the exit is reported before containerd's task delete ends; taskGone waits for the delete", async () => {
+  const h = harness({ Name: 'no' });
+  let deleted: () => void = () => undefined;
+  h.deleteGate = new Promise<void>((r) => (deleted = r));
+  const exit = h.run();
+  const waited = h.c.wait('next-exit');
+  exit(0);
+  await settle();
+  assert.equal(h.c.state.running, false);
+  assert.deepEqual(await waited, { StatusCode: 0, Error: null });
+  assert.deepEqual(h.events, ['die:0']);
+  let gone = false;
+  void h.c.taskGone().then(() => (gone = true));
+  await settle();
+  assert.equal(gone, false, 'the task is still being deleted');
+  deleted();
+  await settle();
+  assert.equal(gone, true);
+});
+
+test('a failed task delete still ends taskGone (logged, never rejected)', async () => {
+  const h = harness({ Name: 'no' });
+  h.deleteGate = Promise.reject(new Error('shim gone'));
+  h.run()(1);
+  await settle();
+  await h.c.taskGone();
+  assert.equal(h.c.state.exitCode, 1);
 });
 
 test('an OOM kill is reported before the die and recorded', async () => {
