@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=2
 // berthd: parses flags and daemon.json, takes ownership of its roots, starts (or connects to)
 // containerd, wires the domain services to the API, and serves until SIGTERM/SIGINT.
 import { ulaBase } from '../network/ipam6';
@@ -59,13 +59,7 @@ import { PortAllocator } from '../network/port-allocator';
 import { PortProxy } from '../network/port-proxy';
 import { hostUpstreams } from './containers/etc-files';
 import { closeTempMounts, initTempMounts } from '../runtime/mount';
-import { DaemonMetrics, type RequestObservation, timedMethods } from './metrics/daemon-metrics';
-import { connectMetrics } from './metrics/wiring';
-import { serveMetrics } from '../api/metrics-server';
-import { serveDashboard } from '../api/dashboard-server';
-import { dashboardBackend } from './dashboard/backend';
-import { startSwarm, swarmBackend } from './swarm/wiring';
-import { swarmAwareNetworks } from './swarm/networks';
+import type { RequestObservation } from './metrics/daemon-metrics';
 
 interface Shutdown {
   (): Promise<void>;
@@ -195,8 +189,10 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       db.close();
     });
     const daemonId = new MetaRepo(db).getOrCreate('daemon-id', () => randomUUID());
-    // Only with --metrics-addr: the collectors cost nothing when nobody can scrape them.
-    const metrics = config.metricsAddr ? new DaemonMetrics() : undefined;
+    // Only with --metrics-addr: the collectors (and prom-client) cost nothing when nobody can
+    // scrape them. Like swarm mode and the dashboard, their code is loaded only when configured.
+    const metricsKit = config.metricsAddr ? await import('./metrics/daemon-metrics.js') : undefined;
+    const metrics = metricsKit && new metricsKit.DaemonMetrics();
 
     let address = config.containerd;
     if (!address) {
@@ -386,9 +382,11 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       onError: (err, id) => statsLogger.warn({ err, container: id }, 'collecting stats failed'),
     });
 
+    const swarmKit =
+      config.clusterStore.length > 0 ? await Promise.all([import('./swarm/wiring.js'), import('./swarm/networks.js')]) : undefined;
     const swarm =
-      config.clusterStore.length > 0
-        ? await startSwarm(config, logger.child({ component: 'swarm' }), {
+      swarmKit !== undefined
+        ? await swarmKit[0].startSwarm(config, logger.child({ component: 'swarm' }), {
             containers,
             events,
             images,
@@ -438,7 +436,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       disconnect: (net: string, c: string, force: boolean) => containers.disconnect(net, c, force),
     };
     const timed = <T extends object>(target: T, actions: Partial<Record<keyof T, string>>): T =>
-      metrics ? timedMethods(target, actions, (a, s) => metrics.observeAction(a, s)) : target;
+      metricsKit && metrics ? metricsKit.timedMethods(target, actions, (a, s) => metrics.observeAction(a, s)) : target;
     // The Engine API and the dashboard act through this one object.
     const apiContainers = timed(withExecIds(containers, exec), {
       create: 'create',
@@ -464,13 +462,13 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
           changes: 'changes',
         }),
         volumes,
-        networks: swarm ? swarmAwareNetworks(localNetworks, swarm) : localNetworks,
+        networks: swarmKit && swarm ? swarmKit[1].swarmAwareNetworks(localNetworks, swarm) : localNetworks,
         diskUsage: new DiskUsageService({ images, containers, volumes }),
         registry: new RegistryService(registry, registryClient),
         build: new BuildService(
           buildDeps({ ctd, containers, images, events, hostMounts: (r) => specs.hostMounts(r), tmpDir: config.tmpDir }),
         ),
-        ...(swarm ? { swarm: swarmBackend(swarm) } : {}),
+        ...(swarmKit && swarm ? { swarm: swarmKit[0].swarmBackend(swarm) } : {}),
       },
       experimental: config.experimental,
       privatePaths: [config.dataRoot, config.execRoot],
@@ -480,12 +478,17 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
     // Runs before server.close: ends the open stats streams so the server need not wait for them.
     cleanups.push(() => stats.close());
     if (metrics && config.metricsAddr) {
+      const [{ connectMetrics }, { serveMetrics }] = await Promise.all([import('./metrics/wiring.js'), import('../api/metrics-server.js')]);
       cleanups.push(connectMetrics(metrics, { events, containers: containerStore, samples: (ids, ms) => stats.sampleOnce(ids, ms) }));
       const listener = await serveMetrics(config.metricsAddr, metrics, logger.child({ component: 'metrics' }));
       cleanups.push(() => listener.close());
       logger.info({ address: listener.address }, 'metrics listening');
     }
     if (config.dashboardAddr) {
+      const [{ dashboardBackend }, { serveDashboard }] = await Promise.all([
+        import('./dashboard/backend.js'),
+        import('../api/dashboard-server.js'),
+      ]);
       const backend = dashboardBackend({ containers: apiContainers, stats, events });
       const dashboard = await serveDashboard(config.dashboardAddr, backend, logger.child({ component: 'dashboard' }));
       // Runs before stats.close and server.close: ends the page's streams first.
