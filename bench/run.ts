@@ -122,6 +122,14 @@ async function main(): Promise<void> {
       step: (e) => must(e.docker(['run', '--rm', '--network', 'none', 'busybox', 'true'])),
     },
     {
+      // The second run --rm goal. dockerd runs with --iptables=false (engines.ts): its
+      // bridge path writes no firewall rules, Berth's does.
+      name: 'docker run --rm busybox true, default bridge',
+      runs: 30,
+      setup: (e) => must(e.docker(['load'], small)),
+      step: (e) => must(e.docker(['run', '--rm', 'busybox', 'true'])),
+    },
+    {
       name: 'docker create + docker rm',
       runs: 30,
       setup: (e) => must(e.docker(['load'], small)),

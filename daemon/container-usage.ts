@@ -11,4 +11,9 @@ export interface ContainerUsage {
   networkUsers(networkId: string): string[];
   /** A container's name (without the slash), by full ID. */
   containerName(id: string): string | undefined;
+  /**
+   * Settles once the containerd side (container record, snapshot) of every container removed
+   * so far is deleted or failed to: an image's GC frees its layers only after.
+   */
+  removalsSettled(): Promise<void>;
 }

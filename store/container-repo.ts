@@ -96,8 +96,22 @@ export class ContainerRepo {
     })();
   }
 
-  delete(id: string): void {
-    this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+  /** leavesContainerd: the row goes, and a containerd_leftovers row says its containerd side is still to delete. */
+  delete(id: string, leavesContainerd = false): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+      if (leavesContainerd) this.db.prepare('INSERT OR REPLACE INTO containerd_leftovers (id, since) VALUES (?, ?)').run(id, Date.now());
+    })();
+  }
+
+  /** The containerd side of a removed container is gone. */
+  leftoverDeleted(id: string): void {
+    this.db.prepare('DELETE FROM containerd_leftovers WHERE id = ?').run(id);
+  }
+
+  /** Removed containers whose containerd side is still to delete (a crash cut it short). */
+  leftovers(): string[] {
+    return (this.db.prepare('SELECT id FROM containerd_leftovers ORDER BY since').all() as { id: string }[]).map((r) => r.id);
   }
 
   countByImage(imageId: string): number {

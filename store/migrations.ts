@@ -146,4 +146,16 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    sql: `
+      -- Containers already removed from the API (AutoRemove) whose containerd side (task,
+      -- container record, snapshot) is still being deleted. A row outlives its container's row
+      -- only until that deletion ends; the next start finishes one a crash cut short.
+      CREATE TABLE containerd_leftovers (
+        id    TEXT PRIMARY KEY,
+        since INTEGER NOT NULL
+      );
+    `,
+  },
 ];

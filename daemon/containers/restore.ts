@@ -100,6 +100,17 @@ function alive(status: TaskStatus): boolean {
 export async function restoreContainers(deps: RestoreDeps): Promise<void> {
   const { store, runtime, logger } = deps;
   const known = new Set<string>();
+  // Removed containers (AutoRemove) whose containerd side a stop or crash cut short: deleted
+  // now; one that still fails stays recorded for the next start, and is not quarantined.
+  for (const id of store.leftovers()) {
+    try {
+      await runtime.deleteContainer(id);
+      store.leftoverDeleted(id);
+    } catch (err) {
+      logger.warn({ err, container: id }, 'deleting a removed container in containerd failed');
+      known.add(id);
+    }
+  }
   const inContainerd = new Set(await runtime.listContainers());
   const toStart: LiveContainer[] = [];
   const toRemove: string[] = [];

@@ -117,7 +117,7 @@ export class ContainerService {
       tearDownNetwork: (c) => this.net.tearDown(c),
       startTask: (c) => this.startTask(c),
       stopHealth: (c) => this.health.stop(c),
-      autoRemove: (id) => this.remove(id, { force: true, volumes: true }),
+      autoRemove: (id) => this.remove(id, { force: true, volumes: true, containerdAfter: true }),
       logger: deps.logger,
     });
     this.control = new TaskControl({
@@ -334,7 +334,14 @@ export class ContainerService {
     return this.get(input).wait(condition, signal);
   }
 
-  async remove(input: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
+  /**
+   * containerdAfter (AutoRemove, whose exit nobody else waits on): the container is gone from
+   * the API once its record is, and its containerd side (the task's delete, the container
+   * record, the snapshot: ~70 ms, most of it the shim's `runc delete` and exit) is deleted
+   * behind it. A row in the store keeps that pending deletion across a crash; the daemon's stop
+   * waits for it.
+   */
+  async remove(input: string, opts: { force: boolean; volumes: boolean; containerdAfter?: boolean }): Promise<void> {
     const c = this.get(input);
     const id = c.id;
     await c.locked(async () => {
@@ -353,8 +360,10 @@ export class ContainerService {
       this.store.saveState(c);
       try {
         await this.control.killForRemoval(c);
-        await c.taskGone();
-        await this.runtime.deleteContainer(id);
+        if (!opts.containerdAfter) {
+          await c.taskGone();
+          await this.runtime.deleteContainer(id);
+        }
         await this.net.forget(id);
       } catch (err) {
         c.state.removalInProgress = false;
@@ -363,7 +372,7 @@ export class ContainerService {
         throw err;
       }
       fs.rmSync(this.containerDir(id), { recursive: true, force: true });
-      this.store.delete(id);
+      this.store.delete(id, opts.containerdAfter ? this.deleteContainerdSide(id, c.taskGone()) : undefined);
       if (opts.volumes) await this.vols.removeAnonymous(c);
       this.publish(c, 'destroy');
       c.notifyRemoved({ StatusCode: c.state.exitCode, Error: null });
@@ -444,6 +453,18 @@ export class ContainerService {
     });
   }
 
+  /** Deletes a removed container's containerd side once `after` settles; true when it did (never rejects). */
+  private async deleteContainerdSide(id: string, after: Promise<void>): Promise<boolean> {
+    try {
+      await after;
+      await this.runtime.deleteContainer(id);
+      return true;
+    } catch (err) {
+      this.logger.warn({ err, container: id }, 'deleting a removed container in containerd failed: retried at the next start');
+      return false;
+    }
+  }
+
   /** Daemon stop: see shutdown.ts. */
   async shutdown(): Promise<void> {
     const { monitor, health, control, logger, liveRestore } = this;
@@ -456,6 +477,8 @@ export class ContainerService {
       shutdownTimeoutSec: this.defaults.shutdownTimeoutSec,
       logger,
     });
+    // Removed containers' containerd side goes before containerd does.
+    await this.store.removalsSettled();
     if (!liveRestore) this.specs.removeEmptyCgroupParent();
   }
 

@@ -58,6 +58,8 @@ export class ContainerStore implements ContainerUsage {
   private readonly images = new MultiIndex();
   private readonly volumes = new MultiIndex();
   private readonly networks = new MultiIndex();
+  /** Containerd deletions still running for containers already removed (delete's `containerdAfter`). */
+  private readonly containerdDeletes = new Set<Promise<void>>();
 
   constructor(private readonly repo: ContainerRepo) {
     for (const row of repo.list()) {
@@ -121,6 +123,10 @@ export class ContainerStore implements ContainerUsage {
     return this.images.get(imageId).map((id) => ({ id, running: this.byId.get(id)?.state.running ?? false }));
   }
 
+  async removalsSettled(): Promise<void> {
+    await Promise.all(this.containerdDeletes);
+  }
+
   volumeUsers(volumeName: string): string[] {
     return this.volumes.get(volumeName);
   }
@@ -170,8 +176,31 @@ export class ContainerStore implements ContainerUsage {
     this.byName.set(name, c.record.id);
   }
 
-  delete(id: string): void {
-    this.repo.delete(id);
+  /** Removed containers whose containerd side a stop or crash cut short (see `delete`). */
+  leftovers(): string[] {
+    return this.repo.leftovers();
+  }
+
+  leftoverDeleted(id: string): void {
+    this.repo.leftoverDeleted(id);
+  }
+
+  /**
+   * containerdAfter: the deletion of the container's containerd side, still running (never
+   * rejects; true once deleted). The container is gone from every lookup at once; a row in the
+   * repository keeps the pending deletion across a crash, until that deletion succeeds.
+   */
+  delete(id: string, containerdAfter?: Promise<boolean>): void {
+    this.repo.delete(id, containerdAfter !== undefined);
+    if (containerdAfter) {
+      const job: Promise<void> = containerdAfter
+        .then((deleted) => {
+          if (deleted) this.repo.leftoverDeleted(id);
+        })
+        .catch(() => undefined) // the row stays: the next start deletes it
+        .finally(() => this.containerdDeletes.delete(job));
+      this.containerdDeletes.add(job);
+    }
     const c = this.byId.get(id);
     if (!c) return;
     this.byId.delete(id);

@@ -15,7 +15,7 @@ export interface ImageCore {
   readonly events: EventBus;
   readonly logger: Logger;
   /** Who uses an image (the containers). */
-  readonly usage: Pick<ContainerUsage, 'containersUsingImage'>;
+  readonly usage: Pick<ContainerUsage, 'containersUsingImage' | 'removalsSettled'>;
   readonly tmpDir: string;
   config(image: ImageRow): ImageConfig;
   addTag(imageId: string, named: Named, opts?: { touch?: boolean; event?: boolean }): void;

@@ -49,6 +49,9 @@ export async function removeImage(svc: ImageCore, input: string, opts: RemoveOpt
   // its digest reference, or untagged, when the client asked for it to go.
   const removal = svc.repo.transaction(() => removeRecords(svc, input, opts));
   for (const emit of removal.events) emit();
+  // A just-removed container's snapshot (AutoRemove deletes it behind the removal) would hold
+  // the layers past this GC; no longer ones than that are waited for.
+  if (removal.deleted.length > 0) await svc.usage.removalsSettled();
   for (const id of removal.deleted) {
     // A crash before this leaves a GC root that startup reconciliation drops.
     await deleteImageRecord(svc.ctd, gcRootName(id), { sync: true });

@@ -55,7 +55,7 @@ export interface ImageServiceDeps {
   events: EventBus;
   logger: Logger;
   /** Who uses an image (the container store answers): `rmi` and prune refuse what is in use. */
-  usage: Pick<ContainerUsage, 'containersUsingImage'>;
+  usage: Pick<ContainerUsage, 'containersUsingImage' | 'removalsSettled'>;
   /** Where uploads are staged (under the data root, so renames stay on one filesystem). */
   tmpDir: string;
   /** Registry access for push; without it push answers 501. */
@@ -77,7 +77,7 @@ export class ImageService {
   readonly repo: ImageRepo;
   readonly events: EventBus;
   readonly logger: Logger;
-  readonly usage: Pick<ContainerUsage, 'containersUsingImage'>;
+  readonly usage: Pick<ContainerUsage, 'containersUsingImage' | 'removalsSettled'>;
   readonly tmpDir: string;
   readonly pushSettings: PushSettings | undefined;
   private readonly pullSettings: PullSettings | undefined;

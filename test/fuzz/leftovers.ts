@@ -57,20 +57,31 @@ export async function leftovers(b: Berth, findings: Findings, everCreated: Set<s
   const after = await api(b, 'GET', '/containers/json?all=1');
   if (Array.isArray(after.json) && after.json.length > 0)
     findings.add('leftover-containers', `${after.json.length} containers after clean-up`);
-  // Mounts of containers (rootfs, volumes, temp mounts) under the daemon's directories.
-  for (const m of mountsUnder(b.dir)) {
-    if (/\/containerd\/|io\.containerd/.test(m) && !/rootfs/.test(m)) continue;
-    // The running daemon's own private mount point; what is mounted inside it still counts.
-    if (m === path.join(b.dataRoot, 'tmp-mounts')) continue;
-    findings.add('leftover-mount', m);
-  }
-  // The FIFO pool's stock (.pool) is kept by design while the daemon runs.
-  for (const f of fifosUnder(b.execRoot)) if (!f.includes('/.pool/')) findings.add('leftover-fifo', f);
-  for (const id of everCreated) {
-    if (fs.existsSync(`/run/netns/berth-${id.slice(0, 12)}`)) findings.add('leftover-netns', `/run/netns/berth-${id.slice(0, 12)}`);
-  }
+  // An auto-removed container's containerd side (task, rootfs mount, shim, FIFOs) is deleted
+  // just after it is reported removed: what is left counts once that has had its time.
   const ns = containerdNamespaceFor(b.dataRoot);
-  for (const s of shimsOf(ns)) findings.add('leftover-shim', s);
+  const left = async (probe: () => string[]): Promise<string[]> => {
+    let now = probe();
+    for (let i = 0; i < 100 && now.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      now = probe();
+    }
+    return now;
+  };
+  // Mounts of containers (rootfs, volumes, temp mounts) under the daemon's directories.
+  const mounts = (): string[] =>
+    mountsUnder(b.dir).filter(
+      (m) =>
+        !(/\/containerd\/|io\.containerd/.test(m) && !/rootfs/.test(m)) &&
+        // The running daemon's own private mount point; what is mounted inside it still counts.
+        m !== path.join(b.dataRoot, 'tmp-mounts'),
+    );
+  for (const m of await left(mounts)) findings.add('leftover-mount', m);
+  // The FIFO pool's stock (.pool) is kept by design while the daemon runs.
+  for (const f of await left(() => fifosUnder(b.execRoot).filter((x) => !x.includes('/.pool/')))) findings.add('leftover-fifo', f);
+  const netns = (): string[] => [...everCreated].map((id) => `/run/netns/berth-${id.slice(0, 12)}`).filter((n) => fs.existsSync(n));
+  for (const n of await left(netns)) findings.add('leftover-netns', n);
+  for (const s of await left(() => shimsOf(ns))) findings.add('leftover-shim', s);
 }
 
 /**

@@ -125,6 +125,20 @@ export class Kit {
     }
   }
 
+  /**
+   * After an AutoRemove (`--rm`): the container is gone from the API at once and its containerd
+   * side is deleted behind the removal (see docs/divergence.md); waits for all of it to go.
+   */
+  async autoRemoved(id: string): Promise<void> {
+    let left = this.leftovers(id);
+    const deadline = Date.now() + 15_000;
+    while (left.length > 0 && Date.now() < deadline) {
+      await sleep(50);
+      left = this.leftovers(id);
+    }
+    assert.deepEqual(left, [], `what --rm container ${id.slice(0, 12)} left after 15 s`);
+  }
+
   /** `ctr` against berthd's containerd, in its namespace. */
   ctr(args: string[]): string {
     const sock = path.join(this.b.execRoot, 'containerd', 'containerd.sock');

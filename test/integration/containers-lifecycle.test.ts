@@ -441,7 +441,7 @@ describe('rm and prune', () => {
       const r = await k.docker([...cmd, name], { timeoutMs: 20_000 });
       assert.equal(r.code, 0, r.stderr);
       await k.until(`${name} to be removed`, async () => (await k.docker(['container', 'inspect', name])).code !== 0);
-      assert.deepEqual(k.leftovers(id), []);
+      await k.autoRemoved(id);
     }
     await k.ok(['run', '-d', '--rm', '--name', 'rm-restarted', 'busybox', 'sleep', '1000']);
     await k.ok(['restart', '-t', '1', 'rm-restarted']);

@@ -70,6 +70,8 @@ function setup(
   liveRestore: boolean,
   /** What containerd lacks: records (ids not listed) and rw snapshots. */
   lacks: { records?: string[]; snapshots?: string[] } = {},
+  /** Removed containers whose containerd side is still recorded as to delete; deletes that fail. */
+  leftovers: { pending?: string[]; failing?: string[] } = {},
 ) {
   const log = {
     started: [] as string[],
@@ -78,12 +80,17 @@ function setup(
     deleted: [] as string[],
     forgotten: [] as string[],
     stopped: [] as string[],
+    containersDeleted: [] as string[],
+    leftoversDone: [] as string[],
+    quarantineKnown: [] as string[],
   };
   const byId = new Map(containers.map((c) => [c.id, c]));
   const store = {
     all: () => [...byId.values()],
     saveState: () => undefined,
     delete: (id: string) => byId.delete(id),
+    leftovers: () => [...(leftovers.pending ?? [])],
+    leftoverDeleted: (id: string) => log.leftoversDone.push(id),
   } as unknown as ContainerStore;
   const io = { detach: () => undefined } as unknown as TaskIO;
   const run = restoreContainers({
@@ -93,7 +100,11 @@ function setup(
     runtime: {
       listContainers: () => Promise.resolve(containers.map((c) => c.id).filter((id) => !(lacks.records ?? []).includes(id))),
       hasSnapshot: (id) => Promise.resolve(!(lacks.snapshots ?? []).includes(id)),
-      deleteContainer: () => Promise.resolve(),
+      deleteContainer: (id) => {
+        if ((leftovers.failing ?? []).includes(id)) return Promise.reject(new Error('containerd unavailable'));
+        log.containersDeleted.push(id);
+        return Promise.resolve();
+      },
       taskStatus: (id) => Promise.resolve(tasks.has(id) ? { status: (tasks.get(id) as FakeTask).status } : undefined),
       deleteTask: (id) => {
         const t = tasks.get(id);
@@ -131,7 +142,10 @@ function setup(
       log.forgotten.push(id);
       return Promise.resolve();
     },
-    quarantineUnknown: () => Promise.resolve(),
+    quarantineUnknown: (_inContainerd, known) => {
+      log.quarantineKnown.push(...known);
+      return Promise.resolve();
+    },
   });
   return { run, log };
 }
@@ -294,4 +308,15 @@ test("monitor: an adopted task's exit takes containerd's exit time as FinishedAt
   assert.equal(m.c.state.exitSeen, undefined);
   assert.deepEqual(m.log.events, ['die']);
   if (m.c.restartTimer) clearTimeout(m.c.restartTimer);
+});
+
+test("an auto-removed container's containerd side left by a stop or crash is deleted at start; a failing one stays recorded, not quarantined", async () => {
+  const gone = 'd'.repeat(64);
+  const stuck = 'e'.repeat(64);
+  const { run, log } = setup([], new Map(), false, {}, { pending: [gone, stuck], failing: [stuck] });
+  await run;
+  assert.deepEqual(log.containersDeleted, [gone]);
+  assert.deepEqual(log.leftoversDone, [gone]);
+  assert.ok(log.quarantineKnown.includes(stuck), 'the failing one is not quarantined as unknown');
+  assert.ok(!log.quarantineKnown.includes(gone));
 });

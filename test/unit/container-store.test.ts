@@ -121,3 +121,26 @@ test('usage indexes follow records: image, image mounts, volumes, networks; remo
   assert.equal(store.get('a').id, B);
   assert.deepEqual(store.counts(), { running: 1, paused: 0, stopped: 0 });
 });
+
+test('a removal that leaves the containerd side to delete: the record and its name go at once; the pending deletion survives a reload until it succeeds', async () => {
+  const { db, store } = fresh();
+  const C = 'cd'.repeat(32);
+  store.insert(record(A, 'web'), initialState());
+  store.insert(record(B, 'db'), initialState());
+  store.insert(record(C, 'cache'), initialState());
+  let finishA: (deleted: boolean) => void = () => undefined;
+  store.delete(A, new Promise<boolean>((r) => (finishA = r)));
+  store.delete(B);
+  store.delete(C, Promise.resolve(false)); // containerd refused: stays recorded
+  assert.equal(store.tryGet('web'), undefined);
+  store.insert(record('ef'.repeat(32), 'web'), initialState());
+  assert.deepEqual(new ContainerStore(new ContainerRepo(db)).leftovers().sort(), [A, C].sort());
+
+  let settled = false;
+  const waiting = store.removalsSettled().then(() => (settled = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(settled, false, 'waits for the deletion still running');
+  finishA(true);
+  await waiting;
+  assert.deepEqual(new ContainerStore(new ContainerRepo(db)).leftovers(), [C]);
+});

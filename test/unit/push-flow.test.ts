@@ -84,7 +84,7 @@ function setup(opts: { maxUploads: number; httpsDown?: boolean }) {
     events,
     logger: pino({ level: 'silent' }),
     tmpDir: '/nonexistent',
-    usage: { containersUsingImage: () => [] },
+    usage: { containersUsingImage: () => [], removalsSettled: async () => undefined },
   });
   const world = new Map<string, Set<string>>();
   const opened: FakeRepo[] = [];
