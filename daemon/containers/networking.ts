@@ -97,9 +97,13 @@ export class ContainerNetworking {
     await this.sandboxes.adopt(this.netInput(c, eps));
   }
 
-  /** A removed container's sandbox, should one be left (never throws). */
-  async forget(id: string): Promise<void> {
+  /**
+   * A removed container's sandbox, should one be left (never throws); with kernelAfter (an
+   * AutoRemove) the netns may still be going from the kernel when it resolves.
+   */
+  async forget(id: string, opts: { kernelAfter?: boolean } = {}): Promise<void> {
     await this.sandboxes?.tearDown(id);
+    if (!opts.kernelAfter) await this.sandboxes?.kernelGone(id);
   }
 
   private resolveEndpoints(c: Container, networks: NetworkService): EndpointConfig[] {

@@ -364,7 +364,7 @@ export class ContainerService {
           await c.taskGone();
           await this.runtime.deleteContainer(id);
         }
-        await this.net.forget(id);
+        await this.net.forget(id, { kernelAfter: opts.containerdAfter });
       } catch (err) {
         c.state.removalInProgress = false;
         c.state.dead = true;

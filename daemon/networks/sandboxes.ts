@@ -92,6 +92,11 @@ export class Sandboxes {
   /** Each running container's own --dns servers: the embedded DNS forwards its queries there. */
   private readonly upstreamsOf: Map<string, string[]>;
   private readonly resolvers: ContainerResolvers;
+  /**
+   * Torn-down sandboxes whose kernel side (veths, netns) is still being removed, by container.
+   * The sandbox row stays until that ends, so a crash leaves it to cleanupExcept.
+   */
+  private readonly removing = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: SandboxesDeps) {
     this.networks = deps.networks;
@@ -106,8 +111,23 @@ export class Sandboxes {
   }
 
   netnsPath(containerId: string): string | undefined {
-    const row = this.networks.repo.sandbox(containerId);
+    const row = this.liveSandbox(containerId);
     return row ? `${NETNS_DIR}/${row.netns}` : undefined;
+  }
+
+  /** The container's sandbox row, unless it is torn down and only its kernel side is left. */
+  private liveSandbox(containerId: string): { netns: string } | undefined {
+    return this.removing.has(containerId) ? undefined : this.networks.repo.sandbox(containerId);
+  }
+
+  /** Waits for the kernel side of the sandboxes torn down so far (their addresses are held until then). */
+  private async removalsSettled(): Promise<void> {
+    await Promise.all([...this.removing.values()]);
+  }
+
+  /** Resolves once the torn-down sandbox of the container is gone from the kernel too. */
+  async kernelGone(containerId: string): Promise<void> {
+    await this.removing.get(containerId);
   }
 
   endpointsOf(containerId: string): EndpointRecord[] {
@@ -122,6 +142,7 @@ export class Sandboxes {
 
   /** Makes the container's netns and its endpoints (the first one with the published ports). */
   async setUp(c: ContainerNet): Promise<SandboxInfo> {
+    await this.kernelGone(c.id); // a restart: the same netns name
     const netns = this.netnsName(c.id);
     this.networks.repo.putSandbox({ containerId: c.id, netns });
     this.upstreamsOf.set(c.id, c.dns);
@@ -177,8 +198,10 @@ export class Sandboxes {
     if (existing.some((e) => e.networkId === n.id)) {
       throw new Conflict(`endpoint with name ${c.name} already exists in network ${n.name}`);
     }
-    const netns = this.networks.repo.sandbox(c.id)?.netns;
+    const netns = this.liveSandbox(c.id)?.netns;
     if (!netns) throw new Conflict(`container ${c.id} has no network namespace`);
+    // An address asked for may be held by a stopped container's veth still being removed.
+    if (cfg.ipv4Address || cfg.ipv6Address) await this.removalsSettled();
     const alloc = this.networks.allocator(n);
     let ip: string;
     if (cfg.ipv4Address) {
@@ -236,7 +259,7 @@ export class Sandboxes {
       });
       if (withPorts && !n.internal) await this.publish(c, n, ep);
     } catch (err) {
-      await this.detachEndpoint(ep, false);
+      await this.detachEndpoint(ep, { announce: false });
       throw err;
     }
     await this.startEmbeddedDns(c.id);
@@ -349,21 +372,30 @@ export class Sandboxes {
     this.saveEndpoint(ep);
   }
 
-  /** Removes one endpoint: proxies, ports, veth (unless the caller removes it), address, row. Never throws. */
-  private async detachEndpoint(ep: EndpointRecord, announce = true, removeVeth = true): Promise<void> {
+  /**
+   * Removes one endpoint: proxies, ports, veth and address (unless the caller removes the veth
+   * and then frees the address: `kernelAfter`), row. Never throws.
+   */
+  private async detachEndpoint(ep: EndpointRecord, opts: { announce?: boolean; kernelAfter?: boolean } = {}): Promise<void> {
     for (const p of this.proxies.get(ep.id) ?? []) await p.close().catch(() => undefined);
     this.proxies.delete(ep.id);
     for (const m of ep.ports) this.deps.ports.release(m.proto, m.hostIp, m.hostPort);
-    if (removeVeth) {
+    if (!opts.kernelAfter) {
       await this.links
         .removeEndpoint(ep.hostVeth)
         .catch((err: unknown) => this.logger.warn({ err, veth: ep.hostVeth }, 'veth removal failed'));
+      this.releaseAddresses(ep);
     }
+    this.networks.repo.deleteEndpoint(ep.id);
+    const n = this.networks.tryGet(ep.networkId);
+    if (n && opts.announce !== false) this.networks.publishNetworkEvent('disconnect', n, ep.containerId);
+  }
+
+  /** Its addresses are free once no veth holds them on the bridge. */
+  private releaseAddresses(ep: EndpointRecord): void {
     const n = this.networks.tryGet(ep.networkId);
     if (n && ep.ip && n.ipam[0]) this.networks.allocator(n).release(ep.ip);
     if (n && ep.ip6) this.networks.allocator6(n)?.release(ep.ip6);
-    this.networks.repo.deleteEndpoint(ep.id);
-    if (n && announce) this.networks.publishNetworkEvent('disconnect', n, ep.containerId);
   }
 
   /** Disconnects a running container from one network. */
@@ -387,24 +419,39 @@ export class Sandboxes {
       await this.resolvers.start(containerId, netnsPath);
   }
 
-  /** After the task exited: endpoints, netns and the rows go. Never throws. */
+  /**
+   * After the task exited: the endpoints' rows, ports and addresses go, and the firewall follows;
+   * the veths and the netns go behind it in one ip process (kernelGone), off the exit's path.
+   * Never throws.
+   */
   async tearDown(containerId: string): Promise<void> {
+    if (this.removing.has(containerId)) return;
     await this.resolvers.stop(containerId);
     const eps = this.endpointsOf(containerId);
     const row = this.networks.repo.sandbox(containerId);
-    if (row) {
-      // Veths and netns go in one ip process; the rows after the kernel objects.
-      await this.links
-        .removeSandbox(
-          row.netns,
-          eps.map((e) => e.hostVeth),
-        )
-        .catch((err: unknown) => this.logger.warn({ err, netns: row.netns }, 'sandbox removal failed'));
-    }
-    for (const ep of eps) await this.detachEndpoint(ep, true, row === undefined);
-    if (row) this.networks.repo.deleteSandbox(containerId);
+    if (row) this.removing.set(containerId, this.removeKernelSide(containerId, row.netns, eps));
+    for (const ep of eps) await this.detachEndpoint(ep, { kernelAfter: row !== undefined });
     this.upstreamsOf.delete(containerId);
     await this.networks.syncFirewall().catch((err: unknown) => this.logger.warn({ err }, 'firewall update failed'));
+  }
+
+  /** Veths and netns in one ip process, then the addresses and the row. Never rejects. */
+  private async removeKernelSide(containerId: string, netns: string, eps: EndpointRecord[]): Promise<void> {
+    try {
+      await this.links.removeSandbox(
+        netns,
+        eps.map((e) => e.hostVeth),
+      );
+    } catch (err) {
+      this.logger.warn({ err, netns }, 'sandbox removal failed');
+    }
+    try {
+      for (const ep of eps) this.releaseAddresses(ep);
+      this.networks.repo.deleteSandbox(containerId);
+    } catch (err) {
+      this.logger.warn({ err, netns }, 'sandbox row removal failed: the next start removes it');
+    }
+    this.removing.delete(containerId);
   }
 
   /**
@@ -471,8 +518,9 @@ export class Sandboxes {
     }
   }
 
-  /** Daemon stop: proxies close (containers are stopped by then). */
+  /** Daemon stop: proxies close (containers are stopped by then), torn-down netns go. */
   async shutdown(): Promise<void> {
+    await this.removalsSettled();
     for (const list of this.proxies.values()) for (const p of list) await p.close().catch(() => undefined);
     this.proxies.clear();
   }

@@ -123,7 +123,7 @@ const fakeLinks = {
   createNetns: async (name: string): Promise<string> => `/run/netns/${name}`,
   deleteNetns: async (): Promise<void> => undefined,
   removeEndpoint: async (): Promise<void> => undefined,
-  removeSandbox: async (): Promise<void> => undefined,
+  removeSandbox: async (_netns: string): Promise<void> => undefined,
 };
 const fakePorts = { release: (): void => undefined };
 
@@ -416,5 +416,58 @@ describe('Sandboxes and the embedded DNS', () => {
     await sb.tearDown(P1);
     assert.equal(fake.live.has(P1), false);
     assert.equal(sb.etcFacts(P1).nameserver, null);
+  });
+});
+
+describe('Sandboxes.tearDown: the kernel side goes behind it', () => {
+  const container = (cid: string): ContainerNet => ({
+    id: cid,
+    name: 'k',
+    hostname: cid.slice(0, 12),
+    endpoints: [],
+    ports: { bindings: {}, exposed: [], publishAll: false },
+    dns: [],
+  });
+
+  test('records and the DNS go at once; the netns removal runs behind, and a setUp or connect waits for it', async () => {
+    const removed: string[] = [];
+    let release: () => void = () => undefined;
+    const original = fakeLinks.removeSandbox;
+    fakeLinks.removeSandbox = (netns: string) =>
+      new Promise<void>((r) => {
+        release = () => {
+          removed.push(netns);
+          r();
+        };
+      });
+    try {
+      fake.eps = fake.eps.filter((e) => e.containerId !== D1);
+      await sb.setUp(container(D1));
+      addEp(D1, 'd1', NET2, '10.99.0.3');
+      await sb.tearDown(D1);
+      assert.equal(ask(U1, 'd1'), null, 'no longer answered');
+      assert.deepEqual(
+        fake.eps.filter((e) => e.containerId === D1),
+        [],
+        'endpoint rows gone',
+      );
+      assert.equal(sb.netnsPath(D1), undefined, 'no netns to use');
+      assert.ok(fake.sandboxRows.has(D1), 'the row stays while the kernel side is removed (a crash leaves it to the next start)');
+
+      let setUpDone = false;
+      const again = sb.setUp(container(D1)).then(() => (setUpDone = true));
+      let gone = false;
+      const kernel = sb.kernelGone(D1).then(() => (gone = true));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(setUpDone, false, 'a setUp waits: same netns name, and addresses the old veth may hold');
+      assert.equal(gone, false);
+      assert.equal(await sb.tearDown(D1), undefined, 'a second teardown does not start another removal');
+      release();
+      await Promise.all([again, kernel]);
+      assert.deepEqual(removed, [sb.netnsName(D1)]);
+      assert.equal(sb.netnsPath(D1), `/run/netns/${sb.netnsName(D1)}`, 'made again');
+    } finally {
+      fakeLinks.removeSandbox = original;
+    }
   });
 });
