@@ -360,6 +360,26 @@ describe('SIGKILL during docker load', () => {
   }
 });
 
+describe('SIGKILL right after docker run --rm', () => {
+  test("the removed container's containerd side, still being deleted at the kill, is deleted at the next start", async () => {
+    const b = await start();
+    const tar = await buildBusyboxArchive({ tags: ['busybox:latest'] });
+    assert.equal((await b.docker(['load'], { input: tar })).code, 0);
+    const containers = async (x: Berth): Promise<string[]> =>
+      (await ctr(x, ['containers', 'ls', '-q'])).split('\n').filter((l) => l !== '');
+    const r = await b.docker(['run', '--rm', '--network', 'none', 'busybox', 'true']);
+    assert.equal(r.code, 0, r.stderr);
+    // The deletion behind the removal takes tens of ms: the kill comes well inside it.
+    process.kill(b.pid, 'SIGKILL');
+    await b.stop();
+    const left = await containers(b);
+    const again = await start({ dir: b.dir });
+    assert.equal((await again.docker(['ps', '-aq'])).stdout, '');
+    assert.deepEqual(await containers(again), [], `left at the kill: ${left.length}`);
+    assert.equal(await again.stop(), 0);
+  });
+});
+
 describe('two daemons on one host', () => {
   test('each serves its own images from its own containerd namespace', async () => {
     const one = await start();
