@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { containerdNamespaceFor } from '../../daemon/config';
 import { networkTag } from '../../daemon/networks/service';
-import { type Berth } from '../integration/harness';
+import { pollUntil, type Berth } from '../integration/harness';
 import { send } from './client';
 import { Findings, messageOf } from './findings';
 import { api, idOf } from './api';
@@ -61,11 +61,8 @@ export async function leftovers(b: Berth, findings: Findings, everCreated: Set<s
   // just after it is reported removed: what is left counts once that has had its time.
   const ns = containerdNamespaceFor(b.dataRoot);
   const left = async (probe: () => string[]): Promise<string[]> => {
-    let now = probe();
-    for (let i = 0; i < 100 && now.length > 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      now = probe();
-    }
+    let now: string[] = [];
+    await pollUntil(10_000, 100, () => (now = probe()).length === 0);
     return now;
   };
   // Mounts of containers (rootfs, volumes, temp mounts) under the daemon's directories.

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { containerdNamespaceFor } from '../../daemon/config';
 import { buildBusyboxArchive } from '../fixtures/busybox-image';
-import { DOCKER, destroyBerth, startBerth, type Berth, type HttpResult, type RunResult } from './harness';
+import { DOCKER, destroyBerth, pollUntil, startBerth, type Berth, type HttpResult, type RunResult } from './harness';
 import { networkTag } from '../../daemon/networks/service';
 
 export class Kit {
@@ -130,12 +130,8 @@ export class Kit {
    * side is deleted behind the removal (see docs/divergence.md); waits for all of it to go.
    */
   async autoRemoved(id: string): Promise<void> {
-    let left = this.leftovers(id);
-    const deadline = Date.now() + 15_000;
-    while (left.length > 0 && Date.now() < deadline) {
-      await sleep(50);
-      left = this.leftovers(id);
-    }
+    let left: string[] = [];
+    await pollUntil(15_000, 50, () => (left = this.leftovers(id)).length === 0);
     assert.deepEqual(left, [], `what --rm container ${id.slice(0, 12)} left after 15 s`);
   }
 

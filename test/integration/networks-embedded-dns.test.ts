@@ -12,7 +12,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { describe, test } from 'node:test';
-import { lines, sleep } from './container-kit';
+import { lines } from './container-kit';
+import { pollUntil } from './harness';
 import { rnd } from './net-tools';
 import { ctrJson, execOut, k, netRm, nslookup, rmf, useNetworksKit } from './networks-kit';
 
@@ -395,10 +396,7 @@ describe('the embedded DNS on 127.0.0.11', () => {
       // Two stopped containers close four listeners; a leak would add two per run besides. The
       // stops' netns removals (an ip process each, with its stdio sockets) run behind them.
       let after = berthSockets();
-      for (let i = 0; i < 50 && after > before - 2; i++) {
-        await sleep(100);
-        after = berthSockets();
-      }
+      await pollUntil(5_000, 100, () => (after = berthSockets()) <= before - 2);
       assert.ok(after <= before - 2, `berthd sockets ${before} -> ${after}`);
     } finally {
       await rmf(a, b, cli, br);
