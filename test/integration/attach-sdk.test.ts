@@ -1,6 +1,7 @@
 // Attach as the SDKs drive it: dockerode hijacks `POST /containers/{id}/attach` with its options
 // as a JSON body (with a Content-Length) on the upgrade request itself, before the container is
 // started, then starts it and writes stdin. The body is not stdin; what follows the upgrade is.
+// And AutoRemove as the SDKs wait on it: `wait?condition=removed` asked before the start.
 import assert from 'node:assert/strict';
 import type { Duplex } from 'node:stream';
 import { after, before, test } from 'node:test';
@@ -85,3 +86,24 @@ test('with a TTY: the output is raw, and ctrl-d after a newline ends the input',
   // The terminal echoes the line and cat writes it back.
   assert.equal(r.out.toString(), 'typed line\r\ntyped line\r\n');
 });
+
+test(
+  'AutoRemove through dockerode: the removed wait ends with the exit code once the container is gone; its name is free at once',
+  { timeout: 30_000 },
+  async () => {
+    const name = 'sdk-autoremove';
+    const c = await docker.createContainer({ name, Image: 'busybox', Cmd: ['sh', '-c', 'exit 7'], HostConfig: { AutoRemove: true } });
+    const waited = c.wait({ condition: 'removed' }) as Promise<{ StatusCode: number }>;
+    await c.start();
+    assert.equal((await waited).StatusCode, 7);
+    await assert.rejects(c.inspect(), (err: { statusCode?: number; json?: { message?: string } }) => {
+      assert.equal(err.statusCode, 404);
+      assert.equal(err.json?.message, `No such container: ${c.id}`);
+      return true;
+    });
+    const again = await docker.createContainer({ name, Image: 'busybox', Cmd: ['true'] });
+    await again.remove();
+    // Its containerd side (task, record, snapshot, cgroup) is deleted behind the removal.
+    await k.autoRemoved(c.id);
+  },
+);
