@@ -1,30 +1,29 @@
 // Exclusive ownership of the pidfile, the data root and the exec root, so a second berthd pointed
 // at any of them refuses to start instead of corrupting the first one's state.
 //
-// Node has no flock(2), so ownership is a file holding the owner's PID, judged by liveness:
-//  * Creation is atomic: the file is written under a temporary name and link(2)ed into place,
-//    which fails with EEXIST exactly like O_CREAT|O_EXCL but never exposes an empty file.
-//    (Where link is unsupported we fall back to O_CREAT|O_EXCL and readers wait out a file that
-//    is empty for less than FRESH_MS.)
-//  * An existing file whose PID is alive and is a berthd/node process means "in use": refuse.
-//    A dead PID, a zombie, an unrelated live program, our own PID (a PID reused after a reboot or
-//    in a container) or unreadable content older than FRESH_MS is stale and is taken over.
-//  * Stale take-over renames the file aside and checks that what it moved is the very file it
-//    judged (inode, mtime, content). If another starter replaced it in between, the new file is
-//    linked back. The remaining race: two starters judging the same stale file within
-//    microseconds, one winning, the other moving the winner's fresh file aside and the winner's
-//    file being re-linked only if nobody else got there first. It needs three daemons starting on
-//    the same root at the same instant; a flock would close it, Node cannot.
-//  * release() removes the file only if it is still ours (same inode and PID).
+// Ownership is a flock(2) on the file, held for the daemon's life (the fd is close-on-exec, so
+// containerd and shims never inherit it). The kernel drops it when the holder dies, so a crash
+// leaves nothing to judge, and of any number of starters exactly one gets it.
+//  * The winner checks that the file it locked is still the one at the path (a releasing owner
+//    unlinks it before unlocking), then writes its PID into it, as dockerd does.
+//  * Like dockerd, a file naming another live berthd/node process is refused even when nobody
+//    holds the flock (a daemon that cannot flock, an operator's copy). Any other content (a dead
+//    PID, an unrelated program, our own PID reused after a reboot, garbage) is simply taken.
+//  * A loser reports the holder's PID from the file; the holder writes it right after locking,
+//    so a loser that reads it too early (empty, or the dead PID it replaces) reads again.
+//  * release() unlinks the file if it is still ours (same inode), then drops the lock.
 
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { nativeAddon } from '../lib/native-addon';
 
-/** Content younger than this that does not parse may be mid-write (O_EXCL fallback). */
-const FRESH_MS = 1000;
-const MAX_ATTEMPTS = 50;
-const RETRY_SLEEP_MS = 25;
+const MAX_ATTEMPTS = 100;
+/** A loser waits this long between reads of the holder's PID (the holder writes it right after locking). */
+const RETRY_SLEEP_MS = 10;
+
+interface FlockAddon {
+  tryLockExclusive(fd: number): boolean;
+}
 
 export class LockError extends Error {
   constructor(
@@ -84,16 +83,8 @@ export function processState(pid: number, procRoot = '/proc'): ProcessState {
   return 'other';
 }
 
-/** A lock file as judged: who it names, and which file it was. */
-export interface LockFileState {
-  pid: number | null;
-  ino: number;
-  mtimeMs: number;
-  content: string;
-}
-
-/** Reads a lock file with its identity (inode, mtime); null when absent. */
-export function inspectLockFile(file: string): LockFileState | null {
+/** The PID recorded in a lock or pid file, or null when absent or unreadable. */
+export function readLockOwner(file: string): number | null {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -102,79 +93,31 @@ export function inspectLockFile(file: string): LockFileState | null {
     throw err;
   }
   try {
-    const st = fs.fstatSync(fd);
-    const content = fs.readFileSync(fd, 'utf8');
-    const text = content.trim();
-    const pid = /^[0-9]+$/.test(text) ? Number(text) : null;
-    return { pid, ino: st.ino, mtimeMs: st.mtimeMs, content };
+    return pidIn(fd);
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/** The PID recorded in a lock or pid file, or null when absent or unreadable. */
-export function readLockOwner(file: string): number | null {
-  return inspectLockFile(file)?.pid ?? null;
 }
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-const code = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
-
-/** Puts a file holding `pid` at `file` unless one exists. Returns its inode, or null on EEXIST. */
-function createExclusive(file: string, pid: number): number | null {
-  const tmp = `${file}.${pid}.${randomBytes(4).toString('hex')}.tmp`;
-  fs.writeFileSync(tmp, String(pid), { mode: 0o644, flag: 'wx' });
-  try {
-    fs.linkSync(tmp, file);
-    return fs.statSync(file).ino;
-  } catch (err) {
-    if (code(err) === 'EEXIST') return null;
-    if (code(err) !== 'EPERM' && code(err) !== 'ENOTSUP' && code(err) !== 'EOPNOTSUPP' && code(err) !== 'ENOSYS') throw err;
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-  // no hard links here (e.g. vfat): O_EXCL, then the content
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-  } catch (err) {
-    if (code(err) === 'EEXIST') return null;
-    throw err;
-  }
-  try {
-    fs.writeSync(fd, String(pid));
-    return fs.fstatSync(fd).ino;
-  } finally {
-    fs.closeSync(fd);
-  }
+/** The PID a lock file names, read through its open fd; null when empty or not a PID. */
+function pidIn(fd: number): number | null {
+  const buf = Buffer.alloc(64);
+  const text = buf.toString('utf8', 0, fs.readSync(fd, buf, 0, buf.length, 0)).trim();
+  return /^[0-9]+$/.test(text) ? Number(text) : null;
 }
 
-/**
- * Removes `file` if it is still exactly the stale file we judged; if another starter replaced it
- * in between, the replacement is put back. Exported for tests of that window.
- */
-export function removeIfUnchanged(file: string, judged: LockFileState, pid: number = process.pid): void {
-  const aside = `${file}.stale.${pid}.${randomBytes(4).toString('hex')}`;
+/** Whether `file` is still the inode `fd` has open (a releasing owner unlinks before unlocking). */
+function stillAtPath(fd: number, file: string): boolean {
   try {
-    fs.renameSync(file, aside);
+    return fs.statSync(file).ino === fs.fstatSync(fd).ino;
   } catch (err) {
-    if (code(err) === 'ENOENT') return; // someone else removed it; retry
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
-  const moved = inspectLockFile(aside);
-  const same = moved !== null && moved.ino === judged.ino && moved.mtimeMs === judged.mtimeMs && moved.content === judged.content;
-  if (!same) {
-    // We moved a file created after we looked: put it back unless yet another one appeared.
-    try {
-      fs.linkSync(aside, file);
-    } catch {
-      // a newer file is in place; ours was not the live one either way
-    }
-  }
-  fs.rmSync(aside, { force: true });
 }
 
 const heldHere = new Set<string>();
@@ -192,33 +135,44 @@ export function acquireLockFile(file: string, describe: (ownerPid: number) => st
   } catch (err) {
     throw new LockError(`cannot create ${path.dirname(target)}: ${(err as Error).message}`, target, null);
   }
-
+  const addon = nativeAddon<FlockAddon>();
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    let ino: number | null;
+    let fd: number;
     try {
-      ino = createExclusive(target, pid);
+      fd = fs.openSync(target, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o644);
     } catch (err) {
       throw new LockError(`cannot create ${target}: ${(err as Error).message}`, target, null);
     }
-    if (ino !== null) return holdLock(target, pid, ino);
-
-    const owner = inspectLockFile(target);
-    if (owner === null) continue; // vanished between create and read
-    if (owner.pid === null) {
-      if (Date.now() - owner.mtimeMs < FRESH_MS) {
-        sleepSync(RETRY_SLEEP_MS); // possibly mid-write by an O_EXCL starter
-        continue;
+    let keep = false;
+    try {
+      if (addon.tryLockExclusive(fd)) {
+        if (!stillAtPath(fd, target)) continue; // its owner released it meanwhile: lock the new file
+        const owner = pidIn(fd);
+        if (owner !== null && owner !== pid && processState(owner, opts.procRoot) === 'berthd') {
+          throw new LockError(describe(owner), target, owner);
+        }
+        fs.ftruncateSync(fd, 0);
+        fs.writeSync(fd, String(pid), 0);
+        keep = true;
+        return holdLock(target, pid, fd);
       }
-    } else if (owner.pid !== pid && processState(owner.pid, opts.procRoot) === 'berthd') {
-      throw new LockError(describe(owner.pid), target, owner.pid);
+      // Held. Its holder may not have written its PID yet: read again until it names a live process.
+      const holder = pidIn(fd);
+      if (holder !== null && processState(holder, opts.procRoot) !== 'dead') throw new LockError(describe(holder), target, holder);
+      sleepSync(RETRY_SLEEP_MS);
+    } catch (err) {
+      if (err instanceof LockError) throw err;
+      throw new LockError(`cannot take ${target}: ${(err as Error).message}`, target, null);
+    } finally {
+      if (!keep) fs.closeSync(fd);
     }
-    removeIfUnchanged(target, owner, pid);
   }
-  throw new LockError(`cannot take ${target}: it keeps changing (is another berthd starting?)`, target, null);
+  throw new LockError(`cannot take ${target}: another process holds it and names no live process in it`, target, null);
 }
 
-function holdLock(file: string, pid: number, ino: number): HeldLock {
+function holdLock(file: string, pid: number, fd: number): HeldLock {
   heldHere.add(file);
+  const ino = fs.fstatSync(fd).ino;
   let released = false;
   return {
     path: file,
@@ -227,8 +181,12 @@ function holdLock(file: string, pid: number, ino: number): HeldLock {
       if (released) return;
       released = true;
       heldHere.delete(file);
-      const owner = inspectLockFile(file);
-      if (owner !== null && owner.ino === ino && owner.pid === pid) fs.rmSync(file, { force: true });
+      try {
+        if (fs.statSync(file).ino === ino) fs.rmSync(file, { force: true });
+      } catch {
+        // already gone, or replaced by an operator: not ours to remove
+      }
+      fs.closeSync(fd); // drops the flock, after the unlink, so a waiter never locks a file being removed
     },
   };
 }

@@ -3,7 +3,8 @@
 // a container swapping links or directories meanwhile can never send the daemon to a host file.
 // Thin synchronous wrappers; errors become Node-style errors with .code, .errno and .syscall.
 // Also listenInNetns and socketInNetns (asynchronous): the embedded DNS's sockets made inside a
-// container's netns (its listeners, and the sockets its upstream queries leave from).
+// container's netns (its listeners, and the sockets its upstream queries leave from); and
+// tryLockExclusive (flock) for the daemon's pidfile and root locks.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -652,9 +653,11 @@ static void export_const(napi_env env, napi_value obj, const char *name, double 
 }
 
 static void register_xattr(napi_env env, napi_value exports);
+static void register_flock(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
   register_xattr(env, exports);
+  register_flock(env, exports);
   export_fn(env, exports, "listenInNetns", ListenInNetns);
   export_fn(env, exports, "socketInNetns", SocketInNetns);
   export_fn(env, exports, "openRoot", OpenRoot);
@@ -767,4 +770,33 @@ static void register_xattr(napi_env env, napi_value exports) {
   export_fn(env, exports, "lListXattr", LListXattr);
   export_fn(env, exports, "lGetXattr", LGetXattr);
   export_fn(env, exports, "lSetXattr", LSetXattr);
+}
+
+// ---- Advisory whole-file locks: the daemon's pidfile and root locks. The kernel drops a flock
+// when its holder dies, so ownership needs no PID-liveness guesswork and two starters can never
+// both win.
+#include <sys/file.h>
+
+// tryLockExclusive(fd): true when this open file now holds LOCK_EX, false when another holds it.
+static napi_value TryLockExclusive(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd)) return NULL;
+  int rc;
+  do rc = flock(fd, LOCK_EX | LOCK_NB);
+  while (rc < 0 && errno == EINTR);
+  napi_value out;
+  if (rc == 0) {
+    napi_get_boolean(env, true, &out);
+    return out;
+  }
+  if (errno == EWOULDBLOCK) {
+    napi_get_boolean(env, false, &out);
+    return out;
+  }
+  return throw_errno(env, errno, "flock", NULL);
+}
+
+static void register_flock(napi_env env, napi_value exports) {
+  export_fn(env, exports, "tryLockExclusive", TryLockExclusive);
 }

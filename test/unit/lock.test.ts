@@ -4,16 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import {
-  LockError,
-  acquireDaemonLocks,
-  acquireDirLock,
-  acquirePidfile,
-  inspectLockFile,
-  processState,
-  readLockOwner,
-  removeIfUnchanged,
-} from '../../daemon/lock';
+import { LockError, acquireDaemonLocks, acquireDirLock, acquirePidfile, processState, readLockOwner } from '../../daemon/lock';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-lock-'));
 const children: ChildProcess[] = [];
@@ -88,6 +79,10 @@ test('acquirePidfile writes our PID atomically and release removes it', () => {
   assert.equal(fs.readFileSync(file, 'utf8'), String(process.pid));
   assert.equal(readLockOwner(file), process.pid);
   assert.deepEqual(fs.readdirSync(path.dirname(file)), ['berth.pid'], 'no temporary files are left behind');
+  // close-on-exec: containerd and the shims berthd starts never hold (or keep alive) its lock
+  const childFds = spawnSync('find', ['/proc/self/fd', '-lname', file], { encoding: 'utf8' });
+  assert.equal(childFds.status, 0, childFds.stderr);
+  assert.equal(childFds.stdout, '', 'a child does not inherit the locked fd');
   lock.release();
   assert.equal(fs.existsSync(file), false);
   lock.release(); // idempotent
@@ -149,14 +144,14 @@ test('stale files are replaced: dead PID, unrelated live program, old garbage', 
   c.release();
 });
 
-test('a fresh unreadable file is waited on (it may be mid-write), then treated as stale', () => {
-  const file = fresh('empty.pid');
-  fs.writeFileSync(file, '');
-  const started = Date.now();
-  const lock = acquirePidfile(file);
-  assert.ok(Date.now() - started >= 500, 'waited for the writer');
-  assert.equal(readLockOwner(file), process.pid);
-  lock.release();
+test('a file nobody holds is taken at once, whatever it holds: empty, garbage, fresh', () => {
+  for (const content of ['', 'not a pid', '12 34']) {
+    const file = fresh('unheld.pid');
+    fs.writeFileSync(file, content);
+    const lock = acquirePidfile(file);
+    assert.equal(fs.readFileSync(file, 'utf8'), String(process.pid), JSON.stringify(content));
+    lock.release();
+  }
 });
 
 test('the same lock cannot be taken twice in one process; release only removes our own file', () => {
@@ -220,36 +215,12 @@ test('acquireDaemonLocks takes pidfile, data root and exec root, and leaves noth
   noPid.release();
 });
 
-test('stale take-over never deletes a file that replaced the one judged stale', () => {
-  const file = fresh('takeover.pid');
-  fs.writeFileSync(file, String(deadPid()));
-  const judged = inspectLockFile(file);
-  assert.ok(judged !== null);
-  // between our judgement and our removal another starter took the stale file over
-  fs.rmSync(file);
-  fs.writeFileSync(file, '777');
-  removeIfUnchanged(file, judged);
-  assert.equal(fs.readFileSync(file, 'utf8'), '777', 'the new owner keeps its file');
-  assert.deepEqual(
-    fs.readdirSync(path.dirname(file)).filter((f) => f.startsWith(path.basename(file))),
-    [path.basename(file)],
-    'nothing left aside',
-  );
-  // unchanged: removed
-  const again = inspectLockFile(file);
-  assert.ok(again !== null);
-  removeIfUnchanged(file, again);
-  assert.equal(fs.existsSync(file), false);
-  // already gone: nothing to do
-  removeIfUnchanged(file, again);
-});
-
-test('racing starters: exactly one of several processes gets the pidfile, even over a stale file', async () => {
-  const file = fresh('race.pid');
-  fs.writeFileSync(file, String(deadPid()));
+/**
+ * A node process that loads the lock module, says "ready", tries the pidfile on its first stdin
+ * line, reports "won" or "lost: <message>", and holds what it won until its stdin closes.
+ */
+function starter(file: string): { c: ChildProcess; line: (i: number) => Promise<string>; closed: Promise<void> } {
   const lockModule = path.join(__dirname, '..', '..', 'daemon', 'lock.js');
-  // Each child loads the module, says "ready", races on "go", reports, and holds its lock
-  // until its stdin closes, so no late starter can win after an early winner released.
   const script = `
     const { acquirePidfile } = require(${JSON.stringify(lockModule)});
     let lock = null;
@@ -263,29 +234,69 @@ test('racing starters: exactly one of several processes gets the pidfile, even o
       }
     });
     process.stdin.on('end', () => { if (lock) lock.release(); process.exit(0); });`;
-  const racers = Array.from({ length: 6 }, () => {
-    const c = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
-    children.push(c);
-    const lines: string[] = [];
-    let buf = '';
-    const waiters: Array<() => void> = [];
-    c.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        lines.push(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-        waiters.splice(0).forEach((w) => w());
-      }
-    });
-    const line = (i: number): Promise<string> =>
-      new Promise((resolve) => {
-        const check = (): void => (lines.length > i ? resolve(lines[i]) : void waiters.push(check));
-        check();
-      });
-    const closed = new Promise<void>((resolve) => c.on('close', () => resolve()));
-    return { c, line, closed };
+  const c = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(c);
+  const lines: string[] = [];
+  let buf = '';
+  const waiters: Array<() => void> = [];
+  c.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) !== -1) {
+      lines.push(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      waiters.splice(0).forEach((w) => w());
+    }
   });
+  const line = (i: number): Promise<string> =>
+    new Promise((resolve) => {
+      const check = (): void => (lines.length > i ? resolve(lines[i]) : void waiters.push(check));
+      check();
+    });
+  const closed = new Promise<void>((resolve) => c.on('close', () => resolve()));
+  return { c, line, closed };
+}
+
+test('the flock decides, not the file: a holder is never taken over whatever its file says; its death frees it', async () => {
+  const file = fresh('held.pid');
+  const holder = starter(file);
+  assert.equal(await holder.line(0), 'ready');
+  holder.c.stdin?.write('go\n');
+  assert.equal(await holder.line(1), 'won');
+  assert.equal(readLockOwner(file), holder.c.pid);
+  // an operator (or a stale copy) overwrites it with a dead PID: still refused, nothing written
+  const dead = deadPid();
+  fs.writeFileSync(file, String(dead));
+  assert.throws(() => acquirePidfile(file), /^LockError: cannot take .*: another process holds it/);
+  assert.equal(fs.readFileSync(file, 'utf8'), String(dead));
+  // the holder is killed: its file stays, naming it, and is taken at once
+  fs.writeFileSync(file, String(holder.c.pid));
+  holder.c.kill('SIGKILL');
+  await holder.closed;
+  const lock = acquirePidfile(file);
+  assert.equal(readLockOwner(file), process.pid);
+  lock.release();
+});
+
+test('release drops the lock: the next starter takes it', async () => {
+  const file = fresh('handover.pid');
+  const first = acquirePidfile(file);
+  const next = starter(file);
+  assert.equal(await next.line(0), 'ready');
+  first.release();
+  next.c.stdin?.write('go\n');
+  assert.equal(await next.line(1), 'won');
+  assert.equal(readLockOwner(file), next.c.pid);
+  next.c.stdin?.end();
+  await next.closed;
+  assert.equal(fs.existsSync(file), false, 'its release removed the file');
+});
+
+test('racing starters: exactly one of several processes gets the pidfile, even over a stale file', async () => {
+  const file = fresh('race.pid');
+  fs.writeFileSync(file, String(deadPid()));
+  // each holds what it won until its stdin closes, so no late starter can win after an early winner released
+  const racers = Array.from({ length: 6 }, () => starter(file));
   assert.deepEqual(await Promise.all(racers.map((r) => r.line(0))), Array(6).fill('ready'));
   for (const r of racers) r.c.stdin?.write('go\n');
   const outs = await Promise.all(racers.map((r) => r.line(1)));
