@@ -206,8 +206,8 @@ export class ContainerService {
       throw err;
     }
     try {
+      // The hostname, hosts and resolv.conf files come at the first start, as dockerd writes them.
       fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
-      writeContainerEtc(this.ctx, c);
       await this.runtime.createContainer(id, {
         spec: await this.specs.placeholder(c),
         imageName: record.config.Image ?? '',
