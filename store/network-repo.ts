@@ -60,7 +60,7 @@ type EndpointIndex = Map<string, Map<string, EndpointRow>>;
 
 function indexAdd(index: EndpointIndex, key: string, row: EndpointRow): void {
   let rows = index.get(key);
-  if (!rows) index.set(key, (rows = new Map()));
+  if (!rows) index.set(key, (rows = new Map<string, EndpointRow>()));
   rows.set(row.id, row);
 }
 

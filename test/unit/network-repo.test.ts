@@ -25,24 +25,33 @@ function fromSql(db: Db, ids: string[], containers: string[], names: string[], b
     list: q('SELECT id, name, created, record_json FROM networks ORDER BY seq').map(net),
     get: ids.map((id) => net(q('SELECT id, name, created, record_json FROM networks WHERE id = ?', id)[0])),
     byName: names.map((n) => net(q('SELECT id, name, created, record_json FROM networks WHERE name = ?', n)[0])),
-    prefix: ['a', 'b', 'ab'].map((p) => q("SELECT id FROM networks WHERE id LIKE ? || '%' ORDER BY seq", p).map((r: { id: string }) => r.id)),
+    prefix: ['a', 'b', 'ab'].map((p) =>
+      q("SELECT id FROM networks WHERE id LIKE ? || '%' ORDER BY seq", p).map((r: { id: string }) => r.id),
+    ),
     sandboxes: q('SELECT container_id, netns FROM sandboxes ORDER BY container_id').map((r: { container_id: string; netns: string }) => ({
       containerId: r.container_id,
       netns: r.netns,
     })),
-    sandbox: containers.map((c) => q('SELECT container_id, netns FROM sandboxes WHERE container_id = ?', c).map((r: { netns: string }) => r.netns)[0]),
+    sandbox: containers.map(
+      (c) => q('SELECT container_id, netns FROM sandboxes WHERE container_id = ?', c).map((r: { netns: string }) => r.netns)[0],
+    ),
     endpoints: q('SELECT id, network_id, container_id, record_json FROM endpoints ORDER BY rowid').map(ep),
-    ofContainer: containers.map((c) => q('SELECT id, network_id, container_id, record_json FROM endpoints WHERE container_id = ? ORDER BY rowid', c).map(ep)),
-    ofNetwork: ids.map((n) => q('SELECT id, network_id, container_id, record_json FROM endpoints WHERE network_id = ? ORDER BY rowid', n).map(ep)),
-    bridge: bridgeNames.map((b) =>
-      q('SELECT name, network_id, created, address FROM bridges WHERE name = ?', b).map(
-        (r: { name: string; network_id: string; created: number; address: string | null }) => ({
-          name: r.name,
-          networkId: r.network_id,
-          created: r.created === 1,
-          address: r.address,
-        }),
-      )[0],
+    ofContainer: containers.map((c) =>
+      q('SELECT id, network_id, container_id, record_json FROM endpoints WHERE container_id = ? ORDER BY rowid', c).map(ep),
+    ),
+    ofNetwork: ids.map((n) =>
+      q('SELECT id, network_id, container_id, record_json FROM endpoints WHERE network_id = ? ORDER BY rowid', n).map(ep),
+    ),
+    bridge: bridgeNames.map(
+      (b) =>
+        q('SELECT name, network_id, created, address FROM bridges WHERE name = ?', b).map(
+          (r: { name: string; network_id: string; created: number; address: string | null }) => ({
+            name: r.name,
+            networkId: r.network_id,
+            created: r.created === 1,
+            address: r.address,
+          }),
+        )[0],
     ),
   };
 }
@@ -81,7 +90,12 @@ const BRIDGES = ['br0', 'br1'];
 const EP_IDS = ['e1', 'e2', 'e3', 'e4', 'e5'];
 
 const op = fc.oneof(
-  fc.record({ k: fc.constant('insert' as const), id: fc.constantFrom(...IDS), name: fc.constantFrom(...NAMES), json: fc.string({ maxLength: 3 }) }),
+  fc.record({
+    k: fc.constant('insert' as const),
+    id: fc.constantFrom(...IDS),
+    name: fc.constantFrom(...NAMES),
+    json: fc.string({ maxLength: 3 }),
+  }),
   fc.record({ k: fc.constant('update' as const), id: fc.constantFrom(...IDS), json: fc.string({ maxLength: 3 }) }),
   fc.record({ k: fc.constant('delete' as const), id: fc.constantFrom(...IDS) }),
   fc.record({ k: fc.constant('putSandbox' as const), c: fc.constantFrom(...CONTAINERS), netns: fc.constantFrom('n1', 'n2') }),
@@ -149,7 +163,11 @@ test('the mirror answers every read as the tables do, after any writes, and a fr
                 repo.deleteBridge(o.name);
                 break;
             }
-            assert.deepEqual(fromRepo(repo, IDS, CONTAINERS, NAMES, BRIDGES), fromSql(db, IDS, CONTAINERS, NAMES, BRIDGES), JSON.stringify(o));
+            assert.deepEqual(
+              fromRepo(repo, IDS, CONTAINERS, NAMES, BRIDGES),
+              fromSql(db, IDS, CONTAINERS, NAMES, BRIDGES),
+              JSON.stringify(o),
+            );
           }
           assert.deepEqual(fromRepo(new NetworkRepo(db), IDS, CONTAINERS, NAMES, BRIDGES), fromSql(db, IDS, CONTAINERS, NAMES, BRIDGES));
         } finally {
