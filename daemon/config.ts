@@ -57,6 +57,7 @@ import {
   parseExecOpts,
 } from './config/checks';
 import { cgroupVersion } from './system/host';
+import { compareStrings } from '../lib/order';
 export {
   type AddressPool,
   type CgroupDriver,
@@ -365,7 +366,7 @@ const ARG_NAMES: Record<Kind, string> = {
 /** The text `berthd --help` prints: supported flags only (ignored dockerd flags are still accepted). */
 export function usage(): string {
   const rows = OPTIONS.filter((o) => o.flag !== null && (o.support === 'yes' || o.support === 'cli'))
-    .sort((a, b) => (a.flag as string).localeCompare(b.flag as string))
+    .sort((a, b) => compareStrings(a.flag as string, b.flag as string))
     .map((o) => {
       const names = `${o.short ? `-${o.short}, ` : '    '}--${o.flag}${ARG_NAMES[o.kind] ? ` ${ARG_NAMES[o.kind]}` : ''}`;
       return { names, help: o.help ?? '' };

@@ -7,6 +7,7 @@ import { BY_FLAG, BY_KEY, FLAT_KEYS, type Option } from './options';
 import type { CliResult } from './cli';
 import { ramInBytes } from '../../lib/units';
 import { checkUlimit } from './checks';
+import { compareStrings } from '../../lib/order';
 
 const describe = (v: unknown): string =>
   v === null
@@ -230,7 +231,7 @@ function maskCredentials(raw: string): string {
 
 export function findConflicts(cli: CliResult, file: FileResult): string[] {
   const conflicts: string[] = [];
-  const flags = [...cli.given].filter((o) => o.support !== 'cli').sort((a, b) => (a.flag as string).localeCompare(b.flag as string));
+  const flags = [...cli.given].filter((o) => o.support !== 'cli').sort((a, b) => compareStrings(a.flag as string, b.flag as string));
   for (const o of flags) {
     if (!file.raw.has(o.key)) continue;
     let flagValue = flagString(o, cli.layer.get(o.key) as Value);

@@ -9,6 +9,7 @@ import * as sfs from '../../runtime/safe-fs';
 import { mountReadOnlyLayers, type TempMount } from '../../runtime/mount';
 import type { ContainerLookup } from './archive';
 import { containerLayerDirs } from './rootfs-access';
+import { compareStrings } from '../../lib/order';
 
 export const enum ChangeKind {
   Modified = 0,
@@ -193,7 +194,7 @@ export function upperChanges(upper: string, lower: string | undefined, merged: s
   } finally {
     closeAll(upFd, lowFd, mergedFd);
   }
-  return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([Path, Kind]) => ({ Path, Kind }));
+  return [...out.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([Path, Kind]) => ({ Path, Kind }));
 }
 
 export async function containerChanges(deps: { ctd: Containerd; containers: ContainerLookup }, input: string): Promise<FilesystemChange[]> {

@@ -11,6 +11,7 @@ import type { NetworkService } from '../networks/service';
 import { endpointIpamConfig, networkSettingsView, networksView, summaryPorts, type ContainerNetView } from '../networks/settings-view';
 import type { ContainerConfig, EndpointSettings, HostConfig, NetworkingConfig, NetworkSettings, PortSummary } from './api-types';
 import type { Container } from './model';
+import { compareStrings } from '../../lib/order';
 
 /** What this needs of the container service. */
 export interface ContainerStore {
@@ -387,7 +388,7 @@ export function linkVariables(alias: string, linkName: string, ip: string, expos
     })
     .filter((p) => Number.isInteger(p.port))
     // moby sorts by number, tcp first on a tie; the first one is the default port.
-    .sort((a, b) => a.port - b.port || (a.proto === 'tcp' ? -1 : b.proto === 'tcp' ? 1 : a.proto.localeCompare(b.proto)));
+    .sort((a, b) => a.port - b.port || (a.proto === 'tcp' ? -1 : b.proto === 'tcp' ? 1 : compareStrings(a.proto, b.proto)));
   const env: string[] = [];
   if (ports.length > 0) env.push(`${prefix}_PORT=${ports[0].proto}://${ip}:${ports[0].port}`);
   for (const p of ports) {

@@ -6,6 +6,7 @@ import { InvalidParameter } from '../../lib/errors';
 import { goQuote } from '../../lib/go-quote';
 import { tryParsePortRange } from '../../lib/ports';
 import type { PortMapping } from './model';
+import { compareStrings } from '../../lib/order';
 
 export type Proto = 'tcp' | 'udp' | 'sctp';
 
@@ -97,7 +98,7 @@ export function portRequests(spec: PortSpec, defaultHostIp: string, ipv6 = false
 function comparePortKeys(a: string, b: string): number {
   const pa = parsePortKey(a);
   const pb = parsePortKey(b);
-  return pa.port - pb.port || pa.proto.localeCompare(pb.proto);
+  return pa.port - pb.port || compareStrings(pa.proto, pb.proto);
 }
 
 /** NetworkSettings.Ports: every exposed or published port, with its bindings or null. */

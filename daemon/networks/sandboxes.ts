@@ -24,6 +24,7 @@ import {
 import type { NetworkService } from './service';
 import { portRequests, type PortRequestSpec, type PortSpec } from './port-bindings';
 import { ContainerResolvers, EMBEDDED_DNS_IP, hasEmbeddedDns } from './container-dns';
+import { compareStrings } from '../../lib/order';
 
 export { splitLink } from './dns-resolver';
 
@@ -182,7 +183,7 @@ export class Sandboxes {
     const candidates = endpoints
       .map((cfg) => ({ cfg, n: this.networks.tryGet(cfg.networkId) }))
       .filter((x) => x.n !== undefined && !x.n.internal);
-    candidates.sort((a, b) => b.cfg.gwPriority - a.cfg.gwPriority || (a.n?.name ?? '').localeCompare(b.n?.name ?? ''));
+    candidates.sort((a, b) => b.cfg.gwPriority - a.cfg.gwPriority || compareStrings(a.n?.name ?? '', b.n?.name ?? ''));
     return candidates[0]?.cfg;
   }
 

@@ -8,6 +8,7 @@ import type { Node, Service, Task } from './types';
 import type { Working } from './working';
 import type { SlotView } from './replicated';
 import { shouldRestart } from './restart';
+import { compareStrings } from '../../../lib/order';
 
 function constraintsOf(service: Service): ReturnType<typeof parseConstraints> {
   try {
@@ -31,7 +32,7 @@ export function reconcileGlobal(w: Working, service: Service): SlotView[] {
   }
   const kept: SlotView[] = [];
   let slot = 0;
-  for (const node of [...w.nodes.values()].sort((a, b) => (a.ID ?? '').localeCompare(b.ID ?? ''))) {
+  for (const node of [...w.nodes.values()].sort((a, b) => compareStrings(a.ID ?? '', b.ID ?? ''))) {
     const id = node.ID ?? '';
     const tasks = byNode.get(id) ?? [];
     byNode.delete(id);

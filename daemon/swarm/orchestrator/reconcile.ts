@@ -12,6 +12,7 @@ import { newId } from './task';
 import type { IdGenerator, ReconcileResult, Service, Snapshot } from './types';
 import { rollingUpdate } from './update';
 import { Working } from './working';
+import { compareStrings } from '../../../lib/order';
 
 /** Services the orchestrator drives: replicated and global (jobs are not supported yet). */
 function supported(s: Service): boolean {
@@ -21,7 +22,7 @@ function supported(s: Service): boolean {
 
 export function reconcile(snap: Snapshot, ids: IdGenerator = newId): ReconcileResult {
   const w = new Working(snap, ids);
-  const services = [...w.services.values()].filter(supported).sort((a, b) => (a.ID ?? '').localeCompare(b.ID ?? ''));
+  const services = [...w.services.values()].filter(supported).sort((a, b) => compareStrings(a.ID ?? '', b.ID ?? ''));
   for (const service of services) {
     restartStep(w, service);
     let slots: SlotView[];

@@ -8,6 +8,7 @@ import { hasEnded, isRunnable } from './task';
 import type { Node, Service, Task, TaskStatus } from './types';
 import { iso } from './types';
 import type { Working } from './working';
+import { compareStrings } from '../../../lib/order';
 
 interface NodeInfo {
   node: Node;
@@ -130,7 +131,7 @@ function filterNodes(filters: Filter[], infos: NodeInfo[]): { ok: NodeInfo[]; ex
 
 function nodeLess(sid: string): (a: NodeInfo, b: NodeInfo) => number {
   return (a, b) =>
-    (a.perService.get(sid) ?? 0) - (b.perService.get(sid) ?? 0) || a.tasks - b.tasks || (a.node.ID ?? '').localeCompare(b.node.ID ?? '');
+    (a.perService.get(sid) ?? 0) - (b.perService.get(sid) ?? 0) || a.tasks - b.tasks || compareStrings(a.node.ID ?? '', b.node.ID ?? '');
 }
 
 /** Spread preferences: at each level keep the label value whose nodes hold the fewest tasks of the service. */
@@ -146,7 +147,7 @@ function spread(t: Task, infos: NodeInfo[]): NodeInfo[] {
       groups.set(v, [...(groups.get(v) ?? []), i]);
     }
     const count = (g: NodeInfo[]): number => g.reduce((s, i) => s + (i.perService.get(sid) ?? 0), 0);
-    const best = [...groups.entries()].sort((a, b) => count(a[1]) - count(b[1]) || a[0].localeCompare(b[0]))[0];
+    const best = [...groups.entries()].sort((a, b) => count(a[1]) - count(b[1]) || compareStrings(a[0], b[0]))[0];
     if (best !== undefined) pool = best[1];
   }
   return pool;
@@ -154,10 +155,10 @@ function spread(t: Task, infos: NodeInfo[]): NodeInfo[] {
 
 function pendingOrder(a: Task, b: Task): number {
   return (
-    (a.ServiceID ?? '').localeCompare(b.ServiceID ?? '') ||
+    compareStrings(a.ServiceID ?? '', b.ServiceID ?? '') ||
     (a.Slot ?? 0) - (b.Slot ?? 0) ||
-    (a.CreatedAt ?? '').localeCompare(b.CreatedAt ?? '') ||
-    (a.ID ?? '').localeCompare(b.ID ?? '')
+    compareStrings(a.CreatedAt ?? '', b.CreatedAt ?? '') ||
+    compareStrings(a.ID ?? '', b.ID ?? '')
   );
 }
 

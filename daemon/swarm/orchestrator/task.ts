@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Node, Service, Task, TaskState } from './types';
 import { RUNNING_RANK, iso, stateRank } from './types';
+import { compareStrings } from '../../../lib/order';
 
 /** swarmkit's identity.NewID: 17 random bytes, high bit set, base 36, 25 characters after the first. */
 export function newId(): string {
@@ -73,5 +74,5 @@ export function createdAt(t: Task): number {
 
 /** Oldest first; ID breaks ties so the order is stable. */
 export function byCreation(a: Task, b: Task): number {
-  return createdAt(a) - createdAt(b) || (a.ID ?? '').localeCompare(b.ID ?? '');
+  return createdAt(a) - createdAt(b) || compareStrings(a.ID ?? '', b.ID ?? '');
 }
