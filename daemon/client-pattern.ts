@@ -3,7 +3,7 @@
 // the input, so no pattern can hold the event loop (a JS RegExp backtracks: `^([0-9a-f]+)+x$`
 // against a 64-character ID never returns). The length cap bounds compile time and memory; Go's
 // own limits (repeat counts ≤ 1000, nesting) come with the parser.
-import { RE2JS } from 're2js';
+import { re2, type RE2JS } from '../lib/re2';
 import { InvalidParameter } from '../lib/errors';
 
 /** Longest pattern accepted, in UTF-16 code units (dockerd has no cap; see docs/divergence.md). */
@@ -31,7 +31,7 @@ export function compileClientPattern(pattern: string): ClientPattern {
   if (pattern.length > MAX_PATTERN_LENGTH) throw new PatternTooLong(pattern.length);
   let re: RE2JS;
   try {
-    re = RE2JS.compile(pattern);
+    re = re2().compile(pattern);
   } catch (err) {
     throw new PatternSyntaxError(err instanceof Error ? err.message : String(err));
   }

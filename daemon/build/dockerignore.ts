@@ -4,7 +4,7 @@
 // file excluded when it or one of its parent directories matches). Patterns become RE2
 // expressions, matched in linear time whatever a client writes.
 import * as path from 'node:path';
-import { RE2JS } from 're2js';
+import { re2, type RE2JS } from '../../lib/re2';
 import { InvalidParameter } from '../../lib/errors';
 
 /** Go's path.Clean. */
@@ -69,7 +69,7 @@ function compilePattern(pattern: string): RE2JS {
     }
   }
   re += '$';
-  return RE2JS.compile(re, RE2JS.DOTALL);
+  return re2().compile(re, re2().DOTALL);
 }
 
 /** A compiled .dockerignore (patternmatcher.New). */

@@ -2,7 +2,7 @@
 // semantics of buildkit's frontend/dockerfile/shell lexer (the one dockerd uses for `changes`).
 // Error texts follow buildkit's, since dockerd returns them verbatim.
 
-import { RE2JS } from 're2js';
+import { re2, type RE2JS } from '../../lib/re2';
 import { goQuote } from '../../lib/go-quote';
 
 const EOF = '';
@@ -292,7 +292,7 @@ class ShellWord {
       }
       const value = this.env(name) ?? '';
       const m = shellPatternToRegex(pattern, true, false).matcher(value);
-      const repl = RE2JS.quoteReplacement(replacement);
+      const repl = re2().quoteReplacement(replacement);
       return replaceAll ? m.replaceAll(repl) : m.replaceFirst(repl);
     }
     throw new ShellLexError(`unsupported modifier (${chs}) in substitution`);
@@ -328,7 +328,7 @@ function shellPatternToRegex(pattern: string, greedy: boolean, anchored: boolean
     }
     out += tok;
   }
-  return RE2JS.compile(out);
+  return re2().compile(out);
 }
 
 function trimPrefix(pattern: string, value: string, greedy: boolean): string {
