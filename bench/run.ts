@@ -18,7 +18,7 @@ import { httpCases } from './cases/http';
 import { apiOpsCases } from './cases/api-ops';
 import { opsCases } from './cases/ops';
 import { parallelCases } from './cases/parallel';
-import { idleCase, resourceCases } from './cases/resources';
+import { idleCase, longIdleCase, resourceCases } from './cases/resources';
 import { psCases } from './cases/ps';
 import { berthEngine, startReference, type Engine } from './engines';
 import { peakRss, resetPeakRss } from './memory';
@@ -91,6 +91,7 @@ async function main(): Promise<void> {
   }
   const allCases: Case[] = [
     idleCase(small),
+    longIdleCase(small),
     {
       name: 'docker pull (300 MB, 10 layers)',
       memory: true,

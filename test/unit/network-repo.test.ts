@@ -89,33 +89,48 @@ const CONTAINERS = ['c1', 'c2', 'c3'];
 const BRIDGES = ['br0', 'br1'];
 const EP_IDS = ['e1', 'e2', 'e3', 'e4', 'e5'];
 
+/** One write, as fast-check shows it in a counterexample, and how to apply it. */
+interface Op {
+  show: string;
+  apply(repo: NetworkRepo): void;
+}
+
+const write = <T extends object>(arb: fc.Arbitrary<T>, name: string, apply: (repo: NetworkRepo, o: T) => void): fc.Arbitrary<Op> =>
+  arb.map((o) => ({ show: `${name} ${JSON.stringify(o)}`, apply: (repo) => apply(repo, o) }));
+
+const id = fc.constantFrom(...IDS);
+const container = fc.constantFrom(...CONTAINERS);
+const json = fc.string({ maxLength: 3 });
 const op = fc.oneof(
-  fc.record({
-    k: fc.constant('insert' as const),
-    id: fc.constantFrom(...IDS),
-    name: fc.constantFrom(...NAMES),
-    json: fc.string({ maxLength: 3 }),
+  write(fc.record({ id, name: fc.constantFrom(...NAMES), json }), 'insert', (repo, o) => {
+    try {
+      repo.insert({ id: o.id, name: o.name, created: 't', recordJson: o.json });
+    } catch (err) {
+      // a taken name, or a taken ID (the primary key): refused, and the mirror unchanged
+      if (!(err instanceof NetworkNameTakenError) && !/UNIQUE constraint failed: networks.id/.test(String(err))) throw err;
+    }
   }),
-  fc.record({ k: fc.constant('update' as const), id: fc.constantFrom(...IDS), json: fc.string({ maxLength: 3 }) }),
-  fc.record({ k: fc.constant('delete' as const), id: fc.constantFrom(...IDS) }),
-  fc.record({ k: fc.constant('putSandbox' as const), c: fc.constantFrom(...CONTAINERS), netns: fc.constantFrom('n1', 'n2') }),
-  fc.record({ k: fc.constant('deleteSandbox' as const), c: fc.constantFrom(...CONTAINERS) }),
-  fc.record({
-    k: fc.constant('putEndpoint' as const),
-    id: fc.constantFrom(...EP_IDS),
-    net: fc.constantFrom(...IDS),
-    c: fc.constantFrom(...CONTAINERS),
-    json: fc.string({ maxLength: 3 }),
-  }),
-  fc.record({ k: fc.constant('deleteEndpoint' as const), id: fc.constantFrom(...EP_IDS) }),
-  fc.record({
-    k: fc.constant('putBridge' as const),
-    name: fc.constantFrom(...BRIDGES),
-    net: fc.constantFrom(...IDS),
-    created: fc.boolean(),
-    address: fc.option(fc.constantFrom('10.0.0.1/24'), { nil: null }),
-  }),
-  fc.record({ k: fc.constant('deleteBridge' as const), name: fc.constantFrom(...BRIDGES) }),
+  write(fc.record({ id, json }), 'update', (repo, o) => repo.update(o.id, o.json)),
+  write(fc.record({ id }), 'delete', (repo, o) => repo.delete(o.id)),
+  write(fc.record({ c: container, netns: fc.constantFrom('n1', 'n2') }), 'putSandbox', (repo, o) =>
+    repo.putSandbox({ containerId: o.c, netns: o.netns }),
+  ),
+  write(fc.record({ c: container }), 'deleteSandbox', (repo, o) => repo.deleteSandbox(o.c)),
+  write(fc.record({ id: fc.constantFrom(...EP_IDS), net: id, c: container, json }), 'putEndpoint', (repo, o) =>
+    repo.putEndpoint({ id: o.id, networkId: o.net, containerId: o.c, recordJson: o.json }),
+  ),
+  write(fc.record({ id: fc.constantFrom(...EP_IDS) }), 'deleteEndpoint', (repo, o) => repo.deleteEndpoint(o.id)),
+  write(
+    fc.record({
+      name: fc.constantFrom(...BRIDGES),
+      net: id,
+      created: fc.boolean(),
+      address: fc.option(fc.constantFrom('10.0.0.1/24'), { nil: null }),
+    }),
+    'putBridge',
+    (repo, o) => repo.putBridge({ name: o.name, networkId: o.net, created: o.created, address: o.address }),
+  ),
+  write(fc.record({ name: fc.constantFrom(...BRIDGES) }), 'deleteBridge', (repo, o) => repo.deleteBridge(o.name)),
 );
 
 test('the mirror answers every read as the tables do, after any writes, and a fresh repository agrees', () => {
@@ -129,45 +144,8 @@ test('the mirror answers every read as the tables do, after any writes, and a fr
         try {
           const repo = new NetworkRepo(db);
           for (const o of ops) {
-            switch (o.k) {
-              case 'insert':
-                try {
-                  repo.insert({ id: o.id, name: o.name, created: 't', recordJson: o.json });
-                } catch (err) {
-                  // a taken name, or a taken ID (the primary key): refused, and the mirror unchanged
-                  if (!(err instanceof NetworkNameTakenError) && !/UNIQUE constraint failed: networks.id/.test(String(err))) throw err;
-                }
-                break;
-              case 'update':
-                repo.update(o.id, o.json);
-                break;
-              case 'delete':
-                repo.delete(o.id);
-                break;
-              case 'putSandbox':
-                repo.putSandbox({ containerId: o.c, netns: o.netns });
-                break;
-              case 'deleteSandbox':
-                repo.deleteSandbox(o.c);
-                break;
-              case 'putEndpoint':
-                repo.putEndpoint({ id: o.id, networkId: o.net, containerId: o.c, recordJson: o.json });
-                break;
-              case 'deleteEndpoint':
-                repo.deleteEndpoint(o.id);
-                break;
-              case 'putBridge':
-                repo.putBridge({ name: o.name, networkId: o.net, created: o.created, address: o.address });
-                break;
-              case 'deleteBridge':
-                repo.deleteBridge(o.name);
-                break;
-            }
-            assert.deepEqual(
-              fromRepo(repo, IDS, CONTAINERS, NAMES, BRIDGES),
-              fromSql(db, IDS, CONTAINERS, NAMES, BRIDGES),
-              JSON.stringify(o),
-            );
+            o.apply(repo);
+            assert.deepEqual(fromRepo(repo, IDS, CONTAINERS, NAMES, BRIDGES), fromSql(db, IDS, CONTAINERS, NAMES, BRIDGES), o.show);
           }
           assert.deepEqual(fromRepo(new NetworkRepo(db), IDS, CONTAINERS, NAMES, BRIDGES), fromSql(db, IDS, CONTAINERS, NAMES, BRIDGES));
         } finally {
