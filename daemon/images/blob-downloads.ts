@@ -214,6 +214,9 @@ export class BlobDownloads {
     try {
       for (let attempt = 1; ; attempt++) {
         signal.throwIfAborted();
+        // An ingest a killed berthd had completed but not committed: nothing to fetch (a Range
+        // from its size is a 416), only the commit, which checks its digest (as containerd's Copy).
+        if (offset >= src.size) break;
         try {
           const got = await src.open(offset);
           if (got.offset !== offset) {
