@@ -208,6 +208,11 @@ describe('docker inspect', () => {
     assert.deepEqual(c.HostConfig.ReadonlyPaths, ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
     // As with dockerd, the paths of the log and the generated /etc files show from the first start.
     assert.deepEqual([c.LogPath, c.ResolvConfPath, c.HostnamePath, c.HostsPath], ['', '', '', '']);
+    // Written by the first start: before it, the path is the image's own (busybox has no /etc/hostname).
+    assert.match(
+      (await k.fails(['cp', 'q-inspect:/etc/hostname', '-'])).stderr,
+      /Could not find the file \/etc\/hostname in container q-inspect/,
+    );
     await k.ok(['start', 'q-inspect']);
     const started = await k.inspect('q-inspect');
     assert.equal(started.LogPath, `${k.b.dataRoot}/containers/${c.Id}/${c.Id}-json.log`);
