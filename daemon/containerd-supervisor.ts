@@ -42,6 +42,11 @@ const DISABLED_PLUGINS = [
   'io.containerd.snapshotter.v1.btrfs',
   'io.containerd.snapshotter.v1.devmapper',
   'io.containerd.snapshotter.v1.zfs',
+  'io.containerd.snapshotter.v1.native',
+  // Prometheus collectors per task for a metrics address Berth leaves empty (stats come from
+  // the shim through Tasks.Metrics); without it the tasks service takes its no-op monitor.
+  'io.containerd.monitor.v1.cgroups',
+  'io.containerd.grpc.v1.healthcheck',
   // Creates /opt/containerd; restart monitors containers by label, which we do ourselves.
   'io.containerd.internal.v1.opt',
   'io.containerd.internal.v1.restart',
@@ -328,6 +333,10 @@ export class ContainerdSupervisor {
         // Own session: a Ctrl-C aimed at berthd must not hit containerd before we stop it in
         // order (and with keepRunning, nothing aimed at berthd's process group reaches it).
         detached: true,
+        // Go's default (GOGC=100) lets garbage grow to the live heap's size before a GC, and an
+        // unpack leaves ~5 MB of it until Go's 2-minute forced GC; 50 halves that bound (the
+        // shims inherit it). A GOGC in berthd's environment wins.
+        env: { ...process.env, GOGC: process.env.GOGC ?? '50' },
       });
     } finally {
       if (logFd !== undefined) closeSync(logFd);

@@ -117,7 +117,7 @@ export class ContainerService {
       tearDownNetwork: (c) => this.net.tearDown(c),
       startTask: (c) => this.startTask(c),
       stopHealth: (c) => this.health.stop(c),
-      autoRemove: (id) => this.remove(id, { force: true, volumes: true, containerdAfter: true }),
+      autoRemove: (id) => this.remove(id, { force: true, volumes: true, fromExit: true }),
       logger: deps.logger,
     });
     this.control = new TaskControl({
@@ -335,13 +335,14 @@ export class ContainerService {
   }
 
   /**
-   * containerdAfter (AutoRemove, whose exit nobody else waits on): the container is gone from
-   * the API once its record is, and its containerd side (the task's delete, the container
-   * record, the snapshot: ~70 ms, most of it the shim's `runc delete` and exit) is deleted
-   * behind it. A row in the store keeps that pending deletion across a crash; the daemon's stop
-   * waits for it.
+   * The container is gone from the API once its record is; its containerd side (the container
+   * record and the snapshot, ~5 ms of containerd's commits) is deleted behind it. A row in the
+   * store keeps that pending deletion across a crash; the daemon's stop and `rmi` wait for it.
+   * An explicit rm still waits for the task's teardown (the processes gone, the rootfs unmounted)
+   * before volumes go; fromExit (AutoRemove, whose exit nobody else waits on) does not, and
+   * leaves the kernel's network teardown behind it too.
    */
-  async remove(input: string, opts: { force: boolean; volumes: boolean; containerdAfter?: boolean }): Promise<void> {
+  async remove(input: string, opts: { force: boolean; volumes: boolean; fromExit?: boolean }): Promise<void> {
     const c = this.get(input);
     const id = c.id;
     await c.locked(async () => {
@@ -360,11 +361,8 @@ export class ContainerService {
       this.store.saveState(c);
       try {
         await this.control.killForRemoval(c);
-        if (!opts.containerdAfter) {
-          await c.taskGone();
-          await this.runtime.deleteContainer(id);
-        }
-        await this.net.forget(id, { kernelAfter: opts.containerdAfter });
+        if (!opts.fromExit) await c.taskGone();
+        await this.net.forget(id, { kernelAfter: opts.fromExit });
       } catch (err) {
         c.state.removalInProgress = false;
         c.state.dead = true;
@@ -372,7 +370,7 @@ export class ContainerService {
         throw err;
       }
       fs.rmSync(this.containerDir(id), { recursive: true, force: true });
-      this.store.delete(id, opts.containerdAfter ? this.deleteContainerdSide(id, c.taskGone()) : undefined);
+      this.store.delete(id, this.deleteContainerdSide(id, c.taskGone()));
       if (opts.volumes) await this.vols.removeAnonymous(c);
       this.publish(c, 'destroy');
       c.notifyRemoved({ StatusCode: c.state.exitCode, Error: null });

@@ -135,6 +135,18 @@ export class Kit {
     assert.deepEqual(left, [], `what --rm container ${id.slice(0, 12)} left after 15 s`);
   }
 
+  /**
+   * Right after an explicit rm: the task and the container's own directory are gone already (rm
+   * waits for the task's teardown); containerd's record, the snapshot and the FIFO directory may
+   * still be in deletion behind it, and go within 15 s.
+   */
+  async removed(id: string): Promise<void> {
+    const behind = ['containerd container', 'snapshot', path.join(this.b.execRoot, 'fifo', id)];
+    const now = this.leftovers(id).filter((l) => !behind.includes(l));
+    assert.deepEqual(now, [], `what rm of ${id.slice(0, 12)} left when it answered`);
+    await this.autoRemoved(id);
+  }
+
   /** `ctr` against berthd's containerd, in its namespace. */
   ctr(args: string[]): string {
     const sock = path.join(this.b.execRoot, 'containerd', 'containerd.sock');

@@ -157,6 +157,30 @@ describe('shutdown and restart', () => {
     assert.match(b.log(), /"msg":"shutting down"/);
   });
 
+  test("the embedded containerd: GOGC=50 unless berthd's environment sets it, none of the plugins Berth never uses", async () => {
+    const environOf = (pid: number): string[] => fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+    for (const [env, want] of [
+      [{}, process.env.GOGC ?? '50'],
+      [{ GOGC: '100' }, '100'],
+    ] as const) {
+      const b = await start({ env });
+      const ctdPid = containerdPid(b.execRoot);
+      assert.ok(ctdPid !== undefined, 'no containerd child found');
+      assert.ok(environOf(ctdPid).includes(`GOGC=${want}`), environOf(ctdPid).join(' '));
+      const plugins = await ctr(b, ['plugins', 'ls']);
+      assert.match(plugins, /io\.containerd\.snapshotter\.v1\s+overlayfs\s+\S+\s+ok/);
+      for (const [type, id] of [
+        ['monitor.v1', 'cgroups'],
+        ['grpc.v1', 'cri'],
+        ['grpc.v1', 'healthcheck'],
+        ['snapshotter.v1', 'native'],
+      ]) {
+        assert.doesNotMatch(plugins, new RegExp(`^io\\.containerd\\.${type.replace('.', '\\.')}\\s+${id}\\s`, 'm'));
+      }
+      await destroyBerth(b);
+    }
+  });
+
   test('SIGINT shuts down the same way', async () => {
     const b = await start();
     const ctdPid = containerdPid(b.execRoot);

@@ -99,7 +99,9 @@ async function waitForPing(socket: string, child: ChildProcess, logFile: string,
   throw new Error(`berthd did not answer within ${timeoutMs} ms:\n${fs.readFileSync(logFile, 'utf8')}`);
 }
 
-export async function startBerth(opts: { args?: string[]; dir?: string; daemonJson?: string } = {}): Promise<Berth> {
+export async function startBerth(
+  opts: { args?: string[]; dir?: string; daemonJson?: string; env?: Record<string, string> } = {},
+): Promise<Berth> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'berth-it-'));
   const socket = path.join(dir, 'berth.sock');
   const dataRoot = path.join(dir, 'data');
@@ -128,7 +130,7 @@ export async function startBerth(opts: { args?: string[]; dir?: string; daemonJs
       configFile,
       ...(opts.args ?? []),
     ],
-    { stdio: ['ignore', logFd, logFd] },
+    { stdio: ['ignore', logFd, logFd], env: { ...process.env, ...opts.env } },
   );
   fs.closeSync(logFd);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

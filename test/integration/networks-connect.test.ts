@@ -298,7 +298,7 @@ describe('leftovers', () => {
     assert.deepEqual(bridgePorts(bridge), []);
     assert.ok(!fs.existsSync(`/sys/class/net/${ports[0]}`), `${ports[0]} left behind`);
     assert.ok(!fs.existsSync(`/sys/class/net/${added[0]}`), `${added[0]} left behind`);
-    assert.deepEqual(k.leftovers(id), []);
+    await k.removed(id);
     assert.deepEqual((await netInspect(net)).Containers ?? {}, {});
     // The static address can be taken again at once.
     const again = (await k.ok(['run', '-d', '--network', net, '--ip', `${s}.20`, 'busybox', 'sleep', '600'])).trim();
