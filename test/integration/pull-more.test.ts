@@ -3,8 +3,12 @@
 // denied", a foreign (non-distributable) layer fetched from the registry, and a layer download
 // resumed by a restarted berthd.
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { containerdNamespaceFor } from '../../daemon/config';
 import { destroyBerth, startBerth, type Berth } from './harness';
 import { xRegistryAuth } from '../fixtures/registry-http';
 import {
@@ -178,6 +182,62 @@ describe('pull, the rest', () => {
       for (const d of layers) assert.equal(proxy.blobGets(d), 1, d);
     } finally {
       await proxy.stop();
+    }
+  });
+
+  test('a layer whose ingest a killed berthd wrote whole but never committed is committed without a fetch', async () => {
+    const big = await seedBigImage(reg, 'whole-ingest', 'latest', { layers: 1, totalBytes: 1_500_000, seed: 'pull-more-whole' });
+    const layer = big.layerDigests[0];
+    const blob = Buffer.from(await (await fetch(`${reg.url}/v2/whole-ingest/blobs/${layer}`)).arrayBuffer());
+    assert.equal(sha256(blob), layer);
+    // The state a kill between the last write and the commit leaves: the whole layer in the
+    // pull's named ingest, uncommitted and unlocked. ctr writes it and its commit is refused
+    // (another digest expected), which keeps the bytes in the ingest.
+    const file = path.join(b.dir, 'whole-layer');
+    fs.writeFileSync(file, blob);
+    const ctrArgs = ['-a', path.join(b.execRoot, 'containerd', 'containerd.sock'), '-n', containerdNamespaceFor(b.dataRoot)];
+    const ref = `berth-pull-${layer}`;
+    const staged = spawnSync(
+      'ctr',
+      [
+        ...ctrArgs,
+        'content',
+        'ingest',
+        '--expected-size',
+        String(blob.length),
+        '--expected-digest',
+        sha256(Buffer.from('not the layer')),
+        ref,
+      ],
+      {
+        input: blob,
+        encoding: 'utf8',
+      },
+    );
+    assert.notEqual(staged.status, 0, 'the staging commit should have been refused');
+    const active = execFileSync('ctr', [...ctrArgs, 'content', 'active'], { encoding: 'utf8' });
+    assert.match(active, new RegExp(`^${ref}\\s`, 'm'), active);
+    const gets: string[] = [];
+    const proxy = await faultyProxy(reg, {
+      intercept: (req) => {
+        if (req.method === 'GET' && req.path.endsWith(`/blobs/${layer}`)) gets.push(String(req.headers.range ?? ''));
+        return undefined;
+      },
+    });
+    try {
+      const pulled = await b.request('POST', `/images/create?fromImage=${proxy.host}/whole-ingest&tag=latest`);
+      assert.equal(pulled.status, 200, pulled.body);
+      assert.match(pulled.body, /Status: Downloaded newer image/);
+      assert.deepEqual(gets, [], 'the layer was fetched again');
+      assert.equal(
+        (await b.docker(['image', 'inspect', '-f', '{{.Id}}', `${proxy.host}/whole-ingest:latest`])).stdout.trim(),
+        big.configDigest,
+      );
+      assert.doesNotMatch(execFileSync('ctr', [...ctrArgs, 'content', 'active'], { encoding: 'utf8' }), new RegExp(ref));
+    } finally {
+      await b.docker(['rmi', `${proxy.host}/whole-ingest:latest`]);
+      await proxy.stop();
+      fs.rmSync(file, { force: true });
     }
   });
 
