@@ -39,12 +39,11 @@ export interface ContainerRuntimeOptions {
   fifoPoolSize?: number;
 }
 
-export interface CreateContainerOptions {
+/** containerd's record of a container, made at its first start (putContainer). */
+export interface ContainerRecordOptions {
   /** The OCI runtime spec as JSON-able object. */
   spec: object;
   imageName: string;
-  /** Chain ID of the image's top layer; '' for an image without layers. */
-  snapshotParent: string;
   labels?: Record<string, string>;
 }
 

@@ -3,8 +3,8 @@
 // running instance (shim + runc) with FIFO stdio; execs are extra processes in a task.
 //
 // Orders that matter (measured; see the shared notes on driving containerd from Node):
-// * create: Containers.Create before Snapshots.Prepare, both under a lease, so GC never sees the
-//   new snapshot unreferenced;
+// * create: Snapshots.Prepare only, the snapshot labelled a GC root; containerd's record of the
+//   container comes with the first start (as dockerd makes it only at start);
 // * start: our FIFO ends open before Tasks.Create, Tasks.Wait issued before Tasks.Start;
 // * delete: Kill 9 → Wait → Tasks.Delete (no force option), Snapshots.Remove before
 //   Containers.Delete; NOT_FOUND tolerated throughout, so cleanup after a crash can rerun it.
@@ -27,7 +27,7 @@ import { classifyStartError, CREATE_TASK_PREFIX } from './start-errors';
 import { forgetProcess, raceSignal, TaskWaits, waitKey } from './task-waits';
 import {
   type ContainerRuntimeOptions,
-  type CreateContainerOptions,
+  type ContainerRecordOptions,
   type ExecOptions,
   type ExitStatus,
   type StartOptions,
@@ -39,9 +39,14 @@ import {
   jsonAny,
   statusName,
 } from './task-types';
+/** containerd's GC never collects an object with this label (metadata/gc.go's isRootRef). */
+const GC_ROOT_LABEL = 'containerd.io/gc.root';
+/** On a container's rw snapshot (value: the container ID), so that one without a record is found. */
+export const ROOTFS_LABEL = 'berth.rootfs';
+
 export {
   type ContainerRuntimeOptions,
-  type CreateContainerOptions,
+  type ContainerRecordOptions,
   type ExecOptions,
   type ExitStatus,
   type StartOptions,
@@ -84,6 +89,12 @@ export class ContainerRuntime {
    * them (`docker rm` of a created container).
    */
   private readonly taskless = new Set<string>();
+  /**
+   * Containers prepared here whose containerd record no start has made yet: deleteContainer
+   * skips Containers.Delete for them (`docker rm` of a container never started). After a
+   * restart the set is empty and the delete is tried (NOT_FOUND is fine).
+   */
+  private readonly recordless = new Set<string>();
   /** Task starts and adoptions per container: a deleteTask that overlapped one marks nothing. */
   private readonly starts = new Map<string, number>();
 
@@ -143,47 +154,83 @@ export class ContainerRuntime {
   // ---- containers ----------------------------------------------------------------------------
 
   /**
-   * Creates the container record and its rw snapshot on top of `snapshotParent`. Safe to rerun
-   * after a crash halfway: an existing record is updated, an existing snapshot on the same parent
-   * is reused.
+   * Prepares the container's rw snapshot on `snapshotParent`. containerd's record of the
+   * container comes with its first start (putContainer), as dockerd makes containerd's container
+   * only at start: a `docker create` (and the `docker rm` of a container never started) is one
+   * containerd commit instead of two. Until a record references it, nothing else would keep GC
+   * off the snapshot, so it is labelled a GC root (deleteContainer removes it explicitly), and
+   * with ROOTFS_LABEL, by which a snapshot left without a container is found (rootfsSnapshots).
+   * Safe to rerun after a crash halfway: an existing snapshot on the same parent is reused.
    */
-  async createContainer(id: string, opts: CreateContainerOptions): Promise<void> {
-    const container = {
-      id,
-      image: opts.imageName,
-      labels: opts.labels ?? {},
-      runtime: { name: this.runtimeName },
-      spec: jsonAny(SPEC_TYPE, opts.spec),
-      snapshotter: this.snapshotter,
-      snapshotKey: id,
-    };
-    // No lease: the record comes first, and containerd accepts a snapshot key that does not
-    // exist yet; from the moment the snapshot is prepared the record keeps it from GC (a
-    // container record is a GC root for its snapshot key), so a lease would only add two round
-    // trips (Leases.Create/Delete) to every create.
+  async prepareRootfs(id: string, snapshotParent: string): Promise<void> {
+    const labels = { [GC_ROOT_LABEL]: new Date().toISOString(), [ROOTFS_LABEL]: id };
     try {
-      await this.ctd.containers.create({ container });
-      // A new containerd container: no task can exist for it yet.
-      if (!this.starts.has(id)) this.taskless.add(id);
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      this.logger.warn({ container: id }, 'reusing containerd container record left by an earlier attempt');
-      await this.ctd.containers.update({ container, updateMask: ['spec', 'labels', 'image'] });
-    }
-    try {
-      await this.ctd.snapshots.prepare({ snapshotter: this.snapshotter, key: id, parent: opts.snapshotParent });
+      await this.ctd.snapshots.prepare({ snapshotter: this.snapshotter, key: id, parent: snapshotParent, labels });
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
       const info = (await this.ctd.snapshots.stat({ snapshotter: this.snapshotter, key: id })).info;
-      if (info?.kind !== Kind.ACTIVE || (info.parent ?? '') !== opts.snapshotParent) {
+      if (info?.kind !== Kind.ACTIVE || (info.parent ?? '') !== snapshotParent) {
         throw new Conflict(`snapshot ${id} exists with another parent`);
       }
+      return;
     }
+    // A new container: no task or record can exist for it yet.
+    if (!this.starts.has(id)) this.taskless.add(id);
+    this.recordless.add(id);
   }
 
-  /** Replaces the stored spec (dockerd rebuilds it at every start). */
-  async updateSpec(id: string, spec: object): Promise<void> {
-    await this.ctd.containers.update({ container: { id, spec: jsonAny(SPEC_TYPE, spec) }, updateMask: ['spec'] });
+  /**
+   * The container's containerd record with this start's spec: made at its first start, updated at
+   * every later one (dockerd rebuilds the spec at every start). `fresh`: the container never
+   * started, so the record most likely does not exist yet (a record an earlier attempt or an
+   * earlier Berth made is updated all the same).
+   */
+  async putContainer(id: string, opts: ContainerRecordOptions, fresh: boolean): Promise<void> {
+    const spec = jsonAny(SPEC_TYPE, opts.spec);
+    const create = (): Promise<unknown> =>
+      this.ctd.containers.create({
+        container: {
+          id,
+          image: opts.imageName,
+          labels: opts.labels ?? {},
+          runtime: { name: this.runtimeName },
+          spec,
+          snapshotter: this.snapshotter,
+          snapshotKey: id,
+        },
+      });
+    const update = (): Promise<unknown> => this.ctd.containers.update({ container: { id, spec }, updateMask: ['spec'] });
+    if (fresh) {
+      await create().catch((err: unknown) => {
+        if (!isAlreadyExists(err)) throw err;
+        return update();
+      });
+    } else {
+      await update().catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+        return create();
+      });
+    }
+    this.recordless.delete(id);
+  }
+
+  /** The keys of the containers' rw snapshots (ROOTFS_LABEL), whether or not a record has them. */
+  async rootfsSnapshots(): Promise<Map<string, Record<string, string>>> {
+    const found = new Map<string, Record<string, string>>();
+    const stream = this.ctd.serverStream(this.ctd.clients.snapshots, 'list', {
+      snapshotter: this.snapshotter,
+      filters: [`labels."${ROOTFS_LABEL}"`],
+    });
+    for await (const res of stream as AsyncIterable<{ info?: { name?: string; labels?: Record<string, string> }[] }>) {
+      for (const info of res.info ?? []) if (info.name) found.set(info.name, info.labels ?? {});
+    }
+    return found;
+  }
+
+  /** Adds labels to a snapshot, keeping the others. */
+  async addSnapshotLabels(key: string, labels: Record<string, string>): Promise<void> {
+    const fields = Object.keys(labels).map((k) => `labels.${k}`);
+    await this.ctd.snapshots.update({ snapshotter: this.snapshotter, info: { name: key, labels }, updateMask: fields });
   }
 
   /**
@@ -200,12 +247,13 @@ export class ContainerRuntime {
     };
     const results = await Promise.allSettled([
       this.ctd.snapshots.remove({ snapshotter: this.snapshotter, key: id }).then(() => undefined, gone),
-      this.ctd.containers.delete({ id }).then(() => undefined, gone),
+      this.recordless.has(id) ? undefined : this.ctd.containers.delete({ id }).then(() => undefined, gone),
       rm(this.fifoDir(id), { recursive: true, force: true }),
     ]);
     for (const r of results) if (r.status === 'rejected') throw r.reason;
     this.forget(id);
     this.taskless.delete(id);
+    this.recordless.delete(id);
     this.starts.delete(id);
   }
 

@@ -84,12 +84,12 @@ export function startupAction(f: StartupFacts): 'start' | 'remove' | 'none' {
 }
 
 /**
- * What of a container containerd lacks: its record, or its rw snapshot (the record is made first,
- * so a create killed in between leaves the record alone). A failed check counts as present.
+ * Whether containerd lacks the container's rw snapshot (a create cut short, or containerd's state
+ * lost). Its containerd record is not vital: made at the first start, and again by a start that
+ * finds none. A failed check counts as present.
  */
-async function missingPart(runtime: RestoreRuntime, inContainerd: Set<string>, id: string): Promise<string | undefined> {
-  if (!inContainerd.has(id)) return 'containerd container';
-  return (await runtime.hasSnapshot(id).catch(() => true)) ? undefined : 'rootfs snapshot';
+async function snapshotMissing(runtime: RestoreRuntime, id: string): Promise<boolean> {
+  return !(await runtime.hasSnapshot(id).catch(() => true));
 }
 
 /** Whether a task in containerd counts as alive (a `created` task never ran: a start cut short). */
@@ -126,20 +126,18 @@ export async function restoreContainers(deps: RestoreDeps): Promise<void> {
       store.delete(id);
       continue;
     }
-    const missing = await missingPart(runtime, inContainerd, id);
-    if (missing !== undefined) {
-      // A record without its containerd container or its rootfs snapshot (a create cut short,
-      // or containerd's state lost): it can never start. Kept for the operator, Dead so that it
-      // is never started; `docker rm` clears it.
+    if (await snapshotMissing(runtime, id)) {
+      // A record without its rootfs snapshot: it can never start. Kept for the operator, Dead so
+      // that it is never started; `docker rm` clears it.
       if (!c.state.quarantined) {
-        logger.warn({ container: id, name: c.record.name }, `quarantined at daemon start: no ${missing} matches this record`);
+        logger.warn({ container: id, name: c.record.name }, 'quarantined at daemon start: no rootfs snapshot matches this record');
       }
       if (inContainerd.has(id)) await runtime.deleteTask(id).catch(() => undefined);
       await deps.forgetNetwork(id);
       c.state = notRunning(c.state, {
         dead: true,
-        quarantined: c.state.quarantined ?? `no ${missing} at daemon start ${nowRfc3339Nano()}`,
-        error: `quarantined at daemon start: its ${missing} is missing`,
+        quarantined: c.state.quarantined ?? `no rootfs snapshot at daemon start ${nowRfc3339Nano()}`,
+        error: 'quarantined at daemon start: its rootfs snapshot is missing',
       });
       store.saveState(c);
       continue;

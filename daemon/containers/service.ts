@@ -208,12 +208,8 @@ export class ContainerService {
     try {
       // The hostname, hosts and resolv.conf files come at the first start, as dockerd writes them.
       fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
-      await this.runtime.createContainer(id, {
-        spec: await this.specs.placeholder(c),
-        imageName: record.config.Image ?? '',
-        snapshotParent: record.snapshotParent,
-        labels: { 'berth.name': record.name },
-      });
+      // containerd's record of the container comes with its first start (task-start.ts).
+      await this.runtime.prepareRootfs(id, record.snapshotParent);
     } catch (err) {
       await this.runtime.deleteContainer(id).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });

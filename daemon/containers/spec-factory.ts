@@ -68,11 +68,6 @@ export class SpecFactory {
     return [];
   }
 
-  /** containerd needs a spec on the container record; the real one is written at each start. */
-  async placeholder(c: Container): Promise<object> {
-    return { ociVersion: '1.0.2', root: { path: 'rootfs' }, hostname: c.record.config.Hostname ?? '' };
-  }
-
   /** The LinuxResources of a `docker update` request: only what it sets (dockerd's toContainerdResources). */
   async updateResources(changes: HostConfig): Promise<LinuxResources> {
     return buildResources(changes, { mode: 'update', blkioDevices: await resolveBlkioDevices(changes) });

@@ -22,6 +22,8 @@ export interface SignalRuntime {
   deleteTask(id: string): Promise<unknown>;
   labels(id: string): Promise<Record<string, string> | undefined>;
   addLabels(id: string, labels: Record<string, string>): Promise<void>;
+  rootfsSnapshots(): Promise<Map<string, Record<string, string>>>;
+  addSnapshotLabels(key: string, labels: Record<string, string>): Promise<void>;
 }
 
 export interface TaskControlDeps {
@@ -218,11 +220,13 @@ export class TaskControl {
   }
 
   /**
-   * containerd containers Berth has no record of: never deleted (they may be someone's data),
-   * but their task goes (nothing may run unmanaged) and the record is labelled and logged.
+   * containerd containers Berth has no record of, and containers' rw snapshots without either (a
+   * container created, never started, whose record is gone): never deleted (they may be
+   * someone's data), but a task goes (nothing may run unmanaged), and each is labelled and logged.
    */
   async quarantineUnknown(inContainerd: Set<string>, known: Set<string>): Promise<void> {
     const { runtime, logger } = this.deps;
+    const label = (): Record<string, string> => ({ [QUARANTINE_LABEL]: `no record at daemon start ${nowRfc3339Nano()}` });
     for (const id of inContainerd) {
       if (known.has(id)) continue;
       await runtime
@@ -232,8 +236,19 @@ export class TaskControl {
       if (labels && labels[QUARANTINE_LABEL] !== undefined) continue;
       logger.warn({ container: id }, `quarantined at daemon start: containerd container without a record (label ${QUARANTINE_LABEL})`);
       await runtime
-        .addLabels(id, { [QUARANTINE_LABEL]: `no record at daemon start ${nowRfc3339Nano()}` })
+        .addLabels(id, label())
         .catch((err: unknown) => logger.warn({ err, container: id }, 'labelling a quarantined container failed'));
+    }
+    const snapshots = await runtime.rootfsSnapshots().catch((err: unknown) => {
+      logger.warn({ err }, "listing the containers' snapshots failed");
+      return new Map<string, Record<string, string>>();
+    });
+    for (const [key, labels] of snapshots) {
+      if (known.has(key) || inContainerd.has(key) || labels[QUARANTINE_LABEL] !== undefined) continue;
+      logger.warn({ snapshot: key }, `quarantined at daemon start: container snapshot without a record (label ${QUARANTINE_LABEL})`);
+      await runtime
+        .addSnapshotLabels(key, label())
+        .catch((err: unknown) => logger.warn({ err, snapshot: key }, 'labelling a quarantined snapshot failed'));
     }
   }
 }

@@ -11,7 +11,7 @@ import type { JsonFileLogger } from '../logs/json-file';
 import type { ContainerVolumes } from './container-volumes';
 import type { HealthChecks } from './health';
 import type { LiveContainer, LiveTask } from './live-container';
-import { nowRfc3339Nano, type Container } from './model';
+import { nowRfc3339Nano, ZERO_TIME, type Container } from './model';
 import type { Monitor } from './monitor';
 import type { ContainerNetworking } from './networking';
 import type { SpecFactory } from './spec-factory';
@@ -48,7 +48,11 @@ export async function startTask(deps: TaskStartDeps, c: LiveContainer): Promise<
       networking.linkEnv(c),
     );
     pinned = releaseMounts;
-    await runtime.updateSpec(id, spec);
+    await runtime.putContainer(
+      id,
+      { spec, imageName: c.record.config.Image ?? '', labels: { 'berth.name': c.record.name } },
+      c.state.startedAt === ZERO_TIME,
+    );
     // Opened before the task: a log that cannot be written fails the start, not a running task.
     const logger = openRunLogger(c.record, logConfigOf(c.record), (err) => deps.logger.warn({ err, container: id }, 'log write failed'));
     const started = await runtime.startTask(id, { stdin: cfg.OpenStdin === true, terminal: cfg.Tty === true });

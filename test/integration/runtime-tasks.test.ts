@@ -147,12 +147,18 @@ async function eventMatching(pred: (e: TaskEvent) => boolean, what: string, ms =
   }
 }
 
+/** What the container service does: the rw snapshot at create, the record at the first start. */
+async function createContainer(id: string, spec: object, labels?: Record<string, string>): Promise<void> {
+  await rt.prepareRootfs(id, parent);
+  await rt.putContainer(id, { spec, imageName: IMAGE, ...(labels ? { labels } : {}) }, true);
+}
+
 async function createAndStart(
   args: string[],
   opts: SpecOpts & { stdin?: boolean } = {},
 ): Promise<{ id: string; pid: number; io: TaskIO; out: Collector; err: Collector }> {
   const id = newId();
-  await rt.createContainer(id, { spec: testSpec(ns, id, args, opts), imageName: IMAGE, snapshotParent: parent });
+  await createContainer(id, testSpec(ns, id, args, opts));
   const { pid, io } = await rt.startTask(id, { stdin: opts.stdin ?? false, terminal: opts.terminal ?? false });
   return { id, pid, io, out: new Collector(io.stdout), err: new Collector(io.stderr) };
 }
@@ -394,7 +400,7 @@ test('a memory-limited task is OOM-killed and the OOM event arrives', async () =
 
 test('a missing executable fails the start with a classified error and leaves nothing', async () => {
   const id = newId();
-  await rt.createContainer(id, { spec: testSpec(ns, id, ['nosuchcmd']), imageName: IMAGE, snapshotParent: parent });
+  await createContainer(id, testSpec(ns, id, ['nosuchcmd']));
   await assert.rejects(rt.startTask(id, { stdin: true, terminal: false }), (err: unknown) => {
     assert.ok(err instanceof InvalidStartConfig, String(err));
     assert.ok(err instanceof InvalidParameter);
@@ -410,7 +416,7 @@ test('a missing executable fails the start with a classified error and leaves no
   assert.deepEqual(await rt.listTasks().then((ts) => ts.filter((t) => t.id === id)), []);
   assert.ok(!(await exists(join(rt.fifoDir(id), 'init-stdout'))), 'FIFOs removed');
   // The container can still be fixed and started.
-  await rt.updateSpec(id, testSpec(ns, id, ['sh', '-c', 'echo fixed']));
+  await rt.putContainer(id, { spec: testSpec(ns, id, ['sh', '-c', 'echo fixed']), imageName: IMAGE }, false);
   const { io } = await rt.startTask(id, { stdin: false, terminal: false });
   const out = new Collector(io.stdout);
   new Collector(io.stderr);
@@ -423,7 +429,7 @@ test('a missing executable fails the start with a classified error and leaves no
 
 test('deleteTask removes a task that was created but never started', async () => {
   const id = newId();
-  await rt.createContainer(id, { spec: testSpec(ns, id, ['sleep', '1000']), imageName: IMAGE, snapshotParent: parent });
+  await createContainer(id, testSpec(ns, id, ['sleep', '1000']));
   // A crash between Tasks.Create and Tasks.Start leaves this behind.
   const io = await createTaskIO(rt.fifoDir(id), { stdin: false, terminal: false });
   const mounts = (await ctd.snapshots.mounts({ snapshotter: 'overlayfs', key: id })).mounts;
@@ -435,43 +441,62 @@ test('deleteTask removes a task that was created but never started', async () =>
   await rt.deleteContainer(id);
 });
 
-test('createContainer reruns after a crash halfway; deleteContainer cleans partial state', async () => {
+test('prepareRootfs and putContainer rerun after a crash halfway; deleteContainer cleans partial state', async () => {
   const id = newId();
   const spec = testSpec(ns, id, ['true']);
-  // A crash after the record only.
-  await ctd.containers.create({
-    container: {
-      id,
-      image: IMAGE,
-      runtime: { name: 'io.containerd.runc.v2' },
-      spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec', value: Buffer.from('{}') },
-      snapshotter: 'overlayfs',
-      snapshotKey: id,
-    },
-  });
-  await rt.createContainer(id, { spec, imageName: IMAGE, snapshotParent: parent, labels: { a: 'b' } });
-  // And again with everything present.
-  await rt.createContainer(id, { spec, imageName: IMAGE, snapshotParent: parent, labels: { a: 'b' } });
-  const rec = await ctd.containers.get({ id });
-  assert.deepEqual(rec.container?.labels, { a: 'b' });
+  await rt.prepareRootfs(id, parent);
+  // Again with the snapshot present (a create retried), then the first start's record, twice.
+  await rt.prepareRootfs(id, parent);
+  await rt.putContainer(id, { spec, imageName: IMAGE, labels: { a: 'b' } }, true);
+  await rt.putContainer(id, { spec, imageName: IMAGE, labels: { a: 'b' } }, true);
+  // A later start updates the spec, and makes the record again when it is gone.
+  await rt.putContainer(id, { spec: testSpec(ns, id, ['false']), imageName: IMAGE }, false);
+  assert.deepEqual(JSON.parse(Buffer.from((await ctd.containers.get({ id })).container?.spec?.value ?? []).toString()).process.args, [
+    'false',
+  ]);
+  assert.deepEqual((await ctd.containers.get({ id })).container?.labels, { a: 'b' });
+  await ctd.containers.delete({ id });
+  await rt.putContainer(id, { spec, imageName: IMAGE }, false);
+  assert.ok((await rt.listContainers()).includes(id));
   assert.ok(await snapshotExists(id));
   // A snapshot with another parent is not silently reused.
   const other = newId();
   // Under a lease: an unreferenced active snapshot is fair game for containerd's GC otherwise.
   await withLease(ctd, async (lease) => {
     await ctd.snapshots.prepare({ snapshotter: 'overlayfs', key: other, parent: '' }, { lease });
-    await assert.rejects(
-      rt.createContainer(other, { spec, imageName: IMAGE, snapshotParent: parent }),
-      (err: unknown) => err instanceof Conflict,
-    );
+    await assert.rejects(rt.prepareRootfs(other, parent), (err: unknown) => err instanceof Conflict);
   });
   await rt.deleteContainer(id);
   await rt.deleteContainer(other);
   assert.ok(!(await snapshotExists(id)) && !(await snapshotExists(other)));
   // A snapshot without record and a record without snapshot both clean up.
-  await ctd.snapshots.prepare({ snapshotter: 'overlayfs', key: id, parent });
+  await rt.prepareRootfs(id, parent);
   await rt.deleteContainer(id);
   assert.ok(!(await snapshotExists(id)));
+});
+
+test("a created container's snapshot, which no record references before the first start, survives containerd's GC and is listed", async () => {
+  const id = newId();
+  await rt.prepareRootfs(id, parent);
+  // Deleting a lease with sync runs containerd's GC to its end.
+  const gcLease = `berth-test-gc-${randomBytes(4).toString('hex')}`;
+  await ctd.leases.create({ id: gcLease });
+  await ctd.leases.delete({ id: gcLease, sync: true });
+  assert.ok(await snapshotExists(id), 'GC took the snapshot');
+  assert.deepEqual((await rt.rootfsSnapshots()).get(id)?.['berth.rootfs'], id);
+  await rt.addSnapshotLabels(id, { 'berth.quarantined': 'test' });
+  assert.equal((await rt.rootfsSnapshots()).get(id)?.['berth.quarantined'], 'test');
+  // The first start's record, and the task runs on that snapshot.
+  const { io } = await (async () => {
+    await rt.putContainer(id, { spec: testSpec(ns, id, ['true']), imageName: IMAGE }, true);
+    return rt.startTask(id, { stdin: false, terminal: false });
+  })();
+  io.stdout.resume();
+  io.stderr?.resume();
+  assert.equal((await rt.waitTaskAndIO(id, io)).exitStatus, 0);
+  await io.close();
+  await rt.deleteContainer(id);
+  assert.ok(!(await rt.rootfsSnapshots()).has(id));
 });
 
 test('a running task survives a containerd restart: Wait, stdio and events resume', async () => {
@@ -509,7 +534,7 @@ test('latency: create+start+wait+delete of `true`', async (t) => {
   for (let i = 0; i < 17; i++) {
     const id = newId();
     const t0 = performance.now();
-    await rt.createContainer(id, { spec: testSpec(ns, id, ['true']), imageName: IMAGE, snapshotParent: parent });
+    await createContainer(id, testSpec(ns, id, ['true']));
     const t1 = performance.now();
     const { io } = await rt.startTask(id, { stdin: false, terminal: false });
     io.stdout.resume();

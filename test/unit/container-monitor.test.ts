@@ -123,6 +123,8 @@ function harness(policy: { Name: string; MaximumRetryCount?: number }, opts: { a
       deleteTask: () => Promise.resolve(),
       labels: () => Promise.resolve({}),
       addLabels: () => Promise.resolve(),
+      rootfsSnapshots: () => Promise.resolve(new Map()),
+      addSnapshotLabels: () => Promise.resolve(),
     },
     store,
     monitor: h.monitor,

@@ -1,6 +1,7 @@
 // deleteContainer skips Tasks.Get only for containers this runtime knows have no task (made here
-// and never started, or whose task it deleted itself), so `docker rm` of a created container is
-// one round trip shorter, and never after a crash (a new runtime knows nothing) or a start.
+// and never started, or whose task it deleted itself), and Containers.Delete for those no start
+// gave a record, so `docker rm` of a created container is two round trips shorter; never after a
+// crash (a new runtime knows nothing) or a start.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -20,11 +21,18 @@ function notFound(): Error {
 
 /** A containerd with no tasks at all; counts Tasks.Get; `gate` holds Tasks.Get back when set. */
 function fakeContainerd() {
-  const calls = { taskGet: 0, taskCreate: 0 };
+  const calls = { taskGet: 0, taskCreate: 0, containerDelete: 0 };
   let gate: Promise<void> | undefined;
   const ok = async (): Promise<object> => ({});
   const ctd = {
-    containers: { create: ok, delete: ok, update: ok },
+    containers: {
+      create: ok,
+      update: ok,
+      delete: async () => {
+        calls.containerDelete++;
+        return {};
+      },
+    },
     snapshots: { prepare: ok, remove: ok, mounts: async () => ({ mounts: [] }) },
     tasks: {
       get: async () => {
@@ -50,14 +58,28 @@ function fakeContainerd() {
   return { runtime, calls, hold };
 }
 
-const create = (r: ContainerRuntime, id: string): Promise<void> =>
-  r.createContainer(id, { spec: {}, imageName: 'busybox:latest', snapshotParent: 'sha256:p' });
+const create = (r: ContainerRuntime, id: string): Promise<void> => r.prepareRootfs(id, 'sha256:p');
 
 test('a container created here and never started is removed without Tasks.Get', async () => {
   const { runtime, calls } = fakeContainerd();
   await create(runtime, 'c1');
   await runtime.deleteContainer('c1');
   assert.equal(calls.taskGet, 0);
+});
+
+test('a container never started has no containerd record to delete; once a start made it, it is deleted', async () => {
+  const { runtime, calls } = fakeContainerd();
+  await create(runtime, 'r1');
+  await runtime.deleteContainer('r1');
+  assert.equal(calls.containerDelete, 0);
+  await create(runtime, 'r2');
+  await runtime.putContainer('r2', { spec: {}, imageName: 'busybox:latest' }, true);
+  await runtime.deleteContainer('r2');
+  assert.equal(calls.containerDelete, 1);
+  // A runtime that did not prepare it (a daemon restart) tries.
+  const { runtime: next, calls: nextCalls } = fakeContainerd();
+  await next.deleteContainer('r3');
+  assert.equal(nextCalls.containerDelete, 1);
 });
 
 test('a container this runtime did not create (a daemon restart) is asked about', async () => {
