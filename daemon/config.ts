@@ -58,6 +58,7 @@ import {
 } from './config/checks';
 import { cgroupVersion } from './system/host';
 import { compareStrings } from '../lib/order';
+import { DEFAULT_RUNTIME, isStockRuntime } from './runtimes';
 export {
   type AddressPool,
   type CgroupDriver,
@@ -228,7 +229,9 @@ function buildConfig(m: Layer, ctx: { env: NodeJS.ProcessEnv; configFile: string
   if (!isRecord(builder)) throw new ConfigError('"builder" must be an object');
   const builderSection = builder as { [key: string]: JsonValue };
 
-  const defaultRuntime = str('default-runtime') || 'runc';
+  const defaultRuntime = str('default-runtime') || DEFAULT_RUNTIME;
+  // moby's config validation: the default must be a runtime the daemon has.
+  if (!isStockRuntime(defaultRuntime)) throw new ConfigError(`specified default runtime '${defaultRuntime}' does not exist`);
   const logDriver = str('log-driver') || 'json-file';
 
   const shmSize = (m.get('default-shm-size') as number | undefined) ?? 0;

@@ -313,6 +313,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
         shmSize: config.defaultShmSize,
         ipcMode: config.defaultIpcMode,
         cgroupnsMode: config.defaultCgroupnsMode,
+        runtime: config.defaultRuntime,
         logDriver: config.logDriver,
         logOpts: config.logOpts,
         // As dockerd: the default bridge's gateway unless --host-gateway-ip says otherwise.
@@ -414,6 +415,7 @@ async function start(config: DaemonConfig, logger: Logger): Promise<Shutdown> {
       labels: config.labels,
       experimental: config.experimental,
       liveRestore: config.liveRestore,
+      defaultRuntime: config.defaultRuntime,
       registryConfig: registryServiceConfig({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries }),
       security: {
         seccompProfile: config.seccompProfile,

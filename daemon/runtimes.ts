@@ -10,8 +10,13 @@ export const STOCK_RUNTIMES: Readonly<Record<string, { path: string }>> = {
   runc: { path: 'runc' },
 };
 
+/** Whether Berth can run containers under this runtime name. */
+export function isStockRuntime(name: string): boolean {
+  return Object.hasOwn(STOCK_RUNTIMES, name);
+}
+
 /** HostConfig.Runtime at create: '' is the default; anything Berth cannot run is refused as moby refuses it. */
 export function checkRuntimeName(name: string | null | undefined): void {
-  if (!name || Object.hasOwn(STOCK_RUNTIMES, name)) return;
+  if (!name || isStockRuntime(name)) return;
   throw new InvalidParameter(`unknown or invalid runtime name: ${name}`);
 }

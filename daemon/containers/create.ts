@@ -28,6 +28,8 @@ export interface ContainerDefaults {
   shmSize: number;
   ipcMode: string;
   cgroupnsMode: 'host' | 'private';
+  /** `--default-runtime`: HostConfig.Runtime when a create leaves it empty. */
+  runtime: string;
   logDriver: string;
   logOpts: Record<string, string>;
   hostGatewayIp: string;
@@ -67,6 +69,7 @@ export function planCreate(ctx: CreateContext, req: CreateRequest): { record: Co
     shmSize: defaults.shmSize,
     ipcMode: defaults.ipcMode,
     cgroupnsMode: defaults.cgroupnsMode,
+    runtime: defaults.runtime,
     maskedPaths: hostSpecFacts().maskedPaths,
     readonlyPaths: DEFAULT_READONLY_PATHS,
   });

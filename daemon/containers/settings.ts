@@ -402,6 +402,7 @@ export function withHostDefaults(
     shmSize: number;
     ipcMode: string;
     cgroupnsMode: 'host' | 'private';
+    runtime: string;
     maskedPaths?: readonly string[];
     readonlyPaths?: readonly string[];
   },
@@ -414,7 +415,7 @@ export function withHostDefaults(
   if (!out.LogConfig?.Type) out.LogConfig = { Type: 'json-file', Config: out.LogConfig?.Config ?? {} };
   out.RestartPolicy = { Name: out.RestartPolicy?.Name || 'no', MaximumRetryCount: out.RestartPolicy?.MaximumRetryCount ?? 0 };
   out.ConsoleSize ??= [0, 0];
-  if (!out.Runtime) out.Runtime = 'runc';
+  if (!out.Runtime) out.Runtime = defaults.runtime;
   // adaptContainerSettings: swap defaults to twice the memory limit, the OOM killer stays on.
   if ((out.Memory ?? 0) > 0 && !out.MemorySwap) out.MemorySwap = mulInt64(out.Memory ?? 0, 2);
   out.OomKillDisable ??= false;

@@ -49,6 +49,8 @@ export interface SystemServiceDeps {
   labels: string[];
   experimental?: boolean;
   liveRestore?: boolean;
+  /** `--default-runtime` (runc when unset). */
+  defaultRuntime?: string;
   /** What the daemon applies to containers (SecurityOptions lists only that); dockerd's defaults when unset. */
   security?: Partial<AppliedSecurity>;
   /** The init binary's name, as `docker info` shows it (default docker-init, as dockerd). */
@@ -270,7 +272,7 @@ export class SystemService {
       ExperimentalBuild: this.deps.experimental ?? false,
       ServerVersion: engineInfo().version,
       Runtimes: structuredClone(STOCK_RUNTIMES),
-      DefaultRuntime: DEFAULT_RUNTIME,
+      DefaultRuntime: this.deps.defaultRuntime ?? DEFAULT_RUNTIME,
       Swarm: this.deps.swarmInfo
         ? await this.deps.swarmInfo()
         : { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },

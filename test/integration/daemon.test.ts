@@ -430,6 +430,41 @@ describe('two daemons on one host', () => {
   });
 });
 
+describe('--default-runtime', () => {
+  test('names the runtime of a container created without one; one Berth lacks refuses to start', async () => {
+    const dir = tempDir();
+    const refused = await berthdOnce([
+      '-H',
+      `unix://${path.join(dir, 's.sock')}`,
+      '--data-root',
+      path.join(dir, 'data'),
+      '--exec-root',
+      path.join(dir, 'exec'),
+      '--pidfile',
+      path.join(dir, 'pid'),
+      '--default-runtime',
+      'crun',
+    ]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /specified default runtime 'crun' does not exist/);
+    assert.equal(containerdPid(path.join(dir, 'exec')), undefined);
+
+    const b = await start({ args: ['--default-runtime', 'io.containerd.runc.v2'] });
+    const ok = async (args: string[]): Promise<string> => {
+      const r = await b.docker(args);
+      assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    await b.docker(['load'], { input: await buildBusyboxArchive({ tags: ['busybox:latest'] }) });
+    assert.equal(await ok(['info', '-f', '{{.DefaultRuntime}}']), 'io.containerd.runc.v2');
+    await ok(['run', '--name', 'rt-default', 'busybox', 'true']);
+    assert.equal(await ok(['inspect', '-f', '{{.HostConfig.Runtime}}', 'rt-default']), 'io.containerd.runc.v2');
+    await ok(['create', '--name', 'rt-named', '--runtime', 'runc', 'busybox', 'true']);
+    assert.equal(await ok(['inspect', '-f', '{{.HostConfig.Runtime}}', 'rt-named']), 'runc');
+    await destroyBerth(b);
+  });
+});
+
 describe('daemon.json', () => {
   test('invalid JSON refuses to start with a clear message', async () => {
     const dir = tempDir();

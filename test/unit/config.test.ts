@@ -396,6 +396,12 @@ test('value validation follows dockerd', () => {
   assert.equal(parse(['-l', 'trace']).config.logLevel, 'trace');
   assert.equal(parse(['-D', '-l', 'error']).config.logLevel, 'debug', '--debug forces debug logging');
 
+  // moby's validation: the default runtime must be one the daemon has (Berth: runc, by both names).
+  assert.equal(parse([]).config.defaultRuntime, 'runc');
+  assert.equal(parse(['--default-runtime', 'io.containerd.runc.v2']).config.defaultRuntime, 'io.containerd.runc.v2');
+  rejects(() => parse(['--default-runtime', 'crun']), "specified default runtime 'crun' does not exist");
+  rejects(() => parse([], withFile('{"default-runtime": "youki"}')), "specified default runtime 'youki' does not exist");
+
   rejects(() => parse(['--mtu', '-5']), 'invalid default MTU: -5');
   rejects(() => parse(['--mtu', '70000']), /^invalid MTU number: 70000/);
   rejects(() => parse(['--mtu', '20']), /^invalid MTU number: 20/);

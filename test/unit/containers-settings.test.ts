@@ -33,6 +33,7 @@ test('HostConfig defaults: swap twice the memory, unset markers become null, mas
     shmSize: 64 << 20,
     ipcMode: 'private',
     cgroupnsMode: 'host' as const,
+    runtime: 'io.containerd.runc.v2',
     maskedPaths: ['/proc/kcore'],
     readonlyPaths: ['/proc/sys'],
   };
@@ -41,7 +42,9 @@ test('HostConfig defaults: swap twice the memory, unset markers become null, mas
   assert.equal(h.MemorySwappiness, null);
   assert.equal(h.PidsLimit, null);
   assert.equal(h.OomKillDisable, false);
-  assert.equal(h.Runtime, 'runc');
+  // The daemon's --default-runtime, unless the create named one.
+  assert.equal(h.Runtime, 'io.containerd.runc.v2');
+  assert.equal(withHostDefaults({ Runtime: 'runc' }, defaults).Runtime, 'runc');
   assert.deepEqual([h.MaskedPaths, h.ReadonlyPaths, h.SecurityOpt], [['/proc/kcore'], ['/proc/sys'], undefined]);
   assert.deepEqual(h.RestartPolicy, { Name: 'no', MaximumRetryCount: 0 });
   assert.equal(withHostDefaults({ Memory: 64 << 20, MemorySwap: -1 }, defaults).MemorySwap, -1);

@@ -108,7 +108,7 @@ test('stored JSON round-trips bigints exactly; plain numbers and strings are unt
 
 test('create defaults and the OCI spec carry 2^63-1 digit for digit', () => {
   setHostCpuFacts({ cpuCount: () => 2, cpusetCpus: () => '0-1', cpusetMems: () => '0' });
-  const host = withHostDefaults({ Memory: MAX }, { shmSize: 64 << 20, ipcMode: 'private', cgroupnsMode: 'private' });
+  const host = withHostDefaults({ Memory: MAX }, { shmSize: 64 << 20, ipcMode: 'private', cgroupnsMode: 'private', runtime: 'runc' });
   assert.equal(host.Memory, MAX);
   assert.equal(host.MemorySwap, -2); // dockerd 20.10 stores the wrapped 2 x (2^63-1)
   assert.deepEqual(verifyResources(host), []);
