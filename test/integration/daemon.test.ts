@@ -23,6 +23,20 @@ async function start(opts: Parameters<typeof startBerth>[0] = {}): Promise<Berth
   return b;
 }
 
+/** Socket, data root, exec root and pidfile of a berthd of its own under `dir`. */
+function ownRoots(dir: string): string[] {
+  return [
+    '-H',
+    `unix://${path.join(dir, 's.sock')}`,
+    '--data-root',
+    path.join(dir, 'data'),
+    '--exec-root',
+    path.join(dir, 'exec'),
+    '--pidfile',
+    path.join(dir, 'pid'),
+  ];
+}
+
 function tempDir(): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-daemon-'));
   dirs.push(d);
@@ -433,18 +447,7 @@ describe('two daemons on one host', () => {
 describe('--default-runtime', () => {
   test('names the runtime of a container created without one; one Berth lacks refuses to start', async () => {
     const dir = tempDir();
-    const refused = await berthdOnce([
-      '-H',
-      `unix://${path.join(dir, 's.sock')}`,
-      '--data-root',
-      path.join(dir, 'data'),
-      '--exec-root',
-      path.join(dir, 'exec'),
-      '--pidfile',
-      path.join(dir, 'pid'),
-      '--default-runtime',
-      'crun',
-    ]);
+    const refused = await berthdOnce([...ownRoots(dir), '--default-runtime', 'crun']);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /specified default runtime 'crun' does not exist/);
     assert.equal(containerdPid(path.join(dir, 'exec')), undefined);
@@ -470,18 +473,7 @@ describe('daemon.json', () => {
     const dir = tempDir();
     const cfg = path.join(dir, 'daemon.json');
     fs.writeFileSync(cfg, '{"debug": true,');
-    const r = await berthdOnce([
-      '-H',
-      `unix://${path.join(dir, 's.sock')}`,
-      '--data-root',
-      path.join(dir, 'data'),
-      '--exec-root',
-      path.join(dir, 'exec'),
-      '--pidfile',
-      path.join(dir, 'pid'),
-      '--config-file',
-      cfg,
-    ]);
+    const r = await berthdOnce([...ownRoots(dir), '--config-file', cfg]);
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
@@ -495,19 +487,7 @@ describe('daemon.json', () => {
     const dir = tempDir();
     const cfg = path.join(dir, 'daemon.json');
     fs.writeFileSync(cfg, '{"debug": true}');
-    const r = await berthdOnce([
-      '-D',
-      '-H',
-      `unix://${path.join(dir, 's.sock')}`,
-      '--data-root',
-      path.join(dir, 'data'),
-      '--exec-root',
-      path.join(dir, 'exec'),
-      '--pidfile',
-      path.join(dir, 'pid'),
-      '--config-file',
-      cfg,
-    ]);
+    const r = await berthdOnce(['-D', ...ownRoots(dir), '--config-file', cfg]);
     assert.equal(r.code, 1);
     assert.ok(r.stderr.includes('the following directives are specified both as a flag and in the configuration file: debug'), r.stderr);
   });
