@@ -16,13 +16,13 @@ import { Conflict, errorMessage, SystemError } from '../lib/errors';
 import { settlesWithin } from '../lib/wait';
 import type { Containerd } from './containerd';
 import { createTaskIO, FifoPool, reopenTaskIO, type TaskIO } from './fifo';
-import { Kind } from './gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots';
+import { Kind, type ListSnapshotsResponse } from './gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots';
 import type { Mount } from './gen/github.com/containerd/containerd/api/types/mount';
 import type { DeleteResponse, MetricsResponse } from './gen/github.com/containerd/containerd/api/services/tasks/v1/tasks';
 import { type Process } from './gen/github.com/containerd/containerd/api/types/task/task';
 import { Metrics as V1Metrics } from './gen/metrics/github.com/containerd/cgroups/stats/v1/metrics';
 import { Metrics as V2Metrics } from './gen/metrics/github.com/containerd/cgroups/v2/stats/metrics';
-import { GrpcStatus, isAlreadyExists, isGrpcCode, isNotFound } from './grpc-errors';
+import { fromGrpcError, GrpcStatus, isAlreadyExists, isGrpcCode, isNotFound } from './grpc-errors';
 import { classifyStartError, CREATE_TASK_PREFIX } from './start-errors';
 import { forgetProcess, raceSignal, TaskWaits, waitKey } from './task-waits';
 import {
@@ -221,8 +221,12 @@ export class ContainerRuntime {
       snapshotter: this.snapshotter,
       filters: [`labels."${ROOTFS_LABEL}"`],
     });
-    for await (const res of stream as AsyncIterable<{ info?: { name?: string; labels?: Record<string, string> }[] }>) {
-      for (const info of res.info ?? []) if (info.name) found.set(info.name, info.labels ?? {});
+    try {
+      for await (const raw of stream) {
+        for (const info of (raw as ListSnapshotsResponse).info ?? []) if (info.name) found.set(info.name, info.labels ?? {});
+      }
+    } catch (err) {
+      throw fromGrpcError(err);
     }
     return found;
   }
