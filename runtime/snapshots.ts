@@ -24,6 +24,39 @@ export interface SnapshotInfo {
 /** Docker's GraphDriver.Data keys for overlay2; LowerDir is absent for a single-layer chain. */
 export type OverlayDirs = Record<string, string> & { UpperDir: string; WorkDir: string; LowerDir?: string };
 
+/**
+ * Snapshots whose Prepare runs behind the request that asked for them (`docker create` answers
+ * before the container's rw snapshot exists: runtime's prepareRootfsLater). Every read or removal
+ * of such a key waits for it first, here and in the runtime, so none sees the gap; a prepare that
+ * failed then reads as a missing snapshot. Per containerd client: keys are only unique there.
+ */
+const pendingPrepares = new WeakMap<Containerd, Map<string, Promise<void>>>();
+
+/** Registers a prepare of `key` in flight; it leaves the registry once settled. */
+export function trackPrepare(ctd: Containerd, key: string, prepare: Promise<unknown>): void {
+  let pending = pendingPrepares.get(ctd);
+  if (!pending) pendingPrepares.set(ctd, (pending = new Map<string, Promise<void>>()));
+  const settled = prepare.then(
+    () => undefined,
+    () => undefined,
+  );
+  const own = pending;
+  own.set(key, settled);
+  void settled.then(() => {
+    if (own.get(key) === settled) own.delete(key);
+  });
+}
+
+/** Settles once no prepare of `key` is in flight (at once when none was). Never rejects. */
+export function prepareSettled(ctd: Containerd, key: string): Promise<void> | undefined {
+  return pendingPrepares.get(ctd)?.get(key);
+}
+
+/** Every prepare in flight on this client (shutdown waits for them). */
+export function pendingPreparesOf(ctd: Containerd): Promise<void>[] {
+  return [...(pendingPrepares.get(ctd)?.values() ?? [])];
+}
+
 function toInfo(info: Info | undefined, key: string): SnapshotInfo {
   return {
     name: info?.name ?? key,
@@ -37,11 +70,13 @@ function toInfo(info: Info | undefined, key: string): SnapshotInfo {
 
 /** Disk usage of the snapshot's own layer (not its parents). */
 export async function snapshotUsage(ctd: Containerd, key: string): Promise<{ size: number; inodes: number }> {
+  await prepareSettled(ctd, key);
   const res = await ctd.snapshots.usage({ snapshotter: SNAPSHOTTER, key });
   return { size: res.size ?? 0, inodes: res.inodes ?? 0 };
 }
 
 export async function statSnapshot(ctd: Containerd, key: string): Promise<SnapshotInfo | undefined> {
+  await prepareSettled(ctd, key);
   try {
     const res = await ctd.snapshots.stat({ snapshotter: SNAPSHOTTER, key });
     return toInfo(res.info, key);
@@ -53,6 +88,7 @@ export async function statSnapshot(ctd: Containerd, key: string): Promise<Snapsh
 
 /** Removes a snapshot; one already gone (often collected by GC) is fine. */
 export async function removeSnapshot(ctd: Containerd, key: string): Promise<void> {
+  await prepareSettled(ctd, key);
   try {
     await ctd.snapshots.remove({ snapshotter: SNAPSHOTTER, key });
   } catch (err) {
@@ -61,6 +97,7 @@ export async function removeSnapshot(ctd: Containerd, key: string): Promise<void
 }
 
 export async function snapshotMounts(ctd: Containerd, key: string): Promise<Mount[]> {
+  await prepareSettled(ctd, key);
   const res = await ctd.snapshots.mounts({ snapshotter: SNAPSHOTTER, key });
   return res.mounts ?? [];
 }
@@ -106,6 +143,7 @@ export function overlayDirsFromMounts(mounts: Mount[]): OverlayDirs {
  * mounts; a committed chain is read through a throwaway View (metadata only, nothing is mounted).
  */
 export async function overlayDirs(ctd: Containerd, key: string): Promise<OverlayDirs> {
+  await prepareSettled(ctd, key);
   const info = await ctd.snapshots.stat({ snapshotter: SNAPSHOTTER, key });
   if (info.info?.kind === Kind.ACTIVE) return overlayDirsFromMounts(await snapshotMounts(ctd, key));
   const viewKey = `berth-inspect-${randomBytes(6).toString('hex')}`;

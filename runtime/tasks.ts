@@ -3,8 +3,9 @@
 // running instance (shim + runc) with FIFO stdio; execs are extra processes in a task.
 //
 // Orders that matter (measured; see the shared notes on driving containerd from Node):
-// * create: Snapshots.Prepare only, the snapshot labelled a GC root; containerd's record of the
-//   container comes with the first start (as dockerd makes it only at start);
+// * create: Snapshots.Prepare only, the snapshot labelled a GC root, and behind the answer (every
+//   use of the snapshot waits for it); containerd's record of the container comes with the first
+//   start (as dockerd makes it only at start);
 // * start: our FIFO ends open before Tasks.Create, Tasks.Wait issued before Tasks.Start;
 // * delete: Kill 9 → Wait → Tasks.Delete (no force option), Snapshots.Remove before
 //   Containers.Delete; NOT_FOUND tolerated throughout, so cleanup after a crash can rerun it.
@@ -23,6 +24,7 @@ import { type Process } from './gen/github.com/containerd/containerd/api/types/t
 import { Metrics as V1Metrics } from './gen/metrics/github.com/containerd/cgroups/stats/v1/metrics';
 import { Metrics as V2Metrics } from './gen/metrics/github.com/containerd/cgroups/v2/stats/metrics';
 import { fromGrpcError, GrpcStatus, isAlreadyExists, isGrpcCode, isNotFound } from './grpc-errors';
+import { pendingPreparesOf, prepareSettled, trackPrepare } from './snapshots';
 import { classifyStartError, CREATE_TASK_PREFIX } from './start-errors';
 import { forgetProcess, raceSignal, TaskWaits, waitKey } from './task-waits';
 import {
@@ -97,6 +99,8 @@ export class ContainerRuntime {
   private readonly recordless = new Set<string>();
   /** Task starts and adoptions per container: a deleteTask that overlapped one marks nothing. */
   private readonly starts = new Map<string, number>();
+  /** Containers whose prepareRootfsLater failed: ensureRootfs prepares again (and reports why not). */
+  private readonly failedPrepares = new Set<string>();
 
   constructor(opts: ContainerRuntimeOptions) {
     this.ctd = opts.ctd;
@@ -115,8 +119,9 @@ export class ContainerRuntime {
     return path.join(this.fifoRoot, id);
   }
 
-  /** Releases the FIFO pool. Tasks keep running; they belong to their shims. */
+  /** Waits for the rootfs prepares in flight, then releases the FIFO pool. Tasks keep running. */
   async close(): Promise<void> {
+    await Promise.all(pendingPreparesOf(this.ctd));
     await this.pool?.close();
   }
 
@@ -177,6 +182,32 @@ export class ContainerRuntime {
     // A new container: no task or record can exist for it yet.
     if (!this.starts.has(id)) this.taskless.add(id);
     this.recordless.add(id);
+  }
+
+  /**
+   * prepareRootfs behind the caller, for a new container (`docker create` answers without waiting
+   * for containerd's commits). Whatever uses the snapshot waits for it first (snapshots.ts), and
+   * the first start goes through ensureRootfs, which prepares again after a failure, so that the
+   * start reports the error. A daemon stopping waits for it (close); one that crashes first
+   * prepares it at the next start (restore).
+   */
+  prepareRootfsLater(id: string, snapshotParent: string): void {
+    // A new container: no task or record can exist for it yet (as prepareRootfs marks on success).
+    if (!this.starts.has(id)) this.taskless.add(id);
+    this.recordless.add(id);
+    const prepare = this.prepareRootfs(id, snapshotParent).catch((err: unknown) => {
+      this.failedPrepares.add(id);
+      this.logger.warn({ err, container: id }, 'preparing the container rootfs failed; the start will retry');
+    });
+    trackPrepare(this.ctd, id, prepare);
+  }
+
+  /** The container's rw snapshot is there: a prepare in flight has settled, a failed one is redone. */
+  async ensureRootfs(id: string, snapshotParent: string): Promise<void> {
+    await prepareSettled(this.ctd, id);
+    if (!this.failedPrepares.has(id)) return;
+    await this.prepareRootfs(id, snapshotParent);
+    this.failedPrepares.delete(id);
   }
 
   /**
@@ -242,6 +273,7 @@ export class ContainerRuntime {
    * Idempotent, for cleanup after crashes: whatever is already gone is skipped.
    */
   async deleteContainer(id: string): Promise<void> {
+    await prepareSettled(this.ctd, id);
     if (!this.taskless.has(id)) await this.deleteTask(id);
     // Both at once (two containerd round trips in the time of one); once the record is gone, GC
     // may take the snapshot first, hence NOT_FOUND is fine for either. Both are tried whatever
@@ -259,6 +291,7 @@ export class ContainerRuntime {
     this.taskless.delete(id);
     this.recordless.delete(id);
     this.starts.delete(id);
+    this.failedPrepares.delete(id);
   }
 
   /** Adds labels to a containerd container record, keeping the others. */
@@ -279,6 +312,7 @@ export class ContainerRuntime {
 
   /** Whether the container's rw snapshot exists (a create cut short may have its record only). */
   async hasSnapshot(id: string): Promise<boolean> {
+    await prepareSettled(this.ctd, id);
     try {
       await this.ctd.snapshots.stat({ snapshotter: this.snapshotter, key: id });
       return true;
@@ -304,6 +338,7 @@ export class ContainerRuntime {
    */
   async startTask(id: string, opts: StartOptions): Promise<Started> {
     this.mayHaveTask(id);
+    await prepareSettled(this.ctd, id);
     const mounts: Mount[] = (await this.ctd.snapshots.mounts({ snapshotter: this.snapshotter, key: id })).mounts ?? [];
     const io = await createTaskIO(this.fifoDir(id), { ...opts, pool: this.pool });
     let created = false;

@@ -42,11 +42,15 @@ export class NameTakenError extends Error {
 }
 
 export class ContainerRepo {
+  /** Leftover rows whose containerd side is deleted: they go with the next write (leftoverDeleted). */
+  private readonly doneLeftovers = new Set<string>();
+
   constructor(private readonly db: Db) {}
 
   /** Inserts a new container; throws NameTakenError when its name is in use. */
   insert(row: Omit<ContainerRow, 'seq'>): number {
     return this.db.transaction(() => {
+      this.dropDoneLeftovers();
       const holder = this.db.prepare('SELECT id FROM containers WHERE name = ?').get(row.name) as { id: string } | undefined;
       if (holder) throw new NameTakenError(row.name, holder.id);
       const seq = ((this.db.prepare('SELECT MAX(seq) AS s FROM containers').get() as { s: number | null }).s ?? 0) + 1;
@@ -80,11 +84,17 @@ export class ContainerRepo {
   }
 
   setState(id: string, stateJson: string): void {
-    this.db.prepare('UPDATE containers SET state_json = ? WHERE id = ?').run(stateJson, id);
+    this.db.transaction(() => {
+      this.dropDoneLeftovers();
+      this.db.prepare('UPDATE containers SET state_json = ? WHERE id = ?').run(stateJson, id);
+    })();
   }
 
   setRecord(id: string, recordJson: string): void {
-    this.db.prepare('UPDATE containers SET record_json = ? WHERE id = ?').run(recordJson, id);
+    this.db.transaction(() => {
+      this.dropDoneLeftovers();
+      this.db.prepare('UPDATE containers SET record_json = ? WHERE id = ?').run(recordJson, id);
+    })();
   }
 
   /** Renames; throws NameTakenError when the new name is in use. */
@@ -99,19 +109,39 @@ export class ContainerRepo {
   /** leavesContainerd: the row goes, and a containerd_leftovers row says its containerd side is still to delete. */
   delete(id: string, leavesContainerd = false): void {
     this.db.transaction(() => {
+      this.dropDoneLeftovers();
       this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
       if (leavesContainerd) this.db.prepare('INSERT OR REPLACE INTO containerd_leftovers (id, since) VALUES (?, ?)').run(id, Date.now());
     })();
   }
 
-  /** The containerd side of a removed container is gone. */
+  /**
+   * The containerd side of a removed container is gone. Its row goes with the next write here (or
+   * flushLeftovers), in that write's commit: one fsync fewer per removal. A crash before then
+   * leaves the row, and the next start deletes again what is already gone (NOT_FOUND is fine).
+   */
   leftoverDeleted(id: string): void {
-    this.db.prepare('DELETE FROM containerd_leftovers WHERE id = ?').run(id);
+    this.doneLeftovers.add(id);
+  }
+
+  /** Writes the pending leftoverDeleted (a daemon stopping). */
+  flushLeftovers(): void {
+    if (this.doneLeftovers.size > 0) this.db.transaction(() => this.dropDoneLeftovers())();
+  }
+
+  private dropDoneLeftovers(): void {
+    if (this.doneLeftovers.size === 0) return;
+    const drop = this.db.prepare('DELETE FROM containerd_leftovers WHERE id = ?');
+    for (const id of this.doneLeftovers) drop.run(id);
+    // Cleared inside the transaction: should it roll back, the rows stay, which is only late.
+    this.doneLeftovers.clear();
   }
 
   /** Removed containers whose containerd side is still to delete (a crash cut it short). */
   leftovers(): string[] {
-    return (this.db.prepare('SELECT id FROM containerd_leftovers ORDER BY since').all() as { id: string }[]).map((r) => r.id);
+    return (this.db.prepare('SELECT id FROM containerd_leftovers ORDER BY since').all() as { id: string }[])
+      .map((r) => r.id)
+      .filter((id) => !this.doneLeftovers.has(id));
   }
 
   countByImage(imageId: string): number {

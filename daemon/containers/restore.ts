@@ -21,6 +21,7 @@ export interface AdoptedTask {
 export interface RestoreRuntime {
   listContainers(): Promise<string[]>;
   hasSnapshot(id: string): Promise<boolean>;
+  prepareRootfs(id: string, snapshotParent: string): Promise<void>;
   deleteContainer(id: string): Promise<unknown>;
   deleteTask(id: string): Promise<{ exitStatus: number; exitedAt?: Date } | undefined>;
   taskStatus(id: string): Promise<{ status: TaskStatus } | undefined>;
@@ -92,6 +93,22 @@ async function snapshotMissing(runtime: RestoreRuntime, id: string): Promise<boo
   return !(await runtime.hasSnapshot(id).catch(() => true));
 }
 
+/**
+ * A container that never started may lack its snapshot only because its create answered before
+ * the snapshot's prepare, and the daemon stopped first: prepared now, as the create would have.
+ * One that ran had a rootfs with its changes, which a new one would silently lose.
+ */
+async function preparedAgain(deps: RestoreDeps, c: LiveContainer): Promise<boolean> {
+  if (c.state.startedAt !== ZERO_TIME || c.state.quarantined) return false;
+  try {
+    await deps.runtime.prepareRootfs(c.id, c.record.snapshotParent);
+    return true;
+  } catch (err) {
+    deps.logger.warn({ err, container: c.id }, 'preparing the rootfs of a created container failed');
+    return false;
+  }
+}
+
 /** Whether a task in containerd counts as alive (a `created` task never ran: a start cut short). */
 function alive(status: TaskStatus): boolean {
   return status === 'running' || status === 'paused' || status === 'pausing';
@@ -126,7 +143,7 @@ export async function restoreContainers(deps: RestoreDeps): Promise<void> {
       store.delete(id);
       continue;
     }
-    if (await snapshotMissing(runtime, id)) {
+    if ((await snapshotMissing(runtime, id)) && !(await preparedAgain(deps, c))) {
       // A record without its rootfs snapshot: it can never start. Kept for the operator, Dead so
       // that it is never started; `docker rm` clears it.
       if (!c.state.quarantined) {

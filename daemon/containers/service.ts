@@ -208,15 +208,14 @@ export class ContainerService {
     try {
       // The hostname, hosts and resolv.conf files come at the first start, as dockerd writes them.
       fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
-      // containerd's record of the container comes with its first start (task-start.ts).
-      await this.runtime.prepareRootfs(id, record.snapshotParent);
     } catch (err) {
-      await this.runtime.deleteContainer(id).catch(() => undefined);
-      fs.rmSync(dir, { recursive: true, force: true });
       this.store.delete(id);
       await this.vols.drop(madeVolumes);
       throw err;
     }
+    // The rw snapshot is made behind the answer (every use waits for it; the first start reports
+    // a failure); containerd's record of the container comes with its first start (task-start.ts).
+    this.runtime.prepareRootfsLater(id, record.snapshotParent);
     this.publish(c, 'create');
     return { Id: id, Warnings: warnings };
   }
@@ -354,7 +353,10 @@ export class ContainerService {
       this.monitor.cancelRestart(c);
       this.health.stop(c);
       c.state.removalInProgress = true;
-      this.store.saveState(c);
+      // Persisted only when a task is to be killed first: that can take a while, and a removal a
+      // crash cut short is finished at the next start. Without a task what follows is quick, and a
+      // crash leaves the container as it was (as with dockerd, which never persists the mark).
+      if (c.task) this.store.saveState(c);
       try {
         await this.control.killForRemoval(c);
         if (!opts.fromExit) await c.taskGone();

@@ -123,8 +123,10 @@ export class ContainerStore implements ContainerUsage {
     return this.images.get(imageId).map((id) => ({ id, running: this.byId.get(id)?.state.running ?? false }));
   }
 
+  /** The containerd side of every removal so far is deleted (or failed), and that is written. */
   async removalsSettled(): Promise<void> {
     await Promise.all(this.containerdDeletes);
+    this.repo.flushLeftovers();
   }
 
   volumeUsers(volumeName: string): string[] {

@@ -40,6 +40,8 @@ export async function startTask(deps: TaskStartDeps, c: LiveContainer): Promise<
   // The last run's task may still be being deleted in containerd.
   await c.taskGone();
   try {
+    // The rw snapshot a create left to finish behind its answer (or failed to make).
+    await runtime.ensureRootfs(id, c.record.snapshotParent);
     const net = await networking.setUp(c);
     const { spec, releaseMounts } = await deps.specs.build(
       c,

@@ -463,11 +463,12 @@ class Run implements ExecSession {
     }
     rec.exitCode = code;
     rec.running = false;
-    await io.close().catch(() => undefined);
     svc.publish(this.container, 'exec_die', { execID: rec.id, exitCode: String(code) });
     this.finish('exited');
-    // As dockerd (a goroutine after the exit is reported): containerd's record of the exited
-    // process goes after the client has its answer, off the critical path of `docker exec`.
+    // As dockerd (a goroutine after the exit is reported): the output has ended, so our FIFO ends
+    // and containerd's record of the exited process go after the client has its answer, off the
+    // critical path of `docker exec`.
+    await io.close().catch(() => undefined);
     await runtime
       .deleteProcess(rec.containerId, rec.id)
       .catch((err: unknown) => svc.logger.debug({ err, exec: rec.id }, 'could not delete exec process'));

@@ -68,8 +68,8 @@ function setup(
   containers: LiveContainer[],
   tasks: Map<string, FakeTask>,
   liveRestore: boolean,
-  /** What containerd lacks: records (ids not listed) and rw snapshots. */
-  lacks: { records?: string[]; snapshots?: string[] } = {},
+  /** What containerd lacks: records (ids not listed), rw snapshots, and the parents to prepare one on. */
+  lacks: { records?: string[]; snapshots?: string[]; parents?: string[] } = {},
   /** Removed containers whose containerd side is still recorded as to delete; deletes that fail. */
   leftovers: { pending?: string[]; failing?: string[] } = {},
 ) {
@@ -83,6 +83,7 @@ function setup(
     containersDeleted: [] as string[],
     leftoversDone: [] as string[],
     quarantineKnown: [] as string[],
+    prepared: [] as string[],
   };
   const byId = new Map(containers.map((c) => [c.id, c]));
   const store = {
@@ -100,6 +101,11 @@ function setup(
     runtime: {
       listContainers: () => Promise.resolve(containers.map((c) => c.id).filter((id) => !(lacks.records ?? []).includes(id))),
       hasSnapshot: (id) => Promise.resolve(!(lacks.snapshots ?? []).includes(id)),
+      prepareRootfs: (id) => {
+        if ((lacks.parents ?? []).includes(id)) return Promise.reject(new Error('parent snapshot does not exist: not found'));
+        log.prepared.push(id);
+        return Promise.resolve();
+      },
       deleteContainer: (id) => {
         if ((leftovers.failing ?? []).includes(id)) return Promise.reject(new Error('containerd unavailable'));
         log.containersDeleted.push(id);
@@ -239,6 +245,23 @@ test('a record without its rw snapshot is quarantined Dead, never started; one w
   // Whatever the network layer kept for it goes, and its task.
   assert.ok(log.forgotten.includes(noSnapshot.id));
   assert.ok(log.deleted.includes(noSnapshot.id));
+  assert.deepEqual(log.prepared, [], 'a container that ran never gets a fresh rootfs');
+});
+
+test('a created container without its snapshot (its create answered before the prepare) is prepared again; quarantined when that fails', async () => {
+  const created = container('1'.repeat(64), 'always', {});
+  const orphaned = container('2'.repeat(64), 'always', {});
+  const { run, log } = setup([created, orphaned], new Map(), false, {
+    records: [created.id, orphaned.id],
+    snapshots: [created.id, orphaned.id],
+    parents: [orphaned.id],
+  });
+  await run;
+  assert.deepEqual(log.prepared, [created.id]);
+  assert.deepEqual([created.state.dead, created.state.quarantined], [false, undefined]);
+  assert.deepEqual([orphaned.state.dead, orphaned.state.error], [true, 'quarantined at daemon start: its rootfs snapshot is missing']);
+  // Never started: neither is started by the restore.
+  assert.deepEqual(log.started, []);
 });
 
 /** A monitor over one task whose Wait the test settles. */

@@ -144,3 +144,16 @@ test('a removal that leaves the containerd side to delete: the record and its na
   await waiting;
   assert.deepEqual(new ContainerStore(new ContainerRepo(db)).leftovers(), [C]);
 });
+
+test('a finished containerd deletion leaves its row until the next write (no commit of its own); a crash before then only repeats the deletion', async () => {
+  const { db, store } = fresh();
+  store.insert(record(A, 'web'), initialState());
+  store.delete(A, Promise.resolve(true));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(store.leftovers(), [], 'this daemon knows it is done');
+  // Not written yet: a daemon reading the database now (after a crash) deletes it again.
+  assert.deepEqual(new ContainerStore(new ContainerRepo(db)).leftovers(), [A]);
+  // The next write takes it along, in its own commit.
+  store.insert(record(B, 'db'), initialState());
+  assert.deepEqual(new ContainerStore(new ContainerRepo(db)).leftovers(), []);
+});
