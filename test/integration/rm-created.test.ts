@@ -3,10 +3,12 @@
 // and Containers.Delete, runtime/tasks.ts `taskless` and `recordless`), run and exited (its task
 // deleted on the exit path), and created before the daemon was SIGKILLed and started again (the
 // new process asks containerd, and the start-up reconcile deletes whatever task it finds). The
-// containerd side is deleted behind the rm (docs/divergence.md), hence the waits.
+// containerd side is deleted behind the rm (docs/divergence.md), hence the waits. And create
+// answers before its rw snapshot is prepared: what a client sends right after the answer waits
+// for it (runtime/snapshots.ts), which the last test drives with requests sent at once.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ctr } from './archive-tools';
+import { ctr, tarOf } from './archive-tools';
 import { destroyBerth, loadBusybox, pollUntil, startBerth, type Berth } from './harness';
 
 let b: Berth;
@@ -44,7 +46,10 @@ async function rm(name: string, id: string): Promise<void> {
 
 test('rm of a created container, of an exited one, and of one created before a crash', async () => {
   const created = await create('rm-created');
-  assert.deepEqual(await leftIn(created), ['snapshot']);
+  // Its snapshot is prepared behind the create's answer: there soon, and alone.
+  let left: string[] = [];
+  await pollUntil(15_000, 20, async () => (left = await leftIn(created)).length > 0);
+  assert.deepEqual(left, ['snapshot']);
   await rm('rm-created', created);
 
   const exited = await create('rm-exited');
@@ -65,4 +70,40 @@ test('rm of a created container, of an exited one, and of one created before a c
   b = await startBerth({ dir: b.dir });
   await rm('rm-before-crash', beforeCrash);
   await rm('rm-ran-before-crash', ranBefore);
+});
+
+test('requests sent the moment create answers find its rw snapshot: inspect, cp in, diff, start, export; rm at once', async () => {
+  const json = { 'Content-Type': 'application/json' };
+  const createBody = JSON.stringify({ Image: 'busybox', Cmd: ['cat', '/in/file'], HostConfig: { NetworkMode: 'none' } });
+  const archive = await tarOf([{ name: 'in/' }, { name: 'in/file', data: 'sent right after create\n' }]);
+  for (let round = 0; round < 5; round++) {
+    const made = await b.request('POST', '/containers/create', { body: createBody, headers: json });
+    assert.equal(made.status, 201, made.body);
+    const id = (JSON.parse(made.body) as { Id: string }).Id;
+    // All at once: none of these waits for another.
+    const [inspect, put, diff] = await Promise.all([
+      b.request('GET', `/containers/${id}/json`),
+      b.request('PUT', `/containers/${id}/archive?path=/`, { body: archive, headers: { 'Content-Type': 'application/x-tar' } }),
+      b.request('GET', `/containers/${id}/changes`),
+    ]);
+    assert.equal(inspect.status, 200, inspect.body);
+    const data = (JSON.parse(inspect.body) as { GraphDriver: { Data: Record<string, string> } }).GraphDriver.Data;
+    assert.match(data.UpperDir ?? '', /\/fs$/);
+    assert.equal(put.status, 200, put.body);
+    assert.equal(diff.status, 200, diff.body);
+    const started = await b.docker(['start', '-a', id]);
+    assert.equal(started.code, 0, started.stderr);
+    assert.equal(started.stdout, 'sent right after create\n');
+    const exported = await b.request('GET', `/containers/${id}/export`);
+    assert.equal(exported.status, 200);
+    await rm(id, id);
+    // A container removed the moment it is created leaves nothing behind either.
+    const again = await b.request('POST', '/containers/create', { body: createBody, headers: json });
+    const againId = (JSON.parse(again.body) as { Id: string }).Id;
+    const removed = await b.request('DELETE', `/containers/${againId}`);
+    assert.equal(removed.status, 204, removed.body);
+    let left: string[] = [];
+    await pollUntil(15_000, 50, async () => (left = await leftIn(againId)).length === 0);
+    assert.deepEqual(left, [], `containerd still holds this of a container removed at once`);
+  }
 });
