@@ -1,22 +1,23 @@
 // Task stdio over named pipes, the way containerd's shim expects it. Node has no mkfifo, so the
-// native addon's mknodat makes them (and a pool of them ahead of time). Our ends are
-// non-blocking fds wrapped in net.Socket: libuv then polls them with epoll, so no threadpool
-// thread is ever pinned and EOF is reported when the shim closes its writer.
+// native addon's mknodat makes them. Our ends are non-blocking fds wrapped in net.Socket: libuv
+// then polls them with epoll, so no threadpool thread is ever pinned and EOF is reported when
+// the shim closes its writer.
+//
+// Making and opening them is synchronous: a handful of metadata syscalls in the daemon's own exec
+// root (a mkdir, mknodat, a non-blocking open: microseconds each), where the thread pool's round
+// trip per call was ~1 ms of every `docker exec` (and the pool of FIFOs made ahead, kept from when
+// making one meant spawning mkfifo, cost two renames more than a mknodat).
 //
 // Order matters: the shim opens stdout/stderr O_WRONLY (blocking) inside Tasks.Create, so our
 // readers must be open before that call or it hangs.
 
-import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, open as openCb } from 'node:fs';
-import { mkdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import { closeSync, constants as fsConstants, mkdirSync, openSync, unlinkSync } from 'node:fs';
+import { rmdir, unlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { promisify } from 'node:util';
 import { errorMessage, InvalidParameter, SystemError } from '../lib/errors';
 import { mknodAt, openRoot, withFd } from './safe-fs';
-
-const openFd = promisify(openCb);
 
 /** Name of the process a TaskIO serves, used as the FIFO file prefix ("init" for the task). */
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -61,21 +62,17 @@ export interface TaskIOOptions {
   terminal: boolean;
   /** FIFO file prefix inside `dir`: "init" (default) for the task, the exec id for an exec. */
   name?: string;
-  /** Takes ready-made FIFOs from a pool (renamed into place) instead of making them. */
-  pool?: FifoPool;
 }
 
 /** S_IFIFO: mknodat makes a FIFO with it. */
 const S_IFIFO = 0o010000;
 
 /**
- * Makes a FIFO (mode 0600) at each of `paths`, in-process: mknodat through the native addon. It
- * used to spawn `mkfifo`, which forks the whole daemon on the event loop (~5-20 ms each under
- * load, most of berthd's CPU per `docker exec`); a mknodat is a syscall. Like mkfifo, an
- * existing file is an error (EEXIST). The paths are the daemon's own (its exec root), not a
- * container's.
+ * Makes a FIFO (mode 0600) at each of `paths`, in-process: mknodat through the native addon (it
+ * used to spawn `mkfifo`, a fork of the whole daemon each). Like mkfifo, an existing file is an
+ * error (EEXIST). The paths are the daemon's own (its exec root), not a container's.
  */
-export async function mkfifo(paths: string[]): Promise<void> {
+export function mkfifo(paths: string[]): void {
   const byDir = new Map<string, string[]>();
   for (const p of paths) {
     const dir = path.dirname(p);
@@ -91,84 +88,6 @@ export async function mkfifo(paths: string[]): Promise<void> {
     }
   } catch (err) {
     throw new SystemError(`mkfifo failed: ${errorMessage(err)}`);
-  }
-  await Promise.resolve();
-}
-
-/**
- * FIFOs made ahead of time in one directory, handed out and renamed into place, so starting a
- * task costs renames only. The directory must be on the same filesystem
- * as the task FIFO directories (a sibling of them). Whatever it holds at first use is stale and
- * removed.
- */
-export class FifoPool {
-  private readonly ready: string[] = [];
-  private refilling: Promise<void> | undefined;
-  private initialized: Promise<void> | undefined;
-  private closed = false;
-  private seq = 0;
-  private readonly prefix = randomBytes(4).toString('hex');
-
-  constructor(
-    readonly dir: string,
-    /** FIFOs kept in stock; a refill tops up to this when stock falls below half. */
-    readonly size = 12,
-  ) {}
-
-  /** Hands out `n` FIFO paths inside the pool dir; the caller renames them away. */
-  async take(n: number): Promise<string[]> {
-    await this.init();
-    if (this.ready.length < n) {
-      // Stock ran out (a burst of starts): make these directly rather than queue behind a refill.
-      const fresh = this.names(n);
-      await mkfifo(fresh);
-      this.topUp();
-      return fresh;
-    }
-    const out = this.ready.splice(0, n);
-    if (this.ready.length < this.size / 2) this.topUp();
-    return out;
-  }
-
-  /** Pre-fills the stock; optional (take() fills lazily). */
-  async warm(): Promise<void> {
-    await this.init();
-    this.topUp();
-    await this.refilling;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.refilling?.catch(() => undefined);
-    this.ready.length = 0;
-    await rm(this.dir, { recursive: true, force: true });
-  }
-
-  private init(): Promise<void> {
-    if (this.closed) return Promise.reject(new SystemError('FIFO pool is closed'));
-    this.initialized ??= (async () => {
-      await rm(this.dir, { recursive: true, force: true });
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    })();
-    return this.initialized;
-  }
-
-  private names(n: number): string[] {
-    return Array.from({ length: n }, () => path.join(this.dir, `${this.prefix}-${this.seq++}`));
-  }
-
-  private topUp(): void {
-    if (this.refilling || this.closed) return;
-    const want = this.size - this.ready.length;
-    if (want <= 0) return;
-    const fresh = this.names(want);
-    this.refilling = mkfifo(fresh)
-      .then(() => {
-        if (!this.closed) this.ready.push(...fresh);
-      })
-      // A failed refill only means the next take() makes its FIFOs itself.
-      .catch(() => undefined)
-      .finally(() => (this.refilling = undefined));
   }
 }
 
@@ -189,45 +108,36 @@ function fifoPaths(p: TaskIOPaths): string[] {
   return [p.stdin, p.stdout, p.stderr].filter((x): x is string => x !== undefined);
 }
 
-/** Makes the FIFOs at `targets`, from the pool when there is one (rename replaces stale files). */
-async function makeFifos(dir: string, targets: string[], pool: FifoPool | undefined): Promise<void> {
-  if (!pool) {
-    // mkfifo refuses to replace; a FIFO left by a crashed run must go first.
-    await Promise.all(targets.map((t) => unlink(t).catch(() => undefined)));
-    await mkfifo(targets);
-    return;
-  }
-  const made = await pool.take(targets.length);
+/** Unlinks `file`; one that is not there is fine. */
+function unlinkIfThere(file: string): void {
   try {
-    for (let i = 0; i < targets.length; i++) {
-      try {
-        await rename(made[i], targets[i]);
-      } catch (err) {
-        // A concurrent close() of a sibling process removed the (then empty) directory.
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        await mkdir(dir, { recursive: true, mode: 0o700 });
-        await rename(made[i], targets[i]);
-      }
-    }
+    unlinkSync(file);
   } catch (err) {
-    await Promise.all(made.map((m) => unlink(m).catch(() => undefined)));
-    throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 
 /** A readable-only net.Socket over a non-blocking O_RDONLY fd; EOF arrives when the last writer closes. */
-async function openReader(file: string): Promise<Socket> {
-  const fd = await openFd(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-  return new Socket({ fd, readable: true, writable: false });
+function openReader(file: string): Socket {
+  return socketOver(openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK), 'r');
 }
 
 /**
  * The stdin writer is opened O_RDWR: O_WRONLY|O_NONBLOCK fails with ENXIO while the shim has not
  * opened its reader yet. Being a reader ourselves also means writes never fail with EPIPE.
  */
-async function openWriter(file: string): Promise<Socket> {
-  const fd = await openFd(file, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
-  return new Socket({ fd, readable: false, writable: true });
+function openWriter(file: string): Socket {
+  return socketOver(openSync(file, fsConstants.O_RDWR | fsConstants.O_NONBLOCK), 'w');
+}
+
+/** A net.Socket owning `fd` (closed here should the wrap fail). */
+function socketOver(fd: number, mode: 'r' | 'w'): Socket {
+  try {
+    return new Socket({ fd, readable: mode === 'r', writable: mode === 'w' });
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
 }
 
 function settledOnClose(stream: Readable | undefined): Promise<void> {
@@ -243,8 +153,10 @@ export async function createTaskIO(dir: string, opts: TaskIOOptions): Promise<Ta
   const paths = taskIOPaths(dir, opts);
   const files = fifoPaths(paths);
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await makeFifos(dir, files, opts.pool);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // mkfifo refuses to replace; a FIFO left by a crashed run must go first.
+    for (const f of files) unlinkIfThere(f);
+    mkfifo(files);
   } catch (err) {
     await Promise.all(files.map((f) => unlink(f).catch(() => undefined)));
     await removeDirIfEmpty(dir);
@@ -276,11 +188,11 @@ async function openTaskIO(dir: string, paths: TaskIOPaths, unlinkOnFailure: bool
   const files = fifoPaths(paths);
   const sockets: Socket[] = [];
   try {
-    const stdout = await openReader(paths.stdout);
+    const stdout = openReader(paths.stdout);
     sockets.push(stdout);
-    const stderr = paths.stderr !== undefined ? await openReader(paths.stderr) : undefined;
+    const stderr = paths.stderr !== undefined ? openReader(paths.stderr) : undefined;
     if (stderr) sockets.push(stderr);
-    const stdin = paths.stdin !== undefined ? await openWriter(paths.stdin) : undefined;
+    const stdin = paths.stdin !== undefined ? openWriter(paths.stdin) : undefined;
     if (stdin) sockets.push(stdin);
     // An error on a FIFO means the other side vanished; the process's fate is reported by Wait.
     // Without a listener such an error would take the daemon down.

@@ -35,8 +35,6 @@ export interface ContainerRuntimeOptions {
   logger: Logger;
   snapshotter?: 'overlayfs';
   runtimeName?: 'io.containerd.runc.v2';
-  /** FIFOs kept ready to hide the mkfifo spawn from task starts; 0 disables the pool. */
-  fifoPoolSize?: number;
 }
 
 /** containerd's record of a container, made at its first start (putContainer). */

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { Conflict, errorMessage, SystemError } from '../lib/errors';
 import { settlesWithin } from '../lib/wait';
 import type { Containerd } from './containerd';
-import { createTaskIO, FifoPool, reopenTaskIO, type TaskIO } from './fifo';
+import { createTaskIO, reopenTaskIO, type TaskIO } from './fifo';
 import { Kind, type ListSnapshotsResponse } from './gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots';
 import type { Mount } from './gen/github.com/containerd/containerd/api/types/mount';
 import type { DeleteResponse, MetricsResponse } from './gen/github.com/containerd/containerd/api/services/tasks/v1/tasks';
@@ -78,7 +78,6 @@ export class ContainerRuntime {
   private readonly logger: Logger;
   private readonly snapshotter: string;
   private readonly runtimeName: string;
-  private readonly pool: FifoPool | undefined;
   /** The shared Tasks.Wait of each process, issued before Start (task-waits.ts). */
   private readonly waits: TaskWaits;
   /** IO of the processes started here, for closeStdin; dropped when the process is deleted. */
@@ -109,9 +108,6 @@ export class ContainerRuntime {
     this.waits = new TaskWaits(opts.ctd, opts.logger);
     this.snapshotter = opts.snapshotter ?? 'overlayfs';
     this.runtimeName = opts.runtimeName ?? DEFAULT_RUNTIME;
-    const poolSize = opts.fifoPoolSize ?? 12;
-    // Container ids cannot start with '.', so the pool never collides with a container's dir.
-    this.pool = poolSize > 0 ? new FifoPool(path.join(this.fifoRoot, '.pool'), poolSize) : undefined;
   }
 
   /** The FIFO directory of a container (shared by its task and execs). */
@@ -119,10 +115,9 @@ export class ContainerRuntime {
     return path.join(this.fifoRoot, id);
   }
 
-  /** Waits for the rootfs prepares in flight, then releases the FIFO pool. Tasks keep running. */
+  /** Waits for the rootfs prepares in flight. Tasks keep running: they belong to their shims. */
   async close(): Promise<void> {
     await Promise.all(pendingPreparesOf(this.ctd));
-    await this.pool?.close();
   }
 
   /**
@@ -139,7 +134,6 @@ export class ContainerRuntime {
       return removed;
     }
     for (const name of entries) {
-      if (name.startsWith('.')) continue; // the pool
       const dir = path.join(this.fifoRoot, name);
       if (!containers.has(name)) {
         await rm(dir, { recursive: true, force: true });
@@ -340,7 +334,7 @@ export class ContainerRuntime {
     this.mayHaveTask(id);
     await prepareSettled(this.ctd, id);
     const mounts: Mount[] = (await this.ctd.snapshots.mounts({ snapshotter: this.snapshotter, key: id })).mounts ?? [];
-    const io = await createTaskIO(this.fifoDir(id), { ...opts, pool: this.pool });
+    const io = await createTaskIO(this.fifoDir(id), opts);
     let created = false;
     try {
       let pid: number;
@@ -571,7 +565,6 @@ export class ContainerRuntime {
       stdin: opts.stdin,
       terminal: opts.terminal,
       name: execId,
-      pool: this.pool,
     });
     let added = false;
     try {

@@ -3,9 +3,10 @@
 // own client: `ctr run --rm` of the same image on Berth's embedded containerd.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { run } from '../../test/integration/harness';
+import { DOCKER, run } from '../../test/integration/harness';
 import { must, type Case } from '../case';
 import type { Engine } from '../engines';
+import { startReplay, type Replay } from '../replay';
 
 /**
  * PID 1 of the start/stop cases ends on SIGTERM at once (busybox sleep as PID 1 would ignore it
@@ -19,6 +20,30 @@ const FLOOR_NS = 'berth-bench-floor';
 const create = (e: Engine, name: string, cmd: string[]): Promise<void> =>
   must(e.docker(['create', '--network', 'none', '--name', name, 'busybox', ...cmd]));
 const remove = (name: string) => (e: Engine) => must(e.docker(['rm', '-f', name]));
+
+/**
+ * Berth only: the CLI command against a replaying server (startReplay): the first request of each
+ * path goes to Berth, every later one is answered from memory, so the figure is the docker CLI's
+ * own time for the command, the floor no daemon can take it under.
+ */
+function cliFloor(name: string, args: string[], setup: (e: Engine) => Promise<void>, teardown: (e: Engine) => Promise<void>): Case {
+  let replay: Replay | undefined;
+  return {
+    name,
+    runs: 30,
+    engines: ['berth'],
+    setup,
+    step: async (e) => {
+      replay ??= await startReplay(e.socket);
+      await must(run(DOCKER, args, { env: replay.env }));
+    },
+    teardown: async (e) => {
+      await replay?.close();
+      replay = undefined;
+      await teardown(e);
+    },
+  };
+}
 
 export function opsCases(small: Buffer, dir: string): Case[] {
   const load = (e: Engine): Promise<void> => must(e.docker(['load'], small));
@@ -56,6 +81,22 @@ export function opsCases(small: Buffer, dir: string): Case[] {
       reset: (e) => create(e, 'bench-rm', ['true']),
       teardown: remove('bench-rm'),
     },
+    cliFloor(
+      'docker create, CLI floor',
+      ['create', '--network', 'none', '--name', 'bench-create-floor', 'busybox', 'true'],
+      load,
+      remove('bench-create-floor'),
+    ),
+    cliFloor(
+      'docker rm, CLI floor',
+      ['rm', 'bench-rm-floor'],
+      async (e) => {
+        await load(e);
+        await create(e, 'bench-rm-floor', ['true']);
+      },
+      // The first (forwarded) rm removed it; a failed run may have left it.
+      (e) => e.docker(['rm', '-f', 'bench-rm-floor']).then(() => undefined),
+    ),
     {
       name: 'docker start (created/stopped)',
       runs: 30,

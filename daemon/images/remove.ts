@@ -2,6 +2,7 @@
 // which conflicts `force` may override and which it may not, and digest references that go
 // with the last tag of their repository.
 import { deleteImageRecord } from '../../runtime/image-records';
+import { pendingPreparesOf } from '../../runtime/snapshots';
 import type { ImageRefRow, ImageRow } from '../../store/image-repo';
 import { Conflict } from '../../lib/errors';
 import { gcRootName } from './image-writer';
@@ -49,9 +50,14 @@ export async function removeImage(svc: ImageCore, input: string, opts: RemoveOpt
   // its digest reference, or untagged, when the client asked for it to go.
   const removal = svc.repo.transaction(() => removeRecords(svc, input, opts));
   for (const emit of removal.events) emit();
-  // A just-removed container's snapshot (AutoRemove deletes it behind the removal) would hold
-  // the layers past this GC; no longer ones than that are waited for.
-  if (removal.deleted.length > 0) await svc.usage.removalsSettled();
+  if (removal.deleted.length > 0) {
+    // A just-removed container's snapshot (AutoRemove deletes it behind the removal) would hold
+    // the layers past this GC; no longer ones than that are waited for.
+    await svc.usage.removalsSettled();
+    // A just-created one's (`rmi -f` of a created container's image) is still being prepared on
+    // the layers: once it exists, it holds them for the container, as it would have at once.
+    await Promise.all(pendingPreparesOf(svc.ctd));
+  }
   for (const id of removal.deleted) {
     // A crash before this leaves a GC root that startup reconciliation drops.
     await deleteImageRecord(svc.ctd, gcRootName(id), { sync: true });

@@ -74,8 +74,7 @@ export async function leftovers(b: Berth, findings: Findings, everCreated: Set<s
         m !== path.join(b.dataRoot, 'tmp-mounts'),
     );
   for (const m of await left(mounts)) findings.add('leftover-mount', m);
-  // The FIFO pool's stock (.pool) is kept by design while the daemon runs.
-  for (const f of await left(() => fifosUnder(b.execRoot).filter((x) => !x.includes('/.pool/')))) findings.add('leftover-fifo', f);
+  for (const f of await left(() => fifosUnder(b.execRoot))) findings.add('leftover-fifo', f);
   const netns = (): string[] => [...everCreated].map((id) => `/run/netns/berth-${id.slice(0, 12)}`).filter((n) => fs.existsSync(n));
   for (const n of await left(netns)) findings.add('leftover-netns', n);
   for (const s of await left(() => shimsOf(ns))) findings.add('leftover-shim', s);

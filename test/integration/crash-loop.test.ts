@@ -391,13 +391,12 @@ test('crash loop: SIGKILLs of berthd during a create/start/exec/stop/rm workload
     const { defaultBridge, chainPrefix } = networkTag(ns);
     await gone('veths on the default bridge', () => entries(`/sys/class/net/${defaultBridge}/brif`));
     assert.deepEqual(kit.bridges(), [defaultBridge], 'bridges besides the default one');
-    // (.pool is the daemon's stock of fresh FIFOs, emptied at each start.)
     await gone('DNAT rules of published ports', () =>
       lines(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' })).filter(
         (l) => l.startsWith(`-A ${chainPrefix}-`) && l.includes('--to-destination'),
       ),
     );
-    await gone('FIFOs', () => entries(path.join(b.execRoot, 'fifo')).filter((e) => e !== '.pool'));
+    await gone('FIFOs', () => entries(path.join(b.execRoot, 'fifo')));
     // Leases: only the pulls' (kept for a retried pull until they expire); ingests (partial
     // downloads) only theirs; loads', unpacks' and creates' leases went at the restarts.
     await gone("leases other than the pulls'", () =>

@@ -8,7 +8,7 @@
 // for it (runtime/snapshots.ts), which the last test drives with requests sent at once.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ctr, tarOf } from './archive-tools';
+import { ctr, dockerArchive, smallImage, tarOf } from './archive-tools';
 import { destroyBerth, loadBusybox, pollUntil, startBerth, type Berth } from './harness';
 
 let b: Berth;
@@ -105,5 +105,31 @@ test('requests sent the moment create answers find its rw snapshot: inspect, cp 
     let left: string[] = [];
     await pollUntil(15_000, 50, async () => (left = await leftIn(againId)).length === 0);
     assert.deepEqual(left, [], `containerd still holds this of a container removed at once`);
+  }
+});
+
+test('rmi -f of its image the moment create answers: the container keeps its layers', async () => {
+  const json = { 'Content-Type': 'application/json' };
+  for (let round = 0; round < 5; round++) {
+    const tag = `prep-race:${round}`;
+    const img = await smallImage({ 'data/keep': `layer ${round}\n` }, [tag], { created: `2024-01-0${round + 1}T00:00:00Z` });
+    const loaded = await b.request('POST', '/images/load?quiet=1', {
+      body: await dockerArchive([img]),
+      headers: { 'Content-Type': 'application/x-tar' },
+    });
+    assert.equal(loaded.status, 200, loaded.body);
+    const made = await b.request('POST', '/containers/create', { body: JSON.stringify({ Image: tag, Cmd: ['true'] }), headers: json });
+    assert.equal(made.status, 201, made.body);
+    const id = (JSON.parse(made.body) as { Id: string }).Id;
+    const rmi = await b.request('DELETE', `/images/${tag}?force=1`);
+    assert.equal(rmi.status, 200, rmi.body);
+    assert.match(rmi.body, /"Deleted"/);
+    // The layer is still the container's: its file reads back through the archive route.
+    const got = await b.request('GET', `/containers/${id}/export`);
+    assert.equal(got.status, 200, got.body);
+    const exported = await b.request('GET', `/containers/${id}/archive?path=/data/keep`);
+    assert.equal(exported.status, 200, exported.body);
+    assert.ok(exported.body.includes(`layer ${round}\n`), 'the file of the removed image is in the container');
+    await rm(id, id);
   }
 });

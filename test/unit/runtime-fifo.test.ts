@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidParameter } from '../../lib/errors';
-import { createTaskIO, FifoPool, taskIOPaths } from '../../runtime/fifo';
+import { createTaskIO, taskIOPaths } from '../../runtime/fifo';
 
 async function readAll(stream: Readable): Promise<string> {
   let out = '';
@@ -45,60 +45,56 @@ test('task IO paths: names, terminal drops stderr, bad names refused', () => {
   assert.throws(() => taskIOPaths('/d', { stdin: false, terminal: false, name: '' }), InvalidParameter);
 });
 
-for (const withPool of [false, true]) {
-  test(`createTaskIO ${withPool ? 'from a pool' : 'with mkfifo'}: data, EOF, stdin, cleanup`, async () => {
-    const root = await mkdtemp('/tmp/berth-fifo-');
-    const pool = withPool ? new FifoPool(join(root, '.pool'), 4) : undefined;
-    try {
-      const dir = join(root, 'c1');
-      const io = await createTaskIO(dir, { stdin: true, terminal: false, pool });
-      for (const p of [io.paths.stdin, io.paths.stdout, io.paths.stderr]) {
-        assert.ok(p && (await isFifo(p)), `${p} is a FIFO`);
-        assert.equal((await stat(p)).mode & 0o777, 0o600);
-      }
-      assert.equal((await stat(dir)).mode & 0o777, 0o700);
-
-      // No spurious EOF while no writer has connected yet.
-      let ended = false;
-      io.stdout.once('end', () => (ended = true));
-      const out = readAll(io.stdout);
-      const err = readAll(io.stderr as Readable);
-      await sleep(50);
-      assert.equal(ended, false);
-
-      shimWrite(io.paths.stdout, 'hello\n');
-      shimWrite(io.paths.stderr as string, 'oops\n');
-      assert.equal(await out, 'hello\n');
-      assert.equal(await err, 'oops\n');
-      await io.drained;
-
-      // stdin: the "shim" reads what we write.
-      const rfd = openSync(io.paths.stdin as string, constants.O_RDONLY | constants.O_NONBLOCK);
-      const reader = new Socket({ fd: rfd, readable: true, writable: false });
-      const got = readAll(reader);
-      io.stdin?.write('typed\n');
-      await io.endStdin();
-      assert.ok(io.stdin?.destroyed);
-      // We were the only writer here (the shim keeps one more, which CloseIO closes).
-      assert.equal(await got, 'typed\n');
-      await io.endStdin();
-
-      // A sibling process's FIFOs keep the directory; ours go.
-      const exec = await createTaskIO(dir, { stdin: false, terminal: true, name: 'exec1', pool });
-      assert.equal(exec.stderr, undefined);
-      assert.equal(exec.paths.stderr, undefined);
-      await io.close();
-      await io.close();
-      assert.deepEqual((await readdir(dir)).sort(), ['exec1-stdout']);
-      assert.ok(io.stdout.destroyed && io.stdin?.destroyed);
-      await exec.close();
-      await assert.rejects(stat(dir), { code: 'ENOENT' });
-    } finally {
-      await pool?.close();
-      await rm(root, { recursive: true, force: true });
+test('createTaskIO: data, EOF, stdin, cleanup', async () => {
+  const root = await mkdtemp('/tmp/berth-fifo-');
+  try {
+    const dir = join(root, 'c1');
+    const io = await createTaskIO(dir, { stdin: true, terminal: false });
+    for (const p of [io.paths.stdin, io.paths.stdout, io.paths.stderr]) {
+      assert.ok(p && (await isFifo(p)), `${p} is a FIFO`);
+      assert.equal((await stat(p)).mode & 0o777, 0o600);
     }
-  });
-}
+    assert.equal((await stat(dir)).mode & 0o777, 0o700);
+
+    // No spurious EOF while no writer has connected yet.
+    let ended = false;
+    io.stdout.once('end', () => (ended = true));
+    const out = readAll(io.stdout);
+    const err = readAll(io.stderr as Readable);
+    await sleep(50);
+    assert.equal(ended, false);
+
+    shimWrite(io.paths.stdout, 'hello\n');
+    shimWrite(io.paths.stderr as string, 'oops\n');
+    assert.equal(await out, 'hello\n');
+    assert.equal(await err, 'oops\n');
+    await io.drained;
+
+    // stdin: the "shim" reads what we write.
+    const rfd = openSync(io.paths.stdin as string, constants.O_RDONLY | constants.O_NONBLOCK);
+    const reader = new Socket({ fd: rfd, readable: true, writable: false });
+    const got = readAll(reader);
+    io.stdin?.write('typed\n');
+    await io.endStdin();
+    assert.ok(io.stdin?.destroyed);
+    // We were the only writer here (the shim keeps one more, which CloseIO closes).
+    assert.equal(await got, 'typed\n');
+    await io.endStdin();
+
+    // A sibling process's FIFOs keep the directory; ours go.
+    const exec = await createTaskIO(dir, { stdin: false, terminal: true, name: 'exec1' });
+    assert.equal(exec.stderr, undefined);
+    assert.equal(exec.paths.stderr, undefined);
+    await io.close();
+    await io.close();
+    assert.deepEqual((await readdir(dir)).sort(), ['exec1-stdout']);
+    assert.ok(io.stdout.destroyed && io.stdin?.destroyed);
+    await exec.close();
+    await assert.rejects(stat(dir), { code: 'ENOENT' });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
 
 test('createTaskIO replaces FIFOs left by a crashed run', async () => {
   const root = await mkdtemp('/tmp/berth-fifo-');
@@ -115,30 +111,6 @@ test('createTaskIO replaces FIFOs left by a crashed run', async () => {
     assert.equal(await out, 'again');
     await second.close();
   } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-});
-
-test('FIFO pool: hands out FIFOs, refills, survives a burst, cleans up', async () => {
-  const root = await mkdtemp('/tmp/berth-fifo-');
-  const pool = new FifoPool(join(root, '.pool'), 4);
-  try {
-    await pool.warm();
-    assert.equal((await readdir(pool.dir)).length, 4);
-    const a = await pool.take(3);
-    assert.equal(a.length, 3);
-    for (const p of a) assert.ok(await isFifo(p));
-    // More than in stock: made on the spot.
-    const b = await pool.take(6);
-    assert.equal(new Set([...a, ...b]).size, 9);
-    for (const p of b) assert.ok(await isFifo(p));
-    await pool.warm();
-    // The taken ones are still there (the caller renames them away), next to a full stock.
-    assert.equal((await readdir(pool.dir)).length, 9 + 4);
-  } finally {
-    await pool.close();
-    await assert.rejects(stat(pool.dir), { code: 'ENOENT' });
-    await assert.rejects(pool.take(1), /closed/);
     await rm(root, { recursive: true, force: true });
   }
 });

@@ -53,7 +53,6 @@ function fakeContainerd() {
     ctd: ctd as unknown as Containerd,
     fifoRoot: path.join(dir, `fifo-${Math.random().toString(16).slice(2)}`),
     logger: pino({ level: 'silent' }),
-    fifoPoolSize: 0,
   });
   /** Settles the oldest prepare still pending. */
   const settleNext = async (err?: Error): Promise<void> => {

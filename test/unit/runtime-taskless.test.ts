@@ -50,7 +50,6 @@ function fakeContainerd() {
     ctd: ctd as unknown as Containerd,
     fifoRoot: path.join(dir, `fifo-${Math.random().toString(16).slice(2)}`),
     logger: pino({ level: 'silent' }),
-    fifoPoolSize: 0,
   });
   const hold = (p: Promise<void> | undefined): void => {
     gate = p;
