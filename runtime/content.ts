@@ -371,6 +371,12 @@ async function openWriter(ctd: Containerd, opts: BlobWriterOptions, restarted: b
     if (opts.expected && isGrpcCode(err, status.ALREADY_EXISTS)) existed = true;
     else throw fromGrpcError(err);
   }
+  // A fresh ref holds nothing of ours, yet containerd reports an offset when another namespace
+  // stores the blob: its writer then stands for that blob whole (its Status gives the blob's
+  // size, and a commit without writes takes the blob into our namespace). The caller writes from
+  // byte 0 all the same: those bytes are counted and checked, not sent.
+  const shared = opts.ref === undefined && start > 0 && start === opts.size && opts.expected !== undefined;
+  if (opts.ref === undefined && start > 0 && !shared) start = -1;
   if (start < 0) {
     // An ingest longer than the blob (or unreadable): start it over, once.
     session.close(false);
@@ -406,13 +412,15 @@ async function openWriter(ctd: Containerd, opts: BlobWriterOptions, restarted: b
     await session.settle(window);
   };
 
+  // Bytes the caller wrote that containerd already has (existed, shared).
+  let counted = 0;
   return {
     existed,
-    offset: start,
+    offset: shared ? 0 : start,
     async write(chunk: Buffer): Promise<void> {
       if (done) throw new SystemError('write after the blob writer ended');
-      if (existed) {
-        offset += chunk.length;
+      if (existed || shared) {
+        counted += chunk.length;
         return;
       }
       // Messages of about CHUNK_BYTES: containerd answers each one, so small ones cost round trips.
@@ -427,9 +435,14 @@ async function openWriter(ctd: Containerd, opts: BlobWriterOptions, restarted: b
     async commit(digest: string): Promise<void> {
       if (done) throw new SystemError('blob writer already ended');
       done = true;
-      if (opts.size !== undefined && offset + pendingBytes !== opts.size) {
+      const written = existed || shared ? counted : offset + pendingBytes;
+      if (opts.size !== undefined && written !== opts.size) {
         session.close(false);
-        throw new InvalidParameter(`blob is ${offset + pendingBytes} bytes, expected ${opts.size}`);
+        throw new InvalidParameter(`blob is ${written} bytes, expected ${opts.size}`);
+      }
+      if (shared && digest !== opts.expected) {
+        session.close(false);
+        throw new InvalidParameter(`blob digest is ${digest}, expected ${opts.expected ?? ''}`);
       }
       if (existed) {
         if (digest !== opts.expected) throw new InvalidParameter(`blob digest is ${digest}, expected ${opts.expected ?? ''}`);

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { SystemError } from '../lib/errors';
 import type { Containerd } from './containerd';
 import { type TaskIO } from './fifo';
+import type { Mount } from './gen/github.com/containerd/containerd/api/types/mount';
 import { Status } from './gen/github.com/containerd/containerd/api/types/task/task';
 import { Metrics as V1Metrics } from './gen/metrics/github.com/containerd/cgroups/stats/v1/metrics';
 import { Metrics as V2Metrics } from './gen/metrics/github.com/containerd/cgroups/v2/stats/metrics';
@@ -45,13 +46,24 @@ export interface ContainerRecordOptions {
   labels?: Record<string, string>;
 }
 
-export interface StartOptions {
+/** The stdio of a process (a task's init or an exec). */
+export interface ProcessIOOptions {
   stdin: boolean;
   /** Must agree with the spec's process.terminal. */
   terminal: boolean;
 }
 
-export interface ExecOptions extends StartOptions {
+export interface StartOptions extends ProcessIOOptions {
+  /** The rw snapshot's mounts, when the caller has read them already (the spec's build does). */
+  rootfs?: Mount[];
+  /**
+   * containerd's record of the container being written (putContainer), left to run while the
+   * task's stdio is made: Tasks.Create waits for it, and its failure fails the start.
+   */
+  record?: Promise<void>;
+}
+
+export interface ExecOptions extends ProcessIOOptions {
   /** The OCI Process as JSON-able object; its `terminal` is set from `terminal`. */
   process: object;
 }

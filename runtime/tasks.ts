@@ -333,10 +333,11 @@ export class ContainerRuntime {
   async startTask(id: string, opts: StartOptions): Promise<Started> {
     this.mayHaveTask(id);
     await prepareSettled(this.ctd, id);
-    const mounts: Mount[] = (await this.ctd.snapshots.mounts({ snapshotter: this.snapshotter, key: id })).mounts ?? [];
+    const mounts: Mount[] = opts.rootfs ?? (await this.ctd.snapshots.mounts({ snapshotter: this.snapshotter, key: id })).mounts ?? [];
     const io = await createTaskIO(this.fifoDir(id), opts);
     let created = false;
     try {
+      await opts.record;
       let pid: number;
       try {
         const res = await this.ctd.tasks.create({

@@ -133,5 +133,39 @@ export function opsCases(small: Buffer, dir: string): Case[] {
         ctr(e, ['run', '--rm', '--snapshotter', 'overlayfs', 'docker.io/library/busybox:latest', `bench-floor-${floorRuns++}`, 'true']),
       teardown: (e) => ctr(e, ['images', 'rm', 'docker.io/library/busybox:latest']),
     },
+    {
+      // The floor measured alongside, in one step, so that the three figures share the load:
+      // `docker run --rm` through Berth, then containerd's own client without and with a seccomp
+      // profile (ctr's default spec has none; Docker's default profile, which Berth and dockerd
+      // apply, costs runc ~15 ms per container here).
+      name: 'run --rm: docker on Berth vs ctr on its containerd (interleaved)',
+      runs: 30,
+      engines: ['berth'],
+      timed: false,
+      setup: async (e) => {
+        await load(e);
+        const tar = path.join(dir, 'floor-busybox.tar');
+        fs.writeFileSync(tar, small);
+        await ctr(e, ['images', 'import', '--snapshotter', 'overlayfs', tar]);
+      },
+      step: async (e) => {
+        const image = 'docker.io/library/busybox:latest';
+        const timed = async (p: () => Promise<void>): Promise<number> => {
+          const t0 = process.hrtime.bigint();
+          await p();
+          return Number(process.hrtime.bigint() - t0) / 1e6;
+        };
+        return {
+          'docker run --rm ms': await timed(() => must(e.docker(['run', '--rm', '--network', 'none', 'busybox', 'true']))),
+          'ctr run --rm ms': await timed(() =>
+            ctr(e, ['run', '--rm', '--snapshotter', 'overlayfs', image, `bench-floor-${floorRuns++}`, 'true']),
+          ),
+          'ctr run --rm --seccomp ms': await timed(() =>
+            ctr(e, ['run', '--rm', '--seccomp', '--snapshotter', 'overlayfs', image, `bench-floor-${floorRuns++}`, 'true']),
+          ),
+        };
+      },
+      teardown: (e) => ctr(e, ['images', 'rm', 'docker.io/library/busybox:latest']),
+    },
   ];
 }

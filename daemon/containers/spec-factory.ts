@@ -7,7 +7,7 @@ import type { Containerd } from '../../runtime/containerd';
 import { containerCapabilities, hostCapabilities, validateCapabilities } from '../../runtime/capabilities';
 import { resolveBlkioDevices, resolveContainerDevices } from '../oci/devices';
 import type { LinuxResources, OciMount, OciSpec } from '../../runtime/oci-types';
-import { overlayDirs, overlayDirsFromMounts, snapshotMounts } from '../../runtime/snapshots';
+import { overlayDirs, overlayDirsFromMounts, snapshotMounts, type Mount } from '../../runtime/snapshots';
 import { buildResources, parseDeviceCgroupRules } from '../oci/resources';
 import { buildSpec, parseSecurityOpt } from '../oci/spec';
 import { resolveUser } from '../../runtime/user';
@@ -82,7 +82,7 @@ export class SpecFactory {
     nsSource: (input: string) => { id: string; pid: number },
     netnsPath?: string,
     linkEnv: string[] = [],
-  ): Promise<{ spec: OciSpec; releaseMounts: () => Promise<void> }> {
+  ): Promise<{ spec: OciSpec; rootfs: Mount[]; releaseMounts: () => Promise<void> }> {
     const r = c.record;
     const host = r.hostConfig;
     const mounts = await snapshotMounts(this.ctd, r.id);
@@ -147,7 +147,7 @@ export class SpecFactory {
         blkioDevices: await resolveBlkioDevices(host),
         noNewPrivileges: this.defaults.noNewPrivileges,
       });
-      return { spec, releaseMounts };
+      return { spec, rootfs: mounts, releaseMounts };
     } catch (err) {
       await releaseMounts();
       throw err;

@@ -37,27 +37,32 @@ export async function startTask(deps: TaskStartDeps, c: LiveContainer): Promise<
   let io: TaskIO | undefined;
   // Mounts pinned for runc (Subpaths) are released once the task exists, or start failed.
   let pinned: (() => Promise<void>) | undefined;
+  let record: Promise<void> | undefined;
+  let logger: ReturnType<typeof openRunLogger>;
   // The last run's task may still be being deleted in containerd.
   await c.taskGone();
   try {
     // The rw snapshot a create left to finish behind its answer (or failed to make).
     await runtime.ensureRootfs(id, c.record.snapshotParent);
     const net = await networking.setUp(c);
-    const { spec, releaseMounts } = await deps.specs.build(
+    const { spec, rootfs, releaseMounts } = await deps.specs.build(
       c,
       (other) => namespaceSource(store, other),
       net?.netnsPath,
       networking.linkEnv(c),
     );
     pinned = releaseMounts;
-    await runtime.putContainer(
+    // containerd's record goes in while the log and the task's stdio are made: startTask waits
+    // for it before Tasks.Create (and fails with its error).
+    record = runtime.putContainer(
       id,
       { spec, imageName: c.record.config.Image ?? '', labels: { 'berth.name': c.record.name } },
       c.state.startedAt === ZERO_TIME,
     );
+    record.catch(() => undefined); // awaited by startTask, or below should anything fail first
     // Opened before the task: a log that cannot be written fails the start, not a running task.
-    const logger = openRunLogger(c.record, logConfigOf(c.record), (err) => deps.logger.warn({ err, container: id }, 'log write failed'));
-    const started = await runtime.startTask(id, { stdin: cfg.OpenStdin === true, terminal: cfg.Tty === true });
+    logger = openRunLogger(c.record, logConfigOf(c.record), (err) => deps.logger.warn({ err, container: id }, 'log write failed'));
+    const started = await runtime.startTask(id, { stdin: cfg.OpenStdin === true, terminal: cfg.Tty === true, rootfs, record });
     io = started.io;
     // The published ports' rules, started before the task, are in place when start answers.
     await net?.firewall;
@@ -79,6 +84,9 @@ export async function startTask(deps: TaskStartDeps, c: LiveContainer): Promise<
     deps.vols.publish(c, 'mount');
     deps.publish(c, 'start');
   } catch (err) {
+    await record?.catch(() => undefined);
+    // The log file this run opened (its descriptor stays open otherwise).
+    await logger?.close().catch(() => undefined);
     await io?.close().catch(() => undefined);
     await runtime.deleteTask(id).catch(() => undefined);
     await networking.forget(id);
