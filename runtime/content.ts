@@ -374,15 +374,18 @@ async function openWriter(ctd: Containerd, opts: BlobWriterOptions, restarted: b
   // A fresh ref holds nothing of ours, yet containerd reports an offset when another namespace
   // stores the blob: its writer then stands for that blob whole (its Status gives the blob's
   // size, and a commit without writes takes the blob into our namespace). The caller writes from
-  // byte 0 all the same: those bytes are counted and checked, not sent.
-  const shared = opts.ref === undefined && start > 0 && start === opts.size && opts.expected !== undefined;
+  // byte 0 all the same: those bytes are counted and checked (the size when given, the digest at
+  // commit), not sent.
+  const shared = opts.ref === undefined && start > 0 && opts.expected !== undefined && (opts.size === undefined || start === opts.size);
   if (opts.ref === undefined && start > 0 && !shared) start = -1;
   if (start < 0) {
     // An ingest longer than the blob (or unreadable): start it over, once.
     session.close(false);
     if (restarted) throw new SystemError(`content ingest ${ref} cannot be restarted`);
     await ctd.content.abort({ ref }, { lease: opts.lease }).catch(() => undefined);
-    return openWriter(ctd, { ...opts, ref }, true);
+    // A named ref is kept (its writers serialise on it); an unnamed one gets a fresh ref, since
+    // its caller writes from byte 0 and cannot resume.
+    return openWriter(ctd, opts, true);
   }
   // Incoming chunks are gathered into a buffer that becomes the next WRITE message as it is.
   // grpc-js may still read a message after send returns, but not once containerd has answered

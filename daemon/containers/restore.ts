@@ -94,9 +94,10 @@ async function snapshotMissing(runtime: RestoreRuntime, id: string): Promise<boo
 }
 
 /**
- * A container that never started may lack its snapshot only because its create answered before
- * the snapshot's prepare, and the daemon stopped first: prepared now, as the create would have.
- * One that ran had a rootfs with its changes, which a new one would silently lose.
+ * A container that never started lacks its snapshot when its create answered before the
+ * snapshot's prepare and the daemon stopped first: prepared now, as the create would have (files
+ * copied into such a container before a snapshot vanished some other way would be lost; see
+ * docs/divergence.md). One that ran had a rootfs with its changes: quarantined instead.
  */
 async function preparedAgain(deps: RestoreDeps, c: LiveContainer): Promise<boolean> {
   if (c.state.startedAt !== ZERO_TIME || c.state.quarantined) return false;

@@ -112,6 +112,19 @@ describe('docker run', () => {
     assert.equal(c.State.Status, 'created');
     assert.equal(c.State.ExitCode, 127);
     assert.match(c.State.Error, /executable file not found/);
+    // The failed start opened the container's log file; berthd holds no descriptor of it after.
+    assert.ok(c.LogPath !== '' && fs.existsSync(c.LogPath), `the failed start made its log file (${c.LogPath})`);
+    const heldLogs = fs
+      .readdirSync(`/proc/${k.b.pid}/fd`)
+      .map((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/${k.b.pid}/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      })
+      .filter((target) => target === c.LogPath);
+    assert.deepEqual(heldLogs, [], 'berthd still holds the log file of a start that failed');
     await k.ok(['rm', 'no-exe-kept']);
     await k.removed(c.Id);
     await assertStoresAgree();
