@@ -34,16 +34,15 @@ const pendingPrepares = new WeakMap<Containerd, Map<string, Promise<void>>>();
 
 /** Registers a prepare of `key` in flight; it leaves the registry once settled. */
 export function trackPrepare(ctd: Containerd, key: string, prepare: Promise<unknown>): void {
-  let pending = pendingPrepares.get(ctd);
-  if (!pending) pendingPrepares.set(ctd, (pending = new Map<string, Promise<void>>()));
+  const pending = pendingPrepares.get(ctd) ?? new Map<string, Promise<void>>();
+  pendingPrepares.set(ctd, pending);
   const settled = prepare.then(
     () => undefined,
     () => undefined,
   );
-  const own = pending;
-  own.set(key, settled);
+  pending.set(key, settled);
   void settled.then(() => {
-    if (own.get(key) === settled) own.delete(key);
+    if (pending.get(key) === settled) pending.delete(key);
   });
 }
 
