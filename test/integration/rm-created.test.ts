@@ -8,6 +8,7 @@
 // for it (runtime/snapshots.ts), which the last test drives with requests sent at once.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import Docker from 'dockerode';
 import { ctr, dockerArchive, smallImage, tarOf } from './archive-tools';
 import { destroyBerth, loadBusybox, pollUntil, startBerth, type Berth } from './harness';
 
@@ -72,44 +73,36 @@ test('rm of a created container, of an exited one, and of one created before a c
   await rm('rm-ran-before-crash', ranBefore);
 });
 
-test('requests sent the moment create answers find its rw snapshot: inspect, cp in, diff, start, export; rm at once', async () => {
-  const json = { 'Content-Type': 'application/json' };
-  const createBody = JSON.stringify({ Image: 'busybox', Cmd: ['cat', '/in/file'], HostConfig: { NetworkMode: 'none' } });
+test('dockerode: requests sent the moment create answers find its rw snapshot (inspect, cp in, diff, start, export); rm at once', async () => {
+  const docker = new Docker({ socketPath: b.socket });
+  const opts = { Image: 'busybox', Cmd: ['cat', '/in/file'], HostConfig: { NetworkMode: 'none' } };
   const archive = await tarOf([{ name: 'in/' }, { name: 'in/file', data: 'sent right after create\n' }]);
   for (let round = 0; round < 5; round++) {
-    const made = await b.request('POST', '/containers/create', { body: createBody, headers: json });
-    assert.equal(made.status, 201, made.body);
-    const id = (JSON.parse(made.body) as { Id: string }).Id;
+    const c = await docker.createContainer(opts);
     // All at once: none of these waits for another.
-    const [inspect, put, diff] = await Promise.all([
-      b.request('GET', `/containers/${id}/json`),
-      b.request('PUT', `/containers/${id}/archive?path=/`, { body: archive, headers: { 'Content-Type': 'application/x-tar' } }),
-      b.request('GET', `/containers/${id}/changes`),
-    ]);
-    assert.equal(inspect.status, 200, inspect.body);
-    const data = (JSON.parse(inspect.body) as { GraphDriver: { Data: Record<string, string> } }).GraphDriver.Data;
-    assert.match(data.UpperDir ?? '', /\/fs$/);
-    assert.equal(put.status, 200, put.body);
-    assert.equal(diff.status, 200, diff.body);
-    const started = await b.docker(['start', '-a', id]);
+    const [inspect, , changes] = await Promise.all([c.inspect(), c.putArchive(archive, { path: '/' }), c.changes()]);
+    // dockerode types GraphDriver.Data after devicemapper's keys; overlay2's are UpperDir and more.
+    assert.match((inspect.GraphDriver.Data as unknown as Record<string, string>).UpperDir ?? '', /\/fs$/);
+    assert.ok(Array.isArray(changes) || changes === null, 'diff answered');
+    const started = await b.docker(['start', '-a', c.id]);
     assert.equal(started.code, 0, started.stderr);
     assert.equal(started.stdout, 'sent right after create\n');
-    const exported = await b.request('GET', `/containers/${id}/export`);
-    assert.equal(exported.status, 200);
-    await rm(id, id);
+    const exported = await c.export();
+    let bytes = 0;
+    for await (const chunk of exported) bytes += (chunk as Buffer).length;
+    assert.ok(bytes > 0, 'export streamed the rootfs');
+    await rm(c.id, c.id);
     // A container removed the moment it is created leaves nothing behind either.
-    const again = await b.request('POST', '/containers/create', { body: createBody, headers: json });
-    const againId = (JSON.parse(again.body) as { Id: string }).Id;
-    const removed = await b.request('DELETE', `/containers/${againId}`);
-    assert.equal(removed.status, 204, removed.body);
+    const again = await docker.createContainer(opts);
+    await again.remove();
     let left: string[] = [];
-    await pollUntil(15_000, 50, async () => (left = await leftIn(againId)).length === 0);
+    await pollUntil(15_000, 50, async () => (left = await leftIn(again.id)).length === 0);
     assert.deepEqual(left, [], `containerd still holds this of a container removed at once`);
   }
 });
 
-test('rmi -f of its image the moment create answers: the container keeps its layers', async () => {
-  const json = { 'Content-Type': 'application/json' };
+test('dockerode: rmi -f of its image the moment create answers; the container keeps its layers', async () => {
+  const docker = new Docker({ socketPath: b.socket });
   for (let round = 0; round < 5; round++) {
     const tag = `prep-race:${round}`;
     const img = await smallImage({ 'data/keep': `layer ${round}\n` }, [tag], { created: `2024-01-0${round + 1}T00:00:00Z` });
@@ -118,18 +111,17 @@ test('rmi -f of its image the moment create answers: the container keeps its lay
       headers: { 'Content-Type': 'application/x-tar' },
     });
     assert.equal(loaded.status, 200, loaded.body);
-    const made = await b.request('POST', '/containers/create', { body: JSON.stringify({ Image: tag, Cmd: ['true'] }), headers: json });
-    assert.equal(made.status, 201, made.body);
-    const id = (JSON.parse(made.body) as { Id: string }).Id;
-    const rmi = await b.request('DELETE', `/images/${tag}?force=1`);
-    assert.equal(rmi.status, 200, rmi.body);
-    assert.match(rmi.body, /"Deleted"/);
+    const c = await docker.createContainer({ Image: tag, Cmd: ['true'] });
+    const deleted = (await docker.getImage(tag).remove({ force: true })) as { Deleted?: string; Untagged?: string }[];
+    assert.ok(
+      deleted.some((d) => d.Deleted === img.id),
+      `the image itself was deleted: ${JSON.stringify(deleted)}`,
+    );
     // The layer is still the container's: its file reads back through the archive route.
-    const got = await b.request('GET', `/containers/${id}/export`);
-    assert.equal(got.status, 200, got.body);
-    const exported = await b.request('GET', `/containers/${id}/archive?path=/data/keep`);
-    assert.equal(exported.status, 200, exported.body);
-    assert.ok(exported.body.includes(`layer ${round}\n`), 'the file of the removed image is in the container');
-    await rm(id, id);
+    const archive = await c.getArchive({ path: '/data/keep' });
+    let text = '';
+    for await (const chunk of archive) text += (chunk as Buffer).toString('latin1');
+    assert.ok(text.includes(`layer ${round}\n`), 'the file of the removed image is in the container');
+    await rm(c.id, c.id);
   }
 });
