@@ -23,8 +23,8 @@ async function start(opts: Parameters<typeof startBerth>[0] = {}): Promise<Berth
   return b;
 }
 
-/** Socket, data root, exec root and pidfile of a berthd of its own under `dir`. */
-function ownRoots(dir: string): string[] {
+/** Socket, data root, exec root and pidfile (its own under `dir` unless given) of a berthd. */
+function ownRoots(dir: string, pidfile = path.join(dir, 'pid')): string[] {
   return [
     '-H',
     `unix://${path.join(dir, 's.sock')}`,
@@ -33,7 +33,7 @@ function ownRoots(dir: string): string[] {
     '--exec-root',
     path.join(dir, 'exec'),
     '--pidfile',
-    path.join(dir, 'pid'),
+    pidfile,
   ];
 }
 
@@ -113,16 +113,7 @@ describe('exclusive ownership', () => {
   test("a second berthd on the same pidfile refuses to start with dockerd's message", async () => {
     const other = tempDir();
     const pidfile = path.join(first.dir, 'berthd.pid');
-    const r = await berthdOnce([
-      '-H',
-      `unix://${path.join(other, 's.sock')}`,
-      '--data-root',
-      path.join(other, 'data'),
-      '--exec-root',
-      path.join(other, 'exec'),
-      '--pidfile',
-      pidfile,
-    ]);
+    const r = await berthdOnce(ownRoots(other, pidfile));
     assert.equal(r.code, 1, r.stderr);
     assert.ok(
       r.stderr.includes(
