@@ -8,11 +8,12 @@ import { formatRFC3339NanoFixed } from '../../lib/time';
 import { decodeEntry, decodeEntryParsed, decodeWrittenInto, written } from './entry-decode';
 import { formatLogEntry, type FormatOptions } from './format';
 import type { Forwarder } from './forwarder';
+import type { LineBatch } from './line-reader';
 import type { LogEntry } from './types';
 
 /** Turns batches of raw lines into T; `stopped` once an entry past `until` was seen. */
 export interface BatchDecoder<T> {
-  decode(lines: Buffer[]): T | undefined;
+  decode(lines: LineBatch): T | undefined;
   readonly stopped: boolean;
 }
 
@@ -24,10 +25,10 @@ export class EntryDecoder implements BatchDecoder<LogEntry[]> {
     private readonly withAttrs: boolean,
   ) {}
 
-  decode(lines: Buffer[]): LogEntry[] | undefined {
+  decode(lines: LineBatch): LogEntry[] | undefined {
     const out: LogEntry[] = [];
-    for (const line of lines) {
-      const entry = decodeEntry(line, this.withAttrs);
+    for (let i = 0; i < lines.length; i++) {
+      const entry = decodeEntry(lines.line(i), this.withAttrs);
       if (!entry) continue;
       const verdict = this.fwd.check(entry);
       if (verdict === 'stop') {
@@ -70,18 +71,22 @@ export class FrameDecoder implements BatchDecoder<Buffer> {
     this.before = this.header + (opts.timestamps ? TIMESTAMP_PREFIX : 0);
   }
 
-  decode(lines: Buffer[]): Buffer | undefined {
+  decode(lines: LineBatch): Buffer | undefined {
+    const { bufs, starts, ends } = lines;
+    const count = bufs.length;
     // A decoded log string is never longer than its line: the fast path always fits.
     let bound = 0;
-    for (const l of lines) bound += l.length + this.before;
+    for (let i = 0; i < count; i++) bound += ends[i]! - starts[i]! + this.before;
     if (!this.buf || this.buf.length < bound) this.buf = Buffer.allocUnsafe(bound);
     let out = this.buf;
     let off = 0;
-    for (const line of lines) {
+    for (let i = 0; i < count; i++) {
       if (!this.opts.details) {
+        const start = starts[i]!;
+        const end = ends[i]!;
         // The bound holds unless a reference-path line before took more than its share.
-        if (out.length - off < line.length + this.before) out = this.grow(off, off + line.length + this.before);
-        const next = this.fast(line, out, off);
+        if (out.length - off < end - start + this.before) out = this.grow(off, off + end - start + this.before);
+        const next = this.fast(bufs[i]!, start, end, lines.utf8, out, off);
         if (next === STOP) {
           this.stopped = true;
           break;
@@ -92,7 +97,7 @@ export class FrameDecoder implements BatchDecoder<Buffer> {
         }
       }
       // The reference path: any line the fast path hands over, and every line with details.
-      const entry = decodeEntryParsed(line, this.opts.details);
+      const entry = decodeEntryParsed(lines.line(i), this.opts.details);
       if (!entry) continue;
       const verdict = this.fwd.check(entry);
       if (verdict === 'stop') {
@@ -109,9 +114,9 @@ export class FrameDecoder implements BatchDecoder<Buffer> {
     return off > 0 ? out.subarray(0, off) : undefined;
   }
 
-  /** The fast path for one line at out[off, …): the offset after it (off itself when skipped), STOP or HAND_OVER. */
-  private fast(line: Buffer, out: Buffer, off: number): number {
-    const n = decodeWrittenInto(line, out, off + this.before);
+  /** The fast path for the line src[start, end) at out[off, …): the offset after it (off itself when skipped), STOP or HAND_OVER. */
+  private fast(src: Buffer, start: number, end: number, utf8: boolean, out: Buffer, off: number): number {
+    const n = decodeWrittenInto(src, start, end, out, off + this.before, utf8);
     if (n < 0) return HAND_OVER;
     const verdict = this.fwd.checkAt(written.sec, written.nsec, written.stream);
     if (verdict === 'stop') return STOP;

@@ -31,11 +31,11 @@ let slabUsed = 0;
 const hexValue = (b: number): number =>
   b >= 0x30 && b <= 0x39 ? b - 0x30 : b >= 0x61 && b <= 0x66 ? b - 0x57 : b >= 0x41 && b <= 0x46 ? b - 0x37 : -1;
 
-function hex4(line: Buffer, i: number): number {
-  if (i + 4 > line.length) return -1;
+function hex4(src: Buffer, i: number, end: number): number {
+  if (i + 4 > end) return -1;
   let v = 0;
   for (let k = 0; k < 4; k++) {
-    const h = hexValue(line[i + k]!);
+    const h = hexValue(src[i + k]!);
     if (h < 0) return -1;
     v = (v << 4) | h;
   }
@@ -76,38 +76,57 @@ for (const [e, v] of [
   SHORT_ESCAPES[e.charCodeAt(0)] = v;
 }
 
+/** Runs up to this long are scanned and copied in JS; longer ones natively. */
+const SHORT_RUN = 256;
+
 /**
- * The JSON string starting at `start` (just after its opening quote), decoded into out[at, …).
- * Returns the number of bytes written (its closing quote's index in `stringEnd`), or -1 for
- * anything JSON.parse reads differently (a bad escape, a lone surrogate, invalid UTF-8). The one
- * line it keeps that JSON.parse refuses: a raw control character inside the string, which no
- * writer produces (both escape every byte below 0x20); checking for it would mean a JS loop per
- * byte. Decoded, a JSON string is never longer than it was written.
+ * The JSON string starting at `start` (just after its opening quote) and ending before `end`,
+ * decoded into out[at, …). Returns the number of bytes written (its closing quote's index in
+ * `stringEnd`), or -1 for anything JSON.parse reads differently (a bad escape, a lone surrogate,
+ * invalid UTF-8). `utf8Known`: the caller has checked src there, so what is copied from it is
+ * valid too (escapes decode to valid code points). The one line it keeps that JSON.parse refuses:
+ * a raw control character inside the string, which no writer produces (both escape every byte
+ * below 0x20); checking for it would mean a JS loop over every byte of a long line. Decoded, a
+ * JSON string is never longer than it was written.
  */
 let stringEnd = 0;
-function decodeString(line: Buffer, start: number, out: Buffer, at: number): number {
+function decodeString(src: Buffer, start: number, end: number, out: Buffer, at: number, utf8Known: boolean): number {
   let o = at;
   let i = start;
-  // Runs between escapes are found and copied natively (memchr, memcpy): a JS loop per byte
-  // costs more than the rest of the entry.
-  let quote = line.indexOf(QUOTE, i);
-  let bs = line.indexOf(BACKSLASH, i);
   for (;;) {
-    if (quote < 0) return -1;
-    if (bs < 0 || bs > quote) {
-      if (quote > i) o += line.copy(out, o, i, quote);
-      if (!isUtf8(out.subarray(at, o))) return -1;
-      stringEnd = quote;
+    // The run up to the next quote or backslash. A log line's is short, and a JS loop over it
+    // costs less than native calls (indexOf, copy: a wrapper and a view allocation each), which
+    // win only on long runs. src is a whole read, so no search may pass `end`.
+    const short = Math.min(end, i + SHORT_RUN);
+    let b = 0;
+    while (i < short) {
+      b = src[i]!;
+      if (b === QUOTE || b === BACKSLASH) break;
+      out[o++] = b;
+      i++;
+    }
+    if (i === short) {
+      if (i === end) return -1;
+      const quote = src.indexOf(QUOTE, i);
+      if (quote < 0 || quote >= end) return -1;
+      const bs = src.subarray(i, quote).indexOf(BACKSLASH);
+      const stop = bs < 0 ? quote : i + bs;
+      o += src.copy(out, o, i, stop);
+      i = stop;
+      b = src[i]!;
+    }
+    if (b === QUOTE) {
+      if (!utf8Known && !isUtf8(out.subarray(at, o))) return -1;
+      stringEnd = i;
       return o - at;
     }
-    if (bs > i) o += line.copy(out, o, i, bs);
-    const e = line[bs + 1] ?? 0;
+    const e = i + 1 < end ? src[i + 1]! : 0;
     if (e === 0x75) {
-      let cp = hex4(line, bs + 2);
-      i = bs + 6;
+      let cp = hex4(src, i + 2, end);
+      i += 6;
       if (cp < 0) return -1;
       if (cp >= 0xd800 && cp <= 0xdbff) {
-        const lo = line[i] === BACKSLASH && line[i + 1] === 0x75 ? hex4(line, i + 2) : -1;
+        const lo = i + 1 < end && src[i] === BACKSLASH && src[i + 1] === 0x75 ? hex4(src, i + 2, end) : -1;
         if (lo < 0xdc00 || lo > 0xdfff) return -1;
         cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
         i += 6;
@@ -117,17 +136,15 @@ function decodeString(line: Buffer, start: number, out: Buffer, at: number): num
       const short = e < 128 ? SHORT_ESCAPES[e]! : 0;
       if (short === 0) return -1;
       out[o++] = short;
-      i = bs + 2;
+      i += 2;
     }
-    if (quote < i) quote = line.indexOf(QUOTE, i);
-    bs = line.indexOf(BACKSLASH, i);
   }
 }
 
-/** Whether line[at, at + want.length) is `want`. */
-function bytesAt(line: Buffer, at: number, want: Uint8Array): boolean {
-  if (at + want.length > line.length) return false;
-  for (let k = 0; k < want.length; k++) if (line[at + k] !== want[k]) return false;
+/** Whether src[at, at + want.length) is `want`, within src[…, end). */
+function bytesAt(src: Buffer, at: number, end: number, want: Uint8Array): boolean {
+  if (at + want.length > end) return false;
+  for (let k = 0; k < want.length; k++) if (src[at + k] !== want[k]) return false;
   return true;
 }
 
@@ -141,7 +158,7 @@ const isDigit = (b: number | undefined): boolean => b !== undefined && b >= 0x30
 function decodeTime(line: Buffer, start: number, end: number): boolean {
   if (end - start < 20 || line[end - 1] !== 0x5a) return false;
   let sec: number;
-  if (!Number.isNaN(lastPrefixSec) && bytesAt(line, start, lastPrefix)) sec = lastPrefixSec;
+  if (!Number.isNaN(lastPrefixSec) && bytesAt(line, start, end, lastPrefix)) sec = lastPrefixSec;
   else {
     const parsed = parseRFC3339Nano(line.toString('latin1', start, start + 19) + 'Z');
     if (!parsed) return false;
@@ -173,24 +190,24 @@ function decodeTime(line: Buffer, start: number, end: number): boolean {
 export const written: { stream: LogStream; sec: number; nsec: number } = { stream: 'stdout', sec: 0, nsec: 0 };
 
 /**
- * The fast path: the log bytes of a line in the written shape decoded into out[at, …) (room for
- * line.length bytes is enough), their count returned and the stream and time left in `written`;
- * -1 hands over to decodeEntryParsed.
+ * The fast path: the log bytes of the line src[start, end) in the written shape decoded into
+ * out[at, …) (room for end - start bytes is enough), their count returned and the stream and time
+ * left in `written`; -1 hands over to decodeEntryParsed. `utf8Known`: see decodeString.
  */
-export function decodeWrittenInto(line: Buffer, out: Buffer, at: number): number {
-  if (!bytesAt(line, 0, HEAD)) return -1;
-  const n = decodeString(line, HEAD.length, out, at);
+export function decodeWrittenInto(src: Buffer, start: number, end: number, out: Buffer, at: number, utf8Known = false): number {
+  if (!bytesAt(src, start, end, HEAD)) return -1;
+  const n = decodeString(src, start + HEAD.length, end, out, at, utf8Known);
   if (n < 0) return -1;
   const q = stringEnd;
-  const which = line[q + STREAM_BYTE];
+  const which = q + STREAM_BYTE < end ? src[q + STREAM_BYTE] : undefined;
   const stream: LogStream | undefined = which === 0x6f ? 'stdout' : which === 0x65 ? 'stderr' : undefined;
   if (!stream) return -1;
   const tail = STREAM_TAIL[stream];
-  if (!bytesAt(line, q, tail)) return -1;
+  if (!bytesAt(src, q, end, tail)) return -1;
   // The time ends the line: `…Z"}`; decodeTime accepts only digits and the date's punctuation
   // in between, so no other quote.
-  if (line[line.length - 1] !== 0x7d || line[line.length - 2] !== QUOTE) return -1;
-  if (!decodeTime(line, q + tail.length, line.length - 2)) return -1;
+  if (src[end - 1] !== 0x7d || src[end - 2] !== QUOTE) return -1;
+  if (!decodeTime(src, q + tail.length, end - 2)) return -1;
   written.stream = stream;
   return n;
 }
@@ -201,7 +218,7 @@ function decodeWritten(line: Buffer): LogEntry | undefined {
     slab = Buffer.allocUnsafe(Math.max(SLAB, line.length));
     slabUsed = 0;
   }
-  const n = decodeWrittenInto(line, slab, slabUsed);
+  const n = decodeWrittenInto(line, 0, line.length, slab, slabUsed);
   if (n < 0) return undefined;
   const bytes = slab.subarray(slabUsed, slabUsed + n);
   slabUsed += n;

@@ -1,6 +1,7 @@
 // Newline-delimited reading of log files with bounded memory: forward over a byte range, forward
 // through a gzip member, and backwards from the end to find where the last N lines start
 // (moby pkg/tailfile, with larger blocks).
+import { isUtf8 } from 'node:buffer';
 import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
@@ -16,8 +17,50 @@ export const READ_BLOCK = 1024 * 1024;
 export const MAX_LINE = 16 * 1024 * 1024;
 
 /**
+ * The complete lines of one read, as offsets: line i is bufs[i][starts[i], ends[i]), without its
+ * '\n'. Not a Buffer view per line: a large log is millions of lines, and a view each was most of
+ * a read's garbage. Valid as long as the chunk it was cut from is.
+ */
+export class LineBatch {
+  readonly bufs: Buffer[] = [];
+  readonly starts: number[] = [];
+  readonly ends: number[] = [];
+  /** Every line is valid UTF-8, checked once over the read; false when not known. */
+  utf8 = false;
+
+  static of(lines: readonly Buffer[]): LineBatch {
+    const b = new LineBatch();
+    for (const l of lines) b.add(l, 0, l.length);
+    return b;
+  }
+
+  get length(): number {
+    return this.bufs.length;
+  }
+
+  add(buf: Buffer, start: number, end: number): void {
+    this.bufs.push(buf);
+    this.starts.push(start);
+    this.ends.push(end);
+  }
+
+  /** Line i as a Buffer (a view), for the paths that need one. */
+  line(i: number): Buffer {
+    return this.bufs[i]!.subarray(this.starts[i], this.ends[i]);
+  }
+
+  /** Lines [from, to) as a batch of their own. */
+  slice(from: number, to = this.length): LineBatch {
+    const b = new LineBatch();
+    for (let i = from; i < to; i++) b.add(this.bufs[i]!, this.starts[i]!, this.ends[i]!);
+    b.utf8 = this.utf8;
+    return b;
+  }
+}
+
+/**
  * Accumulates chunks and hands out complete lines (without their '\n'). The lines of a push are
- * views of its chunk, valid while the chunk is; what it carries over to the next push is copied,
+ * ranges of its chunk, valid while the chunk is; what it carries over to the next push is copied,
  * so the caller may reuse its chunk buffer once it is done with the lines.
  */
 export class LineSplitter {
@@ -26,22 +69,31 @@ export class LineSplitter {
   private overflow = false;
 
   /** Complete lines in `chunk`, joined to what was carried over. */
-  push(chunk: Buffer): Buffer[] {
-    const out: Buffer[] = [];
+  push(chunk: Buffer): LineBatch {
+    const out = new LineBatch();
     let start = 0;
+    // The lines taken straight from chunk are contiguous from here (only the first line joins a carry).
+    let direct = -1;
+    let joinedUtf8 = true;
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
       if (nl < 0) break;
       if (this.overflow) this.overflow = false;
-      else if (this.size === 0) out.push(chunk.subarray(start, nl));
-      else {
+      else if (this.size === 0) {
+        if (direct < 0) direct = start;
+        out.add(chunk, start, nl);
+      } else {
         this.parts.push(chunk.subarray(start, nl));
-        out.push(Buffer.concat(this.parts, this.size + nl - start));
+        const joined = Buffer.concat(this.parts, this.size + nl - start);
+        joinedUtf8 = isUtf8(joined);
+        out.add(joined, 0, joined.length);
       }
       this.parts = [];
       this.size = 0;
       start = nl + 1;
     }
+    // One validation over the whole read (simdutf) costs less than one call per line.
+    out.utf8 = joinedUtf8 && (direct < 0 || isUtf8(chunk.subarray(direct, start)));
     if (start < chunk.length && !this.overflow) {
       this.parts.push(Buffer.from(chunk.subarray(start)));
       this.size += chunk.length - start;
@@ -80,11 +132,11 @@ async function readAt(fh: FileHandle, length: number, position: number, buf = Bu
 /**
  * Lines of fh in [start, end), in batches (one per block read: fewer promise round trips). A
  * trailing piece without newline comes last (the caller's decoder decides whether it is whole).
- * The lines are views of one read buffer, reused: valid until the generator is resumed. (Fresh
+ * The lines are ranges of one read buffer, reused: valid until the generator is resumed. (Fresh
  * buffers of 1 MiB per block are garbage V8 collects only every ~64 MB of external memory,
  * which doubled the daemon's RSS while it read a large log.)
  */
-export async function* rangeLines(fh: FileHandle, start: number, end: number, signal?: AbortSignal): AsyncGenerator<Buffer[]> {
+export async function* rangeLines(fh: FileHandle, start: number, end: number, signal?: AbortSignal): AsyncGenerator<LineBatch> {
   const split = new LineSplitter();
   const buf = Buffer.allocUnsafe(Math.min(READ_BLOCK, end - start));
   let pos = start;
@@ -97,7 +149,7 @@ export async function* rangeLines(fh: FileHandle, start: number, end: number, si
     if (lines.length > 0) yield lines;
   }
   const rest = split.rest();
-  if (rest) yield [rest];
+  if (rest) yield LineBatch.of([rest]);
 }
 
 /** Where the last `n` (> 0) newline-terminated lines of fh[0, size) start and end, and how many there are. */
@@ -143,7 +195,7 @@ export async function countGzipLines(fh: FileHandle, signal?: AbortSignal): Prom
 }
 
 /** Lines of a gzip file after skipping the first `skip`; with `limit` >= 0 at most that many. In batches. */
-export async function* gzipLines(fh: FileHandle, skip = 0, limit = -1, signal?: AbortSignal): AsyncGenerator<Buffer[]> {
+export async function* gzipLines(fh: FileHandle, skip = 0, limit = -1, signal?: AbortSignal): AsyncGenerator<LineBatch> {
   const split = new LineSplitter();
   let index = 0; // lines seen so far
   for await (const chunk of gunzipChunks(fh)) {
@@ -162,5 +214,5 @@ export async function* gzipLines(fh: FileHandle, skip = 0, limit = -1, signal?: 
     if (lines.length > 0) yield lines;
   }
   const rest = split.rest();
-  if (rest && limit < 0) yield [rest];
+  if (rest && limit < 0) yield LineBatch.of([rest]);
 }

@@ -9,7 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { withFilesShared } from './fsop-lock';
 import { readGzipLastTime } from './gzip-file';
-import { LineSplitter, READ_BLOCK, countGzipLines, gzipLines, rangeLines, tailRange } from './line-reader';
+import { LineSplitter, READ_BLOCK, type LineBatch, countGzipLines, gzipLines, rangeLines, tailRange } from './line-reader';
 import { compareNanoTime } from '../../lib/time';
 import { EntryDecoder, FrameDecoder, type BatchDecoder, type FrameOptions } from './batch-decoders';
 import { Forwarder } from './forwarder';
@@ -167,7 +167,7 @@ async function selectSegments(
   return out.reverse();
 }
 
-function segmentLines(seg: Segment, signal: AbortSignal): AsyncGenerator<Buffer[]> {
+function segmentLines(seg: Segment, signal: AbortSignal): AsyncGenerator<LineBatch> {
   return seg.kind === 'plain' ? rangeLines(seg.fh, seg.start, seg.end, signal) : gzipLines(seg.fh, seg.skip, seg.limit, signal);
 }
 
@@ -242,7 +242,7 @@ class FollowBuffer {
 }
 
 /** Complete lines appended to the current file since its read position, in batches; a torn last line waits. */
-async function* appendedLines(cur: CurrentFile, split: LineSplitter, reads: FollowBuffer, signal: AbortSignal): AsyncGenerator<Buffer[]> {
+async function* appendedLines(cur: CurrentFile, split: LineSplitter, reads: FollowBuffer, signal: AbortSignal): AsyncGenerator<LineBatch> {
   const size = (await cur.fh.stat()).size;
   if (size < cur.pos) {
     // Truncated behind our back: start over.
@@ -256,7 +256,7 @@ async function* appendedLines(cur: CurrentFile, split: LineSplitter, reads: Foll
     const { bytesRead } = await cur.fh.read(buf, 0, buf.length, cur.pos);
     if (bytesRead === 0) return;
     cur.pos += bytesRead;
-    // The lines are views of buf, reused by the next read: valid until the generator resumes.
+    // The lines are ranges of buf, reused by the next read: valid until the generator resumes.
     const lines = split.push(buf.subarray(0, bytesRead));
     if (lines.length > 0) yield lines;
   }

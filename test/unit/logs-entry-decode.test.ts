@@ -14,6 +14,7 @@ import type { LogEntry } from '../../daemon/logs/types';
 import { FrameDecoder, type FrameOptions } from '../../daemon/logs/batch-decoders';
 import { formatLogEntry } from '../../daemon/logs/format';
 import { Forwarder } from '../../daemon/logs/forwarder';
+import { LineBatch, LineSplitter } from '../../daemon/logs/line-reader';
 import { encodeFrame, STDERR, STDOUT } from '../../lib/stdcopy';
 import { cap1Log, cap2Log } from '../fixtures/dockerd-logs';
 
@@ -144,6 +145,28 @@ function referenceFrames(lines: Buffer[], fwd: Forwarder, opts: FrameOptions): B
   return Buffer.concat(out);
 }
 
+/**
+ * FrameDecoder's output for `lines` read as a file would be: joined by newlines, cut at `cuts`
+ * into reads of one reused buffer, each read's batch decoded (and its output copied, since the
+ * decoder reuses its buffer).
+ */
+function framedThroughSplitter(lines: Buffer[], cuts: number[], decoder: FrameDecoder): Buffer {
+  const file = Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')]));
+  const at = [...new Set(cuts.map((c) => c % (file.length + 1)))].sort((a, b) => a - b);
+  const reads = [0, ...at, file.length].flatMap((p, i, a) => (i > 0 && p > a[i - 1]! ? [file.subarray(a[i - 1], p)] : []));
+  const split = new LineSplitter();
+  const buf = Buffer.alloc(file.length);
+  const out: Buffer[] = [];
+  for (const r of reads) {
+    buf.fill(0xff); // what the last read left behind must not show through
+    r.copy(buf);
+    const got = decoder.decode(split.push(buf.subarray(0, r.length)));
+    if (got) out.push(Buffer.from(got));
+    if (decoder.stopped) break;
+  }
+  return Buffer.concat(out);
+}
+
 test('FrameDecoder: the logs response bytes, the same as the reference path entry by entry', () => {
   const t0 = 1765000000;
   const line = fc
@@ -163,11 +186,13 @@ test('FrameDecoder: the logs response bytes, the same as the reference path entr
       fc.array(withOddLines, { maxLength: 30 }),
       fc.record({ timestamps: fc.boolean(), details: fc.boolean(), tty: fc.boolean() }),
       fc.record({ since: at, until: at, stdout: fc.boolean(), stderr: fc.boolean() }),
-      (lines, opts, f) => {
-        const decoder = new FrameDecoder(new Forwarder(f.since, f.until, f.stdout, f.stderr), opts);
-        const got = decoder.decode(lines) ?? Buffer.alloc(0);
-        const want = referenceFrames(lines, new Forwarder(f.since, f.until, f.stdout, f.stderr), opts);
-        assert.equal(got.toString('hex'), want.toString('hex'));
+      fc.array(fc.nat(), { maxLength: 6 }),
+      (lines, opts, f, cuts) => {
+        const fwd = (): Forwarder => new Forwarder(f.since, f.until, f.stdout, f.stderr);
+        const want = referenceFrames(lines, fwd(), opts).toString('hex');
+        // A batch of lines as given (its UTF-8 not known), and the lines read as a file.
+        assert.equal((new FrameDecoder(fwd(), opts).decode(LineBatch.of(lines)) ?? Buffer.alloc(0)).toString('hex'), want);
+        assert.equal(framedThroughSplitter(lines, cuts, new FrameDecoder(fwd(), opts)).toString('hex'), want);
       },
     ),
     { numRuns: 1500 },
