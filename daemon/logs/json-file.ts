@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { withFilesExclusive } from './fsop-lock';
 import { compressRotatedFile } from './gzip-file';
 import { ByteWriter, marshalStringMap, writeJsonString } from './json-encode';
+import { PendingEntries } from './pending-entries';
 import { formatRFC3339Nano, nanoTimeOf } from '../../lib/time';
 import type { LogMessage, LogSink } from './types';
 
@@ -42,11 +43,11 @@ export interface JsonFileLoggerOptions {
   closeGraceMs?: number;
 }
 
-interface Queued {
-  bytes: Buffer;
-  /** RFC 3339 time of the entry, kept for the gzip header of the file it ends up in. */
-  time: string;
-}
+/**
+ * An entry's bytes beyond its log string's worst case (6 per byte: \u00XX, \ufffd): the keys, the
+ * stream, the time, the punctuation and the newline, with room to spare. Attrs come on top.
+ */
+const ENTRY_OVERHEAD = 128;
 
 const toError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
@@ -59,11 +60,14 @@ export class JsonFileLogger implements LogSink {
   private readonly attrs: Buffer | undefined;
   private readonly onError: (err: Error) => void;
   private readonly encoder = new ByteWriter(16 * 1024);
+  /** Encodes log() entries into the pending blocks (its buffer is pointed at one per entry). */
+  private readonly blockWriter = new ByteWriter(0);
 
   private fd: number;
   private size: number;
   private lastTime = '0001-01-01T00:00:00Z'; // Go's zero time, until an entry is written
-  private queue: Queued[] = [];
+  private readonly pending = new PendingEntries();
+  /** Bytes accepted and not yet written: the pending entries and the batch being written. */
   private queuedBytes = 0;
   private pumping: Promise<void> | undefined;
   private compressing: Promise<void> = Promise.resolve();
@@ -94,12 +98,12 @@ export class JsonFileLogger implements LogSink {
 
   /** The bytes dockerd writes for `msg`: one JSON object and a newline. */
   encode(msg: LogMessage): Buffer {
-    return this.encodeWithTime(msg, formatRFC3339Nano(nanoTimeOf(msg.time, msg.nsec)));
+    this.encoder.reset();
+    this.encodeInto(this.encoder, msg, formatRFC3339Nano(nanoTimeOf(msg.time, msg.nsec)));
+    return this.encoder.take();
   }
 
-  private encodeWithTime(msg: LogMessage, time: string): Buffer {
-    const w = this.encoder;
-    w.reset();
+  private encodeInto(w: ByteWriter, msg: LogMessage, time: string): void {
     w.byte(0x7b); // {
     const hasLog = msg.line.length > 0 || !msg.partial;
     if (hasLog) {
@@ -119,15 +123,21 @@ export class JsonFileLogger implements LogSink {
       w.bytes(this.attrs);
     }
     w.ascii(`,"time":"${time}"}\n`);
-    return w.take();
   }
 
   log(msg: LogMessage): void {
     if (this.closed) return;
-    const time = formatRFC3339Nano(nanoTimeOf(msg.time, msg.nsec));
-    const bytes = this.encodeWithTime(msg, time);
-    this.queue.push({ bytes, time });
-    this.queuedBytes += bytes.length;
+    const t = nanoTimeOf(msg.time, msg.nsec);
+    const w = this.blockWriter;
+    const block = this.pending.target(msg.line.length * 6 + (this.attrs?.length ?? 0) + ENTRY_OVERHEAD);
+    const start = this.pending.offset;
+    w.buf = block;
+    w.len = start;
+    this.encodeInto(w, msg, formatRFC3339Nano(t));
+    // The room asked for covers the worst case, so the writer never had to move to a buffer of its own.
+    if (w.buf !== block) throw new Error('log entry outgrew the room reserved for it');
+    this.pending.commit(w.len, t);
+    this.queuedBytes += w.len - start;
     this.kick();
   }
 
@@ -138,15 +148,15 @@ export class JsonFileLogger implements LogSink {
       .finally(() => {
         this.pumping = undefined;
         // An entry queued after the pump's last look but before this ran would otherwise wait.
-        if (this.queue.length > 0) this.kick();
+        if (!this.pending.empty) this.kick();
       });
   }
 
   /** Drops everything queued; the pump stops after the operation under way. */
   private abandon(): void {
     // The batch being written stays counted until the pump takes it off.
-    for (const q of this.queue) this.queuedBytes -= q.bytes.length;
-    this.queue = [];
+    this.queuedBytes -= this.pending.bytes;
+    this.pending.clear();
   }
 
   backlog(): number {
@@ -201,7 +211,7 @@ export class JsonFileLogger implements LogSink {
   }
 
   private async pump(): Promise<void> {
-    while (this.queue.length > 0) {
+    while (!this.pending.empty) {
       if (this.maxSize > 0 && this.size >= this.maxSize) {
         try {
           await this.rotate();
@@ -210,19 +220,14 @@ export class JsonFileLogger implements LogSink {
         }
       }
       // Entries go into this file while it is below max-size before each one, as dockerd checks.
-      let n = 0;
-      let bytes = 0;
-      while (n < this.queue.length && (n === 0 || ((this.maxSize < 0 || this.size + bytes < this.maxSize) && bytes < MAX_BATCH_BYTES))) {
-        bytes += this.queue[n]!.bytes.length;
-        n++;
-      }
-      if (n === 0) break; // abandoned during the rotation
-      const batch = this.queue.splice(0, n);
+      const batch = this.pending.take((bytes) => (this.maxSize < 0 || this.size + bytes < this.maxSize) && bytes < MAX_BATCH_BYTES);
+      if (!batch) break; // abandoned during the rotation
+      const { bytes } = batch;
       try {
         if (this.fd < 0) await this.reopen();
-        await this.writeAll(batch.map((q) => q.bytes));
+        await this.writeAll(batch.views);
         this.size += bytes;
-        this.lastTime = batch[batch.length - 1]!.time;
+        this.lastTime = formatRFC3339Nano(batch.last);
       } catch (err) {
         this.onError(new Error(`error writing log entry: ${toError(err).message}`));
         // Part of the batch may have reached the file: take its size from the file itself.

@@ -45,6 +45,10 @@ test("dockerd's own files decode the same both ways", () => {
 
 const anyBytes = fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u));
 const anyText = fc.string({ unit: 'binary', maxLength: 200 }).map((s) => Buffer.from(s, 'utf8'));
+/** Text around runs longer than the decoder copies in JS (entry-decode.ts SHORT_RUN), so both paths meet. */
+const longRuns = fc
+  .tuple(fc.nat(700), anyText, fc.nat(700))
+  .map(([a, t, b]) => Buffer.concat([Buffer.alloc(a, 0x61), t, Buffer.from('é'.repeat(b))]));
 const anyTime = fc.record({
   ms: fc.integer({ min: -62135596800000, max: 253402300799000 }),
   nsec: fc.integer({ min: 0, max: 999_999_999 }),
@@ -52,16 +56,22 @@ const anyTime = fc.record({
 
 test('every line the writer produces decodes the same both ways, to the bytes written', () => {
   fc.assert(
-    fc.property(fc.oneof(anyBytes, anyText), fc.constantFrom('stdout', 'stderr'), fc.boolean(), anyTime, (bytes, stream, partial, t) => {
-      const time = new Date(Math.floor(t.ms / 1000) * 1000 + Math.floor(t.nsec / 1e6));
-      const written = withoutNewline(logger.encode({ stream, line: bytes, time, nsec: t.nsec, partial }));
-      assertSame(written);
-      const e = decodeEntry(written, false)!;
-      assert.equal(e.stream, stream);
-      assert.equal(e.nsec, t.nsec);
-      // Valid UTF-8 comes back byte for byte (invalid bytes went out as U+FFFD each, as Go).
-      if (isUtf8(bytes)) assert.equal(e.line.toString('hex'), Buffer.concat([bytes, Buffer.from(partial ? '' : '\n')]).toString('hex'));
-    }),
+    fc.property(
+      fc.oneof(anyBytes, anyText, longRuns),
+      fc.constantFrom('stdout', 'stderr'),
+      fc.boolean(),
+      anyTime,
+      (bytes, stream, partial, t) => {
+        const time = new Date(Math.floor(t.ms / 1000) * 1000 + Math.floor(t.nsec / 1e6));
+        const written = withoutNewline(logger.encode({ stream, line: bytes, time, nsec: t.nsec, partial }));
+        assertSame(written);
+        const e = decodeEntry(written, false)!;
+        assert.equal(e.stream, stream);
+        assert.equal(e.nsec, t.nsec);
+        // Valid UTF-8 comes back byte for byte (invalid bytes went out as U+FFFD each, as Go).
+        if (isUtf8(bytes)) assert.equal(e.line.toString('hex'), Buffer.concat([bytes, Buffer.from(partial ? '' : '\n')]).toString('hex'));
+      },
+    ),
     { numRuns: 3000 },
   );
 });
@@ -171,7 +181,7 @@ test('FrameDecoder: the logs response bytes, the same as the reference path entr
   const t0 = 1765000000;
   const line = fc
     .record({
-      bytes: fc.oneof(anyText, anyBytes),
+      bytes: fc.oneof(anyText, anyBytes, longRuns),
       stream: fc.constantFrom('stdout' as const, 'stderr' as const),
       dt: fc.nat(20),
       nsec: fc.nat(999_999_999),
