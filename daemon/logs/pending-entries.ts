@@ -1,12 +1,16 @@
-import type { NanoTime } from '../../lib/time';
-
 // Encoded log entries waiting for the json-file writer's pump. Entries are encoded straight into
-// large append-only blocks and queued as runs of one block, with each entry's size and time
+// append-only blocks (up to 256 KiB) and queued as runs of one block, with each entry's size and time
 // alongside: no Buffer or object per entry. A chatty container's entries used to be a Buffer and
 // an object each, queued across young-generation collections: promoted garbage, and RSS that
 // stayed ~90 MB up after a 200 MiB log.
+import type { NanoTime } from '../../lib/time';
 
-/** Blocks are at least this large; an entry that needs more gets a block of its own size. */
+/**
+ * A logger's first block is this large, each next one twice its predecessor up to BLOCK_SIZE: a
+ * container that logs a line now and then holds 16 KiB, not 256 (the logger keeps its current
+ * block while the container runs). An entry that needs more gets a block of its own size.
+ */
+export const FIRST_BLOCK_SIZE = 16 * 1024;
 export const BLOCK_SIZE = 256 * 1024;
 
 /** Consecutive entries of one block, [start, end); entries before `head` were taken already. */
@@ -34,6 +38,7 @@ export class PendingEntries {
   private runs: Run[] = [];
   private block: Buffer | undefined;
   private used = 0;
+  private nextBlockSize = FIRST_BLOCK_SIZE;
   /** Bytes of the entries not taken yet. */
   private queuedBytes = 0;
 
@@ -49,7 +54,8 @@ export class PendingEntries {
   /** The block the next entry is to be encoded into, from `offset`, with room for `need` bytes. */
   target(need: number): Buffer {
     if (!this.block || this.block.length - this.used < need) {
-      this.block = Buffer.allocUnsafe(Math.max(BLOCK_SIZE, need));
+      this.block = Buffer.allocUnsafe(Math.max(this.nextBlockSize, need));
+      this.nextBlockSize = Math.min(BLOCK_SIZE, this.nextBlockSize * 2);
       this.used = 0;
     }
     return this.block;

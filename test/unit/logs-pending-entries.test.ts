@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { BLOCK_SIZE, PendingEntries } from '../../daemon/logs/pending-entries';
+import { BLOCK_SIZE, FIRST_BLOCK_SIZE, PendingEntries } from '../../daemon/logs/pending-entries';
 
 type Op = { kind: 'log'; size: number; fill: number } | { kind: 'take'; limit: number } | { kind: 'clear' };
 
@@ -12,7 +12,11 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     weight: 6,
     arbitrary: fc.record({
       kind: fc.constant('log' as const),
-      size: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: BLOCK_SIZE / 2, max: BLOCK_SIZE + 10 })),
+      size: fc.oneof(
+        fc.integer({ min: 1, max: 300 }),
+        fc.integer({ min: FIRST_BLOCK_SIZE / 2, max: FIRST_BLOCK_SIZE + 10 }),
+        fc.integer({ min: BLOCK_SIZE / 2, max: BLOCK_SIZE + 10 }),
+      ),
       fill: fc.nat(255),
     }),
   },
@@ -69,6 +73,7 @@ test('PendingEntries: batches hold the queued entries in order, as a list of ent
 test('PendingEntries: a block is never written again once an entry is in it', () => {
   const pending = new PendingEntries();
   const first = pending.target(10);
+  assert.equal(first.length, FIRST_BLOCK_SIZE);
   first.fill(1, 0, 10);
   pending.commit(10, { sec: 1, nsec: 0 });
   const taken = pending.take(() => true)!;
@@ -76,4 +81,20 @@ test('PendingEntries: a block is never written again once an entry is in it', ()
   assert.equal(pending.target(10), first);
   assert.equal(pending.offset, 10);
   assert.deepEqual([...taken.views[0]!], Array(10).fill(1));
+});
+
+test('PendingEntries: blocks grow from 16 KiB to 256 KiB as they fill', () => {
+  const pending = new PendingEntries();
+  const sizes: number[] = [];
+  let block: Buffer | undefined;
+  for (let i = 0; i < 200; i++) {
+    const b = pending.target(4096);
+    if (b !== block) sizes.push(b.length);
+    block = b;
+    pending.commit(pending.offset + 4096, { sec: i, nsec: 0 });
+  }
+  assert.deepEqual(
+    sizes.slice(0, 6),
+    [16, 32, 64, 128, 256, 256].map((k) => k * 1024),
+  );
 });
