@@ -118,9 +118,15 @@ function alive(status: TaskStatus): boolean {
 export async function restoreContainers(deps: RestoreDeps): Promise<void> {
   const { store, runtime, logger } = deps;
   const known = new Set<string>();
-  // Removed containers (AutoRemove) whose containerd side a stop or crash cut short: deleted
-  // now; one that still fails stays recorded for the next start, and is not quarantined.
+  // Removed containers whose containerd side a stop or crash cut short: deleted now; one that
+  // still fails stays recorded for the next start, and is not quarantined. Their directory too:
+  // a removal deletes the record first, so a crash can cut the directory's deletion short.
   for (const id of store.leftovers()) {
+    try {
+      fs.rmSync(deps.containerDir(id), { recursive: true, force: true });
+    } catch (err) {
+      logger.warn({ err, container: id }, "removing a removed container's directory failed");
+    }
     try {
       await runtime.deleteContainer(id);
       store.leftoverDeleted(id);

@@ -354,8 +354,9 @@ export class ContainerService {
       this.health.stop(c);
       c.state.removalInProgress = true;
       // Persisted only when a task is to be killed first: that can take a while, and a removal a
-      // crash cut short is finished at the next start. Without a task what follows is quick, and a
-      // crash leaves the container as it was (as with dockerd, which never persists the mark).
+      // crash cut short is finished at the next start. Without a task what follows is quick: a
+      // crash before the record's deletion leaves the container as it was, one after it leaves
+      // only the directory, which the next start deletes (see below). One commit fewer per rm.
       if (c.task) this.store.saveState(c);
       try {
         await this.control.killForRemoval(c);
@@ -367,8 +368,11 @@ export class ContainerService {
         this.store.saveState(c);
         throw err;
       }
-      fs.rmSync(this.containerDir(id), { recursive: true, force: true });
+      // The record goes first, with a note that the containerd side (and so the directory) is still
+      // to delete: a crash while the directory is half deleted then finishes the job at the next
+      // start, instead of leaving a record whose files are gone.
       this.store.delete(id, this.deleteContainerdSide(id, c.taskGone()));
+      fs.rmSync(this.containerDir(id), { recursive: true, force: true });
       if (opts.volumes) await this.vols.removeAnonymous(c);
       this.publish(c, 'destroy');
       c.notifyRemoved({ StatusCode: c.state.exitCode, Error: null });

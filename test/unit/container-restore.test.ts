@@ -4,7 +4,10 @@
 // policies decide what starts again. The monitor's side: detached at a live-restore stop, and an
 // adopted task's exit time.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
 import pino from 'pino';
 import { LiveContainer, type LiveTask } from '../../daemon/containers/live-container';
 import { Monitor } from '../../daemon/containers/monitor';
@@ -63,6 +66,10 @@ function container(id: string, policy: string, state: Partial<ContainerState>, a
   } as unknown as ContainerRecord;
   return new LiveContainer(record, { ...initialState(), ...state });
 }
+
+/** Where the restored containers' directories live (the restore deletes some). */
+const dirs = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-restore-'));
+after(() => fs.rmSync(dirs, { recursive: true, force: true }));
 
 function setup(
   containers: LiveContainer[],
@@ -127,7 +134,7 @@ function setup(
         return Promise.resolve(t && { pid: t.pid, io, status: t.status });
       },
     },
-    containerDir: (id) => `/nonexistent/${id}`,
+    containerDir: (id) => path.join(dirs, id),
     startTask: (c) => {
       log.started.push(c.id);
       return Promise.resolve();
@@ -337,4 +344,14 @@ test("an auto-removed container's containerd side left by a stop or crash is del
   assert.deepEqual(log.leftoversDone, [gone]);
   assert.ok(log.quarantineKnown.includes(stuck), 'the failing one is not quarantined as unknown');
   assert.ok(!log.quarantineKnown.includes(gone));
+});
+
+test("a removal a crash cut short after its record went: the container's directory is deleted at start, even when containerd's side fails", async () => {
+  const gone = 'f'.repeat(64);
+  const stuck = '9'.repeat(64);
+  for (const id of [gone, stuck]) fs.mkdirSync(path.join(dirs, id, 'mounts'), { recursive: true });
+  const { run } = setup([], new Map(), false, {}, { pending: [gone, stuck], failing: [stuck] });
+  await run;
+  assert.equal(fs.existsSync(path.join(dirs, gone)), false);
+  assert.equal(fs.existsSync(path.join(dirs, stuck)), false);
 });
