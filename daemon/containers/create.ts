@@ -1,7 +1,8 @@
 // `docker create`'s planning: the request's settings with the daemon's defaults, checked as
 // dockerd checks them, merged with the image, with mounts, name, hostname and networks decided,
-// as the record the store keeps. Nothing is created here.
+// as the record the store keeps. Nothing is created here but, at each start, the etc files.
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InvalidParameter, NotFound } from '../../lib/errors';
@@ -177,7 +178,11 @@ export function writeContainerEtc(
 ): void {
   const hc = c.record.hostConfig;
   const d = ctx.defaults;
-  writeEtcFiles(containerDir(d, c.record.id), {
+  const dir = containerDir(d, c.record.id);
+  // Made again when missing (a record from before create made it first, cut by a crash): the
+  // start then works instead of failing on its own files.
+  fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
+  writeEtcFiles(dir, {
     hostname: c.record.config.Hostname ?? '',
     domainname: c.record.config.Domainname ?? '',
     addresses: net.addresses,

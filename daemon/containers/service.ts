@@ -196,21 +196,18 @@ export class ContainerService {
     const { record, warnings } = planCreate(this.ctx, req);
     const id = record.id;
     const dir = this.containerDir(id);
+    // The directory before the record: a crash between the two then leaves an empty directory
+    // under an ID nobody knows, not a record without its files. The hostname, hosts and
+    // resolv.conf files come at the first start, as dockerd writes them.
+    fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
     const madeVolumes = this.vols.create(record.mounts ?? []);
     let c: LiveContainer;
     try {
       c = this.store.insert(record, initialState());
     } catch (err) {
+      fs.rmSync(dir, { recursive: true, force: true });
       await this.vols.drop(madeVolumes);
       if (err instanceof NameTakenError) throw nameConflict(record.name, err.holder);
-      throw err;
-    }
-    try {
-      // The hostname, hosts and resolv.conf files come at the first start, as dockerd writes them.
-      fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
-    } catch (err) {
-      this.store.delete(id);
-      await this.vols.drop(madeVolumes);
       throw err;
     }
     // The rw snapshot is made behind the answer (every use waits for it; the first start reports

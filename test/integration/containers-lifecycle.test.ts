@@ -269,6 +269,15 @@ describe('stop, restart, kill, pause, rename, wait', () => {
     await k.ok(['rm', 'waited']);
   });
 
+  test('start of a container whose directory is gone (a crash cut its create short) makes it again', async () => {
+    const id = (await k.ok(['create', 'busybox', 'sh', '-c', 'hostname'])).trim();
+    fs.rmSync(`${k.b.dataRoot}/containers/${id}`, { recursive: true, force: true });
+    await k.ok(['start', id]);
+    assert.equal(await k.ok(['wait', id]), '0\n');
+    assert.equal(await k.ok(['logs', id]), `${id.slice(0, 12)}\n`);
+    await k.ok(['rm', id]);
+  });
+
   test('attach follows the output and ends with the exit code', async () => {
     await k.ok(['run', '-d', '--name', 'attached', 'busybox', 'sh', '-c', 'echo tick1; sleep 1; echo tick2; echo tock >&2; exit 5']);
     await k.until('the first tick', async () => (await k.ok(['logs', 'attached'])).includes('tick1'));
