@@ -28,6 +28,8 @@ const STAT_HEADER = 'X-Docker-Container-Path-Stat';
 function archivePath(q: Query): string {
   const p = queryString(q, 'path') ?? '';
   if (p === '') throw new InvalidParameter('path cannot be empty');
+  // No file name holds one; Node's fs would throw on it deep inside the handler (a 500).
+  if (p.includes('\0')) throw new InvalidParameter(`lstat ${JSON.stringify(p)}: invalid argument (a NUL byte in the path)`);
   return p;
 }
 

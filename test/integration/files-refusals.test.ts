@@ -39,6 +39,15 @@ describe('container files: refusals', { timeout: 300_000 }, () => {
     assert.match(cp.stderr, /file name too long/);
   });
 
+  test('a NUL byte in the path is a 400, for GET, HEAD and PUT (the fuzzer found a 500)', async () => {
+    for (const method of ['GET', 'HEAD', 'PUT']) {
+      const body = method === 'PUT' ? await makeTar([{ name: 'f', data: 'x' }]) : undefined;
+      const r = await raw(b, method, '/containers/live/archive?path=a%00b', body);
+      assert.equal(r.status, 400, `${method}: ${r.body.toString()}`);
+      if (method !== 'HEAD') assert.match(r.body.toString(), /invalid argument/);
+    }
+  });
+
   test('a bad tar upload is a 400', async () => {
     const r = await raw(b, 'PUT', '/containers/live/archive?path=/tmp', Buffer.from('this is not a tar archive at all'.repeat(40)));
     assert.equal(r.status, 400, r.body.toString());
