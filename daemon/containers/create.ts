@@ -57,9 +57,14 @@ export interface CreateContext {
   defaults: ContainerDefaults;
 }
 
+/** <data-root>/containers: one directory per container. */
+export function containersRoot(defaults: ContainerDefaults): string {
+  return path.join(defaults.dataRoot, 'containers');
+}
+
 /** <data-root>/containers/<id>: the log, the /etc files. */
 export function containerDir(defaults: ContainerDefaults, id: string): string {
-  return path.join(defaults.dataRoot, 'containers', id);
+  return path.join(containersRoot(defaults), id);
 }
 
 /** The record of a new container, and the warnings create answers with. */

@@ -34,6 +34,8 @@ export interface RestoreDeps {
   logger: Logger;
   liveRestore: boolean;
   containerDir(id: string): string;
+  /** The names of the entries in the directory that holds the containers' directories. */
+  containerDirNames(): string[];
   startTask(c: LiveContainer): Promise<void>;
   remove(id: string): Promise<void>;
   /** Takes a running task over: network (ports, DNS), then the taskRunning hook. */
@@ -107,6 +109,22 @@ async function preparedAgain(deps: RestoreDeps, c: LiveContainer): Promise<boole
   } catch (err) {
     deps.logger.warn({ err, container: c.id }, 'preparing the rootfs of a created container failed');
     return false;
+  }
+}
+
+/**
+ * Directories without a record. create makes the directory before the record, so a crash between
+ * the two leaves an empty one: deleted. One with files (its record lost some other way) holds a
+ * log someone may want: kept and logged, as unknown containerd containers are.
+ */
+function removeStrayDirs(deps: RestoreDeps, known: Set<string>): void {
+  for (const name of deps.containerDirNames()) {
+    if (known.has(name)) continue;
+    try {
+      fs.rmdirSync(deps.containerDir(name));
+    } catch (err) {
+      deps.logger.warn({ err, dir: deps.containerDir(name) }, 'a container directory without a record is kept');
+    }
   }
 }
 
@@ -213,6 +231,7 @@ export async function restoreContainers(deps: RestoreDeps): Promise<void> {
     else if (action === 'remove') toRemove.push(id);
   }
   await deps.quarantineUnknown(inContainerd, known);
+  removeStrayDirs(deps, known);
   // As moby: the restarts once every container is restored (links and shared namespaces may
   // name one another), then the removals.
   for (const c of toStart) {

@@ -35,7 +35,15 @@ import type { ContainerStore } from './store';
 import { ContainerVolumes } from './container-volumes';
 import { ContainerQueries, type PruneOptions } from './queries';
 import { TaskControl } from './task-control';
-import { containerDir, planCreate, writeContainerEtc, type ContainerDefaults, type CreateContext, type CreateRequest } from './create';
+import {
+  containerDir,
+  containersRoot,
+  planCreate,
+  writeContainerEtc,
+  type ContainerDefaults,
+  type CreateContext,
+  type CreateRequest,
+} from './create';
 import { startTask, taskRunning } from './task-start';
 import { restoreContainers } from './restore';
 import { shutdownContainers } from './shutdown';
@@ -200,13 +208,14 @@ export class ContainerService {
     // under an ID nobody knows, not a record without its files. The hostname, hosts and
     // resolv.conf files come at the first start, as dockerd writes them.
     fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
-    const madeVolumes = this.vols.create(record.mounts ?? []);
+    let madeVolumes: ReturnType<ContainerVolumes['create']> | undefined;
     let c: LiveContainer;
     try {
+      madeVolumes = this.vols.create(record.mounts ?? []);
       c = this.store.insert(record, initialState());
     } catch (err) {
       fs.rmSync(dir, { recursive: true, force: true });
-      await this.vols.drop(madeVolumes);
+      if (madeVolumes) await this.vols.drop(madeVolumes);
       if (err instanceof NameTakenError) throw nameConflict(record.name, err.holder);
       throw err;
     }
@@ -433,6 +442,7 @@ export class ContainerService {
       logger: this.logger,
       liveRestore: this.liveRestore,
       containerDir: (id) => this.containerDir(id),
+      containerDirNames: () => (fs.existsSync(containersRoot(this.defaults)) ? fs.readdirSync(containersRoot(this.defaults)) : []),
       startTask: (c) => this.startTask(c),
       remove: (id) => this.remove(id, { force: true, volumes: true }),
       adopt: async (c, task) => {

@@ -135,6 +135,7 @@ function setup(
       },
     },
     containerDir: (id) => path.join(dirs, id),
+    containerDirNames: () => fs.readdirSync(dirs),
     startTask: (c) => {
       log.started.push(c.id);
       return Promise.resolve();
@@ -354,4 +355,18 @@ test("a removal a crash cut short after its record went: the container's directo
   await run;
   assert.equal(fs.existsSync(path.join(dirs, gone)), false);
   assert.equal(fs.existsSync(path.join(dirs, stuck)), false);
+});
+
+test('a create a crash cut short before its record: its empty directory is deleted at start; one with files and no record is kept', async () => {
+  const known = container('a'.repeat(64), 'no', {});
+  const empty = 'b'.repeat(64);
+  const withLog = 'c'.repeat(64);
+  for (const id of [known.id, empty, withLog]) fs.mkdirSync(path.join(dirs, id), { recursive: true });
+  fs.writeFileSync(path.join(dirs, withLog, `${withLog}-json.log`), '{}\n');
+  const { run } = setup([known], new Map(), false);
+  await run;
+  assert.equal(fs.existsSync(path.join(dirs, known.id)), true);
+  assert.equal(fs.existsSync(path.join(dirs, empty)), false);
+  assert.equal(fs.existsSync(path.join(dirs, withLog, `${withLog}-json.log`)), true);
+  fs.rmSync(path.join(dirs, withLog), { recursive: true });
 });
