@@ -66,6 +66,10 @@ export class OrchestratorLoop {
   /** Revision of this loop's last committed transaction: no pass until the snapshot has caught up. */
   private committed = 0;
   private listed = false;
+  /** A listing is owed: the timer lists instead of running a pass. */
+  private relistDue = false;
+  /** When the snapshot still lags this loop's last commit at this time, the cluster is listed again. */
+  private catchUpBy = Infinity;
   /** Passes run and transactions committed (tests, debugging). */
   readonly stats = { passes: 0, commits: 0, conflicts: 0, relists: 0 };
 
@@ -93,8 +97,12 @@ export class OrchestratorLoop {
     this.timerAt = Infinity;
   }
 
-  /** A pass at `at` (ms since the epoch), unless one is due sooner. */
-  private scheduleAt(at: number, what: () => void = () => this.runPass()): void {
+  /**
+   * The loop's one timer at `at` (ms since the epoch), unless it is due sooner. What it does is
+   * decided when it fires (a listing if one is due, else a pass), so that a pass asked for sooner
+   * never drops a listing asked for later.
+   */
+  private scheduleAt(at: number): void {
     if (this.stopped || at >= this.timerAt) return;
     clearTimeout(this.timer);
     this.timerAt = at;
@@ -102,11 +110,18 @@ export class OrchestratorLoop {
       () => {
         this.timer = undefined;
         this.timerAt = Infinity;
-        what();
+        if (this.relistDue) this.relist();
+        else this.runPass();
       },
       Math.max(0, at - this.now()),
     );
     this.timer.unref();
+  }
+
+  /** A listing after the retry delay (a store error, a snapshot that never caught up). */
+  private relistLater(): void {
+    this.relistDue = true;
+    this.scheduleAt(this.now() + (this.o.retryMs ?? DEFAULT_RETRY_MS));
   }
 
   private relevant(key: string): boolean {
@@ -127,11 +142,12 @@ export class OrchestratorLoop {
     this.clearTimer();
     const gen = ++this.generation;
     this.listed = false;
+    this.relistDue = false;
     this.stats.relists++;
     this.doRelist(gen).catch((err: unknown) => {
       if (this.stopped || gen !== this.generation) return;
       this.o.logger?.warn({ err: errorMessage(err) }, 'swarm orchestrator: cannot read the cluster store; retrying');
-      this.scheduleAt(this.now() + (this.o.retryMs ?? DEFAULT_RETRY_MS), () => this.relist());
+      this.relistLater();
     });
   }
 
@@ -144,6 +160,7 @@ export class OrchestratorLoop {
     this.entries = new Map(entries.filter((e) => this.relevant(e.key)).map((e) => [e.key, e]));
     this.seen = revision;
     this.committed = 0;
+    this.catchUpBy = Infinity;
     const w = await this.o.kv.watch(this.o.keys.prefix, revision + 1, {
       onEvents: (events) => {
         if (gen === this.generation) this.onEvents(events);
@@ -225,11 +242,12 @@ export class OrchestratorLoop {
       return;
     }
     // the snapshot has not seen this loop's own last commit yet: its events will call again (and
-    // if they do not come, as when a commit changed no key, the cluster is listed again)
+    // if they do not come within the retry delay, as when a commit changed no key, the cluster is
+    // listed again)
     if (this.seen < this.committed) {
-      this.scheduleAt(this.now() + (this.o.retryMs ?? DEFAULT_RETRY_MS), () =>
-        this.seen < this.committed ? this.relist() : this.runPass(),
-      );
+      if (this.catchUpBy === Infinity) this.catchUpBy = this.now() + (this.o.retryMs ?? DEFAULT_RETRY_MS);
+      if (this.now() >= this.catchUpBy) this.relist();
+      else this.scheduleAt(this.catchUpBy);
       return;
     }
     this.busy = true;
@@ -237,7 +255,7 @@ export class OrchestratorLoop {
       .catch((err: unknown) => {
         if (this.stopped) return;
         this.o.logger?.warn({ err: errorMessage(err) }, 'swarm orchestrator: pass failed; listing again');
-        this.scheduleAt(this.now() + (this.o.retryMs ?? DEFAULT_RETRY_MS), () => this.relist());
+        this.relistLater();
       })
       .finally(() => {
         this.busy = false;
@@ -274,6 +292,7 @@ export class OrchestratorLoop {
       }
       this.stats.commits++;
       this.committed = r.revision;
+      this.catchUpBy = Infinity;
     }
     this.memory = result.memory;
     if (result.wakeAt !== undefined) this.scheduleAt(result.wakeAt);

@@ -3,7 +3,7 @@
 // revision). Errors from etcd become ClusterStoreUnavailable, so the API answers 503.
 
 import * as fs from 'node:fs';
-import { Etcd3, type IKeyValue, type IOptions, type Lease } from 'etcd3';
+import { Etcd3, GRPCUnavailableError, type IKeyValue, type IOptions, type Lease } from 'etcd3';
 import { ClusterStoreUnavailable, errorMessage } from '../../lib/errors';
 import type { ClusterKv, ClusterLease, KvCompare, KvEntry, KvEvent, KvOp, KvWatch, KvWatchHandlers, TxnResult } from './kv';
 
@@ -52,13 +52,29 @@ function neverSent(err: unknown): boolean {
   return /^14 UNAVAILABLE: No connection established/.test(errorMessage(err));
 }
 
-async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * Whether the call is tried again: one that never reached a member always; a read also on any
+ * UNAVAILABLE, as etcd's own Go client retries its immutable calls. A member answers a read
+ * "etcdserver: leader changed" (or "no leader") while an election, after a member is lost, is
+ * under way; a read changes nothing, so trying it again is safe. A write that reached a member
+ * may have been applied, so it is tried again only when the member says it never proposed it.
+ */
+export function retriable(err: unknown, read: boolean): boolean {
+  return neverSent(err) || neverApplied(err) || (read && err instanceof GRPCUnavailableError);
+}
+
+/** A member refused the call before proposing it to raft: no leader to take it, so nothing was applied. */
+function neverApplied(err: unknown): boolean {
+  return /etcdserver: no leader|raft proposal dropped/.test(errorMessage(err));
+}
+
+async function guarded<T>(fn: () => Promise<T>, read = false): Promise<T> {
   const deadline = Date.now() + RETRY_WAIT_MS;
   for (;;) {
     try {
       return await fn();
     } catch (err) {
-      if (!neverSent(err) || Date.now() >= deadline) throw unavailable(err);
+      if (!retriable(err, read) || Date.now() >= deadline) throw unavailable(err);
     }
     await new Promise((r) => setTimeout(r, RETRY_STEP_MS));
   }
@@ -120,14 +136,14 @@ export class EtcdKv implements ClusterKv {
     return guarded(async () => {
       const res = await this.client.get(key).exec();
       return res.kvs.length > 0 ? entryOf(res.kvs[0]) : null;
-    });
+    }, true);
   }
 
   list(prefix: string): Promise<{ entries: KvEntry[]; revision: number }> {
     return guarded(async () => {
       const res = await this.client.getAll().prefix(prefix).exec();
       return { entries: res.kvs.map(entryOf), revision: Number(res.header.revision) };
-    });
+    }, true);
   }
 
   private ops(ops: KvOp[]): Array<ReturnType<Etcd3['put']> | ReturnType<Etcd3['delete']>> {

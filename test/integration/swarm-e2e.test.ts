@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadBusybox, pollUntil, type Berth } from './harness';
-import { destroySwarm, EtcdCluster, lines, ok, startSwarmNode } from './swarm-kit';
+import { destroySwarm, EtcdCluster, lines, ok, startSwarmNode, swarmLines } from './swarm-kit';
 
 const TTL = 3;
 const POLL_MS = 30_000;
@@ -166,7 +166,14 @@ describe('swarm end to end through the docker CLI', () => {
       c.restart(i);
       assert.ok(await pollUntil(POLL_MS, 200, async () => (await c.ctl(['endpoint', 'health'])).code === 0), `member ${i} back`);
     }
-    assert.ok(await pollUntil(POLL_MS, 300, async () => (await replicas('web')) === `${N}/${N}`), await replicas('web'));
+    // On failure: the tasks as the CLI shows them and what each node logged about the swarm.
+    const why = async (): Promise<string> =>
+      [
+        await replicas('web'),
+        await ok(n1, ['service', 'ps', '--no-trunc', 'web']),
+        ...nodes.map((n, k) => `node ${k}:\n${swarmLines(n?.log() ?? '')}`),
+      ].join('\n');
+    assert.ok(await pollUntil(POLL_MS, 300, async () => (await replicas('web')) === `${N}/${N}`), await why());
     const rows = (await ps('web')).filter((r) => r.desired === 'Running');
     const slots = rows.map((r) => r.name).sort();
     assert.deepEqual(

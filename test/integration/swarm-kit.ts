@@ -169,3 +169,12 @@ export async function fails(b: Berth, args: string[], text: string | RegExp, inp
 }
 
 export { lines } from './container-kit';
+
+/** The swarm agent's and orchestrator's lines of a berthd log, the last `max` of them (failure messages). */
+export function swarmLines(log: string, max = 60): string {
+  return log
+    .split('\n')
+    .filter((l) => l.includes('"msg":"swarm'))
+    .slice(-max)
+    .join('\n');
+}

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, mock, test } from 'node:test';
 import { clusterKeys } from '../../daemon/swarm/keys';
+import { ClusterStoreUnavailable } from '../../lib/errors';
 import { OrchestratorLoop } from '../../daemon/swarm/orchestrator-loop';
 import type { ServiceSpec, Task } from '../../daemon/swarm/orchestrator/types';
 import type { NodeRecord } from '../../daemon/swarm/shapes';
@@ -253,6 +254,50 @@ test('a stale snapshot (a service updated under it): the transaction fails, the 
     ts.some((t) => t.Spec?.ContainerSpec?.Image === 'busybox:1'),
     'the update goes on after the relist',
   );
+  await loop.stop();
+});
+
+test('a store outage while a pass commits: the listing owed is not dropped by the pass asked for meanwhile; the loop converges', async () => {
+  const f = await cluster(['n1']);
+  await addService(f.kv, 's1', web(1));
+  const realTxn = f.kv.txn.bind(f.kv);
+  const realList = f.kv.list.bind(f.kv);
+  const realWatch = f.kv.watch.bind(f.kv);
+  const watchErrors: Array<(err: Error) => void> = [];
+  let down = false;
+  let held: (() => void) | undefined;
+  mock.method(f.kv, 'list', (prefix: string) =>
+    down ? Promise.reject(new ClusterStoreUnavailable('cluster store unavailable: down')) : realList(prefix),
+  );
+  mock.method(f.kv, 'watch', async (...args: Parameters<MemoryKv['watch']>) => {
+    watchErrors.push(args[2].onError);
+    return realWatch(...args);
+  });
+  mock.method(f.kv, 'txn', (...args: Parameters<MemoryKv['txn']>) => {
+    // the loop's first commit is held, then fails as the store goes away
+    if (args[0][0]?.key !== keys.leader) return realTxn(...args);
+    if (down) return Promise.reject(new ClusterStoreUnavailable('cluster store unavailable: down'));
+    if (held) return realTxn(...args);
+    return new Promise<never>((_resolve, reject) => {
+      held = () => reject(new ClusterStoreUnavailable('cluster store unavailable: down'));
+    });
+  });
+  const loop = new OrchestratorLoop({ kv: f.kv, keys, term: f.term, ids: counter() });
+  loop.start();
+  await advance(200);
+  assert.ok(held, "the first pass's commit is under way");
+  // a change while the pass is busy: a pass is owed after it
+  await addService(f.kv, 's2', { ...web(1), Name: 'other' });
+  await advance(200);
+  // the store goes away: the watch ends, the listing fails (one is owed), the held commit fails
+  down = true;
+  for (const onError of watchErrors.splice(0)) onError(new ClusterStoreUnavailable('cluster store unavailable: down'));
+  await settle();
+  held?.();
+  await advance(200);
+  down = false;
+  await advance(3000);
+  assert.equal((await tasks(f.kv)).length, 2, 'both services placed once the store is back');
   await loop.stop();
 });
 
