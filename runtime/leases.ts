@@ -79,5 +79,9 @@ export async function releaseLeftoverLeases(ctd: Containerd): Promise<LeftoverLe
       out.released.push(id);
     }
   }
+  // containerd schedules its GC after a lease's deletion but not after a resource's: an extraction
+  // dropped after that GC ran would stay until something else brings one. One more GC, waited
+  // for, once everything is dropped (a synchronous delete of an empty lease asks for it).
+  if (out.released.length > 0 || out.extracts.length > 0) await withLease(ctd, () => Promise.resolve(), { syncDelete: true });
   return out;
 }
