@@ -15,13 +15,16 @@ interface Res {
 class FakeLeases {
   readonly leases = new Map<string, Res[]>();
   readonly deleted: string[] = [];
+  /** Deletions that asked for a GC and waited for it. */
+  readonly synced: string[] = [];
   create(req: { id?: string }): Promise<object> {
     this.leases.set(req.id ?? '', []);
     return Promise.resolve({});
   }
-  delete(req: { id?: string }): Promise<object> {
+  delete(req: { id?: string; sync?: boolean }): Promise<object> {
     this.leases.delete(req.id ?? '');
     this.deleted.push(req.id ?? '');
+    if (req.sync) this.synced.push(req.id ?? '');
     return Promise.resolve({});
   }
   list(): Promise<{ leases: { id: string }[] }> {
@@ -86,14 +89,20 @@ test('leases of cut operations are released; pull leases are kept without their 
   const out = await releaseLeftoverLeases(ctd);
   assert.deepEqual(out.released.sort(), [load, create].sort());
   assert.deepEqual(out.extracts, [EXTRACT]);
-  assert.deepEqual(leases.deleted.sort(), [load, create].sort());
+  // Then one GC, waited for, after the last drop (containerd runs none for a dropped resource):
+  // an empty lease of its own deleted synchronously.
+  const gc = leases.deleted.at(-1) ?? '';
+  assert.deepEqual(leases.synced, [gc]);
+  assert.ok(![load, create].includes(gc) && !leases.leases.has(gc));
+  assert.deepEqual(leases.deleted.slice(0, -1).sort(), [load, create].sort());
   assert.deepEqual(leases.leases.get(pull), [content, ingest, committed]);
   for (const id of ['moby-lease', 'berth-', 'berth-pull', 'berth-x-y-z', `berth-${'1'.repeat(13)}`]) {
     assert.deepEqual(leases.leases.get(id), [extract], id);
   }
 
-  // A second start finds nothing more to do.
+  // A second start finds nothing more to do, and asks for no GC.
   assert.deepEqual(await releaseLeftoverLeases(ctd), { released: [], extracts: [] });
+  assert.deepEqual(leases.synced, [gc]);
 });
 
 test('a finished operation leaves no lease to release', async () => {
