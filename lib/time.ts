@@ -40,6 +40,11 @@ export function preciseNow(): NanoTime {
   return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
 }
 
+/** The NanoTime one nanosecond after `t`. */
+export function nextNanosecond(t: NanoTime): NanoTime {
+  return t.nsec < 999_999_999 ? { sec: t.sec, nsec: t.nsec + 1 } : { sec: t.sec + 1, nsec: 0 };
+}
+
 /** A Date (plus optional exact nanoseconds within its second) as a NanoTime. */
 export function nanoTimeOf(date: Date, nsec?: number): NanoTime {
   const ms = date.getTime();
@@ -79,6 +84,32 @@ function secondsPrefix(sec: number): string {
 function nanoDigits(nsec: number): string {
   const s = String(nsec);
   return '000000000'.slice(s.length) + s;
+}
+
+/**
+ * formatRFC3339Nano's text written into `buf` at `at` (ASCII, at most 30 bytes; the caller makes
+ * room); answers the offset after it. For writers that encode a timestamp per log entry.
+ */
+export function writeRFC3339Nano(t: NanoTime, buf: Uint8Array, at: number): number {
+  const prefix = secondsPrefix(t.sec);
+  let p = at;
+  for (let i = 0; i < prefix.length; i++) buf[p++] = prefix.charCodeAt(i);
+  let n = t.nsec;
+  if (n !== 0) {
+    let digits = 9;
+    while (n % 10 === 0) {
+      n /= 10;
+      digits--;
+    }
+    buf[p] = 0x2e; // .
+    for (let i = digits; i > 0; i--) {
+      buf[p + i] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    p += digits + 1;
+  }
+  buf[p++] = 0x5a; // Z
+  return p;
 }
 
 /** Go's time.RFC3339Nano in UTC: fraction with trailing zeros trimmed, none at all for whole seconds. */

@@ -4,7 +4,7 @@
 // an unterminated last line is flushed at EOF as a partial message. Raw chunks are also fanned
 // out to live listeners (attach). The sources are always drained, listeners or not.
 import type { Readable } from 'node:stream';
-import { preciseNow, toDate } from '../../lib/time';
+import { nextNanosecond, preciseNow } from '../../lib/time';
 import type { LogSink, LogStream, LogTime } from './types';
 
 /** moby's defaultBufSize: the longest message before a line is split into partial pieces. */
@@ -101,17 +101,34 @@ export class LogCopier {
     let parts: Buffer[] = [];
     let pending = 0;
     let partialTs: LogTime | undefined;
+    // The clock is read once per read chunk: the chunk's lines arrived together, and get that
+    // time, each a nanosecond after the one before (moby reads it per line, a few hundred
+    // nanoseconds apart; the order is the same).
+    let last: LogTime | undefined;
+    let clockRead = false;
+    const fresh = (): LogTime => {
+      let t: LogTime;
+      if (!clockRead || !last) {
+        clockRead = true;
+        t = now();
+        if (last && (t.sec < last.sec || (t.sec === last.sec && t.nsec <= last.nsec))) t = nextNanosecond(last);
+      } else {
+        t = nextNanosecond(last);
+      }
+      last = t;
+      return t;
+    };
 
     const emit = (line: Buffer, partial: boolean): void => {
       let ts: LogTime;
       if (partial) {
-        partialTs ??= now();
+        partialTs ??= fresh();
         ts = partialTs;
       } else {
-        ts = partialTs ?? now();
+        ts = partialTs ?? fresh();
         partialTs = undefined;
       }
-      this.deliver({ stream, line, time: toDate(ts), nsec: ts.nsec, partial });
+      this.deliver({ stream, line, time: ts, partial });
     };
     const takePending = (tail: Buffer): Buffer => {
       if (pending === 0) return tail;
@@ -123,6 +140,7 @@ export class LogCopier {
     };
 
     const onChunk = (chunk: Buffer): void => {
+      clockRead = false;
       for (const l of this.listeners) {
         try {
           l(stream, chunk);
@@ -163,6 +181,7 @@ export class LogCopier {
         src.off('data', onChunk);
         if (err) this.opts.onError?.(err);
         // An unterminated last line: logged as a partial message, as moby does at EOF.
+        clockRead = false;
         if (pending > 0) emit(takePending(Buffer.alloc(0)), true);
         resolve();
       };

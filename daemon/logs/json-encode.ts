@@ -48,7 +48,16 @@ export class ByteWriter {
   }
   ascii(s: string): void {
     this.ensure(s.length);
-    this.len += this.buf.write(s, this.len, 'latin1');
+    // Short strings (the keys and punctuation of every entry) in a loop: Buffer.write's native
+    // call costs more than the copy.
+    if (s.length > 32) {
+      this.len += this.buf.write(s, this.len, 'latin1');
+      return;
+    }
+    const b = this.buf;
+    let p = this.len;
+    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+    this.len = p;
   }
   byte(b: number): void {
     this.ensure(1);

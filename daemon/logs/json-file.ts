@@ -10,7 +10,7 @@ import { withFilesExclusive } from './fsop-lock';
 import { compressRotatedFile } from './gzip-file';
 import { ByteWriter, marshalStringMap, writeJsonString } from './json-encode';
 import { PendingEntries } from './pending-entries';
-import { formatRFC3339Nano, nanoTimeOf } from '../../lib/time';
+import { formatRFC3339Nano, writeRFC3339Nano } from '../../lib/time';
 import type { LogMessage, LogSink } from './types';
 
 const writev = promisify(fs.writev);
@@ -48,6 +48,8 @@ export interface JsonFileLoggerOptions {
  * stream, the time, the punctuation and the newline, with room to spare. Attrs come on top.
  */
 const ENTRY_OVERHEAD = 128;
+/** The longest RFC 3339 time with nanoseconds: 2006-01-02T15:04:05.999999999Z, 30 bytes. */
+const TIME_ROOM = 30;
 
 const toError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
@@ -99,11 +101,11 @@ export class JsonFileLogger implements LogSink {
   /** The bytes dockerd writes for `msg`: one JSON object and a newline. */
   encode(msg: LogMessage): Buffer {
     this.encoder.reset();
-    this.encodeInto(this.encoder, msg, formatRFC3339Nano(nanoTimeOf(msg.time, msg.nsec)));
+    this.encodeInto(this.encoder, msg);
     return this.encoder.take();
   }
 
-  private encodeInto(w: ByteWriter, msg: LogMessage, time: string): void {
+  private encodeInto(w: ByteWriter, msg: LogMessage): void {
     w.byte(0x7b); // {
     const hasLog = msg.line.length > 0 || !msg.partial;
     if (hasLog) {
@@ -122,18 +124,21 @@ export class JsonFileLogger implements LogSink {
       w.ascii(',"attrs":');
       w.bytes(this.attrs);
     }
-    w.ascii(`,"time":"${time}"}\n`);
+    w.ascii(',"time":"');
+    w.ensure(TIME_ROOM);
+    w.len = writeRFC3339Nano(msg.time, w.buf, w.len);
+    w.ascii('"}\n');
   }
 
   log(msg: LogMessage): void {
     if (this.closed) return;
-    const t = nanoTimeOf(msg.time, msg.nsec);
+    const t = msg.time;
     const w = this.blockWriter;
     const block = this.pending.target(msg.line.length * 6 + (this.attrs?.length ?? 0) + ENTRY_OVERHEAD);
     const start = this.pending.offset;
     w.buf = block;
     w.len = start;
-    this.encodeInto(w, msg, formatRFC3339Nano(t));
+    this.encodeInto(w, msg);
     // The room asked for covers the worst case, so the writer never had to move to a buffer of its own.
     if (w.buf !== block) throw new Error('log entry outgrew the room reserved for it');
     this.pending.commit(w.len, t);

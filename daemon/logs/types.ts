@@ -1,15 +1,15 @@
 // Shared shapes of the container logging pipeline: copier → sink (json-file writer) → file → reader.
 
+import type { NanoTime } from '../../lib/time';
+
 export type LogStream = 'stdout' | 'stderr';
 
 /** One message as the copier hands it to a sink; `line` has no trailing newline. */
 export interface LogMessage {
   stream: LogStream;
   line: Buffer;
-  /** Wall-clock time; whole seconds are taken from here. */
-  time: Date;
-  /** Nanoseconds within the second (0..999999999); when absent, the Date's milliseconds. */
-  nsec?: number;
+  /** When the copier read it, with nanoseconds. */
+  time: LogTime;
   /** A piece of a longer line (or an unterminated last line): written without a newline. */
   partial?: boolean;
 }
@@ -36,4 +36,4 @@ export interface LogEntry {
 }
 
 /** A log entry's time, with nanosecond precision. */
-export type { NanoTime as LogTime } from '../../lib/time';
+export type LogTime = NanoTime;

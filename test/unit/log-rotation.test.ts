@@ -8,9 +8,10 @@ import { mock, test } from 'node:test';
 import { JsonFileLogger, highestRotatedIndex, shiftRotatedFiles } from '../../daemon/logs/json-file';
 import { validateLogOpts } from '../../daemon/logs/log-opts';
 import { freshLogPaths } from './log-files';
+import { nanoTimeOf, type NanoTime } from '../../lib/time';
 
 const fresh = freshLogPaths('berth-rotation-');
-const at = (i: number): Date => new Date(Date.UTC(2026, 10, 28, 14, 21, 16) + i);
+const at = (i: number): NanoTime => nanoTimeOf(new Date(Date.UTC(2026, 10, 28, 14, 21, 16) + i));
 
 test('rotation values are refused at create with dockerd texts', () => {
   const bad = (opts: Record<string, string>, message: string): void =>

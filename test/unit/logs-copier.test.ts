@@ -115,12 +115,39 @@ test('splitting does not depend on how the bytes are chunked', async () => {
       `chunk size ${chunkSize}`,
     );
     // Timestamps: a partial run shares the first piece's; others are fresh.
-    const ns = sink.msgs.map((m) => m.nsec);
+    const ns = sink.msgs.map((m) => m.time.nsec);
     assert.equal(ns[3], ns[4]);
     assert.equal(ns[5], ns[6]);
     assert.deepEqual([ns[8], ns[9], ns[10]], [ns[7], ns[7], ns[7]]);
     assert.ok(ns[11]! > ns[10]!);
   }
+});
+
+test('the clock is read once per read chunk: its lines a nanosecond apart, never going back across chunks', async () => {
+  let reads = 0;
+  // A clock that stands still: the second chunk's reading is not after the first chunk's lines.
+  const still = (): LogTime => {
+    reads++;
+    return { sec: 1000, nsec: 999_999_998 };
+  };
+  const src = new PassThrough();
+  const sink = new Collect();
+  const copier = new LogCopier({ stdout: src }, sink, { now: still });
+  src.write('a\nb\nc\n');
+  await new Promise((r) => setImmediate(r));
+  src.write('d\n');
+  src.end();
+  await copier.done();
+  assert.deepEqual(
+    sink.msgs.map((m) => [m.line.toString(), m.time.sec, m.time.nsec]),
+    [
+      ['a', 1000, 999_999_998],
+      ['b', 1000, 999_999_999],
+      ['c', 1001, 0],
+      ['d', 1001, 1],
+    ],
+  );
+  assert.equal(reads, 2);
 });
 
 test('live listeners see raw chunks of each stream and can leave', async () => {

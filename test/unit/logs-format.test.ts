@@ -10,6 +10,7 @@ import { JsonFileLogger } from '../../daemon/logs/json-file';
 import { mergeLogConfig, parseLogOpts, validateLogOpts } from '../../daemon/logs/log-opts';
 import { decodeEntry } from '../../daemon/logs/entry-decode';
 import type { LogEntry } from '../../daemon/logs/types';
+import { nanoTimeOf } from '../../lib/time';
 import { cap1Api, cap1Log, cap2Api, cap2Log, cap2TailApi } from '../fixtures/dockerd-logs';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-logfmt-'));
@@ -56,7 +57,7 @@ for (const [name, b64, attrs] of [
       let line = partial ? e.line : e.line.subarray(0, -1);
       // The file holds U+FFFD for the invalid bytes the container wrote: put those back.
       if (line.toString().startsWith('bad utf8:')) line = Buffer.from('bad utf8: \xff\xfe \xc0\xaf end', 'latin1');
-      const msg = { stream: e.stream, line, time: e.time, nsec: e.nsec, partial };
+      const msg = { stream: e.stream, line, time: nanoTimeOf(e.time, e.nsec), partial };
       assert.equal(logger.encode(msg).toString('latin1'), raw.toString('latin1'));
     }
     void logger.close();
@@ -66,12 +67,12 @@ for (const [name, b64, attrs] of [
 test('invalid UTF-8 goes out as \\ufffd per byte, as Go', () => {
   const logger = new JsonFileLogger({ path: path.join(tmp, 'utf8.log') });
   const enc = (bytes: number[]): string =>
-    JSON.parse(logger.encode({ stream: 'stdout', line: Buffer.from(bytes), time: new Date(0), partial: true }).toString()).log;
+    JSON.parse(logger.encode({ stream: 'stdout', line: Buffer.from(bytes), time: { sec: 0, nsec: 0 }, partial: true }).toString()).log;
   assert.equal(enc([0xe4, 0xb8]), '\ufffd\ufffd'); // truncated sequence: each byte
   assert.equal(enc([0xed, 0xa0, 0x80]), '\ufffd\ufffd\ufffd'); // encoded surrogate
   assert.equal(enc([0xf4, 0x90, 0x80, 0x80]), '\ufffd\ufffd\ufffd\ufffd'); // > U+10FFFF
   assert.equal(enc([0xef, 0xbf, 0xbd]), '\ufffd'); // a real U+FFFD passes through raw
-  const raw = logger.encode({ stream: 'stdout', line: Buffer.from([0xef, 0xbf, 0xbd, 0x7f]), time: new Date(0), partial: true });
+  const raw = logger.encode({ stream: 'stdout', line: Buffer.from([0xef, 0xbf, 0xbd, 0x7f]), time: { sec: 0, nsec: 0 }, partial: true });
   assert.ok(raw.includes(Buffer.from([0xef, 0xbf, 0xbd, 0x7f])));
   // time 0 is a whole second: no fraction at all
   assert.ok(raw.toString().endsWith('"time":"1970-01-01T00:00:00Z"}\n'));

@@ -6,9 +6,10 @@ import * as zlib from 'node:zlib';
 import { JsonFileLogger } from '../../daemon/logs/json-file';
 import { rotatedGz } from '../fixtures/dockerd-logs';
 import { freshLogPaths } from './log-files';
+import { nanoTimeOf, type NanoTime } from '../../lib/time';
 
 const fresh = freshLogPaths('berth-jsonfile-');
-const at = (i: number): Date => new Date(Date.UTC(2026, 10, 28, 14, 21, 16) + i);
+const at = (i: number): NanoTime => nanoTimeOf(new Date(Date.UTC(2026, 10, 28, 14, 21, 16) + i));
 const NSEC = 123456789; // nine significant digits: every entry the same length as dockerd's
 const logLines = (text: string): string[] =>
   text
@@ -38,7 +39,7 @@ test('rotation by max-size keeps max-file files, cut where dockerd cuts', async 
   const logger = new JsonFileLogger({ path: file, maxSize: 1000, maxFile: 3 });
   let rotations = 0;
   logger.subscribe(() => rotations++);
-  for (let i = 0; i < 60; i++) logger.log({ stream: 'stdout', line: Buffer.from(`line ${i}`), time: at(i), nsec: NSEC });
+  for (let i = 0; i < 60; i++) logger.log({ stream: 'stdout', line: Buffer.from(`line ${i}`), time: { sec: at(i).sec, nsec: NSEC } });
   await logger.close();
   const dir = path.dirname(file);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['c-json.log', 'c-json.log.1', 'c-json.log.2']);
@@ -63,7 +64,7 @@ test('rotation by max-size keeps max-file files, cut where dockerd cuts', async 
 test('max-file 1 truncates in place', async () => {
   const file = fresh();
   const logger = new JsonFileLogger({ path: file, maxSize: 500, maxFile: 1 });
-  for (let i = 0; i < 30; i++) logger.log({ stream: 'stdout', line: Buffer.from(`entry ${i}`), time: at(i), nsec: NSEC });
+  for (let i = 0; i < 30; i++) logger.log({ stream: 'stdout', line: Buffer.from(`entry ${i}`), time: { sec: at(i).sec, nsec: NSEC } });
   await logger.close();
   assert.deepEqual(fs.readdirSync(path.dirname(file)), ['c-json.log']);
   const lines = logLines(fs.readFileSync(file, 'utf8'));
@@ -75,7 +76,7 @@ test("compress: rotated files are gzip with dockerd's header and lastTime", asyn
   const file = fresh();
   const logger = new JsonFileLogger({ path: file, maxSize: 1000, maxFile: 3, compress: true });
   for (let i = 0; i < 60; i++) {
-    logger.log({ stream: 'stdout', line: Buffer.from(`line ${i}`), time: at(i), nsec: NSEC });
+    logger.log({ stream: 'stdout', line: Buffer.from(`line ${i}`), time: { sec: at(i).sec, nsec: NSEC } });
     if (i % 7 === 0) await logger.flush(); // let compressions interleave with writes
   }
   await logger.close();

@@ -23,8 +23,7 @@ test(`reading a ${TOTAL_MB} MB log streams with bounded memory`, async (t) => {
     const b = logger.encode({
       stream: perBlock % 5 ? 'stdout' : 'stderr',
       line: Buffer.from(`${perBlock} ${text}`),
-      time: new Date(Date.UTC(2026, 0, 1) + perBlock),
-      nsec: 123456789,
+      time: { sec: Math.floor((Date.UTC(2026, 0, 1) + perBlock) / 1000), nsec: 123456789 },
     });
     parts.push(b);
     size += b.length;

@@ -15,8 +15,7 @@ const BASE = Date.UTC(2026, 10, 28, 14, 0, 0);
 const msgAt = (i: number, stream: LogStream = 'stdout', text = `line ${i}`) => ({
   stream,
   line: Buffer.from(text),
-  time: new Date(BASE + i * 1000),
-  nsec: i,
+  time: { sec: BASE / 1000 + i, nsec: i },
 });
 
 async function collect(it: AsyncIterable<LogEntry>): Promise<string[]> {

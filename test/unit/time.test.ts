@@ -12,6 +12,7 @@ import {
   nowRFC3339Nano,
   parseRFC3339Nano,
   preciseNow,
+  writeRFC3339Nano,
 } from '../../lib/time';
 
 test('RFC 3339 times: trimmed for files, fixed nine digits for the API', () => {
@@ -40,6 +41,23 @@ test('RFC 3339 times parse back to what was formatted', () => {
   );
   assert.deepEqual(nanoTimeOf(new Date(1500), 7), { sec: 1, nsec: 7 });
   assert.deepEqual(nanoTimeOf(new Date(1500)), { sec: 1, nsec: 500_000_000 });
+});
+
+test('writeRFC3339Nano writes the bytes of formatRFC3339Nano, and nothing past them', () => {
+  const time = fc.record({
+    sec: fc.integer({ min: 0, max: 253402300799 }),
+    nsec: fc.oneof(fc.integer({ min: 0, max: 999_999_999 }), fc.constantFrom(0, 1, 10, 500_000_000, 999_999_999, 120)),
+  });
+  const buf = Buffer.alloc(40, 0xff);
+  fc.assert(
+    fc.property(time, fc.nat(8), (t, at) => {
+      buf.fill(0xff);
+      const end = writeRFC3339Nano(t, buf, at);
+      const want = formatRFC3339Nano(t);
+      assert.equal(buf.toString('latin1', at, end), want);
+      assert.ok(buf.subarray(0, at).every((b) => b === 0xff) && buf.subarray(end).every((b) => b === 0xff));
+    }),
+  );
 });
 
 /** Spins until the monotonic clock has moved `ns` on, so preciseNow has to re-anchor. */
