@@ -5,6 +5,7 @@
 import type { FastifyRequest } from 'fastify';
 import { InvalidParameter } from '../lib/errors';
 import { atoi, parseGoInt, StrconvError } from '../lib/go-strconv';
+import { goQuote } from '../lib/go-quote';
 
 export type Query = Readonly<Record<string, string | readonly string[] | undefined>>;
 
@@ -71,6 +72,26 @@ export function parseInt64BigInt(value: string): bigint {
 /** strconv.Atoi as handlers apply it to a parameter: Go's error text, as InvalidParameter. */
 export function atoiValue(value: string): number {
   return asInvalidParameter(() => atoi(value));
+}
+
+/**
+ * A TTY dimension of a resize (`h`, `w`), as current moby's routes read it: an integer from 0 to
+ * 2^32-1, else 400 `invalid resize height "x": invalid syntax` (absent counts as "") or
+ * `...: value out of range` (negative ones too). dockerd 20.10 took any int and wrapped it.
+ */
+export function resizeDimension(query: Query, key: 'h' | 'w'): number {
+  const v = queryString(query, key) ?? '';
+  const invalid = (reason: string): InvalidParameter =>
+    new InvalidParameter(`invalid resize ${key === 'h' ? 'height' : 'width'} ${goQuote(v)}: ${reason}`);
+  let n: number;
+  try {
+    n = atoi(v);
+  } catch (err) {
+    if (err instanceof StrconvError) throw invalid(err.reason);
+    throw err;
+  }
+  if (n < 0 || n > 0xffff_ffff) throw invalid('value out of range');
+  return n;
 }
 
 function asInvalidParameter<T>(parse: () => T): T {

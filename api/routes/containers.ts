@@ -17,7 +17,7 @@ import { Filters, parseTimestamp } from '../filters';
 import { acceptWebsocket, hijack, startRawResponse, streamMediaType, writableOrGone, writeFlushed } from '../hijack';
 import { versionLessThan } from '../version';
 import { containerCreateAt, shapes } from '../version-shapes';
-import { atoiValue, boolValue, int64ValueOrDefault, pathParam, queryOf, queryString, type Query } from '../query';
+import { atoiValue, boolValue, int64ValueOrDefault, pathParam, queryOf, queryString, resizeDimension, type Query } from '../query';
 import { sendEmpty, sendJson } from '../reply';
 import { encodeFrame, STDERR, STDOUT } from '../streams';
 import type { Operations } from './operations';
@@ -262,9 +262,8 @@ export function containerOperations(backend: ContainerBackend): Operations {
 
     ContainerResize: async (request, reply) => {
       const q = queryOf(request);
-      const h = optionalInt(q, 'h') ?? 0;
-      const w = optionalInt(q, 'w') ?? 0;
-      if (h < 0 || w < 0) throw new InvalidParameter('invalid resize dimensions');
+      const h = resizeDimension(q, 'h');
+      const w = resizeDimension(q, 'w');
       await backend.resize(pathParam(request, 'id'), h, w);
       return reply.code(200).send();
     },

@@ -8,7 +8,7 @@ import type { ExecCreateConfig, ExecInspectResponse, ExecSession, ExecStartOptio
 import { readJsonBody, readTypedJsonBody } from '../body';
 import { EXEC_BODY } from '../go-decode';
 import { hijack, isUpgraded, streamMediaType } from '../hijack';
-import { atoiValue, pathParam, queryOf, queryString } from '../query';
+import { pathParam, queryOf, resizeDimension } from '../query';
 import { sendJson } from '../reply';
 import { encodeFrame, MEDIA_TYPE_RAW_STREAM, STDERR, STDOUT } from '../streams';
 import { versionLessThan } from '../version';
@@ -124,10 +124,8 @@ export function execOperations(backend: ExecBackend): Operations {
 
     ExecResize: async (request, reply) => {
       const q = queryOf(request);
-      // strconv.Atoi of r.Form.Get: an absent value is "", invalid syntax
-      const height = atoiValue(queryString(q, 'h') ?? '');
-      const width = atoiValue(queryString(q, 'w') ?? '');
-      if (height < 0 || width < 0) throw new InvalidParameter('invalid resize dimensions');
+      const height = resizeDimension(q, 'h');
+      const width = resizeDimension(q, 'w');
       await backend.resize(pathParam(request, 'id'), height, width);
       return reply.code(200).send();
     },

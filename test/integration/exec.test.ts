@@ -302,6 +302,33 @@ test('bad exec requests: unknown exec, unknown container, empty command', async 
   const id = await createExec('ex-run', { Cmd: ['true'] });
   const badResize = await api('POST', `/exec/${id}/resize?h=x&w=1`);
   assert.equal(badResize.status, 400);
+  assert.deepEqual(badResize.json, { message: 'invalid resize height "x": invalid syntax' });
+});
+
+test("resize dimensions: integers from 0 to 2^32-1, else 400 with current moby's texts, on containers and execs", async () => {
+  const id = await createExec('ex-run', { Cmd: ['true'] });
+  const cases: Array<[string, string]> = [
+    ['w=100', 'invalid resize height "": invalid syntax'],
+    ['h=&w=100', 'invalid resize height "": invalid syntax'],
+    ['h=100', 'invalid resize width "": invalid syntax'],
+    ['h=not-a-number&w=100', 'invalid resize height "not-a-number": invalid syntax'],
+    ['h=-100&w=100', 'invalid resize height "-100": value out of range'],
+    ['h=100&w=-100', 'invalid resize width "-100": value out of range'],
+    ['h=4294967296&w=100', 'invalid resize height "4294967296": value out of range'],
+    // The fuzzer's case: an int64 that containerd's uint32 field cannot carry (was a 500).
+    ['h=9223372036854775807&w=1', 'invalid resize height "9223372036854775807": value out of range'],
+    ['h=1&w=99999999999999999999', 'invalid resize width "99999999999999999999": value out of range'],
+  ];
+  for (const path of ['/containers/ex-run/resize', `/exec/${id}/resize`]) {
+    for (const [query, message] of cases) {
+      const res = await api('POST', `${path}?${query}`);
+      assert.equal(res.status, 400, `${path}?${query}: ${res.body}`);
+      assert.deepEqual(res.json, { message }, `${path}?${query}`);
+    }
+  }
+  // The largest value goes through (a container without a TTY has no terminal to size).
+  const max = await api('POST', '/containers/ex-run/resize?h=4294967295&w=0');
+  assert.equal(max.status, 200, max.body);
 });
 
 test('exec inspect before, during and after a run; ExecIDs on the container', async () => {
