@@ -248,6 +248,28 @@ test('after a watch error: listed again, containers of tasks deleted meanwhile r
   assert.equal(await state('t7'), 'shutdown');
 });
 
+test('a watch that goes silent without an error: the periodic listing starts the task it missed, and leaves the others be', async () => {
+  await put(keys.task('t9'), task('t9', 'running'));
+  // The first watch delivers nothing, ever (an etcd3 watcher that stalls without an error).
+  const realWatch = kv.watch.bind(kv);
+  let watches = 0;
+  mock.method(kv, 'watch', (...args: Parameters<MemoryKv['watch']>) => {
+    watches++;
+    if (watches > 1) return realWatch(...args);
+    return realWatch(args[0], args[1], { onEvents: () => undefined, onError: () => undefined });
+  });
+  loop.start();
+  await settle(stateIs('t9', 'running'));
+  const containers = host.byId.size;
+  await put(keys.task('t10'), task('t10', 'running', { Slot: 2 }));
+  await settle(stateIs('t10', 'running'));
+  assert.equal(await state('t10'), 'running', 'started after the periodic listing');
+  assert.ok(watches >= 2, 'the listing watched again');
+  // t9 was not stepped again into a second container.
+  assert.equal(host.byId.size, containers + 1);
+  assert.equal(await state('t9'), 'running');
+});
+
 test('a local task container whose task does not exist is removed at start', async () => {
   await host.create({
     name: 'old.1.gone',

@@ -68,7 +68,16 @@ export interface AgentLoopOptions {
   retryMaxMs?: number;
   /** Attempts of one task step (a status write, a temporary error) before waiting for the next change. */
   maxAttempts?: number;
+  /** How often the tasks are listed again while the watch is up (default 60 s). */
+  resyncMs?: number;
 }
+
+/**
+ * A watch that stops delivering without an error (the etcd3 client has had such reports) would
+ * leave a task assigned here never started: the tasks are listed again this often regardless, as
+ * informers resync, and only the tasks the listing shows changed are stepped.
+ */
+const DEFAULT_RESYNC_MS = 60_000;
 
 /** What P/services/<id> holds, as far as the agent reads it. */
 interface StoredService {
@@ -111,6 +120,7 @@ export class AgentLoop {
   private stopped = false;
   private syncing: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
+  private periodicTimer: NodeJS.Timeout | undefined;
   private syncFailures = 0;
   private readonly log: Logger | undefined;
 
@@ -136,6 +146,7 @@ export class AgentLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.resyncTimer);
+    clearTimeout(this.periodicTimer);
     for (const w of this.workers.values()) w.abort?.abort();
     await this.watch?.cancel().catch(() => undefined);
     this.watch = undefined;
@@ -156,19 +167,21 @@ export class AgentLoop {
 
   // ------------------------------------------------------------------ listing and watching
 
-  private scheduleSync(delayMs: number): void {
+  /** A listing after `delayMs`; `full` steps every task of this node, else only those that changed. */
+  private scheduleSync(delayMs: number, full = true): void {
     if (this.stopped) return;
     clearTimeout(this.resyncTimer);
     this.resyncTimer = setTimeout(() => {
       this.resyncTimer = undefined;
       // A listing under way: this one follows it (never dropped, or the loop could end unwatched).
       if (this.syncing) {
-        this.scheduleSync(Math.max(delayMs, 100));
+        this.scheduleSync(Math.max(delayMs, 100), full);
         return;
       }
-      const p = this.sync()
+      const p = this.sync(full)
         .then(() => {
           this.syncFailures = 0;
+          this.schedulePeriodic();
         })
         .catch((err: unknown) => {
           this.log?.warn({ err: errorMessage(err) }, 'swarm agent: cannot list tasks; retrying');
@@ -181,7 +194,18 @@ export class AgentLoop {
     }, delayMs);
   }
 
-  private async sync(): Promise<void> {
+  /** The next periodic listing, unless another one is already due. */
+  private schedulePeriodic(): void {
+    if (this.stopped) return;
+    clearTimeout(this.periodicTimer);
+    this.periodicTimer = setTimeout(() => {
+      this.periodicTimer = undefined;
+      if (this.resyncTimer || this.syncing) return; // a listing is due anyway; it re-arms this one
+      this.scheduleSync(0, false);
+    }, this.o.resyncMs ?? DEFAULT_RESYNC_MS);
+  }
+
+  private async sync(full: boolean): Promise<void> {
     const { kv, keys, nodeId } = this.o;
     await this.watch?.cancel().catch(() => undefined);
     this.watch = undefined;
@@ -193,7 +217,7 @@ export class AgentLoop {
       const t = parse<Task>(e.value);
       if (t && t.NodeID === nodeId) own.set(idOfKey(e.key), t);
     }
-    const before = new Set(this.tasks.keys());
+    const before = new Map(this.tasks);
     this.tasks.clear();
     for (const [id, t] of own) this.tasks.set(id, t);
     for (const e of statuses.entries) {
@@ -204,9 +228,9 @@ export class AgentLoop {
       if (s && (!cur || cur.modRevision <= e.modRevision)) this.statuses.set(id, { status: s, modRevision: e.modRevision });
     }
     // Tasks gone while the watch was down, containers of tasks this node no longer has.
-    for (const id of before) if (!own.has(id)) this.kick(id);
+    for (const id of before.keys()) if (!own.has(id)) this.kick(id);
     for (const c of this.o.host.taskContainers()) if (!own.has(c.taskId)) this.kick(c.taskId);
-    for (const id of own.keys()) this.kick(id);
+    for (const [id, t] of own) if (full || JSON.stringify(before.get(id)) !== JSON.stringify(t)) this.kick(id);
     this.watch = await kv.watch(keys.tasksPrefix, listed.revision + 1, {
       onEvents: (events) => this.onEvents(events),
       onError: (err) => {
