@@ -4,7 +4,8 @@
 // P/task-status), and on every change (debounced) or at the time reconcile asked for, calls the
 // pure reconcile and applies its changes in one transaction guarded by the leader key's create
 // revision being this term. A failed transaction (a stale snapshot, or another leader) lists
-// again; a lost term stops the loop.
+// again, and so does every minute (a watch may stop delivering without an error); a lost term
+// stops the loop.
 
 import type { Logger } from 'pino';
 import { errorMessage } from '../../lib/errors';
@@ -40,6 +41,8 @@ export interface OrchestratorLoopOptions {
   debounceMs?: number;
   /** Wait before listing again after a store error. */
   retryMs?: number;
+  /** How often the cluster is listed again while the watch is up (default 60 s). */
+  resyncMs?: number;
   /** Called once when a transaction finds the leader key is no longer this term's. */
   onDeposed?: () => void;
   ids?: IdGenerator;
@@ -48,12 +51,15 @@ export interface OrchestratorLoopOptions {
 
 const DEFAULT_DEBOUNCE_MS = 50;
 const DEFAULT_RETRY_MS = 1000;
+/** A watch that stops delivering without an error would leave changes unreconciled: listed again this often. */
+const DEFAULT_RESYNC_MS = 60_000;
 
 export class OrchestratorLoop {
   /** Every key the orchestrator reads, by key. */
   private entries = new Map<string, KvEntry>();
   private watch: KvWatch | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private memory: Memory | undefined;
   private busy = false;
@@ -86,6 +92,7 @@ export class OrchestratorLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     this.clearTimer();
+    clearTimeout(this.resyncTimer);
     const w = this.watch;
     this.watch = undefined;
     await w?.cancel().catch(() => undefined);
@@ -177,6 +184,9 @@ export class OrchestratorLoop {
     }
     this.watch = w;
     this.listed = true;
+    clearTimeout(this.resyncTimer);
+    this.resyncTimer = setTimeout(() => this.relist(), this.o.resyncMs ?? DEFAULT_RESYNC_MS);
+    this.resyncTimer.unref();
     this.scheduleAt(this.now());
   }
 

@@ -301,6 +301,27 @@ test('a store outage while a pass commits: the listing owed is not dropped by th
   await loop.stop();
 });
 
+test('a watch that goes silent without an error: the periodic listing reconciles what it missed', async () => {
+  const f = await cluster(['n1']);
+  const realWatch = f.kv.watch.bind(f.kv);
+  let watches = 0;
+  mock.method(f.kv, 'watch', (...args: Parameters<MemoryKv['watch']>) => {
+    watches++;
+    // The first watch delivers nothing, ever.
+    if (watches === 1) return realWatch(args[0], args[1], { onEvents: () => undefined, onError: () => undefined });
+    return realWatch(...args);
+  });
+  const loop = new OrchestratorLoop({ kv: f.kv, keys, term: f.term, ids: counter() });
+  loop.start();
+  await advance(200);
+  await addService(f.kv, 's1', web(2));
+  await advance(5000, 500);
+  assert.equal((await tasks(f.kv)).length, 0, 'nothing seen yet');
+  await advance(60_000, 1000);
+  assert.equal((await tasks(f.kv)).length, 2, 'placed after the periodic listing');
+  await loop.stop();
+});
+
 function counter(): () => string {
   let n = 0;
   return () => `t${String(++n).padStart(3, '0')}${Math.random().toString(36).slice(2, 8)}`;
