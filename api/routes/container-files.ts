@@ -4,6 +4,7 @@
 import type { FastifyReply } from 'fastify';
 import type { Readable } from 'node:stream';
 import { InvalidParameter } from '../../lib/errors';
+import { goQuote } from '../../lib/go-quote';
 import type { ContainerPathStat } from '../../daemon/containers/archive';
 import type { FilesystemChange } from '../../daemon/containers/changes';
 import type { ContainerConfig } from '../../daemon/containers/api-types';
@@ -29,7 +30,7 @@ function archivePath(q: Query): string {
   const p = queryString(q, 'path') ?? '';
   if (p === '') throw new InvalidParameter('path cannot be empty');
   // No file name holds one; Node's fs would throw on it deep inside the handler (a 500).
-  if (p.includes('\0')) throw new InvalidParameter(`lstat ${JSON.stringify(p)}: invalid argument (a NUL byte in the path)`);
+  if (p.includes('\0')) throw new InvalidParameter(`lstat ${goQuote(p)}: invalid argument (a NUL byte in the path)`);
   return p;
 }
 
